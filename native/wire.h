@@ -1,0 +1,1 @@
+/* wire format: see docs/wire.md */

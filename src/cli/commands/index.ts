@@ -1,0 +1,5 @@
+import type { CommandClass } from 'clipanion';
+import { VersionInfoCommand } from './version.js';
+
+/** Every `hutch` command, one file each in this folder. */
+export const commands: CommandClass[] = [VersionInfoCommand];

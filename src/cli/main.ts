@@ -1,0 +1,22 @@
+import { Builtins, Cli } from 'clipanion';
+import { commands } from './commands/index.js';
+
+/** The `hutch` entry point: builds the CLI from the command list and returns its exit status. */
+export async function main(argv: string[]): Promise<number> {
+  const cli = new Cli({ binaryLabel: 'hutch', binaryName: 'hutch', binaryVersion: '0.1.0' });
+  cli.register(Builtins.HelpCommand);
+  cli.register(Builtins.VersionCommand);
+  for (const command of commands) cli.register(command);
+  let command;
+  try {
+    command = cli.process(argv, Cli.defaultContext);
+  } catch (error) {
+    // clipanion would print usage errors to stdout and exit 1; podman and docker exit 125.
+    process.stderr.write(`hutch: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}\n`);
+    process.stderr.write("hint: see 'hutch --help'\n");
+    return 125;
+  }
+  return cli.run(command, Cli.defaultContext);
+}
+
+process.exitCode = await main(process.argv.slice(2));

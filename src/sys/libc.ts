@@ -1,0 +1,32 @@
+import koffi from 'koffi';
+import { constants as osConstants } from 'node:os';
+import { SysError } from '../errors.js';
+
+/**
+ * The one handle on libc. Files in src/sys/ (and fuse/libfuse.ts for libfuse) are the only
+ * ones that import koffi; they declare functions through `libcFunction` and call them through
+ * `check`, which turns a -1 return into a SysError carrying the errno read right after the call.
+ */
+export const libc = koffi.load('libc.so.6');
+
+const errnoNames = new Map<number, string>(Object.entries(osConstants.errno).map(([name, value]) => [value, name]));
+
+/** The symbolic name of an errno value (ENOENT for 2); koffi and Node report errno negated. */
+export function errnoName(errno: number): string {
+  return errnoNames.get(Math.abs(errno)) ?? `E${Math.abs(errno)}`;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+/** Declares a libc function from a C prototype, e.g. `int prctl(int, unsigned long, ...)`. */
+export function libcFunction(prototype: string): (...args: any[]) => any {
+  return libc.func(prototype);
+}
+
+/** Calls a libc function returning int/ssize_t; throws SysError when it returns a negative value. */
+export function check<T extends number | bigint>(syscall: string, result: T, path?: string): T {
+  if (result >= 0) return result;
+  const errno = koffi.errno();
+  throw new SysError(syscall, errno, errnoName(errno), path);
+}
+
+export { koffi };

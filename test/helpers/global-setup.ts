@@ -1,0 +1,14 @@
+// Runs once before the suite: refuse root (a rootless runtime tested as root proves nothing)
+// and make sure the build exists, since integration tests run bin/hutch and native/hutch-nsexec.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+
+export default function setup(): void {
+  if (process.getuid?.() === 0 && !process.env.HUTCH_TEST_ALLOW_ROOT) {
+    throw new Error('the suite must run as an unprivileged user: use `npm test`, which drops to the test user');
+  }
+  const repo = join(import.meta.dirname, '..', '..');
+  for (const built of ['dist/src/cli/main.js']) {
+    if (!existsSync(join(repo, built))) throw new Error(`missing ${built}: run \`npm run build\` first`);
+  }
+}
