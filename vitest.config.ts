@@ -10,5 +10,7 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 120_000,
     globalSetup: ['test/helpers/global-setup.ts'],
+    // clipanion's ESM build imports a directory, which Node's resolver refuses; let vite bundle it.
+    server: { deps: { inline: ['clipanion'] } },
   },
 });
