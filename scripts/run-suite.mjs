@@ -1,7 +1,7 @@
 // Runs vitest as the current (unprivileged) user and ends with one plain summary line,
 // "tests: N passed, N failed, N skipped", that CI reads.
 import { spawnSync } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 
 if (process.getuid?.() === 0 && !process.env.HUTCH_TEST_ALLOW_ROOT) {
   console.error('run-suite: refusing to run the suite as root; use `npm test` (it drops to the test user)');
@@ -18,5 +18,7 @@ try {
   console.error('run-suite: vitest wrote no results');
 }
 const skipped = summary.numPendingTests + summary.numTodoTests;
-console.log(`tests: ${summary.numPassedTests} passed, ${summary.numFailedTests} failed, ${skipped} skipped`);
+const line = `${summary.numPassedTests} passed, ${summary.numFailedTests} failed, ${skipped} skipped`;
+writeFileSync('.vitest-summary', `${summary.numPassedTests} ${summary.numFailedTests} ${skipped}\n`);
+console.log(`tests: ${line}`);
 process.exit(run.status ?? 1);
