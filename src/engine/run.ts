@@ -1,9 +1,10 @@
-import { statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { CommandError, HelperError, UserNsError } from '../errors.js';
 import { spawnHelper, WIRE, type HelperProcess } from '../runtime/nsexec.js';
 import { planFromSpec } from '../runtime/plan.js';
 import { namespaceOf, type Spec } from '../runtime/spec.js';
 import { takeFd } from '../sys/pidfd.js';
+import { parseMapText } from '../userns/idmap.js';
 import { writeIdMaps, type MapWriter } from '../userns/newidmap.js';
 import { attachTerminal, type TerminalIo } from './terminal.js';
 
@@ -54,7 +55,9 @@ export interface ContainerResult {
  * namespace does), mount, run the hooks. The process is exec'd by `start()`.
  */
 export async function createContainer(spec: Spec, options: LaunchOptions = {}): Promise<CreatedContainer> {
-  const plan = planFromSpec(spec, { isDirectory }, { init: options.init, seccomp: options.seccomp });
+  // Without a user namespace of its own, the container lives in ours: its gids are our map's.
+  const gidMappings = namespaceOf(spec, 'user') ? undefined : parseMapText(readFileSync('/proc/self/gid_map', 'utf8'));
+  const plan = planFromSpec(spec, { isDirectory, gidMappings }, { init: options.init, seccomp: options.seccomp });
   const helper = spawnHelper(plan, plan.terminal ? ['ignore', 'ignore', 'ignore'] : options.stdio ?? ['inherit', 'inherit', 'inherit']);
   let pid = -1;
   let detach: (() => Promise<void>) | undefined;

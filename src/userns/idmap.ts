@@ -101,3 +101,9 @@ export function requireMapped(kind: 'uid' | 'gid', maps: IdMapping[], id: number
 function fmt(m: IdMapping): string {
   return `${m.containerID}:${m.hostID}:${m.size}`;
 }
+
+/** Parses the text of /proc/PID/uid_map or gid_map ("inside outside size" lines). */
+export function parseMapText(text: string): IdMapping[] {
+  return text.split('\n').map((l) => l.trim().split(/\s+/).map(Number)).filter((f) => f.length === 3 && f.every(Number.isSafeInteger))
+    .map(([containerID, hostID, size]) => ({ containerID: containerID!, hostID: hostID!, size: size! }));
+}
