@@ -114,7 +114,7 @@ static int next_record(struct record *r) {
 static void check_plan(void) {
   struct record r = {0};
   while (next_record(&r)) {
-    if (r.tag == 0 || r.tag > TAG_MAX) die(STEP_PARSE_PLAN, ENOTSUP, r.index);
+    if (r.tag == 0 || r.tag == 2 || r.tag > TAG_MAX) die(STEP_PARSE_PLAN, ENOTSUP, r.index);
     if (r.tag == TAG_ARG || r.tag == TAG_ENV) {
       size_t *count = r.tag == TAG_ARG ? &argc_plan : &envc_plan;
       if (*count == MAX_STRINGS) die(STEP_PARSE_PLAN, E2BIG, r.index);
@@ -401,7 +401,8 @@ static void __attribute__((noreturn)) exec_process(int slave) {
 static void __attribute__((noreturn)) run_child(void) {
   struct record r;
   if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) die(STEP_PDEATHSIG, errno, 0);
-  if (find(TAG_WAIT_MAPS, &r)) sync_read(SYNC_MAPPED);
+  /* Waiting also orders the messages: CLONED from the parent comes before our READY. */
+  sync_read(SYNC_MAPPED);
   setup_filesystem();
   setup_process();
   int slave = find(TAG_TERMINAL, &r) ? open_terminal(r.index) : -1;

@@ -21,7 +21,6 @@ export interface CapabilitySets {
 /** What hutch-nsexec is told to do (encoded onto the wire by nsexec.ts). */
 export interface HelperPlan {
   cloneFlags: number;
-  waitForMaps: boolean;
   propagation?: number;
   rootfs?: string;
   fs: FsStep[];
@@ -70,7 +69,6 @@ export function planFromSpec(spec: Spec, host: PlanHost, options: PlanOptions = 
   if (rootfs !== undefined && !posix.isAbsolute(rootfs)) throw new UsageError('SPEC_ROOT_RELATIVE', `cannot plan the container: root path ${rootfs} is not absolute`, { hint: 'resolve root.path against the bundle first' });
   return {
     cloneFlags,
-    waitForMaps: (cloneFlags & CLONE.NEWUSER) !== 0,
     propagation: cloneFlags & CLONE.NEWNS ? MS.REC | propagationFlag(spec.linux?.rootfsPropagation) : undefined,
     rootfs,
     fs: rootfs === undefined ? [] : filesystemSteps(spec, rootfs, host),
