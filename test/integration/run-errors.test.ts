@@ -1,32 +1,20 @@
 // Bad input: a clear one-line error, the documented exit code, and nothing left behind.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
+import { beforeAll, expect, it } from 'vitest';
 import { requires } from '../helpers/host.js';
-import { hutch, sandbox, type Sandbox } from '../helpers/hutch-cli.js';
-import { expectNoLeaks, leakSnapshot, type LeakSnapshot } from '../helpers/leaks.js';
-import { busyboxRootfs } from '../helpers/rootfs.js';
+import { hutch } from '../helpers/hutch-cli.js';
+import { containerTest } from '../helpers/container-test.js';
 
-let box: Sandbox;
-let rootfs: string;
-let before: LeakSnapshot;
-const run = (args: string[], cmd: string[] = ['true']) => hutch(['run', '--root', box.root, '--rootfs', rootfs, ...args, '--', ...cmd]);
+const t = containerTest();
+const run = (args: string[], cmd: string[] = ['true']) => t.run(args, cmd);
 /** The error text with the sandbox's path replaced, for snapshots. */
-const text = (r: { stderr: unknown }) => String(r.stderr).replaceAll(box.dir, '$BOX');
+const text = (r: { stderr: unknown }) => String(r.stderr).replaceAll(t.box.dir, '$BOX');
 
 beforeAll(() => requires('userns', 'subuid', 'busybox'));
-beforeEach(async () => {
-  box = sandbox();
-  rootfs = await busyboxRootfs(box.dir);
-  before = leakSnapshot();
-});
-afterEach(async () => {
-  await expectNoLeaks(before, [join(box.root, 'run')]);
-  box.remove();
-});
 
 it('a missing rootfs', async () => {
-  const r = await hutch(['run', '--root', box.root, '--rootfs', join(box.dir, 'nope'), '--', 'true']);
+  const r = await hutch(['run', '--root', t.box.root, '--rootfs', join(t.box.dir, 'nope'), '--', 'true']);
   expect(r.exitCode).toBe(125);
   expect(text(r)).toMatchInlineSnapshot(`
     "hutch: cannot use $BOX/nope as the root filesystem: not a directory
@@ -47,7 +35,7 @@ it('a command not found, and a directory as the command', async () => {
 });
 
 it('a bind source that does not exist', async () => {
-  const r = await run(['-v', `${join(box.dir, 'missing')}:/data`]);
+  const r = await run(['-v', `${join(t.box.dir, 'missing')}:/data`]);
   expect(r.exitCode).toBe(125);
   expect(text(r)).toMatchInlineSnapshot(`
     "hutch: cannot bind $BOX/missing at /data: $BOX/missing does not exist
@@ -91,8 +79,8 @@ it('a working directory that does not exist', async () => {
 });
 
 it('a mount the kernel refuses names the mount', async () => {
-  mkdirSync(join(box.dir, 'src'));
-  const r = await run(['-v', `${join(box.dir, 'src')}:/proc/x`]);
+  mkdirSync(join(t.box.dir, 'src'));
+  const r = await run(['-v', `${join(t.box.dir, 'src')}:/proc/x`]);
   expect(r.exitCode).toBe(125);
   expect(text(r).split('\n')[0]).toMatch(/^hutch: cannot start the container: mount \$BOX\/src at \/proc\/x: mount failed: E[A-Z]+$/);
 });

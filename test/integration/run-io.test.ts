@@ -1,31 +1,18 @@
 // hutch run's I/O: stdin, a real pseudo-terminal with its window size, and signals reaching the command.
 import { execFileSync } from 'node:child_process';
 import { closeSync } from 'node:fs';
-import { join } from 'node:path';
 import { ReadStream } from 'node:tty';
 import { execa } from 'execa';
-import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { openpty, setWindowSize } from '../../src/sys/pty.js';
 import { requires } from '../helpers/host.js';
-import { HUTCH, hutch, sandbox, type Sandbox } from '../helpers/hutch-cli.js';
-import { expectNoLeaks, leakSnapshot, type LeakSnapshot } from '../helpers/leaks.js';
-import { busyboxRootfs } from '../helpers/rootfs.js';
+import { HUTCH, hutch } from '../helpers/hutch-cli.js';
+import { containerTest } from '../helpers/container-test.js';
 
-let box: Sandbox;
-let rootfs: string;
-let before: LeakSnapshot;
-const runArgs = (args: string[], script: string) => ['run', '--root', box.root, '--rootfs', rootfs, ...args, '--', 'sh', '-c', script];
+const t = containerTest();
+const runArgs = (args: string[], script: string) => t.args(args, ['sh', '-c', script]);
 
 beforeAll(() => requires('userns', 'subuid', 'busybox'));
-beforeEach(async () => {
-  box = sandbox();
-  rootfs = await busyboxRootfs(box.dir);
-  before = leakSnapshot();
-});
-afterEach(async () => {
-  await expectNoLeaks(before, [join(box.root, 'run')]);
-  box.remove();
-});
 
 /** Resolves once `stream` has printed `text`. */
 function printed(stream: NodeJS.ReadableStream, text: string): Promise<void> {

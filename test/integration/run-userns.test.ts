@@ -3,31 +3,19 @@
 import { mkdirSync, openSync, closeSync, readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
+import { beforeAll, expect, it } from 'vitest';
 import { launchInUserNamespace } from '../../src/engine/userns-launch.js';
 import { rootMaps } from '../../src/userns/idmap.js';
 import { readSubid } from '../../src/userns/subid.js';
 import { requires } from '../helpers/host.js';
-import { hutch, REPO, sandbox, type Sandbox } from '../helpers/hutch-cli.js';
-import { expectNoLeaks, leakSnapshot, type LeakSnapshot } from '../helpers/leaks.js';
-import { busyboxRootfs } from '../helpers/rootfs.js';
+import { REPO } from '../helpers/hutch-cli.js';
+import { containerTest } from '../helpers/container-test.js';
 
-let box: Sandbox;
-let rootfs: string;
-let before: LeakSnapshot;
+const t = containerTest();
 const me = userInfo();
-const sh = (args: string[], script: string) => hutch(['run', '--root', box.root, '--rootfs', rootfs, ...args, '--', 'sh', '-c', script]);
+const sh = (args: string[], script: string) => t.sh(script, args);
 
 beforeAll(() => requires('userns', 'subuid', 'newuidmap', 'busybox'));
-beforeEach(async () => {
-  box = sandbox();
-  rootfs = await busyboxRootfs(box.dir);
-  before = leakSnapshot();
-});
-afterEach(async () => {
-  await expectNoLeaks(before, [join(box.root, 'run')]);
-  box.remove();
-});
 
 it('--userns=keep-id runs as the user\'s own ids, with root and the range still mapped', async () => {
   const r = await sh(['--userns=keep-id'], 'id -u; id -g; cat /proc/self/uid_map');
@@ -49,14 +37,14 @@ it('--uidmap/--gidmap give explicit maps', async () => {
 });
 
 it('two stages: a Node program in a new user namespace launches a container into it', async () => {
-  mkdirSync(join(rootfs, 'mnt'));
-  const out = join(box.dir, 'monitor.out');
+  mkdirSync(join(t.rootfs, 'mnt'));
+  const out = join(t.box.dir, 'monitor.out');
   const fd = openSync(out, 'w');
   const uidMappings = rootMaps(me.uid, readSubid('uid', { name: me.username, id: me.uid }));
   const gidMappings = rootMaps(me.gid, readSubid('gid', { name: me.username, id: me.uid }));
   try {
     const monitor = await launchInUserNamespace(
-      { args: [process.execPath, join(REPO, 'test/fixtures/two-stage-monitor.mjs'), REPO, rootfs], uidMappings, gidMappings },
+      { args: [process.execPath, join(REPO, 'test/fixtures/two-stage-monitor.mjs'), REPO, t.rootfs], uidMappings, gidMappings },
       { stdio: ['ignore', fd, fd] },
     );
     expect((await monitor.wait()).exitCode).toBe(0);

@@ -1,30 +1,16 @@
 // hutch run for a user without a /etc/subuid range (runs as `hutchnosub`): the user alone is mapped.
-import { join } from 'node:path';
 import { userInfo } from 'node:os';
-import { afterEach, beforeAll, beforeEach, expect, it } from 'vitest';
+import { beforeAll, expect, it } from 'vitest';
 import { missing, requires } from '../helpers/host.js';
-import { hutch, sandbox, type Sandbox } from '../helpers/hutch-cli.js';
-import { expectNoLeaks, leakSnapshot, type LeakSnapshot } from '../helpers/leaks.js';
-import { busyboxRootfs } from '../helpers/rootfs.js';
+import { containerTest } from '../helpers/container-test.js';
 
-let box: Sandbox;
-let rootfs: string;
-let before: LeakSnapshot;
+const t = containerTest();
 const me = userInfo();
-const sh = (args: string[], script: string) => hutch(['run', '--root', box.root, '--rootfs', rootfs, ...args, '--', 'sh', '-c', script]);
+const sh = (args: string[], script: string) => t.sh(script, args);
 
 beforeAll(() => {
   requires('userns', 'busybox');
   if (missing('subuid') === undefined) throw new Error('this file must run as a user with no /etc/subuid range (npm test runs it as hutchnosub)');
-});
-beforeEach(async () => {
-  box = sandbox();
-  rootfs = await busyboxRootfs(box.dir);
-  before = leakSnapshot();
-});
-afterEach(async () => {
-  await expectNoLeaks(before, [join(box.root, 'run')]);
-  box.remove();
 });
 
 it('maps the user alone to root, says so once, and still runs a full container', async () => {
