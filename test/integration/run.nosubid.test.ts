@@ -2,6 +2,7 @@
 import { userInfo } from 'node:os';
 import { beforeAll, expect, it } from 'vitest';
 import { missing, requires } from '../helpers/host.js';
+import { hutch } from '../helpers/hutch-cli.js';
 import { containerTest } from '../helpers/container-test.js';
 
 const t = containerTest();
@@ -34,4 +35,13 @@ it('a user other than root cannot be mapped: a clear error', async () => {
     "hutch: cannot run as uid 1000: it is not mapped in the container (/etc/subuid gives no range)
     hint: ask an administrator to add a range of 65536 ids for you to /etc/subuid (e.g. \`usermod --add-subuids 100000-165535 --add-subgids 100000-165535 $USER\`)"
   `);
+});
+
+it('hutch system info names the missing range and its fix', async () => {
+  const r = await hutch(['system', 'info', '--format', 'json']);
+  const info = JSON.parse(String(r.stdout)) as { checks: { name: string; ok: boolean; fix?: string }[] };
+  const subuid = info.checks.find((c) => c.name === '/etc/subuid range')!;
+  expect(subuid.ok).toBe(false);
+  expect(subuid.fix).toBe(`\`sudo usermod --add-subuids 100000-165535 ${me.username}\``);
+  expect(info.checks.find((c) => c.name === 'user namespaces')!.ok).toBe(true);
 });
