@@ -1,5 +1,5 @@
 import { writeFileSync } from 'node:fs';
-import { execa } from 'execa';
+import { execFile, type ExecFileException } from 'node:child_process';
 import { UserNsError } from '../errors.js';
 import type { IdMapping } from '../runtime/spec.js';
 import { mapArgs, mapText, needsHelper } from './idmap.js';
@@ -26,20 +26,17 @@ export async function writeIdMaps(pid: number, uidMaps: IdMapping[], gidMaps: Id
   }
 }
 
+// node:child_process rather than execa: execa costs ~70 ms to load, on every `hutch run`.
 async function runTool(tool: 'newuidmap' | 'newgidmap', pid: number, maps: IdMapping[], kind: 'uid' | 'gid'): Promise<void> {
-  let result;
-  try {
-    result = await execa(tool, [String(pid), ...mapArgs(maps)], { reject: false, stdin: 'ignore' });
-  } catch (error) {
-    throw toolMissing(tool, error);
-  }
-  if ((result as { code?: string }).code === 'ENOENT' || result.exitCode === 127) throw toolMissing(tool, result);
-  if (result.exitCode !== 0 || result.failed) {
-    const why = (result.stderr || result.shortMessage || '').trim().split('\n').pop();
-    throw new UserNsError('IDMAP_FAILED', `cannot map ${kind}s with ${tool}: ${why}`, {
-      hint: `check your range in /etc/sub${kind} and that ${tool} is setuid root or has file capabilities (\`ls -l $(command -v ${tool})\`)`,
-    });
-  }
+  const result = await new Promise<{ error: ExecFileException | null; stderr: string }>((resolve) => {
+    execFile(tool, [String(pid), ...mapArgs(maps)], { encoding: 'utf8' }, (error, _stdout, stderr) => resolve({ error, stderr }));
+  });
+  if (result.error === null) return;
+  if (result.error.code === 'ENOENT') throw toolMissing(tool, result.error);
+  const why = (result.stderr || result.error.message).trim().split('\n').pop();
+  throw new UserNsError('IDMAP_FAILED', `cannot map ${kind}s with ${tool}: ${why}`, {
+    hint: `check your range in /etc/sub${kind} and that ${tool} is setuid root or has file capabilities (\`ls -l $(command -v ${tool})\`)`,
+  });
 }
 
 function toolMissing(tool: string, cause: unknown): UserNsError {

@@ -1,6 +1,5 @@
 import { Option } from 'clipanion';
 import * as t from 'typanion';
-import { runCommand } from '../../engine/run-command.js';
 import { hutchPaths } from '../../paths.js';
 import { HutchCommand } from '../command.js';
 
@@ -41,6 +40,8 @@ export class RunCommand extends HutchCommand {
   command = Option.Rest({ required: 1 });
 
   async run(): Promise<number> {
+    // Loaded on use: other commands (and --help) need not pay for the engine.
+    const { runCommand } = await import('../../engine/run-command.js');
     return runCommand({
       rootfs: this.rootfs, command: this.command, env: this.env, envFiles: this.envFile, workdir: this.workdir, user: this.user,
       volumes: this.volume, readOnly: this.readOnly, tmpfs: this.tmpfs, hostname: this.hostname, network: this.network,

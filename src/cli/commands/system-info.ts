@@ -1,6 +1,5 @@
 import { Option } from 'clipanion';
 import * as t from 'typanion';
-import { systemInfo } from '../../engine/system-info.js';
 import { HutchCommand } from '../command.js';
 
 /** `hutch system info`: what this host gives a rootless user, each missing piece with its fix. */
@@ -15,6 +14,7 @@ export class SystemInfoCommand extends HutchCommand {
   format = Option.String('--format', 'text', { validator: t.isEnum(['text', 'json'] as const), description: 'text or json' });
 
   async run(): Promise<number> {
+    const { systemInfo } = await import('../../engine/system-info.js');
     const info = await systemInfo();
     if (this.format === 'json') {
       this.context.stdout.write(JSON.stringify(info, null, 2) + '\n');
