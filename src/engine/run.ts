@@ -1,4 +1,5 @@
 import { readFileSync, statSync } from 'node:fs';
+import { constants as osConstants } from 'node:os';
 import { CommandError, HelperError, UserNsError } from '../errors.js';
 import { spawnHelper, WIRE, type HelperProcess } from '../runtime/nsexec.js';
 import { planFromSpec } from '../runtime/plan.js';
@@ -82,8 +83,22 @@ export async function createContainer(spec: Spec, options: LaunchOptions = {}): 
 
 /** Creates, starts and waits for a container; the launch path of `hutch run`. */
 export async function runContainer(spec: Spec, options: LaunchOptions = {}): Promise<ContainerResult> {
-  const container = await createContainer(spec, options);
-  const stop = options.forwardSignals ? forwardSignals(container) : () => undefined;
+  // A signal that comes while the container is being created must not kill hutch half-way (its
+  // cleanup would not run) nor get lost: the container is then removed unstarted, 128+N.
+  let early: NodeJS.Signals | undefined;
+  const hold = options.forwardSignals ? listen((signal) => (early ??= signal)) : () => undefined;
+  let container: CreatedContainer;
+  try {
+    container = await createContainer(spec, options);
+  } finally {
+    hold();
+  }
+  if (early !== undefined) {
+    container.kill('SIGKILL');
+    await container.wait();
+    return { exitCode: 128 + osConstants.signals[early] };
+  }
+  const stop = options.forwardSignals ? listen((signal) => container.kill(signal)) : () => undefined;
   try {
     await container.start();
     return await container.wait();
@@ -116,10 +131,10 @@ function created(helper: HelperProcess, pid: number, spec: Spec, detach: (() => 
 
 const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
 
-/** Passes signals this process receives to the helper, which passes them to the container. */
-function forwardSignals(container: CreatedContainer): () => void {
+/** Handles the signals a container gets passed (instead of dying of them); returns the undo. */
+function listen(onSignal: (signal: NodeJS.Signals) => void): () => void {
   const handlers = FORWARDED.map((signal) => {
-    const handler = (): void => container.kill(signal);
+    const handler = (): void => onSignal(signal);
     process.on(signal, handler);
     return [signal, handler] as const;
   });

@@ -1,5 +1,6 @@
 // hutch-nsexec refuses a bad plan before it clones anything, naming the step on fd 5.
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
 import { expect, it } from 'vitest';
 import { encodePlan, helperPath, spawnHelper, STEPS, TAG } from '../../src/runtime/nsexec.js';
@@ -56,4 +57,26 @@ it('runs a well-formed plan without namespaces and exits with the command\'s sta
   await helper.ready();
   await helper.go();
   expect(await helper.exited()).toBe(9);
+});
+
+it('installs a seccomp filter after no_new_privs (x86_64: mkdir and mkdirat fail with EPERM)', async () => {
+  if (process.arch !== 'x64') return;
+  const insn = (code: number, k: number, jt = 0, jf = 0): Buffer => {
+    const b = Buffer.alloc(8);
+    b.writeUInt16LE(code, 0);
+    b.writeUInt8(jt, 2);
+    b.writeUInt8(jf, 3);
+    b.writeUInt32LE(k >>> 0, 4);
+    return b;
+  };
+  const LD_W_ABS = 0x20, JEQ_K = 0x15, RET_K = 0x06, RET_ERRNO_EPERM = 0x00050001, RET_ALLOW = 0x7fff0000;
+  const filter = Buffer.concat([insn(LD_W_ABS, 0), insn(JEQ_K, 83, 1, 0), insn(JEQ_K, 258, 0, 1), insn(RET_K, RET_ERRNO_EPERM), insn(RET_K, RET_ALLOW)]);
+  const dir = `/tmp/hutch-seccomp-${process.pid}`;
+  const helper = spawnHelper({ ...plan, noNewPrivileges: true, seccomp: filter, args: ['/bin/busybox', 'mkdir', dir] }, ['ignore', 'ignore', 'ignore']);
+  await helper.cloned();
+  helper.mapped();
+  await helper.ready();
+  await helper.go();
+  expect(await helper.exited()).toBe(1);
+  expect(existsSync(dir)).toBe(false);
 });

@@ -37,7 +37,7 @@ export class RunCommand extends HutchCommand {
   interactive = Option.Boolean('-i,--interactive', false, { description: 'keep stdin open' });
   init = Option.Boolean('--init', false, { description: 'run a tiny init as PID 1 that reaps zombies and forwards signals' });
   rm = Option.Boolean('--rm', false, { description: 'remove the container when it exits (always so with --rootfs)' });
-  command = Option.Rest({ required: 1 });
+  command = Option.Proxy({ required: 1 });
 
   async run(): Promise<number> {
     // Loaded on use: other commands (and --help) need not pay for the engine.
