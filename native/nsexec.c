@@ -1,3 +1,448 @@
-/* Placeholder until the helper lands (issue: hutch run). */
+/*
+ * hutch-nsexec: the single-threaded part of hutch (DESIGN.md, "Rules that shape the code").
+ *
+ * It decides nothing. TypeScript hands it a plan on fd 3 (native/wire.h, docs/wire.md); it reads
+ * the whole plan, clones the child into the namespaces the plan names, and the child carries the
+ * plan out step by step: wait for the id maps, mounts, pivot_root, hostname, rlimits, pty, wait
+ * for "go", credentials, capabilities, no_new_privs, seccomp, exec. Any failure is written to
+ * fd 5 as {step, errno, record} and the process exits 125. The parent stays in the caller's
+ * namespaces, forwards signals to the child and exits with the child's status.
+ * No allocation after clone: the plan lives in a static buffer and is walked in place.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <net/if.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <grp.h>
+#include <linux/close_range.h>
+
 #include "wire.h"
-int main(void) { return 0; }
+
+#define PLAN_FD 3
+#define SYNC_FD 4
+#define FAIL_FD 5
+#define MAX_STRINGS 4096
+
+extern char **environ;
+
+static unsigned char plan[WIRE_MAX_PLAN];
+static size_t plan_len;
+static char *argv_list[MAX_STRINGS + 1];
+static char *env_list[MAX_STRINGS + 1];
+static size_t argc_plan, envc_plan;
+static volatile pid_t forward_to; /* the process signals are forwarded to */
+
+/* One record of the plan, walked in place. */
+struct record {
+  uint16_t tag;
+  uint32_t len;
+  const unsigned char *data;
+  uint32_t index; /* position in the plan, reported with failures */
+};
+
+/* Writes {step, errno, record} to fd 5 and exits 125: the only way a step fails. */
+static void __attribute__((noreturn)) die(uint32_t step, int err, uint32_t index) {
+  int32_t msg[3] = {(int32_t)step, err, (int32_t)index};
+  ssize_t ignored = write(FAIL_FD, msg, sizeof msg);
+  (void)ignored;
+  _exit(125);
+}
+
+static uint32_t get_u32(const unsigned char *p) { uint32_t v; memcpy(&v, p, 4); return v; }
+static uint64_t get_u64(const unsigned char *p) { uint64_t v; memcpy(&v, p, 8); return v; }
+
+/* Reads string number `n` of a record (u32 len counting the NUL, bytes, NUL). */
+static const char *get_string(const struct record *r, size_t offset, size_t n) {
+  for (;;) {
+    if (offset + 4 > r->len) die(STEP_PARSE_PLAN, EINVAL, r->index);
+    uint32_t len = get_u32(r->data + offset);
+    if (len == 0 || len > r->len - offset - 4 || r->data[offset + 4 + len - 1] != '\0')
+      die(STEP_PARSE_PLAN, EINVAL, r->index);
+    if (n == 0) return (const char *)r->data + offset + 4;
+    offset += 4 + len;
+    n--;
+  }
+}
+
+/* Invariant: fd 3 holds the whole plan and is then closed; nothing has been cloned yet. */
+static void read_plan(void) {
+  for (;;) {
+    if (plan_len == sizeof plan) die(STEP_READ_PLAN, EFBIG, 0);
+    ssize_t n = read(PLAN_FD, plan + plan_len, sizeof plan - plan_len);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) die(STEP_READ_PLAN, errno, 0);
+    if (n == 0) break;
+    plan_len += (size_t)n;
+  }
+  close(PLAN_FD);
+  if (plan_len < 8 || get_u32(plan) != WIRE_MAGIC) die(STEP_PARSE_PLAN, EBADMSG, 0);
+  if (get_u32(plan + 4) != WIRE_VERSION) die(STEP_PARSE_PLAN, EPROTO, 0);
+}
+
+/* Steps to the record after `r` (or the first when r->data is NULL); 0 at the end. */
+static int next_record(struct record *r) {
+  size_t offset = r->data == NULL ? 8 : (size_t)(r->data - plan) + r->len;
+  uint32_t index = r->data == NULL ? 0 : r->index + 1;
+  if (offset == plan_len) return 0;
+  if (offset + 6 > plan_len) die(STEP_PARSE_PLAN, EBADMSG, index);
+  memcpy(&r->tag, plan + offset, 2);
+  r->len = get_u32(plan + offset + 2);
+  if (r->len > plan_len - offset - 6) die(STEP_PARSE_PLAN, EBADMSG, index);
+  r->data = plan + offset + 6;
+  r->index = index;
+  return 1;
+}
+
+/* Invariant: every record has a known tag and a sane length; argv and envp are collected. */
+static void check_plan(void) {
+  struct record r = {0};
+  while (next_record(&r)) {
+    if (r.tag == 0 || r.tag == 2 || r.tag > TAG_MAX) die(STEP_PARSE_PLAN, ENOTSUP, r.index);
+    if (r.tag == TAG_ARG || r.tag == TAG_ENV) {
+      size_t *count = r.tag == TAG_ARG ? &argc_plan : &envc_plan;
+      if (*count == MAX_STRINGS) die(STEP_PARSE_PLAN, E2BIG, r.index);
+      (r.tag == TAG_ARG ? argv_list : env_list)[(*count)++] = (char *)get_string(&r, 0, 0);
+    }
+    if ((r.tag == TAG_CLONE_FLAGS || r.tag == TAG_PROPAGATION || r.tag == TAG_PDEATHSIG || r.tag == TAG_UMASK) && r.len != 4)
+      die(STEP_PARSE_PLAN, EINVAL, r.index);
+    if ((r.tag == TAG_USER && r.len != 8) || (r.tag == TAG_RLIMIT && r.len != 20) || (r.tag == TAG_CAPS && r.len != 40))
+      die(STEP_PARSE_PLAN, EINVAL, r.index);
+    if ((r.tag == TAG_MOUNT && r.len < 8) || (r.tag == TAG_SECCOMP && r.len % 8 != 0))
+      die(STEP_PARSE_PLAN, EINVAL, r.index);
+    if (r.tag == TAG_GROUPS && (r.len < 4 || r.len != 4 + 4 * get_u32(r.data))) die(STEP_PARSE_PLAN, EINVAL, r.index);
+  }
+  if (argc_plan == 0) die(STEP_PARSE_PLAN, ENOEXEC, 0);
+}
+
+/* The first record with `tag`, or NULL. */
+static const struct record *find(uint16_t tag, struct record *out) {
+  memset(out, 0, sizeof *out);
+  while (next_record(out))
+    if (out->tag == tag) return out;
+  return NULL;
+}
+
+static void sync_read(uint8_t want) {
+  uint8_t got;
+  ssize_t n;
+  do n = read(SYNC_FD, &got, 1); while (n < 0 && errno == EINTR);
+  if (n != 1) die(STEP_SYNC, n == 0 ? EPIPE : errno, 0);
+  if (got != want) die(STEP_SYNC, EPROTO, 0);
+}
+
+static void sync_write(const void *buf, size_t len) {
+  if (write(SYNC_FD, buf, len) != (ssize_t)len) die(STEP_SYNC, errno, 0);
+}
+
+static void forward_signal(int sig) {
+  if (forward_to > 0) kill(forward_to, sig);
+}
+
+/* Signals hutch forwards to the container's process (everything a user sends to stop or poke it). */
+static const int forwarded[] = {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGWINCH, SIGCONT, SIGALRM};
+
+static void install_forwarding(pid_t to) {
+  forward_to = to;
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = forward_signal;
+  for (size_t i = 0; i < sizeof forwarded / sizeof forwarded[0]; i++) sigaction(forwarded[i], &sa, NULL);
+}
+
+/* Waits for `child`, reaping anything else (as PID 1); returns the shell-style status. */
+static int wait_for(pid_t child) {
+  for (;;) {
+    int status;
+    pid_t pid = waitpid(-1, &status, 0);
+    if (pid < 0 && errno == EINTR) continue;
+    if (pid < 0) return 125;
+    if (pid != child) continue;
+    if (WIFEXITED(status)) return WEXITSTATUS(status);
+    if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  }
+}
+
+
+/* Creates `path`'s missing parent directories (and `path` itself when `last` is set). */
+static int mkdir_parents(const char *path, int last) {
+  char buf[4096];
+  size_t len = strlen(path);
+  if (len >= sizeof buf) return ENAMETOOLONG;
+  memcpy(buf, path, len + 1);
+  for (char *p = buf + 1; *p; p++) {
+    if (*p != '/') continue;
+    *p = '\0';
+    if (mkdir(buf, 0755) < 0 && errno != EEXIST) return errno;
+    *p = '/';
+  }
+  if (last && mkdir(buf, 0755) < 0 && errno != EEXIST) return errno;
+  return 0;
+}
+
+/* The flags of the mount at `path` that a remount inside a user namespace must keep (locked). */
+static unsigned long locked_flags(const char *path) {
+  struct statvfs st;
+  if (statvfs(path, &st) < 0) return 0;
+  unsigned long out = 0;
+  if (st.f_flag & ST_NOSUID) out |= MS_NOSUID;
+  if (st.f_flag & ST_NODEV) out |= MS_NODEV;
+  if (st.f_flag & ST_NOEXEC) out |= MS_NOEXEC;
+  if (st.f_flag & ST_NOATIME) out |= MS_NOATIME;
+  if (st.f_flag & ST_NODIRATIME) out |= MS_NODIRATIME;
+  if (st.f_flag & ST_RELATIME) out |= MS_RELATIME;
+  return out;
+}
+
+static int remount_ro(const char *path) {
+  return mount(NULL, path, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | locked_flags(path), NULL);
+}
+
+/* Invariant: the target exists (created if asked) and carries the mount; ro binds are ro. */
+static void do_mount(const struct record *r) {
+  uint32_t flags = get_u32(r->data), ops = get_u32(r->data + 4);
+  const char *source = get_string(r, 8, 0), *target = get_string(r, 8, 1);
+  const char *fstype = get_string(r, 8, 2), *data = get_string(r, 8, 3);
+  int err = 0;
+  if (ops & (MOUNT_OP_MKDIR | MOUNT_OP_MKFILE)) err = mkdir_parents(target, ops & MOUNT_OP_MKDIR);
+  if (err) die(STEP_MOUNT, err, r->index);
+  if (ops & MOUNT_OP_MKFILE) {
+    int fd = open(target, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (fd < 0 && errno != EISDIR) die(STEP_MOUNT, errno, r->index);
+    if (fd >= 0) close(fd);
+  }
+  if (mount(*source ? source : NULL, target, *fstype ? fstype : NULL, flags, *data ? data : NULL) < 0)
+    die(STEP_MOUNT, errno, r->index);
+  if ((ops & MOUNT_OP_REMOUNT_RO) && remount_ro(target) < 0) die(STEP_MOUNT, errno, r->index);
+}
+
+/* Invariant: a masked path reads as empty; a missing one is left alone (as runc does). */
+static void do_mask(const struct record *r) {
+  const char *path = get_string(r, 0, 0);
+  struct stat st;
+  if (stat(path, &st) < 0) {
+    if (errno == ENOENT) return;
+    die(STEP_MASK, errno, r->index);
+  }
+  int rc = S_ISDIR(st.st_mode) ? mount("tmpfs", path, "tmpfs", MS_RDONLY, "size=0")
+                               : mount("/dev/null", path, NULL, MS_BIND, NULL);
+  if (rc < 0) die(STEP_MASK, errno, r->index);
+}
+
+static void do_readonly(const struct record *r) {
+  const char *path = get_string(r, 0, 0);
+  if (mount(path, path, NULL, MS_BIND | MS_REC, NULL) < 0) {
+    if (errno == ENOENT) return;
+    die(STEP_READONLY, errno, r->index);
+  }
+  if (remount_ro(path) < 0) die(STEP_READONLY, errno, r->index);
+}
+
+/* Invariant: the old root is gone; "/" is the rootfs and the cwd is "/". */
+static void do_pivot(const char *rootfs, uint32_t index) {
+  if (chdir(rootfs) < 0) die(STEP_PIVOT_ROOT, errno, index);
+  /* pivot_root(".", ".") stacks the old root under the new one; detaching it leaves only the new. */
+  if (syscall(SYS_pivot_root, ".", ".") < 0) die(STEP_PIVOT_ROOT, errno, index);
+  if (umount2(".", MNT_DETACH) < 0) die(STEP_PIVOT_ROOT, errno, index);
+  if (chdir("/") < 0) die(STEP_PIVOT_ROOT, errno, index);
+}
+
+static void do_loopback(uint32_t index) {
+  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) die(STEP_LOOPBACK, errno, index);
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  strcpy(ifr.ifr_name, "lo");
+  if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0) die(STEP_LOOPBACK, errno, index);
+  ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+  if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0) die(STEP_LOOPBACK, errno, index);
+  close(fd);
+}
+
+/* Invariant: the pty master waits at PTY_MASTER_FD; returns the slave, owned by the user. */
+static int open_terminal(uint32_t index) {
+  int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (master < 0) die(STEP_TERMINAL, errno, index);
+  /* Move the master first: a slave opened before could land on PTY_MASTER_FD and be closed by dup2. */
+  if (master != PTY_MASTER_FD) {
+    if (dup2(master, PTY_MASTER_FD) < 0) die(STEP_TERMINAL, errno, index);
+    close(master);
+  }
+  int unlock = 0, n;
+  if (ioctl(PTY_MASTER_FD, TIOCSPTLCK, &unlock) < 0 || ioctl(PTY_MASTER_FD, TIOCGPTN, &n) < 0) die(STEP_TERMINAL, errno, index);
+  int slave = ioctl(PTY_MASTER_FD, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (slave < 0) die(STEP_TERMINAL, errno, index);
+  struct record u;
+  if (find(TAG_USER, &u) && fchown(slave, get_u32(u.data), (gid_t)-1) < 0) die(STEP_TERMINAL, errno, index);
+  return slave;
+}
+
+/* Runs every record of one kind of filesystem step, in plan order. */
+static void filesystem_steps(void) {
+  struct record r = {0};
+  while (next_record(&r)) {
+    if (r.tag == TAG_MOUNT) do_mount(&r);
+    else if (r.tag == TAG_SYMLINK) {
+      if (symlink(get_string(&r, 0, 0), get_string(&r, 0, 1)) < 0 && errno != EEXIST) die(STEP_SYMLINK, errno, r.index);
+    } else if (r.tag == TAG_MASK) do_mask(&r);
+    else if (r.tag == TAG_READONLY) do_readonly(&r);
+  }
+}
+
+/* Invariant: the mount namespace holds the container's tree and "/" is its root. */
+static void setup_filesystem(void) {
+  struct record r;
+  if (find(TAG_PROPAGATION, &r) && mount(NULL, "/", NULL, get_u32(r.data), NULL) < 0) die(STEP_PROPAGATION, errno, r.index);
+  if (!find(TAG_ROOTFS, &r)) {
+    filesystem_steps();
+    return;
+  }
+  const char *rootfs = get_string(&r, 0, 0);
+  uint32_t index = r.index;
+  if (mount(rootfs, rootfs, NULL, MS_BIND | MS_REC, NULL) < 0) die(STEP_ROOTFS, errno, index);
+  filesystem_steps();
+  do_pivot(rootfs, index);
+  if (find(TAG_READONLY_ROOT, &r) && remount_ro("/") < 0) die(STEP_READONLY_ROOT, errno, r.index);
+}
+
+/* Invariant: hostname, rlimits and umask are the container's. */
+static void setup_process(void) {
+  struct record r = {0};
+  while (next_record(&r)) {
+    if (r.tag == TAG_HOSTNAME) {
+      const char *name = get_string(&r, 0, 0);
+      if (sethostname(name, strlen(name)) < 0) die(STEP_HOSTNAME, errno, r.index);
+    } else if (r.tag == TAG_LOOPBACK) do_loopback(r.index);
+    else if (r.tag == TAG_RLIMIT) {
+      struct rlimit lim = {get_u64(r.data + 4), get_u64(r.data + 12)};
+      if (setrlimit((int)get_u32(r.data), &lim) < 0) die(STEP_RLIMIT, errno, r.index);
+    } else if (r.tag == TAG_UMASK) umask((mode_t)get_u32(r.data));
+  }
+}
+
+/* Invariant: the process runs as the plan's user with exactly the plan's capabilities. */
+static void drop_privileges(void) {
+  struct record caps, user, groups, r;
+  int has_caps = find(TAG_CAPS, &caps) != NULL;
+  if (prctl(PR_SET_KEEPCAPS, 1) < 0) die(STEP_CAPS, errno, 0);
+  if (has_caps) {
+    uint64_t bounding = get_u64(caps.data);
+    for (int cap = 0; cap < 64; cap++)
+      if (!(bounding & (1ull << cap)) && prctl(PR_CAPBSET_DROP, cap) < 0 && errno != EINVAL) die(STEP_CAPS, errno, caps.index);
+  }
+  if (find(TAG_GROUPS, &groups) && setgroups(get_u32(groups.data), (const gid_t *)(groups.data + 4)) < 0)
+    die(STEP_SETGROUPS, errno, groups.index);
+  if (find(TAG_USER, &user)) {
+    uid_t uid = get_u32(user.data), gid = get_u32(user.data + 4);
+    if (setresgid(gid, gid, gid) < 0) die(STEP_SETGID, errno, user.index);
+    if (setresuid(uid, uid, uid) < 0) die(STEP_SETUID, errno, user.index);
+  }
+  /* A uid change clears the parent-death signal (prctl(2)); set it again. */
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) die(STEP_PDEATHSIG, errno, 0);
+  if (has_caps) {
+    struct __user_cap_header_struct head = {_LINUX_CAPABILITY_VERSION_3, 0};
+    struct __user_cap_data_struct data[2];
+    for (int i = 0; i < 2; i++) {
+      data[i].effective = (uint32_t)(get_u64(caps.data + 8) >> (32 * i));
+      data[i].permitted = (uint32_t)(get_u64(caps.data + 16) >> (32 * i));
+      data[i].inheritable = (uint32_t)(get_u64(caps.data + 24) >> (32 * i));
+    }
+    if (syscall(SYS_capset, &head, data) < 0) die(STEP_CAPS, errno, caps.index);
+    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0) die(STEP_CAPS, errno, caps.index);
+    uint64_t ambient = get_u64(caps.data + 32);
+    for (int cap = 0; cap < 64; cap++)
+      if ((ambient & (1ull << cap)) && prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0) die(STEP_CAPS, errno, caps.index);
+  }
+  if (find(TAG_NO_NEW_PRIVS, &r) && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) die(STEP_NO_NEW_PRIVS, errno, r.index);
+  if (find(TAG_SECCOMP, &r)) {
+    struct sock_fprog prog = {(unsigned short)(r.len / 8), (struct sock_filter *)r.data};
+    if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) < 0) die(STEP_SECCOMP, errno, r.index);
+  }
+}
+
+/* Invariant: a new session, the pty (if any) as stdio and controlling tty, default signals. */
+static void __attribute__((noreturn)) exec_process(int slave) {
+  if (setsid() < 0) die(STEP_SETSID, errno, 0);
+  if (slave >= 0) {
+    for (int fd = 0; fd <= 2; fd++)
+      if (dup2(slave, fd) < 0) die(STEP_TERMINAL, errno, 0);
+    if (ioctl(0, TIOCSCTTY, 0) < 0) die(STEP_TERMINAL, errno, 0);
+    close(slave);
+  }
+  close(PTY_MASTER_FD);
+  /* Whatever hutch's caller leaked to us must not reach the container; fd 5 closes at exec. */
+  syscall(SYS_close_range, 3, ~0u, CLOSE_RANGE_CLOEXEC);
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, NULL);
+  for (int sig = 1; sig < NSIG; sig++) signal(sig, SIG_DFL); /* SIG_IGN would survive exec */
+  environ = env_list;
+  execvp(argv_list[0], argv_list);
+  die(STEP_EXEC, errno, 0);
+}
+
+/* The child: in the new namespaces, carries out the plan and execs (or stays as init). */
+static void __attribute__((noreturn)) run_child(void) {
+  struct record r;
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) die(STEP_PDEATHSIG, errno, 0);
+  /* Waiting also orders the messages: CLONED from the parent comes before our READY. */
+  sync_read(SYNC_MAPPED);
+  setup_filesystem();
+  setup_process();
+  int slave = find(TAG_TERMINAL, &r) ? open_terminal(r.index) : -1;
+  if (find(TAG_CWD, &r) && chdir(get_string(&r, 0, 0)) < 0) die(STEP_CWD, errno, r.index);
+  uint8_t ready = SYNC_READY;
+  sync_write(&ready, 1);
+  sync_read(SYNC_GO);
+  close(SYNC_FD);
+  drop_privileges();
+  if (!find(TAG_INIT, &r)) exec_process(slave);
+  pid_t pid = fork();
+  if (pid < 0) die(STEP_INIT, errno, r.index);
+  if (pid == 0) exec_process(slave);
+  /* The tiny init: PID 1 reaps every orphan and passes signals on to the command. */
+  close(FAIL_FD);
+  close(PTY_MASTER_FD);
+  if (slave >= 0) close(slave);
+  install_forwarding(pid);
+  _exit(wait_for(pid));
+}
+
+int main(void) {
+  for (int fd = PLAN_FD; fd <= FAIL_FD; fd++) {
+    if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) _exit(125); /* no fd 5 to report on */
+    int fl = fcntl(fd, F_GETFL);
+    if (fl >= 0) fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+  }
+  read_plan();
+  check_plan();
+  struct record r;
+  if (find(TAG_PDEATHSIG, &r) && prctl(PR_SET_PDEATHSIG, get_u32(r.data)) < 0) die(STEP_PDEATHSIG, errno, r.index);
+  uint32_t flags = find(TAG_CLONE_FLAGS, &r) ? get_u32(r.data) : 0;
+  pid_t child = (pid_t)syscall(SYS_clone, (unsigned long)flags | SIGCHLD, NULL, NULL, NULL, 0);
+  if (child < 0) die(STEP_CLONE, errno, r.index);
+  if (child == 0) run_child(); /* never returns */
+  unsigned char msg[5] = {SYNC_CLONED};
+  memcpy(msg + 1, &child, 4);
+  sync_write(msg, sizeof msg);
+  close(SYNC_FD);
+  close(FAIL_FD); /* from here on only the child reports; EOF on fd 5 means it exec'd */
+  install_forwarding(child);
+  return wait_for(child);
+}

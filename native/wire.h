@@ -1,1 +1,91 @@
-/* wire format: see docs/wire.md */
+/*
+ * The wire between hutch (TypeScript, src/runtime/nsexec.ts) and hutch-nsexec. docs/wire.md
+ * describes it in full; the numbers here and in nsexec.ts must agree (a unit test reads both).
+ *
+ * fd 3, plan (TypeScript -> helper, read whole before clone, <= 1 MiB):
+ *   u32 magic WIRE_MAGIC, u32 version WIRE_VERSION, then records: u16 tag | u32 len | bytes.
+ *   Integers are little-endian. A string is u32 len (counting its trailing NUL) + bytes + NUL.
+ * fd 4, sync (both ways): one-byte messages; SYNC_CLONED alone carries a u32 pid after it.
+ * fd 5, failures (helper -> TypeScript): {u32 step, i32 errno, u32 record}; EOF = exec succeeded.
+ */
+#ifndef HUTCH_WIRE_H
+#define HUTCH_WIRE_H
+
+#define WIRE_MAGIC 0x58534e48u /* "HNSX" */
+#define WIRE_VERSION 1u
+#define WIRE_MAX_PLAN (1u << 20)
+
+enum wire_tag {
+  TAG_CLONE_FLAGS = 1,   /* u32 clone flags (CLONE_NEW*) */
+  /* 2: reserved (was WAIT_MAPS; the child now always waits for SYNC_MAPPED) */
+  TAG_ROOTFS = 3,        /* string: bind this on itself and pivot_root into it */
+  TAG_MOUNT = 4,         /* u32 flags, u32 ops, string source, target, fstype, data */
+  TAG_SYMLINK = 5,       /* string target, string linkpath */
+  TAG_MASK = 6,          /* string path: /dev/null over a file, read-only tmpfs over a dir */
+  TAG_READONLY = 7,      /* string path: bind on itself, remount read-only */
+  TAG_HOSTNAME = 8,      /* string */
+  TAG_LOOPBACK = 9,      /* empty: set lo up */
+  TAG_RLIMIT = 10,       /* u32 resource, u64 soft, u64 hard */
+  TAG_CWD = 11,          /* string */
+  TAG_USER = 12,         /* u32 uid, u32 gid */
+  TAG_GROUPS = 13,       /* u32 count, count x u32: setgroups (absent: setgroups not called) */
+  TAG_CAPS = 14,         /* 5 x u64: bounding, effective, permitted, inheritable, ambient */
+  TAG_NO_NEW_PRIVS = 15, /* empty */
+  TAG_SECCOMP = 16,      /* struct sock_filter[len / 8] */
+  TAG_ARG = 17,          /* string, repeated: argv */
+  TAG_ENV = 18,          /* string, repeated: envp */
+  TAG_TERMINAL = 19,     /* empty: open a pty in the container, master at fd PTY_MASTER_FD */
+  TAG_INIT = 20,         /* empty: stay as PID 1, reap, forward signals; exec in a child */
+  TAG_READONLY_ROOT = 21,/* empty: remount / read-only after pivot_root */
+  TAG_PROPAGATION = 22,  /* u32 flags for mount(NULL, "/", ...) first, e.g. MS_REC|MS_SLAVE */
+  TAG_PDEATHSIG = 23,    /* u32 signal the helper gets when its parent dies */
+  TAG_UMASK = 24,        /* u32 */
+  TAG_MAX = 24,
+};
+
+/* TAG_MOUNT ops: what to do around mount(2). */
+#define MOUNT_OP_MKDIR 1u     /* create the target directory (and parents) */
+#define MOUNT_OP_MKFILE 2u    /* create the target as an empty file (parents as dirs) */
+#define MOUNT_OP_REMOUNT_RO 4u/* after a bind, remount read-only keeping the locked flags */
+
+enum wire_sync {
+  SYNC_CLONED = 1, /* helper -> ts, followed by u32 pid of the child (host pid namespace) */
+  SYNC_MAPPED = 2, /* ts -> child: the id maps are written (or there are none); always sent after CLONED */
+  SYNC_READY = 3,  /* child -> ts: namespaces and mounts done (created), waiting to start */
+  SYNC_GO = 4,     /* ts -> child: exec the process (start) */
+};
+
+/* The pty master waits at this fd in the child between SYNC_READY and SYNC_GO (pidfd_getfd). */
+#define PTY_MASTER_FD 6
+
+enum wire_step {
+  STEP_READ_PLAN = 1,
+  STEP_PARSE_PLAN = 2,
+  STEP_CLONE = 3,
+  STEP_SYNC = 4,
+  STEP_PROPAGATION = 5,
+  STEP_ROOTFS = 6,
+  STEP_MOUNT = 7,
+  STEP_SYMLINK = 8,
+  STEP_MASK = 9,
+  STEP_READONLY = 10,
+  STEP_PIVOT_ROOT = 11,
+  STEP_READONLY_ROOT = 12,
+  STEP_HOSTNAME = 13,
+  STEP_LOOPBACK = 14,
+  STEP_RLIMIT = 15,
+  STEP_TERMINAL = 16,
+  STEP_CWD = 17,
+  STEP_SETGROUPS = 18,
+  STEP_SETGID = 19,
+  STEP_SETUID = 20,
+  STEP_CAPS = 21,
+  STEP_NO_NEW_PRIVS = 22,
+  STEP_SECCOMP = 23,
+  STEP_INIT = 24,
+  STEP_SETSID = 25,
+  STEP_EXEC = 26,
+  STEP_PDEATHSIG = 27,
+};
+
+#endif

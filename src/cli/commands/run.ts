@@ -1,0 +1,52 @@
+import { Option } from 'clipanion';
+import * as t from 'typanion';
+import { hutchPaths } from '../../paths.js';
+import { HutchCommand } from '../command.js';
+
+/** `hutch run`: flags into a request, then one engine call. */
+export class RunCommand extends HutchCommand {
+  static paths = [['run']];
+  static usage = HutchCommand.Usage({
+    description: 'run a command in a new rootless container',
+    details: 'The container gets its own user, mount, PID, UTS, IPC and cgroup namespaces (and a network namespace with only loopback, unless --network host). Its exit status is the command\'s; 125 when hutch fails, 126 when the command cannot be executed, 127 when it is not found.',
+    examples: [
+      ['Run a shell in a busybox root filesystem', 'hutch run --rootfs ./rootfs -it -- sh'],
+      ['Run as a user of the image, with a read-only bind', 'hutch run --rootfs ./rootfs -u user -v $HOME/data:/data:ro -- id'],
+      ['Keep your own uid inside (the HPC habit)', 'hutch run --rootfs ./rootfs --userns=keep-id -- id'],
+    ],
+  });
+
+  root = Option.String('--root', { description: 'where hutch keeps its state (default: XDG data and runtime dirs)' });
+  rootfs = Option.String('--rootfs', { required: true, description: 'root filesystem directory of the container' });
+  env = Option.Array('-e,--env', [], { description: 'set an environment variable (K=V, or K to take it from hutch\'s)' });
+  envFile = Option.Array('--env-file', [], { description: 'read environment variables from a file of K=V lines' });
+  workdir = Option.String('-w,--workdir', { description: 'working directory inside the container' });
+  user = Option.String('-u,--user', { description: 'USER[:GROUP] (names from the container\'s /etc/passwd and /etc/group, or ids)' });
+  volume = Option.Array('-v,--volume', [], { description: 'bind mount SRC:DST[:ro|rw]' });
+  readOnly = Option.Boolean('--read-only', false, { description: 'mount the root filesystem read-only' });
+  tmpfs = Option.Array('--tmpfs', [], { description: 'mount a tmpfs at DST[:OPTIONS]' });
+  hostname = Option.String('-h,--hostname', { description: 'the container\'s hostname (default: its id)' });
+  network = Option.String('--network,--net', 'none', { validator: t.isEnum(['none', 'host'] as const), description: 'none (loopback only) or host' });
+  userns = Option.String('--userns', 'auto', { validator: t.isEnum(['auto', '', 'keep-id'] as const), description: 'keep-id: map your own uid/gid to themselves inside' });
+  uidmap = Option.Array('--uidmap', [], { description: 'explicit uid map CONTAINER:HOST:SIZE (repeatable)' });
+  gidmap = Option.Array('--gidmap', [], { description: 'explicit gid map CONTAINER:HOST:SIZE (repeatable)' });
+  capAdd = Option.Array('--cap-add', [], { description: 'add a capability (or ALL)' });
+  capDrop = Option.Array('--cap-drop', [], { description: 'drop a capability (or ALL)' });
+  ulimit = Option.Array('--ulimit', [], { description: 'NAME=SOFT[:HARD], e.g. nofile=1024:2048' });
+  tty = Option.Boolean('-t,--tty', false, { description: 'allocate a pseudo-terminal' });
+  interactive = Option.Boolean('-i,--interactive', false, { description: 'keep stdin open' });
+  init = Option.Boolean('--init', false, { description: 'run a tiny init as PID 1 that reaps zombies and forwards signals' });
+  rm = Option.Boolean('--rm', false, { description: 'remove the container when it exits (always so with --rootfs)' });
+  command = Option.Proxy({ required: 1 });
+
+  async run(): Promise<number> {
+    // Loaded on use: other commands (and --help) need not pay for the engine.
+    const { runCommand } = await import('../../engine/run-command.js');
+    return runCommand({
+      rootfs: this.rootfs, command: this.command, env: this.env, envFiles: this.envFile, workdir: this.workdir, user: this.user,
+      volumes: this.volume, readOnly: this.readOnly, tmpfs: this.tmpfs, hostname: this.hostname, network: this.network,
+      capAdd: this.capAdd, capDrop: this.capDrop, tty: this.tty, ulimits: this.ulimit, userns: this.userns === 'keep-id' ? 'keep-id' : 'auto',
+      uidmap: this.uidmap, gidmap: this.gidmap, interactive: this.interactive, init: this.init,
+    }, { stdin: process.stdin, stdout: process.stdout, stderr: this.context.stderr, paths: hutchPaths(this.root) });
+  }
+}

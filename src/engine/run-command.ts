@@ -1,0 +1,149 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
+import { join, resolve } from 'node:path';
+import { hostsFile, resolvConf } from '../../net/resolv.js';
+import { UsageError } from '../errors.js';
+import type { HutchPaths } from '../paths.js';
+import type { IdMapping } from '../runtime/spec.js';
+import { Cleanup } from '../sys/cleanup.js';
+import { getWindowSize } from '../sys/pty.js';
+import { checkMaps, chooseMaps, needsHelper, parseMapFlag, type UsernsMode } from '../userns/idmap.js';
+import { readSubid, type SubidRange } from '../userns/subid.js';
+import { runContainer, type ContainerHook } from './run.js';
+import { buildRunSpec, type RunRequest } from './run-spec.js';
+import type { TerminalIo } from './terminal.js';
+
+/** `hutch run`'s request: the flags that shape the spec, plus how to launch it. */
+export interface RunCommandRequest extends RunRequest {
+  userns: UsernsMode;
+  uidmap: string[];
+  gidmap: string[];
+  interactive: boolean;
+  init: boolean;
+  hooks?: ContainerHook[];
+}
+
+export interface RunCommandIo {
+  stdin: NodeJS.ReadStream;
+  stdout: NodeJS.WriteStream;
+  stderr: NodeJS.WritableStream;
+  paths: HutchPaths;
+  /** Where /etc/subuid and /etc/subgid are read ('/' but in tests). */
+  hostRoot?: string;
+}
+
+/** Runs a command in a container made from a root filesystem directory; returns its exit status. */
+export async function runCommand(req: RunCommandRequest, io: RunCommandIo): Promise<number> {
+  checkRootfs(req.rootfs);
+  const cleanup = new Cleanup();
+  try {
+    const id = randomBytes(32).toString('hex');
+    const runDir = join(io.paths.run, 'containers', id);
+    mkdirSync(runDir, { recursive: true, mode: 0o700 });
+    cleanup.add(`remove ${runDir}`, () => rmSync(runDir, { recursive: true, force: true }));
+    const me = userInfo();
+    const maps = idMaps(req, { name: me.username, uid: me.uid, gid: me.gid }, io);
+    const hostname = req.hostname ?? id.slice(0, 12);
+    const etcFiles = writeEtcFiles(runDir, hostname);
+    const spec = buildRunSpec(req, { id, ...maps, etcFiles, keepId: req.userns === 'keep-id' ? { uid: me.uid, gid: me.gid } : undefined });
+    const restore = req.tty && req.interactive && io.stdin.isTTY ? rawMode(io.stdin) : () => undefined;
+    cleanup.add('restore the terminal', restore);
+    const result = await runContainer(spec, {
+      stdio: [req.interactive ? 'inherit' : 'ignore', 'inherit', 'inherit'],
+      terminal: req.tty ? terminalIo(req, io) : undefined,
+      init: req.init,
+      hooks: req.hooks,
+      forwardSignals: true,
+    });
+    return result.exitCode;
+  } finally {
+    await cleanup.release();
+  }
+}
+
+function checkRootfs(rootfs: string): void {
+  let isDir = false;
+  try {
+    isDir = statSync(rootfs).isDirectory();
+  } catch {
+    // reported below
+  }
+  if (!isDir) throw new UsageError('ROOTFS_MISSING', `cannot use ${resolve(rootfs)} as the root filesystem: not a directory`, { hint: 'give --rootfs a directory holding a root filesystem (bin/sh, etc/passwd, ...)' });
+}
+
+interface MapChoice {
+  uidMappings: IdMapping[];
+  gidMappings: IdMapping[];
+  subuid: SubidRange[];
+  subgid: SubidRange[];
+  setgroupsAllowed: boolean;
+}
+
+/** --uidmap/--gidmap when given; else the user's ranges (or the user alone) in the --userns mode. */
+function idMaps(req: RunCommandRequest, me: { name: string; uid: number; gid: number }, io: RunCommandIo): MapChoice {
+  const subuid = readSubid('uid', { name: me.name, id: me.uid }, io.hostRoot);
+  const subgid = readSubid('gid', { name: me.name, id: me.uid }, io.hostRoot);
+  let uidMappings = chooseMaps(req.userns, me.uid, subuid);
+  let gidMappings = chooseMaps(req.userns, me.gid, subgid);
+  if (req.uidmap.length > 0) {
+    uidMappings = req.uidmap.map((v) => parseMapFlag('--uidmap', v));
+    gidMappings = (req.gidmap.length > 0 ? req.gidmap : req.uidmap).map((v) => parseMapFlag('--gidmap', v));
+  } else if (req.gidmap.length > 0) gidMappings = req.gidmap.map((v) => parseMapFlag('--gidmap', v));
+  checkMaps('uid', uidMappings);
+  checkMaps('gid', gidMappings);
+  if (subuid.length === 0 && req.uidmap.length === 0) warnOnce(io, me.name);
+  return { uidMappings, gidMappings, subuid, subgid, setgroupsAllowed: needsHelper(gidMappings, me.gid) };
+}
+
+/** With no subuid range only the user is mapped; say so once per boot, not at every run. */
+function warnOnce(io: RunCommandIo, name: string): void {
+  const marker = join(io.paths.run, 'warned-no-subuid');
+  if (existsSync(marker)) return;
+  io.stderr.write(`hutch: warning: no /etc/subuid range for ${name}: only your own uid is mapped (to root) in containers; images with other users may fail\n`);
+  try {
+    mkdirSync(io.paths.run, { recursive: true, mode: 0o700 });
+    writeFileSync(marker, '');
+  } catch {
+    // the warning comes again next time: harmless
+  }
+}
+
+function writeEtcFiles(runDir: string, hostname: string): { hosts: string; hostname: string; resolvConf: string } {
+  const files = { hosts: join(runDir, 'hosts'), hostname: join(runDir, 'hostname'), resolvConf: join(runDir, 'resolv.conf') };
+  let hostResolv = '';
+  try {
+    hostResolv = readFileSync('/etc/resolv.conf', 'utf8');
+  } catch {
+    // no resolver on the host: the container gets an empty resolv.conf
+  }
+  writeFileSync(files.hosts, hostsFile({ hostname }));
+  writeFileSync(files.hostname, hostname + '\n');
+  writeFileSync(files.resolvConf, resolvConf({ hostResolvConf: hostResolv }));
+  return files;
+}
+
+function terminalIo(req: RunCommandRequest, io: RunCommandIo): TerminalIo {
+  const hostTty = io.stdout.isTTY ? 1 : io.stdin.isTTY ? 0 : undefined;
+  const size = hostTty === undefined ? undefined : getWindowSize(hostTty);
+  return {
+    input: req.interactive ? io.stdin : undefined,
+    output: io.stdout,
+    size,
+    watchSize: hostTty === undefined ? undefined : (apply) => {
+      const onWinch = (): void => apply(getWindowSize(hostTty));
+      process.on('SIGWINCH', onWinch);
+      return () => process.off('SIGWINCH', onWinch);
+    },
+  };
+}
+
+/** Puts the user's terminal in raw mode (keys go to the container as typed); returns the restore. */
+function rawMode(stdin: NodeJS.ReadStream): () => void {
+  stdin.setRawMode(true);
+  stdin.resume();
+  return () => {
+    stdin.setRawMode(false);
+    stdin.pause();
+  };
+}

@@ -1,0 +1,239 @@
+import { spawn } from 'node:child_process';
+import { constants } from 'node:os';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import type { Readable, Duplex } from 'node:stream';
+import { BugError, HelperError } from '../errors.js';
+import { errnoName } from '../sys/libc.js';
+import type { FsStep, HelperPlan } from './plan.js';
+
+const osSignals = constants.signals;
+
+/**
+ * The sole owner of the wire between hutch and native/hutch-nsexec (docs/wire.md, native/wire.h):
+ * encodes a plan onto fd 3, speaks the sync protocol on fd 4 and decodes failures from fd 5.
+ */
+export const WIRE = { magic: 0x58534e48, version: 1, ptyMasterFd: 6 } as const;
+export const TAG = {
+  CLONE_FLAGS: 1, ROOTFS: 3, MOUNT: 4, SYMLINK: 5, MASK: 6, READONLY: 7, HOSTNAME: 8,
+  LOOPBACK: 9, RLIMIT: 10, CWD: 11, USER: 12, GROUPS: 13, CAPS: 14, NO_NEW_PRIVS: 15, SECCOMP: 16,
+  ARG: 17, ENV: 18, TERMINAL: 19, INIT: 20, READONLY_ROOT: 21, PROPAGATION: 22, PDEATHSIG: 23, UMASK: 24,
+} as const;
+export const SYNC = { CLONED: 1, MAPPED: 2, READY: 3, GO: 4 } as const;
+export const STEPS = [
+  '', 'read plan', 'parse plan', 'clone', 'sync', 'propagation', 'rootfs', 'mount', 'symlink', 'mask',
+  'readonly', 'pivot_root', 'readonly root', 'hostname', 'loopback', 'rlimit', 'terminal', 'cwd',
+  'setgroups', 'setgid', 'setuid', 'caps', 'no_new_privs', 'seccomp', 'init', 'setsid', 'exec', 'pdeathsig',
+] as const;
+const MOUNT_OP = { MKDIR: 1, MKFILE: 2, REMOUNT_RO: 4 } as const;
+
+/** A record of the plan: its tag, payload, and a description for error messages. */
+interface WireRecord {
+  tag: number;
+  payload: Buffer;
+  what: string;
+}
+
+/** Encodes a plan; returns the bytes and, per record index, what the record does (for errors). */
+export function encodePlan(plan: HelperPlan): { bytes: Buffer; what: string[] } {
+  const records = planRecords(plan);
+  const header = Buffer.alloc(8);
+  header.writeUInt32LE(WIRE.magic, 0);
+  header.writeUInt32LE(WIRE.version, 4);
+  const parts: Buffer[] = [header];
+  for (const r of records) {
+    const head = Buffer.alloc(6);
+    head.writeUInt16LE(r.tag, 0);
+    head.writeUInt32LE(r.payload.length, 2);
+    parts.push(head, r.payload);
+  }
+  return { bytes: Buffer.concat(parts), what: records.map((r) => r.what) };
+}
+
+function str(...values: string[]): Buffer {
+  return Buffer.concat(values.map((v) => {
+    const bytes = Buffer.from(v + '\0');
+    const len = Buffer.alloc(4);
+    len.writeUInt32LE(bytes.length);
+    return Buffer.concat([len, bytes]);
+  }));
+}
+function u32(...values: number[]): Buffer {
+  const b = Buffer.alloc(4 * values.length);
+  values.forEach((v, i) => b.writeUInt32LE(v >>> 0, 4 * i));
+  return b;
+}
+function u64(...values: bigint[]): Buffer {
+  const b = Buffer.alloc(8 * values.length);
+  values.forEach((v, i) => b.writeBigUInt64LE(BigInt.asUintN(64, v), 8 * i));
+  return b;
+}
+const empty = Buffer.alloc(0);
+
+function fsRecord(step: FsStep): WireRecord {
+  switch (step.kind) {
+    case 'mount': {
+      const ops = (step.mkdir ? MOUNT_OP.MKDIR : 0) | (step.mkfile ? MOUNT_OP.MKFILE : 0) | (step.remountRo ? MOUNT_OP.REMOUNT_RO : 0);
+      return { tag: TAG.MOUNT, payload: Buffer.concat([u32(step.flags, ops), str(step.source, step.target, step.fstype, step.data)]), what: `mount ${step.what}` };
+    }
+    case 'symlink': return { tag: TAG.SYMLINK, payload: str(step.target, step.linkpath), what: `symlink ${step.linkpath}` };
+    case 'mask': return { tag: TAG.MASK, payload: str(step.path), what: `mask ${step.path}` };
+    case 'readonly': return { tag: TAG.READONLY, payload: str(step.path), what: `make ${step.path} read-only` };
+  }
+}
+
+function planRecords(plan: HelperPlan): WireRecord[] {
+  const r: WireRecord[] = [];
+  const add = (tag: number, payload: Buffer, what: string): void => void r.push({ tag, payload, what });
+  if (plan.parentDeathSignal !== undefined) add(TAG.PDEATHSIG, u32(plan.parentDeathSignal), 'set the parent-death signal');
+  add(TAG.CLONE_FLAGS, u32(plan.cloneFlags), 'create the namespaces');
+  if (plan.propagation !== undefined) add(TAG.PROPAGATION, u32(plan.propagation), 'set mount propagation');
+  if (plan.rootfs !== undefined) add(TAG.ROOTFS, str(plan.rootfs), `use ${plan.rootfs} as the root`);
+  r.push(...plan.fs.map(fsRecord));
+  if (plan.readonlyRoot) add(TAG.READONLY_ROOT, empty, 'make the root read-only');
+  if (plan.hostname !== undefined) add(TAG.HOSTNAME, str(plan.hostname), `set the hostname ${plan.hostname}`);
+  if (plan.loopback) add(TAG.LOOPBACK, empty, 'bring up lo');
+  for (const l of plan.rlimits) add(TAG.RLIMIT, Buffer.concat([u32(l.resource), u64(l.soft, l.hard)]), `set rlimit ${l.resource}`);
+  if (plan.umask !== undefined) add(TAG.UMASK, u32(plan.umask), 'set the umask');
+  if (plan.terminal) add(TAG.TERMINAL, empty, 'open the terminal');
+  if (plan.cwd !== undefined) add(TAG.CWD, str(plan.cwd), `enter the working directory ${plan.cwd}`);
+  if (plan.user !== undefined) add(TAG.USER, u32(plan.user.uid, plan.user.gid), `switch to uid ${plan.user.uid} gid ${plan.user.gid}`);
+  if (plan.groups !== undefined) add(TAG.GROUPS, u32(plan.groups.length, ...plan.groups), 'set the supplementary groups');
+  const c = plan.caps;
+  if (c !== undefined) add(TAG.CAPS, u64(c.bounding, c.effective, c.permitted, c.inheritable, c.ambient), 'set the capabilities');
+  if (plan.noNewPrivileges) add(TAG.NO_NEW_PRIVS, empty, 'set no_new_privs');
+  if (plan.seccomp !== undefined) add(TAG.SECCOMP, Buffer.from(plan.seccomp), 'install the seccomp filter');
+  for (const a of plan.args) add(TAG.ARG, str(a), `run ${plan.args[0]}`);
+  for (const e of plan.env) add(TAG.ENV, str(e), 'set the environment');
+  if (plan.init) add(TAG.INIT, empty, 'start the init');
+  return r;
+}
+
+/** Where the helper binary is: $HUTCH_NSEXEC, or native/hutch-nsexec above this file. */
+export function helperPath(): string {
+  if (process.env.HUTCH_NSEXEC) return process.env.HUTCH_NSEXEC;
+  for (let dir = import.meta.dirname; dir !== dirname(dir); dir = dirname(dir)) {
+    const candidate = join(dir, 'native', 'hutch-nsexec');
+    if (existsSync(candidate)) return candidate;
+  }
+  throw new BugError('native/hutch-nsexec is not built (run `npm run build`)');
+}
+
+/** A failure the helper reported on fd 5. */
+export interface HelperFailure {
+  step: string;
+  errno: number;
+  what: string;
+}
+
+/** Turns a fd-5 failure into the HelperError the engine refines (exec ENOENT -> 127, ...). */
+export function helperError(f: HelperFailure): HelperError {
+  return new HelperError(f.step, f.errno, `cannot start the container: ${f.what}: ${f.step} failed: ${errnoName(f.errno)}`, {
+    hint: 'run with HUTCH_DEBUG=1 for details; `hutch system info` checks what this host allows',
+  });
+}
+
+/** A running helper: the sync protocol as promises and calls, in the order they happen. */
+export interface HelperProcess {
+  /** The helper's own pid (it stays in hutch's namespaces and relays the exit status). */
+  readonly helperPid: number;
+  /** Resolves with the container process's pid (host pid namespace) once cloned. */
+  cloned(): Promise<number>;
+  /** Tells the child its id maps are written (always called, maps or not: it orders the sync). */
+  mapped(): void;
+  /** Resolves when namespaces and mounts are done and the child waits for go (created). */
+  ready(): Promise<void>;
+  /** Lets the child exec its process (start); resolves once exec succeeded, rejects with HelperError. */
+  go(): Promise<void>;
+  /** Resolves with the helper's exit status (the container's: 128+N when killed by signal N). */
+  exited(): Promise<number>;
+  /** Rejects when the helper reported a failure at any step; never resolves otherwise. */
+  failed(): Promise<never>;
+  kill(signal: NodeJS.Signals): void;
+}
+
+/** Spawns hutch-nsexec with `plan` on fd 3; stdio as for child_process.spawn (fds 0-2 only). */
+export function spawnHelper(plan: HelperPlan, stdio: [StdioOptions0, StdioOptions0, StdioOptions0]): HelperProcess {
+  const { bytes, what } = encodePlan(plan);
+  const child = spawn(helperPath(), [], { stdio: [...stdio, 'pipe', 'pipe', 'pipe'] });
+  const planFd = child.stdio[3] as Duplex, sync = child.stdio[4] as Duplex, failures = (child.stdio as unknown as Readable[])[5] as Readable;
+  planFd.on('error', () => undefined); // a helper that dies early closes its end; fd 5 says why
+  planFd.end(bytes);
+  const reader = new ByteReader(sync);
+  const failure = readFailure(failures, what);
+  const exit = new Promise<number>((resolve, reject) => {
+    child.on('error', (error) => reject(new BugError(`cannot spawn ${helperPath()}`, error)));
+    child.on('exit', (code, signal) => resolve(code ?? 128 + (signal ? signalNumber(signal) : 0)));
+  });
+  const failed = failure.then((f) => (f === undefined ? new Promise<never>(() => undefined) : Promise.reject(helperError(f))));
+  failed.catch(() => undefined);
+  // A message that never comes means the helper failed (fd 5 says where) or died.
+  const step = async <T>(p: Promise<T | undefined>, name: string): Promise<T> => {
+    const value = await p;
+    if (value !== undefined) return value;
+    const f = await failure;
+    if (f !== undefined) throw helperError(f);
+    throw new BugError(`hutch-nsexec ended before ${name} (exit status ${await exit})`);
+  };
+  const write = (byte: number): void => void (sync.writable && sync.write(Buffer.from([byte])));
+  return {
+    helperPid: child.pid ?? -1,
+    cloned: () => step(reader.expect(SYNC.CLONED, 4).then((b) => b?.readInt32LE(0)), 'clone'),
+    mapped: () => write(SYNC.MAPPED),
+    ready: () => step(reader.expect(SYNC.READY, 0).then((b) => (b === undefined ? undefined : true)), 'ready').then(() => undefined),
+    go: async () => {
+      write(SYNC.GO);
+      const f = await failure;
+      if (f !== undefined) throw helperError(f);
+    },
+    exited: () => exit,
+    failed: () => failed,
+    kill: (signal) => void child.kill(signal),
+  };
+}
+
+type StdioOptions0 = 'inherit' | 'ignore' | 'pipe' | number;
+
+function signalNumber(signal: NodeJS.Signals): number {
+  return (osSignals as Record<string, number>)[signal] ?? 0;
+}
+
+/** Reads fd 5 to its end: one failure record, or none when the process exec'd. */
+function readFailure(stream: Readable, what: string[]): Promise<HelperFailure | undefined> {
+  const chunks: Buffer[] = [];
+  return new Promise((resolve) => {
+    stream.on('data', (c: Buffer) => chunks.push(c));
+    stream.on('error', () => undefined);
+    stream.on('close', () => {
+      const all = Buffer.concat(chunks);
+      if (all.length < 12) return resolve(undefined);
+      const step = all.readUInt32LE(0), errno = all.readInt32LE(4), index = all.readUInt32LE(8);
+      resolve({ step: STEPS[step] ?? `step ${step}`, errno, what: what[index] ?? 'read the plan' });
+    });
+  });
+}
+
+/** A byte queue over the sync socket: `expect(tag, n)` waits for the tag byte and n payload bytes. */
+class ByteReader {
+  private buffer = Buffer.alloc(0);
+  private waiting: (() => void) | undefined;
+  private ended = false;
+  constructor(stream: Readable) {
+    stream.on('data', (c: Buffer) => { this.buffer = Buffer.concat([this.buffer, c]); this.waiting?.(); });
+    const end = (): void => { this.ended = true; this.waiting?.(); };
+    stream.on('end', end);
+    stream.on('close', end);
+    stream.on('error', end);
+  }
+  /** Resolves undefined when the stream ends first. */
+  async expect(tag: number, n: number): Promise<Buffer | undefined> {
+    while (this.buffer.length < 1 + n) {
+      if (this.ended) return undefined;
+      await new Promise<void>((resolve) => (this.waiting = resolve));
+    }
+    if (this.buffer[0] !== tag) throw new BugError(`hutch-nsexec sent sync message ${this.buffer[0]}, expected ${tag}`);
+    const payload = this.buffer.subarray(1, 1 + n);
+    this.buffer = this.buffer.subarray(1 + n);
+    return payload;
+  }
+}

@@ -1,0 +1,180 @@
+import { posix } from 'node:path';
+import { UsageError } from '../errors.js';
+import { capabilityMask, mountOptions, CLONE, MS, RLIMITS } from './linux.js';
+import { namespaceOf, type IdMapping, type Mount, type Spec } from './spec.js';
+
+/** One filesystem step of the helper, carried out in order before pivot_root. */
+export type FsStep =
+  | { kind: 'mount'; source: string; target: string; fstype: string; flags: number; data: string; mkdir?: boolean; mkfile?: boolean; remountRo?: boolean; what: string }
+  | { kind: 'symlink'; target: string; linkpath: string }
+  | { kind: 'mask'; path: string }
+  | { kind: 'readonly'; path: string };
+
+export interface CapabilitySets {
+  bounding: bigint;
+  effective: bigint;
+  permitted: bigint;
+  inheritable: bigint;
+  ambient: bigint;
+}
+
+/** What hutch-nsexec is told to do (encoded onto the wire by nsexec.ts). */
+export interface HelperPlan {
+  cloneFlags: number;
+  propagation?: number;
+  rootfs?: string;
+  fs: FsStep[];
+  readonlyRoot: boolean;
+  hostname?: string;
+  loopback: boolean;
+  rlimits: { resource: number; soft: bigint; hard: bigint }[];
+  umask?: number;
+  terminal: boolean;
+  cwd?: string;
+  user?: { uid: number; gid: number };
+  groups?: number[];
+  caps?: CapabilitySets;
+  noNewPrivileges: boolean;
+  seccomp?: Uint8Array;
+  args: string[];
+  env: string[];
+  init: boolean;
+  parentDeathSignal?: number;
+}
+
+/** What the plan needs to know of the host; a function, so unit tests give plain answers. */
+export interface PlanHost {
+  /** Whether a bind source is a directory (mount point made with mkdir) or a file. */
+  isDirectory(path: string): boolean;
+  /** Gids mapped in the namespace the container runs in (when it creates no user namespace). */
+  gidMappings?: IdMapping[];
+}
+
+export interface PlanOptions {
+  /** Run a tiny init as PID 1 that reaps zombies and forwards signals (--init). */
+  init?: boolean;
+  /** Compiled seccomp program (struct sock_filter[]), from src/runtime/seccomp.ts. */
+  seccomp?: Uint8Array;
+}
+
+const SIGKILL = 9;
+const NAMESPACE_FLAGS = { user: CLONE.NEWUSER, mount: CLONE.NEWNS, pid: CLONE.NEWPID, uts: CLONE.NEWUTS, ipc: CLONE.NEWIPC, network: CLONE.NEWNET, cgroup: CLONE.NEWCGROUP, time: 0 } as const;
+
+/** Translates a spec into the helper's plan. Pure: the host is asked only through `host`. */
+export function planFromSpec(spec: Spec, host: PlanHost, options: PlanOptions = {}): HelperPlan {
+  const proc = spec.process;
+  if (proc === undefined || proc.args.length === 0) throw new UsageError('SPEC_NO_PROCESS', 'cannot plan the container: the spec has no process args', { hint: 'give a command to run' });
+  const cloneFlags = cloneFlagsOf(spec);
+  const rootfs = spec.root?.path;
+  if (rootfs !== undefined && !posix.isAbsolute(rootfs)) throw new UsageError('SPEC_ROOT_RELATIVE', `cannot plan the container: root path ${rootfs} is not absolute`, { hint: 'resolve root.path against the bundle first' });
+  return {
+    cloneFlags,
+    propagation: cloneFlags & CLONE.NEWNS ? MS.REC | propagationFlag(spec.linux?.rootfsPropagation) : undefined,
+    rootfs,
+    fs: rootfs === undefined ? [] : filesystemSteps(spec, rootfs, host),
+    readonlyRoot: spec.root?.readonly === true,
+    hostname: namespaceOf(spec, 'uts') ? spec.hostname : undefined,
+    loopback: namespaceOf(spec, 'network') !== undefined,
+    rlimits: (proc.rlimits ?? []).map((l) => ({ resource: rlimitNumber(l.type), soft: rlimitValue(l.soft), hard: rlimitValue(l.hard) })),
+    umask: proc.user.umask,
+    terminal: proc.terminal === true,
+    cwd: proc.cwd,
+    user: { uid: proc.user.uid, gid: proc.user.gid },
+    groups: proc.user.additionalGids,
+    caps: proc.capabilities === undefined ? undefined : capabilitySets(proc.capabilities),
+    noNewPrivileges: proc.noNewPrivileges === true,
+    seccomp: options.seccomp,
+    args: proc.args,
+    env: proc.env ?? [],
+    init: options.init === true,
+    parentDeathSignal: SIGKILL,
+  };
+}
+
+function cloneFlagsOf(spec: Spec): number {
+  let flags = 0;
+  for (const ns of spec.linux?.namespaces ?? []) {
+    if (ns.path !== undefined) throw new UsageError('SPEC_NAMESPACE_PATH', `cannot plan the container: joining the ${ns.type} namespace at ${ns.path} is not supported`, { hint: 'let hutch create the namespace' });
+    flags |= NAMESPACE_FLAGS[ns.type];
+  }
+  return flags;
+}
+
+function propagationFlag(name: string | undefined): number {
+  if (name === undefined || name === '' || name === 'rslave' || name === 'slave') return MS.SLAVE;
+  if (name === 'rprivate' || name === 'private') return MS.PRIVATE;
+  if (name === 'rshared' || name === 'shared') return MS.SHARED;
+  throw new UsageError('SPEC_PROPAGATION', `cannot plan the container: unknown rootfsPropagation ${name}`, { hint: 'use rslave, rprivate or rshared' });
+}
+
+/** JSON cannot carry 2^64-1 exactly: anything from 2^63 up means RLIM_INFINITY. */
+function rlimitValue(value: number): bigint {
+  return value >= 2 ** 63 ? 0xffffffffffffffffn : BigInt(Math.trunc(value));
+}
+
+function rlimitNumber(type: string): number {
+  const n = RLIMITS[type];
+  if (n === undefined) throw new UsageError('SPEC_RLIMIT', `cannot plan the container: unknown rlimit ${type}`, { hint: `use one of ${Object.keys(RLIMITS).join(', ')}` });
+  return n;
+}
+
+function capabilitySets(caps: NonNullable<NonNullable<Spec['process']>['capabilities']>): CapabilitySets {
+  return {
+    bounding: capabilityMask(caps.bounding ?? []),
+    effective: capabilityMask(caps.effective ?? []),
+    permitted: capabilityMask(caps.permitted ?? []),
+    inheritable: capabilityMask(caps.inheritable ?? []),
+    ambient: capabilityMask(caps.ambient ?? []),
+  };
+}
+
+/** Mounts in spec order (devices and /dev symlinks right after /dev), then masked and read-only paths. */
+function filesystemSteps(spec: Spec, rootfs: string, host: PlanHost): FsStep[] {
+  const steps: FsStep[] = [];
+  const inside = (p: string): string => posix.join(rootfs, p);
+  const ownNetns = namespaceOf(spec, 'network') !== undefined;
+  const gids = spec.linux?.gidMappings ?? host.gidMappings;
+  for (const m of spec.mounts ?? []) {
+    steps.push(mountStep(adaptRootless(m, ownNetns, gids), inside(m.destination), host));
+    if (m.destination === '/dev' && m.type === 'tmpfs') steps.push(...devSteps(spec, inside));
+  }
+  for (const p of spec.linux?.maskedPaths ?? []) steps.push({ kind: 'mask', path: inside(p) });
+  for (const p of spec.linux?.readonlyPaths ?? []) steps.push({ kind: 'readonly', path: inside(p) });
+  return steps;
+}
+
+/**
+ * What a user namespace forbids, rewritten as runc does rootless: sysfs can be mounted only with a
+ * network namespace of our own (else bind the host's read-only), and devpts' gid= must be mapped.
+ */
+function adaptRootless(m: Mount, ownNetns: boolean, gids: IdMapping[] | undefined): Mount {
+  if (m.type === 'sysfs' && !ownNetns) return { destination: m.destination, type: 'bind', source: '/sys', options: ['rbind', 'nosuid', 'noexec', 'nodev', 'ro'] };
+  if (m.type === 'devpts' && gids !== undefined) {
+    const options = (m.options ?? []).filter((o) => {
+      const gid = /^gid=(\d+)$/.exec(o);
+      return gid === null || gids.some((g) => Number(gid[1]) >= g.containerID && Number(gid[1]) < g.containerID + g.size);
+    });
+    return { ...m, options };
+  }
+  return m;
+}
+
+function mountStep(m: Mount, target: string, host: PlanHost): FsStep {
+  const { flags, data, bind, readonly } = mountOptions(m.options ?? [], m.type);
+  const source = m.source ?? m.type ?? '';
+  if (!bind) return { kind: 'mount', source, target, fstype: m.type ?? '', flags, data, mkdir: true, what: `${m.type} at ${m.destination}` };
+  const dir = host.isDirectory(source);
+  // A bind mount's read-only flag is ignored by mount(2); it takes a remount.
+  return { kind: 'mount', source, target, fstype: '', flags: flags & ~MS.RDONLY, data: '', mkdir: dir, mkfile: !dir, remountRo: readonly, what: `${source} at ${m.destination}` };
+}
+
+function devSteps(spec: Spec, inside: (p: string) => string): FsStep[] {
+  const steps: FsStep[] = [];
+  // Device nodes cannot be made in a user namespace (mknod needs CAP_MKNOD in the initial one): bind the host's.
+  for (const d of spec.linux?.devices ?? []) {
+    steps.push({ kind: 'mount', source: d.path, target: inside(d.path), fstype: '', flags: MS.BIND, data: '', mkfile: true, what: `device ${d.path}` });
+  }
+  const links: [string, string][] = [['/proc/self/fd', '/dev/fd'], ['/proc/self/fd/0', '/dev/stdin'], ['/proc/self/fd/1', '/dev/stdout'], ['/proc/self/fd/2', '/dev/stderr'], ['pts/ptmx', '/dev/ptmx'], ['/proc/kcore', '/dev/core']];
+  for (const [target, link] of links) steps.push({ kind: 'symlink', target, linkpath: inside(link) });
+  return steps;
+}

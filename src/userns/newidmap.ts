@@ -1,0 +1,57 @@
+import { writeFileSync } from 'node:fs';
+import { execFile, type ExecFileException } from 'node:child_process';
+import { UserNsError } from '../errors.js';
+import type { IdMapping } from '../runtime/spec.js';
+import { mapArgs, mapText, needsHelper } from './idmap.js';
+
+/** Who writes the maps: the ids of the user running hutch (the namespace's owner). */
+export interface MapWriter {
+  uid: number;
+  gid: number;
+}
+
+/**
+ * Writes the uid and gid maps of the user namespace of process `pid`. A map of the caller's own
+ * id alone is written directly (the kernel allows it, after "deny" to setgroups); anything else
+ * goes through the setuid newuidmap/newgidmap, which check /etc/subuid and /etc/subgid.
+ */
+export async function writeIdMaps(pid: number, uidMaps: IdMapping[], gidMaps: IdMapping[], me: MapWriter): Promise<void> {
+  if (needsHelper(uidMaps, me.uid)) await runTool('newuidmap', pid, uidMaps, 'uid');
+  else writeProc(pid, 'uid_map', mapText(uidMaps));
+  if (needsHelper(gidMaps, me.gid)) await runTool('newgidmap', pid, gidMaps, 'gid');
+  else {
+    // An unprivileged gid_map write needs setgroups denied first (user_namespaces(7)).
+    writeProc(pid, 'setgroups', 'deny');
+    writeProc(pid, 'gid_map', mapText(gidMaps));
+  }
+}
+
+// node:child_process rather than execa: execa costs ~70 ms to load, on every `hutch run`.
+async function runTool(tool: 'newuidmap' | 'newgidmap', pid: number, maps: IdMapping[], kind: 'uid' | 'gid'): Promise<void> {
+  const result = await new Promise<{ error: ExecFileException | null; stderr: string }>((resolve) => {
+    execFile(tool, [String(pid), ...mapArgs(maps)], { encoding: 'utf8' }, (error, _stdout, stderr) => resolve({ error, stderr }));
+  });
+  if (result.error === null) return;
+  if (result.error.code === 'ENOENT') throw toolMissing(tool, result.error);
+  const why = (result.stderr || result.error.message).trim().split('\n').pop();
+  throw new UserNsError('IDMAP_FAILED', `cannot map ${kind}s with ${tool}: ${why}`, {
+    hint: `check your range in /etc/sub${kind} and that ${tool} is setuid root or has file capabilities (\`ls -l $(command -v ${tool})\`)`,
+  });
+}
+
+function toolMissing(tool: string, cause: unknown): UserNsError {
+  return new UserNsError('NEWUIDMAP_MISSING', `cannot map ids: ${tool} is not installed`, {
+    hint: 'install the uidmap package (`apt install uidmap` or `dnf install shadow-utils`), or run with no /etc/subuid range',
+    cause,
+  });
+}
+
+function writeProc(pid: number, file: string, text: string): void {
+  try {
+    writeFileSync(`/proc/${pid}/${file}`, text);
+  } catch (error) {
+    throw new UserNsError('IDMAP_FAILED', `cannot write /proc/${pid}/${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, {
+      hint: 'run `hutch system info` to see whether this host allows user namespaces', cause: error,
+    });
+  }
+}
