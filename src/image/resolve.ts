@@ -60,14 +60,20 @@ export function findImage(store: Store, text: string, images: ImageRecord[] = st
     if (matches.length === 1) return matches[0];
     if (matches.length > 1) throw new StoreError('IMAGE_ID_AMBIGUOUS', `image id prefix ${text} matches ${matches.length} images`, { hint: 'give more characters of the id' });
   }
+  const names = namesFor(text);
+  return images.find((i) => i.names.some((n) => names.has(n)));
+}
+
+/** The stored names `text` may mean: docker.io's, each search registry's, localhost's. */
+export function namesFor(text: string): Set<string> {
   const names = new Set<string>();
   try {
     for (const ref of candidates(text)) names.add(formatReference(ref));
     names.add(formatReference(parseReference(text, 'localhost')));
   } catch {
-    return undefined; // not a valid reference and not an id: nothing matches
+    // not a valid reference: no name matches
   }
-  return images.find((i) => i.names.some((n) => names.has(n)));
+  return names;
 }
 
 /** Like findImage but fails with a clear error. */

@@ -14,11 +14,12 @@ import type { Store } from './store.js';
 
 /**
  * Unpacks one layer (plain, gzip or zstd tar; detected from its first bytes) into the store as
- * `diffId`: files under layers/sha256/<hex>/root, the metadata index beside them. Everything is
- * written in a temporary directory and renamed into place only after the uncompressed stream
- * hashed to `diffId`, so a failure or a kill at any moment leaves no layer under that name.
+ * `diffId` (or whatever it hashes to when undefined, for imports): files under
+ * layers/sha256/<hex>/root, the metadata index beside them. Everything is written in a temporary
+ * directory and renamed into place only after the uncompressed stream hashed to `diffId`, so a
+ * failure or a kill at any moment leaves no layer under that name. Returns the diff id.
  */
-export async function unpackLayer(store: Store, input: Readable, diffId: string, where: string): Promise<void> {
+export async function unpackLayer(store: Store, input: Readable, diffId: string | undefined, where: string): Promise<string> {
   const temp = store.tempDir('layer');
   try {
     const root = join(temp, 'root');
@@ -30,13 +31,14 @@ export async function unpackLayer(store: Store, input: Readable, diffId: string,
     extract.on('entry', (header, stream, next) => feed(writer, header, stream as unknown as Readable, next, extract));
     await pipeline([input, ...(await decompressors(input, where)), tap, extract]);
     const actual = `sha256:${hash.digest('hex')}`;
-    if (actual !== diffId) {
+    if (diffId !== undefined && actual !== diffId) {
       throw new StoreError('LAYER_DIGEST_MISMATCH', `layer ${where} unpacks to ${actual}, but the image config says ${diffId}`, {
         hint: 'the image is corrupt or was tampered with; nothing of it was stored',
       });
     }
     writeIndex(join(temp, 'index.hli'), encodeLayerIndex(writer.finish()));
-    commit(temp, store.layerDir(diffId));
+    commit(temp, store.layerDir(actual));
+    return actual;
   } catch (error) {
     rmSync(temp, { recursive: true, force: true });
     input.destroy();
