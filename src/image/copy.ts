@@ -4,12 +4,11 @@ import { join } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { RegistryError, StoreError, describeCause } from '../errors.js';
-import { withLock } from '../sys/fs.js';
 import { parseConfig, sha256, type Descriptor, type ImageConfig, type Platform } from './manifest.js';
 import type { Progress } from './progress.js';
 import type { ImageSource } from './source.js';
-import { hex, type ImageRecord, type Store } from './store.js';
-import { unpackLayer } from './unpack.js';
+import type { ImageRecord, Store } from './store.js';
+import { stageLayer } from './unpack.js';
 
 export interface CopyOptions {
   names: string[];
@@ -29,10 +28,26 @@ export async function copyImage(store: Store, source: ImageSource, options: Copy
   const configRaw = store.hasBlob(manifest.config.digest) ? store.readBlob(manifest.config.digest) : await readSmallBlob(source, manifest.config);
   const config = parseConfig(configRaw, source.where, manifest.layers.length);
   const queue = manifest.layers.map((layer, i) => ({ layer, diffId: config.rootfs.diff_ids[i]! }));
+  const staged: Staged[] = [];
+  let failed = false;
   const workers = Array.from({ length: Math.min(options.concurrency ?? 3, queue.length) }, async () => {
-    for (let job = queue.shift(); job !== undefined; job = queue.shift()) await fetchLayer(store, source, job.layer, job.diffId, options.progress);
+    for (let job = queue.shift(); job !== undefined && !failed; job = queue.shift()) {
+      try {
+        staged.push(await fetchLayer(store, source, job.layer, job.diffId, options.progress));
+      } catch (error) {
+        failed = true;
+        throw error;
+      }
+    }
   });
-  await Promise.all(workers);
+  const results = await Promise.allSettled(workers);
+  const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failure !== undefined) {
+    for (const s of staged) s.discard();
+    throw failure.reason;
+  }
+  // Every layer verified: now, and only now, they take their final names.
+  for (const s of staged) s.commit();
   store.writeBlob(manifest.config.digest, configRaw);
   store.writeBlob(digest, raw);
   const record: ImageRecord = {
@@ -44,6 +59,11 @@ export async function copyImage(store: Store, source: ImageSource, options: Copy
   return record;
 }
 
+interface Staged {
+  commit(): void;
+  discard(): void;
+}
+
 /** Reads a config blob (small) and checks it. */
 async function readSmallBlob(source: ImageSource, d: Descriptor): Promise<Buffer> {
   if (d.size > 16 << 20) throw new RegistryError('CONFIG_TOO_LARGE', `config ${d.digest} of ${source.where} declares ${d.size} bytes`, { hint: 'the image is malformed' });
@@ -52,32 +72,36 @@ async function readSmallBlob(source: ImageSource, d: Descriptor): Promise<Buffer
   return Buffer.concat(chunks);
 }
 
-/** Gets one layer into the store, under a per-layer lock so concurrent pulls do the work once. */
-async function fetchLayer(store: Store, source: ImageSource, layer: Descriptor, diffId: string, progress: Progress | undefined): Promise<void> {
-  const lock = join(store.dir, 'layers', 'sha256', `${hex(diffId)}.lock`);
-  await withLock(lock, async () => {
-    const needBlob = !store.hasBlob(layer.digest);
-    const needLayer = !store.hasLayer(diffId);
-    if (!needBlob && !needLayer) return progress?.skip(layer.digest, layer.size);
-    progress?.start(layer.digest, layer.size);
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await (needBlob ? download(store, source, layer, needLayer ? diffId : undefined, progress) : unpackLayer(store, createReadStream(store.blobPath(layer.digest)), diffId, `${layer.digest} of ${source.where}`));
-        break;
-      } catch (error) {
-        if (attempt >= 3 || !retryable(error)) throw error;
-        await new Promise((r) => setTimeout(r, 500 * 2 ** attempt));
-      }
+/** Fetches and unpacks one layer into staging, retrying transient failures. */
+async function fetchLayer(store: Store, source: ImageSource, layer: Descriptor, diffId: string, progress: Progress | undefined): Promise<Staged> {
+  const needBlob = !store.hasBlob(layer.digest);
+  const needLayer = !store.hasLayer(diffId);
+  if (!needBlob && !needLayer) {
+    progress?.skip(layer.digest, layer.size);
+    return { commit: () => undefined, discard: () => undefined };
+  }
+  progress?.start(layer.digest, layer.size);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const staged = needBlob
+        ? await download(store, source, layer, needLayer ? diffId : undefined, progress)
+        : await stageLayer(store, createReadStream(store.blobPath(layer.digest)), diffId, `${layer.digest} of ${source.where}`);
+      progress?.done(layer.digest);
+      return staged;
+    } catch (error) {
+      if (attempt >= 3 || !retryable(error)) throw error;
+      await new Promise((r) => setTimeout(r, 500 * 2 ** attempt));
     }
-    progress?.done(layer.digest);
-  });
+  }
 }
 
 /** Streams a blob to a temporary file, unpacking it on the way when `diffId` is given. */
-async function download(store: Store, source: ImageSource, layer: Descriptor, diffId: string | undefined, progress: Progress | undefined): Promise<void> {
-  const temp = join(store.tempDir('blob'), 'data');
+async function download(store: Store, source: ImageSource, layer: Descriptor, diffId: string | undefined, progress: Progress | undefined): Promise<Staged> {
+  const dir = store.tempDir('blob');
+  const temp = join(dir, 'data');
   const fd = openSync(temp, 'wx', 0o644);
   const where = `${layer.digest} of ${source.where}`;
+  let closed = false;
   try {
     const check = verifier(layer, source.where, (chunk) => {
       writeSync(fd, chunk);
@@ -86,17 +110,26 @@ async function download(store: Store, source: ImageSource, layer: Descriptor, di
     const input = await source.blob(layer);
     input.on('error', (e) => check.destroy(transient(`cannot fetch blob ${where}: ${describeCause(e)}`)));
     const verified = input.pipe(check);
+    let unpacked: Staged | undefined;
     if (diffId === undefined) await pipeline(verified, async function* (s) { for await (const _ of s) void _; });
-    else await unpackLayer(store, verified, diffId, where);
+    else unpacked = await stageLayer(store, verified, diffId, where);
     closeSync(fd);
-    store.adoptBlob(layer.digest, temp);
+    closed = true;
+    return {
+      commit: () => {
+        store.adoptBlob(layer.digest, temp);
+        rmSync(dir, { recursive: true, force: true });
+        unpacked?.commit();
+      },
+      discard: () => {
+        rmSync(dir, { recursive: true, force: true });
+        unpacked?.discard();
+      },
+    };
   } catch (error) {
-    try {
-      closeSync(fd);
-    } catch { /* already closed */ }
+    if (!closed) closeSync(fd);
+    rmSync(dir, { recursive: true, force: true });
     throw error;
-  } finally {
-    rmSync(join(temp, '..'), { recursive: true, force: true });
   }
 }
 

@@ -32,6 +32,7 @@ export interface PullOptions {
  */
 export async function pullImage(text: string, options: PullOptions = {}): Promise<ImageRecord> {
   const store = new Store(options.root);
+  store.sweepTemp();
   const platform = options.platform === undefined ? hostPlatform() : parsePlatform(options.platform);
   const progress = Progress.for(options.progressTo ?? process.stderr, options.quiet ?? false);
   const local = await openLocalSource(text, store);

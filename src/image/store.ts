@@ -51,6 +51,19 @@ export class Store {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     return dir;
   }
+  /** Removes temporary directories of commands that died (a killed pull leaves them behind). */
+  sweepTemp(): void {
+    let names: string[];
+    try {
+      names = readdirSync(join(this.dir, 'tmp'));
+    } catch {
+      return;
+    }
+    for (const name of names) {
+      const pid = Number(/^[a-z]+-(\d+)-/.exec(name)?.[1]);
+      if (Number.isInteger(pid) && pid !== process.pid && !alive(pid)) rmSync(join(this.dir, 'tmp', name), { recursive: true, force: true });
+    }
+  }
   hasBlob(digest: string): boolean {
     return existsSync(this.blobPath(digest));
   }
@@ -157,6 +170,15 @@ export function markImageUsed(root: string | undefined, imageId: string, contain
 export function unmarkImageUsed(root: string | undefined, imageId: string, containerId: string): void {
   const store = new Store(root);
   rmSync(join(store.dir, 'image-users', hex(imageId), containerId), { force: true });
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 export function hex(digest: string): string {

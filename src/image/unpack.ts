@@ -20,6 +20,20 @@ import type { Store } from './store.js';
  * failure or a kill at any moment leaves no layer under that name. Returns the diff id.
  */
 export async function unpackLayer(store: Store, input: Readable, diffId: string | undefined, where: string): Promise<string> {
+  const staged = await stageLayer(store, input, diffId, where);
+  staged.commit();
+  return staged.diffId;
+}
+
+/** A layer unpacked in a temporary directory: `commit` renames it into place, `discard` removes it. */
+export interface StagedLayer {
+  diffId: string;
+  commit(): void;
+  discard(): void;
+}
+
+/** Unpacks like unpackLayer but leaves the layer staged, so a pull commits all its layers or none. */
+export async function stageLayer(store: Store, input: Readable, diffId: string | undefined, where: string): Promise<StagedLayer> {
   const temp = store.tempDir('layer');
   try {
     const root = join(temp, 'root');
@@ -29,7 +43,10 @@ export async function unpackLayer(store: Store, input: Readable, diffId: string 
     const tap = new Transform({ transform(chunk: Buffer, _enc, done) { hash.update(chunk); done(null, chunk); } });
     const extract = tar.extract();
     extract.on('entry', (header, stream, next) => feed(writer, header, stream as unknown as Readable, next, extract));
-    await pipeline([input, ...(await decompressors(input, where)), tap, extract]);
+    const stages = [input, ...(await decompressors(input, where)), tap, extract];
+    // pipeline stops listening once it settles; a stage failing later must not crash the process.
+    for (const stage of stages) stage.on('error', () => undefined);
+    await pipeline(stages);
     const actual = `sha256:${hash.digest('hex')}`;
     if (diffId !== undefined && actual !== diffId) {
       throw new StoreError('LAYER_DIGEST_MISMATCH', `layer ${where} unpacks to ${actual}, but the image config says ${diffId}`, {
@@ -37,8 +54,7 @@ export async function unpackLayer(store: Store, input: Readable, diffId: string 
       });
     }
     writeIndex(join(temp, 'index.hli'), encodeLayerIndex(writer.finish()));
-    commit(temp, store.layerDir(actual));
-    return actual;
+    return { diffId: actual, commit: () => commit(temp, store.layerDir(actual)), discard: () => rmSync(temp, { recursive: true, force: true }) };
   } catch (error) {
     rmSync(temp, { recursive: true, force: true });
     input.destroy();
@@ -55,6 +71,7 @@ export async function decompressors(input: Readable, where: string): Promise<Dup
 }
 
 function feed(writer: LayerWriter, header: tar.Header, stream: Readable, next: (error?: Error | null) => void, extract: tar.Extract): void {
+  stream.on('error', () => undefined); // extract's own failure is re-emitted here; pipeline reports it
   try {
     if (!writer.begin(header)) {
       stream.on('end', () => next()).resume();
