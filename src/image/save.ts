@@ -62,10 +62,17 @@ async function tarDirectory(dir: string, output: string): Promise<void> {
   const temp = `${output}.tmp-${process.pid}`;
   const writing = pipeline(pack, createWriteStream(temp));
   try {
-    for (const file of walk(dir)) {
-      const size = statSync(file).size;
-      const entry = pack.entry({ name: relative(dir, file), size, mode: 0o644, mtime: new Date(0) });
-      await pipeline(createReadStream(file), entry);
+    // Owned by the user who writes it: skopeo and podman restore owners when they untar, which
+    // an unprivileged reader can only do for its own uid.
+    const owner = { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0, mtime: new Date(0) };
+    for (const path of walk(dir)) {
+      const name = relative(dir, path);
+      const stat = statSync(path);
+      if (stat.isDirectory()) {
+        await new Promise<void>((resolve, reject) => pack.entry({ name: `${name}/`, type: 'directory', mode: 0o755, ...owner }, (e) => (e ? reject(e) : resolve())));
+        continue;
+      }
+      await pipeline(createReadStream(path), pack.entry({ name, size: stat.size, mode: 0o644, ...owner }));
     }
     pack.finalize();
     await writing;
@@ -82,7 +89,7 @@ function walk(dir: string): string[] {
   const out: string[] = [];
   for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
     const path = join(dir, entry.name);
-    if (entry.isDirectory()) out.push(...walk(path));
+    if (entry.isDirectory()) out.push(path, ...walk(path));
     else if (entry.isFile()) out.push(path);
   }
   return out;

@@ -18,3 +18,11 @@ export function age(iso: string, now = Date.now()): string {
 }
 
 export { formatBytes };
+
+/** podman's --tls-verify[=false]: HTTPS required unless explicitly false. */
+export function tlsVerifyOption(): string | boolean | undefined {
+  return Option.String('--tls-verify', { tolerateBoolean: true, description: 'require HTTPS and valid certificates (--tls-verify=false: plain HTTP)' });
+}
+export function tlsVerify(value: string | boolean | undefined): boolean {
+  return value !== false && value !== 'false';
+}

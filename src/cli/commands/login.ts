@@ -1,5 +1,6 @@
 import { Option } from 'clipanion';
 import { HutchCommand } from '../command.js';
+import { tlsVerify, tlsVerifyOption } from './image-flags.js';
 import { UsageError } from '../../errors.js';
 import { saveCredentials, type Credentials } from '../../image/auth.js';
 import { RegistryClient } from '../../image/registry.js';
@@ -13,7 +14,7 @@ export class LoginCommand extends HutchCommand {
   username = Option.String('-u,--username', { description: 'user name' });
   password = Option.String('-p,--password', { description: 'password (prefer --password-stdin)' });
   passwordStdin = Option.Boolean('--password-stdin', false, { description: 'read the password from stdin' });
-  tlsVerify = Option.Boolean('--tls-verify', true, { description: 'require HTTPS (false: plain HTTP)' });
+  tlsVerify = tlsVerifyOption();
   authfile = Option.String('--authfile', { description: 'credentials file (default ${XDG_RUNTIME_DIR}/containers/auth.json)' });
   registry = Option.String();
 
@@ -27,7 +28,7 @@ export class LoginCommand extends HutchCommand {
     }
     if (password === undefined) throw new UsageError('LOGIN_NO_PASSWORD', 'hutch login needs a password', { hint: 'pass --password-stdin and write it to stdin' });
     const credentials = { username: this.username, password };
-    await new RegistryClient({ host: this.registry, repository: 'library/hutch-login-check', insecure: !this.tlsVerify, credentials }).ping();
+    await new RegistryClient({ host: this.registry, repository: 'library/hutch-login-check', insecure: !tlsVerify(this.tlsVerify), credentials }).ping();
     const env = this.authfile === undefined ? process.env : { ...process.env, REGISTRY_AUTH_FILE: this.authfile };
     await saveCredentials(this.registry, credentials, env);
     this.context.stdout.write('Login Succeeded!\n');

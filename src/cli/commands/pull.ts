@@ -1,7 +1,7 @@
 import { Option } from 'clipanion';
 import { HutchCommand } from '../command.js';
 import { parseCreds } from './login.js';
-import { rootOption } from './image-flags.js';
+import { rootOption, tlsVerify, tlsVerifyOption } from './image-flags.js';
 import { pullImage } from '../../image/pull.js';
 
 export class PullCommand extends HutchCommand {
@@ -17,13 +17,13 @@ export class PullCommand extends HutchCommand {
   root = rootOption();
   quiet = Option.Boolean('-q,--quiet', false, { description: 'no progress; print only the image id' });
   platform = Option.String('--platform', { description: 'os/arch[/variant] to pull from a multi-platform image' });
-  tlsVerify = Option.Boolean('--tls-verify', true, { description: 'require HTTPS (false: plain HTTP)' });
+  tlsVerify = tlsVerifyOption();
   creds = Option.String('--creds', { description: 'USER:PASSWORD for the registry' });
   image = Option.String();
 
   async run(): Promise<number> {
     const record = await pullImage(this.image, {
-      root: this.root, quiet: this.quiet, platform: this.platform, tlsVerify: this.tlsVerify,
+      root: this.root, quiet: this.quiet, platform: this.platform, tlsVerify: tlsVerify(this.tlsVerify),
       credentials: this.creds === undefined ? undefined : parseCreds(this.creds), progressTo: this.context.stderr,
     });
     this.context.stdout.write(`${record.id.slice(7)}\n`);
