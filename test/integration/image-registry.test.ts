@@ -56,6 +56,18 @@ describe('registry pulls', () => {
     expect(missing.stderr).toContain('the registry has no such manifest');
   });
 
+  test('short names resolve through unqualified-search-registries; insecure = true means plain HTTP', async () => {
+    const home = tempDir('hutch-home-');
+    const conf = join(home, 'registries.conf');
+    writeFileSync(conf, `unqualified-search-registries = ["${open.host}"]\n\n[[registry]]\nlocation = "${open.host}"\ninsecure = true\n`);
+    const env = { CONTAINERS_REGISTRIES_CONF: conf };
+    const pulled = await hutch(['pull', '-q', '--root', join(home, 'root'), 'hutch/fixture:1'], { home, env });
+    expect(pulled.stderr).toBe('');
+    expect(pulled.stdout.trim()).toBe(fixture.configDigest.slice(7));
+    const listed = await hutch(['images', '--root', join(home, 'root')], { home, env });
+    expect(listed.stdout).toContain(`${open.host}/hutch/fixture`);
+  });
+
   test('htpasswd basic auth: refused without credentials, works after hutch login', async () => {
     const home = tempDir('hutch-home-');
     const root = join(home, 'root');
