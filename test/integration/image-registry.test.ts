@@ -6,7 +6,7 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { requires } from '../helpers/host.js';
 import { hutch, storeListing, tempDir } from '../helpers/image-cli.js';
-import { buildFixtureImage, writeImageLayout, type BuiltImage } from '../helpers/image-fixtures.js';
+import { buildFixtureImage, fixtureLayers, writeImageLayout, type BuiltImage } from '../helpers/image-fixtures.js';
 import { isolatedEnv, pushLayout, startRegistry, type Registry } from '../helpers/registry.js';
 
 let fixture: BuiltImage;
@@ -54,6 +54,20 @@ describe('registry pulls', () => {
     const missing = await hutch(['pull', '-q', '--tls-verify=false', '--root', root, `${open.host}/hutch/nothing:1`], { home });
     expect(missing.exitCode).toBe(125);
     expect(missing.stderr).toContain('the registry has no such manifest');
+  });
+
+  test('a Docker schema 2 image (gzip layers) pulls to the same image id', async () => {
+    const home = tempDir('hutch-home-');
+    const env = isolatedEnv(join(home, 'skopeo'));
+    const gz = await writeImageLayout(join(home, 'gz'), 'gz', fixtureLayers().map((l) => ({ ...l, compression: 'gzip' as const })));
+    const pushed = await execa('skopeo', ['copy', '--quiet', '--format', 'v2s2', '--dest-tls-verify=false', `oci:${gz.dir}:gz`, `docker://${open.host}/hutch/fixture:v2s2`], { env, extendEnv: false, reject: false });
+    expect(pushed.exitCode, pushed.stderr).toBe(0);
+    const root = join(home, 'root');
+    const pulled = await hutch(['pull', '-q', '--tls-verify=false', '--root', root, `${open.host}/hutch/fixture:v2s2`], { home });
+    expect(pulled.stderr).toBe('');
+    const inspect = JSON.parse((await hutch(['inspect', '--root', root, `${open.host}/hutch/fixture:v2s2`], { home })).stdout);
+    expect(inspect[0].Layers.map((l: { MediaType: string }) => l.MediaType)).toContain('application/vnd.docker.image.rootfs.diff.tar.gzip');
+    expect(inspect[0].RootFS.Layers).toEqual(gz.diffIds);
   });
 
   test('short names resolve through unqualified-search-registries; insecure = true means plain HTTP', async () => {

@@ -1,6 +1,7 @@
 // The image store without a registry: OCI layouts in, layers unpacked once with their index,
 // the vfs copy, hostile input refused with the store unchanged, import/tag/rmi/prune/save/load.
 import { existsSync, lstatSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { EntryKind, OPAQUE, readLayerIndex, type IndexEntry } from '../../fuse/layer-index.js';
@@ -78,6 +79,32 @@ describe('unpack and index', () => {
     expect(readFileSync(join(dest, 'etc/hostname'), 'utf8')).toBe('fixture\n');
     expect(statSync(join(dest, 'bin/cat')).ino).toBe(statSync(join(dest, 'bin/busybox')).ino);
     await expect(resolveImage('localhost/nothing:here', { root, pull: 'never' })).rejects.toMatchObject({ code: 'IMAGE_NOT_IN_STORE' });
+  });
+});
+
+describe('multi-platform images', () => {
+  test('an index resolves to the requested platform; none matching lists what there is', async () => {
+    const dir = join(tempDir(), 'layout');
+    const image = await buildFixtureImage(dir);
+    const index = JSON.parse(readFileSync(join(dir, 'index.json'), 'utf8'));
+    const manifest = index.manifests[0];
+    const list = JSON.stringify({
+      schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json',
+      manifests: [
+        { mediaType: manifest.mediaType, digest: `sha256:${'0'.repeat(64)}`, size: 10, platform: { os: 'linux', architecture: 'arm64', variant: 'v8' } },
+        { mediaType: manifest.mediaType, digest: manifest.digest, size: manifest.size, platform: { os: 'linux', architecture: 'amd64' } },
+      ],
+    });
+    const listDigest = `sha256:${createHash('sha256').update(list).digest('hex')}`;
+    writeFileSync(join(dir, 'blobs', 'sha256', listDigest.slice(7)), list);
+    writeFileSync(join(dir, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.index.v1+json', digest: listDigest, size: list.length, annotations: manifest.annotations }] }));
+    const root = tempDir('hutch-root-');
+    const pulled = await hutch(['pull', '-q', '--platform', 'linux/amd64', '--root', root, `oci:${dir}:fixture`]);
+    expect(pulled.stdout.trim()).toBe(image.configDigest.slice(7));
+    const none = await hutch(['pull', '-q', '--platform', 'linux/s390x', '--root', root, `oci:${dir}:fixture`]);
+    expect(none.exitCode).toBe(125);
+    expect(none.stderr).toContain('no image for platform linux/s390x');
+    expect(none.stderr).toContain('available: linux/arm64/v8, linux/amd64');
   });
 });
 
