@@ -1,0 +1,79 @@
+import { closeSync, createReadStream, openSync, rmSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { Transform, type Readable } from 'node:stream';
+import { createHash } from 'node:crypto';
+import { UsageError } from '../errors.js';
+import { hostPlatform, MediaType, sha256 } from './manifest.js';
+import { formatReference, parseReference } from './ref.js';
+import { Store, type ImageRecord } from './store.js';
+import { unpackLayer } from './unpack.js';
+
+/**
+ * `hutch import FILE [NAME]` (podman import): a root filesystem tarball (plain, gzip or zstd)
+ * becomes a one-layer image. The tarball is stored as the layer blob and unpacked in one pass.
+ */
+export async function importRootfs(root: string | undefined, file: string, name: string | undefined, env: string[] = []): Promise<ImageRecord> {
+  const store = new Store(root);
+  const names = name === undefined ? [] : [formatReference(parseReference(name, 'localhost'))];
+  const input: Readable = file === '-' ? process.stdin : createReadStream(file);
+  const tempDir = store.tempDir('import');
+  const temp = join(tempDir, 'blob');
+  const fd = openSync(temp, 'wx', 0o644);
+  const hash = createHash('sha256');
+  let size = 0;
+  let head: Buffer | undefined;
+  const tee = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      head ??= chunk.subarray(0, 4);
+      hash.update(chunk);
+      writeSync(fd, chunk);
+      size += chunk.length;
+      done(null, chunk);
+    },
+  });
+  try {
+    input.on('error', (e) => tee.destroy(new UsageError('IMPORT_READ', `cannot read ${file}: ${e.message}`, { hint: 'check the file name' })));
+    const diffId = await unpackLayer(store, input.pipe(tee), undefined, `import of ${file}`);
+    closeSync(fd);
+    const digest = `sha256:${hash.digest('hex')}`;
+    store.adoptBlob(digest, temp);
+    return await storeImported(store, names, { digest, size, diffId, mediaType: layerType(head), env });
+  } finally {
+    try {
+      closeSync(fd);
+    } catch { /* closed */ }
+    rmSync(tempDir, { recursive: true, force: true });
+  }
+}
+
+async function storeImported(store: Store, names: string[], l: { digest: string; size: number; diffId: string; mediaType: string; env: string[] }): Promise<ImageRecord> {
+  const created = new Date().toISOString();
+  const platform = hostPlatform();
+  const config = Buffer.from(JSON.stringify({
+    created, architecture: platform.architecture, os: platform.os,
+    config: { Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', ...l.env] },
+    rootfs: { type: 'layers', diff_ids: [l.diffId] },
+    history: [{ created, created_by: 'hutch import' }],
+  }));
+  const configDigest = sha256(config);
+  const manifest = Buffer.from(JSON.stringify({
+    schemaVersion: 2, mediaType: MediaType.ociManifest,
+    config: { mediaType: MediaType.ociConfig, digest: configDigest, size: config.length },
+    layers: [{ mediaType: l.mediaType, digest: l.digest, size: l.size }],
+  }));
+  const manifestDigest = sha256(manifest);
+  store.writeBlob(configDigest, config);
+  store.writeBlob(manifestDigest, manifest);
+  const record: ImageRecord = {
+    id: configDigest, names, manifest: manifestDigest, config: configDigest,
+    layers: [{ diffId: l.diffId, digest: l.digest, mediaType: l.mediaType, size: l.size }], created, stored: created,
+  };
+  await store.putImage(record);
+  return record;
+}
+
+function layerType(head: Buffer | undefined): string {
+  if (head !== undefined && head[0] === 0x1f && head[1] === 0x8b) return MediaType.ociLayerGzip;
+  if (head !== undefined && head.length >= 4 && head.readUInt32LE(0) === 0xfd2fb528) return MediaType.ociLayerZstd;
+  return MediaType.ociLayer;
+}

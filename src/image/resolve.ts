@@ -1,0 +1,84 @@
+import { StoreError } from '../errors.js';
+import { readConfig } from './copy.js';
+import type { ImageConfig } from './manifest.js';
+import { candidates, pullImage } from './pull.js';
+import { formatReference, looksLikeId, parseReference } from './ref.js';
+import { Store, hex, type ImageRecord } from './store.js';
+
+/** An image ready to run: what the engine and the union filesystem need. */
+export interface ResolvedImage {
+  /** `sha256:<config digest>`. */
+  id: string;
+  names: string[];
+  /** The OCI image config (Entrypoint, Cmd, Env, WorkingDir, User, ExposedPorts, Volumes under `.config`). */
+  config: ImageConfig;
+  /** Bottom-first: unpacked files under `dir`, the HLI1 metadata index in `indexFile`. */
+  layers: { diffId: string; dir: string; indexFile: string }[];
+}
+
+export interface ResolveOptions {
+  root?: string;
+  /** `missing` (default) pulls when the store lacks the image; `never` fails; `always` pulls. */
+  pull?: 'always' | 'missing' | 'never';
+  platform?: string;
+  quiet?: boolean;
+  tlsVerify?: boolean;
+}
+
+/**
+ * Finds `reference` in the store (by name, short name or id prefix), pulling it per `pull`, and
+ * returns its config and layers. The engine calls this for `hutch run IMAGE`.
+ */
+export async function resolveImage(reference: string, options: ResolveOptions = {}): Promise<ResolvedImage> {
+  const store = new Store(options.root);
+  const policy = options.pull ?? 'missing';
+  let image = policy === 'always' ? undefined : findImage(store, reference);
+  if (image === undefined) {
+    if (policy === 'never') {
+      throw new StoreError('IMAGE_NOT_IN_STORE', `image ${reference} is not in the store`, { hint: `pull it first (hutch pull ${reference}) or drop --pull=never` });
+    }
+    image = await pullImage(reference, options);
+  }
+  return describeImage(store, image);
+}
+
+/** The ResolvedImage of a stored image. */
+export function describeImage(store: Store, image: ImageRecord): ResolvedImage {
+  return {
+    id: image.id,
+    names: image.names,
+    config: readConfig(store, image),
+    layers: image.layers.map((l) => ({ diffId: l.diffId, dir: store.layerRoot(l.diffId), indexFile: store.layerIndex(l.diffId) })),
+  };
+}
+
+/** Looks an image up by id (or unique id prefix), full name, or short name as `hutch run` would. */
+export function findImage(store: Store, text: string, images: ImageRecord[] = store.images()): ImageRecord | undefined {
+  if (looksLikeId(text)) {
+    const prefix = hex(text);
+    const matches = images.filter((i) => hex(i.id).startsWith(prefix));
+    if (matches.length === 1) return matches[0];
+    if (matches.length > 1) throw new StoreError('IMAGE_ID_AMBIGUOUS', `image id prefix ${text} matches ${matches.length} images`, { hint: 'give more characters of the id' });
+  }
+  const names = namesFor(text);
+  return images.find((i) => i.names.some((n) => names.has(n)));
+}
+
+/** The stored names `text` may mean: docker.io's, each search registry's, localhost's. */
+export function namesFor(text: string): Set<string> {
+  const names = new Set<string>();
+  try {
+    for (const ref of candidates(text)) names.add(formatReference(ref));
+    names.add(formatReference(parseReference(text, 'localhost')));
+  } catch {
+    // not a valid reference: no name matches
+  }
+  return names;
+}
+
+/** Like findImage but fails with a clear error. */
+export function getImage(store: Store, text: string, images?: ImageRecord[]): ImageRecord {
+  const image = findImage(store, text, images);
+  if (image === undefined) throw new StoreError('IMAGE_NOT_IN_STORE', `image ${text} is not in the store`, { hint: 'list images with `hutch images`' });
+  return image;
+}
