@@ -1,0 +1,140 @@
+import { constants, fsyncSync, openSync, closeSync } from 'node:fs';
+import { callerOf, reply, type LowLevelHandlers } from './libfuse.js';
+import { packDirent, packEntry, packFdBufvec, packFileInfo, packStat, packStatvfs, STAT_SIZE, unpackSetAttr } from './wire.js';
+import { create, link, make, remove, rename, truncate } from './mutate.js';
+import { setXattr, getXattr, listXattr, removeXattr } from './xattrops.js';
+import { B } from './attr.js';
+import { ENOTDIR, toErrno } from './errno.js';
+import { setOwnerMode, setTimes } from './upper.js';
+import { pwritePointer, fdatasync } from '../src/sys/fsx.js';
+import type { Node } from './node.js';
+import type { Union } from './union.js';
+
+/**
+ * The errno adapter between libfuse's low-level callbacks and the union: every op replies
+ * exactly once; what it throws becomes `-errno` (EIO for the unexpected, which is logged).
+ * Ops never throw to libfuse.
+ */
+export function unionHandlers(u: Union, timeout: number, log: (e: unknown) => void): LowLevelHandlers {
+  const fail = (req: bigint, e: unknown): void => void reply.err(req, toErrno(e, log));
+  const entry = (req: bigint, n: Node): void => {
+    n.nlookup++;
+    reply.entry(req, packEntry(n.id, u.attr(n), timeout));
+  };
+  const attrReply = (req: bigint, n: Node): void => {
+    const buf = Buffer.alloc(STAT_SIZE);
+    packStat(buf, 0, u.attr(n));
+    reply.attr(req, buf, timeout);
+  };
+  const guard = <A extends unknown[]>(fn: (req: bigint, ...a: A) => void) => (req: bigint, ...a: A): void => {
+    try {
+      fn(req, ...a);
+    } catch (e) {
+      fail(req, e);
+    }
+  };
+  const ok = (req: bigint): void => void reply.err(req, 0);
+  return {
+    lookup: guard((req, parent, name) => entry(req, u.child(u.node(parent), name))),
+    forget: (ino, n) => u.nodes.forget(ino, n),
+    getattr: guard((req, ino) => attrReply(req, u.node(ino))),
+    setattr: guard((req, ino, raw, toSet, fh) => {
+      const n = u.node(ino);
+      setattr(u, n, raw, toSet, fh);
+      attrReply(req, n);
+    }),
+    readlink: guard((req, ino) => void reply.readlink(req, Buffer.concat([u.readlink(u.node(ino)), Buffer.alloc(1)]))),
+    mknod: guard((req, p, name, mode, rdev) => entry(req, make(u, u.node(p), name, mode, rdev, callerOf(req)))),
+    mkdir: guard((req, p, name, mode) => entry(req, make(u, u.node(p), name, 0o040000 | (mode & 0o7777), 0, callerOf(req)))),
+    unlink: guard((req, p, name) => (remove(u, u.node(p), name, false), ok(req))),
+    rmdir: guard((req, p, name) => (remove(u, u.node(p), name, true), ok(req))),
+    symlink: guard((req, target, p, name) => entry(req, make(u, u.node(p), name, 0o120777, 0, callerOf(req), B(target)))),
+    rename: guard((req, p, name, np, nn, flags) => (rename(u, u.node(p), name, u.node(np), nn, flags), ok(req))),
+    link: guard((req, ino, np, nn) => entry(req, link(u, u.node(ino), u.node(np), nn))),
+    open: guard((req, ino, flags) => {
+      const n = u.node(ino);
+      if ((flags & 3 /* O_ACCMODE */) !== constants.O_RDONLY || (flags & constants.O_TRUNC) !== 0) u.copyUp(n);
+      reply.open(req, packFileInfo(u.openHandle(n, flags), { keepCache: true }));
+    }),
+    read: guard((req, _ino, size, off, fh) => void reply.data(req, packFdBufvec(u.fd(fh), size, off), 0)),
+    write: guard((req, _ino, data, size, off, fh) => void reply.write(req, pwritePointer(u.fd(fh), data, size, off))),
+    flush: guard((req) => ok(req)),
+    release: guard((req, _ino, fh) => (u.release(fh), ok(req))),
+    fsync: guard((req, ino, datasync, fh) => {
+      if (fh === -1) syncDir(u, u.node(ino));
+      else if (datasync) fdatasync(u.fd(fh));
+      else fsyncSync(u.fd(fh));
+      ok(req);
+    }),
+    opendir: guard((req, ino) => {
+      const n = u.node(ino);
+      if (n.type !== 0o040000) return fail(req, { errno: ENOTDIR, syscall: 'opendir' });
+      const parentIno = n.parent === undefined ? n.ino : n.parent.ino || 1;
+      const fh = u.openDir([{ name: '.', ino: n.ino || 1, type: 0o040000 }, { name: '..', ino: parentIno, type: 0o040000 }, ...u.list(n)]);
+      reply.open(req, packFileInfo(fh, { keepCache: true, cacheReaddir: true }));
+    }),
+    readdir: guard((req, _ino, size, off, fh) => {
+      const entries = u.dirs.get(fh) ?? [];
+      const buf = Buffer.alloc(size);
+      let at = 0;
+      for (let i = off; i < entries.length; i++) {
+        const e = entries[i]!;
+        const next = packDirent(buf, at, B(e.name), e.ino, e.type, i + 1);
+        if (next < 0) break;
+        at = next;
+      }
+      reply.buf(req, buf, at);
+    }),
+    releasedir: guard((req, _ino, fh) => (u.dirs.delete(fh), ok(req))),
+    statfs: guard((req) => void reply.statfs(req, packStatvfs(u.statfs()))),
+    setxattr: guard((req, ino, name, value, flags) => (setXattr(u, u.node(ino), name, value, flags), ok(req))),
+    getxattr: guard((req, ino, name, size) => sized(req, getXattr(u, u.node(ino), name), size)),
+    listxattr: guard((req, ino, size) => sized(req, listXattr(u, u.node(ino)), size)),
+    removexattr: guard((req, ino, name) => (removeXattr(u, u.node(ino), name), ok(req))),
+    create: guard((req, p, name, mode, flags) => {
+      const [n, fh] = create(u, u.node(p), name, 0o100000 | (mode & 0o7777), flags, callerOf(req));
+      n.nlookup++;
+      reply.create(req, packEntry(n.id, u.attr(n), timeout), packFileInfo(fh, { keepCache: true }));
+    }),
+  };
+}
+
+/** Replies an xattr value or list: its size when asked for 0 bytes, ERANGE when too small. */
+function sized(req: bigint, value: Buffer, size: number): void {
+  if (size === 0) reply.xattr(req, value.length);
+  else if (size < value.length) reply.err(req, 34);
+  else reply.buf(req, value, value.length);
+}
+
+const SET_MODE = 1, SET_UID = 2, SET_GID = 4, SET_SIZE = 8, SET_ATIME = 16, SET_MTIME = 32, ATIME_NOW = 128, MTIME_NOW = 256;
+
+function setattr(u: Union, n: Node, raw: Buffer, toSet: number, fh: number | undefined): void {
+  const want = unpackSetAttr(raw);
+  u.copyUp(n);
+  const path = u.upperPath(n);
+  if ((toSet & (SET_MODE | SET_UID | SET_GID)) !== 0) {
+    const a = u.attr(n);
+    const mode = (toSet & SET_MODE) !== 0 ? (a.mode & 0o170000) | (want.mode & 0o7777) : a.mode;
+    setOwnerMode(u.cfg.style, path, (toSet & SET_UID) !== 0 ? want.uid : a.uid, (toSet & SET_GID) !== 0 ? want.gid : a.gid, mode);
+  }
+  if ((toSet & SET_SIZE) !== 0) truncate(u, n, want.size, fh);
+  if ((toSet & (SET_ATIME | SET_MTIME)) !== 0) {
+    const a = u.attr(n);
+    const now = Date.now();
+    const nowPair: [number, number] = [Math.floor(now / 1000), (now % 1000) * 1e6];
+    const pick = (set: number, isNow: number, t: [number, number], cur: [number, number]): [number, number] =>
+      (toSet & isNow) !== 0 ? nowPair : (toSet & set) !== 0 ? t : cur;
+    setTimes(path, pick(SET_ATIME, ATIME_NOW, [want.atimeSec, want.atimeNsec], [a.atimeSec, a.atimeNsec]),
+      pick(SET_MTIME, MTIME_NOW, [want.mtimeSec, want.mtimeNsec], [a.mtimeSec, a.mtimeNsec]));
+  }
+}
+
+function syncDir(u: Union, n: Node): void {
+  if (!n.upper) return;
+  const fd = openSync(B(u.upperPath(n)), constants.O_RDONLY | constants.O_DIRECTORY);
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
