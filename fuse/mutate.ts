@@ -72,9 +72,9 @@ export function link(u: Union, src: Node, parent: Node, name: string): Node {
   const path = prepare(u, parent, name);
   u.copyUp(src);
   linkSync(B(u.upperPath(src)), B(path));
-  const node = added(u, parent, name, src.type);
-  node.ino = src.ino;
-  return node;
+  if (src.ino === 0) u.attr(src);
+  u.nodes.addAlias(src, parent, name);
+  return src;
 }
 
 /** unlink and rmdir: remove the upper entry, leave a whiteout where a lower one exists. */
@@ -91,8 +91,9 @@ export function remove(u: Union, parent: Node, name: string, dir: boolean): void
       rmdirSync(B(path));
     } else unlinkSync(B(path));
   }
-  if (node.lower !== undefined) makeWhiteout(u.cfg.style, u.upperPath(parent), name);
-  u.nodes.detach(node);
+  const isPrimary = node.parent === parent && node.name === name;
+  if (isPrimary && node.lower !== undefined) makeWhiteout(u.cfg.style, u.upperPath(parent), name);
+  u.nodes.unname(node, parent, name);
 }
 
 /** Copies up a node and, for a directory, everything below it. */
@@ -110,6 +111,7 @@ export function rename(u: Union, parent: Node, name: string, newParent: Node, ne
   const src = u.child(parent, name);
   const dst = u.find(newParent, newName);
   if (dst === src) return;
+  if (src.parent !== parent || src.name !== name) return renameAlias(u, src, parent, name, newParent, newName, flags);
   if (dst !== undefined && (flags & RENAME_NOREPLACE) !== 0) throw new FsError(EEXIST);
   if ((flags & RENAME_EXCHANGE) !== 0) return exchange(u, src, dst);
   if (dst !== undefined) {
@@ -129,6 +131,19 @@ export function rename(u: Union, parent: Node, name: string, newParent: Node, ne
   u.nodes.move(src, newParent, newName);
   src.lower = lowerThere;
   forgetLower(src);
+}
+
+/** Renames one hard-link name of a node that is not its primary name (all in the upper layer). */
+function renameAlias(u: Union, src: Node, parent: Node, name: string, newParent: Node, newName: string, flags: number): void {
+  if ((flags & RENAME_EXCHANGE) !== 0) throw new FsError(EINVAL);
+  const dst = u.find(newParent, newName);
+  if (dst?.type === S_IFDIR) throw new FsError(EISDIR);
+  u.copyUp(newParent);
+  clearWhiteout(u.upperPath(newParent), newName);
+  renameSync(B(`${u.upperPath(parent)}/${name}`), B(`${u.upperPath(newParent)}/${newName}`));
+  u.nodes.unname(src, parent, name);
+  if (dst !== undefined) u.nodes.unname(dst, newParent, newName);
+  u.nodes.addAlias(src, newParent, newName);
 }
 
 /** After a move, nothing below a node comes from a lower layer any more (it was all copied up). */

@@ -27,6 +27,8 @@ export interface Node {
   detached: boolean;
   /** The st_ino reported, stable for the life of the mount (0 until first computed). */
   ino: number;
+  /** Other names of this node made by link(): the kernel sees one inode, as for any hard link. */
+  aliases: { parent: Node; name: string }[];
 }
 
 const S_IFDIR = 0o040000;
@@ -54,7 +56,7 @@ export class NodeTable {
   make(parent: Node | undefined, name: string, type: number, upper: boolean, lower: LowerEntry | undefined): Node {
     const node: Node = {
       id: this.nextId++, parent, name, nlookup: 0, children: new Map(), type, upper, lower,
-      lowerDir: type === S_IFDIR && lower?.type === S_IFDIR, gen: 0, detached: false, ino: 0,
+      lowerDir: type === S_IFDIR && lower?.type === S_IFDIR, gen: 0, detached: false, ino: 0, aliases: [],
     };
     this.byId.set(node.id, node);
     if (parent !== undefined) {
@@ -70,6 +72,28 @@ export class NodeTable {
     node.detached = true;
     if (node.parent?.children.get(node.name) === node) node.parent.children.delete(node.name);
     if (node.nlookup === 0) this.drop(node);
+  }
+
+  /** Gives a node one more name (a hard link made through the mount). */
+  addAlias(node: Node, parent: Node, name: string): void {
+    const old = parent.children.get(name);
+    if (old !== undefined && old !== node) this.detach(old);
+    parent.children.set(name, node);
+    node.aliases.push({ parent, name });
+  }
+
+  /** Removes one name of a node (unlink, or the source of a rename); detaches it at the last. */
+  unname(node: Node, parent: Node, name: string): void {
+    if (node.parent === parent && node.name === name) {
+      const next = node.aliases.shift();
+      if (next === undefined) return this.detach(node);
+      if (parent.children.get(name) === node) parent.children.delete(name);
+      node.parent = next.parent;
+      node.name = next.name;
+      return;
+    }
+    node.aliases = node.aliases.filter((a) => a.parent !== parent || a.name !== name);
+    if (parent.children.get(name) === node) parent.children.delete(name);
   }
 
   /** The kernel forgot `n` lookups. */
