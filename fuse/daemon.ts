@@ -69,7 +69,8 @@ function prepareWork(work: string): boolean {
 
 function background(argv: string[]): Promise<number> {
   const child = spawn(process.execPath, [process.argv[1]!, '-f', ...argv], {
-    detached: true, stdio: ['ignore', 'ignore', 'inherit', 'pipe'], env: { ...process.env, HUTCH_FS_READY_FD: '3' },
+    // The caller (podman) waits for our output pipes to close: the daemon must not hold them.
+    detached: true, stdio: ['ignore', 'ignore', 'ignore', 'pipe'], env: { ...process.env, HUTCH_FS_READY_FD: '3' },
   });
   return new Promise((resolve) => {
     let said = '';
