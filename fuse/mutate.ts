@@ -1,4 +1,4 @@
-import { constants, ftruncateSync, linkSync, mkdirSync, openSync, closeSync, renameSync, rmdirSync, symlinkSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
+import { constants, ftruncateSync, linkSync, mkdirSync, openSync, renameSync, rmdirSync, symlinkSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
 import { mknod, renameat2, RENAME_EXCHANGE, RENAME_NOREPLACE } from '../src/sys/fsx.js';
 import type { Caller } from './libfuse.js';
 import type { Node } from './node.js';
@@ -41,26 +41,26 @@ function added(u: Union, parent: Node, name: string, type: number): Node {
 /** Creates and opens a regular file; returns the node and the handle. */
 export function create(u: Union, parent: Node, name: string, mode: number, flags: number, caller: Caller): [Node, number] {
   const path = prepare(u, parent, name);
-  const fd = openSync(B(path), constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY, 0o600);
-  closeSync(fd);
   const [uid, gid, m] = ownerOf(u, parent, caller, mode);
-  setOwnerMode(u.cfg.style, path, uid, gid, m);
+  const access = (flags & 3) === constants.O_RDONLY ? constants.O_RDWR : flags & 3;
+  const fd = openSync(B(path), constants.O_CREAT | constants.O_EXCL | access | (flags & constants.O_APPEND), m & 0o7777);
+  setOwnerMode(u.cfg.style, path, uid, gid, m, true);
   const node = added(u, parent, name, 0o100000);
-  return [node, u.openHandle(node, flags & ~constants.O_TRUNC)];
+  return [node, u.adoptHandle(node, fd, access | (flags & constants.O_APPEND))];
 }
 
 /** mkdir, mknod and symlink. */
 export function make(u: Union, parent: Node, name: string, mode: number, rdev: number, caller: Caller, target?: Buffer): Node {
   const path = prepare(u, parent, name);
   const type = target !== undefined ? 0o120000 : mode & S_IFMT;
-  if (type === S_IFDIR) mkdirSync(B(path), 0o700);
+  if (type === S_IFDIR) mkdirSync(B(path), mode & 0o7777);
   else if (type === 0o120000) symlinkSync(target!, B(path));
   else if (type === 0o020000 || type === 0o060000) {
     writeFileSync(B(path), '');
     setRdev(path, rdev);
-  } else mknod(path, type | 0o600, 0);
+  } else mknod(path, type | (mode & 0o7777), 0);
   const [uid, gid, m] = ownerOf(u, parent, caller, type === 0o120000 ? 0o120777 : mode);
-  setOwnerMode(u.cfg.style, path, uid, gid, m);
+  setOwnerMode(u.cfg.style, path, uid, gid, m, m === mode || type === 0o120000);
   const node = added(u, parent, name, type);
   if (type === S_IFDIR && node.lower !== undefined) markOpaque(path);
   node.lowerDir = false;

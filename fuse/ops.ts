@@ -1,10 +1,10 @@
-import { constants, fsyncSync, openSync, closeSync } from 'node:fs';
+import { constants, fsyncSync, openSync, closeSync, readSync } from 'node:fs';
 import { callerOf, reply, type LowLevelHandlers } from './libfuse.js';
-import { packDirent, packEntry, packFdBufvec, packFileInfo, packStat, packStatvfs, STAT_SIZE, unpackSetAttr } from './wire.js';
+import { packDirent, packEntry, packFileInfo, packStat, packStatvfs, STAT_SIZE, unpackSetAttr } from './wire.js';
 import { create, link, make, remove, rename, truncate } from './mutate.js';
 import { setXattr, getXattr, listXattr, removeXattr } from './xattrops.js';
 import { B } from './attr.js';
-import { ENOTDIR, toErrno } from './errno.js';
+import { ENOENT, ENOTDIR, toErrno } from './errno.js';
 import { setOwnerMode, setTimes } from './upper.js';
 import { pwritePointer, fdatasync } from '../src/sys/fsx.js';
 import type { Node } from './node.js';
@@ -34,8 +34,14 @@ export function unionHandlers(u: Union, timeout: number, log: (e: unknown) => vo
     }
   };
   const ok = (req: bigint): void => void reply.err(req, 0);
+  let readBuf = Buffer.allocUnsafe(1 << 20);
   return {
-    lookup: guard((req, parent, name) => entry(req, u.child(u.node(parent), name))),
+    lookup: guard((req, parent, name) => {
+      // Negative lookups are frequent (every create): no exception on that path.
+      const n = u.find(u.node(parent), name);
+      if (n === undefined) reply.err(req, ENOENT);
+      else entry(req, n);
+    }),
     forget: (ino, n) => u.nodes.forget(ino, n),
     getattr: guard((req, ino) => attrReply(req, u.node(ino))),
     setattr: guard((req, ino, raw, toSet, fh) => {
@@ -56,7 +62,11 @@ export function unionHandlers(u: Union, timeout: number, log: (e: unknown) => vo
       if ((flags & 3 /* O_ACCMODE */) !== constants.O_RDONLY || (flags & constants.O_TRUNC) !== 0) u.copyUp(n);
       reply.open(req, packFileInfo(u.openHandle(n, flags), { keepCache: true }));
     }),
-    read: guard((req, _ino, size, off, fh) => void reply.data(req, packFdBufvec(u.fd(fh), size, off), 0)),
+    read: guard((req, _ino, size, off, fh) => {
+      // One reused buffer: libfuse's own fd path mallocs (and for 128 KiB, mmaps) per request.
+      if (size > readBuf.length) readBuf = Buffer.allocUnsafe(size);
+      reply.buf(req, readBuf, readSync(u.fd(fh), readBuf, 0, size, off));
+    }),
     write: guard((req, _ino, data, size, off, fh) => void reply.write(req, pwritePointer(u.fd(fh), data, size, off))),
     flush: guard((req) => ok(req)),
     release: guard((req, _ino, fh) => (u.release(fh), ok(req))),

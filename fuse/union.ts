@@ -85,7 +85,8 @@ export class Union {
       }
       if (st !== undefined) {
         if (isWhiteoutDevice(st.mode, st.rdev)) return undefined;
-        const type = upperAttr(path, this.inos).mode & 0o170000;
+        // Only an empty regular file can be a device placeholder whose type is in override_stat.
+        const type = st.isFile() && st.size === 0 ? upperAttr(path, this.inos).mode & 0o170000 : st.mode & 0o170000;
         const n = this.nodes.make(parent, name, type, true, lower);
         n.lowerDir = type === S_IFDIR && lower?.type === S_IFDIR && !isOpaque(path);
         return n;
@@ -164,6 +165,13 @@ export class Union {
     const fd = n.upper ? openSync(B(this.upperPath(n)), clean) : openSync(B(n.lower!.real), clean & ~constants.O_TRUNC);
     const fh = this.nextFh++;
     this.handles.set(fh, { node: n, fd, flags: clean, gen: n.upper ? -1 : n.gen });
+    return fh;
+  }
+
+  /** Registers an fd opened on a node's upper file (create). */
+  adoptHandle(n: Node, fd: number, flags: number): number {
+    const fh = this.nextFh++;
+    this.handles.set(fh, { node: n, fd, flags, gen: -1 });
     return fh;
   }
 

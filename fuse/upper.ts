@@ -20,10 +20,14 @@ export interface UpperStyle {
 const S_IFMT = 0o170000;
 const S_IFLNK = 0o120000;
 
-/** Gives an upper file its owner and mode (mode includes the type bits). */
-export function setOwnerMode(style: UpperStyle, path: string, uid: number, gid: number, mode: number): void {
+/**
+ * Gives an upper file its owner and mode (mode includes the type bits). `fresh`: we just made it,
+ * as 0:0 with this mode and no xattrs, so only what differs needs a system call.
+ */
+export function setOwnerMode(style: UpperStyle, path: string, uid: number, gid: number, mode: number, fresh = false): void {
   const link = (mode & S_IFMT) === S_IFLNK;
-  if (!link) chmodSync(B(path), mode & 0o7777);
+  if (fresh && uid === 0 && gid === 0 && (mode & S_IFMT) !== 0o020000 && (mode & S_IFMT) !== 0o060000) return;
+  if (!link && !fresh) chmodSync(B(path), mode & 0o7777);
   let real = false;
   if (!style.overrideOnly) {
     try {
@@ -34,13 +38,9 @@ export function setOwnerMode(style: UpperStyle, path: string, uid: number, gid: 
       if (code !== 'EINVAL' && code !== 'EPERM') throw e;
     }
   }
-  const realType = (lstatSync(B(path)).mode & S_IFMT) === (mode & S_IFMT);
+  const realType = fresh ? (mode & S_IFMT) !== 0o020000 && (mode & S_IFMT) !== 0o060000 : (lstatSync(B(path)).mode & S_IFMT) === (mode & S_IFMT);
   if (real && realType) {
-    try {
-      lremovexattr(path, OVERRIDE_STAT);
-    } catch {
-      // absent: nothing to remove
-    }
+    if (!fresh && !link) lremovexattr(path, OVERRIDE_STAT);
     return;
   }
   if (link) return; // user.* xattrs cannot sit on symlinks: they keep the daemon's owner

@@ -36,5 +36,5 @@ export function setXattr(u: Union, n: Node, name: string, value: Buffer, flags: 
 export function removeXattr(u: Union, n: Node, name: string): void {
   if (isPrivateXattr(name)) throw new FsError(ENODATA);
   u.copyUp(n);
-  lremovexattr(u.upperPath(n), name);
+  if (!lremovexattr(u.upperPath(n), name)) throw new FsError(ENODATA);
 }

@@ -76,7 +76,9 @@ export function llistxattr(path: string | Buffer): string[] {
   }
 }
 
-/** Removes an xattr. */
-export function lremovexattr(path: string | Buffer, name: string): void {
-  if (lremovexattrC(cstr(path), cstr(name)) < 0) fail('lremovexattr', path);
+/** Removes an xattr; false when it was not there (ENODATA), without the cost of an exception. */
+export function lremovexattr(path: string | Buffer, name: string): boolean {
+  if (lremovexattrC(cstr(path), cstr(name)) >= 0) return true;
+  if (Math.abs(koffi.errno()) === 61) return false;
+  return fail('lremovexattr', path);
 }
