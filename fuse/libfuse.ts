@@ -1,5 +1,4 @@
 import koffi from 'koffi';
-import { FILE_INFO_SIZE } from './wire.js';
 
 /**
  * libfuse 3's low-level API through koffi (Debian's libfuse3-3, no compile step). The JS thread
@@ -67,7 +66,6 @@ export interface LowLevelHandlers {
   open(req: bigint, ino: number, flags: number): void;
   read(req: bigint, ino: number, size: number, off: number, fh: number): void;
   write(req: bigint, ino: number, data: bigint, size: number, off: number, fh: number): void;
-  flush(req: bigint, ino: number, fh: number): void;
   release(req: bigint, ino: number, fh: number): void;
   fsync(req: bigint, ino: number, datasync: number, fh: number): void;
   opendir(req: bigint, ino: number): void;
@@ -85,9 +83,8 @@ const bytes = (p: bigint): string => {
   const n = Number(strlen(p));
   return n === 0 ? '' : Buffer.from(koffi.view(p, n)).toString('latin1');
 };
-const fiFh = (fi: bigint | null): number | undefined =>
-  fi === null || fi === 0n ? undefined : Number(Buffer.from(koffi.view(fi, FILE_INFO_SIZE)).readBigUInt64LE(16));
-const fiFlags = (fi: bigint): number => new Int32Array(koffi.view(fi, 4))[0]!;
+const fiFh = (fi: bigint | null): number | undefined => (fi === null || fi === 0n ? undefined : Number(koffi.decode(fi, 16, 'uint64_t')));
+const fiFlags = (fi: bigint): number => koffi.decode(fi, 'int') as number;
 const n = (v: number | bigint): number => Number(v);
 const FI = (fi: bigint): number => fiFh(fi) ?? 0;
 
@@ -111,7 +108,6 @@ const OPS: [number, string, Adapter][] = [
   [120, 'void read(void *r, uint64_t i, size_t size, int64_t off, void *fi)', (h, a) => h.read(a[0], n(a[1]), n(a[2]), n(a[3]), FI(a[4]))],
   [128, 'void write(void *r, uint64_t i, void *buf, size_t size, int64_t off, void *fi)', (h, a) =>
     h.write(a[0], n(a[1]), a[2], n(a[3]), n(a[4]), FI(a[5]))],
-  [136, 'void flush(void *r, uint64_t i, void *fi)', (h, a) => h.flush(a[0], n(a[1]), FI(a[2]))],
   [144, 'void release(void *r, uint64_t i, void *fi)', (h, a) => h.release(a[0], n(a[1]), FI(a[2]))],
   [152, 'void fsync(void *r, uint64_t i, int datasync, void *fi)', (h, a) => h.fsync(a[0], n(a[1]), a[2], FI(a[3]))],
   [160, 'void opendir(void *r, uint64_t i, void *fi)', (h, a) => h.opendir(a[0], n(a[1]))],

@@ -1,11 +1,11 @@
 import { constants, fsyncSync, openSync, closeSync, readSync } from 'node:fs';
 import { callerOf, reply, type LowLevelHandlers } from './libfuse.js';
-import { packDirent, packEntry, packFileInfo, packStat, packStatvfs, STAT_SIZE, unpackSetAttr } from './wire.js';
+import { ENTRY_SIZE, packDirent, packEntry, packFileInfo, packStat, packStatvfs, STAT_SIZE, unpackSetAttr } from './wire.js';
 import { create, link, make, remove, rename, truncate } from './mutate.js';
 import { setXattr, getXattr, listXattr, removeXattr } from './xattrops.js';
 import { B } from './attr.js';
-import { ENOENT, ENOTDIR, toErrno } from './errno.js';
-import { setOwnerMode, setTimes } from './upper.js';
+import { ENODATA, ENOENT, ENOTDIR, toErrno } from './errno.js';
+import { setMode, setOwnerMode, setTimes } from './upper.js';
 import { pwritePointer, fdatasync } from '../src/sys/fsx.js';
 import type { Node } from './node.js';
 import type { Union } from './union.js';
@@ -17,14 +17,16 @@ import type { Union } from './union.js';
  */
 export function unionHandlers(u: Union, timeout: number, log: (e: unknown) => void): LowLevelHandlers {
   const fail = (req: bigint, e: unknown): void => void reply.err(req, toErrno(e, log));
+  // libfuse copies replies before returning: one buffer each serves every request.
+  const entryBuf = Buffer.alloc(ENTRY_SIZE);
+  const statBuf = Buffer.alloc(STAT_SIZE);
   const entry = (req: bigint, n: Node): void => {
     n.nlookup++;
-    reply.entry(req, packEntry(n.id, u.attr(n), timeout));
+    reply.entry(req, packEntry(n.id, u.attr(n), timeout, entryBuf));
   };
   const attrReply = (req: bigint, n: Node): void => {
-    const buf = Buffer.alloc(STAT_SIZE);
-    packStat(buf, 0, u.attr(n));
-    reply.attr(req, buf, timeout);
+    packStat(statBuf, 0, u.attr(n));
+    reply.attr(req, statBuf, timeout);
   };
   const guard = <A extends unknown[]>(fn: (req: bigint, ...a: A) => void) => (req: bigint, ...a: A): void => {
     try {
@@ -68,7 +70,6 @@ export function unionHandlers(u: Union, timeout: number, log: (e: unknown) => vo
       reply.buf(req, readBuf, readSync(u.fd(fh), readBuf, 0, size, off));
     }),
     write: guard((req, _ino, data, size, off, fh) => void reply.write(req, pwritePointer(u.fd(fh), data, size, off))),
-    flush: guard((req) => ok(req)),
     release: guard((req, _ino, fh) => (u.release(fh), ok(req))),
     fsync: guard((req, ino, datasync, fh) => {
       if (fh === -1) syncDir(u, u.node(ino));
@@ -98,7 +99,11 @@ export function unionHandlers(u: Union, timeout: number, log: (e: unknown) => vo
     releasedir: guard((req, _ino, fh) => (u.dirs.delete(fh), ok(req))),
     statfs: guard((req) => void reply.statfs(req, packStatvfs(u.statfs()))),
     setxattr: guard((req, ino, name, value, flags) => (setXattr(u, u.node(ino), name, value, flags), ok(req))),
-    getxattr: guard((req, ino, name, size) => sized(req, getXattr(u, u.node(ino), name), size)),
+    getxattr: guard((req, ino, name, size) => {
+      const v = getXattr(u, u.node(ino), name);
+      if (v === undefined) reply.err(req, ENODATA);
+      else sized(req, v, size);
+    }),
     listxattr: guard((req, ino, size) => sized(req, listXattr(u, u.node(ino)), size)),
     removexattr: guard((req, ino, name) => (removeXattr(u, u.node(ino), name), ok(req))),
     create: guard((req, p, name, mode, flags) => {
@@ -122,7 +127,8 @@ function setattr(u: Union, n: Node, raw: Buffer, toSet: number, fh: number | und
   const want = unpackSetAttr(raw);
   u.copyUp(n);
   const path = u.upperPath(n);
-  if ((toSet & (SET_MODE | SET_UID | SET_GID)) !== 0) {
+  if ((toSet & (SET_UID | SET_GID)) === 0 && (toSet & SET_MODE) !== 0) setMode(u.cfg.style, path, n.type, want.mode & 0o7777);
+  else if ((toSet & (SET_MODE | SET_UID | SET_GID)) !== 0) {
     const a = u.attr(n);
     const mode = (toSet & SET_MODE) !== 0 ? (a.mode & 0o170000) | (want.mode & 0o7777) : a.mode;
     setOwnerMode(u.cfg.style, path, (toSet & SET_UID) !== 0 ? want.uid : a.uid, (toSet & SET_GID) !== 0 ? want.gid : a.gid, mode);

@@ -1,7 +1,7 @@
 import { chmodSync, existsSync, lchownSync, lutimesSync, readdirSync, rmSync, unlinkSync, writeFileSync, lstatSync } from 'node:fs';
 import { lgetxattr, lremovexattr, lsetxattr } from '../src/sys/xattr.js';
 import { mknod } from '../src/sys/fsx.js';
-import { formatOverrideStat, OPAQUE_XATTRS, OVERRIDE_STAT, RDEV_XATTR } from './xattr.js';
+import { formatOverrideStat, OPAQUE_XATTRS, OVERRIDE_STAT, parseOverrideStat, RDEV_XATTR } from './xattr.js';
 import { isWhiteoutDevice, OPAQUE_MARKER, WH_PREFIX } from './whiteout.js';
 import { B } from './attr.js';
 
@@ -45,6 +45,15 @@ export function setOwnerMode(style: UpperStyle, path: string, uid: number, gid: 
   }
   if (link) return; // user.* xattrs cannot sit on symlinks: they keep the daemon's owner
   lsetxattr(path, OVERRIDE_STAT, formatOverrideStat({ uid, gid, mode }));
+}
+
+/** chmod alone (the common case): the override_stat value, when there is one, follows. */
+export function setMode(style: UpperStyle, path: string, type: number, perm: number): void {
+  if (type === S_IFLNK) return;
+  chmodSync(B(path), perm);
+  const o = lgetxattr(path, OVERRIDE_STAT);
+  const parsed = o === undefined ? undefined : parseOverrideStat(o);
+  if (parsed !== undefined) setOwnerMode(style, path, parsed.uid, parsed.gid, ((parsed.mode & S_IFMT) || type) | perm);
 }
 
 /** Sets times (seconds, nanoseconds) on an upper file without following symlinks. */

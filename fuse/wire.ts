@@ -25,24 +25,32 @@ export const STAT_SIZE = 144;
 export const ENTRY_SIZE = 176;
 export const FILE_INFO_SIZE = 40;
 
+/** Writes a 64-bit integer (|v| < 2^53) without a BigInt: the read path packs millions. */
+export function put64(buf: Buffer, v: number, at: number): void {
+  const lo = v % 0x100000000;
+  const hi = Math.floor(v / 0x100000000);
+  buf.writeUInt32LE(lo < 0 ? lo + 0x100000000 : lo, at);
+  buf.writeInt32LE(hi, at + 4);
+}
+
 /** Writes a struct stat at `at` in `buf`. */
 export function packStat(buf: Buffer, at: number, a: Attr): void {
   buf.fill(0, at, at + STAT_SIZE);
-  buf.writeBigUInt64LE(BigInt(a.ino), at + 8);
-  buf.writeBigUInt64LE(BigInt(a.nlink), at + 16);
+  put64(buf, a.ino, at + 8);
+  put64(buf, a.nlink, at + 16);
   buf.writeUInt32LE(a.mode >>> 0, at + 24);
   buf.writeUInt32LE(a.uid >>> 0, at + 28);
   buf.writeUInt32LE(a.gid >>> 0, at + 32);
-  buf.writeBigUInt64LE(BigInt(a.rdev), at + 40);
-  buf.writeBigInt64LE(BigInt(a.size), at + 48);
-  buf.writeBigInt64LE(4096n, at + 56);
-  buf.writeBigInt64LE(BigInt(a.blocks), at + 64);
-  buf.writeBigInt64LE(BigInt(a.atimeSec), at + 72);
-  buf.writeBigInt64LE(BigInt(a.atimeNsec), at + 80);
-  buf.writeBigInt64LE(BigInt(a.mtimeSec), at + 88);
-  buf.writeBigInt64LE(BigInt(a.mtimeNsec), at + 96);
-  buf.writeBigInt64LE(BigInt(a.ctimeSec), at + 104);
-  buf.writeBigInt64LE(BigInt(a.ctimeNsec), at + 112);
+  put64(buf, a.rdev, at + 40);
+  put64(buf, a.size, at + 48);
+  put64(buf, 4096, at + 56);
+  put64(buf, a.blocks, at + 64);
+  put64(buf, a.atimeSec, at + 72);
+  put64(buf, a.atimeNsec, at + 80);
+  put64(buf, a.mtimeSec, at + 88);
+  put64(buf, a.mtimeNsec, at + 96);
+  put64(buf, a.ctimeSec, at + 104);
+  put64(buf, a.ctimeNsec, at + 112);
 }
 
 /** The fields of a struct stat that setattr may carry. */
@@ -71,11 +79,10 @@ export function unpackSetAttr(buf: Buffer): SetAttrIn {
   };
 }
 
-/** A struct fuse_entry_param for a node id and its attributes. */
-export function packEntry(nodeId: number, a: Attr, timeout: number): Buffer {
-  const buf = Buffer.alloc(ENTRY_SIZE);
-  buf.writeBigUInt64LE(BigInt(nodeId), 0);
-  buf.writeBigUInt64LE(1n, 8);
+/** A struct fuse_entry_param for a node id and its attributes (into `buf` when given: reused). */
+export function packEntry(nodeId: number, a: Attr, timeout: number, buf = Buffer.alloc(ENTRY_SIZE)): Buffer {
+  put64(buf, nodeId, 0);
+  put64(buf, 1, 8);
   packStat(buf, 16, a);
   buf.writeDoubleLE(timeout, 160);
   buf.writeDoubleLE(timeout, 168);
@@ -134,8 +141,8 @@ export function packFdBufvec(fd: number, size: number, pos: number): Buffer {
 export function packDirent(buf: Buffer, at: number, name: Buffer, ino: number, mode: number, nextOff: number): number {
   const len = (24 + name.length + 7) & ~7;
   if (at + len > buf.length) return -1;
-  buf.writeBigUInt64LE(BigInt(ino), at);
-  buf.writeBigUInt64LE(BigInt(nextOff), at + 8);
+  put64(buf, ino, at);
+  put64(buf, nextOff, at + 8);
   buf.writeUInt32LE(name.length, at + 16);
   buf.writeUInt32LE((mode >>> 12) & 0xf, at + 20);
   name.copy(buf, at + 24);

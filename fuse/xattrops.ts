@@ -8,13 +8,13 @@ import type { Union } from './union.js';
  * Extended attributes through the union: user.* and security.* pass through (copied up on
  * change); trusted.* and the union's own bookkeeping names are neither shown nor settable.
  */
-export function getXattr(u: Union, n: Node, name: string): Buffer {
-  if (isPrivateXattr(name)) throw new FsError(ENODATA);
+/** An xattr's value, or undefined (ENODATA: the kernel asks for security.capability on every write). */
+export function getXattr(u: Union, n: Node, name: string): Buffer | undefined {
+  if (isPrivateXattr(name)) return undefined;
   let v: Buffer | undefined;
   if (n.upper) v = lgetxattr(u.upperPath(n), name);
   else if (n.lower!.meta !== undefined) v = n.lower!.meta.xattrs.get(Buffer.from(name, 'latin1').toString('utf8'));
   else v = lgetxattr(n.lower!.real, name);
-  if (v === undefined) throw new FsError(ENODATA);
   return v;
 }
 
