@@ -1,7 +1,7 @@
 import { constants, ftruncateSync, linkSync, mkdirSync, openSync, renameSync, rmdirSync, symlinkSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
 import { mknod, renameat2, RENAME_EXCHANGE, RENAME_NOREPLACE } from '../src/sys/fsx.js';
 import type { Caller } from './libfuse.js';
-import type { Node } from './node.js';
+import { pathsMoved, type Node } from './node.js';
 import { B } from './attr.js';
 import { EEXIST, EINVAL, EISDIR, ENOENT, ENOTDIR, ENOTEMPTY, EPERM, FsError } from './errno.js';
 import { clearWhiteout, clearWhiteoutsIn, makeWhiteout, markOpaque, setOwnerMode, setRdev } from './upper.js';
@@ -44,7 +44,7 @@ export function create(u: Union, parent: Node, name: string, mode: number, flags
   const [uid, gid, m] = ownerOf(u, parent, caller, mode);
   const access = (flags & 3) === constants.O_RDONLY ? constants.O_RDWR : flags & 3;
   const fd = openSync(B(path), constants.O_CREAT | constants.O_EXCL | access | (flags & constants.O_APPEND), m & 0o7777);
-  setOwnerMode(u.cfg.style, path, uid, gid, m, true);
+  setOwnerMode(u.cfg.style, path, uid, gid, m, { fresh: true });
   const node = added(u, parent, name, 0o100000);
   return [node, u.adoptHandle(node, fd, access | (flags & constants.O_APPEND))];
 }
@@ -60,7 +60,7 @@ export function make(u: Union, parent: Node, name: string, mode: number, rdev: n
     setRdev(path, rdev);
   } else mknod(path, type | (mode & 0o7777), 0);
   const [uid, gid, m] = ownerOf(u, parent, caller, type === 0o120000 ? 0o120777 : mode);
-  setOwnerMode(u.cfg.style, path, uid, gid, m, m === mode || type === 0o120000);
+  setOwnerMode(u.cfg.style, path, uid, gid, m, { fresh: true, chmod: m !== mode && type !== 0o120000 });
   const node = added(u, parent, name, type);
   if (type === S_IFDIR && node.lower !== undefined) markOpaque(path);
   node.lowerDir = false;
@@ -172,6 +172,7 @@ function exchange(u: Union, a: Node, b: Node | undefined): void {
   b.name = na;
   pb.children.set(nb, a);
   pa.children.set(na, b);
+  pathsMoved();
   a.lower = lb;
   b.lower = la;
   for (const n of [a, b]) {

@@ -29,6 +29,16 @@ export interface Node {
   ino: number;
   /** Other names of this node made by link(): the kernel sees one inode, as for any hard link. */
   aliases: { parent: Node; name: string }[];
+  /** pathOf's memo, valid while no rename happened since (pathEpoch). */
+  path: string;
+  pathEpoch: number;
+}
+
+// Bumped whenever a node moves: memoised paths are then recomputed on demand.
+let epoch = 0;
+/** Invalidates every memoised path (after any rename or change of a node's name). */
+export function pathsMoved(): void {
+  epoch++;
 }
 
 const S_IFDIR = 0o040000;
@@ -56,7 +66,7 @@ export class NodeTable {
   make(parent: Node | undefined, name: string, type: number, upper: boolean, lower: LowerEntry | undefined): Node {
     const node: Node = {
       id: this.nextId++, parent, name, nlookup: 0, children: new Map(), type, upper, lower,
-      lowerDir: type === S_IFDIR && lower?.type === S_IFDIR, gen: 0, detached: false, ino: 0, aliases: [],
+      lowerDir: type === S_IFDIR && lower?.type === S_IFDIR, gen: 0, detached: false, ino: 0, aliases: [], path: '', pathEpoch: -1,
     };
     this.byId.set(node.id, node);
     if (parent !== undefined) {
@@ -90,6 +100,7 @@ export class NodeTable {
       if (parent.children.get(name) === node) parent.children.delete(name);
       node.parent = next.parent;
       node.name = next.name;
+      pathsMoved();
       return;
     }
     node.aliases = node.aliases.filter((a) => a.parent !== parent || a.name !== name);
@@ -122,15 +133,18 @@ export class NodeTable {
     node.parent = parent;
     node.name = name;
     parent.children.set(name, node);
+    pathsMoved();
   }
 }
 
 /** The path of a node relative to the union's root ('' for the root). */
 export function pathOf(node: Node): string {
   if (node.parent === undefined) return '';
-  const parts: string[] = [];
-  for (let n: Node | undefined = node; n !== undefined && n.parent !== undefined; n = n.parent) parts.push(n.name);
-  return parts.reverse().join('/');
+  if (node.pathEpoch === epoch) return node.path;
+  const up = pathOf(node.parent);
+  node.path = up === '' ? node.name : `${up}/${node.name}`;
+  node.pathEpoch = epoch;
+  return node.path;
 }
 
 /** `parent/name` for a parent path. */

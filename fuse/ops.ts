@@ -6,7 +6,7 @@ import { setXattr, getXattr, listXattr, removeXattr } from './xattrops.js';
 import { B } from './attr.js';
 import { ENODATA, ENOENT, ENOTDIR, toErrno } from './errno.js';
 import { setMode, setOwnerMode, setTimes } from './upper.js';
-import { pwritePointer, fdatasync } from '../src/sys/fsx.js';
+import { pwritePointer, fdatasync, type Time } from '../src/sys/fsx.js';
 import type { Node } from './node.js';
 import type { Union } from './union.js';
 
@@ -131,17 +131,14 @@ function setattr(u: Union, n: Node, raw: Buffer, toSet: number, fh: number | und
   else if ((toSet & (SET_MODE | SET_UID | SET_GID)) !== 0) {
     const a = u.attr(n);
     const mode = (toSet & SET_MODE) !== 0 ? (a.mode & 0o170000) | (want.mode & 0o7777) : a.mode;
-    setOwnerMode(u.cfg.style, path, (toSet & SET_UID) !== 0 ? want.uid : a.uid, (toSet & SET_GID) !== 0 ? want.gid : a.gid, mode);
+    const uid = (toSet & SET_UID) !== 0 ? want.uid : a.uid;
+    const gid = (toSet & SET_GID) !== 0 ? want.gid : a.gid;
+    setOwnerMode(u.cfg.style, path, uid, gid, mode, { chmod: (toSet & SET_MODE) !== 0 });
   }
   if ((toSet & SET_SIZE) !== 0) truncate(u, n, want.size, fh);
-  if ((toSet & (SET_ATIME | SET_MTIME)) !== 0) {
-    const a = u.attr(n);
-    const now = Date.now();
-    const nowPair: [number, number] = [Math.floor(now / 1000), (now % 1000) * 1e6];
-    const pick = (set: number, isNow: number, t: [number, number], cur: [number, number]): [number, number] =>
-      (toSet & isNow) !== 0 ? nowPair : (toSet & set) !== 0 ? t : cur;
-    setTimes(path, pick(SET_ATIME, ATIME_NOW, [want.atimeSec, want.atimeNsec], [a.atimeSec, a.atimeNsec]),
-      pick(SET_MTIME, MTIME_NOW, [want.mtimeSec, want.mtimeNsec], [a.mtimeSec, a.mtimeNsec]));
+  if ((toSet & (SET_ATIME | SET_MTIME | ATIME_NOW | MTIME_NOW)) !== 0) {
+    const pick = (set: number, isNow: number, t: [number, number]): Time => ((toSet & isNow) !== 0 ? 'now' : (toSet & set) !== 0 ? t : undefined);
+    setTimes(path, pick(SET_ATIME, ATIME_NOW, [want.atimeSec, want.atimeNsec]), pick(SET_MTIME, MTIME_NOW, [want.mtimeSec, want.mtimeNsec]));
   }
 }
 

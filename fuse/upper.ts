@@ -1,6 +1,6 @@
-import { chmodSync, existsSync, lchownSync, lutimesSync, readdirSync, rmSync, unlinkSync, writeFileSync, lstatSync } from 'node:fs';
+import { chmodSync, existsSync, lchownSync, lstatSync, readdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { lgetxattr, lremovexattr, lsetxattr } from '../src/sys/xattr.js';
-import { mknod } from '../src/sys/fsx.js';
+import { mknod, utimens, type Time } from '../src/sys/fsx.js';
 import { formatOverrideStat, OPAQUE_XATTRS, OVERRIDE_STAT, parseOverrideStat, RDEV_XATTR } from './xattr.js';
 import { isWhiteoutDevice, OPAQUE_MARKER, WH_PREFIX } from './whiteout.js';
 import { B } from './attr.js';
@@ -21,13 +21,15 @@ const S_IFMT = 0o170000;
 const S_IFLNK = 0o120000;
 
 /**
- * Gives an upper file its owner and mode (mode includes the type bits). `fresh`: we just made it,
- * as 0:0 with this mode and no xattrs, so only what differs needs a system call.
+ * Gives an upper file its owner and mode (mode includes the type bits): chown first, since a
+ * chown clears setuid/setgid, then chmod. `fresh`: we just made it as 0:0 with this mode and no
+ * xattrs; `chmod: false`: the mode is not changing.
  */
-export function setOwnerMode(style: UpperStyle, path: string, uid: number, gid: number, mode: number, fresh = false): void {
-  const link = (mode & S_IFMT) === S_IFLNK;
-  if (fresh && uid === 0 && gid === 0 && (mode & S_IFMT) !== 0o020000 && (mode & S_IFMT) !== 0o060000) return;
-  if (!link && !fresh) chmodSync(B(path), mode & 0o7777);
+export function setOwnerMode(style: UpperStyle, path: string, uid: number, gid: number, mode: number, how: { fresh?: boolean; chmod?: boolean } = {}): void {
+  const type = mode & S_IFMT;
+  const link = type === S_IFLNK;
+  const device = type === 0o020000 || type === 0o060000;
+  if (how.fresh && uid === 0 && gid === 0 && !device) return;
   let real = false;
   if (!style.overrideOnly) {
     try {
@@ -38,9 +40,9 @@ export function setOwnerMode(style: UpperStyle, path: string, uid: number, gid: 
       if (code !== 'EINVAL' && code !== 'EPERM') throw e;
     }
   }
-  const realType = fresh ? (mode & S_IFMT) !== 0o020000 && (mode & S_IFMT) !== 0o060000 : (lstatSync(B(path)).mode & S_IFMT) === (mode & S_IFMT);
-  if (real && realType) {
-    if (!fresh && !link) lremovexattr(path, OVERRIDE_STAT);
+  if (!link && (how.chmod ?? !how.fresh)) chmodSync(B(path), mode & 0o7777);
+  if (real && !device) {
+    if (!how.fresh && !link) lremovexattr(path, OVERRIDE_STAT);
     return;
   }
   if (link) return; // user.* xattrs cannot sit on symlinks: they keep the daemon's owner
@@ -56,9 +58,9 @@ export function setMode(style: UpperStyle, path: string, type: number, perm: num
   if (parsed !== undefined) setOwnerMode(style, path, parsed.uid, parsed.gid, ((parsed.mode & S_IFMT) || type) | perm);
 }
 
-/** Sets times (seconds, nanoseconds) on an upper file without following symlinks. */
-export function setTimes(path: string, atime: [number, number], mtime: [number, number]): void {
-  lutimesSync(B(path), atime[0] + atime[1] / 1e9, mtime[0] + mtime[1] / 1e9);
+/** Sets times (seconds, nanoseconds; undefined: leave as is, 'now') without following symlinks. */
+export function setTimes(path: string, atime: Time, mtime: Time): void {
+  utimens(path, atime, mtime);
 }
 
 /** Leaves a whiteout for `name` in the upper directory `dir`. */

@@ -49,6 +49,29 @@ export function umount2(target: string, flags = 0): void {
   if (umount2C(target, flags) < 0) fail('umount2', target);
 }
 
+const utimensatC = libcFunction('int utimensat(int dirfd, void *path, void *times, int flags)');
+const UTIME_NOW = (1 << 30) - 1;
+const UTIME_OMIT = (1 << 30) - 2;
+const AT_SYMLINK_NOFOLLOW = 0x100;
+
+/** A timestamp for utimens: [seconds, nanoseconds], 'now', or undefined to leave it. */
+export type Time = [number, number] | 'now' | undefined;
+
+/** utimensat(2) with nanoseconds, without following a symlink. */
+export function utimens(path: string | Buffer, atime: Time, mtime: Time): void {
+  const ts = Buffer.alloc(32);
+  const put = (t: Time, at: number): void => {
+    if (t === undefined || t === 'now') ts.writeBigInt64LE(BigInt(t === 'now' ? UTIME_NOW : UTIME_OMIT), at + 8);
+    else {
+      ts.writeBigInt64LE(BigInt(t[0]), at);
+      ts.writeBigInt64LE(BigInt(t[1]), at + 8);
+    }
+  };
+  put(atime, 0);
+  put(mtime, 16);
+  if (utimensatC(AT_FDCWD, cstr(path), ts, AT_SYMLINK_NOFOLLOW) < 0) fail('utimensat', path);
+}
+
 /** makedev(3) for the usual 12/20-bit split. */
 export function makedev(major: number, minor: number): number {
   return ((major & 0xfff) << 8) | (minor & 0xff) | ((minor & ~0xff) << 12);

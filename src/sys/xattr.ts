@@ -20,6 +20,17 @@ export function cstr(s: string | Buffer): Buffer {
   return out;
 }
 
+// Attribute names repeat (override_stat, security.capability on every write): encode each once.
+const names = new Map<string, Buffer>();
+function cname(name: string): Buffer {
+  let b = names.get(name);
+  if (b === undefined) {
+    b = cstr(name);
+    if (names.size < 1024) names.set(name, b);
+  }
+  return b;
+}
+
 function fail(syscall: string, path: string | Buffer): never {
   const errno = Math.abs(koffi.errno());
   throw new SysError(syscall, errno, errnoName(errno), path.toString());
@@ -28,7 +39,7 @@ function fail(syscall: string, path: string | Buffer): never {
 /** The value of an xattr, or undefined when it is absent (ENODATA). */
 export function lgetxattr(path: string | Buffer, name: string): Buffer | undefined {
   const p = cstr(path);
-  const n = cstr(name);
+  const n = cname(name);
   for (;;) {
     const size = Number(lgetxattrC(p, n, null, 0));
     if (size < 0) return absent('lgetxattr', path);
@@ -41,7 +52,7 @@ export function lgetxattr(path: string | Buffer, name: string): Buffer | undefin
 
 /** Like lgetxattr, on an open fd. */
 export function fgetxattr(fd: number, name: string): Buffer | undefined {
-  const n = cstr(name);
+  const n = cname(name);
   const buf = Buffer.allocUnsafe(256);
   const got = Number(fgetxattrC(fd, n, buf, 256));
   if (got >= 0) return buf.subarray(0, got);
@@ -56,7 +67,7 @@ function absent(syscall: string, path: string | Buffer): undefined {
 
 /** Sets an xattr; flags are XATTR_CREATE (1) / XATTR_REPLACE (2). */
 export function lsetxattr(path: string | Buffer, name: string, value: Buffer, flags = 0): void {
-  if (lsetxattrC(cstr(path), cstr(name), value, value.length, flags) < 0) fail('lsetxattr', path);
+  if (lsetxattrC(cstr(path), cname(name), value, value.length, flags) < 0) fail('lsetxattr', path);
 }
 
 /** The names of a path's xattrs (latin1 strings). */
@@ -78,7 +89,7 @@ export function llistxattr(path: string | Buffer): string[] {
 
 /** Removes an xattr; false when it was not there (ENODATA), without the cost of an exception. */
 export function lremovexattr(path: string | Buffer, name: string): boolean {
-  if (lremovexattrC(cstr(path), cstr(name)) >= 0) return true;
+  if (lremovexattrC(cstr(path), cname(name)) >= 0) return true;
   if (Math.abs(koffi.errno()) === 61) return false;
   return fail('lremovexattr', path);
 }
