@@ -37,6 +37,7 @@ function buildLayers(root: string): void {
     { path: 'tree/a/d', kind: EntryKind.File, content: 'd' },
     { path: 'fifo', kind: EntryKind.Fifo },
     { path: 'data', kind: EntryKind.File, content: 'lower data\n' },
+    { path: 'shared', kind: EntryKind.File, content: 'old\n' },
   ]);
   writeLayer(join(root, 'l1'), join(root, 'l1.idx'), [
     { path: 'gone', kind: EntryKind.Whiteout },
@@ -77,7 +78,7 @@ afterAll(async () => {
 describe('union filesystem over indexed layers', () => {
   it('merges lookups and listings through whiteouts and opaque directories', async () => {
     expect((await ns.ok(`ls -a ${M()}`)).split('\n').filter(Boolean).sort()).toEqual(
-      ['.', '..', 'data', 'dev', 'etc', 'fifo', 'hl', 'home', 'opq', 'ren', 'sym', 'tree', 'usr', 'xa'].sort());
+      ['.', '..', 'data', 'dev', 'etc', 'fifo', 'hl', 'home', 'opq', 'ren', 'shared', 'sym', 'tree', 'usr', 'xa'].sort());
     expect(await ns.ok(`ls ${M()}/etc`)).toBe('hostname\nos-release\npasswd\nshadow\n');
     expect(await ns.ok(`cat ${M()}/etc/os-release ${M()}/etc/hostname`)).toBe('top\nbox\n');
     expect(await ns.ok(`ls -a ${M()}/opq`)).toBe('.\n..\nnew\n');
@@ -160,6 +161,20 @@ try:
 except FileExistsError: print("EEXIST")
 `));
     expect(out).toBe('secret 7\nhello False\nabc\n0\nEEXIST\n');
+  });
+
+  it('shows a reader of a lower file what another process wrote, through copy-up and rename', async () => {
+    const out = await ns.ok(py(`
+import os
+p="${M()}/shared"
+r=os.open(p,os.O_RDONLY); a=os.read(r,3)
+w=os.open(p,os.O_WRONLY); os.write(w,b"new"); os.close(w)
+os.lseek(r,0,0); b=os.read(r,3)
+os.rename(p,p+".moved"); os.lseek(r,0,0); c=os.read(r,3); os.close(r)
+print(a.decode(),b.decode(),c.decode(),open(p+".moved").read().strip())
+`));
+    expect(out).toBe('old new new new\n');
+    expect(readFileSync(join(tmp, 'l2/shared'), 'utf8')).toBe('old\n');
   });
 
   it('passes user xattrs through and hides its own', async () => {
