@@ -138,36 +138,7 @@ export interface Session {
  * mounts it. `onError` names an unexpected exception of a handler; the request gets EIO.
  */
 export function mountSession(mountpoint: string, options: string, handlers: LowLevelHandlers, onError: (e: unknown) => void): Session {
-  const registered: unknown[] = [];
-  const ops = Buffer.alloc(352);
-  const wrap = (adapter: Adapter) => (...a: any[]): void => { // eslint-disable-line @typescript-eslint/no-explicit-any
-    try {
-      adapter(handlers, a);
-    } catch (e) {
-      onError(e);
-      if (typeof a[0] === 'bigint') reply.err(a[0], 5);
-    }
-  };
-  const put = (offset: number, proto: string, fn: (...a: any[]) => void): void => { // eslint-disable-line @typescript-eslint/no-explicit-any
-    const ptr = koffi.register(fn, koffi.pointer(koffi.proto(proto.replace(/ (\w+)\(/, ' hutch_fuse_$1('))));
-    registered.push(ptr);
-    ops.writeBigUInt64LE(ptr, offset);
-  };
-  for (const [offset, proto, adapter] of OPS) put(offset, proto, wrap(adapter));
-  put(0, 'void init(void *u, void *conn)', (_u: bigint, conn: bigint) => {
-    // The kernel then clears setuid/setgid on write itself (by a setattr), as on any file system.
-    const c = new Uint32Array(koffi.view(conn, 32));
-    c[6] = (c[6]! & ~KILLPRIV) | (c[5]! & CACHE_SYMLINKS);
-  });
-  put(24, 'void forget(void *r, uint64_t i, uint64_t nl)', (r: bigint, i: number, nl: number) => {
-    handlers.forget(n(i), n(nl));
-    reply.none(r);
-  });
-  put(304, 'void forget_multi(void *r, size_t count, void *forgets)', (r: bigint, count: number, f: bigint) => {
-    const b = Buffer.from(koffi.view(f, n(count) * 16));
-    for (let i = 0; i < n(count); i++) handlers.forget(Number(b.readBigUInt64LE(i * 16)), Number(b.readBigUInt64LE(i * 16 + 8)));
-    reply.none(r);
-  });
+  const { ops, registered } = registerOps(handlers, onError);
   const argv = ['hutch-fs', '-o', options];
   const se = sessionNew({ argc: argv.length, argv, allocated: 0 }, ops, ops.length, null);
   if (!se) throw new Error(`fuse_session_new refused the options ${options}`);
@@ -186,7 +157,43 @@ export function mountSession(mountpoint: string, options: string, handlers: LowL
       }
       sessionUnmount(se);
       sessionDestroy(se);
-      for (const ptr of registered) koffi.unregister(ptr as bigint);
+      for (const ptr of registered) koffi.unregister(ptr);
     },
   };
+}
+
+/** Fills a struct fuse_lowlevel_ops with registered callbacks; every one replies, even on a throw. */
+function registerOps(handlers: LowLevelHandlers, onError: (e: unknown) => void): { ops: Buffer; registered: bigint[] } {
+  const registered: bigint[] = [];
+  const ops = Buffer.alloc(352);
+  const put = (offset: number, proto: string, fn: (...a: any[]) => void): void => { // eslint-disable-line @typescript-eslint/no-explicit-any
+    const ptr = koffi.register(fn, koffi.pointer(koffi.proto(proto.replace(/ (\w+)\(/, ' hutch_fuse_$1('))));
+    registered.push(ptr);
+    ops.writeBigUInt64LE(ptr, offset);
+  };
+  for (const [offset, proto, adapter] of OPS) {
+    put(offset, proto, (...a: any[]): void => { // eslint-disable-line @typescript-eslint/no-explicit-any
+      try {
+        adapter(handlers, a);
+      } catch (e) {
+        onError(e);
+        if (typeof a[0] === 'bigint') reply.err(a[0], 5);
+      }
+    });
+  }
+  put(0, 'void init(void *u, void *conn)', (_u: bigint, conn: bigint) => {
+    // The kernel then clears setuid/setgid on write itself (by a setattr), as on any file system.
+    const c = new Uint32Array(koffi.view(conn, 32));
+    c[6] = (c[6]! & ~KILLPRIV) | (c[5]! & CACHE_SYMLINKS);
+  });
+  put(24, 'void forget(void *r, uint64_t i, uint64_t nl)', (r: bigint, i: number, nl: number) => {
+    handlers.forget(n(i), n(nl));
+    reply.none(r);
+  });
+  put(304, 'void forget_multi(void *r, size_t count, void *forgets)', (r: bigint, count: number, f: bigint) => {
+    const b = Buffer.from(koffi.view(f, n(count) * 16));
+    for (let i = 0; i < n(count); i++) handlers.forget(Number(b.readBigUInt64LE(i * 16)), Number(b.readBigUInt64LE(i * 16 + 8)));
+    reply.none(r);
+  });
+  return { ops, registered };
 }

@@ -48,56 +48,63 @@ const split = (p: string): [string, string] => {
   return i < 0 ? ['', p] : [p.slice(0, i), p.slice(i + 1)];
 };
 
+type Listing = Map<string, LowerEntry>;
+
 /** Merges indexed layers (top first) into one map of directories, bottom layer first. */
 export function buildIndexedTree(layers: { dir: string; entries: IndexEntry[] }[]): LowerTree {
-  const dirs = new Map<string, Map<string, LowerEntry>>([['', new Map()]]);
-  const drop = (path: string): void => {
-    const listing = dirs.get(path);
-    if (listing === undefined) return;
-    dirs.delete(path);
-    for (const [name, e] of listing) if (e.type === 0o040000) drop(path === '' ? name : `${path}/${name}`);
-  };
-  const ensureDir = (path: string, layer: number, real: string): Map<string, LowerEntry> => {
-    let listing = dirs.get(path);
-    if (listing !== undefined) return listing;
-    const [parent, name] = split(path);
-    const up = ensureDir(parent, layer, real);
-    up.set(name, { layer, real: `${real}/${path}`, type: 0o040000, dirLayers: [layer] });
-    listing = new Map();
-    dirs.set(path, listing);
-    return listing;
-  };
-  for (let layer = layers.length - 1; layer >= 0; layer--) {
-    const { dir, entries } = layers[layer]!;
-    const real = Buffer.from(dir).toString('latin1');
-    const byPath = new Map(entries.map((e) => [bytesOf(e.path), e]));
-    for (const [path, e] of byPath) {
-      if (e.kind === EntryKind.Whiteout) {
-        const [parent, name] = split(path);
-        dirs.get(parent)?.delete(name);
-        drop(path);
-      } else if (e.kind === EntryKind.Dir && (e.flags & OPAQUE) !== 0) drop(path);
-    }
-    for (const [path, e] of byPath) {
-      if (e.kind === EntryKind.Whiteout) continue;
-      if (path === '') {
-        dirs.get('')!.set('', { layer, real, type: 0o040000, meta: e });
-        continue;
-      }
-      const [parent, name] = split(path);
-      const target = e.kind === EntryKind.Hardlink ? byPath.get(bytesOf(e.link)) : e;
-      if (target === undefined) continue;
-      const type = TYPE_OF[target.kind] ?? 0o100000;
-      const listing = ensureDir(parent, layer, real);
-      const old = listing.get(name);
-      if (type !== 0o040000 || (old !== undefined && old.type !== 0o040000)) drop(path);
-      const at = e.kind === EntryKind.Hardlink ? `${real}/${bytesOf(e.link)}` : `${real}/${path}`;
-      const layersOf = type === 0o040000 && old?.type === 0o040000 ? [layer, ...(old.dirLayers ?? [])] : [layer];
-      listing.set(name, { layer, real: at, type, meta: target, dirLayers: type === 0o040000 ? layersOf : undefined });
-      if (type === 0o040000 && !dirs.has(path)) dirs.set(path, new Map());
-    }
-  }
+  const dirs = new Map<string, Listing>([['', new Map()]]);
+  for (let layer = layers.length - 1; layer >= 0; layer--) applyLayer(dirs, layer, layers[layer]!.dir, layers[layer]!.entries);
   return { dir: (path) => dirs.get(path) };
+}
+
+/** Forgets a directory's merged listing and everything below it. */
+function dropTree(dirs: Map<string, Listing>, path: string): void {
+  const listing = dirs.get(path);
+  if (listing === undefined) return;
+  dirs.delete(path);
+  for (const [name, e] of listing) if (e.type === 0o040000) dropTree(dirs, path === '' ? name : `${path}/${name}`);
+}
+
+/** The listing of a directory, made (with its parents) when a layer implies it without an entry. */
+function ensureDir(dirs: Map<string, Listing>, path: string, layer: number, real: string): Listing {
+  let listing = dirs.get(path);
+  if (listing !== undefined) return listing;
+  const [parent, name] = split(path);
+  ensureDir(dirs, parent, layer, real).set(name, { layer, real: `${real}/${path}`, type: 0o040000, dirLayers: [layer] });
+  listing = new Map();
+  dirs.set(path, listing);
+  return listing;
+}
+
+/** Lays one layer over the merged tree: its whiteouts and opaque directories first, then its entries. */
+function applyLayer(dirs: Map<string, Listing>, layer: number, dir: string, entries: IndexEntry[]): void {
+  const real = Buffer.from(dir).toString('latin1');
+  const byPath = new Map(entries.map((e) => [bytesOf(e.path), e]));
+  for (const [path, e] of byPath) {
+    if (e.kind === EntryKind.Whiteout) {
+      const [parent, name] = split(path);
+      dirs.get(parent)?.delete(name);
+      dropTree(dirs, path);
+    } else if (e.kind === EntryKind.Dir && (e.flags & OPAQUE) !== 0) dropTree(dirs, path);
+  }
+  for (const [path, e] of byPath) {
+    if (e.kind === EntryKind.Whiteout) continue;
+    if (path === '') {
+      dirs.get('')!.set('', { layer, real, type: 0o040000, meta: e });
+      continue;
+    }
+    const [parent, name] = split(path);
+    const target = e.kind === EntryKind.Hardlink ? byPath.get(bytesOf(e.link)) : e;
+    if (target === undefined) continue;
+    const type = TYPE_OF[target.kind] ?? 0o100000;
+    const listing = ensureDir(dirs, parent, layer, real);
+    const old = listing.get(name);
+    if (type !== 0o040000 || (old !== undefined && old.type !== 0o040000)) dropTree(dirs, path);
+    const at = e.kind === EntryKind.Hardlink ? `${real}/${bytesOf(e.link)}` : `${real}/${path}`;
+    const dirLayers = type === 0o040000 ? (old?.type === 0o040000 ? [layer, ...(old.dirLayers ?? [])] : [layer]) : undefined;
+    listing.set(name, { layer, real: at, type, meta: target, dirLayers });
+    if (type === 0o040000 && !dirs.has(path)) dirs.set(path, new Map());
+  }
 }
 
 const typeOfStats = (s: Stats): number => s.mode & 0o170000;

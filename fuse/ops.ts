@@ -1,12 +1,12 @@
 import { constants, fsyncSync, openSync, closeSync, readSync } from 'node:fs';
 import { callerOf, reply, type LowLevelHandlers } from './libfuse.js';
-import { ENTRY_SIZE, packDirent, packEntry, packFileInfo, packStat, packStatvfs, STAT_SIZE, unpackSetAttr } from './wire.js';
-import { create, link, make, remove, rename, truncate } from './mutate.js';
+import { ENTRY_SIZE, packDirent, packEntry, packFileInfo, packStat, packStatvfs, STAT_SIZE } from './wire.js';
+import { create, link, make, remove, rename } from './mutate.js';
 import { setXattr, getXattr, listXattr, removeXattr } from './xattrops.js';
+import { setattr } from './setattr.js';
 import { B } from './attr.js';
 import { ENODATA, ENOENT, ENOTDIR, toErrno } from './errno.js';
-import { setMode, setOwnerMode, setTimes } from './upper.js';
-import { pwritePointer, fdatasync, type Time } from '../src/sys/fsx.js';
+import { pwritePointer, fdatasync } from '../src/sys/fsx.js';
 import type { Node } from './node.js';
 import type { Union } from './union.js';
 
@@ -16,27 +16,48 @@ import type { Union } from './union.js';
  * Ops never throw to libfuse.
  */
 export function unionHandlers(u: Union, timeout: number, log: (e: unknown) => void): LowLevelHandlers {
-  const fail = (req: bigint, e: unknown): void => void reply.err(req, toErrno(e, log));
+  const c = context(u, timeout, log);
+  return { ...nameOps(c), ...fileOps(c), ...dirOps(c), ...xattrOps(c) } as LowLevelHandlers;
+}
+
+type Guard = <A extends unknown[]>(fn: (req: bigint, ...a: A) => void) => (req: bigint, ...a: A) => void;
+
+interface Ctx {
+  u: Union;
+  timeout: number;
+  guard: Guard;
+  entry(req: bigint, n: Node): void;
+  attrReply(req: bigint, n: Node): void;
+  ok(req: bigint): void;
+}
+
+function context(u: Union, timeout: number, log: (e: unknown) => void): Ctx {
   // libfuse copies replies before returning: one buffer each serves every request.
   const entryBuf = Buffer.alloc(ENTRY_SIZE);
   const statBuf = Buffer.alloc(STAT_SIZE);
-  const entry = (req: bigint, n: Node): void => {
-    n.nlookup++;
-    reply.entry(req, packEntry(n.id, u.attr(n), timeout, entryBuf));
-  };
-  const attrReply = (req: bigint, n: Node): void => {
-    packStat(statBuf, 0, u.attr(n));
-    reply.attr(req, statBuf, timeout);
-  };
-  const guard = <A extends unknown[]>(fn: (req: bigint, ...a: A) => void) => (req: bigint, ...a: A): void => {
+  const guard: Guard = (fn) => (req, ...a) => {
     try {
       fn(req, ...a);
     } catch (e) {
-      fail(req, e);
+      reply.err(req, toErrno(e, log));
     }
   };
-  const ok = (req: bigint): void => void reply.err(req, 0);
-  let readBuf = Buffer.allocUnsafe(1 << 20);
+  return {
+    u, timeout, guard,
+    entry(req, n) {
+      n.nlookup++;
+      reply.entry(req, packEntry(n.id, u.attr(n), timeout, entryBuf));
+    },
+    attrReply(req, n) {
+      packStat(statBuf, 0, u.attr(n));
+      reply.attr(req, statBuf, timeout);
+    },
+    ok: (req) => void reply.err(req, 0),
+  };
+}
+
+/** Names: lookup, attributes and everything that adds, removes or renames an entry. */
+function nameOps({ u, guard, entry, attrReply, ok }: Ctx): Partial<LowLevelHandlers> {
   return {
     lookup: guard((req, parent, name) => {
       // Negative lookups are frequent (every create): no exception on that path.
@@ -59,13 +80,26 @@ export function unionHandlers(u: Union, timeout: number, log: (e: unknown) => vo
     symlink: guard((req, target, p, name) => entry(req, make(u, u.node(p), name, 0o120777, 0, callerOf(req), B(target)))),
     rename: guard((req, p, name, np, nn, flags) => (rename(u, u.node(p), name, u.node(np), nn, flags), ok(req))),
     link: guard((req, ino, np, nn) => entry(req, link(u, u.node(ino), u.node(np), nn))),
+    statfs: guard((req) => void reply.statfs(req, packStatvfs(u.statfs()))),
+  };
+}
+
+/** Open files: reads and writes go straight between the fd and libfuse's buffers. */
+function fileOps({ u, timeout, guard, ok }: Ctx): Partial<LowLevelHandlers> {
+  // One reused buffer: libfuse's own fd path mallocs (and for 128 KiB, mmaps) per request.
+  let readBuf = Buffer.allocUnsafe(1 << 20);
+  return {
     open: guard((req, ino, flags) => {
       const n = u.node(ino);
       if ((flags & 3 /* O_ACCMODE */) !== constants.O_RDONLY || (flags & constants.O_TRUNC) !== 0) u.copyUp(n);
       reply.open(req, packFileInfo(u.openHandle(n, flags), { keepCache: true }));
     }),
+    create: guard((req, p, name, mode, flags) => {
+      const [n, fh] = create(u, u.node(p), name, 0o100000 | (mode & 0o7777), flags, callerOf(req));
+      n.nlookup++;
+      reply.create(req, packEntry(n.id, u.attr(n), timeout), packFileInfo(fh, { keepCache: true }));
+    }),
     read: guard((req, _ino, size, off, fh) => {
-      // One reused buffer: libfuse's own fd path mallocs (and for 128 KiB, mmaps) per request.
       if (size > readBuf.length) readBuf = Buffer.allocUnsafe(size);
       reply.buf(req, readBuf, readSync(u.fd(fh), readBuf, 0, size, off));
     }),
@@ -77,9 +111,15 @@ export function unionHandlers(u: Union, timeout: number, log: (e: unknown) => vo
       else fsyncSync(u.fd(fh));
       ok(req);
     }),
+  };
+}
+
+/** Directory listings: a snapshot per open handle, merged once, cached by the kernel. */
+function dirOps({ u, guard, ok }: Ctx): Partial<LowLevelHandlers> {
+  return {
     opendir: guard((req, ino) => {
       const n = u.node(ino);
-      if (n.type !== 0o040000) return fail(req, { errno: ENOTDIR, syscall: 'opendir' });
+      if (n.type !== 0o040000) return void reply.err(req, ENOTDIR);
       const parentIno = n.parent === undefined ? n.ino : n.parent.ino || 1;
       const fh = u.openDir([{ name: '.', ino: n.ino || 1, type: 0o040000 }, { name: '..', ino: parentIno, type: 0o040000 }, ...u.list(n)]);
       reply.open(req, packFileInfo(fh, { keepCache: true, cacheReaddir: true }));
@@ -97,7 +137,11 @@ export function unionHandlers(u: Union, timeout: number, log: (e: unknown) => vo
       reply.buf(req, buf, at);
     }),
     releasedir: guard((req, _ino, fh) => (u.dirs.delete(fh), ok(req))),
-    statfs: guard((req) => void reply.statfs(req, packStatvfs(u.statfs()))),
+  };
+}
+
+function xattrOps({ u, guard, ok }: Ctx): Partial<LowLevelHandlers> {
+  return {
     setxattr: guard((req, ino, name, value, flags) => (setXattr(u, u.node(ino), name, value, flags), ok(req))),
     getxattr: guard((req, ino, name, size) => {
       const v = getXattr(u, u.node(ino), name);
@@ -106,11 +150,6 @@ export function unionHandlers(u: Union, timeout: number, log: (e: unknown) => vo
     }),
     listxattr: guard((req, ino, size) => sized(req, listXattr(u, u.node(ino)), size)),
     removexattr: guard((req, ino, name) => (removeXattr(u, u.node(ino), name), ok(req))),
-    create: guard((req, p, name, mode, flags) => {
-      const [n, fh] = create(u, u.node(p), name, 0o100000 | (mode & 0o7777), flags, callerOf(req));
-      n.nlookup++;
-      reply.create(req, packEntry(n.id, u.attr(n), timeout), packFileInfo(fh, { keepCache: true }));
-    }),
   };
 }
 
@@ -119,27 +158,6 @@ function sized(req: bigint, value: Buffer, size: number): void {
   if (size === 0) reply.xattr(req, value.length);
   else if (size < value.length) reply.err(req, 34);
   else reply.buf(req, value, value.length);
-}
-
-const SET_MODE = 1, SET_UID = 2, SET_GID = 4, SET_SIZE = 8, SET_ATIME = 16, SET_MTIME = 32, ATIME_NOW = 128, MTIME_NOW = 256;
-
-function setattr(u: Union, n: Node, raw: Buffer, toSet: number, fh: number | undefined): void {
-  const want = unpackSetAttr(raw);
-  u.copyUp(n);
-  const path = u.upperPath(n);
-  if ((toSet & (SET_UID | SET_GID)) === 0 && (toSet & SET_MODE) !== 0) setMode(u.cfg.style, path, n.type, want.mode & 0o7777);
-  else if ((toSet & (SET_MODE | SET_UID | SET_GID)) !== 0) {
-    const a = u.attr(n);
-    const mode = (toSet & SET_MODE) !== 0 ? (a.mode & 0o170000) | (want.mode & 0o7777) : a.mode;
-    const uid = (toSet & SET_UID) !== 0 ? want.uid : a.uid;
-    const gid = (toSet & SET_GID) !== 0 ? want.gid : a.gid;
-    setOwnerMode(u.cfg.style, path, uid, gid, mode, { chmod: (toSet & SET_MODE) !== 0 });
-  }
-  if ((toSet & SET_SIZE) !== 0) truncate(u, n, want.size, fh);
-  if ((toSet & (SET_ATIME | SET_MTIME | ATIME_NOW | MTIME_NOW)) !== 0) {
-    const pick = (set: number, isNow: number, t: [number, number]): Time => ((toSet & isNow) !== 0 ? 'now' : (toSet & set) !== 0 ? t : undefined);
-    setTimes(path, pick(SET_ATIME, ATIME_NOW, [want.atimeSec, want.atimeNsec]), pick(SET_MTIME, MTIME_NOW, [want.mtimeSec, want.mtimeNsec]));
-  }
 }
 
 function syncDir(u: Union, n: Node): void {
