@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# The union filesystem against fuse-overlayfs and kernel overlayfs, inside a user namespace as
+# the test user, over the same lower tree (a copy of /usr/share and /usr/include, ~55k files, plus
+# a 1 GiB and a 512 MiB file), upper layer on tmpfs. Each workload runs on a fresh mount, RUNS
+# times; prints medians (seconds) and the ratios hutch/fuse-overlayfs and hutch/overlayfs.
+# Run as root (npm run bench -- fs); BENCH_DIR (default /var/tmp/hutch-bench-fs) keeps the tree.
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+user=${HUTCH_TEST_USER:-hutchtest}
+dir=${BENCH_DIR:-/var/tmp/hutch-bench-fs}
+runs=${RUNS:-3}
+
+if [ ! -e "$dir/.ready" ]; then
+  rm -rf "$dir"
+  mkdir -p "$dir/lower/usr" "$dir/lower/big" "$dir/small/src"
+  cp -a /usr/share /usr/include "$dir/lower/usr/"
+  head -c 1G /dev/urandom > "$dir/lower/big/1g"
+  head -c 512M /dev/urandom > "$dir/lower/big/512m"
+  for d in $(seq 100); do mkdir -p "$dir/small/src/d$d"; for f in $(seq 100); do head -c $((RANDOM % 4096 + 64)) /dev/urandom > "$dir/small/src/d$d/f$f"; done; done
+  tar -C "$dir/small/src" -cf "$dir/small/10k.tar" .
+  rm -rf "$dir/small/src"
+  mkdir -p "$dir/cproj"
+  for i in $(seq 24); do printf '#include <stdio.h>\n#include <string.h>\n#include <stdlib.h>\nint f%d(int x){char b[64];snprintf(b,sizeof b,"%%d",x);return (int)strlen(b)+x*%d;}\n' "$i" "$i" > "$dir/cproj/f$i.c"; done
+  printf 'int f1(int);\nint main(void){return f1(3)>0?0:1;}\n' > "$dir/cproj/main.c"
+  chown -R "$user:$user" "$dir"
+  touch "$dir/.ready"
+fi
+(cd "$repo" && [ -e dist/fuse/daemon.js ] || npm run -s build)
+chmod 755 "$dir"
+
+inner=$(mktemp /tmp/hutch-bench-fs-XXXX.sh)
+chmod 755 "$inner"
+cat > "$inner" <<'INNER'
+set -euo pipefail
+dir=$1 repo=$2 runs=$3
+t=$(mktemp -d /tmp/hutch-bench-ns-XXXX)
+mount -t tmpfs -o size=4g tmpfs "$t"
+mnt=$t/mnt
+mountfs() { # fs
+  rm -rf "$t/up" "$t/wk"; mkdir -p "$t/up" "$t/wk" "$mnt"
+  case $1 in
+    hutch) "$repo/bin/hutch-fs" -o "lowerdir=$dir/lower,upperdir=$t/up,workdir=$t/wk" "$mnt" ;;
+    fuse-overlayfs) fuse-overlayfs -o "lowerdir=$dir/lower,upperdir=$t/up,workdir=$t/wk" "$mnt" ;;
+    overlay) mount -t overlay overlay -o "lowerdir=$dir/lower,upperdir=$t/up,workdir=$t/wk,userxattr" "$mnt" ;;
+  esac
+}
+umountfs() { umount "$mnt"; sleep 0.2; }
+work() { # name
+  case $1 in
+    find) find "$mnt/usr" -type f | wc -l >/dev/null ;;
+    tar) tar -C "$mnt/usr" -cf - . | wc -c >/dev/null ;;
+    read1g) cat "$mnt/big/1g" >/dev/null ;;
+    untar10k) mkdir "$mnt/untar" && tar -C "$mnt/untar" -xf "$dir/small/10k.tar" ;;
+    rmtree) rm -rf "$mnt/usr/share/doc" ;;
+    copyup512m) echo x >> "$mnt/big/512m" ;;
+    compile) mkdir "$mnt/c" && cp "$dir"/cproj/*.c "$mnt/c/" && (cd "$mnt/c" && for f in *.c; do gcc -O1 -c "$f"; done && gcc -o prog *.o && ./prog) ;;
+  esac
+}
+for fs in hutch fuse-overlayfs overlay; do
+  for w in find tar read1g untar10k rmtree copyup512m compile; do
+    for r in $(seq "$runs"); do
+      mountfs "$fs"
+      s=$(date +%s.%N); work "$w"; e=$(date +%s.%N)
+      umountfs
+      echo "$fs $w $(awk -v s="$s" -v e="$e" 'BEGIN {printf "%.3f", e - s}')"
+    done
+  done
+done
+umount "$t"; rmdir "$t"
+INNER
+out=$(cd /tmp && runuser -u "$user" -- unshare --user --map-root-user --mount bash "$inner" "$dir" "$repo" "$runs")
+rm -f "$inner"
+median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+printf '%-12s %10s %15s %10s %12s %12s\n' workload hutch fuse-overlayfs overlay hutch/fovl hutch/ovl
+for w in find tar read1g untar10k rmtree copyup512m compile; do
+  h=$(echo "$out" | awk -v w=$w '$1=="hutch" && $2==w {print $3}' | median)
+  f=$(echo "$out" | awk -v w=$w '$1=="fuse-overlayfs" && $2==w {print $3}' | median)
+  o=$(echo "$out" | awk -v w=$w '$1=="overlay" && $2==w {print $3}' | median)
+  printf '%-12s %10.3f %15.3f %10.3f %12.2f %12.2f\n' "$w" "$h" "$f" "$o" "$(awk -v a="$h" -v b="$f" 'BEGIN {print a / b}')" "$(awk -v a="$h" -v b="$o" 'BEGIN {print a / b}')"
+done

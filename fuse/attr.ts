@@ -1,0 +1,114 @@
+import { lstatSync, fstatSync, type Stats } from 'node:fs';
+import type { Attr } from './wire.js';
+import type { LowerEntry } from './lookup.js';
+import { applyOverrideMode, OVERRIDE_STAT, parseOverrideStat, RDEV_XATTR } from './xattr.js';
+import { lgetxattr, fgetxattr } from '../src/sys/xattr.js';
+
+/**
+ * Attributes of union entries: the upper layer's from lstat (and override_stat when the owner
+ * could not be stored), the lower layers' from their index (or lstat and override_stat in the
+ * standalone mode). st_ino numbers come from one table so that they stay stable for the life of
+ * the mount: across copy-up, and equal for hard links.
+ */
+export class InoMap {
+  private readonly map = new Map<string, number>();
+  private next = 2;
+
+  /** The reported inode number for an underlying file identity key. */
+  of(key: string): number {
+    let ino = this.map.get(key);
+    if (ino === undefined) {
+      ino = this.next++;
+      this.map.set(key, ino);
+    }
+    return ino;
+  }
+
+  /** Makes `key` report `ino` (the upper copy of a lower file keeps its number). */
+  alias(key: string, ino: number): void {
+    this.map.set(key, ino);
+  }
+}
+
+export const B = (s: string): Buffer => Buffer.from(s, 'latin1');
+
+const ms = (t: number): [number, number] => {
+  const sec = Math.floor(t / 1000);
+  return [sec, Math.round((t - sec * 1000) * 1e6)];
+};
+
+/** An Attr from a Stats, with the given st_ino. */
+export function attrOfStats(st: Stats, ino: number): Attr {
+  const [as, an] = ms(st.atimeMs);
+  const [mS, mn] = ms(st.mtimeMs);
+  const [cs, cn] = ms(st.ctimeMs);
+  return {
+    ino, mode: st.mode, nlink: st.nlink, uid: st.uid, gid: st.gid, rdev: st.rdev, size: st.size, blocks: st.blocks,
+    atimeSec: as, atimeNsec: an, mtimeSec: mS, mtimeNsec: mn, ctimeSec: cs, ctimeNsec: cn,
+  };
+}
+
+function override(a: Attr, value: Buffer | undefined, rdev: () => Buffer | undefined): Attr {
+  const o = value === undefined ? undefined : parseOverrideStat(value);
+  if (o === undefined) return a;
+  a.uid = o.uid;
+  a.gid = o.gid;
+  a.mode = applyOverrideMode(a.mode, o);
+  const t = a.mode & 0o170000;
+  if (t === 0o020000 || t === 0o060000) {
+    a.rdev = Number(rdev()?.toString() ?? 0);
+    a.size = 0;
+  }
+  return a;
+}
+
+/** Attributes of an upper-layer file by path; `inos` gives its st_ino. */
+export function upperAttr(path: string, inos: InoMap): Attr {
+  const st = lstatSync(B(path));
+  const a = attrOfStats(st, inos.of(`U:${st.ino}`));
+  return override(a, quiet(() => lgetxattr(path, OVERRIDE_STAT)), () => quiet(() => lgetxattr(path, RDEV_XATTR)));
+}
+
+/** Attributes of an open upper-layer file (an unlinked one, say). */
+export function fdAttr(fd: number, inos: InoMap): Attr {
+  const st = fstatSync(fd);
+  const a = attrOfStats(st, inos.of(`U:${st.ino}`));
+  return override(a, quiet(() => fgetxattr(fd, OVERRIDE_STAT)), () => undefined);
+}
+
+const cache = new WeakMap<LowerEntry, Attr>();
+
+/** Attributes of a lower entry, computed once: lower layers never change. */
+export function lowerAttr(e: LowerEntry, inos: InoMap): Attr {
+  const hit = cache.get(e);
+  if (hit !== undefined) return { ...hit };
+  let a: Attr;
+  let st: Stats | undefined;
+  try {
+    st = lstatSync(B(e.real));
+  } catch {
+    st = undefined;
+  }
+  if (st !== undefined) a = attrOfStats(st, inos.of(`L${e.layer}:${st.ino}`));
+  else a = { ...attrOfStats(lstatSync('/'), inos.of(`P:${e.real}`)), size: 0, blocks: 0, nlink: 1 };
+  const m = e.meta;
+  if (m !== undefined) {
+    a.mode = e.type | (m.mode & 0o7777);
+    a.uid = m.uid;
+    a.gid = m.gid;
+    a.rdev = m.rdev;
+    a.mtimeSec = m.mtimeSec;
+    a.mtimeNsec = m.mtimeNsec;
+    if (e.type === 0o020000 || e.type === 0o060000) a.size = 0;
+  } else a = override(a, quiet(() => lgetxattr(e.real, OVERRIDE_STAT)), () => quiet(() => lgetxattr(e.real, RDEV_XATTR)));
+  cache.set(e, a);
+  return { ...a };
+}
+
+function quiet<T>(f: () => T): T | undefined {
+  try {
+    return f();
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,93 @@
+import { spawn } from 'node:child_process';
+import { closeSync, mkdirSync, readdirSync, rmSync, unlinkSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { mknod } from '../src/sys/fsx.js';
+import { describeCause, HutchError } from '../src/errors.js';
+import { openLowerTree } from './lookup.js';
+import { mountSession } from './libfuse.js';
+import { unionHandlers } from './ops.js';
+import { parseFsArgs, type FsOptions } from './options.js';
+import { Union } from './union.js';
+
+/**
+ * bin/hutch-fs: mounts a union and serves it. Without -f it starts itself in the foreground as
+ * a detached child and returns once the mount is up (fuse-overlayfs does the same; podman waits
+ * for the mount program to exit). The child reports "ok" or its error on fd 3.
+ */
+export async function main(argv: string[]): Promise<number> {
+  let opts: FsOptions;
+  try {
+    opts = parseFsArgs(argv, process.cwd());
+  } catch (e) {
+    process.stderr.write(`hutch-fs: ${describeCause(e)}\n`);
+    if (e instanceof HutchError && e.hint) process.stderr.write(`hint: ${e.hint}\n`);
+    return 2;
+  }
+  if (!opts.foreground) return background(argv);
+  return serve(opts);
+}
+
+/** Runs the daemon in the foreground: mounts, says "ok" on fd 3 when that is a pipe, serves. */
+export function serve(opts: FsOptions): number {
+  const ready = process.env.HUTCH_FS_READY_FD === undefined ? undefined : Number(process.env.HUTCH_FS_READY_FD);
+  try {
+    process.umask(0);
+    const whiteoutFiles = prepareWork(opts.work);
+    const union = new Union({
+      lower: openLowerTree(opts.lowers), upper: opts.upper, work: opts.work,
+      style: { overrideOnly: opts.overrideOnly, whiteoutFiles }, squash: opts.squash,
+    });
+    const log = (e: unknown): void => void process.stderr.write(`hutch-fs: unexpected error (replied EIO): ${e instanceof Error ? e.stack : String(e)}\n`);
+    const session = mountSession(opts.mountpoint, 'allow_other,default_permissions,fsname=hutch-fs,subtype=hutch-fs', unionHandlers(union, opts.timeout, log), log);
+    if (ready !== undefined) {
+      writeSync(ready, 'ok\n');
+      closeSync(ready);
+    }
+    session.serve();
+    return 0;
+  } catch (e) {
+    const msg = `hutch-fs: cannot mount ${opts.mountpoint}: ${describeCause(e)}\n`;
+    process.stderr.write(msg);
+    if (ready !== undefined) writeSync(ready, msg);
+    return 1;
+  }
+}
+
+/** Empties the work directory of a previous run and probes whether 0/0 whiteouts can be made. */
+function prepareWork(work: string): boolean {
+  mkdirSync(work, { recursive: true });
+  for (const name of readdirSync(work)) rmSync(join(work, name), { recursive: true, force: true });
+  const probe = join(work, 'whiteout-probe');
+  try {
+    mknod(probe, 0o020000, 0);
+    unlinkSync(probe);
+    return false;
+  } catch {
+    return true;
+  }
+}
+
+function background(argv: string[]): Promise<number> {
+  const child = spawn(process.execPath, [process.argv[1]!, '-f', ...argv], {
+    // The caller (podman) waits for our output pipes to close: the daemon must not hold them.
+    detached: true, stdio: ['ignore', 'ignore', 'ignore', 'pipe'], env: { ...process.env, HUTCH_FS_READY_FD: '3' },
+  });
+  return new Promise((resolve) => {
+    let said = '';
+    const pipe = child.stdio[3] as NodeJS.ReadableStream;
+    pipe.on('data', (d: Buffer) => (said += d.toString()));
+    pipe.on('end', () => {
+      if (said.startsWith('ok')) {
+        child.unref();
+        resolve(0);
+      } else {
+        if (said !== '') process.stderr.write(said);
+        resolve(1);
+      }
+    });
+    child.on('error', (e) => {
+      process.stderr.write(`hutch-fs: cannot start the daemon: ${e.message}\n`);
+      resolve(1);
+    });
+  });
+}

@@ -1,0 +1,199 @@
+import koffi from 'koffi';
+
+/**
+ * libfuse 3's low-level API through koffi (Debian's libfuse3-3, no compile step). The JS thread
+ * drives the loop itself (fuse_session_receive_buf / process_buf), so callbacks run directly on
+ * it: one request at a time, replied before the next is read. This suits a daemon process of its
+ * own (bin/hutch-fs); see FUSE-NOTES.md for the pitfalls this avoids.
+ */
+const lib = koffi.load('libfuse3.so.3');
+const libc = koffi.load('libc.so.6');
+const strlen = libc.func('size_t strlen(void *s)');
+
+koffi.struct('hutch_fuse_args', { argc: 'int', argv: 'char **', allocated: 'int' });
+const sessionNew = lib.func('void *fuse_session_new(hutch_fuse_args *args, void *ops, size_t size, void *data)');
+const sessionMount = lib.func('int fuse_session_mount(void *se, const char *mountpoint)');
+const sessionUnmount = lib.func('void fuse_session_unmount(void *se)');
+const sessionDestroy = lib.func('void fuse_session_destroy(void *se)');
+const receiveBuf = lib.func('int fuse_session_receive_buf(void *se, void *buf)');
+const processBuf = lib.func('void fuse_session_process_buf(void *se, void *buf)');
+const reqCtx = lib.func('void *fuse_req_ctx(void *req)');
+
+/** The reply calls; `req` is the opaque request pointer a callback received. */
+export const reply = {
+  err: lib.func('int fuse_reply_err(void *req, int err)') as (req: bigint, errno: number) => number,
+  none: lib.func('void fuse_reply_none(void *req)') as (req: bigint) => void,
+  entry: lib.func('int fuse_reply_entry(void *req, void *e)') as (req: bigint, e: Buffer) => number,
+  create: lib.func('int fuse_reply_create(void *req, void *e, void *fi)') as (req: bigint, e: Buffer, fi: Buffer) => number,
+  attr: lib.func('int fuse_reply_attr(void *req, void *attr, double timeout)') as (req: bigint, a: Buffer, t: number) => number,
+  readlink: lib.func('int fuse_reply_readlink(void *req, void *link)') as (req: bigint, link: Buffer) => number,
+  open: lib.func('int fuse_reply_open(void *req, void *fi)') as (req: bigint, fi: Buffer) => number,
+  write: lib.func('int fuse_reply_write(void *req, size_t count)') as (req: bigint, n: number) => number,
+  buf: lib.func('int fuse_reply_buf(void *req, void *buf, size_t size)') as (req: bigint, b: Buffer | null, n: number) => number,
+  data: lib.func('int fuse_reply_data(void *req, void *bufv, int flags)') as (req: bigint, v: Buffer, flags: number) => number,
+  statfs: lib.func('int fuse_reply_statfs(void *req, void *st)') as (req: bigint, s: Buffer) => number,
+  xattr: lib.func('int fuse_reply_xattr(void *req, size_t count)') as (req: bigint, n: number) => number,
+};
+
+/** Who made a request (uid/gid inside the mount's user namespace, and the umask). */
+export interface Caller {
+  uid: number;
+  gid: number;
+  pid: number;
+  umask: number;
+}
+
+/** The caller of a request: struct fuse_ctx {uid, gid, pid, umask}. */
+export function callerOf(req: bigint): Caller {
+  const v = new Uint32Array(koffi.view(reqCtx(req), 16));
+  return { uid: v[0]!, gid: v[1]!, pid: v[2]!, umask: v[3]! };
+}
+
+/** The operations a file system implements; names are byte strings (latin1), fh our handle. */
+export interface LowLevelHandlers {
+  lookup(req: bigint, parent: number, name: string): void;
+  forget(ino: number, nlookup: number): void;
+  getattr(req: bigint, ino: number, fh: number | undefined): void;
+  setattr(req: bigint, ino: number, attr: Buffer, toSet: number, fh: number | undefined): void;
+  readlink(req: bigint, ino: number): void;
+  mknod(req: bigint, parent: number, name: string, mode: number, rdev: number): void;
+  mkdir(req: bigint, parent: number, name: string, mode: number): void;
+  unlink(req: bigint, parent: number, name: string): void;
+  rmdir(req: bigint, parent: number, name: string): void;
+  symlink(req: bigint, target: string, parent: number, name: string): void;
+  rename(req: bigint, parent: number, name: string, newParent: number, newName: string, flags: number): void;
+  link(req: bigint, ino: number, newParent: number, newName: string): void;
+  open(req: bigint, ino: number, flags: number): void;
+  read(req: bigint, ino: number, size: number, off: number, fh: number): void;
+  write(req: bigint, ino: number, data: bigint, size: number, off: number, fh: number): void;
+  release(req: bigint, ino: number, fh: number): void;
+  fsync(req: bigint, ino: number, datasync: number, fh: number): void;
+  opendir(req: bigint, ino: number): void;
+  readdir(req: bigint, ino: number, size: number, off: number, fh: number): void;
+  releasedir(req: bigint, ino: number, fh: number): void;
+  statfs(req: bigint, ino: number): void;
+  setxattr(req: bigint, ino: number, name: string, value: Buffer, flags: number): void;
+  getxattr(req: bigint, ino: number, name: string, size: number): void;
+  listxattr(req: bigint, ino: number, size: number): void;
+  removexattr(req: bigint, ino: number, name: string): void;
+  create(req: bigint, parent: number, name: string, mode: number, flags: number): void;
+}
+
+const bytes = (p: bigint): string => {
+  const n = Number(strlen(p));
+  return n === 0 ? '' : Buffer.from(koffi.view(p, n)).toString('latin1');
+};
+const fiFh = (fi: bigint | null): number | undefined => (fi === null || fi === 0n ? undefined : Number(koffi.decode(fi, 16, 'uint64_t')));
+const fiFlags = (fi: bigint): number => koffi.decode(fi, 'int') as number;
+const n = (v: number | bigint): number => Number(v);
+const FI = (fi: bigint): number => fiFh(fi) ?? 0;
+
+// [offset in fuse_lowlevel_ops, C prototype, adapter from raw arguments to a handler call]
+type Adapter = (h: LowLevelHandlers, a: any[]) => void; // eslint-disable-line @typescript-eslint/no-explicit-any
+const OPS: [number, string, Adapter][] = [
+  [16, 'void lookup(void *r, uint64_t p, void *name)', (h, a) => h.lookup(a[0], n(a[1]), bytes(a[2]))],
+  [32, 'void getattr(void *r, uint64_t i, void *fi)', (h, a) => h.getattr(a[0], n(a[1]), fiFh(a[2]))],
+  [40, 'void setattr(void *r, uint64_t i, void *st, int set, void *fi)', (h, a) =>
+    h.setattr(a[0], n(a[1]), Buffer.from(koffi.view(a[2], 144)), a[3], fiFh(a[4]))],
+  [48, 'void readlink(void *r, uint64_t i)', (h, a) => h.readlink(a[0], n(a[1]))],
+  [56, 'void mknod(void *r, uint64_t p, void *name, uint32_t mode, uint64_t rdev)', (h, a) => h.mknod(a[0], n(a[1]), bytes(a[2]), a[3], n(a[4]))],
+  [64, 'void mkdir(void *r, uint64_t p, void *name, uint32_t mode)', (h, a) => h.mkdir(a[0], n(a[1]), bytes(a[2]), a[3])],
+  [72, 'void unlink(void *r, uint64_t p, void *name)', (h, a) => h.unlink(a[0], n(a[1]), bytes(a[2]))],
+  [80, 'void rmdir(void *r, uint64_t p, void *name)', (h, a) => h.rmdir(a[0], n(a[1]), bytes(a[2]))],
+  [88, 'void symlink(void *r, void *link, uint64_t p, void *name)', (h, a) => h.symlink(a[0], bytes(a[1]), n(a[2]), bytes(a[3]))],
+  [96, 'void rename(void *r, uint64_t p, void *name, uint64_t np, void *nn, unsigned int flags)', (h, a) =>
+    h.rename(a[0], n(a[1]), bytes(a[2]), n(a[3]), bytes(a[4]), a[5])],
+  [104, 'void link(void *r, uint64_t i, uint64_t np, void *nn)', (h, a) => h.link(a[0], n(a[1]), n(a[2]), bytes(a[3]))],
+  [112, 'void open(void *r, uint64_t i, void *fi)', (h, a) => h.open(a[0], n(a[1]), fiFlags(a[2]))],
+  [120, 'void read(void *r, uint64_t i, size_t size, int64_t off, void *fi)', (h, a) => h.read(a[0], n(a[1]), n(a[2]), n(a[3]), FI(a[4]))],
+  [128, 'void write(void *r, uint64_t i, void *buf, size_t size, int64_t off, void *fi)', (h, a) =>
+    h.write(a[0], n(a[1]), a[2], n(a[3]), n(a[4]), FI(a[5]))],
+  [144, 'void release(void *r, uint64_t i, void *fi)', (h, a) => h.release(a[0], n(a[1]), FI(a[2]))],
+  [152, 'void fsync(void *r, uint64_t i, int datasync, void *fi)', (h, a) => h.fsync(a[0], n(a[1]), a[2], FI(a[3]))],
+  [160, 'void opendir(void *r, uint64_t i, void *fi)', (h, a) => h.opendir(a[0], n(a[1]))],
+  [168, 'void readdir(void *r, uint64_t i, size_t size, int64_t off, void *fi)', (h, a) => h.readdir(a[0], n(a[1]), n(a[2]), n(a[3]), FI(a[4]))],
+  [176, 'void releasedir(void *r, uint64_t i, void *fi)', (h, a) => h.releasedir(a[0], n(a[1]), FI(a[2]))],
+  [184, 'void fsyncdir(void *r, uint64_t i, int datasync, void *fi)', (h, a) => h.fsync(a[0], n(a[1]), a[2], -1)],
+  [192, 'void statfs(void *r, uint64_t i)', (h, a) => h.statfs(a[0], n(a[1]))],
+  [200, 'void setxattr(void *r, uint64_t i, void *name, void *value, size_t size, int flags)', (h, a) =>
+    h.setxattr(a[0], n(a[1]), bytes(a[2]), n(a[4]) === 0 ? Buffer.alloc(0) : Buffer.from(koffi.view(a[3], n(a[4]))), a[5])],
+  [208, 'void getxattr(void *r, uint64_t i, void *name, size_t size)', (h, a) => h.getxattr(a[0], n(a[1]), bytes(a[2]), n(a[3]))],
+  [216, 'void listxattr(void *r, uint64_t i, size_t size)', (h, a) => h.listxattr(a[0], n(a[1]), n(a[2]))],
+  [224, 'void removexattr(void *r, uint64_t i, void *name)', (h, a) => h.removexattr(a[0], n(a[1]), bytes(a[2]))],
+  [240, 'void create(void *r, uint64_t p, void *name, uint32_t mode, void *fi)', (h, a) =>
+    h.create(a[0], n(a[1]), bytes(a[2]), a[3], fiFlags(a[4]))],
+];
+
+const KILLPRIV = 1 << 20;
+const CACHE_SYMLINKS = 1 << 23;
+
+/** A mounted FUSE session. */
+export interface Session {
+  /** Serves requests until the file system is unmounted; then releases the session. */
+  serve(): void;
+}
+
+/**
+ * Creates a session with mount options (e.g. "allow_other,default_permissions,fsname=x") and
+ * mounts it. `onError` names an unexpected exception of a handler; the request gets EIO.
+ */
+export function mountSession(mountpoint: string, options: string, handlers: LowLevelHandlers, onError: (e: unknown) => void): Session {
+  const { ops, registered } = registerOps(handlers, onError);
+  const argv = ['hutch-fs', '-o', options];
+  const se = sessionNew({ argc: argv.length, argv, allocated: 0 }, ops, ops.length, null);
+  if (!se) throw new Error(`fuse_session_new refused the options ${options}`);
+  if (sessionMount(se, mountpoint) !== 0) {
+    sessionDestroy(se);
+    throw new Error(`cannot mount fuse at ${mountpoint} (is /dev/fuse usable and are we root in a user and mount namespace?)`);
+  }
+  return {
+    serve(): void {
+      const buf = Buffer.alloc(40);
+      for (;;) {
+        const got = receiveBuf(se, buf);
+        if (got === -4 /* EINTR */ || got === -11 /* EAGAIN */) continue;
+        if (got <= 0) break;
+        processBuf(se, buf);
+      }
+      sessionUnmount(se);
+      sessionDestroy(se);
+      for (const ptr of registered) koffi.unregister(ptr);
+    },
+  };
+}
+
+/** Fills a struct fuse_lowlevel_ops with registered callbacks; every one replies, even on a throw. */
+function registerOps(handlers: LowLevelHandlers, onError: (e: unknown) => void): { ops: Buffer; registered: bigint[] } {
+  const registered: bigint[] = [];
+  const ops = Buffer.alloc(352);
+  const put = (offset: number, proto: string, fn: (...a: any[]) => void): void => { // eslint-disable-line @typescript-eslint/no-explicit-any
+    const ptr = koffi.register(fn, koffi.pointer(koffi.proto(proto.replace(/ (\w+)\(/, ' hutch_fuse_$1('))));
+    registered.push(ptr);
+    ops.writeBigUInt64LE(ptr, offset);
+  };
+  for (const [offset, proto, adapter] of OPS) {
+    put(offset, proto, (...a: any[]): void => { // eslint-disable-line @typescript-eslint/no-explicit-any
+      try {
+        adapter(handlers, a);
+      } catch (e) {
+        onError(e);
+        if (typeof a[0] === 'bigint') reply.err(a[0], 5);
+      }
+    });
+  }
+  put(0, 'void init(void *u, void *conn)', (_u: bigint, conn: bigint) => {
+    // The kernel then clears setuid/setgid on write itself (by a setattr), as on any file system.
+    const c = new Uint32Array(koffi.view(conn, 32));
+    c[6] = (c[6]! & ~KILLPRIV) | (c[5]! & CACHE_SYMLINKS);
+  });
+  put(24, 'void forget(void *r, uint64_t i, uint64_t nl)', (r: bigint, i: number, nl: number) => {
+    handlers.forget(n(i), n(nl));
+    reply.none(r);
+  });
+  put(304, 'void forget_multi(void *r, size_t count, void *forgets)', (r: bigint, count: number, f: bigint) => {
+    const b = Buffer.from(koffi.view(f, n(count) * 16));
+    for (let i = 0; i < n(count); i++) handlers.forget(Number(b.readBigUInt64LE(i * 16)), Number(b.readBigUInt64LE(i * 16 + 8)));
+    reply.none(r);
+  });
+  return { ops, registered };
+}

@@ -1,0 +1,193 @@
+import { lstatSync, readdirSync, type Stats } from 'node:fs';
+import { EntryKind, OPAQUE, readLayerIndex, type IndexEntry } from './layer-index.js';
+import { isWhiteoutDevice, OPAQUE_MARKER, whiteoutTarget } from './whiteout.js';
+import { isOpaqueValue, OPAQUE_XATTRS } from './xattr.js';
+import { lgetxattr } from '../src/sys/xattr.js';
+
+/**
+ * The merged view of an image's read-only layers. Lower layers never change while mounted, so
+ * each directory's merged listing is computed once (for indexed layers: all of them, at mount)
+ * and a lookup or a readdir of a lower directory is then a Map access.
+ * Paths are byte strings (latin1), relative, '' for the root; layers are numbered top first.
+ */
+export interface LowerEntry {
+  /** The top-most layer that provides this entry. */
+  layer: number;
+  /** Its file on disk (absolute, latin1); for index-only entries a path that may not exist. */
+  real: string;
+  /** S_IFMT bits. */
+  type: number;
+  /** What the layer's index says (ownership, mode, device, xattrs, link target). */
+  meta?: IndexEntry;
+  /** For directories: the layers (top first) whose directory of this path is merged here. */
+  dirLayers?: number[];
+}
+
+export interface LowerTree {
+  /** The merged listing of a lower directory, or undefined when no layer shows one there. */
+  dir(path: string): Map<string, LowerEntry> | undefined;
+}
+
+export type LowerSpec = { dir: string; indexFile?: string };
+
+/** Builds the lower tree of layers given top first; indexed when every layer has an index. */
+export function openLowerTree(layers: LowerSpec[]): LowerTree {
+  if (layers.length > 0 && layers.every((l) => l.indexFile !== undefined)) {
+    return buildIndexedTree(layers.map((l) => ({ dir: l.dir, entries: readLayerIndex(l.indexFile!) })));
+  }
+  return new ScannedTree(layers.map((l) => l.dir));
+}
+
+const TYPE_OF: Record<number, number> = {
+  [EntryKind.File]: 0o100000, [EntryKind.Dir]: 0o040000, [EntryKind.Symlink]: 0o120000, [EntryKind.Char]: 0o020000,
+  [EntryKind.Block]: 0o060000, [EntryKind.Fifo]: 0o010000, [EntryKind.Socket]: 0o140000,
+};
+const bytesOf = (utf8: string): string => Buffer.from(utf8.replace(/^\.?\/+/, '').replace(/\/+$/, ''), 'utf8').toString('latin1');
+const split = (p: string): [string, string] => {
+  const i = p.lastIndexOf('/');
+  return i < 0 ? ['', p] : [p.slice(0, i), p.slice(i + 1)];
+};
+
+type Listing = Map<string, LowerEntry>;
+
+/** Merges indexed layers (top first) into one map of directories, bottom layer first. */
+export function buildIndexedTree(layers: { dir: string; entries: IndexEntry[] }[]): LowerTree {
+  const dirs = new Map<string, Listing>([['', new Map()]]);
+  for (let layer = layers.length - 1; layer >= 0; layer--) applyLayer(dirs, layer, layers[layer]!.dir, layers[layer]!.entries);
+  return { dir: (path) => dirs.get(path) };
+}
+
+/** Forgets a directory's merged listing and everything below it. */
+function dropTree(dirs: Map<string, Listing>, path: string): void {
+  const listing = dirs.get(path);
+  if (listing === undefined) return;
+  dirs.delete(path);
+  for (const [name, e] of listing) if (e.type === 0o040000) dropTree(dirs, path === '' ? name : `${path}/${name}`);
+}
+
+/** The listing of a directory, made (with its parents) when a layer implies it without an entry. */
+function ensureDir(dirs: Map<string, Listing>, path: string, layer: number, real: string): Listing {
+  let listing = dirs.get(path);
+  if (listing !== undefined) return listing;
+  const [parent, name] = split(path);
+  ensureDir(dirs, parent, layer, real).set(name, { layer, real: `${real}/${path}`, type: 0o040000, dirLayers: [layer] });
+  listing = new Map();
+  dirs.set(path, listing);
+  return listing;
+}
+
+/** Lays one layer over the merged tree: its whiteouts and opaque directories first, then its entries. */
+function applyLayer(dirs: Map<string, Listing>, layer: number, dir: string, entries: IndexEntry[]): void {
+  const real = Buffer.from(dir).toString('latin1');
+  const byPath = new Map(entries.map((e) => [bytesOf(e.path), e]));
+  for (const [path, e] of byPath) {
+    if (e.kind === EntryKind.Whiteout) {
+      const [parent, name] = split(path);
+      dirs.get(parent)?.delete(name);
+      dropTree(dirs, path);
+    } else if (e.kind === EntryKind.Dir && (e.flags & OPAQUE) !== 0) dropTree(dirs, path);
+  }
+  for (const [path, e] of byPath) {
+    if (e.kind === EntryKind.Whiteout) continue;
+    if (path === '') {
+      dirs.get('')!.set('', { layer, real, type: 0o040000, meta: e });
+      continue;
+    }
+    const [parent, name] = split(path);
+    const target = e.kind === EntryKind.Hardlink ? byPath.get(bytesOf(e.link)) : e;
+    if (target === undefined) continue;
+    const type = TYPE_OF[target.kind] ?? 0o100000;
+    const listing = ensureDir(dirs, parent, layer, real);
+    const old = listing.get(name);
+    if (type !== 0o040000 || (old !== undefined && old.type !== 0o040000)) dropTree(dirs, path);
+    const at = e.kind === EntryKind.Hardlink ? `${real}/${bytesOf(e.link)}` : `${real}/${path}`;
+    const dirLayers = type === 0o040000 ? (old?.type === 0o040000 ? [layer, ...(old.dirLayers ?? [])] : [layer]) : undefined;
+    listing.set(name, { layer, real: at, type, meta: target, dirLayers });
+    if (type === 0o040000 && !dirs.has(path)) dirs.set(path, new Map());
+  }
+}
+
+const typeOfStats = (s: Stats): number => s.mode & 0o170000;
+
+/** Plain directories as fuse-overlayfs takes them: each directory merged on first use. */
+export class ScannedTree implements LowerTree {
+  private readonly dirs = new Map<string, Map<string, LowerEntry> | undefined>();
+  private readonly roots: string[];
+
+  constructor(layerDirs: string[]) {
+    this.roots = layerDirs.map((d) => Buffer.from(d).toString('latin1'));
+  }
+
+  dir(path: string): Map<string, LowerEntry> | undefined {
+    if (this.dirs.has(path)) return this.dirs.get(path);
+    let layers: number[] | undefined;
+    if (path === '') layers = this.roots.map((_, i) => i);
+    else {
+      const [parent, name] = split(path);
+      const e = this.dir(parent)?.get(name);
+      layers = e?.type === 0o040000 ? e.dirLayers : undefined;
+    }
+    const listing = layers === undefined ? undefined : this.merge(path, layers);
+    this.dirs.set(path, listing);
+    return listing;
+  }
+
+  private merge(path: string, layers: number[]): Map<string, LowerEntry> {
+    const entries = new Map<string, LowerEntry>();
+    const hidden = new Set<string>();
+    const closed = new Set<string>();
+    for (const layer of layers) {
+      const base = path === '' ? this.roots[layer]! : `${this.roots[layer]}/${path}`;
+      let names: string[];
+      try {
+        names = (readdirSync(Buffer.from(base, 'latin1'), { encoding: 'buffer' }) as Buffer[]).map((b) => b.toString('latin1'));
+      } catch {
+        continue;
+      }
+      const seen: string[] = [];
+      for (const name of names) {
+        if (name === OPAQUE_MARKER) continue;
+        const target = whiteoutTarget(name);
+        if (target !== undefined) {
+          if (entries.has(target)) closed.add(target);
+          seen.push(target);
+          continue;
+        }
+        this.add(entries, hidden, closed, layer, `${base}/${name}`, name);
+        seen.push(name);
+      }
+      for (const name of seen) hidden.add(name);
+      if (names.includes(OPAQUE_MARKER) || OPAQUE_XATTRS.some((x) => isOpaqueValue(safeXattr(base, x)))) break;
+    }
+    return entries;
+  }
+
+  private add(entries: Map<string, LowerEntry>, hidden: Set<string>, closed: Set<string>, layer: number, real: string, name: string): void {
+    const old = entries.get(name);
+    if (old === undefined && hidden.has(name)) return;
+    if (old !== undefined && (old.type !== 0o040000 || closed.has(name))) return;
+    let st: Stats;
+    try {
+      st = lstatSync(Buffer.from(real, 'latin1'));
+    } catch {
+      return;
+    }
+    const type = typeOfStats(st);
+    if (old !== undefined) {
+      // A non-directory in a middle layer hides the directories below it.
+      if (type === 0o040000) old.dirLayers!.push(layer);
+      else closed.add(name);
+      return;
+    }
+    if (isWhiteoutDevice(st.mode, st.rdev)) return;
+    entries.set(name, { layer, real, type, dirLayers: type === 0o040000 ? [layer] : undefined });
+  }
+}
+
+function safeXattr(path: string, name: string): Buffer | undefined {
+  try {
+    return lgetxattr(path, name);
+  } catch {
+    return undefined;
+  }
+}

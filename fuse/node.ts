@@ -1,0 +1,153 @@
+import type { LowerEntry } from './lookup.js';
+
+/**
+ * One name of the union the kernel knows (a node per path, as fuse-overlayfs does). Its path is
+ * its parent chain, so a rename moves a whole subtree by moving one node.
+ */
+export interface Node {
+  /** The kernel's node id (1 for the root). */
+  id: number;
+  parent: Node | undefined;
+  /** The name in its parent, a byte string (latin1). */
+  name: string;
+  /** The kernel's lookup count; the node is dropped when it falls to zero. */
+  nlookup: number;
+  children: Map<string, Node>;
+  /** S_IFMT bits. */
+  type: number;
+  /** It exists in the upper layer (created there, or copied up). */
+  upper: boolean;
+  /** The lower entry at this path, visible or hidden by the upper one (a whiteout is due on removal). */
+  lower: LowerEntry | undefined;
+  /** For directories: the lower listing of this path is merged in (not opaque, not moved). */
+  lowerDir: boolean;
+  /** Bumped at copy-up: handles opened on the lower file reopen the upper one. */
+  gen: number;
+  /** Unlinked or replaced: only its open handles still reach it. */
+  detached: boolean;
+  /** The st_ino reported, stable for the life of the mount (0 until first computed). */
+  ino: number;
+  /** Other names of this node made by link(): the kernel sees one inode, as for any hard link. */
+  aliases: { parent: Node; name: string }[];
+  /** pathOf's memo, valid while no rename happened since (pathEpoch). */
+  path: string;
+  pathEpoch: number;
+}
+
+// Bumped whenever a node moves: memoised paths are then recomputed on demand.
+let epoch = 0;
+/** Invalidates every memoised path (after any rename or change of a node's name). */
+export function pathsMoved(): void {
+  epoch++;
+}
+
+const S_IFDIR = 0o040000;
+
+/** The table of live nodes, by kernel id. */
+export class NodeTable {
+  private readonly byId = new Map<number, Node>();
+  private nextId = 2;
+  readonly root: Node;
+
+  constructor(rootLower: LowerEntry | undefined) {
+    this.root = this.make(undefined, '', S_IFDIR, true, rootLower);
+    this.root.id = 1;
+    this.root.nlookup = 1;
+    this.byId.clear();
+    this.byId.set(1, this.root);
+    this.root.lowerDir = true;
+  }
+
+  get(id: number): Node | undefined {
+    return this.byId.get(id);
+  }
+
+  /** A new node under `parent` (replacing any cached child of that name). */
+  make(parent: Node | undefined, name: string, type: number, upper: boolean, lower: LowerEntry | undefined): Node {
+    const node: Node = {
+      id: this.nextId++, parent, name, nlookup: 0, children: new Map(), type, upper, lower,
+      lowerDir: type === S_IFDIR && lower?.type === S_IFDIR, gen: 0, detached: false, ino: 0, aliases: [], path: '', pathEpoch: -1,
+    };
+    this.byId.set(node.id, node);
+    if (parent !== undefined) {
+      const old = parent.children.get(name);
+      if (old !== undefined) this.detach(old);
+      parent.children.set(name, node);
+    }
+    return node;
+  }
+
+  /** Takes a node out of the tree (unlink, rmdir, replaced by a rename). */
+  detach(node: Node): void {
+    node.detached = true;
+    if (node.parent?.children.get(node.name) === node) node.parent.children.delete(node.name);
+    if (node.nlookup === 0) this.drop(node);
+  }
+
+  /** Gives a node one more name (a hard link made through the mount). */
+  addAlias(node: Node, parent: Node, name: string): void {
+    const old = parent.children.get(name);
+    if (old !== undefined && old !== node) this.detach(old);
+    parent.children.set(name, node);
+    node.aliases.push({ parent, name });
+  }
+
+  /** Removes one name of a node (unlink, or the source of a rename); detaches it at the last. */
+  unname(node: Node, parent: Node, name: string): void {
+    if (node.parent === parent && node.name === name) {
+      const next = node.aliases.shift();
+      if (next === undefined) return this.detach(node);
+      if (parent.children.get(name) === node) parent.children.delete(name);
+      node.parent = next.parent;
+      node.name = next.name;
+      pathsMoved();
+      return;
+    }
+    node.aliases = node.aliases.filter((a) => a.parent !== parent || a.name !== name);
+    if (parent.children.get(name) === node) parent.children.delete(name);
+  }
+
+  /** The kernel forgot `n` lookups. */
+  forget(id: number, n: number): void {
+    const node = this.byId.get(id);
+    if (node === undefined || id === 1) return;
+    node.nlookup -= n;
+    if (node.nlookup <= 0) {
+      node.nlookup = 0;
+      if (node.children.size === 0) {
+        if (node.parent?.children.get(node.name) === node) node.parent.children.delete(node.name);
+        this.drop(node);
+      }
+    }
+  }
+
+  private drop(node: Node): void {
+    if (node.children.size === 0 && node.nlookup === 0) this.byId.delete(node.id);
+  }
+
+  /** Moves a node to a new parent and name (after a rename), replacing what was there. */
+  move(node: Node, parent: Node, name: string): void {
+    if (node.parent?.children.get(node.name) === node) node.parent.children.delete(node.name);
+    const old = parent.children.get(name);
+    if (old !== undefined && old !== node) this.detach(old);
+    node.parent = parent;
+    node.name = name;
+    parent.children.set(name, node);
+    pathsMoved();
+  }
+}
+
+/** The path of a node relative to the union's root ('' for the root). */
+export function pathOf(node: Node): string {
+  if (node.parent === undefined) return '';
+  if (node.pathEpoch === epoch) return node.path;
+  const up = pathOf(node.parent);
+  node.path = up === '' ? node.name : `${up}/${node.name}`;
+  node.pathEpoch = epoch;
+  return node.path;
+}
+
+/** `parent/name` for a parent path. */
+export function joinPath(parent: string, name: string): string {
+  return parent === '' ? name : `${parent}/${name}`;
+}

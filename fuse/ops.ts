@@ -1,0 +1,171 @@
+import { constants, fsyncSync, openSync, closeSync, readSync } from 'node:fs';
+import { callerOf, reply, type LowLevelHandlers } from './libfuse.js';
+import { ENTRY_SIZE, packDirent, packEntry, packFileInfo, packStat, packStatvfs, STAT_SIZE } from './wire.js';
+import { create, link, make, remove, rename } from './mutate.js';
+import { setXattr, getXattr, listXattr, removeXattr } from './xattrops.js';
+import { setattr } from './setattr.js';
+import { B } from './attr.js';
+import { ENODATA, ENOENT, ENOTDIR, toErrno } from './errno.js';
+import { pwritePointer, fdatasync } from '../src/sys/fsx.js';
+import type { Node } from './node.js';
+import type { Union } from './union.js';
+
+/**
+ * The errno adapter between libfuse's low-level callbacks and the union: every op replies
+ * exactly once; what it throws becomes `-errno` (EIO for the unexpected, which is logged).
+ * Ops never throw to libfuse.
+ */
+export function unionHandlers(u: Union, timeout: number, log: (e: unknown) => void): LowLevelHandlers {
+  const c = context(u, timeout, log);
+  return { ...nameOps(c), ...fileOps(c), ...dirOps(c), ...xattrOps(c) } as LowLevelHandlers;
+}
+
+type Guard = <A extends unknown[]>(fn: (req: bigint, ...a: A) => void) => (req: bigint, ...a: A) => void;
+
+interface Ctx {
+  u: Union;
+  timeout: number;
+  guard: Guard;
+  entry(req: bigint, n: Node): void;
+  attrReply(req: bigint, n: Node): void;
+  ok(req: bigint): void;
+}
+
+function context(u: Union, timeout: number, log: (e: unknown) => void): Ctx {
+  // libfuse copies replies before returning: one buffer each serves every request.
+  const entryBuf = Buffer.alloc(ENTRY_SIZE);
+  const statBuf = Buffer.alloc(STAT_SIZE);
+  const guard: Guard = (fn) => (req, ...a) => {
+    try {
+      fn(req, ...a);
+    } catch (e) {
+      reply.err(req, toErrno(e, log));
+    }
+  };
+  return {
+    u, timeout, guard,
+    entry(req, n) {
+      n.nlookup++;
+      reply.entry(req, packEntry(n.id, u.attr(n), timeout, entryBuf));
+    },
+    attrReply(req, n) {
+      packStat(statBuf, 0, u.attr(n));
+      reply.attr(req, statBuf, timeout);
+    },
+    ok: (req) => void reply.err(req, 0),
+  };
+}
+
+/** Names: lookup, attributes and everything that adds, removes or renames an entry. */
+function nameOps({ u, guard, entry, attrReply, ok }: Ctx): Partial<LowLevelHandlers> {
+  return {
+    lookup: guard((req, parent, name) => {
+      // Negative lookups are frequent (every create): no exception on that path.
+      const n = u.find(u.node(parent), name);
+      if (n === undefined) reply.err(req, ENOENT);
+      else entry(req, n);
+    }),
+    forget: (ino, n) => u.nodes.forget(ino, n),
+    getattr: guard((req, ino) => attrReply(req, u.node(ino))),
+    setattr: guard((req, ino, raw, toSet, fh) => {
+      const n = u.node(ino);
+      setattr(u, n, raw, toSet, fh);
+      attrReply(req, n);
+    }),
+    readlink: guard((req, ino) => void reply.readlink(req, Buffer.concat([u.readlink(u.node(ino)), Buffer.alloc(1)]))),
+    mknod: guard((req, p, name, mode, rdev) => entry(req, make(u, u.node(p), name, mode, rdev, callerOf(req)))),
+    mkdir: guard((req, p, name, mode) => entry(req, make(u, u.node(p), name, 0o040000 | (mode & 0o7777), 0, callerOf(req)))),
+    unlink: guard((req, p, name) => (remove(u, u.node(p), name, false), ok(req))),
+    rmdir: guard((req, p, name) => (remove(u, u.node(p), name, true), ok(req))),
+    symlink: guard((req, target, p, name) => entry(req, make(u, u.node(p), name, 0o120777, 0, callerOf(req), B(target)))),
+    rename: guard((req, p, name, np, nn, flags) => (rename(u, u.node(p), name, u.node(np), nn, flags), ok(req))),
+    link: guard((req, ino, np, nn) => entry(req, link(u, u.node(ino), u.node(np), nn))),
+    statfs: guard((req) => void reply.statfs(req, packStatvfs(u.statfs()))),
+  };
+}
+
+/** Open files: reads and writes go straight between the fd and libfuse's buffers. */
+function fileOps({ u, timeout, guard, ok }: Ctx): Partial<LowLevelHandlers> {
+  // One reused buffer: libfuse's own fd path mallocs (and for 128 KiB, mmaps) per request.
+  let readBuf = Buffer.allocUnsafe(1 << 20);
+  return {
+    open: guard((req, ino, flags) => {
+      const n = u.node(ino);
+      if ((flags & 3 /* O_ACCMODE */) !== constants.O_RDONLY || (flags & constants.O_TRUNC) !== 0) u.copyUp(n);
+      reply.open(req, packFileInfo(u.openHandle(n, flags), { keepCache: true }));
+    }),
+    create: guard((req, p, name, mode, flags) => {
+      const [n, fh] = create(u, u.node(p), name, 0o100000 | (mode & 0o7777), flags, callerOf(req));
+      n.nlookup++;
+      reply.create(req, packEntry(n.id, u.attr(n), timeout), packFileInfo(fh, { keepCache: true }));
+    }),
+    read: guard((req, _ino, size, off, fh) => {
+      if (size > readBuf.length) readBuf = Buffer.allocUnsafe(size);
+      reply.buf(req, readBuf, readSync(u.fd(fh), readBuf, 0, size, off));
+    }),
+    write: guard((req, _ino, data, size, off, fh) => void reply.write(req, pwritePointer(u.fd(fh), data, size, off))),
+    release: guard((req, _ino, fh) => (u.release(fh), ok(req))),
+    fsync: guard((req, ino, datasync, fh) => {
+      if (fh === -1) syncDir(u, u.node(ino));
+      else if (datasync) fdatasync(u.fd(fh));
+      else fsyncSync(u.fd(fh));
+      ok(req);
+    }),
+  };
+}
+
+/** Directory listings: a snapshot per open handle, merged once, cached by the kernel. */
+function dirOps({ u, guard, ok }: Ctx): Partial<LowLevelHandlers> {
+  return {
+    opendir: guard((req, ino) => {
+      const n = u.node(ino);
+      if (n.type !== 0o040000) return void reply.err(req, ENOTDIR);
+      const parentIno = n.parent === undefined ? n.ino : n.parent.ino || 1;
+      const fh = u.openDir([{ name: '.', ino: n.ino || 1, type: 0o040000 }, { name: '..', ino: parentIno, type: 0o040000 }, ...u.list(n)]);
+      reply.open(req, packFileInfo(fh, { keepCache: true, cacheReaddir: true }));
+    }),
+    readdir: guard((req, _ino, size, off, fh) => {
+      const entries = u.dirs.get(fh) ?? [];
+      const buf = Buffer.alloc(size);
+      let at = 0;
+      for (let i = off; i < entries.length; i++) {
+        const e = entries[i]!;
+        const next = packDirent(buf, at, B(e.name), e.ino, e.type, i + 1);
+        if (next < 0) break;
+        at = next;
+      }
+      reply.buf(req, buf, at);
+    }),
+    releasedir: guard((req, _ino, fh) => (u.dirs.delete(fh), ok(req))),
+  };
+}
+
+function xattrOps({ u, guard, ok }: Ctx): Partial<LowLevelHandlers> {
+  return {
+    setxattr: guard((req, ino, name, value, flags) => (setXattr(u, u.node(ino), name, value, flags), ok(req))),
+    getxattr: guard((req, ino, name, size) => {
+      const v = getXattr(u, u.node(ino), name);
+      if (v === undefined) reply.err(req, ENODATA);
+      else sized(req, v, size);
+    }),
+    listxattr: guard((req, ino, size) => sized(req, listXattr(u, u.node(ino)), size)),
+    removexattr: guard((req, ino, name) => (removeXattr(u, u.node(ino), name), ok(req))),
+  };
+}
+
+/** Replies an xattr value or list: its size when asked for 0 bytes, ERANGE when too small. */
+function sized(req: bigint, value: Buffer, size: number): void {
+  if (size === 0) reply.xattr(req, value.length);
+  else if (size < value.length) reply.err(req, 34);
+  else reply.buf(req, value, value.length);
+}
+
+function syncDir(u: Union, n: Node): void {
+  if (!n.upper) return;
+  const fd = openSync(B(u.upperPath(n)), constants.O_RDONLY | constants.O_DIRECTORY);
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}

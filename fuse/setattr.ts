@@ -1,0 +1,32 @@
+import { unpackSetAttr } from './wire.js';
+import { truncate } from './mutate.js';
+import { setMode, setOwnerMode, setTimes } from './upper.js';
+import type { Time } from '../src/sys/fsx.js';
+import type { Node } from './node.js';
+import type { Union } from './union.js';
+
+/**
+ * setattr: chmod, chown, truncate and utimes of a union entry, after its copy-up. Each asks
+ * only the system calls its bits need (tar sets owner, mode and times of every file apart).
+ */
+const SET_MODE = 1, SET_UID = 2, SET_GID = 4, SET_SIZE = 8, SET_ATIME = 16, SET_MTIME = 32, ATIME_NOW = 128, MTIME_NOW = 256;
+
+export function setattr(u: Union, n: Node, raw: Buffer, toSet: number, fh: number | undefined): void {
+  const want = unpackSetAttr(raw);
+  u.copyUp(n);
+  const path = u.upperPath(n);
+  if ((toSet & (SET_UID | SET_GID)) === 0 && (toSet & SET_MODE) !== 0) setMode(u.cfg.style, path, n.type, want.mode & 0o7777);
+  else if ((toSet & (SET_MODE | SET_UID | SET_GID)) !== 0) {
+    const a = u.attr(n);
+    const mode = (toSet & SET_MODE) !== 0 ? (a.mode & 0o170000) | (want.mode & 0o7777) : a.mode;
+    const uid = (toSet & SET_UID) !== 0 ? want.uid : a.uid;
+    const gid = (toSet & SET_GID) !== 0 ? want.gid : a.gid;
+    setOwnerMode(u.cfg.style, path, uid, gid, mode, { chmod: (toSet & SET_MODE) !== 0 });
+  }
+  if ((toSet & SET_SIZE) !== 0) truncate(u, n, want.size, fh);
+  if ((toSet & (SET_ATIME | SET_MTIME | ATIME_NOW | MTIME_NOW)) !== 0) {
+    const pick = (set: number, isNow: number, t: [number, number]): Time => ((toSet & isNow) !== 0 ? 'now' : (toSet & set) !== 0 ? t : undefined);
+    setTimes(path, pick(SET_ATIME, ATIME_NOW, [want.atimeSec, want.atimeNsec]), pick(SET_MTIME, MTIME_NOW, [want.mtimeSec, want.mtimeNsec]));
+  }
+}
+

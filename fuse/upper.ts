@@ -1,0 +1,119 @@
+import { chmodSync, existsSync, lchownSync, lstatSync, readdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { lgetxattr, lremovexattr, lsetxattr } from '../src/sys/xattr.js';
+import { mknod, utimens, type Time } from '../src/sys/fsx.js';
+import { formatOverrideStat, OPAQUE_XATTRS, OVERRIDE_STAT, parseOverrideStat, RDEV_XATTR } from './xattr.js';
+import { isWhiteoutDevice, OPAQUE_MARKER, WH_PREFIX } from './whiteout.js';
+import { B } from './attr.js';
+
+/**
+ * Writes to the upper layer: ownership (for real when the owner is mapped, else in the
+ * override_stat xattr), whiteouts (a 0/0 character device, or `.wh.` files where mknod is
+ * refused) and opaque directories, in the format overlayfs tools read.
+ */
+export interface UpperStyle {
+  /** Keep ownership in override_stat only (single-uid mode, or squash). */
+  overrideOnly: boolean;
+  /** Whiteouts as `.wh.NAME` files (mknod of 0/0 refused here). */
+  whiteoutFiles: boolean;
+}
+
+const S_IFMT = 0o170000;
+const S_IFLNK = 0o120000;
+
+/**
+ * Gives an upper file its owner and mode (mode includes the type bits): chown first, since a
+ * chown clears setuid/setgid, then chmod. `fresh`: we just made it as 0:0 with this mode and no
+ * xattrs; `chmod: false`: the mode is not changing.
+ */
+export function setOwnerMode(style: UpperStyle, path: string, uid: number, gid: number, mode: number, how: { fresh?: boolean; chmod?: boolean } = {}): void {
+  const type = mode & S_IFMT;
+  const link = type === S_IFLNK;
+  const device = type === 0o020000 || type === 0o060000;
+  if (how.fresh && uid === 0 && gid === 0 && !device) return;
+  let real = false;
+  if (!style.overrideOnly) {
+    try {
+      lchownSync(B(path), uid, gid);
+      real = true;
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== 'EINVAL' && code !== 'EPERM') throw e;
+    }
+  }
+  if (!link && (how.chmod ?? !how.fresh)) chmodSync(B(path), mode & 0o7777);
+  if (real && !device) {
+    if (!how.fresh && !link) lremovexattr(path, OVERRIDE_STAT);
+    return;
+  }
+  if (link) return; // user.* xattrs cannot sit on symlinks: they keep the daemon's owner
+  lsetxattr(path, OVERRIDE_STAT, formatOverrideStat({ uid, gid, mode }));
+}
+
+/** chmod alone (the common case): the override_stat value, when there is one, follows. */
+export function setMode(style: UpperStyle, path: string, type: number, perm: number): void {
+  if (type === S_IFLNK) return;
+  chmodSync(B(path), perm);
+  const o = lgetxattr(path, OVERRIDE_STAT);
+  const parsed = o === undefined ? undefined : parseOverrideStat(o);
+  if (parsed !== undefined) setOwnerMode(style, path, parsed.uid, parsed.gid, ((parsed.mode & S_IFMT) || type) | perm);
+}
+
+/** Sets times (seconds, nanoseconds; undefined: leave as is, 'now') without following symlinks. */
+export function setTimes(path: string, atime: Time, mtime: Time): void {
+  utimens(path, atime, mtime);
+}
+
+/** Leaves a whiteout for `name` in the upper directory `dir`. */
+export function makeWhiteout(style: UpperStyle, dir: string, name: string): void {
+  if (style.whiteoutFiles) writeFileSync(B(`${dir}/${WH_PREFIX}${name}`), '');
+  else mknod(`${dir}/${name}`, 0o020000, 0);
+}
+
+/** Removes a whiteout of `name` in `dir` if there is one; true when one was there. */
+export function clearWhiteout(dir: string, name: string): boolean {
+  const wh = B(`${dir}/${WH_PREFIX}${name}`);
+  if (existsSync(wh)) {
+    unlinkSync(wh);
+    return true;
+  }
+  try {
+    const st = lstatSync(B(`${dir}/${name}`));
+    if (!isWhiteoutDevice(st.mode, st.rdev)) return false;
+    unlinkSync(B(`${dir}/${name}`));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Marks an upper directory opaque: nothing of the lower layers shows through it. */
+export function markOpaque(dir: string): void {
+  try {
+    lsetxattr(dir, 'user.overlay.opaque', Buffer.from('y'));
+  } catch {
+    writeFileSync(B(`${dir}/${OPAQUE_MARKER}`), '');
+  }
+}
+
+/** Whether an upper directory is opaque. */
+export function isOpaque(dir: string): boolean {
+  for (const x of OPAQUE_XATTRS) {
+    try {
+      const v = lgetxattr(dir, x);
+      if (v !== undefined && v[0] === 0x79) return true;
+    } catch {
+      // unreadable namespace (trusted.*): not ours
+    }
+  }
+  return existsSync(B(`${dir}/${OPAQUE_MARKER}`));
+}
+
+/** Empties an upper directory that holds only whiteouts, before it is removed or replaced. */
+export function clearWhiteoutsIn(dir: string): void {
+  for (const name of readdirSync(B(dir), { encoding: 'buffer' }) as Buffer[]) rmSync(Buffer.concat([B(dir + '/'), name]), { force: true });
+}
+
+/** Stores a device number beside a placeholder file (device nodes cannot be made here). */
+export function setRdev(path: string, rdev: number): void {
+  lsetxattr(path, RDEV_XATTR, Buffer.from(String(rdev)));
+}

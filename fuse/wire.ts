@@ -1,0 +1,151 @@
+/**
+ * The C structures libfuse 3.14 exchanges with us, packed by hand in Buffers (x86_64 layouts,
+ * checked with offsetof against libfuse3-dev; see FUSE-NOTES.md). Pure: no koffi, no I/O.
+ */
+
+/** What getattr reports; times are split in seconds and nanoseconds for full fidelity. */
+export interface Attr {
+  ino: number;
+  mode: number;
+  nlink: number;
+  uid: number;
+  gid: number;
+  rdev: number;
+  size: number;
+  blocks: number;
+  atimeSec: number;
+  atimeNsec: number;
+  mtimeSec: number;
+  mtimeNsec: number;
+  ctimeSec: number;
+  ctimeNsec: number;
+}
+
+export const STAT_SIZE = 144;
+export const ENTRY_SIZE = 176;
+export const FILE_INFO_SIZE = 40;
+
+/** Writes a 64-bit integer (|v| < 2^53) without a BigInt: the read path packs millions. */
+export function put64(buf: Buffer, v: number, at: number): void {
+  const lo = v % 0x100000000;
+  const hi = Math.floor(v / 0x100000000);
+  buf.writeUInt32LE(lo < 0 ? lo + 0x100000000 : lo, at);
+  buf.writeInt32LE(hi, at + 4);
+}
+
+/** Writes a struct stat at `at` in `buf`. */
+export function packStat(buf: Buffer, at: number, a: Attr): void {
+  buf.fill(0, at, at + STAT_SIZE);
+  put64(buf, a.ino, at + 8);
+  put64(buf, a.nlink, at + 16);
+  buf.writeUInt32LE(a.mode >>> 0, at + 24);
+  buf.writeUInt32LE(a.uid >>> 0, at + 28);
+  buf.writeUInt32LE(a.gid >>> 0, at + 32);
+  put64(buf, a.rdev, at + 40);
+  put64(buf, a.size, at + 48);
+  put64(buf, 4096, at + 56);
+  put64(buf, a.blocks, at + 64);
+  put64(buf, a.atimeSec, at + 72);
+  put64(buf, a.atimeNsec, at + 80);
+  put64(buf, a.mtimeSec, at + 88);
+  put64(buf, a.mtimeNsec, at + 96);
+  put64(buf, a.ctimeSec, at + 104);
+  put64(buf, a.ctimeNsec, at + 112);
+}
+
+/** The fields of a struct stat that setattr may carry. */
+export interface SetAttrIn {
+  mode: number;
+  uid: number;
+  gid: number;
+  size: number;
+  atimeSec: number;
+  atimeNsec: number;
+  mtimeSec: number;
+  mtimeNsec: number;
+}
+
+/** Reads the setattr-relevant fields of a struct stat. */
+export function unpackSetAttr(buf: Buffer): SetAttrIn {
+  return {
+    mode: buf.readUInt32LE(24),
+    uid: buf.readUInt32LE(28),
+    gid: buf.readUInt32LE(32),
+    size: Number(buf.readBigInt64LE(48)),
+    atimeSec: Number(buf.readBigInt64LE(72)),
+    atimeNsec: Number(buf.readBigInt64LE(80)),
+    mtimeSec: Number(buf.readBigInt64LE(88)),
+    mtimeNsec: Number(buf.readBigInt64LE(96)),
+  };
+}
+
+/** A struct fuse_entry_param for a node id and its attributes (into `buf` when given: reused). */
+export function packEntry(nodeId: number, a: Attr, timeout: number, buf = Buffer.alloc(ENTRY_SIZE)): Buffer {
+  put64(buf, nodeId, 0);
+  put64(buf, 1, 8);
+  packStat(buf, 16, a);
+  buf.writeDoubleLE(timeout, 160);
+  buf.writeDoubleLE(timeout, 168);
+  return buf;
+}
+
+export interface OpenFlags {
+  keepCache?: boolean;
+  cacheReaddir?: boolean;
+  directIo?: boolean;
+}
+
+/** A struct fuse_file_info carrying our handle and caching bits (bitfield word at 4). */
+export function packFileInfo(fh: number, flags: OpenFlags): Buffer {
+  const buf = Buffer.alloc(FILE_INFO_SIZE);
+  let bits = 0;
+  if (flags.directIo) bits |= 1 << 1;
+  if (flags.keepCache) bits |= 1 << 2;
+  if (flags.cacheReaddir) bits |= 1 << 6;
+  buf.writeUInt32LE(bits, 4);
+  buf.writeBigUInt64LE(BigInt(fh), 16);
+  return buf;
+}
+
+/** struct statvfs (112 bytes). */
+export function packStatvfs(s: { bsize: number; blocks: number; bfree: number; bavail: number; files: number; ffree: number }): Buffer {
+  const buf = Buffer.alloc(112);
+  const put = (v: number, at: number): void => void buf.writeBigUInt64LE(BigInt(Math.max(0, Math.floor(v))), at);
+  put(s.bsize, 0);
+  put(s.bsize, 8);
+  put(s.blocks, 16);
+  put(s.bfree, 24);
+  put(s.bavail, 32);
+  put(s.files, 40);
+  put(s.ffree, 48);
+  put(s.ffree, 56);
+  put(255, 80);
+  return buf;
+}
+
+/** A struct fuse_bufvec of one fd-backed buffer: libfuse reads `size` bytes at `pos` itself. */
+export function packFdBufvec(fd: number, size: number, pos: number): Buffer {
+  const buf = Buffer.alloc(64);
+  buf.writeBigUInt64LE(1n, 0);
+  buf.writeBigUInt64LE(BigInt(size), 24);
+  buf.writeUInt32LE(2 | 4, 32); // FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK
+  buf.writeInt32LE(fd, 48);
+  buf.writeBigInt64LE(BigInt(pos), 56);
+  return buf;
+}
+
+/**
+ * Appends one struct fuse_dirent (ino, next offset, name length, type, name, 8-byte aligned),
+ * as fuse_add_direntry would; returns the new length, or -1 when it does not fit.
+ */
+export function packDirent(buf: Buffer, at: number, name: Buffer, ino: number, mode: number, nextOff: number): number {
+  const len = (24 + name.length + 7) & ~7;
+  if (at + len > buf.length) return -1;
+  put64(buf, ino, at);
+  put64(buf, nextOff, at + 8);
+  buf.writeUInt32LE(name.length, at + 16);
+  buf.writeUInt32LE((mode >>> 12) & 0xf, at + 20);
+  name.copy(buf, at + 24);
+  buf.fill(0, at + 24 + name.length, at + len);
+  return at + len;
+}

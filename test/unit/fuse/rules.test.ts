@@ -1,0 +1,68 @@
+import { describe, expect, it } from 'vitest';
+import { isReservedName, isWhiteoutDevice, whiteoutTarget } from '../../../fuse/whiteout.js';
+import { applyOverrideMode, formatOverrideStat, isPrivateXattr, parseOverrideStat } from '../../../fuse/xattr.js';
+import { packDirent, packEntry, packFileInfo } from '../../../fuse/wire.js';
+import { buildIndexedTree } from '../../../fuse/lookup.js';
+import { EntryKind, OPAQUE, type IndexEntry } from '../../../fuse/layer-index.js';
+
+const e = (path: string, kind: EntryKind, over: Partial<IndexEntry> = {}): IndexEntry => ({
+  path, kind, flags: 0, mode: 0o755, uid: 0, gid: 0, rdev: 0, size: 0, mtimeSec: 0, mtimeNsec: 0, link: '', xattrs: new Map(), ...over,
+});
+
+describe('whiteout and xattr rules', () => {
+  it('recognises overlay whiteouts', () => {
+    expect(whiteoutTarget('.wh.foo')).toBe('foo');
+    expect(whiteoutTarget('.wh..wh..opq')).toBeUndefined();
+    expect(whiteoutTarget('foo')).toBeUndefined();
+    expect(isReservedName('.wh.x')).toBe(true);
+    expect(isWhiteoutDevice(0o020000, 0)).toBe(true);
+    expect(isWhiteoutDevice(0o020000, 259)).toBe(false);
+  });
+
+  it('hides its own xattrs and round-trips override_stat', () => {
+    expect(['trusted.overlay.opaque', 'user.containers.override_stat', 'user.hutch.rdev'].every(isPrivateXattr)).toBe(true);
+    expect(isPrivateXattr('user.mime')).toBe(false);
+    expect(isPrivateXattr('security.capability')).toBe(false);
+    const v = formatOverrideStat({ uid: 1, gid: 2, mode: 0o100644 });
+    expect(v.toString()).toBe('1:2:0100644');
+    expect(parseOverrideStat(v)).toEqual({ uid: 1, gid: 2, mode: 0o100644 });
+    expect(applyOverrideMode(0o100600, { uid: 0, gid: 0, mode: 0o4755 })).toBe(0o104755);
+    expect(applyOverrideMode(0o100600, { uid: 0, gid: 0, mode: 0o020644 })).toBe(0o020644);
+    expect(parseOverrideStat('junk')).toBeUndefined();
+  });
+});
+
+describe('wire packing', () => {
+  it('packs dirents 8-byte aligned and stops when full', () => {
+    const buf = Buffer.alloc(64);
+    const at = packDirent(buf, 0, Buffer.from('abc'), 7, 0o040000, 1);
+    expect(at).toBe(32);
+    expect(buf.readUInt32LE(20)).toBe(4);
+    expect(packDirent(buf, at, Buffer.from('x'.repeat(20)), 8, 0o100000, 2)).toBe(-1);
+  });
+
+  it('puts node ids, timeouts and handle bits where libfuse reads them', () => {
+    const entry = packEntry(5, { ino: 9, mode: 0o100644, nlink: 1, uid: 1, gid: 2, rdev: 0, size: 3, blocks: 0, atimeSec: 0, atimeNsec: 0, mtimeSec: 0, mtimeNsec: 0, ctimeSec: 0, ctimeNsec: 0 }, 2.5);
+    expect(entry.readBigUInt64LE(0)).toBe(5n);
+    expect(entry.readBigUInt64LE(16 + 8)).toBe(9n);
+    expect(entry.readDoubleLE(168)).toBe(2.5);
+    const fi = packFileInfo(42, { keepCache: true, cacheReaddir: true });
+    expect(fi.readUInt32LE(4)).toBe(0x44);
+    expect(fi.readBigUInt64LE(16)).toBe(42n);
+  });
+});
+
+describe('merged lower index', () => {
+  it('applies whiteouts, opaque directories and hard links across layers', () => {
+    const bottom = [e('a', EntryKind.Dir), e('a/x', EntryKind.File), e('a/y', EntryKind.File), e('o/old', EntryKind.File), e('h', EntryKind.File, { mode: 0o600, uid: 5 }), e('h2', EntryKind.Hardlink, { link: 'h' })];
+    const top = [e('a/x', EntryKind.Whiteout), e('o', EntryKind.Dir, { flags: OPAQUE }), e('o/new', EntryKind.File), e('n/deep/f', EntryKind.File)];
+    const tree = buildIndexedTree([{ dir: '/top', entries: top }, { dir: '/bottom', entries: bottom }]);
+    expect([...tree.dir('a')!.keys()]).toEqual(['y']);
+    expect([...tree.dir('o')!.keys()]).toEqual(['new']);
+    expect([...tree.dir('')!.keys()].sort()).toEqual(['a', 'h', 'h2', 'n', 'o']);
+    expect(tree.dir('n/deep')!.get('f')!.real).toBe('/top/n/deep/f');
+    const h2 = tree.dir('')!.get('h2')!;
+    expect([h2.real, h2.meta!.uid, h2.type]).toEqual(['/bottom/h', 5, 0o100000]);
+    expect(tree.dir('gone')).toBeUndefined();
+  });
+});
