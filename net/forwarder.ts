@@ -6,7 +6,7 @@ import { NetworkError, describeCause } from '../src/errors.js';
 import type { Cleanup } from '../src/sys/cleanup.js';
 import type { ForwardMessage } from './forwarder-child.js';
 import type { ReservedPort } from './ports.js';
-import { waitForExit } from './process.js';
+import { supervise } from './process.js';
 
 /**
  * hutch's own port forwarder (port_handler=rootlesskit, the default), in the manner of
@@ -26,13 +26,7 @@ export async function startForwarder(pid: number, ports: ReservedPort[], cleanup
     stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
     serialization: 'json',
   });
-  let stderr = '';
-  child.stderr!.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-2000)));
-  const exited = waitForExit(child);
-  cleanup.add(`port forwarder ${child.pid ?? '?'}`, async () => {
-    child.kill('SIGTERM');
-    await exited;
-  });
+  const { exited, stderrTail } = supervise(child, 'port forwarder', cleanup);
   try {
     await nextMessage(child, 'ready', exited);
     for (const port of ports) {
@@ -42,7 +36,7 @@ export async function startForwarder(pid: number, ports: ReservedPort[], cleanup
       port.socket.close(); // the child holds its own copy of the socket now
     }
   } catch (error) {
-    throw new NetworkError('NET_FORWARDER_FAILED', `cannot start the port forwarder in the network namespace of process ${pid}: ${describeCause(error)}${stderr ? `: ${stderr.trim()}` : ''}`, {
+    throw new NetworkError('NET_FORWARDER_FAILED', `cannot start the port forwarder in the network namespace of process ${pid}: ${describeCause(error)}${stderrTail() ? `: ${stderrTail()}` : ''}`, {
       hint: 'check that the container is still running and that nsenter (util-linux) is installed',
       cause: error,
     });

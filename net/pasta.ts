@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { NetworkError } from '../src/errors.js';
 import type { Cleanup } from '../src/sys/cleanup.js';
 import type { PastaMode } from './options.js';
-import { findOnPath, waitForExit } from './process.js';
+import { findOnPath, supervise } from './process.js';
 
 /** A running pasta: what a detached monitor records to stop it later. */
 export interface PastaProcess {
@@ -32,16 +32,9 @@ export async function startPasta(mode: PastaMode, pid: number, runDir: string, c
   rmSync(pidFile, { force: true });
   const args = ['--pdeathsig', 'TERM', 'pasta', '--foreground', '--quiet', '--config-net', '-t', 'none', '-u', 'none', '-T', 'none', '-U', 'none'];
   const child = execa('setpriv', [...args, '--pid', pidFile, ...mode.args, String(pid)], { stdio: ['ignore', 'ignore', 'pipe'], buffer: false, reject: false, cleanup: true });
-  let stderr = '';
-  child.stderr!.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-2000)));
-  const exited = waitForExit(child);
-  cleanup.add(`pasta ${child.pid ?? '?'}`, async () => {
-    child.kill('SIGTERM');
-    await exited;
-    rmSync(pidFile, { force: true });
-  });
+  const { exited, stderrTail } = supervise(child, 'pasta', cleanup, () => rmSync(pidFile, { force: true }));
   if (!(await waitForPidFile(runDir, pidFile, exited))) {
-    const why = stderr.split('\n').filter((l) => l.trim() !== '' && !/syslog/.test(l)).slice(-3).join('; ');
+    const why = stderrTail(/syslog/);
     throw new NetworkError('NET_PASTA_FAILED', `cannot start pasta for process ${pid}: ${why || 'it exited before the network was ready'}`, {
       hint: 'check that /dev/net/tun is usable and the container still runs, or use --network slirp4netns',
     });

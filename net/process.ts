@@ -1,4 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
+import type { Cleanup } from '../src/sys/cleanup.js';
 import { accessSync, constants, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -42,4 +43,29 @@ export function findOnPath(tool: string): string | undefined {
     }
   }
   return undefined;
+}
+
+/** A helper process hutch started: its exit, and the tail of its stderr for error messages. */
+export interface Supervised {
+  exited: Promise<number | null>;
+  /** The last lines of stderr, without `noise` lines, joined with '; '. */
+  stderrTail: (noise?: RegExp) => string;
+}
+
+/**
+ * Joins a just-spawned helper to `cleanup` (SIGTERM, wait, then `after`) and keeps the tail of
+ * its stderr, so that a failure to start can say why.
+ */
+export function supervise(child: ChildProcess, what: string, cleanup: Cleanup, after?: () => void): Supervised {
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-2000)));
+  const exited = waitForExit(child);
+  cleanup.add(`${what} ${child.pid ?? '?'}`, async () => {
+    child.kill('SIGTERM');
+    await exited;
+    after?.();
+  });
+  const stderrTail = (noise?: RegExp): string =>
+    stderr.split('\n').filter((line) => line.trim() !== '' && !(noise?.test(line) ?? false)).slice(-3).join('; ');
+  return { exited, stderrTail };
 }

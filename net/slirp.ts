@@ -7,7 +7,7 @@ import { NetworkError, describeCause } from '../src/errors.js';
 import type { Cleanup } from '../src/sys/cleanup.js';
 import { addressInCidr, type SlirpMode } from './options.js';
 import type { PortMapping } from './ports.js';
-import { findOnPath, waitForExit } from './process.js';
+import { findOnPath, supervise } from './process.js';
 
 /** A running slirp4netns: what a detached monitor records to stop it later. */
 export interface SlirpProcess {
@@ -35,18 +35,11 @@ export async function startSlirp(mode: SlirpMode, pid: number, runDir: string, c
     reject: false,
     cleanup: true,
   });
-  let stderr = '';
-  child.stderr!.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-2000)));
-  const exited = waitForExit(child);
-  cleanup.add(`slirp4netns ${child.pid ?? '?'}`, async () => {
-    child.kill('SIGTERM');
-    await exited;
-    rmSync(apiSocket, { force: true });
-  });
+  const { exited, stderrTail } = supervise(child, 'slirp4netns', cleanup, () => rmSync(apiSocket, { force: true }));
   const ready = await waitReady(child.stdio[4] as Readable, exited);
   if (!ready) {
-    throw new NetworkError('NET_SLIRP_FAILED', `cannot start slirp4netns for process ${pid}: ${lastLines(stderr) || 'it exited before the network was ready'}`, {
-      hint: /tun/i.test(stderr) ? 'check that /dev/net/tun exists and is usable (mode 0666)' : 'check that the container is still running; run with --network none to do without a network',
+    throw new NetworkError('NET_SLIRP_FAILED', `cannot start slirp4netns for process ${pid}: ${stderrTail(/seccomp is experimental/) || 'it exited before the network was ready'}`, {
+      hint: /tun/i.test(stderrTail()) ? 'check that /dev/net/tun exists and is usable (mode 0666)' : 'check that the container is still running; run with --network none to do without a network',
     });
   }
   return { pid: child.pid!, apiSocket };
@@ -123,8 +116,4 @@ function waitReady(readyFd: Readable, exited: Promise<number | null>): Promise<b
     readyFd.once('data', () => resolve(true));
     void exited.then(() => resolve(false));
   });
-}
-
-function lastLines(text: string): string {
-  return text.split('\n').filter((line) => line.trim() !== '' && !/seccomp is experimental/.test(line)).slice(-3).join('; ');
 }
