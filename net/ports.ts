@@ -92,17 +92,26 @@ export function releasePorts(reserved: ReservedPort[]): void {
 }
 
 async function reserveOne(mapping: PortMapping & { range: 1 }): Promise<ReservedPort> {
-  const address = mapping.hostIP === '' ? '::' : mapping.hostIP;
+  if (mapping.hostIP !== '') return bindOne(mapping, mapping.hostIP);
+  try {
+    return await bindOne(mapping, '::'); // without ipv6Only, '::' also takes IPv4, as 0.0.0.0 would
+  } catch (error) {
+    const code = ((error as NetworkError).cause as NodeJS.ErrnoException | undefined)?.code;
+    if (code !== 'EAFNOSUPPORT' && code !== 'EADDRNOTAVAIL') throw error;
+    return bindOne(mapping, '0.0.0.0'); // a host without IPv6
+  }
+}
+
+async function bindOne(mapping: PortMapping & { range: 1 }, address: string): Promise<ReservedPort> {
+  // Until the forwarder takes the socket, a connection is reset, as if nothing listened yet.
   const socket = mapping.protocol === 'tcp' ? createServer((early) => early.destroy()) : createSocket({ type: isIP(address) === 6 ? 'udp6' : 'udp4' });
   await new Promise<void>((resolve, reject) => {
     socket.once('error', (error: NodeJS.ErrnoException) => reject(portError(mapping, error)));
     const bound = (): void => resolve();
-    // '::' without ipv6Only also accepts IPv4, as 0.0.0.0 would.
     if ('listen' in socket) socket.listen({ host: address, port: mapping.hostPort, exclusive: true, backlog: 511 }, bound);
     else socket.bind({ address, port: mapping.hostPort, exclusive: true }, bound);
   });
   socket.removeAllListeners('error');
-  // Until the forwarder takes the socket, a connection is reset, as if nothing listened yet.
   const port = 'listen' in socket ? (socket.address() as { port: number }).port : socket.address().port;
   return { mapping: { ...mapping, hostPort: port }, socket };
 }

@@ -11,7 +11,7 @@ import { requires } from '../helpers/host.js';
 import { alive, backgroundInNs, fetchText, hostHttpServer, inNs, standIn, tearDown, tempDir, until } from '../helpers/netns.js';
 
 let cleanup: Cleanup;
-beforeAll(() => requires('userns', 'slirp4netns', 'tun', 'busybox'));
+beforeAll(() => requires('userns', 'slirp4netns', 'pasta', 'tun', 'busybox'));
 afterEach(async () => {
   await cleanup?.release();
   await tearDown();
@@ -104,24 +104,24 @@ describe('slirp4netns', () => {
     expect(pids.filter(alive)).toEqual([]);
   });
 
-  it('slirp4netns and the forwarder end when the process that started them is killed -9', async () => {
+  it.each(['slirp4netns', 'pasta'])('%s and the forwarder end when the process that started them is killed -9', async (network) => {
     const runDir = tempDir();
     const { pid } = await standIn();
     const script = `
       const net = await import(${JSON.stringify(new URL('../../dist/net/index.js', import.meta.url).href)});
       const { Cleanup } = await import(${JSON.stringify(new URL('../../dist/src/sys/cleanup.js', import.meta.url).href)});
       const ports = await net.reservePorts([net.parsePublish('127.0.0.1::8083')]);
-      const info = await net.startNetwork(net.parseNetworkOption('slirp4netns'), { pid: ${pid}, ports, runDir: ${JSON.stringify(runDir)} }, new Cleanup());
-      console.log(JSON.stringify(info.handle));`;
+      const info = await net.startNetwork(net.parseNetworkOption('${network}'), { pid: ${pid}, ports, runDir: ${JSON.stringify(runDir)} }, new Cleanup());
+      console.log(JSON.stringify([(info.handle.slirp4netns ?? info.handle.pasta).pid, info.handle.forwarder.pid]));`;
     const monitor = execa(process.execPath, ['--input-type=module', '-e', script], { reject: false });
-    let handle = '';
-    monitor.stdout!.on('data', (chunk: Buffer) => (handle += chunk.toString()));
-    await until(() => handle.includes('\n'));
-    const { slirp4netns, forwarder } = JSON.parse(handle) as { slirp4netns: { pid: number }; forwarder: { pid: number } };
-    expect(alive(slirp4netns.pid) && alive(forwarder.pid)).toBe(true);
+    let printed = '';
+    monitor.stdout!.on('data', (chunk: Buffer) => (printed += chunk.toString()));
+    await until(() => printed.includes('\n'));
+    const pids = JSON.parse(printed) as number[];
+    expect(pids.every(alive)).toBe(true);
     monitor.kill('SIGKILL');
     await monitor;
-    await until(() => !alive(slirp4netns.pid) && !alive(forwarder.pid));
+    await until(() => !pids.some(alive));
   });
 
   it('fails clearly when the target process is gone', async () => {
