@@ -17,8 +17,9 @@ export interface ResolvOptions {
 export function resolvConf(opts: ResolvOptions): string {
   const host = parseResolvConf(opts.hostResolvConf);
   let servers = opts.servers?.length ? opts.servers : host.servers.filter((s) => !isLoopback(s));
-  if (!opts.servers?.length && opts.networkResolver !== undefined && servers.length === 0) servers = [opts.networkResolver];
-  if (!opts.servers?.length && opts.networkResolver !== undefined && host.servers.some(isLoopback)) servers = [opts.networkResolver, ...servers];
+  // The network's resolver stands in for loopback servers the container cannot reach, or for none.
+  const standIn = servers.length === 0 || host.servers.some(isLoopback);
+  if (!opts.servers?.length && opts.networkResolver !== undefined && standIn) servers = [opts.networkResolver, ...servers];
   const search = opts.search?.length ? opts.search : host.search;
   const options = opts.options?.length ? opts.options : host.options;
   const lines: string[] = [];

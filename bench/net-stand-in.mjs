@@ -1,0 +1,44 @@
+// Bench helper for bench/net.bench.sh (run as the unprivileged user): a stand-in container (a
+// new user+network namespace, as the launch path makes) networked by hutch's net/ module, with
+// busybox httpd and then iperf3 -s inside it on published ports.
+// Prints one JSON line {firstMs, networkMs, iperfPort}, then holds until stdin closes.
+// Usage: node bench/net-stand-in.mjs NETWORK WWWDIR
+import { execa } from 'execa';
+import { mkdtempSync, readlinkSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import http from 'node:http';
+
+const repo = new URL('..', import.meta.url).pathname;
+const net = await import(join(repo, 'dist/net/index.js'));
+const { Cleanup } = await import(join(repo, 'dist/src/sys/cleanup.js'));
+const [network = 'slirp4netns', www = '/tmp'] = process.argv.slice(2);
+
+const t0 = performance.now();
+const cleanup = new Cleanup();
+const runDir = mkdtempSync(join(tmpdir(), 'hutch-net-bench-'));
+const ports = await net.reservePorts([net.parsePublish('127.0.0.1::8080'), net.parsePublish('127.0.0.1::5201')]);
+const holder = execa('unshare', ['--user', '--map-root-user', '--net', 'sleep', 'infinity'], { reject: false, stdio: 'ignore' });
+// the stand-in exists once unshare has made the namespace and exec'd sleep
+while (readlinkSync(`/proc/${holder.pid}/ns/net`) === readlinkSync('/proc/self/ns/net')) await new Promise((r) => setImmediate(r));
+const pid = holder.pid;
+const tNet = performance.now();
+const info = await net.startNetwork(net.parseNetworkOption(network), { pid, ports, runDir }, cleanup);
+const networkMs = performance.now() - tNet;
+const inNs = (...cmd) => execa('nsenter', ['-t', String(pid), '-U', '-n', '--preserve-credentials', '--', ...cmd], { reject: false, stdio: 'ignore' });
+const httpd = inNs('busybox', 'httpd', '-f', '-p', '8080', '-h', www);
+const url = `http://127.0.0.1:${info.ports[0].hostPort}/index.html`;
+for (;;) {
+  const ok = await new Promise((resolve) => http.get(url, (res) => { res.resume(); res.on('end', () => resolve(res.statusCode === 200)); }).on('error', () => resolve(false)));
+  if (ok) break;
+}
+const firstMs = performance.now() - t0;
+const iperf = inNs('iperf3', '-s');
+console.log(JSON.stringify({ firstMs: Math.round(firstMs), networkMs: Math.round(networkMs), iperfPort: info.ports[1].hostPort }));
+process.stdin.resume();
+process.stdin.on('end', async () => {
+  for (const child of [iperf, httpd, holder]) child.kill('SIGKILL');
+  await cleanup.release();
+  rmSync(runDir, { recursive: true, force: true });
+  process.exit(0);
+});

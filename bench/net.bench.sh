@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Network throughput and first-connection latency: hutch's net/ (slirp4netns with hutch's own
+# port forwarder, slirp4netns with its add_hostfwd, pasta) against rootless
+# `podman run --runtime runc --network slirp4netns|pasta` (podman's default rootlesskit port
+# handler). iperf3 (Debian) through a published port on 127.0.0.1: host->container (client on
+# the host sends) and container->host (-R: the server in the container sends), SECS seconds each,
+# REPS times; medians in Gbit/s and ratios hutch/podman. First connection: from start until an
+# HTTP answer comes back through the published port (hutch: stand-in namespace + network +
+# httpd, since `hutch run` is built elsewhere; podman: `podman run -d` of httpd).
+# Run as root (drops to the test user); the tree must be built (npm run build).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+user=${HUTCH_TEST_USER:-hutchtest}
+secs=${SECS:-2}
+reps=${REPS:-3}
+[ "$(id -u)" = 0 ] || { echo "net.bench: run as root (it drops to $user)" >&2; exit 1; }
+[ -e "$here/../dist/net/index.js" ] || { echo "net.bench: run npm run build first" >&2; exit 1; }
+work=$(mktemp -d /tmp/hutch-net-bench.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+tar -C "$here/.." --exclude=.git -cf - bench dist node_modules package.json | tar -C "$work" -xf -
+chown -R "$user:" "$work"
+as_user() { runuser -u "$user" -- env -i HOME="$work" PATH=/usr/local/bin:/usr/bin:/bin XDG_RUNTIME_DIR="$work/run" "$@"; }
+as_user mkdir -p "$work/run"
+
+# A rootfs for podman: iperf3, its libraries, busybox and a page to serve.
+rootfs=$work/rootfs
+mkdir -p "$rootfs/bin" "$rootfs/www" "$rootfs/tmp"
+cp /usr/bin/iperf3 /bin/busybox "$rootfs/bin/"
+for lib in $(ldd /usr/bin/iperf3 | grep -o '/[^ ]*'); do mkdir -p "$rootfs$(dirname "$lib")"; cp -L "$lib" "$rootfs$lib"; done
+echo hello > "$rootfs/www/index.html"
+chown -R "$user:" "$rootfs"
+
+median() { sort -g | awk '{a[NR]=$1} END{m=(NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2; printf "%.2f", m}'; }
+gbits() { as_user node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const j=JSON.parse(s);console.log(((j.end.sum_received||j.end.sum).bits_per_second/1e9).toFixed(3))})'; }
+# iperf3 client from the host to PORT: prints "up down" medians (Gbit/s)
+measure() {
+  local port=$1 up=() down=()
+  for _ in $(seq "$reps"); do
+    up+=("$(as_user iperf3 -c 127.0.0.1 -p "$port" -t "$secs" -J | gbits)")
+    down+=("$(as_user iperf3 -c 127.0.0.1 -p "$port" -t "$secs" -R -J | gbits)")
+  done
+  echo "$(printf '%s\n' "${up[@]}" | median) $(printf '%s\n' "${down[@]}" | median)"
+}
+
+declare -A up down first
+hutch_case() { # name network
+  local name=$1 network=$2
+  coproc STANDIN { as_user node "$work/bench/net-stand-in.mjs" "$network" "$rootfs/www"; }
+  local line; read -r line <&"${STANDIN[0]}"
+  local port; port=$(sed 's/.*"iperfPort":\([0-9]*\).*/\1/' <<<"$line")
+  first[$name]=$(sed 's/.*"firstMs":\([0-9]*\).*/\1/' <<<"$line")
+  sleep 0.3 # iperf3 -s starting in the namespace
+  read -r up[$name] down[$name] < <(measure "$port")
+  exec {STANDIN[1]}>&-
+  wait "$STANDIN_PID" || true
+}
+podman_case() { # name network
+  local name=$1 network=$2 iport=$((20000 + RANDOM % 20000)) hport=$((40000 + RANDOM % 20000)) t0
+  t0=$(date +%s%N)
+  if ! as_user bash -c "cd $work && podman --runtime runc run -d --name hn-$name-h --network $network -p 127.0.0.1:$hport:8080 --rootfs $rootfs /bin/busybox httpd -f -p 8080 -h /www" >/dev/null 2>"$work/podman.err"; then
+    echo "podman --network $network: $(head -1 "$work/podman.err")" >&2; return 0
+  fi
+  until as_user busybox wget -q -O /dev/null "http://127.0.0.1:$hport/index.html" 2>/dev/null; do :; done
+  first[$name]=$(( ($(date +%s%N) - t0) / 1000000 ))
+  as_user bash -c "cd $work && podman run -d --runtime runc --name hn-$name-i --network $network -p 127.0.0.1:$iport:5201 --rootfs $rootfs /bin/iperf3 -s" >/dev/null
+  sleep 0.5
+  read -r up[$name] down[$name] < <(measure "$iport")
+  as_user bash -c "cd $work && podman rm -f -t 0 hn-$name-h hn-$name-i" >/dev/null 2>&1 || true
+}
+
+hutch_case hutch-slirp slirp4netns
+hutch_case hutch-slirp-hostfwd slirp4netns:port_handler=slirp4netns
+hutch_case hutch-pasta pasta
+podman_case podman-slirp slirp4netns
+podman_case podman-pasta pasta
+
+echo "TCP through a published port on 127.0.0.1, iperf3 ${secs}s x $reps, medians (Gbit/s); first HTTP answer after start (ms)"
+printf '%-22s %14s %14s %10s\n' case host-\>ctr ctr-\>host first-ms
+for name in hutch-slirp hutch-slirp-hostfwd hutch-pasta podman-slirp podman-pasta; do
+  printf '%-22s %14s %14s %10s\n' "$name" "${up[$name]:--}" "${down[$name]:--}" "${first[$name]:--}"
+done
+ratio() { awk -v a="${1:-}" -v b="${2:-}" 'BEGIN{ if (a=="" || b=="" || b==0) print "-"; else printf "%.2f", a/b }'; }
+echo "ratios hutch/podman (throughput: >1 is faster; first-ms: <1 is faster)"
+for pair in "hutch-slirp podman-slirp" "hutch-slirp-hostfwd podman-slirp" "hutch-pasta podman-pasta"; do
+  set -- $pair
+  printf '%-36s %8s %8s %8s\n' "$1/$2" "$(ratio "${up[$1]:-}" "${up[$2]:-}")" "$(ratio "${down[$1]:-}" "${down[$2]:-}")" "$(ratio "${first[$1]:-}" "${first[$2]:-}")"
+done

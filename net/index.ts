@@ -1,0 +1,131 @@
+/**
+ * The container's network, as the launch path uses it:
+ *   const mode = flags.network ? parseNetworkOption(flags.network) : defaultNetworkMode();
+ *   const ports = await reservePorts(flags.publish.map(parsePublish));   // before anything runs
+ *   ...namespaces exist, process not exec'd yet (hook with its pid):
+ *   const info = await startNetwork(mode, { pid, ports, runDir }, cleanup);
+ *   const { resolvConf, hosts } = networkEtcFiles(info, { hostname, ... });
+ */
+import { execa } from 'execa';
+import { existsSync } from 'node:fs';
+import { NetworkError, UsageError, describeCause } from '../src/errors.js';
+import type { Cleanup } from '../src/sys/cleanup.js';
+import { startForwarder, nsenterArgs } from './forwarder.js';
+import type { NetworkMode } from './options.js';
+import { startPasta, pastaAddresses, type PastaProcess } from './pasta.js';
+import { releasePorts, type PortMapping, type ReservedPort } from './ports.js';
+import { findOnPath, stopProcess } from './process.js';
+import { addHostForwards, slirpAddresses, startSlirp, type SlirpProcess } from './slirp.js';
+
+export { parseNetworkOption, type NetworkMode, type SlirpMode, type PastaMode, type PortHandler } from './options.js';
+export { parsePublish, publishAllExposed, reservePorts, releasePorts, formatMapping, type PortMapping, type ReservedPort } from './ports.js';
+export { networkEtcFiles, parseAddHost, type EtcOptions } from './etc.js';
+
+/** The processes a network runs on: a detached monitor records this to stop them later. */
+export interface NetworkHandle {
+  slirp4netns?: SlirpProcess;
+  pasta?: PastaProcess;
+  forwarder?: { pid: number };
+}
+
+/** What the container's network is, once started. */
+export interface NetworkInfo {
+  mode: NetworkMode['kind'];
+  /** The container's IPv4 address (slirp4netns: 10.0.2.100). */
+  address?: string;
+  gateway?: string;
+  /** The network's own DNS forwarder (slirp4netns: 10.0.2.3). */
+  resolver?: string;
+  /** The address that reaches the host's loopback (host.containers.internal), when allowed. */
+  hostGateway?: string;
+  /** Published ports with the actual host ports (those asked as 0 included). */
+  ports: PortMapping[];
+  handle: NetworkHandle;
+  /** Things the user should know (published ports dropped under host/none/container networks). */
+  notices: string[];
+}
+
+export interface StartOptions {
+  /** A process of the container, its namespaces made, not yet exec'd. */
+  pid: number;
+  /** From reservePorts; startNetwork takes them over (they are closed on failure or cleanup). */
+  ports: ReservedPort[];
+  /** A private directory for sockets and pid files ($XDG_RUNTIME_DIR/hutch/<id>). */
+  runDir: string;
+}
+
+/** slirp4netns when it is installed, else none with a one-line notice on stderr. */
+export function defaultNetworkMode(notice: (line: string) => void = (line) => process.stderr.write(line + '\n')): NetworkMode {
+  if (findOnPath('slirp4netns') !== undefined) return { kind: 'slirp4netns', portHandler: 'rootlesskit', allowHostLoopback: false, mtu: 65520, cidr: '10.0.2.0/24', enableIPv6: false };
+  notice('hutch: slirp4netns is not installed: the container gets no network (--network none)');
+  return { kind: 'none' };
+}
+
+/** The network namespace file to join for `--network container:ID`, given that container's pid. */
+export function containerNetnsPath(pid: number): string {
+  const path = `/proc/${pid}/ns/net`;
+  if (!existsSync(path)) {
+    throw new NetworkError('NET_CONTAINER_GONE', `cannot join the network of process ${pid}: it is not running`, { hint: 'start the container whose network you join first' });
+  }
+  return path;
+}
+
+/**
+ * Starts the network of a container whose namespaces exist (pid): slirp4netns or pasta, then the
+ * published ports. Everything started joins `cleanup`; a failure releases nothing itself (the
+ * caller's cleanup does) but always closes the reserved ports it was given.
+ */
+export async function startNetwork(mode: NetworkMode, options: StartOptions, cleanup: Cleanup): Promise<NetworkInfo> {
+  cleanup.add('published host ports', () => releasePorts(options.ports));
+  const ports = options.ports.map((p) => p.mapping);
+  switch (mode.kind) {
+    case 'host':
+    case 'container':
+      return { mode: mode.kind, ports: [], handle: {}, notices: ports.length ? [`published ports are ignored with --network ${mode.kind}`] : [] };
+    case 'none':
+      if (ports.length) throw new UsageError('NET_PUBLISH_WITHOUT_NETWORK', 'cannot publish ports with --network none', { hint: 'drop -p/-P, or use --network slirp4netns or pasta' });
+      await loopbackUp(options.pid);
+      return { mode: 'none', ports: [], handle: {}, notices: [] };
+    case 'slirp4netns': {
+      const slirp = await startSlirp(mode, options.pid, options.runDir, cleanup);
+      const { address, gateway, resolver } = slirpAddresses(mode);
+      const info: NetworkInfo = { mode: mode.kind, address, gateway, resolver, ports, handle: { slirp4netns: slirp }, notices: [] };
+      if (mode.allowHostLoopback) info.hostGateway = gateway;
+      if (mode.portHandler === 'slirp4netns') {
+        releasePorts(options.ports); // slirp4netns binds them itself: closed just before
+        await addHostForwards(slirp, mode, ports);
+      } else if (ports.length) info.handle.forwarder = await startForwarder(options.pid, options.ports, cleanup);
+      return info;
+    }
+    case 'pasta': {
+      const pasta = await startPasta(mode, options.pid, options.runDir, cleanup);
+      const { address, gateway } = pastaAddresses();
+      const info: NetworkInfo = { mode: mode.kind, address, gateway, hostGateway: gateway, ports, handle: { pasta }, notices: [] };
+      if (ports.length) info.handle.forwarder = await startForwarder(options.pid, options.ports, cleanup);
+      return info;
+    }
+  }
+}
+
+/** Stops a network's processes from another process than the one that started them. */
+export function stopNetwork(handle: NetworkHandle): void {
+  if (handle.forwarder) stopProcess(handle.forwarder.pid, 'forwarder-child');
+  if (handle.slirp4netns) stopProcess(handle.slirp4netns.pid, handle.slirp4netns.apiSocket);
+  if (handle.pasta) stopProcess(handle.pasta.pid, handle.pasta.pidFile);
+}
+
+/** A new network namespace has lo down; --network none still gets a working loopback. */
+async function loopbackUp(pid: number): Promise<void> {
+  const ip = findOnPath('ip') ?? ['/usr/sbin/ip', '/sbin/ip'].find((p) => existsSync(p));
+  const result = ip === undefined ? undefined : await execa('nsenter', [...nsenterArgs(pid), '--', ip, 'link', 'set', 'lo', 'up'], { reject: false });
+  if (result === undefined || result.exitCode !== 0) {
+    throw new NetworkError('NET_LOOPBACK', `cannot bring up lo in the network namespace of process ${pid}: ${result ? describeCause(result.stderr) : 'ip (iproute2) is not installed'}`, {
+      hint: 'install iproute2 and util-linux (nsenter)',
+    });
+  }
+}
+
+/** Whether the container needs a network namespace of its own (host shares ours, container:ID joins one). */
+export function needsOwnNetns(mode: NetworkMode): boolean {
+  return mode.kind !== 'host' && mode.kind !== 'container';
+}
