@@ -26,13 +26,15 @@ const V1_CONTROLLERS = ['cpu', 'cpuacct', 'cpuset', 'memory', 'devices', 'freeze
 
 /** Reads the mount table and /proc/<pid>/cgroup under `root`. */
 export function detectHost(root = '/', pid: number | 'self' = 'self'): CgroupHost {
-  const mounts = readText(join(root, 'proc', String(pid), 'mounts')) ?? '';
-  const v1 = new Set<string>();
+  const mounts = (readText(join(root, 'proc', String(pid), 'mounts')) ?? '').split('\n').map((l) => l.split(' '));
+  let v1 = new Set<string>();
   let v2Mount: string | undefined;
-  for (const line of mounts.split('\n')) {
-    const [, target, type, options] = line.split(' ');
+  for (const [, target, type, options] of mounts) {
     if (target === undefined) continue;
-    if (type === 'cgroup2' && (v2Mount === undefined || target === '/sys/fs/cgroup')) v2Mount = unescapeMount(target);
+    const at = unescapeMount(target);
+    if (type === 'cgroup2' && (v2Mount === undefined || at === '/sys/fs/cgroup')) v2Mount = at;
+    // cgroup2 mounted over /sys/fs/cgroup later (as in a private mount namespace) hides the v1 mounts beneath it.
+    if (type === 'cgroup2' && at === '/sys/fs/cgroup') v1 = new Set();
     if (type === 'cgroup') for (const o of options?.split(',') ?? []) if (V1_CONTROLLERS.includes(o)) v1.add(o);
   }
   const v2Controllers = v2Mount === undefined ? [] : words(readText(join(root, v2Mount, 'cgroup.controllers')));

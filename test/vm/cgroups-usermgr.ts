@@ -1,0 +1,96 @@
+// The cgroup plumbing suite on this host, against a real `systemd --user` reached over D-Bus
+// (shared/tools/cgroup-vm/host-nonvm.sh usermgr-*, started by scripts/test-cgroups-vm.sh).
+// The host's controllers are bound to cgroup v1, so nothing is enforced here: this proves the
+// scope, the placement, freeze, kill, removal, the warnings, the required mode and the
+// delegated-subtree fallback. Enforcement is proven in the VM (cgroups-vm.ts).
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { Cleanup } from '../../src/sys/cleanup.js';
+import { createContainerCgroup } from '../../src/cgroups/cgroup.js';
+import { resourcesFromFlags } from '../../src/cgroups/flags.js';
+import { allProcs, readKeyed } from '../../src/cgroups/fs2.js';
+import { cgroupReport, formatCgroupReport } from '../../src/cgroups/info.js';
+import { cgroupOf, collector, eventually, held } from './held.js';
+
+const cleanup = new Cleanup();
+after(() => cleanup.release());
+let n = 0;
+const id = (): string => `usermgr${process.pid}x${n++}`;
+
+test('system info sees cgroup v2 and the user manager, and no delegated controller', async () => {
+  const report = await cgroupReport();
+  console.log(formatCgroupReport(report).join('\n'));
+  assert.equal(report.version, 'v2');
+  assert.equal(report.manager, 'systemd');
+  assert.equal(report.userManager.reachable, true);
+  assert.deepEqual(report.missingControllers, ['cpu', 'cpuset', 'io', 'memory', 'pids']);
+});
+
+test('a D-Bus scope with Delegate=yes: placement, warning, freeze, kill after a double fork, removal', async () => {
+  const p = held(['dash', '-c', '(sleep 1000 &); exec sleep 1000']);
+  cleanup.add('child', () => p.child.kill('SIGKILL'));
+  const { lines, warn } = collector();
+  const resources = resourcesFromFlags({ memory: '64m', pidsLimit: '10' });
+  const h = await createContainerCgroup({ id: id(), pid: p.pid, monitorPid: process.pid, resources, warn }, cleanup);
+  assert.ok(h);
+  assert.equal(h.manager, 'systemd');
+  assert.match(cgroupOf(p.pid), /\/hutch-usermgr\w+\.scope\/container$/);
+  assert.equal(cgroupOf('self'), cgroupOf(p.pid).replace(/container$/, 'supervisor'));
+  assert.equal(lines.length, 1);
+  assert.match(lines[0]!, /^not enforced: --memory, --pids-limit: the memory, pids controllers are not delegated to your user; an administrator delegates them with: .*user@\.service\.d\/delegate\.conf/);
+
+  p.go();
+  assert.ok(await eventually(() => allProcs(h.path).length === 2));
+  await h.freeze();
+  assert.equal(readKeyed(h.path, 'cgroup.events').get('frozen'), 1);
+  await h.thaw();
+  await h.kill();
+  assert.deepEqual(allProcs(h.path), []);
+  assert.equal((await p.exited).signal, 'SIGKILL');
+  assert.ok((h.stats().cpu.usageUsec ?? -1) >= 0);
+  const group = h.group;
+  await h.remove();
+  assert.ok(existsSync(group), 'the scope stays while this process (the monitor) is in it');
+});
+
+test('--cgroups=required turns the warning into an error, and leaves no container cgroup', async () => {
+  const p = held(['sleep', '1000']);
+  cleanup.add('child', () => p.child.kill('SIGKILL'));
+  const local = new Cleanup();
+  const resources = resourcesFromFlags({ memory: '64m' });
+  await assert.rejects(createContainerCgroup({ id: id(), pid: p.pid, resources, mode: 'required' }, local), (e: { code: string; message: string; hint: string }) => {
+    assert.equal(e.code, 'CGROUP_REQUIRED');
+    assert.match(e.message, /^cannot enforce --memory \(--cgroups=required\): the memory controller is not delegated to your user$/);
+    assert.match(e.hint, /Delegate=cpu cpuset io memory pids/);
+    return true;
+  });
+  assert.equal((await p.exited).signal, 'SIGKILL', 'the container was killed with its cgroup');
+  await local.release();
+});
+
+test('--cgroups=disabled: no cgroup, no warning; limits with it are a usage error', async () => {
+  const p = held(['sleep', '1000']);
+  cleanup.add('child', () => p.child.kill('SIGKILL'));
+  const { lines, warn } = collector();
+  assert.equal(await createContainerCgroup({ id: id(), pid: p.pid, mode: 'disabled', warn }, cleanup), undefined);
+  assert.deepEqual(lines, []);
+  const resources = resourcesFromFlags({ memory: '64m' });
+  await assert.rejects(createContainerCgroup({ id: id(), pid: p.pid, mode: 'disabled', resources }, cleanup), { code: 'CGROUP_DISABLED_WITH_LIMITS' });
+});
+
+test('fallback: a subtree already delegated to this process (--cgroup-manager=cgroupfs)', async () => {
+  const own = cgroupOf('self');
+  const p = held(['sleep', '1000']);
+  cleanup.add('child', () => p.child.kill('SIGKILL'));
+  const { warn } = collector();
+  const h = await createContainerCgroup({ id: id(), pid: p.pid, monitorPid: process.pid, manager: 'cgroupfs', warn }, cleanup);
+  assert.ok(h);
+  assert.equal(h.manager, 'cgroupfs');
+  assert.match(cgroupOf(p.pid), /\/hutch-usermgr\w+\/container$/);
+  assert.equal(cgroupOf('self'), cgroupOf(p.pid).replace(/container$/, 'supervisor'));
+  assert.ok(cgroupOf(p.pid).startsWith(own.replace(/\/hutch-init$/, '')));
+  await h.remove();
+  assert.equal((await p.exited).signal, 'SIGKILL');
+  assert.ok(existsSync(h.group), 'the group stays while this process is in supervisor/');
+});
