@@ -34,7 +34,10 @@ const FLAGS: Record<string, string> = {
 
 /** The flags (or OCI settings) behind a list of writes, deduplicated: "--memory, --pids-limit". */
 export function settingNames(writes: CgroupWrite[]): string {
-  return [...new Set(writes.map((w) => FLAGS[w.setting] ?? w.setting))].join(', ');
+  // --memory implies a swap limit (podman's default of twice the memory): name --memory alone.
+  const hasLimit = writes.some((w) => w.setting === 'memory.limit');
+  const named = writes.filter((w) => !(hasLimit && w.setting === 'memory.swap'));
+  return [...new Set(named.map((w) => FLAGS[w.setting] ?? w.setting))].join(', ');
 }
 
 /** The one-line warning (without the "hutch: warning: " prefix). */
