@@ -1,4 +1,5 @@
-import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs';
+import { UsageError } from '../errors.js';
 import { join } from 'node:path';
 
 /**
@@ -94,6 +95,20 @@ export function writableSubtree(root: string, host: CgroupHost, cgroup = host.ow
   } catch {
     return undefined;
   }
+}
+
+/** A block device's major:minor (for --device-read-bps and friends); UsageError when it is not one. */
+export function blockDevice(path: string): { major: number; minor: number } {
+  let st;
+  try {
+    st = statSync(path);
+  } catch (error) {
+    throw new UsageError('BAD_RESOURCE_FLAG', `cannot limit i/o of ${path}: ${(error as NodeJS.ErrnoException).code ?? 'stat failed'}`, { hint: 'name a block device, e.g. /dev/sda' });
+  }
+  if (!st.isBlockDevice()) throw new UsageError('BAD_RESOURCE_FLAG', `cannot limit i/o of ${path}: not a block device`, { hint: 'name a block device, e.g. /dev/sda' });
+  // glibc's gnu_dev_major/minor, for device numbers below 2^32 (all a JS number holds exactly here)
+  const dev = st.rdev;
+  return { major: Math.floor(dev / 256) & 0xfff, minor: (dev & 0xff) | (Math.floor(dev / 4096) & 0xfff00) };
 }
 
 function words(text: string | undefined): string[] {

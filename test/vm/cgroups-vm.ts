@@ -5,7 +5,9 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Cleanup } from '../../src/sys/cleanup.js';
 import { createContainerCgroup, type CgroupHandle } from '../../src/cgroups/cgroup.js';
@@ -13,6 +15,7 @@ import { resourcesFromFlags, type ResourceFlags } from '../../src/cgroups/flags.
 import { readKeyed, allProcs } from '../../src/cgroups/fs2.js';
 import { renderStatsTable, statsRow } from '../../src/cgroups/stats.js';
 import { cgroupReport } from '../../src/cgroups/info.js';
+import { blockDevice } from '../../src/cgroups/detect.js';
 import { cgroupOf, collector, eventually, held, newId, type Held } from './held.js';
 
 const cleanups: Cleanup[] = [];
@@ -26,7 +29,7 @@ async function contained(flags: ResourceFlags, command: string[], monitor = true
   const p = held(command);
   cleanup.add('child', () => p.child.kill('SIGKILL'));
   const { lines, warn } = collector();
-  const h = await createContainerCgroup({ id: newId(), pid: p.pid, ...(monitor ? { monitorPid: process.pid } : {}), resources: resourcesFromFlags(flags), warn }, cleanup);
+  const h = await createContainerCgroup({ id: newId(), pid: p.pid, ...(monitor ? { monitorPid: process.pid } : {}), resources: resourcesFromFlags(flags, blockDevice), warn }, cleanup);
   assert.ok(h, 'a cgroup was created');
   return { h, p, warnings: lines };
 }
@@ -140,4 +143,31 @@ test('a controller not delegated (cpuset here) warns, and --cgroups=required ref
   await assert.rejects(createContainerCgroup({ id: newId(), pid: p.pid, resources, mode: 'required' }, cleanup), { code: 'CGROUP_REQUIRED' });
   p.child.kill('SIGKILL');
   await cleanup.release();
+});
+
+test('fallback: inside a cgroup already delegated to it (a Slurm-like job), hutch uses it directly', () => {
+  const probe = join(dirname(fileURLToPath(import.meta.url)), 'fallback-probe.js');
+  const run = spawnSync('systemd-run', ['--user', '--scope', '--quiet', '-p', 'Delegate=yes', process.execPath, probe], { encoding: 'utf8' });
+  assert.equal(run.status, 0, run.stderr);
+  const report = JSON.parse(run.stdout.trim().split('\n').pop()!);
+  console.log(JSON.stringify(report));
+  assert.equal(report.manager, 'cgroupfs');
+  assert.match(report.before, /\/run-[\w-]+\.scope$/);
+  assert.equal(report.container, `${report.before}/${report.container.split('/').slice(-2).join('/')}`);
+  assert.match(report.container, /\/hutch-[0-9a-f]+\/container$/);
+  assert.equal(report.supervisor, report.container.replace(/container$/, 'supervisor'));
+  assert.equal(report.signal, 'SIGKILL');
+  assert.equal(report.oomKilled, true);
+  assert.deepEqual(report.warnings, []);
+});
+
+test('--device-write-bps, --device-read-iops and --blkio-weight reach io.max and io.weight', async () => {
+  const flags = { deviceWriteBps: ['/dev/ubda:1mb'], deviceReadIops: ['/dev/ubda:500'], blkioWeight: '300' };
+  const { h, warnings } = await contained(flags, ['sleep', '1000'], false);
+  const { major, minor } = blockDevice('/dev/ubda');
+  assert.equal(readFileSync(join(h.path, 'io.max'), 'utf8').trim(), `${major}:${minor} rbps=max wbps=1048576 riops=500 wiops=max`);
+  console.log(`io.weight: ${existsSync(join(h.path, 'io.weight')) ? 'written' : 'absent in this kernel: warned'}`);
+  if (existsSync(join(h.path, 'io.weight'))) assert.match(readFileSync(join(h.path, 'io.weight'), 'utf8'), /default 2930/);
+  else assert.match(warnings.join('\n'), /not enforced: --blkio-weight: the kernel offers no io.weight/);
+  await h.remove();
 });
