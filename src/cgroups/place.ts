@@ -3,7 +3,7 @@ import { describeCause } from '../errors.js';
 import type { DegradeReason } from './degrade.js';
 import { detectHost, userManagerSockets, writableSubtree, KNOWN_CONTROLLERS, type CgroupHost } from './detect.js';
 import type { CgroupManager } from './flags.js';
-import { enableControllers, makeCgroup, moveProcess, procs, readCgroupFile } from './fs2.js';
+import { controllers, enableControllers, makeCgroup, moveProcess, procs, readCgroupFile } from './fs2.js';
 import { connectUserManager, startScope } from './systemd.js';
 
 /** Where a container's group cgroup came from: a systemd scope or a delegated subtree. */
@@ -70,7 +70,8 @@ async function systemdGroup(request: PlaceRequest, host: CgroupHost): Promise<Pl
 // for its children (the no-internal-process rule): its processes move to a leaf first.
 function delegatedGroup(request: PlaceRequest, base: string): PlacedGroup {
   const enabled = (readCgroupFile(base, 'cgroup.subtree_control') ?? '').split(/\s+/);
-  const wanted = KNOWN_CONTROLLERS.filter((c) => !enabled.includes(c));
+  const offered = controllers(base);
+  const wanted = KNOWN_CONTROLLERS.filter((c) => offered.includes(c) && !enabled.includes(c));
   const residents = procs(base);
   if (wanted.length > 0 && residents.length > 0) {
     const leaf = join(base, 'hutch-init');

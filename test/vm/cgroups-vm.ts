@@ -10,7 +10,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Cleanup } from '../../src/sys/cleanup.js';
-import { createContainerCgroup, type CgroupHandle } from '../../src/cgroups/cgroup.js';
+import { createContainerCgroup, type CgroupHandle, type ContainerCgroupOptions } from '../../src/cgroups/cgroup.js';
 import { resourcesFromFlags, type ResourceFlags } from '../../src/cgroups/flags.js';
 import { readKeyed, allProcs } from '../../src/cgroups/fs2.js';
 import { renderStatsTable, statsRow } from '../../src/cgroups/stats.js';
@@ -23,13 +23,13 @@ after(async () => {
   for (const c of cleanups) await c.release();
 });
 
-async function contained(flags: ResourceFlags, command: string[], monitor = true): Promise<{ h: CgroupHandle; p: Held; warnings: string[] }> {
+async function contained(flags: ResourceFlags, command: string[], extra: Partial<ContainerCgroupOptions> = { monitorPid: process.pid }): Promise<{ h: CgroupHandle; p: Held; warnings: string[] }> {
   const cleanup = new Cleanup();
   cleanups.push(cleanup);
   const p = held(command);
   cleanup.add('child', () => p.child.kill('SIGKILL'));
   const { lines, warn } = collector();
-  const h = await createContainerCgroup({ id: newId(), pid: p.pid, ...(monitor ? { monitorPid: process.pid } : {}), resources: resourcesFromFlags(flags, blockDevice), warn }, cleanup);
+  const h = await createContainerCgroup({ id: newId(), pid: p.pid, resources: resourcesFromFlags(flags, blockDevice), warn, ...extra }, cleanup);
   assert.ok(h, 'a cgroup was created');
   return { h, p, warnings: lines };
 }
@@ -119,7 +119,8 @@ test('--cpus 0.2 holds a busy loop near 20%; update raises it live; freeze and t
 
 test('kill reaches a double-forked process; remove leaves no scope', async () => {
   // no monitor in this scope, so it is empty after the kill and systemd can stop it
-  const { h, p } = await contained({}, ['dash', '-c', '(sleep 1000 &); exec sleep 1000'], false);
+  const { h, p } = await contained({}, ['dash', '-c', '(sleep 1000 &); exec sleep 1000'], { parent: 'hutchtest.slice' });
+  assert.match(cgroupOf(p.pid), /\/hutchtest\.slice\/hutch-[0-9a-f]+\.scope\/container$/, '--cgroup-parent names the slice');
   p.go();
   assert.ok(await eventually(() => allProcs(h.path).length === 2), 'both sleeps are in the container cgroup');
   const escaped = allProcs(h.path).filter((pid) => pid !== p.pid);
@@ -163,7 +164,7 @@ test('fallback: inside a cgroup already delegated to it (a Slurm-like job), hutc
 
 test('--device-write-bps, --device-read-iops and --blkio-weight reach io.max and io.weight', async () => {
   const flags = { deviceWriteBps: ['/dev/ubda:1mb'], deviceReadIops: ['/dev/ubda:500'], blkioWeight: '300' };
-  const { h, warnings } = await contained(flags, ['sleep', '1000'], false);
+  const { h, warnings } = await contained(flags, ['sleep', '1000'], {});
   const { major, minor } = blockDevice('/dev/ubda');
   assert.equal(readFileSync(join(h.path, 'io.max'), 'utf8').trim(), `${major}:${minor} rbps=max wbps=1048576 riops=500 wiops=max`);
   console.log(`io.weight: ${existsSync(join(h.path, 'io.weight')) ? 'written' : 'absent in this kernel: warned'}`);
