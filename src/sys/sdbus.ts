@@ -1,6 +1,5 @@
-import { HutchError } from '../errors.js';
+import { HutchError, SysError } from '../errors.js';
 import { errnoName, koffi } from './libc.js';
-import { SysError } from '../errors.js';
 
 /**
  * A small client of D-Bus through libsystemd's sd-bus (the library systemd, crun and podman's
