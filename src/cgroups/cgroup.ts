@@ -23,6 +23,8 @@ export interface ContainerCgroupOptions {
   manager?: CgroupManager;
   /** A slice (systemd) or an absolute cgroup path (cgroupfs). */
   parent?: string;
+  /** Overrides the name hutch-<id> (scope <name>.scope), e.g. from an OCI cgroupsPath. */
+  name?: string;
   /** Receives each one-line warning; default: `hutch: warning: …` on stderr. */
   warn?: (line: string) => void;
   /** For tests: the filesystem root and environment to read. */
@@ -76,6 +78,7 @@ export async function createContainerCgroup(options: ContainerCgroupOptions, cle
   const monitor = options.monitorPid !== undefined && mode !== 'no-conmon' ? [options.monitorPid] : [];
   const placed = await placeGroup({
     id: options.id,
+    ...(options.name !== undefined ? { name: options.name } : {}),
     pids: [options.pid, ...monitor],
     manager: options.manager,
     parent: options.parent,
@@ -98,6 +101,18 @@ export async function createContainerCgroup(options: ContainerCgroupOptions, cle
     throw error;
   }
   return handle;
+}
+
+/**
+ * The launch hook for `createContainer({ hooks })`: gives the container its cgroup and hands
+ * the handle (undefined when the host has none) to `onHandle`, e.g. to store its info.
+ */
+export function cgroupHook(
+  options: Omit<ContainerCgroupOptions, 'pid'>,
+  cleanup: Cleanup,
+  onHandle: (handle: CgroupHandle | undefined) => void = () => undefined,
+): (pid: number) => Promise<void> {
+  return async (pid) => onHandle(await createContainerCgroup({ ...options, pid }, cleanup));
 }
 
 /** A handle on a cgroup made earlier (e.g. by `hutch run`, for `stats` or `pause`). */

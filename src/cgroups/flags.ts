@@ -168,3 +168,19 @@ function cpuList(flag: string, text: string): string {
 function bad(flag: string, value: string, hint: string): UsageError {
   return new UsageError('BAD_RESOURCE_FLAG', `invalid ${flag} value ${JSON.stringify(value)}`, { hint });
 }
+
+/**
+ * An OCI `linux.cgroupsPath` as engines pass it: "slice:prefix:name" with a systemd cgroup
+ * manager (runc's convention: scope prefix-name.scope in slice), else a cgroup path.
+ */
+export function parseCgroupsPath(path: string, systemd: boolean): { parent?: string; name?: string } {
+  if (systemd) {
+    const parts = path.split(':');
+    if (parts.length !== 3) throw bad('cgroupsPath', path, 'with a systemd cgroup manager, give slice:prefix:name, e.g. user.slice:libpod:abc');
+    const [slice, prefix, name] = parts as [string, string, string];
+    return { ...(slice ? { parent: slice } : {}), name: prefix ? `${prefix}-${name}` : name };
+  }
+  if (!path.startsWith('/')) return { name: path };
+  const cut = path.lastIndexOf('/');
+  return { ...(cut > 0 ? { parent: path.slice(0, cut) } : {}), name: path.slice(cut + 1) };
+}

@@ -17,6 +17,8 @@ export interface PlacedGroup {
 
 export interface PlaceRequest {
   id: string;
+  /** The scope's unit name (default hutch-<id>.scope), or the subtree child's name (hutch-<id>). */
+  name?: string;
   pids: number[];
   manager: CgroupManager | undefined;
   parent: string | undefined;
@@ -52,7 +54,7 @@ export async function placeGroup(request: PlaceRequest): Promise<PlacedGroup | D
 
 async function systemdGroup(request: PlaceRequest, host: CgroupHost): Promise<PlacedGroup> {
   const manager = connectUserManager(userManagerSockets(request.env, request.root));
-  const unit = `hutch-${request.id}.scope`;
+  const unit = request.name !== undefined ? `${request.name}.scope` : `hutch-${request.id}.scope`;
   try {
     const cgroup = await startScope(manager, {
       unit,
@@ -79,7 +81,7 @@ function delegatedGroup(request: PlaceRequest, base: string): PlacedGroup {
     for (const pid of residents) moveProcess(leaf, pid);
   }
   enableControllers(base, wanted);
-  const dir = join(base, `hutch-${request.id}`);
+  const dir = join(base, request.name ?? `hutch-${request.id}`);
   makeCgroup(dir);
   for (const pid of request.pids) moveProcess(dir, pid);
   return { dir, manager: 'cgroupfs' };

@@ -7,8 +7,8 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { Cleanup } from '../../src/sys/cleanup.js';
-import { createContainerCgroup } from '../../src/cgroups/cgroup.js';
-import { resourcesFromFlags } from '../../src/cgroups/flags.js';
+import { cgroupHook, createContainerCgroup, type CgroupHandle } from '../../src/cgroups/cgroup.js';
+import { parseCgroupsPath, resourcesFromFlags } from '../../src/cgroups/flags.js';
 import { allProcs, readKeyed } from '../../src/cgroups/fs2.js';
 import { cgroupReport, formatCgroupReport } from '../../src/cgroups/info.js';
 import { cgroupOf, collector, eventually, held } from './held.js';
@@ -93,4 +93,18 @@ test('fallback: a subtree already delegated to this process (--cgroup-manager=cg
   await h.remove();
   assert.equal((await p.exited).signal, 'SIGKILL');
   assert.ok(existsSync(h.group), 'the group stays while this process is in supervisor/');
+});
+
+test('the launch hook, named from an OCI cgroupsPath (slice:prefix:name)', async () => {
+  const p = held(['sleep', '1000']);
+  cleanup.add('child', () => p.child.kill('SIGKILL'));
+  let handle: CgroupHandle | undefined;
+  const hook = cgroupHook({ id: id(), ...parseCgroupsPath(`hutchoci.slice:oci:${id()}`, true) }, cleanup, (h) => (handle = h));
+  await hook(p.pid);
+  assert.ok(handle);
+  assert.match(cgroupOf(p.pid), /\/hutchoci\.slice\/oci-usermgr\w+\.scope\/container$/);
+  assert.equal(handle.unit, `${cgroupOf(p.pid).split('/').slice(-2)[0]}`);
+  await handle.remove();
+  assert.equal((await p.exited).signal, 'SIGKILL');
+  assert.ok(await eventually(() => !existsSync(handle!.group)), 'the empty scope is stopped');
 });

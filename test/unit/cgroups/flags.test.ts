@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { cgroupOptionsFromFlags, parseSize, resourcesFromFlags } from '../../../src/cgroups/flags.js';
+import { cgroupOptionsFromFlags, parseCgroupsPath, parseSize, resourcesFromFlags } from '../../../src/cgroups/flags.js';
 
 const MiB = 1024 * 1024;
 function hintOf(fn: () => unknown): string {
@@ -76,5 +76,15 @@ describe('resource flags', () => {
     expect(() => cgroupOptionsFromFlags({ cgroupManager: 'runit' })).toThrow(/--cgroup-manager/);
     expect(hintOf(() => cgroupOptionsFromFlags({ cgroupManager: 'systemd', cgroupParent: '/jobs' }))).toMatch(/name a slice/);
     expect(hintOf(() => cgroupOptionsFromFlags({ cgroupManager: 'cgroupfs', cgroupParent: '/a/../b' }))).toMatch(/absolute cgroup path/);
+  });
+});
+
+describe('OCI cgroupsPath', () => {
+  it('reads runc\'s slice:prefix:name for systemd, and a path for cgroupfs', () => {
+    expect(parseCgroupsPath('user.slice:libpod:abc', true)).toEqual({ parent: 'user.slice', name: 'libpod-abc' });
+    expect(parseCgroupsPath(':hutch:abc', true)).toEqual({ name: 'hutch-abc' });
+    expect(parseCgroupsPath('/jobs/42/ctr', false)).toEqual({ parent: '/jobs/42', name: 'ctr' });
+    expect(parseCgroupsPath('ctr', false)).toEqual({ name: 'ctr' });
+    expect(() => parseCgroupsPath('/a/b', true)).toThrow(/invalid cgroupsPath/);
   });
 });
