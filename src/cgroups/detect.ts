@@ -58,22 +58,24 @@ export function controllersOf(root: string, v2Mount: string, cgroup: string): st
 /** Where the user's systemd manager listens, from the environment and the runtime dir. */
 export interface UserManagerSockets {
   runtimeDir: string | undefined;
-  /** The user's bus ($DBUS_SESSION_BUS_ADDRESS or $XDG_RUNTIME_DIR/bus), when it exists. */
+  /** The user's bus as a D-Bus address ($DBUS_SESSION_BUS_ADDRESS, or unix:path=RUNTIME/bus), when it exists. */
   bus: string | undefined;
   /** systemd --user's own socket, usable without a bus daemon. */
   privateSocket: string | undefined;
 }
 
-export function userManagerSockets(env: NodeJS.ProcessEnv = process.env, root = '/'): UserManagerSockets {
-  const runtimeDir = env.XDG_RUNTIME_DIR || undefined;
-  const fromEnv = env.DBUS_SESSION_BUS_ADDRESS?.match(/unix:path=([^,;]+)/)?.[1];
+/** Finds the sockets; without XDG_RUNTIME_DIR (su, sudo -u, cron) it tries /run/user/UID, as podman does. */
+export function userManagerSockets(env: NodeJS.ProcessEnv = process.env, root = '/', uid = process.getuid?.() ?? 0): UserManagerSockets {
+  const fallback = `/run/user/${uid}`;
+  const runtimeDir = env.XDG_RUNTIME_DIR || (existsSync(join(root, fallback)) ? fallback : undefined);
+  const address = env.DBUS_SESSION_BUS_ADDRESS;
+  const fromEnv = address?.match(/^unix:path=([^,;]+)/)?.[1];
   const busPath = fromEnv ?? (runtimeDir ? join(runtimeDir, 'bus') : undefined);
   const privatePath = runtimeDir ? join(runtimeDir, 'systemd', 'private') : undefined;
-  return {
-    runtimeDir,
-    bus: busPath !== undefined && existsSync(join(root, busPath)) ? busPath : env.DBUS_SESSION_BUS_ADDRESS?.startsWith('unix:abstract') ? env.DBUS_SESSION_BUS_ADDRESS : undefined,
-    privateSocket: privatePath !== undefined && existsSync(join(root, privatePath)) ? privatePath : undefined,
-  };
+  let bus: string | undefined;
+  if (busPath !== undefined && existsSync(join(root, busPath))) bus = `unix:path=${busPath}`;
+  else if (address?.startsWith('unix:abstract=')) bus = address;
+  return { runtimeDir, bus, privateSocket: privatePath !== undefined && existsSync(join(root, privatePath)) ? privatePath : undefined };
 }
 
 /** The conventional cgroup of user@UID.service, where systemd delegates the user's controllers. */

@@ -32,8 +32,9 @@ export interface UserManager {
 export function connectUserManager(sockets: UserManagerSockets): UserManager {
   const errors: string[] = [];
   const attempts: [string, () => SdBus][] = [];
-  if (sockets.bus !== undefined) attempts.push([sockets.bus, () => SdBus.openUser()]);
-  if (sockets.privateSocket !== undefined) attempts.push([sockets.privateSocket, () => SdBus.openAddress(`unix:path=${sockets.privateSocket}`)]);
+  const { bus, privateSocket } = sockets;
+  if (bus !== undefined) attempts.push([bus, () => SdBus.openAddress(bus, true)]);
+  if (privateSocket !== undefined) attempts.push([privateSocket, () => SdBus.openAddress(`unix:path=${privateSocket}`, false)]);
   for (const [where, open] of attempts) {
     let bus: SdBus | undefined;
     try {

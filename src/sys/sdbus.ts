@@ -35,20 +35,17 @@ export class DbusError extends HutchError {
 export class SdBus {
   private constructor(private bus: unknown) {}
 
-  /** The user's bus: $DBUS_SESSION_BUS_ADDRESS, else $XDG_RUNTIME_DIR/bus. */
-  static openUser(): SdBus {
-    const out: unknown[] = [null];
-    must('sd_bus_open_user', api().open_user(out));
-    return new SdBus(out[0]);
-  }
-
-  /** A peer connection to `address` (e.g. systemd's private socket), with no bus daemon. */
-  static openAddress(address: string): SdBus {
+  /**
+   * Connects to `address` (unix:path=…): a bus daemon's socket when `busClient` (the
+   * connection says Hello), or a peer such as systemd's private socket.
+   */
+  static openAddress(address: string, busClient: boolean): SdBus {
     const out: unknown[] = [null];
     must('sd_bus_new', api().new_bus(out));
     const bus = new SdBus(out[0]);
     try {
       must('sd_bus_set_address', api().set_address(out[0], address), address);
+      must('sd_bus_set_bus_client', api().set_bus_client(out[0], busClient ? 1 : 0), address);
       must('sd_bus_start', api().start(out[0]), address);
     } catch (error) {
       bus.close();
@@ -189,9 +186,9 @@ function api(): Record<string, Fn> {
   koffi.opaque('sd_bus_message');
   koffi.struct('sd_bus_error', { name: 'const char *', message: 'const char *', _need_free: 'int' });
   bound = {
-    open_user: lib.func('int sd_bus_open_user(_Out_ sd_bus **ret)'),
     new_bus: lib.func('int sd_bus_new(_Out_ sd_bus **ret)'),
     set_address: lib.func('int sd_bus_set_address(sd_bus *bus, const char *address)'),
+    set_bus_client: lib.func('int sd_bus_set_bus_client(sd_bus *bus, int b)'),
     start: lib.func('int sd_bus_start(sd_bus *bus)'),
     flush_close_unref: lib.func('sd_bus *sd_bus_flush_close_unref(sd_bus *bus)'),
     new_call: lib.func(

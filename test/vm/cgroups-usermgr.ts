@@ -11,6 +11,8 @@ import { cgroupHook, createContainerCgroup, type CgroupHandle } from '../../src/
 import { parseCgroupsPath, resourcesFromFlags } from '../../src/cgroups/flags.js';
 import { allProcs, readKeyed } from '../../src/cgroups/fs2.js';
 import { cgroupReport, formatCgroupReport } from '../../src/cgroups/info.js';
+import { userManagerSockets } from '../../src/cgroups/detect.js';
+import { connectUserManager } from '../../src/cgroups/systemd.js';
 import { cgroupOf, collector, eventually, held } from './held.js';
 
 const cleanup = new Cleanup();
@@ -25,6 +27,16 @@ test('system info sees cgroup v2 and the user manager, and no delegated controll
   assert.equal(report.manager, 'systemd');
   assert.equal(report.userManager.reachable, true);
   assert.deepEqual(report.missingControllers, ['cpu', 'cpuset', 'io', 'memory', 'pids']);
+});
+
+test('the manager answers on the bus and on its private socket, and without XDG_RUNTIME_DIR', () => {
+  const sockets = userManagerSockets();
+  assert.ok(sockets.bus && sockets.privateSocket);
+  for (const only of [{ ...sockets, privateSocket: undefined }, { ...sockets, bus: undefined }, userManagerSockets({ PATH: '/usr/bin' })]) {
+    const manager = connectUserManager(only);
+    assert.match(manager.controlGroup, /user@\d+\.service$/);
+    manager.bus.close();
+  }
 });
 
 test('a D-Bus scope with Delegate=yes: placement, warning, freeze, kill after a double fork, removal', async () => {

@@ -82,11 +82,10 @@ describe('cgroup detection from /proc and /sys', () => {
 
   it('finds the user manager sockets from the environment', () => {
     const root = fakeRoot({ 'run/user/1000/bus': '', 'run/user/1000/systemd/private': '' });
-    expect(userManagerSockets({ XDG_RUNTIME_DIR: '/run/user/1000' }, root)).toEqual({
-      runtimeDir: '/run/user/1000',
-      bus: '/run/user/1000/bus',
-      privateSocket: '/run/user/1000/systemd/private',
-    });
-    expect(userManagerSockets({}, root)).toEqual({ runtimeDir: undefined, bus: undefined, privateSocket: undefined });
+    const found = { runtimeDir: '/run/user/1000', bus: 'unix:path=/run/user/1000/bus', privateSocket: '/run/user/1000/systemd/private' };
+    expect(userManagerSockets({ XDG_RUNTIME_DIR: '/run/user/1000' }, root, 1000)).toEqual(found);
+    expect(userManagerSockets({}, root, 1000)).toEqual(found);
+    expect(userManagerSockets({}, root, 1001)).toEqual({ runtimeDir: undefined, bus: undefined, privateSocket: undefined });
+    expect(userManagerSockets({ DBUS_SESSION_BUS_ADDRESS: 'unix:abstract=/tmp/dbus-x' }, root, 1001).bus).toBe('unix:abstract=/tmp/dbus-x');
   });
 });
