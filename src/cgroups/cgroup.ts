@@ -91,16 +91,16 @@ export async function createContainerCgroup(options: ContainerCgroupOptions, cle
   }
   const info: CgroupInfo = { path: join(placed.dir, 'container'), group: placed.dir, manager: placed.manager, controllers: [], required };
   if (placed.unit !== undefined) info.unit = placed.unit;
-  const handle = attachContainerCgroup(info, options.env);
-  cleanup.add(`cgroup ${placed.dir}`, () => handle.remove());
+  const env = options.env ?? process.env;
+  cleanup.add(`cgroup ${placed.dir}`, () => removeGroup(info, env));
   try {
     info.controllers = arrange(placed.dir, options.pid, monitor);
     applyEnforceable(info, writes, warn);
   } catch (error) {
-    await handle.remove().catch(() => undefined);
+    await removeGroup(info, env).catch(() => undefined);
     throw error;
   }
-  return handle;
+  return attachContainerCgroup(info, env);
 }
 
 /**

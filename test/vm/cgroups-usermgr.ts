@@ -47,6 +47,7 @@ test('a D-Bus scope with Delegate=yes: placement, warning, freeze, kill after a 
   const h = await createContainerCgroup({ id: id(), pid: p.pid, monitorPid: process.pid, resources, warn }, cleanup);
   assert.ok(h);
   assert.equal(h.manager, 'systemd');
+  assert.deepEqual(h.controllers, []);
   assert.match(cgroupOf(p.pid), /\/hutch-usermgr\w+\.scope\/container$/);
   assert.equal(cgroupOf('self'), cgroupOf(p.pid).replace(/container$/, 'supervisor'));
   assert.equal(lines.length, 1);

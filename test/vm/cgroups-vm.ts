@@ -58,6 +58,7 @@ test('system info: cgroup v2, the user manager, delegated controllers', async ()
 test('--memory 50m: a 200 MB allocation is OOM-killed and reported', async () => {
   const { h, p, warnings } = await contained({ memory: '50m', memorySwap: '50m' }, ['dd', 'if=/dev/zero', 'of=/dev/null', 'bs=200M', 'count=1']);
   assert.deepEqual(warnings, []);
+  assert.deepEqual(h.controllers, ['cpu', 'io', 'memory', 'pids']);
   // placement, from /proc: the container in <scope>/container, this process (the monitor) in <scope>/supervisor
   assert.match(cgroupOf(p.pid), /\/hutch-[0-9a-f]+\.scope\/container$/);
   assert.equal(cgroupOf('self'), cgroupOf(p.pid).replace(/container$/, 'supervisor'));
