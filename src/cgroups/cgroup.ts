@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { UsageError } from '../errors.js';
 import type { Cleanup } from '../sys/cleanup.js';
 import { degrade, type DegradeReason } from './degrade.js';
@@ -148,7 +148,7 @@ function arrange(group: string, pid: number, monitor: number[]): string[] {
 function applyEnforceable(info: CgroupInfo, writes: CgroupWrite[], warn: (line: string) => void): void {
   const unenforced = writes.filter((w) => !info.controllers.includes(w.controller));
   if (unenforced.length > 0) {
-    degrade(unenforced, notDelegated(controllersNeeded(unenforced)), info.required, warn);
+    degrade(unenforced, notDelegated(controllersNeeded(unenforced), info), info.required, warn);
   }
   const enforceable = writes.filter((w) => info.controllers.includes(w.controller));
   const missing = enforceable.filter((w) => !existsSync(join(info.path, w.file)));
@@ -156,8 +156,8 @@ function applyEnforceable(info: CgroupInfo, writes: CgroupWrite[], warn: (line: 
   applyWrites(info.path, enforceable.filter((w) => !missing.includes(w)));
 }
 
-function notDelegated(controllers: string[]): DegradeReason {
-  return { kind: 'not-delegated', controllers };
+function notDelegated(controllers: string[], info: CgroupInfo): DegradeReason {
+  return info.manager === 'systemd' ? { kind: 'not-delegated', controllers } : { kind: 'not-delegated', controllers, subtree: dirname(info.group) };
 }
 
 async function removeGroup(info: CgroupInfo, env: NodeJS.ProcessEnv): Promise<void> {

@@ -8,7 +8,7 @@ import type { CgroupWrite } from './resources.js';
 export type DegradeReason =
   | { kind: 'layout'; layout: string }
   | { kind: 'no-cgroup'; detail: string }
-  | { kind: 'not-delegated'; controllers: string[] }
+  | { kind: 'not-delegated'; controllers: string[]; subtree?: string }
   | { kind: 'missing-file'; files: string[] };
 
 /** The drop-in that makes systemd delegate every controller to user managers. */
@@ -80,7 +80,9 @@ function fix(reason: DegradeReason): string {
     case 'no-cgroup':
       return 'log in through a session with `systemd --user` (an administrator can run `loginctl enable-linger USER`), or run inside a cgroup delegated to you';
     case 'not-delegated':
-      return `an administrator delegates them with: ${DELEGATE_DROPIN}`;
+      return reason.subtree === undefined
+        ? `an administrator delegates them with: ${DELEGATE_DROPIN}`
+        : `whoever delegated ${reason.subtree} (e.g. Slurm's cgroup.conf) must enable them in its cgroup.subtree_control`;
     case 'missing-file':
       return 'an administrator enables the kernel feature (e.g. swapaccount=1 for memory.swap.max)';
   }

@@ -32,6 +32,7 @@ export async function cgroupReport(env: NodeJS.ProcessEnv = process.env, root = 
     return report;
   }
   let delegated: string[] | undefined;
+  const subtree = writableSubtree(root, host);
   try {
     const manager = connectUserManager(userManagerSockets(env, root));
     manager.bus.close();
@@ -40,15 +41,17 @@ export async function cgroupReport(env: NodeJS.ProcessEnv = process.env, root = 
     delegated = controllersOf(root, host.v2Mount, manager.controlGroup || userManagerCgroup(process.getuid?.() ?? 0));
   } catch (error) {
     report.userManager.error = describeCause(error);
-    const subtree = writableSubtree(root, host);
-    if (subtree !== undefined) {
-      report.manager = 'cgroupfs';
-      delegated = controllersOf(root, host.v2Mount, subtree);
-    }
+  }
+  // The choice place.ts makes: a subtree delegated by someone else (a Slurm job) is kept.
+  const cg = report.userManager.controlGroup;
+  if (subtree !== undefined && (cg === undefined || !(subtree === cg || subtree.startsWith(`${cg}/`)))) {
+    report.manager = 'cgroupfs';
+    delegated = controllersOf(root, host.v2Mount, subtree);
   }
   report.delegatedControllers = delegated ?? [];
   report.missingControllers = WANTED.filter((c) => !report.delegatedControllers.includes(c));
   if (report.manager === 'none') report.hint = 'log in through a session with `systemd --user` (or `loginctl enable-linger USER`), or run inside a cgroup delegated to you';
+  else if (report.missingControllers.length > 0 && report.manager === 'cgroupfs') report.hint = `whoever delegated ${subtree} (e.g. Slurm's cgroup.conf) must enable ${report.missingControllers.join(', ')} in it`;
   else if (report.missingControllers.length > 0) report.hint = `an administrator delegates ${report.missingControllers.join(', ')} with: ${DELEGATE_DROPIN}`;
   return report;
 }

@@ -4,7 +4,7 @@ import type { DegradeReason } from './degrade.js';
 import { detectHost, userManagerSockets, writableSubtree, KNOWN_CONTROLLERS, type CgroupHost } from './detect.js';
 import type { CgroupManager } from './flags.js';
 import { controllers, enableControllers, makeCgroup, moveProcess, procs, readCgroupFile } from './fs2.js';
-import { connectUserManager, startScope } from './systemd.js';
+import { connectUserManager, startScope, type UserManager } from './systemd.js';
 
 /** Where a container's group cgroup came from: a systemd scope or a delegated subtree. */
 export interface PlacedGroup {
@@ -27,45 +27,48 @@ export interface PlaceRequest {
 }
 
 /**
- * Finds the container a group cgroup: the user's systemd first (a transient scope holding
- * `pids`), then a cgroup v2 subtree already delegated to this process. Returns the reason
- * when neither exists. The pids are left in the group's root; the caller sorts them into
- * children.
+ * Finds the container a group cgroup: a transient scope of the user's systemd (holding `pids`),
+ * or a cgroup v2 subtree already delegated to this process. Returns the reason when neither
+ * exists. The pids are left in the group's root; the caller sorts them into children.
  */
 export async function placeGroup(request: PlaceRequest): Promise<PlacedGroup | DegradeReason> {
   const host = detectHost(request.root);
   if (host.layout !== 'unified' || host.v2Mount === undefined) return { kind: 'layout', layout: host.layout };
-  const reasons: string[] = [];
-  if (request.manager !== 'cgroupfs') {
-    try {
-      return await systemdGroup(request, host);
-    } catch (error) {
-      if (request.manager === 'systemd') return { kind: 'no-cgroup', detail: describeCause(error) };
-      reasons.push(describeCause(error));
-    }
-  }
-  const base = request.parent ?? host.ownCgroup;
-  if (base !== undefined && writableSubtree(request.root, host, base) !== undefined) {
-    return delegatedGroup(request, join(request.root, host.v2Mount, base));
-  }
-  reasons.push(`cgroup ${base ?? '(unknown)'} is not delegated to you`);
-  return { kind: 'no-cgroup', detail: reasons.join('; and ') };
-}
-
-async function systemdGroup(request: PlaceRequest, host: CgroupHost): Promise<PlacedGroup> {
-  const manager = connectUserManager(userManagerSockets(request.env, request.root));
-  const unit = request.name !== undefined ? `${request.name}.scope` : `hutch-${request.id}.scope`;
+  const parent = request.parent;
+  const base = parent === undefined ? host.ownCgroup : parent.startsWith('/') ? parent : undefined;
+  const delegated = base !== undefined && writableSubtree(request.root, host, base) !== undefined;
+  const notDelegated = `cgroup ${base ?? '(none)'} is not delegated to you`;
+  const stay = (): PlacedGroup => delegatedGroup(request, join(request.root, host.v2Mount!, base!));
+  if (request.manager === 'cgroupfs') return delegated ? stay() : { kind: 'no-cgroup', detail: notDelegated };
+  let manager: UserManager;
   try {
-    const cgroup = await startScope(manager, {
-      unit,
-      pids: request.pids,
-      description: `hutch container ${request.id}`,
-      ...(request.parent !== undefined ? { slice: request.parent } : {}),
-    });
-    return { dir: join(request.root, host.v2Mount!, cgroup), manager: 'systemd', unit };
+    manager = connectUserManager(userManagerSockets(request.env, request.root));
+  } catch (error) {
+    if (request.manager === 'systemd' || !delegated) return { kind: 'no-cgroup', detail: `${describeCause(error)}; and ${notDelegated}` };
+    return stay();
+  }
+  try {
+    // In a subtree someone else delegated (a Slurm job, an engine's container), a scope of the
+    // user's manager would escape that job's limits and accounting: stay inside it.
+    if (request.manager === undefined && delegated && !isWithin(host.ownCgroup, manager.controlGroup)) return stay();
+    return await systemdGroup(request, host, manager);
+  } catch (error) {
+    if (request.manager === 'systemd' || !delegated) return { kind: 'no-cgroup', detail: describeCause(error) };
+    return stay();
   } finally {
     manager.bus.close();
   }
+}
+
+function isWithin(cgroup: string | undefined, ancestor: string): boolean {
+  return cgroup !== undefined && (cgroup === ancestor || cgroup.startsWith(ancestor.endsWith('/') ? ancestor : `${ancestor}/`));
+}
+
+async function systemdGroup(request: PlaceRequest, host: CgroupHost, manager: UserManager): Promise<PlacedGroup> {
+  const unit = request.name !== undefined ? `${request.name}.scope` : `hutch-${request.id}.scope`;
+  const slice = request.parent !== undefined && !request.parent.startsWith('/') ? { slice: request.parent } : {};
+  const cgroup = await startScope(manager, { unit, pids: request.pids, description: `hutch container ${request.id}`, ...slice });
+  return { dir: join(request.root, host.v2Mount!, cgroup), manager: 'systemd', unit };
 }
 
 // A delegated subtree holding processes (ours, say, in a Slurm job) cannot enable controllers

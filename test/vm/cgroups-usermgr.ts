@@ -20,12 +20,13 @@ after(() => cleanup.release());
 let n = 0;
 const id = (): string => `usermgr${process.pid}x${n++}`;
 
-test('system info sees cgroup v2 and the user manager, and no delegated controller', async () => {
+test('system info sees cgroup v2, the user manager, the delegated subtree, and no controller', async () => {
   const report = await cgroupReport();
   console.log(formatCgroupReport(report).join('\n'));
   assert.equal(report.version, 'v2');
-  assert.equal(report.manager, 'systemd');
   assert.equal(report.userManager.reachable, true);
+  // this session's cgroup is the user's own and outside user@.service, as a Slurm job's would be
+  assert.equal(report.manager, 'cgroupfs');
   assert.deepEqual(report.missingControllers, ['cpu', 'cpuset', 'io', 'memory', 'pids']);
 });
 
@@ -39,12 +40,24 @@ test('the manager answers on the bus and on its private socket, and without XDG_
   }
 });
 
+test('by default, inside a cgroup delegated by someone else (as a Slurm job step), hutch stays in it', async () => {
+  const own = cgroupOf('self');
+  const p = held(['sleep', '1000']);
+  cleanup.add('child', () => p.child.kill('SIGKILL'));
+  const h = await createContainerCgroup({ id: id(), pid: p.pid, monitorPid: process.pid, warn: () => undefined }, cleanup);
+  assert.ok(h);
+  assert.equal(h.manager, 'cgroupfs', `own cgroup ${own} is writable and outside the user manager's tree`);
+  assert.equal(cgroupOf(p.pid), `${own}/${h.group.split('/').pop()}/container`);
+  await h.remove();
+  assert.equal((await p.exited).signal, 'SIGKILL');
+});
+
 test('a D-Bus scope with Delegate=yes: placement, warning, freeze, kill after a double fork, removal', async () => {
   const p = held(['dash', '-c', '(sleep 1000 &); exec sleep 1000']);
   cleanup.add('child', () => p.child.kill('SIGKILL'));
   const { lines, warn } = collector();
   const resources = resourcesFromFlags({ memory: '64m', pidsLimit: '10' });
-  const h = await createContainerCgroup({ id: id(), pid: p.pid, monitorPid: process.pid, resources, warn }, cleanup);
+  const h = await createContainerCgroup({ id: id(), pid: p.pid, monitorPid: process.pid, resources, manager: 'systemd', warn }, cleanup);
   assert.ok(h);
   assert.equal(h.manager, 'systemd');
   assert.deepEqual(h.controllers, []);

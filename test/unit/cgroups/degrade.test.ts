@@ -14,6 +14,9 @@ describe('honest degradation', () => {
     expect(degradeLine([], { kind: 'no-cgroup', detail: 'no user manager' })).toMatch(/^the container gets no cgroup of its own .*: no user manager; log in/);
     expect(degradeLine(writes.slice(0, 2), { kind: 'missing-file', files: ['memory.swap.max'] })).toMatch(/the kernel offers no memory.swap.max; .*swapaccount=1/);
     expect(degradeLine(writes, { kind: 'not-delegated', controllers: ['cpu', 'memory'] })).not.toContain('\n');
+    expect(degradeLine(cpuset, { kind: 'not-delegated', controllers: ['cpuset'], subtree: '/job42' })).toBe(
+      "not enforced: --cpuset-cpus: the cpuset controller is not delegated to your user; whoever delegated /job42 (e.g. Slurm's cgroup.conf) must enable them in its cgroup.subtree_control",
+    );
   });
 
   it('warns, or throws CGROUP_REQUIRED with the fix as hint', () => {
