@@ -86,7 +86,8 @@ export async function createContainerCgroup(options: ContainerCgroupOptions, cle
     env: options.env ?? process.env,
   });
   if (!('dir' in placed)) {
-    degrade(writes, placed, required, warn);
+    // Nothing asked, nothing to warn about: the run goes on without a cgroup of its own.
+    if (writes.length > 0 || required) degrade(writes, placed, required, warn);
     return undefined;
   }
   const info: CgroupInfo = { path: join(placed.dir, 'container'), group: placed.dir, manager: placed.manager, controllers: [], required };

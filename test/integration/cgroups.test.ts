@@ -46,11 +46,13 @@ describe('cgroups on a host that cannot enforce limits', () => {
     expect(await cleanup.release()).toEqual([]);
   });
 
-  it('says so even with no limit asked: the container gets no cgroup of its own', async () => {
+  it('stays silent when no limit is asked; --cgroups=required still refuses', async () => {
     const lines: string[] = [];
-    await createContainerCgroup({ id: 'hosttest', pid: sleeper(), env, warn: (l) => lines.push(l) }, new Cleanup());
-    expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/^the container gets no cgroup of its own \(no stats, pause or whole-container kill\): /);
+    expect(await createContainerCgroup({ id: 'hosttest', pid: sleeper(), env, warn: (l) => lines.push(l) }, new Cleanup())).toBeUndefined();
+    expect(lines).toEqual([]);
+    await expect(createContainerCgroup({ id: 'hosttest', pid: sleeper(), env, mode: 'required' }, new Cleanup())).rejects.toThrow(
+      /^cannot give the container a cgroup \(--cgroups=required\): /,
+    );
   });
 
   it('--cgroups=disabled: no cgroup and no warning; limits with it are refused', async () => {

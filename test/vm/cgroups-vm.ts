@@ -29,7 +29,9 @@ async function contained(flags: ResourceFlags, command: string[], extra: Partial
   const p = held(command);
   cleanup.add('child', () => p.child.kill('SIGKILL'));
   const { lines, warn } = collector();
+  const t0 = performance.now();
   const h = await createContainerCgroup({ id: newId(), pid: p.pid, resources: resourcesFromFlags(flags, blockDevice), warn, ...extra }, cleanup);
+  console.log(`createContainerCgroup (${h?.manager}): ${(performance.now() - t0).toFixed(1)} ms`);
   assert.ok(h, 'a cgroup was created');
   return { h, p, warnings: lines };
 }
