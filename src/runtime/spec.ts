@@ -91,12 +91,8 @@ export interface Namespace {
   path?: string;
 }
 
-/** One line of /proc/PID/uid_map: `size` ids from `containerID` map to ids from `hostID`. */
-export interface IdMapping {
-  containerID: number;
-  hostID: number;
-  size: number;
-}
+export type { IdMapping } from '../userns/idmap.js';
+import type { IdMapping } from '../userns/idmap.js';
 
 export interface Device {
   path: string;

@@ -1,4 +1,3 @@
-import type { IdMapping } from '../runtime/spec.js';
 import { UsageError, UserNsError } from '../errors.js';
 import { rangeSize, type SubidRange } from './subid.js';
 
@@ -106,4 +105,11 @@ function fmt(m: IdMapping): string {
 export function parseMapText(text: string): IdMapping[] {
   return text.split('\n').map((l) => l.trim().split(/\s+/).map(Number)).filter((f) => f.length === 3 && f.every(Number.isSafeInteger))
     .map(([containerID, hostID, size]) => ({ containerID: containerID!, hostID: hostID!, size: size! }));
+}
+
+/** One line of /proc/PID/uid_map: `size` ids from `containerID` map to ids from `hostID`. */
+export interface IdMapping {
+  containerID: number;
+  hostID: number;
+  size: number;
 }

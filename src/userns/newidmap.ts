@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { execFile, type ExecFileException } from 'node:child_process';
 import { UserNsError } from '../errors.js';
-import type { IdMapping } from '../runtime/spec.js';
+import type { IdMapping } from './idmap.js';
 import { mapArgs, mapText, needsHelper } from './idmap.js';
 
 /** Who writes the maps: the ids of the user running hutch (the namespace's owner). */
