@@ -6,7 +6,6 @@ export interface ResourceFlags {
   memory?: string;
   memorySwap?: string;
   memoryReservation?: string;
-  memorySwappiness?: string;
   cpus?: string;
   cpuShares?: string;
   cpuWeight?: string;
@@ -101,7 +100,6 @@ function memoryFromFlags(flags: ResourceFlags): LinuxResources['memory'] {
     memory.swap = memory.limit * 2;
   }
   if (flags.memoryReservation !== undefined) memory.reservation = parseSize('--memory-reservation', flags.memoryReservation);
-  if (flags.memorySwappiness !== undefined) memory.swappiness = integer('--memory-swappiness', flags.memorySwappiness, 0, 100);
   return Object.keys(memory).length > 0 ? memory : undefined;
 }
 

@@ -2,7 +2,8 @@ import { UsageError } from '../errors.js';
 
 /** OCI runtime-spec `linux.resources` (the parts a cgroup v2 host can apply). */
 export interface LinuxResources {
-  memory?: { limit?: number; reservation?: number; swap?: number; swappiness?: number };
+  // swappiness, kernel and kernelTCP are cgroup v1 only: a v2 host has nothing to write them to.
+  memory?: { limit?: number; reservation?: number; swap?: number };
   cpu?: { shares?: number; quota?: number; burst?: number; period?: number; cpus?: string; mems?: string; idle?: number };
   pids?: { limit: number };
   blockIO?: {

@@ -60,7 +60,7 @@ test('system info: cgroup v2, the user manager, delegated controllers', async ()
 test('--memory 50m: a 200 MB allocation is OOM-killed and reported', async () => {
   const { h, p, warnings } = await contained({ memory: '50m', memorySwap: '50m' }, ['dd', 'if=/dev/zero', 'of=/dev/null', 'bs=200M', 'count=1']);
   assert.deepEqual(warnings, []);
-  assert.deepEqual(h.controllers, ['cpu', 'io', 'memory', 'pids']);
+  for (const c of ['cpu', 'io', 'memory', 'pids']) assert.ok(h.controllers.includes(c), `${c} enabled`);
   // placement, from /proc: the container in <scope>/container, this process (the monitor) in <scope>/supervisor
   assert.match(cgroupOf(p.pid), /\/hutch-[0-9a-f]+\.scope\/container$/);
   assert.equal(cgroupOf('self'), cgroupOf(p.pid).replace(/container$/, 'supervisor'));
@@ -134,7 +134,18 @@ test('kill reaches a double-forked process; remove leaves no scope', async () =>
   assert.ok(await eventually(() => !existsSync(h.group)), 'the scope is gone');
 });
 
-test('a controller not delegated (cpuset here) warns, and --cgroups=required refuses', async () => {
+// user-mode-linux has one CPU and no cpuset; the qemu guest (2 vCPUs) delegates it.
+const cpuset = (await cgroupReport()).delegatedControllers.includes('cpuset');
+
+test('--cpuset-cpus 1 pins the container to CPU 1', { skip: !cpuset && 'cpuset is not offered in this guest' }, async () => {
+  const { h, p } = await contained({ cpusetCpus: '1' }, ['dash', '-c', 'while :; do :; done'], {});
+  p.go();
+  assert.equal(readFileSync(join(h.path, 'cpuset.cpus.effective'), 'utf8').trim(), '1');
+  assert.ok(await eventually(() => /Cpus_allowed_list:\s+1\n/.test(readFileSync(`/proc/${p.pid}/status`, 'utf8'))));
+  await h.remove();
+});
+
+test('a controller not delegated (cpuset here) warns, and --cgroups=required refuses', { skip: cpuset && 'cpuset is delegated in this guest' }, async () => {
   const { h, warnings } = await contained({ cpusetCpus: '0', memory: '64m' }, ['sleep', '1000']);
   assert.equal(warnings.length, 1);
   assert.match(warnings[0]!, /^not enforced: --cpuset-cpus: the cpuset controller is not delegated to your user; an administrator delegates them with: .*Delegate=cpu cpuset io memory pids/);
@@ -166,9 +177,10 @@ test('fallback: inside a cgroup already delegated to it (a Slurm-like job), hutc
 });
 
 test('--device-write-bps, --device-read-iops and --blkio-weight reach io.max and io.weight', async () => {
-  const flags = { deviceWriteBps: ['/dev/ubda:1mb'], deviceReadIops: ['/dev/ubda:500'], blkioWeight: '300' };
+  const disk = existsSync('/dev/ubda') ? '/dev/ubda' : '/dev/vda';
+  const flags = { deviceWriteBps: [`${disk}:1mb`], deviceReadIops: [`${disk}:500`], blkioWeight: '300' };
   const { h, warnings } = await contained(flags, ['sleep', '1000'], {});
-  const { major, minor } = blockDevice('/dev/ubda');
+  const { major, minor } = blockDevice(disk);
   assert.equal(readFileSync(join(h.path, 'io.max'), 'utf8').trim(), `${major}:${minor} rbps=max wbps=1048576 riops=500 wiops=max`);
   console.log(`io.weight: ${existsSync(join(h.path, 'io.weight')) ? 'written' : 'absent in this kernel: warned'}`);
   if (existsSync(join(h.path, 'io.weight'))) assert.match(readFileSync(join(h.path, 'io.weight'), 'utf8'), /default 2930/);
