@@ -74,12 +74,11 @@ podman_case() { # name network
 }
 
 uplink_port=$((20000 + RANDOM % 20000))
-as_user iperf3 -s -B 127.0.0.1 -p "$uplink_port" >/dev/null 2>&1 &
-uplink_pid=$!
+as_user iperf3 -s -D -I "$work/run/uplink.pid" -B 127.0.0.1 -p "$uplink_port"
 hutch_case hutch-slirp slirp4netns
 hutch_case hutch-slirp-hostfwd slirp4netns:port_handler=slirp4netns,allow_host_loopback=true "$uplink_port"
 hutch_case hutch-pasta pasta "$uplink_port"
-kill "$uplink_pid" 2>/dev/null || true
+kill "$(cat "$work/run/uplink.pid")" 2>/dev/null || true
 podman_case podman-slirp slirp4netns
 podman_case podman-pasta pasta
 

@@ -84,7 +84,11 @@ let helpText: Promise<string> | undefined;
 /** slirp4netns' own flags, read once from --help: the sandbox and seccomp flags came in 0.4. */
 async function slirpArgs(mode: SlirpMode, apiSocket: string): Promise<string[]> {
   helpText ??= execa('slirp4netns', ['--help'], { reject: false, all: true }).then((r) => String(r.all ?? ''));
-  const help = await helpText;
+  return slirpArguments(mode, apiSocket, await helpText);
+}
+
+/** The slirp4netns command line (before PID and tap name), given its --help text (pure). */
+export function slirpArguments(mode: SlirpMode, apiSocket: string, help: string): string[] {
   const args = ['--configure', `--mtu=${mode.mtu}`, `--cidr=${mode.cidr}`, '--exit-fd=3', '--ready-fd=4', `--api-socket=${apiSocket}`];
   if (!mode.allowHostLoopback) args.push('--disable-host-loopback');
   if (mode.enableIPv6) args.push('--enable-ipv6');
