@@ -129,3 +129,21 @@ async function loopbackUp(pid: number): Promise<void> {
 export function needsOwnNetns(mode: NetworkMode): boolean {
   return mode.kind !== 'host' && mode.kind !== 'container';
 }
+
+/**
+ * The launch path's hook form of startNetwork: `hook(pid)` starts the network once the
+ * container's namespaces exist (id maps written) and before its process is exec'd; `info()` is
+ * the result afterwards.
+ */
+export function networkHook(mode: NetworkMode, options: Omit<StartOptions, 'pid'>, cleanup: Cleanup): { hook: (pid: number) => Promise<void>; info: () => NetworkInfo } {
+  let result: NetworkInfo | undefined;
+  return {
+    hook: async (pid) => {
+      result = await startNetwork(mode, { ...options, pid }, cleanup);
+    },
+    info: () => {
+      if (result === undefined) throw new NetworkError('NET_NOT_STARTED', 'the network was asked for before it was started', { hint: 'this is a bug in hutch; please report it' });
+      return result;
+    },
+  };
+}
