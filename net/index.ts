@@ -7,7 +7,7 @@
  *   const { resolvConf, hosts } = networkEtcFiles(info, { hostname, ... });
  */
 import { execa } from 'execa';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { NetworkError, UsageError, describeCause } from '../src/errors.js';
 import type { Cleanup } from '../src/sys/cleanup.js';
 import { startForwarder, nsenterArgs } from './forwarder.js';
@@ -77,6 +77,7 @@ export function containerNetnsPath(pid: number): string {
  */
 export async function startNetwork(mode: NetworkMode, options: StartOptions, cleanup: Cleanup): Promise<NetworkInfo> {
   cleanup.add('published host ports', () => releasePorts(options.ports));
+  mkdirSync(options.runDir, { recursive: true, mode: 0o700 });
   const ports = options.ports.map((p) => p.mapping);
   switch (mode.kind) {
     case 'host':

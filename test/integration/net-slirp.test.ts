@@ -67,6 +67,12 @@ describe('slirp4netns', () => {
     }
   });
 
+  it('enable_ipv6=true gives the namespace an IPv6 address', async () => {
+    const { pid } = await start('slirp4netns:enable_ipv6=true');
+    // the address comes from slirp's router advertisement (SLAAC), after duplicate detection
+    await until(async () => /inet6 fd00::/.test((await inNs(pid, 'busybox', 'ip', '-6', '-o', 'addr', 'show', 'tap0')).stdout), 400);
+  });
+
   it('publishes a UDP port', async () => {
     const { pid, info } = await start('slirp4netns', ['127.0.0.1::5353/udp']);
     const echo = "const s=require('dgram').createSocket('udp4');s.on('message',(m,r)=>s.send('echo:'+m,r.port,r.address));s.bind(5353)";
