@@ -88,22 +88,22 @@ export async function startNetwork(mode: NetworkMode, options: StartOptions, cle
       await loopbackUp(options.pid);
       return { mode: 'none', ports: [], handle: {}, notices: [] };
     case 'slirp4netns': {
-      const slirp = await startSlirp(mode, options.pid, options.runDir, cleanup);
+      // The forwarder needs only the namespace, not slirp's interface: start both at once.
+      const ownForwarder = mode.portHandler === 'rootlesskit' && ports.length > 0;
+      const [slirp, forwarder] = await Promise.all([startSlirp(mode, options.pid, options.runDir, cleanup), ownForwarder ? startForwarder(options.pid, options.ports, cleanup) : undefined]);
       const { address, gateway, resolver } = slirpAddresses(mode);
-      const info: NetworkInfo = { mode: mode.kind, address, gateway, resolver, ports, handle: { slirp4netns: slirp }, notices: [] };
+      const info: NetworkInfo = { mode: mode.kind, address, gateway, resolver, ports, handle: { slirp4netns: slirp, forwarder }, notices: [] };
       if (mode.allowHostLoopback) info.hostGateway = gateway;
       if (mode.portHandler === 'slirp4netns') {
         releasePorts(options.ports); // slirp4netns binds them itself: closed just before
         await addHostForwards(slirp, mode, ports);
-      } else if (ports.length) info.handle.forwarder = await startForwarder(options.pid, options.ports, cleanup);
+      }
       return info;
     }
     case 'pasta': {
-      const pasta = await startPasta(mode, options.pid, options.runDir, cleanup);
+      const [pasta, forwarder] = await Promise.all([startPasta(mode, options.pid, options.runDir, cleanup), ports.length ? startForwarder(options.pid, options.ports, cleanup) : undefined]);
       const { address, gateway } = pastaAddresses();
-      const info: NetworkInfo = { mode: mode.kind, address, gateway, hostGateway: gateway, ports, handle: { pasta }, notices: [] };
-      if (ports.length) info.handle.forwarder = await startForwarder(options.pid, options.ports, cleanup);
-      return info;
+      return { mode: mode.kind, address, gateway, hostGateway: gateway, ports, handle: { pasta, forwarder }, notices: [] };
     }
   }
 }
