@@ -2,7 +2,7 @@
 # Network throughput and first-connection latency: hutch's net/ (slirp4netns with hutch's own
 # port forwarder, slirp4netns with its add_hostfwd, pasta) against rootless
 # `podman run --runtime runc --network slirp4netns|pasta` (podman's default rootlesskit port
-# handler). iperf3 (Debian) through a published port on 127.0.0.1: host->container (client on
+# handler; Debian 12's podman 4.3 has no pasta mode, so that row stays empty). iperf3 (Debian) through a published port on 127.0.0.1: host->container (client on
 # the host sends) and container->host (-R: the server in the container sends), SECS seconds each,
 # REPS times; medians in Gbit/s and ratios hutch/podman. First connection: from start until an
 # HTTP answer comes back through the published port (hutch: stand-in namespace + network +
