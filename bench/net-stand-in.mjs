@@ -1,8 +1,10 @@
 // Bench helper for bench/net.bench.sh (run as the unprivileged user): a stand-in container (a
 // new user+network namespace, as the launch path makes) networked by hutch's net/ module, with
 // busybox httpd and then iperf3 -s inside it on published ports.
-// Prints one JSON line {firstMs, networkMs, iperfPort}, then holds until stdin closes.
-// Usage: node bench/net-stand-in.mjs NETWORK WWWDIR
+// With UPLINK_PORT (an iperf3 -s on the host's 127.0.0.1), it also measures the namespace's
+// own route to the host (not a published port): iperf3 from inside to the host gateway.
+// Prints one JSON line {firstMs, networkMs, iperfPort, uplink?}, then holds until stdin closes.
+// Usage: [UPLINK_PORT=N SECS=2] node bench/net-stand-in.mjs NETWORK WWWDIR
 import { execa } from 'execa';
 import { mkdtempSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -33,8 +35,20 @@ for (;;) {
   if (ok) break;
 }
 const firstMs = performance.now() - t0;
+const uplink = process.env.UPLINK_PORT ? [await throughNetwork([]), await throughNetwork(['-R'])] : undefined;
 const iperf = inNs('iperf3', '-s');
-console.log(JSON.stringify({ firstMs: Math.round(firstMs), networkMs: Math.round(networkMs), iperfPort: info.ports[1].hostPort }));
+console.log(JSON.stringify({ firstMs: Math.round(firstMs), networkMs: Math.round(networkMs), iperfPort: info.ports[1].hostPort, uplink }));
+
+/** Gbit/s of iperf3 from the namespace to the host's iperf3 through the host gateway. */
+async function throughNetwork(extra) {
+  const args = ['-t', String(pid), '-U', '-n', '--preserve-credentials', '--', 'iperf3', '-J', '-c', info.hostGateway, '-p', process.env.UPLINK_PORT, '-t', process.env.SECS ?? '2', ...extra];
+  const out = await execa('nsenter', args, { reject: false, timeout: 30_000 });
+  try {
+    return (JSON.parse(out.stdout).end.sum_received.bits_per_second / 1e9).toFixed(3);
+  } catch {
+    return 'failed';
+  }
+}
 process.stdin.resume();
 process.stdin.on('end', async () => {
   for (const child of [iperf, httpd, holder]) child.kill('SIGKILL');

@@ -2,7 +2,7 @@
 # Network throughput and first-connection latency: hutch's net/ (slirp4netns with hutch's own
 # port forwarder, slirp4netns with its add_hostfwd, pasta) against rootless
 # `podman run --runtime runc --network slirp4netns|pasta` (podman's default rootlesskit port
-# handler). iperf3 (Debian) through a published port on 127.0.0.1: host->container (client on
+# handler; Debian 12's podman 4.3 has no pasta mode, so that row stays empty). iperf3 (Debian) through a published port on 127.0.0.1: host->container (client on
 # the host sends) and container->host (-R: the server in the container sends), SECS seconds each,
 # REPS times; medians in Gbit/s and ratios hutch/podman. First connection: from start until an
 # HTTP answer comes back through the published port (hutch: stand-in namespace + network +
@@ -43,12 +43,17 @@ measure() {
 }
 
 declare -A up down first
-hutch_case() { # name network
-  local name=$1 network=$2
-  coproc STANDIN { as_user node "$work/bench/net-stand-in.mjs" "$network" "$rootfs/www"; }
+declare -A netup netdown
+hutch_case() { # name network [uplink-port]
+  local name=$1 network=$2 uplink=${3:-}
+  coproc STANDIN { as_user UPLINK_PORT="$uplink" SECS="$secs" node "$work/bench/net-stand-in.mjs" "$network" "$rootfs/www"; }
   local line; read -r line <&"${STANDIN[0]}"
   local port; port=$(sed 's/.*"iperfPort":\([0-9]*\).*/\1/' <<<"$line")
   first[$name]=$(sed 's/.*"firstMs":\([0-9]*\).*/\1/' <<<"$line")
+  if [ -n "$uplink" ]; then
+    netup[$name]=$(sed 's/.*"uplink":\["\([^"]*\)".*/\1/' <<<"$line")
+    netdown[$name]=$(sed 's/.*"uplink":\["[^"]*","\([^"]*\)".*/\1/' <<<"$line")
+  fi
   sleep 0.3 # iperf3 -s starting in the namespace
   read -r up[$name] down[$name] < <(measure "$port")
   exec {STANDIN[1]}>&-
@@ -68,9 +73,12 @@ podman_case() { # name network
   as_user bash -c "cd $work && podman rm -f -t 0 hn-$name-h hn-$name-i" >/dev/null 2>&1 || true
 }
 
+uplink_port=$((20000 + RANDOM % 20000))
+as_user iperf3 -s -D -I "$work/run/uplink.pid" -B 127.0.0.1 -p "$uplink_port"
 hutch_case hutch-slirp slirp4netns
-hutch_case hutch-slirp-hostfwd slirp4netns:port_handler=slirp4netns
-hutch_case hutch-pasta pasta
+hutch_case hutch-slirp-hostfwd slirp4netns:port_handler=slirp4netns,allow_host_loopback=true "$uplink_port"
+hutch_case hutch-pasta pasta "$uplink_port"
+kill "$(cat "$work/run/uplink.pid")" 2>/dev/null || true
 podman_case podman-slirp slirp4netns
 podman_case podman-pasta pasta
 
@@ -78,6 +86,10 @@ echo "TCP through a published port on 127.0.0.1, iperf3 ${secs}s x $reps, median
 printf '%-22s %14s %14s %10s\n' case host-\>ctr ctr-\>host first-ms
 for name in hutch-slirp hutch-slirp-hostfwd hutch-pasta podman-slirp podman-pasta; do
   printf '%-22s %14s %14s %10s\n' "$name" "${up[$name]:--}" "${down[$name]:--}" "${first[$name]:--}"
+done
+echo "the namespace's own route to the host's 127.0.0.1 (slirp4netns: 10.0.2.2 with allow_host_loopback; pasta: its gateway), iperf3 ${secs}s once (Gbit/s)"
+for name in hutch-slirp-hostfwd hutch-pasta; do
+  printf '%-22s %14s %14s\n' "$name" "${netup[$name]:--}" "${netdown[$name]:--}"
 done
 ratio() { awk -v a="${1:-}" -v b="${2:-}" 'BEGIN{ if (a=="" || b=="" || b==0) print "-"; else printf "%.2f", a/b }'; }
 echo "ratios hutch/podman (throughput: >1 is faster; first-ms: <1 is faster)"

@@ -28,11 +28,12 @@ function forwardTcp(server: Server, message: ForwardMessage): void {
     inner.setNoDelay(true);
     client.pipe(inner);
     inner.pipe(client);
-    // A reset on either side ends the other: the client sees the container's refusal as a close.
+    // pipe() carries each side's end (FIN) to the other and lets buffered bytes drain; only a
+    // failure (a reset, or the container refusing) tears the other side down at once.
     client.on('error', () => inner.destroy());
     inner.on('error', () => client.destroy());
-    client.on('close', () => inner.destroy());
-    inner.on('close', () => client.destroy());
+    client.on('close', (hadError) => hadError && inner.destroy());
+    inner.on('close', (hadError) => hadError && client.destroy());
   });
 }
 

@@ -7,7 +7,7 @@
  *   const { resolvConf, hosts } = networkEtcFiles(info, { hostname, ... });
  */
 import { execa } from 'execa';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { NetworkError, UsageError, describeCause } from '../src/errors.js';
 import type { Cleanup } from '../src/sys/cleanup.js';
 import { startForwarder, nsenterArgs } from './forwarder.js';
@@ -77,6 +77,7 @@ export function containerNetnsPath(pid: number): string {
  */
 export async function startNetwork(mode: NetworkMode, options: StartOptions, cleanup: Cleanup): Promise<NetworkInfo> {
   cleanup.add('published host ports', () => releasePorts(options.ports));
+  mkdirSync(options.runDir, { recursive: true, mode: 0o700 });
   const ports = options.ports.map((p) => p.mapping);
   switch (mode.kind) {
     case 'host':
@@ -87,22 +88,22 @@ export async function startNetwork(mode: NetworkMode, options: StartOptions, cle
       await loopbackUp(options.pid);
       return { mode: 'none', ports: [], handle: {}, notices: [] };
     case 'slirp4netns': {
-      const slirp = await startSlirp(mode, options.pid, options.runDir, cleanup);
+      // The forwarder needs only the namespace, not slirp's interface: start both at once.
+      const ownForwarder = mode.portHandler === 'rootlesskit' && ports.length > 0;
+      const [slirp, forwarder] = await Promise.all([startSlirp(mode, options.pid, options.runDir, cleanup), ownForwarder ? startForwarder(options.pid, options.ports, cleanup) : undefined]);
       const { address, gateway, resolver } = slirpAddresses(mode);
-      const info: NetworkInfo = { mode: mode.kind, address, gateway, resolver, ports, handle: { slirp4netns: slirp }, notices: [] };
+      const info: NetworkInfo = { mode: mode.kind, address, gateway, resolver, ports, handle: { slirp4netns: slirp, forwarder }, notices: [] };
       if (mode.allowHostLoopback) info.hostGateway = gateway;
       if (mode.portHandler === 'slirp4netns') {
         releasePorts(options.ports); // slirp4netns binds them itself: closed just before
         await addHostForwards(slirp, mode, ports);
-      } else if (ports.length) info.handle.forwarder = await startForwarder(options.pid, options.ports, cleanup);
+      }
       return info;
     }
     case 'pasta': {
-      const pasta = await startPasta(mode, options.pid, options.runDir, cleanup);
+      const [pasta, forwarder] = await Promise.all([startPasta(mode, options.pid, options.runDir, cleanup), ports.length ? startForwarder(options.pid, options.ports, cleanup) : undefined]);
       const { address, gateway } = pastaAddresses();
-      const info: NetworkInfo = { mode: mode.kind, address, gateway, hostGateway: gateway, ports, handle: { pasta }, notices: [] };
-      if (ports.length) info.handle.forwarder = await startForwarder(options.pid, options.ports, cleanup);
-      return info;
+      return { mode: mode.kind, address, gateway, hostGateway: gateway, ports, handle: { pasta, forwarder }, notices: [] };
     }
   }
 }
@@ -128,4 +129,22 @@ async function loopbackUp(pid: number): Promise<void> {
 /** Whether the container needs a network namespace of its own (host shares ours, container:ID joins one). */
 export function needsOwnNetns(mode: NetworkMode): boolean {
   return mode.kind !== 'host' && mode.kind !== 'container';
+}
+
+/**
+ * The launch path's hook form of startNetwork: `hook(pid)` starts the network once the
+ * container's namespaces exist (id maps written) and before its process is exec'd; `info()` is
+ * the result afterwards.
+ */
+export function networkHook(mode: NetworkMode, options: Omit<StartOptions, 'pid'>, cleanup: Cleanup): { hook: (pid: number) => Promise<void>; info: () => NetworkInfo } {
+  let result: NetworkInfo | undefined;
+  return {
+    hook: async (pid) => {
+      result = await startNetwork(mode, { ...options, pid }, cleanup);
+    },
+    info: () => {
+      if (result === undefined) throw new NetworkError('NET_NOT_STARTED', 'the network was asked for before it was started', { hint: 'this is a bug in hutch; please report it' });
+      return result;
+    },
+  };
 }

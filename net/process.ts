@@ -60,11 +60,16 @@ export function supervise(child: ChildProcess, what: string, cleanup: Cleanup, a
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-2000)));
   const exited = waitForExit(child);
-  cleanup.add(`${what} ${child.pid ?? '?'}`, async () => {
-    child.kill('SIGTERM');
-    await exited;
-    after?.();
-  });
+  try {
+    cleanup.add(`${what} ${child.pid ?? '?'}`, async () => {
+      child.kill('SIGTERM');
+      await exited;
+      after?.();
+    });
+  } catch (error) {
+    child.kill('SIGKILL'); // the run is already being torn down (a sibling step failed first)
+    throw error;
+  }
   const stderrTail = (noise?: RegExp): string =>
     stderr.split('\n').filter((line) => line.trim() !== '' && !(noise?.test(line) ?? false)).slice(-3).join('; ');
   return { exited, stderrTail };

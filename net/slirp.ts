@@ -38,7 +38,7 @@ export async function startSlirp(mode: SlirpMode, pid: number, runDir: string, c
   const { exited, stderrTail } = supervise(child, 'slirp4netns', cleanup, () => rmSync(apiSocket, { force: true }));
   const ready = await waitReady(child.stdio[4] as Readable, exited);
   if (!ready) {
-    throw new NetworkError('NET_SLIRP_FAILED', `cannot start slirp4netns for process ${pid}: ${stderrTail(/seccomp is experimental/) || 'it exited before the network was ready'}`, {
+    throw new NetworkError('NET_SLIRP_FAILED', `cannot start slirp4netns for process ${pid}: ${stderrTail(slirpNoise) || 'it exited before the network was ready'}`, {
       hint: /tun/i.test(stderrTail()) ? 'check that /dev/net/tun exists and is usable (mode 0666)' : 'check that the container is still running; run with --network none to do without a network',
     });
   }
@@ -81,10 +81,17 @@ export function slirpApi(apiSocket: string, request: object): Promise<{ return?:
 
 let helpText: Promise<string> | undefined;
 
+/** slirp4netns' banner and follow-on lines, left out of error messages to leave the cause. */
+const slirpNoise = /^(\*|Starting slirp|sent tapfd|received tapfd|WARNING)|do_slirp|parent failed|seccomp is experimental/;
+
 /** slirp4netns' own flags, read once from --help: the sandbox and seccomp flags came in 0.4. */
 async function slirpArgs(mode: SlirpMode, apiSocket: string): Promise<string[]> {
   helpText ??= execa('slirp4netns', ['--help'], { reject: false, all: true }).then((r) => String(r.all ?? ''));
-  const help = await helpText;
+  return slirpArguments(mode, apiSocket, await helpText);
+}
+
+/** The slirp4netns command line (before PID and tap name), given its --help text (pure). */
+export function slirpArguments(mode: SlirpMode, apiSocket: string, help: string): string[] {
   const args = ['--configure', `--mtu=${mode.mtu}`, `--cidr=${mode.cidr}`, '--exit-fd=3', '--ready-fd=4', `--api-socket=${apiSocket}`];
   if (!mode.allowHostLoopback) args.push('--disable-host-loopback');
   if (mode.enableIPv6) args.push('--enable-ipv6');

@@ -72,10 +72,10 @@ export async function fetchText(url: string, attempts = 100): Promise<string> {
 }
 
 /** Waits (a bounded number of short pauses) for a condition; test-only, not a timing assert. */
-export async function until(condition: () => boolean, attempts = 200): Promise<void> {
+export async function until(condition: () => boolean | Promise<boolean>, attempts = 200): Promise<void> {
   for (let i = 0; i < attempts; i++) {
     try {
-      if (condition()) return;
+      if (await condition()) return;
     } catch {
       // not yet
     }

@@ -72,6 +72,25 @@ describe('published ports', () => {
   });
 });
 
+describe('missing tools', () => {
+  it.each(['slirp4netns', 'pasta'])('%s not installed is a clear error before anything starts', async (network) => {
+    cleanup = new Cleanup();
+    const { pid } = await standIn();
+    const saved = process.env.PATH;
+    process.env.PATH = tempDir('hutch-nopath-');
+    try {
+      const error = (await startNetwork(parseNetworkOption(network), { pid, ports: [], runDir: tempDir() }, cleanup).catch((e: unknown) => e)) as { message: string; hint: string };
+      expect(`${error.message}\nhint: ${error.hint}`).toBe(
+        network === 'pasta'
+          ? 'cannot start the network: pasta is not installed\nhint: install it (Debian: apt-get install passt) or use --network slirp4netns'
+          : 'cannot start the network: slirp4netns is not installed\nhint: install it (Debian: apt-get install slirp4netns) or run with --network none',
+      );
+    } finally {
+      process.env.PATH = saved;
+    }
+  });
+});
+
 describe('pasta', () => {
   beforeAll(() => requires('pasta', 'tun'));
 

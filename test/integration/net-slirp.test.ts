@@ -6,7 +6,7 @@ import { createSocket } from 'node:dgram';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Cleanup } from '../../src/sys/cleanup.js';
-import { containerNetnsPath, parseNetworkOption, parsePublish, reservePorts, startNetwork } from '../../net/index.js';
+import { containerNetnsPath, parseNetworkOption, parsePublish, reservePorts, startNetwork, stopNetwork, type NetworkHandle } from '../../net/index.js';
 import { requires } from '../helpers/host.js';
 import { alive, backgroundInNs, fetchText, hostHttpServer, inNs, standIn, tearDown, tempDir, until } from '../helpers/netns.js';
 
@@ -37,10 +37,14 @@ describe('slirp4netns', () => {
     const { pid, info } = await start(network, ['127.0.0.1::8080']);
     expect(info).toMatchObject({ mode: 'slirp4netns', address: '10.0.2.100', resolver: '10.0.2.3' });
     expect(info.hostGateway).toBeUndefined();
-    backgroundInNs(pid, 'busybox', 'httpd', '-f', '-p', '8080', '-h', site('hello from the namespace'));
+    const dir = site('hello from the namespace');
+    writeFileSync(join(dir, 'big.bin'), Buffer.alloc(8 << 20, 65));
+    backgroundInNs(pid, 'busybox', 'httpd', '-f', '-p', '8080', '-h', dir);
     const port = info.ports[0]!.hostPort;
     expect(port).toBeGreaterThan(0);
     expect(await fetchText(`http://127.0.0.1:${port}/index.html`)).toBe('200 hello from the namespace');
+    // a large answer arrives whole: the forwarder drains what it buffered before closing
+    expect(await fetchText(`http://127.0.0.1:${port}/big.bin`)).toBe('200 ' + 'A'.repeat(8 << 20));
     const addr = await inNs(pid, 'busybox', 'ip', '-4', '-o', 'addr', 'show', 'tap0');
     expect(addr.stdout).toContain('10.0.2.100/24');
   });
@@ -61,6 +65,12 @@ describe('slirp4netns', () => {
     } finally {
       server.close();
     }
+  });
+
+  it('enable_ipv6=true gives the namespace an IPv6 address', async () => {
+    const { pid } = await start('slirp4netns:enable_ipv6=true');
+    // the address comes from slirp's router advertisement (SLAAC), after duplicate detection
+    await until(async () => /inet6 fd00::/.test((await inNs(pid, 'busybox', 'ip', '-6', '-o', 'addr', 'show', 'tap0')).stdout), 400);
   });
 
   it('publishes a UDP port', async () => {
@@ -121,6 +131,13 @@ describe('slirp4netns', () => {
     expect(pids.every(alive)).toBe(true);
     monitor.kill('SIGKILL');
     await monitor;
+    await until(() => !pids.some(alive));
+  });
+
+  it('stopNetwork ends the processes from their recorded handle (a detached monitor\'s stop)', async () => {
+    const { info } = await start('slirp4netns', ['127.0.0.1::8084']);
+    const pids = [info.handle.slirp4netns!.pid, info.handle.forwarder!.pid];
+    stopNetwork(JSON.parse(JSON.stringify(info.handle)) as NetworkHandle);
     await until(() => !pids.some(alive));
   });
 
