@@ -5,3 +5,17 @@ import { RunCommand } from './run.js';
 /** Every `hutch` command, one file each in this folder. */
 export const commands: CommandClass[] = [VersionInfoCommand];
 commands.push(RunCommand);
+import { CreateCommand } from './create.js';
+import { StartCommand } from './start.js';
+import { StopCommand } from './stop.js';
+import { KillCommand } from './kill.js';
+import { RmCommand } from './rm.js';
+import { WaitCommand } from './wait.js';
+import { PsCommand } from './ps.js';
+import { LogsCommand } from './logs.js';
+import { InspectCommand } from './inspect.js';
+import { RestartCommand } from './restart.js';
+import { ContainerPruneCommand } from './prune.js';
+import { TopCommand } from './top.js';
+import { PauseCommand } from './pause.js';
+commands.push(CreateCommand, StartCommand, StopCommand, KillCommand, RmCommand, WaitCommand, PsCommand, LogsCommand, InspectCommand, RestartCommand, ContainerPruneCommand, TopCommand, PauseCommand);
