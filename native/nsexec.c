@@ -125,6 +125,7 @@ static void check_plan(void) {
       die(STEP_PARSE_PLAN, EINVAL, r.index);
     if ((r.tag == TAG_MOUNT && r.len < 8) || (r.tag == TAG_SECCOMP && r.len % 8 != 0))
       die(STEP_PARSE_PLAN, EINVAL, r.index);
+    if (r.tag == TAG_SETNS && r.len < 9) die(STEP_PARSE_PLAN, EINVAL, r.index);
     if (r.tag == TAG_GROUPS && (r.len < 4 || r.len != 4 + 4 * get_u32(r.data))) die(STEP_PARSE_PLAN, EINVAL, r.index);
   }
   if (argc_plan == 0) die(STEP_PARSE_PLAN, ENOEXEC, 0);
@@ -417,6 +418,33 @@ static void __attribute__((noreturn)) run_child(void) {
   _exit(wait_for(pid));
 }
 
+/*
+ * Invariant: the helper is in every namespace the plan joins (hutch exec). All paths are opened
+ * first, since they name the host's /proc; the user namespace is joined first, which gives the
+ * capabilities the other joins need (setns(2)). A joined pid namespace holds the next child.
+ */
+static void join_namespaces(void) {
+  int fds[16];
+  uint32_t types[16], index[16];
+  size_t n = 0;
+  struct record r = {0};
+  while (next_record(&r)) {
+    if (r.tag != TAG_SETNS) continue;
+    if (n == 16) die(STEP_SETNS, E2BIG, r.index);
+    types[n] = get_u32(r.data);
+    index[n] = r.index;
+    fds[n] = open(get_string(&r, 4, 0), O_RDONLY | O_CLOEXEC);
+    if (fds[n] < 0) die(STEP_SETNS, errno, r.index);
+    n++;
+  }
+  for (int pass = 0; pass < 2; pass++)
+    for (size_t i = 0; i < n; i++) {
+      if ((types[i] == CLONE_NEWUSER) != (pass == 0)) continue;
+      if (setns(fds[i], (int)types[i]) < 0) die(STEP_SETNS, errno, index[i]);
+      close(fds[i]);
+    }
+}
+
 int main(void) {
   for (int fd = PLAN_FD; fd <= FAIL_FD; fd++) {
     if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) _exit(125); /* no fd 5 to report on */
@@ -427,6 +455,7 @@ int main(void) {
   check_plan();
   struct record r;
   if (find(TAG_PDEATHSIG, &r) && prctl(PR_SET_PDEATHSIG, get_u32(r.data)) < 0) die(STEP_PDEATHSIG, errno, r.index);
+  join_namespaces();
   uint32_t flags = find(TAG_CLONE_FLAGS, &r) ? get_u32(r.data) : 0;
   pid_t child = (pid_t)syscall(SYS_clone, (unsigned long)flags | SIGCHLD, NULL, NULL, NULL, 0);
   if (child < 0) die(STEP_CLONE, errno, r.index);

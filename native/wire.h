@@ -40,7 +40,8 @@ enum wire_tag {
   TAG_PROPAGATION = 22,  /* u32 flags for mount(NULL, "/", ...) first, e.g. MS_REC|MS_SLAVE */
   TAG_PDEATHSIG = 23,    /* u32 signal the helper gets when its parent dies */
   TAG_UMASK = 24,        /* u32 */
-  TAG_MAX = 24,
+  TAG_SETNS = 25,        /* u32 CLONE_NEW* type, string path: join before clone (user first) */
+  TAG_MAX = 25,
 };
 
 /* TAG_MOUNT ops: what to do around mount(2). */
@@ -86,6 +87,7 @@ enum wire_step {
   STEP_SETSID = 25,
   STEP_EXEC = 26,
   STEP_PDEATHSIG = 27,
+  STEP_SETNS = 28,
 };
 
 #endif

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { HutchError, RuntimeError, UsageError } from '../errors.js';
 import { isSameProcess } from '../sys/proc.js';
 import type { MonitorMessage, SerializedError } from './monitor.js';
-import { containerFiles, readConfig, readState, removeRecord, updateState, withContainerLock, type ContainerConfig, type ContainerState, type ContainerStore } from './state.js';
+import { containerFiles, shortSocketPath, readConfig, readState, removeRecord, updateState, withContainerLock, type ContainerConfig, type ContainerState, type ContainerStore } from './state.js';
 
 /**
  * The container state machine, as commands see it: creating -> created -> running -> stopped
@@ -148,12 +148,13 @@ function readLine(stream: NodeJS.ReadableStream): Promise<string> {
 }
 
 function request(socket: string, op: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const conn = connect(socket);
+  const short = shortSocketPath(socket);
+  return new Promise<string>((resolve, reject) => {
+    const conn = connect(short.path);
     let text = '';
     conn.on('connect', () => conn.write(op + '\n'));
     conn.on('data', (c) => (text += c.toString()));
     conn.on('end', () => resolve(text.trim()));
     conn.on('error', (error) => reject(new RuntimeError('MONITOR_UNREACHABLE', `cannot reach the monitor at ${socket}: ${(error as NodeJS.ErrnoException).code}`, { hint: 'the container may have ended; check `hutch ps -a`', cause: error })));
-  });
+  }).finally(() => short.close());
 }

@@ -6,7 +6,7 @@ import { processStartTime } from '../sys/proc.js';
 import { pipe } from '../sys/pipe.js';
 import { logWriter } from './logs.js';
 import { createContainer, type CreatedContainer, type LaunchOptions } from './run.js';
-import { containerFiles, readConfig, readState, removeRecord, updateState, type ContainerConfig, type ContainerStore } from './state.js';
+import { containerFiles, readConfig, shortSocketPath, readState, removeRecord, updateState, type ContainerConfig, type ContainerStore } from './state.js';
 
 /**
  * The per-container monitor (conmon's role): a detached process in its own session that launches
@@ -185,10 +185,11 @@ function listen(path: string, starter: StartGate): Promise<Server> {
       conn.end(JSON.stringify(error === undefined ? { ok: true } : { ok: false, error }) + '\n');
     });
   });
-  return new Promise((resolve, reject) => {
+  const short = shortSocketPath(path);
+  return new Promise<Server>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(path, () => resolve(server));
-  });
+    server.listen(short.path, () => resolve(server));
+  }).finally(() => short.close());
 }
 
 export function serializeError(error: unknown): SerializedError {

@@ -56,14 +56,16 @@ export interface ContainerResult {
  */
 export async function createContainer(spec: Spec, options: LaunchOptions = {}): Promise<CreatedContainer> {
   // Without a user namespace of its own, the container lives in ours: its gids are our map's.
-  const gidMappings = namespaceOf(spec, 'user') ? undefined : parseMapText(readFileSync('/proc/self/gid_map', 'utf8'));
+  const userns = namespaceOf(spec, 'user');
+  const ownUserns = userns !== undefined && userns.path === undefined; // a path joins one (exec)
+  const gidMappings = ownUserns ? undefined : parseMapText(readFileSync('/proc/self/gid_map', 'utf8'));
   const plan = planFromSpec(spec, { isDirectory, gidMappings }, { init: options.init, seccomp: options.seccomp });
   const helper = spawnHelper(plan, plan.terminal ? ['ignore', 'ignore', 'ignore'] : options.stdio ?? ['inherit', 'inherit', 'inherit']);
   let pid = -1;
   let detach: (() => Promise<void>) | undefined;
   try {
     pid = await helper.cloned();
-    if (namespaceOf(spec, 'user')) {
+    if (ownUserns) {
       const owner = options.owner ?? { uid: process.getuid!(), gid: process.getgid!() };
       await writeIdMaps(pid, spec.linux?.uidMappings ?? [], spec.linux?.gidMappings ?? [], owner);
       helper.mapped();

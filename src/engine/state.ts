@@ -1,5 +1,5 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { StoreError, UsageError } from '../errors.js';
 import type { HutchPaths } from '../paths.js';
 import type { Spec } from '../runtime/spec.js';
@@ -164,4 +164,13 @@ function readJson<T>(file: string, id: string): T {
   } catch (error) {
     throw new StoreError('CONTAINER_RECORD_CORRUPT', `cannot read container ${id}: ${file} is not valid JSON`, { hint: `remove the container with \`hutch rm -f ${id.slice(0, 12)}\``, cause: error });
   }
+}
+
+/**
+ * A short name for a path in a long directory: sun_path holds 108 bytes, and a container's runtime
+ * directory under a deep --root is longer. `/proc/self/fd/N/NAME` reaches it through an open fd.
+ */
+export function shortSocketPath(path: string): { path: string; close(): void } {
+  const fd = openSync(dirname(path), 'r');
+  return { path: `/proc/self/fd/${fd}/${basename(path)}`, close: () => closeSync(fd) };
 }

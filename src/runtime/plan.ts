@@ -21,6 +21,8 @@ export interface CapabilitySets {
 /** What hutch-nsexec is told to do (encoded onto the wire by nsexec.ts). */
 export interface HelperPlan {
   cloneFlags: number;
+  /** Namespaces to join by path before the clone (linux.namespaces[].path), user first. */
+  joins?: { type: number; path: string }[];
   waitForMaps: boolean;
   propagation?: number;
   rootfs?: string;
@@ -70,13 +72,14 @@ export function planFromSpec(spec: Spec, host: PlanHost, options: PlanOptions = 
   if (rootfs !== undefined && !posix.isAbsolute(rootfs)) throw new UsageError('SPEC_ROOT_RELATIVE', `cannot plan the container: root path ${rootfs} is not absolute`, { hint: 'resolve root.path against the bundle first' });
   return {
     cloneFlags,
+    joins: joinsOf(spec),
     waitForMaps: (cloneFlags & CLONE.NEWUSER) !== 0,
     propagation: cloneFlags & CLONE.NEWNS ? MS.REC | propagationFlag(spec.linux?.rootfsPropagation) : undefined,
     rootfs,
     fs: rootfs === undefined ? [] : filesystemSteps(spec, rootfs, host),
     readonlyRoot: spec.root?.readonly === true,
-    hostname: namespaceOf(spec, 'uts') ? spec.hostname : undefined,
-    loopback: namespaceOf(spec, 'network') !== undefined,
+    hostname: createsNamespace(spec, 'uts') ? spec.hostname : undefined,
+    loopback: createsNamespace(spec, 'network'),
     rlimits: (proc.rlimits ?? []).map((l) => ({ resource: rlimitNumber(l.type), soft: rlimitValue(l.soft), hard: rlimitValue(l.hard) })),
     umask: proc.user.umask,
     terminal: proc.terminal === true,
@@ -95,11 +98,23 @@ export function planFromSpec(spec: Spec, host: PlanHost, options: PlanOptions = 
 
 function cloneFlagsOf(spec: Spec): number {
   let flags = 0;
-  for (const ns of spec.linux?.namespaces ?? []) {
-    if (ns.path !== undefined) throw new UsageError('SPEC_NAMESPACE_PATH', `cannot plan the container: joining the ${ns.type} namespace at ${ns.path} is not supported`, { hint: 'let hutch create the namespace' });
-    flags |= NAMESPACE_FLAGS[ns.type];
-  }
+  for (const ns of spec.linux?.namespaces ?? []) if (ns.path === undefined) flags |= NAMESPACE_FLAGS[ns.type];
   return flags;
+}
+
+function joinsOf(spec: Spec): { type: number; path: string }[] {
+  const joins: { type: number; path: string }[] = [];
+  for (const ns of spec.linux?.namespaces ?? []) {
+    if (ns.path === undefined) continue;
+    if (NAMESPACE_FLAGS[ns.type] === 0) throw new UsageError('SPEC_NAMESPACE_PATH', `cannot plan the container: joining the ${ns.type} namespace at ${ns.path} is not supported`, { hint: 'let hutch create the namespace' });
+    joins.push({ type: NAMESPACE_FLAGS[ns.type], path: ns.path });
+  }
+  return joins;
+}
+
+function createsNamespace(spec: Spec, type: 'uts' | 'network'): boolean {
+  const ns = namespaceOf(spec, type);
+  return ns !== undefined && ns.path === undefined;
 }
 
 function propagationFlag(name: string | undefined): number {

@@ -19,3 +19,5 @@ import { ContainerPruneCommand } from './prune.js';
 import { TopCommand } from './top.js';
 import { PauseCommand } from './pause.js';
 commands.push(CreateCommand, StartCommand, StopCommand, KillCommand, RmCommand, WaitCommand, PsCommand, LogsCommand, InspectCommand, RestartCommand, ContainerPruneCommand, TopCommand, PauseCommand);
+import { ExecCommand } from './exec.js';
+commands.push(ExecCommand);
