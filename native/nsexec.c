@@ -18,6 +18,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -28,6 +29,7 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <grp.h>
@@ -59,9 +61,11 @@ struct record {
 /* Writes {step, errno, record} to fd 5 and exits 125: the only way a step fails. */
 static void __attribute__((noreturn)) die(uint32_t step, int err, uint32_t index) {
   int32_t msg[3] = {(int32_t)step, err, (int32_t)index};
+  signal(SIGPIPE, SIG_IGN); /* nobody may read fd 5 any more (a detached OCI container) */
   ssize_t ignored = write(FAIL_FD, msg, sizeof msg);
   (void)ignored;
-  _exit(125);
+  /* Then the status says it too, as a shell would: 127 not found, 126 not executable. */
+  _exit(step == STEP_EXEC ? (err == ENOENT || err == ENOTDIR ? 127 : 126) : 125);
 }
 
 static uint32_t get_u32(const unsigned char *p) { uint32_t v; memcpy(&v, p, 4); return v; }
@@ -351,7 +355,7 @@ static void drop_privileges(void) {
     if (setresuid(uid, uid, uid) < 0) die(STEP_SETUID, errno, user.index);
   }
   /* A uid change clears the parent-death signal (prctl(2)); set it again. */
-  if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) die(STEP_PDEATHSIG, errno, 0);
+  if (!find(TAG_DETACH, &r) && prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) die(STEP_PDEATHSIG, errno, 0);
   if (has_caps) {
     struct __user_cap_header_struct head = {_LINUX_CAPABILITY_VERSION_3, 0};
     struct __user_cap_data_struct data[2];
@@ -392,19 +396,70 @@ static void __attribute__((noreturn)) exec_process(int slave) {
   die(STEP_EXEC, errno, 0);
 }
 
+/* Invariant: a host path the child needs after pivot_root is held open (O_PATH) by fd. */
+static int hold_path(uint16_t tag, uint32_t step) {
+  struct record r;
+  if (!find(tag, &r)) return -1;
+  int fd = open(get_string(&r, 0, 0), O_PATH | O_CLOEXEC);
+  if (fd < 0) die(step, errno, r.index);
+  return fd;
+}
+
+/* Invariant: the caller of `hutch runtime create` holds the pty master (the runc protocol: SCM_RIGHTS, the name as payload). */
+static void send_console(int sock_path_fd) {
+  int sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (sock < 0) die(STEP_CONSOLE_SOCKET, errno, 0);
+  struct sockaddr_un addr = {.sun_family = AF_UNIX};
+  snprintf(addr.sun_path, sizeof addr.sun_path, "/proc/self/fd/%d", sock_path_fd);
+  if (connect(sock, (struct sockaddr *)&addr, sizeof addr) < 0) die(STEP_CONSOLE_SOCKET, errno, 0);
+  char name[] = "/dev/ptmx";
+  struct iovec iov = {name, sizeof name};
+  union { struct cmsghdr align; char buf[CMSG_SPACE(sizeof(int))]; } control;
+  memset(&control, 0, sizeof control);
+  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf, .msg_controllen = sizeof control.buf};
+  struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  int master = PTY_MASTER_FD;
+  memcpy(CMSG_DATA(c), &master, sizeof master);
+  if (sendmsg(sock, &msg, 0) < 0) die(STEP_CONSOLE_SOCKET, errno, 0);
+  close(sock);
+  close(sock_path_fd);
+}
+
+/* Invariant: `hutch runtime start` has opened the fifo for reading (runc's exec fifo). */
+static void wait_start(int fifo_path_fd) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/self/fd/%d", fifo_path_fd);
+  int fd = open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) die(STEP_START_FIFO, errno, 0);
+  if (write(fd, "0", 1) != 1) die(STEP_START_FIFO, errno, 0);
+  close(fd);
+  close(fifo_path_fd);
+}
+
 /* The child: in the new namespaces, carries out the plan and execs (or stays as init). */
 static void __attribute__((noreturn)) run_child(void) {
   struct record r;
-  if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) die(STEP_PDEATHSIG, errno, 0);
+  if (!find(TAG_DETACH, &r) && prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) die(STEP_PDEATHSIG, errno, 0);
   if (find(TAG_WAIT_MAPS, &r)) sync_read(SYNC_MAPPED);
+  int fifo = hold_path(TAG_START_FIFO, STEP_START_FIFO);
+  int console = hold_path(TAG_CONSOLE_SOCKET, STEP_CONSOLE_SOCKET);
   setup_filesystem();
   setup_process();
   int slave = find(TAG_TERMINAL, &r) ? open_terminal(r.index) : -1;
+  if (console >= 0) send_console(console);
   if (find(TAG_CWD, &r) && chdir(get_string(&r, 0, 0)) < 0) die(STEP_CWD, errno, r.index);
   uint8_t ready = SYNC_READY;
   sync_write(&ready, 1);
-  sync_read(SYNC_GO);
-  close(SYNC_FD);
+  if (fifo >= 0) {
+    close(SYNC_FD);
+    wait_start(fifo);
+  } else {
+    sync_read(SYNC_GO);
+    close(SYNC_FD);
+  }
   drop_privileges();
   if (!find(TAG_INIT, &r)) exec_process(slave);
   pid_t pid = fork();
@@ -465,6 +520,7 @@ int main(void) {
   sync_write(msg, sizeof msg);
   close(SYNC_FD);
   close(FAIL_FD); /* from here on only the child reports; EOF on fd 5 means it exec'd */
+  if (find(TAG_DETACH, &r)) return 0; /* the caller's subreaper (conmon) adopts the child */
   install_forwarding(child);
   return wait_for(child);
 }

@@ -43,6 +43,12 @@ export interface HelperPlan {
   env: string[];
   init: boolean;
   parentDeathSignal?: number;
+  /** The OCI face: the child outlives the helper (runc's model: the caller's subreaper adopts it). */
+  detach?: boolean;
+  /** Wait for a reader of this fifo instead of "go" (`hutch runtime start`). */
+  startFifo?: string;
+  /** Send the pty master to this unix socket (--console-socket). */
+  consoleSocket?: string;
 }
 
 /** What the plan needs to know of the host; a function, so unit tests give plain answers. */

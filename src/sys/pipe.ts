@@ -9,3 +9,10 @@ export function pipe(): { read: number; write: number } {
   check('pipe2', pipe2Fn(fds, O_CLOEXEC));
   return { read: fds.readInt32LE(0), write: fds.readInt32LE(4) };
 }
+
+const mkfifoFn = libcFunction('int mkfifo(const char *path, uint32_t mode)');
+
+/** Makes a fifo (mkfifo(3)); Node has no call for it. */
+export function mkfifo(path: string, mode = 0o600): void {
+  check('mkfifo', mkfifoFn(path, mode), path);
+}

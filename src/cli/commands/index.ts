@@ -21,3 +21,5 @@ import { PauseCommand } from './pause.js';
 commands.push(CreateCommand, StartCommand, StopCommand, KillCommand, RmCommand, WaitCommand, PsCommand, LogsCommand, InspectCommand, RestartCommand, ContainerPruneCommand, TopCommand, PauseCommand);
 import { ExecCommand } from './exec.js';
 commands.push(ExecCommand);
+import { runtimeCommands } from '../runtime/index.js';
+commands.push(...runtimeCommands);
