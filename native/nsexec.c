@@ -512,12 +512,25 @@ int main(void) {
   if (find(TAG_PDEATHSIG, &r) && prctl(PR_SET_PDEATHSIG, get_u32(r.data)) < 0) die(STEP_PDEATHSIG, errno, r.index);
   join_namespaces();
   uint32_t flags = find(TAG_CLONE_FLAGS, &r) ? get_u32(r.data) : 0;
+  /* The child speaks on fd 4 only after SYNC_CLONED is written: without id maps to wait for, it
+   * would otherwise race the parent's message (a joined user namespace, hutch exec). */
+  int order[2];
+  if (pipe2(order, O_CLOEXEC) < 0) die(STEP_SYNC, errno, 0);
   pid_t child = (pid_t)syscall(SYS_clone, (unsigned long)flags | SIGCHLD, NULL, NULL, NULL, 0);
   if (child < 0) die(STEP_CLONE, errno, r.index);
-  if (child == 0) run_child(); /* never returns */
+  if (child == 0) {
+    char go;
+    close(order[1]);
+    if (read(order[0], &go, 1) != 1) die(STEP_SYNC, EPIPE, 0);
+    close(order[0]);
+    run_child(); /* never returns */
+  }
+  close(order[0]);
   unsigned char msg[5] = {SYNC_CLONED};
   memcpy(msg + 1, &child, 4);
   sync_write(msg, sizeof msg);
+  if (write(order[1], "1", 1) != 1) die(STEP_SYNC, errno, 0);
+  close(order[1]);
   close(SYNC_FD);
   close(FAIL_FD); /* from here on only the child reports; EOF on fd 5 means it exec'd */
   if (find(TAG_DETACH, &r)) return 0; /* the caller's subreaper (conmon) adopts the child */

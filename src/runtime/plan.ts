@@ -118,7 +118,7 @@ function joinsOf(spec: Spec): { type: number; path: string }[] {
   return joins;
 }
 
-function createsNamespace(spec: Spec, type: 'uts' | 'network'): boolean {
+function createsNamespace(spec: Spec, type: 'uts' | 'network' | 'cgroup'): boolean {
   const ns = namespaceOf(spec, type);
   return ns !== undefined && ns.path === undefined;
 }
@@ -156,9 +156,10 @@ function filesystemSteps(spec: Spec, rootfs: string, host: PlanHost): FsStep[] {
   const steps: FsStep[] = [];
   const inside = (p: string): string => posix.join(rootfs, p);
   const ownNetns = namespaceOf(spec, 'network') !== undefined;
+  const ownCgroupns = createsNamespace(spec, 'cgroup');
   const gids = spec.linux?.gidMappings ?? host.gidMappings;
   for (const m of spec.mounts ?? []) {
-    steps.push(mountStep(adaptRootless(m, ownNetns, gids), inside(m.destination), host));
+    steps.push(mountStep(adaptRootless(m, ownNetns, gids, ownCgroupns), inside(m.destination), host));
     if (m.destination === '/dev' && m.type === 'tmpfs') steps.push(...devSteps(spec, inside));
   }
   for (const p of spec.linux?.maskedPaths ?? []) steps.push({ kind: 'mask', path: inside(p) });
@@ -170,7 +171,9 @@ function filesystemSteps(spec: Spec, rootfs: string, host: PlanHost): FsStep[] {
  * What a user namespace forbids, rewritten as runc does rootless: sysfs can be mounted only with a
  * network namespace of our own (else bind the host's read-only), and devpts' gid= must be mapped.
  */
-function adaptRootless(m: Mount, ownNetns: boolean, gids: IdMapping[] | undefined): Mount {
+function adaptRootless(m: Mount, ownNetns: boolean, gids: IdMapping[] | undefined, ownCgroupns = false): Mount {
+  // `cgroup` means v2 on a unified host (as runc reads it); without a cgroup namespace of our own, bind the host's.
+  if (m.type === 'cgroup') return ownCgroupns ? { ...m, type: 'cgroup2', source: 'cgroup2' } : { destination: m.destination, type: 'bind', source: '/sys/fs/cgroup', options: ['rbind', 'nosuid', 'noexec', 'nodev', 'ro'] };
   if (m.type === 'sysfs' && !ownNetns) return { destination: m.destination, type: 'bind', source: '/sys', options: ['rbind', 'nosuid', 'noexec', 'nodev', 'ro'] };
   if (m.type === 'devpts' && gids !== undefined) {
     const options = (m.options ?? []).filter((o) => {
