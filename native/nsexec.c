@@ -18,6 +18,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -28,10 +29,10 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <grp.h>
-#include <linux/close_range.h>
 
 #include "wire.h"
 
@@ -60,9 +61,11 @@ struct record {
 /* Writes {step, errno, record} to fd 5 and exits 125: the only way a step fails. */
 static void __attribute__((noreturn)) die(uint32_t step, int err, uint32_t index) {
   int32_t msg[3] = {(int32_t)step, err, (int32_t)index};
+  signal(SIGPIPE, SIG_IGN); /* nobody may read fd 5 any more (a detached OCI container) */
   ssize_t ignored = write(FAIL_FD, msg, sizeof msg);
   (void)ignored;
-  _exit(125);
+  /* Then the status says it too, as a shell would: 127 not found, 126 not executable. */
+  _exit(step == STEP_EXEC ? (err == ENOENT || err == ENOTDIR ? 127 : 126) : 125);
 }
 
 static uint32_t get_u32(const unsigned char *p) { uint32_t v; memcpy(&v, p, 4); return v; }
@@ -114,7 +117,7 @@ static int next_record(struct record *r) {
 static void check_plan(void) {
   struct record r = {0};
   while (next_record(&r)) {
-    if (r.tag == 0 || r.tag == 2 || r.tag > TAG_MAX) die(STEP_PARSE_PLAN, ENOTSUP, r.index);
+    if (r.tag == 0 || r.tag > TAG_MAX) die(STEP_PARSE_PLAN, ENOTSUP, r.index);
     if (r.tag == TAG_ARG || r.tag == TAG_ENV) {
       size_t *count = r.tag == TAG_ARG ? &argc_plan : &envc_plan;
       if (*count == MAX_STRINGS) die(STEP_PARSE_PLAN, E2BIG, r.index);
@@ -126,6 +129,7 @@ static void check_plan(void) {
       die(STEP_PARSE_PLAN, EINVAL, r.index);
     if ((r.tag == TAG_MOUNT && r.len < 8) || (r.tag == TAG_SECCOMP && r.len % 8 != 0))
       die(STEP_PARSE_PLAN, EINVAL, r.index);
+    if (r.tag == TAG_SETNS && r.len < 9) die(STEP_PARSE_PLAN, EINVAL, r.index);
     if (r.tag == TAG_GROUPS && (r.len < 4 || r.len != 4 + 4 * get_u32(r.data))) die(STEP_PARSE_PLAN, EINVAL, r.index);
   }
   if (argc_plan == 0) die(STEP_PARSE_PLAN, ENOEXEC, 0);
@@ -279,15 +283,12 @@ static void do_loopback(uint32_t index) {
 static int open_terminal(uint32_t index) {
   int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
   if (master < 0) die(STEP_TERMINAL, errno, index);
-  /* Move the master first: a slave opened before could land on PTY_MASTER_FD and be closed by dup2. */
-  if (master != PTY_MASTER_FD) {
-    if (dup2(master, PTY_MASTER_FD) < 0) die(STEP_TERMINAL, errno, index);
-    close(master);
-  }
   int unlock = 0, n;
-  if (ioctl(PTY_MASTER_FD, TIOCSPTLCK, &unlock) < 0 || ioctl(PTY_MASTER_FD, TIOCGPTN, &n) < 0) die(STEP_TERMINAL, errno, index);
-  int slave = ioctl(PTY_MASTER_FD, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (ioctl(master, TIOCSPTLCK, &unlock) < 0 || ioctl(master, TIOCGPTN, &n) < 0) die(STEP_TERMINAL, errno, index);
+  int slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY);
   if (slave < 0) die(STEP_TERMINAL, errno, index);
+  if (dup2(master, PTY_MASTER_FD) < 0) die(STEP_TERMINAL, errno, index);
+  close(master);
   struct record u;
   if (find(TAG_USER, &u) && fchown(slave, get_u32(u.data), (gid_t)-1) < 0) die(STEP_TERMINAL, errno, index);
   return slave;
@@ -354,7 +355,7 @@ static void drop_privileges(void) {
     if (setresuid(uid, uid, uid) < 0) die(STEP_SETUID, errno, user.index);
   }
   /* A uid change clears the parent-death signal (prctl(2)); set it again. */
-  if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) die(STEP_PDEATHSIG, errno, 0);
+  if (!find(TAG_DETACH, &r) && prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) die(STEP_PDEATHSIG, errno, 0);
   if (has_caps) {
     struct __user_cap_header_struct head = {_LINUX_CAPABILITY_VERSION_3, 0};
     struct __user_cap_data_struct data[2];
@@ -386,8 +387,6 @@ static void __attribute__((noreturn)) exec_process(int slave) {
     close(slave);
   }
   close(PTY_MASTER_FD);
-  /* Whatever hutch's caller leaked to us must not reach the container; fd 5 closes at exec. */
-  syscall(SYS_close_range, 3, ~0u, CLOSE_RANGE_CLOEXEC);
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, NULL);
@@ -397,20 +396,70 @@ static void __attribute__((noreturn)) exec_process(int slave) {
   die(STEP_EXEC, errno, 0);
 }
 
+/* Invariant: a host path the child needs after pivot_root is held open (O_PATH) by fd. */
+static int hold_path(uint16_t tag, uint32_t step) {
+  struct record r;
+  if (!find(tag, &r)) return -1;
+  int fd = open(get_string(&r, 0, 0), O_PATH | O_CLOEXEC);
+  if (fd < 0) die(step, errno, r.index);
+  return fd;
+}
+
+/* Invariant: the caller of `hutch runtime create` holds the pty master (the runc protocol: SCM_RIGHTS, the name as payload). */
+static void send_console(int sock_path_fd) {
+  int sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (sock < 0) die(STEP_CONSOLE_SOCKET, errno, 0);
+  struct sockaddr_un addr = {.sun_family = AF_UNIX};
+  snprintf(addr.sun_path, sizeof addr.sun_path, "/proc/self/fd/%d", sock_path_fd);
+  if (connect(sock, (struct sockaddr *)&addr, sizeof addr) < 0) die(STEP_CONSOLE_SOCKET, errno, 0);
+  char name[] = "/dev/ptmx";
+  struct iovec iov = {name, sizeof name};
+  union { struct cmsghdr align; char buf[CMSG_SPACE(sizeof(int))]; } control;
+  memset(&control, 0, sizeof control);
+  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf, .msg_controllen = sizeof control.buf};
+  struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  int master = PTY_MASTER_FD;
+  memcpy(CMSG_DATA(c), &master, sizeof master);
+  if (sendmsg(sock, &msg, 0) < 0) die(STEP_CONSOLE_SOCKET, errno, 0);
+  close(sock);
+  close(sock_path_fd);
+}
+
+/* Invariant: `hutch runtime start` has opened the fifo for reading (runc's exec fifo). */
+static void wait_start(int fifo_path_fd) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/self/fd/%d", fifo_path_fd);
+  int fd = open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) die(STEP_START_FIFO, errno, 0);
+  if (write(fd, "0", 1) != 1) die(STEP_START_FIFO, errno, 0);
+  close(fd);
+  close(fifo_path_fd);
+}
+
 /* The child: in the new namespaces, carries out the plan and execs (or stays as init). */
 static void __attribute__((noreturn)) run_child(void) {
   struct record r;
-  if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) die(STEP_PDEATHSIG, errno, 0);
-  /* Waiting also orders the messages: CLONED from the parent comes before our READY. */
-  sync_read(SYNC_MAPPED);
+  if (!find(TAG_DETACH, &r) && prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) die(STEP_PDEATHSIG, errno, 0);
+  if (find(TAG_WAIT_MAPS, &r)) sync_read(SYNC_MAPPED);
+  int fifo = hold_path(TAG_START_FIFO, STEP_START_FIFO);
+  int console = hold_path(TAG_CONSOLE_SOCKET, STEP_CONSOLE_SOCKET);
   setup_filesystem();
   setup_process();
   int slave = find(TAG_TERMINAL, &r) ? open_terminal(r.index) : -1;
+  if (console >= 0) send_console(console);
   if (find(TAG_CWD, &r) && chdir(get_string(&r, 0, 0)) < 0) die(STEP_CWD, errno, r.index);
   uint8_t ready = SYNC_READY;
   sync_write(&ready, 1);
-  sync_read(SYNC_GO);
-  close(SYNC_FD);
+  if (fifo >= 0) {
+    close(SYNC_FD);
+    wait_start(fifo);
+  } else {
+    sync_read(SYNC_GO);
+    close(SYNC_FD);
+  }
   drop_privileges();
   if (!find(TAG_INIT, &r)) exec_process(slave);
   pid_t pid = fork();
@@ -424,6 +473,33 @@ static void __attribute__((noreturn)) run_child(void) {
   _exit(wait_for(pid));
 }
 
+/*
+ * Invariant: the helper is in every namespace the plan joins (hutch exec). All paths are opened
+ * first, since they name the host's /proc; the user namespace is joined first, which gives the
+ * capabilities the other joins need (setns(2)). A joined pid namespace holds the next child.
+ */
+static void join_namespaces(void) {
+  int fds[16];
+  uint32_t types[16], index[16];
+  size_t n = 0;
+  struct record r = {0};
+  while (next_record(&r)) {
+    if (r.tag != TAG_SETNS) continue;
+    if (n == 16) die(STEP_SETNS, E2BIG, r.index);
+    types[n] = get_u32(r.data);
+    index[n] = r.index;
+    fds[n] = open(get_string(&r, 4, 0), O_RDONLY | O_CLOEXEC);
+    if (fds[n] < 0) die(STEP_SETNS, errno, r.index);
+    n++;
+  }
+  for (int pass = 0; pass < 2; pass++)
+    for (size_t i = 0; i < n; i++) {
+      if ((types[i] == CLONE_NEWUSER) != (pass == 0)) continue;
+      if (setns(fds[i], (int)types[i]) < 0) die(STEP_SETNS, errno, index[i]);
+      close(fds[i]);
+    }
+}
+
 int main(void) {
   for (int fd = PLAN_FD; fd <= FAIL_FD; fd++) {
     if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) _exit(125); /* no fd 5 to report on */
@@ -434,15 +510,30 @@ int main(void) {
   check_plan();
   struct record r;
   if (find(TAG_PDEATHSIG, &r) && prctl(PR_SET_PDEATHSIG, get_u32(r.data)) < 0) die(STEP_PDEATHSIG, errno, r.index);
+  join_namespaces();
   uint32_t flags = find(TAG_CLONE_FLAGS, &r) ? get_u32(r.data) : 0;
+  /* The child speaks on fd 4 only after SYNC_CLONED is written: without id maps to wait for, it
+   * would otherwise race the parent's message (a joined user namespace, hutch exec). */
+  int order[2];
+  if (pipe2(order, O_CLOEXEC) < 0) die(STEP_SYNC, errno, 0);
   pid_t child = (pid_t)syscall(SYS_clone, (unsigned long)flags | SIGCHLD, NULL, NULL, NULL, 0);
   if (child < 0) die(STEP_CLONE, errno, r.index);
-  if (child == 0) run_child(); /* never returns */
+  if (child == 0) {
+    char go;
+    close(order[1]);
+    if (read(order[0], &go, 1) != 1) die(STEP_SYNC, EPIPE, 0);
+    close(order[0]);
+    run_child(); /* never returns */
+  }
+  close(order[0]);
   unsigned char msg[5] = {SYNC_CLONED};
   memcpy(msg + 1, &child, 4);
   sync_write(msg, sizeof msg);
+  if (write(order[1], "1", 1) != 1) die(STEP_SYNC, errno, 0);
+  close(order[1]);
   close(SYNC_FD);
   close(FAIL_FD); /* from here on only the child reports; EOF on fd 5 means it exec'd */
+  if (find(TAG_DETACH, &r)) return 0; /* the caller's subreaper (conmon) adopts the child */
   install_forwarding(child);
   return wait_for(child);
 }

@@ -62,7 +62,7 @@ export async function runCommand(req: RunCommandRequest, io: RunCommandIo): Prom
   }
 }
 
-function checkRootfs(rootfs: string): void {
+export function checkRootfs(rootfs: string): void {
   let isDir = false;
   try {
     isDir = statSync(rootfs).isDirectory();
@@ -81,7 +81,7 @@ interface MapChoice {
 }
 
 /** --uidmap/--gidmap when given; else the user's ranges (or the user alone) in the --userns mode. */
-function idMaps(req: RunCommandRequest, me: { name: string; uid: number; gid: number }, io: RunCommandIo): MapChoice {
+export function idMaps(req: RunCommandRequest, me: { name: string; uid: number; gid: number }, io: RunCommandIo): MapChoice {
   const subuid = readSubid('uid', { name: me.name, id: me.uid }, io.hostRoot);
   const subgid = readSubid('gid', { name: me.name, id: me.uid }, io.hostRoot);
   let uidMappings = chooseMaps(req.userns, me.uid, subuid);
@@ -109,7 +109,7 @@ function warnOnce(io: RunCommandIo, name: string): void {
   }
 }
 
-function writeEtcFiles(runDir: string, hostname: string): { hosts: string; hostname: string; resolvConf: string } {
+export function writeEtcFiles(runDir: string, hostname: string): { hosts: string; hostname: string; resolvConf: string } {
   const files = { hosts: join(runDir, 'hosts'), hostname: join(runDir, 'hostname'), resolvConf: join(runDir, 'resolv.conf') };
   let hostResolv = '';
   try {
@@ -123,7 +123,7 @@ function writeEtcFiles(runDir: string, hostname: string): { hosts: string; hostn
   return files;
 }
 
-function terminalIo(req: RunCommandRequest, io: RunCommandIo): TerminalIo {
+export function terminalIo(req: RunCommandRequest, io: RunCommandIo): TerminalIo {
   const hostTty = io.stdout.isTTY ? 1 : io.stdin.isTTY ? 0 : undefined;
   const size = hostTty === undefined ? undefined : getWindowSize(hostTty);
   return {
@@ -139,7 +139,7 @@ function terminalIo(req: RunCommandRequest, io: RunCommandIo): TerminalIo {
 }
 
 /** Puts the user's terminal in raw mode (keys go to the container as typed); returns the restore. */
-function rawMode(stdin: NodeJS.ReadStream): () => void {
+export function rawMode(stdin: NodeJS.ReadStream): () => void {
   stdin.setRawMode(true);
   stdin.resume();
   return () => {

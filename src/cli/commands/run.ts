@@ -1,5 +1,7 @@
 import { Option } from 'clipanion';
 import * as t from 'typanion';
+import { createFromFlags } from '../../engine/create.js';
+import { runCommand, type RunCommandIo, type RunCommandRequest } from '../../engine/run-command.js';
 import { hutchPaths } from '../../paths.js';
 import { HutchCommand } from '../command.js';
 
@@ -37,16 +39,33 @@ export class RunCommand extends HutchCommand {
   interactive = Option.Boolean('-i,--interactive', false, { description: 'keep stdin open' });
   init = Option.Boolean('--init', false, { description: 'run a tiny init as PID 1 that reaps zombies and forwards signals' });
   rm = Option.Boolean('--rm', false, { description: 'remove the container when it exits (always so with --rootfs)' });
-  command = Option.Proxy({ required: 1 });
+  detach = Option.Boolean('-d,--detach', false, { description: 'run in the background under a monitor; print the container id' });
+  name = Option.String('--name', { description: 'name of the container (with -d)' });
+  restart = Option.String('--restart', 'no', { description: 'no, always or on-failure[:N] (with -d)' });
+  command = Option.Rest({ required: 1 });
 
   async run(): Promise<number> {
-    // Loaded on use: other commands (and --help) need not pay for the engine.
-    const { runCommand } = await import('../../engine/run-command.js');
-    return runCommand({
+    if (this.detach) return this.createDetached(true);
+    return runCommand(this.request(), this.io());
+  }
+
+  /** `run -d` and `create`: a container record under a monitor (src/engine/create.ts). */
+  protected async createDetached(start: boolean): Promise<number> {
+    const id = await createFromFlags({ ...this.request(), name: this.name, restart: this.restart, autoRemove: this.rm }, this.io(), start);
+    this.context.stdout.write(id + '\n');
+    return 0;
+  }
+
+  protected io(): RunCommandIo {
+    return { stdin: process.stdin, stdout: process.stdout, stderr: this.context.stderr, paths: hutchPaths(this.root) };
+  }
+
+  protected request(): RunCommandRequest {
+    return {
       rootfs: this.rootfs, command: this.command, env: this.env, envFiles: this.envFile, workdir: this.workdir, user: this.user,
       volumes: this.volume, readOnly: this.readOnly, tmpfs: this.tmpfs, hostname: this.hostname, network: this.network,
       capAdd: this.capAdd, capDrop: this.capDrop, tty: this.tty, ulimits: this.ulimit, userns: this.userns === 'keep-id' ? 'keep-id' : 'auto',
       uidmap: this.uidmap, gidmap: this.gidmap, interactive: this.interactive, init: this.init,
-    }, { stdin: process.stdin, stdout: process.stdout, stderr: this.context.stderr, paths: hutchPaths(this.root) });
+    };
   }
 }
