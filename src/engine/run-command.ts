@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import { hostsFile, resolvConf } from '../../net/resolv.js';
@@ -10,6 +10,7 @@ import { Cleanup } from '../sys/cleanup.js';
 import { getWindowSize } from '../sys/pty.js';
 import { checkMaps, chooseMaps, needsHelper, parseMapFlag, type UsernsMode } from '../userns/idmap.js';
 import { readSubid, type SubidRange } from '../userns/subid.js';
+import { removeContainerDirs, setUpContainer, type SetupFlags } from './container-setup.js';
 import { runContainer, type ContainerHook } from './run.js';
 import { buildRunSpec, type RunRequest } from './run-spec.js';
 import type { TerminalIo } from './terminal.js';
@@ -22,6 +23,8 @@ export interface RunCommandRequest extends RunRequest {
   interactive: boolean;
   init: boolean;
   hooks?: ContainerHook[];
+  /** Image, storage, network and resource flags (src/engine/container-setup.ts). */
+  setup?: SetupFlags;
 }
 
 export interface RunCommandIo {
@@ -35,25 +38,29 @@ export interface RunCommandIo {
 
 /** Runs a command in a container made from a root filesystem directory; returns its exit status. */
 export async function runCommand(req: RunCommandRequest, io: RunCommandIo): Promise<number> {
-  checkRootfs(req.rootfs);
+  if (req.setup?.image === undefined) checkRootfs(req.rootfs);
   const cleanup = new Cleanup();
   try {
     const id = randomBytes(32).toString('hex');
-    const runDir = join(io.paths.run, 'containers', id);
-    mkdirSync(runDir, { recursive: true, mode: 0o700 });
-    cleanup.add(`remove ${runDir}`, () => rmSync(runDir, { recursive: true, force: true }));
+    const dirs = { data: join(io.paths.data, 'containers', id), run: join(io.paths.run, 'containers', id) };
+    mkdirSync(dirs.run, { recursive: true, mode: 0o700 });
+    cleanup.add(`remove the folders of container ${id}`, () => removeContainerDirs(dirs));
     const me = userInfo();
     const maps = idMaps(req, { name: me.username, uid: me.uid, gid: me.gid }, io);
     const hostname = req.hostname ?? id.slice(0, 12);
-    const etcFiles = writeEtcFiles(runDir, hostname);
-    const spec = buildRunSpec(req, { id, ...maps, etcFiles, keepId: req.userns === 'keep-id' ? { uid: me.uid, gid: me.gid } : undefined });
+    const etcFiles = writeEtcFiles(dirs.run, hostname);
+    const setup = await setUpContainer(req, req.setup ?? NO_SETUP, { id, paths: io.paths, dirs, maps, etcFiles, hostname, cleanup, warn: (line) => io.stderr.write(line + '\n') });
+    const spec = buildRunSpec({ ...setup.req, network: setup.ownNetns ? 'none' : 'host' }, { id, ...maps, etcFiles, userDb: setup.userDb, keepId: req.userns === 'keep-id' ? { uid: me.uid, gid: me.gid } : undefined });
+    setup.patchSpec(spec);
+    void setup.died.then((why) => io.stderr.write(`hutch: ${why}: the container's files now fail with ENOTCONN\n`));
     const restore = req.tty && req.interactive && io.stdin.isTTY ? rawMode(io.stdin) : () => undefined;
     cleanup.add('restore the terminal', restore);
     const result = await runContainer(spec, {
       stdio: [req.interactive ? 'inherit' : 'ignore', 'inherit', 'inherit'],
       terminal: req.tty ? terminalIo(req, io) : undefined,
       init: req.init,
-      hooks: req.hooks,
+      hooks: [...setup.hooks, ...(req.hooks ?? [])],
+      plan: setup.plan,
       forwardSignals: true,
     });
     return result.exitCode;
@@ -61,6 +68,9 @@ export async function runCommand(req: RunCommandRequest, io: RunCommandIo): Prom
     await cleanup.release();
   }
 }
+
+/** --rootfs with none of the setup flags: no image, the default network, no limits. */
+export const NO_SETUP: SetupFlags = { publish: [], publishAll: false, dns: [], dnsSearch: [], addHost: [] };
 
 export function checkRootfs(rootfs: string): void {
   let isDir = false;

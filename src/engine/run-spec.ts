@@ -40,6 +40,8 @@ export interface SpecContext {
   keepId?: { uid: number; gid: number };
   /** Generated /etc/hosts, /etc/hostname and /etc/resolv.conf on the host, bound in. */
   etcFiles: { hosts: string; hostname: string; resolvConf: string };
+  /** Where etc/passwd and etc/group are read, when not in the rootfs (an image on the union fs). */
+  userDb?: string;
 }
 
 export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -50,7 +52,7 @@ const DEVICES = ['null', 'zero', 'full', 'random', 'urandom', 'tty'];
 /** Builds the OCI spec of a `hutch run`, with docker's defaults (mounts, devices, caps, masks). */
 export function buildRunSpec(req: RunRequest, ctx: SpecContext): Spec {
   const rootfs = resolve(req.rootfs);
-  const user = ctx.keepId && req.user === undefined ? { uid: ctx.keepId.uid, gid: ctx.keepId.gid, additionalGids: [] as number[], home: undefined } : resolveUserIn(rootfs, req.user ?? '0');
+  const user = ctx.keepId && req.user === undefined ? { uid: ctx.keepId.uid, gid: ctx.keepId.gid, additionalGids: [] as number[], home: undefined } : resolveUserIn(ctx.userDb ?? rootfs, req.user ?? '0');
   requireMapped('uid', ctx.uidMappings, user.uid, ctx.subuid);
   requireMapped('gid', ctx.gidMappings, user.gid, ctx.subgid);
   const hostname = req.hostname ?? ctx.id.slice(0, 12);

@@ -15,7 +15,7 @@ const osSignals = constants.signals;
  */
 export const WIRE = { magic: 0x58534e48, version: 1, ptyMasterFd: 6 } as const;
 export const TAG = {
-  CLONE_FLAGS: 1, ROOTFS: 3, MOUNT: 4, SYMLINK: 5, MASK: 6, READONLY: 7, HOSTNAME: 8,
+  CLONE_FLAGS: 1, WAIT_MAPS: 2, ROOTFS: 3, MOUNT: 4, SYMLINK: 5, MASK: 6, READONLY: 7, HOSTNAME: 8,
   LOOPBACK: 9, RLIMIT: 10, CWD: 11, USER: 12, GROUPS: 13, CAPS: 14, NO_NEW_PRIVS: 15, SECCOMP: 16,
   ARG: 17, ENV: 18, TERMINAL: 19, INIT: 20, READONLY_ROOT: 21, PROPAGATION: 22, PDEATHSIG: 23, UMASK: 24, SETNS: 25, DETACH: 26, START_FIFO: 27, CONSOLE_SOCKET: 28,
 } as const;
@@ -88,6 +88,7 @@ function planRecords(plan: HelperPlan): WireRecord[] {
   if (plan.parentDeathSignal !== undefined) add(TAG.PDEATHSIG, u32(plan.parentDeathSignal), 'set the parent-death signal');
   for (const j of plan.joins ?? []) add(TAG.SETNS, Buffer.concat([u32(j.type), str(j.path)]), `join the namespace ${j.path}`);
   add(TAG.CLONE_FLAGS, u32(plan.cloneFlags), 'create the namespaces');
+  if (plan.waitForMaps) add(TAG.WAIT_MAPS, empty, 'wait for the id maps');
   if (plan.propagation !== undefined) add(TAG.PROPAGATION, u32(plan.propagation), 'set mount propagation');
   if (plan.rootfs !== undefined) add(TAG.ROOTFS, str(plan.rootfs), `use ${plan.rootfs} as the root`);
   r.push(...plan.fs.map(fsRecord));
@@ -143,7 +144,7 @@ export interface HelperProcess {
   readonly helperPid: number;
   /** Resolves with the container process's pid (host pid namespace) once cloned. */
   cloned(): Promise<number>;
-  /** Tells the child its id maps are written (always called, maps or not: it orders the sync). */
+  /** Tells the child its id maps are written. */
   mapped(): void;
   /** Resolves when namespaces and mounts are done and the child waits for go (created). */
   ready(): Promise<void>;
