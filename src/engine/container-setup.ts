@@ -75,7 +75,11 @@ export async function setUpContainer<T extends ConfigurableRequest & { rootfs: s
     rootfs = await prepareRootfs(driver, image, ctx.dirs, ctx.maps, ctx.cleanup);
     request = { ...request, rootfs: rootfs.path };
   }
-  const network = await prepareNetwork(flags, image ? exposedPorts(image.config) : [], ctx.dirs.run, ctx.cleanup, ctx.warn);
+  // Socket paths must fit sun_path (108 bytes): slirp4netns' API socket gets a short folder.
+  const netDir = join(ctx.paths.run, 'net', ctx.id.slice(0, 16));
+  mkdirSync(netDir, { recursive: true, mode: 0o700 });
+  ctx.cleanup.add(`remove ${netDir}`, () => rmSync(netDir, { recursive: true, force: true }));
+  const network = await prepareNetwork(flags, image ? exposedPorts(image.config) : [], netDir, ctx.cleanup, ctx.warn);
   const cgroups = prepareCgroups(flags, ctx.id, ctx.cleanup, ctx.warn);
   const holder = rootfs.holder;
   return {

@@ -71,8 +71,8 @@ export async function createContainer(spec: Spec, options: LaunchOptions = {}): 
     if (ownUserns) {
       const owner = options.owner ?? { uid: process.getuid!(), gid: process.getgid!() };
       await writeIdMaps(pid, spec.linux?.uidMappings ?? [], spec.linux?.gidMappings ?? [], owner);
+      helper.mapped();
     }
-    helper.mapped();
     await helper.ready();
     if (plan.terminal && plan.consoleSocket === undefined) detach = attachTerminal(takeFd(pid, WIRE.ptyMasterFd), options.terminal ?? { output: process.stdout }, spec.process?.consoleSize);
     for (const hook of options.hooks ?? []) await hook(pid);

@@ -37,3 +37,5 @@ import { ExecCommand } from './exec.js';
 commands.push(ExecCommand);
 import { runtimeCommands } from '../runtime/index.js';
 commands.push(...runtimeCommands);
+import { PortCommand } from './port.js';
+commands.push(PortCommand);
