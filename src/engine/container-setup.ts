@@ -7,6 +7,7 @@ import type { HelperPlan } from '../runtime/plan.js';
 import { CLONE } from '../runtime/linux.js';
 import type { IdMapping, Spec } from '../runtime/spec.js';
 import type { Cleanup } from '../sys/cleanup.js';
+import { FuseError } from '../errors.js';
 import { prepareCgroups, type ResourceRequest } from './cgroup-hook.js';
 import { applyImageConfig, exposedPorts, userDatabase, type ConfigurableRequest } from './image-config.js';
 import { prepareNetwork, type NetworkFlags } from './network-hook.js';
@@ -37,8 +38,8 @@ export interface ContainerSetup<T> {
   patchSpec(spec: Spec): void;
   plan?: Pick<HelperPlan, 'joins'>;
   hooks: ContainerHook[];
-  /** Resolves with a sentence if the filesystem daemon dies. */
-  died: Promise<string>;
+  /** After the container ended: the error to report when its filesystem daemon died under it. */
+  failure(): FuseError | undefined;
 }
 
 export interface SetupContext {
@@ -82,6 +83,7 @@ export async function setUpContainer<T extends ConfigurableRequest & { rootfs: s
   const network = await prepareNetwork(flags, image ? exposedPorts(image.config) : [], netDir, ctx.cleanup, ctx.warn);
   const cgroups = prepareCgroups(flags, ctx.id, ctx.cleanup, ctx.warn);
   const holder = rootfs.holder;
+  const watch = watchDaemon(rootfs, ctx.warn);
   return {
     req: request,
     userDb: image ? userDatabase(image, join(ctx.dirs.run, 'userdb')) : undefined,
@@ -92,8 +94,28 @@ export async function setUpContainer<T extends ConfigurableRequest & { rootfs: s
       if (user) user.path = holder.userns;
     },
     plan: holder && { joins: [{ type: CLONE.NEWUSER, path: holder.userns }, { type: CLONE.NEWNS, path: holder.mntns }] },
-    hooks: [cgroups.hook, network.hook({ ...ctx.etcFiles, hostname: ctx.hostname }, join(ctx.dirs.run, 'ports.json'))],
-    died: rootfs.died,
+    hooks: [watch.hook, cgroups.hook, network.hook({ ...ctx.etcFiles, hostname: ctx.hostname }, join(ctx.dirs.run, 'ports.json'))],
+    failure: watch.failure,
+  };
+}
+
+/**
+ * A container whose union filesystem daemon died has no root filesystem left (ENOTCONN, SIGBUS
+ * on mapped binaries): it is ended at once and the run fails naming the cause.
+ */
+function watchDaemon(rootfs: ContainerRootfs, warn: (line: string) => void): { hook: ContainerHook; failure: () => FuseError | undefined } {
+  let pid: number | undefined;
+  let why: string | undefined;
+  void rootfs.died.then((text) => {
+    why = text;
+    warn(`hutch: ${text}: the container's files fail with ENOTCONN; ending it`);
+    if (pid !== undefined) process.kill(pid, 'SIGKILL');
+  });
+  return {
+    hook: async (p) => {
+      pid = p;
+    },
+    failure: () => why === undefined ? undefined : new FuseError('FUSE_DAEMON_DIED', `container ended: ${why}`, { hint: 'see the daemon\'s message above (or monitor.log); the upper layer keeps everything that was synced' }),
   };
 }
 

@@ -52,7 +52,6 @@ export async function runCommand(req: RunCommandRequest, io: RunCommandIo): Prom
     const setup = await setUpContainer(req, req.setup ?? NO_SETUP, { id, paths: io.paths, dirs, maps, etcFiles, hostname, cleanup, warn: (line) => io.stderr.write(line + '\n') });
     const spec = buildRunSpec({ ...setup.req, network: setup.ownNetns ? 'none' : 'host' }, { id, ...maps, etcFiles, userDb: setup.userDb, keepId: req.userns === 'keep-id' ? { uid: me.uid, gid: me.gid } : undefined });
     setup.patchSpec(spec);
-    void setup.died.then((why) => io.stderr.write(`hutch: ${why}: the container's files now fail with ENOTCONN\n`));
     const restore = req.tty && req.interactive && io.stdin.isTTY ? rawMode(io.stdin) : () => undefined;
     cleanup.add('restore the terminal', restore);
     const result = await runContainer(spec, {
@@ -63,6 +62,8 @@ export async function runCommand(req: RunCommandRequest, io: RunCommandIo): Prom
       plan: setup.plan,
       forwardSignals: true,
     });
+    const failure = setup.failure();
+    if (failure !== undefined) throw failure;
     return result.exitCode;
   } finally {
     await cleanup.release();
