@@ -16,6 +16,6 @@ export type ResourceRequest = ResourceFlags & CgroupFlags;
 export function prepareCgroups(flags: ResourceRequest, id: string, cleanup: Cleanup, warn: (line: string) => void): { hook: ContainerHook; resources: LinuxResources } {
   const resources = resourcesFromFlags(flags, blockDevice);
   const options = cgroupOptionsFromFlags(flags);
-  const hook = cgroupHook({ id, resources, mode: options.mode, manager: options.manager, parent: options.parent, warn }, cleanup);
+  const hook = cgroupHook({ id, resources, mode: options.mode, manager: options.manager, parent: options.parent, warn: (line) => warn(`hutch: warning: ${line}`) }, cleanup);
   return { hook, resources };
 }
