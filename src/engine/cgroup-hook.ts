@@ -13,9 +13,9 @@ export type ResourceRequest = ResourceFlags & CgroupFlags;
  * launch hook that gives the container its cgroup, with the cgroups module's honest warning (or
  * its error with --cgroups=required) where the host cannot enforce a limit.
  */
-export function prepareCgroups(flags: ResourceRequest, id: string, cleanup: Cleanup, warn: (line: string) => void): { hook: ContainerHook; resources: LinuxResources } {
+export function prepareCgroups(flags: ResourceRequest, id: string, monitorPid: number | undefined, cleanup: Cleanup, warn: (line: string) => void): { hook: ContainerHook; resources: LinuxResources } {
   const resources = resourcesFromFlags(flags, blockDevice);
   const options = cgroupOptionsFromFlags(flags);
-  const hook = cgroupHook({ id, resources, mode: options.mode, manager: options.manager, parent: options.parent, warn: (line) => warn(`hutch: warning: ${line}`) }, cleanup);
+  const hook = cgroupHook({ id, monitorPid, resources, mode: options.mode, manager: options.manager, parent: options.parent, warn: (line) => warn(`hutch: warning: ${line}`) }, cleanup);
   return { hook, resources };
 }

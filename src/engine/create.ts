@@ -2,8 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import { UsageError } from '../errors.js';
+import { needsOwnNetns } from '../../net/index.js';
+import type { Spec } from '../runtime/spec.js';
 import { spawnMonitor } from './container.js';
-import { checkRootfs, idMaps, writeEtcFiles, type RunCommandIo, type RunCommandRequest } from './run-command.js';
+import { createSetup, releaseSetup, removeContainerDirs } from './container-setup.js';
+import { checkRootfs, idMaps, NO_SETUP, writeEtcFiles, type RunCommandIo, type RunCommandRequest } from './run-command.js';
 import { buildRunSpec } from './run-spec.js';
 import { containerFiles, createRecord, removeRecord, userStore, type RestartPolicy } from './state.js';
 
@@ -19,7 +22,7 @@ export interface CreateRequest extends RunCommandRequest {
  * created, `run -d` starts it. Returns the id once the monitor reports.
  */
 export async function createFromFlags(req: CreateRequest, io: RunCommandIo, start: boolean): Promise<string> {
-  checkRootfs(req.rootfs);
+  if (req.setup?.image === undefined) checkRootfs(req.rootfs);
   const store = userStore(io.paths);
   const id = randomBytes(32).toString('hex');
   const name = req.name ?? `hutch_${id.slice(0, 8)}`;
@@ -30,9 +33,18 @@ export async function createFromFlags(req: CreateRequest, io: RunCommandIo, star
   const maps = idMaps(req, { name: me.username, uid: me.uid, gid: me.gid }, io);
   const files = containerFiles(store, id);
   const etcFiles = { hosts: join(files.runDir, 'hosts'), hostname: join(files.runDir, 'hostname'), resolvConf: join(files.runDir, 'resolv.conf') };
-  const spec = buildRunSpec(req, { id, ...maps, etcFiles, keepId: req.userns === 'keep-id' ? { uid: me.uid, gid: me.gid } : undefined });
-  const image = resolve(req.rootfs);
-  await createRecord(store, { id, name, created: new Date().toISOString(), rootfs: { kind: 'dir', path: image }, spec, restart, autoRemove: req.autoRemove, face: 'hutch', image });
+  let spec: Spec;
+  let image: string;
+  try {
+    const made = await createSetup(req, req.setup ?? NO_SETUP, id, { data: files.dir, run: files.runDir }, (line) => void io.stderr.write(line + '\n'));
+    spec = buildRunSpec({ ...made.req, network: needsOwnNetns(made.setup.network) ? 'none' : 'host' }, { id, ...maps, etcFiles, userDb: made.userDb, keepId: req.userns === 'keep-id' ? { uid: me.uid, gid: me.gid } : undefined });
+    image = req.setup?.image ?? resolve(req.rootfs);
+    await createRecord(store, { id, name, created: new Date().toISOString(), rootfs: made.setup.image ? { kind: 'image', image, imageId: made.setup.image.id } : { kind: 'dir', path: image }, spec, restart, autoRemove: req.autoRemove, face: 'hutch', image });
+  } catch (error) {
+    releaseSetup(files.dir, id);
+    removeContainerDirs({ data: files.dir, run: files.runDir });
+    throw error;
+  }
   try {
     writeEtcFiles(files.runDir, spec.hostname ?? id.slice(0, 12));
     await spawnMonitor(store, id, start ? 'start' : 'create');

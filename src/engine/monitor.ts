@@ -4,7 +4,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { describeCause, HutchError } from '../errors.js';
 import { processStartTime } from '../sys/proc.js';
 import { pipe } from '../sys/pipe.js';
+import type { Cleanup } from '../sys/cleanup.js';
 import { logWriter } from './logs.js';
+import { launchFromRecord, withCleanup } from './monitor-launch.js';
 import { createContainer, type CreatedContainer, type LaunchOptions } from './run.js';
 import { containerFiles, readConfig, shortSocketPath, readState, removeRecord, updateState, type ContainerConfig, type ContainerStore } from './state.js';
 
@@ -49,7 +51,7 @@ export async function runMonitor(req: MonitorRequest): Promise<void> {
   };
   try {
     for (let attempt = 0; ; attempt++) {
-      const exit = await oneRun(req, config, starter, (pid) => notify({ ok: true, pid }));
+      const exit = await withCleanup((cleanup) => oneRun(req, config, starter, (pid) => notify({ ok: true, pid }), cleanup));
       if (!(await shouldRestart(store, id, config, exit))) break;
       await sleep(Math.min(100 * 2 ** attempt, 5000));
       starter.open();
@@ -65,12 +67,13 @@ export async function runMonitor(req: MonitorRequest): Promise<void> {
 }
 
 /** Creates the container, waits for start, runs it to its end; returns its exit status. */
-async function oneRun(req: MonitorRequest, config: ContainerConfig, starter: StartGate, started: (pid: number) => void): Promise<number> {
+async function oneRun(req: MonitorRequest, config: ContainerConfig, starter: StartGate, started: (pid: number) => void, cleanup: Cleanup): Promise<number> {
   const { store, id } = req;
   const io = containerIo(req, config);
   let container: CreatedContainer;
   try {
-    container = await createContainer(config.spec, io.options);
+    const launch = await launchFromRecord(store, config, cleanup); // image storage, network, cgroup
+    container = await createContainer(launch.spec, { ...io.options, ...launch.options });
   } finally {
     io.afterCreate();
   }

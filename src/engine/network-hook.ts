@@ -30,8 +30,7 @@ export interface PreparedNetwork {
  * Parses the flags and binds the published host ports now, so a port in use is an error before
  * anything runs. `exposed` are the image's ExposedPorts (for -P). What is started joins `cleanup`.
  */
-export async function prepareNetwork(flags: NetworkFlags, exposed: string[], runDir: string, cleanup: Cleanup, notice: (line: string) => void): Promise<PreparedNetwork> {
-  const mode = flags.networkMode === undefined ? defaultNetworkMode(notice) : parseNetworkOption(flags.networkMode);
+export async function prepareNetwork(mode: NetworkMode, flags: NetworkFlags, exposed: string[], runDir: string, cleanup: Cleanup, notice: (line: string) => void): Promise<PreparedNetwork> {
   const mappings: PortMapping[] = [...flags.publish.map(parsePublish), ...(flags.publishAll ? publishAllExposed(exposed) : [])];
   const ports: ReservedPort[] = await reservePorts(mappings);
   cleanup.add('published host ports', () => releasePorts(ports));
@@ -48,6 +47,11 @@ export async function prepareNetwork(flags: NetworkFlags, exposed: string[], run
       writeFileSync(portsFile, JSON.stringify(info.ports) + '\n');
     },
   };
+}
+
+/** --network as given, or the default: slirp4netns when installed, else none with a notice. */
+export function chooseNetworkMode(value: string | undefined, notice: (line: string) => void): NetworkMode {
+  return value === undefined ? defaultNetworkMode(notice) : parseNetworkOption(value);
 }
 
 /** `hutch port`'s lines ("80/tcp -> 0.0.0.0:8080") from the ports file a run wrote. */

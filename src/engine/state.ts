@@ -4,6 +4,7 @@ import { StoreError, UsageError } from '../errors.js';
 import type { HutchPaths } from '../paths.js';
 import type { Spec } from '../runtime/spec.js';
 import { atomicWriteFile, withLock } from '../sys/fs.js';
+import { releaseSetup } from './container-setup.js';
 
 /** Where a container's root filesystem comes from; an image-backed source plugs in later. */
 export type RootfsSource = { kind: 'dir'; path: string } | { kind: 'image'; image: string; imageId: string } | { kind: 'bundle'; bundle: string };
@@ -122,6 +123,7 @@ export async function createRecord(store: ContainerStore, config: ContainerConfi
 export async function removeRecord(store: ContainerStore, id: string): Promise<void> {
   await withStoreLock(store, () => {
     const files = containerFiles(store, id);
+    releaseSetup(files.dir, id); // its image is no longer in use
     rmSync(files.runDir, { recursive: true, force: true });
     rmSync(files.dir, { recursive: true, force: true });
   });

@@ -42,6 +42,11 @@ export function parseStorageDriver(value: string | undefined): StorageDriver {
   throw new UsageError('STORAGE_DRIVER_INVALID', `invalid --storage-driver ${v}`, { hint: 'use fuse (the union filesystem, also called overlay) or vfs (a plain copy)' });
 }
 
+/** root.path of a container's spec: the union's mountpoint or the copy. */
+export function rootfsPath(driver: StorageDriver, dirs: StorageDirs): string {
+  return driver === 'vfs' ? join(dirs.data, 'rootfs') : join(dirs.run, 'merged');
+}
+
 /**
  * Gives a container its root filesystem from an image. vfs: a copy under data/rootfs (made once,
  * kept across restarts). fuse: the union daemon started as root of a new user namespace (the
@@ -49,7 +54,7 @@ export function parseStorageDriver(value: string | undefined): StorageDriver {
  */
 export async function prepareRootfs(driver: StorageDriver, image: Pick<ResolvedImage, 'layers'>, dirs: StorageDirs, maps: { uidMappings: IdMapping[]; gidMappings: IdMapping[] }, cleanup: Cleanup): Promise<ContainerRootfs> {
   if (driver === 'vfs') {
-    const path = join(dirs.data, 'rootfs');
+    const path = rootfsPath(driver, dirs);
     if (!existsSync(join(dirs.data, 'rootfs.done'))) {
       materializeRootfs(image, path);
       writeFileSync(join(dirs.data, 'rootfs.done'), '');
@@ -59,7 +64,7 @@ export async function prepareRootfs(driver: StorageDriver, image: Pick<ResolvedI
   checkFuse();
   const upper = join(dirs.data, 'upper');
   const work = join(dirs.data, 'work');
-  const mountpoint = join(dirs.run, 'merged');
+  const mountpoint = rootfsPath(driver, dirs);
   for (const d of [upper, work, mountpoint]) mkdirSync(d, { recursive: true, mode: 0o755 });
   const lowers = [...image.layers].reverse().map((l) => ({ dir: l.dir, indexFile: l.indexFile }));
   const single = maps.uidMappings.reduce((n, m) => n + m.size, 0) === 1;
