@@ -14,6 +14,7 @@ export interface NetworkFlags {
   publishAll: boolean;
   dns: string[];
   dnsSearch: string[];
+  dnsOption?: string[];
   addHost: string[];
 }
 
@@ -40,7 +41,7 @@ export async function prepareNetwork(mode: NetworkMode, flags: NetworkFlags, exp
     hook: (etc, portsFile) => async (pid) => {
       const info = await startNetwork(mode, { pid, ports, runDir }, cleanup);
       info.notices.forEach((n) => notice(`hutch: ${n}`));
-      const files = networkEtcFiles(info, { hostname: etc.hostname, hostResolvConf: readText('/etc/resolv.conf'), hostHosts: readText('/etc/hosts'), dns: flags.dns, dnsSearch: flags.dnsSearch, addHosts: flags.addHost });
+      const files = networkEtcFiles(info, { hostname: etc.hostname, hostResolvConf: readText('/etc/resolv.conf'), hostHosts: readText('/etc/hosts'), dns: flags.dns, dnsSearch: flags.dnsSearch, dnsOptions: flags.dnsOption, addHosts: flags.addHost });
       // Rewritten in place: the container already has these files bound (same inode).
       writeFileSync(etc.resolvConf, files.resolvConf);
       writeFileSync(etc.hosts, files.hosts);

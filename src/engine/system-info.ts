@@ -1,3 +1,4 @@
+import { cgroupReport, type CgroupReport } from '../cgroups/info.js';
 import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs';
 import { release, userInfo } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +19,8 @@ export interface SystemInfo {
   kernel: string;
   user: { name: string; uid: number; gid: number };
   checks: HostCheck[];
+  /** The cgroups module's own report: version, manager, delegated controllers. */
+  cgroups: CgroupReport;
 }
 
 /** Probes what this host gives a rootless user (`hutch system info`). `root` is '/' but in tests. */
@@ -25,7 +28,7 @@ export async function systemInfo(root = '/'): Promise<SystemInfo> {
   const me = userInfo();
   const checks = [await userNamespaces(root), ...subidChecks(me, root), ...['newuidmap', 'newgidmap'].map(idTool), fuseDevice(root),
     networkTool(['slirp4netns', 'pasta']), cgroupCheck(root), systemdUser(me.uid, root)];
-  return { kernel: release(), user: { name: me.username, uid: me.uid, gid: me.gid }, checks };
+  return { kernel: release(), user: { name: me.username, uid: me.uid, gid: me.gid }, checks, cgroups: await cgroupReport(process.env, root) };
 }
 
 const APPARMOR_FIX = 'install the AppArmor profile shipped in docs/apparmor/hutch-nsexec (see docs/apparmor.md), or `sudo sysctl kernel.apparmor_restrict_unprivileged_userns=0`';

@@ -19,12 +19,20 @@ export abstract class ContainerFlagsCommand extends HutchCommand {
   publishAll = Option.Boolean('-P,--publish-all', false, { description: 'publish every port the image exposes on a free host port' });
   dns = Option.Array('--dns', [], { description: 'a DNS server for the container\'s resolv.conf' });
   dnsSearch = Option.Array('--dns-search', [], { description: 'a DNS search domain' });
+  dnsOption = Option.Array('--dns-option', [], { description: 'an options line entry of resolv.conf (e.g. ndots:2)' });
   addHost = Option.Array('--add-host', [], { description: 'add NAME:IP to /etc/hosts (IP may be host-gateway)' });
   memory = Option.String('-m,--memory', { description: 'memory limit (e.g. 512m)' });
   memorySwap = Option.String('--memory-swap', { description: 'memory plus swap limit (-1: unlimited)' });
   memoryReservation = Option.String('--memory-reservation', { description: 'memory soft limit' });
   cpus = Option.String('--cpus', { description: 'number of CPUs (e.g. 0.5)' });
   cpuShares = Option.String('-c,--cpu-shares', { description: 'relative CPU weight (cgroup v1 shares)' });
+  cpuPeriod = Option.String('--cpu-period', { description: 'CPU CFS period in microseconds' });
+  cpuQuota = Option.String('--cpu-quota', { description: 'CPU CFS quota in microseconds' });
+  cpusetMems = Option.String('--cpuset-mems', { description: 'memory nodes to use (e.g. 0)' });
+  memorySwappiness = Option.String('--memory-swappiness', { description: 'swappiness 0-100 (cgroup v1 only)' });
+  blkioWeightDevice = Option.Array('--blkio-weight-device', [], { description: 'DEVICE:WEIGHT' });
+  deviceReadIops = Option.Array('--device-read-iops', [], { description: 'read IO/s limit DEVICE:RATE' });
+  deviceWriteIops = Option.Array('--device-write-iops', [], { description: 'write IO/s limit DEVICE:RATE' });
   cpuWeight = Option.String('--cpu-weight', { description: 'relative CPU weight 1-10000' });
   cpusetCpus = Option.String('--cpuset-cpus', { description: 'CPUs to run on (e.g. 0-1)' });
   pidsLimit = Option.String('--pids-limit', { description: 'maximum number of processes (-1: unlimited)' });
@@ -42,9 +50,10 @@ export abstract class ContainerFlagsCommand extends HutchCommand {
     if (rootfs === undefined && image === undefined) throw new UsageError('RUN_NO_IMAGE', 'cannot run: no image given', { hint: 'hutch run IMAGE [COMMAND...], or --rootfs DIR COMMAND...' });
     const setup: SetupFlags = {
       image, root, pull: this.pull, platform: this.platform, storageDriver: this.storageDriver, entrypoint: this.entrypoint,
-      networkMode: this.networkMode, publish: this.publish, publishAll: this.publishAll, dns: this.dns, dnsSearch: this.dnsSearch, addHost: this.addHost,
+      networkMode: this.networkMode, publish: this.publish, publishAll: this.publishAll, dns: this.dns, dnsSearch: this.dnsSearch, dnsOption: this.dnsOption, addHost: this.addHost,
       memory: this.memory, memorySwap: this.memorySwap, memoryReservation: this.memoryReservation, cpus: this.cpus, cpuShares: this.cpuShares,
-      cpuWeight: this.cpuWeight, cpusetCpus: this.cpusetCpus, pidsLimit: this.pidsLimit, blkioWeight: this.blkioWeight,
+      cpuWeight: this.cpuWeight, cpuPeriod: this.cpuPeriod, cpuQuota: this.cpuQuota, cpusetMems: this.cpusetMems, memorySwappiness: this.memorySwappiness,
+      blkioWeightDevice: this.blkioWeightDevice, deviceReadIops: this.deviceReadIops, deviceWriteIops: this.deviceWriteIops, cpusetCpus: this.cpusetCpus, pidsLimit: this.pidsLimit, blkioWeight: this.blkioWeight,
       deviceReadBps: this.deviceReadBps, deviceWriteBps: this.deviceWriteBps, cgroups: this.cgroups, cgroupManager: this.cgroupManager, cgroupParent: this.cgroupParent,
     };
     return { setup, command: rest };
