@@ -121,7 +121,7 @@ describe('hardening', () => {
 
 describe('network', () => {
   it('none: only loopback, up; host: the host\'s interfaces', async () => {
-    const none = await sh('ls /sys/class/net | tr "\\n" " "; cat /sys/class/net/lo/operstate; ping -c1 -W1 127.0.0.1 >/dev/null && echo ping');
+    const none = await sh('ls /sys/class/net | tr "\\n" " "; cat /sys/class/net/lo/operstate; ping -c1 -W1 127.0.0.1 >/dev/null && echo ping', ['--network', 'none']);
     expect(String(none.stdout).split('\n')).toEqual(['lo unknown', 'ping']);
     const host = await sh('ls /sys/class/net | sort | tr "\\n" " "', ['--network', 'host']);
     expect(String(host.stdout).trim()).toBe(execSyncList());
