@@ -396,22 +396,38 @@ static void __attribute__((noreturn)) exec_process(int slave) {
   die(STEP_EXEC, errno, 0);
 }
 
+/* Moves fd above PTY_MASTER_FD, which open_terminal will take over with dup2. */
+static int above_pty(int fd, uint32_t step) {
+  int high = fcntl(fd, F_DUPFD_CLOEXEC, PTY_MASTER_FD + 1);
+  if (high < 0) die(step, errno, 0);
+  close(fd);
+  return high;
+}
+
 /* Invariant: a host path the child needs after pivot_root is held open (O_PATH) by fd. */
 static int hold_path(uint16_t tag, uint32_t step) {
   struct record r;
   if (!find(tag, &r)) return -1;
   int fd = open(get_string(&r, 0, 0), O_PATH | O_CLOEXEC);
   if (fd < 0) die(step, errno, r.index);
-  return fd;
+  return above_pty(fd, step);
+}
+
+/* Invariant: connected to the console socket while its host path is still in view (before pivot_root). */
+static int connect_console(void) {
+  struct record r;
+  if (!find(TAG_CONSOLE_SOCKET, &r)) return -1;
+  const char *path = get_string(&r, 0, 0);
+  struct sockaddr_un addr = {.sun_family = AF_UNIX};
+  if (strlen(path) >= sizeof addr.sun_path) die(STEP_CONSOLE_SOCKET, ENAMETOOLONG, r.index);
+  strcpy(addr.sun_path, path);
+  int sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (sock < 0 || connect(sock, (struct sockaddr *)&addr, sizeof addr) < 0) die(STEP_CONSOLE_SOCKET, errno, r.index);
+  return above_pty(sock, STEP_CONSOLE_SOCKET);
 }
 
 /* Invariant: the caller of `hutch runtime create` holds the pty master (the runc protocol: SCM_RIGHTS, the name as payload). */
-static void send_console(int sock_path_fd) {
-  int sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (sock < 0) die(STEP_CONSOLE_SOCKET, errno, 0);
-  struct sockaddr_un addr = {.sun_family = AF_UNIX};
-  snprintf(addr.sun_path, sizeof addr.sun_path, "/proc/self/fd/%d", sock_path_fd);
-  if (connect(sock, (struct sockaddr *)&addr, sizeof addr) < 0) die(STEP_CONSOLE_SOCKET, errno, 0);
+static void send_console(int sock) {
   char name[] = "/dev/ptmx";
   struct iovec iov = {name, sizeof name};
   union { struct cmsghdr align; char buf[CMSG_SPACE(sizeof(int))]; } control;
@@ -425,7 +441,6 @@ static void send_console(int sock_path_fd) {
   memcpy(CMSG_DATA(c), &master, sizeof master);
   if (sendmsg(sock, &msg, 0) < 0) die(STEP_CONSOLE_SOCKET, errno, 0);
   close(sock);
-  close(sock_path_fd);
 }
 
 /* Invariant: `hutch runtime start` has opened the fifo for reading (runc's exec fifo). */
@@ -445,7 +460,7 @@ static void __attribute__((noreturn)) run_child(void) {
   if (!find(TAG_DETACH, &r) && prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) die(STEP_PDEATHSIG, errno, 0);
   if (find(TAG_WAIT_MAPS, &r)) sync_read(SYNC_MAPPED);
   int fifo = hold_path(TAG_START_FIFO, STEP_START_FIFO);
-  int console = hold_path(TAG_CONSOLE_SOCKET, STEP_CONSOLE_SOCKET);
+  int console = connect_console();
   setup_filesystem();
   setup_process();
   int slave = find(TAG_TERMINAL, &r) ? open_terminal(r.index) : -1;

@@ -64,19 +64,22 @@ export async function ociCreate(root: string, id: string, options: OciCreateOpti
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     write(root, { id, bundle, spec, pid: 0, created: new Date().toISOString(), status: 'creating' });
   });
+  let child = 0;
   try {
     mkfifo(join(dir, 'exec.fifo'));
     const state = (pid: number): OciStateJson => ({ ociVersion: spec.ociVersion, id, status: 'created', pid, bundle, annotations: spec.annotations });
     const container = await createContainer(spec, {
       stdio: ['inherit', 'inherit', 'inherit'],
       plan: { detach: true, startFifo: join(dir, 'exec.fifo'), consoleSocket: spec.process?.terminal ? requireConsole(options.consoleSocket) : undefined },
-      hooks: [async (pid) => runHooks('prestart', spec.hooks?.prestart, state(pid)), async (pid) => runHooks('createRuntime', spec.hooks?.createRuntime, state(pid)), async (pid) => runHooks('createContainer', spec.hooks?.createContainer, state(pid))],
+      hooks: [async (pid) => void (child = pid), async (pid) => runHooks('prestart', spec.hooks?.prestart, state(pid)), async (pid) => runHooks('createRuntime', spec.hooks?.createRuntime, state(pid)), async (pid) => runHooks('createContainer', spec.hooks?.createContainer, state(pid))],
     });
     const record: OciRecord = { id, bundle, spec, pid: container.pid, pidStart: processStartTime(container.pid), created: new Date().toISOString(), status: 'created' };
     write(root, record);
     if (options.pidFile !== undefined) atomicWriteFile(resolve(options.pidFile), String(container.pid));
     return record;
   } catch (error) {
+    // The detached process has no parent-death signal: a failed create must end it itself.
+    if (child > 0) process.kill(child, 'SIGKILL');
     rmSync(dir, { recursive: true, force: true });
     throw error;
   }
@@ -94,8 +97,9 @@ export async function ociStart(root: string, id: string): Promise<void> {
     closeSync(fifo);
   }
   rmSync(join(root, id, 'exec.fifo'), { force: true });
-  write(root, { ...record, status: 'running' });
-  await runHooks('poststart', record.spec.hooks?.poststart, stateJson(record)).catch((error) => process.stderr.write(`hutch: warning: ${(error as Error).message}\n`));
+  const running: OciRecord = { ...record, status: 'running' };
+  write(root, running);
+  await runHooks('poststart', record.spec.hooks?.poststart, stateJson(running)).catch((error) => process.stderr.write(`hutch: warning: ${(error as Error).message}\n`));
 }
 
 /** The state as the runtime spec's `state` operation prints it. */
