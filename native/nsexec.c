@@ -283,12 +283,15 @@ static void do_loopback(uint32_t index) {
 static int open_terminal(uint32_t index) {
   int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
   if (master < 0) die(STEP_TERMINAL, errno, index);
+  /* Move the master first: a slave opened before could land on PTY_MASTER_FD and be closed by dup2. */
+  if (master != PTY_MASTER_FD) {
+    if (dup2(master, PTY_MASTER_FD) < 0) die(STEP_TERMINAL, errno, index);
+    close(master);
+  }
   int unlock = 0, n;
-  if (ioctl(master, TIOCSPTLCK, &unlock) < 0 || ioctl(master, TIOCGPTN, &n) < 0) die(STEP_TERMINAL, errno, index);
-  int slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY);
+  if (ioctl(PTY_MASTER_FD, TIOCSPTLCK, &unlock) < 0 || ioctl(PTY_MASTER_FD, TIOCGPTN, &n) < 0) die(STEP_TERMINAL, errno, index);
+  int slave = ioctl(PTY_MASTER_FD, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
   if (slave < 0) die(STEP_TERMINAL, errno, index);
-  if (dup2(master, PTY_MASTER_FD) < 0) die(STEP_TERMINAL, errno, index);
-  close(master);
   struct record u;
   if (find(TAG_USER, &u) && fchown(slave, get_u32(u.data), (gid_t)-1) < 0) die(STEP_TERMINAL, errno, index);
   return slave;
