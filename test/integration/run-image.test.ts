@@ -102,6 +102,12 @@ describe('the union filesystem', () => {
     expect(r.stderr).toContain('container ended: the union filesystem daemon');
   });
 
+  it('--pull=never fails cleanly for an image not in the store', async () => {
+    const r = await run(['--pull=never', 'localhost/not-here']);
+    expect(r.exitCode).toBe(125);
+    expect(r.stderr).toContain('image localhost/not-here is not in the store');
+  });
+
   it('says how to do without FUSE for an unknown storage driver', async () => {
     const r = await run(['--storage-driver', 'zfs', IMAGE]);
     expect(r.exitCode).toBe(125);
@@ -122,6 +128,24 @@ describe('networking and resources through run', () => {
     expect(body).toBe('keep\n');
     child.kill('SIGTERM');
     await child;
+  });
+
+  it('run -d gets the same setup: the union filesystem, -P from ExposedPorts, hutch port; rm leaves nothing', async () => {
+    requires('slirp4netns', 'tun');
+    const started = await run(['-d', '-u', '0', '-P', IMAGE, 'httpd', '-f', '-p', '80', '-h', '/data']);
+    expect(started.stderr).toBe('');
+    const id = started.stdout.trim();
+    const port = await publishedPort();
+    let body = '';
+    for (let i = 0; i < 100 && body === ''; i++) {
+      body = await fetchText(`http://127.0.0.1:${port}/new`).catch(() => '');
+      if (body === '') await sleep(100);
+    }
+    expect(body).toBe('layer2\n');
+    const mounts = await hutch(['exec', '--root', box.root, id, 'cat', '/proc/mounts']);
+    expect(mounts.stdout).toMatch(/^hutch-fs \/ fuse\.hutch-fs /m);
+    expect((await hutch(['rm', '-f', '--root', box.root, id])).exitCode).toBe(0);
+    expect(readdirSync(join(box.root, 'data', 'image-users')).flatMap((d) => readdirSync(join(box.root, 'data', 'image-users', d)))).toEqual([]);
   });
 
   it('--network none has only loopback', async () => {
@@ -146,7 +170,7 @@ async function publishedPort(): Promise<number> {
     const ids = existsSync(dir) ? readdirSync(dir) : [];
     if (ids.length === 1 && existsSync(join(dir, ids[0]!, 'ports.json'))) {
       const r = await hutch(['port', '--root', box.root, ids[0]!]);
-      const m = /80\/tcp -> 127\.0\.0\.1:(\d+)/.exec(r.stdout);
+      const m = /80\/tcp -> (?:127\.0\.0\.1|0\.0\.0\.0):(\d+)/.exec(r.stdout);
       if (m) return Number(m[1]);
     }
     await sleep(50);
