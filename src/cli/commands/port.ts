@@ -2,6 +2,7 @@ import { Option } from 'clipanion';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { readPortLines } from '../../engine/network-hook.js';
+import { resolveContainer, userStore } from '../../engine/state.js';
 import { UsageError } from '../../errors.js';
 import { hutchPaths } from '../../paths.js';
 import { HutchCommand } from '../command.js';
@@ -14,12 +15,17 @@ export class PortCommand extends HutchCommand {
   container = Option.String();
 
   async run(): Promise<number> {
-    const dir = join(hutchPaths(this.root).run, 'containers');
+    const paths = hutchPaths(this.root);
+    const dir = join(paths.run, 'containers');
     let ids: string[] = [];
     try {
-      ids = readdirSync(dir).filter((id) => id.startsWith(this.container));
+      ids = [resolveContainer(userStore(paths), this.container)]; // a name, or an id of run -d/create
     } catch {
-      // no container has run yet
+      try {
+        ids = readdirSync(dir).filter((id) => id.startsWith(this.container)); // a foreground run
+      } catch {
+        // no container has run yet
+      }
     }
     if (ids.length !== 1) throw new UsageError('PORT_NO_CONTAINER', `cannot list ports of ${this.container}: ${ids.length === 0 ? 'no running container has that id' : 'the id prefix is ambiguous'}`, { hint: 'give the id (or a unique prefix) from `hutch ps`' });
     for (const line of readPortLines(join(dir, ids[0]!))) this.context.stdout.write(line.replace(/^(.*)->(.*)$/, '$2 -> $1') + '\n');
