@@ -59,7 +59,7 @@ export async function createSetup<T extends ConfigurableRequest & { rootfs: stri
   markImageUsed(flags.root, image.id, id);
   const setup: ContainerSetup = { flags, network, image: { id: image.id, layers: image.layers, driver, exposed: exposedPorts(image.config) } };
   atomicWriteFile(join(dirs.data, 'setup.json'), JSON.stringify(setup) + '\n');
-  const configured = applyImageConfig(req, image.config, join(dirs.data, 'volumes'));
+  const configured = applyImageConfig({ ...req, entrypoint: flags.entrypoint }, image.config, join(dirs.data, 'volumes'));
   return { req: { ...configured, rootfs: rootfsPath(driver, dirs) }, userDb: userDatabase(image, join(dirs.run, 'userdb')), setup };
 }
 

@@ -103,6 +103,13 @@ describe('the union filesystem', () => {
     expect(r.stderr).toContain('container ended: the union filesystem daemon');
   });
 
+  it('--entrypoint replaces the image\'s command; arguments after the image are the command\'s', async () => {
+    const r = await run(['--network', 'none', '--entrypoint', '/bin/echo', IMAGE, 'hi', '-n']);
+    expect(r.stdout).toBe('hi -n');
+    const ls = await run(['--network', 'none', IMAGE, 'ls', '-a', '/data']);
+    expect(ls.stdout.split('\n')).toEqual(['.', '..', 'keep', 'new']);
+  });
+
   it('--pull=never fails cleanly for an image not in the store', async () => {
     const r = await run(['--pull=never', 'localhost/not-here']);
     expect(r.exitCode).toBe(125);
