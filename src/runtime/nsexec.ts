@@ -155,7 +155,8 @@ export interface HelperProcess {
 /** Spawns hutch-nsexec with `plan` on fd 3; stdio as for child_process.spawn (fds 0-2 only). */
 export function spawnHelper(plan: HelperPlan, stdio: [StdioOptions0, StdioOptions0, StdioOptions0]): HelperProcess {
   const { bytes, what } = encodePlan(plan);
-  const child = spawn(helperPath(), [], { stdio: [...stdio, 'pipe', 'pipe', 'pipe'] });
+  // Its own session: a ^C at hutch's terminal reaches hutch alone, which forwards it once.
+  const child = spawn(helperPath(), [], { stdio: [...stdio, 'pipe', 'pipe', 'pipe'], detached: true });
   const planFd = child.stdio[3] as Duplex, sync = child.stdio[4] as Duplex, failures = (child.stdio as unknown as Readable[])[5] as Readable;
   planFd.on('error', () => undefined); // a helper that dies early closes its end; fd 5 says why
   planFd.end(bytes);
