@@ -32,6 +32,8 @@
 #include <unistd.h>
 #include <grp.h>
 #include <linux/close_range.h>
+#include <linux/openat2.h>
+#include <stdio.h>
 
 #include "wire.h"
 
@@ -214,22 +216,87 @@ static int remount_ro(const char *path) {
   return mount(NULL, path, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | locked_flags(path), NULL);
 }
 
-/* Invariant: the target exists (created if asked) and carries the mount; ro binds are ro. */
+static int rootfs_fd = -1; /* the rootfs once bound on itself; targets under it resolve inside it */
+static const char *rootfs_path;
+static size_t rootfs_len;
+
+static int open_in_root(const char *rel, uint64_t flags) {
+  struct open_how how = {.flags = flags | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS};
+  return (int)syscall(SYS_openat2, rootfs_fd, rel, &how, sizeof how);
+}
+
+/*
+ * Opens (O_PATH) the mount target `rel` inside the rootfs, creating what is missing: every component
+ * resolves inside the root (openat2 RESOLVE_IN_ROOT), so a symlink in an image can neither point a
+ * mount at the host nor make us create anything outside the rootfs. `last`: 1 dir, 2 file, 0 none.
+ */
+static int open_target_in_root(const char *rel, int last, int *out) {
+  char buf[4096];
+  size_t len = strlen(rel);
+  if (len >= sizeof buf) return ENAMETOOLONG;
+  memcpy(buf, rel, len + 1);
+  int parent = open_in_root(".", O_PATH | O_DIRECTORY);
+  if (parent < 0) return errno;
+  for (char *comp = buf; *comp;) {
+    char *end = strchr(comp, '/');
+    int is_last = end == NULL || end[strspn(end, "/")] == '\0';
+    if (end) *end = '\0';
+    int fd = open_in_root(buf, O_PATH);
+    int want = is_last ? last : 1;
+    if (fd < 0 && errno == ENOENT && want) {
+      int rc = want == 1 ? mkdirat(parent, comp, 0755) : openat(parent, comp, O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
+      if (rc < 0 && errno != EEXIST) { int err = errno; close(parent); return err; }
+      if (want == 2 && rc >= 0) close(rc);
+      fd = open_in_root(buf, O_PATH);
+    }
+    if (fd < 0) { int err = errno; close(parent); return err; }
+    close(parent);
+    parent = fd;
+    if (!end) break;
+    *end = '/';
+    comp = end + strspn(end, "/");
+  }
+  *out = parent;
+  return 0;
+}
+
+/* The path mount(2) is given: the target itself, or /proc/self/fd/N for one resolved in the root. */
+static const char *target_path(const char *target, uint32_t ops, int *fd, char *buf, size_t size, uint32_t index) {
+  if (rootfs_fd < 0 || strncmp(target, rootfs_path, rootfs_len) != 0 || (target[rootfs_len] != '/' && target[rootfs_len])) {
+    int err = (ops & (MOUNT_OP_MKDIR | MOUNT_OP_MKFILE)) ? mkdir_parents(target, ops & MOUNT_OP_MKDIR) : 0;
+    if (err) die(STEP_MOUNT, err, index);
+    if (ops & MOUNT_OP_MKFILE) {
+      int f = open(target, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+      if (f < 0 && errno != EISDIR) die(STEP_MOUNT, errno, index);
+      if (f >= 0) close(f);
+    }
+    return target;
+  }
+  const char *rel = target + rootfs_len + strspn(target + rootfs_len, "/");
+  int last = (ops & MOUNT_OP_MKDIR) ? 1 : (ops & MOUNT_OP_MKFILE) ? 2 : 0;
+  int err = open_target_in_root(*rel ? rel : ".", last, fd);
+  if (err) die(STEP_MOUNT, err, index);
+  snprintf(buf, size, "/proc/self/fd/%d", *fd);
+  return buf;
+}
+
+/* Invariant: the target exists (created if asked, inside the rootfs) and carries the mount; ro binds are ro. */
 static void do_mount(const struct record *r) {
   uint32_t flags = get_u32(r->data), ops = get_u32(r->data + 4);
   const char *source = get_string(r, 8, 0), *target = get_string(r, 8, 1);
   const char *fstype = get_string(r, 8, 2), *data = get_string(r, 8, 3);
-  int err = 0;
-  if (ops & (MOUNT_OP_MKDIR | MOUNT_OP_MKFILE)) err = mkdir_parents(target, ops & MOUNT_OP_MKDIR);
-  if (err) die(STEP_MOUNT, err, r->index);
-  if (ops & MOUNT_OP_MKFILE) {
-    int fd = open(target, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
-    if (fd < 0 && errno != EISDIR) die(STEP_MOUNT, errno, r->index);
+  char buf[64];
+  int fd = -1;
+  const char *path = target_path(target, ops, &fd, buf, sizeof buf, r->index);
+  if (mount(*source ? source : NULL, path, *fstype ? fstype : NULL, flags, *data ? data : NULL) < 0)
+    die(STEP_MOUNT, errno, r->index);
+  if (fd >= 0) close(fd);
+  if (ops & MOUNT_OP_REMOUNT_RO) {
+    /* The fd named the directory under the new mount: look the target up again to reach the mount. */
+    path = target_path(target, 0, &fd, buf, sizeof buf, r->index);
+    if (remount_ro(path) < 0) die(STEP_MOUNT, errno, r->index);
     if (fd >= 0) close(fd);
   }
-  if (mount(*source ? source : NULL, target, *fstype ? fstype : NULL, flags, *data ? data : NULL) < 0)
-    die(STEP_MOUNT, errno, r->index);
-  if ((ops & MOUNT_OP_REMOUNT_RO) && remount_ro(target) < 0) die(STEP_MOUNT, errno, r->index);
 }
 
 /* Invariant: a masked path reads as empty; a missing one is left alone (as runc does). */
@@ -316,7 +383,14 @@ static void setup_filesystem(void) {
   const char *rootfs = get_string(&r, 0, 0);
   uint32_t index = r.index;
   if (mount(rootfs, rootfs, NULL, MS_BIND | MS_REC, NULL) < 0) die(STEP_ROOTFS, errno, index);
+  rootfs_fd = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (rootfs_fd < 0) die(STEP_ROOTFS, errno, index);
+  rootfs_path = rootfs;
+  rootfs_len = strlen(rootfs);
+  while (rootfs_len > 1 && rootfs[rootfs_len - 1] == '/') rootfs_len--;
   filesystem_steps();
+  close(rootfs_fd);
+  rootfs_fd = -1;
   do_pivot(rootfs, index);
   if (find(TAG_READONLY_ROOT, &r) && remount_ro("/") < 0) die(STEP_READONLY_ROOT, errno, r.index);
 }
