@@ -50,6 +50,12 @@ describe('signals', () => {
   });
 });
 
+it('--init reaps orphaned zombies', async () => {
+  // An orphan reparents to PID 1; wait (bounded) until it is gone or has stayed a zombie.
+  const script = '(sleep 0.1 &); i=0; while [ $i -lt 100 ]; do s=$(ps -o stat,comm | grep " sleep$" | cut -c1); [ -z "$s" ] && echo reaped && exit; [ "$s" = Z ] && echo zombie && exit; i=$((i+1)); sleep 0.1; done; echo timeout';
+  expect(String((await hutch(runArgs(['--init'], script))).stdout)).toBe('reaped');
+});
+
 describe('terminal', () => {
   it('-it gives the command a tty with the caller\'s window size, follows resizes, restores the terminal', async () => {
     const { master, slave } = openpty({ rows: 30, cols: 100 });
