@@ -485,6 +485,7 @@ static void __attribute__((noreturn)) run_child(void) {
   sync_write(&ready, 1);
   sync_read(SYNC_GO);
   close(SYNC_FD);
+  if (find(TAG_CLONE_FLAGS, &r) && (get_u32(r.data) & CLONE_NEWCGROUP) && unshare(CLONE_NEWCGROUP) < 0) die(STEP_CGROUPNS, errno, r.index);
   drop_privileges();
   if (!find(TAG_INIT, &r)) exec_process(slave);
   pid_t pid = fork();
@@ -509,7 +510,9 @@ int main(void) {
   struct record r;
   if (find(TAG_PDEATHSIG, &r) && prctl(PR_SET_PDEATHSIG, get_u32(r.data)) < 0) die(STEP_PDEATHSIG, errno, r.index);
   uint32_t flags = find(TAG_CLONE_FLAGS, &r) ? get_u32(r.data) : 0;
-  pid_t child = (pid_t)syscall(SYS_clone, (unsigned long)flags | SIGCHLD, NULL, NULL, NULL, 0);
+  /* The cgroup namespace comes after "go" (run_child): hooks move the child into its cgroup first,
+     so that cgroup, not ours, is the root the container sees. */
+  pid_t child = (pid_t)syscall(SYS_clone, (unsigned long)(flags & ~(uint32_t)CLONE_NEWCGROUP) | SIGCHLD, NULL, NULL, NULL, 0);
   if (child < 0) die(STEP_CLONE, errno, r.index);
   if (child == 0) run_child(); /* never returns */
   unsigned char msg[5] = {SYNC_CLONED};

@@ -16,7 +16,7 @@
 #define WIRE_MAX_PLAN (1u << 20)
 
 enum wire_tag {
-  TAG_CLONE_FLAGS = 1,   /* u32 clone flags (CLONE_NEW*) */
+  TAG_CLONE_FLAGS = 1,   /* u32 clone flags (CLONE_NEW*); CLONE_NEWCGROUP is unshared after GO */
   /* 2: reserved (was WAIT_MAPS; the child now always waits for SYNC_MAPPED) */
   TAG_ROOTFS = 3,        /* string: bind this on itself and pivot_root into it */
   TAG_MOUNT = 4,         /* u32 flags, u32 ops, string source, target, fstype, data */
@@ -86,6 +86,7 @@ enum wire_step {
   STEP_SETSID = 25,
   STEP_EXEC = 26,
   STEP_PDEATHSIG = 27,
+  STEP_CGROUPNS = 28,
 };
 
 #endif

@@ -22,6 +22,11 @@ export interface LaunchOptions {
   stdio?: [Stdio, Stdio, Stdio];
   /** Where a terminal (spec.process.terminal) reads input and writes output. */
   terminal?: TerminalIo;
+  /**
+   * Takes the terminal's master fd instead (an OCI runtime passes it on through --console-socket);
+   * the caller owns and closes it. Called before the hooks.
+   */
+  takeTerminal?: (master: number) => void;
   hooks?: ContainerHook[];
   /** A tiny init as PID 1 that reaps zombies and forwards signals (--init). */
   init?: boolean;
@@ -70,7 +75,8 @@ export async function createContainer(spec: Spec, options: LaunchOptions = {}): 
     }
     helper.mapped();
     await helper.ready();
-    if (plan.terminal) detach = attachTerminal(takeFd(pid, WIRE.ptyMasterFd), options.terminal ?? { output: process.stdout }, spec.process?.consoleSize);
+    if (plan.terminal && options.takeTerminal) options.takeTerminal(takeFd(pid, WIRE.ptyMasterFd));
+    else if (plan.terminal) detach = attachTerminal(takeFd(pid, WIRE.ptyMasterFd), options.terminal ?? { output: process.stdout }, spec.process?.consoleSize);
     for (const hook of options.hooks ?? []) await hook(pid);
   } catch (error) {
     helper.kill('SIGKILL');
