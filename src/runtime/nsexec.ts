@@ -129,7 +129,7 @@ export interface HelperFailure {
 /** Turns a fd-5 failure into the HelperError the engine refines (exec ENOENT -> 127, ...). */
 export function helperError(f: HelperFailure): HelperError {
   return new HelperError(f.step, f.errno, `cannot start the container: ${f.what}: ${f.step} failed: ${errnoName(f.errno)}`, {
-    hint: 'run with HUTCH_DEBUG=1 for details; `hutch system info` checks what this host allows',
+    hint: 'check the path or setting named above; `hutch system info` checks what this host allows',
   });
 }
 
