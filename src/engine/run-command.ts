@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import { hostsFile, resolvConf } from '../../net/resolv.js';
@@ -8,6 +8,7 @@ import type { HutchPaths } from '../paths.js';
 import type { IdMapping } from '../runtime/spec.js';
 import { Cleanup } from '../sys/cleanup.js';
 import { getWindowSize } from '../sys/pty.js';
+import { tryLock } from '../sys/trylock.js';
 import { checkMaps, chooseMaps, needsHelper, parseMapFlag, type UsernsMode } from '../userns/idmap.js';
 import { readSubid, type SubidRange } from '../userns/subid.js';
 import { runContainer, type ContainerHook } from './run.js';
@@ -39,9 +40,7 @@ export async function runCommand(req: RunCommandRequest, io: RunCommandIo): Prom
   const cleanup = new Cleanup();
   try {
     const id = randomBytes(32).toString('hex');
-    const runDir = join(io.paths.run, 'containers', id);
-    mkdirSync(runDir, { recursive: true, mode: 0o700 });
-    cleanup.add(`remove ${runDir}`, () => rmSync(runDir, { recursive: true, force: true }));
+    const runDir = makeRunDir(join(io.paths.run, 'containers'), id, cleanup);
     const me = userInfo();
     const maps = idMaps(req, { name: me.username, uid: me.uid, gid: me.gid }, io);
     const hostname = req.hostname ?? id.slice(0, 12);
@@ -60,6 +59,30 @@ export async function runCommand(req: RunCommandRequest, io: RunCommandIo): Prom
   } finally {
     await cleanup.release();
   }
+}
+
+/**
+ * Makes the container's runtime folder, holding its lock for as long as hutch runs; first removes
+ * the folders of runs whose hutch was killed (their lock is free). The folder appears by rename,
+ * lock inside, so a sweep never takes a folder that is being made.
+ */
+function makeRunDir(containers: string, id: string, cleanup: Cleanup): string {
+  mkdirSync(containers, { recursive: true, mode: 0o700 });
+  for (const name of readdirSync(containers)) {
+    if (name.startsWith('.')) continue;
+    const fd = tryLock(join(containers, name, 'lock'));
+    if (fd === undefined) continue;
+    rmSync(join(containers, name), { recursive: true, force: true });
+    closeSync(fd);
+  }
+  const temp = join(containers, `.new-${id}`);
+  const runDir = join(containers, id);
+  mkdirSync(temp, { mode: 0o700 });
+  const lock = tryLock(join(temp, 'lock'));
+  renameSync(temp, runDir);
+  cleanup.add(`remove ${runDir}`, () => rmSync(runDir, { recursive: true, force: true }));
+  cleanup.add(`unlock ${runDir}`, () => lock !== undefined && closeSync(lock));
+  return runDir;
 }
 
 function checkRootfs(rootfs: string): void {

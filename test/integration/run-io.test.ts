@@ -1,6 +1,7 @@
 // hutch run's I/O: stdin, a real pseudo-terminal with its window size, and signals reaching the command.
 import { execFileSync } from 'node:child_process';
-import { closeSync } from 'node:fs';
+import { closeSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { ReadStream } from 'node:tty';
 import { execa } from 'execa';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -38,6 +39,17 @@ describe('signals', () => {
     const r = await child;
     expect(r.stdout).toBe(`ready\ncaught ${name}`);
     expect(r.exitCode).toBe(42);
+  });
+
+  it('SIGKILL of hutch takes the container with it; the next run sweeps its files', async () => {
+    const child = hutch(runArgs([], 'echo ready; exec sleep 1000'));
+    await printed(child.stdout!, 'ready');
+    expect(readdirSync(join(t.box.root, 'run', 'containers'))).toHaveLength(1);
+    child.kill('SIGKILL');
+    await child;
+    // No process is left (afterEach checks); the folder is, until the next run sweeps it.
+    expect((await hutch(runArgs([], 'true'))).exitCode).toBe(0);
+    expect(readdirSync(join(t.box.root, 'run', 'containers'))).toEqual([]);
   });
 
   it('--init runs as PID 1, forwards signals to the command and exits 128+N', async () => {
