@@ -7,7 +7,7 @@ import { UsageError } from '../errors.js';
 import type { HutchPaths } from '../paths.js';
 import type { IdMapping } from '../runtime/spec.js';
 import { Cleanup } from '../sys/cleanup.js';
-import { getWindowSize } from '../sys/pty.js';
+import { getWindowSize, type WindowSize } from '../sys/pty.js';
 import { tryLock } from '../sys/trylock.js';
 import { checkMaps, chooseMaps, needsHelper, parseMapFlag, type UsernsMode } from '../userns/idmap.js';
 import { readSubid, type SubidRange } from '../userns/subid.js';
@@ -148,13 +148,20 @@ function writeEtcFiles(runDir: string, hostname: string): { hosts: string; hostn
 
 function terminalIo(req: RunCommandRequest, io: RunCommandIo): TerminalIo {
   const hostTty = io.stdout.isTTY ? 1 : io.stdin.isTTY ? 0 : undefined;
-  const size = hostTty === undefined ? undefined : getWindowSize(hostTty);
+  // A terminal that reports 0x0 (a pty nobody sized) would leave programs without a size: default.
+  const sizeOf = (fd: number): WindowSize | undefined => {
+    const size = getWindowSize(fd);
+    return size.rows > 0 && size.cols > 0 ? size : undefined;
+  };
   return {
     input: req.interactive ? io.stdin : undefined,
     output: io.stdout,
-    size,
+    size: hostTty === undefined ? undefined : sizeOf(hostTty),
     watchSize: hostTty === undefined ? undefined : (apply) => {
-      const onWinch = (): void => apply(getWindowSize(hostTty));
+      const onWinch = (): void => {
+        const size = sizeOf(hostTty);
+        if (size !== undefined) apply(size);
+      };
       process.on('SIGWINCH', onWinch);
       return () => process.off('SIGWINCH', onWinch);
     },
@@ -163,8 +170,7 @@ function terminalIo(req: RunCommandRequest, io: RunCommandIo): TerminalIo {
 
 /** Puts the user's terminal in raw mode (keys go to the container as typed); returns the restore. */
 function rawMode(stdin: NodeJS.ReadStream): () => void {
-  stdin.setRawMode(true);
-  stdin.resume();
+  stdin.setRawMode(true); // no resume(): keys typed before the terminal is attached must wait, not be lost
   return () => {
     stdin.setRawMode(false);
     stdin.pause();

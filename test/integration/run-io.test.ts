@@ -1,6 +1,6 @@
 // hutch run's I/O: stdin, a real pseudo-terminal with its window size, and signals reaching the command.
 import { execFileSync } from 'node:child_process';
-import { closeSync, readdirSync } from 'node:fs';
+import { closeSync, readdirSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { ReadStream } from 'node:tty';
 import { execa } from 'execa';
@@ -85,6 +85,20 @@ describe('terminal', () => {
     const lines = output.replace(/\r/g, '').split('\n');
     expect(lines.slice(0, 5)).toEqual(['/dev/pts/0', '30 100', 'stdin-is-tty', 'ready', '40 120']);
     expect(execFileSync('stty', ['-g'], { stdio: [slave, 'pipe', 'pipe'] }).toString()).toBe(modes);
+    out.destroy();
+    closeSync(slave);
+  });
+
+  it('-it keeps what is typed before the container is ready', async () => {
+    const { master, slave } = openpty({ rows: 24, cols: 80 });
+    const out = new ReadStream(master);
+    let output = '';
+    out.on('data', (d: Buffer) => (output += d.toString()));
+    out.on('error', () => undefined);
+    const child = execa(process.execPath, [HUTCH, ...runArgs(['-it'], 'read x; echo "got $x"')], { stdio: [slave, slave, slave], reject: false });
+    writeSync(master, 'early\r'); // typed at once: hutch is still starting
+    expect((await child).exitCode).toBe(0);
+    expect(output.replace(/\r/g, '')).toContain('got early');
     out.destroy();
     closeSync(slave);
   });
