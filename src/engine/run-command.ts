@@ -40,7 +40,8 @@ export async function runCommand(req: RunCommandRequest, io: RunCommandIo): Prom
   const cleanup = new Cleanup();
   try {
     const id = randomBytes(32).toString('hex');
-    const runDir = makeRunDir(join(io.paths.run, 'containers'), id, cleanup);
+    // Not containers/: that is for containers with a lifecycle; these folders live as long as one run.
+    const runDir = makeRunDir(join(io.paths.run, 'ephemeral'), id, cleanup);
     const me = userInfo();
     const maps = idMaps(req, { name: me.username, uid: me.uid, gid: me.gid }, io);
     const hostname = req.hostname ?? id.slice(0, 12);
@@ -66,17 +67,17 @@ export async function runCommand(req: RunCommandRequest, io: RunCommandIo): Prom
  * the folders of runs whose hutch was killed (their lock is free). The folder appears by rename,
  * lock inside, so a sweep never takes a folder that is being made.
  */
-function makeRunDir(containers: string, id: string, cleanup: Cleanup): string {
-  mkdirSync(containers, { recursive: true, mode: 0o700 });
-  for (const name of readdirSync(containers)) {
+function makeRunDir(parent: string, id: string, cleanup: Cleanup): string {
+  mkdirSync(parent, { recursive: true, mode: 0o700 });
+  for (const name of readdirSync(parent)) {
     if (name.startsWith('.')) continue;
-    const fd = tryLock(join(containers, name, 'lock'));
+    const fd = tryLock(join(parent, name, 'lock'));
     if (fd === undefined) continue;
-    rmSync(join(containers, name), { recursive: true, force: true });
+    rmSync(join(parent, name), { recursive: true, force: true });
     closeSync(fd);
   }
-  const temp = join(containers, `.new-${id}`);
-  const runDir = join(containers, id);
+  const temp = join(parent, `.new-${id}`);
+  const runDir = join(parent, id);
   mkdirSync(temp, { mode: 0o700 });
   const lock = tryLock(join(temp, 'lock'));
   renameSync(temp, runDir);

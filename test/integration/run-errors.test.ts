@@ -101,7 +101,7 @@ it('a symlink in the rootfs cannot point a mount or a created file at the host',
   symlinkSync(victim, join(t.rootfs, 'etc', 'hosts')); // absolute: resolved inside the rootfs, not on the host
   const r = await run([], ['true']);
   expect(r.exitCode).toBe(125);
-  expect(text(r).split('\n')[0]).toMatch(/^hutch: cannot start the container: mount \$BOX\/state\/run\/containers\/[0-9a-f]+\/hosts at \/etc\/hosts: mount failed: E(NOENT|LOOP)$/);
+  expect(text(r).split('\n')[0]).toMatch(/^hutch: cannot start the container: mount \$BOX\/state\/run\/ephemeral\/[0-9a-f]+\/hosts at \/etc\/hosts: mount failed: E(NOENT|LOOP)$/);
   expect(existsSync(victim)).toBe(false);
 });
 

@@ -44,12 +44,12 @@ describe('signals', () => {
   it('SIGKILL of hutch takes the container with it; the next run sweeps its files', async () => {
     const child = hutch(runArgs([], 'echo ready; exec sleep 1000'));
     await printed(child.stdout!, 'ready');
-    expect(readdirSync(join(t.box.root, 'run', 'containers'))).toHaveLength(1);
+    expect(readdirSync(join(t.box.root, 'run', 'ephemeral'))).toHaveLength(1);
     child.kill('SIGKILL');
     await child;
     // No process is left (afterEach checks); the folder is, until the next run sweeps it.
     expect((await hutch(runArgs([], 'true'))).exitCode).toBe(0);
-    expect(readdirSync(join(t.box.root, 'run', 'containers'))).toEqual([]);
+    expect(readdirSync(join(t.box.root, 'run', 'ephemeral'))).toEqual([]);
   });
 
   it('--init runs as PID 1, forwards signals to the command and exits 128+N', async () => {
