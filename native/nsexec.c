@@ -129,6 +129,11 @@ static void check_plan(void) {
     if ((r.tag == TAG_MOUNT && r.len < 8) || (r.tag == TAG_SECCOMP && r.len % 8 != 0))
       die(STEP_PARSE_PLAN, EINVAL, r.index);
     if (r.tag == TAG_GROUPS && (r.len < 4 || r.len != 4 + 4 * get_u32(r.data))) die(STEP_PARSE_PLAN, EINVAL, r.index);
+    /* Every string is checked here, before clone, not when a step first reads it. */
+    if (r.tag == TAG_MOUNT) get_string(&r, 8, 3);
+    if (r.tag == TAG_SYMLINK) get_string(&r, 0, 1);
+    if (r.tag == TAG_ROOTFS || r.tag == TAG_MASK || r.tag == TAG_READONLY || r.tag == TAG_HOSTNAME || r.tag == TAG_CWD)
+      get_string(&r, 0, 0);
   }
   if (argc_plan == 0) die(STEP_PARSE_PLAN, ENOEXEC, 0);
 }
