@@ -1,4 +1,5 @@
 import { readFileSync, statSync } from 'node:fs';
+import { constants as osConstants } from 'node:os';
 import { CommandError, HelperError, UserNsError } from '../errors.js';
 import { spawnHelper, WIRE, type HelperProcess } from '../runtime/nsexec.js';
 import { planFromSpec, type HelperPlan } from '../runtime/plan.js';
@@ -21,6 +22,11 @@ export interface LaunchOptions {
   stdio?: [Stdio, Stdio, Stdio];
   /** Where a terminal (spec.process.terminal) reads input and writes output. */
   terminal?: TerminalIo;
+  /**
+   * Takes the terminal's master fd instead (an OCI runtime passes it on through --console-socket);
+   * the caller owns and closes it. Called before the hooks.
+   */
+  takeTerminal?: (master: number) => void;
   hooks?: ContainerHook[];
   /** A tiny init as PID 1 that reaps zombies and forwards signals (--init). */
   init?: boolean;
@@ -70,10 +76,12 @@ export async function createContainer(spec: Spec, options: LaunchOptions = {}): 
     if (ownUserns) {
       const owner = options.owner ?? { uid: process.getuid!(), gid: process.getgid!() };
       await writeIdMaps(pid, spec.linux?.uidMappings ?? [], spec.linux?.gidMappings ?? [], owner);
-      helper.mapped();
     }
+    helper.mapped();
     await helper.ready();
-    if (plan.terminal && plan.consoleSocket === undefined) detach = attachTerminal(takeFd(pid, WIRE.ptyMasterFd), options.terminal ?? { output: process.stdout }, spec.process?.consoleSize);
+    const ownsTerminal = plan.terminal && plan.consoleSocket === undefined; // else the helper sent it to the console socket
+    if (ownsTerminal && options.takeTerminal) options.takeTerminal(takeFd(pid, WIRE.ptyMasterFd));
+    else if (ownsTerminal) detach = attachTerminal(takeFd(pid, WIRE.ptyMasterFd), options.terminal ?? { output: process.stdout }, spec.process?.consoleSize);
     for (const hook of options.hooks ?? []) await hook(pid);
   } catch (error) {
     helper.kill('SIGKILL');
@@ -86,8 +94,22 @@ export async function createContainer(spec: Spec, options: LaunchOptions = {}): 
 
 /** Creates, starts and waits for a container; the launch path of `hutch run`. */
 export async function runContainer(spec: Spec, options: LaunchOptions = {}): Promise<ContainerResult> {
-  const container = await createContainer(spec, options);
-  const stop = options.forwardSignals ? forwardSignals(container) : () => undefined;
+  // A signal that comes while the container is being created must not kill hutch half-way (its
+  // cleanup would not run) nor get lost: the container is then removed unstarted, 128+N.
+  let early: NodeJS.Signals | undefined;
+  const hold = options.forwardSignals ? listen((signal) => (early ??= signal)) : () => undefined;
+  let container: CreatedContainer;
+  try {
+    container = await createContainer(spec, options);
+  } finally {
+    hold();
+  }
+  if (early !== undefined) {
+    container.kill('SIGKILL');
+    await container.wait();
+    return { exitCode: 128 + osConstants.signals[early] };
+  }
+  const stop = options.forwardSignals ? listen((signal) => container.kill(signal)) : () => undefined;
   try {
     await container.start();
     return await container.wait();
@@ -120,10 +142,10 @@ function created(helper: HelperProcess, pid: number, spec: Spec, detach: (() => 
 
 const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
 
-/** Passes signals this process receives to the helper, which passes them to the container. */
-function forwardSignals(container: CreatedContainer): () => void {
+/** Handles the signals a container gets passed (instead of dying of them); returns the undo. */
+function listen(onSignal: (signal: NodeJS.Signals) => void): () => void {
   const handlers = FORWARDED.map((signal) => {
-    const handler = (): void => container.kill(signal);
+    const handler = (): void => onSignal(signal);
     process.on(signal, handler);
     return [signal, handler] as const;
   });

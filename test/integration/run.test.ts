@@ -2,41 +2,28 @@
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { requires } from '../helpers/host.js';
-import { hutch, sandbox, type Sandbox } from '../helpers/hutch-cli.js';
-import { expectNoLeaks, leakSnapshot, type LeakSnapshot } from '../helpers/leaks.js';
-import { busyboxRootfs } from '../helpers/rootfs.js';
+import { containerTest } from '../helpers/container-test.js';
 import { parseSubid } from '../../src/userns/subid.js';
 
-let box: Sandbox;
-let rootfs: string;
-let before: LeakSnapshot;
-const run = (args: string[], cmd: string[]) => hutch(['run', '--root', box.root, '--rootfs', rootfs, ...args, '--', ...cmd]);
-const sh = (script: string, args: string[] = []) => run(args, ['sh', '-c', script]);
+const t = containerTest();
+const { run, sh } = t;
 const subuidStart = () => parseSubid(readFileSync('/etc/subuid', 'utf8'), { name: userInfo().username, id: userInfo().uid })[0]!.start;
 
 beforeAll(() => requires('userns', 'subuid', 'newuidmap', 'busybox'));
-beforeEach(async () => {
-  box = sandbox();
-  rootfs = await busyboxRootfs(box.dir);
-  before = leakSnapshot();
-});
-afterEach(async () => {
-  await expectNoLeaks(before, [join(box.root, 'run')]);
-  box.remove();
-});
 
 describe('identity', () => {
   it('is root inside, the subuid range in uid_map, PID 1, its own hostname', async () => {
-    const r = await sh('id; cat /proc/self/uid_map; echo pid=$$; hostname; cat /etc/hostname', ['--hostname', 'box']);
+    const r = await sh('id; cat /proc/self/uid_map; echo pid=$$; hostname; cat /etc/hostname; cut -d: -f3 /proc/self/cgroup | sort -u', ['--hostname', 'box']);
     expect(r.stderr).toBe('');
     expect(r.exitCode).toBe(0);
     const lines = String(r.stdout).split('\n');
     expect(lines[0]).toBe('uid=0(root) gid=0(root)');
     expect(lines[1]!.trim().split(/\s+/)).toEqual(['0', String(userInfo().uid), '1']);
     expect(lines[2]!.trim().split(/\s+/)).toEqual(['1', String(subuidStart()), '65536']);
-    expect(lines.slice(3)).toEqual(['pid=1', 'box', 'box']);
+    // Its own cgroup namespace, rooted at the cgroup it runs in.
+    expect(lines.slice(3)).toEqual(['pid=1', 'box', 'box', '/']);
   });
 
   it.each([
@@ -55,8 +42,8 @@ describe('identity', () => {
 
 describe('process', () => {
   it('sets env, env files, the working directory and a user with its groups', async () => {
-    writeFileSync(join(box.dir, 'env'), '# comment\nFROM_FILE=1\nFOO=overridden\n');
-    const r = await sh('echo $FOO $FROM_FILE $HOME; pwd; id', ['-e', 'FOO=bar', '--env-file', join(box.dir, 'env'), '-w', '/tmp', '-u', 'user']);
+    writeFileSync(join(t.box.dir, 'env'), '# comment\nFROM_FILE=1\nFOO=overridden\n');
+    const r = await sh('echo $FOO $FROM_FILE $HOME; pwd; id', ['-e', 'FOO=bar', '--env-file', join(t.box.dir, 'env'), '-w', '/tmp', '-u', 'user']);
     expect(r.stderr).toBe('');
     expect(String(r.stdout).split('\n')).toEqual(['bar 1 /home/user', '/tmp', 'uid=1000(user) gid=1000(user) groups=50(staff)']);
   });
@@ -90,8 +77,8 @@ describe('process', () => {
 
 describe('filesystem', () => {
   it('binds read-write and read-only volumes, mounts tmpfs', async () => {
-    const rw = join(box.dir, 'rw');
-    const ro = join(box.dir, 'ro');
+    const rw = join(t.box.dir, 'rw');
+    const ro = join(t.box.dir, 'ro');
     mkdirSync(rw);
     mkdirSync(ro);
     writeFileSync(join(ro, 'f'), 'hello');
@@ -105,7 +92,7 @@ describe('filesystem', () => {
     const r = await sh('touch /x', ['--read-only']);
     expect(r.exitCode).toBe(1);
     expect(r.stderr).toContain('Read-only file system');
-    expect(existsSync(join(rootfs, 'x'))).toBe(false);
+    expect(existsSync(join(t.rootfs, 'x'))).toBe(false);
   });
 
   it('has /dev with the standard nodes and links, /dev/pts, /dev/shm, read-only /sys', async () => {

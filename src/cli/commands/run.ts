@@ -1,7 +1,6 @@
 import { Option } from 'clipanion';
 import * as t from 'typanion';
-import { createFromFlags } from '../../engine/create.js';
-import { runCommand, type RunCommandIo, type RunCommandRequest } from '../../engine/run-command.js';
+import type { RunCommandIo, RunCommandRequest } from '../../engine/run-command.js';
 import { hutchPaths } from '../../paths.js';
 import { HutchCommand } from '../command.js';
 
@@ -42,15 +41,18 @@ export class RunCommand extends HutchCommand {
   detach = Option.Boolean('-d,--detach', false, { description: 'run in the background under a monitor; print the container id' });
   name = Option.String('--name', { description: 'name of the container (with -d)' });
   restart = Option.String('--restart', 'no', { description: 'no, always or on-failure[:N] (with -d)' });
-  command = Option.Rest({ required: 1 });
+  command = Option.Proxy({ required: 1 });
 
   async run(): Promise<number> {
     if (this.detach) return this.createDetached(true);
+    // Loaded on use: other commands (and --help) need not pay for the engine.
+    const { runCommand } = await import('../../engine/run-command.js');
     return runCommand(this.request(), this.io());
   }
 
   /** `run -d` and `create`: a container record under a monitor (src/engine/create.ts). */
   protected async createDetached(start: boolean): Promise<number> {
+    const { createFromFlags } = await import('../../engine/create.js');
     const id = await createFromFlags({ ...this.request(), name: this.name, restart: this.restart, autoRemove: this.rm }, this.io(), start);
     this.context.stdout.write(id + '\n');
     return 0;

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Start-to-exit time of one container running `true` on the same busybox rootfs, as the
+# unprivileged test user: hutch run vs bwrap --unshare-all vs rootless podman with runc (and a bare
+# `node -e 0`, the floor of any Node CLI).
+# Run as root (npm run bench -- run); prints medians of RUNS runs and the ratios to hutch.
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+user=${HUTCH_TEST_USER:-hutchtest}
+runs=${RUNS:-15}
+[ "$(id -u)" = 0 ] || { echo "run.bench: run as root (it drops to $user)" >&2; exit 1; }
+command -v hyperfine >/dev/null || { echo "run.bench: hyperfine is not installed" >&2; exit 1; }
+
+work=$(mktemp -d /tmp/hutch-bench-run.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+rootfs=$work/rootfs
+mkdir -p "$rootfs"/{bin,etc,proc,sys,dev,tmp}
+cp /bin/busybox "$rootfs/bin/busybox"
+for applet in sh true; do ln -s busybox "$rootfs/bin/$applet"; done
+printf 'root:x:0:0:root:/root:/bin/sh\n' > "$rootfs/etc/passwd"
+printf 'root:x:0:\n' > "$rootfs/etc/group"
+chown -R "$user:$user" "$work"
+home=$(getent passwd "$user" | cut -d: -f6)
+
+as_user() { runuser -u "$user" -- env -i HOME="$home" PATH=/usr/local/bin:/usr/bin:/bin XDG_RUNTIME_DIR= "$@"; }
+# podman's first run sets up its storage; keep that out of the timing.
+as_user bash -c "cd /tmp && podman run --rm --runtime runc --rootfs $rootfs true" 2>/dev/null
+
+as_user bash -c "cd /tmp && hyperfine -N --style basic --warmup 2 --runs $runs --export-json $work/result.json \
+  -n hutch 'node $repo/bin/hutch run --root $work/state --rootfs $rootfs -- true' \
+  -n bwrap 'bwrap --unshare-all --bind $rootfs / --proc /proc --dev /dev /bin/true' \
+  -n podman 'podman run --rm --runtime runc --rootfs $rootfs true' \
+  -n node-startup 'node -e 0'" >/dev/null 2>&1
+
+node -e '
+const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).results;
+const med = Object.fromEntries(r.map((x) => [x.command, x.median]));
+console.log(`hutch run vs bwrap vs podman (runc), ${r[0].times.length} runs each, median seconds`);
+for (const x of r) console.log(`${x.command.padEnd(7)} ${x.median.toFixed(3)}s  (min ${x.min.toFixed(3)}, max ${x.max.toFixed(3)})  ratio to hutch ${(x.median / med.hutch).toFixed(2)}`);
+console.log(`podman / hutch = ${(med.podman / med.hutch).toFixed(2)}x; hutch / bwrap = ${(med.hutch / med.bwrap).toFixed(2)}x`);
+console.log(`(node-startup is a bare \`node -e 0\`: the floor of any Node CLI; hutch above it: ${((med.hutch - med["node-startup"]) * 1000).toFixed(0)} ms)`);
+' "$work/result.json"

@@ -1,0 +1,111 @@
+// hutch run's I/O: stdin, a real pseudo-terminal with its window size, and signals reaching the command.
+import { execFileSync } from 'node:child_process';
+import { closeSync, readdirSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { ReadStream } from 'node:tty';
+import { execa } from 'execa';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { openpty, setWindowSize } from '../../src/sys/pty.js';
+import { requires } from '../helpers/host.js';
+import { HUTCH, hutch } from '../helpers/hutch-cli.js';
+import { containerTest } from '../helpers/container-test.js';
+
+const t = containerTest();
+const runArgs = (args: string[], script: string) => t.args(args, ['sh', '-c', script]);
+
+beforeAll(() => requires('userns', 'subuid', 'busybox'));
+
+/** Resolves once `stream` has printed `text`. */
+function printed(stream: NodeJS.ReadableStream, text: string): Promise<void> {
+  let seen = '';
+  return new Promise((resolve) => stream.on('data', (d: Buffer) => (seen += d.toString()).includes(text) && resolve()));
+}
+
+describe('stdio', () => {
+  it('passes stdin with -i, and gives /dev/null without it', async () => {
+    const withI = await hutch(runArgs(['-i'], 'cat'), { input: 'through stdin' });
+    expect(withI.stdout).toBe('through stdin');
+    const without = await hutch(runArgs([], 'cat; echo end'), { input: 'lost' });
+    expect(without.stdout).toBe('end');
+  });
+});
+
+describe('signals', () => {
+  it.each(['SIGTERM', 'SIGINT', 'SIGHUP'] as const)('forwards %s to the command', async (signal) => {
+    const name = signal.slice(3);
+    const child = hutch(runArgs([], `trap "echo caught ${name}; exit 42" ${name}; echo ready; while :; do sleep 0.1; done`));
+    await printed(child.stdout!, 'ready');
+    child.kill(signal);
+    const r = await child;
+    expect(r.stdout).toBe(`ready\ncaught ${name}`);
+    expect(r.exitCode).toBe(42);
+  });
+
+  it('SIGKILL of hutch takes the container with it; the next run sweeps its files', async () => {
+    const child = hutch(runArgs([], 'echo ready; exec sleep 1000'));
+    await printed(child.stdout!, 'ready');
+    expect(readdirSync(join(t.box.root, 'run', 'ephemeral'))).toHaveLength(1);
+    child.kill('SIGKILL');
+    await child;
+    // No process is left (afterEach checks); the folder is, until the next run sweeps it.
+    expect((await hutch(runArgs([], 'true'))).exitCode).toBe(0);
+    expect(readdirSync(join(t.box.root, 'run', 'ephemeral'))).toEqual([]);
+  });
+
+  it('--init runs as PID 1, forwards signals to the command and exits 128+N', async () => {
+    const child = hutch(runArgs(['--init'], 'tr "\\0" " " < /proc/1/cmdline; echo; echo ready; exec sleep 1000'));
+    await printed(child.stdout!, 'ready');
+    child.kill('SIGTERM');
+    const r = await child;
+    expect(String(r.stdout).split('\n')[0]).toMatch(/hutch-nsexec $/);
+    expect(r.exitCode).toBe(143);
+  });
+});
+
+it('--init reaps orphaned zombies', async () => {
+  // An orphan reparents to PID 1; wait (bounded) until it is gone or has stayed a zombie.
+  const script = '(sleep 0.1 &); i=0; while [ $i -lt 100 ]; do s=$(ps -o stat,comm | grep " sleep$" | cut -c1); [ -z "$s" ] && echo reaped && exit; [ "$s" = Z ] && echo zombie && exit; i=$((i+1)); sleep 0.1; done; echo timeout';
+  expect(String((await hutch(runArgs(['--init'], script))).stdout)).toBe('reaped');
+});
+
+describe('terminal', () => {
+  it('-it gives the command a tty with the caller\'s window size, follows resizes, restores the terminal', async () => {
+    const { master, slave } = openpty({ rows: 30, cols: 100 });
+    const modes = execFileSync('stty', ['-g'], { stdio: [slave, 'pipe', 'pipe'] }).toString();
+    const out = new ReadStream(master);
+    let output = '';
+    out.on('data', (d: Buffer) => (output += d.toString()));
+    out.on('error', () => undefined);
+    const child = execa('node', [HUTCH, ...runArgs(['-it'], 'tty; stty size; test -t 0 && echo stdin-is-tty; trap "stty size; exit 7" WINCH; echo ready; while :; do sleep 0.1; done')], { stdio: [slave, slave, slave], reject: false });
+    await new Promise<void>((resolve) => out.on('data', () => output.includes('ready') && resolve()));
+    setWindowSize(master, { rows: 40, cols: 120 });
+    child.kill('SIGWINCH'); // what the kernel sends hutch when its terminal is resized
+    const r = await child;
+    expect(r.exitCode).toBe(7);
+    const lines = output.replace(/\r/g, '').split('\n');
+    expect(lines.slice(0, 5)).toEqual(['/dev/pts/0', '30 100', 'stdin-is-tty', 'ready', '40 120']);
+    expect(execFileSync('stty', ['-g'], { stdio: [slave, 'pipe', 'pipe'] }).toString()).toBe(modes);
+    out.destroy();
+    closeSync(slave);
+  });
+
+  it('-it keeps what is typed before the container is ready', async () => {
+    const { master, slave } = openpty({ rows: 24, cols: 80 });
+    const out = new ReadStream(master);
+    let output = '';
+    out.on('data', (d: Buffer) => (output += d.toString()));
+    out.on('error', () => undefined);
+    const child = execa(process.execPath, [HUTCH, ...runArgs(['-it'], 'read x; echo "got $x"')], { stdio: [slave, slave, slave], reject: false });
+    writeSync(master, 'early\r'); // typed at once: hutch is still starting
+    expect((await child).exitCode).toBe(0);
+    expect(output.replace(/\r/g, '')).toContain('got early');
+    out.destroy();
+    closeSync(slave);
+  });
+
+  it('-t without -i writes the command\'s output through the terminal', async () => {
+    const r = await hutch(runArgs(['-t'], 'test -t 1 && echo on-a-tty'));
+    expect(r.exitCode).toBe(0);
+    expect(String(r.stdout).replace(/\r/g, '')).toBe('on-a-tty');
+  });
+});
