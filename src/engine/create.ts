@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import { UsageError } from '../errors.js';
-import { spawnMonitor } from './container.js';
+import { removeContainer, spawnMonitor } from './container.js';
 import { checkRootfs, idMaps, writeEtcFiles, type RunCommandIo, type RunCommandRequest } from './run-command.js';
 import { buildRunSpec } from './run-spec.js';
 import { containerFiles, createRecord, removeRecord, userStore, type RestartPolicy } from './state.js';
@@ -38,7 +38,7 @@ export async function createFromFlags(req: CreateRequest, io: RunCommandIo, star
     await spawnMonitor(store, id, start ? 'start' : 'create');
   } catch (error) {
     // A container that could not be created or started leaves nothing behind.
-    await removeRecord(store, id).catch(() => undefined);
+    await removeContainer(store, id, true).catch(() => removeRecord(store, id));
     throw error;
   }
   return id;
