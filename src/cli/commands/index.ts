@@ -25,3 +25,5 @@ import { ExecCommand } from './exec.js';
 commands.push(ExecCommand);
 import { runtimeCommands } from '../runtime/index.js';
 commands.push(...runtimeCommands);
+import { AttachCommand } from './attach.js';
+commands.push(AttachCommand);
