@@ -33,6 +33,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <grp.h>
+#include <linux/close_range.h>
+#include <linux/openat2.h>
+#include <stdio.h>
 
 #include "wire.h"
 
@@ -49,6 +52,7 @@ static char *argv_list[MAX_STRINGS + 1];
 static char *env_list[MAX_STRINGS + 1];
 static size_t argc_plan, envc_plan;
 static volatile pid_t forward_to; /* the process signals are forwarded to */
+static int console_fd = -1;       /* connected before any namespace is joined: the socket is a host path */
 
 /* One record of the plan, walked in place. */
 struct record {
@@ -117,7 +121,7 @@ static int next_record(struct record *r) {
 static void check_plan(void) {
   struct record r = {0};
   while (next_record(&r)) {
-    if (r.tag == 0 || r.tag > TAG_MAX) die(STEP_PARSE_PLAN, ENOTSUP, r.index);
+    if (r.tag == 0 || r.tag == 2 || r.tag > TAG_MAX) die(STEP_PARSE_PLAN, ENOTSUP, r.index);
     if (r.tag == TAG_ARG || r.tag == TAG_ENV) {
       size_t *count = r.tag == TAG_ARG ? &argc_plan : &envc_plan;
       if (*count == MAX_STRINGS) die(STEP_PARSE_PLAN, E2BIG, r.index);
@@ -131,6 +135,11 @@ static void check_plan(void) {
       die(STEP_PARSE_PLAN, EINVAL, r.index);
     if (r.tag == TAG_SETNS && r.len < 9) die(STEP_PARSE_PLAN, EINVAL, r.index);
     if (r.tag == TAG_GROUPS && (r.len < 4 || r.len != 4 + 4 * get_u32(r.data))) die(STEP_PARSE_PLAN, EINVAL, r.index);
+    /* Every string is checked here, before clone, not when a step first reads it. */
+    if (r.tag == TAG_MOUNT) get_string(&r, 8, 3);
+    if (r.tag == TAG_SYMLINK) get_string(&r, 0, 1);
+    if (r.tag == TAG_ROOTFS || r.tag == TAG_MASK || r.tag == TAG_READONLY || r.tag == TAG_HOSTNAME || r.tag == TAG_CWD || r.tag == TAG_START_FIFO || r.tag == TAG_CONSOLE_SOCKET)
+      get_string(&r, 0, 0);
   }
   if (argc_plan == 0) die(STEP_PARSE_PLAN, ENOEXEC, 0);
 }
@@ -218,22 +227,87 @@ static int remount_ro(const char *path) {
   return mount(NULL, path, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | locked_flags(path), NULL);
 }
 
-/* Invariant: the target exists (created if asked) and carries the mount; ro binds are ro. */
+static int rootfs_fd = -1; /* the rootfs once bound on itself; targets under it resolve inside it */
+static const char *rootfs_path;
+static size_t rootfs_len;
+
+static int open_in_root(const char *rel, uint64_t flags) {
+  struct open_how how = {.flags = flags | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS};
+  return (int)syscall(SYS_openat2, rootfs_fd, rel, &how, sizeof how);
+}
+
+/*
+ * Opens (O_PATH) the mount target `rel` inside the rootfs, creating what is missing: every component
+ * resolves inside the root (openat2 RESOLVE_IN_ROOT), so a symlink in an image can neither point a
+ * mount at the host nor make us create anything outside the rootfs. `last`: 1 dir, 2 file, 0 none.
+ */
+static int open_target_in_root(const char *rel, int last, int *out) {
+  char buf[4096];
+  size_t len = strlen(rel);
+  if (len >= sizeof buf) return ENAMETOOLONG;
+  memcpy(buf, rel, len + 1);
+  int parent = open_in_root(".", O_PATH | O_DIRECTORY);
+  if (parent < 0) return errno;
+  for (char *comp = buf; *comp;) {
+    char *end = strchr(comp, '/');
+    int is_last = end == NULL || end[strspn(end, "/")] == '\0';
+    if (end) *end = '\0';
+    int fd = open_in_root(buf, O_PATH);
+    int want = is_last ? last : 1;
+    if (fd < 0 && errno == ENOENT && want) {
+      int rc = want == 1 ? mkdirat(parent, comp, 0755) : openat(parent, comp, O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
+      if (rc < 0 && errno != EEXIST) { int err = errno; close(parent); return err; }
+      if (want == 2 && rc >= 0) close(rc);
+      fd = open_in_root(buf, O_PATH);
+    }
+    if (fd < 0) { int err = errno; close(parent); return err; }
+    close(parent);
+    parent = fd;
+    if (!end) break;
+    *end = '/';
+    comp = end + strspn(end, "/");
+  }
+  *out = parent;
+  return 0;
+}
+
+/* The path mount(2) is given: the target itself, or /proc/self/fd/N for one resolved in the root. */
+static const char *target_path(const char *target, uint32_t ops, int *fd, char *buf, size_t size, uint32_t index) {
+  if (rootfs_fd < 0 || strncmp(target, rootfs_path, rootfs_len) != 0 || (target[rootfs_len] != '/' && target[rootfs_len])) {
+    int err = (ops & (MOUNT_OP_MKDIR | MOUNT_OP_MKFILE)) ? mkdir_parents(target, ops & MOUNT_OP_MKDIR) : 0;
+    if (err) die(STEP_MOUNT, err, index);
+    if (ops & MOUNT_OP_MKFILE) {
+      int f = open(target, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+      if (f < 0 && errno != EISDIR) die(STEP_MOUNT, errno, index);
+      if (f >= 0) close(f);
+    }
+    return target;
+  }
+  const char *rel = target + rootfs_len + strspn(target + rootfs_len, "/");
+  int last = (ops & MOUNT_OP_MKDIR) ? 1 : (ops & MOUNT_OP_MKFILE) ? 2 : 0;
+  int err = open_target_in_root(*rel ? rel : ".", last, fd);
+  if (err) die(STEP_MOUNT, err, index);
+  snprintf(buf, size, "/proc/self/fd/%d", *fd);
+  return buf;
+}
+
+/* Invariant: the target exists (created if asked, inside the rootfs) and carries the mount; ro binds are ro. */
 static void do_mount(const struct record *r) {
   uint32_t flags = get_u32(r->data), ops = get_u32(r->data + 4);
   const char *source = get_string(r, 8, 0), *target = get_string(r, 8, 1);
   const char *fstype = get_string(r, 8, 2), *data = get_string(r, 8, 3);
-  int err = 0;
-  if (ops & (MOUNT_OP_MKDIR | MOUNT_OP_MKFILE)) err = mkdir_parents(target, ops & MOUNT_OP_MKDIR);
-  if (err) die(STEP_MOUNT, err, r->index);
-  if (ops & MOUNT_OP_MKFILE) {
-    int fd = open(target, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
-    if (fd < 0 && errno != EISDIR) die(STEP_MOUNT, errno, r->index);
+  char buf[64];
+  int fd = -1;
+  const char *path = target_path(target, ops, &fd, buf, sizeof buf, r->index);
+  if (mount(*source ? source : NULL, path, *fstype ? fstype : NULL, flags, *data ? data : NULL) < 0)
+    die(STEP_MOUNT, errno, r->index);
+  if (fd >= 0) close(fd);
+  if (ops & MOUNT_OP_REMOUNT_RO) {
+    /* The fd named the directory under the new mount: look the target up again to reach the mount. */
+    path = target_path(target, 0, &fd, buf, sizeof buf, r->index);
+    if (remount_ro(path) < 0) die(STEP_MOUNT, errno, r->index);
     if (fd >= 0) close(fd);
   }
-  if (mount(*source ? source : NULL, target, *fstype ? fstype : NULL, flags, *data ? data : NULL) < 0)
-    die(STEP_MOUNT, errno, r->index);
-  if ((ops & MOUNT_OP_REMOUNT_RO) && remount_ro(target) < 0) die(STEP_MOUNT, errno, r->index);
 }
 
 /* Invariant: a masked path reads as empty; a missing one is left alone (as runc does). */
@@ -320,7 +394,14 @@ static void setup_filesystem(void) {
   const char *rootfs = get_string(&r, 0, 0);
   uint32_t index = r.index;
   if (mount(rootfs, rootfs, NULL, MS_BIND | MS_REC, NULL) < 0) die(STEP_ROOTFS, errno, index);
+  rootfs_fd = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (rootfs_fd < 0) die(STEP_ROOTFS, errno, index);
+  rootfs_path = rootfs;
+  rootfs_len = strlen(rootfs);
+  while (rootfs_len > 1 && rootfs[rootfs_len - 1] == '/') rootfs_len--;
   filesystem_steps();
+  close(rootfs_fd);
+  rootfs_fd = -1;
   do_pivot(rootfs, index);
   if (find(TAG_READONLY_ROOT, &r) && remount_ro("/") < 0) die(STEP_READONLY_ROOT, errno, r.index);
 }
@@ -390,6 +471,8 @@ static void __attribute__((noreturn)) exec_process(int slave) {
     close(slave);
   }
   close(PTY_MASTER_FD);
+  /* Whatever hutch's caller leaked to us must not reach the container; fd 5 closes at exec. */
+  syscall(SYS_close_range, 3, ~0u, CLOSE_RANGE_CLOEXEC);
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, NULL);
@@ -416,7 +499,7 @@ static int hold_path(uint16_t tag, uint32_t step) {
   return above_pty(fd, step);
 }
 
-/* Invariant: connected to the console socket while its host path is still in view (before pivot_root). */
+/* Invariant: connected to the console socket while its host path is in view (before setns and pivot_root). */
 static int connect_console(void) {
   struct record r;
   if (!find(TAG_CONSOLE_SOCKET, &r)) return -1;
@@ -461,9 +544,10 @@ static void wait_start(int fifo_path_fd) {
 static void __attribute__((noreturn)) run_child(void) {
   struct record r;
   if (!find(TAG_DETACH, &r) && prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) die(STEP_PDEATHSIG, errno, 0);
-  if (find(TAG_WAIT_MAPS, &r)) sync_read(SYNC_MAPPED);
+  /* Waiting also orders the messages: CLONED from the parent comes before our READY. */
+  sync_read(SYNC_MAPPED);
   int fifo = hold_path(TAG_START_FIFO, STEP_START_FIFO);
-  int console = connect_console();
+  int console = console_fd;
   setup_filesystem();
   setup_process();
   int slave = find(TAG_TERMINAL, &r) ? open_terminal(r.index) : -1;
@@ -478,6 +562,7 @@ static void __attribute__((noreturn)) run_child(void) {
     sync_read(SYNC_GO);
     close(SYNC_FD);
   }
+  if (find(TAG_CLONE_FLAGS, &r) && (get_u32(r.data) & CLONE_NEWCGROUP) && unshare(CLONE_NEWCGROUP) < 0) die(STEP_CGROUPNS, errno, r.index);
   drop_privileges();
   if (!find(TAG_INIT, &r)) exec_process(slave);
   pid_t pid = fork();
@@ -528,27 +613,18 @@ int main(void) {
   check_plan();
   struct record r;
   if (find(TAG_PDEATHSIG, &r) && prctl(PR_SET_PDEATHSIG, get_u32(r.data)) < 0) die(STEP_PDEATHSIG, errno, r.index);
+  console_fd = connect_console();
   join_namespaces();
   uint32_t flags = find(TAG_CLONE_FLAGS, &r) ? get_u32(r.data) : 0;
-  /* The child speaks on fd 4 only after SYNC_CLONED is written: without id maps to wait for, it
-   * would otherwise race the parent's message (a joined user namespace, hutch exec). */
-  int order[2];
-  if (pipe2(order, O_CLOEXEC) < 0) die(STEP_SYNC, errno, 0);
-  pid_t child = (pid_t)syscall(SYS_clone, (unsigned long)flags | SIGCHLD, NULL, NULL, NULL, 0);
+  /* The cgroup namespace comes after "go" (run_child): hooks move the child into its cgroup first,
+     so that cgroup, not ours, is the root the container sees. */
+  pid_t child = (pid_t)syscall(SYS_clone, (unsigned long)(flags & ~(uint32_t)CLONE_NEWCGROUP) | SIGCHLD, NULL, NULL, NULL, 0);
   if (child < 0) die(STEP_CLONE, errno, r.index);
-  if (child == 0) {
-    char go;
-    close(order[1]);
-    if (read(order[0], &go, 1) != 1) die(STEP_SYNC, EPIPE, 0);
-    close(order[0]);
-    run_child(); /* never returns */
-  }
-  close(order[0]);
+  if (child == 0) run_child(); /* never returns */
+  if (console_fd >= 0) close(console_fd);
   unsigned char msg[5] = {SYNC_CLONED};
   memcpy(msg + 1, &child, 4);
   sync_write(msg, sizeof msg);
-  if (write(order[1], "1", 1) != 1) die(STEP_SYNC, errno, 0);
-  close(order[1]);
   close(SYNC_FD);
   close(FAIL_FD); /* from here on only the child reports; EOF on fd 5 means it exec'd */
   if (find(TAG_DETACH, &r)) return 0; /* the caller's subreaper (conmon) adopts the child */

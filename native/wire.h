@@ -16,8 +16,8 @@
 #define WIRE_MAX_PLAN (1u << 20)
 
 enum wire_tag {
-  TAG_CLONE_FLAGS = 1,   /* u32 clone flags (CLONE_NEW*) */
-  TAG_WAIT_MAPS = 2,     /* empty: the child waits for SYNC_MAPPED before anything else */
+  TAG_CLONE_FLAGS = 1,   /* u32 clone flags (CLONE_NEW*); CLONE_NEWCGROUP is unshared after GO */
+  /* 2: reserved (was WAIT_MAPS; the child now always waits for SYNC_MAPPED) */
   TAG_ROOTFS = 3,        /* string: bind this on itself and pivot_root into it */
   TAG_MOUNT = 4,         /* u32 flags, u32 ops, string source, target, fstype, data */
   TAG_SYMLINK = 5,       /* string target, string linkpath */
@@ -54,7 +54,7 @@ enum wire_tag {
 
 enum wire_sync {
   SYNC_CLONED = 1, /* helper -> ts, followed by u32 pid of the child (host pid namespace) */
-  SYNC_MAPPED = 2, /* ts -> child: the id maps are written */
+  SYNC_MAPPED = 2, /* ts -> child: the id maps are written (or there are none); always sent after CLONED */
   SYNC_READY = 3,  /* child -> ts: namespaces and mounts done (created), waiting to start */
   SYNC_GO = 4,     /* ts -> child: exec the process (start) */
 };
@@ -90,9 +90,10 @@ enum wire_step {
   STEP_SETSID = 25,
   STEP_EXEC = 26,
   STEP_PDEATHSIG = 27,
-  STEP_SETNS = 28,
-  STEP_START_FIFO = 29,
-  STEP_CONSOLE_SOCKET = 30,
+  STEP_CGROUPNS = 28,
+  STEP_SETNS = 29,
+  STEP_START_FIFO = 30,
+  STEP_CONSOLE_SOCKET = 31,
 };
 
 #endif

@@ -45,7 +45,7 @@ export interface ContainerDirs {
  * image, mark it used, apply its config to the request, choose the network. Returns the request
  * with rootfs set and where users are looked up; the setup is saved for every later launch.
  */
-export async function createSetup<T extends ConfigurableRequest & { rootfs: string }>(req: T, flags: SetupFlags, id: string, dirs: ContainerDirs, warn: (line: string) => void): Promise<{ req: T; userDb?: string; setup: ContainerSetup }> {
+export async function createSetup<T extends ConfigurableRequest & { rootfs: string }>(req: T, flags: SetupFlags, id: string, dirs: ContainerDirs, warn: (line: string) => void): Promise<{ req: T; userDb?: { passwd: string; group: string }; setup: ContainerSetup }> {
   mkdirSync(dirs.data, { recursive: true, mode: 0o700 });
   mkdirSync(dirs.run, { recursive: true, mode: 0o700 });
   const network = chooseNetworkMode(flags.networkMode, warn);
@@ -60,7 +60,7 @@ export async function createSetup<T extends ConfigurableRequest & { rootfs: stri
   const setup: ContainerSetup = { flags, network, image: { id: image.id, layers: image.layers, driver, exposed: exposedPorts(image.config) } };
   atomicWriteFile(join(dirs.data, 'setup.json'), JSON.stringify(setup) + '\n');
   const configured = applyImageConfig({ ...req, entrypoint: flags.entrypoint }, image.config, join(dirs.data, 'volumes'));
-  return { req: { ...configured, rootfs: rootfsPath(driver, dirs) }, userDb: userDatabase(image, join(dirs.run, 'userdb')), setup };
+  return { req: { ...configured, rootfs: rootfsPath(driver, dirs) }, userDb: userDatabase(image), setup };
 }
 
 /** The setup a container was created with, if it has one (image-backed or with network flags). */

@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { UsageError } from '../errors.js';
 import { needsOwnNetns } from '../../net/index.js';
 import type { Spec } from '../runtime/spec.js';
-import { spawnMonitor } from './container.js';
+import { removeContainer, spawnMonitor } from './container.js';
 import { createSetup, releaseSetup, removeContainerDirs } from './container-setup.js';
 import { checkRootfs, idMaps, NO_SETUP, writeEtcFiles, type RunCommandIo, type RunCommandRequest } from './run-command.js';
 import { buildRunSpec } from './run-spec.js';
@@ -34,11 +34,11 @@ export async function createFromFlags(req: CreateRequest, io: RunCommandIo, star
   const files = containerFiles(store, id);
   const etcFiles = { hosts: join(files.runDir, 'hosts'), hostname: join(files.runDir, 'hostname'), resolvConf: join(files.runDir, 'resolv.conf') };
   let spec: Spec;
-  let image: string;
   try {
+    // The same image, storage, network and cgroup setup as a foreground run (container-setup.ts).
     const made = await createSetup(req, req.setup ?? NO_SETUP, id, { data: files.dir, run: files.runDir }, (line) => void io.stderr.write(line + '\n'));
     spec = buildRunSpec({ ...made.req, network: needsOwnNetns(made.setup.network) ? 'none' : 'host' }, { id, ...maps, etcFiles, userDb: made.userDb, keepId: req.userns === 'keep-id' ? { uid: me.uid, gid: me.gid } : undefined });
-    image = req.setup?.image ?? resolve(req.rootfs);
+    const image = req.setup?.image ?? resolve(req.rootfs);
     await createRecord(store, { id, name, created: new Date().toISOString(), rootfs: made.setup.image ? { kind: 'image', image, imageId: made.setup.image.id } : { kind: 'dir', path: image }, spec, restart, autoRemove: req.autoRemove, face: 'hutch', image });
   } catch (error) {
     releaseSetup(files.dir, id);
@@ -50,7 +50,7 @@ export async function createFromFlags(req: CreateRequest, io: RunCommandIo, star
     await spawnMonitor(store, id, start ? 'start' : 'create');
   } catch (error) {
     // A container that could not be created or started leaves nothing behind.
-    await removeRecord(store, id).catch(() => undefined);
+    await removeContainer(store, id, true).catch(() => removeRecord(store, id));
     throw error;
   }
   return id;

@@ -1,4 +1,4 @@
-import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UsageError } from '../errors.js';
 import type { ImageConfig } from '../image/manifest.js';
@@ -48,16 +48,14 @@ export function exposedPorts(config: ImageConfig): string[] {
 }
 
 /**
- * The image's /etc/passwd and /etc/group (from the topmost layer that has each) copied into
- * `dir`/etc, so users are resolved on the host even when the root filesystem is only visible
- * inside the container's namespaces (the union filesystem).
+ * The image's /etc/passwd and /etc/group text (from the topmost layer that has each), so users
+ * are resolved on the host even when the root filesystem is only visible inside the container's
+ * namespaces (the union filesystem).
  */
-export function userDatabase(image: Pick<ResolvedImage, 'layers'>, dir: string): string {
-  mkdirSync(join(dir, 'etc'), { recursive: true });
-  for (const name of ['passwd', 'group']) {
+export function userDatabase(image: Pick<ResolvedImage, 'layers'>): { passwd: string; group: string } {
+  const read = (name: string): string => {
     const layer = [...image.layers].reverse().find((l) => existsSync(join(l.dir, 'etc', name)));
-    if (layer) copyFileSync(join(layer.dir, 'etc', name), join(dir, 'etc', name));
-    else writeFileSync(join(dir, 'etc', name), '');
-  }
-  return dir;
+    return layer ? readFileSync(join(layer.dir, 'etc', name), 'utf8') : '';
+  };
+  return { passwd: read('passwd'), group: read('group') };
 }

@@ -1,14 +1,20 @@
 import { readFileSync } from 'node:fs';
 import { processTable } from '../sys/proc.js';
-import { viewContainer, type ContainerView } from './container.js';
+import { removeContainer, viewContainer, type ContainerView } from './container.js';
 import { listIds, type ContainerStore } from './state.js';
 
-/** Every container's view, newest first; records being removed meanwhile are skipped. */
-export function listContainers(store: ContainerStore): ContainerView[] {
+/**
+ * Every container's view, newest first; records being removed meanwhile are skipped. A --rm
+ * container whose monitor died (and so could not remove it) is removed here: --rm holds
+ * whichever way the container ended.
+ */
+export async function listContainers(store: ContainerStore): Promise<ContainerView[]> {
   const views: ContainerView[] = [];
   for (const id of listIds(store)) {
     try {
-      views.push(viewContainer(store, id));
+      const view = viewContainer(store, id);
+      if (view.config.autoRemove && view.state.status === 'stopped') await removeContainer(store, id, true);
+      else views.push(view);
     } catch {
       // removed while we listed
     }

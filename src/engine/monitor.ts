@@ -79,19 +79,26 @@ async function oneRun(req: MonitorRequest, config: ContainerConfig, starter: Sta
   }
   await updateState(store, id, (s) => ({ ...s, status: 'created', pid: container.pid, pidStart: processStartTime(container.pid), exitCode: undefined, error: undefined, stopRequested: false }));
   if (!req.autoStart && !starter.isOpen) started(container.pid); // `create`: the CLI returns now
-  await starter.wait();
+  // A created container killed before start (rm -f) ends the wait too.
+  const ended = container.wait();
+  if ((await Promise.race([starter.wait().then(() => 'start'), ended.then(() => 'ended')])) === 'ended') {
+    await io.drained();
+    const { exitCode } = await ended;
+    await updateState(store, id, (s) => ({ ...s, status: 'stopped', exitCode, finishedAt: new Date().toISOString() }));
+    return exitCode;
+  }
   try {
     await container.start();
   } catch (error) {
     starter.failed(serializeError(error));
-    await container.wait();
+    await ended;
     await io.drained();
     throw error;
   }
   await updateState(store, id, (s) => ({ ...s, status: 'running', startedAt: new Date().toISOString() }));
   started(container.pid);
   starter.started();
-  const { exitCode } = await container.wait();
+  const { exitCode } = await ended;
   await io.drained();
   await updateState(store, id, (s) => ({ ...s, status: 'stopped', exitCode, finishedAt: new Date().toISOString() }));
   return exitCode;

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import { needsOwnNetns } from '../../net/index.js';
@@ -8,7 +8,8 @@ import { UsageError } from '../errors.js';
 import type { HutchPaths } from '../paths.js';
 import type { IdMapping } from '../runtime/spec.js';
 import { Cleanup } from '../sys/cleanup.js';
-import { getWindowSize } from '../sys/pty.js';
+import { getWindowSize, type WindowSize } from '../sys/pty.js';
+import { tryLock } from '../sys/trylock.js';
 import { checkMaps, chooseMaps, needsHelper, parseMapFlag, type UsernsMode } from '../userns/idmap.js';
 import { readSubid, type SubidRange } from '../userns/subid.js';
 import { createSetup, prepareLaunch, releaseSetup, removeContainerDirs, type SetupFlags } from './container-setup.js';
@@ -43,8 +44,13 @@ export async function runCommand(req: RunCommandRequest, io: RunCommandIo): Prom
   const cleanup = new Cleanup();
   try {
     const id = randomBytes(32).toString('hex');
-    const dirs = { data: join(io.paths.data, 'containers', id), run: join(io.paths.run, 'containers', id) };
-    mkdirSync(dirs.run, { recursive: true, mode: 0o700 });
+    // Not containers/: that is for containers with a lifecycle; these folders live as long as one run.
+    const dataParent = join(io.paths.data, 'ephemeral');
+    const stale = (name: string): void => {
+      releaseSetup(join(dataParent, name), name);
+      rmSync(join(dataParent, name), { recursive: true, force: true });
+    };
+    const dirs = { data: join(dataParent, id), run: makeRunDir(join(io.paths.run, 'ephemeral'), id, cleanup, stale) };
     cleanup.add(`remove the folders of container ${id}`, () => removeContainerDirs(dirs));
     const me = userInfo();
     const maps = idMaps(req, { name: me.username, uid: me.uid, gid: me.gid }, io);
@@ -76,6 +82,31 @@ export async function runCommand(req: RunCommandRequest, io: RunCommandIo): Prom
 
 /** --rootfs with none of the setup flags: no image, the default network, no limits. */
 export const NO_SETUP: SetupFlags = { publish: [], publishAll: false, dns: [], dnsSearch: [], addHost: [] };
+
+/**
+ * Makes the container's runtime folder, holding its lock for as long as hutch runs; first removes
+ * the folders of runs whose hutch was killed (their lock is free). The folder appears by rename,
+ * lock inside, so a sweep never takes a folder that is being made.
+ */
+function makeRunDir(parent: string, id: string, cleanup: Cleanup, onStale: (name: string) => void = () => undefined): string {
+  mkdirSync(parent, { recursive: true, mode: 0o700 });
+  for (const name of readdirSync(parent)) {
+    if (name.startsWith('.')) continue;
+    const fd = tryLock(join(parent, name, 'lock'));
+    if (fd === undefined) continue;
+    onStale(name);
+    rmSync(join(parent, name), { recursive: true, force: true });
+    closeSync(fd);
+  }
+  const temp = join(parent, `.new-${id}`);
+  const runDir = join(parent, id);
+  mkdirSync(temp, { mode: 0o700 });
+  const lock = tryLock(join(temp, 'lock'));
+  renameSync(temp, runDir);
+  cleanup.add(`remove ${runDir}`, () => rmSync(runDir, { recursive: true, force: true }));
+  cleanup.add(`unlock ${runDir}`, () => lock !== undefined && closeSync(lock));
+  return runDir;
+}
 
 export function checkRootfs(rootfs: string): void {
   let isDir = false;
@@ -140,13 +171,20 @@ export function writeEtcFiles(runDir: string, hostname: string): { hosts: string
 
 export function terminalIo(req: RunCommandRequest, io: RunCommandIo): TerminalIo {
   const hostTty = io.stdout.isTTY ? 1 : io.stdin.isTTY ? 0 : undefined;
-  const size = hostTty === undefined ? undefined : getWindowSize(hostTty);
+  // A terminal that reports 0x0 (a pty nobody sized) would leave programs without a size: default.
+  const sizeOf = (fd: number): WindowSize | undefined => {
+    const size = getWindowSize(fd);
+    return size.rows > 0 && size.cols > 0 ? size : undefined;
+  };
   return {
     input: req.interactive ? io.stdin : undefined,
     output: io.stdout,
-    size,
+    size: hostTty === undefined ? undefined : sizeOf(hostTty),
     watchSize: hostTty === undefined ? undefined : (apply) => {
-      const onWinch = (): void => apply(getWindowSize(hostTty));
+      const onWinch = (): void => {
+        const size = sizeOf(hostTty);
+        if (size !== undefined) apply(size);
+      };
       process.on('SIGWINCH', onWinch);
       return () => process.off('SIGWINCH', onWinch);
     },
@@ -155,8 +193,7 @@ export function terminalIo(req: RunCommandRequest, io: RunCommandIo): TerminalIo
 
 /** Puts the user's terminal in raw mode (keys go to the container as typed); returns the restore. */
 export function rawMode(stdin: NodeJS.ReadStream): () => void {
-  stdin.setRawMode(true);
-  stdin.resume();
+  stdin.setRawMode(true); // no resume(): keys typed before the terminal is attached must wait, not be lost
   return () => {
     stdin.setRawMode(false);
     stdin.pause();

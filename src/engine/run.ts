@@ -22,6 +22,11 @@ export interface LaunchOptions {
   stdio?: [Stdio, Stdio, Stdio];
   /** Where a terminal (spec.process.terminal) reads input and writes output. */
   terminal?: TerminalIo;
+  /**
+   * Takes the terminal's master fd instead (an OCI runtime passes it on through --console-socket);
+   * the caller owns and closes it. Called before the hooks.
+   */
+  takeTerminal?: (master: number) => void;
   hooks?: ContainerHook[];
   /** A tiny init as PID 1 that reaps zombies and forwards signals (--init). */
   init?: boolean;
@@ -71,10 +76,12 @@ export async function createContainer(spec: Spec, options: LaunchOptions = {}): 
     if (ownUserns) {
       const owner = options.owner ?? { uid: process.getuid!(), gid: process.getgid!() };
       await writeIdMaps(pid, spec.linux?.uidMappings ?? [], spec.linux?.gidMappings ?? [], owner);
-      helper.mapped();
     }
+    helper.mapped();
     await helper.ready();
-    if (plan.terminal && plan.consoleSocket === undefined) detach = attachTerminal(takeFd(pid, WIRE.ptyMasterFd), options.terminal ?? { output: process.stdout }, spec.process?.consoleSize);
+    const ownsTerminal = plan.terminal && plan.consoleSocket === undefined; // else the helper sent it to the console socket
+    if (ownsTerminal && options.takeTerminal) options.takeTerminal(takeFd(pid, WIRE.ptyMasterFd));
+    else if (ownsTerminal) detach = attachTerminal(takeFd(pid, WIRE.ptyMasterFd), options.terminal ?? { output: process.stdout }, spec.process?.consoleSize);
     for (const hook of options.hooks ?? []) await hook(pid);
   } catch (error) {
     helper.kill('SIGKILL');

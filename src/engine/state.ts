@@ -88,7 +88,9 @@ export function writeState(store: ContainerStore, id: string, state: ContainerSt
 }
 
 /** Reads, changes and writes the state under the container's lock; returns the new state. */
-export function updateState(store: ContainerStore, id: string, change: (s: ContainerState) => ContainerState | void): Promise<ContainerState> {
+export async function updateState(store: ContainerStore, id: string, change: (s: ContainerState) => ContainerState | void): Promise<ContainerState> {
+  // The lock file's folder would be made again for a container removed meanwhile: say so instead.
+  if (!existsSync(containerFiles(store, id).config)) throw new UsageError('CONTAINER_NOT_FOUND', `no such container: ${id}`, { hint: 'list containers with `hutch ps -a`' });
   return withContainerLock(store, id, () => {
     const old = readState(store, id);
     const next = change(old) ?? old;

@@ -1,8 +1,9 @@
 import { cgroupReport, type CgroupReport } from '../cgroups/info.js';
 import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs';
 import { release, userInfo } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { describeCause } from '../errors.js';
+import { helperPath } from '../runtime/nsexec.js';
 import { rootMaps } from '../userns/idmap.js';
 import { rangeSize, readSubid } from '../userns/subid.js';
 import { createContainer } from './run.js';
@@ -31,7 +32,12 @@ export async function systemInfo(root = '/'): Promise<SystemInfo> {
   return { kernel: release(), user: { name: me.username, uid: me.uid, gid: me.gid }, checks, cgroups: await cgroupReport(process.env, root) };
 }
 
-const APPARMOR_FIX = 'install the AppArmor profile shipped in docs/apparmor/hutch-nsexec (see docs/apparmor.md), or `sudo sysctl kernel.apparmor_restrict_unprivileged_userns=0`';
+/** The commands that install the helper's AppArmor profile (docs/apparmor.md), with this install's paths. */
+function apparmorFix(): string {
+  const helper = helperPath();
+  const profile = join(dirname(dirname(helper)), 'docs', 'apparmor', 'hutch-nsexec');
+  return `as root: \`sed 's|/opt/hutch/native/hutch-nsexec|${helper}|' ${profile} > /etc/apparmor.d/hutch-nsexec && apparmor_parser -r /etc/apparmor.d/hutch-nsexec\` (docs/apparmor.md)`;
+}
 
 /** A real probe: /bin/true in a new user namespace through the helper, as every run does. */
 async function userNamespaces(root: string): Promise<HostCheck> {
@@ -52,7 +58,7 @@ async function userNamespaces(root: string): Promise<HostCheck> {
     await probe.wait();
     return { name, ok: true, detail: apparmor === 1 ? 'allowed (AppArmor restricts them, but a profile lets hutch-nsexec through)' : 'allowed' };
   } catch (error) {
-    const fix = apparmor === 1 ? APPARMOR_FIX : 'ask an administrator to allow unprivileged user namespaces';
+    const fix = apparmor === 1 ? apparmorFix() : 'ask an administrator to allow unprivileged user namespaces';
     return { name, ok: false, detail: `cannot create one: ${describeCause(error)}${apparmor === 1 ? ' (kernel.apparmor_restrict_unprivileged_userns is 1)' : ''}`, fix };
   }
 }

@@ -15,7 +15,7 @@ const osSignals = constants.signals;
  */
 export const WIRE = { magic: 0x58534e48, version: 1, ptyMasterFd: 6 } as const;
 export const TAG = {
-  CLONE_FLAGS: 1, WAIT_MAPS: 2, ROOTFS: 3, MOUNT: 4, SYMLINK: 5, MASK: 6, READONLY: 7, HOSTNAME: 8,
+  CLONE_FLAGS: 1, ROOTFS: 3, MOUNT: 4, SYMLINK: 5, MASK: 6, READONLY: 7, HOSTNAME: 8,
   LOOPBACK: 9, RLIMIT: 10, CWD: 11, USER: 12, GROUPS: 13, CAPS: 14, NO_NEW_PRIVS: 15, SECCOMP: 16,
   ARG: 17, ENV: 18, TERMINAL: 19, INIT: 20, READONLY_ROOT: 21, PROPAGATION: 22, PDEATHSIG: 23, UMASK: 24, SETNS: 25, DETACH: 26, START_FIFO: 27, CONSOLE_SOCKET: 28,
 } as const;
@@ -23,7 +23,7 @@ export const SYNC = { CLONED: 1, MAPPED: 2, READY: 3, GO: 4 } as const;
 export const STEPS = [
   '', 'read plan', 'parse plan', 'clone', 'sync', 'propagation', 'rootfs', 'mount', 'symlink', 'mask',
   'readonly', 'pivot_root', 'readonly root', 'hostname', 'loopback', 'rlimit', 'terminal', 'cwd',
-  'setgroups', 'setgid', 'setuid', 'caps', 'no_new_privs', 'seccomp', 'init', 'setsid', 'exec', 'pdeathsig', 'setns', 'start fifo', 'console socket',
+  'setgroups', 'setgid', 'setuid', 'caps', 'no_new_privs', 'seccomp', 'init', 'setsid', 'exec', 'pdeathsig', 'cgroupns', 'setns', 'start fifo', 'console socket',
 ] as const;
 const MOUNT_OP = { MKDIR: 1, MKFILE: 2, REMOUNT_RO: 4 } as const;
 
@@ -88,7 +88,6 @@ function planRecords(plan: HelperPlan): WireRecord[] {
   if (plan.parentDeathSignal !== undefined) add(TAG.PDEATHSIG, u32(plan.parentDeathSignal), 'set the parent-death signal');
   for (const j of plan.joins ?? []) add(TAG.SETNS, Buffer.concat([u32(j.type), str(j.path)]), `join the namespace ${j.path}`);
   add(TAG.CLONE_FLAGS, u32(plan.cloneFlags), 'create the namespaces');
-  if (plan.waitForMaps) add(TAG.WAIT_MAPS, empty, 'wait for the id maps');
   if (plan.propagation !== undefined) add(TAG.PROPAGATION, u32(plan.propagation), 'set mount propagation');
   if (plan.rootfs !== undefined) add(TAG.ROOTFS, str(plan.rootfs), `use ${plan.rootfs} as the root`);
   r.push(...plan.fs.map(fsRecord));
@@ -134,7 +133,7 @@ export interface HelperFailure {
 /** Turns a fd-5 failure into the HelperError the engine refines (exec ENOENT -> 127, ...). */
 export function helperError(f: HelperFailure): HelperError {
   return new HelperError(f.step, f.errno, `cannot start the container: ${f.what}: ${f.step} failed: ${errnoName(f.errno)}`, {
-    hint: 'run with HUTCH_DEBUG=1 for details; `hutch system info` checks what this host allows',
+    hint: 'check the path or setting named above; `hutch system info` checks what this host allows',
   });
 }
 
@@ -144,7 +143,7 @@ export interface HelperProcess {
   readonly helperPid: number;
   /** Resolves with the container process's pid (host pid namespace) once cloned. */
   cloned(): Promise<number>;
-  /** Tells the child its id maps are written. */
+  /** Tells the child its id maps are written (always called, maps or not: it orders the sync). */
   mapped(): void;
   /** Resolves when namespaces and mounts are done and the child waits for go (created). */
   ready(): Promise<void>;
@@ -160,7 +159,8 @@ export interface HelperProcess {
 /** Spawns hutch-nsexec with `plan` on fd 3; stdio as for child_process.spawn (fds 0-2 only). */
 export function spawnHelper(plan: HelperPlan, stdio: [StdioOptions0, StdioOptions0, StdioOptions0]): HelperProcess {
   const { bytes, what } = encodePlan(plan);
-  const child = spawn(helperPath(), [], { stdio: [...stdio, 'pipe', 'pipe', 'pipe'] });
+  // Its own session: a ^C at hutch's terminal reaches hutch alone, which forwards it once.
+  const child = spawn(helperPath(), [], { stdio: [...stdio, 'pipe', 'pipe', 'pipe'], detached: true });
   const planFd = child.stdio[3] as Duplex, sync = child.stdio[4] as Duplex, failures = (child.stdio as unknown as Readable[])[5] as Readable;
   planFd.on('error', () => undefined); // a helper that dies early closes its end; fd 5 says why
   planFd.end(bytes);

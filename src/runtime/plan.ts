@@ -23,7 +23,6 @@ export interface HelperPlan {
   cloneFlags: number;
   /** Namespaces to join by path before the clone (linux.namespaces[].path), user first. */
   joins?: { type: number; path: string }[];
-  waitForMaps: boolean;
   propagation?: number;
   rootfs?: string;
   fs: FsStep[];
@@ -79,7 +78,6 @@ export function planFromSpec(spec: Spec, host: PlanHost, options: PlanOptions = 
   return {
     cloneFlags,
     joins: joinsOf(spec),
-    waitForMaps: (cloneFlags & CLONE.NEWUSER) !== 0,
     propagation: cloneFlags & CLONE.NEWNS ? MS.REC | propagationFlag(spec.linux?.rootfsPropagation) : undefined,
     rootfs,
     fs: rootfs === undefined ? [] : filesystemSteps(spec, rootfs, host),

@@ -31,8 +31,9 @@ export async function expectNoLeaks(before: LeakSnapshot, runtimeDirs: string[] 
   expect(left, 'processes left behind').toEqual([]);
   expect(mounts().filter((m) => !before.mounts.includes(m)), 'mounts left behind').toEqual([]);
   for (const dir of runtimeDirs) {
-    const containers = `${dir}/containers`;
-    expect(existsSync(containers) ? readdirSync(containers) : [], `files left in ${containers}`).toEqual([]);
+    for (const folder of [`${dir}/containers`, `${dir}/ephemeral`]) {
+      expect(existsSync(folder) ? readdirSync(folder) : [], `files left in ${folder}`).toEqual([]);
+    }
   }
 }
 

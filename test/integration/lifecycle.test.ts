@@ -103,6 +103,9 @@ describe('create, start, --rm and --restart', () => {
     expect((await h('wait', 'later')).stdout).toBe('0');
     expect((await h('logs', 'later')).stdout).toBe('started');
     await h('rm', 'later');
+    await h('create', '--name', 'never', '--rootfs', rootfs, '--', 'true');
+    expect((await h('rm', 'never')).exitCode).toBe(125); // created counts as live
+    expect((await h('rm', '-f', 'never')).exitCode).toBe(0);
   });
 
   it('--rm removes the container when it ends, and --restart=on-failure:2 runs it three times', async () => {

@@ -39,3 +39,5 @@ import { runtimeCommands } from '../runtime/index.js';
 commands.push(...runtimeCommands);
 import { PortCommand } from './port.js';
 commands.push(PortCommand);
+import { AttachCommand } from './attach.js';
+commands.push(AttachCommand);

@@ -8,7 +8,7 @@ export class ContainerPruneCommand extends ContainerCommand {
   static usage = ContainerCommand.Usage({ description: 'remove all stopped containers', examples: [['Prune', 'hutch container prune']] });
 
   async run(): Promise<number> {
-    for (const v of listContainers(this.store()).filter((v) => v.state.status === 'stopped')) {
+    for (const v of (await listContainers(this.store())).filter((v) => v.state.status === 'stopped')) {
       await removeContainer(this.store(), v.config.id, false);
       this.context.stdout.write(v.config.id + '\n');
     }

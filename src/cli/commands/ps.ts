@@ -12,7 +12,7 @@ export class PsCommand extends ContainerCommand {
   format = Option.String('--format', { description: 'json' });
 
   async run(): Promise<number> {
-    const views = listContainers(this.store()).filter((v) => this.all || v.state.status === 'running' || v.state.status === 'paused');
+    const views = (await listContainers(this.store())).filter((v) => this.all || v.state.status === 'running' || v.state.status === 'paused');
     if (this.quiet) return this.print(views.map((v) => v.config.id.slice(0, 12)));
     if (this.format === 'json') {
       const rows = views.map((v) => ({

@@ -1,7 +1,6 @@
 import { Option } from 'clipanion';
 import * as t from 'typanion';
-import { createFromFlags } from '../../engine/create.js';
-import { runCommand, type RunCommandIo, type RunCommandRequest } from '../../engine/run-command.js';
+import type { RunCommandIo, RunCommandRequest } from '../../engine/run-command.js';
 import { hutchPaths } from '../../paths.js';
 import { HutchCommand } from '../command.js';
 import { ContainerFlagsCommand } from '../options/container-flags.js';
@@ -11,7 +10,7 @@ export class RunCommand extends ContainerFlagsCommand {
   static paths = [['run']];
   static usage = HutchCommand.Usage({
     description: 'run a command in a new rootless container',
-    details: 'The container gets its own user, mount, PID, UTS, IPC and cgroup namespaces (and a network namespace with only loopback, unless --network host). Its exit status is the command\'s; 125 when hutch fails, 126 when the command cannot be executed, 127 when it is not found.',
+    details: 'The container gets its own user, mount, PID, UTS, IPC and cgroup namespaces (and a network namespace of its own: slirp4netns by default, see --network). Its exit status is the command\'s; 125 when hutch fails, 126 when the command cannot be executed, 127 when it is not found.',
     examples: [
       ['Run a shell in an image (pulled when missing)', 'hutch run -it docker.io/library/busybox sh'],
       ['Publish a port, limit memory, keep a plain copy instead of the union filesystem', 'hutch run -p 8080:80 --memory 256m --storage-driver=vfs busybox httpd -f'],
@@ -48,11 +47,14 @@ export class RunCommand extends ContainerFlagsCommand {
 
   async run(): Promise<number> {
     if (this.detach) return this.createDetached(true);
+    // Loaded on use: other commands (and --help) need not pay for the engine.
+    const { runCommand } = await import('../../engine/run-command.js');
     return runCommand(this.request(), this.io());
   }
 
   /** `run -d` and `create`: a container record under a monitor (src/engine/create.ts). */
   protected async createDetached(start: boolean): Promise<number> {
+    const { createFromFlags } = await import('../../engine/create.js');
     const id = await createFromFlags({ ...this.request(), name: this.name, restart: this.restart, autoRemove: this.rm }, this.io(), start);
     this.context.stdout.write(id + '\n');
     return 0;

@@ -79,3 +79,13 @@ describe('planFromSpec', () => {
     expect(() => planFromSpec(rl, host)).toThrow('unknown rlimit RLIMIT_BOGUS');
   });
 });
+
+describe('withoutUserNamespace', () => {
+  it('drops the user namespace and the maps, keeping the rest', async () => {
+    const { withoutUserNamespace } = await import('../../../src/engine/run-spec.js');
+    const inner = withoutUserNamespace(base());
+    expect(inner.linux!.namespaces!.map((n) => n.type)).toEqual(['mount', 'pid', 'uts', 'network']);
+    expect(inner.linux!.uidMappings).toBeUndefined();
+    expect(planFromSpec(inner, host).cloneFlags & CLONE.NEWUSER).toBe(0);
+  });
+});
