@@ -52,6 +52,7 @@ static char *argv_list[MAX_STRINGS + 1];
 static char *env_list[MAX_STRINGS + 1];
 static size_t argc_plan, envc_plan;
 static volatile pid_t forward_to; /* the process signals are forwarded to */
+static int console_fd = -1;       /* connected before any namespace is joined: the socket is a host path */
 
 /* One record of the plan, walked in place. */
 struct record {
@@ -498,7 +499,7 @@ static int hold_path(uint16_t tag, uint32_t step) {
   return above_pty(fd, step);
 }
 
-/* Invariant: connected to the console socket while its host path is still in view (before pivot_root). */
+/* Invariant: connected to the console socket while its host path is in view (before setns and pivot_root). */
 static int connect_console(void) {
   struct record r;
   if (!find(TAG_CONSOLE_SOCKET, &r)) return -1;
@@ -546,7 +547,7 @@ static void __attribute__((noreturn)) run_child(void) {
   /* Waiting also orders the messages: CLONED from the parent comes before our READY. */
   sync_read(SYNC_MAPPED);
   int fifo = hold_path(TAG_START_FIFO, STEP_START_FIFO);
-  int console = connect_console();
+  int console = console_fd;
   setup_filesystem();
   setup_process();
   int slave = find(TAG_TERMINAL, &r) ? open_terminal(r.index) : -1;
@@ -612,6 +613,7 @@ int main(void) {
   check_plan();
   struct record r;
   if (find(TAG_PDEATHSIG, &r) && prctl(PR_SET_PDEATHSIG, get_u32(r.data)) < 0) die(STEP_PDEATHSIG, errno, r.index);
+  console_fd = connect_console();
   join_namespaces();
   uint32_t flags = find(TAG_CLONE_FLAGS, &r) ? get_u32(r.data) : 0;
   /* The cgroup namespace comes after "go" (run_child): hooks move the child into its cgroup first,
@@ -619,6 +621,7 @@ int main(void) {
   pid_t child = (pid_t)syscall(SYS_clone, (unsigned long)(flags & ~(uint32_t)CLONE_NEWCGROUP) | SIGCHLD, NULL, NULL, NULL, 0);
   if (child < 0) die(STEP_CLONE, errno, r.index);
   if (child == 0) run_child(); /* never returns */
+  if (console_fd >= 0) close(console_fd);
   unsigned char msg[5] = {SYNC_CLONED};
   memcpy(msg + 1, &child, 4);
   sync_write(msg, sizeof msg);
