@@ -1,13 +1,14 @@
-import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, mkdirSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { UsageError } from '../errors.js';
-import type { Process, Spec } from '../runtime/spec.js';
+import { RuntimeError, UsageError } from '../errors.js';
+import type { Hook, Process, Spec } from '../runtime/spec.js';
+import { pipe } from '../sys/pipe.js';
 import { atomicWriteFile } from '../sys/fs.js';
 import { processStartTime } from '../sys/proc.js';
 import { execSpec } from './exec.js';
-import { runHooks } from './hooks.js';
+import { runHooks, type OciStateJson } from './hooks.js';
 import { loadBundle, ociStatus, read, stateJson, type OciRecord } from './oci.js';
-import { createContainer } from './run.js';
+import { createContainer, runContainer } from './run.js';
 
 /** `hutch runtime run` without --detach: create, start and wait in the foreground; returns the status. */
 export async function ociRunForeground(root: string, id: string, bundleDir: string, options: { pidFile?: string; consoleSocket?: string }): Promise<number> {
@@ -78,4 +79,28 @@ function execProcess(spec: Spec, flags: OciExecFlags): Process {
 
 function warn(error: unknown): void {
   process.stderr.write(`hutch: warning: ${(error as Error).message}\n`);
+}
+
+/**
+ * Runs hooks inside the container's namespaces (startContainer: after `start`, before the
+ * process runs), as root there with the process's capabilities, the state on stdin. The helper
+ * joins the namespaces; the path is resolved in the container's root.
+ */
+export async function runHooksInside(kind: string, hooks: Hook[] | undefined, record: OciRecord, state: OciStateJson): Promise<void> {
+  for (const hook of hooks ?? []) {
+    const input = pipe();
+    writeSync(input.write, JSON.stringify(state)); // far below a pipe's buffer: never blocks
+    closeSync(input.write);
+    const base = record.spec.process!;
+    const process: Process = { ...base, terminal: false, args: [hook.path, ...(hook.args ?? []).slice(1)], env: hook.env ?? [], cwd: '/', user: { uid: 0, gid: 0 } };
+    let exitCode: number;
+    try {
+      exitCode = (await runContainer(execSpec(record.spec, record.pid, process), { stdio: [input.read, 'ignore', 'inherit'] })).exitCode;
+    } catch (error) {
+      throw new RuntimeError('HOOK_FAILED', `${kind} hook ${hook.path} failed: ${(error as Error).message}`, { hint: 'the path must exist inside the container', cause: error });
+    } finally {
+      closeSync(input.read);
+    }
+    if (exitCode !== 0) throw new RuntimeError('HOOK_FAILED', `${kind} hook ${hook.path} failed: exit status ${exitCode}`, { hint: 'check the hook program and its arguments in config.json' });
+  }
 }

@@ -8,6 +8,7 @@ import { mkfifo } from '../sys/pipe.js';
 import { isSameProcess, processStartTime } from '../sys/proc.js';
 import { runHooks, type OciStateJson } from './hooks.js';
 import { createContainer } from './run.js';
+import { runHooksInside } from './oci-run.js';
 
 /**
  * The OCI runtime face (`hutch runtime`), runc's model: no monitor. `create` leaves the container
@@ -90,6 +91,7 @@ export async function ociStart(root: string, id: string): Promise<void> {
   const record = read(root, id);
   const status = ociStatus(record);
   if (status !== 'created') throw new UsageError('CONTAINER_STATE', `cannot start container ${id}: it is ${status}`, { hint: status === 'stopped' ? `delete it and create it again` : 'only a created container can be started' });
+  await runHooksInside('startContainer', record.spec.hooks?.startContainer, record, stateJson(record));
   const fifo = openSync(join(root, id, 'exec.fifo'), 'r'); // the process waits to open it for writing
   try {
     readSync(fifo, Buffer.alloc(1));

@@ -65,7 +65,7 @@ describe('podman --runtime hutch-runtime', () => {
     expect((await podman(['rm', 'web'])).exitCode).toBe(0);
   });
 
-  it('runs -it through the console socket on a real pty', async () => {
+  it('runs -it and exec -it through the console socket on a real pty', async () => {
     const { master, slave } = openpty({ rows: 30, cols: 100 });
     const out = new ReadStream(master);
     let output = '';
@@ -75,6 +75,13 @@ describe('podman --runtime hutch-runtime', () => {
     expect(r.exitCode).toBe(6);
     await new Promise((resolve) => setTimeout(resolve, 100)); // let the last bytes arrive
     expect(output.replace(/\r/g, '')).toContain('tty-ok');
+    // exec -it: the console socket is a host path, reached before the helper joins the container's namespaces
+    await podman(['run', '-d', '--name', 'ttybox', '--network', 'none', IMAGE, 'sleep', '1000']);
+    const exec = await podman(['exec', '-it', 'ttybox', 'sh', '-c', 'test -t 0 && echo exec-tty-ok; exit 2'], { stdin: slave, stdout: slave, stderr: slave });
+    expect(exec.exitCode).toBe(2);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(output.replace(/\r/g, '')).toContain('exec-tty-ok');
+    await podman(['rm', '-f', '-t', '0', 'ttybox']);
     out.destroy();
     closeSync(slave);
   });

@@ -105,12 +105,16 @@ describe('hooks', () => {
     const out = join(box.dir, 'hooks');
     mkdirSync(out);
     const hook = (name: string) => ({ path: '/bin/sh', args: ['sh', '-c', `cat > ${out}/${name}`] });
-    config(['sleep', '1000'], (c) => (c.hooks = { createRuntime: [hook('createRuntime')], poststart: [hook('poststart')], poststop: [hook('poststop')] }));
+    const inside = { path: '/bin/sh', args: ['sh', '-c', '{ cat; echo; hostname; } > /started'] }; // runs in the container
+    config(['sleep', '1000'], (c) => (c.hooks = { createRuntime: [hook('createRuntime')], startContainer: [inside], poststart: [hook('poststart')], poststop: [hook('poststop')] }));
     await rtBg('create', '--bundle', bundle, 'h1');
     const created = JSON.parse(readFileSync(join(out, 'createRuntime'), 'utf8'));
     expect(created).toMatchObject({ id: 'h1', status: 'created', bundle });
     expect(created.pid).toBeGreaterThan(0);
     await rt('start', 'h1');
+    const [startState, hostname] = readFileSync(join(bundle, 'rootfs', 'started'), 'utf8').split('\n');
+    expect(JSON.parse(startState!)).toMatchObject({ id: 'h1', status: 'created' });
+    expect(hostname).toBe('oci');
     expect(JSON.parse(readFileSync(join(out, 'poststart'), 'utf8'))).toMatchObject({ id: 'h1', status: 'running', pid: created.pid });
     await rt('delete', '--force', 'h1');
     expect(JSON.parse(readFileSync(join(out, 'poststop'), 'utf8'))).toMatchObject({ id: 'h1', status: 'stopped' });
