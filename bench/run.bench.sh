@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Start-to-exit time of one container running `true` on the same busybox rootfs, as the
-# unprivileged test user: hutch run vs bwrap --unshare-all vs rootless podman with runc.
+# unprivileged test user: hutch run vs bwrap --unshare-all vs rootless podman with runc (and a bare
+# `node -e 0`, the floor of any Node CLI).
 # Run as root (npm run bench -- run); prints medians of RUNS runs and the ratios to hutch.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -27,7 +28,8 @@ as_user bash -c "cd /tmp && podman run --rm --runtime runc --rootfs $rootfs true
 as_user bash -c "cd /tmp && hyperfine -N --style basic --warmup 2 --runs $runs --export-json $work/result.json \
   -n hutch 'node $repo/bin/hutch run --root $work/state --rootfs $rootfs -- true' \
   -n bwrap 'bwrap --unshare-all --bind $rootfs / --proc /proc --dev /dev /bin/true' \
-  -n podman 'podman run --rm --runtime runc --rootfs $rootfs true'" >/dev/null 2>&1
+  -n podman 'podman run --rm --runtime runc --rootfs $rootfs true' \
+  -n node-startup 'node -e 0'" >/dev/null 2>&1
 
 node -e '
 const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).results;
@@ -35,4 +37,5 @@ const med = Object.fromEntries(r.map((x) => [x.command, x.median]));
 console.log(`hutch run vs bwrap vs podman (runc), ${r[0].times.length} runs each, median seconds`);
 for (const x of r) console.log(`${x.command.padEnd(7)} ${x.median.toFixed(3)}s  (min ${x.min.toFixed(3)}, max ${x.max.toFixed(3)})  ratio to hutch ${(x.median / med.hutch).toFixed(2)}`);
 console.log(`podman / hutch = ${(med.podman / med.hutch).toFixed(2)}x; hutch / bwrap = ${(med.hutch / med.bwrap).toFixed(2)}x`);
+console.log(`(node-startup is a bare \`node -e 0\`: the floor of any Node CLI; hutch above it: ${((med.hutch - med["node-startup"]) * 1000).toFixed(0)} ms)`);
 ' "$work/result.json"

@@ -18,6 +18,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -28,10 +29,13 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <grp.h>
 #include <linux/close_range.h>
+#include <linux/openat2.h>
+#include <stdio.h>
 
 #include "wire.h"
 
@@ -48,6 +52,7 @@ static char *argv_list[MAX_STRINGS + 1];
 static char *env_list[MAX_STRINGS + 1];
 static size_t argc_plan, envc_plan;
 static volatile pid_t forward_to; /* the process signals are forwarded to */
+static int console_fd = -1;       /* connected before any namespace is joined: the socket is a host path */
 
 /* One record of the plan, walked in place. */
 struct record {
@@ -60,9 +65,11 @@ struct record {
 /* Writes {step, errno, record} to fd 5 and exits 125: the only way a step fails. */
 static void __attribute__((noreturn)) die(uint32_t step, int err, uint32_t index) {
   int32_t msg[3] = {(int32_t)step, err, (int32_t)index};
+  signal(SIGPIPE, SIG_IGN); /* nobody may read fd 5 any more (a detached OCI container) */
   ssize_t ignored = write(FAIL_FD, msg, sizeof msg);
   (void)ignored;
-  _exit(125);
+  /* Then the status says it too, as a shell would: 127 not found, 126 not executable. */
+  _exit(step == STEP_EXEC ? (err == ENOENT || err == ENOTDIR ? 127 : 126) : 125);
 }
 
 static uint32_t get_u32(const unsigned char *p) { uint32_t v; memcpy(&v, p, 4); return v; }
@@ -126,7 +133,13 @@ static void check_plan(void) {
       die(STEP_PARSE_PLAN, EINVAL, r.index);
     if ((r.tag == TAG_MOUNT && r.len < 8) || (r.tag == TAG_SECCOMP && r.len % 8 != 0))
       die(STEP_PARSE_PLAN, EINVAL, r.index);
+    if (r.tag == TAG_SETNS && r.len < 9) die(STEP_PARSE_PLAN, EINVAL, r.index);
     if (r.tag == TAG_GROUPS && (r.len < 4 || r.len != 4 + 4 * get_u32(r.data))) die(STEP_PARSE_PLAN, EINVAL, r.index);
+    /* Every string is checked here, before clone, not when a step first reads it. */
+    if (r.tag == TAG_MOUNT) get_string(&r, 8, 3);
+    if (r.tag == TAG_SYMLINK) get_string(&r, 0, 1);
+    if (r.tag == TAG_ROOTFS || r.tag == TAG_MASK || r.tag == TAG_READONLY || r.tag == TAG_HOSTNAME || r.tag == TAG_CWD || r.tag == TAG_START_FIFO || r.tag == TAG_CONSOLE_SOCKET)
+      get_string(&r, 0, 0);
   }
   if (argc_plan == 0) die(STEP_PARSE_PLAN, ENOEXEC, 0);
 }
@@ -214,22 +227,87 @@ static int remount_ro(const char *path) {
   return mount(NULL, path, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | locked_flags(path), NULL);
 }
 
-/* Invariant: the target exists (created if asked) and carries the mount; ro binds are ro. */
+static int rootfs_fd = -1; /* the rootfs once bound on itself; targets under it resolve inside it */
+static const char *rootfs_path;
+static size_t rootfs_len;
+
+static int open_in_root(const char *rel, uint64_t flags) {
+  struct open_how how = {.flags = flags | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS};
+  return (int)syscall(SYS_openat2, rootfs_fd, rel, &how, sizeof how);
+}
+
+/*
+ * Opens (O_PATH) the mount target `rel` inside the rootfs, creating what is missing: every component
+ * resolves inside the root (openat2 RESOLVE_IN_ROOT), so a symlink in an image can neither point a
+ * mount at the host nor make us create anything outside the rootfs. `last`: 1 dir, 2 file, 0 none.
+ */
+static int open_target_in_root(const char *rel, int last, int *out) {
+  char buf[4096];
+  size_t len = strlen(rel);
+  if (len >= sizeof buf) return ENAMETOOLONG;
+  memcpy(buf, rel, len + 1);
+  int parent = open_in_root(".", O_PATH | O_DIRECTORY);
+  if (parent < 0) return errno;
+  for (char *comp = buf; *comp;) {
+    char *end = strchr(comp, '/');
+    int is_last = end == NULL || end[strspn(end, "/")] == '\0';
+    if (end) *end = '\0';
+    int fd = open_in_root(buf, O_PATH);
+    int want = is_last ? last : 1;
+    if (fd < 0 && errno == ENOENT && want) {
+      int rc = want == 1 ? mkdirat(parent, comp, 0755) : openat(parent, comp, O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
+      if (rc < 0 && errno != EEXIST) { int err = errno; close(parent); return err; }
+      if (want == 2 && rc >= 0) close(rc);
+      fd = open_in_root(buf, O_PATH);
+    }
+    if (fd < 0) { int err = errno; close(parent); return err; }
+    close(parent);
+    parent = fd;
+    if (!end) break;
+    *end = '/';
+    comp = end + strspn(end, "/");
+  }
+  *out = parent;
+  return 0;
+}
+
+/* The path mount(2) is given: the target itself, or /proc/self/fd/N for one resolved in the root. */
+static const char *target_path(const char *target, uint32_t ops, int *fd, char *buf, size_t size, uint32_t index) {
+  if (rootfs_fd < 0 || strncmp(target, rootfs_path, rootfs_len) != 0 || (target[rootfs_len] != '/' && target[rootfs_len])) {
+    int err = (ops & (MOUNT_OP_MKDIR | MOUNT_OP_MKFILE)) ? mkdir_parents(target, ops & MOUNT_OP_MKDIR) : 0;
+    if (err) die(STEP_MOUNT, err, index);
+    if (ops & MOUNT_OP_MKFILE) {
+      int f = open(target, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+      if (f < 0 && errno != EISDIR) die(STEP_MOUNT, errno, index);
+      if (f >= 0) close(f);
+    }
+    return target;
+  }
+  const char *rel = target + rootfs_len + strspn(target + rootfs_len, "/");
+  int last = (ops & MOUNT_OP_MKDIR) ? 1 : (ops & MOUNT_OP_MKFILE) ? 2 : 0;
+  int err = open_target_in_root(*rel ? rel : ".", last, fd);
+  if (err) die(STEP_MOUNT, err, index);
+  snprintf(buf, size, "/proc/self/fd/%d", *fd);
+  return buf;
+}
+
+/* Invariant: the target exists (created if asked, inside the rootfs) and carries the mount; ro binds are ro. */
 static void do_mount(const struct record *r) {
   uint32_t flags = get_u32(r->data), ops = get_u32(r->data + 4);
   const char *source = get_string(r, 8, 0), *target = get_string(r, 8, 1);
   const char *fstype = get_string(r, 8, 2), *data = get_string(r, 8, 3);
-  int err = 0;
-  if (ops & (MOUNT_OP_MKDIR | MOUNT_OP_MKFILE)) err = mkdir_parents(target, ops & MOUNT_OP_MKDIR);
-  if (err) die(STEP_MOUNT, err, r->index);
-  if (ops & MOUNT_OP_MKFILE) {
-    int fd = open(target, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
-    if (fd < 0 && errno != EISDIR) die(STEP_MOUNT, errno, r->index);
+  char buf[64];
+  int fd = -1;
+  const char *path = target_path(target, ops, &fd, buf, sizeof buf, r->index);
+  if (mount(*source ? source : NULL, path, *fstype ? fstype : NULL, flags, *data ? data : NULL) < 0)
+    die(STEP_MOUNT, errno, r->index);
+  if (fd >= 0) close(fd);
+  if (ops & MOUNT_OP_REMOUNT_RO) {
+    /* The fd named the directory under the new mount: look the target up again to reach the mount. */
+    path = target_path(target, 0, &fd, buf, sizeof buf, r->index);
+    if (remount_ro(path) < 0) die(STEP_MOUNT, errno, r->index);
     if (fd >= 0) close(fd);
   }
-  if (mount(*source ? source : NULL, target, *fstype ? fstype : NULL, flags, *data ? data : NULL) < 0)
-    die(STEP_MOUNT, errno, r->index);
-  if ((ops & MOUNT_OP_REMOUNT_RO) && remount_ro(target) < 0) die(STEP_MOUNT, errno, r->index);
 }
 
 /* Invariant: a masked path reads as empty; a missing one is left alone (as runc does). */
@@ -316,7 +394,14 @@ static void setup_filesystem(void) {
   const char *rootfs = get_string(&r, 0, 0);
   uint32_t index = r.index;
   if (mount(rootfs, rootfs, NULL, MS_BIND | MS_REC, NULL) < 0) die(STEP_ROOTFS, errno, index);
+  rootfs_fd = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (rootfs_fd < 0) die(STEP_ROOTFS, errno, index);
+  rootfs_path = rootfs;
+  rootfs_len = strlen(rootfs);
+  while (rootfs_len > 1 && rootfs[rootfs_len - 1] == '/') rootfs_len--;
   filesystem_steps();
+  close(rootfs_fd);
+  rootfs_fd = -1;
   do_pivot(rootfs, index);
   if (find(TAG_READONLY_ROOT, &r) && remount_ro("/") < 0) die(STEP_READONLY_ROOT, errno, r.index);
 }
@@ -354,7 +439,7 @@ static void drop_privileges(void) {
     if (setresuid(uid, uid, uid) < 0) die(STEP_SETUID, errno, user.index);
   }
   /* A uid change clears the parent-death signal (prctl(2)); set it again. */
-  if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) die(STEP_PDEATHSIG, errno, 0);
+  if (!find(TAG_DETACH, &r) && prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) die(STEP_PDEATHSIG, errno, 0);
   if (has_caps) {
     struct __user_cap_header_struct head = {_LINUX_CAPABILITY_VERSION_3, 0};
     struct __user_cap_data_struct data[2];
@@ -397,20 +482,87 @@ static void __attribute__((noreturn)) exec_process(int slave) {
   die(STEP_EXEC, errno, 0);
 }
 
+/* Moves fd above PTY_MASTER_FD, which open_terminal will take over with dup2. */
+static int above_pty(int fd, uint32_t step) {
+  int high = fcntl(fd, F_DUPFD_CLOEXEC, PTY_MASTER_FD + 1);
+  if (high < 0) die(step, errno, 0);
+  close(fd);
+  return high;
+}
+
+/* Invariant: a host path the child needs after pivot_root is held open (O_PATH) by fd. */
+static int hold_path(uint16_t tag, uint32_t step) {
+  struct record r;
+  if (!find(tag, &r)) return -1;
+  int fd = open(get_string(&r, 0, 0), O_PATH | O_CLOEXEC);
+  if (fd < 0) die(step, errno, r.index);
+  return above_pty(fd, step);
+}
+
+/* Invariant: connected to the console socket while its host path is in view (before setns and pivot_root). */
+static int connect_console(void) {
+  struct record r;
+  if (!find(TAG_CONSOLE_SOCKET, &r)) return -1;
+  const char *path = get_string(&r, 0, 0);
+  struct sockaddr_un addr = {.sun_family = AF_UNIX};
+  if (strlen(path) >= sizeof addr.sun_path) die(STEP_CONSOLE_SOCKET, ENAMETOOLONG, r.index);
+  strcpy(addr.sun_path, path);
+  int sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (sock < 0 || connect(sock, (struct sockaddr *)&addr, sizeof addr) < 0) die(STEP_CONSOLE_SOCKET, errno, r.index);
+  return above_pty(sock, STEP_CONSOLE_SOCKET);
+}
+
+/* Invariant: the caller of `hutch runtime create` holds the pty master (the runc protocol: SCM_RIGHTS, the name as payload). */
+static void send_console(int sock) {
+  char name[] = "/dev/ptmx";
+  struct iovec iov = {name, sizeof name};
+  union { struct cmsghdr align; char buf[CMSG_SPACE(sizeof(int))]; } control;
+  memset(&control, 0, sizeof control);
+  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf, .msg_controllen = sizeof control.buf};
+  struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  int master = PTY_MASTER_FD;
+  memcpy(CMSG_DATA(c), &master, sizeof master);
+  if (sendmsg(sock, &msg, 0) < 0) die(STEP_CONSOLE_SOCKET, errno, 0);
+  close(sock);
+}
+
+/* Invariant: `hutch runtime start` has opened the fifo for reading (runc's exec fifo). */
+static void wait_start(int fifo_path_fd) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/self/fd/%d", fifo_path_fd);
+  int fd = open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) die(STEP_START_FIFO, errno, 0);
+  if (write(fd, "0", 1) != 1) die(STEP_START_FIFO, errno, 0);
+  close(fd);
+  close(fifo_path_fd);
+}
+
 /* The child: in the new namespaces, carries out the plan and execs (or stays as init). */
 static void __attribute__((noreturn)) run_child(void) {
   struct record r;
-  if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) die(STEP_PDEATHSIG, errno, 0);
+  if (!find(TAG_DETACH, &r) && prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) die(STEP_PDEATHSIG, errno, 0);
   /* Waiting also orders the messages: CLONED from the parent comes before our READY. */
   sync_read(SYNC_MAPPED);
+  int fifo = hold_path(TAG_START_FIFO, STEP_START_FIFO);
+  int console = console_fd;
   setup_filesystem();
   setup_process();
   int slave = find(TAG_TERMINAL, &r) ? open_terminal(r.index) : -1;
+  if (console >= 0) send_console(console);
   if (find(TAG_CWD, &r) && chdir(get_string(&r, 0, 0)) < 0) die(STEP_CWD, errno, r.index);
   uint8_t ready = SYNC_READY;
   sync_write(&ready, 1);
-  sync_read(SYNC_GO);
-  close(SYNC_FD);
+  if (fifo >= 0) {
+    close(SYNC_FD);
+    wait_start(fifo);
+  } else {
+    sync_read(SYNC_GO);
+    close(SYNC_FD);
+  }
+  if (find(TAG_CLONE_FLAGS, &r) && (get_u32(r.data) & CLONE_NEWCGROUP) && unshare(CLONE_NEWCGROUP) < 0) die(STEP_CGROUPNS, errno, r.index);
   drop_privileges();
   if (!find(TAG_INIT, &r)) exec_process(slave);
   pid_t pid = fork();
@@ -424,6 +576,33 @@ static void __attribute__((noreturn)) run_child(void) {
   _exit(wait_for(pid));
 }
 
+/*
+ * Invariant: the helper is in every namespace the plan joins (hutch exec). All paths are opened
+ * first, since they name the host's /proc; the user namespace is joined first, which gives the
+ * capabilities the other joins need (setns(2)). A joined pid namespace holds the next child.
+ */
+static void join_namespaces(void) {
+  int fds[16];
+  uint32_t types[16], index[16];
+  size_t n = 0;
+  struct record r = {0};
+  while (next_record(&r)) {
+    if (r.tag != TAG_SETNS) continue;
+    if (n == 16) die(STEP_SETNS, E2BIG, r.index);
+    types[n] = get_u32(r.data);
+    index[n] = r.index;
+    fds[n] = open(get_string(&r, 4, 0), O_RDONLY | O_CLOEXEC);
+    if (fds[n] < 0) die(STEP_SETNS, errno, r.index);
+    n++;
+  }
+  for (int pass = 0; pass < 2; pass++)
+    for (size_t i = 0; i < n; i++) {
+      if ((types[i] == CLONE_NEWUSER) != (pass == 0)) continue;
+      if (setns(fds[i], (int)types[i]) < 0) die(STEP_SETNS, errno, index[i]);
+      close(fds[i]);
+    }
+}
+
 int main(void) {
   for (int fd = PLAN_FD; fd <= FAIL_FD; fd++) {
     if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) _exit(125); /* no fd 5 to report on */
@@ -434,15 +613,21 @@ int main(void) {
   check_plan();
   struct record r;
   if (find(TAG_PDEATHSIG, &r) && prctl(PR_SET_PDEATHSIG, get_u32(r.data)) < 0) die(STEP_PDEATHSIG, errno, r.index);
+  console_fd = connect_console();
+  join_namespaces();
   uint32_t flags = find(TAG_CLONE_FLAGS, &r) ? get_u32(r.data) : 0;
-  pid_t child = (pid_t)syscall(SYS_clone, (unsigned long)flags | SIGCHLD, NULL, NULL, NULL, 0);
+  /* The cgroup namespace comes after "go" (run_child): hooks move the child into its cgroup first,
+     so that cgroup, not ours, is the root the container sees. */
+  pid_t child = (pid_t)syscall(SYS_clone, (unsigned long)(flags & ~(uint32_t)CLONE_NEWCGROUP) | SIGCHLD, NULL, NULL, NULL, 0);
   if (child < 0) die(STEP_CLONE, errno, r.index);
   if (child == 0) run_child(); /* never returns */
+  if (console_fd >= 0) close(console_fd);
   unsigned char msg[5] = {SYNC_CLONED};
   memcpy(msg + 1, &child, 4);
   sync_write(msg, sizeof msg);
   close(SYNC_FD);
   close(FAIL_FD); /* from here on only the child reports; EOF on fd 5 means it exec'd */
+  if (find(TAG_DETACH, &r)) return 0; /* the caller's subreaper (conmon) adopts the child */
   install_forwarding(child);
   return wait_for(child);
 }

@@ -16,7 +16,7 @@
 #define WIRE_MAX_PLAN (1u << 20)
 
 enum wire_tag {
-  TAG_CLONE_FLAGS = 1,   /* u32 clone flags (CLONE_NEW*) */
+  TAG_CLONE_FLAGS = 1,   /* u32 clone flags (CLONE_NEW*); CLONE_NEWCGROUP is unshared after GO */
   /* 2: reserved (was WAIT_MAPS; the child now always waits for SYNC_MAPPED) */
   TAG_ROOTFS = 3,        /* string: bind this on itself and pivot_root into it */
   TAG_MOUNT = 4,         /* u32 flags, u32 ops, string source, target, fstype, data */
@@ -40,7 +40,11 @@ enum wire_tag {
   TAG_PROPAGATION = 22,  /* u32 flags for mount(NULL, "/", ...) first, e.g. MS_REC|MS_SLAVE */
   TAG_PDEATHSIG = 23,    /* u32 signal the helper gets when its parent dies */
   TAG_UMASK = 24,        /* u32 */
-  TAG_MAX = 24,
+  TAG_SETNS = 25,        /* u32 CLONE_NEW* type, string path: join before clone (user first) */
+  TAG_DETACH = 26,       /* empty: no parent-death signal for the child; the helper exits once it is cloned */
+  TAG_START_FIFO = 27,   /* string path: after SYNC_READY, wait for a reader of this fifo instead of SYNC_GO */
+  TAG_CONSOLE_SOCKET = 28,/* string path: send the pty master over this unix socket (SCM_RIGHTS) */
+  TAG_MAX = 28,
 };
 
 /* TAG_MOUNT ops: what to do around mount(2). */
@@ -86,6 +90,10 @@ enum wire_step {
   STEP_SETSID = 25,
   STEP_EXEC = 26,
   STEP_PDEATHSIG = 27,
+  STEP_CGROUPNS = 28,
+  STEP_SETNS = 29,
+  STEP_START_FIFO = 30,
+  STEP_CONSOLE_SOCKET = 31,
 };
 
 #endif

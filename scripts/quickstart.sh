@@ -29,8 +29,10 @@ if [ "$(id -u)" != 0 ]; then
   build
   rootfs=${XDG_CACHE_HOME:-$HOME/.cache}/hutch-quickstart/rootfs
   make_rootfs "$rootfs"
+  tar -C "$rootfs" --numeric-owner --owner=0 --group=0 -cf "$rootfs.tar" .
   set -x
-  exec node "$repo/bin/hutch" run --rootfs "$rootfs" -- sh -c "$demo"
+  node "$repo/bin/hutch" import -q "$rootfs.tar" localhost/quickstart >/dev/null
+  exec node "$repo/bin/hutch" run localhost/quickstart sh -c "$demo"
 fi
 
 bash "$repo/scripts/prepare-host.sh"
@@ -45,7 +47,12 @@ if ! runuser -u "$user" -- test -r "$repo/dist/src/cli/main.js"; then
 fi
 work=/tmp/hutch-quickstart-$user
 make_rootfs "$work/rootfs"
+# An image from a root filesystem tarball (offline), then a container of it on the union filesystem.
+tar -C "$work/rootfs" --numeric-owner --owner=0 --group=0 -cf "$work/rootfs.tar" .
 chown -R "$user:$user" "$work"
-echo "+ runuser -u $user -- hutch run --rootfs $work/rootfs -- sh -c '...'"
+as_user() { runuser -u "$user" -- env -i HOME="$(getent passwd "$user" | cut -d: -f6)" PATH=/usr/local/bin:/usr/bin:/bin "$@"; }
+echo "+ runuser -u $user -- hutch import $work/rootfs.tar localhost/quickstart"
+as_user node "$src/bin/hutch" import --root "$work/state" -q "$work/rootfs.tar" localhost/quickstart >/dev/null
+echo "+ runuser -u $user -- hutch run localhost/quickstart sh -c '...'"
 exec runuser -u "$user" -- env -i HOME="$(getent passwd "$user" | cut -d: -f6)" PATH=/usr/local/bin:/usr/bin:/bin \
-  node "$src/bin/hutch" run --root "$work/state" --rootfs "$work/rootfs" -- sh -c "$demo"
+  node "$src/bin/hutch" run --root "$work/state" localhost/quickstart sh -c "$demo"

@@ -1,8 +1,11 @@
 import { Builtins, Cli } from 'clipanion';
 import { commands } from './commands/index.js';
+import { reorderRuntimeArgv } from './runtime/argv.js';
 
 /** The `hutch` entry point: builds the CLI from the command list and returns its exit status. */
 export async function main(argv: string[]): Promise<number> {
+  if (argv[0] === 'runtime') argv = ['runtime', ...reorderRuntimeArgv(argv.slice(1))]; // runc's global flags come first
+
   const cli = new Cli({ binaryLabel: 'hutch', binaryName: 'hutch', binaryVersion: '0.1.0' });
   cli.register(Builtins.HelpCommand);
   cli.register(Builtins.VersionCommand);

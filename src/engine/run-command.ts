@@ -1,15 +1,18 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
+import { needsOwnNetns } from '../../net/index.js';
 import { hostsFile, resolvConf } from '../../net/resolv.js';
 import { UsageError } from '../errors.js';
 import type { HutchPaths } from '../paths.js';
 import type { IdMapping } from '../runtime/spec.js';
 import { Cleanup } from '../sys/cleanup.js';
-import { getWindowSize } from '../sys/pty.js';
+import { getWindowSize, type WindowSize } from '../sys/pty.js';
+import { tryLock } from '../sys/trylock.js';
 import { checkMaps, chooseMaps, needsHelper, parseMapFlag, type UsernsMode } from '../userns/idmap.js';
 import { readSubid, type SubidRange } from '../userns/subid.js';
+import { createSetup, prepareLaunch, releaseSetup, removeContainerDirs, type SetupFlags } from './container-setup.js';
 import { runContainer, type ContainerHook } from './run.js';
 import { buildRunSpec, type RunRequest } from './run-spec.js';
 import type { TerminalIo } from './terminal.js';
@@ -22,6 +25,8 @@ export interface RunCommandRequest extends RunRequest {
   interactive: boolean;
   init: boolean;
   hooks?: ContainerHook[];
+  /** Image, storage, network and resource flags (src/engine/container-setup.ts). */
+  setup?: SetupFlags;
 }
 
 export interface RunCommandIo {
@@ -35,34 +40,75 @@ export interface RunCommandIo {
 
 /** Runs a command in a container made from a root filesystem directory; returns its exit status. */
 export async function runCommand(req: RunCommandRequest, io: RunCommandIo): Promise<number> {
-  checkRootfs(req.rootfs);
+  if (req.setup?.image === undefined) checkRootfs(req.rootfs);
   const cleanup = new Cleanup();
   try {
     const id = randomBytes(32).toString('hex');
-    const runDir = join(io.paths.run, 'containers', id);
-    mkdirSync(runDir, { recursive: true, mode: 0o700 });
-    cleanup.add(`remove ${runDir}`, () => rmSync(runDir, { recursive: true, force: true }));
+    // Not containers/: that is for containers with a lifecycle; these folders live as long as one run.
+    const dataParent = join(io.paths.data, 'ephemeral');
+    const stale = (name: string): void => {
+      releaseSetup(join(dataParent, name), name);
+      rmSync(join(dataParent, name), { recursive: true, force: true });
+    };
+    const dirs = { data: join(dataParent, id), run: makeRunDir(join(io.paths.run, 'ephemeral'), id, cleanup, stale) };
+    cleanup.add(`remove the folders of container ${id}`, () => removeContainerDirs(dirs));
     const me = userInfo();
     const maps = idMaps(req, { name: me.username, uid: me.uid, gid: me.gid }, io);
     const hostname = req.hostname ?? id.slice(0, 12);
-    const etcFiles = writeEtcFiles(runDir, hostname);
-    const spec = buildRunSpec(req, { id, ...maps, etcFiles, keepId: req.userns === 'keep-id' ? { uid: me.uid, gid: me.gid } : undefined });
+    const etcFiles = writeEtcFiles(dirs.run, hostname);
+    const warn = (line: string): void => void io.stderr.write(line + '\n');
+    cleanup.add('release the image', () => releaseSetup(dirs.data, id));
+    const created = await createSetup(req, req.setup ?? NO_SETUP, id, dirs, warn);
+    const spec = buildRunSpec({ ...created.req, network: needsOwnNetns(created.setup.network) ? 'none' : 'host' }, { id, ...maps, etcFiles, userDb: created.userDb, keepId: req.userns === 'keep-id' ? { uid: me.uid, gid: me.gid } : undefined });
+    const setup = await prepareLaunch(created.setup, { id, dirs, maps, etcFiles, hostname, cleanup, warn });
+    setup.patchSpec(spec);
     const restore = req.tty && req.interactive && io.stdin.isTTY ? rawMode(io.stdin) : () => undefined;
     cleanup.add('restore the terminal', restore);
     const result = await runContainer(spec, {
       stdio: [req.interactive ? 'inherit' : 'ignore', 'inherit', 'inherit'],
       terminal: req.tty ? terminalIo(req, io) : undefined,
       init: req.init,
-      hooks: req.hooks,
+      hooks: [...setup.hooks, ...(req.hooks ?? [])],
+      plan: setup.plan,
       forwardSignals: true,
     });
+    const failure = setup.failure();
+    if (failure !== undefined) throw failure;
     return result.exitCode;
   } finally {
     await cleanup.release();
   }
 }
 
-function checkRootfs(rootfs: string): void {
+/** --rootfs with none of the setup flags: no image, the default network, no limits. */
+export const NO_SETUP: SetupFlags = { publish: [], publishAll: false, dns: [], dnsSearch: [], addHost: [] };
+
+/**
+ * Makes the container's runtime folder, holding its lock for as long as hutch runs; first removes
+ * the folders of runs whose hutch was killed (their lock is free). The folder appears by rename,
+ * lock inside, so a sweep never takes a folder that is being made.
+ */
+function makeRunDir(parent: string, id: string, cleanup: Cleanup, onStale: (name: string) => void = () => undefined): string {
+  mkdirSync(parent, { recursive: true, mode: 0o700 });
+  for (const name of readdirSync(parent)) {
+    if (name.startsWith('.')) continue;
+    const fd = tryLock(join(parent, name, 'lock'));
+    if (fd === undefined) continue;
+    onStale(name);
+    rmSync(join(parent, name), { recursive: true, force: true });
+    closeSync(fd);
+  }
+  const temp = join(parent, `.new-${id}`);
+  const runDir = join(parent, id);
+  mkdirSync(temp, { mode: 0o700 });
+  const lock = tryLock(join(temp, 'lock'));
+  renameSync(temp, runDir);
+  cleanup.add(`remove ${runDir}`, () => rmSync(runDir, { recursive: true, force: true }));
+  cleanup.add(`unlock ${runDir}`, () => lock !== undefined && closeSync(lock));
+  return runDir;
+}
+
+export function checkRootfs(rootfs: string): void {
   let isDir = false;
   try {
     isDir = statSync(rootfs).isDirectory();
@@ -81,7 +127,7 @@ interface MapChoice {
 }
 
 /** --uidmap/--gidmap when given; else the user's ranges (or the user alone) in the --userns mode. */
-function idMaps(req: RunCommandRequest, me: { name: string; uid: number; gid: number }, io: RunCommandIo): MapChoice {
+export function idMaps(req: RunCommandRequest, me: { name: string; uid: number; gid: number }, io: RunCommandIo): MapChoice {
   const subuid = readSubid('uid', { name: me.name, id: me.uid }, io.hostRoot);
   const subgid = readSubid('gid', { name: me.name, id: me.uid }, io.hostRoot);
   let uidMappings = chooseMaps(req.userns, me.uid, subuid);
@@ -109,7 +155,7 @@ function warnOnce(io: RunCommandIo, name: string): void {
   }
 }
 
-function writeEtcFiles(runDir: string, hostname: string): { hosts: string; hostname: string; resolvConf: string } {
+export function writeEtcFiles(runDir: string, hostname: string): { hosts: string; hostname: string; resolvConf: string } {
   const files = { hosts: join(runDir, 'hosts'), hostname: join(runDir, 'hostname'), resolvConf: join(runDir, 'resolv.conf') };
   let hostResolv = '';
   try {
@@ -123,15 +169,22 @@ function writeEtcFiles(runDir: string, hostname: string): { hosts: string; hostn
   return files;
 }
 
-function terminalIo(req: RunCommandRequest, io: RunCommandIo): TerminalIo {
+export function terminalIo(req: RunCommandRequest, io: RunCommandIo): TerminalIo {
   const hostTty = io.stdout.isTTY ? 1 : io.stdin.isTTY ? 0 : undefined;
-  const size = hostTty === undefined ? undefined : getWindowSize(hostTty);
+  // A terminal that reports 0x0 (a pty nobody sized) would leave programs without a size: default.
+  const sizeOf = (fd: number): WindowSize | undefined => {
+    const size = getWindowSize(fd);
+    return size.rows > 0 && size.cols > 0 ? size : undefined;
+  };
   return {
     input: req.interactive ? io.stdin : undefined,
     output: io.stdout,
-    size,
+    size: hostTty === undefined ? undefined : sizeOf(hostTty),
     watchSize: hostTty === undefined ? undefined : (apply) => {
-      const onWinch = (): void => apply(getWindowSize(hostTty));
+      const onWinch = (): void => {
+        const size = sizeOf(hostTty);
+        if (size !== undefined) apply(size);
+      };
       process.on('SIGWINCH', onWinch);
       return () => process.off('SIGWINCH', onWinch);
     },
@@ -139,9 +192,8 @@ function terminalIo(req: RunCommandRequest, io: RunCommandIo): TerminalIo {
 }
 
 /** Puts the user's terminal in raw mode (keys go to the container as typed); returns the restore. */
-function rawMode(stdin: NodeJS.ReadStream): () => void {
-  stdin.setRawMode(true);
-  stdin.resume();
+export function rawMode(stdin: NodeJS.ReadStream): () => void {
+  stdin.setRawMode(true); // no resume(): keys typed before the terminal is attached must wait, not be lost
   return () => {
     stdin.setRawMode(false);
     stdin.pause();

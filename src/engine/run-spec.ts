@@ -5,7 +5,7 @@ import { CAPABILITIES, capabilityName, DEFAULT_CAPABILITIES, RLIMITS } from '../
 import type { IdMapping, Mount, Namespace, Spec } from '../runtime/spec.js';
 import { requireMapped, toHost } from '../userns/idmap.js';
 import type { SubidRange } from '../userns/subid.js';
-import { resolveUserIn } from './users.js';
+import { resolveUser, resolveUserIn } from './users.js';
 
 /** `hutch run`'s flags, parsed but not yet interpreted (src/cli/commands/run.ts fills it). */
 export interface RunRequest {
@@ -38,6 +38,11 @@ export interface SpecContext {
   setgroupsAllowed: boolean;
   /** --userns=keep-id: run as the host user's own ids by default. */
   keepId?: { uid: number; gid: number };
+  /**
+   * The container's /etc/passwd and /etc/group text, to resolve -u; default: read from the rootfs
+   * (an image's rootfs is mounted where hutch cannot see it: the image code passes them).
+   */
+  userDb?: { passwd: string; group: string };
   /** Generated /etc/hosts, /etc/hostname and /etc/resolv.conf on the host, bound in. */
   etcFiles: { hosts: string; hostname: string; resolvConf: string };
 }
@@ -50,7 +55,8 @@ const DEVICES = ['null', 'zero', 'full', 'random', 'urandom', 'tty'];
 /** Builds the OCI spec of a `hutch run`, with docker's defaults (mounts, devices, caps, masks). */
 export function buildRunSpec(req: RunRequest, ctx: SpecContext): Spec {
   const rootfs = resolve(req.rootfs);
-  const user = ctx.keepId && req.user === undefined ? { uid: ctx.keepId.uid, gid: ctx.keepId.gid, additionalGids: [] as number[], home: undefined } : resolveUserIn(rootfs, req.user ?? '0');
+  const user = ctx.keepId && req.user === undefined ? { uid: ctx.keepId.uid, gid: ctx.keepId.gid, additionalGids: [] as number[], home: undefined }
+    : ctx.userDb ? resolveUser(req.user ?? '0', ctx.userDb.passwd, ctx.userDb.group) : resolveUserIn(rootfs, req.user ?? '0');
   requireMapped('uid', ctx.uidMappings, user.uid, ctx.subuid);
   requireMapped('gid', ctx.gidMappings, user.gid, ctx.subgid);
   const hostname = req.hostname ?? ctx.id.slice(0, 12);
@@ -81,6 +87,17 @@ export function buildRunSpec(req: RunRequest, ctx: SpecContext): Spec {
       readonlyPaths: READONLY_PATHS,
     },
   };
+}
+
+/**
+ * The spec for launching from inside an existing user namespace (the monitor's, see
+ * userns-launch.ts): the same container, joining the caller's user namespace instead of creating one.
+ */
+export function withoutUserNamespace(spec: Spec): Spec {
+  const linux = { ...spec.linux, namespaces: (spec.linux?.namespaces ?? []).filter((n) => n.type !== 'user') };
+  delete linux.uidMappings;
+  delete linux.gidMappings;
+  return { ...spec, linux };
 }
 
 function systemMounts(): Mount[] {

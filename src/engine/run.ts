@@ -2,7 +2,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { CommandError, HelperError, UserNsError } from '../errors.js';
 import { spawnHelper, WIRE, type HelperProcess } from '../runtime/nsexec.js';
-import { planFromSpec } from '../runtime/plan.js';
+import { planFromSpec, type HelperPlan } from '../runtime/plan.js';
 import { namespaceOf, type Spec } from '../runtime/spec.js';
 import { takeFd } from '../sys/pidfd.js';
 import { parseMapText } from '../userns/idmap.js';
@@ -22,6 +22,11 @@ export interface LaunchOptions {
   stdio?: [Stdio, Stdio, Stdio];
   /** Where a terminal (spec.process.terminal) reads input and writes output. */
   terminal?: TerminalIo;
+  /**
+   * Takes the terminal's master fd instead (an OCI runtime passes it on through --console-socket);
+   * the caller owns and closes it. Called before the hooks.
+   */
+  takeTerminal?: (master: number) => void;
   hooks?: ContainerHook[];
   /** A tiny init as PID 1 that reaps zombies and forwards signals (--init). */
   init?: boolean;
@@ -31,6 +36,8 @@ export interface LaunchOptions {
   seccomp?: Uint8Array;
   /** The namespace owner writing the maps (default: this process's uid and gid). */
   owner?: MapWriter;
+  /** The OCI face's additions to the plan (detach, start fifo, console socket). */
+  plan?: Pick<HelperPlan, 'detach' | 'startFifo' | 'consoleSocket' | 'joins'>;
 }
 
 /** A container whose namespaces and mounts exist and whose process waits to be started. */
@@ -57,20 +64,24 @@ export interface ContainerResult {
  */
 export async function createContainer(spec: Spec, options: LaunchOptions = {}): Promise<CreatedContainer> {
   // Without a user namespace of its own, the container lives in ours: its gids are our map's.
-  const gidMappings = namespaceOf(spec, 'user') ? undefined : parseMapText(readFileSync('/proc/self/gid_map', 'utf8'));
-  const plan = planFromSpec(spec, { isDirectory, gidMappings }, { init: options.init, seccomp: options.seccomp });
+  const userns = namespaceOf(spec, 'user');
+  const ownUserns = userns !== undefined && userns.path === undefined; // a path joins one (exec)
+  const gidMappings = ownUserns ? undefined : parseMapText(readFileSync('/proc/self/gid_map', 'utf8'));
+  const plan = { ...planFromSpec(spec, { isDirectory, gidMappings }, { init: options.init, seccomp: options.seccomp }), ...options.plan };
   const helper = spawnHelper(plan, plan.terminal ? ['ignore', 'ignore', 'ignore'] : options.stdio ?? ['inherit', 'inherit', 'inherit']);
   let pid = -1;
   let detach: (() => Promise<void>) | undefined;
   try {
     pid = await helper.cloned();
-    if (namespaceOf(spec, 'user')) {
+    if (ownUserns) {
       const owner = options.owner ?? { uid: process.getuid!(), gid: process.getgid!() };
       await writeIdMaps(pid, spec.linux?.uidMappings ?? [], spec.linux?.gidMappings ?? [], owner);
     }
     helper.mapped();
     await helper.ready();
-    if (plan.terminal) detach = attachTerminal(takeFd(pid, WIRE.ptyMasterFd), options.terminal ?? { output: process.stdout }, spec.process?.consoleSize);
+    const ownsTerminal = plan.terminal && plan.consoleSocket === undefined; // else the helper sent it to the console socket
+    if (ownsTerminal && options.takeTerminal) options.takeTerminal(takeFd(pid, WIRE.ptyMasterFd));
+    else if (ownsTerminal) detach = attachTerminal(takeFd(pid, WIRE.ptyMasterFd), options.terminal ?? { output: process.stdout }, spec.process?.consoleSize);
     for (const hook of options.hooks ?? []) await hook(pid);
   } catch (error) {
     helper.kill('SIGKILL');

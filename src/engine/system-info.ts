@@ -1,7 +1,9 @@
+import { cgroupReport, type CgroupReport } from '../cgroups/info.js';
 import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs';
 import { release, userInfo } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { describeCause } from '../errors.js';
+import { helperPath } from '../runtime/nsexec.js';
 import { rootMaps } from '../userns/idmap.js';
 import { rangeSize, readSubid } from '../userns/subid.js';
 import { createContainer } from './run.js';
@@ -18,6 +20,8 @@ export interface SystemInfo {
   kernel: string;
   user: { name: string; uid: number; gid: number };
   checks: HostCheck[];
+  /** The cgroups module's own report: version, manager, delegated controllers. */
+  cgroups: CgroupReport;
 }
 
 /** Probes what this host gives a rootless user (`hutch system info`). `root` is '/' but in tests. */
@@ -25,10 +29,15 @@ export async function systemInfo(root = '/'): Promise<SystemInfo> {
   const me = userInfo();
   const checks = [await userNamespaces(root), ...subidChecks(me, root), ...['newuidmap', 'newgidmap'].map(idTool), fuseDevice(root),
     networkTool(['slirp4netns', 'pasta']), cgroupCheck(root), systemdUser(me.uid, root)];
-  return { kernel: release(), user: { name: me.username, uid: me.uid, gid: me.gid }, checks };
+  return { kernel: release(), user: { name: me.username, uid: me.uid, gid: me.gid }, checks, cgroups: await cgroupReport(process.env, root) };
 }
 
-const APPARMOR_FIX = 'install the AppArmor profile shipped in docs/apparmor/hutch-nsexec (see docs/apparmor.md), or `sudo sysctl kernel.apparmor_restrict_unprivileged_userns=0`';
+/** The commands that install the helper's AppArmor profile (docs/apparmor.md), with this install's paths. */
+function apparmorFix(): string {
+  const helper = helperPath();
+  const profile = join(dirname(dirname(helper)), 'docs', 'apparmor', 'hutch-nsexec');
+  return `as root: \`sed 's|/opt/hutch/native/hutch-nsexec|${helper}|' ${profile} > /etc/apparmor.d/hutch-nsexec && apparmor_parser -r /etc/apparmor.d/hutch-nsexec\` (docs/apparmor.md)`;
+}
 
 /** A real probe: /bin/true in a new user namespace through the helper, as every run does. */
 async function userNamespaces(root: string): Promise<HostCheck> {
@@ -49,7 +58,7 @@ async function userNamespaces(root: string): Promise<HostCheck> {
     await probe.wait();
     return { name, ok: true, detail: apparmor === 1 ? 'allowed (AppArmor restricts them, but a profile lets hutch-nsexec through)' : 'allowed' };
   } catch (error) {
-    const fix = apparmor === 1 ? APPARMOR_FIX : 'ask an administrator to allow unprivileged user namespaces';
+    const fix = apparmor === 1 ? apparmorFix() : 'ask an administrator to allow unprivileged user namespaces';
     return { name, ok: false, detail: `cannot create one: ${describeCause(error)}${apparmor === 1 ? ' (kernel.apparmor_restrict_unprivileged_userns is 1)' : ''}`, fix };
   }
 }

@@ -17,13 +17,13 @@ export const WIRE = { magic: 0x58534e48, version: 1, ptyMasterFd: 6 } as const;
 export const TAG = {
   CLONE_FLAGS: 1, ROOTFS: 3, MOUNT: 4, SYMLINK: 5, MASK: 6, READONLY: 7, HOSTNAME: 8,
   LOOPBACK: 9, RLIMIT: 10, CWD: 11, USER: 12, GROUPS: 13, CAPS: 14, NO_NEW_PRIVS: 15, SECCOMP: 16,
-  ARG: 17, ENV: 18, TERMINAL: 19, INIT: 20, READONLY_ROOT: 21, PROPAGATION: 22, PDEATHSIG: 23, UMASK: 24,
+  ARG: 17, ENV: 18, TERMINAL: 19, INIT: 20, READONLY_ROOT: 21, PROPAGATION: 22, PDEATHSIG: 23, UMASK: 24, SETNS: 25, DETACH: 26, START_FIFO: 27, CONSOLE_SOCKET: 28,
 } as const;
 export const SYNC = { CLONED: 1, MAPPED: 2, READY: 3, GO: 4 } as const;
 export const STEPS = [
   '', 'read plan', 'parse plan', 'clone', 'sync', 'propagation', 'rootfs', 'mount', 'symlink', 'mask',
   'readonly', 'pivot_root', 'readonly root', 'hostname', 'loopback', 'rlimit', 'terminal', 'cwd',
-  'setgroups', 'setgid', 'setuid', 'caps', 'no_new_privs', 'seccomp', 'init', 'setsid', 'exec', 'pdeathsig',
+  'setgroups', 'setgid', 'setuid', 'caps', 'no_new_privs', 'seccomp', 'init', 'setsid', 'exec', 'pdeathsig', 'cgroupns', 'setns', 'start fifo', 'console socket',
 ] as const;
 const MOUNT_OP = { MKDIR: 1, MKFILE: 2, REMOUNT_RO: 4 } as const;
 
@@ -86,6 +86,7 @@ function planRecords(plan: HelperPlan): WireRecord[] {
   const r: WireRecord[] = [];
   const add = (tag: number, payload: Buffer, what: string): void => void r.push({ tag, payload, what });
   if (plan.parentDeathSignal !== undefined) add(TAG.PDEATHSIG, u32(plan.parentDeathSignal), 'set the parent-death signal');
+  for (const j of plan.joins ?? []) add(TAG.SETNS, Buffer.concat([u32(j.type), str(j.path)]), `join the namespace ${j.path}`);
   add(TAG.CLONE_FLAGS, u32(plan.cloneFlags), 'create the namespaces');
   if (plan.propagation !== undefined) add(TAG.PROPAGATION, u32(plan.propagation), 'set mount propagation');
   if (plan.rootfs !== undefined) add(TAG.ROOTFS, str(plan.rootfs), `use ${plan.rootfs} as the root`);
@@ -106,6 +107,9 @@ function planRecords(plan: HelperPlan): WireRecord[] {
   for (const a of plan.args) add(TAG.ARG, str(a), `run ${plan.args[0]}`);
   for (const e of plan.env) add(TAG.ENV, str(e), 'set the environment');
   if (plan.init) add(TAG.INIT, empty, 'start the init');
+  if (plan.detach) add(TAG.DETACH, empty, 'detach from the helper');
+  if (plan.startFifo !== undefined) add(TAG.START_FIFO, str(plan.startFifo), `wait for start on ${plan.startFifo}`);
+  if (plan.consoleSocket !== undefined) add(TAG.CONSOLE_SOCKET, str(plan.consoleSocket), `send the terminal to ${plan.consoleSocket}`);
   return r;
 }
 
@@ -129,7 +133,7 @@ export interface HelperFailure {
 /** Turns a fd-5 failure into the HelperError the engine refines (exec ENOENT -> 127, ...). */
 export function helperError(f: HelperFailure): HelperError {
   return new HelperError(f.step, f.errno, `cannot start the container: ${f.what}: ${f.step} failed: ${errnoName(f.errno)}`, {
-    hint: 'run with HUTCH_DEBUG=1 for details; `hutch system info` checks what this host allows',
+    hint: 'check the path or setting named above; `hutch system info` checks what this host allows',
   });
 }
 
@@ -155,7 +159,8 @@ export interface HelperProcess {
 /** Spawns hutch-nsexec with `plan` on fd 3; stdio as for child_process.spawn (fds 0-2 only). */
 export function spawnHelper(plan: HelperPlan, stdio: [StdioOptions0, StdioOptions0, StdioOptions0]): HelperProcess {
   const { bytes, what } = encodePlan(plan);
-  const child = spawn(helperPath(), [], { stdio: [...stdio, 'pipe', 'pipe', 'pipe'] });
+  // Its own session: a ^C at hutch's terminal reaches hutch alone, which forwards it once.
+  const child = spawn(helperPath(), [], { stdio: [...stdio, 'pipe', 'pipe', 'pipe'], detached: true });
   const planFd = child.stdio[3] as Duplex, sync = child.stdio[4] as Duplex, failures = (child.stdio as unknown as Readable[])[5] as Readable;
   planFd.on('error', () => undefined); // a helper that dies early closes its end; fd 5 says why
   planFd.end(bytes);

@@ -21,6 +21,8 @@ export interface CapabilitySets {
 /** What hutch-nsexec is told to do (encoded onto the wire by nsexec.ts). */
 export interface HelperPlan {
   cloneFlags: number;
+  /** Namespaces to join by path before the clone (linux.namespaces[].path), user first. */
+  joins?: { type: number; path: string }[];
   propagation?: number;
   rootfs?: string;
   fs: FsStep[];
@@ -40,6 +42,12 @@ export interface HelperPlan {
   env: string[];
   init: boolean;
   parentDeathSignal?: number;
+  /** The OCI face: the child outlives the helper (runc's model: the caller's subreaper adopts it). */
+  detach?: boolean;
+  /** Wait for a reader of this fifo instead of "go" (`hutch runtime start`). */
+  startFifo?: string;
+  /** Send the pty master to this unix socket (--console-socket). */
+  consoleSocket?: string;
 }
 
 /** What the plan needs to know of the host; a function, so unit tests give plain answers. */
@@ -69,12 +77,13 @@ export function planFromSpec(spec: Spec, host: PlanHost, options: PlanOptions = 
   if (rootfs !== undefined && !posix.isAbsolute(rootfs)) throw new UsageError('SPEC_ROOT_RELATIVE', `cannot plan the container: root path ${rootfs} is not absolute`, { hint: 'resolve root.path against the bundle first' });
   return {
     cloneFlags,
+    joins: joinsOf(spec),
     propagation: cloneFlags & CLONE.NEWNS ? MS.REC | propagationFlag(spec.linux?.rootfsPropagation) : undefined,
     rootfs,
     fs: rootfs === undefined ? [] : filesystemSteps(spec, rootfs, host),
     readonlyRoot: spec.root?.readonly === true,
-    hostname: namespaceOf(spec, 'uts') ? spec.hostname : undefined,
-    loopback: namespaceOf(spec, 'network') !== undefined,
+    hostname: createsNamespace(spec, 'uts') ? spec.hostname : undefined,
+    loopback: createsNamespace(spec, 'network'),
     rlimits: (proc.rlimits ?? []).map((l) => ({ resource: rlimitNumber(l.type), soft: rlimitValue(l.soft), hard: rlimitValue(l.hard) })),
     umask: proc.user.umask,
     terminal: proc.terminal === true,
@@ -93,11 +102,23 @@ export function planFromSpec(spec: Spec, host: PlanHost, options: PlanOptions = 
 
 function cloneFlagsOf(spec: Spec): number {
   let flags = 0;
-  for (const ns of spec.linux?.namespaces ?? []) {
-    if (ns.path !== undefined) throw new UsageError('SPEC_NAMESPACE_PATH', `cannot plan the container: joining the ${ns.type} namespace at ${ns.path} is not supported`, { hint: 'let hutch create the namespace' });
-    flags |= NAMESPACE_FLAGS[ns.type];
-  }
+  for (const ns of spec.linux?.namespaces ?? []) if (ns.path === undefined) flags |= NAMESPACE_FLAGS[ns.type];
   return flags;
+}
+
+function joinsOf(spec: Spec): { type: number; path: string }[] {
+  const joins: { type: number; path: string }[] = [];
+  for (const ns of spec.linux?.namespaces ?? []) {
+    if (ns.path === undefined) continue;
+    if (NAMESPACE_FLAGS[ns.type] === 0) throw new UsageError('SPEC_NAMESPACE_PATH', `cannot plan the container: joining the ${ns.type} namespace at ${ns.path} is not supported`, { hint: 'let hutch create the namespace' });
+    joins.push({ type: NAMESPACE_FLAGS[ns.type], path: ns.path });
+  }
+  return joins;
+}
+
+function createsNamespace(spec: Spec, type: 'uts' | 'network' | 'cgroup'): boolean {
+  const ns = namespaceOf(spec, type);
+  return ns !== undefined && ns.path === undefined;
 }
 
 function propagationFlag(name: string | undefined): number {
@@ -133,9 +154,10 @@ function filesystemSteps(spec: Spec, rootfs: string, host: PlanHost): FsStep[] {
   const steps: FsStep[] = [];
   const inside = (p: string): string => posix.join(rootfs, p);
   const ownNetns = namespaceOf(spec, 'network') !== undefined;
+  const ownCgroupns = createsNamespace(spec, 'cgroup');
   const gids = spec.linux?.gidMappings ?? host.gidMappings;
   for (const m of spec.mounts ?? []) {
-    steps.push(mountStep(adaptRootless(m, ownNetns, gids), inside(m.destination), host));
+    steps.push(mountStep(adaptRootless(m, ownNetns, gids, ownCgroupns), inside(m.destination), host));
     if (m.destination === '/dev' && m.type === 'tmpfs') steps.push(...devSteps(spec, inside));
   }
   for (const p of spec.linux?.maskedPaths ?? []) steps.push({ kind: 'mask', path: inside(p) });
@@ -147,7 +169,9 @@ function filesystemSteps(spec: Spec, rootfs: string, host: PlanHost): FsStep[] {
  * What a user namespace forbids, rewritten as runc does rootless: sysfs can be mounted only with a
  * network namespace of our own (else bind the host's read-only), and devpts' gid= must be mapped.
  */
-function adaptRootless(m: Mount, ownNetns: boolean, gids: IdMapping[] | undefined): Mount {
+function adaptRootless(m: Mount, ownNetns: boolean, gids: IdMapping[] | undefined, ownCgroupns = false): Mount {
+  // `cgroup` means v2 on a unified host (as runc reads it); without a cgroup namespace of our own, bind the host's.
+  if (m.type === 'cgroup') return ownCgroupns ? { ...m, type: 'cgroup2', source: 'cgroup2' } : { destination: m.destination, type: 'bind', source: '/sys/fs/cgroup', options: ['rbind', 'nosuid', 'noexec', 'nodev', 'ro'] };
   if (m.type === 'sysfs' && !ownNetns) return { destination: m.destination, type: 'bind', source: '/sys', options: ['rbind', 'nosuid', 'noexec', 'nodev', 'ro'] };
   if (m.type === 'devpts' && gids !== undefined) {
     const options = (m.options ?? []).filter((o) => {

@@ -16,14 +16,15 @@ export interface MapWriter {
  * goes through the setuid newuidmap/newgidmap, which check /etc/subuid and /etc/subgid.
  */
 export async function writeIdMaps(pid: number, uidMaps: IdMapping[], gidMaps: IdMapping[], me: MapWriter): Promise<void> {
-  if (needsHelper(uidMaps, me.uid)) await runTool('newuidmap', pid, uidMaps, 'uid');
-  else writeProc(pid, 'uid_map', mapText(uidMaps));
-  if (needsHelper(gidMaps, me.gid)) await runTool('newgidmap', pid, gidMaps, 'gid');
-  else {
-    // An unprivileged gid_map write needs setgroups denied first (user_namespaces(7)).
-    writeProc(pid, 'setgroups', 'deny');
-    writeProc(pid, 'gid_map', mapText(gidMaps));
-  }
+  // The two maps are independent: write them at once (each tool is a process start of its own).
+  await Promise.all([writeMap(pid, 'uid', uidMaps, me.uid), writeMap(pid, 'gid', gidMaps, me.gid)]);
+}
+
+async function writeMap(pid: number, kind: 'uid' | 'gid', maps: IdMapping[], myId: number): Promise<void> {
+  if (needsHelper(maps, myId)) return runTool(kind === 'uid' ? 'newuidmap' : 'newgidmap', pid, maps, kind);
+  // An unprivileged gid_map write needs setgroups denied first (user_namespaces(7)).
+  if (kind === 'gid') writeProc(pid, 'setgroups', 'deny');
+  writeProc(pid, `${kind}_map`, mapText(maps));
 }
 
 // node:child_process rather than execa: execa costs ~70 ms to load, on every `hutch run`.

@@ -22,5 +22,5 @@ export function sandbox(): Sandbox {
 /** `hutch ARGS` with reject: false; inspect exitCode, stdout, stderr. */
 export function hutch(args: string[], options: Options = {}): ResultPromise {
   const stdin = options.input === undefined && options.inputFile === undefined ? { stdin: 'ignore' as const } : {};
-  return execa('node', [HUTCH, ...args], { reject: false, ...stdin, ...options, env: { HUTCH_DEBUG: '', ...options.env } });
+  return execa(process.execPath, [HUTCH, ...args], { reject: false, ...stdin, ...options, env: { HUTCH_DEBUG: '', ...options.env } });
 }

@@ -3,7 +3,11 @@
 // leaked container shows as a leaked process (hutch-nsexec or a descendant of the test).
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { join } from 'node:path';
 import { expect } from 'vitest';
+
+// Other checkouts' suites may run at the same time on a developer's machine: only ours count.
+const HELPER = join(import.meta.dirname, '..', '..', 'native', 'hutch-nsexec');
 
 export interface LeakSnapshot {
   mounts: string[];
@@ -27,8 +31,9 @@ export async function expectNoLeaks(before: LeakSnapshot, runtimeDirs: string[] 
   expect(left, 'processes left behind').toEqual([]);
   expect(mounts().filter((m) => !before.mounts.includes(m)), 'mounts left behind').toEqual([]);
   for (const dir of runtimeDirs) {
-    const containers = `${dir}/containers`;
-    expect(existsSync(containers) ? readdirSync(containers) : [], `files left in ${containers}`).toEqual([]);
+    for (const folder of [`${dir}/containers`, `${dir}/ephemeral`]) {
+      expect(existsSync(folder) ? readdirSync(folder) : [], `files left in ${folder}`).toEqual([]);
+    }
   }
 }
 
@@ -36,7 +41,7 @@ function mounts(): string[] {
   return readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter(Boolean).map((l) => l.split(' ').slice(3, 5).join(' '));
 }
 
-/** Descendants of this test process, and any hutch-nsexec of this user. */
+/** Descendants of this test process, and any hutch-nsexec of this checkout run by this user. */
 function leakedProcesses(): string[] {
   const parents = new Map<number, number>();
   const commands = new Map<number, string>();
@@ -57,7 +62,7 @@ function leakedProcesses(): string[] {
   };
   const me = process.getuid?.();
   return [...parents.keys()]
-    .filter((pid) => pid !== process.pid && (isDescendant(pid) || (commands.get(pid)?.includes('hutch-nsexec') && ownedBy(pid, me))))
+    .filter((pid) => pid !== process.pid && (isDescendant(pid) || (commands.get(pid)?.includes(HELPER) && ownedBy(pid, me))))
     .map((pid) => `${pid} ${commands.get(pid)}`);
 }
 

@@ -2,6 +2,7 @@
 // container's pid after the id maps and mounts and before the process is exec'd.
 import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
+import { ReadStream } from 'node:tty';
 import { join } from 'node:path';
 import { beforeAll, expect, it } from 'vitest';
 import { createContainer, runContainer } from '../../src/engine/run.js';
@@ -76,4 +77,22 @@ it('a signal during creation removes the container unstarted and gives 128+N', a
   const r = await runContainer(s, { stdio: ['ignore', 'ignore', 'ignore'], hooks: [signalDuringCreate], forwardSignals: true });
   expect(r).toEqual({ exitCode: 143 });
   expect(() => readFileSync(join(t.rootfs, 'marker'))).toThrow();
+});
+
+it('hands the terminal master to the caller when asked (as an OCI runtime\'s console socket needs)', async () => {
+  let master = -1;
+  const container = await createContainer(spec(['sh', '-c', 'tty'], { tty: true }), { takeTerminal: (fd) => (master = fd) });
+  expect(master).toBeGreaterThan(2);
+  const stream = new ReadStream(master);
+  let output = '';
+  const ended = new Promise<void>((resolve) => {
+    stream.on('data', (d: Buffer) => (output += d.toString()));
+    stream.on('error', () => resolve()); // EIO: the container closed its side
+    stream.on('close', () => resolve());
+  });
+  await container.start();
+  expect(await container.wait()).toEqual({ exitCode: 0 });
+  await ended;
+  stream.destroy();
+  expect(output.trim()).toBe('/dev/pts/0');
 });

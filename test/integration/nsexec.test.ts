@@ -80,3 +80,20 @@ it('installs a seccomp filter after no_new_privs (x86_64: mkdir and mkdirat fail
   expect(await helper.exited()).toBe(1);
   expect(existsSync(dir)).toBe(false);
 });
+
+it('checks the strings of every record before it clones (a mount whose fourth string lacks its NUL)', async () => {
+  const { bytes } = encodePlan(plan);
+  const strings = Buffer.concat(['proc', '/x', 'proc'].map((v) => {
+    const b = Buffer.alloc(4 + v.length + 1);
+    b.writeUInt32LE(v.length + 1, 0);
+    b.write(v, 4);
+    return b;
+  }));
+  const broken = Buffer.from([2, 0, 0, 0, 0x61, 0x62]); // len 2, "ab": no NUL
+  const payload = Buffer.concat([Buffer.alloc(8), strings, broken]);
+  const head = Buffer.alloc(6);
+  head.writeUInt16LE(TAG.MOUNT, 0);
+  head.writeUInt32LE(payload.length, 2);
+  const r = await feed(Buffer.concat([bytes, head, payload]));
+  expect(r).toMatchObject({ status: 125, step: 'parse plan', record: encodePlan(plan).what.length });
+});

@@ -1,5 +1,6 @@
 // Bad input: a clear one-line error, the documented exit code, and nothing left behind.
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import type { Options } from 'execa';
 import { join } from 'node:path';
 import { beforeAll, expect, it } from 'vitest';
 import { requires } from '../helpers/host.js';
@@ -7,7 +8,7 @@ import { hutch } from '../helpers/hutch-cli.js';
 import { containerTest } from '../helpers/container-test.js';
 
 const t = containerTest();
-const run = (args: string[], cmd: string[] = ['true']) => t.run(args, cmd);
+const run = (args: string[], cmd: string[] = ['true'], options?: Options) => t.run(args, cmd, options);
 /** The error text with the sandbox's path replaced, for snapshots. */
 const text = (r: { stderr: unknown }) => String(r.stderr).replaceAll(t.box.dir, '$BOX');
 
@@ -83,4 +84,32 @@ it('a mount the kernel refuses names the mount', async () => {
   const r = await run(['-v', `${join(t.box.dir, 'src')}:/proc/x`]);
   expect(r.exitCode).toBe(125);
   expect(text(r).split('\n')[0]).toMatch(/^hutch: cannot start the container: mount \$BOX\/src at \/proc\/x: mount failed: E[A-Z]+$/);
+});
+
+it('newuidmap missing: names it and the package', async () => {
+  const r = await run([], ['true'], { env: { PATH: '/nonexistent' } });
+  expect(r.exitCode).toBe(125);
+  expect(text(r)).toMatchInlineSnapshot(`
+    "hutch: cannot map ids: newuidmap is not installed
+    hint: install the uidmap package (\`apt install uidmap\` or \`dnf install shadow-utils\`), or run with no /etc/subuid range"
+  `);
+});
+
+it('a symlink in the rootfs cannot point a mount or a created file at the host', async () => {
+  const victim = join(t.box.dir, 'victim');
+  rmSync(join(t.rootfs, 'etc', 'hosts'), { force: true });
+  symlinkSync(victim, join(t.rootfs, 'etc', 'hosts')); // absolute: resolved inside the rootfs, not on the host
+  const r = await run([], ['true']);
+  expect(r.exitCode).toBe(125);
+  expect(text(r).split('\n')[0]).toMatch(/^hutch: cannot start the container: mount \$BOX\/state\/run\/ephemeral\/[0-9a-f]+\/hosts at \/etc\/hosts: mount failed: E(NOENT|LOOP)$/);
+  expect(existsSync(victim)).toBe(false);
+});
+
+it('a relative symlink inside the rootfs is followed inside it', async () => {
+  writeFileSync(join(t.rootfs, 'tmp', 'real-hosts'), 'placeholder\n');
+  rmSync(join(t.rootfs, 'etc', 'hosts'), { force: true });
+  symlinkSync('../tmp/real-hosts', join(t.rootfs, 'etc', 'hosts'));
+  const r = await run(['--hostname', 'linked'], ['sh', '-c', 'grep -c linked /tmp/real-hosts']);
+  expect(r.stderr).toBe('');
+  expect(String(r.stdout)).toBe('1');
 });

@@ -1,6 +1,7 @@
 // hutch run's I/O: stdin, a real pseudo-terminal with its window size, and signals reaching the command.
 import { execFileSync } from 'node:child_process';
-import { closeSync } from 'node:fs';
+import { closeSync, readdirSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
 import { ReadStream } from 'node:tty';
 import { execa } from 'execa';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -40,6 +41,17 @@ describe('signals', () => {
     expect(r.exitCode).toBe(42);
   });
 
+  it('SIGKILL of hutch takes the container with it; the next run sweeps its files', async () => {
+    const child = hutch(runArgs([], 'echo ready; exec sleep 1000'));
+    await printed(child.stdout!, 'ready');
+    expect(readdirSync(join(t.box.root, 'run', 'ephemeral'))).toHaveLength(1);
+    child.kill('SIGKILL');
+    await child;
+    // No process is left (afterEach checks); the folder is, until the next run sweeps it.
+    expect((await hutch(runArgs([], 'true'))).exitCode).toBe(0);
+    expect(readdirSync(join(t.box.root, 'run', 'ephemeral'))).toEqual([]);
+  });
+
   it('--init runs as PID 1, forwards signals to the command and exits 128+N', async () => {
     const child = hutch(runArgs(['--init'], 'tr "\\0" " " < /proc/1/cmdline; echo; echo ready; exec sleep 1000'));
     await printed(child.stdout!, 'ready');
@@ -48,6 +60,13 @@ describe('signals', () => {
     expect(String(r.stdout).split('\n')[0]).toMatch(/hutch-nsexec $/);
     expect(r.exitCode).toBe(143);
   });
+});
+
+it('--init reaps orphaned zombies', async () => {
+  // An orphan reparents to PID 1. A zombie may show for a moment before init reaps it: wait
+  // (bounded) until the orphan is gone; one still there after the wait is a zombie nobody reaps.
+  const script = '(sleep 0.1 &); i=0; while [ $i -lt 100 ]; do s=$(ps -o stat,comm | grep " sleep$" | cut -c1); [ -z "$s" ] && echo reaped && exit; i=$((i+1)); sleep 0.1; done; echo "left: $s"';
+  expect(String((await hutch(runArgs(['--init'], script))).stdout)).toBe('reaped');
 });
 
 describe('terminal', () => {
@@ -67,6 +86,20 @@ describe('terminal', () => {
     const lines = output.replace(/\r/g, '').split('\n');
     expect(lines.slice(0, 5)).toEqual(['/dev/pts/0', '30 100', 'stdin-is-tty', 'ready', '40 120']);
     expect(execFileSync('stty', ['-g'], { stdio: [slave, 'pipe', 'pipe'] }).toString()).toBe(modes);
+    out.destroy();
+    closeSync(slave);
+  });
+
+  it('-it keeps what is typed before the container is ready', async () => {
+    const { master, slave } = openpty({ rows: 24, cols: 80 });
+    const out = new ReadStream(master);
+    let output = '';
+    out.on('data', (d: Buffer) => (output += d.toString()));
+    out.on('error', () => undefined);
+    const child = execa(process.execPath, [HUTCH, ...runArgs(['-it'], 'read x; echo "got $x"')], { stdio: [slave, slave, slave], reject: false });
+    writeSync(master, 'early\r'); // typed at once: hutch is still starting
+    expect((await child).exitCode).toBe(0);
+    expect(output.replace(/\r/g, '')).toContain('got early');
     out.destroy();
     closeSync(slave);
   });

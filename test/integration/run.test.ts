@@ -15,14 +15,15 @@ beforeAll(() => requires('userns', 'subuid', 'newuidmap', 'busybox'));
 
 describe('identity', () => {
   it('is root inside, the subuid range in uid_map, PID 1, its own hostname', async () => {
-    const r = await sh('id; cat /proc/self/uid_map; echo pid=$$; hostname; cat /etc/hostname', ['--hostname', 'box']);
+    const r = await sh('id; cat /proc/self/uid_map; echo pid=$$; hostname; cat /etc/hostname; cut -d: -f3 /proc/self/cgroup | sort -u', ['--hostname', 'box']);
     expect(r.stderr).toBe('');
     expect(r.exitCode).toBe(0);
     const lines = String(r.stdout).split('\n');
     expect(lines[0]).toBe('uid=0(root) gid=0(root)');
     expect(lines[1]!.trim().split(/\s+/)).toEqual(['0', String(userInfo().uid), '1']);
     expect(lines[2]!.trim().split(/\s+/)).toEqual(['1', String(subuidStart()), '65536']);
-    expect(lines.slice(3)).toEqual(['pid=1', 'box', 'box']);
+    // Its own cgroup namespace, rooted at the cgroup it runs in.
+    expect(lines.slice(3)).toEqual(['pid=1', 'box', 'box', '/']);
   });
 
   it.each([
@@ -121,7 +122,7 @@ describe('hardening', () => {
 
 describe('network', () => {
   it('none: only loopback, up; host: the host\'s interfaces', async () => {
-    const none = await sh('ls /sys/class/net | tr "\\n" " "; cat /sys/class/net/lo/operstate; ping -c1 -W1 127.0.0.1 >/dev/null && echo ping');
+    const none = await sh('ls /sys/class/net | tr "\\n" " "; cat /sys/class/net/lo/operstate; ping -c1 -W1 127.0.0.1 >/dev/null && echo ping', ['--network', 'none']);
     expect(String(none.stdout).split('\n')).toEqual(['lo unknown', 'ping']);
     const host = await sh('ls /sys/class/net | sort | tr "\\n" " "', ['--network', 'host']);
     expect(String(host.stdout).trim()).toBe(execSyncList());

@@ -1,15 +1,19 @@
 import { Option } from 'clipanion';
 import * as t from 'typanion';
+import type { RunCommandIo, RunCommandRequest } from '../../engine/run-command.js';
 import { hutchPaths } from '../../paths.js';
 import { HutchCommand } from '../command.js';
+import { ContainerFlagsCommand } from '../options/container-flags.js';
 
 /** `hutch run`: flags into a request, then one engine call. */
-export class RunCommand extends HutchCommand {
+export class RunCommand extends ContainerFlagsCommand {
   static paths = [['run']];
   static usage = HutchCommand.Usage({
     description: 'run a command in a new rootless container',
-    details: 'The container gets its own user, mount, PID, UTS, IPC and cgroup namespaces (and a network namespace with only loopback, unless --network host). Its exit status is the command\'s; 125 when hutch fails, 126 when the command cannot be executed, 127 when it is not found.',
+    details: 'The container gets its own user, mount, PID, UTS, IPC and cgroup namespaces (and a network namespace of its own: slirp4netns by default, see --network). Its exit status is the command\'s; 125 when hutch fails, 126 when the command cannot be executed, 127 when it is not found.',
     examples: [
+      ['Run a shell in an image (pulled when missing)', 'hutch run -it docker.io/library/busybox sh'],
+      ['Publish a port, limit memory, keep a plain copy instead of the union filesystem', 'hutch run -p 8080:80 --memory 256m --storage-driver=vfs busybox httpd -f'],
       ['Run a shell in a busybox root filesystem', 'hutch run --rootfs ./rootfs -it -- sh'],
       ['Run as a user of the image, with a read-only bind', 'hutch run --rootfs ./rootfs -u user -v $HOME/data:/data:ro -- id'],
       ['Keep your own uid inside (the HPC habit)', 'hutch run --rootfs ./rootfs --userns=keep-id -- id'],
@@ -17,7 +21,7 @@ export class RunCommand extends HutchCommand {
   });
 
   root = Option.String('--root', { description: 'where hutch keeps its state (default: XDG data and runtime dirs)' });
-  rootfs = Option.String('--rootfs', { required: true, description: 'root filesystem directory of the container' });
+  rootfs = Option.String('--rootfs', { description: 'root filesystem directory of the container (instead of an image)' });
   env = Option.Array('-e,--env', [], { description: 'set an environment variable (K=V, or K to take it from hutch\'s)' });
   envFile = Option.Array('--env-file', [], { description: 'read environment variables from a file of K=V lines' });
   workdir = Option.String('-w,--workdir', { description: 'working directory inside the container' });
@@ -26,7 +30,6 @@ export class RunCommand extends HutchCommand {
   readOnly = Option.Boolean('--read-only', false, { description: 'mount the root filesystem read-only' });
   tmpfs = Option.Array('--tmpfs', [], { description: 'mount a tmpfs at DST[:OPTIONS]' });
   hostname = Option.String('-h,--hostname', { description: 'the container\'s hostname (default: its id)' });
-  network = Option.String('--network,--net', 'none', { validator: t.isEnum(['none', 'host'] as const), description: 'none (loopback only) or host' });
   userns = Option.String('--userns', 'auto', { validator: t.isEnum(['auto', '', 'keep-id'] as const), description: 'keep-id: map your own uid/gid to themselves inside' });
   uidmap = Option.Array('--uidmap', [], { description: 'explicit uid map CONTAINER:HOST:SIZE (repeatable)' });
   gidmap = Option.Array('--gidmap', [], { description: 'explicit gid map CONTAINER:HOST:SIZE (repeatable)' });
@@ -37,16 +40,37 @@ export class RunCommand extends HutchCommand {
   interactive = Option.Boolean('-i,--interactive', false, { description: 'keep stdin open' });
   init = Option.Boolean('--init', false, { description: 'run a tiny init as PID 1 that reaps zombies and forwards signals' });
   rm = Option.Boolean('--rm', false, { description: 'remove the container when it exits (always so with --rootfs)' });
+  detach = Option.Boolean('-d,--detach', false, { description: 'run in the background under a monitor; print the container id' });
+  name = Option.String('--name', { description: 'name of the container (with -d)' });
+  restart = Option.String('--restart', 'no', { description: 'no, always or on-failure[:N] (with -d)' });
   command = Option.Proxy({ required: 1 });
 
   async run(): Promise<number> {
+    if (this.detach) return this.createDetached(true);
     // Loaded on use: other commands (and --help) need not pay for the engine.
     const { runCommand } = await import('../../engine/run-command.js');
-    return runCommand({
-      rootfs: this.rootfs, command: this.command, env: this.env, envFiles: this.envFile, workdir: this.workdir, user: this.user,
-      volumes: this.volume, readOnly: this.readOnly, tmpfs: this.tmpfs, hostname: this.hostname, network: this.network,
+    return runCommand(this.request(), this.io());
+  }
+
+  /** `run -d` and `create`: a container record under a monitor (src/engine/create.ts). */
+  protected async createDetached(start: boolean): Promise<number> {
+    const { createFromFlags } = await import('../../engine/create.js');
+    const id = await createFromFlags({ ...this.request(), name: this.name, restart: this.restart, autoRemove: this.rm }, this.io(), start);
+    this.context.stdout.write(id + '\n');
+    return 0;
+  }
+
+  protected io(): RunCommandIo {
+    return { stdin: process.stdin, stdout: process.stdout, stderr: this.context.stderr, paths: hutchPaths(this.root) };
+  }
+
+  protected request(): RunCommandRequest {
+    const { setup, command } = this.setupFlags(this.root, this.rootfs, this.command);
+    return {
+      setup, rootfs: this.rootfs ?? '', command, env: this.env, envFiles: this.envFile, workdir: this.workdir, user: this.user,
+      volumes: this.volume, readOnly: this.readOnly, tmpfs: this.tmpfs, hostname: this.hostname, network: 'none',
       capAdd: this.capAdd, capDrop: this.capDrop, tty: this.tty, ulimits: this.ulimit, userns: this.userns === 'keep-id' ? 'keep-id' : 'auto',
       uidmap: this.uidmap, gidmap: this.gidmap, interactive: this.interactive, init: this.init,
-    }, { stdin: process.stdin, stdout: process.stdout, stderr: this.context.stderr, paths: hutchPaths(this.root) });
+    };
   }
 }

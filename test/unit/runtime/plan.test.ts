@@ -67,12 +67,25 @@ describe('planFromSpec', () => {
     expect(() => planFromSpec(base({ root: { path: 'rootfs' } }), host)).toThrow('root path rootfs is not absolute');
     const join = base();
     join.linux!.namespaces = [{ type: 'network', path: '/proc/1/ns/net' }];
-    expect(() => planFromSpec(join, host)).toThrow('joining the network namespace at /proc/1/ns/net is not supported');
+    // Joining by path is supported since hutch exec (joined, not cloned; no loopback setup of a foreign netns).
+    expect(planFromSpec(join, host)).toMatchObject({ joins: [{ type: 0x40000000, path: '/proc/1/ns/net' }], loopback: false });
+    join.linux!.namespaces = [{ type: 'time', path: '/proc/1/ns/time' }];
+    expect(() => planFromSpec(join, host)).toThrow('joining the time namespace');
     const noArgs = base();
     noArgs.process!.args = [];
     expect(() => planFromSpec(noArgs, host)).toThrow('the spec has no process args');
     const rl = base();
     rl.process!.rlimits = [{ type: 'RLIMIT_BOGUS', soft: 1, hard: 1 }];
     expect(() => planFromSpec(rl, host)).toThrow('unknown rlimit RLIMIT_BOGUS');
+  });
+});
+
+describe('withoutUserNamespace', () => {
+  it('drops the user namespace and the maps, keeping the rest', async () => {
+    const { withoutUserNamespace } = await import('../../../src/engine/run-spec.js');
+    const inner = withoutUserNamespace(base());
+    expect(inner.linux!.namespaces!.map((n) => n.type)).toEqual(['mount', 'pid', 'uts', 'network']);
+    expect(inner.linux!.uidMappings).toBeUndefined();
+    expect(planFromSpec(inner, host).cloneFlags & CLONE.NEWUSER).toBe(0);
   });
 });

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The lifecycle and the OCI runtime face, as the unprivileged test user, on a busybox rootfs:
+# podman run --rm with runc vs with bin/hutch-runtime (one-shot); hutch run -d + rm -f; hutch exec.
+# Run as root (npm run bench -- lifecycle); prints medians of RUNS runs.
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+user=${HUTCH_TEST_USER:-hutchtest}
+runs=${RUNS:-7}
+[ "$(id -u)" = 0 ] || { echo "lifecycle.bench: run as root (it drops to $user)" >&2; exit 1; }
+command -v hyperfine >/dev/null || { echo "lifecycle.bench: hyperfine is not installed" >&2; exit 1; }
+
+work=$(mktemp -d /tmp/hutch-bench-lifecycle.XXXXXX)
+rootfs=$work/rootfs
+mkdir -p "$rootfs"/{bin,etc,proc,sys,dev,tmp}
+cp /bin/busybox "$rootfs/bin/busybox"
+for applet in sh true sleep; do ln -s busybox "$rootfs/bin/$applet"; done
+printf 'root:x:0:0:root:/root:/bin/sh\n' > "$rootfs/etc/passwd"
+printf 'root:x:0:\n' > "$rootfs/etc/group"
+chown -R "$user:$user" "$work"
+home=$(getent passwd "$user" | cut -d: -f6)
+as_user() { runuser -u "$user" -- env -i HOME="$home" PATH=/usr/local/bin:/usr/bin:/bin XDG_RUNTIME_DIR= "$@"; }
+trap 'as_user node "$repo/bin/hutch" rm -f --root "$work/state" box >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
+h="node $repo/bin/hutch"
+as_user bash -c "cd /tmp && podman run --rm --runtime runc --rootfs $rootfs true" 2>/dev/null
+as_user $h run -d --name box --root "$work/state" --rootfs "$rootfs" -- sleep 100000 >/dev/null
+
+as_user bash -c "cd /tmp && hyperfine -N --style basic --warmup 1 --runs $runs --export-json $work/result.json \
+  -n podman-runc 'podman run --rm --network none --runtime runc --rootfs $rootfs true' \
+  -n podman-hutch-runtime 'podman run --rm --network none --runtime $repo/bin/hutch-runtime --rootfs $rootfs true' \
+  -n hutch-run-d-rm 'sh -c \"$h rm -f --root $work/state \\\$($h run -d --root $work/state --rootfs $rootfs -- sleep 1000)\"' \
+  -n hutch-exec '$h exec --root $work/state box true' \
+  -n hutch-ps '$h ps -a --root $work/state'" >/dev/null 2>&1
+
+node -e '
+const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).results;
+const med = Object.fromEntries(r.map((x) => [x.command, x.median]));
+console.log(`lifecycle, ${r[0].times.length} runs each, median seconds`);
+for (const x of r) console.log(`${x.command.padEnd(21)} ${x.median.toFixed(3)}s  (min ${x.min.toFixed(3)}, max ${x.max.toFixed(3)})`);
+console.log(`podman with hutch-runtime / with runc = ${(med["podman-hutch-runtime"] / med["podman-runc"]).toFixed(2)}x`);
+' "$work/result.json"

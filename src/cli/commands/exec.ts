@@ -1,0 +1,25 @@
+import { Option } from 'clipanion';
+import { execInContainer } from '../../engine/exec.js';
+import { hutchPaths } from '../../paths.js';
+import { ContainerCommand } from '../container-command.js';
+
+/** `hutch exec`: a command in a running container's namespaces and root, confined as its process. */
+export class ExecCommand extends ContainerCommand {
+  static paths = [['exec'], ['container', 'exec']];
+  static usage = ContainerCommand.Usage({
+    description: 'run a command in a running container',
+    examples: [['A shell in a container', 'hutch exec -it web sh'], ['As a user, in a directory', 'hutch exec -u user -w /tmp web id']],
+  });
+  env = Option.Array('-e,--env', [], { description: 'set an environment variable (K=V, or K to take it from hutch\'s)' });
+  workdir = Option.String('-w,--workdir', { description: 'working directory inside the container' });
+  user = Option.String('-u,--user', { description: 'USER[:GROUP] (names from the container\'s /etc/passwd and /etc/group, or ids)' });
+  tty = Option.Boolean('-t,--tty', false, { description: 'allocate a pseudo-terminal' });
+  interactive = Option.Boolean('-i,--interactive', false, { description: 'keep stdin open' });
+  container = Option.String();
+  command = Option.Proxy({ required: 1 });
+
+  async run(): Promise<number> {
+    return execInContainer(this.store(), { container: this.container, command: this.command, env: this.env, workdir: this.workdir, user: this.user, tty: this.tty, interactive: this.interactive },
+      { stdin: process.stdin, stdout: process.stdout, stderr: this.context.stderr, paths: hutchPaths(this.root) });
+  }
+}

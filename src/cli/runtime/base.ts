@@ -1,0 +1,45 @@
+import { appendFileSync } from 'node:fs';
+import { Option } from 'clipanion';
+import { BugError, HutchError } from '../../errors.js';
+import { defaultOciRoot } from '../../engine/oci.js';
+import { HutchCommand, renderError } from '../command.js';
+
+/**
+ * Base of `hutch runtime` verbs: runc's global flags, and errors also written to --log (as JSON
+ * lines with --log-format json, which conmon reads back to tell podman why a create failed).
+ */
+export abstract class RuntimeCommand extends HutchCommand {
+  rootDir = Option.String('--root', { description: 'directory of the runtime state (default: $XDG_RUNTIME_DIR/hutch-runtime)' });
+  log = Option.String('--log', { description: 'append errors to this file' });
+  logFormat = Option.String('--log-format', 'text', { description: 'text or json' });
+  debug = Option.Boolean('--debug', false, { description: 'accepted for runc compatibility' });
+  systemdCgroup = Option.Boolean('--systemd-cgroup', false, { description: 'accepted for runc compatibility' });
+  rootless = Option.String('--rootless', { description: 'accepted for runc compatibility (hutch is always rootless)' });
+
+  protected root(): string {
+    return this.rootDir ?? defaultOciRoot();
+  }
+
+  async execute(): Promise<number> {
+    let code: number;
+    try {
+      code = await this.run();
+    } catch (error) {
+      this.writeLog(error);
+      code = renderError(error, this.context.stderr);
+    }
+    // A created container keeps the helper's pipes open: end here, as runc's create does.
+    process.exit(code);
+  }
+
+  private writeLog(error: unknown): void {
+    if (this.log === undefined) return;
+    const msg = error instanceof HutchError && !(error instanceof BugError) ? error.message : String(error instanceof Error ? error.stack : error);
+    const line = this.logFormat === 'json' ? JSON.stringify({ level: 'error', msg, time: new Date().toISOString() }) : `time="${new Date().toISOString()}" level=error msg="${msg}"`;
+    try {
+      appendFileSync(this.log, line + '\n');
+    } catch {
+      // the log is a courtesy; stderr has the error too
+    }
+  }
+}

@@ -1,0 +1,28 @@
+import { Option } from 'clipanion';
+import { ociExec } from '../../engine/oci-run.js';
+import { RuntimeCommand } from './base.js';
+
+/** `hutch runtime exec`: runc exec's flags (podman passes --process, --detach, --pid-file). */
+export class RuntimeExecCommand extends RuntimeCommand {
+  static paths = [['runtime', 'exec']];
+  static usage = RuntimeCommand.Usage({ description: 'run a process in a container', examples: [['Exec', 'hutch runtime exec c1 cat /proc/1/cmdline'], ['From a file', 'hutch runtime exec --process p.json c1']] });
+  processFile = Option.String('-p,--process', { description: 'process.json (runtime-spec process)' });
+  detach = Option.Boolean('-d,--detach', false, { description: 'return once it runs; the caller adopts it' });
+  pidFile = Option.String('--pid-file', { description: 'write its pid here' });
+  consoleSocket = Option.String('--console-socket', { description: 'unix socket that receives the pty master' });
+  tty = Option.Boolean('-t,--tty', false, { description: 'allocate a pseudo-terminal' });
+  cwd = Option.String('--cwd', { description: 'working directory' });
+  env = Option.Array('-e,--env', [], { description: 'K=V' });
+  user = Option.String('-u,--user', { description: 'UID[:GID]' });
+  cap = Option.Array('-c,--cap', [], { description: 'add a capability' });
+  noNewPrivs = Option.Boolean('--no-new-privs', false, { description: 'set no_new_privs' });
+  preserveFds = Option.String('--preserve-fds', { description: 'accepted (0 only)' });
+  processLabel = Option.String('--process-label', { description: 'accepted for runc compatibility' });
+  apparmor = Option.String('--apparmor', { description: 'accepted for runc compatibility' });
+  id = Option.String();
+  args = Option.Proxy();
+
+  async run(): Promise<number> {
+    return ociExec(this.root(), this.id, { processFile: this.processFile, args: this.args, env: this.env, cwd: this.cwd, user: this.user, tty: this.tty, caps: this.cap, noNewPrivs: this.noNewPrivs, detach: this.detach, pidFile: this.pidFile, consoleSocket: this.consoleSocket });
+  }
+}

@@ -1,0 +1,98 @@
+import { closeSync, existsSync, openSync, readSync, statSync, writeSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/**
+ * The container log: one line per output line, as podman's k8s-file driver writes it:
+ * `<RFC 3339 time with ns> <stdout|stderr> <F|P> <text>`; P marks a piece of a line that
+ * did not end with a newline. stdout and stderr stay apart, and every line has its time.
+ */
+export type LogStream = 'stdout' | 'stderr';
+
+export interface LogEntry {
+  time: string;
+  stream: LogStream;
+  partial: boolean;
+  text: string;
+}
+
+/** A writer that splits one stream's bytes into log lines appended to `fd`. */
+export function logWriter(fd: number, stream: LogStream, now: () => string = timestamp): { write(chunk: Buffer): void; end(): void } {
+  let pending = '';
+  const emit = (text: string, partial: boolean): void => void writeSync(fd, `${now()} ${stream} ${partial ? 'P' : 'F'} ${text}\n`);
+  return {
+    write(chunk) {
+      const lines = (pending + chunk.toString('utf8')).split('\n');
+      pending = lines.pop() ?? '';
+      for (const line of lines) emit(line.replace(/\r$/, ''), false);
+      // A line that never ends (a progress bar) is still logged, in pieces.
+      if (pending.length >= 16 * 1024) {
+        emit(pending, true);
+        pending = '';
+      }
+    },
+    end() {
+      if (pending !== '') emit(pending, true);
+      pending = '';
+    },
+  };
+}
+
+/** Now, as RFC 3339 with nanoseconds (sortable, podman's format). */
+export function timestamp(): string {
+  const ns = process.hrtime.bigint() % 1_000_000n;
+  const iso = new Date().toISOString(); // ms precision
+  return `${iso.slice(0, -1)}${ns.toString().padStart(6, '0')}Z`;
+}
+
+/** Parses one log line; undefined for a line that is not one (a torn write). */
+export function parseLogLine(line: string): LogEntry | undefined {
+  const m = /^(\S+) (stdout|stderr) ([FP]) (.*)$/s.exec(line);
+  if (m === null) return undefined;
+  return { time: m[1]!, stream: m[2] as LogStream, partial: m[3] === 'P', text: m[4]! };
+}
+
+/** Renders an entry as `logs` prints it. */
+export function renderEntry(e: LogEntry, timestamps: boolean): string {
+  return `${timestamps ? e.time + ' ' : ''}${e.text}${e.partial ? '' : '\n'}`;
+}
+
+/** The entries from `offset` to the end of the file; returns them and the offset after the last whole line. */
+export function readLog(file: string, offset = 0): { entries: LogEntry[]; offset: number } {
+  if (!existsSync(file)) return { entries: [], offset };
+  const size = statSync(file).size;
+  if (size <= offset) return { entries: [], offset };
+  const buf = Buffer.alloc(size - offset);
+  const fd = openSync(file, 'r');
+  try {
+    readSync(fd, buf, 0, buf.length, offset);
+  } finally {
+    closeSync(fd);
+  }
+  const text = buf.toString('utf8');
+  const end = text.lastIndexOf('\n') + 1; // a line still being written waits for the next read
+  const entries = text.slice(0, end).split('\n').filter(Boolean).map(parseLogLine).filter((e): e is LogEntry => e !== undefined);
+  return { entries, offset: offset + Buffer.byteLength(text.slice(0, end)) };
+}
+
+/** Keeps the last `n` lines (a partial piece counts with the line it ends). */
+export function tail(entries: LogEntry[], n: number | undefined): LogEntry[] {
+  if (n === undefined || n < 0) return entries;
+  let lines = 0;
+  for (let i = entries.length - 1; i >= 0; i--) {
+    if (!entries[i]!.partial || i === entries.length - 1) lines++;
+    if (lines > n) return entries.slice(i + 1);
+  }
+  return entries;
+}
+
+/** Follows the log: calls `emit` for new entries until `done()` is true and the file is read to its end. */
+export async function followLog(file: string, offset: number, emit: (e: LogEntry) => void, done: () => boolean): Promise<void> {
+  for (;;) {
+    const finished = done(); // checked before reading, so nothing written before the end is missed
+    const next = readLog(file, offset);
+    next.entries.forEach(emit);
+    offset = next.offset;
+    if (finished) return;
+    await sleep(100);
+  }
+}

@@ -1,0 +1,75 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  defaultNetworkMode, formatMapping, needsOwnNetns, networkEtcFiles, parseNetworkOption, parsePublish, publishAllExposed,
+  releasePorts, reservePorts, startNetwork, type NetworkMode, type PortMapping, type ReservedPort,
+} from '../../net/index.js';
+import type { Cleanup } from '../sys/cleanup.js';
+import type { ContainerHook } from './run.js';
+
+/** The network flags of `run` and `create`, as typed. */
+export interface NetworkFlags {
+  networkMode?: string;
+  publish: string[];
+  publishAll: boolean;
+  dns: string[];
+  dnsSearch: string[];
+  dnsOption?: string[];
+  addHost: string[];
+}
+
+/** A network chosen and its host ports bound, waiting for the container's pid. */
+export interface PreparedNetwork {
+  mode: NetworkMode;
+  /** Whether the container gets a network namespace of its own (not host). */
+  ownNetns: boolean;
+  /** Starts slirp4netns/pasta and the port forwarding on the container, then writes its etc files. */
+  hook(etc: { hosts: string; resolvConf: string; hostname: string }, portsFile: string): ContainerHook;
+}
+
+/**
+ * Parses the flags and binds the published host ports now, so a port in use is an error before
+ * anything runs. `exposed` are the image's ExposedPorts (for -P). What is started joins `cleanup`.
+ */
+export async function prepareNetwork(mode: NetworkMode, flags: NetworkFlags, exposed: string[], runDir: string, cleanup: Cleanup, notice: (line: string) => void): Promise<PreparedNetwork> {
+  const mappings: PortMapping[] = [...flags.publish.map(parsePublish), ...(flags.publishAll ? publishAllExposed(exposed) : [])];
+  const ports: ReservedPort[] = await reservePorts(mappings);
+  cleanup.add('published host ports', () => releasePorts(ports));
+  return {
+    mode,
+    ownNetns: needsOwnNetns(mode),
+    hook: (etc, portsFile) => async (pid) => {
+      const info = await startNetwork(mode, { pid, ports, runDir }, cleanup);
+      info.notices.forEach((n) => notice(`hutch: ${n}`));
+      const files = networkEtcFiles(info, { hostname: etc.hostname, hostResolvConf: readText('/etc/resolv.conf'), hostHosts: readText('/etc/hosts'), dns: flags.dns, dnsSearch: flags.dnsSearch, dnsOptions: flags.dnsOption, addHosts: flags.addHost });
+      // Rewritten in place: the container already has these files bound (same inode).
+      writeFileSync(etc.resolvConf, files.resolvConf);
+      writeFileSync(etc.hosts, files.hosts);
+      writeFileSync(portsFile, JSON.stringify(info.ports) + '\n');
+    },
+  };
+}
+
+/** --network as given, or the default: slirp4netns when installed, else none with a notice. */
+export function chooseNetworkMode(value: string | undefined, notice: (line: string) => void): NetworkMode {
+  return value === undefined ? defaultNetworkMode(notice) : parseNetworkOption(value);
+}
+
+/** `hutch port`'s lines ("80/tcp -> 0.0.0.0:8080") from the ports file a run wrote. */
+export function readPortLines(runDir: string): string[] {
+  let ports: PortMapping[];
+  try {
+    ports = JSON.parse(readFileSync(join(runDir, 'ports.json'), 'utf8')) as PortMapping[];
+  } catch {
+    return [];
+  }
+  return ports.map(formatMapping);
+}
+
+function readText(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
+  }
+}

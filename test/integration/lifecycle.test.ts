@@ -1,0 +1,167 @@
+// The user's container lifecycle: run -d under a monitor, ps, logs, exec, stop, rm, and the
+// monitor's death, as the unprivileged test user with real namespaces.
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { requires } from '../helpers/host.js';
+import { hutch, sandbox, type Sandbox } from '../helpers/hutch-cli.js';
+import { expectNoLeaks, leakSnapshot, type LeakSnapshot } from '../helpers/leaks.js';
+import { busyboxRootfs } from '../helpers/rootfs.js';
+
+let box: Sandbox;
+let rootfs: string;
+let before: LeakSnapshot;
+const h = (...args: string[]) => hutch([args[0]!, '--root', box.root, ...args.slice(1)]);
+const runD = (args: string[], cmd: string[]) => h('run', '-d', '--rootfs', rootfs, ...args, '--', ...cmd);
+const inspect = async (name: string) => JSON.parse(String((await h('inspect', name)).stdout))[0];
+
+beforeAll(() => requires('userns', 'subuid', 'newuidmap', 'busybox'));
+beforeEach(async () => {
+  box = sandbox();
+  rootfs = await busyboxRootfs(box.dir);
+  before = leakSnapshot();
+});
+afterEach(async () => {
+  await expectNoLeaks(before, [join(box.root, 'run')]);
+  expect(existsSync(join(box.root, 'data', 'containers')) ? readdirSync(join(box.root, 'data', 'containers')).filter((f) => !f.startsWith('.')) : []).toEqual([]);
+  box.remove();
+});
+
+describe('a detached container', () => {
+  it('is listed by ps, logs stdout and stderr apart, takes exec, stops with SIGKILL after -t, and rm leaves nothing', async () => {
+    const run = await runD(['--name', 'web'], ['sh', '-c', 'echo hello; echo oops >&2; exec sleep 1000']);
+    expect(run.stderr).toBe('');
+    expect(run.exitCode).toBe(0);
+    const id = String(run.stdout).trim();
+    expect(id).toMatch(/^[0-9a-f]{64}$/);
+    const ps = await h('ps');
+    expect(String(ps.stdout).split('\n')[0]).toMatch(/^CONTAINER ID\s+IMAGE\s+COMMAND\s+CREATED\s+STATUS\s+PORTS\s+NAMES$/);
+    expect(String(ps.stdout)).toMatch(new RegExp(`${id.slice(0, 12)}.*Up .*web`));
+    const exec = await h('exec', 'web', 'cat', '/proc/1/cmdline');
+    expect(exec.exitCode).toBe(0);
+    expect(String(exec.stdout).split('\0').filter(Boolean)).toEqual(['sleep', '1000']);
+    const plain = await h('logs', 'web');
+    expect([plain.stdout, plain.stderr]).toEqual(['hello', 'oops']);
+    const stamped = await h('logs', '-t', 'web');
+    expect(String(stamped.stdout)).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z hello$/);
+    const stop = await h('stop', '-t', '1', 'web'); // sleep as PID 1 ignores SIGTERM: SIGKILL after 1 s
+    expect(stop.exitCode).toBe(0);
+    const state = await inspect('web');
+    expect(state.State).toMatchObject({ Status: 'exited', ExitCode: 137, Running: false });
+    expect(String((await h('ps', '-a')).stdout)).toMatch(/Exited \(137\) .* ago\s+web/);
+    expect((await h('logs', 'web')).stdout).toBe('hello'); // the log outlives the container
+    expect((await h('rm', 'web')).exitCode).toBe(0);
+    expect((await h('ps', '-a', '-q')).stdout).toBe('');
+  });
+
+  it('follows logs until the container ends, with --tail; wait prints the exit code', async () => {
+    await runD(['--name', 'counter'], ['sh', '-c', 'for i in 1 2 3; do echo line$i; done; sleep 1; echo last; exit 3']);
+    const follow = await h('logs', '-f', '--tail', '2', 'counter');
+    expect(String(follow.stdout).split('\n')).toEqual(['line2', 'line3', 'last']);
+    const wait = await h('wait', 'counter');
+    expect(wait.stdout).toBe('3');
+    expect((await h('rm', 'counter')).exitCode).toBe(0);
+  });
+
+  it('stops with SIGTERM when the process handles it, and restart runs it again', async () => {
+    await runD(['--name', 'svc'], ['sh', '-c', 'trap "echo term; exit 143" TERM; echo up; while :; do sleep 0.1; done']);
+    await waitForLog('svc', 'up');
+    expect((await h('stop', '-t', '30', 'svc')).exitCode).toBe(0);
+    expect((await inspect('svc')).State.ExitCode).toBe(143);
+    expect((await h('restart', '-t', '1', 'svc')).exitCode).toBe(0);
+    expect((await inspect('svc')).State.Status).toBe('running');
+    expect((await h('rm', 'svc')).exitCode).toBe(125); // running: refused without -f
+    expect((await h('rm', '-f', 'svc')).exitCode).toBe(0);
+  });
+
+  it('execs with -u, -e and -w, confined like the container (same pid namespace, no new privileges)', async () => {
+    await runD(['--name', 'box'], ['sleep', '1000']);
+    const r = await h('exec', '-u', 'user', '-e', 'GREETING=hi', '-w', '/tmp', 'box', 'sh', '-c', 'id -u; echo $GREETING; pwd; grep NoNewPrivs /proc/self/status; echo $$');
+    expect(r.stderr).toBe('');
+    const lines = String(r.stdout).split('\n');
+    expect(lines.slice(0, 3)).toEqual(['1000', 'hi', '/tmp']);
+    expect(lines[3]).toMatch(/NoNewPrivs:\s+1/);
+    expect(Number(lines[4])).toBeGreaterThan(1);
+    expect((await h('exec', 'box', 'nosuch')).exitCode).toBe(127);
+    expect((await h('exec', 'box', 'sh', '-c', 'exit 5')).exitCode).toBe(5);
+    await h('kill', 'box');
+    expect((await h('wait', 'box')).stdout).toBe('137');
+    const stopped = await h('exec', 'box', 'true');
+    expect(stopped.exitCode).toBe(125);
+    expect(stopped.stderr).toContain('cannot exec in container box: it is stopped');
+    await h('rm', 'box');
+  });
+});
+
+describe('create, start, --rm and --restart', () => {
+  it('create leaves the container created until start', async () => {
+    const created = await h('create', '--name', 'later', '--rootfs', rootfs, '--', 'sh', '-c', 'echo started');
+    expect(created.exitCode).toBe(0);
+    expect((await inspect('later')).State.Status).toBe('created');
+    expect(String((await h('ps', '-a')).stdout)).toMatch(/Created\s+later/);
+    expect((await h('start', 'later')).exitCode).toBe(0);
+    expect((await h('wait', 'later')).stdout).toBe('0');
+    expect((await h('logs', 'later')).stdout).toBe('started');
+    await h('rm', 'later');
+    await h('create', '--name', 'never', '--rootfs', rootfs, '--', 'true');
+    expect((await h('rm', 'never')).exitCode).toBe(125); // created counts as live
+    expect((await h('rm', '-f', 'never')).exitCode).toBe(0);
+  });
+
+  it('--rm removes the container when it ends, and --restart=on-failure:2 runs it three times', async () => {
+    await runD(['--rm', '--name', 'gone'], ['true']);
+    await runD(['--restart', 'on-failure:2', '--name', 'flaky'], ['sh', '-c', 'echo try; exit 1']);
+    await waitFor(async () => (await h('inspect', 'gone')).exitCode === 125);
+    await waitFor(async () => (await inspect('flaky')).RestartCount === 2 && (await inspect('flaky')).State.Status === 'exited');
+    expect(String((await h('logs', 'flaky')).stdout).split('\n')).toEqual(['try', 'try', 'try']);
+    await h('rm', 'flaky');
+  });
+
+  it('refuses a name in use and a command that does not exist, leaving nothing', async () => {
+    await runD(['--name', 'dup'], ['sleep', '1000']);
+    const again = await runD(['--name', 'dup'], ['true']);
+    expect(again.exitCode).toBe(125);
+    expect(again.stderr).toContain('the name is in use');
+    const missing = await runD(['--name', 'nope'], ['nosuch']);
+    expect(missing.exitCode).toBe(127);
+    expect((await h('inspect', 'nope')).exitCode).toBe(125);
+    expect((await h('pause', 'dup')).stderr).toMatch(/cannot pause container dup: .*freezer/);
+    await h('rm', '-f', 'dup');
+  });
+});
+
+describe('the monitor', () => {
+  it('killed with SIGKILL leaves a stopped container with an honest status that rm cleans', async () => {
+    await runD(['--name', 'orphan'], ['sleep', '1000']);
+    const state = (await inspect('orphan')).State;
+    process.kill(state.MonitorPid, 'SIGKILL');
+    await waitFor(async () => (await inspect('orphan')).State.Status === 'exited');
+    const after = (await inspect('orphan')).State;
+    expect(after.ExitCode).toBe(-1);
+    expect(after.Error).toContain('monitor');
+    expect(String((await h('ps', '-a')).stdout)).toMatch(/Exited \(-1\).*orphan/);
+    expect((await h('rm', 'orphan')).exitCode).toBe(0);
+  });
+
+  it('serves commands run at the same time: ps during run, two rm of one container', async () => {
+    const [a, b, ps] = await Promise.all([runD(['--name', 'one'], ['sleep', '1000']), runD(['--name', 'two'], ['sleep', '1000']), h('ps', '-a')]);
+    expect([a.exitCode, b.exitCode, ps.exitCode]).toEqual([0, 0, 0]);
+    const [r1, r2] = await Promise.all([h('rm', '-f', 'one'), h('rm', '-f', 'one')]);
+    expect([r1.exitCode, r2.exitCode].sort()).toContain(0);
+    for (const r of [r1, r2]) if (r.exitCode !== 0) expect(r.stderr).toContain('no such container');
+    await Promise.all([h('stop', '-t', '0', 'two'), h('kill', 'two').catch(() => undefined)]);
+    expect((await h('rm', 'two')).exitCode).toBe(0);
+  });
+});
+
+async function waitFor(check: () => Promise<boolean>): Promise<void> {
+  for (let i = 0; i < 300; i++) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('condition never became true');
+}
+
+async function waitForLog(name: string, text: string): Promise<void> {
+  await waitFor(async () => String((await h('logs', name)).stdout).includes(text));
+}

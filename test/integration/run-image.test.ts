@@ -1,0 +1,197 @@
+// `hutch run IMAGE`: an image loaded into a temporary store, run on the union filesystem (default)
+// and on a vfs copy, with its config applied, networking and the cgroups warning path.
+import { execa } from 'execa';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { get } from 'node:http';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { requires } from '../helpers/host.js';
+import { hutch, REPO, sandbox, type Sandbox } from '../helpers/hutch-cli.js';
+import { expectNoLeaks, leakSnapshot, type LeakSnapshot } from '../helpers/leaks.js';
+
+requires('fuse', 'subuid', 'newuidmap', 'busybox');
+
+let box: Sandbox;
+let before: LeakSnapshot;
+const IMAGE = 'localhost/itest';
+const run = (args: string[], env: Record<string, string> = {}) => hutch(['run', '--root', box.root, ...args], { env });
+
+beforeAll(async () => {
+  box = sandbox();
+  await execa('bash', [join(REPO, 'test/fixtures/image-archive.sh'), join(box.dir, 'fx')]);
+  const loaded = await hutch(['load', '--root', box.root, '-q', '-i', join(box.dir, 'fx', 'it.tar')]);
+  expect(loaded.stderr).toBe('');
+}, 60_000);
+afterAll(() => box.remove());
+beforeEach(() => {
+  before = leakSnapshot();
+});
+afterEach(async () => {
+  await expectNoLeaks(before, [join(box.root, 'run')]);
+  const left = existsSync(join(box.root, 'data', 'containers')) ? readdirSync(join(box.root, 'data', 'containers')) : [];
+  expect(left.filter((name) => !name.startsWith('.')), 'container folders left').toEqual([]); // .lock is the store's
+});
+
+/** sha256 of every file of the unpacked layers: they must never change. */
+function layerDigest(): string {
+  const hash = createHash('sha256');
+  const walk = (dir: string): void => {
+    for (const name of readdirSync(dir).sort()) {
+      const path = join(dir, name);
+      const st = statSync(path, { throwIfNoEntry: false });
+      if (st?.isDirectory()) walk(path);
+      else if (st?.isFile()) hash.update(path).update(readFileSync(path));
+    }
+  };
+  walk(join(box.root, 'data', 'layers'));
+  return hash.digest('hex');
+}
+
+describe.each(['fuse', 'vfs'])('hutch run IMAGE (--storage-driver=%s)', (driver) => {
+  it('applies the image config: Cmd, Env, WorkingDir, User', async () => {
+    const r = await run(['--network', 'none', '--storage-driver', driver, IMAGE]);
+    expect(r.stderr).toBe('');
+    expect(r.stdout.split('\n')).toEqual(['cmd-ran', '1000', '/work', 'hello-from-image']);
+    expect(r.exitCode).toBe(0);
+  });
+
+  it('writes to the container only; a file deleted in a layer stays deleted; files belong to the user on the host', async () => {
+    const layers = layerDigest();
+    const out = join(box.dir, `out-${driver}`);
+    mkdirSync(out, { recursive: true });
+    const r = await run(['--network', 'none', '--storage-driver', driver, '-u', '0', '-v', `${out}:/out`, IMAGE, 'sh', '-c',
+      'ls /data; echo changed > /data/keep; rm /data/new; ls /data; cat /data/keep; echo hi > /out/f']);
+    expect(r.stderr).toBe('');
+    expect(r.stdout.split('\n')).toEqual(['keep', 'new', 'keep', 'changed']);
+    expect(layerDigest()).toBe(layers);
+    expect(statSync(join(out, 'f')).uid).toBe(process.getuid!());
+  });
+});
+
+describe('the union filesystem', () => {
+  it('keeps writes in the upper layer; rmi refuses the image while the container runs', async () => {
+    const child = run(['--network', 'none', '--init', '-u', '0', IMAGE, 'sh', '-c', 'echo up > /etc/marker; echo ready; exec sleep 60']);
+    await new Promise<void>((resolve) => child.stdout!.on('data', (d: Buffer) => d.toString().includes('ready') && resolve()));
+    const [id] = readdirSync(join(box.root, 'data', 'containers'));
+    expect(readFileSync(join(box.root, 'data', 'containers', id!, 'upper', 'etc', 'marker'), 'utf8')).toBe('up\n');
+    const rmi = await hutch(['rmi', '--root', box.root, IMAGE]);
+    expect(rmi.exitCode).toBe(125);
+    expect(rmi.stderr).toContain('containers use it');
+    child.kill('SIGTERM');
+    expect((await child).exitCode).toBe(143);
+  });
+
+  it('runs busybox tar, find and a dd+sync over the tree', async () => {
+    const r = await run(['--network', 'none', '-u', '0', IMAGE, 'sh', '-c',
+      'tar cf /tmp/all.tar /bin /etc /data 2>/dev/null && tar tf /tmp/all.tar | grep -c . && find / -xdev -name keep && dd if=/dev/zero of=/big bs=1M count=8 2>/dev/null && sync && wc -c < /big']);
+    expect(r.stderr).toBe('');
+    const lines = r.stdout.split('\n');
+    expect(Number(lines[0])).toBeGreaterThan(250);
+    expect(lines.slice(1)).toEqual(['/data/keep', '8388608']);
+  });
+
+  it('ends the container and reports when the daemon is killed (kill -9)', async () => {
+    const child = run(['--network', 'none', '-u', '0', IMAGE, 'sh', '-c', 'echo ready; while test -e /etc/passwd; do sleep 0.2; done']);
+    await new Promise<void>((resolve) => child.stdout!.on('data', (d: Buffer) => d.toString().includes('ready') && resolve()));
+    const daemon = (await execa('pgrep', ['-f', `daemon-main.js.*${box.root}`], { reject: false })).stdout.trim().split('\n');
+    expect(daemon).toHaveLength(1);
+    process.kill(Number(daemon[0]), 'SIGKILL');
+    const r = await child;
+    expect(r.exitCode).toBe(125);
+    expect(r.stderr).toContain('container ended: the union filesystem daemon');
+  });
+
+  it('--entrypoint replaces the image\'s command; arguments after the image are the command\'s', async () => {
+    const r = await run(['--network', 'none', '--entrypoint', '/bin/echo', IMAGE, 'hi', '-n']);
+    expect(r.stdout).toBe('hi -n');
+    const ls = await run(['--network', 'none', IMAGE, 'ls', '-a', '/data']);
+    expect(ls.stdout.split('\n')).toEqual(['.', '..', 'keep', 'new']);
+  });
+
+  it('--pull=never fails cleanly for an image not in the store', async () => {
+    const r = await run(['--pull=never', 'localhost/not-here']);
+    expect(r.exitCode).toBe(125);
+    expect(r.stderr).toContain('image localhost/not-here is not in the store');
+  });
+
+  it('says how to do without FUSE for an unknown storage driver', async () => {
+    const r = await run(['--storage-driver', 'zfs', IMAGE]);
+    expect(r.exitCode).toBe(125);
+    expect(r.stderr).toContain('invalid --storage-driver zfs');
+  });
+});
+
+describe('networking and resources through run', () => {
+  it('publishes a port: busybox httpd answers a client on the host', async () => {
+    requires('slirp4netns', 'tun');
+    const child = run(['--init', '-u', '0', '-p', '127.0.0.1::80', IMAGE, 'httpd', '-f', '-p', '80', '-h', '/data']);
+    const port = await publishedPort();
+    let body = '';
+    for (let i = 0; i < 100 && body === ''; i++) {
+      body = await fetchText(`http://127.0.0.1:${port}/keep`).catch(() => '');
+      if (body === '') await sleep(100);
+    }
+    expect(body).toBe('keep\n');
+    child.kill('SIGTERM');
+    await child;
+  });
+
+  it('run -d gets the same setup: the union filesystem, -P from ExposedPorts, hutch port; rm leaves nothing', async () => {
+    requires('slirp4netns', 'tun');
+    const started = await run(['-d', '-u', '0', '-P', IMAGE, 'httpd', '-f', '-p', '80', '-h', '/data']);
+    expect(started.stderr).toBe('');
+    const id = started.stdout.trim();
+    const port = await publishedPort();
+    let body = '';
+    for (let i = 0; i < 100 && body === ''; i++) {
+      body = await fetchText(`http://127.0.0.1:${port}/new`).catch(() => '');
+      if (body === '') await sleep(100);
+    }
+    expect(body).toBe('layer2\n');
+    const mounts = await hutch(['exec', '--root', box.root, id, 'cat', '/proc/mounts']);
+    expect(mounts.stdout).toMatch(/^hutch-fs \/ fuse\.hutch-fs /m);
+    expect((await hutch(['rm', '-f', '--root', box.root, id])).exitCode).toBe(0);
+    expect(readdirSync(join(box.root, 'data', 'image-users')).flatMap((d) => readdirSync(join(box.root, 'data', 'image-users', d)))).toEqual([]);
+  });
+
+  it('--network none has only loopback', async () => {
+    const r = await run(['--network', 'none', IMAGE, 'sh', '-c', 'ls /sys/class/net']);
+    expect(r.stdout.trim()).toBe('lo');
+  });
+
+  it('warns that limits are not enforced on this host; --cgroups=required fails cleanly', async () => {
+    const warned = await run(['--network', 'none', '--memory', '64m', IMAGE, 'true']);
+    expect(warned.exitCode).toBe(0);
+    expect(warned.stderr).toMatch(/^hutch: warning: not enforced: --memory: /);
+    const required = await run(['--network', 'none', '--memory', '64m', '--cgroups=required', IMAGE, 'true']);
+    expect(required.exitCode).toBe(125);
+    expect(required.stderr).toMatch(/^hutch: /);
+  });
+});
+
+/** The host port of the running container's published port 80 (`hutch port`). */
+async function publishedPort(): Promise<number> {
+  for (let i = 0; i < 200; i++) {
+    const dir = join(box.root, 'run', 'containers');
+    const ids = existsSync(dir) ? readdirSync(dir) : [];
+    if (ids.length === 1 && existsSync(join(dir, ids[0]!, 'ports.json'))) {
+      const r = await hutch(['port', '--root', box.root, ids[0]!]);
+      const m = /80\/tcp -> (?:127\.0\.0\.1|0\.0\.0\.0):(\d+)/.exec(r.stdout);
+      if (m) return Number(m[1]);
+    }
+    await sleep(50);
+  }
+  throw new Error('the container never published its port');
+}
+
+function fetchText(url: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    get(url, (res) => {
+      let text = '';
+      res.on('data', (d: Buffer) => (text += d.toString()));
+      res.on('end', () => resolve(text));
+    }).on('error', reject);
+  });
+}

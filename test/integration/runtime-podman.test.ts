@@ -1,0 +1,88 @@
+// A real client: rootless podman (Debian's) drives bin/hutch-runtime as its OCI runtime, with its
+// own temporary storage and a busybox image imported from a tarball (no network pulls).
+import { execFileSync } from 'node:child_process';
+import { closeSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ReadStream } from 'node:tty';
+import { execa, type Options } from 'execa';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openpty } from '../../src/sys/pty.js';
+import { requires } from '../helpers/host.js';
+import { REPO, sandbox, type Sandbox } from '../helpers/hutch-cli.js';
+import { busyboxRootfs } from '../helpers/rootfs.js';
+
+let box: Sandbox;
+const IMAGE = 'localhost/hutch-busybox:test';
+const env = (): Record<string, string> => ({ XDG_RUNTIME_DIR: join(box.dir, 'xdg'), XDG_CONFIG_HOME: join(box.dir, 'config'), HOME: box.dir });
+const podman = (args: string[], options: Options = {}) => execa('podman', [
+  '--root', join(box.dir, 'storage'), '--runroot', join(box.dir, 'runroot'), '--storage-driver', 'vfs', '--cgroup-manager', 'cgroupfs',
+  '--events-backend', 'file', '--runtime', join(REPO, 'bin', 'hutch-runtime'), ...args,
+], { reject: false, stdin: 'ignore', env: env(), extendEnv: true, ...options });
+
+beforeAll(async () => {
+  requires('podman', 'userns', 'subuid', 'newuidmap', 'busybox');
+  box = sandbox();
+  mkdirSync(join(box.dir, 'xdg'), { mode: 0o700 });
+  const rootfs = await busyboxRootfs(box.dir);
+  execFileSync('tar', ['-C', rootfs, '-cf', join(box.dir, 'busybox.tar'), '.']);
+  const imported = await podman(['import', join(box.dir, 'busybox.tar'), IMAGE]);
+  expect(imported.exitCode, String(imported.stderr)).toBe(0);
+}, 120_000);
+
+afterAll(async () => {
+  await podman(['rm', '-af']);
+  // The image's files belong to subordinate ids: remove them from inside podman's user namespace.
+  await podman(['unshare', 'rm', '-rf', join(box.dir, 'storage')]);
+  // Rootless podman leaves a pause process holding its user namespace, found by this XDG_RUNTIME_DIR.
+  try {
+    process.kill(Number(readFileSync(join(box.dir, 'xdg', 'libpod', 'tmp', 'pause.pid'), 'utf8')), 'SIGKILL');
+  } catch {
+    // none was started
+  }
+  box.remove();
+});
+
+describe('podman --runtime hutch-runtime', () => {
+  it('runs a one-shot container with --rm and passes its exit status', async () => {
+    const r = await podman(['run', '--rm', IMAGE, 'sh', '-c', 'echo hello from $(hostname); exit 3']);
+    expect(r.stdout).toMatch(/^hello from \S+$/);
+    expect(r.exitCode).toBe(3);
+    expect((await podman(['run', '--rm', '--network', 'none', IMAGE, 'nosuch'])).exitCode).toBe(127);
+    expect((await podman(['ps', '-aq'])).stdout).toBe('');
+  });
+
+  it('runs a detached container that podman logs, exec and stop reach', async () => {
+    const run = await podman(['run', '-d', '--name', 'web', '--network', 'none', IMAGE, 'sh', '-c', 'echo started; exec sleep 1000']);
+    expect(run.exitCode, String(run.stderr)).toBe(0);
+    expect(String((await podman(['ps'])).stdout)).toMatch(/Up .*web/);
+    for (let i = 0; i < 100 && (await podman(['logs', 'web'])).stdout !== 'started'; i++) await new Promise((r) => setTimeout(r, 100));
+    expect((await podman(['logs', 'web'])).stdout).toBe('started');
+    const exec = await podman(['exec', 'web', 'cat', '/proc/1/cmdline']);
+    expect(String(exec.stdout).split('\0').filter(Boolean)).toEqual(['sleep', '1000']);
+    expect((await podman(['exec', 'web', 'sh', '-c', 'exit 4'])).exitCode).toBe(4);
+    expect((await podman(['stop', '-t', '1', 'web'])).exitCode).toBe(0);
+    expect((await podman(['inspect', '--format', '{{.State.ExitCode}}', 'web'])).stdout).toBe('137');
+    expect((await podman(['rm', 'web'])).exitCode).toBe(0);
+  });
+
+  it('runs -it and exec -it through the console socket on a real pty', async () => {
+    const { master, slave } = openpty({ rows: 30, cols: 100 });
+    const out = new ReadStream(master);
+    let output = '';
+    out.on('data', (d: Buffer) => (output += d.toString()));
+    out.on('error', () => undefined);
+    const r = await podman(['run', '-it', '--rm', '--network', 'none', IMAGE, 'sh', '-c', 'test -t 0 && test -t 1 && echo tty-ok; exit 6'], { stdin: slave, stdout: slave, stderr: slave });
+    expect(r.exitCode).toBe(6);
+    await new Promise((resolve) => setTimeout(resolve, 100)); // let the last bytes arrive
+    expect(output.replace(/\r/g, '')).toContain('tty-ok');
+    // exec -it: the console socket is a host path, reached before the helper joins the container's namespaces
+    await podman(['run', '-d', '--name', 'ttybox', '--network', 'none', IMAGE, 'sleep', '1000']);
+    const exec = await podman(['exec', '-it', 'ttybox', 'sh', '-c', 'test -t 0 && echo exec-tty-ok; exit 2'], { stdin: slave, stdout: slave, stderr: slave });
+    expect(exec.exitCode).toBe(2);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(output.replace(/\r/g, '')).toContain('exec-tty-ok');
+    await podman(['rm', '-f', '-t', '0', 'ttybox']);
+    out.destroy();
+    closeSync(slave);
+  });
+});
