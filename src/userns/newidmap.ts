@@ -17,7 +17,9 @@ export interface MapWriter {
  */
 export async function writeIdMaps(pid: number, uidMaps: IdMapping[], gidMaps: IdMapping[], me: MapWriter): Promise<void> {
   // The two maps are independent: write them at once (each tool is a process start of its own).
-  await Promise.all([writeMap(pid, 'uid', uidMaps, me.uid), writeMap(pid, 'gid', gidMaps, me.gid)]);
+  const results = await Promise.allSettled([writeMap(pid, 'uid', uidMaps, me.uid), writeMap(pid, 'gid', gidMaps, me.gid)]);
+  // Report the uid side first, whichever failed first: the same cause gives the same message.
+  for (const r of results) if (r.status === 'rejected') throw r.reason;
 }
 
 async function writeMap(pid: number, kind: 'uid' | 'gid', maps: IdMapping[], myId: number): Promise<void> {
