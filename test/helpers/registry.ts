@@ -123,3 +123,36 @@ export function isolatedEnv(home: string): Record<string, string> {
     CONTAINERS_REGISTRIES_CONF: join(home, 'registries.conf'),
   };
 }
+
+/**
+ * A proxy in front of a registry that misbehaves once per blob: the first GET answers 503, the
+ * second sends half of the body and drops the connection, the third passes. Counts requests.
+ */
+export async function flakyProxy(target: string): Promise<{ host: string; hits: Map<string, number>; stop: () => Promise<void> }> {
+  const hits = new Map<string, number>();
+  const server = createServer(async (req, res) => {
+    const url = req.url ?? '/';
+    const blob = /\/blobs\/(sha256:[0-9a-f]+)$/.exec(url)?.[1];
+    const n = blob === undefined ? 0 : (hits.get(blob) ?? 0) + 1;
+    if (blob !== undefined) hits.set(blob, n);
+    if (n === 1) {
+      res.writeHead(503, { 'retry-after': '0' }).end();
+      return;
+    }
+    const upstream = await fetch(`http://${target}${url}`, { headers: { accept: req.headers.accept ?? '*/*' } });
+    const body = Buffer.from(await upstream.arrayBuffer());
+    const headers: Record<string, string> = {};
+    upstream.headers.forEach((v, k) => {
+      if (k !== 'content-encoding' && k !== 'transfer-encoding') headers[k] = v;
+    });
+    res.writeHead(upstream.status, { ...headers, 'content-length': String(body.length) });
+    if (n === 2 && body.length > 1) {
+      res.write(body.subarray(0, body.length >> 1), () => res.socket?.destroy());
+      return;
+    }
+    res.end(body);
+  });
+  const port = await freePort();
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  return { host: `127.0.0.1:${port}`, hits, stop: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+}

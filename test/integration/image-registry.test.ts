@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { requires } from '../helpers/host.js';
 import { hutch, storeListing, tempDir } from '../helpers/image-cli.js';
 import { buildFixtureImage, fixtureLayers, writeImageLayout, type BuiltImage } from '../helpers/image-fixtures.js';
-import { isolatedEnv, pushLayout, startRegistry, type Registry } from '../helpers/registry.js';
+import { flakyProxy, isolatedEnv, pushLayout, startRegistry, type Registry } from '../helpers/registry.js';
 
 let fixture: BuiltImage;
 let big: BuiltImage;
@@ -115,6 +115,19 @@ describe('registry pulls', () => {
     writeFileSync(join(docker, 'config.json'), JSON.stringify({ auths: { [token.host]: { auth: Buffer.from(`${user.user}:${user.password}`).toString('base64') } } }));
     const again = await hutch(['pull', '-q', '--tls-verify=false', '--root', join(home, 'root2'), ref], { home });
     expect(again.stdout.trim()).toBe(fixture.configDigest.slice(7));
+  });
+
+  test('a 503 and a connection dropped half-way through a blob are retried', async () => {
+    const proxy = await flakyProxy(open.host);
+    try {
+      const home = tempDir('hutch-home-');
+      const pulled = await hutch(['pull', '-q', '--tls-verify=false', '--root', join(home, 'root'), `${proxy.host}/hutch/fixture:1`], { home });
+      expect(pulled.stderr).toBe('');
+      expect(pulled.stdout.trim()).toBe(fixture.configDigest.slice(7));
+      expect([...proxy.hits.values()].every((n) => n === 3)).toBe(true);
+    } finally {
+      await proxy.stop();
+    }
   });
 
   test('two pulls at once both succeed and store the image once', async () => {
