@@ -1,4 +1,5 @@
-import { closeSync, constants, futimesSync, linkSync, lstatSync, lutimesSync, mkdirSync, openSync, rmSync, symlinkSync, utimesSync, writeSync } from 'node:fs';
+import { closeSync, constants, linkSync, lstatSync, mkdir, mkdirSync, open, rmSync, symlinkSync, writeSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { join } from 'node:path';
 import type { Header } from 'tar-stream';
 
@@ -20,15 +21,13 @@ const KINDS: Record<string, EntryKind> = {
  */
 export class LayerWriter {
   readonly entries = new Map<string, IndexEntry>();
-  private readonly dirTimes: [string, number, number][] = [];
   private readonly pendingOpaque = new Set<string>();
   private fd = -1;
-  private mtime = 0;
 
   constructor(private readonly root: string, private readonly where: string, private readonly maxFileSize: number) {}
 
   /** Starts an entry; returns true when its contents must be fed to `write` then `endFile`. */
-  begin(h: Headers): boolean {
+  async begin(h: Headers): Promise<boolean> {
     const path = this.cleanPath(h.name);
     if (path === '') return false; // the layer root itself: its attributes are the lower layer's
     const base = path.slice(path.lastIndexOf('/') + 1);
@@ -42,18 +41,16 @@ export class LayerWriter {
     const disk = join(this.root, path);
     if (kind === EntryKind.Dir) {
       if (this.pendingOpaque.delete(path)) entry.flags |= OPAQUE;
-      if (!isDir(disk)) mkdirSync(disk, { mode: (entry.mode & 0o777) | 0o700 });
-      this.dirTimes.push([disk, entry.mtimeSec, entry.mtimeNsec]);
+      await makeDir(disk, (entry.mode & 0o777) | 0o700);
     } else if (kind === EntryKind.Symlink) {
       replacing(disk, () => symlinkSync(entry.link, disk));
-      lutimesSync(disk, entry.mtimeSec, entry.mtimeSec);
     } else if (kind === EntryKind.Hardlink) {
       this.hardlink(entry, disk);
     } else {
       if (entry.size > this.maxFileSize) throw this.hostile(`entry ${path} declares ${entry.size} bytes, more than the ${this.maxFileSize} bytes free`);
       const mode = kind === EntryKind.File ? (entry.mode & 0o777) | 0o600 : 0o600;
-      this.fd = replacing(disk, () => openSync(disk, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, mode));
-      this.mtime = entry.mtimeSec;
+      // Opens run on libuv's pool: layers unpacking at once then create files in parallel.
+      this.fd = await replacingAsync(disk, () => openAsync(disk, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, mode));
       this.entries.set(path, entry);
       if (kind === EntryKind.File && entry.size > 0) return true;
       this.endFile();
@@ -67,24 +64,19 @@ export class LayerWriter {
     writeSync(this.fd, chunk);
   }
 
-  /** Closes the current file and sets its mtime. */
+  /** Closes the current file. Disk mtimes are left alone: the index keeps the true ones. */
   endFile(): void {
-    futimesSync(this.fd, this.mtime, this.mtime);
     closeSync(this.fd);
     this.fd = -1;
   }
 
-  /** Sets directory mtimes last (writing children changes them) and returns the index. */
+  /** Completes pending opaque markers and returns the index. */
   finish(): IndexEntry[] {
     if (this.fd >= 0) closeSync(this.fd);
     for (const path of this.pendingOpaque) {
       // An opaque marker whose directory has no entry of its own in this layer.
       this.entries.set(path, { ...blank(path, EntryKind.Dir), mode: 0o755, flags: OPAQUE });
       mkdirSync(join(this.root, path), { recursive: true, mode: 0o755 });
-    }
-    for (let i = this.dirTimes.length - 1; i >= 0; i--) {
-      const [disk, sec] = this.dirTimes[i]!;
-      utimesSync(disk, sec, sec);
     }
     return [...this.entries.values()];
   }
@@ -178,6 +170,33 @@ function replacing<T>(disk: string, create: () => T): T {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     rmSync(disk, { recursive: true, force: true });
     return create();
+  }
+}
+
+const openAsync = promisify(open);
+const mkdirAsync = promisify(mkdir);
+
+async function replacingAsync<T>(disk: string, create: () => Promise<T>): Promise<T> {
+  try {
+    return await create();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    rmSync(disk, { recursive: true, force: true });
+    return create();
+  }
+}
+
+/** mkdir that keeps a directory already there (a duplicate entry) and replaces anything else. */
+async function makeDir(disk: string, mode: number): Promise<void> {
+  try {
+    await mkdirAsync(disk, { mode });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || isDir(disk)) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      return;
+    }
+    rmSync(disk, { force: true });
+    mkdirSync(disk, { mode });
   }
 }
 

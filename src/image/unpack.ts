@@ -72,8 +72,9 @@ export async function decompressors(input: Readable, where: string): Promise<Dup
 
 function feed(writer: LayerWriter, header: tar.Header, stream: Readable, next: (error?: Error | null) => void, extract: tar.Extract): void {
   stream.on('error', () => undefined); // extract's own failure is re-emitted here; pipeline reports it
-  try {
-    if (!writer.begin(header)) {
+  const fail = (error: unknown): void => void extract.destroy(error as Error);
+  writer.begin(header).then((wantsData) => {
+    if (!wantsData) {
       stream.on('end', () => next()).resume();
       return;
     }
@@ -81,7 +82,7 @@ function feed(writer: LayerWriter, header: tar.Header, stream: Readable, next: (
       try {
         writer.write(chunk);
       } catch (error) {
-        extract.destroy(error as Error);
+        fail(error);
       }
     });
     stream.on('end', () => {
@@ -89,12 +90,10 @@ function feed(writer: LayerWriter, header: tar.Header, stream: Readable, next: (
         writer.endFile();
         next();
       } catch (error) {
-        extract.destroy(error as Error);
+        fail(error);
       }
     });
-  } catch (error) {
-    extract.destroy(error as Error);
-  }
+  }, fail);
 }
 
 /** Debian's zstd binary: Node 20's zlib has no zstd, and the binary is fast and maintained. */
