@@ -6,6 +6,7 @@ import type { Header } from 'tar-stream';
 type Headers = Header;
 import { EntryKind, OPAQUE, type IndexEntry } from '../../fuse/layer-index.js';
 import { StoreError } from '../errors.js';
+import { XATTR_ENCODING } from './pax.js';
 
 const WHITEOUT = '.wh.';
 const OPAQUE_MARKER = '.wh..wh..opq';
@@ -133,7 +134,7 @@ export class LayerWriter {
     const pax = (h.pax ?? {}) as Record<string, string>;
     const xattrs = new Map<string, Buffer>();
     for (const [key, value] of Object.entries(pax)) {
-      if (key.startsWith('SCHILY.xattr.')) xattrs.set(key.slice(13), Buffer.from(value, 'utf8'));
+      if (key.startsWith('SCHILY.xattr.')) xattrs.set(key.slice(13), Buffer.from(value, XATTR_ENCODING));
     }
     const mtime = pax.mtime !== undefined ? Number(pax.mtime) : (h.mtime?.getTime() ?? 0) / 1000;
     const sec = Math.floor(Number.isFinite(mtime) ? mtime : 0);

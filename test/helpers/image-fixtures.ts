@@ -126,3 +126,23 @@ export function fixtureLayers(): LayerSpec[] {
 export function buildFixtureImage(dir: string, tag = 'fixture'): Promise<BuiltImage> {
   return writeImageLayout(dir, tag, fixtureLayers());
 }
+
+/**
+ * A tar holding one file with a binary xattr in a PAX record, as GNU tar and Go write them (raw
+ * bytes; tar-stream's packer would UTF-8 encode them). The PAX header is made by hand.
+ */
+export async function binaryXattrTar(name: string, xattr: string, value: Buffer): Promise<Buffer> {
+  const body = Buffer.concat([Buffer.from(` SCHILY.xattr.${xattr}=`), value, Buffer.from('\n')]);
+  let length = body.length + 1;
+  while (String(length).length + body.length !== length) length = String(length).length + body.length;
+  const records = Buffer.concat([Buffer.from(String(length)), body]);
+  const pax = await packTar([{ name: 'PaxHeader', type: 'file', mode: 0o644, content: records }]);
+  const header = pax.subarray(0, 512);
+  header[156] = 0x78; // typeflag 'x': a PAX extended header for the next entry
+  header.fill(0x20, 148, 156);
+  let sum = 0;
+  for (const b of header) sum += b;
+  header.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 'latin1');
+  const paxBlocks = pax.subarray(0, 512 + Math.ceil(records.length / 512) * 512);
+  return Buffer.concat([paxBlocks, await packTar([{ name, type: 'file', mode: 0o755, content: 'cap\n' }])]);
+}

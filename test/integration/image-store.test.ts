@@ -11,8 +11,8 @@ import { resolveImage } from '../../src/image/resolve.js';
 import { markImageUsed, unmarkImageUsed } from '../../src/image/store.js';
 import { requires } from '../helpers/host.js';
 import { hutch, storeListing, tempDir } from '../helpers/image-cli.js';
-import { buildFixtureImage, LONG_NAME, packTar, type BuiltImage } from '../helpers/image-fixtures.js';
-import { hostileImage, hostileLayers, hugeSizeImage, missingBlobImage, tamperedImage, truncatedGzipImage } from '../helpers/hostile.js';
+import { binaryXattrTar, buildFixtureImage, LONG_NAME, packTar, writeImageLayout, type BuiltImage } from '../helpers/image-fixtures.js';
+import { hostileImage, hostileLayers, rewriteLastLayer, hugeSizeImage, missingBlobImage, tamperedImage, truncatedGzipImage } from '../helpers/hostile.js';
 
 let fixture: BuiltImage;
 beforeAll(async () => {
@@ -79,6 +79,19 @@ describe('unpack and index', () => {
     expect(readFileSync(join(dest, 'etc/hostname'), 'utf8')).toBe('fixture\n');
     expect(statSync(join(dest, 'bin/cat')).ino).toBe(statSync(join(dest, 'bin/busybox')).ino);
     await expect(resolveImage('localhost/nothing:here', { root, pull: 'never' })).rejects.toMatchObject({ code: 'IMAGE_NOT_IN_STORE' });
+  });
+});
+
+describe('binary xattrs', () => {
+  test('a security.capability-like binary value reaches the index byte for byte', async () => {
+    const value = Buffer.from([0x01, 0x00, 0x00, 0x02, 0x00, 0x20, 0x00, 0x00, 0xff, 0xfe, 0x80, 0x00]);
+    const dir = join(tempDir(), 'layout');
+    const layer = await binaryXattrTar('bin/ping', 'security.capability', value);
+    const image = await writeRawTarImage(dir, layer);
+    const root = tempDir('hutch-root-');
+    await pullImage(`oci:${dir}:xattr`, { root, quiet: true });
+    const entries = readLayerIndex(join(root, 'data', 'layers', 'sha256', image.diffId.slice(7), 'index.hli'));
+    expect(entries.find((e) => e.path === 'bin/ping')?.xattrs.get('security.capability')).toEqual(value);
   });
 });
 
@@ -189,3 +202,10 @@ describe('import, tag, rmi, prune, save, load', () => {
     expect(readdirSync(join(root, 'data', 'layers', 'sha256')).filter((n) => !n.endsWith('.lock'))).toEqual([]);
   });
 });
+
+/** An OCI layout whose one layer is `tarData` (uncompressed), tagged xattr. */
+async function writeRawTarImage(dir: string, tarData: Buffer): Promise<{ diffId: string }> {
+  const built = await writeImageLayout(dir, 'xattr', [{ entries: [{ name: 'placeholder', type: 'file', content: '' }], compression: 'none' }]);
+  const image = await rewriteLastLayer(built, tarData, tarData, 'application/vnd.oci.image.layer.v1.tar');
+  return { diffId: image.diffIds.at(-1)! };
+}
