@@ -7,6 +7,7 @@ type Headers = Header;
 import { EntryKind, OPAQUE, type IndexEntry } from '../../fuse/layer-index.js';
 import { StoreError } from '../errors.js';
 import { XATTR_ENCODING } from './pax.js';
+import { SparseWriter, sparseInfo, type SparseInfo } from './sparse.js';
 
 const WHITEOUT = '.wh.';
 const OPAQUE_MARKER = '.wh..wh..opq';
@@ -24,11 +25,14 @@ export class LayerWriter {
   readonly entries = new Map<string, IndexEntry>();
   private readonly pendingOpaque = new Set<string>();
   private fd = -1;
+  private sparse: SparseWriter | undefined;
 
   constructor(private readonly root: string, private readonly where: string, private readonly maxFileSize: number) {}
 
   /** Starts an entry; returns true when its contents must be fed to `write` then `endFile`. */
-  async begin(h: Headers): Promise<boolean> {
+  async begin(header: Headers): Promise<boolean> {
+    const sparse = this.sparseOf(header);
+    const h = sparse === undefined ? header : { ...header, name: sparse.name, size: sparse.realSize };
     const path = this.cleanPath(h.name);
     if (path === '') return false; // the layer root itself: its attributes are the lower layer's
     const base = path.slice(path.lastIndexOf('/') + 1);
@@ -53,7 +57,8 @@ export class LayerWriter {
       // Opens run on libuv's pool: layers unpacking at once then create files in parallel.
       this.fd = await replacingAsync(disk, () => openAsync(disk, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, mode));
       this.entries.set(path, entry);
-      if (kind === EntryKind.File && entry.size > 0) return true;
+      this.sparse = sparse === undefined ? undefined : new SparseWriter(sparse);
+      if (kind === EntryKind.File && header.size > 0) return true;
       this.endFile();
       return false;
     }
@@ -62,11 +67,14 @@ export class LayerWriter {
   }
 
   write(chunk: Buffer): void {
-    writeSync(this.fd, chunk);
+    if (this.sparse !== undefined) this.sparse.write(this.fd, chunk);
+    else writeSync(this.fd, chunk);
   }
 
   /** Closes the current file. Disk mtimes are left alone: the index keeps the true ones. */
   endFile(): void {
+    this.sparse?.finish(this.fd);
+    this.sparse = undefined;
     closeSync(this.fd);
     this.fd = -1;
   }
@@ -80,6 +88,14 @@ export class LayerWriter {
       mkdirSync(join(this.root, path), { recursive: true, mode: 0o755 });
     }
     return [...this.entries.values()];
+  }
+
+  private sparseOf(h: Headers): SparseInfo | undefined {
+    try {
+      return sparseInfo((h.pax ?? {}) as Record<string, string>);
+    } catch (error) {
+      throw this.hostile(`entry ${h.name}: ${(error as Error).message}`);
+    }
   }
 
   private cleanPath(name: string): string {

@@ -1,6 +1,7 @@
 // The image store without a registry: OCI layouts in, layers unpacked once with their index,
 // the vfs copy, hostile input refused with the store unchanged, import/tag/rmi/prune/save/load.
-import { existsSync, lstatSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
+import { execa } from 'execa';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, test } from 'vitest';
@@ -92,6 +93,31 @@ describe('binary xattrs', () => {
     await pullImage(`oci:${dir}:xattr`, { root, quiet: true });
     const entries = readLayerIndex(join(root, 'data', 'layers', 'sha256', image.diffId.slice(7), 'index.hli'));
     expect(entries.find((e) => e.path === 'bin/ping')?.xattrs.get('security.capability')).toEqual(value);
+  });
+});
+
+describe('sparse files', () => {
+  test.each(['0.1', '1.0'])('GNU tar --sparse-version=%s unpacks to the real contents and size', async (version) => {
+    const work = tempDir();
+    const file = join(work, 'src', 'sparse.img');
+    mkdirSync(join(work, 'src'));
+    writeFileSync(file, '');
+    truncateSync(file, 8 << 20);
+    const fd = openSync(file, 'r+');
+    writeSync(fd, 'hello', 4 << 20);
+    writeSync(fd, 'end', (8 << 20) - 3);
+    closeSync(fd);
+    await execa('tar', ['--sparse', `--sparse-version=${version}`, '--format=pax', '-C', join(work, 'src'), '-cf', join(work, 's.tar'), 'sparse.img']);
+    const dir = join(work, 'layout');
+    const image = await writeRawTarImage(dir, readFileSync(join(work, 's.tar')));
+    const root = tempDir('hutch-root-');
+    await pullImage(`oci:${dir}:xattr`, { root, quiet: true });
+    const layer = join(root, 'data', 'layers', 'sha256', image.diffId.slice(7));
+    const data = readFileSync(join(layer, 'root', 'sparse.img'));
+    expect(data.length).toBe(8 << 20);
+    expect(data.toString('latin1', 4 << 20, (4 << 20) + 5)).toBe('hello');
+    expect(data.toString('latin1', data.length - 3)).toBe('end');
+    expect(readLayerIndex(join(layer, 'index.hli')).find((e) => e.path === 'sparse.img')?.size).toBe(8 << 20);
   });
 });
 
