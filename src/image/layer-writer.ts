@@ -111,6 +111,12 @@ export class LayerWriter {
     for (let i = 1; i < parts.length; i++) {
       const parent = parts.slice(0, i).join('/');
       const seen = this.entries.get(parent);
+      if (seen?.kind === EntryKind.Whiteout) {
+        // Deleted then refilled in one layer: a fresh directory hiding the lower one, i.e. opaque.
+        this.entries.set(parent, { ...blank(parent, EntryKind.Dir), mode: 0o755, uid: seen.uid, gid: seen.gid, flags: OPAQUE });
+        mkdirSync(join(this.root, parent), { mode: 0o755 });
+        continue;
+      }
       if (seen !== undefined && seen.kind !== EntryKind.Dir) {
         throw this.hostile(`entry ${path} goes through ${parent}, which is not a directory in this layer`);
       }

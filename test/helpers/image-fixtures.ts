@@ -114,6 +114,8 @@ export function fixtureLayers(): LayerSpec[] {
     dir('data/old/'), { name: 'data/old/.wh..wh..opq', type: 'file', mode: 0o600 },
     { name: 'data/old/new.txt', type: 'file', mode: 0o644, content: 'new\n' },
     { name: 'etc/hostname', type: 'file', mode: 0o644, content: 'fixture\n' },
+    // opt/keep deleted and refilled in this layer: becomes an opaque directory
+    { name: 'opt/.wh.keep', type: 'file', mode: 0o600 }, { name: 'opt/keep/b.txt', type: 'file', mode: 0o644, content: 'b\n' },
   ];
   const third: TarEntry[] = [
     { name: 'etc/xattr', type: 'file', mode: 0o644, content: 'x\n', pax: { 'SCHILY.xattr.user.fixture': 'yes' } },

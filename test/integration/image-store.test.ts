@@ -57,7 +57,8 @@ describe('unpack and index', () => {
     expect(second.get('opt/gone.txt')).toMatchObject({ kind: EntryKind.Whiteout });
     expect(second.get('data/old')!.flags & OPAQUE).toBe(OPAQUE);
     const secondRoot = join(root, 'data', 'layers', 'sha256', fixture.diffIds[1]!.slice(7), 'root');
-    expect(readdirSync(join(secondRoot, 'opt'))).toEqual([]);
+    expect(readdirSync(join(secondRoot, 'opt'))).toEqual(['keep']);
+    expect(second.get('opt/keep')).toMatchObject({ kind: EntryKind.Dir, flags: OPAQUE });
     expect(readdirSync(join(secondRoot, 'data/old'))).toEqual(['new.txt']);
 
     const third = indexOf(root, 2);
@@ -74,7 +75,7 @@ describe('unpack and index', () => {
     expect(image.layers.map((l) => l.diffId)).toEqual(fixture.diffIds);
     const dest = join(tempDir(), 'rootfs');
     materializeRootfs(image, dest);
-    expect(readFileSync(join(dest, 'opt/keep/a.txt'), 'utf8')).toBe('keep\n');
+    expect(readdirSync(join(dest, 'opt/keep'))).toEqual(['b.txt']);
     expect(existsSync(join(dest, 'opt/gone.txt'))).toBe(false);
     expect(readdirSync(join(dest, 'data/old'))).toEqual(['new.txt']);
     expect(readFileSync(join(dest, 'etc/hostname'), 'utf8')).toBe('fixture\n');
