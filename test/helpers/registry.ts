@@ -126,10 +126,12 @@ export function isolatedEnv(home: string): Record<string, string> {
 
 /**
  * A proxy in front of a registry that misbehaves once per blob: the first GET answers 503, the
- * second sends half of the body and drops the connection, the third passes. Counts requests.
+ * second sends half of the body and drops the connection, the third passes (honouring Range).
+ * Counts requests and records the Range headers it saw.
  */
-export async function flakyProxy(target: string): Promise<{ host: string; hits: Map<string, number>; stop: () => Promise<void> }> {
+export async function flakyProxy(target: string): Promise<{ host: string; hits: Map<string, number>; ranges: string[]; stop: () => Promise<void> }> {
   const hits = new Map<string, number>();
+  const ranges: string[] = [];
   const server = createServer(async (req, res) => {
     const url = req.url ?? '/';
     const blob = /\/blobs\/(sha256:[0-9a-f]+)$/.exec(url)?.[1];
@@ -139,7 +141,12 @@ export async function flakyProxy(target: string): Promise<{ host: string; hits: 
       res.writeHead(503, { 'retry-after': '0' }).end();
       return;
     }
-    const upstream = await fetch(`http://${target}${url}`, { headers: { accept: req.headers.accept ?? '*/*' } });
+    const forwarded: Record<string, string> = { accept: req.headers.accept ?? '*/*' };
+    if (req.headers.range !== undefined) {
+      forwarded.range = req.headers.range;
+      ranges.push(req.headers.range);
+    }
+    const upstream = await fetch(`http://${target}${url}`, { headers: forwarded });
     const body = Buffer.from(await upstream.arrayBuffer());
     const headers: Record<string, string> = {};
     upstream.headers.forEach((v, k) => {
@@ -154,5 +161,5 @@ export async function flakyProxy(target: string): Promise<{ host: string; hits: 
   });
   const port = await freePort();
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
-  return { host: `127.0.0.1:${port}`, hits, stop: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+  return { host: `127.0.0.1:${port}`, hits, ranges, stop: () => new Promise<void>((resolve) => server.close(() => resolve())) };
 }

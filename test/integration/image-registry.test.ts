@@ -117,7 +117,7 @@ describe('registry pulls', () => {
     expect(again.stdout.trim()).toBe(fixture.configDigest.slice(7));
   });
 
-  test('a 503 and a connection dropped half-way through a blob are retried', async () => {
+  test('a 503 is retried and a connection dropped half-way through a blob is resumed with Range', async () => {
     const proxy = await flakyProxy(open.host);
     try {
       const home = tempDir('hutch-home-');
@@ -125,6 +125,8 @@ describe('registry pulls', () => {
       expect(pulled.stderr).toBe('');
       expect(pulled.stdout.trim()).toBe(fixture.configDigest.slice(7));
       expect([...proxy.hits.values()].every((n) => n === 3)).toBe(true);
+      expect(proxy.ranges.length).toBe(proxy.hits.size);
+      expect(proxy.ranges.every((r) => /^bytes=[1-9][0-9]*-$/.test(r))).toBe(true);
     } finally {
       await proxy.stop();
     }
