@@ -97,6 +97,20 @@ describe('binary xattrs', () => {
   });
 });
 
+describe('progress', () => {
+  test('one line per layer on a terminal, nothing when stderr is not one', async () => {
+    const root = tempDir('hutch-root-');
+    const quietRun = await hutch(['pull', '--root', root, `oci:${fixture.dir}:fixture`]);
+    expect(quietRun.stderr).toBe('');
+    const other = tempDir('hutch-root-');
+    const bin = join(import.meta.dirname, '..', '..', 'bin', 'hutch');
+    const tty = await execa('script', ['-qec', `${bin} pull --root ${other} oci:${fixture.dir}:fixture`, '/dev/null'], { reject: false });
+    expect(tty.exitCode).toBe(0);
+    const lines = tty.stdout.split(/\r?\n/).filter((l) => l.includes('Copying blob') && l.includes(' done'));
+    expect(new Set(lines.map((l) => /Copying blob (\w+)/.exec(l)![1])).size).toBe(3);
+  });
+});
+
 describe('sparse files', () => {
   test.each(['0.1', '1.0'])('GNU tar --sparse-version=%s unpacks to the real contents and size', async (version) => {
     const work = tempDir();
