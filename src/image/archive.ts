@@ -1,5 +1,5 @@
 import { createReadStream, createWriteStream, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, posix } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import tar from 'tar-stream';
@@ -89,10 +89,10 @@ async function extractArchive(file: string, dest: string): Promise<void> {
       }
       if (header.type === 'symlink' || header.type === 'link') {
         // docker save links identical layers; resolve them by copying the target's bytes.
-        const target = safePath(header.linkname ?? '', file);
-        const from = header.type === 'symlink' ? join(dirname(path), target) : target;
+        const link = header.linkname ?? '';
+        const from = safePath(header.type === 'symlink' ? posix.normalize(posix.join(posix.dirname(path), link)) : link, file);
         mkdirSync(dirname(join(dest, path)), { recursive: true });
-        pipeline(createReadStream(join(dest, safePath(from, file))), createWriteStream(join(dest, path), { flags: 'wx' })).then(() => stream.resume().on('end', () => next()), (e: Error) => extract.destroy(e));
+        pipeline(createReadStream(join(dest, from)), createWriteStream(join(dest, path), { flags: 'wx' })).then(() => stream.resume().on('end', () => next()), (e: Error) => extract.destroy(e));
         return;
       }
       stream.on('end', () => next()).resume();

@@ -234,6 +234,24 @@ describe('import, tag, rmi, prune, save, load', () => {
       const ids = await hutch(['images', '-q', '--no-trunc', '--root', other]);
       expect(ids.stdout.trim()).toBe(fixture.configDigest);
     }
+    const dir = join(tempDir(), 'oci-dir');
+    expect((await hutch(['save', '--root', root, '--format', 'oci-dir', '-o', dir, 'localhost/fixture:1'])).exitCode).toBe(0);
+    const fromDir = await hutch(['pull', '-q', '--root', tempDir('hutch-root-'), `oci:${dir}:localhost/fixture:1`]);
+    expect(fromDir.stdout.trim()).toBe(fixture.configDigest.slice(7));
+  });
+
+  test('GNU tar long names (././@LongLink) unpack under their full name', async () => {
+    const work = tempDir();
+    const long = `${'a'.repeat(120)}/${'b'.repeat(130)}`;
+    mkdirSync(join(work, 'src', 'a'.repeat(120)), { recursive: true });
+    writeFileSync(join(work, 'src', long), 'gnu\n');
+    await execa('tar', ['--format=gnu', '-C', join(work, 'src'), '-cf', join(work, 'g.tar'), 'a'.repeat(120)]);
+    const image = await writeRawTarImage(join(work, 'layout'), readFileSync(join(work, 'g.tar')));
+    const root = tempDir('hutch-root-');
+    await pullImage(`oci:${join(work, 'layout')}:xattr`, { root, quiet: true });
+    const layer = join(root, 'data', 'layers', 'sha256', image.diffId.slice(7));
+    expect(readFileSync(join(layer, 'root', long), 'utf8')).toBe('gnu\n');
+    expect(readLayerIndex(join(layer, 'index.hli')).some((e) => e.path === long)).toBe(true);
   });
 
   test('prune removes unnamed images and their layers', async () => {
