@@ -79,6 +79,12 @@ export class LayerWriter {
     this.fd = -1;
   }
 
+  /** Closes a file left open by a failure (a long-lived engine must not leak fds). */
+  abort(): void {
+    if (this.fd >= 0) closeSync(this.fd);
+    this.fd = -1;
+  }
+
   /** Completes pending opaque markers and returns the index. */
   finish(): IndexEntry[] {
     if (this.fd >= 0) closeSync(this.fd);

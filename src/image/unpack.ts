@@ -35,10 +35,10 @@ export interface StagedLayer {
 /** Unpacks like unpackLayer but leaves the layer staged, so a pull commits all its layers or none. */
 export async function stageLayer(store: Store, input: Readable, diffId: string | undefined, where: string): Promise<StagedLayer> {
   const temp = store.tempDir('layer');
+  const root = join(temp, 'root');
+  const writer = new LayerWriter(root, where, freeBytes(temp));
   try {
-    const root = join(temp, 'root');
     mkdirSync(root, { mode: 0o755 });
-    const writer = new LayerWriter(root, where, freeBytes(temp));
     const hash = createHash('sha256');
     const tap = new Transform({ transform(chunk: Buffer, _enc, done) { hash.update(chunk); done(null, chunk); } });
     const extract = tar.extract();
@@ -56,6 +56,7 @@ export async function stageLayer(store: Store, input: Readable, diffId: string |
     writeIndex(join(temp, 'index.hli'), encodeLayerIndex(writer.finish()));
     return { diffId: actual, commit: () => commit(temp, store.layerDir(actual)), discard: () => rmSync(temp, { recursive: true, force: true }) };
   } catch (error) {
+    writer.abort();
     rmSync(temp, { recursive: true, force: true });
     input.destroy();
     throw asUnpackError(error, where);
