@@ -108,6 +108,8 @@ export function fixtureLayers(): LayerSpec[] {
     { name: 'opt/gone.txt', type: 'file', mode: 0o644, content: 'gone\n' },
     { name: 'data/old/x.txt', type: 'file', mode: 0o644, content: 'old\n' },
     { name: LONG_NAME, type: 'file', mode: 0o644, content: 'long\n' },
+    { name: 'etc/shadow', type: 'file', mode: 0o400, content: 'root:*:1::::::\n' },
+    dir('ro/', 0o555), { name: 'ro/file', type: 'file', mode: 0o444, content: 'ro\n' },
   ];
   const second: TarEntry[] = [
     dir('opt/'), { name: 'opt/.wh.gone.txt', type: 'file', mode: 0o600 },

@@ -1,6 +1,6 @@
 // The image store without a registry: OCI layouts in, layers unpacked once with their index,
 // the vfs copy, hostile input refused with the store unchanged, import/tag/rmi/prune/save/load.
-import { closeSync, existsSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { execa } from 'execa';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
@@ -65,6 +65,14 @@ describe('unpack and index', () => {
     expect(third.get('etc/xattr')!.xattrs.get('user.fixture')?.toString()).toBe('yes');
     expect(third.get('run-fifo')).toMatchObject({ kind: EntryKind.Fifo });
     expect(third.has('etc')).toBe(false); // an implicit parent: the lower layer's attributes stand
+
+    // The user can always read and remove the store: owner rw(x) on disk, the true mode in the index.
+    expect(base.get('etc/shadow')!.mode).toBe(0o400);
+    expect(statSync(join(layerRoot, 'etc/shadow')).mode & 0o700).toBe(0o600);
+    expect(base.get('ro')!.mode).toBe(0o555);
+    expect(statSync(join(layerRoot, 'ro')).mode & 0o700).toBe(0o700);
+    rmSync(root, { recursive: true });
+    expect(existsSync(root)).toBe(false);
   });
 
   test('resolveImage gives config and layers bottom-first; materializeRootfs applies whiteouts', async () => {
