@@ -10,7 +10,7 @@ import type { ImageSource, SourceManifest } from './source.js';
 
 /**
  * Opens an image tarball: an oci-archive (a tarred OCI layout) or a docker-archive (`docker save`,
- * `podman save`). The tarball is unpacked to a temporary directory (regular files only, paths
+ * `podman save`; `-` for stdin). The tarball is unpacked to a temporary directory (regular files only, paths
  * checked) and read from there; `close` removes it.
  */
 export async function openArchive(file: string, tempDir: string, tag?: string): Promise<ImageSource> {
@@ -101,7 +101,8 @@ async function extractArchive(file: string, dest: string): Promise<void> {
     }
   });
   try {
-    await pipeline(createReadStream(file), extract);
+    // stdin may be a socket (a parent's socketpair), which cannot be reopened by path.
+    await pipeline(file === '-' ? process.stdin : createReadStream(file), extract);
   } catch (error) {
     rmSync(dest, { recursive: true, force: true });
     if (error instanceof UsageError || error instanceof StoreError) throw error;

@@ -236,7 +236,7 @@ describe('import, tag, rmi, prune, save, load', () => {
       const saved = await hutch(['save', '--root', root, '--format', format, '-o', file, 'localhost/fixture:1']);
       expect(saved.stderr).toBe('');
       const other = tempDir('hutch-root-');
-      const loaded = await hutch(['load', '--root', other, '-i', file]);
+      const loaded = format === 'oci-archive' ? await hutch(['load', '--root', other, '-i', file]) : await hutch(['load', '--root', other], { inputFile: file });
       expect(loaded.stderr).toBe('');
       expect(loaded.stdout).toContain('Loaded image: localhost/fixture:1');
       const ids = await hutch(['images', '-q', '--no-trunc', '--root', other]);
