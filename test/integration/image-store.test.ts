@@ -242,6 +242,8 @@ describe('import, tag, rmi, prune, save, load', () => {
       const ids = await hutch(['images', '-q', '--no-trunc', '--root', other]);
       expect(ids.stdout.trim()).toBe(fixture.configDigest);
     }
+    const piped = await execa('sh', ['-c', `${join(import.meta.dirname, '..', '..', 'bin', 'hutch')} save --root ${root} localhost/fixture:1 | ${join(import.meta.dirname, '..', '..', 'bin', 'hutch')} load -q --root ${root}-piped`]);
+    expect(piped.stdout).toContain('Loaded image: localhost/fixture:1');
     const dir = join(tempDir(), 'oci-dir');
     expect((await hutch(['save', '--root', root, '--format', 'oci-dir', '-o', dir, 'localhost/fixture:1'])).exitCode).toBe(0);
     const fromDir = await hutch(['pull', '-q', '--root', tempDir('hutch-root-'), `oci:${dir}:localhost/fixture:1`]);
