@@ -104,9 +104,10 @@ function zstd(where: string): Duplex {
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   child.stdin!.on('error', () => undefined); // EPIPE when zstd quits early; its exit status reports why
-  child.stdout!.pipe(out);
-  child.catch((error: unknown) => {
-    const why = stderr.trim() || describeCause(error);
+  // The output ends only when zstd exits 0: a truncated input must fail here, not look complete.
+  child.stdout!.pipe(out, { end: false });
+  child.then(() => out.end(), (error: unknown) => {
+    const why = stderr.trim().split('\n').pop() || describeCause(error);
     out.destroy(new StoreError('LAYER_CORRUPT', `cannot decompress zstd layer ${where}: ${why}`, { hint: 'the layer blob is damaged; pull again' }));
   });
   out.on('close', () => child.kill());

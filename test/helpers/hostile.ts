@@ -3,7 +3,7 @@
 import { rmSync, writeFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { packTar, writeImageLayout, type BuiltImage, type TarEntry } from './image-fixtures.js';
+import { compress, packTar, writeImageLayout, type BuiltImage, type TarEntry } from './image-fixtures.js';
 
 const file = (name: string, content = 'x\n'): TarEntry => ({ name, type: 'file', mode: 0o644, content });
 
@@ -44,6 +44,13 @@ export async function truncatedGzipImage(dir: string): Promise<BuiltImage> {
   const tarData = await packTar([file('big.bin', big.toString())]);
   const gz = gzipSync(tarData);
   return writeRawLayerImage(dir, gz.subarray(0, gz.length >> 1), tarData);
+}
+
+/** A layer whose zstd stream is cut in half. */
+export async function truncatedZstdImage(dir: string): Promise<BuiltImage> {
+  const tarData = await packTar([file('big.bin', 'z'.repeat(256 * 1024))]);
+  const zst = compress(tarData, 'zstd');
+  return writeRawLayerImage(dir, zst.subarray(0, zst.length >> 1), tarData);
 }
 
 /** A tar whose one entry declares a petabyte but holds a few bytes. */

@@ -13,7 +13,7 @@ import { markImageUsed, unmarkImageUsed } from '../../src/image/store.js';
 import { requires } from '../helpers/host.js';
 import { hutch, storeListing, tempDir } from '../helpers/image-cli.js';
 import { binaryXattrTar, buildFixtureImage, LONG_NAME, packTar, writeImageLayout, type BuiltImage } from '../helpers/image-fixtures.js';
-import { hostileImage, hostileLayers, rewriteLastLayer, hugeSizeImage, missingBlobImage, tamperedImage, truncatedGzipImage } from '../helpers/hostile.js';
+import { hostileImage, hostileLayers, rewriteLastLayer, hugeSizeImage, missingBlobImage, tamperedImage, truncatedGzipImage, truncatedZstdImage } from '../helpers/hostile.js';
 
 let fixture: BuiltImage;
 beforeAll(async () => {
@@ -180,6 +180,7 @@ describe('hostile input leaves the store unchanged', () => {
     ['a layer whose digest does not match', tamperedImage, 'BLOB_DIGEST_MISMATCH'],
     ['a manifest naming a missing blob', missingBlobImage, 'BLOB_MISSING'],
     ['a truncated gzip stream', truncatedGzipImage, 'LAYER_CORRUPT'],
+    ['a truncated zstd stream', truncatedZstdImage, 'LAYER_CORRUPT'],
     ['a huge declared size', hugeSizeImage, 'LAYER_HOSTILE'],
   ];
   test.each(cases)('%s', async (_name, build, code) => {
