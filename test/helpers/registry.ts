@@ -26,11 +26,26 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-/** Starts a registry serving `storage` (created if missing) with the given auth. */
+/**
+ * Starts a registry serving `storage` (created if missing) with the given auth. The port is
+ * picked free then bound by the registry; if another process takes it in between, a new port is
+ * tried. A header unique to this registry proves the answering server is ours.
+ */
 export async function startRegistry(dir: string, storage: string, auth: RegistryAuth = { kind: 'none' }): Promise<Registry> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(dir, storage, auth);
+    } catch (error) {
+      if (attempt >= 3) throw error;
+    }
+  }
+}
+
+async function startOnce(dir: string, storage: string, auth: RegistryAuth): Promise<Registry> {
   mkdirSync(dir, { recursive: true });
   mkdirSync(storage, { recursive: true });
   const port = await freePort();
+  const identity = randomUUID();
   let issuer: Server | undefined;
   let authYaml = '';
   if (auth.kind === 'htpasswd') {
@@ -42,11 +57,16 @@ export async function startRegistry(dir: string, storage: string, auth: Registry
     issuer = started.server;
     authYaml = `auth:\n  token:\n    realm: http://127.0.0.1:${started.port}/token\n    service: hutch-registry\n    issuer: hutch-test-issuer\n    rootcertbundle: ${join(dir, 'token.crt')}\n`;
   }
-  const config = `version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: ${storage}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:${port}\n${authYaml}`;
+  const config = `version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: ${storage}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:${port}\n  headers:\n    X-Hutch-Test: [${identity}]\n${authYaml}`;
   writeFileSync(join(dir, 'config.yml'), config);
   const child: ResultPromise = execa('docker-registry', ['serve', join(dir, 'config.yml')], { reject: false, stdio: 'ignore', env: { OTEL_TRACES_EXPORTER: 'none' } });
   const host = `127.0.0.1:${port}`;
-  await waitUntilServing(host, child);
+  try {
+    await waitUntilServing(host, child, identity);
+  } catch (error) {
+    await new Promise<void>((resolve) => (issuer === undefined ? resolve() : issuer.close(() => resolve())));
+    throw error;
+  }
   return {
     host,
     stop: async () => {
@@ -57,13 +77,14 @@ export async function startRegistry(dir: string, storage: string, auth: Registry
   };
 }
 
-async function waitUntilServing(host: string, child: ResultPromise): Promise<void> {
+async function waitUntilServing(host: string, child: ResultPromise, identity: string): Promise<void> {
   let exited = false;
   void child.then(() => (exited = true));
   for (let i = 0; i < 200 && !exited; i++) {
     try {
       const res = await fetch(`http://${host}/v2/`);
       await res.body?.cancel();
+      if (res.headers.get('x-hutch-test') !== identity) break; // someone else's server on the port
       return;
     } catch {
       await new Promise((r) => setTimeout(r, 50));
@@ -99,7 +120,7 @@ async function startTokenIssuer(dir: string, user: string, password: string): Pr
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ token, expires_in: 300 }));
   });
   const port = await freePort();
-  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, '127.0.0.1', resolve));
   return { server, port };
 }
 
@@ -160,6 +181,6 @@ export async function flakyProxy(target: string): Promise<{ host: string; hits: 
     res.end(body);
   });
   const port = await freePort();
-  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, '127.0.0.1', resolve));
   return { host: `127.0.0.1:${port}`, hits, ranges, stop: () => new Promise<void>((resolve) => server.close(() => resolve())) };
 }
