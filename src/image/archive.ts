@@ -1,5 +1,5 @@
 import { createReadStream, createWriteStream, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, posix } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import tar from 'tar-stream';
@@ -10,7 +10,7 @@ import type { ImageSource, SourceManifest } from './source.js';
 
 /**
  * Opens an image tarball: an oci-archive (a tarred OCI layout) or a docker-archive (`docker save`,
- * `podman save`). The tarball is unpacked to a temporary directory (regular files only, paths
+ * `podman save`; `-` for stdin). The tarball is unpacked to a temporary directory (regular files only, paths
  * checked) and read from there; `close` removes it.
  */
 export async function openArchive(file: string, tempDir: string, tag?: string): Promise<ImageSource> {
@@ -89,10 +89,10 @@ async function extractArchive(file: string, dest: string): Promise<void> {
       }
       if (header.type === 'symlink' || header.type === 'link') {
         // docker save links identical layers; resolve them by copying the target's bytes.
-        const target = safePath(header.linkname ?? '', file);
-        const from = header.type === 'symlink' ? join(dirname(path), target) : target;
+        const link = header.linkname ?? '';
+        const from = safePath(header.type === 'symlink' ? posix.normalize(posix.join(posix.dirname(path), link)) : link, file);
         mkdirSync(dirname(join(dest, path)), { recursive: true });
-        pipeline(createReadStream(join(dest, safePath(from, file))), createWriteStream(join(dest, path), { flags: 'wx' })).then(() => stream.resume().on('end', () => next()), (e: Error) => extract.destroy(e));
+        pipeline(createReadStream(join(dest, from)), createWriteStream(join(dest, path), { flags: 'wx' })).then(() => stream.resume().on('end', () => next()), (e: Error) => extract.destroy(e));
         return;
       }
       stream.on('end', () => next()).resume();
@@ -101,7 +101,8 @@ async function extractArchive(file: string, dest: string): Promise<void> {
     }
   });
   try {
-    await pipeline(createReadStream(file), extract);
+    // stdin may be a socket (a parent's socketpair), which cannot be reopened by path.
+    await pipeline(file === '-' ? process.stdin : createReadStream(file), extract);
   } catch (error) {
     rmSync(dest, { recursive: true, force: true });
     if (error instanceof UsageError || error instanceof StoreError) throw error;

@@ -67,9 +67,26 @@ interface Staged {
 /** Reads a config blob (small) and checks it. */
 async function readSmallBlob(source: ImageSource, d: Descriptor): Promise<Buffer> {
   if (d.size > 16 << 20) throw new RegistryError('CONFIG_TOO_LARGE', `config ${d.digest} of ${source.where} declares ${d.size} bytes`, { hint: 'the image is malformed' });
-  const chunks: Buffer[] = [];
-  await pipeline(await source.blob(d), verifier(d, source.where, (c) => chunks.push(c)));
-  return Buffer.concat(chunks);
+  return withRetries(async () => {
+    const chunks: Buffer[] = [];
+    const input = await source.blob(d);
+    const check = verifier(d, source.where, (c) => chunks.push(c));
+    input.on('error', (e) => check.destroy(transient(`cannot fetch config ${d.digest} of ${source.where}: ${describeCause(e)}`)));
+    await pipeline(input.pipe(check), async function* (s) { for await (const _ of s) void _; });
+    return Buffer.concat(chunks);
+  });
+}
+
+/** Runs `attempt` up to three times while it fails with a transient error, backing off. */
+async function withRetries<T>(attempt: () => Promise<T>): Promise<T> {
+  for (let n = 1; ; n++) {
+    try {
+      return await attempt();
+    } catch (error) {
+      if (n >= 3 || !retryable(error)) throw error;
+      await new Promise((r) => setTimeout(r, 250 * 2 ** n));
+    }
+  }
 }
 
 /** Fetches and unpacks one layer into staging, retrying transient failures. */
@@ -81,18 +98,11 @@ async function fetchLayer(store: Store, source: ImageSource, layer: Descriptor, 
     return { commit: () => undefined, discard: () => undefined };
   }
   progress?.start(layer.digest, layer.size);
-  for (let attempt = 1; ; attempt++) {
-    try {
-      const staged = needBlob
-        ? await download(store, source, layer, needLayer ? diffId : undefined, progress)
-        : await stageLayer(store, createReadStream(store.blobPath(layer.digest)), diffId, `${layer.digest} of ${source.where}`);
-      progress?.done(layer.digest);
-      return staged;
-    } catch (error) {
-      if (attempt >= 3 || !retryable(error)) throw error;
-      await new Promise((r) => setTimeout(r, 500 * 2 ** attempt));
-    }
-  }
+  const staged = await withRetries(() => needBlob
+    ? download(store, source, layer, needLayer ? diffId : undefined, progress)
+    : stageLayer(store, createReadStream(store.blobPath(layer.digest)), diffId, `${layer.digest} of ${source.where}`));
+  progress?.done(layer.digest);
+  return staged;
 }
 
 /** Streams a blob to a temporary file, unpacking it on the way when `diffId` is given. */
@@ -101,6 +111,7 @@ async function download(store: Store, source: ImageSource, layer: Descriptor, di
   const temp = join(dir, 'data');
   const fd = openSync(temp, 'wx', 0o644);
   const where = `${layer.digest} of ${source.where}`;
+  progress?.start(layer.digest, layer.size); // a retry restarts the count
   let closed = false;
   try {
     const check = verifier(layer, source.where, (chunk) => {

@@ -1,10 +1,13 @@
-import { closeSync, constants, futimesSync, linkSync, lstatSync, lutimesSync, mkdirSync, openSync, rmSync, symlinkSync, utimesSync, writeSync } from 'node:fs';
+import { closeSync, constants, linkSync, lstatSync, mkdir, mkdirSync, open, rmSync, symlinkSync, writeSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { join } from 'node:path';
 import type { Header } from 'tar-stream';
 
 type Headers = Header;
 import { EntryKind, OPAQUE, type IndexEntry } from '../../fuse/layer-index.js';
 import { StoreError } from '../errors.js';
+import { XATTR_ENCODING } from './pax.js';
+import { SparseWriter, sparseInfo, type SparseInfo } from './sparse.js';
 
 const WHITEOUT = '.wh.';
 const OPAQUE_MARKER = '.wh..wh..opq';
@@ -20,15 +23,16 @@ const KINDS: Record<string, EntryKind> = {
  */
 export class LayerWriter {
   readonly entries = new Map<string, IndexEntry>();
-  private readonly dirTimes: [string, number, number][] = [];
   private readonly pendingOpaque = new Set<string>();
   private fd = -1;
-  private mtime = 0;
+  private sparse: SparseWriter | undefined;
 
   constructor(private readonly root: string, private readonly where: string, private readonly maxFileSize: number) {}
 
   /** Starts an entry; returns true when its contents must be fed to `write` then `endFile`. */
-  begin(h: Headers): boolean {
+  async begin(header: Headers): Promise<boolean> {
+    const sparse = this.sparseOf(header);
+    const h = sparse === undefined ? header : { ...header, name: sparse.name, size: sparse.realSize };
     const path = this.cleanPath(h.name);
     if (path === '') return false; // the layer root itself: its attributes are the lower layer's
     const base = path.slice(path.lastIndexOf('/') + 1);
@@ -42,20 +46,19 @@ export class LayerWriter {
     const disk = join(this.root, path);
     if (kind === EntryKind.Dir) {
       if (this.pendingOpaque.delete(path)) entry.flags |= OPAQUE;
-      if (!isDir(disk)) mkdirSync(disk, { mode: (entry.mode & 0o777) | 0o700 });
-      this.dirTimes.push([disk, entry.mtimeSec, entry.mtimeNsec]);
+      await makeDir(disk, (entry.mode & 0o777) | 0o700);
     } else if (kind === EntryKind.Symlink) {
       replacing(disk, () => symlinkSync(entry.link, disk));
-      lutimesSync(disk, entry.mtimeSec, entry.mtimeSec);
     } else if (kind === EntryKind.Hardlink) {
       this.hardlink(entry, disk);
     } else {
       if (entry.size > this.maxFileSize) throw this.hostile(`entry ${path} declares ${entry.size} bytes, more than the ${this.maxFileSize} bytes free`);
       const mode = kind === EntryKind.File ? (entry.mode & 0o777) | 0o600 : 0o600;
-      this.fd = replacing(disk, () => openSync(disk, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, mode));
-      this.mtime = entry.mtimeSec;
+      // Opens run on libuv's pool: layers unpacking at once then create files in parallel.
+      this.fd = await replacingAsync(disk, () => openAsync(disk, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, mode));
       this.entries.set(path, entry);
-      if (kind === EntryKind.File && entry.size > 0) return true;
+      this.sparse = sparse === undefined ? undefined : new SparseWriter(sparse);
+      if (kind === EntryKind.File && header.size > 0) return true;
       this.endFile();
       return false;
     }
@@ -64,17 +67,25 @@ export class LayerWriter {
   }
 
   write(chunk: Buffer): void {
-    writeSync(this.fd, chunk);
+    if (this.sparse !== undefined) this.sparse.write(this.fd, chunk);
+    else writeSync(this.fd, chunk);
   }
 
-  /** Closes the current file and sets its mtime. */
+  /** Closes the current file. Disk mtimes are left alone: the index keeps the true ones. */
   endFile(): void {
-    futimesSync(this.fd, this.mtime, this.mtime);
+    this.sparse?.finish(this.fd);
+    this.sparse = undefined;
     closeSync(this.fd);
     this.fd = -1;
   }
 
-  /** Sets directory mtimes last (writing children changes them) and returns the index. */
+  /** Closes a file left open by a failure (a long-lived engine must not leak fds). */
+  abort(): void {
+    if (this.fd >= 0) closeSync(this.fd);
+    this.fd = -1;
+  }
+
+  /** Completes pending opaque markers and returns the index. */
   finish(): IndexEntry[] {
     if (this.fd >= 0) closeSync(this.fd);
     for (const path of this.pendingOpaque) {
@@ -82,11 +93,15 @@ export class LayerWriter {
       this.entries.set(path, { ...blank(path, EntryKind.Dir), mode: 0o755, flags: OPAQUE });
       mkdirSync(join(this.root, path), { recursive: true, mode: 0o755 });
     }
-    for (let i = this.dirTimes.length - 1; i >= 0; i--) {
-      const [disk, sec] = this.dirTimes[i]!;
-      utimesSync(disk, sec, sec);
-    }
     return [...this.entries.values()];
+  }
+
+  private sparseOf(h: Headers): SparseInfo | undefined {
+    try {
+      return sparseInfo((h.pax ?? {}) as Record<string, string>);
+    } catch (error) {
+      throw this.hostile(`entry ${h.name}: ${(error as Error).message}`);
+    }
   }
 
   private cleanPath(name: string): string {
@@ -102,6 +117,12 @@ export class LayerWriter {
     for (let i = 1; i < parts.length; i++) {
       const parent = parts.slice(0, i).join('/');
       const seen = this.entries.get(parent);
+      if (seen?.kind === EntryKind.Whiteout) {
+        // Deleted then refilled in one layer: a fresh directory hiding the lower one, i.e. opaque.
+        this.entries.set(parent, { ...blank(parent, EntryKind.Dir), mode: 0o755, uid: seen.uid, gid: seen.gid, flags: OPAQUE });
+        mkdirSync(join(this.root, parent), { mode: 0o755 });
+        continue;
+      }
       if (seen !== undefined && seen.kind !== EntryKind.Dir) {
         throw this.hostile(`entry ${path} goes through ${parent}, which is not a directory in this layer`);
       }
@@ -141,7 +162,7 @@ export class LayerWriter {
     const pax = (h.pax ?? {}) as Record<string, string>;
     const xattrs = new Map<string, Buffer>();
     for (const [key, value] of Object.entries(pax)) {
-      if (key.startsWith('SCHILY.xattr.')) xattrs.set(key.slice(13), Buffer.from(value, 'utf8'));
+      if (key.startsWith('SCHILY.xattr.')) xattrs.set(key.slice(13), Buffer.from(value, XATTR_ENCODING));
     }
     const mtime = pax.mtime !== undefined ? Number(pax.mtime) : (h.mtime?.getTime() ?? 0) / 1000;
     const sec = Math.floor(Number.isFinite(mtime) ? mtime : 0);
@@ -178,6 +199,33 @@ function replacing<T>(disk: string, create: () => T): T {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     rmSync(disk, { recursive: true, force: true });
     return create();
+  }
+}
+
+const openAsync = promisify(open);
+const mkdirAsync = promisify(mkdir);
+
+async function replacingAsync<T>(disk: string, create: () => Promise<T>): Promise<T> {
+  try {
+    return await create();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    rmSync(disk, { recursive: true, force: true });
+    return create();
+  }
+}
+
+/** mkdir that keeps a directory already there (a duplicate entry) and replaces anything else. */
+async function makeDir(disk: string, mode: number): Promise<void> {
+  try {
+    await mkdirAsync(disk, { mode });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST' || isDir(disk)) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      return;
+    }
+    rmSync(disk, { force: true });
+    mkdirSync(disk, { mode });
   }
 }
 

@@ -90,8 +90,8 @@ async function openLocalSource(text: string, store: Store): Promise<{ source: Im
   return { source, names: names.map((n) => formatReference(parseReference(n))) };
 }
 
-/** `DIR:TAG` -> [DIR, TAG]; a colon inside the path's last component counts as the tag separator. */
+/** `DIR:REF` -> [DIR, REF], split at the first colon as containers/image does (REF may hold colons). */
 function splitPathTag(rest: string): [string, string | undefined] {
-  const colon = rest.lastIndexOf(':');
-  return colon > rest.lastIndexOf('/') ? [rest.slice(0, colon), rest.slice(colon + 1)] : [rest, undefined];
+  const colon = rest.indexOf(':');
+  return colon >= 0 ? [rest.slice(0, colon), rest.slice(colon + 1)] : [rest, undefined];
 }

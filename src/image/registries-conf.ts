@@ -74,24 +74,33 @@ export function endpointsFor(conf: RegistriesConf, host: string, repository: str
   const full = `${host}/${repository}`;
   let best: RegistryEntry | undefined;
   for (const r of conf.registries) {
-    if (r.prefix === '' || !(full === r.prefix || full.startsWith(`${r.prefix}/`) || host === r.prefix)) continue;
+    if (!matches(r.prefix, host, full)) continue;
     if (best === undefined || r.prefix.length > best.prefix.length) best = r;
   }
   if (best === undefined) return [{ host, repository, insecure: insecureDefault }];
+  // A wildcard prefix (*.example.com) matches the host; its location, if any, stands for the host.
+  const matched = best.prefix.startsWith('*.') ? host : best.prefix;
   const rewrite = (location: string): Endpoint => {
-    const target = `${location}${full.slice(best!.prefix.length)}`;
+    const target = `${location}${full.slice(matched.length)}`;
     const slash = target.indexOf('/');
     return { host: target.slice(0, slash), repository: target.slice(slash + 1), insecure: false };
   };
   const out = best.mirrors.filter((m) => m.location !== '').map((m) => ({ ...rewrite(m.location), insecure: m.insecure || insecureDefault }));
-  out.push({ ...rewrite(best.location || best.prefix), insecure: best.insecure || insecureDefault });
+  out.push({ ...rewrite(best.location || matched), insecure: best.insecure || insecureDefault });
   return out;
 }
 
 /** True when the user's configuration blocks `host/repository`. */
 export function isBlocked(conf: RegistriesConf, host: string, repository: string): boolean {
   const full = `${host}/${repository}`;
-  return conf.registries.some((r) => r.blocked && (full === r.prefix || full.startsWith(`${r.prefix}/`) || host === r.prefix));
+  return conf.registries.some((r) => r.blocked && matches(r.prefix, host, full));
+}
+
+/** registries.conf prefix matching: `host[/path]` by path components, or `*.domain` by host. */
+function matches(prefix: string, host: string, full: string): boolean {
+  if (prefix === '') return false;
+  if (prefix.startsWith('*.')) return host.endsWith(prefix.slice(1));
+  return full === prefix || full.startsWith(`${prefix}/`) || host === prefix;
 }
 
 type Value = string | boolean | string[] | undefined;

@@ -42,11 +42,39 @@ export class RegistryClient {
     return { raw: Buffer.from(await res.arrayBuffer()), contentType: res.headers.get('content-type') ?? undefined };
   }
 
+  /** A blob's bytes; a connection dropped half-way is resumed with a Range request. */
   async getBlob(d: Descriptor): Promise<Readable> {
     const what = `blob ${d.digest} of ${this.options.host}/${this.options.repository}`;
-    const res = await this.request(`/v2/${this.options.repository}/blobs/${d.digest}`, {}, what);
-    if (res.body === null) throw transient(`${what}: empty response`);
-    return Readable.fromWeb(res.body as unknown as WebReadable<Uint8Array>, { highWaterMark: 1 << 20 });
+    const first = await this.request(`/v2/${this.options.repository}/blobs/${d.digest}`, {}, what);
+    return Readable.from(this.resumable(first, d, what), { objectMode: false, highWaterMark: 1 << 20 });
+  }
+
+  private async *resumable(first: Response, d: Descriptor, what: string): AsyncGenerator<Buffer> {
+    let res = first;
+    let offset = 0;
+    for (let attempt = 1; ; attempt++) {
+      // A server that ignores Range sends everything again: skip what was already delivered.
+      let skip = offset > 0 && res.status !== 206 ? offset : 0;
+      try {
+        if (res.body === null) throw new Error('empty response');
+        for await (const part of res.body as unknown as WebReadable<Uint8Array>) {
+          let chunk = Buffer.from(part.buffer, part.byteOffset, part.byteLength);
+          if (skip >= chunk.length) {
+            skip -= chunk.length;
+            continue;
+          }
+          chunk = chunk.subarray(skip);
+          skip = 0;
+          offset += chunk.length;
+          yield chunk;
+        }
+        return;
+      } catch (error) {
+        if (attempt >= 4 || error instanceof RegistryError) throw transient(`cannot fetch ${what}: ${describeCause(error)}`);
+      }
+      await backoff(attempt, undefined);
+      res = await this.request(`/v2/${this.options.repository}/blobs/${d.digest}`, { range: `bytes=${offset}-` }, what);
+    }
   }
 
   /** One GET, answering auth challenges once and retrying transient failures. */

@@ -1,4 +1,4 @@
-import { createReadStream, createWriteStream, readdirSync, rmSync, statSync } from 'node:fs';
+import { createReadStream, createWriteStream, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import tar from 'tar-stream';
@@ -14,7 +14,8 @@ export type SaveFormat = 'oci-archive' | 'docker-archive' | 'oci-dir';
 /**
  * `hutch save`: writes images as an oci-archive (the stored blobs, byte for byte), a
  * docker-archive (uncompressed layers, as `docker load` and `podman load` read) or an OCI layout
- * directory. The config blob is copied unchanged, so the image id survives the trip.
+ * directory (`-`: an archive on stdout). The config blob is copied unchanged, so the image id
+ * survives the trip.
  */
 export async function saveImages(root: string | undefined, refs: string[], output: string, format: SaveFormat): Promise<void> {
   const store = new Store(root);
@@ -59,8 +60,9 @@ async function writeDockerArchive(store: Store, images: ImageRecord[], dir: stri
 /** Tars the regular files of `dir` (a flat image directory) into `output`, atomically. */
 async function tarDirectory(dir: string, output: string): Promise<void> {
   const pack = tar.pack();
+  const toStdout = output === '-';
   const temp = `${output}.tmp-${process.pid}`;
-  const writing = pipeline(pack, createWriteStream(temp));
+  const writing = pipeline(pack, toStdout ? process.stdout : createWriteStream(temp));
   try {
     // Owned by the user who writes it: skopeo and podman restore owners when they untar, which
     // an unprivileged reader can only do for its own uid.
@@ -76,11 +78,10 @@ async function tarDirectory(dir: string, output: string): Promise<void> {
     }
     pack.finalize();
     await writing;
-    const { renameSync } = await import('node:fs');
-    renameSync(temp, output);
+    if (!toStdout) renameSync(temp, output);
   } catch (error) {
     pack.destroy();
-    rmSync(temp, { force: true });
+    if (!toStdout) rmSync(temp, { force: true });
     throw error;
   }
 }

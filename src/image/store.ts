@@ -114,6 +114,12 @@ export class Store {
   /** Adds or updates an image and moves `names` to it from any other image. */
   async putImage(record: ImageRecord): Promise<void> {
     await this.locked(() => {
+      // An rmi that ran while this image was copied may have collected a layer the copy found
+      // present; under the lock that is visible, and the image is not recorded half there.
+      const gone = record.layers.find((l) => !this.hasLayer(l.diffId) || !this.hasBlob(l.digest));
+      if (gone !== undefined) {
+        throw new StoreError('STORE_RACE', `layer ${gone.diffId} was removed while the image was being stored (a concurrent rmi or prune)`, { hint: 'pull the image again' });
+      }
       const images = this.images().map((i) => ({ ...i, names: i.names.filter((n) => !record.names.includes(n)) }));
       const existing = images.find((i) => i.id === record.id);
       if (existing !== undefined) existing.names = [...new Set([...existing.names, ...record.names])];

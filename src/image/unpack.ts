@@ -35,10 +35,10 @@ export interface StagedLayer {
 /** Unpacks like unpackLayer but leaves the layer staged, so a pull commits all its layers or none. */
 export async function stageLayer(store: Store, input: Readable, diffId: string | undefined, where: string): Promise<StagedLayer> {
   const temp = store.tempDir('layer');
+  const root = join(temp, 'root');
+  const writer = new LayerWriter(root, where, freeBytes(temp));
   try {
-    const root = join(temp, 'root');
     mkdirSync(root, { mode: 0o755 });
-    const writer = new LayerWriter(root, where, freeBytes(temp));
     const hash = createHash('sha256');
     const tap = new Transform({ transform(chunk: Buffer, _enc, done) { hash.update(chunk); done(null, chunk); } });
     const extract = tar.extract();
@@ -56,6 +56,7 @@ export async function stageLayer(store: Store, input: Readable, diffId: string |
     writeIndex(join(temp, 'index.hli'), encodeLayerIndex(writer.finish()));
     return { diffId: actual, commit: () => commit(temp, store.layerDir(actual)), discard: () => rmSync(temp, { recursive: true, force: true }) };
   } catch (error) {
+    writer.abort();
     rmSync(temp, { recursive: true, force: true });
     input.destroy();
     throw asUnpackError(error, where);
@@ -72,8 +73,9 @@ export async function decompressors(input: Readable, where: string): Promise<Dup
 
 function feed(writer: LayerWriter, header: tar.Header, stream: Readable, next: (error?: Error | null) => void, extract: tar.Extract): void {
   stream.on('error', () => undefined); // extract's own failure is re-emitted here; pipeline reports it
-  try {
-    if (!writer.begin(header)) {
+  const fail = (error: unknown): void => void extract.destroy(error as Error);
+  writer.begin(header).then((wantsData) => {
+    if (!wantsData) {
       stream.on('end', () => next()).resume();
       return;
     }
@@ -81,7 +83,7 @@ function feed(writer: LayerWriter, header: tar.Header, stream: Readable, next: (
       try {
         writer.write(chunk);
       } catch (error) {
-        extract.destroy(error as Error);
+        fail(error);
       }
     });
     stream.on('end', () => {
@@ -89,12 +91,10 @@ function feed(writer: LayerWriter, header: tar.Header, stream: Readable, next: (
         writer.endFile();
         next();
       } catch (error) {
-        extract.destroy(error as Error);
+        fail(error);
       }
     });
-  } catch (error) {
-    extract.destroy(error as Error);
-  }
+  }, fail);
 }
 
 /** Debian's zstd binary: Node 20's zlib has no zstd, and the binary is fast and maintained. */
@@ -104,9 +104,10 @@ function zstd(where: string): Duplex {
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   child.stdin!.on('error', () => undefined); // EPIPE when zstd quits early; its exit status reports why
-  child.stdout!.pipe(out);
-  child.catch((error: unknown) => {
-    const why = stderr.trim() || describeCause(error);
+  // The output ends only when zstd exits 0: a truncated input must fail here, not look complete.
+  child.stdout!.pipe(out, { end: false });
+  child.then(() => out.end(), (error: unknown) => {
+    const why = stderr.trim().split('\n').pop() || describeCause(error);
     out.destroy(new StoreError('LAYER_CORRUPT', `cannot decompress zstd layer ${where}: ${why}`, { hint: 'the layer blob is damaged; pull again' }));
   });
   out.on('close', () => child.kill());

@@ -3,7 +3,7 @@
 import { rmSync, writeFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { packTar, writeImageLayout, type BuiltImage, type TarEntry } from './image-fixtures.js';
+import { compress, packTar, writeImageLayout, type BuiltImage, type TarEntry } from './image-fixtures.js';
 
 const file = (name: string, content = 'x\n'): TarEntry => ({ name, type: 'file', mode: 0o644, content });
 
@@ -46,6 +46,13 @@ export async function truncatedGzipImage(dir: string): Promise<BuiltImage> {
   return writeRawLayerImage(dir, gz.subarray(0, gz.length >> 1), tarData);
 }
 
+/** A layer whose zstd stream is cut in half. */
+export async function truncatedZstdImage(dir: string): Promise<BuiltImage> {
+  const tarData = await packTar([file('big.bin', 'z'.repeat(256 * 1024))]);
+  const zst = compress(tarData, 'zstd');
+  return writeRawLayerImage(dir, zst.subarray(0, zst.length >> 1), tarData);
+}
+
 /** A tar whose one entry declares a petabyte but holds a few bytes. */
 export async function hugeSizeImage(dir: string): Promise<BuiltImage> {
   const tarData = await packTar([file('huge.bin', 'tiny')]);
@@ -61,8 +68,12 @@ export async function hugeSizeImage(dir: string): Promise<BuiltImage> {
 }
 
 async function writeRawLayerImage(dir: string, blob: Buffer, diffSource: Buffer): Promise<BuiltImage> {
-  const image = await hostileImage(dir, [file('placeholder')]);
-  // Rewrite the layout by hand: the last layer becomes `blob`, with a diff id of `diffSource`.
+  return rewriteLastLayer(await hostileImage(dir, [file('placeholder')]), blob, diffSource);
+}
+
+/** Rewrites a layout by hand: the last layer becomes `blob`, with the diff id of `diffSource`. */
+export async function rewriteLastLayer(image: BuiltImage, blob: Buffer, diffSource: Buffer, mediaType?: string): Promise<BuiltImage> {
+  const dir = image.dir;
   const { createHash } = await import('node:crypto');
   const sha = (b: Buffer | string): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
   const put = (b: Buffer | string): string => {
@@ -73,8 +84,8 @@ async function writeRawLayerImage(dir: string, blob: Buffer, diffSource: Buffer)
   const index = JSON.parse(readFileSync(join(dir, 'index.json'), 'utf8'));
   const manifest = JSON.parse(readFileSync(join(dir, 'blobs', 'sha256', index.manifests[0].digest.slice(7)), 'utf8'));
   const config = JSON.parse(readFileSync(join(dir, 'blobs', 'sha256', manifest.config.digest.slice(7)), 'utf8'));
-  config.rootfs.diff_ids[1] = sha(diffSource);
-  manifest.layers[1] = { mediaType: manifest.layers[1].mediaType, digest: put(blob), size: blob.length };
+  config.rootfs.diff_ids[config.rootfs.diff_ids.length - 1] = sha(diffSource);
+  manifest.layers[manifest.layers.length - 1] = { mediaType: mediaType ?? manifest.layers.at(-1).mediaType, digest: put(blob), size: blob.length };
   const configRaw = JSON.stringify(config);
   manifest.config = { ...manifest.config, digest: put(configRaw), size: Buffer.byteLength(configRaw) };
   const manifestRaw = JSON.stringify(manifest);

@@ -108,12 +108,16 @@ export function fixtureLayers(): LayerSpec[] {
     { name: 'opt/gone.txt', type: 'file', mode: 0o644, content: 'gone\n' },
     { name: 'data/old/x.txt', type: 'file', mode: 0o644, content: 'old\n' },
     { name: LONG_NAME, type: 'file', mode: 0o644, content: 'long\n' },
+    { name: 'etc/shadow', type: 'file', mode: 0o400, content: 'root:*:1::::::\n' },
+    dir('ro/', 0o555), { name: 'ro/file', type: 'file', mode: 0o444, content: 'ro\n' },
   ];
   const second: TarEntry[] = [
     dir('opt/'), { name: 'opt/.wh.gone.txt', type: 'file', mode: 0o600 },
     dir('data/old/'), { name: 'data/old/.wh..wh..opq', type: 'file', mode: 0o600 },
     { name: 'data/old/new.txt', type: 'file', mode: 0o644, content: 'new\n' },
     { name: 'etc/hostname', type: 'file', mode: 0o644, content: 'fixture\n' },
+    // opt/keep deleted and refilled in this layer: becomes an opaque directory
+    { name: 'opt/.wh.keep', type: 'file', mode: 0o600 }, { name: 'opt/keep/b.txt', type: 'file', mode: 0o644, content: 'b\n' },
   ];
   const third: TarEntry[] = [
     { name: 'etc/xattr', type: 'file', mode: 0o644, content: 'x\n', pax: { 'SCHILY.xattr.user.fixture': 'yes' } },
@@ -125,4 +129,24 @@ export function fixtureLayers(): LayerSpec[] {
 /** The standard fixture image as an OCI layout in `dir`. */
 export function buildFixtureImage(dir: string, tag = 'fixture'): Promise<BuiltImage> {
   return writeImageLayout(dir, tag, fixtureLayers());
+}
+
+/**
+ * A tar holding one file with a binary xattr in a PAX record, as GNU tar and Go write them (raw
+ * bytes; tar-stream's packer would UTF-8 encode them). The PAX header is made by hand.
+ */
+export async function binaryXattrTar(name: string, xattr: string, value: Buffer): Promise<Buffer> {
+  const body = Buffer.concat([Buffer.from(` SCHILY.xattr.${xattr}=`), value, Buffer.from('\n')]);
+  let length = body.length + 1;
+  while (String(length).length + body.length !== length) length = String(length).length + body.length;
+  const records = Buffer.concat([Buffer.from(String(length)), body]);
+  const pax = await packTar([{ name: 'PaxHeader', type: 'file', mode: 0o644, content: records }]);
+  const header = pax.subarray(0, 512);
+  header[156] = 0x78; // typeflag 'x': a PAX extended header for the next entry
+  header.fill(0x20, 148, 156);
+  let sum = 0;
+  for (const b of header) sum += b;
+  header.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 'latin1');
+  const paxBlocks = pax.subarray(0, 512 + Math.ceil(records.length / 512) * 512);
+  return Buffer.concat([paxBlocks, await packTar([{ name, type: 'file', mode: 0o755, content: 'cap\n' }])]);
 }

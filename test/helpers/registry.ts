@@ -26,11 +26,26 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-/** Starts a registry serving `storage` (created if missing) with the given auth. */
+/**
+ * Starts a registry serving `storage` (created if missing) with the given auth. The port is
+ * picked free then bound by the registry; if another process takes it in between, a new port is
+ * tried. A header unique to this registry proves the answering server is ours.
+ */
 export async function startRegistry(dir: string, storage: string, auth: RegistryAuth = { kind: 'none' }): Promise<Registry> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(dir, storage, auth);
+    } catch (error) {
+      if (attempt >= 3) throw error;
+    }
+  }
+}
+
+async function startOnce(dir: string, storage: string, auth: RegistryAuth): Promise<Registry> {
   mkdirSync(dir, { recursive: true });
   mkdirSync(storage, { recursive: true });
   const port = await freePort();
+  const identity = randomUUID();
   let issuer: Server | undefined;
   let authYaml = '';
   if (auth.kind === 'htpasswd') {
@@ -42,11 +57,16 @@ export async function startRegistry(dir: string, storage: string, auth: Registry
     issuer = started.server;
     authYaml = `auth:\n  token:\n    realm: http://127.0.0.1:${started.port}/token\n    service: hutch-registry\n    issuer: hutch-test-issuer\n    rootcertbundle: ${join(dir, 'token.crt')}\n`;
   }
-  const config = `version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: ${storage}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:${port}\n${authYaml}`;
+  const config = `version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: ${storage}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:${port}\n  headers:\n    X-Hutch-Test: [${identity}]\n${authYaml}`;
   writeFileSync(join(dir, 'config.yml'), config);
   const child: ResultPromise = execa('docker-registry', ['serve', join(dir, 'config.yml')], { reject: false, stdio: 'ignore', env: { OTEL_TRACES_EXPORTER: 'none' } });
   const host = `127.0.0.1:${port}`;
-  await waitUntilServing(host, child);
+  try {
+    await waitUntilServing(host, child, identity);
+  } catch (error) {
+    await new Promise<void>((resolve) => (issuer === undefined ? resolve() : issuer.close(() => resolve())));
+    throw error;
+  }
   return {
     host,
     stop: async () => {
@@ -57,13 +77,14 @@ export async function startRegistry(dir: string, storage: string, auth: Registry
   };
 }
 
-async function waitUntilServing(host: string, child: ResultPromise): Promise<void> {
+async function waitUntilServing(host: string, child: ResultPromise, identity: string): Promise<void> {
   let exited = false;
   void child.then(() => (exited = true));
   for (let i = 0; i < 200 && !exited; i++) {
     try {
       const res = await fetch(`http://${host}/v2/`);
       await res.body?.cancel();
+      if (res.headers.get('x-hutch-test') !== identity) break; // someone else's server on the port
       return;
     } catch {
       await new Promise((r) => setTimeout(r, 50));
@@ -99,7 +120,7 @@ async function startTokenIssuer(dir: string, user: string, password: string): Pr
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ token, expires_in: 300 }));
   });
   const port = await freePort();
-  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, '127.0.0.1', resolve));
   return { server, port };
 }
 
@@ -122,4 +143,44 @@ export function isolatedEnv(home: string): Record<string, string> {
     XDG_RUNTIME_DIR: join(home, 'run'), TMPDIR: join(home, 'tmp'), REGISTRY_AUTH_FILE: join(home, 'auth.json'),
     CONTAINERS_REGISTRIES_CONF: join(home, 'registries.conf'),
   };
+}
+
+/**
+ * A proxy in front of a registry that misbehaves once per blob: the first GET answers 503, the
+ * second sends half of the body and drops the connection, the third passes (honouring Range).
+ * Counts requests and records the Range headers it saw.
+ */
+export async function flakyProxy(target: string): Promise<{ host: string; hits: Map<string, number>; ranges: string[]; stop: () => Promise<void> }> {
+  const hits = new Map<string, number>();
+  const ranges: string[] = [];
+  const server = createServer(async (req, res) => {
+    const url = req.url ?? '/';
+    const blob = /\/blobs\/(sha256:[0-9a-f]+)$/.exec(url)?.[1];
+    const n = blob === undefined ? 0 : (hits.get(blob) ?? 0) + 1;
+    if (blob !== undefined) hits.set(blob, n);
+    if (n === 1) {
+      res.writeHead(503, { 'retry-after': '0' }).end();
+      return;
+    }
+    const forwarded: Record<string, string> = { accept: req.headers.accept ?? '*/*' };
+    if (req.headers.range !== undefined) {
+      forwarded.range = req.headers.range;
+      ranges.push(req.headers.range);
+    }
+    const upstream = await fetch(`http://${target}${url}`, { headers: forwarded });
+    const body = Buffer.from(await upstream.arrayBuffer());
+    const headers: Record<string, string> = {};
+    upstream.headers.forEach((v, k) => {
+      if (k !== 'content-encoding' && k !== 'transfer-encoding') headers[k] = v;
+    });
+    res.writeHead(upstream.status, { ...headers, 'content-length': String(body.length) });
+    if (n === 2 && body.length > 1) {
+      res.write(body.subarray(0, body.length >> 1), () => res.socket?.destroy());
+      return;
+    }
+    res.end(body);
+  });
+  const port = await freePort();
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, '127.0.0.1', resolve));
+  return { host: `127.0.0.1:${port}`, hits, ranges, stop: () => new Promise<void>((resolve) => server.close(() => resolve())) };
 }

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { requires } from '../helpers/host.js';
 import { hutch, storeListing, tempDir } from '../helpers/image-cli.js';
 import { buildFixtureImage, fixtureLayers, writeImageLayout, type BuiltImage } from '../helpers/image-fixtures.js';
-import { isolatedEnv, pushLayout, startRegistry, type Registry } from '../helpers/registry.js';
+import { flakyProxy, isolatedEnv, pushLayout, startRegistry, type Registry } from '../helpers/registry.js';
 
 let fixture: BuiltImage;
 let big: BuiltImage;
@@ -117,6 +117,21 @@ describe('registry pulls', () => {
     expect(again.stdout.trim()).toBe(fixture.configDigest.slice(7));
   });
 
+  test('a 503 is retried and a connection dropped half-way through a blob is resumed with Range', async () => {
+    const proxy = await flakyProxy(open.host);
+    try {
+      const home = tempDir('hutch-home-');
+      const pulled = await hutch(['pull', '-q', '--tls-verify=false', '--root', join(home, 'root'), `${proxy.host}/hutch/fixture:1`], { home });
+      expect(pulled.stderr).toBe('');
+      expect(pulled.stdout.trim()).toBe(fixture.configDigest.slice(7));
+      expect([...proxy.hits.values()].every((n) => n === 3)).toBe(true);
+      expect(proxy.ranges.length).toBe(proxy.hits.size);
+      expect(proxy.ranges.every((r) => /^bytes=[1-9][0-9]*-$/.test(r))).toBe(true);
+    } finally {
+      await proxy.stop();
+    }
+  });
+
   test('two pulls at once both succeed and store the image once', async () => {
     const home = tempDir('hutch-home-');
     const root = join(home, 'root');
@@ -165,6 +180,19 @@ describe('round trips with podman and skopeo', () => {
     expect(loaded.exitCode, loaded.stderr).toBe(0);
     const ids = await execa('podman', [...podman, 'images', '--no-trunc', '--format', '{{.ID}} {{.Repository}}:{{.Tag}}'], { env, extendEnv: false });
     expect(ids.stdout).toContain(`${fixture.configDigest} localhost/roundtrip:1`);
+    // and back: podman save (docker-archive and oci-archive) then hutch load
+    for (const format of ['docker-archive', 'oci-archive']) {
+      const back = join(home, `back-${format}.tar`);
+      const out = await execa('podman', [...podman, 'save', '--format', format, '-o', back, 'localhost/roundtrip:1'], { env, extendEnv: false, reject: false });
+      expect(out.exitCode, out.stderr).toBe(0);
+      const other = join(home, `root-${format}`);
+      const loaded = await hutch(['load', '-q', '--root', other, '-i', back], { home });
+      expect(loaded.stderr).toBe('');
+      // podman converts the config when it writes OCI, so compare with what the archive holds
+      const raw = await execa('skopeo', ['inspect', '--raw', `${format}:${back}`], { env, extendEnv: false });
+      const expected = format === 'oci-archive' ? JSON.parse(raw.stdout).config.digest : fixture.configDigest;
+      expect((await hutch(['images', '-q', '--no-trunc', '--root', other], { home })).stdout.trim()).toBe(expected);
+    }
   });
 
   test('skopeo copies an oci-archive written by hutch; pulling it back gives the same id', async () => {

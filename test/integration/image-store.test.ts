@@ -1,6 +1,7 @@
 // The image store without a registry: OCI layouts in, layers unpacked once with their index,
 // the vfs copy, hostile input refused with the store unchanged, import/tag/rmi/prune/save/load.
-import { existsSync, lstatSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
+import { execa } from 'execa';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, test } from 'vitest';
@@ -11,8 +12,8 @@ import { resolveImage } from '../../src/image/resolve.js';
 import { markImageUsed, unmarkImageUsed } from '../../src/image/store.js';
 import { requires } from '../helpers/host.js';
 import { hutch, storeListing, tempDir } from '../helpers/image-cli.js';
-import { buildFixtureImage, LONG_NAME, packTar, type BuiltImage } from '../helpers/image-fixtures.js';
-import { hostileImage, hostileLayers, hugeSizeImage, missingBlobImage, tamperedImage, truncatedGzipImage } from '../helpers/hostile.js';
+import { binaryXattrTar, buildFixtureImage, LONG_NAME, packTar, writeImageLayout, type BuiltImage } from '../helpers/image-fixtures.js';
+import { hostileImage, hostileLayers, rewriteLastLayer, hugeSizeImage, missingBlobImage, tamperedImage, truncatedGzipImage, truncatedZstdImage } from '../helpers/hostile.js';
 
 let fixture: BuiltImage;
 beforeAll(async () => {
@@ -56,13 +57,22 @@ describe('unpack and index', () => {
     expect(second.get('opt/gone.txt')).toMatchObject({ kind: EntryKind.Whiteout });
     expect(second.get('data/old')!.flags & OPAQUE).toBe(OPAQUE);
     const secondRoot = join(root, 'data', 'layers', 'sha256', fixture.diffIds[1]!.slice(7), 'root');
-    expect(readdirSync(join(secondRoot, 'opt'))).toEqual([]);
+    expect(readdirSync(join(secondRoot, 'opt'))).toEqual(['keep']);
+    expect(second.get('opt/keep')).toMatchObject({ kind: EntryKind.Dir, flags: OPAQUE });
     expect(readdirSync(join(secondRoot, 'data/old'))).toEqual(['new.txt']);
 
     const third = indexOf(root, 2);
     expect(third.get('etc/xattr')!.xattrs.get('user.fixture')?.toString()).toBe('yes');
     expect(third.get('run-fifo')).toMatchObject({ kind: EntryKind.Fifo });
     expect(third.has('etc')).toBe(false); // an implicit parent: the lower layer's attributes stand
+
+    // The user can always read and remove the store: owner rw(x) on disk, the true mode in the index.
+    expect(base.get('etc/shadow')!.mode).toBe(0o400);
+    expect(statSync(join(layerRoot, 'etc/shadow')).mode & 0o700).toBe(0o600);
+    expect(base.get('ro')!.mode).toBe(0o555);
+    expect(statSync(join(layerRoot, 'ro')).mode & 0o700).toBe(0o700);
+    rmSync(root, { recursive: true });
+    expect(existsSync(root)).toBe(false);
   });
 
   test('resolveImage gives config and layers bottom-first; materializeRootfs applies whiteouts', async () => {
@@ -73,12 +83,64 @@ describe('unpack and index', () => {
     expect(image.layers.map((l) => l.diffId)).toEqual(fixture.diffIds);
     const dest = join(tempDir(), 'rootfs');
     materializeRootfs(image, dest);
-    expect(readFileSync(join(dest, 'opt/keep/a.txt'), 'utf8')).toBe('keep\n');
+    expect(readdirSync(join(dest, 'opt/keep'))).toEqual(['b.txt']);
     expect(existsSync(join(dest, 'opt/gone.txt'))).toBe(false);
     expect(readdirSync(join(dest, 'data/old'))).toEqual(['new.txt']);
     expect(readFileSync(join(dest, 'etc/hostname'), 'utf8')).toBe('fixture\n');
     expect(statSync(join(dest, 'bin/cat')).ino).toBe(statSync(join(dest, 'bin/busybox')).ino);
     await expect(resolveImage('localhost/nothing:here', { root, pull: 'never' })).rejects.toMatchObject({ code: 'IMAGE_NOT_IN_STORE' });
+  });
+});
+
+describe('binary xattrs', () => {
+  test('a security.capability-like binary value reaches the index byte for byte', async () => {
+    const value = Buffer.from([0x01, 0x00, 0x00, 0x02, 0x00, 0x20, 0x00, 0x00, 0xff, 0xfe, 0x80, 0x00]);
+    const dir = join(tempDir(), 'layout');
+    const layer = await binaryXattrTar('bin/ping', 'security.capability', value);
+    const image = await writeRawTarImage(dir, layer);
+    const root = tempDir('hutch-root-');
+    await pullImage(`oci:${dir}:xattr`, { root, quiet: true });
+    const entries = readLayerIndex(join(root, 'data', 'layers', 'sha256', image.diffId.slice(7), 'index.hli'));
+    expect(entries.find((e) => e.path === 'bin/ping')?.xattrs.get('security.capability')).toEqual(value);
+  });
+});
+
+describe('progress', () => {
+  test('one line per layer on a terminal, nothing when stderr is not one', async () => {
+    const root = tempDir('hutch-root-');
+    const quietRun = await hutch(['pull', '--root', root, `oci:${fixture.dir}:fixture`]);
+    expect(quietRun.stderr).toBe('');
+    const other = tempDir('hutch-root-');
+    const bin = join(import.meta.dirname, '..', '..', 'bin', 'hutch');
+    const tty = await execa('script', ['-qec', `${bin} pull --root ${other} oci:${fixture.dir}:fixture`, '/dev/null'], { reject: false });
+    expect(tty.exitCode).toBe(0);
+    const lines = tty.stdout.split(/\r?\n/).filter((l) => l.includes('Copying blob') && l.includes(' done'));
+    expect(new Set(lines.map((l) => /Copying blob (\w+)/.exec(l)![1])).size).toBe(3);
+  });
+});
+
+describe('sparse files', () => {
+  test.each(['0.1', '1.0'])('GNU tar --sparse-version=%s unpacks to the real contents and size', async (version) => {
+    const work = tempDir();
+    const file = join(work, 'src', 'sparse.img');
+    mkdirSync(join(work, 'src'));
+    writeFileSync(file, '');
+    truncateSync(file, 8 << 20);
+    const fd = openSync(file, 'r+');
+    writeSync(fd, 'hello', 4 << 20);
+    writeSync(fd, 'end', (8 << 20) - 3);
+    closeSync(fd);
+    await execa('tar', ['--sparse', `--sparse-version=${version}`, '--format=pax', '-C', join(work, 'src'), '-cf', join(work, 's.tar'), 'sparse.img']);
+    const dir = join(work, 'layout');
+    const image = await writeRawTarImage(dir, readFileSync(join(work, 's.tar')));
+    const root = tempDir('hutch-root-');
+    await pullImage(`oci:${dir}:xattr`, { root, quiet: true });
+    const layer = join(root, 'data', 'layers', 'sha256', image.diffId.slice(7));
+    const data = readFileSync(join(layer, 'root', 'sparse.img'));
+    expect(data.length).toBe(8 << 20);
+    expect(data.toString('latin1', 4 << 20, (4 << 20) + 5)).toBe('hello');
+    expect(data.toString('latin1', data.length - 3)).toBe('end');
+    expect(readLayerIndex(join(layer, 'index.hli')).find((e) => e.path === 'sparse.img')?.size).toBe(8 << 20);
   });
 });
 
@@ -118,6 +180,7 @@ describe('hostile input leaves the store unchanged', () => {
     ['a layer whose digest does not match', tamperedImage, 'BLOB_DIGEST_MISMATCH'],
     ['a manifest naming a missing blob', missingBlobImage, 'BLOB_MISSING'],
     ['a truncated gzip stream', truncatedGzipImage, 'LAYER_CORRUPT'],
+    ['a truncated zstd stream', truncatedZstdImage, 'LAYER_CORRUPT'],
     ['a huge declared size', hugeSizeImage, 'LAYER_HOSTILE'],
   ];
   test.each(cases)('%s', async (_name, build, code) => {
@@ -174,12 +237,32 @@ describe('import, tag, rmi, prune, save, load', () => {
       const saved = await hutch(['save', '--root', root, '--format', format, '-o', file, 'localhost/fixture:1']);
       expect(saved.stderr).toBe('');
       const other = tempDir('hutch-root-');
-      const loaded = await hutch(['load', '--root', other, '-i', file]);
+      const loaded = format === 'oci-archive' ? await hutch(['load', '--root', other, '-i', file]) : await hutch(['load', '--root', other], { inputFile: file });
       expect(loaded.stderr).toBe('');
       expect(loaded.stdout).toContain('Loaded image: localhost/fixture:1');
       const ids = await hutch(['images', '-q', '--no-trunc', '--root', other]);
       expect(ids.stdout.trim()).toBe(fixture.configDigest);
     }
+    const piped = await execa('sh', ['-c', `${join(import.meta.dirname, '..', '..', 'bin', 'hutch')} save --root ${root} localhost/fixture:1 | ${join(import.meta.dirname, '..', '..', 'bin', 'hutch')} load -q --root ${root}-piped`]);
+    expect(piped.stdout).toContain('Loaded image: localhost/fixture:1');
+    const dir = join(tempDir(), 'oci-dir');
+    expect((await hutch(['save', '--root', root, '--format', 'oci-dir', '-o', dir, 'localhost/fixture:1'])).exitCode).toBe(0);
+    const fromDir = await hutch(['pull', '-q', '--root', tempDir('hutch-root-'), `oci:${dir}:localhost/fixture:1`]);
+    expect(fromDir.stdout.trim()).toBe(fixture.configDigest.slice(7));
+  });
+
+  test('GNU tar long names (././@LongLink) unpack under their full name', async () => {
+    const work = tempDir();
+    const long = `${'a'.repeat(120)}/${'b'.repeat(130)}`;
+    mkdirSync(join(work, 'src', 'a'.repeat(120)), { recursive: true });
+    writeFileSync(join(work, 'src', long), 'gnu\n');
+    await execa('tar', ['--format=gnu', '-C', join(work, 'src'), '-cf', join(work, 'g.tar'), 'a'.repeat(120)]);
+    const image = await writeRawTarImage(join(work, 'layout'), readFileSync(join(work, 'g.tar')));
+    const root = tempDir('hutch-root-');
+    await pullImage(`oci:${join(work, 'layout')}:xattr`, { root, quiet: true });
+    const layer = join(root, 'data', 'layers', 'sha256', image.diffId.slice(7));
+    expect(readFileSync(join(layer, 'root', long), 'utf8')).toBe('gnu\n');
+    expect(readLayerIndex(join(layer, 'index.hli')).some((e) => e.path === long)).toBe(true);
   });
 
   test('prune removes unnamed images and their layers', async () => {
@@ -189,3 +272,10 @@ describe('import, tag, rmi, prune, save, load', () => {
     expect(readdirSync(join(root, 'data', 'layers', 'sha256')).filter((n) => !n.endsWith('.lock'))).toEqual([]);
   });
 });
+
+/** An OCI layout whose one layer is `tarData` (uncompressed), tagged xattr. */
+async function writeRawTarImage(dir: string, tarData: Buffer): Promise<{ diffId: string }> {
+  const built = await writeImageLayout(dir, 'xattr', [{ entries: [{ name: 'placeholder', type: 'file', content: '' }], compression: 'none' }]);
+  const image = await rewriteLastLayer(built, tarData, tarData, 'application/vnd.oci.image.layer.v1.tar');
+  return { diffId: image.diffIds.at(-1)! };
+}

@@ -25,11 +25,15 @@ location = "internal.example.com/bar"
 [[registry]]
 location = "evil.example"
 blocked = true
+
+[[registry]]
+prefix = "*.corp.example"
+insecure = true
 `);
 
 test('search registries and registry tables', () => {
   expect(conf.unqualifiedSearch).toEqual(['registry.example.org', 'docker.io']);
-  expect(conf.registries).toHaveLength(4);
+  expect(conf.registries).toHaveLength(5);
 });
 
 test('mirrors come first, then the registry itself', () => {
@@ -43,6 +47,11 @@ test('insecure registries and prefix rewriting', () => {
   expect(endpointsFor(conf, 'plain.local:5000', 'x')).toEqual([{ host: 'plain.local:5000', repository: 'x', insecure: true }]);
   expect(endpointsFor(conf, 'example.com', 'foo/app')).toEqual([{ host: 'internal.example.com', repository: 'bar/app', insecure: false }]);
   expect(endpointsFor(conf, 'other.org', 'x', true)).toEqual([{ host: 'other.org', repository: 'x', insecure: true }]);
+});
+
+test('wildcard prefixes match by host', () => {
+  expect(endpointsFor(conf, 'reg.corp.example', 'team/app')).toEqual([{ host: 'reg.corp.example', repository: 'team/app', insecure: true }]);
+  expect(endpointsFor(conf, 'corp.example.org', 'x')).toEqual([{ host: 'corp.example.org', repository: 'x', insecure: false }]);
 });
 
 test('blocked registries', () => {
