@@ -83,12 +83,7 @@ export function lowerAttr(e: LowerEntry, inos: InoMap): Attr {
   const hit = cache.get(e);
   if (hit !== undefined) return { ...hit };
   let a: Attr;
-  let st: Stats | undefined;
-  try {
-    st = lstatSync(B(e.real));
-  } catch {
-    st = undefined;
-  }
+  const st: Stats | undefined = lstatSync(B(e.real), { throwIfNoEntry: false });
   if (st !== undefined) a = attrOfStats(st, inos.of(`L${e.layer}:${st.ino}`));
   else a = { ...attrOfStats(lstatSync('/'), inos.of(`P:${e.real}`)), size: 0, blocks: 0, nlink: 1 };
   const m = e.meta;

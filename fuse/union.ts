@@ -77,12 +77,8 @@ export class Union {
     const lower = this.lowerAt(parent, name);
     if (parent.upper) {
       const path = `${this.upperPath(parent)}/${name}`;
-      let st;
-      try {
-        st = lstatSync(B(path));
-      } catch {
-        st = undefined;
-      }
+      // Not found is the common case here: no exception for it (they cost more than the syscall).
+      const st = lstatSync(B(path), { throwIfNoEntry: false });
       if (st !== undefined) {
         if (isWhiteoutDevice(st.mode, st.rdev)) return undefined;
         // Only an empty regular file can be a device placeholder whose type is in override_stat.
@@ -224,9 +220,5 @@ export class Union {
 }
 
 function lstatQuiet(path: string): Stats | undefined {
-  try {
-    return lstatSync(B(path));
-  } catch {
-    return undefined;
-  }
+  return lstatSync(B(path), { throwIfNoEntry: false });
 }

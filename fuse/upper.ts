@@ -76,14 +76,10 @@ export function clearWhiteout(dir: string, name: string): boolean {
     unlinkSync(wh);
     return true;
   }
-  try {
-    const st = lstatSync(B(`${dir}/${name}`));
-    if (!isWhiteoutDevice(st.mode, st.rdev)) return false;
-    unlinkSync(B(`${dir}/${name}`));
-    return true;
-  } catch {
-    return false;
-  }
+  const st = lstatSync(B(`${dir}/${name}`), { throwIfNoEntry: false });
+  if (st === undefined || !isWhiteoutDevice(st.mode, st.rdev)) return false;
+  unlinkSync(B(`${dir}/${name}`));
+  return true;
 }
 
 /** Marks an upper directory opaque: nothing of the lower layers shows through it. */
