@@ -77,15 +77,30 @@ export function fdAttr(fd: number, inos: InoMap): Attr {
 }
 
 const cache = new WeakMap<LowerEntry, Attr>();
+const stats = new WeakMap<LowerEntry, Attr>();
+
+/** A lower entry's attributes from lstat alone (enough for readdir's d_ino), computed once. */
+function lowerStat(e: LowerEntry, inos: InoMap): Attr {
+  let a = stats.get(e);
+  if (a !== undefined) return a;
+  const st: Stats | undefined = lstatSync(B(e.real), { throwIfNoEntry: false });
+  if (st !== undefined) a = attrOfStats(st, inos.of(`L${e.layer}:${st.ino}`));
+  else a = { ...attrOfStats(lstatSync('/'), inos.of(`P:${e.real}`)), size: 0, blocks: 0, nlink: 1 };
+  stats.set(e, a);
+  return a;
+}
+
+/** The st_ino of a lower entry, without reading its xattrs (readdir of entries never looked up). */
+export function lowerIno(e: LowerEntry, inos: InoMap): number {
+  return (cache.get(e) ?? lowerStat(e, inos)).ino;
+}
 
 /** Attributes of a lower entry, computed once: lower layers never change. */
 export function lowerAttr(e: LowerEntry, inos: InoMap): Attr {
   const hit = cache.get(e);
   if (hit !== undefined) return { ...hit };
-  let a: Attr;
-  const st: Stats | undefined = lstatSync(B(e.real), { throwIfNoEntry: false });
-  if (st !== undefined) a = attrOfStats(st, inos.of(`L${e.layer}:${st.ino}`));
-  else a = { ...attrOfStats(lstatSync('/'), inos.of(`P:${e.real}`)), size: 0, blocks: 0, nlink: 1 };
+  let a: Attr = { ...lowerStat(e, inos) };
+  stats.delete(e);
   const m = e.meta;
   if (m !== undefined) {
     a.mode = e.type | (m.mode & 0o7777);

@@ -1,7 +1,7 @@
 import { closeSync, lstatSync, openSync, readdirSync, readlinkSync, statfsSync, constants, type Stats } from 'node:fs';
 import type { LowerEntry, LowerTree } from './lookup.js';
 import { NodeTable, joinPath, pathOf, type Node } from './node.js';
-import { B, InoMap, fdAttr, lowerAttr, upperAttr } from './attr.js';
+import { B, InoMap, fdAttr, lowerAttr, lowerIno, upperAttr } from './attr.js';
 import { EBADF, ENOENT, ENOTDIR, FsError } from './errno.js';
 import { isWhiteoutDevice, whiteoutTarget, WH_PREFIX } from './whiteout.js';
 import { isOpaque, type UpperStyle } from './upper.js';
@@ -138,7 +138,7 @@ export class Union {
       const listing = this.cfg.lower.dir(pathOf(dir));
       for (const [name, e] of listing ?? []) {
         if (out.has(name) || hidden.has(name)) continue;
-        out.set(name, { name, ino: lowerAttr(e, this.inos).ino, type: e.type });
+        out.set(name, { name, ino: lowerIno(e, this.inos), type: e.type });
       }
     }
     for (const [name, n] of dir.children) {
