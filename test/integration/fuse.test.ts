@@ -236,6 +236,16 @@ print(r.stdout.strip())
     expect(await ns.ok(`cat ${M()}/etc/os-release; stat -c %s ${M()}/data`)).toBe('16\n');
   });
 
+  it('keeps names that are not UTF-8 byte for byte', async () => {
+    const out = await ns.ok(py(`
+import os
+d=b"${M()}/bytes"; os.mkdir(d); n=b"caf\\xe9-\\xff\\xfe"
+open(d+b"/"+n,"w").write("x"); os.rename(d+b"/"+n, d+b"/"+n+b"2")
+print(os.listdir(d)==[n+b"2"], open(d+b"/"+n+b"2").read(), os.path.exists(d+b"/"+n))
+`));
+    expect(out).toBe('True x False\n');
+  });
+
   it('takes concurrent writers', async () => {
     await ns.ok(`for i in 1 2 3 4; do (for j in $(seq 500); do echo "$i $j" >> ${M()}/shared.log; done; seq 2000 > ${M()}/own.$i) & done; wait`);
     expect(await ns.ok(`wc -l < ${M()}/shared.log; cat ${M()}/own.* | wc -l`)).toBe('2000\n8000\n');
