@@ -42,6 +42,8 @@ export function pathsMoved(): void {
 }
 
 const S_IFDIR = 0o040000;
+// Only directories have children: the others share one empty map (never written: parents are directories).
+const NO_CHILDREN: Map<string, Node> = new Map();
 
 /** The table of live nodes, by kernel id. */
 export class NodeTable {
@@ -65,7 +67,7 @@ export class NodeTable {
   /** A new node under `parent` (replacing any cached child of that name). */
   make(parent: Node | undefined, name: string, type: number, upper: boolean, lower: LowerEntry | undefined): Node {
     const node: Node = {
-      id: this.nextId++, parent, name, nlookup: 0, children: new Map(), type, upper, lower,
+      id: this.nextId++, parent, name, nlookup: 0, children: type === S_IFDIR ? new Map() : NO_CHILDREN, type, upper, lower,
       lowerDir: type === S_IFDIR && lower?.type === S_IFDIR, gen: 0, detached: false, ino: 0, aliases: [], path: '', pathEpoch: -1,
     };
     this.byId.set(node.id, node);

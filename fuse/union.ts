@@ -131,7 +131,7 @@ export class Union {
         const st = lstatQuiet(`${base}/${name}`);
         if (st === undefined) continue;
         if (isWhiteoutDevice(st.mode, st.rdev)) hidden.add(name);
-        else out.set(name, { name, ino: this.inos.of(`U:${st.ino}`), type: st.mode & 0o170000 });
+        else out.set(name, { name, ino: this.inos.of(-1, st.ino), type: st.mode & 0o170000 });
       }
     }
     if (dir.lowerDir) {
@@ -205,7 +205,7 @@ export class Union {
     const attr = this.attr(n);
     const dest = this.upperPath(n);
     copyUpEntry(this.cfg.style, this.cfg.work, n.lower!, attr, dest);
-    this.inos.alias(`U:${lstatSync(B(dest)).ino}`, n.ino);
+    this.inos.alias(-1, lstatSync(B(dest)).ino, n.ino);
     n.upper = true;
     n.gen++;
   }
