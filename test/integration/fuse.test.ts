@@ -259,6 +259,13 @@ print(os.listdir(d)==[n+b"2"], open(d+b"/"+n+b"2").read(), os.path.exists(d+b"/"
     await ns.ok(`cd ${M()} && ${bb} tar cf /tmp/t.$$ usr etc && mkdir untar && cd untar && ${bb} tar xf /tmp/t.$$ && ${bb} sh -c 'test "$(cat etc/hostname 2>/dev/null || cat etc/passwd)" != ""'`);
   });
 
+  it('runs SQLite (locks, fsync, journal renames) with an intact database', async () => {
+    const db = `${M()}/etc/app.db`;
+    await ns.ok(`sqlite3 ${db} 'PRAGMA journal_mode=WAL; CREATE TABLE t(x); WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM c WHERE i<5000) INSERT INTO t SELECT i FROM c;'`);
+    await ns.ok(`(sqlite3 ${db} 'BEGIN; UPDATE t SET x=x+1; COMMIT;' & sqlite3 ${db} '.timeout 5000' 'SELECT count(*) FROM t;' >/dev/null; wait)`);
+    expect(await ns.ok(`sqlite3 ${db} 'PRAGMA integrity_check; SELECT sum(x) FROM t;'`)).toBe('ok\n12507500\n');
+  });
+
   it('makes fsynced data durable in the upper layer', async () => {
     await ns.ok(`dd if=/dev/urandom of=${M()}/durable bs=64k count=16 conv=fsync status=none && sync`);
     expect(await ns.ok(`cmp ${M()}/durable ${tmp}/upper/durable && echo same`)).toBe('same\n');
