@@ -91,7 +91,8 @@ function fileOps({ u, timeout, guard, ok }: Ctx): Partial<LowLevelHandlers> {
   return {
     open: guard((req, ino, flags) => {
       const n = u.node(ino);
-      if ((flags & 3 /* O_ACCMODE */) !== constants.O_RDONLY || (flags & constants.O_TRUNC) !== 0) u.copyUp(n);
+      const trunc = (flags & constants.O_TRUNC) !== 0;
+      if ((flags & 3 /* O_ACCMODE */) !== constants.O_RDONLY || trunc) u.copyUp(n, !trunc);
       reply.open(req, packFileInfo(u.openHandle(n, flags), { keepCache: true }));
     }),
     create: guard((req, p, name, mode, flags) => {

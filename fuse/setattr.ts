@@ -13,7 +13,7 @@ const SET_MODE = 1, SET_UID = 2, SET_GID = 4, SET_SIZE = 8, SET_ATIME = 16, SET_
 
 export function setattr(u: Union, n: Node, raw: Buffer, toSet: number, fh: number | undefined): void {
   const want = unpackSetAttr(raw);
-  u.copyUp(n);
+  u.copyUp(n, !((toSet & SET_SIZE) !== 0 && want.size === 0));
   const path = u.upperPath(n);
   if ((toSet & (SET_UID | SET_GID)) === 0 && (toSet & SET_MODE) !== 0) setMode(u.cfg.style, path, n.type, want.mode & 0o7777);
   else if ((toSet & (SET_MODE | SET_UID | SET_GID)) !== 0) {

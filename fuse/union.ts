@@ -198,13 +198,13 @@ export class Union {
     closeSync(h.fd);
   }
 
-  /** Makes a lower entry's node exist in the upper layer (its parents first). */
-  copyUp(n: Node): void {
+  /** Makes a lower entry's node exist in the upper layer (its parents first); without its data before a truncation to 0. */
+  copyUp(n: Node, withData = true): void {
     if (n.upper) return;
     if (n.parent !== undefined) this.copyUp(n.parent);
     const attr = this.attr(n);
     const dest = this.upperPath(n);
-    copyUpEntry(this.cfg.style, this.cfg.work, n.lower!, attr, dest);
+    copyUpEntry(this.cfg.style, this.cfg.work, n.lower!, attr, dest, withData);
     this.inos.alias(-1, lstatSync(B(dest)).ino, n.ino);
     n.upper = true;
     n.gen++;

@@ -38,6 +38,7 @@ function buildLayers(root: string): void {
     { path: 'fifo', kind: EntryKind.Fifo },
     { path: 'data', kind: EntryKind.File, content: 'lower data\n' },
     { path: 'shared', kind: EntryKind.File, content: 'old\n' },
+    { path: 'usr/trunc', kind: EntryKind.File, content: 'to be cut\n', mode: 0o640, uid: 3 },
   ]);
   writeLayer(join(root, 'l1'), join(root, 'l1.idx'), [
     { path: 'gone', kind: EntryKind.Whiteout },
@@ -161,6 +162,9 @@ try:
 except FileExistsError: print("EEXIST")
 `));
     expect(out).toBe('secret 7\nhello False\nabc\n0\nEEXIST\n');
+    await ns.ok(`truncate -s 0 ${M()}/usr/trunc`);
+    expect(await ns.ok(`stat -c %s:%a:%u ${M()}/usr/trunc`)).toBe('0:640:3\n');
+    expect(readFileSync(join(tmp, 'l2/usr/trunc'), 'utf8')).toBe('to be cut\n');
   });
 
   it('shows a reader of a lower file what another process wrote, through copy-up and rename', async () => {
