@@ -1,4 +1,4 @@
-import { constants, fsyncSync, openSync, closeSync, readSync } from 'node:fs';
+import { constants, fstatSync, fsyncSync, openSync, closeSync, readSync } from 'node:fs';
 import { callerOf, reply, type LowLevelHandlers } from './libfuse.js';
 import { ENTRY_SIZE, packDirent, packEntry, packFileInfo, packStat, packStatvfs, STAT_SIZE } from './wire.js';
 import { create, link, make, remove, rename } from './mutate.js';
@@ -93,7 +93,11 @@ function fileOps({ u, timeout, guard, ok }: Ctx): Partial<LowLevelHandlers> {
       const n = u.node(ino);
       const trunc = (flags & constants.O_TRUNC) !== 0;
       if ((flags & 3 /* O_ACCMODE */) !== constants.O_RDONLY || trunc) u.copyUp(n, !trunc);
-      reply.open(req, packFileInfo(u.openHandle(n, flags), { keepCache: true }));
+      const fh = u.openHandle(n, flags);
+      // An upper file with other names may have been written through another kernel inode (a
+      // node per path): its cached pages are then dropped at open. Lower files never change.
+      const keepCache = !n.upper || fstatSync(u.fd(fh)).nlink <= 1;
+      reply.open(req, packFileInfo(fh, { keepCache }));
     }),
     create: guard((req, p, name, mode, flags) => {
       const [n, fh] = create(u, u.node(p), name, 0o100000 | (mode & 0o7777), flags, callerOf(req));
