@@ -255,6 +255,11 @@ print(os.listdir(d)==[n+b"2"], open(d+b"/"+n+b"2").read(), os.path.exists(d+b"/"
     expect(await ns.ok(`wc -l < ${M()}/shared.log; cat ${M()}/own.* | wc -l`)).toBe('2000\n8000\n');
   });
 
+  it('lists a directory of thousands of entries, merged, across many readdir calls', async () => {
+    await ns.ok(`mkdir ${M()}/usr/many && cd ${M()}/usr/many && seq 3000 | xargs touch`);
+    expect(await ns.ok(`ls -a ${M()}/usr/many | wc -l; ls ${M()}/usr | tr '\\n' ' '`)).toBe('3002\nbin many trunc ');
+  });
+
   it('runs busybox tar, sh and find over the tree', async () => {
     const bb = '/bin/busybox';
     const found = Number(await ns.ok(`${bb} find ${M()} | wc -l`));
