@@ -190,8 +190,11 @@ os.setxattr(p,"user.new",b"v"); print(sorted(os.listxattr(p)))
 try: os.setxattr(p,"trusted.overlay.opaque",b"y")
 except OSError as e: print(e.errno)
 os.chown("${M()}/etc/passwd",3,4); print(os.listxattr("${M()}/etc/passwd"))
+import struct; v=struct.pack("<IIIII",0x02000001,1<<13,0,0,0)
+os.setxattr("${M()}/usr/bin/tool","security.capability",v); print(os.getxattr("${M()}/usr/bin/tool","security.capability")==v)
 `));
-    expect(out).toBe(`hello\n['user.new', 'user.test']\n1\n[]\n`);
+    expect(out).toBe(`hello\n['user.new', 'user.test']\n1\n[]\nTrue\n`);
+    expect(await ns.ok(`stat -f -c %b:%S ${M()}`)).toBe(await ns.ok(`stat -f -c %b:%S ${tmp}/upper`));
   });
 
   it('serves shared and private mmap', async () => {
