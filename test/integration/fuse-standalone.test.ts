@@ -74,6 +74,16 @@ describe('hutch-fs, the fuse-overlayfs drop-in', () => {
     expect(await ns.ok('stat -c %s up/synced; ls l2/d')).toBe('16384\nkeep\nwh-dev\nwh-file\n');
   });
 
+  it('reports a mount that cannot be made as FUSE_MOUNT, naming the cause', async () => {
+    ns = startAgent('single', tmp);
+    const err = await ns.js(`
+      const { mountUnion } = await imp(${JSON.stringify(join(repo, 'dist/fuse/mount.js'))});
+      const d = ${JSON.stringify(tmp)};
+      try { await mountUnion({ lowers: [{ dir: d + '/l1' }], upper: d + '/up', work: d + '/wk', mountpoint: d + '/missing' }); }
+      catch (e) { return e.code + ': ' + e.message; }`);
+    expect(err).toMatch(/^FUSE_MOUNT: cannot mount the union at \S*\/missing: failed to access mountpoint \S*\/missing: No such file or directory$/);
+  });
+
   it('refuses a bad command line with a usage message', async () => {
     ns = startAgent('single', tmp);
     const r = await ns.sh(`${hutchFs} -o lowerdir=l1 mnt`);
