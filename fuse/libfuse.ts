@@ -18,6 +18,7 @@ const sessionDestroy = lib.func('void fuse_session_destroy(void *se)');
 const receiveBuf = lib.func('int fuse_session_receive_buf(void *se, void *buf)');
 const processBuf = lib.func('void fuse_session_process_buf(void *se, void *buf)');
 const reqCtx = lib.func('void *fuse_req_ctx(void *req)');
+const invalInode = lib.func('int fuse_lowlevel_notify_inval_inode(void *se, uint64_t ino, int64_t off, int64_t len)');
 
 /** The reply calls; `req` is the opaque request pointer a callback received. */
 export const reply = {
@@ -143,6 +144,11 @@ const CACHE_SYMLINKS = 1 << 23;
 export interface Session {
   /** Serves requests until the file system is unmounted; then releases the session. */
   serve(): void;
+  /**
+   * Drops the kernel's cached attributes and pages of a node. Safe inside a handler: without
+   * writeback caching the kernel never waits on us for it.
+   */
+  invalidate(nodeId: number): void;
 }
 
 /**
@@ -159,6 +165,7 @@ export function mountSession(mountpoint: string, options: string, handlers: LowL
     throw new Error(`cannot mount fuse at ${mountpoint} (is /dev/fuse usable and are we root in a user and mount namespace?)`);
   }
   return {
+    invalidate: (nodeId) => void invalInode(se, nodeId, 0, 0),
     serve(): void {
       const buf = Buffer.alloc(40);
       for (;;) {

@@ -26,6 +26,8 @@ export interface LowerEntry {
 export interface LowerTree {
   /** The merged listing of a lower directory, or undefined when no layer shows one there. */
   dir(path: string): Map<string, LowerEntry> | undefined;
+  /** Every union path of a hard-linked lower file (indexed layers; undefined when alone). */
+  linksOf?(e: LowerEntry): string[] | undefined;
 }
 
 export type LowerSpec = { dir: string; indexFile?: string };
@@ -54,7 +56,29 @@ type Listing = Map<string, LowerEntry>;
 export function buildIndexedTree(layers: { dir: string; entries: IndexEntry[] }[]): LowerTree {
   const dirs = new Map<string, Listing>([['', new Map()]]);
   for (let layer = layers.length - 1; layer >= 0; layer--) applyLayer(dirs, layer, layers[layer]!.dir, layers[layer]!.entries);
-  return { dir: (path) => dirs.get(path) };
+  let groups: Map<IndexEntry, string[]> | undefined;
+  return {
+    dir: (path) => dirs.get(path),
+    linksOf(e) {
+      groups ??= linkGroups(dirs);
+      return e.meta === undefined ? undefined : groups.get(e.meta);
+    },
+  };
+}
+
+/** The names of each file that has several in the merged tree (one index entry, many paths). */
+function linkGroups(dirs: Map<string, Listing>): Map<IndexEntry, string[]> {
+  const all = new Map<IndexEntry, string[]>();
+  for (const [dir, listing] of dirs) {
+    for (const [name, e] of listing) {
+      if (e.type !== 0o100000 || e.meta === undefined) continue;
+      const paths = all.get(e.meta) ?? [];
+      paths.push(dir === '' ? name : `${dir}/${name}`);
+      all.set(e.meta, paths);
+    }
+  }
+  for (const [k, v] of all) if (v.length < 2) all.delete(k);
+  return all;
 }
 
 /** Forgets a directory's merged listing and everything below it. */

@@ -32,6 +32,9 @@ interface Ctx {
 }
 
 function context(u: Union, timeout: number, log: (e: unknown) => void): Ctx {
+  // An upper file with several names may be several kernel inodes (a node per path): the kernel
+  // must not keep the attributes (size, mtime) of one while another is written.
+  const ttl = (n: Node, nlink: number): number => (n.upper && nlink > 1 && n.type !== 0o040000 ? 0 : timeout);
   // libfuse copies replies before returning: one buffer each serves every request.
   const entryBuf = Buffer.alloc(ENTRY_SIZE);
   const statBuf = Buffer.alloc(STAT_SIZE);
@@ -46,11 +49,13 @@ function context(u: Union, timeout: number, log: (e: unknown) => void): Ctx {
     u, timeout, guard,
     entry(req, n) {
       n.nlookup++;
-      reply.entry(req, packEntry(n.id, u.attr(n), timeout, entryBuf));
+      const a = u.attr(n);
+      reply.entry(req, packEntry(n.id, a, ttl(n, a.nlink), entryBuf));
     },
     attrReply(req, n) {
-      packStat(statBuf, 0, u.attr(n));
-      reply.attr(req, statBuf, timeout);
+      const a = u.attr(n);
+      packStat(statBuf, 0, a);
+      reply.attr(req, statBuf, ttl(n, a.nlink));
     },
     ok: (req) => void reply.err(req, 0),
   };

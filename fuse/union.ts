@@ -1,4 +1,4 @@
-import { closeSync, lstatSync, openSync, readdirSync, readlinkSync, statfsSync, constants, type Stats } from 'node:fs';
+import { closeSync, linkSync, lstatSync, openSync, readdirSync, readlinkSync, statfsSync, constants, type Stats } from 'node:fs';
 import type { LowerEntry, LowerTree } from './lookup.js';
 import { NodeTable, joinPath, pathOf, type Node } from './node.js';
 import { B, InoMap, fdAttr, lowerAttr, lowerIno, upperAttr } from './attr.js';
@@ -45,6 +45,8 @@ export class Union {
   readonly handles = new Map<number, Handle>();
   readonly dirs = new Map<number, DirEntry[]>();
   private nextFh = 1;
+  /** Tells the kernel a node's cached attributes and data are stale (set once mounted). */
+  invalidate: (nodeId: number) => void = () => undefined;
 
   constructor(readonly cfg: UnionConfig) {
     this.nodes = new NodeTable(undefined);
@@ -208,6 +210,38 @@ export class Union {
     this.inos.alias(-1, lstatSync(B(dest)).ino, n.ino);
     n.upper = true;
     n.gen++;
+    if (n.type === 0o100000) this.copyUpLinks(n, dest);
+  }
+
+  /**
+   * overlayfs's index=on: the other names of a hard-linked lower file become hard links of its
+   * upper copy, so that they stay one file (indexed layers, where the index knows the names).
+   */
+  private copyUpLinks(n: Node, dest: string): void {
+    const paths = this.cfg.lower.linksOf?.(n.lower!);
+    if (paths === undefined) return;
+    const self = pathOf(n);
+    for (const p of paths) {
+      if (p === self) continue;
+      const other = this.resolve(p);
+      if (other === undefined || other.upper || other.lower?.meta !== n.lower!.meta) continue;
+      this.copyUp(other.parent!);
+      linkSync(B(dest), B(this.upperPath(other)));
+      other.upper = true;
+      other.gen++;
+      other.ino = n.ino;
+      if (other.nlookup > 0) this.invalidate(other.id);
+    }
+  }
+
+  /** The node at a union path, if it is there (hidden names give undefined). */
+  private resolve(path: string): Node | undefined {
+    let n: Node | undefined = this.nodes.root;
+    for (const part of path.split('/')) {
+      if (n === undefined || n.type !== 0o040000) return undefined;
+      n = this.find(n, part);
+    }
+    return n;
   }
 
   statfs(): { bsize: number; blocks: number; bfree: number; bavail: number; files: number; ffree: number } {
