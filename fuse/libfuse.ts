@@ -139,6 +139,7 @@ const OPS: [number, string, Adapter][] = [
 
 const KILLPRIV = 1 << 20;
 const CACHE_SYMLINKS = 1 << 23;
+const SPLICE_WRITE = 1 << 7;
 
 /** A mounted FUSE session. */
 export interface Session {
@@ -203,7 +204,8 @@ function registerOps(handlers: LowLevelHandlers, onError: (e: unknown) => void):
   put(0, 'void init(void *u, void *conn)', (_u: bigint, conn: bigint) => {
     // The kernel then clears setuid/setgid on write itself (by a setattr), as on any file system.
     const c = new Uint32Array(koffi.view(conn, 32));
-    c[6] = (c[6]! & ~KILLPRIV) | (c[5]! & CACHE_SYMLINKS);
+    // SPLICE_WRITE: fd-backed replies (reads) go file -> pipe -> /dev/fuse, never through memory.
+    c[6] = (c[6]! & ~KILLPRIV) | (c[5]! & (CACHE_SYMLINKS | SPLICE_WRITE));
   });
   put(24, 'void forget(void *r, uint64_t i, uint64_t nl)', (r: bigint, i: number, nl: number) => {
     handlers.forget(n(i), n(nl));

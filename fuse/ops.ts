@@ -1,6 +1,6 @@
-import { constants, fstatSync, fsyncSync, openSync, closeSync, readSync } from 'node:fs';
+import { constants, fstatSync, fsyncSync, openSync, closeSync } from 'node:fs';
 import { callerOf, reply, type LowLevelHandlers } from './libfuse.js';
-import { ENTRY_SIZE, packDirent, packEntry, packFileInfo, packStat, packStatvfs, STAT_SIZE } from './wire.js';
+import { ENTRY_SIZE, packDirent, packEntry, packFdBufvec, packFileInfo, packStat, packStatvfs, STAT_SIZE } from './wire.js';
 import { create, link, make, remove, rename } from './mutate.js';
 import { setXattr, getXattr, listXattr, removeXattr } from './xattrops.js';
 import { setattr } from './setattr.js';
@@ -91,8 +91,6 @@ function nameOps({ u, guard, entry, attrReply, ok }: Ctx): Partial<LowLevelHandl
 
 /** Open files: reads and writes go straight between the fd and libfuse's buffers. */
 function fileOps({ u, timeout, guard, ok }: Ctx): Partial<LowLevelHandlers> {
-  // One reused buffer: libfuse's own fd path mallocs (and for 128 KiB, mmaps) per request.
-  let readBuf = Buffer.allocUnsafe(1 << 20);
   return {
     open: guard((req, ino, flags) => {
       const n = u.node(ino);
@@ -109,10 +107,7 @@ function fileOps({ u, timeout, guard, ok }: Ctx): Partial<LowLevelHandlers> {
       n.nlookup++;
       reply.create(req, packEntry(n.id, u.attr(n), timeout), packFileInfo(fh, { keepCache: true }));
     }),
-    read: guard((req, _ino, size, off, fh) => {
-      if (size > readBuf.length) readBuf = Buffer.allocUnsafe(size);
-      reply.buf(req, readBuf, readSync(u.fd(fh), readBuf, 0, size, off));
-    }),
+    read: guard((req, _ino, size, off, fh) => void reply.data(req, packFdBufvec(u.fd(fh), size, off), 0)),
     write: guard((req, _ino, data, size, off, fh) => void reply.write(req, pwritePointer(u.fd(fh), data, size, off))),
     release: guard((req, _ino, fh) => (u.release(fh), ok(req))),
     fsync: guard((req, ino, datasync, fh) => {
