@@ -73,11 +73,16 @@ function override(a: Attr, value: Buffer | undefined, rdev: () => Buffer | undef
   return a;
 }
 
-/** Attributes of an upper-layer file by path; `inos` gives its st_ino. */
-export function upperAttr(path: string, inos: InoMap): Attr {
+/**
+ * Attributes of an upper-layer file by path; `inos` gives its st_ino. `plain`: the file is known
+ * to carry no override_stat (then it is not read). Says whether it is plain.
+ */
+export function upperAttr(path: string, inos: InoMap, plain = false): { attr: Attr; plain: boolean } {
   const st = lstatSync(B(path));
   const a = attrOfStats(st, inos.of(-1, st.ino));
-  return override(a, quiet(() => lgetxattr(path, OVERRIDE_STAT)), () => quiet(() => lgetxattr(path, RDEV_XATTR)));
+  if (plain) return { attr: a, plain };
+  const value = quiet(() => lgetxattr(path, OVERRIDE_STAT));
+  return { attr: override(a, value, () => quiet(() => lgetxattr(path, RDEV_XATTR))), plain: value === undefined };
 }
 
 /** Attributes of an open upper-layer file (an unlinked one, say). */

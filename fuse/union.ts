@@ -84,7 +84,7 @@ export class Union {
       if (st !== undefined) {
         if (isWhiteoutDevice(st.mode, st.rdev)) return undefined;
         // Only an empty regular file can be a device placeholder whose type is in override_stat.
-        const type = st.isFile() && st.size === 0 ? upperAttr(path, this.inos).mode & 0o170000 : st.mode & 0o170000;
+        const type = st.isFile() && st.size === 0 ? upperAttr(path, this.inos).attr.mode & 0o170000 : st.mode & 0o170000;
         const n = this.nodes.make(parent, name, type, true, lower);
         n.lowerDir = type === S_IFDIR && lower?.type === S_IFDIR && !isOpaque(path);
         return n;
@@ -108,7 +108,11 @@ export class Union {
       const h = [...this.handles.values()].find((x) => x.node === n);
       if (h === undefined) throw new FsError(ENOENT);
       a = fdAttr(h.fd, this.inos);
-    } else if (n.upper) a = upperAttr(this.upperPath(n), this.inos);
+    } else if (n.upper) {
+      const got = upperAttr(this.upperPath(n), this.inos, n.plain);
+      a = got.attr;
+      n.plain = got.plain;
+    }
     else a = lowerAttr(n.lower!, this.inos);
     if (n.ino === 0) n.ino = a.ino;
     a.ino = n.ino;
