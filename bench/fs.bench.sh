@@ -36,15 +36,20 @@ dir=$1 repo=$2 runs=$3
 t=$(mktemp -d /tmp/hutch-bench-ns-XXXX)
 mount -t tmpfs -o size=4g tmpfs "$t"
 mnt=$t/mnt
+# FUSE daemons run in the foreground (-f) so that their CPU time can be read before unmounting.
+pid=
 mountfs() { # fs
   rm -rf "$t/up" "$t/wk"; mkdir -p "$t/up" "$t/wk" "$mnt"
+  pid=
   case $1 in
-    hutch) "$repo/bin/hutch-fs" -o "lowerdir=$dir/lower,upperdir=$t/up,workdir=$t/wk" "$mnt" ;;
-    fuse-overlayfs) fuse-overlayfs -o "lowerdir=$dir/lower,upperdir=$t/up,workdir=$t/wk" "$mnt" ;;
+    hutch) "$repo/bin/hutch-fs" -f -o "lowerdir=$dir/lower,upperdir=$t/up,workdir=$t/wk" "$mnt" & pid=$! ;;
+    fuse-overlayfs) fuse-overlayfs -f -o "lowerdir=$dir/lower,upperdir=$t/up,workdir=$t/wk" "$mnt" 2>/dev/null & pid=$! ;;
     overlay) mount -t overlay overlay -o "lowerdir=$dir/lower,upperdir=$t/up,workdir=$t/wk,userxattr" "$mnt" ;;
   esac
+  if [ -n "$pid" ]; then for _ in $(seq 100); do grep -q " $mnt " /proc/self/mountinfo && break; sleep 0.05; done; fi
 }
-umountfs() { umount "$mnt"; sleep 0.2; }
+cpu() { [ -n "$pid" ] && awk '{printf "%.2f", ($14 + $15) / 100}' "/proc/$pid/stat" || echo 0; }
+umountfs() { umount "$mnt"; [ -z "$pid" ] || wait "$pid" || true; }
 work() { # name
   case $1 in
     find) find "$mnt/usr" -type f | wc -l >/dev/null ;;
@@ -60,9 +65,9 @@ for fs in hutch fuse-overlayfs overlay; do
   for w in find tar read1g untar10k rmtree copyup512m compile; do
     for r in $(seq "$runs"); do
       mountfs "$fs"
-      s=$(date +%s.%N); work "$w"; e=$(date +%s.%N)
+      c0=$(cpu); s=$(date +%s.%N); work "$w"; e=$(date +%s.%N); c1=$(cpu)
       umountfs
-      echo "$fs $w $(awk -v s="$s" -v e="$e" 'BEGIN {printf "%.3f", e - s}')"
+      echo "$fs $w $(awk -v s="$s" -v e="$e" 'BEGIN {printf "%.3f", e - s}') $(awk -v a="$c0" -v b="$c1" 'BEGIN {printf "%.2f", b - a}')"
     done
   done
 done
@@ -71,10 +76,11 @@ INNER
 out=$(cd /tmp && runuser -u "$user" -- unshare --user --map-root-user --mount bash "$inner" "$dir" "$repo" "$runs")
 rm -f "$inner"
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
-printf '%-12s %10s %15s %10s %12s %12s\n' workload hutch fuse-overlayfs overlay hutch/fovl hutch/ovl
+col() { echo "$out" | awk -v f="$1" -v w="$2" -v c="$3" '$1==f && $2==w {print $c}' | median; }
+echo "wall seconds (median of $runs, fresh mount each); daemon CPU seconds in brackets; load: $(cut -d' ' -f1-3 /proc/loadavg)"
+printf '%-11s %15s %17s %9s %11s %10s\n' workload hutch fuse-overlayfs overlay hutch/fovl hutch/ovl
 for w in find tar read1g untar10k rmtree copyup512m compile; do
-  h=$(echo "$out" | awk -v w=$w '$1=="hutch" && $2==w {print $3}' | median)
-  f=$(echo "$out" | awk -v w=$w '$1=="fuse-overlayfs" && $2==w {print $3}' | median)
-  o=$(echo "$out" | awk -v w=$w '$1=="overlay" && $2==w {print $3}' | median)
-  printf '%-12s %10.3f %15.3f %10.3f %12.2f %12.2f\n' "$w" "$h" "$f" "$o" "$(awk -v a="$h" -v b="$f" 'BEGIN {print a / b}')" "$(awk -v a="$h" -v b="$o" 'BEGIN {print a / b}')"
+  h=$(col hutch $w 3); f=$(col fuse-overlayfs $w 3); o=$(col overlay $w 3)
+  printf '%-11s %7.3f [%5.2f] %9.3f [%5.2f] %9.3f %11.2f %10.2f\n' "$w" "$h" "$(col hutch $w 4)" "$f" "$(col fuse-overlayfs $w 4)" "$o" \
+    "$(awk -v a="$h" -v b="$f" 'BEGIN {print a / b}')" "$(awk -v a="$h" -v b="$o" 'BEGIN {print a / b}')"
 done

@@ -11,22 +11,33 @@ import { lgetxattr, fgetxattr } from '../src/sys/xattr.js';
  * the mount: across copy-up, and equal for hard links.
  */
 export class InoMap {
-  private readonly map = new Map<string, number>();
+  private readonly map = new Map<number | string, number>();
   private next = 2;
 
-  /** The reported inode number for an underlying file identity key. */
-  of(key: string): number {
-    let ino = this.map.get(key);
-    if (ino === undefined) {
-      ino = this.next++;
-      this.map.set(key, ino);
+  /** The reported inode number of a file: `layer` -1 for the upper layer, else the lower's. */
+  of(layer: number, ino: number): number {
+    const key = this.key(layer, ino);
+    let out = this.map.get(key);
+    if (out === undefined) {
+      out = this.next++;
+      this.map.set(key, out);
     }
-    return ino;
+    return out;
   }
 
-  /** Makes `key` report `ino` (the upper copy of a lower file keeps its number). */
-  alias(key: string, ino: number): void {
-    this.map.set(key, ino);
+  /** A number for an entry without a file (an index-only device node). */
+  fresh(): number {
+    return this.next++;
+  }
+
+  /** Makes a file report `ino` (the upper copy of a lower file keeps its number). */
+  alias(layer: number, fileIno: number, ino: number): void {
+    this.map.set(this.key(layer, fileIno), ino);
+  }
+
+  // A number key while it stays exact (inode numbers below 2^45, up to 127 layers): no strings.
+  private key(layer: number, ino: number): number | string {
+    return ino < 2 ** 45 && layer < 127 ? ino * 128 + layer + 1 : `${layer}:${ino}`;
   }
 }
 
@@ -62,35 +73,50 @@ function override(a: Attr, value: Buffer | undefined, rdev: () => Buffer | undef
   return a;
 }
 
-/** Attributes of an upper-layer file by path; `inos` gives its st_ino. */
-export function upperAttr(path: string, inos: InoMap): Attr {
+/**
+ * Attributes of an upper-layer file by path; `inos` gives its st_ino. `plain`: the file is known
+ * to carry no override_stat (then it is not read). Says whether it is plain.
+ */
+export function upperAttr(path: string, inos: InoMap, plain = false): { attr: Attr; plain: boolean } {
   const st = lstatSync(B(path));
-  const a = attrOfStats(st, inos.of(`U:${st.ino}`));
-  return override(a, quiet(() => lgetxattr(path, OVERRIDE_STAT)), () => quiet(() => lgetxattr(path, RDEV_XATTR)));
+  const a = attrOfStats(st, inos.of(-1, st.ino));
+  if (plain) return { attr: a, plain };
+  const value = quiet(() => lgetxattr(path, OVERRIDE_STAT));
+  return { attr: override(a, value, () => quiet(() => lgetxattr(path, RDEV_XATTR))), plain: value === undefined };
 }
 
 /** Attributes of an open upper-layer file (an unlinked one, say). */
 export function fdAttr(fd: number, inos: InoMap): Attr {
   const st = fstatSync(fd);
-  const a = attrOfStats(st, inos.of(`U:${st.ino}`));
+  const a = attrOfStats(st, inos.of(-1, st.ino));
   return override(a, quiet(() => fgetxattr(fd, OVERRIDE_STAT)), () => undefined);
 }
 
 const cache = new WeakMap<LowerEntry, Attr>();
+const stats = new WeakMap<LowerEntry, Attr>();
+
+/** A lower entry's attributes from lstat alone (enough for readdir's d_ino), computed once. */
+function lowerStat(e: LowerEntry, inos: InoMap): Attr {
+  let a = stats.get(e);
+  if (a !== undefined) return a;
+  const st: Stats | undefined = lstatSync(B(e.real), { throwIfNoEntry: false });
+  if (st !== undefined) a = attrOfStats(st, inos.of(e.layer, st.ino));
+  else a = { ...attrOfStats(lstatSync('/'), inos.fresh()), size: 0, blocks: 0, nlink: 1 };
+  stats.set(e, a);
+  return a;
+}
+
+/** The st_ino of a lower entry, without reading its xattrs (readdir of entries never looked up). */
+export function lowerIno(e: LowerEntry, inos: InoMap): number {
+  return (cache.get(e) ?? lowerStat(e, inos)).ino;
+}
 
 /** Attributes of a lower entry, computed once: lower layers never change. */
 export function lowerAttr(e: LowerEntry, inos: InoMap): Attr {
   const hit = cache.get(e);
   if (hit !== undefined) return { ...hit };
-  let a: Attr;
-  let st: Stats | undefined;
-  try {
-    st = lstatSync(B(e.real));
-  } catch {
-    st = undefined;
-  }
-  if (st !== undefined) a = attrOfStats(st, inos.of(`L${e.layer}:${st.ino}`));
-  else a = { ...attrOfStats(lstatSync('/'), inos.of(`P:${e.real}`)), size: 0, blocks: 0, nlink: 1 };
+  let a: Attr = { ...lowerStat(e, inos) };
+  stats.delete(e);
   const m = e.meta;
   if (m !== undefined) {
     a.mode = e.type | (m.mode & 0o7777);

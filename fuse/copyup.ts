@@ -14,10 +14,10 @@ import { setOwnerMode, setRdev, setTimes, type UpperStyle } from './upper.js';
  */
 let serial = 0;
 
-export function copyUpEntry(style: UpperStyle, work: string, e: LowerEntry, attr: Attr, dest: string): void {
+export function copyUpEntry(style: UpperStyle, work: string, e: LowerEntry, attr: Attr, dest: string, withData: boolean): void {
   const tmp = `${work}/cu-${process.pid}-${serial++}`;
   try {
-    makeCopy(e, attr, tmp);
+    makeCopy(e, attr, tmp, withData);
     copyXattrs(e, tmp, attr.mode);
     setOwnerMode(style, tmp, attr.uid, attr.gid, attr.mode);
     if ((attr.mode & 0o170000) === 0o020000 || (attr.mode & 0o170000) === 0o060000) setRdev(tmp, attr.rdev);
@@ -29,7 +29,7 @@ export function copyUpEntry(style: UpperStyle, work: string, e: LowerEntry, attr
   }
 }
 
-function makeCopy(e: LowerEntry, attr: Attr, tmp: string): void {
+function makeCopy(e: LowerEntry, attr: Attr, tmp: string, withData: boolean): void {
   switch (attr.mode & 0o170000) {
     case 0o040000:
       mkdirSync(B(tmp), 0o700);
@@ -38,7 +38,8 @@ function makeCopy(e: LowerEntry, attr: Attr, tmp: string): void {
       symlinkSync(e.meta?.link ? B(Buffer.from(e.meta.link).toString('latin1')) : readlinkSync(B(e.real), { encoding: 'buffer' }), B(tmp));
       return;
     case 0o100000:
-      copyFileSync(B(e.real), B(tmp), constants.COPYFILE_FICLONE);
+      if (withData) copyFileSync(B(e.real), B(tmp), constants.COPYFILE_FICLONE);
+      else writeFileSync(B(tmp), ''); // opened with O_TRUNC, or truncated to 0: no need to copy
       return;
     case 0o010000:
     case 0o140000:

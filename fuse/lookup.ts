@@ -1,4 +1,4 @@
-import { lstatSync, readdirSync, type Stats } from 'node:fs';
+import { lstatSync, readdirSync, type Dirent, type Stats } from 'node:fs';
 import { EntryKind, OPAQUE, readLayerIndex, type IndexEntry } from './layer-index.js';
 import { isWhiteoutDevice, OPAQUE_MARKER, whiteoutTarget } from './whiteout.js';
 import { isOpaqueValue, OPAQUE_XATTRS } from './xattr.js';
@@ -26,6 +26,8 @@ export interface LowerEntry {
 export interface LowerTree {
   /** The merged listing of a lower directory, or undefined when no layer shows one there. */
   dir(path: string): Map<string, LowerEntry> | undefined;
+  /** Every union path of a hard-linked lower file (indexed layers; undefined when alone). */
+  linksOf?(e: LowerEntry): string[] | undefined;
 }
 
 export type LowerSpec = { dir: string; indexFile?: string };
@@ -54,7 +56,29 @@ type Listing = Map<string, LowerEntry>;
 export function buildIndexedTree(layers: { dir: string; entries: IndexEntry[] }[]): LowerTree {
   const dirs = new Map<string, Listing>([['', new Map()]]);
   for (let layer = layers.length - 1; layer >= 0; layer--) applyLayer(dirs, layer, layers[layer]!.dir, layers[layer]!.entries);
-  return { dir: (path) => dirs.get(path) };
+  let groups: Map<IndexEntry, string[]> | undefined;
+  return {
+    dir: (path) => dirs.get(path),
+    linksOf(e) {
+      groups ??= linkGroups(dirs);
+      return e.meta === undefined ? undefined : groups.get(e.meta);
+    },
+  };
+}
+
+/** The names of each file that has several in the merged tree (one index entry, many paths). */
+function linkGroups(dirs: Map<string, Listing>): Map<IndexEntry, string[]> {
+  const all = new Map<IndexEntry, string[]>();
+  for (const [dir, listing] of dirs) {
+    for (const [name, e] of listing) {
+      if (e.type !== 0o100000 || e.meta === undefined) continue;
+      const paths = all.get(e.meta) ?? [];
+      paths.push(dir === '' ? name : `${dir}/${name}`);
+      all.set(e.meta, paths);
+    }
+  }
+  for (const [k, v] of all) if (v.length < 2) all.delete(k);
+  return all;
 }
 
 /** Forgets a directory's merged listing and everything below it. */
@@ -138,50 +162,69 @@ export class ScannedTree implements LowerTree {
     const closed = new Set<string>();
     for (const layer of layers) {
       const base = path === '' ? this.roots[layer]! : `${this.roots[layer]}/${path}`;
-      let names: string[];
+      let dirents: Dirent[];
       try {
-        names = (readdirSync(Buffer.from(base, 'latin1'), { encoding: 'buffer' }) as Buffer[]).map((b) => b.toString('latin1'));
+        dirents = readdirSync(Buffer.from(base, 'latin1'), { encoding: 'buffer', withFileTypes: true }) as unknown as Dirent[];
       } catch {
         continue;
       }
       const seen: string[] = [];
-      for (const name of names) {
-        if (name === OPAQUE_MARKER) continue;
+      let opaque = false;
+      for (const d of dirents) {
+        const name = (d.name as unknown as Buffer).toString('latin1');
+        if (name === OPAQUE_MARKER) {
+          opaque = true;
+          continue;
+        }
         const target = whiteoutTarget(name);
         if (target !== undefined) {
           if (entries.has(target)) closed.add(target);
           seen.push(target);
           continue;
         }
-        this.add(entries, hidden, closed, layer, `${base}/${name}`, name);
+        this.add(entries, hidden, closed, layer, `${base}/${name}`, name, direntType(d));
         seen.push(name);
       }
       for (const name of seen) hidden.add(name);
-      if (names.includes(OPAQUE_MARKER) || OPAQUE_XATTRS.some((x) => isOpaqueValue(safeXattr(base, x)))) break;
+      if (opaque || OPAQUE_XATTRS.some((x) => isOpaqueValue(safeXattr(base, x)))) break;
     }
     return entries;
   }
 
-  private add(entries: Map<string, LowerEntry>, hidden: Set<string>, closed: Set<string>, layer: number, real: string, name: string): void {
+  /** Adds one layer's entry under the merge rules; `type` from the dirent (0: unknown, ask lstat). */
+  private add(entries: Map<string, LowerEntry>, hidden: Set<string>, closed: Set<string>, layer: number, real: string, name: string, type: number): void {
     const old = entries.get(name);
     if (old === undefined && hidden.has(name)) return;
     if (old !== undefined && (old.type !== 0o040000 || closed.has(name))) return;
-    let st: Stats;
-    try {
-      st = lstatSync(Buffer.from(real, 'latin1'));
-    } catch {
-      return;
+    if (type === 0 || type === 0o020000) {
+      // Only character devices can be whiteouts (0/0); only they, and unknown types, need a stat.
+      const st = lstatSync(Buffer.from(real, 'latin1'), { throwIfNoEntry: false });
+      if (st === undefined) return;
+      if (isWhiteoutDevice(st.mode, st.rdev)) {
+        if (old !== undefined) closed.add(name);
+        return;
+      }
+      type = typeOfStats(st);
     }
-    const type = typeOfStats(st);
     if (old !== undefined) {
       // A non-directory in a middle layer hides the directories below it.
       if (type === 0o040000) old.dirLayers!.push(layer);
       else closed.add(name);
       return;
     }
-    if (isWhiteoutDevice(st.mode, st.rdev)) return;
     entries.set(name, { layer, real, type, dirLayers: type === 0o040000 ? [layer] : undefined });
   }
+}
+
+function direntType(d: Dirent): number {
+  if (d.isFile()) return 0o100000;
+  if (d.isDirectory()) return 0o040000;
+  if (d.isSymbolicLink()) return 0o120000;
+  if (d.isCharacterDevice()) return 0o020000;
+  if (d.isBlockDevice()) return 0o060000;
+  if (d.isFIFO()) return 0o010000;
+  if (d.isSocket()) return 0o140000;
+  return 0;
 }
 
 function safeXattr(path: string, name: string): Buffer | undefined {

@@ -58,7 +58,9 @@ export async function mountUnion(spec: UnionSpec): Promise<UnionMount> {
   if (!said.startsWith('ok')) {
     child.kill('SIGKILL');
     await exited;
-    throw new FuseError('FUSE_MOUNT', `cannot mount the union at ${spec.mountpoint}: ${(said || stderr).trim() || 'the daemon exited'}`, {
+    // libfuse names the precise cause on stderr ("fuse: failed to access mountpoint ...: ENOENT").
+    const libfuse = stderr.split('\n').find((l) => l.startsWith('fuse: '))?.slice(6);
+    throw new FuseError('FUSE_MOUNT', `cannot mount the union at ${spec.mountpoint}: ${libfuse ?? ((said || stderr).trim() || 'the daemon exited')}`, {
       hint: 'check that /dev/fuse is usable (crw-rw-rw-) and that this runs inside a user and mount namespace',
     });
   }

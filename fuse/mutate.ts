@@ -23,7 +23,8 @@ function prepare(u: Union, parent: Node, name: string): string {
   if (u.find(parent, name) !== undefined) throw new FsError(EEXIST);
   u.copyUp(parent);
   const dir = u.upperPath(parent);
-  clearWhiteout(dir, name);
+  // Whiteouts stand where a lower entry is; create() also clears a stray one it runs into.
+  if (u.lowerAt(parent, name) !== undefined) clearWhiteout(dir, name);
   return `${dir}/${name}`;
 }
 
@@ -43,7 +44,14 @@ export function create(u: Union, parent: Node, name: string, mode: number, flags
   const path = prepare(u, parent, name);
   const [uid, gid, m] = ownerOf(u, parent, caller, mode);
   const access = (flags & 3) === constants.O_RDONLY ? constants.O_RDWR : flags & 3;
-  const fd = openSync(B(path), constants.O_CREAT | constants.O_EXCL | access | (flags & constants.O_APPEND), m & 0o7777);
+  const open = (): number => openSync(B(path), constants.O_CREAT | constants.O_EXCL | access | (flags & constants.O_APPEND), m & 0o7777);
+  let fd: number;
+  try {
+    fd = open();
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || !clearWhiteout(u.upperPath(parent), name)) throw e;
+    fd = open();
+  }
   setOwnerMode(u.cfg.style, path, uid, gid, m, { fresh: true });
   const node = added(u, parent, name, 0o100000);
   return [node, u.adoptHandle(node, fd, access | (flags & constants.O_APPEND))];

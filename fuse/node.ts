@@ -29,6 +29,8 @@ export interface Node {
   ino: number;
   /** Other names of this node made by link(): the kernel sees one inode, as for any hard link. */
   aliases: { parent: Node; name: string }[];
+  /** Known to carry no override_stat in the upper layer (so attr() skips reading it). */
+  plain: boolean;
   /** pathOf's memo, valid while no rename happened since (pathEpoch). */
   path: string;
   pathEpoch: number;
@@ -42,6 +44,8 @@ export function pathsMoved(): void {
 }
 
 const S_IFDIR = 0o040000;
+// Only directories have children: the others share one empty map (never written: parents are directories).
+const NO_CHILDREN: Map<string, Node> = new Map();
 
 /** The table of live nodes, by kernel id. */
 export class NodeTable {
@@ -65,8 +69,8 @@ export class NodeTable {
   /** A new node under `parent` (replacing any cached child of that name). */
   make(parent: Node | undefined, name: string, type: number, upper: boolean, lower: LowerEntry | undefined): Node {
     const node: Node = {
-      id: this.nextId++, parent, name, nlookup: 0, children: new Map(), type, upper, lower,
-      lowerDir: type === S_IFDIR && lower?.type === S_IFDIR, gen: 0, detached: false, ino: 0, aliases: [], path: '', pathEpoch: -1,
+      id: this.nextId++, parent, name, nlookup: 0, children: type === S_IFDIR ? new Map() : NO_CHILDREN, type, upper, lower,
+      lowerDir: type === S_IFDIR && lower?.type === S_IFDIR, gen: 0, detached: false, ino: 0, aliases: [], plain: false, path: '', pathEpoch: -1,
     };
     this.byId.set(node.id, node);
     if (parent !== undefined) {

@@ -1,6 +1,6 @@
-import { constants, fsyncSync, openSync, closeSync, readSync } from 'node:fs';
+import { constants, fstatSync, fsyncSync, openSync, closeSync } from 'node:fs';
 import { callerOf, reply, type LowLevelHandlers } from './libfuse.js';
-import { ENTRY_SIZE, packDirent, packEntry, packFileInfo, packStat, packStatvfs, STAT_SIZE } from './wire.js';
+import { ENTRY_SIZE, packDirent, packEntry, packFdBufvec, packFileInfo, packStat, packStatvfs, STAT_SIZE } from './wire.js';
 import { create, link, make, remove, rename } from './mutate.js';
 import { setXattr, getXattr, listXattr, removeXattr } from './xattrops.js';
 import { setattr } from './setattr.js';
@@ -32,6 +32,9 @@ interface Ctx {
 }
 
 function context(u: Union, timeout: number, log: (e: unknown) => void): Ctx {
+  // An upper file with several names may be several kernel inodes (a node per path): the kernel
+  // must not keep the attributes (size, mtime) of one while another is written.
+  const ttl = (n: Node, nlink: number): number => (n.upper && nlink > 1 && n.type !== 0o040000 ? 0 : timeout);
   // libfuse copies replies before returning: one buffer each serves every request.
   const entryBuf = Buffer.alloc(ENTRY_SIZE);
   const statBuf = Buffer.alloc(STAT_SIZE);
@@ -46,11 +49,13 @@ function context(u: Union, timeout: number, log: (e: unknown) => void): Ctx {
     u, timeout, guard,
     entry(req, n) {
       n.nlookup++;
-      reply.entry(req, packEntry(n.id, u.attr(n), timeout, entryBuf));
+      const a = u.attr(n);
+      reply.entry(req, packEntry(n.id, a, ttl(n, a.nlink), entryBuf));
     },
     attrReply(req, n) {
-      packStat(statBuf, 0, u.attr(n));
-      reply.attr(req, statBuf, timeout);
+      const a = u.attr(n);
+      packStat(statBuf, 0, a);
+      reply.attr(req, statBuf, ttl(n, a.nlink));
     },
     ok: (req) => void reply.err(req, 0),
   };
@@ -86,23 +91,23 @@ function nameOps({ u, guard, entry, attrReply, ok }: Ctx): Partial<LowLevelHandl
 
 /** Open files: reads and writes go straight between the fd and libfuse's buffers. */
 function fileOps({ u, timeout, guard, ok }: Ctx): Partial<LowLevelHandlers> {
-  // One reused buffer: libfuse's own fd path mallocs (and for 128 KiB, mmaps) per request.
-  let readBuf = Buffer.allocUnsafe(1 << 20);
   return {
     open: guard((req, ino, flags) => {
       const n = u.node(ino);
-      if ((flags & 3 /* O_ACCMODE */) !== constants.O_RDONLY || (flags & constants.O_TRUNC) !== 0) u.copyUp(n);
-      reply.open(req, packFileInfo(u.openHandle(n, flags), { keepCache: true }));
+      const trunc = (flags & constants.O_TRUNC) !== 0;
+      if ((flags & 3 /* O_ACCMODE */) !== constants.O_RDONLY || trunc) u.copyUp(n, !trunc);
+      const fh = u.openHandle(n, flags);
+      // An upper file with other names may have been written through another kernel inode (a
+      // node per path): its cached pages are then dropped at open. Lower files never change.
+      const keepCache = !n.upper || fstatSync(u.fd(fh)).nlink <= 1;
+      reply.open(req, packFileInfo(fh, { keepCache }));
     }),
     create: guard((req, p, name, mode, flags) => {
       const [n, fh] = create(u, u.node(p), name, 0o100000 | (mode & 0o7777), flags, callerOf(req));
       n.nlookup++;
       reply.create(req, packEntry(n.id, u.attr(n), timeout), packFileInfo(fh, { keepCache: true }));
     }),
-    read: guard((req, _ino, size, off, fh) => {
-      if (size > readBuf.length) readBuf = Buffer.allocUnsafe(size);
-      reply.buf(req, readBuf, readSync(u.fd(fh), readBuf, 0, size, off));
-    }),
+    read: guard((req, _ino, size, off, fh) => void reply.data(req, packFdBufvec(u.fd(fh), size, off), 0)),
     write: guard((req, _ino, data, size, off, fh) => void reply.write(req, pwritePointer(u.fd(fh), data, size, off))),
     release: guard((req, _ino, fh) => (u.release(fh), ok(req))),
     fsync: guard((req, ino, datasync, fh) => {

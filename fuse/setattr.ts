@@ -13,15 +13,15 @@ const SET_MODE = 1, SET_UID = 2, SET_GID = 4, SET_SIZE = 8, SET_ATIME = 16, SET_
 
 export function setattr(u: Union, n: Node, raw: Buffer, toSet: number, fh: number | undefined): void {
   const want = unpackSetAttr(raw);
-  u.copyUp(n);
+  u.copyUp(n, !((toSet & SET_SIZE) !== 0 && want.size === 0));
   const path = u.upperPath(n);
-  if ((toSet & (SET_UID | SET_GID)) === 0 && (toSet & SET_MODE) !== 0) setMode(u.cfg.style, path, n.type, want.mode & 0o7777);
+  if ((toSet & (SET_UID | SET_GID)) === 0 && (toSet & SET_MODE) !== 0) n.plain = !setMode(u.cfg.style, path, n.type, want.mode & 0o7777, n.plain);
   else if ((toSet & (SET_MODE | SET_UID | SET_GID)) !== 0) {
     const a = u.attr(n);
     const mode = (toSet & SET_MODE) !== 0 ? (a.mode & 0o170000) | (want.mode & 0o7777) : a.mode;
     const uid = (toSet & SET_UID) !== 0 ? want.uid : a.uid;
     const gid = (toSet & SET_GID) !== 0 ? want.gid : a.gid;
-    setOwnerMode(u.cfg.style, path, uid, gid, mode, { chmod: (toSet & SET_MODE) !== 0 });
+    n.plain = !setOwnerMode(u.cfg.style, path, uid, gid, mode, { chmod: (toSet & SET_MODE) !== 0, plain: n.plain });
   }
   if ((toSet & SET_SIZE) !== 0) truncate(u, n, want.size, fh);
   if ((toSet & (SET_ATIME | SET_MTIME | ATIME_NOW | MTIME_NOW)) !== 0) {

@@ -1,7 +1,7 @@
-import { closeSync, lstatSync, openSync, readdirSync, readlinkSync, statfsSync, constants, type Stats } from 'node:fs';
+import { closeSync, linkSync, lstatSync, openSync, readdirSync, readlinkSync, statfsSync, constants, type Stats } from 'node:fs';
 import type { LowerEntry, LowerTree } from './lookup.js';
 import { NodeTable, joinPath, pathOf, type Node } from './node.js';
-import { B, InoMap, fdAttr, lowerAttr, upperAttr } from './attr.js';
+import { B, InoMap, fdAttr, lowerAttr, lowerIno, upperAttr } from './attr.js';
 import { EBADF, ENOENT, ENOTDIR, FsError } from './errno.js';
 import { isWhiteoutDevice, whiteoutTarget, WH_PREFIX } from './whiteout.js';
 import { isOpaque, type UpperStyle } from './upper.js';
@@ -45,6 +45,8 @@ export class Union {
   readonly handles = new Map<number, Handle>();
   readonly dirs = new Map<number, DirEntry[]>();
   private nextFh = 1;
+  /** Tells the kernel a node's cached attributes and data are stale (set once mounted). */
+  invalidate: (nodeId: number) => void = () => undefined;
 
   constructor(readonly cfg: UnionConfig) {
     this.nodes = new NodeTable(undefined);
@@ -77,16 +79,12 @@ export class Union {
     const lower = this.lowerAt(parent, name);
     if (parent.upper) {
       const path = `${this.upperPath(parent)}/${name}`;
-      let st;
-      try {
-        st = lstatSync(B(path));
-      } catch {
-        st = undefined;
-      }
+      // Not found is the common case here: no exception for it (they cost more than the syscall).
+      const st = lstatSync(B(path), { throwIfNoEntry: false });
       if (st !== undefined) {
         if (isWhiteoutDevice(st.mode, st.rdev)) return undefined;
         // Only an empty regular file can be a device placeholder whose type is in override_stat.
-        const type = st.isFile() && st.size === 0 ? upperAttr(path, this.inos).mode & 0o170000 : st.mode & 0o170000;
+        const type = st.isFile() && st.size === 0 ? upperAttr(path, this.inos).attr.mode & 0o170000 : st.mode & 0o170000;
         const n = this.nodes.make(parent, name, type, true, lower);
         n.lowerDir = type === S_IFDIR && lower?.type === S_IFDIR && !isOpaque(path);
         return n;
@@ -110,7 +108,11 @@ export class Union {
       const h = [...this.handles.values()].find((x) => x.node === n);
       if (h === undefined) throw new FsError(ENOENT);
       a = fdAttr(h.fd, this.inos);
-    } else if (n.upper) a = upperAttr(this.upperPath(n), this.inos);
+    } else if (n.upper) {
+      const got = upperAttr(this.upperPath(n), this.inos, n.plain);
+      a = got.attr;
+      n.plain = got.plain;
+    }
     else a = lowerAttr(n.lower!, this.inos);
     if (n.ino === 0) n.ino = a.ino;
     a.ino = n.ino;
@@ -135,14 +137,14 @@ export class Union {
         const st = lstatQuiet(`${base}/${name}`);
         if (st === undefined) continue;
         if (isWhiteoutDevice(st.mode, st.rdev)) hidden.add(name);
-        else out.set(name, { name, ino: this.inos.of(`U:${st.ino}`), type: st.mode & 0o170000 });
+        else out.set(name, { name, ino: this.inos.of(-1, st.ino), type: st.mode & 0o170000 });
       }
     }
     if (dir.lowerDir) {
       const listing = this.cfg.lower.dir(pathOf(dir));
       for (const [name, e] of listing ?? []) {
         if (out.has(name) || hidden.has(name)) continue;
-        out.set(name, { name, ino: lowerAttr(e, this.inos).ino, type: e.type });
+        out.set(name, { name, ino: lowerIno(e, this.inos), type: e.type });
       }
     }
     for (const [name, n] of dir.children) {
@@ -202,16 +204,48 @@ export class Union {
     closeSync(h.fd);
   }
 
-  /** Makes a lower entry's node exist in the upper layer (its parents first). */
-  copyUp(n: Node): void {
+  /** Makes a lower entry's node exist in the upper layer (its parents first); without its data before a truncation to 0. */
+  copyUp(n: Node, withData = true): void {
     if (n.upper) return;
     if (n.parent !== undefined) this.copyUp(n.parent);
     const attr = this.attr(n);
     const dest = this.upperPath(n);
-    copyUpEntry(this.cfg.style, this.cfg.work, n.lower!, attr, dest);
-    this.inos.alias(`U:${lstatSync(B(dest)).ino}`, n.ino);
+    copyUpEntry(this.cfg.style, this.cfg.work, n.lower!, attr, dest, withData);
+    this.inos.alias(-1, lstatSync(B(dest)).ino, n.ino);
     n.upper = true;
     n.gen++;
+    if (n.type === 0o100000) this.copyUpLinks(n, dest);
+  }
+
+  /**
+   * overlayfs's index=on: the other names of a hard-linked lower file become hard links of its
+   * upper copy, so that they stay one file (indexed layers, where the index knows the names).
+   */
+  private copyUpLinks(n: Node, dest: string): void {
+    const paths = this.cfg.lower.linksOf?.(n.lower!);
+    if (paths === undefined) return;
+    const self = pathOf(n);
+    for (const p of paths) {
+      if (p === self) continue;
+      const other = this.resolve(p);
+      if (other === undefined || other.upper || other.lower?.meta !== n.lower!.meta) continue;
+      this.copyUp(other.parent!);
+      linkSync(B(dest), B(this.upperPath(other)));
+      other.upper = true;
+      other.gen++;
+      other.ino = n.ino;
+      if (other.nlookup > 0) this.invalidate(other.id);
+    }
+  }
+
+  /** The node at a union path, if it is there (hidden names give undefined). */
+  private resolve(path: string): Node | undefined {
+    let n: Node | undefined = this.nodes.root;
+    for (const part of path.split('/')) {
+      if (n === undefined || n.type !== 0o040000) return undefined;
+      n = this.find(n, part);
+    }
+    return n;
   }
 
   statfs(): { bsize: number; blocks: number; bfree: number; bavail: number; files: number; ffree: number } {
@@ -224,9 +258,5 @@ export class Union {
 }
 
 function lstatQuiet(path: string): Stats | undefined {
-  try {
-    return lstatSync(B(path));
-  } catch {
-    return undefined;
-  }
+  return lstatSync(B(path), { throwIfNoEntry: false });
 }

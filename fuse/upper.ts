@@ -22,14 +22,13 @@ const S_IFLNK = 0o120000;
 
 /**
  * Gives an upper file its owner and mode (mode includes the type bits): chown first, since a
- * chown clears setuid/setgid, then chmod. `fresh`: we just made it as 0:0 with this mode and no
- * xattrs; `chmod: false`: the mode is not changing.
+ * chown clears setuid/setgid, then chmod. True when the file then carries an override_stat.
  */
-export function setOwnerMode(style: UpperStyle, path: string, uid: number, gid: number, mode: number, how: { fresh?: boolean; chmod?: boolean } = {}): void {
+export function setOwnerMode(style: UpperStyle, path: string, uid: number, gid: number, mode: number, how: Ownership = {}): boolean {
   const type = mode & S_IFMT;
   const link = type === S_IFLNK;
   const device = type === 0o020000 || type === 0o060000;
-  if (how.fresh && uid === 0 && gid === 0 && !device) return;
+  if (how.fresh && uid === 0 && gid === 0 && !device) return false;
   let real = false;
   if (!style.overrideOnly) {
     try {
@@ -42,20 +41,31 @@ export function setOwnerMode(style: UpperStyle, path: string, uid: number, gid: 
   }
   if (!link && (how.chmod ?? !how.fresh)) chmodSync(B(path), mode & 0o7777);
   if (real && !device) {
-    if (!how.fresh && !link) lremovexattr(path, OVERRIDE_STAT);
-    return;
+    if (!how.fresh && !how.plain && !link) lremovexattr(path, OVERRIDE_STAT);
+    return false;
   }
-  if (link) return; // user.* xattrs cannot sit on symlinks: they keep the daemon's owner
+  if (link) return false; // user.* xattrs cannot sit on symlinks: they keep the daemon's owner
   lsetxattr(path, OVERRIDE_STAT, formatOverrideStat({ uid, gid, mode }));
+  return true;
 }
 
-/** chmod alone (the common case): the override_stat value, when there is one, follows. */
-export function setMode(style: UpperStyle, path: string, type: number, perm: number): void {
-  if (type === S_IFLNK) return;
+/**
+ * How setOwnerMode may save system calls. `fresh`: we just made the file, as 0:0 with this mode
+ * and no xattrs; `chmod: false`: the mode is not changing; `plain`: it has no override_stat.
+ */
+export interface Ownership {
+  fresh?: boolean;
+  chmod?: boolean;
+  plain?: boolean;
+}
+
+/** chmod alone (the common case): the override_stat value, when there is one, follows. True when there is one. */
+export function setMode(style: UpperStyle, path: string, type: number, perm: number, plain: boolean): boolean {
+  if (type === S_IFLNK) return false;
   chmodSync(B(path), perm);
-  const o = lgetxattr(path, OVERRIDE_STAT);
+  const o = plain ? undefined : lgetxattr(path, OVERRIDE_STAT);
   const parsed = o === undefined ? undefined : parseOverrideStat(o);
-  if (parsed !== undefined) setOwnerMode(style, path, parsed.uid, parsed.gid, ((parsed.mode & S_IFMT) || type) | perm);
+  return parsed !== undefined && setOwnerMode(style, path, parsed.uid, parsed.gid, ((parsed.mode & S_IFMT) || type) | perm);
 }
 
 /** Sets times (seconds, nanoseconds; undefined: leave as is, 'now') without following symlinks. */
@@ -76,14 +86,10 @@ export function clearWhiteout(dir: string, name: string): boolean {
     unlinkSync(wh);
     return true;
   }
-  try {
-    const st = lstatSync(B(`${dir}/${name}`));
-    if (!isWhiteoutDevice(st.mode, st.rdev)) return false;
-    unlinkSync(B(`${dir}/${name}`));
-    return true;
-  } catch {
-    return false;
-  }
+  const st = lstatSync(B(`${dir}/${name}`), { throwIfNoEntry: false });
+  if (st === undefined || !isWhiteoutDevice(st.mode, st.rdev)) return false;
+  unlinkSync(B(`${dir}/${name}`));
+  return true;
 }
 
 /** Marks an upper directory opaque: nothing of the lower layers shows through it. */

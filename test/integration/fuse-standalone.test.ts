@@ -1,7 +1,7 @@
 // bin/hutch-fs as fuse-overlayfs takes it (plain lower directories, overlay-style whiteouts),
 // single-uid mode (ownership in user.containers.override_stat), and a daemon killed with -9.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, linkSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { requires } from '../helpers/host.js';
@@ -28,6 +28,8 @@ beforeEach(() => {
   writeFileSync(join(tmp, 'l2/x/below'), '');
   writeFileSync(join(tmp, 'l1/x/above'), '');
   writeFileSync(join(tmp, 'l2/owned'), 'o\n');
+  writeFileSync(join(tmp, 'up/h1'), 'first\n');
+  linkSync(join(tmp, 'up/h1'), join(tmp, 'up/h2'));
 });
 
 afterEach(async () => {
@@ -52,6 +54,8 @@ describe('hutch-fs, the fuse-overlayfs drop-in', () => {
     expect(await ns.ok('stat -c %u:%g mnt/newdir mnt/d/keep')).toBe('42:42\n0:0\n');
     expect(await ns.ok(py(`import os;print(os.getxattr("up/newdir","user.containers.override_stat").decode())`))).toBe('42:42:040755\n');
     expect(await ns.ok('stat -c %u:%g up/newdir')).toBe('0:0\n');
+    // Two names of one upper file, each its own kernel inode: a write through one shows through the other.
+    expect(await ns.ok('cat mnt/h2; echo second > mnt/h1; cat mnt/h2; stat -c %i mnt/h1 mnt/h2 | uniq | wc -l')).toBe('first\nsecond\n1\n');
     expect(await ns.ok('umount mnt && ls -a up/d')).toBe('.\n..\nkeep\n');
   });
 
@@ -68,6 +72,16 @@ describe('hutch-fs, the fuse-overlayfs drop-in', () => {
     await ns.js('await globalThis.m.unmount();');
     expect(await ns.ok('cat /proc/self/mountinfo')).not.toContain(`${tmp}/mnt`);
     expect(await ns.ok('stat -c %s up/synced; ls l2/d')).toBe('16384\nkeep\nwh-dev\nwh-file\n');
+  });
+
+  it('reports a mount that cannot be made as FUSE_MOUNT, naming the cause', async () => {
+    ns = startAgent('single', tmp);
+    const err = await ns.js(`
+      const { mountUnion } = await imp(${JSON.stringify(join(repo, 'dist/fuse/mount.js'))});
+      const d = ${JSON.stringify(tmp)};
+      try { await mountUnion({ lowers: [{ dir: d + '/l1' }], upper: d + '/up', work: d + '/wk', mountpoint: d + '/missing' }); }
+      catch (e) { return e.code + ': ' + e.message; }`);
+    expect(err).toMatch(/^FUSE_MOUNT: cannot mount the union at \S*\/missing: failed to access mountpoint \S*\/missing: No such file or directory$/);
   });
 
   it('refuses a bad command line with a usage message', async () => {
