@@ -29,7 +29,6 @@ export abstract class ContainerFlagsCommand extends HutchCommand {
   cpuPeriod = Option.String('--cpu-period', { description: 'CPU CFS period in microseconds' });
   cpuQuota = Option.String('--cpu-quota', { description: 'CPU CFS quota in microseconds' });
   cpusetMems = Option.String('--cpuset-mems', { description: 'memory nodes to use (e.g. 0)' });
-  memorySwappiness = Option.String('--memory-swappiness', { description: 'swappiness 0-100 (cgroup v1 only)' });
   blkioWeightDevice = Option.Array('--blkio-weight-device', [], { description: 'DEVICE:WEIGHT' });
   deviceReadIops = Option.Array('--device-read-iops', [], { description: 'read IO/s limit DEVICE:RATE' });
   deviceWriteIops = Option.Array('--device-write-iops', [], { description: 'write IO/s limit DEVICE:RATE' });
@@ -52,7 +51,7 @@ export abstract class ContainerFlagsCommand extends HutchCommand {
       image, root, pull: this.pull, platform: this.platform, storageDriver: this.storageDriver, entrypoint: this.entrypoint,
       networkMode: this.networkMode, publish: this.publish, publishAll: this.publishAll, dns: this.dns, dnsSearch: this.dnsSearch, dnsOption: this.dnsOption, addHost: this.addHost,
       memory: this.memory, memorySwap: this.memorySwap, memoryReservation: this.memoryReservation, cpus: this.cpus, cpuShares: this.cpuShares,
-      cpuWeight: this.cpuWeight, cpuPeriod: this.cpuPeriod, cpuQuota: this.cpuQuota, cpusetMems: this.cpusetMems, memorySwappiness: this.memorySwappiness,
+      cpuWeight: this.cpuWeight, cpuPeriod: this.cpuPeriod, cpuQuota: this.cpuQuota, cpusetMems: this.cpusetMems,
       blkioWeightDevice: this.blkioWeightDevice, deviceReadIops: this.deviceReadIops, deviceWriteIops: this.deviceWriteIops, cpusetCpus: this.cpusetCpus, pidsLimit: this.pidsLimit, blkioWeight: this.blkioWeight,
       deviceReadBps: this.deviceReadBps, deviceWriteBps: this.deviceWriteBps, cgroups: this.cgroups, cgroupManager: this.cgroupManager, cgroupParent: this.cgroupParent,
     };
