@@ -146,11 +146,12 @@ export function isolatedEnv(home: string): Record<string, string> {
 }
 
 /**
- * A proxy in front of a registry that misbehaves once per blob: the first GET answers 503, the
+ * A proxy in front of a registry. `stall`: blobs over 1 MiB stop half-way and hang (to kill a
+ * pull at a known point). `flaky`: misbehaves once per blob: the first GET answers 503, the
  * second sends half of the body and drops the connection, the third passes (honouring Range).
  * Counts requests and records the Range headers it saw.
  */
-export async function flakyProxy(target: string): Promise<{ host: string; hits: Map<string, number>; ranges: string[]; stop: () => Promise<void> }> {
+export async function flakyProxy(target: string, mode: 'flaky' | 'stall' = 'flaky'): Promise<{ host: string; hits: Map<string, number>; ranges: string[]; stop: () => Promise<void> }> {
   const hits = new Map<string, number>();
   const ranges: string[] = [];
   const server = createServer(async (req, res) => {
@@ -158,7 +159,7 @@ export async function flakyProxy(target: string): Promise<{ host: string; hits: 
     const blob = /\/blobs\/(sha256:[0-9a-f]+)$/.exec(url)?.[1];
     const n = blob === undefined ? 0 : (hits.get(blob) ?? 0) + 1;
     if (blob !== undefined) hits.set(blob, n);
-    if (n === 1) {
+    if (n === 1 && mode === 'flaky') {
       res.writeHead(503, { 'retry-after': '0' }).end();
       return;
     }
@@ -174,7 +175,11 @@ export async function flakyProxy(target: string): Promise<{ host: string; hits: 
       if (k !== 'content-encoding' && k !== 'transfer-encoding') headers[k] = v;
     });
     res.writeHead(upstream.status, { ...headers, 'content-length': String(body.length) });
-    if (n === 2 && body.length > 1) {
+    if (mode === 'stall' && blob !== undefined && body.length > 1 << 20) {
+      res.write(body.subarray(0, body.length >> 1)); // and never the rest: the pull hangs mid-layer
+      return;
+    }
+    if (n === 2 && mode === 'flaky' && body.length > 1) {
       res.write(body.subarray(0, body.length >> 1), () => res.socket?.destroy());
       return;
     }
@@ -182,5 +187,9 @@ export async function flakyProxy(target: string): Promise<{ host: string; hits: 
   });
   const port = await freePort();
   await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, '127.0.0.1', resolve));
-  return { host: `127.0.0.1:${port}`, hits, ranges, stop: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+  const stop = (): Promise<void> => new Promise<void>((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+  return { host: `127.0.0.1:${port}`, hits, ranges, stop };
 }

@@ -1,6 +1,6 @@
 // Pulls from a real registry (Debian's docker-registry on 127.0.0.1): anonymous, htpasswd basic
 // auth and the bearer-token flow; concurrent pulls; a killed pull; round trips with podman/skopeo.
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -21,9 +21,9 @@ beforeAll(async () => {
   requires('registry', 'busybox', 'podman');
   const work = tempDir('hutch-registry-');
   fixture = await buildFixtureImage(join(work, 'layout'));
-  // One big layer (uncompressed, random) so a pull lasts long enough to be killed half-way.
+  // One 8 MiB layer (uncompressed, random): the stalling proxy stops a pull half-way through it.
   const { randomBytes } = await import('node:crypto');
-  big = await writeImageLayout(join(work, 'big'), 'big', [{ entries: [{ name: 'big.bin', type: 'file', mode: 0o644, content: randomBytes(48 << 20) }], compression: 'none' }]);
+  big = await writeImageLayout(join(work, 'big'), 'big', [{ entries: [{ name: 'big.bin', type: 'file', mode: 0o644, content: randomBytes(8 << 20) }], compression: 'none' }]);
   const storage = join(work, 'storage');
   open = await startRegistry(join(work, 'open'), storage);
   registries.push(open);
@@ -147,21 +147,24 @@ describe('registry pulls', () => {
   test('a pull killed half-way leaves no layer under its name; the next pull succeeds', async () => {
     const home = tempDir('hutch-home-');
     const root = join(home, 'root');
-    const args = ['pull', '-q', '--tls-verify=false', '--root', root, `${open.host}/hutch/big:1`];
-    const child = execa(join(import.meta.dirname, '..', '..', 'bin', 'hutch'), args, { reject: false, env: { HOME: home } });
-    const tmp = join(root, 'data', 'tmp');
-    for (let i = 0; i < 400; i++) {
-      const staged = existsSync(tmp) ? readdirSync(tmp).filter((n) => n.startsWith('layer-')) : [];
-      if (staged.some((n) => existsSync(join(tmp, n, 'root', 'big.bin')))) break;
-      await new Promise((r) => setTimeout(r, 25));
+    const proxy = await flakyProxy(open.host, 'stall');
+    try {
+      const args = ['pull', '-q', '--tls-verify=false', '--root', root, `${proxy.host}/hutch/big:1`];
+      const child = execa(join(import.meta.dirname, '..', '..', 'bin', 'hutch'), args, { reject: false, env: { HOME: home } });
+      const tmp = join(root, 'data', 'tmp');
+      // The proxy stops half-way through the layer: wait until the staged file has data, then kill.
+      const staged = (): boolean => existsSync(tmp) && readdirSync(tmp).some((n) => n.startsWith('layer-') && existsSync(join(tmp, n, 'root', 'big.bin')) && statSync(join(tmp, n, 'root', 'big.bin')).size > 0);
+      while (!staged()) await new Promise((r) => setTimeout(r, 25));
+      child.kill('SIGKILL');
+      await child;
+    } finally {
+      await proxy.stop();
     }
-    child.kill('SIGKILL');
-    await child;
     expect(existsSync(join(root, 'data', 'layers', 'sha256', big.diffIds[0]!.slice(7)))).toBe(false);
     expect(existsSync(join(root, 'data', 'images.json'))).toBe(false);
-    const again = await hutch(args, { home });
+    const again = await hutch(['pull', '-q', '--tls-verify=false', '--root', root, `${open.host}/hutch/big:1`], { home });
     expect(again.stdout.trim()).toBe(big.configDigest.slice(7));
-    expect(readdirSync(tmp)).toEqual([]);
+    expect(readdirSync(join(root, 'data', 'tmp'))).toEqual([]);
   });
 });
 
