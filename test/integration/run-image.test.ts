@@ -30,8 +30,10 @@ beforeEach(() => {
 });
 afterEach(async () => {
   await expectNoLeaks(before, [join(box.root, 'run')]);
-  const left = existsSync(join(box.root, 'data', 'containers')) ? readdirSync(join(box.root, 'data', 'containers')) : [];
-  expect(left.filter((name) => !name.startsWith('.')), 'container folders left').toEqual([]); // .lock is the store's
+  for (const dir of ['data/containers', 'data/ephemeral', 'run/ephemeral']) {
+    const left = existsSync(join(box.root, dir)) ? readdirSync(join(box.root, dir)) : [];
+    expect(left.filter((name) => !name.startsWith('.')), `folders left in ${dir}`).toEqual([]); // .lock is the store's
+  }
 });
 
 /** sha256 of every file of the unpacked layers: they must never change. */
@@ -74,8 +76,8 @@ describe('the union filesystem', () => {
   it('keeps writes in the upper layer; rmi refuses the image while the container runs', async () => {
     const child = run(['--network', 'none', '--init', '-u', '0', IMAGE, 'sh', '-c', 'echo up > /etc/marker; echo ready; exec sleep 60']);
     await new Promise<void>((resolve) => child.stdout!.on('data', (d: Buffer) => d.toString().includes('ready') && resolve()));
-    const [id] = readdirSync(join(box.root, 'data', 'containers'));
-    expect(readFileSync(join(box.root, 'data', 'containers', id!, 'upper', 'etc', 'marker'), 'utf8')).toBe('up\n');
+    const [id] = readdirSync(join(box.root, 'data', 'ephemeral'));
+    expect(readFileSync(join(box.root, 'data', 'ephemeral', id!, 'upper', 'etc', 'marker'), 'utf8')).toBe('up\n');
     const rmi = await hutch(['rmi', '--root', box.root, IMAGE]);
     expect(rmi.exitCode).toBe(125);
     expect(rmi.stderr).toContain('containers use it');
@@ -143,7 +145,7 @@ describe('networking and resources through run', () => {
     const started = await run(['-d', '-u', '0', '-P', IMAGE, 'httpd', '-f', '-p', '80', '-h', '/data']);
     expect(started.stderr).toBe('');
     const id = started.stdout.trim();
-    const port = await publishedPort();
+    const port = await publishedPort(true);
     let body = '';
     for (let i = 0; i < 100 && body === ''; i++) {
       body = await fetchText(`http://127.0.0.1:${port}/new`).catch(() => '');
@@ -172,10 +174,10 @@ describe('networking and resources through run', () => {
 });
 
 /** The host port of the running container's published port 80 (`hutch port`). */
-async function publishedPort(): Promise<number> {
+async function publishedPort(detached = false): Promise<number> {
   for (let i = 0; i < 200; i++) {
-    const dir = join(box.root, 'run', 'containers');
-    const ids = existsSync(dir) ? readdirSync(dir) : [];
+    const dir = join(box.root, 'run', detached ? 'containers' : 'ephemeral');
+    const ids = existsSync(dir) ? readdirSync(dir).filter((n) => !n.startsWith('.')) : [];
     if (ids.length === 1 && existsSync(join(dir, ids[0]!, 'ports.json'))) {
       const r = await hutch(['port', '--root', box.root, ids[0]!]);
       const m = /80\/tcp -> (?:127\.0\.0\.1|0\.0\.0\.0):(\d+)/.exec(r.stdout);

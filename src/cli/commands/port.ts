@@ -16,13 +16,16 @@ export class PortCommand extends HutchCommand {
 
   async run(): Promise<number> {
     const paths = hutchPaths(this.root);
-    const dir = join(paths.run, 'containers');
+    const dir = join(paths.run, 'ephemeral'); // a foreground run's folders
     let ids: string[] = [];
     try {
-      ids = [resolveContainer(userStore(paths), this.container)]; // a name, or an id of run -d/create
+      const store = userStore(paths);
+      const id = resolveContainer(store, this.container); // a name, or an id of run -d/create
+      for (const line of readPortLines(join(store.run, id))) this.context.stdout.write(line.replace(/^(.*)->(.*)$/, '$2 -> $1') + '\n');
+      return 0;
     } catch {
       try {
-        ids = readdirSync(dir).filter((id) => id.startsWith(this.container)); // a foreground run
+        ids = readdirSync(dir).filter((id) => !id.startsWith('.') && id.startsWith(this.container)); // a foreground run
       } catch {
         // no container has run yet
       }
