@@ -54,14 +54,17 @@ export function describeImage(store: Store, image: ImageRecord): ResolvedImage {
 
 /** Looks an image up by id (or unique id prefix), full name, or short name as `hutch run` would. */
 export function findImage(store: Store, text: string, images: ImageRecord[] = store.images()): ImageRecord | undefined {
+  // A name wins over an id prefix (an image may be called `abc` or `cafe`), as in docker.
+  const names = namesFor(text);
+  const named = images.find((i) => i.names.some((n) => names.has(n)));
+  if (named !== undefined) return named;
   if (looksLikeId(text)) {
     const prefix = hex(text);
     const matches = images.filter((i) => hex(i.id).startsWith(prefix));
     if (matches.length === 1) return matches[0];
     if (matches.length > 1) throw new StoreError('IMAGE_ID_AMBIGUOUS', `image id prefix ${text} matches ${matches.length} images`, { hint: 'give more characters of the id' });
   }
-  const names = namesFor(text);
-  return images.find((i) => i.names.some((n) => names.has(n)));
+  return undefined;
 }
 
 /** The stored names `text` may mean: docker.io's, each search registry's, localhost's. */
