@@ -2,7 +2,9 @@
 # The union filesystem against fuse-overlayfs and kernel overlayfs, inside a user namespace as
 # the test user, over the same lower tree (a copy of /usr/share and /usr/include, ~55k files, plus
 # a 1 GiB and a 512 MiB file), upper layer on tmpfs. Each workload runs on a fresh mount, RUNS
-# times; prints medians (seconds) and the ratios hutch/fuse-overlayfs and hutch/overlayfs.
+# times; prints medians (seconds) and the ratios hutch/fuse-overlayfs and hutch/overlayfs (hutch:
+# plain lower directories as fuse-overlayfs takes them; hutch+index: with an HLI1 index, as
+# hutch's store keeps layers).
 # Run as root (npm run bench -- fs); BENCH_DIR (default /var/tmp/hutch-bench-fs) keeps the tree.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -26,6 +28,8 @@ if [ ! -e "$dir/.ready" ]; then
   touch "$dir/.ready"
 fi
 (cd "$repo" && [ -e dist/fuse/daemon.js ] || npm run -s build)
+# hutch's own mode: the same lower tree with an HLI1 metadata index, as the store keeps layers.
+[ -e "$dir/lower.hli" ] || node "$repo/bench/fs-index.mjs" "$dir/lower" "$dir/lower.hli" >/dev/null
 chmod 755 "$dir"
 
 inner=$(mktemp /tmp/hutch-bench-fs-XXXX.sh)
@@ -43,6 +47,7 @@ mountfs() { # fs
   pid=
   case $1 in
     hutch) "$repo/bin/hutch-fs" -f -o "lowerdir=$dir/lower,upperdir=$t/up,workdir=$t/wk" "$mnt" & pid=$! ;;
+    hutch-index) "$repo/bin/hutch-fs" -f -o "lowerdir=$dir/lower,lowerindex=$dir/lower.hli,upperdir=$t/up,workdir=$t/wk" "$mnt" & pid=$! ;;
     fuse-overlayfs) fuse-overlayfs -f -o "lowerdir=$dir/lower,upperdir=$t/up,workdir=$t/wk" "$mnt" 2>/dev/null & pid=$! ;;
     overlay) mount -t overlay overlay -o "lowerdir=$dir/lower,upperdir=$t/up,workdir=$t/wk,userxattr" "$mnt" ;;
   esac
@@ -61,7 +66,7 @@ work() { # name
     compile) mkdir "$mnt/c" && cp "$dir"/cproj/*.c "$mnt/c/" && (cd "$mnt/c" && for f in *.c; do gcc -O1 -c "$f"; done && gcc -o prog *.o && ./prog) ;;
   esac
 }
-for fs in hutch fuse-overlayfs overlay; do
+for fs in hutch hutch-index fuse-overlayfs overlay; do
   for w in find tar read1g untar10k rmtree copyup512m compile; do
     for r in $(seq "$runs"); do
       mountfs "$fs"
@@ -78,9 +83,9 @@ rm -f "$inner"
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 col() { echo "$out" | awk -v f="$1" -v w="$2" -v c="$3" '$1==f && $2==w {print $c}' | median; }
 echo "wall seconds (median of $runs, fresh mount each); daemon CPU seconds in brackets; load: $(cut -d' ' -f1-3 /proc/loadavg)"
-printf '%-11s %15s %17s %9s %11s %10s\n' workload hutch fuse-overlayfs overlay hutch/fovl hutch/ovl
+printf '%-11s %15s %15s %17s %9s %11s %10s\n' workload hutch hutch+index fuse-overlayfs overlay hutch/fovl hutch/ovl
 for w in find tar read1g untar10k rmtree copyup512m compile; do
-  h=$(col hutch $w 3); f=$(col fuse-overlayfs $w 3); o=$(col overlay $w 3)
-  printf '%-11s %7.3f [%5.2f] %9.3f [%5.2f] %9.3f %11.2f %10.2f\n' "$w" "$h" "$(col hutch $w 4)" "$f" "$(col fuse-overlayfs $w 4)" "$o" \
+  h=$(col hutch $w 3); i=$(col hutch-index $w 3); f=$(col fuse-overlayfs $w 3); o=$(col overlay $w 3)
+  printf '%-11s %7.3f [%5.2f] %7.3f [%5.2f] %9.3f [%5.2f] %9.3f %11.2f %10.2f\n' "$w" "$h" "$(col hutch $w 4)" "$i" "$(col hutch-index $w 4)" "$f" "$(col fuse-overlayfs $w 4)" "$o" \
     "$(awk -v a="$h" -v b="$f" 'BEGIN {print a / b}')" "$(awk -v a="$h" -v b="$o" 'BEGIN {print a / b}')"
 done

@@ -1,6 +1,7 @@
 import { lstatSync, fstatSync, type Stats } from 'node:fs';
 import type { Attr } from './wire.js';
 import type { LowerEntry } from './lookup.js';
+import type { IndexEntry } from './layer-index.js';
 import { applyOverrideMode, OVERRIDE_STAT, parseOverrideStat, RDEV_XATTR } from './xattr.js';
 import { lgetxattr, fgetxattr } from '../src/sys/xattr.js';
 
@@ -28,6 +29,18 @@ export class InoMap {
   /** A number for an entry without a file (an index-only device node). */
   fresh(): number {
     return this.next++;
+  }
+
+  private readonly entries = new WeakMap<object, number>();
+
+  /** The number of an indexed file (hard links share their index entry). */
+  ofEntry(entry: object): number {
+    let out = this.entries.get(entry);
+    if (out === undefined) {
+      out = this.next++;
+      this.entries.set(entry, out);
+    }
+    return out;
   }
 
   /** Makes a file report `ino` (the upper copy of a lower file keeps its number). */
@@ -95,10 +108,18 @@ export function fdAttr(fd: number, inos: InoMap): Attr {
 const cache = new WeakMap<LowerEntry, Attr>();
 const stats = new WeakMap<LowerEntry, Attr>();
 
-/** A lower entry's attributes from lstat alone (enough for readdir's d_ino), computed once. */
+/**
+ * A lower entry's attributes from lstat alone (enough for readdir's d_ino), computed once. An
+ * indexed entry needs no system call at all: its index says everything.
+ */
 function lowerStat(e: LowerEntry, inos: InoMap): Attr {
   let a = stats.get(e);
   if (a !== undefined) return a;
+  if (e.meta !== undefined) {
+    a = indexedStat(e, e.meta, inos);
+    stats.set(e, a);
+    return a;
+  }
   const st: Stats | undefined = lstatSync(B(e.real), { throwIfNoEntry: false });
   if (st !== undefined) a = attrOfStats(st, inos.of(e.layer, st.ino));
   else a = { ...attrOfStats(lstatSync('/'), inos.fresh()), size: 0, blocks: 0, nlink: 1 };
@@ -109,6 +130,16 @@ function lowerStat(e: LowerEntry, inos: InoMap): Attr {
 /** The st_ino of a lower entry, without reading its xattrs (readdir of entries never looked up). */
 export function lowerIno(e: LowerEntry, inos: InoMap): number {
   return (cache.get(e) ?? lowerStat(e, inos)).ino;
+}
+
+/** Attributes from an index entry: hard links share the entry, hence the st_ino. */
+function indexedStat(e: LowerEntry, m: IndexEntry, inos: InoMap): Attr {
+  const size = e.type === 0o100000 ? m.size : e.type === 0o120000 ? Buffer.byteLength(m.link) : e.type === 0o040000 ? 4096 : 0;
+  return {
+    ino: inos.ofEntry(m), mode: e.type | (m.mode & 0o7777), nlink: e.type === 0o040000 ? 2 : e.nlink ?? 1, uid: m.uid, gid: m.gid,
+    rdev: m.rdev, size, blocks: Math.ceil(size / 512), atimeSec: m.mtimeSec, atimeNsec: m.mtimeNsec,
+    mtimeSec: m.mtimeSec, mtimeNsec: m.mtimeNsec, ctimeSec: m.mtimeSec, ctimeNsec: m.mtimeNsec,
+  };
 }
 
 /** Attributes of a lower entry, computed once: lower layers never change. */

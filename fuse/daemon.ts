@@ -38,7 +38,7 @@ export function serve(opts: FsOptions): number {
       style: { overrideOnly: opts.overrideOnly, whiteoutFiles }, squash: opts.squash,
     });
     const log = (e: unknown): void => void process.stderr.write(`hutch-fs: unexpected error (replied EIO): ${e instanceof Error ? e.stack : String(e)}\n`);
-    const session = mountSession(opts.mountpoint, 'allow_other,default_permissions,fsname=hutch-fs,subtype=hutch-fs', unionHandlers(union, opts.timeout, log), log);
+    const session = mountSession(opts.mountpoint, 'allow_other,default_permissions,fsname=hutch-fs,subtype=hutch-fs', unionHandlers(union, opts.timeout, log), log, opts.debug);
     union.invalidate = (id) => session.invalidate(id);
     if (ready !== undefined) {
       writeSync(ready, 'ok\n');

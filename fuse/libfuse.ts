@@ -156,9 +156,9 @@ export interface Session {
  * Creates a session with mount options (e.g. "allow_other,default_permissions,fsname=x") and
  * mounts it. `onError` names an unexpected exception of a handler; the request gets EIO.
  */
-export function mountSession(mountpoint: string, options: string, handlers: LowLevelHandlers, onError: (e: unknown) => void): Session {
+export function mountSession(mountpoint: string, options: string, handlers: LowLevelHandlers, onError: (e: unknown) => void, debug = false): Session {
   const { ops, registered } = registerOps(handlers, onError);
-  const argv = ['hutch-fs', '-o', options];
+  const argv = ['hutch-fs', '-o', options, ...(debug ? ['-d'] : [])];
   const se = sessionNew({ argc: argv.length, argv, allocated: 0 }, ops, ops.length, null);
   if (!se) throw new Error(`fuse_session_new refused the options ${options}`);
   if (sessionMount(se, mountpoint) !== 0) {

@@ -21,6 +21,8 @@ export interface LowerEntry {
   meta?: IndexEntry;
   /** For directories: the layers (top first) whose directory of this path is merged here. */
   dirLayers?: number[];
+  /** For indexed files: how many names the merged tree gives this file (its st_nlink). */
+  nlink?: number;
 }
 
 export interface LowerTree {
@@ -56,13 +58,11 @@ type Listing = Map<string, LowerEntry>;
 export function buildIndexedTree(layers: { dir: string; entries: IndexEntry[] }[]): LowerTree {
   const dirs = new Map<string, Listing>([['', new Map()]]);
   for (let layer = layers.length - 1; layer >= 0; layer--) applyLayer(dirs, layer, layers[layer]!.dir, layers[layer]!.entries);
-  let groups: Map<IndexEntry, string[]> | undefined;
+  const groups = linkGroups(dirs);
+  for (const listing of dirs.values()) for (const e of listing.values()) if (e.meta !== undefined && e.type !== 0o040000) e.nlink = groups.get(e.meta)?.length ?? 1;
   return {
     dir: (path) => dirs.get(path),
-    linksOf(e) {
-      groups ??= linkGroups(dirs);
-      return e.meta === undefined ? undefined : groups.get(e.meta);
-    },
+    linksOf: (e) => (e.meta === undefined ? undefined : groups.get(e.meta)),
   };
 }
 

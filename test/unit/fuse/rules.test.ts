@@ -3,6 +3,7 @@ import { isReservedName, isWhiteoutDevice, whiteoutTarget } from '../../../fuse/
 import { applyOverrideMode, formatOverrideStat, isPrivateXattr, parseOverrideStat } from '../../../fuse/xattr.js';
 import { packDirent, packEntry, packFileInfo } from '../../../fuse/wire.js';
 import { buildIndexedTree } from '../../../fuse/lookup.js';
+import { InoMap, lowerAttr } from '../../../fuse/attr.js';
 import { EntryKind, OPAQUE, type IndexEntry } from '../../../fuse/layer-index.js';
 
 const e = (path: string, kind: EntryKind, over: Partial<IndexEntry> = {}): IndexEntry => ({
@@ -64,5 +65,16 @@ describe('merged lower index', () => {
     const h2 = tree.dir('')!.get('h2')!;
     expect([h2.real, h2.meta!.uid, h2.type]).toEqual(['/bottom/h', 5, 0o100000]);
     expect(tree.dir('gone')).toBeUndefined();
+  });
+
+  it('gives indexed entries their attributes without touching the disk, hard links one st_ino', () => {
+    const layer = [e('h', EntryKind.File, { mode: 0o4711, uid: 7, size: 1000, mtimeSec: 5, mtimeNsec: 6 }), e('d/h2', EntryKind.Hardlink, { link: 'h' })];
+    const tree = buildIndexedTree([{ dir: '/nonexistent-layer', entries: layer }]);
+    const inos = new InoMap();
+    const h = lowerAttr(tree.dir('')!.get('h')!, inos);
+    const h2 = lowerAttr(tree.dir('d')!.get('h2')!, inos);
+    expect([h.mode, h.uid, h.size, h.blocks, h.nlink, h.mtimeSec, h.mtimeNsec]).toEqual([0o104711, 7, 1000, 2, 2, 5, 6]);
+    expect(h2.ino).toBe(h.ino);
+    expect(tree.linksOf!(tree.dir('d')!.get('h2')!)!.sort()).toEqual(['d/h2', 'h']);
   });
 });
