@@ -13,6 +13,8 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 bash "$repo/scripts/prepare-host.sh"
+# A fresh checkout: install the npm dependencies first (the README promises one command).
+[ -d "$repo/node_modules/vitest" ] || (cd "$repo" && npm ci --no-audit --no-fund)
 (cd "$repo" && npm run -s build)
 
 # The test users must read the tree and write vitest's cache: give them a copy they own
