@@ -28,8 +28,10 @@ export interface SystemInfo {
 export async function systemInfo(root = '/'): Promise<SystemInfo> {
   const me = userInfo();
   const checks = [await userNamespaces(root), ...subidChecks(me, root), ...['newuidmap', 'newgidmap'].map(idTool), fuseDevice(root),
-    networkTool(['slirp4netns', 'pasta']), cgroupCheck(root), systemdUser(me.uid, root)];
-  return { kernel: release(), user: { name: me.username, uid: me.uid, gid: me.gid }, checks, cgroups: await cgroupReport(process.env, root) };
+    networkTool(['slirp4netns', 'pasta'])];
+  const cgroups = await cgroupReport(process.env, root);
+  checks.push(cgroupCheck(cgroups), systemdUser(cgroups));
+  return { kernel: release(), user: { name: me.username, uid: me.uid, gid: me.gid }, checks, cgroups };
 }
 
 /** The commands that install the helper's AppArmor profile (docs/apparmor.md), with this install's paths. */
@@ -99,22 +101,19 @@ function networkTool(tools: string[]): HostCheck {
   return { name: 'userspace networking', ok: true, detail: found.map(([t, p]) => `${t} (${p})`).join(', ') };
 }
 
-function cgroupCheck(root: string): HostCheck {
-  const fs = join(root, 'sys/fs/cgroup');
-  if (existsSync(join(fs, 'cgroup.controllers'))) {
-    const line = readText(join(root, 'proc/self/cgroup'))?.split('\n').find((l) => l.startsWith('0::'));
-    const own = line === undefined ? undefined : join(fs, line.slice(3));
-    const delegated = own !== undefined && writable(join(own, 'cgroup.procs'));
-    return { name: 'cgroups', ok: delegated, detail: `v2${delegated ? ', your cgroup is delegated to you' : ', not delegated to you'}`, fix: delegated ? undefined : 'log in through systemd (a user session) so that user@.service delegates a subtree, or run under `systemd-run --user --scope`' };
-  }
-  const hybrid = existsSync(join(fs, 'unified'));
-  return { name: 'cgroups', ok: false, detail: `v1${hybrid ? ' (hybrid)' : ''}: resource limits are not available rootless`, fix: 'boot with systemd.unified_cgroup_hierarchy=1 for cgroup v2' };
+/** The cgroups line, from the cgroups module's report (one source for the check and the details). */
+function cgroupCheck(report: CgroupReport): HostCheck {
+  const layout = `${report.version}${report.layout === 'hybrid' ? ' (hybrid)' : ''}`;
+  if (report.manager === 'none') return { name: 'cgroups', ok: false, detail: `${layout}: resource limits are not available rootless`, fix: report.hint };
+  const ok = report.missingControllers.length === 0;
+  const detail = `${layout}, ${report.manager === 'systemd' ? 'systemd scopes' : 'a delegated subtree'}, controllers [${report.delegatedControllers.join(', ')}]${ok ? '' : `, not delegated: ${report.missingControllers.join(', ')}`}`;
+  return { name: 'cgroups', ok, detail, fix: report.hint };
 }
 
-function systemdUser(uid: number, root: string): HostCheck {
-  const socket = join(root, `run/user/${uid}/systemd/private`);
-  if (existsSync(socket)) return { name: 'systemd user manager', ok: true, detail: `running (${socket})` };
-  return { name: 'systemd user manager', ok: false, detail: 'not running for you', fix: '`sudo loginctl enable-linger $USER`, or log in through a systemd session' };
+function systemdUser(report: CgroupReport): HostCheck {
+  const manager = report.userManager;
+  if (manager.reachable) return { name: 'systemd user manager', ok: true, detail: `systemd ${manager.version ?? ''} (${manager.controlGroup ?? 'no cgroup'})` };
+  return { name: 'systemd user manager', ok: false, detail: `not reachable${manager.error ? `: ${manager.error}` : ''}`, fix: '`sudo loginctl enable-linger $USER`, or log in through a systemd session' };
 }
 
 function onPath(tool: string): string | undefined {
@@ -143,11 +142,3 @@ function readNumber(path: string): number | undefined {
   return text === undefined ? undefined : Number(text.trim());
 }
 
-function writable(path: string): boolean {
-  try {
-    accessSync(path, constants.W_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}

@@ -25,8 +25,6 @@ export class SystemInfoCommand extends HutchCommand {
       out.push(`${c.ok ? 'ok  ' : 'MISS'} ${c.name}: ${c.detail}`);
       if (!c.ok && c.fix) out.push(`     fix: ${c.fix}`);
     }
-    const { formatCgroupReport } = await import('../../cgroups/info.js');
-    out.push(...formatCgroupReport(info.cgroups));
     this.context.stdout.write(out.join('\n') + '\n');
     return 0;
   }

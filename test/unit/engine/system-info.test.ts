@@ -16,7 +16,7 @@ it('reports disabled user namespaces, a small range, no /dev/fuse, cgroup v1, wi
   const me = userInfo().username;
   put('proc/sys/user/max_user_namespaces', '0\n');
   put('etc/subuid', `${me}:200000:1000\n`);
-  put('sys/fs/cgroup/unified/.keep', '');
+  put('proc/self/mounts', 'cgroup2 /sys/fs/cgroup/unified cgroup2 rw 0 0\ncgroup /sys/fs/cgroup/memory cgroup rw,memory 0 0\n');
   const info = await systemInfo(root);
   const byName = Object.fromEntries(info.checks.map((c) => [c.name, c]));
   expect(byName['user namespaces']).toEqual({ name: 'user namespaces', ok: false, detail: 'user.max_user_namespaces is 0', fix: '`sudo sysctl user.max_user_namespaces=15000`' });
