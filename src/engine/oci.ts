@@ -65,6 +65,7 @@ export async function ociCreate(root: string, id: string, options: OciCreateOpti
   if (options.preserveFds > 0) throw new UsageError('PRESERVE_FDS_UNSUPPORTED', `cannot pass ${options.preserveFds} extra fds: --preserve-fds is not supported yet`, { hint: 'run without --preserve-fds' });
   const bundle = resolve(options.bundle);
   const spec = loadBundle(bundle);
+  const cgroup = ociCgroup(id, spec, options.systemdCgroup ?? false); // checks cgroupsPath before anything exists
   const dir = join(root, id);
   await withLock(join(root, '.lock'), () => {
     if (existsSync(join(dir, 'state.json'))) throw new UsageError('CONTAINER_EXISTS', `container ${id} already exists`, { hint: `delete it first: hutch runtime delete ${id}` });
@@ -72,7 +73,6 @@ export async function ociCreate(root: string, id: string, options: OciCreateOpti
     write(root, { id, bundle, spec, pid: 0, created: new Date().toISOString(), status: 'creating' });
   });
   let child = 0;
-  const cgroup = ociCgroup(id, spec, options.systemdCgroup ?? false);
   try {
     mkfifo(join(dir, 'exec.fifo'));
     const state = (pid: number): OciStateJson => ({ ociVersion: spec.ociVersion, id, status: 'created', pid, bundle, annotations: spec.annotations });
