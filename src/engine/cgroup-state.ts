@@ -53,7 +53,7 @@ export async function setPaused(store: ContainerStore, id: string, paused: boole
  */
 export async function updateResources(store: ContainerStore, id: string, resources: LinuxResources, warn: (line: string) => void): Promise<void> {
   const view = viewContainer(store, id);
-  const live = view.state.status === 'running' || view.state.status === 'paused';
+  const live = view.state.status === 'running' || view.state.status === 'paused' || view.state.status === 'created';
   if (live) needCgroup(view, 'update').update(resources, warn);
   await updateState(store, id, (s) => ({ ...s, resources: mergeResources(s.resources ?? {}, resources) }));
 }

@@ -4,7 +4,7 @@
 // busybox next to this file (the guest has none).
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { chmodSync, closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -33,7 +33,7 @@ function makeRootfs(path: string): string {
 
 function hutch(...args: string[]): { status: number | null; stdout: string; stderr: string } {
   const r = spawnSync(bin, [args[0]!, '--root', root, ...args.slice(1)], { encoding: 'utf8' });
-  if (r.stderr) console.log(`hutch ${args.join(' ')}: ${r.stderr.trim()}`);
+  if (r.status !== 0) console.log(`hutch ${args.join(' ')}: ${r.stderr.trim()}`);
   return { status: r.status, stdout: r.stdout.trim(), stderr: r.stderr.trim() };
 }
 
@@ -106,5 +106,42 @@ test('rm -f of a double-forked container leaves no process', () => {
   const path = state(id).cgroup!.path;
   assert.equal(hutch('rm', '-f', 'escape').status, 0);
   assert.deepEqual(pids.filter((p) => existsSync(`/proc/${p}`)), []);
+  assert.equal(existsSync(path), false);
+});
+
+test('runtime --systemd-cgroup create: linux.resources and cgroupsPath give a scope with the limits; delete removes it', () => {
+  const bundle = join(dir, 'bundle');
+  mkdirSync(bundle);
+  const uid = process.getuid!();
+  const gid = process.getgid!();
+  writeFileSync(join(bundle, 'config.json'), JSON.stringify({
+    ociVersion: '1.2.0',
+    process: { user: { uid: 0, gid: 0 }, args: ['sleep', '600'], env: ['PATH=/bin'], cwd: '/' },
+    root: { path: rootfs },
+    mounts: [{ destination: '/proc', type: 'proc', source: 'proc' }],
+    linux: {
+      namespaces: [{ type: 'user' }, { type: 'mount' }, { type: 'pid' }],
+      uidMappings: [{ containerID: 0, hostID: uid, size: 1 }],
+      gidMappings: [{ containerID: 0, hostID: gid, size: 1 }],
+      resources: { memory: { limit: 52428800 }, pids: { limit: 16 }, devices: [{ allow: false, access: 'rwm' }] },
+      cgroupsPath: ':hutchoci:c1',
+    },
+  }));
+  const rtRoot = join(dir, 'rt');
+  // The created process keeps the caller's stdio (runc's model): give it a file, not a pipe.
+  const err = openSync(join(dir, 'rt.err'), 'w');
+  const create = spawnSync(bin, ['runtime', '--root', rtRoot, '--systemd-cgroup', 'create', '--bundle', bundle, 'c1'], { stdio: ['ignore', 'ignore', err] });
+  closeSync(err);
+  assert.equal(create.status, 0, readFileSync(join(dir, 'rt.err'), 'utf8'));
+  assert.equal(readFileSync(join(dir, 'rt.err'), 'utf8'), '', 'no warning: every limit is enforced');
+  const record = JSON.parse(readFileSync(join(rtRoot, 'c1', 'state.json'), 'utf8')) as { pid: number; cgroup?: { path: string } };
+  const path = record.cgroup?.path;
+  assert.ok(path, 'the cgroup is recorded');
+  assert.match(path, /\/hutchoci-c1\.scope\/container$/);
+  assert.match(readFileSync(`/proc/${record.pid}/cgroup`, 'utf8'), /hutchoci-c1\.scope\/container\n/);
+  assert.equal(readFileSync(join(path, 'memory.max'), 'utf8').trim(), '52428800');
+  assert.equal(readFileSync(join(path, 'pids.max'), 'utf8').trim(), '16');
+  const del = spawnSync(bin, ['runtime', '--root', rtRoot, 'delete', '--force', 'c1'], { encoding: 'utf8' });
+  assert.equal(del.status, 0, del.stderr);
   assert.equal(existsSync(path), false);
 });
