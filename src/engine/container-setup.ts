@@ -46,10 +46,11 @@ export interface ContainerDirs {
  * image, mark it used, apply its config to the request, choose the network. Returns the request
  * with rootfs set and where users are looked up; the setup is saved for every later launch.
  */
-export async function createSetup<T extends ConfigurableRequest & { rootfs: string }>(req: T, flags: SetupFlags, id: string, dirs: ContainerDirs, warn: (line: string) => void): Promise<{ req: T; userDb?: { passwd: string; group: string }; setup: ContainerSetup }> {
+export async function createSetup<T extends ConfigurableRequest & { rootfs: string }>(req: T, flags: SetupFlags, id: string, dirs: ContainerDirs, warn: (line: string) => void, uidMappings: IdMapping[] = []): Promise<{ req: T; userDb?: { passwd: string; group: string }; setup: ContainerSetup }> {
   mkdirSync(dirs.data, { recursive: true, mode: 0o700 });
   mkdirSync(dirs.run, { recursive: true, mode: 0o700 });
-  const network = chooseNetworkMode(flags.networkMode, warn);
+  const rootMapped = uidMappings.length === 0 || uidMappings.some((m) => m.containerID === 0);
+  const network = chooseNetworkMode(flags.networkMode, warn, rootMapped);
   if (flags.image === undefined) {
     const setup = { flags, network };
     atomicWriteFile(join(dirs.data, 'setup.json'), JSON.stringify(setup) + '\n');

@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   defaultNetworkMode, formatMapping, needsOwnNetns, networkEtcFiles, parseNetworkOption, parsePublish, publishAllExposed,
-  releasePorts, reservePorts, startNetwork, type NetworkMode, type PortMapping, type ReservedPort,
+  releasePorts, reservePorts, startNetwork, type NetworkInfo, type NetworkMode, type PortMapping, type ReservedPort,
 } from '../../net/index.js';
 import type { Cleanup } from '../sys/cleanup.js';
 import type { ContainerHook } from './run.js';
@@ -39,7 +39,8 @@ export async function prepareNetwork(mode: NetworkMode, flags: NetworkFlags, exp
     mode,
     ownNetns: needsOwnNetns(mode),
     hook: (etc, portsFile) => async (pid) => {
-      const info = await startNetwork(mode, { pid, ports, runDir }, cleanup);
+      // none: the helper brought lo up itself (as root of the namespace, which the user may not be).
+      const info: NetworkInfo = mode.kind === 'none' && ports.length === 0 ? { mode: 'none', ports: [], handle: {}, notices: [] } : await startNetwork(mode, { pid, ports, runDir }, cleanup);
       info.notices.forEach((n) => notice(`hutch: ${n}`));
       const files = networkEtcFiles(info, { hostname: etc.hostname, hostResolvConf: readText('/etc/resolv.conf'), hostHosts: readText('/etc/hosts'), dns: flags.dns, dnsSearch: flags.dnsSearch, dnsOptions: flags.dnsOption, addHosts: flags.addHost });
       // Rewritten in place: the container already has these files bound (same inode).
@@ -50,9 +51,18 @@ export async function prepareNetwork(mode: NetworkMode, flags: NetworkFlags, exp
   };
 }
 
-/** --network as given, or the default: slirp4netns when installed, else none with a notice. */
-export function chooseNetworkMode(value: string | undefined, notice: (line: string) => void): NetworkMode {
-  return value === undefined ? defaultNetworkMode(notice) : parseNetworkOption(value);
+/**
+ * --network as given, or the default: slirp4netns when installed, else none with a notice. Without
+ * root in the container's user namespace (--userns=keep-id with no subuid range) slirp4netns cannot
+ * configure the network: the default is then none, said once.
+ */
+export function chooseNetworkMode(value: string | undefined, notice: (line: string) => void, rootMapped = true): NetworkMode {
+  if (value !== undefined) return parseNetworkOption(value);
+  if (!rootMapped) {
+    notice('hutch: no root in the container\'s user namespace for slirp4netns to configure its network: the container gets none (--network none)');
+    return { kind: 'none' };
+  }
+  return defaultNetworkMode(notice);
 }
 
 /** `hutch port`'s lines ("80/tcp -> 0.0.0.0:8080") from the ports file a run wrote. */

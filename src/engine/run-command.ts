@@ -58,7 +58,7 @@ export async function runCommand(req: RunCommandRequest, io: RunCommandIo): Prom
     const etcFiles = writeEtcFiles(dirs.run, hostname);
     const warn = (line: string): void => void io.stderr.write(line + '\n');
     cleanup.add('release the image', () => releaseSetup(dirs.data, id));
-    const created = await createSetup(req, req.setup ?? NO_SETUP, id, dirs, warn);
+    const created = await createSetup(req, req.setup ?? NO_SETUP, id, dirs, warn, maps.uidMappings);
     const spec = buildRunSpec({ ...created.req, network: needsOwnNetns(created.setup.network) ? 'none' : 'host' }, { id, ...maps, etcFiles, userDb: created.userDb, keepId: req.userns === 'keep-id' ? { uid: me.uid, gid: me.gid } : undefined });
     const setup = await prepareLaunch(created.setup, { id, dirs, maps, etcFiles, hostname, cleanup, warn });
     setup.patchSpec(spec);

@@ -87,7 +87,7 @@ it('a mount the kernel refuses names the mount', async () => {
 });
 
 it('newuidmap missing: names it and the package', async () => {
-  const r = await run([], ['true'], { env: { PATH: '/nonexistent' } });
+  const r = await run(['--network', 'none'], ['true'], { env: { PATH: '/nonexistent' } }); // no slirp4netns notice either
   expect(r.exitCode).toBe(125);
   expect(text(r)).toMatchInlineSnapshot(`
     "hutch: cannot map ids: newuidmap is not installed

@@ -170,6 +170,9 @@ describe('networking and resources through run', () => {
     const required = await run(['--network', 'none', '--memory', '64m', '--cgroups=required', IMAGE, 'true']);
     expect(required.exitCode).toBe(125);
     expect(required.stderr).toMatch(/^hutch: /);
+    const info = await hutch(['system', 'info']);
+    expect(info.stdout).toMatch(/^cgroupVersion: v[12]/m); // the cgroups module's report
+    expect(info.stdout).toMatch(/^cgroupControllers: \[/m);
   });
 });
 
