@@ -111,9 +111,11 @@ export async function createContainerCgroup(options: ContainerCgroupOptions, cle
 export function cgroupHook(
   options: Omit<ContainerCgroupOptions, 'pid'>,
   cleanup: Cleanup,
-  onHandle: (handle: CgroupHandle | undefined) => void = () => undefined,
+  onHandle: (handle: CgroupHandle | undefined) => unknown = () => undefined,
 ): (pid: number) => Promise<void> {
-  return async (pid) => onHandle(await createContainerCgroup({ ...options, pid }, cleanup));
+  return async (pid) => {
+    await onHandle(await createContainerCgroup({ ...options, pid }, cleanup));
+  };
 }
 
 /** A handle on a cgroup made earlier (e.g. by `hutch run`, for `stats` or `pause`). */

@@ -9,6 +9,7 @@ import { CLONE } from '../runtime/linux.js';
 import type { IdMapping, Spec } from '../runtime/spec.js';
 import { atomicWriteFile } from '../sys/fs.js';
 import type { Cleanup } from '../sys/cleanup.js';
+import type { CgroupHandle } from '../cgroups/cgroup.js';
 import { prepareCgroups, type ResourceRequest } from './cgroup-hook.js';
 import { applyImageConfig, exposedPorts, userDatabase, type ConfigurableRequest } from './image-config.js';
 import { chooseNetworkMode, prepareNetwork, type NetworkFlags } from './network-hook.js';
@@ -94,6 +95,8 @@ export interface LaunchContext {
   hostname: string;
   /** The monitor, placed in the container's cgroup group (run -d). */
   monitorPid?: number;
+  /** Told the container's cgroup (or undefined) once it exists, e.g. to record it in the state. */
+  onCgroup?: (handle: CgroupHandle | undefined) => void | Promise<void>;
   cleanup: Cleanup;
   warn: (line: string) => void;
 }
@@ -111,7 +114,7 @@ export async function prepareLaunch(setup: ContainerSetup, ctx: LaunchContext): 
   mkdirSync(netDir, { recursive: true, mode: 0o700 });
   ctx.cleanup.add(`remove ${netDir}`, () => rmSync(netDir, { recursive: true, force: true }));
   const network = await prepareNetwork(setup.network, setup.flags, setup.image?.exposed ?? [], netDir, ctx.cleanup, ctx.warn);
-  const cgroups = prepareCgroups(setup.flags, ctx.id, ctx.monitorPid, ctx.cleanup, ctx.warn);
+  const cgroups = prepareCgroups(setup.flags, ctx.id, ctx.monitorPid, ctx.cleanup, ctx.warn, ctx.onCgroup);
   const holder = rootfs?.holder;
   const watch = watchDaemon(rootfs, ctx.warn);
   return {

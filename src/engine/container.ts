@@ -5,6 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { HutchError, RuntimeError, UsageError } from '../errors.js';
 import { isSameProcess } from '../sys/proc.js';
+import { killCgroup, setPaused } from './cgroup-state.js';
 import type { MonitorMessage, SerializedError } from './monitor.js';
 import { containerFiles, shortSocketPath, readConfig, readState, removeRecord, updateState, withContainerLock, type ContainerConfig, type ContainerState, type ContainerStore } from './state.js';
 
@@ -84,10 +85,13 @@ export async function signalContainer(store: ContainerStore, id: string, signal:
 
 /** SIGTERM (or the stop signal), then SIGKILL after `timeout` seconds, as podman stop. */
 export async function stopContainer(store: ContainerStore, id: string, timeout: number, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-  if (!isLive(viewContainer(store, id))) return;
+  const view = viewContainer(store, id);
+  if (!isLive(view)) return;
+  // A frozen process cannot act on SIGTERM: thaw it first, as podman does.
+  if (view.state.status === 'paused') await setPaused(store, id, false).catch(() => undefined);
   await signalContainer(store, id, signal, true);
   if (await waitStopped(store, id, timeout * 1000)) return;
-  await signalContainer(store, id, 'SIGKILL', true).catch(() => undefined);
+  await killAll(store, id);
   await waitStopped(store, id, 30_000);
 }
 
@@ -113,9 +117,15 @@ export async function removeContainer(store: ContainerStore, id: string, force: 
   if (isLive(view) && !force) {
     throw new UsageError('CONTAINER_RUNNING', `cannot remove container ${view.config.name}: it is ${view.state.status}`, { hint: 'stop it first with `hutch stop`, or use `hutch rm -f`' });
   }
-  if (isLive(view)) await signalContainer(store, id, 'SIGKILL', true).catch(() => undefined);
+  if (isLive(view)) await killAll(store, id);
   await reapLeftovers(store, id);
   await removeRecord(store, id);
+}
+
+/** SIGKILL to every process of the container: its whole cgroup where it has one (no escape by double fork). */
+async function killAll(store: ContainerStore, id: string): Promise<void> {
+  await signalContainer(store, id, 'SIGKILL', true).catch(() => undefined);
+  await killCgroup(readState(store, id)).catch(() => undefined);
 }
 
 /** Waits for the monitor to end; kills it, and any process of the container it left, if it hangs. */

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { Cleanup } from '../sys/cleanup.js';
 import type { Spec } from '../runtime/spec.js';
+import { recordCgroup } from './cgroup-state.js';
 import { prepareLaunch, readSetup } from './container-setup.js';
 import type { LaunchOptions } from './run.js';
 import { containerFiles, type ContainerConfig, type ContainerStore } from './state.js';
@@ -25,7 +26,7 @@ export async function launchFromRecord(store: ContainerStore, config: ContainerC
   const launch = await prepareLaunch(setup, {
     id: config.id, dirs: { data: files.dir, run: files.runDir }, maps,
     etcFiles: { hosts: join(files.runDir, 'hosts'), resolvConf: join(files.runDir, 'resolv.conf') },
-    hostname: spec.hostname ?? config.id.slice(0, 12), monitorPid: process.pid, cleanup,
+    hostname: spec.hostname ?? config.id.slice(0, 12), monitorPid: process.pid, onCgroup: recordCgroup(store, config.id), cleanup,
     warn: (line) => void process.stderr.write(line + '\n'),
   });
   launch.patchSpec(spec);

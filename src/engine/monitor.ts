@@ -5,6 +5,7 @@ import { describeCause, HutchError } from '../errors.js';
 import { processStartTime } from '../sys/proc.js';
 import { pipe } from '../sys/pipe.js';
 import type { Cleanup } from '../sys/cleanup.js';
+import { oomKilledNow } from './cgroup-state.js';
 import { logWriter } from './logs.js';
 import { launchFromRecord, withCleanup } from './monitor-launch.js';
 import { createContainer, type CreatedContainer, type LaunchOptions } from './run.js';
@@ -100,7 +101,9 @@ async function oneRun(req: MonitorRequest, config: ContainerConfig, starter: Sta
   starter.started();
   const { exitCode } = await ended;
   await io.drained();
-  await updateState(store, id, (s) => ({ ...s, status: 'stopped', exitCode, finishedAt: new Date().toISOString() }));
+  // Read before the cgroup is removed with this run's cleanup.
+  const oomKilled = oomKilledNow(store, id);
+  await updateState(store, id, (s) => ({ ...s, status: 'stopped', exitCode, oomKilled, finishedAt: new Date().toISOString() }));
   return exitCode;
 }
 

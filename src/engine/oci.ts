@@ -9,6 +9,8 @@ import { isSameProcess, processStartTime } from '../sys/proc.js';
 import { runHooks, type OciStateJson } from './hooks.js';
 import { createContainer } from './run.js';
 import { runHooksInside } from './oci-run.js';
+import { ociCgroup, removeOciCgroup } from './oci-cgroup.js';
+import type { CgroupInfo } from '../cgroups/cgroup.js';
 
 /**
  * The OCI runtime face (`hutch runtime`), runc's model: no monitor. `create` leaves the container
@@ -24,6 +26,8 @@ export interface OciRecord {
   created: string;
   /** What was last recorded; `stopped` is read from /proc. */
   status: 'creating' | 'created' | 'running';
+  /** The container's cgroup, when the host gave one (removed by delete). */
+  cgroup?: CgroupInfo;
 }
 
 export interface OciCreateOptions {
@@ -31,6 +35,8 @@ export interface OciCreateOptions {
   pidFile?: string;
   consoleSocket?: string;
   preserveFds: number;
+  /** --systemd-cgroup: linux.cgroupsPath is slice:prefix:name and the cgroup a systemd scope. */
+  systemdCgroup?: boolean;
 }
 
 /** runc's default state root, made rootless: $XDG_RUNTIME_DIR/hutch-runtime. */
@@ -59,6 +65,7 @@ export async function ociCreate(root: string, id: string, options: OciCreateOpti
   if (options.preserveFds > 0) throw new UsageError('PRESERVE_FDS_UNSUPPORTED', `cannot pass ${options.preserveFds} extra fds: --preserve-fds is not supported yet`, { hint: 'run without --preserve-fds' });
   const bundle = resolve(options.bundle);
   const spec = loadBundle(bundle);
+  const cgroup = ociCgroup(id, spec, options.systemdCgroup ?? false); // checks cgroupsPath before anything exists
   const dir = join(root, id);
   await withLock(join(root, '.lock'), () => {
     if (existsSync(join(dir, 'state.json'))) throw new UsageError('CONTAINER_EXISTS', `container ${id} already exists`, { hint: `delete it first: hutch runtime delete ${id}` });
@@ -72,15 +79,18 @@ export async function ociCreate(root: string, id: string, options: OciCreateOpti
     const container = await createContainer(spec, {
       stdio: ['inherit', 'inherit', 'inherit'],
       plan: { detach: true, startFifo: join(dir, 'exec.fifo'), consoleSocket: spec.process?.terminal ? requireConsole(options.consoleSocket) : undefined },
-      hooks: [async (pid) => void (child = pid), async (pid) => runHooks('prestart', spec.hooks?.prestart, state(pid)), async (pid) => runHooks('createRuntime', spec.hooks?.createRuntime, state(pid)), async (pid) => runHooks('createContainer', spec.hooks?.createContainer, state(pid))],
+      hooks: [async (pid) => void (child = pid), cgroup.hook, async (pid) => runHooks('prestart', spec.hooks?.prestart, state(pid)), async (pid) => runHooks('createRuntime', spec.hooks?.createRuntime, state(pid)), async (pid) => runHooks('createContainer', spec.hooks?.createContainer, state(pid))],
     });
     const record: OciRecord = { id, bundle, spec, pid: container.pid, pidStart: processStartTime(container.pid), created: new Date().toISOString(), status: 'created' };
+    const info = cgroup.info();
+    if (info !== undefined) record.cgroup = info;
     write(root, record);
     if (options.pidFile !== undefined) atomicWriteFile(resolve(options.pidFile), String(container.pid));
     return record;
   } catch (error) {
     // The detached process has no parent-death signal: a failed create must end it itself.
     if (child > 0) process.kill(child, 'SIGKILL');
+    await cgroup.abandon().catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });
     throw error;
   }
@@ -137,6 +147,7 @@ export async function ociDelete(root: string, id: string, force: boolean): Promi
     process.kill(record.pid, 'SIGKILL');
     for (let i = 0; i < 200 && isSameProcess(record.pid, record.pidStart); i++) await new Promise((r) => setTimeout(r, 25));
   }
+  await removeOciCgroup(record.cgroup).catch((error) => process.stderr.write(`hutch: warning: cannot remove the cgroup of ${id}: ${(error as Error).message}\n`));
   rmSync(join(root, id), { recursive: true, force: true });
   await runHooks('poststop', record.spec.hooks?.poststop, { ...stateJson(record), status: 'stopped' }).catch((error) => process.stderr.write(`hutch: warning: ${(error as Error).message}\n`));
 }

@@ -1,6 +1,8 @@
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { StoreError, UsageError } from '../errors.js';
+import type { CgroupInfo } from '../cgroups/cgroup.js';
+import type { LinuxResources } from '../cgroups/resources.js';
 import type { HutchPaths } from '../paths.js';
 import type { Spec } from '../runtime/spec.js';
 import { atomicWriteFile, withLock } from '../sys/fs.js';
@@ -45,6 +47,12 @@ export interface ContainerState {
   stopRequested?: boolean;
   /** Why the container ended other than by its own exit (a failed start, a dead monitor). */
   error?: string;
+  /** The container's own cgroup while it runs (cgroup-state.ts reattaches to it). */
+  cgroup?: CgroupInfo;
+  /** The kernel OOM-killed a process of the container in its last run (memory.events). */
+  oomKilled?: boolean;
+  /** Limits changed by `hutch update`, applied again at every start. */
+  resources?: LinuxResources;
 }
 
 /** Where one store keeps its containers: `data` for records and logs, `run` for sockets and generated files. */

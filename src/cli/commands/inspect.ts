@@ -25,7 +25,7 @@ export class InspectCommand extends ContainerCommand {
       const live = state.status !== 'stopped';
       return {
         Id: id, Name: config.name, Created: config.created, Image: config.image, Rootfs: config.rootfs,
-        State: { Status: state.status === 'stopped' ? 'exited' : state.status, Running: state.status === 'running', Paused: state.status === 'paused', Pid: live ? state.pid ?? 0 : 0, ExitCode: state.exitCode ?? 0, StartedAt: state.startedAt, FinishedAt: state.finishedAt, Error: state.error ?? '', MonitorPid: state.monitorPid ?? 0 },
+        State: { Status: state.status === 'stopped' ? 'exited' : state.status, Running: state.status === 'running', Paused: state.status === 'paused', Pid: live ? state.pid ?? 0 : 0, ExitCode: state.exitCode ?? 0, OOMKilled: state.oomKilled ?? false, StartedAt: state.startedAt, FinishedAt: state.finishedAt, Error: state.error ?? '', MonitorPid: state.monitorPid ?? 0 },
         RestartCount: state.restartCount, HostConfig: { RestartPolicy: config.restart, AutoRemove: config.autoRemove },
         Config: { Cmd: config.spec.process?.args, Env: config.spec.process?.env, WorkingDir: config.spec.process?.cwd, Hostname: config.spec.hostname, Tty: config.spec.process?.terminal === true },
         Mounts: config.spec.mounts ?? [], LogPath: containerFiles(this.store(), id).log, OCISpec: config.spec,

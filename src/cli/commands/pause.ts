@@ -1,22 +1,30 @@
 import { Option } from 'clipanion';
-import { viewContainer } from '../../engine/container.js';
+import { setPaused } from '../../engine/cgroup-state.js';
 import { resolveContainer } from '../../engine/state.js';
-import { CgroupError } from '../../errors.js';
 import { ContainerCommand } from '../container-command.js';
 
-/** `hutch pause` / `unpause`: need a cgroup freezer, which lands with the cgroups work. */
+/** `hutch pause` / `unpause`: freeze or thaw every process of a container (cgroup.freeze). */
 export class PauseCommand extends ContainerCommand {
-  static paths = [['pause'], ['unpause'], ['container', 'pause'], ['container', 'unpause']];
-  static usage = ContainerCommand.Usage({ description: 'freeze or thaw the processes of a container (needs a cgroup freezer)', examples: [['Pause', 'hutch pause web']] });
+  static paths = [['pause'], ['container', 'pause']];
+  static usage = ContainerCommand.Usage({
+    description: 'freeze or thaw the processes of a container (needs a cgroup of its own)',
+    details: 'Uses the container\'s cgroup v2 freezer (cgroup.freeze). Where the host gives hutch no cgroup (cgroup v1, no systemd user session) it fails and says why.',
+    examples: [['Pause', 'hutch pause web'], ['Resume', 'hutch unpause web']],
+  });
   containers = Option.Rest({ required: 1 });
+  protected pause = true;
 
   async run(): Promise<number> {
     for (const ref of this.containers) {
-      const { config } = viewContainer(this.store(), resolveContainer(this.store(), ref));
-      throw new CgroupError('CGROUP_FREEZER_UNAVAILABLE', `cannot pause container ${config.name}: it has no cgroup of its own with a freezer`, {
-        hint: 'pausing needs a delegated cgroup v2 subtree (systemd user session); `hutch system info` shows what this host gives',
-      });
+      await setPaused(this.store(), resolveContainer(this.store(), ref), this.pause);
+      this.context.stdout.write(`${ref}\n`);
     }
     return 0;
   }
+}
+
+/** `hutch unpause`: thaws what `pause` froze. */
+export class UnpauseCommand extends PauseCommand {
+  static paths = [['unpause'], ['container', 'unpause']];
+  protected pause = false;
 }

@@ -18,7 +18,7 @@ export class PsCommand extends ContainerCommand {
       const rows = views.map((v) => ({
         Id: v.config.id, Names: [v.config.name], Image: v.config.image, Command: v.config.spec.process?.args ?? [], Created: v.config.created,
         State: v.state.status === 'stopped' ? 'exited' : v.state.status, Status: statusText(v), Pid: isLive(v) ? v.state.pid ?? 0 : 0,
-        ExitCode: v.state.exitCode ?? 0, StartedAt: v.state.startedAt, Restarts: v.state.restartCount, AutoRemove: v.config.autoRemove,
+        ExitCode: v.state.exitCode ?? 0, OOMKilled: v.state.oomKilled ?? false, StartedAt: v.state.startedAt, Restarts: v.state.restartCount, AutoRemove: v.config.autoRemove,
       }));
       this.context.stdout.write(JSON.stringify(rows, null, 2) + '\n');
       return 0;

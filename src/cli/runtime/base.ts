@@ -13,7 +13,7 @@ export abstract class RuntimeCommand extends HutchCommand {
   log = Option.String('--log', { description: 'append errors to this file' });
   logFormat = Option.String('--log-format', 'text', { description: 'text or json' });
   debug = Option.Boolean('--debug', false, { description: 'accepted for runc compatibility' });
-  systemdCgroup = Option.Boolean('--systemd-cgroup', false, { description: 'accepted for runc compatibility' });
+  systemdCgroup = Option.Boolean('--systemd-cgroup', false, { description: 'linux.cgroupsPath is slice:prefix:name and the cgroup a scope of the user manager' });
   rootless = Option.String('--rootless', { description: 'accepted for runc compatibility (hutch is always rootless)' });
 
   protected root(): string {

@@ -16,7 +16,7 @@ export class RuntimeCreateCommand extends RuntimeCommand {
   id = Option.String();
 
   async run(): Promise<number> {
-    await ociCreate(this.root(), this.id, { bundle: this.bundle, pidFile: this.pidFile, consoleSocket: this.consoleSocket, preserveFds: this.preserveFds });
+    await ociCreate(this.root(), this.id, { bundle: this.bundle, pidFile: this.pidFile, consoleSocket: this.consoleSocket, preserveFds: this.preserveFds, systemdCgroup: this.systemdCgroup });
     return 0;
   }
 }

@@ -15,7 +15,7 @@ export class RuntimeFeaturesCommand extends RuntimeCommand {
       linux: {
         namespaces: ['cgroup', 'ipc', 'mount', 'network', 'pid', 'user', 'uts'],
         capabilities: [...CAPABILITIES],
-        cgroup: { v1: false, v2: false, systemd: false, systemdUser: false, rdma: false },
+        cgroup: { v1: false, v2: true, systemd: true, systemdUser: true, rdma: false },
         seccomp: { enabled: false },
         apparmor: { enabled: false },
         selinux: { enabled: false },

@@ -1,0 +1,147 @@
+// The user's cgroup commands, enforced: `hutch run -d --rootfs` (no image) in the cgroup-vm guest
+// as its unprivileged user, with --memory, --pids-limit, pause/unpause, update, stats and rm -f
+// of a double-forked container. Run by scripts/test-cgroups-vm.sh, which puts the host's static
+// busybox next to this file (the guest has none).
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { chmodSync, closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { ContainerState } from '../../src/engine/state.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const bin = join(here, '..', '..', '..', 'bin', 'hutch');
+const dir = mkdtempSync(join(tmpdir(), 'hutch-cgcmd-'));
+const root = join(dir, 'root');
+const rootfs = makeRootfs(join(dir, 'rootfs'));
+after(() => {
+  spawnSync(bin, ['rm', '-f', '--root', root, 'oom', 'limits', 'escape'], { encoding: 'utf8' });
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function makeRootfs(path: string): string {
+  mkdirSync(join(path, 'bin'), { recursive: true });
+  for (const d of ['proc', 'dev', 'sys', 'tmp', 'etc']) mkdirSync(join(path, d));
+  copyFileSync(join(here, 'busybox'), join(path, 'bin', 'busybox'));
+  chmodSync(join(path, 'bin', 'busybox'), 0o755);
+  for (const applet of ['sh', 'sleep', 'dd', 'echo', 'cat', 'setsid']) symlinkSync('busybox', join(path, 'bin', applet));
+  return path;
+}
+
+function hutch(...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(bin, [args[0]!, '--root', root, ...args.slice(1)], { encoding: 'utf8' });
+  if (r.status !== 0) console.log(`hutch ${args.join(' ')}: ${r.stderr.trim()}`);
+  return { status: r.status, stdout: r.stdout.trim(), stderr: r.stderr.trim() };
+}
+
+function runD(name: string, flags: string[], command: string[]): string {
+  const r = hutch('run', '-d', '--name', name, '--network', 'none', ...flags, '--rootfs', rootfs, '--', ...command);
+  assert.equal(r.status, 0, r.stderr);
+  return r.stdout;
+}
+
+function state(id: string): ContainerState {
+  return JSON.parse(readFileSync(join(root, 'data', 'containers', id, 'state.json'), 'utf8')) as ContainerState;
+}
+
+function cgroupFile(id: string, file: string): string {
+  const path = state(id).cgroup?.path;
+  assert.ok(path, 'the cgroup is recorded in state.json');
+  return readFileSync(join(path, file), 'utf8').trim();
+}
+
+async function until(what: string, check: () => boolean, ms = 60_000): Promise<void> {
+  for (const end = Date.now() + ms; !check(); await sleep(200)) if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
+}
+
+test('run -d --memory 50m: a 200 MB allocation is OOM-killed; ps and inspect say so (137, OOMKilled)', () => {
+  const id = runD('oom', ['--memory', '50m', '--memory-swap', '50m'], ['dd', 'if=/dev/zero', 'of=/dev/null', 'bs=200M', 'count=1']);
+  assert.equal(hutch('wait', 'oom').stdout, '137');
+  const [inspected] = JSON.parse(hutch('inspect', 'oom').stdout) as { State: { ExitCode: number; OOMKilled: boolean } }[];
+  assert.deepEqual([inspected!.State.ExitCode, inspected!.State.OOMKilled], [137, true]);
+  const [row] = JSON.parse(hutch('ps', '-a', '--format', 'json').stdout) as { OOMKilled: boolean }[];
+  assert.equal(row!.OOMKilled, true);
+  assert.equal(state(id).oomKilled, true);
+  assert.equal(hutch('rm', 'oom').status, 0);
+});
+
+test('--pids-limit 16 refuses the 17th process; stats shows numbers; update raises it live; pause freezes, unpause resumes', async () => {
+  // ash exits when a fork fails: the inner shell forks until refused, the outer one keeps ticking.
+  const loop = 'sh -c \'i=0; while [ $i -lt 30 ]; do sleep 600 & i=$((i+1)); done\'; while true; do echo tick; sleep 0.3; done';
+  const id = runD('limits', ['--pids-limit', '16', '--memory', '64m'], ['sh', '-c', loop]);
+  await until('the loop to reach the limit', () => existsSync(join(root, 'data', 'containers', id, 'ctr.log')) && readFileSync(join(root, 'data', 'containers', id, 'ctr.log'), 'utf8').includes('tick'));
+  assert.equal(cgroupFile(id, 'pids.max'), '16');
+  assert.ok(Number(cgroupFile(id, 'pids.current')) <= 16);
+  assert.match(hutch('logs', 'limits').stderr, /can't fork|Resource temporarily unavailable/);
+  const [row] = JSON.parse(hutch('stats', '--no-stream', '--format', 'json', 'limits').stdout) as Record<string, string>[];
+  console.log(JSON.stringify(row));
+  assert.match(row!.mem_usage!, /^[\d.]+[kMG]?B \/ 67\.11MB$/);
+  assert.ok(Number(row!.pids) >= 10 && Number(row!.pids) <= 16, `pids ${row!.pids}`);
+  assert.equal(hutch('update', '--pids-limit', '64', '--memory', '128m', 'limits').status, 0);
+  assert.equal(cgroupFile(id, 'pids.max'), '64');
+  assert.equal(cgroupFile(id, 'memory.max'), String(128 * 1024 * 1024));
+  assert.equal(hutch('pause', 'limits').status, 0);
+  assert.equal(state(id).status, 'paused');
+  assert.match(cgroupFile(id, 'cgroup.events'), /frozen 1/);
+  const frozenLog = hutch('logs', 'limits').stdout;
+  await sleep(1500);
+  assert.equal(hutch('logs', 'limits').stdout, frozenLog, 'no output while frozen');
+  assert.equal(hutch('unpause', 'limits').status, 0);
+  assert.equal(state(id).status, 'running');
+  await until('output after unpause', () => hutch('logs', 'limits').stdout.length > frozenLog.length);
+  assert.equal(hutch('rm', '-f', 'limits').status, 0);
+});
+
+test('rm -f of a double-forked container leaves no process', () => {
+  const id = runD('escape', [], ['sh', '-c', '(setsid sh -c "sleep 900 & sleep 901" &); exec sleep 902']);
+  let pids: number[] = [];
+  for (let i = 0; i < 100 && pids.length < 3; i++) {
+    pids = cgroupFile(id, 'cgroup.procs').split('\n').filter(Boolean).map(Number);
+    execFileSync('sleep', ['0.2']);
+  }
+  assert.ok(pids.length >= 3, `processes in the cgroup: ${pids.join(' ')}`);
+  const path = state(id).cgroup!.path;
+  assert.equal(hutch('rm', '-f', 'escape').status, 0);
+  assert.deepEqual(pids.filter((p) => existsSync(`/proc/${p}`)), []);
+  assert.equal(existsSync(path), false);
+});
+
+test('runtime --systemd-cgroup create: linux.resources and cgroupsPath give a scope with the limits; delete removes it', () => {
+  const bundle = join(dir, 'bundle');
+  mkdirSync(bundle);
+  const uid = process.getuid!();
+  const gid = process.getgid!();
+  writeFileSync(join(bundle, 'config.json'), JSON.stringify({
+    ociVersion: '1.2.0',
+    process: { user: { uid: 0, gid: 0 }, args: ['sleep', '600'], env: ['PATH=/bin'], cwd: '/' },
+    root: { path: rootfs },
+    mounts: [{ destination: '/proc', type: 'proc', source: 'proc' }],
+    linux: {
+      namespaces: [{ type: 'user' }, { type: 'mount' }, { type: 'pid' }],
+      uidMappings: [{ containerID: 0, hostID: uid, size: 1 }],
+      gidMappings: [{ containerID: 0, hostID: gid, size: 1 }],
+      resources: { memory: { limit: 52428800 }, pids: { limit: 16 }, devices: [{ allow: false, access: 'rwm' }] },
+      cgroupsPath: ':hutchoci:c1',
+    },
+  }));
+  const rtRoot = join(dir, 'rt');
+  // The created process keeps the caller's stdio (runc's model): give it a file, not a pipe.
+  const err = openSync(join(dir, 'rt.err'), 'w');
+  const create = spawnSync(bin, ['runtime', '--root', rtRoot, '--systemd-cgroup', 'create', '--bundle', bundle, 'c1'], { stdio: ['ignore', 'ignore', err] });
+  closeSync(err);
+  assert.equal(create.status, 0, readFileSync(join(dir, 'rt.err'), 'utf8'));
+  assert.equal(readFileSync(join(dir, 'rt.err'), 'utf8'), '', 'no warning: every limit is enforced');
+  const record = JSON.parse(readFileSync(join(rtRoot, 'c1', 'state.json'), 'utf8')) as { pid: number; cgroup?: { path: string } };
+  const path = record.cgroup?.path;
+  assert.ok(path, 'the cgroup is recorded');
+  assert.match(path, /\/hutchoci-c1\.scope\/container$/);
+  assert.match(readFileSync(`/proc/${record.pid}/cgroup`, 'utf8'), /hutchoci-c1\.scope\/container\n/);
+  assert.equal(readFileSync(join(path, 'memory.max'), 'utf8').trim(), '52428800');
+  assert.equal(readFileSync(join(path, 'pids.max'), 'utf8').trim(), '16');
+  const del = spawnSync(bin, ['runtime', '--root', rtRoot, 'delete', '--force', 'c1'], { encoding: 'utf8' });
+  assert.equal(del.status, 0, del.stderr);
+  assert.equal(existsSync(path), false);
+});
