@@ -77,9 +77,13 @@ describe('run -d -p, ps and --network container:ID', () => {
       const files = join(box.root, 'run', 'containers', a.id);
       expect(etc.join('\n')).toBe(readFileSync(join(files, 'hosts'), 'utf8') + readFileSync(join(files, 'resolv.conf'), 'utf8').trimEnd());
     }
+    // run -d joins too: B's httpd on 81 answers A on 127.0.0.1, and through A's forwarder from the host
+    const b = await run(['-d', '-u', '0', '--network', `container:${a.id}`, IMAGE, 'httpd', '-f', '-p', '81', '-h', '/data']);
+    expect(b.stderr).toBe('');
+    await until(async () => (await cli('exec', [a.id, 'wget', '-q', '-O', '-', 'http://127.0.0.1:81/keep'])).stdout === 'keep');
     const netns = readlinkSync(`/proc/${a.row.Pid}/ns/net`);
     expect(networkProcesses(netns).length).toBe(2); // slirp4netns and the forwarder
-    expect((await cli('rm', ['-f', a.id])).exitCode).toBe(0);
+    expect((await cli('rm', ['-f', b.stdout.trim(), a.id])).exitCode).toBe(0);
     await until(() => networkProcesses(netns).length === 0);
   });
 
@@ -137,6 +141,7 @@ describe('publish and host loopback through run', () => {
       expect(denied.stdout).toBe('');
       const allowed = await run(['--network', 'slirp4netns:allow_host_loopback=true', IMAGE, ...get]);
       expect(allowed.stdout).toMatch(/^HTTP\/1.1 200 OK\r\n[^]*\r\n\r\nfrom-host$/);
+      expect(networkProcesses('')).toEqual([]); // slirp4netns ended with each foreground container
     } finally {
       server.close();
     }
