@@ -12,6 +12,7 @@ import type { Cleanup } from '../sys/cleanup.js';
 import type { CgroupHandle } from '../cgroups/cgroup.js';
 import { prepareCgroups, type ResourceRequest } from './cgroup-hook.js';
 import { applyImageConfig, exposedPorts, userDatabase, type ConfigurableRequest } from './image-config.js';
+import { networkJoins, patchForTarget, resolveNetworkTarget } from './network-join.js';
 import { chooseNetworkMode, prepareNetwork, type NetworkFlags } from './network-hook.js';
 import type { ContainerHook } from './run.js';
 import { parseStorageDriver, prepareRootfs, rootfsPath, type ContainerRootfs, type StorageDriver } from './storage.js';
@@ -107,8 +108,9 @@ export interface LaunchContext {
  * published ports bound, the network and cgroup hooks. Everything made joins ctx.cleanup.
  */
 export async function prepareLaunch(setup: ContainerSetup, ctx: LaunchContext): Promise<Launch> {
+  const target = setup.network.kind === 'container' ? resolveNetworkTarget(setup.network.id, setup.flags.root) : undefined;
   let rootfs: ContainerRootfs | undefined;
-  if (setup.image) rootfs = await prepareRootfs(setup.image.driver, setup.image, ctx.dirs, ctx.maps, ctx.cleanup);
+  if (setup.image) rootfs = await prepareRootfs(setup.image.driver, setup.image, ctx.dirs, ctx.maps, ctx.cleanup, target?.userns);
   // Socket paths must fit sun_path (108 bytes): slirp4netns' API socket gets a short folder.
   const netDir = join(ctx.dirs.run, '..', '..', 'net', ctx.id.slice(0, 16));
   mkdirSync(netDir, { recursive: true, mode: 0o700 });
@@ -119,10 +121,11 @@ export async function prepareLaunch(setup: ContainerSetup, ctx: LaunchContext): 
   const watch = watchDaemon(rootfs, ctx.warn);
   return {
     patchSpec: (spec) => {
+      if (target) return patchForTarget(spec, target, holder?.userns);
       const user = spec.linux?.namespaces?.find((n) => n.type === 'user');
       if (holder && user) user.path = holder.userns;
     },
-    plan: holder && { joins: [{ type: CLONE.NEWUSER, path: holder.userns }, { type: CLONE.NEWNS, path: holder.mntns }] },
+    plan: target ? { joins: networkJoins(target, holder) } : holder && { joins: [{ type: CLONE.NEWUSER, path: holder.userns }, { type: CLONE.NEWNS, path: holder.mntns }] },
     hooks: [watch.hook, cgroups.hook, network.hook({ ...ctx.etcFiles, hostname: ctx.hostname }, join(ctx.dirs.run, 'ports.json'))],
     failure: watch.failure,
   };

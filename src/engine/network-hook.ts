@@ -1,10 +1,10 @@
 import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import {
   defaultNetworkMode, formatMapping, needsOwnNetns, networkEtcFiles, parseNetworkOption, parsePublish, publishAllExposed,
   releasePorts, reservePorts, startNetwork, type NetworkInfo, type NetworkMode, type PortMapping, type ReservedPort,
 } from '../../net/index.js';
 import type { Cleanup } from '../sys/cleanup.js';
+import { recordedPorts } from './ports-view.js';
 import type { ContainerHook } from './run.js';
 
 /** The network flags of `run` and `create`, as typed. */
@@ -67,13 +67,7 @@ export function chooseNetworkMode(value: string | undefined, notice: (line: stri
 
 /** `hutch port`'s lines ("80/tcp -> 0.0.0.0:8080") from the ports file a run wrote. */
 export function readPortLines(runDir: string): string[] {
-  let ports: PortMapping[];
-  try {
-    ports = JSON.parse(readFileSync(join(runDir, 'ports.json'), 'utf8')) as PortMapping[];
-  } catch {
-    return [];
-  }
-  return ports.map(formatMapping);
+  return recordedPorts(runDir).map(formatMapping);
 }
 
 function readText(path: string): string {

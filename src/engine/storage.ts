@@ -52,7 +52,7 @@ export function rootfsPath(driver: StorageDriver, dirs: StorageDirs): string {
  * kept across restarts). fuse: the union daemon started as root of a new user namespace (the
  * container's, with `maps`) in a mount namespace of its own; it is stopped by `cleanup`.
  */
-export async function prepareRootfs(driver: StorageDriver, image: Pick<ResolvedImage, 'layers'>, dirs: StorageDirs, maps: { uidMappings: IdMapping[]; gidMappings: IdMapping[] }, cleanup: Cleanup): Promise<ContainerRootfs> {
+export async function prepareRootfs(driver: StorageDriver, image: Pick<ResolvedImage, 'layers'>, dirs: StorageDirs, maps: { uidMappings: IdMapping[]; gidMappings: IdMapping[] }, cleanup: Cleanup, joinUserns?: string): Promise<ContainerRootfs> {
   if (driver === 'vfs') {
     const path = rootfsPath(driver, dirs);
     if (!existsSync(join(dirs.data, 'rootfs.done'))) {
@@ -70,7 +70,7 @@ export async function prepareRootfs(driver: StorageDriver, image: Pick<ResolvedI
   const single = maps.uidMappings.reduce((n, m) => n + m.size, 0) === 1;
   const args = [process.execPath, daemonScript(), ...daemonArgs({ lowers, upper, work, mountpoint, uidMapped: single })];
   const stopping = { now: false };
-  const holder = await startHolder(args, maps, cleanup, stopping);
+  const holder = await startHolder(args, maps, cleanup, stopping, joinUserns);
   // Only an end nobody asked for is news (a kill -9, a crash); a never-settling promise otherwise.
   const died = holder.wait().then(({ exitCode }) => (stopping.now ? new Promise<string>(() => undefined) : `the union filesystem daemon (pid ${holder.pid}) ended with status ${exitCode}`));
   return { path: mountpoint, holder: { pid: holder.pid, userns: `/proc/${holder.pid}/ns/user`, mntns: `/proc/${holder.pid}/ns/mnt` }, died };
@@ -95,12 +95,12 @@ export function checkFuse(device = '/dev/fuse'): void {
 }
 
 /** Starts the daemon in its namespaces; resolves once it says the union is mounted. */
-async function startHolder(args: string[], maps: { uidMappings: IdMapping[]; gidMappings: IdMapping[] }, cleanup: Cleanup, stopping: { now: boolean }): Promise<CreatedContainer> {
+async function startHolder(args: string[], maps: { uidMappings: IdMapping[]; gidMappings: IdMapping[] }, cleanup: Cleanup, stopping: { now: boolean }, joinUserns?: string): Promise<CreatedContainer> {
   const ready = pipe();
   const env = [...Object.entries(process.env).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${v}`), 'HUTCH_FS_READY_FD=1'];
   let holder: CreatedContainer;
   try {
-    holder = await launchInUserNamespace({ args, env, cwd: '/', ...maps }, { stdio: ['ignore', ready.write, 'inherit'] });
+    holder = await launchInUserNamespace({ args, env, cwd: '/', ...maps }, { stdio: ['ignore', ready.write, 'inherit'] }, joinUserns);
   } catch (error) {
     closeSync(ready.read);
     throw error;
