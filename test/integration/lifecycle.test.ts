@@ -55,9 +55,15 @@ describe('a detached container', () => {
   });
 
   it('follows logs until the container ends, with --tail; wait prints the exit code', async () => {
-    await runD(['--name', 'counter'], ['sh', '-c', 'for i in 1 2 3; do echo line$i; done; sleep 1; echo last; exit 3']);
-    const follow = await h('logs', '-f', '--tail', '2', 'counter');
-    expect(String(follow.stdout).split('\n')).toEqual(['line2', 'line3', 'last']);
+    // The container holds its last line until the follower has printed the tail, so a slow
+    // follower cannot miss the window (the test creates /go once it has seen line3).
+    await runD(['--name', 'counter'], ['sh', '-c', 'for i in 1 2 3; do echo line$i; done; until [ -e /tmp/go ]; do sleep 0.1; done; echo last; exit 3']);
+    const follow = h('logs', '-f', '--tail', '2', 'counter');
+    let seen = '';
+    follow.stdout!.on('data', (chunk: Buffer) => (seen += String(chunk)));
+    await waitFor(async () => seen.includes('line3'));
+    expect((await h('exec', 'counter', 'touch', '/tmp/go')).exitCode).toBe(0);
+    expect(String((await follow).stdout).split('\n')).toEqual(['line2', 'line3', 'last']);
     const wait = await h('wait', 'counter');
     expect(wait.stdout).toBe('3');
     expect((await h('rm', 'counter')).exitCode).toBe(0);
