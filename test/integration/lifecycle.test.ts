@@ -114,6 +114,18 @@ describe('attach', () => {
     expect((await attach).exitCode).toBe(137);
     expect((await h('rm', 'echo')).exitCode).toBe(0);
   });
+
+  it('types into the terminal of a container started with -dit: a shell runs the line', async () => {
+    await runD(['-it', '--name', 'term'], ['sh']);
+    const attach = hutch(['attach', '--root', box.root, 'term'], { stdin: 'pipe' });
+    let seen = '';
+    attach.stdout!.on('data', (chunk: Buffer) => (seen += String(chunk)));
+    attach.stdin!.write('echo $((6*7))x\n');
+    await waitFor(async () => seen.includes('42x')); // the shell's answer, not the terminal's echo
+    await h('stop', '-t', '0', 'term');
+    expect((await attach).exitCode).toBe(137);
+    expect((await h('rm', 'term')).exitCode).toBe(0);
+  });
 });
 
 describe('create, start, --rm and --restart', () => {
