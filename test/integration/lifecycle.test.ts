@@ -103,30 +103,30 @@ describe('a detached container', () => {
 describe('attach', () => {
   it('sends its stdin to a container started with -di: a line written to cat comes back', async () => {
     await runD(['-i', '--name', 'echo'], ['cat']);
-    const attach = hutch(['attach', '--root', box.root, 'echo'], { stdin: 'pipe' });
-    let seen = '';
-    attach.stdout!.on('data', (chunk: Buffer) => (seen += String(chunk)));
-    attach.stdin!.write('hello through attach\n');
-    await waitFor(async () => seen.includes('hello through attach'));
-    expect((await h('logs', 'echo')).stdout).toBe('hello through attach');
-    expect((await inspect('echo')).State.Status).toBe('running'); // the client's line did not end cat's stdin
-    await h('stop', '-t', '0', 'echo');
-    expect((await attach).exitCode).toBe(137);
-    expect((await h('rm', 'echo')).exitCode).toBe(0);
+    await attachAndType('echo', 'hello through attach\n', 'hello through attach', async () => {
+      expect((await h('logs', 'echo')).stdout).toBe('hello through attach');
+      expect((await inspect('echo')).State.Status).toBe('running'); // the client's line did not end cat's stdin
+    });
   });
 
   it('types into the terminal of a container started with -dit: a shell runs the line', async () => {
     await runD(['-it', '--name', 'term'], ['sh']);
-    const attach = hutch(['attach', '--root', box.root, 'term'], { stdin: 'pipe' });
-    let seen = '';
-    attach.stdout!.on('data', (chunk: Buffer) => (seen += String(chunk)));
-    attach.stdin!.write('echo $((6*7))x\n');
-    await waitFor(async () => seen.includes('42x')); // the shell's answer, not the terminal's echo
-    await h('stop', '-t', '0', 'term');
-    expect((await attach).exitCode).toBe(137);
-    expect((await h('rm', 'term')).exitCode).toBe(0);
+    await attachAndType('term', 'echo $((6*7))x\n', '42x', async () => undefined); // the shell's answer, not the echo
   });
 });
+
+/** Attaches to a running container, types `line`, waits to see `answer`; then stops and removes it. */
+async function attachAndType(name: string, line: string, answer: string, check: () => Promise<void>): Promise<void> {
+  const attach = hutch(['attach', '--root', box.root, name], { stdin: 'pipe' });
+  let seen = '';
+  attach.stdout!.on('data', (chunk: Buffer) => (seen += String(chunk)));
+  attach.stdin!.write(line);
+  await waitFor(async () => seen.includes(answer));
+  await check();
+  await h('stop', '-t', '0', name);
+  expect((await attach).exitCode).toBe(137);
+  expect((await h('rm', name)).exitCode).toBe(0);
+}
 
 describe('create, start, --rm and --restart', () => {
   it('create leaves the container created until start', async () => {
