@@ -84,7 +84,12 @@ export async function signalContainer(store: ContainerStore, id: string, signal:
 
 /** SIGTERM (or the stop signal), then SIGKILL after `timeout` seconds, as podman stop. */
 export async function stopContainer(store: ContainerStore, id: string, timeout: number, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-  if (!isLive(viewContainer(store, id))) return;
+  const view = viewContainer(store, id);
+  if (!isLive(view)) {
+    // Between two runs of a restart policy: the monitor must not start it again.
+    if (isSameProcess(view.state.monitorPid, view.state.monitorStart)) await updateState(store, id, (s) => ({ ...s, stopRequested: true }));
+    return;
+  }
   await signalContainer(store, id, signal, true);
   if (await waitStopped(store, id, timeout * 1000)) return;
   await signalContainer(store, id, 'SIGKILL', true).catch(() => undefined);

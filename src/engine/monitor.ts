@@ -55,6 +55,7 @@ export async function runMonitor(req: MonitorRequest): Promise<void> {
       const exit = await withCleanup((cleanup) => oneRun(req, config, starter, (pid) => notify({ ok: true, pid }), cleanup));
       if (!(await shouldRestart(store, id, config, exit))) break;
       await sleep(Math.min(100 * 2 ** attempt, 5000));
+      if (readState(store, id).stopRequested) break; // `stop` came during the pause
       starter.open();
     }
   } catch (error) {
@@ -78,7 +79,7 @@ async function oneRun(req: MonitorRequest, config: ContainerConfig, starter: Sta
   } finally {
     io.afterCreate();
   }
-  await updateState(store, id, (s) => ({ ...s, status: 'created', pid: container.pid, pidStart: processStartTime(container.pid), exitCode: undefined, error: undefined, stopRequested: false }));
+  await updateState(store, id, (s) => ({ ...s, status: 'created', pid: container.pid, pidStart: processStartTime(container.pid), exitCode: undefined, error: undefined }));
   if (!req.autoStart && !starter.isOpen) started(container.pid); // `create`: the CLI returns now
   // A created container killed before start (rm -f) ends the wait too.
   const ended = container.wait();

@@ -1,6 +1,6 @@
 // The user's container lifecycle: run -d under a monitor, ps, logs, exec, stop, rm, and the
 // monitor's death, as the unprivileged test user with real namespaces.
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { requires } from '../helpers/host.js';
@@ -152,6 +152,17 @@ describe('create, start, --rm and --restart', () => {
     await h('rm', 'flaky');
   });
 
+  it('--restart=always runs it again after a clean exit, until stop', async () => {
+    await runD(['--restart', 'always', '--name', 'again'], ['sh', '-c', 'echo run; exit 0']);
+    await waitFor(async () => (await inspect('again')).RestartCount >= 2);
+    const monitor: number = (await inspect('again')).State.MonitorPid;
+    expect((await h('stop', '-t', '0', 'again')).exitCode).toBe(0);
+    await waitFor(async () => !isRunning(monitor)); // stopped, even between two runs: the monitor gives up
+    expect((await inspect('again')).State.Status).toBe('exited');
+    expect(new Set(String((await h('logs', 'again')).stdout).split('\n'))).toEqual(new Set(['run']));
+    expect((await h('rm', 'again')).exitCode).toBe(0);
+  });
+
   it('refuses a name in use and a command that does not exist, leaving nothing', async () => {
     await runD(['--name', 'dup'], ['sleep', '1000']);
     const again = await runD(['--name', 'dup'], ['true']);
@@ -199,4 +210,13 @@ async function waitFor(check: () => Promise<boolean>): Promise<void> {
 
 async function waitForLog(name: string, text: string): Promise<void> {
   await waitFor(async () => String((await h('logs', name)).stdout).includes(text));
+}
+
+/** Whether `pid` runs (a zombie, not yet reaped by whoever adopted it, does not). */
+function isRunning(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z/s.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
 }
