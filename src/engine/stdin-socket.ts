@@ -34,6 +34,7 @@ export async function holdStdin(runDir: string, terminal: boolean): Promise<Held
   const ends = pipe();
   const writer = new Socket({ fd: ends.write, readable: false, writable: true });
   writer.on('error', () => undefined); // EPIPE once the container closed its stdin: input is dropped
+  writer.unref();
   const server = await serve(stdinSocketPath(runDir), (c) => void writer.write(c));
   return { fd: ends.read, afterCreate: () => closeSync(ends.read), close: () => (server.close(), writer.destroy()) };
 }
@@ -43,6 +44,7 @@ function serve(path: string, sink: (chunk: Buffer) => void): Promise<Server> {
     conn.on('error', () => undefined);
     conn.on('data', sink);
   });
+  server.unref(); // never what keeps the monitor alive: a run that failed to create must not hang it
   const short = shortSocketPath(path);
   return new Promise<Server>((resolve, reject) => {
     server.once('error', reject);

@@ -168,7 +168,7 @@ describe('create, start, --rm and --restart', () => {
     const again = await runD(['--name', 'dup'], ['true']);
     expect(again.exitCode).toBe(125);
     expect(again.stderr).toContain('the name is in use');
-    const missing = await runD(['--name', 'nope'], ['nosuch']);
+    const missing = await runD(['-i', '--name', 'nope'], ['nosuch']); // -i: the monitor's stdin socket must not keep it alive
     expect(missing.exitCode).toBe(127);
     expect((await h('inspect', 'nope')).exitCode).toBe(125);
     expect((await h('pause', 'dup')).stderr).toMatch(/cannot pause container dup: .*freezer/);
