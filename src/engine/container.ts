@@ -86,7 +86,11 @@ export async function signalContainer(store: ContainerStore, id: string, signal:
 /** SIGTERM (or the stop signal), then SIGKILL after `timeout` seconds, as podman stop. */
 export async function stopContainer(store: ContainerStore, id: string, timeout: number, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
   const view = viewContainer(store, id);
-  if (!isLive(view)) return;
+  if (!isLive(view)) {
+    // Between two runs of a restart policy: the monitor must not start it again.
+    if (isSameProcess(view.state.monitorPid, view.state.monitorStart)) await updateState(store, id, (s) => ({ ...s, stopRequested: true }));
+    return;
+  }
   // A frozen process cannot act on SIGTERM: thaw it first, as podman does.
   if (view.state.status === 'paused') await setPaused(store, id, false).catch(() => undefined);
   await signalContainer(store, id, signal, true);

@@ -39,7 +39,7 @@ export async function createFromFlags(req: CreateRequest, io: RunCommandIo, star
     const made = await createSetup(req, req.setup ?? NO_SETUP, id, { data: files.dir, run: files.runDir }, (line) => void io.stderr.write(line + '\n'), maps.uidMappings);
     spec = buildRunSpec({ ...made.req, network: needsOwnNetns(made.setup.network) ? 'none' : 'host' }, { id, ...maps, etcFiles, userDb: made.userDb, keepId: req.userns === 'keep-id' ? { uid: me.uid, gid: me.gid } : undefined });
     const image = req.setup?.image ?? resolve(req.rootfs);
-    await createRecord(store, { id, name, created: new Date().toISOString(), rootfs: made.setup.image ? { kind: 'image', image, imageId: made.setup.image.id } : { kind: 'dir', path: image }, spec, restart, autoRemove: req.autoRemove, face: 'hutch', image });
+    await createRecord(store, { id, name, created: new Date().toISOString(), rootfs: made.setup.image ? { kind: 'image', image, imageId: made.setup.image.id } : { kind: 'dir', path: image }, spec, restart, autoRemove: req.autoRemove, face: 'hutch', image, openStdin: req.interactive });
   } catch (error) {
     releaseSetup(files.dir, id);
     removeContainerDirs({ data: files.dir, run: files.runDir });

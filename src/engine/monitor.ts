@@ -7,6 +7,7 @@ import { pipe } from '../sys/pipe.js';
 import type { Cleanup } from '../sys/cleanup.js';
 import { oomKilledNow } from './cgroup-state.js';
 import { logWriter } from './logs.js';
+import { holdStdin } from './stdin-socket.js';
 import { launchFromRecord, withCleanup } from './monitor-launch.js';
 import { createContainer, type CreatedContainer, type LaunchOptions } from './run.js';
 import { containerFiles, readConfig, shortSocketPath, readState, removeRecord, updateState, type ContainerConfig, type ContainerStore } from './state.js';
@@ -55,6 +56,7 @@ export async function runMonitor(req: MonitorRequest): Promise<void> {
       const exit = await withCleanup((cleanup) => oneRun(req, config, starter, (pid) => notify({ ok: true, pid }), cleanup));
       if (!(await shouldRestart(store, id, config, exit))) break;
       await sleep(Math.min(100 * 2 ** attempt, 5000));
+      if (readState(store, id).stopRequested) break; // `stop` came during the pause
       starter.open();
     }
   } catch (error) {
@@ -70,7 +72,7 @@ export async function runMonitor(req: MonitorRequest): Promise<void> {
 /** Creates the container, waits for start, runs it to its end; returns its exit status. */
 async function oneRun(req: MonitorRequest, config: ContainerConfig, starter: StartGate, started: (pid: number) => void, cleanup: Cleanup): Promise<number> {
   const { store, id } = req;
-  const io = containerIo(req, config);
+  const io = await containerIo(req, config);
   let container: CreatedContainer;
   try {
     const launch = await launchFromRecord(store, config, cleanup); // image storage, network, cgroup
@@ -78,7 +80,7 @@ async function oneRun(req: MonitorRequest, config: ContainerConfig, starter: Sta
   } finally {
     io.afterCreate();
   }
-  await updateState(store, id, (s) => ({ ...s, status: 'created', pid: container.pid, pidStart: processStartTime(container.pid), exitCode: undefined, error: undefined, stopRequested: false }));
+  await updateState(store, id, (s) => ({ ...s, status: 'created', pid: container.pid, pidStart: processStartTime(container.pid), exitCode: undefined, error: undefined }));
   if (!req.autoStart && !starter.isOpen) started(container.pid); // `create`: the CLI returns now
   // A created container killed before start (rm -f) ends the wait too.
   const ended = container.wait();
@@ -125,23 +127,30 @@ interface ContainerIo {
 }
 
 /** The user face logs stdout and stderr apart; the OCI face passes its caller's stdio through. */
-function containerIo(req: MonitorRequest, config: ContainerConfig): ContainerIo {
+async function containerIo(req: MonitorRequest, config: ContainerConfig): Promise<ContainerIo> {
   const passed = req.passStdio;
   if (passed !== undefined) return { options: { stdio: passed }, afterCreate: () => passed.forEach((fd) => closeSync(fd)), drained: async () => undefined };
+  const terminal = config.spec.process?.terminal === true;
+  // `-i`: the container's stdin is a pipe the monitor holds open for `hutch attach` (stdin-socket.ts).
+  const stdin = config.openStdin ? await holdStdin(containerFiles(req.store, req.id).runDir, terminal) : undefined;
   const logFd = openSync(containerFiles(req.store, req.id).log, 'a', 0o600);
-  if (config.spec.process?.terminal) {
+  if (terminal) {
     const out = logWriter(logFd, 'stdout');
     const sink = { write: (c: Buffer) => (out.write(c), true) } as unknown as NodeJS.WritableStream;
-    return { options: { terminal: { output: sink } }, afterCreate: () => undefined, drained: async () => { out.end(); closeSync(logFd); } };
+    return { options: { terminal: { output: sink, input: stdin?.input } }, afterCreate: () => undefined, drained: async () => { stdin?.close(); out.end(); closeSync(logFd); } };
   }
   const out = pipe();
   const err = pipe();
   const done = [drain(out.read, logWriter(logFd, 'stdout')), drain(err.read, logWriter(logFd, 'stderr'))];
   return {
-    options: { stdio: ['ignore', out.write, err.write] },
-    afterCreate: () => [out.write, err.write].forEach((fd) => closeSync(fd)),
+    options: { stdio: [stdin?.fd ?? 'ignore', out.write, err.write] },
+    afterCreate: () => {
+      [out.write, err.write].forEach((fd) => closeSync(fd));
+      stdin?.afterCreate();
+    },
     drained: async () => {
       await Promise.all(done);
+      stdin?.close();
       closeSync(logFd);
     },
   };

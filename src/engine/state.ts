@@ -27,6 +27,8 @@ export interface ContainerConfig {
   face: 'hutch' | 'oci';
   /** The image reference shown by ps (the rootfs directory until images land). */
   image: string;
+  /** `-i`: the monitor keeps the container's stdin open for `hutch attach`. */
+  openStdin?: boolean;
 }
 
 export type Status = 'creating' | 'created' | 'running' | 'paused' | 'stopped';

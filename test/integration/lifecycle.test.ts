@@ -1,6 +1,6 @@
 // The user's container lifecycle: run -d under a monitor, ps, logs, exec, stop, rm, and the
 // monitor's death, as the unprivileged test user with real namespaces.
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { requires } from '../helpers/host.js';
@@ -55,9 +55,16 @@ describe('a detached container', () => {
   });
 
   it('follows logs until the container ends, with --tail; wait prints the exit code', async () => {
-    await runD(['--name', 'counter'], ['sh', '-c', 'for i in 1 2 3; do echo line$i; done; sleep 1; echo last; exit 3']);
-    const follow = await h('logs', '-f', '--tail', '2', 'counter');
-    expect(String(follow.stdout).split('\n')).toEqual(['line2', 'line3', 'last']);
+    // The container holds its last line until the follower has printed the tail, so a slow
+    // follower cannot miss the window (the test creates /go once it has seen line3).
+    await runD(['--name', 'counter'], ['sh', '-c', 'for i in 1 2 3; do echo line$i; done; until [ -e /tmp/go ]; do sleep 0.1; done; echo last; exit 3']);
+    const follow = h('logs', '-f', '--tail', '2', 'counter');
+    let seen = '';
+    follow.stdout!.on('data', (chunk: Buffer) => (seen += String(chunk)));
+    await waitFor(async () => seen.includes('line3'));
+    // No status check: the container may end (and its pid namespace kill the exec) right after touch.
+    await h('exec', 'counter', 'touch', '/tmp/go');
+    expect(String((await follow).stdout).split('\n')).toEqual(['line2', 'line3', 'last']);
     const wait = await h('wait', 'counter');
     expect(wait.stdout).toBe('3');
     expect((await h('rm', 'counter')).exitCode).toBe(0);
@@ -93,6 +100,34 @@ describe('a detached container', () => {
   });
 });
 
+describe('attach', () => {
+  it('sends its stdin to a container started with -di: a line written to cat comes back', async () => {
+    await runD(['-i', '--name', 'echo'], ['cat']);
+    await attachAndType('echo', 'hello through attach\n', 'hello through attach', async () => {
+      expect((await h('logs', 'echo')).stdout).toBe('hello through attach');
+      expect((await inspect('echo')).State.Status).toBe('running'); // the client's line did not end cat's stdin
+    });
+  });
+
+  it('types into the terminal of a container started with -dit: a shell runs the line', async () => {
+    await runD(['-it', '--name', 'term'], ['sh']);
+    await attachAndType('term', 'echo $((6*7))x\n', '42x', async () => undefined); // the shell's answer, not the echo
+  });
+});
+
+/** Attaches to a running container, types `line`, waits to see `answer`; then stops and removes it. */
+async function attachAndType(name: string, line: string, answer: string, check: () => Promise<void>): Promise<void> {
+  const attach = hutch(['attach', '--root', box.root, name], { stdin: 'pipe' });
+  let seen = '';
+  attach.stdout!.on('data', (chunk: Buffer) => (seen += String(chunk)));
+  attach.stdin!.write(line);
+  await waitFor(async () => seen.includes(answer));
+  await check();
+  await h('stop', '-t', '0', name);
+  expect((await attach).exitCode).toBe(137);
+  expect((await h('rm', name)).exitCode).toBe(0);
+}
+
 describe('create, start, --rm and --restart', () => {
   it('create leaves the container created until start', async () => {
     const created = await h('create', '--name', 'later', '--rootfs', rootfs, '--', 'sh', '-c', 'echo started');
@@ -117,12 +152,23 @@ describe('create, start, --rm and --restart', () => {
     await h('rm', 'flaky');
   });
 
+  it('--restart=always runs it again after a clean exit, until stop', async () => {
+    await runD(['--restart', 'always', '--name', 'again'], ['sh', '-c', 'echo run; exit 0']);
+    await waitFor(async () => (await inspect('again')).RestartCount >= 2);
+    const monitor: number = (await inspect('again')).State.MonitorPid;
+    expect((await h('stop', '-t', '0', 'again')).exitCode).toBe(0);
+    await waitFor(async () => !isRunning(monitor)); // stopped, even between two runs: the monitor gives up
+    expect((await inspect('again')).State.Status).toBe('exited');
+    expect(new Set(String((await h('logs', 'again')).stdout).split('\n'))).toEqual(new Set(['run']));
+    expect((await h('rm', 'again')).exitCode).toBe(0);
+  });
+
   it('refuses a name in use and a command that does not exist, leaving nothing', async () => {
     await runD(['--name', 'dup'], ['sleep', '1000']);
     const again = await runD(['--name', 'dup'], ['true']);
     expect(again.exitCode).toBe(125);
     expect(again.stderr).toContain('the name is in use');
-    const missing = await runD(['--name', 'nope'], ['nosuch']);
+    const missing = await runD(['-i', '--name', 'nope'], ['nosuch']); // -i: the monitor's stdin socket must not keep it alive
     expect(missing.exitCode).toBe(127);
     expect((await h('inspect', 'nope')).exitCode).toBe(125);
     expect((await h('pause', 'dup')).stderr).toMatch(/cannot pause container dup: .*freezer/);
@@ -164,4 +210,13 @@ async function waitFor(check: () => Promise<boolean>): Promise<void> {
 
 async function waitForLog(name: string, text: string): Promise<void> {
   await waitFor(async () => String((await h('logs', name)).stdout).includes(text));
+}
+
+/** Whether `pid` runs (a zombie, not yet reaped by whoever adopted it, does not). */
+function isRunning(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z/s.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
 }

@@ -1,16 +1,18 @@
 import { Option } from 'clipanion';
 import { isLive, viewContainer, waitStopped } from '../../engine/container.js';
 import { followLog, readLog, renderEntry, type LogEntry } from '../../engine/logs.js';
-import { containerFiles, resolveContainer } from '../../engine/state.js';
+import { sendStdin } from '../../engine/stdin-socket.js';
+import { containerFiles, readConfig, resolveContainer } from '../../engine/state.js';
 import { ContainerCommand } from '../container-command.js';
 
 /**
  * `hutch attach`: the container's output from now on, until it stops; exits with its status.
- * Output only: the monitor keeps no stdin open for a detached container (yet).
+ * A container started with `-i` also gets this command's stdin (no detach keys: end with ^C).
  */
 export class AttachCommand extends ContainerCommand {
   static paths = [['attach'], ['container', 'attach']];
-  static usage = ContainerCommand.Usage({ description: 'follow the output of a running container until it stops (no input yet)', examples: [['Attach', 'hutch attach web']] });
+  static usage = ContainerCommand.Usage({ description: 'follow the output of a running container until it stops; with -i, send it stdin', examples: [['Attach', 'hutch attach web']] });
+  noStdin = Option.Boolean('--no-stdin', false, { description: 'do not send stdin to a container started with -i' });
   container = Option.String();
 
   async run(): Promise<number> {
@@ -25,8 +27,14 @@ export class AttachCommand extends ContainerCommand {
         return false;
       }
     };
-    await followLog(file, readLog(file).offset, print, () => !live());
-    await waitStopped(store, id);
+    const offset = readLog(file).offset;
+    const disconnect = readConfig(store, id).openStdin && !this.noStdin && live() ? await sendStdin(containerFiles(store, id).runDir, process.stdin).catch(() => undefined) : undefined;
+    try {
+      await followLog(file, offset, print, () => !live());
+      await waitStopped(store, id);
+    } finally {
+      disconnect?.();
+    }
     try {
       return viewContainer(store, id).state.exitCode ?? 0;
     } catch {
