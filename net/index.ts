@@ -6,7 +6,6 @@
  *   const info = await startNetwork(mode, { pid, ports, runDir }, cleanup);
  *   const { resolvConf, hosts } = networkEtcFiles(info, { hostname, ... });
  */
-import { execa } from 'execa';
 import { existsSync, mkdirSync } from 'node:fs';
 import { NetworkError, UsageError, describeCause } from '../src/errors.js';
 import type { Cleanup } from '../src/sys/cleanup.js';
@@ -118,6 +117,7 @@ export function stopNetwork(handle: NetworkHandle): void {
 /** A new network namespace has lo down; --network none still gets a working loopback. */
 async function loopbackUp(pid: number): Promise<void> {
   const ip = findOnPath('ip') ?? ['/usr/sbin/ip', '/sbin/ip'].find((p) => existsSync(p));
+  const { execa } = await import('execa'); // loaded on use: ~70 ms that other commands need not pay
   const result = ip === undefined ? undefined : await execa('nsenter', [...nsenterArgs(pid), '--', ip, 'link', 'set', 'lo', 'up'], { reject: false });
   if (result === undefined || result.exitCode !== 0) {
     throw new NetworkError('NET_LOOPBACK', `cannot bring up lo in the network namespace of process ${pid}: ${result ? describeCause(result.stderr) : 'ip (iproute2) is not installed'}`, {
@@ -127,6 +127,14 @@ async function loopbackUp(pid: number): Promise<void> {
 }
 
 /** Whether the container needs a network namespace of its own (host shares ours, container:ID joins one). */
+/**
+ * Starts loading what startNetwork will need (execa, ~70 ms of module loading) while the
+ * container is still being cloned and mapped, so the hook does not wait for it.
+ */
+export function warmNetwork(mode: NetworkMode): void {
+  if (mode.kind === 'slirp4netns' || mode.kind === 'pasta') void import('execa').catch(() => undefined);
+}
+
 export function needsOwnNetns(mode: NetworkMode): boolean {
   return mode.kind !== 'host' && mode.kind !== 'container';
 }

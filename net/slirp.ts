@@ -1,7 +1,6 @@
-import { execa } from 'execa';
-import { accessSync, constants, rmSync } from 'node:fs';
+import { accessSync, constants, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { NetworkError, describeCause } from '../src/errors.js';
 import type { Cleanup } from '../src/sys/cleanup.js';
@@ -29,6 +28,7 @@ export async function startSlirp(mode: SlirpMode, pid: number, runDir: string, c
   checkPrerequisites();
   const apiSocket = join(runDir, 'slirp4netns.sock');
   rmSync(apiSocket, { force: true });
+  const { execa } = await import('execa'); // loaded on use: ~70 ms that other commands need not pay
   const child = execa('slirp4netns', [...(await slirpArgs(mode, apiSocket)), String(pid), 'tap0'], {
     stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'],
     buffer: false,
@@ -84,10 +84,35 @@ let helpText: Promise<string> | undefined;
 /** slirp4netns' banner and follow-on lines, left out of error messages to leave the cause. */
 const slirpNoise = /^(\*|Starting slirp|sent tapfd|received tapfd|WARNING)|do_slirp|parent failed|seccomp is experimental/;
 
-/** slirp4netns' own flags, read once from --help: the sandbox and seccomp flags came in 0.4. */
+/**
+ * slirp4netns' own flags, read from --help (the sandbox and seccomp flags came in 0.4). Cached
+ * beside the containers' network folders, keyed by the binary's identity: a `slirp4netns --help`
+ * on every run would add a process spawn to every container start.
+ */
 async function slirpArgs(mode: SlirpMode, apiSocket: string): Promise<string[]> {
-  helpText ??= execa('slirp4netns', ['--help'], { reject: false, all: true }).then((r) => String(r.all ?? ''));
+  helpText ??= cachedHelp(join(dirname(dirname(apiSocket)), 'slirp4netns-help'));
   return slirpArguments(mode, apiSocket, await helpText);
+}
+
+async function cachedHelp(cacheFile: string): Promise<string> {
+  const binary = findOnPath('slirp4netns') ?? 'slirp4netns';
+  let key = binary;
+  try {
+    const st = statSync(binary);
+    key = `${binary} ${st.size} ${st.mtimeMs}`;
+    const [first, ...rest] = readFileSync(cacheFile, 'utf8').split('\n');
+    if (first === key) return rest.join('\n');
+  } catch {
+    // no cache yet, or the binary moved: ask it
+  }
+  const { execa } = await import('execa');
+  const text = String((await execa(binary, ['--help'], { reject: false, all: true })).all ?? '');
+  try {
+    writeFileSync(cacheFile, `${key}\n${text}`);
+  } catch {
+    // a cache we cannot write costs one spawn per run, nothing more
+  }
+  return text;
 }
 
 /** The slirp4netns command line (before PID and tap name), given its --help text (pure). */

@@ -6,7 +6,6 @@ import type { LinuxResources } from '../cgroups/resources.js';
 import type { HutchPaths } from '../paths.js';
 import type { Spec } from '../runtime/spec.js';
 import { atomicWriteFile, withLock } from '../sys/fs.js';
-import { releaseSetup } from './container-setup.js';
 
 /** Where a container's root filesystem comes from; an image-backed source plugs in later. */
 export type RootfsSource = { kind: 'dir'; path: string } | { kind: 'image'; image: string; imageId: string } | { kind: 'bundle'; bundle: string };
@@ -133,6 +132,8 @@ export async function createRecord(store: ContainerStore, config: ContainerConfi
 
 /** Removes the record and runtime files of a container (the caller has made sure nothing runs). */
 export async function removeRecord(store: ContainerStore, id: string): Promise<void> {
+  // Loaded on use: the setup pulls in image, network and cgroup code that `ps` and friends never need.
+  const { releaseSetup } = await import('./container-setup.js');
   await withStoreLock(store, () => {
     const files = containerFiles(store, id);
     releaseSetup(files.dir, id); // its image is no longer in use

@@ -4,7 +4,6 @@ import { dirname, join } from 'node:path';
 import { Duplex, PassThrough, Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
-import { execa } from 'execa';
 import tar from 'tar-stream';
 
 import { encodeLayerIndex } from '../../fuse/layer-index.js';
@@ -67,7 +66,7 @@ export async function stageLayer(store: Store, input: Readable, diffId: string |
 export async function decompressors(input: Readable, where: string): Promise<Duplex[]> {
   const head = await sniff(input);
   if (head[0] === 0x1f && head[1] === 0x8b) return [createGunzip()];
-  if (head.readUInt32LE(0) === 0xfd2fb528) return [zstd(where)];
+  if (head.readUInt32LE(0) === 0xfd2fb528) return [zstd(where, await import('execa'))];
   return [];
 }
 
@@ -98,7 +97,7 @@ function feed(writer: LayerWriter, header: tar.Header, stream: Readable, next: (
 }
 
 /** Debian's zstd binary: Node 20's zlib has no zstd, and the binary is fast and maintained. */
-function zstd(where: string): Duplex {
+function zstd(where: string, { execa }: typeof import('execa')): Duplex {
   const child = execa('zstd', ['-d', '-c', '-q'], { buffer: false, stdin: 'pipe', stdout: 'pipe', stderr: 'pipe' });
   const out = new PassThrough();
   let stderr = '';

@@ -1,5 +1,4 @@
 import { Option } from 'clipanion';
-import { execInContainer } from '../../engine/exec.js';
 import { hutchPaths } from '../../paths.js';
 import { ContainerCommand } from '../container-command.js';
 
@@ -19,6 +18,8 @@ export class ExecCommand extends ContainerCommand {
   command = Option.Proxy({ required: 1 });
 
   async run(): Promise<number> {
+    // Loaded on use: the launch path is heavy and other commands need not load it.
+    const { execInContainer } = await import('../../engine/exec.js');
     return execInContainer(this.store(), { container: this.container, command: this.command, env: this.env, workdir: this.workdir, user: this.user, tty: this.tty, interactive: this.interactive },
       { stdin: process.stdin, stdout: process.stdout, stderr: this.context.stderr, paths: hutchPaths(this.root) });
   }
