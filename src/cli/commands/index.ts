@@ -1,46 +1,33 @@
 import type { CommandClass } from 'clipanion';
-import { VersionInfoCommand } from './version.js';
-import { RunCommand } from './run.js';
-import { SystemInfoCommand } from './system-info.js';
-import { PullCommand } from './pull.js';
-import { ImagesCommand } from './images.js';
-import { RmiCommand } from './rmi.js';
-import { ImagePruneCommand } from './image-prune.js';
-import { ImageInspectCommand } from './image-inspect.js';
-import { InspectCommand } from './inspect.js';
-import { TagCommand } from './tag.js';
-import { ImportCommand } from './import.js';
-import { LoadCommand } from './load.js';
-import { SaveCommand } from './save.js';
-import { LoginCommand } from './login.js';
-import { LogoutCommand } from './logout.js';
 
-/** Every `hutch` command, one file each in this folder. */
-export const commands: CommandClass[] = [VersionInfoCommand];
-commands.push(RunCommand, SystemInfoCommand);
-commands.push(PullCommand, ImagesCommand, RmiCommand, ImagePruneCommand, ImageInspectCommand, InspectCommand);
-commands.push(TagCommand, ImportCommand, LoadCommand, SaveCommand, LoginCommand, LogoutCommand);
-import { CreateCommand } from './create.js';
-import { StartCommand } from './start.js';
-import { StopCommand } from './stop.js';
-import { KillCommand } from './kill.js';
-import { RmCommand } from './rm.js';
-import { WaitCommand } from './wait.js';
-import { PsCommand } from './ps.js';
-import { LogsCommand } from './logs.js';
-import { RestartCommand } from './restart.js';
-import { ContainerPruneCommand } from './prune.js';
-import { TopCommand } from './top.js';
-import { PauseCommand, UnpauseCommand } from './pause.js';
-import { StatsCommand } from './stats.js';
-import { UpdateCommand } from './update.js';
-commands.push(CreateCommand, StartCommand, StopCommand, KillCommand, RmCommand, WaitCommand, PsCommand, LogsCommand, RestartCommand, ContainerPruneCommand, TopCommand, PauseCommand);
-commands.push(UnpauseCommand, StatsCommand, UpdateCommand);
-import { ExecCommand } from './exec.js';
-commands.push(ExecCommand);
-import { runtimeCommands } from '../runtime/index.js';
-commands.push(...runtimeCommands);
-import { PortCommand } from './port.js';
-commands.push(PortCommand);
-import { AttachCommand } from './attach.js';
-commands.push(AttachCommand);
+/**
+ * Every `hutch` command, by the first word of its paths: the files (in this folder, or
+ * ../runtime/ for runc's face) whose command classes that word can mean. main.ts loads only
+ * the files a command line's verb names — loading all forty-odd commands and their engine code
+ * costs a `hutch run` more than the container does.
+ */
+const runtime = ['create', 'start', 'state', 'kill', 'delete', 'run', 'exec', 'features', 'spec', 'list', 'ps'].map((f) => `../runtime/${f}`);
+const containerFiles = ['inspect', 'create', 'start', 'stop', 'kill', 'rm', 'wait', 'ps', 'logs', 'restart', 'prune', 'top', 'pause', 'stats', 'update', 'exec', 'port', 'attach'];
+const imageFiles = ['pull', 'images', 'rmi', 'image-prune', 'image-inspect', 'tag', 'import', 'load', 'save'];
+const filesByVerb: Record<string, string[]> = {
+  attach: ['attach'], container: containerFiles, create: ['create'], exec: ['exec'], image: imageFiles, images: ['images'],
+  import: ['import'], inspect: ['inspect'], kill: ['kill'], load: ['load'], login: ['login'], logout: ['logout'], logs: ['logs'],
+  pause: ['pause'], port: ['port'], ps: ['ps'], pull: ['pull'], restart: ['restart'], rm: ['rm'], rmi: ['rmi'], run: ['run'],
+  runtime, save: ['save'], start: ['start'], stats: ['stats'], stop: ['stop'], system: ['system-info'], tag: ['tag'], top: ['top'],
+  unpause: ['pause'], update: ['update'], version: ['version'], wait: ['wait'],
+};
+
+/** The words a command line may start with (after global flags). */
+export const verbs: ReadonlySet<string> = new Set(Object.keys(filesByVerb));
+
+/** The command classes `verb` can mean; every command when `verb` is undefined (help, errors). */
+export async function loadCommands(verb: string | undefined): Promise<CommandClass[]> {
+  const files = verb === undefined ? [...new Set(Object.values(filesByVerb).flat())] : filesByVerb[verb] ?? [];
+  const modules = await Promise.all(files.map((file) => import(`./${file}.js`) as Promise<Record<string, unknown>>));
+  const classes = new Set<CommandClass>();
+  for (const exported of modules.flatMap((m) => Object.values(m))) {
+    const paths = (exported as { paths?: string[][] } | undefined)?.paths;
+    if (typeof exported === 'function' && Array.isArray(paths) && (verb === undefined || paths.some((p) => p[0] === verb))) classes.add(exported as CommandClass);
+  }
+  return [...classes];
+}
