@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { NetworkMode } from '../../net/index.js';
 import { FuseError } from '../errors.js';
 import { markImageUsed, unmarkImageUsed } from '../image/store.js';
-import { resolveImage, type ResolvedImage } from '../image/resolve.js';
+import type { ResolvedImage } from '../image/resolve.js';
 import type { HelperPlan } from '../runtime/plan.js';
 import { CLONE } from '../runtime/linux.js';
 import type { IdMapping, Spec } from '../runtime/spec.js';
@@ -58,6 +58,8 @@ export async function createSetup<T extends ConfigurableRequest & { rootfs: stri
     return { req, setup };
   }
   const driver = parseStorageDriver(flags.storageDriver);
+  // Loaded on use: the image code (registry, unpack, tar) is a third of what `run --rootfs` would load.
+  const { resolveImage } = await import('../image/resolve.js');
   const image = await resolveImage(flags.image, { root: flags.root, pull: flags.pull, platform: flags.platform });
   markImageUsed(flags.root, image.id, id);
   const setup: ContainerSetup = { flags, network, image: { id: image.id, layers: image.layers, driver, exposed: exposedPorts(image.config) } };
