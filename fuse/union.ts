@@ -45,6 +45,11 @@ export class Union {
   readonly handles = new Map<number, Handle>();
   readonly dirs = new Map<number, DirEntry[]>();
   private nextFh = 1;
+  /**
+   * The name the request just before the current one looked up and found absent (the kernel's
+   * lookup before a create): nothing ran in between, so creating it need not look again.
+   */
+  justMissed: { parent: Node; name: string } | undefined;
   /** Tells the kernel a node's cached attributes and data are stale (set once mounted). */
   invalidate: (nodeId: number) => void = () => undefined;
 
