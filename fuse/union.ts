@@ -7,6 +7,7 @@ import { isWhiteoutDevice, whiteoutTarget, WH_PREFIX } from './whiteout.js';
 import { isOpaque, type UpperStyle } from './upper.js';
 import { copyUpEntry } from './copyup.js';
 import type { Attr } from './wire.js';
+import { lstatRaw } from '../src/sys/stat.js';
 
 /**
  * The union of read-only lower layers and one writable upper directory, with overlayfs
@@ -85,11 +86,11 @@ export class Union {
     if (parent.upper) {
       const path = `${this.upperPath(parent)}/${name}`;
       // Not found is the common case here: no exception for it (they cost more than the syscall).
-      const st = lstatSync(B(path), { throwIfNoEntry: false });
+      const st = lstatRaw(path);
       if (st !== undefined) {
         if (isWhiteoutDevice(st.mode, st.rdev)) return undefined;
         // Only an empty regular file can be a device placeholder whose type is in override_stat.
-        const type = st.isFile() && st.size === 0 ? upperAttr(path, this.inos).attr.mode & 0o170000 : st.mode & 0o170000;
+        const type = (st.mode & 0o170000) === 0o100000 && st.size === 0 ? upperAttr(path, this.inos).attr.mode & 0o170000 : st.mode & 0o170000;
         const n = this.nodes.make(parent, name, type, true, lower);
         n.lowerDir = type === S_IFDIR && lower?.type === S_IFDIR && !isOpaque(path);
         return n;
