@@ -45,6 +45,8 @@ export class Union {
   readonly inos = new InoMap();
   readonly handles = new Map<number, Handle>();
   readonly dirs = new Map<number, DirEntry[]>();
+  /** The fd create() opened on a node's new upper file, while open: attributes by fstat. */
+  private readonly creatorFds = new Map<Node, number>();
   private nextFh = 1;
   /**
    * The name the request just before the current one looked up and found absent (the kernel's
@@ -115,7 +117,7 @@ export class Union {
       if (h === undefined) throw new FsError(ENOENT);
       a = fdAttr(h.fd, this.inos);
     } else if (n.upper) {
-      const got = upperAttr(this.upperPath(n), this.inos, n.plain);
+      const got = upperAttr(this.upperPath(n), this.inos, n.plain, this.creatorFds.get(n));
       a = got.attr;
       n.plain = got.plain;
     }
@@ -178,6 +180,7 @@ export class Union {
 
   /** Registers an fd opened on a node's upper file (create). */
   adoptHandle(n: Node, fd: number, flags: number): number {
+    this.creatorFds.set(n, fd);
     const fh = this.nextFh++;
     this.handles.set(fh, { node: n, fd, flags, gen: -1 });
     return fh;
@@ -207,6 +210,7 @@ export class Union {
     const h = this.handles.get(fh);
     if (h === undefined) return;
     this.handles.delete(fh);
+    if (this.creatorFds.get(h.node) === h.fd) this.creatorFds.delete(h.node);
     closeSync(h.fd);
   }
 

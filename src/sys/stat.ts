@@ -6,6 +6,7 @@ import { SysError } from '../errors.js';
  * call, and times in whole nanoseconds. The FUSE daemon stats a file after nearly every change.
  */
 const lstatC = libcFunction('int lstat(void *path, void *buf)');
+const fstatC = libcFunction('int fstat(int fd, void *buf)');
 const ENOENT = 2;
 // x86_64 struct stat (144 bytes); see FUSE-NOTES.md.
 const st = Buffer.alloc(144);
@@ -41,6 +42,19 @@ export function lstatRaw(path: string): RawStat | undefined {
     if (errno === ENOENT) return undefined;
     throw new SysError('lstat', errno, errnoName(errno), path);
   }
+  return decoded();
+}
+
+/** fstat of an open file (no path walk). */
+export function fstatRaw(fd: number): RawStat {
+  if (fstatC(fd, st) < 0) {
+    const errno = Math.abs(koffi.errno());
+    throw new SysError('fstat', errno, errnoName(errno), `fd ${fd}`);
+  }
+  return decoded();
+}
+
+function decoded(): RawStat {
   return {
     ino: u64(8), nlink: u64(16), mode: st.readUInt32LE(24), uid: st.readUInt32LE(28), gid: st.readUInt32LE(32), rdev: u64(40),
     size: i64(48), blocks: i64(64), atimeSec: i64(72), atimeNsec: i64(80), mtimeSec: i64(88), mtimeNsec: i64(96),

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { lstatSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, lstatSync, mkdtempSync, openSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { lstatRaw } from '../../src/sys/stat.js';
+import { fstatRaw, lstatRaw } from '../../src/sys/stat.js';
 
 describe('lstatRaw', () => {
   it('reads what lstat reads, times to the nanosecond, without following a symlink', () => {
@@ -18,6 +18,9 @@ describe('lstatRaw', () => {
         expect(BigInt(got.mtimeSec) * 1_000_000_000n + BigInt(got.mtimeNsec)).toBe(want.mtimeNs);
         expect(BigInt(got.ctimeSec) * 1_000_000_000n + BigInt(got.ctimeNsec)).toBe(want.ctimeNs);
       }
+      const fd = openSync(join(dir, 'f'), 'r');
+      expect(fstatRaw(fd)).toEqual(lstatRaw(join(dir, 'f')));
+      closeSync(fd);
       expect(lstatRaw(join(dir, 'missing'))).toBeUndefined();
       expect(() => lstatRaw(join(dir, 'f', 'x'))).toThrow(/ENOTDIR/);
     } finally {
