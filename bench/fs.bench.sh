@@ -5,7 +5,7 @@
 # times; prints medians (seconds) and the ratios hutch/fuse-overlayfs and hutch/overlayfs (hutch:
 # plain lower directories as fuse-overlayfs takes them; hutch+index: with an HLI1 index, as
 # hutch's store keeps layers).
-# Run as root (npm run bench -- fs); BENCH_DIR (default /var/tmp/hutch-bench-fs) keeps the tree.
+# Run as root (npm run bench -- fs); CPUS (e.g. 0) pins everything to those CPUs; BENCH_DIR (default /var/tmp/hutch-bench-fs) keeps the tree.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 user=${HUTCH_TEST_USER:-hutchtest}
@@ -78,11 +78,15 @@ for fs in hutch hutch-index fuse-overlayfs overlay; do
 done
 umount "$t"; rmdir "$t"
 INNER
-out=$(cd /tmp && runuser -u "$user" -- unshare --user --map-root-user --mount bash "$inner" "$dir" "$repo" "$runs")
+# CPUS=0 pins the workload and the daemons to one CPU: on 2 idle cores every FUSE round trip
+# otherwise wakes the other CPU (untar10k: ~4.7 s instead of ~1.4 s, for fuse-overlayfs alike),
+# and how often that happens depends on the machine's load more than on the daemon.
+pin=(); [ -z "${CPUS:-}" ] || pin=(taskset -c "$CPUS")
+out=$(cd /tmp && "${pin[@]}" runuser -u "$user" -- unshare --user --map-root-user --mount bash "$inner" "$dir" "$repo" "$runs")
 rm -f "$inner"
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 col() { echo "$out" | awk -v f="$1" -v w="$2" -v c="$3" '$1==f && $2==w {print $c}' | median; }
-echo "wall seconds (median of $runs, fresh mount each); daemon CPU seconds in brackets; load: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "wall seconds (median of $runs, fresh mount each${CPUS:+, on CPUs $CPUS}); daemon CPU seconds in brackets; load: $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%-11s %15s %15s %17s %9s %11s %10s\n' workload hutch hutch+index fuse-overlayfs overlay hutch/fovl hutch/ovl
 for w in find tar read1g untar10k rmtree copyup512m compile; do
   h=$(col hutch $w 3); i=$(col hutch-index $w 3); f=$(col fuse-overlayfs $w 3); o=$(col overlay $w 3)

@@ -4,6 +4,8 @@ import type { LowerEntry } from './lookup.js';
 import type { IndexEntry } from './layer-index.js';
 import { applyOverrideMode, OVERRIDE_STAT, parseOverrideStat, RDEV_XATTR } from './xattr.js';
 import { lgetxattr, fgetxattr } from '../src/sys/xattr.js';
+import { fstatRaw, lstatRaw } from '../src/sys/stat.js';
+import { ENOENT, FsError } from './errno.js';
 
 /**
  * Attributes of union entries: the upper layer's from lstat (and override_stat when the owner
@@ -90,9 +92,11 @@ function override(a: Attr, value: Buffer | undefined, rdev: () => Buffer | undef
  * Attributes of an upper-layer file by path; `inos` gives its st_ino. `plain`: the file is known
  * to carry no override_stat (then it is not read). Says whether it is plain.
  */
-export function upperAttr(path: string, inos: InoMap, plain = false): { attr: Attr; plain: boolean } {
-  const st = lstatSync(B(path));
-  const a = attrOfStats(st, inos.of(-1, st.ino));
+export function upperAttr(path: string, inos: InoMap, plain = false, fd?: number): { attr: Attr; plain: boolean } {
+  // An open fd of the file (its creator's) saves the path walk.
+  const a = fd === undefined ? lstatRaw(path) : fstatRaw(fd);
+  if (a === undefined) throw new FsError(ENOENT);
+  a.ino = inos.of(-1, a.ino);
   if (plain) return { attr: a, plain };
   const value = quiet(() => lgetxattr(path, OVERRIDE_STAT));
   return { attr: override(a, value, () => quiet(() => lgetxattr(path, RDEV_XATTR))), plain: value === undefined };

@@ -20,7 +20,8 @@ const S_ISGID = 0o2000;
 /** Makes room for a new name: the parent in the upper layer, no whiteout in the way. */
 function prepare(u: Union, parent: Node, name: string): string {
   if (isReservedName(name)) throw new FsError(EINVAL);
-  if (u.find(parent, name) !== undefined) throw new FsError(EEXIST);
+  const missed = u.justMissed;
+  if ((missed?.parent !== parent || missed.name !== name) && u.find(parent, name) !== undefined) throw new FsError(EEXIST);
   u.copyUp(parent);
   const dir = u.upperPath(parent);
   // Whiteouts stand where a lower entry is; create() also clears a stray one it runs into.
@@ -52,8 +53,11 @@ export function create(u: Union, parent: Node, name: string, mode: number, flags
     if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || !clearWhiteout(u.upperPath(parent), name)) throw e;
     fd = open();
   }
-  setOwnerMode(u.cfg.style, path, uid, gid, m, { fresh: true });
+  const plain = !setOwnerMode(u.cfg.style, path, uid, gid, m, { fresh: true });
   const node = added(u, parent, name, 0o100000);
+  // A file we just made: attr() need not look for an override_stat, getxattr for a capability.
+  node.plain = plain;
+  node.fresh = true;
   return [node, u.adoptHandle(node, fd, access | (flags & constants.O_APPEND))];
 }
 
@@ -68,8 +72,10 @@ export function make(u: Union, parent: Node, name: string, mode: number, rdev: n
     setRdev(path, rdev);
   } else mknod(path, type | (mode & 0o7777), 0);
   const [uid, gid, m] = ownerOf(u, parent, caller, type === 0o120000 ? 0o120777 : mode);
-  setOwnerMode(u.cfg.style, path, uid, gid, m, { fresh: true, chmod: m !== mode && type !== 0o120000 });
+  const plain = !setOwnerMode(u.cfg.style, path, uid, gid, m, { fresh: true, chmod: m !== mode && type !== 0o120000 });
   const node = added(u, parent, name, type);
+  node.plain = plain;
+  node.fresh = true;
   if (type === S_IFDIR && node.lower !== undefined) markOpaque(path);
   node.lowerDir = false;
   return node;

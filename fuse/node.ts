@@ -31,6 +31,8 @@ export interface Node {
   aliases: { parent: Node; name: string }[];
   /** Known to carry no override_stat in the upper layer (so attr() skips reading it). */
   plain: boolean;
+  /** Made by this mount and given no xattr since: security.capability is known absent (asked on every write). */
+  fresh: boolean;
   /** pathOf's memo, valid while no rename happened since (pathEpoch). */
   path: string;
   pathEpoch: number;
@@ -70,7 +72,7 @@ export class NodeTable {
   make(parent: Node | undefined, name: string, type: number, upper: boolean, lower: LowerEntry | undefined): Node {
     const node: Node = {
       id: this.nextId++, parent, name, nlookup: 0, children: type === S_IFDIR ? new Map() : NO_CHILDREN, type, upper, lower,
-      lowerDir: type === S_IFDIR && lower?.type === S_IFDIR, gen: 0, detached: false, ino: 0, aliases: [], plain: false, path: '', pathEpoch: -1,
+      lowerDir: type === S_IFDIR && lower?.type === S_IFDIR, gen: 0, detached: false, ino: 0, aliases: [], plain: false, fresh: false, path: '', pathEpoch: -1,
     };
     this.byId.set(node.id, node);
     if (parent !== undefined) {

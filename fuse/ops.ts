@@ -29,6 +29,8 @@ interface Ctx {
   entry(req: bigint, n: Node): void;
   attrReply(req: bigint, n: Node): void;
   ok(req: bigint): void;
+  /** Notes a lookup's miss for the next request. */
+  miss(parent: Node, name: string): void;
 }
 
 function context(u: Union, timeout: number, log: (e: unknown) => void): Ctx {
@@ -38,12 +40,17 @@ function context(u: Union, timeout: number, log: (e: unknown) => void): Ctx {
   // libfuse copies replies before returning: one buffer each serves every request.
   const entryBuf = Buffer.alloc(ENTRY_SIZE);
   const statBuf = Buffer.alloc(STAT_SIZE);
+  // A lookup's miss stays known for the one request after it (see Union.justMissed).
+  let missed: Union['justMissed'];
   const guard: Guard = (fn) => (req, ...a) => {
+    u.justMissed = missed;
+    missed = undefined;
     try {
       fn(req, ...a);
     } catch (e) {
       reply.err(req, toErrno(e, log));
     }
+    u.justMissed = undefined;
   };
   return {
     u, timeout, guard,
@@ -58,16 +65,21 @@ function context(u: Union, timeout: number, log: (e: unknown) => void): Ctx {
       reply.attr(req, statBuf, ttl(n, a.nlink));
     },
     ok: (req) => void reply.err(req, 0),
+    miss: (parent, name) => void (missed = { parent, name }),
   };
 }
 
 /** Names: lookup, attributes and everything that adds, removes or renames an entry. */
-function nameOps({ u, guard, entry, attrReply, ok }: Ctx): Partial<LowLevelHandlers> {
+function nameOps({ u, guard, entry, attrReply, ok, miss }: Ctx): Partial<LowLevelHandlers> {
   return {
     lookup: guard((req, parent, name) => {
       // Negative lookups are frequent (every create): no exception on that path.
-      const n = u.find(u.node(parent), name);
-      if (n === undefined) reply.err(req, ENOENT);
+      const p = u.node(parent);
+      const n = u.find(p, name);
+      if (n === undefined) {
+        miss(p, name);
+        reply.err(req, ENOENT);
+      }
       else entry(req, n);
     }),
     forget: (ino, n) => u.nodes.forget(ino, n),

@@ -7,6 +7,7 @@ import { isWhiteoutDevice, whiteoutTarget, WH_PREFIX } from './whiteout.js';
 import { isOpaque, type UpperStyle } from './upper.js';
 import { copyUpEntry } from './copyup.js';
 import type { Attr } from './wire.js';
+import { lstatRaw } from '../src/sys/stat.js';
 
 /**
  * The union of read-only lower layers and one writable upper directory, with overlayfs
@@ -44,7 +45,14 @@ export class Union {
   readonly inos = new InoMap();
   readonly handles = new Map<number, Handle>();
   readonly dirs = new Map<number, DirEntry[]>();
+  /** The fd create() opened on a node's new upper file, while open: attributes by fstat. */
+  private readonly creatorFds = new Map<Node, number>();
   private nextFh = 1;
+  /**
+   * The name the request just before the current one looked up and found absent (the kernel's
+   * lookup before a create): nothing ran in between, so creating it need not look again.
+   */
+  justMissed: { parent: Node; name: string } | undefined;
   /** Tells the kernel a node's cached attributes and data are stale (set once mounted). */
   invalidate: (nodeId: number) => void = () => undefined;
 
@@ -80,11 +88,11 @@ export class Union {
     if (parent.upper) {
       const path = `${this.upperPath(parent)}/${name}`;
       // Not found is the common case here: no exception for it (they cost more than the syscall).
-      const st = lstatSync(B(path), { throwIfNoEntry: false });
+      const st = lstatRaw(path);
       if (st !== undefined) {
         if (isWhiteoutDevice(st.mode, st.rdev)) return undefined;
         // Only an empty regular file can be a device placeholder whose type is in override_stat.
-        const type = st.isFile() && st.size === 0 ? upperAttr(path, this.inos).attr.mode & 0o170000 : st.mode & 0o170000;
+        const type = (st.mode & 0o170000) === 0o100000 && st.size === 0 ? upperAttr(path, this.inos).attr.mode & 0o170000 : st.mode & 0o170000;
         const n = this.nodes.make(parent, name, type, true, lower);
         n.lowerDir = type === S_IFDIR && lower?.type === S_IFDIR && !isOpaque(path);
         return n;
@@ -109,7 +117,7 @@ export class Union {
       if (h === undefined) throw new FsError(ENOENT);
       a = fdAttr(h.fd, this.inos);
     } else if (n.upper) {
-      const got = upperAttr(this.upperPath(n), this.inos, n.plain);
+      const got = upperAttr(this.upperPath(n), this.inos, n.plain, this.creatorFds.get(n));
       a = got.attr;
       n.plain = got.plain;
     }
@@ -172,6 +180,7 @@ export class Union {
 
   /** Registers an fd opened on a node's upper file (create). */
   adoptHandle(n: Node, fd: number, flags: number): number {
+    this.creatorFds.set(n, fd);
     const fh = this.nextFh++;
     this.handles.set(fh, { node: n, fd, flags, gen: -1 });
     return fh;
@@ -201,6 +210,7 @@ export class Union {
     const h = this.handles.get(fh);
     if (h === undefined) return;
     this.handles.delete(fh);
+    if (this.creatorFds.get(h.node) === h.fd) this.creatorFds.delete(h.node);
     closeSync(h.fd);
   }
 

@@ -2,24 +2,10 @@
  * The C structures libfuse 3.14 exchanges with us, packed by hand in Buffers (x86_64 layouts,
  * checked with offsetof against libfuse3-dev; see FUSE-NOTES.md). Pure: no koffi, no I/O.
  */
+import type { RawStat } from '../src/sys/stat.js';
 
-/** What getattr reports; times are split in seconds and nanoseconds for full fidelity. */
-export interface Attr {
-  ino: number;
-  mode: number;
-  nlink: number;
-  uid: number;
-  gid: number;
-  rdev: number;
-  size: number;
-  blocks: number;
-  atimeSec: number;
-  atimeNsec: number;
-  mtimeSec: number;
-  mtimeNsec: number;
-  ctimeSec: number;
-  ctimeNsec: number;
-}
+/** What getattr reports (a struct stat's fields; times split in seconds and nanoseconds). */
+export type Attr = RawStat;
 
 export const STAT_SIZE = 144;
 export const ENTRY_SIZE = 176;

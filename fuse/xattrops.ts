@@ -10,7 +10,7 @@ import type { Union } from './union.js';
  */
 /** An xattr's value, or undefined (ENODATA: the kernel asks for security.capability on every write). */
 export function getXattr(u: Union, n: Node, name: string): Buffer | undefined {
-  if (isPrivateXattr(name)) return undefined;
+  if (isPrivateXattr(name) || (n.fresh && name === 'security.capability')) return undefined;
   let v: Buffer | undefined;
   if (n.upper) v = lgetxattr(u.upperPath(n), name);
   else if (n.lower!.meta !== undefined) v = n.lower!.meta.xattrs.get(Buffer.from(name, 'latin1').toString('utf8'));
@@ -30,6 +30,7 @@ export function listXattr(u: Union, n: Node): Buffer {
 export function setXattr(u: Union, n: Node, name: string, value: Buffer, flags: number): void {
   if (isPrivateXattr(name)) throw new FsError(EPERM);
   u.copyUp(n);
+  n.fresh = false;
   lsetxattr(u.upperPath(n), name, value, flags);
 }
 

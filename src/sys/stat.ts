@@ -1,0 +1,63 @@
+import { koffi, libcFunction, errnoName } from './libc.js';
+import { SysError } from '../errors.js';
+
+/**
+ * lstat(2) straight into one reused struct stat: no fs.Stats object (with its four Dates) per
+ * call, and times in whole nanoseconds. The FUSE daemon stats a file after nearly every change.
+ */
+const lstatC = libcFunction('int lstat(void *path, void *buf)');
+const fstatC = libcFunction('int fstat(int fd, void *buf)');
+const ENOENT = 2;
+// x86_64 struct stat (144 bytes); see FUSE-NOTES.md.
+const st = Buffer.alloc(144);
+let pathBuf = Buffer.alloc(4096);
+
+/** The fields of a struct stat; times as seconds and nanoseconds. */
+export interface RawStat {
+  ino: number;
+  mode: number;
+  nlink: number;
+  uid: number;
+  gid: number;
+  rdev: number;
+  size: number;
+  blocks: number;
+  atimeSec: number;
+  atimeNsec: number;
+  mtimeSec: number;
+  mtimeNsec: number;
+  ctimeSec: number;
+  ctimeNsec: number;
+}
+
+const u64 = (at: number): number => st.readUInt32LE(at) + st.readUInt32LE(at + 4) * 0x100000000;
+const i64 = (at: number): number => st.readUInt32LE(at) + st.readInt32LE(at + 4) * 0x100000000;
+
+/** lstat of a path (a latin1 byte string); undefined when it does not exist, SysError otherwise. */
+export function lstatRaw(path: string): RawStat | undefined {
+  if (path.length + 1 > pathBuf.length) pathBuf = Buffer.alloc(path.length + 1);
+  pathBuf[pathBuf.write(path, 'latin1')] = 0;
+  if (lstatC(pathBuf, st) < 0) {
+    const errno = Math.abs(koffi.errno());
+    if (errno === ENOENT) return undefined;
+    throw new SysError('lstat', errno, errnoName(errno), path);
+  }
+  return decoded();
+}
+
+/** fstat of an open file (no path walk). */
+export function fstatRaw(fd: number): RawStat {
+  if (fstatC(fd, st) < 0) {
+    const errno = Math.abs(koffi.errno());
+    throw new SysError('fstat', errno, errnoName(errno), `fd ${fd}`);
+  }
+  return decoded();
+}
+
+function decoded(): RawStat {
+  return {
+    ino: u64(8), nlink: u64(16), mode: st.readUInt32LE(24), uid: st.readUInt32LE(28), gid: st.readUInt32LE(32), rdev: u64(40),
+    size: i64(48), blocks: i64(64), atimeSec: i64(72), atimeNsec: i64(80), mtimeSec: i64(88), mtimeNsec: i64(96),
+    ctimeSec: i64(104), ctimeNsec: i64(112),
+  };
+}
