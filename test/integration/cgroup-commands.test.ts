@@ -1,30 +1,15 @@
 // pause, unpause, update and stats on this host, where hutch gets no cgroup of its own (hybrid
 // cgroups, no user manager): clear errors for pause and update, and stats from /proc (pids,
 // CPU time, memory, net io). Their enforcing paths run in the VM (test/vm/cgroup-commands.ts).
-import { existsSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
-import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { requires } from '../helpers/host.js';
-import { hutch, sandbox, type Sandbox } from '../helpers/hutch-cli.js';
-import { expectNoLeaks, leakSnapshot, type LeakSnapshot } from '../helpers/leaks.js';
-import { busyboxRootfs } from '../helpers/rootfs.js';
+import { describe, expect, it } from 'vitest';
+import { hutch, type Sandbox } from '../helpers/hutch-cli.js';
+import { useContainerSandbox } from '../helpers/frames.js';
 
 let box: Sandbox;
 let rootfs: string;
-let before: LeakSnapshot;
 const h = (...args: string[]) => hutch([args[0]!, '--root', box.root, ...args.slice(1)]);
 
-beforeAll(() => requires('userns', 'subuid', 'newuidmap', 'busybox'));
-beforeEach(async () => {
-  box = sandbox();
-  rootfs = await busyboxRootfs(box.dir);
-  before = leakSnapshot();
-});
-afterEach(async () => {
-  await expectNoLeaks(before, [join(box.root, 'run')]);
-  expect(existsSync(join(box.root, 'data', 'containers')) ? readdirSync(join(box.root, 'data', 'containers')).filter((f) => !f.startsWith('.')) : []).toEqual([]);
-  box.remove();
-});
+useContainerSandbox((b, r) => ((box = b), (rootfs = r)));
 
 describe('cgroup commands without a cgroup', () => {
   it('pause and update fail naming the cause; stats shows pids, memory and net io from /proc; rm -f ends it', async () => {

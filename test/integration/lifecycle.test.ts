@@ -1,31 +1,17 @@
 // The user's container lifecycle: run -d under a monitor, ps, logs, exec, stop, rm, and the
 // monitor's death, as the unprivileged test user with real namespaces.
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { requires } from '../helpers/host.js';
-import { hutch, sandbox, type Sandbox } from '../helpers/hutch-cli.js';
-import { expectNoLeaks, leakSnapshot, type LeakSnapshot } from '../helpers/leaks.js';
-import { busyboxRootfs } from '../helpers/rootfs.js';
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { hutch, type Sandbox } from '../helpers/hutch-cli.js';
+import { useContainerSandbox } from '../helpers/frames.js';
 
 let box: Sandbox;
 let rootfs: string;
-let before: LeakSnapshot;
 const h = (...args: string[]) => hutch([args[0]!, '--root', box.root, ...args.slice(1)]);
 const runD = (args: string[], cmd: string[]) => h('run', '-d', '--rootfs', rootfs, ...args, '--', ...cmd);
 const inspect = async (name: string) => JSON.parse(String((await h('inspect', name)).stdout))[0];
 
-beforeAll(() => requires('userns', 'subuid', 'newuidmap', 'busybox'));
-beforeEach(async () => {
-  box = sandbox();
-  rootfs = await busyboxRootfs(box.dir);
-  before = leakSnapshot();
-});
-afterEach(async () => {
-  await expectNoLeaks(before, [join(box.root, 'run')]);
-  expect(existsSync(join(box.root, 'data', 'containers')) ? readdirSync(join(box.root, 'data', 'containers')).filter((f) => !f.startsWith('.')) : []).toEqual([]);
-  box.remove();
-});
+useContainerSandbox((b, r) => ((box = b), (rootfs = r)));
 
 describe('a detached container', () => {
   it('is listed by ps, logs stdout and stderr apart, takes exec, stops with SIGKILL after -t, and rm leaves nothing', async () => {

@@ -1,18 +1,15 @@
 // hutch runtime create with config.json's linux.resources and linux.cgroupsPath, on this host
 // where no cgroup can be had (hybrid cgroups, no user manager): the one-line warning naming what
 // is not enforced, --systemd-cgroup's cgroupsPath form checked, and nothing left behind.
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { requires } from '../helpers/host.js';
-import { hutch, sandbox, type Sandbox } from '../helpers/hutch-cli.js';
-import { expectNoLeaks, leakSnapshot, type LeakSnapshot } from '../helpers/leaks.js';
-import { busyboxRootfs } from '../helpers/rootfs.js';
+import { describe, expect, it } from 'vitest';
+import { hutch, type Sandbox } from '../helpers/hutch-cli.js';
+import { useBundleSandbox } from '../helpers/frames.js';
 
 let box: Sandbox;
 let bundle: string;
-let before: LeakSnapshot;
 // A created container inherits the caller's stdio (runc's model): its stderr goes to a file.
 // (a file descriptor, not execa's { file }, which it pipes through a stream and waits on).
 async function rt(args: string[]): Promise<{ exitCode?: number }> {
@@ -40,19 +37,7 @@ function config(linux: Record<string, unknown>): void {
   }));
 }
 
-beforeAll(() => requires('userns', 'busybox'));
-beforeEach(async () => {
-  box = sandbox();
-  bundle = join(box.dir, 'bundle');
-  mkdirSync(bundle);
-  await busyboxRootfs(bundle);
-  before = leakSnapshot();
-});
-afterEach(async () => {
-  await expectNoLeaks(before);
-  expect(existsSync(join(box.dir, 'rt')) ? readdirSync(join(box.dir, 'rt')).filter((f) => !f.startsWith('.')) : []).toEqual([]);
-  box.remove();
-});
+useBundleSandbox((b, dir) => ((box = b), (bundle = dir)));
 
 describe('runtime create with linux.resources', () => {
   it('warns once naming the limits not enforced, creates the container, and delete removes it', async () => {

@@ -1,17 +1,14 @@
 // hutch runtime (runc's command line) on hand-written bundles: the status machine, hooks,
 // exec, and clear errors for invalid config.json files.
-import { existsSync, readdirSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { requires } from '../helpers/host.js';
-import { hutch, sandbox, type Sandbox } from '../helpers/hutch-cli.js';
-import { expectNoLeaks, leakSnapshot, type LeakSnapshot } from '../helpers/leaks.js';
-import { busyboxRootfs } from '../helpers/rootfs.js';
+import { describe, expect, it } from 'vitest';
+import { hutch, type Sandbox } from '../helpers/hutch-cli.js';
+import { useBundleSandbox } from '../helpers/frames.js';
 
 let box: Sandbox;
 let bundle: string;
-let before: LeakSnapshot;
 const rt = (...args: string[]) => hutch(['runtime', '--root', join(box.dir, 'rt'), ...args]);
 // A created container inherits the caller's stdio (runc's model): keep it off the captured pipes.
 const rtBg = (...args: string[]) => hutch(['runtime', '--root', join(box.dir, 'rt'), ...args], { stdout: 'ignore', stderr: 'ignore' });
@@ -35,19 +32,7 @@ function config(args: string[], change: (c: Record<string, any>) => void = () =>
   writeFileSync(join(bundle, 'config.json'), JSON.stringify(c));
 }
 
-beforeAll(() => requires('userns', 'busybox'));
-beforeEach(async () => {
-  box = sandbox();
-  bundle = join(box.dir, 'bundle');
-  mkdirSync(bundle);
-  await busyboxRootfs(bundle);
-  before = leakSnapshot();
-});
-afterEach(async () => {
-  await expectNoLeaks(before);
-  expect(existsSync(join(box.dir, 'rt')) ? readdirSync(join(box.dir, 'rt')).filter((f) => !f.startsWith('.')) : []).toEqual([]);
-  box.remove();
-});
+useBundleSandbox((b, dir) => ((box = b), (bundle = dir)));
 
 describe('the status machine', () => {
   it('create waits for start; running; delete refused without --force; stopped after kill; delete', async () => {
