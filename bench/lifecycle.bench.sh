@@ -3,22 +3,12 @@
 # podman run --rm with runc vs with bin/hutch-runtime (one-shot); hutch run -d + rm -f; hutch exec.
 # Run as root (npm run bench -- lifecycle); prints medians of RUNS runs.
 set -euo pipefail
-repo=$(cd "$(dirname "$0")/.." && pwd)
-user=${HUTCH_TEST_USER:-hutchtest}
 runs=${RUNS:-7}
-[ "$(id -u)" = 0 ] || { echo "lifecycle.bench: run as root (it drops to $user)" >&2; exit 1; }
-command -v hyperfine >/dev/null || { echo "lifecycle.bench: hyperfine is not installed" >&2; exit 1; }
-
-work=$(mktemp -d /tmp/hutch-bench-lifecycle.XXXXXX)
+. "$(dirname "$0")/lib.sh"
+bench_init lifecycle
 rootfs=$work/rootfs
-mkdir -p "$rootfs"/{bin,etc,proc,sys,dev,tmp}
-cp /bin/busybox "$rootfs/bin/busybox"
-for applet in sh true sleep; do ln -s busybox "$rootfs/bin/$applet"; done
-printf 'root:x:0:0:root:/root:/bin/sh\n' > "$rootfs/etc/passwd"
-printf 'root:x:0:\n' > "$rootfs/etc/group"
+busybox_rootfs "$rootfs" sh true sleep
 chown -R "$user:$user" "$work"
-home=$(getent passwd "$user" | cut -d: -f6)
-as_user() { runuser -u "$user" -- env -i HOME="$home" PATH=/usr/local/bin:/usr/bin:/bin XDG_RUNTIME_DIR= "$@"; }
 trap 'as_user node "$repo/bin/hutch" rm -f --root "$work/state" box >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
 h="node $repo/bin/hutch"
 as_user bash -c "cd /tmp && podman run --rm --runtime runc --rootfs $rootfs true" 2>/dev/null

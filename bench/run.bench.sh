@@ -4,24 +4,14 @@
 # `node -e 0`, the floor of any Node CLI).
 # Run as root (npm run bench -- run); prints medians of RUNS runs and the ratios to hutch.
 set -euo pipefail
-repo=$(cd "$(dirname "$0")/.." && pwd)
-user=${HUTCH_TEST_USER:-hutchtest}
 runs=${RUNS:-15}
-[ "$(id -u)" = 0 ] || { echo "run.bench: run as root (it drops to $user)" >&2; exit 1; }
-command -v hyperfine >/dev/null || { echo "run.bench: hyperfine is not installed" >&2; exit 1; }
-
-work=$(mktemp -d /tmp/hutch-bench-run.XXXXXX)
+. "$(dirname "$0")/lib.sh"
+bench_init run
 trap 'rm -rf "$work"' EXIT
 rootfs=$work/rootfs
-mkdir -p "$rootfs"/{bin,etc,proc,sys,dev,tmp}
-cp /bin/busybox "$rootfs/bin/busybox"
-for applet in sh true; do ln -s busybox "$rootfs/bin/$applet"; done
-printf 'root:x:0:0:root:/root:/bin/sh\n' > "$rootfs/etc/passwd"
-printf 'root:x:0:\n' > "$rootfs/etc/group"
+busybox_rootfs "$rootfs" sh true
 chown -R "$user:$user" "$work"
-home=$(getent passwd "$user" | cut -d: -f6)
 
-as_user() { runuser -u "$user" -- env -i HOME="$home" PATH=/usr/local/bin:/usr/bin:/bin XDG_RUNTIME_DIR= "$@"; }
 # podman's first run sets up its storage; keep that out of the timing.
 as_user bash -c "cd /tmp && podman run --rm --runtime runc --rootfs $rootfs true" 2>/dev/null
 

@@ -2,9 +2,10 @@
 // filesystem, and after each test no process, mount or runtime file left, and no record.
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeAll, beforeEach, expect } from 'vitest';
+import { execa } from 'execa';
+import { afterAll, afterEach, beforeAll, beforeEach, expect } from 'vitest';
 import { requires } from './host.js';
-import { sandbox, type Sandbox } from './hutch-cli.js';
+import { hutch, REPO, sandbox, type Sandbox } from './hutch-cli.js';
 import { expectNoLeaks, leakSnapshot, type LeakSnapshot } from './leaks.js';
 import { busyboxRootfs } from './rootfs.js';
 
@@ -47,5 +48,28 @@ export function useBundleSandbox(onEach: (box: Sandbox, bundle: string) => void)
     await expectNoLeaks(before);
     expect(entries(join(box.dir, 'rt'))).toEqual([]);
     box.remove();
+  });
+}
+
+/**
+ * `hutch run IMAGE` tests: one sandbox per file with the fixture image (localhost/itest) loaded
+ * into its store; after each test no process, mount or runtime file left.
+ */
+export function useImageSandbox(onAll: (box: Sandbox) => void): void {
+  let box: Sandbox;
+  let before: LeakSnapshot;
+  beforeAll(async () => {
+    box = sandbox();
+    onAll(box);
+    await execa('bash', [join(REPO, 'test/fixtures/image-archive.sh'), join(box.dir, 'fx')]);
+    const loaded = await hutch(['load', '--root', box.root, '-q', '-i', join(box.dir, 'fx', 'it.tar')]);
+    expect(loaded.stderr).toBe('');
+  }, 60_000);
+  afterAll(() => box.remove());
+  beforeEach(() => {
+    before = leakSnapshot();
+  });
+  afterEach(async () => {
+    await expectNoLeaks(before, [join(box.root, 'run')]);
   });
 }

@@ -1,37 +1,24 @@
 // The network through the real `hutch run`: run -d -p with ps/port, --network container:ID,
 // UDP publish, allow_host_loopback, a port in use, and no slirp4netns or forwarder left after
 // rm -f or a kill -9 of the monitor. All traffic stays on 127.0.0.1 and the containers' namespaces.
-import { execa } from 'execa';
 import { createSocket } from 'node:dgram';
 import { createServer, type AddressInfo } from 'node:net';
 import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { requires } from '../helpers/host.js';
-import { hutch, REPO, sandbox, type Sandbox } from '../helpers/hutch-cli.js';
-import { expectNoLeaks, leakSnapshot, type LeakSnapshot } from '../helpers/leaks.js';
+import { hutch, sandbox, type Sandbox } from '../helpers/hutch-cli.js';
+import { useImageSandbox } from '../helpers/frames.js';
 import { fetchText, hostHttpServer, until } from '../helpers/netns.js';
 
 requires('fuse', 'subuid', 'newuidmap', 'busybox', 'slirp4netns', 'tun');
 
 let box: Sandbox;
-let before: LeakSnapshot;
 const IMAGE = 'localhost/itest';
 const cli = (verb: string, args: string[]) => hutch([verb, '--root', box.root, ...args]);
 const run = (args: string[]) => cli('run', args);
 
-beforeAll(async () => {
-  box = sandbox();
-  await execa('bash', [join(REPO, 'test/fixtures/image-archive.sh'), join(box.dir, 'fx')]);
-  expect((await cli('load', ['-q', '-i', join(box.dir, 'fx', 'it.tar')])).stderr).toBe('');
-}, 60_000);
-afterAll(() => box.remove());
-beforeEach(() => {
-  before = leakSnapshot();
-});
-afterEach(async () => {
-  await expectNoLeaks(before, [join(box.root, 'run')]);
-});
+useImageSandbox((b) => (box = b));
 
 interface PsRow { Id: string; Pid: number; Ports: { host_ip: string; host_port: number; container_port: number; protocol: string }[] }
 

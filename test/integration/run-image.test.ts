@@ -6,30 +6,19 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node
 import { get } from 'node:http';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { requires } from '../helpers/host.js';
-import { hutch, REPO, sandbox, type Sandbox } from '../helpers/hutch-cli.js';
-import { expectNoLeaks, leakSnapshot, type LeakSnapshot } from '../helpers/leaks.js';
+import { hutch, type Sandbox } from '../helpers/hutch-cli.js';
+import { useImageSandbox } from '../helpers/frames.js';
 
 requires('fuse', 'subuid', 'newuidmap', 'busybox');
 
 let box: Sandbox;
-let before: LeakSnapshot;
 const IMAGE = 'localhost/itest';
 const run = (args: string[], env: Record<string, string> = {}) => hutch(['run', '--root', box.root, ...args], { env });
 
-beforeAll(async () => {
-  box = sandbox();
-  await execa('bash', [join(REPO, 'test/fixtures/image-archive.sh'), join(box.dir, 'fx')]);
-  const loaded = await hutch(['load', '--root', box.root, '-q', '-i', join(box.dir, 'fx', 'it.tar')]);
-  expect(loaded.stderr).toBe('');
-}, 60_000);
-afterAll(() => box.remove());
-beforeEach(() => {
-  before = leakSnapshot();
-});
-afterEach(async () => {
-  await expectNoLeaks(before, [join(box.root, 'run')]);
+useImageSandbox((b) => (box = b));
+afterEach(() => {
   for (const dir of ['data/containers', 'data/ephemeral', 'run/ephemeral']) {
     const left = existsSync(join(box.root, dir)) ? readdirSync(join(box.root, dir)) : [];
     expect(left.filter((name) => !name.startsWith('.')), `folders left in ${dir}`).toEqual([]); // .lock is the store's
