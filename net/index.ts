@@ -127,14 +127,6 @@ async function loopbackUp(pid: number): Promise<void> {
 }
 
 /** Whether the container needs a network namespace of its own (host shares ours, container:ID joins one). */
-/**
- * Starts loading what startNetwork will need (execa, ~70 ms of module loading) while the
- * container is still being cloned and mapped, so the hook does not wait for it.
- */
-export function warmNetwork(mode: NetworkMode): void {
-  if (mode.kind === 'slirp4netns' || mode.kind === 'pasta') void import('execa').catch(() => undefined);
-}
-
 export function needsOwnNetns(mode: NetworkMode): boolean {
   return mode.kind !== 'host' && mode.kind !== 'container';
 }

@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import {
   defaultNetworkMode, formatMapping, needsOwnNetns, networkEtcFiles, parseNetworkOption, parsePublish, publishAllExposed,
-  releasePorts, reservePorts, startNetwork, warmNetwork, type NetworkInfo, type NetworkMode, type PortMapping, type ReservedPort,
+  releasePorts, reservePorts, startNetwork, type NetworkInfo, type NetworkMode, type PortMapping, type ReservedPort,
 } from '../../net/index.js';
 import type { Cleanup } from '../sys/cleanup.js';
 import { recordedPorts } from './ports-view.js';
@@ -35,7 +35,6 @@ export async function prepareNetwork(mode: NetworkMode, flags: NetworkFlags, exp
   const mappings: PortMapping[] = [...flags.publish.map(parsePublish), ...(flags.publishAll ? publishAllExposed(exposed) : [])];
   const ports: ReservedPort[] = await reservePorts(mappings);
   cleanup.add('published host ports', () => releasePorts(ports));
-  warmNetwork(mode);
   return {
     mode,
     ownNetns: needsOwnNetns(mode),
