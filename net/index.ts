@@ -16,6 +16,8 @@ import { releasePorts, type PortMapping, type ReservedPort } from './ports.js';
 import { findOnPath, stopProcess } from './process.js';
 import { addHostForwards, slirpAddresses, startSlirp, type SlirpProcess } from './slirp.js';
 
+export { SLIRP_TAP } from './slirp.js';
+
 export { parseNetworkOption, type NetworkMode, type SlirpMode, type PastaMode, type PortHandler } from './options.js';
 export { parsePublish, publishAllExposed, reservePorts, releasePorts, formatMapping, type PortMapping, type ReservedPort } from './ports.js';
 export { networkEtcFiles, parseAddHost, type EtcOptions } from './etc.js';
