@@ -19,6 +19,12 @@ mirror=$(apt-cache policy | awk '$3 == "bookworm/main" && /Packages/ { print $2;
 
 mkdir -p "$cache"
 chmod 0755 "$cache"
+# One build at a time (test runs of several checkouts may start together); the winner's tarball
+# serves the others. Under the lock, a killed build's leftovers can go.
+exec 9> "$cache/.lock"
+flock 9
+if [ -f "$out" ]; then echo "$out"; exit 0; fi
+rm -rf "$cache"/.build-*
 work=$(mktemp -d "$cache/.build-XXXXXX")
 trap 'rm -rf "$work"' EXIT
 start=$(date +%s)
