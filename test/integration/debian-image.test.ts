@@ -18,13 +18,29 @@ let box: Sandbox;
 let debs: string;
 let before: LeakSnapshot;
 
-const POSTINST = `getent passwd hutchsvc >/dev/null || useradd --system --no-create-home --home-dir /var/lib/hutch-probe --shell /usr/sbin/nologin hutchsvc
+// cap_net_raw+ep as setcap writes it (VFS_CAP_REVISION_2), as ping's postinst does.
+const CAP_NET_RAW = '0100000200200000000000000000000000000000';
+// Sets and reads xattrs with nothing but perl-base (minbase has no attr or libcap2-bin).
+const XATTR_TOOL = `#!/usr/bin/perl
+use strict;
+my %nr = (x86_64 => [188, 191], aarch64 => [5, 8]);
+my $arch = \`uname -m\`; chomp $arch;
+my ($set, $get) = @{$nr{$arch} or die "no syscall numbers for $arch\\n"};
+my ($op, $path, $name, $hex) = @ARGV;
+if ($op eq 'set') { my $v = pack('H*', $hex); syscall($set, $path, $name, $v, length($v), 0) == 0 or die "setxattr $name: $!\\n"; exit 0; }
+my $buf = "\\0" x 256; my $n = syscall($get, $path, $name, $buf, 256);
+$n >= 0 or die "getxattr $name: $!\\n"; print unpack('H*', substr($buf, 0, $n)), "\\n";
+`;
+/** postinst: a system user, chown and chmod of its files, a setgid program with xattrs (user.*, a file capability). */
+const postinst = (version: string): string => `getent passwd hutchsvc >/dev/null || useradd --system --no-create-home --home-dir /var/lib/hutch-probe --shell /usr/sbin/nologin hutchsvc
 mkdir -p /var/lib/hutch-probe
 echo state > /var/lib/hutch-probe/state
 chown -R hutchsvc:hutchsvc /var/lib/hutch-probe
 chmod 0750 /var/lib/hutch-probe
 chgrp hutchsvc /usr/bin/hutch-probe
-chmod 2755 /usr/bin/hutch-probe`;
+chmod 2755 /usr/bin/hutch-probe
+hutch-xattr set /usr/bin/hutch-probe user.probe.version ${Buffer.from(version).toString('hex')}
+hutch-xattr set /usr/bin/hutch-probe security.capability ${CAP_NET_RAW}`;
 const POSTRM = `if [ "$1" = purge ]; then rm -rf /var/lib/hutch-probe; userdel hutchsvc; fi`;
 
 /** Version 1 and 2 of the probe package: 2 rewrites files (hard link kept), drops one, adds one. */
@@ -35,11 +51,11 @@ function probe(version: '1.0' | '2.0'): DebSpec {
     name: 'hutch-probe', version,
     files: {
       [`${P.slice(1)}/data.txt`]: `data v${v}\n`, [`${P.slice(1)}/${only}`]: `${only}\n`, [`${P.slice(1)}/sub/nested.txt`]: 'nested\n',
-      [`${P.slice(1)}/empty/`]: '', 'etc/hutch-probe.conf': `setting=${v}\n`, 'usr/bin/hutch-probe': `#!/bin/sh\necho probe v${v}\n`,
+      [`${P.slice(1)}/empty/`]: '', 'etc/hutch-probe.conf': `setting=${v}\n`, 'usr/bin/hutch-probe': `#!/bin/sh\necho probe v${v}\n`, 'usr/bin/hutch-xattr': XATTR_TOOL,
     },
     hardlinks: { [`${P.slice(1)}/data-hard.txt`]: `${P.slice(1)}/data.txt` },
     symlinks: { [`${P.slice(1)}/data-link`]: 'data.txt' },
-    scripts: { postinst: POSTINST, postrm: POSTRM },
+    scripts: { postinst: postinst(version), postrm: POSTRM },
     conffiles: ['/etc/hutch-probe.conf'],
   };
 }
@@ -54,13 +70,15 @@ cd ${P}
 stat -c '%n %U:%G %a %h' data.txt data-hard.txt /usr/bin/hutch-probe /var/lib/hutch-probe /var/lib/hutch-probe/state
 [ "$(stat -c %i data.txt)" = "$(stat -c %i data-hard.txt)" ] && echo same-inode
 cat data-hard.txt; readlink data-link; cat data-link; ls; cat /etc/hutch-probe.conf; hutch-probe
-getent passwd hutchsvc | cut -d: -f1,7`;
+getent passwd hutchsvc | cut -d: -f1,7
+hutch-xattr get /usr/bin/hutch-probe user.probe.version; hutch-xattr get /usr/bin/hutch-probe security.capability`;
 
 function installed(v: '1' | '2'): string[] {
   const files = v === '1' ? ['data-hard.txt', 'data-link', 'data.txt', 'empty', 'old-only.txt', 'sub'] : ['data-hard.txt', 'data-link', 'data.txt', 'empty', 'new-only.txt', 'sub'];
   return [`install ok installed ${v}.0`, 'data.txt root:root 644 2', 'data-hard.txt root:root 644 2', '/usr/bin/hutch-probe root:hutchsvc 2755 1',
     '/var/lib/hutch-probe hutchsvc:hutchsvc 750 2', '/var/lib/hutch-probe/state hutchsvc:hutchsvc 644 1', 'same-inode',
-    `data v${v}`, 'data.txt', `data v${v}`, ...files, `setting=${v}`, `probe v${v}`, 'hutchsvc:/usr/sbin/nologin'];
+    `data v${v}`, 'data.txt', `data v${v}`, ...files, `setting=${v}`, `probe v${v}`, 'hutchsvc:/usr/sbin/nologin',
+    Buffer.from(`${v}.0`).toString('hex'), CAP_NET_RAW];
 }
 
 beforeAll(async () => {
