@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { FuseError } from '../src/errors.js';
+import { entryScript } from '../src/sys/entry-points.js';
 import { umount2, MNT_DETACH } from '../src/sys/fsx.js';
 
 /**
@@ -29,8 +29,6 @@ export interface UnionMount {
   unmount(): Promise<void>;
 }
 
-const daemonScript = fileURLToPath(new URL('./daemon-main.js', import.meta.url));
-
 /** The hutch-fs argument list for a spec (exported for tests of the option format). */
 export function daemonArgs(spec: UnionSpec): string[] {
   const esc = (p: string): string => p.replace(/([:,\\])/g, '\\$1');
@@ -45,7 +43,7 @@ export function daemonArgs(spec: UnionSpec): string[] {
 }
 
 export async function mountUnion(spec: UnionSpec): Promise<UnionMount> {
-  const child = spawn(process.execPath, [daemonScript, ...daemonArgs(spec)], {
+  const child = spawn(process.execPath, [entryScript('fuseDaemon'), ...daemonArgs(spec)], {
     stdio: ['ignore', 'ignore', 'pipe', 'pipe'], env: { ...process.env, HUTCH_FS_READY_FD: '3' },
   });
   let stderr = '';

@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <linux/filter.h>
+#include <linux/if_tun.h>
 #include <linux/seccomp.h>
 #include <net/if.h>
 #include <sched.h>
@@ -353,6 +354,25 @@ static void do_loopback(uint32_t index) {
   close(fd);
 }
 
+/*
+ * Invariant: a tap device of this name exists in the new network namespace, persistent and not
+ * attached. slirp4netns attaches to it; when slirp4netns exits, closing a non-persistent tap
+ * would unregister it there and then (~20 ms of RCU waits in its exit, which hutch waits for),
+ * while a persistent one goes with the namespace, in the kernel's own time.
+ */
+static void do_tap(const struct record *r) {
+  const char *name = get_string(r, 0, 0);
+  if (strlen(name) >= IFNAMSIZ) die(STEP_TAP, ENAMETOOLONG, r->index);
+  int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+  if (fd < 0) die(STEP_TAP, errno, r->index);
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  strcpy(ifr.ifr_name, name);
+  ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+  if (ioctl(fd, TUNSETIFF, &ifr) < 0 || ioctl(fd, TUNSETPERSIST, 1) < 0) die(STEP_TAP, errno, r->index);
+  close(fd);
+}
+
 /* Invariant: the pty master waits at PTY_MASTER_FD; returns the slave, owned by the user. */
 static int open_terminal(uint32_t index) {
   int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
@@ -548,6 +568,7 @@ static void __attribute__((noreturn)) run_child(void) {
   sync_read(SYNC_MAPPED);
   int fifo = hold_path(TAG_START_FIFO, STEP_START_FIFO);
   int console = console_fd;
+  if (find(TAG_TAP, &r)) do_tap(&r); /* before the mounts: /dev/net/tun is the host's */
   setup_filesystem();
   setup_process();
   int slave = find(TAG_TERMINAL, &r) ? open_terminal(r.index) : -1;

@@ -44,7 +44,8 @@ enum wire_tag {
   TAG_DETACH = 26,       /* empty: no parent-death signal for the child; the helper exits once it is cloned */
   TAG_START_FIFO = 27,   /* string path: after SYNC_READY, wait for a reader of this fifo instead of SYNC_GO */
   TAG_CONSOLE_SOCKET = 28,/* string path: send the pty master over this unix socket (SCM_RIGHTS) */
-  TAG_MAX = 28,
+  TAG_TAP = 29,          /* string name: make a persistent tap device (IFF_TAP|IFF_NO_PI) before the mounts */
+  TAG_MAX = 29,
 };
 
 /* TAG_MOUNT ops: what to do around mount(2). */
@@ -94,6 +95,7 @@ enum wire_step {
   STEP_SETNS = 29,
   STEP_START_FIFO = 30,
   STEP_CONSOLE_SOCKET = 31,
+  STEP_TAP = 32,
 };
 
 #endif

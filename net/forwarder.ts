@@ -1,9 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readlinkSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { NetworkError, describeCause } from '../src/errors.js';
 import type { Cleanup } from '../src/sys/cleanup.js';
+import { entryScript } from '../src/sys/entry-points.js';
 import type { ForwardMessage } from './forwarder-child.js';
 import type { ReservedPort } from './ports.js';
 import { supervise } from './process.js';
@@ -22,7 +21,7 @@ export interface Forwarder {
 }
 
 export async function startForwarder(pid: number, ports: ReservedPort[], cleanup: Cleanup): Promise<Forwarder> {
-  const child = spawn('nsenter', [...nsenterArgs(pid), '--', process.execPath, childScript()], {
+  const child = spawn('nsenter', [...nsenterArgs(pid), '--', process.execPath, entryScript('forwarder')], {
     stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
     serialization: 'json',
   });
@@ -55,12 +54,6 @@ export function nsenterArgs(pid: number): string[] {
     });
   }
   return args;
-}
-
-/** The compiled child script: beside this file in dist/, or in dist/ when run from sources (tests). */
-function childScript(): string {
-  const here = fileURLToPath(import.meta.url);
-  return here.endsWith('.ts') ? join(dirname(here), '..', 'dist', 'net', 'forwarder-child.js') : join(dirname(here), 'forwarder-child.js');
 }
 
 function nextMessage(child: ChildProcess, type: string, exited: Promise<number | null>): Promise<void> {

@@ -16,6 +16,8 @@ import { releasePorts, type PortMapping, type ReservedPort } from './ports.js';
 import { findOnPath, stopProcess } from './process.js';
 import { addHostForwards, slirpAddresses, startSlirp, type SlirpProcess } from './slirp.js';
 
+export { SLIRP_TAP } from './slirp.js';
+
 export { parseNetworkOption, type NetworkMode, type SlirpMode, type PastaMode, type PortHandler } from './options.js';
 export { parsePublish, publishAllExposed, reservePorts, releasePorts, formatMapping, type PortMapping, type ReservedPort } from './ports.js';
 export { networkEtcFiles, parseAddHost, type EtcOptions } from './etc.js';
@@ -127,14 +129,6 @@ async function loopbackUp(pid: number): Promise<void> {
 }
 
 /** Whether the container needs a network namespace of its own (host shares ours, container:ID joins one). */
-/**
- * Starts loading what startNetwork will need (execa, ~70 ms of module loading) while the
- * container is still being cloned and mapped, so the hook does not wait for it.
- */
-export function warmNetwork(mode: NetworkMode): void {
-  if (mode.kind === 'slirp4netns' || mode.kind === 'pasta') void import('execa').catch(() => undefined);
-}
-
 export function needsOwnNetns(mode: NetworkMode): boolean {
   return mode.kind !== 'host' && mode.kind !== 'container';
 }

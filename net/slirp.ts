@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { accessSync, constants, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { dirname, join } from 'node:path';
@@ -14,6 +15,13 @@ export interface SlirpProcess {
   apiSocket: string;
 }
 
+/**
+ * The tap device slirp4netns attaches to. The container's helper creates it persistent before
+ * slirp4netns starts (TAP in docs/wire.md): slirp4netns then exits at once when stopped, instead
+ * of waiting in the kernel for the device it made to be unregistered (~20 ms a run).
+ */
+export const SLIRP_TAP = 'tap0';
+
 /** Fixed addresses of slirp4netns' network (offsets into --cidr). */
 export function slirpAddresses(mode: SlirpMode): { address: string; gateway: string; resolver: string } {
   return { address: addressInCidr(mode.cidr, 100), gateway: addressInCidr(mode.cidr, 2), resolver: addressInCidr(mode.cidr, 3) };
@@ -28,13 +36,8 @@ export async function startSlirp(mode: SlirpMode, pid: number, runDir: string, c
   checkPrerequisites();
   const apiSocket = join(runDir, 'slirp4netns.sock');
   rmSync(apiSocket, { force: true });
-  const { execa } = await import('execa'); // loaded on use: ~70 ms that other commands need not pay
-  const child = execa('slirp4netns', [...(await slirpArgs(mode, apiSocket)), String(pid), 'tap0'], {
-    stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'],
-    buffer: false,
-    reject: false,
-    cleanup: true,
-  });
+  // node:child_process, not execa: loading execa would cost every container start ~50-70 ms.
+  const child = spawn('slirp4netns', [...(await slirpArgs(mode, apiSocket)), String(pid), SLIRP_TAP], { stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'] });
   const { exited, stderrTail } = supervise(child, 'slirp4netns', cleanup, () => rmSync(apiSocket, { force: true }));
   const ready = await waitReady(child.stdio[4] as Readable, exited);
   if (!ready) {

@@ -84,7 +84,7 @@ export function releaseSetup(dataDir: string, id: string): void {
 /** What one launch needs: the spec patched for the filesystem daemon, hooks, plan additions. */
 export interface Launch {
   patchSpec(spec: Spec): void;
-  plan?: Pick<HelperPlan, 'joins'>;
+  plan?: Pick<HelperPlan, 'joins' | 'tap'>;
   hooks: ContainerHook[];
   /** After the container ended: the error to report when its filesystem daemon died under it. */
   failure(): FuseError | undefined;
@@ -128,7 +128,10 @@ export async function prepareLaunch(setup: ContainerSetup, ctx: LaunchContext): 
       const user = spec.linux?.namespaces?.find((n) => n.type === 'user');
       if (holder && user) user.path = holder.userns;
     },
-    plan: target ? { joins: networkJoins(target, holder) } : holder && { joins: [{ type: CLONE.NEWUSER, path: holder.userns }, { type: CLONE.NEWNS, path: holder.mntns }] },
+    plan: {
+      joins: target ? networkJoins(target, holder) : holder && [{ type: CLONE.NEWUSER, path: holder.userns }, { type: CLONE.NEWNS, path: holder.mntns }],
+      tap: network.tap,
+    },
     hooks: [watch.hook, cgroups.hook, network.hook({ ...ctx.etcFiles, hostname: ctx.hostname }, join(ctx.dirs.run, 'ports.json'))],
     failure: watch.failure,
   };

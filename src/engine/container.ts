@@ -2,8 +2,8 @@ import { spawn } from 'node:child_process';
 import { openSync, closeSync } from 'node:fs';
 import { connect } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import { HutchError, RuntimeError, UsageError } from '../errors.js';
+import { entryScript } from '../sys/entry-points.js';
 import { isSameProcess } from '../sys/proc.js';
 import { killCgroup, setPaused } from './cgroup-state.js';
 import type { MonitorMessage, SerializedError } from './monitor.js';
@@ -38,7 +38,7 @@ export function isLive(view: ContainerView): boolean {
 
 /** Spawns the monitor of a container and waits until it has created (and, with `start`, started) it. */
 export async function spawnMonitor(store: ContainerStore, id: string, mode: 'create' | 'start', passStdio?: [number, number, number]): Promise<number> {
-  const main = fileURLToPath(new URL('./monitor-main.js', import.meta.url));
+  const main = entryScript('monitor');
   const logFd = openSync(containerFiles(store, id).monitorLog, 'a', 0o600);
   const args = [main, store.data, store.run, id, mode, ...(passStdio ? ['passfds'] : [])];
   // A session of its own (setsid): the monitor outlives the CLI and the terminal it ran in.

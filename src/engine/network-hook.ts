@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import {
   defaultNetworkMode, formatMapping, needsOwnNetns, networkEtcFiles, parseNetworkOption, parsePublish, publishAllExposed,
-  releasePorts, reservePorts, startNetwork, warmNetwork, type NetworkInfo, type NetworkMode, type PortMapping, type ReservedPort,
+  releasePorts, reservePorts, startNetwork, SLIRP_TAP, type NetworkInfo, type NetworkMode, type PortMapping, type ReservedPort,
 } from '../../net/index.js';
 import type { Cleanup } from '../sys/cleanup.js';
 import { recordedPorts } from './ports-view.js';
@@ -23,6 +23,8 @@ export interface PreparedNetwork {
   mode: NetworkMode;
   /** Whether the container gets a network namespace of its own (not host). */
   ownNetns: boolean;
+  /** The tap device the helper makes in that namespace before the network starts (slirp4netns). */
+  tap?: string;
   /** Starts slirp4netns/pasta and the port forwarding on the container, then writes its etc files. */
   hook(etc: { hosts: string; resolvConf: string; hostname: string }, portsFile: string): ContainerHook;
 }
@@ -35,10 +37,10 @@ export async function prepareNetwork(mode: NetworkMode, flags: NetworkFlags, exp
   const mappings: PortMapping[] = [...flags.publish.map(parsePublish), ...(flags.publishAll ? publishAllExposed(exposed) : [])];
   const ports: ReservedPort[] = await reservePorts(mappings);
   cleanup.add('published host ports', () => releasePorts(ports));
-  warmNetwork(mode);
   return {
     mode,
     ownNetns: needsOwnNetns(mode),
+    tap: mode.kind === 'slirp4netns' ? SLIRP_TAP : undefined,
     hook: (etc, portsFile) => async (pid) => {
       // none: the helper brought lo up itself (as root of the namespace, which the user may not be).
       const info: NetworkInfo = mode.kind === 'none' && ports.length === 0 ? { mode: 'none', ports: [], handle: {}, notices: [] } : await startNetwork(mode, { pid, ports, runDir }, cleanup);

@@ -1,13 +1,13 @@
 import { closeSync, existsSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { daemonArgs } from '../../fuse/mount.js';
 import { FuseError, UsageError } from '../errors.js';
 import { materializeRootfs } from '../image/materialize.js';
 import type { ResolvedImage } from '../image/resolve.js';
 import type { IdMapping } from '../runtime/spec.js';
 import type { Cleanup } from '../sys/cleanup.js';
+import { entryScript } from '../sys/entry-points.js';
 import { pipe } from '../sys/pipe.js';
 import type { CreatedContainer } from './run.js';
 import { launchInUserNamespace } from './userns-launch.js';
@@ -68,7 +68,7 @@ export async function prepareRootfs(driver: StorageDriver, image: Pick<ResolvedI
   for (const d of [upper, work, mountpoint]) mkdirSync(d, { recursive: true, mode: 0o755 });
   const lowers = [...image.layers].reverse().map((l) => ({ dir: l.dir, indexFile: l.indexFile }));
   const single = maps.uidMappings.reduce((n, m) => n + m.size, 0) === 1;
-  const args = [process.execPath, daemonScript(), ...daemonArgs({ lowers, upper, work, mountpoint, uidMapped: single })];
+  const args = [process.execPath, entryScript('fuseDaemon'), ...daemonArgs({ lowers, upper, work, mountpoint, uidMapped: single })];
   const stopping = { now: false };
   const holder = await startHolder(args, maps, cleanup, stopping, joinUserns);
   // Only an end nobody asked for is news (a kill -9, a crash); a never-settling promise otherwise.
@@ -76,10 +76,6 @@ export async function prepareRootfs(driver: StorageDriver, image: Pick<ResolvedI
   return { path: mountpoint, holder: { pid: holder.pid, userns: `/proc/${holder.pid}/ns/user`, mntns: `/proc/${holder.pid}/ns/mnt` }, died };
 }
 
-/** dist/fuse/daemon-main.js, next to this file's dist/src/engine/. */
-function daemonScript(): string {
-  return fileURLToPath(new URL('../../fuse/daemon-main.js', import.meta.url));
-}
 
 /** /dev/fuse must open read-write for the daemon to mount; say so before anything starts. */
 export function checkFuse(device = '/dev/fuse'): void {

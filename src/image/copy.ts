@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { RegistryError, StoreError, describeCause } from '../errors.js';
-import { parseConfig, sha256, type Descriptor, type ImageConfig, type Platform } from './manifest.js';
+import { parseConfig, sha256, type Descriptor, type Platform } from './manifest.js';
 import type { Progress } from './progress.js';
 import type { ImageSource } from './source.js';
 import type { ImageRecord, Store } from './store.js';
@@ -182,9 +182,5 @@ function retryable(error: unknown): boolean {
   return error instanceof RegistryError && (error as RegistryError & { retry?: boolean }).retry === true;
 }
 
-/** Parses the stored config of an image. */
-export function readConfig(store: Store, image: ImageRecord): ImageConfig {
-  return parseConfig(store.readBlob(image.config), image.id, image.layers.length);
-}
 
 export { sha256 };

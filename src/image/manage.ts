@@ -1,7 +1,6 @@
 import { StoreError } from '../errors.js';
-import { readConfig } from './copy.js';
 import { formatReference, parseReference } from './ref.js';
-import { getImage, namesFor } from './resolve.js';
+import { getImage, namesFor, readConfig } from './resolve.js';
 import { Store, type ImageRecord } from './store.js';
 
 export interface RemoveResult {

@@ -5,8 +5,8 @@ import { copyImage } from './copy.js';
 import { LayoutSource } from './layout.js';
 import { hostPlatform, parsePlatform } from './manifest.js';
 import { Progress } from './progress.js';
-import { formatReference, parseReference, splitReference, type ImageRef } from './ref.js';
-import { endpointsFor, isBlocked, loadRegistriesConf } from './registries-conf.js';
+import { formatReference, parseReference, type ImageRef } from './ref.js';
+import { candidates, endpointsFor, isBlocked, loadRegistriesConf } from './registries-conf.js';
 import { RegistrySource } from './registry.js';
 import type { ImageSource } from './source.js';
 import { Store, type ImageRecord } from './store.js';
@@ -57,13 +57,6 @@ export async function pullImage(text: string, options: PullOptions = {}): Promis
   }
 }
 
-/** The references a name may mean: itself when qualified, else one per search registry. */
-export function candidates(text: string, env: NodeJS.ProcessEnv = process.env): ImageRef[] {
-  const bare = text.startsWith('docker://') ? text.slice(9) : text;
-  if (splitReference(bare).host !== undefined) return [parseReference(bare)];
-  const search = loadRegistriesConf(env).unqualifiedSearch;
-  return search.length === 0 ? [parseReference(bare)] : search.map((registry) => parseReference(bare, registry));
-}
 
 function registrySources(ref: ImageRef, options: PullOptions): ImageSource[] {
   const conf = loadRegistriesConf(options.env);

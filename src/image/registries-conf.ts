@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { parseReference, splitReference, type ImageRef } from './ref.js';
 
 /** What hutch uses of containers-registries.conf(5), version 2. */
 export interface RegistriesConf {
@@ -143,4 +144,12 @@ function statements(text: string): string[] {
     pending = '';
   }
   return out;
+}
+
+/** The references a name may mean: itself when qualified, else one per search registry. */
+export function candidates(text: string, env: NodeJS.ProcessEnv = process.env): ImageRef[] {
+  const bare = text.startsWith('docker://') ? text.slice(9) : text;
+  if (splitReference(bare).host !== undefined) return [parseReference(bare)];
+  const search = loadRegistriesConf(env).unqualifiedSearch;
+  return search.length === 0 ? [parseReference(bare)] : search.map((registry) => parseReference(bare, registry));
 }

@@ -1,8 +1,7 @@
 import { StoreError } from '../errors.js';
-import { readConfig } from './copy.js';
-import type { ImageConfig } from './manifest.js';
-import { candidates, pullImage } from './pull.js';
+import { parseConfig, type ImageConfig } from './manifest.js';
 import { formatReference, looksLikeId, parseReference } from './ref.js';
+import { candidates } from './registries-conf.js';
 import { Store, hex, type ImageRecord } from './store.js';
 
 /** An image ready to run: what the engine and the union filesystem need. */
@@ -37,6 +36,8 @@ export async function resolveImage(reference: string, options: ResolveOptions = 
     if (policy === 'never') {
       throw new StoreError('IMAGE_NOT_IN_STORE', `image ${reference} is not in the store`, { hint: `pull it first (hutch pull ${reference}) or drop --pull=never` });
     }
+    // Loaded on use: the registry client and the layer unpacker (tar-stream, zlib) cost a run of a stored image ~20 ms.
+    const { pullImage } = await import('./pull.js');
     image = await pullImage(reference, options);
   }
   return describeImage(store, image);
@@ -50,6 +51,11 @@ export function describeImage(store: Store, image: ImageRecord): ResolvedImage {
     config: readConfig(store, image),
     layers: image.layers.map((l) => ({ diffId: l.diffId, dir: store.layerRoot(l.diffId), indexFile: store.layerIndex(l.diffId) })),
   };
+}
+
+/** Parses the stored config of an image. */
+export function readConfig(store: Store, image: ImageRecord): ImageConfig {
+  return parseConfig(store.readBlob(image.config), image.id, image.layers.length);
 }
 
 /** Looks an image up by id (or unique id prefix), full name, or short name as `hutch run` would. */

@@ -17,13 +17,13 @@ export const WIRE = { magic: 0x58534e48, version: 1, ptyMasterFd: 6 } as const;
 export const TAG = {
   CLONE_FLAGS: 1, ROOTFS: 3, MOUNT: 4, SYMLINK: 5, MASK: 6, READONLY: 7, HOSTNAME: 8,
   LOOPBACK: 9, RLIMIT: 10, CWD: 11, USER: 12, GROUPS: 13, CAPS: 14, NO_NEW_PRIVS: 15, SECCOMP: 16,
-  ARG: 17, ENV: 18, TERMINAL: 19, INIT: 20, READONLY_ROOT: 21, PROPAGATION: 22, PDEATHSIG: 23, UMASK: 24, SETNS: 25, DETACH: 26, START_FIFO: 27, CONSOLE_SOCKET: 28,
+  ARG: 17, ENV: 18, TERMINAL: 19, INIT: 20, READONLY_ROOT: 21, PROPAGATION: 22, PDEATHSIG: 23, UMASK: 24, SETNS: 25, DETACH: 26, START_FIFO: 27, CONSOLE_SOCKET: 28, TAP: 29,
 } as const;
 export const SYNC = { CLONED: 1, MAPPED: 2, READY: 3, GO: 4 } as const;
 export const STEPS = [
   '', 'read plan', 'parse plan', 'clone', 'sync', 'propagation', 'rootfs', 'mount', 'symlink', 'mask',
   'readonly', 'pivot_root', 'readonly root', 'hostname', 'loopback', 'rlimit', 'terminal', 'cwd',
-  'setgroups', 'setgid', 'setuid', 'caps', 'no_new_privs', 'seccomp', 'init', 'setsid', 'exec', 'pdeathsig', 'cgroupns', 'setns', 'start fifo', 'console socket',
+  'setgroups', 'setgid', 'setuid', 'caps', 'no_new_privs', 'seccomp', 'init', 'setsid', 'exec', 'pdeathsig', 'cgroupns', 'setns', 'start fifo', 'console socket', 'tap',
 ] as const;
 const MOUNT_OP = { MKDIR: 1, MKFILE: 2, REMOUNT_RO: 4 } as const;
 
@@ -110,6 +110,7 @@ function planRecords(plan: HelperPlan): WireRecord[] {
   if (plan.detach) add(TAG.DETACH, empty, 'detach from the helper');
   if (plan.startFifo !== undefined) add(TAG.START_FIFO, str(plan.startFifo), `wait for start on ${plan.startFifo}`);
   if (plan.consoleSocket !== undefined) add(TAG.CONSOLE_SOCKET, str(plan.consoleSocket), `send the terminal to ${plan.consoleSocket}`);
+  if (plan.tap !== undefined) add(TAG.TAP, str(plan.tap), `create the tap device ${plan.tap}`);
   return r;
 }
 

@@ -48,6 +48,8 @@ export interface HelperPlan {
   startFifo?: string;
   /** Send the pty master to this unix socket (--console-socket). */
   consoleSocket?: string;
+  /** A persistent tap device to create in the new network namespace, for slirp4netns to attach to. */
+  tap?: string;
 }
 
 /** What the plan needs to know of the host; a function, so unit tests give plain answers. */

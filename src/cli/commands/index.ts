@@ -1,19 +1,18 @@
 import type { CommandClass } from 'clipanion';
 
 /**
- * Every `hutch` command, by the first word of its paths: the files (in this folder, or
- * ../runtime/ for runc's face) whose command classes that word can mean. main.ts loads only
+ * Every `hutch` command, by the first word of its paths: the files in this folder whose command
+ * classes that word can mean (runtime.ts gathers runc's face from ../runtime/). main.ts loads only
  * the files a command line's verb names — loading all forty-odd commands and their engine code
  * costs a `hutch run` more than the container does.
  */
-const runtime = ['create', 'start', 'state', 'kill', 'delete', 'run', 'exec', 'features', 'spec', 'list', 'ps'].map((f) => `../runtime/${f}`);
 const containerFiles = ['inspect', 'create', 'start', 'stop', 'kill', 'rm', 'wait', 'ps', 'logs', 'restart', 'prune', 'top', 'pause', 'stats', 'update', 'exec', 'port', 'attach'];
 const imageFiles = ['pull', 'images', 'rmi', 'image-prune', 'image-inspect', 'tag', 'import', 'load', 'save'];
 const filesByVerb: Record<string, string[]> = {
   attach: ['attach'], container: containerFiles, create: ['create'], exec: ['exec'], image: imageFiles, images: ['images'],
   import: ['import'], inspect: ['inspect'], kill: ['kill'], load: ['load'], login: ['login'], logout: ['logout'], logs: ['logs'],
   pause: ['pause'], port: ['port'], ps: ['ps'], pull: ['pull'], restart: ['restart'], rm: ['rm'], rmi: ['rmi'], run: ['run'],
-  runtime, save: ['save'], start: ['start'], stats: ['stats'], stop: ['stop'], system: ['system-info'], tag: ['tag'], top: ['top'],
+  runtime: ['runtime'], save: ['save'], start: ['start'], stats: ['stats'], stop: ['stop'], system: ['system-info'], tag: ['tag'], top: ['top'],
   unpause: ['pause'], update: ['update'], version: ['version'], wait: ['wait'],
 };
 
@@ -23,6 +22,7 @@ export const verbs: ReadonlySet<string> = new Set(Object.keys(filesByVerb));
 /** The command classes `verb` can mean; every command when `verb` is undefined (help, errors). */
 export async function loadCommands(verb: string | undefined): Promise<CommandClass[]> {
   const files = verb === undefined ? [...new Set(Object.values(filesByVerb).flat())] : filesByVerb[verb] ?? [];
+  // One literal folder pattern, so that the bundler (scripts/bundle.mjs) sees every file that may load.
   const modules = await Promise.all(files.map((file) => import(`./${file}.js`) as Promise<Record<string, unknown>>));
   const classes = new Set<CommandClass>();
   for (const exported of modules.flatMap((m) => Object.values(m))) {
@@ -31,3 +31,4 @@ export async function loadCommands(verb: string | undefined): Promise<CommandCla
   }
   return [...classes];
 }
+
