@@ -99,15 +99,23 @@ export function remove(u: Union, parent: Node, name: string, dir: boolean): void
   if (dir && u.list(node).length > 0) throw new FsError(ENOTEMPTY);
   u.copyUp(parent);
   if (node.upper) {
-    const path = u.upperPath(node);
+    // The name removed, which for a hard link made through the mount need not be the node's primary one.
+    const path = `${u.upperPath(parent)}/${name}`;
     if (dir) {
       clearWhiteoutsIn(path);
       rmdirSync(B(path));
     } else unlinkSync(B(path));
   }
   const isPrimary = node.parent === parent && node.name === name;
-  if (isPrimary && node.lower !== undefined) makeWhiteout(u.cfg.style, u.upperPath(parent), name);
+  // Another hard-link name may stand over a lower entry of its own: that one needs a whiteout too.
+  if ((isPrimary ? node.lower : u.lowerAt(parent, name)) !== undefined) makeWhiteout(u.cfg.style, u.upperPath(parent), name);
   u.nodes.unname(node, parent, name);
+  if (isPrimary) renamed(u, node);
+}
+
+/** After a node's primary name went and another hard-link name took its place: its lower entry is that name's. */
+function renamed(u: Union, node: Node): void {
+  if (!node.detached && node.parent !== undefined) node.lower = u.lowerAt(node.parent, node.name);
 }
 
 /** Copies up a node and, for a directory, everything below it. */
@@ -142,9 +150,11 @@ export function rename(u: Union, parent: Node, name: string, newParent: Node, ne
   const lowerThere = u.lowerAt(newParent, newName);
   if (src.lower !== undefined) makeWhiteout(u.cfg.style, u.upperPath(parent), name);
   if (src.type === S_IFDIR && (lowerThere !== undefined || src.lowerDir)) markOpaque(to);
+  const replaced = dst?.parent === newParent && dst.name === newName ? dst : undefined;
   u.nodes.move(src, newParent, newName);
   src.lower = lowerThere;
   forgetLower(src);
+  if (replaced !== undefined) renamed(u, replaced);
 }
 
 /** Renames one hard-link name of a node that is not its primary name (all in the upper layer). */
@@ -155,8 +165,11 @@ function renameAlias(u: Union, src: Node, parent: Node, name: string, newParent:
   u.copyUp(newParent);
   clearWhiteout(u.upperPath(newParent), newName);
   renameSync(B(`${u.upperPath(parent)}/${name}`), B(`${u.upperPath(newParent)}/${newName}`));
+  if (u.lowerAt(parent, name) !== undefined) makeWhiteout(u.cfg.style, u.upperPath(parent), name);
+  const replaced = dst?.parent === newParent && dst.name === newName ? dst : undefined;
   u.nodes.unname(src, parent, name);
   if (dst !== undefined) u.nodes.unname(dst, newParent, newName);
+  if (replaced !== undefined) renamed(u, replaced);
   u.nodes.addAlias(src, newParent, newName);
 }
 

@@ -121,7 +121,8 @@ export class NodeTable {
     if (node.nlookup <= 0) {
       node.nlookup = 0;
       if (node.children.size === 0) {
-        if (node.parent?.children.get(node.name) === node) node.parent.children.delete(node.name);
+        // Its other names go too: a later lookup finds them on disk again, as new nodes.
+        for (const n of [node, ...node.aliases]) if (n.parent?.children.get(n.name) === node) n.parent.children.delete(n.name);
         this.drop(node);
       }
     }
@@ -131,11 +132,14 @@ export class NodeTable {
     if (node.children.size === 0 && node.nlookup === 0) this.byId.delete(node.id);
   }
 
-  /** Moves a node to a new parent and name (after a rename), replacing what was there. */
+  /**
+   * Moves a node to a new parent and name (after a rename), replacing what was there. Only that
+   * one name of the replaced node goes: its other hard-link names still name it, as in the kernel.
+   */
   move(node: Node, parent: Node, name: string): void {
     if (node.parent?.children.get(node.name) === node) node.parent.children.delete(node.name);
     const old = parent.children.get(name);
-    if (old !== undefined && old !== node) this.detach(old);
+    if (old !== undefined && old !== node) this.unname(old, parent, name);
     node.parent = parent;
     node.name = name;
     parent.children.set(name, node);

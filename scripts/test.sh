@@ -16,6 +16,8 @@ bash "$repo/scripts/prepare-host.sh"
 # A fresh checkout: install the npm dependencies first (the README promises one command).
 [ -d "$repo/node_modules/vitest" ] || (cd "$repo" && npm ci --no-audit --no-fund)
 (cd "$repo" && npm run -s build)
+# The debootstrap'ed Debian image debian-image.test.ts imports (built once per machine, cached).
+bash "$repo/scripts/debian-image.sh" >/dev/null || echo "test: no Debian image; debian-image.test.ts will fail" >&2
 
 # The test users must read the tree and write vitest's cache: give them a copy they own
 # when the checkout is not theirs to use (CI clones as root, often under /root).

@@ -15,6 +15,7 @@ import { applyImageConfig, exposedPorts, userDatabase, type ConfigurableRequest 
 import { networkJoins, patchForTarget, resolveNetworkTarget } from './network-join.js';
 import { chooseNetworkMode, prepareNetwork, type NetworkFlags } from './network-hook.js';
 import type { ContainerHook } from './run.js';
+import { removeTree } from './remove-tree.js';
 import { parseStorageDriver, prepareRootfs, rootfsPath, type ContainerRootfs, type StorageDriver } from './storage.js';
 
 /** The flags `run` and `create` share beyond the launch path's own: image, storage, network, resources. */
@@ -157,7 +158,7 @@ function watchDaemon(rootfs: ContainerRootfs | undefined, warn: (line: string) =
 }
 
 /** Removes a foreground container's folders (its upper layer, volumes and runtime files). */
-export function removeContainerDirs(dirs: ContainerDirs): void {
+export async function removeContainerDirs(dirs: ContainerDirs): Promise<void> {
   rmSync(dirs.run, { recursive: true, force: true });
-  rmSync(dirs.data, { recursive: true, force: true });
+  await removeTree(dirs.data);
 }

@@ -42,7 +42,7 @@ export async function createFromFlags(req: CreateRequest, io: RunCommandIo, star
     await createRecord(store, { id, name, created: new Date().toISOString(), rootfs: made.setup.image ? { kind: 'image', image, imageId: made.setup.image.id } : { kind: 'dir', path: image }, spec, restart, autoRemove: req.autoRemove, face: 'hutch', image, openStdin: req.interactive });
   } catch (error) {
     releaseSetup(files.dir, id);
-    removeContainerDirs({ data: files.dir, run: files.runDir });
+    await removeContainerDirs({ data: files.dir, run: files.runDir });
     throw error;
   }
   try {

@@ -134,11 +134,12 @@ export async function createRecord(store: ContainerStore, config: ContainerConfi
 export async function removeRecord(store: ContainerStore, id: string): Promise<void> {
   // Loaded on use: the setup pulls in image, network and cgroup code that `ps` and friends never need.
   const { releaseSetup } = await import('./container-setup.js');
-  await withStoreLock(store, () => {
+  const { removeTree } = await import('./remove-tree.js');
+  await withStoreLock(store, async () => {
     const files = containerFiles(store, id);
     releaseSetup(files.dir, id); // its image is no longer in use
     rmSync(files.runDir, { recursive: true, force: true });
-    rmSync(files.dir, { recursive: true, force: true });
+    await removeTree(files.dir);
   });
 }
 

@@ -39,6 +39,7 @@ function buildLayers(root: string): void {
     { path: 'data', kind: EntryKind.File, content: 'lower data\n' },
     { path: 'shared', kind: EntryKind.File, content: 'old\n' },
     { path: 'usr/trunc', kind: EntryKind.File, content: 'to be cut\n', mode: 0o640, uid: 3 },
+    { path: 'db/status', kind: EntryKind.File, content: 's0\n' }, { path: 'db/status-old', kind: EntryKind.File, content: 'old\n' },
   ]);
   writeLayer(join(root, 'l1'), join(root, 'l1.idx'), [
     { path: 'gone', kind: EntryKind.Whiteout },
@@ -79,7 +80,7 @@ afterAll(async () => {
 describe('union filesystem over indexed layers', () => {
   it('merges lookups and listings through whiteouts and opaque directories', async () => {
     expect((await ns.ok(`ls -a ${M()}`)).split('\n').filter(Boolean).sort()).toEqual(
-      ['.', '..', 'data', 'dev', 'etc', 'fifo', 'hl', 'home', 'opq', 'ren', 'shared', 'sym', 'tree', 'usr', 'xa'].sort());
+      ['.', '..', 'data', 'db', 'dev', 'etc', 'fifo', 'hl', 'home', 'opq', 'ren', 'shared', 'sym', 'tree', 'usr', 'xa'].sort());
     expect(await ns.ok(`ls ${M()}/etc`)).toBe('hostname\nos-release\npasswd\nshadow\n');
     expect(await ns.ok(`cat ${M()}/etc/os-release ${M()}/etc/hostname`)).toBe('top\nbox\n');
     expect(await ns.ok(`ls -a ${M()}/opq`)).toBe('.\n..\nnew\n');
@@ -125,6 +126,13 @@ describe('union filesystem over indexed layers', () => {
     expect(await ns.ok(`stat -c %i:%h ${M()}/hl/b`)).toBe(await ns.ok(`stat -c %i:%h ${M()}/hl/a`));
     expect(await ns.ok(`stat -c %h ${M()}/hl/a; echo more >> ${M()}/hl/a; cat ${M()}/hl/b`)).toBe('2\nlinked\nmore\n');
     expect(readFileSync(join(tmp, 'l2/hl/b'), 'utf8')).toBe('linked\n');
+  });
+
+  it('keeps the other name of a hard link renamed over or removed, over lower names (dpkg\'s status-old)', async () => {
+    const step = 'rm status-old && ln status status-old && echo $i > status-new && mv status-new status';
+    await ns.ok(`cd ${M()}/db && for i in 1 2; do ${step}; done && ln status status-old2 && rm status-old && ln status status-old`);
+    expect(await ns.ok(`cd ${M()}/db && ls && cat status status-old && stat -c %h status status-old2 && rm status-old && ls`)).toBe(
+      'status\nstatus-old\nstatus-old2\n2\n2\n3\n3\nstatus\nstatus-old2\n');
   });
 
   it('removes lower entries with whiteouts, and re-creates over them', async () => {

@@ -61,6 +61,15 @@ describe.each(['fuse', 'vfs'])('hutch run IMAGE (--storage-driver=%s)', (driver)
   });
 });
 
+describe.each(['fuse', 'vfs'])('hutch run IMAGE (--storage-driver=%s) cleanup', (driver) => {
+  it('removes files the container gave to its other users, in folders only they may enter (afterEach: no folder left)', async () => {
+    const r = await run(['--network', 'none', '--storage-driver', driver, '-u', '0', IMAGE, 'sh', '-c',
+      'mkdir -p /private/deep && echo x > /private/deep/f && chown -R 1000:1000 /private && chmod 0700 /private /private/deep && echo done']);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('done');
+  });
+});
+
 describe('the union filesystem', () => {
   it('keeps writes in the upper layer; rmi refuses the image while the container runs', async () => {
     const child = run(['--network', 'none', '--init', '-u', '0', IMAGE, 'sh', '-c', 'echo up > /etc/marker; echo ready; exec sleep 60']);
