@@ -7,7 +7,7 @@ set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 user=${HUTCH_TEST_USER:-hutchtest}
 runs=${BENCH_RUNS:-3}
-[ -f "$repo/dist/bundle/main.js" ] || { echo "pull.bench: run \`npm run build\` first" >&2; exit 1; }
+[ -f "$repo/dist/bundle/cli.cjs" ] || { echo "pull.bench: run \`npm run build\` first" >&2; exit 1; }
 work=$(mktemp -d /tmp/hutch-bench-pull.XXXXXX)
 chmod 755 "$work"
 trap '[ -n "${BENCH_KEEP:-}" ] || rm -rf "$work"' EXIT

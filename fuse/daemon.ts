@@ -8,6 +8,7 @@ import { mountSession } from './libfuse.js';
 import { unionHandlers } from './ops.js';
 import { parseFsArgs, type FsOptions } from './options.js';
 import { Union } from './union.js';
+import { entryCommand } from '../src/sys/entry-points.js';
 
 /**
  * bin/hutch-fs: mounts a union and serves it. Without -f it starts itself in the foreground as
@@ -69,7 +70,7 @@ function prepareWork(work: string): boolean {
 }
 
 function background(argv: string[]): Promise<number> {
-  const child = spawn(process.execPath, [process.argv[1]!, '-f', ...argv], {
+  const child = spawn(process.execPath, [...entryCommand('fuseDaemon'), '-f', ...argv], {
     // The caller (podman) waits for our output pipes to close: the daemon must not hold them.
     detached: true, stdio: ['ignore', 'ignore', 'ignore', 'pipe'], env: { ...process.env, HUTCH_FS_READY_FD: '3' },
   });

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { FuseError } from '../src/errors.js';
-import { entryScript } from '../src/sys/entry-points.js';
+import { entryCommand } from '../src/sys/entry-points.js';
 import { umount2, MNT_DETACH } from '../src/sys/fsx.js';
 
 /**
@@ -43,7 +43,7 @@ export function daemonArgs(spec: UnionSpec): string[] {
 }
 
 export async function mountUnion(spec: UnionSpec): Promise<UnionMount> {
-  const child = spawn(process.execPath, [entryScript('fuseDaemon'), ...daemonArgs(spec)], {
+  const child = spawn(process.execPath, [...entryCommand('fuseDaemon'), ...daemonArgs(spec)], {
     stdio: ['ignore', 'ignore', 'pipe', 'pipe'], env: { ...process.env, HUTCH_FS_READY_FD: '3' },
   });
   let stderr = '';

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readlinkSync } from 'node:fs';
 import { NetworkError, describeCause } from '../src/errors.js';
 import type { Cleanup } from '../src/sys/cleanup.js';
-import { entryScript } from '../src/sys/entry-points.js';
+import { entryCommand } from '../src/sys/entry-points.js';
 import type { ForwardMessage } from './forwarder-child.js';
 import type { ReservedPort } from './ports.js';
 import { supervise } from './process.js';
@@ -21,7 +21,7 @@ export interface Forwarder {
 }
 
 export async function startForwarder(pid: number, ports: ReservedPort[], cleanup: Cleanup): Promise<Forwarder> {
-  const child = spawn('nsenter', [...nsenterArgs(pid), '--', process.execPath, entryScript('forwarder')], {
+  const child = spawn('nsenter', [...nsenterArgs(pid), '--', process.execPath, ...entryCommand('forwarder')], {
     stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
     serialization: 'json',
   });

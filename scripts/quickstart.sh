@@ -39,7 +39,7 @@ bash "$repo/scripts/prepare-host.sh"
 build
 # The user must reach the code: run from a copy it owns when the checkout is not readable to it.
 src=$repo
-if ! runuser -u "$user" -- test -r "$repo/dist/bundle/main.js"; then
+if ! runuser -u "$user" -- test -r "$repo/dist/bundle/cli.cjs"; then
   src=/tmp/hutch-quickstart-src
   rm -rf "$src" && mkdir -p "$src"
   tar -C "$repo" --exclude=.git -cf - . | tar -C "$src" -xf -

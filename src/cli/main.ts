@@ -23,4 +23,7 @@ export async function main(argv: string[]): Promise<number> {
   return cli.run(command, Cli.defaultContext);
 }
 
-process.exitCode = await main(process.argv.slice(2));
+// No top-level await: the bundle is CommonJS (scripts/bundle.mjs).
+void main(process.argv.slice(2)).then((code) => {
+  process.exitCode = code;
+});

@@ -3,7 +3,7 @@ import { openSync, closeSync } from 'node:fs';
 import { connect } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { HutchError, RuntimeError, UsageError } from '../errors.js';
-import { entryScript } from '../sys/entry-points.js';
+import { entryCommand } from '../sys/entry-points.js';
 import { isSameProcess } from '../sys/proc.js';
 import { killCgroup, setPaused } from './cgroup-state.js';
 import type { MonitorMessage, SerializedError } from './monitor.js';
@@ -38,9 +38,8 @@ export function isLive(view: ContainerView): boolean {
 
 /** Spawns the monitor of a container and waits until it has created (and, with `start`, started) it. */
 export async function spawnMonitor(store: ContainerStore, id: string, mode: 'create' | 'start', passStdio?: [number, number, number]): Promise<number> {
-  const main = entryScript('monitor');
   const logFd = openSync(containerFiles(store, id).monitorLog, 'a', 0o600);
-  const args = [main, store.data, store.run, id, mode, ...(passStdio ? ['passfds'] : [])];
+  const args = [...entryCommand('monitor'), store.data, store.run, id, mode, ...(passStdio ? ['passfds'] : [])];
   // A session of its own (setsid): the monitor outlives the CLI and the terminal it ran in.
   const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', logFd, logFd, 'pipe', ...(passStdio ?? [])] });
   closeSync(logFd);

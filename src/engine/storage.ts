@@ -7,7 +7,7 @@ import { materializeRootfs } from '../image/materialize.js';
 import type { ResolvedImage } from '../image/resolve.js';
 import type { IdMapping } from '../runtime/spec.js';
 import type { Cleanup } from '../sys/cleanup.js';
-import { entryScript } from '../sys/entry-points.js';
+import { entryCommand } from '../sys/entry-points.js';
 import { pipe } from '../sys/pipe.js';
 import type { CreatedContainer } from './run.js';
 import { launchInUserNamespace } from './userns-launch.js';
@@ -68,7 +68,7 @@ export async function prepareRootfs(driver: StorageDriver, image: Pick<ResolvedI
   for (const d of [upper, work, mountpoint]) mkdirSync(d, { recursive: true, mode: 0o755 });
   const lowers = [...image.layers].reverse().map((l) => ({ dir: l.dir, indexFile: l.indexFile }));
   const single = maps.uidMappings.reduce((n, m) => n + m.size, 0) === 1;
-  const args = [process.execPath, entryScript('fuseDaemon'), ...daemonArgs({ lowers, upper, work, mountpoint, uidMapped: single })];
+  const args = [process.execPath, ...entryCommand('fuseDaemon'), ...daemonArgs({ lowers, upper, work, mountpoint, uidMapped: single })];
   const stopping = { now: false };
   const holder = await startHolder(args, maps, cleanup, stopping, joinUserns);
   // Only an end nobody asked for is news (a kill -9, a crash); a never-settling promise otherwise.

@@ -8,7 +8,7 @@ export default function setup(): void {
     throw new Error('the suite must run as an unprivileged user: use `npm test`, which drops to the test user');
   }
   const repo = join(import.meta.dirname, '..', '..');
-  for (const built of ['dist/src/cli/main.js', 'dist/bundle/main.js']) {
+  for (const built of ['dist/src/cli/main.js', 'dist/bundle/cli.cjs']) {
     if (!existsSync(join(repo, built))) throw new Error(`missing ${built}: run \`npm run build\` first`);
   }
 }

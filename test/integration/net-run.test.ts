@@ -42,7 +42,7 @@ function networkProcesses(netns: string): string[] {
     try {
       const cmd = readFileSync(`/proc/${entry}/cmdline`, 'utf8').replace(/\0/g, ' ');
       if (cmd.startsWith('slirp4netns') && cmd.includes(box.root)) found.push(`${entry} ${cmd}`);
-      else if (cmd.includes('forwarder-child') && readlinkSync(`/proc/${entry}/ns/net`) === netns) found.push(`${entry} ${cmd}`);
+      else if (cmd.includes('forwarder') && readlinkSync(`/proc/${entry}/ns/net`) === netns) found.push(`${entry} ${cmd}`);
     } catch {
       // exited while we looked, or not ours
     }

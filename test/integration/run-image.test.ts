@@ -95,8 +95,10 @@ describe('the union filesystem', () => {
   it('ends the container and reports when the daemon is killed (kill -9)', async () => {
     const child = run(['--network', 'none', '-u', '0', IMAGE, 'sh', '-c', 'echo ready; while test -e /etc/passwd; do sleep 0.2; done']);
     await new Promise<void>((resolve) => child.stdout!.on('data', (d: Buffer) => d.toString().includes('ready') && resolve()));
-    const daemon = (await execa('pgrep', ['-f', `daemon-main.js.*${box.root}`], { reject: false })).stdout.trim().split('\n');
+    // The bundled daemon (bin/hutch runs dist/bundle/) is `bundle-loader.cjs fuseDaemon ...`.
+    const daemon = (await execa('pgrep', ['-f', `(daemon-main\\.js|fuseDaemon) .*${box.root}`], { reject: false })).stdout.trim().split('\n');
     expect(daemon).toHaveLength(1);
+    expect(Number(daemon[0])).toBeGreaterThan(1); // never kill(0): that is our own process group
     process.kill(Number(daemon[0]), 'SIGKILL');
     const r = await child;
     expect(r.exitCode).toBe(125);

@@ -1,0 +1,97 @@
+/**
+ * Runs one entry of hutch's CommonJS bundle (dist/bundle/NAME.cjs, made by scripts/bundle.mjs)
+ * through a V8 code cache. Compiling the bundle, and every function a command then calls, is a
+ * fifth of a `hutch run`; Node 20 has no compile cache for modules, but vm.Script takes one.
+ *
+ * The cache lives in the user's private runtime folder (tmpfs on most hosts), one file per entry
+ * and CLI verb (a verb's first run compiles what it calls; later runs get all of it), named by the
+ * bundle's size and mtime and Node's version. V8 rejects a cache that does not match the source or
+ * its flags; the entry then compiles as usual and writes a fresh cache when it exits. A folder not
+ * owned by the user alone is never read or written: a cache is code.
+ *
+ * CommonJS (.cts) and standalone on purpose: it runs before anything else is loaded.
+ * Usage: require('.../bundle-loader.cjs').runBundle('cli'), or `node bundle-loader.cjs NAME ARGS...`.
+ */
+import { lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire, wrap } from 'node:module';
+import { join } from 'node:path';
+import { Script } from 'node:vm';
+
+export function runBundle(name: string): void {
+  const file = join(__dirname, '..', '..', 'bundle', `${name}.cjs`);
+  const source = readFileSync(file, 'utf8');
+  const cacheFile = cachePath(name, file);
+  let cached: Buffer | undefined;
+  try {
+    if (cacheFile !== undefined) cached = readFileSync(cacheFile);
+  } catch {
+    // no cache yet
+  }
+  const script = new Script(wrap(source), { filename: file, cachedData: cached });
+  const stale = cacheFile !== undefined && (cached === undefined || script.cachedDataRejected === true);
+  // The CLI's cache is written at exit, with everything the command compiled; the monitor's once
+  // loaded (it ends by a signal). The FUSE daemon's thread blocks in libfuse from its first tick,
+  // so it never gets one: its bundle is small.
+  if (stale && name === 'cli') process.once('exit', () => writeCache(cacheFile, script));
+  const module = { exports: {}, filename: file, id: file };
+  (script.runInThisContext() as (...args: unknown[]) => void).call(module.exports, module.exports, createRequire(file), module, file, join(file, '..'));
+  if (stale && name !== 'cli') writeCache(cacheFile, script);
+}
+
+/**
+ * Where the cache of `name` is, or undefined when there is no private folder to keep it in. The
+ * processes hutch starts inside user namespaces (the FUSE daemon, root there) inherit the folder
+ * through the environment: their own uid would name another user's folder.
+ */
+function cachePath(name: string, bundle: string): string | undefined {
+  const uid = process.getuid?.();
+  if (uid === undefined) return undefined;
+  let dir = process.env[CACHE_ENV];
+  try {
+    if (dir === undefined) {
+      if (readFileSync('/proc/self/uid_map', 'utf8').trim().split(/\s+/).join(' ') !== '0 0 4294967295') return undefined;
+      // The runtime folder of src/paths.ts (hutchPaths().run), without importing it: nothing is loaded yet.
+      const runtime = process.env.XDG_RUNTIME_DIR ? join(process.env.XDG_RUNTIME_DIR, 'hutch') : `/tmp/hutch-${uid}`;
+      dir = join(runtime, 'code-cache');
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      if (!privateTo(uid, runtime)) return undefined;
+    }
+    if (!privateTo(uid, dir)) return undefined;
+    process.env[CACHE_ENV] = dir;
+    const st = statSync(bundle);
+    const verb = name === 'cli' ? process.argv.slice(2).find((a) => /^[a-z][a-z-]*$/.test(a)) ?? 'none' : undefined;
+    return join(dir, `${name}${verb ? `-${verb}` : ''}-${st.size}-${Math.trunc(st.mtimeMs)}-${process.version}.v8`);
+  } catch {
+    return undefined;
+  }
+}
+
+const CACHE_ENV = 'HUTCH_CODE_CACHE_DIR';
+
+/** A directory (not a link) of `uid` that no one else may write to. */
+function privateTo(uid: number, path: string): boolean {
+  const st = lstatSync(path);
+  return st.isDirectory() && st.uid === uid && (st.mode & 0o022) === 0;
+}
+
+/** Writes the cache atomically (another hutch may be reading it) and drops older ones of the entry. */
+function writeCache(cacheFile: string, script: Script): void {
+  try {
+    const temp = `${cacheFile}.${process.pid}.tmp`;
+    writeFileSync(temp, script.createCachedData(), { mode: 0o600 });
+    renameSync(temp, cacheFile);
+    const dir = join(cacheFile, '..');
+    const prefix = cacheFile.slice(dir.length + 1).split('-').slice(0, -3).join('-') + '-';
+    for (const other of readdirSync(dir)) {
+      if (other.startsWith(prefix) && join(dir, other) !== cacheFile && !other.endsWith('.tmp')) rmSync(join(dir, other), { force: true });
+    }
+  } catch {
+    // a cache we cannot write costs the next run its compile time, nothing more
+  }
+}
+
+if (require.main === module) {
+  const [name] = process.argv.splice(2, 1);
+  if (name === undefined) throw new Error('usage: bundle-loader.cjs NAME ARGS...');
+  runBundle(name);
+}
