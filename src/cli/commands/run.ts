@@ -39,7 +39,7 @@ export class RunCommand extends ContainerFlagsCommand {
   tty = Option.Boolean('-t,--tty', false, { description: 'allocate a pseudo-terminal' });
   interactive = Option.Boolean('-i,--interactive', false, { description: 'keep stdin open' });
   init = Option.Boolean('--init', false, { description: 'run a tiny init as PID 1 that reaps zombies and forwards signals' });
-  rm = Option.Boolean('--rm', false, { description: 'remove the container when it exits (always so with --rootfs)' });
+  rm = Option.Boolean('--rm', false, { description: 'remove the container when it exits (a foreground run always does; with -d, the monitor removes it)' });
   detach = Option.Boolean('-d,--detach', false, { description: 'run in the background under a monitor; print the container id' });
   name = Option.String('--name', { description: 'name of the container (with -d)' });
   restart = Option.String('--restart', 'no', { description: 'no, always or on-failure[:N] (with -d)' });
