@@ -100,7 +100,7 @@ export async function stopContainer(store: ContainerStore, id: string, timeout: 
 
 /** Waits until the container is stopped (or `ms` passed); returns whether it stopped. */
 export async function waitStopped(store: ContainerStore, id: string, ms = Infinity): Promise<boolean> {
-  for (const end = Date.now() + ms; ; ) {
+  for (let round = 0, end = Date.now() + ms; ; round++) {
     let view: ContainerView;
     try {
       view = viewContainer(store, id);
@@ -110,8 +110,13 @@ export async function waitStopped(store: ContainerStore, id: string, ms = Infini
     }
     if (!isLive(view)) return true;
     if (Date.now() >= end) return false;
-    await sleep(50);
+    await sleep(pollDelay(round));
   }
+}
+
+/** 5, 10, 20, 40, then 50 ms: a monitor usually ends within a few ms of its container. */
+function pollDelay(round: number): number {
+  return Math.min(5 * 2 ** round, 50);
 }
 
 /** Removes a container; a live one only with `force` (it is killed first). Nothing stays behind. */
@@ -135,7 +140,7 @@ async function killAll(store: ContainerStore, id: string): Promise<void> {
 async function reapLeftovers(store: ContainerStore, id: string): Promise<void> {
   const state = await withContainerLock(store, id, () => readState(store, id)).catch(() => undefined);
   if (state === undefined) return;
-  for (let i = 0; i < 200 && isSameProcess(state.monitorPid, state.monitorStart); i++) await sleep(50);
+  for (let round = 0, end = Date.now() + 10_000; Date.now() < end && isSameProcess(state.monitorPid, state.monitorStart); round++) await sleep(pollDelay(round));
   for (const [pid, start] of [[state.monitorPid, state.monitorStart], [state.pid, state.pidStart]] as const) {
     if (isSameProcess(pid, start)) {
       try {
