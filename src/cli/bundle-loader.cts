@@ -19,7 +19,13 @@ import { Script } from 'node:vm';
 
 export function runBundle(name: string): void {
   const file = join(__dirname, '..', '..', 'bundle', `${name}.cjs`);
-  const source = readFileSync(file, 'utf8');
+  let source: string;
+  try {
+    source = readFileSync(file, 'utf8');
+  } catch (error) {
+    process.stderr.write(`hutch: cannot start: ${file} is missing or unreadable (${(error as NodeJS.ErrnoException).code ?? String(error)})\nhint: build hutch first: npm run build\n`);
+    process.exit(125);
+  }
   const cacheFile = cachePath(name, file);
   let cached: Buffer | undefined;
   try {
