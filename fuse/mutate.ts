@@ -1,5 +1,6 @@
-import { constants, ftruncateSync, linkSync, mkdirSync, openSync, renameSync, rmdirSync, symlinkSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
+import { constants, ftruncateSync, linkSync, mkdirSync, renameSync, rmdirSync, symlinkSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
 import { mknod, renameat2, RENAME_EXCHANGE, RENAME_NOREPLACE } from '../src/sys/fsx.js';
+import { openPath } from '../src/sys/fdops.js';
 import type { Caller } from './libfuse.js';
 import { pathsMoved, type Node } from './node.js';
 import { B } from './attr.js';
@@ -45,7 +46,7 @@ export function create(u: Union, parent: Node, name: string, mode: number, flags
   const path = prepare(u, parent, name);
   const [uid, gid, m] = ownerOf(u, parent, caller, mode);
   const access = (flags & 3) === constants.O_RDONLY ? constants.O_RDWR : flags & 3;
-  const open = (): number => openSync(B(path), constants.O_CREAT | constants.O_EXCL | access | (flags & constants.O_APPEND), m & 0o7777);
+  const open = (): number => openPath(path, constants.O_CREAT | constants.O_EXCL | access | (flags & constants.O_APPEND), m & 0o7777);
   let fd: number;
   try {
     fd = open();
@@ -53,7 +54,7 @@ export function create(u: Union, parent: Node, name: string, mode: number, flags
     if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || !clearWhiteout(u.upperPath(parent), name)) throw e;
     fd = open();
   }
-  const plain = !setOwnerMode(u.cfg.style, path, uid, gid, m, { fresh: true });
+  const plain = !setOwnerMode(u.cfg.style, path, uid, gid, m, { fresh: true, fd });
   const node = added(u, parent, name, 0o100000);
   // A file we just made: attr() need not look for an override_stat, getxattr for a capability.
   node.plain = plain;

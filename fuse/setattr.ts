@@ -15,18 +15,20 @@ export function setattr(u: Union, n: Node, raw: Buffer, toSet: number, fh: numbe
   const want = unpackSetAttr(raw);
   u.copyUp(n, !((toSet & SET_SIZE) !== 0 && want.size === 0));
   const path = u.upperPath(n);
-  if ((toSet & (SET_UID | SET_GID)) === 0 && (toSet & SET_MODE) !== 0) n.plain = !setMode(u.cfg.style, path, n.type, want.mode & 0o7777, n.plain);
+  // A file still open by its create(): by its descriptor, no path walk (tar sets owner, mode and times so).
+  const fd = u.creatorFd(n);
+  if ((toSet & (SET_UID | SET_GID)) === 0 && (toSet & SET_MODE) !== 0) n.plain = !setMode(u.cfg.style, path, n.type, want.mode & 0o7777, n.plain, fd);
   else if ((toSet & (SET_MODE | SET_UID | SET_GID)) !== 0) {
     const a = u.attr(n);
     const mode = (toSet & SET_MODE) !== 0 ? (a.mode & 0o170000) | (want.mode & 0o7777) : a.mode;
     const uid = (toSet & SET_UID) !== 0 ? want.uid : a.uid;
     const gid = (toSet & SET_GID) !== 0 ? want.gid : a.gid;
-    n.plain = !setOwnerMode(u.cfg.style, path, uid, gid, mode, { chmod: (toSet & SET_MODE) !== 0, plain: n.plain });
+    n.plain = !setOwnerMode(u.cfg.style, path, uid, gid, mode, { chmod: (toSet & SET_MODE) !== 0, plain: n.plain, fd });
   }
   if ((toSet & SET_SIZE) !== 0) truncate(u, n, want.size, fh);
   if ((toSet & (SET_ATIME | SET_MTIME | ATIME_NOW | MTIME_NOW)) !== 0) {
     const pick = (set: number, isNow: number, t: [number, number]): Time => ((toSet & isNow) !== 0 ? 'now' : (toSet & set) !== 0 ? t : undefined);
-    setTimes(path, pick(SET_ATIME, ATIME_NOW, [want.atimeSec, want.atimeNsec]), pick(SET_MTIME, MTIME_NOW, [want.mtimeSec, want.mtimeNsec]));
+    setTimes(path, pick(SET_ATIME, ATIME_NOW, [want.atimeSec, want.atimeNsec]), pick(SET_MTIME, MTIME_NOW, [want.mtimeSec, want.mtimeNsec]), fd);
   }
 }
 

@@ -8,6 +8,7 @@ import { isOpaque, type UpperStyle } from './upper.js';
 import { copyUpEntry } from './copyup.js';
 import type { Attr } from './wire.js';
 import { lstatRaw } from '../src/sys/stat.js';
+import { closeFd } from '../src/sys/fdops.js';
 
 /**
  * The union of read-only lower layers and one writable upper directory, with overlayfs
@@ -178,6 +179,11 @@ export class Union {
     return fh;
   }
 
+  /** The fd create() opened on a node's upper file, while it is open. */
+  creatorFd(n: Node): number | undefined {
+    return this.creatorFds.get(n);
+  }
+
   /** Registers an fd opened on a node's upper file (create). */
   adoptHandle(n: Node, fd: number, flags: number): number {
     this.creatorFds.set(n, fd);
@@ -211,7 +217,7 @@ export class Union {
     if (h === undefined) return;
     this.handles.delete(fh);
     if (this.creatorFds.get(h.node) === h.fd) this.creatorFds.delete(h.node);
-    closeSync(h.fd);
+    closeFd(h.fd);
   }
 
   /** Makes a lower entry's node exist in the upper layer (its parents first); without its data before a truncation to 0. */
