@@ -32,9 +32,11 @@ function prepare(u: Union, parent: Node, name: string): string {
 
 /** The owner of a new entry: the caller, with the group of a setgid parent (as the kernel does). */
 function ownerOf(u: Union, parent: Node, caller: Caller, mode: number): [number, number, number] {
-  const pa = u.attr(parent);
-  if ((pa.mode & S_ISGID) === 0) return [caller.uid, caller.gid, mode];
-  return [caller.uid, pa.gid, (mode & S_IFMT) === S_IFDIR ? mode | S_ISGID : mode];
+  // The parent's setgid as last stat'ed: the kernel asks its attributes before each create anyway.
+  if (parent.sgidGid === -2) u.attr(parent);
+  const gid = parent.sgidGid;
+  if (gid < 0) return [caller.uid, caller.gid, mode];
+  return [caller.uid, gid, (mode & S_IFMT) === S_IFDIR ? mode | S_ISGID : mode];
 }
 
 function added(u: Union, parent: Node, name: string, type: number): Node {

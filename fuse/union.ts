@@ -129,6 +129,7 @@ export class Union {
       a.uid = this.cfg.squash.uid;
       a.gid = this.cfg.squash.gid;
     }
+    if (n.type === S_IFDIR) n.sgidGid = (a.mode & 0o2000) !== 0 ? a.gid : -1;
     return a;
   }
 

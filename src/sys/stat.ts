@@ -54,6 +54,29 @@ export function fstatRaw(fd: number): RawStat {
   return decoded();
 }
 
+/**
+ * lstat of a path straight into `out` (a struct stat's 144 bytes, e.g. a FUSE reply's); false
+ * when it does not exist. Nothing decoded: the caller patches the fields it changes.
+ */
+export function lstatInto(path: string, out: Buffer): boolean {
+  if (path.length + 1 > pathBuf.length) pathBuf = Buffer.alloc(path.length + 1);
+  pathBuf[pathBuf.write(path, 'latin1')] = 0;
+  if (lstatC(pathBuf, out) < 0) {
+    const errno = Math.abs(koffi.errno());
+    if (errno === ENOENT) return false;
+    throw new SysError('lstat', errno, errnoName(errno), path);
+  }
+  return true;
+}
+
+/** fstat of an open file straight into `out` (see lstatInto). */
+export function fstatInto(fd: number, out: Buffer): void {
+  if (fstatC(fd, out) < 0) {
+    const errno = Math.abs(koffi.errno());
+    throw new SysError('fstat', errno, errnoName(errno), `fd ${fd}`);
+  }
+}
+
 function decoded(): RawStat {
   return {
     ino: u64(8), nlink: u64(16), mode: st.readUInt32LE(24), uid: st.readUInt32LE(28), gid: st.readUInt32LE(32), rdev: u64(40),
