@@ -35,22 +35,12 @@ const i64 = (at: number): number => st.readUInt32LE(at) + st.readInt32LE(at + 4)
 
 /** lstat of a path (a latin1 byte string); undefined when it does not exist, SysError otherwise. */
 export function lstatRaw(path: string): RawStat | undefined {
-  if (path.length + 1 > pathBuf.length) pathBuf = Buffer.alloc(path.length + 1);
-  pathBuf[pathBuf.write(path, 'latin1')] = 0;
-  if (lstatC(pathBuf, st) < 0) {
-    const errno = Math.abs(koffi.errno());
-    if (errno === ENOENT) return undefined;
-    throw new SysError('lstat', errno, errnoName(errno), path);
-  }
-  return decoded();
+  return lstatInto(path, st) ? decoded() : undefined;
 }
 
 /** fstat of an open file (no path walk). */
 export function fstatRaw(fd: number): RawStat {
-  if (fstatC(fd, st) < 0) {
-    const errno = Math.abs(koffi.errno());
-    throw new SysError('fstat', errno, errnoName(errno), `fd ${fd}`);
-  }
+  fstatInto(fd, st);
   return decoded();
 }
 
