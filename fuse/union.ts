@@ -8,7 +8,7 @@ import { isOpaque, type UpperStyle } from './upper.js';
 import { copyUpEntry } from './copyup.js';
 import type { Attr } from './wire.js';
 import { lstatRaw } from '../src/sys/stat.js';
-import { closeFd } from '../src/sys/fdops.js';
+import { closeFd, openPath } from '../src/sys/fdops.js';
 
 /**
  * The union of read-only lower layers and one writable upper directory, with overlayfs
@@ -174,7 +174,7 @@ export class Union {
   /** Opens a node's current file; writers copy it up first (mutate.ts). */
   openHandle(n: Node, flags: number): number {
     const clean = flags & ~(constants.O_CREAT | constants.O_EXCL | constants.O_NOCTTY);
-    const fd = n.upper ? openSync(B(this.upperPath(n)), clean) : openSync(B(n.lower!.real), clean & ~constants.O_TRUNC);
+    const fd = openPath(n.upper ? this.upperPath(n) : n.lower!.real, n.upper ? clean : clean & ~constants.O_TRUNC, 0);
     const fh = this.nextFh++;
     this.handles.set(fh, { node: n, fd, flags: clean, gen: n.upper ? -1 : n.gen });
     return fh;
