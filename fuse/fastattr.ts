@@ -1,6 +1,7 @@
 import { fstatInto, lstatInto } from '../src/sys/stat.js';
 import { packStat, put64 } from './wire.js';
 import { ENOENT, FsError } from './errno.js';
+import { lowerAttrShared } from './attr.js';
 import type { Node } from './node.js';
 import type { Union } from './union.js';
 
@@ -13,6 +14,15 @@ const S_IFDIR = 0o040000;
 const S_ISGID = 0o2000;
 
 export function packAttr(u: Union, n: Node, out: Buffer): number {
+  if (!n.upper && !n.detached && u.cfg.squash === undefined) {
+    // A lower entry: its attributes, computed once, packed without a copy.
+    const a = lowerAttrShared(n.lower!, u.inos);
+    if (n.ino === 0) n.ino = a.ino;
+    packStat(out, 0, a);
+    put64(out, n.ino, 8);
+    if (n.type === S_IFDIR) n.sgidGid = (a.mode & S_ISGID) !== 0 ? a.gid : -1;
+    return a.nlink;
+  }
   if (!n.upper || !n.plain || n.detached || u.cfg.squash !== undefined) {
     const a = u.attr(n);
     packStat(out, 0, a);

@@ -112,6 +112,7 @@ function nameOps({ u, guard, entry, attrReply, ok, miss }: Ctx): Partial<LowLeve
 /** Open files: reads and writes go straight between the fd and libfuse's buffers. */
 function fileOps({ u, timeout, guard, ok, packNodeEntry }: Ctx): Partial<LowLevelHandlers> {
   const fi = Buffer.alloc(FILE_INFO_SIZE);
+  const bufv = Buffer.alloc(64);
   return {
     open: guard((req, ino, flags) => {
       const n = u.node(ino);
@@ -128,7 +129,7 @@ function fileOps({ u, timeout, guard, ok, packNodeEntry }: Ctx): Partial<LowLeve
       n.nlookup++;
       reply.create(req, packNodeEntry(n, () => timeout), packFileInfo(fh, { keepCache: true }, fi));
     }),
-    read: guard((req, _ino, size, off, fh) => void reply.data(req, packFdBufvec(u.fd(fh), size, off), 0)),
+    read: guard((req, _ino, size, off, fh) => void reply.data(req, packFdBufvec(u.fd(fh), size, off, bufv), 0)),
     write: guard((req, _ino, data, size, off, fh) => void reply.write(req, pwritePointer(u.fd(fh), data, size, off))),
     release: guard((req, _ino, fh) => (u.release(fh), ok(req))),
     fsync: guard((req, ino, datasync, fh) => {

@@ -13,6 +13,12 @@ export const FILE_INFO_SIZE = 40;
 
 /** Writes a 64-bit integer (|v| < 2^53) without a BigInt: the read path packs millions. */
 export function put64(buf: Buffer, v: number, at: number): void {
+  if (v >>> 0 === v) {
+    // the common case (sizes, counts, most times): no division
+    buf.writeUInt32LE(v, at);
+    buf.writeUInt32LE(0, at + 4);
+    return;
+  }
   const lo = v % 0x100000000;
   const hi = Math.floor(v / 0x100000000);
   buf.writeUInt32LE(lo < 0 ? lo + 0x100000000 : lo, at);
@@ -117,13 +123,13 @@ export function packStatvfs(s: { bsize: number; blocks: number; bfree: number; b
 }
 
 /** A struct fuse_bufvec of one fd-backed buffer: libfuse reads `size` bytes at `pos` itself. */
-export function packFdBufvec(fd: number, size: number, pos: number): Buffer {
-  const buf = Buffer.alloc(64);
-  buf.writeBigUInt64LE(1n, 0);
-  buf.writeBigUInt64LE(BigInt(size), 24);
+export function packFdBufvec(fd: number, size: number, pos: number, buf = Buffer.alloc(64)): Buffer {
+  buf.fill(0);
+  put64(buf, 1, 0);
+  put64(buf, size, 24);
   buf.writeUInt32LE(2 | 4, 32); // FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK
   buf.writeInt32LE(fd, 48);
-  buf.writeBigInt64LE(BigInt(pos), 56);
+  put64(buf, pos, 56);
   return buf;
 }
 
