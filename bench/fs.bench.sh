@@ -11,6 +11,9 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 user=${HUTCH_TEST_USER:-hutchtest}
 dir=${BENCH_DIR:-/var/tmp/hutch-bench-fs}
 runs=${RUNS:-3}
+# FS and WORK narrow a run (e.g. FS="hutch-index fuse-overlayfs" WORK=untar10k); the table shows what ran.
+fses=${FS:-hutch hutch-index fuse-overlayfs overlay}
+works=${WORK:-find tar read1g untar10k rmtree copyup512m compile}
 
 if [ ! -e "$dir/.ready" ]; then
   rm -rf "$dir"
@@ -36,7 +39,7 @@ inner=$(mktemp /tmp/hutch-bench-fs-XXXX.sh)
 chmod 755 "$inner"
 cat > "$inner" <<'INNER'
 set -euo pipefail
-dir=$1 repo=$2 runs=$3
+dir=$1 repo=$2 runs=$3 fses=$4 works=$5
 t=$(mktemp -d /tmp/hutch-bench-ns-XXXX)
 mount -t tmpfs -o size=4g tmpfs "$t"
 mnt=$t/mnt
@@ -66,8 +69,8 @@ work() { # name
     compile) mkdir "$mnt/c" && cp "$dir"/cproj/*.c "$mnt/c/" && (cd "$mnt/c" && for f in *.c; do gcc -O1 -c "$f"; done && gcc -o prog *.o && ./prog) ;;
   esac
 }
-for fs in hutch hutch-index fuse-overlayfs overlay; do
-  for w in find tar read1g untar10k rmtree copyup512m compile; do
+for fs in $fses; do
+  for w in $works; do
     for r in $(seq "$runs"); do
       mountfs "$fs"
       c0=$(cpu); s=$(date +%s.%N); work "$w"; e=$(date +%s.%N); c1=$(cpu)
@@ -82,14 +85,15 @@ INNER
 # otherwise wakes the other CPU (untar10k: ~4.7 s instead of ~1.4 s, for fuse-overlayfs alike),
 # and how often that happens depends on the machine's load more than on the daemon.
 pin=(); [ -z "${CPUS:-}" ] || pin=(taskset -c "$CPUS")
-out=$(cd /tmp && "${pin[@]}" runuser -u "$user" -- unshare --user --map-root-user --mount bash "$inner" "$dir" "$repo" "$runs")
+out=$(cd /tmp && "${pin[@]}" runuser -u "$user" -- unshare --user --map-root-user --mount bash "$inner" "$dir" "$repo" "$runs" "$fses" "$works")
 rm -f "$inner"
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 col() { echo "$out" | awk -v f="$1" -v w="$2" -v c="$3" '$1==f && $2==w {print $c}' | median; }
 echo "wall seconds (median of $runs, fresh mount each${CPUS:+, on CPUs $CPUS}); daemon CPU seconds in brackets; load: $(cut -d' ' -f1-3 /proc/loadavg)"
-printf '%-11s %15s %15s %17s %9s %11s %10s\n' workload hutch hutch+index fuse-overlayfs overlay hutch/fovl hutch/ovl
-for w in find tar read1g untar10k rmtree copyup512m compile; do
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0) printf "%.2f", a / b; else printf "-"}'; }
+printf '%-11s %15s %15s %17s %9s %11s %11s %10s\n' workload hutch hutch+index fuse-overlayfs overlay hutch/fovl index/fovl hutch/ovl
+for w in $works; do
   h=$(col hutch $w 3); i=$(col hutch-index $w 3); f=$(col fuse-overlayfs $w 3); o=$(col overlay $w 3)
-  printf '%-11s %7.3f [%5.2f] %7.3f [%5.2f] %9.3f [%5.2f] %9.3f %11.2f %10.2f\n' "$w" "$h" "$(col hutch $w 4)" "$i" "$(col hutch-index $w 4)" "$f" "$(col fuse-overlayfs $w 4)" "$o" \
-    "$(awk -v a="$h" -v b="$f" 'BEGIN {print a / b}')" "$(awk -v a="$h" -v b="$o" 'BEGIN {print a / b}')"
+  printf '%-11s %7.3f [%5.2f] %7.3f [%5.2f] %9.3f [%5.2f] %9.3f %11s %11s %10s\n' "$w" "$h" "$(col hutch $w 4)" "$i" "$(col hutch-index $w 4)" "$f" "$(col fuse-overlayfs $w 4)" "$o" \
+    "$(ratio "$h" "$f")" "$(ratio "$i" "$f")" "$(ratio "$h" "$o")"
 done

@@ -146,6 +146,11 @@ function indexedStat(e: LowerEntry, m: IndexEntry, inos: InoMap): Attr {
   };
 }
 
+/** The cached attributes of a lower entry, shared: read them, never change them. */
+export function lowerAttrShared(e: LowerEntry, inos: InoMap): Readonly<Attr> {
+  return cache.get(e) ?? (lowerAttr(e, inos), cache.get(e)!);
+}
+
 /** Attributes of a lower entry, computed once: lower layers never change. */
 export function lowerAttr(e: LowerEntry, inos: InoMap): Attr {
   const hit = cache.get(e);

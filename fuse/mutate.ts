@@ -1,5 +1,6 @@
-import { constants, ftruncateSync, linkSync, mkdirSync, openSync, renameSync, rmdirSync, symlinkSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
+import { constants, ftruncateSync, linkSync, mkdirSync, renameSync, rmdirSync, symlinkSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
 import { mknod, renameat2, RENAME_EXCHANGE, RENAME_NOREPLACE } from '../src/sys/fsx.js';
+import { openPath } from '../src/sys/fdops.js';
 import type { Caller } from './libfuse.js';
 import { pathsMoved, type Node } from './node.js';
 import { B } from './attr.js';
@@ -31,9 +32,11 @@ function prepare(u: Union, parent: Node, name: string): string {
 
 /** The owner of a new entry: the caller, with the group of a setgid parent (as the kernel does). */
 function ownerOf(u: Union, parent: Node, caller: Caller, mode: number): [number, number, number] {
-  const pa = u.attr(parent);
-  if ((pa.mode & S_ISGID) === 0) return [caller.uid, caller.gid, mode];
-  return [caller.uid, pa.gid, (mode & S_IFMT) === S_IFDIR ? mode | S_ISGID : mode];
+  // The parent's setgid as last stat'ed: the kernel asks its attributes before each create anyway.
+  if (parent.sgidGid === -2) u.attr(parent);
+  const gid = parent.sgidGid;
+  if (gid < 0) return [caller.uid, caller.gid, mode];
+  return [caller.uid, gid, (mode & S_IFMT) === S_IFDIR ? mode | S_ISGID : mode];
 }
 
 function added(u: Union, parent: Node, name: string, type: number): Node {
@@ -45,7 +48,7 @@ export function create(u: Union, parent: Node, name: string, mode: number, flags
   const path = prepare(u, parent, name);
   const [uid, gid, m] = ownerOf(u, parent, caller, mode);
   const access = (flags & 3) === constants.O_RDONLY ? constants.O_RDWR : flags & 3;
-  const open = (): number => openSync(B(path), constants.O_CREAT | constants.O_EXCL | access | (flags & constants.O_APPEND), m & 0o7777);
+  const open = (): number => openPath(path, constants.O_CREAT | constants.O_EXCL | access | (flags & constants.O_APPEND), m & 0o7777);
   let fd: number;
   try {
     fd = open();
@@ -53,7 +56,7 @@ export function create(u: Union, parent: Node, name: string, mode: number, flags
     if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || !clearWhiteout(u.upperPath(parent), name)) throw e;
     fd = open();
   }
-  const plain = !setOwnerMode(u.cfg.style, path, uid, gid, m, { fresh: true });
+  const plain = !setOwnerMode(u.cfg.style, path, uid, gid, m, { fresh: true, fd });
   const node = added(u, parent, name, 0o100000);
   // A file we just made: attr() need not look for an override_stat, getxattr for a capability.
   node.plain = plain;

@@ -33,6 +33,8 @@ export interface Node {
   plain: boolean;
   /** Made by this mount and given no xattr since: security.capability is known absent (asked on every write). */
   fresh: boolean;
+  /** For directories, as last stat'ed: the group new entries inherit (setgid), -1 when not setgid, -2 unknown. */
+  sgidGid: number;
   /** pathOf's memo, valid while no rename happened since (pathEpoch). */
   path: string;
   pathEpoch: number;
@@ -72,7 +74,7 @@ export class NodeTable {
   make(parent: Node | undefined, name: string, type: number, upper: boolean, lower: LowerEntry | undefined): Node {
     const node: Node = {
       id: this.nextId++, parent, name, nlookup: 0, children: type === S_IFDIR ? new Map() : NO_CHILDREN, type, upper, lower,
-      lowerDir: type === S_IFDIR && lower?.type === S_IFDIR, gen: 0, detached: false, ino: 0, aliases: [], plain: false, fresh: false, path: '', pathEpoch: -1,
+      lowerDir: type === S_IFDIR && lower?.type === S_IFDIR, gen: 0, detached: false, ino: 0, aliases: [], plain: false, fresh: false, sgidGid: -2, path: '', pathEpoch: -1,
     };
     this.byId.set(node.id, node);
     if (parent !== undefined) {

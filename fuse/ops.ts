@@ -1,6 +1,7 @@
 import { constants, fstatSync, fsyncSync, openSync, closeSync } from 'node:fs';
 import { callerOf, reply, type LowLevelHandlers } from './libfuse.js';
-import { ENTRY_SIZE, packDirent, packEntry, packFdBufvec, packFileInfo, packStat, packStatvfs, STAT_SIZE } from './wire.js';
+import { ENTRY_SIZE, FILE_INFO_SIZE, packDirent, packEntryHead, packFdBufvec, packFileInfo, packStatvfs, STAT_SIZE } from './wire.js';
+import { packAttr } from './fastattr.js';
 import { create, link, make, remove, rename } from './mutate.js';
 import { setXattr, getXattr, listXattr, removeXattr } from './xattrops.js';
 import { setattr } from './setattr.js';
@@ -28,6 +29,8 @@ interface Ctx {
   guard: Guard;
   entry(req: bigint, n: Node): void;
   attrReply(req: bigint, n: Node): void;
+  /** A node's entry (for create's reply), in the one reused buffer. */
+  packNodeEntry(n: Node, ttlOf: (nlink: number) => number): Buffer;
   ok(req: bigint): void;
   /** Notes a lookup's miss for the next request. */
   miss(parent: Node, name: string): void;
@@ -39,6 +42,7 @@ function context(u: Union, timeout: number, log: (e: unknown) => void): Ctx {
   const ttl = (n: Node, nlink: number): number => (n.upper && nlink > 1 && n.type !== 0o040000 ? 0 : timeout);
   // libfuse copies replies before returning: one buffer each serves every request.
   const entryBuf = Buffer.alloc(ENTRY_SIZE);
+  const entryStat = entryBuf.subarray(16, 16 + STAT_SIZE);
   const statBuf = Buffer.alloc(STAT_SIZE);
   // A lookup's miss stays known for the one request after it (see Union.justMissed).
   let missed: Union['justMissed'];
@@ -52,17 +56,21 @@ function context(u: Union, timeout: number, log: (e: unknown) => void): Ctx {
     }
     u.justMissed = undefined;
   };
+  /** A struct fuse_entry_param of a node in entryBuf (the attributes stat'ed straight into it). */
+  const packNodeEntry = (n: Node, ttlOf: (nlink: number) => number): Buffer => {
+    const nlink = packAttr(u, n, entryStat);
+    const t = ttlOf(nlink);
+    return packEntryHead(entryBuf, n.id, t);
+  };
   return {
-    u, timeout, guard,
+    u, timeout, guard, packNodeEntry,
     entry(req, n) {
       n.nlookup++;
-      const a = u.attr(n);
-      reply.entry(req, packEntry(n.id, a, ttl(n, a.nlink), entryBuf));
+      reply.entry(req, packNodeEntry(n, (nlink) => ttl(n, nlink)));
     },
     attrReply(req, n) {
-      const a = u.attr(n);
-      packStat(statBuf, 0, a);
-      reply.attr(req, statBuf, ttl(n, a.nlink));
+      const nlink = packAttr(u, n, statBuf);
+      reply.attr(req, statBuf, ttl(n, nlink));
     },
     ok: (req) => void reply.err(req, 0),
     miss: (parent, name) => void (missed = { parent, name }),
@@ -102,7 +110,9 @@ function nameOps({ u, guard, entry, attrReply, ok, miss }: Ctx): Partial<LowLeve
 }
 
 /** Open files: reads and writes go straight between the fd and libfuse's buffers. */
-function fileOps({ u, timeout, guard, ok }: Ctx): Partial<LowLevelHandlers> {
+function fileOps({ u, timeout, guard, ok, packNodeEntry }: Ctx): Partial<LowLevelHandlers> {
+  const fi = Buffer.alloc(FILE_INFO_SIZE);
+  const bufv = Buffer.alloc(64);
   return {
     open: guard((req, ino, flags) => {
       const n = u.node(ino);
@@ -112,14 +122,14 @@ function fileOps({ u, timeout, guard, ok }: Ctx): Partial<LowLevelHandlers> {
       // An upper file with other names may have been written through another kernel inode (a
       // node per path): its cached pages are then dropped at open. Lower files never change.
       const keepCache = !n.upper || fstatSync(u.fd(fh)).nlink <= 1;
-      reply.open(req, packFileInfo(fh, { keepCache }));
+      reply.open(req, packFileInfo(fh, { keepCache }, fi));
     }),
     create: guard((req, p, name, mode, flags) => {
       const [n, fh] = create(u, u.node(p), name, 0o100000 | (mode & 0o7777), flags, callerOf(req));
       n.nlookup++;
-      reply.create(req, packEntry(n.id, u.attr(n), timeout), packFileInfo(fh, { keepCache: true }));
+      reply.create(req, packNodeEntry(n, () => timeout), packFileInfo(fh, { keepCache: true }, fi));
     }),
-    read: guard((req, _ino, size, off, fh) => void reply.data(req, packFdBufvec(u.fd(fh), size, off), 0)),
+    read: guard((req, _ino, size, off, fh) => void reply.data(req, packFdBufvec(u.fd(fh), size, off, bufv), 0)),
     write: guard((req, _ino, data, size, off, fh) => void reply.write(req, pwritePointer(u.fd(fh), data, size, off))),
     release: guard((req, _ino, fh) => (u.release(fh), ok(req))),
     fsync: guard((req, ino, datasync, fh) => {

@@ -2,6 +2,9 @@ import { unpackSetAttr } from './wire.js';
 import { truncate } from './mutate.js';
 import { setMode, setOwnerMode, setTimes } from './upper.js';
 import type { Time } from '../src/sys/fsx.js';
+import { fchown } from '../src/sys/fdops.js';
+import { SysError } from '../src/errors.js';
+import { EINVAL, EPERM } from './errno.js';
 import type { Node } from './node.js';
 import type { Union } from './union.js';
 
@@ -11,22 +14,40 @@ import type { Union } from './union.js';
  */
 const SET_MODE = 1, SET_UID = 2, SET_GID = 4, SET_SIZE = 8, SET_ATIME = 16, SET_MTIME = 32, ATIME_NOW = 128, MTIME_NOW = 256;
 
+/**
+ * chown of a plain file open by its create(), when the owner can be stored for real: its mode
+ * and current owner need not be read. False when the general way must run (an unmapped owner).
+ */
+function chownOpen(u: Union, n: Node, fd: number | undefined, uid: number, gid: number): boolean {
+  if (fd === undefined || !n.plain || u.cfg.style.overrideOnly || n.type !== 0o100000) return false;
+  try {
+    fchown(fd, uid, gid);
+    return true;
+  } catch (e) {
+    if (e instanceof SysError && (e.errno === EPERM || e.errno === EINVAL)) return false;
+    throw e;
+  }
+}
+
 export function setattr(u: Union, n: Node, raw: Buffer, toSet: number, fh: number | undefined): void {
   const want = unpackSetAttr(raw);
   u.copyUp(n, !((toSet & SET_SIZE) !== 0 && want.size === 0));
   const path = u.upperPath(n);
-  if ((toSet & (SET_UID | SET_GID)) === 0 && (toSet & SET_MODE) !== 0) n.plain = !setMode(u.cfg.style, path, n.type, want.mode & 0o7777, n.plain);
+  // A file still open by its create(): by its descriptor, no path walk (tar sets owner, mode and times so).
+  const fd = u.creatorFd(n);
+  if ((toSet & (SET_UID | SET_GID)) === 0 && (toSet & SET_MODE) !== 0) n.plain = !setMode(u.cfg.style, path, n.type, want.mode & 0o7777, n.plain, fd);
+  else if ((toSet & (SET_MODE | SET_UID | SET_GID)) === (SET_UID | SET_GID) && chownOpen(u, n, fd, want.uid, want.gid)) n.plain = true;
   else if ((toSet & (SET_MODE | SET_UID | SET_GID)) !== 0) {
     const a = u.attr(n);
     const mode = (toSet & SET_MODE) !== 0 ? (a.mode & 0o170000) | (want.mode & 0o7777) : a.mode;
     const uid = (toSet & SET_UID) !== 0 ? want.uid : a.uid;
     const gid = (toSet & SET_GID) !== 0 ? want.gid : a.gid;
-    n.plain = !setOwnerMode(u.cfg.style, path, uid, gid, mode, { chmod: (toSet & SET_MODE) !== 0, plain: n.plain });
+    n.plain = !setOwnerMode(u.cfg.style, path, uid, gid, mode, { chmod: (toSet & SET_MODE) !== 0, plain: n.plain, fd });
   }
   if ((toSet & SET_SIZE) !== 0) truncate(u, n, want.size, fh);
   if ((toSet & (SET_ATIME | SET_MTIME | ATIME_NOW | MTIME_NOW)) !== 0) {
     const pick = (set: number, isNow: number, t: [number, number]): Time => ((toSet & isNow) !== 0 ? 'now' : (toSet & set) !== 0 ? t : undefined);
-    setTimes(path, pick(SET_ATIME, ATIME_NOW, [want.atimeSec, want.atimeNsec]), pick(SET_MTIME, MTIME_NOW, [want.mtimeSec, want.mtimeNsec]));
+    setTimes(path, pick(SET_ATIME, ATIME_NOW, [want.atimeSec, want.atimeNsec]), pick(SET_MTIME, MTIME_NOW, [want.mtimeSec, want.mtimeNsec]), fd);
   }
 }
 

@@ -8,6 +8,7 @@ import { isOpaque, type UpperStyle } from './upper.js';
 import { copyUpEntry } from './copyup.js';
 import type { Attr } from './wire.js';
 import { lstatRaw } from '../src/sys/stat.js';
+import { closeFd, openPath } from '../src/sys/fdops.js';
 
 /**
  * The union of read-only lower layers and one writable upper directory, with overlayfs
@@ -128,6 +129,7 @@ export class Union {
       a.uid = this.cfg.squash.uid;
       a.gid = this.cfg.squash.gid;
     }
+    if (n.type === S_IFDIR) n.sgidGid = (a.mode & 0o2000) !== 0 ? a.gid : -1;
     return a;
   }
 
@@ -172,10 +174,15 @@ export class Union {
   /** Opens a node's current file; writers copy it up first (mutate.ts). */
   openHandle(n: Node, flags: number): number {
     const clean = flags & ~(constants.O_CREAT | constants.O_EXCL | constants.O_NOCTTY);
-    const fd = n.upper ? openSync(B(this.upperPath(n)), clean) : openSync(B(n.lower!.real), clean & ~constants.O_TRUNC);
+    const fd = openPath(n.upper ? this.upperPath(n) : n.lower!.real, n.upper ? clean : clean & ~constants.O_TRUNC, 0);
     const fh = this.nextFh++;
     this.handles.set(fh, { node: n, fd, flags: clean, gen: n.upper ? -1 : n.gen });
     return fh;
+  }
+
+  /** The fd create() opened on a node's upper file, while it is open. */
+  creatorFd(n: Node): number | undefined {
+    return this.creatorFds.get(n);
   }
 
   /** Registers an fd opened on a node's upper file (create). */
@@ -211,7 +218,7 @@ export class Union {
     if (h === undefined) return;
     this.handles.delete(fh);
     if (this.creatorFds.get(h.node) === h.fd) this.creatorFds.delete(h.node);
-    closeSync(h.fd);
+    closeFd(h.fd);
   }
 
   /** Makes a lower entry's node exist in the upper layer (its parents first); without its data before a truncation to 0. */

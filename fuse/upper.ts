@@ -1,6 +1,7 @@
 import { chmodSync, existsSync, lchownSync, lstatSync, readdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { lgetxattr, lremovexattr, lsetxattr } from '../src/sys/xattr.js';
 import { mknod, utimens, type Time } from '../src/sys/fsx.js';
+import { fchmod, fchown, futimens } from '../src/sys/fdops.js';
 import { formatOverrideStat, OPAQUE_XATTRS, OVERRIDE_STAT, parseOverrideStat, RDEV_XATTR } from './xattr.js';
 import { isWhiteoutDevice, OPAQUE_MARKER, WH_PREFIX } from './whiteout.js';
 import { B } from './attr.js';
@@ -32,14 +33,15 @@ export function setOwnerMode(style: UpperStyle, path: string, uid: number, gid: 
   let real = false;
   if (!style.overrideOnly) {
     try {
-      lchownSync(B(path), uid, gid);
+      if (how.fd !== undefined) fchown(how.fd, uid, gid);
+      else lchownSync(B(path), uid, gid);
       real = true;
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code !== 'EINVAL' && code !== 'EPERM') throw e;
     }
   }
-  if (!link && (how.chmod ?? !how.fresh)) chmodSync(B(path), mode & 0o7777);
+  if (!link && (how.chmod ?? !how.fresh)) chmodPath(path, mode & 0o7777, how.fd);
   if (real && !device) {
     if (!how.fresh && !how.plain && !link) lremovexattr(path, OVERRIDE_STAT);
     return false;
@@ -51,26 +53,34 @@ export function setOwnerMode(style: UpperStyle, path: string, uid: number, gid: 
 
 /**
  * How setOwnerMode may save system calls. `fresh`: we just made the file, as 0:0 with this mode
- * and no xattrs; `chmod: false`: the mode is not changing; `plain`: it has no override_stat.
+ * and no xattrs; `chmod: false`: the mode is not changing; `plain`: it has no override_stat;
+ * `fd`: an open descriptor of the file (no path walk for chown and chmod).
  */
 export interface Ownership {
   fresh?: boolean;
   chmod?: boolean;
   plain?: boolean;
+  fd?: number;
+}
+
+function chmodPath(path: string, perm: number, fd: number | undefined): void {
+  if (fd !== undefined) fchmod(fd, perm);
+  else chmodSync(B(path), perm);
 }
 
 /** chmod alone (the common case): the override_stat value, when there is one, follows. True when there is one. */
-export function setMode(style: UpperStyle, path: string, type: number, perm: number, plain: boolean): boolean {
+export function setMode(style: UpperStyle, path: string, type: number, perm: number, plain: boolean, fd?: number): boolean {
   if (type === S_IFLNK) return false;
-  chmodSync(B(path), perm);
+  chmodPath(path, perm, fd);
   const o = plain ? undefined : lgetxattr(path, OVERRIDE_STAT);
   const parsed = o === undefined ? undefined : parseOverrideStat(o);
   return parsed !== undefined && setOwnerMode(style, path, parsed.uid, parsed.gid, ((parsed.mode & S_IFMT) || type) | perm);
 }
 
-/** Sets times (seconds, nanoseconds; undefined: leave as is, 'now') without following symlinks. */
-export function setTimes(path: string, atime: Time, mtime: Time): void {
-  utimens(path, atime, mtime);
+/** Sets times (seconds, nanoseconds; undefined: leave as is, 'now') without following symlinks; through `fd` when open. */
+export function setTimes(path: string, atime: Time, mtime: Time, fd?: number): void {
+  if (fd !== undefined) futimens(fd, atime, mtime);
+  else utimens(path, atime, mtime);
 }
 
 /** Leaves a whiteout for `name` in the upper directory `dir`. */

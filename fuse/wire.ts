@@ -13,6 +13,12 @@ export const FILE_INFO_SIZE = 40;
 
 /** Writes a 64-bit integer (|v| < 2^53) without a BigInt: the read path packs millions. */
 export function put64(buf: Buffer, v: number, at: number): void {
+  if (v >>> 0 === v) {
+    // the common case (sizes, counts, most times): no division
+    buf.writeUInt32LE(v, at);
+    buf.writeUInt32LE(0, at + 4);
+    return;
+  }
   const lo = v % 0x100000000;
   const hi = Math.floor(v / 0x100000000);
   buf.writeUInt32LE(lo < 0 ? lo + 0x100000000 : lo, at);
@@ -51,25 +57,32 @@ export interface SetAttrIn {
   mtimeNsec: number;
 }
 
+const i64 = (buf: Buffer, at: number): number => buf.readUInt32LE(at) + buf.readInt32LE(at + 4) * 0x100000000;
+
 /** Reads the setattr-relevant fields of a struct stat. */
 export function unpackSetAttr(buf: Buffer): SetAttrIn {
   return {
     mode: buf.readUInt32LE(24),
     uid: buf.readUInt32LE(28),
     gid: buf.readUInt32LE(32),
-    size: Number(buf.readBigInt64LE(48)),
-    atimeSec: Number(buf.readBigInt64LE(72)),
-    atimeNsec: Number(buf.readBigInt64LE(80)),
-    mtimeSec: Number(buf.readBigInt64LE(88)),
-    mtimeNsec: Number(buf.readBigInt64LE(96)),
+    size: i64(buf, 48),
+    atimeSec: i64(buf, 72),
+    atimeNsec: i64(buf, 80),
+    mtimeSec: i64(buf, 88),
+    mtimeNsec: i64(buf, 96),
   };
 }
 
 /** A struct fuse_entry_param for a node id and its attributes (into `buf` when given: reused). */
 export function packEntry(nodeId: number, a: Attr, timeout: number, buf = Buffer.alloc(ENTRY_SIZE)): Buffer {
+  packStat(buf, 16, a);
+  return packEntryHead(buf, nodeId, timeout);
+}
+
+/** The fields of a struct fuse_entry_param around its struct stat (already at 16). */
+export function packEntryHead(buf: Buffer, nodeId: number, timeout: number): Buffer {
   put64(buf, nodeId, 0);
   put64(buf, 1, 8);
-  packStat(buf, 16, a);
   buf.writeDoubleLE(timeout, 160);
   buf.writeDoubleLE(timeout, 168);
   return buf;
@@ -82,14 +95,14 @@ export interface OpenFlags {
 }
 
 /** A struct fuse_file_info carrying our handle and caching bits (bitfield word at 4). */
-export function packFileInfo(fh: number, flags: OpenFlags): Buffer {
-  const buf = Buffer.alloc(FILE_INFO_SIZE);
+export function packFileInfo(fh: number, flags: OpenFlags, buf = Buffer.alloc(FILE_INFO_SIZE)): Buffer {
+  buf.fill(0);
   let bits = 0;
   if (flags.directIo) bits |= 1 << 1;
   if (flags.keepCache) bits |= 1 << 2;
   if (flags.cacheReaddir) bits |= 1 << 6;
   buf.writeUInt32LE(bits, 4);
-  buf.writeBigUInt64LE(BigInt(fh), 16);
+  put64(buf, fh, 16);
   return buf;
 }
 
@@ -110,13 +123,13 @@ export function packStatvfs(s: { bsize: number; blocks: number; bfree: number; b
 }
 
 /** A struct fuse_bufvec of one fd-backed buffer: libfuse reads `size` bytes at `pos` itself. */
-export function packFdBufvec(fd: number, size: number, pos: number): Buffer {
-  const buf = Buffer.alloc(64);
-  buf.writeBigUInt64LE(1n, 0);
-  buf.writeBigUInt64LE(BigInt(size), 24);
+export function packFdBufvec(fd: number, size: number, pos: number, buf = Buffer.alloc(64)): Buffer {
+  buf.fill(0);
+  put64(buf, 1, 0);
+  put64(buf, size, 24);
   buf.writeUInt32LE(2 | 4, 32); // FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK
   buf.writeInt32LE(fd, 48);
-  buf.writeBigInt64LE(BigInt(pos), 56);
+  put64(buf, pos, 56);
   return buf;
 }
 

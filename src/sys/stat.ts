@@ -35,23 +35,36 @@ const i64 = (at: number): number => st.readUInt32LE(at) + st.readInt32LE(at + 4)
 
 /** lstat of a path (a latin1 byte string); undefined when it does not exist, SysError otherwise. */
 export function lstatRaw(path: string): RawStat | undefined {
-  if (path.length + 1 > pathBuf.length) pathBuf = Buffer.alloc(path.length + 1);
-  pathBuf[pathBuf.write(path, 'latin1')] = 0;
-  if (lstatC(pathBuf, st) < 0) {
-    const errno = Math.abs(koffi.errno());
-    if (errno === ENOENT) return undefined;
-    throw new SysError('lstat', errno, errnoName(errno), path);
-  }
-  return decoded();
+  return lstatInto(path, st) ? decoded() : undefined;
 }
 
 /** fstat of an open file (no path walk). */
 export function fstatRaw(fd: number): RawStat {
-  if (fstatC(fd, st) < 0) {
+  fstatInto(fd, st);
+  return decoded();
+}
+
+/**
+ * lstat of a path straight into `out` (a struct stat's 144 bytes, e.g. a FUSE reply's); false
+ * when it does not exist. Nothing decoded: the caller patches the fields it changes.
+ */
+export function lstatInto(path: string, out: Buffer): boolean {
+  if (path.length + 1 > pathBuf.length) pathBuf = Buffer.alloc(path.length + 1);
+  pathBuf[pathBuf.write(path, 'latin1')] = 0;
+  if (lstatC(pathBuf, out) < 0) {
+    const errno = Math.abs(koffi.errno());
+    if (errno === ENOENT) return false;
+    throw new SysError('lstat', errno, errnoName(errno), path);
+  }
+  return true;
+}
+
+/** fstat of an open file straight into `out` (see lstatInto). */
+export function fstatInto(fd: number, out: Buffer): void {
+  if (fstatC(fd, out) < 0) {
     const errno = Math.abs(koffi.errno());
     throw new SysError('fstat', errno, errnoName(errno), `fd ${fd}`);
   }
-  return decoded();
 }
 
 function decoded(): RawStat {
