@@ -10,7 +10,8 @@ export async function main(argv: string[]): Promise<number> {
   cli.register(Builtins.HelpCommand);
   cli.register(Builtins.VersionCommand);
   // Only the commands the verb can mean (all of them for help or an unknown word): see index.ts.
-  for (const command of await loadCommands(argv.find((a) => verbs.has(a)))) cli.register(command);
+  const verbAt = argv.findIndex((a) => verbs.has(a));
+  for (const command of await loadCommands(argv[verbAt], argv[verbAt + 1])) cli.register(command);
   let command;
   try {
     command = cli.process(argv, Cli.defaultContext);

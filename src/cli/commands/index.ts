@@ -19,8 +19,12 @@ const filesByVerb: Record<string, string[]> = {
 /** The words a command line may start with (after global flags). */
 export const verbs: ReadonlySet<string> = new Set(Object.keys(filesByVerb));
 
-/** The command classes `verb` can mean; every command when `verb` is undefined (help, errors). */
-export async function loadCommands(verb: string | undefined): Promise<CommandClass[]> {
+/**
+ * The command classes `verb` can mean; every command when `verb` is undefined (help, errors).
+ * With the word after the verb (`runtime create`, `image prune`), only the classes of that
+ * subcommand when there are any: clipanion's parser costs ~1 ms per registered option.
+ */
+export async function loadCommands(verb: string | undefined, next?: string): Promise<CommandClass[]> {
   const files = verb === undefined ? [...new Set(Object.values(filesByVerb).flat())] : filesByVerb[verb] ?? [];
   // One literal folder pattern, so that the bundler (scripts/bundle.mjs) sees every file that may load.
   const modules = await Promise.all(files.map((file) => import(`./${file}.js`) as Promise<Record<string, unknown>>));
@@ -29,6 +33,7 @@ export async function loadCommands(verb: string | undefined): Promise<CommandCla
     const paths = (exported as { paths?: string[][] } | undefined)?.paths;
     if (typeof exported === 'function' && Array.isArray(paths) && (verb === undefined || paths.some((p) => p[0] === verb))) classes.add(exported as CommandClass);
   }
-  return [...classes];
+  const exact = [...classes].filter((c) => c.paths?.some((p) => p[0] === verb && p[1] === next));
+  return exact.length > 0 ? exact : [...classes];
 }
 
