@@ -55,9 +55,12 @@ function cachePath(name: string, bundle: string): string | undefined {
   let dir = process.env[CACHE_ENV];
   try {
     if (dir === undefined) {
-      if (readFileSync('/proc/self/uid_map', 'utf8').trim().split(/\s+/).join(' ') !== '0 0 4294967295') return undefined;
-      // The runtime folder of src/paths.ts (hutchPaths().run), without importing it: nothing is loaded yet.
-      const runtime = process.env.XDG_RUNTIME_DIR ? join(process.env.XDG_RUNTIME_DIR, 'hutch') : `/tmp/hutch-${uid}`;
+      // The runtime folder of src/paths.ts (hutchPaths().run), without importing it: nothing is
+      // loaded yet. Inside a user namespace (hutch-runtime under podman) only $XDG_RUNTIME_DIR:
+      // there /tmp/hutch-UID would name another user's folder.
+      const xdg = process.env.XDG_RUNTIME_DIR;
+      if (!xdg && readFileSync('/proc/self/uid_map', 'utf8').trim().split(/\s+/).join(' ') !== '0 0 4294967295') return undefined;
+      const runtime = xdg ? join(xdg, 'hutch') : `/tmp/hutch-${uid}`;
       dir = join(runtime, 'code-cache');
       mkdirSync(dir, { recursive: true, mode: 0o700 });
       if (!privateTo(uid, runtime)) return undefined;
