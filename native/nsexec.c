@@ -63,11 +63,14 @@ struct record {
   uint32_t index; /* position in the plan, reported with failures */
 };
 
+/* The failure pipe: fd 5, until preserved fds take 3.. (preserve_fds moves it above them). */
+static int fail_fd = FAIL_FD;
+
 /* Writes {step, errno, record} to fd 5 and exits 125: the only way a step fails. */
 static void __attribute__((noreturn)) die(uint32_t step, int err, uint32_t index) {
   int32_t msg[3] = {(int32_t)step, err, (int32_t)index};
   signal(SIGPIPE, SIG_IGN); /* nobody may read fd 5 any more (a detached OCI container) */
-  ssize_t ignored = write(FAIL_FD, msg, sizeof msg);
+  ssize_t ignored = write(fail_fd, msg, sizeof msg);
   (void)ignored;
   /* Then the status says it too, as a shell would: 127 not found, 126 not executable. */
   _exit(step == STEP_EXEC ? (err == ENOENT || err == ENOTDIR ? 127 : 126) : 125);
@@ -119,6 +122,15 @@ static int next_record(struct record *r) {
 }
 
 /* Invariant: every record has a known tag and a sane length; argv and envp are collected. */
+/* Invariant: the fds to preserve are open and lie above both their targets and the pty master. */
+static void check_preserved(const struct record *r) {
+  if (r->len != 8) die(STEP_PARSE_PLAN, EINVAL, r->index);
+  uint32_t count = get_u32(r->data), first = get_u32(r->data + 4);
+  if (count > 1024 || first <= PTY_MASTER_FD || first < 3 + count) die(STEP_PARSE_PLAN, EINVAL, r->index);
+  for (uint32_t i = 0; i < count; i++)
+    if (fcntl((int)(first + i), F_GETFD) < 0) die(STEP_PRESERVE_FDS, errno, r->index);
+}
+
 static void check_plan(void) {
   struct record r = {0};
   while (next_record(&r)) {
@@ -135,11 +147,12 @@ static void check_plan(void) {
     if ((r.tag == TAG_MOUNT && r.len < 8) || (r.tag == TAG_SECCOMP && r.len % 8 != 0))
       die(STEP_PARSE_PLAN, EINVAL, r.index);
     if (r.tag == TAG_SETNS && r.len < 9) die(STEP_PARSE_PLAN, EINVAL, r.index);
+    if (r.tag == TAG_PRESERVE_FDS) check_preserved(&r);
     if (r.tag == TAG_GROUPS && (r.len < 4 || r.len != 4 + 4 * get_u32(r.data))) die(STEP_PARSE_PLAN, EINVAL, r.index);
     /* Every string is checked here, before clone, not when a step first reads it. */
     if (r.tag == TAG_MOUNT) get_string(&r, 8, 3);
     if (r.tag == TAG_SYMLINK) get_string(&r, 0, 1);
-    if (r.tag == TAG_ROOTFS || r.tag == TAG_MASK || r.tag == TAG_READONLY || r.tag == TAG_HOSTNAME || r.tag == TAG_CWD || r.tag == TAG_START_FIFO || r.tag == TAG_CONSOLE_SOCKET)
+    if (r.tag == TAG_ROOTFS || r.tag == TAG_MASK || r.tag == TAG_READONLY || r.tag == TAG_HOSTNAME || r.tag == TAG_CWD || r.tag == TAG_START_FIFO || r.tag == TAG_CONSOLE_SOCKET || r.tag == TAG_TAP)
       get_string(&r, 0, 0);
   }
   if (argc_plan == 0) die(STEP_PARSE_PLAN, ENOEXEC, 0);
@@ -481,6 +494,23 @@ static void drop_privileges(void) {
   }
 }
 
+/*
+ * Invariant: the plan's preserved fds are 3, 4, ... (dup2 leaves them open across exec) and the
+ * failure pipe sits above them. Returns how many there are.
+ */
+static uint32_t preserve_fds(void) {
+  struct record r;
+  if (!find(TAG_PRESERVE_FDS, &r)) return 0;
+  uint32_t count = get_u32(r.data), first = get_u32(r.data + 4);
+  int high = fcntl(fail_fd, F_DUPFD_CLOEXEC, (int)(first + count));
+  if (high < 0) die(STEP_PRESERVE_FDS, errno, r.index);
+  close(fail_fd);
+  fail_fd = high;
+  for (uint32_t i = 0; i < count; i++)
+    if (dup2((int)(first + i), (int)(3 + i)) < 0) die(STEP_PRESERVE_FDS, errno, r.index);
+  return count;
+}
+
 /* Invariant: a new session, the pty (if any) as stdio and controlling tty, default signals. */
 static void __attribute__((noreturn)) exec_process(int slave) {
   if (setsid() < 0) die(STEP_SETSID, errno, 0);
@@ -491,8 +521,9 @@ static void __attribute__((noreturn)) exec_process(int slave) {
     close(slave);
   }
   close(PTY_MASTER_FD);
+  uint32_t kept = preserve_fds();
   /* Whatever hutch's caller leaked to us must not reach the container; fd 5 closes at exec. */
-  syscall(SYS_close_range, 3, ~0u, CLOSE_RANGE_CLOEXEC);
+  syscall(SYS_close_range, 3 + kept, ~0u, CLOSE_RANGE_CLOEXEC);
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, NULL);
@@ -643,6 +674,8 @@ int main(void) {
   if (child < 0) die(STEP_CLONE, errno, r.index);
   if (child == 0) run_child(); /* never returns */
   if (console_fd >= 0) close(console_fd);
+  if (find(TAG_PRESERVE_FDS, &r)) /* the child has them; the helper need not hold them open */
+    for (uint32_t i = 0; i < get_u32(r.data); i++) close((int)(get_u32(r.data + 4) + i));
   unsigned char msg[5] = {SYNC_CLONED};
   memcpy(msg + 1, &child, 4);
   sync_write(msg, sizeof msg);

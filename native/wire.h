@@ -45,7 +45,8 @@ enum wire_tag {
   TAG_START_FIFO = 27,   /* string path: after SYNC_READY, wait for a reader of this fifo instead of SYNC_GO */
   TAG_CONSOLE_SOCKET = 28,/* string path: send the pty master over this unix socket (SCM_RIGHTS) */
   TAG_TAP = 29,          /* string name: make a persistent tap device (IFF_TAP|IFF_NO_PI) before the mounts */
-  TAG_MAX = 29,
+  TAG_PRESERVE_FDS = 30, /* u32 count, u32 first: the helper's fds first.. become the process's 3.. (--preserve-fds) */
+  TAG_MAX = 30,
 };
 
 /* TAG_MOUNT ops: what to do around mount(2). */
@@ -96,6 +97,7 @@ enum wire_step {
   STEP_START_FIFO = 30,
   STEP_CONSOLE_SOCKET = 31,
   STEP_TAP = 32,
+  STEP_PRESERVE_FDS = 33,
 };
 
 #endif

@@ -11,13 +11,13 @@ import { loadBundle, ociStatus, read, stateJson, type OciRecord } from './oci.js
 import { createContainer, runContainer } from './run.js';
 
 /** `hutch runtime run` without --detach: create, start and wait in the foreground; returns the status. */
-export async function ociRunForeground(root: string, id: string, bundleDir: string, options: { pidFile?: string; consoleSocket?: string }): Promise<number> {
+export async function ociRunForeground(root: string, id: string, bundleDir: string, options: { pidFile?: string; consoleSocket?: string; preserveFds?: number }): Promise<number> {
   const bundle = resolve(bundleDir);
   const spec = loadBundle(bundle);
   mkdirSync(join(root, id), { recursive: true, mode: 0o700 });
   const record: OciRecord = { id, bundle, spec, pid: 0, created: new Date().toISOString(), status: 'creating' };
   try {
-    const c = await createContainer(spec, { stdio: ['inherit', 'inherit', 'inherit'], plan: spec.process?.terminal ? { consoleSocket: options.consoleSocket } : undefined, forwardSignals: true });
+    const c = await createContainer(spec, { stdio: ['inherit', 'inherit', 'inherit'], plan: { consoleSocket: spec.process?.terminal ? options.consoleSocket : undefined, preserveFds: options.preserveFds }, forwardSignals: true });
     Object.assign(record, { pid: c.pid, pidStart: processStartTime(c.pid), status: 'created' });
     await runHooks('prestart', spec.hooks?.prestart, stateJson(record));
     await runHooks('createRuntime', spec.hooks?.createRuntime, stateJson(record));
@@ -46,6 +46,7 @@ export interface OciExecFlags {
   detach: boolean;
   pidFile?: string;
   consoleSocket?: string;
+  preserveFds?: number;
 }
 
 /** `hutch runtime exec`: a process in the container's namespaces; detached, the caller adopts it. */
@@ -56,7 +57,7 @@ export async function ociExec(root: string, id: string, flags: OciExecFlags): Pr
   const spec: Spec = execSpec(record.spec, record.pid, process);
   const c = await createContainer(spec, {
     stdio: ['inherit', 'inherit', 'inherit'],
-    plan: { detach: flags.detach || undefined, consoleSocket: process.terminal ? flags.consoleSocket : undefined },
+    plan: { detach: flags.detach || undefined, consoleSocket: process.terminal ? flags.consoleSocket : undefined, preserveFds: flags.preserveFds },
     forwardSignals: !flags.detach,
   });
   if (flags.pidFile !== undefined) atomicWriteFile(resolve(flags.pidFile), String(c.pid));

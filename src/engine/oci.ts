@@ -62,7 +62,6 @@ export function loadBundle(bundle: string): Spec {
 /** `create`: namespaces, mounts and createRuntime hooks; the process waits for `start`. */
 export async function ociCreate(root: string, id: string, options: OciCreateOptions): Promise<OciRecord> {
   checkId(id);
-  if (options.preserveFds > 0) throw new UsageError('PRESERVE_FDS_UNSUPPORTED', `cannot pass ${options.preserveFds} extra fds: --preserve-fds is not supported yet`, { hint: 'run without --preserve-fds' });
   const bundle = resolve(options.bundle);
   const spec = loadBundle(bundle);
   const cgroup = ociCgroup(id, spec, options.systemdCgroup ?? false); // checks cgroupsPath before anything exists
@@ -78,7 +77,7 @@ export async function ociCreate(root: string, id: string, options: OciCreateOpti
     const state = (pid: number): OciStateJson => ({ ociVersion: spec.ociVersion, id, status: 'created', pid, bundle, annotations: spec.annotations });
     const container = await createContainer(spec, {
       stdio: ['inherit', 'inherit', 'inherit'],
-      plan: { detach: true, startFifo: join(dir, 'exec.fifo'), consoleSocket: spec.process?.terminal ? requireConsole(options.consoleSocket) : undefined },
+      plan: { detach: true, startFifo: join(dir, 'exec.fifo'), consoleSocket: spec.process?.terminal ? requireConsole(options.consoleSocket) : undefined, preserveFds: options.preserveFds },
       hooks: [async (pid) => void (child = pid), cgroup.hook, async (pid) => runHooks('prestart', spec.hooks?.prestart, state(pid)), async (pid) => runHooks('createRuntime', spec.hooks?.createRuntime, state(pid)), async (pid) => runHooks('createContainer', spec.hooks?.createContainer, state(pid))],
     });
     const record: OciRecord = { id, bundle, spec, pid: container.pid, pidStart: processStartTime(container.pid), created: new Date().toISOString(), status: 'created' };

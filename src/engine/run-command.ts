@@ -24,6 +24,8 @@ export interface RunCommandRequest extends RunRequest {
   gidmap: string[];
   interactive: boolean;
   init: boolean;
+  /** hutch's fds 3..2+N become the container process's (--preserve-fds; foreground only). */
+  preserveFds?: number;
   hooks?: ContainerHook[];
   /** Image, storage, network and resource flags (src/engine/container-setup.ts). */
   setup?: SetupFlags;
@@ -69,7 +71,7 @@ export async function runCommand(req: RunCommandRequest, io: RunCommandIo): Prom
       terminal: req.tty ? terminalIo(req, io) : undefined,
       init: req.init,
       hooks: [...setup.hooks, ...(req.hooks ?? [])],
-      plan: setup.plan,
+      plan: { ...setup.plan, preserveFds: req.preserveFds },
       forwardSignals: true,
     });
     const failure = setup.failure();

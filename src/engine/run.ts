@@ -37,7 +37,7 @@ export interface LaunchOptions {
   /** The namespace owner writing the maps (default: this process's uid and gid). */
   owner?: MapWriter;
   /** The OCI face's additions to the plan (detach, start fifo, console socket). */
-  plan?: Pick<HelperPlan, 'detach' | 'startFifo' | 'consoleSocket' | 'joins' | 'tap'>;
+  plan?: Pick<HelperPlan, 'detach' | 'startFifo' | 'consoleSocket' | 'joins' | 'tap' | 'preserveFds'>;
 }
 
 /** A container whose namespaces and mounts exist and whose process waits to be started. */

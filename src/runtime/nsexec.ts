@@ -1,9 +1,9 @@
 import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
-import { existsSync } from 'node:fs';
+import { existsSync, readlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Readable, Duplex } from 'node:stream';
-import { BugError, HelperError } from '../errors.js';
+import { BugError, HelperError, UsageError } from '../errors.js';
 import { errnoName } from '../sys/libc.js';
 import type { FsStep, HelperPlan } from './plan.js';
 
@@ -17,13 +17,13 @@ export const WIRE = { magic: 0x58534e48, version: 1, ptyMasterFd: 6 } as const;
 export const TAG = {
   CLONE_FLAGS: 1, ROOTFS: 3, MOUNT: 4, SYMLINK: 5, MASK: 6, READONLY: 7, HOSTNAME: 8,
   LOOPBACK: 9, RLIMIT: 10, CWD: 11, USER: 12, GROUPS: 13, CAPS: 14, NO_NEW_PRIVS: 15, SECCOMP: 16,
-  ARG: 17, ENV: 18, TERMINAL: 19, INIT: 20, READONLY_ROOT: 21, PROPAGATION: 22, PDEATHSIG: 23, UMASK: 24, SETNS: 25, DETACH: 26, START_FIFO: 27, CONSOLE_SOCKET: 28, TAP: 29,
+  ARG: 17, ENV: 18, TERMINAL: 19, INIT: 20, READONLY_ROOT: 21, PROPAGATION: 22, PDEATHSIG: 23, UMASK: 24, SETNS: 25, DETACH: 26, START_FIFO: 27, CONSOLE_SOCKET: 28, TAP: 29, PRESERVE_FDS: 30,
 } as const;
 export const SYNC = { CLONED: 1, MAPPED: 2, READY: 3, GO: 4 } as const;
 export const STEPS = [
   '', 'read plan', 'parse plan', 'clone', 'sync', 'propagation', 'rootfs', 'mount', 'symlink', 'mask',
   'readonly', 'pivot_root', 'readonly root', 'hostname', 'loopback', 'rlimit', 'terminal', 'cwd',
-  'setgroups', 'setgid', 'setuid', 'caps', 'no_new_privs', 'seccomp', 'init', 'setsid', 'exec', 'pdeathsig', 'cgroupns', 'setns', 'start fifo', 'console socket', 'tap',
+  'setgroups', 'setgid', 'setuid', 'caps', 'no_new_privs', 'seccomp', 'init', 'setsid', 'exec', 'pdeathsig', 'cgroupns', 'setns', 'start fifo', 'console socket', 'tap', 'preserve fds',
 ] as const;
 const MOUNT_OP = { MKDIR: 1, MKFILE: 2, REMOUNT_RO: 4 } as const;
 
@@ -111,6 +111,7 @@ function planRecords(plan: HelperPlan): WireRecord[] {
   if (plan.startFifo !== undefined) add(TAG.START_FIFO, str(plan.startFifo), `wait for start on ${plan.startFifo}`);
   if (plan.consoleSocket !== undefined) add(TAG.CONSOLE_SOCKET, str(plan.consoleSocket), `send the terminal to ${plan.consoleSocket}`);
   if (plan.tap !== undefined) add(TAG.TAP, str(plan.tap), `create the tap device ${plan.tap}`);
+  if (plan.preserveFds) add(TAG.PRESERVE_FDS, u32(plan.preserveFds, preservedFirst(plan.preserveFds)), `pass fds 3-${2 + plan.preserveFds} on`);
   return r;
 }
 
@@ -157,11 +158,41 @@ export interface HelperProcess {
   kill(signal: NodeJS.Signals): void;
 }
 
+/**
+ * Where the helper receives the fds it passes on (--preserve-fds): above the wire (3-5), the pty
+ * master (6) and their own targets (3..2+count); it moves them to 3.. just before exec.
+ */
+export function preservedFirst(count: number): number {
+  return Math.max(10, 3 + count);
+}
+
+/** hutch's fds 3..2+count, in helper stdio order; each must be open (runc's --preserve-fds). */
+function preservedStdio(count: number): StdioOptions0[] {
+  if (count === 0) return [];
+  const fds = Array.from({ length: count }, (_, i) => 3 + i);
+  for (const fd of fds) {
+    let target: string;
+    try {
+      target = readlinkSync(`/proc/self/fd/${fd}`);
+    } catch {
+      target = 'not open';
+    }
+    // Node's own event loop takes the lowest free fds: an epoll or eventfd there was not given to hutch.
+    if (target === 'not open' || /^anon_inode:\[(eventpoll|eventfd|io_uring)\]$/.test(target)) {
+      throw new UsageError('PRESERVE_FDS_NOT_OPEN', `cannot pass fd ${fd} to the container: hutch was not given it (${target === 'not open' ? 'not open' : `it is Node's own ${target}`}; --preserve-fds ${count} passes ${count === 1 ? 'fd 3' : `fds 3-${2 + count}`})`, {
+        hint: 'start hutch with the fds open as 3, 4, ..., or lower --preserve-fds',
+      });
+    }
+  }
+  return [...Array<StdioOptions0>(preservedFirst(count) - 6).fill('ignore'), ...fds];
+}
+
 /** Spawns hutch-nsexec with `plan` on fd 3; stdio as for child_process.spawn (fds 0-2 only). */
 export function spawnHelper(plan: HelperPlan, stdio: [StdioOptions0, StdioOptions0, StdioOptions0]): HelperProcess {
   const { bytes, what } = encodePlan(plan);
+  const passed = preservedStdio(plan.preserveFds ?? 0);
   // Its own session: a ^C at hutch's terminal reaches hutch alone, which forwards it once.
-  const child = spawn(helperPath(), [], { stdio: [...stdio, 'pipe', 'pipe', 'pipe'], detached: true });
+  const child = spawn(helperPath(), [], { stdio: [...stdio, 'pipe', 'pipe', 'pipe', ...passed], detached: true });
   const planFd = child.stdio[3] as Duplex, sync = child.stdio[4] as Duplex, failures = (child.stdio as unknown as Readable[])[5] as Readable;
   planFd.on('error', () => undefined); // a helper that dies early closes its end; fd 5 says why
   planFd.end(bytes);

@@ -50,6 +50,8 @@ export interface HelperPlan {
   consoleSocket?: string;
   /** A persistent tap device to create in the new network namespace, for slirp4netns to attach to. */
   tap?: string;
+  /** How many of hutch's fds from 3 on the process gets as its 3, 4, ... (--preserve-fds). */
+  preserveFds?: number;
 }
 
 /** What the plan needs to know of the host; a function, so unit tests give plain answers. */

@@ -21,6 +21,6 @@ export function sandbox(): Sandbox {
 
 /** `hutch ARGS` with reject: false; inspect exitCode, stdout, stderr. */
 export function hutch(args: string[], options: Options = {}): ResultPromise {
-  const stdin = options.input === undefined && options.inputFile === undefined ? { stdin: 'ignore' as const } : {};
+  const stdin = options.input === undefined && options.inputFile === undefined && options.stdio === undefined ? { stdin: 'ignore' as const } : {};
   return execa(process.execPath, [HUTCH, ...args], { reject: false, ...stdin, ...options, env: { HUTCH_DEBUG: '', ...options.env } });
 }

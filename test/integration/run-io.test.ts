@@ -1,6 +1,6 @@
 // hutch run's I/O: stdin, a real pseudo-terminal with its window size, and signals reaching the command.
 import { execFileSync } from 'node:child_process';
-import { closeSync, readdirSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { ReadStream } from 'node:tty';
 import { execa } from 'execa';
@@ -15,6 +15,13 @@ const runArgs = (args: string[], script: string) => t.args(args, ['sh', '-c', sc
 
 beforeAll(() => requires('userns', 'subuid', 'busybox'));
 
+/** An fd open for reading on a new file of the sandbox holding `text`. */
+function writeTemp(name: string, text: string): number {
+  const path = join(t.box.dir, name);
+  writeFileSync(path, text);
+  return openSync(path, 'r');
+}
+
 /** Resolves once `stream` has printed `text`. */
 function printed(stream: NodeJS.ReadableStream, text: string): Promise<void> {
   let seen = '';
@@ -27,6 +34,27 @@ describe('stdio', () => {
     expect(withI.stdout).toBe('through stdin');
     const without = await hutch(runArgs([], 'cat; echo end'), { input: 'lost' });
     expect(without.stdout).toBe('end');
+  });
+});
+
+describe('--preserve-fds', () => {
+  it('passes hutch\'s fds 3 and 4 on as the command\'s 3 and 4, and nothing above them', async () => {
+    const a = writeTemp('a.txt', 'from fd 3\n'), b = writeTemp('b.txt', 'from fd 4\n');
+    try {
+      const r = await hutch(runArgs(['--preserve-fds', '2'], 'cat <&3; cat <&4; ls /proc/self/fd'), { stdio: ['ignore', 'pipe', 'pipe', a, b] });
+      expect(r.stderr).toBe('');
+      // 5 is ls's own handle on /proc/self/fd
+      expect(r.stdout.split('\n')).toEqual(['from fd 3', 'from fd 4', '0', '1', '2', '3', '4', '5']);
+    } finally {
+      closeSync(a);
+      closeSync(b);
+    }
+  });
+
+  it('refuses an fd hutch was not given (its own event loop\'s), exit 125, before anything runs', async () => {
+    const r = await hutch(runArgs(['--preserve-fds', '1'], 'true'));
+    expect(r.exitCode).toBe(125);
+    expect(r.stderr).toMatch(/^hutch: cannot pass fd 3 to the container: hutch was not given it/);
   });
 });
 

@@ -1,6 +1,6 @@
 // hutch runtime (runc's command line) on hand-written bundles: the status machine, hooks,
 // exec, and clear errors for invalid config.json files.
-import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -82,6 +82,27 @@ describe('the status machine', () => {
     const exec = await rt('exec', '--process', join(box.dir, 'process.json'), 'c4');
     expect([exec.stdout, exec.exitCode]).toEqual(['bar\n/tmp', 9]);
     await rt('delete', '-f', 'c4');
+  });
+});
+
+describe('--preserve-fds', () => {
+  it('create passes the caller\'s fd 3 on to the container process, which start then runs', async () => {
+    config(['sh', '-c', 'cat <&3 > /got; ls /proc/self/fd > /fds']);
+    writeFileSync(join(box.dir, 'passed'), 'passed on\n');
+    const fd = openSync(join(box.dir, 'passed'), 'r');
+    try {
+      // The created container keeps the caller's stdio (runc's model): none of it captured here.
+      const created = await hutch(['runtime', '--root', join(box.dir, 'rt'), 'create', '--preserve-fds', '1', '--bundle', bundle, 'c1'], { stdio: ['ignore', 'ignore', 'ignore', fd] });
+      expect(created.exitCode).toBe(0);
+    } finally {
+      closeSync(fd);
+    }
+    expect((await rt('start', 'c1')).exitCode).toBe(0);
+    await until(() => existsSync(join(bundle, 'rootfs', 'fds')) && readFileSync(join(bundle, 'rootfs', 'fds'), 'utf8').endsWith('\n'));
+    expect(readFileSync(join(bundle, 'rootfs', 'got'), 'utf8')).toBe('passed on\n');
+    expect(readFileSync(join(bundle, 'rootfs', 'fds'), 'utf8').split('\n').filter(Boolean)).toEqual(['0', '1', '2', '3', '4']); // 4: ls's own
+    await until(async () => (await state('c1')).status === 'stopped');
+    expect((await rt('delete', 'c1')).exitCode).toBe(0);
   });
 });
 

@@ -2,6 +2,7 @@ import { Option } from 'clipanion';
 import * as t from 'typanion';
 import type { RunCommandIo, RunCommandRequest } from '../../engine/run-command.js';
 import { hutchPaths } from '../../paths.js';
+import { UsageError } from '../../errors.js';
 import { HutchCommand } from '../command.js';
 import { ContainerFlagsCommand } from '../options/container-flags.js';
 
@@ -43,6 +44,7 @@ export class RunCommand extends ContainerFlagsCommand {
   detach = Option.Boolean('-d,--detach', false, { description: 'run in the background under a monitor; print the container id' });
   name = Option.String('--name', { description: 'name of the container (with -d)' });
   restart = Option.String('--restart', 'no', { description: 'no, always or on-failure[:N] (with -d)' });
+  preserveFds = Option.String('--preserve-fds', '0', { validator: t.isNumber(), description: 'pass fds 3 to 2+N on to the container (systemd socket activation); not with -d' });
   command = Option.Proxy({ required: 1 });
 
   async run(): Promise<number> {
@@ -54,6 +56,7 @@ export class RunCommand extends ContainerFlagsCommand {
 
   /** `run -d` and `create`: a container record under a monitor (src/engine/create.ts). */
   protected async createDetached(start: boolean): Promise<number> {
+    if (this.preserveFds > 0) throw new UsageError('PRESERVE_FDS_DETACHED', `cannot pass fds to a container ${start ? 'run with -d' : 'made by create'}: its monitor starts it later, from its own fds`, { hint: 'run it in the foreground (without -d) to use --preserve-fds' });
     const { createFromFlags } = await import('../../engine/create.js');
     const id = await createFromFlags({ ...this.request(), name: this.name, restart: this.restart, autoRemove: this.rm }, this.io(), start);
     this.context.stdout.write(id + '\n');
@@ -70,7 +73,7 @@ export class RunCommand extends ContainerFlagsCommand {
       setup, rootfs: this.rootfs ?? '', command, env: this.env, envFiles: this.envFile, workdir: this.workdir, user: this.user,
       volumes: this.volume, readOnly: this.readOnly, tmpfs: this.tmpfs, hostname: this.hostname, network: 'none',
       capAdd: this.capAdd, capDrop: this.capDrop, tty: this.tty, ulimits: this.ulimit, userns: this.userns === 'keep-id' ? 'keep-id' : 'auto',
-      uidmap: this.uidmap, gidmap: this.gidmap, interactive: this.interactive, init: this.init,
+      uidmap: this.uidmap, gidmap: this.gidmap, interactive: this.interactive, init: this.init, preserveFds: this.preserveFds,
     };
   }
 }

@@ -12,7 +12,7 @@ export class RuntimeCreateCommand extends RuntimeCommand {
   consoleSocket = Option.String('--console-socket', { description: 'unix socket that receives the pty master (process.terminal)' });
   noPivot = Option.Boolean('--no-pivot', false, { description: 'accepted for runc compatibility' });
   noNewKeyring = Option.Boolean('--no-new-keyring', false, { description: 'accepted (hutch creates no session keyring)' });
-  preserveFds = Option.String('--preserve-fds', '0', { validator: t.isNumber(), description: 'extra fds to pass (only 0 is supported)' });
+  preserveFds = Option.String('--preserve-fds', '0', { validator: t.isNumber(), description: 'pass fds 3 to 2+N on to the container process' });
   id = Option.String();
 
   async run(): Promise<number> {

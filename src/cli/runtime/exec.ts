@@ -1,4 +1,5 @@
 import { Option } from 'clipanion';
+import * as t from 'typanion';
 import { ociExec } from '../../engine/oci-run.js';
 import { RuntimeCommand } from './base.js';
 
@@ -16,13 +17,13 @@ export class RuntimeExecCommand extends RuntimeCommand {
   user = Option.String('-u,--user', { description: 'UID[:GID]' });
   cap = Option.Array('-c,--cap', [], { description: 'add a capability' });
   noNewPrivs = Option.Boolean('--no-new-privs', false, { description: 'set no_new_privs' });
-  preserveFds = Option.String('--preserve-fds', { description: 'accepted (0 only)' });
+  preserveFds = Option.String('--preserve-fds', '0', { validator: t.isNumber(), description: 'pass fds 3 to 2+N on to the process' });
   processLabel = Option.String('--process-label', { description: 'accepted for runc compatibility' });
   apparmor = Option.String('--apparmor', { description: 'accepted for runc compatibility' });
   id = Option.String();
   args = Option.Proxy();
 
   async run(): Promise<number> {
-    return ociExec(this.root(), this.id, { processFile: this.processFile, args: this.args, env: this.env, cwd: this.cwd, user: this.user, tty: this.tty, caps: this.cap, noNewPrivs: this.noNewPrivs, detach: this.detach, pidFile: this.pidFile, consoleSocket: this.consoleSocket });
+    return ociExec(this.root(), this.id, { processFile: this.processFile, args: this.args, env: this.env, cwd: this.cwd, user: this.user, tty: this.tty, caps: this.cap, noNewPrivs: this.noNewPrivs, detach: this.detach, pidFile: this.pidFile, consoleSocket: this.consoleSocket, preserveFds: this.preserveFds });
   }
 }
