@@ -17,6 +17,9 @@ import { createRequire, wrap } from 'node:module';
 import { join } from 'node:path';
 import { Script } from 'node:vm';
 
+/** Carries the cache folder to the processes hutch starts (see cachePath). */
+const CACHE_ENV = 'HUTCH_CODE_CACHE_DIR';
+
 export function runBundle(name: string): void {
   const file = join(__dirname, '..', '..', 'bundle', `${name}.cjs`);
   let source: string;
@@ -74,8 +77,6 @@ function cachePath(name: string, bundle: string): string | undefined {
     return undefined;
   }
 }
-
-const CACHE_ENV = 'HUTCH_CODE_CACHE_DIR';
 
 /** A directory (not a link) of `uid` that no one else may write to. */
 function privateTo(uid: number, path: string): boolean {
