@@ -5,6 +5,7 @@ import { hutchPaths } from '../../paths.js';
 import { UsageError } from '../../errors.js';
 import { HutchCommand } from '../command.js';
 import { ContainerFlagsCommand } from '../options/container-flags.js';
+import { preserveFdsOption } from '../options/preserve-fds.js';
 
 /** `hutch run`: flags into a request, then one engine call. */
 export class RunCommand extends ContainerFlagsCommand {
@@ -44,7 +45,7 @@ export class RunCommand extends ContainerFlagsCommand {
   detach = Option.Boolean('-d,--detach', false, { description: 'run in the background under a monitor; print the container id' });
   name = Option.String('--name', { description: 'name of the container (with -d)' });
   restart = Option.String('--restart', 'no', { description: 'no, always or on-failure[:N] (with -d)' });
-  preserveFds = Option.String('--preserve-fds', '0', { validator: t.isNumber(), description: 'pass fds 3 to 2+N on to the container (systemd socket activation); not with -d' });
+  preserveFds = preserveFdsOption('the container (systemd socket activation); not with -d');
   command = Option.Proxy({ required: 1 });
 
   async run(): Promise<number> {

@@ -1,8 +1,9 @@
 import { appendFileSync } from 'node:fs';
 import { Option } from 'clipanion';
 import { BugError, HutchError } from '../../errors.js';
-import { defaultOciRoot } from '../../engine/oci.js';
+import { defaultOciRoot, type OciCreateOptions } from '../../engine/oci.js';
 import { HutchCommand, renderError } from '../command.js';
+import { preserveFdsOption } from '../options/preserve-fds.js';
 
 /**
  * Base of `hutch runtime` verbs: runc's global flags, and errors also written to --log (as JSON
@@ -41,5 +42,20 @@ export abstract class RuntimeCommand extends HutchCommand {
     } catch {
       // the log is a courtesy; stderr has the error too
     }
+  }
+}
+
+/** `create` and `run`: a container from an OCI bundle, with runc's create flags. */
+export abstract class BundleCommand extends RuntimeCommand {
+  bundle = Option.String('-b,--bundle', '.', { description: 'the bundle directory (config.json and the root filesystem)' });
+  pidFile = Option.String('--pid-file', { description: 'write the container process pid here' });
+  consoleSocket = Option.String('--console-socket', { description: 'unix socket that receives the pty master (process.terminal)' });
+  preserveFds = preserveFdsOption('the container process');
+  noPivot = Option.Boolean('--no-pivot', false, { description: 'accepted for runc compatibility' });
+  noNewKeyring = Option.Boolean('--no-new-keyring', false, { description: 'accepted (hutch creates no session keyring)' });
+  id = Option.String();
+
+  protected createOptions(): OciCreateOptions {
+    return { bundle: this.bundle, pidFile: this.pidFile, consoleSocket: this.consoleSocket, preserveFds: this.preserveFds, systemdCgroup: this.systemdCgroup };
   }
 }

@@ -1,6 +1,6 @@
 import { Option } from 'clipanion';
-import * as t from 'typanion';
 import { ociExec } from '../../engine/oci-run.js';
+import { preserveFdsOption } from '../options/preserve-fds.js';
 import { RuntimeCommand } from './base.js';
 
 /** `hutch runtime exec`: runc exec's flags (podman passes --process, --detach, --pid-file). */
@@ -17,7 +17,7 @@ export class RuntimeExecCommand extends RuntimeCommand {
   user = Option.String('-u,--user', { description: 'UID[:GID]' });
   cap = Option.Array('-c,--cap', [], { description: 'add a capability' });
   noNewPrivs = Option.Boolean('--no-new-privs', false, { description: 'set no_new_privs' });
-  preserveFds = Option.String('--preserve-fds', '0', { validator: t.isNumber(), description: 'pass fds 3 to 2+N on to the process' });
+  preserveFds = preserveFdsOption('the process');
   processLabel = Option.String('--process-label', { description: 'accepted for runc compatibility' });
   apparmor = Option.String('--apparmor', { description: 'accepted for runc compatibility' });
   id = Option.String();
