@@ -1,6 +1,7 @@
-import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { UsageError } from '../errors.js';
 import { join } from 'node:path';
+import { readTextIfPresent } from '../sys/text.js';
 
 /**
  * What the host's cgroups look like, read from /proc and /sys under `root` ('/' on a real host;
@@ -27,7 +28,7 @@ const V1_CONTROLLERS = ['cpu', 'cpuacct', 'cpuset', 'memory', 'devices', 'freeze
 
 /** Reads the mount table and /proc/<pid>/cgroup under `root`. */
 export function detectHost(root = '/', pid: number | 'self' = 'self'): CgroupHost {
-  const mounts = (readText(join(root, 'proc', String(pid), 'mounts')) ?? '').split('\n').map((l) => l.split(' '));
+  const mounts = (readTextIfPresent(join(root, 'proc', String(pid), 'mounts')) ?? '').split('\n').map((l) => l.split(' '));
   let v1 = new Set<string>();
   let v2Mount: string | undefined;
   for (const [, target, type, options] of mounts) {
@@ -38,8 +39,8 @@ export function detectHost(root = '/', pid: number | 'self' = 'self'): CgroupHos
     if (type === 'cgroup2' && at === '/sys/fs/cgroup') v1 = new Set();
     if (type === 'cgroup') for (const o of options?.split(',') ?? []) if (V1_CONTROLLERS.includes(o)) v1.add(o);
   }
-  const v2Controllers = v2Mount === undefined ? [] : words(readText(join(root, v2Mount, 'cgroup.controllers')));
-  const ownCgroup = parseProcCgroup(readText(join(root, 'proc', String(pid), 'cgroup')) ?? '');
+  const v2Controllers = v2Mount === undefined ? [] : words(readTextIfPresent(join(root, v2Mount, 'cgroup.controllers')));
+  const ownCgroup = parseProcCgroup(readTextIfPresent(join(root, 'proc', String(pid), 'cgroup')) ?? '');
   const layout: CgroupLayout = v2Mount === undefined ? (v1.size > 0 ? 'legacy' : 'none') : v1.size > 0 ? 'hybrid' : 'unified';
   return { layout, v2Mount, v2Controllers, v1Controllers: [...v1].sort(), ownCgroup };
 }
@@ -52,7 +53,7 @@ export function parseProcCgroup(text: string): string | undefined {
 
 /** The controllers listed in a cgroup's cgroup.controllers (empty when it cannot be read). */
 export function controllersOf(root: string, v2Mount: string, cgroup: string): string[] {
-  return words(readText(join(root, v2Mount, cgroup, 'cgroup.controllers')));
+  return words(readTextIfPresent(join(root, v2Mount, cgroup, 'cgroup.controllers')));
 }
 
 /** Where the user's systemd manager listens, from the environment and the runtime dir. */
@@ -115,14 +116,6 @@ export function blockDevice(path: string): { major: number; minor: number } {
 
 function words(text: string | undefined): string[] {
   return (text ?? '').split(/\s+/).filter((x) => x !== '');
-}
-
-function readText(path: string): string | undefined {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch {
-    return undefined;
-  }
 }
 
 // /proc/mounts escapes space, tab, newline and backslash as octal.

@@ -1,9 +1,10 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import {
   defaultNetworkMode, formatMapping, needsOwnNetns, networkEtcFiles, parseNetworkOption, parsePublish, publishAllExposed,
   releasePorts, reservePorts, startNetwork, SLIRP_TAP, type NetworkInfo, type NetworkMode, type PortMapping, type ReservedPort,
 } from '../../net/index.js';
 import type { Cleanup } from '../sys/cleanup.js';
+import { readTextIfPresent } from '../sys/text.js';
 import { recordedPorts } from './ports-view.js';
 import type { ContainerHook } from './run.js';
 
@@ -45,7 +46,7 @@ export async function prepareNetwork(mode: NetworkMode, flags: NetworkFlags, exp
       // none: the helper brought lo up itself (as root of the namespace, which the user may not be).
       const info: NetworkInfo = mode.kind === 'none' && ports.length === 0 ? { mode: 'none', ports: [], handle: {}, notices: [] } : await startNetwork(mode, { pid, ports, runDir }, cleanup);
       info.notices.forEach((n) => notice(`hutch: ${n}`));
-      const files = networkEtcFiles(info, { hostname: etc.hostname, hostResolvConf: readText('/etc/resolv.conf'), hostHosts: readText('/etc/hosts'), dns: flags.dns, dnsSearch: flags.dnsSearch, dnsOptions: flags.dnsOption, addHosts: flags.addHost });
+      const files = networkEtcFiles(info, { hostname: etc.hostname, hostResolvConf: readTextIfPresent('/etc/resolv.conf') ?? '', hostHosts: readTextIfPresent('/etc/hosts') ?? '', dns: flags.dns, dnsSearch: flags.dnsSearch, dnsOptions: flags.dnsOption, addHosts: flags.addHost });
       // Rewritten in place: the container already has these files bound (same inode).
       writeFileSync(etc.resolvConf, files.resolvConf);
       writeFileSync(etc.hosts, files.hosts);
@@ -71,12 +72,4 @@ export function chooseNetworkMode(value: string | undefined, notice: (line: stri
 /** `hutch port`'s lines ("80/tcp -> 0.0.0.0:8080") from the ports file a run wrote. */
 export function readPortLines(runDir: string): string[] {
   return recordedPorts(runDir).map(formatMapping);
-}
-
-function readText(path: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch {
-    return '';
-  }
 }

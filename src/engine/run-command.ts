@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import { needsOwnNetns } from '../../net/index.js';
@@ -9,6 +9,7 @@ import type { HutchPaths } from '../paths.js';
 import type { IdMapping } from '../runtime/spec.js';
 import { Cleanup } from '../sys/cleanup.js';
 import { getWindowSize, type WindowSize } from '../sys/pty.js';
+import { readTextIfPresent } from '../sys/text.js';
 import { tryLock } from '../sys/trylock.js';
 import { checkMaps, chooseMaps, needsHelper, parseMapFlag, type UsernsMode } from '../userns/idmap.js';
 import { readSubid, type SubidRange } from '../userns/subid.js';
@@ -159,12 +160,8 @@ function warnOnce(io: RunCommandIo, name: string): void {
 
 export function writeEtcFiles(runDir: string, hostname: string): { hosts: string; hostname: string; resolvConf: string } {
   const files = { hosts: join(runDir, 'hosts'), hostname: join(runDir, 'hostname'), resolvConf: join(runDir, 'resolv.conf') };
-  let hostResolv = '';
-  try {
-    hostResolv = readFileSync('/etc/resolv.conf', 'utf8');
-  } catch {
-    // no resolver on the host: the container gets an empty resolv.conf
-  }
+  // No resolver on the host: the container gets an empty resolv.conf.
+  const hostResolv = readTextIfPresent('/etc/resolv.conf') ?? '';
   writeFileSync(files.hosts, hostsFile({ hostname }));
   writeFileSync(files.hostname, hostname + '\n');
   writeFileSync(files.resolvConf, resolvConf({ hostResolvConf: hostResolv }));

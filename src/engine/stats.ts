@@ -1,10 +1,11 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseStats, type CgroupStats, type StatsSample } from '../cgroups/stats.js';
 import { cgroupOf } from './cgroup-state.js';
 import { viewContainer } from './container.js';
 import type { ContainerStore } from './state.js';
+import { readTextIfPresent } from '../sys/text.js';
 
 /**
  * One `hutch stats` sample of a container: its cgroup's accounting where it has one; else what
@@ -18,7 +19,7 @@ export function sampleContainer(store: ContainerStore, id: string, procRoot = '/
   const pid = live ? state.pid : undefined;
   const stats = handle?.stats() ?? (pid !== undefined ? treeStats(pid, procRoot) : parseStats({}));
   const sample: StatsSample = { id, name: config.name, stats, at: Date.now(), startedAt: Date.parse(state.startedAt ?? new Date().toISOString()), hostMemory: totalmem() };
-  const net = pid !== undefined ? netBytes(readText(join(procRoot, String(pid), 'net/dev'))) : undefined;
+  const net = pid !== undefined ? netBytes(readTextIfPresent(join(procRoot, String(pid), 'net/dev'))) : undefined;
   if (net !== undefined) sample.net = net;
   return sample;
 }
@@ -50,7 +51,7 @@ function treeStats(root: number, procRoot: string): CgroupStats {
   const all = new Map<number, { ppid: number; ticks: number; rssPages: number }>();
   for (const entry of readdirSync(procRoot)) {
     if (!/^\d+$/.test(entry)) continue;
-    const stat = readText(join(procRoot, entry, 'stat'));
+    const stat = readTextIfPresent(join(procRoot, entry, 'stat'));
     const parsed = stat === undefined ? undefined : parseProcStat(stat);
     if (parsed !== undefined) all.set(Number(entry), parsed);
   }
@@ -67,12 +68,4 @@ function treeStats(root: number, procRoot: string): CgroupStats {
   stats.memory.current = members.reduce((n, p) => n + p.rssPages, 0) * 4096;
   stats.pids.current = tree.size;
   return stats;
-}
-
-function readText(path: string): string | undefined {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch {
-    return undefined;
-  }
 }

@@ -1,5 +1,5 @@
 import { cgroupReport, type CgroupReport } from '../cgroups/info.js';
-import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { release, userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describeCause } from '../errors.js';
@@ -7,6 +7,8 @@ import { helperPath } from '../runtime/nsexec.js';
 import { rootMaps } from '../userns/idmap.js';
 import { rangeSize, readSubid } from '../userns/subid.js';
 import { createContainer } from './run.js';
+import { readTextIfPresent } from '../sys/text.js';
+import { findOnPath } from '../../net/process.js';
 
 /** One thing a rootless user needs from the host, and the fix when it is missing. */
 export interface HostCheck {
@@ -78,7 +80,7 @@ function subidChecks(me: { username: string; uid: number }, root: string): HostC
 }
 
 function idTool(tool: string): HostCheck {
-  const path = onPath(tool);
+  const path = findOnPath(tool);
   if (path === undefined) return { name: tool, ok: false, detail: 'not installed', fix: 'install the uidmap package (`sudo apt install uidmap`)' };
   const setuid = (statSync(path).mode & 0o4000) !== 0;
   return { name: tool, ok: true, detail: `${path}${setuid ? ' (setuid root)' : ' (not setuid: needs file capabilities)'}` };
@@ -96,7 +98,7 @@ function fuseDevice(root: string): HostCheck {
 }
 
 function networkTool(tools: string[]): HostCheck {
-  const found = tools.map((t) => [t, onPath(t)] as const).filter(([, p]) => p !== undefined);
+  const found = tools.map((t) => [t, findOnPath(t)] as const).filter(([, p]) => p !== undefined);
   if (found.length === 0) return { name: 'userspace networking', ok: false, detail: 'neither slirp4netns nor pasta: only --network none|host', fix: '`sudo apt install slirp4netns` (or passt for pasta)' };
   return { name: 'userspace networking', ok: true, detail: found.map(([t, p]) => `${t} (${p})`).join(', ') };
 }
@@ -116,29 +118,9 @@ function systemdUser(report: CgroupReport): HostCheck {
   return { name: 'systemd user manager', ok: false, detail: `not reachable${manager.error ? `: ${manager.error}` : ''}`, fix: '`sudo loginctl enable-linger $USER`, or log in through a systemd session' };
 }
 
-function onPath(tool: string): string | undefined {
-  for (const dir of (process.env.PATH ?? '/usr/bin:/bin').split(':')) {
-    const path = join(dir || '.', tool);
-    try {
-      accessSync(path, constants.X_OK);
-      return path;
-    } catch {
-      // next
-    }
-  }
-  return undefined;
-}
-
-function readText(path: string): string | undefined {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch {
-    return undefined;
-  }
-}
 
 function readNumber(path: string): number | undefined {
-  const text = readText(path);
+  const text = readTextIfPresent(path);
   return text === undefined ? undefined : Number(text.trim());
 }
 
