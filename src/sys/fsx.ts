@@ -57,19 +57,29 @@ const AT_SYMLINK_NOFOLLOW = 0x100;
 /** A timestamp for utimens: [seconds, nanoseconds], 'now', or undefined to leave it. */
 export type Time = [number, number] | 'now' | undefined;
 
-/** utimensat(2) with nanoseconds, without following a symlink. */
-export function utimens(path: string | Buffer, atime: Time, mtime: Time): void {
-  const ts = Buffer.alloc(32);
+const timespecs = Buffer.alloc(32);
+
+/**
+ * The two struct timespec of utimensat(2) and futimens(2), in one reused buffer (the call that
+ * takes it is synchronous); 32-bit writes, no BigInt: the FUSE daemon sets times on every file
+ * a container unpacks.
+ */
+export function packTimes(atime: Time, mtime: Time): Buffer {
   const put = (t: Time, at: number): void => {
-    if (t === undefined || t === 'now') ts.writeBigInt64LE(BigInt(t === 'now' ? UTIME_NOW : UTIME_OMIT), at + 8);
-    else {
-      ts.writeBigInt64LE(BigInt(t[0]), at);
-      ts.writeBigInt64LE(BigInt(t[1]), at + 8);
-    }
+    const now = t === undefined || t === 'now';
+    timespecs.writeUInt32LE(now ? 0 : t[0] >>> 0, at);
+    timespecs.writeInt32LE(now ? 0 : Math.floor(t[0] / 0x100000000), at + 4);
+    timespecs.writeUInt32LE(now ? (t === 'now' ? UTIME_NOW : UTIME_OMIT) : t[1], at + 8);
+    timespecs.writeUInt32LE(0, at + 12);
   };
   put(atime, 0);
   put(mtime, 16);
-  if (utimensatC(AT_FDCWD, cstr(path), ts, AT_SYMLINK_NOFOLLOW) < 0) fail('utimensat', path);
+  return timespecs;
+}
+
+/** utimensat(2) with nanoseconds, without following a symlink. */
+export function utimens(path: string | Buffer, atime: Time, mtime: Time): void {
+  if (utimensatC(AT_FDCWD, cstr(path), packTimes(atime, mtime), AT_SYMLINK_NOFOLLOW) < 0) fail('utimensat', path);
 }
 
 /** makedev(3) for the usual 12/20-bit split. */
