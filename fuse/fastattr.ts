@@ -2,7 +2,7 @@ import { fstatInto, lstatInto } from '../src/sys/stat.js';
 import { packStat, put64 } from './wire.js';
 import { ENOENT, FsError } from './errno.js';
 import { lowerAttrShared } from './attr.js';
-import type { Node } from './node.js';
+import { noteSetgid, type Node } from './node.js';
 import type { Union } from './union.js';
 
 /**
@@ -10,9 +10,6 @@ import type { Union } from './union.js';
  * st_nlink. An upper file known to carry no override_stat (the common case: what a container
  * writes) is stat'ed straight into the reply, only st_ino replaced: no decoding, no object.
  */
-const S_IFDIR = 0o040000;
-const S_ISGID = 0o2000;
-
 export function packAttr(u: Union, n: Node, out: Buffer): number {
   if (!n.upper && !n.detached && u.cfg.squash === undefined) {
     // A lower entry: its attributes, computed once, packed without a copy.
@@ -20,7 +17,7 @@ export function packAttr(u: Union, n: Node, out: Buffer): number {
     if (n.ino === 0) n.ino = a.ino;
     packStat(out, 0, a);
     put64(out, n.ino, 8);
-    if (n.type === S_IFDIR) n.sgidGid = (a.mode & S_ISGID) !== 0 ? a.gid : -1;
+    noteSetgid(n, a.mode, a.gid);
     return a.nlink;
   }
   if (!n.upper || !n.plain || n.detached || u.cfg.squash !== undefined) {
@@ -34,6 +31,6 @@ export function packAttr(u: Union, n: Node, out: Buffer): number {
   const ino = u.inos.of(-1, out.readUInt32LE(8) + out.readUInt32LE(12) * 0x100000000);
   if (n.ino === 0) n.ino = ino;
   put64(out, n.ino, 8);
-  if (n.type === S_IFDIR) n.sgidGid = (out.readUInt32LE(24) & S_ISGID) !== 0 ? out.readUInt32LE(32) : -1;
+  noteSetgid(n, out.readUInt32LE(24), out.readUInt32LE(32));
   return out.readUInt32LE(16);
 }

@@ -163,3 +163,8 @@ export function pathOf(node: Node): string {
 export function joinPath(parent: string, name: string): string {
   return parent === '' ? name : `${parent}/${name}`;
 }
+
+/** Notes a directory's setgid group from its attributes as just stat'ed (new entries inherit it; see Node.sgidGid). */
+export function noteSetgid(n: Node, mode: number, gid: number): void {
+  if (n.type === S_IFDIR) n.sgidGid = (mode & 0o2000) !== 0 ? gid : -1;
+}

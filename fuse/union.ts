@@ -1,6 +1,6 @@
 import { closeSync, linkSync, lstatSync, openSync, readdirSync, readlinkSync, statfsSync, constants, type Stats } from 'node:fs';
 import type { LowerEntry, LowerTree } from './lookup.js';
-import { NodeTable, joinPath, pathOf, type Node } from './node.js';
+import { NodeTable, joinPath, noteSetgid, pathOf, type Node } from './node.js';
 import { B, InoMap, fdAttr, lowerAttr, lowerIno, upperAttr } from './attr.js';
 import { EBADF, ENOENT, ENOTDIR, FsError } from './errno.js';
 import { isWhiteoutDevice, whiteoutTarget, WH_PREFIX } from './whiteout.js';
@@ -129,7 +129,7 @@ export class Union {
       a.uid = this.cfg.squash.uid;
       a.gid = this.cfg.squash.gid;
     }
-    if (n.type === S_IFDIR) n.sgidGid = (a.mode & 0o2000) !== 0 ? a.gid : -1;
+    noteSetgid(n, a.mode, a.gid);
     return a;
   }
 

@@ -73,13 +73,7 @@ export function unpackSetAttr(buf: Buffer): SetAttrIn {
   };
 }
 
-/** A struct fuse_entry_param for a node id and its attributes (into `buf` when given: reused). */
-export function packEntry(nodeId: number, a: Attr, timeout: number, buf = Buffer.alloc(ENTRY_SIZE)): Buffer {
-  packStat(buf, 16, a);
-  return packEntryHead(buf, nodeId, timeout);
-}
-
-/** The fields of a struct fuse_entry_param around its struct stat (already at 16). */
+/** The fields of a struct fuse_entry_param around its struct stat (packed at 16 by packStat or a stat call). */
 export function packEntryHead(buf: Buffer, nodeId: number, timeout: number): Buffer {
   put64(buf, nodeId, 0);
   put64(buf, 1, 8);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { isReservedName, isWhiteoutDevice, whiteoutTarget } from '../../../fuse/whiteout.js';
 import { applyOverrideMode, formatOverrideStat, isPrivateXattr, parseOverrideStat } from '../../../fuse/xattr.js';
-import { packDirent, packEntry, packFileInfo } from '../../../fuse/wire.js';
+import { ENTRY_SIZE, packDirent, packEntryHead, packFileInfo, packStat } from '../../../fuse/wire.js';
 import { buildIndexedTree } from '../../../fuse/lookup.js';
 import { InoMap, lowerAttr } from '../../../fuse/attr.js';
 import { EntryKind, OPAQUE, type IndexEntry } from '../../../fuse/layer-index.js';
@@ -43,7 +43,9 @@ describe('wire packing', () => {
   });
 
   it('puts node ids, timeouts and handle bits where libfuse reads them', () => {
-    const entry = packEntry(5, { ino: 9, mode: 0o100644, nlink: 1, uid: 1, gid: 2, rdev: 0, size: 3, blocks: 0, atimeSec: 0, atimeNsec: 0, mtimeSec: 0, mtimeNsec: 0, ctimeSec: 0, ctimeNsec: 0 }, 2.5);
+    const entry = Buffer.alloc(ENTRY_SIZE);
+    packStat(entry, 16, { ino: 9, mode: 0o100644, nlink: 1, uid: 1, gid: 2, rdev: 0, size: 3, blocks: 0, atimeSec: 0, atimeNsec: 0, mtimeSec: 0, mtimeNsec: 0, ctimeSec: 0, ctimeNsec: 0 });
+    packEntryHead(entry, 5, 2.5);
     expect(entry.readBigUInt64LE(0)).toBe(5n);
     expect(entry.readBigUInt64LE(16 + 8)).toBe(9n);
     expect(entry.readDoubleLE(168)).toBe(2.5);
