@@ -1,10 +1,10 @@
-import { check, libcFunction } from './libc.js';
+import { check, libcFunction, reusedCPath } from './libc.js';
 import { packTimes, type Time } from './fsx.js';
 
 /**
  * File calls on open descriptors (fchown, fchmod, futimens) and open/close straight through
- * koffi: no path walk where a descriptor is at hand, no Node fs argument checks, one reused
- * path buffer. The FUSE daemon makes a few of these for every file a container creates.
+ * koffi: no path walk where a descriptor is at hand, no Node fs argument checks, no path buffer
+ * allocated (reusedCPath). The FUSE daemon makes a few of these for every file a container creates.
  */
 const openC = libcFunction('int open(void *path, int flags, uint32_t mode)');
 const closeC = libcFunction('int close(int fd)');
@@ -13,13 +13,9 @@ const fchmodC = libcFunction('int fchmod(int fd, uint32_t mode)');
 const futimensC = libcFunction('int futimens(int fd, void *times)');
 const O_CLOEXEC = 0o2000000;
 
-let pathBuf = Buffer.alloc(4096);
-
 /** open(2) of a path (a latin1 byte string); returns the fd (close-on-exec). */
 export function openPath(path: string, flags: number, mode: number): number {
-  if (path.length + 1 > pathBuf.length) pathBuf = Buffer.alloc(path.length + 1);
-  pathBuf[pathBuf.write(path, 'latin1')] = 0;
-  return check('open', openC(pathBuf, flags | O_CLOEXEC, mode) as number, path);
+  return check('open', openC(reusedCPath(path), flags | O_CLOEXEC, mode) as number, path);
 }
 
 export function closeFd(fd: number): void {

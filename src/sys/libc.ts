@@ -29,4 +29,16 @@ export function check<T extends number | bigint>(syscall: string, result: T, pat
   throw new SysError(syscall, errno, errnoName(errno), path);
 }
 
+let pathBuf = Buffer.alloc(4096);
+
+/**
+ * A path (a latin1 byte string) as a NUL-terminated C string in one reused buffer, valid until
+ * the next call: the FUSE daemon's hot calls (lstat, open) allocate nothing for their path.
+ */
+export function reusedCPath(path: string): Buffer {
+  if (path.length + 1 > pathBuf.length) pathBuf = Buffer.alloc(path.length + 1);
+  pathBuf[pathBuf.write(path, 'latin1')] = 0;
+  return pathBuf;
+}
+
 export { koffi };

@@ -1,4 +1,4 @@
-import { koffi, libcFunction, errnoName } from './libc.js';
+import { check, koffi, libcFunction, errnoName, reusedCPath } from './libc.js';
 import { SysError } from '../errors.js';
 
 /**
@@ -10,7 +10,6 @@ const fstatC = libcFunction('int fstat(int fd, void *buf)');
 const ENOENT = 2;
 // x86_64 struct stat (144 bytes); see FUSE-NOTES.md.
 const st = Buffer.alloc(144);
-let pathBuf = Buffer.alloc(4096);
 
 /** The fields of a struct stat; times as seconds and nanoseconds. */
 export interface RawStat {
@@ -49,9 +48,7 @@ export function fstatRaw(fd: number): RawStat {
  * when it does not exist. Nothing decoded: the caller patches the fields it changes.
  */
 export function lstatInto(path: string, out: Buffer): boolean {
-  if (path.length + 1 > pathBuf.length) pathBuf = Buffer.alloc(path.length + 1);
-  pathBuf[pathBuf.write(path, 'latin1')] = 0;
-  if (lstatC(pathBuf, out) < 0) {
+  if (lstatC(reusedCPath(path), out) < 0) {
     const errno = Math.abs(koffi.errno());
     if (errno === ENOENT) return false;
     throw new SysError('lstat', errno, errnoName(errno), path);
@@ -61,10 +58,7 @@ export function lstatInto(path: string, out: Buffer): boolean {
 
 /** fstat of an open file straight into `out` (see lstatInto). */
 export function fstatInto(fd: number, out: Buffer): void {
-  if (fstatC(fd, out) < 0) {
-    const errno = Math.abs(koffi.errno());
-    throw new SysError('fstat', errno, errnoName(errno), `fd ${fd}`);
-  }
+  check('fstat', fstatC(fd, out) as number, `fd ${fd}`);
 }
 
 function decoded(): RawStat {
