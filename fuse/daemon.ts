@@ -34,6 +34,8 @@ export function serve(opts: FsOptions): number {
   try {
     process.umask(0);
     const whiteoutFiles = prepareWork(opts.work);
+    // Upper paths are relative to the upper directory from here on (see UnionConfig.upper).
+    process.chdir(opts.upper);
     const union = new Union({
       lower: openLowerTree(opts.lowers), upper: opts.upper, work: opts.work,
       style: { overrideOnly: opts.overrideOnly, whiteoutFiles }, squash: opts.squash,

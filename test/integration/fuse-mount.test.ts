@@ -1,7 +1,7 @@
 // hutch-fs as mount(8) runs it (`mount -t fuse.hutch-fs SOURCE MNT -o ...` through mount.fuse3,
 // with the system PATH), each case beside fuse-overlayfs on the same lower and a fresh upper.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { requires } from '../helpers/host.js';
@@ -21,13 +21,45 @@ let ns: NsAgent | undefined;
  * directory holding the symlink over (empty) /usr/local/sbin, inside the test's own mount
  * namespace, shows it there without touching the host others test on.
  */
-async function agent(mode: 'range' | 'single'): Promise<NsAgent> {
+async function agent(mode: 'range' | 'single', at = tmp): Promise<NsAgent> {
   ns = startAgent(mode, tmp);
-  await ns.ok(`mkdir -p bin && ln -s ${repo}/bin/hutch-fs bin/hutch-fs && mount --bind bin /usr/local/sbin && mkdir -p l u-hutch-fs u-fuse-overlayfs w-hutch-fs w-fuse-overlayfs m-hutch-fs m-fuse-overlayfs`);
+  await ns.ok(`mkdir -p bin && ln -s ${repo}/bin/hutch-fs bin/hutch-fs && mount --bind bin /usr/local/sbin`);
+  await ns.ok(`mkdir -p ${at} && cd ${at} && mkdir -p l u-hutch-fs u-fuse-overlayfs w-hutch-fs w-fuse-overlayfs m-hutch-fs m-fuse-overlayfs`);
   return ns;
 }
 
-const layers = (d: Driver): string => `lowerdir=${tmp}/l,upperdir=${tmp}/u-${d},workdir=${tmp}/w-${d}`;
+const layers = (d: Driver, at = tmp): string => `lowerdir=${at}/l,upperdir=${at}/u-${d},workdir=${at}/w-${d}`;
+
+/**
+ * Each change at a path inside the mount of exactly 4095 bytes (16 directories of 249-byte names,
+ * then a 94-byte name): what it reports, 'ok' or the error. `lower` is a file the lower layer has
+ * there (a chmod copies it up).
+ */
+const LONG_OPS = `
+import json, os, sys
+os.chdir(sys.argv[1])
+rel = '/'.join(('d%02d' % i) + 'x' * 246 for i in range(16))
+leaf = lambda c: rel + '/' + c * 94
+res = {}
+def op(k, f):
+    try:
+        f()
+        res[k] = 'ok'
+    except OSError as e:
+        res[k] = e.strerror
+op('mkdir -p', lambda: os.makedirs(rel, exist_ok=True))
+op('create', lambda: open(leaf('f'), 'w').write('x' * 20))
+op('mkdir', lambda: os.mkdir(leaf('d')))
+op('link', lambda: os.link(leaf('f'), leaf('l')))
+op('rename', lambda: os.rename(leaf('l'), leaf('r')))
+op('symlink', lambda: os.symlink('t' * 100, leaf('s')))
+op('chmod', lambda: os.chmod(leaf('f'), 0o600))
+op('chown', lambda: os.chown(leaf('f'), 0, 0))
+op('truncate', lambda: os.truncate(leaf('f'), 10))
+op('chmod lower', lambda: os.chmod(leaf('z'), 0o600))
+op('read back', lambda: res.__setitem__('sizes', [os.stat(leaf(c)).st_size for c in 'frz']))
+print(json.dumps({'length': len('/' + leaf('f')), **res}, sort_keys=True))
+`;
 /** The mount's per-mount flags, type and source as /proc/self/mountinfo shows them. */
 const flagsOf = async (d: Driver): Promise<string> =>
   (await ns!.ok(`awk '$5 == "${tmp}/m-${d}" { for (i = 7; $i != "-"; i++); print $6 " " $(i + 1) " " $(i + 2) }' /proc/self/mountinfo`)).trim();
@@ -84,6 +116,25 @@ describe('mount -t fuse.hutch-fs, beside fuse-overlayfs', () => {
       await ns!.ok(`umount m-${d} && mount -t fuse.${d} overlay m-${d} -o ${layers(d)},nosuid`);
       expect(await ns!.ok(`setpriv --reuid=1000 --regid=1000 --clear-groups m-${d}/id -u`)).toBe('1000\n');
     }
+  });
+
+  it('works at paths of 4095 bytes inside the mount when the upper directory\'s own path is long', async () => {
+    // Layers, work and mount points under a directory of ~2 KB: upper path + inside path > PATH_MAX.
+    const long = `${tmp}/${Array.from({ length: 8 }, (_, i) => `${i}${'p'.repeat(249)}`).join('/')}`;
+    writeFileSync(join(tmp, 'long-ops.py'), LONG_OPS);
+    await agent('single', long);
+    // The lower file at the same 4095-byte path (made from inside the lower directory, step by step).
+    await ns!.ok(`cd ${long}/l && python3 -c "import os; r = '/'.join(('d%02d' % i) + 'x' * 246 for i in range(16)); os.makedirs(r); os.chdir(r); open('z' * 94, 'w').write('lower')"`);
+    const results: Record<string, unknown> = {};
+    for (const d of DRIVERS) {
+      await ns!.ok(`mount -t fuse.${d} overlay ${long}/m-${d} -o ${layers(d, long)}`);
+      results[d] = JSON.parse(await ns!.ok(`python3 ${tmp}/long-ops.py ${long}/m-${d}`));
+      await ns!.ok(`umount ${long}/m-${d}`);
+    }
+    const all = { length: 4095, 'mkdir -p': 'ok', create: 'ok', mkdir: 'ok', link: 'ok', rename: 'ok', symlink: 'ok', chmod: 'ok', chown: 'ok', truncate: 'ok', 'chmod lower': 'ok', 'read back': 'ok', sizes: [10, 10, 5] };
+    expect(results['hutch-fs']).toEqual(all);
+    // fuse-overlayfs (1.10) falls short here: mkdir ENAMETOOLONG, the lower file's copy-up ENOSPC.
+    expect(results['fuse-overlayfs']).toMatchObject({ length: 4095, create: 'ok', link: 'ok', rename: 'ok', chmod: 'ok', truncate: 'ok' });
   });
 
   it('refuses uidmapping= and gidmapping= with a named error rather than ignoring them', async () => {
