@@ -24,6 +24,10 @@ export interface RunRequest {
   capDrop: string[];
   tty: boolean;
   ulimits: string[];
+  /** containers.conf's env: under the image's Env and the flags. */
+  defaultEnv?: string[];
+  /** containers.conf's default_capabilities: replaces docker's default set when given. */
+  defaultCapabilities?: string[];
 }
 
 /** What the spec is built against: the id maps chosen for this user and where generated files live. */
@@ -60,7 +64,7 @@ export function buildRunSpec(req: RunRequest, ctx: SpecContext): Spec {
   requireMapped('uid', ctx.uidMappings, user.uid, ctx.subuid);
   requireMapped('gid', ctx.gidMappings, user.gid, ctx.subgid);
   const hostname = req.hostname ?? ctx.id.slice(0, 12);
-  const caps = capabilities(req.capAdd, req.capDrop);
+  const caps = capabilities(req.capAdd, req.capDrop, req.defaultCapabilities?.map(capabilityName) ?? DEFAULT_CAPABILITIES);
   const namespaces: Namespace[] = [{ type: 'user' }, { type: 'mount' }, { type: 'pid' }, { type: 'uts' }, { type: 'ipc' }, { type: 'cgroup' }];
   if (req.network === 'none') namespaces.push({ type: 'network' });
   return {
@@ -139,10 +143,10 @@ function volumeMount(value: string): Mount {
   return { destination, type: 'bind', source, options: ['rbind', 'nosuid', 'nodev', mode] };
 }
 
-/** docker's default set, then --cap-add, then --cap-drop; ALL stands for every capability. */
-function capabilities(add: string[], drop: string[]): string[] {
+/** The default set (docker's, or containers.conf's), then --cap-add, then --cap-drop; ALL stands for every capability. */
+function capabilities(add: string[], drop: string[], base: readonly string[]): string[] {
   const isAll = (c: string): boolean => c.toUpperCase() === 'ALL';
-  let caps = add.some(isAll) ? [...CAPABILITIES] as string[] : [...DEFAULT_CAPABILITIES];
+  let caps = add.some(isAll) ? [...CAPABILITIES] as string[] : [...base];
   for (const c of add.filter((c) => !isAll(c)).map(capabilityName)) if (!caps.includes(c)) caps.push(c);
   if (drop.some(isAll)) return add.filter((c) => !isAll(c)).map(capabilityName);
   const dropped = drop.map(capabilityName);
@@ -157,6 +161,7 @@ function environment(req: RunRequest, hostname: string, home: string | undefined
     if (eq > 0) env.set(entry.slice(0, eq), entry.slice(eq + 1));
     else if (eq < 0 && process.env[entry] !== undefined) env.set(entry, process.env[entry]!);
   };
+  (req.defaultEnv ?? []).forEach(add);
   for (const file of req.envFiles) readEnvFile(file).forEach(add);
   req.env.forEach(add);
   return [...env].map(([k, v]) => `${k}=${v}`);
