@@ -90,7 +90,10 @@ INNER
 pin=(); [ -z "${CPUS:-}" ] || pin=(taskset -c "$CPUS")
 out=$(cd /tmp && "${pin[@]}" runuser -u "$user" -- unshare --user --map-root-user --mount bash "$inner" "$dir" "$repo" "$runs" "$fses" "$works")
 rm -f "$inner"
-median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+# The raw rows (fs workload wall cpu), for a later look; BENCH_RAW names the file.
+[ -z "${BENCH_RAW:-}" ] || echo "$out" > "$BENCH_RAW"
+# A file system left out of the run (FS=...) has no rows: it shows as 0.
+median() { sort -n | awk '{a[NR]=$1} END {print NR == 0 ? 0 : (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 col() { echo "$out" | awk -v f="$1" -v w="$2" -v c="$3" '$1==f && $2==w {print $c}' | median; }
 echo "wall seconds (median of $runs, fresh mount each${CPUS:+, on CPUs $CPUS}); daemon CPU seconds in brackets; load: $(cut -d' ' -f1-3 /proc/loadavg)"
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0) printf "%.2f", a / b; else printf "-"}'; }
