@@ -46,10 +46,18 @@ stop() {
     for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
   fi
   remove_subtree
+  # The mount points made on the host's /run for the private tmpfs mounts (empty there), unless
+  # another run still mounts on them (removing a mount point detaches it in every namespace).
+  if [ -s "$state/made" ] && ! compgen -G "$hier/hutch-test-u*" >/dev/null; then
+    tac "$state/made" | xargs -r rmdir 2>/dev/null || true
+  fi
   rm -rf "$state"
 }
 trap stop EXIT
 
+for dir in /run/systemd /run/user "/run/user/$uid"; do
+  [ -d "$dir" ] || { mkdir "$dir"; echo "$dir" >> "$state/made"; }
+done
 mkdir -p "$cg/user@$uid.service" "$cg/session.scope"
 chown -R "$uid:$gid" "$cg"
 # The manager: placed in the subtree first, then unshared so that the subtree is its cgroup root.
@@ -60,7 +68,7 @@ setsid bash -c '
   exec unshare --mount --propagation private --cgroup bash -c "
     set -e
     mount -t tmpfs -o mode=0755 tmpfs /run/systemd && mkdir /run/systemd/system
-    mkdir -p /run/user/$uid && mount -t tmpfs -o mode=0700,uid=$uid,gid=$gid tmpfs /run/user/$uid
+    mount -t tmpfs -o mode=0700,uid=$uid,gid=$gid tmpfs /run/user/$uid
     mount -t cgroup2 -o nosuid,nodev,noexec cgroup2 /sys/fs/cgroup
     echo \$\$ > /sys/fs/cgroup/user@$uid.service/cgroup.procs
     echo \$\$ > $state/pid
