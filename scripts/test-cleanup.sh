@@ -2,7 +2,7 @@
 # in the log and the machine is left as found. The tests clean up after themselves; this is the
 # net under them (a killed test, a crashed daemon, podman's rootless pause process).
 
-# end_of_run RUN CGROUP: the processes in the run's cgroup, the mounts under its folder.
+# end_of_run RUN CGROUP: the processes in the run's cgroup, the mounts under its folders.
 end_of_run() {
   local run=$1 cg=$2 procs pids
   if [ -d "$cg" ]; then
@@ -21,7 +21,9 @@ end_of_run() {
     [ -d "$cg" ] && echo "test: could not remove the run's cgroup $cg"
   fi
   # A FUSE daemon that died leaves its mount point mounted (deepest first).
-  findmnt -rn -o TARGET | grep -F "$run/" | sort -r | while read -r mnt; do
+  local roots=("$run/")
+  [ -f "$run/scratch" ] && while read -r _ dir; do roots+=("$dir/"); done < "$run/scratch"
+  findmnt -rn -o TARGET | grep -F "${roots[@]/#/-e}" | sort -r | while read -r mnt; do
     echo "test: unmounting $mnt, left mounted by the suites"
     umount -l "$mnt" || true
   done

@@ -26,7 +26,8 @@ if [ $# -eq 0 ]; then
   [ "${HUTCH_CGVM_QEMU:-}" = 1 ] && suites+=(cgroups-guest-qemu)
 fi
 
-# Everything a run makes outside the cache lives in $run; every process its suites start, in $cg.
+# Everything a run makes outside the cache lives in $run (and the short-named folders it lists in
+# $run/scratch); every process its suites start, in the cgroup $cg.
 run=$(mktemp -d /tmp/hutch-test-run.XXXXXX)
 chmod 0755 "$run"
 results=$run/results
@@ -39,8 +40,9 @@ source "$repo/scripts/test-cleanup.sh"
 finish() {
   local rc=0
   set +e
-  end_of_run "$run" "$cg" "$user" "$nosub"
+  end_of_run "$run" "$cg"
   node "$repo/scripts/tally.mjs" line "$results" "${suites[@]}" || rc=$?
+  [ -f "$run/scratch" ] && cut -d' ' -f2 "$run/scratch" | xargs -r rm -rf
   rm -rf "$run"
   exit $rc
 }
@@ -54,14 +56,16 @@ bash "$repo/scripts/prepare-host.sh"
 bash "$repo/scripts/debian-image.sh" >/dev/null || echo "test: no Debian image; debian-image.test.ts will fail" >&2
 
 # Each test user gets, in this run's folder, a copy of the tree it owns (CI clones as root, often
-# under /root), its own TMPDIR and XDG_RUNTIME_DIR (podman's and hutch's runtime state, podman's
-# pause process's pid file); its caches go to the named cache.
+# under /root); and, in a folder of its own with a short name (podman refuses a runroot path over
+# 50 characters, and socket paths end at 108), its TMPDIR (t/) and XDG_RUNTIME_DIR (x/: hutch's
+# and podman's runtime state, podman's pause process's pid file). Its caches go to the cache.
 prepare_user() { # user -> prints the tree's path
-  local who=$1 dir
-  for dir in "$run/$who" "$run/$who/tmp" "$run/$who/xdg" "$HUTCH_TEST_CACHE/user-$who"; do
+  local who=$1 dir scratch
+  scratch=$(scratch_of "$who")
+  for dir in "$run/$who" "$scratch/t" "$scratch/x" "$HUTCH_TEST_CACHE/user-$who"; do
     mkdir -p "$dir" && chown "$who:" "$dir" && chmod 0700 "$dir"
   done
-  chmod 0755 "$run/$who" "$HUTCH_TEST_CACHE"
+  chmod 0755 "$run/$who" "$scratch" "$HUTCH_TEST_CACHE"
   if [ ! -d "$run/$who/src" ]; then
     mkdir "$run/$who/src"
     tar -C "$repo" --exclude=./.git --exclude=./test-results -cf - . | tar -C "$run/$who/src" -xf -
@@ -70,12 +74,20 @@ prepare_user() { # user -> prints the tree's path
   echo "$run/$who/src"
 }
 
+scratch_of() { # user -> its scratch folder, made once per run and listed for the end of the run
+  local who=$1 dir
+  dir=$(sed -n "s|^$who ||p" "$run/scratch" 2>/dev/null)
+  [ -n "$dir" ] || { dir=$(mktemp -d /tmp/ht.XXXXXX) && echo "$who $dir" >> "$run/scratch"; }
+  echo "$dir"
+}
+
 run_as() { # user, tree, vitest args... (in this run's cgroup, so nothing it starts outlives the run)
-  local who=$1 dir=$2; shift 2
+  local who=$1 dir=$2 scratch; shift 2
+  scratch=$(scratch_of "$who")
   ( echo "$BASHPID" > "$cg/cgroup.procs"
     exec runuser -u "$who" -- env -i HOME="$(getent passwd "$who" | cut -d: -f6)" PATH=/usr/local/bin:/usr/bin:/bin \
       LANG=C.UTF-8 npm_config_update_notifier=false CI="${CI:-}" HUTCH_TEST_NOSUBID_USER="$nosub" \
-      TMPDIR="$run/$who/tmp" XDG_RUNTIME_DIR="$run/$who/xdg" XDG_CACHE_HOME="$HUTCH_TEST_CACHE/user-$who" \
+      TMPDIR="$scratch/t" XDG_RUNTIME_DIR="$scratch/x" XDG_CACHE_HOME="$HUTCH_TEST_CACHE/user-$who" \
       HUTCH_VITEST_CACHE="$HUTCH_TEST_CACHE/user-$who/vitest" bash -c 'cd "$0" && exec node scripts/run-suite.mjs "$@"' "$dir" "$@" )
 }
 

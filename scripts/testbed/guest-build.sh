@@ -6,7 +6,9 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 variant=$1 image=$2
-packages=systemd,systemd-sysv,dbus,dbus-user-session,libpam-systemd,udev,kmod,iproute2,procps,util-linux,uidmap,fuse3
+# No udev: replaying every uevent took a minute of each boot under UML; the guest's few device
+# permissions are set by hutch-guest-run instead.
+packages=systemd,systemd-sysv,dbus,dbus-user-session,libpam-systemd,kmod,iproute2,procps,util-linux,uidmap,fuse3
 [ "$variant" = qemu ] && packages+=,linux-image-cloud-amd64,initramfs-tools
 mirror=$(apt-cache policy | awk '$3 == "bookworm/main" && /Packages/ { print $2; exit }')
 [ -n "$mirror" ] || { echo "guest: no bookworm main mirror in apt's sources" >&2; exit 1; }
