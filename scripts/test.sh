@@ -86,7 +86,7 @@ run_as() { # user, tree, vitest args... (in this run's cgroup, so nothing it sta
   scratch=$(scratch_of "$who")
   ( echo "$BASHPID" > "$cg/cgroup.procs"
     exec runuser -u "$who" -- env -i HOME="$(getent passwd "$who" | cut -d: -f6)" PATH=/usr/local/bin:/usr/bin:/bin \
-      LANG=C.UTF-8 npm_config_update_notifier=false CI="${CI:-}" HUTCH_TEST_NOSUBID_USER="$nosub" \
+      LANG=C.UTF-8 npm_config_update_notifier=false CI="${CI:-}" HUTCH_TEST_NOSUBID_USER="$nosub" HUTCH_SUITE="vitest-$who" \
       TMPDIR="$scratch/t" XDG_RUNTIME_DIR="$scratch/x" XDG_CACHE_HOME="$HUTCH_TEST_CACHE/user-$who" \
       HUTCH_VITEST_CACHE="$HUTCH_TEST_CACHE/user-$who/vitest" bash -c 'cd "$0" && exec node scripts/run-suite.mjs "$@"' "$dir" "$@" )
 }
