@@ -31,11 +31,10 @@ fi
 run=$(mktemp -d /tmp/hutch-test-run.XXXXXX)
 chmod 0755 "$run"
 results=$run/results
-hier=/sys/fs/cgroup/unified   # hybrid hosts keep the v2 hierarchy here
-[ "$(stat -fc %T "$hier" 2>/dev/null)" = cgroup2fs ] || hier=/sys/fs/cgroup
-cg=$hier/hutch-test-run-$$
-mkdir "$cg"
+source "$repo/scripts/testbed/cgroup.sh"
 source "$repo/scripts/test-cleanup.sh"
+cg=$(cgroup_hierarchy)/hutch-test-run-$$
+mkdir "$cg" 2>/dev/null || { echo "test: cannot make the run's cgroup $cg: processes the suites leave will not be ended" >&2; cg=; }
 # On every way out (a failed build included): end what is left, then the closing line and its status.
 finish() {
   local rc=0
@@ -84,7 +83,7 @@ scratch_of() { # user -> its scratch folder, made once per run and listed for th
 run_as() { # user, tree, vitest args... (in this run's cgroup, so nothing it starts outlives the run)
   local who=$1 dir=$2 scratch; shift 2
   scratch=$(scratch_of "$who")
-  ( echo "$BASHPID" > "$cg/cgroup.procs"
+  ( [ -z "$cg" ] || echo "$BASHPID" > "$cg/cgroup.procs"
     exec runuser -u "$who" -- env -i HOME="$(getent passwd "$who" | cut -d: -f6)" PATH=/usr/local/bin:/usr/bin:/bin \
       LANG=C.UTF-8 npm_config_update_notifier=false CI="${CI:-}" HUTCH_TEST_NOSUBID_USER="$nosub" HUTCH_SUITE="vitest-$who" \
       TMPDIR="$scratch/t" XDG_RUNTIME_DIR="$scratch/x" XDG_CACHE_HOME="$HUTCH_TEST_CACHE/user-$who" \

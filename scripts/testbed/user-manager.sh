@@ -14,23 +14,12 @@ set -euo pipefail
 [ $# -ge 2 ] || { echo "usage: user-manager.sh USER CMD [ARGS...]" >&2; exit 2; }
 user=$1; shift
 uid=$(id -u "$user"); gid=$(id -g "$user"); home=$(getent passwd "$user" | cut -d: -f6)
-hier=/sys/fs/cgroup/unified                      # hybrid hosts: the v2 hierarchy lives here
-[ "$(stat -fc %T "$hier" 2>/dev/null)" = cgroup2fs ] || hier=/sys/fs/cgroup
+source "$(dirname "$0")/cgroup.sh"
+hier=$(cgroup_hierarchy)
 cg=$hier/hutch-test-u$uid-$$                     # this run's subtree, owned by the user
 state=$(mktemp -d /tmp/hutch-user-manager.XXXXXX)
 user_env=(env -i HOME="$home" USER="$user" LOGNAME="$user" SHELL=/bin/bash PATH=/usr/local/bin:/usr/bin:/bin
   XDG_RUNTIME_DIR="/run/user/$uid" DBUS_SESSION_BUS_ADDRESS="unix:path=/run/user/$uid/bus")
-
-remove_subtree() { # kill what is left in the subtree, then remove it bottom-up
-  [ -d "$cg" ] || return 0
-  [ -e "$cg/cgroup.kill" ] && echo 1 > "$cg/cgroup.kill" 2>/dev/null
-  for _ in $(seq 50); do
-    find "$cg" -depth -type d -exec rmdir {} + 2>/dev/null
-    [ -d "$cg" ] || return 0
-    sleep 0.1
-  done
-  echo "user-manager: could not remove $cg" >&2
-}
 
 # As the user, in the manager's namespaces and in the subtree's session cgroup (a user manager
 # with no system manager above it can only take in processes already inside the user's subtree).
@@ -45,7 +34,7 @@ stop() {
     as_user systemctl --user exit >/dev/null 2>&1 || true
     for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
   fi
-  remove_subtree
+  cgroup_end "$cg" || true
   # The mount points made on the host's /run for the private tmpfs mounts (empty there), unless
   # another run still mounts on them (removing a mount point detaches it in every namespace).
   if [ -s "$state/made" ] && ! compgen -G "$hier/hutch-test-u*" >/dev/null; then
