@@ -46,6 +46,8 @@ finish() {
   exit $rc
 }
 trap finish EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM HUP   # bash skips the EXIT trap on a signal it does not trap
 
 bash "$repo/scripts/prepare-host.sh"
 # A fresh checkout: install the npm dependencies first (the README promises one command).
