@@ -67,6 +67,7 @@ prepare_user() { # user -> prints the tree's path
     mkdir -p "$dir" && chown "$who:" "$dir" && chmod 0700 "$dir"
   done
   chmod 0755 "$run/$who" "$scratch" "$HUTCH_TEST_CACHE"
+  chmod 1777 "$scratch/t"   # as /tmp: tests run namespaces as other uids that must reach their folders
   if [ ! -d "$run/$who/src" ]; then
     mkdir "$run/$who/src"
     tar -C "$repo" --exclude=./.git --exclude=./test-results -cf - . | tar -C "$run/$who/src" -xf -
@@ -101,7 +102,10 @@ vitest_suite() { # user, vitest args...: runs it and records it for the closing 
 
 if [ $# -eq 0 ]; then
   # The cgroup suites that need a real systemd (a user manager here, enforcement in a guest).
-  HUTCH_TEST_RESULTS=$results bash "$repo/scripts/test-cgroups-vm.sh" "$(prepare_user "$user")" || true
+  # In the run's cgroup too: a guest or a manager that outlives a killed run is ended with the rest.
+  tree=$(prepare_user "$user")
+  ( [ -z "$cg" ] || echo "$BASHPID" > "$cg/cgroup.procs"
+    HUTCH_TEST_RESULTS=$results exec bash "$repo/scripts/test-cgroups-vm.sh" "$tree" ) || true
 fi
 extra=()
 [ $# -gt 0 ] && extra=(--passWithNoTests)   # `test.sh nosubid` selects no file of the first user

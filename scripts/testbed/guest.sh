@@ -81,7 +81,7 @@ boot_uml() { # the root image copy-on-write (ubd0=COW,BASE), the console on stdo
 }
 
 boot_qemu() { # -snapshot: writes go to a throwaway overlay; the shares are 9p tags
-  local accel=${HUTCH_GUEST_ACCEL:-tcg} cpu=max kernel initrd dev=() n=0 dir
+  local accel=${HUTCH_GUEST_ACCEL:-tcg} cpu=max dev=() n=0 dir
   [ "$accel" = kvm ] && cpu=host || accel=tcg,thread=multi
   local image; image=$(image_path qemu)
   dev+=(-virtfs "local,path=$rundir,mount_tag=run,security_model=passthrough,id=run")
@@ -95,12 +95,18 @@ boot_qemu() { # -snapshot: writes go to a throwaway overlay; the shares are 9p t
     -serial "file:$rundir/console.log" -monitor none -display none < /dev/null > "$rundir/qemu.log" 2>&1
 }
 
+end_guest() { # the guest's session: UML's helper processes, or a guest still running
+  [ -s "$rundir/sid" ] && pkill -KILL -s "$(cat "$rundir/sid")" 2>/dev/null
+  return 0
+}
+
 run() { # variant CMD...
   local variant=$1; shift
   [ $# -gt 0 ] || { log "usage: guest.sh run [--qemu] CMD..."; exit 2; }
   build "$variant"
   new_run "$@"
-  trap 'rm -rf "$rundir"' EXIT
+  trap 'end_guest; rm -rf "$rundir"' EXIT
+  trap 'exit 143' TERM HUP INT   # a stopped test run stops its guest too
   check_paths
   local start; start=$(date +%s)
   : > "$rundir/console.log"
@@ -109,7 +115,7 @@ run() { # variant CMD...
   tail -n +1 -F --pid=$vm "$rundir/console.log" 2>/dev/null | sed -un 's/\r//g; /^HUTCH-GUEST-BEGIN/,/^HUTCH-GUEST-END/p' >&2 &
   local vmrc=0; wait $vm || vmrc=$?
   wait $! 2>/dev/null || true
-  [ -s "$rundir/sid" ] && pkill -KILL -s "$(cat "$rundir/sid")" 2>/dev/null || true   # UML's helper processes of this run, if any are left
+  end_guest
   if [ ! -s "$rundir/rc" ]; then
     log "$variant: the command never ran or never finished (exit $vmrc after $(( $(date +%s) - start )) s); the console's end:"
     tail -30 "$rundir/console.log" | sed 's/\r//g' >&2
