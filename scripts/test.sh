@@ -102,7 +102,7 @@ vitest_suite() { # user, vitest args...: runs it and records it for the closing 
 
 if [ $# -eq 0 ]; then
   # The cgroup suites that need a real systemd (a user manager here, enforcement in a guest).
-  # In the run's cgroup too: a guest or a manager that outlives a killed run is ended with the rest.
+  # In the run's cgroup too, so that a guest outliving a killed run is ended with the rest.
   tree=$(prepare_user "$user")
   ( [ -z "$cg" ] || echo "$BASHPID" > "$cg/cgroup.procs"
     HUTCH_TEST_RESULTS=$results exec bash "$repo/scripts/test-cgroups-vm.sh" "$tree" ) || true
