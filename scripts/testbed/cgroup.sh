@@ -9,7 +9,7 @@ cgroup_hierarchy() {
 cgroup_end() {
   local dir=$1
   [ -d "$dir" ] || return 0
-  [ -e "$dir/cgroup.kill" ] && echo 1 > "$dir/cgroup.kill" 2>/dev/null
+  if [ -e "$dir/cgroup.kill" ]; then echo 1 > "$dir/cgroup.kill" 2>/dev/null || true; fi
   for _ in $(seq 100); do
     find "$dir" -depth -type d -exec rmdir {} + 2>/dev/null
     [ -d "$dir" ] || return 0
