@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fromTap, fromVitest, tally } from '../../scripts/tally.mjs';
+import { fromTap, fromVitest, tally, type SuiteRecord } from '../../scripts/tally.mjs';
 
 const script = join(import.meta.dirname, '..', '..', 'scripts', 'tally.mjs');
 const tap = (pass: number, fail: number, skipped = 0): string =>
@@ -76,7 +76,7 @@ describe('tally', () => {
   });
 
   it('never says 0 failed with a nonzero status, nor the reverse', () => {
-    const cases: Array<Map<string, object>> = [
+    const cases: Array<Map<string, SuiteRecord>> = [
       new Map(),
       new Map([['a', { status: 1, counts: { passed: 1, failed: 0, skipped: 0 } }]]),
       new Map([['a', { status: 0, counts: { passed: 1, failed: 2, skipped: 0 } }]]),
