@@ -124,7 +124,7 @@ export function ociStatus(record: OciRecord): OciStateJson['status'] {
   return isSameProcess(record.pid, record.pidStart) ? record.status : 'stopped';
 }
 
-export function ociKill(root: string, id: string, signal: NodeJS.Signals): void {
+export function ociKill(root: string, id: string, signal: number): void {
   const record = read(root, id);
   const status = ociStatus(record);
   if (status !== 'created' && status !== 'running') throw new UsageError('CONTAINER_NOT_RUNNING', `cannot signal container ${id}: it is ${status}`, { hint: 'the container has ended; delete it' });
