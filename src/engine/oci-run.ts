@@ -9,6 +9,7 @@ import { execSpec } from './exec.js';
 import { runHooks, type OciStateJson } from './hooks.js';
 import { loadBundle, ociStatus, read, stateJson, type OciRecord } from './oci.js';
 import { createContainer, runContainer } from './run.js';
+import { applyOomScoreAdj, unappliedSettings } from './oci-extras.js';
 
 /** `hutch runtime run` without --detach: create, start and wait in the foreground; returns the status. */
 export async function ociRunForeground(root: string, id: string, bundleDir: string, options: { pidFile?: string; consoleSocket?: string; preserveFds?: number }): Promise<number> {
@@ -16,8 +17,10 @@ export async function ociRunForeground(root: string, id: string, bundleDir: stri
   const spec = loadBundle(bundle);
   mkdirSync(join(root, id), { recursive: true, mode: 0o700 });
   const record: OciRecord = { id, bundle, spec, pid: 0, created: new Date().toISOString(), status: 'creating' };
+  for (const line of unappliedSettings(spec)) process.stderr.write(`hutch: warning: ${line}\n`);
   try {
-    const c = await createContainer(spec, { stdio: ['inherit', 'inherit', 'inherit'], plan: { consoleSocket: spec.process?.terminal ? options.consoleSocket : undefined, preserveFds: options.preserveFds }, forwardSignals: true });
+    const plan = { consoleSocket: spec.process?.terminal ? options.consoleSocket : undefined, preserveFds: options.preserveFds };
+    const c = await createContainer(spec, { stdio: ['inherit', 'inherit', 'inherit'], plan, forwardSignals: true, hooks: [async (pid) => applyOomScoreAdj(pid, spec.process?.oomScoreAdj)] });
     Object.assign(record, { pid: c.pid, pidStart: processStartTime(c.pid), status: 'created' });
     await runHooks('prestart', spec.hooks?.prestart, stateJson(record));
     await runHooks('createRuntime', spec.hooks?.createRuntime, stateJson(record));

@@ -11,6 +11,7 @@ import { createContainer } from './run.js';
 import { runHooksInside } from './oci-run.js';
 import { ociCgroup, removeOciCgroup } from './oci-cgroup.js';
 import type { CgroupInfo } from '../cgroups/cgroup.js';
+import { applyOomScoreAdj, unappliedSettings } from './oci-extras.js';
 
 /**
  * The OCI runtime face (`hutch runtime`), runc's model: no monitor. `create` leaves the container
@@ -65,6 +66,7 @@ export async function ociCreate(root: string, id: string, options: OciCreateOpti
   const bundle = resolve(options.bundle);
   const spec = loadBundle(bundle);
   const cgroup = ociCgroup(id, spec, options.systemdCgroup ?? false); // checks cgroupsPath before anything exists
+  for (const line of unappliedSettings(spec)) process.stderr.write(`hutch: warning: ${line}\n`);
   const dir = join(root, id);
   await withLock(join(root, '.lock'), () => {
     if (existsSync(join(dir, 'state.json'))) throw new UsageError('CONTAINER_EXISTS', `container ${id} already exists`, { hint: `delete it first: hutch runtime delete ${id}` });
@@ -78,7 +80,7 @@ export async function ociCreate(root: string, id: string, options: OciCreateOpti
     const container = await createContainer(spec, {
       stdio: ['inherit', 'inherit', 'inherit'],
       plan: { detach: true, startFifo: join(dir, 'exec.fifo'), consoleSocket: spec.process?.terminal ? requireConsole(options.consoleSocket) : undefined, preserveFds: options.preserveFds },
-      hooks: [async (pid) => void (child = pid), cgroup.hook, async (pid) => runHooks('prestart', spec.hooks?.prestart, state(pid)), async (pid) => runHooks('createRuntime', spec.hooks?.createRuntime, state(pid)), async (pid) => runHooks('createContainer', spec.hooks?.createContainer, state(pid))],
+      hooks: [async (pid) => void (child = pid), async (pid) => applyOomScoreAdj(pid, spec.process?.oomScoreAdj), cgroup.hook, async (pid) => runHooks('prestart', spec.hooks?.prestart, state(pid)), async (pid) => runHooks('createRuntime', spec.hooks?.createRuntime, state(pid)), async (pid) => runHooks('createContainer', spec.hooks?.createContainer, state(pid))],
     });
     const record: OciRecord = { id, bundle, spec, pid: container.pid, pidStart: processStartTime(container.pid), created: new Date().toISOString(), status: 'created' };
     const info = cgroup.info();
