@@ -90,13 +90,14 @@ static int copy_tree(int src, int dst, int depth) {
 
 /*
  * Invariant (tmpcopyup): the new tmpfs at `path` holds what the directory under it held, owner
- * kept. `under` was opened on the directory before the mount covered it.
+ * and mode kept. `under` was opened on the directory before the mount covered it.
  */
 static void copy_up(int under, const char *path, uint32_t index) {
   int top = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   struct stat st;
   if (top < 0 || fstat(under, &st) < 0) die(STEP_COPYUP, errno, index);
   if (fchown(top, st.st_uid, st.st_gid) < 0 && errno != EINVAL) die(STEP_COPYUP, errno, index);
+  if (fchmod(top, st.st_mode & 07777) < 0) die(STEP_COPYUP, errno, index); /* runc keeps the directory's mode */
   int err = copy_tree(under, top, 0);
   if (err) die(STEP_COPYUP, err, index);
   close(top);
