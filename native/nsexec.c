@@ -609,6 +609,7 @@ static void __attribute__((noreturn)) run_child(void) {
   /* Waiting also orders the messages: CLONED from the parent comes before our READY. */
   sync_read(SYNC_MAPPED);
   int fifo = hold_path(TAG_START_FIFO, STEP_START_FIFO);
+  become_root(); /* after the host paths are held: root here may not reach them */
   int console = console_fd;
   if (find(TAG_TAP, &r)) do_tap(&r); /* before the mounts: /dev/net/tun is the host's */
   setup_filesystem();

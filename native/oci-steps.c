@@ -7,6 +7,20 @@
  */
 #include <dirent.h>
 
+/*
+ * Invariant: in a user namespace of its own, the child is its root when root is mapped there, as
+ * runc makes it: its own id may map to nothing (podman --uidmap 0:1:N), and then nothing it
+ * creates (the /dev tmpfs's files) could be owned by it. The creator's full capabilities allow it.
+ */
+static void become_root(void) {
+  struct record r;
+  if (!find(TAG_CLONE_FLAGS, &r) || !(get_u32(r.data) & CLONE_NEWUSER)) return;
+  if (setresgid(0, 0, 0) < 0 && errno != EINVAL) die(STEP_SETGID, errno, r.index);
+  if (setresuid(0, 0, 0) < 0 && errno != EINVAL) die(STEP_SETUID, errno, r.index);
+  /* A credential change clears the parent-death signal (prctl(2)); set it again. */
+  if (!find(TAG_DETACH, &r) && prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) die(STEP_PDEATHSIG, errno, 0);
+}
+
 /* Invariant: the root has the propagation rootfsPropagation asks for; set after pivot_root, which a shared root refuses. */
 static void root_propagation(void) {
   struct record r;

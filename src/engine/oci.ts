@@ -1,4 +1,4 @@
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { UsageError } from '../errors.js';
 import type { Spec } from '../runtime/spec.js';
@@ -76,6 +76,8 @@ export async function ociCreate(root: string, id: string, options: OciCreateOpti
   let child = 0;
   try {
     mkfifo(join(dir, 'exec.fifo'));
+    // Writable by the container's root, which may be none of our ids (runc's mode too): it opens the fifo by a held fd.
+    chmodSync(join(dir, 'exec.fifo'), 0o622);
     const state = (pid: number): OciStateJson => ({ ociVersion: spec.ociVersion, id, status: 'created', pid, bundle, annotations: spec.annotations });
     const container = await createContainer(spec, {
       stdio: ['inherit', 'inherit', 'inherit'],

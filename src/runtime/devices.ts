@@ -14,7 +14,9 @@ const DEV_LINKS: [string, string][] = [['/proc/self/fd', '/dev/fd'], ['/proc/sel
  */
 export function devSteps(spec: Spec, inside: (p: string) => string): FsStep[] {
   const listed = spec.linux?.devices ?? [];
-  const paths = [...listed.map((d) => d.path), ...DEFAULT_DEVICES.filter((p) => !listed.some((d) => d.path === p))];
+  // Rootless podman binds the host's devices itself, as mounts: those need no default.
+  const bound = (path: string): boolean => listed.some((d) => d.path === path) || (spec.mounts ?? []).some((m) => m.destination === path);
+  const paths = [...listed.map((d) => d.path), ...DEFAULT_DEVICES.filter((p) => !bound(p))];
   const steps: FsStep[] = paths.map((path) => ({ kind: 'mount', source: path, target: inside(path), fstype: '', flags: MS.BIND, data: '', mkfile: true, what: `device ${path}` }));
   const mounted = (dest: string): boolean => (spec.mounts ?? []).some((m) => m.destination.replace(/\/+$/, '') === dest);
   if (!mounted('/dev/pts')) steps.push({ kind: 'mount', source: 'devpts', target: inside('/dev/pts'), fstype: 'devpts', flags: MS.NOSUID | MS.NOEXEC, data: 'newinstance,ptmxmode=0666,mode=0620', mkdir: true, what: 'devpts at /dev/pts' });
