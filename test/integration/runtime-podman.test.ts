@@ -104,6 +104,9 @@ describe('podman --runtime hutch-runtime where runc already worked (issue 18)', 
     const map = await podman(['run', '--rm', '--network', 'none', '--uidmap', '0:1:65536', '--gidmap', '0:1:65536', IMAGE, 'sh', '-c', 'id -u; cat /proc/self/uid_map']);
     expect(map.exitCode, String(map.stderr)).toBe(0);
     expect(String(map.stdout).split(/\s+/).filter(Boolean).slice(0, 4)).toEqual(['0', '0', '1', '65536']);
+    const nomap = ['run', '--rm', '--network', 'none', '--userns=nomap', IMAGE, 'cat', '/proc/self/uid_map'];
+    const [hutchNomap, runcNomap] = [await podman(nomap), await podmanRunc(nomap)];
+    expect([hutchNomap.stdout, hutchNomap.exitCode], String(hutchNomap.stderr)).toEqual([runcNomap.stdout, 0]);
   });
 
   it('a missing executable fails run with 127 and a message, as with runc; exec of a non-executable file exits 126', async () => {

@@ -119,7 +119,8 @@ export async function ociStart(root: string, id: string): Promise<void> {
 /** The state as the runtime spec's `state` operation prints it. */
 export function stateJson(record: OciRecord): OciStateJson {
   const status = ociStatus(record);
-  return { ociVersion: record.spec.ociVersion, id: record.id, status, ...(status === 'stopped' ? {} : { pid: record.pid }), bundle: record.bundle, annotations: record.spec.annotations ?? {} };
+  // Never pid 0 (creating): a caller that signals it would signal its own process group.
+  return { ociVersion: record.spec.ociVersion, id: record.id, status, ...(status === 'stopped' || record.pid <= 0 ? {} : { pid: record.pid }), bundle: record.bundle, annotations: record.spec.annotations ?? {} };
 }
 
 export function ociStatus(record: OciRecord): OciStateJson['status'] {
