@@ -49,6 +49,12 @@ describe('planFromSpec', () => {
     expect(fs.map((s) => (s.kind === 'mount' ? s.target : s.kind))).toEqual(['/r/proc', '/r/dev/null', '/r/dev/zero', '/r/dev/full', '/r/dev/random', '/r/dev/urandom', '/r/dev/tty']);
   });
 
+  it('adds no default device that the spec already binds (rootless podman binds them as mounts)', () => {
+    const fs = planFromSpec(base({ mounts: [{ destination: '/dev', type: 'tmpfs', source: 'tmpfs' }, { destination: '/dev/null', type: 'bind', source: '/dev/null', options: ['rbind'] }] }), host).fs;
+    expect(fs.filter((s) => s.kind === 'mount' && s.target === '/r/dev/null')).toHaveLength(1);
+    expect(fs.some((s) => s.kind === 'mount' && s.target === '/r/dev/zero')).toBe(true);
+  });
+
   it('copies up a tmpfs with tmpcopyup, the option kept from mount(2)', () => {
     const fs = planFromSpec(base({ mounts: [{ destination: '/etc', type: 'tmpfs', source: 'tmpfs', options: ['rw', 'tmpcopyup', 'mode=755'] }] }), host).fs;
     expect(fs[0]).toMatchObject({ fstype: 'tmpfs', data: 'mode=755', copyUp: true });
