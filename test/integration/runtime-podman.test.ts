@@ -117,6 +117,9 @@ describe('podman --runtime hutch-runtime where runc already worked (issue 18)', 
     await podman(['run', '-d', '--name', 'ex', '--network', 'none', IMAGE, 'sleep', '1000']);
     expect((await podman(['exec', 'ex', '/etc/passwd'])).exitCode).toBe(126);
     expect((await podman(['kill', '-s', '64', 'ex'])).exitCode).toBe(0);
+    // podman update calls the runtime's update verb (-r FILE); this host gives no cgroup, as runc also finds.
+    const update = await podman(['update', '--memory', '100m', 'ex']);
+    expect(String(update.stderr)).toMatch(/cannot update container \w+: it has no cgroup of its own[\s\S]*hutch-runtime update --resources=/);
     await podman(['rm', '-f', '-t', '0', 'ex']);
   });
 
