@@ -114,6 +114,12 @@ describe('podman --runtime hutch-runtime where runc already worked (issue 18)', 
     expect(missing.exitCode).toBe((await podmanRunc(['run', '--rm', '--network', 'none', IMAGE, '/no/such'])).exitCode);
     expect(missing.exitCode).toBe(127);
     expect(String(missing.stderr)).toContain('no such file or directory');
+    // create then start: start fails as with runc, and the container never reports a pid
+    for (const [pm, name] of [[podman, 'ms1'], [podmanRunc, 'ms2']] as const) await pm(['create', '--name', name, '--network', 'none', IMAGE, '/no/such']);
+    const [started, startedRunc] = [await podman(['start', 'ms1']), await podmanRunc(['start', 'ms2'])];
+    expect([started.exitCode, String(started.stderr)]).toEqual([startedRunc.exitCode, expect.stringContaining('command that was not found')]);
+    expect((await podman(['inspect', '--format', '{{.State.Pid}} {{.State.Status}}', 'ms1'])).stdout).toBe('0 created');
+    await podman(['rm', '-f', 'ms1', 'ms2']);
     await podman(['run', '-d', '--name', 'ex', '--network', 'none', IMAGE, 'sleep', '1000']);
     expect((await podman(['exec', 'ex', '/etc/passwd'])).exitCode).toBe(126);
     expect((await podman(['kill', '-s', '64', 'ex'])).exitCode).toBe(0);
