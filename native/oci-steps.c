@@ -17,8 +17,10 @@ static void become_root(void) {
   if (!find(TAG_CLONE_FLAGS, &r) || !(get_u32(r.data) & CLONE_NEWUSER)) return;
   if (setresgid(0, 0, 0) < 0 && errno != EINVAL) die(STEP_SETGID, errno, r.index);
   if (setresuid(0, 0, 0) < 0 && errno != EINVAL) die(STEP_SETUID, errno, r.index);
-  /* A credential change clears the parent-death signal (prctl(2)); set it again. */
+  /* A credential change clears the parent-death signal and the dumpable flag (prctl(2)): set them
+     again, else hutch (slirp4netns, pidfd_getfd) may no longer open /proc/PID of the child. */
   if (!find(TAG_DETACH, &r) && prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) die(STEP_PDEATHSIG, errno, 0);
+  if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0) die(STEP_SETUID, errno, 0);
 }
 
 /* Invariant: the root has the propagation rootfsPropagation asks for; set after pivot_root, which a shared root refuses. */
