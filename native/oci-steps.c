@@ -1,7 +1,7 @@
 /*
- * Steps of the runtime-spec face (runc's behaviour for config.json bundles): the root's
- * propagation after pivot_root, tmpcopyup, sysctls, the default HOME and the executable checked
- * at create. Kept apart from nsexec.c's core steps; nsexec.c includes this file after its
+ * Steps of the runtime-spec face (runc's behaviour for config.json bundles): root of the new
+ * user namespace, the root's propagation after pivot_root, tmpcopyup, sysctls, the default HOME
+ * and the executable checked at create. Kept apart from nsexec.c's core steps; nsexec.c includes this file after its
  * helpers (die, find, next_record, get_string, open_in_root), which stay static there.
  * No allocation: the child walks the plan in place and copies with stack buffers.
  */
