@@ -1,6 +1,6 @@
 import { MS } from './linux.js';
 import type { Spec } from './spec.js';
-import type { FsStep } from './plan.js';
+import type { FsStep } from './fs-step.js';
 
 /** The devices the runtime-spec says every container gets (config-linux.md, "Default Devices"). */
 export const DEFAULT_DEVICES = ['/dev/null', '/dev/zero', '/dev/full', '/dev/random', '/dev/urandom', '/dev/tty'];

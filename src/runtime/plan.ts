@@ -5,13 +5,8 @@ import { namespaceOf, type IdMapping, type Mount, type Spec } from './spec.js';
 import { bareDevSteps, devSteps } from './devices.js';
 import { sysctlSteps } from './sysctl.js';
 
-/** One filesystem step of the helper, carried out in order before pivot_root. */
-export type FsStep =
-  | { kind: 'mount'; source: string; target: string; fstype: string; flags: number; data: string; mkdir?: boolean; mkfile?: boolean; remountRo?: boolean; copyUp?: boolean; what: string }
-  | { kind: 'sysctl'; key: string; path: string; value: string }
-  | { kind: 'symlink'; target: string; linkpath: string }
-  | { kind: 'mask'; path: string }
-  | { kind: 'readonly'; path: string };
+export type { FsStep } from './fs-step.js';
+import type { FsStep } from './fs-step.js';
 
 export interface CapabilitySets {
   bounding: bigint;
@@ -69,11 +64,17 @@ export interface PlanHost {
   gidMappings?: IdMapping[];
 }
 
-export interface PlanOptions {
+/** What a launch adds to the spec: choices of the caller, not of the container. */
+export interface PlanOptions extends Pick<HelperPlan, 'detach' | 'startFifo' | 'consoleSocket' | 'tap' | 'preserveFds'> {
   /** Run a tiny init as PID 1 that reaps zombies and forwards signals (--init). */
   init?: boolean;
-  /** Compiled seccomp program (struct sock_filter[]), from src/runtime/seccomp.ts. */
+  /** Compiled seccomp program (struct sock_filter[]), compiled by the caller. */
   seccomp?: Uint8Array;
+  /**
+   * The namespaces to enter before the clone when the launch placed the container (the union
+   * filesystem daemon's user and mount namespaces, another container's network); else the spec's paths.
+   */
+  joins?: { type: number; path: string }[];
 }
 
 const SIGKILL = 9;
@@ -88,7 +89,7 @@ export function planFromSpec(spec: Spec, host: PlanHost, options: PlanOptions = 
   if (rootfs !== undefined && !posix.isAbsolute(rootfs)) throw new UsageError('SPEC_ROOT_RELATIVE', `cannot plan the container: root path ${rootfs} is not absolute`, { hint: 'resolve root.path against the bundle first' });
   return {
     cloneFlags,
-    joins: joinsOf(spec),
+    joins: options.joins ?? joinsOf(spec),
     ...propagationOf(spec, cloneFlags),
     rootfs,
     fs: rootfs === undefined ? [] : filesystemSteps(spec, rootfs, host),
@@ -109,6 +110,11 @@ export function planFromSpec(spec: Spec, host: PlanHost, options: PlanOptions = 
     defaultHome: !(proc.env ?? []).some((e) => e.startsWith('HOME=')) || undefined,
     init: options.init === true,
     parentDeathSignal: SIGKILL,
+    detach: options.detach,
+    startFifo: options.startFifo,
+    consoleSocket: options.consoleSocket,
+    tap: options.tap,
+    preserveFds: options.preserveFds,
   };
 }
 

@@ -1,6 +1,6 @@
 import { UsageError } from '../errors.js';
 import { namespaceOf, type Spec } from './spec.js';
-import type { FsStep } from './plan.js';
+import type { FsStep } from './fs-step.js';
 
 /** The IPC-namespaced sysctls runc accepts (besides fs.mqueue.*). */
 const IPC_SYSCTLS = ['kernel.msgmax', 'kernel.msgmnb', 'kernel.msgmni', 'kernel.sem', 'kernel.shmall', 'kernel.shmmax', 'kernel.shmmni', 'kernel.shm_rmid_forced'];

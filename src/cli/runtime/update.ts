@@ -31,7 +31,7 @@ export class RuntimeUpdateCommand extends RuntimeCommand {
       cpuQuota: this.cpuQuota, cpusetCpus: this.cpusetCpus, cpusetMems: this.cpusetMems, pidsLimit: this.pidsLimit, blkioWeight: this.blkioWeight,
     });
     const resources: LinuxResources = { ...this.fromFile(), ...flags };
-    ociUpdate(record, resources, (line) => void this.context.stderr.write(`hutch: warning: ${line}\n`));
+    ociUpdate(record.id, record.cgroup, resources, (line) => void this.context.stderr.write(`hutch: warning: ${line}\n`));
     return 0;
   }
 

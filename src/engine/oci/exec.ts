@@ -18,8 +18,7 @@ export async function ociRunForeground(root: string, id: string, bundleDir: stri
   const record: OciRecord = { id, bundle, spec, pid: 0, created: new Date().toISOString(), status: 'creating' };
   for (const line of unappliedSettings(spec)) process.stderr.write(`hutch: warning: ${line}\n`);
   try {
-    const plan = { consoleSocket: spec.process?.terminal ? options.consoleSocket : undefined, preserveFds: options.preserveFds };
-    const c = await createContainer(spec, { stdio: ['inherit', 'inherit', 'inherit'], plan, forwardSignals: true, hooks: [async (pid) => applyOomScoreAdj(pid, spec.process?.oomScoreAdj)] });
+    const c = await createContainer(spec, { stdio: ['inherit', 'inherit', 'inherit'], consoleSocket: spec.process?.terminal ? options.consoleSocket : undefined, preserveFds: options.preserveFds, forwardSignals: true, hooks: [async (pid) => applyOomScoreAdj(pid, spec.process?.oomScoreAdj)] });
     Object.assign(record, { pid: c.pid, pidStart: processStartTime(c.pid), status: 'created' });
     await runHooks('prestart', spec.hooks?.prestart, stateJson(record));
     await runHooks('createRuntime', spec.hooks?.createRuntime, stateJson(record));
@@ -59,7 +58,9 @@ export async function ociExec(root: string, id: string, flags: OciExecFlags): Pr
   const spec: Spec = execSpec(record.spec, record.pid, process);
   const c = await createContainer(spec, {
     stdio: ['inherit', 'inherit', 'inherit'],
-    plan: { detach: flags.detach || undefined, consoleSocket: process.terminal ? flags.consoleSocket : undefined, preserveFds: flags.preserveFds },
+    detach: flags.detach || undefined,
+    consoleSocket: process.terminal ? flags.consoleSocket : undefined,
+    preserveFds: flags.preserveFds,
     forwardSignals: !flags.detach,
   });
   if (flags.pidFile !== undefined) atomicWriteFile(resolve(flags.pidFile), String(c.pid));

@@ -1,9 +1,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
-import { attachContainerCgroup } from '../../cgroups/cgroup.js';
+import { attachContainerCgroup, type CgroupInfo } from '../../cgroups/cgroup.js';
 import type { LinuxResources } from '../../cgroups/resources.js';
 import { CgroupError, RuntimeError, UsageError } from '../../errors.js';
 import type { Spec } from '../../runtime/spec.js';
-import type { OciRecord } from './lifecycle.js';
 
 /**
  * What config.json asks that hutch accepts without applying, each named in one warning line (runc
@@ -39,13 +38,13 @@ export function applyOomScoreAdj(pid: number, value: number | undefined): void {
 }
 
 /** `hutch runtime update`: new limits on the container's cgroup (what the host cannot enforce warns). */
-export function ociUpdate(record: OciRecord, resources: LinuxResources, warn: (line: string) => void): void {
-  if (Object.keys(resources).length === 0) throw new UsageError('UPDATE_NO_LIMITS', `cannot update container ${record.id}: no limit given`, { hint: 'give --memory, --pids-limit, ... or -r resources.json' });
-  if (record.cgroup === undefined) {
-    throw new CgroupError('CGROUP_UPDATE_UNAVAILABLE', `cannot update container ${record.id}: it has no cgroup of its own, so its limits cannot change`, {
+export function ociUpdate(id: string, cgroup: CgroupInfo | undefined, resources: LinuxResources, warn: (line: string) => void): void {
+  if (Object.keys(resources).length === 0) throw new UsageError('UPDATE_NO_LIMITS', `cannot update container ${id}: no limit given`, { hint: 'give --memory, --pids-limit, ... or -r resources.json' });
+  if (cgroup === undefined) {
+    throw new CgroupError('CGROUP_UPDATE_UNAVAILABLE', `cannot update container ${id}: it has no cgroup of its own, so its limits cannot change`, {
       hint: 'this needs a delegated cgroup v2 subtree (a systemd user session, or `loginctl enable-linger`); `hutch system info` shows what this host gives',
     });
   }
   for (const line of unappliedSettings({ ociVersion: '', linux: { resources } })) warn(line);
-  attachContainerCgroup(record.cgroup).update(resources, warn);
+  attachContainerCgroup(cgroup).update(resources, warn);
 }
