@@ -76,6 +76,9 @@ static void __attribute__((noreturn)) die(uint32_t step, int err, uint32_t index
   _exit(step == STEP_EXEC ? (err == ENOENT || err == ENOTDIR ? 127 : 126) : 125);
 }
 
+/* The kernel's own limit on supplementary groups (NGROUPS_MAX in linux/limits.h). */
+#define NGROUPS_LIMIT 65536
+
 static uint32_t get_u32(const unsigned char *p) { uint32_t v; memcpy(&v, p, 4); return v; }
 static uint64_t get_u64(const unsigned char *p) { uint64_t v; memcpy(&v, p, 8); return v; }
 
@@ -121,7 +124,6 @@ static int next_record(struct record *r) {
   return 1;
 }
 
-/* Invariant: every record has a known tag and a sane length; argv and envp are collected. */
 /* Invariant: the fds to preserve are open and lie above both their targets and the pty master. */
 static void check_preserved(const struct record *r) {
   if (r->len != 8) die(STEP_PARSE_PLAN, EINVAL, r->index);
@@ -131,29 +133,35 @@ static void check_preserved(const struct record *r) {
     if (fcntl((int)(first + i), F_GETFD) < 0) die(STEP_PRESERVE_FDS, errno, r->index);
 }
 
+/* Invariant: the payload fits its tag's rule (wire.h wire_rules), strings included. */
+static void check_length(const struct record *r) {
+  const struct wire_rule *rule = &wire_rules[r->tag];
+  int ok = 0;
+  switch (rule->kind) {
+  case LEN_EXACT: ok = r->len == rule->bytes; break;
+  case LEN_MULTIPLE: ok = r->len % rule->bytes == 0; break;
+  case LEN_COUNTED: ok = r->len >= 4 && (uint64_t)r->len == 4 + (uint64_t)rule->bytes * get_u32(r->data); break;
+  case LEN_STRINGS:
+    ok = r->len >= rule->bytes;
+    if (ok) get_string(r, rule->bytes, rule->strings - 1u); /* walks (and checks) every string */
+    break;
+  default: die(STEP_PARSE_PLAN, ENOTSUP, r->index);
+  }
+  if (!ok) die(STEP_PARSE_PLAN, EINVAL, r->index);
+}
+
+/* Invariant: every record has a known tag and a sane length; argv and envp are collected. */
 static void check_plan(void) {
   struct record r = {0};
   while (next_record(&r)) {
-    if (r.tag == 0 || r.tag == 2 || r.tag > TAG_MAX) die(STEP_PARSE_PLAN, ENOTSUP, r.index);
+    if (r.tag > TAG_MAX) die(STEP_PARSE_PLAN, ENOTSUP, r.index);
+    check_length(&r);
     if (r.tag == TAG_ARG || r.tag == TAG_ENV) {
       size_t *count = r.tag == TAG_ARG ? &argc_plan : &envc_plan;
       if (*count == MAX_STRINGS) die(STEP_PARSE_PLAN, E2BIG, r.index);
       (r.tag == TAG_ARG ? argv_list : env_list)[(*count)++] = (char *)get_string(&r, 0, 0);
     }
-    if ((r.tag == TAG_CLONE_FLAGS || r.tag == TAG_PROPAGATION || r.tag == TAG_ROOT_PROPAGATION || r.tag == TAG_PDEATHSIG || r.tag == TAG_UMASK) && r.len != 4)
-      die(STEP_PARSE_PLAN, EINVAL, r.index);
-    if ((r.tag == TAG_USER && r.len != 8) || (r.tag == TAG_RLIMIT && r.len != 20) || (r.tag == TAG_CAPS && r.len != 40))
-      die(STEP_PARSE_PLAN, EINVAL, r.index);
-    if ((r.tag == TAG_MOUNT && r.len < 8) || (r.tag == TAG_SECCOMP && r.len % 8 != 0))
-      die(STEP_PARSE_PLAN, EINVAL, r.index);
-    if (r.tag == TAG_SETNS && r.len < 9) die(STEP_PARSE_PLAN, EINVAL, r.index);
     if (r.tag == TAG_PRESERVE_FDS) check_preserved(&r);
-    if (r.tag == TAG_GROUPS && (r.len < 4 || r.len != 4 + 4 * get_u32(r.data))) die(STEP_PARSE_PLAN, EINVAL, r.index);
-    /* Every string is checked here, before clone, not when a step first reads it. */
-    if (r.tag == TAG_MOUNT) get_string(&r, 8, 3);
-    if (r.tag == TAG_SYMLINK || r.tag == TAG_SYSCTL) get_string(&r, 0, 1);
-    if (r.tag == TAG_ROOTFS || r.tag == TAG_MASK || r.tag == TAG_READONLY || r.tag == TAG_HOSTNAME || r.tag == TAG_CWD || r.tag == TAG_START_FIFO || r.tag == TAG_CONSOLE_SOCKET || r.tag == TAG_TAP)
-      get_string(&r, 0, 0);
   }
   if (argc_plan == 0) die(STEP_PARSE_PLAN, ENOEXEC, 0);
 }
@@ -475,8 +483,14 @@ static void drop_privileges(void) {
     for (int cap = 0; cap < 64; cap++)
       if (!(bounding & (1ull << cap)) && prctl(PR_CAPBSET_DROP, cap) < 0 && errno != EINVAL) die(STEP_CAPS, errno, caps.index);
   }
-  if (find(TAG_GROUPS, &groups) && setgroups(get_u32(groups.data), (const gid_t *)(groups.data + 4)) < 0)
-    die(STEP_SETGROUPS, errno, groups.index);
+  if (find(TAG_GROUPS, &groups)) {
+    /* The payload sits at any offset in the plan: copy it into aligned storage, never cast. */
+    static gid_t gids[NGROUPS_LIMIT];
+    uint32_t count = get_u32(groups.data);
+    if (count > NGROUPS_LIMIT) die(STEP_SETGROUPS, E2BIG, groups.index);
+    memcpy(gids, groups.data + 4, (size_t)count * sizeof *gids);
+    if (setgroups(count, gids) < 0) die(STEP_SETGROUPS, errno, groups.index);
+  }
   if (find(TAG_USER, &user)) {
     uid_t uid = get_u32(user.data), gid = get_u32(user.data + 4);
     if (setresgid(gid, gid, gid) < 0) die(STEP_SETGID, errno, user.index);
@@ -500,7 +514,10 @@ static void drop_privileges(void) {
   }
   if (find(TAG_NO_NEW_PRIVS, &r) && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) die(STEP_NO_NEW_PRIVS, errno, r.index);
   if (find(TAG_SECCOMP, &r)) {
-    struct sock_fprog prog = {(unsigned short)(r.len / 8), (struct sock_filter *)r.data};
+    static struct sock_filter filter[BPF_MAXINSNS]; /* aligned copy: the payload may sit at any offset */
+    if (r.len / sizeof *filter > BPF_MAXINSNS) die(STEP_SECCOMP, E2BIG, r.index);
+    memcpy(filter, r.data, r.len);
+    struct sock_fprog prog = {(unsigned short)(r.len / sizeof *filter), filter};
     if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) < 0) die(STEP_SECCOMP, errno, r.index);
   }
 }

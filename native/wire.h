@@ -1,6 +1,7 @@
 /*
  * The wire between hutch (TypeScript, src/runtime/nsexec.ts) and hutch-nsexec. docs/wire.md
- * describes it in full; the numbers here and in nsexec.ts must agree (a unit test reads both).
+ * describes it in full; the numbers here and the length rules must agree with the one table,
+ * src/runtime/wire-table.ts (a unit test reads this header and compares).
  *
  * fd 3, plan (TypeScript -> helper, read whole before clone, <= 1 MiB):
  *   u32 magic WIRE_MAGIC, u32 version WIRE_VERSION, then records: u16 tag | u32 len | bytes.
@@ -50,6 +51,51 @@ enum wire_tag {
   TAG_SYSCTL = 32,       /* string path under the root (proc/sys/...), string value: a filesystem step, written in order */
   TAG_HOME = 33,         /* empty: add HOME from the container's /etc/passwd for the user ("/" if none) */
   TAG_MAX = 33,
+};
+
+/*
+ * How long each record's payload may be, by tag (check_plan applies it before anything runs).
+ * The source is src/runtime/wire-table.ts; test/unit/runtime/nsexec.test.ts compares every row.
+ * EXACT: len == bytes. MULTIPLE: len % bytes == 0. COUNTED: u32 count, then count x bytes.
+ * STRINGS: `bytes` fixed bytes, then `strings` strings. A tag without a rule is refused.
+ */
+enum wire_len { LEN_NONE = 0, LEN_EXACT, LEN_MULTIPLE, LEN_COUNTED, LEN_STRINGS };
+struct wire_rule {
+  unsigned char kind, bytes, strings;
+};
+static const struct wire_rule wire_rules[TAG_MAX + 1] = {
+  [TAG_CLONE_FLAGS] = {LEN_EXACT, 4, 0},
+  [TAG_ROOTFS] = {LEN_STRINGS, 0, 1},
+  [TAG_MOUNT] = {LEN_STRINGS, 8, 4},
+  [TAG_SYMLINK] = {LEN_STRINGS, 0, 2},
+  [TAG_MASK] = {LEN_STRINGS, 0, 1},
+  [TAG_READONLY] = {LEN_STRINGS, 0, 1},
+  [TAG_HOSTNAME] = {LEN_STRINGS, 0, 1},
+  [TAG_LOOPBACK] = {LEN_EXACT, 0, 0},
+  [TAG_RLIMIT] = {LEN_EXACT, 20, 0},
+  [TAG_CWD] = {LEN_STRINGS, 0, 1},
+  [TAG_USER] = {LEN_EXACT, 8, 0},
+  [TAG_GROUPS] = {LEN_COUNTED, 4, 0},
+  [TAG_CAPS] = {LEN_EXACT, 40, 0},
+  [TAG_NO_NEW_PRIVS] = {LEN_EXACT, 0, 0},
+  [TAG_SECCOMP] = {LEN_MULTIPLE, 8, 0},
+  [TAG_ARG] = {LEN_STRINGS, 0, 1},
+  [TAG_ENV] = {LEN_STRINGS, 0, 1},
+  [TAG_TERMINAL] = {LEN_EXACT, 0, 0},
+  [TAG_INIT] = {LEN_EXACT, 0, 0},
+  [TAG_READONLY_ROOT] = {LEN_EXACT, 0, 0},
+  [TAG_PROPAGATION] = {LEN_EXACT, 4, 0},
+  [TAG_PDEATHSIG] = {LEN_EXACT, 4, 0},
+  [TAG_UMASK] = {LEN_EXACT, 4, 0},
+  [TAG_SETNS] = {LEN_STRINGS, 4, 1},
+  [TAG_DETACH] = {LEN_EXACT, 0, 0},
+  [TAG_START_FIFO] = {LEN_STRINGS, 0, 1},
+  [TAG_CONSOLE_SOCKET] = {LEN_STRINGS, 0, 1},
+  [TAG_TAP] = {LEN_STRINGS, 0, 1},
+  [TAG_PRESERVE_FDS] = {LEN_EXACT, 8, 0},
+  [TAG_ROOT_PROPAGATION] = {LEN_EXACT, 4, 0},
+  [TAG_SYSCTL] = {LEN_STRINGS, 0, 2},
+  [TAG_HOME] = {LEN_EXACT, 0, 0},
 };
 
 /* TAG_MOUNT ops: what to do around mount(2). */

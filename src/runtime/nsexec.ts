@@ -6,6 +6,7 @@ import type { Readable, Duplex } from 'node:stream';
 import { BugError, HelperError, UsageError } from '../errors.js';
 import { errnoName } from '../sys/libc.js';
 import type { FsStep, HelperPlan } from './plan.js';
+import { TAG } from './wire-table.js';
 
 const osSignals = constants.signals;
 
@@ -14,12 +15,7 @@ const osSignals = constants.signals;
  * encodes a plan onto fd 3, speaks the sync protocol on fd 4 and decodes failures from fd 5.
  */
 export const WIRE = { magic: 0x58534e48, version: 1, ptyMasterFd: 6 } as const;
-export const TAG = {
-  CLONE_FLAGS: 1, ROOTFS: 3, MOUNT: 4, SYMLINK: 5, MASK: 6, READONLY: 7, HOSTNAME: 8,
-  LOOPBACK: 9, RLIMIT: 10, CWD: 11, USER: 12, GROUPS: 13, CAPS: 14, NO_NEW_PRIVS: 15, SECCOMP: 16,
-  ARG: 17, ENV: 18, TERMINAL: 19, INIT: 20, READONLY_ROOT: 21, PROPAGATION: 22, PDEATHSIG: 23, UMASK: 24, SETNS: 25, DETACH: 26, START_FIFO: 27, CONSOLE_SOCKET: 28, TAP: 29, PRESERVE_FDS: 30,
-  ROOT_PROPAGATION: 31, SYSCTL: 32, HOME: 33,
-} as const;
+export { TAG } from './wire-table.js';
 export const SYNC = { CLONED: 1, MAPPED: 2, READY: 3, GO: 4 } as const;
 export const STEPS = [
   '', 'read plan', 'parse plan', 'clone', 'sync', 'propagation', 'rootfs', 'mount', 'symlink', 'mask',
