@@ -46,7 +46,9 @@ const everything: HelperPlan = {
   fs: [
     { kind: 'mount', source: 'proc', target: '/r/proc', fstype: 'proc', flags: 0, data: '', mkdir: true, what: 'proc' },
     { kind: 'symlink', target: '/proc/self/fd', linkpath: '/r/dev/fd' }, { kind: 'mask', path: '/r/proc/kcore' }, { kind: 'readonly', path: '/r/proc/sys' },
+    { kind: 'sysctl', key: 'net.ipv4.ip_forward', path: 'proc/sys/net/ipv4/ip_forward', value: '1' },
   ],
+  rootPropagation: 0x100000, defaultHome: true,
   readonlyRoot: true, hostname: 'h', loopback: true, rlimits: [{ resource: 7, soft: 1n, hard: 2n }], umask: 0o22, terminal: true, cwd: '/',
   user: { uid: 1, gid: 2 }, groups: [3, 4], caps: { bounding: 1n, effective: 1n, permitted: 1n, inheritable: 0n, ambient: 0n }, noNewPrivileges: true,
   seccomp: new Uint8Array(16), args: ['sh'], env: ['A=1'], init: true, parentDeathSignal: 9, detach: true, startFifo: '/f', consoleSocket: '/s', tap: 'tap0', preserveFds: 1,
