@@ -17,7 +17,7 @@ export interface RecordLaunch {
  * the same image storage, network and cgroup setup as a foreground `hutch run` (container-setup.ts),
  * from the setup saved at creation. Containers without one (the OCI face) launch unchanged.
  */
-export async function launchFromRecord(store: ContainerStore, config: ContainerConfig, cleanup: Cleanup): Promise<RecordLaunch> {
+export async function launchFromRecord(store: ContainerStore, config: ContainerConfig, cleanup: Cleanup, warn: (line: string) => void): Promise<RecordLaunch> {
   const files = containerFiles(store, config.id);
   const setup = readSetup(files.dir);
   if (setup === undefined) return { spec: config.spec, options: {} };
@@ -26,8 +26,7 @@ export async function launchFromRecord(store: ContainerStore, config: ContainerC
   const launch = await prepareLaunch(setup, {
     id: config.id, dirs: { data: files.dir, run: files.runDir }, maps,
     etcFiles: { hosts: join(files.runDir, 'hosts'), resolvConf: join(files.runDir, 'resolv.conf') },
-    hostname: spec.hostname ?? config.id.slice(0, 12), monitorPid: process.pid, onCgroup: recordCgroup(store, config.id), cleanup,
-    warn: (line) => void process.stderr.write(line + '\n'),
+    hostname: spec.hostname ?? config.id.slice(0, 12), monitorPid: process.pid, onCgroup: recordCgroup(store, config.id), cleanup, warn,
   });
   launch.patchSpec(spec);
   return { spec, options: { hooks: launch.hooks, plan: launch.plan } };
