@@ -55,3 +55,20 @@ add_overlapping_user() { # name
   done
 }
 add_overlapping_user "${HUTCH_TEST_USER_OVERLAP:-hutchoverlap}"
+
+# A root filesystem tree the test users may read but not write, owned by root (an administrator's,
+# the everyday case on a cluster), lacking the files and directories hutch mounts over
+# (run-rootfs-tree.test.ts runs it and checks it is left byte for byte as it was).
+readonly_tree=${HUTCH_TEST_READONLY_ROOTFS:-/var/cache/hutch-test/readonly-rootfs-v1}
+if [ ! -x "$readonly_tree/bin/busybox" ]; then
+  rm -rf "$readonly_tree.new"
+  mkdir -p "$readonly_tree.new/bin" "$readonly_tree.new/etc" "$readonly_tree.new/tmp"
+  cp /bin/busybox "$readonly_tree.new/bin/busybox"
+  for applet in $(/bin/busybox --list); do [ "$applet" = busybox ] || ln -s busybox "$readonly_tree.new/bin/$applet"; done
+  printf 'root:x:0:0:root:/root:/bin/sh\n' > "$readonly_tree.new/etc/passwd"
+  printf 'root:x:0:\n' > "$readonly_tree.new/etc/group"
+  chown -R root:root "$readonly_tree.new"
+  chmod -R u=rwX,go=rX "$readonly_tree.new"
+  chmod 1777 "$readonly_tree.new/tmp"
+  mv "$readonly_tree.new" "$readonly_tree"
+fi

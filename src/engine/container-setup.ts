@@ -17,6 +17,7 @@ import { chooseNetworkMode, prepareNetwork, type NetworkFlags } from './network-
 import type { ContainerHook } from './run.js';
 import { removeTree } from './remove-tree.js';
 import { parseStorageDriver, prepareRootfs, rootfsPath, type ContainerRootfs, type StorageDriver } from './storage.js';
+import { treeLayer } from './tree-layer.js';
 
 /** The flags `run` and `create` share beyond the launch path's own: image, storage, network, resources. */
 export interface SetupFlags extends NetworkFlags, ResourceRequest {
@@ -92,6 +93,8 @@ export interface Launch {
 
 export interface LaunchContext {
   id: string;
+  /** The spec about to launch (before patchSpec): a --rootfs tree's mount targets are checked in it. */
+  spec: Spec;
   dirs: ContainerDirs;
   maps: { uidMappings: IdMapping[]; gidMappings: IdMapping[] };
   /** The generated files bound at /etc (the network hook rewrites them). */
@@ -114,6 +117,7 @@ export async function prepareLaunch(setup: ContainerSetup, ctx: LaunchContext): 
   const target = setup.network.kind === 'container' ? resolveNetworkTarget(setup.network.id, setup.flags.root) : undefined;
   let rootfs: ContainerRootfs | undefined;
   if (setup.image) rootfs = await prepareRootfs(setup.image.driver, setup.image, ctx.dirs, ctx.maps, ctx.cleanup, target?.userns);
+  else rootfs = await treeLayer(ctx.spec, ctx.dirs, ctx.maps, ctx.cleanup, target?.userns);
   // Socket paths must fit sun_path (108 bytes): slirp4netns' API socket gets a short folder.
   const netDir = join(ctx.dirs.run, '..', '..', 'net', ctx.id.slice(0, 16));
   mkdirSync(netDir, { recursive: true, mode: 0o700 });
@@ -124,6 +128,7 @@ export async function prepareLaunch(setup: ContainerSetup, ctx: LaunchContext): 
   const watch = watchDaemon(rootfs, ctx.warn);
   return {
     patchSpec: (spec) => {
+      if (rootfs !== undefined && spec.root !== undefined) spec.root.path = rootfs.path;
       if (target) return patchForTarget(spec, target, holder?.userns);
       const user = spec.linux?.namespaces?.find((n) => n.type === 'user');
       if (holder && user) user.path = holder.userns;

@@ -24,7 +24,7 @@ export async function launchFromRecord(store: ContainerStore, config: ContainerC
   const spec = structuredClone(config.spec);
   const maps = { uidMappings: spec.linux?.uidMappings ?? [], gidMappings: spec.linux?.gidMappings ?? [] };
   const launch = await prepareLaunch(setup, {
-    id: config.id, dirs: { data: files.dir, run: files.runDir }, maps,
+    id: config.id, spec, dirs: { data: files.dir, run: files.runDir }, maps,
     etcFiles: { hosts: join(files.runDir, 'hosts'), resolvConf: join(files.runDir, 'resolv.conf') },
     hostname: spec.hostname ?? config.id.slice(0, 12), monitorPid: process.pid, onCgroup: recordCgroup(store, config.id), cleanup, warn,
   });

@@ -63,7 +63,7 @@ export async function runCommand(req: RunCommandRequest, io: RunCommandIo): Prom
     cleanup.add('release the image', () => releaseSetup(dirs.data, id));
     const created = await createSetup(req, req.setup ?? NO_SETUP, id, dirs, warn, maps.uidMappings);
     const spec = buildRunSpec({ ...created.req, network: needsOwnNetns(created.setup.network) ? 'none' : 'host' }, { id, ...maps, etcFiles, userDb: created.userDb, keepId: req.userns === 'keep-id' ? { uid: me.uid, gid: me.gid } : undefined });
-    const setup = await prepareLaunch(created.setup, { id, dirs, maps, etcFiles, hostname, cleanup, warn });
+    const setup = await prepareLaunch(created.setup, { id, spec, dirs, maps, etcFiles, hostname, cleanup, warn });
     setup.patchSpec(spec);
     const restore = req.tty && req.interactive && io.stdin.isTTY ? rawMode(io.stdin) : () => undefined;
     cleanup.add('restore the terminal', restore);
