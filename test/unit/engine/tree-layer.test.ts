@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { missingTargets } from '../../../src/engine/tree-layer.js';
+import { missingTargets } from '../../../src/engine/setup/tree-layer.js';
 import { existsInRoot } from '../../../src/sys/in-root.js';
 
 let outside: string;
