@@ -11,6 +11,7 @@ set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 user=${HUTCH_TEST_USER:-hutchtest}
 nosub=${HUTCH_TEST_USER_NOSUBID:-hutchnosub}
+overlap=${HUTCH_TEST_USER_OVERLAP:-hutchoverlap}
 export HUTCH_TEST_CACHE=${HUTCH_TEST_CACHE:-/var/cache/hutch-test}
 
 if [ "$(id -u)" != 0 ]; then
@@ -21,6 +22,8 @@ fi
 suites=("vitest-$user")
 nosubid_too=
 if [ $# -eq 0 ] || printf '%s\n' "$@" | grep -q nosubid; then nosubid_too=1; suites+=("vitest-$nosub"); fi
+overlap_too=
+if [ $# -eq 0 ] || printf '%s\n' "$@" | grep -q overlap; then overlap_too=1; suites+=("vitest-$overlap"); fi
 if [ $# -eq 0 ]; then
   suites+=(cgroups-host cgroups-guest)
   [ "${HUTCH_CGVM_QEMU:-}" = 1 ] && suites+=(cgroups-guest-qemu)
@@ -88,7 +91,7 @@ run_as() { # user, tree, vitest args... (in this run's cgroup, so nothing it sta
   scratch=$(scratch_of "$who")
   ( [ -z "$cg" ] || echo "$BASHPID" > "$cg/cgroup.procs"
     exec runuser -u "$who" -- env -i HOME="$(getent passwd "$who" | cut -d: -f6)" PATH=/usr/local/bin:/usr/bin:/bin \
-      LANG=C.UTF-8 npm_config_update_notifier=false CI="${CI:-}" HUTCH_TEST_NOSUBID_USER="$nosub" HUTCH_SUITE="vitest-$who" \
+      LANG=C.UTF-8 npm_config_update_notifier=false CI="${CI:-}" HUTCH_TEST_NOSUBID_USER="$nosub" HUTCH_TEST_OVERLAP_USER="$overlap" HUTCH_SUITE="vitest-$who" \
       TMPDIR="$scratch/t" XDG_RUNTIME_DIR="$scratch/x" XDG_CACHE_HOME="$HUTCH_TEST_CACHE/user-$who" \
       HUTCH_VITEST_CACHE="$HUTCH_TEST_CACHE/user-$who/vitest" bash -c 'cd "$0" && exec node scripts/run-suite.mjs "$@"' "$dir" "$@" )
 }
@@ -109,5 +112,6 @@ if [ $# -eq 0 ]; then
 fi
 extra=()
 [ $# -gt 0 ] && extra=(--passWithNoTests)   # `test.sh nosubid` selects no file of the first user
-vitest_suite "$user" --exclude '**/*.nosubid.test.ts' "${extra[@]}" "$@"
+vitest_suite "$user" --exclude '**/*.nosubid.test.ts' --exclude '**/*.overlap.test.ts' "${extra[@]}" "$@"
 [ -n "$nosubid_too" ] && vitest_suite "$nosub" --passWithNoTests nosubid
+[ -n "$overlap_too" ] && vitest_suite "$overlap" --passWithNoTests overlap

@@ -116,6 +116,9 @@ function planRecords(plan: HelperPlan): WireRecord[] {
   return r;
 }
 
+/** PID 1's command line with --init, as podman shows /run/podman-init. */
+export const INIT_NAME = 'hutch-init';
+
 /** Where the helper binary is: $HUTCH_NSEXEC, or native/hutch-nsexec above this file. */
 export function helperPath(): string {
   if (process.env.HUTCH_NSEXEC) return process.env.HUTCH_NSEXEC;
@@ -193,7 +196,10 @@ export function spawnHelper(plan: HelperPlan, stdio: [StdioOptions0, StdioOption
   const { bytes, what } = encodePlan(plan);
   const passed = preservedStdio(plan.preserveFds ?? 0);
   // Its own session: a ^C at hutch's terminal reaches hutch alone, which forwards it once.
-  const child = spawn(helperPath(), [], { stdio: [...stdio, 'pipe', 'pipe', 'pipe', ...passed], detached: true });
+  // With --init the helper stays as the container's PID 1: its argv and environment show there
+  // (/proc/1/cmdline, /proc/1/environ), so a neutral name rather than the host path, and no
+  // caller environment (the command's comes in the plan).
+  const child = spawn(helperPath(), [], { stdio: [...stdio, 'pipe', 'pipe', 'pipe', ...passed], detached: true, argv0: plan.init ? INIT_NAME : undefined, env: {} });
   const planFd = child.stdio[3] as Duplex, sync = child.stdio[4] as Duplex, failures = (child.stdio as unknown as Readable[])[5] as Readable;
   planFd.on('error', () => undefined); // a helper that dies early closes its end; fd 5 says why
   planFd.end(bytes);

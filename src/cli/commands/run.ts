@@ -12,6 +12,7 @@ import { loadContainersConf } from '../../config/containers-conf.js';
 /** `hutch run`: flags into a request, then one engine call. */
 export class RunCommand extends ContainerFlagsCommand {
   static paths = [['run']];
+  static operands = '(IMAGE | --rootfs DIR) [COMMAND [ARG...]]';
   static usage = HutchCommand.Usage({
     description: 'run a command in a new rootless container',
     details: 'The container gets its own user, mount, PID, UTS, IPC and cgroup namespaces (and a network namespace of its own: slirp4netns by default, see --network). Its exit status is the command\'s; 125 when hutch fails, 126 when the command cannot be executed, 127 when it is not found.',

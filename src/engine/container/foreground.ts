@@ -59,7 +59,7 @@ export async function runCommand(req: RunCommandRequest, io: RunCommandIo): Prom
     const warn = (line: string): void => void io.stderr.write(line + '\n');
     cleanup.add('release the image', () => releaseSetup(dirs.data, id));
     const made = await blueprintFromFlags(req, io, id, dirs, etcFiles, warn);
-    const setup = await prepareLaunch(made.setup, { id, dirs, maps: { uidMappings: made.blueprint.uidMappings, gidMappings: made.blueprint.gidMappings }, etcFiles, hostname, cleanup, warn });
+    const setup = await prepareLaunch(made.setup, { id, blueprint: made.blueprint, dirs, maps: { uidMappings: made.blueprint.uidMappings, gidMappings: made.blueprint.gidMappings }, etcFiles, hostname, cleanup, warn });
     const spec = specFromBlueprint(made.blueprint, setup.placement);
     const restore = req.tty && req.interactive && io.stdin.isTTY ? rawMode(io.stdin) : () => undefined;
     cleanup.add('restore the terminal', restore);

@@ -10,12 +10,13 @@ import { atomicWriteFile } from '../../sys/fs.js';
 import type { Cleanup } from '../../sys/cleanup.js';
 import type { CgroupHandle } from '../../cgroups/cgroup.js';
 import { prepareCgroups, type ResourceRequest } from './cgroups.js';
-import { applyImageConfig, exposedPorts, userDatabase, type ConfigurableRequest, type Placement } from '../spec/index.js';
+import { applyImageConfig, exposedPorts, specFromBlueprint, userDatabase, type Blueprint, type ConfigurableRequest, type Placement } from '../spec/index.js';
 import { networkJoins, placementForTarget, resolveNetworkTarget } from './network-join.js';
 import { chooseNetworkMode, prepareNetwork, type NetworkFlags } from './network.js';
 import type { ContainerHook, LaunchOptions } from '../launch/index.js';
 import { removeTree } from './remove-tree.js';
 import { parseStorageDriver, prepareRootfs, rootfsPath, type ContainerRootfs, type StorageDriver } from './storage.js';
+import { treeLayer } from './tree-layer.js';
 
 /** The flags `run` and `create` share beyond the launch path's own: image, storage, network, resources. */
 export interface SetupFlags extends NetworkFlags, ResourceRequest {
@@ -90,6 +91,8 @@ export interface Launch {
 
 export interface LaunchContext {
   id: string;
+  /** What is launched: a --rootfs tree's mount targets are checked in its spec. */
+  blueprint: Blueprint;
   dirs: ContainerDirs;
   maps: { uidMappings: IdMapping[]; gidMappings: IdMapping[] };
   /** The generated files bound at /etc (the network hook rewrites them). */
@@ -112,6 +115,7 @@ export async function prepareLaunch(setup: ContainerSetup, ctx: LaunchContext): 
   const target = setup.network.kind === 'container' ? resolveNetworkTarget(setup.network.id, setup.flags.root) : undefined;
   let rootfs: ContainerRootfs | undefined;
   if (setup.image) rootfs = await prepareRootfs(setup.image.driver, setup.image, ctx.dirs, ctx.maps, ctx.cleanup, target?.userns);
+  else rootfs = await treeLayer(specFromBlueprint(ctx.blueprint), ctx.dirs, ctx.maps, ctx.cleanup, target?.userns);
   // Socket paths must fit sun_path (108 bytes): slirp4netns' API socket gets a short folder.
   const netDir = join(ctx.dirs.run, '..', '..', 'net', ctx.id.slice(0, 16));
   mkdirSync(netDir, { recursive: true, mode: 0o700 });
@@ -121,7 +125,8 @@ export async function prepareLaunch(setup: ContainerSetup, ctx: LaunchContext): 
   const holder = rootfs?.holder;
   const watch = watchDaemon(rootfs, ctx.warn);
   return {
-    placement: target ? placementForTarget(target, holder?.userns) : { userns: holder?.userns },
+    // A --rootfs tree on its writable layer: the layer's mountpoint is the root.
+    placement: { ...(target ? placementForTarget(target, holder?.userns) : { userns: holder?.userns }), ...(setup.image ? {} : { rootfs: rootfs?.path }) },
     options: {
       joins: target ? networkJoins(target, holder) : holder && [{ type: CLONE.NEWUSER, path: holder.userns }, { type: CLONE.NEWNS, path: holder.mntns }],
       tap: network.tap,
