@@ -3,7 +3,7 @@ import { UsageError } from '../src/errors.js';
 
 /**
  * The command line of bin/hutch-fs, fuse-overlayfs's own:
- *   hutch-fs [-f] [-d] -o lowerdir=A:B,upperdir=U,workdir=W[,squash_to_root,...] MOUNTPOINT
+ *   hutch-fs [-f] [-d] -o lowerdir=A:B,upperdir=U,workdir=W[,squash_to_root,...] [SOURCE] MOUNTPOINT
  * lowerdir is top layer first (as overlayfs takes it). hutch adds `lowerindex=I1:I2` (one HLI1
  * index per lower layer, same order) and `overrideonly` (single-uid mode). Options it does not
  * know are ignored, as engines pass fuse-overlayfs-specific tuning. Pure: no I/O.
@@ -44,7 +44,9 @@ export function parseFsArgs(argv: string[], cwd: string): FsOptions {
     else if (a === '-d' || a === '--debug') (debug = true), (foreground = true);
     else rest.push(a);
   }
-  if (rest.length !== 1) throw new UsageError('FS_USAGE', 'hutch-fs takes one mount point', { hint: 'usage: hutch-fs -o lowerdir=A:B,upperdir=U,workdir=W MOUNTPOINT' });
+  // mount(8) -t fuse.hutch-fs runs `hutch-fs SOURCE MOUNTPOINT -o ...` through mount.fuse3: the source names nothing here.
+  if (rest.length === 2) rest.shift();
+  if (rest.length !== 1) throw new UsageError('FS_USAGE', 'hutch-fs takes one mount point', { hint: 'usage: hutch-fs -o lowerdir=A:B,upperdir=U,workdir=W [SOURCE] MOUNTPOINT' });
   const kv = new Map<string, string>();
   for (const o of opts) {
     const eq = o.indexOf('=');

@@ -29,5 +29,13 @@ describe('hutch-fs command line', () => {
   it('refuses a missing upper directory or mount point', () => {
     expect(() => parseFsArgs(['-o', 'lowerdir=/a', '/m'], '/')).toThrow(/upperdir/);
     expect(() => parseFsArgs(['-o', 'lowerdir=/a,upperdir=/u,workdir=/w'], '/')).toThrow(/one mount point/);
+    expect(() => parseFsArgs(['-o', 'lowerdir=/a,upperdir=/u,workdir=/w', 's', '/m', '/x'], '/')).toThrow(/one mount point/);
+  });
+
+  it("takes mount.fuse3's SOURCE MOUNTPOINT order (mount -t fuse.hutch-fs)", () => {
+    const o = parseFsArgs(['hutch-fs', '/m', '-o', 'rw,lowerdir=/a,upperdir=/u,workdir=/w,dev,suid'], '/');
+    expect(o.mountpoint).toBe('/m');
+    expect(o.lowers).toEqual([{ dir: '/a' }]);
+    expect(o.ignored).toEqual(['rw', 'dev', 'suid']);
   });
 });
