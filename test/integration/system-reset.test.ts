@@ -81,7 +81,7 @@ describe('hutch system reset', () => {
     const r = await hutch(['system', 'reset', '-f']);
     expect(r.stderr).toBe('');
     expect(r.exitCode).toBe(0);
-    expect(r.stdout.split('\n')).toEqual(['removed 2 container(s)', `removed ${data()}`, `removed ${run()}`, `removed ${ociRoot()}`, '']);
+    expect(r.stdout.split('\n')).toEqual(['removed 2 container(s)', `removed ${data()}`, `removed ${run()}`, `removed ${ociRoot()}`]);
     expect((await foreground).exitCode).toBe(0); // ended by SIGTERM, as a Ctrl-C would
     for (const t of [0, 1, 2]) expect(pgrep(`sleep ${Number(tag) + t}`), `sleep ${Number(tag) + t}`).toEqual([]);
     for (const dir of [data(), run(), ociRoot()]) expect(existsSync(dir), dir).toBe(false);
