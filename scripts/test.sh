@@ -39,6 +39,8 @@ status=0
 src=$(copy_for "$user")
 # The cgroup suites that need a real systemd (a user manager here, enforcement in a VM).
 if [ $# -eq 0 ]; then bash "$repo/scripts/test-cgroups-vm.sh" "$src" || status=$?; fi
+# The root quickstart and the three commands it prints, offline (scripts/test-quickstart.sh).
+if [ $# -eq 0 ]; then bash "$repo/scripts/test-quickstart.sh" || status=$?; fi
 run_as "$user" "$src" --exclude '**/*.nosubid.test.ts' "$@" || status=$?
 src2=
 if [ $# -eq 0 ] || printf '%s\n' "$@" | grep -q nosubid; then
