@@ -1,15 +1,14 @@
 import { closeSync, existsSync, lstatSync, readdirSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { UsageError } from '../errors.js';
-import type { HutchPaths } from '../paths.js';
-import { isSameProcess, processStartTime } from '../sys/proc.js';
-import { lockHolders, tryLock } from '../sys/trylock.js';
-import { isLive, removeContainer } from './container.js';
-import { listContainers } from './list.js';
-import { listOci, ociDelete, ociStatus } from './oci.js';
-import { removeTree } from './remove-tree.js';
-import { userStore } from './state.js';
+import { UsageError } from '../../errors.js';
+import type { HutchPaths } from '../../paths.js';
+import { isSameProcess, processStartTime } from '../../sys/proc.js';
+import { lockHolders, tryLock } from '../../sys/trylock.js';
+import { listContainers, removeContainer } from '../container/index.js';
+import { listOci, ociDelete, ociStatus } from '../oci/index.js';
+import { removeTree } from '../setup/index.js';
+import { isLive, userStore } from '../store/index.js';
 
 /**
  * `hutch system reset`: everything hutch keeps for the user, as podman's `system reset` takes it:
