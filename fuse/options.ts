@@ -41,7 +41,7 @@ export function parseFsArgs(argv: string[], cwd: string): FsOptions {
     if (a === '-o') opts.push(...splitCommas(argv[++i] ?? ''));
     else if (a.startsWith('-o')) opts.push(...splitCommas(a.slice(2)));
     else if (a === '-f') foreground = true;
-    else if (a === '-d' || a === '--debug') (debug = true), (foreground = true);
+    else if (a === '-d' || a === '--debug') [debug, foreground] = [true, true];
     else rest.push(a);
   }
   // mount(8) -t fuse.hutch-fs runs `hutch-fs SOURCE MOUNTPOINT -o ...` through mount.fuse3: the source names nothing here.
