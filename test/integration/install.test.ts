@@ -33,7 +33,7 @@ beforeAll(async () => {
   requires('userns', 'subuid', 'newuidmap', 'busybox', 'fuse');
   cloneOfCheckout(src, true);
   const pack = await execa('npm', ['pack', '--pack-destination', box.dir], { cwd: src, ...npmEnv });
-  tarball = join(box.dir, pack.stdout.trim().split('\n').pop()!);
+  tarball = join(box.dir, String(pack.stdout).trim().split('\n').pop()!);
   await execa('npm', ['install', '-g', '--prefix', prefix, tarball], npmEnv);
 }, 900_000);
 afterAll(() => box.remove());

@@ -44,7 +44,7 @@ afterEach(async () => {
 /** A detached container of the image, running `sleep TAG`. */
 async function detached(name: string, tag: string): Promise<void> {
   const r = await hutch(['run', '-d', '--name', name, 'localhost/reset-me', 'sleep', tag]);
-  expect(r.exitCode, r.stderr).toBe(0);
+  expect(r.exitCode, String(r.stderr)).toBe(0);
 }
 
 /** This user's processes whose whole command line is `command`. */
@@ -81,7 +81,7 @@ describe('hutch system reset', () => {
     const r = await hutch(['system', 'reset', '-f']);
     expect(r.stderr).toBe('');
     expect(r.exitCode).toBe(0);
-    expect(r.stdout.split('\n')).toEqual(['removed 2 container(s)', `removed ${data()}`, `removed ${run()}`, `removed ${ociRoot()}`]);
+    expect(String(r.stdout).split('\n')).toEqual(['removed 2 container(s)', `removed ${data()}`, `removed ${run()}`, `removed ${ociRoot()}`]);
     expect((await foreground).exitCode).toBe(0); // ended by SIGTERM, as a Ctrl-C would
     for (const t of [0, 1, 2]) expect(pgrep(`sleep ${Number(tag) + t}`), `sleep ${Number(tag) + t}`).toEqual([]);
     for (const dir of [data(), run(), ociRoot()]) expect(existsSync(dir), dir).toBe(false);
