@@ -54,7 +54,7 @@ describe('npm install -g of an npm pack tarball', () => {
     expect(JSON.parse(features.stdout)).toHaveProperty('ociVersionMin');
     const usage = await execa(bin('hutch-fs'), [], { reject: false });
     expect(usage.exitCode).not.toBe(0);
-    expect(usage.stderr.split('\n')[0]).toBe('hutch-fs: hutch-fs takes one mount point');
+    expect(usage.stderr.split('\n')[0]).toContain('hutch-fs: hutch-fs takes one mount point');
   });
 
   it('runs a container as the test user, leaving nothing behind', async () => {
