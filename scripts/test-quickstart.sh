@@ -6,8 +6,19 @@ set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 [ "$(id -u)" = 0 ] || { echo "test-quickstart: must run as root" >&2; exit 1; }
 user=${HUTCH_TEST_USER:-hutchtest}
+tap=${1:-}   # where to write the counts for scripts/tally.mjs (TAP's closing comments)
+home=$(getent passwd "$user" | cut -d: -f6)
+# Leave the machine as found: the user's store and the quickstart's copy go again if they are new.
+fresh_store=; [ -e "$home/.local/share/hutch" ] || fresh_store=1
+fresh_src=; [ -e /tmp/hutch-quickstart-src ] || fresh_src=1
 work=$(mktemp -d /tmp/hutch-quickstart-test-XXXXXX)
-trap 'rm -rf "$work"' EXIT
+cleanup() {
+  rm -rf "$work"
+  local code=$repo; [ -d /tmp/hutch-quickstart-src ] && code=/tmp/hutch-quickstart-src
+  [ -z "$fresh_store" ] || runuser -u "$user" -- env -i HOME="$home" PATH=/usr/local/bin:/usr/bin:/bin node "$code/bin/hutch" system reset -f >/dev/null 2>&1 || true
+  [ -z "$fresh_src" ] || rm -rf /tmp/hutch-quickstart-src
+}
+trap cleanup EXIT
 passed=0 failed=0
 check() { # name, command...: one check; its output is shown when it fails
   local name=$1 out; shift
@@ -30,4 +41,5 @@ check "${next[1]:-(missing)}: the image is in $user's own store" bash -c 'offlin
 check "${next[2]:-(missing)}: runs offline" bash -c 'offline "$1" | grep -qx "hello from [0-9a-f]\{12\}"' - "$work/cmd2.sh"
 check "${next[3]:-(missing)}: a shell on a terminal" bash -c 'printf "echo in-a-tty; exit 7\n" | script -qec "bash -c '\''offline $1'\''" /dev/null | grep -q "^in-a-tty"' - "$work/cmd3.sh"
 echo "test-quickstart: $passed passed, $failed failed"
+[ -z "$tap" ] || printf '# pass %d\n# fail %d\n' "$passed" "$failed" > "$tap"
 [ "$failed" = 0 ]
