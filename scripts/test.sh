@@ -25,7 +25,7 @@ if [ $# -eq 0 ] || printf '%s\n' "$@" | grep -q nosubid; then nosubid_too=1; sui
 overlap_too=
 if [ $# -eq 0 ] || printf '%s\n' "$@" | grep -q overlap; then overlap_too=1; suites+=("vitest-$overlap"); fi
 if [ $# -eq 0 ]; then
-  suites+=(cgroups-host cgroups-guest)
+  suites+=(cgroups-host cgroups-guest quickstart)
   [ "${HUTCH_CGVM_QEMU:-}" = 1 ] && suites+=(cgroups-guest-qemu)
 fi
 
@@ -112,6 +112,11 @@ if [ $# -eq 0 ]; then
 fi
 extra=()
 [ $# -gt 0 ] && extra=(--passWithNoTests)   # `test.sh nosubid` selects no file of the first user
+if [ $# -eq 0 ]; then
+  # The root quickstart and the three commands it prints, offline (scripts/test-quickstart.sh).
+  rc=0; bash "$repo/scripts/test-quickstart.sh" "$run/quickstart.tap" || rc=$?
+  node "$repo/scripts/tally.mjs" add "$results" quickstart "$rc" "$run/quickstart.tap"
+fi
 vitest_suite "$user" --exclude '**/*.nosubid.test.ts' --exclude '**/*.overlap.test.ts' "${extra[@]}" "$@"
 [ -n "$nosubid_too" ] && vitest_suite "$nosub" --passWithNoTests nosubid
 [ -n "$overlap_too" ] && vitest_suite "$overlap" --passWithNoTests overlap

@@ -3,7 +3,7 @@ import { constants } from 'node:os';
 import { existsSync, readlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Readable, Duplex } from 'node:stream';
-import { BugError, HelperError, UsageError } from '../errors.js';
+import { BugError, HelperError, RuntimeError, UsageError } from '../errors.js';
 import { errnoName } from '../sys/libc.js';
 import type { FsStep, HelperPlan } from './plan.js';
 import { TAG } from './wire-table.js';
@@ -119,14 +119,20 @@ function planRecords(plan: HelperPlan): WireRecord[] {
 /** PID 1's command line with --init, as podman shows /run/podman-init. */
 export const INIT_NAME = 'hutch-init';
 
-/** Where the helper binary is: $HUTCH_NSEXEC, or native/hutch-nsexec above this file. */
+/**
+ * Where the helper binary is: $HUTCH_NSEXEC, or native/hutch-nsexec above this file. An install
+ * whose install step did not run (npm --ignore-scripts) has its source only: say how to build it.
+ */
 export function helperPath(): string {
   if (process.env.HUTCH_NSEXEC) return process.env.HUTCH_NSEXEC;
+  let source: string | undefined;
   for (let dir = import.meta.dirname; dir !== dirname(dir); dir = dirname(dir)) {
     const candidate = join(dir, 'native', 'hutch-nsexec');
     if (existsSync(candidate)) return candidate;
+    if (source === undefined && existsSync(join(dir, 'native', 'Makefile'))) source = join(dir, 'native');
   }
-  throw new BugError('native/hutch-nsexec is not built (run `npm run build`)');
+  throw new RuntimeError('NSEXEC_NOT_BUILT', `cannot start the helper ${source ?? 'native'}/hutch-nsexec: it is not built`,
+    { hint: `build it with \`make -C ${source ?? 'native'}\` (needs make and a C compiler; npm's install step does it)` });
 }
 
 /** A failure the helper reported on fd 5. */

@@ -22,7 +22,8 @@ export const LAYERS: Layers = {
   'src/engine/monitor': [...engine('launch', 'spec', 'store', 'setup'), ...mechanisms],
   'src/engine/container': [...engine('launch', 'spec', 'store', 'setup', 'monitor'), ...mechanisms],
   'src/engine/oci': [...engine('launch', 'spec'), ...mechanisms],
-  'src/engine/system': [...engine('launch'), ...mechanisms],
+  // system reset ends containers of both faces and removes their records: the top of the engine.
+  'src/engine/system': [...engine('launch', 'store', 'setup', 'container', 'oci'), ...mechanisms],
   'src/image': ['fuse/layer-index.ts', 'src/config', ...below],
   'src/config': ['src/errors.ts', 'src/error-codes.ts'],
   'src/runtime': ['src/userns', ...below],

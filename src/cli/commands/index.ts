@@ -12,7 +12,7 @@ const filesByVerb: Record<string, string[]> = {
   attach: ['attach'], container: containerFiles, create: ['create'], exec: ['exec'], image: imageFiles, images: ['images'],
   import: ['import'], inspect: ['inspect'], kill: ['kill'], load: ['load'], login: ['login'], logout: ['logout'], logs: ['logs'],
   pause: ['pause'], port: ['port'], ps: ['ps'], pull: ['pull'], restart: ['restart'], rm: ['rm'], rmi: ['rmi'], run: ['run'],
-  runtime: ['runtime'], save: ['save'], start: ['start'], stats: ['stats'], stop: ['stop'], system: ['system-info'], tag: ['tag'], top: ['top'],
+  runtime: ['runtime'], save: ['save'], start: ['start'], stats: ['stats'], stop: ['stop'], system: ['system-info', 'system-reset'], tag: ['tag'], top: ['top'],
   unpause: ['pause'], update: ['update'], version: ['version'], wait: ['wait'],
 };
 
