@@ -5,7 +5,7 @@ import { UsageError } from '../errors.js';
 import { needsOwnNetns } from '../../net/index.js';
 import type { Spec } from '../runtime/spec.js';
 import { removeContainer, spawnMonitor } from './container.js';
-import { createSetup, releaseSetup, removeContainerDirs } from './container-setup.js';
+import { chownVolumes, createSetup, releaseSetup, removeContainerDirs } from './container-setup.js';
 import { checkRootfs, idMaps, NO_SETUP, writeEtcFiles, type RunCommandIo, type RunCommandRequest } from './run-command.js';
 import { buildRunSpec } from './run-spec.js';
 import { containerFiles, createRecord, removeRecord, userStore, type RestartPolicy } from './state.js';
@@ -38,6 +38,7 @@ export async function createFromFlags(req: CreateRequest, io: RunCommandIo, star
     // The same image, storage, network and cgroup setup as a foreground run (container-setup.ts).
     const made = await createSetup(req, req.setup ?? NO_SETUP, id, { data: files.dir, run: files.runDir }, (line) => void io.stderr.write(line + '\n'), maps.uidMappings);
     spec = buildRunSpec({ ...made.req, network: needsOwnNetns(made.setup.network) ? 'none' : 'host' }, { id, ...maps, etcFiles, userDb: made.userDb, keepId: req.userns === 'keep-id' ? { uid: me.uid, gid: me.gid } : undefined });
+    await chownVolumes(made.chown, spec, maps);
     const image = req.setup?.image ?? resolve(req.rootfs);
     await createRecord(store, { id, name, created: new Date().toISOString(), rootfs: made.setup.image ? { kind: 'image', image, imageId: made.setup.image.id } : { kind: 'dir', path: image }, spec, restart, autoRemove: req.autoRemove, face: 'hutch', image, openStdin: req.interactive });
   } catch (error) {

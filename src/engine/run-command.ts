@@ -13,7 +13,7 @@ import { readTextIfPresent } from '../sys/text.js';
 import { tryLock } from '../sys/trylock.js';
 import { checkMaps, chooseMaps, needsHelper, parseMapFlag, type UsernsMode } from '../userns/idmap.js';
 import { readSubid, type SubidRange } from '../userns/subid.js';
-import { createSetup, prepareLaunch, releaseSetup, removeContainerDirs, type SetupFlags } from './container-setup.js';
+import { chownVolumes, createSetup, prepareLaunch, releaseSetup, removeContainerDirs, type SetupFlags } from './container-setup.js';
 import { runContainer, type ContainerHook } from './run.js';
 import { buildRunSpec, type RunRequest } from './run-spec.js';
 import type { TerminalIo } from './terminal.js';
@@ -63,6 +63,7 @@ export async function runCommand(req: RunCommandRequest, io: RunCommandIo): Prom
     cleanup.add('release the image', () => releaseSetup(dirs.data, id));
     const created = await createSetup(req, req.setup ?? NO_SETUP, id, dirs, warn, maps.uidMappings);
     const spec = buildRunSpec({ ...created.req, network: needsOwnNetns(created.setup.network) ? 'none' : 'host' }, { id, ...maps, etcFiles, userDb: created.userDb, keepId: req.userns === 'keep-id' ? { uid: me.uid, gid: me.gid } : undefined });
+    await chownVolumes(created.chown, spec, maps);
     const setup = await prepareLaunch(created.setup, { id, dirs, maps, etcFiles, hostname, cleanup, warn });
     setup.patchSpec(spec);
     const restore = req.tty && req.interactive && io.stdin.isTTY ? rawMode(io.stdin) : () => undefined;

@@ -14,6 +14,7 @@ const filesByVerb: Record<string, string[]> = {
   pause: ['pause'], port: ['port'], ps: ['ps'], pull: ['pull'], restart: ['restart'], rm: ['rm'], rmi: ['rmi'], run: ['run'],
   runtime: ['runtime'], save: ['save'], start: ['start'], stats: ['stats'], stop: ['stop'], system: ['system-info'], tag: ['tag'], top: ['top'],
   unpause: ['pause'], update: ['update'], version: ['version'], wait: ['wait'],
+  volume: ['volume-create', 'volume-ls', 'volume-inspect', 'volume-rm', 'volume-prune'],
 };
 
 /** The words a command line may start with (after global flags). */
