@@ -1,5 +1,5 @@
 import { UsageError } from '../errors.js';
-import { launchInUserNamespace } from '../engine/userns-launch.js';
+import { launchInUserNamespace } from '../engine/launch/index.js';
 import type { IdMapping } from '../runtime/spec.js';
 
 /**

@@ -13,7 +13,7 @@ export class VolumePruneCommand extends HutchCommand {
 
   async run(): Promise<number> {
     const { VolumeStore } = await import('../../volume/store.js');
-    const { removeTree } = await import('../../engine/remove-tree.js');
+    const { removeTree } = await import('../../engine/setup/index.js');
     for (const name of await new VolumeStore(this.root).prune(removeTree)) this.context.stdout.write(name + '\n');
     return 0;
   }

@@ -14,7 +14,7 @@ export class VolumeRmCommand extends HutchCommand {
 
   async run(): Promise<number> {
     const { VolumeStore } = await import('../../volume/store.js');
-    const { removeTree } = await import('../../engine/remove-tree.js');
+    const { removeTree } = await import('../../engine/setup/index.js');
     const store = new VolumeStore(this.root);
     for (const name of this.names) {
       await store.remove(name, this.force, removeTree);

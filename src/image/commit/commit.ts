@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { readSetup } from '../../engine/container-setup.js';
-import { containerFiles, readConfig as readContainer, resolveContainer, userStore } from '../../engine/state.js';
+import { readSetup } from '../../engine/setup/index.js';
+import { containerFiles, readConfig as readContainer, resolveContainer, userStore } from '../../engine/store/index.js';
 import { UsageError } from '../../errors.js';
 import type { HutchPaths } from '../../paths.js';
 import { formatReference, parseReference } from '../ref.js';

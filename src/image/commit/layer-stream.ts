@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { PassThrough, Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
-import { launchInUserNamespace } from '../../engine/userns-launch.js';
+import { launchInUserNamespace } from '../../engine/launch/index.js';
 import { StoreError } from '../../errors.js';
 import type { IdMapping } from '../../runtime/spec.js';
 import { entryCommand } from '../../sys/entry-points.js';
