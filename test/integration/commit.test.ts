@@ -1,6 +1,6 @@
 // `hutch commit`: a container that added, changed and deleted files of its image's layers becomes
 // an image; a run of that image sees exactly the container's view (names, owners, modes, types,
-// contents), and --change/--message/--author reach the config.
+// contents), and --change/--message/--author reach the config; `hutch diff` lists the same changes.
 import { describe, expect, it } from 'vitest';
 import { requires } from '../helpers/host.js';
 import { hutch, type Sandbox } from '../helpers/hutch-cli.js';
@@ -36,6 +36,9 @@ describe('hutch commit', () => {
     expect(view).toContain('./newdir/sub 1000:0 2770 directory');
     expect(view).not.toContain('./bin/vi');
     expect(view).not.toContain('./data/keep');
+    const diff = await h('diff', 'src');
+    expect(diff.stderr).toBe('');
+    expect(diff.stdout.split('\n')).toEqual(['A /added', 'A /added2', 'C /bin', 'D /bin/vi', 'C /data', 'A /data/fresh', 'C /etc', 'C /etc/group', 'A /link', 'A /newdir', 'A /newdir/sub', 'A /newdir/sub/f']);
     const committed = await h('commit', '--change', 'ENV NEW=yes', '--change', 'CMD ["cat", "/data/fresh"]', '-m', 'three changes', '-a', 'Tess <t@example.org>', 'src', 'localhost/committed:v1');
     expect(committed.stderr).toBe('');
     expect(committed.stdout).toMatch(/^[0-9a-f]{64}$/);

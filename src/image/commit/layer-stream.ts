@@ -20,7 +20,31 @@ import { stageLayer } from '../unpack.js';
  * blob and unpacked in the same pass. The layer counts only when the reader exited 0; otherwise
  * nothing of it stays in the store.
  */
-export async function layerFromUpper(store: Store, upper: string, mountpoints: string[], maps: { uidMappings: IdMapping[]; gidMappings: IdMapping[] }, where: string): Promise<ImageRecord['layers'][number]> {
+export async function layerFromUpper(store: Store, upper: string, mountpoints: string[], maps: UpperMaps, where: string): Promise<ImageRecord['layers'][number]> {
+  const reader = await readUpper(upper, mountpoints, maps);
+  let stored;
+  try {
+    stored = await storeTar(store, reader.tar, where);
+  } catch (error) {
+    await reader.abort();
+    throw error;
+  }
+  const exitCode = await reader.exitCode();
+  if (exitCode !== 0) {
+    stored.discard();
+    throw new StoreError('COMMIT_READ', `cannot read the writable layer of ${where}: its reader exited with status ${exitCode}`, { hint: 'see the message above; nothing was stored' });
+  }
+  stored.commit();
+  return stored.layer;
+}
+
+type UpperMaps = { uidMappings: IdMapping[]; gidMappings: IdMapping[] };
+
+/**
+ * Starts upper-main.ts as root of a user namespace with the container's maps; `tar` is the layer
+ * tar it writes. Its exit status says whether the tar is whole (0) or not.
+ */
+export async function readUpper(upper: string, mountpoints: string[], maps: UpperMaps): Promise<{ tar: Readable; exitCode(): Promise<number>; abort(): Promise<void> }> {
   const out = pipe();
   let reader;
   try {
@@ -31,21 +55,15 @@ export async function layerFromUpper(store: Store, upper: string, mountpoints: s
   } finally {
     closeSync(out.write); // ours closed: the stream ends when the reader's end closes
   }
-  let stored;
-  try {
-    stored = await storeTar(store, new Socket({ fd: out.read, readable: true, writable: false }), where);
-  } catch (error) {
-    reader.kill('SIGKILL');
-    await reader.wait();
-    throw error;
-  }
-  const { exitCode } = await reader.wait();
-  if (exitCode !== 0) {
-    stored.discard();
-    throw new StoreError('COMMIT_READ', `cannot read the writable layer of ${where}: its reader exited with status ${exitCode}`, { hint: 'see the message above; nothing was stored' });
-  }
-  stored.commit();
-  return stored.layer;
+  const started = reader;
+  return {
+    tar: new Socket({ fd: out.read, readable: true, writable: false }),
+    exitCode: async () => (await started.wait()).exitCode,
+    abort: async () => {
+      started.kill('SIGKILL');
+      await started.wait();
+    },
+  };
 }
 
 /** A tar stream as a gzip blob plus its unpacked layer, staged until `commit`. */
