@@ -1,6 +1,7 @@
 // `hutch commit`: a container that added, changed and deleted files of its image's layers becomes
 // an image; a run of that image sees exactly the container's view (names, owners, modes, types,
-// contents), and --change/--message/--author reach the config; `hutch diff` lists the same changes.
+// contents), and --change/--message/--author reach the config; `hutch diff` lists the same changes, `hutch export` gives the same tree.
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { requires } from '../helpers/host.js';
 import { hutch, type Sandbox } from '../helpers/hutch-cli.js';
@@ -39,6 +40,13 @@ describe('hutch commit', () => {
     const diff = await h('diff', 'src');
     expect(diff.stderr).toBe('');
     expect(diff.stdout.split('\n')).toEqual(['A /added', 'A /added2', 'C /bin', 'D /bin/vi', 'C /data', 'A /data/fresh', 'C /etc', 'C /etc/group', 'A /link', 'A /newdir', 'A /newdir/sub', 'A /newdir/sub/f']);
+    // export: the merged tree as a tar; imported as an image, a run of it shows the same view.
+    const tarFile = join(box.dir, 'exported.tar');
+    expect((await h('export', '-o', tarFile, 'src')).exitCode).toBe(0);
+    expect((await h('import', tarFile, 'localhost/flat')).exitCode).toBe(0);
+    const flat = await h('run', '--network', 'none', '-u', '0', 'localhost/flat', 'sh', '-c', VIEW);
+    const noVol = (text: string): string => text.split('\n').filter((l) => !l.startsWith('./vol ')).join('\n');
+    expect(noVol(flat.stdout)).toBe(noVol(view));
     const committed = await h('commit', '--change', 'ENV NEW=yes', '--change', 'CMD ["cat", "/data/fresh"]', '-m', 'three changes', '-a', 'Tess <t@example.org>', 'src', 'localhost/committed:v1');
     expect(committed.stderr).toBe('');
     expect(committed.stdout).toMatch(/^[0-9a-f]{64}$/);

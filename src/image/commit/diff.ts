@@ -65,8 +65,7 @@ function lowerPaths(indexFiles: string[]): Set<string> {
   for (const file of indexFiles) {
     for (const e of readLayerIndex(file)) {
       if (e.kind === EntryKind.Whiteout) {
-        paths.delete(e.path);
-        dropBelow(e.path);
+        if (paths.delete(e.path)) dropBelow(e.path);
         continue;
       }
       if (e.kind === EntryKind.Dir && (e.flags & OPAQUE) !== 0) dropBelow(e.path);
