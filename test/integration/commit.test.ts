@@ -60,7 +60,7 @@ describe('hutch commit', () => {
     expect(JSON.stringify(inspect)).toContain('three changes');
     expect(JSON.stringify(inspect)).toContain('Tess <t@example.org>');
     expect((await h('rm', '-f', 'src')).exitCode).toBe(0);
-  });
+  }, 240_000); // some fifteen hutch runs, slow on a loaded machine
 
   it('refuses a bad --change and an unknown container, storing nothing', async () => {
     expect((await h('create', '--name', 'c2', '--network', 'none', IMAGE, 'true')).exitCode).toBe(0);

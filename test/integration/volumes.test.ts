@@ -42,7 +42,7 @@ describe('named volumes', () => {
     expect((await h(['volume', 'ls', '-q'])).stdout).toBe('vol1');
     expect((await h(['volume', 'rm', 'vol1'])).exitCode).toBe(0);
     expect((await h(['volume', 'ls', '-q'])).stdout).toBe('');
-  });
+  }, 180_000);
 
   it('is shared by two containers at once; create, prune and nocopy', async () => {
     expect((await h(['volume', 'create', 'shared'])).stdout).toBe('shared');
@@ -60,7 +60,7 @@ describe('named volumes', () => {
     const empty = await run(['--mount', 'type=volume,source=fresh,destination=/data,volume-nocopy', IMAGE, 'ls', '/data']);
     expect(empty.stdout).toBe('');
     expect((await h(['volume', 'prune'])).stdout.split('\n').sort()).toEqual(['fresh', 'shared']);
-  });
+  }, 180_000);
 });
 
 describe('-v and --mount forms', () => {

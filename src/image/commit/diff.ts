@@ -1,11 +1,9 @@
 import type { Readable } from 'node:stream';
-import tar from 'tar-stream';
 import { EntryKind, OPAQUE, readLayerIndex } from '../../../fuse/layer-index.js';
 import { OPAQUE_MARKER, WH_PREFIX } from '../../../fuse/whiteout.js';
-import { StoreError } from '../../errors.js';
 import type { HutchPaths } from '../../paths.js';
 import { containerLayer } from './container-layer.js';
-import { readUpper } from './layer-stream.js';
+import { eachTarEntry, withUpperTar } from './layer-stream.js';
 
 /** One line of `hutch diff`: A(dded), C(hanged) or D(eleted), and the path. */
 export interface Change {
@@ -21,37 +19,21 @@ export interface Change {
 export async function diffContainer(paths: HutchPaths, root: string | undefined, ref: string): Promise<Change[]> {
   const { what, base, store, upper, mountpoints, maps } = containerLayer(paths, root, ref, 'diff');
   const lower = lowerPaths(base.layers.map((l) => store.layerIndex(l.diffId)));
-  const reader = await readUpper(upper, mountpoints, maps);
-  let changes: Change[];
-  try {
-    changes = await readChanges(reader.tar, lower);
-  } catch (error) {
-    await reader.abort();
-    throw error;
-  }
-  const exitCode = await reader.exitCode();
-  if (exitCode !== 0) throw new StoreError('COMMIT_READ', `cannot read the writable layer of ${what}: its reader exited with status ${exitCode}`, { hint: 'see the message above' });
+  const changes = await withUpperTar(upper, mountpoints, maps, what, (input) => readChanges(input, lower));
   return changes.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
 
 async function readChanges(input: Readable, lower: Set<string>): Promise<Change[]> {
   const changes: Change[] = [];
-  const extract = tar.extract();
-  extract.on('entry', (header, stream, next) => {
+  await eachTarEntry(input, (header, stream, next) => {
     const path = header.name.replace(/\/$/, '');
     const slash = path.lastIndexOf('/');
     const name = path.slice(slash + 1);
     const dir = slash < 0 ? '' : path.slice(0, slash + 1);
     if (name.startsWith(WH_PREFIX) && name !== OPAQUE_MARKER) changes.push({ kind: 'D', path: `/${dir}${name.slice(WH_PREFIX.length)}` });
     else if (name !== OPAQUE_MARKER) changes.push({ kind: lower.has(path) ? 'C' : 'A', path: `/${path}` });
-    stream.on('end', next);
+    stream.on('end', () => next());
     stream.resume();
-  });
-  await new Promise<void>((resolve, reject) => {
-    extract.on('finish', resolve);
-    extract.on('error', reject);
-    input.on('error', reject);
-    input.pipe(extract);
   });
   return changes;
 }

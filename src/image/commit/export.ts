@@ -5,11 +5,10 @@ import { pipeline } from 'node:stream/promises';
 import tar from 'tar-stream';
 import { EntryKind, OPAQUE, readLayerIndex, type IndexEntry } from '../../../fuse/layer-index.js';
 import { OPAQUE_MARKER, WH_PREFIX } from '../../../fuse/whiteout.js';
-import { StoreError } from '../../errors.js';
 import type { HutchPaths } from '../../paths.js';
 import { XATTR_ENCODING } from '../pax.js';
 import { containerLayer } from './container-layer.js';
-import { readUpper } from './layer-stream.js';
+import { eachTarEntry, withUpperTar } from './layer-stream.js';
 
 const KIND_TYPES: Partial<Record<EntryKind, tar.Header['type']>> = { [EntryKind.File]: 'file', [EntryKind.Dir]: 'directory', [EntryKind.Symlink]: 'symlink', [EntryKind.Char]: 'character-device', [EntryKind.Block]: 'block-device', [EntryKind.Fifo]: 'fifo' };
 
@@ -22,16 +21,8 @@ export async function exportContainer(paths: HutchPaths, root: string | undefine
   const { what, base, store, upper, mountpoints, maps } = containerLayer(paths, root, ref, 'export');
   const pack = tar.pack();
   const piped = pipeline(pack, out);
-  const reader = await readUpper(upper, mountpoints, maps);
   const hidden = { exact: new Set<string>(), below: [] as string[] };
-  try {
-    await copyUpper(reader.tar, pack, hidden);
-  } catch (error) {
-    await reader.abort();
-    throw error;
-  }
-  const exitCode = await reader.exitCode();
-  if (exitCode !== 0) throw new StoreError('COMMIT_READ', `cannot read the writable layer of ${what}: its reader exited with status ${exitCode}`, { hint: 'see the message above' });
+  await withUpperTar(upper, mountpoints, maps, what, (input) => copyUpper(input, pack, hidden));
   const isHidden = (p: string): boolean => hidden.exact.has(p) || hidden.below.some((d) => p.startsWith(d + '/'));
   const lower = mergedLower(base.layers.map((l) => ({ dir: store.layerRoot(l.diffId), index: store.layerIndex(l.diffId) })));
   const emitted = new Set<string>();
@@ -46,14 +37,13 @@ export async function exportContainer(paths: HutchPaths, root: string | undefine
 
 /** Passes the upper tar's entries on, noting what they hide of the lower layers. */
 async function copyUpper(input: Readable, pack: tar.Pack, hidden: { exact: Set<string>; below: string[] }): Promise<void> {
-  const extract = tar.extract();
-  extract.on('entry', (header, stream, next) => {
+  await eachTarEntry(input, (header, stream, next) => {
     const path = header.name.replace(/\/$/, '');
     const slash = path.lastIndexOf('/');
     const name = path.slice(slash + 1);
     const dir = slash < 0 ? '' : path.slice(0, slash);
     const skip = (): void => {
-      stream.on('end', next);
+      stream.on('end', () => next());
       stream.resume();
     };
     if (name === OPAQUE_MARKER) {
@@ -70,16 +60,10 @@ async function copyUpper(input: Readable, pack: tar.Pack, hidden: { exact: Set<s
     if (header.type !== 'directory') hidden.below.push(path);
     if (header.type !== 'file') {
       skip();
-      void entry(pack, header).catch((error: Error) => extract.destroy(error));
+      void entry(pack, header).catch((error: unknown) => next(error));
       return;
     }
-    stream.pipe(pack.entry(header, (error) => (error ? extract.destroy(error) : next())));
-  });
-  await new Promise<void>((resolve, reject) => {
-    extract.on('finish', resolve);
-    extract.on('error', reject);
-    input.on('error', reject);
-    input.pipe(extract);
+    stream.pipe(pack.entry(header, (error) => next(error ?? undefined)));
   });
 }
 

@@ -10,6 +10,7 @@ import { StoreError } from '../../errors.js';
 import type { IdMapping } from '../../runtime/spec.js';
 import { entryCommand } from '../../sys/entry-points.js';
 import { pipe } from '../../sys/pipe.js';
+import tar from 'tar-stream';
 import { MediaType } from '../manifest.js';
 import type { ImageRecord, Store } from '../store.js';
 import { stageLayer } from '../unpack.js';
@@ -21,24 +22,47 @@ import { stageLayer } from '../unpack.js';
  * nothing of it stays in the store.
  */
 export async function layerFromUpper(store: Store, upper: string, mountpoints: string[], maps: UpperMaps, where: string): Promise<ImageRecord['layers'][number]> {
-  const reader = await readUpper(upper, mountpoints, maps);
-  let stored;
+  let stored: Awaited<ReturnType<typeof storeTar>> | undefined;
   try {
-    stored = await storeTar(store, reader.tar, where);
+    await withUpperTar(upper, mountpoints, maps, where, async (input) => {
+      stored = await storeTar(store, input, where);
+    });
+  } catch (error) {
+    stored?.discard();
+    throw error;
+  }
+  stored!.commit();
+  return stored!.layer;
+}
+
+type UpperMaps = { uidMappings: IdMapping[]; gidMappings: IdMapping[] };
+
+/** Runs `consume` on the upper layer's tar; fails when the reader did not write it whole. */
+export async function withUpperTar<T>(upper: string, mountpoints: string[], maps: UpperMaps, where: string, consume: (tar: Readable) => Promise<T>): Promise<T> {
+  const reader = await readUpper(upper, mountpoints, maps);
+  let result: T;
+  try {
+    result = await consume(reader.tar);
   } catch (error) {
     await reader.abort();
     throw error;
   }
   const exitCode = await reader.exitCode();
-  if (exitCode !== 0) {
-    stored.discard();
-    throw new StoreError('COMMIT_READ', `cannot read the writable layer of ${where}: its reader exited with status ${exitCode}`, { hint: 'see the message above; nothing was stored' });
-  }
-  stored.commit();
-  return stored.layer;
+  if (exitCode !== 0) throw new StoreError('COMMIT_READ', `cannot read the writable layer of ${where}: its reader exited with status ${exitCode}`, { hint: 'see the message above; nothing was stored' });
+  return result;
 }
 
-type UpperMaps = { uidMappings: IdMapping[]; gidMappings: IdMapping[] };
+/** Feeds each entry of a tar stream to `onEntry`, which must consume or resume the entry's stream. */
+export function eachTarEntry(input: Readable, onEntry: (header: tar.Header, stream: Readable, next: (error?: unknown) => void) => void): Promise<void> {
+  const extract = tar.extract();
+  extract.on('entry', (header, stream, next) => onEntry(header, stream as unknown as Readable, (error) => (error ? extract.destroy(error as Error) : next())));
+  return new Promise<void>((resolve, reject) => {
+    extract.on('finish', resolve);
+    extract.on('error', reject);
+    input.on('error', reject);
+    input.pipe(extract);
+  });
+}
 
 /**
  * Starts upper-main.ts as root of a user namespace with the container's maps; `tar` is the layer
