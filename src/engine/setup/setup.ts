@@ -4,18 +4,17 @@ import type { NetworkMode } from '../../../net/index.js';
 import { FuseError } from '../../errors.js';
 import { markImageUsed, unmarkImageUsed } from '../../image/store.js';
 import type { ResolvedImage } from '../../image/resolve.js';
-import type { HelperPlan } from '../../runtime/plan.js';
 import { CLONE } from '../../runtime/linux.js';
-import type { IdMapping, Spec } from '../../runtime/spec.js';
+import type { IdMapping } from '../../runtime/spec.js';
 import { atomicWriteFile } from '../../sys/fs.js';
 import { releaseVolumes } from '../../volume/store.js';
 import type { Cleanup } from '../../sys/cleanup.js';
 import type { CgroupHandle } from '../../cgroups/cgroup.js';
 import { prepareCgroups, type ResourceRequest } from './cgroups.js';
-import { applyImageConfig, exposedPorts, userDatabase, type ConfigurableRequest } from '../spec/index.js';
-import { networkJoins, patchForTarget, resolveNetworkTarget } from './network-join.js';
+import { applyImageConfig, exposedPorts, userDatabase, type ConfigurableRequest, type Placement } from '../spec/index.js';
+import { networkJoins, placementForTarget, resolveNetworkTarget } from './network-join.js';
 import { chooseNetworkMode, prepareNetwork, type NetworkFlags } from './network.js';
-import type { ContainerHook } from '../launch/index.js';
+import type { ContainerHook, LaunchOptions } from '../launch/index.js';
 import { removeTree } from './remove-tree.js';
 import { parseStorageDriver, prepareRootfs, rootfsPath, type ContainerRootfs, type StorageDriver } from './storage.js';
 
@@ -90,11 +89,11 @@ async function withMounts<T extends { volumes: string[]; tmpfs: string[] }>(req:
   return { req: { ...req, volumes: mounts.volumes, tmpfs: [...req.tmpfs, ...mounts.tmpfs] }, chown: mounts.chown };
 }
 
-/** -v ...:U: the sources go to the spec's user, through the container's id maps (src/volume/owner.ts). */
-export async function chownVolumes(sources: string[], spec: Spec, maps: { uidMappings: IdMapping[]; gidMappings: IdMapping[] }): Promise<void> {
-  if (sources.length === 0 || spec.process === undefined) return;
+/** -v ...:U: the sources go to the container's user, through the container's id maps (src/volume/owner.ts). */
+export async function chownVolumes(sources: string[], user: { uid: number; gid: number }, maps: { uidMappings: IdMapping[]; gidMappings: IdMapping[] }): Promise<void> {
+  if (sources.length === 0) return;
   const { chownSources } = await import('../../volume/owner.js');
-  await chownSources(sources, spec.process.user, { uidMappings: maps.uidMappings, gidMappings: maps.gidMappings });
+  await chownSources(sources, user, { uidMappings: maps.uidMappings, gidMappings: maps.gidMappings });
 }
 
 /** The setup a container was created with, if it has one (image-backed or with network flags). */
@@ -110,11 +109,10 @@ export function releaseSetup(dataDir: string, id: string): void {
   if (setup?.volumes) releaseVolumes(setup.flags.root, setup.volumes, id);
 }
 
-/** What one launch needs: the spec patched for the filesystem daemon, hooks, plan additions. */
+/** What one launch needs: where the container goes (spec stage), what the helper enters first (plan stage), steps. */
 export interface Launch {
-  patchSpec(spec: Spec): void;
-  plan?: Pick<HelperPlan, 'joins' | 'tap'>;
-  hooks: ContainerHook[];
+  placement: Placement;
+  options: Pick<LaunchOptions, 'joins' | 'tap'> & { hooks: ContainerHook[] };
   /** After the container ended: the error to report when its filesystem daemon died under it. */
   failure(): FuseError | undefined;
 }
@@ -152,16 +150,12 @@ export async function prepareLaunch(setup: ContainerSetup, ctx: LaunchContext): 
   const holder = rootfs?.holder;
   const watch = watchDaemon(rootfs, ctx.warn);
   return {
-    patchSpec: (spec) => {
-      if (target) return patchForTarget(spec, target, holder?.userns);
-      const user = spec.linux?.namespaces?.find((n) => n.type === 'user');
-      if (holder && user) user.path = holder.userns;
-    },
-    plan: {
+    placement: target ? placementForTarget(target, holder?.userns) : { userns: holder?.userns },
+    options: {
       joins: target ? networkJoins(target, holder) : holder && [{ type: CLONE.NEWUSER, path: holder.userns }, { type: CLONE.NEWNS, path: holder.mntns }],
       tap: network.tap,
+      hooks: [watch.hook, cgroups.hook, network.hook({ ...ctx.etcFiles, hostname: ctx.hostname }, join(ctx.dirs.run, 'ports.json'))],
     },
-    hooks: [watch.hook, cgroups.hook, network.hook({ ...ctx.etcFiles, hostname: ctx.hostname }, join(ctx.dirs.run, 'ports.json'))],
     failure: watch.failure,
   };
 }
