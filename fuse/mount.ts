@@ -40,6 +40,8 @@ export function daemonArgs(spec: UnionSpec): string[] {
   ];
   if (spec.lowers.some((l) => 'indexFile' in l)) o.push(`lowerindex=${spec.lowers.map((l) => ('indexFile' in l ? esc(l.indexFile) : '')).join(':')}`);
   if (spec.uidMapped) o.push('overrideonly');
+  // hutch's own containers: no setuid programs or device nodes through the union (with no_new_privs).
+  o.push('nosuid', 'nodev');
   return ['-f', '-o', o.join(','), spec.mountpoint];
 }
 

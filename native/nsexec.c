@@ -140,7 +140,7 @@ static void check_plan(void) {
       if (*count == MAX_STRINGS) die(STEP_PARSE_PLAN, E2BIG, r.index);
       (r.tag == TAG_ARG ? argv_list : env_list)[(*count)++] = (char *)get_string(&r, 0, 0);
     }
-    if ((r.tag == TAG_CLONE_FLAGS || r.tag == TAG_PROPAGATION || r.tag == TAG_PDEATHSIG || r.tag == TAG_UMASK) && r.len != 4)
+    if ((r.tag == TAG_CLONE_FLAGS || r.tag == TAG_PROPAGATION || r.tag == TAG_ROOT_PROPAGATION || r.tag == TAG_PDEATHSIG || r.tag == TAG_UMASK) && r.len != 4)
       die(STEP_PARSE_PLAN, EINVAL, r.index);
     if ((r.tag == TAG_USER && r.len != 8) || (r.tag == TAG_RLIMIT && r.len != 20) || (r.tag == TAG_CAPS && r.len != 40))
       die(STEP_PARSE_PLAN, EINVAL, r.index);
@@ -151,7 +151,7 @@ static void check_plan(void) {
     if (r.tag == TAG_GROUPS && (r.len < 4 || r.len != 4 + 4 * get_u32(r.data))) die(STEP_PARSE_PLAN, EINVAL, r.index);
     /* Every string is checked here, before clone, not when a step first reads it. */
     if (r.tag == TAG_MOUNT) get_string(&r, 8, 3);
-    if (r.tag == TAG_SYMLINK) get_string(&r, 0, 1);
+    if (r.tag == TAG_SYMLINK || r.tag == TAG_SYSCTL) get_string(&r, 0, 1);
     if (r.tag == TAG_ROOTFS || r.tag == TAG_MASK || r.tag == TAG_READONLY || r.tag == TAG_HOSTNAME || r.tag == TAG_CWD || r.tag == TAG_START_FIFO || r.tag == TAG_CONSOLE_SOCKET || r.tag == TAG_TAP)
       get_string(&r, 0, 0);
   }
@@ -305,6 +305,8 @@ static const char *target_path(const char *target, uint32_t ops, int *fd, char *
   return buf;
 }
 
+#include "oci-steps.c"
+
 /* Invariant: the target exists (created if asked, inside the rootfs) and carries the mount; ro binds are ro. */
 static void do_mount(const struct record *r) {
   uint32_t flags = get_u32(r->data), ops = get_u32(r->data + 4);
@@ -313,9 +315,16 @@ static void do_mount(const struct record *r) {
   char buf[64];
   int fd = -1;
   const char *path = target_path(target, ops, &fd, buf, sizeof buf, r->index);
+  int under = (ops & MOUNT_OP_COPYUP) ? open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+  if ((ops & MOUNT_OP_COPYUP) && under < 0) die(STEP_COPYUP, errno, r->index);
   if (mount(*source ? source : NULL, path, *fstype ? fstype : NULL, flags, *data ? data : NULL) < 0)
     die(STEP_MOUNT, errno, r->index);
   if (fd >= 0) close(fd);
+  if (under >= 0) {
+    path = target_path(target, 0, &fd, buf, sizeof buf, r->index);
+    copy_up(under, path, r->index);
+    if (fd >= 0) close(fd);
+  }
   if (ops & MOUNT_OP_REMOUNT_RO) {
     /* The fd named the directory under the new mount: look the target up again to reach the mount. */
     path = target_path(target, 0, &fd, buf, sizeof buf, r->index);
@@ -413,6 +422,7 @@ static void filesystem_steps(void) {
       if (symlink(get_string(&r, 0, 0), get_string(&r, 0, 1)) < 0 && errno != EEXIST) die(STEP_SYMLINK, errno, r.index);
     } else if (r.tag == TAG_MASK) do_mask(&r);
     else if (r.tag == TAG_READONLY) do_readonly(&r);
+    else if (r.tag == TAG_SYSCTL) do_sysctl(&r);
   }
 }
 
@@ -436,6 +446,7 @@ static void setup_filesystem(void) {
   close(rootfs_fd);
   rootfs_fd = -1;
   do_pivot(rootfs, index);
+  root_propagation();
   if (find(TAG_READONLY_ROOT, &r) && remount_ro("/") < 0) die(STEP_READONLY_ROOT, errno, r.index);
 }
 
@@ -598,6 +609,7 @@ static void __attribute__((noreturn)) run_child(void) {
   /* Waiting also orders the messages: CLONED from the parent comes before our READY. */
   sync_read(SYNC_MAPPED);
   int fifo = hold_path(TAG_START_FIFO, STEP_START_FIFO);
+  become_root(); /* after the host paths are held: root here may not reach them */
   int console = console_fd;
   if (find(TAG_TAP, &r)) do_tap(&r); /* before the mounts: /dev/net/tun is the host's */
   setup_filesystem();
@@ -605,6 +617,8 @@ static void __attribute__((noreturn)) run_child(void) {
   int slave = find(TAG_TERMINAL, &r) ? open_terminal(r.index) : -1;
   if (console >= 0) send_console(console);
   if (find(TAG_CWD, &r) && chdir(get_string(&r, 0, 0)) < 0) die(STEP_CWD, errno, r.index);
+  default_home();
+  check_executable();
   uint8_t ready = SYNC_READY;
   sync_write(&ready, 1);
   if (fifo >= 0) {

@@ -46,13 +46,17 @@ enum wire_tag {
   TAG_CONSOLE_SOCKET = 28,/* string path: send the pty master over this unix socket (SCM_RIGHTS) */
   TAG_TAP = 29,          /* string name: make a persistent tap device (IFF_TAP|IFF_NO_PI) before the mounts */
   TAG_PRESERVE_FDS = 30, /* u32 count, u32 first: the helper's fds first.. become the process's 3.. (--preserve-fds) */
-  TAG_MAX = 30,
+  TAG_ROOT_PROPAGATION = 31, /* u32 flags for mount(NULL, "/", ...) after pivot_root (rootfsPropagation) */
+  TAG_SYSCTL = 32,       /* string path under the root (proc/sys/...), string value: a filesystem step, written in order */
+  TAG_HOME = 33,         /* empty: add HOME from the container's /etc/passwd for the user ("/" if none) */
+  TAG_MAX = 33,
 };
 
 /* TAG_MOUNT ops: what to do around mount(2). */
 #define MOUNT_OP_MKDIR 1u     /* create the target directory (and parents) */
 #define MOUNT_OP_MKFILE 2u    /* create the target as an empty file (parents as dirs) */
 #define MOUNT_OP_REMOUNT_RO 4u/* after a bind, remount read-only keeping the locked flags */
+#define MOUNT_OP_COPYUP 8u    /* tmpcopyup: copy what the target directory held into the new mount */
 
 enum wire_sync {
   SYNC_CLONED = 1, /* helper -> ts, followed by u32 pid of the child (host pid namespace) */
@@ -98,6 +102,10 @@ enum wire_step {
   STEP_CONSOLE_SOCKET = 31,
   STEP_TAP = 32,
   STEP_PRESERVE_FDS = 33,
+  STEP_ROOT_PROPAGATION = 34,
+  STEP_COPYUP = 35,
+  STEP_SYSCTL = 36,
+  STEP_HOME = 37,
 };
 
 #endif

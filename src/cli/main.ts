@@ -1,9 +1,15 @@
 import { Builtins, Cli } from 'clipanion';
 import { loadCommands, verbs } from './commands/index.js';
-import { reorderRuntimeArgv } from './runtime/argv.js';
+import { earlyRuntimeAnswer, reorderRuntimeArgv } from './runtime/argv.js';
 
 /** The `hutch` entry point: builds the CLI from the command list and returns its exit status. */
 export async function main(argv: string[]): Promise<number> {
+  const early = argv[0] === 'runtime' ? earlyRuntimeAnswer(argv.slice(1), '0.1.0') : undefined;
+  if (early !== undefined) {
+    process.stdout.write(early.stdout);
+    process.stderr.write(early.stderr);
+    return early.code;
+  }
   if (argv[0] === 'runtime') argv = ['runtime', ...reorderRuntimeArgv(argv.slice(1))]; // runc's global flags come first
 
   const cli = new Cli({ binaryLabel: 'hutch', binaryName: 'hutch', binaryVersion: '0.1.0' });

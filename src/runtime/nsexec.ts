@@ -18,14 +18,16 @@ export const TAG = {
   CLONE_FLAGS: 1, ROOTFS: 3, MOUNT: 4, SYMLINK: 5, MASK: 6, READONLY: 7, HOSTNAME: 8,
   LOOPBACK: 9, RLIMIT: 10, CWD: 11, USER: 12, GROUPS: 13, CAPS: 14, NO_NEW_PRIVS: 15, SECCOMP: 16,
   ARG: 17, ENV: 18, TERMINAL: 19, INIT: 20, READONLY_ROOT: 21, PROPAGATION: 22, PDEATHSIG: 23, UMASK: 24, SETNS: 25, DETACH: 26, START_FIFO: 27, CONSOLE_SOCKET: 28, TAP: 29, PRESERVE_FDS: 30,
+  ROOT_PROPAGATION: 31, SYSCTL: 32, HOME: 33,
 } as const;
 export const SYNC = { CLONED: 1, MAPPED: 2, READY: 3, GO: 4 } as const;
 export const STEPS = [
   '', 'read plan', 'parse plan', 'clone', 'sync', 'propagation', 'rootfs', 'mount', 'symlink', 'mask',
   'readonly', 'pivot_root', 'readonly root', 'hostname', 'loopback', 'rlimit', 'terminal', 'cwd',
   'setgroups', 'setgid', 'setuid', 'caps', 'no_new_privs', 'seccomp', 'init', 'setsid', 'exec', 'pdeathsig', 'cgroupns', 'setns', 'start fifo', 'console socket', 'tap', 'preserve fds',
+  'root propagation', 'copyup', 'sysctl', 'home',
 ] as const;
-const MOUNT_OP = { MKDIR: 1, MKFILE: 2, REMOUNT_RO: 4 } as const;
+const MOUNT_OP = { MKDIR: 1, MKFILE: 2, REMOUNT_RO: 4, COPYUP: 8 } as const;
 
 /** A record of the plan: its tag, payload, and a description for error messages. */
 interface WireRecord {
@@ -73,12 +75,13 @@ const empty = Buffer.alloc(0);
 function fsRecord(step: FsStep): WireRecord {
   switch (step.kind) {
     case 'mount': {
-      const ops = (step.mkdir ? MOUNT_OP.MKDIR : 0) | (step.mkfile ? MOUNT_OP.MKFILE : 0) | (step.remountRo ? MOUNT_OP.REMOUNT_RO : 0);
+      const ops = (step.mkdir ? MOUNT_OP.MKDIR : 0) | (step.mkfile ? MOUNT_OP.MKFILE : 0) | (step.remountRo ? MOUNT_OP.REMOUNT_RO : 0) | (step.copyUp ? MOUNT_OP.COPYUP : 0);
       return { tag: TAG.MOUNT, payload: Buffer.concat([u32(step.flags, ops), str(step.source, step.target, step.fstype, step.data)]), what: `mount ${step.what}` };
     }
     case 'symlink': return { tag: TAG.SYMLINK, payload: str(step.target, step.linkpath), what: `symlink ${step.linkpath}` };
     case 'mask': return { tag: TAG.MASK, payload: str(step.path), what: `mask ${step.path}` };
     case 'readonly': return { tag: TAG.READONLY, payload: str(step.path), what: `make ${step.path} read-only` };
+    case 'sysctl': return { tag: TAG.SYSCTL, payload: str(step.path, step.value), what: `set the sysctl ${step.key}` };
   }
 }
 
@@ -111,6 +114,8 @@ function planRecords(plan: HelperPlan): WireRecord[] {
   if (plan.startFifo !== undefined) add(TAG.START_FIFO, str(plan.startFifo), `wait for start on ${plan.startFifo}`);
   if (plan.consoleSocket !== undefined) add(TAG.CONSOLE_SOCKET, str(plan.consoleSocket), `send the terminal to ${plan.consoleSocket}`);
   if (plan.tap !== undefined) add(TAG.TAP, str(plan.tap), `create the tap device ${plan.tap}`);
+  if (plan.rootPropagation !== undefined) add(TAG.ROOT_PROPAGATION, u32(plan.rootPropagation), 'set the propagation of the root');
+  if (plan.defaultHome) add(TAG.HOME, empty, 'set HOME from /etc/passwd');
   if (plan.preserveFds) add(TAG.PRESERVE_FDS, u32(plan.preserveFds, preservedFirst(plan.preserveFds)), `pass fds 3-${2 + plan.preserveFds} on`);
   return r;
 }

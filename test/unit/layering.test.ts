@@ -8,7 +8,8 @@ import { areaOf, findCycles, importGraph, layerViolations, sourceFiles, type Lay
 
 const repo = resolve(import.meta.dirname, '..', '..');
 const below = ['src/sys', 'src/errors.ts', 'src/error-codes.ts', 'src/paths.ts'];
-const mechanisms = ['src/image', 'src/runtime', 'src/userns', 'src/cgroups', 'net', 'fuse', ...below];
+// src/config: the containers/common configuration files (TOML), read at the edge.
+const mechanisms = ['src/image', 'src/runtime', 'src/userns', 'src/cgroups', 'net', 'fuse', 'src/config', ...below];
 const engine = (...areas: string[]): string[] => areas.map((a) => `src/engine/${a}`);
 
 /** Which areas each area may import (besides itself). */
@@ -22,7 +23,8 @@ export const LAYERS: Layers = {
   'src/engine/container': [...engine('launch', 'spec', 'store', 'setup', 'monitor'), ...mechanisms],
   'src/engine/oci': [...engine('launch', 'spec'), ...mechanisms],
   'src/engine/system': [...engine('launch'), ...mechanisms],
-  'src/image': ['fuse/layer-index.ts', ...below],
+  'src/image': ['fuse/layer-index.ts', 'src/config', ...below],
+  'src/config': ['src/errors.ts', 'src/error-codes.ts'],
   'src/runtime': ['src/userns', ...below],
   'src/userns': ['src/sys', 'src/errors.ts'],
   'src/cgroups': ['src/sys', 'src/errors.ts'],

@@ -6,6 +6,8 @@ import { UsageError } from '../../errors.js';
 import { HutchCommand } from '../command.js';
 import { ContainerFlagsCommand } from '../options/container-flags.js';
 import { preserveFdsOption } from '../options/preserve-fds.js';
+import { applyConfigDefaults } from '../options/config-defaults.js';
+import { loadContainersConf } from '../../config/containers-conf.js';
 
 /** `hutch run`: flags into a request, then one engine call. */
 export class RunCommand extends ContainerFlagsCommand {
@@ -32,7 +34,7 @@ export class RunCommand extends ContainerFlagsCommand {
   readOnly = Option.Boolean('--read-only', false, { description: 'mount the root filesystem read-only' });
   tmpfs = Option.Array('--tmpfs', [], { description: 'mount a tmpfs at DST[:OPTIONS]' });
   hostname = Option.String('-h,--hostname', { description: 'the container\'s hostname (default: its id)' });
-  userns = Option.String('--userns', 'auto', { validator: t.isEnum(['auto', '', 'keep-id'] as const), description: 'keep-id: map your own uid/gid to themselves inside' });
+  userns = Option.String('--userns', { validator: t.isEnum(['auto', '', 'keep-id'] as const), description: 'keep-id: map your own uid/gid to themselves inside (default: containers.conf\'s userns, else auto)' });
   uidmap = Option.Array('--uidmap', [], { description: 'explicit uid map CONTAINER:HOST:SIZE (repeatable)' });
   gidmap = Option.Array('--gidmap', [], { description: 'explicit gid map CONTAINER:HOST:SIZE (repeatable)' });
   capAdd = Option.Array('--cap-add', [], { description: 'add a capability (or ALL)' });
@@ -68,13 +70,14 @@ export class RunCommand extends ContainerFlagsCommand {
     return { stdin: process.stdin, stdout: process.stdout, stderr: this.context.stderr, paths: hutchPaths(this.root) };
   }
 
+  /** The flags over containers.conf's defaults (read here, once, at the edge). */
   protected request(): RunCommandRequest {
     const { setup, command } = this.setupFlags(this.root, this.rootfs, this.command);
-    return {
+    return applyConfigDefaults({
       setup, rootfs: this.rootfs ?? '', command, env: this.env, envFiles: this.envFile, workdir: this.workdir, user: this.user,
       volumes: this.volume, readOnly: this.readOnly, tmpfs: this.tmpfs, hostname: this.hostname, network: 'none',
       capAdd: this.capAdd, capDrop: this.capDrop, tty: this.tty, ulimits: this.ulimit, userns: this.userns === 'keep-id' ? 'keep-id' : 'auto',
       uidmap: this.uidmap, gidmap: this.gidmap, interactive: this.interactive, init: this.init, preserveFds: this.preserveFds,
-    };
+    }, loadContainersConf(), this.userns);
   }
 }

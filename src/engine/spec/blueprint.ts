@@ -24,6 +24,10 @@ export interface RunRequest {
   capDrop: string[];
   tty: boolean;
   ulimits: string[];
+  /** containers.conf's env: under the image's Env and the flags. */
+  defaultEnv?: string[];
+  /** containers.conf's default_capabilities: replaces docker's default set when given. */
+  defaultCapabilities?: string[];
 }
 
 /** What the blueprint is made against: the id maps chosen for this user and where generated files live. */
@@ -86,10 +90,10 @@ export function blueprintFromRequest(req: RunRequest, ctx: SpecContext): Bluepri
     readOnly: req.readOnly,
     tty: req.tty,
     args: req.command,
-    env: [...req.envFiles.flatMap(readEnvFile), ...req.env].flatMap(lookUpEnv),
+    env: [...(req.defaultEnv ?? []), ...req.envFiles.flatMap(readEnvFile), ...req.env].flatMap(lookUpEnv),
     cwd: req.workdir ?? '/',
     user: containerUser(req, ctx, rootfs),
-    capabilities: capabilities(req.capAdd, req.capDrop),
+    capabilities: capabilities(req.capAdd, req.capDrop, req.defaultCapabilities?.map(capabilityName) ?? DEFAULT_CAPABILITIES),
     rlimits: req.ulimits.map(parseUlimit),
     mounts: [...req.tmpfs.map(tmpfsMount), ...req.volumes.map(volumeMount)],
     network: req.network,
@@ -120,10 +124,10 @@ function containerUser(req: RunRequest, ctx: SpecContext, rootfs: string): Conta
   return ctx.userDb ? resolveUser(req.user ?? '0', ctx.userDb.passwd, ctx.userDb.group) : resolveUserIn(rootfs, req.user ?? '0');
 }
 
-/** docker's default set, then --cap-add, then --cap-drop; ALL stands for every capability. */
-function capabilities(add: string[], drop: string[]): string[] {
+/** The default set (docker's, or containers.conf's), then --cap-add, then --cap-drop; ALL stands for every capability. */
+function capabilities(add: string[], drop: string[], base: readonly string[]): string[] {
   const isAll = (c: string): boolean => c.toUpperCase() === 'ALL';
-  const caps = add.some(isAll) ? [...CAPABILITIES] as string[] : [...DEFAULT_CAPABILITIES];
+  const caps = add.some(isAll) ? [...CAPABILITIES] as string[] : [...base];
   for (const c of add.filter((c) => !isAll(c)).map(capabilityName)) if (!caps.includes(c)) caps.push(c);
   if (drop.some(isAll)) return add.filter((c) => !isAll(c)).map(capabilityName);
   const dropped = drop.map(capabilityName);
