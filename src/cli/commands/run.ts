@@ -31,7 +31,7 @@ export class RunCommand extends ContainerFlagsCommand {
   envFile = Option.Array('--env-file', [], { description: 'read environment variables from a file of K=V lines' });
   workdir = Option.String('-w,--workdir', { description: 'working directory inside the container' });
   user = Option.String('-u,--user', { description: 'USER[:GROUP] (names from the container\'s /etc/passwd and /etc/group, or ids)' });
-  volume = Option.Array('-v,--volume', [], { description: 'bind mount SRC:DST[:ro|rw]' });
+  volume = Option.Array('-v,--volume', [], { description: '[SRC:]DST[:ro|rw|U|O]: SRC a host path (/abs, ./rel, ../rel) or a named volume (created on first use)' });
   readOnly = Option.Boolean('--read-only', false, { description: 'mount the root filesystem read-only' });
   tmpfs = Option.Array('--tmpfs', [], { description: 'mount a tmpfs at DST[:OPTIONS]' });
   hostname = Option.String('-h,--hostname', { description: 'the container\'s hostname (default: its id)' });
