@@ -19,7 +19,10 @@ export function materializeRootfs(image: Pick<ResolvedImage, 'layers'>, dest: st
     if (all.some((e) => under.startsWith(e.path + '/') && (e.kind === EntryKind.Whiteout || (e.flags & OPAQUE) !== 0))) clearDir(dest);
     const entries: CopyEntry[] = under === '' ? all : all.flatMap((e) => rebase(e, under));
     for (const e of entries) {
-      if (e.kind === EntryKind.Whiteout) e.path === '' ? clearDir(dest) : rmSync(join(dest, e.path), { recursive: true, force: true });
+      if (e.kind === EntryKind.Whiteout) {
+        if (e.path === '') clearDir(dest);
+        else rmSync(join(dest, e.path), { recursive: true, force: true });
+      }
       else if (e.kind === EntryKind.Dir && (e.flags & OPAQUE) !== 0) clearDir(join(dest, e.path));
     }
     copyLayer(layer.dir, entries, dest);

@@ -22,7 +22,7 @@ export class CommitCommand extends HutchCommand {
   image = Option.String({ required: false });
 
   async run(): Promise<number> {
-    const { commitContainer } = await import('../../image/commit/commit.js');
+    const { commitContainer } = await import('../../engine/commit/commit.js');
     const image = await commitContainer(hutchPaths(this.root), this.root, { container: this.container, name: this.image, changes: this.change, message: this.message, author: this.author });
     this.context.stdout.write(image.id.slice(7) + '\n');
     return 0;

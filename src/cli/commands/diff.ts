@@ -14,7 +14,7 @@ export class DiffCommand extends HutchCommand {
   container = Option.String();
 
   async run(): Promise<number> {
-    const { diffContainer } = await import('../../image/commit/diff.js');
+    const { diffContainer } = await import('../../engine/commit/diff.js');
     const changes = await diffContainer(hutchPaths(this.root), this.root, this.container);
     if (this.format === 'json') this.context.stdout.write(JSON.stringify(changes, null, 2) + '\n');
     else this.context.stdout.write(changes.map((c) => `${c.kind} ${c.path}\n`).join(''));

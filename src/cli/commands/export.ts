@@ -17,7 +17,7 @@ export class ExportCommand extends HutchCommand {
 
   async run(): Promise<number> {
     if (this.output === undefined && process.stdout.isTTY) throw new UsageError('EXPORT_TO_TERMINAL', 'cannot export to a terminal', { hint: 'redirect stdout to a file or give -o FILE' });
-    const { exportContainer } = await import('../../image/commit/export.js');
+    const { exportContainer } = await import('../../engine/commit/export.js');
     const out = this.output === undefined ? this.context.stdout : createWriteStream(this.output);
     await exportContainer(hutchPaths(this.root), this.root, this.container, out);
     return 0;

@@ -15,7 +15,7 @@ export class VolumeCreateCommand extends HutchCommand {
   name = Option.String({ required: false });
 
   async run(): Promise<number> {
-    const { VolumeStore } = await import('../../volume/store.js');
+    const { VolumeStore } = await import('../../engine/volume/store.js');
     const labels: Record<string, string> = {};
     for (const l of this.label) {
       const eq = l.indexOf('=');

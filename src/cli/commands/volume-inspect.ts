@@ -12,7 +12,7 @@ export class VolumeInspectCommand extends HutchCommand {
   names = Option.Rest({ required: 1 });
 
   async run(): Promise<number> {
-    const { VolumeStore } = await import('../../volume/store.js');
+    const { VolumeStore } = await import('../../engine/volume/store.js');
     const store = new VolumeStore(this.root);
     const shown = this.names.map((n) => ({ ...store.get(n), UsedBy: store.users(n) }));
     this.context.stdout.write(JSON.stringify(shown, null, 2) + '\n');

@@ -14,7 +14,7 @@ export class VolumeLsCommand extends HutchCommand {
   format = Option.String('--format', { description: '"json" for machine-readable output' });
 
   async run(): Promise<number> {
-    const { VolumeStore } = await import('../../volume/store.js');
+    const { VolumeStore } = await import('../../engine/volume/store.js');
     const volumes = new VolumeStore(this.root).list();
     if (this.format === 'json') this.context.stdout.write(JSON.stringify(volumes, null, 2) + '\n');
     else if (this.quiet) this.context.stdout.write(volumes.map((v) => v.Name + '\n').join(''));

@@ -12,7 +12,7 @@ export class VolumePruneCommand extends HutchCommand {
   force = Option.Boolean('-f,--force', false, { description: 'accepted for podman compatibility (hutch never prompts)' });
 
   async run(): Promise<number> {
-    const { VolumeStore } = await import('../../volume/store.js');
+    const { VolumeStore } = await import('../../engine/volume/store.js');
     const { removeTree } = await import('../../engine/setup/index.js');
     for (const name of await new VolumeStore(this.root).prune(removeTree)) this.context.stdout.write(name + '\n');
     return 0;

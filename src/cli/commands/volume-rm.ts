@@ -13,7 +13,7 @@ export class VolumeRmCommand extends HutchCommand {
   names = Option.Rest({ required: 1 });
 
   async run(): Promise<number> {
-    const { VolumeStore } = await import('../../volume/store.js');
+    const { VolumeStore } = await import('../../engine/volume/store.js');
     const { removeTree } = await import('../../engine/setup/index.js');
     const store = new VolumeStore(this.root);
     for (const name of this.names) {

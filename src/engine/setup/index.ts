@@ -7,7 +7,7 @@
  *
  * Owns: createSetup, prepareLaunch, readSetup/releaseSetup, prepareRootfs, prepareNetwork,
  * prepareCgroups, removeRecord, removeTree, treeLayer (the writable layer over a --rootfs tree).
- * May import: engine/launch, engine/spec, engine/store; src/image, src/volume, src/cgroups, net, fuse, src/runtime,
+ * May import: engine/launch, engine/spec, engine/store, engine/volume; src/image, src/cgroups, net, fuse, src/runtime,
  * src/userns, src/sys, src/paths.ts, src/errors.ts.
  */
 export * from './setup.js';

@@ -7,7 +7,7 @@ import type { ResolvedImage } from '../../image/resolve.js';
 import { CLONE } from '../../runtime/linux.js';
 import type { IdMapping } from '../../runtime/spec.js';
 import { atomicWriteFile } from '../../sys/fs.js';
-import { releaseVolumes } from '../../volume/store.js';
+import { releaseVolumes } from '../volume/index.js';
 import type { Cleanup } from '../../sys/cleanup.js';
 import type { CgroupHandle } from '../../cgroups/cgroup.js';
 import { prepareCgroups, type ResourceRequest } from './cgroups.js';
@@ -29,7 +29,7 @@ export interface SetupFlags extends NetworkFlags, ResourceRequest {
   platform?: string;
   /** The global --root, for the image store. */
   root?: string;
-  /** --mount values (src/volume/flags.ts); -v values are the request's `volumes`. */
+  /** --mount values (src/engine/volume/flags.ts); -v values are the request's `volumes`. */
   mounts?: string[];
 }
 
@@ -83,17 +83,17 @@ async function withMounts<T extends { volumes: string[]; tmpfs: string[] }>(req:
   save();
   const mountFlags = setup.flags.mounts ?? [];
   if (req.volumes.length === 0 && mountFlags.length === 0) return { req, chown: [] };
-  const { resolveMounts } = await import('../../volume/resolve.js');
+  const { resolveMounts } = await import('../volume/index.js');
   const mounts = await resolveMounts(req.volumes, mountFlags, { root: setup.flags.root, id, dataDir: dirs.data, cwd: process.cwd(), image });
   setup.volumes = mounts.names;
   save();
   return { req: { ...req, volumes: mounts.volumes, tmpfs: [...req.tmpfs, ...mounts.tmpfs] }, chown: mounts.chown };
 }
 
-/** -v ...:U: the sources go to the container's user, through the container's id maps (src/volume/owner.ts). */
+/** -v ...:U: the sources go to the container's user, through the container's id maps (src/engine/volume/owner.ts). */
 export async function chownVolumes(sources: string[], user: { uid: number; gid: number }, maps: { uidMappings: IdMapping[]; gidMappings: IdMapping[] }): Promise<void> {
   if (sources.length === 0) return;
-  const { chownSources } = await import('../../volume/owner.js');
+  const { chownSources } = await import('../volume/index.js');
   await chownSources(sources, user, { uidMappings: maps.uidMappings, gidMappings: maps.gidMappings });
 }
 

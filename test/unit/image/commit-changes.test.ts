@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { applyChange } from '../../../src/image/commit/changes.js';
+import { applyChange } from '../../../src/engine/commit/changes.js';
 
 describe('applyChange (--change)', () => {
   it('reads the exec and shell forms of CMD and ENTRYPOINT', () => {

@@ -7,7 +7,7 @@ import { isWhiteoutDevice, OPAQUE_MARKER, WH_PREFIX } from '../../../fuse/whiteo
 import { isOpaque } from '../../../fuse/upper.js';
 import { isPrivateXattr, OVERRIDE_STAT, parseOverrideStat, RDEV_XATTR } from '../../../fuse/xattr.js';
 import { lgetxattr, llistxattr } from '../../sys/xattr.js';
-import { XATTR_ENCODING } from '../pax.js';
+import { XATTR_ENCODING } from '../../image/pax.js';
 
 const S_IFMT = 0o170000;
 /** tar-stream fills the fields a header leaves out. */

@@ -1,8 +1,8 @@
 import { cpSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { UsageError } from '../errors.js';
-import { materializeRootfs } from '../image/materialize.js';
-import type { ResolvedImage } from '../image/resolve.js';
+import { UsageError } from '../../errors.js';
+import { materializeRootfs } from '../../image/materialize.js';
+import type { ResolvedImage } from '../../image/resolve.js';
 import { parseMountFlag, parseVolumeFlag, type MountFlag } from './flags.js';
 import { releaseVolumes, VolumeStore } from './store.js';
 

@@ -1,6 +1,6 @@
-import { UsageError } from '../errors.js';
-import { launchInUserNamespace } from '../engine/launch/index.js';
-import type { IdMapping } from '../runtime/spec.js';
+import { UsageError } from '../../errors.js';
+import { launchInUserNamespace } from '../launch/index.js';
+import type { IdMapping } from '../../runtime/spec.js';
 
 /**
  * -v SRC:DST:U — gives the sources to the container's user as podman does: `chown -R` run as root

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { isAbsolute, posix, resolve } from 'node:path';
-import { UsageError } from '../errors.js';
+import { UsageError } from '../../errors.js';
 
 /** One `-v` or `--mount`, parsed but not yet resolved against the volume store. */
 export type MountFlag =

@@ -1,8 +1,8 @@
 import type { HutchPaths } from '../../paths.js';
-import { formatReference, parseReference } from '../ref.js';
-import { readConfig } from '../resolve.js';
-import type { ImageRecord } from '../store.js';
-import { writeImage } from '../write-image.js';
+import { formatReference, parseReference } from '../../image/ref.js';
+import { readConfig } from '../../image/resolve.js';
+import type { ImageRecord } from '../../image/store.js';
+import { writeImage } from '../../image/write-image.js';
 import { applyChange } from './changes.js';
 import { containerLayer } from './container-layer.js';
 import { layerFromUpper } from './layer-stream.js';

@@ -1,11 +1,11 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { readSetup } from '../../engine/setup/index.js';
-import { containerFiles, readConfig as readContainer, resolveContainer, userStore } from '../../engine/store/index.js';
+import { readSetup } from '../setup/index.js';
+import { containerFiles, readConfig as readContainer, resolveContainer, userStore } from '../store/index.js';
 import { UsageError } from '../../errors.js';
 import type { HutchPaths } from '../../paths.js';
 import type { IdMapping } from '../../runtime/spec.js';
-import { Store, type ImageRecord } from '../store.js';
+import { Store, type ImageRecord } from '../../image/store.js';
 
 /** A container's writable layer and what it lies on: for commit and diff. */
 export interface ContainerLayer {

@@ -1,8 +1,8 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { StoreError, UsageError } from '../errors.js';
-import { hutchPaths } from '../paths.js';
-import { atomicWriteFile, withLock } from '../sys/fs.js';
+import { StoreError, UsageError } from '../../errors.js';
+import { hutchPaths } from '../../paths.js';
+import { atomicWriteFile, withLock } from '../../sys/fs.js';
 
 /** One named volume as `hutch volume inspect` shows it (podman's field names). */
 export interface VolumeRecord {

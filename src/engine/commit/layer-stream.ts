@@ -5,15 +5,15 @@ import { join } from 'node:path';
 import { PassThrough, Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
-import { launchInUserNamespace } from '../../engine/launch/index.js';
+import { launchInUserNamespace } from '../launch/index.js';
 import { StoreError } from '../../errors.js';
 import type { IdMapping } from '../../runtime/spec.js';
 import { entryCommand } from '../../sys/entry-points.js';
 import { pipe } from '../../sys/pipe.js';
 import tar from 'tar-stream';
-import { MediaType } from '../manifest.js';
-import type { ImageRecord, Store } from '../store.js';
-import { stageLayer } from '../unpack.js';
+import { MediaType } from '../../image/manifest.js';
+import type { ImageRecord, Store } from '../../image/store.js';
+import { stageLayer } from '../../image/unpack.js';
 
 /**
  * Makes a new layer of the store from a container's upper directory: the tar is written by

@@ -1,5 +1,5 @@
 import { UsageError } from '../../errors.js';
-import type { ImageConfig } from '../manifest.js';
+import type { ImageConfig } from '../../image/manifest.js';
 
 type RunConfig = NonNullable<ImageConfig['config']>;
 

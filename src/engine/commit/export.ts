@@ -6,7 +6,7 @@ import tar from 'tar-stream';
 import { EntryKind, OPAQUE, readLayerIndex, type IndexEntry } from '../../../fuse/layer-index.js';
 import { OPAQUE_MARKER, WH_PREFIX } from '../../../fuse/whiteout.js';
 import type { HutchPaths } from '../../paths.js';
-import { XATTR_ENCODING } from '../pax.js';
+import { XATTR_ENCODING } from '../../image/pax.js';
 import { containerLayer } from './container-layer.js';
 import { eachTarEntry, withUpperTar } from './layer-stream.js';
 
