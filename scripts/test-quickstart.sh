@@ -11,11 +11,15 @@ home=$(getent passwd "$user" | cut -d: -f6)
 # Leave the machine as found: the user's store and the quickstart's copy go again if they are new.
 fresh_store=; [ -e "$home/.local/share/hutch" ] || fresh_store=1
 fresh_src=; [ -e /tmp/hutch-quickstart-src ] || fresh_src=1
+fresh_runtime=; [ -e "/tmp/hutch-$(id -u "$user")" ] || fresh_runtime=1
 work=$(mktemp -d /tmp/hutch-quickstart-test-XXXXXX)
 cleanup() {
   rm -rf "$work"
   local code=$repo; [ -d /tmp/hutch-quickstart-src ] && code=/tmp/hutch-quickstart-src
   [ -z "$fresh_store" ] || runuser -u "$user" -- env -i HOME="$home" PATH=/usr/local/bin:/usr/bin:/bin node "$code/bin/hutch" system reset -f >/dev/null 2>&1 || true
+  # The printed commands run without XDG_RUNTIME_DIR: hutch's runtime folder is /tmp/hutch-UID,
+  # where even the reset above leaves its code cache.
+  [ -z "$fresh_runtime" ] || rm -rf "/tmp/hutch-$(id -u "$user")"
   [ -z "$fresh_src" ] || rm -rf /tmp/hutch-quickstart-src
 }
 trap cleanup EXIT
