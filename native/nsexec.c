@@ -28,6 +28,8 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/sendfile.h>
+#include <sys/mman.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
@@ -140,11 +142,11 @@ static void check_plan(void) {
       if (*count == MAX_STRINGS) die(STEP_PARSE_PLAN, E2BIG, r.index);
       (r.tag == TAG_ARG ? argv_list : env_list)[(*count)++] = (char *)get_string(&r, 0, 0);
     }
-    if ((r.tag == TAG_CLONE_FLAGS || r.tag == TAG_PROPAGATION || r.tag == TAG_PDEATHSIG || r.tag == TAG_UMASK) && r.len != 4)
+    if ((r.tag == TAG_CLONE_FLAGS || r.tag == TAG_PROPAGATION || r.tag == TAG_PDEATHSIG || r.tag == TAG_UMASK || r.tag == TAG_SECCOMP_FLAGS) && r.len != 4)
       die(STEP_PARSE_PLAN, EINVAL, r.index);
     if ((r.tag == TAG_USER && r.len != 8) || (r.tag == TAG_RLIMIT && r.len != 20) || (r.tag == TAG_CAPS && r.len != 40))
       die(STEP_PARSE_PLAN, EINVAL, r.index);
-    if ((r.tag == TAG_MOUNT && r.len < 8) || (r.tag == TAG_SECCOMP && r.len % 8 != 0))
+    if ((r.tag == TAG_MOUNT && r.len < 8) || (r.tag == TAG_SECCOMP && (r.len % 8 != 0 || r.len == 0 || r.len / 8 > 4096)))
       die(STEP_PARSE_PLAN, EINVAL, r.index);
     if (r.tag == TAG_SETNS && r.len < 9) die(STEP_PARSE_PLAN, EINVAL, r.index);
     if (r.tag == TAG_PRESERVE_FDS) check_preserved(&r);
@@ -454,10 +456,82 @@ static void setup_process(void) {
   }
 }
 
+/* ---- The helper's own confinement: nothing of it is writable, readable or inherited from inside a container. ---- */
+
+#define HELPER_SEALS (F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE)
+#ifndef MFD_EXEC
+#define MFD_EXEC 0x0010U
+#endif
+
+/*
+ * Invariant: the helper runs from a sealed memfd copy of its binary (the runc CVE-2019-5736 fix):
+ * /proc/PID/exe of every helper process names that copy, which nobody can write, never the host
+ * file a container's root (the user) could otherwise reopen for writing. The copy costs one
+ * sendfile and one more execve; the plan and sync fds are not close-on-exec yet and pass through.
+ */
+static void run_sealed(char **argv) {
+  int self = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+  if (self < 0) die(STEP_SEAL, errno, 0);
+  int seals = fcntl(self, F_GET_SEALS);
+  if (seals >= 0 && (seals & HELPER_SEALS) == HELPER_SEALS) {
+    close(self);
+    return;
+  }
+  int copy = memfd_create("hutch-nsexec", MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_EXEC);
+  if (copy < 0 && errno == EINVAL) copy = memfd_create("hutch-nsexec", MFD_CLOEXEC | MFD_ALLOW_SEALING); /* before 6.3 */
+  struct stat st;
+  if (copy < 0 || fstat(self, &st) < 0) die(STEP_SEAL, errno, 0);
+  for (off_t done = 0; done < st.st_size;) {
+    ssize_t n = sendfile(copy, self, NULL, (size_t)(st.st_size - done));
+    if (n <= 0) die(STEP_SEAL, n < 0 ? errno : EIO, 0);
+    done += n;
+  }
+  close(self);
+  if (fcntl(copy, F_ADD_SEALS, HELPER_SEALS) < 0) die(STEP_SEAL, errno, 0);
+  syscall(SYS_execveat, copy, "", argv, environ, AT_EMPTY_PATH);
+  die(STEP_SEAL, errno, 0);
+}
+
+/* Invariant: only the wire (0-5) and the fds to pass on (PRESERVE_FDS) are open; nothing the caller leaked. */
+static void close_unexpected_fds(void) {
+  struct record r;
+  unsigned int first = ~0u, count = 0;
+  if (find(TAG_PRESERVE_FDS, &r)) count = get_u32(r.data), first = get_u32(r.data + 4);
+  int rc = count == 0 ? (int)syscall(SYS_close_range, FAIL_FD + 1, ~0u, 0)
+                      : (first > FAIL_FD + 1 ? (int)syscall(SYS_close_range, FAIL_FD + 1, first - 1, 0) : 0) |
+                            (int)syscall(SYS_close_range, first + count, ~0u, 0);
+  if (rc < 0) die(STEP_CLOSE_FDS, errno, 0);
+}
+
+/*
+ * Whether hutch must reach the child through /proc between clone and start (id maps, slirp4netns'
+ * netns, pidfd_getfd of the pty master): then the child stays dumpable until "go". A child that
+ * joins a running container (exec) is in that container's view, so it is dumpable only when hutch
+ * takes its pty master.
+ */
+static int child_needs_proc(void) {
+  struct record r;
+  if (find(TAG_TERMINAL, &r) && !find(TAG_CONSOLE_SOCKET, &r)) return 1;
+  return !find(TAG_SETNS, &r);
+}
+
+/* Invariant: the plan's seccomp filter is installed, with seccomp(2)'s flags from SECCOMP_FLAGS. */
+static void install_seccomp(void) {
+  struct record r, f;
+  if (!find(TAG_SECCOMP, &r)) return;
+  uint32_t flags = find(TAG_SECCOMP_FLAGS, &f) ? get_u32(f.data) : 0;
+  struct sock_fprog prog = {(unsigned short)(r.len / 8), (struct sock_filter *)r.data};
+  if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog) < 0) die(STEP_SECCOMP, errno, r.index);
+}
+
 /* Invariant: the process runs as the plan's user with exactly the plan's capabilities. */
 static void drop_privileges(void) {
   struct record caps, user, groups, r;
   int has_caps = find(TAG_CAPS, &caps) != NULL;
+  /* Without no_new_privs the filter needs CAP_SYS_ADMIN (in our user namespace): install it while
+     we still have it; the steps left (setgroups, setres*id, capset, exec) must pass it, as in runc. */
+  int nnp = find(TAG_NO_NEW_PRIVS, &r) != NULL;
+  if (!nnp) install_seccomp();
   if (prctl(PR_SET_KEEPCAPS, 1) < 0) die(STEP_CAPS, errno, 0);
   if (has_caps) {
     uint64_t bounding = get_u64(caps.data);
@@ -487,11 +561,8 @@ static void drop_privileges(void) {
     for (int cap = 0; cap < 64; cap++)
       if ((ambient & (1ull << cap)) && prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0) die(STEP_CAPS, errno, caps.index);
   }
-  if (find(TAG_NO_NEW_PRIVS, &r) && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) die(STEP_NO_NEW_PRIVS, errno, r.index);
-  if (find(TAG_SECCOMP, &r)) {
-    struct sock_fprog prog = {(unsigned short)(r.len / 8), (struct sock_filter *)r.data};
-    if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) < 0) die(STEP_SECCOMP, errno, r.index);
-  }
+  if (nnp && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) die(STEP_NO_NEW_PRIVS, errno, 0);
+  if (nnp) install_seccomp();
 }
 
 /*
@@ -614,16 +685,17 @@ static void __attribute__((noreturn)) run_child(void) {
     sync_read(SYNC_GO);
     close(SYNC_FD);
   }
+  if (prctl(PR_SET_DUMPABLE, 0) < 0) die(STEP_SEAL, errno, 0); /* until exec: the container runs from here on */
   if (find(TAG_CLONE_FLAGS, &r) && (get_u32(r.data) & CLONE_NEWCGROUP) && unshare(CLONE_NEWCGROUP) < 0) die(STEP_CGROUPNS, errno, r.index);
   drop_privileges();
   if (!find(TAG_INIT, &r)) exec_process(slave);
   pid_t pid = fork();
   if (pid < 0) die(STEP_INIT, errno, r.index);
   if (pid == 0) exec_process(slave);
-  /* The tiny init: PID 1 reaps every orphan and passes signals on to the command. */
-  close(FAIL_FD);
-  close(PTY_MASTER_FD);
-  if (slave >= 0) close(slave);
+  /* The tiny init: PID 1 reaps every orphan and passes signals on to the command. It holds no fd
+     but stdio, and is dumpable again (as an exec'd process would be): hutch exec joins its namespaces. */
+  syscall(SYS_close_range, 3, ~0u, 0);
+  prctl(PR_SET_DUMPABLE, 1);
   install_forwarding(pid);
   _exit(wait_for(pid));
 }
@@ -655,7 +727,10 @@ static void join_namespaces(void) {
     }
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+  (void)argc;
+  run_sealed(argv);
+  if (prctl(PR_SET_DUMPABLE, 0) < 0) die(STEP_SEAL, errno, 0);
   for (int fd = PLAN_FD; fd <= FAIL_FD; fd++) {
     if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) _exit(125); /* no fd 5 to report on */
     int fl = fcntl(fd, F_GETFL);
@@ -663,6 +738,7 @@ int main(void) {
   }
   read_plan();
   check_plan();
+  close_unexpected_fds();
   struct record r;
   if (find(TAG_PDEATHSIG, &r) && prctl(PR_SET_PDEATHSIG, get_u32(r.data)) < 0) die(STEP_PDEATHSIG, errno, r.index);
   console_fd = connect_console();
@@ -670,9 +746,12 @@ int main(void) {
   uint32_t flags = find(TAG_CLONE_FLAGS, &r) ? get_u32(r.data) : 0;
   /* The cgroup namespace comes after "go" (run_child): hooks move the child into its cgroup first,
      so that cgroup, not ours, is the root the container sees. */
+  int open_child = child_needs_proc();
+  if (open_child && prctl(PR_SET_DUMPABLE, 1) < 0) die(STEP_SEAL, errno, 0); /* the child inherits it */
   pid_t child = (pid_t)syscall(SYS_clone, (unsigned long)(flags & ~(uint32_t)CLONE_NEWCGROUP) | SIGCHLD, NULL, NULL, NULL, 0);
   if (child < 0) die(STEP_CLONE, errno, r.index);
   if (child == 0) run_child(); /* never returns */
+  if (open_child && prctl(PR_SET_DUMPABLE, 0) < 0) die(STEP_SEAL, errno, 0);
   if (console_fd >= 0) close(console_fd);
   if (find(TAG_PRESERVE_FDS, &r)) /* the child has them; the helper need not hold them open */
     for (uint32_t i = 0; i < get_u32(r.data); i++) close((int)(get_u32(r.data + 4) + i));

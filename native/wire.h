@@ -46,7 +46,8 @@ enum wire_tag {
   TAG_CONSOLE_SOCKET = 28,/* string path: send the pty master over this unix socket (SCM_RIGHTS) */
   TAG_TAP = 29,          /* string name: make a persistent tap device (IFF_TAP|IFF_NO_PI) before the mounts */
   TAG_PRESERVE_FDS = 30, /* u32 count, u32 first: the helper's fds first.. become the process's 3.. (--preserve-fds) */
-  TAG_MAX = 30,
+  TAG_SECCOMP_FLAGS = 31,/* u32 SECCOMP_FILTER_FLAG_*: install the SECCOMP record with seccomp(2) and these flags */
+  TAG_MAX = 31,
 };
 
 /* TAG_MOUNT ops: what to do around mount(2). */
@@ -98,6 +99,8 @@ enum wire_step {
   STEP_CONSOLE_SOCKET = 31,
   STEP_TAP = 32,
   STEP_PRESERVE_FDS = 33,
+  STEP_SEAL = 34,      /* re-executing from a sealed memfd copy of the helper */
+  STEP_CLOSE_FDS = 35, /* closing the fds the helper was not given */
 };
 
 #endif

@@ -38,6 +38,8 @@ export interface HelperPlan {
   caps?: CapabilitySets;
   noNewPrivileges: boolean;
   seccomp?: Uint8Array;
+  /** seccomp(2) SECCOMP_FILTER_FLAG_* for the filter (the spec's linux.seccomp.flags). */
+  seccompFlags?: number;
   args: string[];
   env: string[];
   init: boolean;
