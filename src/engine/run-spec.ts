@@ -3,6 +3,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { UsageError } from '../errors.js';
 import { CAPABILITIES, capabilityName, DEFAULT_CAPABILITIES, RLIMITS } from '../runtime/linux.js';
 import type { IdMapping, Mount, Namespace, Spec } from '../runtime/spec.js';
+import { maskedPaths, parseSecurityOpts, seccompFor } from '../security/options.js';
 import { requireMapped, toHost } from '../userns/idmap.js';
 import type { SubidRange } from '../userns/subid.js';
 import { resolveUser, resolveUserIn } from './users.js';
@@ -24,6 +25,8 @@ export interface RunRequest {
   capDrop: string[];
   tty: boolean;
   ulimits: string[];
+  /** --security-opt values (src/security/options.ts). */
+  securityOpts?: string[];
 }
 
 /** What the spec is built against: the id maps chosen for this user and where generated files live. */
@@ -61,6 +64,7 @@ export function buildRunSpec(req: RunRequest, ctx: SpecContext): Spec {
   requireMapped('gid', ctx.gidMappings, user.gid, ctx.subgid);
   const hostname = req.hostname ?? ctx.id.slice(0, 12);
   const caps = capabilities(req.capAdd, req.capDrop);
+  const security = parseSecurityOpts(req.securityOpts ?? []);
   const namespaces: Namespace[] = [{ type: 'user' }, { type: 'mount' }, { type: 'pid' }, { type: 'uts' }, { type: 'ipc' }, { type: 'cgroup' }];
   if (req.network === 'none') namespaces.push({ type: 'network' });
   return {
@@ -73,7 +77,7 @@ export function buildRunSpec(req: RunRequest, ctx: SpecContext): Spec {
       cwd: req.workdir ?? '/',
       capabilities: { bounding: caps, effective: caps, permitted: caps, inheritable: [], ambient: [] },
       rlimits: req.ulimits.map(parseUlimit),
-      noNewPrivileges: true,
+      noNewPrivileges: security.noNewPrivileges ?? true,
     },
     root: { path: rootfs, readonly: req.readOnly },
     hostname,
@@ -83,8 +87,9 @@ export function buildRunSpec(req: RunRequest, ctx: SpecContext): Spec {
       uidMappings: ctx.uidMappings,
       gidMappings: ctx.gidMappings,
       devices: DEVICES.map((d) => ({ path: `/dev/${d}`, type: 'c' as const })),
-      maskedPaths: MASKED_PATHS,
-      readonlyPaths: READONLY_PATHS,
+      maskedPaths: maskedPaths(MASKED_PATHS, security),
+      readonlyPaths: READONLY_PATHS.filter((p) => !security.unmask.includes('ALL') && !security.unmask.includes(p)),
+      seccomp: seccompFor(security, caps),
     },
   };
 }
