@@ -1,6 +1,6 @@
 import { Option } from 'clipanion';
 import { hutchPaths } from '../paths.js';
-import { userStore, type ContainerStore } from '../engine/state.js';
+import { userStore, type ContainerStore } from '../engine/store/records.js';
 import { HutchCommand } from './command.js';
 
 /** Base of the commands that act on containers of the user face: the --root flag and the store. */

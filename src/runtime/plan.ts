@@ -1,6 +1,5 @@
 import { posix } from 'node:path';
 import { UsageError } from '../errors.js';
-import { compileSeccomp } from '../security/seccomp/index.js';
 import { capabilityMask, mountOptions, CLONE, MS, RLIMITS } from './linux.js';
 import { namespaceOf, type IdMapping, type Mount, type Spec } from './spec.js';
 
@@ -68,8 +67,10 @@ export interface PlanHost {
 export interface PlanOptions {
   /** Run a tiny init as PID 1 that reaps zombies and forwards signals (--init). */
   init?: boolean;
-  /** A compiled seccomp program (struct sock_filter[]) instead of spec.linux.seccomp's. */
+  /** spec.linux.seccomp compiled (struct sock_filter[], src/security/seccomp): the plan stays pure. */
   seccomp?: Uint8Array;
+  /** Its seccomp(2) SECCOMP_FILTER_FLAG_* bits. */
+  seccompFlags?: number;
 }
 
 const SIGKILL = 9;
@@ -82,8 +83,6 @@ export function planFromSpec(spec: Spec, host: PlanHost, options: PlanOptions = 
   const cloneFlags = cloneFlagsOf(spec);
   const rootfs = spec.root?.path;
   if (rootfs !== undefined && !posix.isAbsolute(rootfs)) throw new UsageError('SPEC_ROOT_RELATIVE', `cannot plan the container: root path ${rootfs} is not absolute`, { hint: 'resolve root.path against the bundle first' });
-  // linux.seccomp of either face goes through the one compiler; a given program overrides it.
-  const filter = spec.linux?.seccomp === undefined || options.seccomp !== undefined ? undefined : compileSeccomp(spec.linux.seccomp);
   return {
     cloneFlags,
     joins: joinsOf(spec),
@@ -101,8 +100,8 @@ export function planFromSpec(spec: Spec, host: PlanHost, options: PlanOptions = 
     groups: proc.user.additionalGids,
     caps: proc.capabilities === undefined ? undefined : capabilitySets(proc.capabilities),
     noNewPrivileges: proc.noNewPrivileges === true,
-    seccomp: options.seccomp ?? filter?.program,
-    seccompFlags: filter?.flags || undefined,
+    seccomp: options.seccomp,
+    seccompFlags: options.seccompFlags || undefined,
     args: proc.args,
     env: proc.env ?? [],
     init: options.init === true,

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
  */
 export const ENTRY_POINTS = {
   cli: 'src/cli/main.js',
-  monitor: 'src/engine/monitor-main.js',
+  monitor: 'src/engine/monitor/main.js',
   fuseDaemon: 'fuse/daemon-main.js',
   forwarder: 'net/forwarder-child.js',
 } as const;

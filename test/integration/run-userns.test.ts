@@ -4,7 +4,7 @@ import { mkdirSync, openSync, closeSync, readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, expect, it } from 'vitest';
-import { launchInUserNamespace } from '../../src/engine/userns-launch.js';
+import { launchInUserNamespace } from '../../src/engine/launch/userns-program.js';
 import { rootMaps } from '../../src/userns/idmap.js';
 import { readSubid } from '../../src/userns/subid.js';
 import { requires } from '../helpers/host.js';

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ContainerState } from '../../src/engine/state.js';
+import type { ContainerState } from '../../src/engine/store/records.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const bin = join(here, '..', '..', '..', 'bin', 'hutch');

@@ -1,8 +1,9 @@
 import { Option } from 'clipanion';
-import { isLive, viewContainer, waitStopped } from '../../engine/container.js';
-import { followLog, readLog, renderEntry, type LogEntry } from '../../engine/logs.js';
-import { sendStdin } from '../../engine/stdin-socket.js';
-import { containerFiles, readConfig, resolveContainer } from '../../engine/state.js';
+import { waitStopped } from '../../engine/container/lifecycle.js';
+import { isLive, viewContainer } from '../../engine/store/view.js';
+import { followLog, readLog, renderEntry, type LogEntry } from '../../engine/store/logs.js';
+import { sendStdin } from '../../engine/monitor/stdin-socket.js';
+import { containerFiles, readConfig, resolveContainer } from '../../engine/store/records.js';
 import { ContainerCommand } from '../container-command.js';
 
 /**

@@ -19,7 +19,7 @@ export class ExecCommand extends ContainerCommand {
 
   async run(): Promise<number> {
     // Loaded on use: the launch path is heavy and other commands need not load it.
-    const { execInContainer } = await import('../../engine/exec.js');
+    const { execInContainer } = await import('../../engine/container/exec.js');
     return execInContainer(this.store(), { container: this.container, command: this.command, env: this.env, workdir: this.workdir, user: this.user, tty: this.tty, interactive: this.interactive },
       { stdin: process.stdin, stdout: process.stdout, stderr: this.context.stderr, paths: hutchPaths(this.root) });
   }

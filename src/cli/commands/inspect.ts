@@ -1,6 +1,6 @@
 import { Option } from 'clipanion';
-import { viewContainer } from '../../engine/container.js';
-import { containerFiles, resolveContainer } from '../../engine/state.js';
+import { viewContainer } from '../../engine/store/view.js';
+import { containerFiles, resolveContainer } from '../../engine/store/records.js';
 import { inspectImage } from '../../image/manage.js';
 import { HutchError } from '../../errors.js';
 import { ContainerCommand } from '../container-command.js';

@@ -1,7 +1,7 @@
 import { Option } from 'clipanion';
-import { signalContainer } from '../../engine/container.js';
-import { resolveContainer } from '../../engine/state.js';
-import { parseSignal } from '../../engine/signals.js';
+import { signalContainer } from '../../engine/container/lifecycle.js';
+import { resolveContainer } from '../../engine/store/records.js';
+import { parseSignal } from '../../engine/launch/signals.js';
 import { ContainerCommand } from '../container-command.js';
 
 /** `hutch kill`: sends a signal (default SIGKILL) to the container's process. */

@@ -1,8 +1,8 @@
 import { Option } from 'clipanion';
 import * as t from 'typanion';
-import { isLive, viewContainer } from '../../engine/container.js';
-import { followLog, readLog, renderEntry, tail, type LogEntry } from '../../engine/logs.js';
-import { containerFiles, resolveContainer } from '../../engine/state.js';
+import { isLive, viewContainer } from '../../engine/store/view.js';
+import { followLog, readLog, renderEntry, tail, type LogEntry } from '../../engine/store/logs.js';
+import { containerFiles, resolveContainer } from '../../engine/store/records.js';
 import { ContainerCommand } from '../container-command.js';
 
 /** `hutch logs`: the container's output, stdout to stdout and stderr to stderr, kept until `rm`. */

@@ -1,6 +1,6 @@
 import { Option } from 'clipanion';
-import { setPaused } from '../../engine/cgroup-state.js';
-import { resolveContainer } from '../../engine/state.js';
+import { setPaused } from '../../engine/store/cgroup-state.js';
+import { resolveContainer } from '../../engine/store/records.js';
 import { ContainerCommand } from '../container-command.js';
 
 /** `hutch pause` / `unpause`: freeze or thaw every process of a container (cgroup.freeze). */

@@ -1,8 +1,8 @@
 import { Option } from 'clipanion';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { readPortLines } from '../../engine/network-hook.js';
-import { resolveContainer, userStore } from '../../engine/state.js';
+import { readPortLines } from '../../engine/setup/network.js';
+import { resolveContainer, userStore } from '../../engine/store/records.js';
 import { UsageError } from '../../errors.js';
 import { hutchPaths } from '../../paths.js';
 import { HutchCommand } from '../command.js';

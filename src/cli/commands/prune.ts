@@ -1,5 +1,5 @@
-import { removeContainer } from '../../engine/container.js';
-import { listContainers } from '../../engine/list.js';
+import { removeContainer } from '../../engine/container/lifecycle.js';
+import { listContainers } from '../../engine/container/list.js';
 import { ContainerCommand } from '../container-command.js';
 
 /** `hutch container prune`: removes every stopped container. */

@@ -1,8 +1,8 @@
 import { Option } from 'clipanion';
-import { isLive } from '../../engine/container.js';
-import { ago, listContainers, statusText } from '../../engine/list.js';
-import { containerFiles } from '../../engine/state.js';
-import { portsColumn, portsJson, recordedPorts } from '../../engine/ports-view.js';
+import { isLive } from '../../engine/store/view.js';
+import { ago, listContainers, statusText } from '../../engine/container/list.js';
+import { containerFiles } from '../../engine/store/records.js';
+import { portsColumn, portsJson, recordedPorts } from '../../engine/setup/ports-view.js';
 import { ContainerCommand } from '../container-command.js';
 
 /** `hutch ps`: podman's columns; -a for stopped ones too; --format json for scripts. */

@@ -1,7 +1,7 @@
 import { Option } from 'clipanion';
 import * as t from 'typanion';
-import { startContainer, stopContainer } from '../../engine/container.js';
-import { resolveContainer } from '../../engine/state.js';
+import { startContainer, stopContainer } from '../../engine/container/lifecycle.js';
+import { resolveContainer } from '../../engine/store/records.js';
 import { ContainerCommand } from '../container-command.js';
 
 /** `hutch restart`: stop (TERM, then KILL after -t), then start again. */

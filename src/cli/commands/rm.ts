@@ -1,6 +1,6 @@
 import { Option } from 'clipanion';
-import { removeContainer } from '../../engine/container.js';
-import { resolveContainer } from '../../engine/state.js';
+import { removeContainer } from '../../engine/container/lifecycle.js';
+import { resolveContainer } from '../../engine/store/records.js';
 import { ContainerCommand } from '../container-command.js';
 
 /** `hutch rm`: removes stopped containers (-f: running ones too, killed first). */

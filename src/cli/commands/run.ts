@@ -1,6 +1,6 @@
 import { Option } from 'clipanion';
 import * as t from 'typanion';
-import type { RunCommandIo, RunCommandRequest } from '../../engine/run-command.js';
+import type { RunCommandIo, RunCommandRequest } from '../../engine/container/foreground.js';
 import { hutchPaths } from '../../paths.js';
 import { UsageError } from '../../errors.js';
 import { HutchCommand } from '../command.js';
@@ -52,14 +52,14 @@ export class RunCommand extends ContainerFlagsCommand {
   async run(): Promise<number> {
     if (this.detach) return this.createDetached(true);
     // Loaded on use: other commands (and --help) need not pay for the engine.
-    const { runCommand } = await import('../../engine/run-command.js');
+    const { runCommand } = await import('../../engine/container/foreground.js');
     return runCommand(this.request(), this.io());
   }
 
-  /** `run -d` and `create`: a container record under a monitor (src/engine/create.ts). */
+  /** `run -d` and `create`: a container record under a monitor (src/engine/container/create.ts). */
   protected async createDetached(start: boolean): Promise<number> {
     if (this.preserveFds > 0) throw new UsageError('PRESERVE_FDS_DETACHED', `cannot pass fds to a container ${start ? 'run with -d' : 'made by create'}: its monitor starts it later, from its own fds`, { hint: 'run it in the foreground (without -d) to use --preserve-fds' });
-    const { createFromFlags } = await import('../../engine/create.js');
+    const { createFromFlags } = await import('../../engine/container/create.js');
     const id = await createFromFlags({ ...this.request(), name: this.name, restart: this.restart, autoRemove: this.rm }, this.io(), start);
     this.context.stdout.write(id + '\n');
     return 0;

@@ -1,6 +1,6 @@
 import { Option } from 'clipanion';
-import { startContainer } from '../../engine/container.js';
-import { resolveContainer } from '../../engine/state.js';
+import { startContainer } from '../../engine/container/lifecycle.js';
+import { resolveContainer } from '../../engine/store/records.js';
 import { ContainerCommand } from '../container-command.js';
 
 /** `hutch start`: runs a created container's process, or a stopped container again. */

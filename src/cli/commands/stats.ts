@@ -2,9 +2,9 @@ import { Option } from 'clipanion';
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as t from 'typanion';
 import { renderStatsTable, statsRow, type StatsSample } from '../../cgroups/stats.js';
-import { viewContainer } from '../../engine/container.js';
-import { listIds, resolveContainer } from '../../engine/state.js';
-import { sampleContainer } from '../../engine/stats.js';
+import { viewContainer } from '../../engine/store/view.js';
+import { listIds, resolveContainer } from '../../engine/store/records.js';
+import { sampleContainer } from '../../engine/container/stats.js';
 import { ContainerCommand } from '../container-command.js';
 
 /** `hutch stats`: podman's live resource table (or one sample with --no-stream). */

@@ -1,7 +1,7 @@
 import { Option } from 'clipanion';
 import * as t from 'typanion';
-import { stopContainer } from '../../engine/container.js';
-import { resolveContainer } from '../../engine/state.js';
+import { stopContainer } from '../../engine/container/lifecycle.js';
+import { resolveContainer } from '../../engine/store/records.js';
 import { ContainerCommand } from '../container-command.js';
 
 /** `hutch stop`: SIGTERM, then SIGKILL after -t seconds (podman's default: 10). */

@@ -14,7 +14,7 @@ export class SystemInfoCommand extends HutchCommand {
   format = Option.String('--format', 'text', { validator: t.isEnum(['text', 'json'] as const), description: 'text or json' });
 
   async run(): Promise<number> {
-    const { systemInfo } = await import('../../engine/system-info.js');
+    const { systemInfo } = await import('../../engine/system/system-info.js');
     const info = await systemInfo();
     if (this.format === 'json') {
       this.context.stdout.write(JSON.stringify(info, null, 2) + '\n');

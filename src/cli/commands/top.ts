@@ -1,7 +1,7 @@
 import { Option } from 'clipanion';
-import { viewContainer } from '../../engine/container.js';
-import { containerProcesses } from '../../engine/list.js';
-import { resolveContainer } from '../../engine/state.js';
+import { viewContainer } from '../../engine/store/view.js';
+import { containerProcesses } from '../../engine/container/list.js';
+import { resolveContainer } from '../../engine/store/records.js';
 import { UsageError } from '../../errors.js';
 import { ContainerCommand } from '../container-command.js';
 

@@ -1,7 +1,7 @@
 import { Option } from 'clipanion';
 import { resourcesFromFlags, type ResourceFlags } from '../../cgroups/flags.js';
-import { updateResources } from '../../engine/cgroup-state.js';
-import { resolveContainer } from '../../engine/state.js';
+import { updateResources } from '../../engine/store/cgroup-state.js';
+import { resolveContainer } from '../../engine/store/records.js';
 import { UsageError } from '../../errors.js';
 import { ContainerCommand } from '../container-command.js';
 

@@ -1,6 +1,7 @@
 import { Option } from 'clipanion';
-import { viewContainer, waitStopped } from '../../engine/container.js';
-import { resolveContainer } from '../../engine/state.js';
+import { waitStopped } from '../../engine/container/lifecycle.js';
+import { viewContainer } from '../../engine/store/view.js';
+import { resolveContainer } from '../../engine/store/records.js';
 import { ContainerCommand } from '../container-command.js';
 
 /** `hutch wait`: blocks until the containers stop; prints each exit code. */

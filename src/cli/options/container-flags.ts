@@ -1,7 +1,7 @@
 import { Option } from 'clipanion';
 import * as t from 'typanion';
 import { UsageError } from '../../errors.js';
-import type { SetupFlags } from '../../engine/container-setup.js';
+import type { SetupFlags } from '../../engine/setup/setup.js';
 import { HutchCommand } from '../command.js';
 
 /**

@@ -1,7 +1,7 @@
 import { appendFileSync } from 'node:fs';
 import { Option } from 'clipanion';
 import { BugError, HutchError } from '../../errors.js';
-import { defaultOciRoot, type OciCreateOptions } from '../../engine/oci.js';
+import { defaultOciRoot, type OciCreateOptions } from '../../engine/oci/lifecycle.js';
 import { HutchCommand, renderError } from '../command.js';
 import { preserveFdsOption } from '../options/preserve-fds.js';
 

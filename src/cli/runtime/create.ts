@@ -1,4 +1,4 @@
-import { ociCreate } from '../../engine/oci.js';
+import { ociCreate } from '../../engine/oci/lifecycle.js';
 import { BundleCommand, RuntimeCommand } from './base.js';
 
 /** `hutch runtime create`: runc's create. */

@@ -1,5 +1,5 @@
 import { Option } from 'clipanion';
-import { ociDelete } from '../../engine/oci.js';
+import { ociDelete } from '../../engine/oci/lifecycle.js';
 import { RuntimeCommand } from './base.js';
 
 /** `hutch runtime delete [--force]`: a running container only with --force. */

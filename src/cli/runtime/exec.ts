@@ -1,5 +1,5 @@
 import { Option } from 'clipanion';
-import { ociExec } from '../../engine/oci-run.js';
+import { ociExec } from '../../engine/oci/exec.js';
 import { preserveFdsOption } from '../options/preserve-fds.js';
 import { RuntimeCommand } from './base.js';
 

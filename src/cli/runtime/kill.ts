@@ -1,6 +1,6 @@
 import { Option } from 'clipanion';
-import { ociKill } from '../../engine/oci.js';
-import { parseSignal } from '../../engine/signals.js';
+import { ociKill } from '../../engine/oci/lifecycle.js';
+import { parseSignal } from '../../engine/launch/signals.js';
 import { RuntimeCommand } from './base.js';
 
 /** `hutch runtime kill ID [SIGNAL]` (default SIGTERM, as runc). */

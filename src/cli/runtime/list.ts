@@ -1,5 +1,5 @@
 import { Option } from 'clipanion';
-import { listOci, stateJson } from '../../engine/oci.js';
+import { listOci, stateJson } from '../../engine/oci/lifecycle.js';
 import { RuntimeCommand } from './base.js';
 
 /** `hutch runtime list`: runc's table, or --format json. */

@@ -1,6 +1,6 @@
 import { Option } from 'clipanion';
-import { containerProcesses } from '../../engine/list.js';
-import { ociStatus, read } from '../../engine/oci.js';
+import { containerProcesses } from '../../engine/container/list.js';
+import { ociStatus, read } from '../../engine/oci/lifecycle.js';
 import { RuntimeCommand } from './base.js';
 
 /** `hutch runtime ps`: the container's processes (--format json: their pids). */

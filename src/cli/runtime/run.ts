@@ -1,6 +1,6 @@
 import { Option } from 'clipanion';
-import { ociCreate, ociStart } from '../../engine/oci.js';
-import { ociRunForeground } from '../../engine/oci-run.js';
+import { ociCreate, ociStart } from '../../engine/oci/lifecycle.js';
+import { ociRunForeground } from '../../engine/oci/exec.js';
 import { BundleCommand, RuntimeCommand } from './base.js';
 
 /** `hutch runtime run`: create and start; without --detach, wait and exit with the status. */

@@ -2,7 +2,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Option } from 'clipanion';
 import { UsageError } from '../../errors.js';
-import { rootlessSpec } from '../../engine/oci-spec.js';
+import { rootlessSpec } from '../../engine/oci/rootless-spec.js';
 import { RuntimeCommand } from './base.js';
 
 /** `hutch runtime spec [--rootless]`: writes a starting config.json, as `runc spec`. */

@@ -1,5 +1,5 @@
 import { Option } from 'clipanion';
-import { ociStart } from '../../engine/oci.js';
+import { ociStart } from '../../engine/oci/lifecycle.js';
 import { RuntimeCommand } from './base.js';
 
 /** `hutch runtime start`: the created process execs. */

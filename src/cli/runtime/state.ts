@@ -1,5 +1,5 @@
 import { Option } from 'clipanion';
-import { read, stateJson } from '../../engine/oci.js';
+import { read, stateJson } from '../../engine/oci/lifecycle.js';
 import { RuntimeCommand } from './base.js';
 
 /** `hutch runtime state`: the runtime spec's state JSON. */

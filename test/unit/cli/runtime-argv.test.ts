@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { reorderRuntimeArgv } from '../../../src/cli/runtime/argv.js';
-import { parseRestart } from '../../../src/engine/create.js';
-import { parseSignal } from '../../../src/engine/signals.js';
+import { parseRestart } from '../../../src/engine/container/create.js';
+import { parseSignal } from '../../../src/engine/launch/signals.js';
 
 describe('runc-style argv', () => {
   it('moves the global flags after the verb', () => {

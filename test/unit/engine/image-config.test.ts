@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { HutchError } from '../../../src/errors.js';
-import { applyImageConfig, exposedPorts } from '../../../src/engine/image-config.js';
+import { applyImageConfig, exposedPorts } from '../../../src/engine/spec/image-config.js';
 import type { ImageConfig } from '../../../src/image/manifest.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'hutch-unit-'));

@@ -2,7 +2,7 @@ import { closeSync, mkdtempSync, openSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { logWriter, parseLogLine, readLog, renderEntry, tail } from '../../../src/engine/logs.js';
+import { logWriter, parseLogLine, readLog, renderEntry, tail } from '../../../src/engine/store/logs.js';
 
 describe('the container log', () => {
   it('writes whole lines as F, a line without newline as P, and reads them back with --tail', () => {

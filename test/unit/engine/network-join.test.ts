@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { networkJoins, patchForTarget, type NetworkTarget } from '../../../src/engine/network-join.js';
+import { networkJoins, patchForTarget, type NetworkTarget } from '../../../src/engine/setup/network-join.js';
 import { CLONE } from '../../../src/runtime/linux.js';
 import type { Spec } from '../../../src/runtime/spec.js';
 

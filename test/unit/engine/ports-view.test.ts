@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { portsColumn, portsJson, recordedPorts } from '../../../src/engine/ports-view.js';
+import { portsColumn, portsJson, recordedPorts } from '../../../src/engine/setup/ports-view.js';
 
 const web = { hostIP: '', hostPort: 8080, containerPort: 80, protocol: 'tcp' as const, range: 1 };
 const dns = { hostIP: '127.0.0.1', hostPort: 5353, containerPort: 53, protocol: 'udp' as const, range: 1 };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildRunSpec, DEFAULT_PATH, type RunRequest, type SpecContext } from '../../../src/engine/run-spec.js';
+import { buildRunSpec, DEFAULT_PATH, type RunRequest, type SpecContext } from '../../../src/engine/spec/container-spec.js';
 import { DEFAULT_CAPABILITIES } from '../../../src/runtime/linux.js';
 import { rootMaps } from '../../../src/userns/idmap.js';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { mergeResources } from '../../../src/engine/cgroup-state.js';
-import { netBytes, parseProcStat } from '../../../src/engine/stats.js';
+import { mergeResources } from '../../../src/engine/store/cgroup-state.js';
+import { netBytes, parseProcStat } from '../../../src/engine/container/stats.js';
 
 describe('stats from /proc', () => {
   it('sums net/dev bytes over every interface but lo', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkFuse, parseStorageDriver, rootfsPath } from '../../../src/engine/storage.js';
+import { checkFuse, parseStorageDriver, rootfsPath } from '../../../src/engine/setup/storage.js';
 
 describe('storage driver', () => {
   it('takes fuse (overlay) or vfs, fuse by default', () => {

@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
-import { systemInfo } from '../../../src/engine/system-info.js';
+import { systemInfo } from '../../../src/engine/system/system-info.js';
 
 const root = mkdtempSync(join(tmpdir(), 'sysinfo-'));
 afterAll(() => rmSync(root, { recursive: true }));

@@ -1,5 +1,5 @@
 import { expect, it } from 'vitest';
-import { resolveUser } from '../../../src/engine/users.js';
+import { resolveUser } from '../../../src/engine/spec/users.js';
 
 const passwd = 'root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000:user:/home/user:/bin/sh\n';
 const group = 'root:x:0:\nstaff:x:50:user,other\nuser:x:1000:\nwheel:x:10:root\n';

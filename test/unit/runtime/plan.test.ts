@@ -82,7 +82,7 @@ describe('planFromSpec', () => {
 
 describe('withoutUserNamespace', () => {
   it('drops the user namespace and the maps, keeping the rest', async () => {
-    const { withoutUserNamespace } = await import('../../../src/engine/run-spec.js');
+    const { withoutUserNamespace } = await import('../../../src/engine/spec/container-spec.js');
     const inner = withoutUserNamespace(base());
     expect(inner.linux!.namespaces!.map((n) => n.type)).toEqual(['mount', 'pid', 'uts', 'network']);
     expect(inner.linux!.uidMappings).toBeUndefined();

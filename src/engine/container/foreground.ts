@@ -1,0 +1,199 @@
+import { randomBytes } from 'node:crypto';
+import { closeSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
+import { join, resolve } from 'node:path';
+import { needsOwnNetns } from '../../../net/index.js';
+import { hostsFile, resolvConf } from '../../../net/resolv.js';
+import { UsageError } from '../../errors.js';
+import type { HutchPaths } from '../../paths.js';
+import type { IdMapping } from '../../runtime/spec.js';
+import { Cleanup } from '../../sys/cleanup.js';
+import { getWindowSize, type WindowSize } from '../../sys/pty.js';
+import { readTextIfPresent } from '../../sys/text.js';
+import { tryLock } from '../../sys/trylock.js';
+import { checkMaps, chooseMaps, needsHelper, parseMapFlag, type UsernsMode } from '../../userns/idmap.js';
+import { readSubid, type SubidRange } from '../../userns/subid.js';
+import { createSetup, prepareLaunch, releaseSetup, removeContainerDirs, type SetupFlags } from '../setup/index.js';
+import { runContainer, type ContainerHook, type TerminalIo } from '../launch/index.js';
+import { buildRunSpec, type RunRequest } from '../spec/index.js';
+
+/** `hutch run`'s request: the flags that shape the spec, plus how to launch it. */
+export interface RunCommandRequest extends RunRequest {
+  userns: UsernsMode;
+  uidmap: string[];
+  gidmap: string[];
+  interactive: boolean;
+  init: boolean;
+  /** hutch's fds 3..2+N become the container process's (--preserve-fds; foreground only). */
+  preserveFds?: number;
+  hooks?: ContainerHook[];
+  /** Image, storage, network and resource flags (src/engine/setup/setup.ts). */
+  setup?: SetupFlags;
+}
+
+export interface RunCommandIo {
+  stdin: NodeJS.ReadStream;
+  stdout: NodeJS.WriteStream;
+  stderr: NodeJS.WritableStream;
+  paths: HutchPaths;
+  /** Where /etc/subuid and /etc/subgid are read ('/' but in tests). */
+  hostRoot?: string;
+}
+
+/** Runs a command in a container made from a root filesystem directory; returns its exit status. */
+export async function runCommand(req: RunCommandRequest, io: RunCommandIo): Promise<number> {
+  if (req.setup?.image === undefined) checkRootfs(req.rootfs);
+  const cleanup = new Cleanup();
+  try {
+    const id = randomBytes(32).toString('hex');
+    // Not containers/: that is for containers with a lifecycle; these folders live as long as one run.
+    const dataParent = join(io.paths.data, 'ephemeral');
+    const stale = (name: string): void => {
+      releaseSetup(join(dataParent, name), name);
+      rmSync(join(dataParent, name), { recursive: true, force: true });
+    };
+    const dirs = { data: join(dataParent, id), run: makeRunDir(join(io.paths.run, 'ephemeral'), id, cleanup, stale) };
+    cleanup.add(`remove the folders of container ${id}`, () => removeContainerDirs(dirs));
+    const me = userInfo();
+    const maps = idMaps(req, { name: me.username, uid: me.uid, gid: me.gid }, io);
+    const hostname = req.hostname ?? id.slice(0, 12);
+    const etcFiles = writeEtcFiles(dirs.run, hostname);
+    const warn = (line: string): void => void io.stderr.write(line + '\n');
+    cleanup.add('release the image', () => releaseSetup(dirs.data, id));
+    const created = await createSetup(req, req.setup ?? NO_SETUP, id, dirs, warn, maps.uidMappings);
+    const spec = buildRunSpec({ ...created.req, network: needsOwnNetns(created.setup.network) ? 'none' : 'host' }, { id, ...maps, etcFiles, userDb: created.userDb, keepId: req.userns === 'keep-id' ? { uid: me.uid, gid: me.gid } : undefined });
+    const setup = await prepareLaunch(created.setup, { id, dirs, maps, etcFiles, hostname, cleanup, warn });
+    setup.patchSpec(spec);
+    const restore = req.tty && req.interactive && io.stdin.isTTY ? rawMode(io.stdin) : () => undefined;
+    cleanup.add('restore the terminal', restore);
+    const result = await runContainer(spec, {
+      stdio: [req.interactive ? 'inherit' : 'ignore', 'inherit', 'inherit'],
+      terminal: req.tty ? terminalIo(req, io) : undefined,
+      init: req.init,
+      hooks: [...setup.hooks, ...(req.hooks ?? [])],
+      plan: { ...setup.plan, preserveFds: req.preserveFds },
+      forwardSignals: true,
+    });
+    const failure = setup.failure();
+    if (failure !== undefined) throw failure;
+    return result.exitCode;
+  } finally {
+    await cleanup.release();
+  }
+}
+
+/** --rootfs with none of the setup flags: no image, the default network, no limits. */
+export const NO_SETUP: SetupFlags = { publish: [], publishAll: false, dns: [], dnsSearch: [], addHost: [] };
+
+/**
+ * Makes the container's runtime folder, holding its lock for as long as hutch runs; first removes
+ * the folders of runs whose hutch was killed (their lock is free). The folder appears by rename,
+ * lock inside, so a sweep never takes a folder that is being made.
+ */
+function makeRunDir(parent: string, id: string, cleanup: Cleanup, onStale: (name: string) => void = () => undefined): string {
+  mkdirSync(parent, { recursive: true, mode: 0o700 });
+  for (const name of readdirSync(parent)) {
+    if (name.startsWith('.')) continue;
+    const fd = tryLock(join(parent, name, 'lock'));
+    if (fd === undefined) continue;
+    onStale(name);
+    rmSync(join(parent, name), { recursive: true, force: true });
+    closeSync(fd);
+  }
+  const temp = join(parent, `.new-${id}`);
+  const runDir = join(parent, id);
+  mkdirSync(temp, { mode: 0o700 });
+  const lock = tryLock(join(temp, 'lock'));
+  renameSync(temp, runDir);
+  cleanup.add(`remove ${runDir}`, () => rmSync(runDir, { recursive: true, force: true }));
+  cleanup.add(`unlock ${runDir}`, () => lock !== undefined && closeSync(lock));
+  return runDir;
+}
+
+export function checkRootfs(rootfs: string): void {
+  let isDir = false;
+  try {
+    isDir = statSync(rootfs).isDirectory();
+  } catch {
+    // reported below
+  }
+  if (!isDir) throw new UsageError('ROOTFS_MISSING', `cannot use ${resolve(rootfs)} as the root filesystem: not a directory`, { hint: 'give --rootfs a directory holding a root filesystem (bin/sh, etc/passwd, ...)' });
+}
+
+interface MapChoice {
+  uidMappings: IdMapping[];
+  gidMappings: IdMapping[];
+  subuid: SubidRange[];
+  subgid: SubidRange[];
+  setgroupsAllowed: boolean;
+}
+
+/** --uidmap/--gidmap when given; else the user's ranges (or the user alone) in the --userns mode. */
+export function idMaps(req: RunCommandRequest, me: { name: string; uid: number; gid: number }, io: RunCommandIo): MapChoice {
+  const subuid = readSubid('uid', { name: me.name, id: me.uid }, io.hostRoot);
+  const subgid = readSubid('gid', { name: me.name, id: me.uid }, io.hostRoot);
+  let uidMappings = chooseMaps(req.userns, me.uid, subuid);
+  let gidMappings = chooseMaps(req.userns, me.gid, subgid);
+  if (req.uidmap.length > 0) {
+    uidMappings = req.uidmap.map((v) => parseMapFlag('--uidmap', v));
+    gidMappings = (req.gidmap.length > 0 ? req.gidmap : req.uidmap).map((v) => parseMapFlag('--gidmap', v));
+  } else if (req.gidmap.length > 0) gidMappings = req.gidmap.map((v) => parseMapFlag('--gidmap', v));
+  checkMaps('uid', uidMappings);
+  checkMaps('gid', gidMappings);
+  if (subuid.length === 0 && req.uidmap.length === 0) warnOnce(io, me.name);
+  return { uidMappings, gidMappings, subuid, subgid, setgroupsAllowed: needsHelper(gidMappings, me.gid) };
+}
+
+/** With no subuid range only the user is mapped; say so once per boot, not at every run. */
+function warnOnce(io: RunCommandIo, name: string): void {
+  const marker = join(io.paths.run, 'warned-no-subuid');
+  if (existsSync(marker)) return;
+  io.stderr.write(`hutch: warning: no /etc/subuid range for ${name}: only your own uid is mapped (to root) in containers; images with other users may fail\n`);
+  try {
+    mkdirSync(io.paths.run, { recursive: true, mode: 0o700 });
+    writeFileSync(marker, '');
+  } catch {
+    // the warning comes again next time: harmless
+  }
+}
+
+export function writeEtcFiles(runDir: string, hostname: string): { hosts: string; hostname: string; resolvConf: string } {
+  const files = { hosts: join(runDir, 'hosts'), hostname: join(runDir, 'hostname'), resolvConf: join(runDir, 'resolv.conf') };
+  // No resolver on the host: the container gets an empty resolv.conf.
+  const hostResolv = readTextIfPresent('/etc/resolv.conf') ?? '';
+  writeFileSync(files.hosts, hostsFile({ hostname }));
+  writeFileSync(files.hostname, hostname + '\n');
+  writeFileSync(files.resolvConf, resolvConf({ hostResolvConf: hostResolv }));
+  return files;
+}
+
+export function terminalIo(req: RunCommandRequest, io: RunCommandIo): TerminalIo {
+  const hostTty = io.stdout.isTTY ? 1 : io.stdin.isTTY ? 0 : undefined;
+  // A terminal that reports 0x0 (a pty nobody sized) would leave programs without a size: default.
+  const sizeOf = (fd: number): WindowSize | undefined => {
+    const size = getWindowSize(fd);
+    return size.rows > 0 && size.cols > 0 ? size : undefined;
+  };
+  return {
+    input: req.interactive ? io.stdin : undefined,
+    output: io.stdout,
+    size: hostTty === undefined ? undefined : sizeOf(hostTty),
+    watchSize: hostTty === undefined ? undefined : (apply) => {
+      const onWinch = (): void => {
+        const size = sizeOf(hostTty);
+        if (size !== undefined) apply(size);
+      };
+      process.on('SIGWINCH', onWinch);
+      return () => process.off('SIGWINCH', onWinch);
+    },
+  };
+}
+
+/** Puts the user's terminal in raw mode (keys go to the container as typed); returns the restore. */
+export function rawMode(stdin: NodeJS.ReadStream): () => void {
+  stdin.setRawMode(true); // no resume(): keys typed before the terminal is attached must wait, not be lost
+  return () => {
+    stdin.setRawMode(false);
+    stdin.pause();
+  };
+}

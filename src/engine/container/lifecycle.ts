@@ -1,0 +1,151 @@
+import { spawn } from 'node:child_process';
+import { openSync, closeSync } from 'node:fs';
+import { connect } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { HutchError, RuntimeError, UsageError } from '../../errors.js';
+import { entryCommand } from '../../sys/entry-points.js';
+import { isSameProcess } from '../../sys/proc.js';
+import { killCgroup, setPaused, containerFiles, shortSocketPath, readState, updateState, withContainerLock, type ContainerStore, isLive, viewContainer, type ContainerView } from '../store/index.js';
+import type { MonitorMessage, SerializedError } from '../monitor/index.js';
+import { removeRecord } from '../setup/index.js';
+
+/** Spawns the monitor of a container and waits until it has created (and, with `start`, started) it. */
+export async function spawnMonitor(store: ContainerStore, id: string, mode: 'create' | 'start', passStdio?: [number, number, number]): Promise<number> {
+  const logFd = openSync(containerFiles(store, id).monitorLog, 'a', 0o600);
+  const args = [...entryCommand('monitor'), store.data, store.run, id, mode, ...(passStdio ? ['passfds'] : [])];
+  // A session of its own (setsid): the monitor outlives the CLI and the terminal it ran in.
+  const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', logFd, logFd, 'pipe', ...(passStdio ?? [])] });
+  closeSync(logFd);
+  const reply = await readLine(child.stdio[3] as NodeJS.ReadableStream);
+  child.unref();
+  (child.stdio[3] as unknown as { destroy(): void }).destroy();
+  if (reply === '') throw new RuntimeError('MONITOR_DIED', `cannot start the monitor of container ${id.slice(0, 12)}: it exited before reporting`, { hint: `see ${containerFiles(store, id).monitorLog}` });
+  const message = JSON.parse(reply) as MonitorMessage;
+  if (!message.ok) throw rebuild(message.error);
+  return message.pid;
+}
+
+/** Starts a created container (through its monitor) or a stopped one (with a new monitor). */
+export async function startContainer(store: ContainerStore, id: string): Promise<void> {
+  const view = viewContainer(store, id);
+  if (view.state.status === 'running') return;
+  if (view.state.status === 'created') {
+    const reply = await request(containerFiles(store, id).socket, 'start');
+    const message = JSON.parse(reply) as { ok: boolean; error?: SerializedError };
+    if (!message.ok) throw rebuild(message.error!);
+    return;
+  }
+  if (view.state.status !== 'stopped') throw new UsageError('CONTAINER_STATE', `cannot start container ${view.config.name}: it is ${view.state.status}`, { hint: 'wait for it, or remove it with `hutch rm -f`' });
+  await updateState(store, id, (s) => ({ ...s, status: 'creating', monitorPid: undefined, monitorStart: undefined, stopRequested: false }));
+  await spawnMonitor(store, id, 'start');
+}
+
+/** Sends a signal to the container's process; `stopping` keeps the restart policy from undoing it. */
+export async function signalContainer(store: ContainerStore, id: string, signal: NodeJS.Signals | number, stopping = false): Promise<void> {
+  const view = viewContainer(store, id);
+  if (view.state.status !== 'running' && view.state.status !== 'created' && view.state.status !== 'paused') {
+    throw new UsageError('CONTAINER_NOT_RUNNING', `cannot signal container ${view.config.name}: it is ${view.state.status}`, { hint: 'start it first with `hutch start`' });
+  }
+  if (stopping) await updateState(store, id, (s) => ({ ...s, stopRequested: true }));
+  if (!isSameProcess(view.state.pid, view.state.pidStart)) return; // ended meanwhile
+  try {
+    process.kill(view.state.pid!, signal);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
+  }
+}
+
+/** SIGTERM (or the stop signal), then SIGKILL after `timeout` seconds, as podman stop. */
+export async function stopContainer(store: ContainerStore, id: string, timeout: number, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  const view = viewContainer(store, id);
+  if (!isLive(view)) {
+    // Between two runs of a restart policy: the monitor must not start it again.
+    if (isSameProcess(view.state.monitorPid, view.state.monitorStart)) await updateState(store, id, (s) => ({ ...s, stopRequested: true }));
+    return;
+  }
+  // A frozen process cannot act on SIGTERM: thaw it first, as podman does.
+  if (view.state.status === 'paused') await setPaused(store, id, false).catch(() => undefined);
+  await signalContainer(store, id, signal, true);
+  if (await waitStopped(store, id, timeout * 1000)) return;
+  await killAll(store, id);
+  await waitStopped(store, id, 30_000);
+}
+
+/** Waits until the container is stopped (or `ms` passed); returns whether it stopped. */
+export async function waitStopped(store: ContainerStore, id: string, ms = Infinity): Promise<boolean> {
+  for (let round = 0, end = Date.now() + ms; ; round++) {
+    let view: ContainerView;
+    try {
+      view = viewContainer(store, id);
+    } catch (error) {
+      if (error instanceof HutchError && error.code === 'CONTAINER_NOT_FOUND') return true; // removed (--rm)
+      throw error;
+    }
+    if (!isLive(view)) return true;
+    if (Date.now() >= end) return false;
+    await sleep(pollDelay(round));
+  }
+}
+
+/** 5, 10, 20, 40, then 50 ms: a monitor usually ends within a few ms of its container. */
+function pollDelay(round: number): number {
+  return Math.min(5 * 2 ** round, 50);
+}
+
+/** Removes a container; a live one only with `force` (it is killed first). Nothing stays behind. */
+export async function removeContainer(store: ContainerStore, id: string, force: boolean): Promise<void> {
+  const view = viewContainer(store, id);
+  if (isLive(view) && !force) {
+    throw new UsageError('CONTAINER_RUNNING', `cannot remove container ${view.config.name}: it is ${view.state.status}`, { hint: 'stop it first with `hutch stop`, or use `hutch rm -f`' });
+  }
+  if (isLive(view)) await killAll(store, id);
+  await reapLeftovers(store, id);
+  await removeRecord(store, id);
+}
+
+/** SIGKILL to every process of the container: its whole cgroup where it has one (no escape by double fork). */
+async function killAll(store: ContainerStore, id: string): Promise<void> {
+  await signalContainer(store, id, 'SIGKILL', true).catch(() => undefined);
+  await killCgroup(readState(store, id)).catch(() => undefined);
+}
+
+/** Waits for the monitor to end; kills it, and any process of the container it left, if it hangs. */
+async function reapLeftovers(store: ContainerStore, id: string): Promise<void> {
+  const state = await withContainerLock(store, id, () => readState(store, id)).catch(() => undefined);
+  if (state === undefined) return;
+  for (let round = 0, end = Date.now() + 10_000; Date.now() < end && isSameProcess(state.monitorPid, state.monitorStart); round++) await sleep(pollDelay(round));
+  for (const [pid, start] of [[state.monitorPid, state.monitorStart], [state.pid, state.pidStart]] as const) {
+    if (isSameProcess(pid, start)) {
+      try {
+        process.kill(pid!, 'SIGKILL');
+      } catch {
+        // gone meanwhile
+      }
+    }
+  }
+}
+
+function rebuild(e: SerializedError): HutchError {
+  return new HutchError(e.code, e.message, { hint: e.hint, exitCode: e.exitCode });
+}
+
+function readLine(stream: NodeJS.ReadableStream): Promise<string> {
+  return new Promise((resolve) => {
+    let text = '';
+    stream.on('data', (c: Buffer) => (text += c.toString()));
+    stream.on('error', () => resolve(text.trim()));
+    stream.on('end', () => resolve(text.trim()));
+  });
+}
+
+function request(socket: string, op: string): Promise<string> {
+  const short = shortSocketPath(socket);
+  return new Promise<string>((resolve, reject) => {
+    const conn = connect(short.path);
+    let text = '';
+    conn.on('connect', () => conn.write(op + '\n'));
+    conn.on('data', (c) => (text += c.toString()));
+    conn.on('end', () => resolve(text.trim()));
+    conn.on('error', (error) => reject(new RuntimeError('MONITOR_UNREACHABLE', `cannot reach the monitor at ${socket}: ${(error as NodeJS.ErrnoException).code}`, { hint: 'the container may have ended; check `hutch ps -a`', cause: error })));
+  }).finally(() => short.close());
+}

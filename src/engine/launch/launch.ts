@@ -1,0 +1,183 @@
+import { readFileSync, statSync } from 'node:fs';
+import { constants as osConstants } from 'node:os';
+import { CommandError, HelperError, UserNsError } from '../../errors.js';
+import { spawnHelper, WIRE, type HelperProcess } from '../../runtime/nsexec.js';
+import { planFromSpec, type HelperPlan } from '../../runtime/plan.js';
+import { namespaceOf, type Spec } from '../../runtime/spec.js';
+import { compileSeccomp } from '../../security/seccomp/index.js';
+import { takeFd } from '../../sys/pidfd.js';
+import { parseMapText } from '../../userns/idmap.js';
+import { writeIdMaps, type MapWriter } from '../../userns/newidmap.js';
+import { attachTerminal, type TerminalIo } from './terminal.js';
+
+/**
+ * Called with the container process's host pid after the clone, once the id maps are written and
+ * the mounts are done, before the process is exec'd: networking (slirp4netns) and cgroups plug in here.
+ */
+export type ContainerHook = (pid: number) => Promise<void>;
+
+type Stdio = 'inherit' | 'ignore' | 'pipe' | number;
+
+export interface LaunchOptions {
+  /** fds 0-2 of the container process when it has no terminal (default: inherit). */
+  stdio?: [Stdio, Stdio, Stdio];
+  /** Where a terminal (spec.process.terminal) reads input and writes output. */
+  terminal?: TerminalIo;
+  /**
+   * Takes the terminal's master fd instead (an OCI runtime passes it on through --console-socket);
+   * the caller owns and closes it. Called before the hooks.
+   */
+  takeTerminal?: (master: number) => void;
+  hooks?: ContainerHook[];
+  /** A tiny init as PID 1 that reaps zombies and forwards signals (--init). */
+  init?: boolean;
+  /** Forward SIGINT, SIGTERM, SIGHUP, ... received by this process to the container. */
+  forwardSignals?: boolean;
+  /** A compiled seccomp program, instead of compiling spec.linux.seccomp. */
+  seccomp?: Uint8Array;
+  /** The namespace owner writing the maps (default: this process's uid and gid). */
+  owner?: MapWriter;
+  /** The OCI face's additions to the plan (detach, start fifo, console socket). */
+  plan?: Pick<HelperPlan, 'detach' | 'startFifo' | 'consoleSocket' | 'joins' | 'tap' | 'preserveFds'>;
+}
+
+/** A container whose namespaces and mounts exist and whose process waits to be started. */
+export interface CreatedContainer {
+  /** The container process (host pid namespace); PID 1 inside. */
+  readonly pid: number;
+  /** hutch-nsexec's pid: it relays signals and the exit status. */
+  readonly helperPid: number;
+  /** Execs the process; rejects with CommandError (126/127) or HelperError when it cannot run. */
+  start(): Promise<void>;
+  /** The exit status: the command's, or 128+N when killed by signal N. */
+  wait(): Promise<ContainerResult>;
+  kill(signal: NodeJS.Signals): void;
+}
+
+export interface ContainerResult {
+  exitCode: number;
+}
+
+/**
+ * Creates a container from an OCI spec: clone into its namespaces, write the id maps (when the spec
+ * has a user namespace; without one the container joins the caller's, as a monitor inside the user
+ * namespace does), mount, run the hooks. The process is exec'd by `start()`.
+ */
+export async function createContainer(spec: Spec, options: LaunchOptions = {}): Promise<CreatedContainer> {
+  // Without a user namespace of its own, the container lives in ours: its gids are our map's.
+  const userns = namespaceOf(spec, 'user');
+  const ownUserns = userns !== undefined && userns.path === undefined; // a path joins one (exec)
+  const gidMappings = ownUserns ? undefined : parseMapText(readFileSync('/proc/self/gid_map', 'utf8'));
+  // linux.seccomp of either face goes through the one compiler; a given program overrides it.
+  const filter = options.seccomp !== undefined ? { program: options.seccomp, flags: 0 } : spec.linux?.seccomp && compileSeccomp(spec.linux.seccomp);
+  const plan = { ...planFromSpec(spec, { isDirectory, gidMappings }, { init: options.init, seccomp: filter?.program, seccompFlags: filter?.flags }), ...options.plan };
+  const helper = spawnHelper(plan, plan.terminal ? ['ignore', 'ignore', 'ignore'] : options.stdio ?? ['inherit', 'inherit', 'inherit']);
+  let pid = -1;
+  let detach: (() => Promise<void>) | undefined;
+  try {
+    pid = await helper.cloned();
+    if (ownUserns) {
+      const owner = options.owner ?? { uid: process.getuid!(), gid: process.getgid!() };
+      await writeIdMaps(pid, spec.linux?.uidMappings ?? [], spec.linux?.gidMappings ?? [], owner);
+    }
+    helper.mapped();
+    await helper.ready();
+    const ownsTerminal = plan.terminal && plan.consoleSocket === undefined; // else the helper sent it to the console socket
+    if (ownsTerminal && options.takeTerminal) options.takeTerminal(takeFd(pid, WIRE.ptyMasterFd));
+    else if (ownsTerminal) detach = attachTerminal(takeFd(pid, WIRE.ptyMasterFd), options.terminal ?? { output: process.stdout }, spec.process?.consoleSize);
+    for (const hook of options.hooks ?? []) await hook(pid);
+  } catch (error) {
+    helper.kill('SIGKILL');
+    await helper.exited();
+    await detach?.();
+    throw refine(error, spec);
+  }
+  return created(helper, pid, spec, detach);
+}
+
+/** Creates, starts and waits for a container; the launch path of `hutch run`. */
+export async function runContainer(spec: Spec, options: LaunchOptions = {}): Promise<ContainerResult> {
+  // A signal that comes while the container is being created must not kill hutch half-way (its
+  // cleanup would not run) nor get lost: the container is then removed unstarted, 128+N.
+  let early: NodeJS.Signals | undefined;
+  const hold = options.forwardSignals ? listen((signal) => (early ??= signal)) : () => undefined;
+  let container: CreatedContainer;
+  try {
+    container = await createContainer(spec, options);
+  } finally {
+    hold();
+  }
+  if (early !== undefined) {
+    container.kill('SIGKILL');
+    await container.wait();
+    return { exitCode: 128 + osConstants.signals[early] };
+  }
+  const stop = options.forwardSignals ? listen((signal) => container.kill(signal)) : () => undefined;
+  try {
+    await container.start();
+    return await container.wait();
+  } finally {
+    stop();
+  }
+}
+
+function created(helper: HelperProcess, pid: number, spec: Spec, detach: (() => Promise<void>) | undefined): CreatedContainer {
+  return {
+    pid,
+    helperPid: helper.helperPid,
+    start: async () => {
+      try {
+        await helper.go();
+      } catch (error) {
+        await helper.exited();
+        await detach?.();
+        throw refine(error, spec);
+      }
+    },
+    wait: async () => {
+      const exitCode = await helper.exited();
+      await detach?.();
+      return { exitCode };
+    },
+    kill: (signal) => helper.kill(signal),
+  };
+}
+
+const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
+
+/** Handles the signals a container gets passed (instead of dying of them); returns the undo. */
+function listen(onSignal: (signal: NodeJS.Signals) => void): () => void {
+  const handlers = FORWARDED.map((signal) => {
+    const handler = (): void => onSignal(signal);
+    process.on(signal, handler);
+    return [signal, handler] as const;
+  });
+  return () => handlers.forEach(([signal, handler]) => process.off(signal, handler));
+}
+
+/** Turns the helper's step failures into what the user must hear (docker's 126/127 included). */
+function refine(error: unknown, spec: Spec): unknown {
+  if (!(error instanceof HelperError)) return error;
+  const command = spec.process?.args[0] ?? '';
+  if (error.step === 'exec' && (error.errno === 2 || error.errno === 20)) {
+    return new CommandError('COMMAND_NOT_FOUND', `cannot run ${command}: no such file or directory in the container`, { hint: 'check the command name and the PATH inside the container', exitCode: 127 });
+  }
+  if (error.step === 'exec') {
+    return new CommandError('COMMAND_NOT_EXECUTABLE', `cannot run ${command}: ${error.message.split(': ').pop()}`, { hint: 'check that it is an executable file for this machine', exitCode: 126 });
+  }
+  if (error.step === 'clone' && (error.errno === 1 || error.errno === 28 || error.errno === 22)) {
+    return new UserNsError('USERNS_DENIED', `cannot create the container's namespaces: ${error.message.split(': ').pop()}`, {
+      hint: 'this host does not let users create user namespaces; run `hutch system info` for the fix',
+    });
+  }
+  if (error.step === 'cwd') return new HelperError('cwd', error.errno, `cannot enter the working directory ${spec.process?.cwd}: ${error.message.split(': ').pop()}`, { hint: 'give -w a directory that exists in the container' });
+  return error;
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,35 @@
+import type { IdMapping, Spec } from '../../runtime/spec.js';
+import { createContainer, type CreatedContainer, type LaunchOptions } from './launch.js';
+
+/** A program to run as root of a new user namespace, with a mount namespace of its own. */
+export interface UsernsProgram {
+  args: string[];
+  env?: string[];
+  cwd?: string;
+  uidMappings: IdMapping[];
+  gidMappings: IdMapping[];
+}
+
+/**
+ * Starts a program (the Node monitor that mounts the union filesystem) inside a new user namespace
+ * with its id maps written, in a new mount namespace, without a root of its own. Containers it
+ * launches through `runContainer` with a spec that has no user namespace join this one, and their
+ * mount namespaces are cloned from the program's, so they see what it mounted (DESIGN.md).
+ * The program runs with every capability in the namespace; it is started when this resolves.
+ */
+export async function launchInUserNamespace(program: UsernsProgram, options: Pick<LaunchOptions, 'stdio' | 'hooks'> = {}, joinUserns?: string): Promise<CreatedContainer> {
+  // joinUserns: an existing user namespace (--network container:ID), its id maps already written.
+  const user = joinUserns === undefined ? { type: 'user' as const } : { type: 'user' as const, path: joinUserns };
+  const spec: Spec = {
+    ociVersion: '1.2.0',
+    process: { user: { uid: 0, gid: 0 }, args: program.args, env: program.env ?? envList(process.env), cwd: program.cwd ?? process.cwd() },
+    linux: { namespaces: [user, { type: 'mount' }], uidMappings: program.uidMappings, gidMappings: program.gidMappings, rootfsPropagation: 'rslave' },
+  };
+  const container = await createContainer(spec, options);
+  await container.start();
+  return container;
+}
+
+function envList(env: NodeJS.ProcessEnv): string[] {
+  return Object.entries(env).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${v}`);
+}

@@ -1,0 +1,12 @@
+/**
+ * Monitor: the per-container process of `run -d`, `create` and `start` (conmon's role). It launches
+ * the container from its record and setup, reaps it, keeps its log and exit status, restarts it by
+ * policy, removes it with --rm, and answers `start` on its control socket; it holds `-i` stdin
+ * for `hutch attach`. main.ts is its entry point (a process of its own, src/sys/entry-points.ts).
+ *
+ * Owns: runMonitor, MonitorMessage (the line it sends the CLI), holdStdin/sendStdin.
+ * May import: engine/launch, engine/setup, engine/store; src/sys, src/errors.ts.
+ */
+export * from './monitor.js';
+export * from './record-launch.js';
+export * from './stdin-socket.js';

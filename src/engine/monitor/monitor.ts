@@ -1,0 +1,219 @@
+import { closeSync, openSync, rmSync } from 'node:fs';
+import { createServer, Socket, type Server } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { describeCause, HutchError } from '../../errors.js';
+import { processStartTime } from '../../sys/proc.js';
+import { pipe } from '../../sys/pipe.js';
+import type { Cleanup } from '../../sys/cleanup.js';
+import { oomKilledNow, logWriter, containerFiles, readConfig, shortSocketPath, readState, updateState, type ContainerConfig, type ContainerStore } from '../store/index.js';
+import { holdStdin } from './stdin-socket.js';
+import { launchFromRecord, withCleanup } from './record-launch.js';
+import { createContainer, type CreatedContainer, type LaunchOptions } from '../launch/index.js';
+import { removeRecord } from '../setup/index.js';
+
+/**
+ * The per-container monitor (conmon's role): a detached process in its own session that launches
+ * the container, is the parent that reaps it, keeps its exit status and its log after the CLI is
+ * gone, restarts it by policy, and removes it when it ends with --rm. Commands reach it through a
+ * control socket in the runtime directory (`start`); everything else they read from state.json.
+ */
+export interface MonitorRequest {
+  store: ContainerStore;
+  id: string;
+  /** Start right after create (run, start of a stopped container) or wait for `start` on the socket. */
+  autoStart: boolean;
+  /** The OCI face's stdio for the container: fds this process inherited at 4, 5, 6. */
+  passStdio?: [number, number, number];
+  /** Reports the outcome of the first create (and start, with autoStart) to the CLI. */
+  notify: (message: MonitorMessage) => void;
+}
+
+/** What the monitor tells the CLI that spawned it, as one JSON line on fd 3. */
+export type MonitorMessage = { ok: true; pid: number } | { ok: false; error: SerializedError };
+
+/** A HutchError as it crosses from the monitor to a CLI. */
+export interface SerializedError {
+  code: string;
+  message: string;
+  hint?: string;
+  exitCode: number;
+}
+
+export async function runMonitor(req: MonitorRequest): Promise<void> {
+  const { store, id } = req;
+  const config = readConfig(store, id);
+  await updateState(store, id, (s) => ({ ...s, monitorPid: process.pid, monitorStart: processStartTime(process.pid) }));
+  const starter = new StartGate(req.autoStart);
+  const server = await listen(containerFiles(store, id).socket, starter);
+  let notified = false;
+  const notify = (m: MonitorMessage): void => {
+    if (!notified) req.notify(m);
+    notified = true;
+  };
+  try {
+    for (let attempt = 0; ; attempt++) {
+      const exit = await withCleanup((cleanup) => oneRun(req, config, starter, (pid) => notify({ ok: true, pid }), cleanup));
+      if (!(await shouldRestart(store, id, config, exit))) break;
+      await sleep(Math.min(100 * 2 ** attempt, 5000));
+      if (readState(store, id).stopRequested) break; // `stop` came during the pause
+      starter.open();
+    }
+  } catch (error) {
+    notify({ ok: false, error: serializeError(error) });
+    await updateState(store, id, (s) => ({ ...s, status: 'stopped', finishedAt: new Date().toISOString(), error: describeCause(error) })).catch(() => undefined);
+  } finally {
+    server.close();
+    rmSync(containerFiles(store, id).socket, { force: true });
+  }
+  if (config.autoRemove) await removeRecord(store, id);
+}
+
+/** Creates the container, waits for start, runs it to its end; returns its exit status. */
+async function oneRun(req: MonitorRequest, config: ContainerConfig, starter: StartGate, started: (pid: number) => void, cleanup: Cleanup): Promise<number> {
+  const { store, id } = req;
+  const io = await containerIo(req, config);
+  let container: CreatedContainer;
+  try {
+    const launch = await launchFromRecord(store, config, cleanup); // image storage, network, cgroup
+    container = await createContainer(launch.spec, { ...io.options, ...launch.options });
+  } finally {
+    io.afterCreate();
+  }
+  await updateState(store, id, (s) => ({ ...s, status: 'created', pid: container.pid, pidStart: processStartTime(container.pid), exitCode: undefined, error: undefined }));
+  if (!req.autoStart && !starter.isOpen) started(container.pid); // `create`: the CLI returns now
+  // A created container killed before start (rm -f) ends the wait too.
+  const ended = container.wait();
+  if ((await Promise.race([starter.wait().then(() => 'start'), ended.then(() => 'ended')])) === 'ended') {
+    await io.drained();
+    const { exitCode } = await ended;
+    await updateState(store, id, (s) => ({ ...s, status: 'stopped', exitCode, finishedAt: new Date().toISOString() }));
+    return exitCode;
+  }
+  try {
+    await container.start();
+  } catch (error) {
+    starter.failed(serializeError(error));
+    await ended;
+    await io.drained();
+    throw error;
+  }
+  await updateState(store, id, (s) => ({ ...s, status: 'running', startedAt: new Date().toISOString() }));
+  started(container.pid);
+  starter.started();
+  const { exitCode } = await ended;
+  await io.drained();
+  // Read before the cgroup is removed with this run's cleanup.
+  const oomKilled = oomKilledNow(store, id);
+  await updateState(store, id, (s) => ({ ...s, status: 'stopped', exitCode, oomKilled, finishedAt: new Date().toISOString() }));
+  return exitCode;
+}
+
+async function shouldRestart(store: ContainerStore, id: string, config: ContainerConfig, exitCode: number): Promise<boolean> {
+  const state = readState(store, id);
+  const policy = config.restart;
+  if (state.stopRequested || policy.name === 'no') return false;
+  const again = policy.name === 'always' || (exitCode !== 0 && (policy.max === 0 || state.restartCount < policy.max));
+  if (again) await updateState(store, id, (s) => ({ ...s, restartCount: s.restartCount + 1 }));
+  return again;
+}
+
+interface ContainerIo {
+  options: LaunchOptions;
+  /** Closes this process's copies of the container's ends. */
+  afterCreate(): void;
+  /** Resolves once everything the container wrote is in the log. */
+  drained(): Promise<void>;
+}
+
+/** The user face logs stdout and stderr apart; the OCI face passes its caller's stdio through. */
+async function containerIo(req: MonitorRequest, config: ContainerConfig): Promise<ContainerIo> {
+  const passed = req.passStdio;
+  if (passed !== undefined) return { options: { stdio: passed }, afterCreate: () => passed.forEach((fd) => closeSync(fd)), drained: async () => undefined };
+  const terminal = config.spec.process?.terminal === true;
+  // `-i`: the container's stdin is a pipe the monitor holds open for `hutch attach` (monitor/stdin-socket.ts).
+  const stdin = config.openStdin ? await holdStdin(containerFiles(req.store, req.id).runDir, terminal) : undefined;
+  const logFd = openSync(containerFiles(req.store, req.id).log, 'a', 0o600);
+  if (terminal) {
+    const out = logWriter(logFd, 'stdout');
+    const sink = { write: (c: Buffer) => (out.write(c), true) } as unknown as NodeJS.WritableStream;
+    return { options: { terminal: { output: sink, input: stdin?.input } }, afterCreate: () => undefined, drained: async () => { stdin?.close(); out.end(); closeSync(logFd); } };
+  }
+  const out = pipe();
+  const err = pipe();
+  const done = [drain(out.read, logWriter(logFd, 'stdout')), drain(err.read, logWriter(logFd, 'stderr'))];
+  return {
+    options: { stdio: [stdin?.fd ?? 'ignore', out.write, err.write] },
+    afterCreate: () => {
+      [out.write, err.write].forEach((fd) => closeSync(fd));
+      stdin?.afterCreate();
+    },
+    drained: async () => {
+      await Promise.all(done);
+      stdin?.close();
+      closeSync(logFd);
+    },
+  };
+}
+
+function drain(fd: number, writer: ReturnType<typeof logWriter>): Promise<void> {
+  const socket = new Socket({ fd, readable: true, writable: false });
+  socket.on('data', (c: Buffer) => writer.write(c));
+  return new Promise((resolve) => socket.on('close', () => (writer.end(), resolve())));
+}
+
+/** Holds the container between create and start until `start` arrives (or at once with autoStart). */
+class StartGate {
+  private release: (() => void) | undefined;
+  private gate: Promise<void>;
+  private startWaiters: ((error?: SerializedError) => void)[] = [];
+  isOpen: boolean;
+  constructor(open: boolean) {
+    this.isOpen = open;
+    this.gate = open ? Promise.resolve() : new Promise((r) => (this.release = r));
+  }
+  wait(): Promise<void> {
+    return this.gate;
+  }
+  open(): void {
+    this.isOpen = true;
+    this.release?.();
+    this.gate = Promise.resolve();
+  }
+  /** A `start` request: resolves when the process runs. */
+  request(): Promise<SerializedError | undefined> {
+    return new Promise((resolve) => {
+      this.startWaiters.push(resolve);
+      this.open();
+    });
+  }
+  started(): void {
+    this.startWaiters.splice(0).forEach((w) => w());
+  }
+  failed(error: SerializedError): void {
+    this.startWaiters.splice(0).forEach((w) => w(error));
+  }
+}
+
+/** The control socket: one JSON line per request, one JSON line back. */
+function listen(path: string, starter: StartGate): Promise<Server> {
+  rmSync(path, { force: true });
+  const server = createServer((conn) => {
+    conn.on('error', () => undefined);
+    conn.once('data', async (data) => {
+      const op = data.toString().trim();
+      if (op !== 'start') return void conn.end(JSON.stringify({ ok: false, error: { code: 'BUG', message: `unknown monitor request ${op}`, exitCode: 125 } }) + '\n');
+      const error = await starter.request();
+      conn.end(JSON.stringify(error === undefined ? { ok: true } : { ok: false, error }) + '\n');
+    });
+  });
+  const short = shortSocketPath(path);
+  return new Promise<Server>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(short.path, () => resolve(server));
+  }).finally(() => short.close());
+}
+
+export function serializeError(error: unknown): SerializedError {
+  if (error instanceof HutchError) return { code: error.code, message: error.message, hint: error.hint, exitCode: error.exitCode };
+  return { code: 'BUG', message: `the monitor failed: ${describeCause(error)}`, hint: 'this is a bug in hutch; see monitor.log in the container directory', exitCode: 125 };
+}

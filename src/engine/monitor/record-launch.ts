@@ -1,0 +1,43 @@
+import { join } from 'node:path';
+import { Cleanup } from '../../sys/cleanup.js';
+import type { Spec } from '../../runtime/spec.js';
+import { recordCgroup, containerFiles, type ContainerConfig, type ContainerStore } from '../store/index.js';
+import { prepareLaunch, readSetup } from '../setup/index.js';
+import type { LaunchOptions } from '../launch/index.js';
+
+/** One launch of a recorded container, as the monitor makes it. */
+export interface RecordLaunch {
+  spec: Spec;
+  options: Pick<LaunchOptions, 'hooks' | 'plan'>;
+}
+
+/**
+ * What the monitor of `run -d`/`create` adds to a launch of a container made by the user face:
+ * the same image storage, network and cgroup setup as a foreground `hutch run` (setup/setup.ts),
+ * from the setup saved at creation. Containers without one (the OCI face) launch unchanged.
+ */
+export async function launchFromRecord(store: ContainerStore, config: ContainerConfig, cleanup: Cleanup): Promise<RecordLaunch> {
+  const files = containerFiles(store, config.id);
+  const setup = readSetup(files.dir);
+  if (setup === undefined) return { spec: config.spec, options: {} };
+  const spec = structuredClone(config.spec);
+  const maps = { uidMappings: spec.linux?.uidMappings ?? [], gidMappings: spec.linux?.gidMappings ?? [] };
+  const launch = await prepareLaunch(setup, {
+    id: config.id, dirs: { data: files.dir, run: files.runDir }, maps,
+    etcFiles: { hosts: join(files.runDir, 'hosts'), resolvConf: join(files.runDir, 'resolv.conf') },
+    hostname: spec.hostname ?? config.id.slice(0, 12), monitorPid: process.pid, onCgroup: recordCgroup(store, config.id), cleanup,
+    warn: (line) => void process.stderr.write(line + '\n'),
+  });
+  launch.patchSpec(spec);
+  return { spec, options: { hooks: launch.hooks, plan: launch.plan } };
+}
+
+/** Runs `fn` with a Cleanup released when it settles: what one run of the container made. */
+export async function withCleanup<T>(fn: (cleanup: Cleanup) => Promise<T>): Promise<T> {
+  const cleanup = new Cleanup();
+  try {
+    return await fn(cleanup);
+  } finally {
+    await cleanup.release();
+  }
+}

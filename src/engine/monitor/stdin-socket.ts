@@ -1,0 +1,69 @@
+import { closeSync } from 'node:fs';
+import { connect, createServer, Socket, type Server } from 'node:net';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { pipe } from '../../sys/pipe.js';
+import { shortSocketPath } from '../store/index.js';
+
+/**
+ * The stdin of a detached container started with `-i`: the monitor holds the writing end of the
+ * container's stdin for the whole run, and every byte `hutch attach` sends to this socket in the
+ * runtime folder goes there. A client leaving does not close the container's stdin (a later
+ * attach may type more), as with docker's `-i` without `--sig-proxy` or stdin-once.
+ */
+export function stdinSocketPath(runDir: string): string {
+  return join(runDir, 'attach.sock');
+}
+
+/** The monitor's side for one run: what to hand the container, and the close after it ends. */
+export interface HeldStdin {
+  /** The pipe's reading end for stdio[0] (closed by `afterCreate`), when there is no terminal. */
+  fd?: number;
+  /** The keystrokes for the container's terminal (`-t`). */
+  input?: NodeJS.ReadableStream;
+  afterCreate(): void;
+  close(): void;
+}
+
+export async function holdStdin(runDir: string, terminal: boolean): Promise<HeldStdin> {
+  if (terminal) {
+    const input = new PassThrough();
+    const server = await serve(stdinSocketPath(runDir), (c) => void input.write(c));
+    return { input, afterCreate: () => undefined, close: () => (server.close(), input.end()) };
+  }
+  const ends = pipe();
+  const writer = new Socket({ fd: ends.write, readable: false, writable: true });
+  writer.on('error', () => undefined); // EPIPE once the container closed its stdin: input is dropped
+  writer.unref();
+  const server = await serve(stdinSocketPath(runDir), (c) => void writer.write(c));
+  return { fd: ends.read, afterCreate: () => closeSync(ends.read), close: () => (server.close(), writer.destroy()) };
+}
+
+function serve(path: string, sink: (chunk: Buffer) => void): Promise<Server> {
+  const server = createServer((conn) => {
+    conn.on('error', () => undefined);
+    conn.on('data', sink);
+  });
+  server.unref(); // never what keeps the monitor alive: a run that failed to create must not hang it
+  const short = shortSocketPath(path);
+  return new Promise<Server>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(short.path, () => resolve(server));
+  }).finally(() => short.close());
+}
+
+/** The attach side: sends `input` to the container's stdin; returns the disconnect. */
+export async function sendStdin(runDir: string, input: NodeJS.ReadStream): Promise<() => void> {
+  const short = shortSocketPath(stdinSocketPath(runDir));
+  const conn = await new Promise<Socket>((resolve, reject) => {
+    const s = connect(short.path, () => resolve(s));
+    s.once('error', reject);
+  }).finally(() => short.close());
+  conn.on('error', () => undefined);
+  input.pipe(conn);
+  return () => {
+    input.unpipe(conn);
+    input.pause(); // a flowing stdin would keep hutch alive
+    conn.destroy();
+  };
+}

@@ -1,0 +1,13 @@
+/**
+ * OCI: the OCI runtime face (`hutch runtime`, bin/hutch-runtime), runc's model: no monitor, state in
+ * ROOT/<id>/state.json, a created process waiting on a fifo, the runtime spec's hooks, cgroups from
+ * linux.cgroupsPath, and the config.json `spec --rootless` writes.
+ *
+ * Owns: ociCreate/ociStart/ociKill/ociDelete, ociRunForeground, ociExec, runHooks, rootlessSpec.
+ * May import: engine/launch, engine/spec; src/runtime, src/cgroups, src/sys, src/errors.ts.
+ */
+export * from './lifecycle.js';
+export * from './exec.js';
+export * from './hooks.js';
+export * from './cgroup.js';
+export * from './rootless-spec.js';

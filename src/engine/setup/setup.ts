@@ -1,0 +1,164 @@
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import type { NetworkMode } from '../../../net/index.js';
+import { FuseError } from '../../errors.js';
+import { markImageUsed, unmarkImageUsed } from '../../image/store.js';
+import type { ResolvedImage } from '../../image/resolve.js';
+import type { HelperPlan } from '../../runtime/plan.js';
+import { CLONE } from '../../runtime/linux.js';
+import type { IdMapping, Spec } from '../../runtime/spec.js';
+import { atomicWriteFile } from '../../sys/fs.js';
+import type { Cleanup } from '../../sys/cleanup.js';
+import type { CgroupHandle } from '../../cgroups/cgroup.js';
+import { prepareCgroups, type ResourceRequest } from './cgroups.js';
+import { applyImageConfig, exposedPorts, userDatabase, type ConfigurableRequest } from '../spec/index.js';
+import { networkJoins, patchForTarget, resolveNetworkTarget } from './network-join.js';
+import { chooseNetworkMode, prepareNetwork, type NetworkFlags } from './network.js';
+import type { ContainerHook } from '../launch/index.js';
+import { removeTree } from './remove-tree.js';
+import { parseStorageDriver, prepareRootfs, rootfsPath, type ContainerRootfs, type StorageDriver } from './storage.js';
+
+/** The flags `run` and `create` share beyond the launch path's own: image, storage, network, resources. */
+export interface SetupFlags extends NetworkFlags, ResourceRequest {
+  /** The image reference (the first positional); undefined with --rootfs. */
+  image?: string;
+  pull?: 'always' | 'missing' | 'never';
+  storageDriver?: string;
+  entrypoint?: string;
+  platform?: string;
+  /** The global --root, for the image store. */
+  root?: string;
+}
+
+/** What a container keeps between its creation and each launch (containers/<id>/setup.json). */
+export interface ContainerSetup {
+  flags: SetupFlags;
+  network: NetworkMode;
+  image?: { id: string; layers: ResolvedImage['layers']; driver: StorageDriver; exposed: string[] };
+}
+
+/** A container's two folders: persistent (containers/<id>: upper/, volumes/) and runtime (etc files, mountpoint). */
+export interface ContainerDirs {
+  data: string;
+  run: string;
+}
+
+/**
+ * Creation, once per container (the CLI of `run`, `run -d` and `create`): resolve or pull the
+ * image, mark it used, apply its config to the request, choose the network. Returns the request
+ * with rootfs set and where users are looked up; the setup is saved for every later launch.
+ */
+export async function createSetup<T extends ConfigurableRequest & { rootfs: string }>(req: T, flags: SetupFlags, id: string, dirs: ContainerDirs, warn: (line: string) => void, uidMappings: IdMapping[] = []): Promise<{ req: T; userDb?: { passwd: string; group: string }; setup: ContainerSetup }> {
+  mkdirSync(dirs.data, { recursive: true, mode: 0o700 });
+  mkdirSync(dirs.run, { recursive: true, mode: 0o700 });
+  const rootMapped = uidMappings.length === 0 || uidMappings.some((m) => m.containerID === 0);
+  const network = chooseNetworkMode(flags.networkMode, warn, rootMapped);
+  if (flags.image === undefined) {
+    const setup = { flags, network };
+    atomicWriteFile(join(dirs.data, 'setup.json'), JSON.stringify(setup) + '\n');
+    return { req, setup };
+  }
+  const driver = parseStorageDriver(flags.storageDriver);
+  // Loaded on use: the image code (registry, unpack, tar) is a third of what `run --rootfs` would load.
+  const { resolveImage } = await import('../../image/resolve.js');
+  const image = await resolveImage(flags.image, { root: flags.root, pull: flags.pull, platform: flags.platform });
+  markImageUsed(flags.root, image.id, id);
+  const setup: ContainerSetup = { flags, network, image: { id: image.id, layers: image.layers, driver, exposed: exposedPorts(image.config) } };
+  atomicWriteFile(join(dirs.data, 'setup.json'), JSON.stringify(setup) + '\n');
+  const configured = applyImageConfig({ ...req, entrypoint: flags.entrypoint }, image.config, join(dirs.data, 'volumes'));
+  return { req: { ...configured, rootfs: rootfsPath(driver, dirs) }, userDb: userDatabase(image), setup };
+}
+
+/** The setup a container was created with, if it has one (image-backed or with network flags). */
+export function readSetup(dataDir: string): ContainerSetup | undefined {
+  const file = join(dataDir, 'setup.json');
+  return existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) as ContainerSetup : undefined;
+}
+
+/** Undoes createSetup's mark on the image; called when the container is removed. */
+export function releaseSetup(dataDir: string, id: string): void {
+  const setup = readSetup(dataDir);
+  if (setup?.image) unmarkImageUsed(setup.flags.root, setup.image.id, id);
+}
+
+/** What one launch needs: the spec patched for the filesystem daemon, hooks, plan additions. */
+export interface Launch {
+  patchSpec(spec: Spec): void;
+  plan?: Pick<HelperPlan, 'joins' | 'tap'>;
+  hooks: ContainerHook[];
+  /** After the container ended: the error to report when its filesystem daemon died under it. */
+  failure(): FuseError | undefined;
+}
+
+export interface LaunchContext {
+  id: string;
+  dirs: ContainerDirs;
+  maps: { uidMappings: IdMapping[]; gidMappings: IdMapping[] };
+  /** The generated files bound at /etc (the network hook rewrites them). */
+  etcFiles: { hosts: string; resolvConf: string };
+  hostname: string;
+  /** The monitor, placed in the container's cgroup group (run -d). */
+  monitorPid?: number;
+  /** Told the container's cgroup (or undefined) once it exists, e.g. to record it in the state. */
+  onCgroup?: (handle: CgroupHandle | undefined) => void | Promise<void>;
+  cleanup: Cleanup;
+  warn: (line: string) => void;
+}
+
+/**
+ * Each launch (foreground `hutch run`, or the monitor of `run -d`/`create` at every start): the
+ * root filesystem (the union daemon in the container's user namespace, or the vfs copy), the
+ * published ports bound, the network and cgroup hooks. Everything made joins ctx.cleanup.
+ */
+export async function prepareLaunch(setup: ContainerSetup, ctx: LaunchContext): Promise<Launch> {
+  const target = setup.network.kind === 'container' ? resolveNetworkTarget(setup.network.id, setup.flags.root) : undefined;
+  let rootfs: ContainerRootfs | undefined;
+  if (setup.image) rootfs = await prepareRootfs(setup.image.driver, setup.image, ctx.dirs, ctx.maps, ctx.cleanup, target?.userns);
+  // Socket paths must fit sun_path (108 bytes): slirp4netns' API socket gets a short folder.
+  const netDir = join(ctx.dirs.run, '..', '..', 'net', ctx.id.slice(0, 16));
+  mkdirSync(netDir, { recursive: true, mode: 0o700 });
+  ctx.cleanup.add(`remove ${netDir}`, () => rmSync(netDir, { recursive: true, force: true }));
+  const network = await prepareNetwork(setup.network, setup.flags, setup.image?.exposed ?? [], netDir, ctx.cleanup, ctx.warn);
+  const cgroups = prepareCgroups(setup.flags, ctx.id, ctx.monitorPid, ctx.cleanup, ctx.warn, ctx.onCgroup);
+  const holder = rootfs?.holder;
+  const watch = watchDaemon(rootfs, ctx.warn);
+  return {
+    patchSpec: (spec) => {
+      if (target) return patchForTarget(spec, target, holder?.userns);
+      const user = spec.linux?.namespaces?.find((n) => n.type === 'user');
+      if (holder && user) user.path = holder.userns;
+    },
+    plan: {
+      joins: target ? networkJoins(target, holder) : holder && [{ type: CLONE.NEWUSER, path: holder.userns }, { type: CLONE.NEWNS, path: holder.mntns }],
+      tap: network.tap,
+    },
+    hooks: [watch.hook, cgroups.hook, network.hook({ ...ctx.etcFiles, hostname: ctx.hostname }, join(ctx.dirs.run, 'ports.json'))],
+    failure: watch.failure,
+  };
+}
+
+/**
+ * A container whose union filesystem daemon died has no root filesystem left (ENOTCONN, SIGBUS
+ * on mapped binaries): it is ended at once and the run fails naming the cause.
+ */
+function watchDaemon(rootfs: ContainerRootfs | undefined, warn: (line: string) => void): { hook: ContainerHook; failure: () => FuseError | undefined } {
+  let pid: number | undefined;
+  let why: string | undefined;
+  void rootfs?.died.then((text) => {
+    why = text;
+    warn(`hutch: ${text}: the container's files fail with ENOTCONN; ending it`);
+    if (pid !== undefined) process.kill(pid, 'SIGKILL');
+  });
+  return {
+    hook: async (p) => {
+      pid = p;
+    },
+    failure: () => why === undefined ? undefined : new FuseError('FUSE_DAEMON_DIED', `container ended: ${why}`, { hint: 'see the daemon\'s message above (or monitor.log); the upper layer keeps everything that was synced' }),
+  };
+}
+
+/** Removes a foreground container's folders (its upper layer, volumes and runtime files). */
+export async function removeContainerDirs(dirs: ContainerDirs): Promise<void> {
+  rmSync(dirs.run, { recursive: true, force: true });
+  await removeTree(dirs.data);
+}

@@ -1,0 +1,141 @@
+import { closeSync, existsSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
+import { Socket } from 'node:net';
+import { join } from 'node:path';
+import { daemonArgs } from '../../../fuse/mount.js';
+import { FuseError, UsageError } from '../../errors.js';
+import { materializeRootfs } from '../../image/materialize.js';
+import type { ResolvedImage } from '../../image/resolve.js';
+import type { IdMapping } from '../../runtime/spec.js';
+import type { Cleanup } from '../../sys/cleanup.js';
+import { entryCommand } from '../../sys/entry-points.js';
+import { pipe } from '../../sys/pipe.js';
+import { type CreatedContainer, launchInUserNamespace } from '../launch/index.js';
+
+/** `--storage-driver`: the union filesystem (default) or a plain per-container copy. */
+export type StorageDriver = 'fuse' | 'vfs';
+
+/** Where a container's root filesystem lives and what its launch must do to see it. */
+export interface ContainerRootfs {
+  /** root.path of the spec. */
+  path: string;
+  /**
+   * fuse: the holder's user and mount namespaces. The helper joins both, then clones its own
+   * mount namespace as a copy of the holder's, where the union is mounted (docs/storage.md).
+   */
+  holder?: { pid: number; userns: string; mntns: string };
+  /** Resolves with a sentence when the filesystem daemon ends before `stop` was asked. */
+  died: Promise<string>;
+}
+
+export interface StorageDirs {
+  /** The container's persistent folder: upper/, work/ (fuse) or rootfs/ (vfs). */
+  data: string;
+  /** The container's runtime folder: the mountpoint. */
+  run: string;
+}
+
+export function parseStorageDriver(value: string | undefined): StorageDriver {
+  const v = value ?? process.env.HUTCH_STORAGE_DRIVER ?? 'fuse';
+  if (v === 'fuse' || v === 'overlay') return 'fuse';
+  if (v === 'vfs') return 'vfs';
+  throw new UsageError('STORAGE_DRIVER_INVALID', `invalid --storage-driver ${v}`, { hint: 'use fuse (the union filesystem, also called overlay) or vfs (a plain copy)' });
+}
+
+/** root.path of a container's spec: the union's mountpoint or the copy. */
+export function rootfsPath(driver: StorageDriver, dirs: StorageDirs): string {
+  return driver === 'vfs' ? join(dirs.data, 'rootfs') : join(dirs.run, 'merged');
+}
+
+/**
+ * Gives a container its root filesystem from an image. vfs: a copy under data/rootfs (made once,
+ * kept across restarts). fuse: the union daemon started as root of a new user namespace (the
+ * container's, with `maps`) in a mount namespace of its own; it is stopped by `cleanup`.
+ */
+export async function prepareRootfs(driver: StorageDriver, image: Pick<ResolvedImage, 'layers'>, dirs: StorageDirs, maps: { uidMappings: IdMapping[]; gidMappings: IdMapping[] }, cleanup: Cleanup, joinUserns?: string): Promise<ContainerRootfs> {
+  if (driver === 'vfs') {
+    const path = rootfsPath(driver, dirs);
+    if (!existsSync(join(dirs.data, 'rootfs.done'))) {
+      materializeRootfs(image, path);
+      writeFileSync(join(dirs.data, 'rootfs.done'), '');
+    }
+    return { path, died: new Promise(() => undefined) };
+  }
+  checkFuse();
+  const upper = join(dirs.data, 'upper');
+  const work = join(dirs.data, 'work');
+  const mountpoint = rootfsPath(driver, dirs);
+  for (const d of [upper, work, mountpoint]) mkdirSync(d, { recursive: true, mode: 0o755 });
+  const lowers = [...image.layers].reverse().map((l) => ({ dir: l.dir, indexFile: l.indexFile }));
+  const single = maps.uidMappings.reduce((n, m) => n + m.size, 0) === 1;
+  const args = [process.execPath, ...entryCommand('fuseDaemon'), ...daemonArgs({ lowers, upper, work, mountpoint, uidMapped: single })];
+  const stopping = { now: false };
+  const holder = await startHolder(args, maps, cleanup, stopping, joinUserns);
+  // Only an end nobody asked for is news (a kill -9, a crash); a never-settling promise otherwise.
+  const died = holder.wait().then(({ exitCode }) => (stopping.now ? new Promise<string>(() => undefined) : `the union filesystem daemon (pid ${holder.pid}) ended with status ${exitCode}`));
+  return { path: mountpoint, holder: { pid: holder.pid, userns: `/proc/${holder.pid}/ns/user`, mntns: `/proc/${holder.pid}/ns/mnt` }, died };
+}
+
+
+/** /dev/fuse must open read-write for the daemon to mount; say so before anything starts. */
+export function checkFuse(device = '/dev/fuse'): void {
+  try {
+    closeSync(openSync(device, 'r+'));
+  } catch (error) {
+    const why = (error as NodeJS.ErrnoException).code ?? String(error);
+    throw new FuseError('FUSE_UNAVAILABLE', `cannot use the union filesystem: ${device} is ${why === 'ENOENT' ? 'missing' : `not usable (${why})`}`, {
+      hint: 'run with --storage-driver=vfs (a plain copy of the image per container), or ask the administrator to load the fuse module and make /dev/fuse crw-rw-rw-',
+      cause: error,
+    });
+  }
+}
+
+/** Starts the daemon in its namespaces; resolves once it says the union is mounted. */
+async function startHolder(args: string[], maps: { uidMappings: IdMapping[]; gidMappings: IdMapping[] }, cleanup: Cleanup, stopping: { now: boolean }, joinUserns?: string): Promise<CreatedContainer> {
+  const ready = pipe();
+  const env = [...Object.entries(process.env).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${v}`), 'HUTCH_FS_READY_FD=1'];
+  let holder: CreatedContainer;
+  try {
+    holder = await launchInUserNamespace({ args, env, cwd: '/', ...maps }, { stdio: ['ignore', ready.write, 'inherit'] }, joinUserns);
+  } catch (error) {
+    closeSync(ready.read);
+    throw error;
+  } finally {
+    closeSync(ready.write);
+  }
+  cleanup.add(`stop the union filesystem daemon ${holder.pid}`, () => {
+    stopping.now = true;
+    return stopHolder(holder);
+  });
+  const said = await readLine(ready.read);
+  if (!said.startsWith('ok')) {
+    throw new FuseError('FUSE_MOUNT', `cannot mount the union filesystem: ${said.replace(/^hutch-fs: /, '').trim() || 'the daemon exited'}`, {
+      hint: 'check /dev/fuse (crw-rw-rw-) and `hutch system info`; --storage-driver=vfs avoids FUSE',
+    });
+  }
+  return holder;
+}
+
+/** Its mount namespace has no other process: ending the daemon takes the mount with it. */
+async function stopHolder(holder: CreatedContainer): Promise<void> {
+  holder.kill('SIGTERM');
+  const timer = setTimeout(() => holder.kill('SIGKILL'), 5000);
+  await holder.wait();
+  clearTimeout(timer);
+}
+
+function readLine(fd: number): Promise<string> {
+  const socket = new Socket({ fd, readable: true, writable: false });
+  return new Promise((resolve) => {
+    let said = '';
+    const done = (): void => {
+      socket.destroy();
+      resolve(said);
+    };
+    socket.on('data', (d: Buffer) => {
+      said += d.toString();
+      if (said.includes('\n')) done();
+    });
+    socket.on('close', done);
+    socket.on('error', done);
+  });
+}

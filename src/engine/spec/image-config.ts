@@ -1,0 +1,61 @@
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { UsageError } from '../../errors.js';
+import type { ImageConfig } from '../../image/manifest.js';
+import type { ResolvedImage } from '../../image/resolve.js';
+
+/** What a run asks for that the image's config may fill in (docker's rules). */
+export interface ConfigurableRequest {
+  command: string[];
+  entrypoint?: string;
+  env: string[];
+  workdir?: string;
+  user?: string;
+  volumes: string[];
+}
+
+/**
+ * Applies the image config to a request, as docker does: the entrypoint (or --entrypoint) runs
+ * with the given arguments, else with the image's Cmd; the image's Env comes first (flags win);
+ * WorkingDir and User are defaults. Each declared Volume gets an empty directory of its own under
+ * `volumeDir` (an anonymous volume). Pure but for those directories.
+ */
+export function applyImageConfig<T extends ConfigurableRequest>(req: T, config: ImageConfig, volumeDir: string): T {
+  const c = config.config ?? {};
+  const entrypoint = req.entrypoint !== undefined ? (req.entrypoint === '' ? [] : [req.entrypoint]) : c.Entrypoint ?? [];
+  // docker: --entrypoint resets the image's Cmd too.
+  const args = req.command.length > 0 ? req.command : req.entrypoint !== undefined ? [] : c.Cmd ?? [];
+  const command = [...entrypoint, ...args];
+  if (command.length === 0) throw new UsageError('RUN_NO_COMMAND', 'cannot run the image: it has no Entrypoint or Cmd and no command was given', { hint: 'give the command after the image, e.g. hutch run IMAGE sh' });
+  const volumes = Object.keys(c.Volumes ?? {}).map((dest, i) => {
+    const dir = join(volumeDir, String(i));
+    mkdirSync(dir, { recursive: true, mode: 0o755 });
+    return `${dir}:${dest}:rw`;
+  });
+  return {
+    ...req,
+    command,
+    env: [...(c.Env ?? []), ...req.env],
+    workdir: req.workdir ?? (c.WorkingDir || undefined),
+    user: req.user ?? (c.User || undefined),
+    volumes: [...volumes, ...req.volumes],
+  };
+}
+
+/** The ports the image exposes ("80/tcp"), for -P. */
+export function exposedPorts(config: ImageConfig): string[] {
+  return Object.keys(config.config?.ExposedPorts ?? {});
+}
+
+/**
+ * The image's /etc/passwd and /etc/group text (from the topmost layer that has each), so users
+ * are resolved on the host even when the root filesystem is only visible inside the container's
+ * namespaces (the union filesystem).
+ */
+export function userDatabase(image: Pick<ResolvedImage, 'layers'>): { passwd: string; group: string } {
+  const read = (name: string): string => {
+    const layer = [...image.layers].reverse().find((l) => existsSync(join(l.dir, 'etc', name)));
+    return layer ? readFileSync(join(layer.dir, 'etc', name), 'utf8') : '';
+  };
+  return { passwd: read('passwd'), group: read('group') };
+}

@@ -1,0 +1,60 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { UsageError } from '../../errors.js';
+
+/** A user as the container's /etc/passwd and /etc/group define it. */
+export interface ContainerUser {
+  uid: number;
+  gid: number;
+  /** Supplementary groups: every group of /etc/group listing the user by name. */
+  additionalGids: number[];
+  name?: string;
+  home?: string;
+}
+
+/**
+ * Resolves `-u USER[:GROUP]` (names or numbers) against the passwd and group text of the
+ * container, as docker does: a numeric user absent from passwd runs with gid 0 (or the group given).
+ */
+export function resolveUser(spec: string, passwd: string, group: string): ContainerUser {
+  const [userPart = '', groupPart] = spec.split(':');
+  const users = parseTable(passwd);
+  const groups = parseTable(group);
+  const entry = users.find((u) => u[0] === userPart) ?? (isId(userPart) ? users.find((u) => u[2] === userPart) : undefined);
+  if (entry === undefined && !isId(userPart)) {
+    throw new UsageError('USER_UNKNOWN', `cannot run as user ${userPart}: no such user in the container's /etc/passwd`, { hint: 'give a user that exists in the image, or a numeric uid' });
+  }
+  const uid = entry ? Number(entry[2]) : Number(userPart);
+  let gid = entry ? Number(entry[3]) : 0;
+  if (groupPart !== undefined && groupPart !== '') {
+    const g = groups.find((row) => row[0] === groupPart) ?? (isId(groupPart) ? groups.find((row) => row[2] === groupPart) : undefined);
+    if (g === undefined && !isId(groupPart)) {
+      throw new UsageError('GROUP_UNKNOWN', `cannot run as group ${groupPart}: no such group in the container's /etc/group`, { hint: 'give a group that exists in the image, or a numeric gid' });
+    }
+    gid = g ? Number(g[2]) : Number(groupPart);
+  }
+  const name = entry?.[0];
+  const additionalGids = name === undefined ? [] : groups.filter((g) => (g[3] ?? '').split(',').includes(name)).map((g) => Number(g[2])).filter((g) => g !== gid);
+  return { uid, gid, additionalGids, name, home: entry?.[5] };
+}
+
+/** Reads ROOTFS/etc/passwd and ROOTFS/etc/group (missing files are empty) and resolves. */
+export function resolveUserIn(rootfs: string, spec: string): ContainerUser {
+  return resolveUser(spec, readOrEmpty(join(rootfs, 'etc', 'passwd')), readOrEmpty(join(rootfs, 'etc', 'group')));
+}
+
+function readOrEmpty(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+function parseTable(text: string): string[][] {
+  return text.split('\n').filter((l) => l && !l.startsWith('#')).map((l) => l.split(':'));
+}
+
+function isId(s: string): boolean {
+  return /^\d+$/.test(s);
+}
