@@ -247,8 +247,8 @@ static int rootfs_fd = -1; /* the rootfs once bound on itself; targets under it 
 static const char *rootfs_path;
 static size_t rootfs_len;
 
-static int open_in_root(const char *rel, uint64_t flags) {
-  struct open_how how = {.flags = flags | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS};
+static int open_in_root(const char *rel, uint64_t flags, uint64_t resolve) {
+  struct open_how how = {.flags = flags | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | resolve};
   return (int)syscall(SYS_openat2, rootfs_fd, rel, &how, sizeof how);
 }
 
@@ -257,24 +257,24 @@ static int open_in_root(const char *rel, uint64_t flags) {
  * resolves inside the root (openat2 RESOLVE_IN_ROOT), so a symlink in an image can neither point a
  * mount at the host nor make us create anything outside the rootfs. `last`: 1 dir, 2 file, 0 none.
  */
-static int open_target_in_root(const char *rel, int last, int *out) {
+static int open_target_in_root(const char *rel, int last, uint64_t resolve, int *out) {
   char buf[4096];
   size_t len = strlen(rel);
   if (len >= sizeof buf) return ENAMETOOLONG;
   memcpy(buf, rel, len + 1);
-  int parent = open_in_root(".", O_PATH | O_DIRECTORY);
+  int parent = open_in_root(".", O_PATH | O_DIRECTORY, 0);
   if (parent < 0) return errno;
   for (char *comp = buf; *comp;) {
     char *end = strchr(comp, '/');
     int is_last = end == NULL || end[strspn(end, "/")] == '\0';
     if (end) *end = '\0';
-    int fd = open_in_root(buf, O_PATH);
+    int fd = open_in_root(buf, O_PATH, resolve);
     int want = is_last ? last : 1;
     if (fd < 0 && errno == ENOENT && want) {
       int rc = want == 1 ? mkdirat(parent, comp, 0755) : openat(parent, comp, O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
       if (rc < 0 && errno != EEXIST) { int err = errno; close(parent); return err; }
       if (want == 2 && rc >= 0) close(rc);
-      fd = open_in_root(buf, O_PATH);
+      fd = open_in_root(buf, O_PATH, resolve);
     }
     if (fd < 0) { int err = errno; close(parent); return err; }
     close(parent);
@@ -301,7 +301,8 @@ static const char *target_path(const char *target, uint32_t ops, int *fd, char *
   }
   const char *rel = target + rootfs_len + strspn(target + rootfs_len, "/");
   int last = (ops & MOUNT_OP_MKDIR) ? 1 : (ops & MOUNT_OP_MKFILE) ? 2 : 0;
-  int err = open_target_in_root(*rel ? rel : ".", last, fd);
+  /* proc and sysfs go on an ordinary directory (runc): a symlink there would carry the masks elsewhere. */
+  int err = open_target_in_root(*rel ? rel : ".", last, (ops & MOUNT_OP_NO_SYMLINKS) ? RESOLVE_NO_SYMLINKS : 0, fd);
   if (err) die(STEP_MOUNT, err, index);
   snprintf(buf, size, "/proc/self/fd/%d", *fd);
   return buf;
@@ -326,26 +327,51 @@ static void do_mount(const struct record *r) {
   }
 }
 
-/* Invariant: a masked path reads as empty; a missing one is left alone (as runc does). */
+/*
+ * For a mask or read-only path: 0 and the path mount(2) takes (under the rootfs, /proc/self/fd/N
+ * of an O_PATH fd resolved inside the root, so a symlink in the image cannot carry it to the
+ * host's tree), or an errno (ENOENT: the path does not exist).
+ */
+static int existing_path(const char *path, int *fd, char *buf, size_t size, const char **out) {
+  *out = path;
+  if (rootfs_fd < 0 || strncmp(path, rootfs_path, rootfs_len) != 0 || (path[rootfs_len] != '/' && path[rootfs_len])) return 0;
+  const char *rel = path + rootfs_len + strspn(path + rootfs_len, "/");
+  int err = open_target_in_root(*rel ? rel : ".", 0, 0, fd);
+  if (err) return err;
+  snprintf(buf, size, "/proc/self/fd/%d", *fd);
+  *out = buf;
+  return 0;
+}
+
+/* Invariant: a masked path reads as empty; a missing one needs no mask (as runc); any other failure is an error. */
 static void do_mask(const struct record *r) {
-  const char *path = get_string(r, 0, 0);
+  char buf[64];
+  int fd = -1;
+  const char *path;
+  int err = existing_path(get_string(r, 0, 0), &fd, buf, sizeof buf, &path);
+  if (err == ENOENT) return;
+  if (err) die(STEP_MASK, err, r->index);
   struct stat st;
-  if (stat(path, &st) < 0) {
-    if (errno == ENOENT) return;
-    die(STEP_MASK, errno, r->index);
-  }
+  if (stat(path, &st) < 0) die(STEP_MASK, errno, r->index);
   int rc = S_ISDIR(st.st_mode) ? mount("tmpfs", path, "tmpfs", MS_RDONLY, "size=0")
                                : mount("/dev/null", path, NULL, MS_BIND, NULL);
   if (rc < 0) die(STEP_MASK, errno, r->index);
+  if (fd >= 0) close(fd);
 }
 
 static void do_readonly(const struct record *r) {
-  const char *path = get_string(r, 0, 0);
-  if (mount(path, path, NULL, MS_BIND | MS_REC, NULL) < 0) {
-    if (errno == ENOENT) return;
-    die(STEP_READONLY, errno, r->index);
-  }
-  if (remount_ro(path) < 0) die(STEP_READONLY, errno, r->index);
+  char buf[64];
+  int fd = -1;
+  const char *path;
+  int err = existing_path(get_string(r, 0, 0), &fd, buf, sizeof buf, &path);
+  if (!err && mount(path, path, NULL, MS_BIND | MS_REC, NULL) < 0) err = errno;
+  if (err == ENOENT) return;
+  if (err) die(STEP_READONLY, err, r->index);
+  if (fd >= 0) close(fd);
+  fd = -1; /* the fd named the directory under the new mount: look it up again to reach the mount */
+  err = existing_path(get_string(r, 0, 0), &fd, buf, sizeof buf, &path);
+  if (err || remount_ro(path) < 0) die(STEP_READONLY, err ? err : errno, r->index);
+  if (fd >= 0) close(fd);
 }
 
 /* Invariant: the old root is gone; "/" is the rootfs and the cwd is "/". */

@@ -54,6 +54,7 @@ enum wire_tag {
 #define MOUNT_OP_MKDIR 1u     /* create the target directory (and parents) */
 #define MOUNT_OP_MKFILE 2u    /* create the target as an empty file (parents as dirs) */
 #define MOUNT_OP_REMOUNT_RO 4u/* after a bind, remount read-only keeping the locked flags */
+#define MOUNT_OP_NO_SYMLINKS 8u/* no component of the target may be a symlink (proc, sysfs: runc's "ordinary directory") */
 
 enum wire_sync {
   SYNC_CLONED = 1, /* helper -> ts, followed by u32 pid of the child (host pid namespace) */

@@ -27,7 +27,7 @@ export const STEPS = [
   'setgroups', 'setgid', 'setuid', 'caps', 'no_new_privs', 'seccomp', 'init', 'setsid', 'exec', 'pdeathsig', 'cgroupns', 'setns', 'start fifo', 'console socket', 'tap', 'preserve fds',
   'seal', 'close fds',
 ] as const;
-const MOUNT_OP = { MKDIR: 1, MKFILE: 2, REMOUNT_RO: 4 } as const;
+const MOUNT_OP = { MKDIR: 1, MKFILE: 2, REMOUNT_RO: 4, NO_SYMLINKS: 8 } as const;
 
 /** A record of the plan: its tag, payload, and a description for error messages. */
 interface WireRecord {
@@ -75,7 +75,7 @@ const empty = Buffer.alloc(0);
 function fsRecord(step: FsStep): WireRecord {
   switch (step.kind) {
     case 'mount': {
-      const ops = (step.mkdir ? MOUNT_OP.MKDIR : 0) | (step.mkfile ? MOUNT_OP.MKFILE : 0) | (step.remountRo ? MOUNT_OP.REMOUNT_RO : 0);
+      const ops = (step.mkdir ? MOUNT_OP.MKDIR : 0) | (step.mkfile ? MOUNT_OP.MKFILE : 0) | (step.remountRo ? MOUNT_OP.REMOUNT_RO : 0) | (step.noSymlinks ? MOUNT_OP.NO_SYMLINKS : 0);
       return { tag: TAG.MOUNT, payload: Buffer.concat([u32(step.flags, ops), str(step.source, step.target, step.fstype, step.data)]), what: `mount ${step.what}` };
     }
     case 'symlink': return { tag: TAG.SYMLINK, payload: str(step.target, step.linkpath), what: `symlink ${step.linkpath}` };

@@ -5,7 +5,7 @@ import { namespaceOf, type IdMapping, type Mount, type Spec } from './spec.js';
 
 /** One filesystem step of the helper, carried out in order before pivot_root. */
 export type FsStep =
-  | { kind: 'mount'; source: string; target: string; fstype: string; flags: number; data: string; mkdir?: boolean; mkfile?: boolean; remountRo?: boolean; what: string }
+  | { kind: 'mount'; source: string; target: string; fstype: string; flags: number; data: string; mkdir?: boolean; mkfile?: boolean; remountRo?: boolean; noSymlinks?: boolean; what: string }
   | { kind: 'symlink'; target: string; linkpath: string }
   | { kind: 'mask'; path: string }
   | { kind: 'readonly'; path: string };
@@ -161,12 +161,17 @@ function capabilitySets(caps: NonNullable<NonNullable<Spec['process']>['capabili
 /** Mounts in spec order (devices and /dev symlinks right after /dev), then masked and read-only paths. */
 function filesystemSteps(spec: Spec, rootfs: string, host: PlanHost): FsStep[] {
   const steps: FsStep[] = [];
-  const inside = (p: string): string => posix.join(rootfs, p);
+  // A container path resolves inside the root: `..` above it stops there, as in runc (the helper
+  // then resolves symlinks inside the root too).
+  const inside = (p: string): string => posix.join(rootfs, posix.resolve('/', p));
   const ownNetns = namespaceOf(spec, 'network') !== undefined;
   const ownCgroupns = createsNamespace(spec, 'cgroup');
   const gids = spec.linux?.gidMappings ?? host.gidMappings;
   for (const m of spec.mounts ?? []) {
-    steps.push(mountStep(adaptRootless(m, ownNetns, gids, ownCgroupns), inside(m.destination), host));
+    const step = mountStep(adaptRootless(m, ownNetns, gids, ownCgroupns), inside(m.destination), host);
+    // proc and sysfs must sit on an ordinary directory (runc): a symlink would carry the masks away.
+    if (step.kind === 'mount' && (m.type === 'proc' || m.type === 'sysfs')) step.noSymlinks = true;
+    steps.push(step);
     if (m.destination === '/dev' && m.type === 'tmpfs') steps.push(...devSteps(spec, inside));
   }
   for (const p of spec.linux?.maskedPaths ?? []) steps.push({ kind: 'mask', path: inside(p) });

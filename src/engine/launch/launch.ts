@@ -162,6 +162,7 @@ function refine(error: unknown, spec: Spec): unknown {
   if (error.step === 'exec' && (error.errno === 2 || error.errno === 20)) {
     return new CommandError('COMMAND_NOT_FOUND', `cannot run ${command}: no such file or directory in the container`, { hint: 'check the command name and the PATH inside the container', exitCode: 127 });
   }
+  if (error.step === 'mount' && error.errno === ELOOP) return symlinkedMount(error, spec);
   if (error.step === 'exec') {
     return new CommandError('COMMAND_NOT_EXECUTABLE', `cannot run ${command}: ${error.message.split(': ').pop()}`, { hint: 'check that it is an executable file for this machine', exitCode: 126 });
   }
@@ -172,6 +173,17 @@ function refine(error: unknown, spec: Spec): unknown {
   }
   if (error.step === 'cwd') return new HelperError('cwd', error.errno, `cannot enter the working directory ${spec.process?.cwd}: ${error.message.split(': ').pop()}`, { hint: 'give -w a directory that exists in the container' });
   return error;
+}
+
+const ELOOP = 40;
+
+/** proc and sysfs refused a symlink on the way (MOUNT_OP_NO_SYMLINKS): say which, as runc does. */
+function symlinkedMount(error: HelperError, spec: Spec): HelperError {
+  const mount = (spec.mounts ?? []).find((m) => (m.type === 'proc' || m.type === 'sysfs') && error.message.includes(` at ${m.destination}:`));
+  if (mount === undefined) return error;
+  return new HelperError('mount', ELOOP, `cannot start the container: ${mount.destination} in the root filesystem is a symlink: ${mount.type} must be mounted on an ordinary directory`, {
+    hint: 'the image is broken or hostile: its /proc and /sys must be plain directories',
+  });
 }
 
 function isDirectory(path: string): boolean {
