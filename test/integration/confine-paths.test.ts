@@ -1,7 +1,7 @@
 // Container paths that try to leave the root (issue 13, findings 3 and 5): `..` in -v, --tmpfs and
 // an image's Volumes resolves inside the root (runc: `..` stops at the root) and creates nothing
 // on the host; an image whose /proc or /sys is a symlink is refused, as runc refuses it.
-import { existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { hutch, type Sandbox } from '../helpers/hutch-cli.js';
@@ -44,5 +44,21 @@ describe('/proc and /sys must be ordinary directories', () => {
     const r = await h('run', '--rootfs', rootfs, '--', 'cat', '/proc/keys');
     expect(r.exitCode).toBe(125);
     expect(r.stderr).toContain(`/${name} in the root filesystem is a symlink: ${name === 'proc' ? 'proc' : 'sysfs'} must be mounted on an ordinary directory`);
+  });
+});
+
+describe('state directories', () => {
+  it('state-dir-takeover: a world-writable or symlinked --root is refused by both faces', async () => {
+    const open = join(box.dir, 'open');
+    mkdirSync(open);
+    chmodSync(open, 0o777);
+    const run = await hutch(['run', '--root', open, '--rootfs', rootfs, '--', 'true']);
+    expect(run.exitCode).toBe(125);
+    expect(run.stderr).toContain(`cannot use ${open} as the state directory (--root): others may write to it (mode 777)`);
+    const link = join(box.dir, 'link');
+    symlinkSync(box.dir, link);
+    const rt = await hutch(['runtime', '--root', link, 'list']);
+    expect(rt.exitCode).toBe(125);
+    expect(rt.stderr).toContain(`cannot use ${link} as the runtime state directory (--root): it is a symlink`);
   });
 });

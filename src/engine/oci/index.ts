@@ -4,7 +4,7 @@
  * linux.cgroupsPath, and the config.json `spec --rootless` writes.
  *
  * Owns: ociCreate/ociStart/ociKill/ociDelete, ociRunForeground, ociExec, runHooks, rootlessSpec.
- * May import: engine/launch, engine/spec; src/runtime, src/cgroups, src/sys, src/errors.ts.
+ * May import: engine/launch, engine/spec; src/runtime, src/cgroups, src/sys, src/errors.ts, src/paths.ts.
  */
 export * from './lifecycle.js';
 export * from './exec.js';
