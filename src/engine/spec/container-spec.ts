@@ -63,6 +63,8 @@ export function buildRunSpec(req: RunRequest, ctx: SpecContext): Spec {
   requireMapped('uid', ctx.uidMappings, user.uid, ctx.subuid);
   requireMapped('gid', ctx.gidMappings, user.gid, ctx.subgid);
   const hostname = req.hostname ?? ctx.id.slice(0, 12);
+  // It is also a line of /etc/hostname and /etc/hosts; sethostname takes at most 64 bytes.
+  if (!/^[^\s\0]{1,64}$/.test(hostname)) throw new UsageError('HOSTNAME_INVALID', `invalid --hostname ${JSON.stringify(hostname)}: a hostname is 1-64 characters without spaces or line breaks`, { hint: 'e.g. --hostname web1' });
   const caps = capabilities(req.capAdd, req.capDrop);
   const security = parseSecurityOpts(req.securityOpts ?? []);
   const namespaces: Namespace[] = [{ type: 'user' }, { type: 'mount' }, { type: 'pid' }, { type: 'uts' }, { type: 'ipc' }, { type: 'cgroup' }];
