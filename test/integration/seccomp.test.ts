@@ -48,6 +48,30 @@ describe('the default seccomp profile', () => {
     expect(verdicts(String(own.stdout))).toEqual({ getpid: 13, io_uring_setup: 0 });
   });
 
+  it('no_new_privs is off by default, as in podman, and --security-opt no-new-privileges sets it', async () => {
+    const off = await h('run', '--rootfs', rootfs, '--', 'grep', '^NoNewPrivs:', '/proc/self/status');
+    expect(off.stdout).toBe('NoNewPrivs:\t0');
+    const on = await h('run', '--rootfs', rootfs, '--security-opt', 'no-new-privileges', '--', 'grep', '^NoNewPrivs:', '/proc/self/status');
+    expect(on.stdout).toBe('NoNewPrivs:\t1');
+  });
+
+  it('--privileged: every capability, no filter, nothing masked; exec takes --cap-add, --cap-drop and --privileged', async () => {
+    const r = await h('run', '--rootfs', rootfs, '--privileged', '--', 'sh', '-c', "grep -E '^(CapEff|Seccomp):' /proc/self/status; grep -c ' /proc/keys ' /proc/mounts");
+    expect(String(r.stdout).split('\n')).toEqual(['CapEff:\t000001ffffffffff', 'Seccomp:\t0', '0']);
+    expect((await h('run', '-d', '--name', 'c', '--rootfs', rootfs, '--', 'sleep', '1000')).exitCode).toBe(0);
+    const capEff = async (...flags: string[]) => String((await h('exec', ...flags, 'c', 'grep', '^CapEff:', '/proc/self/status')).stdout);
+    expect(await capEff()).toBe('CapEff:\t00000000a80425fb');
+    expect(await capEff('--cap-add', 'SYS_ADMIN', '--cap-drop', 'CHOWN')).toBe('CapEff:\t00000000a82425fa');
+    expect(await capEff('--privileged')).toBe('CapEff:\t000001ffffffffff');
+    expect((await h('rm', '-f', 'c')).exitCode).toBe(0);
+  });
+
+  it('--security-opt mask= hides more paths, unmask= leaves a default mask off', async () => {
+    writeFileSync(join(rootfs, 'etc', 'secret'), 'secret\n');
+    const r = await h('run', '--rootfs', rootfs, '--security-opt', 'mask=/etc/secret', '--security-opt', 'unmask=/proc/keys', '--', 'sh', '-c', "wc -c < /etc/secret; grep -c ' /proc/keys ' /proc/mounts; grep -c ' /proc/timer_list ' /proc/mounts");
+    expect(String(r.stdout).split('\n')).toEqual(['0', '0', '1']);
+  });
+
   it('refuses a profile it cannot read or compile, before anything runs', async () => {
     const file = join(box.dir, 'bad.json');
     writeFileSync(file, JSON.stringify({ defaultAction: 'SCMP_ACT_NOTIFY' }));

@@ -27,6 +27,8 @@ export interface RunRequest {
   ulimits: string[];
   /** --security-opt values (src/security/options.ts). */
   securityOpts?: string[];
+  /** --privileged, in podman's rootless sense: every capability (of the user namespace), no seccomp, nothing masked. */
+  privileged?: boolean;
 }
 
 /** What the spec is built against: the id maps chosen for this user and where generated files live. */
@@ -65,8 +67,8 @@ export function buildRunSpec(req: RunRequest, ctx: SpecContext): Spec {
   const hostname = req.hostname ?? ctx.id.slice(0, 12);
   // It is also a line of /etc/hostname and /etc/hosts; sethostname takes at most 64 bytes.
   if (!/^[^\s\0]{1,64}$/.test(hostname)) throw new UsageError('HOSTNAME_INVALID', `invalid --hostname ${JSON.stringify(hostname)}: a hostname is 1-64 characters without spaces or line breaks`, { hint: 'e.g. --hostname web1' });
-  const caps = capabilities(req.capAdd, req.capDrop);
-  const security = parseSecurityOpts(req.securityOpts ?? []);
+  const caps = capabilities(req.privileged ? ['ALL'] : req.capAdd, req.capDrop);
+  const security = parseSecurityOpts([...(req.privileged ? ['seccomp=unconfined', 'unmask=ALL'] : []), ...(req.securityOpts ?? [])]);
   const namespaces: Namespace[] = [{ type: 'user' }, { type: 'mount' }, { type: 'pid' }, { type: 'uts' }, { type: 'ipc' }, { type: 'cgroup' }];
   if (req.network === 'none') namespaces.push({ type: 'network' });
   return {
@@ -79,7 +81,7 @@ export function buildRunSpec(req: RunRequest, ctx: SpecContext): Spec {
       cwd: req.workdir ?? '/',
       capabilities: { bounding: caps, effective: caps, permitted: caps, inheritable: [], ambient: [] },
       rlimits: req.ulimits.map(parseUlimit),
-      noNewPrivileges: security.noNewPrivileges ?? true,
+      noNewPrivileges: security.noNewPrivileges ?? false, // off by default, as in podman (setuid programs work)
     },
     root: { path: rootfs, readonly: req.readOnly },
     hostname,
@@ -148,8 +150,13 @@ function volumeMount(value: string): Mount {
 
 /** docker's default set, then --cap-add, then --cap-drop; ALL stands for every capability. */
 function capabilities(add: string[], drop: string[]): string[] {
+  return adjustCapabilities(DEFAULT_CAPABILITIES, add, drop);
+}
+
+/** `base`, then --cap-add, then --cap-drop (run, and exec on the container's set). */
+export function adjustCapabilities(base: readonly string[], add: string[], drop: string[]): string[] {
   const isAll = (c: string): boolean => c.toUpperCase() === 'ALL';
-  let caps = add.some(isAll) ? [...CAPABILITIES] as string[] : [...DEFAULT_CAPABILITIES];
+  let caps = add.some(isAll) ? [...CAPABILITIES] as string[] : [...base];
   for (const c of add.filter((c) => !isAll(c)).map(capabilityName)) if (!caps.includes(c)) caps.push(c);
   if (drop.some(isAll)) return add.filter((c) => !isAll(c)).map(capabilityName);
   const dropped = drop.map(capabilityName);
