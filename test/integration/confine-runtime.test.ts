@@ -1,11 +1,11 @@
 // Confinement under the OCI face (issue 13): `hutch runtime exec` helpers cannot be overwritten
-// from inside the container (CVE-2019-5736 pattern) nor show the caller's environment.
-import { userInfo } from 'node:os';
+// from inside the container (CVE-2019-5736 pattern) nor show the caller's environment, and
+// config.json's linux.seccomp is in force.
 import { join } from 'node:path';
-import { writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { expectNothingReached, helperDigest, SECRET_ENV, WATCHER } from '../helpers/exe-watcher.js';
 import { hutch, type Sandbox } from '../helpers/hutch-cli.js';
+import { writeBundleConfig } from '../helpers/bundle-config.js';
 import { useBundleSandbox } from '../helpers/frames.js';
 import { installProbe, verdicts } from '../helpers/syscall-probe.js';
 
@@ -14,22 +14,8 @@ let bundle: string;
 const rt = (...args: string[]) => hutch(['runtime', '--root', join(box.dir, 'rt'), ...args], { env: SECRET_ENV });
 const rtBg = (...args: string[]) => hutch(['runtime', '--root', join(box.dir, 'rt'), ...args], { stdout: 'ignore', stderr: 'ignore', env: SECRET_ENV });
 
-/** A config.json as an engine writes it, changed by `change`. */
-function config(args: string[], change: (c: Record<string, any>) => void = () => undefined): void {
-  const c: Record<string, any> = {
-    ociVersion: '1.2.0',
-    process: { user: { uid: 0, gid: 0 }, args, env: ['PATH=/bin'], cwd: '/' },
-    root: { path: 'rootfs' },
-    mounts: [{ destination: '/proc', type: 'proc', source: 'proc' }, { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'mode=755'] }],
-    linux: {
-      namespaces: [{ type: 'user' }, { type: 'mount' }, { type: 'pid' }, { type: 'uts' }, { type: 'ipc' }],
-      uidMappings: [{ containerID: 0, hostID: userInfo().uid, size: 1 }],
-      gidMappings: [{ containerID: 0, hostID: userInfo().gid, size: 1 }],
-    },
-  };
-  change(c);
-  writeFileSync(join(bundle, 'config.json'), JSON.stringify(c));
-}
+/** A config.json as an engine would write it, changed by `change`. */
+const config = (args: string[], change?: (c: Record<string, any>) => void): void => writeBundleConfig(bundle, args, change);
 
 useBundleSandbox((b, dir) => ((box = b), (bundle = dir)));
 
