@@ -9,6 +9,7 @@ import { unionHandlers } from './ops.js';
 import { parseFsArgs, type FsOptions } from './options.js';
 import { Union } from './union.js';
 import { entryCommand } from '../src/sys/entry-points.js';
+import { readReadyLine } from '../src/sys/ready-line.js';
 
 /**
  * bin/hutch-fs: mounts a union and serves it. Without -f it starts itself in the foreground as
@@ -75,10 +76,11 @@ function background(argv: string[]): Promise<number> {
     detached: true, stdio: ['ignore', 'ignore', 'ignore', 'pipe'], env: { ...process.env, HUTCH_FS_READY_FD: '3' },
   });
   return new Promise((resolve) => {
-    let said = '';
-    const pipe = child.stdio[3] as NodeJS.ReadableStream;
-    pipe.on('data', (d: Buffer) => (said += d.toString()));
-    pipe.on('end', () => {
+    child.on('error', (e) => {
+      process.stderr.write(`hutch-fs: cannot start the daemon: ${e.message}\n`);
+      resolve(1);
+    });
+    void readReadyLine(child.stdio[3] as NodeJS.ReadableStream).then((said) => {
       if (said.startsWith('ok')) {
         child.unref();
         resolve(0);
@@ -86,10 +88,6 @@ function background(argv: string[]): Promise<number> {
         if (said !== '') process.stderr.write(said);
         resolve(1);
       }
-    });
-    child.on('error', (e) => {
-      process.stderr.write(`hutch-fs: cannot start the daemon: ${e.message}\n`);
-      resolve(1);
     });
   });
 }

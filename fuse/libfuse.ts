@@ -4,7 +4,7 @@ import koffi from 'koffi';
  * libfuse 3's low-level API through koffi (Debian's libfuse3-3, no compile step). The JS thread
  * drives the loop itself (fuse_session_receive_buf / process_buf), so callbacks run directly on
  * it: one request at a time, replied before the next is read. This suits a daemon process of its
- * own (bin/hutch-fs); see FUSE-NOTES.md for the pitfalls this avoids.
+ * own (bin/hutch-fs); see docs/fuse.md for the decisions behind it.
  */
 const lib = koffi.load('libfuse3.so.3');
 const libc = koffi.load('libc.so.6');
@@ -82,6 +82,7 @@ export interface LowLevelHandlers {
   create(req: bigint, parent: number, name: string, mode: number, flags: number): void;
 }
 
+// eslint-disable-next-line no-control-regex -- the ASCII test: NUL is ASCII too
 const ASCII = /^[\x00-\x7f]*$/;
 // Names as byte strings (latin1). Fast path: decoded as a C string, exact when it is ASCII;
 // otherwise the exact bytes (UTF-8 decoding would mangle a name that is not valid UTF-8).

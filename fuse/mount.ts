@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { FuseError } from '../src/errors.js';
 import { entryCommand } from '../src/sys/entry-points.js';
 import { umount2, MNT_DETACH } from '../src/sys/fsx.js';
+import { readReadyLine } from '../src/sys/ready-line.js';
 
 /**
  * The engine's way in: mounts a union with bin/hutch-fs's daemon as a child process. A child
@@ -52,7 +53,7 @@ export async function mountUnion(spec: UnionSpec): Promise<UnionMount> {
   });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.on('exit', (code, signal) => resolve({ code, signal })));
-  const said = await readReady(child);
+  const said = await readReadyLine(child.stdio[3] as NodeJS.ReadableStream);
   if (!said.startsWith('ok')) {
     child.kill('SIGKILL');
     await exited;
@@ -69,18 +70,6 @@ export async function mountUnion(spec: UnionSpec): Promise<UnionMount> {
     exited,
     unmount: () => (done ??= unmountAndWait(spec.mountpoint, child, exited)),
   };
-}
-
-function readReady(child: ChildProcess): Promise<string> {
-  return new Promise((resolve) => {
-    let said = '';
-    const pipe = child.stdio[3] as NodeJS.ReadableStream;
-    pipe.on('data', (d: Buffer) => {
-      said += d.toString();
-      if (said.includes('\n')) resolve(said);
-    });
-    pipe.on('end', () => resolve(said));
-  });
 }
 
 async function unmountAndWait(mountpoint: string, child: ChildProcess, exited: Promise<unknown>): Promise<void> {

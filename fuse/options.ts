@@ -41,7 +41,7 @@ export function parseFsArgs(argv: string[], cwd: string): FsOptions {
     if (a === '-o') opts.push(...splitCommas(argv[++i] ?? ''));
     else if (a.startsWith('-o')) opts.push(...splitCommas(a.slice(2)));
     else if (a === '-f') foreground = true;
-    else if (a === '-d' || a === '--debug') (debug = true), (foreground = true);
+    else if (a === '-d' || a === '--debug') [debug, foreground] = [true, true];
     else rest.push(a);
   }
   if (rest.length !== 1) throw new UsageError('FS_USAGE', 'hutch-fs takes one mount point', { hint: 'usage: hutch-fs -o lowerdir=A:B,upperdir=U,workdir=W MOUNTPOINT' });

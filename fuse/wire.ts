@@ -1,6 +1,6 @@
 /**
  * The C structures libfuse 3.14 exchanges with us, packed by hand in Buffers (x86_64 layouts,
- * checked with offsetof against libfuse3-dev; see FUSE-NOTES.md). Pure: no koffi, no I/O.
+ * checked with offsetof against libfuse3-dev; see docs/architecture.md, "Binary layouts"). Pure: no koffi, no I/O.
  */
 import type { RawStat } from '../src/sys/stat.js';
 

@@ -1,5 +1,5 @@
 /*
- * hutch-nsexec: the single-threaded part of hutch (DESIGN.md, "Rules that shape the code").
+ * hutch-nsexec: the single-threaded part of hutch (docs/architecture.md, "Rules the code follows").
  *
  * It decides nothing. TypeScript hands it a plan on fd 3 (native/wire.h, docs/wire.md); it reads
  * the whole plan, clones the child into the namespaces the plan names, and the child carries the

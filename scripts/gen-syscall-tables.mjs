@@ -30,7 +30,10 @@ for (const [arch, table] of Object.entries(tables)) {
   const chunks = [];
   let line = '';
   for (const p of pairs) {
-    if (line.length + p.length > 110) (chunks.push(line.trim()), (line = ''));
+    if (line.length + p.length > 110) {
+      chunks.push(line.trim());
+      line = '';
+    }
     line += p + ' ';
   }
   chunks.push(line.trim());

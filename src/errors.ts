@@ -3,13 +3,15 @@
  * docs/errors.md, never reused), a lower-case message naming the thing, the step and the cause,
  * and an optional hint saying what to do.
  */
+import type { ErrorCode } from './error-codes.js';
+
 export class HutchError extends Error {
-  readonly code: string;
+  readonly code: ErrorCode;
   readonly hint: string | undefined;
   /** Exit status the CLI uses when this error ends a command (125: hutch's own failure). */
   readonly exitCode: number;
 
-  constructor(code: string, message: string, options: { hint?: string; cause?: unknown; exitCode?: number } = {}) {
+  constructor(code: ErrorCode, message: string, options: { hint?: string; cause?: unknown; exitCode?: number } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.code = code;
@@ -33,7 +35,7 @@ export class HelperError extends HutchError {
   readonly step: string;
   readonly errno: number;
   constructor(step: string, errno: number, message: string, options: { hint?: string; exitCode?: number } = {}) {
-    super('HELPER_' + step.toUpperCase().replace(/[^A-Z0-9]+/g, '_'), message, options);
+    super(`HELPER_${step.toUpperCase().replace(/[^A-Z0-9]+/g, '_')}`, message, options);
     this.step = step;
     this.errno = errno;
   }
@@ -45,7 +47,7 @@ export class SysError extends HutchError {
   readonly errno: number;
   readonly path: string | undefined;
   constructor(syscall: string, errno: number, errnoName: string, path?: string) {
-    super(errnoName, `${syscall}${path === undefined ? '' : ` ${path}`}: ${errnoName}`);
+    super(errnoName as ErrorCode, `${syscall}${path === undefined ? '' : ` ${path}`}: ${errnoName}`);
     this.syscall = syscall;
     this.errno = errno;
     this.path = path;

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { UsageError } from './errors.js';
 
 /**
- * Where hutch keeps its state (DESIGN.md, "Where the state lives"). `root` (the global --root
+ * Where hutch keeps its state (docs/architecture.md, "Where the state lives"). `root` (the global --root
  * flag, or HUTCH_ROOT) overrides both trees, as in podman and runc: data at ROOT/data and
  * runtime files at ROOT/run.
  */

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CgroupError, describeCause, HutchError } from '../errors.js';
+import { CgroupError, describeCause, type HutchError } from '../errors.js';
 import { DbusError, SdBus, type BusArg } from '../sys/sdbus.js';
 import type { UserManagerSockets } from './detect.js';
 

@@ -72,6 +72,7 @@ async function readSmallBlob(source: ImageSource, d: Descriptor): Promise<Buffer
     const input = await source.blob(d);
     const check = verifier(d, source.where, (c) => chunks.push(c));
     input.on('error', (e) => check.destroy(transient(`cannot fetch config ${d.digest} of ${source.where}: ${describeCause(e)}`)));
+    // eslint-disable-next-line require-yield -- a sink: it drains the stream
     await pipeline(input.pipe(check), async function* (s) { for await (const _ of s) void _; });
     return Buffer.concat(chunks);
   });
@@ -122,6 +123,7 @@ async function download(store: Store, source: ImageSource, layer: Descriptor, di
     input.on('error', (e) => check.destroy(transient(`cannot fetch blob ${where}: ${describeCause(e)}`)));
     const verified = input.pipe(check);
     let unpacked: Staged | undefined;
+    // eslint-disable-next-line require-yield -- a sink: it drains the stream
     if (diffId === undefined) await pipeline(verified, async function* (s) { for await (const _ of s) void _; });
     else unpacked = await stageLayer(store, verified, diffId, where);
     closeSync(fd);

@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path';
 import { Duplex, PassThrough, Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
+import type * as Execa from 'execa';
 import tar from 'tar-stream';
 
 import { encodeLayerIndex } from '../../fuse/layer-index.js';
@@ -97,7 +98,7 @@ function feed(writer: LayerWriter, header: tar.Header, stream: Readable, next: (
 }
 
 /** Debian's zstd binary: Node 20's zlib has no zstd, and the binary is fast and maintained. */
-function zstd(where: string, { execa }: typeof import('execa')): Duplex {
+function zstd(where: string, { execa }: typeof Execa): Duplex {
   const child = execa('zstd', ['-d', '-c', '-q'], { buffer: false, stdin: 'pipe', stdout: 'pipe', stderr: 'pipe' });
   const out = new PassThrough();
   let stderr = '';

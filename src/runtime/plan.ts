@@ -64,13 +64,19 @@ export interface PlanHost {
   gidMappings?: IdMapping[];
 }
 
-export interface PlanOptions {
+/** What a launch adds to the spec: choices of the caller, not of the container. */
+export interface PlanOptions extends Pick<HelperPlan, 'detach' | 'startFifo' | 'consoleSocket' | 'tap' | 'preserveFds'> {
   /** Run a tiny init as PID 1 that reaps zombies and forwards signals (--init). */
   init?: boolean;
   /** spec.linux.seccomp compiled (struct sock_filter[], src/security/seccomp): the plan stays pure. */
   seccomp?: Uint8Array;
   /** Its seccomp(2) SECCOMP_FILTER_FLAG_* bits. */
   seccompFlags?: number;
+  /**
+   * The namespaces to enter before the clone when the launch placed the container (the union
+   * filesystem daemon's user and mount namespaces, another container's network); else the spec's paths.
+   */
+  joins?: { type: number; path: string }[];
 }
 
 const SIGKILL = 9;
@@ -85,7 +91,7 @@ export function planFromSpec(spec: Spec, host: PlanHost, options: PlanOptions = 
   if (rootfs !== undefined && !posix.isAbsolute(rootfs)) throw new UsageError('SPEC_ROOT_RELATIVE', `cannot plan the container: root path ${rootfs} is not absolute`, { hint: 'resolve root.path against the bundle first' });
   return {
     cloneFlags,
-    joins: joinsOf(spec),
+    joins: options.joins ?? joinsOf(spec),
     propagation: cloneFlags & CLONE.NEWNS ? MS.REC | propagationFlag(spec.linux?.rootfsPropagation) : undefined,
     rootfs,
     fs: rootfs === undefined ? [] : filesystemSteps(spec, rootfs, host),
@@ -106,6 +112,11 @@ export function planFromSpec(spec: Spec, host: PlanHost, options: PlanOptions = 
     env: proc.env ?? [],
     init: options.init === true,
     parentDeathSignal: SIGKILL,
+    detach: options.detach,
+    startFifo: options.startFifo,
+    consoleSocket: options.consoleSocket,
+    tap: options.tap,
+    preserveFds: options.preserveFds,
   };
 }
 

@@ -58,7 +58,7 @@ export function seccompFor(options: SecurityOptions, bounding: string[]): Seccom
 }
 
 /** The masked paths: the defaults without the unmasked ones (ALL: none), then the added ones. */
-export function maskedPaths(defaults: string[], options: SecurityOptions): string[] {
+export function maskedPaths(defaults: string[], options: Pick<SecurityOptions, 'mask' | 'unmask'>): string[] {
   const kept = options.unmask.includes('ALL') ? [] : defaults.filter((p) => !options.unmask.includes(p));
   return [...kept, ...options.mask.filter((p) => !kept.includes(p))];
 }

@@ -16,8 +16,8 @@ export function errnoName(errno: number): string {
   return errnoNames.get(Math.abs(errno)) ?? `E${Math.abs(errno)}`;
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 /** Declares a libc function from a C prototype, e.g. `int prctl(int, unsigned long, ...)`. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- koffi's functions take and return what the prototype says
 export function libcFunction(prototype: string): (...args: any[]) => any {
   return libc.func(prototype);
 }

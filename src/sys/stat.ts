@@ -8,7 +8,7 @@ import { SysError } from '../errors.js';
 const lstatC = libcFunction('int lstat(void *path, void *buf)');
 const fstatC = libcFunction('int fstat(int fd, void *buf)');
 const ENOENT = 2;
-// x86_64 struct stat (144 bytes); see FUSE-NOTES.md.
+// x86_64 struct stat (144 bytes); see docs/architecture.md, "Binary layouts".
 const st = Buffer.alloc(144);
 
 /** The fields of a struct stat; times as seconds and nanoseconds. */

@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 
-export default function setup(): void {
+export function setup(): void {
   if (process.getuid?.() === 0 && !process.env.HUTCH_TEST_ALLOW_ROOT) {
     throw new Error('the suite must run as an unprivileged user: use `npm test`, which drops to the test user');
   }

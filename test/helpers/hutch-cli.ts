@@ -19,8 +19,20 @@ export function sandbox(): Sandbox {
   return { dir, root: join(dir, 'state'), remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
+/**
+ * An open fd as an execa stdio value. execa passes any fd on (its documentation); its types name
+ * only some, so the value is typed to fit every stdio slot.
+ */
+export function fdStdio(fd: number): never {
+  return fd as never;
+}
+
+/** What hutch() gives: a child process whose result has stdout and stderr as text (never rejects). */
+export type HutchResultPromise = ResultPromise<{ reject: false }>;
+
 /** `hutch ARGS` with reject: false; inspect exitCode, stdout, stderr. */
-export function hutch(args: string[], options: Options = {}): ResultPromise {
+export function hutch(args: string[], options: Options = {}): HutchResultPromise {
   const stdin = options.input === undefined && options.inputFile === undefined && options.stdio === undefined ? { stdin: 'ignore' as const } : {};
-  return execa(process.execPath, [HUTCH, ...args], { reject: false, ...stdin, ...options, env: { HUTCH_DEBUG: '', ...options.env } });
+  // The options may set stdio to fds and streams; the text result is what the tests read.
+  return execa(process.execPath, [HUTCH, ...args], { reject: false, ...stdin, ...options, env: { HUTCH_DEBUG: '', ...options.env } }) as unknown as HutchResultPromise;
 }

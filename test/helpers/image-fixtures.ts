@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import tar from 'tar-stream';
 
-export type TarEntry = tar.Header & { pax?: Record<string, string> } & { content?: Buffer | string };
+export type TarEntry = Partial<tar.Header> & { name: string } & { pax?: Record<string, string> } & { content?: Buffer | string };
 
 export interface LayerSpec {
   entries: TarEntry[];
@@ -31,7 +31,7 @@ export async function packTar(entries: TarEntry[]): Promise<Buffer> {
   const pack = tar.pack();
   const chunks: Buffer[] = [];
   const done = new Promise<void>((resolve, reject) => {
-    pack.on('data', (c: Buffer) => chunks.push(c));
+    pack.on('data', (c: unknown) => void chunks.push(c as Buffer));
     pack.on('end', () => resolve());
     pack.on('error', reject);
   });

@@ -28,7 +28,7 @@ export function startAgent(mode: 'range' | 'single', cwd: string): NsAgent {
   const child: ChildProcessWithoutNullStreams = spawn('unshare', [...maps, '--mount', process.execPath, join(import.meta.dirname, 'ns-agent.mjs')], { cwd });
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-8000)));
-  const waiting = new Map<number, (v: any) => void>(); // eslint-disable-line @typescript-eslint/no-explicit-any
+  const waiting = new Map<number, (v: any) => void>();
   const exited = new Promise<void>((resolve) => child.on('exit', () => {
     for (const w of waiting.values()) w({ error: `namespace agent exited: ${stderr}` });
     waiting.clear();
@@ -40,7 +40,7 @@ export function startAgent(mode: 'range' | 'single', cwd: string): NsAgent {
     waiting.delete(msg.id);
   });
   let next = 0;
-  const ask = (req: object): Promise<any> => // eslint-disable-line @typescript-eslint/no-explicit-any
+  const ask = (req: object): Promise<any> =>
     new Promise((resolve) => {
       const id = next++;
       waiting.set(id, resolve);

@@ -11,7 +11,7 @@ import { resourcesFromFlags } from '../../src/cgroups/flags.js';
 import { cgroupReport, formatCgroupReport } from '../../src/cgroups/info.js';
 
 const host = detectHost();
-const children: { kill(signal: string): boolean }[] = [];
+const children: { kill(signal: NodeJS.Signals): boolean }[] = [];
 afterEach(() => {
   for (const c of children.splice(0)) c.kill('SIGKILL');
 });
@@ -73,7 +73,7 @@ describe('cgroups on a host that cannot enforce limits', () => {
     const cleanup = new Cleanup();
     const failure = createContainerCgroup({ id: 'hosttest', pid, resources, mode: 'required', env }, cleanup);
     await expect(failure).rejects.toMatchObject({ code: 'CGROUP_REQUIRED', exitCode: 125 });
-    const error = await failure.catch((e: unknown) => e as { message: string; hint: string });
+    const error = (await failure.catch((e: unknown) => e)) as { message: string; hint: string };
     expect(error.message).toMatch(/^cannot enforce --memory \(--cgroups=required\): /);
     expect(error.hint.length).toBeGreaterThan(0);
     expect(await cleanup.release()).toEqual([]);

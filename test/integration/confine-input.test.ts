@@ -34,6 +34,6 @@ describe('hutch load', () => {
     const r = await hutch(['load', '--root', box.root, '-i', join(box.dir, 'bad.tar')]);
     expect(r.exitCode).toBe(125);
     expect(r.stderr).toContain(`docker-archive:${join(box.dir, 'bad.tar')}: manifest.json is not JSON`);
-    expect(r.stderr).not.toMatch(/internal error|this is a bug|    at /);
+    expect(r.stderr).not.toMatch(/internal error|this is a bug| {4}at /);
   });
 });

@@ -6,7 +6,7 @@ import { ReadStream } from 'node:tty';
 import { join } from 'node:path';
 import { beforeAll, expect, it } from 'vitest';
 import { createContainer, runContainer } from '../../src/engine/launch/launch.js';
-import { buildRunSpec, type RunRequest } from '../../src/engine/spec/container-spec.js';
+import { buildRunSpec, type RunRequest } from '../../src/engine/spec/index.js';
 import type { Spec } from '../../src/runtime/spec.js';
 import { rootMaps } from '../../src/userns/idmap.js';
 import { readSubid } from '../../src/userns/subid.js';

@@ -7,7 +7,7 @@ import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { requires } from '../helpers/host.js';
-import { hutch, sandbox, type Sandbox } from '../helpers/hutch-cli.js';
+import { hutch, type Sandbox } from '../helpers/hutch-cli.js';
 import { useImageSandbox } from '../helpers/frames.js';
 import { fetchText, hostHttpServer, until } from '../helpers/netns.js';
 

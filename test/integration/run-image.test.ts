@@ -171,7 +171,7 @@ describe('networking and resources through run', () => {
     expect(required.exitCode).toBe(125);
     expect(required.stderr).toMatch(/^hutch: /);
     const info = await hutch(['system', 'info']);
-    expect(info.stdout).toMatch(/^(ok  |MISS) cgroups: v[12]/m); // from the cgroups module's report
+    expect(info.stdout).toMatch(/^(ok {2}|MISS) cgroups: v[12]/m); // from the cgroups module's report
     const json = JSON.parse((await hutch(['system', 'info', '--format', 'json'])).stdout) as { cgroups: { version: string; delegatedControllers: string[] } };
     expect(json.cgroups.version).toMatch(/^v[12]$/);
     expect(Array.isArray(json.cgroups.delegatedControllers)).toBe(true);

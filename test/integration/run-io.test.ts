@@ -7,7 +7,7 @@ import { execa } from 'execa';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { openpty, setWindowSize } from '../../src/sys/pty.js';
 import { requires } from '../helpers/host.js';
-import { HUTCH, hutch } from '../helpers/hutch-cli.js';
+import { fdStdio, HUTCH, hutch } from '../helpers/hutch-cli.js';
 import { containerTest } from '../helpers/container-test.js';
 
 const t = containerTest();
@@ -41,7 +41,7 @@ describe('--preserve-fds', () => {
   it('passes hutch\'s fds 3 and 4 on as the command\'s 3 and 4, and nothing above them', async () => {
     const a = writeTemp('a.txt', 'from fd 3\n'), b = writeTemp('b.txt', 'from fd 4\n');
     try {
-      const r = await hutch(runArgs(['--preserve-fds', '2'], 'cat <&3; cat <&4; ls /proc/self/fd'), { stdio: ['ignore', 'pipe', 'pipe', a, b] });
+      const r = await hutch(runArgs(['--preserve-fds', '2'], 'cat <&3; cat <&4; ls /proc/self/fd'), { stdio: ['ignore', 'pipe', 'pipe', fdStdio(a), fdStdio(b)] });
       expect(r.stderr).toBe('');
       // 5 is ls's own handle on /proc/self/fd
       expect(r.stdout.split('\n')).toEqual(['from fd 3', 'from fd 4', '0', '1', '2', '3', '4', '5']);
@@ -105,7 +105,7 @@ describe('terminal', () => {
     let output = '';
     out.on('data', (d: Buffer) => (output += d.toString()));
     out.on('error', () => undefined);
-    const child = execa('node', [HUTCH, ...runArgs(['-it'], 'tty; stty size; test -t 0 && echo stdin-is-tty; trap "stty size; exit 7" WINCH; echo ready; while :; do sleep 0.1; done')], { stdio: [slave, slave, slave], reject: false });
+    const child = execa('node', [HUTCH, ...runArgs(['-it'], 'tty; stty size; test -t 0 && echo stdin-is-tty; trap "stty size; exit 7" WINCH; echo ready; while :; do sleep 0.1; done')], { stdio: [fdStdio(slave), fdStdio(slave), fdStdio(slave)], reject: false });
     await new Promise<void>((resolve) => out.on('data', () => output.includes('ready') && resolve()));
     setWindowSize(master, { rows: 40, cols: 120 });
     child.kill('SIGWINCH'); // what the kernel sends hutch when its terminal is resized
@@ -124,7 +124,7 @@ describe('terminal', () => {
     let output = '';
     out.on('data', (d: Buffer) => (output += d.toString()));
     out.on('error', () => undefined);
-    const child = execa(process.execPath, [HUTCH, ...runArgs(['-it'], 'read x; echo "got $x"')], { stdio: [slave, slave, slave], reject: false });
+    const child = execa(process.execPath, [HUTCH, ...runArgs(['-it'], 'read x; echo "got $x"')], { stdio: [fdStdio(slave), fdStdio(slave), fdStdio(slave)], reject: false });
     writeSync(master, 'early\r'); // typed at once: hutch is still starting
     expect((await child).exitCode).toBe(0);
     expect(output.replace(/\r/g, '')).toContain('got early');

@@ -5,7 +5,7 @@ import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from 'no
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { hutch, type Sandbox } from '../helpers/hutch-cli.js';
+import { fdStdio, hutch, type Sandbox } from '../helpers/hutch-cli.js';
 import { useBundleSandbox } from '../helpers/frames.js';
 
 let box: Sandbox;
@@ -15,7 +15,7 @@ let bundle: string;
 async function rt(args: string[]): Promise<{ exitCode?: number }> {
   const fd = openSync(join(box.dir, 'err'), 'a');
   try {
-    return await hutch(['runtime', '--root', join(box.dir, 'rt'), ...args], { stdout: 'ignore', stderr: fd });
+    return await hutch(['runtime', '--root', join(box.dir, 'rt'), ...args], { stdout: 'ignore', stderr: fdStdio(fd) });
   } finally {
     closeSync(fd);
   }

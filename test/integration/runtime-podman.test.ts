@@ -8,7 +8,7 @@ import { execa, type Options } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openpty } from '../../src/sys/pty.js';
 import { requires } from '../helpers/host.js';
-import { REPO, sandbox, type Sandbox } from '../helpers/hutch-cli.js';
+import { fdStdio, REPO, sandbox, type Sandbox } from '../helpers/hutch-cli.js';
 import { busyboxRootfs } from '../helpers/rootfs.js';
 import { installProbe, verdicts } from '../helpers/syscall-probe.js';
 
@@ -72,13 +72,13 @@ describe('podman --runtime hutch-runtime', () => {
     let output = '';
     out.on('data', (d: Buffer) => (output += d.toString()));
     out.on('error', () => undefined);
-    const r = await podman(['run', '-it', '--rm', '--network', 'none', IMAGE, 'sh', '-c', 'test -t 0 && test -t 1 && echo tty-ok; exit 6'], { stdin: slave, stdout: slave, stderr: slave });
+    const r = await podman(['run', '-it', '--rm', '--network', 'none', IMAGE, 'sh', '-c', 'test -t 0 && test -t 1 && echo tty-ok; exit 6'], { stdin: fdStdio(slave), stdout: fdStdio(slave), stderr: fdStdio(slave) });
     expect(r.exitCode).toBe(6);
     await new Promise((resolve) => setTimeout(resolve, 100)); // let the last bytes arrive
     expect(output.replace(/\r/g, '')).toContain('tty-ok');
     // exec -it: the console socket is a host path, reached before the helper joins the container's namespaces
     await podman(['run', '-d', '--name', 'ttybox', '--network', 'none', IMAGE, 'sleep', '1000']);
-    const exec = await podman(['exec', '-it', 'ttybox', 'sh', '-c', 'test -t 0 && echo exec-tty-ok; exit 2'], { stdin: slave, stdout: slave, stderr: slave });
+    const exec = await podman(['exec', '-it', 'ttybox', 'sh', '-c', 'test -t 0 && echo exec-tty-ok; exit 2'], { stdin: fdStdio(slave), stdout: fdStdio(slave), stderr: fdStdio(slave) });
     expect(exec.exitCode).toBe(2);
     await new Promise((resolve) => setTimeout(resolve, 100));
     expect(output.replace(/\r/g, '')).toContain('exec-tty-ok');

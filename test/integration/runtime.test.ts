@@ -4,7 +4,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { hutch, type Sandbox } from '../helpers/hutch-cli.js';
+import { fdStdio, hutch, type Sandbox } from '../helpers/hutch-cli.js';
 import { writeBundleConfig } from '../helpers/bundle-config.js';
 import { useBundleSandbox } from '../helpers/frames.js';
 
@@ -78,7 +78,7 @@ describe('--preserve-fds', () => {
     const fd = openSync(join(box.dir, 'passed'), 'r');
     try {
       // The created container keeps the caller's stdio (runc's model): none of it captured here.
-      const created = await hutch(['runtime', '--root', join(box.dir, 'rt'), 'create', '--preserve-fds', '1', '--bundle', bundle, 'c1'], { stdio: ['ignore', 'ignore', 'ignore', fd] });
+      const created = await hutch(['runtime', '--root', join(box.dir, 'rt'), 'create', '--preserve-fds', '1', '--bundle', bundle, 'c1'], { stdio: ['ignore', 'ignore', 'ignore', fdStdio(fd)] });
       expect(created.exitCode).toBe(0);
     } finally {
       closeSync(fd);

@@ -1,55 +1,70 @@
-// STYLE.md section 3: cli -> engine -> image, runtime, userns, cgroups, net, fuse -> sys, errors.
-// Checked by reading the import lines of every source file (no ESLint in the tool chain).
+// The layers (docs/architecture.md, "Modules"): cli -> engine -> image, runtime, userns, cgroups,
+// net, fuse -> sys, errors; inside src/engine, its areas' own graph. Read from the import lines of
+// every source file, import() included; no file may import itself through a cycle.
+import { readFileSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
+import { areaOf, findCycles, importGraph, layerViolations, sourceFiles, type Layers } from '../helpers/import-graph.js';
 
 const repo = resolve(import.meta.dirname, '..', '..');
+const below = ['src/sys', 'src/errors.ts', 'src/error-codes.ts', 'src/paths.ts'];
+const mechanisms = ['src/image', 'src/runtime', 'src/security', 'src/userns', 'src/cgroups', 'net', 'fuse', ...below];
+const engine = (...areas: string[]): string[] => areas.map((a) => `src/engine/${a}`);
 
-/** Which top-level areas each area may import (besides itself). */
-const allowed: Record<string, string[]> = {
-  'src/cli': ['src/engine', 'src/image', 'src/runtime', 'src/security', 'src/userns', 'src/cgroups', 'net', 'fuse', 'src/sys', 'src/errors.ts', 'src/paths.ts'],
-  'src/engine': ['src/image', 'src/runtime', 'src/security', 'src/userns', 'src/cgroups', 'net', 'fuse', 'src/sys', 'src/errors.ts', 'src/paths.ts'],
-  'src/security': ['src/runtime/spec.ts', 'src/sys', 'src/errors.ts'],
-  'src/image': ['fuse/layer-index.ts', 'src/sys', 'src/errors.ts', 'src/paths.ts'],
-  'src/runtime': ['src/userns', 'src/sys', 'src/errors.ts', 'src/paths.ts'],
+/** Which areas each area may import (besides itself). */
+export const LAYERS: Layers = {
+  'src/cli': ['src/engine', ...mechanisms],
+  'src/engine/launch': mechanisms,
+  'src/engine/spec': mechanisms,
+  'src/engine/store': [...engine('spec'), ...mechanisms],
+  'src/engine/setup': [...engine('launch', 'spec', 'store'), ...mechanisms],
+  'src/engine/monitor': [...engine('launch', 'spec', 'store', 'setup'), ...mechanisms],
+  'src/engine/container': [...engine('launch', 'spec', 'store', 'setup', 'monitor'), ...mechanisms],
+  'src/engine/oci': [...engine('launch', 'spec'), ...mechanisms],
+  'src/engine/system': [...engine('launch'), ...mechanisms],
+  'src/image': ['fuse/layer-index.ts', ...below],
+  'src/runtime': ['src/userns', ...below],
+  'src/security': ['src/runtime/spec.ts', ...below],
   'src/userns': ['src/sys', 'src/errors.ts'],
   'src/cgroups': ['src/sys', 'src/errors.ts'],
-  'net': ['src/sys', 'src/errors.ts'],
-  'fuse': ['src/sys', 'src/errors.ts'],
+  net: ['src/sys', 'src/errors.ts'],
+  fuse: ['src/sys', 'src/errors.ts'],
   'src/sys': ['src/errors.ts'],
 };
 
-function sources(dir: string): string[] {
-  return readdirSync(dir).flatMap((name) => {
-    const path = join(dir, name);
-    if (statSync(path).isDirectory()) return sources(path);
-    return path.endsWith('.ts') ? [path] : [];
-  });
-}
-
-function areaOf(file: string): string | undefined {
-  const rel = relative(repo, file);
-  return Object.keys(allowed).find((area) => rel === area || rel.startsWith(area + '/'));
-}
+const files = ['src', 'fuse', 'net'].flatMap((top) => sourceFiles(join(repo, top)));
+const graph = importGraph(repo, files);
 
 describe('module layering', () => {
-  it('every import goes down the layers', () => {
-    const violations: string[] = [];
-    for (const top of ['src', 'fuse', 'net']) {
-      for (const file of sources(join(repo, top))) {
-        const area = areaOf(file);
-        if (area === undefined) continue;
-        for (const [, spec] of readFileSync(file, 'utf8').matchAll(/^\s*(?:import|export)[^'"]*from\s+['"](\.[^'"]+)['"]/gm)) {
-          const target = relative(repo, resolve(dirname(file), spec!)).replace(/\.js$/, '.ts');
-          if (target.startsWith(area + '/') || target === area) continue;
-          if (!allowed[area]!.some((ok) => target === ok || target.startsWith(ok + '/'))) violations.push(`${relative(repo, file)} imports ${target}`);
-        }
-        if (/from\s+['"]koffi['"]/.test(readFileSync(file, 'utf8')) && !relative(repo, file).startsWith('src/sys/') && relative(repo, file) !== 'fuse/libfuse.ts') {
-          violations.push(`${relative(repo, file)} imports koffi (only src/sys/ and fuse/libfuse.ts may)`);
-        }
-      }
+  it('every import goes down the layers, import() included', () => {
+    expect(layerViolations(graph, LAYERS)).toEqual([]);
+  });
+
+  it('every engine file is in an area with an index that says what it owns and may import', () => {
+    const engineFiles = [...graph.keys()].filter((f) => f.startsWith('src/engine/'));
+    expect(engineFiles.filter((f) => areaOf(LAYERS, f) === undefined)).toEqual([]);
+    for (const area of Object.keys(LAYERS).filter((a) => a.startsWith('src/engine/'))) {
+      const index = readFileSync(join(repo, area, 'index.ts'), 'utf8');
+      expect(index, area).toMatch(/Owns: /);
+      expect(index, area).toMatch(/May import: /);
     }
-    expect(violations).toEqual([]);
+  });
+
+  it('engine areas reach each other through the other area\'s index', () => {
+    const wrong = [...graph].flatMap(([file, targets]) => {
+      const area = areaOf(LAYERS, file);
+      if (!area?.startsWith('src/engine/')) return [];
+      return targets.filter((t) => t.startsWith('src/engine/') && areaOf(LAYERS, t) !== area && t !== `${areaOf(LAYERS, t)}/index.ts`).map((t) => `${file} imports ${t}`);
+    });
+    expect(wrong).toEqual([]);
+  });
+
+  it('no import cycle', () => {
+    expect(findCycles(graph).map((c) => c.join(' -> '))).toEqual([]);
+  });
+
+  it('only src/sys/libc.ts and fuse/libfuse.ts import koffi', () => {
+    const koffi = files.filter((f) => /from\s+['"]koffi['"]/.test(readFileSync(f, 'utf8'))).map((f) => relative(repo, f));
+    expect(koffi.sort()).toEqual(['fuse/libfuse.ts', 'src/sys/libc.ts']);
   });
 });

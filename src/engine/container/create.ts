@@ -1,14 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import { UsageError } from '../../errors.js';
-import { needsOwnNetns } from '../../../net/index.js';
-import type { Spec } from '../../runtime/spec.js';
 import { removeContainer, spawnMonitor } from './lifecycle.js';
-import { createSetup, releaseSetup, removeContainerDirs, removeRecord } from '../setup/index.js';
-import { checkRootfs, idMaps, NO_SETUP, writeEtcFiles, type RunCommandIo, type RunCommandRequest } from './foreground.js';
-import { buildRunSpec } from '../spec/index.js';
-import { containerFiles, createRecord, userStore, type RestartPolicy } from '../store/index.js';
+import { releaseSetup, removeContainerDirs, removeRecord } from '../setup/index.js';
+import { blueprintFromFlags, checkRootfs, writeEtcFiles, type MadeContainer, type RunCommandIo, type RunCommandRequest } from './foreground.js';
+import { specFromBlueprint } from '../spec/index.js';
+import { containerFiles, createRecord, userStore, type RestartPolicy, type RootfsSource } from '../store/index.js';
 
 /** What `run -d` and `create` add to `run`'s flags. */
 export interface CreateRequest extends RunCommandRequest {
@@ -29,24 +26,22 @@ export async function createFromFlags(req: CreateRequest, io: RunCommandIo, star
   if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(name)) throw new UsageError('CONTAINER_NAME_INVALID', `invalid container name ${name}`, { hint: 'use letters, digits, _ . and -, starting with a letter or digit' });
   const restart = parseRestart(req.restart);
   if (req.autoRemove && restart.name !== 'no') throw new UsageError('RESTART_WITH_RM', 'cannot combine --rm with --restart', { hint: 'choose one: --rm removes the container when it ends, --restart runs it again' });
-  const me = userInfo();
-  const maps = idMaps(req, { name: me.username, uid: me.uid, gid: me.gid }, io);
   const files = containerFiles(store, id);
   const etcFiles = { hosts: join(files.runDir, 'hosts'), hostname: join(files.runDir, 'hostname'), resolvConf: join(files.runDir, 'resolv.conf') };
-  let spec: Spec;
+  let made: MadeContainer;
   try {
     // The same image, storage, network and cgroup setup as a foreground run (setup/setup.ts).
-    const made = await createSetup(req, req.setup ?? NO_SETUP, id, { data: files.dir, run: files.runDir }, (line) => void io.stderr.write(line + '\n'), maps.uidMappings);
-    spec = buildRunSpec({ ...made.req, network: needsOwnNetns(made.setup.network) ? 'none' : 'host' }, { id, ...maps, etcFiles, userDb: made.userDb, keepId: req.userns === 'keep-id' ? { uid: me.uid, gid: me.gid } : undefined });
+    made = await blueprintFromFlags(req, io, id, { data: files.dir, run: files.runDir }, etcFiles, (line) => void io.stderr.write(line + '\n'));
     const image = req.setup?.image ?? resolve(req.rootfs);
-    await createRecord(store, { id, name, created: new Date().toISOString(), rootfs: made.setup.image ? { kind: 'image', image, imageId: made.setup.image.id } : { kind: 'dir', path: image }, spec, restart, autoRemove: req.autoRemove, face: 'hutch', image, openStdin: req.interactive });
+    const rootfs: RootfsSource = made.setup.image ? { kind: 'image', image, imageId: made.setup.image.id } : { kind: 'dir', path: image };
+    await createRecord(store, { id, name, created: new Date().toISOString(), rootfs, spec: specFromBlueprint(made.blueprint), blueprint: made.blueprint, restart, autoRemove: req.autoRemove, face: 'hutch', image, openStdin: req.interactive });
   } catch (error) {
     releaseSetup(files.dir, id);
     await removeContainerDirs({ data: files.dir, run: files.runDir });
     throw error;
   }
   try {
-    writeEtcFiles(files.runDir, spec.hostname ?? id.slice(0, 12));
+    writeEtcFiles(files.runDir, made.blueprint.hostname);
     await spawnMonitor(store, id, start ? 'start' : 'create');
   } catch (error) {
     // A container that could not be created or started leaves nothing behind.

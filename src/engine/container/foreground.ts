@@ -13,9 +13,9 @@ import { readTextIfPresent } from '../../sys/text.js';
 import { tryLock } from '../../sys/trylock.js';
 import { checkMaps, chooseMaps, needsHelper, parseMapFlag, type UsernsMode } from '../../userns/idmap.js';
 import { readSubid, type SubidRange } from '../../userns/subid.js';
-import { createSetup, prepareLaunch, releaseSetup, removeContainerDirs, type SetupFlags } from '../setup/index.js';
+import { createSetup, prepareLaunch, releaseSetup, removeContainerDirs, type ContainerDirs, type ContainerSetup, type SetupFlags } from '../setup/index.js';
 import { runContainer, type ContainerHook, type TerminalIo } from '../launch/index.js';
-import { buildRunSpec, type RunRequest } from '../spec/index.js';
+import { blueprintFromRequest, specFromBlueprint, type Blueprint, type RunRequest, type SpecContext } from '../spec/index.js';
 
 /** `hutch run`'s request: the flags that shape the spec, plus how to launch it. */
 export interface RunCommandRequest extends RunRequest {
@@ -54,24 +54,22 @@ export async function runCommand(req: RunCommandRequest, io: RunCommandIo): Prom
     };
     const dirs = { data: join(dataParent, id), run: makeRunDir(join(io.paths.run, 'ephemeral'), id, cleanup, stale) };
     cleanup.add(`remove the folders of container ${id}`, () => removeContainerDirs(dirs));
-    const me = userInfo();
-    const maps = idMaps(req, { name: me.username, uid: me.uid, gid: me.gid }, io);
     const hostname = req.hostname ?? id.slice(0, 12);
     const etcFiles = writeEtcFiles(dirs.run, hostname);
     const warn = (line: string): void => void io.stderr.write(line + '\n');
     cleanup.add('release the image', () => releaseSetup(dirs.data, id));
-    const created = await createSetup(req, req.setup ?? NO_SETUP, id, dirs, warn, maps.uidMappings);
-    const spec = buildRunSpec({ ...created.req, network: needsOwnNetns(created.setup.network) ? 'none' : 'host' }, { id, ...maps, etcFiles, userDb: created.userDb, keepId: req.userns === 'keep-id' ? { uid: me.uid, gid: me.gid } : undefined });
-    const setup = await prepareLaunch(created.setup, { id, dirs, maps, etcFiles, hostname, cleanup, warn });
-    setup.patchSpec(spec);
+    const made = await blueprintFromFlags(req, io, id, dirs, etcFiles, warn);
+    const setup = await prepareLaunch(made.setup, { id, dirs, maps: { uidMappings: made.blueprint.uidMappings, gidMappings: made.blueprint.gidMappings }, etcFiles, hostname, cleanup, warn });
+    const spec = specFromBlueprint(made.blueprint, setup.placement);
     const restore = req.tty && req.interactive && io.stdin.isTTY ? rawMode(io.stdin) : () => undefined;
     cleanup.add('restore the terminal', restore);
     const result = await runContainer(spec, {
       stdio: [req.interactive ? 'inherit' : 'ignore', 'inherit', 'inherit'],
       terminal: req.tty ? terminalIo(req, io) : undefined,
       init: req.init,
-      hooks: [...setup.hooks, ...(req.hooks ?? [])],
-      plan: { ...setup.plan, preserveFds: req.preserveFds },
+      ...setup.options,
+      hooks: [...setup.options.hooks, ...(req.hooks ?? [])],
+      preserveFds: req.preserveFds,
       forwardSignals: true,
     });
     const failure = setup.failure();
@@ -80,6 +78,27 @@ export async function runCommand(req: RunCommandRequest, io: RunCommandIo): Prom
   } finally {
     await cleanup.release();
   }
+}
+
+/** What `run`, `run -d` and `create` make of their flags before anything runs. */
+export interface MadeContainer {
+  blueprint: Blueprint;
+  /** Kept in setup.json for every launch (image, network, cgroup flags). */
+  setup: ContainerSetup;
+}
+
+/**
+ * The first stage of the pipeline (flags -> blueprint -> OCI spec -> helper plan) for the user
+ * face: the id maps chosen, the image resolved and its config applied (the setup saved), then the
+ * blueprint made and checked. The spec is specFromBlueprint's, the plan createContainer's.
+ */
+export async function blueprintFromFlags(req: RunCommandRequest, io: RunCommandIo, id: string, dirs: ContainerDirs, etcFiles: SpecContext['etcFiles'], warn: (line: string) => void): Promise<MadeContainer> {
+  const me = userInfo();
+  const maps = idMaps(req, { name: me.username, uid: me.uid, gid: me.gid }, io);
+  const made = await createSetup(req, req.setup ?? NO_SETUP, id, dirs, warn, maps.uidMappings);
+  const keepId = req.userns === 'keep-id' ? { uid: me.uid, gid: me.gid } : undefined;
+  const blueprint = blueprintFromRequest({ ...made.req, network: needsOwnNetns(made.setup.network) ? 'none' : 'host' }, { id, ...maps, etcFiles, userDb: made.userDb, keepId });
+  return { blueprint, setup: made.setup };
 }
 
 /** --rootfs with none of the setup flags: no image, the default network, no limits. */

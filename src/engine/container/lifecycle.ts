@@ -5,6 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { HutchError, RuntimeError, UsageError } from '../../errors.js';
 import { entryCommand } from '../../sys/entry-points.js';
 import { isSameProcess } from '../../sys/proc.js';
+import { readReadyLine } from '../../sys/ready-line.js';
 import { killCgroup, setPaused, containerFiles, shortSocketPath, readState, updateState, withContainerLock, type ContainerStore, isLive, viewContainer, type ContainerView } from '../store/index.js';
 import type { MonitorMessage, SerializedError } from '../monitor/index.js';
 import { removeRecord } from '../setup/index.js';
@@ -16,9 +17,8 @@ export async function spawnMonitor(store: ContainerStore, id: string, mode: 'cre
   // A session of its own (setsid): the monitor outlives the CLI and the terminal it ran in.
   const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', logFd, logFd, 'pipe', ...(passStdio ?? [])] });
   closeSync(logFd);
-  const reply = await readLine(child.stdio[3] as NodeJS.ReadableStream);
+  const reply = (await readReadyLine(child.stdio[3] as NodeJS.ReadableStream)).trim();
   child.unref();
-  (child.stdio[3] as unknown as { destroy(): void }).destroy();
   if (reply === '') throw new RuntimeError('MONITOR_DIED', `cannot start the monitor of container ${id.slice(0, 12)}: it exited before reporting`, { hint: `see ${containerFiles(store, id).monitorLog}` });
   const message = JSON.parse(reply) as MonitorMessage;
   if (!message.ok) throw rebuild(message.error);
@@ -127,15 +127,6 @@ async function reapLeftovers(store: ContainerStore, id: string): Promise<void> {
 
 function rebuild(e: SerializedError): HutchError {
   return new HutchError(e.code, e.message, { hint: e.hint, exitCode: e.exitCode });
-}
-
-function readLine(stream: NodeJS.ReadableStream): Promise<string> {
-  return new Promise((resolve) => {
-    let text = '';
-    stream.on('data', (c: Buffer) => (text += c.toString()));
-    stream.on('error', () => resolve(text.trim()));
-    stream.on('end', () => resolve(text.trim()));
-  });
 }
 
 function request(socket: string, op: string): Promise<string> {

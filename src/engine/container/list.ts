@@ -51,7 +51,7 @@ export function containerProcesses(pid: number): { pid: number; ppid: number; ui
   const inside = new Set([pid]);
   for (let grew = true; grew; ) {
     grew = false;
-    for (const p of table) if (!inside.has(p.pid) && inside.has(p.ppid)) (inside.add(p.pid), (grew = true));
+    for (const p of table) if (!inside.has(p.pid) && inside.has(p.ppid)) grew = inside.add(p.pid) !== undefined;
   }
   const out: { pid: number; ppid: number; uid: number; args: string }[] = [];
   for (const p of table.filter((p) => inside.has(p.pid))) {

@@ -56,7 +56,7 @@ function treeStats(root: number, procRoot: string): CgroupStats {
   const tree = new Set(all.has(root) ? [root] : []);
   for (let grew = true; grew; ) {
     grew = false;
-    for (const [pid, p] of all) if (!tree.has(pid) && tree.has(p.ppid)) (tree.add(pid), (grew = true));
+    for (const [pid, p] of all) if (!tree.has(pid) && tree.has(p.ppid)) grew = tree.add(pid) !== undefined;
   }
   const stats = parseStats({});
   if (tree.size === 0) return stats;

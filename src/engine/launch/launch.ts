@@ -2,7 +2,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { CommandError, HelperError, UserNsError } from '../../errors.js';
 import { spawnHelper, WIRE, type HelperProcess } from '../../runtime/nsexec.js';
-import { planFromSpec, type HelperPlan } from '../../runtime/plan.js';
+import { planFromSpec, type PlanOptions } from '../../runtime/plan.js';
 import { namespaceOf, type Spec } from '../../runtime/spec.js';
 import { compileSeccomp } from '../../security/seccomp/index.js';
 import { takeFd } from '../../sys/pidfd.js';
@@ -18,7 +18,8 @@ export type ContainerHook = (pid: number) => Promise<void>;
 
 type Stdio = 'inherit' | 'ignore' | 'pipe' | number;
 
-export interface LaunchOptions {
+/** How to launch: the caller's side (stdio, terminal, steps, signals) and its plan options (PlanOptions). */
+export interface LaunchOptions extends PlanOptions {
   /** fds 0-2 of the container process when it has no terminal (default: inherit). */
   stdio?: [Stdio, Stdio, Stdio];
   /** Where a terminal (spec.process.terminal) reads input and writes output. */
@@ -29,16 +30,10 @@ export interface LaunchOptions {
    */
   takeTerminal?: (master: number) => void;
   hooks?: ContainerHook[];
-  /** A tiny init as PID 1 that reaps zombies and forwards signals (--init). */
-  init?: boolean;
   /** Forward SIGINT, SIGTERM, SIGHUP, ... received by this process to the container. */
   forwardSignals?: boolean;
-  /** A compiled seccomp program, instead of compiling spec.linux.seccomp. */
-  seccomp?: Uint8Array;
   /** The namespace owner writing the maps (default: this process's uid and gid). */
   owner?: MapWriter;
-  /** The OCI face's additions to the plan (detach, start fifo, console socket). */
-  plan?: Pick<HelperPlan, 'detach' | 'startFifo' | 'consoleSocket' | 'joins' | 'tap' | 'preserveFds'>;
 }
 
 /** A container whose namespaces and mounts exist and whose process waits to be started. */
@@ -69,10 +64,10 @@ export async function createContainer(spec: Spec, options: LaunchOptions = {}): 
   const ownUserns = userns !== undefined && userns.path === undefined; // a path joins one (exec)
   const gidMappings = ownUserns ? undefined : parseMapText(readFileSync('/proc/self/gid_map', 'utf8'));
   // linux.seccomp of either face goes through the one compiler; a given program overrides it.
-  const filter = options.seccomp !== undefined ? { program: options.seccomp, flags: 0 } : spec.linux?.seccomp && compileSeccomp(spec.linux.seccomp);
-  const plan = { ...planFromSpec(spec, { isDirectory, gidMappings }, { init: options.init, seccomp: filter?.program, seccompFlags: filter?.flags }), ...options.plan };
+  const filter = options.seccomp !== undefined ? { program: options.seccomp, flags: options.seccompFlags ?? 0 } : spec.linux?.seccomp && compileSeccomp(spec.linux.seccomp);
+  const plan = planFromSpec(spec, { isDirectory, gidMappings }, { ...options, seccomp: filter?.program, seccompFlags: filter?.flags });
   const helper = spawnHelper(plan, plan.terminal ? ['ignore', 'ignore', 'ignore'] : options.stdio ?? ['inherit', 'inherit', 'inherit']);
-  let pid = -1;
+  let pid: number;
   let detach: (() => Promise<void>) | undefined;
   try {
     pid = await helper.cloned();

@@ -14,7 +14,7 @@ export interface UsernsProgram {
  * Starts a program (the Node monitor that mounts the union filesystem) inside a new user namespace
  * with its id maps written, in a new mount namespace, without a root of its own. Containers it
  * launches through `runContainer` with a spec that has no user namespace join this one, and their
- * mount namespaces are cloned from the program's, so they see what it mounted (DESIGN.md).
+ * mount namespaces are cloned from the program's, so they see what it mounted (docs/storage.md).
  * The program runs with every capability in the namespace; it is started when this resolves.
  */
 export async function launchInUserNamespace(program: UsernsProgram, options: Pick<LaunchOptions, 'stdio' | 'hooks'> = {}, joinUserns?: string): Promise<CreatedContainer> {

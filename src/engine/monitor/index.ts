@@ -5,7 +5,7 @@
  * for `hutch attach`. main.ts is its entry point (a process of its own, src/sys/entry-points.ts).
  *
  * Owns: runMonitor, MonitorMessage (the line it sends the CLI), holdStdin/sendStdin.
- * May import: engine/launch, engine/setup, engine/store; src/sys, src/errors.ts.
+ * May import: engine/launch, engine/spec, engine/setup, engine/store; src/sys, src/errors.ts.
  */
 export * from './monitor.js';
 export * from './record-launch.js';

@@ -1,6 +1,7 @@
 import { closeSync, openSync, rmSync } from 'node:fs';
 import { createServer, Socket, type Server } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { ErrorCode } from '../../error-codes.js';
 import { describeCause, HutchError } from '../../errors.js';
 import { processStartTime } from '../../sys/proc.js';
 import { pipe } from '../../sys/pipe.js';
@@ -33,7 +34,7 @@ export type MonitorMessage = { ok: true; pid: number } | { ok: false; error: Ser
 
 /** A HutchError as it crosses from the monitor to a CLI. */
 export interface SerializedError {
-  code: string;
+  code: ErrorCode;
   message: string;
   hint?: string;
   exitCode: number;

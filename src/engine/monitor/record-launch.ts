@@ -4,11 +4,12 @@ import type { Spec } from '../../runtime/spec.js';
 import { recordCgroup, containerFiles, type ContainerConfig, type ContainerStore } from '../store/index.js';
 import { prepareLaunch, readSetup } from '../setup/index.js';
 import type { LaunchOptions } from '../launch/index.js';
+import { specFromBlueprint } from '../spec/index.js';
 
 /** One launch of a recorded container, as the monitor makes it. */
 export interface RecordLaunch {
   spec: Spec;
-  options: Pick<LaunchOptions, 'hooks' | 'plan'>;
+  options: Pick<LaunchOptions, 'hooks' | 'joins' | 'tap'>;
 }
 
 /**
@@ -19,17 +20,15 @@ export interface RecordLaunch {
 export async function launchFromRecord(store: ContainerStore, config: ContainerConfig, cleanup: Cleanup): Promise<RecordLaunch> {
   const files = containerFiles(store, config.id);
   const setup = readSetup(files.dir);
-  if (setup === undefined) return { spec: config.spec, options: {} };
-  const spec = structuredClone(config.spec);
-  const maps = { uidMappings: spec.linux?.uidMappings ?? [], gidMappings: spec.linux?.gidMappings ?? [] };
+  const blueprint = config.blueprint;
+  if (setup === undefined || blueprint === undefined) return { spec: config.spec, options: {} };
   const launch = await prepareLaunch(setup, {
-    id: config.id, dirs: { data: files.dir, run: files.runDir }, maps,
+    id: config.id, dirs: { data: files.dir, run: files.runDir }, maps: { uidMappings: blueprint.uidMappings, gidMappings: blueprint.gidMappings },
     etcFiles: { hosts: join(files.runDir, 'hosts'), resolvConf: join(files.runDir, 'resolv.conf') },
-    hostname: spec.hostname ?? config.id.slice(0, 12), monitorPid: process.pid, onCgroup: recordCgroup(store, config.id), cleanup,
+    hostname: blueprint.hostname, monitorPid: process.pid, onCgroup: recordCgroup(store, config.id), cleanup,
     warn: (line) => void process.stderr.write(line + '\n'),
   });
-  launch.patchSpec(spec);
-  return { spec, options: { hooks: launch.hooks, plan: launch.plan } };
+  return { spec: specFromBlueprint(blueprint, launch.placement), options: launch.options };
 }
 
 /** Runs `fn` with a Cleanup released when it settles: what one run of the container made. */

@@ -16,7 +16,7 @@ export async function ociRunForeground(root: string, id: string, bundleDir: stri
   mkdirSync(join(root, id), { recursive: true, mode: 0o700 });
   const record: OciRecord = { id, bundle, spec, pid: 0, created: new Date().toISOString(), status: 'creating' };
   try {
-    const c = await createContainer(spec, { stdio: ['inherit', 'inherit', 'inherit'], plan: { consoleSocket: spec.process?.terminal ? options.consoleSocket : undefined, preserveFds: options.preserveFds }, forwardSignals: true });
+    const c = await createContainer(spec, { stdio: ['inherit', 'inherit', 'inherit'], consoleSocket: spec.process?.terminal ? options.consoleSocket : undefined, preserveFds: options.preserveFds, forwardSignals: true });
     Object.assign(record, { pid: c.pid, pidStart: processStartTime(c.pid), status: 'created' });
     await runHooks('prestart', spec.hooks?.prestart, stateJson(record));
     await runHooks('createRuntime', spec.hooks?.createRuntime, stateJson(record));
@@ -56,7 +56,9 @@ export async function ociExec(root: string, id: string, flags: OciExecFlags): Pr
   const spec: Spec = execSpec(record.spec, record.pid, process);
   const c = await createContainer(spec, {
     stdio: ['inherit', 'inherit', 'inherit'],
-    plan: { detach: flags.detach || undefined, consoleSocket: process.terminal ? flags.consoleSocket : undefined, preserveFds: flags.preserveFds },
+    detach: flags.detach || undefined,
+    consoleSocket: process.terminal ? flags.consoleSocket : undefined,
+    preserveFds: flags.preserveFds,
     forwardSignals: !flags.detach,
   });
   if (flags.pidFile !== undefined) atomicWriteFile(resolve(flags.pidFile), String(c.pid));

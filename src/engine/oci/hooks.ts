@@ -36,7 +36,8 @@ function runHook(kind: string, hook: Hook, state: OciStateJson): Promise<void> {
     child.stdin!.end(JSON.stringify(state));
     const fail = (why: string, cause?: unknown): void => reject(new RuntimeError('HOOK_FAILED', `${kind} hook ${hook.path} failed: ${why}`, { hint: 'check the hook program and its arguments in config.json', cause }));
     child.on('error', (error) => fail((error as NodeJS.ErrnoException).code ?? error.message, error));
-    child.on('exit', (code, signal) => {
+    // 'close', not 'exit': the exit can arrive before the last of stderr, which the message quotes.
+    child.on('close', (code, signal) => {
       if (code === 0) return resolve();
       fail(signal !== null ? `killed by ${signal}${signal === 'SIGTERM' && hook.timeout !== undefined ? ` after its ${hook.timeout} s timeout` : ''}` : `exit status ${code}${stderr.trim() ? `: ${stderr.trim().split('\n').pop()}` : ''}`);
     });

@@ -77,7 +77,10 @@ export async function ociCreate(root: string, id: string, options: OciCreateOpti
     const state = (pid: number): OciStateJson => ({ ociVersion: spec.ociVersion, id, status: 'created', pid, bundle, annotations: spec.annotations });
     const container = await createContainer(spec, {
       stdio: ['inherit', 'inherit', 'inherit'],
-      plan: { detach: true, startFifo: join(dir, 'exec.fifo'), consoleSocket: spec.process?.terminal ? requireConsole(options.consoleSocket) : undefined, preserveFds: options.preserveFds },
+      detach: true,
+      startFifo: join(dir, 'exec.fifo'),
+      consoleSocket: spec.process?.terminal ? requireConsole(options.consoleSocket) : undefined,
+      preserveFds: options.preserveFds,
       hooks: [async (pid) => void (child = pid), cgroup.hook, async (pid) => runHooks('prestart', spec.hooks?.prestart, state(pid)), async (pid) => runHooks('createRuntime', spec.hooks?.createRuntime, state(pid)), async (pid) => runHooks('createContainer', spec.hooks?.createContainer, state(pid))],
     });
     const record: OciRecord = { id, bundle, spec, pid: container.pid, pidStart: processStartTime(container.pid), created: new Date().toISOString(), status: 'created' };

@@ -3,7 +3,7 @@ import { containerNetnsPath } from '../../../net/index.js';
 import { NetworkError } from '../../errors.js';
 import { hutchPaths } from '../../paths.js';
 import { CLONE } from '../../runtime/linux.js';
-import type { Spec } from '../../runtime/spec.js';
+import type { Placement } from '../spec/index.js';
 import { containerFiles, readState, resolveContainer, userStore } from '../store/index.js';
 
 /**
@@ -45,12 +45,7 @@ export function networkJoins(target: NetworkTarget, holder: { userns: string; mn
   return [...user, { type: CLONE.NEWNET, path: target.netns }];
 }
 
-/** Points the spec at the target's namespaces and /etc/hosts and resolv.conf. */
-export function patchForTarget(spec: Spec, target: NetworkTarget, holderUserns: string | undefined): void {
-  const user = spec.linux?.namespaces?.find((n) => n.type === 'user');
-  if (user) user.path = holderUserns ?? target.userns;
-  for (const m of spec.mounts ?? []) {
-    if (m.destination === '/etc/hosts') m.source = target.hosts;
-    if (m.destination === '/etc/resolv.conf') m.source = target.resolvConf;
-  }
+/** Where a container joining the target goes: the target's user namespace (or the holder's in it) and /etc files. */
+export function placementForTarget(target: NetworkTarget, holderUserns: string | undefined): Placement {
+  return { userns: holderUserns ?? target.userns, etcFiles: { hosts: target.hosts, resolvConf: target.resolvConf } };
 }

@@ -4,17 +4,16 @@ import type { NetworkMode } from '../../../net/index.js';
 import { FuseError } from '../../errors.js';
 import { markImageUsed, unmarkImageUsed } from '../../image/store.js';
 import type { ResolvedImage } from '../../image/resolve.js';
-import type { HelperPlan } from '../../runtime/plan.js';
 import { CLONE } from '../../runtime/linux.js';
-import type { IdMapping, Spec } from '../../runtime/spec.js';
+import type { IdMapping } from '../../runtime/spec.js';
 import { atomicWriteFile } from '../../sys/fs.js';
 import type { Cleanup } from '../../sys/cleanup.js';
 import type { CgroupHandle } from '../../cgroups/cgroup.js';
 import { prepareCgroups, type ResourceRequest } from './cgroups.js';
-import { applyImageConfig, exposedPorts, userDatabase, type ConfigurableRequest } from '../spec/index.js';
-import { networkJoins, patchForTarget, resolveNetworkTarget } from './network-join.js';
+import { applyImageConfig, exposedPorts, userDatabase, type ConfigurableRequest, type Placement } from '../spec/index.js';
+import { networkJoins, placementForTarget, resolveNetworkTarget } from './network-join.js';
 import { chooseNetworkMode, prepareNetwork, type NetworkFlags } from './network.js';
-import type { ContainerHook } from '../launch/index.js';
+import type { ContainerHook, LaunchOptions } from '../launch/index.js';
 import { removeTree } from './remove-tree.js';
 import { parseStorageDriver, prepareRootfs, rootfsPath, type ContainerRootfs, type StorageDriver } from './storage.js';
 
@@ -81,11 +80,10 @@ export function releaseSetup(dataDir: string, id: string): void {
   if (setup?.image) unmarkImageUsed(setup.flags.root, setup.image.id, id);
 }
 
-/** What one launch needs: the spec patched for the filesystem daemon, hooks, plan additions. */
+/** What one launch needs: where the container goes (spec stage), what the helper enters first (plan stage), steps. */
 export interface Launch {
-  patchSpec(spec: Spec): void;
-  plan?: Pick<HelperPlan, 'joins' | 'tap'>;
-  hooks: ContainerHook[];
+  placement: Placement;
+  options: Pick<LaunchOptions, 'joins' | 'tap'> & { hooks: ContainerHook[] };
   /** After the container ended: the error to report when its filesystem daemon died under it. */
   failure(): FuseError | undefined;
 }
@@ -123,16 +121,12 @@ export async function prepareLaunch(setup: ContainerSetup, ctx: LaunchContext): 
   const holder = rootfs?.holder;
   const watch = watchDaemon(rootfs, ctx.warn);
   return {
-    patchSpec: (spec) => {
-      if (target) return patchForTarget(spec, target, holder?.userns);
-      const user = spec.linux?.namespaces?.find((n) => n.type === 'user');
-      if (holder && user) user.path = holder.userns;
-    },
-    plan: {
+    placement: target ? placementForTarget(target, holder?.userns) : { userns: holder?.userns },
+    options: {
       joins: target ? networkJoins(target, holder) : holder && [{ type: CLONE.NEWUSER, path: holder.userns }, { type: CLONE.NEWNS, path: holder.mntns }],
       tap: network.tap,
+      hooks: [watch.hook, cgroups.hook, network.hook({ ...ctx.etcFiles, hostname: ctx.hostname }, join(ctx.dirs.run, 'ports.json'))],
     },
-    hooks: [watch.hook, cgroups.hook, network.hook({ ...ctx.etcFiles, hostname: ctx.hostname }, join(ctx.dirs.run, 'ports.json'))],
     failure: watch.failure,
   };
 }

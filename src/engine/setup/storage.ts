@@ -1,5 +1,4 @@
 import { closeSync, existsSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
-import { Socket } from 'node:net';
 import { join } from 'node:path';
 import { daemonArgs } from '../../../fuse/mount.js';
 import { FuseError, UsageError } from '../../errors.js';
@@ -9,6 +8,7 @@ import type { IdMapping } from '../../runtime/spec.js';
 import type { Cleanup } from '../../sys/cleanup.js';
 import { entryCommand } from '../../sys/entry-points.js';
 import { pipe } from '../../sys/pipe.js';
+import { readReadyLine } from '../../sys/ready-line.js';
 import { type CreatedContainer, launchInUserNamespace } from '../launch/index.js';
 
 /** `--storage-driver`: the union filesystem (default) or a plain per-container copy. */
@@ -95,7 +95,7 @@ async function startHolder(args: string[], maps: { uidMappings: IdMapping[]; gid
   const env = [...Object.entries(process.env).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${v}`), 'HUTCH_FS_READY_FD=1'];
   let holder: CreatedContainer;
   try {
-    holder = await launchInUserNamespace({ args, env, cwd: '/', ...maps }, { stdio: ['ignore', ready.write, 'inherit'] }, joinUserns);
+    holder = await launchInUserNamespace({ args, env, cwd: '/', uidMappings: maps.uidMappings, gidMappings: maps.gidMappings }, { stdio: ['ignore', ready.write, 'inherit'] }, joinUserns);
   } catch (error) {
     closeSync(ready.read);
     throw error;
@@ -106,7 +106,7 @@ async function startHolder(args: string[], maps: { uidMappings: IdMapping[]; gid
     stopping.now = true;
     return stopHolder(holder);
   });
-  const said = await readLine(ready.read);
+  const said = await readReadyLine(ready.read);
   if (!said.startsWith('ok')) {
     throw new FuseError('FUSE_MOUNT', `cannot mount the union filesystem: ${said.replace(/^hutch-fs: /, '').trim() || 'the daemon exited'}`, {
       hint: 'check /dev/fuse (crw-rw-rw-) and `hutch system info`; --storage-driver=vfs avoids FUSE',
@@ -121,21 +121,4 @@ async function stopHolder(holder: CreatedContainer): Promise<void> {
   const timer = setTimeout(() => holder.kill('SIGKILL'), 5000);
   await holder.wait();
   clearTimeout(timer);
-}
-
-function readLine(fd: number): Promise<string> {
-  const socket = new Socket({ fd, readable: true, writable: false });
-  return new Promise((resolve) => {
-    let said = '';
-    const done = (): void => {
-      socket.destroy();
-      resolve(said);
-    };
-    socket.on('data', (d: Buffer) => {
-      said += d.toString();
-      if (said.includes('\n')) done();
-    });
-    socket.on('close', done);
-    socket.on('error', done);
-  });
 }

@@ -8,6 +8,7 @@
  * May import: src/runtime (spec types, capabilities), src/security (--security-opt), src/userns, src/image (types), src/sys,
  * src/errors.ts. No other engine area.
  */
+export * from './blueprint.js';
 export * from './container-spec.js';
 export * from './exec-spec.js';
 export * from './image-config.js';

@@ -5,6 +5,7 @@ import type { CgroupInfo } from '../../cgroups/cgroup.js';
 import type { LinuxResources } from '../../cgroups/resources.js';
 import type { HutchPaths } from '../../paths.js';
 import type { Spec } from '../../runtime/spec.js';
+import type { Blueprint } from '../spec/index.js';
 import { atomicWriteFile, withLock } from '../../sys/fs.js';
 
 /** Where a container's root filesystem comes from; an image-backed source plugs in later. */
@@ -18,8 +19,10 @@ export interface ContainerConfig {
   name: string;
   created: string;
   rootfs: RootfsSource;
-  /** The OCI spec the monitor launches (root.path absolute). */
+  /** The OCI spec (root.path absolute): what inspect shows and exec joins. */
   spec: Spec;
+  /** The user face's blueprint: each launch makes its spec from it and the launch's placement. */
+  blueprint?: Blueprint;
   restart: RestartPolicy;
   autoRemove: boolean;
   /** 'hutch': the user face (logs kept by the monitor); 'oci': `hutch runtime` (stdio passed through). */

@@ -181,12 +181,22 @@ function emitCompare(asm: Assembler, arch: Arch, arg: Arg, fail: string): void {
   const low = (): void => asm.load(DATA.argLow(arg.index));
   const wide = arch.bits === 64;
   if (arg.op === 'SCMP_CMP_MASKED_EQ') {
-    if (wide) (asm.load(DATA.argHigh(arg.index)), asm.and(vHigh), asm.jump(OP.JEQ_K, tHigh, 0, fail));
-    low(), asm.and(vLow), asm.jump(OP.JEQ_K, tLow, 0, fail);
+    if (wide) {
+      asm.load(DATA.argHigh(arg.index));
+      asm.and(vHigh);
+      asm.jump(OP.JEQ_K, tHigh, 0, fail);
+    }
+    low();
+    asm.and(vLow);
+    asm.jump(OP.JEQ_K, tLow, 0, fail);
   } else if (arg.op === 'SCMP_CMP_EQ' || arg.op === 'SCMP_CMP_NE') {
     const eq = arg.op === 'SCMP_CMP_EQ';
-    if (wide) (asm.load(DATA.argHigh(arg.index)), asm.jump(OP.JEQ_K, vHigh, 0, eq ? fail : pass));
-    low(), asm.jump(OP.JEQ_K, vLow, eq ? 0 : fail, eq ? fail : 0);
+    if (wide) {
+      asm.load(DATA.argHigh(arg.index));
+      asm.jump(OP.JEQ_K, vHigh, 0, eq ? fail : pass);
+    }
+    low();
+    asm.jump(OP.JEQ_K, vLow, eq ? 0 : fail, eq ? fail : 0);
   } else {
     // GT, GE, LT, LE: decided by the high word unless equal, then by the low word.
     const greater = arg.op === 'SCMP_CMP_GT' || arg.op === 'SCMP_CMP_GE';

@@ -7,11 +7,13 @@ import { loadCommands, verbs } from '../../../src/cli/commands/index.js';
 
 const cliDir = join(import.meta.dirname, '..', '..', '..', 'src', 'cli');
 
-async function classesIn(dir: string): Promise<Function[]> {
-  const found: Function[] = [];
+type Named = { name: string };
+
+async function classesIn(dir: string): Promise<Named[]> {
+  const found: Named[] = [];
   for (const file of readdirSync(join(cliDir, dir)).filter((f) => f.endsWith('.ts') && f !== 'index.ts')) {
     const module = (await import(join(cliDir, dir, file))) as Record<string, unknown>;
-    for (const value of Object.values(module)) if (typeof value === 'function' && Array.isArray((value as { paths?: unknown }).paths)) found.push(value);
+    for (const value of Object.values(module)) if (typeof value === 'function' && Array.isArray((value as { paths?: unknown }).paths)) found.push(value as Named);
   }
   return found;
 }

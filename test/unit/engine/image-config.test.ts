@@ -8,7 +8,7 @@ import type { ImageConfig } from '../../../src/image/manifest.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'hutch-unit-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-const base = { command: [] as string[], env: [] as string[], volumes: [] as string[], rootfs: '' };
+const base: { command: string[]; env: string[]; volumes: string[]; rootfs: string; workdir?: string; user?: string } = { command: [], env: [], volumes: [], rootfs: '' };
 const config = (c: ImageConfig['config']): ImageConfig => ({ config: c, rootfs: { type: 'layers', diff_ids: [] } });
 
 describe('applyImageConfig (docker\'s rules)', () => {

@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { networkJoins, patchForTarget, type NetworkTarget } from '../../../src/engine/setup/network-join.js';
+import { networkJoins, placementForTarget, type NetworkTarget } from '../../../src/engine/setup/network-join.js';
 import { CLONE } from '../../../src/runtime/linux.js';
-import type { Spec } from '../../../src/runtime/spec.js';
 
 const target: NetworkTarget = { id: 'a', pid: 42, userns: '/proc/42/ns/user', netns: '/proc/42/ns/net', hosts: '/run/a/hosts', resolvConf: '/run/a/resolv.conf' };
 
@@ -13,14 +12,8 @@ describe('--network container:ID', () => {
     ]);
   });
 
-  it('binds the target\'s hosts and resolv.conf and joins its user namespace', () => {
-    const spec: Spec = {
-      ociVersion: '1.2.0',
-      mounts: [{ destination: '/etc/hosts', type: 'bind', source: '/run/b/hosts' }, { destination: '/etc/resolv.conf', type: 'bind', source: '/run/b/resolv.conf' }, { destination: '/etc/hostname', type: 'bind', source: '/run/b/hostname' }],
-      linux: { namespaces: [{ type: 'user' }, { type: 'mount' }] },
-    };
-    patchForTarget(spec, target, undefined);
-    expect(spec.mounts!.map((m) => m.source)).toEqual(['/run/a/hosts', '/run/a/resolv.conf', '/run/b/hostname']);
-    expect(spec.linux!.namespaces![0]).toEqual({ type: 'user', path: '/proc/42/ns/user' });
+  it('places the container in the target\'s user namespace (or the holder\'s) with its hosts and resolv.conf', () => {
+    expect(placementForTarget(target, undefined)).toEqual({ userns: '/proc/42/ns/user', etcFiles: { hosts: '/run/a/hosts', resolvConf: '/run/a/resolv.conf' } });
+    expect(placementForTarget(target, '/proc/7/ns/user').userns).toBe('/proc/7/ns/user');
   });
 });

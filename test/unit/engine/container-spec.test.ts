@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { buildRunSpec, DEFAULT_PATH, type RunRequest, type SpecContext } from '../../../src/engine/spec/container-spec.js';
+import { blueprintFromRequest, buildRunSpec, DEFAULT_PATH, specFromBlueprint, type RunRequest, type SpecContext } from '../../../src/engine/spec/index.js';
+import { planFromSpec } from '../../../src/runtime/plan.js';
 import { DEFAULT_CAPABILITIES } from '../../../src/runtime/linux.js';
 import { rootMaps } from '../../../src/userns/idmap.js';
 
@@ -46,3 +47,37 @@ describe('buildRunSpec', () => {
     expect(() => buildRunSpec(req({ volumes: ['rel:/x'] }), ctx)).toThrow('invalid -v rel:/x');
   });
 });
+
+describe('the pipeline: flags -> blueprint -> spec -> plan', () => {
+  it('makes the blueprint once: plain data whose spec is the same after a trip through JSON (a record)', () => {
+    process.env.HUTCH_TEST_PIPELINE = 'from the caller';
+    const blueprint = blueprintFromRequest(req({ env: ['HUTCH_TEST_PIPELINE', 'UNSET_HERE_1'], user: 'user', ulimits: ['core=-1'] }), ctx);
+    delete process.env.HUTCH_TEST_PIPELINE;
+    expect(blueprint.env).toEqual(['HUTCH_TEST_PIPELINE=from the caller']);
+    const again = JSON.parse(JSON.stringify(blueprint)) as typeof blueprint;
+    expect(specFromBlueprint(again)).toEqual(specFromBlueprint(blueprint));
+  });
+
+  it('places the container at launch without changing the blueprint: user namespace and shared /etc files', () => {
+    const blueprint = blueprintFromRequest(req(), ctx);
+    const before = JSON.stringify(blueprint);
+    const spec = specFromBlueprint(blueprint, { userns: '/proc/7/ns/user', etcFiles: { hosts: '/run/a/hosts', resolvConf: '/run/a/resolv.conf' } });
+    expect(spec.linux!.namespaces![0]).toEqual({ type: 'user', path: '/proc/7/ns/user' });
+    expect(spec.mounts!.filter((m) => m.destination.startsWith('/etc/')).map((m) => m.source)).toEqual(['/run/a/hosts', '/run/n', '/run/a/resolv.conf']);
+    expect(JSON.stringify(blueprint)).toBe(before);
+  });
+
+  it('checks the whole blueprint before anything runs: unmapped users, missing bind sources', () => {
+    expect(() => blueprintFromRequest(req({ user: '70000' }), ctx)).toThrow('cannot run as uid 70000');
+    expect(() => blueprintFromRequest(req({ volumes: ['/nonexistent-hutch-source:/x'] }), ctx)).toThrow('cannot bind /nonexistent-hutch-source at /x');
+  });
+
+  it('plans from the spec and the launch options, never by overriding the plan', () => {
+    const spec = specFromBlueprint(blueprintFromRequest(req(), ctx), { userns: '/proc/7/ns/user' });
+    const joins = [{ type: 0x10000000, path: '/proc/7/ns/user' }, { type: 0x00020000, path: '/proc/7/ns/mnt' }];
+    const plan = planFromSpec(spec, { isDirectory: () => false }, { joins, tap: 'tap0', preserveFds: 2 });
+    expect(plan).toMatchObject({ joins, tap: 'tap0', preserveFds: 2 });
+    expect(planFromSpec(spec, { isDirectory: () => false }).joins).toEqual([joins[0]]);
+  });
+});
+

@@ -1,0 +1,11 @@
+import { defineConfig } from 'vitest/config';
+
+// Unit tests (npm run test:unit): pure code and small real files, no build, no containers, any
+// user. The integration suite's global setup (a build, an unprivileged user) is not theirs.
+export default defineConfig({
+  test: {
+    include: ['test/unit/**/*.test.ts'],
+    testTimeout: 60_000,
+    server: { deps: { inline: ['clipanion'] } },
+  },
+});
