@@ -532,13 +532,17 @@ static void close_unexpected_fds(void) {
 /*
  * Whether hutch must reach the child through /proc between clone and start (id maps, slirp4netns'
  * netns, pidfd_getfd of the pty master): then the child stays dumpable until "go". A child that
- * joins a running container (exec) is in that container's view, so it is dumpable only when hutch
- * takes its pty master.
+ * joins a running container's pid namespace (exec) is in that container's view, so it is dumpable
+ * only when hutch takes its pty master; joining only user and mount namespaces (the union
+ * filesystem daemon's) keeps it dumpable for slirp4netns.
  */
 static int child_needs_proc(void) {
-  struct record r;
+  struct record r = {0};
   if (find(TAG_TERMINAL, &r) && !find(TAG_CONSOLE_SOCKET, &r)) return 1;
-  return !find(TAG_SETNS, &r);
+  memset(&r, 0, sizeof r);
+  while (next_record(&r)) /* joining a running container's pid namespace: exec */
+    if (r.tag == TAG_SETNS && get_u32(r.data) == CLONE_NEWPID) return 0;
+  return 1;
 }
 
 /* Invariant: the plan's seccomp filter is installed, with seccomp(2)'s flags from SECCOMP_FLAGS. */
