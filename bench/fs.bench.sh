@@ -13,7 +13,7 @@ dir=${BENCH_DIR:-/var/tmp/hutch-bench-fs}
 runs=${RUNS:-3}
 # FS and WORK narrow a run (e.g. FS="hutch-index fuse-overlayfs" WORK=untar10k); the table shows what ran.
 fses=${FS:-hutch hutch-index fuse-overlayfs overlay}
-works=${WORK:-find tar read1g untar10k rmtree copyup512m compile}
+works=${WORK:-find tar read1g untar10k rmtree renametree copyup512m compile}
 
 if [ ! -e "$dir/.ready" ]; then
   rm -rf "$dir"
@@ -65,6 +65,9 @@ work() { # name
     read1g) cat "$mnt/big/1g" >/dev/null ;;
     untar10k) mkdir "$mnt/untar" && tar -C "$mnt/untar" -xf "$dir/small/10k.tar" ;;
     rmtree) rm -rf "$mnt/usr/share/doc" ;;
+    # A lower directory renamed (8.7k entries, 129 MB): hutch-fs copies it up whole in the one
+    # rename(2); fuse-overlayfs and overlayfs answer EXDEV and mv copies and deletes it instead.
+    renametree) mv "$mnt/usr/include" "$mnt/usr/include.moved" ;;
     copyup512m) echo x >> "$mnt/big/512m" ;;
     compile) mkdir "$mnt/c" && cp "$dir"/cproj/*.c "$mnt/c/" && (cd "$mnt/c" && for f in *.c; do gcc -O1 -c "$f"; done && gcc -o prog *.o && ./prog) ;;
   esac
@@ -87,7 +90,10 @@ INNER
 pin=(); [ -z "${CPUS:-}" ] || pin=(taskset -c "$CPUS")
 out=$(cd /tmp && "${pin[@]}" runuser -u "$user" -- unshare --user --map-root-user --mount bash "$inner" "$dir" "$repo" "$runs" "$fses" "$works")
 rm -f "$inner"
-median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+# The raw rows (fs workload wall cpu), for a later look; BENCH_RAW names the file.
+[ -z "${BENCH_RAW:-}" ] || echo "$out" > "$BENCH_RAW"
+# A file system left out of the run (FS=...) has no rows: it shows as 0.
+median() { sort -n | awk '{a[NR]=$1} END {print NR == 0 ? 0 : (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 col() { echo "$out" | awk -v f="$1" -v w="$2" -v c="$3" '$1==f && $2==w {print $c}' | median; }
 echo "wall seconds (median of $runs, fresh mount each${CPUS:+, on CPUs $CPUS}); daemon CPU seconds in brackets; load: $(cut -d' ' -f1-3 /proc/loadavg)"
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0) printf "%.2f", a / b; else printf "-"}'; }

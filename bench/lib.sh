@@ -17,6 +17,8 @@ busybox_rootfs() { # dir applet...
   for applet in "$@"; do ln -s busybox "$rootfs/bin/$applet"; done
   printf 'root:x:0:0:root:/root:/bin/sh\n' > "$rootfs/etc/passwd"
   printf 'root:x:0:\n' > "$rootfs/etc/group"
+  # What hutch mounts over: without these a --rootfs run goes on a writable layer (the union).
+  : > "$rootfs/etc/hosts"; : > "$rootfs/etc/hostname"; : > "$rootfs/etc/resolv.conf"
 }
 
 as_user() { runuser -u "$user" -- env -i HOME="$home" PATH=/usr/local/bin:/usr/bin:/bin XDG_RUNTIME_DIR= "$@"; }

@@ -13,6 +13,8 @@ trap 'as_user podman rmi -f $image >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
 rootfs=$work/rootfs
 busybox_rootfs "$rootfs" sh true
 tar -C "$rootfs" -cf "$work/rootfs.tar" .
+# The same tree lacking the files hutch mounts over: it runs on a writable layer (the union).
+cp -a "$rootfs" "$work/bare" && rm "$work/bare/etc/hosts" "$work/bare/etc/hostname" "$work/bare/etc/resolv.conf"
 chown -R "$user:$user" "$work"
 as_user node "$repo/bin/hutch" import --root "$work/state" "$work/rootfs.tar" $image >/dev/null
 as_user bash -c "cd /tmp && podman import $work/rootfs.tar $image" >/dev/null 2>&1
@@ -22,6 +24,7 @@ as_user bash -c "cd /tmp && podman run --rm --runtime runc --rootfs $rootfs true
 
 as_user bash -c "cd /tmp && hyperfine -N --style basic --warmup 2 --runs $runs --export-json $work/result.json \
   -n hutch 'node $repo/bin/hutch run --root $work/state --rootfs $rootfs -- true' \
+  -n hutch-layer 'node $repo/bin/hutch run --root $work/state --rootfs $work/bare -- true' \
   -n bwrap 'bwrap --unshare-all --bind $rootfs / --proc /proc --dev /dev /bin/true' \
   -n podman 'podman run --rm --runtime runc --rootfs $rootfs true' \
   -n node-startup 'node -e 0' \
@@ -35,5 +38,6 @@ console.log(`hutch run vs bwrap vs podman (runc), ${r[0].times.length} runs each
 for (const x of r) console.log(`${x.command.padEnd(12)} ${x.median.toFixed(3)}s  (min ${x.min.toFixed(3)}, max ${x.max.toFixed(3)})  ratio to hutch ${(x.median / med.hutch).toFixed(2)}`);
 console.log(`podman / hutch = ${(med.podman / med.hutch).toFixed(2)}x; hutch / bwrap = ${(med.hutch / med.bwrap).toFixed(2)}x`);
 console.log(`as images: podman / hutch = ${(med["podman-image"] / med["hutch-image"]).toFixed(2)}x (hutch: FUSE union filesystem; podman: ${process.argv[2]})`);
+console.log(`a --rootfs tree lacking etc/hosts, etc/hostname, etc/resolv.conf (on the writable layer): ${(med["hutch-layer"] / med.hutch).toFixed(2)}x hutch`);
 console.log(`(node-startup is a bare \`node -e 0\`: the floor of any Node CLI; hutch above it: ${((med.hutch - med["node-startup"]) * 1000).toFixed(0)} ms)`);
 ' "$work/result.json" "$(as_user podman info --format '{{.Store.GraphDriverName}}' 2>/dev/null)"

@@ -1,10 +1,32 @@
 // bin/hutch and bin/hutch-fs: run an entry of the bundle (npm run build writes dist/), or, with
-// no build, say so in one line and exit 125 rather than with a stack trace.
-exports.startBundle = (name) => {
+// no build or a Node.js too old for it, say so in one line and exit 125 rather than with a stack
+// trace. ES5 on purpose: this file must parse on any Node.js (Debian 11 ships 12, Debian 12 18).
+'use strict';
+
+var NODE_MAJOR_NEEDED = 20;
+
+/** The message for a Node.js older than hutch needs, or null when this one will do. */
+function nodeTooOld(versions) {
+  var major = parseInt(String(versions.node).split('.')[0], 10);
+  if (major >= NODE_MAJOR_NEEDED) return null;
+  return 'hutch: cannot start: Node.js ' + versions.node + ' is too old: hutch needs Node.js ' + NODE_MAJOR_NEEDED + ' or newer\n' +
+    'hint: install Node.js ' + NODE_MAJOR_NEEDED + '+ (Debian 12 ships 18): NodeSource\'s packages (deb.nodesource.com), nvm, ' +
+    'or `npm install -g node@' + NODE_MAJOR_NEEDED + '`; then check `node --version` (README.md, "Prerequisites")\n';
+}
+
+exports.nodeTooOld = nodeTooOld;
+
+exports.startBundle = function (name) {
+  var old = nodeTooOld(process.versions);
+  if (old !== null) {
+    process.stderr.write(old);
+    process.exitCode = 125;
+    return;
+  }
   try {
     require('../dist/src/cli/bundle-loader.cjs').runBundle(name);
   } catch (error) {
-    if (error.code !== 'MODULE_NOT_FOUND' || !String(error.message).split('\n')[0].includes('bundle-loader.cjs')) throw error;
+    if (error.code !== 'MODULE_NOT_FOUND' || String(error.message).split('\n')[0].indexOf('bundle-loader.cjs') < 0) throw error;
     process.stderr.write('hutch: cannot start: dist/ is not built\nhint: build hutch first: npm run build\n');
     process.exitCode = 125;
   }

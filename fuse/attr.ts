@@ -6,6 +6,7 @@ import { applyOverrideMode, OVERRIDE_STAT, parseOverrideStat, RDEV_XATTR } from 
 import { lgetxattr, fgetxattr } from '../src/sys/xattr.js';
 import { fstatRaw, lstatRaw } from '../src/sys/stat.js';
 import { ENOENT, FsError } from './errno.js';
+import { reachable } from '../src/sys/longpath.js';
 
 /**
  * Attributes of union entries: the upper layer's from lstat (and override_stat when the owner
@@ -124,7 +125,7 @@ function lowerStat(e: LowerEntry, inos: InoMap): Attr {
     stats.set(e, a);
     return a;
   }
-  const st: Stats | undefined = lstatSync(B(e.real), { throwIfNoEntry: false });
+  const st: Stats | undefined = lstatSync(B(reachable(e.real)), { throwIfNoEntry: false });
   if (st !== undefined) a = attrOfStats(st, inos.of(e.layer, st.ino));
   else a = { ...attrOfStats(lstatSync('/'), inos.fresh()), size: 0, blocks: 0, nlink: 1 };
   stats.set(e, a);
@@ -166,7 +167,7 @@ export function lowerAttr(e: LowerEntry, inos: InoMap): Attr {
     a.mtimeSec = m.mtimeSec;
     a.mtimeNsec = m.mtimeNsec;
     if (e.type === 0o020000 || e.type === 0o060000) a.size = 0;
-  } else a = override(a, quiet(() => lgetxattr(e.real, OVERRIDE_STAT)), () => quiet(() => lgetxattr(e.real, RDEV_XATTR)));
+  } else a = override(a, quiet(() => lgetxattr(reachable(e.real), OVERRIDE_STAT)), () => quiet(() => lgetxattr(reachable(e.real), RDEV_XATTR)));
   cache.set(e, a);
   return { ...a };
 }

@@ -5,6 +5,7 @@ import type { LowerEntry } from './lookup.js';
 import type { Attr } from './wire.js';
 import { B } from './attr.js';
 import { isPrivateXattr } from './xattr.js';
+import { reachable } from '../src/sys/longpath.js';
 import { setOwnerMode, setRdev, setTimes, type UpperStyle } from './upper.js';
 
 /**
@@ -35,10 +36,10 @@ function makeCopy(e: LowerEntry, attr: Attr, tmp: string, withData: boolean): vo
       mkdirSync(B(tmp), 0o700);
       return;
     case 0o120000:
-      symlinkSync(e.meta?.link ? B(Buffer.from(e.meta.link).toString('latin1')) : readlinkSync(B(e.real), { encoding: 'buffer' }), B(tmp));
+      symlinkSync(e.meta?.link ? B(Buffer.from(e.meta.link).toString('latin1')) : readlinkSync(B(reachable(e.real)), { encoding: 'buffer' }), B(tmp));
       return;
     case 0o100000:
-      if (withData) copyFileSync(B(e.real), B(tmp), constants.COPYFILE_FICLONE);
+      if (withData) copyFileSync(B(reachable(e.real)), B(tmp), constants.COPYFILE_FICLONE);
       else writeFileSync(B(tmp), ''); // opened with O_TRUNC, or truncated to 0: no need to copy
       return;
     case 0o010000:
@@ -58,7 +59,7 @@ function copyXattrs(e: LowerEntry, tmp: string, mode: number): void {
   else {
     for (const name of safeList(e.real)) {
       if (isPrivateXattr(name)) continue;
-      const v = lgetxattr(e.real, name);
+      const v = lgetxattr(reachable(e.real), name);
       if (v !== undefined) pairs.push([name, v]);
     }
   }
@@ -73,7 +74,7 @@ function copyXattrs(e: LowerEntry, tmp: string, mode: number): void {
 
 function safeList(path: string): string[] {
   try {
-    return llistxattr(path);
+    return llistxattr(reachable(path));
   } catch {
     return [];
   }

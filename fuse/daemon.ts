@@ -35,12 +35,14 @@ export function serve(opts: FsOptions): number {
   try {
     process.umask(0);
     const whiteoutFiles = prepareWork(opts.work);
+    // Upper paths are relative to the upper directory from here on (see UnionConfig.upper).
+    process.chdir(opts.upper);
     const union = new Union({
       lower: openLowerTree(opts.lowers), upper: opts.upper, work: opts.work,
       style: { overrideOnly: opts.overrideOnly, whiteoutFiles }, squash: opts.squash,
     });
     const log = (e: unknown): void => void process.stderr.write(`hutch-fs: unexpected error (replied EIO): ${e instanceof Error ? e.stack : String(e)}\n`);
-    const session = mountSession(opts.mountpoint, 'allow_other,default_permissions,fsname=hutch-fs,subtype=hutch-fs', unionHandlers(union, opts.timeout, log), log, opts.debug);
+    const session = mountSession(opts.mountpoint, sessionOptions(opts), unionHandlers(union, opts.timeout, log), log, opts.debug);
     union.invalidate = (id) => session.invalidate(id);
     if (ready !== undefined) {
       writeSync(ready, 'ok\n');
@@ -54,6 +56,15 @@ export function serve(opts: FsOptions): number {
     if (ready !== undefined) writeSync(ready, msg);
     return 1;
   }
+}
+
+/**
+ * libfuse's mount options: the generic flags as given (libfuse's defaults, nosuid and nodev,
+ * stand for those not given: fuse-overlayfs's behaviour), named after mount(8)'s source if any.
+ */
+export function sessionOptions(opts: Pick<FsOptions, 'source' | 'mountFlags'>): string {
+  const fsname = opts.source !== undefined && /^[^,\\]+$/.test(opts.source) ? opts.source : 'hutch-fs';
+  return ['allow_other', 'default_permissions', `fsname=${fsname}`, 'subtype=hutch-fs', ...opts.mountFlags].join(',');
 }
 
 /** Empties the work directory of a previous run and probes whether 0/0 whiteouts can be made. */

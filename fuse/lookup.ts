@@ -3,6 +3,7 @@ import { EntryKind, OPAQUE, readLayerIndex, type IndexEntry } from './layer-inde
 import { isWhiteoutDevice, OPAQUE_MARKER, whiteoutTarget } from './whiteout.js';
 import { isOpaqueValue, OPAQUE_XATTRS } from './xattr.js';
 import { lgetxattr } from '../src/sys/xattr.js';
+import { reachable } from '../src/sys/longpath.js';
 
 /**
  * The merged view of an image's read-only layers. Lower layers never change while mounted, so
@@ -164,7 +165,7 @@ export class ScannedTree implements LowerTree {
       const base = path === '' ? this.roots[layer]! : `${this.roots[layer]}/${path}`;
       let dirents: Dirent[];
       try {
-        dirents = readdirSync(Buffer.from(base, 'latin1'), { encoding: 'buffer', withFileTypes: true }) as unknown as Dirent[];
+        dirents = readdirSync(Buffer.from(reachable(base), 'latin1'), { encoding: 'buffer', withFileTypes: true }) as unknown as Dirent[];
       } catch {
         continue;
       }
@@ -198,7 +199,7 @@ export class ScannedTree implements LowerTree {
     if (old !== undefined && (old.type !== 0o040000 || closed.has(name))) return;
     if (type === 0 || type === 0o020000) {
       // Only character devices can be whiteouts (0/0); only they, and unknown types, need a stat.
-      const st = lstatSync(Buffer.from(real, 'latin1'), { throwIfNoEntry: false });
+      const st = lstatSync(Buffer.from(reachable(real), 'latin1'), { throwIfNoEntry: false });
       if (st === undefined) return;
       if (isWhiteoutDevice(st.mode, st.rdev)) {
         if (old !== undefined) closed.add(name);
@@ -229,7 +230,7 @@ function direntType(d: Dirent): number {
 
 function safeXattr(path: string, name: string): Buffer | undefined {
   try {
-    return lgetxattr(path, name);
+    return lgetxattr(reachable(path), name);
   } catch {
     return undefined;
   }

@@ -19,6 +19,8 @@ export interface UnionSpec {
   mountpoint: string;
   /** Single-uid mode: only one uid is mapped, ownership changes go to override_stat. */
   uidMapped?: boolean;
+  /** Present every entry as owned by root (fuse-overlayfs's squash_to_root). */
+  squashToRoot?: boolean;
 }
 
 export interface UnionMount {
@@ -40,6 +42,9 @@ export function daemonArgs(spec: UnionSpec): string[] {
   ];
   if (spec.lowers.some((l) => 'indexFile' in l)) o.push(`lowerindex=${spec.lowers.map((l) => ('indexFile' in l ? esc(l.indexFile) : '')).join(':')}`);
   if (spec.uidMapped) o.push('overrideonly');
+  if (spec.squashToRoot) o.push('squash_to_root');
+  // hutch's own containers: no setuid programs or device nodes through the union (with no_new_privs).
+  o.push('nosuid', 'nodev');
   return ['-f', '-o', o.join(','), spec.mountpoint];
 }
 

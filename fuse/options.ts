@@ -3,16 +3,24 @@ import { UsageError } from '../src/errors.js';
 
 /**
  * The command line of bin/hutch-fs, fuse-overlayfs's own:
- *   hutch-fs [-f] [-d] -o lowerdir=A:B,upperdir=U,workdir=W[,squash_to_root,...] MOUNTPOINT
- * lowerdir is top layer first (as overlayfs takes it). hutch adds `lowerindex=I1:I2` (one HLI1
- * index per lower layer, same order) and `overrideonly` (single-uid mode). Options it does not
- * know are ignored, as engines pass fuse-overlayfs-specific tuning. Pure: no I/O.
+ *   hutch-fs [-f] [-d] -o lowerdir=A:B,upperdir=U,workdir=W[,squash_to_root,...] [SOURCE] MOUNTPOINT
+ * SOURCE is what mount(8) and mount.fuse3 pass first (`mount -t fuse.hutch-fs SOURCE MNT`): it
+ * names the mount (fsname), as fuse-overlayfs ignores it otherwise. lowerdir is top layer first
+ * (as overlayfs takes it). hutch adds `lowerindex=I1:I2` (one HLI1 index per lower layer, same
+ * order) and `overrideonly` (single-uid mode). The generic mount flags (suid, dev, exec, ro and
+ * their opposites) go to the kernel as given; libfuse's defaults (nosuid, nodev) stand for those
+ * not given. Options it does not know are ignored, as engines pass fuse-overlayfs-specific
+ * tuning. Pure: no I/O.
  */
 export interface FsOptions {
   lowers: { dir: string; indexFile?: string }[];
   upper: string;
   work: string;
   mountpoint: string;
+  /** The SOURCE argument of mount(8), when given. */
+  source?: string;
+  /** Generic mount flags as given (suid, nosuid, dev, nodev, exec, noexec, ro, rw), in order. */
+  mountFlags: string[];
   foreground: boolean;
   debug: boolean;
   overrideOnly: boolean;
@@ -31,6 +39,24 @@ function splitCommas(s: string): string[] {
   return s.split(/(?<!\\),/).map((p) => p.replace(/\\,/g, ','));
 }
 
+const USAGE = 'usage: hutch-fs -o lowerdir=A:B,upperdir=U,workdir=W [SOURCE] MOUNTPOINT';
+/** The generic mount flags hutch-fs passes on to the kernel mount (through libfuse). */
+const MOUNT_FLAGS = new Set(['suid', 'nosuid', 'dev', 'nodev', 'exec', 'noexec', 'ro', 'rw']);
+
+/**
+ * podman's uidmapping=/gidmapping= (ids shifted between the layers and the mount) are refused
+ * rather than ignored: a mount that showed the layers' ids unshifted would give the container
+ * files owned by the wrong users.
+ */
+function refuseIdMappings(kv: Map<string, string>): void {
+  for (const key of ['uidmapping', 'gidmapping']) {
+    if (!kv.has(key)) continue;
+    throw new UsageError('FS_IDMAPPING_UNSUPPORTED', `hutch-fs cannot mount with -o ${key}=${kv.get(key)}: id shifting between the layers and the mount is not implemented`, {
+      hint: 'leave the layers owned as the container sees them (podman: no --userns=auto or per-container id maps with hutch-fs as mount_program), or use fuse-overlayfs for such containers',
+    });
+  }
+}
+
 export function parseFsArgs(argv: string[], cwd: string): FsOptions {
   const opts: string[] = [];
   const rest: string[] = [];
@@ -44,7 +70,7 @@ export function parseFsArgs(argv: string[], cwd: string): FsOptions {
     else if (a === '-d' || a === '--debug') [debug, foreground] = [true, true];
     else rest.push(a);
   }
-  if (rest.length !== 1) throw new UsageError('FS_USAGE', 'hutch-fs takes one mount point', { hint: 'usage: hutch-fs -o lowerdir=A:B,upperdir=U,workdir=W MOUNTPOINT' });
+  if (rest.length !== 1 && rest.length !== 2) throw new UsageError('FS_USAGE', 'hutch-fs takes one mount point (after an optional source)', { hint: USAGE });
   const kv = new Map<string, string>();
   for (const o of opts) {
     const eq = o.indexOf('=');
@@ -52,18 +78,21 @@ export function parseFsArgs(argv: string[], cwd: string): FsOptions {
   }
   const need = (k: string): string => {
     const v = kv.get(k);
-    if (v === undefined || v === '') throw new UsageError('FS_USAGE', `hutch-fs needs -o ${k}=…`, { hint: 'usage: hutch-fs -o lowerdir=A:B,upperdir=U,workdir=W MOUNTPOINT' });
+    if (v === undefined || v === '') throw new UsageError('FS_USAGE', `hutch-fs needs -o ${k}=…`, { hint: USAGE });
     return resolve(cwd, v);
   };
   const dirs = splitColons(kv.get('lowerdir') ?? '').filter((d) => d !== '').map((d) => resolve(cwd, d));
   const indexes = kv.has('lowerindex') ? splitColons(kv.get('lowerindex')!) : [];
   const squash = kv.has('squash_to_root') ? { uid: 0, gid: 0 } : kv.has('squash_to_uid') ? { uid: Number(kv.get('squash_to_uid')), gid: Number(kv.get('squash_to_gid') ?? kv.get('squash_to_uid')) } : undefined;
-  const known = new Set(['lowerdir', 'lowerindex', 'upperdir', 'workdir', 'overrideonly', 'squash_to_root', 'squash_to_uid', 'squash_to_gid', 'timeout']);
+  refuseIdMappings(kv);
+  const known = new Set(['lowerdir', 'lowerindex', 'upperdir', 'workdir', 'overrideonly', 'squash_to_root', 'squash_to_uid', 'squash_to_gid', 'timeout', ...MOUNT_FLAGS]);
   return {
     lowers: dirs.map((dir, i) => (indexes[i] ? { dir, indexFile: resolve(cwd, indexes[i]!) } : { dir })),
     upper: need('upperdir'),
     work: need('workdir'),
-    mountpoint: resolve(cwd, rest[0]!),
+    mountpoint: resolve(cwd, rest.at(-1)!),
+    source: rest.length === 2 ? rest[0] : undefined,
+    mountFlags: opts.filter((o) => MOUNT_FLAGS.has(o)),
     foreground,
     debug,
     overrideOnly: kv.has('overrideonly'),

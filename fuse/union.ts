@@ -9,6 +9,7 @@ import { copyUpEntry } from './copyup.js';
 import type { Attr } from './wire.js';
 import { lstatRaw } from '../src/sys/stat.js';
 import { closeFd, openPath } from '../src/sys/fdops.js';
+import { reachable } from '../src/sys/longpath.js';
 
 /**
  * The union of read-only lower layers and one writable upper directory, with overlayfs
@@ -17,7 +18,12 @@ import { closeFd, openPath } from '../src/sys/fdops.js';
  */
 export interface UnionConfig {
   lower: LowerTree;
-  /** The upper directory (writable layer) and a work directory on the same file system. */
+  /**
+   * The upper directory (writable layer) and a work directory on the same file system. The
+   * daemon works from inside the upper directory (serve() makes it the cwd): upper paths are
+   * relative to it, so a path inside the mount up to the kernel's 4095 bytes stays one the kernel
+   * takes, however long the upper directory's own path.
+   */
   upper: string;
   work: string;
   style: UpperStyle;
@@ -59,7 +65,7 @@ export class Union {
 
   constructor(readonly cfg: UnionConfig) {
     this.nodes = new NodeTable(undefined);
-    this.nodes.root.lowerDir = !isOpaque(cfg.upper);
+    this.nodes.root.lowerDir = !isOpaque('.');
     this.nodes.root.ino = 1;
   }
 
@@ -69,9 +75,10 @@ export class Union {
     return n;
   }
 
+  /** A node's upper file, relative to the upper directory (the cwd). */
   upperPath(n: Node): string {
     const p = pathOf(n);
-    return p === '' ? this.cfg.upper : `${this.cfg.upper}/${p}`;
+    return p === '' ? '.' : p;
   }
 
   /** The lower entry at parent/name, if the parent's lower listing shows through. */
@@ -168,13 +175,13 @@ export class Union {
     if (n.upper) return readlinkSync(B(this.upperPath(n)), { encoding: 'buffer' });
     const link = n.lower!.meta?.link;
     if (link !== undefined && link !== '') return Buffer.from(link);
-    return readlinkSync(B(n.lower!.real), { encoding: 'buffer' });
+    return readlinkSync(B(reachable(n.lower!.real)), { encoding: 'buffer' });
   }
 
   /** Opens a node's current file; writers copy it up first (mutate.ts). */
   openHandle(n: Node, flags: number): number {
     const clean = flags & ~(constants.O_CREAT | constants.O_EXCL | constants.O_NOCTTY);
-    const fd = openPath(n.upper ? this.upperPath(n) : n.lower!.real, n.upper ? clean : clean & ~constants.O_TRUNC, 0);
+    const fd = openPath(n.upper ? this.upperPath(n) : reachable(n.lower!.real), n.upper ? clean : clean & ~constants.O_TRUNC, 0);
     const fh = this.nextFh++;
     this.handles.set(fh, { node: n, fd, flags: clean, gen: n.upper ? -1 : n.gen });
     return fh;
@@ -266,7 +273,7 @@ export class Union {
   }
 
   statfs(): { bsize: number; blocks: number; bfree: number; bavail: number; files: number; ffree: number } {
-    return statfsSync(B(this.cfg.upper));
+    return statfsSync('.');
   }
 
   joinChild(parent: Node, name: string): string {

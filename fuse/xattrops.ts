@@ -1,6 +1,7 @@
 import { lgetxattr, llistxattr, lremovexattr, lsetxattr } from '../src/sys/xattr.js';
 import { ENODATA, EPERM, FsError } from './errno.js';
 import { isPrivateXattr } from './xattr.js';
+import { reachable } from '../src/sys/longpath.js';
 import type { Node } from './node.js';
 import type { Union } from './union.js';
 
@@ -14,7 +15,7 @@ export function getXattr(u: Union, n: Node, name: string): Buffer | undefined {
   let v: Buffer | undefined;
   if (n.upper) v = lgetxattr(u.upperPath(n), name);
   else if (n.lower!.meta !== undefined) v = n.lower!.meta.xattrs.get(Buffer.from(name, 'latin1').toString('utf8'));
-  else v = lgetxattr(n.lower!.real, name);
+  else v = lgetxattr(reachable(n.lower!.real), name);
   return v;
 }
 
@@ -22,7 +23,7 @@ export function listXattr(u: Union, n: Node): Buffer {
   let names: string[];
   if (n.upper) names = llistxattr(u.upperPath(n));
   else if (n.lower!.meta !== undefined) names = [...n.lower!.meta.xattrs.keys()].map((k) => Buffer.from(k).toString('latin1'));
-  else names = llistxattr(n.lower!.real);
+  else names = llistxattr(reachable(n.lower!.real));
   const shown = names.filter((x) => !isPrivateXattr(x));
   return Buffer.from(shown.map((x) => x + '\0').join(''), 'latin1');
 }

@@ -78,6 +78,9 @@ static void __attribute__((noreturn)) die(uint32_t step, int err, uint32_t index
   _exit(step == STEP_EXEC ? (err == ENOENT || err == ENOTDIR ? 127 : 126) : 125);
 }
 
+/* The kernel's own limit on supplementary groups (NGROUPS_MAX in linux/limits.h). */
+#define NGROUPS_LIMIT 65536
+
 static uint32_t get_u32(const unsigned char *p) { uint32_t v; memcpy(&v, p, 4); return v; }
 static uint64_t get_u64(const unsigned char *p) { uint64_t v; memcpy(&v, p, 8); return v; }
 
@@ -123,7 +126,6 @@ static int next_record(struct record *r) {
   return 1;
 }
 
-/* Invariant: every record has a known tag and a sane length; argv and envp are collected. */
 /* Invariant: the fds to preserve are open and lie above both their targets and the pty master. */
 static void check_preserved(const struct record *r) {
   if (r->len != 8) die(STEP_PARSE_PLAN, EINVAL, r->index);
@@ -133,29 +135,37 @@ static void check_preserved(const struct record *r) {
     if (fcntl((int)(first + i), F_GETFD) < 0) die(STEP_PRESERVE_FDS, errno, r->index);
 }
 
+/* Invariant: the payload fits its tag's rule (wire.h wire_rules), strings included. */
+static void check_length(const struct record *r) {
+  const struct wire_rule *rule = &wire_rules[r->tag];
+  int ok = 0;
+  switch (rule->kind) {
+  case LEN_EXACT: ok = r->len == rule->bytes; break;
+  case LEN_MULTIPLE: ok = r->len % rule->bytes == 0; break;
+  case LEN_COUNTED: ok = r->len >= 4 && (uint64_t)r->len == 4 + (uint64_t)rule->bytes * get_u32(r->data); break;
+  case LEN_STRINGS:
+    ok = r->len >= rule->bytes;
+    if (ok) get_string(r, rule->bytes, rule->strings - 1u); /* walks (and checks) every string */
+    break;
+  default: die(STEP_PARSE_PLAN, ENOTSUP, r->index);
+  }
+  if (!ok) die(STEP_PARSE_PLAN, EINVAL, r->index);
+}
+
+/* Invariant: every record has a known tag and a sane length; argv and envp are collected. */
 static void check_plan(void) {
   struct record r = {0};
   while (next_record(&r)) {
-    if (r.tag == 0 || r.tag == 2 || r.tag > TAG_MAX) die(STEP_PARSE_PLAN, ENOTSUP, r.index);
+    if (r.tag > TAG_MAX) die(STEP_PARSE_PLAN, ENOTSUP, r.index);
+    check_length(&r);
     if (r.tag == TAG_ARG || r.tag == TAG_ENV) {
       size_t *count = r.tag == TAG_ARG ? &argc_plan : &envc_plan;
       if (*count == MAX_STRINGS) die(STEP_PARSE_PLAN, E2BIG, r.index);
       (r.tag == TAG_ARG ? argv_list : env_list)[(*count)++] = (char *)get_string(&r, 0, 0);
     }
-    if ((r.tag == TAG_CLONE_FLAGS || r.tag == TAG_PROPAGATION || r.tag == TAG_PDEATHSIG || r.tag == TAG_UMASK || r.tag == TAG_SECCOMP_FLAGS) && r.len != 4)
-      die(STEP_PARSE_PLAN, EINVAL, r.index);
-    if ((r.tag == TAG_USER && r.len != 8) || (r.tag == TAG_RLIMIT && r.len != 20) || (r.tag == TAG_CAPS && r.len != 40))
-      die(STEP_PARSE_PLAN, EINVAL, r.index);
-    if ((r.tag == TAG_MOUNT && r.len < 8) || (r.tag == TAG_SECCOMP && (r.len % 8 != 0 || r.len == 0 || r.len / 8 > 4096)))
-      die(STEP_PARSE_PLAN, EINVAL, r.index);
-    if (r.tag == TAG_SETNS && r.len < 9) die(STEP_PARSE_PLAN, EINVAL, r.index);
+    /* The kernel refuses an empty filter and one over BPF_MAXINSNS: say so at the plan, before clone. */
+    if (r.tag == TAG_SECCOMP && (r.len == 0 || r.len / 8 > BPF_MAXINSNS)) die(STEP_PARSE_PLAN, EINVAL, r.index);
     if (r.tag == TAG_PRESERVE_FDS) check_preserved(&r);
-    if (r.tag == TAG_GROUPS && (r.len < 4 || r.len != 4 + 4 * get_u32(r.data))) die(STEP_PARSE_PLAN, EINVAL, r.index);
-    /* Every string is checked here, before clone, not when a step first reads it. */
-    if (r.tag == TAG_MOUNT) get_string(&r, 8, 3);
-    if (r.tag == TAG_SYMLINK) get_string(&r, 0, 1);
-    if (r.tag == TAG_ROOTFS || r.tag == TAG_MASK || r.tag == TAG_READONLY || r.tag == TAG_HOSTNAME || r.tag == TAG_CWD || r.tag == TAG_START_FIFO || r.tag == TAG_CONSOLE_SOCKET || r.tag == TAG_TAP)
-      get_string(&r, 0, 0);
   }
   if (argc_plan == 0) die(STEP_PARSE_PLAN, ENOEXEC, 0);
 }
@@ -308,6 +318,8 @@ static const char *target_path(const char *target, uint32_t ops, int *fd, char *
   return buf;
 }
 
+#include "oci-steps.c"
+
 /* Invariant: the target exists (created if asked, inside the rootfs) and carries the mount; ro binds are ro. */
 static void do_mount(const struct record *r) {
   uint32_t flags = get_u32(r->data), ops = get_u32(r->data + 4);
@@ -316,9 +328,16 @@ static void do_mount(const struct record *r) {
   char buf[64];
   int fd = -1;
   const char *path = target_path(target, ops, &fd, buf, sizeof buf, r->index);
+  int under = (ops & MOUNT_OP_COPYUP) ? open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+  if ((ops & MOUNT_OP_COPYUP) && under < 0) die(STEP_COPYUP, errno, r->index);
   if (mount(*source ? source : NULL, path, *fstype ? fstype : NULL, flags, *data ? data : NULL) < 0)
     die(STEP_MOUNT, errno, r->index);
   if (fd >= 0) close(fd);
+  if (under >= 0) {
+    path = target_path(target, 0, &fd, buf, sizeof buf, r->index);
+    copy_up(under, path, r->index);
+    if (fd >= 0) close(fd);
+  }
   if (ops & MOUNT_OP_REMOUNT_RO) {
     /* The fd named the directory under the new mount: look the target up again to reach the mount. */
     path = target_path(target, 0, &fd, buf, sizeof buf, r->index);
@@ -441,6 +460,7 @@ static void filesystem_steps(void) {
       if (symlink(get_string(&r, 0, 0), get_string(&r, 0, 1)) < 0 && errno != EEXIST) die(STEP_SYMLINK, errno, r.index);
     } else if (r.tag == TAG_MASK) do_mask(&r);
     else if (r.tag == TAG_READONLY) do_readonly(&r);
+    else if (r.tag == TAG_SYSCTL) do_sysctl(&r);
   }
 }
 
@@ -464,6 +484,7 @@ static void setup_filesystem(void) {
   close(rootfs_fd);
   rootfs_fd = -1;
   do_pivot(rootfs, index);
+  root_propagation();
   if (find(TAG_READONLY_ROOT, &r) && remount_ro("/") < 0) die(STEP_READONLY_ROOT, errno, r.index);
 }
 
@@ -550,7 +571,10 @@ static void install_seccomp(void) {
   struct record r, f;
   if (!find(TAG_SECCOMP, &r)) return;
   uint32_t flags = find(TAG_SECCOMP_FLAGS, &f) ? get_u32(f.data) : 0;
-  struct sock_fprog prog = {(unsigned short)(r.len / 8), (struct sock_filter *)r.data};
+  static struct sock_filter filter[BPF_MAXINSNS]; /* aligned copy: the payload may sit at any offset */
+  if (r.len / sizeof *filter > BPF_MAXINSNS) die(STEP_SECCOMP, E2BIG, r.index);
+  memcpy(filter, r.data, r.len);
+  struct sock_fprog prog = {(unsigned short)(r.len / sizeof *filter), filter};
   if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog) < 0) die(STEP_SECCOMP, errno, r.index);
 }
 
@@ -568,8 +592,14 @@ static void drop_privileges(void) {
     for (int cap = 0; cap < 64; cap++)
       if (!(bounding & (1ull << cap)) && prctl(PR_CAPBSET_DROP, cap) < 0 && errno != EINVAL) die(STEP_CAPS, errno, caps.index);
   }
-  if (find(TAG_GROUPS, &groups) && setgroups(get_u32(groups.data), (const gid_t *)(groups.data + 4)) < 0)
-    die(STEP_SETGROUPS, errno, groups.index);
+  if (find(TAG_GROUPS, &groups)) {
+    /* The payload sits at any offset in the plan: copy it into aligned storage, never cast. */
+    static gid_t gids[NGROUPS_LIMIT];
+    uint32_t count = get_u32(groups.data);
+    if (count > NGROUPS_LIMIT) die(STEP_SETGROUPS, E2BIG, groups.index);
+    memcpy(gids, groups.data + 4, (size_t)count * sizeof *gids);
+    if (setgroups(count, gids) < 0) die(STEP_SETGROUPS, errno, groups.index);
+  }
   if (find(TAG_USER, &user)) {
     uid_t uid = get_u32(user.data), gid = get_u32(user.data + 4);
     if (setresgid(gid, gid, gid) < 0) die(STEP_SETGID, errno, user.index);
@@ -699,6 +729,7 @@ static void __attribute__((noreturn)) run_child(void) {
   /* Waiting also orders the messages: CLONED from the parent comes before our READY. */
   sync_read(SYNC_MAPPED);
   int fifo = hold_path(TAG_START_FIFO, STEP_START_FIFO);
+  become_root(); /* after the host paths are held: root here may not reach them */
   int console = console_fd;
   if (find(TAG_TAP, &r)) do_tap(&r); /* before the mounts: /dev/net/tun is the host's */
   setup_filesystem();
@@ -706,6 +737,8 @@ static void __attribute__((noreturn)) run_child(void) {
   int slave = find(TAG_TERMINAL, &r) ? open_terminal(r.index) : -1;
   if (console >= 0) send_console(console);
   if (find(TAG_CWD, &r) && chdir(get_string(&r, 0, 0)) < 0) die(STEP_CWD, errno, r.index);
+  default_home();
+  check_executable();
   uint8_t ready = SYNC_READY;
   sync_write(&ready, 1);
   if (fifo >= 0) {

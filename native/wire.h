@@ -1,6 +1,7 @@
 /*
  * The wire between hutch (TypeScript, src/runtime/nsexec.ts) and hutch-nsexec. docs/wire.md
- * describes it in full; the numbers here and in nsexec.ts must agree (a unit test reads both).
+ * describes it in full; the numbers here and the length rules must agree with the one table,
+ * src/runtime/wire-table.ts (a unit test reads this header and compares).
  *
  * fd 3, plan (TypeScript -> helper, read whole before clone, <= 1 MiB):
  *   u32 magic WIRE_MAGIC, u32 version WIRE_VERSION, then records: u16 tag | u32 len | bytes.
@@ -46,15 +47,65 @@ enum wire_tag {
   TAG_CONSOLE_SOCKET = 28,/* string path: send the pty master over this unix socket (SCM_RIGHTS) */
   TAG_TAP = 29,          /* string name: make a persistent tap device (IFF_TAP|IFF_NO_PI) before the mounts */
   TAG_PRESERVE_FDS = 30, /* u32 count, u32 first: the helper's fds first.. become the process's 3.. (--preserve-fds) */
-  TAG_SECCOMP_FLAGS = 31,/* u32 SECCOMP_FILTER_FLAG_*: install the SECCOMP record with seccomp(2) and these flags */
-  TAG_MAX = 31,
+  TAG_ROOT_PROPAGATION = 31, /* u32 flags for mount(NULL, "/", ...) after pivot_root (rootfsPropagation) */
+  TAG_SYSCTL = 32,       /* string path under the root (proc/sys/...), string value: a filesystem step, written in order */
+  TAG_HOME = 33,         /* empty: add HOME from the container's /etc/passwd for the user ("/" if none) */
+  TAG_SECCOMP_FLAGS = 34,/* u32 SECCOMP_FILTER_FLAG_*: install the SECCOMP record with seccomp(2) and these flags */
+  TAG_MAX = 34,
+};
+
+/*
+ * How long each record's payload may be, by tag (check_plan applies it before anything runs).
+ * The source is src/runtime/wire-table.ts; test/unit/runtime/nsexec.test.ts compares every row.
+ * EXACT: len == bytes. MULTIPLE: len % bytes == 0. COUNTED: u32 count, then count x bytes.
+ * STRINGS: `bytes` fixed bytes, then `strings` strings. A tag without a rule is refused.
+ */
+enum wire_len { LEN_NONE = 0, LEN_EXACT, LEN_MULTIPLE, LEN_COUNTED, LEN_STRINGS };
+struct wire_rule {
+  unsigned char kind, bytes, strings;
+};
+static const struct wire_rule wire_rules[TAG_MAX + 1] = {
+  [TAG_CLONE_FLAGS] = {LEN_EXACT, 4, 0},
+  [TAG_ROOTFS] = {LEN_STRINGS, 0, 1},
+  [TAG_MOUNT] = {LEN_STRINGS, 8, 4},
+  [TAG_SYMLINK] = {LEN_STRINGS, 0, 2},
+  [TAG_MASK] = {LEN_STRINGS, 0, 1},
+  [TAG_READONLY] = {LEN_STRINGS, 0, 1},
+  [TAG_HOSTNAME] = {LEN_STRINGS, 0, 1},
+  [TAG_LOOPBACK] = {LEN_EXACT, 0, 0},
+  [TAG_RLIMIT] = {LEN_EXACT, 20, 0},
+  [TAG_CWD] = {LEN_STRINGS, 0, 1},
+  [TAG_USER] = {LEN_EXACT, 8, 0},
+  [TAG_GROUPS] = {LEN_COUNTED, 4, 0},
+  [TAG_CAPS] = {LEN_EXACT, 40, 0},
+  [TAG_NO_NEW_PRIVS] = {LEN_EXACT, 0, 0},
+  [TAG_SECCOMP] = {LEN_MULTIPLE, 8, 0},
+  [TAG_ARG] = {LEN_STRINGS, 0, 1},
+  [TAG_ENV] = {LEN_STRINGS, 0, 1},
+  [TAG_TERMINAL] = {LEN_EXACT, 0, 0},
+  [TAG_INIT] = {LEN_EXACT, 0, 0},
+  [TAG_READONLY_ROOT] = {LEN_EXACT, 0, 0},
+  [TAG_PROPAGATION] = {LEN_EXACT, 4, 0},
+  [TAG_PDEATHSIG] = {LEN_EXACT, 4, 0},
+  [TAG_UMASK] = {LEN_EXACT, 4, 0},
+  [TAG_SETNS] = {LEN_STRINGS, 4, 1},
+  [TAG_DETACH] = {LEN_EXACT, 0, 0},
+  [TAG_START_FIFO] = {LEN_STRINGS, 0, 1},
+  [TAG_CONSOLE_SOCKET] = {LEN_STRINGS, 0, 1},
+  [TAG_TAP] = {LEN_STRINGS, 0, 1},
+  [TAG_PRESERVE_FDS] = {LEN_EXACT, 8, 0},
+  [TAG_ROOT_PROPAGATION] = {LEN_EXACT, 4, 0},
+  [TAG_SYSCTL] = {LEN_STRINGS, 0, 2},
+  [TAG_HOME] = {LEN_EXACT, 0, 0},
+  [TAG_SECCOMP_FLAGS] = {LEN_EXACT, 4, 0},
 };
 
 /* TAG_MOUNT ops: what to do around mount(2). */
 #define MOUNT_OP_MKDIR 1u     /* create the target directory (and parents) */
 #define MOUNT_OP_MKFILE 2u    /* create the target as an empty file (parents as dirs) */
 #define MOUNT_OP_REMOUNT_RO 4u/* after a bind, remount read-only keeping the locked flags */
-#define MOUNT_OP_NO_SYMLINKS 8u/* no component of the target may be a symlink (proc, sysfs: runc's "ordinary directory") */
+#define MOUNT_OP_COPYUP 8u    /* tmpcopyup: copy what the target directory held into the new mount */
+#define MOUNT_OP_NO_SYMLINKS 16u/* no component of the target may be a symlink (proc, sysfs: runc's "ordinary directory") */
 
 enum wire_sync {
   SYNC_CLONED = 1, /* helper -> ts, followed by u32 pid of the child (host pid namespace) */
@@ -100,8 +151,12 @@ enum wire_step {
   STEP_CONSOLE_SOCKET = 31,
   STEP_TAP = 32,
   STEP_PRESERVE_FDS = 33,
-  STEP_SEAL = 34,      /* re-executing from a sealed memfd copy of the helper */
-  STEP_CLOSE_FDS = 35, /* closing the fds the helper was not given */
+  STEP_ROOT_PROPAGATION = 34,
+  STEP_COPYUP = 35,
+  STEP_SYSCTL = 36,
+  STEP_HOME = 37,
+  STEP_SEAL = 38,      /* re-executing from a sealed memfd copy of the helper */
+  STEP_CLOSE_FDS = 39, /* closing the fds the helper was not given */
 };
 
 #endif

@@ -1,25 +1,33 @@
 import { Builtins, Cli } from 'clipanion';
 import { loadCommands, verbs } from './commands/index.js';
-import { reorderRuntimeArgv } from './runtime/argv.js';
+import { earlyRuntimeAnswer, reorderRuntimeArgv } from './runtime/argv.js';
+import { HutchCli } from './help.js';
+import { renderSyntaxProblem, syntaxProblem } from './syntax-error.js';
 
 /** The `hutch` entry point: builds the CLI from the command list and returns its exit status. */
 export async function main(argv: string[]): Promise<number> {
+  const early = argv[0] === 'runtime' ? earlyRuntimeAnswer(argv.slice(1), '0.1.0') : undefined;
+  if (early !== undefined) {
+    process.stdout.write(early.stdout);
+    process.stderr.write(early.stderr);
+    return early.code;
+  }
   if (argv[0] === 'runtime') argv = ['runtime', ...reorderRuntimeArgv(argv.slice(1))]; // runc's global flags come first
+  if (argv[0] === 'help') argv = [...argv.slice(1), '--help']; // podman's `help [COMMAND]`
 
-  const cli = new Cli({ binaryLabel: 'hutch', binaryName: 'hutch', binaryVersion: '0.1.0' });
+  const cli = new HutchCli({ binaryLabel: 'hutch', binaryName: 'hutch', binaryVersion: '0.1.0' });
   cli.register(Builtins.HelpCommand);
   cli.register(Builtins.VersionCommand);
   // Only the commands the verb can mean (all of them for help or an unknown word): see index.ts.
   const verbAt = argv.findIndex((a) => verbs.has(a));
-  for (const command of await loadCommands(argv[verbAt], argv[verbAt + 1])) cli.register(command);
+  const commands = await loadCommands(argv[verbAt], argv[verbAt + 1]);
+  for (const command of commands) cli.register(command);
   let command;
   try {
     command = cli.process(argv, Cli.defaultContext);
   } catch (error) {
     // clipanion would print usage errors to stdout and exit 1; podman and docker exit 125.
-    process.stderr.write(`hutch: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}\n`);
-    process.stderr.write("hint: see 'hutch --help'\n");
-    return 125;
+    return renderSyntaxProblem(syntaxProblem(error, argv, cli, commands), process.stderr);
   }
   return cli.run(command, Cli.defaultContext);
 }

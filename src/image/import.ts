@@ -3,10 +3,11 @@ import { join } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { createHash } from 'node:crypto';
 import { UsageError } from '../errors.js';
-import { hostPlatform, MediaType, sha256 } from './manifest.js';
+import { hostPlatform, MediaType } from './manifest.js';
 import { formatReference, parseReference } from './ref.js';
 import { Store, type ImageRecord } from './store.js';
 import { unpackLayer } from './unpack.js';
+import { writeImage } from './write-image.js';
 
 /**
  * `hutch import FILE [NAME]` (podman import): a root filesystem tarball (plain, gzip or zstd)
@@ -49,27 +50,13 @@ export async function importRootfs(root: string | undefined, file: string, name:
 async function storeImported(store: Store, names: string[], l: { digest: string; size: number; diffId: string; mediaType: string; env: string[] }): Promise<ImageRecord> {
   const created = new Date().toISOString();
   const platform = hostPlatform();
-  const config = Buffer.from(JSON.stringify({
+  const config = {
     created, architecture: platform.architecture, os: platform.os,
     config: { Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', ...l.env] },
     rootfs: { type: 'layers', diff_ids: [l.diffId] },
     history: [{ created, created_by: 'hutch import' }],
-  }));
-  const configDigest = sha256(config);
-  const manifest = Buffer.from(JSON.stringify({
-    schemaVersion: 2, mediaType: MediaType.ociManifest,
-    config: { mediaType: MediaType.ociConfig, digest: configDigest, size: config.length },
-    layers: [{ mediaType: l.mediaType, digest: l.digest, size: l.size }],
-  }));
-  const manifestDigest = sha256(manifest);
-  store.writeBlob(configDigest, config);
-  store.writeBlob(manifestDigest, manifest);
-  const record: ImageRecord = {
-    id: configDigest, names, manifest: manifestDigest, config: configDigest,
-    layers: [{ diffId: l.diffId, digest: l.digest, mediaType: l.mediaType, size: l.size }], created, stored: created,
   };
-  await store.putImage(record);
-  return record;
+  return writeImage(store, config, [{ diffId: l.diffId, digest: l.digest, mediaType: l.mediaType, size: l.size }], names);
 }
 
 function layerType(head: Buffer | undefined): string {

@@ -11,7 +11,10 @@ import { dirname, join } from 'node:path';
 export const XATTR_ENCODING = 'latin1';
 
 const require = createRequire(import.meta.url);
-const headers = require(join(dirname(require.resolve('tar-stream')), 'headers.js')) as { decodePax: (buf: Buffer) => Record<string, string> };
+const headers = require(join(dirname(require.resolve('tar-stream')), 'headers.js')) as {
+  decodePax: (buf: Buffer) => Record<string, string>;
+  encodePax: (opts: { name?: string; linkname?: string; pax?: Record<string, string> }) => Buffer;
+};
 
 headers.decodePax = function decodePax(buf: Buffer): Record<string, string> {
   const result: Record<string, string> = {};
@@ -28,4 +31,23 @@ headers.decodePax = function decodePax(buf: Buffer): Record<string, string> {
     rest = rest.subarray(length);
   }
   return result;
+};
+
+/**
+ * The packing side (hutch commit): tar-stream counts a record's length in characters, not bytes,
+ * and writes values as UTF-8. Records here are measured in bytes, `SCHILY.xattr.*` values written
+ * back from their latin1 strings as the exact bytes.
+ */
+headers.encodePax = function encodePax(opts): Buffer {
+  const records: Buffer[] = [];
+  const add = (key: string, value: Buffer): void => {
+    const body = Buffer.concat([Buffer.from(` ${key}=`), value, Buffer.from('\n')]);
+    let length = body.length + 1;
+    while (String(length).length + body.length !== length) length = String(length).length + body.length;
+    records.push(Buffer.from(String(length)), body);
+  };
+  if (opts.name) add('path', Buffer.from(opts.name));
+  if (opts.linkname) add('linkpath', Buffer.from(opts.linkname));
+  for (const [key, value] of Object.entries(opts.pax ?? {})) add(key, Buffer.from(value, key.startsWith('SCHILY.xattr.') ? XATTR_ENCODING : 'utf8'));
+  return Buffer.concat(records);
 };

@@ -6,7 +6,8 @@ import { LayoutSource } from './layout.js';
 import { hostPlatform, parsePlatform } from './manifest.js';
 import { Progress } from './progress.js';
 import { formatReference, parseReference, type ImageRef } from './ref.js';
-import { candidates, endpointsFor, isBlocked, loadRegistriesConf } from './registries-conf.js';
+import { endpointsFor, isBlocked, loadRegistriesConf } from './registries-conf.js';
+import { resolveForPull } from './short-names.js';
 import { RegistrySource } from './registry.js';
 import type { ImageSource } from './source.js';
 import { Store, type ImageRecord } from './store.js';
@@ -39,11 +40,14 @@ export async function pullImage(text: string, options: PullOptions = {}): Promis
   try {
     if (local !== undefined) return await copyImage(store, local.source, { names: local.names, platform, progress });
     let lastError: unknown;
-    for (const candidate of candidates(text, options.env)) {
+    const resolution = await resolveForPull(text, options.env);
+    for (const candidate of resolution.candidates) {
       for (const source of registrySources(candidate, options)) {
         try {
           const names = [formatReference(candidate)];
-          return await copyImage(store, source, { names, platform, progress });
+          const record = await copyImage(store, source, { names, platform, progress });
+          resolution.record?.(candidate);
+          return record;
         } catch (error) {
           if (!(error instanceof RegistryError) || !['IMAGE_NOT_FOUND', 'REGISTRY_UNREACHABLE'].includes(error.code)) throw error;
           lastError = error;
@@ -64,7 +68,7 @@ function registrySources(ref: ImageRef, options: PullOptions): ImageSource[] {
     throw new RegistryError('REGISTRY_BLOCKED', `cannot pull ${formatReference(ref)}: registries.conf blocks it`, { hint: 'edit registries.conf or pick another registry' });
   }
   const reference = ref.digest ?? ref.tag ?? 'latest';
-  return endpointsFor(conf, ref.registry, ref.repository, options.tlsVerify === false).map((endpoint) => {
+  return endpointsFor(conf, ref.registry, ref.repository, options.tlsVerify === false, ref.digest !== undefined).map((endpoint) => {
     const credentials = options.credentials ?? findCredentials(endpoint.host, endpoint.repository, options.env);
     return new RegistrySource({ ...endpoint, credentials }, reference, formatReference(ref));
   });

@@ -104,23 +104,57 @@ export class RegistryClient {
     }
   }
 
-  private fetch(path: string, headers: Record<string, string>): Promise<Response> {
+  /**
+   * One request of a push (HEAD, POST, PATCH, PUT) with a body that can be sent twice: answers an
+   * auth challenge once (scope pull,push), retries transient failures; a status outside `ok` is
+   * an error naming `what`. `path` may be a registry's absolute upload Location.
+   */
+  async send(method: string, path: string, init: { headers?: Record<string, string>; body?: Buffer }, what: string, ok: number[]): Promise<Response> {
+    for (let attempt = 1; ; attempt++) {
+      let res: Response;
+      try {
+        res = await this.fetch(path, init.headers ?? {}, method, init.body);
+        if (res.status === 401) {
+          await res.body?.cancel();
+          await this.authenticate(res.headers.get('www-authenticate') ?? '', what, 'pull,push', 'push');
+          res = await this.fetch(path, init.headers ?? {}, method, init.body);
+        }
+      } catch (error) {
+        if (error instanceof RegistryError) throw error;
+        if (attempt >= 4) throw unreachable(this.options.host, what, error, 'push');
+        await backoff(attempt, undefined);
+        continue;
+      }
+      if (ok.includes(res.status)) return res;
+      const detail = await res.text().catch(() => '');
+      if ((res.status === 429 || res.status >= 500) && attempt < 4) {
+        await backoff(attempt, res.headers.get('retry-after'));
+        continue;
+      }
+      if (res.status === 401) throw authError(what, this.options.host, this.options.credentials !== undefined, undefined, 'push');
+      if (res.status === 403) throw authError(what, this.options.host, true, 'the registry denied it (403): your account may not push there', 'push');
+      throw new RegistryError('PUSH_HTTP', `cannot push ${what}: the registry answered ${res.status}${detail ? ` (${detail.trim().slice(0, 200)})` : ''}`, { hint: 'check the destination name and your rights on it' });
+    }
+  }
+
+  private fetch(path: string, headers: Record<string, string>, method = 'GET', body?: Buffer): Promise<Response> {
     const all: Record<string, string> = { ...headers, 'user-agent': 'hutch/0.1' };
     if (this.authorization !== undefined) all.authorization = this.authorization;
-    return fetch(`${this.base}${path}`, { headers: all, redirect: 'follow' });
+    const url = /^https?:\/\//.test(path) ? path : `${this.base}${path}`;
+    return fetch(url, { method, headers: all, body: body as unknown as BodyInit | undefined, redirect: method === 'GET' || method === 'HEAD' ? 'follow' : 'manual' });
   }
 
   /** Answers a WWW-Authenticate challenge: Basic with the credentials, or a Bearer token. */
-  private async authenticate(challenge: string, what: string, action: string): Promise<void> {
+  private async authenticate(challenge: string, what: string, action: string, verb = 'fetch'): Promise<void> {
     const scheme = challenge.split(' ')[0]!.toLowerCase();
     const creds = this.options.credentials;
     const basic = creds === undefined ? undefined : `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}`;
     if (scheme === 'basic') {
-      if (basic === undefined || this.authorization === basic) throw authError(what, this.options.host, creds !== undefined);
+      if (basic === undefined || this.authorization === basic) throw authError(what, this.options.host, creds !== undefined, undefined, verb);
       this.authorization = basic;
       return;
     }
-    if (scheme !== 'bearer') throw authError(what, this.options.host, creds !== undefined);
+    if (scheme !== 'bearer') throw authError(what, this.options.host, creds !== undefined, undefined, verb);
     const params = parseChallenge(challenge);
     if (params.realm === undefined) throw new RegistryError('REGISTRY_AUTH_FAILED', `cannot authenticate to ${this.options.host} for ${what}: the bearer challenge names no realm`);
     const url = new URL(params.realm);
@@ -129,11 +163,11 @@ export class RegistryClient {
     const res = await fetch(url, { headers: basic === undefined ? {} : { authorization: basic } });
     if (!res.ok) {
       await res.body?.cancel();
-      throw authError(what, this.options.host, creds !== undefined, `the token service ${url.origin} answered ${res.status}`);
+      throw authError(what, this.options.host, creds !== undefined, `the token service ${url.origin} answered ${res.status}`, verb);
     }
     const body = (await res.json()) as { token?: string; access_token?: string };
     const token = body.token ?? body.access_token;
-    if (token === undefined) throw authError(what, this.options.host, creds !== undefined, 'the token service returned no token');
+    if (token === undefined) throw authError(what, this.options.host, creds !== undefined, 'the token service returned no token', verb);
     this.authorization = `Bearer ${token}`;
   }
 }
@@ -166,8 +200,8 @@ function backoff(attempt: number, retryAfter: string | null | undefined): Promis
   return new Promise((r) => setTimeout(r, ms));
 }
 
-function authError(what: string, host: string, hadCredentials: boolean, why?: string): RegistryError {
-  return new RegistryError('REGISTRY_AUTH_FAILED', `cannot fetch ${what}: ${why ?? (hadCredentials ? 'the registry refused the credentials' : 'the registry requires authentication')}`, {
+function authError(what: string, host: string, hadCredentials: boolean, why?: string, verb = 'fetch'): RegistryError {
+  return new RegistryError('REGISTRY_AUTH_FAILED', `cannot ${verb} ${what}: ${why ?? (hadCredentials ? 'the registry refused the credentials' : 'the registry requires authentication')}`, {
     hint: `log in with \`hutch login ${host}\``,
   });
 }
@@ -182,10 +216,10 @@ function httpError(status: number, what: string, host: string): RegistryError {
   return new RegistryError('REGISTRY_HTTP', `cannot fetch ${what}: the registry answered ${status}`, { hint: 'check the image name' });
 }
 
-function unreachable(host: string, what: string, error: unknown): RegistryError {
+function unreachable(host: string, what: string, error: unknown, verb = 'fetch'): RegistryError {
   const cause = describeCause((error as { cause?: unknown }).cause ?? error);
   const tls = /certificate|SSL|TLS|EPROTO|wrong version/i.test(cause);
-  return Object.assign(new RegistryError('REGISTRY_UNREACHABLE', `cannot fetch ${what}: cannot reach ${host}: ${cause}`, {
+  return Object.assign(new RegistryError('REGISTRY_UNREACHABLE', `cannot ${verb} ${what}: cannot reach ${host}: ${cause}`, {
     cause: error, hint: tls ? 'for a plain-HTTP registry pass --tls-verify=false or mark it insecure in registries.conf' : 'check the registry address and the network',
   }), { retry: true });
 }

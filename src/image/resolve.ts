@@ -1,7 +1,7 @@
 import { StoreError } from '../errors.js';
 import { parseConfig, type ImageConfig } from './manifest.js';
 import { formatReference, looksLikeId, parseReference } from './ref.js';
-import { candidates } from './registries-conf.js';
+import { candidates } from './short-names.js';
 import { Store, hex, type ImageRecord } from './store.js';
 
 /** An image ready to run: what the engine and the union filesystem need. */

@@ -24,6 +24,7 @@ export const MS = {
   NODIRATIME: 0x800,
   BIND: 0x1000,
   REC: 0x4000,
+  UNBINDABLE: 0x20000,
   PRIVATE: 0x40000,
   SLAVE: 0x80000,
   SHARED: 0x100000,
@@ -77,7 +78,7 @@ const FLAG_OPTIONS: Record<string, { set?: number; clear?: number }> = {
   nodev: { set: MS.NODEV }, dev: { clear: MS.NODEV }, noexec: { set: MS.NOEXEC }, exec: { clear: MS.NOEXEC },
   sync: { set: MS.SYNCHRONOUS }, dirsync: { set: MS.DIRSYNC }, noatime: { set: MS.NOATIME },
   nodiratime: { set: MS.NODIRATIME }, relatime: { set: MS.RELATIME }, strictatime: { set: MS.STRICTATIME },
-  bind: { set: MS.BIND }, rbind: { set: MS.BIND | MS.REC }, private: {}, rprivate: {}, slave: {}, rslave: {}, shared: {}, rshared: {},
+  bind: { set: MS.BIND }, rbind: { set: MS.BIND | MS.REC }, private: {}, rprivate: {}, slave: {}, rslave: {}, shared: {}, rshared: {}, unbindable: {}, runbindable: {},
 };
 
 /** Splits OCI mount options into mount(2) flags and the data string, as runc does. */

@@ -3,9 +3,10 @@ import { constants } from 'node:os';
 import { existsSync, readlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Readable, Duplex } from 'node:stream';
-import { BugError, HelperError, UsageError } from '../errors.js';
+import { BugError, HelperError, RuntimeError, UsageError } from '../errors.js';
 import { errnoName } from '../sys/libc.js';
 import type { FsStep, HelperPlan } from './plan.js';
+import { TAG } from './wire-table.js';
 
 const osSignals = constants.signals;
 
@@ -14,20 +15,15 @@ const osSignals = constants.signals;
  * encodes a plan onto fd 3, speaks the sync protocol on fd 4 and decodes failures from fd 5.
  */
 export const WIRE = { magic: 0x58534e48, version: 1, ptyMasterFd: 6 } as const;
-export const TAG = {
-  CLONE_FLAGS: 1, ROOTFS: 3, MOUNT: 4, SYMLINK: 5, MASK: 6, READONLY: 7, HOSTNAME: 8,
-  LOOPBACK: 9, RLIMIT: 10, CWD: 11, USER: 12, GROUPS: 13, CAPS: 14, NO_NEW_PRIVS: 15, SECCOMP: 16,
-  ARG: 17, ENV: 18, TERMINAL: 19, INIT: 20, READONLY_ROOT: 21, PROPAGATION: 22, PDEATHSIG: 23, UMASK: 24, SETNS: 25, DETACH: 26, START_FIFO: 27, CONSOLE_SOCKET: 28, TAP: 29, PRESERVE_FDS: 30,
-  SECCOMP_FLAGS: 31,
-} as const;
+export { TAG } from './wire-table.js';
 export const SYNC = { CLONED: 1, MAPPED: 2, READY: 3, GO: 4 } as const;
 export const STEPS = [
   '', 'read plan', 'parse plan', 'clone', 'sync', 'propagation', 'rootfs', 'mount', 'symlink', 'mask',
   'readonly', 'pivot_root', 'readonly root', 'hostname', 'loopback', 'rlimit', 'terminal', 'cwd',
   'setgroups', 'setgid', 'setuid', 'caps', 'no_new_privs', 'seccomp', 'init', 'setsid', 'exec', 'pdeathsig', 'cgroupns', 'setns', 'start fifo', 'console socket', 'tap', 'preserve fds',
-  'seal', 'close fds',
+  'root propagation', 'copyup', 'sysctl', 'home', 'seal', 'close fds',
 ] as const;
-const MOUNT_OP = { MKDIR: 1, MKFILE: 2, REMOUNT_RO: 4, NO_SYMLINKS: 8 } as const;
+const MOUNT_OP = { MKDIR: 1, MKFILE: 2, REMOUNT_RO: 4, COPYUP: 8, NO_SYMLINKS: 16 } as const;
 
 /** A record of the plan: its tag, payload, and a description for error messages. */
 interface WireRecord {
@@ -75,12 +71,14 @@ const empty = Buffer.alloc(0);
 function fsRecord(step: FsStep): WireRecord {
   switch (step.kind) {
     case 'mount': {
-      const ops = (step.mkdir ? MOUNT_OP.MKDIR : 0) | (step.mkfile ? MOUNT_OP.MKFILE : 0) | (step.remountRo ? MOUNT_OP.REMOUNT_RO : 0) | (step.noSymlinks ? MOUNT_OP.NO_SYMLINKS : 0);
+      const ops = (step.mkdir ? MOUNT_OP.MKDIR : 0) | (step.mkfile ? MOUNT_OP.MKFILE : 0) | (step.remountRo ? MOUNT_OP.REMOUNT_RO : 0)
+        | (step.copyUp ? MOUNT_OP.COPYUP : 0) | (step.noSymlinks ? MOUNT_OP.NO_SYMLINKS : 0);
       return { tag: TAG.MOUNT, payload: Buffer.concat([u32(step.flags, ops), str(step.source, step.target, step.fstype, step.data)]), what: `mount ${step.what}` };
     }
     case 'symlink': return { tag: TAG.SYMLINK, payload: str(step.target, step.linkpath), what: `symlink ${step.linkpath}` };
     case 'mask': return { tag: TAG.MASK, payload: str(step.path), what: `mask ${step.path}` };
     case 'readonly': return { tag: TAG.READONLY, payload: str(step.path), what: `make ${step.path} read-only` };
+    case 'sysctl': return { tag: TAG.SYSCTL, payload: str(step.path, step.value), what: `set the sysctl ${step.key}` };
   }
 }
 
@@ -113,19 +111,30 @@ function planRecords(plan: HelperPlan): WireRecord[] {
   if (plan.startFifo !== undefined) add(TAG.START_FIFO, str(plan.startFifo), `wait for start on ${plan.startFifo}`);
   if (plan.consoleSocket !== undefined) add(TAG.CONSOLE_SOCKET, str(plan.consoleSocket), `send the terminal to ${plan.consoleSocket}`);
   if (plan.tap !== undefined) add(TAG.TAP, str(plan.tap), `create the tap device ${plan.tap}`);
+  if (plan.rootPropagation !== undefined) add(TAG.ROOT_PROPAGATION, u32(plan.rootPropagation), 'set the propagation of the root');
+  if (plan.defaultHome) add(TAG.HOME, empty, 'set HOME from /etc/passwd');
   if (plan.preserveFds) add(TAG.PRESERVE_FDS, u32(plan.preserveFds, preservedFirst(plan.preserveFds)), `pass fds 3-${2 + plan.preserveFds} on`);
   if (plan.seccompFlags) add(TAG.SECCOMP_FLAGS, u32(plan.seccompFlags), 'set the seccomp filter flags');
   return r;
 }
 
-/** Where the helper binary is: $HUTCH_NSEXEC, or native/hutch-nsexec above this file. */
+/** PID 1's command line with --init, as podman shows /run/podman-init. */
+export const INIT_NAME = 'hutch-init';
+
+/**
+ * Where the helper binary is: $HUTCH_NSEXEC, or native/hutch-nsexec above this file. An install
+ * whose install step did not run (npm --ignore-scripts) has its source only: say how to build it.
+ */
 export function helperPath(): string {
   if (process.env.HUTCH_NSEXEC) return process.env.HUTCH_NSEXEC;
+  let source: string | undefined;
   for (let dir = import.meta.dirname; dir !== dirname(dir); dir = dirname(dir)) {
     const candidate = join(dir, 'native', 'hutch-nsexec');
     if (existsSync(candidate)) return candidate;
+    if (source === undefined && existsSync(join(dir, 'native', 'Makefile'))) source = join(dir, 'native');
   }
-  throw new BugError('native/hutch-nsexec is not built (run `npm run build`)');
+  throw new RuntimeError('NSEXEC_NOT_BUILT', `cannot start the helper ${source ?? 'native'}/hutch-nsexec: it is not built`,
+    { hint: `build it with \`make -C ${source ?? 'native'}\` (needs make and a C compiler; npm's install step does it)` });
 }
 
 /** A failure the helper reported on fd 5. */
@@ -195,9 +204,11 @@ export function spawnHelper(plan: HelperPlan, stdio: [StdioOptions0, StdioOption
   const { bytes, what } = encodePlan(plan);
   const passed = preservedStdio(plan.preserveFds ?? 0);
   // Its own session: a ^C at hutch's terminal reaches hutch alone, which forwards it once.
-  // An environment of its own: the caller's (tokens, HOME, XDG_RUNTIME_DIR) must not show in
-  // /proc/PID/environ of a helper a container can see (its PID 1 under --init, `hutch exec`).
-  const child = spawn(helperPath(), [], { stdio: [...stdio, 'pipe', 'pipe', 'pipe', ...passed], detached: true, env: {} });
+  // With --init the helper stays as the container's PID 1: its argv and environment show there
+  // (/proc/1/cmdline, /proc/1/environ), so a neutral name rather than the host path, and an
+  // environment of its own: the caller's (tokens, HOME, XDG_RUNTIME_DIR) must not show in a helper
+  // a container can see (its PID 1 under --init, `hutch exec`); the command's comes in the plan.
+  const child = spawn(helperPath(), [], { stdio: [...stdio, 'pipe', 'pipe', 'pipe', ...passed], detached: true, argv0: plan.init ? INIT_NAME : undefined, env: {} });
   const planFd = child.stdio[3] as Duplex, sync = child.stdio[4] as Duplex, failures = (child.stdio as unknown as Readable[])[5] as Readable;
   planFd.on('error', () => undefined); // a helper that dies early closes its end; fd 5 says why
   planFd.end(bytes);

@@ -2,13 +2,11 @@ import { posix } from 'node:path';
 import { UsageError } from '../errors.js';
 import { capabilityMask, mountOptions, CLONE, MS, RLIMITS } from './linux.js';
 import { namespaceOf, type IdMapping, type Mount, type Spec } from './spec.js';
+import { bareDevSteps, devSteps } from './devices.js';
+import { sysctlSteps } from './sysctl.js';
 
-/** One filesystem step of the helper, carried out in order before pivot_root. */
-export type FsStep =
-  | { kind: 'mount'; source: string; target: string; fstype: string; flags: number; data: string; mkdir?: boolean; mkfile?: boolean; remountRo?: boolean; noSymlinks?: boolean; what: string }
-  | { kind: 'symlink'; target: string; linkpath: string }
-  | { kind: 'mask'; path: string }
-  | { kind: 'readonly'; path: string };
+export type { FsStep } from './fs-step.js';
+import type { FsStep } from './fs-step.js';
 
 export interface CapabilitySets {
   bounding: bigint;
@@ -24,6 +22,8 @@ export interface HelperPlan {
   /** Namespaces to join by path before the clone (linux.namespaces[].path), user first. */
   joins?: { type: number; path: string }[];
   propagation?: number;
+  /** rootfsPropagation, applied to the new root after pivot_root (which refuses a shared one). */
+  rootPropagation?: number;
   rootfs?: string;
   fs: FsStep[];
   readonlyRoot: boolean;
@@ -42,6 +42,8 @@ export interface HelperPlan {
   seccompFlags?: number;
   args: string[];
   env: string[];
+  /** No HOME in env: the helper adds the user's home from the container's /etc/passwd, or "/" (runc). */
+  defaultHome?: boolean;
   init: boolean;
   parentDeathSignal?: number;
   /** The OCI face: the child outlives the helper (runc's model: the caller's subreaper adopts it). */
@@ -92,7 +94,7 @@ export function planFromSpec(spec: Spec, host: PlanHost, options: PlanOptions = 
   return {
     cloneFlags,
     joins: options.joins ?? joinsOf(spec),
-    propagation: cloneFlags & CLONE.NEWNS ? MS.REC | propagationFlag(spec.linux?.rootfsPropagation) : undefined,
+    ...propagationOf(spec, cloneFlags),
     rootfs,
     fs: rootfs === undefined ? [] : filesystemSteps(spec, rootfs, host),
     readonlyRoot: spec.root?.readonly === true,
@@ -110,6 +112,7 @@ export function planFromSpec(spec: Spec, host: PlanHost, options: PlanOptions = 
     seccompFlags: options.seccompFlags || undefined,
     args: proc.args,
     env: proc.env ?? [],
+    defaultHome: !(proc.env ?? []).some((e) => e.startsWith('HOME=')) || undefined,
     init: options.init === true,
     parentDeathSignal: SIGKILL,
     detach: options.detach,
@@ -141,11 +144,26 @@ function createsNamespace(spec: Spec, type: 'uts' | 'network' | 'cgroup'): boole
   return ns !== undefined && ns.path === undefined;
 }
 
-function propagationFlag(name: string | undefined): number {
-  if (name === undefined || name === '' || name === 'rslave' || name === 'slave') return MS.SLAVE;
-  if (name === 'rprivate' || name === 'private') return MS.PRIVATE;
-  if (name === 'rshared' || name === 'shared') return MS.SHARED;
-  throw new UsageError('SPEC_PROPAGATION', `cannot plan the container: unknown rootfsPropagation ${name}`, { hint: 'use rslave, rprivate or rshared' });
+const PROPAGATION: Record<string, number> = {
+  shared: MS.SHARED, rshared: MS.REC | MS.SHARED, slave: MS.SLAVE, rslave: MS.REC | MS.SLAVE,
+  private: MS.PRIVATE, rprivate: MS.REC | MS.PRIVATE, unbindable: MS.UNBINDABLE, runbindable: MS.REC | MS.UNBINDABLE,
+};
+
+/**
+ * The mount propagation of a new mount namespace, as runc sets it: before the pivot the tree is
+ * rslave (rprivate when asked), since pivot_root refuses a shared root; the requested propagation
+ * goes on the new root after the pivot. Without a root of its own, the requested one at once.
+ */
+function propagationOf(spec: Spec, cloneFlags: number): Pick<HelperPlan, 'propagation' | 'rootPropagation'> {
+  if (!(cloneFlags & CLONE.NEWNS)) return {};
+  const name = spec.linux?.rootfsPropagation;
+  const wanted = name === undefined || name === '' ? undefined : PROPAGATION[name];
+  if (name !== undefined && name !== '' && wanted === undefined) {
+    throw new UsageError('SPEC_PROPAGATION', `cannot plan the container: linux.rootfsPropagation: unknown value ${name}`, { hint: `use one of ${Object.keys(PROPAGATION).join(', ')}` });
+  }
+  if (spec.root === undefined) return { propagation: wanted ?? MS.REC | MS.SLAVE };
+  const before = name === 'private' || name === 'rprivate' ? MS.REC | MS.PRIVATE : MS.REC | MS.SLAVE;
+  return { propagation: before, rootPropagation: wanted };
 }
 
 /** JSON cannot carry 2^64-1 exactly: anything from 2^63 up means RLIM_INFINITY. */
@@ -164,7 +182,8 @@ function capabilitySets(caps: NonNullable<NonNullable<Spec['process']>['capabili
     bounding: capabilityMask(caps.bounding ?? []),
     effective: capabilityMask(caps.effective ?? []),
     permitted: capabilityMask(caps.permitted ?? []),
-    inheritable: capabilityMask(caps.inheritable ?? []),
+    // An ambient capability must be inheritable too (capabilities(7)); runc raises it there.
+    inheritable: capabilityMask([...(caps.inheritable ?? []), ...(caps.ambient ?? [])]),
     ambient: capabilityMask(caps.ambient ?? []),
   };
 }
@@ -185,6 +204,8 @@ function filesystemSteps(spec: Spec, rootfs: string, host: PlanHost): FsStep[] {
     steps.push(step);
     if (m.destination === '/dev' && m.type === 'tmpfs') steps.push(...devSteps(spec, inside));
   }
+  if (!(spec.mounts ?? []).some((m) => m.destination === '/dev' && m.type === 'tmpfs')) steps.push(...bareDevSteps(spec, inside));
+  steps.push(...sysctlSteps(spec));
   for (const p of spec.linux?.maskedPaths ?? []) steps.push({ kind: 'mask', path: inside(p) });
   for (const p of spec.linux?.readonlyPaths ?? []) steps.push({ kind: 'readonly', path: inside(p) });
   return steps;
@@ -209,21 +230,12 @@ function adaptRootless(m: Mount, ownNetns: boolean, gids: IdMapping[] | undefine
 }
 
 function mountStep(m: Mount, target: string, host: PlanHost): FsStep {
-  const { flags, data, bind, readonly } = mountOptions(m.options ?? [], m.type);
+  const copyUp = m.type === 'tmpfs' && (m.options ?? []).includes('tmpcopyup');
+  const { flags, data, bind, readonly } = mountOptions((m.options ?? []).filter((o) => o !== 'tmpcopyup' && o !== 'notmpcopyup'), m.type);
   const source = m.source ?? m.type ?? '';
-  if (!bind) return { kind: 'mount', source, target, fstype: m.type ?? '', flags, data, mkdir: true, what: `${m.type} at ${m.destination}` };
+  if (!bind) return { kind: 'mount', source, target, fstype: m.type ?? '', flags, data, mkdir: true, ...(copyUp ? { copyUp } : {}), what: `${m.type} at ${m.destination}` };
   const dir = host.isDirectory(source);
   // A bind mount's read-only flag is ignored by mount(2); it takes a remount.
   return { kind: 'mount', source, target, fstype: '', flags: flags & ~MS.RDONLY, data: '', mkdir: dir, mkfile: !dir, remountRo: readonly, what: `${source} at ${m.destination}` };
 }
 
-function devSteps(spec: Spec, inside: (p: string) => string): FsStep[] {
-  const steps: FsStep[] = [];
-  // Device nodes cannot be made in a user namespace (mknod needs CAP_MKNOD in the initial one): bind the host's.
-  for (const d of spec.linux?.devices ?? []) {
-    steps.push({ kind: 'mount', source: d.path, target: inside(d.path), fstype: '', flags: MS.BIND, data: '', mkfile: true, what: `device ${d.path}` });
-  }
-  const links: [string, string][] = [['/proc/self/fd', '/dev/fd'], ['/proc/self/fd/0', '/dev/stdin'], ['/proc/self/fd/1', '/dev/stdout'], ['/proc/self/fd/2', '/dev/stderr'], ['pts/ptmx', '/dev/ptmx'], ['/proc/kcore', '/dev/core']];
-  for (const [target, link] of links) steps.push({ kind: 'symlink', target, linkpath: inside(link) });
-  return steps;
-}

@@ -17,7 +17,7 @@ export function parseSpec(text: string, file = 'config.json'): Spec {
     throw invalid(file, '', `not valid JSON (${(error as Error).message})`);
   }
   const spec = obj(raw, file, '');
-  str(spec.ociVersion, file, 'ociVersion');
+  checkVersion(str(spec.ociVersion, file, 'ociVersion'), file);
   const root = spec.root === undefined ? undefined : obj(spec.root, file, 'root');
   if (root === undefined) throw invalid(file, 'root', 'missing: a container needs a root filesystem');
   str(root.path, file, 'root.path');
@@ -26,6 +26,11 @@ export function parseSpec(text: string, file = 'config.json'): Spec {
   checkHooks(spec.hooks, file);
   checkLinux(spec.linux, file);
   return spec as unknown as Spec;
+}
+
+/** The runtime-spec versions hutch implements: 1.0.x to 1.2.x, pre-releases and builds included (podman writes 1.0.2-dev). */
+function checkVersion(version: string, file: string): void {
+  if (!/^1\.[0-2]\.\d+(-[\w.-]+)?(\+[\w.-]+)?$/.test(version)) throw invalid(file, 'ociVersion', `unsupported version ${JSON.stringify(version)} (hutch implements runtime-spec 1.0.0 to 1.2.x)`);
 }
 
 function checkProcess(value: unknown, file: string): void {

@@ -12,6 +12,7 @@ export const ENTRY_POINTS = {
   monitor: 'src/engine/monitor/main.js',
   fuseDaemon: 'fuse/daemon-main.js',
   forwarder: 'net/forwarder-child.js',
+  upperReader: 'src/engine/commit/upper-main.js',
 } as const;
 
 export type EntryPoint = keyof typeof ENTRY_POINTS;

@@ -1,4 +1,4 @@
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, statSync } from 'node:fs';
 import { libcFunction } from './libc.js';
 
 const flock = libcFunction('int flock(int fd, int operation)');
@@ -15,4 +15,20 @@ export function tryLock(path: string): number | undefined {
   if (flock(fd, LOCK_EX | LOCK_NB) === 0) return fd;
   closeSync(fd);
   return undefined;
+}
+
+/**
+ * The pids holding a flock on `path`, from /proc/locks (pids of this pid namespace): who to ask
+ * to finish when a lock means "in use" (a foreground `hutch run` holds its folder's lock).
+ */
+export function lockHolders(path: string): number[] {
+  const st = statSync(path);
+  // /proc/locks names the file as MAJOR:MINOR:INODE, major and minor in hex (the kernel's encoding of st_dev).
+  const major = ((st.dev >> 8) & 0xfff).toString(16).padStart(2, '0');
+  const minor = ((st.dev & 0xff) | ((st.dev >> 12) & 0xfff00)).toString(16).padStart(2, '0');
+  const file = `${major}:${minor}:${st.ino}`;
+  return readFileSync('/proc/locks', 'utf8').split('\n')
+    .map((line) => line.trim().split(/\s+/))
+    .filter((f) => f[1] === 'FLOCK' && f[5] === file)
+    .map((f) => Number(f[4]));
 }

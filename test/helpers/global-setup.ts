@@ -8,6 +8,9 @@ export function setup(): void {
     throw new Error('the suite must run as an unprivileged user: use `npm test`, which drops to the test user');
   }
   const repo = join(import.meta.dirname, '..', '..');
+  // hutch reads podman's containers.conf (a host with podman ships default_capabilities and more):
+  // the suite runs against hutch's own defaults unless a test names its file (workers inherit this).
+  process.env.CONTAINERS_CONF ??= join(repo, 'test/fixtures/containers.conf');
   for (const built of ['dist/src/cli/main.js', 'dist/bundle/cli.cjs']) {
     if (!existsSync(join(repo, built))) throw new Error(`missing ${built}: run \`npm run build\` first`);
   }

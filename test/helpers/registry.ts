@@ -145,6 +145,15 @@ export function isolatedEnv(home: string): Record<string, string> {
   };
 }
 
+/** Ends the pause process rootless podman keeps for an isolatedEnv(home) (it would outlive the test). */
+export function endPodmanPause(home: string): void {
+  try {
+    process.kill(Number(readFileSync(join(home, 'run', 'libpod', 'tmp', 'pause.pid'), 'utf8')), 'SIGKILL');
+  } catch {
+    // podman started none, or it is gone
+  }
+}
+
 /**
  * A proxy in front of a registry. `stall`: blobs over 1 MiB stop half-way and hang (to kill a
  * pull at a known point). `flaky`: misbehaves once per blob: the first GET answers 503, the

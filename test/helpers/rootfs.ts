@@ -6,7 +6,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { withLock } from '../../src/sys/fs.js';
 
-const VERSION = 'busybox-rootfs-v2';
+const VERSION = 'busybox-rootfs-v3';
 const BUSYBOX = '/bin/busybox';
 
 export const PASSWD = ['root:x:0:0:root:/root:/bin/sh', 'user:x:1000:1000:user:/home/user:/bin/sh', 'nobody:x:65534:65534:nobody:/nonexistent:/bin/false', ''].join('\n');
@@ -41,6 +41,8 @@ function buildRootfs(root: string): void {
   for (const applet of applets) symlinkSync('busybox', join(root, 'bin', applet));
   writeFileSync(join(root, 'etc', 'passwd'), PASSWD);
   writeFileSync(join(root, 'etc', 'group'), GROUP);
+  // The files hutch mounts over: a tree lacking them runs on a writable layer (run-rootfs-tree.test.ts).
+  for (const f of ['hosts', 'hostname', 'resolv.conf']) writeFileSync(join(root, 'etc', f), '');
 }
 
 /** A private copy of the busybox rootfs at DIR/rootfs; returns its path. */

@@ -278,7 +278,7 @@ print(os.listdir(d)==[n+b"2"], open(d+b"/"+n+b"2").read(), os.path.exists(d+b"/"
     const found = Number(await ns.ok(`${bb} find ${M()} | wc -l`));
     const tarred = Number(await ns.ok(`cd ${M()} && ${bb} tar cf - . | ${bb} tar tf - | wc -l`));
     expect(tarred).toBe(found);
-    await ns.ok(`cd ${M()} && ${bb} tar cf /tmp/t.$$ usr etc && mkdir untar && cd untar && ${bb} tar xf /tmp/t.$$ && ${bb} sh -c 'test "$(cat etc/hostname 2>/dev/null || cat etc/passwd)" != ""'`);
+    await ns.ok(`cd ${M()} && ${bb} tar cf ${tmp}/t.tar usr etc && mkdir untar && cd untar && ${bb} tar xf ${tmp}/t.tar && ${bb} sh -c 'test "$(cat etc/hostname 2>/dev/null || cat etc/passwd)" != ""'`);
   });
 
   it('runs SQLite (locks, fsync, journal renames) with an intact database', async () => {

@@ -3,11 +3,11 @@
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, beforeAll, describe, expect, onTestFinished, test } from 'vitest';
 import { requires } from '../helpers/host.js';
 import { hutch, storeListing, tempDir } from '../helpers/image-cli.js';
 import { buildFixtureImage, fixtureLayers, writeImageLayout, type BuiltImage } from '../helpers/image-fixtures.js';
-import { flakyProxy, isolatedEnv, pushLayout, startRegistry, type Registry } from '../helpers/registry.js';
+import { endPodmanPause, flakyProxy, isolatedEnv, pushLayout, startRegistry, type Registry } from '../helpers/registry.js';
 
 let fixture: BuiltImage;
 let big: BuiltImage;
@@ -178,6 +178,7 @@ describe('round trips with podman and skopeo', () => {
     const saved = await hutch(['save', '--root', root, '-o', file, 'localhost/roundtrip:1'], { home });
     expect(saved.stderr).toBe('');
     const env = isolatedEnv(join(home, 'podman'));
+    onTestFinished(() => endPodmanPause(join(home, 'podman')));
     const podman = ['--root', join(home, 'podman', 'storage'), '--runroot', join(home, 'podman', 'runroot'), '--storage-driver', 'vfs'];
     const loaded = await execa('podman', [...podman, 'load', '-q', '-i', file], { env, extendEnv: false, reject: false });
     expect(loaded.exitCode, loaded.stderr).toBe(0);

@@ -129,6 +129,22 @@ describe('create, start, --rm and --restart', () => {
     expect((await h('rm', '-f', 'never')).exitCode).toBe(0);
   });
 
+  // This host cannot enforce limits (cgroups.test.ts): the foreground run warns; run -d and
+  // create must print the same line once, on their own stderr, not only in the monitor's log.
+  it('run -d and create warn, once and as a foreground run does, about limits the host cannot enforce', async () => {
+    const limits = ['--network', 'none', '--memory', '50m', '--pids-limit', '64'];
+    const foreground = await h('run', '--rootfs', rootfs, ...limits, '--', 'true');
+    expect(foreground.exitCode).toBe(0);
+    expect(String(foreground.stderr)).toMatch(/^hutch: warning: not enforced: --memory, --pids-limit: [^\n]+$/);
+    const detached = await runD(['--name', 'limited', ...limits], ['sleep', '1000']);
+    expect(detached.exitCode).toBe(0);
+    expect(detached.stderr).toBe(foreground.stderr);
+    const created = await h('create', '--name', 'limited2', '--rootfs', rootfs, ...limits, '--', 'true');
+    expect(created.exitCode).toBe(0);
+    expect(created.stderr).toBe(foreground.stderr);
+    expect((await h('rm', '-f', 'limited', 'limited2')).exitCode).toBe(0);
+  });
+
   it('--rm removes the container when it ends, and --restart=on-failure:2 runs it three times', async () => {
     await runD(['--rm', '--name', 'gone'], ['true']);
     await runD(['--restart', 'on-failure:2', '--name', 'flaky'], ['sh', '-c', 'echo try; exit 1']);

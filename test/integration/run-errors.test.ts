@@ -30,7 +30,7 @@ it('a command not found, and a directory as the command', async () => {
   const dir = await run([], ['/tmp']);
   expect(dir.exitCode).toBe(126);
   expect(text(dir)).toMatchInlineSnapshot(`
-    "hutch: cannot run /tmp: EACCES
+    "hutch: cannot run /tmp: permission denied
     hint: check that it is an executable file for this machine"
   `);
 });

@@ -1,7 +1,7 @@
 // A real client: rootless podman (Debian's) drives bin/hutch-runtime as its OCI runtime, with its
 // own temporary storage and a busybox image imported from a tarball (no network pulls).
 import { execFileSync } from 'node:child_process';
-import { closeSync, mkdirSync, readFileSync } from 'node:fs';
+import { closeSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ReadStream } from 'node:tty';
 import { execa, type Options } from 'execa';
@@ -15,10 +15,13 @@ import { installProbe, verdicts } from '../helpers/syscall-probe.js';
 let box: Sandbox;
 const IMAGE = 'localhost/hutch-busybox:test';
 const env = (): Record<string, string> => ({ XDG_RUNTIME_DIR: join(box.dir, 'xdg'), XDG_CONFIG_HOME: join(box.dir, 'config'), HOME: box.dir });
-const podman = (args: string[], options: Options = {}) => execa('podman', [
+const podmanWith = (runtime: string, args: string[], options: Options = {}) => execa('podman', [
   '--root', join(box.dir, 'storage'), '--runroot', join(box.dir, 'runroot'), '--storage-driver', 'vfs', '--cgroup-manager', 'cgroupfs',
-  '--events-backend', 'file', '--runtime', join(REPO, 'bin', 'hutch-runtime'), ...args,
+  '--events-backend', 'file', '--runtime', runtime, ...args,
 ], { reject: false, stdin: 'ignore', env: env(), extendEnv: true, ...options });
+const podman = (args: string[], options: Options = {}) => podmanWith(join(REPO, 'bin', 'hutch-runtime'), args, options);
+/** The same podman command with runc, for the behaviours hutch must match. */
+const podmanRunc = (args: string[]) => podmanWith('/usr/sbin/runc', args);
 
 beforeAll(async () => {
   requires('podman', 'userns', 'subuid', 'newuidmap', 'busybox');
@@ -96,5 +99,61 @@ describe('podman --runtime hutch-runtime', () => {
     const [status, ...rest] = String(r.stdout).split('\n');
     expect(status).toMatch(/^Seccomp:\s+2$/);
     expect(verdicts(rest.join('\n'))).toEqual({ io_uring_setup: 38, userfaultfd: 1, add_key: 38, getpid: 0 });
+  });
+});
+
+describe('podman --runtime hutch-runtime where runc already worked (issue 18)', () => {
+  it('podman info names the runtime from --version', async () => {
+    const info = await podman(['info', '--format', '{{.Host.OCIRuntime.Name}} {{.Host.OCIRuntime.Version}}']);
+    expect(info.exitCode, String(info.stderr)).toBe(0);
+    expect(info.stdout).toMatch(/hutch-runtime hutch-runtime version \S+\ncommit: \S+\nspec: 1\.2\.0$/);
+    expect(String(info.stderr)).not.toContain('level=error');
+  });
+
+  it('non-identity id maps: --userns=keep-id and --uidmap go through podman\'s own user namespace', async () => {
+    const keep = await podman(['run', '--rm', '--network', 'none', '--userns=keep-id', IMAGE, 'id', '-u']);
+    expect([keep.stdout, keep.exitCode], String(keep.stderr)).toEqual([String(process.getuid!()), 0]);
+    const map = await podman(['run', '--rm', '--network', 'none', '--uidmap', '0:1:65536', '--gidmap', '0:1:65536', IMAGE, 'sh', '-c', 'id -u; cat /proc/self/uid_map']);
+    expect(map.exitCode, String(map.stderr)).toBe(0);
+    expect(String(map.stdout).split(/\s+/).filter(Boolean).slice(0, 4)).toEqual(['0', '0', '1', '65536']);
+    const nomap = ['run', '--rm', '--network', 'none', '--userns=nomap', IMAGE, 'cat', '/proc/self/uid_map'];
+    const [hutchNomap, runcNomap] = [await podman(nomap), await podmanRunc(nomap)];
+    expect([hutchNomap.stdout, hutchNomap.exitCode], String(hutchNomap.stderr)).toEqual([runcNomap.stdout, 0]);
+  });
+
+  it('a missing executable fails run with 127 and a message, as with runc; exec of a non-executable file exits 126', async () => {
+    const missing = await podman(['run', '--rm', '--network', 'none', IMAGE, '/no/such']);
+    expect(missing.exitCode).toBe((await podmanRunc(['run', '--rm', '--network', 'none', IMAGE, '/no/such'])).exitCode);
+    expect(missing.exitCode).toBe(127);
+    expect(String(missing.stderr)).toContain('no such file or directory');
+    // create then start: start fails as with runc, and the container never reports a pid
+    for (const [pm, name] of [[podman, 'ms1'], [podmanRunc, 'ms2']] as const) await pm(['create', '--name', name, '--network', 'none', IMAGE, '/no/such']);
+    const [started, startedRunc] = [await podman(['start', 'ms1']), await podmanRunc(['start', 'ms2'])];
+    expect([started.exitCode, String(started.stderr)]).toEqual([startedRunc.exitCode, expect.stringContaining('command that was not found')]);
+    expect((await podman(['inspect', '--format', '{{.State.Pid}} {{.State.Status}}', 'ms1'])).stdout).toBe('0 created');
+    await podman(['rm', '-f', 'ms1', 'ms2']);
+    await podman(['run', '-d', '--name', 'ex', '--network', 'none', IMAGE, 'sleep', '1000']);
+    expect((await podman(['exec', 'ex', '/etc/passwd'])).exitCode).toBe(126);
+    expect((await podman(['kill', '-s', '64', 'ex'])).exitCode).toBe(0);
+    // podman update calls the runtime's update verb (-r FILE); this host gives no cgroup, as runc also finds.
+    const update = await podman(['update', '--memory', '100m', 'ex']);
+    expect(String(update.stderr)).toMatch(/cannot update container \w+: it has no cgroup of its own[\s\S]*hutch-runtime update --resources=/);
+    await podman(['rm', '-f', '-t', '0', 'ex']);
+  });
+
+  it('--tmpfs copies the image\'s content up (tmpcopyup); --user with no passwd entry gets HOME=/', async () => {
+    const tmpfs = await podman(['run', '--rm', '--network', 'none', '--tmpfs', '/etc', IMAGE, 'sh', '-c', 'head -1 /etc/group; touch /etc/new']);
+    expect([tmpfs.stdout, tmpfs.exitCode], String(tmpfs.stderr)).toEqual(['root:x:0:', 0]);
+    const home = await podman(['run', '--rm', '--network', 'none', '--user', '100', IMAGE, 'sh', '-c', 'echo $HOME']);
+    expect([home.stdout, home.exitCode], String(home.stderr)).toEqual(['/', 0]);
+  });
+
+  it('podman build runs RUN steps (ambient capabilities without inheritable ones)', async () => {
+    const dir = join(box.dir, 'build');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'Containerfile'), `FROM ${IMAGE}\nRUN echo built > /built && grep CapAmb /proc/self/status\n`);
+    const build = await podman(['build', '--network', 'none', '-t', 'localhost/hutch-built:test', dir]);
+    expect(build.exitCode, String(build.stderr)).toBe(0);
+    expect((await podman(['run', '--rm', '--network', 'none', 'localhost/hutch-built:test', 'cat', '/built'])).stdout).toBe('built');
   });
 });

@@ -8,7 +8,8 @@ import { areaOf, findCycles, importGraph, layerViolations, sourceFiles, type Lay
 
 const repo = resolve(import.meta.dirname, '..', '..');
 const below = ['src/sys', 'src/errors.ts', 'src/error-codes.ts', 'src/paths.ts'];
-const mechanisms = ['src/image', 'src/runtime', 'src/security', 'src/userns', 'src/cgroups', 'net', 'fuse', ...below];
+// src/config: the containers/common configuration files (TOML), read at the edge.
+const mechanisms = ['src/image', 'src/runtime', 'src/security', 'src/userns', 'src/cgroups', 'net', 'fuse', 'src/config', ...below];
 const engine = (...areas: string[]): string[] => areas.map((a) => `src/engine/${a}`);
 
 /** Which areas each area may import (besides itself). */
@@ -17,15 +18,20 @@ export const LAYERS: Layers = {
   'src/engine/launch': mechanisms,
   'src/engine/spec': mechanisms,
   'src/engine/store': [...engine('spec'), ...mechanisms],
-  'src/engine/setup': [...engine('launch', 'spec', 'store'), ...mechanisms],
+  'src/engine/volume': [...engine('launch'), ...mechanisms],
+  'src/engine/setup': [...engine('launch', 'spec', 'store', 'volume'), ...mechanisms],
+  // commit, diff, export: a container's writable layer read back into an image.
+  'src/engine/commit': [...engine('launch', 'setup', 'store'), ...mechanisms],
   'src/engine/monitor': [...engine('launch', 'spec', 'store', 'setup'), ...mechanisms],
   'src/engine/container': [...engine('launch', 'spec', 'store', 'setup', 'monitor'), ...mechanisms],
   'src/engine/oci': [...engine('launch', 'spec'), ...mechanisms],
-  'src/engine/system': [...engine('launch'), ...mechanisms],
-  'src/image': ['fuse/layer-index.ts', ...below],
+  // system reset ends containers of both faces and removes their records: the top of the engine.
+  'src/engine/system': [...engine('launch', 'store', 'setup', 'container', 'oci'), ...mechanisms],
+  'src/image': ['fuse/layer-index.ts', 'src/config', ...below],
+  'src/config': ['src/errors.ts', 'src/error-codes.ts'],
   'src/runtime': ['src/userns', ...below],
   'src/security': ['src/runtime/spec.ts', ...below],
-  'src/userns': ['src/sys', 'src/errors.ts'],
+  'src/userns': ['src/runtime/spec.ts', 'src/sys', 'src/errors.ts'],
   'src/cgroups': ['src/sys', 'src/errors.ts'],
   net: ['src/sys', 'src/errors.ts'],
   fuse: ['src/sys', 'src/errors.ts'],

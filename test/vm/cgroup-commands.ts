@@ -1,4 +1,4 @@
-// The user's cgroup commands, enforced: `hutch run -d --rootfs` (no image) in the cgroup-vm guest
+// The user's cgroup commands, enforced: `hutch run -d --rootfs` (no image) in the test guest
 // as its unprivileged user, with --memory, --pids-limit, pause/unpause, update, stats and rm -f
 // of a double-forked container. Run by scripts/test-cgroups-vm.sh, which puts the host's static
 // busybox next to this file (the guest has none).

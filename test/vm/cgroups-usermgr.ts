@@ -1,5 +1,5 @@
 // The cgroup plumbing suite on this host, against a real `systemd --user` reached over D-Bus
-// (shared/tools/cgroup-vm/host-nonvm.sh usermgr-*, started by scripts/test-cgroups-vm.sh).
+// (scripts/testbed/user-manager.sh, started by scripts/test-cgroups-vm.sh).
 // The host's controllers are bound to cgroup v1, so nothing is enforced here: this proves the
 // scope, the placement, freeze, kill, removal, the warnings, the required mode and the
 // delegated-subtree fallback. Enforcement is proven in the VM (cgroups-vm.ts).

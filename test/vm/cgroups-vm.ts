@@ -1,4 +1,4 @@
-// The cgroup suite that proves enforcement: it runs inside the cgroup-vm guest (systemd as PID 1,
+// The cgroup suite that proves enforcement: it runs inside the test guest (systemd as PID 1,
 // pure cgroup v2, a real `systemd --user`) as the unprivileged user, through
 // scripts/test-cgroups-vm.sh. Each test asks the user manager for a scope over D-Bus, puts a
 // held child in <scope>/container and this process in <scope>/supervisor, then checks the kernel.

@@ -5,6 +5,7 @@ import { ContainerCommand } from '../container-command.js';
 /** `hutch exec`: a command in a running container's namespaces and root, confined as its process. */
 export class ExecCommand extends ContainerCommand {
   static paths = [['exec'], ['container', 'exec']];
+  static operands = 'CONTAINER COMMAND [ARG...]';
   static usage = ContainerCommand.Usage({
     description: 'run a command in a running container',
     examples: [['A shell in a container', 'hutch exec -it web sh'], ['As a user, in a directory', 'hutch exec -u user -w /tmp web id']],

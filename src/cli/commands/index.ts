@@ -6,14 +6,16 @@ import type { CommandClass } from 'clipanion';
  * the files a command line's verb names — loading all forty-odd commands and their engine code
  * costs a `hutch run` more than the container does.
  */
-const containerFiles = ['inspect', 'create', 'start', 'stop', 'kill', 'rm', 'wait', 'ps', 'logs', 'restart', 'prune', 'top', 'pause', 'stats', 'update', 'exec', 'port', 'attach'];
-const imageFiles = ['pull', 'images', 'rmi', 'image-prune', 'image-inspect', 'tag', 'import', 'load', 'save'];
+const containerFiles = ['inspect', 'create', 'start', 'stop', 'kill', 'rm', 'wait', 'ps', 'logs', 'restart', 'prune', 'top', 'pause', 'stats', 'update', 'exec', 'port', 'attach', 'commit', 'diff', 'export'];
+const imageFiles = ['pull', 'images', 'rmi', 'image-prune', 'image-inspect', 'tag', 'import', 'load', 'save', 'push'];
 const filesByVerb: Record<string, string[]> = {
   attach: ['attach'], container: containerFiles, create: ['create'], exec: ['exec'], image: imageFiles, images: ['images'],
   import: ['import'], inspect: ['inspect'], kill: ['kill'], load: ['load'], login: ['login'], logout: ['logout'], logs: ['logs'],
   pause: ['pause'], port: ['port'], ps: ['ps'], pull: ['pull'], restart: ['restart'], rm: ['rm'], rmi: ['rmi'], run: ['run'],
-  runtime: ['runtime'], save: ['save'], start: ['start'], stats: ['stats'], stop: ['stop'], system: ['system-info'], tag: ['tag'], top: ['top'],
+  runtime: ['runtime'], save: ['save'], start: ['start'], stats: ['stats'], stop: ['stop'], system: ['system-info', 'system-reset'], tag: ['tag'], top: ['top'],
   unpause: ['pause'], update: ['update'], version: ['version'], wait: ['wait'],
+  commit: ['commit'], push: ['push'], unshare: ['unshare'], diff: ['diff'], export: ['export'],
+  volume: ['volume-create', 'volume-ls', 'volume-inspect', 'volume-rm', 'volume-prune'],
 };
 
 /** The words a command line may start with (after global flags). */

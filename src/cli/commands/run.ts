@@ -6,10 +6,13 @@ import { UsageError } from '../../errors.js';
 import { HutchCommand } from '../command.js';
 import { ContainerFlagsCommand } from '../options/container-flags.js';
 import { preserveFdsOption } from '../options/preserve-fds.js';
+import { applyConfigDefaults } from '../options/config-defaults.js';
+import { loadContainersConf } from '../../config/containers-conf.js';
 
 /** `hutch run`: flags into a request, then one engine call. */
 export class RunCommand extends ContainerFlagsCommand {
   static paths = [['run']];
+  static operands = '(IMAGE | --rootfs DIR) [COMMAND [ARG...]]';
   static usage = HutchCommand.Usage({
     description: 'run a command in a new rootless container',
     details: 'The container gets its own user, mount, PID, UTS, IPC and cgroup namespaces (and a network namespace of its own: slirp4netns by default, see --network). Its exit status is the command\'s; 125 when hutch fails, 126 when the command cannot be executed, 127 when it is not found.',
@@ -28,11 +31,11 @@ export class RunCommand extends ContainerFlagsCommand {
   envFile = Option.Array('--env-file', [], { description: 'read environment variables from a file of K=V lines' });
   workdir = Option.String('-w,--workdir', { description: 'working directory inside the container' });
   user = Option.String('-u,--user', { description: 'USER[:GROUP] (names from the container\'s /etc/passwd and /etc/group, or ids)' });
-  volume = Option.Array('-v,--volume', [], { description: 'bind mount SRC:DST[:ro|rw]' });
+  volume = Option.Array('-v,--volume', [], { description: '[SRC:]DST[:ro|rw|U|O]: SRC a host path (/abs, ./rel, ../rel) or a named volume (created on first use)' });
   readOnly = Option.Boolean('--read-only', false, { description: 'mount the root filesystem read-only' });
   tmpfs = Option.Array('--tmpfs', [], { description: 'mount a tmpfs at DST[:OPTIONS]' });
   hostname = Option.String('-h,--hostname', { description: 'the container\'s hostname (default: its id)' });
-  userns = Option.String('--userns', 'auto', { validator: t.isEnum(['auto', '', 'keep-id'] as const), description: 'keep-id: map your own uid/gid to themselves inside' });
+  userns = Option.String('--userns', { validator: t.isEnum(['auto', '', 'keep-id'] as const), description: 'keep-id: map your own uid/gid to themselves inside (default: containers.conf\'s userns, else auto)' });
   uidmap = Option.Array('--uidmap', [], { description: 'explicit uid map CONTAINER:HOST:SIZE (repeatable)' });
   gidmap = Option.Array('--gidmap', [], { description: 'explicit gid map CONTAINER:HOST:SIZE (repeatable)' });
   capAdd = Option.Array('--cap-add', [], { description: 'add a capability (or ALL)' });
@@ -70,14 +73,15 @@ export class RunCommand extends ContainerFlagsCommand {
     return { stdin: process.stdin, stdout: process.stdout, stderr: this.context.stderr, paths: hutchPaths(this.root) };
   }
 
+  /** The flags over containers.conf's defaults (read here, once, at the edge). */
   protected request(): RunCommandRequest {
     const { setup, command } = this.setupFlags(this.root, this.rootfs, this.command);
-    return {
+    return applyConfigDefaults({
       setup, rootfs: this.rootfs ?? '', command, env: this.env, envFiles: this.envFile, workdir: this.workdir, user: this.user,
       volumes: this.volume, readOnly: this.readOnly, tmpfs: this.tmpfs, hostname: this.hostname, network: 'none',
       capAdd: this.capAdd, capDrop: this.capDrop, tty: this.tty, ulimits: this.ulimit, userns: this.userns === 'keep-id' ? 'keep-id' : 'auto',
       uidmap: this.uidmap, gidmap: this.gidmap, interactive: this.interactive, init: this.init, preserveFds: this.preserveFds,
       securityOpts: this.securityOpt, privileged: this.privileged,
-    };
+    }, loadContainersConf(), this.userns);
   }
 }

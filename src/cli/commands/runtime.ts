@@ -10,3 +10,4 @@ export { RuntimeRunCommand } from '../runtime/run.js';
 export { RuntimeSpecCommand } from '../runtime/spec.js';
 export { RuntimeStartCommand } from '../runtime/start.js';
 export { RuntimeStateCommand } from '../runtime/state.js';
+export { RuntimeUpdateCommand } from '../runtime/update.js';

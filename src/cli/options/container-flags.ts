@@ -41,6 +41,7 @@ export abstract class ContainerFlagsCommand extends HutchCommand {
   cgroups = Option.String('--cgroups', { description: 'enabled (default), disabled, no-conmon or required (unenforceable limits fail)' });
   cgroupManager = Option.String('--cgroup-manager', { description: 'systemd or cgroupfs' });
   cgroupParent = Option.String('--cgroup-parent', { description: 'a slice (systemd) or a cgroup path (cgroupfs)' });
+  mount = Option.Array('--mount', [], { description: 'type=volume|bind|tmpfs,source=S,destination=D[,readonly] (docker\'s keys)' });
 
   /** docker's rule: without --rootfs the first positional is the image, the rest its command. */
   protected setupFlags(root: string | undefined, rootfs: string | undefined, positionals: string[]): { setup: SetupFlags; command: string[] } {
@@ -54,6 +55,7 @@ export abstract class ContainerFlagsCommand extends HutchCommand {
       cpuWeight: this.cpuWeight, cpuPeriod: this.cpuPeriod, cpuQuota: this.cpuQuota, cpusetMems: this.cpusetMems,
       blkioWeightDevice: this.blkioWeightDevice, deviceReadIops: this.deviceReadIops, deviceWriteIops: this.deviceWriteIops, cpusetCpus: this.cpusetCpus, pidsLimit: this.pidsLimit, blkioWeight: this.blkioWeight,
       deviceReadBps: this.deviceReadBps, deviceWriteBps: this.deviceWriteBps, cgroups: this.cgroups, cgroupManager: this.cgroupManager, cgroupParent: this.cgroupParent,
+      mounts: this.mount,
     };
     return { setup, command: rest };
   }

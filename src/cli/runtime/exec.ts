@@ -6,6 +6,7 @@ import { RuntimeCommand } from './base.js';
 /** `hutch runtime exec`: runc exec's flags (podman passes --process, --detach, --pid-file). */
 export class RuntimeExecCommand extends RuntimeCommand {
   static paths = [['runtime', 'exec']];
+  static operands = 'ID [COMMAND [ARG...]]';
   static usage = RuntimeCommand.Usage({ description: 'run a process in a container', examples: [['Exec', 'hutch runtime exec c1 cat /proc/1/cmdline'], ['From a file', 'hutch runtime exec --process p.json c1']] });
   processFile = Option.String('-p,--process', { description: 'process.json (runtime-spec process)' });
   detach = Option.Boolean('-d,--detach', false, { description: 'return once it runs; the caller adopts it' });

@@ -11,7 +11,7 @@ export class RuntimeFeaturesCommand extends RuntimeCommand {
       ociVersionMin: '1.0.0',
       ociVersionMax: '1.2.0',
       hooks: ['prestart', 'createRuntime', 'createContainer', 'startContainer', 'poststart', 'poststop'],
-      mountOptions: ['ro', 'rw', 'bind', 'rbind', 'nosuid', 'suid', 'nodev', 'dev', 'noexec', 'exec', 'sync', 'dirsync', 'noatime', 'nodiratime', 'relatime', 'strictatime', 'private', 'rprivate', 'slave', 'rslave', 'shared', 'rshared'],
+      mountOptions: ['ro', 'rw', 'bind', 'rbind', 'nosuid', 'suid', 'nodev', 'dev', 'noexec', 'exec', 'sync', 'dirsync', 'noatime', 'nodiratime', 'relatime', 'strictatime', 'private', 'rprivate', 'slave', 'rslave', 'shared', 'rshared', 'unbindable', 'runbindable', 'tmpcopyup'],
       linux: {
         namespaces: ['cgroup', 'ipc', 'mount', 'network', 'pid', 'user', 'uts'],
         capabilities: [...CAPABILITIES],

@@ -1,6 +1,6 @@
 import { Option } from 'clipanion';
 import { ociKill } from '../../engine/oci/lifecycle.js';
-import { parseSignal } from '../../engine/launch/signals.js';
+import { parseSignalNumber } from '../../engine/launch/signals.js';
 import { RuntimeCommand } from './base.js';
 
 /** `hutch runtime kill ID [SIGNAL]` (default SIGTERM, as runc). */
@@ -12,7 +12,7 @@ export class RuntimeKillCommand extends RuntimeCommand {
   signal = Option.String({ required: false });
 
   async run(): Promise<number> {
-    ociKill(this.root(), this.id, parseSignal(this.signal ?? 'TERM'));
+    ociKill(this.root(), this.id, parseSignalNumber(this.signal ?? 'TERM'));
     return 0;
   }
 }

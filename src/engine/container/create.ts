@@ -42,7 +42,9 @@ export async function createFromFlags(req: CreateRequest, io: RunCommandIo, star
   }
   try {
     writeEtcFiles(files.runDir, made.blueprint.hostname);
-    await spawnMonitor(store, id, start ? 'start' : 'create');
+    const launched = await spawnMonitor(store, id, start ? 'start' : 'create');
+    // Once, on the CLI's stderr, as a foreground run says it (the monitor's log has them too).
+    for (const line of launched.warnings) io.stderr.write(line + '\n');
   } catch (error) {
     // A container that could not be created or started leaves nothing behind.
     await removeContainer(store, id, true).catch(() => removeRecord(store, id));

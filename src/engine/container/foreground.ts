@@ -13,7 +13,7 @@ import { readTextIfPresent } from '../../sys/text.js';
 import { tryLock } from '../../sys/trylock.js';
 import { checkMaps, chooseMaps, needsHelper, parseMapFlag, type UsernsMode } from '../../userns/idmap.js';
 import { readSubid, type SubidRange } from '../../userns/subid.js';
-import { createSetup, prepareLaunch, releaseSetup, removeContainerDirs, type ContainerDirs, type ContainerSetup, type SetupFlags } from '../setup/index.js';
+import { chownVolumes, createSetup, prepareLaunch, releaseSetup, removeContainerDirs, type ContainerDirs, type ContainerSetup, type SetupFlags } from '../setup/index.js';
 import { runContainer, type ContainerHook, type TerminalIo } from '../launch/index.js';
 import { blueprintFromRequest, specFromBlueprint, type Blueprint, type RunRequest, type SpecContext } from '../spec/index.js';
 
@@ -59,7 +59,7 @@ export async function runCommand(req: RunCommandRequest, io: RunCommandIo): Prom
     const warn = (line: string): void => void io.stderr.write(line + '\n');
     cleanup.add('release the image', () => releaseSetup(dirs.data, id));
     const made = await blueprintFromFlags(req, io, id, dirs, etcFiles, warn);
-    const setup = await prepareLaunch(made.setup, { id, dirs, maps: { uidMappings: made.blueprint.uidMappings, gidMappings: made.blueprint.gidMappings }, etcFiles, hostname, cleanup, warn });
+    const setup = await prepareLaunch(made.setup, { id, blueprint: made.blueprint, dirs, maps: { uidMappings: made.blueprint.uidMappings, gidMappings: made.blueprint.gidMappings }, etcFiles, hostname, cleanup, warn });
     const spec = specFromBlueprint(made.blueprint, setup.placement);
     const restore = req.tty && req.interactive && io.stdin.isTTY ? rawMode(io.stdin) : () => undefined;
     cleanup.add('restore the terminal', restore);
@@ -98,6 +98,7 @@ export async function blueprintFromFlags(req: RunCommandRequest, io: RunCommandI
   const made = await createSetup(req, req.setup ?? NO_SETUP, id, dirs, warn, maps.uidMappings);
   const keepId = req.userns === 'keep-id' ? { uid: me.uid, gid: me.gid } : undefined;
   const blueprint = blueprintFromRequest({ ...made.req, network: needsOwnNetns(made.setup.network) ? 'none' : 'host' }, { id, ...maps, etcFiles, userDb: made.userDb, keepId });
+  await chownVolumes(made.chown, blueprint.user, maps);
   return { blueprint, setup: made.setup };
 }
 

@@ -10,8 +10,11 @@ import { killCgroup, setPaused, containerFiles, shortSocketPath, readState, upda
 import type { MonitorMessage, SerializedError } from '../monitor/index.js';
 import { removeRecord } from '../setup/index.js';
 
-/** Spawns the monitor of a container and waits until it has created (and, with `start`, started) it. */
-export async function spawnMonitor(store: ContainerStore, id: string, mode: 'create' | 'start', passStdio?: [number, number, number]): Promise<number> {
+/**
+ * Spawns the monitor of a container and waits until it has created (and, with `start`, started)
+ * it; returns the container's pid and the warnings of that launch, for the CLI to print.
+ */
+export async function spawnMonitor(store: ContainerStore, id: string, mode: 'create' | 'start', passStdio?: [number, number, number]): Promise<{ pid: number; warnings: string[] }> {
   const logFd = openSync(containerFiles(store, id).monitorLog, 'a', 0o600);
   const args = [...entryCommand('monitor'), store.data, store.run, id, mode, ...(passStdio ? ['passfds'] : [])];
   // A session of its own (setsid): the monitor outlives the CLI and the terminal it ran in.
@@ -22,7 +25,7 @@ export async function spawnMonitor(store: ContainerStore, id: string, mode: 'cre
   if (reply === '') throw new RuntimeError('MONITOR_DIED', `cannot start the monitor of container ${id.slice(0, 12)}: it exited before reporting`, { hint: `see ${containerFiles(store, id).monitorLog}` });
   const message = JSON.parse(reply) as MonitorMessage;
   if (!message.ok) throw rebuild(message.error);
-  return message.pid;
+  return { pid: message.pid, warnings: message.warnings ?? [] };
 }
 
 /** Starts a created container (through its monitor) or a stopped one (with a new monitor). */

@@ -159,7 +159,9 @@ function refine(error: unknown, spec: Spec): unknown {
   }
   if (error.step === 'mount' && error.errno === ELOOP) return symlinkedMount(error, spec);
   if (error.step === 'exec') {
-    return new CommandError('COMMAND_NOT_EXECUTABLE', `cannot run ${command}: ${error.message.split(': ').pop()}`, { hint: 'check that it is an executable file for this machine', exitCode: 126 });
+    // Engines read the cause in words (podman exits 126 on "permission denied").
+    const why = error.errno === 13 ? 'permission denied' : error.errno === 8 ? 'exec format error' : error.message.split(': ').pop();
+    return new CommandError('COMMAND_NOT_EXECUTABLE', `cannot run ${command}: ${why}`, { hint: 'check that it is an executable file for this machine', exitCode: 126 });
   }
   if (error.step === 'clone' && (error.errno === 1 || error.errno === 28 || error.errno === 22)) {
     return new UserNsError('USERNS_DENIED', `cannot create the container's namespaces: ${error.message.split(': ').pop()}`, {

@@ -30,7 +30,7 @@ export interface MonitorRequest {
 }
 
 /** What the monitor tells the CLI that spawned it, as one JSON line on fd 3. */
-export type MonitorMessage = { ok: true; pid: number } | { ok: false; error: SerializedError };
+export type MonitorMessage = { ok: true; pid: number; warnings?: string[] } | { ok: false; error: SerializedError };
 
 /** A HutchError as it crosses from the monitor to a CLI. */
 export interface SerializedError {
@@ -51,9 +51,15 @@ export async function runMonitor(req: MonitorRequest): Promise<void> {
     if (!notified) req.notify(m);
     notified = true;
   };
+  // Warnings of the first launch (limits not enforced, ...) go to the CLI too, as a foreground run prints them.
+  const early: string[] = [];
+  const warn = (line: string): void => {
+    process.stderr.write(line + '\n');
+    if (!notified) early.push(line);
+  };
   try {
     for (let attempt = 0; ; attempt++) {
-      const exit = await withCleanup((cleanup) => oneRun(req, config, starter, (pid) => notify({ ok: true, pid }), cleanup));
+      const exit = await withCleanup((cleanup) => oneRun(req, config, starter, (pid) => notify({ ok: true, pid, warnings: early }), warn, cleanup));
       if (!(await shouldRestart(store, id, config, exit))) break;
       await sleep(Math.min(100 * 2 ** attempt, 5000));
       if (readState(store, id).stopRequested) break; // `stop` came during the pause
@@ -70,12 +76,12 @@ export async function runMonitor(req: MonitorRequest): Promise<void> {
 }
 
 /** Creates the container, waits for start, runs it to its end; returns its exit status. */
-async function oneRun(req: MonitorRequest, config: ContainerConfig, starter: StartGate, started: (pid: number) => void, cleanup: Cleanup): Promise<number> {
+async function oneRun(req: MonitorRequest, config: ContainerConfig, starter: StartGate, started: (pid: number) => void, warn: (line: string) => void, cleanup: Cleanup): Promise<number> {
   const { store, id } = req;
   const io = await containerIo(req, config);
   let container: CreatedContainer;
   try {
-    const launch = await launchFromRecord(store, config, cleanup); // image storage, network, cgroup
+    const launch = await launchFromRecord(store, config, cleanup, warn); // image storage, network, cgroup
     container = await createContainer(launch.spec, { ...io.options, ...launch.options });
   } finally {
     io.afterCreate();

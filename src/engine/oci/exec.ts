@@ -8,6 +8,7 @@ import { execSpec } from '../spec/index.js';
 import { runHooks } from './hooks.js';
 import { loadBundle, ociStatus, read, stateJson, type OciRecord } from './lifecycle.js';
 import { createContainer } from '../launch/index.js';
+import { applyOomScoreAdj, unappliedSettings } from './extras.js';
 
 /** `hutch runtime run` without --detach: create, start and wait in the foreground; returns the status. */
 export async function ociRunForeground(root: string, id: string, bundleDir: string, options: { pidFile?: string; consoleSocket?: string; preserveFds?: number }): Promise<number> {
@@ -15,8 +16,9 @@ export async function ociRunForeground(root: string, id: string, bundleDir: stri
   const spec = loadBundle(bundle);
   mkdirSync(join(root, id), { recursive: true, mode: 0o700 });
   const record: OciRecord = { id, bundle, spec, pid: 0, created: new Date().toISOString(), status: 'creating' };
+  for (const line of unappliedSettings(spec)) process.stderr.write(`hutch: warning: ${line}\n`);
   try {
-    const c = await createContainer(spec, { stdio: ['inherit', 'inherit', 'inherit'], consoleSocket: spec.process?.terminal ? options.consoleSocket : undefined, preserveFds: options.preserveFds, forwardSignals: true });
+    const c = await createContainer(spec, { stdio: ['inherit', 'inherit', 'inherit'], consoleSocket: spec.process?.terminal ? options.consoleSocket : undefined, preserveFds: options.preserveFds, forwardSignals: true, hooks: [async (pid) => applyOomScoreAdj(pid, spec.process?.oomScoreAdj)] });
     Object.assign(record, { pid: c.pid, pidStart: processStartTime(c.pid), status: 'created' });
     await runHooks('prestart', spec.hooks?.prestart, stateJson(record));
     await runHooks('createRuntime', spec.hooks?.createRuntime, stateJson(record));

@@ -1,4 +1,4 @@
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { UsageError } from '../../errors.js';
 import { privateTmpDir } from '../../paths.js';
@@ -11,6 +11,7 @@ import { runHooks, runHooksInside, type OciStateJson } from './hooks.js';
 import { createContainer } from '../launch/index.js';
 import { ociCgroup, removeOciCgroup } from './cgroup.js';
 import type { CgroupInfo } from '../../cgroups/cgroup.js';
+import { applyOomScoreAdj, unappliedSettings } from './extras.js';
 
 /**
  * The OCI runtime face (`hutch runtime`), runc's model: no monitor. `create` leaves the container
@@ -65,6 +66,7 @@ export async function ociCreate(root: string, id: string, options: OciCreateOpti
   const bundle = resolve(options.bundle);
   const spec = loadBundle(bundle);
   const cgroup = ociCgroup(id, spec, options.systemdCgroup ?? false); // checks cgroupsPath before anything exists
+  for (const line of unappliedSettings(spec)) process.stderr.write(`hutch: warning: ${line}\n`);
   const dir = join(root, id);
   await withLock(join(root, '.lock'), () => {
     if (existsSync(join(dir, 'state.json'))) throw new UsageError('CONTAINER_EXISTS', `container ${id} already exists`, { hint: `delete it first: hutch runtime delete ${id}` });
@@ -74,6 +76,8 @@ export async function ociCreate(root: string, id: string, options: OciCreateOpti
   let child = 0;
   try {
     mkfifo(join(dir, 'exec.fifo'));
+    // Writable by the container's root, which may be none of our ids (runc's mode too): it opens the fifo by a held fd.
+    chmodSync(join(dir, 'exec.fifo'), 0o622);
     const state = (pid: number): OciStateJson => ({ ociVersion: spec.ociVersion, id, status: 'created', pid, bundle, annotations: spec.annotations });
     const container = await createContainer(spec, {
       stdio: ['inherit', 'inherit', 'inherit'],
@@ -81,7 +85,7 @@ export async function ociCreate(root: string, id: string, options: OciCreateOpti
       startFifo: join(dir, 'exec.fifo'),
       consoleSocket: spec.process?.terminal ? requireConsole(options.consoleSocket) : undefined,
       preserveFds: options.preserveFds,
-      hooks: [async (pid) => void (child = pid), cgroup.hook, async (pid) => runHooks('prestart', spec.hooks?.prestart, state(pid)), async (pid) => runHooks('createRuntime', spec.hooks?.createRuntime, state(pid)), async (pid) => runHooks('createContainer', spec.hooks?.createContainer, state(pid))],
+      hooks: [async (pid) => void (child = pid), async (pid) => applyOomScoreAdj(pid, spec.process?.oomScoreAdj), cgroup.hook, async (pid) => runHooks('prestart', spec.hooks?.prestart, state(pid)), async (pid) => runHooks('createRuntime', spec.hooks?.createRuntime, state(pid)), async (pid) => runHooks('createContainer', spec.hooks?.createContainer, state(pid))],
     });
     const record: OciRecord = { id, bundle, spec, pid: container.pid, pidStart: processStartTime(container.pid), created: new Date().toISOString(), status: 'created' };
     const info = cgroup.info();
@@ -119,7 +123,8 @@ export async function ociStart(root: string, id: string): Promise<void> {
 /** The state as the runtime spec's `state` operation prints it. */
 export function stateJson(record: OciRecord): OciStateJson {
   const status = ociStatus(record);
-  return { ociVersion: record.spec.ociVersion, id: record.id, status, ...(status === 'stopped' ? {} : { pid: record.pid }), bundle: record.bundle, annotations: record.spec.annotations ?? {} };
+  // Never pid 0 (creating): a caller that signals it would signal its own process group.
+  return { ociVersion: record.spec.ociVersion, id: record.id, status, ...(status === 'stopped' || record.pid <= 0 ? {} : { pid: record.pid }), bundle: record.bundle, annotations: record.spec.annotations ?? {} };
 }
 
 export function ociStatus(record: OciRecord): OciStateJson['status'] {
@@ -127,7 +132,7 @@ export function ociStatus(record: OciRecord): OciStateJson['status'] {
   return isSameProcess(record.pid, record.pidStart) ? record.status : 'stopped';
 }
 
-export function ociKill(root: string, id: string, signal: NodeJS.Signals): void {
+export function ociKill(root: string, id: string, signal: number): void {
   const record = read(root, id);
   const status = ociStatus(record);
   if (status !== 'created' && status !== 'running') throw new UsageError('CONTAINER_NOT_RUNNING', `cannot signal container ${id}: it is ${status}`, { hint: 'the container has ended; delete it' });

@@ -6,12 +6,13 @@
  * folders, which releases its image.
  *
  * Owns: createSetup, prepareLaunch, readSetup/releaseSetup, prepareRootfs, prepareNetwork,
- * prepareCgroups, removeRecord, removeTree.
- * May import: engine/launch, engine/spec, engine/store; src/image, src/cgroups, net, fuse, src/runtime,
+ * prepareCgroups, removeRecord, removeTree, treeLayer (the writable layer over a --rootfs tree).
+ * May import: engine/launch, engine/spec, engine/store, engine/volume; src/image, src/cgroups, net, fuse, src/runtime,
  * src/userns, src/sys, src/paths.ts, src/errors.ts.
  */
 export * from './setup.js';
 export * from './storage.js';
+export * from './tree-layer.js';
 export * from './network.js';
 export * from './network-join.js';
 export * from './cgroups.js';

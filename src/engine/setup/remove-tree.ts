@@ -1,8 +1,6 @@
 import { rmSync } from 'node:fs';
-import { userInfo } from 'node:os';
 import { StoreError } from '../../errors.js';
-import { chooseMaps } from '../../userns/idmap.js';
-import { readSubid } from '../../userns/subid.js';
+import { ownRangeMaps } from '../../userns/own-range.js';
 import { launchInUserNamespace } from '../launch/index.js';
 
 /**
@@ -20,11 +18,7 @@ export async function removeTree(dir: string): Promise<void> {
     const code = (e as NodeJS.ErrnoException).code;
     if (code !== 'EACCES' && code !== 'EPERM' && code !== 'ENOTEMPTY') throw e;
   }
-  const me = userInfo();
-  const owner = { name: me.username, id: me.uid };
-  const uidMappings = chooseMaps('auto', me.uid, readSubid('uid', owner));
-  const gidMappings = chooseMaps('auto', me.gid, readSubid('gid', owner));
-  const rm = await launchInUserNamespace({ args: ['/bin/rm', '-rf', '--', dir], uidMappings, gidMappings }, { stdio: ['ignore', 'ignore', 'inherit'] });
+  const rm = await launchInUserNamespace({ args: ['/bin/rm', '-rf', '--', dir], ...ownRangeMaps() }, { stdio: ['ignore', 'ignore', 'inherit'] });
   const { exitCode } = await rm.wait();
   if (exitCode !== 0) {
     throw new StoreError('CONTAINER_FILES_REMOVE', `cannot remove ${dir}: rm -rf in the user namespace exited with status ${exitCode}`,

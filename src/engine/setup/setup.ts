@@ -7,15 +7,17 @@ import type { ResolvedImage } from '../../image/resolve.js';
 import { CLONE } from '../../runtime/linux.js';
 import type { IdMapping } from '../../runtime/spec.js';
 import { atomicWriteFile } from '../../sys/fs.js';
+import { releaseVolumes } from '../volume/index.js';
 import type { Cleanup } from '../../sys/cleanup.js';
 import type { CgroupHandle } from '../../cgroups/cgroup.js';
 import { prepareCgroups, type ResourceRequest } from './cgroups.js';
-import { applyImageConfig, exposedPorts, userDatabase, type ConfigurableRequest, type Placement } from '../spec/index.js';
+import { applyImageConfig, exposedPorts, specFromBlueprint, userDatabase, type Blueprint, type ConfigurableRequest, type Placement } from '../spec/index.js';
 import { networkJoins, placementForTarget, resolveNetworkTarget } from './network-join.js';
 import { chooseNetworkMode, prepareNetwork, type NetworkFlags } from './network.js';
 import type { ContainerHook, LaunchOptions } from '../launch/index.js';
 import { removeTree } from './remove-tree.js';
 import { parseStorageDriver, prepareRootfs, rootfsPath, type ContainerRootfs, type StorageDriver } from './storage.js';
+import { treeLayer } from './tree-layer.js';
 
 /** The flags `run` and `create` share beyond the launch path's own: image, storage, network, resources. */
 export interface SetupFlags extends NetworkFlags, ResourceRequest {
@@ -27,6 +29,8 @@ export interface SetupFlags extends NetworkFlags, ResourceRequest {
   platform?: string;
   /** The global --root, for the image store. */
   root?: string;
+  /** --mount values (src/engine/volume/flags.ts); -v values are the request's `volumes`. */
+  mounts?: string[];
 }
 
 /** What a container keeps between its creation and each launch (containers/<id>/setup.json). */
@@ -34,6 +38,8 @@ export interface ContainerSetup {
   flags: SetupFlags;
   network: NetworkMode;
   image?: { id: string; layers: ResolvedImage['layers']; driver: StorageDriver; exposed: string[] };
+  /** Named volumes the container mounts (marked as used until it is removed). */
+  volumes?: string[];
 }
 
 /** A container's two folders: persistent (containers/<id>: upper/, volumes/) and runtime (etc files, mountpoint). */
@@ -47,15 +53,15 @@ export interface ContainerDirs {
  * image, mark it used, apply its config to the request, choose the network. Returns the request
  * with rootfs set and where users are looked up; the setup is saved for every later launch.
  */
-export async function createSetup<T extends ConfigurableRequest & { rootfs: string }>(req: T, flags: SetupFlags, id: string, dirs: ContainerDirs, warn: (line: string) => void, uidMappings: IdMapping[] = []): Promise<{ req: T; userDb?: { passwd: string; group: string }; setup: ContainerSetup }> {
+export async function createSetup<T extends ConfigurableRequest & { rootfs: string; tmpfs: string[] }>(req: T, flags: SetupFlags, id: string, dirs: ContainerDirs, warn: (line: string) => void, uidMappings: IdMapping[] = []): Promise<{ req: T; userDb?: { passwd: string; group: string }; setup: ContainerSetup; chown: string[] }> {
   mkdirSync(dirs.data, { recursive: true, mode: 0o700 });
   mkdirSync(dirs.run, { recursive: true, mode: 0o700 });
   const rootMapped = uidMappings.length === 0 || uidMappings.some((m) => m.containerID === 0);
   const network = chooseNetworkMode(flags.networkMode, warn, rootMapped);
   if (flags.image === undefined) {
-    const setup = { flags, network };
-    atomicWriteFile(join(dirs.data, 'setup.json'), JSON.stringify(setup) + '\n');
-    return { req, setup };
+    const setup: ContainerSetup = { flags, network };
+    const mounted = await withMounts(req, setup, id, dirs);
+    return { req: mounted.req, setup, chown: mounted.chown };
   }
   const driver = parseStorageDriver(flags.storageDriver);
   // Loaded on use: the image code (registry, unpack, tar) is a third of what `run --rootfs` would load.
@@ -63,9 +69,32 @@ export async function createSetup<T extends ConfigurableRequest & { rootfs: stri
   const image = await resolveImage(flags.image, { root: flags.root, pull: flags.pull, platform: flags.platform });
   markImageUsed(flags.root, image.id, id);
   const setup: ContainerSetup = { flags, network, image: { id: image.id, layers: image.layers, driver, exposed: exposedPorts(image.config) } };
-  atomicWriteFile(join(dirs.data, 'setup.json'), JSON.stringify(setup) + '\n');
-  const configured = applyImageConfig({ ...req, entrypoint: flags.entrypoint }, image.config, join(dirs.data, 'volumes'));
-  return { req: { ...configured, rootfs: rootfsPath(driver, dirs) }, userDb: userDatabase(image), setup };
+  const mounted = await withMounts(req, setup, id, dirs, image);
+  const configured = applyImageConfig({ ...mounted.req, entrypoint: flags.entrypoint }, image.config, join(dirs.data, 'volumes'));
+  return { req: { ...configured, rootfs: rootfsPath(driver, dirs) }, userDb: userDatabase(image), setup, chown: mounted.chown };
+}
+
+/**
+ * Saves the setup, then resolves -v and --mount (named volumes, ./paths, :O copies, tmpfs) and
+ * saves it again with the volumes marked: whatever fails, releaseSetup finds every mark made.
+ */
+async function withMounts<T extends { volumes: string[]; tmpfs: string[] }>(req: T, setup: ContainerSetup, id: string, dirs: ContainerDirs, image?: Pick<ResolvedImage, 'layers'>): Promise<{ req: T; chown: string[] }> {
+  const save = (): void => atomicWriteFile(join(dirs.data, 'setup.json'), JSON.stringify(setup) + '\n');
+  save();
+  const mountFlags = setup.flags.mounts ?? [];
+  if (req.volumes.length === 0 && mountFlags.length === 0) return { req, chown: [] };
+  const { resolveMounts } = await import('../volume/index.js');
+  const mounts = await resolveMounts(req.volumes, mountFlags, { root: setup.flags.root, id, dataDir: dirs.data, cwd: process.cwd(), image });
+  setup.volumes = mounts.names;
+  save();
+  return { req: { ...req, volumes: mounts.volumes, tmpfs: [...req.tmpfs, ...mounts.tmpfs] }, chown: mounts.chown };
+}
+
+/** -v ...:U: the sources go to the container's user, through the container's id maps (src/engine/volume/owner.ts). */
+export async function chownVolumes(sources: string[], user: { uid: number; gid: number }, maps: { uidMappings: IdMapping[]; gidMappings: IdMapping[] }): Promise<void> {
+  if (sources.length === 0) return;
+  const { chownSources } = await import('../volume/index.js');
+  await chownSources(sources, user, { uidMappings: maps.uidMappings, gidMappings: maps.gidMappings });
 }
 
 /** The setup a container was created with, if it has one (image-backed or with network flags). */
@@ -74,10 +103,11 @@ export function readSetup(dataDir: string): ContainerSetup | undefined {
   return existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) as ContainerSetup : undefined;
 }
 
-/** Undoes createSetup's mark on the image; called when the container is removed. */
+/** Undoes createSetup's marks on the image and volumes; called when the container is removed. */
 export function releaseSetup(dataDir: string, id: string): void {
   const setup = readSetup(dataDir);
   if (setup?.image) unmarkImageUsed(setup.flags.root, setup.image.id, id);
+  if (setup?.volumes) releaseVolumes(setup.flags.root, setup.volumes, id);
 }
 
 /** What one launch needs: where the container goes (spec stage), what the helper enters first (plan stage), steps. */
@@ -90,6 +120,8 @@ export interface Launch {
 
 export interface LaunchContext {
   id: string;
+  /** What is launched: a --rootfs tree's mount targets are checked in its spec. */
+  blueprint: Blueprint;
   dirs: ContainerDirs;
   maps: { uidMappings: IdMapping[]; gidMappings: IdMapping[] };
   /** The generated files bound at /etc (the network hook rewrites them). */
@@ -112,6 +144,7 @@ export async function prepareLaunch(setup: ContainerSetup, ctx: LaunchContext): 
   const target = setup.network.kind === 'container' ? resolveNetworkTarget(setup.network.id, setup.flags.root) : undefined;
   let rootfs: ContainerRootfs | undefined;
   if (setup.image) rootfs = await prepareRootfs(setup.image.driver, setup.image, ctx.dirs, ctx.maps, ctx.cleanup, target?.userns);
+  else rootfs = await treeLayer(specFromBlueprint(ctx.blueprint), ctx.dirs, ctx.maps, ctx.cleanup, target?.userns);
   // Socket paths must fit sun_path (108 bytes): slirp4netns' API socket gets a short folder.
   const netDir = join(ctx.dirs.run, '..', '..', 'net', ctx.id.slice(0, 16));
   mkdirSync(netDir, { recursive: true, mode: 0o700 });
@@ -121,7 +154,8 @@ export async function prepareLaunch(setup: ContainerSetup, ctx: LaunchContext): 
   const holder = rootfs?.holder;
   const watch = watchDaemon(rootfs, ctx.warn);
   return {
-    placement: target ? placementForTarget(target, holder?.userns) : { userns: holder?.userns },
+    // A --rootfs tree on its writable layer: the layer's mountpoint is the root.
+    placement: { ...(target ? placementForTarget(target, holder?.userns) : { userns: holder?.userns }), ...(setup.image ? {} : { rootfs: rootfs?.path }) },
     options: {
       joins: target ? networkJoins(target, holder) : holder && [{ type: CLONE.NEWUSER, path: holder.userns }, { type: CLONE.NEWNS, path: holder.mntns }],
       tap: network.tap,

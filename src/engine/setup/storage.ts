@@ -11,6 +11,9 @@ import { pipe } from '../../sys/pipe.js';
 import { readReadyLine } from '../../sys/ready-line.js';
 import { type CreatedContainer, launchInUserNamespace } from '../launch/index.js';
 
+/** A lower layer of the union: an image layer with its index, or a plain directory (a --rootfs tree). */
+export type LowerLayer = { dir: string; indexFile: string } | { dir: string };
+
 /** `--storage-driver`: the union filesystem (default) or a plain per-container copy. */
 export type StorageDriver = 'fuse' | 'vfs';
 
@@ -60,14 +63,22 @@ export async function prepareRootfs(driver: StorageDriver, image: Pick<ResolvedI
     }
     return { path, died: new Promise(() => undefined) };
   }
+  return startUnion([...image.layers].reverse().map((l) => ({ dir: l.dir, indexFile: l.indexFile })), dirs, maps, cleanup, joinUserns);
+}
+
+/**
+ * The union daemon over `lowers` (top first) with the container's upper layer under dirs.data,
+ * mounted at rootfsPath('fuse', dirs) as root of a new user namespace (the container's, with
+ * `maps`) in a mount namespace of its own; it is stopped by `cleanup`.
+ */
+export async function startUnion(lowers: LowerLayer[], dirs: StorageDirs, maps: { uidMappings: IdMapping[]; gidMappings: IdMapping[] }, cleanup: Cleanup, joinUserns?: string, squashToRoot = false): Promise<ContainerRootfs> {
   checkFuse();
   const upper = join(dirs.data, 'upper');
   const work = join(dirs.data, 'work');
-  const mountpoint = rootfsPath(driver, dirs);
+  const mountpoint = rootfsPath('fuse', dirs);
   for (const d of [upper, work, mountpoint]) mkdirSync(d, { recursive: true, mode: 0o755 });
-  const lowers = [...image.layers].reverse().map((l) => ({ dir: l.dir, indexFile: l.indexFile }));
   const single = maps.uidMappings.reduce((n, m) => n + m.size, 0) === 1;
-  const args = [process.execPath, ...entryCommand('fuseDaemon'), ...daemonArgs({ lowers, upper, work, mountpoint, uidMapped: single })];
+  const args = [process.execPath, ...entryCommand('fuseDaemon'), ...daemonArgs({ lowers, upper, work, mountpoint, uidMapped: single, squashToRoot })];
   const stopping = { now: false };
   const holder = await startHolder(args, maps, cleanup, stopping, joinUserns);
   // Only an end nobody asked for is news (a kill -9, a crash); a never-settling promise otherwise.

@@ -29,6 +29,10 @@ export interface RunRequest {
   securityOpts?: string[];
   /** --privileged, in podman's rootless sense: every capability (of the user namespace), no seccomp, nothing masked. */
   privileged?: boolean;
+  /** containers.conf's env: under the image's Env and the flags. */
+  defaultEnv?: string[];
+  /** containers.conf's default_capabilities: replaces docker's default set when given. */
+  defaultCapabilities?: string[];
 }
 
 /** What the blueprint is made against: the id maps chosen for this user and where generated files live. */
@@ -101,10 +105,10 @@ export function blueprintFromRequest(req: RunRequest, ctx: SpecContext): Bluepri
     readOnly: req.readOnly,
     tty: req.tty,
     args: req.command,
-    env: [...req.envFiles.flatMap(readEnvFile), ...req.env].flatMap(lookUpEnv),
+    env: [...(req.defaultEnv ?? []), ...req.envFiles.flatMap(readEnvFile), ...req.env].flatMap(lookUpEnv),
     cwd: req.workdir ?? '/',
     user: containerUser(req, ctx, rootfs),
-    capabilities: capabilities(req.privileged ? ['ALL'] : req.capAdd, req.capDrop),
+    capabilities: adjustCapabilities(req.defaultCapabilities?.map(capabilityName) ?? DEFAULT_CAPABILITIES, req.privileged ? ['ALL'] : req.capAdd, req.capDrop),
     rlimits: req.ulimits.map(parseUlimit),
     mounts: [...req.tmpfs.map(tmpfsMount), ...req.volumes.map(volumeMount)],
     network: req.network,
@@ -146,12 +150,7 @@ function containerUser(req: RunRequest, ctx: SpecContext, rootfs: string): Conta
   return ctx.userDb ? resolveUser(req.user ?? '0', ctx.userDb.passwd, ctx.userDb.group) : resolveUserIn(rootfs, req.user ?? '0');
 }
 
-/** docker's default set, then --cap-add, then --cap-drop; ALL stands for every capability. */
-function capabilities(add: string[], drop: string[]): string[] {
-  return adjustCapabilities(DEFAULT_CAPABILITIES, add, drop);
-}
-
-/** `base`, then --cap-add, then --cap-drop (run, and exec on the container's set). */
+/** `base` (docker's default set, containers.conf's, or exec's container set), then --cap-add, then --cap-drop; ALL stands for every capability. */
 export function adjustCapabilities(base: readonly string[], add: string[], drop: string[]): string[] {
   const isAll = (c: string): boolean => c.toUpperCase() === 'ALL';
   const caps = add.some(isAll) ? [...CAPABILITIES] as string[] : [...base];

@@ -16,6 +16,8 @@ const DEVICES = ['null', 'zero', 'full', 'random', 'urandom', 'tty'];
 export interface Placement {
   userns?: string;
   etcFiles?: { hosts: string; resolvConf: string };
+  /** The root when not the blueprint's: a --rootfs tree's writable layer (setup/tree-layer.ts). */
+  rootfs?: string;
 }
 
 /** `hutch run`'s spec from its request: the blueprint made and checked, then its spec. */
@@ -40,7 +42,7 @@ export function specFromBlueprint(b: Blueprint, placement: Placement = {}): Spec
       rlimits: b.rlimits,
       noNewPrivileges: b.security?.noNewPrivileges ?? false, // off by default, as in podman (setuid programs work)
     },
-    root: { path: b.rootfs, readonly: b.readOnly },
+    root: { path: placement.rootfs ?? b.rootfs, readonly: b.readOnly },
     hostname: b.hostname,
     mounts: [...systemMounts(), ...etcMounts({ ...b.etcFiles, ...placement.etcFiles }), ...b.mounts],
     linux: {

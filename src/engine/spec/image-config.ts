@@ -9,6 +9,8 @@ export interface ConfigurableRequest {
   command: string[];
   entrypoint?: string;
   env: string[];
+  /** containers.conf's env, under the image's. */
+  defaultEnv?: string[];
   workdir?: string;
   user?: string;
   volumes: string[];
@@ -16,7 +18,8 @@ export interface ConfigurableRequest {
 
 /**
  * Applies the image config to a request, as docker does: the entrypoint (or --entrypoint) runs
- * with the given arguments, else with the image's Cmd; the image's Env comes first (flags win);
+ * with the given arguments, else with the image's Cmd; containers.conf's env, then the image's
+ * Env come first (flags win);
  * WorkingDir and User are defaults. Each declared Volume gets an empty directory of its own under
  * `volumeDir` (an anonymous volume). Pure but for those directories.
  */
@@ -35,7 +38,8 @@ export function applyImageConfig<T extends ConfigurableRequest>(req: T, config: 
   return {
     ...req,
     command,
-    env: [...(c.Env ?? []), ...req.env],
+    env: [...(req.defaultEnv ?? []), ...(c.Env ?? []), ...req.env],
+    defaultEnv: [],
     workdir: req.workdir ?? (c.WorkingDir || undefined),
     user: req.user ?? (c.User || undefined),
     volumes: [...volumes, ...req.volumes],

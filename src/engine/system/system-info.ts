@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { describeCause } from '../../errors.js';
 import { helperPath } from '../../runtime/nsexec.js';
 import { rootMaps } from '../../userns/idmap.js';
-import { rangeSize, readSubid } from '../../userns/subid.js';
+import { lookupSubid, rangeSize, type SubidLookup, type SubidRange } from '../../userns/subid.js';
 import { createContainer } from '../launch/index.js';
 import { readTextIfPresent } from '../../sys/text.js';
 import { findOnPath } from '../../../net/process.js';
@@ -69,14 +69,23 @@ async function userNamespaces(root: string): Promise<HostCheck> {
 
 function subidChecks(me: { username: string; uid: number }, root: string): HostCheck[] {
   return (['uid', 'gid'] as const).map((kind) => {
-    const ranges = readSubid(kind, { name: me.username, id: me.uid }, root);
-    const size = rangeSize(ranges);
+    const found = lookupSubid(kind, { name: me.username, id: me.uid }, { root });
+    const size = rangeSize(found.ranges);
     const file = `/etc/sub${kind}`;
     if (size === 0) return { name: `${file} range`, ok: false, detail: `none for ${me.username}: containers map only your own id (to root)`, fix: `\`sudo usermod --add-sub${kind}s 100000-165535 ${me.username}\`` };
-    const detail = ranges.map((r) => `${r.start}-${r.start + r.count - 1}`).join(', ');
+    const detail = rangeText(found.ranges) + subidNote(found);
     if (size < 65536) return { name: `${file} range`, ok: false, detail: `${detail}: ${size} ids, fewer than the 65536 most images expect`, fix: `ask for a range of 65536 ids in ${file}` };
     return { name: `${file} range`, ok: true, detail };
   });
+}
+
+const rangeText = (ranges: SubidRange[]): string => ranges.map((r) => `${r.start}-${r.start + r.count - 1}`).join(', ');
+
+/** Where the ranges came from when not the file, and what overlapping or adjacent ranges were merged. */
+function subidNote(found: SubidLookup): string {
+  const from = found.source === 'getsubids' ? ' (from getsubids)' : '';
+  const merged = found.listed.length === found.ranges.length ? '' : ` (merged from ${found.listed.length} overlapping or adjacent ranges: ${rangeText(found.listed)})`;
+  return from + merged;
 }
 
 function idTool(tool: string): HostCheck {

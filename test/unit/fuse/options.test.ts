@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseFsArgs, splitColons } from '../../../fuse/options.js';
 import { daemonArgs } from '../../../fuse/mount.js';
+import { sessionOptions } from '../../../fuse/daemon.js';
 
 describe('hutch-fs command line', () => {
   it('takes fuse-overlayfs options, top layer first, relative to the cwd', () => {
@@ -29,5 +30,24 @@ describe('hutch-fs command line', () => {
   it('refuses a missing upper directory or mount point', () => {
     expect(() => parseFsArgs(['-o', 'lowerdir=/a', '/m'], '/')).toThrow(/upperdir/);
     expect(() => parseFsArgs(['-o', 'lowerdir=/a,upperdir=/u,workdir=/w'], '/')).toThrow(/one mount point/);
+    expect(() => parseFsArgs(['-o', 'lowerdir=/a,upperdir=/u,workdir=/w', 's', 'm', 'x'], '/')).toThrow(/one mount point/);
+  });
+
+  it('takes mount(8)\'s source argument and its generic mount flags as mount.fuse3 passes them', () => {
+    const o = parseFsArgs(['overlay', '/m', '-o', 'rw,lowerdir=/l,upperdir=/u,workdir=/w,noexec,dev,suid'], '/');
+    expect([o.source, o.mountpoint, o.mountFlags, o.ignored]).toEqual(['overlay', '/m', ['rw', 'noexec', 'dev', 'suid'], []]);
+    expect(sessionOptions(o)).toBe('allow_other,default_permissions,fsname=overlay,subtype=hutch-fs,rw,noexec,dev,suid');
+    expect(sessionOptions({ source: 'a,b', mountFlags: [] })).toBe('allow_other,default_permissions,fsname=hutch-fs,subtype=hutch-fs');
+  });
+
+  it('keeps nosuid and nodev for hutch\'s own mounts', () => {
+    const o = parseFsArgs(daemonArgs({ lowers: [{ dir: '/l' }], upper: '/u', work: '/w', mountpoint: '/m' }), '/');
+    expect(o.mountFlags).toEqual(['nosuid', 'nodev']);
+  });
+
+  it('refuses podman\'s uidmapping= and gidmapping= with a named error', () => {
+    for (const k of ['uidmapping', 'gidmapping']) {
+      expect(() => parseFsArgs(['-o', `lowerdir=/l,upperdir=/u,workdir=/w,${k}=0:1000:1`, '/m'], '/')).toThrow(expect.objectContaining({ code: 'FS_IDMAPPING_UNSUPPORTED' }));
+    }
   });
 });

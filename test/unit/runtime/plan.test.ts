@@ -33,12 +33,60 @@ describe('planFromSpec', () => {
     spec.linux!.readonlyPaths = ['/proc/sys'];
     const fs = planFromSpec(spec, host).fs;
     const summary = fs.map((s: FsStep) => (s.kind === 'mount' ? `mount ${s.target}` : s.kind === 'symlink' ? `link ${s.linkpath}` : `${s.kind} ${s.path}`));
-    expect(summary).toEqual(['mount /r/proc', 'mount /r/dev', 'mount /r/dev/null', 'link /r/dev/fd', 'link /r/dev/stdin', 'link /r/dev/stdout', 'link /r/dev/stderr', 'link /r/dev/ptmx', 'link /r/dev/core', 'mount /r/etc/resolv.conf', 'mount /r/data', 'mask /r/proc/kcore', 'readonly /r/proc/sys']);
+    const devices = ['null', 'zero', 'full', 'random', 'urandom', 'tty', 'pts', 'shm'].map((d) => `mount /r/dev/${d}`);
+    expect(summary).toEqual(['mount /r/proc', 'mount /r/dev', ...devices, 'link /r/dev/fd', 'link /r/dev/stdin', 'link /r/dev/stdout', 'link /r/dev/stderr', 'link /r/dev/ptmx', 'link /r/dev/core', 'mount /r/etc/resolv.conf', 'mount /r/data', 'mask /r/proc/kcore', 'readonly /r/proc/sys']);
     expect(fs[0]).toMatchObject({ fstype: 'proc', flags: MS.NOSUID | MS.NOEXEC, data: '', mkdir: true });
     expect(fs[1]).toMatchObject({ fstype: 'tmpfs', data: 'mode=755,size=64k' });
-    expect(fs[9]).toMatchObject({ source: '/run/x/resolv.conf', flags: MS.BIND, mkfile: true, mkdir: false, remountRo: false });
+    expect(fs[3]).toMatchObject({ source: '/dev/zero', flags: MS.BIND, mkfile: true });
+    expect(fs[8]).toMatchObject({ fstype: 'devpts', data: 'newinstance,ptmxmode=0666,mode=0620' });
+    expect(fs[16]).toMatchObject({ source: '/run/x/resolv.conf', flags: MS.BIND, mkfile: true, mkdir: false, remountRo: false });
     // A read-only bind is a bind, then a remount: mount(2) ignores MS_RDONLY on the bind itself.
-    expect(fs[10]).toMatchObject({ flags: MS.BIND | MS.REC, mkdir: true, remountRo: true });
+    expect(fs[17]).toMatchObject({ flags: MS.BIND | MS.REC, mkdir: true, remountRo: true });
+  });
+
+  it('binds the default devices into the rootfs /dev when the spec mounts no /dev', () => {
+    const fs = planFromSpec(base({ mounts: [{ destination: '/proc', type: 'proc' }] }), host).fs;
+    expect(fs.map((s) => (s.kind === 'mount' ? s.target : s.kind))).toEqual(['/r/proc', '/r/dev/null', '/r/dev/zero', '/r/dev/full', '/r/dev/random', '/r/dev/urandom', '/r/dev/tty']);
+  });
+
+  it('adds no default device that the spec already binds (rootless podman binds them as mounts)', () => {
+    const fs = planFromSpec(base({ mounts: [{ destination: '/dev', type: 'tmpfs', source: 'tmpfs' }, { destination: '/dev/null', type: 'bind', source: '/dev/null', options: ['rbind'] }] }), host).fs;
+    expect(fs.filter((s) => s.kind === 'mount' && s.target === '/r/dev/null')).toHaveLength(1);
+    expect(fs.some((s) => s.kind === 'mount' && s.target === '/r/dev/zero')).toBe(true);
+  });
+
+  it('copies up a tmpfs with tmpcopyup, the option kept from mount(2)', () => {
+    const fs = planFromSpec(base({ mounts: [{ destination: '/etc', type: 'tmpfs', source: 'tmpfs', options: ['rw', 'tmpcopyup', 'mode=755'] }] }), host).fs;
+    expect(fs[0]).toMatchObject({ fstype: 'tmpfs', data: 'mode=755', copyUp: true });
+  });
+
+  it('sets the rootfs propagation after the pivot, keeping the tree a slave before it', () => {
+    const plan = (p?: string) => planFromSpec(base({ linux: { ...base().linux, rootfsPropagation: p } }), host);
+    expect(plan()).toMatchObject({ propagation: MS.REC | MS.SLAVE, rootPropagation: undefined });
+    expect(plan('shared')).toMatchObject({ propagation: MS.REC | MS.SLAVE, rootPropagation: MS.SHARED });
+    expect(plan('runbindable')).toMatchObject({ propagation: MS.REC | MS.SLAVE, rootPropagation: MS.REC | MS.UNBINDABLE });
+    expect(plan('rprivate')).toMatchObject({ propagation: MS.REC | MS.PRIVATE, rootPropagation: MS.REC | MS.PRIVATE });
+    expect(() => plan('sideways')).toThrow('linux.rootfsPropagation: unknown value sideways');
+  });
+
+  it('plans namespaced sysctls inside the root and refuses the host-wide ones', () => {
+    const spec = base({ linux: { ...base().linux, namespaces: [...base().linux!.namespaces!, { type: 'ipc' }], sysctl: { 'net.ipv4.ip_forward': '1', 'kernel/shmmax': '4096' } } });
+    expect(planFromSpec(spec, host).fs).toContainEqual({ kind: 'sysctl', key: 'net.ipv4.ip_forward', path: 'proc/sys/net/ipv4/ip_forward', value: '1' });
+    expect(planFromSpec(spec, host).fs).toContainEqual({ kind: 'sysctl', key: 'kernel/shmmax', path: 'proc/sys/kernel/shmmax', value: '4096' });
+    spec.linux!.sysctl = { 'kernel.pid_max': '9' };
+    expect(() => planFromSpec(spec, host)).toThrow('cannot set linux.sysctl kernel.pid_max: it is not namespaced');
+    spec.linux!.sysctl = { 'net.core.somaxconn': '9' };
+    spec.linux!.namespaces = [{ type: 'user' }, { type: 'mount' }];
+    expect(() => planFromSpec(spec, host)).toThrow('it needs a network namespace');
+  });
+
+  it('makes ambient capabilities inheritable; asks for HOME only when env has none', () => {
+    const spec = base();
+    spec.process!.capabilities = { permitted: ['CAP_CHOWN'], ambient: ['CAP_CHOWN'] };
+    expect(planFromSpec(spec, host).caps).toMatchObject({ inheritable: 1n, ambient: 1n });
+    expect(planFromSpec(spec, host).defaultHome).toBe(true);
+    spec.process!.env = ['HOME=/root'];
+    expect(planFromSpec(spec, host).defaultHome).toBeUndefined();
   });
 
   it('binds the host /sys when the container has no network namespace, and drops an unmapped devpts gid', () => {

@@ -11,6 +11,7 @@ const good = () => ({
 describe('parseSpec', () => {
   it('accepts a valid config', () => {
     expect(parseSpec(JSON.stringify(good())).root?.path).toBe('rootfs');
+    for (const v of ['1.0.0', '1.0.2-dev', '1.1.0+dev', '1.2.1']) expect(parseSpec(JSON.stringify({ ...good(), ociVersion: v })).ociVersion).toBe(v);
   });
 
   it.each([
@@ -24,6 +25,8 @@ describe('parseSpec', () => {
     ['hook path', (c: any) => (c.hooks = { poststop: [{ path: 'x' }] }), 'hooks.poststop[0].path: x is not an absolute path'],
     ['hook kind', (c: any) => (c.hooks = { later: [] }), 'hooks.later: unknown hook kind'],
     ['mount', (c: any) => (c.mounts = [{ destination: 'tmp' }]), 'mounts[0].destination: tmp is not an absolute path'],
+    ['version', (c: any) => (c.ociVersion = 'invalid'), 'ociVersion: unsupported version "invalid"'],
+    ['future version', (c: any) => (c.ociVersion = '2.0.0'), 'ociVersion: unsupported version "2.0.0"'],
   ])('names the field of a bad %s', (_what, change, message) => {
     const c = good();
     change(c);

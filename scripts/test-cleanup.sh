@@ -1,0 +1,26 @@
+# Sourced by scripts/test.sh: ends what a test run left behind, naming it, so that a leak shows
+# in the log and the machine is left as found. The tests clean up after themselves; this is the
+# net under them (a killed test, a crashed daemon, podman's rootless pause process).
+
+# end_of_run RUN CGROUP: the processes in the run's cgroup, the mounts under its folders
+# (with scripts/testbed/cgroup.sh sourced).
+end_of_run() {
+  local run=$1 cg=$2 procs pids
+  if [ -n "$cg" ] && [ -d "$cg" ]; then
+    procs=$(find "$cg" -name cgroup.procs -exec cat {} + 2>/dev/null | tr '\n' ' ')
+    if [ -n "${procs// /}" ]; then
+      pids=$(echo $procs | tr ' ' ',')
+      echo "test: the suites left these processes running; ending them:"
+      ps -o pid=,user=,args= -p "$pids" | cut -c1-160 | sed 's/^/  /'
+    fi
+    cgroup_end "$cg" || true
+  fi
+  # A FUSE daemon that died leaves its mount point mounted (deepest first).
+  local roots=("$run/")
+  [ -f "$run/scratch" ] && while read -r _ dir; do roots+=("$dir/"); done < "$run/scratch"
+  findmnt -rn -o TARGET | grep -F "${roots[@]/#/-e}" | sort -r | while read -r mnt; do
+    echo "test: unmounting $mnt, left mounted by the suites"
+    umount -l "$mnt" || true
+  done
+  return 0
+}

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# The root quickstart, tested as a newcomer meets it (run as root by scripts/test.sh): it must leave
+# localhost/quickstart in the test user's own store and print three commands that work as pasted,
+# with no network at all (a network namespace without interfaces: a missing image would be pulled).
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+[ "$(id -u)" = 0 ] || { echo "test-quickstart: must run as root" >&2; exit 1; }
+user=${HUTCH_TEST_USER:-hutchtest}
+tap=${1:-}   # where to write the counts for scripts/tally.mjs (TAP's closing comments)
+home=$(getent passwd "$user" | cut -d: -f6)
+# Leave the machine as found: the user's store and the quickstart's copy go again if they are new.
+fresh_store=; [ -e "$home/.local/share/hutch" ] || fresh_store=1
+fresh_src=; [ -e /tmp/hutch-quickstart-src ] || fresh_src=1
+work=$(mktemp -d /tmp/hutch-quickstart-test-XXXXXX)
+cleanup() {
+  rm -rf "$work"
+  local code=$repo; [ -d /tmp/hutch-quickstart-src ] && code=/tmp/hutch-quickstart-src
+  [ -z "$fresh_store" ] || runuser -u "$user" -- env -i HOME="$home" PATH=/usr/local/bin:/usr/bin:/bin node "$code/bin/hutch" system reset -f >/dev/null 2>&1 || true
+  [ -z "$fresh_src" ] || rm -rf /tmp/hutch-quickstart-src
+}
+trap cleanup EXIT
+passed=0 failed=0
+check() { # name, command...: one check; its output is shown when it fails
+  local name=$1 out; shift
+  if out=$("$@" 2>&1); then passed=$((passed + 1)); echo "  ok   $name"
+  else failed=$((failed + 1)); echo "  FAIL $name"; printf '%s\n' "$out" | sed 's/^/       /'; fi
+}
+
+bash "$repo/scripts/quickstart.sh" >"$work/out" 2>&1 || { cat "$work/out"; echo "test-quickstart: the quickstart failed" >&2; exit 1; }
+# What it prints after "Next, try": the line that defines `hutch`, then the three commands; each
+# command pasted after the definition into a script of its own, run in a namespace with no network.
+mapfile -t next < <(sed -n '/^The image localhost\/quickstart is in .* own store\. Next, try (offline):$/,/^To remove/p' "$work/out" | sed -n 's/^  //p')
+for i in 1 2 3; do printf '%s\n' "${next[0]:-}" "${next[$i]:-}" > "$work/cmd$i.sh"; done
+offline() { unshare --net bash "$1"; }
+export -f offline
+
+echo "test-quickstart:"
+check "it ran the container as $user" grep -qx 'hello from a rootless container' "$work/out"
+check "it prints a definition of hutch and three commands" test "${#next[@]}" = 4 -a "${next[0]:0:8}" = 'hutch() '
+check "${next[1]:-(missing)}: the image is in $user's own store" bash -c 'offline "$1" | grep -q "^localhost/quickstart  *latest "' - "$work/cmd1.sh"
+check "${next[2]:-(missing)}: runs offline" bash -c 'offline "$1" | grep -qx "hello from [0-9a-f]\{12\}"' - "$work/cmd2.sh"
+check "${next[3]:-(missing)}: a shell on a terminal" bash -c 'printf "echo in-a-tty; exit 7\n" | script -qec "bash -c '\''offline $1'\''" /dev/null | grep -q "^in-a-tty"' - "$work/cmd3.sh"
+echo "test-quickstart: $passed passed, $failed failed"
+[ -z "$tap" ] || printf '# pass %d\n# fail %d\n' "$passed" "$failed" > "$tap"
+[ "$failed" = 0 ]
