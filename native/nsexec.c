@@ -28,6 +28,8 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/sendfile.h>
+#include <sys/mman.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
@@ -161,6 +163,8 @@ static void check_plan(void) {
       if (*count == MAX_STRINGS) die(STEP_PARSE_PLAN, E2BIG, r.index);
       (r.tag == TAG_ARG ? argv_list : env_list)[(*count)++] = (char *)get_string(&r, 0, 0);
     }
+    /* The kernel refuses an empty filter and one over BPF_MAXINSNS: say so at the plan, before clone. */
+    if (r.tag == TAG_SECCOMP && (r.len == 0 || r.len / 8 > BPF_MAXINSNS)) die(STEP_PARSE_PLAN, EINVAL, r.index);
     if (r.tag == TAG_PRESERVE_FDS) check_preserved(&r);
   }
   if (argc_plan == 0) die(STEP_PARSE_PLAN, ENOEXEC, 0);
@@ -253,8 +257,8 @@ static int rootfs_fd = -1; /* the rootfs once bound on itself; targets under it 
 static const char *rootfs_path;
 static size_t rootfs_len;
 
-static int open_in_root(const char *rel, uint64_t flags) {
-  struct open_how how = {.flags = flags | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS};
+static int open_in_root(const char *rel, uint64_t flags, uint64_t resolve) {
+  struct open_how how = {.flags = flags | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | resolve};
   return (int)syscall(SYS_openat2, rootfs_fd, rel, &how, sizeof how);
 }
 
@@ -263,24 +267,24 @@ static int open_in_root(const char *rel, uint64_t flags) {
  * resolves inside the root (openat2 RESOLVE_IN_ROOT), so a symlink in an image can neither point a
  * mount at the host nor make us create anything outside the rootfs. `last`: 1 dir, 2 file, 0 none.
  */
-static int open_target_in_root(const char *rel, int last, int *out) {
+static int open_target_in_root(const char *rel, int last, uint64_t resolve, int *out) {
   char buf[4096];
   size_t len = strlen(rel);
   if (len >= sizeof buf) return ENAMETOOLONG;
   memcpy(buf, rel, len + 1);
-  int parent = open_in_root(".", O_PATH | O_DIRECTORY);
+  int parent = open_in_root(".", O_PATH | O_DIRECTORY, 0);
   if (parent < 0) return errno;
   for (char *comp = buf; *comp;) {
     char *end = strchr(comp, '/');
     int is_last = end == NULL || end[strspn(end, "/")] == '\0';
     if (end) *end = '\0';
-    int fd = open_in_root(buf, O_PATH);
+    int fd = open_in_root(buf, O_PATH, resolve);
     int want = is_last ? last : 1;
     if (fd < 0 && errno == ENOENT && want) {
       int rc = want == 1 ? mkdirat(parent, comp, 0755) : openat(parent, comp, O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
       if (rc < 0 && errno != EEXIST) { int err = errno; close(parent); return err; }
       if (want == 2 && rc >= 0) close(rc);
-      fd = open_in_root(buf, O_PATH);
+      fd = open_in_root(buf, O_PATH, resolve);
     }
     if (fd < 0) { int err = errno; close(parent); return err; }
     close(parent);
@@ -307,7 +311,8 @@ static const char *target_path(const char *target, uint32_t ops, int *fd, char *
   }
   const char *rel = target + rootfs_len + strspn(target + rootfs_len, "/");
   int last = (ops & MOUNT_OP_MKDIR) ? 1 : (ops & MOUNT_OP_MKFILE) ? 2 : 0;
-  int err = open_target_in_root(*rel ? rel : ".", last, fd);
+  /* proc and sysfs go on an ordinary directory (runc): a symlink there would carry the masks elsewhere. */
+  int err = open_target_in_root(*rel ? rel : ".", last, (ops & MOUNT_OP_NO_SYMLINKS) ? RESOLVE_NO_SYMLINKS : 0, fd);
   if (err) die(STEP_MOUNT, err, index);
   snprintf(buf, size, "/proc/self/fd/%d", *fd);
   return buf;
@@ -341,26 +346,51 @@ static void do_mount(const struct record *r) {
   }
 }
 
-/* Invariant: a masked path reads as empty; a missing one is left alone (as runc does). */
+/*
+ * For a mask or read-only path: 0 and the path mount(2) takes (under the rootfs, /proc/self/fd/N
+ * of an O_PATH fd resolved inside the root, so a symlink in the image cannot carry it to the
+ * host's tree), or an errno (ENOENT: the path does not exist).
+ */
+static int existing_path(const char *path, int *fd, char *buf, size_t size, const char **out) {
+  *out = path;
+  if (rootfs_fd < 0 || strncmp(path, rootfs_path, rootfs_len) != 0 || (path[rootfs_len] != '/' && path[rootfs_len])) return 0;
+  const char *rel = path + rootfs_len + strspn(path + rootfs_len, "/");
+  int err = open_target_in_root(*rel ? rel : ".", 0, 0, fd);
+  if (err) return err;
+  snprintf(buf, size, "/proc/self/fd/%d", *fd);
+  *out = buf;
+  return 0;
+}
+
+/* Invariant: a masked path reads as empty; a missing one needs no mask (as runc); any other failure is an error. */
 static void do_mask(const struct record *r) {
-  const char *path = get_string(r, 0, 0);
+  char buf[64];
+  int fd = -1;
+  const char *path;
+  int err = existing_path(get_string(r, 0, 0), &fd, buf, sizeof buf, &path);
+  if (err == ENOENT) return;
+  if (err) die(STEP_MASK, err, r->index);
   struct stat st;
-  if (stat(path, &st) < 0) {
-    if (errno == ENOENT) return;
-    die(STEP_MASK, errno, r->index);
-  }
+  if (stat(path, &st) < 0) die(STEP_MASK, errno, r->index);
   int rc = S_ISDIR(st.st_mode) ? mount("tmpfs", path, "tmpfs", MS_RDONLY, "size=0")
                                : mount("/dev/null", path, NULL, MS_BIND, NULL);
   if (rc < 0) die(STEP_MASK, errno, r->index);
+  if (fd >= 0) close(fd);
 }
 
 static void do_readonly(const struct record *r) {
-  const char *path = get_string(r, 0, 0);
-  if (mount(path, path, NULL, MS_BIND | MS_REC, NULL) < 0) {
-    if (errno == ENOENT) return;
-    die(STEP_READONLY, errno, r->index);
-  }
-  if (remount_ro(path) < 0) die(STEP_READONLY, errno, r->index);
+  char buf[64];
+  int fd = -1;
+  const char *path;
+  int err = existing_path(get_string(r, 0, 0), &fd, buf, sizeof buf, &path);
+  if (!err && mount(path, path, NULL, MS_BIND | MS_REC, NULL) < 0) err = errno;
+  if (err == ENOENT) return;
+  if (err) die(STEP_READONLY, err, r->index);
+  if (fd >= 0) close(fd);
+  fd = -1; /* the fd named the directory under the new mount: look it up again to reach the mount */
+  err = existing_path(get_string(r, 0, 0), &fd, buf, sizeof buf, &path);
+  if (err || remount_ro(path) < 0) die(STEP_READONLY, err ? err : errno, r->index);
+  if (fd >= 0) close(fd);
 }
 
 /* Invariant: the old root is gone; "/" is the rootfs and the cwd is "/". */
@@ -473,10 +503,89 @@ static void setup_process(void) {
   }
 }
 
+/* ---- The helper's own confinement: nothing of it is writable, readable or inherited from inside a container. ---- */
+
+#define HELPER_SEALS (F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE)
+#ifndef MFD_EXEC
+#define MFD_EXEC 0x0010U
+#endif
+
+/*
+ * Invariant: the helper runs from a sealed memfd copy of its binary (the runc CVE-2019-5736 fix):
+ * /proc/PID/exe of every helper process names that copy, which nobody can write, never the host
+ * file a container's root (the user) could otherwise reopen for writing. The copy costs one
+ * sendfile and one more execve; the plan and sync fds are not close-on-exec yet and pass through.
+ */
+static void run_sealed(char **argv) {
+  int self = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+  if (self < 0) die(STEP_SEAL, errno, 0);
+  int seals = fcntl(self, F_GET_SEALS);
+  if (seals >= 0 && (seals & HELPER_SEALS) == HELPER_SEALS) {
+    close(self);
+    return;
+  }
+  int copy = memfd_create("hutch-nsexec", MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_EXEC);
+  if (copy < 0 && errno == EINVAL) copy = memfd_create("hutch-nsexec", MFD_CLOEXEC | MFD_ALLOW_SEALING); /* before 6.3 */
+  struct stat st;
+  if (copy < 0 || fstat(self, &st) < 0) die(STEP_SEAL, errno, 0);
+  for (off_t done = 0; done < st.st_size;) {
+    ssize_t n = sendfile(copy, self, NULL, (size_t)(st.st_size - done));
+    if (n <= 0) die(STEP_SEAL, n < 0 ? errno : EIO, 0);
+    done += n;
+  }
+  close(self);
+  if (fcntl(copy, F_ADD_SEALS, HELPER_SEALS) < 0) die(STEP_SEAL, errno, 0);
+  syscall(SYS_execveat, copy, "", argv, environ, AT_EMPTY_PATH);
+  die(STEP_SEAL, errno, 0);
+}
+
+/* Invariant: only the wire (0-5) and the fds to pass on (PRESERVE_FDS) are open; nothing the caller leaked. */
+static void close_unexpected_fds(void) {
+  struct record r;
+  unsigned int first = ~0u, count = 0;
+  if (find(TAG_PRESERVE_FDS, &r)) count = get_u32(r.data), first = get_u32(r.data + 4);
+  int rc = count == 0 ? (int)syscall(SYS_close_range, FAIL_FD + 1, ~0u, 0)
+                      : (first > FAIL_FD + 1 ? (int)syscall(SYS_close_range, FAIL_FD + 1, first - 1, 0) : 0) |
+                            (int)syscall(SYS_close_range, first + count, ~0u, 0);
+  if (rc < 0) die(STEP_CLOSE_FDS, errno, 0);
+}
+
+/*
+ * Whether hutch must reach the child through /proc between clone and start (id maps, slirp4netns'
+ * netns, pidfd_getfd of the pty master): then the child stays dumpable until "go". A child that
+ * joins a running container's pid namespace (exec) is in that container's view, so it is dumpable
+ * only when hutch takes its pty master; joining only user and mount namespaces (the union
+ * filesystem daemon's) keeps it dumpable for slirp4netns.
+ */
+static int child_needs_proc(void) {
+  struct record r = {0};
+  if (find(TAG_TERMINAL, &r) && !find(TAG_CONSOLE_SOCKET, &r)) return 1;
+  memset(&r, 0, sizeof r);
+  while (next_record(&r)) /* joining a running container's pid namespace: exec */
+    if (r.tag == TAG_SETNS && get_u32(r.data) == CLONE_NEWPID) return 0;
+  return 1;
+}
+
+/* Invariant: the plan's seccomp filter is installed, with seccomp(2)'s flags from SECCOMP_FLAGS. */
+static void install_seccomp(void) {
+  struct record r, f;
+  if (!find(TAG_SECCOMP, &r)) return;
+  uint32_t flags = find(TAG_SECCOMP_FLAGS, &f) ? get_u32(f.data) : 0;
+  static struct sock_filter filter[BPF_MAXINSNS]; /* aligned copy: the payload may sit at any offset */
+  if (r.len / sizeof *filter > BPF_MAXINSNS) die(STEP_SECCOMP, E2BIG, r.index);
+  memcpy(filter, r.data, r.len);
+  struct sock_fprog prog = {(unsigned short)(r.len / sizeof *filter), filter};
+  if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog) < 0) die(STEP_SECCOMP, errno, r.index);
+}
+
 /* Invariant: the process runs as the plan's user with exactly the plan's capabilities. */
 static void drop_privileges(void) {
   struct record caps, user, groups, r;
   int has_caps = find(TAG_CAPS, &caps) != NULL;
+  /* Without no_new_privs the filter needs CAP_SYS_ADMIN (in our user namespace): install it while
+     we still have it; the steps left (setgroups, setres*id, capset, exec) must pass it, as in runc. */
+  int nnp = find(TAG_NO_NEW_PRIVS, &r) != NULL;
+  if (!nnp) install_seccomp();
   if (prctl(PR_SET_KEEPCAPS, 1) < 0) die(STEP_CAPS, errno, 0);
   if (has_caps) {
     uint64_t bounding = get_u64(caps.data);
@@ -512,14 +621,8 @@ static void drop_privileges(void) {
     for (int cap = 0; cap < 64; cap++)
       if ((ambient & (1ull << cap)) && prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0) die(STEP_CAPS, errno, caps.index);
   }
-  if (find(TAG_NO_NEW_PRIVS, &r) && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) die(STEP_NO_NEW_PRIVS, errno, r.index);
-  if (find(TAG_SECCOMP, &r)) {
-    static struct sock_filter filter[BPF_MAXINSNS]; /* aligned copy: the payload may sit at any offset */
-    if (r.len / sizeof *filter > BPF_MAXINSNS) die(STEP_SECCOMP, E2BIG, r.index);
-    memcpy(filter, r.data, r.len);
-    struct sock_fprog prog = {(unsigned short)(r.len / sizeof *filter), filter};
-    if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) < 0) die(STEP_SECCOMP, errno, r.index);
-  }
+  if (nnp && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) die(STEP_NO_NEW_PRIVS, errno, 0);
+  if (nnp) install_seccomp();
 }
 
 /*
@@ -645,16 +748,17 @@ static void __attribute__((noreturn)) run_child(void) {
     sync_read(SYNC_GO);
     close(SYNC_FD);
   }
+  if (prctl(PR_SET_DUMPABLE, 0) < 0) die(STEP_SEAL, errno, 0); /* until exec: the container runs from here on */
   if (find(TAG_CLONE_FLAGS, &r) && (get_u32(r.data) & CLONE_NEWCGROUP) && unshare(CLONE_NEWCGROUP) < 0) die(STEP_CGROUPNS, errno, r.index);
   drop_privileges();
   if (!find(TAG_INIT, &r)) exec_process(slave);
   pid_t pid = fork();
   if (pid < 0) die(STEP_INIT, errno, r.index);
   if (pid == 0) exec_process(slave);
-  /* The tiny init: PID 1 reaps every orphan and passes signals on to the command. */
-  close(FAIL_FD);
-  close(PTY_MASTER_FD);
-  if (slave >= 0) close(slave);
+  /* The tiny init: PID 1 reaps every orphan and passes signals on to the command. It holds no fd
+     but stdio, and is dumpable again (as an exec'd process would be): hutch exec joins its namespaces. */
+  syscall(SYS_close_range, 3, ~0u, 0);
+  prctl(PR_SET_DUMPABLE, 1);
   install_forwarding(pid);
   _exit(wait_for(pid));
 }
@@ -686,7 +790,10 @@ static void join_namespaces(void) {
     }
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+  (void)argc;
+  run_sealed(argv);
+  if (prctl(PR_SET_DUMPABLE, 0) < 0) die(STEP_SEAL, errno, 0);
   for (int fd = PLAN_FD; fd <= FAIL_FD; fd++) {
     if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) _exit(125); /* no fd 5 to report on */
     int fl = fcntl(fd, F_GETFL);
@@ -694,6 +801,7 @@ int main(void) {
   }
   read_plan();
   check_plan();
+  close_unexpected_fds();
   struct record r;
   if (find(TAG_PDEATHSIG, &r) && prctl(PR_SET_PDEATHSIG, get_u32(r.data)) < 0) die(STEP_PDEATHSIG, errno, r.index);
   console_fd = connect_console();
@@ -701,9 +809,12 @@ int main(void) {
   uint32_t flags = find(TAG_CLONE_FLAGS, &r) ? get_u32(r.data) : 0;
   /* The cgroup namespace comes after "go" (run_child): hooks move the child into its cgroup first,
      so that cgroup, not ours, is the root the container sees. */
+  int open_child = child_needs_proc();
+  if (open_child && prctl(PR_SET_DUMPABLE, 1) < 0) die(STEP_SEAL, errno, 0); /* the child inherits it */
   pid_t child = (pid_t)syscall(SYS_clone, (unsigned long)(flags & ~(uint32_t)CLONE_NEWCGROUP) | SIGCHLD, NULL, NULL, NULL, 0);
   if (child < 0) die(STEP_CLONE, errno, r.index);
   if (child == 0) run_child(); /* never returns */
+  if (open_child && prctl(PR_SET_DUMPABLE, 0) < 0) die(STEP_SEAL, errno, 0);
   if (console_fd >= 0) close(console_fd);
   if (find(TAG_PRESERVE_FDS, &r)) /* the child has them; the helper need not hold them open */
     for (uint32_t i = 0; i < get_u32(r.data); i++) close((int)(get_u32(r.data + 4) + i));

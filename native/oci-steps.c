@@ -32,7 +32,7 @@ static void root_propagation(void) {
 /* Invariant: the namespaced sysctl has its value, written through the container's /proc/sys (resolved inside the root). */
 static void do_sysctl(const struct record *r) {
   const char *rel = get_string(r, 0, 0), *value = get_string(r, 0, 1);
-  int fd = rootfs_fd >= 0 ? open_in_root(rel, O_WRONLY | O_NOFOLLOW) : openat(AT_FDCWD, rel, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+  int fd = rootfs_fd >= 0 ? open_in_root(rel, O_WRONLY | O_NOFOLLOW, 0) : openat(AT_FDCWD, rel, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) die(STEP_SYSCTL, errno, r->index);
   size_t len = strlen(value);
   if (write(fd, value, len) != (ssize_t)len) die(STEP_SYSCTL, errno, r->index);

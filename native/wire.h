@@ -50,7 +50,8 @@ enum wire_tag {
   TAG_ROOT_PROPAGATION = 31, /* u32 flags for mount(NULL, "/", ...) after pivot_root (rootfsPropagation) */
   TAG_SYSCTL = 32,       /* string path under the root (proc/sys/...), string value: a filesystem step, written in order */
   TAG_HOME = 33,         /* empty: add HOME from the container's /etc/passwd for the user ("/" if none) */
-  TAG_MAX = 33,
+  TAG_SECCOMP_FLAGS = 34,/* u32 SECCOMP_FILTER_FLAG_*: install the SECCOMP record with seccomp(2) and these flags */
+  TAG_MAX = 34,
 };
 
 /*
@@ -96,6 +97,7 @@ static const struct wire_rule wire_rules[TAG_MAX + 1] = {
   [TAG_ROOT_PROPAGATION] = {LEN_EXACT, 4, 0},
   [TAG_SYSCTL] = {LEN_STRINGS, 0, 2},
   [TAG_HOME] = {LEN_EXACT, 0, 0},
+  [TAG_SECCOMP_FLAGS] = {LEN_EXACT, 4, 0},
 };
 
 /* TAG_MOUNT ops: what to do around mount(2). */
@@ -103,6 +105,7 @@ static const struct wire_rule wire_rules[TAG_MAX + 1] = {
 #define MOUNT_OP_MKFILE 2u    /* create the target as an empty file (parents as dirs) */
 #define MOUNT_OP_REMOUNT_RO 4u/* after a bind, remount read-only keeping the locked flags */
 #define MOUNT_OP_COPYUP 8u    /* tmpcopyup: copy what the target directory held into the new mount */
+#define MOUNT_OP_NO_SYMLINKS 16u/* no component of the target may be a symlink (proc, sysfs: runc's "ordinary directory") */
 
 enum wire_sync {
   SYNC_CLONED = 1, /* helper -> ts, followed by u32 pid of the child (host pid namespace) */
@@ -152,6 +155,8 @@ enum wire_step {
   STEP_COPYUP = 35,
   STEP_SYSCTL = 36,
   STEP_HOME = 37,
+  STEP_SEAL = 38,      /* re-executing from a sealed memfd copy of the helper */
+  STEP_CLOSE_FDS = 39, /* closing the fds the helper was not given */
 };
 
 #endif

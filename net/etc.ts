@@ -30,6 +30,7 @@ export interface EtcNetwork {
  * reach; host.containers.internal names the host only when host loopback is allowed.
  */
 export function networkEtcFiles(net: EtcNetwork, opts: EtcOptions): { resolvConf: string; hosts: string } {
+  refuseLineBreaks(opts);
   const extra = (opts.addHosts ?? []).map((value) => {
     const entry = parseAddHost(value);
     if (entry.address !== 'host-gateway') return entry;
@@ -60,4 +61,16 @@ export function parseAddHost(value: string): { name: string; address: string } {
     throw new UsageError('NET_BAD_ADD_HOST', `invalid --add-host ${value}: expected NAME:IP`, { hint: 'e.g. --add-host db.local:10.0.2.2 or --add-host myhost:host-gateway' });
   }
   return { name, address };
+}
+
+/**
+ * Each value becomes (part of) one line of /etc/hosts or resolv.conf: a line break or NUL in a
+ * flag would add lines of the caller's choosing (another nameserver, a hosts entry).
+ */
+function refuseLineBreaks(opts: EtcOptions): void {
+  const flags: [string, string[]][] = [['--hostname', [opts.hostname]], ['--dns', opts.dns ?? []], ['--dns-search', opts.dnsSearch ?? []], ['--dns-option', opts.dnsOptions ?? []], ['--add-host', opts.addHosts ?? []]];
+  for (const [flag, values] of flags) {
+    const bad = values.find((v) => /[\r\n\0]/.test(v));
+    if (bad !== undefined) throw new NetworkError('NET_ETC_LINE_BREAK', `invalid ${flag} ${JSON.stringify(bad)}: it holds a line break`, { hint: `give ${flag} a single-line value` });
+  }
 }

@@ -34,8 +34,13 @@ class DockerArchiveSource implements ImageSource {
 
   constructor(file: string, private readonly dir: string) {
     this.where = `docker-archive:${file}`;
-    const list = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as DockerArchiveSource['entry'][];
-    if (!Array.isArray(list) || list.length === 0 || typeof list[0]?.Config !== 'string' || !Array.isArray(list[0].Layers)) {
+    let list: DockerArchiveSource['entry'][];
+    try {
+      list = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as DockerArchiveSource['entry'][];
+    } catch (error) {
+      throw new UsageError('ARCHIVE_INVALID', `${this.where}: manifest.json is not JSON (${(error as Error).message})`, { hint: 'the archive is damaged', cause: error });
+    }
+    if (!Array.isArray(list) || list.length === 0 || typeof list[0]?.Config !== 'string' || !Array.isArray(list[0].Layers) || !list[0].Layers.every((l) => typeof l === 'string')) {
       throw new UsageError('ARCHIVE_INVALID', `${this.where}: manifest.json lists no image`, { hint: 'the archive is damaged' });
     }
     this.entry = list[0];

@@ -1,6 +1,7 @@
-import { chmodSync, constants, copyFileSync, linkSync, lstatSync, mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, linkSync, lstatSync, mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { EntryKind, OPAQUE, readLayerIndex, type IndexEntry } from '../../fuse/layer-index.js';
+import { copySparse } from '../sys/sparse-copy.js';
 import type { ResolvedImage } from './resolve.js';
 
 /**
@@ -63,7 +64,7 @@ function copyLayer(src: string, entries: CopyEntry[], dest: string): void {
     }
     rmSync(to, { recursive: true, force: true });
     if (e.kind === EntryKind.File) {
-      copyFileSync(join(src, e.source ?? e.path), to, constants.COPYFILE_FICLONE);
+      copySparse(join(src, e.source ?? e.path), to);
       chmodSync(to, e.mode | 0o600);
     } else if (e.kind === EntryKind.Symlink) symlinkSync(e.link, to);
     else if (e.kind === EntryKind.Hardlink) linkSync(join(dest, e.link), to);

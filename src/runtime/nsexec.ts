@@ -21,9 +21,9 @@ export const STEPS = [
   '', 'read plan', 'parse plan', 'clone', 'sync', 'propagation', 'rootfs', 'mount', 'symlink', 'mask',
   'readonly', 'pivot_root', 'readonly root', 'hostname', 'loopback', 'rlimit', 'terminal', 'cwd',
   'setgroups', 'setgid', 'setuid', 'caps', 'no_new_privs', 'seccomp', 'init', 'setsid', 'exec', 'pdeathsig', 'cgroupns', 'setns', 'start fifo', 'console socket', 'tap', 'preserve fds',
-  'root propagation', 'copyup', 'sysctl', 'home',
+  'root propagation', 'copyup', 'sysctl', 'home', 'seal', 'close fds',
 ] as const;
-const MOUNT_OP = { MKDIR: 1, MKFILE: 2, REMOUNT_RO: 4, COPYUP: 8 } as const;
+const MOUNT_OP = { MKDIR: 1, MKFILE: 2, REMOUNT_RO: 4, COPYUP: 8, NO_SYMLINKS: 16 } as const;
 
 /** A record of the plan: its tag, payload, and a description for error messages. */
 interface WireRecord {
@@ -71,7 +71,8 @@ const empty = Buffer.alloc(0);
 function fsRecord(step: FsStep): WireRecord {
   switch (step.kind) {
     case 'mount': {
-      const ops = (step.mkdir ? MOUNT_OP.MKDIR : 0) | (step.mkfile ? MOUNT_OP.MKFILE : 0) | (step.remountRo ? MOUNT_OP.REMOUNT_RO : 0) | (step.copyUp ? MOUNT_OP.COPYUP : 0);
+      const ops = (step.mkdir ? MOUNT_OP.MKDIR : 0) | (step.mkfile ? MOUNT_OP.MKFILE : 0) | (step.remountRo ? MOUNT_OP.REMOUNT_RO : 0)
+        | (step.copyUp ? MOUNT_OP.COPYUP : 0) | (step.noSymlinks ? MOUNT_OP.NO_SYMLINKS : 0);
       return { tag: TAG.MOUNT, payload: Buffer.concat([u32(step.flags, ops), str(step.source, step.target, step.fstype, step.data)]), what: `mount ${step.what}` };
     }
     case 'symlink': return { tag: TAG.SYMLINK, payload: str(step.target, step.linkpath), what: `symlink ${step.linkpath}` };
@@ -113,6 +114,7 @@ function planRecords(plan: HelperPlan): WireRecord[] {
   if (plan.rootPropagation !== undefined) add(TAG.ROOT_PROPAGATION, u32(plan.rootPropagation), 'set the propagation of the root');
   if (plan.defaultHome) add(TAG.HOME, empty, 'set HOME from /etc/passwd');
   if (plan.preserveFds) add(TAG.PRESERVE_FDS, u32(plan.preserveFds, preservedFirst(plan.preserveFds)), `pass fds 3-${2 + plan.preserveFds} on`);
+  if (plan.seccompFlags) add(TAG.SECCOMP_FLAGS, u32(plan.seccompFlags), 'set the seccomp filter flags');
   return r;
 }
 
@@ -203,8 +205,9 @@ export function spawnHelper(plan: HelperPlan, stdio: [StdioOptions0, StdioOption
   const passed = preservedStdio(plan.preserveFds ?? 0);
   // Its own session: a ^C at hutch's terminal reaches hutch alone, which forwards it once.
   // With --init the helper stays as the container's PID 1: its argv and environment show there
-  // (/proc/1/cmdline, /proc/1/environ), so a neutral name rather than the host path, and no
-  // caller environment (the command's comes in the plan).
+  // (/proc/1/cmdline, /proc/1/environ), so a neutral name rather than the host path, and an
+  // environment of its own: the caller's (tokens, HOME, XDG_RUNTIME_DIR) must not show in a helper
+  // a container can see (its PID 1 under --init, `hutch exec`); the command's comes in the plan.
   const child = spawn(helperPath(), [], { stdio: [...stdio, 'pipe', 'pipe', 'pipe', ...passed], detached: true, argv0: plan.init ? INIT_NAME : undefined, env: {} });
   const planFd = child.stdio[3] as Duplex, sync = child.stdio[4] as Duplex, failures = (child.stdio as unknown as Readable[])[5] as Readable;
   planFd.on('error', () => undefined); // a helper that dies early closes its end; fd 5 says why

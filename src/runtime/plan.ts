@@ -38,6 +38,8 @@ export interface HelperPlan {
   caps?: CapabilitySets;
   noNewPrivileges: boolean;
   seccomp?: Uint8Array;
+  /** seccomp(2) SECCOMP_FILTER_FLAG_* for the filter (the spec's linux.seccomp.flags). */
+  seccompFlags?: number;
   args: string[];
   env: string[];
   /** No HOME in env: the helper adds the user's home from the container's /etc/passwd, or "/" (runc). */
@@ -68,8 +70,10 @@ export interface PlanHost {
 export interface PlanOptions extends Pick<HelperPlan, 'detach' | 'startFifo' | 'consoleSocket' | 'tap' | 'preserveFds'> {
   /** Run a tiny init as PID 1 that reaps zombies and forwards signals (--init). */
   init?: boolean;
-  /** Compiled seccomp program (struct sock_filter[]), compiled by the caller. */
+  /** spec.linux.seccomp compiled (struct sock_filter[], src/security/seccomp): the plan stays pure. */
   seccomp?: Uint8Array;
+  /** Its seccomp(2) SECCOMP_FILTER_FLAG_* bits. */
+  seccompFlags?: number;
   /**
    * The namespaces to enter before the clone when the launch placed the container (the union
    * filesystem daemon's user and mount namespaces, another container's network); else the spec's paths.
@@ -105,6 +109,7 @@ export function planFromSpec(spec: Spec, host: PlanHost, options: PlanOptions = 
     caps: proc.capabilities === undefined ? undefined : capabilitySets(proc.capabilities),
     noNewPrivileges: proc.noNewPrivileges === true,
     seccomp: options.seccomp,
+    seccompFlags: options.seccompFlags || undefined,
     args: proc.args,
     env: proc.env ?? [],
     defaultHome: !(proc.env ?? []).some((e) => e.startsWith('HOME=')) || undefined,
@@ -186,12 +191,17 @@ function capabilitySets(caps: NonNullable<NonNullable<Spec['process']>['capabili
 /** Mounts in spec order (devices and /dev symlinks right after /dev), then masked and read-only paths. */
 function filesystemSteps(spec: Spec, rootfs: string, host: PlanHost): FsStep[] {
   const steps: FsStep[] = [];
-  const inside = (p: string): string => posix.join(rootfs, p);
+  // A container path resolves inside the root: `..` above it stops there, as in runc (the helper
+  // then resolves symlinks inside the root too).
+  const inside = (p: string): string => posix.join(rootfs, posix.resolve('/', p));
   const ownNetns = namespaceOf(spec, 'network') !== undefined;
   const ownCgroupns = createsNamespace(spec, 'cgroup');
   const gids = spec.linux?.gidMappings ?? host.gidMappings;
   for (const m of spec.mounts ?? []) {
-    steps.push(mountStep(adaptRootless(m, ownNetns, gids, ownCgroupns), inside(m.destination), host));
+    const step = mountStep(adaptRootless(m, ownNetns, gids, ownCgroupns), inside(m.destination), host);
+    // proc and sysfs must sit on an ordinary directory (runc): a symlink would carry the masks away.
+    if (step.kind === 'mount' && (m.type === 'proc' || m.type === 'sysfs')) step.noSymlinks = true;
+    steps.push(step);
     if (m.destination === '/dev' && m.type === 'tmpfs') steps.push(...devSteps(spec, inside));
   }
   if (!(spec.mounts ?? []).some((m) => m.destination === '/dev' && m.type === 'tmpfs')) steps.push(...bareDevSteps(spec, inside));

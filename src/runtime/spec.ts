@@ -106,6 +106,8 @@ export interface Device {
 
 export interface Seccomp {
   defaultAction: string;
+  defaultErrnoRet?: number;
+  listenerPath?: string;
   architectures?: string[];
   flags?: string[];
   syscalls?: { names: string[]; action: string; errnoRet?: number; args?: { index: number; value: number; valueTwo?: number; op: string }[] }[];

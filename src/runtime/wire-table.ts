@@ -49,6 +49,7 @@ export const WIRE_RECORDS = {
   ROOT_PROPAGATION: { tag: 31, rule: exact(4) },
   SYSCTL: { tag: 32, rule: strings(2) },
   HOME: { tag: 33, rule: exact(0) },
+  SECCOMP_FLAGS: { tag: 34, rule: exact(4) },
 } as const satisfies Record<string, { tag: number; rule: PayloadRule }>;
 
 export type RecordName = keyof typeof WIRE_RECORDS;

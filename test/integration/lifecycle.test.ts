@@ -68,7 +68,7 @@ describe('a detached container', () => {
   });
 
   it('execs with -u, -e and -w, confined like the container (same pid namespace, no new privileges)', async () => {
-    await runD(['--name', 'box'], ['sleep', '1000']);
+    await runD(['--name', 'box', '--security-opt', 'no-new-privileges'], ['sleep', '1000']);
     const r = await h('exec', '-u', 'user', '-e', 'GREETING=hi', '-w', '/tmp', 'box', 'sh', '-c', 'id -u; echo $GREETING; pwd; grep NoNewPrivs /proc/self/status; echo $$');
     expect(r.stderr).toBe('');
     const lines = String(r.stdout).split('\n');

@@ -106,7 +106,7 @@ describe('filesystem', () => {
 
 describe('hardening', () => {
   it('has docker\'s default capabilities, no_new_privs, masked and read-only paths', async () => {
-    const r = await sh('grep -E "^(CapEff|CapBnd|NoNewPrivs)" /proc/self/status; wc -c < /proc/keys; wc -c < /proc/timer_list; ls /sys/firmware | wc -l; (echo 1 > /proc/sys/kernel/domainname) 2>&1');
+    const r = await sh('grep -E "^(CapEff|CapBnd|NoNewPrivs)" /proc/self/status; wc -c < /proc/keys; wc -c < /proc/timer_list; ls /sys/firmware | wc -l; (echo 1 > /proc/sys/kernel/domainname) 2>&1', ['--security-opt', 'no-new-privileges']);
     expect(String(r.stdout).split('\n')).toEqual([
       'CapEff:\t00000000a80425fb', 'CapBnd:\t00000000a80425fb', 'NoNewPrivs:\t1', '0', '0', '0',
       'sh: can\'t create /proc/sys/kernel/domainname: Read-only file system',

@@ -10,6 +10,7 @@ import { openpty } from '../../src/sys/pty.js';
 import { requires } from '../helpers/host.js';
 import { fdStdio, REPO, sandbox, type Sandbox } from '../helpers/hutch-cli.js';
 import { busyboxRootfs } from '../helpers/rootfs.js';
+import { installProbe, verdicts } from '../helpers/syscall-probe.js';
 
 let box: Sandbox;
 const IMAGE = 'localhost/hutch-busybox:test';
@@ -87,6 +88,17 @@ describe('podman --runtime hutch-runtime', () => {
     await podman(['rm', '-f', '-t', '0', 'ttybox']);
     out.destroy();
     closeSync(slave);
+  });
+
+  it('podman-seccomp: podman\'s default seccomp profile is in force in the container', async () => {
+    const dir = join(box.dir, 'probe');
+    mkdirSync(dir, { recursive: true });
+    installProbe(dir);
+    const r = await podman(['run', '--rm', '--network', 'none', '-v', `${dir}:/p:ro`, IMAGE, 'sh', '-c', "grep '^Seccomp:' /proc/self/status; /p/probe io_uring_setup userfaultfd add_key getpid"]);
+    expect(r.exitCode, String(r.stderr)).toBe(0);
+    const [status, ...rest] = String(r.stdout).split('\n');
+    expect(status).toMatch(/^Seccomp:\s+2$/);
+    expect(verdicts(rest.join('\n'))).toEqual({ io_uring_setup: 38, userfaultfd: 1, add_key: 38, getpid: 0 });
   });
 });
 

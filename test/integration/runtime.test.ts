@@ -5,6 +5,7 @@ import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { fdStdio, hutch, type Sandbox } from '../helpers/hutch-cli.js';
+import { writeBundleConfig } from '../helpers/bundle-config.js';
 import { useBundleSandbox } from '../helpers/frames.js';
 
 let box: Sandbox;
@@ -14,23 +15,8 @@ const rt = (...args: string[]) => hutch(['runtime', '--root', join(box.dir, 'rt'
 const rtBg = (...args: string[]) => hutch(['runtime', '--root', join(box.dir, 'rt'), ...args], { stdout: 'ignore', stderr: 'ignore' });
 const state = async (id: string) => JSON.parse(String((await rt('state', id)).stdout));
 
-/** A config.json as an engine would write it: the user mapped to root, no terminal. */
-function config(args: string[], change: (c: Record<string, any>) => void = () => undefined): void {
-  const c: Record<string, any> = {
-    ociVersion: '1.2.0',
-    process: { user: { uid: 0, gid: 0 }, args, env: ['PATH=/bin'], cwd: '/' },
-    root: { path: 'rootfs' },
-    hostname: 'oci',
-    mounts: [{ destination: '/proc', type: 'proc', source: 'proc' }, { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'mode=755'] }],
-    linux: {
-      namespaces: [{ type: 'user' }, { type: 'mount' }, { type: 'pid' }, { type: 'uts' }, { type: 'ipc' }],
-      uidMappings: [{ containerID: 0, hostID: userInfo().uid, size: 1 }],
-      gidMappings: [{ containerID: 0, hostID: userInfo().gid, size: 1 }],
-    },
-  };
-  change(c);
-  writeFileSync(join(bundle, 'config.json'), JSON.stringify(c));
-}
+/** A config.json as an engine would write it, changed by `change`. */
+const config = (args: string[], change?: (c: Record<string, any>) => void): void => writeBundleConfig(bundle, args, change);
 
 useBundleSandbox((b, dir) => ((box = b), (bundle = dir)));
 

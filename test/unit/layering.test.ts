@@ -9,7 +9,7 @@ import { areaOf, findCycles, importGraph, layerViolations, sourceFiles, type Lay
 const repo = resolve(import.meta.dirname, '..', '..');
 const below = ['src/sys', 'src/errors.ts', 'src/error-codes.ts', 'src/paths.ts'];
 // src/config: the containers/common configuration files (TOML), read at the edge.
-const mechanisms = ['src/image', 'src/runtime', 'src/userns', 'src/cgroups', 'net', 'fuse', 'src/config', ...below];
+const mechanisms = ['src/image', 'src/runtime', 'src/security', 'src/userns', 'src/cgroups', 'net', 'fuse', 'src/config', ...below];
 const engine = (...areas: string[]): string[] => areas.map((a) => `src/engine/${a}`);
 
 /** Which areas each area may import (besides itself). */
@@ -30,6 +30,7 @@ export const LAYERS: Layers = {
   'src/image': ['fuse/layer-index.ts', 'src/config', ...below],
   'src/config': ['src/errors.ts', 'src/error-codes.ts'],
   'src/runtime': ['src/userns', ...below],
+  'src/security': ['src/runtime/spec.ts', ...below],
   'src/userns': ['src/runtime/spec.ts', 'src/sys', 'src/errors.ts'],
   'src/cgroups': ['src/sys', 'src/errors.ts'],
   net: ['src/sys', 'src/errors.ts'],

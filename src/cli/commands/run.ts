@@ -40,6 +40,8 @@ export class RunCommand extends ContainerFlagsCommand {
   gidmap = Option.Array('--gidmap', [], { description: 'explicit gid map CONTAINER:HOST:SIZE (repeatable)' });
   capAdd = Option.Array('--cap-add', [], { description: 'add a capability (or ALL)' });
   capDrop = Option.Array('--cap-drop', [], { description: 'drop a capability (or ALL)' });
+  privileged = Option.Boolean('--privileged', false, { description: 'every capability, no seccomp filter, nothing masked (still no more than your own user can do)' });
+  securityOpt = Option.Array('--security-opt', [], { description: 'seccomp=unconfined|PROFILE.json, no-new-privileges[=true|false], mask=PATHS, unmask=PATHS|ALL' });
   ulimit = Option.Array('--ulimit', [], { description: 'NAME=SOFT[:HARD], e.g. nofile=1024:2048' });
   tty = Option.Boolean('-t,--tty', false, { description: 'allocate a pseudo-terminal' });
   interactive = Option.Boolean('-i,--interactive', false, { description: 'keep stdin open' });
@@ -79,6 +81,7 @@ export class RunCommand extends ContainerFlagsCommand {
       volumes: this.volume, readOnly: this.readOnly, tmpfs: this.tmpfs, hostname: this.hostname, network: 'none',
       capAdd: this.capAdd, capDrop: this.capDrop, tty: this.tty, ulimits: this.ulimit, userns: this.userns === 'keep-id' ? 'keep-id' : 'auto',
       uidmap: this.uidmap, gidmap: this.gidmap, interactive: this.interactive, init: this.init, preserveFds: this.preserveFds,
+      securityOpts: this.securityOpt, privileged: this.privileged,
     }, loadContainersConf(), this.userns);
   }
 }

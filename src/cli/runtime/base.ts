@@ -4,6 +4,7 @@ import { BugError, HutchError } from '../../errors.js';
 import { defaultOciRoot, type OciCreateOptions } from '../../engine/oci/lifecycle.js';
 import { HutchCommand, renderError } from '../command.js';
 import { preserveFdsOption } from '../options/preserve-fds.js';
+import { privateDir } from '../../paths.js';
 
 /**
  * Base of `hutch runtime` verbs: runc's global flags, and errors also written to --log (as JSON
@@ -18,7 +19,9 @@ export abstract class RuntimeCommand extends HutchCommand {
   rootless = Option.String('--rootless', { description: 'accepted for runc compatibility (hutch is always rootless)' });
 
   protected root(): string {
-    return this.rootDir ?? defaultOciRoot();
+    if (this.rootDir === undefined) return defaultOciRoot();
+    privateDir(this.rootDir, 'the runtime state directory (--root)');
+    return this.rootDir;
   }
 
   async execute(): Promise<number> {

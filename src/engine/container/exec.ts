@@ -4,7 +4,7 @@ import { isSameProcess } from '../../sys/proc.js';
 import { viewContainer, resolveContainer, type ContainerStore } from '../store/index.js';
 import { rawMode, terminalIo, type RunCommandIo } from './foreground.js';
 import { runContainer } from '../launch/index.js';
-import { execSpec, resolveUserIn } from '../spec/index.js';
+import { adjustCapabilities, execSpec, resolveUserIn } from '../spec/index.js';
 
 /** `hutch exec`'s flags. */
 export interface ExecRequest {
@@ -15,6 +15,9 @@ export interface ExecRequest {
   user?: string;
   tty: boolean;
   interactive: boolean;
+  /** --cap-add/--cap-drop, on the container's own set (--privileged: ALL). */
+  capAdd?: string[];
+  capDrop?: string[];
 }
 
 /** Runs a command inside a running container of the user face; returns its exit status. */
@@ -26,7 +29,7 @@ export async function execInContainer(store: ContainerStore, req: ExecRequest, i
   }
   const base = config.spec.process!;
   const user = req.user === undefined ? base.user : userFor(config.spec, req.user);
-  const process: Process = { ...base, terminal: req.tty, args: req.command, env: mergeEnv(base.env ?? [], req.env), cwd: req.workdir ?? base.cwd, user };
+  const process: Process = { ...base, terminal: req.tty, args: req.command, env: mergeEnv(base.env ?? [], req.env), cwd: req.workdir ?? base.cwd, user, capabilities: execCapabilities(base, req) };
   const spec = execSpec(config.spec, state.pid!, process);
   const restore = req.tty && req.interactive && io.stdin.isTTY ? rawMode(io.stdin) : () => undefined;
   try {
@@ -56,4 +59,12 @@ function mergeEnv(base: string[], extra: string[]): string[] {
     else if (eq < 0 && globalThis.process.env[e] !== undefined) env.set(e, `${e}=${globalThis.process.env[e]}`);
   }
   return [...env.values()];
+}
+
+/** The container's capabilities with exec's --cap-add/--cap-drop applied to each set it has. */
+function execCapabilities(base: Process, req: ExecRequest): Process['capabilities'] {
+  const caps = base.capabilities;
+  if (caps === undefined || (!req.capAdd?.length && !req.capDrop?.length)) return caps;
+  const set = adjustCapabilities(caps.bounding ?? [], req.capAdd ?? [], req.capDrop ?? []);
+  return { ...caps, bounding: set, effective: set, permitted: set };
 }

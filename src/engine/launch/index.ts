@@ -7,7 +7,8 @@
  *
  * Owns: createContainer, runContainer, LaunchOptions, CreatedContainer, launchInUserNamespace,
  * attachTerminal, parseSignal.
- * May import: src/runtime, src/userns, src/sys, src/errors.ts. No other engine area (it is the bottom).
+ * May import: src/runtime, src/security (the seccomp compiler), src/userns, src/sys, src/errors.ts.
+ * No other engine area (it is the bottom).
  */
 export * from './launch.js';
 export * from './terminal.js';

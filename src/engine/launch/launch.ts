@@ -4,6 +4,7 @@ import { CommandError, HelperError, UserNsError } from '../../errors.js';
 import { spawnHelper, WIRE, type HelperProcess } from '../../runtime/nsexec.js';
 import { planFromSpec, type PlanOptions } from '../../runtime/plan.js';
 import { namespaceOf, type Spec } from '../../runtime/spec.js';
+import { compileSeccomp } from '../../security/seccomp/index.js';
 import { takeFd } from '../../sys/pidfd.js';
 import { parseMapText } from '../../userns/idmap.js';
 import { writeIdMaps, type MapWriter } from '../../userns/newidmap.js';
@@ -62,7 +63,9 @@ export async function createContainer(spec: Spec, options: LaunchOptions = {}): 
   const userns = namespaceOf(spec, 'user');
   const ownUserns = userns !== undefined && userns.path === undefined; // a path joins one (exec)
   const gidMappings = ownUserns ? undefined : parseMapText(readFileSync('/proc/self/gid_map', 'utf8'));
-  const plan = planFromSpec(spec, { isDirectory, gidMappings }, options);
+  // linux.seccomp of either face goes through the one compiler; a given program overrides it.
+  const filter = options.seccomp !== undefined ? { program: options.seccomp, flags: options.seccompFlags ?? 0 } : spec.linux?.seccomp && compileSeccomp(spec.linux.seccomp);
+  const plan = planFromSpec(spec, { isDirectory, gidMappings }, { ...options, seccomp: filter?.program, seccompFlags: filter?.flags });
   const helper = spawnHelper(plan, plan.terminal ? ['ignore', 'ignore', 'ignore'] : options.stdio ?? ['inherit', 'inherit', 'inherit']);
   let pid: number;
   let detach: (() => Promise<void>) | undefined;
@@ -154,6 +157,7 @@ function refine(error: unknown, spec: Spec): unknown {
   if (error.step === 'exec' && (error.errno === 2 || error.errno === 20)) {
     return new CommandError('COMMAND_NOT_FOUND', `cannot run ${command}: no such file or directory in the container`, { hint: 'check the command name and the PATH inside the container', exitCode: 127 });
   }
+  if (error.step === 'mount' && error.errno === ELOOP) return symlinkedMount(error, spec);
   if (error.step === 'exec') {
     // Engines read the cause in words (podman exits 126 on "permission denied").
     const why = error.errno === 13 ? 'permission denied' : error.errno === 8 ? 'exec format error' : error.message.split(': ').pop();
@@ -166,6 +170,17 @@ function refine(error: unknown, spec: Spec): unknown {
   }
   if (error.step === 'cwd') return new HelperError('cwd', error.errno, `cannot enter the working directory ${spec.process?.cwd}: ${error.message.split(': ').pop()}`, { hint: 'give -w a directory that exists in the container' });
   return error;
+}
+
+const ELOOP = 40;
+
+/** proc and sysfs refused a symlink on the way (MOUNT_OP_NO_SYMLINKS): say which, as runc does. */
+function symlinkedMount(error: HelperError, spec: Spec): HelperError {
+  const mount = (spec.mounts ?? []).find((m) => (m.type === 'proc' || m.type === 'sysfs') && error.message.includes(` at ${m.destination}:`));
+  if (mount === undefined) return error;
+  return new HelperError('mount', ELOOP, `cannot start the container: ${mount.destination} in the root filesystem is a symlink: ${mount.type} must be mounted on an ordinary directory`, {
+    hint: 'the image is broken or hostile: its /proc and /sys must be plain directories',
+  });
 }
 
 function isDirectory(path: string): boolean {

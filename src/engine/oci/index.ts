@@ -5,7 +5,7 @@
  *
  * Owns: ociCreate/ociStart/ociKill/ociDelete, ociRunForeground, ociExec, runHooks, rootlessSpec,
  * ociUpdate and what config.json asks beside the helper's plan (oomScoreAdj, unapplied-label warnings).
- * May import: engine/launch, engine/spec; src/runtime, src/cgroups, src/sys, src/errors.ts.
+ * May import: engine/launch, engine/spec; src/runtime, src/cgroups, src/sys, src/errors.ts, src/paths.ts.
  */
 export * from './lifecycle.js';
 export * from './exec.js';

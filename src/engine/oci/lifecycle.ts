@@ -1,6 +1,7 @@
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { UsageError } from '../../errors.js';
+import { privateTmpDir } from '../../paths.js';
 import type { Spec } from '../../runtime/spec.js';
 import { parseSpec } from '../../runtime/validate.js';
 import { atomicWriteFile, withLock } from '../../sys/fs.js';
@@ -41,7 +42,7 @@ export interface OciCreateOptions {
 
 /** runc's default state root, made rootless: $XDG_RUNTIME_DIR/hutch-runtime. */
 export function defaultOciRoot(env: NodeJS.ProcessEnv = process.env): string {
-  return env.XDG_RUNTIME_DIR ? join(env.XDG_RUNTIME_DIR, 'hutch-runtime') : `/tmp/hutch-runtime-${process.getuid?.()}`;
+  return env.XDG_RUNTIME_DIR ? join(env.XDG_RUNTIME_DIR, 'hutch-runtime') : privateTmpDir(`/tmp/hutch-runtime-${process.getuid?.()}`);
 }
 
 /** Reads and validates BUNDLE/config.json; root.path is resolved against the bundle. */

@@ -2,7 +2,8 @@ import { readFileSync, statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { UsageError } from '../../errors.js';
 import { CAPABILITIES, capabilityName, DEFAULT_CAPABILITIES, RLIMITS } from '../../runtime/linux.js';
-import type { IdMapping, Mount, Rlimit } from '../../runtime/spec.js';
+import type { IdMapping, Mount, Rlimit, Seccomp } from '../../runtime/spec.js';
+import { parseSecurityOpts, seccompFor } from '../../security/options.js';
 import { requireMapped } from '../../userns/idmap.js';
 import type { SubidRange } from '../../userns/subid.js';
 import { resolveUser, resolveUserIn, type ContainerUser } from './users.js';
@@ -24,6 +25,10 @@ export interface RunRequest {
   capDrop: string[];
   tty: boolean;
   ulimits: string[];
+  /** --security-opt values (src/security/options.ts). */
+  securityOpts?: string[];
+  /** --privileged, in podman's rootless sense: every capability (of the user namespace), no seccomp, nothing masked. */
+  privileged?: boolean;
   /** containers.conf's env: under the image's Env and the flags. */
   defaultEnv?: string[];
   /** containers.conf's default_capabilities: replaces docker's default set when given. */
@@ -78,6 +83,16 @@ export interface Blueprint {
   gidMappings: IdMapping[];
   setgroupsAllowed: boolean;
   etcFiles: SpecContext['etcFiles'];
+  /** --security-opt and --privileged, resolved: the seccomp profile for these capabilities (a file already read). */
+  security?: BlueprintSecurity;
+}
+
+export interface BlueprintSecurity {
+  /** linux.seccomp; undefined: unconfined. */
+  seccomp?: Seccomp;
+  noNewPrivileges: boolean;
+  mask: string[];
+  unmask: string[];
 }
 
 /** Interprets the request (a flag that cannot mean anything fails here), then runs the checks. */
@@ -93,7 +108,7 @@ export function blueprintFromRequest(req: RunRequest, ctx: SpecContext): Bluepri
     env: [...(req.defaultEnv ?? []), ...req.envFiles.flatMap(readEnvFile), ...req.env].flatMap(lookUpEnv),
     cwd: req.workdir ?? '/',
     user: containerUser(req, ctx, rootfs),
-    capabilities: capabilities(req.capAdd, req.capDrop, req.defaultCapabilities?.map(capabilityName) ?? DEFAULT_CAPABILITIES),
+    capabilities: adjustCapabilities(req.defaultCapabilities?.map(capabilityName) ?? DEFAULT_CAPABILITIES, req.privileged ? ['ALL'] : req.capAdd, req.capDrop),
     rlimits: req.ulimits.map(parseUlimit),
     mounts: [...req.tmpfs.map(tmpfsMount), ...req.volumes.map(volumeMount)],
     network: req.network,
@@ -102,6 +117,7 @@ export function blueprintFromRequest(req: RunRequest, ctx: SpecContext): Bluepri
     setgroupsAllowed: ctx.setgroupsAllowed,
     etcFiles: ctx.etcFiles,
   };
+  blueprint.security = security(req, blueprint.capabilities);
   checkBlueprint(blueprint, ctx);
   return blueprint;
 }
@@ -113,7 +129,17 @@ const CHECKS: BlueprintCheck[] = [
   (b, ctx) => requireMapped('uid', b.uidMappings, b.user.uid, ctx.subuid),
   (b, ctx) => requireMapped('gid', b.gidMappings, b.user.gid, ctx.subgid),
   (b) => b.mounts.filter((m) => m.type === 'bind').forEach((m) => requireSource(m.source!, m.destination)),
+  // It is also a line of /etc/hostname and /etc/hosts; sethostname takes at most 64 bytes.
+  (b) => {
+    if (!/^[^\s\0]{1,64}$/.test(b.hostname)) throw new UsageError('HOSTNAME_INVALID', `invalid --hostname ${JSON.stringify(b.hostname)}: a hostname is 1-64 characters without spaces or line breaks`, { hint: 'e.g. --hostname web1' });
+  },
 ];
+
+/** --privileged turns seccomp and the masks off; no_new_privs stays off unless asked for, as in podman. */
+function security(req: RunRequest, caps: string[]): BlueprintSecurity {
+  const options = parseSecurityOpts([...(req.privileged ? ['seccomp=unconfined', 'unmask=ALL'] : []), ...(req.securityOpts ?? [])]);
+  return { seccomp: seccompFor(options, caps), noNewPrivileges: options.noNewPrivileges ?? false, mask: options.mask, unmask: options.unmask };
+}
 
 export function checkBlueprint(blueprint: Blueprint, ctx: SpecContext): void {
   for (const check of CHECKS) check(blueprint, ctx);
@@ -124,8 +150,8 @@ function containerUser(req: RunRequest, ctx: SpecContext, rootfs: string): Conta
   return ctx.userDb ? resolveUser(req.user ?? '0', ctx.userDb.passwd, ctx.userDb.group) : resolveUserIn(rootfs, req.user ?? '0');
 }
 
-/** The default set (docker's, or containers.conf's), then --cap-add, then --cap-drop; ALL stands for every capability. */
-function capabilities(add: string[], drop: string[], base: readonly string[]): string[] {
+/** `base` (docker's default set, containers.conf's, or exec's container set), then --cap-add, then --cap-drop; ALL stands for every capability. */
+export function adjustCapabilities(base: readonly string[], add: string[], drop: string[]): string[] {
   const isAll = (c: string): boolean => c.toUpperCase() === 'ALL';
   const caps = add.some(isAll) ? [...CAPABILITIES] as string[] : [...base];
   for (const c of add.filter((c) => !isAll(c)).map(capabilityName)) if (!caps.includes(c)) caps.push(c);

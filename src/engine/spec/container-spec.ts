@@ -1,4 +1,5 @@
 import type { Mount, Namespace, Spec } from '../../runtime/spec.js';
+import { maskedPaths } from '../../security/options.js';
 import { toHost } from '../../userns/idmap.js';
 import { blueprintFromRequest, type Blueprint, type RunRequest, type SpecContext } from './blueprint.js';
 
@@ -39,7 +40,7 @@ export function specFromBlueprint(b: Blueprint, placement: Placement = {}): Spec
       cwd: b.cwd,
       capabilities: { bounding: caps, effective: caps, permitted: caps, inheritable: [], ambient: [] },
       rlimits: b.rlimits,
-      noNewPrivileges: true,
+      noNewPrivileges: b.security?.noNewPrivileges ?? false, // off by default, as in podman (setuid programs work)
     },
     root: { path: placement.rootfs ?? b.rootfs, readonly: b.readOnly },
     hostname: b.hostname,
@@ -49,8 +50,9 @@ export function specFromBlueprint(b: Blueprint, placement: Placement = {}): Spec
       uidMappings: b.uidMappings,
       gidMappings: b.gidMappings,
       devices: DEVICES.map((d) => ({ path: `/dev/${d}`, type: 'c' as const })),
-      maskedPaths: MASKED_PATHS,
-      readonlyPaths: READONLY_PATHS,
+      maskedPaths: maskedPaths(MASKED_PATHS, { mask: b.security?.mask ?? [], unmask: b.security?.unmask ?? [] }),
+      readonlyPaths: READONLY_PATHS.filter((p) => !b.security?.unmask.includes('ALL') && !b.security?.unmask.includes(p)),
+      ...(b.security?.seccomp === undefined ? {} : { seccomp: b.security.seccomp }),
     },
   };
 }

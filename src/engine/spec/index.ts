@@ -5,7 +5,7 @@
  * (Entrypoint, Cmd, Env, WorkingDir, User, Volumes, ExposedPorts) fills what the flags left open.
  *
  * Owns: buildRunSpec, withoutUserNamespace, execSpec, resolveUser, applyImageConfig.
- * May import: src/runtime (spec types, capabilities), src/userns, src/image (types), src/sys,
+ * May import: src/runtime (spec types, capabilities), src/security (--security-opt), src/userns, src/image (types), src/sys,
  * src/errors.ts. No other engine area.
  */
 export * from './blueprint.js';

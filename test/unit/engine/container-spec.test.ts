@@ -13,9 +13,12 @@ const ctx: SpecContext = {
 const req = (over: Partial<RunRequest> = {}): RunRequest => ({ rootfs: '/r', command: ['sh'], env: [], envFiles: [], volumes: [], readOnly: false, tmpfs: [], network: 'none', capAdd: [], capDrop: [], tty: false, ulimits: [], ...over });
 
 describe('buildRunSpec', () => {
-  it('gives docker\'s defaults: root, default caps, no_new_privs, own namespaces, hostname from the id', () => {
+  it('gives docker\'s defaults: root, default caps, no no_new_privs (podman\'s), seccomp, own namespaces, hostname from the id', () => {
     const spec = buildRunSpec(req(), ctx);
-    expect(spec.process).toMatchObject({ user: { uid: 0, gid: 0 }, cwd: '/', noNewPrivileges: true, terminal: false });
+    expect(spec.process).toMatchObject({ user: { uid: 0, gid: 0 }, cwd: '/', noNewPrivileges: false, terminal: false });
+    expect(spec.linux!.seccomp).toMatchObject({ defaultAction: 'SCMP_ACT_ERRNO', defaultErrnoRet: 38 });
+    const opted = buildRunSpec(req({ securityOpts: ['no-new-privileges', 'seccomp=unconfined'] }), ctx);
+    expect([opted.process!.noNewPrivileges, 'seccomp' in opted.linux!]).toEqual([true, false]);
     expect(spec.process!.capabilities!.bounding).toEqual(DEFAULT_CAPABILITIES);
     expect(spec.process!.env).toEqual([`PATH=${DEFAULT_PATH}`, 'HOSTNAME=0123456789ab', 'HOME=/root']);
     expect(spec.linux!.namespaces!.map((n) => n.type)).toEqual(['user', 'mount', 'pid', 'uts', 'ipc', 'cgroup', 'network']);

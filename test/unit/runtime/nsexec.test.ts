@@ -44,14 +44,14 @@ it('agrees with native/wire.h on sync messages, steps and constants', () => {
 const everything: HelperPlan = {
   cloneFlags: 0x20000, joins: [{ type: 0x10000000, path: '/proc/1/ns/user' }], propagation: 0x44000, rootfs: '/r',
   fs: [
-    { kind: 'mount', source: 'proc', target: '/r/proc', fstype: 'proc', flags: 0, data: '', mkdir: true, what: 'proc' },
+    { kind: 'mount', source: 'proc', target: '/r/proc', fstype: 'proc', flags: 0, data: '', mkdir: true, noSymlinks: true, what: 'proc' },
     { kind: 'symlink', target: '/proc/self/fd', linkpath: '/r/dev/fd' }, { kind: 'mask', path: '/r/proc/kcore' }, { kind: 'readonly', path: '/r/proc/sys' },
     { kind: 'sysctl', key: 'net.ipv4.ip_forward', path: 'proc/sys/net/ipv4/ip_forward', value: '1' },
   ],
   rootPropagation: 0x100000, defaultHome: true,
   readonlyRoot: true, hostname: 'h', loopback: true, rlimits: [{ resource: 7, soft: 1n, hard: 2n }], umask: 0o22, terminal: true, cwd: '/',
   user: { uid: 1, gid: 2 }, groups: [3, 4], caps: { bounding: 1n, effective: 1n, permitted: 1n, inheritable: 0n, ambient: 0n }, noNewPrivileges: true,
-  seccomp: new Uint8Array(16), args: ['sh'], env: ['A=1'], init: true, parentDeathSignal: 9, detach: true, startFifo: '/f', consoleSocket: '/s', tap: 'tap0', preserveFds: 1,
+  seccomp: new Uint8Array(16), seccompFlags: 1, args: ['sh'], env: ['A=1'], init: true, parentDeathSignal: 9, detach: true, startFifo: '/f', consoleSocket: '/s', tap: 'tap0', preserveFds: 1,
 };
 
 function fits(rule: PayloadRule, payload: Buffer): boolean {
