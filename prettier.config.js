@@ -1,5 +1,5 @@
-// The formatter (npm run format, npm run format:check). One pass over the whole tree is pending
-// (the lead runs it once every branch has merged); until then, format only the files you change.
+// The formatter: npm run format writes, npm run lint checks (CI runs it). The whole tree was
+// formatted once; Markdown and JSON are left as written (.prettierignore).
 export default {
   printWidth: 120,
   singleQuote: true,

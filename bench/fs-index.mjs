@@ -16,8 +16,18 @@ function walk(rel) {
     const type = st.mode & 0o170000;
     const first = st.nlink > 1 && type === 0o100000 ? seen.get(st.ino) : undefined;
     entries.push({
-      path, kind: first !== undefined ? 4 : KIND[type], flags: 0, mode: st.mode & 0o7777, uid: 0, gid: 0, rdev: st.rdev, size: st.size,
-      mtimeSec: Math.floor(st.mtimeMs / 1000), mtimeNsec: 0, link: first ?? (type === 0o120000 ? readlinkSync(join(root, path)) : ''), xattrs: new Map(),
+      path,
+      kind: first !== undefined ? 4 : KIND[type],
+      flags: 0,
+      mode: st.mode & 0o7777,
+      uid: 0,
+      gid: 0,
+      rdev: st.rdev,
+      size: st.size,
+      mtimeSec: Math.floor(st.mtimeMs / 1000),
+      mtimeNsec: 0,
+      link: first ?? (type === 0o120000 ? readlinkSync(join(root, path)) : ''),
+      xattrs: new Map(),
     });
     if (first === undefined && st.nlink > 1 && type === 0o100000) seen.set(st.ino, path);
     if (type === 0o040000) walk(path);

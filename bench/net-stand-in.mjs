@@ -20,28 +20,66 @@ const t0 = performance.now();
 const cleanup = new Cleanup();
 const runDir = mkdtempSync(join(tmpdir(), 'hutch-net-bench-'));
 const ports = await net.reservePorts([net.parsePublish('127.0.0.1::8080'), net.parsePublish('127.0.0.1::5201')]);
-const holder = execa('unshare', ['--user', '--map-root-user', '--net', 'sleep', 'infinity'], { reject: false, stdio: 'ignore' });
+const holder = execa('unshare', ['--user', '--map-root-user', '--net', 'sleep', 'infinity'], {
+  reject: false,
+  stdio: 'ignore',
+});
 // the stand-in exists once unshare has made the namespace and exec'd sleep
-while (readlinkSync(`/proc/${holder.pid}/ns/net`) === readlinkSync('/proc/self/ns/net')) await new Promise((r) => setImmediate(r));
+while (readlinkSync(`/proc/${holder.pid}/ns/net`) === readlinkSync('/proc/self/ns/net'))
+  await new Promise((r) => setImmediate(r));
 const pid = holder.pid;
 const tNet = performance.now();
 const info = await net.startNetwork(net.parseNetworkOption(network), { pid, ports, runDir }, cleanup);
 const networkMs = performance.now() - tNet;
-const inNs = (...cmd) => execa('nsenter', ['-t', String(pid), '-U', '-n', '--preserve-credentials', '--', ...cmd], { reject: false, stdio: 'ignore' });
+const inNs = (...cmd) =>
+  execa('nsenter', ['-t', String(pid), '-U', '-n', '--preserve-credentials', '--', ...cmd], {
+    reject: false,
+    stdio: 'ignore',
+  });
 const httpd = inNs('busybox', 'httpd', '-f', '-p', '8080', '-h', www);
 const url = `http://127.0.0.1:${info.ports[0].hostPort}/index.html`;
 for (;;) {
-  const ok = await new Promise((resolve) => http.get(url, (res) => { res.resume(); res.on('end', () => resolve(res.statusCode === 200)); }).on('error', () => resolve(false)));
+  const ok = await new Promise((resolve) =>
+    http
+      .get(url, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode === 200));
+      })
+      .on('error', () => resolve(false)),
+  );
   if (ok) break;
 }
 const firstMs = performance.now() - t0;
 const uplink = process.env.UPLINK_PORT ? [await throughNetwork([]), await throughNetwork(['-R'])] : undefined;
 const iperf = inNs('iperf3', '-s');
-console.log(JSON.stringify({ firstMs: Math.round(firstMs), networkMs: Math.round(networkMs), iperfPort: info.ports[1].hostPort, uplink }));
+console.log(
+  JSON.stringify({
+    firstMs: Math.round(firstMs),
+    networkMs: Math.round(networkMs),
+    iperfPort: info.ports[1].hostPort,
+    uplink,
+  }),
+);
 
 /** Gbit/s of iperf3 from the namespace to the host's iperf3 through the host gateway. */
 async function throughNetwork(extra) {
-  const args = ['-t', String(pid), '-U', '-n', '--preserve-credentials', '--', 'iperf3', '-J', '-c', info.hostGateway, '-p', process.env.UPLINK_PORT, '-t', process.env.SECS ?? '2', ...extra];
+  const args = [
+    '-t',
+    String(pid),
+    '-U',
+    '-n',
+    '--preserve-credentials',
+    '--',
+    'iperf3',
+    '-J',
+    '-c',
+    info.hostGateway,
+    '-p',
+    process.env.UPLINK_PORT,
+    '-t',
+    process.env.SECS ?? '2',
+    ...extra,
+  ];
   const out = await execa('nsenter', args, { reject: false, timeout: 30_000 });
   try {
     return (JSON.parse(out.stdout).end.sum_received.bits_per_second / 1e9).toFixed(3);

@@ -9,9 +9,19 @@ var NODE_MAJOR_NEEDED = 20;
 function nodeTooOld(versions) {
   var major = parseInt(String(versions.node).split('.')[0], 10);
   if (major >= NODE_MAJOR_NEEDED) return null;
-  return 'hutch: cannot start: Node.js ' + versions.node + ' is too old: hutch needs Node.js ' + NODE_MAJOR_NEEDED + ' or newer\n' +
-    'hint: install Node.js ' + NODE_MAJOR_NEEDED + '+ (Debian 12 ships 18): NodeSource\'s packages (deb.nodesource.com), nvm, ' +
-    'or `npm install -g node@' + NODE_MAJOR_NEEDED + '`; then check `node --version` (README.md, "Prerequisites")\n';
+  return (
+    'hutch: cannot start: Node.js ' +
+    versions.node +
+    ' is too old: hutch needs Node.js ' +
+    NODE_MAJOR_NEEDED +
+    ' or newer\n' +
+    'hint: install Node.js ' +
+    NODE_MAJOR_NEEDED +
+    "+ (Debian 12 ships 18): NodeSource's packages (deb.nodesource.com), nvm, " +
+    'or `npm install -g node@' +
+    NODE_MAJOR_NEEDED +
+    '`; then check `node --version` (README.md, "Prerequisites")\n'
+  );
 }
 
 exports.nodeTooOld = nodeTooOld;
@@ -26,7 +36,8 @@ exports.startBundle = function (name) {
   try {
     require('../dist/src/cli/bundle-loader.cjs').runBundle(name);
   } catch (error) {
-    if (error.code !== 'MODULE_NOT_FOUND' || String(error.message).split('\n')[0].indexOf('bundle-loader.cjs') < 0) throw error;
+    if (error.code !== 'MODULE_NOT_FOUND' || String(error.message).split('\n')[0].indexOf('bundle-loader.cjs') < 0)
+      throw error;
     process.stderr.write('hutch: cannot start: dist/ is not built\nhint: build hutch first: npm run build\n');
     process.exitCode = 125;
   }

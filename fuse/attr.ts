@@ -70,8 +70,20 @@ export function attrOfStats(st: Stats, ino: number): Attr {
   const [mS, mn] = ms(st.mtimeMs);
   const [cs, cn] = ms(st.ctimeMs);
   return {
-    ino, mode: st.mode, nlink: st.nlink, uid: st.uid, gid: st.gid, rdev: st.rdev, size: st.size, blocks: st.blocks,
-    atimeSec: as, atimeNsec: an, mtimeSec: mS, mtimeNsec: mn, ctimeSec: cs, ctimeNsec: cn,
+    ino,
+    mode: st.mode,
+    nlink: st.nlink,
+    uid: st.uid,
+    gid: st.gid,
+    rdev: st.rdev,
+    size: st.size,
+    blocks: st.blocks,
+    atimeSec: as,
+    atimeNsec: an,
+    mtimeSec: mS,
+    mtimeNsec: mn,
+    ctimeSec: cs,
+    ctimeNsec: cn,
   };
 }
 
@@ -107,7 +119,11 @@ export function upperAttr(path: string, inos: InoMap, plain = false, fd?: number
 export function fdAttr(fd: number, inos: InoMap): Attr {
   const st = fstatSync(fd);
   const a = attrOfStats(st, inos.of(-1, st.ino));
-  return override(a, quiet(() => fgetxattr(fd, OVERRIDE_STAT)), () => undefined);
+  return override(
+    a,
+    quiet(() => fgetxattr(fd, OVERRIDE_STAT)),
+    () => undefined,
+  );
 }
 
 const cache = new WeakMap<LowerEntry, Attr>();
@@ -139,11 +155,23 @@ export function lowerIno(e: LowerEntry, inos: InoMap): number {
 
 /** Attributes from an index entry: hard links share the entry, hence the st_ino. */
 function indexedStat(e: LowerEntry, m: IndexEntry, inos: InoMap): Attr {
-  const size = e.type === 0o100000 ? m.size : e.type === 0o120000 ? Buffer.byteLength(m.link) : e.type === 0o040000 ? 4096 : 0;
+  const size =
+    e.type === 0o100000 ? m.size : e.type === 0o120000 ? Buffer.byteLength(m.link) : e.type === 0o040000 ? 4096 : 0;
   return {
-    ino: inos.ofEntry(m), mode: e.type | (m.mode & 0o7777), nlink: e.type === 0o040000 ? 2 : e.nlink ?? 1, uid: m.uid, gid: m.gid,
-    rdev: m.rdev, size, blocks: Math.ceil(size / 512), atimeSec: m.mtimeSec, atimeNsec: m.mtimeNsec,
-    mtimeSec: m.mtimeSec, mtimeNsec: m.mtimeNsec, ctimeSec: m.mtimeSec, ctimeNsec: m.mtimeNsec,
+    ino: inos.ofEntry(m),
+    mode: e.type | (m.mode & 0o7777),
+    nlink: e.type === 0o040000 ? 2 : (e.nlink ?? 1),
+    uid: m.uid,
+    gid: m.gid,
+    rdev: m.rdev,
+    size,
+    blocks: Math.ceil(size / 512),
+    atimeSec: m.mtimeSec,
+    atimeNsec: m.mtimeNsec,
+    mtimeSec: m.mtimeSec,
+    mtimeNsec: m.mtimeNsec,
+    ctimeSec: m.mtimeSec,
+    ctimeNsec: m.mtimeNsec,
   };
 }
 
@@ -167,7 +195,12 @@ export function lowerAttr(e: LowerEntry, inos: InoMap): Attr {
     a.mtimeSec = m.mtimeSec;
     a.mtimeNsec = m.mtimeNsec;
     if (e.type === 0o020000 || e.type === 0o060000) a.size = 0;
-  } else a = override(a, quiet(() => lgetxattr(reachable(e.real), OVERRIDE_STAT)), () => quiet(() => lgetxattr(reachable(e.real), RDEV_XATTR)));
+  } else
+    a = override(
+      a,
+      quiet(() => lgetxattr(reachable(e.real), OVERRIDE_STAT)),
+      () => quiet(() => lgetxattr(reachable(e.real), RDEV_XATTR)),
+    );
   cache.set(e, a);
   return { ...a };
 }

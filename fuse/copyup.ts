@@ -1,4 +1,13 @@
-import { constants, copyFileSync, mkdirSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  constants,
+  copyFileSync,
+  mkdirSync,
+  readlinkSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { mknod } from '../src/sys/fsx.js';
 import { lgetxattr, llistxattr, lsetxattr } from '../src/sys/xattr.js';
 import type { LowerEntry } from './lookup.js';
@@ -15,7 +24,14 @@ import { setOwnerMode, setRdev, setTimes, type UpperStyle } from './upper.js';
  */
 let serial = 0;
 
-export function copyUpEntry(style: UpperStyle, work: string, e: LowerEntry, attr: Attr, dest: string, withData: boolean): void {
+export function copyUpEntry(
+  style: UpperStyle,
+  work: string,
+  e: LowerEntry,
+  attr: Attr,
+  dest: string,
+  withData: boolean,
+): void {
   const tmp = `${work}/cu-${process.pid}-${serial++}`;
   try {
     makeCopy(e, attr, tmp, withData);
@@ -36,7 +52,12 @@ function makeCopy(e: LowerEntry, attr: Attr, tmp: string, withData: boolean): vo
       mkdirSync(B(tmp), 0o700);
       return;
     case 0o120000:
-      symlinkSync(e.meta?.link ? B(Buffer.from(e.meta.link).toString('latin1')) : readlinkSync(B(reachable(e.real)), { encoding: 'buffer' }), B(tmp));
+      symlinkSync(
+        e.meta?.link
+          ? B(Buffer.from(e.meta.link).toString('latin1'))
+          : readlinkSync(B(reachable(e.real)), { encoding: 'buffer' }),
+        B(tmp),
+      );
       return;
     case 0o100000:
       if (withData) copyFileSync(B(reachable(e.real)), B(tmp), constants.COPYFILE_FICLONE);

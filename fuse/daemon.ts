@@ -38,11 +38,23 @@ export function serve(opts: FsOptions): number {
     // Upper paths are relative to the upper directory from here on (see UnionConfig.upper).
     process.chdir(opts.upper);
     const union = new Union({
-      lower: openLowerTree(opts.lowers), upper: opts.upper, work: opts.work,
-      style: { overrideOnly: opts.overrideOnly, whiteoutFiles }, squash: opts.squash,
+      lower: openLowerTree(opts.lowers),
+      upper: opts.upper,
+      work: opts.work,
+      style: { overrideOnly: opts.overrideOnly, whiteoutFiles },
+      squash: opts.squash,
     });
-    const log = (e: unknown): void => void process.stderr.write(`hutch-fs: unexpected error (replied EIO): ${e instanceof Error ? e.stack : String(e)}\n`);
-    const session = mountSession(opts.mountpoint, sessionOptions(opts), unionHandlers(union, opts.timeout, log), log, opts.debug);
+    const log = (e: unknown): void =>
+      void process.stderr.write(
+        `hutch-fs: unexpected error (replied EIO): ${e instanceof Error ? e.stack : String(e)}\n`,
+      );
+    const session = mountSession(
+      opts.mountpoint,
+      sessionOptions(opts),
+      unionHandlers(union, opts.timeout, log),
+      log,
+      opts.debug,
+    );
     union.invalidate = (id) => session.invalidate(id);
     if (ready !== undefined) {
       writeSync(ready, 'ok\n');
@@ -84,7 +96,9 @@ function prepareWork(work: string): boolean {
 function background(argv: string[]): Promise<number> {
   const child = spawn(process.execPath, [...entryCommand('fuseDaemon'), '-f', ...argv], {
     // The caller (podman) waits for our output pipes to close: the daemon must not hold them.
-    detached: true, stdio: ['ignore', 'ignore', 'ignore', 'pipe'], env: { ...process.env, HUTCH_FS_READY_FD: '3' },
+    detached: true,
+    stdio: ['ignore', 'ignore', 'ignore', 'pipe'],
+    env: { ...process.env, HUTCH_FS_READY_FD: '3' },
   });
   return new Promise((resolve) => {
     child.on('error', (e) => {

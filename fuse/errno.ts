@@ -2,7 +2,10 @@ import { SysError } from '../src/errors.js';
 
 /** An errno the union replies with; ops throw it and the adapter turns it into `-errno`. */
 export class FsError extends Error {
-  constructor(readonly errno: number, message?: string) {
+  constructor(
+    readonly errno: number,
+    message?: string,
+  ) {
     super(message ?? `errno ${errno}`);
   }
 }
@@ -31,7 +34,8 @@ export function toErrno(e: unknown, unexpected: (e: unknown) => void): number {
   if (e instanceof FsError) return e.errno;
   if (e instanceof SysError) return Math.abs(e.errno);
   const errno = (e as NodeJS.ErrnoException | undefined)?.errno;
-  if (typeof errno === 'number' && errno !== 0 && typeof (e as NodeJS.ErrnoException).syscall === 'string') return Math.abs(errno);
+  if (typeof errno === 'number' && errno !== 0 && typeof (e as NodeJS.ErrnoException).syscall === 'string')
+    return Math.abs(errno);
   unexpected(e);
   return EIO;
 }

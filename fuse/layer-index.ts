@@ -9,7 +9,17 @@ import { readFileSync } from 'node:fs';
  *   u32 rdev | u64 size | i64 mtimeSec | u32 mtimeNsec | path | link | xattrs (u16 nameLen name u32 valLen value)*
  * Paths are relative to the layer root, without a leading slash, as raw bytes.
  */
-export const enum EntryKind { File = 1, Dir, Symlink, Hardlink, Char, Block, Fifo, Socket, Whiteout }
+export const enum EntryKind {
+  File = 1,
+  Dir,
+  Symlink,
+  Hardlink,
+  Char,
+  Block,
+  Fifo,
+  Socket,
+  Whiteout,
+}
 export const OPAQUE = 1;
 
 export interface IndexEntry {

@@ -25,13 +25,29 @@ export const reply = {
   err: lib.func('int fuse_reply_err(void *req, int err)') as (req: bigint, errno: number) => number,
   none: lib.func('void fuse_reply_none(void *req)') as (req: bigint) => void,
   entry: lib.func('int fuse_reply_entry(void *req, void *e)') as (req: bigint, e: Buffer) => number,
-  create: lib.func('int fuse_reply_create(void *req, void *e, void *fi)') as (req: bigint, e: Buffer, fi: Buffer) => number,
-  attr: lib.func('int fuse_reply_attr(void *req, void *attr, double timeout)') as (req: bigint, a: Buffer, t: number) => number,
+  create: lib.func('int fuse_reply_create(void *req, void *e, void *fi)') as (
+    req: bigint,
+    e: Buffer,
+    fi: Buffer,
+  ) => number,
+  attr: lib.func('int fuse_reply_attr(void *req, void *attr, double timeout)') as (
+    req: bigint,
+    a: Buffer,
+    t: number,
+  ) => number,
   readlink: lib.func('int fuse_reply_readlink(void *req, void *link)') as (req: bigint, link: Buffer) => number,
   open: lib.func('int fuse_reply_open(void *req, void *fi)') as (req: bigint, fi: Buffer) => number,
   write: lib.func('int fuse_reply_write(void *req, size_t count)') as (req: bigint, n: number) => number,
-  buf: lib.func('int fuse_reply_buf(void *req, void *buf, size_t size)') as (req: bigint, b: Buffer | null, n: number) => number,
-  data: lib.func('int fuse_reply_data(void *req, void *bufv, int flags)') as (req: bigint, v: Buffer, flags: number) => number,
+  buf: lib.func('int fuse_reply_buf(void *req, void *buf, size_t size)') as (
+    req: bigint,
+    b: Buffer | null,
+    n: number,
+  ) => number,
+  data: lib.func('int fuse_reply_data(void *req, void *bufv, int flags)') as (
+    req: bigint,
+    v: Buffer,
+    flags: number,
+  ) => number,
   statfs: lib.func('int fuse_reply_statfs(void *req, void *st)') as (req: bigint, s: Buffer) => number,
   xattr: lib.func('int fuse_reply_xattr(void *req, size_t count)') as (req: bigint, n: number) => number,
 };
@@ -97,7 +113,8 @@ const statOf = (p: bigint): Buffer => {
   const u8 = koffi.decode(p, STAT_BYTES) as Uint8Array;
   return Buffer.from(u8.buffer, u8.byteOffset, u8.length);
 };
-const fiFh = (fi: bigint | null): number | undefined => (fi === null || fi === 0n ? undefined : Number(koffi.decode(fi, 16, 'uint64_t')));
+const fiFh = (fi: bigint | null): number | undefined =>
+  fi === null || fi === 0n ? undefined : Number(koffi.decode(fi, 16, 'uint64_t'));
 const fiFlags = (fi: bigint): number => koffi.decode(fi, 'int') as number;
 const n = (v: number | bigint): number => Number(v);
 const FI = (fi: bigint): number => fiFh(fi) ?? 0;
@@ -107,35 +124,81 @@ type Adapter = (h: LowLevelHandlers, a: any[]) => void; // eslint-disable-line @
 const OPS: [number, string, Adapter][] = [
   [16, 'void lookup(void *r, uint64_t p, void *name)', (h, a) => h.lookup(a[0], n(a[1]), bytes(a[2]))],
   [32, 'void getattr(void *r, uint64_t i, void *fi)', (h, a) => h.getattr(a[0], n(a[1]), fiFh(a[2]))],
-  [40, 'void setattr(void *r, uint64_t i, void *st, int set, void *fi)', (h, a) =>
-    h.setattr(a[0], n(a[1]), statOf(a[2]), a[3], fiFh(a[4]))],
+  [
+    40,
+    'void setattr(void *r, uint64_t i, void *st, int set, void *fi)',
+    (h, a) => h.setattr(a[0], n(a[1]), statOf(a[2]), a[3], fiFh(a[4])),
+  ],
   [48, 'void readlink(void *r, uint64_t i)', (h, a) => h.readlink(a[0], n(a[1]))],
-  [56, 'void mknod(void *r, uint64_t p, void *name, uint32_t mode, uint64_t rdev)', (h, a) => h.mknod(a[0], n(a[1]), bytes(a[2]), a[3], n(a[4]))],
-  [64, 'void mkdir(void *r, uint64_t p, void *name, uint32_t mode)', (h, a) => h.mkdir(a[0], n(a[1]), bytes(a[2]), a[3])],
+  [
+    56,
+    'void mknod(void *r, uint64_t p, void *name, uint32_t mode, uint64_t rdev)',
+    (h, a) => h.mknod(a[0], n(a[1]), bytes(a[2]), a[3], n(a[4])),
+  ],
+  [
+    64,
+    'void mkdir(void *r, uint64_t p, void *name, uint32_t mode)',
+    (h, a) => h.mkdir(a[0], n(a[1]), bytes(a[2]), a[3]),
+  ],
   [72, 'void unlink(void *r, uint64_t p, void *name)', (h, a) => h.unlink(a[0], n(a[1]), bytes(a[2]))],
   [80, 'void rmdir(void *r, uint64_t p, void *name)', (h, a) => h.rmdir(a[0], n(a[1]), bytes(a[2]))],
-  [88, 'void symlink(void *r, void *link, uint64_t p, void *name)', (h, a) => h.symlink(a[0], bytes(a[1]), n(a[2]), bytes(a[3]))],
-  [96, 'void rename(void *r, uint64_t p, void *name, uint64_t np, void *nn, unsigned int flags)', (h, a) =>
-    h.rename(a[0], n(a[1]), bytes(a[2]), n(a[3]), bytes(a[4]), a[5])],
+  [
+    88,
+    'void symlink(void *r, void *link, uint64_t p, void *name)',
+    (h, a) => h.symlink(a[0], bytes(a[1]), n(a[2]), bytes(a[3])),
+  ],
+  [
+    96,
+    'void rename(void *r, uint64_t p, void *name, uint64_t np, void *nn, unsigned int flags)',
+    (h, a) => h.rename(a[0], n(a[1]), bytes(a[2]), n(a[3]), bytes(a[4]), a[5]),
+  ],
   [104, 'void link(void *r, uint64_t i, uint64_t np, void *nn)', (h, a) => h.link(a[0], n(a[1]), n(a[2]), bytes(a[3]))],
   [112, 'void open(void *r, uint64_t i, void *fi)', (h, a) => h.open(a[0], n(a[1]), fiFlags(a[2]))],
-  [120, 'void read(void *r, uint64_t i, size_t size, int64_t off, void *fi)', (h, a) => h.read(a[0], n(a[1]), n(a[2]), n(a[3]), FI(a[4]))],
-  [128, 'void write(void *r, uint64_t i, void *buf, size_t size, int64_t off, void *fi)', (h, a) =>
-    h.write(a[0], n(a[1]), a[2], n(a[3]), n(a[4]), FI(a[5]))],
+  [
+    120,
+    'void read(void *r, uint64_t i, size_t size, int64_t off, void *fi)',
+    (h, a) => h.read(a[0], n(a[1]), n(a[2]), n(a[3]), FI(a[4])),
+  ],
+  [
+    128,
+    'void write(void *r, uint64_t i, void *buf, size_t size, int64_t off, void *fi)',
+    (h, a) => h.write(a[0], n(a[1]), a[2], n(a[3]), n(a[4]), FI(a[5])),
+  ],
   [144, 'void release(void *r, uint64_t i, void *fi)', (h, a) => h.release(a[0], n(a[1]), FI(a[2]))],
   [152, 'void fsync(void *r, uint64_t i, int datasync, void *fi)', (h, a) => h.fsync(a[0], n(a[1]), a[2], FI(a[3]))],
   [160, 'void opendir(void *r, uint64_t i, void *fi)', (h, a) => h.opendir(a[0], n(a[1]))],
-  [168, 'void readdir(void *r, uint64_t i, size_t size, int64_t off, void *fi)', (h, a) => h.readdir(a[0], n(a[1]), n(a[2]), n(a[3]), FI(a[4]))],
+  [
+    168,
+    'void readdir(void *r, uint64_t i, size_t size, int64_t off, void *fi)',
+    (h, a) => h.readdir(a[0], n(a[1]), n(a[2]), n(a[3]), FI(a[4])),
+  ],
   [176, 'void releasedir(void *r, uint64_t i, void *fi)', (h, a) => h.releasedir(a[0], n(a[1]), FI(a[2]))],
   [184, 'void fsyncdir(void *r, uint64_t i, int datasync, void *fi)', (h, a) => h.fsync(a[0], n(a[1]), a[2], -1)],
   [192, 'void statfs(void *r, uint64_t i)', (h, a) => h.statfs(a[0], n(a[1]))],
-  [200, 'void setxattr(void *r, uint64_t i, void *name, void *value, size_t size, int flags)', (h, a) =>
-    h.setxattr(a[0], n(a[1]), bytes(a[2]), n(a[4]) === 0 ? Buffer.alloc(0) : Buffer.from(koffi.view(a[3], n(a[4]))), a[5])],
-  [208, 'void getxattr(void *r, uint64_t i, void *name, size_t size)', (h, a) => h.getxattr(a[0], n(a[1]), bytes(a[2]), n(a[3]))],
+  [
+    200,
+    'void setxattr(void *r, uint64_t i, void *name, void *value, size_t size, int flags)',
+    (h, a) =>
+      h.setxattr(
+        a[0],
+        n(a[1]),
+        bytes(a[2]),
+        n(a[4]) === 0 ? Buffer.alloc(0) : Buffer.from(koffi.view(a[3], n(a[4]))),
+        a[5],
+      ),
+  ],
+  [
+    208,
+    'void getxattr(void *r, uint64_t i, void *name, size_t size)',
+    (h, a) => h.getxattr(a[0], n(a[1]), bytes(a[2]), n(a[3])),
+  ],
   [216, 'void listxattr(void *r, uint64_t i, size_t size)', (h, a) => h.listxattr(a[0], n(a[1]), n(a[2]))],
   [224, 'void removexattr(void *r, uint64_t i, void *name)', (h, a) => h.removexattr(a[0], n(a[1]), bytes(a[2]))],
-  [240, 'void create(void *r, uint64_t p, void *name, uint32_t mode, void *fi)', (h, a) =>
-    h.create(a[0], n(a[1]), bytes(a[2]), a[3], fiFlags(a[4]))],
+  [
+    240,
+    'void create(void *r, uint64_t p, void *name, uint32_t mode, void *fi)',
+    (h, a) => h.create(a[0], n(a[1]), bytes(a[2]), a[3], fiFlags(a[4])),
+  ],
 ];
 
 const KILLPRIV = 1 << 20;
@@ -157,14 +220,22 @@ export interface Session {
  * Creates a session with mount options (e.g. "allow_other,default_permissions,fsname=x") and
  * mounts it. `onError` names an unexpected exception of a handler; the request gets EIO.
  */
-export function mountSession(mountpoint: string, options: string, handlers: LowLevelHandlers, onError: (e: unknown) => void, debug = false): Session {
+export function mountSession(
+  mountpoint: string,
+  options: string,
+  handlers: LowLevelHandlers,
+  onError: (e: unknown) => void,
+  debug = false,
+): Session {
   const { ops, registered } = registerOps(handlers, onError);
   const argv = ['hutch-fs', '-o', options, ...(debug ? ['-d'] : [])];
   const se = sessionNew({ argc: argv.length, argv, allocated: 0 }, ops, ops.length, null);
   if (!se) throw new Error(`fuse_session_new refused the options ${options}`);
   if (sessionMount(se, mountpoint) !== 0) {
     sessionDestroy(se);
-    throw new Error(`cannot mount fuse at ${mountpoint} (is /dev/fuse usable and are we root in a user and mount namespace?)`);
+    throw new Error(
+      `cannot mount fuse at ${mountpoint} (is /dev/fuse usable and are we root in a user and mount namespace?)`,
+    );
   }
   return {
     invalidate: (nodeId) => void invalInode(se, nodeId, 0, 0),
@@ -187,13 +258,15 @@ export function mountSession(mountpoint: string, options: string, handlers: LowL
 function registerOps(handlers: LowLevelHandlers, onError: (e: unknown) => void): { ops: Buffer; registered: bigint[] } {
   const registered: bigint[] = [];
   const ops = Buffer.alloc(352);
-  const put = (offset: number, proto: string, fn: (...a: any[]) => void): void => { // eslint-disable-line @typescript-eslint/no-explicit-any
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const put = (offset: number, proto: string, fn: (...a: any[]) => void): void => {
     const ptr = koffi.register(fn, koffi.pointer(koffi.proto(proto.replace(/ (\w+)\(/, ' hutch_fuse_$1('))));
     registered.push(ptr);
     ops.writeBigUInt64LE(ptr, offset);
   };
   for (const [offset, proto, adapter] of OPS) {
-    put(offset, proto, (...a: any[]): void => { // eslint-disable-line @typescript-eslint/no-explicit-any
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    put(offset, proto, (...a: any[]): void => {
       try {
         adapter(handlers, a);
       } catch (e) {
@@ -214,7 +287,8 @@ function registerOps(handlers: LowLevelHandlers, onError: (e: unknown) => void):
   });
   put(304, 'void forget_multi(void *r, size_t count, void *forgets)', (r: bigint, count: number, f: bigint) => {
     const b = Buffer.from(koffi.view(f, n(count) * 16));
-    for (let i = 0; i < n(count); i++) handlers.forget(Number(b.readBigUInt64LE(i * 16)), Number(b.readBigUInt64LE(i * 16 + 8)));
+    for (let i = 0; i < n(count); i++)
+      handlers.forget(Number(b.readBigUInt64LE(i * 16)), Number(b.readBigUInt64LE(i * 16 + 8)));
     reply.none(r);
   });
   return { ops, registered };

@@ -44,10 +44,16 @@ export function openLowerTree(layers: LowerSpec[]): LowerTree {
 }
 
 const TYPE_OF: Record<number, number> = {
-  [EntryKind.File]: 0o100000, [EntryKind.Dir]: 0o040000, [EntryKind.Symlink]: 0o120000, [EntryKind.Char]: 0o020000,
-  [EntryKind.Block]: 0o060000, [EntryKind.Fifo]: 0o010000, [EntryKind.Socket]: 0o140000,
+  [EntryKind.File]: 0o100000,
+  [EntryKind.Dir]: 0o040000,
+  [EntryKind.Symlink]: 0o120000,
+  [EntryKind.Char]: 0o020000,
+  [EntryKind.Block]: 0o060000,
+  [EntryKind.Fifo]: 0o010000,
+  [EntryKind.Socket]: 0o140000,
 };
-const bytesOf = (utf8: string): string => Buffer.from(utf8.replace(/^\.?\/+/, '').replace(/\/+$/, ''), 'utf8').toString('latin1');
+const bytesOf = (utf8: string): string =>
+  Buffer.from(utf8.replace(/^\.?\/+/, '').replace(/\/+$/, ''), 'utf8').toString('latin1');
 const split = (p: string): [string, string] => {
   const i = p.lastIndexOf('/');
   return i < 0 ? ['', p] : [p.slice(0, i), p.slice(i + 1)];
@@ -58,9 +64,12 @@ type Listing = Map<string, LowerEntry>;
 /** Merges indexed layers (top first) into one map of directories, bottom layer first. */
 export function buildIndexedTree(layers: { dir: string; entries: IndexEntry[] }[]): LowerTree {
   const dirs = new Map<string, Listing>([['', new Map()]]);
-  for (let layer = layers.length - 1; layer >= 0; layer--) applyLayer(dirs, layer, layers[layer]!.dir, layers[layer]!.entries);
+  for (let layer = layers.length - 1; layer >= 0; layer--)
+    applyLayer(dirs, layer, layers[layer]!.dir, layers[layer]!.entries);
   const groups = linkGroups(dirs);
-  for (const listing of dirs.values()) for (const e of listing.values()) if (e.meta !== undefined && e.type !== 0o040000) e.nlink = groups.get(e.meta)?.length ?? 1;
+  for (const listing of dirs.values())
+    for (const e of listing.values())
+      if (e.meta !== undefined && e.type !== 0o040000) e.nlink = groups.get(e.meta)?.length ?? 1;
   return {
     dir: (path) => dirs.get(path),
     linksOf: (e) => (e.meta === undefined ? undefined : groups.get(e.meta)),
@@ -95,7 +104,12 @@ function ensureDir(dirs: Map<string, Listing>, path: string, layer: number, real
   let listing = dirs.get(path);
   if (listing !== undefined) return listing;
   const [parent, name] = split(path);
-  ensureDir(dirs, parent, layer, real).set(name, { layer, real: `${real}/${path}`, type: 0o040000, dirLayers: [layer] });
+  ensureDir(dirs, parent, layer, real).set(name, {
+    layer,
+    real: `${real}/${path}`,
+    type: 0o040000,
+    dirLayers: [layer],
+  });
   listing = new Map();
   dirs.set(path, listing);
   return listing;
@@ -126,7 +140,8 @@ function applyLayer(dirs: Map<string, Listing>, layer: number, dir: string, entr
     const old = listing.get(name);
     if (type !== 0o040000 || (old !== undefined && old.type !== 0o040000)) dropTree(dirs, path);
     const at = e.kind === EntryKind.Hardlink ? `${real}/${bytesOf(e.link)}` : `${real}/${path}`;
-    const dirLayers = type === 0o040000 ? (old?.type === 0o040000 ? [layer, ...(old.dirLayers ?? [])] : [layer]) : undefined;
+    const dirLayers =
+      type === 0o040000 ? (old?.type === 0o040000 ? [layer, ...(old.dirLayers ?? [])] : [layer]) : undefined;
     listing.set(name, { layer, real: at, type, meta: target, dirLayers });
     if (type === 0o040000 && !dirs.has(path)) dirs.set(path, new Map());
   }
@@ -165,7 +180,10 @@ export class ScannedTree implements LowerTree {
       const base = path === '' ? this.roots[layer]! : `${this.roots[layer]}/${path}`;
       let dirents: Dirent[];
       try {
-        dirents = readdirSync(Buffer.from(reachable(base), 'latin1'), { encoding: 'buffer', withFileTypes: true }) as unknown as Dirent[];
+        dirents = readdirSync(Buffer.from(reachable(base), 'latin1'), {
+          encoding: 'buffer',
+          withFileTypes: true,
+        }) as unknown as Dirent[];
       } catch {
         continue;
       }
@@ -193,7 +211,15 @@ export class ScannedTree implements LowerTree {
   }
 
   /** Adds one layer's entry under the merge rules; `type` from the dirent (0: unknown, ask lstat). */
-  private add(entries: Map<string, LowerEntry>, hidden: Set<string>, closed: Set<string>, layer: number, real: string, name: string, type: number): void {
+  private add(
+    entries: Map<string, LowerEntry>,
+    hidden: Set<string>,
+    closed: Set<string>,
+    layer: number,
+    real: string,
+    name: string,
+    type: number,
+  ): void {
     const old = entries.get(name);
     if (old === undefined && hidden.has(name)) return;
     if (old !== undefined && (old.type !== 0o040000 || closed.has(name))) return;

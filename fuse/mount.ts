@@ -40,7 +40,8 @@ export function daemonArgs(spec: UnionSpec): string[] {
     `upperdir=${esc(spec.upper)}`,
     `workdir=${esc(spec.work)}`,
   ];
-  if (spec.lowers.some((l) => 'indexFile' in l)) o.push(`lowerindex=${spec.lowers.map((l) => ('indexFile' in l ? esc(l.indexFile) : '')).join(':')}`);
+  if (spec.lowers.some((l) => 'indexFile' in l))
+    o.push(`lowerindex=${spec.lowers.map((l) => ('indexFile' in l ? esc(l.indexFile) : '')).join(':')}`);
   if (spec.uidMapped) o.push('overrideonly');
   if (spec.squashToRoot) o.push('squash_to_root');
   // hutch's own containers: no setuid programs or device nodes through the union (with no_new_privs).
@@ -50,23 +51,32 @@ export function daemonArgs(spec: UnionSpec): string[] {
 
 export async function mountUnion(spec: UnionSpec): Promise<UnionMount> {
   const child = spawn(process.execPath, [...entryCommand('fuseDaemon'), ...daemonArgs(spec)], {
-    stdio: ['ignore', 'ignore', 'pipe', 'pipe'], env: { ...process.env, HUTCH_FS_READY_FD: '3' },
+    stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
+    env: { ...process.env, HUTCH_FS_READY_FD: '3' },
   });
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => {
     stderr = (stderr + d.toString()).slice(-4000);
   });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.on('exit', (code, signal) => resolve({ code, signal })));
+    child.on('exit', (code, signal) => resolve({ code, signal })),
+  );
   const said = await readReadyLine(child.stdio[3] as NodeJS.ReadableStream);
   if (!said.startsWith('ok')) {
     child.kill('SIGKILL');
     await exited;
     // libfuse names the precise cause on stderr ("fuse: failed to access mountpoint ...: ENOENT").
-    const libfuse = stderr.split('\n').find((l) => l.startsWith('fuse: '))?.slice(6);
-    throw new FuseError('FUSE_MOUNT', `cannot mount the union at ${spec.mountpoint}: ${libfuse ?? ((said || stderr).trim() || 'the daemon exited')}`, {
-      hint: 'check that /dev/fuse is usable (crw-rw-rw-) and that this runs inside a user and mount namespace',
-    });
+    const libfuse = stderr
+      .split('\n')
+      .find((l) => l.startsWith('fuse: '))
+      ?.slice(6);
+    throw new FuseError(
+      'FUSE_MOUNT',
+      `cannot mount the union at ${spec.mountpoint}: ${libfuse ?? ((said || stderr).trim() || 'the daemon exited')}`,
+      {
+        hint: 'check that /dev/fuse is usable (crw-rw-rw-) and that this runs inside a user and mount namespace',
+      },
+    );
   }
   let done: Promise<void> | undefined;
   return {

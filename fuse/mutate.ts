@@ -1,4 +1,15 @@
-import { constants, ftruncateSync, linkSync, mkdirSync, renameSync, rmdirSync, symlinkSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
+import {
+  constants,
+  ftruncateSync,
+  linkSync,
+  mkdirSync,
+  renameSync,
+  rmdirSync,
+  symlinkSync,
+  truncateSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { mknod, renameat2, RENAME_EXCHANGE, RENAME_NOREPLACE } from '../src/sys/fsx.js';
 import { openPath } from '../src/sys/fdops.js';
 import type { Caller } from './libfuse.js';
@@ -22,7 +33,8 @@ const S_ISGID = 0o2000;
 function prepare(u: Union, parent: Node, name: string): string {
   if (isReservedName(name)) throw new FsError(EINVAL);
   const missed = u.justMissed;
-  if ((missed?.parent !== parent || missed.name !== name) && u.find(parent, name) !== undefined) throw new FsError(EEXIST);
+  if ((missed?.parent !== parent || missed.name !== name) && u.find(parent, name) !== undefined)
+    throw new FsError(EEXIST);
   u.copyUp(parent);
   const dir = u.upperPath(parent);
   // Whiteouts stand where a lower entry is; create() also clears a stray one it runs into.
@@ -44,11 +56,19 @@ function added(u: Union, parent: Node, name: string, type: number): Node {
 }
 
 /** Creates and opens a regular file; returns the node and the handle. */
-export function create(u: Union, parent: Node, name: string, mode: number, flags: number, caller: Caller): [Node, number] {
+export function create(
+  u: Union,
+  parent: Node,
+  name: string,
+  mode: number,
+  flags: number,
+  caller: Caller,
+): [Node, number] {
   const path = prepare(u, parent, name);
   const [uid, gid, m] = ownerOf(u, parent, caller, mode);
   const access = (flags & 3) === constants.O_RDONLY ? constants.O_RDWR : flags & 3;
-  const open = (): number => openPath(path, constants.O_CREAT | constants.O_EXCL | access | (flags & constants.O_APPEND), m & 0o7777);
+  const open = (): number =>
+    openPath(path, constants.O_CREAT | constants.O_EXCL | access | (flags & constants.O_APPEND), m & 0o7777);
   let fd: number;
   try {
     fd = open();
@@ -65,7 +85,15 @@ export function create(u: Union, parent: Node, name: string, mode: number, flags
 }
 
 /** mkdir, mknod and symlink. */
-export function make(u: Union, parent: Node, name: string, mode: number, rdev: number, caller: Caller, target?: Buffer): Node {
+export function make(
+  u: Union,
+  parent: Node,
+  name: string,
+  mode: number,
+  rdev: number,
+  caller: Caller,
+  target?: Buffer,
+): Node {
   const path = prepare(u, parent, name);
   const type = target !== undefined ? 0o120000 : mode & S_IFMT;
   if (type === S_IFDIR) mkdirSync(B(path), mode & 0o7777);
@@ -111,7 +139,8 @@ export function remove(u: Union, parent: Node, name: string, dir: boolean): void
   }
   const isPrimary = node.parent === parent && node.name === name;
   // Another hard-link name may stand over a lower entry of its own: that one needs a whiteout too.
-  if ((isPrimary ? node.lower : u.lowerAt(parent, name)) !== undefined) makeWhiteout(u.cfg.style, u.upperPath(parent), name);
+  if ((isPrimary ? node.lower : u.lowerAt(parent, name)) !== undefined)
+    makeWhiteout(u.cfg.style, u.upperPath(parent), name);
   u.nodes.unname(node, parent, name);
   if (isPrimary) renamed(u, node);
 }
@@ -161,7 +190,15 @@ export function rename(u: Union, parent: Node, name: string, newParent: Node, ne
 }
 
 /** Renames one hard-link name of a node that is not its primary name (all in the upper layer). */
-function renameAlias(u: Union, src: Node, parent: Node, name: string, newParent: Node, newName: string, flags: number): void {
+function renameAlias(
+  u: Union,
+  src: Node,
+  parent: Node,
+  name: string,
+  newParent: Node,
+  newName: string,
+  flags: number,
+): void {
   if ((flags & RENAME_EXCHANGE) !== 0) throw new FsError(EINVAL);
   const dst = u.find(newParent, newName);
   if (dst?.type === S_IFDIR) throw new FsError(EISDIR);

@@ -73,8 +73,24 @@ export class NodeTable {
   /** A new node under `parent` (replacing any cached child of that name). */
   make(parent: Node | undefined, name: string, type: number, upper: boolean, lower: LowerEntry | undefined): Node {
     const node: Node = {
-      id: this.nextId++, parent, name, nlookup: 0, children: type === S_IFDIR ? new Map() : NO_CHILDREN, type, upper, lower,
-      lowerDir: type === S_IFDIR && lower?.type === S_IFDIR, gen: 0, detached: false, ino: 0, aliases: [], plain: false, fresh: false, sgidGid: -2, path: '', pathEpoch: -1,
+      id: this.nextId++,
+      parent,
+      name,
+      nlookup: 0,
+      children: type === S_IFDIR ? new Map() : NO_CHILDREN,
+      type,
+      upper,
+      lower,
+      lowerDir: type === S_IFDIR && lower?.type === S_IFDIR,
+      gen: 0,
+      detached: false,
+      ino: 0,
+      aliases: [],
+      plain: false,
+      fresh: false,
+      sgidGid: -2,
+      path: '',
+      pathEpoch: -1,
     };
     this.byId.set(node.id, node);
     if (parent !== undefined) {
@@ -124,7 +140,8 @@ export class NodeTable {
       node.nlookup = 0;
       if (node.children.size === 0) {
         // Its other names go too: a later lookup finds them on disk again, as new nodes.
-        for (const n of [node, ...node.aliases]) if (n.parent?.children.get(n.name) === node) n.parent.children.delete(n.name);
+        for (const n of [node, ...node.aliases])
+          if (n.parent?.children.get(n.name) === node) n.parent.children.delete(n.name);
         this.drop(node);
       }
     }

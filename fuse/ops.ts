@@ -1,6 +1,15 @@
 import { constants, fstatSync, fsyncSync, openSync, closeSync } from 'node:fs';
 import { callerOf, reply, type LowLevelHandlers } from './libfuse.js';
-import { ENTRY_SIZE, FILE_INFO_SIZE, packDirent, packEntryHead, packFdBufvec, packFileInfo, packStatvfs, STAT_SIZE } from './wire.js';
+import {
+  ENTRY_SIZE,
+  FILE_INFO_SIZE,
+  packDirent,
+  packEntryHead,
+  packFdBufvec,
+  packFileInfo,
+  packStatvfs,
+  STAT_SIZE,
+} from './wire.js';
 import { packAttr } from './fastattr.js';
 import { create, link, make, remove, rename } from './mutate.js';
 import { setXattr, getXattr, listXattr, removeXattr } from './xattrops.js';
@@ -46,16 +55,18 @@ function context(u: Union, timeout: number, log: (e: unknown) => void): Ctx {
   const statBuf = Buffer.alloc(STAT_SIZE);
   // A lookup's miss stays known for the one request after it (see Union.justMissed).
   let missed: Union['justMissed'];
-  const guard: Guard = (fn) => (req, ...a) => {
-    u.justMissed = missed;
-    missed = undefined;
-    try {
-      fn(req, ...a);
-    } catch (e) {
-      reply.err(req, toErrno(e, log));
-    }
-    u.justMissed = undefined;
-  };
+  const guard: Guard =
+    (fn) =>
+    (req, ...a) => {
+      u.justMissed = missed;
+      missed = undefined;
+      try {
+        fn(req, ...a);
+      } catch (e) {
+        reply.err(req, toErrno(e, log));
+      }
+      u.justMissed = undefined;
+    };
   /** A struct fuse_entry_param of a node in entryBuf (the attributes stat'ed straight into it). */
   const packNodeEntry = (n: Node, ttlOf: (nlink: number) => number): Buffer => {
     const nlink = packAttr(u, n, entryStat);
@@ -63,10 +74,16 @@ function context(u: Union, timeout: number, log: (e: unknown) => void): Ctx {
     return packEntryHead(entryBuf, n.id, t);
   };
   return {
-    u, timeout, guard, packNodeEntry,
+    u,
+    timeout,
+    guard,
+    packNodeEntry,
     entry(req, n) {
       n.nlookup++;
-      reply.entry(req, packNodeEntry(n, (nlink) => ttl(n, nlink)));
+      reply.entry(
+        req,
+        packNodeEntry(n, (nlink) => ttl(n, nlink)),
+      );
     },
     attrReply(req, n) {
       const nlink = packAttr(u, n, statBuf);
@@ -87,8 +104,7 @@ function nameOps({ u, guard, entry, attrReply, ok, miss }: Ctx): Partial<LowLeve
       if (n === undefined) {
         miss(p, name);
         reply.err(req, ENOENT);
-      }
-      else entry(req, n);
+      } else entry(req, n);
     }),
     forget: (ino, n) => u.nodes.forget(ino, n),
     getattr: guard((req, ino) => attrReply(req, u.node(ino))),
@@ -99,10 +115,14 @@ function nameOps({ u, guard, entry, attrReply, ok, miss }: Ctx): Partial<LowLeve
     }),
     readlink: guard((req, ino) => void reply.readlink(req, Buffer.concat([u.readlink(u.node(ino)), Buffer.alloc(1)]))),
     mknod: guard((req, p, name, mode, rdev) => entry(req, make(u, u.node(p), name, mode, rdev, callerOf(req)))),
-    mkdir: guard((req, p, name, mode) => entry(req, make(u, u.node(p), name, 0o040000 | (mode & 0o7777), 0, callerOf(req)))),
+    mkdir: guard((req, p, name, mode) =>
+      entry(req, make(u, u.node(p), name, 0o040000 | (mode & 0o7777), 0, callerOf(req))),
+    ),
     unlink: guard((req, p, name) => (remove(u, u.node(p), name, false), ok(req))),
     rmdir: guard((req, p, name) => (remove(u, u.node(p), name, true), ok(req))),
-    symlink: guard((req, target, p, name) => entry(req, make(u, u.node(p), name, 0o120777, 0, callerOf(req), B(target)))),
+    symlink: guard((req, target, p, name) =>
+      entry(req, make(u, u.node(p), name, 0o120777, 0, callerOf(req), B(target))),
+    ),
     rename: guard((req, p, name, np, nn, flags) => (rename(u, u.node(p), name, u.node(np), nn, flags), ok(req))),
     link: guard((req, ino, np, nn) => entry(req, link(u, u.node(ino), u.node(np), nn))),
     statfs: guard((req) => void reply.statfs(req, packStatvfs(u.statfs()))),
@@ -117,7 +137,7 @@ function fileOps({ u, timeout, guard, ok, packNodeEntry }: Ctx): Partial<LowLeve
     open: guard((req, ino, flags) => {
       const n = u.node(ino);
       const trunc = (flags & constants.O_TRUNC) !== 0;
-      if ((flags & 3 /* O_ACCMODE */) !== constants.O_RDONLY || trunc) u.copyUp(n, !trunc);
+      if ((flags & 3) /* O_ACCMODE */ !== constants.O_RDONLY || trunc) u.copyUp(n, !trunc);
       const fh = u.openHandle(n, flags);
       // An upper file with other names may have been written through another kernel inode (a
       // node per path): its cached pages are then dropped at open. Lower files never change.
@@ -127,7 +147,11 @@ function fileOps({ u, timeout, guard, ok, packNodeEntry }: Ctx): Partial<LowLeve
     create: guard((req, p, name, mode, flags) => {
       const [n, fh] = create(u, u.node(p), name, 0o100000 | (mode & 0o7777), flags, callerOf(req));
       n.nlookup++;
-      reply.create(req, packNodeEntry(n, () => timeout), packFileInfo(fh, { keepCache: true }, fi));
+      reply.create(
+        req,
+        packNodeEntry(n, () => timeout),
+        packFileInfo(fh, { keepCache: true }, fi),
+      );
     }),
     read: guard((req, _ino, size, off, fh) => void reply.data(req, packFdBufvec(u.fd(fh), size, off, bufv), 0)),
     write: guard((req, _ino, data, size, off, fh) => void reply.write(req, pwritePointer(u.fd(fh), data, size, off))),
@@ -148,7 +172,11 @@ function dirOps({ u, guard, ok }: Ctx): Partial<LowLevelHandlers> {
       const n = u.node(ino);
       if (n.type !== 0o040000) return void reply.err(req, ENOTDIR);
       const parentIno = n.parent === undefined ? n.ino : n.parent.ino || 1;
-      const fh = u.openDir([{ name: '.', ino: n.ino || 1, type: 0o040000 }, { name: '..', ino: parentIno, type: 0o040000 }, ...u.list(n)]);
+      const fh = u.openDir([
+        { name: '.', ino: n.ino || 1, type: 0o040000 },
+        { name: '..', ino: parentIno, type: 0o040000 },
+        ...u.list(n),
+      ]);
       reply.open(req, packFileInfo(fh, { keepCache: true, cacheReaddir: true }));
     }),
     readdir: guard((req, _ino, size, off, fh) => {

@@ -51,9 +51,13 @@ const MOUNT_FLAGS = new Set(['suid', 'nosuid', 'dev', 'nodev', 'exec', 'noexec',
 function refuseIdMappings(kv: Map<string, string>): void {
   for (const key of ['uidmapping', 'gidmapping']) {
     if (!kv.has(key)) continue;
-    throw new UsageError('FS_IDMAPPING_UNSUPPORTED', `hutch-fs cannot mount with -o ${key}=${kv.get(key)}: id shifting between the layers and the mount is not implemented`, {
-      hint: 'leave the layers owned as the container sees them (podman: no --userns=auto or per-container id maps with hutch-fs as mount_program), or use fuse-overlayfs for such containers',
-    });
+    throw new UsageError(
+      'FS_IDMAPPING_UNSUPPORTED',
+      `hutch-fs cannot mount with -o ${key}=${kv.get(key)}: id shifting between the layers and the mount is not implemented`,
+      {
+        hint: 'leave the layers owned as the container sees them (podman: no --userns=auto or per-container id maps with hutch-fs as mount_program), or use fuse-overlayfs for such containers',
+      },
+    );
   }
 }
 
@@ -70,7 +74,8 @@ export function parseFsArgs(argv: string[], cwd: string): FsOptions {
     else if (a === '-d' || a === '--debug') [debug, foreground] = [true, true];
     else rest.push(a);
   }
-  if (rest.length !== 1 && rest.length !== 2) throw new UsageError('FS_USAGE', 'hutch-fs takes one mount point (after an optional source)', { hint: USAGE });
+  if (rest.length !== 1 && rest.length !== 2)
+    throw new UsageError('FS_USAGE', 'hutch-fs takes one mount point (after an optional source)', { hint: USAGE });
   const kv = new Map<string, string>();
   for (const o of opts) {
     const eq = o.indexOf('=');
@@ -81,11 +86,28 @@ export function parseFsArgs(argv: string[], cwd: string): FsOptions {
     if (v === undefined || v === '') throw new UsageError('FS_USAGE', `hutch-fs needs -o ${k}=…`, { hint: USAGE });
     return resolve(cwd, v);
   };
-  const dirs = splitColons(kv.get('lowerdir') ?? '').filter((d) => d !== '').map((d) => resolve(cwd, d));
+  const dirs = splitColons(kv.get('lowerdir') ?? '')
+    .filter((d) => d !== '')
+    .map((d) => resolve(cwd, d));
   const indexes = kv.has('lowerindex') ? splitColons(kv.get('lowerindex')!) : [];
-  const squash = kv.has('squash_to_root') ? { uid: 0, gid: 0 } : kv.has('squash_to_uid') ? { uid: Number(kv.get('squash_to_uid')), gid: Number(kv.get('squash_to_gid') ?? kv.get('squash_to_uid')) } : undefined;
+  const squash = kv.has('squash_to_root')
+    ? { uid: 0, gid: 0 }
+    : kv.has('squash_to_uid')
+      ? { uid: Number(kv.get('squash_to_uid')), gid: Number(kv.get('squash_to_gid') ?? kv.get('squash_to_uid')) }
+      : undefined;
   refuseIdMappings(kv);
-  const known = new Set(['lowerdir', 'lowerindex', 'upperdir', 'workdir', 'overrideonly', 'squash_to_root', 'squash_to_uid', 'squash_to_gid', 'timeout', ...MOUNT_FLAGS]);
+  const known = new Set([
+    'lowerdir',
+    'lowerindex',
+    'upperdir',
+    'workdir',
+    'overrideonly',
+    'squash_to_root',
+    'squash_to_uid',
+    'squash_to_gid',
+    'timeout',
+    ...MOUNT_FLAGS,
+  ]);
   return {
     lowers: dirs.map((dir, i) => (indexes[i] ? { dir, indexFile: resolve(cwd, indexes[i]!) } : { dir })),
     upper: need('upperdir'),

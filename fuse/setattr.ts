@@ -12,7 +12,14 @@ import type { Union } from './union.js';
  * setattr: chmod, chown, truncate and utimes of a union entry, after its copy-up. Each asks
  * only the system calls its bits need (tar sets owner, mode and times of every file apart).
  */
-const SET_MODE = 1, SET_UID = 2, SET_GID = 4, SET_SIZE = 8, SET_ATIME = 16, SET_MTIME = 32, ATIME_NOW = 128, MTIME_NOW = 256;
+const SET_MODE = 1,
+  SET_UID = 2,
+  SET_GID = 4,
+  SET_SIZE = 8,
+  SET_ATIME = 16,
+  SET_MTIME = 32,
+  ATIME_NOW = 128,
+  MTIME_NOW = 256;
 
 /**
  * chown of a plain file open by its create(), when the owner can be stored for real: its mode
@@ -35,8 +42,10 @@ export function setattr(u: Union, n: Node, raw: Buffer, toSet: number, fh: numbe
   const path = u.upperPath(n);
   // A file still open by its create(): by its descriptor, no path walk (tar sets owner, mode and times so).
   const fd = u.creatorFd(n);
-  if ((toSet & (SET_UID | SET_GID)) === 0 && (toSet & SET_MODE) !== 0) n.plain = !setMode(u.cfg.style, path, n.type, want.mode & 0o7777, n.plain, fd);
-  else if ((toSet & (SET_MODE | SET_UID | SET_GID)) === (SET_UID | SET_GID) && chownOpen(u, n, fd, want.uid, want.gid)) n.plain = true;
+  if ((toSet & (SET_UID | SET_GID)) === 0 && (toSet & SET_MODE) !== 0)
+    n.plain = !setMode(u.cfg.style, path, n.type, want.mode & 0o7777, n.plain, fd);
+  else if ((toSet & (SET_MODE | SET_UID | SET_GID)) === (SET_UID | SET_GID) && chownOpen(u, n, fd, want.uid, want.gid))
+    n.plain = true;
   else if ((toSet & (SET_MODE | SET_UID | SET_GID)) !== 0) {
     const a = u.attr(n);
     const mode = (toSet & SET_MODE) !== 0 ? (a.mode & 0o170000) | (want.mode & 0o7777) : a.mode;
@@ -46,8 +55,13 @@ export function setattr(u: Union, n: Node, raw: Buffer, toSet: number, fh: numbe
   }
   if ((toSet & SET_SIZE) !== 0) truncate(u, n, want.size, fh);
   if ((toSet & (SET_ATIME | SET_MTIME | ATIME_NOW | MTIME_NOW)) !== 0) {
-    const pick = (set: number, isNow: number, t: [number, number]): Time => ((toSet & isNow) !== 0 ? 'now' : (toSet & set) !== 0 ? t : undefined);
-    setTimes(path, pick(SET_ATIME, ATIME_NOW, [want.atimeSec, want.atimeNsec]), pick(SET_MTIME, MTIME_NOW, [want.mtimeSec, want.mtimeNsec]), fd);
+    const pick = (set: number, isNow: number, t: [number, number]): Time =>
+      (toSet & isNow) !== 0 ? 'now' : (toSet & set) !== 0 ? t : undefined;
+    setTimes(
+      path,
+      pick(SET_ATIME, ATIME_NOW, [want.atimeSec, want.atimeNsec]),
+      pick(SET_MTIME, MTIME_NOW, [want.mtimeSec, want.mtimeNsec]),
+      fd,
+    );
   }
 }
-

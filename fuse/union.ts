@@ -1,4 +1,14 @@
-import { closeSync, linkSync, lstatSync, openSync, readdirSync, readlinkSync, statfsSync, constants, type Stats } from 'node:fs';
+import {
+  closeSync,
+  linkSync,
+  lstatSync,
+  openSync,
+  readdirSync,
+  readlinkSync,
+  statfsSync,
+  constants,
+  type Stats,
+} from 'node:fs';
 import type { LowerEntry, LowerTree } from './lookup.js';
 import { NodeTable, joinPath, noteSetgid, pathOf, type Node } from './node.js';
 import { B, InoMap, fdAttr, lowerAttr, lowerIno, upperAttr } from './attr.js';
@@ -100,12 +110,20 @@ export class Union {
       if (st !== undefined) {
         if (isWhiteoutDevice(st.mode, st.rdev)) return undefined;
         // Only an empty regular file can be a device placeholder whose type is in override_stat.
-        const type = (st.mode & 0o170000) === 0o100000 && st.size === 0 ? upperAttr(path, this.inos).attr.mode & 0o170000 : st.mode & 0o170000;
+        const type =
+          (st.mode & 0o170000) === 0o100000 && st.size === 0
+            ? upperAttr(path, this.inos).attr.mode & 0o170000
+            : st.mode & 0o170000;
         const n = this.nodes.make(parent, name, type, true, lower);
         n.lowerDir = type === S_IFDIR && lower?.type === S_IFDIR && !isOpaque(path);
         return n;
       }
-      if (lower !== undefined && this.cfg.style.whiteoutFiles && lstatQuiet(`${this.upperPath(parent)}/${WH_PREFIX}${name}`)) return undefined;
+      if (
+        lower !== undefined &&
+        this.cfg.style.whiteoutFiles &&
+        lstatQuiet(`${this.upperPath(parent)}/${WH_PREFIX}${name}`)
+      )
+        return undefined;
     }
     if (lower === undefined) return undefined;
     return this.nodes.make(parent, name, lower.type, false, lower);
@@ -128,8 +146,7 @@ export class Union {
       const got = upperAttr(this.upperPath(n), this.inos, n.plain, this.creatorFds.get(n));
       a = got.attr;
       n.plain = got.plain;
-    }
-    else a = lowerAttr(n.lower!, this.inos);
+    } else a = lowerAttr(n.lower!, this.inos);
     if (n.ino === 0) n.ino = a.ino;
     a.ino = n.ino;
     if (this.cfg.squash !== undefined) {
@@ -181,7 +198,11 @@ export class Union {
   /** Opens a node's current file; writers copy it up first (mutate.ts). */
   openHandle(n: Node, flags: number): number {
     const clean = flags & ~(constants.O_CREAT | constants.O_EXCL | constants.O_NOCTTY);
-    const fd = openPath(n.upper ? this.upperPath(n) : reachable(n.lower!.real), n.upper ? clean : clean & ~constants.O_TRUNC, 0);
+    const fd = openPath(
+      n.upper ? this.upperPath(n) : reachable(n.lower!.real),
+      n.upper ? clean : clean & ~constants.O_TRUNC,
+      0,
+    );
     const fh = this.nextFh++;
     this.handles.set(fh, { node: n, fd, flags: clean, gen: n.upper ? -1 : n.gen });
     return fh;

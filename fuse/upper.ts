@@ -25,7 +25,14 @@ const S_IFLNK = 0o120000;
  * Gives an upper file its owner and mode (mode includes the type bits): chown first, since a
  * chown clears setuid/setgid, then chmod. True when the file then carries an override_stat.
  */
-export function setOwnerMode(style: UpperStyle, path: string, uid: number, gid: number, mode: number, how: Ownership = {}): boolean {
+export function setOwnerMode(
+  style: UpperStyle,
+  path: string,
+  uid: number,
+  gid: number,
+  mode: number,
+  how: Ownership = {},
+): boolean {
   const type = mode & S_IFMT;
   const link = type === S_IFLNK;
   const device = type === 0o020000 || type === 0o060000;
@@ -69,12 +76,21 @@ function chmodPath(path: string, perm: number, fd: number | undefined): void {
 }
 
 /** chmod alone (the common case): the override_stat value, when there is one, follows. True when there is one. */
-export function setMode(style: UpperStyle, path: string, type: number, perm: number, plain: boolean, fd?: number): boolean {
+export function setMode(
+  style: UpperStyle,
+  path: string,
+  type: number,
+  perm: number,
+  plain: boolean,
+  fd?: number,
+): boolean {
   if (type === S_IFLNK) return false;
   chmodPath(path, perm, fd);
   const o = plain ? undefined : lgetxattr(path, OVERRIDE_STAT);
   const parsed = o === undefined ? undefined : parseOverrideStat(o);
-  return parsed !== undefined && setOwnerMode(style, path, parsed.uid, parsed.gid, ((parsed.mode & S_IFMT) || type) | perm);
+  return (
+    parsed !== undefined && setOwnerMode(style, path, parsed.uid, parsed.gid, (parsed.mode & S_IFMT || type) | perm)
+  );
 }
 
 /** Sets times (seconds, nanoseconds; undefined: leave as is, 'now') without following symlinks; through `fd` when open. */
@@ -126,7 +142,8 @@ export function isOpaque(dir: string): boolean {
 
 /** Empties an upper directory that holds only whiteouts, before it is removed or replaced. */
 export function clearWhiteoutsIn(dir: string): void {
-  for (const name of readdirSync(B(dir), { encoding: 'buffer' }) as Buffer[]) rmSync(Buffer.concat([B(dir + '/'), name]), { force: true });
+  for (const name of readdirSync(B(dir), { encoding: 'buffer' }) as Buffer[])
+    rmSync(Buffer.concat([B(dir + '/'), name]), { force: true });
 }
 
 /** Stores a device number beside a placeholder file (device nodes cannot be made here). */

@@ -101,7 +101,14 @@ export function packFileInfo(fh: number, flags: OpenFlags, buf = Buffer.alloc(FI
 }
 
 /** struct statvfs (112 bytes). */
-export function packStatvfs(s: { bsize: number; blocks: number; bfree: number; bavail: number; files: number; ffree: number }): Buffer {
+export function packStatvfs(s: {
+  bsize: number;
+  blocks: number;
+  bfree: number;
+  bavail: number;
+  files: number;
+  ffree: number;
+}): Buffer {
   const buf = Buffer.alloc(112);
   const put = (v: number, at: number): void => void buf.writeBigUInt64LE(BigInt(Math.max(0, Math.floor(v))), at);
   put(s.bsize, 0);

@@ -43,5 +43,5 @@ export function applyOverrideMode(realMode: number, o: OverrideStat): number {
 
 /** Whether an opaque-marker xattr value means "opaque". */
 export function isOpaqueValue(v: Buffer | undefined): boolean {
-  return v !== undefined && v.length > 0 && (v[0] === 0x79 /* y */ || v[0] === 0x31 /* 1 */);
+  return v !== undefined && v.length > 0 && (v[0] === 0x79 /* y */ || v[0] === 0x31); /* 1 */
 }

@@ -22,7 +22,8 @@ export function getXattr(u: Union, n: Node, name: string): Buffer | undefined {
 export function listXattr(u: Union, n: Node): Buffer {
   let names: string[];
   if (n.upper) names = llistxattr(u.upperPath(n));
-  else if (n.lower!.meta !== undefined) names = [...n.lower!.meta.xattrs.keys()].map((k) => Buffer.from(k).toString('latin1'));
+  else if (n.lower!.meta !== undefined)
+    names = [...n.lower!.meta.xattrs.keys()].map((k) => Buffer.from(k).toString('latin1'));
   else names = llistxattr(reachable(n.lower!.real));
   const shown = names.filter((x) => !isPrivateXattr(x));
   return Buffer.from(shown.map((x) => x + '\0').join(''), 'latin1');

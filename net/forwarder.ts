@@ -29,16 +29,25 @@ export async function startForwarder(pid: number, ports: ReservedPort[], cleanup
   try {
     await nextMessage(child, 'ready', exited);
     for (const port of ports) {
-      const message: ForwardMessage = { type: 'forward', protocol: port.mapping.protocol, containerPort: port.mapping.containerPort, target: '127.0.0.1' };
+      const message: ForwardMessage = {
+        type: 'forward',
+        protocol: port.mapping.protocol,
+        containerPort: port.mapping.containerPort,
+        target: '127.0.0.1',
+      };
       child.send(message, port.socket as never);
       await nextMessage(child, 'forwarding', exited);
       port.socket.close(); // the child holds its own copy of the socket now
     }
   } catch (error) {
-    throw new NetworkError('NET_FORWARDER_FAILED', `cannot start the port forwarder in the network namespace of process ${pid}: ${describeCause(error)}${stderrTail() ? `: ${stderrTail()}` : ''}`, {
-      hint: 'check that the container is still running and that nsenter (util-linux) is installed',
-      cause: error,
-    });
+    throw new NetworkError(
+      'NET_FORWARDER_FAILED',
+      `cannot start the port forwarder in the network namespace of process ${pid}: ${describeCause(error)}${stderrTail() ? `: ${stderrTail()}` : ''}`,
+      {
+        hint: 'check that the container is still running and that nsenter (util-linux) is installed',
+        cause: error,
+      },
+    );
   }
   return { pid: child.pid! };
 }
@@ -49,9 +58,13 @@ export function nsenterArgs(pid: number): string[] {
   try {
     if (readlinkSync(`/proc/${pid}/ns/user`) !== readlinkSync('/proc/self/ns/user')) args.push('--user');
   } catch (error) {
-    throw new NetworkError('NET_CONTAINER_GONE', `cannot enter the network namespace of process ${pid}: ${describeCause(error)}`, {
-      hint: 'the container exited before its network was set up; see its log',
-    });
+    throw new NetworkError(
+      'NET_CONTAINER_GONE',
+      `cannot enter the network namespace of process ${pid}: ${describeCause(error)}`,
+      {
+        hint: 'the container exited before its network was set up; see its log',
+      },
+    );
   }
   return args;
 }

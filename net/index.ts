@@ -19,7 +19,15 @@ import { addHostForwards, slirpAddresses, startSlirp, type SlirpProcess } from '
 export { SLIRP_TAP } from './slirp.js';
 
 export { parseNetworkOption, type NetworkMode, type SlirpMode, type PastaMode, type PortHandler } from './options.js';
-export { parsePublish, publishAllExposed, reservePorts, releasePorts, formatMapping, type PortMapping, type ReservedPort } from './ports.js';
+export {
+  parsePublish,
+  publishAllExposed,
+  reservePorts,
+  releasePorts,
+  formatMapping,
+  type PortMapping,
+  type ReservedPort,
+} from './ports.js';
 export { networkEtcFiles, parseAddHost, type EtcOptions } from './etc.js';
 
 /** The processes a network runs on: a detached monitor records this to stop them later. */
@@ -56,8 +64,18 @@ export interface StartOptions {
 }
 
 /** slirp4netns when it is installed, else none with a one-line notice on stderr. */
-export function defaultNetworkMode(notice: (line: string) => void = (line) => process.stderr.write(line + '\n')): NetworkMode {
-  if (findOnPath('slirp4netns') !== undefined) return { kind: 'slirp4netns', portHandler: 'rootlesskit', allowHostLoopback: false, mtu: 65520, cidr: '10.0.2.0/24', enableIPv6: false };
+export function defaultNetworkMode(
+  notice: (line: string) => void = (line) => process.stderr.write(line + '\n'),
+): NetworkMode {
+  if (findOnPath('slirp4netns') !== undefined)
+    return {
+      kind: 'slirp4netns',
+      portHandler: 'rootlesskit',
+      allowHostLoopback: false,
+      mtu: 65520,
+      cidr: '10.0.2.0/24',
+      enableIPv6: false,
+    };
   notice('hutch: slirp4netns is not installed: the container gets no network (--network none)');
   return { kind: 'none' };
 }
@@ -66,7 +84,9 @@ export function defaultNetworkMode(notice: (line: string) => void = (line) => pr
 export function containerNetnsPath(pid: number): string {
   const path = `/proc/${pid}/ns/net`;
   if (!existsSync(path)) {
-    throw new NetworkError('NET_CONTAINER_GONE', `cannot join the network of process ${pid}: it is not running`, { hint: 'start the container whose network you join first' });
+    throw new NetworkError('NET_CONTAINER_GONE', `cannot join the network of process ${pid}: it is not running`, {
+      hint: 'start the container whose network you join first',
+    });
   }
   return path;
 }
@@ -83,17 +103,36 @@ export async function startNetwork(mode: NetworkMode, options: StartOptions, cle
   switch (mode.kind) {
     case 'host':
     case 'container':
-      return { mode: mode.kind, ports: [], handle: {}, notices: ports.length ? [`published ports are ignored with --network ${mode.kind}`] : [] };
+      return {
+        mode: mode.kind,
+        ports: [],
+        handle: {},
+        notices: ports.length ? [`published ports are ignored with --network ${mode.kind}`] : [],
+      };
     case 'none':
-      if (ports.length) throw new UsageError('NET_PUBLISH_WITHOUT_NETWORK', 'cannot publish ports with --network none', { hint: 'drop -p/-P, or use --network slirp4netns or pasta' });
+      if (ports.length)
+        throw new UsageError('NET_PUBLISH_WITHOUT_NETWORK', 'cannot publish ports with --network none', {
+          hint: 'drop -p/-P, or use --network slirp4netns or pasta',
+        });
       await loopbackUp(options.pid);
       return { mode: 'none', ports: [], handle: {}, notices: [] };
     case 'slirp4netns': {
       // The forwarder needs only the namespace, not slirp's interface: start both at once.
       const ownForwarder = mode.portHandler === 'rootlesskit' && ports.length > 0;
-      const [slirp, forwarder] = await Promise.all([startSlirp(mode, options.pid, options.runDir, cleanup), ownForwarder ? startForwarder(options.pid, options.ports, cleanup) : undefined]);
+      const [slirp, forwarder] = await Promise.all([
+        startSlirp(mode, options.pid, options.runDir, cleanup),
+        ownForwarder ? startForwarder(options.pid, options.ports, cleanup) : undefined,
+      ]);
       const { address, gateway, resolver } = slirpAddresses(mode);
-      const info: NetworkInfo = { mode: mode.kind, address, gateway, resolver, ports, handle: { slirp4netns: slirp, forwarder }, notices: [] };
+      const info: NetworkInfo = {
+        mode: mode.kind,
+        address,
+        gateway,
+        resolver,
+        ports,
+        handle: { slirp4netns: slirp, forwarder },
+        notices: [],
+      };
       if (mode.allowHostLoopback) info.hostGateway = gateway;
       if (mode.portHandler === 'slirp4netns') {
         releasePorts(options.ports); // slirp4netns binds them itself: closed just before
@@ -102,9 +141,20 @@ export async function startNetwork(mode: NetworkMode, options: StartOptions, cle
       return info;
     }
     case 'pasta': {
-      const [pasta, forwarder] = await Promise.all([startPasta(mode, options.pid, options.runDir, cleanup), ports.length ? startForwarder(options.pid, options.ports, cleanup) : undefined]);
+      const [pasta, forwarder] = await Promise.all([
+        startPasta(mode, options.pid, options.runDir, cleanup),
+        ports.length ? startForwarder(options.pid, options.ports, cleanup) : undefined,
+      ]);
       const { address, gateway } = pastaAddresses();
-      return { mode: mode.kind, address, gateway, hostGateway: gateway, ports, handle: { pasta, forwarder }, notices: [] };
+      return {
+        mode: mode.kind,
+        address,
+        gateway,
+        hostGateway: gateway,
+        ports,
+        handle: { pasta, forwarder },
+        notices: [],
+      };
     }
   }
 }
@@ -121,11 +171,18 @@ export function stopNetwork(handle: NetworkHandle): void {
 async function loopbackUp(pid: number): Promise<void> {
   const ip = findOnPath('ip') ?? ['/usr/sbin/ip', '/sbin/ip'].find((p) => existsSync(p));
   const { execa } = await import('execa'); // loaded on use: ~70 ms that other commands need not pay
-  const result = ip === undefined ? undefined : await execa('nsenter', [...nsenterArgs(pid), '--', ip, 'link', 'set', 'lo', 'up'], { reject: false });
+  const result =
+    ip === undefined
+      ? undefined
+      : await execa('nsenter', [...nsenterArgs(pid), '--', ip, 'link', 'set', 'lo', 'up'], { reject: false });
   if (result === undefined || result.exitCode !== 0) {
-    throw new NetworkError('NET_LOOPBACK', `cannot bring up lo in the network namespace of process ${pid}: ${result ? describeCause(result.stderr) : 'ip (iproute2) is not installed'}`, {
-      hint: 'install iproute2 and util-linux (nsenter)',
-    });
+    throw new NetworkError(
+      'NET_LOOPBACK',
+      `cannot bring up lo in the network namespace of process ${pid}: ${result ? describeCause(result.stderr) : 'ip (iproute2) is not installed'}`,
+      {
+        hint: 'install iproute2 and util-linux (nsenter)',
+      },
+    );
   }
 }
 
@@ -139,14 +196,21 @@ export function needsOwnNetns(mode: NetworkMode): boolean {
  * container's namespaces exist (id maps written) and before its process is exec'd; `info()` is
  * the result afterwards.
  */
-export function networkHook(mode: NetworkMode, options: Omit<StartOptions, 'pid'>, cleanup: Cleanup): { hook: (pid: number) => Promise<void>; info: () => NetworkInfo } {
+export function networkHook(
+  mode: NetworkMode,
+  options: Omit<StartOptions, 'pid'>,
+  cleanup: Cleanup,
+): { hook: (pid: number) => Promise<void>; info: () => NetworkInfo } {
   let result: NetworkInfo | undefined;
   return {
     hook: async (pid) => {
       result = await startNetwork(mode, { ...options, pid }, cleanup);
     },
     info: () => {
-      if (result === undefined) throw new NetworkError('NET_NOT_STARTED', 'the network was asked for before it was started', { hint: 'this is a bug in hutch; please report it' });
+      if (result === undefined)
+        throw new NetworkError('NET_NOT_STARTED', 'the network was asked for before it was started', {
+          hint: 'this is a bug in hutch; please report it',
+        });
       return result;
     },
   };

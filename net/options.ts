@@ -6,7 +6,8 @@ import { UsageError } from '../src/errors.js';
  * cidr=10.0.2.0/24,enable_ipv6=true,outbound_addr=IP]`, `pasta[:ARG,ARG...]`, `none`, `host`,
  * `container:ID`.
  */
-export type NetworkMode = SlirpMode | PastaMode | { kind: 'none' } | { kind: 'host' } | { kind: 'container'; id: string };
+export type NetworkMode =
+  SlirpMode | PastaMode | { kind: 'none' } | { kind: 'host' } | { kind: 'container'; id: string };
 
 /**
  * Who forwards published ports. `rootlesskit`: hutch's own forwarder, a process inside the
@@ -67,10 +68,12 @@ function parseSlirpOptions(options: string[]): SlirpMode {
   const mode: SlirpMode = { ...defaultSlirp };
   for (const option of options) {
     const [key, val, extra] = option.split('=');
-    if (val === undefined || extra !== undefined) throw badNetwork(`slirp4netns:${options.join(',')}`, `option ${option} is not KEY=VALUE`);
+    if (val === undefined || extra !== undefined)
+      throw badNetwork(`slirp4netns:${options.join(',')}`, `option ${option} is not KEY=VALUE`);
     switch (key) {
       case 'port_handler':
-        if (val !== 'rootlesskit' && val !== 'slirp4netns') throw badNetwork(option, 'port_handler is rootlesskit or slirp4netns');
+        if (val !== 'rootlesskit' && val !== 'slirp4netns')
+          throw badNetwork(option, 'port_handler is rootlesskit or slirp4netns');
         mode.portHandler = val;
         break;
       case 'allow_host_loopback':

@@ -22,7 +22,12 @@ export interface PastaProcess {
  * the interface is configured, is the ready signal, waited on with inotify. Its own port
  * forwarding is off: hutch's forwarder serves the ports reserved before the start.
  */
-export async function startPasta(mode: PastaMode, pid: number, runDir: string, cleanup: Cleanup): Promise<PastaProcess> {
+export async function startPasta(
+  mode: PastaMode,
+  pid: number,
+  runDir: string,
+  cleanup: Cleanup,
+): Promise<PastaProcess> {
   if (findOnPath('pasta') === undefined) {
     throw new NetworkError('NET_PASTA_MISSING', 'cannot start the network: pasta is not installed', {
       hint: 'install it (Debian: apt-get install passt) or use --network slirp4netns',
@@ -30,22 +35,50 @@ export async function startPasta(mode: PastaMode, pid: number, runDir: string, c
   }
   const pidFile = join(runDir, 'pasta.pid');
   rmSync(pidFile, { force: true });
-  const args = ['--pdeathsig', 'TERM', 'pasta', '--foreground', '--quiet', '--config-net', '-t', 'none', '-u', 'none', '-T', 'none', '-U', 'none'];
+  const args = [
+    '--pdeathsig',
+    'TERM',
+    'pasta',
+    '--foreground',
+    '--quiet',
+    '--config-net',
+    '-t',
+    'none',
+    '-u',
+    'none',
+    '-T',
+    'none',
+    '-U',
+    'none',
+  ];
   // node:child_process, not execa: loading execa would cost every container start ~50-70 ms.
-  const child = spawn('setpriv', [...args, '--pid', pidFile, ...mode.args, String(pid)], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn('setpriv', [...args, '--pid', pidFile, ...mode.args, String(pid)], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   const { exited, stderrTail } = supervise(child, 'pasta', cleanup, () => rmSync(pidFile, { force: true }));
   if (!(await waitForPidFile(runDir, pidFile, exited))) {
     const why = stderrTail(/syslog/);
-    throw new NetworkError('NET_PASTA_FAILED', `cannot start pasta for process ${pid}: ${why || 'it exited before the network was ready'}`, {
-      hint: 'check that /dev/net/tun is usable and the container still runs, or use --network slirp4netns',
-    });
+    throw new NetworkError(
+      'NET_PASTA_FAILED',
+      `cannot start pasta for process ${pid}: ${why || 'it exited before the network was ready'}`,
+      {
+        hint: 'check that /dev/net/tun is usable and the container still runs, or use --network slirp4netns',
+      },
+    );
   }
   return { pid: child.pid!, pidFile };
 }
 
 /** The addresses pasta gives the namespace: a copy of the host's (default route interface). */
-export function pastaAddresses(routeTable = readFileSync('/proc/net/route', 'utf8')): { address?: string; gateway?: string } {
-  const route = routeTable.split('\n').slice(1).map((line) => line.trim().split(/\s+/)).find((f) => f[1] === '00000000' && f[7] === '00000000');
+export function pastaAddresses(routeTable = readFileSync('/proc/net/route', 'utf8')): {
+  address?: string;
+  gateway?: string;
+} {
+  const route = routeTable
+    .split('\n')
+    .slice(1)
+    .map((line) => line.trim().split(/\s+/))
+    .find((f) => f[1] === '00000000' && f[7] === '00000000');
   if (route === undefined) return {};
   const hex = route[2]!;
   const gateway = [6, 4, 2, 0].map((i) => parseInt(hex.slice(i, i + 2), 16)).join('.');

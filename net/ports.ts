@@ -32,11 +32,13 @@ export function parsePublish(value: string): PortMapping {
   if (bracket) [, hostIP, spec] = bracket as unknown as [string, string, string];
   const parts = spec.split(':');
   if (!bracket && parts.length === 3) hostIP = parts.shift()!;
-  if (parts.length > 2 || (bracket && parts.length !== 2)) throw badPublish(value, 'expected [HOSTIP:][HOSTPORT:]CPORT');
+  if (parts.length > 2 || (bracket && parts.length !== 2))
+    throw badPublish(value, 'expected [HOSTIP:][HOSTPORT:]CPORT');
   if (hostIP !== '' && isIP(hostIP) === 0) throw badPublish(value, `${hostIP} is not an IP address`);
   const container = parseRange(value, parts[parts.length - 1]!);
   const host = parts.length === 2 && parts[0] !== '' ? parseRange(value, parts[0]!) : undefined;
-  if (host !== undefined && host.count !== container.count) throw badPublish(value, 'host and container port ranges differ in length');
+  if (host !== undefined && host.count !== container.count)
+    throw badPublish(value, 'host and container port ranges differ in length');
   return { hostIP, hostPort: host?.first ?? 0, containerPort: container.first, protocol, range: container.count };
 }
 
@@ -104,11 +106,15 @@ async function reserveOne(mapping: PortMapping & { range: 1 }): Promise<Reserved
 
 async function bindOne(mapping: PortMapping & { range: 1 }, address: string): Promise<ReservedPort> {
   // Until the forwarder takes the socket, a connection is reset, as if nothing listened yet.
-  const socket = mapping.protocol === 'tcp' ? createServer((early) => early.destroy()) : createSocket({ type: isIP(address) === 6 ? 'udp6' : 'udp4' });
+  const socket =
+    mapping.protocol === 'tcp'
+      ? createServer((early) => early.destroy())
+      : createSocket({ type: isIP(address) === 6 ? 'udp6' : 'udp4' });
   await new Promise<void>((resolve, reject) => {
     socket.once('error', (error: NodeJS.ErrnoException) => reject(portError(mapping, error)));
     const bound = (): void => resolve();
-    if ('listen' in socket) socket.listen({ host: address, port: mapping.hostPort, exclusive: true, backlog: 511 }, bound);
+    if ('listen' in socket)
+      socket.listen({ host: address, port: mapping.hostPort, exclusive: true, backlog: 511 }, bound);
     else socket.bind({ address, port: mapping.hostPort, exclusive: true }, bound);
   });
   socket.removeAllListeners('error');
@@ -119,10 +125,14 @@ async function bindOne(mapping: PortMapping & { range: 1 }, address: string): Pr
 function portError(mapping: PortMapping, error: NodeJS.ErrnoException): NetworkError {
   const what = formatMapping(mapping).split('->')[0]!;
   if (error.code === 'EADDRINUSE') {
-    return new NetworkError('NET_PORT_IN_USE', `cannot publish port ${what}/${mapping.protocol}: the address is already in use`, {
-      hint: 'stop the program using it (`ss -ltnup` shows it) or publish on another host port',
-      cause: error,
-    });
+    return new NetworkError(
+      'NET_PORT_IN_USE',
+      `cannot publish port ${what}/${mapping.protocol}: the address is already in use`,
+      {
+        hint: 'stop the program using it (`ss -ltnup` shows it) or publish on another host port',
+        cause: error,
+      },
+    );
   }
   if (error.code === 'EACCES') {
     return new NetworkError('NET_PORT_DENIED', `cannot publish port ${what}/${mapping.protocol}: permission denied`, {
@@ -130,17 +140,22 @@ function portError(mapping: PortMapping, error: NodeJS.ErrnoException): NetworkE
       cause: error,
     });
   }
-  return new NetworkError('NET_PORT_BIND', `cannot publish port ${what}/${mapping.protocol}: ${error.code ?? error.message}`, {
-    hint: 'check that the host address exists on this machine (`ip addr`)',
-    cause: error,
-  });
+  return new NetworkError(
+    'NET_PORT_BIND',
+    `cannot publish port ${what}/${mapping.protocol}: ${error.code ?? error.message}`,
+    {
+      hint: 'check that the host address exists on this machine (`ip addr`)',
+      cause: error,
+    },
+  );
 }
 
 function parseRange(value: string, text: string): { first: number; count: number } {
   const match = /^(\d+)(?:-(\d+))?$/.exec(text);
   const first = Number(match?.[1]);
   const last = match?.[2] === undefined ? first : Number(match[2]);
-  if (!match || first < 1 || last > 65535 || last < first) throw badPublish(value, `${text} is not a port (1-65535) or range`);
+  if (!match || first < 1 || last > 65535 || last < first)
+    throw badPublish(value, `${text} is not a port (1-65535) or range`);
   return { first, count: last - first + 1 };
 }
 

@@ -71,6 +71,10 @@ export function supervise(child: ChildProcess, what: string, cleanup: Cleanup, a
     throw error;
   }
   const stderrTail = (noise?: RegExp): string =>
-    stderr.split('\n').filter((line) => line.trim() !== '' && !(noise?.test(line) ?? false)).slice(-3).join('; ');
+    stderr
+      .split('\n')
+      .filter((line) => line.trim() !== '' && !(noise?.test(line) ?? false))
+      .slice(-3)
+      .join('; ');
   return { exited, stderrTail };
 }

@@ -19,7 +19,8 @@ export function resolvConf(opts: ResolvOptions): string {
   let servers = opts.servers?.length ? opts.servers : host.servers.filter((s) => !isLoopback(s));
   // The network's resolver stands in for loopback servers the container cannot reach, or for none.
   const standIn = servers.length === 0 || host.servers.some(isLoopback);
-  if (!opts.servers?.length && opts.networkResolver !== undefined && standIn) servers = [opts.networkResolver, ...servers];
+  if (!opts.servers?.length && opts.networkResolver !== undefined && standIn)
+    servers = [opts.networkResolver, ...servers];
   const search = opts.search?.length ? opts.search : host.search;
   const options = opts.options?.length ? opts.options : host.options;
   const lines: string[] = [];
@@ -50,7 +51,10 @@ export function hostsFile(opts: HostsOptions): string {
 function parseResolvConf(text: string): { servers: string[]; search: string[]; options: string[] } {
   const out = { servers: [] as string[], search: [] as string[], options: [] as string[] };
   for (const raw of text.split('\n')) {
-    const [key, ...values] = raw.replace(/[#;].*/, '').trim().split(/\s+/);
+    const [key, ...values] = raw
+      .replace(/[#;].*/, '')
+      .trim()
+      .split(/\s+/);
     if (key === 'nameserver' && values[0]) out.servers.push(values[0]);
     else if ((key === 'search' || key === 'domain') && values.length) out.search = values;
     else if (key === 'options') out.options.push(...values);

@@ -24,7 +24,11 @@ export const SLIRP_TAP = 'tap0';
 
 /** Fixed addresses of slirp4netns' network (offsets into --cidr). */
 export function slirpAddresses(mode: SlirpMode): { address: string; gateway: string; resolver: string } {
-  return { address: addressInCidr(mode.cidr, 100), gateway: addressInCidr(mode.cidr, 2), resolver: addressInCidr(mode.cidr, 3) };
+  return {
+    address: addressInCidr(mode.cidr, 100),
+    gateway: addressInCidr(mode.cidr, 2),
+    resolver: addressInCidr(mode.cidr, 3),
+  };
 }
 
 /**
@@ -32,18 +36,31 @@ export function slirpAddresses(mode: SlirpMode): { address: string; gateway: str
  * device configured (--ready-fd; no polling). fd 3 is --exit-fd: slirp4netns exits when this
  * process dies, even by SIGKILL, since the kernel closes our end of that socket.
  */
-export async function startSlirp(mode: SlirpMode, pid: number, runDir: string, cleanup: Cleanup): Promise<SlirpProcess> {
+export async function startSlirp(
+  mode: SlirpMode,
+  pid: number,
+  runDir: string,
+  cleanup: Cleanup,
+): Promise<SlirpProcess> {
   checkPrerequisites();
   const apiSocket = join(runDir, 'slirp4netns.sock');
   rmSync(apiSocket, { force: true });
   // node:child_process, not execa: loading execa would cost every container start ~50-70 ms.
-  const child = spawn('slirp4netns', [...(await slirpArgs(mode, apiSocket)), String(pid), SLIRP_TAP], { stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'] });
+  const child = spawn('slirp4netns', [...(await slirpArgs(mode, apiSocket)), String(pid), SLIRP_TAP], {
+    stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'],
+  });
   const { exited, stderrTail } = supervise(child, 'slirp4netns', cleanup, () => rmSync(apiSocket, { force: true }));
   const ready = await waitReady(child.stdio[4] as Readable, exited);
   if (!ready) {
-    throw new NetworkError('NET_SLIRP_FAILED', `cannot start slirp4netns for process ${pid}: ${stderrTail(slirpNoise) || 'it exited before the network was ready'}`, {
-      hint: /tun/i.test(stderrTail()) ? 'check that /dev/net/tun exists and is usable (mode 0666)' : 'check that the container is still running; run with --network none to do without a network',
-    });
+    throw new NetworkError(
+      'NET_SLIRP_FAILED',
+      `cannot start slirp4netns for process ${pid}: ${stderrTail(slirpNoise) || 'it exited before the network was ready'}`,
+      {
+        hint: /tun/i.test(stderrTail())
+          ? 'check that /dev/net/tun exists and is usable (mode 0666)'
+          : 'check that the container is still running; run with --network none to do without a network',
+      },
+    );
   }
   return { pid: child.pid!, apiSocket };
 }
@@ -51,15 +68,30 @@ export async function startSlirp(mode: SlirpMode, pid: number, runDir: string, c
 /** Publishes ports through slirp4netns itself (port_handler=slirp4netns): its API's add_hostfwd. */
 export async function addHostForwards(slirp: SlirpProcess, mode: SlirpMode, mappings: PortMapping[]): Promise<void> {
   for (const m of mappings) {
-    if (m.hostIP.includes(':')) throw new NetworkError('NET_SLIRP_IPV6_PUBLISH', `cannot publish port [${m.hostIP}]:${m.hostPort} through slirp4netns: it forwards IPv4 host addresses only`, { hint: 'use port_handler=rootlesskit (the default) for IPv6 host addresses' });
+    if (m.hostIP.includes(':'))
+      throw new NetworkError(
+        'NET_SLIRP_IPV6_PUBLISH',
+        `cannot publish port [${m.hostIP}]:${m.hostPort} through slirp4netns: it forwards IPv4 host addresses only`,
+        { hint: 'use port_handler=rootlesskit (the default) for IPv6 host addresses' },
+      );
     const reply = await slirpApi(slirp.apiSocket, {
       execute: 'add_hostfwd',
-      arguments: { proto: m.protocol, host_addr: m.hostIP || '0.0.0.0', host_port: m.hostPort, guest_addr: slirpAddresses(mode).address, guest_port: m.containerPort },
+      arguments: {
+        proto: m.protocol,
+        host_addr: m.hostIP || '0.0.0.0',
+        host_port: m.hostPort,
+        guest_addr: slirpAddresses(mode).address,
+        guest_port: m.containerPort,
+      },
     });
     if (reply.error !== undefined) {
-      throw new NetworkError('NET_SLIRP_HOSTFWD', `cannot publish port ${m.hostIP || '0.0.0.0'}:${m.hostPort}/${m.protocol} through slirp4netns: ${reply.error.desc ?? JSON.stringify(reply.error)}`, {
-        hint: 'the host port may have been taken since it was reserved; try again or pick another port',
-      });
+      throw new NetworkError(
+        'NET_SLIRP_HOSTFWD',
+        `cannot publish port ${m.hostIP || '0.0.0.0'}:${m.hostPort}/${m.protocol} through slirp4netns: ${reply.error.desc ?? JSON.stringify(reply.error)}`,
+        {
+          hint: 'the host port may have been taken since it was reserved; try again or pick another port',
+        },
+      );
     }
   }
 }
@@ -71,12 +103,25 @@ export function slirpApi(apiSocket: string, request: object): Promise<{ return?:
     let text = '';
     socket.on('connect', () => socket.end(JSON.stringify(request)));
     socket.on('data', (chunk: Buffer) => (text += chunk.toString()));
-    socket.on('error', (error) => reject(new NetworkError('NET_SLIRP_API', `cannot talk to slirp4netns at ${apiSocket}: ${describeCause(error)}`, { hint: 'slirp4netns has exited; restart the container', cause: error })));
+    socket.on('error', (error) =>
+      reject(
+        new NetworkError('NET_SLIRP_API', `cannot talk to slirp4netns at ${apiSocket}: ${describeCause(error)}`, {
+          hint: 'slirp4netns has exited; restart the container',
+          cause: error,
+        }),
+      ),
+    );
     socket.on('close', () => {
       try {
         resolve(JSON.parse(text) as { return?: unknown; error?: { desc?: string } });
       } catch (error) {
-        reject(new NetworkError('NET_SLIRP_API', `slirp4netns at ${apiSocket} answered something that is not JSON: ${text.slice(0, 200)}`, { cause: error }));
+        reject(
+          new NetworkError(
+            'NET_SLIRP_API',
+            `slirp4netns at ${apiSocket} answered something that is not JSON: ${text.slice(0, 200)}`,
+            { cause: error },
+          ),
+        );
       }
     });
   });
@@ -85,7 +130,8 @@ export function slirpApi(apiSocket: string, request: object): Promise<{ return?:
 let helpText: Promise<string> | undefined;
 
 /** slirp4netns' banner and follow-on lines, left out of error messages to leave the cause. */
-const slirpNoise = /^(\*|Starting slirp|sent tapfd|received tapfd|WARNING)|do_slirp|parent failed|seccomp is experimental/;
+const slirpNoise =
+  /^(\*|Starting slirp|sent tapfd|received tapfd|WARNING)|do_slirp|parent failed|seccomp is experimental/;
 
 /**
  * slirp4netns' own flags, read from --help (the sandbox and seccomp flags came in 0.4). Cached
@@ -120,7 +166,14 @@ async function cachedHelp(cacheFile: string): Promise<string> {
 
 /** The slirp4netns command line (before PID and tap name), given its --help text (pure). */
 export function slirpArguments(mode: SlirpMode, apiSocket: string, help: string): string[] {
-  const args = ['--configure', `--mtu=${mode.mtu}`, `--cidr=${mode.cidr}`, '--exit-fd=3', '--ready-fd=4', `--api-socket=${apiSocket}`];
+  const args = [
+    '--configure',
+    `--mtu=${mode.mtu}`,
+    `--cidr=${mode.cidr}`,
+    '--exit-fd=3',
+    '--ready-fd=4',
+    `--api-socket=${apiSocket}`,
+  ];
   if (!mode.allowHostLoopback) args.push('--disable-host-loopback');
   if (mode.enableIPv6) args.push('--enable-ipv6');
   if (mode.outboundAddr !== undefined) args.push(`--outbound-addr=${mode.outboundAddr}`);
@@ -138,10 +191,14 @@ function checkPrerequisites(): void {
   try {
     accessSync('/dev/net/tun', constants.R_OK | constants.W_OK);
   } catch (error) {
-    throw new NetworkError('NET_TUN_UNAVAILABLE', `cannot start slirp4netns: /dev/net/tun is not usable: ${describeCause(error)}`, {
-      hint: 'ask the administrator to load the tun module and make /dev/net/tun mode 0666, or run with --network none',
-      cause: error,
-    });
+    throw new NetworkError(
+      'NET_TUN_UNAVAILABLE',
+      `cannot start slirp4netns: /dev/net/tun is not usable: ${describeCause(error)}`,
+      {
+        hint: 'ask the administrator to load the tun module and make /dev/net/tun mode 0666, or run with --network none',
+        cause: error,
+      },
+    );
   }
 }
 

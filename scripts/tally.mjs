@@ -30,7 +30,11 @@ export function fromTap(text) {
     return all.length ? Number(all[all.length - 1][1]) : undefined;
   };
   if (last('pass') === undefined || last('fail') === undefined) return undefined;
-  return { passed: last('pass'), failed: last('fail') + (last('cancelled') ?? 0), skipped: (last('skipped') ?? 0) + (last('todo') ?? 0) };
+  return {
+    passed: last('pass'),
+    failed: last('fail') + (last('cancelled') ?? 0),
+    skipped: (last('skipped') ?? 0) + (last('todo') ?? 0),
+  };
 }
 
 /** What a report file says; undefined when it is missing or neither format. */
@@ -47,9 +51,16 @@ export function readReport(path) {
 /** One suite's line and its share of the totals. */
 export function judge(name, record) {
   if (!record) return { line: `${name}: did not run (counted as 1 failure)`, passed: 0, failed: 1, skipped: 0 };
-  if (record.skippedBecause) return { line: `${name}: skipped, ${record.skippedBecause}`, passed: 0, failed: 0, skipped: 0 };
+  if (record.skippedBecause)
+    return { line: `${name}: skipped, ${record.skippedBecause}`, passed: 0, failed: 0, skipped: 0 };
   const counts = record.counts;
-  if (!counts) return { line: `${name}: exited ${record.status} with no report (counted as 1 failure)`, passed: 0, failed: 1, skipped: 0 };
+  if (!counts)
+    return {
+      line: `${name}: exited ${record.status} with no report (counted as 1 failure)`,
+      passed: 0,
+      failed: 1,
+      skipped: 0,
+    };
   let { passed, failed, skipped } = counts;
   let line = `${name}: ${passed} passed, ${failed} failed, ${skipped} skipped`;
   if (record.status !== 0 && failed === 0) {
@@ -83,7 +94,8 @@ function main([command, dir, ...rest]) {
   if (command === 'add' || command === 'skip') {
     const [name, value, report] = rest;
     mkdirSync(dir, { recursive: true });
-    const record = command === 'skip' ? { skippedBecause: value } : { status: Number(value), counts: readReport(report) };
+    const record =
+      command === 'skip' ? { skippedBecause: value } : { status: Number(value), counts: readReport(report) };
     writeFileSync(recordPath(dir, name), JSON.stringify(record) + '\n');
     return 0;
   }

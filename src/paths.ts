@@ -15,14 +15,19 @@ export interface HutchPaths {
   run: string;
 }
 
-export function hutchPaths(root: string | undefined = process.env.HUTCH_ROOT, env: NodeJS.ProcessEnv = process.env): HutchPaths {
+export function hutchPaths(
+  root: string | undefined = process.env.HUTCH_ROOT,
+  env: NodeJS.ProcessEnv = process.env,
+): HutchPaths {
   if (root !== undefined && root !== '') {
     privateDir(root, 'the state directory (--root)');
     return { data: join(root, 'data'), run: join(root, 'run') };
   }
   const dataHome = env.XDG_DATA_HOME || join(env.HOME || homedir(), '.local', 'share');
   // Without XDG_RUNTIME_DIR the folder is in /tmp, where another user could have made it first.
-  const runtimeDir = env.XDG_RUNTIME_DIR ? join(env.XDG_RUNTIME_DIR, 'hutch') : privateTmpDir(`/tmp/hutch-${userInfo().uid}`);
+  const runtimeDir = env.XDG_RUNTIME_DIR
+    ? join(env.XDG_RUNTIME_DIR, 'hutch')
+    : privateTmpDir(`/tmp/hutch-${userInfo().uid}`);
   return { data: join(dataHome, 'hutch'), run: runtimeDir };
 }
 
@@ -50,8 +55,15 @@ export function privateDir(dir: string, what: string): void {
     return;
   }
   const uid = process.getuid?.() ?? -1;
-  const why = st.isSymbolicLink() ? 'it is a symlink' : !st.isDirectory() ? 'it is not a directory'
-    : st.uid !== uid ? `it belongs to uid ${st.uid}, not to you (uid ${uid})` : (st.mode & 0o002) !== 0 ? `others may write to it (mode ${(st.mode & 0o777).toString(8)})` : undefined;
+  const why = st.isSymbolicLink()
+    ? 'it is a symlink'
+    : !st.isDirectory()
+      ? 'it is not a directory'
+      : st.uid !== uid
+        ? `it belongs to uid ${st.uid}, not to you (uid ${uid})`
+        : (st.mode & 0o002) !== 0
+          ? `others may write to it (mode ${(st.mode & 0o777).toString(8)})`
+          : undefined;
   if (why === undefined) return;
   throw new UsageError('STATE_DIR_UNSAFE', `cannot use ${dir} as ${what}: ${why}`, {
     hint: 'give a directory of your own that only you can write to (--root, or set XDG_RUNTIME_DIR); if another user made it, remove it',

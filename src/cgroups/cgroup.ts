@@ -5,7 +5,18 @@ import type { Cleanup } from '../sys/cleanup.js';
 import { degrade, type DegradeReason } from './degrade.js';
 import { KNOWN_CONTROLLERS, userManagerSockets } from './detect.js';
 import type { CgroupManager, CgroupsMode } from './flags.js';
-import { applyWrites, enableControllers, killAll, makeCgroup, moveProcess, procs, readKeyed, readStats, removeCgroup, setFrozen } from './fs2.js';
+import {
+  applyWrites,
+  enableControllers,
+  killAll,
+  makeCgroup,
+  moveProcess,
+  procs,
+  readKeyed,
+  readStats,
+  removeCgroup,
+  setFrozen,
+} from './fs2.js';
 import { placeGroup } from './place.js';
 import { controllersNeeded, resourcesToWrites, type CgroupWrite, type LinuxResources } from './resources.js';
 import type { CgroupStats } from './stats.js';
@@ -64,13 +75,18 @@ export interface CgroupHandle extends CgroupInfo {
  * exists and before it execs. Returns undefined when the host offers no cgroup (after a
  * warning), or throws CgroupError with --cgroups=required. Its removal joins `cleanup`.
  */
-export async function createContainerCgroup(options: ContainerCgroupOptions, cleanup: Cleanup): Promise<CgroupHandle | undefined> {
+export async function createContainerCgroup(
+  options: ContainerCgroupOptions,
+  cleanup: Cleanup,
+): Promise<CgroupHandle | undefined> {
   const mode = options.mode ?? 'enabled';
   const writes = resourcesToWrites(options.resources ?? {});
   const warn = options.warn ?? defaultWarn;
   if (mode === 'disabled') {
     if (writes.length > 0) {
-      throw new UsageError('CGROUP_DISABLED_WITH_LIMITS', 'cannot set resource limits with --cgroups=disabled', { hint: 'drop --cgroups=disabled or the limits' });
+      throw new UsageError('CGROUP_DISABLED_WITH_LIMITS', 'cannot set resource limits with --cgroups=disabled', {
+        hint: 'drop --cgroups=disabled or the limits',
+      });
     }
     return undefined;
   }
@@ -90,7 +106,13 @@ export async function createContainerCgroup(options: ContainerCgroupOptions, cle
     if (writes.length > 0 || required) degrade(writes, placed, required, warn);
     return undefined;
   }
-  const info: CgroupInfo = { path: join(placed.dir, 'container'), group: placed.dir, manager: placed.manager, controllers: [], required };
+  const info: CgroupInfo = {
+    path: join(placed.dir, 'container'),
+    group: placed.dir,
+    manager: placed.manager,
+    controllers: [],
+    required,
+  };
   if (placed.unit !== undefined) info.unit = placed.unit;
   const env = options.env ?? process.env;
   cleanup.add(`cgroup ${placed.dir}`, () => removeGroup(info, env));
@@ -155,12 +177,18 @@ function applyEnforceable(info: CgroupInfo, writes: CgroupWrite[], warn: (line: 
   }
   const enforceable = writes.filter((w) => info.controllers.includes(w.controller));
   const missing = enforceable.filter((w) => !existsSync(join(info.path, w.file)));
-  if (missing.length > 0) degrade(missing, { kind: 'missing-file', files: [...new Set(missing.map((w) => w.file))] }, info.required, warn);
-  applyWrites(info.path, enforceable.filter((w) => !missing.includes(w)));
+  if (missing.length > 0)
+    degrade(missing, { kind: 'missing-file', files: [...new Set(missing.map((w) => w.file))] }, info.required, warn);
+  applyWrites(
+    info.path,
+    enforceable.filter((w) => !missing.includes(w)),
+  );
 }
 
 function notDelegated(controllers: string[], info: CgroupInfo): DegradeReason {
-  return info.manager === 'systemd' ? { kind: 'not-delegated', controllers } : { kind: 'not-delegated', controllers, subtree: dirname(info.group) };
+  return info.manager === 'systemd'
+    ? { kind: 'not-delegated', controllers }
+    : { kind: 'not-delegated', controllers, subtree: dirname(info.group) };
 }
 
 async function removeGroup(info: CgroupInfo, env: NodeJS.ProcessEnv): Promise<void> {

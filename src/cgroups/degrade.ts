@@ -42,7 +42,10 @@ export function settingNames(writes: CgroupWrite[]): string {
 
 /** The one-line warning (without the "hutch: warning: " prefix). */
 export function degradeLine(writes: CgroupWrite[], reason: DegradeReason): string {
-  const what = writes.length === 0 ? 'the container gets no cgroup of its own (no stats, pause or whole-container kill)' : `not enforced: ${settingNames(writes)}`;
+  const what =
+    writes.length === 0
+      ? 'the container gets no cgroup of its own (no stats, pause or whole-container kill)'
+      : `not enforced: ${settingNames(writes)}`;
   return `${what}: ${explain(reason)}; ${fix(reason)}`;
 }
 
@@ -53,7 +56,12 @@ export function requiredError(writes: CgroupWrite[], reason: DegradeReason): Cgr
 }
 
 /** Warns, or throws when the mode requires enforcement. */
-export function degrade(writes: CgroupWrite[], reason: DegradeReason, required: boolean, warn: (line: string) => void): void {
+export function degrade(
+  writes: CgroupWrite[],
+  reason: DegradeReason,
+  required: boolean,
+  warn: (line: string) => void,
+): void {
   if (required) throw requiredError(writes, reason);
   warn(degradeLine(writes, reason));
 }

@@ -24,11 +24,28 @@ export interface CgroupHost {
 /** The controllers hutch uses, in the order it enables them. */
 export const KNOWN_CONTROLLERS = ['cpu', 'cpuset', 'io', 'memory', 'pids', 'hugetlb'];
 
-const V1_CONTROLLERS = ['cpu', 'cpuacct', 'cpuset', 'memory', 'devices', 'freezer', 'net_cls', 'blkio', 'perf_event', 'net_prio', 'hugetlb', 'pids', 'rdma', 'misc'];
+const V1_CONTROLLERS = [
+  'cpu',
+  'cpuacct',
+  'cpuset',
+  'memory',
+  'devices',
+  'freezer',
+  'net_cls',
+  'blkio',
+  'perf_event',
+  'net_prio',
+  'hugetlb',
+  'pids',
+  'rdma',
+  'misc',
+];
 
 /** Reads the mount table and /proc/<pid>/cgroup under `root`. */
 export function detectHost(root = '/', pid: number | 'self' = 'self'): CgroupHost {
-  const mounts = (readTextIfPresent(join(root, 'proc', String(pid), 'mounts')) ?? '').split('\n').map((l) => l.split(' '));
+  const mounts = (readTextIfPresent(join(root, 'proc', String(pid), 'mounts')) ?? '')
+    .split('\n')
+    .map((l) => l.split(' '));
   let v1 = new Set<string>();
   let v2Mount: string | undefined;
   for (const [, target, type, options] of mounts) {
@@ -39,9 +56,11 @@ export function detectHost(root = '/', pid: number | 'self' = 'self'): CgroupHos
     if (type === 'cgroup2' && at === '/sys/fs/cgroup') v1 = new Set();
     if (type === 'cgroup') for (const o of options?.split(',') ?? []) if (V1_CONTROLLERS.includes(o)) v1.add(o);
   }
-  const v2Controllers = v2Mount === undefined ? [] : words(readTextIfPresent(join(root, v2Mount, 'cgroup.controllers')));
+  const v2Controllers =
+    v2Mount === undefined ? [] : words(readTextIfPresent(join(root, v2Mount, 'cgroup.controllers')));
   const ownCgroup = parseProcCgroup(readTextIfPresent(join(root, 'proc', String(pid), 'cgroup')) ?? '');
-  const layout: CgroupLayout = v2Mount === undefined ? (v1.size > 0 ? 'legacy' : 'none') : v1.size > 0 ? 'hybrid' : 'unified';
+  const layout: CgroupLayout =
+    v2Mount === undefined ? (v1.size > 0 ? 'legacy' : 'none') : v1.size > 0 ? 'hybrid' : 'unified';
   return { layout, v2Mount, v2Controllers, v1Controllers: [...v1].sort(), ownCgroup };
 }
 
@@ -66,7 +85,11 @@ export interface UserManagerSockets {
 }
 
 /** Finds the sockets; without XDG_RUNTIME_DIR (su, sudo -u, cron) it tries /run/user/UID, as podman does. */
-export function userManagerSockets(env: NodeJS.ProcessEnv = process.env, root = '/', uid = process.getuid?.() ?? 0): UserManagerSockets {
+export function userManagerSockets(
+  env: NodeJS.ProcessEnv = process.env,
+  root = '/',
+  uid = process.getuid?.() ?? 0,
+): UserManagerSockets {
   const fallback = `/run/user/${uid}`;
   const runtimeDir = env.XDG_RUNTIME_DIR || (existsSync(join(root, fallback)) ? fallback : undefined);
   const address = env.DBUS_SESSION_BUS_ADDRESS;
@@ -76,7 +99,11 @@ export function userManagerSockets(env: NodeJS.ProcessEnv = process.env, root = 
   let bus: string | undefined;
   if (busPath !== undefined && existsSync(join(root, busPath))) bus = `unix:path=${busPath}`;
   else if (address?.startsWith('unix:abstract=')) bus = address;
-  return { runtimeDir, bus, privateSocket: privatePath !== undefined && existsSync(join(root, privatePath)) ? privatePath : undefined };
+  return {
+    runtimeDir,
+    bus,
+    privateSocket: privatePath !== undefined && existsSync(join(root, privatePath)) ? privatePath : undefined,
+  };
 }
 
 /** The conventional cgroup of user@UID.service, where systemd delegates the user's controllers. */
@@ -106,9 +133,16 @@ export function blockDevice(path: string): { major: number; minor: number } {
   try {
     st = statSync(path);
   } catch (error) {
-    throw new UsageError('BAD_RESOURCE_FLAG', `cannot limit i/o of ${path}: ${(error as NodeJS.ErrnoException).code ?? 'stat failed'}`, { hint: 'name a block device, e.g. /dev/sda' });
+    throw new UsageError(
+      'BAD_RESOURCE_FLAG',
+      `cannot limit i/o of ${path}: ${(error as NodeJS.ErrnoException).code ?? 'stat failed'}`,
+      { hint: 'name a block device, e.g. /dev/sda' },
+    );
   }
-  if (!st.isBlockDevice()) throw new UsageError('BAD_RESOURCE_FLAG', `cannot limit i/o of ${path}: not a block device`, { hint: 'name a block device, e.g. /dev/sda' });
+  if (!st.isBlockDevice())
+    throw new UsageError('BAD_RESOURCE_FLAG', `cannot limit i/o of ${path}: not a block device`, {
+      hint: 'name a block device, e.g. /dev/sda',
+    });
   // glibc's gnu_dev_major/minor, for device numbers below 2^32 (all a JS number holds exactly here)
   const dev = st.rdev;
   return { major: Math.floor(dev / 256) & 0xfff, minor: (dev & 0xff) | (Math.floor(dev / 4096) & 0xfff00) };

@@ -52,8 +52,10 @@ export function resourcesFromFlags(flags: ResourceFlags, resolveDevice?: DeviceR
   if (memory !== undefined) res.memory = memory;
   const cpu = cpuFromFlags(flags);
   if (cpu !== undefined) res.cpu = cpu;
-  if (flags.pidsLimit !== undefined) res.pids = { limit: Math.max(-1, integer('--pids-limit', flags.pidsLimit, -1)) || -1 };
-  if (flags.cpuWeight !== undefined) res.unified = { 'cpu.weight': String(integer('--cpu-weight', flags.cpuWeight, 1, 10000)) };
+  if (flags.pidsLimit !== undefined)
+    res.pids = { limit: Math.max(-1, integer('--pids-limit', flags.pidsLimit, -1)) || -1 };
+  if (flags.cpuWeight !== undefined)
+    res.unified = { 'cpu.weight': String(integer('--cpu-weight', flags.cpuWeight, 1, 10000)) };
   const io = ioFromFlags(flags, resolveDevice);
   if (io !== undefined) res.blockIO = io;
   return res;
@@ -66,14 +68,18 @@ export function cgroupOptionsFromFlags(flags: CgroupFlags): CgroupOptions {
     throw bad('--cgroups', mode, 'use enabled, disabled, no-conmon or required');
   }
   const manager = flags.cgroupManager;
-  if (manager !== undefined && manager !== 'systemd' && manager !== 'cgroupfs') throw bad('--cgroup-manager', manager, 'use systemd or cgroupfs');
+  if (manager !== undefined && manager !== 'systemd' && manager !== 'cgroupfs')
+    throw bad('--cgroup-manager', manager, 'use systemd or cgroupfs');
   const parent = flags.cgroupParent;
   if (parent !== undefined) {
     const slice = /^[A-Za-z0-9:_.\\-]+\.slice$/.test(parent);
     const path = parent.startsWith('/') && !parent.split('/').includes('..');
-    if (manager === 'systemd' && !slice) throw bad('--cgroup-parent', parent, 'with the systemd manager, name a slice, e.g. batch.slice');
-    if (manager === 'cgroupfs' && !path) throw bad('--cgroup-parent', parent, 'with the cgroupfs manager, give an absolute cgroup path, e.g. /jobs/42');
-    if (!slice && !path) throw bad('--cgroup-parent', parent, 'name a slice (batch.slice) or an absolute cgroup path (/jobs/42)');
+    if (manager === 'systemd' && !slice)
+      throw bad('--cgroup-parent', parent, 'with the systemd manager, name a slice, e.g. batch.slice');
+    if (manager === 'cgroupfs' && !path)
+      throw bad('--cgroup-parent', parent, 'with the cgroupfs manager, give an absolute cgroup path, e.g. /jobs/42');
+    if (!slice && !path)
+      throw bad('--cgroup-parent', parent, 'name a slice (batch.slice) or an absolute cgroup path (/jobs/42)');
   }
   return { mode: mode as CgroupsMode, manager, parent };
 }
@@ -90,16 +96,20 @@ function memoryFromFlags(flags: ResourceFlags): LinuxResources['memory'] {
   const memory: NonNullable<LinuxResources['memory']> = {};
   if (flags.memory !== undefined) {
     memory.limit = parseSize('--memory', flags.memory);
-    if (memory.limit > 0 && memory.limit < 6 * 1024 * 1024) throw bad('--memory', flags.memory, 'the smallest memory limit is 6m');
+    if (memory.limit > 0 && memory.limit < 6 * 1024 * 1024)
+      throw bad('--memory', flags.memory, 'the smallest memory limit is 6m');
   }
   if (flags.memorySwap !== undefined) {
-    if (memory.limit === undefined) throw bad('--memory-swap', flags.memorySwap, 'give --memory as well: --memory-swap counts memory plus swap');
+    if (memory.limit === undefined)
+      throw bad('--memory-swap', flags.memorySwap, 'give --memory as well: --memory-swap counts memory plus swap');
     memory.swap = flags.memorySwap.trim() === '-1' ? -1 : parseSize('--memory-swap', flags.memorySwap);
-    if (memory.swap !== -1 && memory.swap < memory.limit) throw bad('--memory-swap', flags.memorySwap, 'it counts memory plus swap: make it at least --memory, or -1');
+    if (memory.swap !== -1 && memory.swap < memory.limit)
+      throw bad('--memory-swap', flags.memorySwap, 'it counts memory plus swap: make it at least --memory, or -1');
   } else if (memory.limit !== undefined && memory.limit > 0) {
     memory.swap = memory.limit * 2;
   }
-  if (flags.memoryReservation !== undefined) memory.reservation = parseSize('--memory-reservation', flags.memoryReservation);
+  if (flags.memoryReservation !== undefined)
+    memory.reservation = parseSize('--memory-reservation', flags.memoryReservation);
   return Object.keys(memory).length > 0 ? memory : undefined;
 }
 
@@ -107,7 +117,8 @@ function cpuFromFlags(flags: ResourceFlags): LinuxResources['cpu'] {
   const cpu: NonNullable<LinuxResources['cpu']> = {};
   if (flags.cpus !== undefined) {
     const n = Number(flags.cpus);
-    if (!Number.isFinite(n) || n <= 0 || flags.cpus.trim() === '') throw bad('--cpus', flags.cpus, 'give a positive number of CPUs, e.g. 0.5');
+    if (!Number.isFinite(n) || n <= 0 || flags.cpus.trim() === '')
+      throw bad('--cpus', flags.cpus, 'give a positive number of CPUs, e.g. 0.5');
     cpu.period = 100000;
     cpu.quota = Math.max(1000, Math.round(n * 100000));
   }
@@ -123,10 +134,15 @@ function ioFromFlags(flags: ResourceFlags, resolve: DeviceResolver | undefined):
   const io: NonNullable<LinuxResources['blockIO']> = {};
   if (flags.blkioWeight !== undefined) {
     const weight = integer('--blkio-weight', flags.blkioWeight, 0, 1000);
-    if (weight !== 0 && weight < 10) throw bad('--blkio-weight', flags.blkioWeight, 'give 10 to 1000 (or 0 to leave it)');
+    if (weight !== 0 && weight < 10)
+      throw bad('--blkio-weight', flags.blkioWeight, 'give 10 to 1000 (or 0 to leave it)');
     if (weight > 0) io.weight = weight;
   }
-  const devices = (flag: string, list: string[] | undefined, value: (flag: string, text: string) => number): DeviceRate[] | undefined =>
+  const devices = (
+    flag: string,
+    list: string[] | undefined,
+    value: (flag: string, text: string) => number,
+  ): DeviceRate[] | undefined =>
     list?.length ? list.map((spec) => deviceRate(flag, spec, value, resolve)) : undefined;
   const weights = devices('--blkio-weight-device', flags.blkioWeightDevice, (f, t) => integer(f, t, 10, 1000));
   if (weights) io.weightDevice = weights.map((d) => ({ major: d.major, minor: d.minor, weight: d.rate }));
@@ -141,7 +157,12 @@ function ioFromFlags(flags: ResourceFlags, resolve: DeviceResolver | undefined):
   return Object.keys(io).length > 0 ? io : undefined;
 }
 
-function deviceRate(flag: string, spec: string, value: (flag: string, text: string) => number, resolve: DeviceResolver | undefined): DeviceRate {
+function deviceRate(
+  flag: string,
+  spec: string,
+  value: (flag: string, text: string) => number,
+  resolve: DeviceResolver | undefined,
+): DeviceRate {
   const colon = spec.lastIndexOf(':');
   if (colon <= 0) throw bad(flag, spec, 'give DEVICE:VALUE, e.g. /dev/sda:1mb');
   const path = spec.slice(0, colon);
@@ -153,7 +174,11 @@ function deviceRate(flag: string, spec: string, value: (flag: string, text: stri
 function integer(flag: string, text: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
   const n = Number(text);
   if (!/^-?\d+$/.test(text.trim()) || n < min || n > max) {
-    throw bad(flag, text, max === Number.MAX_SAFE_INTEGER ? `give an integer of at least ${min}` : `give an integer from ${min} to ${max}`);
+    throw bad(
+      flag,
+      text,
+      max === Number.MAX_SAFE_INTEGER ? `give an integer of at least ${min}` : `give an integer from ${min} to ${max}`,
+    );
   }
   return n;
 }
@@ -174,7 +199,12 @@ function bad(flag: string, value: string, hint: string): UsageError {
 export function parseCgroupsPath(path: string, systemd: boolean): { parent?: string; name?: string } {
   if (systemd) {
     const parts = path.split(':');
-    if (parts.length !== 3) throw bad('cgroupsPath', path, 'with a systemd cgroup manager, give slice:prefix:name, e.g. user.slice:libpod:abc');
+    if (parts.length !== 3)
+      throw bad(
+        'cgroupsPath',
+        path,
+        'with a systemd cgroup manager, give slice:prefix:name, e.g. user.slice:libpod:abc',
+      );
     const [slice, prefix, name] = parts as [string, string, string];
     return { ...(slice ? { parent: slice } : {}), name: prefix ? `${prefix}-${name}` : name };
   }

@@ -23,10 +23,14 @@ export function writeCgroupFile(dir: string, file: string, value: string, step: 
   try {
     writeFileSync(join(dir, file), value);
   } catch (error) {
-    throw new CgroupError('CGROUP_WRITE_FAILED', `cannot ${step}: writing ${JSON.stringify(value)} to ${join(dir, file)}: ${describeCause(error)}`, {
-      cause: error,
-      hint: 'check the value against the kernel documentation (Documentation/admin-guide/cgroup-v2.rst) and that the cgroup is delegated to you',
-    });
+    throw new CgroupError(
+      'CGROUP_WRITE_FAILED',
+      `cannot ${step}: writing ${JSON.stringify(value)} to ${join(dir, file)}: ${describeCause(error)}`,
+      {
+        cause: error,
+        hint: 'check the value against the kernel documentation (Documentation/admin-guide/cgroup-v2.rst) and that the cgroup is delegated to you',
+      },
+    );
   }
 }
 
@@ -47,7 +51,10 @@ export function controllers(dir: string): string[] {
 }
 
 export function procs(dir: string): number[] {
-  return (readCgroupFile(dir, 'cgroup.procs') ?? '').split('\n').filter((l) => l !== '').map(Number);
+  return (readCgroupFile(dir, 'cgroup.procs') ?? '')
+    .split('\n')
+    .filter((l) => l !== '')
+    .map(Number);
 }
 
 /** Moves a process (and, as the kernel does, not its threads' other groups) into `dir`. */
@@ -87,7 +94,11 @@ export function readKeyed(dir: string, file: string): Map<string, number> {
 export async function setFrozen(dir: string, frozen: boolean, timeoutMs = 20_000): Promise<void> {
   writeCgroupFile(dir, 'cgroup.freeze', frozen ? '1' : '0', frozen ? 'freeze the container' : 'thaw the container');
   const want = frozen ? 1 : 0;
-  await waitFor(() => readKeyed(dir, 'cgroup.events').get('frozen') === want, timeoutMs, `${frozen ? 'freeze' : 'thaw'} ${dir}`);
+  await waitFor(
+    () => readKeyed(dir, 'cgroup.events').get('frozen') === want,
+    timeoutMs,
+    `${frozen ? 'freeze' : 'thaw'} ${dir}`,
+  );
 }
 
 /**
@@ -118,7 +129,9 @@ export function allProcs(dir: string): number[] {
 
 export function childCgroups(dir: string): string[] {
   try {
-    return readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name);
+    return readdirSync(dir, { withFileTypes: true })
+      .filter((e) => e.isDirectory())
+      .map((e) => e.name);
   } catch {
     return [];
   }
@@ -141,7 +154,19 @@ export function removeCgroup(dir: string): void {
 
 /** The cgroup's accounting: memory, cpu, pids, io and OOM kills. */
 export function readStats(dir: string): CgroupStats {
-  const files = ['memory.current', 'memory.max', 'memory.peak', 'memory.stat', 'memory.events', 'memory.swap.current', 'cpu.stat', 'pids.current', 'pids.max', 'io.stat', 'cgroup.events'];
+  const files = [
+    'memory.current',
+    'memory.max',
+    'memory.peak',
+    'memory.stat',
+    'memory.events',
+    'memory.swap.current',
+    'cpu.stat',
+    'pids.current',
+    'pids.max',
+    'io.stat',
+    'cgroup.events',
+  ];
   return parseStats(Object.fromEntries(files.map((f) => [f, readCgroupFile(dir, f)])));
 }
 
@@ -150,7 +175,7 @@ async function waitFor(done: () => boolean, timeoutMs: number, what: string): Pr
   for (let delay = 2; !done(); delay = Math.min(delay * 2, 50)) {
     if (Date.now() > deadline) {
       throw new CgroupError('CGROUP_TIMEOUT', `cannot ${what}: still not done after ${timeoutMs} ms`, {
-        hint: 'a process may be stuck in the kernel (D state): see `ps -o pid,stat,wchan` for the cgroup\'s processes',
+        hint: "a process may be stuck in the kernel (D state): see `ps -o pid,stat,wchan` for the cgroup's processes",
       });
     }
     await sleep(delay);

@@ -1,5 +1,12 @@
 import { describeCause } from '../errors.js';
-import { controllersOf, detectHost, userManagerCgroup, userManagerSockets, writableSubtree, type CgroupLayout } from './detect.js';
+import {
+  controllersOf,
+  detectHost,
+  userManagerCgroup,
+  userManagerSockets,
+  writableSubtree,
+  type CgroupLayout,
+} from './detect.js';
 import { DELEGATE_DROPIN } from './degrade.js';
 import { connectUserManager } from './systemd.js';
 
@@ -26,9 +33,20 @@ const WANTED = ['cpu', 'cpuset', 'io', 'memory', 'pids'];
 export async function cgroupReport(env: NodeJS.ProcessEnv = process.env, root = '/'): Promise<CgroupReport> {
   const host = detectHost(root);
   const version = host.layout === 'unified' ? 'v2' : host.layout === 'none' ? 'none' : 'v1';
-  const report: CgroupReport = { version, layout: host.layout, manager: 'none', userManager: { reachable: false }, ownCgroup: host.ownCgroup, delegatedControllers: [], missingControllers: WANTED };
+  const report: CgroupReport = {
+    version,
+    layout: host.layout,
+    manager: 'none',
+    userManager: { reachable: false },
+    ownCgroup: host.ownCgroup,
+    delegatedControllers: [],
+    missingControllers: WANTED,
+  };
   if (host.layout !== 'unified' || host.v2Mount === undefined) {
-    report.hint = host.layout === 'none' ? 'mount cgroup2 at /sys/fs/cgroup' : 'limits need cgroup v2: an administrator boots with systemd.unified_cgroup_hierarchy=1';
+    report.hint =
+      host.layout === 'none'
+        ? 'mount cgroup2 at /sys/fs/cgroup'
+        : 'limits need cgroup v2: an administrator boots with systemd.unified_cgroup_hierarchy=1';
     return report;
   }
   let delegated: string[] | undefined;
@@ -50,9 +68,13 @@ export async function cgroupReport(env: NodeJS.ProcessEnv = process.env, root = 
   }
   report.delegatedControllers = delegated ?? [];
   report.missingControllers = WANTED.filter((c) => !report.delegatedControllers.includes(c));
-  if (report.manager === 'none') report.hint = 'log in through a session with `systemd --user` (or `loginctl enable-linger USER`), or run inside a cgroup delegated to you';
-  else if (report.missingControllers.length > 0 && report.manager === 'cgroupfs') report.hint = `whoever delegated ${subtree} (e.g. Slurm's cgroup.conf) must enable ${report.missingControllers.join(', ')} in it`;
-  else if (report.missingControllers.length > 0) report.hint = `an administrator delegates ${report.missingControllers.join(', ')} with: ${DELEGATE_DROPIN}`;
+  if (report.manager === 'none')
+    report.hint =
+      'log in through a session with `systemd --user` (or `loginctl enable-linger USER`), or run inside a cgroup delegated to you';
+  else if (report.missingControllers.length > 0 && report.manager === 'cgroupfs')
+    report.hint = `whoever delegated ${subtree} (e.g. Slurm's cgroup.conf) must enable ${report.missingControllers.join(', ')} in it`;
+  else if (report.missingControllers.length > 0)
+    report.hint = `an administrator delegates ${report.missingControllers.join(', ')} with: ${DELEGATE_DROPIN}`;
   return report;
 }
 

@@ -44,7 +44,8 @@ export async function placeGroup(request: PlaceRequest): Promise<PlacedGroup | D
   try {
     manager = connectUserManager(userManagerSockets(request.env, request.root));
   } catch (error) {
-    if (request.manager === 'systemd' || !delegated) return { kind: 'no-cgroup', detail: `${describeCause(error)}; and ${notDelegated}` };
+    if (request.manager === 'systemd' || !delegated)
+      return { kind: 'no-cgroup', detail: `${describeCause(error)}; and ${notDelegated}` };
     return stay();
   }
   try {
@@ -61,13 +62,21 @@ export async function placeGroup(request: PlaceRequest): Promise<PlacedGroup | D
 }
 
 function isWithin(cgroup: string | undefined, ancestor: string): boolean {
-  return cgroup !== undefined && (cgroup === ancestor || cgroup.startsWith(ancestor.endsWith('/') ? ancestor : `${ancestor}/`));
+  return (
+    cgroup !== undefined &&
+    (cgroup === ancestor || cgroup.startsWith(ancestor.endsWith('/') ? ancestor : `${ancestor}/`))
+  );
 }
 
 async function systemdGroup(request: PlaceRequest, host: CgroupHost, manager: UserManager): Promise<PlacedGroup> {
   const unit = request.name !== undefined ? `${request.name}.scope` : `hutch-${request.id}.scope`;
   const slice = request.parent !== undefined && !request.parent.startsWith('/') ? { slice: request.parent } : {};
-  const cgroup = await startScope(manager, { unit, pids: request.pids, description: `hutch container ${request.id}`, ...slice });
+  const cgroup = await startScope(manager, {
+    unit,
+    pids: request.pids,
+    description: `hutch container ${request.id}`,
+    ...slice,
+  });
   return { dir: join(request.root, host.v2Mount!, cgroup), manager: 'systemd', unit };
 }
 

@@ -4,7 +4,15 @@ import { UsageError } from '../errors.js';
 export interface LinuxResources {
   // swappiness, kernel and kernelTCP are cgroup v1 only: a v2 host has nothing to write them to.
   memory?: { limit?: number; reservation?: number; swap?: number };
-  cpu?: { shares?: number; quota?: number; burst?: number; period?: number; cpus?: string; mems?: string; idle?: number };
+  cpu?: {
+    shares?: number;
+    quota?: number;
+    burst?: number;
+    period?: number;
+    cpus?: string;
+    mems?: string;
+    idle?: number;
+  };
   pids?: { limit: number };
   blockIO?: {
     weight?: number;
@@ -43,8 +51,12 @@ export function resourcesToWrites(resources: LinuxResources): CgroupWrite[] {
     ...cpuWrites(resources.cpu),
     ...(resources.pids ? [w('pids.max', max(resources.pids.limit), 'pids', 'pids.limit')] : []),
     ...ioWrites(resources.blockIO),
-    ...(resources.hugepageLimits ?? []).map((h) => w(`hugetlb.${h.pageSize}.max`, String(h.limit), 'hugetlb', 'hugepageLimits')),
-    ...Object.entries(resources.unified ?? {}).map(([file, value]) => w(file, value, file.split('.')[0]!, `unified.${file}`)),
+    ...(resources.hugepageLimits ?? []).map((h) =>
+      w(`hugetlb.${h.pageSize}.max`, String(h.limit), 'hugetlb', 'hugepageLimits'),
+    ),
+    ...Object.entries(resources.unified ?? {}).map(([file, value]) =>
+      w(file, value, file.split('.')[0]!, `unified.${file}`),
+    ),
   ];
 }
 
@@ -79,7 +91,8 @@ function memoryWrites(memory: LinuxResources['memory']): CgroupWrite[] {
   if (memory === undefined) return [];
   const out: CgroupWrite[] = [];
   if (memory.limit !== undefined) out.push(w('memory.max', max(memory.limit), 'memory', 'memory.limit'));
-  if (memory.reservation !== undefined) out.push(w('memory.low', String(Math.max(0, memory.reservation)), 'memory', 'memory.reservation'));
+  if (memory.reservation !== undefined)
+    out.push(w('memory.low', String(Math.max(0, memory.reservation)), 'memory', 'memory.reservation'));
   if (memory.swap !== undefined && memory.swap !== 0) {
     out.push(w('memory.swap.max', swapMax(memory.swap, memory.limit), 'memory', 'memory.swap'));
   }
@@ -95,9 +108,13 @@ function swapMax(swap: number, limit: number | undefined): string {
     });
   }
   if (swap < limit) {
-    throw new UsageError('CGROUP_SWAP_BELOW_MEMORY', `cannot set the swap limit: memory+swap (${swap}) is below the memory limit (${limit})`, {
-      hint: '--memory-swap counts memory plus swap; make it at least --memory, or -1 for unlimited',
-    });
+    throw new UsageError(
+      'CGROUP_SWAP_BELOW_MEMORY',
+      `cannot set the swap limit: memory+swap (${swap}) is below the memory limit (${limit})`,
+      {
+        hint: '--memory-swap counts memory plus swap; make it at least --memory, or -1 for unlimited',
+      },
+    );
   }
   return String(swap - limit);
 }
@@ -105,7 +122,8 @@ function swapMax(swap: number, limit: number | undefined): string {
 function cpuWrites(cpu: LinuxResources['cpu']): CgroupWrite[] {
   if (cpu === undefined) return [];
   const out: CgroupWrite[] = [];
-  if (cpu.shares !== undefined && cpu.shares > 0) out.push(w('cpu.weight', String(sharesToWeight(cpu.shares)), 'cpu', 'cpu.shares'));
+  if (cpu.shares !== undefined && cpu.shares > 0)
+    out.push(w('cpu.weight', String(sharesToWeight(cpu.shares)), 'cpu', 'cpu.shares'));
   if (cpu.idle !== undefined) out.push(w('cpu.idle', String(cpu.idle), 'cpu', 'cpu.idle'));
   if (cpu.quota !== undefined || cpu.period !== undefined) {
     const quota = cpu.quota === undefined || cpu.quota <= 0 ? 'max' : String(cpu.quota);
@@ -120,9 +138,11 @@ function cpuWrites(cpu: LinuxResources['cpu']): CgroupWrite[] {
 function ioWrites(io: LinuxResources['blockIO']): CgroupWrite[] {
   if (io === undefined) return [];
   const out: CgroupWrite[] = [];
-  if (io.weight !== undefined && io.weight > 0) out.push(w('io.weight', `default ${blkioToIoWeight(io.weight)}`, 'io', 'blockIO.weight'));
+  if (io.weight !== undefined && io.weight > 0)
+    out.push(w('io.weight', `default ${blkioToIoWeight(io.weight)}`, 'io', 'blockIO.weight'));
   for (const d of io.weightDevice ?? []) {
-    if (d.weight !== undefined) out.push(w('io.weight', `${d.major}:${d.minor} ${blkioToIoWeight(d.weight)}`, 'io', 'blockIO.weightDevice'));
+    if (d.weight !== undefined)
+      out.push(w('io.weight', `${d.major}:${d.minor} ${blkioToIoWeight(d.weight)}`, 'io', 'blockIO.weightDevice'));
   }
   // io.max takes every limit of one device in one line: merge the four OCI lists per device.
   const perDevice = new Map<string, string[]>();

@@ -3,8 +3,23 @@
  * rendered as `podman stats` shows it.
  */
 export interface CgroupStats {
-  memory: { current?: number; max?: number; peak?: number; swap?: number; inactiveFile?: number; anon?: number; file?: number };
-  cpu: { usageUsec?: number; userUsec?: number; systemUsec?: number; nrPeriods?: number; nrThrottled?: number; throttledUsec?: number };
+  memory: {
+    current?: number;
+    max?: number;
+    peak?: number;
+    swap?: number;
+    inactiveFile?: number;
+    anon?: number;
+    file?: number;
+  };
+  cpu: {
+    usageUsec?: number;
+    userUsec?: number;
+    systemUsec?: number;
+    nrPeriods?: number;
+    nrThrottled?: number;
+    throttledUsec?: number;
+  };
   pids: { current?: number; max?: number };
   io: { readBytes: number; writeBytes: number; readOps: number; writeOps: number };
   /** memory.events: oom = the limit was hit, oomKill = a process was killed for it. */
@@ -131,7 +146,8 @@ const COLUMNS: [keyof StatsRow, string][] = [
 /** The table `hutch stats` prints: podman's columns, padded. */
 export function renderStatsTable(rows: StatsRow[]): string {
   const widths = COLUMNS.map(([key, title]) => Math.max(title.length, ...rows.map((r) => r[key].length)));
-  const line = (cells: string[]): string => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]! + 2))).join('');
+  const line = (cells: string[]): string =>
+    cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]! + 2))).join('');
   return [line(COLUMNS.map(([, t]) => t)), ...rows.map((r) => line(COLUMNS.map(([k]) => r[k])))].join('\n') + '\n';
 }
 

@@ -34,7 +34,8 @@ export function connectUserManager(sockets: UserManagerSockets): UserManager {
   const attempts: [string, () => SdBus][] = [];
   const { bus, privateSocket } = sockets;
   if (bus !== undefined) attempts.push([bus, () => SdBus.openAddress(bus, true)]);
-  if (privateSocket !== undefined) attempts.push([privateSocket, () => SdBus.openAddress(`unix:path=${privateSocket}`, false)]);
+  if (privateSocket !== undefined)
+    attempts.push([privateSocket, () => SdBus.openAddress(`unix:path=${privateSocket}`, false)]);
   for (const [where, open] of attempts) {
     let bus: SdBus | undefined;
     try {
@@ -47,7 +48,8 @@ export function connectUserManager(sockets: UserManagerSockets): UserManager {
       errors.push(`${where}: ${describeCause(error)}`);
     }
   }
-  const why = attempts.length === 0 ? `no bus socket in ${sockets.runtimeDir ?? '$XDG_RUNTIME_DIR (unset)'}` : errors.join('; ');
+  const why =
+    attempts.length === 0 ? `no bus socket in ${sockets.runtimeDir ?? '$XDG_RUNTIME_DIR (unset)'}` : errors.join('; ');
   throw new CgroupError('CGROUP_NO_USER_MANAGER', `cannot reach the systemd user manager: ${why}`, {
     hint: 'log in through a session that starts `systemd --user` (or run `loginctl enable-linger $USER`), with XDG_RUNTIME_DIR set',
   });
@@ -69,7 +71,14 @@ export async function startScope(manager: UserManager, request: ScopeRequest): P
   const properties: BusArg = {
     type: 'a',
     contents: '(sv)',
-    items: props.map(([name, sig, value]) => ({ type: 'r', contents: 'sv', items: [{ type: 's', value: name }, { type: 'v', contents: sig, items: [value] }] })),
+    items: props.map(([name, sig, value]) => ({
+      type: 'r',
+      contents: 'sv',
+      items: [
+        { type: 's', value: name },
+        { type: 'v', contents: sig, items: [value] },
+      ],
+    })),
   };
   let job: string | undefined;
   try {
@@ -116,14 +125,23 @@ async function waitForJob(manager: UserManager, job: string, request: ScopeReque
       if (!(error instanceof DbusError)) throw scopeError(request.unit, 'wait for', error);
       break;
     }
-    if (Date.now() > deadline) throw scopeError(request.unit, 'wait for', new Error(`job ${job} still running after ${request.timeoutMs ?? 30_000} ms`));
+    if (Date.now() > deadline)
+      throw scopeError(
+        request.unit,
+        'wait for',
+        new Error(`job ${job} still running after ${request.timeoutMs ?? 30_000} ms`),
+      );
     await sleep(10);
   }
   let state: string;
   try {
     state = unitProperty(manager, request.unit, 'Unit', 'ActiveState');
   } catch (error) {
-    throw scopeError(request.unit, 'start', error instanceof DbusError ? new Error('the scope failed and was collected (Result: resources?)') : error);
+    throw scopeError(
+      request.unit,
+      'start',
+      error instanceof DbusError ? new Error('the scope failed and was collected (Result: resources?)') : error,
+    );
   }
   if (state !== 'active') throw scopeError(request.unit, 'start', new Error(`the scope is ${state}`));
 }

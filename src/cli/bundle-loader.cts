@@ -26,7 +26,9 @@ export function runBundle(name: string): void {
   try {
     source = readFileSync(file, 'utf8');
   } catch (error) {
-    process.stderr.write(`hutch: cannot start: ${file} is missing or unreadable (${(error as NodeJS.ErrnoException).code ?? String(error)})\nhint: build hutch first: npm run build\n`);
+    process.stderr.write(
+      `hutch: cannot start: ${file} is missing or unreadable (${(error as NodeJS.ErrnoException).code ?? String(error)})\nhint: build hutch first: npm run build\n`,
+    );
     process.exit(125);
   }
   const cacheFile = cachePath(name, file);
@@ -43,7 +45,14 @@ export function runBundle(name: string): void {
   // so it never gets one: its bundle is small.
   if (stale && name === 'cli') process.once('exit', () => writeCache(cacheFile, script));
   const module = { exports: {}, filename: file, id: file };
-  (script.runInThisContext() as (...args: unknown[]) => void).call(module.exports, module.exports, createRequire(file), module, file, join(file, '..'));
+  (script.runInThisContext() as (...args: unknown[]) => void).call(
+    module.exports,
+    module.exports,
+    createRequire(file),
+    module,
+    file,
+    join(file, '..'),
+  );
   if (stale && name !== 'cli') writeCache(cacheFile, script);
 }
 
@@ -62,7 +71,8 @@ function cachePath(name: string, bundle: string): string | undefined {
       // loaded yet. Inside a user namespace (hutch-runtime under podman) only $XDG_RUNTIME_DIR:
       // there /tmp/hutch-UID would name another user's folder.
       const xdg = process.env.XDG_RUNTIME_DIR;
-      if (!xdg && readFileSync('/proc/self/uid_map', 'utf8').trim().split(/\s+/).join(' ') !== '0 0 4294967295') return undefined;
+      if (!xdg && readFileSync('/proc/self/uid_map', 'utf8').trim().split(/\s+/).join(' ') !== '0 0 4294967295')
+        return undefined;
       const runtime = xdg ? join(xdg, 'hutch') : `/tmp/hutch-${uid}`;
       dir = join(runtime, 'code-cache');
       mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -71,7 +81,7 @@ function cachePath(name: string, bundle: string): string | undefined {
     if (!privateTo(uid, dir)) return undefined;
     process.env[CACHE_ENV] = dir;
     const st = statSync(bundle);
-    const verb = name === 'cli' ? process.argv.slice(2).find((a) => /^[a-z][a-z-]*$/.test(a)) ?? 'none' : undefined;
+    const verb = name === 'cli' ? (process.argv.slice(2).find((a) => /^[a-z][a-z-]*$/.test(a)) ?? 'none') : undefined;
     return join(dir, `${name}${verb ? `-${verb}` : ''}-${st.size}-${Math.trunc(st.mtimeMs)}-${process.version}.v8`);
   } catch {
     return undefined;
@@ -91,9 +101,15 @@ function writeCache(cacheFile: string, script: Script): void {
     writeFileSync(temp, script.createCachedData(), { mode: 0o600 });
     renameSync(temp, cacheFile);
     const dir = join(cacheFile, '..');
-    const prefix = cacheFile.slice(dir.length + 1).split('-').slice(0, -3).join('-') + '-';
+    const prefix =
+      cacheFile
+        .slice(dir.length + 1)
+        .split('-')
+        .slice(0, -3)
+        .join('-') + '-';
     for (const other of readdirSync(dir)) {
-      if (other.startsWith(prefix) && join(dir, other) !== cacheFile && !other.endsWith('.tmp')) rmSync(join(dir, other), { force: true });
+      if (other.startsWith(prefix) && join(dir, other) !== cacheFile && !other.endsWith('.tmp'))
+        rmSync(join(dir, other), { force: true });
     }
   } catch {
     // a cache we cannot write costs the next run its compile time, nothing more

@@ -12,11 +12,17 @@ export class HutchCli extends Cli {
   }
 
   /** The usage line of a command and its option list, with real value and operand names. */
-  protected override getUsageByIndex(n: number, opts?: { detailed?: boolean; inlineOptions?: boolean }): { usage: string; options: { definition: string; description: string; required: boolean }[] } {
+  protected override getUsageByIndex(
+    n: number,
+    opts?: { detailed?: boolean; inlineOptions?: boolean },
+  ): { usage: string; options: { definition: string; description: string; required: boolean }[] } {
     const raw = super.getUsageByIndex(n, { ...opts, inlineOptions: false });
     if (opts?.detailed === false) return raw;
     const klass = [...this.registrations].find(([, r]) => r.index === n)?.[0];
-    return { usage: shortUsage(raw.usage, klass, raw.options.length > 0), options: raw.options.map((o) => ({ ...o, definition: nameValues(o.definition) })) };
+    return {
+      usage: shortUsage(raw.usage, klass, raw.options.length > 0),
+      options: raw.options.map((o) => ({ ...o, definition: nameValues(o.definition) })),
+    };
   }
 }
 
@@ -50,22 +56,83 @@ export function operandNames(positionals: string): string {
 
 /** `--memory #0` -> `--memory BYTES`: the value's name by the option's long name, else VALUE. */
 export function nameValues(definition: string): string {
-  const long = definition.split(' ')[0]!.split(',').find((n) => n.startsWith('--')) ?? '';
+  const long =
+    definition
+      .split(' ')[0]!
+      .split(',')
+      .find((n) => n.startsWith('--')) ?? '';
   return definition.replace(/ #\d+/g, ` ${VALUE_NAMES[long] ?? 'VALUE'}`);
 }
 
 const VALUE_NAMES: Record<string, string> = {
-  '--add-host': 'HOST:IP', '--apparmor': 'PROFILE', '--authfile': 'FILE', '--blkio-weight': 'WEIGHT', '--blkio-weight-device': 'DEVICE:WEIGHT',
-  '--bundle': 'DIR', '--cap': 'CAP', '--cap-add': 'CAP', '--cap-drop': 'CAP', '--cgroup-manager': 'MANAGER', '--cgroup-parent': 'PARENT', '--cgroups': 'MODE',
-  '--console-socket': 'SOCKET', '--cpu-period': 'MICROSECONDS', '--cpu-quota': 'MICROSECONDS', '--cpu-shares': 'SHARES', '--cpu-weight': 'WEIGHT',
-  '--cpus': 'N', '--cpuset-cpus': 'CPUS', '--cpuset-mems': 'NODES', '--creds': 'USER:PASSWORD', '--cwd': 'DIR',
-  '--device-read-bps': 'DEVICE:RATE', '--device-read-iops': 'DEVICE:RATE', '--device-write-bps': 'DEVICE:RATE', '--device-write-iops': 'DEVICE:RATE',
-  '--dns': 'IP', '--dns-option': 'OPTION', '--dns-search': 'DOMAIN', '--entrypoint': 'COMMAND', '--env': 'KEY=VALUE', '--env-file': 'FILE',
-  '--format': 'FORMAT', '--gidmap': 'CONTAINER:HOST:SIZE', '--hostname': 'NAME', '--input': 'FILE', '--interval': 'SECONDS', '--log': 'FILE',
-  '--log-format': 'FORMAT', '--memory': 'BYTES', '--memory-reservation': 'BYTES', '--memory-swap': 'BYTES', '--name': 'NAME', '--network': 'MODE',
-  '--output': 'PATH', '--password': 'PASSWORD', '--pid-file': 'FILE', '--pids-limit': 'N', '--platform': 'OS/ARCH', '--preserve-fds': 'N',
-  '--process': 'FILE', '--process-label': 'LABEL', '--publish': '[IP:][HOSTPORT:]PORT', '--pull': 'POLICY', '--restart': 'POLICY', '--root': 'DIR',
-  '--rootfs': 'DIR', '--rootless': 'BOOL', '--signal': 'SIGNAL', '--storage-driver': 'DRIVER', '--tail': 'N', '--time': 'SECONDS',
-  '--tmpfs': 'DST[:OPTIONS]', '--uidmap': 'CONTAINER:HOST:SIZE', '--ulimit': 'NAME=SOFT[:HARD]', '--user': 'USER[:GROUP]', '--username': 'NAME',
-  '--userns': 'MODE', '--volume': 'SRC:DST[:ro]', '--workdir': 'DIR',
+  '--add-host': 'HOST:IP',
+  '--apparmor': 'PROFILE',
+  '--authfile': 'FILE',
+  '--blkio-weight': 'WEIGHT',
+  '--blkio-weight-device': 'DEVICE:WEIGHT',
+  '--bundle': 'DIR',
+  '--cap': 'CAP',
+  '--cap-add': 'CAP',
+  '--cap-drop': 'CAP',
+  '--cgroup-manager': 'MANAGER',
+  '--cgroup-parent': 'PARENT',
+  '--cgroups': 'MODE',
+  '--console-socket': 'SOCKET',
+  '--cpu-period': 'MICROSECONDS',
+  '--cpu-quota': 'MICROSECONDS',
+  '--cpu-shares': 'SHARES',
+  '--cpu-weight': 'WEIGHT',
+  '--cpus': 'N',
+  '--cpuset-cpus': 'CPUS',
+  '--cpuset-mems': 'NODES',
+  '--creds': 'USER:PASSWORD',
+  '--cwd': 'DIR',
+  '--device-read-bps': 'DEVICE:RATE',
+  '--device-read-iops': 'DEVICE:RATE',
+  '--device-write-bps': 'DEVICE:RATE',
+  '--device-write-iops': 'DEVICE:RATE',
+  '--dns': 'IP',
+  '--dns-option': 'OPTION',
+  '--dns-search': 'DOMAIN',
+  '--entrypoint': 'COMMAND',
+  '--env': 'KEY=VALUE',
+  '--env-file': 'FILE',
+  '--format': 'FORMAT',
+  '--gidmap': 'CONTAINER:HOST:SIZE',
+  '--hostname': 'NAME',
+  '--input': 'FILE',
+  '--interval': 'SECONDS',
+  '--log': 'FILE',
+  '--log-format': 'FORMAT',
+  '--memory': 'BYTES',
+  '--memory-reservation': 'BYTES',
+  '--memory-swap': 'BYTES',
+  '--name': 'NAME',
+  '--network': 'MODE',
+  '--output': 'PATH',
+  '--password': 'PASSWORD',
+  '--pid-file': 'FILE',
+  '--pids-limit': 'N',
+  '--platform': 'OS/ARCH',
+  '--preserve-fds': 'N',
+  '--process': 'FILE',
+  '--process-label': 'LABEL',
+  '--publish': '[IP:][HOSTPORT:]PORT',
+  '--pull': 'POLICY',
+  '--restart': 'POLICY',
+  '--root': 'DIR',
+  '--rootfs': 'DIR',
+  '--rootless': 'BOOL',
+  '--signal': 'SIGNAL',
+  '--storage-driver': 'DRIVER',
+  '--tail': 'N',
+  '--time': 'SECONDS',
+  '--tmpfs': 'DST[:OPTIONS]',
+  '--uidmap': 'CONTAINER:HOST:SIZE',
+  '--ulimit': 'NAME=SOFT[:HARD]',
+  '--user': 'USER[:GROUP]',
+  '--username': 'NAME',
+  '--userns': 'MODE',
+  '--volume': 'SRC:DST[:ro]',
+  '--workdir': 'DIR',
 };

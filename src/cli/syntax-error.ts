@@ -32,12 +32,23 @@ export function syntaxProblem(thrown: unknown, argv: string[], cli: Cli, classes
   const text = reason ?? (error.message ?? String(thrown)).split('\n')[0]!;
   const verb = path.join(' ') || 'parse the command line';
   if (/^Not enough positional arguments/.test(text)) {
-    return { error: new UsageError('CLI_MISSING_ARGUMENTS', `cannot ${verb}: ${missingWhat(path, argv)}`, { hint }), usage };
+    return {
+      error: new UsageError('CLI_MISSING_ARGUMENTS', `cannot ${verb}: ${missingWhat(path, argv)}`, { hint }),
+      usage,
+    };
   }
   const extra = /^Extraneous positional argument \("(.*)"\)/.exec(text);
-  if (extra) return { error: new UsageError('CLI_EXTRA_ARGUMENT', `cannot ${verb}: unexpected argument ${extra[1]}`, { hint }), usage };
+  if (extra)
+    return {
+      error: new UsageError('CLI_EXTRA_ARGUMENT', `cannot ${verb}: unexpected argument ${extra[1]}`, { hint }),
+      usage,
+    };
   const option = /^Unsupported option name \("(.*)"\)/.exec(text);
-  if (option) return { error: new UsageError('CLI_UNKNOWN_OPTION', `cannot ${verb}: unknown option ${option[1]}`, { hint }), usage };
+  if (option)
+    return {
+      error: new UsageError('CLI_UNKNOWN_OPTION', `cannot ${verb}: unknown option ${option[1]}`, { hint }),
+      usage,
+    };
   const sentence = text.replace(/\.$/, '').replace(/^[A-Z](?=[a-z])/, (c) => c.toLowerCase());
   return { error: new UsageError('CLI_INVALID', `cannot ${verb}: ${sentence}`, { hint }), usage };
 }
@@ -52,22 +63,43 @@ export function renderSyntaxProblem(problem: SyntaxProblem, stderr: NodeJS.Writa
 
 function missingWhat(path: string[], argv: string[]): string {
   if (path.at(-1) !== 'run' && path.at(-1) !== 'create') return 'arguments are missing';
-  return argv.some((a) => a === '--rootfs' || a.startsWith('--rootfs=')) ? 'a COMMAND is needed after --rootfs DIR' : 'an IMAGE or --rootfs DIR is needed';
+  return argv.some((a) => a === '--rootfs' || a.startsWith('--rootfs='))
+    ? 'a COMMAND is needed after --rootfs DIR'
+    : 'an IMAGE or --rootfs DIR is needed';
 }
 
 /** An unknown first word, or a known group word (image, system, ...) with an unknown or no subcommand. */
 function unknownCommand(words: string[], classes: CommandClass[]): SyntaxProblem {
   const paths = classes.flatMap((c) => c.paths ?? []).filter((p) => p.length > 0);
   const group = paths.some((p) => p.length > 1 && p[0] === words[0]) ? words[0]! : undefined;
-  const known = [...new Set(paths.filter((p) => (group === undefined ? true : p[0] === group && p.length > 1)).map((p) => p[group === undefined ? 0 : 1]!))].sort();
+  const known = [
+    ...new Set(
+      paths
+        .filter((p) => (group === undefined ? true : p[0] === group && p.length > 1))
+        .map((p) => p[group === undefined ? 0 : 1]!),
+    ),
+  ].sort();
   const given = group === undefined ? words[0] : words[1];
   const prefix = group === undefined ? 'hutch' : `hutch ${group}`;
   if (given === undefined) {
-    return { error: new UsageError('CLI_UNKNOWN_COMMAND', `missing the subcommand of ${group ?? 'hutch'}: one of ${known.join(', ')}`, { hint: "see 'hutch --help' for the commands" }) };
+    return {
+      error: new UsageError(
+        'CLI_UNKNOWN_COMMAND',
+        `missing the subcommand of ${group ?? 'hutch'}: one of ${known.join(', ')}`,
+        { hint: "see 'hutch --help' for the commands" },
+      ),
+    };
   }
-  const close = known.filter((k) => editDistance(k, given) <= Math.min(2, Math.floor(given.length / 2)) || (given.length >= 3 && k.startsWith(given)));
+  const close = known.filter(
+    (k) =>
+      editDistance(k, given) <= Math.min(2, Math.floor(given.length / 2)) || (given.length >= 3 && k.startsWith(given)),
+  );
   const suggestion = close.length === 0 ? '' : `did you mean ${close.map((k) => `'${prefix} ${k}'`).join(' or ')}? `;
-  return { error: new UsageError('CLI_UNKNOWN_COMMAND', `unknown command ${group === undefined ? '' : `${group} `}${given}`, { hint: `${suggestion}see 'hutch --help' for the commands` }) };
+  return {
+    error: new UsageError('CLI_UNKNOWN_COMMAND', `unknown command ${group === undefined ? '' : `${group} `}${given}`, {
+      hint: `${suggestion}see 'hutch --help' for the commands`,
+    }),
+  };
 }
 
 /** The words of the command line up to its first option (`--root DIR` may come first). */
@@ -88,7 +120,8 @@ function matchClass(words: string[], classes: CommandClass[]): CommandClass | un
   let best: { klass: CommandClass; length: number } | undefined;
   for (const klass of classes) {
     for (const p of klass.paths ?? []) {
-      if (p.length > 0 && p.every((w, i) => words[i] === w) && p.length > (best?.length ?? 0)) best = { klass, length: p.length };
+      if (p.length > 0 && p.every((w, i) => words[i] === w) && p.length > (best?.length ?? 0))
+        best = { klass, length: p.length };
     }
   }
   return best?.klass;
@@ -100,12 +133,16 @@ function pathOf(klass: CommandClass, words: string[]): string[] {
 
 /** Edit distance counting a swap of two neighbours as one edit (rnu -> run), for "did you mean". */
 export function editDistance(a: string, b: string): number {
-  const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  const d = Array.from({ length: a.length + 1 }, (_, i) =>
+    Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
+  );
   for (let i = 1; i <= a.length; i++) {
     for (let j = 1; j <= b.length; j++) {
-      const row = d[i]!, up = d[i - 1]!;
+      const row = d[i]!,
+        up = d[i - 1]!;
       row[j] = Math.min(up[j]! + 1, row[j - 1]! + 1, up[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) row[j] = Math.min(row[j]!, d[i - 2]![j - 2]! + 1);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
+        row[j] = Math.min(row[j]!, d[i - 2]![j - 2]! + 1);
     }
   }
   return d[a.length]![b.length]!;

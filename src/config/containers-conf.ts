@@ -33,7 +33,17 @@ export interface ContainersConf {
   files: string[];
 }
 
-const empty = (): ContainersConf => ({ env: [], dnsServers: [], dnsSearches: [], dnsOptions: [], defaultUlimits: [], volumes: [], userns: '', additionalImageStores: [], files: [] });
+const empty = (): ContainersConf => ({
+  env: [],
+  dnsServers: [],
+  dnsSearches: [],
+  dnsOptions: [],
+  defaultUlimits: [],
+  volumes: [],
+  userns: '',
+  additionalImageStores: [],
+  files: [],
+});
 
 /**
  * Reads containers.conf as podman does for a rootless user, each file overriding the keys it
@@ -46,12 +56,17 @@ const empty = (): ContainersConf => ({ env: [], dnsServers: [], dnsSearches: [],
 export function loadContainersConf(env: NodeJS.ProcessEnv = process.env, root = ''): ContainersConf {
   const conf = empty();
   const user = join(env.XDG_CONFIG_HOME || join(env.HOME || homedir(), '.config'), 'containers');
-  const files = env.CONTAINERS_CONF ? [env.CONTAINERS_CONF] : [
-    join(root, '/usr/share/containers/containers.conf'),
-    join(root, '/etc/containers/containers.conf'), ...dropIns(join(root, '/etc/containers/containers.conf.d')),
-    join(root, '/etc/containers/containers.rootless.conf'), ...dropIns(join(root, '/etc/containers/containers.rootless.conf.d')),
-    join(user, 'containers.conf'), ...dropIns(join(user, 'containers.conf.d')),
-  ];
+  const files = env.CONTAINERS_CONF
+    ? [env.CONTAINERS_CONF]
+    : [
+        join(root, '/usr/share/containers/containers.conf'),
+        join(root, '/etc/containers/containers.conf'),
+        ...dropIns(join(root, '/etc/containers/containers.conf.d')),
+        join(root, '/etc/containers/containers.rootless.conf'),
+        ...dropIns(join(root, '/etc/containers/containers.rootless.conf.d')),
+        join(user, 'containers.conf'),
+        ...dropIns(join(user, 'containers.conf.d')),
+      ];
   if (env.CONTAINERS_CONF_OVERRIDE) files.push(env.CONTAINERS_CONF_OVERRIDE);
   for (const file of files) {
     const table = readToml(file);
@@ -60,11 +75,20 @@ export function loadContainersConf(env: NodeJS.ProcessEnv = process.env, root = 
     const c = new TomlView(file, table).sub('containers');
     if (c !== undefined) applyContainers(conf, c);
   }
-  const storage = (env.CONTAINERS_STORAGE_CONF ? [env.CONTAINERS_STORAGE_CONF] : [join(user, 'storage.conf'), join(root, '/etc/containers/storage.conf'), join(root, '/usr/share/containers/storage.conf')]).find((f) => existsSync(f));
+  const storage = (
+    env.CONTAINERS_STORAGE_CONF
+      ? [env.CONTAINERS_STORAGE_CONF]
+      : [
+          join(user, 'storage.conf'),
+          join(root, '/etc/containers/storage.conf'),
+          join(root, '/usr/share/containers/storage.conf'),
+        ]
+  ).find((f) => existsSync(f));
   const table = storage === undefined ? undefined : readToml(storage);
   if (table !== undefined) {
     conf.files.push(storage!);
-    conf.additionalImageStores = new TomlView(storage!, table).sub('storage')?.sub('options')?.strings('additionalimagestores') ?? [];
+    conf.additionalImageStores =
+      new TomlView(storage!, table).sub('storage')?.sub('options')?.strings('additionalimagestores') ?? [];
   }
   return conf;
 }
@@ -81,7 +105,11 @@ function applyContainers(conf: ContainersConf, c: TomlView): void {
   const userns = c.str('userns');
   if (userns !== undefined) {
     if (!['', 'host', 'auto', 'keep-id'].includes(userns)) {
-      throw new ConfigFileError('CONF_VALUE', `${c.file}: containers.userns = ${JSON.stringify(userns)} is a mode hutch does not have`, { hint: 'use "keep-id" or "host" (hutch\'s default), or remove the key' });
+      throw new ConfigFileError(
+        'CONF_VALUE',
+        `${c.file}: containers.userns = ${JSON.stringify(userns)} is a mode hutch does not have`,
+        { hint: 'use "keep-id" or "host" (hutch\'s default), or remove the key' },
+      );
     }
     conf.userns = userns;
   }

@@ -17,21 +17,30 @@ export function readToml(file: string): Table | undefined {
     text = readFileSync(file, 'utf8');
   } catch (e) {
     if (['ENOENT', 'ENOTDIR'].includes((e as NodeJS.ErrnoException).code ?? '')) return undefined;
-    throw new ConfigFileError('CONF_UNREADABLE', `cannot read ${file}: ${(e as Error).message}`, { hint: 'make the file readable or remove it', cause: e });
+    throw new ConfigFileError('CONF_UNREADABLE', `cannot read ${file}: ${(e as Error).message}`, {
+      hint: 'make the file readable or remove it',
+      cause: e,
+    });
   }
   try {
     return parse(text) as Table;
   } catch (e) {
     const where = e instanceof TomlError ? ` at line ${e.line}, column ${e.column}` : '';
     const why = (e as Error).message.split('\n')[0];
-    throw new ConfigFileError('CONF_PARSE', `cannot parse ${file}${where}: ${why}`, { hint: 'fix the TOML syntax (see containers-registries.conf(5), containers.conf(5))', cause: e });
+    throw new ConfigFileError('CONF_PARSE', `cannot parse ${file}${where}: ${why}`, {
+      hint: 'fix the TOML syntax (see containers-registries.conf(5), containers.conf(5))',
+      cause: e,
+    });
   }
 }
 
 /** The `*.conf` files of a drop-in directory, in the alphanumeric order the man pages give. */
 export function dropIns(dir: string): string[] {
   try {
-    return readdirSync(dir).filter((n) => n.endsWith('.conf')).sort().map((n) => join(dir, n));
+    return readdirSync(dir)
+      .filter((n) => n.endsWith('.conf'))
+      .sort()
+      .map((n) => join(dir, n));
   } catch {
     return [];
   }
@@ -39,10 +48,16 @@ export function dropIns(dir: string): string[] {
 
 /** Typed access to one file's table; a value of the wrong type is an error naming file and key. */
 export class TomlView {
-  constructor(readonly file: string, readonly table: Table, readonly path = '') {}
+  constructor(
+    readonly file: string,
+    readonly table: Table,
+    readonly path = '',
+  ) {}
 
   private wrong(key: string, want: string): never {
-    throw new ConfigFileError('CONF_VALUE', `${this.file}: ${this.path}${key} must be ${want}`, { hint: 'fix the value (see containers-registries.conf(5), containers.conf(5), containers-storage.conf(5))' });
+    throw new ConfigFileError('CONF_VALUE', `${this.file}: ${this.path}${key} must be ${want}`, {
+      hint: 'fix the value (see containers-registries.conf(5), containers.conf(5), containers-storage.conf(5))',
+    });
   }
 
   has(key: string): boolean {
@@ -64,7 +79,9 @@ export class TomlView {
   strings(key: string): string[] | undefined {
     const v = this.table[key];
     if (v === undefined) return undefined;
-    return Array.isArray(v) && v.every((x) => typeof x === 'string') ? (v as string[]) : this.wrong(key, 'an array of strings');
+    return Array.isArray(v) && v.every((x) => typeof x === 'string')
+      ? (v as string[])
+      : this.wrong(key, 'an array of strings');
   }
 
   /** A sub-table (`[key]`); undefined when absent. */

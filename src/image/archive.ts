@@ -21,9 +21,13 @@ export async function openArchive(file: string, tempDir: string, tag?: string): 
   }
   if (existsSync(join(tempDir, 'manifest.json'))) return new DockerArchiveSource(file, tempDir);
   rmSync(tempDir, { recursive: true, force: true });
-  throw new UsageError('ARCHIVE_UNKNOWN', `${file} is neither an oci-archive nor a docker-archive (no oci-layout or manifest.json inside)`, {
-    hint: 'give a tarball written by `hutch save`, `podman save` or `docker save`',
-  });
+  throw new UsageError(
+    'ARCHIVE_UNKNOWN',
+    `${file} is neither an oci-archive nor a docker-archive (no oci-layout or manifest.json inside)`,
+    {
+      hint: 'give a tarball written by `hutch save`, `podman save` or `docker save`',
+    },
+  );
 }
 
 /** A docker-archive: manifest.json names the config and the layer tarballs of each image. */
@@ -32,16 +36,31 @@ class DockerArchiveSource implements ImageSource {
   private readonly entry: { Config: string; RepoTags?: string[] | null; Layers: string[] };
   private readonly files = new Map<string, string>();
 
-  constructor(file: string, private readonly dir: string) {
+  constructor(
+    file: string,
+    private readonly dir: string,
+  ) {
     this.where = `docker-archive:${file}`;
     let list: DockerArchiveSource['entry'][];
     try {
       list = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as DockerArchiveSource['entry'][];
     } catch (error) {
-      throw new UsageError('ARCHIVE_INVALID', `${this.where}: manifest.json is not JSON (${(error as Error).message})`, { hint: 'the archive is damaged', cause: error });
+      throw new UsageError(
+        'ARCHIVE_INVALID',
+        `${this.where}: manifest.json is not JSON (${(error as Error).message})`,
+        { hint: 'the archive is damaged', cause: error },
+      );
     }
-    if (!Array.isArray(list) || list.length === 0 || typeof list[0]?.Config !== 'string' || !Array.isArray(list[0].Layers) || !list[0].Layers.every((l) => typeof l === 'string')) {
-      throw new UsageError('ARCHIVE_INVALID', `${this.where}: manifest.json lists no image`, { hint: 'the archive is damaged' });
+    if (
+      !Array.isArray(list) ||
+      list.length === 0 ||
+      typeof list[0]?.Config !== 'string' ||
+      !Array.isArray(list[0].Layers) ||
+      !list[0].Layers.every((l) => typeof l === 'string')
+    ) {
+      throw new UsageError('ARCHIVE_INVALID', `${this.where}: manifest.json lists no image`, {
+        hint: 'the archive is damaged',
+      });
     }
     this.entry = list[0];
   }
@@ -89,15 +108,24 @@ async function extractArchive(file: string, dest: string): Promise<void> {
       const path = safePath(header.name, file);
       if (header.type === 'file' && path !== '') {
         mkdirSync(dirname(join(dest, path)), { recursive: true });
-        pipeline(stream, createWriteStream(join(dest, path), { flags: 'wx' })).then(() => next(), (e: Error) => extract.destroy(e));
+        pipeline(stream, createWriteStream(join(dest, path), { flags: 'wx' })).then(
+          () => next(),
+          (e: Error) => extract.destroy(e),
+        );
         return;
       }
       if (header.type === 'symlink' || header.type === 'link') {
         // docker save links identical layers; resolve them by copying the target's bytes.
         const link = header.linkname ?? '';
-        const from = safePath(header.type === 'symlink' ? posix.normalize(posix.join(posix.dirname(path), link)) : link, file);
+        const from = safePath(
+          header.type === 'symlink' ? posix.normalize(posix.join(posix.dirname(path), link)) : link,
+          file,
+        );
         mkdirSync(dirname(join(dest, path)), { recursive: true });
-        pipeline(createReadStream(join(dest, from)), createWriteStream(join(dest, path), { flags: 'wx' })).then(() => stream.resume().on('end', () => next()), (e: Error) => extract.destroy(e));
+        pipeline(createReadStream(join(dest, from)), createWriteStream(join(dest, path), { flags: 'wx' })).then(
+          () => stream.resume().on('end', () => next()),
+          (e: Error) => extract.destroy(e),
+        );
         return;
       }
       stream.on('end', () => next()).resume();
@@ -112,16 +140,25 @@ async function extractArchive(file: string, dest: string): Promise<void> {
     rmSync(dest, { recursive: true, force: true });
     if (error instanceof UsageError || error instanceof StoreError) throw error;
     const code = (error as NodeJS.ErrnoException).code;
-    throw new UsageError(code === 'ENOENT' ? 'ARCHIVE_NOT_FOUND' : 'ARCHIVE_INVALID', `cannot read image archive ${file}: ${describeCause(error)}`, {
-      cause: error, hint: code === 'ENOENT' ? 'check the file name' : 'the archive is damaged or not a tar file',
-    });
+    throw new UsageError(
+      code === 'ENOENT' ? 'ARCHIVE_NOT_FOUND' : 'ARCHIVE_INVALID',
+      `cannot read image archive ${file}: ${describeCause(error)}`,
+      {
+        cause: error,
+        hint: code === 'ENOENT' ? 'check the file name' : 'the archive is damaged or not a tar file',
+      },
+    );
   }
 }
 
 function safePath(name: string, where: string): string {
   const parts = name.split('/').filter((p) => p !== '' && p !== '.');
   if (name.startsWith('/') || parts.includes('..')) {
-    throw new StoreError('ARCHIVE_HOSTILE', `refusing ${where}: entry ${JSON.stringify(name)} points outside the archive`, { hint: 'the archive is malformed or malicious' });
+    throw new StoreError(
+      'ARCHIVE_HOSTILE',
+      `refusing ${where}: entry ${JSON.stringify(name)} points outside the archive`,
+      { hint: 'the archive is malformed or malicious' },
+    );
   }
   return parts.join('/');
 }

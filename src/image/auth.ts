@@ -28,12 +28,24 @@ export function authFile(env: NodeJS.ProcessEnv = process.env): string {
 export function authFiles(env: NodeJS.ProcessEnv = process.env): string[] {
   const home = env.HOME || homedir();
   const config = env.XDG_CONFIG_HOME || join(home, '.config');
-  return [authFile(env), join(config, 'containers', 'auth.json'), join(env.DOCKER_CONFIG || join(home, '.docker'), 'config.json')];
+  return [
+    authFile(env),
+    join(config, 'containers', 'auth.json'),
+    join(env.DOCKER_CONFIG || join(home, '.docker'), 'config.json'),
+  ];
 }
 
 /** Credentials for `host/repository`: the most specific key (host/repo/path before host) wins. */
-export function findCredentials(host: string, repository: string, env: NodeJS.ProcessEnv = process.env): Credentials | undefined {
-  const keys = [...repoKeys(host, repository), host, ...(host === 'docker.io' ? ['https://index.docker.io/v1/', 'index.docker.io', 'registry-1.docker.io'] : [])];
+export function findCredentials(
+  host: string,
+  repository: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Credentials | undefined {
+  const keys = [
+    ...repoKeys(host, repository),
+    host,
+    ...(host === 'docker.io' ? ['https://index.docker.io/v1/', 'index.docker.io', 'registry-1.docker.io'] : []),
+  ];
   for (const file of authFiles(env)) {
     const auths = readAuthFile(file).auths ?? {};
     for (const key of keys) {
@@ -45,18 +57,28 @@ export function findCredentials(host: string, repository: string, env: NodeJS.Pr
 }
 
 /** Stores credentials for `host` in the auth file (atomic, under a lock). */
-export async function saveCredentials(host: string, credentials: Credentials, env: NodeJS.ProcessEnv = process.env): Promise<string> {
+export async function saveCredentials(
+  host: string,
+  credentials: Credentials,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<string> {
   const file = authFile(env);
   await withLock(`${file}.lock`, () => {
     const doc = readAuthFile(file);
-    doc.auths = { ...doc.auths, [host]: { auth: Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64') } };
+    doc.auths = {
+      ...doc.auths,
+      [host]: { auth: Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64') },
+    };
     atomicWriteFile(file, JSON.stringify(doc, null, '\t') + '\n', 0o600);
   });
   return file;
 }
 
 /** Removes the credentials for `host` (all hosts with `all`); returns whether any were there. */
-export async function removeCredentials(host: string | undefined, env: NodeJS.ProcessEnv = process.env): Promise<boolean> {
+export async function removeCredentials(
+  host: string | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<boolean> {
   const file = authFile(env);
   return withLock(`${file}.lock`, () => {
     const doc = readAuthFile(file);
@@ -86,13 +108,21 @@ function readAuthFile(file: string): AuthFile {
   try {
     return JSON.parse(text) as AuthFile;
   } catch (error) {
-    throw new UsageError('AUTH_FILE_INVALID', `cannot read credentials from ${file}: not valid JSON`, { cause: error, hint: 'fix or remove the file, then log in again' });
+    throw new UsageError('AUTH_FILE_INVALID', `cannot read credentials from ${file}: not valid JSON`, {
+      cause: error,
+      hint: 'fix or remove the file, then log in again',
+    });
   }
 }
 
 function decode(auth: string, file: string): Credentials {
   const text = Buffer.from(auth, 'base64').toString('utf8');
   const colon = text.indexOf(':');
-  if (colon < 0) throw new UsageError('AUTH_FILE_INVALID', `cannot read credentials from ${file}: an auth entry is not base64 of user:password`, { hint: 'log in again' });
+  if (colon < 0)
+    throw new UsageError(
+      'AUTH_FILE_INVALID',
+      `cannot read credentials from ${file}: an auth entry is not base64 of user:password`,
+      { hint: 'log in again' },
+    );
   return { username: text.slice(0, colon), password: text.slice(colon + 1) };
 }

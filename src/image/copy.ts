@@ -25,7 +25,9 @@ export interface CopyOptions {
  */
 export async function copyImage(store: Store, source: ImageSource, options: CopyOptions): Promise<ImageRecord> {
   const { digest, raw, manifest } = await source.manifest(options.platform);
-  const configRaw = store.hasBlob(manifest.config.digest) ? store.readBlob(manifest.config.digest) : await readSmallBlob(source, manifest.config);
+  const configRaw = store.hasBlob(manifest.config.digest)
+    ? store.readBlob(manifest.config.digest)
+    : await readSmallBlob(source, manifest.config);
   const config = parseConfig(configRaw, source.where, manifest.layers.length);
   const queue = manifest.layers.map((layer, i) => ({ layer, diffId: config.rootfs.diff_ids[i]! }));
   const staged: Staged[] = [];
@@ -51,9 +53,18 @@ export async function copyImage(store: Store, source: ImageSource, options: Copy
   store.writeBlob(manifest.config.digest, configRaw);
   store.writeBlob(digest, raw);
   const record: ImageRecord = {
-    id: manifest.config.digest, names: options.names, manifest: digest, config: manifest.config.digest,
-    layers: manifest.layers.map((l, i) => ({ diffId: config.rootfs.diff_ids[i]!, digest: l.digest, mediaType: l.mediaType, size: l.size })),
-    created: config.created ?? new Date(0).toISOString(), stored: new Date().toISOString(),
+    id: manifest.config.digest,
+    names: options.names,
+    manifest: digest,
+    config: manifest.config.digest,
+    layers: manifest.layers.map((l, i) => ({
+      diffId: config.rootfs.diff_ids[i]!,
+      digest: l.digest,
+      mediaType: l.mediaType,
+      size: l.size,
+    })),
+    created: config.created ?? new Date(0).toISOString(),
+    stored: new Date().toISOString(),
   };
   await store.putImage(record);
   return record;
@@ -66,14 +77,21 @@ interface Staged {
 
 /** Reads a config blob (small) and checks it. */
 async function readSmallBlob(source: ImageSource, d: Descriptor): Promise<Buffer> {
-  if (d.size > 16 << 20) throw new RegistryError('CONFIG_TOO_LARGE', `config ${d.digest} of ${source.where} declares ${d.size} bytes`, { hint: 'the image is malformed' });
+  if (d.size > 16 << 20)
+    throw new RegistryError('CONFIG_TOO_LARGE', `config ${d.digest} of ${source.where} declares ${d.size} bytes`, {
+      hint: 'the image is malformed',
+    });
   return withRetries(async () => {
     const chunks: Buffer[] = [];
     const input = await source.blob(d);
     const check = verifier(d, source.where, (c) => chunks.push(c));
-    input.on('error', (e) => check.destroy(transient(`cannot fetch config ${d.digest} of ${source.where}: ${describeCause(e)}`)));
+    input.on('error', (e) =>
+      check.destroy(transient(`cannot fetch config ${d.digest} of ${source.where}: ${describeCause(e)}`)),
+    );
     // eslint-disable-next-line require-yield -- a sink: it drains the stream
-    await pipeline(input.pipe(check), async function* (s) { for await (const _ of s) void _; });
+    await pipeline(input.pipe(check), async function* (s) {
+      for await (const _ of s) void _;
+    });
     return Buffer.concat(chunks);
   });
 }
@@ -91,7 +109,13 @@ async function withRetries<T>(attempt: () => Promise<T>): Promise<T> {
 }
 
 /** Fetches and unpacks one layer into staging, retrying transient failures. */
-async function fetchLayer(store: Store, source: ImageSource, layer: Descriptor, diffId: string, progress: Progress | undefined): Promise<Staged> {
+async function fetchLayer(
+  store: Store,
+  source: ImageSource,
+  layer: Descriptor,
+  diffId: string,
+  progress: Progress | undefined,
+): Promise<Staged> {
   const needBlob = !store.hasBlob(layer.digest);
   const needLayer = !store.hasLayer(diffId);
   if (!needBlob && !needLayer) {
@@ -99,15 +123,23 @@ async function fetchLayer(store: Store, source: ImageSource, layer: Descriptor, 
     return { commit: () => undefined, discard: () => undefined };
   }
   progress?.start(layer.digest, layer.size);
-  const staged = await withRetries(() => needBlob
-    ? download(store, source, layer, needLayer ? diffId : undefined, progress)
-    : stageLayer(store, createReadStream(store.blobPath(layer.digest)), diffId, `${layer.digest} of ${source.where}`));
+  const staged = await withRetries(() =>
+    needBlob
+      ? download(store, source, layer, needLayer ? diffId : undefined, progress)
+      : stageLayer(store, createReadStream(store.blobPath(layer.digest)), diffId, `${layer.digest} of ${source.where}`),
+  );
   progress?.done(layer.digest);
   return staged;
 }
 
 /** Streams a blob to a temporary file, unpacking it on the way when `diffId` is given. */
-async function download(store: Store, source: ImageSource, layer: Descriptor, diffId: string | undefined, progress: Progress | undefined): Promise<Staged> {
+async function download(
+  store: Store,
+  source: ImageSource,
+  layer: Descriptor,
+  diffId: string | undefined,
+  progress: Progress | undefined,
+): Promise<Staged> {
   const dir = store.tempDir('blob');
   const temp = join(dir, 'data');
   const fd = openSync(temp, 'wx', 0o644);
@@ -123,8 +155,11 @@ async function download(store: Store, source: ImageSource, layer: Descriptor, di
     input.on('error', (e) => check.destroy(transient(`cannot fetch blob ${where}: ${describeCause(e)}`)));
     const verified = input.pipe(check);
     let unpacked: Staged | undefined;
-    // eslint-disable-next-line require-yield -- a sink: it drains the stream
-    if (diffId === undefined) await pipeline(verified, async function* (s) { for await (const _ of s) void _; });
+    if (diffId === undefined)
+      // eslint-disable-next-line require-yield -- a sink: it drains the stream
+      await pipeline(verified, async function* (s) {
+        for await (const _ of s) void _;
+      });
     else unpacked = await stageLayer(store, verified, diffId, where);
     closeSync(fd);
     closed = true;
@@ -177,12 +212,14 @@ function mismatch(d: Descriptor, where: string, why: string): StoreError {
 
 /** A failure worth another attempt: a dropped connection, a 429 or a 5xx. */
 export function transient(message: string): RegistryError {
-  return Object.assign(new RegistryError('REGISTRY_UNAVAILABLE', message, { hint: 'check the network and the registry, then pull again' }), { retry: true });
+  return Object.assign(
+    new RegistryError('REGISTRY_UNAVAILABLE', message, { hint: 'check the network and the registry, then pull again' }),
+    { retry: true },
+  );
 }
 
 function retryable(error: unknown): boolean {
   return error instanceof RegistryError && (error as RegistryError & { retry?: boolean }).retry === true;
 }
-
 
 export { sha256 };

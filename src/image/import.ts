@@ -13,7 +13,12 @@ import { writeImage } from './write-image.js';
  * `hutch import FILE [NAME]` (podman import): a root filesystem tarball (plain, gzip or zstd)
  * becomes a one-layer image. The tarball is stored as the layer blob and unpacked in one pass.
  */
-export async function importRootfs(root: string | undefined, file: string, name: string | undefined, env: string[] = []): Promise<ImageRecord> {
+export async function importRootfs(
+  root: string | undefined,
+  file: string,
+  name: string | undefined,
+  env: string[] = [],
+): Promise<ImageRecord> {
   const store = new Store(root);
   const names = name === undefined ? [] : [formatReference(parseReference(name, 'localhost'))];
   const input: Readable = file === '-' ? process.stdin : createReadStream(file);
@@ -33,7 +38,9 @@ export async function importRootfs(root: string | undefined, file: string, name:
     },
   });
   try {
-    input.on('error', (e) => tee.destroy(new UsageError('IMPORT_READ', `cannot read ${file}: ${e.message}`, { hint: 'check the file name' })));
+    input.on('error', (e) =>
+      tee.destroy(new UsageError('IMPORT_READ', `cannot read ${file}: ${e.message}`, { hint: 'check the file name' })),
+    );
     const diffId = await unpackLayer(store, input.pipe(tee), undefined, `import of ${file}`);
     closeSync(fd);
     const digest = `sha256:${hash.digest('hex')}`;
@@ -42,21 +49,34 @@ export async function importRootfs(root: string | undefined, file: string, name:
   } finally {
     try {
       closeSync(fd);
-    } catch { /* closed */ }
+    } catch {
+      /* closed */
+    }
     rmSync(tempDir, { recursive: true, force: true });
   }
 }
 
-async function storeImported(store: Store, names: string[], l: { digest: string; size: number; diffId: string; mediaType: string; env: string[] }): Promise<ImageRecord> {
+async function storeImported(
+  store: Store,
+  names: string[],
+  l: { digest: string; size: number; diffId: string; mediaType: string; env: string[] },
+): Promise<ImageRecord> {
   const created = new Date().toISOString();
   const platform = hostPlatform();
   const config = {
-    created, architecture: platform.architecture, os: platform.os,
+    created,
+    architecture: platform.architecture,
+    os: platform.os,
     config: { Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', ...l.env] },
     rootfs: { type: 'layers', diff_ids: [l.diffId] },
     history: [{ created, created_by: 'hutch import' }],
   };
-  return writeImage(store, config, [{ diffId: l.diffId, digest: l.digest, mediaType: l.mediaType, size: l.size }], names);
+  return writeImage(
+    store,
+    config,
+    [{ diffId: l.diffId, digest: l.digest, mediaType: l.mediaType, size: l.size }],
+    names,
+  );
 }
 
 function layerType(head: Buffer | undefined): string {

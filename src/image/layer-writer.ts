@@ -1,4 +1,15 @@
-import { closeSync, constants, linkSync, lstatSync, mkdir, mkdirSync, open, rmSync, symlinkSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  linkSync,
+  lstatSync,
+  mkdir,
+  mkdirSync,
+  open,
+  rmSync,
+  symlinkSync,
+  writeSync,
+} from 'node:fs';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
 import type { Header } from 'tar-stream';
@@ -12,8 +23,14 @@ import { SparseWriter, sparseInfo, type SparseInfo } from './sparse.js';
 const WHITEOUT = '.wh.';
 const OPAQUE_MARKER = '.wh..wh..opq';
 const KINDS: Record<string, EntryKind> = {
-  file: EntryKind.File, 'contiguous-file': EntryKind.File, directory: EntryKind.Dir, symlink: EntryKind.Symlink,
-  link: EntryKind.Hardlink, 'character-device': EntryKind.Char, 'block-device': EntryKind.Block, fifo: EntryKind.Fifo,
+  file: EntryKind.File,
+  'contiguous-file': EntryKind.File,
+  directory: EntryKind.Dir,
+  symlink: EntryKind.Symlink,
+  link: EntryKind.Hardlink,
+  'character-device': EntryKind.Char,
+  'block-device': EntryKind.Block,
+  fifo: EntryKind.Fifo,
 };
 
 /**
@@ -27,7 +44,11 @@ export class LayerWriter {
   private fd = -1;
   private sparse: SparseWriter | undefined;
 
-  constructor(private readonly root: string, private readonly where: string, private readonly maxFileSize: number) {}
+  constructor(
+    private readonly root: string,
+    private readonly where: string,
+    private readonly maxFileSize: number,
+  ) {}
 
   /** Starts an entry; returns true when its contents must be fed to `write` then `endFile`. */
   async begin(header: Headers): Promise<boolean> {
@@ -37,8 +58,8 @@ export class LayerWriter {
     if (path === '') return false; // the layer root itself: its attributes are the lower layer's
     const base = path.slice(path.lastIndexOf('/') + 1);
     const parent = path.includes('/') ? path.slice(0, path.lastIndexOf('/')) : '';
-    if (base === OPAQUE_MARKER) return this.markOpaque(parent), false;
-    if (base.startsWith(WHITEOUT)) return this.whiteout(h, parent, base.slice(WHITEOUT.length)), false;
+    if (base === OPAQUE_MARKER) return (this.markOpaque(parent), false);
+    if (base.startsWith(WHITEOUT)) return (this.whiteout(h, parent, base.slice(WHITEOUT.length)), false);
     const kind = h.type === null || h.type === undefined ? undefined : KINDS[h.type];
     if (kind === undefined) throw this.hostile(`entry ${path} has an unsupported type ${String(h.type)}`);
     this.prepare(path, kind);
@@ -52,10 +73,13 @@ export class LayerWriter {
     } else if (kind === EntryKind.Hardlink) {
       this.hardlink(entry, disk);
     } else {
-      if (entry.size > this.maxFileSize) throw this.hostile(`entry ${path} declares ${entry.size} bytes, more than the ${this.maxFileSize} bytes free`);
+      if (entry.size > this.maxFileSize)
+        throw this.hostile(`entry ${path} declares ${entry.size} bytes, more than the ${this.maxFileSize} bytes free`);
       const mode = kind === EntryKind.File ? (entry.mode & 0o777) | 0o600 : 0o600;
       // Opens run on libuv's pool: layers unpacking at once then create files in parallel.
-      this.fd = await replacingAsync(disk, () => openAsync(disk, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, mode));
+      this.fd = await replacingAsync(disk, () =>
+        openAsync(disk, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, mode),
+      );
       this.entries.set(path, entry);
       this.sparse = sparse === undefined ? undefined : new SparseWriter(sparse);
       if (kind === EntryKind.File && header.size > 0) return true;
@@ -119,7 +143,13 @@ export class LayerWriter {
       const seen = this.entries.get(parent);
       if (seen?.kind === EntryKind.Whiteout) {
         // Deleted then refilled in one layer: a fresh directory hiding the lower one, i.e. opaque.
-        this.entries.set(parent, { ...blank(parent, EntryKind.Dir), mode: 0o755, uid: seen.uid, gid: seen.gid, flags: OPAQUE });
+        this.entries.set(parent, {
+          ...blank(parent, EntryKind.Dir),
+          mode: 0o755,
+          uid: seen.uid,
+          gid: seen.gid,
+          flags: OPAQUE,
+        });
         mkdirSync(join(this.root, parent), { mode: 0o755 });
         continue;
       }
@@ -139,10 +169,19 @@ export class LayerWriter {
     let seen = this.entries.get(target);
     if (seen?.kind === EntryKind.Hardlink) seen = this.entries.get(seen.link);
     if (seen === undefined || seen.kind === EntryKind.Dir || seen.kind === EntryKind.Whiteout) {
-      throw this.hostile(`hardlink ${entry.path} points at ${JSON.stringify(entry.link)}, which is not a file earlier in this layer`);
+      throw this.hostile(
+        `hardlink ${entry.path} points at ${JSON.stringify(entry.link)}, which is not a file earlier in this layer`,
+      );
     }
     replacing(disk, () => linkSync(join(this.root, seen!.path), disk));
-    Object.assign(entry, { link: seen.path, mode: seen.mode, uid: seen.uid, gid: seen.gid, size: seen.size, rdev: seen.rdev });
+    Object.assign(entry, {
+      link: seen.path,
+      mode: seen.mode,
+      uid: seen.uid,
+      gid: seen.gid,
+      size: seen.size,
+      rdev: seen.rdev,
+    });
   }
 
   private markOpaque(dir: string): void {
@@ -167,18 +206,25 @@ export class LayerWriter {
     const mtime = pax.mtime !== undefined ? Number(pax.mtime) : (h.mtime?.getTime() ?? 0) / 1000;
     const sec = Math.floor(Number.isFinite(mtime) ? mtime : 0);
     return {
-      path, kind, flags: 0, xattrs, link: h.linkname ?? '',
+      path,
+      kind,
+      flags: 0,
+      xattrs,
+      link: h.linkname ?? '',
       mode: (h.mode ?? 0) & 0o7777,
       uid: pax.uid !== undefined ? Number(pax.uid) : (h.uid ?? 0),
       gid: pax.gid !== undefined ? Number(pax.gid) : (h.gid ?? 0),
       size: kind === EntryKind.File ? (h.size ?? 0) : 0,
-      mtimeSec: sec, mtimeNsec: Math.min(999_999_999, Math.max(0, Math.round((mtime - sec) * 1e9))) || 0,
+      mtimeSec: sec,
+      mtimeNsec: Math.min(999_999_999, Math.max(0, Math.round((mtime - sec) * 1e9))) || 0,
       rdev: kind === EntryKind.Char || kind === EntryKind.Block ? makedev(h.devmajor ?? 0, h.devminor ?? 0) : 0,
     };
   }
 
   private hostile(why: string): StoreError {
-    return new StoreError('LAYER_HOSTILE', `refusing layer ${this.where}: ${why}`, { hint: 'the image is malformed or malicious; nothing of it was stored' });
+    return new StoreError('LAYER_HOSTILE', `refusing layer ${this.where}: ${why}`, {
+      hint: 'the image is malformed or malicious; nothing of it was stored',
+    });
   }
 }
 
@@ -188,7 +234,20 @@ export function makedev(major: number, minor: number): number {
 }
 
 function blank(path: string, kind: EntryKind): IndexEntry {
-  return { path, kind, flags: 0, mode: 0, uid: 0, gid: 0, size: 0, mtimeSec: 0, mtimeNsec: 0, rdev: 0, link: '', xattrs: new Map() };
+  return {
+    path,
+    kind,
+    flags: 0,
+    mode: 0,
+    uid: 0,
+    gid: 0,
+    size: 0,
+    mtimeSec: 0,
+    mtimeNsec: 0,
+    rdev: 0,
+    link: '',
+    xattrs: new Map(),
+  };
 }
 
 /** Runs `create`; when something this layer made implicitly is in the way, removes it and retries. */

@@ -13,14 +13,23 @@ export const REF_NAME = 'org.opencontainers.image.ref.name';
 /** An OCI image layout directory (`oci:DIR[:TAG]`), as skopeo and podman write them. */
 export class LayoutSource implements ImageSource {
   readonly where: string;
-  constructor(private readonly dir: string, private readonly tag: string | undefined, where?: string) {
+  constructor(
+    private readonly dir: string,
+    private readonly tag: string | undefined,
+    where?: string,
+  ) {
     this.where = where ?? `oci:${dir}${tag === undefined ? '' : `:${tag}`}`;
   }
 
   async manifest(platform: Platform): Promise<SourceManifest> {
     const index = this.index();
     const top = this.pick(index);
-    return resolveManifest(async (ref) => ({ raw: await this.readBlob(ref), contentType: top.mediaType }), top.digest, platform, this.where);
+    return resolveManifest(
+      async (ref) => ({ raw: await this.readBlob(ref), contentType: top.mediaType }),
+      top.digest,
+      platform,
+      this.where,
+    );
   }
 
   async blob(descriptor: Descriptor): Promise<Readable> {
@@ -46,18 +55,34 @@ export class LayoutSource implements ImageSource {
     try {
       return JSON.parse(readFileSync(join(this.dir, 'index.json'), 'utf8')) as ImageIndex;
     } catch (error) {
-      throw new UsageError('LAYOUT_INVALID', `${this.where} is not an OCI image layout: cannot read index.json`, { cause: error, hint: 'give a directory written by skopeo, podman or hutch save --format oci-dir' });
+      throw new UsageError('LAYOUT_INVALID', `${this.where} is not an OCI image layout: cannot read index.json`, {
+        cause: error,
+        hint: 'give a directory written by skopeo, podman or hutch save --format oci-dir',
+      });
     }
   }
 
   private pick(index: ImageIndex): Descriptor {
     const manifests = Array.isArray(index.manifests) ? index.manifests : [];
-    const match = this.tag === undefined ? (manifests.length === 1 ? manifests[0] : undefined) : manifests.find((m) => m.annotations?.[REF_NAME] === this.tag);
+    const match =
+      this.tag === undefined
+        ? manifests.length === 1
+          ? manifests[0]
+          : undefined
+        : manifests.find((m) => m.annotations?.[REF_NAME] === this.tag);
     if (match !== undefined) return match;
-    const tags = manifests.map((m) => m.annotations?.[REF_NAME]).filter(Boolean).join(', ') || 'none';
-    throw new UsageError('LAYOUT_IMAGE_NOT_FOUND', `${this.where} ${this.tag === undefined ? `holds ${manifests.length} images` : 'has no image with that tag'}; tags: ${tags}`, {
-      hint: 'name the image as oci:DIR:TAG',
-    });
+    const tags =
+      manifests
+        .map((m) => m.annotations?.[REF_NAME])
+        .filter(Boolean)
+        .join(', ') || 'none';
+    throw new UsageError(
+      'LAYOUT_IMAGE_NOT_FOUND',
+      `${this.where} ${this.tag === undefined ? `holds ${manifests.length} images` : 'has no image with that tag'}; tags: ${tags}`,
+      {
+        hint: 'name the image as oci:DIR:TAG',
+      },
+    );
   }
 }
 
@@ -65,10 +90,15 @@ export class LayoutSource implements ImageSource {
  * Writes `images` from the store as an OCI image layout in `dir` (created if missing; other
  * images already there are kept). Each gets a ref.name annotation: its first name, or `tag`.
  */
-export function writeLayout(store: Store, images: { image: ImageRecord; refName: string | undefined }[], dir: string): void {
+export function writeLayout(
+  store: Store,
+  images: { image: ImageRecord; refName: string | undefined }[],
+  dir: string,
+): void {
   mkdirSync(join(dir, 'blobs', 'sha256'), { recursive: true });
   let index: ImageIndex = { schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [] };
-  if (existsSync(join(dir, 'index.json'))) index = JSON.parse(readFileSync(join(dir, 'index.json'), 'utf8')) as ImageIndex;
+  if (existsSync(join(dir, 'index.json')))
+    index = JSON.parse(readFileSync(join(dir, 'index.json'), 'utf8')) as ImageIndex;
   for (const { image, refName } of images) {
     for (const digest of [image.manifest, image.config, ...image.layers.map((l) => l.digest)]) {
       const dest = join(dir, 'blobs', 'sha256', hex(digest));

@@ -29,7 +29,9 @@ export async function removeImages(root: string | undefined, refs: string[], for
       }
       const users = store.usersOf(image.id);
       if (users.length > 0 && !force) {
-        throw new StoreError('IMAGE_IN_USE', `cannot remove image ${ref}: containers use it (${users.join(', ')})`, { hint: 'remove the containers first, or pass -f' });
+        throw new StoreError('IMAGE_IN_USE', `cannot remove image ${ref}: containers use it (${users.join(', ')})`, {
+          hint: 'remove the containers first, or pass -f',
+        });
       }
       result.untagged.push(...image.names);
       result.deleted.push(image.id);
@@ -83,7 +85,14 @@ export function inspectImage(root: string | undefined, ref: string): Record<stri
     Config: config.config ?? {},
     RootFS: { Type: 'layers', Layers: config.rootfs.diff_ids },
     Size: imageSize(image),
-    Layers: image.layers.map((l) => ({ DiffID: l.diffId, Digest: l.digest, MediaType: l.mediaType, Size: l.size, Dir: store.layerRoot(l.diffId), Index: store.layerIndex(l.diffId) })),
+    Layers: image.layers.map((l) => ({
+      DiffID: l.diffId,
+      Digest: l.digest,
+      MediaType: l.mediaType,
+      Size: l.size,
+      Dir: store.layerRoot(l.diffId),
+      Index: store.layerIndex(l.diffId),
+    })),
     History: config.history ?? [],
   };
 }

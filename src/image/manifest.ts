@@ -15,7 +15,12 @@ export const MediaType = {
   dockerLayerGzip: 'application/vnd.docker.image.rootfs.diff.tar.gzip',
 } as const;
 
-export const MANIFEST_ACCEPT = [MediaType.ociIndex, MediaType.ociManifest, MediaType.dockerList, MediaType.dockerManifest].join(', ');
+export const MANIFEST_ACCEPT = [
+  MediaType.ociIndex,
+  MediaType.ociManifest,
+  MediaType.dockerList,
+  MediaType.dockerManifest,
+].join(', ');
 
 export interface Platform {
   os: string;
@@ -70,16 +75,33 @@ export function parseManifest(raw: Buffer, where: string, contentType?: string):
   try {
     doc = JSON.parse(raw.toString('utf8')) as Record<string, unknown>;
   } catch (error) {
-    throw new RegistryError('MANIFEST_INVALID', `invalid manifest from ${where}: not JSON`, { cause: error, hint: 'the source is not an OCI or Docker schema 2 image' });
+    throw new RegistryError('MANIFEST_INVALID', `invalid manifest from ${where}: not JSON`, {
+      cause: error,
+      hint: 'the source is not an OCI or Docker schema 2 image',
+    });
   }
   const mediaType = typeof doc.mediaType === 'string' ? doc.mediaType : (contentType?.split(';')[0] ?? '');
-  if (Array.isArray(doc.manifests)) return { schemaVersion: 2, mediaType: mediaType || MediaType.ociIndex, manifests: doc.manifests.map((d) => descriptor(d, where)) };
+  if (Array.isArray(doc.manifests))
+    return {
+      schemaVersion: 2,
+      mediaType: mediaType || MediaType.ociIndex,
+      manifests: doc.manifests.map((d) => descriptor(d, where)),
+    };
   if (doc.schemaVersion === 2 && doc.config !== undefined && Array.isArray(doc.layers)) {
-    return { schemaVersion: 2, mediaType: mediaType || MediaType.ociManifest, config: descriptor(doc.config, where), layers: doc.layers.map((d) => descriptor(d, where)) };
+    return {
+      schemaVersion: 2,
+      mediaType: mediaType || MediaType.ociManifest,
+      config: descriptor(doc.config, where),
+      layers: doc.layers.map((d) => descriptor(d, where)),
+    };
   }
-  throw new RegistryError('MANIFEST_UNSUPPORTED', `unsupported manifest from ${where} (schema ${String(doc.schemaVersion)}, ${mediaType || 'no media type'})`, {
-    hint: 'hutch reads OCI images and Docker schema 2; convert older images with `skopeo copy`',
-  });
+  throw new RegistryError(
+    'MANIFEST_UNSUPPORTED',
+    `unsupported manifest from ${where} (schema ${String(doc.schemaVersion)}, ${mediaType || 'no media type'})`,
+    {
+      hint: 'hutch reads OCI images and Docker schema 2; convert older images with `skopeo copy`',
+    },
+  );
 }
 
 export function isIndex(m: ImageManifest | ImageIndex): m is ImageIndex {
@@ -95,7 +117,10 @@ export function parseConfig(raw: Buffer, where: string, layerCount: number): Ima
     throw new RegistryError('CONFIG_INVALID', `invalid image config from ${where}: not JSON`, { cause: error });
   }
   if (doc?.rootfs === undefined || !Array.isArray(doc.rootfs.diff_ids) || doc.rootfs.diff_ids.length !== layerCount) {
-    throw new RegistryError('CONFIG_INVALID', `invalid image config from ${where}: rootfs.diff_ids does not list the ${layerCount} layers of the manifest`);
+    throw new RegistryError(
+      'CONFIG_INVALID',
+      `invalid image config from ${where}: rootfs.diff_ids does not list the ${layerCount} layers of the manifest`,
+    );
   }
   for (const id of doc.rootfs.diff_ids) checkDigest(id, where);
   return doc;
@@ -103,7 +128,15 @@ export function parseConfig(raw: Buffer, where: string, layerCount: number): Ima
 
 /** The platform of this host in OCI terms. */
 export function hostPlatform(): Platform {
-  const arch: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64' };
+  const arch: Record<string, string> = {
+    x64: 'amd64',
+    arm64: 'arm64',
+    arm: 'arm',
+    ia32: '386',
+    ppc64: 'ppc64le',
+    s390x: 's390x',
+    riscv64: 'riscv64',
+  };
   const p: Platform = { os: 'linux', architecture: arch[process.arch] ?? process.arch };
   if (process.arch === 'arm') p.variant = 'v7';
   return p;
@@ -112,7 +145,10 @@ export function hostPlatform(): Platform {
 /** Parses `os/arch[/variant]`. */
 export function parsePlatform(text: string): Platform {
   const [os, architecture, variant] = text.split('/');
-  if (!os || !architecture) throw new RegistryError('PLATFORM_INVALID', `invalid platform ${JSON.stringify(text)}`, { hint: 'write it as os/arch[/variant], e.g. linux/amd64' });
+  if (!os || !architecture)
+    throw new RegistryError('PLATFORM_INVALID', `invalid platform ${JSON.stringify(text)}`, {
+      hint: 'write it as os/arch[/variant], e.g. linux/amd64',
+    });
   return variant ? { os, architecture, variant } : { os, architecture };
 }
 
@@ -122,19 +158,32 @@ export function formatPlatform(p: Platform): string {
 
 /** Picks the manifest for `want` from an index; the error lists what the index offers. */
 export function choosePlatform(index: ImageIndex, want: Platform, where: string): Descriptor {
-  const images = index.manifests.filter((d) => d.platform !== undefined && d.annotations?.['vnd.docker.reference.type'] !== 'attestation-manifest');
-  const match = images.find((d) => d.platform!.os === want.os && d.platform!.architecture === want.architecture && (want.variant === undefined || d.platform!.variant === want.variant));
+  const images = index.manifests.filter(
+    (d) => d.platform !== undefined && d.annotations?.['vnd.docker.reference.type'] !== 'attestation-manifest',
+  );
+  const match = images.find(
+    (d) =>
+      d.platform!.os === want.os &&
+      d.platform!.architecture === want.architecture &&
+      (want.variant === undefined || d.platform!.variant === want.variant),
+  );
   if (match !== undefined) return match;
   if (images.length === 0 && index.manifests.length === 1) return index.manifests[0]!;
   const offered = images.map((d) => formatPlatform(d.platform!)).join(', ') || 'none';
-  throw new RegistryError('PLATFORM_NOT_FOUND', `no image for platform ${formatPlatform(want)} in ${where}; available: ${offered}`, {
-    hint: 'choose one of the available platforms with --platform',
-  });
+  throw new RegistryError(
+    'PLATFORM_NOT_FOUND',
+    `no image for platform ${formatPlatform(want)} in ${where}; available: ${offered}`,
+    {
+      hint: 'choose one of the available platforms with --platform',
+    },
+  );
 }
 
 export function checkDigest(digest: string, where: string): void {
   if (!/^sha256:[a-f0-9]{64}$/.test(digest)) {
-    throw new RegistryError('DIGEST_INVALID', `invalid digest ${JSON.stringify(digest)} in ${where}`, { hint: 'hutch supports sha256 digests only' });
+    throw new RegistryError('DIGEST_INVALID', `invalid digest ${JSON.stringify(digest)} in ${where}`, {
+      hint: 'hutch supports sha256 digests only',
+    });
   }
 }
 

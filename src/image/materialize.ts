@@ -17,14 +17,14 @@ export function materializeRootfs(image: Pick<ResolvedImage, 'layers'>, dest: st
   for (const layer of image.layers) {
     const all = readLayerIndex(layer.indexFile);
     // A deleted or opaque parent of `under` hides what lower layers put below it.
-    if (all.some((e) => under.startsWith(e.path + '/') && (e.kind === EntryKind.Whiteout || (e.flags & OPAQUE) !== 0))) clearDir(dest);
+    if (all.some((e) => under.startsWith(e.path + '/') && (e.kind === EntryKind.Whiteout || (e.flags & OPAQUE) !== 0)))
+      clearDir(dest);
     const entries: CopyEntry[] = under === '' ? all : all.flatMap((e) => rebase(e, under));
     for (const e of entries) {
       if (e.kind === EntryKind.Whiteout) {
         if (e.path === '') clearDir(dest);
         else rmSync(join(dest, e.path), { recursive: true, force: true });
-      }
-      else if (e.kind === EntryKind.Dir && (e.flags & OPAQUE) !== 0) clearDir(join(dest, e.path));
+      } else if (e.kind === EntryKind.Dir && (e.flags & OPAQUE) !== 0) clearDir(join(dest, e.path));
     }
     copyLayer(layer.dir, entries, dest);
   }

@@ -48,6 +48,7 @@ headers.encodePax = function encodePax(opts): Buffer {
   };
   if (opts.name) add('path', Buffer.from(opts.name));
   if (opts.linkname) add('linkpath', Buffer.from(opts.linkname));
-  for (const [key, value] of Object.entries(opts.pax ?? {})) add(key, Buffer.from(value, key.startsWith('SCHILY.xattr.') ? XATTR_ENCODING : 'utf8'));
+  for (const [key, value] of Object.entries(opts.pax ?? {}))
+    add(key, Buffer.from(value, key.startsWith('SCHILY.xattr.') ? XATTR_ENCODING : 'utf8'));
   return Buffer.concat(records);
 };

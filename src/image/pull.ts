@@ -49,40 +49,54 @@ export async function pullImage(text: string, options: PullOptions = {}): Promis
           resolution.record?.(candidate);
           return record;
         } catch (error) {
-          if (!(error instanceof RegistryError) || !['IMAGE_NOT_FOUND', 'REGISTRY_UNREACHABLE'].includes(error.code)) throw error;
+          if (!(error instanceof RegistryError) || !['IMAGE_NOT_FOUND', 'REGISTRY_UNREACHABLE'].includes(error.code))
+            throw error;
           lastError = error;
         }
       }
     }
-    throw lastError ?? new RegistryError('IMAGE_NOT_FOUND', `cannot pull ${text}: no registry to try`, { hint: 'use a fully qualified name' });
+    throw (
+      lastError ??
+      new RegistryError('IMAGE_NOT_FOUND', `cannot pull ${text}: no registry to try`, {
+        hint: 'use a fully qualified name',
+      })
+    );
   } finally {
     progress?.finish();
     await local?.source.close();
   }
 }
 
-
 function registrySources(ref: ImageRef, options: PullOptions): ImageSource[] {
   const conf = loadRegistriesConf(options.env);
   if (isBlocked(conf, ref.registry, ref.repository)) {
-    throw new RegistryError('REGISTRY_BLOCKED', `cannot pull ${formatReference(ref)}: registries.conf blocks it`, { hint: 'edit registries.conf or pick another registry' });
+    throw new RegistryError('REGISTRY_BLOCKED', `cannot pull ${formatReference(ref)}: registries.conf blocks it`, {
+      hint: 'edit registries.conf or pick another registry',
+    });
   }
   const reference = ref.digest ?? ref.tag ?? 'latest';
-  return endpointsFor(conf, ref.registry, ref.repository, options.tlsVerify === false, ref.digest !== undefined).map((endpoint) => {
-    const credentials = options.credentials ?? findCredentials(endpoint.host, endpoint.repository, options.env);
-    return new RegistrySource({ ...endpoint, credentials }, reference, formatReference(ref));
-  });
+  return endpointsFor(conf, ref.registry, ref.repository, options.tlsVerify === false, ref.digest !== undefined).map(
+    (endpoint) => {
+      const credentials = options.credentials ?? findCredentials(endpoint.host, endpoint.repository, options.env);
+      return new RegistrySource({ ...endpoint, credentials }, reference, formatReference(ref));
+    },
+  );
 }
 
 /** `oci:`, `oci-archive:` and `docker-archive:` sources; undefined for a registry reference. */
-async function openLocalSource(text: string, store: Store): Promise<{ source: ImageSource; names: string[] } | undefined> {
+async function openLocalSource(
+  text: string,
+  store: Store,
+): Promise<{ source: ImageSource; names: string[] } | undefined> {
   const colon = text.indexOf(':');
   const transport = text.slice(0, colon);
   if (!['oci', 'oci-archive', 'docker-archive'].includes(transport)) return undefined;
   const rest = text.slice(colon + 1);
-  if (rest === '') throw new UsageError('IMAGE_REF_INVALID', `${text} names no path`, { hint: `write ${transport}:PATH` });
+  if (rest === '')
+    throw new UsageError('IMAGE_REF_INVALID', `${text} names no path`, { hint: `write ${transport}:PATH` });
   const [path, tag] = splitPathTag(rest);
-  const source = transport === 'oci' ? new LayoutSource(path, tag) : await openArchive(path, store.tempDir('archive'), tag);
+  const source =
+    transport === 'oci' ? new LayoutSource(path, tag) : await openArchive(path, store.tempDir('archive'), tag);
   const names = source.names?.() ?? [];
   return { source, names: names.map((n) => formatReference(parseReference(n))) };
 }

@@ -20,7 +20,12 @@ const HOST = /^(?:[a-zA-Z0-9-]+(?:\.[a-zA-Z0-9-]+)*|\[[0-9a-fA-F:]+\])(?::[0-9]+
  * Splits `text` into name, tag and digest and reports whether the name carries a registry host.
  * Docker's rule: the first component is a host if it has a dot or a colon or is `localhost`.
  */
-export function splitReference(text: string): { host: string | undefined; path: string; tag: string | undefined; digest: string | undefined } {
+export function splitReference(text: string): {
+  host: string | undefined;
+  path: string;
+  tag: string | undefined;
+  digest: string | undefined;
+} {
   let rest = text;
   let digest: string | undefined;
   const at = rest.indexOf('@');
@@ -61,7 +66,12 @@ export function parseReference(text: string, defaultRegistry = DOCKER_HUB): Imag
   const { host, path, tag, digest } = splitReference(text);
   const registry = host ?? defaultRegistry;
   const repository = registry === DOCKER_HUB && !path.includes('/') ? `library/${path}` : path;
-  return { registry: registry === 'index.docker.io' ? DOCKER_HUB : registry, repository, tag: tag ?? (digest === undefined ? 'latest' : undefined), digest };
+  return {
+    registry: registry === 'index.docker.io' ? DOCKER_HUB : registry,
+    repository,
+    tag: tag ?? (digest === undefined ? 'latest' : undefined),
+    digest,
+  };
 }
 
 /** The canonical text of a reference: `docker.io/library/alpine:latest`. */

@@ -43,7 +43,12 @@ export interface Endpoint {
   insecure: boolean;
 }
 
-export const emptyRegistriesConf = (): RegistriesConf => ({ unqualifiedSearch: [], registries: [], aliases: new Map(), shortNameMode: 'permissive' });
+export const emptyRegistriesConf = (): RegistriesConf => ({
+  unqualifiedSearch: [],
+  registries: [],
+  aliases: new Map(),
+  shortNameMode: 'permissive',
+});
 
 /** The user's directories per the XDG base directory spec (config and cache homes). */
 export function userDirs(env: NodeJS.ProcessEnv): { config: string; cache: string } {
@@ -72,7 +77,9 @@ export function loadRegistriesConf(env: NodeJS.ProcessEnv = process.env, root = 
     const userMain = join(user, 'registries.conf');
     const userFirst = existsSync(userMain);
     applyFile(conf, userFirst ? userMain : join(root, '/etc/containers/registries.conf'), true);
-    const dirs = userFirst ? [join(user, 'registries.conf.d')] : [join(root, '/etc/containers/registries.conf.d'), join(user, 'registries.conf.d')];
+    const dirs = userFirst
+      ? [join(user, 'registries.conf.d')]
+      : [join(root, '/etc/containers/registries.conf.d'), join(user, 'registries.conf.d')];
     for (const dir of dirs) for (const file of dropIns(dir)) applyFile(conf, file, false);
   }
   // The recorded resolutions take precedence over the aliases of registries.conf files.
@@ -98,7 +105,11 @@ function apply(conf: RegistriesConf, t: TomlView, main: boolean): void {
   const v1 = t.sub('registries');
   const v2 = t.has('registry') || t.has('unqualified-search-registries');
   if (v1 !== undefined && (v2 || !main)) {
-    throw new ConfigFileError('CONF_REGISTRIES_V1', `${t.file}: the version 1 [registries.*] tables cannot be mixed with version 2 settings or used in a drop-in`, { hint: 'write unqualified-search-registries and [[registry]] tables instead (containers-registries.conf(5))' });
+    throw new ConfigFileError(
+      'CONF_REGISTRIES_V1',
+      `${t.file}: the version 1 [registries.*] tables cannot be mixed with version 2 settings or used in a drop-in`,
+      { hint: 'write unqualified-search-registries and [[registry]] tables instead (containers-registries.conf(5))' },
+    );
   }
   if (v1 !== undefined) return applyV1(conf, v1);
   const search = t.strings('unqualified-search-registries');
@@ -106,7 +117,11 @@ function apply(conf: RegistriesConf, t: TomlView, main: boolean): void {
   const mode = t.str('short-name-mode');
   if (mode !== undefined && mode !== '') {
     if (mode !== 'enforcing' && mode !== 'permissive' && mode !== 'disabled') {
-      throw new ConfigFileError('CONF_VALUE', `${t.file}: short-name-mode must be enforcing, permissive or disabled, not ${JSON.stringify(mode)}`, { hint: 'fix the value (containers-registries.conf(5))' });
+      throw new ConfigFileError(
+        'CONF_VALUE',
+        `${t.file}: short-name-mode must be enforcing, permissive or disabled, not ${JSON.stringify(mode)}`,
+        { hint: 'fix the value (containers-registries.conf(5))' },
+      );
     }
     conf.shortNameMode = mode;
   }
@@ -122,14 +137,27 @@ function apply(conf: RegistriesConf, t: TomlView, main: boolean): void {
 function registryEntry(r: TomlView): RegistryEntry {
   const location = r.str('location') ?? '';
   const prefix = r.str('prefix') || location;
-  if (prefix === '') throw new ConfigFileError('CONF_VALUE', `${r.file}: a [[registry]] table needs a location or a prefix`, { hint: 'add location = "host[/path]" (containers-registries.conf(5))' });
+  if (prefix === '')
+    throw new ConfigFileError('CONF_VALUE', `${r.file}: a [[registry]] table needs a location or a prefix`, {
+      hint: 'add location = "host[/path]" (containers-registries.conf(5))',
+    });
   const mirrorByDigestOnly = r.bool('mirror-by-digest-only') ?? false;
   const mirrors = r.subs('mirror').map((m): Mirror => {
     const pull = m.str('pull-from-mirror') || 'all';
-    if (pull !== 'all' && pull !== 'digest-only' && pull !== 'tag-only') throw new ConfigFileError('CONF_VALUE', `${m.file}: pull-from-mirror must be all, digest-only or tag-only`, { hint: 'fix the value (containers-registries.conf(5))' });
+    if (pull !== 'all' && pull !== 'digest-only' && pull !== 'tag-only')
+      throw new ConfigFileError('CONF_VALUE', `${m.file}: pull-from-mirror must be all, digest-only or tag-only`, {
+        hint: 'fix the value (containers-registries.conf(5))',
+      });
     return { location: m.str('location') ?? '', insecure: m.bool('insecure') ?? false, pullFromMirror: pull };
   });
-  return { prefix, location, insecure: r.bool('insecure') ?? false, blocked: r.bool('blocked') ?? false, mirrorByDigestOnly, mirrors };
+  return {
+    prefix,
+    location,
+    insecure: r.bool('insecure') ?? false,
+    blocked: r.bool('blocked') ?? false,
+    mirrorByDigestOnly,
+    mirrors,
+  };
 }
 
 /** Version 1: search, insecure and blocked lists of registries. */
@@ -138,7 +166,10 @@ function applyV1(conf: RegistriesConf, v1: TomlView): void {
   conf.unqualifiedSearch = list('search');
   const entry = (host: string): RegistryEntry => {
     let e = conf.registries.find((r) => r.prefix === host);
-    if (e === undefined) conf.registries.push((e = { prefix: host, location: host, insecure: false, blocked: false, mirrorByDigestOnly: false, mirrors: [] }));
+    if (e === undefined)
+      conf.registries.push(
+        (e = { prefix: host, location: host, insecure: false, blocked: false, mirrorByDigestOnly: false, mirrors: [] }),
+      );
     return e;
   };
   for (const host of list('insecure')) entry(host).insecure = true;
@@ -156,7 +187,13 @@ function mergeAliases(conf: RegistriesConf, t: TomlView): void {
  * The endpoints to try for `host/repository`, longest matching prefix first, as podman does;
  * `byDigest`: the reference names a digest (mirrors may be limited to one kind of pull).
  */
-export function endpointsFor(conf: RegistriesConf, host: string, repository: string, insecureDefault = false, byDigest = false): Endpoint[] {
+export function endpointsFor(
+  conf: RegistriesConf,
+  host: string,
+  repository: string,
+  insecureDefault = false,
+  byDigest = false,
+): Endpoint[] {
   const full = `${host}/${repository}`;
   let best: RegistryEntry | undefined;
   for (const r of conf.registries) {
@@ -171,9 +208,14 @@ export function endpointsFor(conf: RegistriesConf, host: string, repository: str
     const slash = target.indexOf('/');
     return { host: target.slice(0, slash), repository: target.slice(slash + 1), insecure: false };
   };
-  const usable = (m: Mirror): boolean => m.location !== '' && (best.mirrorByDigestOnly ? byDigest
-    : m.pullFromMirror === 'all' || (m.pullFromMirror === 'digest-only') === byDigest);
-  const out = best.mirrors.filter(usable).map((m) => ({ ...rewrite(m.location), insecure: m.insecure || insecureDefault }));
+  const usable = (m: Mirror): boolean =>
+    m.location !== '' &&
+    (best.mirrorByDigestOnly
+      ? byDigest
+      : m.pullFromMirror === 'all' || (m.pullFromMirror === 'digest-only') === byDigest);
+  const out = best.mirrors
+    .filter(usable)
+    .map((m) => ({ ...rewrite(m.location), insecure: m.insecure || insecureDefault }));
   out.push({ ...rewrite(best.location || matched), insecure: best.insecure || insecureDefault });
   return out;
 }

@@ -36,9 +36,16 @@ export class RegistryClient {
 
   async getManifest(reference: string): Promise<{ raw: Buffer; contentType?: string }> {
     const what = `manifest ${this.options.host}/${this.options.repository}:${reference}`;
-    const res = await this.request(`/v2/${this.options.repository}/manifests/${reference}`, { accept: MANIFEST_ACCEPT }, what);
+    const res = await this.request(
+      `/v2/${this.options.repository}/manifests/${reference}`,
+      { accept: MANIFEST_ACCEPT },
+      what,
+    );
     const length = Number(res.headers.get('content-length') ?? 0);
-    if (length > 4 << 20) throw new RegistryError('MANIFEST_TOO_LARGE', `${what} declares ${length} bytes`, { hint: 'the registry is misbehaving' });
+    if (length > 4 << 20)
+      throw new RegistryError('MANIFEST_TOO_LARGE', `${what} declares ${length} bytes`, {
+        hint: 'the registry is misbehaving',
+      });
     return { raw: Buffer.from(await res.arrayBuffer()), contentType: res.headers.get('content-type') ?? undefined };
   }
 
@@ -70,7 +77,8 @@ export class RegistryClient {
         }
         return;
       } catch (error) {
-        if (attempt >= 4 || error instanceof RegistryError) throw transient(`cannot fetch ${what}: ${describeCause(error)}`);
+        if (attempt >= 4 || error instanceof RegistryError)
+          throw transient(`cannot fetch ${what}: ${describeCause(error)}`);
       }
       await backoff(attempt, undefined);
       res = await this.request(`/v2/${this.options.repository}/blobs/${d.digest}`, { range: `bytes=${offset}-` }, what);
@@ -78,7 +86,12 @@ export class RegistryClient {
   }
 
   /** One GET, answering auth challenges once and retrying transient failures. */
-  private async request(path: string, headers: Record<string, string>, what: string, scopeAction = 'pull'): Promise<Response> {
+  private async request(
+    path: string,
+    headers: Record<string, string>,
+    what: string,
+    scopeAction = 'pull',
+  ): Promise<Response> {
     for (let attempt = 1; ; attempt++) {
       let res: Response;
       try {
@@ -109,7 +122,13 @@ export class RegistryClient {
    * auth challenge once (scope pull,push), retries transient failures; a status outside `ok` is
    * an error naming `what`. `path` may be a registry's absolute upload Location.
    */
-  async send(method: string, path: string, init: { headers?: Record<string, string>; body?: Buffer }, what: string, ok: number[]): Promise<Response> {
+  async send(
+    method: string,
+    path: string,
+    init: { headers?: Record<string, string>; body?: Buffer },
+    what: string,
+    ok: number[],
+  ): Promise<Response> {
     for (let attempt = 1; ; attempt++) {
       let res: Response;
       try {
@@ -131,9 +150,21 @@ export class RegistryClient {
         await backoff(attempt, res.headers.get('retry-after'));
         continue;
       }
-      if (res.status === 401) throw authError(what, this.options.host, this.options.credentials !== undefined, undefined, 'push');
-      if (res.status === 403) throw authError(what, this.options.host, true, 'the registry denied it (403): your account may not push there', 'push');
-      throw new RegistryError('PUSH_HTTP', `cannot push ${what}: the registry answered ${res.status}${detail ? ` (${detail.trim().slice(0, 200)})` : ''}`, { hint: 'check the destination name and your rights on it' });
+      if (res.status === 401)
+        throw authError(what, this.options.host, this.options.credentials !== undefined, undefined, 'push');
+      if (res.status === 403)
+        throw authError(
+          what,
+          this.options.host,
+          true,
+          'the registry denied it (403): your account may not push there',
+          'push',
+        );
+      throw new RegistryError(
+        'PUSH_HTTP',
+        `cannot push ${what}: the registry answered ${res.status}${detail ? ` (${detail.trim().slice(0, 200)})` : ''}`,
+        { hint: 'check the destination name and your rights on it' },
+      );
     }
   }
 
@@ -141,33 +172,53 @@ export class RegistryClient {
     const all: Record<string, string> = { ...headers, 'user-agent': 'hutch/0.1' };
     if (this.authorization !== undefined) all.authorization = this.authorization;
     const url = /^https?:\/\//.test(path) ? path : `${this.base}${path}`;
-    return fetch(url, { method, headers: all, body: body as unknown as BodyInit | undefined, redirect: method === 'GET' || method === 'HEAD' ? 'follow' : 'manual' });
+    return fetch(url, {
+      method,
+      headers: all,
+      body: body as unknown as BodyInit | undefined,
+      redirect: method === 'GET' || method === 'HEAD' ? 'follow' : 'manual',
+    });
   }
 
   /** Answers a WWW-Authenticate challenge: Basic with the credentials, or a Bearer token. */
   private async authenticate(challenge: string, what: string, action: string, verb = 'fetch'): Promise<void> {
     const scheme = challenge.split(' ')[0]!.toLowerCase();
     const creds = this.options.credentials;
-    const basic = creds === undefined ? undefined : `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}`;
+    const basic =
+      creds === undefined
+        ? undefined
+        : `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}`;
     if (scheme === 'basic') {
-      if (basic === undefined || this.authorization === basic) throw authError(what, this.options.host, creds !== undefined, undefined, verb);
+      if (basic === undefined || this.authorization === basic)
+        throw authError(what, this.options.host, creds !== undefined, undefined, verb);
       this.authorization = basic;
       return;
     }
     if (scheme !== 'bearer') throw authError(what, this.options.host, creds !== undefined, undefined, verb);
     const params = parseChallenge(challenge);
-    if (params.realm === undefined) throw new RegistryError('REGISTRY_AUTH_FAILED', `cannot authenticate to ${this.options.host} for ${what}: the bearer challenge names no realm`);
+    if (params.realm === undefined)
+      throw new RegistryError(
+        'REGISTRY_AUTH_FAILED',
+        `cannot authenticate to ${this.options.host} for ${what}: the bearer challenge names no realm`,
+      );
     const url = new URL(params.realm);
     if (params.service !== undefined) url.searchParams.set('service', params.service);
     url.searchParams.set('scope', params.scope ?? `repository:${this.options.repository}:${action}`);
     const res = await fetch(url, { headers: basic === undefined ? {} : { authorization: basic } });
     if (!res.ok) {
       await res.body?.cancel();
-      throw authError(what, this.options.host, creds !== undefined, `the token service ${url.origin} answered ${res.status}`, verb);
+      throw authError(
+        what,
+        this.options.host,
+        creds !== undefined,
+        `the token service ${url.origin} answered ${res.status}`,
+        verb,
+      );
     }
     const body = (await res.json()) as { token?: string; access_token?: string };
     const token = body.token ?? body.access_token;
-    if (token === undefined) throw authError(what, this.options.host, creds !== undefined, 'the token service returned no token', verb);
+    if (token === undefined)
+      throw authError(what, this.options.host, creds !== undefined, 'the token service returned no token', verb);
     this.authorization = `Bearer ${token}`;
   }
 }
@@ -175,7 +226,11 @@ export class RegistryClient {
 /** An image in a registry, for copyImage. */
 export class RegistrySource implements ImageSource {
   private readonly client: RegistryClient;
-  constructor(endpoint: EndpointOptions, private readonly reference: string, readonly where: string) {
+  constructor(
+    endpoint: EndpointOptions,
+    private readonly reference: string,
+    readonly where: string,
+  ) {
     this.client = new RegistryClient(endpoint);
   }
   manifest(platform: Platform): Promise<SourceManifest> {
@@ -190,7 +245,8 @@ export class RegistrySource implements ImageSource {
 /** Parses `Bearer realm="...",service="...",scope="..."`. */
 export function parseChallenge(header: string): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const m of header.slice(header.indexOf(' ') + 1).matchAll(/([a-zA-Z_]+)="([^"]*)"/g)) out[m[1]!.toLowerCase()] = m[2]!;
+  for (const m of header.slice(header.indexOf(' ') + 1).matchAll(/([a-zA-Z_]+)="([^"]*)"/g))
+    out[m[1]!.toLowerCase()] = m[2]!;
   return out;
 }
 
@@ -201,25 +257,42 @@ function backoff(attempt: number, retryAfter: string | null | undefined): Promis
 }
 
 function authError(what: string, host: string, hadCredentials: boolean, why?: string, verb = 'fetch'): RegistryError {
-  return new RegistryError('REGISTRY_AUTH_FAILED', `cannot ${verb} ${what}: ${why ?? (hadCredentials ? 'the registry refused the credentials' : 'the registry requires authentication')}`, {
-    hint: `log in with \`hutch login ${host}\``,
-  });
+  return new RegistryError(
+    'REGISTRY_AUTH_FAILED',
+    `cannot ${verb} ${what}: ${why ?? (hadCredentials ? 'the registry refused the credentials' : 'the registry requires authentication')}`,
+    {
+      hint: `log in with \`hutch login ${host}\``,
+    },
+  );
 }
 
 function httpError(status: number, what: string, host: string): RegistryError {
   if (status === 404) {
     const code = what.startsWith('blob') ? 'BLOB_MISSING' : 'IMAGE_NOT_FOUND';
-    return new RegistryError(code, `cannot fetch ${what}: the registry has no such ${what.split(' ')[0]}`, { hint: code === 'BLOB_MISSING' ? 'the image in the registry is incomplete; push it again' : 'check the image name and tag' });
+    return new RegistryError(code, `cannot fetch ${what}: the registry has no such ${what.split(' ')[0]}`, {
+      hint:
+        code === 'BLOB_MISSING'
+          ? 'the image in the registry is incomplete; push it again'
+          : 'check the image name and tag',
+    });
   }
   if (status === 401 || status === 403) return authError(what, host, true, `the registry answered ${status}`);
   if (status === 429 || status >= 500) return transient(`cannot fetch ${what}: the registry answered ${status}`);
-  return new RegistryError('REGISTRY_HTTP', `cannot fetch ${what}: the registry answered ${status}`, { hint: 'check the image name' });
+  return new RegistryError('REGISTRY_HTTP', `cannot fetch ${what}: the registry answered ${status}`, {
+    hint: 'check the image name',
+  });
 }
 
 function unreachable(host: string, what: string, error: unknown, verb = 'fetch'): RegistryError {
   const cause = describeCause((error as { cause?: unknown }).cause ?? error);
   const tls = /certificate|SSL|TLS|EPROTO|wrong version/i.test(cause);
-  return Object.assign(new RegistryError('REGISTRY_UNREACHABLE', `cannot ${verb} ${what}: cannot reach ${host}: ${cause}`, {
-    cause: error, hint: tls ? 'for a plain-HTTP registry pass --tls-verify=false or mark it insecure in registries.conf' : 'check the registry address and the network',
-  }), { retry: true });
+  return Object.assign(
+    new RegistryError('REGISTRY_UNREACHABLE', `cannot ${verb} ${what}: cannot reach ${host}: ${cause}`, {
+      cause: error,
+      hint: tls
+        ? 'for a plain-HTTP registry pass --tls-verify=false or mark it insecure in registries.conf'
+        : 'check the registry address and the network',
+    }),
+    { retry: true },
+  );
 }

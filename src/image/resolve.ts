@@ -34,7 +34,9 @@ export async function resolveImage(reference: string, options: ResolveOptions = 
   let image = policy === 'always' ? undefined : findImage(store, reference);
   if (image === undefined) {
     if (policy === 'never') {
-      throw new StoreError('IMAGE_NOT_IN_STORE', `image ${reference} is not in the store`, { hint: `pull it first (hutch pull ${reference}) or drop --pull=never` });
+      throw new StoreError('IMAGE_NOT_IN_STORE', `image ${reference} is not in the store`, {
+        hint: `pull it first (hutch pull ${reference}) or drop --pull=never`,
+      });
     }
     // Loaded on use: the registry client and the layer unpacker (tar-stream, zlib) cost a run of a stored image ~20 ms.
     const { pullImage } = await import('./pull.js');
@@ -49,7 +51,11 @@ export function describeImage(store: Store, image: ImageRecord): ResolvedImage {
     id: image.id,
     names: image.names,
     config: readConfig(store, image),
-    layers: image.layers.map((l) => ({ diffId: l.diffId, dir: store.layerRoot(l.diffId), indexFile: store.layerIndex(l.diffId) })),
+    layers: image.layers.map((l) => ({
+      diffId: l.diffId,
+      dir: store.layerRoot(l.diffId),
+      indexFile: store.layerIndex(l.diffId),
+    })),
   };
 }
 
@@ -68,7 +74,10 @@ export function findImage(store: Store, text: string, images: ImageRecord[] = st
     const prefix = hex(text);
     const matches = images.filter((i) => hex(i.id).startsWith(prefix));
     if (matches.length === 1) return matches[0];
-    if (matches.length > 1) throw new StoreError('IMAGE_ID_AMBIGUOUS', `image id prefix ${text} matches ${matches.length} images`, { hint: 'give more characters of the id' });
+    if (matches.length > 1)
+      throw new StoreError('IMAGE_ID_AMBIGUOUS', `image id prefix ${text} matches ${matches.length} images`, {
+        hint: 'give more characters of the id',
+      });
   }
   return undefined;
 }
@@ -88,6 +97,9 @@ export function namesFor(text: string): Set<string> {
 /** Like findImage but fails with a clear error. */
 export function getImage(store: Store, text: string, images?: ImageRecord[]): ImageRecord {
   const image = findImage(store, text, images);
-  if (image === undefined) throw new StoreError('IMAGE_NOT_IN_STORE', `image ${text} is not in the store`, { hint: 'list images with `hutch images`' });
+  if (image === undefined)
+    throw new StoreError('IMAGE_NOT_IN_STORE', `image ${text} is not in the store`, {
+      hint: 'list images with `hutch images`',
+    });
   return image;
 }

@@ -30,13 +30,24 @@ export interface ProcessSpec {
 const DEFAULT_PATH = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 /** Applies an image config the way docker and podman do. */
-export function processSpec(image: ImageConfig, run: RunOverrides = {}, hostEnv: NodeJS.ProcessEnv = process.env): ProcessSpec {
+export function processSpec(
+  image: ImageConfig,
+  run: RunOverrides = {},
+  hostEnv: NodeJS.ProcessEnv = process.env,
+): ProcessSpec {
   const c = image.config ?? {};
   const entrypoint = run.entrypoint !== undefined ? run.entrypoint.filter((a) => a !== '') : (c.Entrypoint ?? []);
-  const cmd = run.command !== undefined && run.command.length > 0 ? run.command : run.entrypoint !== undefined ? [] : (c.Cmd ?? []);
+  const cmd =
+    run.command !== undefined && run.command.length > 0
+      ? run.command
+      : run.entrypoint !== undefined
+        ? []
+        : (c.Cmd ?? []);
   const args = [...entrypoint, ...cmd];
   if (args.length === 0) {
-    throw new UsageError('RUN_NO_COMMAND', 'the image names no command (no Entrypoint or Cmd) and none was given', { hint: 'give the command after the image name' });
+    throw new UsageError('RUN_NO_COMMAND', 'the image names no command (no Entrypoint or Cmd) and none was given', {
+      hint: 'give the command after the image name',
+    });
   }
   return {
     args,

@@ -17,18 +17,40 @@ export type SaveFormat = 'oci-archive' | 'docker-archive' | 'oci-dir';
  * directory (`-`: an archive on stdout). The config blob is copied unchanged, so the image id
  * survives the trip.
  */
-export async function saveImages(root: string | undefined, refs: string[], output: string, format: SaveFormat): Promise<void> {
+export async function saveImages(
+  root: string | undefined,
+  refs: string[],
+  output: string,
+  format: SaveFormat,
+): Promise<void> {
   const store = new Store(root);
   const images = refs.map((ref) => ({ ref, image: getImage(store, ref) }));
   if (format === 'oci-dir') {
-    writeLayout(store, images.map(({ ref, image }) => ({ image, refName: refName(ref, image) })), output);
+    writeLayout(
+      store,
+      images.map(({ ref, image }) => ({ image, refName: refName(ref, image) })),
+      output,
+    );
     return;
   }
   const temp = store.tempDir('save');
   try {
-    if (format === 'oci-archive') writeLayout(store, images.map(({ ref, image }) => ({ image, refName: refName(ref, image) })), temp);
-    else if (format === 'docker-archive') await writeDockerArchive(store, images.map((i) => i.image), temp);
-    else throw new UsageError('SAVE_FORMAT', `unknown format ${String(format)}`, { hint: 'use oci-archive, docker-archive or oci-dir' });
+    if (format === 'oci-archive')
+      writeLayout(
+        store,
+        images.map(({ ref, image }) => ({ image, refName: refName(ref, image) })),
+        temp,
+      );
+    else if (format === 'docker-archive')
+      await writeDockerArchive(
+        store,
+        images.map((i) => i.image),
+        temp,
+      );
+    else
+      throw new UsageError('SAVE_FORMAT', `unknown format ${String(format)}`, {
+        hint: 'use oci-archive, docker-archive or oci-dir',
+      });
     await tarDirectory(temp, output);
   } finally {
     rmSync(temp, { recursive: true, force: true });
@@ -71,7 +93,11 @@ async function tarDirectory(dir: string, output: string): Promise<void> {
       const name = relative(dir, path);
       const stat = statSync(path);
       if (stat.isDirectory()) {
-        await new Promise<void>((resolve, reject) => pack.entry({ name: `${name}/`, type: 'directory', mode: 0o755, ...owner }, (e) => (e ? reject(e) : resolve())));
+        await new Promise<void>((resolve, reject) =>
+          pack.entry({ name: `${name}/`, type: 'directory', mode: 0o755, ...owner }, (e) =>
+            e ? reject(e) : resolve(),
+          ),
+        );
         continue;
       }
       await pipeline(createReadStream(path), pack.entry({ name, size: stat.size, mode: 0o644, ...owner }));

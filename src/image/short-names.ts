@@ -25,7 +25,11 @@ export interface Resolution {
 export type Chooser = (name: string, registries: string[]) => Promise<number>;
 
 /** Resolves `text` for a pull. */
-export async function resolveForPull(text: string, env: NodeJS.ProcessEnv = process.env, choose: Chooser | undefined = terminalChooser()): Promise<Resolution> {
+export async function resolveForPull(
+  text: string,
+  env: NodeJS.ProcessEnv = process.env,
+  choose: Chooser | undefined = terminalChooser(),
+): Promise<Resolution> {
   const s = short(text);
   if (s === undefined) return { candidates: [parseReference(bare(text))] };
   const conf = loadRegistriesConf(env);
@@ -36,12 +40,19 @@ export async function resolveForPull(text: string, env: NodeJS.ProcessEnv = proc
   if (choose !== undefined) {
     const at = await choose(s.name, search);
     const ref = parseReference(s.text, search[at]);
-    return { candidates: [ref], record: (pulled) => recordAlias(env, s.name, `${pulled.registry}/${pulled.repository}`) };
+    return {
+      candidates: [ref],
+      record: (pulled) => recordAlias(env, s.name, `${pulled.registry}/${pulled.repository}`),
+    };
   }
   if (conf.shortNameMode === 'enforcing') {
-    throw new RegistryError('SHORT_NAME_AMBIGUOUS', `short name ${s.name} is ambiguous: ${search.length} unqualified-search registries (${search.join(', ')}) and no terminal to choose one`, {
-      hint: `use a fully qualified name (e.g. ${search[0]}/${s.name}), add an alias to [aliases] in registries.conf, or set short-name-mode = "permissive"`,
-    });
+    throw new RegistryError(
+      'SHORT_NAME_AMBIGUOUS',
+      `short name ${s.name} is ambiguous: ${search.length} unqualified-search registries (${search.join(', ')}) and no terminal to choose one`,
+      {
+        hint: `use a fully qualified name (e.g. ${search[0]}/${s.name}), add an alias to [aliases] in registries.conf, or set short-name-mode = "permissive"`,
+      },
+    );
   }
   return { candidates: searchCandidates(search, s.text) };
 }
@@ -83,7 +94,10 @@ export function recordAlias(env: NodeJS.ProcessEnv, name: string, target: string
   const aliases = { ...((table.aliases as Record<string, string> | undefined) ?? {}), [name]: target };
   mkdirSync(dirname(file), { recursive: true });
   const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, `# Written by hutch (as by podman) when a short name was resolved; see containers-registries.conf(5).\n${stringify({ ...table, aliases })}\n`);
+  writeFileSync(
+    tmp,
+    `# Written by hutch (as by podman) when a short name was resolved; see containers-registries.conf(5).\n${stringify({ ...table, aliases })}\n`,
+  );
   renameSync(tmp, file);
 }
 
@@ -93,7 +107,9 @@ function terminalChooser(): Chooser | undefined {
   return async (name, registries) => {
     const rl = createInterface({ input: process.stdin, output: process.stderr });
     try {
-      process.stderr.write(`? Please select an image for ${name}:\n${registries.map((r, i) => `  ${i + 1}. ${r}/${name}`).join('\n')}\n`);
+      process.stderr.write(
+        `? Please select an image for ${name}:\n${registries.map((r, i) => `  ${i + 1}. ${r}/${name}`).join('\n')}\n`,
+      );
       for (;;) {
         const n = Number((await rl.question(`choice [1-${registries.length}]: `)).trim());
         if (Number.isInteger(n) && n >= 1 && n <= registries.length) return n - 1;

@@ -1,6 +1,14 @@
 import type { Readable } from 'node:stream';
 import { RegistryError } from '../errors.js';
-import { choosePlatform, isIndex, parseManifest, sha256, type Descriptor, type ImageManifest, type Platform } from './manifest.js';
+import {
+  choosePlatform,
+  isIndex,
+  parseManifest,
+  sha256,
+  type Descriptor,
+  type ImageManifest,
+  type Platform,
+} from './manifest.js';
 
 /**
  * Where an image comes from: a registry, an OCI layout directory, an oci-archive or a
@@ -33,13 +41,20 @@ export type ManifestReader = (reference: string) => Promise<{ raw: Buffer; conte
  * Fetches `reference`, and when it is an index, the entry for `platform`. Manifests fetched by
  * digest are checked against it, so a source cannot substitute another image.
  */
-export async function resolveManifest(read: ManifestReader, reference: string, platform: Platform, where: string): Promise<SourceManifest> {
+export async function resolveManifest(
+  read: ManifestReader,
+  reference: string,
+  platform: Platform,
+  where: string,
+): Promise<SourceManifest> {
   let ref = reference;
   for (let depth = 0; depth < 3; depth++) {
     const { raw, contentType } = await read(ref);
     const digest = sha256(raw);
     if (ref.startsWith('sha256:') && digest !== ref) {
-      throw new RegistryError('MANIFEST_DIGEST_MISMATCH', `manifest ${ref} from ${where} has digest ${digest}`, { hint: 'the source is corrupt or was tampered with' });
+      throw new RegistryError('MANIFEST_DIGEST_MISMATCH', `manifest ${ref} from ${where} has digest ${digest}`, {
+        hint: 'the source is corrupt or was tampered with',
+      });
     }
     const parsed = parseManifest(raw, where, contentType);
     if (!isIndex(parsed)) return { digest, raw, manifest: parsed };

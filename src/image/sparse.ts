@@ -19,9 +19,13 @@ export function sparseInfo(pax: Record<string, string>): SparseInfo | undefined 
   const name = pax['GNU.sparse.name'];
   const realSize = Number(pax['GNU.sparse.realsize'] ?? pax['GNU.sparse.size']);
   if (major === undefined && pax['GNU.sparse.map'] === undefined) return undefined;
-  if (name === undefined || !Number.isSafeInteger(realSize)) throw new Error('a sparse entry lacks GNU.sparse.name or its real size');
+  if (name === undefined || !Number.isSafeInteger(realSize))
+    throw new Error('a sparse entry lacks GNU.sparse.name or its real size');
   if (major === '1') return { name, realSize, map: undefined };
-  const numbers = (pax['GNU.sparse.map'] ?? '').split(',').filter((n) => n !== '').map(Number);
+  const numbers = (pax['GNU.sparse.map'] ?? '')
+    .split(',')
+    .filter((n) => n !== '')
+    .map(Number);
   return { name, realSize, map: pairs(numbers) };
 }
 
@@ -74,7 +78,8 @@ function parseMapBlock(buf: Buffer): { map: [number, number][]; length: number }
     lines.push(Number(buf.toString('latin1', start, i)));
     start = i + 1;
     const count = lines[0]!;
-    if (!Number.isSafeInteger(count) || count < 0 || count > 1 << 20) throw new Error('a sparse map has an invalid entry count');
+    if (!Number.isSafeInteger(count) || count < 0 || count > 1 << 20)
+      throw new Error('a sparse map has an invalid entry count');
     if (lines.length !== 1 + 2 * count) continue;
     const length = Math.ceil(start / 512) * 512;
     return buf.length >= length ? { map: pairs(lines.slice(1)), length } : undefined;
@@ -84,7 +89,8 @@ function parseMapBlock(buf: Buffer): { map: [number, number][]; length: number }
 }
 
 function pairs(numbers: number[]): [number, number][] {
-  if (numbers.length % 2 !== 0 || numbers.some((n) => !Number.isSafeInteger(n) || n < 0)) throw new Error('a sparse map is malformed');
+  if (numbers.length % 2 !== 0 || numbers.some((n) => !Number.isSafeInteger(n) || n < 0))
+    throw new Error('a sparse map is malformed');
   const out: [number, number][] = [];
   for (let i = 0; i < numbers.length; i += 2) out.push([numbers[i]!, numbers[i + 1]!]);
   return out;

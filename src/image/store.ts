@@ -61,7 +61,8 @@ export class Store {
     }
     for (const name of names) {
       const pid = Number(/^[a-z]+-(\d+)-/.exec(name)?.[1]);
-      if (Number.isInteger(pid) && pid !== process.pid && !alive(pid)) rmSync(join(this.dir, 'tmp', name), { recursive: true, force: true });
+      if (Number.isInteger(pid) && pid !== process.pid && !alive(pid))
+        rmSync(join(this.dir, 'tmp', name), { recursive: true, force: true });
     }
   }
   hasBlob(digest: string): boolean {
@@ -75,7 +76,10 @@ export class Store {
     try {
       return readFileSync(this.blobPath(digest));
     } catch (error) {
-      throw new StoreError('STORE_BLOB_MISSING', `blob ${digest} is missing from the store at ${this.dir}`, { cause: error, hint: 'pull the image again' });
+      throw new StoreError('STORE_BLOB_MISSING', `blob ${digest} is missing from the store at ${this.dir}`, {
+        cause: error,
+        hint: 'pull the image again',
+      });
     }
   }
   /** Writes a small blob (manifest, config) whose digest the caller computed. */
@@ -103,7 +107,10 @@ export class Store {
     try {
       return (JSON.parse(text) as ImagesFile).images;
     } catch (error) {
-      throw new StoreError('STORE_CORRUPT', `cannot read ${join(this.dir, 'images.json')}: not valid JSON`, { cause: error, hint: 'restore it or remove the store (hutch system reset)' });
+      throw new StoreError('STORE_CORRUPT', `cannot read ${join(this.dir, 'images.json')}: not valid JSON`, {
+        cause: error,
+        hint: 'restore it or remove the store (hutch system reset)',
+      });
     }
   }
   /** Replaces images.json atomically; call inside `locked`. */
@@ -118,7 +125,11 @@ export class Store {
       // present; under the lock that is visible, and the image is not recorded half there.
       const gone = record.layers.find((l) => !this.hasLayer(l.diffId) || !this.hasBlob(l.digest));
       if (gone !== undefined) {
-        throw new StoreError('STORE_RACE', `layer ${gone.diffId} was removed while the image was being stored (a concurrent rmi or prune)`, { hint: 'pull the image again' });
+        throw new StoreError(
+          'STORE_RACE',
+          `layer ${gone.diffId} was removed while the image was being stored (a concurrent rmi or prune)`,
+          { hint: 'pull the image again' },
+        );
       }
       const images = this.images().map((i) => ({ ...i, names: i.names.filter((n) => !record.names.includes(n)) }));
       const existing = images.find((i) => i.id === record.id);

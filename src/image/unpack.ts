@@ -19,7 +19,12 @@ import type { Store } from './store.js';
  * directory and renamed into place only after the uncompressed stream hashed to `diffId`, so a
  * failure or a kill at any moment leaves no layer under that name. Returns the diff id.
  */
-export async function unpackLayer(store: Store, input: Readable, diffId: string | undefined, where: string): Promise<string> {
+export async function unpackLayer(
+  store: Store,
+  input: Readable,
+  diffId: string | undefined,
+  where: string,
+): Promise<string> {
   const staged = await stageLayer(store, input, diffId, where);
   staged.commit();
   return staged.diffId;
@@ -33,14 +38,24 @@ export interface StagedLayer {
 }
 
 /** Unpacks like unpackLayer but leaves the layer staged, so a pull commits all its layers or none. */
-export async function stageLayer(store: Store, input: Readable, diffId: string | undefined, where: string): Promise<StagedLayer> {
+export async function stageLayer(
+  store: Store,
+  input: Readable,
+  diffId: string | undefined,
+  where: string,
+): Promise<StagedLayer> {
   const temp = store.tempDir('layer');
   const root = join(temp, 'root');
   const writer = new LayerWriter(root, where, freeBytes(temp));
   try {
     mkdirSync(root, { mode: 0o755 });
     const hash = createHash('sha256');
-    const tap = new Transform({ transform(chunk: Buffer, _enc, done) { hash.update(chunk); done(null, chunk); } });
+    const tap = new Transform({
+      transform(chunk: Buffer, _enc, done) {
+        hash.update(chunk);
+        done(null, chunk);
+      },
+    });
     const extract = tar.extract();
     extract.on('entry', (header, stream, next) => feed(writer, header, stream as unknown as Readable, next, extract));
     const stages = [input, ...(await decompressors(input, where)), tap, extract];
@@ -49,12 +64,20 @@ export async function stageLayer(store: Store, input: Readable, diffId: string |
     await pipeline(stages);
     const actual = `sha256:${hash.digest('hex')}`;
     if (diffId !== undefined && actual !== diffId) {
-      throw new StoreError('LAYER_DIGEST_MISMATCH', `layer ${where} unpacks to ${actual}, but the image config says ${diffId}`, {
-        hint: 'the image is corrupt or was tampered with; nothing of it was stored',
-      });
+      throw new StoreError(
+        'LAYER_DIGEST_MISMATCH',
+        `layer ${where} unpacks to ${actual}, but the image config says ${diffId}`,
+        {
+          hint: 'the image is corrupt or was tampered with; nothing of it was stored',
+        },
+      );
     }
     writeIndex(join(temp, 'index.hli'), encodeLayerIndex(writer.finish()));
-    return { diffId: actual, commit: () => commit(temp, store.layerDir(actual)), discard: () => rmSync(temp, { recursive: true, force: true }) };
+    return {
+      diffId: actual,
+      commit: () => commit(temp, store.layerDir(actual)),
+      discard: () => rmSync(temp, { recursive: true, force: true }),
+    };
   } catch (error) {
     writer.abort();
     rmSync(temp, { recursive: true, force: true });
@@ -71,7 +94,13 @@ export async function decompressors(input: Readable, where: string): Promise<Dup
   return [];
 }
 
-function feed(writer: LayerWriter, header: tar.Header, stream: Readable, next: (error?: Error | null) => void, extract: tar.Extract): void {
+function feed(
+  writer: LayerWriter,
+  header: tar.Header,
+  stream: Readable,
+  next: (error?: Error | null) => void,
+  extract: tar.Extract,
+): void {
   stream.on('error', () => undefined); // extract's own failure is re-emitted here; pipeline reports it
   const fail = (error: unknown): void => void extract.destroy(error as Error);
   writer.begin(header).then((wantsData) => {
@@ -106,10 +135,17 @@ function zstd(where: string, { execa }: typeof Execa): Duplex {
   child.stdin!.on('error', () => undefined); // EPIPE when zstd quits early; its exit status reports why
   // The output ends only when zstd exits 0: a truncated input must fail here, not look complete.
   child.stdout!.pipe(out, { end: false });
-  child.then(() => out.end(), (error: unknown) => {
-    const why = stderr.trim().split('\n').pop() || describeCause(error);
-    out.destroy(new StoreError('LAYER_CORRUPT', `cannot decompress zstd layer ${where}: ${why}`, { hint: 'the layer blob is damaged; pull again' }));
-  });
+  child.then(
+    () => out.end(),
+    (error: unknown) => {
+      const why = stderr.trim().split('\n').pop() || describeCause(error);
+      out.destroy(
+        new StoreError('LAYER_CORRUPT', `cannot decompress zstd layer ${where}: ${why}`, {
+          hint: 'the layer blob is damaged; pull again',
+        }),
+      );
+    },
+  );
   out.on('close', () => child.kill());
   return Duplex.from({ writable: child.stdin!, readable: out });
 }
@@ -168,8 +204,14 @@ function asUnpackError(error: unknown, where: string): HutchError {
   if (error instanceof HutchError) return error;
   const code = (error as NodeJS.ErrnoException).code;
   if (code === 'ENOSPC' || code === 'EDQUOT') {
-    return new StoreError('STORE_FULL', `cannot unpack layer ${where}: the disk is full`, { cause: error, hint: 'free space (hutch image prune) and pull again' });
+    return new StoreError('STORE_FULL', `cannot unpack layer ${where}: the disk is full`, {
+      cause: error,
+      hint: 'free space (hutch image prune) and pull again',
+    });
   }
   const why = code === 'Z_BUF_ERROR' ? 'the compressed stream is truncated' : describeCause(error);
-  return new StoreError('LAYER_CORRUPT', `cannot unpack layer ${where}: ${why}`, { cause: error, hint: 'the layer is damaged or not a tar archive; nothing of it was stored' });
+  return new StoreError('LAYER_CORRUPT', `cannot unpack layer ${where}: ${why}`, {
+    cause: error,
+    hint: 'the layer is damaged or not a tar archive; nothing of it was stored',
+  });
 }

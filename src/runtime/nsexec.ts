@@ -18,10 +18,46 @@ export const WIRE = { magic: 0x58534e48, version: 1, ptyMasterFd: 6 } as const;
 export { TAG } from './wire-table.js';
 export const SYNC = { CLONED: 1, MAPPED: 2, READY: 3, GO: 4 } as const;
 export const STEPS = [
-  '', 'read plan', 'parse plan', 'clone', 'sync', 'propagation', 'rootfs', 'mount', 'symlink', 'mask',
-  'readonly', 'pivot_root', 'readonly root', 'hostname', 'loopback', 'rlimit', 'terminal', 'cwd',
-  'setgroups', 'setgid', 'setuid', 'caps', 'no_new_privs', 'seccomp', 'init', 'setsid', 'exec', 'pdeathsig', 'cgroupns', 'setns', 'start fifo', 'console socket', 'tap', 'preserve fds',
-  'root propagation', 'copyup', 'sysctl', 'home', 'seal', 'close fds',
+  '',
+  'read plan',
+  'parse plan',
+  'clone',
+  'sync',
+  'propagation',
+  'rootfs',
+  'mount',
+  'symlink',
+  'mask',
+  'readonly',
+  'pivot_root',
+  'readonly root',
+  'hostname',
+  'loopback',
+  'rlimit',
+  'terminal',
+  'cwd',
+  'setgroups',
+  'setgid',
+  'setuid',
+  'caps',
+  'no_new_privs',
+  'seccomp',
+  'init',
+  'setsid',
+  'exec',
+  'pdeathsig',
+  'cgroupns',
+  'setns',
+  'start fifo',
+  'console socket',
+  'tap',
+  'preserve fds',
+  'root propagation',
+  'copyup',
+  'sysctl',
+  'home',
+  'seal',
+  'close fds',
 ] as const;
 const MOUNT_OP = { MKDIR: 1, MKFILE: 2, REMOUNT_RO: 4, COPYUP: 8, NO_SYMLINKS: 16 } as const;
 
@@ -49,12 +85,14 @@ export function encodePlan(plan: HelperPlan): { bytes: Buffer; what: string[] } 
 }
 
 function str(...values: string[]): Buffer {
-  return Buffer.concat(values.map((v) => {
-    const bytes = Buffer.from(v + '\0');
-    const len = Buffer.alloc(4);
-    len.writeUInt32LE(bytes.length);
-    return Buffer.concat([len, bytes]);
-  }));
+  return Buffer.concat(
+    values.map((v) => {
+      const bytes = Buffer.from(v + '\0');
+      const len = Buffer.alloc(4);
+      len.writeUInt32LE(bytes.length);
+      return Buffer.concat([len, bytes]);
+    }),
+  );
 }
 function u32(...values: number[]): Buffer {
   const b = Buffer.alloc(4 * values.length);
@@ -71,22 +109,36 @@ const empty = Buffer.alloc(0);
 function fsRecord(step: FsStep): WireRecord {
   switch (step.kind) {
     case 'mount': {
-      const ops = (step.mkdir ? MOUNT_OP.MKDIR : 0) | (step.mkfile ? MOUNT_OP.MKFILE : 0) | (step.remountRo ? MOUNT_OP.REMOUNT_RO : 0)
-        | (step.copyUp ? MOUNT_OP.COPYUP : 0) | (step.noSymlinks ? MOUNT_OP.NO_SYMLINKS : 0);
-      return { tag: TAG.MOUNT, payload: Buffer.concat([u32(step.flags, ops), str(step.source, step.target, step.fstype, step.data)]), what: `mount ${step.what}` };
+      const ops =
+        (step.mkdir ? MOUNT_OP.MKDIR : 0) |
+        (step.mkfile ? MOUNT_OP.MKFILE : 0) |
+        (step.remountRo ? MOUNT_OP.REMOUNT_RO : 0) |
+        (step.copyUp ? MOUNT_OP.COPYUP : 0) |
+        (step.noSymlinks ? MOUNT_OP.NO_SYMLINKS : 0);
+      return {
+        tag: TAG.MOUNT,
+        payload: Buffer.concat([u32(step.flags, ops), str(step.source, step.target, step.fstype, step.data)]),
+        what: `mount ${step.what}`,
+      };
     }
-    case 'symlink': return { tag: TAG.SYMLINK, payload: str(step.target, step.linkpath), what: `symlink ${step.linkpath}` };
-    case 'mask': return { tag: TAG.MASK, payload: str(step.path), what: `mask ${step.path}` };
-    case 'readonly': return { tag: TAG.READONLY, payload: str(step.path), what: `make ${step.path} read-only` };
-    case 'sysctl': return { tag: TAG.SYSCTL, payload: str(step.path, step.value), what: `set the sysctl ${step.key}` };
+    case 'symlink':
+      return { tag: TAG.SYMLINK, payload: str(step.target, step.linkpath), what: `symlink ${step.linkpath}` };
+    case 'mask':
+      return { tag: TAG.MASK, payload: str(step.path), what: `mask ${step.path}` };
+    case 'readonly':
+      return { tag: TAG.READONLY, payload: str(step.path), what: `make ${step.path} read-only` };
+    case 'sysctl':
+      return { tag: TAG.SYSCTL, payload: str(step.path, step.value), what: `set the sysctl ${step.key}` };
   }
 }
 
 function planRecords(plan: HelperPlan): WireRecord[] {
   const r: WireRecord[] = [];
   const add = (tag: number, payload: Buffer, what: string): void => void r.push({ tag, payload, what });
-  if (plan.parentDeathSignal !== undefined) add(TAG.PDEATHSIG, u32(plan.parentDeathSignal), 'set the parent-death signal');
-  for (const j of plan.joins ?? []) add(TAG.SETNS, Buffer.concat([u32(j.type), str(j.path)]), `join the namespace ${j.path}`);
+  if (plan.parentDeathSignal !== undefined)
+    add(TAG.PDEATHSIG, u32(plan.parentDeathSignal), 'set the parent-death signal');
+  for (const j of plan.joins ?? [])
+    add(TAG.SETNS, Buffer.concat([u32(j.type), str(j.path)]), `join the namespace ${j.path}`);
   add(TAG.CLONE_FLAGS, u32(plan.cloneFlags), 'create the namespaces');
   if (plan.propagation !== undefined) add(TAG.PROPAGATION, u32(plan.propagation), 'set mount propagation');
   if (plan.rootfs !== undefined) add(TAG.ROOTFS, str(plan.rootfs), `use ${plan.rootfs} as the root`);
@@ -94,14 +146,18 @@ function planRecords(plan: HelperPlan): WireRecord[] {
   if (plan.readonlyRoot) add(TAG.READONLY_ROOT, empty, 'make the root read-only');
   if (plan.hostname !== undefined) add(TAG.HOSTNAME, str(plan.hostname), `set the hostname ${plan.hostname}`);
   if (plan.loopback) add(TAG.LOOPBACK, empty, 'bring up lo');
-  for (const l of plan.rlimits) add(TAG.RLIMIT, Buffer.concat([u32(l.resource), u64(l.soft, l.hard)]), `set rlimit ${l.resource}`);
+  for (const l of plan.rlimits)
+    add(TAG.RLIMIT, Buffer.concat([u32(l.resource), u64(l.soft, l.hard)]), `set rlimit ${l.resource}`);
   if (plan.umask !== undefined) add(TAG.UMASK, u32(plan.umask), 'set the umask');
   if (plan.terminal) add(TAG.TERMINAL, empty, 'open the terminal');
   if (plan.cwd !== undefined) add(TAG.CWD, str(plan.cwd), `enter the working directory ${plan.cwd}`);
-  if (plan.user !== undefined) add(TAG.USER, u32(plan.user.uid, plan.user.gid), `switch to uid ${plan.user.uid} gid ${plan.user.gid}`);
-  if (plan.groups !== undefined) add(TAG.GROUPS, u32(plan.groups.length, ...plan.groups), 'set the supplementary groups');
+  if (plan.user !== undefined)
+    add(TAG.USER, u32(plan.user.uid, plan.user.gid), `switch to uid ${plan.user.uid} gid ${plan.user.gid}`);
+  if (plan.groups !== undefined)
+    add(TAG.GROUPS, u32(plan.groups.length, ...plan.groups), 'set the supplementary groups');
   const c = plan.caps;
-  if (c !== undefined) add(TAG.CAPS, u64(c.bounding, c.effective, c.permitted, c.inheritable, c.ambient), 'set the capabilities');
+  if (c !== undefined)
+    add(TAG.CAPS, u64(c.bounding, c.effective, c.permitted, c.inheritable, c.ambient), 'set the capabilities');
   if (plan.noNewPrivileges) add(TAG.NO_NEW_PRIVS, empty, 'set no_new_privs');
   if (plan.seccomp !== undefined) add(TAG.SECCOMP, Buffer.from(plan.seccomp), 'install the seccomp filter');
   for (const a of plan.args) add(TAG.ARG, str(a), `run ${plan.args[0]}`);
@@ -109,11 +165,18 @@ function planRecords(plan: HelperPlan): WireRecord[] {
   if (plan.init) add(TAG.INIT, empty, 'start the init');
   if (plan.detach) add(TAG.DETACH, empty, 'detach from the helper');
   if (plan.startFifo !== undefined) add(TAG.START_FIFO, str(plan.startFifo), `wait for start on ${plan.startFifo}`);
-  if (plan.consoleSocket !== undefined) add(TAG.CONSOLE_SOCKET, str(plan.consoleSocket), `send the terminal to ${plan.consoleSocket}`);
+  if (plan.consoleSocket !== undefined)
+    add(TAG.CONSOLE_SOCKET, str(plan.consoleSocket), `send the terminal to ${plan.consoleSocket}`);
   if (plan.tap !== undefined) add(TAG.TAP, str(plan.tap), `create the tap device ${plan.tap}`);
-  if (plan.rootPropagation !== undefined) add(TAG.ROOT_PROPAGATION, u32(plan.rootPropagation), 'set the propagation of the root');
+  if (plan.rootPropagation !== undefined)
+    add(TAG.ROOT_PROPAGATION, u32(plan.rootPropagation), 'set the propagation of the root');
   if (plan.defaultHome) add(TAG.HOME, empty, 'set HOME from /etc/passwd');
-  if (plan.preserveFds) add(TAG.PRESERVE_FDS, u32(plan.preserveFds, preservedFirst(plan.preserveFds)), `pass fds 3-${2 + plan.preserveFds} on`);
+  if (plan.preserveFds)
+    add(
+      TAG.PRESERVE_FDS,
+      u32(plan.preserveFds, preservedFirst(plan.preserveFds)),
+      `pass fds 3-${2 + plan.preserveFds} on`,
+    );
   if (plan.seccompFlags) add(TAG.SECCOMP_FLAGS, u32(plan.seccompFlags), 'set the seccomp filter flags');
   return r;
 }
@@ -133,8 +196,13 @@ export function helperPath(): string {
     if (existsSync(candidate)) return candidate;
     if (source === undefined && existsSync(join(dir, 'native', 'Makefile'))) source = join(dir, 'native');
   }
-  throw new RuntimeError('NSEXEC_NOT_BUILT', `cannot start the helper ${source ?? 'native'}/hutch-nsexec: it is not built`,
-    { hint: `build it with \`make -C ${source ?? 'native'}\` (needs make and a C compiler; npm's install step does it)` });
+  throw new RuntimeError(
+    'NSEXEC_NOT_BUILT',
+    `cannot start the helper ${source ?? 'native'}/hutch-nsexec: it is not built`,
+    {
+      hint: `build it with \`make -C ${source ?? 'native'}\` (needs make and a C compiler; npm's install step does it)`,
+    },
+  );
 }
 
 /** A failure the helper reported on fd 5. */
@@ -146,9 +214,14 @@ export interface HelperFailure {
 
 /** Turns a fd-5 failure into the HelperError the engine refines (exec ENOENT -> 127, ...). */
 export function helperError(f: HelperFailure): HelperError {
-  return new HelperError(f.step, f.errno, `cannot start the container: ${f.what}: ${f.step} failed: ${errnoName(f.errno)}`, {
-    hint: 'check the path or setting named above; `hutch system info` checks what this host allows',
-  });
+  return new HelperError(
+    f.step,
+    f.errno,
+    `cannot start the container: ${f.what}: ${f.step} failed: ${errnoName(f.errno)}`,
+    {
+      hint: 'check the path or setting named above; `hutch system info` checks what this host allows',
+    },
+  );
 }
 
 /** A running helper: the sync protocol as promises and calls, in the order they happen. */
@@ -191,9 +264,13 @@ function preservedStdio(count: number): StdioOptions0[] {
     }
     // Node's own event loop takes the lowest free fds: an epoll or eventfd there was not given to hutch.
     if (target === 'not open' || /^anon_inode:\[(eventpoll|eventfd|io_uring)\]$/.test(target)) {
-      throw new UsageError('PRESERVE_FDS_NOT_OPEN', `cannot pass fd ${fd} to the container: hutch was not given it (${target === 'not open' ? 'not open' : `it is Node's own ${target}`}; --preserve-fds ${count} passes ${count === 1 ? 'fd 3' : `fds 3-${2 + count}`})`, {
-        hint: 'start hutch with the fds open as 3, 4, ..., or lower --preserve-fds',
-      });
+      throw new UsageError(
+        'PRESERVE_FDS_NOT_OPEN',
+        `cannot pass fd ${fd} to the container: hutch was not given it (${target === 'not open' ? 'not open' : `it is Node's own ${target}`}; --preserve-fds ${count} passes ${count === 1 ? 'fd 3' : `fds 3-${2 + count}`})`,
+        {
+          hint: 'start hutch with the fds open as 3, 4, ..., or lower --preserve-fds',
+        },
+      );
     }
   }
   return [...Array<StdioOptions0>(preservedFirst(count) - 6).fill('ignore'), ...fds];
@@ -208,8 +285,15 @@ export function spawnHelper(plan: HelperPlan, stdio: [StdioOptions0, StdioOption
   // (/proc/1/cmdline, /proc/1/environ), so a neutral name rather than the host path, and an
   // environment of its own: the caller's (tokens, HOME, XDG_RUNTIME_DIR) must not show in a helper
   // a container can see (its PID 1 under --init, `hutch exec`); the command's comes in the plan.
-  const child = spawn(helperPath(), [], { stdio: [...stdio, 'pipe', 'pipe', 'pipe', ...passed], detached: true, argv0: plan.init ? INIT_NAME : undefined, env: {} });
-  const planFd = child.stdio[3] as Duplex, sync = child.stdio[4] as Duplex, failures = (child.stdio as unknown as Readable[])[5] as Readable;
+  const child = spawn(helperPath(), [], {
+    stdio: [...stdio, 'pipe', 'pipe', 'pipe', ...passed],
+    detached: true,
+    argv0: plan.init ? INIT_NAME : undefined,
+    env: {},
+  });
+  const planFd = child.stdio[3] as Duplex,
+    sync = child.stdio[4] as Duplex,
+    failures = (child.stdio as unknown as Readable[])[5] as Readable;
   planFd.on('error', () => undefined); // a helper that dies early closes its end; fd 5 says why
   planFd.end(bytes);
   const reader = new ByteReader(sync);
@@ -218,7 +302,9 @@ export function spawnHelper(plan: HelperPlan, stdio: [StdioOptions0, StdioOption
     child.on('error', (error) => reject(new BugError(`cannot spawn ${helperPath()}`, error)));
     child.on('exit', (code, signal) => resolve(code ?? 128 + (signal ? signalNumber(signal) : 0)));
   });
-  const failed = failure.then((f) => (f === undefined ? new Promise<never>(() => undefined) : Promise.reject(helperError(f))));
+  const failed = failure.then((f) =>
+    f === undefined ? new Promise<never>(() => undefined) : Promise.reject(helperError(f)),
+  );
   failed.catch(() => undefined);
   // A message that never comes means the helper failed (fd 5 says where) or died.
   const step = async <T>(p: Promise<T | undefined>, name: string): Promise<T> => {
@@ -231,9 +317,17 @@ export function spawnHelper(plan: HelperPlan, stdio: [StdioOptions0, StdioOption
   const write = (byte: number): void => void (sync.writable && sync.write(Buffer.from([byte])));
   return {
     helperPid: child.pid ?? -1,
-    cloned: () => step(reader.expect(SYNC.CLONED, 4).then((b) => b?.readInt32LE(0)), 'clone'),
+    cloned: () =>
+      step(
+        reader.expect(SYNC.CLONED, 4).then((b) => b?.readInt32LE(0)),
+        'clone',
+      ),
     mapped: () => write(SYNC.MAPPED),
-    ready: () => step(reader.expect(SYNC.READY, 0).then((b) => (b === undefined ? undefined : true)), 'ready').then(() => undefined),
+    ready: () =>
+      step(
+        reader.expect(SYNC.READY, 0).then((b) => (b === undefined ? undefined : true)),
+        'ready',
+      ).then(() => undefined),
     go: async () => {
       write(SYNC.GO);
       const f = await failure;
@@ -260,7 +354,9 @@ function readFailure(stream: Readable, what: string[]): Promise<HelperFailure | 
     stream.on('close', () => {
       const all = Buffer.concat(chunks);
       if (all.length < 12) return resolve(undefined);
-      const step = all.readUInt32LE(0), errno = all.readInt32LE(4), index = all.readUInt32LE(8);
+      const step = all.readUInt32LE(0),
+        errno = all.readInt32LE(4),
+        index = all.readUInt32LE(8);
       resolve({ step: STEPS[step] ?? `step ${step}`, errno, what: what[index] ?? 'read the plan' });
     });
   });
@@ -272,8 +368,14 @@ class ByteReader {
   private waiting: (() => void) | undefined;
   private ended = false;
   constructor(stream: Readable) {
-    stream.on('data', (c: Buffer) => { this.buffer = Buffer.concat([this.buffer, c]); this.waiting?.(); });
-    const end = (): void => { this.ended = true; this.waiting?.(); };
+    stream.on('data', (c: Buffer) => {
+      this.buffer = Buffer.concat([this.buffer, c]);
+      this.waiting?.();
+    });
+    const end = (): void => {
+      this.ended = true;
+      this.waiting?.();
+    };
     stream.on('end', end);
     stream.on('close', end);
     stream.on('error', end);

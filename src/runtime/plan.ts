@@ -67,7 +67,10 @@ export interface PlanHost {
 }
 
 /** What a launch adds to the spec: choices of the caller, not of the container. */
-export interface PlanOptions extends Pick<HelperPlan, 'detach' | 'startFifo' | 'consoleSocket' | 'tap' | 'preserveFds'> {
+export interface PlanOptions extends Pick<
+  HelperPlan,
+  'detach' | 'startFifo' | 'consoleSocket' | 'tap' | 'preserveFds'
+> {
   /** Run a tiny init as PID 1 that reaps zombies and forwards signals (--init). */
   init?: boolean;
   /** spec.linux.seccomp compiled (struct sock_filter[], src/security/seccomp): the plan stays pure. */
@@ -82,15 +85,30 @@ export interface PlanOptions extends Pick<HelperPlan, 'detach' | 'startFifo' | '
 }
 
 const SIGKILL = 9;
-const NAMESPACE_FLAGS = { user: CLONE.NEWUSER, mount: CLONE.NEWNS, pid: CLONE.NEWPID, uts: CLONE.NEWUTS, ipc: CLONE.NEWIPC, network: CLONE.NEWNET, cgroup: CLONE.NEWCGROUP, time: 0 } as const;
+const NAMESPACE_FLAGS = {
+  user: CLONE.NEWUSER,
+  mount: CLONE.NEWNS,
+  pid: CLONE.NEWPID,
+  uts: CLONE.NEWUTS,
+  ipc: CLONE.NEWIPC,
+  network: CLONE.NEWNET,
+  cgroup: CLONE.NEWCGROUP,
+  time: 0,
+} as const;
 
 /** Translates a spec into the helper's plan. Pure: the host is asked only through `host`. */
 export function planFromSpec(spec: Spec, host: PlanHost, options: PlanOptions = {}): HelperPlan {
   const proc = spec.process;
-  if (proc === undefined || proc.args.length === 0) throw new UsageError('SPEC_NO_PROCESS', 'cannot plan the container: the spec has no process args', { hint: 'give a command to run' });
+  if (proc === undefined || proc.args.length === 0)
+    throw new UsageError('SPEC_NO_PROCESS', 'cannot plan the container: the spec has no process args', {
+      hint: 'give a command to run',
+    });
   const cloneFlags = cloneFlagsOf(spec);
   const rootfs = spec.root?.path;
-  if (rootfs !== undefined && !posix.isAbsolute(rootfs)) throw new UsageError('SPEC_ROOT_RELATIVE', `cannot plan the container: root path ${rootfs} is not absolute`, { hint: 'resolve root.path against the bundle first' });
+  if (rootfs !== undefined && !posix.isAbsolute(rootfs))
+    throw new UsageError('SPEC_ROOT_RELATIVE', `cannot plan the container: root path ${rootfs} is not absolute`, {
+      hint: 'resolve root.path against the bundle first',
+    });
   return {
     cloneFlags,
     joins: options.joins ?? joinsOf(spec),
@@ -100,7 +118,11 @@ export function planFromSpec(spec: Spec, host: PlanHost, options: PlanOptions = 
     readonlyRoot: spec.root?.readonly === true,
     hostname: createsNamespace(spec, 'uts') ? spec.hostname : undefined,
     loopback: createsNamespace(spec, 'network'),
-    rlimits: (proc.rlimits ?? []).map((l) => ({ resource: rlimitNumber(l.type), soft: rlimitValue(l.soft), hard: rlimitValue(l.hard) })),
+    rlimits: (proc.rlimits ?? []).map((l) => ({
+      resource: rlimitNumber(l.type),
+      soft: rlimitValue(l.soft),
+      hard: rlimitValue(l.hard),
+    })),
     umask: proc.user.umask,
     terminal: proc.terminal === true,
     cwd: proc.cwd,
@@ -133,7 +155,12 @@ function joinsOf(spec: Spec): { type: number; path: string }[] {
   const joins: { type: number; path: string }[] = [];
   for (const ns of spec.linux?.namespaces ?? []) {
     if (ns.path === undefined) continue;
-    if (NAMESPACE_FLAGS[ns.type] === 0) throw new UsageError('SPEC_NAMESPACE_PATH', `cannot plan the container: joining the ${ns.type} namespace at ${ns.path} is not supported`, { hint: 'let hutch create the namespace' });
+    if (NAMESPACE_FLAGS[ns.type] === 0)
+      throw new UsageError(
+        'SPEC_NAMESPACE_PATH',
+        `cannot plan the container: joining the ${ns.type} namespace at ${ns.path} is not supported`,
+        { hint: 'let hutch create the namespace' },
+      );
     joins.push({ type: NAMESPACE_FLAGS[ns.type], path: ns.path });
   }
   return joins;
@@ -145,8 +172,14 @@ function createsNamespace(spec: Spec, type: 'uts' | 'network' | 'cgroup'): boole
 }
 
 const PROPAGATION: Record<string, number> = {
-  shared: MS.SHARED, rshared: MS.REC | MS.SHARED, slave: MS.SLAVE, rslave: MS.REC | MS.SLAVE,
-  private: MS.PRIVATE, rprivate: MS.REC | MS.PRIVATE, unbindable: MS.UNBINDABLE, runbindable: MS.REC | MS.UNBINDABLE,
+  shared: MS.SHARED,
+  rshared: MS.REC | MS.SHARED,
+  slave: MS.SLAVE,
+  rslave: MS.REC | MS.SLAVE,
+  private: MS.PRIVATE,
+  rprivate: MS.REC | MS.PRIVATE,
+  unbindable: MS.UNBINDABLE,
+  runbindable: MS.REC | MS.UNBINDABLE,
 };
 
 /**
@@ -159,7 +192,11 @@ function propagationOf(spec: Spec, cloneFlags: number): Pick<HelperPlan, 'propag
   const name = spec.linux?.rootfsPropagation;
   const wanted = name === undefined || name === '' ? undefined : PROPAGATION[name];
   if (name !== undefined && name !== '' && wanted === undefined) {
-    throw new UsageError('SPEC_PROPAGATION', `cannot plan the container: linux.rootfsPropagation: unknown value ${name}`, { hint: `use one of ${Object.keys(PROPAGATION).join(', ')}` });
+    throw new UsageError(
+      'SPEC_PROPAGATION',
+      `cannot plan the container: linux.rootfsPropagation: unknown value ${name}`,
+      { hint: `use one of ${Object.keys(PROPAGATION).join(', ')}` },
+    );
   }
   if (spec.root === undefined) return { propagation: wanted ?? MS.REC | MS.SLAVE };
   const before = name === 'private' || name === 'rprivate' ? MS.REC | MS.PRIVATE : MS.REC | MS.SLAVE;
@@ -173,7 +210,10 @@ function rlimitValue(value: number): bigint {
 
 function rlimitNumber(type: string): number {
   const n = RLIMITS[type];
-  if (n === undefined) throw new UsageError('SPEC_RLIMIT', `cannot plan the container: unknown rlimit ${type}`, { hint: `use one of ${Object.keys(RLIMITS).join(', ')}` });
+  if (n === undefined)
+    throw new UsageError('SPEC_RLIMIT', `cannot plan the container: unknown rlimit ${type}`, {
+      hint: `use one of ${Object.keys(RLIMITS).join(', ')}`,
+    });
   return n;
 }
 
@@ -204,7 +244,8 @@ function filesystemSteps(spec: Spec, rootfs: string, host: PlanHost): FsStep[] {
     steps.push(step);
     if (m.destination === '/dev' && m.type === 'tmpfs') steps.push(...devSteps(spec, inside));
   }
-  if (!(spec.mounts ?? []).some((m) => m.destination === '/dev' && m.type === 'tmpfs')) steps.push(...bareDevSteps(spec, inside));
+  if (!(spec.mounts ?? []).some((m) => m.destination === '/dev' && m.type === 'tmpfs'))
+    steps.push(...bareDevSteps(spec, inside));
   steps.push(...sysctlSteps(spec));
   for (const p of spec.linux?.maskedPaths ?? []) steps.push({ kind: 'mask', path: inside(p) });
   for (const p of spec.linux?.readonlyPaths ?? []) steps.push({ kind: 'readonly', path: inside(p) });
@@ -217,12 +258,28 @@ function filesystemSteps(spec: Spec, rootfs: string, host: PlanHost): FsStep[] {
  */
 function adaptRootless(m: Mount, ownNetns: boolean, gids: IdMapping[] | undefined, ownCgroupns = false): Mount {
   // `cgroup` means v2 on a unified host (as runc reads it); without a cgroup namespace of our own, bind the host's.
-  if (m.type === 'cgroup') return ownCgroupns ? { ...m, type: 'cgroup2', source: 'cgroup2' } : { destination: m.destination, type: 'bind', source: '/sys/fs/cgroup', options: ['rbind', 'nosuid', 'noexec', 'nodev', 'ro'] };
-  if (m.type === 'sysfs' && !ownNetns) return { destination: m.destination, type: 'bind', source: '/sys', options: ['rbind', 'nosuid', 'noexec', 'nodev', 'ro'] };
+  if (m.type === 'cgroup')
+    return ownCgroupns
+      ? { ...m, type: 'cgroup2', source: 'cgroup2' }
+      : {
+          destination: m.destination,
+          type: 'bind',
+          source: '/sys/fs/cgroup',
+          options: ['rbind', 'nosuid', 'noexec', 'nodev', 'ro'],
+        };
+  if (m.type === 'sysfs' && !ownNetns)
+    return {
+      destination: m.destination,
+      type: 'bind',
+      source: '/sys',
+      options: ['rbind', 'nosuid', 'noexec', 'nodev', 'ro'],
+    };
   if (m.type === 'devpts' && gids !== undefined) {
     const options = (m.options ?? []).filter((o) => {
       const gid = /^gid=(\d+)$/.exec(o);
-      return gid === null || gids.some((g) => Number(gid[1]) >= g.containerID && Number(gid[1]) < g.containerID + g.size);
+      return (
+        gid === null || gids.some((g) => Number(gid[1]) >= g.containerID && Number(gid[1]) < g.containerID + g.size)
+      );
     });
     return { ...m, options };
   }
@@ -231,11 +288,35 @@ function adaptRootless(m: Mount, ownNetns: boolean, gids: IdMapping[] | undefine
 
 function mountStep(m: Mount, target: string, host: PlanHost): FsStep {
   const copyUp = m.type === 'tmpfs' && (m.options ?? []).includes('tmpcopyup');
-  const { flags, data, bind, readonly } = mountOptions((m.options ?? []).filter((o) => o !== 'tmpcopyup' && o !== 'notmpcopyup'), m.type);
+  const { flags, data, bind, readonly } = mountOptions(
+    (m.options ?? []).filter((o) => o !== 'tmpcopyup' && o !== 'notmpcopyup'),
+    m.type,
+  );
   const source = m.source ?? m.type ?? '';
-  if (!bind) return { kind: 'mount', source, target, fstype: m.type ?? '', flags, data, mkdir: true, ...(copyUp ? { copyUp } : {}), what: `${m.type} at ${m.destination}` };
+  if (!bind)
+    return {
+      kind: 'mount',
+      source,
+      target,
+      fstype: m.type ?? '',
+      flags,
+      data,
+      mkdir: true,
+      ...(copyUp ? { copyUp } : {}),
+      what: `${m.type} at ${m.destination}`,
+    };
   const dir = host.isDirectory(source);
   // A bind mount's read-only flag is ignored by mount(2); it takes a remount.
-  return { kind: 'mount', source, target, fstype: '', flags: flags & ~MS.RDONLY, data: '', mkdir: dir, mkfile: !dir, remountRo: readonly, what: `${source} at ${m.destination}` };
+  return {
+    kind: 'mount',
+    source,
+    target,
+    fstype: '',
+    flags: flags & ~MS.RDONLY,
+    data: '',
+    mkdir: dir,
+    mkfile: !dir,
+    remountRo: readonly,
+    what: `${source} at ${m.destination}`,
+  };
 }
-

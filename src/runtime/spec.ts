@@ -110,7 +110,12 @@ export interface Seccomp {
   listenerPath?: string;
   architectures?: string[];
   flags?: string[];
-  syscalls?: { names: string[]; action: string; errnoRet?: number; args?: { index: number; value: number; valueTwo?: number; op: string }[] }[];
+  syscalls?: {
+    names: string[];
+    action: string;
+    errnoRet?: number;
+    args?: { index: number; value: number; valueTwo?: number; op: string }[];
+  }[];
 }
 
 export interface Linux {

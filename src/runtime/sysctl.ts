@@ -3,7 +3,16 @@ import { namespaceOf, type Spec } from './spec.js';
 import type { FsStep } from './fs-step.js';
 
 /** The IPC-namespaced sysctls runc accepts (besides fs.mqueue.*). */
-const IPC_SYSCTLS = ['kernel.msgmax', 'kernel.msgmnb', 'kernel.msgmni', 'kernel.sem', 'kernel.shmall', 'kernel.shmmax', 'kernel.shmmni', 'kernel.shm_rmid_forced'];
+const IPC_SYSCTLS = [
+  'kernel.msgmax',
+  'kernel.msgmnb',
+  'kernel.msgmni',
+  'kernel.sem',
+  'kernel.shmall',
+  'kernel.shmmax',
+  'kernel.shmmni',
+  'kernel.shm_rmid_forced',
+];
 
 /**
  * linux.sysctl as filesystem steps writing /proc/sys inside the container (after its mounts, before
@@ -31,5 +40,7 @@ function namespaceFor(key: string): 'ipc' | 'network' | 'uts' | undefined {
 }
 
 function refuse(key: string, why: string): UsageError {
-  return new UsageError('SPEC_SYSCTL', `cannot set linux.sysctl ${key}: ${why}`, { hint: 'set only namespaced sysctls (net.*, kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.*) and give the container that namespace' });
+  return new UsageError('SPEC_SYSCTL', `cannot set linux.sysctl ${key}: ${why}`, {
+    hint: 'set only namespaced sysctls (net.*, kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.*) and give the container that namespace',
+  });
 }

@@ -30,7 +30,12 @@ export function parseSpec(text: string, file = 'config.json'): Spec {
 
 /** The runtime-spec versions hutch implements: 1.0.x to 1.2.x, pre-releases and builds included (podman writes 1.0.2-dev). */
 function checkVersion(version: string, file: string): void {
-  if (!/^1\.[0-2]\.\d+(-[\w.-]+)?(\+[\w.-]+)?$/.test(version)) throw invalid(file, 'ociVersion', `unsupported version ${JSON.stringify(version)} (hutch implements runtime-spec 1.0.0 to 1.2.x)`);
+  if (!/^1\.[0-2]\.\d+(-[\w.-]+)?(\+[\w.-]+)?$/.test(version))
+    throw invalid(
+      file,
+      'ociVersion',
+      `unsupported version ${JSON.stringify(version)} (hutch implements runtime-spec 1.0.0 to 1.2.x)`,
+    );
 }
 
 function checkProcess(value: unknown, file: string): void {
@@ -39,7 +44,8 @@ function checkProcess(value: unknown, file: string): void {
   const args = arr(p.args, file, 'process.args');
   if (args.length === 0) throw invalid(file, 'process.args', 'empty: give the command to run');
   args.forEach((a, i) => str(a, file, `process.args[${i}]`));
-  if (!posix.isAbsolute(str(p.cwd, file, 'process.cwd'))) throw invalid(file, 'process.cwd', `${String(p.cwd)} is not an absolute path`);
+  if (!posix.isAbsolute(str(p.cwd, file, 'process.cwd')))
+    throw invalid(file, 'process.cwd', `${String(p.cwd)} is not an absolute path`);
   const user = obj(p.user, file, 'process.user');
   uint(user.uid, file, 'process.user.uid');
   uint(user.gid, file, 'process.user.gid');
@@ -50,7 +56,8 @@ function checkMounts(value: unknown, file: string): void {
   if (value === undefined) return;
   arr(value, file, 'mounts').forEach((m, i) => {
     const mount = obj(m, file, `mounts[${i}]`);
-    if (!posix.isAbsolute(str(mount.destination, file, `mounts[${i}].destination`))) throw invalid(file, `mounts[${i}].destination`, `${String(mount.destination)} is not an absolute path`);
+    if (!posix.isAbsolute(str(mount.destination, file, `mounts[${i}].destination`)))
+      throw invalid(file, `mounts[${i}].destination`, `${String(mount.destination)} is not an absolute path`);
   });
 }
 
@@ -58,7 +65,8 @@ function checkHooks(value: unknown, file: string): void {
   if (value === undefined) return;
   const hooks = obj(value, file, 'hooks');
   for (const [kind, list] of Object.entries(hooks)) {
-    if (!HOOK_KINDS.includes(kind)) throw invalid(file, `hooks.${kind}`, `unknown hook kind (use ${HOOK_KINDS.join(', ')})`);
+    if (!HOOK_KINDS.includes(kind))
+      throw invalid(file, `hooks.${kind}`, `unknown hook kind (use ${HOOK_KINDS.join(', ')})`);
     arr(list, file, `hooks.${kind}`).forEach((h, i) => {
       const path = str(obj(h, file, `hooks.${kind}[${i}]`).path, file, `hooks.${kind}[${i}].path`);
       if (!posix.isAbsolute(path)) throw invalid(file, `hooks.${kind}[${i}].path`, `${path} is not an absolute path`);
@@ -73,10 +81,16 @@ function checkLinux(value: unknown, file: string): void {
   arr(linux.namespaces ?? [], file, 'linux.namespaces').forEach((n, i) => {
     const ns = obj(n, file, `linux.namespaces[${i}]`);
     const type = str(ns.type, file, `linux.namespaces[${i}].type`);
-    if (!NAMESPACE_TYPES.includes(type)) throw invalid(file, `linux.namespaces[${i}].type`, `unknown namespace type ${type} (use ${NAMESPACE_TYPES.join(', ')})`);
+    if (!NAMESPACE_TYPES.includes(type))
+      throw invalid(
+        file,
+        `linux.namespaces[${i}].type`,
+        `unknown namespace type ${type} (use ${NAMESPACE_TYPES.join(', ')})`,
+      );
     if (seen.has(type)) throw invalid(file, `linux.namespaces[${i}].type`, `namespace type ${type} given twice`);
     seen.add(type);
-    if (ns.path !== undefined && !posix.isAbsolute(str(ns.path, file, `linux.namespaces[${i}].path`))) throw invalid(file, `linux.namespaces[${i}].path`, 'not an absolute path');
+    if (ns.path !== undefined && !posix.isAbsolute(str(ns.path, file, `linux.namespaces[${i}].path`)))
+      throw invalid(file, `linux.namespaces[${i}].path`, 'not an absolute path');
   });
   for (const key of ['uidMappings', 'gidMappings']) {
     if (linux[key] === undefined) continue;
@@ -94,7 +108,8 @@ function checkLinux(value: unknown, file: string): void {
 type Json = Record<string, unknown>;
 
 function obj(v: unknown, file: string, field: string): Json {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw invalid(file, field, v === undefined ? 'missing' : 'must be an object');
+  if (typeof v !== 'object' || v === null || Array.isArray(v))
+    throw invalid(file, field, v === undefined ? 'missing' : 'must be an object');
   return v as Json;
 }
 function arr(v: unknown, file: string, field: string): unknown[] {
@@ -106,10 +121,17 @@ function str(v: unknown, file: string, field: string): string {
   return v;
 }
 function uint(v: unknown, file: string, field: string): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 0xffffffff) throw invalid(file, field, v === undefined ? 'missing' : `${JSON.stringify(v)} is not an id (a whole number from 0 to 4294967295)`);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 0xffffffff)
+    throw invalid(
+      file,
+      field,
+      v === undefined ? 'missing' : `${JSON.stringify(v)} is not an id (a whole number from 0 to 4294967295)`,
+    );
   return v;
 }
 
 function invalid(file: string, field: string, what: string): UsageError {
-  return new UsageError('SPEC_INVALID', `invalid ${file}: ${field === '' ? '' : field + ': '}${what}`, { hint: 'fix the bundle\'s config.json (runtime-spec config.md); `hutch runtime spec --rootless` writes a valid one' });
+  return new UsageError('SPEC_INVALID', `invalid ${file}: ${field === '' ? '' : field + ': '}${what}`, {
+    hint: "fix the bundle's config.json (runtime-spec config.md); `hutch runtime spec --rootless` writes a valid one",
+  });
 }

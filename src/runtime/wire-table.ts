@@ -55,4 +55,6 @@ export const WIRE_RECORDS = {
 export type RecordName = keyof typeof WIRE_RECORDS;
 
 /** Record name -> tag number: what the encoder writes. */
-export const TAG = Object.fromEntries(Object.entries(WIRE_RECORDS).map(([name, r]) => [name, r.tag])) as { readonly [K in RecordName]: (typeof WIRE_RECORDS)[K]['tag'] };
+export const TAG = Object.fromEntries(Object.entries(WIRE_RECORDS).map(([name, r]) => [name, r.tag])) as {
+  readonly [K in RecordName]: (typeof WIRE_RECORDS)[K]['tag'];
+};

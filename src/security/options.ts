@@ -27,7 +27,8 @@ export function parseSecurityOpts(values: string[]): SecurityOptions {
     const eq = value.search(/[=:]/); // podman also takes the older KEY:VALUE spelling
     const [key, arg] = eq < 0 ? [value, undefined] : [value.slice(0, eq), value.slice(eq + 1)];
     if (key === 'seccomp' && arg) out.seccomp = arg === 'unconfined' ? 'unconfined' : readProfile(arg);
-    else if (key === 'no-new-privileges' && (arg === undefined || arg === 'true' || arg === 'false')) out.noNewPrivileges = arg !== 'false';
+    else if (key === 'no-new-privileges' && (arg === undefined || arg === 'true' || arg === 'false'))
+      out.noNewPrivileges = arg !== 'false';
     else if ((key === 'mask' || key === 'unmask') && arg) out[key].push(...paths(value, arg, key === 'unmask'));
     else throw invalid(value, eq < 0 || arg ? 'unknown option' : 'missing value');
   }
@@ -36,7 +37,8 @@ export function parseSecurityOpts(values: string[]): SecurityOptions {
 
 function paths(value: string, arg: string, allowAll: boolean): string[] {
   const list = arg.split(':');
-  for (const p of list) if (!(p.startsWith('/') || (allowAll && p === 'ALL'))) throw invalid(value, `${p} is not an absolute path`);
+  for (const p of list)
+    if (!(p.startsWith('/') || (allowAll && p === 'ALL'))) throw invalid(value, `${p} is not an absolute path`);
   return list;
 }
 
@@ -45,7 +47,11 @@ function readProfile(path: string): Profile {
   try {
     text = readFileSync(path, 'utf8');
   } catch (error) {
-    throw new UsageError('SECCOMP_PROFILE_UNREADABLE', `cannot read the seccomp profile ${path}: ${(error as NodeJS.ErrnoException).code}`, { hint: 'give the path of a readable profile file, or seccomp=unconfined', cause: error });
+    throw new UsageError(
+      'SECCOMP_PROFILE_UNREADABLE',
+      `cannot read the seccomp profile ${path}: ${(error as NodeJS.ErrnoException).code}`,
+      { hint: 'give the path of a readable profile file, or seccomp=unconfined', cause: error },
+    );
   }
   return parseProfile(text, path);
 }

@@ -55,7 +55,8 @@ export async function withLock<T>(lockFile: string, fn: () => Promise<T> | T): P
       try {
         check('flock', -1, lockFile);
       } catch (error) {
-        if ((error as { code?: string }).code !== 'EWOULDBLOCK' && (error as { code?: string }).code !== 'EAGAIN') throw error;
+        if ((error as { code?: string }).code !== 'EWOULDBLOCK' && (error as { code?: string }).code !== 'EAGAIN')
+          throw error;
       }
       await sleep(wait);
     }

@@ -7,7 +7,9 @@ import { cstr } from './xattr.js';
  * EXCHANGE), pwrite from a raw pointer (FUSE write buffers, no copy into JS), umount2.
  */
 const mknodC = libcFunction('int mknod(void *path, uint32_t mode, uint64_t dev)');
-const renameat2C = libcFunction('int renameat2(int olddirfd, void *oldpath, int newdirfd, void *newpath, unsigned int flags)');
+const renameat2C = libcFunction(
+  'int renameat2(int olddirfd, void *oldpath, int newdirfd, void *newpath, unsigned int flags)',
+);
 const pwriteC = libcFunction('intptr_t pwrite(int fd, void *buf, size_t count, int64_t offset)');
 const umount2C = libcFunction('int umount2(const char *target, int flags)');
 const fsyncC = libcFunction('int fdatasync(int fd)');

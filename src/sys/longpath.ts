@@ -43,7 +43,11 @@ function openDirectory(dir: string): number {
     const cut = rest.length <= SHORT ? rest.length : rest.lastIndexOf('/', SHORT);
     const piece = rest.slice(0, cut) || '/';
     try {
-      const next = check('openat', openatC(fd, reusedCPath(piece), O_PATH | O_DIRECTORY | O_CLOEXEC, 0) as number, piece);
+      const next = check(
+        'openat',
+        openatC(fd, reusedCPath(piece), O_PATH | O_DIRECTORY | O_CLOEXEC, 0) as number,
+        piece,
+      );
       if (fd !== AT_FDCWD) closeFd(fd);
       fd = next;
     } catch (e) {

@@ -38,5 +38,7 @@ export function processTable(procRoot = '/proc'): { pid: number; ppid: number }[
 }
 
 function readdirNumeric(dir: string): number[] {
-  return readdirSync(dir).filter((e) => /^\d+$/.test(e)).map(Number);
+  return readdirSync(dir)
+    .filter((e) => /^\d+$/.test(e))
+    .map(Number);
 }

@@ -58,7 +58,10 @@ export class SdBus {
   call(target: BusTarget, args: BusArg[], timeoutUsec = 25_000_000): string | undefined {
     const f = api();
     const out: unknown[] = [null];
-    must('sd_bus_message_new_method_call', f.new_call(this.bus, out, target.destination, target.path, target.interface, target.member));
+    must(
+      'sd_bus_message_new_method_call',
+      f.new_call(this.bus, out, target.destination, target.path, target.interface, target.member),
+    );
     const message = out[0];
     try {
       for (const arg of args) append(message, arg);
@@ -78,7 +81,10 @@ export class SdBus {
     const target = { destination, path, interface: 'org.freedesktop.DBus.Properties', member: 'Get' };
     const f = api();
     const out: unknown[] = [null];
-    must('sd_bus_message_new_method_call', f.new_call(this.bus, out, destination, path, target.interface, target.member));
+    must(
+      'sd_bus_message_new_method_call',
+      f.new_call(this.bus, out, destination, path, target.interface, target.member),
+    );
     const message = out[0];
     try {
       append(message, { type: 's', value: iface });
@@ -200,9 +206,17 @@ function api(): Record<string, Fn> {
     enter_container: lib.func('int sd_bus_message_enter_container(sd_bus_message *m, char type, const char *contents)'),
     append_string: lib.func('sd_bus_message_append_basic', 'int', ['sd_bus_message *', 'char', 'const char *']),
     append_basic: lib.func('sd_bus_message_append_basic', 'int', ['sd_bus_message *', 'char', 'const void *']),
-    peek_type: lib.func('int sd_bus_message_peek_type(sd_bus_message *m, _Out_ char *type, _Out_ const char **contents)'),
-    read_string: lib.func('sd_bus_message_read_basic', 'int', ['sd_bus_message *', 'char', koffi.out(koffi.pointer('const char *'))]),
-    call: lib.func('int sd_bus_call(sd_bus *bus, sd_bus_message *m, uint64_t usec, sd_bus_error *ret_error, _Out_ sd_bus_message **reply)'),
+    peek_type: lib.func(
+      'int sd_bus_message_peek_type(sd_bus_message *m, _Out_ char *type, _Out_ const char **contents)',
+    ),
+    read_string: lib.func('sd_bus_message_read_basic', 'int', [
+      'sd_bus_message *',
+      'char',
+      koffi.out(koffi.pointer('const char *')),
+    ]),
+    call: lib.func(
+      'int sd_bus_call(sd_bus *bus, sd_bus_message *m, uint64_t usec, sd_bus_error *ret_error, _Out_ sd_bus_message **reply)',
+    ),
     error_free: lib.func('void sd_bus_error_free(sd_bus_error *e)'),
   };
   return bound;

@@ -63,8 +63,19 @@ export function fstatInto(fd: number, out: Buffer): void {
 
 function decoded(): RawStat {
   return {
-    ino: u64(8), nlink: u64(16), mode: st.readUInt32LE(24), uid: st.readUInt32LE(28), gid: st.readUInt32LE(32), rdev: u64(40),
-    size: i64(48), blocks: i64(64), atimeSec: i64(72), atimeNsec: i64(80), mtimeSec: i64(88), mtimeNsec: i64(96),
-    ctimeSec: i64(104), ctimeNsec: i64(112),
+    ino: u64(8),
+    nlink: u64(16),
+    mode: st.readUInt32LE(24),
+    uid: st.readUInt32LE(28),
+    gid: st.readUInt32LE(32),
+    rdev: u64(40),
+    size: i64(48),
+    blocks: i64(64),
+    atimeSec: i64(72),
+    atimeNsec: i64(80),
+    mtimeSec: i64(88),
+    mtimeNsec: i64(96),
+    ctimeSec: i64(104),
+    ctimeNsec: i64(112),
   };
 }

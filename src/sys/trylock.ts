@@ -27,7 +27,8 @@ export function lockHolders(path: string): number[] {
   const major = ((st.dev >> 8) & 0xfff).toString(16).padStart(2, '0');
   const minor = ((st.dev & 0xff) | ((st.dev >> 12) & 0xfff00)).toString(16).padStart(2, '0');
   const file = `${major}:${minor}:${st.ino}`;
-  return readFileSync('/proc/locks', 'utf8').split('\n')
+  return readFileSync('/proc/locks', 'utf8')
+    .split('\n')
     .map((line) => line.trim().split(/\s+/))
     .filter((f) => f[1] === 'FLOCK' && f[5] === file)
     .map((f) => Number(f[4]));

@@ -82,7 +82,11 @@ export function llistxattr(path: string | Buffer): string[] {
     if (size === 0) return [];
     const buf = Buffer.allocUnsafe(size);
     const got = Number(llistxattrC(p, buf, size));
-    if (got >= 0) return buf.toString('latin1', 0, got).split('\0').filter((s) => s !== '');
+    if (got >= 0)
+      return buf
+        .toString('latin1', 0, got)
+        .split('\0')
+        .filter((s) => s !== '');
     if (Math.abs(koffi.errno()) !== 34) fail('llistxattr', path);
   }
 }

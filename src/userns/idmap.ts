@@ -61,7 +61,9 @@ export function needsHelper(maps: IdMapping[], hostId: number): boolean {
 export function parseMapFlag(flag: string, value: string): IdMapping {
   const parts = value.split(':').map(Number);
   if (parts.length !== 3 || parts.some((n) => !Number.isSafeInteger(n) || n < 0) || parts[2] === 0) {
-    throw new UsageError('IDMAP_FLAG', `invalid ${flag} ${value}: expected CONTAINER:HOST:SIZE`, { hint: `e.g. ${flag} 0:100000:65536` });
+    throw new UsageError('IDMAP_FLAG', `invalid ${flag} ${value}: expected CONTAINER:HOST:SIZE`, {
+      hint: `e.g. ${flag} 0:100000:65536`,
+    });
   }
   return { containerID: parts[0]!, hostID: parts[1]!, size: parts[2]! };
 }
@@ -72,7 +74,10 @@ export function checkMaps(kind: 'uid' | 'gid', maps: IdMapping[]): void {
     for (const b of maps.slice(i + 1)) {
       const inside = a.containerID < b.containerID + b.size && b.containerID < a.containerID + a.size;
       const outside = a.hostID < b.hostID + b.size && b.hostID < a.hostID + a.size;
-      if (inside || outside) throw new UsageError('IDMAP_OVERLAP', `invalid ${kind} map: ${fmt(a)} overlaps ${fmt(b)}`, { hint: 'give ranges that do not overlap' });
+      if (inside || outside)
+        throw new UsageError('IDMAP_OVERLAP', `invalid ${kind} map: ${fmt(a)} overlaps ${fmt(b)}`, {
+          hint: 'give ranges that do not overlap',
+        });
     }
   }
 }
@@ -92,9 +97,13 @@ export function requireMapped(kind: 'uid' | 'gid', maps: IdMapping[], id: number
   if (toHost(maps, id) !== undefined) return;
   const file = `/etc/sub${kind}`;
   const have = rangeSize(ranges);
-  throw new UserNsError(have === 0 ? 'SUBID_MISSING' : 'SUBID_TOO_SMALL', `cannot run as ${kind} ${id}: it is not mapped in the container (${file} gives ${have === 0 ? 'no range' : `${have} ids`})`, {
-    hint: `ask an administrator to add a range of 65536 ids for you to ${file} (e.g. \`usermod --add-subuids 100000-165535 --add-subgids 100000-165535 $USER\`)`,
-  });
+  throw new UserNsError(
+    have === 0 ? 'SUBID_MISSING' : 'SUBID_TOO_SMALL',
+    `cannot run as ${kind} ${id}: it is not mapped in the container (${file} gives ${have === 0 ? 'no range' : `${have} ids`})`,
+    {
+      hint: `ask an administrator to add a range of 65536 ids for you to ${file} (e.g. \`usermod --add-subuids 100000-165535 --add-subgids 100000-165535 $USER\`)`,
+    },
+  );
 }
 
 function fmt(m: IdMapping): string {
@@ -103,7 +112,10 @@ function fmt(m: IdMapping): string {
 
 /** Parses the text of /proc/PID/uid_map or gid_map ("inside outside size" lines). */
 export function parseMapText(text: string): IdMapping[] {
-  return text.split('\n').map((l) => l.trim().split(/\s+/).map(Number)).filter((f) => f.length === 3 && f.every(Number.isSafeInteger))
+  return text
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/).map(Number))
+    .filter((f) => f.length === 3 && f.every(Number.isSafeInteger))
     .map(([containerID, hostID, size]) => ({ containerID: containerID!, hostID: hostID!, size: size! }));
 }
 

@@ -15,9 +15,17 @@ export interface MapWriter {
  * id alone is written directly (the kernel allows it, after "deny" to setgroups); anything else
  * goes through the setuid newuidmap/newgidmap, which check /etc/subuid and /etc/subgid.
  */
-export async function writeIdMaps(pid: number, uidMaps: IdMapping[], gidMaps: IdMapping[], me: MapWriter): Promise<void> {
+export async function writeIdMaps(
+  pid: number,
+  uidMaps: IdMapping[],
+  gidMaps: IdMapping[],
+  me: MapWriter,
+): Promise<void> {
   // The two maps are independent: write them at once (each tool is a process start of its own).
-  const results = await Promise.allSettled([writeMap(pid, 'uid', uidMaps, me.uid), writeMap(pid, 'gid', gidMaps, me.gid)]);
+  const results = await Promise.allSettled([
+    writeMap(pid, 'uid', uidMaps, me.uid),
+    writeMap(pid, 'gid', gidMaps, me.gid),
+  ]);
   // Report the uid side first, whichever failed first: the same cause gives the same message.
   for (const r of results) if (r.status === 'rejected') throw r.reason;
 }
@@ -42,9 +50,16 @@ export function hasCapability(cap: number, status = readFileSync('/proc/self/sta
 }
 
 // node:child_process rather than execa: execa costs ~70 ms to load, on every `hutch run`.
-async function runTool(tool: 'newuidmap' | 'newgidmap', pid: number, maps: IdMapping[], kind: 'uid' | 'gid'): Promise<void> {
+async function runTool(
+  tool: 'newuidmap' | 'newgidmap',
+  pid: number,
+  maps: IdMapping[],
+  kind: 'uid' | 'gid',
+): Promise<void> {
   const result = await new Promise<{ error: ExecFileException | null; stderr: string }>((resolve) => {
-    execFile(tool, [String(pid), ...mapArgs(maps)], { encoding: 'utf8' }, (error, _stdout, stderr) => resolve({ error, stderr }));
+    execFile(tool, [String(pid), ...mapArgs(maps)], { encoding: 'utf8' }, (error, _stdout, stderr) =>
+      resolve({ error, stderr }),
+    );
   });
   if (result.error === null) return;
   if (result.error.code === 'ENOENT') throw toolMissing(tool, result.error);
@@ -65,8 +80,13 @@ function writeProc(pid: number, file: string, text: string): void {
   try {
     writeFileSync(`/proc/${pid}/${file}`, text);
   } catch (error) {
-    throw new UserNsError('IDMAP_FAILED', `cannot write /proc/${pid}/${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, {
-      hint: 'run `hutch system info` to see whether this host allows user namespaces', cause: error,
-    });
+    throw new UserNsError(
+      'IDMAP_FAILED',
+      `cannot write /proc/${pid}/${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+      {
+        hint: 'run `hutch system info` to see whether this host allows user namespaces',
+        cause: error,
+      },
+    );
   }
 }

@@ -11,5 +11,8 @@ import { readSubid } from './subid.js';
 export function ownRangeMaps(): { uidMappings: IdMapping[]; gidMappings: IdMapping[] } {
   const me = userInfo();
   const owner = { name: me.username, id: me.uid };
-  return { uidMappings: chooseMaps('auto', me.uid, readSubid('uid', owner)), gidMappings: chooseMaps('auto', me.gid, readSubid('gid', owner)) };
+  return {
+    uidMappings: chooseMaps('auto', me.uid, readSubid('uid', owner)),
+    gidMappings: chooseMaps('auto', me.gid, readSubid('gid', owner)),
+  };
 }

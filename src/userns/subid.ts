@@ -44,7 +44,9 @@ export function parseSubid(text: string, owner: SubidOwner): SubidRange[] {
 
 /** getsubids' output ("0: alice 100000 65536" per range) as ranges; other lines are skipped. */
 export function parseGetsubids(text: string): SubidRange[] {
-  return text.split('\n').map((line) => /^\s*\d+:\s+\S+\s+(\d+)\s+(\d+)\s*$/.exec(line))
+  return text
+    .split('\n')
+    .map((line) => /^\s*\d+:\s+\S+\s+(\d+)\s+(\d+)\s*$/.exec(line))
     .flatMap((m) => (m === null ? [] : [toRange(m[1]!, m[2]!)].filter((r) => r !== undefined)));
 }
 
@@ -98,7 +100,10 @@ function readSubidFile(file: string): string {
     return readFileSync(file, 'utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return '';
-    throw new UserNsError('SUBID_UNREADABLE', `cannot read ${file}: ${(error as Error).message}`, { hint: `make ${file} readable (mode 0644)`, cause: error });
+    throw new UserNsError('SUBID_UNREADABLE', `cannot read ${file}: ${(error as Error).message}`, {
+      hint: `make ${file} readable (mode 0644)`,
+      cause: error,
+    });
   }
 }
 
@@ -108,7 +113,12 @@ function readSubidFile(file: string): string {
  */
 function askGetsubids(command: string, kind: 'uid' | 'gid', name: string): SubidRange[] {
   const args = kind === 'gid' ? ['-g', name] : [name];
-  const result = spawnSync(command, args, { encoding: 'utf8', timeout: 5000, stdio: ['ignore', 'pipe', 'ignore'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin' } });
+  const result = spawnSync(command, args, {
+    encoding: 'utf8',
+    timeout: 5000,
+    stdio: ['ignore', 'pipe', 'ignore'],
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
+  });
   if (result.error !== undefined || result.status !== 0) return [];
   return parseGetsubids(result.stdout);
 }

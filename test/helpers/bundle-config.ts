@@ -5,13 +5,20 @@ import { userInfo } from 'node:os';
 import { join } from 'node:path';
 
 /** Writes BUNDLE/config.json running `args`, after `change` edited it. */
-export function writeBundleConfig(bundle: string, args: string[], change: (c: Record<string, any>) => void = () => undefined): void {
+export function writeBundleConfig(
+  bundle: string,
+  args: string[],
+  change: (c: Record<string, any>) => void = () => undefined,
+): void {
   const c: Record<string, any> = {
     ociVersion: '1.2.0',
     process: { user: { uid: 0, gid: 0 }, args, env: ['PATH=/bin'], cwd: '/' },
     root: { path: 'rootfs' },
     hostname: 'oci',
-    mounts: [{ destination: '/proc', type: 'proc', source: 'proc' }, { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'mode=755'] }],
+    mounts: [
+      { destination: '/proc', type: 'proc', source: 'proc' },
+      { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'mode=755'] },
+    ],
     linux: {
       namespaces: [{ type: 'user' }, { type: 'mount' }, { type: 'pid' }, { type: 'uts' }, { type: 'ipc' }],
       uidMappings: [{ containerID: 0, hostID: userInfo().uid, size: 1 }],

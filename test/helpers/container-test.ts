@@ -36,7 +36,16 @@ export function containerTest(): ContainerTest {
       box!.remove();
     }
   });
-  const args = (a: string[], cmd: string[]): string[] => ['run', '--root', box!.root, '--rootfs', rootfs, ...a, '--', ...cmd];
+  const args = (a: string[], cmd: string[]): string[] => [
+    'run',
+    '--root',
+    box!.root,
+    '--rootfs',
+    rootfs,
+    ...a,
+    '--',
+    ...cmd,
+  ];
   return {
     get box() {
       return box!;

@@ -3,7 +3,17 @@
 // a user would (`hutch import`). Also small local .deb packages built with dpkg-deb at test time,
 // and a fingerprint of a store's unpacked layers to prove a container never changed them.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, linkSync, lstatSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  linkSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { createHash } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { expect } from 'vitest';
@@ -11,9 +21,13 @@ import { hutch, REPO } from './hutch-cli.js';
 
 /** The cached tarball; throws (never skips) when the root part of `npm test` did not build it. */
 export function debianTarball(): string {
-  const path = execFileSync('bash', [join(REPO, 'scripts', 'debian-image.sh'), '--print-path'], { encoding: 'utf8' }).trim();
+  const path = execFileSync('bash', [join(REPO, 'scripts', 'debian-image.sh'), '--print-path'], {
+    encoding: 'utf8',
+  }).trim();
   if (!existsSync(path)) {
-    throw new Error(`test host is missing a prerequisite: the Debian image ${path} (run \`npm test\` as root: it builds it with debootstrap)`);
+    throw new Error(
+      `test host is missing a prerequisite: the Debian image ${path} (run \`npm test\` as root: it builds it with debootstrap)`,
+    );
   }
   return path;
 }
@@ -53,8 +67,16 @@ export function buildDeb(dir: string, spec: DebSpec): string {
   }
   for (const [link, target] of Object.entries(spec.hardlinks ?? {})) linkSync(join(tree, target), join(tree, link));
   for (const [link, target] of Object.entries(spec.symlinks ?? {})) symlinkSync(target, join(tree, link));
-  const control = [`Package: ${spec.name}`, `Version: ${spec.version}`, 'Architecture: all', 'Maintainer: hutch tests <tests@hutch.invalid>',
-    'Priority: optional', 'Section: misc', 'Description: a package built by the hutch test suite', ''];
+  const control = [
+    `Package: ${spec.name}`,
+    `Version: ${spec.version}`,
+    'Architecture: all',
+    'Maintainer: hutch tests <tests@hutch.invalid>',
+    'Priority: optional',
+    'Section: misc',
+    'Description: a package built by the hutch test suite',
+    '',
+  ];
   writeFileSync(join(tree, 'DEBIAN', 'control'), control.join('\n'));
   if (spec.conffiles) writeFileSync(join(tree, 'DEBIAN', 'conffiles'), spec.conffiles.map((c) => `${c}\n`).join(''));
   for (const [name, body] of Object.entries(spec.scripts ?? {})) {

@@ -4,14 +4,18 @@ import { accessSync, constants, readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { execFileSync } from 'node:child_process';
 
-export type Requirement = 'fuse' | 'subuid' | 'newuidmap' | 'userns' | 'slirp4netns' | 'pasta' | 'tun' | 'registry' | 'podman' | 'busybox';
+export type Requirement =
+  'fuse' | 'subuid' | 'newuidmap' | 'userns' | 'slirp4netns' | 'pasta' | 'tun' | 'registry' | 'podman' | 'busybox';
 
 const checks: Record<Requirement, () => string | undefined> = {
   fuse: () => (canOpen('/dev/fuse') ? undefined : '/dev/fuse is not usable by this user'),
   tun: () => (canOpen('/dev/net/tun') ? undefined : '/dev/net/tun is not usable by this user'),
   subuid: () => (hasRange('/etc/subuid') ? undefined : `no /etc/subuid range for ${userInfo().username}`),
   newuidmap: () => onPath('newuidmap'),
-  userns: () => (readFileSync('/proc/sys/user/max_user_namespaces', 'utf8').trim() === '0' ? 'user namespaces are disabled' : undefined),
+  userns: () =>
+    readFileSync('/proc/sys/user/max_user_namespaces', 'utf8').trim() === '0'
+      ? 'user namespaces are disabled'
+      : undefined,
   slirp4netns: () => onPath('slirp4netns'),
   pasta: () => onPath('pasta'),
   registry: () => (canExec('/usr/bin/docker-registry') ? undefined : 'docker-registry is not installed'),
@@ -31,7 +35,8 @@ export function missing(...needs: Requirement[]): string | undefined {
 /** Throws when a requirement is missing: the suite must not pass by skipping. */
 export function requires(...needs: Requirement[]): void {
   const why = missing(...needs);
-  if (why !== undefined) throw new Error(`test host is missing a prerequisite: ${why} (run \`npm test\` as root to prepare the host)`);
+  if (why !== undefined)
+    throw new Error(`test host is missing a prerequisite: ${why} (run \`npm test\` as root to prepare the host)`);
 }
 
 function canOpen(path: string): boolean {
@@ -61,10 +66,12 @@ function onPath(tool: string): string | undefined {
 function hasRange(file: string): boolean {
   const me = userInfo();
   try {
-    return readFileSync(file, 'utf8').split('\n').some((line) => {
-      const [owner] = line.split(':');
-      return owner === me.username || owner === String(me.uid);
-    });
+    return readFileSync(file, 'utf8')
+      .split('\n')
+      .some((line) => {
+        const [owner] = line.split(':');
+        return owner === me.username || owner === String(me.uid);
+      });
   } catch {
     return false;
   }

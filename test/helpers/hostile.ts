@@ -18,7 +18,10 @@ export const hostileLayers: Record<string, TarEntry[]> = {
 
 /** An image with one good layer and one hostile layer. */
 export async function hostileImage(dir: string, entries: TarEntry[]): Promise<BuiltImage> {
-  return writeImageLayout(dir, 'hostile', [{ entries: [file('good.txt')], compression: 'gzip' }, { entries, compression: 'gzip' }]);
+  return writeImageLayout(dir, 'hostile', [
+    { entries: [file('good.txt')], compression: 'gzip' },
+    { entries, compression: 'gzip' },
+  ]);
 }
 
 /** An image whose last layer blob's bytes differ from its digest. */
@@ -72,7 +75,12 @@ async function writeRawLayerImage(dir: string, blob: Buffer, diffSource: Buffer)
 }
 
 /** Rewrites a layout by hand: the last layer becomes `blob`, with the diff id of `diffSource`. */
-export async function rewriteLastLayer(image: BuiltImage, blob: Buffer, diffSource: Buffer, mediaType?: string): Promise<BuiltImage> {
+export async function rewriteLastLayer(
+  image: BuiltImage,
+  blob: Buffer,
+  diffSource: Buffer,
+  mediaType?: string,
+): Promise<BuiltImage> {
   const dir = image.dir;
   const { createHash } = await import('node:crypto');
   const sha = (b: Buffer | string): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
@@ -85,17 +93,28 @@ export async function rewriteLastLayer(image: BuiltImage, blob: Buffer, diffSour
   const manifest = JSON.parse(readFileSync(join(dir, 'blobs', 'sha256', index.manifests[0].digest.slice(7)), 'utf8'));
   const config = JSON.parse(readFileSync(join(dir, 'blobs', 'sha256', manifest.config.digest.slice(7)), 'utf8'));
   config.rootfs.diff_ids[config.rootfs.diff_ids.length - 1] = sha(diffSource);
-  manifest.layers[manifest.layers.length - 1] = { mediaType: mediaType ?? manifest.layers.at(-1).mediaType, digest: put(blob), size: blob.length };
+  manifest.layers[manifest.layers.length - 1] = {
+    mediaType: mediaType ?? manifest.layers.at(-1).mediaType,
+    digest: put(blob),
+    size: blob.length,
+  };
   const configRaw = JSON.stringify(config);
   manifest.config = { ...manifest.config, digest: put(configRaw), size: Buffer.byteLength(configRaw) };
   const manifestRaw = JSON.stringify(manifest);
   index.manifests[0] = { ...index.manifests[0], digest: put(manifestRaw), size: Buffer.byteLength(manifestRaw) };
   writeFileSync(join(dir, 'index.json'), JSON.stringify(index));
-  return { ...image, configDigest: manifest.config.digest, manifestDigest: index.manifests[0].digest, diffIds: config.rootfs.diff_ids };
+  return {
+    ...image,
+    configDigest: manifest.config.digest,
+    manifestDigest: index.manifests[0].digest,
+    diffIds: config.rootfs.diff_ids,
+  };
 }
 
 function lastLayerBlob(image: BuiltImage): string {
   const index = JSON.parse(readFileSync(join(image.dir, 'index.json'), 'utf8'));
-  const manifest = JSON.parse(readFileSync(join(image.dir, 'blobs', 'sha256', index.manifests[0].digest.slice(7)), 'utf8'));
+  const manifest = JSON.parse(
+    readFileSync(join(image.dir, 'blobs', 'sha256', index.manifests[0].digest.slice(7)), 'utf8'),
+  );
   return join(image.dir, 'blobs', 'sha256', manifest.layers.at(-1).digest.slice(7));
 }

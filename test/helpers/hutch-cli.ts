@@ -32,7 +32,15 @@ export type HutchResultPromise = ResultPromise<{ reject: false }>;
 
 /** `hutch ARGS` with reject: false; inspect exitCode, stdout, stderr. */
 export function hutch(args: string[], options: Options = {}): HutchResultPromise {
-  const stdin = options.input === undefined && options.inputFile === undefined && options.stdio === undefined ? { stdin: 'ignore' as const } : {};
+  const stdin =
+    options.input === undefined && options.inputFile === undefined && options.stdio === undefined
+      ? { stdin: 'ignore' as const }
+      : {};
   // The options may set stdio to fds and streams; the text result is what the tests read.
-  return execa(process.execPath, [HUTCH, ...args], { reject: false, ...stdin, ...options, env: { HUTCH_DEBUG: '', ...options.env } }) as unknown as HutchResultPromise;
+  return execa(process.execPath, [HUTCH, ...args], {
+    reject: false,
+    ...stdin,
+    ...options,
+    env: { HUTCH_DEBUG: '', ...options.env },
+  }) as unknown as HutchResultPromise;
 }

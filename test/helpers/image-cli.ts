@@ -14,11 +14,23 @@ export interface CliResult {
 }
 
 /** Runs `hutch ARGS` with a clean environment rooted in `home` (never the user's real store). */
-export async function hutch(args: string[], options: { home?: string; input?: string; inputFile?: string; env?: Record<string, string> } = {}): Promise<CliResult> {
+export async function hutch(
+  args: string[],
+  options: { home?: string; input?: string; inputFile?: string; env?: Record<string, string> } = {},
+): Promise<CliResult> {
   const home = options.home ?? tempDir('hutch-home-');
   const result = await execa(join(REPO, 'bin', 'hutch'), args, {
-    reject: false, extendEnv: false, ...(options.inputFile !== undefined ? { inputFile: options.inputFile } : { input: options.input ?? '' }),
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home, XDG_RUNTIME_DIR: join(home, 'run'), XDG_CONFIG_HOME: join(home, 'config'), XDG_DATA_HOME: join(home, 'data'), ...options.env },
+    reject: false,
+    extendEnv: false,
+    ...(options.inputFile !== undefined ? { inputFile: options.inputFile } : { input: options.input ?? '' }),
+    env: {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      HOME: home,
+      XDG_RUNTIME_DIR: join(home, 'run'),
+      XDG_CONFIG_HOME: join(home, 'config'),
+      XDG_DATA_HOME: join(home, 'data'),
+      ...options.env,
+    },
   });
   return { exitCode: result.exitCode ?? 1, stdout: String(result.stdout), stderr: String(result.stderr) };
 }

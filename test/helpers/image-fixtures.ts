@@ -8,7 +8,9 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import tar from 'tar-stream';
 
-export type TarEntry = Partial<tar.Header> & { name: string } & { pax?: Record<string, string> } & { content?: Buffer | string };
+export type TarEntry = Partial<tar.Header> & { name: string } & { pax?: Record<string, string> } & {
+  content?: Buffer | string;
+};
 
 export interface LayerSpec {
   entries: TarEntry[];
@@ -60,7 +62,12 @@ export function digest(data: Buffer | string): string {
 }
 
 /** Writes an OCI image layout holding one image made of `layers`, tagged `tag`. */
-export async function writeImageLayout(dir: string, tag: string, layers: LayerSpec[], extraConfig: object = {}): Promise<BuiltImage> {
+export async function writeImageLayout(
+  dir: string,
+  tag: string,
+  layers: LayerSpec[],
+  extraConfig: object = {},
+): Promise<BuiltImage> {
   mkdirSync(join(dir, 'blobs', 'sha256'), { recursive: true });
   const put = (data: Buffer | string): { digest: string; size: number } => {
     const d = digest(data);
@@ -76,14 +83,30 @@ export async function writeImageLayout(dir: string, tag: string, layers: LayerSp
     layerDescs.push({ mediaType, ...put(compress(raw, layer.compression)) });
   }
   const config = JSON.stringify({
-    architecture: 'amd64', os: 'linux', created: MTIME.toISOString(),
-    config: { Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'FIXTURE=1'], Cmd: ['/bin/sh'], WorkingDir: '/', ...extraConfig },
+    architecture: 'amd64',
+    os: 'linux',
+    created: MTIME.toISOString(),
+    config: {
+      Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'FIXTURE=1'],
+      Cmd: ['/bin/sh'],
+      WorkingDir: '/',
+      ...extraConfig,
+    },
     rootfs: { type: 'layers', diff_ids: diffIds },
     history: layers.map(() => ({ created: MTIME.toISOString(), created_by: 'hutch test fixture' })),
   });
   const configDesc = { mediaType: 'application/vnd.oci.image.config.v1+json', ...put(config) };
-  const manifest = JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: configDesc, layers: layerDescs });
-  const manifestDesc = { mediaType: 'application/vnd.oci.image.manifest.v1+json', ...put(manifest), annotations: { 'org.opencontainers.image.ref.name': tag } };
+  const manifest = JSON.stringify({
+    schemaVersion: 2,
+    mediaType: 'application/vnd.oci.image.manifest.v1+json',
+    config: configDesc,
+    layers: layerDescs,
+  });
+  const manifestDesc = {
+    mediaType: 'application/vnd.oci.image.manifest.v1+json',
+    ...put(manifest),
+    annotations: { 'org.opencontainers.image.ref.name': tag },
+  };
   writeFileSync(join(dir, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: [manifestDesc] }));
   writeFileSync(join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
   return { dir, tag, configDigest: configDesc.digest, manifestDigest: manifestDesc.digest, diffIds };
@@ -94,13 +117,28 @@ export function fixtureLayers(): LayerSpec[] {
   const busybox = readFileSync('/bin/busybox');
   const dir = (name: string, mode = 0o755): TarEntry => ({ name, type: 'directory', mode });
   const base: TarEntry[] = [
-    dir('bin/'), dir('etc/'), dir('tmp/', 0o1777), dir('usr/'), dir('usr/bin/'), dir('opt/'), dir('opt/keep/'), dir('data/'), dir('data/old/'),
-    dir('home/'), dir('home/user/', 0o700), dir('dev/'),
+    dir('bin/'),
+    dir('etc/'),
+    dir('tmp/', 0o1777),
+    dir('usr/'),
+    dir('usr/bin/'),
+    dir('opt/'),
+    dir('opt/keep/'),
+    dir('data/'),
+    dir('data/old/'),
+    dir('home/'),
+    dir('home/user/', 0o700),
+    dir('dev/'),
     { name: 'bin/busybox', type: 'file', mode: 0o755, content: busybox },
     { name: 'bin/sh', type: 'symlink', linkname: 'busybox' },
     { name: 'bin/ls', type: 'symlink', linkname: '/bin/busybox' },
     { name: 'bin/cat', type: 'link', linkname: 'bin/busybox' },
-    { name: 'etc/passwd', type: 'file', mode: 0o644, content: 'root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000::/home/user:/bin/sh\n' },
+    {
+      name: 'etc/passwd',
+      type: 'file',
+      mode: 0o644,
+      content: 'root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000::/home/user:/bin/sh\n',
+    },
     { name: 'usr/bin/su', type: 'file', mode: 0o4755, content: '#!/bin/sh\necho su\n' },
     { name: 'home/user/owned', type: 'file', mode: 0o600, uid: 1000, gid: 1000, content: 'mine\n' },
     { name: 'dev/null', type: 'character-device', mode: 0o666, devmajor: 1, devminor: 3 },
@@ -109,21 +147,29 @@ export function fixtureLayers(): LayerSpec[] {
     { name: 'data/old/x.txt', type: 'file', mode: 0o644, content: 'old\n' },
     { name: LONG_NAME, type: 'file', mode: 0o644, content: 'long\n' },
     { name: 'etc/shadow', type: 'file', mode: 0o400, content: 'root:*:1::::::\n' },
-    dir('ro/', 0o555), { name: 'ro/file', type: 'file', mode: 0o444, content: 'ro\n' },
+    dir('ro/', 0o555),
+    { name: 'ro/file', type: 'file', mode: 0o444, content: 'ro\n' },
   ];
   const second: TarEntry[] = [
-    dir('opt/'), { name: 'opt/.wh.gone.txt', type: 'file', mode: 0o600 },
-    dir('data/old/'), { name: 'data/old/.wh..wh..opq', type: 'file', mode: 0o600 },
+    dir('opt/'),
+    { name: 'opt/.wh.gone.txt', type: 'file', mode: 0o600 },
+    dir('data/old/'),
+    { name: 'data/old/.wh..wh..opq', type: 'file', mode: 0o600 },
     { name: 'data/old/new.txt', type: 'file', mode: 0o644, content: 'new\n' },
     { name: 'etc/hostname', type: 'file', mode: 0o644, content: 'fixture\n' },
     // opt/keep deleted and refilled in this layer: becomes an opaque directory
-    { name: 'opt/.wh.keep', type: 'file', mode: 0o600 }, { name: 'opt/keep/b.txt', type: 'file', mode: 0o644, content: 'b\n' },
+    { name: 'opt/.wh.keep', type: 'file', mode: 0o600 },
+    { name: 'opt/keep/b.txt', type: 'file', mode: 0o644, content: 'b\n' },
   ];
   const third: TarEntry[] = [
     { name: 'etc/xattr', type: 'file', mode: 0o644, content: 'x\n', pax: { 'SCHILY.xattr.user.fixture': 'yes' } },
     { name: 'run-fifo', type: 'fifo', mode: 0o600 },
   ];
-  return [{ entries: base, compression: 'gzip' }, { entries: second, compression: 'zstd' }, { entries: third, compression: 'none' }];
+  return [
+    { entries: base, compression: 'gzip' },
+    { entries: second, compression: 'zstd' },
+    { entries: third, compression: 'none' },
+  ];
 }
 
 /** The standard fixture image as an OCI layout in `dir`. */

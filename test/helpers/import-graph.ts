@@ -5,7 +5,8 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 
 /** Every relative specifier a file imports, statically or through import(). */
-const SPECIFIER = /(?:^\s*(?:import|export)\b[^'";]*?\bfrom\s*|\bimport\s*\(\s*|^\s*import\s+)['"](\.{1,2}\/[^'"]+)['"]/gm;
+const SPECIFIER =
+  /(?:^\s*(?:import|export)\b[^'";]*?\bfrom\s*|\bimport\s*\(\s*|^\s*import\s+)['"](\.{1,2}\/[^'"]+)['"]/gm;
 
 /** File (relative to root) -> the files it imports (relative to root, .ts). */
 export type ImportGraph = Map<string, string[]>;
@@ -22,7 +23,9 @@ export function importGraph(root: string, files: string[]): ImportGraph {
   const graph: ImportGraph = new Map();
   for (const file of files) {
     const text = readFileSync(file, 'utf8');
-    const targets = [...text.matchAll(SPECIFIER)].map((m) => relative(root, resolve(dirname(file), m[1]!)).replace(/\.(c|m)?js$/, '.$1ts'));
+    const targets = [...text.matchAll(SPECIFIER)].map((m) =>
+      relative(root, resolve(dirname(file), m[1]!)).replace(/\.(c|m)?js$/, '.$1ts'),
+    );
     graph.set(relative(root, file), targets);
   }
   return graph;
@@ -51,7 +54,9 @@ export function findCycles(graph: ImportGraph): string[][] {
 export type Layers = Record<string, string[]>;
 
 export function areaOf(layers: Layers, path: string): string | undefined {
-  return Object.keys(layers).filter((area) => path === area || path.startsWith(area + '/')).sort((a, b) => b.length - a.length)[0];
+  return Object.keys(layers)
+    .filter((area) => path === area || path.startsWith(area + '/'))
+    .sort((a, b) => b.length - a.length)[0];
 }
 
 /** Imports that leave their area for one it may not import, as "FILE imports TARGET". */

@@ -28,11 +28,20 @@ export function writeLayer(dir: string, indexFile: string, entries: LayerEntry[]
     else if (e.kind === EntryKind.File) writeFileSync(at, e.content ?? '', { mode: 0o644 });
     else if (e.kind === EntryKind.Symlink) symlinkSync(e.link!, at);
     else if (e.kind === EntryKind.Hardlink) linkSync(join(dir, e.link!), at);
-    else if (e.kind === EntryKind.Char || e.kind === EntryKind.Block || e.kind === EntryKind.Fifo) writeFileSync(at, '');
+    else if (e.kind === EntryKind.Char || e.kind === EntryKind.Block || e.kind === EntryKind.Fifo)
+      writeFileSync(at, '');
     index.push({
-      path: e.path, kind: e.kind, flags: e.flags ?? 0, mode: e.mode ?? (e.kind === EntryKind.Dir ? 0o755 : 0o644),
-      uid: e.uid ?? 0, gid: e.gid ?? 0, rdev: e.rdev ?? 0, size: Buffer.byteLength(e.content ?? ''),
-      mtimeSec: 1_700_000_000, mtimeNsec: 123_456_789, link: e.link ?? '',
+      path: e.path,
+      kind: e.kind,
+      flags: e.flags ?? 0,
+      mode: e.mode ?? (e.kind === EntryKind.Dir ? 0o755 : 0o644),
+      uid: e.uid ?? 0,
+      gid: e.gid ?? 0,
+      rdev: e.rdev ?? 0,
+      size: Buffer.byteLength(e.content ?? ''),
+      mtimeSec: 1_700_000_000,
+      mtimeNsec: 123_456_789,
+      link: e.link ?? '',
       xattrs: new Map(Object.entries(e.xattrs ?? {}).map(([k, v]) => [k, Buffer.from(v)])),
     });
   }

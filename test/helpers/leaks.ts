@@ -29,7 +29,10 @@ export async function expectNoLeaks(before: LeakSnapshot, runtimeDirs: string[] 
     left = fresh();
   }
   expect(left, 'processes left behind').toEqual([]);
-  expect(mounts().filter((m) => !before.mounts.includes(m)), 'mounts left behind').toEqual([]);
+  expect(
+    mounts().filter((m) => !before.mounts.includes(m)),
+    'mounts left behind',
+  ).toEqual([]);
   for (const dir of runtimeDirs) {
     for (const folder of [`${dir}/containers`, `${dir}/ephemeral`]) {
       expect(existsSync(folder) ? readdirSync(folder) : [], `files left in ${folder}`).toEqual([]);
@@ -38,7 +41,10 @@ export async function expectNoLeaks(before: LeakSnapshot, runtimeDirs: string[] 
 }
 
 function mounts(): string[] {
-  return readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter(Boolean).map((l) => l.split(' ').slice(3, 5).join(' '));
+  return readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => l.split(' ').slice(3, 5).join(' '));
 }
 
 /** Descendants of this test process, and any hutch-nsexec of this checkout run by this user. */
@@ -62,7 +68,9 @@ function leakedProcesses(): string[] {
   };
   const me = process.getuid?.();
   return [...parents.keys()]
-    .filter((pid) => pid !== process.pid && (isDescendant(pid) || (commands.get(pid)?.includes(HELPER) && ownedBy(pid, me))))
+    .filter(
+      (pid) => pid !== process.pid && (isDescendant(pid) || (commands.get(pid)?.includes(HELPER) && ownedBy(pid, me))),
+    )
     .map((pid) => `${pid} ${commands.get(pid)}`);
 }
 

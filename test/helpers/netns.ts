@@ -14,10 +14,17 @@ const dirs: string[] = [];
 
 /** A new user+network namespace held by a sleeping process; resolves once unshare has exec'd. */
 export async function standIn(): Promise<{ pid: number; holder: ResultPromise }> {
-  const holder = execa('unshare', ['--user', '--map-root-user', '--net', 'sleep', 'infinity'], { reject: false, stdio: 'ignore' });
+  const holder = execa('unshare', ['--user', '--map-root-user', '--net', 'sleep', 'infinity'], {
+    reject: false,
+    stdio: 'ignore',
+  });
   started.push(holder);
   const pid = holder.pid!;
-  await until(() => readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'sleep' && readlinkSync(`/proc/${pid}/ns/net`) !== readlinkSync('/proc/self/ns/net'));
+  await until(
+    () =>
+      readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'sleep' &&
+      readlinkSync(`/proc/${pid}/ns/net`) !== readlinkSync('/proc/self/ns/net'),
+  );
   return { pid, holder };
 }
 
@@ -27,7 +34,10 @@ export function enter(pid: number, ...command: string[]): string[] {
 }
 
 /** Runs a command in the namespace and returns its result (never throws on a status). */
-export function inNs(pid: number, ...command: string[]): Promise<{ exitCode?: number; stdout: string; stderr: string }> {
+export function inNs(
+  pid: number,
+  ...command: string[]
+): Promise<{ exitCode?: number; stdout: string; stderr: string }> {
   return execa('nsenter', enter(pid, ...command), { reject: false, timeout: 20_000 }) as never;
 }
 
@@ -57,12 +67,14 @@ export async function fetchText(url: string, attempts = 100): Promise<string> {
   for (let i = 1; ; i++) {
     try {
       return await new Promise<string>((resolve, reject) => {
-        http.get(url, (res) => {
-          let text = '';
-          res.on('data', (chunk: Buffer) => (text += chunk.toString()));
-          res.on('end', () => resolve(`${res.statusCode} ${text}`));
-          res.on('error', reject);
-        }).on('error', reject);
+        http
+          .get(url, (res) => {
+            let text = '';
+            res.on('data', (chunk: Buffer) => (text += chunk.toString()));
+            res.on('end', () => resolve(`${res.statusCode} ${text}`));
+            res.on('error', reject);
+          })
+          .on('error', reject);
       });
     } catch (error) {
       if (i >= attempts) throw error;

@@ -14,9 +14,14 @@ const AsyncFunction = (async () => {}).constructor;
 rl.on('line', async (line) => {
   const req = JSON.parse(line);
   if (req.sh !== undefined) {
-    cp.execFile('sh', ['-c', req.sh], { maxBuffer: 64 << 20, timeout: req.timeout ?? 120_000 }, (err, stdout, stderr) => {
-      send({ id: req.id, status: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr });
-    });
+    cp.execFile(
+      'sh',
+      ['-c', req.sh],
+      { maxBuffer: 64 << 20, timeout: req.timeout ?? 120_000 },
+      (err, stdout, stderr) => {
+        send({ id: req.id, status: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr });
+      },
+    );
     return;
   }
   try {

@@ -15,7 +15,10 @@ export interface Registry {
   stop(): Promise<void>;
 }
 
-export type RegistryAuth = { kind: 'none' } | { kind: 'htpasswd'; user: string; password: string } | { kind: 'token'; user: string; password: string };
+export type RegistryAuth =
+  | { kind: 'none' }
+  | { kind: 'htpasswd'; user: string; password: string }
+  | { kind: 'token'; user: string; password: string };
 
 /** A free TCP port on 127.0.0.1 (bound then released; the registry takes it right after). */
 export async function freePort(): Promise<number> {
@@ -31,7 +34,11 @@ export async function freePort(): Promise<number> {
  * picked free then bound by the registry; if another process takes it in between, a new port is
  * tried. A header unique to this registry proves the answering server is ours.
  */
-export async function startRegistry(dir: string, storage: string, auth: RegistryAuth = { kind: 'none' }): Promise<Registry> {
+export async function startRegistry(
+  dir: string,
+  storage: string,
+  auth: RegistryAuth = { kind: 'none' },
+): Promise<Registry> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await startOnce(dir, storage, auth);
@@ -59,7 +66,11 @@ async function startOnce(dir: string, storage: string, auth: RegistryAuth): Prom
   }
   const config = `version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: ${storage}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:${port}\n  headers:\n    X-Hutch-Test: [${identity}]\n${authYaml}`;
   writeFileSync(join(dir, 'config.yml'), config);
-  const child: ResultPromise = execa('docker-registry', ['serve', join(dir, 'config.yml')], { reject: false, stdio: 'ignore', env: { OTEL_TRACES_EXPORTER: 'none' } });
+  const child: ResultPromise = execa('docker-registry', ['serve', join(dir, 'config.yml')], {
+    reject: false,
+    stdio: 'ignore',
+    env: { OTEL_TRACES_EXPORTER: 'none' },
+  });
   const host = `127.0.0.1:${port}`;
   try {
     await waitUntilServing(host, child, identity);
@@ -98,10 +109,35 @@ async function waitUntilServing(host: string, child: ResultPromise, identity: st
  * A token issuer as Docker Hub runs one: GET /token?service&scope with HTTP basic auth returns a
  * JWT signed by a key whose self-signed certificate the registry trusts (rootcertbundle).
  */
-async function startTokenIssuer(dir: string, user: string, password: string): Promise<{ server: Server; port: number }> {
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'token.key'), '-out', join(dir, 'token.crt'), '-days', '2', '-subj', '/CN=hutch-test-issuer'], { stdio: 'ignore' });
+async function startTokenIssuer(
+  dir: string,
+  user: string,
+  password: string,
+): Promise<{ server: Server; port: number }> {
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      join(dir, 'token.key'),
+      '-out',
+      join(dir, 'token.crt'),
+      '-days',
+      '2',
+      '-subj',
+      '/CN=hutch-test-issuer',
+    ],
+    { stdio: 'ignore' },
+  );
   const key = readFileSync(join(dir, 'token.key'), 'utf8');
-  const der = Buffer.from(readFileSync(join(dir, 'token.crt'), 'utf8').replace(/-----[^-]+-----|\s/g, ''), 'base64').toString('base64');
+  const der = Buffer.from(
+    readFileSync(join(dir, 'token.crt'), 'utf8').replace(/-----[^-]+-----|\s/g, ''),
+    'base64',
+  ).toString('base64');
   const expected = `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
@@ -109,14 +145,25 @@ async function startTokenIssuer(dir: string, user: string, password: string): Pr
       res.writeHead(401).end('{"errors":[{"code":"UNAUTHORIZED"}]}');
       return;
     }
-    const access = (url.searchParams.getAll('scope')).flatMap((scope) => {
+    const access = url.searchParams.getAll('scope').flatMap((scope) => {
       const [type, name, actions] = scope.split(':');
       return type === undefined || name === undefined ? [] : [{ type, name, actions: (actions ?? '').split(',') }];
     });
     const now = Math.floor(Date.now() / 1000);
-    const token = jwt({ alg: 'RS256', typ: 'JWT', x5c: [der] }, {
-      iss: 'hutch-test-issuer', sub: user, aud: url.searchParams.get('service'), exp: now + 300, nbf: now - 10, iat: now, jti: randomUUID(), access,
-    }, key);
+    const token = jwt(
+      { alg: 'RS256', typ: 'JWT', x5c: [der] },
+      {
+        iss: 'hutch-test-issuer',
+        sub: user,
+        aud: url.searchParams.get('service'),
+        exp: now + 300,
+        nbf: now - 10,
+        iat: now,
+        jti: randomUUID(),
+        access,
+      },
+      key,
+    );
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ token, expires_in: 300 }));
   });
   const port = await freePort();
@@ -132,15 +179,23 @@ function jwt(header: object, claims: object, key: string): string {
 
 /** Pushes an OCI layout image to a registry with skopeo (plain HTTP), as a temp-HOME user. */
 export async function pushLayout(layoutDir: string, tag: string, dest: string, home: string): Promise<void> {
-  await execa('skopeo', ['copy', '--quiet', '--dest-tls-verify=false', `oci:${layoutDir}:${tag}`, `docker://${dest}`], { env: isolatedEnv(home), extendEnv: false });
+  await execa('skopeo', ['copy', '--quiet', '--dest-tls-verify=false', `oci:${layoutDir}:${tag}`, `docker://${dest}`], {
+    env: isolatedEnv(home),
+    extendEnv: false,
+  });
 }
 
 /** An environment for podman/skopeo that shares nothing with other tests. */
 export function isolatedEnv(home: string): Record<string, string> {
   for (const d of ['config', 'data', 'run', 'tmp']) mkdirSync(join(home, d), { recursive: true, mode: 0o700 });
   return {
-    PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home, XDG_CONFIG_HOME: join(home, 'config'), XDG_DATA_HOME: join(home, 'data'),
-    XDG_RUNTIME_DIR: join(home, 'run'), TMPDIR: join(home, 'tmp'), REGISTRY_AUTH_FILE: join(home, 'auth.json'),
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    HOME: home,
+    XDG_CONFIG_HOME: join(home, 'config'),
+    XDG_DATA_HOME: join(home, 'data'),
+    XDG_RUNTIME_DIR: join(home, 'run'),
+    TMPDIR: join(home, 'tmp'),
+    REGISTRY_AUTH_FILE: join(home, 'auth.json'),
     CONTAINERS_REGISTRIES_CONF: join(home, 'registries.conf'),
   };
 }
@@ -160,7 +215,10 @@ export function endPodmanPause(home: string): void {
  * second sends half of the body and drops the connection, the third passes (honouring Range).
  * Counts requests and records the Range headers it saw.
  */
-export async function flakyProxy(target: string, mode: 'flaky' | 'stall' = 'flaky'): Promise<{ host: string; hits: Map<string, number>; ranges: string[]; stop: () => Promise<void> }> {
+export async function flakyProxy(
+  target: string,
+  mode: 'flaky' | 'stall' = 'flaky',
+): Promise<{ host: string; hits: Map<string, number>; ranges: string[]; stop: () => Promise<void> }> {
   const hits = new Map<string, number>();
   const ranges: string[] = [];
   const server = createServer(async (req, res) => {
@@ -196,9 +254,10 @@ export async function flakyProxy(target: string, mode: 'flaky' | 'stall' = 'flak
   });
   const port = await freePort();
   await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, '127.0.0.1', resolve));
-  const stop = (): Promise<void> => new Promise<void>((resolve) => {
-    server.close(() => resolve());
-    server.closeAllConnections();
-  });
+  const stop = (): Promise<void> =>
+    new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
   return { host: `127.0.0.1:${port}`, hits, ranges, stop };
 }

@@ -20,5 +20,11 @@ export function installProbe(rootfs: string): string {
 
 /** The probe's output as NAME -> errno (0: the call worked). */
 export function verdicts(stdout: string): Record<string, number> {
-  return Object.fromEntries(String(stdout).split('\n').filter(Boolean).map((l) => l.split(' ')).map(([n, e]) => [n!, Number(e)]));
+  return Object.fromEntries(
+    String(stdout)
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => l.split(' '))
+      .map(([n, e]) => [n!, Number(e)]),
+  );
 }

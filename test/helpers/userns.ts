@@ -25,15 +25,21 @@ export interface NsAgent {
 export function startAgent(mode: 'range' | 'single', cwd: string): NsAgent {
   // util-linux's unshare maps the subuid/subgid ranges through newuidmap/newgidmap.
   const maps = mode === 'range' ? ['--map-root-user', '--map-users=auto', '--map-groups=auto'] : ['--map-root-user'];
-  const child: ChildProcessWithoutNullStreams = spawn('unshare', [...maps, '--mount', process.execPath, join(import.meta.dirname, 'ns-agent.mjs')], { cwd });
+  const child: ChildProcessWithoutNullStreams = spawn(
+    'unshare',
+    [...maps, '--mount', process.execPath, join(import.meta.dirname, 'ns-agent.mjs')],
+    { cwd },
+  );
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-8000)));
   const waiting = new Map<number, (v: any) => void>();
-  const exited = new Promise<void>((resolve) => child.on('exit', () => {
-    for (const w of waiting.values()) w({ error: `namespace agent exited: ${stderr}` });
-    waiting.clear();
-    resolve();
-  }));
+  const exited = new Promise<void>((resolve) =>
+    child.on('exit', () => {
+      for (const w of waiting.values()) w({ error: `namespace agent exited: ${stderr}` });
+      waiting.clear();
+      resolve();
+    }),
+  );
   createInterface({ input: child.stdout }).on('line', (line) => {
     const msg = JSON.parse(line);
     waiting.get(msg.id)?.(msg);

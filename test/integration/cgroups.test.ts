@@ -34,7 +34,10 @@ describe('cgroups on a host that cannot enforce limits', () => {
     const lines: string[] = [];
     const cleanup = new Cleanup();
     const resources = resourcesFromFlags({ memory: '50m', pidsLimit: '16', cpus: '0.2' });
-    const handle = await createContainerCgroup({ id: 'hosttest', pid: sleeper(), resources, env, warn: (l) => lines.push(l) }, cleanup);
+    const handle = await createContainerCgroup(
+      { id: 'hosttest', pid: sleeper(), resources, env, warn: (l) => lines.push(l) },
+      cleanup,
+    );
     expect(handle).toBeUndefined();
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(/^not enforced: --memory, --cpus, --pids-limit: /);
@@ -48,20 +51,27 @@ describe('cgroups on a host that cannot enforce limits', () => {
 
   it('stays silent when no limit is asked; --cgroups=required still refuses', async () => {
     const lines: string[] = [];
-    expect(await createContainerCgroup({ id: 'hosttest', pid: sleeper(), env, warn: (l) => lines.push(l) }, new Cleanup())).toBeUndefined();
+    expect(
+      await createContainerCgroup({ id: 'hosttest', pid: sleeper(), env, warn: (l) => lines.push(l) }, new Cleanup()),
+    ).toBeUndefined();
     expect(lines).toEqual([]);
-    await expect(createContainerCgroup({ id: 'hosttest', pid: sleeper(), env, mode: 'required' }, new Cleanup())).rejects.toThrow(
-      /^cannot give the container a cgroup \(--cgroups=required\): /,
-    );
+    await expect(
+      createContainerCgroup({ id: 'hosttest', pid: sleeper(), env, mode: 'required' }, new Cleanup()),
+    ).rejects.toThrow(/^cannot give the container a cgroup \(--cgroups=required\): /);
   });
 
   it('--cgroups=disabled: no cgroup and no warning; limits with it are refused', async () => {
     const lines: string[] = [];
-    const none = await createContainerCgroup({ id: 'hosttest', pid: sleeper(), mode: 'disabled', env, warn: (l) => lines.push(l) }, new Cleanup());
+    const none = await createContainerCgroup(
+      { id: 'hosttest', pid: sleeper(), mode: 'disabled', env, warn: (l) => lines.push(l) },
+      new Cleanup(),
+    );
     expect(none).toBeUndefined();
     expect(lines).toEqual([]);
     const resources = resourcesFromFlags({ memory: '50m' });
-    await expect(createContainerCgroup({ id: 'hosttest', pid: sleeper(), mode: 'disabled', resources, env }, new Cleanup())).rejects.toMatchObject({
+    await expect(
+      createContainerCgroup({ id: 'hosttest', pid: sleeper(), mode: 'disabled', resources, env }, new Cleanup()),
+    ).rejects.toMatchObject({
       code: 'CGROUP_DISABLED_WITH_LIMITS',
       message: 'cannot set resource limits with --cgroups=disabled',
     });

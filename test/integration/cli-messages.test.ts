@@ -89,7 +89,9 @@ describe('--help', () => {
         "$ hutch run [OPTIONS] (IMAGE | --rootfs DIR) [COMMAND [ARG...]]",
       ]
     `);
-    expect(run.filter((l) => /^ {2}(-m,--memory|-v,--volume|-u,--user|--pull) /.test(l)).map((l) => l.split(/ {2,}/)[1])).toMatchInlineSnapshot(`
+    expect(
+      run.filter((l) => /^ {2}(-m,--memory|-v,--volume|-u,--user|--pull) /.test(l)).map((l) => l.split(/ {2,}/)[1]),
+    ).toMatchInlineSnapshot(`
       [
         "--pull POLICY",
         "-m,--memory BYTES",
@@ -101,7 +103,11 @@ describe('--help', () => {
 
   // `script` gives hutch a terminal as its stdout: colour there, unless NO_COLOR is set.
   it('on a terminal: colour, unless NO_COLOR is set', async () => {
-    const onTty = (env: Record<string, string>) => execa('script', ['-qec', `${process.execPath} ${HUTCH} ps --help`, '/dev/null'], { env: { TERM: 'xterm-256color', ...env }, reject: false });
+    const onTty = (env: Record<string, string>) =>
+      execa('script', ['-qec', `${process.execPath} ${HUTCH} ps --help`, '/dev/null'], {
+        env: { TERM: 'xterm-256color', ...env },
+        reject: false,
+      });
     expect(String((await onTty({})).stdout)).toContain(ESC);
     expect(String((await onTty({ NO_COLOR: '1' })).stdout)).not.toContain(ESC);
   });

@@ -16,10 +16,11 @@ beforeEach(() => {
 afterEach(() => box.remove());
 
 const cacheDir = (): string => join(runtime, 'hutch', 'code-cache');
-const version = (): ReturnType<typeof hutch> => hutch(['version'], { env: { XDG_RUNTIME_DIR: runtime, HUTCH_CODE_CACHE_DIR: undefined } });
+const version = (): ReturnType<typeof hutch> =>
+  hutch(['version'], { env: { XDG_RUNTIME_DIR: runtime, HUTCH_CODE_CACHE_DIR: undefined } });
 
 describe('the code cache', () => {
-  it('is written by a verb\'s first run and used by the next', async () => {
+  it("is written by a verb's first run and used by the next", async () => {
     expect((await version()).stdout).toMatch(/^hutch version /);
     const files = readdirSync(cacheDir());
     expect(files).toHaveLength(1);

@@ -16,8 +16,21 @@ useContainerSandbox((b, r) => ((box = b), (rootfs = r)));
 describe('the helper binary (CVE-2019-5736 pattern)', () => {
   it('helper-overwrite: under --init PID 1 runs from a sealed memfd that cannot be written, with no caller env and no host fd', async () => {
     const before = helperDigest();
-    const r = await hutch(['run', '--root', box.root, '--rootfs', rootfs, '--init', '--', 'sh', '-c',
-      'readlink /proc/1/exe; if printf x 2>/dev/null >> /proc/1/exe; then echo written; else echo refused; fi; tr "\\0" "\\n" < /proc/1/environ; echo fds: $(ls /proc/1/fd)'], secret);
+    const r = await hutch(
+      [
+        'run',
+        '--root',
+        box.root,
+        '--rootfs',
+        rootfs,
+        '--init',
+        '--',
+        'sh',
+        '-c',
+        'readlink /proc/1/exe; if printf x 2>/dev/null >> /proc/1/exe; then echo written; else echo refused; fi; tr "\\0" "\\n" < /proc/1/environ; echo fds: $(ls /proc/1/fd)',
+      ],
+      secret,
+    );
     expect(r.stderr).toBe('');
     const lines = String(r.stdout).split('\n');
     expect(lines[0]).toMatch(/^\/memfd:hutch-nsexec/);

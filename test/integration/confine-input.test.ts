@@ -15,9 +15,17 @@ useContainerSandbox((b, r) => ((box = b), (rootfs = r)));
 
 describe('line breaks in /etc values', () => {
   it.each([
-    ['--hostname', 'web\n10.0.0.1 evil', 'invalid --hostname "web\\n10.0.0.1 evil": a hostname is 1-64 characters without spaces or line breaks'],
+    [
+      '--hostname',
+      'web\n10.0.0.1 evil',
+      'invalid --hostname "web\\n10.0.0.1 evil": a hostname is 1-64 characters without spaces or line breaks',
+    ],
     ['--dns', '1.1.1.1\nnameserver 6.6.6.6', 'invalid --dns "1.1.1.1\\nnameserver 6.6.6.6": it holds a line break'],
-    ['--dns-search', 'example.com\nnameserver 6.6.6.6', 'invalid --dns-search "example.com\\nnameserver 6.6.6.6": it holds a line break'],
+    [
+      '--dns-search',
+      'example.com\nnameserver 6.6.6.6',
+      'invalid --dns-search "example.com\\nnameserver 6.6.6.6": it holds a line break',
+    ],
   ])('etc-injection: %s with a newline is refused before anything runs', async (flag, value, message) => {
     const r = await run(flag, value);
     expect(r.exitCode).toBe(125);

@@ -12,10 +12,12 @@ import { installProbe, verdicts } from '../helpers/syscall-probe.js';
 let box: Sandbox;
 let bundle: string;
 const rt = (...args: string[]) => hutch(['runtime', '--root', join(box.dir, 'rt'), ...args], { env: SECRET_ENV });
-const rtBg = (...args: string[]) => hutch(['runtime', '--root', join(box.dir, 'rt'), ...args], { stdout: 'ignore', stderr: 'ignore', env: SECRET_ENV });
+const rtBg = (...args: string[]) =>
+  hutch(['runtime', '--root', join(box.dir, 'rt'), ...args], { stdout: 'ignore', stderr: 'ignore', env: SECRET_ENV });
 
 /** A config.json as an engine would write it, changed by `change`. */
-const config = (args: string[], change?: (c: Record<string, any>) => void): void => writeBundleConfig(bundle, args, change);
+const config = (args: string[], change?: (c: Record<string, any>) => void): void =>
+  writeBundleConfig(bundle, args, change);
 
 useBundleSandbox((b, dir) => ((box = b), (bundle = dir)));
 
@@ -33,18 +35,29 @@ describe('the helper binary (CVE-2019-5736 pattern)', () => {
 });
 
 describe('linux.seccomp', () => {
-  const profile = { defaultAction: 'SCMP_ACT_ALLOW', architectures: ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86'], syscalls: [
-    { names: ['getpid'], action: 'SCMP_ACT_ERRNO', errnoRet: 13 },
-    { names: ['personality'], action: 'SCMP_ACT_ERRNO', args: [{ index: 0, value: 0x400000, op: 'SCMP_CMP_EQ' }] },
-  ] };
+  const profile = {
+    defaultAction: 'SCMP_ACT_ALLOW',
+    architectures: ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86'],
+    syscalls: [
+      { names: ['getpid'], action: 'SCMP_ACT_ERRNO', errnoRet: 13 },
+      { names: ['personality'], action: 'SCMP_ACT_ERRNO', args: [{ index: 0, value: 0x400000, op: 'SCMP_CMP_EQ' }] },
+    ],
+  };
   const caps = ['CAP_CHOWN', 'CAP_KILL']; // not CAP_SYS_ADMIN: without no_new_privs the helper installs the filter before dropping it
 
-  it('seccomp-dropped: config.json\'s filter is in force in run and exec, without no_new_privs', async () => {
+  it("seccomp-dropped: config.json's filter is in force in run and exec, without no_new_privs", async () => {
     const probe = installProbe(join(bundle, 'rootfs'));
-    config(['sh', '-c', `grep -E '^(Seccomp|NoNewPrivs):' /proc/self/status; ${probe} getpid personality-exec personality-query`], (c) => {
-      c.linux.seccomp = profile;
-      c.process.capabilities = { bounding: caps, effective: caps, permitted: caps };
-    });
+    config(
+      [
+        'sh',
+        '-c',
+        `grep -E '^(Seccomp|NoNewPrivs):' /proc/self/status; ${probe} getpid personality-exec personality-query`,
+      ],
+      (c) => {
+        c.linux.seccomp = profile;
+        c.process.capabilities = { bounding: caps, effective: caps, permitted: caps };
+      },
+    );
     const r = await rt('run', '--bundle', bundle, 's1');
     expect(r.stderr).toBe('');
     const [nnp, seccomp, ...rest] = String(r.stdout).split('\n');

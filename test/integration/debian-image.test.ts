@@ -32,7 +32,9 @@ my $buf = "\\0" x 256; my $n = syscall($get, $path, $name, $buf, 256);
 $n >= 0 or die "getxattr $name: $!\\n"; print unpack('H*', substr($buf, 0, $n)), "\\n";
 `;
 /** postinst: a system user, chown and chmod of its files, a setgid program with xattrs (user.*, a file capability). */
-const postinst = (version: string): string => `getent passwd hutchsvc >/dev/null || useradd --system --no-create-home --home-dir /var/lib/hutch-probe --shell /usr/sbin/nologin hutchsvc
+const postinst = (
+  version: string,
+): string => `getent passwd hutchsvc >/dev/null || useradd --system --no-create-home --home-dir /var/lib/hutch-probe --shell /usr/sbin/nologin hutchsvc
 mkdir -p /var/lib/hutch-probe
 echo state > /var/lib/hutch-probe/state
 chown -R hutchsvc:hutchsvc /var/lib/hutch-probe
@@ -48,10 +50,16 @@ function probe(version: '1.0' | '2.0'): DebSpec {
   const v = version[0];
   const only = version === '1.0' ? 'old-only.txt' : 'new-only.txt';
   return {
-    name: 'hutch-probe', version,
+    name: 'hutch-probe',
+    version,
     files: {
-      [`${P.slice(1)}/data.txt`]: `data v${v}\n`, [`${P.slice(1)}/${only}`]: `${only}\n`, [`${P.slice(1)}/sub/nested.txt`]: 'nested\n',
-      [`${P.slice(1)}/empty/`]: '', 'etc/hutch-probe.conf': `setting=${v}\n`, 'usr/bin/hutch-probe': `#!/bin/sh\necho probe v${v}\n`, 'usr/bin/hutch-xattr': XATTR_TOOL,
+      [`${P.slice(1)}/data.txt`]: `data v${v}\n`,
+      [`${P.slice(1)}/${only}`]: `${only}\n`,
+      [`${P.slice(1)}/sub/nested.txt`]: 'nested\n',
+      [`${P.slice(1)}/empty/`]: '',
+      'etc/hutch-probe.conf': `setting=${v}\n`,
+      'usr/bin/hutch-probe': `#!/bin/sh\necho probe v${v}\n`,
+      'usr/bin/hutch-xattr': XATTR_TOOL,
     },
     hardlinks: { [`${P.slice(1)}/data-hard.txt`]: `${P.slice(1)}/data.txt` },
     symlinks: { [`${P.slice(1)}/data-link`]: 'data.txt' },
@@ -62,7 +70,19 @@ function probe(version: '1.0' | '2.0'): DebSpec {
 
 /** `hutch run` of a shell script in the Debian image as root, with the .debs at /debs. */
 const run = (script: string) =>
-  hutch(['run', '--root', box.root, '--network', 'none', '-v', `${debs}:/debs:ro`, IMAGE, 'sh', '-c', `set -e\n${script}`]);
+  hutch([
+    'run',
+    '--root',
+    box.root,
+    '--network',
+    'none',
+    '-v',
+    `${debs}:/debs:ro`,
+    IMAGE,
+    'sh',
+    '-c',
+    `set -e\n${script}`,
+  ]);
 
 /** Prints the state of the installed package, one fact per line. */
 const INSPECT = `dpkg-query -W -f='\${Status} \${Version}\\n' hutch-probe
@@ -74,11 +94,28 @@ getent passwd hutchsvc | cut -d: -f1,7
 hutch-xattr get /usr/bin/hutch-probe user.probe.version; hutch-xattr get /usr/bin/hutch-probe security.capability`;
 
 function installed(v: '1' | '2'): string[] {
-  const files = v === '1' ? ['data-hard.txt', 'data-link', 'data.txt', 'empty', 'old-only.txt', 'sub'] : ['data-hard.txt', 'data-link', 'data.txt', 'empty', 'new-only.txt', 'sub'];
-  return [`install ok installed ${v}.0`, 'data.txt root:root 644 2', 'data-hard.txt root:root 644 2', '/usr/bin/hutch-probe root:hutchsvc 2755 1',
-    '/var/lib/hutch-probe hutchsvc:hutchsvc 750 2', '/var/lib/hutch-probe/state hutchsvc:hutchsvc 644 1', 'same-inode',
-    `data v${v}`, 'data.txt', `data v${v}`, ...files, `setting=${v}`, `probe v${v}`, 'hutchsvc:/usr/sbin/nologin',
-    Buffer.from(`${v}.0`).toString('hex'), CAP_NET_RAW];
+  const files =
+    v === '1'
+      ? ['data-hard.txt', 'data-link', 'data.txt', 'empty', 'old-only.txt', 'sub']
+      : ['data-hard.txt', 'data-link', 'data.txt', 'empty', 'new-only.txt', 'sub'];
+  return [
+    `install ok installed ${v}.0`,
+    'data.txt root:root 644 2',
+    'data-hard.txt root:root 644 2',
+    '/usr/bin/hutch-probe root:hutchsvc 2755 1',
+    '/var/lib/hutch-probe hutchsvc:hutchsvc 750 2',
+    '/var/lib/hutch-probe/state hutchsvc:hutchsvc 644 1',
+    'same-inode',
+    `data v${v}`,
+    'data.txt',
+    `data v${v}`,
+    ...files,
+    `setting=${v}`,
+    `probe v${v}`,
+    'hutchsvc:/usr/sbin/nologin',
+    Buffer.from(`${v}.0`).toString('hex'),
+    CAP_NET_RAW,
+  ];
 }
 
 beforeAll(async () => {
@@ -97,14 +134,18 @@ afterEach(async () => {
   await expectNoLeaks(before, [join(box.root, 'run')]);
   for (const dir of ['data/containers', 'data/ephemeral', 'run/ephemeral']) {
     const left = existsSync(join(box.root, dir)) ? readdirSync(join(box.root, dir)) : [];
-    expect(left.filter((name) => !name.startsWith('.')), `folders left in ${dir}`).toEqual([]);
+    expect(
+      left.filter((name) => !name.startsWith('.')),
+      `folders left in ${dir}`,
+    ).toEqual([]);
   }
 });
 
 describe('a debootstrapped Debian image on the union filesystem', () => {
   it('installs, upgrades, removes and purges a local .deb with apt-get and dpkg as root', async () => {
     const layers = layersFingerprint(box.root);
-    const r = await run(`apt-get install -y /debs/hutch-probe_1.0_all.deb >/tmp/apt.log 2>&1 || { cat /tmp/apt.log; exit 1; }
+    const r =
+      await run(`apt-get install -y /debs/hutch-probe_1.0_all.deb >/tmp/apt.log 2>&1 || { cat /tmp/apt.log; exit 1; }
 ${INSPECT}
 echo == upgrade
 dpkg -i /debs/hutch-probe_2.0_all.deb >/tmp/dpkg.log 2>&1 || { cat /tmp/dpkg.log; exit 1; }
@@ -121,9 +162,20 @@ getent passwd hutchsvc || echo no-user
 dpkg --audit && echo audit-clean`);
     expect(r.stderr).toBe('');
     expect(String(r.stdout).split('\n')).toEqual([
-      ...installed('1'), '== upgrade', ...installed('2'), '== remove',
-      'deinstall ok config-files', `ls: cannot access '${P}': No such file or directory`, 'no-bin', 'setting=2', 'hutchsvc',
-      '== purge', 'not-installed', 'purged', 'no-user', 'audit-clean',
+      ...installed('1'),
+      '== upgrade',
+      ...installed('2'),
+      '== remove',
+      'deinstall ok config-files',
+      `ls: cannot access '${P}': No such file or directory`,
+      'no-bin',
+      'setting=2',
+      'hutchsvc',
+      '== purge',
+      'not-installed',
+      'purged',
+      'no-user',
+      'audit-clean',
     ]);
     expect(r.exitCode).toBe(0);
     expect(layersFingerprint(box.root), 'the image layers changed').toBe(layers);
@@ -131,7 +183,8 @@ dpkg --audit && echo audit-clean`);
 
   it('gives a second container a fresh image', async () => {
     const layers = layersFingerprint(box.root);
-    const first = await run(`apt-get install -y /debs/hutch-probe_1.0_all.deb >/tmp/apt.log 2>&1 || { cat /tmp/apt.log; exit 1; }
+    const first =
+      await run(`apt-get install -y /debs/hutch-probe_1.0_all.deb >/tmp/apt.log 2>&1 || { cat /tmp/apt.log; exit 1; }
 hutch-probe`);
     expect(first.stderr).toBe('');
     expect(first.stdout).toBe('probe v1');

@@ -18,12 +18,38 @@ const me = userInfo();
 beforeAll(() => requires('userns', 'subuid', 'newuidmap', 'busybox'));
 
 function spec(command: string[], over: Partial<RunRequest> = {}): Spec {
-  const etc = { hosts: join(t.box.dir, 'hosts'), hostname: join(t.box.dir, 'hostname'), resolvConf: join(t.box.dir, 'resolv.conf') };
+  const etc = {
+    hosts: join(t.box.dir, 'hosts'),
+    hostname: join(t.box.dir, 'hostname'),
+    resolvConf: join(t.box.dir, 'resolv.conf'),
+  };
   for (const f of Object.values(etc)) writeFileSync(f, '');
   const subuid = readSubid('uid', { name: me.username, id: me.uid });
   const subgid = readSubid('gid', { name: me.username, id: me.uid });
-  const request: RunRequest = { rootfs: t.rootfs, command, env: [], envFiles: [], volumes: [], readOnly: false, tmpfs: [], network: 'none', capAdd: [], capDrop: [], tty: false, ulimits: [], ...over };
-  return buildRunSpec(request, { id: 'enginetest0000', uidMappings: rootMaps(me.uid, subuid), gidMappings: rootMaps(me.gid, subgid), subuid, subgid, setgroupsAllowed: true, etcFiles: etc });
+  const request: RunRequest = {
+    rootfs: t.rootfs,
+    command,
+    env: [],
+    envFiles: [],
+    volumes: [],
+    readOnly: false,
+    tmpfs: [],
+    network: 'none',
+    capAdd: [],
+    capDrop: [],
+    tty: false,
+    ulimits: [],
+    ...over,
+  };
+  return buildRunSpec(request, {
+    id: 'enginetest0000',
+    uidMappings: rootMaps(me.uid, subuid),
+    gidMappings: rootMaps(me.gid, subgid),
+    subuid,
+    subgid,
+    setgroupsAllowed: true,
+    etcFiles: etc,
+  });
 }
 
 /** Runs with stdout into a file; returns the exit status and what the container printed. */
@@ -42,7 +68,12 @@ it('runs hooks with the container pid after the maps and mounts, before exec', a
   const seen: string[] = [];
   const hook = async (pid: number): Promise<void> => {
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    seen.push(status.match(/^NSpid:\s+(.*)$/m)![1]!.split(/\s+/).pop()!); // its pid inside: 1
+    seen.push(
+      status
+        .match(/^NSpid:\s+(.*)$/m)![1]!
+        .split(/\s+/)
+        .pop()!,
+    ); // its pid inside: 1
     seen.push(readFileSync(`/proc/${pid}/uid_map`, 'utf8').trim().split('\n').length.toString());
     writeFileSync(join(t.rootfs, 'hook-ran'), `${pid}\n`); // before exec: the command reads it
   };
@@ -56,11 +87,15 @@ it('a failing hook removes the unstarted container and rethrows', async () => {
   const failing = async (): Promise<void> => {
     throw new Error('network setup failed');
   };
-  await expect(runContainer(spec(['true']), { stdio: ['ignore', 'ignore', 'ignore'], hooks: [failing] })).rejects.toThrow('network setup failed');
+  await expect(
+    runContainer(spec(['true']), { stdio: ['ignore', 'ignore', 'ignore'], hooks: [failing] }),
+  ).rejects.toThrow('network setup failed');
 });
 
 it('create and start are separate: nothing runs until start', async () => {
-  const container = await createContainer(spec(['sh', '-c', 'echo started > /marker']), { stdio: ['ignore', 'ignore', 'ignore'] });
+  const container = await createContainer(spec(['sh', '-c', 'echo started > /marker']), {
+    stdio: ['ignore', 'ignore', 'ignore'],
+  });
   expect(readFileSync(`/proc/${container.pid}/status`, 'utf8')).toMatch(/^Name:\s+hutch-nsexec$/m);
   expect(() => readFileSync(join(t.rootfs, 'marker'))).toThrow();
   await container.start();
@@ -74,14 +109,20 @@ it('a signal during creation removes the container unstarted and gives 128+N', a
     await new Promise((resolve) => setTimeout(resolve, 50)); // let the handler run
   };
   const s = spec(['sh', '-c', 'echo started > /marker']);
-  const r = await runContainer(s, { stdio: ['ignore', 'ignore', 'ignore'], hooks: [signalDuringCreate], forwardSignals: true });
+  const r = await runContainer(s, {
+    stdio: ['ignore', 'ignore', 'ignore'],
+    hooks: [signalDuringCreate],
+    forwardSignals: true,
+  });
   expect(r).toEqual({ exitCode: 143 });
   expect(() => readFileSync(join(t.rootfs, 'marker'))).toThrow();
 });
 
-it('hands the terminal master to the caller when asked (as an OCI runtime\'s console socket needs)', async () => {
+it("hands the terminal master to the caller when asked (as an OCI runtime's console socket needs)", async () => {
   let master = -1;
-  const container = await createContainer(spec(['sh', '-c', 'tty'], { tty: true }), { takeTerminal: (fd) => (master = fd) });
+  const container = await createContainer(spec(['sh', '-c', 'tty'], { tty: true }), {
+    takeTerminal: (fd) => (master = fd),
+  });
   expect(master).toBeGreaterThan(2);
   const stream = new ReadStream(master);
   let output = '';

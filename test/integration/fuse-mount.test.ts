@@ -24,7 +24,9 @@ let ns: NsAgent | undefined;
 async function agent(mode: 'range' | 'single', at = tmp): Promise<NsAgent> {
   ns = startAgent(mode, tmp);
   await ns.ok(`mkdir -p bin && ln -s ${repo}/bin/hutch-fs bin/hutch-fs && mount --bind bin /usr/local/sbin`);
-  await ns.ok(`mkdir -p ${at} && cd ${at} && mkdir -p l u-hutch-fs u-fuse-overlayfs w-hutch-fs w-fuse-overlayfs m-hutch-fs m-fuse-overlayfs`);
+  await ns.ok(
+    `mkdir -p ${at} && cd ${at} && mkdir -p l u-hutch-fs u-fuse-overlayfs w-hutch-fs w-fuse-overlayfs m-hutch-fs m-fuse-overlayfs`,
+  );
   return ns;
 }
 
@@ -62,7 +64,11 @@ print(json.dumps({'length': len('/' + leaf('f')), **res}, sort_keys=True))
 `;
 /** The mount's per-mount flags, type and source as /proc/self/mountinfo shows them. */
 const flagsOf = async (d: Driver): Promise<string> =>
-  (await ns!.ok(`awk '$5 == "${tmp}/m-${d}" { for (i = 7; $i != "-"; i++); print $6 " " $(i + 1) " " $(i + 2) }' /proc/self/mountinfo`)).trim();
+  (
+    await ns!.ok(
+      `awk '$5 == "${tmp}/m-${d}" { for (i = 7; $i != "-"; i++); print $6 " " $(i + 1) " " $(i + 2) }' /proc/self/mountinfo`,
+    )
+  ).trim();
 
 beforeEach(() => {
   requires('fuse', 'userns');
@@ -118,30 +124,55 @@ describe('mount -t fuse.hutch-fs, beside fuse-overlayfs', () => {
     }
   });
 
-  it('works at paths of 4095 bytes inside the mount when the upper directory\'s own path is long', async () => {
+  it("works at paths of 4095 bytes inside the mount when the upper directory's own path is long", async () => {
     // Layers, work and mount points under a directory of ~2 KB: upper path + inside path > PATH_MAX.
     const long = `${tmp}/${Array.from({ length: 8 }, (_, i) => `${i}${'p'.repeat(249)}`).join('/')}`;
     writeFileSync(join(tmp, 'long-ops.py'), LONG_OPS);
     await agent('single', long);
     // The lower file at the same 4095-byte path (made from inside the lower directory, step by step).
-    await ns!.ok(`cd ${long}/l && python3 -c "import os; r = '/'.join(('d%02d' % i) + 'x' * 246 for i in range(16)); os.makedirs(r); os.chdir(r); open('z' * 94, 'w').write('lower')"`);
+    await ns!.ok(
+      `cd ${long}/l && python3 -c "import os; r = '/'.join(('d%02d' % i) + 'x' * 246 for i in range(16)); os.makedirs(r); os.chdir(r); open('z' * 94, 'w').write('lower')"`,
+    );
     const results: Record<string, unknown> = {};
     for (const d of DRIVERS) {
       await ns!.ok(`mount -t fuse.${d} overlay ${long}/m-${d} -o ${layers(d, long)}`);
       results[d] = JSON.parse(await ns!.ok(`python3 ${tmp}/long-ops.py ${long}/m-${d}`));
       await ns!.ok(`umount ${long}/m-${d}`);
     }
-    const all = { length: 4095, 'mkdir -p': 'ok', create: 'ok', mkdir: 'ok', link: 'ok', rename: 'ok', symlink: 'ok', chmod: 'ok', chown: 'ok', truncate: 'ok', 'chmod lower': 'ok', 'read back': 'ok', sizes: [10, 10, 5] };
+    const all = {
+      length: 4095,
+      'mkdir -p': 'ok',
+      create: 'ok',
+      mkdir: 'ok',
+      link: 'ok',
+      rename: 'ok',
+      symlink: 'ok',
+      chmod: 'ok',
+      chown: 'ok',
+      truncate: 'ok',
+      'chmod lower': 'ok',
+      'read back': 'ok',
+      sizes: [10, 10, 5],
+    };
     expect(results['hutch-fs']).toEqual(all);
     // fuse-overlayfs (1.10) falls short here: mkdir ENAMETOOLONG, the lower file's copy-up ENOSPC.
-    expect(results['fuse-overlayfs']).toMatchObject({ length: 4095, create: 'ok', link: 'ok', rename: 'ok', chmod: 'ok', truncate: 'ok' });
+    expect(results['fuse-overlayfs']).toMatchObject({
+      length: 4095,
+      create: 'ok',
+      link: 'ok',
+      rename: 'ok',
+      chmod: 'ok',
+      truncate: 'ok',
+    });
   });
 
   it('refuses uidmapping= and gidmapping= with a named error rather than ignoring them', async () => {
     await agent('single');
     const r = await ns!.sh(`mount -t fuse.hutch-fs overlay m-hutch-fs -o ${layers('hutch-fs')},uidmapping=0:1000:1`);
     expect(r.status).not.toBe(0);
-    expect(r.stderr).toMatch(/hutch-fs cannot mount with -o uidmapping=0:1000:1: id shifting between the layers and the mount is not implemented/);
+    expect(r.stderr).toMatch(
+      /hutch-fs cannot mount with -o uidmapping=0:1000:1: id shifting between the layers and the mount is not implemented/,
+    );
     expect(await ns!.ok('cat /proc/self/mountinfo')).not.toContain(`${tmp}/m-hutch-fs`);
   });
 });

@@ -13,8 +13,16 @@ let tmp: string;
 let env: NodeJS.ProcessEnv;
 
 function podman(...args: string[]): { status: number; stdout: string; stderr: string } {
-  const opts = ['--root', join(tmp, 'root'), '--runroot', join(tmp, 'runroot'), '--storage-driver', 'overlay',
-    '--storage-opt', `overlay.mount_program=${join(repo, 'bin/hutch-fs')}`];
+  const opts = [
+    '--root',
+    join(tmp, 'root'),
+    '--runroot',
+    join(tmp, 'runroot'),
+    '--storage-driver',
+    'overlay',
+    '--storage-opt',
+    `overlay.mount_program=${join(repo, 'bin/hutch-fs')}`,
+  ];
   const r = spawnSync('podman', [...opts, ...args], { env, encoding: 'utf8', timeout: 120_000 });
   return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
@@ -26,10 +34,22 @@ beforeAll(() => {
   mkdirSync(run);
   chmodSync(run, 0o700);
   mkdirSync(join(tmp, 'home'));
-  writeFileSync(join(tmp, 'storage.conf'), `[storage]\ndriver = "overlay"\ngraphroot = "${tmp}/root"\nrunroot = "${tmp}/runroot"\nrootless_storage_path = "${tmp}/root"\n` +
-    `[storage.options.overlay]\nmount_program = "${join(repo, 'bin/hutch-fs')}"\n`);
-  writeFileSync(join(tmp, 'containers.conf'), '[engine]\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\nruntime = "runc"\n');
-  env = { PATH: process.env.PATH, HOME: join(tmp, 'home'), XDG_RUNTIME_DIR: run, CONTAINERS_STORAGE_CONF: join(tmp, 'storage.conf'), CONTAINERS_CONF: join(tmp, 'containers.conf') };
+  writeFileSync(
+    join(tmp, 'storage.conf'),
+    `[storage]\ndriver = "overlay"\ngraphroot = "${tmp}/root"\nrunroot = "${tmp}/runroot"\nrootless_storage_path = "${tmp}/root"\n` +
+      `[storage.options.overlay]\nmount_program = "${join(repo, 'bin/hutch-fs')}"\n`,
+  );
+  writeFileSync(
+    join(tmp, 'containers.conf'),
+    '[engine]\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\nruntime = "runc"\n',
+  );
+  env = {
+    PATH: process.env.PATH,
+    HOME: join(tmp, 'home'),
+    XDG_RUNTIME_DIR: run,
+    CONTAINERS_STORAGE_CONF: join(tmp, 'storage.conf'),
+    CONTAINERS_CONF: join(tmp, 'containers.conf'),
+  };
   execFileSync('bash', [join(repo, 'test/fixtures/busybox-archive.sh'), join(tmp, 'img')]);
 });
 
@@ -52,12 +72,29 @@ describe('podman with hutch-fs as mount_program', () => {
   it('loads an image and runs a container that changes its lower layers', () => {
     const load = podman('load', '-i', join(tmp, 'img/bb.tar'));
     expect(load.stderr + load.stdout).toMatch(/Loaded image: localhost\/hutchbb:latest/);
-    const r = podman('run', '--rm', '--network', 'none', 'localhost/hutchbb:latest', 'sh', '-c',
-      'echo new >> /data/a && rm /data/b && mv /data/dir /data/moved && ls /data && cat /data/a /data/moved/sub/f && grep " / " /proc/mounts');
+    const r = podman(
+      'run',
+      '--rm',
+      '--network',
+      'none',
+      'localhost/hutchbb:latest',
+      'sh',
+      '-c',
+      'echo new >> /data/a && rm /data/b && mv /data/dir /data/moved && ls /data && cat /data/a /data/moved/sub/f && grep " / " /proc/mounts',
+    );
     expect(r.stderr).not.toMatch(/Error/);
     expect(r.stdout).toMatch(/^a\nmoved\na\nnew\ndeep\nhutch-fs \/ fuse\.hutch-fs /);
     // The image's layers are untouched: a new container sees the original files.
-    const again = podman('run', '--rm', '--network', 'none', 'localhost/hutchbb:latest', 'sh', '-c', 'ls /data /data/dir/sub');
+    const again = podman(
+      'run',
+      '--rm',
+      '--network',
+      'none',
+      'localhost/hutchbb:latest',
+      'sh',
+      '-c',
+      'ls /data /data/dir/sub',
+    );
     expect(again.stdout).toBe('/data:\na\nb\ndir\n\n/data/dir/sub:\nf\n');
   });
 });

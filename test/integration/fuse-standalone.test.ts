@@ -17,7 +17,8 @@ beforeEach(() => {
   requires('fuse', 'userns');
   tmp = mkdtempSync(join(tmpdir(), 'hutch-fs-'));
   chmodSync(tmp, 0o755);
-  for (const d of ['l1/d', 'l1/o', 'l1/x', 'l2/d', 'l2/o', 'l2/x', 'up', 'wk', 'mnt']) mkdirSync(join(tmp, d), { recursive: true });
+  for (const d of ['l1/d', 'l1/o', 'l1/x', 'l2/d', 'l2/o', 'l2/x', 'up', 'wk', 'mnt'])
+    mkdirSync(join(tmp, d), { recursive: true });
   writeFileSync(join(tmp, 'l2/d/keep'), 'keep\n');
   writeFileSync(join(tmp, 'l2/d/wh-file'), 'hidden by .wh.\n');
   writeFileSync(join(tmp, 'l2/d/wh-dev'), 'hidden by 0/0\n');
@@ -46,16 +47,24 @@ describe('hutch-fs, the fuse-overlayfs drop-in', () => {
   it('reads overlay-style whiteouts and opaque markers, and keeps ownership in override_stat', async () => {
     requires('subuid', 'newuidmap');
     ns = startAgent('range', tmp);
-    await ns.ok(`mknod l1/d/wh-dev c 0 0 && ${py(`import os;os.setxattr("l1/x","user.overlay.opaque",b"y");os.setxattr("l2/owned","user.containers.override_stat",b"12:34:0100640")`)}`);
+    await ns.ok(
+      `mknod l1/d/wh-dev c 0 0 && ${py(`import os;os.setxattr("l1/x","user.overlay.opaque",b"y");os.setxattr("l2/owned","user.containers.override_stat",b"12:34:0100640")`)}`,
+    );
     await ns.ok(`${hutchFs} -o lowerdir=l1:l2,upperdir=up,workdir=wk,overrideonly,some_unknown_option mnt`);
     expect(await ns.ok('ls -a mnt/d; ls mnt/o mnt/x')).toBe('.\n..\nkeep\nmnt/o:\nabove\n\nmnt/x:\nabove\n');
     expect(await ns.ok('stat -c %u:%g:%a mnt/owned')).toBe('12:34:640\n');
-    await ns.ok('chown 1234:5678 mnt/d/keep && mkdir mnt/newdir && chown 42:42 mnt/newdir && rm mnt/d/keep && echo k > mnt/d/keep');
+    await ns.ok(
+      'chown 1234:5678 mnt/d/keep && mkdir mnt/newdir && chown 42:42 mnt/newdir && rm mnt/d/keep && echo k > mnt/d/keep',
+    );
     expect(await ns.ok('stat -c %u:%g mnt/newdir mnt/d/keep')).toBe('42:42\n0:0\n');
-    expect(await ns.ok(py(`import os;print(os.getxattr("up/newdir","user.containers.override_stat").decode())`))).toBe('42:42:040755\n');
+    expect(await ns.ok(py(`import os;print(os.getxattr("up/newdir","user.containers.override_stat").decode())`))).toBe(
+      '42:42:040755\n',
+    );
     expect(await ns.ok('stat -c %u:%g up/newdir')).toBe('0:0\n');
     // Two names of one upper file, each its own kernel inode: a write through one shows through the other.
-    expect(await ns.ok('cat mnt/h2; echo second > mnt/h1; cat mnt/h2; stat -c %i mnt/h1 mnt/h2 | uniq | wc -l')).toBe('first\nsecond\n1\n');
+    expect(await ns.ok('cat mnt/h2; echo second > mnt/h1; cat mnt/h2; stat -c %i mnt/h1 mnt/h2 | uniq | wc -l')).toBe(
+      'first\nsecond\n1\n',
+    );
     expect(await ns.ok('umount mnt && ls -a up/d')).toBe('.\n..\nkeep\n');
   });
 
@@ -81,7 +90,9 @@ describe('hutch-fs, the fuse-overlayfs drop-in', () => {
       const d = ${JSON.stringify(tmp)};
       try { await mountUnion({ lowers: [{ dir: d + '/l1' }], upper: d + '/up', work: d + '/wk', mountpoint: d + '/missing' }); }
       catch (e) { return e.code + ': ' + e.message; }`);
-    expect(err).toMatch(/^FUSE_MOUNT: cannot mount the union at \S*\/missing: failed to access mountpoint \S*\/missing: No such file or directory$/);
+    expect(err).toMatch(
+      /^FUSE_MOUNT: cannot mount the union at \S*\/missing: failed to access mountpoint \S*\/missing: No such file or directory$/,
+    );
   });
 
   it('refuses a bad command line with a usage message', async () => {

@@ -39,7 +39,8 @@ function buildLayers(root: string): void {
     { path: 'data', kind: EntryKind.File, content: 'lower data\n' },
     { path: 'shared', kind: EntryKind.File, content: 'old\n' },
     { path: 'usr/trunc', kind: EntryKind.File, content: 'to be cut\n', mode: 0o640, uid: 3 },
-    { path: 'db/status', kind: EntryKind.File, content: 's0\n' }, { path: 'db/status-old', kind: EntryKind.File, content: 'old\n' },
+    { path: 'db/status', kind: EntryKind.File, content: 's0\n' },
+    { path: 'db/status-old', kind: EntryKind.File, content: 'old\n' },
   ]);
   writeLayer(join(root, 'l1'), join(root, 'l1.idx'), [
     { path: 'gone', kind: EntryKind.Whiteout },
@@ -80,7 +81,25 @@ afterAll(async () => {
 describe('union filesystem over indexed layers', () => {
   it('merges lookups and listings through whiteouts and opaque directories', async () => {
     expect((await ns.ok(`ls -a ${M()}`)).split('\n').filter(Boolean).sort()).toEqual(
-      ['.', '..', 'data', 'db', 'dev', 'etc', 'fifo', 'hl', 'home', 'opq', 'ren', 'shared', 'sym', 'tree', 'usr', 'xa'].sort());
+      [
+        '.',
+        '..',
+        'data',
+        'db',
+        'dev',
+        'etc',
+        'fifo',
+        'hl',
+        'home',
+        'opq',
+        'ren',
+        'shared',
+        'sym',
+        'tree',
+        'usr',
+        'xa',
+      ].sort(),
+    );
     expect(await ns.ok(`ls ${M()}/etc`)).toBe('hostname\nos-release\npasswd\nshadow\n');
     expect(await ns.ok(`cat ${M()}/etc/os-release ${M()}/etc/hostname`)).toBe('top\nbox\n');
     expect(await ns.ok(`ls -a ${M()}/opq`)).toBe('.\n..\nnew\n');
@@ -99,15 +118,25 @@ describe('union filesystem over indexed layers', () => {
   });
 
   it('checks permissions as the kernel would (default_permissions)', async () => {
-    expect((await ns.sh(`setpriv --reuid 1000 --regid 1000 --clear-groups cat ${M()}/etc/shadow`)).stderr).toMatch(/Permission denied/);
+    expect((await ns.sh(`setpriv --reuid 1000 --regid 1000 --clear-groups cat ${M()}/etc/shadow`)).stderr).toMatch(
+      /Permission denied/,
+    );
     expect(await ns.ok(`setpriv --reuid 1000 --regid 1000 --clear-groups cat ${M()}/home/user/notes`)).toBe('mine\n');
-    expect(await ns.ok(`setpriv --reuid 1000 --regid 1000 --clear-groups sh -c 'echo n > ${M()}/home/user/new; stat -c %u:%g ${M()}/home/user/new'`)).toBe('1000:1000\n');
+    expect(
+      await ns.ok(
+        `setpriv --reuid 1000 --regid 1000 --clear-groups sh -c 'echo n > ${M()}/home/user/new; stat -c %u:%g ${M()}/home/user/new'`,
+      ),
+    ).toBe('1000:1000\n');
   });
 
   it('copies up on write, chmod, chown, utimes and setxattr, leaving the layer untouched', async () => {
-    await ns.ok(`echo more >> ${M()}/data && chmod 600 ${M()}/etc/passwd && chown 7:8 ${M()}/etc/os-release && touch -d @1600000000 ${M()}/hl/a`);
+    await ns.ok(
+      `echo more >> ${M()}/data && chmod 600 ${M()}/etc/passwd && chown 7:8 ${M()}/etc/os-release && touch -d @1600000000 ${M()}/hl/a`,
+    );
     expect(await ns.ok(`cat ${M()}/data`)).toBe('lower data\nmore\n');
-    expect(await ns.ok(`stat -c %a ${M()}/etc/passwd; stat -c %u:%g ${M()}/etc/os-release; stat -c %Y ${M()}/hl/a`)).toBe('600\n7:8\n1600000000\n');
+    expect(
+      await ns.ok(`stat -c %a ${M()}/etc/passwd; stat -c %u:%g ${M()}/etc/os-release; stat -c %Y ${M()}/hl/a`),
+    ).toBe('600\n7:8\n1600000000\n');
     expect(await ns.ok(`stat -c %u:%g ${tmp}/upper/etc/os-release`)).toBe('7:8\n');
     await ns.ok(`chown -h 5:5 ${M()}/sym && mkfifo ${M()}/fifo2 && chmod 700 ${M()}/ren/sub`);
     expect(await ns.ok(`stat -c %a ${M()}/ren/sub; cat ${M()}/ren/sub/deep`)).toBe('700\ndeep\n');
@@ -121,18 +150,25 @@ describe('union filesystem over indexed layers', () => {
     expect(await ns.ok(`stat -c %i ${M()}/xa`)).toBe(before);
     const a = await ns.ok(`stat -c %i ${M()}/tree/a/d`);
     await ns.ok(`ln ${M()}/tree/a/d ${M()}/tree/d2`);
-    expect(await ns.ok(`stat -c %i:%h ${M()}/tree/d2; stat -c %i:%h ${M()}/tree/a/d`)).toBe(`${a.trim()}:2\n${a.trim()}:2\n`);
+    expect(await ns.ok(`stat -c %i:%h ${M()}/tree/d2; stat -c %i:%h ${M()}/tree/a/d`)).toBe(
+      `${a.trim()}:2\n${a.trim()}:2\n`,
+    );
     // hl/a was copied up above: as with overlayfs's index=on, hl/b stays the same file.
     expect(await ns.ok(`stat -c %i:%h ${M()}/hl/b`)).toBe(await ns.ok(`stat -c %i:%h ${M()}/hl/a`));
     expect(await ns.ok(`stat -c %h ${M()}/hl/a; echo more >> ${M()}/hl/a; cat ${M()}/hl/b`)).toBe('2\nlinked\nmore\n');
     expect(readFileSync(join(tmp, 'l2/hl/b'), 'utf8')).toBe('linked\n');
   });
 
-  it('keeps the other name of a hard link renamed over or removed, over lower names (dpkg\'s status-old)', async () => {
+  it("keeps the other name of a hard link renamed over or removed, over lower names (dpkg's status-old)", async () => {
     const step = 'rm status-old && ln status status-old && echo $i > status-new && mv status-new status';
-    await ns.ok(`cd ${M()}/db && for i in 1 2; do ${step}; done && ln status status-old2 && rm status-old && ln status status-old`);
-    expect(await ns.ok(`cd ${M()}/db && ls && cat status status-old && stat -c %h status status-old2 && rm status-old && ls`)).toBe(
-      'status\nstatus-old\nstatus-old2\n2\n2\n3\n3\nstatus\nstatus-old2\n');
+    await ns.ok(
+      `cd ${M()}/db && for i in 1 2; do ${step}; done && ln status status-old2 && rm status-old && ln status status-old`,
+    );
+    expect(
+      await ns.ok(
+        `cd ${M()}/db && ls && cat status status-old && stat -c %h status status-old2 && rm status-old && ls`,
+      ),
+    ).toBe('status\nstatus-old\nstatus-old2\n2\n2\n3\n3\nstatus\nstatus-old2\n');
   });
 
   it('removes lower entries with whiteouts, and re-creates over them', async () => {
@@ -146,17 +182,24 @@ describe('union filesystem over indexed layers', () => {
 
   it('renames lower directories and files, over existing entries, with NOREPLACE and EXCHANGE', async () => {
     await ns.ok(`mv ${M()}/ren ${M()}/ren2`);
-    expect(await ns.ok(`ls -a ${M()}/ren2 ${M()}/ren2/sub; cat ${M()}/ren2/sub/deep`)).toBe(`${M()}/ren2:\n.\n..\nsub\ntop\n\n${M()}/ren2/sub:\n.\n..\ndeep\ndeep\n`);
+    expect(await ns.ok(`ls -a ${M()}/ren2 ${M()}/ren2/sub; cat ${M()}/ren2/sub/deep`)).toBe(
+      `${M()}/ren2:\n.\n..\nsub\ntop\n\n${M()}/ren2/sub:\n.\n..\ndeep\ndeep\n`,
+    );
     expect((await ns.sh(`ls ${M()}/ren`)).status).not.toBe(0);
     await ns.ok(`mv ${M()}/etc/hostname ${M()}/etc/passwd && cat ${M()}/etc/passwd`);
     expect(await ns.ok(`ls ${M()}/etc`)).toBe('os-release\npasswd\nshadow\n');
     await ns.ok(`echo 1 > ${M()}/x1 && echo 2 > ${M()}/x2`);
-    const r = await ns.sh(py(`import ctypes,os;l=ctypes.CDLL(None,use_errno=True);r=l.renameat2(-100,b"${M()}/x1",-100,b"${M()}/x2",1);print(r,ctypes.get_errno());r=l.renameat2(-100,b"${M()}/x1",-100,b"${M()}/x2",2);print(r);print(open("${M()}/x1").read().strip(),open("${M()}/x2").read().strip())`));
+    const r = await ns.sh(
+      py(
+        `import ctypes,os;l=ctypes.CDLL(None,use_errno=True);r=l.renameat2(-100,b"${M()}/x1",-100,b"${M()}/x2",1);print(r,ctypes.get_errno());r=l.renameat2(-100,b"${M()}/x1",-100,b"${M()}/x2",2);print(r);print(open("${M()}/x1").read().strip(),open("${M()}/x2").read().strip())`,
+      ),
+    );
     expect(r.stdout).toBe('-1 17\n0\n2 1\n');
   });
 
   it('keeps open files working after unlink, and honours O_APPEND, O_TRUNC and O_EXCL', async () => {
-    const out = await ns.ok(py(`
+    const out = await ns.ok(
+      py(`
 import os
 p="${M()}/etc/shadow"
 fd=os.open(p,os.O_RDONLY); os.unlink(p); print(os.read(fd,100).decode().strip(), os.fstat(fd).st_size); os.close(fd)
@@ -170,7 +213,8 @@ fd=os.open("${M()}/etc/os-release",os.O_WRONLY|os.O_TRUNC); os.close(fd); print(
 try:
   os.open("${M()}/data",os.O_CREAT|os.O_EXCL|os.O_WRONLY)
 except FileExistsError: print("EEXIST")
-`));
+`),
+    );
     expect(out).toBe('secret 7\nhello False\nabc\n0\nEEXIST\n');
     await ns.ok(`truncate -s 0 ${M()}/usr/trunc`);
     expect(await ns.ok(`stat -c %s:%a:%u ${M()}/usr/trunc`)).toBe('0:640:3\n');
@@ -178,7 +222,8 @@ except FileExistsError: print("EEXIST")
   });
 
   it('shows a reader of a lower file what another process wrote, through copy-up and rename', async () => {
-    const out = await ns.ok(py(`
+    const out = await ns.ok(
+      py(`
 import os
 p="${M()}/shared"
 r=os.open(p,os.O_RDONLY); a=os.read(r,3)
@@ -186,13 +231,15 @@ w=os.open(p,os.O_WRONLY); os.write(w,b"new"); os.close(w)
 os.lseek(r,0,0); b=os.read(r,3)
 os.rename(p,p+".moved"); os.lseek(r,0,0); c=os.read(r,3); os.close(r)
 print(a.decode(),b.decode(),c.decode(),open(p+".moved").read().strip())
-`));
+`),
+    );
     expect(out).toBe('old new new new\n');
     expect(readFileSync(join(tmp, 'l2/shared'), 'utf8')).toBe('old\n');
   });
 
   it('passes user xattrs through and hides its own', async () => {
-    const out = await ns.ok(py(`
+    const out = await ns.ok(
+      py(`
 import os
 p="${M()}/xa"
 print(os.getxattr(p,"user.test").decode())
@@ -202,13 +249,15 @@ except OSError as e: print(e.errno)
 os.chown("${M()}/etc/passwd",3,4); print(os.listxattr("${M()}/etc/passwd"))
 import struct; v=struct.pack("<IIIII",0x02000001,1<<13,0,0,0)
 os.setxattr("${M()}/usr/bin/tool","security.capability",v); print(os.getxattr("${M()}/usr/bin/tool","security.capability")==v)
-`));
+`),
+    );
     expect(out).toBe(`hello\n['user.new', 'user.test']\n1\n[]\nTrue\n`);
     expect(await ns.ok(`stat -f -c %b:%S ${M()}`)).toBe(await ns.ok(`stat -f -c %b:%S ${tmp}/upper`));
   });
 
   it('serves shared and private mmap', async () => {
-    const out = await ns.ok(py(`
+    const out = await ns.ok(
+      py(`
 import mmap,os
 p="${M()}/mm"; open(p,"wb").write(b"0"*8192)
 with open(p,"r+b") as f:
@@ -218,12 +267,14 @@ with open(p,"r+b") as f:
 print(open(p,"rb").read(5).decode())
 with open("${M()}/usr/bin/tool","rb") as f:
   m=mmap.mmap(f.fileno(),0,prot=mmap.PROT_READ); print(m[:9]); m.close()
-`));
+`),
+    );
     expect(out).toBe(`share\nb'#!/bin/sh'\n`);
   });
 
   it('keeps POSIX and flock locks local to the mount', async () => {
-    const lock = (kind: string): string => py(`
+    const lock = (kind: string): string =>
+      py(`
 import fcntl,os,subprocess,sys
 p="${M()}/lockfile"; f=open(p,"w")
 ${kind === 'flock' ? 'fcntl.flock(f,fcntl.LOCK_EX)' : 'fcntl.lockf(f,fcntl.LOCK_EX)'}
@@ -235,8 +286,14 @@ print(r.stdout.strip())
   });
 
   it('handles a sparse file larger than 4 GiB', async () => {
-    await ns.ok(`truncate -s 5G ${M()}/sparse && printf end | dd of=${M()}/sparse bs=1 seek=4831838208 conv=notrunc status=none`);
-    expect(await ns.ok(`stat -c %s ${M()}/sparse; dd if=${M()}/sparse bs=1 skip=4831838208 count=3 status=none; echo; du -k ${M()}/sparse | cut -f1; rm ${M()}/sparse`)).toMatch(/^5368709120\nend\n\d{1,3}\n$/);
+    await ns.ok(
+      `truncate -s 5G ${M()}/sparse && printf end | dd of=${M()}/sparse bs=1 seek=4831838208 conv=notrunc status=none`,
+    );
+    expect(
+      await ns.ok(
+        `stat -c %s ${M()}/sparse; dd if=${M()}/sparse bs=1 skip=4831838208 count=3 status=none; echo; du -k ${M()}/sparse | cut -f1; rm ${M()}/sparse`,
+      ),
+    ).toMatch(/^5368709120\nend\n\d{1,3}\n$/);
   });
 
   it('strips setuid on write by another user, as the kernel does', async () => {
@@ -254,17 +311,21 @@ print(r.stdout.strip())
   });
 
   it('keeps names that are not UTF-8 byte for byte', async () => {
-    const out = await ns.ok(py(`
+    const out = await ns.ok(
+      py(`
 import os
 d=b"${M()}/bytes"; os.mkdir(d); n=b"caf\\xe9-\\xff\\xfe"
 open(d+b"/"+n,"w").write("x"); os.rename(d+b"/"+n, d+b"/"+n+b"2")
 print(os.listdir(d)==[n+b"2"], open(d+b"/"+n+b"2").read(), os.path.exists(d+b"/"+n))
-`));
+`),
+    );
     expect(out).toBe('True x False\n');
   });
 
   it('takes concurrent writers', async () => {
-    await ns.ok(`for i in 1 2 3 4; do (for j in $(seq 500); do echo "$i $j" >> ${M()}/shared.log; done; seq 2000 > ${M()}/own.$i) & done; wait`);
+    await ns.ok(
+      `for i in 1 2 3 4; do (for j in $(seq 500); do echo "$i $j" >> ${M()}/shared.log; done; seq 2000 > ${M()}/own.$i) & done; wait`,
+    );
     expect(await ns.ok(`wc -l < ${M()}/shared.log; cat ${M()}/own.* | wc -l`)).toBe('2000\n8000\n');
   });
 
@@ -278,13 +339,19 @@ print(os.listdir(d)==[n+b"2"], open(d+b"/"+n+b"2").read(), os.path.exists(d+b"/"
     const found = Number(await ns.ok(`${bb} find ${M()} | wc -l`));
     const tarred = Number(await ns.ok(`cd ${M()} && ${bb} tar cf - . | ${bb} tar tf - | wc -l`));
     expect(tarred).toBe(found);
-    await ns.ok(`cd ${M()} && ${bb} tar cf ${tmp}/t.tar usr etc && mkdir untar && cd untar && ${bb} tar xf ${tmp}/t.tar && ${bb} sh -c 'test "$(cat etc/hostname 2>/dev/null || cat etc/passwd)" != ""'`);
+    await ns.ok(
+      `cd ${M()} && ${bb} tar cf ${tmp}/t.tar usr etc && mkdir untar && cd untar && ${bb} tar xf ${tmp}/t.tar && ${bb} sh -c 'test "$(cat etc/hostname 2>/dev/null || cat etc/passwd)" != ""'`,
+    );
   });
 
   it('runs SQLite (locks, fsync, journal renames) with an intact database', async () => {
     const db = `${M()}/etc/app.db`;
-    await ns.ok(`sqlite3 ${db} 'PRAGMA journal_mode=WAL; CREATE TABLE t(x); WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM c WHERE i<5000) INSERT INTO t SELECT i FROM c;'`);
-    await ns.ok(`(sqlite3 ${db} 'BEGIN; UPDATE t SET x=x+1; COMMIT;' & sqlite3 ${db} '.timeout 5000' 'SELECT count(*) FROM t;' >/dev/null; wait)`);
+    await ns.ok(
+      `sqlite3 ${db} 'PRAGMA journal_mode=WAL; CREATE TABLE t(x); WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM c WHERE i<5000) INSERT INTO t SELECT i FROM c;'`,
+    );
+    await ns.ok(
+      `(sqlite3 ${db} 'BEGIN; UPDATE t SET x=x+1; COMMIT;' & sqlite3 ${db} '.timeout 5000' 'SELECT count(*) FROM t;' >/dev/null; wait)`,
+    );
     expect(await ns.ok(`sqlite3 ${db} 'PRAGMA integrity_check; SELECT sum(x) FROM t;'`)).toBe('ok\n12507500\n');
   });
 

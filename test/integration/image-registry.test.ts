@@ -7,7 +7,14 @@ import { afterAll, beforeAll, describe, expect, onTestFinished, test } from 'vit
 import { requires } from '../helpers/host.js';
 import { hutch, storeListing, tempDir } from '../helpers/image-cli.js';
 import { buildFixtureImage, fixtureLayers, writeImageLayout, type BuiltImage } from '../helpers/image-fixtures.js';
-import { endPodmanPause, flakyProxy, isolatedEnv, pushLayout, startRegistry, type Registry } from '../helpers/registry.js';
+import {
+  endPodmanPause,
+  flakyProxy,
+  isolatedEnv,
+  pushLayout,
+  startRegistry,
+  type Registry,
+} from '../helpers/registry.js';
 
 let fixture: BuiltImage;
 let big: BuiltImage;
@@ -23,7 +30,9 @@ beforeAll(async () => {
   fixture = await buildFixtureImage(join(work, 'layout'));
   // One 8 MiB layer (uncompressed, random): the stalling proxy stops a pull half-way through it.
   const { randomBytes } = await import('node:crypto');
-  big = await writeImageLayout(join(work, 'big'), 'big', [{ entries: [{ name: 'big.bin', type: 'file', mode: 0o644, content: randomBytes(8 << 20) }], compression: 'none' }]);
+  big = await writeImageLayout(join(work, 'big'), 'big', [
+    { entries: [{ name: 'big.bin', type: 'file', mode: 0o644, content: randomBytes(8 << 20) }], compression: 'none' },
+  ]);
   const storage = join(work, 'storage');
   open = await startRegistry(join(work, 'open'), storage);
   registries.push(open);
@@ -42,16 +51,25 @@ describe('registry pulls', () => {
   test('anonymous pull by tag and by digest; the store holds the image once', async () => {
     const home = tempDir('hutch-home-');
     const root = join(home, 'root');
-    const pulled = await hutch(['pull', '-q', '--tls-verify=false', '--root', root, `${open.host}/hutch/fixture:1`], { home });
+    const pulled = await hutch(['pull', '-q', '--tls-verify=false', '--root', root, `${open.host}/hutch/fixture:1`], {
+      home,
+    });
     expect(pulled.stderr).toBe('');
     expect(pulled.stdout.trim()).toBe(fixture.configDigest.slice(7));
-    const inspect = JSON.parse((await hutch(['inspect', '--root', root, `${open.host}/hutch/fixture:1`], { home })).stdout);
+    const inspect = JSON.parse(
+      (await hutch(['inspect', '--root', root, `${open.host}/hutch/fixture:1`], { home })).stdout,
+    );
     const digest = inspect[0].Digest as string;
     const before = storeListing(root);
-    const byDigest = await hutch(['pull', '-q', '--tls-verify=false', '--root', root, `${open.host}/hutch/fixture@${digest}`], { home });
+    const byDigest = await hutch(
+      ['pull', '-q', '--tls-verify=false', '--root', root, `${open.host}/hutch/fixture@${digest}`],
+      { home },
+    );
     expect(byDigest.stdout.trim()).toBe(fixture.configDigest.slice(7));
     expect(storeListing(root)).toEqual(before);
-    const missing = await hutch(['pull', '-q', '--tls-verify=false', '--root', root, `${open.host}/hutch/nothing:1`], { home });
+    const missing = await hutch(['pull', '-q', '--tls-verify=false', '--root', root, `${open.host}/hutch/nothing:1`], {
+      home,
+    });
     expect(missing.exitCode).toBe(125);
     expect(missing.stderr).toContain('the registry has no such manifest');
   });
@@ -59,21 +77,47 @@ describe('registry pulls', () => {
   test('a Docker schema 2 image (gzip layers) pulls to the same image id', async () => {
     const home = tempDir('hutch-home-');
     const env = isolatedEnv(join(home, 'skopeo'));
-    const gz = await writeImageLayout(join(home, 'gz'), 'gz', fixtureLayers().map((l) => ({ ...l, compression: 'gzip' as const })));
-    const pushed = await execa('skopeo', ['copy', '--quiet', '--format', 'v2s2', '--dest-tls-verify=false', `oci:${gz.dir}:gz`, `docker://${open.host}/hutch/fixture:v2s2`], { env, extendEnv: false, reject: false });
+    const gz = await writeImageLayout(
+      join(home, 'gz'),
+      'gz',
+      fixtureLayers().map((l) => ({ ...l, compression: 'gzip' as const })),
+    );
+    const pushed = await execa(
+      'skopeo',
+      [
+        'copy',
+        '--quiet',
+        '--format',
+        'v2s2',
+        '--dest-tls-verify=false',
+        `oci:${gz.dir}:gz`,
+        `docker://${open.host}/hutch/fixture:v2s2`,
+      ],
+      { env, extendEnv: false, reject: false },
+    );
     expect(pushed.exitCode, pushed.stderr).toBe(0);
     const root = join(home, 'root');
-    const pulled = await hutch(['pull', '-q', '--tls-verify=false', '--root', root, `${open.host}/hutch/fixture:v2s2`], { home });
+    const pulled = await hutch(
+      ['pull', '-q', '--tls-verify=false', '--root', root, `${open.host}/hutch/fixture:v2s2`],
+      { home },
+    );
     expect(pulled.stderr).toBe('');
-    const inspect = JSON.parse((await hutch(['inspect', '--root', root, `${open.host}/hutch/fixture:v2s2`], { home })).stdout);
-    expect(inspect[0].Layers.map((l: { MediaType: string }) => l.MediaType)).toContain('application/vnd.docker.image.rootfs.diff.tar.gzip');
+    const inspect = JSON.parse(
+      (await hutch(['inspect', '--root', root, `${open.host}/hutch/fixture:v2s2`], { home })).stdout,
+    );
+    expect(inspect[0].Layers.map((l: { MediaType: string }) => l.MediaType)).toContain(
+      'application/vnd.docker.image.rootfs.diff.tar.gzip',
+    );
     expect(inspect[0].RootFS.Layers).toEqual(gz.diffIds);
   });
 
   test('short names resolve through unqualified-search-registries; insecure = true means plain HTTP', async () => {
     const home = tempDir('hutch-home-');
     const conf = join(home, 'registries.conf');
-    writeFileSync(conf, `unqualified-search-registries = ["${open.host}"]\n\n[[registry]]\nlocation = "${open.host}"\ninsecure = true\n`);
+    writeFileSync(
+      conf,
+      `unqualified-search-registries = ["${open.host}"]\n\n[[registry]]\nlocation = "${open.host}"\ninsecure = true\n`,
+    );
     const env = { CONTAINERS_REGISTRIES_CONF: conf };
     const pulled = await hutch(['pull', '-q', '--root', join(home, 'root'), 'hutch/fixture:1'], { home, env });
     expect(pulled.stderr).toBe('');
@@ -90,11 +134,19 @@ describe('registry pulls', () => {
     expect(refused.exitCode).toBe(125);
     expect(refused.stderr).toContain('the registry requires authentication');
     expect(refused.stderr).toContain(`hint: log in with \`hutch login ${basic.host}\``);
-    const bad = await hutch(['login', '--tls-verify=false', '-u', user.user, '--password-stdin', basic.host], { home, input: 'wrong\n' });
+    const bad = await hutch(['login', '--tls-verify=false', '-u', user.user, '--password-stdin', basic.host], {
+      home,
+      input: 'wrong\n',
+    });
     expect(bad.exitCode).toBe(125);
-    const login = await hutch(['login', '--tls-verify=false', '-u', user.user, '--password-stdin', basic.host], { home, input: `${user.password}\n` });
+    const login = await hutch(['login', '--tls-verify=false', '-u', user.user, '--password-stdin', basic.host], {
+      home,
+      input: `${user.password}\n`,
+    });
     expect(login.stdout).toContain('Login Succeeded');
-    expect(JSON.parse(readFileSync(join(home, 'run', 'containers', 'auth.json'), 'utf8')).auths[basic.host].auth).toBeDefined();
+    expect(
+      JSON.parse(readFileSync(join(home, 'run', 'containers', 'auth.json'), 'utf8')).auths[basic.host].auth,
+    ).toBeDefined();
     const pulled = await hutch(['pull', '-q', '--tls-verify=false', '--root', root, ref], { home });
     expect(pulled.stdout.trim()).toBe(fixture.configDigest.slice(7));
     expect((await hutch(['logout', basic.host], { home })).exitCode).toBe(0);
@@ -107,12 +159,20 @@ describe('registry pulls', () => {
     const refused = await hutch(['pull', '-q', '--tls-verify=false', '--root', root, ref], { home });
     expect(refused.exitCode).toBe(125);
     expect(refused.stderr).toContain('the token service');
-    const pulled = await hutch(['pull', '-q', '--tls-verify=false', '--creds', `${user.user}:${user.password}`, '--root', root, ref], { home });
+    const pulled = await hutch(
+      ['pull', '-q', '--tls-verify=false', '--creds', `${user.user}:${user.password}`, '--root', root, ref],
+      { home },
+    );
     expect(pulled.stderr).toBe('');
     expect(pulled.stdout.trim()).toBe(fixture.configDigest.slice(7));
     const docker = join(home, '.docker');
     await execa('mkdir', ['-p', docker]);
-    writeFileSync(join(docker, 'config.json'), JSON.stringify({ auths: { [token.host]: { auth: Buffer.from(`${user.user}:${user.password}`).toString('base64') } } }));
+    writeFileSync(
+      join(docker, 'config.json'),
+      JSON.stringify({
+        auths: { [token.host]: { auth: Buffer.from(`${user.user}:${user.password}`).toString('base64') } },
+      }),
+    );
     const again = await hutch(['pull', '-q', '--tls-verify=false', '--root', join(home, 'root2'), ref], { home });
     expect(again.stdout.trim()).toBe(fixture.configDigest.slice(7));
   });
@@ -121,7 +181,10 @@ describe('registry pulls', () => {
     const proxy = await flakyProxy(open.host);
     try {
       const home = tempDir('hutch-home-');
-      const pulled = await hutch(['pull', '-q', '--tls-verify=false', '--root', join(home, 'root'), `${proxy.host}/hutch/fixture:1`], { home });
+      const pulled = await hutch(
+        ['pull', '-q', '--tls-verify=false', '--root', join(home, 'root'), `${proxy.host}/hutch/fixture:1`],
+        { home },
+      );
       expect(pulled.stderr).toBe('');
       expect(pulled.stdout.trim()).toBe(fixture.configDigest.slice(7));
       expect([...proxy.hits.values()].every((n) => n === 3)).toBe(true);
@@ -150,10 +213,20 @@ describe('registry pulls', () => {
     const proxy = await flakyProxy(open.host, 'stall');
     try {
       const args = ['pull', '-q', '--tls-verify=false', '--root', root, `${proxy.host}/hutch/big:1`];
-      const child = execa(join(import.meta.dirname, '..', '..', 'bin', 'hutch'), args, { reject: false, env: { HOME: home } });
+      const child = execa(join(import.meta.dirname, '..', '..', 'bin', 'hutch'), args, {
+        reject: false,
+        env: { HOME: home },
+      });
       const tmp = join(root, 'data', 'tmp');
       // The proxy stops half-way through the layer: wait until the staged file has data, then kill.
-      const staged = (): boolean => existsSync(tmp) && readdirSync(tmp).some((n) => n.startsWith('layer-') && existsSync(join(tmp, n, 'root', 'big.bin')) && statSync(join(tmp, n, 'root', 'big.bin')).size > 0);
+      const staged = (): boolean =>
+        existsSync(tmp) &&
+        readdirSync(tmp).some(
+          (n) =>
+            n.startsWith('layer-') &&
+            existsSync(join(tmp, n, 'root', 'big.bin')) &&
+            statSync(join(tmp, n, 'root', 'big.bin')).size > 0,
+        );
       while (!staged()) await new Promise((r) => setTimeout(r, 25));
       child.kill('SIGKILL');
       await child;
@@ -162,7 +235,9 @@ describe('registry pulls', () => {
     }
     expect(existsSync(join(root, 'data', 'layers', 'sha256', big.diffIds[0]!.slice(7)))).toBe(false);
     expect(existsSync(join(root, 'data', 'images.json'))).toBe(false);
-    const again = await hutch(['pull', '-q', '--tls-verify=false', '--root', root, `${open.host}/hutch/big:1`], { home });
+    const again = await hutch(['pull', '-q', '--tls-verify=false', '--root', root, `${open.host}/hutch/big:1`], {
+      home,
+    });
     expect(again.stdout.trim()).toBe(big.configDigest.slice(7));
     expect(readdirSync(join(root, 'data', 'tmp'))).toEqual([]);
   });
@@ -179,15 +254,34 @@ describe('round trips with podman and skopeo', () => {
     expect(saved.stderr).toBe('');
     const env = isolatedEnv(join(home, 'podman'));
     onTestFinished(() => endPodmanPause(join(home, 'podman')));
-    const podman = ['--root', join(home, 'podman', 'storage'), '--runroot', join(home, 'podman', 'runroot'), '--storage-driver', 'vfs'];
-    const loaded = await execa('podman', [...podman, 'load', '-q', '-i', file], { env, extendEnv: false, reject: false });
+    const podman = [
+      '--root',
+      join(home, 'podman', 'storage'),
+      '--runroot',
+      join(home, 'podman', 'runroot'),
+      '--storage-driver',
+      'vfs',
+    ];
+    const loaded = await execa('podman', [...podman, 'load', '-q', '-i', file], {
+      env,
+      extendEnv: false,
+      reject: false,
+    });
     expect(loaded.exitCode, loaded.stderr).toBe(0);
-    const ids = await execa('podman', [...podman, 'images', '--no-trunc', '--format', '{{.ID}} {{.Repository}}:{{.Tag}}'], { env, extendEnv: false });
+    const ids = await execa(
+      'podman',
+      [...podman, 'images', '--no-trunc', '--format', '{{.ID}} {{.Repository}}:{{.Tag}}'],
+      { env, extendEnv: false },
+    );
     expect(ids.stdout).toContain(`${fixture.configDigest} localhost/roundtrip:1`);
     // and back: podman save (docker-archive and oci-archive) then hutch load
     for (const format of ['docker-archive', 'oci-archive']) {
       const back = join(home, `back-${format}.tar`);
-      const out = await execa('podman', [...podman, 'save', '--format', format, '-o', back, 'localhost/roundtrip:1'], { env, extendEnv: false, reject: false });
+      const out = await execa('podman', [...podman, 'save', '--format', format, '-o', back, 'localhost/roundtrip:1'], {
+        env,
+        extendEnv: false,
+        reject: false,
+      });
       expect(out.exitCode, out.stderr).toBe(0);
       const other = join(home, `root-${format}`);
       const loaded = await hutch(['load', '-q', '--root', other, '-i', back], { home });
@@ -204,10 +298,19 @@ describe('round trips with podman and skopeo', () => {
     const root = join(home, 'root');
     await hutch(['pull', '-q', '--root', root, `oci:${fixture.dir}:fixture`], { home });
     const file = join(home, 'image.oci.tar');
-    await hutch(['save', '--root', root, '--format', 'oci-archive', '-o', file, fixture.configDigest.slice(7)], { home });
-    const copied = await execa('skopeo', ['copy', '--quiet', '--dest-tls-verify=false', `oci-archive:${file}`, `docker://${open.host}/hutch/roundtrip:1`], { env: isolatedEnv(join(home, 'skopeo')), extendEnv: false, reject: false });
+    await hutch(['save', '--root', root, '--format', 'oci-archive', '-o', file, fixture.configDigest.slice(7)], {
+      home,
+    });
+    const copied = await execa(
+      'skopeo',
+      ['copy', '--quiet', '--dest-tls-verify=false', `oci-archive:${file}`, `docker://${open.host}/hutch/roundtrip:1`],
+      { env: isolatedEnv(join(home, 'skopeo')), extendEnv: false, reject: false },
+    );
     expect(copied.exitCode, copied.stderr).toBe(0);
-    const pulled = await hutch(['pull', '-q', '--tls-verify=false', '--root', join(home, 'root2'), `${open.host}/hutch/roundtrip:1`], { home });
+    const pulled = await hutch(
+      ['pull', '-q', '--tls-verify=false', '--root', join(home, 'root2'), `${open.host}/hutch/roundtrip:1`],
+      { home },
+    );
     expect(pulled.stdout.trim()).toBe(fixture.configDigest.slice(7));
   });
 });

@@ -36,7 +36,15 @@ afterAll(async () => {
 });
 
 const sources: [string, () => Promise<ImageSource>][] = [
-  ['registry', async () => new RegistrySource({ host: registry.host, repository: 'hutch/fixture', insecure: true, credentials: undefined }, '1', 'registry')],
+  [
+    'registry',
+    async () =>
+      new RegistrySource(
+        { host: registry.host, repository: 'hutch/fixture', insecure: true, credentials: undefined },
+        '1',
+        'registry',
+      ),
+  ],
   ['oci layout', async () => new LayoutSource(fixture.dir, 'fixture')],
   ['oci-archive', () => openArchive(join(work, 'oci.tar'), tempDir(), 'fixture')],
   ['docker-archive', () => openArchive(join(work, 'docker.tar'), tempDir())],

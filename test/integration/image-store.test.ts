@@ -1,6 +1,19 @@
 // The image store without a registry: OCI layouts in, layers unpacked once with their index,
 // the vfs copy, hostile input refused with the store unchanged, import/tag/rmi/prune/save/load.
-import { closeSync, existsSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  truncateSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { execa } from 'execa';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
@@ -12,8 +25,24 @@ import { resolveImage } from '../../src/image/resolve.js';
 import { markImageUsed, unmarkImageUsed } from '../../src/image/store.js';
 import { requires } from '../helpers/host.js';
 import { hutch, storeListing, tempDir } from '../helpers/image-cli.js';
-import { binaryXattrTar, buildFixtureImage, LONG_NAME, packTar, writeImageLayout, type BuiltImage } from '../helpers/image-fixtures.js';
-import { hostileImage, hostileLayers, rewriteLastLayer, hugeSizeImage, missingBlobImage, tamperedImage, truncatedGzipImage, truncatedZstdImage } from '../helpers/hostile.js';
+import {
+  binaryXattrTar,
+  buildFixtureImage,
+  LONG_NAME,
+  packTar,
+  writeImageLayout,
+  type BuiltImage,
+} from '../helpers/image-fixtures.js';
+import {
+  hostileImage,
+  hostileLayers,
+  rewriteLastLayer,
+  hugeSizeImage,
+  missingBlobImage,
+  tamperedImage,
+  truncatedGzipImage,
+  truncatedZstdImage,
+} from '../helpers/hostile.js';
 
 let fixture: BuiltImage;
 beforeAll(async () => {
@@ -35,7 +64,7 @@ function indexOf(root: string, layer: number): Map<string, IndexEntry> {
 }
 
 describe('unpack and index', () => {
-  test('every layer is unpacked once with its index; disk files are the user\'s, the truth is in the index', async () => {
+  test("every layer is unpacked once with its index; disk files are the user's, the truth is in the index", async () => {
     const root = await pulledStore();
     const base = indexOf(root, 0);
     const layerRoot = join(root, 'data', 'layers', 'sha256', fixture.diffIds[0]!.slice(7), 'root');
@@ -88,7 +117,9 @@ describe('unpack and index', () => {
     expect(readdirSync(join(dest, 'data/old'))).toEqual(['new.txt']);
     expect(readFileSync(join(dest, 'etc/hostname'), 'utf8')).toBe('fixture\n');
     expect(statSync(join(dest, 'bin/cat')).ino).toBe(statSync(join(dest, 'bin/busybox')).ino);
-    await expect(resolveImage('localhost/nothing:here', { root, pull: 'never' })).rejects.toMatchObject({ code: 'IMAGE_NOT_IN_STORE' });
+    await expect(resolveImage('localhost/nothing:here', { root, pull: 'never' })).rejects.toMatchObject({
+      code: 'IMAGE_NOT_IN_STORE',
+    });
   });
 });
 
@@ -112,7 +143,9 @@ describe('progress', () => {
     expect(quietRun.stderr).toBe('');
     const other = tempDir('hutch-root-');
     const bin = join(import.meta.dirname, '..', '..', 'bin', 'hutch');
-    const tty = await execa('script', ['-qec', `${bin} pull --root ${other} oci:${fixture.dir}:fixture`, '/dev/null'], { reject: false });
+    const tty = await execa('script', ['-qec', `${bin} pull --root ${other} oci:${fixture.dir}:fixture`, '/dev/null'], {
+      reject: false,
+    });
     expect(tty.exitCode).toBe(0);
     const lines = tty.stdout.split(/\r?\n/).filter((l) => l.includes('Copying blob') && l.includes(' done'));
     expect(new Set(lines.map((l) => /Copying blob (\w+)/.exec(l)![1])).size).toBe(3);
@@ -130,7 +163,16 @@ describe('sparse files', () => {
     writeSync(fd, 'hello', 4 << 20);
     writeSync(fd, 'end', (8 << 20) - 3);
     closeSync(fd);
-    await execa('tar', ['--sparse', `--sparse-version=${version}`, '--format=pax', '-C', join(work, 'src'), '-cf', join(work, 's.tar'), 'sparse.img']);
+    await execa('tar', [
+      '--sparse',
+      `--sparse-version=${version}`,
+      '--format=pax',
+      '-C',
+      join(work, 'src'),
+      '-cf',
+      join(work, 's.tar'),
+      'sparse.img',
+    ]);
     const dir = join(work, 'layout');
     const image = await writeRawTarImage(dir, readFileSync(join(work, 's.tar')));
     const root = tempDir('hutch-root-');
@@ -151,15 +193,39 @@ describe('multi-platform images', () => {
     const index = JSON.parse(readFileSync(join(dir, 'index.json'), 'utf8'));
     const manifest = index.manifests[0];
     const list = JSON.stringify({
-      schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json',
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.index.v1+json',
       manifests: [
-        { mediaType: manifest.mediaType, digest: `sha256:${'0'.repeat(64)}`, size: 10, platform: { os: 'linux', architecture: 'arm64', variant: 'v8' } },
-        { mediaType: manifest.mediaType, digest: manifest.digest, size: manifest.size, platform: { os: 'linux', architecture: 'amd64' } },
+        {
+          mediaType: manifest.mediaType,
+          digest: `sha256:${'0'.repeat(64)}`,
+          size: 10,
+          platform: { os: 'linux', architecture: 'arm64', variant: 'v8' },
+        },
+        {
+          mediaType: manifest.mediaType,
+          digest: manifest.digest,
+          size: manifest.size,
+          platform: { os: 'linux', architecture: 'amd64' },
+        },
       ],
     });
     const listDigest = `sha256:${createHash('sha256').update(list).digest('hex')}`;
     writeFileSync(join(dir, 'blobs', 'sha256', listDigest.slice(7)), list);
-    writeFileSync(join(dir, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.index.v1+json', digest: listDigest, size: list.length, annotations: manifest.annotations }] }));
+    writeFileSync(
+      join(dir, 'index.json'),
+      JSON.stringify({
+        schemaVersion: 2,
+        manifests: [
+          {
+            mediaType: 'application/vnd.oci.image.index.v1+json',
+            digest: listDigest,
+            size: list.length,
+            annotations: manifest.annotations,
+          },
+        ],
+      }),
+    );
     const root = tempDir('hutch-root-');
     const pulled = await hutch(['pull', '-q', '--platform', 'linux/amd64', '--root', root, `oci:${dir}:fixture`]);
     expect(pulled.stdout.trim()).toBe(image.configDigest.slice(7));
@@ -174,7 +240,11 @@ describe('hostile input leaves the store unchanged', () => {
   const cases: [string, (dir: string) => Promise<BuiltImage>, string][] = [
     ['a tar entry with ../', (d) => hostileImage(d, hostileLayers.dotdot!), 'LAYER_HOSTILE'],
     ['an absolute path', (d) => hostileImage(d, hostileLayers.absolute!), 'LAYER_HOSTILE'],
-    ['a file written through a symlink pointing outside', (d) => hostileImage(d, hostileLayers.symlinkEscape!), 'LAYER_HOSTILE'],
+    [
+      'a file written through a symlink pointing outside',
+      (d) => hostileImage(d, hostileLayers.symlinkEscape!),
+      'LAYER_HOSTILE',
+    ],
     ['a hardlink to a path outside the layer', (d) => hostileImage(d, hostileLayers.hardlinkOutside!), 'LAYER_HOSTILE'],
     ['a hardlink to a path not in the layer', (d) => hostileImage(d, hostileLayers.hardlinkLower!), 'LAYER_HOSTILE'],
     ['a layer whose digest does not match', tamperedImage, 'BLOB_DIGEST_MISMATCH'],
@@ -225,7 +295,9 @@ describe('import, tag, rmi, prune, save, load', () => {
     expect(refused.stderr).toContain('containers use it (c1)');
     unmarkImageUsed(root, `sha256:${id}`, 'c1');
     expect((await hutch(['rmi', '--root', root, id.slice(0, 12)])).stdout).toContain(`Deleted: ${id}`);
-    expect(storeListing(root).filter((p) => p.startsWith('layers/sha256/') || p.startsWith('blobs/sha256/'))).toEqual([]);
+    expect(storeListing(root).filter((p) => p.startsWith('layers/sha256/') || p.startsWith('blobs/sha256/'))).toEqual(
+      [],
+    );
   });
 
   test('save as oci-archive and docker-archive, load into a fresh store: same id', async () => {
@@ -237,16 +309,24 @@ describe('import, tag, rmi, prune, save, load', () => {
       const saved = await hutch(['save', '--root', root, '--format', format, '-o', file, 'localhost/fixture:1']);
       expect(saved.stderr).toBe('');
       const other = tempDir('hutch-root-');
-      const loaded = format === 'oci-archive' ? await hutch(['load', '--root', other, '-i', file]) : await hutch(['load', '--root', other], { inputFile: file });
+      const loaded =
+        format === 'oci-archive'
+          ? await hutch(['load', '--root', other, '-i', file])
+          : await hutch(['load', '--root', other], { inputFile: file });
       expect(loaded.stderr).toBe('');
       expect(loaded.stdout).toContain('Loaded image: localhost/fixture:1');
       const ids = await hutch(['images', '-q', '--no-trunc', '--root', other]);
       expect(ids.stdout.trim()).toBe(fixture.configDigest);
     }
-    const piped = await execa('sh', ['-c', `${join(import.meta.dirname, '..', '..', 'bin', 'hutch')} save --root ${root} localhost/fixture:1 | ${join(import.meta.dirname, '..', '..', 'bin', 'hutch')} load -q --root ${root}-piped`]);
+    const piped = await execa('sh', [
+      '-c',
+      `${join(import.meta.dirname, '..', '..', 'bin', 'hutch')} save --root ${root} localhost/fixture:1 | ${join(import.meta.dirname, '..', '..', 'bin', 'hutch')} load -q --root ${root}-piped`,
+    ]);
     expect(piped.stdout).toContain('Loaded image: localhost/fixture:1');
     const dir = join(tempDir(), 'oci-dir');
-    expect((await hutch(['save', '--root', root, '--format', 'oci-dir', '-o', dir, 'localhost/fixture:1'])).exitCode).toBe(0);
+    expect(
+      (await hutch(['save', '--root', root, '--format', 'oci-dir', '-o', dir, 'localhost/fixture:1'])).exitCode,
+    ).toBe(0);
     const fromDir = await hutch(['pull', '-q', '--root', tempDir('hutch-root-'), `oci:${dir}:localhost/fixture:1`]);
     expect(fromDir.stdout.trim()).toBe(fixture.configDigest.slice(7));
   });
@@ -275,7 +355,9 @@ describe('import, tag, rmi, prune, save, load', () => {
 
 /** An OCI layout whose one layer is `tarData` (uncompressed), tagged xattr. */
 async function writeRawTarImage(dir: string, tarData: Buffer): Promise<{ diffId: string }> {
-  const built = await writeImageLayout(dir, 'xattr', [{ entries: [{ name: 'placeholder', type: 'file', content: '' }], compression: 'none' }]);
+  const built = await writeImageLayout(dir, 'xattr', [
+    { entries: [{ name: 'placeholder', type: 'file', content: '' }], compression: 'none' },
+  ]);
   const image = await rewriteLastLayer(built, tarData, tarData, 'application/vnd.oci.image.layer.v1.tar');
   return { diffId: image.diffIds.at(-1)! };
 }

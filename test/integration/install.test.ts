@@ -18,14 +18,29 @@ const box = sandbox();
 const src = join(box.dir, 'src');
 const prefix = join(box.dir, 'prefix');
 const bin = (name: string): string => join(prefix, 'bin', name);
-const npmEnv: Options = { env: { npm_config_update_notifier: 'false', npm_config_audit: 'false', npm_config_fund: 'false' } };
+const npmEnv: Options = {
+  env: { npm_config_update_notifier: 'false', npm_config_audit: 'false', npm_config_fund: 'false' },
+};
 let tarball = '';
 
 /** A copy of the checkout as a clone has it (no dist/, no helper binary), sharing node_modules. */
 function cloneOfCheckout(dir: string, withModules: boolean): void {
   mkdirSync(dir, { recursive: true });
-  const skip = ['./node_modules', './dist', './.git', './native/hutch-nsexec', './test-results', './.vitest-results.json', './.vitest-summary'];
-  execaSync('sh', ['-c', `tar -C "$0" ${skip.map((s) => `--exclude=${s}`).join(' ')} -cf - . | tar -C "$1" -xf -`, REPO, dir]);
+  const skip = [
+    './node_modules',
+    './dist',
+    './.git',
+    './native/hutch-nsexec',
+    './test-results',
+    './.vitest-results.json',
+    './.vitest-summary',
+  ];
+  execaSync('sh', [
+    '-c',
+    `tar -C "$0" ${skip.map((s) => `--exclude=${s}`).join(' ')} -cf - . | tar -C "$1" -xf -`,
+    REPO,
+    dir,
+  ]);
   if (withModules) symlinkSync(join(REPO, 'node_modules'), join(dir, 'node_modules'));
 }
 
@@ -41,7 +56,16 @@ afterAll(() => box.remove());
 describe('npm install -g of an npm pack tarball', () => {
   it('carries the bundle and the helper source, not the sources or a helper binary', async () => {
     const files = (await execa('tar', ['-tzf', tarball])).stdout.split('\n');
-    for (const f of ['bin/hutch', 'bin/hutch-runtime', 'bin/hutch-fs', 'dist/bundle/cli.cjs', 'dist/bundle/fuseDaemon.cjs', 'dist/src/cli/bundle-loader.cjs', 'native/nsexec.c', 'native/Makefile']) {
+    for (const f of [
+      'bin/hutch',
+      'bin/hutch-runtime',
+      'bin/hutch-fs',
+      'dist/bundle/cli.cjs',
+      'dist/bundle/fuseDaemon.cjs',
+      'dist/src/cli/bundle-loader.cjs',
+      'native/nsexec.c',
+      'native/Makefile',
+    ]) {
       expect(files).toContain(`package/${f}`);
     }
     expect(files.filter((f) => /^package\/((src|test|fuse|net)\/|native\/hutch-nsexec$)/.test(f))).toEqual([]);
@@ -61,7 +85,11 @@ describe('npm install -g of an npm pack tarball', () => {
     const before = leakSnapshot();
     const rootfs = await busyboxRootfs(box.dir);
     const root = join(box.dir, 'state');
-    const r = await execa(bin('hutch'), ['run', '--root', root, '--rootfs', rootfs, '--', 'sh', '-c', 'id -u; head -1 /proc/self/uid_map'], { reject: false });
+    const r = await execa(
+      bin('hutch'),
+      ['run', '--root', root, '--rootfs', rootfs, '--', 'sh', '-c', 'id -u; head -1 /proc/self/uid_map'],
+      { reject: false },
+    );
     expect(r.stderr).toBe('');
     expect(r.exitCode).toBe(0);
     const [inside, map] = r.stdout.split('\n');
@@ -77,8 +105,12 @@ describe('npm install -g of an npm pack tarball', () => {
     const ns = startAgent('range', dir);
     try {
       // mount(8) runs /sbin/mount.fuse3 with the system PATH (/usr/local/bin, /usr/bin, ...): npm's default prefix.
-      await ns.ok(`PATH=${join(prefix, 'bin')}:$PATH:/usr/sbin:/sbin mount.fuse3 hutch-fs mnt -t hutch-fs -o rw,lowerdir=${dir}/lower,upperdir=${dir}/upper,workdir=${dir}/work,nosuid`);
-      expect(await ns.ok('cat mnt/hello; echo new > mnt/added; grep -c " fuse.hutch-fs " /proc/self/mountinfo')).toBe('from the lower layer\n1\n');
+      await ns.ok(
+        `PATH=${join(prefix, 'bin')}:$PATH:/usr/sbin:/sbin mount.fuse3 hutch-fs mnt -t hutch-fs -o rw,lowerdir=${dir}/lower,upperdir=${dir}/upper,workdir=${dir}/work,nosuid`,
+      );
+      expect(await ns.ok('cat mnt/hello; echo new > mnt/added; grep -c " fuse.hutch-fs " /proc/self/mountinfo')).toBe(
+        'from the lower layer\n1\n',
+      );
       await ns.ok('umount mnt');
       expect(await ns.ok('cat upper/added; grep -c " fuse.hutch-fs " /proc/self/mountinfo || true')).toBe('new\n0\n');
     } finally {
@@ -99,9 +131,14 @@ describe('npm install -g of the checkout', () => {
   it('says to run npm ci first when the checkout has no dependencies to build dist/ with', async () => {
     const bare = join(box.dir, 'bare');
     cloneOfCheckout(bare, false);
-    const r = await execa('npm', ['install', '-g', '--prefix', join(box.dir, 'prefix-bare'), bare], { ...npmEnv, reject: false });
+    const r = await execa('npm', ['install', '-g', '--prefix', join(box.dir, 'prefix-bare'), bare], {
+      ...npmEnv,
+      reject: false,
+    });
     expect(r.exitCode).not.toBe(0);
-    expect(r.stderr).toContain(`hutch: cannot install: ${bare} is a checkout without its npm dependencies, so dist/ cannot be built`);
+    expect(r.stderr).toContain(
+      `hutch: cannot install: ${bare} is a checkout without its npm dependencies, so dist/ cannot be built`,
+    );
     expect(r.stderr).toContain(`hint: run \`npm ci\` in ${bare} first`);
   });
 });

@@ -21,7 +21,9 @@ describe('a detached container', () => {
     const id = String(run.stdout).trim();
     expect(id).toMatch(/^[0-9a-f]{64}$/);
     const ps = await h('ps');
-    expect(String(ps.stdout).split('\n')[0]).toMatch(/^CONTAINER ID\s+IMAGE\s+COMMAND\s+CREATED\s+STATUS\s+PORTS\s+NAMES$/);
+    expect(String(ps.stdout).split('\n')[0]).toMatch(
+      /^CONTAINER ID\s+IMAGE\s+COMMAND\s+CREATED\s+STATUS\s+PORTS\s+NAMES$/,
+    );
     expect(String(ps.stdout)).toMatch(new RegExp(`${id.slice(0, 12)}.*Up .*web`));
     const exec = await h('exec', 'web', 'cat', '/proc/1/cmdline');
     expect(exec.exitCode).toBe(0);
@@ -43,7 +45,10 @@ describe('a detached container', () => {
   it('follows logs until the container ends, with --tail; wait prints the exit code', async () => {
     // The container holds its last line until the follower has printed the tail, so a slow
     // follower cannot miss the window (the test creates /go once it has seen line3).
-    await runD(['--name', 'counter'], ['sh', '-c', 'for i in 1 2 3; do echo line$i; done; until [ -e /tmp/go ]; do sleep 0.1; done; echo last; exit 3']);
+    await runD(
+      ['--name', 'counter'],
+      ['sh', '-c', 'for i in 1 2 3; do echo line$i; done; until [ -e /tmp/go ]; do sleep 0.1; done; echo last; exit 3'],
+    );
     const follow = h('logs', '-f', '--tail', '2', 'counter');
     let seen = '';
     follow.stdout!.on('data', (chunk: Buffer) => (seen += String(chunk)));
@@ -57,7 +62,10 @@ describe('a detached container', () => {
   });
 
   it('stops with SIGTERM when the process handles it, and restart runs it again', async () => {
-    await runD(['--name', 'svc'], ['sh', '-c', 'trap "echo term; exit 143" TERM; echo up; while :; do sleep 0.1; done']);
+    await runD(
+      ['--name', 'svc'],
+      ['sh', '-c', 'trap "echo term; exit 143" TERM; echo up; while :; do sleep 0.1; done'],
+    );
     await waitForLog('svc', 'up');
     expect((await h('stop', '-t', '30', 'svc')).exitCode).toBe(0);
     expect((await inspect('svc')).State.ExitCode).toBe(143);
@@ -69,7 +77,19 @@ describe('a detached container', () => {
 
   it('execs with -u, -e and -w, confined like the container (same pid namespace, no new privileges)', async () => {
     await runD(['--name', 'box', '--security-opt', 'no-new-privileges'], ['sleep', '1000']);
-    const r = await h('exec', '-u', 'user', '-e', 'GREETING=hi', '-w', '/tmp', 'box', 'sh', '-c', 'id -u; echo $GREETING; pwd; grep NoNewPrivs /proc/self/status; echo $$');
+    const r = await h(
+      'exec',
+      '-u',
+      'user',
+      '-e',
+      'GREETING=hi',
+      '-w',
+      '/tmp',
+      'box',
+      'sh',
+      '-c',
+      'id -u; echo $GREETING; pwd; grep NoNewPrivs /proc/self/status; echo $$',
+    );
     expect(r.stderr).toBe('');
     const lines = String(r.stdout).split('\n');
     expect(lines.slice(0, 3)).toEqual(['1000', 'hi', '/tmp']);
@@ -195,7 +215,11 @@ describe('the monitor', () => {
   });
 
   it('serves commands run at the same time: ps during run, two rm of one container', async () => {
-    const [a, b, ps] = await Promise.all([runD(['--name', 'one'], ['sleep', '1000']), runD(['--name', 'two'], ['sleep', '1000']), h('ps', '-a')]);
+    const [a, b, ps] = await Promise.all([
+      runD(['--name', 'one'], ['sleep', '1000']),
+      runD(['--name', 'two'], ['sleep', '1000']),
+      h('ps', '-a'),
+    ]);
     expect([a.exitCode, b.exitCode, ps.exitCode]).toEqual([0, 0, 0]);
     const [r1, r2] = await Promise.all([h('rm', '-f', 'one'), h('rm', '-f', 'one')]);
     expect([r1.exitCode, r2.exitCode].sort()).toContain(0);

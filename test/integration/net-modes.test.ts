@@ -6,7 +6,16 @@ import { join } from 'node:path';
 import { Cleanup } from '../../src/sys/cleanup.js';
 import { parseNetworkOption, parsePublish, reservePorts, startNetwork } from '../../net/index.js';
 import { requires } from '../helpers/host.js';
-import { alive, backgroundInNs, fetchText, hostHttpServer, inNs, standIn, tearDown, tempDir } from '../helpers/netns.js';
+import {
+  alive,
+  backgroundInNs,
+  fetchText,
+  hostHttpServer,
+  inNs,
+  standIn,
+  tearDown,
+  tempDir,
+} from '../helpers/netns.js';
 
 let cleanup: Cleanup;
 beforeAll(() => requires('userns', 'busybox'));
@@ -24,7 +33,12 @@ describe('--network none', () => {
       const info = await startNetwork(parseNetworkOption('none'), { pid, ports: [], runDir: tempDir() }, cleanup);
       expect(info).toMatchObject({ mode: 'none', ports: [] });
       const links = await inNs(pid, 'busybox', 'ip', '-o', 'link');
-      expect(links.stdout.trim().split('\n').map((l) => l.split(':')[1]!.trim())).toEqual(['lo']);
+      expect(
+        links.stdout
+          .trim()
+          .split('\n')
+          .map((l) => l.split(':')[1]!.trim()),
+      ).toEqual(['lo']);
       expect(links.stdout).toMatch(/LOOPBACK,UP/);
       for (const target of [`127.0.0.1:${server.port}`, `10.0.2.2:${server.port}`]) {
         const out = await inNs(pid, 'timeout', '10', 'busybox', 'wget', '-q', '-O', '-', `http://${target}/`);
@@ -40,7 +54,9 @@ describe('--network none', () => {
     cleanup = new Cleanup();
     const { pid } = await standIn();
     const ports = await reservePorts([parsePublish('127.0.0.1::80')]);
-    await expect(startNetwork(parseNetworkOption('none'), { pid, ports, runDir: tempDir() }, cleanup)).rejects.toMatchObject({ code: 'NET_PUBLISH_WITHOUT_NETWORK' });
+    await expect(
+      startNetwork(parseNetworkOption('none'), { pid, ports, runDir: tempDir() }, cleanup),
+    ).rejects.toMatchObject({ code: 'NET_PUBLISH_WITHOUT_NETWORK' });
   });
 });
 
@@ -50,7 +66,9 @@ describe('published ports', () => {
     await new Promise<void>((resolve) => squatter.listen(0, '127.0.0.1', resolve));
     const port = (squatter.address() as AddressInfo).port;
     try {
-      const error = await reservePorts([parsePublish('127.0.0.1::81'), parsePublish(`127.0.0.1:${port}:80`)]).catch((e: unknown) => e);
+      const error = await reservePorts([parsePublish('127.0.0.1::81'), parsePublish(`127.0.0.1:${port}:80`)]).catch(
+        (e: unknown) => e,
+      );
       expect(error).toMatchObject({ code: 'NET_PORT_IN_USE' });
       expect((error as Error).message).toBe(`cannot publish port 127.0.0.1:${port}/tcp: the address is already in use`);
       // the first port, reserved before the failure, was given back
@@ -79,7 +97,11 @@ describe('missing tools', () => {
     const saved = process.env.PATH;
     process.env.PATH = tempDir('hutch-nopath-');
     try {
-      const error = (await startNetwork(parseNetworkOption(network), { pid, ports: [], runDir: tempDir() }, cleanup).catch((e: unknown) => e)) as { message: string; hint: string };
+      const error = (await startNetwork(
+        parseNetworkOption(network),
+        { pid, ports: [], runDir: tempDir() },
+        cleanup,
+      ).catch((e: unknown) => e)) as { message: string; hint: string };
       expect(`${error.message}\nhint: ${error.hint}`).toBe(
         network === 'pasta'
           ? 'cannot start the network: pasta is not installed\nhint: install it (Debian: apt-get install passt) or use --network slirp4netns'

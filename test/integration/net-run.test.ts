@@ -20,11 +20,29 @@ const run = (args: string[]) => cli('run', args);
 
 useImageSandbox((b) => (box = b));
 
-interface PsRow { Id: string; Pid: number; Ports: { host_ip: string; host_port: number; container_port: number; protocol: string }[] }
+interface PsRow {
+  Id: string;
+  Pid: number;
+  Ports: { host_ip: string; host_port: number; container_port: number; protocol: string }[];
+}
 
 /** A detached httpd publishing 80 on 127.0.0.1 (a random host port), once `ps` shows its port. */
 async function detachedHttpd(extra: string[] = []): Promise<{ id: string; port: number; row: PsRow }> {
-  const started = await run(['-d', '-u', '0', '-p', '127.0.0.1::80', ...extra, IMAGE, 'httpd', '-f', '-p', '80', '-h', '/data']);
+  const started = await run([
+    '-d',
+    '-u',
+    '0',
+    '-p',
+    '127.0.0.1::80',
+    ...extra,
+    IMAGE,
+    'httpd',
+    '-f',
+    '-p',
+    '80',
+    '-h',
+    '/data',
+  ]);
   expect(started.stderr).toBe('');
   const id = started.stdout.trim();
   let row: PsRow | undefined;
@@ -42,7 +60,8 @@ function networkProcesses(netns: string): string[] {
     try {
       const cmd = readFileSync(`/proc/${entry}/cmdline`, 'utf8').replace(/\0/g, ' ');
       if (cmd.startsWith('slirp4netns') && cmd.includes(box.root)) found.push(`${entry} ${cmd}`);
-      else if (cmd.includes('forwarder') && readlinkSync(`/proc/${entry}/ns/net`) === netns) found.push(`${entry} ${cmd}`);
+      else if (cmd.includes('forwarder') && readlinkSync(`/proc/${entry}/ns/net`) === netns)
+        found.push(`${entry} ${cmd}`);
     } catch {
       // exited while we looked, or not ours
     }
@@ -57,17 +76,42 @@ describe('run -d -p, ps and --network container:ID', () => {
     expect((await cli('ps', [])).stdout).toContain(`127.0.0.1:${a.port}->80/tcp`);
     expect(await fetchText(`http://127.0.0.1:${a.port}/keep`)).toBe('200 keep\n');
     for (const driver of ['fuse', 'vfs']) {
-      const b = await run(['--network', `container:${a.id}`, `--storage-driver=${driver}`, IMAGE, 'sh', '-c', 'wget -q -O - http://127.0.0.1:80/keep && cat /etc/hosts /etc/resolv.conf']);
+      const b = await run([
+        '--network',
+        `container:${a.id}`,
+        `--storage-driver=${driver}`,
+        IMAGE,
+        'sh',
+        '-c',
+        'wget -q -O - http://127.0.0.1:80/keep && cat /etc/hosts /etc/resolv.conf',
+      ]);
       expect(b.stderr).toBe('');
       const [body, ...etc] = b.stdout.split('\n');
       expect(body).toBe('keep');
       const files = join(box.root, 'run', 'containers', a.id);
-      expect(etc.join('\n')).toBe(readFileSync(join(files, 'hosts'), 'utf8') + readFileSync(join(files, 'resolv.conf'), 'utf8').trimEnd());
+      expect(etc.join('\n')).toBe(
+        readFileSync(join(files, 'hosts'), 'utf8') + readFileSync(join(files, 'resolv.conf'), 'utf8').trimEnd(),
+      );
     }
     // run -d joins too: B's httpd on 81 answers A on 127.0.0.1, and through A's forwarder from the host
-    const b = await run(['-d', '-u', '0', '--network', `container:${a.id}`, IMAGE, 'httpd', '-f', '-p', '81', '-h', '/data']);
+    const b = await run([
+      '-d',
+      '-u',
+      '0',
+      '--network',
+      `container:${a.id}`,
+      IMAGE,
+      'httpd',
+      '-f',
+      '-p',
+      '81',
+      '-h',
+      '/data',
+    ]);
     expect(b.stderr).toBe('');
-    await until(async () => (await cli('exec', [a.id, 'wget', '-q', '-O', '-', 'http://127.0.0.1:81/keep'])).stdout === 'keep');
+    await until(
+      async () => (await cli('exec', [a.id, 'wget', '-q', '-O', '-', 'http://127.0.0.1:81/keep'])).stdout === 'keep',
+    );
     const netns = readlinkSync(`/proc/${a.row.Pid}/ns/net`);
     expect(networkProcesses(netns).length).toBe(2); // slirp4netns and the forwarder
     expect((await cli('rm', ['-f', b.stdout.trim(), a.id])).exitCode).toBe(0);
@@ -90,16 +134,30 @@ describe('run -d -p, ps and --network container:ID', () => {
     process.kill(monitor, 'SIGKILL');
     await until(() => networkProcesses(netns).length === 0);
     await cli('rm', ['-f', a.id]);
-    await until(() => !existsSync(`/proc/${a.row.Pid}`) || /^State:\s+Z/m.test(readFileSync(`/proc/${a.row.Pid}/status`, 'utf8')));
+    await until(
+      () => !existsSync(`/proc/${a.row.Pid}`) || /^State:\s+Z/m.test(readFileSync(`/proc/${a.row.Pid}/status`, 'utf8')),
+    );
   });
 });
 
 describe('publish and host loopback through run', () => {
   it('publishes a UDP port (a Node echo server bound in from the host answers a Node client)', async () => {
     // busybox has no UDP server: the host's node runs in the container from read-only binds.
-    const echo = "const s=require('dgram').createSocket('udp4');s.on('message',(m,r)=>s.send('echo:'+m,r.port,r.address));s.bind(5353)";
+    const echo =
+      "const s=require('dgram').createSocket('udp4');s.on('message',(m,r)=>s.send('echo:'+m,r.port,r.address));s.bind(5353)";
     const binds = ['/usr', '/lib', '/lib64'].filter((d) => existsSync(d)).flatMap((d) => ['-v', `${d}:${d}:ro`]);
-    const started = await run(['-d', '-u', '0', '-p', '127.0.0.1::5353/udp', ...binds, IMAGE, process.execPath, '-e', echo]);
+    const started = await run([
+      '-d',
+      '-u',
+      '0',
+      '-p',
+      '127.0.0.1::5353/udp',
+      ...binds,
+      IMAGE,
+      process.execPath,
+      '-e',
+      echo,
+    ]);
     expect(started.stderr).toBe('');
     const id = started.stdout.trim();
     const port = Number(/:(\d+)$/.exec((await cli('port', [id])).stdout.trim())?.[1]);
@@ -142,7 +200,9 @@ describe('publish and host loopback through run', () => {
       for (const detach of [[], ['-d']]) {
         const r = await run([...detach, '-p', `127.0.0.1:${port}:80`, IMAGE, 'true']);
         expect(r.exitCode).toBe(125);
-        expect(r.stderr).toMatch(new RegExp(`^hutch: cannot publish port 127.0.0.1:${port}/tcp: the address is already in use\nhint: `));
+        expect(r.stderr).toMatch(
+          new RegExp(`^hutch: cannot publish port 127.0.0.1:${port}/tcp: the address is already in use\nhint: `),
+        );
       }
       expect((await cli('ps', ['-a', '-q'])).stdout).toBe('');
     } finally {

@@ -16,8 +16,14 @@ function fakeNode(version: string): string {
   const dir = join(box.dir, `node-${version}`);
   mkdirSync(dir, { recursive: true });
   const preload = join(dir, 'preload.cjs');
-  writeFileSync(preload, `Object.defineProperty(process.versions, 'node', { value: '${version}' });\nObject.defineProperty(process, 'version', { value: 'v${version}' });\n`);
-  writeFileSync(join(dir, 'node'), `#!/bin/sh\n[ "$1" = --version ] && { echo v${version}; exit 0; }\nexec ${process.execPath} --require ${preload} "$@"\n`);
+  writeFileSync(
+    preload,
+    `Object.defineProperty(process.versions, 'node', { value: '${version}' });\nObject.defineProperty(process, 'version', { value: 'v${version}' });\n`,
+  );
+  writeFileSync(
+    join(dir, 'node'),
+    `#!/bin/sh\n[ "$1" = --version ] && { echo v${version}; exit 0; }\nexec ${process.execPath} --require ${preload} "$@"\n`,
+  );
   chmodSync(join(dir, 'node'), 0o755);
   return dir;
 }
@@ -31,7 +37,11 @@ describe('under Node.js 18', () => {
 
   for (const bin of ['hutch', 'hutch-runtime', 'hutch-fs']) {
     it(`bin/${bin} says what it needs and exits 125`, async () => {
-      const r = await execa(join(REPO, 'bin', bin), ['--version'], { reject: false, env: withNode(old), extendEnv: false });
+      const r = await execa(join(REPO, 'bin', bin), ['--version'], {
+        reject: false,
+        env: withNode(old),
+        extendEnv: false,
+      });
       expect(r.exitCode).toBe(125);
       expect(r.stderr).toContain('hutch: cannot start: Node.js 18.19.0 is too old: hutch needs Node.js 20 or newer');
       expect(r.stderr).toMatch(/^hint: install Node\.js 20\+ .*NodeSource.*nvm/m);
@@ -40,7 +50,11 @@ describe('under Node.js 18', () => {
   }
 
   it('the quickstart stops before it builds anything', async () => {
-    const r = await execa('bash', [join(REPO, 'scripts', 'quickstart.sh')], { reject: false, env: withNode(old), extendEnv: false });
+    const r = await execa('bash', [join(REPO, 'scripts', 'quickstart.sh')], {
+      reject: false,
+      env: withNode(old),
+      extendEnv: false,
+    });
     expect(r.exitCode).toBe(125);
     expect(r.stderr).toContain('Node.js 18.19.0 is too old: hutch needs Node.js 20 or newer');
     expect(r.stdout).toBe('');
@@ -51,14 +65,22 @@ it('the quickstart says so when there is no node at all', async () => {
   const bin = join(box.dir, 'no-node');
   mkdirSync(bin);
   symlinkSync('/usr/bin/dirname', join(bin, 'dirname'));
-  const r = await execa('/bin/bash', [join(REPO, 'scripts', 'quickstart.sh')], { reject: false, env: { PATH: bin, HOME: box.dir }, extendEnv: false });
+  const r = await execa('/bin/bash', [join(REPO, 'scripts', 'quickstart.sh')], {
+    reject: false,
+    env: { PATH: bin, HOME: box.dir },
+    extendEnv: false,
+  });
   expect(r.exitCode).toBe(125);
   expect(r.stderr).toContain('node or npm is not installed: hutch needs Node.js 20 or newer');
   expect(r.stderr).toContain('hint: install Node.js 20+');
 });
 
 it('under Node.js 20 and later bin/hutch starts', async () => {
-  const r = await execa(join(REPO, 'bin', 'hutch'), ['--version'], { reject: false, env: withNode(fakeNode('20.0.0')), extendEnv: false });
+  const r = await execa(join(REPO, 'bin', 'hutch'), ['--version'], {
+    reject: false,
+    env: withNode(fakeNode('20.0.0')),
+    extendEnv: false,
+  });
   expect(r.stderr).toBe('');
   expect(r.exitCode).toBe(0);
 });

@@ -17,7 +17,18 @@ async function feed(bytes: Buffer): Promise<{ status: number | null; step: strin
   return { status, step: STEPS[all.readUInt32LE(0)]!, errno: all.readInt32LE(4), record: all.readUInt32LE(8) };
 }
 
-const plan: HelperPlan = { cloneFlags: 0, fs: [], readonlyRoot: false, loopback: false, rlimits: [], terminal: false, noNewPrivileges: false, args: ['true'], env: [], init: false };
+const plan: HelperPlan = {
+  cloneFlags: 0,
+  fs: [],
+  readonlyRoot: false,
+  loopback: false,
+  rlimits: [],
+  terminal: false,
+  noNewPrivileges: false,
+  args: ['true'],
+  env: [],
+  init: false,
+};
 
 it('exits 125 naming "parse plan" for a truncated plan', async () => {
   const { bytes } = encodePlan(plan);
@@ -50,7 +61,7 @@ it('refuses a wrong magic number and a string without its NUL', async () => {
   expect(r.step).toBe('parse plan');
 });
 
-it('runs a well-formed plan without namespaces and exits with the command\'s status', async () => {
+it("runs a well-formed plan without namespaces and exits with the command's status", async () => {
   const helper = spawnHelper({ ...plan, args: ['/bin/sh', '-c', 'exit 9'] }, ['ignore', 'ignore', 'ignore']);
   expect(await helper.cloned()).toBeGreaterThan(0);
   helper.mapped();
@@ -69,10 +80,23 @@ it('installs a seccomp filter after no_new_privs (x86_64: mkdir and mkdirat fail
     b.writeUInt32LE(k >>> 0, 4);
     return b;
   };
-  const LD_W_ABS = 0x20, JEQ_K = 0x15, RET_K = 0x06, RET_ERRNO_EPERM = 0x00050001, RET_ALLOW = 0x7fff0000;
-  const filter = Buffer.concat([insn(LD_W_ABS, 0), insn(JEQ_K, 83, 1, 0), insn(JEQ_K, 258, 0, 1), insn(RET_K, RET_ERRNO_EPERM), insn(RET_K, RET_ALLOW)]);
+  const LD_W_ABS = 0x20,
+    JEQ_K = 0x15,
+    RET_K = 0x06,
+    RET_ERRNO_EPERM = 0x00050001,
+    RET_ALLOW = 0x7fff0000;
+  const filter = Buffer.concat([
+    insn(LD_W_ABS, 0),
+    insn(JEQ_K, 83, 1, 0),
+    insn(JEQ_K, 258, 0, 1),
+    insn(RET_K, RET_ERRNO_EPERM),
+    insn(RET_K, RET_ALLOW),
+  ]);
   const dir = `/tmp/hutch-seccomp-${process.pid}`;
-  const helper = spawnHelper({ ...plan, noNewPrivileges: true, seccomp: filter, args: ['/bin/busybox', 'mkdir', dir] }, ['ignore', 'ignore', 'ignore']);
+  const helper = spawnHelper(
+    { ...plan, noNewPrivileges: true, seccomp: filter, args: ['/bin/busybox', 'mkdir', dir] },
+    ['ignore', 'ignore', 'ignore'],
+  );
   await helper.cloned();
   helper.mapped();
   await helper.ready();
@@ -83,12 +107,14 @@ it('installs a seccomp filter after no_new_privs (x86_64: mkdir and mkdirat fail
 
 it('checks the strings of every record before it clones (a mount whose fourth string lacks its NUL)', async () => {
   const { bytes } = encodePlan(plan);
-  const strings = Buffer.concat(['proc', '/x', 'proc'].map((v) => {
-    const b = Buffer.alloc(4 + v.length + 1);
-    b.writeUInt32LE(v.length + 1, 0);
-    b.write(v, 4);
-    return b;
-  }));
+  const strings = Buffer.concat(
+    ['proc', '/x', 'proc'].map((v) => {
+      const b = Buffer.alloc(4 + v.length + 1);
+      b.writeUInt32LE(v.length + 1, 0);
+      b.write(v, 4);
+      return b;
+    }),
+  );
   const broken = Buffer.from([2, 0, 0, 0, 0x61, 0x62]); // len 2, "ab": no NUL
   const payload = Buffer.concat([Buffer.alloc(8), strings, broken]);
   const head = Buffer.alloc(6);

@@ -15,7 +15,8 @@ let home: string;
 let root: string;
 const creds = 'alice:wonderland';
 const h = (args: string[]) => hutch([args[0]!, '--root', root, ...args.slice(1)], { home });
-const skopeo = (args: string[]) => execa('skopeo', args, { env: isolatedEnv(join(home, 'skopeo')), extendEnv: false, reject: false });
+const skopeo = (args: string[]) =>
+  execa('skopeo', args, { env: isolatedEnv(join(home, 'skopeo')), extendEnv: false, reject: false });
 
 /** The media types of the layers of the manifest the registry serves. */
 async function layerTypes(ref: string): Promise<string[]> {
@@ -29,7 +30,11 @@ beforeAll(async () => {
   root = join(home, 'root');
   await execa('bash', [join(REPO, 'test/fixtures/image-archive.sh'), join(home, 'fx')]);
   expect((await h(['load', '-q', '-i', join(home, 'fx', 'it.tar')])).exitCode).toBe(0);
-  registry = await startRegistry(join(home, 'registry'), join(home, 'storage'), { kind: 'htpasswd', user: 'alice', password: 'wonderland' });
+  registry = await startRegistry(join(home, 'registry'), join(home, 'storage'), {
+    kind: 'htpasswd',
+    user: 'alice',
+    password: 'wonderland',
+  });
 }, 120_000);
 
 afterAll(async () => {
@@ -41,7 +46,12 @@ describe('hutch push', () => {
     const dest = `${registry.host}/hutch/pushed:1`;
     const refused = await h(['push', '--tls-verify=false', '--creds', 'alice:wrong', 'localhost/itest', dest]);
     expect(refused.exitCode).toBe(125);
-    expect(refused.stderr).toMatch(new RegExp(`^hutch: cannot push blob sha256:[0-9a-f]{64} to ${registry.host}/hutch/pushed: the registry refused the credentials$`, 'm'));
+    expect(refused.stderr).toMatch(
+      new RegExp(
+        `^hutch: cannot push blob sha256:[0-9a-f]{64} to ${registry.host}/hutch/pushed: the registry refused the credentials$`,
+        'm',
+      ),
+    );
     expect(refused.stderr).toContain(`hint: log in with \`hutch login ${registry.host}\``);
     const inspect = await skopeo(['inspect', '--tls-verify=false', '--creds', creds, `docker://${dest}`]);
     expect(inspect.exitCode).not.toBe(0);
@@ -61,15 +71,32 @@ describe('hutch push', () => {
     const info = JSON.parse(inspected.stdout) as { Digest: string; Layers: string[]; Env: string[] };
     expect(info.Digest).toBe(pushed.stdout);
     expect(info.Layers).toHaveLength(2);
-    expect(await layerTypes(dest)).toEqual(['application/vnd.oci.image.layer.v1.tar+gzip', 'application/vnd.oci.image.layer.v1.tar+gzip']);
+    expect(await layerTypes(dest)).toEqual([
+      'application/vnd.oci.image.layer.v1.tar+gzip',
+      'application/vnd.oci.image.layer.v1.tar+gzip',
+    ]);
     expect(info.Env).toContain('GREETING=hello-from-image');
     const penv = isolatedEnv(join(home, 'podman'));
     writeFileSync(penv.REGISTRY_AUTH_FILE!, '{"auths":{}}\n'); // podman reads both even with --creds
     writeFileSync(penv.CONTAINERS_REGISTRIES_CONF!, '');
-    const podman = ['--root', join(home, 'podman', 'storage'), '--runroot', join(home, 'podman', 'runroot'), '--storage-driver', 'vfs'];
-    const pulled = await execa('podman', [...podman, 'pull', '-q', '--tls-verify=false', '--creds', creds, dest], { env: penv, extendEnv: false, reject: false });
+    const podman = [
+      '--root',
+      join(home, 'podman', 'storage'),
+      '--runroot',
+      join(home, 'podman', 'runroot'),
+      '--storage-driver',
+      'vfs',
+    ];
+    const pulled = await execa('podman', [...podman, 'pull', '-q', '--tls-verify=false', '--creds', creds, dest], {
+      env: penv,
+      extendEnv: false,
+      reject: false,
+    });
     expect(pulled.exitCode, pulled.stderr).toBe(0);
-    const ids = await execa('podman', [...podman, 'images', '--no-trunc', '--format', '{{.ID}}'], { env: penv, extendEnv: false });
+    const ids = await execa('podman', [...podman, 'images', '--no-trunc', '--format', '{{.ID}}'], {
+      env: penv,
+      extendEnv: false,
+    });
     const id = JSON.parse((await h(['inspect', dest])).stdout)[0].Id as string;
     expect(ids.stdout).toContain(id.replace(/^sha256:/, ''));
     const copy = await h(['push', '--tls-verify=false', '--creds', creds, dest, `${registry.host}/hutch/copy:1`]);
@@ -81,13 +108,31 @@ describe('hutch push', () => {
 
   test('--compression-format zstd recompresses the layers', async () => {
     const dest = `${registry.host}/hutch/zstd:1`;
-    const pushed = await h(['push', '-q', '--tls-verify=false', '--creds', creds, '--compression-format', 'zstd', 'localhost/itest', dest]);
+    const pushed = await h([
+      'push',
+      '-q',
+      '--tls-verify=false',
+      '--creds',
+      creds,
+      '--compression-format',
+      'zstd',
+      'localhost/itest',
+      dest,
+    ]);
     expect(pushed.exitCode, pushed.stderr).toBe(0);
     expect(pushed.stderr).toBe('');
-    expect(await layerTypes(dest)).toEqual(['application/vnd.oci.image.layer.v1.tar+zstd', 'application/vnd.oci.image.layer.v1.tar+zstd']);
-    const back = await hutch(['pull', '-q', '--tls-verify=false', '--creds', creds, '--root', join(home, 'root2'), dest], { home });
+    expect(await layerTypes(dest)).toEqual([
+      'application/vnd.oci.image.layer.v1.tar+zstd',
+      'application/vnd.oci.image.layer.v1.tar+zstd',
+    ]);
+    const back = await hutch(
+      ['pull', '-q', '--tls-verify=false', '--creds', creds, '--root', join(home, 'root2'), dest],
+      { home },
+    );
     expect(back.exitCode, back.stderr).toBe(0);
-    const run = await hutch(['run', '--root', join(home, 'root2'), '--network', 'none', dest, 'cat', '/data/keep'], { home });
+    const run = await hutch(['run', '--root', join(home, 'root2'), '--network', 'none', dest, 'cat', '/data/keep'], {
+      home,
+    });
     expect(run.stdout).toBe('keep');
   });
 });

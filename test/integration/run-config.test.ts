@@ -13,7 +13,9 @@ function config(): NodeJS.ProcessEnv {
   const file = join(t.box.dir, 'containers.conf');
   mkdirSync(join(t.box.dir, 'vol'));
   writeFileSync(join(t.box.dir, 'vol', 'mark'), 'from the volume\n');
-  writeFileSync(file, `[containers]
+  writeFileSync(
+    file,
+    `[containers]
 env = ["FROM_CONF=1", "OVERRIDDEN=conf"]
 dns_servers = ["192.0.2.53"]
 dns_searches = ["conf.example"]
@@ -21,24 +23,49 @@ default_ulimits = ["nofile=500:600", "nproc=300:400"]
 default_capabilities = ["CHOWN", "KILL"]
 volumes = ["${join(t.box.dir, 'vol')}:/confvol:ro"]
 userns = "keep-id"
-`);
+`,
+  );
   return { ...process.env, CONTAINERS_CONF: file };
 }
 
-const SCRIPT = 'echo $FROM_CONF $OVERRIDDEN; grep -E "^(nameserver|search)" /etc/resolv.conf; ulimit -n; ulimit -u; grep CapEff /proc/self/status; cat /confvol/mark; id -u';
+const SCRIPT =
+  'echo $FROM_CONF $OVERRIDDEN; grep -E "^(nameserver|search)" /etc/resolv.conf; ulimit -n; ulimit -u; grep CapEff /proc/self/status; cat /confvol/mark; id -u';
 
 it('takes env, DNS, ulimits, capabilities, volumes and userns from containers.conf', async () => {
   const r = await t.sh(SCRIPT, ['--network', 'none'], { env: config() });
   expect(r.stderr).toBe('');
   // keep-id: the test user's own uid inside, which holds no capability (the set shows below, as root).
-  expect(String(r.stdout)).toBe(`1 conf\nsearch conf.example\nnameserver 192.0.2.53\n500\n300\nCapEff:\t0000000000000000\nfrom the volume\n${process.getuid!()}`);
+  expect(String(r.stdout)).toBe(
+    `1 conf\nsearch conf.example\nnameserver 192.0.2.53\n500\n300\nCapEff:\t0000000000000000\nfrom the volume\n${process.getuid!()}`,
+  );
 });
 
 it('lets the flags override each key', async () => {
-  const r = await t.sh(SCRIPT, ['--network', 'none', '-e', 'OVERRIDDEN=flag', '--dns', '192.0.2.1', '--dns-search', 'flag.example', '--ulimit', 'nofile=700:800', '--cap-add', 'NET_RAW', '--userns', 'auto'], { env: config() });
+  const r = await t.sh(
+    SCRIPT,
+    [
+      '--network',
+      'none',
+      '-e',
+      'OVERRIDDEN=flag',
+      '--dns',
+      '192.0.2.1',
+      '--dns-search',
+      'flag.example',
+      '--ulimit',
+      'nofile=700:800',
+      '--cap-add',
+      'NET_RAW',
+      '--userns',
+      'auto',
+    ],
+    { env: config() },
+  );
   expect(r.stderr).toBe('');
   // containers.conf's CHOWN (bit 0) and KILL (5), with --cap-add's NET_RAW (13).
-  expect(String(r.stdout)).toBe('1 flag\nsearch flag.example\nnameserver 192.0.2.1\n700\n300\nCapEff:\t0000000000002021\nfrom the volume\n0');
+  expect(String(r.stdout)).toBe(
+    '1 flag\nsearch flag.example\nnameserver 192.0.2.1\n700\n300\nCapEff:\t0000000000002021\nfrom the volume\n0',
+  );
 });
 
 it('names the file and key of a value it cannot use', async () => {

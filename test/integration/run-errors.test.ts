@@ -58,7 +58,9 @@ it('an unknown user name and group name', async () => {
 it('a user beyond the mapped range', async () => {
   const r = await run(['-u', '70000']);
   expect(r.exitCode).toBe(125);
-  expect(text(r)).toContain('hutch: cannot run as uid 70000: it is not mapped in the container (/etc/subuid gives 65536 ids)');
+  expect(text(r)).toContain(
+    'hutch: cannot run as uid 70000: it is not mapped in the container (/etc/subuid gives 65536 ids)',
+  );
 });
 
 it('an unknown flag and a bad flag value', async () => {
@@ -83,7 +85,9 @@ it('a mount the kernel refuses names the mount', async () => {
   mkdirSync(join(t.box.dir, 'src'));
   const r = await run(['-v', `${join(t.box.dir, 'src')}:/proc/x`]);
   expect(r.exitCode).toBe(125);
-  expect(text(r).split('\n')[0]).toMatch(/^hutch: cannot start the container: mount \$BOX\/src at \/proc\/x: mount failed: E[A-Z]+$/);
+  expect(text(r).split('\n')[0]).toMatch(
+    /^hutch: cannot start the container: mount \$BOX\/src at \/proc\/x: mount failed: E[A-Z]+$/,
+  );
 });
 
 it('newuidmap missing: names it and the package', async () => {
@@ -101,7 +105,9 @@ it('a symlink in the rootfs cannot point a mount or a created file at the host',
   symlinkSync(victim, join(t.rootfs, 'etc', 'hosts')); // absolute: resolved inside the rootfs, not on the host
   const r = await run([], ['true']);
   expect(r.exitCode).toBe(125);
-  expect(text(r).split('\n')[0]).toMatch(/^hutch: cannot start the container: mount \$BOX\/state\/run\/ephemeral\/[0-9a-f]+\/hosts at \/etc\/hosts: mount failed: E(NOENT|LOOP)$/);
+  expect(text(r).split('\n')[0]).toMatch(
+    /^hutch: cannot start the container: mount \$BOX\/state\/run\/ephemeral\/[0-9a-f]+\/hosts at \/etc\/hosts: mount failed: E(NOENT|LOOP)$/,
+  );
   expect(existsSync(victim)).toBe(false);
 });
 

@@ -21,7 +21,10 @@ useImageSandbox((b) => (box = b));
 afterEach(() => {
   for (const dir of ['data/containers', 'data/ephemeral', 'run/ephemeral']) {
     const left = existsSync(join(box.root, dir)) ? readdirSync(join(box.root, dir)) : [];
-    expect(left.filter((name) => !name.startsWith('.')), `folders left in ${dir}`).toEqual([]); // .lock is the store's
+    expect(
+      left.filter((name) => !name.startsWith('.')),
+      `folders left in ${dir}`,
+    ).toEqual([]); // .lock is the store's
   }
 });
 
@@ -52,8 +55,20 @@ describe.each(['fuse', 'vfs'])('hutch run IMAGE (--storage-driver=%s)', (driver)
     const layers = layerDigest();
     const out = join(box.dir, `out-${driver}`);
     mkdirSync(out, { recursive: true });
-    const r = await run(['--network', 'none', '--storage-driver', driver, '-u', '0', '-v', `${out}:/out`, IMAGE, 'sh', '-c',
-      'ls /data; echo changed > /data/keep; rm /data/new; ls /data; cat /data/keep; echo hi > /out/f']);
+    const r = await run([
+      '--network',
+      'none',
+      '--storage-driver',
+      driver,
+      '-u',
+      '0',
+      '-v',
+      `${out}:/out`,
+      IMAGE,
+      'sh',
+      '-c',
+      'ls /data; echo changed > /data/keep; rm /data/new; ls /data; cat /data/keep; echo hi > /out/f',
+    ]);
     expect(r.stderr).toBe('');
     expect(r.stdout.split('\n')).toEqual(['keep', 'new', 'keep', 'changed']);
     expect(layerDigest()).toBe(layers);
@@ -63,8 +78,18 @@ describe.each(['fuse', 'vfs'])('hutch run IMAGE (--storage-driver=%s)', (driver)
 
 describe.each(['fuse', 'vfs'])('hutch run IMAGE (--storage-driver=%s) cleanup', (driver) => {
   it('removes files the container gave to its other users, in folders only they may enter (afterEach: no folder left)', async () => {
-    const r = await run(['--network', 'none', '--storage-driver', driver, '-u', '0', IMAGE, 'sh', '-c',
-      'mkdir -p /private/deep && echo x > /private/deep/f && chown -R 1000:1000 /private && chmod 0700 /private /private/deep && echo done']);
+    const r = await run([
+      '--network',
+      'none',
+      '--storage-driver',
+      driver,
+      '-u',
+      '0',
+      IMAGE,
+      'sh',
+      '-c',
+      'mkdir -p /private/deep && echo x > /private/deep/f && chown -R 1000:1000 /private && chmod 0700 /private /private/deep && echo done',
+    ]);
     expect(r.stderr).toBe('');
     expect(r.stdout).toBe('done');
   });
@@ -72,8 +97,20 @@ describe.each(['fuse', 'vfs'])('hutch run IMAGE (--storage-driver=%s) cleanup', 
 
 describe('the union filesystem', () => {
   it('keeps writes in the upper layer; rmi refuses the image while the container runs', async () => {
-    const child = run(['--network', 'none', '--init', '-u', '0', IMAGE, 'sh', '-c', 'echo up > /etc/marker; echo ready; exec sleep 60']);
-    await new Promise<void>((resolve) => child.stdout!.on('data', (d: Buffer) => d.toString().includes('ready') && resolve()));
+    const child = run([
+      '--network',
+      'none',
+      '--init',
+      '-u',
+      '0',
+      IMAGE,
+      'sh',
+      '-c',
+      'echo up > /etc/marker; echo ready; exec sleep 60',
+    ]);
+    await new Promise<void>((resolve) =>
+      child.stdout!.on('data', (d: Buffer) => d.toString().includes('ready') && resolve()),
+    );
     const [id] = readdirSync(join(box.root, 'data', 'ephemeral'));
     expect(readFileSync(join(box.root, 'data', 'ephemeral', id!, 'upper', 'etc', 'marker'), 'utf8')).toBe('up\n');
     const rmi = await hutch(['rmi', '--root', box.root, IMAGE]);
@@ -84,8 +121,16 @@ describe('the union filesystem', () => {
   });
 
   it('runs busybox tar, find and a dd+sync over the tree', async () => {
-    const r = await run(['--network', 'none', '-u', '0', IMAGE, 'sh', '-c',
-      'tar cf /tmp/all.tar /bin /etc /data 2>/dev/null && tar tf /tmp/all.tar | grep -c . && find / -xdev -name keep && dd if=/dev/zero of=/big bs=1M count=8 2>/dev/null && sync && wc -c < /big']);
+    const r = await run([
+      '--network',
+      'none',
+      '-u',
+      '0',
+      IMAGE,
+      'sh',
+      '-c',
+      'tar cf /tmp/all.tar /bin /etc /data 2>/dev/null && tar tf /tmp/all.tar | grep -c . && find / -xdev -name keep && dd if=/dev/zero of=/big bs=1M count=8 2>/dev/null && sync && wc -c < /big',
+    ]);
     expect(r.stderr).toBe('');
     const lines = r.stdout.split('\n');
     expect(Number(lines[0])).toBeGreaterThan(250);
@@ -93,10 +138,25 @@ describe('the union filesystem', () => {
   });
 
   it('ends the container and reports when the daemon is killed (kill -9)', async () => {
-    const child = run(['--network', 'none', '-u', '0', IMAGE, 'sh', '-c', 'echo ready; while test -e /etc/passwd; do sleep 0.2; done']);
-    await new Promise<void>((resolve) => child.stdout!.on('data', (d: Buffer) => d.toString().includes('ready') && resolve()));
+    const child = run([
+      '--network',
+      'none',
+      '-u',
+      '0',
+      IMAGE,
+      'sh',
+      '-c',
+      'echo ready; while test -e /etc/passwd; do sleep 0.2; done',
+    ]);
+    await new Promise<void>((resolve) =>
+      child.stdout!.on('data', (d: Buffer) => d.toString().includes('ready') && resolve()),
+    );
     // The bundled daemon (bin/hutch runs dist/bundle/) is `bundle-loader.cjs fuseDaemon ...`.
-    const daemon = (await execa('pgrep', ['-f', `(daemon-main\\.js|fuseDaemon) .*${box.root}`], { reject: false })).stdout.trim().split('\n');
+    const daemon = (
+      await execa('pgrep', ['-f', `(daemon-main\\.js|fuseDaemon) .*${box.root}`], { reject: false })
+    ).stdout
+      .trim()
+      .split('\n');
     expect(daemon).toHaveLength(1);
     expect(Number(daemon[0])).toBeGreaterThan(1); // never kill(0): that is our own process group
     process.kill(Number(daemon[0]), 'SIGKILL');
@@ -105,7 +165,7 @@ describe('the union filesystem', () => {
     expect(r.stderr).toContain('container ended: the union filesystem daemon');
   });
 
-  it('--entrypoint replaces the image\'s command; arguments after the image are the command\'s', async () => {
+  it("--entrypoint replaces the image's command; arguments after the image are the command's", async () => {
     const r = await run(['--network', 'none', '--entrypoint', '/bin/echo', IMAGE, 'hi', '-n']);
     expect(r.stdout).toBe('hi -n');
     const ls = await run(['--network', 'none', IMAGE, 'ls', '-a', '/data']);
@@ -155,7 +215,11 @@ describe('networking and resources through run', () => {
     const mounts = await hutch(['exec', '--root', box.root, id, 'cat', '/proc/mounts']);
     expect(mounts.stdout).toMatch(/^hutch-fs \/ fuse\.hutch-fs /m);
     expect((await hutch(['rm', '-f', '--root', box.root, id])).exitCode).toBe(0);
-    expect(readdirSync(join(box.root, 'data', 'image-users')).flatMap((d) => readdirSync(join(box.root, 'data', 'image-users', d)))).toEqual([]);
+    expect(
+      readdirSync(join(box.root, 'data', 'image-users')).flatMap((d) =>
+        readdirSync(join(box.root, 'data', 'image-users', d)),
+      ),
+    ).toEqual([]);
   });
 
   it('--network none has only loopback', async () => {
@@ -172,7 +236,9 @@ describe('networking and resources through run', () => {
     expect(required.stderr).toMatch(/^hutch: /);
     const info = await hutch(['system', 'info']);
     expect(info.stdout).toMatch(/^(ok {2}|MISS) cgroups: v[12]/m); // from the cgroups module's report
-    const json = JSON.parse((await hutch(['system', 'info', '--format', 'json'])).stdout) as { cgroups: { version: string; delegatedControllers: string[] } };
+    const json = JSON.parse((await hutch(['system', 'info', '--format', 'json'])).stdout) as {
+      cgroups: { version: string; delegatedControllers: string[] };
+    };
     expect(json.cgroups.version).toMatch(/^v[12]$/);
     expect(Array.isArray(json.cgroups.delegatedControllers)).toBe(true);
   });

@@ -38,10 +38,13 @@ describe('stdio', () => {
 });
 
 describe('--preserve-fds', () => {
-  it('passes hutch\'s fds 3 and 4 on as the command\'s 3 and 4, and nothing above them', async () => {
-    const a = writeTemp('a.txt', 'from fd 3\n'), b = writeTemp('b.txt', 'from fd 4\n');
+  it("passes hutch's fds 3 and 4 on as the command's 3 and 4, and nothing above them", async () => {
+    const a = writeTemp('a.txt', 'from fd 3\n'),
+      b = writeTemp('b.txt', 'from fd 4\n');
     try {
-      const r = await hutch(runArgs(['--preserve-fds', '2'], 'cat <&3; cat <&4; ls /proc/self/fd'), { stdio: ['ignore', 'pipe', 'pipe', fdStdio(a), fdStdio(b)] });
+      const r = await hutch(runArgs(['--preserve-fds', '2'], 'cat <&3; cat <&4; ls /proc/self/fd'), {
+        stdio: ['ignore', 'pipe', 'pipe', fdStdio(a), fdStdio(b)],
+      });
       expect(r.stderr).toBe('');
       // 5 is ls's own handle on /proc/self/fd
       expect(r.stdout.split('\n')).toEqual(['from fd 3', 'from fd 4', '0', '1', '2', '3', '4', '5']);
@@ -51,7 +54,7 @@ describe('--preserve-fds', () => {
     }
   });
 
-  it('refuses an fd hutch was not given (its own event loop\'s), exit 125, before anything runs', async () => {
+  it("refuses an fd hutch was not given (its own event loop's), exit 125, before anything runs", async () => {
     const r = await hutch(runArgs(['--preserve-fds', '1'], 'true'));
     expect(r.exitCode).toBe(125);
     expect(r.stderr).toMatch(/^hutch: cannot pass fd 3 to the container: hutch was not given it/);
@@ -61,7 +64,9 @@ describe('--preserve-fds', () => {
 describe('signals', () => {
   it.each(['SIGTERM', 'SIGINT', 'SIGHUP'] as const)('forwards %s to the command', async (signal) => {
     const name = signal.slice(3);
-    const child = hutch(runArgs([], `trap "echo caught ${name}; exit 42" ${name}; echo ready; while :; do sleep 0.1; done`));
+    const child = hutch(
+      runArgs([], `trap "echo caught ${name}; exit 42" ${name}; echo ready; while :; do sleep 0.1; done`),
+    );
     await printed(child.stdout!, 'ready');
     child.kill(signal);
     const r = await child;
@@ -81,7 +86,10 @@ describe('signals', () => {
   });
 
   it('--init runs as PID 1 under a neutral name, forwards signals to the command and exits 128+N', async () => {
-    const child = hutch(runArgs(['--init'], 'tr "\\0" " " < /proc/1/cmdline; echo; wc -c < /proc/1/environ; echo ready; exec sleep 1000'), { env: { HUTCH_CALLER_SECRET: 'x' } });
+    const child = hutch(
+      runArgs(['--init'], 'tr "\\0" " " < /proc/1/cmdline; echo; wc -c < /proc/1/environ; echo ready; exec sleep 1000'),
+      { env: { HUTCH_CALLER_SECRET: 'x' } },
+    );
     await printed(child.stdout!, 'ready');
     child.kill('SIGTERM');
     const r = await child;
@@ -94,19 +102,30 @@ describe('signals', () => {
 it('--init reaps orphaned zombies', async () => {
   // An orphan reparents to PID 1. A zombie may show for a moment before init reaps it: wait
   // (bounded) until the orphan is gone; one still there after the wait is a zombie nobody reaps.
-  const script = '(sleep 0.1 &); i=0; while [ $i -lt 100 ]; do s=$(ps -o stat,comm | grep " sleep$" | cut -c1); [ -z "$s" ] && echo reaped && exit; i=$((i+1)); sleep 0.1; done; echo "left: $s"';
+  const script =
+    '(sleep 0.1 &); i=0; while [ $i -lt 100 ]; do s=$(ps -o stat,comm | grep " sleep$" | cut -c1); [ -z "$s" ] && echo reaped && exit; i=$((i+1)); sleep 0.1; done; echo "left: $s"';
   expect(String((await hutch(runArgs(['--init'], script))).stdout)).toBe('reaped');
 });
 
 describe('terminal', () => {
-  it('-it gives the command a tty with the caller\'s window size, follows resizes, restores the terminal', async () => {
+  it("-it gives the command a tty with the caller's window size, follows resizes, restores the terminal", async () => {
     const { master, slave } = openpty({ rows: 30, cols: 100 });
     const modes = execFileSync('stty', ['-g'], { stdio: [slave, 'pipe', 'pipe'] }).toString();
     const out = new ReadStream(master);
     let output = '';
     out.on('data', (d: Buffer) => (output += d.toString()));
     out.on('error', () => undefined);
-    const child = execa('node', [HUTCH, ...runArgs(['-it'], 'tty; stty size; test -t 0 && echo stdin-is-tty; trap "stty size; exit 7" WINCH; echo ready; while :; do sleep 0.1; done')], { stdio: [fdStdio(slave), fdStdio(slave), fdStdio(slave)], reject: false });
+    const child = execa(
+      'node',
+      [
+        HUTCH,
+        ...runArgs(
+          ['-it'],
+          'tty; stty size; test -t 0 && echo stdin-is-tty; trap "stty size; exit 7" WINCH; echo ready; while :; do sleep 0.1; done',
+        ),
+      ],
+      { stdio: [fdStdio(slave), fdStdio(slave), fdStdio(slave)], reject: false },
+    );
     await new Promise<void>((resolve) => out.on('data', () => output.includes('ready') && resolve()));
     setWindowSize(master, { rows: 40, cols: 120 });
     child.kill('SIGWINCH'); // what the kernel sends hutch when its terminal is resized
@@ -125,7 +144,10 @@ describe('terminal', () => {
     let output = '';
     out.on('data', (d: Buffer) => (output += d.toString()));
     out.on('error', () => undefined);
-    const child = execa(process.execPath, [HUTCH, ...runArgs(['-it'], 'read x; echo "got $x"')], { stdio: [fdStdio(slave), fdStdio(slave), fdStdio(slave)], reject: false });
+    const child = execa(process.execPath, [HUTCH, ...runArgs(['-it'], 'read x; echo "got $x"')], {
+      stdio: [fdStdio(slave), fdStdio(slave), fdStdio(slave)],
+      reject: false,
+    });
     writeSync(master, 'early\r'); // typed at once: hutch is still starting
     expect((await child).exitCode).toBe(0);
     expect(output.replace(/\r/g, '')).toContain('got early');
@@ -133,7 +155,7 @@ describe('terminal', () => {
     closeSync(slave);
   });
 
-  it('-t without -i writes the command\'s output through the terminal', async () => {
+  it("-t without -i writes the command's output through the terminal", async () => {
     const r = await hutch(runArgs(['-t'], 'test -t 1 && echo on-a-tty'));
     expect(r.exitCode).toBe(0);
     expect(String(r.stdout).replace(/\r/g, '')).toBe('on-a-tty');

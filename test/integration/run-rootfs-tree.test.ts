@@ -20,7 +20,11 @@ function snapshot(root: string): Map<string, string> {
   const walk = (rel: string): void => {
     const path = join(root, rel);
     const st = lstatSync(path, { bigint: true });
-    const body = st.isFile() ? createHash('sha256').update(readFileSync(path)).digest('hex') : st.isSymbolicLink() ? readlinkSync(path) : '';
+    const body = st.isFile()
+      ? createHash('sha256').update(readFileSync(path)).digest('hex')
+      : st.isSymbolicLink()
+        ? readlinkSync(path)
+        : '';
     out.set(rel || '.', `${st.mode.toString(8)} ${st.uid}:${st.gid} ${st.size} ${st.mtimeNs} ${st.ctimeNs} ${body}`);
     if (st.isDirectory()) for (const name of readdirSync(path).sort()) walk(join(rel, name));
   };
@@ -29,13 +33,30 @@ function snapshot(root: string): Map<string, string> {
 }
 
 const SCRIPT = 'cat /etc/hostname; test -e /proc/self/status && echo proc; echo data > /tmp/x && cat /tmp/x; id -u';
-const run = (tree: string, args: string[] = []) => hutch(['run', '--root', t.box.root, '--rootfs', tree, '--network', 'none', '-h', 'tree', ...args, '--', 'sh', '-c', SCRIPT]);
+const run = (tree: string, args: string[] = []) =>
+  hutch([
+    'run',
+    '--root',
+    t.box.root,
+    '--rootfs',
+    tree,
+    '--network',
+    'none',
+    '-h',
+    'tree',
+    ...args,
+    '--',
+    'sh',
+    '-c',
+    SCRIPT,
+  ]);
 
 describe('a --rootfs tree', () => {
   beforeAll(() => requires('userns', 'busybox', 'fuse'));
 
   it('owned by root and not writable by the user runs, and is left byte for byte as it was', async () => {
-    if (!existsSync(join(READONLY_TREE, 'bin', 'busybox'))) throw new Error(`${READONLY_TREE} is missing: run scripts/prepare-host.sh as root (npm test does)`);
+    if (!existsSync(join(READONLY_TREE, 'bin', 'busybox')))
+      throw new Error(`${READONLY_TREE} is missing: run scripts/prepare-host.sh as root (npm test does)`);
     expect(lstatSync(READONLY_TREE).uid).toBe(0);
     const before = snapshot(READONLY_TREE);
     const volume = join(t.box.dir, 'volume');
@@ -48,7 +69,8 @@ describe('a --rootfs tree', () => {
   });
 
   it('writable but lacking what hutch mounts over is left unchanged too; the container writes to its layer', async () => {
-    for (const f of ['etc/hosts', 'etc/hostname', 'etc/resolv.conf', 'proc', 'sys']) rmSync(join(t.rootfs, f), { recursive: true, force: true });
+    for (const f of ['etc/hosts', 'etc/hostname', 'etc/resolv.conf', 'proc', 'sys'])
+      rmSync(join(t.rootfs, f), { recursive: true, force: true });
     const before = snapshot(t.rootfs);
     const r = await run(t.rootfs);
     expect(String(r.stdout).split('\n')).toEqual(['tree', 'proc', 'data', '0']);
@@ -58,17 +80,58 @@ describe('a --rootfs tree', () => {
 
   it('with everything hutch mounts over, is bound as it is: hutch writes nothing, the container writes through', async () => {
     const before = snapshot(t.rootfs);
-    const r = await hutch(['run', '--root', t.box.root, '--rootfs', t.rootfs, '--network', 'none', '--', 'sh', '-c', 'cat /etc/hosts >/dev/null; echo ok']);
+    const r = await hutch([
+      'run',
+      '--root',
+      t.box.root,
+      '--rootfs',
+      t.rootfs,
+      '--network',
+      'none',
+      '--',
+      'sh',
+      '-c',
+      'cat /etc/hosts >/dev/null; echo ok',
+    ]);
     expect(r.stdout).toBe('ok');
     expect(snapshot(t.rootfs)).toEqual(before);
-    expect((await hutch(['run', '--root', t.box.root, '--rootfs', t.rootfs, '--network', 'none', '--', 'touch', '/tmp/made'])).exitCode).toBe(0);
+    expect(
+      (
+        await hutch([
+          'run',
+          '--root',
+          t.box.root,
+          '--rootfs',
+          t.rootfs,
+          '--network',
+          'none',
+          '--',
+          'touch',
+          '/tmp/made',
+        ])
+      ).exitCode,
+    ).toBe(0);
     expect(existsSync(join(t.rootfs, 'tmp', 'made'))).toBe(true);
   });
 
   it('run -d on the read-only tree: exec reaches it, rm leaves the tree as it was', async () => {
     const before = snapshot(READONLY_TREE);
     const h = (...args: string[]) => hutch([args[0]!, '--root', t.box.root, ...args.slice(1)]);
-    const started = await h('run', '-d', '--name', 'ro', '--network', 'none', '-h', 'tree', '--rootfs', READONLY_TREE, '--', 'sleep', '1000');
+    const started = await h(
+      'run',
+      '-d',
+      '--name',
+      'ro',
+      '--network',
+      'none',
+      '-h',
+      'tree',
+      '--rootfs',
+      READONLY_TREE,
+      '--',
+      'sleep',
+      '1000',
+    );
     expect(started.stderr).toBe('');
     expect(started.exitCode).toBe(0);
     expect((await h('exec', 'ro', 'cat', '/etc/hostname')).stdout).toBe('tree');

@@ -17,7 +17,7 @@ const sh = (args: string[], script: string) => t.sh(script, args);
 
 beforeAll(() => requires('userns', 'subuid', 'newuidmap', 'busybox'));
 
-it('--userns=keep-id runs as the user\'s own ids, with root and the range still mapped', async () => {
+it("--userns=keep-id runs as the user's own ids, with root and the range still mapped", async () => {
   const r = await sh(['--userns=keep-id'], 'id -u; id -g; cat /proc/self/uid_map');
   expect(r.stderr).toBe('');
   const [uid, gid, ...map] = String(r.stdout).split('\n');
@@ -29,8 +29,15 @@ it('--userns=keep-id runs as the user\'s own ids, with root and the range still 
 
 it('--uidmap/--gidmap give explicit maps', async () => {
   const start = readSubid('uid', { name: me.username, id: me.uid })[0]!.start;
-  const r = await sh(['--uidmap', `0:${me.uid}:1`, '--uidmap', `1:${start}:1000`], 'cat /proc/self/uid_map; cat /proc/self/gid_map');
-  expect(String(r.stdout).split('\n').map((l) => l.trim().split(/\s+/).join(' '))).toEqual([`0 ${me.uid} 1`, `1 ${start} 1000`, `0 ${me.gid} 1`, `1 ${start} 1000`]);
+  const r = await sh(
+    ['--uidmap', `0:${me.uid}:1`, '--uidmap', `1:${start}:1000`],
+    'cat /proc/self/uid_map; cat /proc/self/gid_map',
+  );
+  expect(
+    String(r.stdout)
+      .split('\n')
+      .map((l) => l.trim().split(/\s+/).join(' ')),
+  ).toEqual([`0 ${me.uid} 1`, `1 ${start} 1000`, `0 ${me.gid} 1`, `1 ${start} 1000`]);
   const bad = await sh(['--uidmap', '0:1:2:3'], 'true');
   expect(bad.exitCode).toBe(125);
   expect(bad.stderr).toContain('invalid --uidmap 0:1:2:3: expected CONTAINER:HOST:SIZE');
@@ -44,14 +51,28 @@ it('two stages: a Node program in a new user namespace launches a container into
   const gidMappings = rootMaps(me.gid, readSubid('gid', { name: me.username, id: me.uid }));
   try {
     const monitor = await launchInUserNamespace(
-      { args: [process.execPath, join(REPO, 'test/fixtures/two-stage-monitor.mjs'), REPO, t.rootfs], uidMappings, gidMappings },
+      {
+        args: [process.execPath, join(REPO, 'test/fixtures/two-stage-monitor.mjs'), REPO, t.rootfs],
+        uidMappings,
+        gidMappings,
+      },
       { stdio: ['ignore', fd, fd] },
     );
     expect((await monitor.wait()).exitCode).toBe(0);
   } finally {
     closeSync(fd);
   }
-  const lines = readFileSync(out, 'utf8').trim().split('\n').map((l) => l.trim().split(/\s+/).join(' '));
+  const lines = readFileSync(out, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/).join(' '));
   // The container shares the monitor's user namespace: the same maps, not a nested one.
-  expect(lines).toEqual(['monitor uid=0', `0 ${me.uid} 1`, `1 ${uidMappings[1]!.hostID} 65536`, 'seen', 'pid=1', 'container exit=5']);
+  expect(lines).toEqual([
+    'monitor uid=0',
+    `0 ${me.uid} 1`,
+    `1 ${uidMappings[1]!.hostID} 65536`,
+    'seen',
+    'pid=1',
+    'container exit=5',
+  ]);
 });

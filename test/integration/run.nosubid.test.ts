@@ -16,13 +16,18 @@ const skip = me.username !== noRangeUser && missing('subuid') === undefined;
 describe.skipIf(skip)('without a subuid range', () => {
   beforeAll(() => {
     requires('userns', 'busybox');
-    if (missing('subuid') === undefined) throw new Error(`${me.username} has a /etc/subuid range: this file must run as a user without one`);
+    if (missing('subuid') === undefined)
+      throw new Error(`${me.username} has a /etc/subuid range: this file must run as a user without one`);
   });
 
   it('maps the user alone to root, says so once, and still runs a full container', async () => {
     const first = await sh([], 'id -u; cat /proc/self/uid_map; echo pid=$$; grep CapEff /proc/self/status');
     expect(first.exitCode).toBe(0);
-    expect(String(first.stdout).split('\n').map((l) => l.trim().split(/\s+/).join(' '))).toEqual(['0', `0 ${me.uid} 1`, 'pid=1', 'CapEff: 00000000a80425fb']);
+    expect(
+      String(first.stdout)
+        .split('\n')
+        .map((l) => l.trim().split(/\s+/).join(' ')),
+    ).toEqual(['0', `0 ${me.uid} 1`, 'pid=1', 'CapEff: 00000000a80425fb']);
     expect(first.stderr).toContain(`hutch: warning: no /etc/subuid range for ${me.username}`);
     const second = await sh([], 'true');
     expect(second.stderr).toBe('');
@@ -30,7 +35,11 @@ describe.skipIf(skip)('without a subuid range', () => {
 
   it('--userns=keep-id maps the user to itself', async () => {
     const r = await sh(['--userns=keep-id'], 'id -u; cat /proc/self/uid_map');
-    expect(String(r.stdout).split('\n').map((l) => l.trim().split(/\s+/).join(' '))).toEqual([String(me.uid), `${me.uid} ${me.uid} 1`]);
+    expect(
+      String(r.stdout)
+        .split('\n')
+        .map((l) => l.trim().split(/\s+/).join(' ')),
+    ).toEqual([String(me.uid), `${me.uid} ${me.uid} 1`]);
   });
 
   it('a user other than root cannot be mapped: a clear error', async () => {

@@ -23,29 +23,37 @@ async function rt(args: string[]): Promise<{ exitCode?: number }> {
 const errors = () => readFileSync(join(box.dir, 'err'), 'utf8');
 
 function config(linux: Record<string, unknown>): void {
-  writeFileSync(join(bundle, 'config.json'), JSON.stringify({
-    ociVersion: '1.2.0',
-    process: { user: { uid: 0, gid: 0 }, args: ['sleep', '100'], env: ['PATH=/bin'], cwd: '/' },
-    root: { path: 'rootfs' },
-    mounts: [{ destination: '/proc', type: 'proc', source: 'proc' }],
-    linux: {
-      namespaces: [{ type: 'user' }, { type: 'mount' }, { type: 'pid' }],
-      uidMappings: [{ containerID: 0, hostID: userInfo().uid, size: 1 }],
-      gidMappings: [{ containerID: 0, hostID: userInfo().gid, size: 1 }],
-      ...linux,
-    },
-  }));
+  writeFileSync(
+    join(bundle, 'config.json'),
+    JSON.stringify({
+      ociVersion: '1.2.0',
+      process: { user: { uid: 0, gid: 0 }, args: ['sleep', '100'], env: ['PATH=/bin'], cwd: '/' },
+      root: { path: 'rootfs' },
+      mounts: [{ destination: '/proc', type: 'proc', source: 'proc' }],
+      linux: {
+        namespaces: [{ type: 'user' }, { type: 'mount' }, { type: 'pid' }],
+        uidMappings: [{ containerID: 0, hostID: userInfo().uid, size: 1 }],
+        gidMappings: [{ containerID: 0, hostID: userInfo().gid, size: 1 }],
+        ...linux,
+      },
+    }),
+  );
 }
 
 useBundleSandbox((b, dir) => ((box = b), (bundle = dir)));
 
 describe('runtime create with linux.resources', () => {
   it('warns once naming the limits not enforced, creates the container, and delete removes it', async () => {
-    config({ resources: { memory: { limit: 52428800 }, pids: { limit: 16 }, devices: [{ allow: false, access: 'rwm' }] }, cgroupsPath: 'user.slice:hutch:c1' });
+    config({
+      resources: { memory: { limit: 52428800 }, pids: { limit: 16 }, devices: [{ allow: false, access: 'rwm' }] },
+      cgroupsPath: 'user.slice:hutch:c1',
+    });
     const create = await rt(['--systemd-cgroup', 'create', '--bundle', bundle, 'c1']);
     expect(create.exitCode).toBe(0);
     expect(errors()).toMatch(/^hutch: warning: not enforced: --memory, --pids-limit: .+\n$/);
-    expect(JSON.parse(String((await hutch(['runtime', '--root', join(box.dir, 'rt'), 'state', 'c1'])).stdout)).status).toBe('created');
+    expect(
+      JSON.parse(String((await hutch(['runtime', '--root', join(box.dir, 'rt'), 'state', 'c1'])).stdout)).status,
+    ).toBe('created');
     expect((await rt(['delete', '--force', 'c1'])).exitCode).toBe(0);
   });
 

@@ -14,11 +14,31 @@ import { installProbe, verdicts } from '../helpers/syscall-probe.js';
 
 let box: Sandbox;
 const IMAGE = 'localhost/hutch-busybox:test';
-const env = (): Record<string, string> => ({ XDG_RUNTIME_DIR: join(box.dir, 'xdg'), XDG_CONFIG_HOME: join(box.dir, 'config'), HOME: box.dir });
-const podmanWith = (runtime: string, args: string[], options: Options = {}) => execa('podman', [
-  '--root', join(box.dir, 'storage'), '--runroot', join(box.dir, 'runroot'), '--storage-driver', 'vfs', '--cgroup-manager', 'cgroupfs',
-  '--events-backend', 'file', '--runtime', runtime, ...args,
-], { reject: false, stdin: 'ignore', env: env(), extendEnv: true, ...options });
+const env = (): Record<string, string> => ({
+  XDG_RUNTIME_DIR: join(box.dir, 'xdg'),
+  XDG_CONFIG_HOME: join(box.dir, 'config'),
+  HOME: box.dir,
+});
+const podmanWith = (runtime: string, args: string[], options: Options = {}) =>
+  execa(
+    'podman',
+    [
+      '--root',
+      join(box.dir, 'storage'),
+      '--runroot',
+      join(box.dir, 'runroot'),
+      '--storage-driver',
+      'vfs',
+      '--cgroup-manager',
+      'cgroupfs',
+      '--events-backend',
+      'file',
+      '--runtime',
+      runtime,
+      ...args,
+    ],
+    { reject: false, stdin: 'ignore', env: env(), extendEnv: true, ...options },
+  );
 const podman = (args: string[], options: Options = {}) => podmanWith(join(REPO, 'bin', 'hutch-runtime'), args, options);
 /** The same podman command with runc, for the behaviours hutch must match. */
 const podmanRunc = (args: string[]) => podmanWith('/usr/sbin/runc', args);
@@ -56,10 +76,22 @@ describe('podman --runtime hutch-runtime', () => {
   });
 
   it('runs a detached container that podman logs, exec and stop reach', async () => {
-    const run = await podman(['run', '-d', '--name', 'web', '--network', 'none', IMAGE, 'sh', '-c', 'echo started; exec sleep 1000']);
+    const run = await podman([
+      'run',
+      '-d',
+      '--name',
+      'web',
+      '--network',
+      'none',
+      IMAGE,
+      'sh',
+      '-c',
+      'echo started; exec sleep 1000',
+    ]);
     expect(run.exitCode, String(run.stderr)).toBe(0);
     expect(String((await podman(['ps'])).stdout)).toMatch(/Up .*web/);
-    for (let i = 0; i < 100 && (await podman(['logs', 'web'])).stdout !== 'started'; i++) await new Promise((r) => setTimeout(r, 100));
+    for (let i = 0; i < 100 && (await podman(['logs', 'web'])).stdout !== 'started'; i++)
+      await new Promise((r) => setTimeout(r, 100));
     expect((await podman(['logs', 'web'])).stdout).toBe('started');
     const exec = await podman(['exec', 'web', 'cat', '/proc/1/cmdline']);
     expect(String(exec.stdout).split('\0').filter(Boolean)).toEqual(['sleep', '1000']);
@@ -75,13 +107,20 @@ describe('podman --runtime hutch-runtime', () => {
     let output = '';
     out.on('data', (d: Buffer) => (output += d.toString()));
     out.on('error', () => undefined);
-    const r = await podman(['run', '-it', '--rm', '--network', 'none', IMAGE, 'sh', '-c', 'test -t 0 && test -t 1 && echo tty-ok; exit 6'], { stdin: fdStdio(slave), stdout: fdStdio(slave), stderr: fdStdio(slave) });
+    const r = await podman(
+      ['run', '-it', '--rm', '--network', 'none', IMAGE, 'sh', '-c', 'test -t 0 && test -t 1 && echo tty-ok; exit 6'],
+      { stdin: fdStdio(slave), stdout: fdStdio(slave), stderr: fdStdio(slave) },
+    );
     expect(r.exitCode).toBe(6);
     await new Promise((resolve) => setTimeout(resolve, 100)); // let the last bytes arrive
     expect(output.replace(/\r/g, '')).toContain('tty-ok');
     // exec -it: the console socket is a host path, reached before the helper joins the container's namespaces
     await podman(['run', '-d', '--name', 'ttybox', '--network', 'none', IMAGE, 'sleep', '1000']);
-    const exec = await podman(['exec', '-it', 'ttybox', 'sh', '-c', 'test -t 0 && echo exec-tty-ok; exit 2'], { stdin: fdStdio(slave), stdout: fdStdio(slave), stderr: fdStdio(slave) });
+    const exec = await podman(['exec', '-it', 'ttybox', 'sh', '-c', 'test -t 0 && echo exec-tty-ok; exit 2'], {
+      stdin: fdStdio(slave),
+      stdout: fdStdio(slave),
+      stderr: fdStdio(slave),
+    });
     expect(exec.exitCode).toBe(2);
     await new Promise((resolve) => setTimeout(resolve, 100));
     expect(output.replace(/\r/g, '')).toContain('exec-tty-ok');
@@ -90,11 +129,22 @@ describe('podman --runtime hutch-runtime', () => {
     closeSync(slave);
   });
 
-  it('podman-seccomp: podman\'s default seccomp profile is in force in the container', async () => {
+  it("podman-seccomp: podman's default seccomp profile is in force in the container", async () => {
     const dir = join(box.dir, 'probe');
     mkdirSync(dir, { recursive: true });
     installProbe(dir);
-    const r = await podman(['run', '--rm', '--network', 'none', '-v', `${dir}:/p:ro`, IMAGE, 'sh', '-c', "grep '^Seccomp:' /proc/self/status; /p/probe io_uring_setup userfaultfd add_key getpid"]);
+    const r = await podman([
+      'run',
+      '--rm',
+      '--network',
+      'none',
+      '-v',
+      `${dir}:/p:ro`,
+      IMAGE,
+      'sh',
+      '-c',
+      "grep '^Seccomp:' /proc/self/status; /p/probe io_uring_setup userfaultfd add_key getpid",
+    ]);
     expect(r.exitCode, String(r.stderr)).toBe(0);
     const [status, ...rest] = String(r.stdout).split('\n');
     expect(status).toMatch(/^Seccomp:\s+2$/);
@@ -110,10 +160,23 @@ describe('podman --runtime hutch-runtime where runc already worked (issue 18)', 
     expect(String(info.stderr)).not.toContain('level=error');
   });
 
-  it('non-identity id maps: --userns=keep-id and --uidmap go through podman\'s own user namespace', async () => {
+  it("non-identity id maps: --userns=keep-id and --uidmap go through podman's own user namespace", async () => {
     const keep = await podman(['run', '--rm', '--network', 'none', '--userns=keep-id', IMAGE, 'id', '-u']);
     expect([keep.stdout, keep.exitCode], String(keep.stderr)).toEqual([String(process.getuid!()), 0]);
-    const map = await podman(['run', '--rm', '--network', 'none', '--uidmap', '0:1:65536', '--gidmap', '0:1:65536', IMAGE, 'sh', '-c', 'id -u; cat /proc/self/uid_map']);
+    const map = await podman([
+      'run',
+      '--rm',
+      '--network',
+      'none',
+      '--uidmap',
+      '0:1:65536',
+      '--gidmap',
+      '0:1:65536',
+      IMAGE,
+      'sh',
+      '-c',
+      'id -u; cat /proc/self/uid_map',
+    ]);
     expect(map.exitCode, String(map.stderr)).toBe(0);
     expect(String(map.stdout).split(/\s+/).filter(Boolean).slice(0, 4)).toEqual(['0', '0', '1', '65536']);
     const nomap = ['run', '--rm', '--network', 'none', '--userns=nomap', IMAGE, 'cat', '/proc/self/uid_map'];
@@ -127,9 +190,16 @@ describe('podman --runtime hutch-runtime where runc already worked (issue 18)', 
     expect(missing.exitCode).toBe(127);
     expect(String(missing.stderr)).toContain('no such file or directory');
     // create then start: start fails as with runc, and the container never reports a pid
-    for (const [pm, name] of [[podman, 'ms1'], [podmanRunc, 'ms2']] as const) await pm(['create', '--name', name, '--network', 'none', IMAGE, '/no/such']);
+    for (const [pm, name] of [
+      [podman, 'ms1'],
+      [podmanRunc, 'ms2'],
+    ] as const)
+      await pm(['create', '--name', name, '--network', 'none', IMAGE, '/no/such']);
     const [started, startedRunc] = [await podman(['start', 'ms1']), await podmanRunc(['start', 'ms2'])];
-    expect([started.exitCode, String(started.stderr)]).toEqual([startedRunc.exitCode, expect.stringContaining('command that was not found')]);
+    expect([started.exitCode, String(started.stderr)]).toEqual([
+      startedRunc.exitCode,
+      expect.stringContaining('command that was not found'),
+    ]);
     expect((await podman(['inspect', '--format', '{{.State.Pid}} {{.State.Status}}', 'ms1'])).stdout).toBe('0 created');
     await podman(['rm', '-f', 'ms1', 'ms2']);
     await podman(['run', '-d', '--name', 'ex', '--network', 'none', IMAGE, 'sleep', '1000']);
@@ -137,12 +207,25 @@ describe('podman --runtime hutch-runtime where runc already worked (issue 18)', 
     expect((await podman(['kill', '-s', '64', 'ex'])).exitCode).toBe(0);
     // podman update calls the runtime's update verb (-r FILE); this host gives no cgroup, as runc also finds.
     const update = await podman(['update', '--memory', '100m', 'ex']);
-    expect(String(update.stderr)).toMatch(/cannot update container \w+: it has no cgroup of its own[\s\S]*hutch-runtime update --resources=/);
+    expect(String(update.stderr)).toMatch(
+      /cannot update container \w+: it has no cgroup of its own[\s\S]*hutch-runtime update --resources=/,
+    );
     await podman(['rm', '-f', '-t', '0', 'ex']);
   });
 
-  it('--tmpfs copies the image\'s content up (tmpcopyup); --user with no passwd entry gets HOME=/', async () => {
-    const tmpfs = await podman(['run', '--rm', '--network', 'none', '--tmpfs', '/etc', IMAGE, 'sh', '-c', 'head -1 /etc/group; touch /etc/new']);
+  it("--tmpfs copies the image's content up (tmpcopyup); --user with no passwd entry gets HOME=/", async () => {
+    const tmpfs = await podman([
+      'run',
+      '--rm',
+      '--network',
+      'none',
+      '--tmpfs',
+      '/etc',
+      IMAGE,
+      'sh',
+      '-c',
+      'head -1 /etc/group; touch /etc/new',
+    ]);
     expect([tmpfs.stdout, tmpfs.exitCode], String(tmpfs.stderr)).toEqual(['root:x:0:', 0]);
     const home = await podman(['run', '--rm', '--network', 'none', '--user', '100', IMAGE, 'sh', '-c', 'echo $HOME']);
     expect([home.stdout, home.exitCode], String(home.stderr)).toEqual(['/', 0]);
@@ -151,9 +234,14 @@ describe('podman --runtime hutch-runtime where runc already worked (issue 18)', 
   it('podman build runs RUN steps (ambient capabilities without inheritable ones)', async () => {
     const dir = join(box.dir, 'build');
     mkdirSync(dir);
-    writeFileSync(join(dir, 'Containerfile'), `FROM ${IMAGE}\nRUN echo built > /built && grep CapAmb /proc/self/status\n`);
+    writeFileSync(
+      join(dir, 'Containerfile'),
+      `FROM ${IMAGE}\nRUN echo built > /built && grep CapAmb /proc/self/status\n`,
+    );
     const build = await podman(['build', '--network', 'none', '-t', 'localhost/hutch-built:test', dir]);
     expect(build.exitCode, String(build.stderr)).toBe(0);
-    expect((await podman(['run', '--rm', '--network', 'none', 'localhost/hutch-built:test', 'cat', '/built'])).stdout).toBe('built');
+    expect(
+      (await podman(['run', '--rm', '--network', 'none', 'localhost/hutch-built:test', 'cat', '/built'])).stdout,
+    ).toBe('built');
   });
 });

@@ -12,11 +12,13 @@ let box: Sandbox;
 let bundle: string;
 const rt = (...args: string[]) => hutch(['runtime', '--root', join(box.dir, 'rt'), ...args]);
 // A created container inherits the caller's stdio (runc's model): keep it off the captured pipes.
-const rtBg = (...args: string[]) => hutch(['runtime', '--root', join(box.dir, 'rt'), ...args], { stdout: 'ignore', stderr: 'ignore' });
+const rtBg = (...args: string[]) =>
+  hutch(['runtime', '--root', join(box.dir, 'rt'), ...args], { stdout: 'ignore', stderr: 'ignore' });
 const state = async (id: string) => JSON.parse(String((await rt('state', id)).stdout));
 
 /** A config.json as an engine would write it, changed by `change`. */
-const config = (args: string[], change?: (c: Record<string, any>) => void): void => writeBundleConfig(bundle, args, change);
+const config = (args: string[], change?: (c: Record<string, any>) => void): void =>
+  writeBundleConfig(bundle, args, change);
 
 useBundleSandbox((b, dir) => ((box = b), (bundle = dir)));
 
@@ -27,7 +29,13 @@ describe('the status machine', () => {
     const created = await rtBg('create', '--bundle', bundle, '--pid-file', pidFile, 'c1');
     expect(created.exitCode).toBe(0);
     const s1 = await state('c1');
-    expect(s1).toMatchObject({ ociVersion: '1.2.0', id: 'c1', status: 'created', bundle, pid: Number(readFileSync(pidFile, 'utf8')) });
+    expect(s1).toMatchObject({
+      ociVersion: '1.2.0',
+      id: 'c1',
+      status: 'created',
+      bundle,
+      pid: Number(readFileSync(pidFile, 'utf8')),
+    });
     expect(existsSync(join(bundle, 'rootfs', 'ran'))).toBe(false); // the process has not run yet
     expect((await rt('start', 'c1')).exitCode).toBe(0);
     expect((await state('c1')).status).toBe('running');
@@ -64,7 +72,15 @@ describe('the status machine', () => {
     expect((await rt('run', '--bundle', bundle, 'c3')).exitCode).toBe(3);
     config(['sleep', '1000']);
     expect((await rtBg('run', '--detach', '--bundle', bundle, 'c4')).exitCode).toBe(0);
-    writeFileSync(join(box.dir, 'process.json'), JSON.stringify({ args: ['sh', '-c', 'echo $FOO; pwd; exit 9'], env: ['FOO=bar'], cwd: '/tmp', user: { uid: 0, gid: 0 } }));
+    writeFileSync(
+      join(box.dir, 'process.json'),
+      JSON.stringify({
+        args: ['sh', '-c', 'echo $FOO; pwd; exit 9'],
+        env: ['FOO=bar'],
+        cwd: '/tmp',
+        user: { uid: 0, gid: 0 },
+      }),
+    );
     const exec = await rt('exec', '--process', join(box.dir, 'process.json'), 'c4');
     expect([exec.stdout, exec.exitCode]).toEqual(['bar\n/tmp', 9]);
     await rt('delete', '-f', 'c4');
@@ -72,21 +88,31 @@ describe('the status machine', () => {
 });
 
 describe('--preserve-fds', () => {
-  it('create passes the caller\'s fd 3 on to the container process, which start then runs', async () => {
+  it("create passes the caller's fd 3 on to the container process, which start then runs", async () => {
     config(['sh', '-c', 'cat <&3 > /got; ls /proc/self/fd > /fds']);
     writeFileSync(join(box.dir, 'passed'), 'passed on\n');
     const fd = openSync(join(box.dir, 'passed'), 'r');
     try {
       // The created container keeps the caller's stdio (runc's model): none of it captured here.
-      const created = await hutch(['runtime', '--root', join(box.dir, 'rt'), 'create', '--preserve-fds', '1', '--bundle', bundle, 'c1'], { stdio: ['ignore', 'ignore', 'ignore', fdStdio(fd)] });
+      const created = await hutch(
+        ['runtime', '--root', join(box.dir, 'rt'), 'create', '--preserve-fds', '1', '--bundle', bundle, 'c1'],
+        { stdio: ['ignore', 'ignore', 'ignore', fdStdio(fd)] },
+      );
       expect(created.exitCode).toBe(0);
     } finally {
       closeSync(fd);
     }
     expect((await rt('start', 'c1')).exitCode).toBe(0);
-    await until(() => existsSync(join(bundle, 'rootfs', 'fds')) && readFileSync(join(bundle, 'rootfs', 'fds'), 'utf8').endsWith('\n'));
+    await until(
+      () =>
+        existsSync(join(bundle, 'rootfs', 'fds')) && readFileSync(join(bundle, 'rootfs', 'fds'), 'utf8').endsWith('\n'),
+    );
     expect(readFileSync(join(bundle, 'rootfs', 'got'), 'utf8')).toBe('passed on\n');
-    expect(readFileSync(join(bundle, 'rootfs', 'fds'), 'utf8').split('\n').filter(Boolean)).toEqual(['0', '1', '2', '3', '4']); // 4: ls's own
+    expect(
+      readFileSync(join(bundle, 'rootfs', 'fds'), 'utf8')
+        .split('\n')
+        .filter(Boolean),
+    ).toEqual(['0', '1', '2', '3', '4']); // 4: ls's own
     await until(async () => (await state('c1')).status === 'stopped');
     expect((await rt('delete', 'c1')).exitCode).toBe(0);
   });
@@ -98,7 +124,16 @@ describe('hooks', () => {
     mkdirSync(out);
     const hook = (name: string) => ({ path: '/bin/sh', args: ['sh', '-c', `cat > ${out}/${name}`] });
     const inside = { path: '/bin/sh', args: ['sh', '-c', '{ cat; echo; hostname; } > /started'] }; // runs in the container
-    config(['sleep', '1000'], (c) => (c.hooks = { createRuntime: [hook('createRuntime')], startContainer: [inside], poststart: [hook('poststart')], poststop: [hook('poststop')] }));
+    config(
+      ['sleep', '1000'],
+      (c) =>
+        (c.hooks = {
+          createRuntime: [hook('createRuntime')],
+          startContainer: [inside],
+          poststart: [hook('poststart')],
+          poststop: [hook('poststop')],
+        }),
+    );
     await rtBg('create', '--bundle', bundle, 'h1');
     const created = JSON.parse(readFileSync(join(out, 'createRuntime'), 'utf8'));
     expect(created).toMatchObject({ id: 'h1', status: 'created', bundle });
@@ -107,10 +142,17 @@ describe('hooks', () => {
     const [startState, hostname] = readFileSync(join(bundle, 'rootfs', 'started'), 'utf8').split('\n');
     expect(JSON.parse(startState!)).toMatchObject({ id: 'h1', status: 'created' });
     expect(hostname).toBe('oci');
-    expect(JSON.parse(readFileSync(join(out, 'poststart'), 'utf8'))).toMatchObject({ id: 'h1', status: 'running', pid: created.pid });
+    expect(JSON.parse(readFileSync(join(out, 'poststart'), 'utf8'))).toMatchObject({
+      id: 'h1',
+      status: 'running',
+      pid: created.pid,
+    });
     await rt('delete', '--force', 'h1');
     expect(JSON.parse(readFileSync(join(out, 'poststop'), 'utf8'))).toMatchObject({ id: 'h1', status: 'stopped' });
-    config(['true'], (c) => (c.hooks = { createRuntime: [{ path: '/bin/sh', args: ['sh', '-c', 'echo no >&2; exit 4'] }] }));
+    config(
+      ['true'],
+      (c) => (c.hooks = { createRuntime: [{ path: '/bin/sh', args: ['sh', '-c', 'echo no >&2; exit 4'] }] }),
+    );
     const failed = await rt('create', '--bundle', bundle, 'h2');
     expect(failed.exitCode).toBe(125);
     expect(failed.stderr).toContain('createRuntime hook /bin/sh failed: exit status 4: no');
@@ -120,8 +162,16 @@ describe('hooks', () => {
 describe('invalid bundles', () => {
   it.each([
     ['a missing root', (c: any) => delete c.root, 'root: missing: a container needs a root filesystem'],
-    ['an unknown namespace type', (c: any) => c.linux.namespaces.push({ type: 'bogus' }), 'linux.namespaces[5].type: unknown namespace type bogus'],
-    ['a malformed mapping', (c: any) => (c.linux.uidMappings = [{ containerID: 0, hostID: -1, size: 1 }]), 'linux.uidMappings[0].hostID: -1 is not an id'],
+    [
+      'an unknown namespace type',
+      (c: any) => c.linux.namespaces.push({ type: 'bogus' }),
+      'linux.namespaces[5].type: unknown namespace type bogus',
+    ],
+    [
+      'a malformed mapping',
+      (c: any) => (c.linux.uidMappings = [{ containerID: 0, hostID: -1, size: 1 }]),
+      'linux.uidMappings[0].hostID: -1 is not an id',
+    ],
     ['a relative cwd', (c: any) => (c.process.cwd = 'tmp'), 'process.cwd: tmp is not an absolute path'],
     ['no process args', (c: any) => (c.process.args = []), 'process.args: empty'],
   ])('refuses %s, naming the field', async (_what, change, message) => {
@@ -135,9 +185,24 @@ describe('invalid bundles', () => {
   it('refuses a config.json that is not JSON, and writes the error to --log as JSON', async () => {
     writeFileSync(join(bundle, 'config.json'), '{"ociVersion":');
     const log = join(box.dir, 'log.json');
-    const r = await hutch(['runtime', '--log', log, '--log-format', 'json', '--root', join(box.dir, 'rt'), 'create', '--bundle', bundle, 'bad']);
+    const r = await hutch([
+      'runtime',
+      '--log',
+      log,
+      '--log-format',
+      'json',
+      '--root',
+      join(box.dir, 'rt'),
+      'create',
+      '--bundle',
+      bundle,
+      'bad',
+    ]);
     expect(r.exitCode).toBe(125);
-    expect(JSON.parse(readFileSync(log, 'utf8'))).toMatchObject({ level: 'error', msg: expect.stringContaining('not valid JSON') });
+    expect(JSON.parse(readFileSync(log, 'utf8'))).toMatchObject({
+      level: 'error',
+      msg: expect.stringContaining('not valid JSON'),
+    });
   });
 
   it('spec --rootless writes a bundle config that create accepts; features lists the hooks', async () => {

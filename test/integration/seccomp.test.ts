@@ -10,26 +10,48 @@ import { installProbe, verdicts } from '../helpers/syscall-probe.js';
 let box: Sandbox;
 let rootfs: string;
 const h = (...args: string[]) => hutch([args[0]!, '--root', box.root, ...args.slice(1)]);
-const CALLS = ['io_uring_setup', 'perf_event_open', 'add_key', 'userfaultfd', 'personality-query', 'personality-exec', 'getpid'];
-const ENOSYS = 38, EPERM = 1;
+const CALLS = [
+  'io_uring_setup',
+  'perf_event_open',
+  'add_key',
+  'userfaultfd',
+  'personality-query',
+  'personality-exec',
+  'getpid',
+];
+const ENOSYS = 38,
+  EPERM = 1;
 
 useContainerSandbox((b, r) => ((box = b), (rootfs = r)));
 
 describe('the default seccomp profile', () => {
   it('seccomp-missing: filters every container: io_uring_setup and add_key ENOSYS, perf_event_open and userfaultfd EPERM, normal programs work', async () => {
     const probe = installProbe(rootfs);
-    const r = await h('run', '--rootfs', rootfs, '--', 'sh', '-c', `grep '^Seccomp:' /proc/self/status; ${probe} ${CALLS.join(' ')}; mkdir /tmp/d && echo ok > /tmp/d/f && cat /tmp/d/f`);
+    const r = await h(
+      'run',
+      '--rootfs',
+      rootfs,
+      '--',
+      'sh',
+      '-c',
+      `grep '^Seccomp:' /proc/self/status; ${probe} ${CALLS.join(' ')}; mkdir /tmp/d && echo ok > /tmp/d/f && cat /tmp/d/f`,
+    );
     expect(r.stderr).toBe('');
     const [status, ...rest] = String(r.stdout).split('\n');
     expect(status).toMatch(/^Seccomp:\s+2$/);
     expect(verdicts(rest.slice(0, -1).join('\n'))).toEqual({
-      io_uring_setup: ENOSYS, perf_event_open: EPERM, add_key: ENOSYS, userfaultfd: EPERM,
-      'personality-query': 0, 'personality-exec': ENOSYS, getpid: 0,
+      io_uring_setup: ENOSYS,
+      perf_event_open: EPERM,
+      add_key: ENOSYS,
+      userfaultfd: EPERM,
+      'personality-query': 0,
+      'personality-exec': ENOSYS,
+      getpid: 0,
     });
     expect(rest.at(-1)).toBe('ok');
   });
 
-  it('seccomp-missing: hutch exec runs under the container\'s filter', async () => {
+  it("seccomp-missing: hutch exec runs under the container's filter", async () => {
     const probe = installProbe(rootfs);
     expect((await h('run', '-d', '--name', 's', '--rootfs', rootfs, '--', 'sleep', '1000')).exitCode).toBe(0);
     const r = await h('exec', 's', probe, 'io_uring_setup', 'userfaultfd');
@@ -39,27 +61,73 @@ describe('the default seccomp profile', () => {
 
   it('--security-opt seccomp=unconfined installs no filter; seccomp=FILE installs that profile', async () => {
     const probe = installProbe(rootfs);
-    const open = await h('run', '--rootfs', rootfs, '--security-opt', 'seccomp=unconfined', '--', 'sh', '-c', `grep '^Seccomp:' /proc/self/status; ${probe} io_uring_setup add_key`);
+    const open = await h(
+      'run',
+      '--rootfs',
+      rootfs,
+      '--security-opt',
+      'seccomp=unconfined',
+      '--',
+      'sh',
+      '-c',
+      `grep '^Seccomp:' /proc/self/status; ${probe} io_uring_setup add_key`,
+    );
     expect(String(open.stdout).split('\n')[0]).toMatch(/^Seccomp:\s+0$/);
     expect(verdicts(String(open.stdout).split('\n').slice(1).join('\n'))).toEqual({ io_uring_setup: 0, add_key: 0 });
     const file = join(box.dir, 'profile.json');
-    writeFileSync(file, JSON.stringify({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['getpid'], action: 'SCMP_ACT_ERRNO', errnoRet: 13 }] }));
-    const own = await h('run', '--rootfs', rootfs, '--security-opt', `seccomp=${file}`, '--', probe, 'getpid', 'io_uring_setup');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        defaultAction: 'SCMP_ACT_ALLOW',
+        syscalls: [{ names: ['getpid'], action: 'SCMP_ACT_ERRNO', errnoRet: 13 }],
+      }),
+    );
+    const own = await h(
+      'run',
+      '--rootfs',
+      rootfs,
+      '--security-opt',
+      `seccomp=${file}`,
+      '--',
+      probe,
+      'getpid',
+      'io_uring_setup',
+    );
     expect(verdicts(String(own.stdout))).toEqual({ getpid: 13, io_uring_setup: 0 });
   });
 
   it('no_new_privs is off by default, as in podman, and --security-opt no-new-privileges sets it', async () => {
     const off = await h('run', '--rootfs', rootfs, '--', 'grep', '^NoNewPrivs:', '/proc/self/status');
     expect(off.stdout).toBe('NoNewPrivs:\t0');
-    const on = await h('run', '--rootfs', rootfs, '--security-opt', 'no-new-privileges', '--', 'grep', '^NoNewPrivs:', '/proc/self/status');
+    const on = await h(
+      'run',
+      '--rootfs',
+      rootfs,
+      '--security-opt',
+      'no-new-privileges',
+      '--',
+      'grep',
+      '^NoNewPrivs:',
+      '/proc/self/status',
+    );
     expect(on.stdout).toBe('NoNewPrivs:\t1');
   });
 
   it('--privileged: every capability, no filter, nothing masked; exec takes --cap-add, --cap-drop and --privileged', async () => {
-    const r = await h('run', '--rootfs', rootfs, '--privileged', '--', 'sh', '-c', "grep -E '^(CapEff|Seccomp):' /proc/self/status; grep -c ' /proc/keys ' /proc/mounts");
+    const r = await h(
+      'run',
+      '--rootfs',
+      rootfs,
+      '--privileged',
+      '--',
+      'sh',
+      '-c',
+      "grep -E '^(CapEff|Seccomp):' /proc/self/status; grep -c ' /proc/keys ' /proc/mounts",
+    );
     expect(String(r.stdout).split('\n')).toEqual(['CapEff:\t000001ffffffffff', 'Seccomp:\t0', '0']);
     expect((await h('run', '-d', '--name', 'c', '--rootfs', rootfs, '--', 'sleep', '1000')).exitCode).toBe(0);
-    const capEff = async (...flags: string[]) => String((await h('exec', ...flags, 'c', 'grep', '^CapEff:', '/proc/self/status')).stdout);
+    const capEff = async (...flags: string[]) =>
+      String((await h('exec', ...flags, 'c', 'grep', '^CapEff:', '/proc/self/status')).stdout);
     expect(await capEff()).toBe('CapEff:\t00000000a80425fb');
     expect(await capEff('--cap-add', 'SYS_ADMIN', '--cap-drop', 'CHOWN')).toBe('CapEff:\t00000000a82425fa');
     expect(await capEff('--privileged')).toBe('CapEff:\t000001ffffffffff');
@@ -68,7 +136,19 @@ describe('the default seccomp profile', () => {
 
   it('--security-opt mask= hides more paths, unmask= leaves a default mask off', async () => {
     writeFileSync(join(rootfs, 'etc', 'secret'), 'secret\n');
-    const r = await h('run', '--rootfs', rootfs, '--security-opt', 'mask=/etc/secret', '--security-opt', 'unmask=/proc/keys', '--', 'sh', '-c', "wc -c < /etc/secret; grep -c ' /proc/keys ' /proc/mounts; grep -c ' /proc/timer_list ' /proc/mounts");
+    const r = await h(
+      'run',
+      '--rootfs',
+      rootfs,
+      '--security-opt',
+      'mask=/etc/secret',
+      '--security-opt',
+      'unmask=/proc/keys',
+      '--',
+      'sh',
+      '-c',
+      "wc -c < /etc/secret; grep -c ' /proc/keys ' /proc/mounts; grep -c ' /proc/timer_list ' /proc/mounts",
+    );
     expect(String(r.stdout).split('\n')).toEqual(['0', '0', '1']);
   });
 
@@ -77,7 +157,9 @@ describe('the default seccomp profile', () => {
     writeFileSync(file, JSON.stringify({ defaultAction: 'SCMP_ACT_NOTIFY' }));
     const bad = await h('run', '--rootfs', rootfs, '--security-opt', `seccomp=${file}`, '--', 'true');
     expect(bad.exitCode).toBe(125);
-    expect(bad.stderr).toContain('cannot compile the seccomp profile: defaultAction: action SCMP_ACT_NOTIFY is not supported');
+    expect(bad.stderr).toContain(
+      'cannot compile the seccomp profile: defaultAction: action SCMP_ACT_NOTIFY is not supported',
+    );
     const missing = await h('run', '--rootfs', rootfs, '--security-opt', 'seccomp=/nonexistent.json', '--', 'true');
     expect(missing.exitCode).toBe(125);
     expect(missing.stderr).toContain('cannot read the seccomp profile /nonexistent.json: ENOENT');

@@ -8,7 +8,14 @@ it('finds user namespaces, the ranges and newuidmap usable, in text and JSON', a
   const info = JSON.parse(String(json.stdout)) as { user: { uid: number }; checks: { name: string; ok: boolean }[] };
   expect(info.user.uid).toBe(process.getuid!());
   const ok = Object.fromEntries(info.checks.map((c) => [c.name, c.ok]));
-  expect(ok).toMatchObject({ 'user namespaces': true, '/etc/subuid range': true, '/etc/subgid range': true, newuidmap: true, newgidmap: true, '/dev/fuse': true });
+  expect(ok).toMatchObject({
+    'user namespaces': true,
+    '/etc/subuid range': true,
+    '/etc/subgid range': true,
+    newuidmap: true,
+    newgidmap: true,
+    '/dev/fuse': true,
+  });
   const text = await hutch(['system', 'info']);
   expect(String(text.stdout)).toMatch(/^ok {3}user namespaces: allowed/m);
 });

@@ -21,7 +21,12 @@ const ociRoot = (): string => join(box.dir, 'run', 'hutch-runtime');
 
 /** `hutch ARGS` as the user with this sandbox for its XDG folders (so: hutch's default storage). */
 function hutch(args: string[], options: { input?: string; stdio?: 'ignore' } = {}): ResultPromise {
-  const env = { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: box.dir, XDG_DATA_HOME: join(box.dir, 'data'), XDG_RUNTIME_DIR: join(box.dir, 'run') };
+  const env = {
+    PATH: '/usr/local/bin:/usr/bin:/bin',
+    HOME: box.dir,
+    XDG_DATA_HOME: join(box.dir, 'data'),
+    XDG_RUNTIME_DIR: join(box.dir, 'run'),
+  };
   const io = options.stdio === 'ignore' ? { stdio: 'ignore' as const } : { input: options.input ?? '' };
   return execa(process.execPath, [HUTCH, ...args], { reject: false, extendEnv: false, env, ...io });
 }
@@ -59,8 +64,12 @@ describe('hutch system reset', () => {
     await detached('busy', tag);
     const r = await hutch(['system', 'reset']);
     expect(r.exitCode).toBe(125);
-    expect(r.stderr).toMatch(/^hutch: cannot reset hutch's storage: 1 container\(s\) still run: busy \([0-9a-f]{12}\)$/m);
-    expect(r.stderr).toContain('hint: stop them first (`hutch stop`, or end the foreground runs), or use `hutch system reset --force`, which stops them');
+    expect(r.stderr).toMatch(
+      /^hutch: cannot reset hutch's storage: 1 container\(s\) still run: busy \([0-9a-f]{12}\)$/m,
+    );
+    expect(r.stderr).toContain(
+      'hint: stop them first (`hutch stop`, or end the foreground runs), or use `hutch system reset --force`, which stops them',
+    );
     expect(pgrep(`sleep ${tag}`)).toHaveLength(1);
     expect((await hutch(['images', '-q'])).stdout).not.toBe('');
     expect((await hutch(['ps', '-q'])).stdout).not.toBe('');
@@ -71,7 +80,10 @@ describe('hutch system reset', () => {
     await detached('web', tag);
     await hutch(['create', '--name', 'idle', 'localhost/reset-me', 'true']);
     // A foreground run in progress, and a created container of the OCI face (its process waits for start).
-    const foreground = hutch(['run', '--rootfs', rootfs, '--', 'sh', '-c', `trap 'exit 0' TERM; sleep ${Number(tag) + 1} & wait`], { stdio: 'ignore' });
+    const foreground = hutch(
+      ['run', '--rootfs', rootfs, '--', 'sh', '-c', `trap 'exit 0' TERM; sleep ${Number(tag) + 1} & wait`],
+      { stdio: 'ignore' },
+    );
     const bundle = join(box.dir, 'bundle');
     mkdirSync(bundle);
     writeFileSync(join(bundle, 'config.json'), JSON.stringify(ociConfig(rootfs, ['sleep', String(Number(tag) + 2)])));
@@ -81,7 +93,12 @@ describe('hutch system reset', () => {
     const r = await hutch(['system', 'reset', '-f']);
     expect(r.stderr).toBe('');
     expect(r.exitCode).toBe(0);
-    expect(String(r.stdout).split('\n')).toEqual(['removed 2 container(s)', `removed ${data()}`, `removed ${run()}`, `removed ${ociRoot()}`]);
+    expect(String(r.stdout).split('\n')).toEqual([
+      'removed 2 container(s)',
+      `removed ${data()}`,
+      `removed ${run()}`,
+      `removed ${ociRoot()}`,
+    ]);
     expect((await foreground).exitCode).toBe(0); // ended by SIGTERM, as a Ctrl-C would
     for (const t of [0, 1, 2]) expect(pgrep(`sleep ${Number(tag) + t}`), `sleep ${Number(tag) + t}`).toEqual([]);
     for (const dir of [data(), run(), ociRoot()]) expect(existsSync(dir), dir).toBe(false);
@@ -90,12 +107,23 @@ describe('hutch system reset', () => {
   });
 
   it('asks first on a terminal: no keeps everything, yes removes it', async () => {
-    const onTty = (answer: string) => execa('script', ['-qec', `${process.execPath} ${HUTCH} system reset`, '/dev/null'], {
-      reject: false, extendEnv: false, input: `${answer}\n`,
-      env: { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: box.dir, XDG_DATA_HOME: join(box.dir, 'data'), XDG_RUNTIME_DIR: join(box.dir, 'run'), TERM: 'dumb' },
-    });
+    const onTty = (answer: string) =>
+      execa('script', ['-qec', `${process.execPath} ${HUTCH} system reset`, '/dev/null'], {
+        reject: false,
+        extendEnv: false,
+        input: `${answer}\n`,
+        env: {
+          PATH: '/usr/local/bin:/usr/bin:/bin',
+          HOME: box.dir,
+          XDG_DATA_HOME: join(box.dir, 'data'),
+          XDG_RUNTIME_DIR: join(box.dir, 'run'),
+          TERM: 'dumb',
+        },
+      });
     const no = await onTty('n');
-    expect(no.stdout).toContain(`This removes every container, image, layer, volume and runtime file of hutch in:\r\n  ${data()}`);
+    expect(no.stdout).toContain(
+      `This removes every container, image, layer, volume and runtime file of hutch in:\r\n  ${data()}`,
+    );
     expect(no.stdout).toContain('Are you sure you want to continue? [y/N]');
     expect(no.stdout).toContain('nothing was removed');
     expect(existsSync(data())).toBe(true);

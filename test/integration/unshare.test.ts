@@ -12,6 +12,9 @@ it('runs the command as root with the user and the subuid range mapped, and pass
   expect(r.exitCode).toBe(7);
   const [uid, ...map] = r.stdout.split('\n').map((l) => l.trim().split(/\s+/).join(' '));
   expect(uid).toBe('0');
-  const range = readFileSync('/etc/subuid', 'utf8').split('\n').find((l) => l.startsWith(`${userInfo().username}:`))!.split(':');
+  const range = readFileSync('/etc/subuid', 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith(`${userInfo().username}:`))!
+    .split(':');
   expect(map).toEqual([`0 ${userInfo().uid} 1`, `1 ${range[1]} ${range[2]}`]);
 });

@@ -25,19 +25,38 @@ useImageSandbox((b) => (box = b));
 
 describe('named volumes', () => {
   it('is filled from the image on first mount, written by one container and read by another after the first was removed', async () => {
-    const first = await run(['-u', '0', '-v', 'vol1:/data', IMAGE, 'sh', '-c', 'ls /data; echo written > /data/added; echo changed > /data/keep']);
+    const first = await run([
+      '-u',
+      '0',
+      '-v',
+      'vol1:/data',
+      IMAGE,
+      'sh',
+      '-c',
+      'ls /data; echo written > /data/added; echo changed > /data/keep',
+    ]);
     expect(first.stderr).toBe('');
     expect(first.stdout.split('\n')).toEqual(['keep', 'new']); // layer 2 deleted /data/gone
     const created = await h(['create', '--name', 'holder', '-v', 'vol1:/data', IMAGE, 'true']);
     expect(created.exitCode).toBe(0);
     const refused = await h(['volume', 'rm', 'vol1']);
     expect(refused.exitCode).toBe(125);
-    expect(refused.stderr).toContain(`hutch: cannot remove volume vol1: it is used by container ${created.stdout.trim().slice(0, 12)}`);
+    expect(refused.stderr).toContain(
+      `hutch: cannot remove volume vol1: it is used by container ${created.stdout.trim().slice(0, 12)}`,
+    );
     expect((await h(['rm', '-f', 'holder'])).exitCode).toBe(0);
     const second = await run(['-v', 'vol1:/data', IMAGE, 'sh', '-c', 'cat /data/added /data/keep; ls /data']);
     expect(second.stdout.split('\n')).toEqual(['written', 'changed', 'added', 'keep', 'new']); // not filled again
-    const inspect = JSON.parse((await h(['volume', 'inspect', 'vol1'])).stdout) as { Name: string; Mountpoint: string; UsedBy: string[] }[];
-    expect(inspect[0]).toMatchObject({ Name: 'vol1', Mountpoint: join(box.root, 'data', 'volumes', 'vol1', '_data'), UsedBy: [] });
+    const inspect = JSON.parse((await h(['volume', 'inspect', 'vol1'])).stdout) as {
+      Name: string;
+      Mountpoint: string;
+      UsedBy: string[];
+    }[];
+    expect(inspect[0]).toMatchObject({
+      Name: 'vol1',
+      Mountpoint: join(box.root, 'data', 'volumes', 'vol1', '_data'),
+      UsedBy: [],
+    });
     expect(readFileSync(join(inspect[0]!.Mountpoint, 'added'), 'utf8')).toBe('written\n');
     expect((await h(['volume', 'ls', '-q'])).stdout).toBe('vol1');
     expect((await h(['volume', 'rm', 'vol1'])).exitCode).toBe(0);
@@ -46,8 +65,25 @@ describe('named volumes', () => {
 
   it('is shared by two containers at once; create, prune and nocopy', async () => {
     expect((await h(['volume', 'create', 'shared'])).stdout).toBe('shared');
-    expect((await h(['volume', 'create', 'shared'])).stderr).toContain('hutch: cannot create volume shared: a volume of that name exists');
-    const writer = await h(['run', '-d', '--name', 'writer', '--network', 'none', '-u', '0', '-v', 'shared:/s', IMAGE, 'sh', '-c', 'echo from-writer > /s/f; sleep 60']);
+    expect((await h(['volume', 'create', 'shared'])).stderr).toContain(
+      'hutch: cannot create volume shared: a volume of that name exists',
+    );
+    const writer = await h([
+      'run',
+      '-d',
+      '--name',
+      'writer',
+      '--network',
+      'none',
+      '-u',
+      '0',
+      '-v',
+      'shared:/s',
+      IMAGE,
+      'sh',
+      '-c',
+      'echo from-writer > /s/f; sleep 60',
+    ]);
     expect(writer.exitCode).toBe(0);
     let read = '';
     for (let i = 0; i < 100 && read !== 'from-writer'; i++) {
@@ -57,7 +93,13 @@ describe('named volumes', () => {
     expect(read).toBe('from-writer');
     expect((await h(['volume', 'prune'])).stdout).toBe(''); // in use
     expect((await h(['rm', '-f', 'writer'])).exitCode).toBe(0);
-    const empty = await run(['--mount', 'type=volume,source=fresh,destination=/data,volume-nocopy', IMAGE, 'ls', '/data']);
+    const empty = await run([
+      '--mount',
+      'type=volume,source=fresh,destination=/data,volume-nocopy',
+      IMAGE,
+      'ls',
+      '/data',
+    ]);
     expect(empty.stdout).toBe('');
     expect((await h(['volume', 'prune'])).stdout.split('\n').sort()).toEqual(['fresh', 'shared']);
   }, 180_000);
@@ -68,8 +110,25 @@ describe('-v and --mount forms', () => {
     const here = join(box.dir, 'cwd', 'sub');
     mkdirSync(here, { recursive: true });
     writeFileSync(join(box.dir, 'cwd', 'up.txt'), 'up\n');
-    const r = await run(['-u', '0', '-v', './:/here', '-v', '../up.txt:/up.txt:ro', '--mount', 'type=bind,src=.,dst=/ro,readonly', '--mount', 'type=tmpfs,destination=/scratch,tmpfs-size=1m', IMAGE,
-      'sh', '-c', 'echo x > /here/made; cat /up.txt; echo y > /ro/no || echo refused; grep " /scratch " /proc/mounts | cut -d" " -f3'], here);
+    const r = await run(
+      [
+        '-u',
+        '0',
+        '-v',
+        './:/here',
+        '-v',
+        '../up.txt:/up.txt:ro',
+        '--mount',
+        'type=bind,src=.,dst=/ro,readonly',
+        '--mount',
+        'type=tmpfs,destination=/scratch,tmpfs-size=1m',
+        IMAGE,
+        'sh',
+        '-c',
+        'echo x > /here/made; cat /up.txt; echo y > /ro/no || echo refused; grep " /scratch " /proc/mounts | cut -d" " -f3',
+      ],
+      here,
+    );
     expect(r.stdout.split('\n')).toEqual(['up', 'refused', 'tmpfs']);
     expect(readFileSync(join(here, 'made'), 'utf8')).toBe('x\n');
   });
@@ -98,7 +157,10 @@ describe('-v and --mount forms', () => {
       [['-v', 'data:relative'], 'hutch: invalid -v data:relative: the destination "relative" is not an absolute path'],
       [['-v', '/tmp:/x:zz'], 'hutch: invalid -v /tmp:/x:zz: unknown option zz'],
       [['--mount', 'type=nfs,dst=/x'], 'hutch: invalid --mount type=nfs,dst=/x: type nfs is not volume, bind or tmpfs'],
-      [['--mount', 'type=bind,src=/tmp,dst=/x,colour=red'], 'hutch: invalid --mount type=bind,src=/tmp,dst=/x,colour=red: unknown key colour'],
+      [
+        ['--mount', 'type=bind,src=/tmp,dst=/x,colour=red'],
+        'hutch: invalid --mount type=bind,src=/tmp,dst=/x,colour=red: unknown key colour',
+      ],
       [['-v', 'b@d:/x'], 'hutch: invalid volume name "b@d"'],
     ];
     for (const [flags, message] of cases) {

@@ -7,7 +7,9 @@ describe('renderError', () => {
   it('prints the message and the hint on stderr and returns the exit code', () => {
     const out = new PassThrough();
     const code = renderError(
-      new UserNsError('SUBID_MISSING', 'cannot map uids: no entry for alice in /etc/subuid', { hint: 'ask an admin to add one, or use --userns=keep-id' }),
+      new UserNsError('SUBID_MISSING', 'cannot map uids: no entry for alice in /etc/subuid', {
+        hint: 'ask an admin to add one, or use --userns=keep-id',
+      }),
       out,
     );
     expect(code).toBe(125);
@@ -24,7 +26,13 @@ describe('error codes', () => {
     const { readFileSync } = await import('node:fs');
     const { join } = await import('node:path');
     const { ERROR_CODES } = await import('../../src/error-codes.js');
-    const listed = new Set([...readFileSync(join(import.meta.dirname, '../../docs/errors.md'), 'utf8').matchAll(/^\| ([A-Z][A-Z0-9_]+) \|/gm)].map((m) => m[1]));
+    const listed = new Set(
+      [
+        ...readFileSync(join(import.meta.dirname, '../../docs/errors.md'), 'utf8').matchAll(
+          /^\| ([A-Z][A-Z0-9_]+) \|/gm,
+        ),
+      ].map((m) => m[1]),
+    );
     expect(ERROR_CODES.filter((code) => !listed.has(code))).toEqual([]);
     expect([...ERROR_CODES]).toEqual([...new Set(ERROR_CODES)].sort());
   });

@@ -29,7 +29,17 @@ it('finds a planted cycle, even one closed by import()', () => {
 });
 
 it('finds an import up the layers, and none in a tree without one', () => {
-  const graph = plant({ 'high/h.ts': "import { a } from '../low/a.js';\nexport const h = a;\n", 'low/e.ts': "const m = await import('../high/h.js');\nexport default m;\n" });
+  const graph = plant({
+    'high/h.ts': "import { a } from '../low/a.js';\nexport const h = a;\n",
+    'low/e.ts': "const m = await import('../high/h.js');\nexport default m;\n",
+  });
   expect(layerViolations(graph, { high: ['low'], low: [] })).toEqual(['low/e.ts imports high/h.ts']);
-  expect(findCycles(new Map([['x.ts', ['y.ts']], ['y.ts', []]]))).toEqual([]);
+  expect(
+    findCycles(
+      new Map([
+        ['x.ts', ['y.ts']],
+        ['y.ts', []],
+      ]),
+    ),
+  ).toEqual([]);
 });

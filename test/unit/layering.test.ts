@@ -9,7 +9,17 @@ import { areaOf, findCycles, importGraph, layerViolations, sourceFiles, type Lay
 const repo = resolve(import.meta.dirname, '..', '..');
 const below = ['src/sys', 'src/errors.ts', 'src/error-codes.ts', 'src/paths.ts'];
 // src/config: the containers/common configuration files (TOML), read at the edge.
-const mechanisms = ['src/image', 'src/runtime', 'src/security', 'src/userns', 'src/cgroups', 'net', 'fuse', 'src/config', ...below];
+const mechanisms = [
+  'src/image',
+  'src/runtime',
+  'src/security',
+  'src/userns',
+  'src/cgroups',
+  'net',
+  'fuse',
+  'src/config',
+  ...below,
+];
 const engine = (...areas: string[]): string[] => areas.map((a) => `src/engine/${a}`);
 
 /** Which areas each area may import (besides itself). */
@@ -56,11 +66,15 @@ describe('module layering', () => {
     }
   });
 
-  it('engine areas reach each other through the other area\'s index', () => {
+  it("engine areas reach each other through the other area's index", () => {
     const wrong = [...graph].flatMap(([file, targets]) => {
       const area = areaOf(LAYERS, file);
       if (!area?.startsWith('src/engine/')) return [];
-      return targets.filter((t) => t.startsWith('src/engine/') && areaOf(LAYERS, t) !== area && t !== `${areaOf(LAYERS, t)}/index.ts`).map((t) => `${file} imports ${t}`);
+      return targets
+        .filter(
+          (t) => t.startsWith('src/engine/') && areaOf(LAYERS, t) !== area && t !== `${areaOf(LAYERS, t)}/index.ts`,
+        )
+        .map((t) => `${file} imports ${t}`);
     });
     expect(wrong).toEqual([]);
   });
@@ -70,7 +84,9 @@ describe('module layering', () => {
   });
 
   it('only src/sys/libc.ts and fuse/libfuse.ts import koffi', () => {
-    const koffi = files.filter((f) => /from\s+['"]koffi['"]/.test(readFileSync(f, 'utf8'))).map((f) => relative(repo, f));
+    const koffi = files
+      .filter((f) => /from\s+['"]koffi['"]/.test(readFileSync(f, 'utf8')))
+      .map((f) => relative(repo, f));
     expect(koffi.sort()).toEqual(['fuse/libfuse.ts', 'src/sys/libc.ts']);
   });
 });

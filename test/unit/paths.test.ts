@@ -15,10 +15,15 @@ const scratch = (): string => {
 afterEach(() => dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true })));
 
 describe('state-dir-takeover', () => {
-  it('refuses a directory others may write to, a symlink, or another user\'s', () => {
+  it("refuses a directory others may write to, a symlink, or another user's", () => {
     const open = scratch();
     chmodSync(open, 0o777);
-    expect(() => privateDir(open, '--root')).toThrow(expect.objectContaining({ code: 'STATE_DIR_UNSAFE', message: `cannot use ${open} as --root: others may write to it (mode 777)` }));
+    expect(() => privateDir(open, '--root')).toThrow(
+      expect.objectContaining({
+        code: 'STATE_DIR_UNSAFE',
+        message: `cannot use ${open} as --root: others may write to it (mode 777)`,
+      }),
+    );
     const link = join(scratch(), 'link');
     symlinkSync(scratch(), link);
     expect(() => hutchPaths(link)).toThrow(/it is a symlink/);
@@ -32,7 +37,7 @@ describe('state-dir-takeover', () => {
     expect(() => privateTmpDir(dir)).toThrow(/others may write to it/);
   });
 
-  it('accepts a missing --root (hutch makes it) and the user\'s own', () => {
+  it("accepts a missing --root (hutch makes it) and the user's own", () => {
     const mine = scratch();
     expect(hutchPaths(mine)).toEqual({ data: join(mine, 'data'), run: join(mine, 'run') });
     expect(hutchPaths(join(mine, 'missing')).run).toBe(join(mine, 'missing', 'run'));

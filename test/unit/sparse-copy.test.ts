@@ -10,7 +10,8 @@ afterEach(() => dir && rmSync(dir, { recursive: true, force: true }));
 
 it('sparse-vfs: copySparse keeps a 64 MiB file with 8 KiB of data sparse and byte-identical', () => {
   dir = mkdtempSync(join(tmpdir(), 'hutch-sparse-'));
-  const src = join(dir, 'src'), dest = join(dir, 'dest');
+  const src = join(dir, 'src'),
+    dest = join(dir, 'dest');
   const fd = openSync(src, 'w');
   ftruncateSync(fd, 64 << 20);
   writeSync(fd, Buffer.alloc(4096, 1), 0, 4096, 1 << 20);

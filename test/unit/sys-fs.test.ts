@@ -19,11 +19,12 @@ describe('withLock', () => {
   it('serialises critical sections', async () => {
     const lock = join(mkdtempSync(join(tmpdir(), 'hutch-lock-')), 'lock');
     const order: string[] = [];
-    const section = (name: string) => withLock(lock, async () => {
-      order.push(`${name}+`);
-      await new Promise((r) => setTimeout(r, 20));
-      order.push(`${name}-`);
-    });
+    const section = (name: string) =>
+      withLock(lock, async () => {
+        order.push(`${name}+`);
+        await new Promise((r) => setTimeout(r, 20));
+        order.push(`${name}-`);
+      });
     await Promise.all([section('a'), section('b')]);
     expect(order.join(' ')).toMatch(/^(a\+ a- b\+ b-|b\+ b- a\+ a-)$/);
   });
@@ -34,7 +35,9 @@ describe('Cleanup', () => {
     const cleanup = new Cleanup();
     const done: number[] = [];
     cleanup.add('one', () => done.push(1));
-    cleanup.add('two', () => { throw new Error('boom'); });
+    cleanup.add('two', () => {
+      throw new Error('boom');
+    });
     cleanup.add('three', () => done.push(3));
     const failures = await cleanup.release();
     expect(done).toEqual([3, 1]);

@@ -14,7 +14,13 @@ describe('lstatRaw', () => {
         const p = join(dir, name);
         const want = lstatSync(p, { bigint: true });
         const got = lstatRaw(p)!;
-        expect(got).toMatchObject({ ino: Number(want.ino), mode: Number(want.mode), nlink: Number(want.nlink), uid: Number(want.uid), size: Number(want.size) });
+        expect(got).toMatchObject({
+          ino: Number(want.ino),
+          mode: Number(want.mode),
+          nlink: Number(want.nlink),
+          uid: Number(want.uid),
+          size: Number(want.size),
+        });
         expect(BigInt(got.mtimeSec) * 1_000_000_000n + BigInt(got.mtimeNsec)).toBe(want.mtimeNs);
         expect(BigInt(got.ctimeSec) * 1_000_000_000n + BigInt(got.ctimeNsec)).toBe(want.ctimeNs);
       }

@@ -11,10 +11,19 @@ const script = join(import.meta.dirname, '..', '..', 'scripts', 'tally.mjs');
 const tap = (pass: number, fail: number, skipped = 0): string =>
   `TAP version 13\nok 1 - a\n1..${pass + fail}\n# tests ${pass + fail}\n# suites 0\n# pass ${pass}\n# fail ${fail}\n# cancelled 0\n# skipped ${skipped}\n# todo 0\n# duration_ms 12.5\n`;
 const vitest = (passed: number, failed: number, files: object[] = []): string =>
-  JSON.stringify({ numPassedTests: passed, numFailedTests: failed, numPendingTests: 1, numTodoTests: 0, testResults: files });
+  JSON.stringify({
+    numPassedTests: passed,
+    numFailedTests: failed,
+    numPendingTests: 1,
+    numTodoTests: 0,
+    testResults: files,
+  });
 
 /** Runs the CLI over suites recorded in a fresh folder; returns its output and status. */
-function cli(record: (dir: string, add: (...args: string[]) => void) => void, names: string[]): { out: string; status: number | null } {
+function cli(
+  record: (dir: string, add: (...args: string[]) => void) => void,
+  names: string[],
+): { out: string; status: number | null } {
   const dir = mkdtempSync(join(tmpdir(), 'hutch-tally-'));
   try {
     const add = (...args: string[]): void => {
@@ -37,29 +46,38 @@ describe('tally', () => {
   });
 
   it('counts a vitest file that failed to load as a failure', () => {
-    const files = [{ status: 'failed', assertionResults: [] }, { status: 'passed', assertionResults: [{ status: 'passed' }] }];
+    const files = [
+      { status: 'failed', assertionResults: [] },
+      { status: 'passed', assertionResults: [{ status: 'passed' }] },
+    ];
     expect(fromVitest(JSON.parse(vitest(1, 0, files))).failed).toBe(1);
   });
 
   it('sums every suite and exits 0 only when nothing failed', () => {
-    const ok = cli((dir, add) => {
-      writeFileSync(join(dir, 'v.json'), vitest(10, 0));
-      writeFileSync(join(dir, 'host.tap'), tap(4, 0));
-      add('add', 'vitest', '0', join(dir, 'v.json'));
-      add('add', 'cgroups-host', '0', join(dir, 'host.tap'));
-      add('skip', 'cgroups-guest', 'HUTCH_SKIP_VM=1');
-    }, ['vitest', 'cgroups-host', 'cgroups-guest']);
+    const ok = cli(
+      (dir, add) => {
+        writeFileSync(join(dir, 'v.json'), vitest(10, 0));
+        writeFileSync(join(dir, 'host.tap'), tap(4, 0));
+        add('add', 'vitest', '0', join(dir, 'v.json'));
+        add('add', 'cgroups-host', '0', join(dir, 'host.tap'));
+        add('skip', 'cgroups-guest', 'HUTCH_SKIP_VM=1');
+      },
+      ['vitest', 'cgroups-host', 'cgroups-guest'],
+    );
     expect(ok.out.trim().split('\n').pop()).toBe('tests: 14 passed, 0 failed, 1 skipped (3 suites)');
     expect(ok.out).toContain('cgroups-guest: skipped, HUTCH_SKIP_VM=1');
     expect(ok.status).toBe(0);
   });
 
   it('a suite that never ran, or ran without a report, makes failed > 0 and the status 1', () => {
-    const r = cli((dir, add) => {
-      writeFileSync(join(dir, 'v.json'), vitest(10, 0));
-      add('add', 'vitest', '0', join(dir, 'v.json'));
-      add('add', 'cgroups-guest', '125', join(dir, 'missing.tap'));
-    }, ['vitest', 'cgroups-host', 'cgroups-guest']);
+    const r = cli(
+      (dir, add) => {
+        writeFileSync(join(dir, 'v.json'), vitest(10, 0));
+        add('add', 'vitest', '0', join(dir, 'v.json'));
+        add('add', 'cgroups-guest', '125', join(dir, 'missing.tap'));
+      },
+      ['vitest', 'cgroups-host', 'cgroups-guest'],
+    );
     expect(r.out).toContain('cgroups-host: did not run (counted as 1 failure)');
     expect(r.out).toContain('cgroups-guest: exited 125 with no report (counted as 1 failure)');
     expect(r.out.trim().split('\n').pop()).toBe('tests: 10 passed, 2 failed, 1 skipped (3 suites)');
@@ -67,10 +85,13 @@ describe('tally', () => {
   });
 
   it('a nonzero exit with no failed test counts as one failure', () => {
-    const r = cli((dir, add) => {
-      writeFileSync(join(dir, 'host.tap'), tap(4, 0));
-      add('add', 'cgroups-host', '1', join(dir, 'host.tap'));
-    }, ['cgroups-host']);
+    const r = cli(
+      (dir, add) => {
+        writeFileSync(join(dir, 'host.tap'), tap(4, 0));
+        add('add', 'cgroups-host', '1', join(dir, 'host.tap'));
+      },
+      ['cgroups-host'],
+    );
     expect(r.out).toContain('but exited 1 (counted as 1 failure)');
     expect(r.status).toBe(1);
   });

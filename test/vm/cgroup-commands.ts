@@ -4,7 +4,19 @@
 // busybox next to this file (the guest has none).
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -27,7 +39,8 @@ function makeRootfs(path: string): string {
   for (const d of ['proc', 'dev', 'sys', 'tmp', 'etc']) mkdirSync(join(path, d));
   copyFileSync(join(here, 'busybox'), join(path, 'bin', 'busybox'));
   chmodSync(join(path, 'bin', 'busybox'), 0o755);
-  for (const applet of ['sh', 'sleep', 'dd', 'echo', 'cat', 'setsid']) symlinkSync('busybox', join(path, 'bin', applet));
+  for (const applet of ['sh', 'sleep', 'dd', 'echo', 'cat', 'setsid'])
+    symlinkSync('busybox', join(path, 'bin', applet));
   return path;
 }
 
@@ -54,13 +67,20 @@ function cgroupFile(id: string, file: string): string {
 }
 
 async function until(what: string, check: () => boolean, ms = 60_000): Promise<void> {
-  for (const end = Date.now() + ms; !check(); await sleep(200)) if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
+  for (const end = Date.now() + ms; !check(); await sleep(200))
+    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
 }
 
 test('run -d --memory 50m: a 200 MB allocation is OOM-killed; ps and inspect say so (137, OOMKilled)', () => {
-  const id = runD('oom', ['--memory', '50m', '--memory-swap', '50m'], ['dd', 'if=/dev/zero', 'of=/dev/null', 'bs=200M', 'count=1']);
+  const id = runD(
+    'oom',
+    ['--memory', '50m', '--memory-swap', '50m'],
+    ['dd', 'if=/dev/zero', 'of=/dev/null', 'bs=200M', 'count=1'],
+  );
   assert.equal(hutch('wait', 'oom').stdout, '137');
-  const [inspected] = JSON.parse(hutch('inspect', 'oom').stdout) as { State: { ExitCode: number; OOMKilled: boolean } }[];
+  const [inspected] = JSON.parse(hutch('inspect', 'oom').stdout) as {
+    State: { ExitCode: number; OOMKilled: boolean };
+  }[];
   assert.deepEqual([inspected!.State.ExitCode, inspected!.State.OOMKilled], [137, true]);
   const [row] = JSON.parse(hutch('ps', '-a', '--format', 'json').stdout) as { OOMKilled: boolean }[];
   assert.equal(row!.OOMKilled, true);
@@ -70,13 +90,22 @@ test('run -d --memory 50m: a 200 MB allocation is OOM-killed; ps and inspect say
 
 test('--pids-limit 16 refuses the 17th process; stats shows numbers; update raises it live; pause freezes, unpause resumes', async () => {
   // ash exits when a fork fails: the inner shell forks until refused, the outer one keeps ticking.
-  const loop = 'sh -c \'i=0; while [ $i -lt 30 ]; do sleep 600 & i=$((i+1)); done\'; while true; do echo tick; sleep 0.3; done';
+  const loop =
+    "sh -c 'i=0; while [ $i -lt 30 ]; do sleep 600 & i=$((i+1)); done'; while true; do echo tick; sleep 0.3; done";
   const id = runD('limits', ['--pids-limit', '16', '--memory', '64m'], ['sh', '-c', loop]);
-  await until('the loop to reach the limit', () => existsSync(join(root, 'data', 'containers', id, 'ctr.log')) && readFileSync(join(root, 'data', 'containers', id, 'ctr.log'), 'utf8').includes('tick'));
+  await until(
+    'the loop to reach the limit',
+    () =>
+      existsSync(join(root, 'data', 'containers', id, 'ctr.log')) &&
+      readFileSync(join(root, 'data', 'containers', id, 'ctr.log'), 'utf8').includes('tick'),
+  );
   assert.equal(cgroupFile(id, 'pids.max'), '16');
   assert.ok(Number(cgroupFile(id, 'pids.current')) <= 16);
   assert.match(hutch('logs', 'limits').stderr, /can't fork|Resource temporarily unavailable/);
-  const [row] = JSON.parse(hutch('stats', '--no-stream', '--format', 'json', 'limits').stdout) as Record<string, string>[];
+  const [row] = JSON.parse(hutch('stats', '--no-stream', '--format', 'json', 'limits').stdout) as Record<
+    string,
+    string
+  >[];
   console.log(JSON.stringify(row));
   assert.match(row!.mem_usage!, /^[\d.]+[kMG]?B \/ 67\.11MB$/);
   assert.ok(Number(row!.pids) >= 10 && Number(row!.pids) <= 16, `pids ${row!.pids}`);
@@ -105,7 +134,10 @@ test('rm -f of a double-forked container leaves no process', () => {
   assert.ok(pids.length >= 3, `processes in the cgroup: ${pids.join(' ')}`);
   const path = state(id).cgroup!.path;
   assert.equal(hutch('rm', '-f', 'escape').status, 0);
-  assert.deepEqual(pids.filter((p) => existsSync(`/proc/${p}`)), []);
+  assert.deepEqual(
+    pids.filter((p) => existsSync(`/proc/${p}`)),
+    [],
+  );
   assert.equal(existsSync(path), false);
 });
 
@@ -114,27 +146,35 @@ test('runtime --systemd-cgroup create: linux.resources and cgroupsPath give a sc
   mkdirSync(bundle);
   const uid = process.getuid!();
   const gid = process.getgid!();
-  writeFileSync(join(bundle, 'config.json'), JSON.stringify({
-    ociVersion: '1.2.0',
-    process: { user: { uid: 0, gid: 0 }, args: ['sleep', '600'], env: ['PATH=/bin'], cwd: '/' },
-    root: { path: rootfs },
-    mounts: [{ destination: '/proc', type: 'proc', source: 'proc' }],
-    linux: {
-      namespaces: [{ type: 'user' }, { type: 'mount' }, { type: 'pid' }],
-      uidMappings: [{ containerID: 0, hostID: uid, size: 1 }],
-      gidMappings: [{ containerID: 0, hostID: gid, size: 1 }],
-      resources: { memory: { limit: 52428800 }, pids: { limit: 16 }, devices: [{ allow: false, access: 'rwm' }] },
-      cgroupsPath: ':hutchoci:c1',
-    },
-  }));
+  writeFileSync(
+    join(bundle, 'config.json'),
+    JSON.stringify({
+      ociVersion: '1.2.0',
+      process: { user: { uid: 0, gid: 0 }, args: ['sleep', '600'], env: ['PATH=/bin'], cwd: '/' },
+      root: { path: rootfs },
+      mounts: [{ destination: '/proc', type: 'proc', source: 'proc' }],
+      linux: {
+        namespaces: [{ type: 'user' }, { type: 'mount' }, { type: 'pid' }],
+        uidMappings: [{ containerID: 0, hostID: uid, size: 1 }],
+        gidMappings: [{ containerID: 0, hostID: gid, size: 1 }],
+        resources: { memory: { limit: 52428800 }, pids: { limit: 16 }, devices: [{ allow: false, access: 'rwm' }] },
+        cgroupsPath: ':hutchoci:c1',
+      },
+    }),
+  );
   const rtRoot = join(dir, 'rt');
   // The created process keeps the caller's stdio (runc's model): give it a file, not a pipe.
   const err = openSync(join(dir, 'rt.err'), 'w');
-  const create = spawnSync(bin, ['runtime', '--root', rtRoot, '--systemd-cgroup', 'create', '--bundle', bundle, 'c1'], { stdio: ['ignore', 'ignore', err] });
+  const create = spawnSync(bin, ['runtime', '--root', rtRoot, '--systemd-cgroup', 'create', '--bundle', bundle, 'c1'], {
+    stdio: ['ignore', 'ignore', err],
+  });
   closeSync(err);
   assert.equal(create.status, 0, readFileSync(join(dir, 'rt.err'), 'utf8'));
   assert.equal(readFileSync(join(dir, 'rt.err'), 'utf8'), '', 'no warning: every limit is enforced');
-  const record = JSON.parse(readFileSync(join(rtRoot, 'c1', 'state.json'), 'utf8')) as { pid: number; cgroup?: { path: string } };
+  const record = JSON.parse(readFileSync(join(rtRoot, 'c1', 'state.json'), 'utf8')) as {
+    pid: number;
+    cgroup?: { path: string };
+  };
   const path = record.cgroup?.path;
   assert.ok(path, 'the cgroup is recorded');
   assert.match(path, /\/hutchoci-c1\.scope\/container$/);

@@ -33,7 +33,11 @@ test('system info sees cgroup v2, the user manager, the delegated subtree, and n
 test('the manager answers on the bus and on its private socket, and without XDG_RUNTIME_DIR', () => {
   const sockets = userManagerSockets();
   assert.ok(sockets.bus && sockets.privateSocket);
-  for (const only of [{ ...sockets, privateSocket: undefined }, { ...sockets, bus: undefined }, userManagerSockets({ PATH: '/usr/bin' })]) {
+  for (const only of [
+    { ...sockets, privateSocket: undefined },
+    { ...sockets, bus: undefined },
+    userManagerSockets({ PATH: '/usr/bin' }),
+  ]) {
     const manager = connectUserManager(only);
     assert.match(manager.controlGroup, /user@\d+\.service$/);
     manager.bus.close();
@@ -44,7 +48,10 @@ test('by default, inside a cgroup delegated by someone else (as a Slurm job step
   const own = cgroupOf('self');
   const p = held(['sleep', '1000']);
   cleanup.add('child', () => p.child.kill('SIGKILL'));
-  const h = await createContainerCgroup({ id: id(), pid: p.pid, monitorPid: process.pid, warn: () => undefined }, cleanup);
+  const h = await createContainerCgroup(
+    { id: id(), pid: p.pid, monitorPid: process.pid, warn: () => undefined },
+    cleanup,
+  );
   assert.ok(h);
   assert.equal(h.manager, 'cgroupfs', `own cgroup ${own} is writable and outside the user manager's tree`);
   assert.equal(cgroupOf(p.pid), `${own}/${h.group.split('/').pop()}/container`);
@@ -57,14 +64,20 @@ test('a D-Bus scope with Delegate=yes: placement, warning, freeze, kill after a 
   cleanup.add('child', () => p.child.kill('SIGKILL'));
   const { lines, warn } = collector();
   const resources = resourcesFromFlags({ memory: '64m', pidsLimit: '10' });
-  const h = await createContainerCgroup({ id: id(), pid: p.pid, monitorPid: process.pid, resources, manager: 'systemd', warn }, cleanup);
+  const h = await createContainerCgroup(
+    { id: id(), pid: p.pid, monitorPid: process.pid, resources, manager: 'systemd', warn },
+    cleanup,
+  );
   assert.ok(h);
   assert.equal(h.manager, 'systemd');
   assert.deepEqual(h.controllers, []);
   assert.match(cgroupOf(p.pid), /\/hutch-usermgr\w+\.scope\/container$/);
   assert.equal(cgroupOf('self'), cgroupOf(p.pid).replace(/container$/, 'supervisor'));
   assert.equal(lines.length, 1);
-  assert.match(lines[0]!, /^not enforced: --memory, --pids-limit: the memory, pids controllers are not delegated to your user; an administrator delegates them with: .*user@\.service\.d\/delegate\.conf/);
+  assert.match(
+    lines[0]!,
+    /^not enforced: --memory, --pids-limit: the memory, pids controllers are not delegated to your user; an administrator delegates them with: .*user@\.service\.d\/delegate\.conf/,
+  );
 
   p.go();
   assert.ok(await eventually(() => allProcs(h.path).length === 2));
@@ -85,12 +98,18 @@ test('--cgroups=required turns the warning into an error, and leaves no containe
   cleanup.add('child', () => p.child.kill('SIGKILL'));
   const local = new Cleanup();
   const resources = resourcesFromFlags({ memory: '64m' });
-  await assert.rejects(createContainerCgroup({ id: id(), pid: p.pid, resources, mode: 'required' }, local), (e: { code: string; message: string; hint: string }) => {
-    assert.equal(e.code, 'CGROUP_REQUIRED');
-    assert.match(e.message, /^cannot enforce --memory \(--cgroups=required\): the memory controller is not delegated to your user$/);
-    assert.match(e.hint, /Delegate=cpu cpuset io memory pids/);
-    return true;
-  });
+  await assert.rejects(
+    createContainerCgroup({ id: id(), pid: p.pid, resources, mode: 'required' }, local),
+    (e: { code: string; message: string; hint: string }) => {
+      assert.equal(e.code, 'CGROUP_REQUIRED');
+      assert.match(
+        e.message,
+        /^cannot enforce --memory \(--cgroups=required\): the memory controller is not delegated to your user$/,
+      );
+      assert.match(e.hint, /Delegate=cpu cpuset io memory pids/);
+      return true;
+    },
+  );
   assert.equal((await p.exited).signal, 'SIGKILL', 'the container was killed with its cgroup');
   await local.release();
 });
@@ -102,7 +121,9 @@ test('--cgroups=disabled: no cgroup, no warning; limits with it are a usage erro
   assert.equal(await createContainerCgroup({ id: id(), pid: p.pid, mode: 'disabled', warn }, cleanup), undefined);
   assert.deepEqual(lines, []);
   const resources = resourcesFromFlags({ memory: '64m' });
-  await assert.rejects(createContainerCgroup({ id: id(), pid: p.pid, mode: 'disabled', resources }, cleanup), { code: 'CGROUP_DISABLED_WITH_LIMITS' });
+  await assert.rejects(createContainerCgroup({ id: id(), pid: p.pid, mode: 'disabled', resources }, cleanup), {
+    code: 'CGROUP_DISABLED_WITH_LIMITS',
+  });
 });
 
 test('fallback: a subtree already delegated to this process (--cgroup-manager=cgroupfs)', async () => {
@@ -110,7 +131,10 @@ test('fallback: a subtree already delegated to this process (--cgroup-manager=cg
   const p = held(['sleep', '1000']);
   cleanup.add('child', () => p.child.kill('SIGKILL'));
   const { warn } = collector();
-  const h = await createContainerCgroup({ id: id(), pid: p.pid, monitorPid: process.pid, manager: 'cgroupfs', warn }, cleanup);
+  const h = await createContainerCgroup(
+    { id: id(), pid: p.pid, monitorPid: process.pid, manager: 'cgroupfs', warn },
+    cleanup,
+  );
   assert.ok(h);
   assert.equal(h.manager, 'cgroupfs');
   assert.match(cgroupOf(p.pid), /\/hutch-usermgr\w+\/container$/);
@@ -125,7 +149,11 @@ test('the launch hook, named from an OCI cgroupsPath (slice:prefix:name)', async
   const p = held(['sleep', '1000']);
   cleanup.add('child', () => p.child.kill('SIGKILL'));
   let handle: CgroupHandle | undefined;
-  const hook = cgroupHook({ id: id(), ...parseCgroupsPath(`hutchoci.slice:oci:${id()}`, true) }, cleanup, (h) => (handle = h));
+  const hook = cgroupHook(
+    { id: id(), ...parseCgroupsPath(`hutchoci.slice:oci:${id()}`, true) },
+    cleanup,
+    (h) => (handle = h),
+  );
   await hook(p.pid);
   assert.ok(handle);
   assert.match(cgroupOf(p.pid), /\/hutchoci\.slice\/oci-usermgr\w+\.scope\/container$/);

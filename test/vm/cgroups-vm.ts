@@ -23,14 +23,21 @@ after(async () => {
   for (const c of cleanups) await c.release();
 });
 
-async function contained(flags: ResourceFlags, command: string[], extra: Partial<ContainerCgroupOptions> = { monitorPid: process.pid }): Promise<{ h: CgroupHandle; p: Held; warnings: string[] }> {
+async function contained(
+  flags: ResourceFlags,
+  command: string[],
+  extra: Partial<ContainerCgroupOptions> = { monitorPid: process.pid },
+): Promise<{ h: CgroupHandle; p: Held; warnings: string[] }> {
   const cleanup = new Cleanup();
   cleanups.push(cleanup);
   const p = held(command);
   cleanup.add('child', () => p.child.kill('SIGKILL'));
   const { lines, warn } = collector();
   const t0 = performance.now();
-  const h = await createContainerCgroup({ id: newId(), pid: p.pid, resources: resourcesFromFlags(flags, blockDevice), warn, ...extra }, cleanup);
+  const h = await createContainerCgroup(
+    { id: newId(), pid: p.pid, resources: resourcesFromFlags(flags, blockDevice), warn, ...extra },
+    cleanup,
+  );
   console.log(`createContainerCgroup (${h?.manager}): ${(performance.now() - t0).toFixed(1)} ms`);
   assert.ok(h, 'a cgroup was created');
   return { h, p, warnings: lines };
@@ -58,7 +65,13 @@ test('system info: cgroup v2, the user manager, delegated controllers', async ()
 });
 
 test('--memory 50m: a 200 MB allocation is OOM-killed and reported', async () => {
-  const { h, p, warnings } = await contained({ memory: '50m', memorySwap: '50m' }, ['dd', 'if=/dev/zero', 'of=/dev/null', 'bs=200M', 'count=1']);
+  const { h, p, warnings } = await contained({ memory: '50m', memorySwap: '50m' }, [
+    'dd',
+    'if=/dev/zero',
+    'of=/dev/null',
+    'bs=200M',
+    'count=1',
+  ]);
   assert.deepEqual(warnings, []);
   for (const c of ['cpu', 'io', 'memory', 'pids']) assert.ok(h.controllers.includes(c), `${c} enabled`);
   // placement, from /proc: the container in <scope>/container, this process (the monitor) in <scope>/supervisor
@@ -113,7 +126,14 @@ test('--cpus 0.2 holds a busy loop near 20%; update raises it live; freeze and t
 
   const stats = h.stats();
   assert.ok((stats.cpu.usageUsec ?? 0) > 0 && (stats.memory.current ?? 0) > 0 && stats.pids.current === 1);
-  const row = statsRow({ id: 'abc', name: 'busy', stats, at: Date.now(), startedAt: Date.now() - 8000, hostMemory: 2 ** 31 });
+  const row = statsRow({
+    id: 'abc',
+    name: 'busy',
+    stats,
+    at: Date.now(),
+    startedAt: Date.now() - 8000,
+    hostMemory: 2 ** 31,
+  });
   console.log(renderStatsTable([row]));
   assert.equal(row.pids, '1');
   await h.remove();
@@ -122,14 +142,24 @@ test('--cpus 0.2 holds a busy loop near 20%; update raises it live; freeze and t
 
 test('kill reaches a double-forked process; remove leaves no scope', async () => {
   // no monitor in this scope, so it is empty after the kill and systemd can stop it
-  const { h, p } = await contained({}, ['dash', '-c', '(sleep 1000 &); exec sleep 1000'], { parent: 'hutchtest.slice' });
-  assert.match(cgroupOf(p.pid), /\/hutchtest\.slice\/hutch-[0-9a-f]+\.scope\/container$/, '--cgroup-parent names the slice');
+  const { h, p } = await contained({}, ['dash', '-c', '(sleep 1000 &); exec sleep 1000'], {
+    parent: 'hutchtest.slice',
+  });
+  assert.match(
+    cgroupOf(p.pid),
+    /\/hutchtest\.slice\/hutch-[0-9a-f]+\.scope\/container$/,
+    '--cgroup-parent names the slice',
+  );
   p.go();
   assert.ok(await eventually(() => allProcs(h.path).length === 2), 'both sleeps are in the container cgroup');
   const escaped = allProcs(h.path).filter((pid) => pid !== p.pid);
   await h.kill();
   assert.deepEqual(allProcs(h.path), []);
-  assert.ok(await eventually(() => escaped.every((pid) => !existsSync(`/proc/${pid}/cgroup`) || !cgroupOf(pid).includes('hutch-'))));
+  assert.ok(
+    await eventually(() =>
+      escaped.every((pid) => !existsSync(`/proc/${pid}/cgroup`) || !cgroupOf(pid).includes('hutch-')),
+    ),
+  );
   await h.remove();
   assert.ok(await eventually(() => !existsSync(h.group)), 'the scope is gone');
 });
@@ -137,32 +167,49 @@ test('kill reaches a double-forked process; remove leaves no scope', async () =>
 // user-mode-linux has one CPU and no cpuset; the qemu guest (2 vCPUs) delegates it.
 const cpuset = (await cgroupReport()).delegatedControllers.includes('cpuset');
 
-test('--cpuset-cpus 1 pins the container to CPU 1', { skip: !cpuset && 'cpuset is not offered in this guest' }, async () => {
-  const { h, p } = await contained({ cpusetCpus: '1' }, ['dash', '-c', 'while :; do :; done'], {});
-  p.go();
-  assert.equal(readFileSync(join(h.path, 'cpuset.cpus.effective'), 'utf8').trim(), '1');
-  assert.ok(await eventually(() => /Cpus_allowed_list:\s+1\n/.test(readFileSync(`/proc/${p.pid}/status`, 'utf8'))));
-  await h.remove();
-});
+test(
+  '--cpuset-cpus 1 pins the container to CPU 1',
+  { skip: !cpuset && 'cpuset is not offered in this guest' },
+  async () => {
+    const { h, p } = await contained({ cpusetCpus: '1' }, ['dash', '-c', 'while :; do :; done'], {});
+    p.go();
+    assert.equal(readFileSync(join(h.path, 'cpuset.cpus.effective'), 'utf8').trim(), '1');
+    assert.ok(await eventually(() => /Cpus_allowed_list:\s+1\n/.test(readFileSync(`/proc/${p.pid}/status`, 'utf8'))));
+    await h.remove();
+  },
+);
 
-test('a controller not delegated (cpuset here) warns, and --cgroups=required refuses', { skip: cpuset && 'cpuset is delegated in this guest' }, async () => {
-  const { h, warnings } = await contained({ cpusetCpus: '0', memory: '64m' }, ['sleep', '1000']);
-  assert.equal(warnings.length, 1);
-  assert.match(warnings[0]!, /^not enforced: --cpuset-cpus: the cpuset controller is not delegated to your user; an administrator delegates them with: .*Delegate=cpu cpuset io memory pids/);
-  assert.equal(readFileSync(join(h.path, 'memory.max'), 'utf8').trim(), String(64 * 1024 * 1024));
-  await h.remove();
+test(
+  'a controller not delegated (cpuset here) warns, and --cgroups=required refuses',
+  { skip: cpuset && 'cpuset is delegated in this guest' },
+  async () => {
+    const { h, warnings } = await contained({ cpusetCpus: '0', memory: '64m' }, ['sleep', '1000']);
+    assert.equal(warnings.length, 1);
+    assert.match(
+      warnings[0]!,
+      /^not enforced: --cpuset-cpus: the cpuset controller is not delegated to your user; an administrator delegates them with: .*Delegate=cpu cpuset io memory pids/,
+    );
+    assert.equal(readFileSync(join(h.path, 'memory.max'), 'utf8').trim(), String(64 * 1024 * 1024));
+    await h.remove();
 
-  const cleanup = new Cleanup();
-  const p = held(['sleep', '1000']);
-  const resources = resourcesFromFlags({ cpusetCpus: '0' });
-  await assert.rejects(createContainerCgroup({ id: newId(), pid: p.pid, resources, mode: 'required' }, cleanup), { code: 'CGROUP_REQUIRED' });
-  p.child.kill('SIGKILL');
-  await cleanup.release();
-});
+    const cleanup = new Cleanup();
+    const p = held(['sleep', '1000']);
+    const resources = resourcesFromFlags({ cpusetCpus: '0' });
+    await assert.rejects(createContainerCgroup({ id: newId(), pid: p.pid, resources, mode: 'required' }, cleanup), {
+      code: 'CGROUP_REQUIRED',
+    });
+    p.child.kill('SIGKILL');
+    await cleanup.release();
+  },
+);
 
 test('fallback: inside a cgroup already delegated to it (a Slurm-like job), hutch uses it directly', () => {
   const probe = join(dirname(fileURLToPath(import.meta.url)), 'fallback-probe.js');
-  const run = spawnSync('systemd-run', ['--user', '--scope', '--quiet', '-p', 'Delegate=yes', process.execPath, probe], { encoding: 'utf8' });
+  const run = spawnSync(
+    'systemd-run',
+    ['--user', '--scope', '--quiet', '-p', 'Delegate=yes', process.execPath, probe],
+    { encoding: 'utf8' },
+  );
   assert.equal(run.status, 0, run.stderr);
   const report = JSON.parse(run.stdout.trim().split('\n').pop()!);
   console.log(JSON.stringify(report));
@@ -181,9 +228,13 @@ test('--device-write-bps, --device-read-iops and --blkio-weight reach io.max and
   const flags = { deviceWriteBps: [`${disk}:1mb`], deviceReadIops: [`${disk}:500`], blkioWeight: '300' };
   const { h, warnings } = await contained(flags, ['sleep', '1000'], {});
   const { major, minor } = blockDevice(disk);
-  assert.equal(readFileSync(join(h.path, 'io.max'), 'utf8').trim(), `${major}:${minor} rbps=max wbps=1048576 riops=500 wiops=max`);
+  assert.equal(
+    readFileSync(join(h.path, 'io.max'), 'utf8').trim(),
+    `${major}:${minor} rbps=max wbps=1048576 riops=500 wiops=max`,
+  );
   console.log(`io.weight: ${existsSync(join(h.path, 'io.weight')) ? 'written' : 'absent in this kernel: warned'}`);
-  if (existsSync(join(h.path, 'io.weight'))) assert.match(readFileSync(join(h.path, 'io.weight'), 'utf8'), /default 2930/);
+  if (existsSync(join(h.path, 'io.weight')))
+    assert.match(readFileSync(join(h.path, 'io.weight'), 'utf8'), /default 2930/);
   else assert.match(warnings.join('\n'), /not enforced: --blkio-weight: the kernel offers no io.weight/);
   await h.remove();
 });

@@ -13,10 +13,20 @@ const p = held(['dd', 'if=/dev/zero', 'of=/dev/null', 'bs=200M', 'count=1']);
 cleanup.add('child', () => p.child.kill('SIGKILL'));
 const { lines, warn } = collector();
 const resources = resourcesFromFlags({ memory: '50m', memorySwap: '50m' });
-const h = await createContainerCgroup({ id: newId(), pid: p.pid, monitorPid: process.pid, manager: 'cgroupfs', resources, warn }, cleanup);
+const h = await createContainerCgroup(
+  { id: newId(), pid: p.pid, monitorPid: process.pid, manager: 'cgroupfs', resources, warn },
+  cleanup,
+);
 const placement = { container: cgroupOf(p.pid), supervisor: cgroupOf('self') };
 p.go();
 const end = await p.exited;
-const report = { before, ...placement, manager: h?.manager, signal: end.signal, oomKilled: h?.oomKilled(), warnings: lines };
+const report = {
+  before,
+  ...placement,
+  manager: h?.manager,
+  signal: end.signal,
+  oomKilled: h?.oomKilled(),
+  warnings: lines,
+};
 await cleanup.release();
 process.stdout.write(JSON.stringify(report) + '\n');

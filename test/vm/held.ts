@@ -15,7 +15,9 @@ export interface Held {
 
 /** Starts `bash` that waits for a line on stdin, then execs `command` (what nsexec's sync fd does). */
 export function held(command: string[]): Held {
-  const child = spawn('bash', ['-c', 'read -r _; exec "$@"', 'held', ...command], { stdio: ['pipe', 'ignore', 'inherit'] });
+  const child = spawn('bash', ['-c', 'read -r _; exec "$@"', 'held', ...command], {
+    stdio: ['pipe', 'ignore', 'inherit'],
+  });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.on('exit', (code, signal) => resolve({ code, signal })),
   );
@@ -24,7 +26,9 @@ export function held(command: string[]): Held {
 
 /** The cgroup v2 path of a process, from /proc/PID/cgroup. */
 export function cgroupOf(pid: number | 'self'): string {
-  const line = readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n').find((l) => l.startsWith('0::'));
+  const line = readFileSync(`/proc/${pid}/cgroup`, 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('0::'));
   return line?.slice(3) ?? '';
 }
 

@@ -12,7 +12,10 @@ import { ContainerCommand } from '../container-command.js';
  */
 export class AttachCommand extends ContainerCommand {
   static paths = [['attach'], ['container', 'attach']];
-  static usage = ContainerCommand.Usage({ description: 'follow the output of a running container until it stops; with -i, send it stdin', examples: [['Attach', 'hutch attach web']] });
+  static usage = ContainerCommand.Usage({
+    description: 'follow the output of a running container until it stops; with -i, send it stdin',
+    examples: [['Attach', 'hutch attach web']],
+  });
   noStdin = Option.Boolean('--no-stdin', false, { description: 'do not send stdin to a container started with -i' });
   container = Option.String();
 
@@ -20,7 +23,8 @@ export class AttachCommand extends ContainerCommand {
     const store = this.store();
     const id = resolveContainer(store, this.container);
     const file = containerFiles(store, id).log;
-    const print = (e: LogEntry): void => void (e.stream === 'stderr' ? this.context.stderr : this.context.stdout).write(renderEntry(e, false));
+    const print = (e: LogEntry): void =>
+      void (e.stream === 'stderr' ? this.context.stderr : this.context.stdout).write(renderEntry(e, false));
     const live = (): boolean => {
       try {
         return isLive(viewContainer(store, id));
@@ -29,7 +33,10 @@ export class AttachCommand extends ContainerCommand {
       }
     };
     const offset = readLog(file).offset;
-    const disconnect = readConfig(store, id).openStdin && !this.noStdin && live() ? await sendStdin(containerFiles(store, id).runDir, process.stdin).catch(() => undefined) : undefined;
+    const disconnect =
+      readConfig(store, id).openStdin && !this.noStdin && live()
+        ? await sendStdin(containerFiles(store, id).runDir, process.stdin).catch(() => undefined)
+        : undefined;
     try {
       await followLog(file, offset, print, () => !live());
       await waitStopped(store, id);

@@ -8,7 +8,11 @@ export class ImagesCommand extends HutchCommand {
   static paths = [['images'], ['image', 'ls'], ['image', 'list']];
   static usage = HutchCommand.Usage({
     description: 'list the images in the store',
-    examples: [['List images', 'hutch images'], ['Only ids', 'hutch images -q'], ['As JSON', 'hutch images --format json']],
+    examples: [
+      ['List images', 'hutch images'],
+      ['Only ids', 'hutch images -q'],
+      ['As JSON', 'hutch images --format json'],
+    ],
   });
   root = rootOption();
   quiet = Option.Boolean('-q,--quiet', false, { description: 'print only image ids' });
@@ -19,7 +23,13 @@ export class ImagesCommand extends HutchCommand {
     const images = new Store(this.root).images();
     const id = (full: string): string => (this.noTrunc ? full : full.slice(7, 19));
     if (this.format === 'json') {
-      const rows = images.map((i) => ({ Id: i.id.slice(7), Names: i.names, Digest: i.manifest, Created: i.created, Size: imageSize(i) }));
+      const rows = images.map((i) => ({
+        Id: i.id.slice(7),
+        Names: i.names,
+        Digest: i.manifest,
+        Created: i.created,
+        Size: imageSize(i),
+      }));
       this.context.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
       return 0;
     }
@@ -36,7 +46,13 @@ export class ImagesCommand extends HutchCommand {
       }
     }
     const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
-    for (const r of rows) this.context.stdout.write(`${r.map((cell, c) => cell.padEnd(widths[c]!)).join('  ').trimEnd()}\n`);
+    for (const r of rows)
+      this.context.stdout.write(
+        `${r
+          .map((cell, c) => cell.padEnd(widths[c]!))
+          .join('  ')
+          .trimEnd()}\n`,
+      );
     return 0;
   }
 }

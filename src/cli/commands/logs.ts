@@ -8,7 +8,10 @@ import { ContainerCommand } from '../container-command.js';
 /** `hutch logs`: the container's output, stdout to stdout and stderr to stderr, kept until `rm`. */
 export class LogsCommand extends ContainerCommand {
   static paths = [['logs'], ['container', 'logs']];
-  static usage = ContainerCommand.Usage({ description: 'print the output of a container', examples: [['Follow the last 10 lines', 'hutch logs -f --tail 10 web']] });
+  static usage = ContainerCommand.Usage({
+    description: 'print the output of a container',
+    examples: [['Follow the last 10 lines', 'hutch logs -f --tail 10 web']],
+  });
   follow = Option.Boolean('-f,--follow', false, { description: 'keep printing new output until the container stops' });
   tailLines = Option.String('--tail', { validator: t.isNumber(), description: 'print only the last N lines' });
   timestamps = Option.Boolean('-t,--timestamps', false, { description: 'prefix each line with its time (RFC 3339)' });
@@ -18,7 +21,8 @@ export class LogsCommand extends ContainerCommand {
     const store = this.store();
     const id = resolveContainer(store, this.container);
     const file = containerFiles(store, id).log;
-    const print = (e: LogEntry): void => void (e.stream === 'stderr' ? this.context.stderr : this.context.stdout).write(renderEntry(e, this.timestamps));
+    const print = (e: LogEntry): void =>
+      void (e.stream === 'stderr' ? this.context.stderr : this.context.stdout).write(renderEntry(e, this.timestamps));
     const first = readLog(file);
     tail(first.entries, this.tailLines).forEach(print);
     if (!this.follow) return 0;

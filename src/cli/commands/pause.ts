@@ -8,8 +8,12 @@ export class PauseCommand extends ContainerCommand {
   static paths = [['pause'], ['container', 'pause']];
   static usage = ContainerCommand.Usage({
     description: 'freeze or thaw the processes of a container (needs a cgroup of its own)',
-    details: 'Uses the container\'s cgroup v2 freezer (cgroup.freeze). Where the host gives hutch no cgroup (cgroup v1, no systemd user session) it fails and says why.',
-    examples: [['Pause', 'hutch pause web'], ['Resume', 'hutch unpause web']],
+    details:
+      "Uses the container's cgroup v2 freezer (cgroup.freeze). Where the host gives hutch no cgroup (cgroup v1, no systemd user session) it fails and says why.",
+    examples: [
+      ['Pause', 'hutch pause web'],
+      ['Resume', 'hutch unpause web'],
+    ],
   });
   containers = Option.Rest({ required: 1 });
   protected pause = true;

@@ -5,7 +5,10 @@ import { ContainerCommand } from '../container-command.js';
 /** `hutch container prune`: removes every stopped container. */
 export class ContainerPruneCommand extends ContainerCommand {
   static paths = [['container', 'prune']];
-  static usage = ContainerCommand.Usage({ description: 'remove all stopped containers', examples: [['Prune', 'hutch container prune']] });
+  static usage = ContainerCommand.Usage({
+    description: 'remove all stopped containers',
+    examples: [['Prune', 'hutch container prune']],
+  });
 
   async run(): Promise<number> {
     for (const v of (await listContainers(this.store())).filter((v) => v.state.status === 'stopped')) {

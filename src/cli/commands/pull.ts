@@ -23,8 +23,12 @@ export class PullCommand extends HutchCommand {
 
   async run(): Promise<number> {
     const record = await pullImage(this.image, {
-      root: this.root, quiet: this.quiet, platform: this.platform, tlsVerify: tlsVerify(this.tlsVerify),
-      credentials: this.creds === undefined ? undefined : parseCreds(this.creds), progressTo: this.context.stderr,
+      root: this.root,
+      quiet: this.quiet,
+      platform: this.platform,
+      tlsVerify: tlsVerify(this.tlsVerify),
+      credentials: this.creds === undefined ? undefined : parseCreds(this.creds),
+      progressTo: this.context.stderr,
     });
     this.context.stdout.write(`${record.id.slice(7)}\n`);
     return 0;

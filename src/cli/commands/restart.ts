@@ -7,7 +7,10 @@ import { ContainerCommand } from '../container-command.js';
 /** `hutch restart`: stop (TERM, then KILL after -t), then start again. */
 export class RestartCommand extends ContainerCommand {
   static paths = [['restart'], ['container', 'restart']];
-  static usage = ContainerCommand.Usage({ description: 'restart containers', examples: [['Restart', 'hutch restart web']] });
+  static usage = ContainerCommand.Usage({
+    description: 'restart containers',
+    examples: [['Restart', 'hutch restart web']],
+  });
   time = Option.String('-t,--time', '10', { validator: t.isNumber(), description: 'seconds to wait before SIGKILL' });
   containers = Option.Rest({ required: 1 });
 

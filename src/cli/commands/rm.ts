@@ -6,7 +6,10 @@ import { ContainerCommand } from '../container-command.js';
 /** `hutch rm`: removes stopped containers (-f: running ones too, killed first). */
 export class RmCommand extends ContainerCommand {
   static paths = [['rm'], ['container', 'rm']];
-  static usage = ContainerCommand.Usage({ description: 'remove containers', examples: [['Remove a running container', 'hutch rm -f web']] });
+  static usage = ContainerCommand.Usage({
+    description: 'remove containers',
+    examples: [['Remove a running container', 'hutch rm -f web']],
+  });
   force = Option.Boolean('-f,--force', false, { description: 'kill a running container first' });
   containers = Option.Rest({ required: 1 });
 

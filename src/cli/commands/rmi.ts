@@ -7,7 +7,10 @@ export class RmiCommand extends HutchCommand {
   static paths = [['rmi'], ['image', 'rm']];
   static usage = HutchCommand.Usage({
     description: 'remove images (a name of an image with several names is only untagged)',
-    examples: [['Remove an image', 'hutch rmi alpine'], ['Remove an image a container uses', 'hutch rmi -f alpine']],
+    examples: [
+      ['Remove an image', 'hutch rmi alpine'],
+      ['Remove an image a container uses', 'hutch rmi -f alpine'],
+    ],
   });
   root = rootOption();
   force = Option.Boolean('-f,--force', false, { description: 'remove even when containers use it, and every name' });

@@ -15,39 +15,68 @@ export class RunCommand extends ContainerFlagsCommand {
   static operands = '(IMAGE | --rootfs DIR) [COMMAND [ARG...]]';
   static usage = HutchCommand.Usage({
     description: 'run a command in a new rootless container',
-    details: 'The container gets its own user, mount, PID, UTS, IPC and cgroup namespaces (and a network namespace of its own: slirp4netns by default, see --network). Its exit status is the command\'s; 125 when hutch fails, 126 when the command cannot be executed, 127 when it is not found.',
+    details:
+      "The container gets its own user, mount, PID, UTS, IPC and cgroup namespaces (and a network namespace of its own: slirp4netns by default, see --network). Its exit status is the command's; 125 when hutch fails, 126 when the command cannot be executed, 127 when it is not found.",
     examples: [
       ['Run a shell in an image (pulled when missing)', 'hutch run -it docker.io/library/busybox sh'],
-      ['Publish a port, limit memory, keep a plain copy instead of the union filesystem', 'hutch run -p 8080:80 --memory 256m --storage-driver=vfs busybox httpd -f'],
+      [
+        'Publish a port, limit memory, keep a plain copy instead of the union filesystem',
+        'hutch run -p 8080:80 --memory 256m --storage-driver=vfs busybox httpd -f',
+      ],
       ['Run a shell in a busybox root filesystem', 'hutch run --rootfs ./rootfs -it -- sh'],
-      ['Run as a user of the image, with a read-only bind', 'hutch run --rootfs ./rootfs -u user -v $HOME/data:/data:ro -- id'],
+      [
+        'Run as a user of the image, with a read-only bind',
+        'hutch run --rootfs ./rootfs -u user -v $HOME/data:/data:ro -- id',
+      ],
       ['Keep your own uid inside (the HPC habit)', 'hutch run --rootfs ./rootfs --userns=keep-id -- id'],
     ],
   });
 
   root = Option.String('--root', { description: 'where hutch keeps its state (default: XDG data and runtime dirs)' });
-  rootfs = Option.String('--rootfs', { description: 'root filesystem directory of the container (instead of an image)' });
-  env = Option.Array('-e,--env', [], { description: 'set an environment variable (K=V, or K to take it from hutch\'s)' });
+  rootfs = Option.String('--rootfs', {
+    description: 'root filesystem directory of the container (instead of an image)',
+  });
+  env = Option.Array('-e,--env', [], {
+    description: "set an environment variable (K=V, or K to take it from hutch's)",
+  });
   envFile = Option.Array('--env-file', [], { description: 'read environment variables from a file of K=V lines' });
   workdir = Option.String('-w,--workdir', { description: 'working directory inside the container' });
-  user = Option.String('-u,--user', { description: 'USER[:GROUP] (names from the container\'s /etc/passwd and /etc/group, or ids)' });
-  volume = Option.Array('-v,--volume', [], { description: '[SRC:]DST[:ro|rw|U|O]: SRC a host path (/abs, ./rel, ../rel) or a named volume (created on first use)' });
+  user = Option.String('-u,--user', {
+    description: "USER[:GROUP] (names from the container's /etc/passwd and /etc/group, or ids)",
+  });
+  volume = Option.Array('-v,--volume', [], {
+    description:
+      '[SRC:]DST[:ro|rw|U|O]: SRC a host path (/abs, ./rel, ../rel) or a named volume (created on first use)',
+  });
   readOnly = Option.Boolean('--read-only', false, { description: 'mount the root filesystem read-only' });
   tmpfs = Option.Array('--tmpfs', [], { description: 'mount a tmpfs at DST[:OPTIONS]' });
-  hostname = Option.String('-h,--hostname', { description: 'the container\'s hostname (default: its id)' });
-  userns = Option.String('--userns', { validator: t.isEnum(['auto', '', 'keep-id'] as const), description: 'keep-id: map your own uid/gid to themselves inside (default: containers.conf\'s userns, else auto)' });
+  hostname = Option.String('-h,--hostname', { description: "the container's hostname (default: its id)" });
+  userns = Option.String('--userns', {
+    validator: t.isEnum(['auto', '', 'keep-id'] as const),
+    description: "keep-id: map your own uid/gid to themselves inside (default: containers.conf's userns, else auto)",
+  });
   uidmap = Option.Array('--uidmap', [], { description: 'explicit uid map CONTAINER:HOST:SIZE (repeatable)' });
   gidmap = Option.Array('--gidmap', [], { description: 'explicit gid map CONTAINER:HOST:SIZE (repeatable)' });
   capAdd = Option.Array('--cap-add', [], { description: 'add a capability (or ALL)' });
   capDrop = Option.Array('--cap-drop', [], { description: 'drop a capability (or ALL)' });
-  privileged = Option.Boolean('--privileged', false, { description: 'every capability, no seccomp filter, nothing masked (still no more than your own user can do)' });
-  securityOpt = Option.Array('--security-opt', [], { description: 'seccomp=unconfined|PROFILE.json, no-new-privileges[=true|false], mask=PATHS, unmask=PATHS|ALL' });
+  privileged = Option.Boolean('--privileged', false, {
+    description: 'every capability, no seccomp filter, nothing masked (still no more than your own user can do)',
+  });
+  securityOpt = Option.Array('--security-opt', [], {
+    description: 'seccomp=unconfined|PROFILE.json, no-new-privileges[=true|false], mask=PATHS, unmask=PATHS|ALL',
+  });
   ulimit = Option.Array('--ulimit', [], { description: 'NAME=SOFT[:HARD], e.g. nofile=1024:2048' });
   tty = Option.Boolean('-t,--tty', false, { description: 'allocate a pseudo-terminal' });
   interactive = Option.Boolean('-i,--interactive', false, { description: 'keep stdin open' });
-  init = Option.Boolean('--init', false, { description: 'run a tiny init as PID 1 that reaps zombies and forwards signals' });
-  rm = Option.Boolean('--rm', false, { description: 'remove the container when it exits (a foreground run always does; with -d, the monitor removes it)' });
-  detach = Option.Boolean('-d,--detach', false, { description: 'run in the background under a monitor; print the container id' });
+  init = Option.Boolean('--init', false, {
+    description: 'run a tiny init as PID 1 that reaps zombies and forwards signals',
+  });
+  rm = Option.Boolean('--rm', false, {
+    description: 'remove the container when it exits (a foreground run always does; with -d, the monitor removes it)',
+  });
+  detach = Option.Boolean('-d,--detach', false, {
+    description: 'run in the background under a monitor; print the container id',
+  });
   name = Option.String('--name', { description: 'name of the container (with -d)' });
   restart = Option.String('--restart', 'no', { description: 'no, always or on-failure[:N] (with -d)' });
   preserveFds = preserveFdsOption('the container (systemd socket activation); not with -d');
@@ -62,9 +91,18 @@ export class RunCommand extends ContainerFlagsCommand {
 
   /** `run -d` and `create`: a container record under a monitor (src/engine/container/create.ts). */
   protected async createDetached(start: boolean): Promise<number> {
-    if (this.preserveFds > 0) throw new UsageError('PRESERVE_FDS_DETACHED', `cannot pass fds to a container ${start ? 'run with -d' : 'made by create'}: its monitor starts it later, from its own fds`, { hint: 'run it in the foreground (without -d) to use --preserve-fds' });
+    if (this.preserveFds > 0)
+      throw new UsageError(
+        'PRESERVE_FDS_DETACHED',
+        `cannot pass fds to a container ${start ? 'run with -d' : 'made by create'}: its monitor starts it later, from its own fds`,
+        { hint: 'run it in the foreground (without -d) to use --preserve-fds' },
+      );
     const { createFromFlags } = await import('../../engine/container/create.js');
-    const id = await createFromFlags({ ...this.request(), name: this.name, restart: this.restart, autoRemove: this.rm }, this.io(), start);
+    const id = await createFromFlags(
+      { ...this.request(), name: this.name, restart: this.restart, autoRemove: this.rm },
+      this.io(),
+      start,
+    );
     this.context.stdout.write(id + '\n');
     return 0;
   }
@@ -76,12 +114,35 @@ export class RunCommand extends ContainerFlagsCommand {
   /** The flags over containers.conf's defaults (read here, once, at the edge). */
   protected request(): RunCommandRequest {
     const { setup, command } = this.setupFlags(this.root, this.rootfs, this.command);
-    return applyConfigDefaults({
-      setup, rootfs: this.rootfs ?? '', command, env: this.env, envFiles: this.envFile, workdir: this.workdir, user: this.user,
-      volumes: this.volume, readOnly: this.readOnly, tmpfs: this.tmpfs, hostname: this.hostname, network: 'none',
-      capAdd: this.capAdd, capDrop: this.capDrop, tty: this.tty, ulimits: this.ulimit, userns: this.userns === 'keep-id' ? 'keep-id' : 'auto',
-      uidmap: this.uidmap, gidmap: this.gidmap, interactive: this.interactive, init: this.init, preserveFds: this.preserveFds,
-      securityOpts: this.securityOpt, privileged: this.privileged,
-    }, loadContainersConf(), this.userns);
+    return applyConfigDefaults(
+      {
+        setup,
+        rootfs: this.rootfs ?? '',
+        command,
+        env: this.env,
+        envFiles: this.envFile,
+        workdir: this.workdir,
+        user: this.user,
+        volumes: this.volume,
+        readOnly: this.readOnly,
+        tmpfs: this.tmpfs,
+        hostname: this.hostname,
+        network: 'none',
+        capAdd: this.capAdd,
+        capDrop: this.capDrop,
+        tty: this.tty,
+        ulimits: this.ulimit,
+        userns: this.userns === 'keep-id' ? 'keep-id' : 'auto',
+        uidmap: this.uidmap,
+        gidmap: this.gidmap,
+        interactive: this.interactive,
+        init: this.init,
+        preserveFds: this.preserveFds,
+        securityOpts: this.securityOpt,
+        privileged: this.privileged,
+      },
+      loadContainersConf(),
+      this.userns,
+    );
   }
 }

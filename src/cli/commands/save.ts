@@ -22,9 +22,16 @@ export class SaveCommand extends HutchCommand {
 
   async run(): Promise<number> {
     // Like podman: an archive goes to stdout without -o, unless stdout is a terminal.
-    const output = this.output ?? ((this.context.stdout as NodeJS.WriteStream).isTTY || this.format === 'oci-dir' ? undefined : '-');
-    if (output === undefined) throw new UsageError('SAVE_NO_OUTPUT', 'hutch save needs an output', { hint: 'pass it with -o FILE, or redirect stdout' });
-    if (!FORMATS.includes(this.format)) throw new UsageError('SAVE_FORMAT', `unknown format ${this.format}`, { hint: `use one of ${FORMATS.join(', ')}` });
+    const output =
+      this.output ?? ((this.context.stdout as NodeJS.WriteStream).isTTY || this.format === 'oci-dir' ? undefined : '-');
+    if (output === undefined)
+      throw new UsageError('SAVE_NO_OUTPUT', 'hutch save needs an output', {
+        hint: 'pass it with -o FILE, or redirect stdout',
+      });
+    if (!FORMATS.includes(this.format))
+      throw new UsageError('SAVE_FORMAT', `unknown format ${this.format}`, {
+        hint: `use one of ${FORMATS.join(', ')}`,
+      });
     await saveImages(this.root, this.images, output, this.format as SaveFormat);
     return 0;
   }

@@ -6,7 +6,10 @@ import { ContainerCommand } from '../container-command.js';
 /** `hutch start`: runs a created container's process, or a stopped container again. */
 export class StartCommand extends ContainerCommand {
   static paths = [['start'], ['container', 'start']];
-  static usage = ContainerCommand.Usage({ description: 'start one or more created or stopped containers', examples: [['Start a container', 'hutch start web']] });
+  static usage = ContainerCommand.Usage({
+    description: 'start one or more created or stopped containers',
+    examples: [['Start a container', 'hutch start web']],
+  });
   containers = Option.Rest({ required: 1 });
 
   async run(): Promise<number> {

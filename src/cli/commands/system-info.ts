@@ -7,11 +7,17 @@ export class SystemInfoCommand extends HutchCommand {
   static paths = [['system', 'info']];
   static usage = HutchCommand.Usage({
     description: 'show what this host gives a rootless user, and how to fix what is missing',
-    examples: [['Check the host', 'hutch system info'], ['The same as JSON', 'hutch system info --format json']],
+    examples: [
+      ['Check the host', 'hutch system info'],
+      ['The same as JSON', 'hutch system info --format json'],
+    ],
   });
 
   root = Option.String('--root', { description: 'where hutch keeps its state (unused here; accepted everywhere)' });
-  format = Option.String('--format', 'text', { validator: t.isEnum(['text', 'json'] as const), description: 'text or json' });
+  format = Option.String('--format', 'text', {
+    validator: t.isEnum(['text', 'json'] as const),
+    description: 'text or json',
+  });
 
   async run(): Promise<number> {
     const { systemInfo } = await import('../../engine/system/system-info.js');
@@ -20,7 +26,10 @@ export class SystemInfoCommand extends HutchCommand {
       this.context.stdout.write(JSON.stringify(info, null, 2) + '\n');
       return 0;
     }
-    const out: string[] = [`kernel: ${info.kernel}`, `user: ${info.user.name} (uid ${info.user.uid}, gid ${info.user.gid})`];
+    const out: string[] = [
+      `kernel: ${info.kernel}`,
+      `user: ${info.user.name} (uid ${info.user.uid}, gid ${info.user.gid})`,
+    ];
     for (const c of info.checks) {
       out.push(`${c.ok ? 'ok  ' : 'MISS'} ${c.name}: ${c.detail}`);
       if (!c.ok && c.fix) out.push(`     fix: ${c.fix}`);

@@ -11,9 +11,14 @@ import { HutchCommand } from '../command.js';
 export class SystemResetCommand extends HutchCommand {
   static paths = [['system', 'reset']];
   static usage = HutchCommand.Usage({
-    description: 'remove every container, image, layer, volume and runtime file of hutch\'s storage',
-    details: 'Running containers are refused unless --force, which stops them first. On a terminal it asks before it removes anything, unless --force.',
-    examples: [['Reset, asked first', 'hutch system reset'], ['Stop what runs and reset, without asking', 'hutch system reset -f'], ['Reset a --root', 'hutch system reset -f --root /tmp/state']],
+    description: "remove every container, image, layer, volume and runtime file of hutch's storage",
+    details:
+      'Running containers are refused unless --force, which stops them first. On a terminal it asks before it removes anything, unless --force.',
+    examples: [
+      ['Reset, asked first', 'hutch system reset'],
+      ['Stop what runs and reset, without asking', 'hutch system reset -f'],
+      ['Reset a --root', 'hutch system reset -f --root /tmp/state'],
+    ],
   });
 
   root = Option.String('--root', { description: 'the state folder to reset (default: XDG data and runtime dirs)' });
@@ -38,7 +43,9 @@ export class SystemResetCommand extends HutchCommand {
   /** Lists what goes and asks; true when the user says yes. */
   private async confirm(dirs: string[]): Promise<boolean> {
     const what = dirs.length === 0 ? '  (nothing: hutch keeps no files yet)' : dirs.map((d) => `  ${d}`).join('\n');
-    this.context.stdout.write(`This removes every container, image, layer, volume and runtime file of hutch in:\n${what}\n`);
+    this.context.stdout.write(
+      `This removes every container, image, layer, volume and runtime file of hutch in:\n${what}\n`,
+    );
     const rl = createInterface({ input: process.stdin, output: process.stdout });
     try {
       return /^y(es)?$/i.test((await rl.question('Are you sure you want to continue? [y/N] ')).trim());

@@ -10,8 +10,12 @@ export class UpdateCommand extends ContainerCommand {
   static paths = [['update'], ['container', 'update']];
   static usage = ContainerCommand.Usage({
     description: 'change the resource limits of containers',
-    details: 'A running container gets the limits at once, through its cgroup (limits the host cannot enforce warn, as in `run`); they also apply at its next starts. A running container without a cgroup of its own fails and says why.',
-    examples: [['Lower the memory limit', 'hutch update --memory 256m web'], ['Limit CPU and processes', 'hutch update --cpus 0.5 --pids-limit 64 web']],
+    details:
+      'A running container gets the limits at once, through its cgroup (limits the host cannot enforce warn, as in `run`); they also apply at its next starts. A running container without a cgroup of its own fails and says why.',
+    examples: [
+      ['Lower the memory limit', 'hutch update --memory 256m web'],
+      ['Limit CPU and processes', 'hutch update --cpus 0.5 --pids-limit 64 web'],
+    ],
   });
   memory = Option.String('-m,--memory', { description: 'memory limit (e.g. 512m)' });
   memorySwap = Option.String('--memory-swap', { description: 'memory plus swap limit (-1: unlimited)' });
@@ -29,12 +33,24 @@ export class UpdateCommand extends ContainerCommand {
 
   async run(): Promise<number> {
     const flags: ResourceFlags = {
-      memory: this.memory, memorySwap: this.memorySwap, memoryReservation: this.memoryReservation, cpus: this.cpus, cpuShares: this.cpuShares,
-      cpuWeight: this.cpuWeight, cpuPeriod: this.cpuPeriod, cpuQuota: this.cpuQuota, cpusetCpus: this.cpusetCpus, cpusetMems: this.cpusetMems,
-      pidsLimit: this.pidsLimit, blkioWeight: this.blkioWeight,
+      memory: this.memory,
+      memorySwap: this.memorySwap,
+      memoryReservation: this.memoryReservation,
+      cpus: this.cpus,
+      cpuShares: this.cpuShares,
+      cpuWeight: this.cpuWeight,
+      cpuPeriod: this.cpuPeriod,
+      cpuQuota: this.cpuQuota,
+      cpusetCpus: this.cpusetCpus,
+      cpusetMems: this.cpusetMems,
+      pidsLimit: this.pidsLimit,
+      blkioWeight: this.blkioWeight,
     };
     const resources = resourcesFromFlags(flags);
-    if (Object.keys(resources).length === 0) throw new UsageError('UPDATE_NO_LIMITS', 'cannot update: no limit given', { hint: 'give at least one of --memory, --cpus, --pids-limit, ... (see `hutch update --help`)' });
+    if (Object.keys(resources).length === 0)
+      throw new UsageError('UPDATE_NO_LIMITS', 'cannot update: no limit given', {
+        hint: 'give at least one of --memory, --cpus, --pids-limit, ... (see `hutch update --help`)',
+      });
     const warn = (line: string): void => void this.context.stderr.write(`hutch: warning: ${line}\n`);
     for (const ref of this.containers) {
       await updateResources(this.store(), resolveContainer(this.store(), ref), resources, warn);

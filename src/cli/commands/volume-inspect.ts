@@ -6,7 +6,7 @@ export class VolumeInspectCommand extends HutchCommand {
   static paths = [['volume', 'inspect']];
   static usage = HutchCommand.Usage({
     description: 'show named volumes as JSON (name, mountpoint, creation time, labels, users)',
-    examples: [['Where a volume\'s files are', 'hutch volume inspect cache']],
+    examples: [["Where a volume's files are", 'hutch volume inspect cache']],
   });
   root = rootOption();
   names = Option.Rest({ required: 1 });

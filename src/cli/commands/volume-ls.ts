@@ -4,10 +4,16 @@ import { formatTable } from '../table.js';
 import { rootOption } from './image-flags.js';
 
 export class VolumeLsCommand extends HutchCommand {
-  static paths = [['volume', 'ls'], ['volume', 'list']];
+  static paths = [
+    ['volume', 'ls'],
+    ['volume', 'list'],
+  ];
   static usage = HutchCommand.Usage({
     description: 'list named volumes',
-    examples: [['List volumes', 'hutch volume ls'], ['Only names', 'hutch volume ls -q']],
+    examples: [
+      ['List volumes', 'hutch volume ls'],
+      ['Only names', 'hutch volume ls -q'],
+    ],
   });
   root = rootOption();
   quiet = Option.Boolean('-q,--quiet', false, { description: 'print only volume names' });

@@ -9,7 +9,9 @@ export class VolumePruneCommand extends HutchCommand {
     examples: [['Remove unused volumes', 'hutch volume prune']],
   });
   root = rootOption();
-  force = Option.Boolean('-f,--force', false, { description: 'accepted for podman compatibility (hutch never prompts)' });
+  force = Option.Boolean('-f,--force', false, {
+    description: 'accepted for podman compatibility (hutch never prompts)',
+  });
 
   async run(): Promise<number> {
     const { VolumeStore } = await import('../../engine/volume/store.js');

@@ -7,7 +7,10 @@ import { ContainerCommand } from '../container-command.js';
 /** `hutch wait`: blocks until the containers stop; prints each exit code. */
 export class WaitCommand extends ContainerCommand {
   static paths = [['wait'], ['container', 'wait']];
-  static usage = ContainerCommand.Usage({ description: 'wait for containers to stop and print their exit codes', examples: [['Wait', 'hutch wait web']] });
+  static usage = ContainerCommand.Usage({
+    description: 'wait for containers to stop and print their exit codes',
+    examples: [['Wait', 'hutch wait web']],
+  });
   containers = Option.Rest({ required: 1 });
 
   async run(): Promise<number> {

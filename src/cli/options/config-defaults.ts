@@ -8,13 +8,20 @@ import type { RunCommandRequest } from '../../engine/container/foreground.js';
  * added before -v's; default_capabilities is the set --cap-add/--cap-drop change; userns is the
  * mode when --userns is not given. Pure.
  */
-export function applyConfigDefaults(req: RunCommandRequest, conf: ContainersConf, userns: string | undefined): RunCommandRequest {
-  const setup = req.setup === undefined ? undefined : {
-    ...req.setup,
-    dns: req.setup.dns.length > 0 ? req.setup.dns : conf.dnsServers,
-    dnsSearch: req.setup.dnsSearch.length > 0 ? req.setup.dnsSearch : conf.dnsSearches,
-    dnsOption: (req.setup.dnsOption ?? []).length > 0 ? req.setup.dnsOption : conf.dnsOptions,
-  };
+export function applyConfigDefaults(
+  req: RunCommandRequest,
+  conf: ContainersConf,
+  userns: string | undefined,
+): RunCommandRequest {
+  const setup =
+    req.setup === undefined
+      ? undefined
+      : {
+          ...req.setup,
+          dns: req.setup.dns.length > 0 ? req.setup.dns : conf.dnsServers,
+          dnsSearch: req.setup.dnsSearch.length > 0 ? req.setup.dnsSearch : conf.dnsSearches,
+          dnsOption: (req.setup.dnsOption ?? []).length > 0 ? req.setup.dnsOption : conf.dnsOptions,
+        };
   const nameOf = (u: string): string => u.split('=')[0]!;
   const flagged = new Set(req.ulimits.map(nameOf));
   const mode = userns ?? (conf.userns === 'keep-id' ? 'keep-id' : 'auto');

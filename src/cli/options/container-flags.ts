@@ -10,14 +10,23 @@ import { HutchCommand } from '../command.js';
  * `run`, `run -d` and `create` parse the same flags into the same SetupFlags.
  */
 export abstract class ContainerFlagsCommand extends HutchCommand {
-  pull = Option.String('--pull', 'missing', { validator: t.isEnum(['always', 'missing', 'never'] as const), description: 'pull the image always, when missing (default) or never' });
+  pull = Option.String('--pull', 'missing', {
+    validator: t.isEnum(['always', 'missing', 'never'] as const),
+    description: 'pull the image always, when missing (default) or never',
+  });
   platform = Option.String('--platform', { description: 'OS/ARCH[/VARIANT] of the image to pull' });
-  storageDriver = Option.String('--storage-driver', { description: 'fuse (the union filesystem, default; "overlay" also accepted) or vfs (a plain copy per container)' });
+  storageDriver = Option.String('--storage-driver', {
+    description: 'fuse (the union filesystem, default; "overlay" also accepted) or vfs (a plain copy per container)',
+  });
   entrypoint = Option.String('--entrypoint', { description: 'override the image\'s Entrypoint ("" clears it)' });
-  networkMode = Option.String('--network,--net', { description: 'slirp4netns[:OPTIONS] (default when installed), pasta[:ARGS], none, host' });
+  networkMode = Option.String('--network,--net', {
+    description: 'slirp4netns[:OPTIONS] (default when installed), pasta[:ARGS], none, host',
+  });
   publish = Option.Array('-p,--publish', [], { description: 'publish a port [HOSTIP:][HOSTPORT:]CPORT[/tcp|udp]' });
-  publishAll = Option.Boolean('-P,--publish-all', false, { description: 'publish every port the image exposes on a free host port' });
-  dns = Option.Array('--dns', [], { description: 'a DNS server for the container\'s resolv.conf' });
+  publishAll = Option.Boolean('-P,--publish-all', false, {
+    description: 'publish every port the image exposes on a free host port',
+  });
+  dns = Option.Array('--dns', [], { description: "a DNS server for the container's resolv.conf" });
   dnsSearch = Option.Array('--dns-search', [], { description: 'a DNS search domain' });
   dnsOption = Option.Array('--dns-option', [], { description: 'an options line entry of resolv.conf (e.g. ndots:2)' });
   addHost = Option.Array('--add-host', [], { description: 'add NAME:IP to /etc/hosts (IP may be host-gateway)' });
@@ -38,23 +47,61 @@ export abstract class ContainerFlagsCommand extends HutchCommand {
   blkioWeight = Option.String('--blkio-weight', { description: 'relative block I/O weight 10-1000' });
   deviceReadBps = Option.Array('--device-read-bps', [], { description: 'read rate limit DEVICE:RATE' });
   deviceWriteBps = Option.Array('--device-write-bps', [], { description: 'write rate limit DEVICE:RATE' });
-  cgroups = Option.String('--cgroups', { description: 'enabled (default), disabled, no-conmon or required (unenforceable limits fail)' });
+  cgroups = Option.String('--cgroups', {
+    description: 'enabled (default), disabled, no-conmon or required (unenforceable limits fail)',
+  });
   cgroupManager = Option.String('--cgroup-manager', { description: 'systemd or cgroupfs' });
   cgroupParent = Option.String('--cgroup-parent', { description: 'a slice (systemd) or a cgroup path (cgroupfs)' });
-  mount = Option.Array('--mount', [], { description: 'type=volume|bind|tmpfs,source=S,destination=D[,readonly] (docker\'s keys)' });
+  mount = Option.Array('--mount', [], {
+    description: "type=volume|bind|tmpfs,source=S,destination=D[,readonly] (docker's keys)",
+  });
 
   /** docker's rule: without --rootfs the first positional is the image, the rest its command. */
-  protected setupFlags(root: string | undefined, rootfs: string | undefined, positionals: string[]): { setup: SetupFlags; command: string[] } {
+  protected setupFlags(
+    root: string | undefined,
+    rootfs: string | undefined,
+    positionals: string[],
+  ): { setup: SetupFlags; command: string[] } {
     const image = rootfs === undefined ? positionals[0] : undefined;
     const rest = rootfs === undefined ? positionals.slice(1) : positionals;
-    if (rootfs === undefined && image === undefined) throw new UsageError('RUN_NO_IMAGE', 'cannot run: no image given', { hint: 'hutch run IMAGE [COMMAND...], or --rootfs DIR COMMAND...' });
+    if (rootfs === undefined && image === undefined)
+      throw new UsageError('RUN_NO_IMAGE', 'cannot run: no image given', {
+        hint: 'hutch run IMAGE [COMMAND...], or --rootfs DIR COMMAND...',
+      });
     const setup: SetupFlags = {
-      image, root, pull: this.pull, platform: this.platform, storageDriver: this.storageDriver, entrypoint: this.entrypoint,
-      networkMode: this.networkMode, publish: this.publish, publishAll: this.publishAll, dns: this.dns, dnsSearch: this.dnsSearch, dnsOption: this.dnsOption, addHost: this.addHost,
-      memory: this.memory, memorySwap: this.memorySwap, memoryReservation: this.memoryReservation, cpus: this.cpus, cpuShares: this.cpuShares,
-      cpuWeight: this.cpuWeight, cpuPeriod: this.cpuPeriod, cpuQuota: this.cpuQuota, cpusetMems: this.cpusetMems,
-      blkioWeightDevice: this.blkioWeightDevice, deviceReadIops: this.deviceReadIops, deviceWriteIops: this.deviceWriteIops, cpusetCpus: this.cpusetCpus, pidsLimit: this.pidsLimit, blkioWeight: this.blkioWeight,
-      deviceReadBps: this.deviceReadBps, deviceWriteBps: this.deviceWriteBps, cgroups: this.cgroups, cgroupManager: this.cgroupManager, cgroupParent: this.cgroupParent,
+      image,
+      root,
+      pull: this.pull,
+      platform: this.platform,
+      storageDriver: this.storageDriver,
+      entrypoint: this.entrypoint,
+      networkMode: this.networkMode,
+      publish: this.publish,
+      publishAll: this.publishAll,
+      dns: this.dns,
+      dnsSearch: this.dnsSearch,
+      dnsOption: this.dnsOption,
+      addHost: this.addHost,
+      memory: this.memory,
+      memorySwap: this.memorySwap,
+      memoryReservation: this.memoryReservation,
+      cpus: this.cpus,
+      cpuShares: this.cpuShares,
+      cpuWeight: this.cpuWeight,
+      cpuPeriod: this.cpuPeriod,
+      cpuQuota: this.cpuQuota,
+      cpusetMems: this.cpusetMems,
+      blkioWeightDevice: this.blkioWeightDevice,
+      deviceReadIops: this.deviceReadIops,
+      deviceWriteIops: this.deviceWriteIops,
+      cpusetCpus: this.cpusetCpus,
+      pidsLimit: this.pidsLimit,
+      blkioWeight: this.blkioWeight,
+      deviceReadBps: this.deviceReadBps,
+      deviceWriteBps: this.deviceWriteBps,
+      cgroups: this.cgroups,
+      cgroupManager: this.cgroupManager,
+      cgroupParent: this.cgroupParent,
       mounts: this.mount,
     };
     return { setup, command: rest };

@@ -46,7 +46,16 @@ export interface EarlyAnswer {
  */
 export function earlyRuntimeAnswer(argv: string[], version: string): EarlyAnswer | undefined {
   const word = argv[globalsEnd(argv)];
-  if (word === '--version' || word === '-v') return { stdout: `hutch-runtime version ${version}\ncommit: hutch-${version}\nspec: ${SPEC_VERSION}\n`, stderr: '', code: 0 };
+  if (word === '--version' || word === '-v')
+    return {
+      stdout: `hutch-runtime version ${version}\ncommit: hutch-${version}\nspec: ${SPEC_VERSION}\n`,
+      stderr: '',
+      code: 0,
+    };
   if (word === undefined || !word.startsWith('-') || word === '--help' || word === '-h') return undefined;
-  return { stdout: '', stderr: `hutch-runtime: incorrect usage: flag provided but not defined: ${word.split('=')[0]}\nhint: see 'hutch-runtime --help'\n`, code: 1 };
+  return {
+    stdout: '',
+    stderr: `hutch-runtime: incorrect usage: flag provided but not defined: ${word.split('=')[0]}\nhint: see 'hutch-runtime --help'\n`,
+    code: 1,
+  };
 }

@@ -7,7 +7,13 @@ import { RuntimeCommand } from './base.js';
 export class RuntimeExecCommand extends RuntimeCommand {
   static paths = [['runtime', 'exec']];
   static operands = 'ID [COMMAND [ARG...]]';
-  static usage = RuntimeCommand.Usage({ description: 'run a process in a container', examples: [['Exec', 'hutch runtime exec c1 cat /proc/1/cmdline'], ['From a file', 'hutch runtime exec --process p.json c1']] });
+  static usage = RuntimeCommand.Usage({
+    description: 'run a process in a container',
+    examples: [
+      ['Exec', 'hutch runtime exec c1 cat /proc/1/cmdline'],
+      ['From a file', 'hutch runtime exec --process p.json c1'],
+    ],
+  });
   processFile = Option.String('-p,--process', { description: 'process.json (runtime-spec process)' });
   detach = Option.Boolean('-d,--detach', false, { description: 'return once it runs; the caller adopts it' });
   pidFile = Option.String('--pid-file', { description: 'write its pid here' });
@@ -25,6 +31,19 @@ export class RuntimeExecCommand extends RuntimeCommand {
   args = Option.Proxy();
 
   async run(): Promise<number> {
-    return ociExec(this.root(), this.id, { processFile: this.processFile, args: this.args, env: this.env, cwd: this.cwd, user: this.user, tty: this.tty, caps: this.cap, noNewPrivs: this.noNewPrivs, detach: this.detach, pidFile: this.pidFile, consoleSocket: this.consoleSocket, preserveFds: this.preserveFds });
+    return ociExec(this.root(), this.id, {
+      processFile: this.processFile,
+      args: this.args,
+      env: this.env,
+      cwd: this.cwd,
+      user: this.user,
+      tty: this.tty,
+      caps: this.cap,
+      noNewPrivs: this.noNewPrivs,
+      detach: this.detach,
+      pidFile: this.pidFile,
+      consoleSocket: this.consoleSocket,
+      preserveFds: this.preserveFds,
+    });
   }
 }

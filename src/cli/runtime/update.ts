@@ -10,7 +10,13 @@ import { RuntimeCommand } from './base.js';
 /** `hutch runtime update`: runc's update (podman update passes -r FILE); the flags override the file. */
 export class RuntimeUpdateCommand extends RuntimeCommand {
   static paths = [['runtime', 'update']];
-  static usage = RuntimeCommand.Usage({ description: 'change the resource limits of a container', examples: [['From a file', 'hutch runtime update -r resources.json c1'], ['Memory', 'hutch runtime update --memory 256m c1']] });
+  static usage = RuntimeCommand.Usage({
+    description: 'change the resource limits of a container',
+    examples: [
+      ['From a file', 'hutch runtime update -r resources.json c1'],
+      ['Memory', 'hutch runtime update --memory 256m c1'],
+    ],
+  });
   resources = Option.String('-r,--resources', { description: 'linux.resources JSON ("-" reads stdin)' });
   memory = Option.String('--memory', { description: 'memory limit in bytes (or 512m)' });
   memorySwap = Option.String('--memory-swap', { description: 'memory plus swap limit' });
@@ -27,11 +33,24 @@ export class RuntimeUpdateCommand extends RuntimeCommand {
   async run(): Promise<number> {
     const record = read(this.root(), this.id);
     const flags = resourcesFromFlags({
-      memory: this.memory, memorySwap: this.memorySwap, memoryReservation: this.memoryReservation, cpuShares: this.cpuShares, cpuPeriod: this.cpuPeriod,
-      cpuQuota: this.cpuQuota, cpusetCpus: this.cpusetCpus, cpusetMems: this.cpusetMems, pidsLimit: this.pidsLimit, blkioWeight: this.blkioWeight,
+      memory: this.memory,
+      memorySwap: this.memorySwap,
+      memoryReservation: this.memoryReservation,
+      cpuShares: this.cpuShares,
+      cpuPeriod: this.cpuPeriod,
+      cpuQuota: this.cpuQuota,
+      cpusetCpus: this.cpusetCpus,
+      cpusetMems: this.cpusetMems,
+      pidsLimit: this.pidsLimit,
+      blkioWeight: this.blkioWeight,
     });
     const resources: LinuxResources = { ...this.fromFile(), ...flags };
-    ociUpdate(record.id, record.cgroup, resources, (line) => void this.context.stderr.write(`hutch: warning: ${line}\n`));
+    ociUpdate(
+      record.id,
+      record.cgroup,
+      resources,
+      (line) => void this.context.stderr.write(`hutch: warning: ${line}\n`),
+    );
     return 0;
   }
 
@@ -42,7 +61,11 @@ export class RuntimeUpdateCommand extends RuntimeCommand {
       if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('not a JSON object');
       return parsed as LinuxResources;
     } catch (error) {
-      throw new UsageError('UPDATE_RESOURCES_INVALID', `cannot read the resources ${this.resources}: ${(error as Error).message}`, { hint: 'give a linux.resources object as JSON (runtime-spec config-linux.md)', cause: error });
+      throw new UsageError(
+        'UPDATE_RESOURCES_INVALID',
+        `cannot read the resources ${this.resources}: ${(error as Error).message}`,
+        { hint: 'give a linux.resources object as JSON (runtime-spec config-linux.md)', cause: error },
+      );
     }
   }
 }

@@ -16,18 +16,37 @@ export function applyChange(config: RunConfig, line: string, what = '--change'):
   const m = /^\s*([A-Za-z]+)\s*(.*)$/s.exec(line);
   const instruction = m?.[1]?.toUpperCase() ?? '';
   const rest = (m?.[2] ?? '').trim();
-  const bad = (why: string): UsageError => new UsageError('CHANGE_INVALID', `invalid ${what} ${JSON.stringify(line)}: ${why}`, { hint: `use one of ${CHANGE_INSTRUCTIONS.join(', ')}, e.g. --change 'CMD ["sh"]'` });
-  if (!(CHANGE_INSTRUCTIONS as readonly string[]).includes(instruction)) throw bad(`${instruction || 'nothing'} is not an instruction it accepts`);
+  const bad = (why: string): UsageError =>
+    new UsageError('CHANGE_INVALID', `invalid ${what} ${JSON.stringify(line)}: ${why}`, {
+      hint: `use one of ${CHANGE_INSTRUCTIONS.join(', ')}, e.g. --change 'CMD ["sh"]'`,
+    });
+  if (!(CHANGE_INSTRUCTIONS as readonly string[]).includes(instruction))
+    throw bad(`${instruction || 'nothing'} is not an instruction it accepts`);
   if (rest === '') throw bad(`${instruction} needs an argument`);
   switch (instruction) {
-    case 'CMD': return { ...config, Cmd: commandForm(rest, bad) };
-    case 'ENTRYPOINT': return { ...config, Entrypoint: commandForm(rest, bad) };
-    case 'WORKDIR': return { ...config, WorkingDir: rest };
-    case 'USER': return { ...config, User: rest };
-    case 'EXPOSE': return { ...config, ExposedPorts: { ...config.ExposedPorts, ...Object.fromEntries(rest.split(/\s+/).map((p) => [p.includes('/') ? p : `${p}/tcp`, {}])) } };
-    case 'LABEL': return { ...config, Labels: { ...config.Labels, ...Object.fromEntries(pairs(rest, bad)) } };
-    default: { // ENV
-      const env = new Map((config.Env ?? []).map((e) => [e.slice(0, e.indexOf('=') < 0 ? e.length : e.indexOf('=')), e]));
+    case 'CMD':
+      return { ...config, Cmd: commandForm(rest, bad) };
+    case 'ENTRYPOINT':
+      return { ...config, Entrypoint: commandForm(rest, bad) };
+    case 'WORKDIR':
+      return { ...config, WorkingDir: rest };
+    case 'USER':
+      return { ...config, User: rest };
+    case 'EXPOSE':
+      return {
+        ...config,
+        ExposedPorts: {
+          ...config.ExposedPorts,
+          ...Object.fromEntries(rest.split(/\s+/).map((p) => [p.includes('/') ? p : `${p}/tcp`, {}])),
+        },
+      };
+    case 'LABEL':
+      return { ...config, Labels: { ...config.Labels, ...Object.fromEntries(pairs(rest, bad)) } };
+    default: {
+      // ENV
+      const env = new Map(
+        (config.Env ?? []).map((e) => [e.slice(0, e.indexOf('=') < 0 ? e.length : e.indexOf('=')), e]),
+      );
       for (const [k, v] of pairs(rest, bad)) env.set(k, `${k}=${v}`);
       return { ...config, Env: [...env.values()] };
     }
@@ -43,7 +62,8 @@ export function commandForm(text: string, bad: (why: string) => Error, shell: st
   } catch {
     return [...shell, text]; // docker's rule: not valid JSON, so the shell form
   }
-  if (!Array.isArray(parsed) || !parsed.every((a) => typeof a === 'string')) throw bad('the exec form must be a JSON array of strings');
+  if (!Array.isArray(parsed) || !parsed.every((a) => typeof a === 'string'))
+    throw bad('the exec form must be a JSON array of strings');
   return parsed as string[];
 }
 

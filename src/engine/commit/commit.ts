@@ -20,7 +20,11 @@ export interface CommitRequest {
  * `hutch commit`: the container's writable layer becomes a new layer on top of its image's, with
  * the image's config, `--change` lines applied, and a history entry. Returns the stored image.
  */
-export async function commitContainer(paths: HutchPaths, root: string | undefined, req: CommitRequest): Promise<ImageRecord> {
+export async function commitContainer(
+  paths: HutchPaths,
+  root: string | undefined,
+  req: CommitRequest,
+): Promise<ImageRecord> {
   const { what, store, base, upper, mountpoints, maps } = containerLayer(paths, root, req.container, 'commit');
   const names = req.name === undefined ? [] : [formatReference(parseReference(req.name, 'localhost'))];
   const config = readConfig(store, base);
@@ -29,10 +33,23 @@ export async function commitContainer(paths: HutchPaths, root: string | undefine
   store.sweepTemp();
   const layer = await layerFromUpper(store, upper, mountpoints, maps, what);
   const created = new Date().toISOString();
-  const history = { created, created_by: `hutch commit ${req.container}`, ...(req.author ? { author: req.author } : {}), ...(req.message ? { comment: req.message } : {}) };
-  return writeImage(store, {
-    ...config, created, ...(req.author ? { author: req.author } : {}), config: run,
-    rootfs: { type: 'layers', diff_ids: [...config.rootfs.diff_ids, layer.diffId] },
-    history: [...(config.history ?? []), history],
-  }, [...base.layers, layer], names);
+  const history = {
+    created,
+    created_by: `hutch commit ${req.container}`,
+    ...(req.author ? { author: req.author } : {}),
+    ...(req.message ? { comment: req.message } : {}),
+  };
+  return writeImage(
+    store,
+    {
+      ...config,
+      created,
+      ...(req.author ? { author: req.author } : {}),
+      config: run,
+      rootfs: { type: 'layers', diff_ids: [...config.rootfs.diff_ids, layer.diffId] },
+      history: [...(config.history ?? []), history],
+    },
+    [...base.layers, layer],
+    names,
+  );
 }

@@ -26,16 +26,33 @@ export function containerLayer(paths: HutchPaths, root: string | undefined, ref:
   const files = containerFiles(containers, id);
   const setup = readSetup(files.dir);
   const what = `container ${ref}`;
-  if (setup?.image === undefined) throw new UsageError('COMMIT_NO_IMAGE', `cannot ${verb} ${what}: it runs on a directory (--rootfs), not an image`, { hint: 'use a container made from an image; for a directory, tar it and use hutch import' });
-  if (setup.image.driver === 'vfs') throw new UsageError('COMMIT_VFS', `cannot ${verb} ${what}: it uses --storage-driver=vfs, which keeps no separate writable layer`, { hint: 'create the container with the union filesystem (the default driver)' });
+  if (setup?.image === undefined)
+    throw new UsageError('COMMIT_NO_IMAGE', `cannot ${verb} ${what}: it runs on a directory (--rootfs), not an image`, {
+      hint: 'use a container made from an image; for a directory, tar it and use hutch import',
+    });
+  if (setup.image.driver === 'vfs')
+    throw new UsageError(
+      'COMMIT_VFS',
+      `cannot ${verb} ${what}: it uses --storage-driver=vfs, which keeps no separate writable layer`,
+      { hint: 'create the container with the union filesystem (the default driver)' },
+    );
   const store = new Store(setup.flags.root ?? root);
   const base = store.images().find((i) => i.id === setup.image!.id);
-  if (base === undefined) throw new UsageError('COMMIT_IMAGE_GONE', `cannot ${verb} ${what}: its image ${setup.image.id.slice(7, 19)} is no longer in the store`, { hint: 'pull or load the image again' });
+  if (base === undefined)
+    throw new UsageError(
+      'COMMIT_IMAGE_GONE',
+      `cannot ${verb} ${what}: its image ${setup.image.id.slice(7, 19)} is no longer in the store`,
+      { hint: 'pull or load the image again' },
+    );
   const upper = join(files.dir, 'upper');
   if (!existsSync(upper)) mkdirSync(upper, { recursive: true, mode: 0o755 }); // created, never started: nothing changed
   const spec = readContainer(containers, id).spec;
   return {
-    what, store, base, upper, mountpoints: (spec.mounts ?? []).map((m) => m.destination),
+    what,
+    store,
+    base,
+    upper,
+    mountpoints: (spec.mounts ?? []).map((m) => m.destination),
     maps: { uidMappings: spec.linux?.uidMappings ?? [], gidMappings: spec.linux?.gidMappings ?? [] },
   };
 }

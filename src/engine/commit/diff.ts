@@ -30,7 +30,8 @@ async function readChanges(input: Readable, lower: Set<string>): Promise<Change[
     const slash = path.lastIndexOf('/');
     const name = path.slice(slash + 1);
     const dir = slash < 0 ? '' : path.slice(0, slash + 1);
-    if (name.startsWith(WH_PREFIX) && name !== OPAQUE_MARKER) changes.push({ kind: 'D', path: `/${dir}${name.slice(WH_PREFIX.length)}` });
+    if (name.startsWith(WH_PREFIX) && name !== OPAQUE_MARKER)
+      changes.push({ kind: 'D', path: `/${dir}${name.slice(WH_PREFIX.length)}` });
     else if (name !== OPAQUE_MARKER) changes.push({ kind: lower.has(path) ? 'C' : 'A', path: `/${path}` });
     stream.on('end', () => next());
     stream.resume();

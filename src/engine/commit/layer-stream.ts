@@ -21,7 +21,13 @@ import { stageLayer } from '../../image/unpack.js';
  * blob and unpacked in the same pass. The layer counts only when the reader exited 0; otherwise
  * nothing of it stays in the store.
  */
-export async function layerFromUpper(store: Store, upper: string, mountpoints: string[], maps: UpperMaps, where: string): Promise<ImageRecord['layers'][number]> {
+export async function layerFromUpper(
+  store: Store,
+  upper: string,
+  mountpoints: string[],
+  maps: UpperMaps,
+  where: string,
+): Promise<ImageRecord['layers'][number]> {
   let stored: Awaited<ReturnType<typeof storeTar>> | undefined;
   try {
     await withUpperTar(upper, mountpoints, maps, where, async (input) => {
@@ -38,7 +44,13 @@ export async function layerFromUpper(store: Store, upper: string, mountpoints: s
 type UpperMaps = { uidMappings: IdMapping[]; gidMappings: IdMapping[] };
 
 /** Runs `consume` on the upper layer's tar; fails when the reader did not write it whole. */
-export async function withUpperTar<T>(upper: string, mountpoints: string[], maps: UpperMaps, where: string, consume: (tar: Readable) => Promise<T>): Promise<T> {
+export async function withUpperTar<T>(
+  upper: string,
+  mountpoints: string[],
+  maps: UpperMaps,
+  where: string,
+  consume: (tar: Readable) => Promise<T>,
+): Promise<T> {
   const reader = await readUpper(upper, mountpoints, maps);
   let result: T;
   try {
@@ -48,14 +60,24 @@ export async function withUpperTar<T>(upper: string, mountpoints: string[], maps
     throw error;
   }
   const exitCode = await reader.exitCode();
-  if (exitCode !== 0) throw new StoreError('COMMIT_READ', `cannot read the writable layer of ${where}: its reader exited with status ${exitCode}`, { hint: 'see the message above; nothing was stored' });
+  if (exitCode !== 0)
+    throw new StoreError(
+      'COMMIT_READ',
+      `cannot read the writable layer of ${where}: its reader exited with status ${exitCode}`,
+      { hint: 'see the message above; nothing was stored' },
+    );
   return result;
 }
 
 /** Feeds each entry of a tar stream to `onEntry`, which must consume or resume the entry's stream. */
-export function eachTarEntry(input: Readable, onEntry: (header: tar.Header, stream: Readable, next: (error?: unknown) => void) => void): Promise<void> {
+export function eachTarEntry(
+  input: Readable,
+  onEntry: (header: tar.Header, stream: Readable, next: (error?: unknown) => void) => void,
+): Promise<void> {
   const extract = tar.extract();
-  extract.on('entry', (header, stream, next) => onEntry(header, stream as unknown as Readable, (error) => (error ? extract.destroy(error as Error) : next())));
+  extract.on('entry', (header, stream, next) =>
+    onEntry(header, stream as unknown as Readable, (error) => (error ? extract.destroy(error as Error) : next())),
+  );
   return new Promise<void>((resolve, reject) => {
     extract.on('finish', resolve);
     extract.on('error', reject);
@@ -68,11 +90,18 @@ export function eachTarEntry(input: Readable, onEntry: (header: tar.Header, stre
  * Starts upper-main.ts as root of a user namespace with the container's maps; `tar` is the layer
  * tar it writes. Its exit status says whether the tar is whole (0) or not.
  */
-export async function readUpper(upper: string, mountpoints: string[], maps: UpperMaps): Promise<{ tar: Readable; exitCode(): Promise<number>; abort(): Promise<void> }> {
+export async function readUpper(
+  upper: string,
+  mountpoints: string[],
+  maps: UpperMaps,
+): Promise<{ tar: Readable; exitCode(): Promise<number>; abort(): Promise<void> }> {
   const out = pipe();
   let reader;
   try {
-    reader = await launchInUserNamespace({ args: [process.execPath, ...entryCommand('upperReader'), 'tar', upper, ...mountpoints], cwd: '/', ...maps }, { stdio: ['ignore', out.write, 'inherit'] });
+    reader = await launchInUserNamespace(
+      { args: [process.execPath, ...entryCommand('upperReader'), 'tar', upper, ...mountpoints], cwd: '/', ...maps },
+      { stdio: ['ignore', out.write, 'inherit'] },
+    );
   } catch (error) {
     closeSync(out.read);
     throw error;
@@ -91,18 +120,31 @@ export async function readUpper(upper: string, mountpoints: string[], maps: Uppe
 }
 
 /** A tar stream as a gzip blob plus its unpacked layer, staged until `commit`. */
-async function storeTar(store: Store, input: Readable, where: string): Promise<{ layer: ImageRecord['layers'][number]; commit(): void; discard(): void }> {
+async function storeTar(
+  store: Store,
+  input: Readable,
+  where: string,
+): Promise<{ layer: ImageRecord['layers'][number]; commit(): void; discard(): void }> {
   const temp = store.tempDir('commit');
   const blob = join(temp, 'blob');
   const hash = createHash('sha256');
   let size = 0;
-  const count = new Transform({ transform(chunk: Buffer, _e, done) { hash.update(chunk); size += chunk.length; done(null, chunk); } });
+  const count = new Transform({
+    transform(chunk: Buffer, _e, done) {
+      hash.update(chunk);
+      size += chunk.length;
+      done(null, chunk);
+    },
+  });
   const toUnpack = new PassThrough();
   const toGzip = new PassThrough();
   input.pipe(toUnpack);
   input.pipe(toGzip);
   try {
-    const [staged] = await Promise.all([stageLayer(store, toUnpack, undefined, where), pipeline(toGzip, createGzip(), count, createWriteStream(blob))]);
+    const [staged] = await Promise.all([
+      stageLayer(store, toUnpack, undefined, where),
+      pipeline(toGzip, createGzip(), count, createWriteStream(blob)),
+    ]);
     const digest = `sha256:${hash.digest('hex')}`;
     return {
       layer: { diffId: staged.diffId, digest, size, mediaType: MediaType.ociLayerGzip },

@@ -12,7 +12,14 @@ import { XATTR_ENCODING } from '../../image/pax.js';
 const S_IFMT = 0o170000;
 /** tar-stream fills the fields a header leaves out. */
 type Head = Partial<tar.Header> & { name: string };
-const TYPES: Record<number, tar.Header['type']> = { 0o100000: 'file', 0o040000: 'directory', 0o120000: 'symlink', 0o020000: 'character-device', 0o060000: 'block-device', 0o010000: 'fifo' };
+const TYPES: Record<number, tar.Header['type']> = {
+  0o100000: 'file',
+  0o040000: 'directory',
+  0o120000: 'symlink',
+  0o020000: 'character-device',
+  0o060000: 'block-device',
+  0o010000: 'fifo',
+};
 
 /**
  * Writes a container's upper layer (the union filesystem's writable directory) as an OCI layer tar
@@ -36,8 +43,16 @@ export async function packUpper(upper: string, out: Writable, mountpoints: strin
       const path = rel === '' ? name : `${rel}/${name}`;
       const st = lstatSync(join(upper, path));
       if (skip.has(path) && isEmpty(join(upper, path), st)) continue;
-      if (isWhiteoutDevice(st.mode, Number(st.rdev))) await add(pack, { name: rel === '' ? `${WH_PREFIX}${name}` : `${rel}/${WH_PREFIX}${name}`, type: 'file', mode: 0o644, size: 0, mtime: st.mtime });
-      else if (name.startsWith(WH_PREFIX)) await add(pack, { name: path, type: 'file', mode: 0o644, size: 0, mtime: st.mtime });
+      if (isWhiteoutDevice(st.mode, Number(st.rdev)))
+        await add(pack, {
+          name: rel === '' ? `${WH_PREFIX}${name}` : `${rel}/${WH_PREFIX}${name}`,
+          type: 'file',
+          mode: 0o644,
+          size: 0,
+          mtime: st.mtime,
+        });
+      else if (name.startsWith(WH_PREFIX))
+        await add(pack, { name: path, type: 'file', mode: 0o644, size: 0, mtime: st.mtime });
       else await entry(pack, upper, path, st, links, walk);
     }
   };
@@ -46,15 +61,28 @@ export async function packUpper(upper: string, out: Writable, mountpoints: strin
   await piped;
 }
 
-async function entry(pack: tar.Pack, upper: string, path: string, st: Stats, links: Map<string, string>, walk: (rel: string) => Promise<void>): Promise<void> {
+async function entry(
+  pack: tar.Pack,
+  upper: string,
+  path: string,
+  st: Stats,
+  links: Map<string, string>,
+  walk: (rel: string) => Promise<void>,
+): Promise<void> {
   const full = join(upper, path);
   const override = parseOverrideStat(lgetxattr(full, OVERRIDE_STAT) ?? '');
   const typeBits = override !== undefined && (override.mode & S_IFMT) !== 0 ? override.mode & S_IFMT : st.mode & S_IFMT;
   const type = TYPES[typeBits];
   if (type === undefined) return; // a socket
   const header: Head = {
-    name: type === 'directory' ? `${path}/` : path, type, size: 0, mtime: st.mtime,
-    mode: (override?.mode ?? st.mode) & 0o7777, uid: override?.uid ?? st.uid, gid: override?.gid ?? st.gid, pax: xattrs(full),
+    name: type === 'directory' ? `${path}/` : path,
+    type,
+    size: 0,
+    mtime: st.mtime,
+    mode: (override?.mode ?? st.mode) & 0o7777,
+    uid: override?.uid ?? st.uid,
+    gid: override?.gid ?? st.gid,
+    pax: xattrs(full),
   };
   if (type === 'character-device' || type === 'block-device') {
     const rdev = Number(lgetxattr(full, RDEV_XATTR)?.toString() ?? st.rdev);
@@ -75,7 +103,8 @@ async function entry(pack: tar.Pack, upper: string, path: string, st: Stats, lin
   }
   await add(pack, header);
   if (type !== 'directory') return;
-  if (isOpaque(full)) await add(pack, { name: `${path}/${OPAQUE_MARKER}`, type: 'file', mode: 0o644, size: 0, mtime: st.mtime });
+  if (isOpaque(full))
+    await add(pack, { name: `${path}/${OPAQUE_MARKER}`, type: 'file', mode: 0o644, size: 0, mtime: st.mtime });
   await walk(path);
 }
 
@@ -87,12 +116,17 @@ function isEmpty(path: string, st: Stats): boolean {
 function xattrs(path: string): Record<string, string> | undefined {
   const names = llistxattr(path).filter((n) => !isPrivateXattr(n));
   if (names.length === 0) return undefined;
-  return Object.fromEntries(names.map((n) => [`SCHILY.xattr.${n}`, (lgetxattr(path, n) ?? Buffer.alloc(0)).toString(XATTR_ENCODING)]));
+  return Object.fromEntries(
+    names.map((n) => [`SCHILY.xattr.${n}`, (lgetxattr(path, n) ?? Buffer.alloc(0)).toString(XATTR_ENCODING)]),
+  );
 }
 
 /** An entry without content (a file here is empty: tar-stream waits for the body of one given none). */
 function add(pack: tar.Pack, header: Head): Promise<void> {
-  const done = (resolve: () => void, reject: (e: Error) => void) => (error?: Error | null): void => (error ? reject(error) : resolve());
+  const done =
+    (resolve: () => void, reject: (e: Error) => void) =>
+    (error?: Error | null): void =>
+      error ? reject(error) : resolve();
   return new Promise((resolve, reject) => {
     if (header.type === 'file') pack.entry(header as tar.Header, Buffer.alloc(0), done(resolve, reject));
     else pack.entry(header as tar.Header, done(resolve, reject));

@@ -3,7 +3,14 @@ import { join, resolve } from 'node:path';
 import { UsageError } from '../../errors.js';
 import { removeContainer, spawnMonitor } from './lifecycle.js';
 import { releaseSetup, removeContainerDirs, removeRecord } from '../setup/index.js';
-import { blueprintFromFlags, checkRootfs, writeEtcFiles, type MadeContainer, type RunCommandIo, type RunCommandRequest } from './foreground.js';
+import {
+  blueprintFromFlags,
+  checkRootfs,
+  writeEtcFiles,
+  type MadeContainer,
+  type RunCommandIo,
+  type RunCommandRequest,
+} from './foreground.js';
 import { specFromBlueprint } from '../spec/index.js';
 import { containerFiles, createRecord, userStore, type RestartPolicy, type RootfsSource } from '../store/index.js';
 
@@ -23,18 +30,49 @@ export async function createFromFlags(req: CreateRequest, io: RunCommandIo, star
   const store = userStore(io.paths);
   const id = randomBytes(32).toString('hex');
   const name = req.name ?? `hutch_${id.slice(0, 8)}`;
-  if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(name)) throw new UsageError('CONTAINER_NAME_INVALID', `invalid container name ${name}`, { hint: 'use letters, digits, _ . and -, starting with a letter or digit' });
+  if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(name))
+    throw new UsageError('CONTAINER_NAME_INVALID', `invalid container name ${name}`, {
+      hint: 'use letters, digits, _ . and -, starting with a letter or digit',
+    });
   const restart = parseRestart(req.restart);
-  if (req.autoRemove && restart.name !== 'no') throw new UsageError('RESTART_WITH_RM', 'cannot combine --rm with --restart', { hint: 'choose one: --rm removes the container when it ends, --restart runs it again' });
+  if (req.autoRemove && restart.name !== 'no')
+    throw new UsageError('RESTART_WITH_RM', 'cannot combine --rm with --restart', {
+      hint: 'choose one: --rm removes the container when it ends, --restart runs it again',
+    });
   const files = containerFiles(store, id);
-  const etcFiles = { hosts: join(files.runDir, 'hosts'), hostname: join(files.runDir, 'hostname'), resolvConf: join(files.runDir, 'resolv.conf') };
+  const etcFiles = {
+    hosts: join(files.runDir, 'hosts'),
+    hostname: join(files.runDir, 'hostname'),
+    resolvConf: join(files.runDir, 'resolv.conf'),
+  };
   let made: MadeContainer;
   try {
     // The same image, storage, network and cgroup setup as a foreground run (setup/setup.ts).
-    made = await blueprintFromFlags(req, io, id, { data: files.dir, run: files.runDir }, etcFiles, (line) => void io.stderr.write(line + '\n'));
+    made = await blueprintFromFlags(
+      req,
+      io,
+      id,
+      { data: files.dir, run: files.runDir },
+      etcFiles,
+      (line) => void io.stderr.write(line + '\n'),
+    );
     const image = req.setup?.image ?? resolve(req.rootfs);
-    const rootfs: RootfsSource = made.setup.image ? { kind: 'image', image, imageId: made.setup.image.id } : { kind: 'dir', path: image };
-    await createRecord(store, { id, name, created: new Date().toISOString(), rootfs, spec: specFromBlueprint(made.blueprint), blueprint: made.blueprint, restart, autoRemove: req.autoRemove, face: 'hutch', image, openStdin: req.interactive });
+    const rootfs: RootfsSource = made.setup.image
+      ? { kind: 'image', image, imageId: made.setup.image.id }
+      : { kind: 'dir', path: image };
+    await createRecord(store, {
+      id,
+      name,
+      created: new Date().toISOString(),
+      rootfs,
+      spec: specFromBlueprint(made.blueprint),
+      blueprint: made.blueprint,
+      restart,
+      autoRemove: req.autoRemove,
+      face: 'hutch',
+      image,
+      openStdin: req.interactive,
+    });
   } catch (error) {
     releaseSetup(files.dir, id);
     await removeContainerDirs({ data: files.dir, run: files.runDir });

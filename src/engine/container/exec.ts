@@ -25,11 +25,23 @@ export async function execInContainer(store: ContainerStore, req: ExecRequest, i
   const id = resolveContainer(store, req.container);
   const { config, state } = viewContainer(store, id);
   if (state.status !== 'running' || !isSameProcess(state.pid, state.pidStart)) {
-    throw new UsageError('CONTAINER_NOT_RUNNING', `cannot exec in container ${config.name}: it is ${state.status === 'running' ? 'stopping' : state.status}`, { hint: 'start it first with `hutch start`' });
+    throw new UsageError(
+      'CONTAINER_NOT_RUNNING',
+      `cannot exec in container ${config.name}: it is ${state.status === 'running' ? 'stopping' : state.status}`,
+      { hint: 'start it first with `hutch start`' },
+    );
   }
   const base = config.spec.process!;
   const user = req.user === undefined ? base.user : userFor(config.spec, req.user);
-  const process: Process = { ...base, terminal: req.tty, args: req.command, env: mergeEnv(base.env ?? [], req.env), cwd: req.workdir ?? base.cwd, user, capabilities: execCapabilities(base, req) };
+  const process: Process = {
+    ...base,
+    terminal: req.tty,
+    args: req.command,
+    env: mergeEnv(base.env ?? [], req.env),
+    cwd: req.workdir ?? base.cwd,
+    user,
+    capabilities: execCapabilities(base, req),
+  };
   const spec = execSpec(config.spec, state.pid!, process);
   const restore = req.tty && req.interactive && io.stdin.isTTY ? rawMode(io.stdin) : () => undefined;
   try {
@@ -46,7 +58,10 @@ export async function execInContainer(store: ContainerStore, req: ExecRequest, i
 
 function userFor(spec: Spec, user: string): Process['user'] {
   const rootfs = spec.root?.path;
-  if (rootfs === undefined) throw new UsageError('EXEC_USER_UNRESOLVED', `cannot resolve user ${user}: the container has no root path`, { hint: 'give numeric ids: -u UID:GID' });
+  if (rootfs === undefined)
+    throw new UsageError('EXEC_USER_UNRESOLVED', `cannot resolve user ${user}: the container has no root path`, {
+      hint: 'give numeric ids: -u UID:GID',
+    });
   const u = resolveUserIn(rootfs, user);
   return { uid: u.uid, gid: u.gid, additionalGids: u.additionalGids };
 }

@@ -13,9 +13,24 @@ import { readTextIfPresent } from '../../sys/text.js';
 import { tryLock } from '../../sys/trylock.js';
 import { checkMaps, chooseMaps, needsHelper, parseMapFlag, type UsernsMode } from '../../userns/idmap.js';
 import { readSubid, type SubidRange } from '../../userns/subid.js';
-import { chownVolumes, createSetup, prepareLaunch, releaseSetup, removeContainerDirs, type ContainerDirs, type ContainerSetup, type SetupFlags } from '../setup/index.js';
+import {
+  chownVolumes,
+  createSetup,
+  prepareLaunch,
+  releaseSetup,
+  removeContainerDirs,
+  type ContainerDirs,
+  type ContainerSetup,
+  type SetupFlags,
+} from '../setup/index.js';
 import { runContainer, type ContainerHook, type TerminalIo } from '../launch/index.js';
-import { blueprintFromRequest, specFromBlueprint, type Blueprint, type RunRequest, type SpecContext } from '../spec/index.js';
+import {
+  blueprintFromRequest,
+  specFromBlueprint,
+  type Blueprint,
+  type RunRequest,
+  type SpecContext,
+} from '../spec/index.js';
 
 /** `hutch run`'s request: the flags that shape the spec, plus how to launch it. */
 export interface RunCommandRequest extends RunRequest {
@@ -59,7 +74,16 @@ export async function runCommand(req: RunCommandRequest, io: RunCommandIo): Prom
     const warn = (line: string): void => void io.stderr.write(line + '\n');
     cleanup.add('release the image', () => releaseSetup(dirs.data, id));
     const made = await blueprintFromFlags(req, io, id, dirs, etcFiles, warn);
-    const setup = await prepareLaunch(made.setup, { id, blueprint: made.blueprint, dirs, maps: { uidMappings: made.blueprint.uidMappings, gidMappings: made.blueprint.gidMappings }, etcFiles, hostname, cleanup, warn });
+    const setup = await prepareLaunch(made.setup, {
+      id,
+      blueprint: made.blueprint,
+      dirs,
+      maps: { uidMappings: made.blueprint.uidMappings, gidMappings: made.blueprint.gidMappings },
+      etcFiles,
+      hostname,
+      cleanup,
+      warn,
+    });
     const spec = specFromBlueprint(made.blueprint, setup.placement);
     const restore = req.tty && req.interactive && io.stdin.isTTY ? rawMode(io.stdin) : () => undefined;
     cleanup.add('restore the terminal', restore);
@@ -92,12 +116,22 @@ export interface MadeContainer {
  * face: the id maps chosen, the image resolved and its config applied (the setup saved), then the
  * blueprint made and checked. The spec is specFromBlueprint's, the plan createContainer's.
  */
-export async function blueprintFromFlags(req: RunCommandRequest, io: RunCommandIo, id: string, dirs: ContainerDirs, etcFiles: SpecContext['etcFiles'], warn: (line: string) => void): Promise<MadeContainer> {
+export async function blueprintFromFlags(
+  req: RunCommandRequest,
+  io: RunCommandIo,
+  id: string,
+  dirs: ContainerDirs,
+  etcFiles: SpecContext['etcFiles'],
+  warn: (line: string) => void,
+): Promise<MadeContainer> {
   const me = userInfo();
   const maps = idMaps(req, { name: me.username, uid: me.uid, gid: me.gid }, io);
   const made = await createSetup(req, req.setup ?? NO_SETUP, id, dirs, warn, maps.uidMappings);
   const keepId = req.userns === 'keep-id' ? { uid: me.uid, gid: me.gid } : undefined;
-  const blueprint = blueprintFromRequest({ ...made.req, network: needsOwnNetns(made.setup.network) ? 'none' : 'host' }, { id, ...maps, etcFiles, userDb: made.userDb, keepId });
+  const blueprint = blueprintFromRequest(
+    { ...made.req, network: needsOwnNetns(made.setup.network) ? 'none' : 'host' },
+    { id, ...maps, etcFiles, userDb: made.userDb, keepId },
+  );
   await chownVolumes(made.chown, blueprint.user, maps);
   return { blueprint, setup: made.setup };
 }
@@ -110,7 +144,12 @@ export const NO_SETUP: SetupFlags = { publish: [], publishAll: false, dns: [], d
  * the folders of runs whose hutch was killed (their lock is free). The folder appears by rename,
  * lock inside, so a sweep never takes a folder that is being made.
  */
-function makeRunDir(parent: string, id: string, cleanup: Cleanup, onStale: (name: string) => void = () => undefined): string {
+function makeRunDir(
+  parent: string,
+  id: string,
+  cleanup: Cleanup,
+  onStale: (name: string) => void = () => undefined,
+): string {
   mkdirSync(parent, { recursive: true, mode: 0o700 });
   for (const name of readdirSync(parent)) {
     if (name.startsWith('.')) continue;
@@ -137,7 +176,10 @@ export function checkRootfs(rootfs: string): void {
   } catch {
     // reported below
   }
-  if (!isDir) throw new UsageError('ROOTFS_MISSING', `cannot use ${resolve(rootfs)} as the root filesystem: not a directory`, { hint: 'give --rootfs a directory holding a root filesystem (bin/sh, etc/passwd, ...)' });
+  if (!isDir)
+    throw new UsageError('ROOTFS_MISSING', `cannot use ${resolve(rootfs)} as the root filesystem: not a directory`, {
+      hint: 'give --rootfs a directory holding a root filesystem (bin/sh, etc/passwd, ...)',
+    });
 }
 
 interface MapChoice {
@@ -149,7 +191,11 @@ interface MapChoice {
 }
 
 /** --uidmap/--gidmap when given; else the user's ranges (or the user alone) in the --userns mode. */
-export function idMaps(req: RunCommandRequest, me: { name: string; uid: number; gid: number }, io: RunCommandIo): MapChoice {
+export function idMaps(
+  req: RunCommandRequest,
+  me: { name: string; uid: number; gid: number },
+  io: RunCommandIo,
+): MapChoice {
   const subuid = readSubid('uid', { name: me.name, id: me.uid }, io.hostRoot);
   const subgid = readSubid('gid', { name: me.name, id: me.uid }, io.hostRoot);
   let uidMappings = chooseMaps(req.userns, me.uid, subuid);
@@ -168,7 +214,9 @@ export function idMaps(req: RunCommandRequest, me: { name: string; uid: number; 
 function warnOnce(io: RunCommandIo, name: string): void {
   const marker = join(io.paths.run, 'warned-no-subuid');
   if (existsSync(marker)) return;
-  io.stderr.write(`hutch: warning: no /etc/subuid range for ${name}: only your own uid is mapped (to root) in containers; images with other users may fail\n`);
+  io.stderr.write(
+    `hutch: warning: no /etc/subuid range for ${name}: only your own uid is mapped (to root) in containers; images with other users may fail\n`,
+  );
   try {
     mkdirSync(io.paths.run, { recursive: true, mode: 0o700 });
     writeFileSync(marker, '');
@@ -177,8 +225,15 @@ function warnOnce(io: RunCommandIo, name: string): void {
   }
 }
 
-export function writeEtcFiles(runDir: string, hostname: string): { hosts: string; hostname: string; resolvConf: string } {
-  const files = { hosts: join(runDir, 'hosts'), hostname: join(runDir, 'hostname'), resolvConf: join(runDir, 'resolv.conf') };
+export function writeEtcFiles(
+  runDir: string,
+  hostname: string,
+): { hosts: string; hostname: string; resolvConf: string } {
+  const files = {
+    hosts: join(runDir, 'hosts'),
+    hostname: join(runDir, 'hostname'),
+    resolvConf: join(runDir, 'resolv.conf'),
+  };
   // No resolver on the host: the container gets an empty resolv.conf.
   const hostResolv = readTextIfPresent('/etc/resolv.conf') ?? '';
   writeFileSync(files.hosts, hostsFile({ hostname }));
@@ -198,14 +253,17 @@ export function terminalIo(req: RunCommandRequest, io: RunCommandIo): TerminalIo
     input: req.interactive ? io.stdin : undefined,
     output: io.stdout,
     size: hostTty === undefined ? undefined : sizeOf(hostTty),
-    watchSize: hostTty === undefined ? undefined : (apply) => {
-      const onWinch = (): void => {
-        const size = sizeOf(hostTty);
-        if (size !== undefined) apply(size);
-      };
-      process.on('SIGWINCH', onWinch);
-      return () => process.off('SIGWINCH', onWinch);
-    },
+    watchSize:
+      hostTty === undefined
+        ? undefined
+        : (apply) => {
+            const onWinch = (): void => {
+              const size = sizeOf(hostTty);
+              if (size !== undefined) apply(size);
+            };
+            process.on('SIGWINCH', onWinch);
+            return () => process.off('SIGWINCH', onWinch);
+          },
   };
 }
 

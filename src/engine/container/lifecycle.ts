@@ -6,7 +6,19 @@ import { HutchError, RuntimeError, UsageError } from '../../errors.js';
 import { entryCommand } from '../../sys/entry-points.js';
 import { isSameProcess } from '../../sys/proc.js';
 import { readReadyLine } from '../../sys/ready-line.js';
-import { killCgroup, setPaused, containerFiles, shortSocketPath, readState, updateState, withContainerLock, type ContainerStore, isLive, viewContainer, type ContainerView } from '../store/index.js';
+import {
+  killCgroup,
+  setPaused,
+  containerFiles,
+  shortSocketPath,
+  readState,
+  updateState,
+  withContainerLock,
+  type ContainerStore,
+  isLive,
+  viewContainer,
+  type ContainerView,
+} from '../store/index.js';
 import type { MonitorMessage, SerializedError } from '../monitor/index.js';
 import { removeRecord } from '../setup/index.js';
 
@@ -14,15 +26,28 @@ import { removeRecord } from '../setup/index.js';
  * Spawns the monitor of a container and waits until it has created (and, with `start`, started)
  * it; returns the container's pid and the warnings of that launch, for the CLI to print.
  */
-export async function spawnMonitor(store: ContainerStore, id: string, mode: 'create' | 'start', passStdio?: [number, number, number]): Promise<{ pid: number; warnings: string[] }> {
+export async function spawnMonitor(
+  store: ContainerStore,
+  id: string,
+  mode: 'create' | 'start',
+  passStdio?: [number, number, number],
+): Promise<{ pid: number; warnings: string[] }> {
   const logFd = openSync(containerFiles(store, id).monitorLog, 'a', 0o600);
   const args = [...entryCommand('monitor'), store.data, store.run, id, mode, ...(passStdio ? ['passfds'] : [])];
   // A session of its own (setsid): the monitor outlives the CLI and the terminal it ran in.
-  const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', logFd, logFd, 'pipe', ...(passStdio ?? [])] });
+  const child = spawn(process.execPath, args, {
+    detached: true,
+    stdio: ['ignore', logFd, logFd, 'pipe', ...(passStdio ?? [])],
+  });
   closeSync(logFd);
   const reply = (await readReadyLine(child.stdio[3] as NodeJS.ReadableStream)).trim();
   child.unref();
-  if (reply === '') throw new RuntimeError('MONITOR_DIED', `cannot start the monitor of container ${id.slice(0, 12)}: it exited before reporting`, { hint: `see ${containerFiles(store, id).monitorLog}` });
+  if (reply === '')
+    throw new RuntimeError(
+      'MONITOR_DIED',
+      `cannot start the monitor of container ${id.slice(0, 12)}: it exited before reporting`,
+      { hint: `see ${containerFiles(store, id).monitorLog}` },
+    );
   const message = JSON.parse(reply) as MonitorMessage;
   if (!message.ok) throw rebuild(message.error);
   return { pid: message.pid, warnings: message.warnings ?? [] };
@@ -38,16 +63,34 @@ export async function startContainer(store: ContainerStore, id: string): Promise
     if (!message.ok) throw rebuild(message.error!);
     return;
   }
-  if (view.state.status !== 'stopped') throw new UsageError('CONTAINER_STATE', `cannot start container ${view.config.name}: it is ${view.state.status}`, { hint: 'wait for it, or remove it with `hutch rm -f`' });
-  await updateState(store, id, (s) => ({ ...s, status: 'creating', monitorPid: undefined, monitorStart: undefined, stopRequested: false }));
+  if (view.state.status !== 'stopped')
+    throw new UsageError('CONTAINER_STATE', `cannot start container ${view.config.name}: it is ${view.state.status}`, {
+      hint: 'wait for it, or remove it with `hutch rm -f`',
+    });
+  await updateState(store, id, (s) => ({
+    ...s,
+    status: 'creating',
+    monitorPid: undefined,
+    monitorStart: undefined,
+    stopRequested: false,
+  }));
   await spawnMonitor(store, id, 'start');
 }
 
 /** Sends a signal to the container's process; `stopping` keeps the restart policy from undoing it. */
-export async function signalContainer(store: ContainerStore, id: string, signal: NodeJS.Signals | number, stopping = false): Promise<void> {
+export async function signalContainer(
+  store: ContainerStore,
+  id: string,
+  signal: NodeJS.Signals | number,
+  stopping = false,
+): Promise<void> {
   const view = viewContainer(store, id);
   if (view.state.status !== 'running' && view.state.status !== 'created' && view.state.status !== 'paused') {
-    throw new UsageError('CONTAINER_NOT_RUNNING', `cannot signal container ${view.config.name}: it is ${view.state.status}`, { hint: 'start it first with `hutch start`' });
+    throw new UsageError(
+      'CONTAINER_NOT_RUNNING',
+      `cannot signal container ${view.config.name}: it is ${view.state.status}`,
+      { hint: 'start it first with `hutch start`' },
+    );
   }
   if (stopping) await updateState(store, id, (s) => ({ ...s, stopRequested: true }));
   if (!isSameProcess(view.state.pid, view.state.pidStart)) return; // ended meanwhile
@@ -59,11 +102,17 @@ export async function signalContainer(store: ContainerStore, id: string, signal:
 }
 
 /** SIGTERM (or the stop signal), then SIGKILL after `timeout` seconds, as podman stop. */
-export async function stopContainer(store: ContainerStore, id: string, timeout: number, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+export async function stopContainer(
+  store: ContainerStore,
+  id: string,
+  timeout: number,
+  signal: NodeJS.Signals = 'SIGTERM',
+): Promise<void> {
   const view = viewContainer(store, id);
   if (!isLive(view)) {
     // Between two runs of a restart policy: the monitor must not start it again.
-    if (isSameProcess(view.state.monitorPid, view.state.monitorStart)) await updateState(store, id, (s) => ({ ...s, stopRequested: true }));
+    if (isSameProcess(view.state.monitorPid, view.state.monitorStart))
+      await updateState(store, id, (s) => ({ ...s, stopRequested: true }));
     return;
   }
   // A frozen process cannot act on SIGTERM: thaw it first, as podman does.
@@ -99,7 +148,11 @@ function pollDelay(round: number): number {
 export async function removeContainer(store: ContainerStore, id: string, force: boolean): Promise<void> {
   const view = viewContainer(store, id);
   if (isLive(view) && !force) {
-    throw new UsageError('CONTAINER_RUNNING', `cannot remove container ${view.config.name}: it is ${view.state.status}`, { hint: 'stop it first with `hutch stop`, or use `hutch rm -f`' });
+    throw new UsageError(
+      'CONTAINER_RUNNING',
+      `cannot remove container ${view.config.name}: it is ${view.state.status}`,
+      { hint: 'stop it first with `hutch stop`, or use `hutch rm -f`' },
+    );
   }
   if (isLive(view)) await killAll(store, id);
   await reapLeftovers(store, id);
@@ -116,8 +169,16 @@ async function killAll(store: ContainerStore, id: string): Promise<void> {
 async function reapLeftovers(store: ContainerStore, id: string): Promise<void> {
   const state = await withContainerLock(store, id, () => readState(store, id)).catch(() => undefined);
   if (state === undefined) return;
-  for (let round = 0, end = Date.now() + 10_000; Date.now() < end && isSameProcess(state.monitorPid, state.monitorStart); round++) await sleep(pollDelay(round));
-  for (const [pid, start] of [[state.monitorPid, state.monitorStart], [state.pid, state.pidStart]] as const) {
+  for (
+    let round = 0, end = Date.now() + 10_000;
+    Date.now() < end && isSameProcess(state.monitorPid, state.monitorStart);
+    round++
+  )
+    await sleep(pollDelay(round));
+  for (const [pid, start] of [
+    [state.monitorPid, state.monitorStart],
+    [state.pid, state.pidStart],
+  ] as const) {
     if (isSameProcess(pid, start)) {
       try {
         process.kill(pid!, 'SIGKILL');
@@ -140,6 +201,14 @@ function request(socket: string, op: string): Promise<string> {
     conn.on('connect', () => conn.write(op + '\n'));
     conn.on('data', (c) => (text += c.toString()));
     conn.on('end', () => resolve(text.trim()));
-    conn.on('error', (error) => reject(new RuntimeError('MONITOR_UNREACHABLE', `cannot reach the monitor at ${socket}: ${(error as NodeJS.ErrnoException).code}`, { hint: 'the container may have ended; check `hutch ps -a`', cause: error })));
+    conn.on('error', (error) =>
+      reject(
+        new RuntimeError(
+          'MONITOR_UNREACHABLE',
+          `cannot reach the monitor at ${socket}: ${(error as NodeJS.ErrnoException).code}`,
+          { hint: 'the container may have ended; check `hutch ps -a`', cause: error },
+        ),
+      ),
+    );
   }).finally(() => short.close());
 }

@@ -49,7 +49,7 @@ export function ago(iso: string | undefined, now = Date.now()): string {
 export function containerProcesses(pid: number): { pid: number; ppid: number; uid: number; args: string }[] {
   const table = processTable();
   const inside = new Set([pid]);
-  for (let grew = true; grew; ) {
+  for (let grew = true; grew;) {
     grew = false;
     for (const p of table) if (!inside.has(p.pid) && inside.has(p.ppid)) grew = inside.add(p.pid) !== undefined;
   }
@@ -57,7 +57,11 @@ export function containerProcesses(pid: number): { pid: number; ppid: number; ui
   for (const p of table.filter((p) => inside.has(p.pid))) {
     try {
       const uid = Number(/\nUid:\t(\d+)/.exec(readFileSync(`/proc/${p.pid}/status`, 'utf8'))?.[1] ?? -1);
-      out.push({ ...p, uid, args: readFileSync(`/proc/${p.pid}/cmdline`, 'utf8').split('\0').filter(Boolean).join(' ') });
+      out.push({
+        ...p,
+        uid,
+        args: readFileSync(`/proc/${p.pid}/cmdline`, 'utf8').split('\0').filter(Boolean).join(' '),
+      });
     } catch {
       // exited while we looked
     }

@@ -16,7 +16,14 @@ export function sampleContainer(store: ContainerStore, id: string, procRoot = '/
   const handle = live ? cgroupOf(state) : undefined;
   const pid = live ? state.pid : undefined;
   const stats = handle?.stats() ?? (pid !== undefined ? treeStats(pid, procRoot) : parseStats({}));
-  const sample: StatsSample = { id, name: config.name, stats, at: Date.now(), startedAt: Date.parse(state.startedAt ?? new Date().toISOString()), hostMemory: totalmem() };
+  const sample: StatsSample = {
+    id,
+    name: config.name,
+    stats,
+    at: Date.now(),
+    startedAt: Date.parse(state.startedAt ?? new Date().toISOString()),
+    hostMemory: totalmem(),
+  };
   const net = pid !== undefined ? netBytes(readTextIfPresent(join(procRoot, String(pid), 'net/dev'))) : undefined;
   if (net !== undefined) sample.net = net;
   return sample;
@@ -54,7 +61,7 @@ function treeStats(root: number, procRoot: string): CgroupStats {
     if (parsed !== undefined) all.set(Number(entry), parsed);
   }
   const tree = new Set(all.has(root) ? [root] : []);
-  for (let grew = true; grew; ) {
+  for (let grew = true; grew;) {
     grew = false;
     for (const [pid, p] of all) if (!tree.has(pid) && tree.has(p.ppid)) grew = tree.add(pid) !== undefined;
   }

@@ -64,9 +64,19 @@ export async function createContainer(spec: Spec, options: LaunchOptions = {}): 
   const ownUserns = userns !== undefined && userns.path === undefined; // a path joins one (exec)
   const gidMappings = ownUserns ? undefined : parseMapText(readFileSync('/proc/self/gid_map', 'utf8'));
   // linux.seccomp of either face goes through the one compiler; a given program overrides it.
-  const filter = options.seccomp !== undefined ? { program: options.seccomp, flags: options.seccompFlags ?? 0 } : spec.linux?.seccomp && compileSeccomp(spec.linux.seccomp);
-  const plan = planFromSpec(spec, { isDirectory, gidMappings }, { ...options, seccomp: filter?.program, seccompFlags: filter?.flags });
-  const helper = spawnHelper(plan, plan.terminal ? ['ignore', 'ignore', 'ignore'] : options.stdio ?? ['inherit', 'inherit', 'inherit']);
+  const filter =
+    options.seccomp !== undefined
+      ? { program: options.seccomp, flags: options.seccompFlags ?? 0 }
+      : spec.linux?.seccomp && compileSeccomp(spec.linux.seccomp);
+  const plan = planFromSpec(
+    spec,
+    { isDirectory, gidMappings },
+    { ...options, seccomp: filter?.program, seccompFlags: filter?.flags },
+  );
+  const helper = spawnHelper(
+    plan,
+    plan.terminal ? ['ignore', 'ignore', 'ignore'] : (options.stdio ?? ['inherit', 'inherit', 'inherit']),
+  );
   let pid: number;
   let detach: (() => Promise<void>) | undefined;
   try {
@@ -79,7 +89,12 @@ export async function createContainer(spec: Spec, options: LaunchOptions = {}): 
     await helper.ready();
     const ownsTerminal = plan.terminal && plan.consoleSocket === undefined; // else the helper sent it to the console socket
     if (ownsTerminal && options.takeTerminal) options.takeTerminal(takeFd(pid, WIRE.ptyMasterFd));
-    else if (ownsTerminal) detach = attachTerminal(takeFd(pid, WIRE.ptyMasterFd), options.terminal ?? { output: process.stdout }, spec.process?.consoleSize);
+    else if (ownsTerminal)
+      detach = attachTerminal(
+        takeFd(pid, WIRE.ptyMasterFd),
+        options.terminal ?? { output: process.stdout },
+        spec.process?.consoleSize,
+      );
     for (const hook of options.hooks ?? []) await hook(pid);
   } catch (error) {
     helper.kill('SIGKILL');
@@ -116,7 +131,12 @@ export async function runContainer(spec: Spec, options: LaunchOptions = {}): Pro
   }
 }
 
-function created(helper: HelperProcess, pid: number, spec: Spec, detach: (() => Promise<void>) | undefined): CreatedContainer {
+function created(
+  helper: HelperProcess,
+  pid: number,
+  spec: Spec,
+  detach: (() => Promise<void>) | undefined,
+): CreatedContainer {
   return {
     pid,
     helperPid: helper.helperPid,
@@ -155,20 +175,41 @@ function refine(error: unknown, spec: Spec): unknown {
   if (!(error instanceof HelperError)) return error;
   const command = spec.process?.args[0] ?? '';
   if (error.step === 'exec' && (error.errno === 2 || error.errno === 20)) {
-    return new CommandError('COMMAND_NOT_FOUND', `cannot run ${command}: no such file or directory in the container`, { hint: 'check the command name and the PATH inside the container', exitCode: 127 });
+    return new CommandError('COMMAND_NOT_FOUND', `cannot run ${command}: no such file or directory in the container`, {
+      hint: 'check the command name and the PATH inside the container',
+      exitCode: 127,
+    });
   }
   if (error.step === 'mount' && error.errno === ELOOP) return symlinkedMount(error, spec);
   if (error.step === 'exec') {
     // Engines read the cause in words (podman exits 126 on "permission denied").
-    const why = error.errno === 13 ? 'permission denied' : error.errno === 8 ? 'exec format error' : error.message.split(': ').pop();
-    return new CommandError('COMMAND_NOT_EXECUTABLE', `cannot run ${command}: ${why}`, { hint: 'check that it is an executable file for this machine', exitCode: 126 });
-  }
-  if (error.step === 'clone' && (error.errno === 1 || error.errno === 28 || error.errno === 22)) {
-    return new UserNsError('USERNS_DENIED', `cannot create the container's namespaces: ${error.message.split(': ').pop()}`, {
-      hint: 'this host does not let users create user namespaces; run `hutch system info` for the fix',
+    const why =
+      error.errno === 13
+        ? 'permission denied'
+        : error.errno === 8
+          ? 'exec format error'
+          : error.message.split(': ').pop();
+    return new CommandError('COMMAND_NOT_EXECUTABLE', `cannot run ${command}: ${why}`, {
+      hint: 'check that it is an executable file for this machine',
+      exitCode: 126,
     });
   }
-  if (error.step === 'cwd') return new HelperError('cwd', error.errno, `cannot enter the working directory ${spec.process?.cwd}: ${error.message.split(': ').pop()}`, { hint: 'give -w a directory that exists in the container' });
+  if (error.step === 'clone' && (error.errno === 1 || error.errno === 28 || error.errno === 22)) {
+    return new UserNsError(
+      'USERNS_DENIED',
+      `cannot create the container's namespaces: ${error.message.split(': ').pop()}`,
+      {
+        hint: 'this host does not let users create user namespaces; run `hutch system info` for the fix',
+      },
+    );
+  }
+  if (error.step === 'cwd')
+    return new HelperError(
+      'cwd',
+      error.errno,
+      `cannot enter the working directory ${spec.process?.cwd}: ${error.message.split(': ').pop()}`,
+      { hint: 'give -w a directory that exists in the container' },
+    );
   return error;
 }
 
@@ -176,11 +217,18 @@ const ELOOP = 40;
 
 /** proc and sysfs refused a symlink on the way (MOUNT_OP_NO_SYMLINKS): say which, as runc does. */
 function symlinkedMount(error: HelperError, spec: Spec): HelperError {
-  const mount = (spec.mounts ?? []).find((m) => (m.type === 'proc' || m.type === 'sysfs') && error.message.includes(` at ${m.destination}:`));
+  const mount = (spec.mounts ?? []).find(
+    (m) => (m.type === 'proc' || m.type === 'sysfs') && error.message.includes(` at ${m.destination}:`),
+  );
   if (mount === undefined) return error;
-  return new HelperError('mount', ELOOP, `cannot start the container: ${mount.destination} in the root filesystem is a symlink: ${mount.type} must be mounted on an ordinary directory`, {
-    hint: 'the image is broken or hostile: its /proc and /sys must be plain directories',
-  });
+  return new HelperError(
+    'mount',
+    ELOOP,
+    `cannot start the container: ${mount.destination} in the root filesystem is a symlink: ${mount.type} must be mounted on an ordinary directory`,
+    {
+      hint: 'the image is broken or hostile: its /proc and /sys must be plain directories',
+    },
+  );
 }
 
 function isDirectory(path: string): boolean {

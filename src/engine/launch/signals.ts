@@ -12,7 +12,9 @@ export function parseSignal(value: string): NodeJS.Signals {
     const name = upper.startsWith('SIG') ? upper : `SIG${upper}`;
     if (names[name] !== undefined) return name as NodeJS.Signals;
   }
-  throw new UsageError('SIGNAL_INVALID', `invalid signal ${value}`, { hint: 'use a name (TERM, SIGKILL, HUP) or a number' });
+  throw new UsageError('SIGNAL_INVALID', `invalid signal ${value}`, {
+    hint: 'use a name (TERM, SIGKILL, HUP) or a number',
+  });
 }
 
 /** glibc's real-time signal range on Linux (the kernel's 32 and 33 are the C library's own). */

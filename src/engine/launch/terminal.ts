@@ -17,8 +17,13 @@ export interface TerminalIo {
  * Joins the pty master of a container to the caller's streams; returns the detach, which waits
  * until everything the container wrote has been passed on, then closes the master.
  */
-export function attachTerminal(master: number, io: TerminalIo, consoleSize?: { height: number; width: number }): () => Promise<void> {
-  const size = io.size ?? (consoleSize ? { rows: consoleSize.height, cols: consoleSize.width } : { rows: 24, cols: 80 });
+export function attachTerminal(
+  master: number,
+  io: TerminalIo,
+  consoleSize?: { height: number; width: number },
+): () => Promise<void> {
+  const size =
+    io.size ?? (consoleSize ? { rows: consoleSize.height, cols: consoleSize.width } : { rows: 24, cols: 80 });
   setWindowSize(master, size);
   const unwatch = io.watchSize?.((next) => {
     try {
@@ -44,11 +49,12 @@ export function attachTerminal(master: number, io: TerminalIo, consoleSize?: { h
   };
   io.input?.on('data', onInput);
   let detached: Promise<void> | undefined;
-  return () => (detached ??= (async () => {
-    await drained;
-    io.input?.off('data', onInput);
-    io.input?.pause(); // a flowing stdin would keep hutch alive
-    unwatch?.();
-    reader.destroy(); // closes the master
-  })());
+  return () =>
+    (detached ??= (async () => {
+      await drained;
+      io.input?.off('data', onInput);
+      io.input?.pause(); // a flowing stdin would keep hutch alive
+      unwatch?.();
+      reader.destroy(); // closes the master
+    })());
 }

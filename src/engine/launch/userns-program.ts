@@ -17,13 +17,27 @@ export interface UsernsProgram {
  * mount namespaces are cloned from the program's, so they see what it mounted (docs/storage.md).
  * The program runs with every capability in the namespace; it is started when this resolves.
  */
-export async function launchInUserNamespace(program: UsernsProgram, options: Pick<LaunchOptions, 'stdio' | 'hooks'> = {}, joinUserns?: string): Promise<CreatedContainer> {
+export async function launchInUserNamespace(
+  program: UsernsProgram,
+  options: Pick<LaunchOptions, 'stdio' | 'hooks'> = {},
+  joinUserns?: string,
+): Promise<CreatedContainer> {
   // joinUserns: an existing user namespace (--network container:ID), its id maps already written.
   const user = joinUserns === undefined ? { type: 'user' as const } : { type: 'user' as const, path: joinUserns };
   const spec: Spec = {
     ociVersion: '1.2.0',
-    process: { user: { uid: 0, gid: 0 }, args: program.args, env: program.env ?? envList(process.env), cwd: program.cwd ?? process.cwd() },
-    linux: { namespaces: [user, { type: 'mount' }], uidMappings: program.uidMappings, gidMappings: program.gidMappings, rootfsPropagation: 'rslave' },
+    process: {
+      user: { uid: 0, gid: 0 },
+      args: program.args,
+      env: program.env ?? envList(process.env),
+      cwd: program.cwd ?? process.cwd(),
+    },
+    linux: {
+      namespaces: [user, { type: 'mount' }],
+      uidMappings: program.uidMappings,
+      gidMappings: program.gidMappings,
+      rootfsPropagation: 'rslave',
+    },
   };
   const container = await createContainer(spec, options);
   await container.start();
@@ -31,5 +45,7 @@ export async function launchInUserNamespace(program: UsernsProgram, options: Pic
 }
 
 function envList(env: NodeJS.ProcessEnv): string[] {
-  return Object.entries(env).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${v}`);
+  return Object.entries(env)
+    .filter(([, v]) => v !== undefined)
+    .map(([k, v]) => `${k}=${v}`);
 }

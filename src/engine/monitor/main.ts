@@ -14,7 +14,13 @@ const notify = (m: MonitorMessage): void => {
   }
 };
 // No top-level await: the bundle is CommonJS (scripts/bundle.mjs).
-runMonitor({ store: { data: data!, run: run! }, id: id!, autoStart: mode === 'start', passStdio: pass === 'passfds' ? [4, 5, 6] : undefined, notify }).catch((error: unknown) => {
+runMonitor({
+  store: { data: data!, run: run! },
+  id: id!,
+  autoStart: mode === 'start',
+  passStdio: pass === 'passfds' ? [4, 5, 6] : undefined,
+  notify,
+}).catch((error: unknown) => {
   notify({ ok: false, error: serializeError(error) });
   process.stderr.write(`monitor: ${String(error instanceof Error ? error.stack : error)}\n`);
   process.exitCode = 1;

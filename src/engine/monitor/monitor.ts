@@ -6,7 +6,17 @@ import { describeCause, HutchError } from '../../errors.js';
 import { processStartTime } from '../../sys/proc.js';
 import { pipe } from '../../sys/pipe.js';
 import type { Cleanup } from '../../sys/cleanup.js';
-import { oomKilledNow, logWriter, containerFiles, readConfig, shortSocketPath, readState, updateState, type ContainerConfig, type ContainerStore } from '../store/index.js';
+import {
+  oomKilledNow,
+  logWriter,
+  containerFiles,
+  readConfig,
+  shortSocketPath,
+  readState,
+  updateState,
+  type ContainerConfig,
+  type ContainerStore,
+} from '../store/index.js';
 import { holdStdin } from './stdin-socket.js';
 import { launchFromRecord, withCleanup } from './record-launch.js';
 import { createContainer, type CreatedContainer, type LaunchOptions } from '../launch/index.js';
@@ -59,7 +69,9 @@ export async function runMonitor(req: MonitorRequest): Promise<void> {
   };
   try {
     for (let attempt = 0; ; attempt++) {
-      const exit = await withCleanup((cleanup) => oneRun(req, config, starter, (pid) => notify({ ok: true, pid, warnings: early }), warn, cleanup));
+      const exit = await withCleanup((cleanup) =>
+        oneRun(req, config, starter, (pid) => notify({ ok: true, pid, warnings: early }), warn, cleanup),
+      );
       if (!(await shouldRestart(store, id, config, exit))) break;
       await sleep(Math.min(100 * 2 ** attempt, 5000));
       if (readState(store, id).stopRequested) break; // `stop` came during the pause
@@ -67,7 +79,12 @@ export async function runMonitor(req: MonitorRequest): Promise<void> {
     }
   } catch (error) {
     notify({ ok: false, error: serializeError(error) });
-    await updateState(store, id, (s) => ({ ...s, status: 'stopped', finishedAt: new Date().toISOString(), error: describeCause(error) })).catch(() => undefined);
+    await updateState(store, id, (s) => ({
+      ...s,
+      status: 'stopped',
+      finishedAt: new Date().toISOString(),
+      error: describeCause(error),
+    })).catch(() => undefined);
   } finally {
     server.close();
     rmSync(containerFiles(store, id).socket, { force: true });
@@ -76,7 +93,14 @@ export async function runMonitor(req: MonitorRequest): Promise<void> {
 }
 
 /** Creates the container, waits for start, runs it to its end; returns its exit status. */
-async function oneRun(req: MonitorRequest, config: ContainerConfig, starter: StartGate, started: (pid: number) => void, warn: (line: string) => void, cleanup: Cleanup): Promise<number> {
+async function oneRun(
+  req: MonitorRequest,
+  config: ContainerConfig,
+  starter: StartGate,
+  started: (pid: number) => void,
+  warn: (line: string) => void,
+  cleanup: Cleanup,
+): Promise<number> {
   const { store, id } = req;
   const io = await containerIo(req, config);
   let container: CreatedContainer;
@@ -86,7 +110,14 @@ async function oneRun(req: MonitorRequest, config: ContainerConfig, starter: Sta
   } finally {
     io.afterCreate();
   }
-  await updateState(store, id, (s) => ({ ...s, status: 'created', pid: container.pid, pidStart: processStartTime(container.pid), exitCode: undefined, error: undefined }));
+  await updateState(store, id, (s) => ({
+    ...s,
+    status: 'created',
+    pid: container.pid,
+    pidStart: processStartTime(container.pid),
+    exitCode: undefined,
+    error: undefined,
+  }));
   if (!req.autoStart && !starter.isOpen) started(container.pid); // `create`: the CLI returns now
   // A created container killed before start (rm -f) ends the wait too.
   const ended = container.wait();
@@ -111,11 +142,22 @@ async function oneRun(req: MonitorRequest, config: ContainerConfig, starter: Sta
   await io.drained();
   // Read before the cgroup is removed with this run's cleanup.
   const oomKilled = oomKilledNow(store, id);
-  await updateState(store, id, (s) => ({ ...s, status: 'stopped', exitCode, oomKilled, finishedAt: new Date().toISOString() }));
+  await updateState(store, id, (s) => ({
+    ...s,
+    status: 'stopped',
+    exitCode,
+    oomKilled,
+    finishedAt: new Date().toISOString(),
+  }));
   return exitCode;
 }
 
-async function shouldRestart(store: ContainerStore, id: string, config: ContainerConfig, exitCode: number): Promise<boolean> {
+async function shouldRestart(
+  store: ContainerStore,
+  id: string,
+  config: ContainerConfig,
+  exitCode: number,
+): Promise<boolean> {
   const state = readState(store, id);
   const policy = config.restart;
   if (state.stopRequested || policy.name === 'no') return false;
@@ -135,7 +177,12 @@ interface ContainerIo {
 /** The user face logs stdout and stderr apart; the OCI face passes its caller's stdio through. */
 async function containerIo(req: MonitorRequest, config: ContainerConfig): Promise<ContainerIo> {
   const passed = req.passStdio;
-  if (passed !== undefined) return { options: { stdio: passed }, afterCreate: () => passed.forEach((fd) => closeSync(fd)), drained: async () => undefined };
+  if (passed !== undefined)
+    return {
+      options: { stdio: passed },
+      afterCreate: () => passed.forEach((fd) => closeSync(fd)),
+      drained: async () => undefined,
+    };
   const terminal = config.spec.process?.terminal === true;
   // `-i`: the container's stdin is a pipe the monitor holds open for `hutch attach` (monitor/stdin-socket.ts).
   const stdin = config.openStdin ? await holdStdin(containerFiles(req.store, req.id).runDir, terminal) : undefined;
@@ -143,7 +190,15 @@ async function containerIo(req: MonitorRequest, config: ContainerConfig): Promis
   if (terminal) {
     const out = logWriter(logFd, 'stdout');
     const sink = { write: (c: Buffer) => (out.write(c), true) } as unknown as NodeJS.WritableStream;
-    return { options: { terminal: { output: sink, input: stdin?.input } }, afterCreate: () => undefined, drained: async () => { stdin?.close(); out.end(); closeSync(logFd); } };
+    return {
+      options: { terminal: { output: sink, input: stdin?.input } },
+      afterCreate: () => undefined,
+      drained: async () => {
+        stdin?.close();
+        out.end();
+        closeSync(logFd);
+      },
+    };
   }
   const out = pipe();
   const err = pipe();
@@ -208,7 +263,13 @@ function listen(path: string, starter: StartGate): Promise<Server> {
     conn.on('error', () => undefined);
     conn.once('data', async (data) => {
       const op = data.toString().trim();
-      if (op !== 'start') return void conn.end(JSON.stringify({ ok: false, error: { code: 'BUG', message: `unknown monitor request ${op}`, exitCode: 125 } }) + '\n');
+      if (op !== 'start')
+        return void conn.end(
+          JSON.stringify({
+            ok: false,
+            error: { code: 'BUG', message: `unknown monitor request ${op}`, exitCode: 125 },
+          }) + '\n',
+        );
       const error = await starter.request();
       conn.end(JSON.stringify(error === undefined ? { ok: true } : { ok: false, error }) + '\n');
     });
@@ -221,6 +282,12 @@ function listen(path: string, starter: StartGate): Promise<Server> {
 }
 
 export function serializeError(error: unknown): SerializedError {
-  if (error instanceof HutchError) return { code: error.code, message: error.message, hint: error.hint, exitCode: error.exitCode };
-  return { code: 'BUG', message: `the monitor failed: ${describeCause(error)}`, hint: 'this is a bug in hutch; see monitor.log in the container directory', exitCode: 125 };
+  if (error instanceof HutchError)
+    return { code: error.code, message: error.message, hint: error.hint, exitCode: error.exitCode };
+  return {
+    code: 'BUG',
+    message: `the monitor failed: ${describeCause(error)}`,
+    hint: 'this is a bug in hutch; see monitor.log in the container directory',
+    exitCode: 125,
+  };
 }

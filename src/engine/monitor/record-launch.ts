@@ -17,15 +17,27 @@ export interface RecordLaunch {
  * the same image storage, network and cgroup setup as a foreground `hutch run` (setup/setup.ts),
  * from the setup saved at creation. Containers without one (the OCI face) launch unchanged.
  */
-export async function launchFromRecord(store: ContainerStore, config: ContainerConfig, cleanup: Cleanup, warn: (line: string) => void): Promise<RecordLaunch> {
+export async function launchFromRecord(
+  store: ContainerStore,
+  config: ContainerConfig,
+  cleanup: Cleanup,
+  warn: (line: string) => void,
+): Promise<RecordLaunch> {
   const files = containerFiles(store, config.id);
   const setup = readSetup(files.dir);
   const blueprint = config.blueprint;
   if (setup === undefined || blueprint === undefined) return { spec: config.spec, options: {} };
   const launch = await prepareLaunch(setup, {
-    id: config.id, blueprint, dirs: { data: files.dir, run: files.runDir }, maps: { uidMappings: blueprint.uidMappings, gidMappings: blueprint.gidMappings },
+    id: config.id,
+    blueprint,
+    dirs: { data: files.dir, run: files.runDir },
+    maps: { uidMappings: blueprint.uidMappings, gidMappings: blueprint.gidMappings },
     etcFiles: { hosts: join(files.runDir, 'hosts'), resolvConf: join(files.runDir, 'resolv.conf') },
-    hostname: blueprint.hostname, monitorPid: process.pid, onCgroup: recordCgroup(store, config.id), cleanup, warn,
+    hostname: blueprint.hostname,
+    monitorPid: process.pid,
+    onCgroup: recordCgroup(store, config.id),
+    cleanup,
+    warn,
   });
   return { spec: specFromBlueprint(blueprint, launch.placement), options: launch.options };
 }

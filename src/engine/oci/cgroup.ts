@@ -28,8 +28,19 @@ export function ociCgroup(id: string, spec: Spec, systemd: boolean): OciCgroup {
   let made: CgroupInfo | undefined;
   return {
     hook: async (pid) => {
-      const handle = await createContainerCgroup({ id, pid, resources: (spec.linux?.resources ?? {}) as LinuxResources, manager, ...placement }, cleanup);
-      if (handle !== undefined) made = { path: handle.path, group: handle.group, manager: handle.manager, controllers: handle.controllers, required: handle.required, ...(handle.unit ? { unit: handle.unit } : {}) };
+      const handle = await createContainerCgroup(
+        { id, pid, resources: (spec.linux?.resources ?? {}) as LinuxResources, manager, ...placement },
+        cleanup,
+      );
+      if (handle !== undefined)
+        made = {
+          path: handle.path,
+          group: handle.group,
+          manager: handle.manager,
+          controllers: handle.controllers,
+          required: handle.required,
+          ...(handle.unit ? { unit: handle.unit } : {}),
+        };
     },
     info: () => made,
     abandon: async () => void (await cleanup.release()),

@@ -11,14 +11,25 @@ import { createContainer } from '../launch/index.js';
 import { applyOomScoreAdj, unappliedSettings } from './extras.js';
 
 /** `hutch runtime run` without --detach: create, start and wait in the foreground; returns the status. */
-export async function ociRunForeground(root: string, id: string, bundleDir: string, options: { pidFile?: string; consoleSocket?: string; preserveFds?: number }): Promise<number> {
+export async function ociRunForeground(
+  root: string,
+  id: string,
+  bundleDir: string,
+  options: { pidFile?: string; consoleSocket?: string; preserveFds?: number },
+): Promise<number> {
   const bundle = resolve(bundleDir);
   const spec = loadBundle(bundle);
   mkdirSync(join(root, id), { recursive: true, mode: 0o700 });
   const record: OciRecord = { id, bundle, spec, pid: 0, created: new Date().toISOString(), status: 'creating' };
   for (const line of unappliedSettings(spec)) process.stderr.write(`hutch: warning: ${line}\n`);
   try {
-    const c = await createContainer(spec, { stdio: ['inherit', 'inherit', 'inherit'], consoleSocket: spec.process?.terminal ? options.consoleSocket : undefined, preserveFds: options.preserveFds, forwardSignals: true, hooks: [async (pid) => applyOomScoreAdj(pid, spec.process?.oomScoreAdj)] });
+    const c = await createContainer(spec, {
+      stdio: ['inherit', 'inherit', 'inherit'],
+      consoleSocket: spec.process?.terminal ? options.consoleSocket : undefined,
+      preserveFds: options.preserveFds,
+      forwardSignals: true,
+      hooks: [async (pid) => applyOomScoreAdj(pid, spec.process?.oomScoreAdj)],
+    });
     Object.assign(record, { pid: c.pid, pidStart: processStartTime(c.pid), status: 'created' });
     await runHooks('prestart', spec.hooks?.prestart, stateJson(record));
     await runHooks('createRuntime', spec.hooks?.createRuntime, stateJson(record));
@@ -30,7 +41,8 @@ export async function ociRunForeground(root: string, id: string, bundleDir: stri
     return (await c.wait()).exitCode;
   } finally {
     rmSync(join(root, id), { recursive: true, force: true });
-    if (record.pid !== 0) await runHooks('poststop', spec.hooks?.poststop, { ...stateJson(record), status: 'stopped' }).catch(warn);
+    if (record.pid !== 0)
+      await runHooks('poststop', spec.hooks?.poststop, { ...stateJson(record), status: 'stopped' }).catch(warn);
   }
 }
 
@@ -53,7 +65,10 @@ export interface OciExecFlags {
 /** `hutch runtime exec`: a process in the container's namespaces; detached, the caller adopts it. */
 export async function ociExec(root: string, id: string, flags: OciExecFlags): Promise<number> {
   const record = read(root, id);
-  if (ociStatus(record) !== 'running' && ociStatus(record) !== 'created') throw new UsageError('CONTAINER_NOT_RUNNING', `cannot exec in container ${id}: it is ${ociStatus(record)}`, { hint: 'start it first' });
+  if (ociStatus(record) !== 'running' && ociStatus(record) !== 'created')
+    throw new UsageError('CONTAINER_NOT_RUNNING', `cannot exec in container ${id}: it is ${ociStatus(record)}`, {
+      hint: 'start it first',
+    });
   const process = execProcess(record.spec, flags);
   const spec: Spec = execSpec(record.spec, record.pid, process);
   const c = await createContainer(spec, {
@@ -71,14 +86,32 @@ export async function ociExec(root: string, id: string, flags: OciExecFlags): Pr
 function execProcess(spec: Spec, flags: OciExecFlags): Process {
   if (flags.processFile !== undefined) {
     const p = JSON.parse(readFileSync(flags.processFile, 'utf8')) as Process;
-    if (!Array.isArray(p.args) || p.args.length === 0) throw new UsageError('SPEC_INVALID', `invalid ${flags.processFile}: args: missing or empty`, { hint: 'give the command in args' });
+    if (!Array.isArray(p.args) || p.args.length === 0)
+      throw new UsageError('SPEC_INVALID', `invalid ${flags.processFile}: args: missing or empty`, {
+        hint: 'give the command in args',
+      });
     return { ...p, cwd: p.cwd || '/', user: p.user ?? { uid: 0, gid: 0 } };
   }
-  if (flags.args.length === 0) throw new UsageError('EXEC_NO_COMMAND', 'cannot exec: no command given', { hint: 'give the command after the container id, or --process FILE' });
+  if (flags.args.length === 0)
+    throw new UsageError('EXEC_NO_COMMAND', 'cannot exec: no command given', {
+      hint: 'give the command after the container id, or --process FILE',
+    });
   const base = spec.process!;
   const [uid, gid] = (flags.user ?? `${base.user.uid}:${base.user.gid}`).split(':').map(Number);
-  const caps = base.capabilities && flags.caps.length > 0 ? Object.fromEntries(Object.entries(base.capabilities).map(([k, v]) => [k, [...(v as string[]), ...flags.caps]])) : base.capabilities;
-  return { ...base, args: flags.args, env: [...(base.env ?? []), ...flags.env], cwd: flags.cwd ?? base.cwd, user: { uid: uid!, gid: gid ?? uid! }, terminal: flags.tty, capabilities: caps, noNewPrivileges: base.noNewPrivileges || flags.noNewPrivs };
+  const caps =
+    base.capabilities && flags.caps.length > 0
+      ? Object.fromEntries(Object.entries(base.capabilities).map(([k, v]) => [k, [...(v as string[]), ...flags.caps]]))
+      : base.capabilities;
+  return {
+    ...base,
+    args: flags.args,
+    env: [...(base.env ?? []), ...flags.env],
+    cwd: flags.cwd ?? base.cwd,
+    user: { uid: uid!, gid: gid ?? uid! },
+    terminal: flags.tty,
+    capabilities: caps,
+    noNewPrivileges: base.noNewPrivileges || flags.noNewPrivs,
+  };
 }
 
 function warn(error: unknown): void {

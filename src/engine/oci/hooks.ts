@@ -27,19 +27,36 @@ export async function runHooks(kind: string, hooks: Hook[] | undefined, state: O
 
 function runHook(kind: string, hook: Hook, state: OciStateJson): Promise<void> {
   const [argv0, ...args] = hook.args ?? [hook.path];
-  const env = Object.fromEntries((hook.env ?? []).map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]));
+  const env = Object.fromEntries(
+    (hook.env ?? []).map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]),
+  );
   return new Promise((resolve, reject) => {
-    const child = spawn(hook.path, args, { argv0, env, stdio: ['pipe', 'ignore', 'pipe'], timeout: hook.timeout === undefined ? undefined : hook.timeout * 1000 });
+    const child = spawn(hook.path, args, {
+      argv0,
+      env,
+      stdio: ['pipe', 'ignore', 'pipe'],
+      timeout: hook.timeout === undefined ? undefined : hook.timeout * 1000,
+    });
     let stderr = '';
     child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
     child.stdin!.on('error', () => undefined); // a hook need not read its stdin
     child.stdin!.end(JSON.stringify(state));
-    const fail = (why: string, cause?: unknown): void => reject(new RuntimeError('HOOK_FAILED', `${kind} hook ${hook.path} failed: ${why}`, { hint: 'check the hook program and its arguments in config.json', cause }));
+    const fail = (why: string, cause?: unknown): void =>
+      reject(
+        new RuntimeError('HOOK_FAILED', `${kind} hook ${hook.path} failed: ${why}`, {
+          hint: 'check the hook program and its arguments in config.json',
+          cause,
+        }),
+      );
     child.on('error', (error) => fail((error as NodeJS.ErrnoException).code ?? error.message, error));
     // 'close', not 'exit': the exit can arrive before the last of stderr, which the message quotes.
     child.on('close', (code, signal) => {
       if (code === 0) return resolve();
-      fail(signal !== null ? `killed by ${signal}${signal === 'SIGTERM' && hook.timeout !== undefined ? ` after its ${hook.timeout} s timeout` : ''}` : `exit status ${code}${stderr.trim() ? `: ${stderr.trim().split('\n').pop()}` : ''}`);
+      fail(
+        signal !== null
+          ? `killed by ${signal}${signal === 'SIGTERM' && hook.timeout !== undefined ? ` after its ${hook.timeout} s timeout` : ''}`
+          : `exit status ${code}${stderr.trim() ? `: ${stderr.trim().split('\n').pop()}` : ''}`,
+      );
     });
   });
 }
@@ -49,21 +66,41 @@ function runHook(kind: string, hook: Hook, state: OciStateJson): Promise<void> {
  * process runs), as root there with the process's capabilities, the state on stdin. The helper
  * joins the namespaces; the path is resolved in the container's root.
  */
-export async function runHooksInside(kind: string, hooks: Hook[] | undefined, record: { spec: Spec; pid: number }, state: OciStateJson): Promise<void> {
+export async function runHooksInside(
+  kind: string,
+  hooks: Hook[] | undefined,
+  record: { spec: Spec; pid: number },
+  state: OciStateJson,
+): Promise<void> {
   for (const hook of hooks ?? []) {
     const input = pipe();
     writeSync(input.write, JSON.stringify(state)); // far below a pipe's buffer: never blocks
     closeSync(input.write);
     const base = record.spec.process!;
-    const process: Process = { ...base, terminal: false, args: [hook.path, ...(hook.args ?? []).slice(1)], env: hook.env ?? [], cwd: '/', user: { uid: 0, gid: 0 } };
+    const process: Process = {
+      ...base,
+      terminal: false,
+      args: [hook.path, ...(hook.args ?? []).slice(1)],
+      env: hook.env ?? [],
+      cwd: '/',
+      user: { uid: 0, gid: 0 },
+    };
     let exitCode: number;
     try {
-      exitCode = (await runContainer(execSpec(record.spec, record.pid, process), { stdio: [input.read, 'ignore', 'inherit'] })).exitCode;
+      exitCode = (
+        await runContainer(execSpec(record.spec, record.pid, process), { stdio: [input.read, 'ignore', 'inherit'] })
+      ).exitCode;
     } catch (error) {
-      throw new RuntimeError('HOOK_FAILED', `${kind} hook ${hook.path} failed: ${(error as Error).message}`, { hint: 'the path must exist inside the container', cause: error });
+      throw new RuntimeError('HOOK_FAILED', `${kind} hook ${hook.path} failed: ${(error as Error).message}`, {
+        hint: 'the path must exist inside the container',
+        cause: error,
+      });
     } finally {
       closeSync(input.read);
     }
-    if (exitCode !== 0) throw new RuntimeError('HOOK_FAILED', `${kind} hook ${hook.path} failed: exit status ${exitCode}`, { hint: 'check the hook program and its arguments in config.json' });
+    if (exitCode !== 0)
+      throw new RuntimeError('HOOK_FAILED', `${kind} hook ${hook.path} failed: exit status ${exitCode}`, {
+        hint: 'check the hook program and its arguments in config.json',
+      });
   }
 }

@@ -1,4 +1,14 @@
-import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  rmSync,
+} from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { UsageError } from '../../errors.js';
 import { privateTmpDir } from '../../paths.js';
@@ -42,7 +52,9 @@ export interface OciCreateOptions {
 
 /** runc's default state root, made rootless: $XDG_RUNTIME_DIR/hutch-runtime. */
 export function defaultOciRoot(env: NodeJS.ProcessEnv = process.env): string {
-  return env.XDG_RUNTIME_DIR ? join(env.XDG_RUNTIME_DIR, 'hutch-runtime') : privateTmpDir(`/tmp/hutch-runtime-${process.getuid?.()}`);
+  return env.XDG_RUNTIME_DIR
+    ? join(env.XDG_RUNTIME_DIR, 'hutch-runtime')
+    : privateTmpDir(`/tmp/hutch-runtime-${process.getuid?.()}`);
 }
 
 /** Reads and validates BUNDLE/config.json; root.path is resolved against the bundle. */
@@ -52,11 +64,17 @@ export function loadBundle(bundle: string): Spec {
   try {
     text = readFileSync(file, 'utf8');
   } catch (error) {
-    throw new UsageError('BUNDLE_UNREADABLE', `cannot read ${file}: ${(error as NodeJS.ErrnoException).code}`, { hint: 'give --bundle a directory holding config.json (`hutch runtime spec --rootless` writes one)', cause: error });
+    throw new UsageError('BUNDLE_UNREADABLE', `cannot read ${file}: ${(error as NodeJS.ErrnoException).code}`, {
+      hint: 'give --bundle a directory holding config.json (`hutch runtime spec --rootless` writes one)',
+      cause: error,
+    });
   }
   const spec = parseSpec(text, file);
   spec.root!.path = resolve(bundle, spec.root!.path);
-  if (!existsSync(spec.root!.path)) throw new UsageError('SPEC_INVALID', `invalid ${file}: root.path: ${spec.root!.path} does not exist`, { hint: 'make the root filesystem directory, or fix root.path' });
+  if (!existsSync(spec.root!.path))
+    throw new UsageError('SPEC_INVALID', `invalid ${file}: root.path: ${spec.root!.path} does not exist`, {
+      hint: 'make the root filesystem directory, or fix root.path',
+    });
   return spec;
 }
 
@@ -69,7 +87,10 @@ export async function ociCreate(root: string, id: string, options: OciCreateOpti
   for (const line of unappliedSettings(spec)) process.stderr.write(`hutch: warning: ${line}\n`);
   const dir = join(root, id);
   await withLock(join(root, '.lock'), () => {
-    if (existsSync(join(dir, 'state.json'))) throw new UsageError('CONTAINER_EXISTS', `container ${id} already exists`, { hint: `delete it first: hutch runtime delete ${id}` });
+    if (existsSync(join(dir, 'state.json')))
+      throw new UsageError('CONTAINER_EXISTS', `container ${id} already exists`, {
+        hint: `delete it first: hutch runtime delete ${id}`,
+      });
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     write(root, { id, bundle, spec, pid: 0, created: new Date().toISOString(), status: 'creating' });
   });
@@ -78,16 +99,38 @@ export async function ociCreate(root: string, id: string, options: OciCreateOpti
     mkfifo(join(dir, 'exec.fifo'));
     // Writable by the container's root, which may be none of our ids (runc's mode too): it opens the fifo by a held fd.
     chmodSync(join(dir, 'exec.fifo'), 0o622);
-    const state = (pid: number): OciStateJson => ({ ociVersion: spec.ociVersion, id, status: 'created', pid, bundle, annotations: spec.annotations });
+    const state = (pid: number): OciStateJson => ({
+      ociVersion: spec.ociVersion,
+      id,
+      status: 'created',
+      pid,
+      bundle,
+      annotations: spec.annotations,
+    });
     const container = await createContainer(spec, {
       stdio: ['inherit', 'inherit', 'inherit'],
       detach: true,
       startFifo: join(dir, 'exec.fifo'),
       consoleSocket: spec.process?.terminal ? requireConsole(options.consoleSocket) : undefined,
       preserveFds: options.preserveFds,
-      hooks: [async (pid) => void (child = pid), async (pid) => applyOomScoreAdj(pid, spec.process?.oomScoreAdj), cgroup.hook, async (pid) => runHooks('prestart', spec.hooks?.prestart, state(pid)), async (pid) => runHooks('createRuntime', spec.hooks?.createRuntime, state(pid)), async (pid) => runHooks('createContainer', spec.hooks?.createContainer, state(pid))],
+      hooks: [
+        async (pid) => void (child = pid),
+        async (pid) => applyOomScoreAdj(pid, spec.process?.oomScoreAdj),
+        cgroup.hook,
+        async (pid) => runHooks('prestart', spec.hooks?.prestart, state(pid)),
+        async (pid) => runHooks('createRuntime', spec.hooks?.createRuntime, state(pid)),
+        async (pid) => runHooks('createContainer', spec.hooks?.createContainer, state(pid)),
+      ],
     });
-    const record: OciRecord = { id, bundle, spec, pid: container.pid, pidStart: processStartTime(container.pid), created: new Date().toISOString(), status: 'created' };
+    const record: OciRecord = {
+      id,
+      bundle,
+      spec,
+      pid: container.pid,
+      pidStart: processStartTime(container.pid),
+      created: new Date().toISOString(),
+      status: 'created',
+    };
     const info = cgroup.info();
     if (info !== undefined) record.cgroup = info;
     write(root, record);
@@ -106,7 +149,10 @@ export async function ociCreate(root: string, id: string, options: OciCreateOpti
 export async function ociStart(root: string, id: string): Promise<void> {
   const record = read(root, id);
   const status = ociStatus(record);
-  if (status !== 'created') throw new UsageError('CONTAINER_STATE', `cannot start container ${id}: it is ${status}`, { hint: status === 'stopped' ? `delete it and create it again` : 'only a created container can be started' });
+  if (status !== 'created')
+    throw new UsageError('CONTAINER_STATE', `cannot start container ${id}: it is ${status}`, {
+      hint: status === 'stopped' ? `delete it and create it again` : 'only a created container can be started',
+    });
   await runHooksInside('startContainer', record.spec.hooks?.startContainer, record, stateJson(record));
   const fifo = openSync(join(root, id, 'exec.fifo'), 'r'); // the process waits to open it for writing
   try {
@@ -117,14 +163,23 @@ export async function ociStart(root: string, id: string): Promise<void> {
   rmSync(join(root, id, 'exec.fifo'), { force: true });
   const running: OciRecord = { ...record, status: 'running' };
   write(root, running);
-  await runHooks('poststart', record.spec.hooks?.poststart, stateJson(running)).catch((error) => process.stderr.write(`hutch: warning: ${(error as Error).message}\n`));
+  await runHooks('poststart', record.spec.hooks?.poststart, stateJson(running)).catch((error) =>
+    process.stderr.write(`hutch: warning: ${(error as Error).message}\n`),
+  );
 }
 
 /** The state as the runtime spec's `state` operation prints it. */
 export function stateJson(record: OciRecord): OciStateJson {
   const status = ociStatus(record);
   // Never pid 0 (creating): a caller that signals it would signal its own process group.
-  return { ociVersion: record.spec.ociVersion, id: record.id, status, ...(status === 'stopped' || record.pid <= 0 ? {} : { pid: record.pid }), bundle: record.bundle, annotations: record.spec.annotations ?? {} };
+  return {
+    ociVersion: record.spec.ociVersion,
+    id: record.id,
+    status,
+    ...(status === 'stopped' || record.pid <= 0 ? {} : { pid: record.pid }),
+    bundle: record.bundle,
+    annotations: record.spec.annotations ?? {},
+  };
 }
 
 export function ociStatus(record: OciRecord): OciStateJson['status'] {
@@ -135,7 +190,10 @@ export function ociStatus(record: OciRecord): OciStateJson['status'] {
 export function ociKill(root: string, id: string, signal: number): void {
   const record = read(root, id);
   const status = ociStatus(record);
-  if (status !== 'created' && status !== 'running') throw new UsageError('CONTAINER_NOT_RUNNING', `cannot signal container ${id}: it is ${status}`, { hint: 'the container has ended; delete it' });
+  if (status !== 'created' && status !== 'running')
+    throw new UsageError('CONTAINER_NOT_RUNNING', `cannot signal container ${id}: it is ${status}`, {
+      hint: 'the container has ended; delete it',
+    });
   process.kill(record.pid, signal);
 }
 
@@ -149,14 +207,22 @@ export async function ociDelete(root: string, id: string, force: boolean): Promi
     throw error;
   }
   const status = ociStatus(record);
-  if (status === 'running' && !force) throw new UsageError('CONTAINER_RUNNING', `cannot delete container ${id}: it is running`, { hint: `stop it first (hutch runtime kill ${id} KILL), or use delete --force` });
+  if (status === 'running' && !force)
+    throw new UsageError('CONTAINER_RUNNING', `cannot delete container ${id}: it is running`, {
+      hint: `stop it first (hutch runtime kill ${id} KILL), or use delete --force`,
+    });
   if (status === 'running' || status === 'created') {
     process.kill(record.pid, 'SIGKILL');
-    for (let i = 0; i < 200 && isSameProcess(record.pid, record.pidStart); i++) await new Promise((r) => setTimeout(r, 25));
+    for (let i = 0; i < 200 && isSameProcess(record.pid, record.pidStart); i++)
+      await new Promise((r) => setTimeout(r, 25));
   }
-  await removeOciCgroup(record.cgroup).catch((error) => process.stderr.write(`hutch: warning: cannot remove the cgroup of ${id}: ${(error as Error).message}\n`));
+  await removeOciCgroup(record.cgroup).catch((error) =>
+    process.stderr.write(`hutch: warning: cannot remove the cgroup of ${id}: ${(error as Error).message}\n`),
+  );
   rmSync(join(root, id), { recursive: true, force: true });
-  await runHooks('poststop', record.spec.hooks?.poststop, { ...stateJson(record), status: 'stopped' }).catch((error) => process.stderr.write(`hutch: warning: ${(error as Error).message}\n`));
+  await runHooks('poststop', record.spec.hooks?.poststop, { ...stateJson(record), status: 'stopped' }).catch((error) =>
+    process.stderr.write(`hutch: warning: ${(error as Error).message}\n`),
+  );
 }
 
 export function read(root: string, id: string): OciRecord {
@@ -164,7 +230,10 @@ export function read(root: string, id: string): OciRecord {
   try {
     return JSON.parse(readFileSync(join(root, id, 'state.json'), 'utf8')) as OciRecord;
   } catch (error) {
-    throw new UsageError('CONTAINER_NOT_FOUND', `container ${id} does not exist`, { hint: 'list containers with `hutch runtime list`', cause: error });
+    throw new UsageError('CONTAINER_NOT_FOUND', `container ${id} does not exist`, {
+      hint: 'list containers with `hutch runtime list`',
+      cause: error,
+    });
   }
 }
 
@@ -191,11 +260,17 @@ function write(root: string, record: OciRecord): void {
 }
 
 function checkId(id: string): void {
-  if (!/^[\w][\w.+-]*$/.test(id) || id.length > 1024) throw new UsageError('CONTAINER_ID_INVALID', `invalid container id ${JSON.stringify(id)}`, { hint: 'use letters, digits, _ . + and -' });
+  if (!/^[\w][\w.+-]*$/.test(id) || id.length > 1024)
+    throw new UsageError('CONTAINER_ID_INVALID', `invalid container id ${JSON.stringify(id)}`, {
+      hint: 'use letters, digits, _ . + and -',
+    });
 }
 
 function requireConsole(socket: string | undefined): string {
-  if (socket === undefined) throw new UsageError('CONSOLE_SOCKET_MISSING', 'cannot create a container with a terminal: no --console-socket', { hint: 'give --console-socket, or set process.terminal to false' });
+  if (socket === undefined)
+    throw new UsageError('CONSOLE_SOCKET_MISSING', 'cannot create a container with a terminal: no --console-socket', {
+      hint: 'give --console-socket, or set process.terminal to false',
+    });
   if (!isAbsolute(socket)) return resolve(socket);
   return socket;
 }

@@ -1,6 +1,11 @@
 import { blockDevice } from '../../cgroups/detect.js';
 import { cgroupHook, type CgroupHandle } from '../../cgroups/cgroup.js';
-import { cgroupOptionsFromFlags, resourcesFromFlags, type CgroupFlags, type ResourceFlags } from '../../cgroups/flags.js';
+import {
+  cgroupOptionsFromFlags,
+  resourcesFromFlags,
+  type CgroupFlags,
+  type ResourceFlags,
+} from '../../cgroups/flags.js';
 import type { LinuxResources } from '../../cgroups/resources.js';
 import type { Cleanup } from '../../sys/cleanup.js';
 import type { ContainerHook } from '../launch/index.js';
@@ -13,9 +18,28 @@ export type ResourceRequest = ResourceFlags & CgroupFlags;
  * launch hook that gives the container its cgroup, with the cgroups module's honest warning (or
  * its error with --cgroups=required) where the host cannot enforce a limit.
  */
-export function prepareCgroups(flags: ResourceRequest, id: string, monitorPid: number | undefined, cleanup: Cleanup, warn: (line: string) => void, onHandle?: (handle: CgroupHandle | undefined) => void | Promise<void>): { hook: ContainerHook; resources: LinuxResources } {
+export function prepareCgroups(
+  flags: ResourceRequest,
+  id: string,
+  monitorPid: number | undefined,
+  cleanup: Cleanup,
+  warn: (line: string) => void,
+  onHandle?: (handle: CgroupHandle | undefined) => void | Promise<void>,
+): { hook: ContainerHook; resources: LinuxResources } {
   const resources = resourcesFromFlags(flags, blockDevice);
   const options = cgroupOptionsFromFlags(flags);
-  const hook = cgroupHook({ id, monitorPid, resources, mode: options.mode, manager: options.manager, parent: options.parent, warn: (line) => warn(`hutch: warning: ${line}`) }, cleanup, onHandle);
+  const hook = cgroupHook(
+    {
+      id,
+      monitorPid,
+      resources,
+      mode: options.mode,
+      manager: options.manager,
+      parent: options.parent,
+      warn: (line) => warn(`hutch: warning: ${line}`),
+    },
+    cleanup,
+    onHandle,
+  );
   return { hook, resources };
 }

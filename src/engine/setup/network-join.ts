@@ -29,19 +29,39 @@ export function resolveNetworkTarget(ref: string, root: string | undefined): Net
   try {
     id = resolveContainer(store, ref);
   } catch (error) {
-    throw new NetworkError('NET_CONTAINER_UNKNOWN', `cannot join the network of container ${ref}: no such container`, { hint: 'give the name or id of a container started with `hutch run -d` (see `hutch ps`)', cause: error });
+    throw new NetworkError('NET_CONTAINER_UNKNOWN', `cannot join the network of container ${ref}: no such container`, {
+      hint: 'give the name or id of a container started with `hutch run -d` (see `hutch ps`)',
+      cause: error,
+    });
   }
   const state = readState(store, id);
   if (state.status !== 'running' || state.pid === undefined) {
-    throw new NetworkError('NET_CONTAINER_GONE', `cannot join the network of container ${ref}: it is ${state.status}`, { hint: `start it first: hutch start ${ref}` });
+    throw new NetworkError('NET_CONTAINER_GONE', `cannot join the network of container ${ref}: it is ${state.status}`, {
+      hint: `start it first: hutch start ${ref}`,
+    });
   }
   const runDir = containerFiles(store, id).runDir;
-  return { id, pid: state.pid, userns: `/proc/${state.pid}/ns/user`, netns: containerNetnsPath(state.pid), hosts: join(runDir, 'hosts'), resolvConf: join(runDir, 'resolv.conf') };
+  return {
+    id,
+    pid: state.pid,
+    userns: `/proc/${state.pid}/ns/user`,
+    netns: containerNetnsPath(state.pid),
+    hosts: join(runDir, 'hosts'),
+    resolvConf: join(runDir, 'resolv.conf'),
+  };
 }
 
 /** The helper's joins: the holder's (or else the target's) user namespace first, then the target's network. */
-export function networkJoins(target: NetworkTarget, holder: { userns: string; mntns: string } | undefined): { type: number; path: string }[] {
-  const user = holder ? [{ type: CLONE.NEWUSER, path: holder.userns }, { type: CLONE.NEWNS, path: holder.mntns }] : [{ type: CLONE.NEWUSER, path: target.userns }];
+export function networkJoins(
+  target: NetworkTarget,
+  holder: { userns: string; mntns: string } | undefined,
+): { type: number; path: string }[] {
+  const user = holder
+    ? [
+        { type: CLONE.NEWUSER, path: holder.userns },
+        { type: CLONE.NEWNS, path: holder.mntns },
+      ]
+    : [{ type: CLONE.NEWUSER, path: target.userns }];
   return [...user, { type: CLONE.NEWNET, path: target.netns }];
 }
 

@@ -1,7 +1,20 @@
 import { writeFileSync } from 'node:fs';
 import {
-  defaultNetworkMode, formatMapping, needsOwnNetns, networkEtcFiles, parseNetworkOption, parsePublish, publishAllExposed,
-  releasePorts, reservePorts, startNetwork, SLIRP_TAP, type NetworkInfo, type NetworkMode, type PortMapping, type ReservedPort,
+  defaultNetworkMode,
+  formatMapping,
+  needsOwnNetns,
+  networkEtcFiles,
+  parseNetworkOption,
+  parsePublish,
+  publishAllExposed,
+  releasePorts,
+  reservePorts,
+  startNetwork,
+  SLIRP_TAP,
+  type NetworkInfo,
+  type NetworkMode,
+  type PortMapping,
+  type ReservedPort,
 } from '../../../net/index.js';
 import type { Cleanup } from '../../sys/cleanup.js';
 import { readTextIfPresent } from '../../sys/text.js';
@@ -34,8 +47,18 @@ export interface PreparedNetwork {
  * Parses the flags and binds the published host ports now, so a port in use is an error before
  * anything runs. `exposed` are the image's ExposedPorts (for -P). What is started joins `cleanup`.
  */
-export async function prepareNetwork(mode: NetworkMode, flags: NetworkFlags, exposed: string[], runDir: string, cleanup: Cleanup, notice: (line: string) => void): Promise<PreparedNetwork> {
-  const mappings: PortMapping[] = [...flags.publish.map(parsePublish), ...(flags.publishAll ? publishAllExposed(exposed) : [])];
+export async function prepareNetwork(
+  mode: NetworkMode,
+  flags: NetworkFlags,
+  exposed: string[],
+  runDir: string,
+  cleanup: Cleanup,
+  notice: (line: string) => void,
+): Promise<PreparedNetwork> {
+  const mappings: PortMapping[] = [
+    ...flags.publish.map(parsePublish),
+    ...(flags.publishAll ? publishAllExposed(exposed) : []),
+  ];
   const ports: ReservedPort[] = await reservePorts(mappings);
   cleanup.add('published host ports', () => releasePorts(ports));
   return {
@@ -44,9 +67,20 @@ export async function prepareNetwork(mode: NetworkMode, flags: NetworkFlags, exp
     tap: mode.kind === 'slirp4netns' ? SLIRP_TAP : undefined,
     hook: (etc, portsFile) => async (pid) => {
       // none: the helper brought lo up itself (as root of the namespace, which the user may not be).
-      const info: NetworkInfo = mode.kind === 'none' && ports.length === 0 ? { mode: 'none', ports: [], handle: {}, notices: [] } : await startNetwork(mode, { pid, ports, runDir }, cleanup);
+      const info: NetworkInfo =
+        mode.kind === 'none' && ports.length === 0
+          ? { mode: 'none', ports: [], handle: {}, notices: [] }
+          : await startNetwork(mode, { pid, ports, runDir }, cleanup);
       info.notices.forEach((n) => notice(`hutch: ${n}`));
-      const files = networkEtcFiles(info, { hostname: etc.hostname, hostResolvConf: readTextIfPresent('/etc/resolv.conf') ?? '', hostHosts: readTextIfPresent('/etc/hosts') ?? '', dns: flags.dns, dnsSearch: flags.dnsSearch, dnsOptions: flags.dnsOption, addHosts: flags.addHost });
+      const files = networkEtcFiles(info, {
+        hostname: etc.hostname,
+        hostResolvConf: readTextIfPresent('/etc/resolv.conf') ?? '',
+        hostHosts: readTextIfPresent('/etc/hosts') ?? '',
+        dns: flags.dns,
+        dnsSearch: flags.dnsSearch,
+        dnsOptions: flags.dnsOption,
+        addHosts: flags.addHost,
+      });
       // Rewritten in place: the container already has these files bound (same inode).
       writeFileSync(etc.resolvConf, files.resolvConf);
       writeFileSync(etc.hosts, files.hosts);
@@ -60,10 +94,16 @@ export async function prepareNetwork(mode: NetworkMode, flags: NetworkFlags, exp
  * root in the container's user namespace (--userns=keep-id with no subuid range) slirp4netns cannot
  * configure the network: the default is then none, said once.
  */
-export function chooseNetworkMode(value: string | undefined, notice: (line: string) => void, rootMapped = true): NetworkMode {
+export function chooseNetworkMode(
+  value: string | undefined,
+  notice: (line: string) => void,
+  rootMapped = true,
+): NetworkMode {
   if (value !== undefined) return parseNetworkOption(value);
   if (!rootMapped) {
-    notice('hutch: no root in the container\'s user namespace for slirp4netns to configure its network: the container gets none (--network none)');
+    notice(
+      "hutch: no root in the container's user namespace for slirp4netns to configure its network: the container gets none (--network none)",
+    );
     return { kind: 'none' };
   }
   return defaultNetworkMode(notice);

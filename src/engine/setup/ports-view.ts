@@ -26,5 +26,11 @@ export function portsColumn(ports: PortMapping[]): string {
 }
 
 export function portsJson(ports: PortMapping[]): PortView[] {
-  return ports.map((p) => ({ host_ip: p.hostIP, container_port: p.containerPort, host_port: p.hostPort, range: p.range, protocol: p.protocol }));
+  return ports.map((p) => ({
+    host_ip: p.hostIP,
+    container_port: p.containerPort,
+    host_port: p.hostPort,
+    range: p.range,
+    protocol: p.protocol,
+  }));
 }

@@ -18,10 +18,16 @@ export async function removeTree(dir: string): Promise<void> {
     const code = (e as NodeJS.ErrnoException).code;
     if (code !== 'EACCES' && code !== 'EPERM' && code !== 'ENOTEMPTY') throw e;
   }
-  const rm = await launchInUserNamespace({ args: ['/bin/rm', '-rf', '--', dir], ...ownRangeMaps() }, { stdio: ['ignore', 'ignore', 'inherit'] });
+  const rm = await launchInUserNamespace(
+    { args: ['/bin/rm', '-rf', '--', dir], ...ownRangeMaps() },
+    { stdio: ['ignore', 'ignore', 'inherit'] },
+  );
   const { exitCode } = await rm.wait();
   if (exitCode !== 0) {
-    throw new StoreError('CONTAINER_FILES_REMOVE', `cannot remove ${dir}: rm -rf in the user namespace exited with status ${exitCode}`,
-      { hint: `remove it with \`podman unshare rm -rf ${dir}\` or as root` });
+    throw new StoreError(
+      'CONTAINER_FILES_REMOVE',
+      `cannot remove ${dir}: rm -rf in the user namespace exited with status ${exitCode}`,
+      { hint: `remove it with \`podman unshare rm -rf ${dir}\` or as root` },
+    );
   }
 }

@@ -11,7 +11,15 @@ import { releaseVolumes } from '../volume/index.js';
 import type { Cleanup } from '../../sys/cleanup.js';
 import type { CgroupHandle } from '../../cgroups/cgroup.js';
 import { prepareCgroups, type ResourceRequest } from './cgroups.js';
-import { applyImageConfig, exposedPorts, specFromBlueprint, userDatabase, type Blueprint, type ConfigurableRequest, type Placement } from '../spec/index.js';
+import {
+  applyImageConfig,
+  exposedPorts,
+  specFromBlueprint,
+  userDatabase,
+  type Blueprint,
+  type ConfigurableRequest,
+  type Placement,
+} from '../spec/index.js';
 import { networkJoins, placementForTarget, resolveNetworkTarget } from './network-join.js';
 import { chooseNetworkMode, prepareNetwork, type NetworkFlags } from './network.js';
 import type { ContainerHook, LaunchOptions } from '../launch/index.js';
@@ -53,7 +61,14 @@ export interface ContainerDirs {
  * image, mark it used, apply its config to the request, choose the network. Returns the request
  * with rootfs set and where users are looked up; the setup is saved for every later launch.
  */
-export async function createSetup<T extends ConfigurableRequest & { rootfs: string; tmpfs: string[] }>(req: T, flags: SetupFlags, id: string, dirs: ContainerDirs, warn: (line: string) => void, uidMappings: IdMapping[] = []): Promise<{ req: T; userDb?: { passwd: string; group: string }; setup: ContainerSetup; chown: string[] }> {
+export async function createSetup<T extends ConfigurableRequest & { rootfs: string; tmpfs: string[] }>(
+  req: T,
+  flags: SetupFlags,
+  id: string,
+  dirs: ContainerDirs,
+  warn: (line: string) => void,
+  uidMappings: IdMapping[] = [],
+): Promise<{ req: T; userDb?: { passwd: string; group: string }; setup: ContainerSetup; chown: string[] }> {
   mkdirSync(dirs.data, { recursive: true, mode: 0o700 });
   mkdirSync(dirs.run, { recursive: true, mode: 0o700 });
   const rootMapped = uidMappings.length === 0 || uidMappings.some((m) => m.containerID === 0);
@@ -68,30 +83,59 @@ export async function createSetup<T extends ConfigurableRequest & { rootfs: stri
   const { resolveImage } = await import('../../image/resolve.js');
   const image = await resolveImage(flags.image, { root: flags.root, pull: flags.pull, platform: flags.platform });
   markImageUsed(flags.root, image.id, id);
-  const setup: ContainerSetup = { flags, network, image: { id: image.id, layers: image.layers, driver, exposed: exposedPorts(image.config) } };
+  const setup: ContainerSetup = {
+    flags,
+    network,
+    image: { id: image.id, layers: image.layers, driver, exposed: exposedPorts(image.config) },
+  };
   const mounted = await withMounts(req, setup, id, dirs, image);
-  const configured = applyImageConfig({ ...mounted.req, entrypoint: flags.entrypoint }, image.config, join(dirs.data, 'volumes'));
-  return { req: { ...configured, rootfs: rootfsPath(driver, dirs) }, userDb: userDatabase(image), setup, chown: mounted.chown };
+  const configured = applyImageConfig(
+    { ...mounted.req, entrypoint: flags.entrypoint },
+    image.config,
+    join(dirs.data, 'volumes'),
+  );
+  return {
+    req: { ...configured, rootfs: rootfsPath(driver, dirs) },
+    userDb: userDatabase(image),
+    setup,
+    chown: mounted.chown,
+  };
 }
 
 /**
  * Saves the setup, then resolves -v and --mount (named volumes, ./paths, :O copies, tmpfs) and
  * saves it again with the volumes marked: whatever fails, releaseSetup finds every mark made.
  */
-async function withMounts<T extends { volumes: string[]; tmpfs: string[] }>(req: T, setup: ContainerSetup, id: string, dirs: ContainerDirs, image?: Pick<ResolvedImage, 'layers'>): Promise<{ req: T; chown: string[] }> {
+async function withMounts<T extends { volumes: string[]; tmpfs: string[] }>(
+  req: T,
+  setup: ContainerSetup,
+  id: string,
+  dirs: ContainerDirs,
+  image?: Pick<ResolvedImage, 'layers'>,
+): Promise<{ req: T; chown: string[] }> {
   const save = (): void => atomicWriteFile(join(dirs.data, 'setup.json'), JSON.stringify(setup) + '\n');
   save();
   const mountFlags = setup.flags.mounts ?? [];
   if (req.volumes.length === 0 && mountFlags.length === 0) return { req, chown: [] };
   const { resolveMounts } = await import('../volume/index.js');
-  const mounts = await resolveMounts(req.volumes, mountFlags, { root: setup.flags.root, id, dataDir: dirs.data, cwd: process.cwd(), image });
+  const mounts = await resolveMounts(req.volumes, mountFlags, {
+    root: setup.flags.root,
+    id,
+    dataDir: dirs.data,
+    cwd: process.cwd(),
+    image,
+  });
   setup.volumes = mounts.names;
   save();
   return { req: { ...req, volumes: mounts.volumes, tmpfs: [...req.tmpfs, ...mounts.tmpfs] }, chown: mounts.chown };
 }
 
 /** -v ...:U: the sources go to the container's user, through the container's id maps (src/engine/volume/owner.ts). */
-export async function chownVolumes(sources: string[], user: { uid: number; gid: number }, maps: { uidMappings: IdMapping[]; gidMappings: IdMapping[] }): Promise<void> {
+export async function chownVolumes(
+  sources: string[],
+  user: { uid: number; gid: number },
+  maps: { uidMappings: IdMapping[]; gidMappings: IdMapping[] },
+): Promise<void> {
   if (sources.length === 0) return;
   const { chownSources } = await import('../volume/index.js');
   await chownSources(sources, user, { uidMappings: maps.uidMappings, gidMappings: maps.gidMappings });
@@ -100,7 +144,7 @@ export async function chownVolumes(sources: string[], user: { uid: number; gid: 
 /** The setup a container was created with, if it has one (image-backed or with network flags). */
 export function readSetup(dataDir: string): ContainerSetup | undefined {
   const file = join(dataDir, 'setup.json');
-  return existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) as ContainerSetup : undefined;
+  return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as ContainerSetup) : undefined;
 }
 
 /** Undoes createSetup's marks on the image and volumes; called when the container is removed. */
@@ -141,25 +185,46 @@ export interface LaunchContext {
  * published ports bound, the network and cgroup hooks. Everything made joins ctx.cleanup.
  */
 export async function prepareLaunch(setup: ContainerSetup, ctx: LaunchContext): Promise<Launch> {
-  const target = setup.network.kind === 'container' ? resolveNetworkTarget(setup.network.id, setup.flags.root) : undefined;
+  const target =
+    setup.network.kind === 'container' ? resolveNetworkTarget(setup.network.id, setup.flags.root) : undefined;
   let rootfs: ContainerRootfs | undefined;
-  if (setup.image) rootfs = await prepareRootfs(setup.image.driver, setup.image, ctx.dirs, ctx.maps, ctx.cleanup, target?.userns);
+  if (setup.image)
+    rootfs = await prepareRootfs(setup.image.driver, setup.image, ctx.dirs, ctx.maps, ctx.cleanup, target?.userns);
   else rootfs = await treeLayer(specFromBlueprint(ctx.blueprint), ctx.dirs, ctx.maps, ctx.cleanup, target?.userns);
   // Socket paths must fit sun_path (108 bytes): slirp4netns' API socket gets a short folder.
   const netDir = join(ctx.dirs.run, '..', '..', 'net', ctx.id.slice(0, 16));
   mkdirSync(netDir, { recursive: true, mode: 0o700 });
   ctx.cleanup.add(`remove ${netDir}`, () => rmSync(netDir, { recursive: true, force: true }));
-  const network = await prepareNetwork(setup.network, setup.flags, setup.image?.exposed ?? [], netDir, ctx.cleanup, ctx.warn);
+  const network = await prepareNetwork(
+    setup.network,
+    setup.flags,
+    setup.image?.exposed ?? [],
+    netDir,
+    ctx.cleanup,
+    ctx.warn,
+  );
   const cgroups = prepareCgroups(setup.flags, ctx.id, ctx.monitorPid, ctx.cleanup, ctx.warn, ctx.onCgroup);
   const holder = rootfs?.holder;
   const watch = watchDaemon(rootfs, ctx.warn);
   return {
     // A --rootfs tree on its writable layer: the layer's mountpoint is the root.
-    placement: { ...(target ? placementForTarget(target, holder?.userns) : { userns: holder?.userns }), ...(setup.image ? {} : { rootfs: rootfs?.path }) },
+    placement: {
+      ...(target ? placementForTarget(target, holder?.userns) : { userns: holder?.userns }),
+      ...(setup.image ? {} : { rootfs: rootfs?.path }),
+    },
     options: {
-      joins: target ? networkJoins(target, holder) : holder && [{ type: CLONE.NEWUSER, path: holder.userns }, { type: CLONE.NEWNS, path: holder.mntns }],
+      joins: target
+        ? networkJoins(target, holder)
+        : holder && [
+            { type: CLONE.NEWUSER, path: holder.userns },
+            { type: CLONE.NEWNS, path: holder.mntns },
+          ],
       tap: network.tap,
-      hooks: [watch.hook, cgroups.hook, network.hook({ ...ctx.etcFiles, hostname: ctx.hostname }, join(ctx.dirs.run, 'ports.json'))],
+      hooks: [
+        watch.hook,
+        cgroups.hook,
+        network.hook({ ...ctx.etcFiles, hostname: ctx.hostname }, join(ctx.dirs.run, 'ports.json')),
+      ],
     },
     failure: watch.failure,
   };
@@ -169,7 +234,10 @@ export async function prepareLaunch(setup: ContainerSetup, ctx: LaunchContext): 
  * A container whose union filesystem daemon died has no root filesystem left (ENOTCONN, SIGBUS
  * on mapped binaries): it is ended at once and the run fails naming the cause.
  */
-function watchDaemon(rootfs: ContainerRootfs | undefined, warn: (line: string) => void): { hook: ContainerHook; failure: () => FuseError | undefined } {
+function watchDaemon(
+  rootfs: ContainerRootfs | undefined,
+  warn: (line: string) => void,
+): { hook: ContainerHook; failure: () => FuseError | undefined } {
   let pid: number | undefined;
   let why: string | undefined;
   void rootfs?.died.then((text) => {
@@ -181,7 +249,12 @@ function watchDaemon(rootfs: ContainerRootfs | undefined, warn: (line: string) =
     hook: async (p) => {
       pid = p;
     },
-    failure: () => why === undefined ? undefined : new FuseError('FUSE_DAEMON_DIED', `container ended: ${why}`, { hint: 'see the daemon\'s message above (or monitor.log); the upper layer keeps everything that was synced' }),
+    failure: () =>
+      why === undefined
+        ? undefined
+        : new FuseError('FUSE_DAEMON_DIED', `container ended: ${why}`, {
+            hint: "see the daemon's message above (or monitor.log); the upper layer keeps everything that was synced",
+          }),
   };
 }
 

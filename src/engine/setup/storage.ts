@@ -41,7 +41,9 @@ export function parseStorageDriver(value: string | undefined): StorageDriver {
   const v = value ?? process.env.HUTCH_STORAGE_DRIVER ?? 'fuse';
   if (v === 'fuse' || v === 'overlay') return 'fuse';
   if (v === 'vfs') return 'vfs';
-  throw new UsageError('STORAGE_DRIVER_INVALID', `invalid --storage-driver ${v}`, { hint: 'use fuse (the union filesystem, also called overlay) or vfs (a plain copy)' });
+  throw new UsageError('STORAGE_DRIVER_INVALID', `invalid --storage-driver ${v}`, {
+    hint: 'use fuse (the union filesystem, also called overlay) or vfs (a plain copy)',
+  });
 }
 
 /** root.path of a container's spec: the union's mountpoint or the copy. */
@@ -54,7 +56,14 @@ export function rootfsPath(driver: StorageDriver, dirs: StorageDirs): string {
  * kept across restarts). fuse: the union daemon started as root of a new user namespace (the
  * container's, with `maps`) in a mount namespace of its own; it is stopped by `cleanup`.
  */
-export async function prepareRootfs(driver: StorageDriver, image: Pick<ResolvedImage, 'layers'>, dirs: StorageDirs, maps: { uidMappings: IdMapping[]; gidMappings: IdMapping[] }, cleanup: Cleanup, joinUserns?: string): Promise<ContainerRootfs> {
+export async function prepareRootfs(
+  driver: StorageDriver,
+  image: Pick<ResolvedImage, 'layers'>,
+  dirs: StorageDirs,
+  maps: { uidMappings: IdMapping[]; gidMappings: IdMapping[] },
+  cleanup: Cleanup,
+  joinUserns?: string,
+): Promise<ContainerRootfs> {
   if (driver === 'vfs') {
     const path = rootfsPath(driver, dirs);
     if (!existsSync(join(dirs.data, 'rootfs.done'))) {
@@ -63,7 +72,13 @@ export async function prepareRootfs(driver: StorageDriver, image: Pick<ResolvedI
     }
     return { path, died: new Promise(() => undefined) };
   }
-  return startUnion([...image.layers].reverse().map((l) => ({ dir: l.dir, indexFile: l.indexFile })), dirs, maps, cleanup, joinUserns);
+  return startUnion(
+    [...image.layers].reverse().map((l) => ({ dir: l.dir, indexFile: l.indexFile })),
+    dirs,
+    maps,
+    cleanup,
+    joinUserns,
+  );
 }
 
 /**
@@ -71,21 +86,41 @@ export async function prepareRootfs(driver: StorageDriver, image: Pick<ResolvedI
  * mounted at rootfsPath('fuse', dirs) as root of a new user namespace (the container's, with
  * `maps`) in a mount namespace of its own; it is stopped by `cleanup`.
  */
-export async function startUnion(lowers: LowerLayer[], dirs: StorageDirs, maps: { uidMappings: IdMapping[]; gidMappings: IdMapping[] }, cleanup: Cleanup, joinUserns?: string, squashToRoot = false): Promise<ContainerRootfs> {
+export async function startUnion(
+  lowers: LowerLayer[],
+  dirs: StorageDirs,
+  maps: { uidMappings: IdMapping[]; gidMappings: IdMapping[] },
+  cleanup: Cleanup,
+  joinUserns?: string,
+  squashToRoot = false,
+): Promise<ContainerRootfs> {
   checkFuse();
   const upper = join(dirs.data, 'upper');
   const work = join(dirs.data, 'work');
   const mountpoint = rootfsPath('fuse', dirs);
   for (const d of [upper, work, mountpoint]) mkdirSync(d, { recursive: true, mode: 0o755 });
   const single = maps.uidMappings.reduce((n, m) => n + m.size, 0) === 1;
-  const args = [process.execPath, ...entryCommand('fuseDaemon'), ...daemonArgs({ lowers, upper, work, mountpoint, uidMapped: single, squashToRoot })];
+  const args = [
+    process.execPath,
+    ...entryCommand('fuseDaemon'),
+    ...daemonArgs({ lowers, upper, work, mountpoint, uidMapped: single, squashToRoot }),
+  ];
   const stopping = { now: false };
   const holder = await startHolder(args, maps, cleanup, stopping, joinUserns);
   // Only an end nobody asked for is news (a kill -9, a crash); a never-settling promise otherwise.
-  const died = holder.wait().then(({ exitCode }) => (stopping.now ? new Promise<string>(() => undefined) : `the union filesystem daemon (pid ${holder.pid}) ended with status ${exitCode}`));
-  return { path: mountpoint, holder: { pid: holder.pid, userns: `/proc/${holder.pid}/ns/user`, mntns: `/proc/${holder.pid}/ns/mnt` }, died };
+  const died = holder
+    .wait()
+    .then(({ exitCode }) =>
+      stopping.now
+        ? new Promise<string>(() => undefined)
+        : `the union filesystem daemon (pid ${holder.pid}) ended with status ${exitCode}`,
+    );
+  return {
+    path: mountpoint,
+    holder: { pid: holder.pid, userns: `/proc/${holder.pid}/ns/user`, mntns: `/proc/${holder.pid}/ns/mnt` },
+    died,
+  };
 }
-
 
 /** /dev/fuse must open read-write for the daemon to mount; say so before anything starts. */
 export function checkFuse(device = '/dev/fuse'): void {
@@ -93,20 +128,39 @@ export function checkFuse(device = '/dev/fuse'): void {
     closeSync(openSync(device, 'r+'));
   } catch (error) {
     const why = (error as NodeJS.ErrnoException).code ?? String(error);
-    throw new FuseError('FUSE_UNAVAILABLE', `cannot use the union filesystem: ${device} is ${why === 'ENOENT' ? 'missing' : `not usable (${why})`}`, {
-      hint: 'run with --storage-driver=vfs (a plain copy of the image per container), or ask the administrator to load the fuse module and make /dev/fuse crw-rw-rw-',
-      cause: error,
-    });
+    throw new FuseError(
+      'FUSE_UNAVAILABLE',
+      `cannot use the union filesystem: ${device} is ${why === 'ENOENT' ? 'missing' : `not usable (${why})`}`,
+      {
+        hint: 'run with --storage-driver=vfs (a plain copy of the image per container), or ask the administrator to load the fuse module and make /dev/fuse crw-rw-rw-',
+        cause: error,
+      },
+    );
   }
 }
 
 /** Starts the daemon in its namespaces; resolves once it says the union is mounted. */
-async function startHolder(args: string[], maps: { uidMappings: IdMapping[]; gidMappings: IdMapping[] }, cleanup: Cleanup, stopping: { now: boolean }, joinUserns?: string): Promise<CreatedContainer> {
+async function startHolder(
+  args: string[],
+  maps: { uidMappings: IdMapping[]; gidMappings: IdMapping[] },
+  cleanup: Cleanup,
+  stopping: { now: boolean },
+  joinUserns?: string,
+): Promise<CreatedContainer> {
   const ready = pipe();
-  const env = [...Object.entries(process.env).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${v}`), 'HUTCH_FS_READY_FD=1'];
+  const env = [
+    ...Object.entries(process.env)
+      .filter(([, v]) => v !== undefined)
+      .map(([k, v]) => `${k}=${v}`),
+    'HUTCH_FS_READY_FD=1',
+  ];
   let holder: CreatedContainer;
   try {
-    holder = await launchInUserNamespace({ args, env, cwd: '/', uidMappings: maps.uidMappings, gidMappings: maps.gidMappings }, { stdio: ['ignore', ready.write, 'inherit'] }, joinUserns);
+    holder = await launchInUserNamespace(
+      { args, env, cwd: '/', uidMappings: maps.uidMappings, gidMappings: maps.gidMappings },
+      { stdio: ['ignore', ready.write, 'inherit'] },
+      joinUserns,
+    );
   } catch (error) {
     closeSync(ready.read);
     throw error;
@@ -119,9 +173,13 @@ async function startHolder(args: string[], maps: { uidMappings: IdMapping[]; gid
   });
   const said = await readReadyLine(ready.read);
   if (!said.startsWith('ok')) {
-    throw new FuseError('FUSE_MOUNT', `cannot mount the union filesystem: ${said.replace(/^hutch-fs: /, '').trim() || 'the daemon exited'}`, {
-      hint: 'check /dev/fuse (crw-rw-rw-) and `hutch system info`; --storage-driver=vfs avoids FUSE',
-    });
+    throw new FuseError(
+      'FUSE_MOUNT',
+      `cannot mount the union filesystem: ${said.replace(/^hutch-fs: /, '').trim() || 'the daemon exited'}`,
+      {
+        hint: 'check /dev/fuse (crw-rw-rw-) and `hutch system info`; --storage-driver=vfs avoids FUSE',
+      },
+    );
   }
   return holder;
 }

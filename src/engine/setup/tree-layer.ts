@@ -13,7 +13,13 @@ import { checkFuse, startUnion, type ContainerRootfs, type StorageDirs } from '.
  * runs on a writable layer over the tree instead, as Apptainer's --writable-tmpfs does: hutch's
  * union filesystem with DIR as its only lower layer and the container's own upper layer.
  */
-export async function treeLayer(spec: Spec, dirs: StorageDirs, maps: { uidMappings: IdMapping[]; gidMappings: IdMapping[] }, cleanup: Cleanup, joinUserns?: string): Promise<ContainerRootfs | undefined> {
+export async function treeLayer(
+  spec: Spec,
+  dirs: StorageDirs,
+  maps: { uidMappings: IdMapping[]; gidMappings: IdMapping[] },
+  cleanup: Cleanup,
+  joinUserns?: string,
+): Promise<ContainerRootfs | undefined> {
   const dir = spec.root?.path;
   if (dir === undefined) return undefined;
   const missing = missingTargets(dir, spec.mounts ?? []);
@@ -21,10 +27,14 @@ export async function treeLayer(spec: Spec, dirs: StorageDirs, maps: { uidMappin
   try {
     checkFuse();
   } catch (error) {
-    throw new FuseError('ROOTFS_NEEDS_LAYER', `cannot run on ${dir}: it lacks ${missing.join(', ')}, which hutch mounts over but never creates in a --rootfs tree, and the writable layer that would hold them needs the union filesystem (${(error as FuseError).message.replace(/^cannot use the union filesystem: /, '')})`, {
-      hint: `create them in the tree (e.g. \`mkdir -p ${dir}/proc && touch ${dir}/etc/hosts\`), or make /dev/fuse usable (crw-rw-rw-)`,
-      cause: error,
-    });
+    throw new FuseError(
+      'ROOTFS_NEEDS_LAYER',
+      `cannot run on ${dir}: it lacks ${missing.join(', ')}, which hutch mounts over but never creates in a --rootfs tree, and the writable layer that would hold them needs the union filesystem (${(error as FuseError).message.replace(/^cannot use the union filesystem: /, '')})`,
+      {
+        hint: `create them in the tree (e.g. \`mkdir -p ${dir}/proc && touch ${dir}/etc/hosts\`), or make /dev/fuse usable (crw-rw-rw-)`,
+        cause: error,
+      },
+    );
   }
   // A tree owned by someone the container does not map (root, an administrator) shows as owned
   // by root, as Apptainer shows it: else its root could not make even /etc/hosts in the layer.
@@ -41,6 +51,7 @@ function isMapped(hostId: number, maps: IdMapping[]): boolean {
  */
 export function missingTargets(dir: string, mounts: Mount[]): string[] {
   const destinations = mounts.map((m) => posix.normalize(m.destination).replace(/(.)\/+$/, '$1'));
-  const inEarlier = (d: string, i: number): boolean => destinations.slice(0, i).some((e) => e === '/' || d.startsWith(e.endsWith('/') ? e : `${e}/`));
+  const inEarlier = (d: string, i: number): boolean =>
+    destinations.slice(0, i).some((e) => e === '/' || d.startsWith(e.endsWith('/') ? e : `${e}/`));
   return [...new Set(destinations.filter((d, i) => !inEarlier(d, i) && !existsInRoot(dir, d)))];
 }

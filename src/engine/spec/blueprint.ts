@@ -108,7 +108,11 @@ export function blueprintFromRequest(req: RunRequest, ctx: SpecContext): Bluepri
     env: [...(req.defaultEnv ?? []), ...req.envFiles.flatMap(readEnvFile), ...req.env].flatMap(lookUpEnv),
     cwd: req.workdir ?? '/',
     user: containerUser(req, ctx, rootfs),
-    capabilities: adjustCapabilities(req.defaultCapabilities?.map(capabilityName) ?? DEFAULT_CAPABILITIES, req.privileged ? ['ALL'] : req.capAdd, req.capDrop),
+    capabilities: adjustCapabilities(
+      req.defaultCapabilities?.map(capabilityName) ?? DEFAULT_CAPABILITIES,
+      req.privileged ? ['ALL'] : req.capAdd,
+      req.capDrop,
+    ),
     rlimits: req.ulimits.map(parseUlimit),
     mounts: [...req.tmpfs.map(tmpfsMount), ...req.volumes.map(volumeMount)],
     network: req.network,
@@ -131,14 +135,27 @@ const CHECKS: BlueprintCheck[] = [
   (b) => b.mounts.filter((m) => m.type === 'bind').forEach((m) => requireSource(m.source!, m.destination)),
   // It is also a line of /etc/hostname and /etc/hosts; sethostname takes at most 64 bytes.
   (b) => {
-    if (!/^[^\s\0]{1,64}$/.test(b.hostname)) throw new UsageError('HOSTNAME_INVALID', `invalid --hostname ${JSON.stringify(b.hostname)}: a hostname is 1-64 characters without spaces or line breaks`, { hint: 'e.g. --hostname web1' });
+    if (!/^[^\s\0]{1,64}$/.test(b.hostname))
+      throw new UsageError(
+        'HOSTNAME_INVALID',
+        `invalid --hostname ${JSON.stringify(b.hostname)}: a hostname is 1-64 characters without spaces or line breaks`,
+        { hint: 'e.g. --hostname web1' },
+      );
   },
 ];
 
 /** --privileged turns seccomp and the masks off; no_new_privs stays off unless asked for, as in podman. */
 function security(req: RunRequest, caps: string[]): BlueprintSecurity {
-  const options = parseSecurityOpts([...(req.privileged ? ['seccomp=unconfined', 'unmask=ALL'] : []), ...(req.securityOpts ?? [])]);
-  return { seccomp: seccompFor(options, caps), noNewPrivileges: options.noNewPrivileges ?? false, mask: options.mask, unmask: options.unmask };
+  const options = parseSecurityOpts([
+    ...(req.privileged ? ['seccomp=unconfined', 'unmask=ALL'] : []),
+    ...(req.securityOpts ?? []),
+  ]);
+  return {
+    seccomp: seccompFor(options, caps),
+    noNewPrivileges: options.noNewPrivileges ?? false,
+    mask: options.mask,
+    unmask: options.unmask,
+  };
 }
 
 export function checkBlueprint(blueprint: Blueprint, ctx: SpecContext): void {
@@ -147,13 +164,15 @@ export function checkBlueprint(blueprint: Blueprint, ctx: SpecContext): void {
 
 function containerUser(req: RunRequest, ctx: SpecContext, rootfs: string): ContainerUser {
   if (ctx.keepId && req.user === undefined) return { uid: ctx.keepId.uid, gid: ctx.keepId.gid, additionalGids: [] };
-  return ctx.userDb ? resolveUser(req.user ?? '0', ctx.userDb.passwd, ctx.userDb.group) : resolveUserIn(rootfs, req.user ?? '0');
+  return ctx.userDb
+    ? resolveUser(req.user ?? '0', ctx.userDb.passwd, ctx.userDb.group)
+    : resolveUserIn(rootfs, req.user ?? '0');
 }
 
 /** `base` (docker's default set, containers.conf's, or exec's container set), then --cap-add, then --cap-drop; ALL stands for every capability. */
 export function adjustCapabilities(base: readonly string[], add: string[], drop: string[]): string[] {
   const isAll = (c: string): boolean => c.toUpperCase() === 'ALL';
-  const caps = add.some(isAll) ? [...CAPABILITIES] as string[] : [...base];
+  const caps = add.some(isAll) ? ([...CAPABILITIES] as string[]) : [...base];
   for (const c of add.filter((c) => !isAll(c)).map(capabilityName)) if (!caps.includes(c)) caps.push(c);
   if (drop.some(isAll)) return add.filter((c) => !isAll(c)).map(capabilityName);
   const dropped = drop.map(capabilityName);
@@ -173,15 +192,23 @@ function readEnvFile(file: string): string[] {
   try {
     text = readFileSync(file, 'utf8');
   } catch (error) {
-    throw new UsageError('ENV_FILE_UNREADABLE', `cannot read --env-file ${file}: ${(error as NodeJS.ErrnoException).code}`, { hint: 'give a readable file of KEY=VALUE lines', cause: error });
+    throw new UsageError(
+      'ENV_FILE_UNREADABLE',
+      `cannot read --env-file ${file}: ${(error as NodeJS.ErrnoException).code}`,
+      { hint: 'give a readable file of KEY=VALUE lines', cause: error },
+    );
   }
-  return text.split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
+  return text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !l.startsWith('#'));
 }
 
 function parseUlimit(value: string): Rlimit {
   const m = /^([a-z]+)=(-?\d+)(?::(-?\d+))?$/.exec(value);
   const type = m ? `RLIMIT_${m[1]!.toUpperCase()}` : '';
-  if (!m || RLIMITS[type] === undefined) throw new UsageError('ULIMIT_INVALID', `invalid --ulimit ${value}`, { hint: 'e.g. --ulimit nofile=1024:2048' });
+  if (!m || RLIMITS[type] === undefined)
+    throw new UsageError('ULIMIT_INVALID', `invalid --ulimit ${value}`, { hint: 'e.g. --ulimit nofile=1024:2048' });
   // -1 is unlimited; the plan turns anything >= 2^63 into RLIM_INFINITY.
   const soft = Number(m[2]) < 0 ? 2 ** 64 : Number(m[2]);
   const hard = m[3] === undefined ? soft : Number(m[3]) < 0 ? 2 ** 64 : Number(m[3]);
@@ -190,15 +217,25 @@ function parseUlimit(value: string): Rlimit {
 
 function tmpfsMount(value: string): Mount {
   const [destination = '', opts] = value.split(':');
-  if (!isAbsolute(destination)) throw new UsageError('TMPFS_INVALID', `invalid --tmpfs ${value}: the destination must be an absolute path`, { hint: 'e.g. --tmpfs /run' });
-  return { destination, type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', ...(opts ? opts.split(',') : ['mode=1777'])] };
+  if (!isAbsolute(destination))
+    throw new UsageError('TMPFS_INVALID', `invalid --tmpfs ${value}: the destination must be an absolute path`, {
+      hint: 'e.g. --tmpfs /run',
+    });
+  return {
+    destination,
+    type: 'tmpfs',
+    source: 'tmpfs',
+    options: ['nosuid', 'nodev', ...(opts ? opts.split(',') : ['mode=1777'])],
+  };
 }
 
 /** -v SRC:DST[:ro|rw]: a bind mount of an absolute source (that it exists is a check). */
 function volumeMount(value: string): Mount {
   const [source = '', destination = '', mode = 'rw', ...rest] = value.split(':');
   if (!isAbsolute(source) || !isAbsolute(destination) || rest.length > 0 || !['ro', 'rw'].includes(mode)) {
-    throw new UsageError('VOLUME_INVALID', `invalid -v ${value}: expected SRC:DST[:ro|rw] with absolute paths`, { hint: 'e.g. -v /home/me/data:/data:ro' });
+    throw new UsageError('VOLUME_INVALID', `invalid -v ${value}: expected SRC:DST[:ro|rw] with absolute paths`, {
+      hint: 'e.g. -v /home/me/data:/data:ro',
+    });
   }
   return { destination, type: 'bind', source, options: ['rbind', 'nosuid', 'nodev', mode] };
 }
@@ -207,6 +244,9 @@ function requireSource(source: string, destination: string): void {
   try {
     statSync(source);
   } catch (error) {
-    throw new UsageError('BIND_SOURCE_MISSING', `cannot bind ${source} at ${destination}: ${source} does not exist`, { hint: 'create the source directory first, or fix the path', cause: error });
+    throw new UsageError('BIND_SOURCE_MISSING', `cannot bind ${source} at ${destination}: ${source} does not exist`, {
+      hint: 'create the source directory first, or fix the path',
+      cause: error,
+    });
   }
 }

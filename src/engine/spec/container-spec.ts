@@ -4,7 +4,20 @@ import { toHost } from '../../userns/idmap.js';
 import { blueprintFromRequest, type Blueprint, type RunRequest, type SpecContext } from './blueprint.js';
 
 export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
-export const MASKED_PATHS = ['/proc/acpi', '/proc/asound', '/proc/interrupts', '/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list', '/proc/timer_stats', '/proc/sched_debug', '/proc/scsi', '/sys/firmware', '/sys/devices/virtual/powercap'];
+export const MASKED_PATHS = [
+  '/proc/acpi',
+  '/proc/asound',
+  '/proc/interrupts',
+  '/proc/kcore',
+  '/proc/keys',
+  '/proc/latency_stats',
+  '/proc/timer_list',
+  '/proc/timer_stats',
+  '/proc/sched_debug',
+  '/proc/scsi',
+  '/sys/firmware',
+  '/sys/devices/virtual/powercap',
+];
 export const READONLY_PATHS = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
 const DEVICES = ['null', 'zero', 'full', 'random', 'urandom', 'tty'];
 
@@ -27,14 +40,27 @@ export function buildRunSpec(req: RunRequest, ctx: SpecContext): Spec {
 
 /** The OCI spec of a blueprint, with docker's defaults (mounts, devices, caps, masks). Pure. */
 export function specFromBlueprint(b: Blueprint, placement: Placement = {}): Spec {
-  const namespaces: Namespace[] = [{ type: 'user', ...(placement.userns === undefined ? {} : { path: placement.userns }) }, { type: 'mount' }, { type: 'pid' }, { type: 'uts' }, { type: 'ipc' }, { type: 'cgroup' }];
+  const namespaces: Namespace[] = [
+    { type: 'user', ...(placement.userns === undefined ? {} : { path: placement.userns }) },
+    { type: 'mount' },
+    { type: 'pid' },
+    { type: 'uts' },
+    { type: 'ipc' },
+    { type: 'cgroup' },
+  ];
   if (b.network === 'none') namespaces.push({ type: 'network' });
   const caps = b.capabilities;
   return {
     ociVersion: '1.2.0',
     process: {
       terminal: b.tty,
-      user: { uid: b.user.uid, gid: b.user.gid, additionalGids: b.setgroupsAllowed ? b.user.additionalGids.filter((g) => toHost(b.gidMappings, g) !== undefined) : undefined },
+      user: {
+        uid: b.user.uid,
+        gid: b.user.gid,
+        additionalGids: b.setgroupsAllowed
+          ? b.user.additionalGids.filter((g) => toHost(b.gidMappings, g) !== undefined)
+          : undefined,
+      },
       args: b.args,
       env: environment(b),
       cwd: b.cwd,
@@ -51,7 +77,9 @@ export function specFromBlueprint(b: Blueprint, placement: Placement = {}): Spec
       gidMappings: b.gidMappings,
       devices: DEVICES.map((d) => ({ path: `/dev/${d}`, type: 'c' as const })),
       maskedPaths: maskedPaths(MASKED_PATHS, { mask: b.security?.mask ?? [], unmask: b.security?.unmask ?? [] }),
-      readonlyPaths: READONLY_PATHS.filter((p) => !b.security?.unmask.includes('ALL') && !b.security?.unmask.includes(p)),
+      readonlyPaths: READONLY_PATHS.filter(
+        (p) => !b.security?.unmask.includes('ALL') && !b.security?.unmask.includes(p),
+      ),
       ...(b.security?.seccomp === undefined ? {} : { seccomp: b.security.seccomp }),
     },
   };
@@ -71,9 +99,24 @@ export function withoutUserNamespace(spec: Spec): Spec {
 function systemMounts(): Mount[] {
   return [
     { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
-    { destination: '/dev', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'] },
-    { destination: '/dev/pts', type: 'devpts', source: 'devpts', options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5'] },
-    { destination: '/dev/shm', type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'] },
+    {
+      destination: '/dev',
+      type: 'tmpfs',
+      source: 'tmpfs',
+      options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'],
+    },
+    {
+      destination: '/dev/pts',
+      type: 'devpts',
+      source: 'devpts',
+      options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5'],
+    },
+    {
+      destination: '/dev/shm',
+      type: 'tmpfs',
+      source: 'shm',
+      options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'],
+    },
     { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
     { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
   ];
@@ -88,7 +131,11 @@ function etcMounts(files: SpecContext['etcFiles']): Mount[] {
 }
 
 function environment(b: Blueprint): string[] {
-  const env = new Map<string, string>([['PATH', DEFAULT_PATH], ['HOSTNAME', b.hostname], ['HOME', b.user.home || '/root']]);
+  const env = new Map<string, string>([
+    ['PATH', DEFAULT_PATH],
+    ['HOSTNAME', b.hostname],
+    ['HOME', b.user.home || '/root'],
+  ]);
   if (b.tty) env.set('TERM', 'xterm');
   for (const entry of b.env) env.set(entry.slice(0, entry.indexOf('=')), entry.slice(entry.indexOf('=') + 1));
   return [...env].map(([k, v]) => `${k}=${v}`);

@@ -1,7 +1,16 @@
 import type { Namespace, NamespaceType, Process, Spec } from '../../runtime/spec.js';
 
 /** Where each namespace type lives under /proc/PID/ns. */
-const NS_FILE: Record<NamespaceType, string> = { user: 'user', mount: 'mnt', pid: 'pid', uts: 'uts', ipc: 'ipc', network: 'net', cgroup: 'cgroup', time: 'time' };
+const NS_FILE: Record<NamespaceType, string> = {
+  user: 'user',
+  mount: 'mnt',
+  pid: 'pid',
+  uts: 'uts',
+  ipc: 'ipc',
+  network: 'net',
+  cgroup: 'cgroup',
+  time: 'time',
+};
 
 /**
  * A process spec that joins every namespace of the container process `pid` by path, and is
@@ -10,6 +19,8 @@ const NS_FILE: Record<NamespaceType, string> = { user: 'user', mount: 'mnt', pid
  * namespace needs a single-threaded process).
  */
 export function execSpec(base: Spec, pid: number, process: Process): Spec {
-  const namespaces: Namespace[] = (base.linux?.namespaces ?? []).filter((ns) => ns.type !== 'time').map((ns) => ({ type: ns.type, path: ns.path ?? `/proc/${pid}/ns/${NS_FILE[ns.type]}` }));
+  const namespaces: Namespace[] = (base.linux?.namespaces ?? [])
+    .filter((ns) => ns.type !== 'time')
+    .map((ns) => ({ type: ns.type, path: ns.path ?? `/proc/${pid}/ns/${NS_FILE[ns.type]}` }));
   return { ociVersion: base.ociVersion, process, linux: { namespaces, seccomp: base.linux?.seccomp } };
 }

@@ -25,11 +25,17 @@ export interface ConfigurableRequest {
  */
 export function applyImageConfig<T extends ConfigurableRequest>(req: T, config: ImageConfig, volumeDir: string): T {
   const c = config.config ?? {};
-  const entrypoint = req.entrypoint !== undefined ? (req.entrypoint === '' ? [] : [req.entrypoint]) : c.Entrypoint ?? [];
+  const entrypoint =
+    req.entrypoint !== undefined ? (req.entrypoint === '' ? [] : [req.entrypoint]) : (c.Entrypoint ?? []);
   // docker: --entrypoint resets the image's Cmd too.
-  const args = req.command.length > 0 ? req.command : req.entrypoint !== undefined ? [] : c.Cmd ?? [];
+  const args = req.command.length > 0 ? req.command : req.entrypoint !== undefined ? [] : (c.Cmd ?? []);
   const command = [...entrypoint, ...args];
-  if (command.length === 0) throw new UsageError('RUN_NO_COMMAND', 'cannot run the image: it has no Entrypoint or Cmd and no command was given', { hint: 'give the command after the image, e.g. hutch run IMAGE sh' });
+  if (command.length === 0)
+    throw new UsageError(
+      'RUN_NO_COMMAND',
+      'cannot run the image: it has no Entrypoint or Cmd and no command was given',
+      { hint: 'give the command after the image, e.g. hutch run IMAGE sh' },
+    );
   const volumes = Object.keys(c.Volumes ?? {}).map((dest, i) => {
     const dir = join(volumeDir, String(i));
     mkdirSync(dir, { recursive: true, mode: 0o755 });

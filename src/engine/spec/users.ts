@@ -20,21 +20,38 @@ export function resolveUser(spec: string, passwd: string, group: string): Contai
   const [userPart = '', groupPart] = spec.split(':');
   const users = parseTable(passwd);
   const groups = parseTable(group);
-  const entry = users.find((u) => u[0] === userPart) ?? (isId(userPart) ? users.find((u) => u[2] === userPart) : undefined);
+  const entry =
+    users.find((u) => u[0] === userPart) ?? (isId(userPart) ? users.find((u) => u[2] === userPart) : undefined);
   if (entry === undefined && !isId(userPart)) {
-    throw new UsageError('USER_UNKNOWN', `cannot run as user ${userPart}: no such user in the container's /etc/passwd`, { hint: 'give a user that exists in the image, or a numeric uid' });
+    throw new UsageError(
+      'USER_UNKNOWN',
+      `cannot run as user ${userPart}: no such user in the container's /etc/passwd`,
+      { hint: 'give a user that exists in the image, or a numeric uid' },
+    );
   }
   const uid = entry ? Number(entry[2]) : Number(userPart);
   let gid = entry ? Number(entry[3]) : 0;
   if (groupPart !== undefined && groupPart !== '') {
-    const g = groups.find((row) => row[0] === groupPart) ?? (isId(groupPart) ? groups.find((row) => row[2] === groupPart) : undefined);
+    const g =
+      groups.find((row) => row[0] === groupPart) ??
+      (isId(groupPart) ? groups.find((row) => row[2] === groupPart) : undefined);
     if (g === undefined && !isId(groupPart)) {
-      throw new UsageError('GROUP_UNKNOWN', `cannot run as group ${groupPart}: no such group in the container's /etc/group`, { hint: 'give a group that exists in the image, or a numeric gid' });
+      throw new UsageError(
+        'GROUP_UNKNOWN',
+        `cannot run as group ${groupPart}: no such group in the container's /etc/group`,
+        { hint: 'give a group that exists in the image, or a numeric gid' },
+      );
     }
     gid = g ? Number(g[2]) : Number(groupPart);
   }
   const name = entry?.[0];
-  const additionalGids = name === undefined ? [] : groups.filter((g) => (g[3] ?? '').split(',').includes(name)).map((g) => Number(g[2])).filter((g) => g !== gid);
+  const additionalGids =
+    name === undefined
+      ? []
+      : groups
+          .filter((g) => (g[3] ?? '').split(',').includes(name))
+          .map((g) => Number(g[2]))
+          .filter((g) => g !== gid);
   return { uid, gid, additionalGids, name, home: entry?.[5] };
 }
 
@@ -52,7 +69,10 @@ function readOrEmpty(path: string): string {
 }
 
 function parseTable(text: string): string[][] {
-  return text.split('\n').filter((l) => l && !l.startsWith('#')).map((l) => l.split(':'));
+  return text
+    .split('\n')
+    .filter((l) => l && !l.startsWith('#'))
+    .map((l) => l.split(':'));
 }
 
 function isId(s: string): boolean {

@@ -20,7 +20,8 @@ export function cgroupOf(state: ContainerState): CgroupHandle | undefined {
 export function recordCgroup(store: ContainerStore, id: string): (handle: CgroupHandle | undefined) => Promise<void> {
   return async (handle) => {
     const state = await updateState(store, id, (s) => ({ ...s, cgroup: handle && infoOf(handle), oomKilled: false }));
-    if (handle !== undefined && state.resources !== undefined) handle.update(state.resources, (line) => void process.stderr.write(`hutch: warning: ${line}\n`));
+    if (handle !== undefined && state.resources !== undefined)
+      handle.update(state.resources, (line) => void process.stderr.write(`hutch: warning: ${line}\n`));
   };
 }
 
@@ -39,19 +40,31 @@ export async function setPaused(store: ContainerStore, id: string, paused: boole
   const verb = paused ? 'pause' : 'unpause';
   const want = paused ? 'running' : 'paused';
   if (view.state.status !== want) {
-    throw new UsageError('CONTAINER_STATE', `cannot ${verb} container ${view.config.name}: it is ${view.state.status}`, { hint: paused ? 'start it first with `hutch start`' : 'only a paused container can be unpaused' });
+    throw new UsageError(
+      'CONTAINER_STATE',
+      `cannot ${verb} container ${view.config.name}: it is ${view.state.status}`,
+      { hint: paused ? 'start it first with `hutch start`' : 'only a paused container can be unpaused' },
+    );
   }
   const handle = needCgroup(view, verb);
   if (paused) await handle.freeze();
   else await handle.thaw();
-  await updateState(store, id, (s) => ({ ...s, status: s.status === want ? (paused ? 'paused' : 'running') : s.status }));
+  await updateState(store, id, (s) => ({
+    ...s,
+    status: s.status === want ? (paused ? 'paused' : 'running') : s.status,
+  }));
 }
 
 /**
  * `hutch update`: applies the limits live to a running container (unenforceable ones warn) and
  * keeps them for its next starts. A live container without a cgroup of its own fails clearly.
  */
-export async function updateResources(store: ContainerStore, id: string, resources: LinuxResources, warn: (line: string) => void): Promise<void> {
+export async function updateResources(
+  store: ContainerStore,
+  id: string,
+  resources: LinuxResources,
+  warn: (line: string) => void,
+): Promise<void> {
   const view = viewContainer(store, id);
   const live = view.state.status === 'running' || view.state.status === 'paused' || view.state.status === 'created';
   if (live) needCgroup(view, 'update').update(resources, warn);
@@ -80,12 +93,18 @@ function needCgroup(view: ContainerView, verb: string): CgroupHandle {
   const handle = cgroupOf(view.state);
   if (handle !== undefined) return handle;
   const what = verb === 'update' ? 'its limits cannot change' : 'it has no freezer';
-  throw new CgroupError(verb === 'update' ? 'CGROUP_UPDATE_UNAVAILABLE' : 'CGROUP_FREEZER_UNAVAILABLE', `cannot ${verb} container ${view.config.name}: it has no cgroup of its own, so ${what}`, {
-    hint: 'this needs a delegated cgroup v2 subtree (a systemd user session, or `loginctl enable-linger`); `hutch system info` shows what this host gives',
-  });
+  throw new CgroupError(
+    verb === 'update' ? 'CGROUP_UPDATE_UNAVAILABLE' : 'CGROUP_FREEZER_UNAVAILABLE',
+    `cannot ${verb} container ${view.config.name}: it has no cgroup of its own, so ${what}`,
+    {
+      hint: 'this needs a delegated cgroup v2 subtree (a systemd user session, or `loginctl enable-linger`); `hutch system info` shows what this host gives',
+    },
+  );
 }
 
 function infoOf(handle: CgroupHandle): NonNullable<ContainerState['cgroup']> {
   const { path, group, manager, unit, controllers, required } = handle;
-  return unit === undefined ? { path, group, manager, controllers, required } : { path, group, manager, unit, controllers, required };
+  return unit === undefined
+    ? { path, group, manager, controllers, required }
+    : { path, group, manager, unit, controllers, required };
 }

@@ -16,9 +16,14 @@ export interface LogEntry {
 }
 
 /** A writer that splits one stream's bytes into log lines appended to `fd`. */
-export function logWriter(fd: number, stream: LogStream, now: () => string = timestamp): { write(chunk: Buffer): void; end(): void } {
+export function logWriter(
+  fd: number,
+  stream: LogStream,
+  now: () => string = timestamp,
+): { write(chunk: Buffer): void; end(): void } {
   let pending = '';
-  const emit = (text: string, partial: boolean): void => void writeSync(fd, `${now()} ${stream} ${partial ? 'P' : 'F'} ${text}\n`);
+  const emit = (text: string, partial: boolean): void =>
+    void writeSync(fd, `${now()} ${stream} ${partial ? 'P' : 'F'} ${text}\n`);
   return {
     write(chunk) {
       const lines = (pending + chunk.toString('utf8')).split('\n');
@@ -70,7 +75,12 @@ export function readLog(file: string, offset = 0): { entries: LogEntry[]; offset
   }
   const text = buf.toString('utf8');
   const end = text.lastIndexOf('\n') + 1; // a line still being written waits for the next read
-  const entries = text.slice(0, end).split('\n').filter(Boolean).map(parseLogLine).filter((e): e is LogEntry => e !== undefined);
+  const entries = text
+    .slice(0, end)
+    .split('\n')
+    .filter(Boolean)
+    .map(parseLogLine)
+    .filter((e): e is LogEntry => e !== undefined);
   return { entries, offset: offset + Buffer.byteLength(text.slice(0, end)) };
 }
 
@@ -86,7 +96,12 @@ export function tail(entries: LogEntry[], n: number | undefined): LogEntry[] {
 }
 
 /** Follows the log: calls `emit` for new entries until `done()` is true and the file is read to its end. */
-export async function followLog(file: string, offset: number, emit: (e: LogEntry) => void, done: () => boolean): Promise<void> {
+export async function followLog(
+  file: string,
+  offset: number,
+  emit: (e: LogEntry) => void,
+  done: () => boolean,
+): Promise<void> {
   for (;;) {
     const finished = done(); // checked before reading, so nothing written before the end is missed
     const next = readLog(file, offset);

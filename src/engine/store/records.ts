@@ -9,7 +9,10 @@ import type { Blueprint } from '../spec/index.js';
 import { atomicWriteFile, withLock } from '../../sys/fs.js';
 
 /** Where a container's root filesystem comes from; an image-backed source plugs in later. */
-export type RootfsSource = { kind: 'dir'; path: string } | { kind: 'image'; image: string; imageId: string } | { kind: 'bundle'; bundle: string };
+export type RootfsSource =
+  | { kind: 'dir'; path: string }
+  | { kind: 'image'; image: string; imageId: string }
+  | { kind: 'bundle'; bundle: string };
 
 export type RestartPolicy = { name: 'no' } | { name: 'always' } | { name: 'on-failure'; max: number };
 
@@ -71,10 +74,31 @@ export function userStore(paths: HutchPaths): ContainerStore {
 }
 
 /** The files of one container. */
-export function containerFiles(store: ContainerStore, id: string): { dir: string; config: string; state: string; lock: string; log: string; runDir: string; socket: string; monitorLog: string } {
+export function containerFiles(
+  store: ContainerStore,
+  id: string,
+): {
+  dir: string;
+  config: string;
+  state: string;
+  lock: string;
+  log: string;
+  runDir: string;
+  socket: string;
+  monitorLog: string;
+} {
   const dir = join(store.data, id);
   const runDir = join(store.run, id);
-  return { dir, config: join(dir, 'config.json'), state: join(dir, 'state.json'), lock: join(dir, 'lock'), log: join(dir, 'ctr.log'), runDir, socket: join(runDir, 'ctl.sock'), monitorLog: join(dir, 'monitor.log') };
+  return {
+    dir,
+    config: join(dir, 'config.json'),
+    state: join(dir, 'state.json'),
+    lock: join(dir, 'lock'),
+    log: join(dir, 'ctr.log'),
+    runDir,
+    socket: join(runDir, 'ctl.sock'),
+    monitorLog: join(dir, 'monitor.log'),
+  };
 }
 
 /** The store-wide lock: held while names are claimed and records created or removed. */
@@ -100,9 +124,16 @@ export function writeState(store: ContainerStore, id: string, state: ContainerSt
 }
 
 /** Reads, changes and writes the state under the container's lock; returns the new state. */
-export async function updateState(store: ContainerStore, id: string, change: (s: ContainerState) => ContainerState | void): Promise<ContainerState> {
+export async function updateState(
+  store: ContainerStore,
+  id: string,
+  change: (s: ContainerState) => ContainerState | void,
+): Promise<ContainerState> {
   // The lock file's folder would be made again for a container removed meanwhile: say so instead.
-  if (!existsSync(containerFiles(store, id).config)) throw new UsageError('CONTAINER_NOT_FOUND', `no such container: ${id}`, { hint: 'list containers with `hutch ps -a`' });
+  if (!existsSync(containerFiles(store, id).config))
+    throw new UsageError('CONTAINER_NOT_FOUND', `no such container: ${id}`, {
+      hint: 'list containers with `hutch ps -a`',
+    });
   return withContainerLock(store, id, () => {
     const old = readState(store, id);
     const next = change(old) ?? old;
@@ -122,7 +153,11 @@ export async function createRecord(store: ContainerStore, config: ContainerConfi
         continue; // a record being removed
       }
       if (other.name === config.name || id === config.id) {
-        throw new UsageError('CONTAINER_NAME_TAKEN', `cannot create container ${config.name}: the name is in use by ${id.slice(0, 12)}`, { hint: 'choose another --name, or remove the other container with `hutch rm`' });
+        throw new UsageError(
+          'CONTAINER_NAME_TAKEN',
+          `cannot create container ${config.name}: the name is in use by ${id.slice(0, 12)}`,
+          { hint: 'choose another --name, or remove the other container with `hutch rm`' },
+        );
       }
     }
     const files = containerFiles(store, config.id);
@@ -136,7 +171,9 @@ export async function createRecord(store: ContainerStore, config: ContainerConfi
 /** Ids of every container with a record. */
 export function listIds(store: ContainerStore): string[] {
   if (!existsSync(store.data)) return [];
-  return readdirSync(store.data).filter((e) => /^[0-9a-zA-Z][\w.-]*$/.test(e) && existsSync(join(store.data, e, 'config.json')));
+  return readdirSync(store.data).filter(
+    (e) => /^[0-9a-zA-Z][\w.-]*$/.test(e) && existsSync(join(store.data, e, 'config.json')),
+  );
 }
 
 /** Finds a container by full id, name, or unique id prefix. */
@@ -153,8 +190,14 @@ export function resolveContainer(store: ContainerStore, ref: string): string {
   if (byName.length === 1) return byName[0]!;
   const byPrefix = ids.filter((id) => id.startsWith(ref));
   if (byPrefix.length === 1 && ref.length >= 3) return byPrefix[0]!;
-  if (byPrefix.length > 1) throw new UsageError('CONTAINER_AMBIGUOUS', `container id prefix ${ref} matches ${byPrefix.length} containers`, { hint: 'give more characters of the id, or the name' });
-  throw new UsageError('CONTAINER_NOT_FOUND', `no such container: ${ref}`, { hint: 'list containers with `hutch ps -a`', exitCode: 125 });
+  if (byPrefix.length > 1)
+    throw new UsageError('CONTAINER_AMBIGUOUS', `container id prefix ${ref} matches ${byPrefix.length} containers`, {
+      hint: 'give more characters of the id, or the name',
+    });
+  throw new UsageError('CONTAINER_NOT_FOUND', `no such container: ${ref}`, {
+    hint: 'list containers with `hutch ps -a`',
+    exitCode: 125,
+  });
 }
 
 function readJson<T>(file: string, id: string): T {
@@ -162,13 +205,23 @@ function readJson<T>(file: string, id: string): T {
   try {
     text = readFileSync(file, 'utf8');
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new UsageError('CONTAINER_NOT_FOUND', `no such container: ${id}`, { hint: 'list containers with `hutch ps -a`' });
-    throw new StoreError('CONTAINER_RECORD_UNREADABLE', `cannot read ${file}: ${(error as NodeJS.ErrnoException).code}`, { hint: 'check the permissions of hutch\'s data directory', cause: error });
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT')
+      throw new UsageError('CONTAINER_NOT_FOUND', `no such container: ${id}`, {
+        hint: 'list containers with `hutch ps -a`',
+      });
+    throw new StoreError(
+      'CONTAINER_RECORD_UNREADABLE',
+      `cannot read ${file}: ${(error as NodeJS.ErrnoException).code}`,
+      { hint: "check the permissions of hutch's data directory", cause: error },
+    );
   }
   try {
     return JSON.parse(text) as T;
   } catch (error) {
-    throw new StoreError('CONTAINER_RECORD_CORRUPT', `cannot read container ${id}: ${file} is not valid JSON`, { hint: `remove the container with \`hutch rm -f ${id.slice(0, 12)}\``, cause: error });
+    throw new StoreError('CONTAINER_RECORD_CORRUPT', `cannot read container ${id}: ${file} is not valid JSON`, {
+      hint: `remove the container with \`hutch rm -f ${id.slice(0, 12)}\``,
+      cause: error,
+    });
   }
 }
 

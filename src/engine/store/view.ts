@@ -18,8 +18,20 @@ const LIVE = new Set(['creating', 'created', 'running', 'paused']);
 export function viewContainer(store: ContainerStore, id: string): ContainerView {
   const config = readConfig(store, id);
   const state = readState(store, id);
-  if (LIVE.has(state.status) && state.monitorPid !== undefined && !isSameProcess(state.monitorPid, state.monitorStart)) {
-    return { config, state: { ...state, status: 'stopped', exitCode: state.exitCode ?? -1, error: state.error ?? `the monitor (pid ${state.monitorPid}) died; the exit status is unknown` } };
+  if (
+    LIVE.has(state.status) &&
+    state.monitorPid !== undefined &&
+    !isSameProcess(state.monitorPid, state.monitorStart)
+  ) {
+    return {
+      config,
+      state: {
+        ...state,
+        status: 'stopped',
+        exitCode: state.exitCode ?? -1,
+        error: state.error ?? `the monitor (pid ${state.monitorPid}) died; the exit status is unknown`,
+      },
+    };
   }
   return { config, state };
 }

@@ -34,10 +34,13 @@ export interface ResetResult {
 
 /** What a reset of `paths` (and of the OCI face's `ociRoot`) would take. */
 export async function planReset(paths: HutchPaths, ociRoot: string | undefined): Promise<ResetPlan> {
-  const running = (await listContainers(userStore(paths))).filter(isLive).map((v) => `${v.config.name} (${v.config.id.slice(0, 12)})`);
+  const running = (await listContainers(userStore(paths)))
+    .filter(isLive)
+    .map((v) => `${v.config.name} (${v.config.id.slice(0, 12)})`);
   for (const id of foregroundRuns(paths)) running.push(`a foreground hutch run (${id.slice(0, 12)})`);
   if (ociRoot !== undefined) {
-    for (const r of listOci(ociRoot)) if (ociStatus(r) === 'running' || ociStatus(r) === 'created') running.push(`${r.id} (hutch runtime)`);
+    for (const r of listOci(ociRoot))
+      if (ociStatus(r) === 'running' || ociStatus(r) === 'created') running.push(`${r.id} (hutch runtime)`);
   }
   const dirs = [paths.data, paths.run, ...(ociRoot === undefined ? [] : [ociRoot])];
   return { paths, ociRoot, dirs: dirs.filter((d) => existsSync(d)), running };
@@ -46,8 +49,13 @@ export async function planReset(paths: HutchPaths, ociRoot: string | undefined):
 /** Ends what runs (only with `force`), then removes every container and folder of the plan. */
 export async function reset(plan: ResetPlan, force: boolean): Promise<ResetResult> {
   if (plan.running.length > 0 && !force) {
-    throw new UsageError('RESET_CONTAINERS_RUNNING', `cannot reset hutch's storage: ${plan.running.length} container(s) still run: ${plan.running.join(', ')}`,
-      { hint: 'stop them first (`hutch stop`, or end the foreground runs), or use `hutch system reset --force`, which stops them' });
+    throw new UsageError(
+      'RESET_CONTAINERS_RUNNING',
+      `cannot reset hutch's storage: ${plan.running.length} container(s) still run: ${plan.running.join(', ')}`,
+      {
+        hint: 'stop them first (`hutch stop`, or end the foreground runs), or use `hutch system reset --force`, which stops them',
+      },
+    );
   }
   for (const id of foregroundRuns(plan.paths)) await endForegroundRun(plan.paths, id);
   const store = userStore(plan.paths);
@@ -83,7 +91,10 @@ function held(lock: string): boolean {
 async function endForegroundRun(paths: HutchPaths, id: string): Promise<void> {
   let holders: { pid: number; start: number | undefined }[];
   try {
-    holders = lockHolders(join(paths.run, 'ephemeral', id, 'lock')).map((pid) => ({ pid, start: processStartTime(pid) }));
+    holders = lockHolders(join(paths.run, 'ephemeral', id, 'lock')).map((pid) => ({
+      pid,
+      start: processStartTime(pid),
+    }));
   } catch {
     return; // it ended meanwhile
   }

@@ -5,7 +5,15 @@ import { UsageError } from '../../errors.js';
 /** One `-v` or `--mount`, parsed but not yet resolved against the volume store. */
 export type MountFlag =
   | { kind: 'bind'; source: string; destination: string; readonly: boolean; chown: boolean; overlay: boolean }
-  | { kind: 'volume'; name: string; destination: string; readonly: boolean; chown: boolean; overlay: boolean; nocopy: boolean }
+  | {
+      kind: 'volume';
+      name: string;
+      destination: string;
+      readonly: boolean;
+      chown: boolean;
+      overlay: boolean;
+      nocopy: boolean;
+    }
   | { kind: 'tmpfs'; destination: string; options: string[] };
 
 const V_OPTIONS = new Set(['ro', 'rw', 'U', 'O', 'nocopy']);
@@ -18,14 +26,24 @@ const V_OPTIONS = new Set(['ro', 'rw', 'U', 'O', 'nocopy']);
  */
 export function parseVolumeFlag(value: string, cwd: string): MountFlag {
   const parts = value.split(':');
-  const bad = (why: string): UsageError => new UsageError('VOLUME_INVALID', `invalid -v ${value}: ${why}`, { hint: 'use -v SRC:DST[:ro|rw|U|O] (SRC a path, ./path or volume name), e.g. -v ./data:/data:ro or -v cache:/cache' });
+  const bad = (why: string): UsageError =>
+    new UsageError('VOLUME_INVALID', `invalid -v ${value}: ${why}`, {
+      hint: 'use -v SRC:DST[:ro|rw|U|O] (SRC a path, ./path or volume name), e.g. -v ./data:/data:ro or -v cache:/cache',
+    });
   if (parts.length > 3 || parts.some((p, i) => p === '' && i < 2)) throw bad('expected [SRC:]DST[:OPTIONS]');
-  const [source, destination, opts] = parts.length === 1 ? [undefined, parts[0]!, undefined] : [parts[0]!, parts[1]!, parts[2]];
+  const [source, destination, opts] =
+    parts.length === 1 ? [undefined, parts[0]!, undefined] : [parts[0]!, parts[1]!, parts[2]];
   const options = opts === undefined ? [] : opts.split(',');
   const unknown = options.find((o) => !V_OPTIONS.has(o));
   if (unknown !== undefined) throw bad(`unknown option ${unknown}`);
-  const common = { destination: checkDestination(destination, bad), readonly: options.includes('ro'), chown: options.includes('U'), overlay: options.includes('O') };
-  if (source === undefined) return { kind: 'volume', name: anonymousName(), nocopy: options.includes('nocopy'), ...common };
+  const common = {
+    destination: checkDestination(destination, bad),
+    readonly: options.includes('ro'),
+    chown: options.includes('U'),
+    overlay: options.includes('O'),
+  };
+  if (source === undefined)
+    return { kind: 'volume', name: anonymousName(), nocopy: options.includes('nocopy'), ...common };
   if (isHostPath(source)) return { kind: 'bind', source: resolve(cwd, source), ...common };
   return { kind: 'volume', name: source, nocopy: options.includes('nocopy'), ...common };
 }
@@ -35,7 +53,10 @@ export function parseVolumeFlag(value: string, cwd: string): MountFlag {
  * [,tmpfs-size=N][,tmpfs-mode=M]` (docker's keys; src, dst and target are accepted too).
  */
 export function parseMountFlag(value: string, cwd: string): MountFlag {
-  const bad = (why: string): UsageError => new UsageError('MOUNT_INVALID', `invalid --mount ${value}: ${why}`, { hint: 'e.g. --mount type=volume,source=cache,destination=/cache or --mount type=bind,src=./data,dst=/data,readonly' });
+  const bad = (why: string): UsageError =>
+    new UsageError('MOUNT_INVALID', `invalid --mount ${value}: ${why}`, {
+      hint: 'e.g. --mount type=volume,source=cache,destination=/cache or --mount type=bind,src=./data,dst=/data,readonly',
+    });
   const keys = new Map<string, string>();
   for (const field of value.split(',')) {
     const eq = field.indexOf('=');
@@ -59,14 +80,26 @@ export function parseMountFlag(value: string, cwd: string): MountFlag {
     const size = take('tmpfs-size');
     const mode = take('tmpfs-mode');
     if (source !== undefined) throw bad('a tmpfs has no source');
-    const options = [...(size === undefined ? [] : [`size=${size}`]), `mode=${mode ?? '1777'}`, ...(readonly ? ['ro'] : [])];
+    const options = [
+      ...(size === undefined ? [] : [`size=${size}`]),
+      `mode=${mode ?? '1777'}`,
+      ...(readonly ? ['ro'] : []),
+    ];
     flag = { kind: 'tmpfs', destination, options };
   } else if (type === 'bind') {
     if (source === undefined) throw bad('a bind mount needs source=');
     flag = { kind: 'bind', source: resolve(cwd, source), destination, readonly, chown: false, overlay: false };
   } else if (type === 'volume') {
     const nocopy = take('volume-nocopy');
-    flag = { kind: 'volume', name: source ?? anonymousName(), destination, readonly, chown: false, overlay: false, nocopy: nocopy === 'true' };
+    flag = {
+      kind: 'volume',
+      name: source ?? anonymousName(),
+      destination,
+      readonly,
+      chown: false,
+      overlay: false,
+      nocopy: nocopy === 'true',
+    };
   } else throw bad(`type ${type} is not volume, bind or tmpfs`);
   const unknown = [...keys.keys()][0];
   if (unknown !== undefined) throw bad(`unknown key ${unknown}`);
@@ -78,7 +111,8 @@ function isHostPath(source: string): boolean {
 }
 
 function checkDestination(destination: string, bad: (why: string) => UsageError): string {
-  if (!posix.isAbsolute(destination)) throw bad(`the destination ${JSON.stringify(destination)} is not an absolute path`);
+  if (!posix.isAbsolute(destination))
+    throw bad(`the destination ${JSON.stringify(destination)} is not an absolute path`);
   return posix.normalize(destination);
 }
 

@@ -33,8 +33,15 @@ export interface MountContext {
  * filled from the image's content at their destination the first time one is mounted (docker's
  * rule; not with nocopy), and marked as used by the container. On failure no mark stays.
  */
-export async function resolveMounts(volumeFlags: string[], mountFlags: string[], ctx: MountContext): Promise<ResolvedMounts> {
-  const flags = [...volumeFlags.map((v) => parseVolumeFlag(v, ctx.cwd)), ...mountFlags.map((m) => parseMountFlag(m, ctx.cwd))];
+export async function resolveMounts(
+  volumeFlags: string[],
+  mountFlags: string[],
+  ctx: MountContext,
+): Promise<ResolvedMounts> {
+  const flags = [
+    ...volumeFlags.map((v) => parseVolumeFlag(v, ctx.cwd)),
+    ...mountFlags.map((m) => parseMountFlag(m, ctx.cwd)),
+  ];
   const out: ResolvedMounts = { volumes: [], tmpfs: [], chown: [], names: [] };
   const store = new VolumeStore(ctx.root);
   try {
@@ -46,7 +53,13 @@ export async function resolveMounts(volumeFlags: string[], mountFlags: string[],
   return out;
 }
 
-async function resolveOne(flag: MountFlag, i: number, store: VolumeStore, ctx: MountContext, out: ResolvedMounts): Promise<void> {
+async function resolveOne(
+  flag: MountFlag,
+  i: number,
+  store: VolumeStore,
+  ctx: MountContext,
+  out: ResolvedMounts,
+): Promise<void> {
   if (flag.kind === 'tmpfs') {
     out.tmpfs.push(`${flag.destination}:${flag.options.join(',')}`);
     return;
@@ -56,7 +69,8 @@ async function resolveOne(flag: MountFlag, i: number, store: VolumeStore, ctx: M
     await store.create(flag.name, {}, true);
     await store.markUsed(flag.name, ctx.id);
     out.names.push(flag.name);
-    if (!flag.nocopy && ctx.image && store.takeFill(flag.name)) materializeRootfs(ctx.image, source, flag.destination.slice(1));
+    if (!flag.nocopy && ctx.image && store.takeFill(flag.name))
+      materializeRootfs(ctx.image, source, flag.destination.slice(1));
   }
   if (flag.overlay) source = overlayCopy(source, join(ctx.dataDir, 'overlay', String(i)));
   if (flag.chown) out.chown.push(source);
@@ -73,7 +87,11 @@ function overlayCopy(source: string, copy: string): string {
   try {
     cpSync(source, copy, { recursive: true, verbatimSymlinks: true, preserveTimestamps: true, force: true });
   } catch (error) {
-    throw new UsageError('VOLUME_OVERLAY', `cannot make the :O overlay of ${source}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, { hint: 'check that the source exists and that you can read all of it', cause: error });
+    throw new UsageError(
+      'VOLUME_OVERLAY',
+      `cannot make the :O overlay of ${source}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`,
+      { hint: 'check that the source exists and that you can read all of it', cause: error },
+    );
   }
   return copy;
 }

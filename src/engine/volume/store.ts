@@ -33,11 +33,18 @@ export class VolumeStore {
   }
 
   /** Creates a volume; an existing name is an error unless `reuse` (a -v that names it). */
-  async create(name: string, labels: Record<string, string> = {}, reuse = false): Promise<{ record: VolumeRecord; created: boolean }> {
+  async create(
+    name: string,
+    labels: Record<string, string> = {},
+    reuse = false,
+  ): Promise<{ record: VolumeRecord; created: boolean }> {
     checkName(name);
     return this.locked(() => {
       if (existsSync(this.recordFile(name))) {
-        if (!reuse) throw new UsageError('VOLUME_EXISTS', `cannot create volume ${name}: a volume of that name exists`, { hint: 'choose another name, or use the existing one (hutch volume inspect)' });
+        if (!reuse)
+          throw new UsageError('VOLUME_EXISTS', `cannot create volume ${name}: a volume of that name exists`, {
+            hint: 'choose another name, or use the existing one (hutch volume inspect)',
+          });
         return { record: this.get(name), created: false };
       }
       // Made under a temporary name and renamed: a half-made volume is never seen.
@@ -45,7 +52,15 @@ export class VolumeStore {
       rmSync(temp, { recursive: true, force: true });
       mkdirSync(join(temp, '_data'), { recursive: true, mode: 0o755 });
       mkdirSync(join(temp, 'users'), { mode: 0o700 });
-      const record: VolumeRecord = { Name: name, Driver: 'local', Mountpoint: join(this.dir, name, '_data'), CreatedAt: new Date().toISOString(), Labels: labels, Options: {}, Scope: 'local' };
+      const record: VolumeRecord = {
+        Name: name,
+        Driver: 'local',
+        Mountpoint: join(this.dir, name, '_data'),
+        CreatedAt: new Date().toISOString(),
+        Labels: labels,
+        Options: {},
+        Scope: 'local',
+      };
       atomicWriteFile(join(temp, 'volume.json'), JSON.stringify(record, null, 1) + '\n');
       renameSync(temp, join(this.dir, name));
       return { record, created: true };
@@ -57,12 +72,18 @@ export class VolumeStore {
     try {
       text = readFileSync(this.recordFile(name), 'utf8');
     } catch (error) {
-      throw new UsageError('VOLUME_NOT_FOUND', `no volume named ${name}`, { hint: 'see hutch volume ls', cause: error });
+      throw new UsageError('VOLUME_NOT_FOUND', `no volume named ${name}`, {
+        hint: 'see hutch volume ls',
+        cause: error,
+      });
     }
     try {
       return JSON.parse(text) as VolumeRecord;
     } catch (error) {
-      throw new StoreError('VOLUME_CORRUPT', `cannot read volume ${name}: ${this.recordFile(name)} is not valid JSON`, { hint: `remove it with hutch volume rm -f ${name}`, cause: error });
+      throw new StoreError('VOLUME_CORRUPT', `cannot read volume ${name}: ${this.recordFile(name)} is not valid JSON`, {
+        hint: `remove it with hutch volume rm -f ${name}`,
+        cause: error,
+      });
     }
   }
 
@@ -73,7 +94,10 @@ export class VolumeStore {
     } catch {
       return [];
     }
-    return names.filter((n) => existsSync(this.recordFile(n))).sort().map((n) => this.get(n));
+    return names
+      .filter((n) => existsSync(this.recordFile(n)))
+      .sort()
+      .map((n) => this.get(n));
   }
 
   /** The containers that mount `name` (their ids). */
@@ -110,7 +134,11 @@ export class VolumeStore {
       this.get(name);
       const users = this.users(name);
       if (users.length > 0 && !force) {
-        throw new UsageError('VOLUME_IN_USE', `cannot remove volume ${name}: it is used by container${users.length > 1 ? 's' : ''} ${users.map((u) => u.slice(0, 12)).join(', ')}`, { hint: 'remove the containers first (hutch rm), or use -f' });
+        throw new UsageError(
+          'VOLUME_IN_USE',
+          `cannot remove volume ${name}: it is used by container${users.length > 1 ? 's' : ''} ${users.map((u) => u.slice(0, 12)).join(', ')}`,
+          { hint: 'remove the containers first (hutch rm), or use -f' },
+        );
       }
       const to = join(this.dir, `.gone-${name}-${process.pid}`);
       renameSync(join(this.dir, name), to);
@@ -122,7 +150,9 @@ export class VolumeStore {
 
   /** Removes every volume no container uses; returns their names. */
   async prune(removeTree: (dir: string) => Promise<void>): Promise<string[]> {
-    const unused = this.list().filter((v) => this.users(v.Name).length === 0).map((v) => v.Name);
+    const unused = this.list()
+      .filter((v) => this.users(v.Name).length === 0)
+      .map((v) => v.Name);
     const removed: string[] = [];
     for (const name of unused) {
       try {
@@ -130,7 +160,11 @@ export class VolumeStore {
         removed.push(name);
       } catch (error) {
         // Put to use (or removed) since the listing: not prunable any more.
-        if ((error as { code?: string }).code !== 'VOLUME_IN_USE' && (error as { code?: string }).code !== 'VOLUME_NOT_FOUND') throw error;
+        if (
+          (error as { code?: string }).code !== 'VOLUME_IN_USE' &&
+          (error as { code?: string }).code !== 'VOLUME_NOT_FOUND'
+        )
+          throw error;
       }
     }
     return removed;
@@ -147,7 +181,10 @@ export class VolumeStore {
 }
 
 function checkName(name: string): string {
-  if (!NAME.test(name)) throw new UsageError('VOLUME_NAME_INVALID', `invalid volume name ${JSON.stringify(name)}`, { hint: 'use letters, digits, _ . and -, starting with a letter or digit' });
+  if (!NAME.test(name))
+    throw new UsageError('VOLUME_NAME_INVALID', `invalid volume name ${JSON.stringify(name)}`, {
+      hint: 'use letters, digits, _ . and -, starting with a letter or digit',
+    });
   return name;
 }
 

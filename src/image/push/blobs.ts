@@ -26,16 +26,34 @@ export interface PushBlob {
  * the layer decompressed and compressed again (plain tar layers of an import or a docker-archive,
  * gzip layers asked for as zstd) into a file under `tempDir`.
  */
-export async function layerBlob(store: Store, layer: ImageRecord['layers'][number], compression: Compression, tempDir: string): Promise<PushBlob> {
+export async function layerBlob(
+  store: Store,
+  layer: ImageRecord['layers'][number],
+  compression: Compression,
+  tempDir: string,
+): Promise<PushBlob> {
   const file = store.blobPath(layer.digest);
   const mediaType = compression === 'gzip' ? MediaType.ociLayerGzip : MediaType.ociLayerZstd;
-  if (sniff(file) === compression) return { file, digest: layer.digest, size: statSync(file).size, mediaType, reused: true };
+  if (sniff(file) === compression)
+    return { file, digest: layer.digest, size: statSync(file).size, mediaType, reused: true };
   const out = join(tempDir, layer.digest.slice(7));
   const hash = createHash('sha256');
   let size = 0;
-  const count = new Transform({ transform(chunk: Buffer, _e, done) { hash.update(chunk); size += chunk.length; done(null, chunk); } });
+  const count = new Transform({
+    transform(chunk: Buffer, _e, done) {
+      hash.update(chunk);
+      size += chunk.length;
+      done(null, chunk);
+    },
+  });
   const input = createReadStream(file);
-  const stages = [input, ...(await decompressors(input, layer.digest)), compression === 'gzip' ? createGzip() : await zstdCompressor(), count, createWriteStream(out)];
+  const stages = [
+    input,
+    ...(await decompressors(input, layer.digest)),
+    compression === 'gzip' ? createGzip() : await zstdCompressor(),
+    count,
+    createWriteStream(out),
+  ];
   await pipeline(stages as [NodeJS.ReadableStream, ...Duplex[], NodeJS.WritableStream]);
   return { file: out, digest: `sha256:${hash.digest('hex')}`, size, mediaType, reused: false };
 }
@@ -47,7 +65,10 @@ function sniff(file: string): Compression | 'none' {
   try {
     fd = openSync(file, 'r');
   } catch (error) {
-    throw new StoreError('STORE_BLOB_MISSING', `blob ${file} is missing from the store`, { hint: 'pull the image again', cause: error });
+    throw new StoreError('STORE_BLOB_MISSING', `blob ${file} is missing from the store`, {
+      hint: 'pull the image again',
+      cause: error,
+    });
   }
   try {
     readSync(fd, head, 0, 4, 0);

@@ -41,15 +41,29 @@ export async function pushImage(text: string, dest: string | undefined, options:
     const mountFrom = sameRegistryRepos(image, ref);
     for (const blob of blobs) {
       const outcome = await putBlob(client, blob, mountFrom, options.chunkSize ?? 16 << 20, () => undefined);
-      log(`Copying blob ${blob.digest.slice(7, 19)} ${outcome === 'exists' ? 'skipped: already exists' : outcome === 'mounted' ? 'mounted from another repository' : `done (${blob.size} bytes)`}`);
+      log(
+        `Copying blob ${blob.digest.slice(7, 19)} ${outcome === 'exists' ? 'skipped: already exists' : outcome === 'mounted' ? 'mounted from another repository' : `done (${blob.size} bytes)`}`,
+      );
     }
-    const config = { file: store.blobPath(image.config), digest: image.config, size: statSync(store.blobPath(image.config)).size, mediaType: MediaType.ociConfig, reused: true };
+    const config = {
+      file: store.blobPath(image.config),
+      digest: image.config,
+      size: statSync(store.blobPath(image.config)).size,
+      mediaType: MediaType.ociConfig,
+      reused: true,
+    };
     await putBlob(client, config, mountFrom, Infinity, () => undefined);
     log(`Copying config ${image.config.slice(7, 19)} done`);
     const manifest = manifestFor(store, image, blobs, config.size);
     log('Writing manifest to image destination');
     const what = `manifest ${formatReference(ref)}`;
-    await client.send('PUT', `/v2/${client.options.repository}/manifests/${ref.digest ?? ref.tag ?? 'latest'}`, { headers: { 'content-type': manifest.mediaType }, body: manifest.bytes }, what, [201]);
+    await client.send(
+      'PUT',
+      `/v2/${client.options.repository}/manifests/${ref.digest ?? ref.tag ?? 'latest'}`,
+      { headers: { 'content-type': manifest.mediaType }, body: manifest.bytes },
+      what,
+      [201],
+    );
     return sha256(manifest.bytes);
   } finally {
     rmSync(temp, { recursive: true, force: true });
@@ -59,28 +73,51 @@ export async function pushImage(text: string, dest: string | undefined, options:
 function endpoint(ref: ImageRef, options: PushOptions): ConstructorParameters<typeof RegistryClient>[0] {
   const conf = loadRegistriesConf(options.env);
   if (isBlocked(conf, ref.registry, ref.repository)) {
-    throw new RegistryError('REGISTRY_BLOCKED', `cannot push to ${formatReference(ref)}: registries.conf blocks it`, { hint: 'edit registries.conf or pick another registry' });
+    throw new RegistryError('REGISTRY_BLOCKED', `cannot push to ${formatReference(ref)}: registries.conf blocks it`, {
+      hint: 'edit registries.conf or pick another registry',
+    });
   }
   const primary = endpointsFor(conf, ref.registry, ref.repository, options.tlsVerify === false).at(-1)!;
-  if (primary.host === 'localhost') throw new UsageError('PUSH_NO_REGISTRY', `cannot push ${formatReference(ref)}: localhost/ names an image of this store, not a registry`, { hint: 'give a destination in a registry, e.g. hutch push IMAGE registry.example.org/team/app:1' });
-  return { ...primary, credentials: options.credentials ?? findCredentials(primary.host, primary.repository, options.env) };
+  if (primary.host === 'localhost')
+    throw new UsageError(
+      'PUSH_NO_REGISTRY',
+      `cannot push ${formatReference(ref)}: localhost/ names an image of this store, not a registry`,
+      { hint: 'give a destination in a registry, e.g. hutch push IMAGE registry.example.org/team/app:1' },
+    );
+  return {
+    ...primary,
+    credentials: options.credentials ?? findCredentials(primary.host, primary.repository, options.env),
+  };
 }
 
 /** Repositories of the destination's registry the image was named in: sources for blob mounts. */
 function sameRegistryRepos(image: ImageRecord, dest: ImageRef): string[] {
-  return image.names.map((n) => parseReference(n)).filter((r) => r.registry === dest.registry && r.repository !== dest.repository).map((r) => r.repository);
+  return image.names
+    .map((n) => parseReference(n))
+    .filter((r) => r.registry === dest.registry && r.repository !== dest.repository)
+    .map((r) => r.repository);
 }
 
 /** The stored manifest when every layer went as stored and it is OCI or Docker schema 2; else a new OCI manifest. */
-function manifestFor(store: Store, image: ImageRecord, blobs: PushBlob[], configSize: number): { bytes: Buffer; mediaType: string } {
+function manifestFor(
+  store: Store,
+  image: ImageRecord,
+  blobs: PushBlob[],
+  configSize: number,
+): { bytes: Buffer; mediaType: string } {
   const stored = store.readBlob(image.manifest);
   const parsed = JSON.parse(stored.toString()) as { mediaType?: string; layers?: { digest: string }[] };
-  const same = parsed.layers?.length === blobs.length && blobs.every((b, i) => b.reused && parsed.layers![i]!.digest === b.digest);
-  if (same && (parsed.mediaType === MediaType.ociManifest || parsed.mediaType === MediaType.dockerManifest)) return { bytes: stored, mediaType: parsed.mediaType };
-  const bytes = Buffer.from(JSON.stringify({
-    schemaVersion: 2, mediaType: MediaType.ociManifest,
-    config: { mediaType: MediaType.ociConfig, digest: image.config, size: configSize },
-    layers: blobs.map((b) => ({ mediaType: b.mediaType, digest: b.digest, size: b.size })),
-  }));
+  const same =
+    parsed.layers?.length === blobs.length && blobs.every((b, i) => b.reused && parsed.layers![i]!.digest === b.digest);
+  if (same && (parsed.mediaType === MediaType.ociManifest || parsed.mediaType === MediaType.dockerManifest))
+    return { bytes: stored, mediaType: parsed.mediaType };
+  const bytes = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: MediaType.ociManifest,
+      config: { mediaType: MediaType.ociConfig, digest: image.config, size: configSize },
+      layers: blobs.map((b) => ({ mediaType: b.mediaType, digest: b.digest, size: b.size })),
+    }),
+  );
   return { bytes, mediaType: MediaType.ociManifest };
 }

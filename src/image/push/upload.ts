@@ -12,14 +12,26 @@ export type BlobOutcome = 'exists' | 'mounted' | 'uploaded';
  * that hold it) works; else an upload, monolithic (one PUT) up to `chunkSize` bytes and chunked
  * (PATCHes with Content-Range, then the closing PUT) above.
  */
-export async function putBlob(client: RegistryClient, blob: PushBlob, mountFrom: string[], chunkSize: number, onBytes: (n: number) => void): Promise<BlobOutcome> {
+export async function putBlob(
+  client: RegistryClient,
+  blob: PushBlob,
+  mountFrom: string[],
+  chunkSize: number,
+  onBytes: (n: number) => void,
+): Promise<BlobOutcome> {
   const repo = client.options.repository;
   const what = `blob ${blob.digest} to ${client.options.host}/${repo}`;
   const head = await client.send('HEAD', `/v2/${repo}/blobs/${blob.digest}`, {}, what, [200, 404]);
   if (head.status === 200) return 'exists';
   let started: Response | undefined;
   for (const from of mountFrom.filter((r) => r !== repo)) {
-    const res = await client.send('POST', `/v2/${repo}/blobs/uploads/?mount=${encodeURIComponent(blob.digest)}&from=${encodeURIComponent(from)}`, {}, what, [201, 202]);
+    const res = await client.send(
+      'POST',
+      `/v2/${repo}/blobs/uploads/?mount=${encodeURIComponent(blob.digest)}&from=${encodeURIComponent(from)}`,
+      {},
+      what,
+      [201, 202],
+    );
     if (res.status === 201) return 'mounted';
     started = res; // the registry opened an upload instead
     break;
@@ -27,7 +39,13 @@ export async function putBlob(client: RegistryClient, blob: PushBlob, mountFrom:
   started ??= await client.send('POST', `/v2/${repo}/blobs/uploads/`, {}, what, [202]);
   let location = uploadUrl(started, what);
   if (blob.size <= chunkSize) {
-    await client.send('PUT', withDigest(location, blob.digest), { headers: { 'content-type': 'application/octet-stream' }, body: readFileSync(blob.file) }, what, [201]);
+    await client.send(
+      'PUT',
+      withDigest(location, blob.digest),
+      { headers: { 'content-type': 'application/octet-stream' }, body: readFileSync(blob.file) },
+      what,
+      [201],
+    );
     onBytes(blob.size);
     return 'uploaded';
   }
@@ -36,7 +54,11 @@ export async function putBlob(client: RegistryClient, blob: PushBlob, mountFrom:
     for (let offset = 0; offset < blob.size; offset += chunkSize) {
       const chunk = Buffer.alloc(Math.min(chunkSize, blob.size - offset));
       readSync(fd, chunk, 0, chunk.length, offset);
-      const headers = { 'content-type': 'application/octet-stream', 'content-range': `${offset}-${offset + chunk.length - 1}`, 'content-length': String(chunk.length) };
+      const headers = {
+        'content-type': 'application/octet-stream',
+        'content-range': `${offset}-${offset + chunk.length - 1}`,
+        'content-length': String(chunk.length),
+      };
       location = uploadUrl(await client.send('PATCH', location, { headers, body: chunk }, what, [202]), what);
       onBytes(chunk.length);
     }
@@ -50,7 +72,10 @@ export async function putBlob(client: RegistryClient, blob: PushBlob, mountFrom:
 /** The Location of an upload session, absolute (registries may answer with a path). */
 function uploadUrl(res: Response, what: string): string {
   const location = res.headers.get('location');
-  if (location === null) throw new RegistryError('PUSH_HTTP', `cannot push ${what}: the registry gave no upload location`, { hint: 'the registry is misbehaving' });
+  if (location === null)
+    throw new RegistryError('PUSH_HTTP', `cannot push ${what}: the registry gave no upload location`, {
+      hint: 'the registry is misbehaving',
+    });
   return new URL(location, res.url).href;
 }
 

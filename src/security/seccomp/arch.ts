@@ -26,17 +26,43 @@ function table(text: string): Map<string, number> {
 }
 
 const ARCHES: Arch[] = [
-  { name: 'SCMP_ARCH_X86_64', goName: 'amd64', audit: 0xc000003e, bits: 64, nrBase: 0, syscalls: table(X86_64_SYSCALLS) },
+  {
+    name: 'SCMP_ARCH_X86_64',
+    goName: 'amd64',
+    audit: 0xc000003e,
+    bits: 64,
+    nrBase: 0,
+    syscalls: table(X86_64_SYSCALLS),
+  },
   { name: 'SCMP_ARCH_X86', goName: '386', audit: 0x40000003, bits: 32, nrBase: 0, syscalls: table(X86_SYSCALLS) },
-  { name: 'SCMP_ARCH_X32', goName: 'x32', audit: 0xc000003e, bits: 64, nrBase: X32_SYSCALL_BIT, syscalls: table(X32_SYSCALLS) },
-  { name: 'SCMP_ARCH_AARCH64', goName: 'arm64', audit: 0xc00000b7, bits: 64, nrBase: 0, syscalls: table(AARCH64_SYSCALLS) },
+  {
+    name: 'SCMP_ARCH_X32',
+    goName: 'x32',
+    audit: 0xc000003e,
+    bits: 64,
+    nrBase: X32_SYSCALL_BIT,
+    syscalls: table(X32_SYSCALLS),
+  },
+  {
+    name: 'SCMP_ARCH_AARCH64',
+    goName: 'arm64',
+    audit: 0xc00000b7,
+    bits: 64,
+    nrBase: 0,
+    syscalls: table(AARCH64_SYSCALLS),
+  },
 ];
 
 /** The arch hutch runs on (its filter's first section). */
 export function nativeArch(): Arch {
   const name = process.arch === 'x64' ? 'SCMP_ARCH_X86_64' : process.arch === 'arm64' ? 'SCMP_ARCH_AARCH64' : undefined;
   const arch = ARCHES.find((a) => a.name === name);
-  if (arch === undefined) throw new UsageError('SECCOMP_ARCH', `cannot build a seccomp filter: architecture ${process.arch} has no syscall table in hutch`, { hint: 'run with --security-opt seccomp=unconfined' });
+  if (arch === undefined)
+    throw new UsageError(
+      'SECCOMP_ARCH',
+      `cannot build a seccomp filter: architecture ${process.arch} has no syscall table in hutch`,
+      { hint: 'run with --security-opt seccomp=unconfined' },
+    );
   return arch;
 }
 

@@ -12,7 +12,12 @@ export const OP = {
 } as const;
 
 /** struct seccomp_data: nr, arch, instruction_pointer, args[6] (u64, little-endian here). */
-export const DATA = { nr: 0, arch: 4, argLow: (i: number): number => 16 + 8 * i, argHigh: (i: number): number => 20 + 8 * i } as const;
+export const DATA = {
+  nr: 0,
+  arch: 4,
+  argLow: (i: number): number => 16 + 8 * i,
+  argHigh: (i: number): number => 20 + 8 * i,
+} as const;
 
 /** The kernel's limit on one filter (BPF_MAXINSNS). */
 export const MAX_INSNS = 4096;
@@ -85,7 +90,8 @@ export class Assembler {
   private offset(target: Target, at: number, max: number): number {
     if (typeof target === 'number') return target;
     const to = this.labels.get(target);
-    if (to === undefined || to <= at || to - at - 1 > max) throw new BugError(`seccomp assembler: jump from ${at} to ${target} (${to}) is not a forward jump within ${max}`);
+    if (to === undefined || to <= at || to - at - 1 > max)
+      throw new BugError(`seccomp assembler: jump from ${at} to ${target} (${to}) is not a forward jump within ${max}`);
     return to - at - 1;
   }
 }
@@ -105,5 +111,10 @@ export function encode(insns: Insn[]): Uint8Array {
 /** The inverse of encode (the tests' interpreter and `hutch` debugging read programs back). */
 export function decode(program: Uint8Array): Insn[] {
   const b = Buffer.from(program.buffer, program.byteOffset, program.byteLength);
-  return Array.from({ length: b.length / 8 }, (_, i) => ({ code: b.readUInt16LE(8 * i), jt: b.readUInt8(8 * i + 2), jf: b.readUInt8(8 * i + 3), k: b.readUInt32LE(8 * i + 4) }));
+  return Array.from({ length: b.length / 8 }, (_, i) => ({
+    code: b.readUInt16LE(8 * i),
+    jt: b.readUInt8(8 * i + 2),
+    jf: b.readUInt8(8 * i + 3),
+    k: b.readUInt32LE(8 * i + 4),
+  }));
 }

@@ -20,10 +20,22 @@ export interface SeccompProgram {
   flags: number;
 }
 
-export const RET = { KILL_PROCESS: 0x80000000, KILL_THREAD: 0, TRAP: 0x00030000, ERRNO: 0x00050000, TRACE: 0x7ff00000, LOG: 0x7ffc0000, ALLOW: 0x7fff0000 } as const;
+export const RET = {
+  KILL_PROCESS: 0x80000000,
+  KILL_THREAD: 0,
+  TRAP: 0x00030000,
+  ERRNO: 0x00050000,
+  TRACE: 0x7ff00000,
+  LOG: 0x7ffc0000,
+  ALLOW: 0x7fff0000,
+} as const;
 const ENOSYS = 38;
 const EPERM = 1;
-const FLAGS: Record<string, number> = { SECCOMP_FILTER_FLAG_TSYNC: 1, SECCOMP_FILTER_FLAG_LOG: 2, SECCOMP_FILTER_FLAG_SPEC_ALLOW: 4 };
+const FLAGS: Record<string, number> = {
+  SECCOMP_FILTER_FLAG_TSYNC: 1,
+  SECCOMP_FILTER_FLAG_LOG: 2,
+  SECCOMP_FILTER_FLAG_SPEC_ALLOW: 4,
+};
 
 type Arg = NonNullable<NonNullable<Seccomp['syscalls']>[number]['args']>[number];
 interface Rule {
@@ -35,24 +47,39 @@ interface Rule {
 export function actionValue(action: string, errnoRet: number | undefined, where: string): number {
   const data = (errnoRet ?? EPERM) & 0xffff;
   switch (action) {
-    case 'SCMP_ACT_ALLOW': return RET.ALLOW;
-    case 'SCMP_ACT_ERRNO': return (RET.ERRNO | data) >>> 0;
-    case 'SCMP_ACT_KILL': case 'SCMP_ACT_KILL_THREAD': return RET.KILL_THREAD;
-    case 'SCMP_ACT_KILL_PROCESS': return RET.KILL_PROCESS;
-    case 'SCMP_ACT_TRAP': return RET.TRAP;
-    case 'SCMP_ACT_TRACE': return (RET.TRACE | data) >>> 0;
-    case 'SCMP_ACT_LOG': return RET.LOG;
+    case 'SCMP_ACT_ALLOW':
+      return RET.ALLOW;
+    case 'SCMP_ACT_ERRNO':
+      return (RET.ERRNO | data) >>> 0;
+    case 'SCMP_ACT_KILL':
+    case 'SCMP_ACT_KILL_THREAD':
+      return RET.KILL_THREAD;
+    case 'SCMP_ACT_KILL_PROCESS':
+      return RET.KILL_PROCESS;
+    case 'SCMP_ACT_TRAP':
+      return RET.TRAP;
+    case 'SCMP_ACT_TRACE':
+      return (RET.TRACE | data) >>> 0;
+    case 'SCMP_ACT_LOG':
+      return RET.LOG;
   }
-  throw new UsageError('SECCOMP_ACTION', `cannot compile the seccomp profile: ${where}: action ${action} is not supported`, {
-    hint: 'use SCMP_ACT_ALLOW, SCMP_ACT_ERRNO, SCMP_ACT_KILL(_PROCESS|_THREAD), SCMP_ACT_TRAP, SCMP_ACT_TRACE or SCMP_ACT_LOG (SCMP_ACT_NOTIFY needs a listener hutch does not have)',
-  });
+  throw new UsageError(
+    'SECCOMP_ACTION',
+    `cannot compile the seccomp profile: ${where}: action ${action} is not supported`,
+    {
+      hint: 'use SCMP_ACT_ALLOW, SCMP_ACT_ERRNO, SCMP_ACT_KILL(_PROCESS|_THREAD), SCMP_ACT_TRAP, SCMP_ACT_TRACE or SCMP_ACT_LOG (SCMP_ACT_NOTIFY needs a listener hutch does not have)',
+    },
+  );
 }
 
 /** Compiles `profile` for the native arch and every arch it lists that hutch has a table for. */
 export function compileSeccomp(profile: Seccomp, native: Arch = nativeArch()): SeccompProgram {
   const fallback = actionValue(profile.defaultAction, profile.defaultErrnoRet, 'defaultAction');
   const listed = (profile.architectures ?? []).map(archNamed).filter((a): a is Arch => a !== undefined);
-  const arches = [native, ...listed.filter((a) => a.name !== native.name && (a.audit !== native.audit || a.nrBase !== native.nrBase))];
+  const arches = [
+    native,
+    ...listed.filter((a) => a.name !== native.name && (a.audit !== native.audit || a.nrBase !== native.nrBase)),
+  ];
   const asm = new Assembler();
   asm.load(DATA.arch);
   const audits = [...new Set(arches.map((a) => a.audit))];
@@ -64,7 +91,10 @@ export function compileSeccomp(profile: Seccomp, native: Arch = nativeArch()): S
   for (const audit of audits) {
     asm.label(`audit-${audit}`);
     asm.load(DATA.nr);
-    const [plain, x32] = [arches.find((a) => a.audit === audit && a.nrBase === 0), arches.find((a) => a.audit === audit && a.nrBase !== 0)];
+    const [plain, x32] = [
+      arches.find((a) => a.audit === audit && a.nrBase === 0),
+      arches.find((a) => a.audit === audit && a.nrBase !== 0),
+    ];
     if (plain !== undefined && (plain.name === 'SCMP_ARCH_X86_64' || x32 !== undefined)) {
       // x32 shares x86_64's audit arch: its numbers carry __X32_SYSCALL_BIT.
       asm.jump(OP.JGE_K, X32_SYSCALL_BIT, 0, 1);
@@ -77,7 +107,12 @@ export function compileSeccomp(profile: Seccomp, native: Arch = nativeArch()): S
       emitSection(asm, x32, rulesFor(profile, x32), fallback);
     }
   }
-  if (asm.length > MAX_INSNS) throw new UsageError('SECCOMP_TOO_LONG', `cannot compile the seccomp profile: the filter has ${asm.length} instructions, more than the kernel's ${MAX_INSNS}`, { hint: 'use fewer argument rules or fewer architectures' });
+  if (asm.length > MAX_INSNS)
+    throw new UsageError(
+      'SECCOMP_TOO_LONG',
+      `cannot compile the seccomp profile: the filter has ${asm.length} instructions, more than the kernel's ${MAX_INSNS}`,
+      { hint: 'use fewer argument rules or fewer architectures' },
+    );
   return { program: encode(asm.assemble()), flags: seccompFlags(profile.flags ?? []) };
 }
 
@@ -85,7 +120,10 @@ function seccompFlags(names: string[]): number {
   let flags = 0;
   for (const name of names) {
     const bit = FLAGS[name];
-    if (bit === undefined) throw new UsageError('SECCOMP_FLAG', `cannot compile the seccomp profile: flag ${name} is not supported`, { hint: `use ${Object.keys(FLAGS).join(', ')}` });
+    if (bit === undefined)
+      throw new UsageError('SECCOMP_FLAG', `cannot compile the seccomp profile: flag ${name} is not supported`, {
+        hint: `use ${Object.keys(FLAGS).join(', ')}`,
+      });
     flags |= bit;
   }
   return flags;
@@ -110,11 +148,29 @@ export function rulesFor(profile: Seccomp, arch: Arch): Map<number, Rule[]> {
   return byNr;
 }
 
-const OPS = new Set(['SCMP_CMP_NE', 'SCMP_CMP_LT', 'SCMP_CMP_LE', 'SCMP_CMP_EQ', 'SCMP_CMP_GE', 'SCMP_CMP_GT', 'SCMP_CMP_MASKED_EQ']);
+const OPS = new Set([
+  'SCMP_CMP_NE',
+  'SCMP_CMP_LT',
+  'SCMP_CMP_LE',
+  'SCMP_CMP_EQ',
+  'SCMP_CMP_GE',
+  'SCMP_CMP_GT',
+  'SCMP_CMP_MASKED_EQ',
+]);
 
 function checkArg(a: Arg, where: string): void {
-  if (!Number.isInteger(a.index) || a.index < 0 || a.index > 5) throw new UsageError('SECCOMP_ARG', `cannot compile the seccomp profile: ${where}: argument index ${a.index} is not 0-5`, { hint: 'syscalls have at most six arguments' });
-  if (!OPS.has(a.op)) throw new UsageError('SECCOMP_ARG', `cannot compile the seccomp profile: ${where}: comparison ${a.op} is not known`, { hint: `use one of ${[...OPS].join(', ')}` });
+  if (!Number.isInteger(a.index) || a.index < 0 || a.index > 5)
+    throw new UsageError(
+      'SECCOMP_ARG',
+      `cannot compile the seccomp profile: ${where}: argument index ${a.index} is not 0-5`,
+      { hint: 'syscalls have at most six arguments' },
+    );
+  if (!OPS.has(a.op))
+    throw new UsageError(
+      'SECCOMP_ARG',
+      `cannot compile the seccomp profile: ${where}: comparison ${a.op} is not known`,
+      { hint: `use one of ${[...OPS].join(', ')}` },
+    );
 }
 
 /** One arch's rules: ENOSYS above the highest known number, the rules, then the default. */
@@ -128,7 +184,12 @@ function emitSection(asm: Assembler, arch: Arch, byNr: Map<number, Rule[]>, fall
     const rules = byNr.get(numbers[i]!)!;
     if (rules.length === 1 && rules[0]!.args.length === 0) {
       let j = i; // extend the run while the next number has the same single unconditional action
-      while (j + 1 < numbers.length && numbers[j + 1] === numbers[j]! + 1 && sameUnconditional(byNr.get(numbers[j + 1]!)!, rules[0]!.action)) j++;
+      while (
+        j + 1 < numbers.length &&
+        numbers[j + 1] === numbers[j]! + 1 &&
+        sameUnconditional(byNr.get(numbers[j + 1]!)!, rules[0]!.action)
+      )
+        j++;
       emitRange(asm, numbers[i]!, numbers[j]!, rules[0]!.action);
       i = j + 1;
     } else {

@@ -47,7 +47,7 @@ const ALLOWED: Record<string, string> = {
   ipc: `ipc mq_getsetattr mq_notify mq_open mq_timedreceive mq_timedreceive_time64 mq_timedsend mq_timedsend_time64
     mq_unlink msgctl msgget msgrcv msgsnd semctl semget semop semtimedop semtimedop_time64 shmat shmctl shmdt shmget
     pipe pipe2 futex futex_time64`,
-  'the container\'s own namespaces': `mount umount umount2 move_mount open_tree fsconfig fsmount fsopen fspick
+  "the container's own namespaces": `mount umount umount2 move_mount open_tree fsconfig fsmount fsopen fspick
     pivot_root unshare setns`,
   misc: `getrandom ioctl keyctl sysinfo syslog uname reboot`,
 };
@@ -81,7 +81,9 @@ const BY_ARCH: [string[], string][] = [
 ];
 
 /** personality(2): only the values a normal program sets or queries. */
-const PERSONALITIES = [0x0 /* PER_LINUX */, 0x8 /* UNAME26 */, 0x20000 /* ADDR_NO_RANDOMIZE */, 0x20008, 0xffffffff /* query */];
+const PERSONALITIES = [
+  0x0 /* PER_LINUX */, 0x8 /* UNAME26 */, 0x20000 /* ADDR_NO_RANDOMIZE */, 0x20008, 0xffffffff /* query */,
+];
 
 const AF_NETLINK = 16;
 const NETLINK_AUDIT = 9;
@@ -95,7 +97,13 @@ function socketRules(): ProfileRule[] {
   const eq = (index: number, value: number) => ({ index, value, valueTwo: 0, op: 'SCMP_CMP_EQ' });
   const ne = (index: number, value: number) => ({ index, value, valueTwo: 0, op: 'SCMP_CMP_NE' });
   return [
-    { names: ['socket'], action: 'SCMP_ACT_ERRNO', errnoRet: EINVAL, args: [eq(0, AF_NETLINK), eq(2, NETLINK_AUDIT)], ...withoutAudit },
+    {
+      names: ['socket'],
+      action: 'SCMP_ACT_ERRNO',
+      errnoRet: EINVAL,
+      args: [eq(0, AF_NETLINK), eq(2, NETLINK_AUDIT)],
+      ...withoutAudit,
+    },
     { names: ['socket'], action: 'SCMP_ACT_ALLOW', args: [ne(2, NETLINK_AUDIT)], ...withoutAudit },
     { names: ['socket'], action: 'SCMP_ACT_ALLOW', args: [ne(0, AF_NETLINK)], ...withoutAudit },
     { names: ['socket'], action: 'SCMP_ACT_ALLOW', includes: { caps: ['CAP_AUDIT_WRITE'] } },
@@ -107,7 +115,11 @@ export function defaultProfile(): Profile {
   const syscalls: ProfileRule[] = [
     { names: words(REFUSED), action: 'SCMP_ACT_ERRNO', errnoRet: EPERM },
     { names: Object.values(ALLOWED).flatMap(words), action: 'SCMP_ACT_ALLOW' },
-    ...PERSONALITIES.map((value) => ({ names: ['personality'], action: 'SCMP_ACT_ALLOW', args: [{ index: 0, value, valueTwo: 0, op: 'SCMP_CMP_EQ' }] })),
+    ...PERSONALITIES.map((value) => ({
+      names: ['personality'],
+      action: 'SCMP_ACT_ALLOW',
+      args: [{ index: 0, value, valueTwo: 0, op: 'SCMP_CMP_EQ' }],
+    })),
     ...BY_ARCH.map(([arches, names]) => ({ names: words(names), action: 'SCMP_ACT_ALLOW', includes: { arches } })),
     ...BY_CAPABILITY.flatMap(([cap, names]): ProfileRule[] => [
       { names: words(names), action: 'SCMP_ACT_ALLOW', includes: { caps: [cap] } },

@@ -41,9 +41,14 @@ export interface ProfileContext {
 export function resolveProfile(profile: Profile, ctx: ProfileContext): Seccomp {
   const mapped = profile.archMap?.find((m) => m.architecture === ctx.arch.name);
   const architectures = mapped ? [mapped.architecture, ...(mapped.subArchitectures ?? [])] : profile.architectures;
-  const syscalls = (profile.syscalls ?? []).filter((r) => applies(r, ctx)).map((r) => ({
-    names: r.names, action: r.action, ...(r.errnoRet === undefined ? {} : { errnoRet: r.errnoRet }), ...(r.args?.length ? { args: r.args } : {}),
-  }));
+  const syscalls = (profile.syscalls ?? [])
+    .filter((r) => applies(r, ctx))
+    .map((r) => ({
+      names: r.names,
+      action: r.action,
+      ...(r.errnoRet === undefined ? {} : { errnoRet: r.errnoRet }),
+      ...(r.args?.length ? { args: r.args } : {}),
+    }));
   return {
     defaultAction: profile.defaultAction,
     ...(profile.defaultErrnoRet === undefined ? {} : { defaultErrnoRet: profile.defaultErrnoRet }),
@@ -56,7 +61,8 @@ export function resolveProfile(profile: Profile, ctx: ProfileContext): Seccomp {
 function applies(rule: ProfileRule, ctx: ProfileContext): boolean {
   const { includes = {}, excludes = {} } = rule;
   if (includes.caps?.some((c) => !ctx.caps.includes(c))) return false;
-  if (includes.arches !== undefined && includes.arches.length > 0 && !includes.arches.includes(ctx.arch.goName)) return false;
+  if (includes.arches !== undefined && includes.arches.length > 0 && !includes.arches.includes(ctx.arch.goName))
+    return false;
   if (includes.minKernel && !atLeast(ctx.kernel ?? release(), includes.minKernel)) return false;
   if (excludes.caps?.some((c) => ctx.caps.includes(c))) return false;
   if (excludes.arches?.includes(ctx.arch.goName)) return false;
@@ -75,10 +81,16 @@ export function parseProfile(text: string, source: string): Profile {
   try {
     value = JSON.parse(text);
   } catch (error) {
-    throw new UsageError('SECCOMP_PROFILE_INVALID', `cannot read the seccomp profile ${source}: not JSON (${(error as Error).message})`, { hint: 'give a profile in containers-common\'s seccomp.json format' });
+    throw new UsageError(
+      'SECCOMP_PROFILE_INVALID',
+      `cannot read the seccomp profile ${source}: not JSON (${(error as Error).message})`,
+      { hint: "give a profile in containers-common's seccomp.json format" },
+    );
   }
   const bad = (what: string): never => {
-    throw new UsageError('SECCOMP_PROFILE_INVALID', `cannot read the seccomp profile ${source}: ${what}`, { hint: 'give a profile in containers-common\'s seccomp.json format' });
+    throw new UsageError('SECCOMP_PROFILE_INVALID', `cannot read the seccomp profile ${source}: ${what}`, {
+      hint: "give a profile in containers-common's seccomp.json format",
+    });
   };
   if (typeof value !== 'object' || value === null) return bad('not an object');
   const p = value as Record<string, unknown>;
@@ -86,8 +98,13 @@ export function parseProfile(text: string, source: string): Profile {
   if (p.syscalls !== undefined && p.syscalls !== null && !Array.isArray(p.syscalls)) bad('syscalls: not a list');
   const syscalls = ((p.syscalls ?? []) as Record<string, unknown>[]).map((r, i) => {
     // docker's older format names one syscall per rule ("name").
-    const names = Array.isArray(r?.names) ? r.names : typeof r?.name === 'string' ? [r.name] : bad(`syscalls[${i}].names: missing`);
-    if (!names.every((n: unknown) => typeof n === 'string') || typeof r.action !== 'string') bad(`syscalls[${i}]: names must be strings and action a string`);
+    const names = Array.isArray(r?.names)
+      ? r.names
+      : typeof r?.name === 'string'
+        ? [r.name]
+        : bad(`syscalls[${i}].names: missing`);
+    if (!names.every((n: unknown) => typeof n === 'string') || typeof r.action !== 'string')
+      bad(`syscalls[${i}]: names must be strings and action a string`);
     if (r.args != null && !Array.isArray(r.args)) bad(`syscalls[${i}].args: not a list`);
     return { ...r, names } as unknown as ProfileRule;
   });

@@ -2,7 +2,13 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { controllersOf, detectHost, parseProcCgroup, userManagerSockets, writableSubtree } from '../../../src/cgroups/detect.js';
+import {
+  controllersOf,
+  detectHost,
+  parseProcCgroup,
+  userManagerSockets,
+  writableSubtree,
+} from '../../../src/cgroups/detect.js';
 
 const roots: string[] = [];
 afterEach(() => {
@@ -35,30 +41,54 @@ describe('cgroup detection from /proc and /sys', () => {
       'proc/self/cgroup': '4:memory:/x\n0::/\n',
       'sys/fs/cgroup/unified/cgroup.controllers': 'hugetlb\n',
     });
-    expect(detectHost(root)).toEqual({ layout: 'hybrid', v2Mount: '/sys/fs/cgroup/unified', v2Controllers: ['hugetlb'], v1Controllers: ['cpu', 'memory', 'pids'], ownCgroup: '/' });
+    expect(detectHost(root)).toEqual({
+      layout: 'hybrid',
+      v2Mount: '/sys/fs/cgroup/unified',
+      v2Controllers: ['hugetlb'],
+      v1Controllers: ['cpu', 'memory', 'pids'],
+      ownCgroup: '/',
+    });
   });
 
   it('recognises a unified host and reads the controllers delegated to the user manager', () => {
     const manager = 'sys/fs/cgroup/user.slice/user-1000.slice/user@1000.service';
     const root = fakeRoot({
-      'proc/self/mounts': 'sysfs /sys sysfs rw 0 0\ncgroup2 /sys/fs/cgroup cgroup2 rw,nsdelegate,memory_recursiveprot 0 0\n',
+      'proc/self/mounts':
+        'sysfs /sys sysfs rw 0 0\ncgroup2 /sys/fs/cgroup cgroup2 rw,nsdelegate,memory_recursiveprot 0 0\n',
       'proc/self/cgroup': '0::/user.slice/user-1000.slice/session-2.scope\n',
       'sys/fs/cgroup/cgroup.controllers': 'cpuset cpu io memory hugetlb pids rdma misc\n',
       [`${manager}/cgroup.controllers`]: 'cpu memory pids\n',
     });
     const host = detectHost(root);
-    expect(host).toMatchObject({ layout: 'unified', v2Mount: '/sys/fs/cgroup', v1Controllers: [], ownCgroup: '/user.slice/user-1000.slice/session-2.scope' });
-    expect(controllersOf(root, '/sys/fs/cgroup', '/user.slice/user-1000.slice/user@1000.service')).toEqual(['cpu', 'memory', 'pids']);
+    expect(host).toMatchObject({
+      layout: 'unified',
+      v2Mount: '/sys/fs/cgroup',
+      v1Controllers: [],
+      ownCgroup: '/user.slice/user-1000.slice/session-2.scope',
+    });
+    expect(controllersOf(root, '/sys/fs/cgroup', '/user.slice/user-1000.slice/user@1000.service')).toEqual([
+      'cpu',
+      'memory',
+      'pids',
+    ]);
   });
 
   it('ignores v1 mounts hidden by cgroup2 mounted over /sys/fs/cgroup later', () => {
-    const root = fakeRoot({ 'proc/self/mounts': `${HYBRID_MOUNTS}\ncgroup2 /sys/fs/cgroup cgroup2 rw 0 0\n`, 'proc/self/cgroup': '0::/session.scope\n' });
+    const root = fakeRoot({
+      'proc/self/mounts': `${HYBRID_MOUNTS}\ncgroup2 /sys/fs/cgroup cgroup2 rw 0 0\n`,
+      'proc/self/cgroup': '0::/session.scope\n',
+    });
     expect(detectHost(root)).toMatchObject({ layout: 'unified', v2Mount: '/sys/fs/cgroup', v1Controllers: [] });
   });
 
   it('recognises legacy and cgroup-less hosts', () => {
-    expect(detectHost(fakeRoot({ 'proc/self/mounts': 'cgroup /sys/fs/cgroup/memory cgroup rw,memory 0 0\n' })).layout).toBe('legacy');
-    expect(detectHost(fakeRoot({ 'proc/self/mounts': 'proc /proc proc rw 0 0\n' }))).toMatchObject({ layout: 'none', ownCgroup: undefined });
+    expect(
+      detectHost(fakeRoot({ 'proc/self/mounts': 'cgroup /sys/fs/cgroup/memory cgroup rw,memory 0 0\n' })).layout,
+    ).toBe('legacy');
+    expect(detectHost(fakeRoot({ 'proc/self/mounts': 'proc /proc proc rw 0 0\n' }))).toMatchObject({
+      layout: 'none',
+      ownCgroup: undefined,
+    });
   });
 
   it('parses /proc/PID/cgroup', () => {
@@ -82,10 +112,20 @@ describe('cgroup detection from /proc and /sys', () => {
 
   it('finds the user manager sockets from the environment', () => {
     const root = fakeRoot({ 'run/user/1000/bus': '', 'run/user/1000/systemd/private': '' });
-    const found = { runtimeDir: '/run/user/1000', bus: 'unix:path=/run/user/1000/bus', privateSocket: '/run/user/1000/systemd/private' };
+    const found = {
+      runtimeDir: '/run/user/1000',
+      bus: 'unix:path=/run/user/1000/bus',
+      privateSocket: '/run/user/1000/systemd/private',
+    };
     expect(userManagerSockets({ XDG_RUNTIME_DIR: '/run/user/1000' }, root, 1000)).toEqual(found);
     expect(userManagerSockets({}, root, 1000)).toEqual(found);
-    expect(userManagerSockets({}, root, 1001)).toEqual({ runtimeDir: undefined, bus: undefined, privateSocket: undefined });
-    expect(userManagerSockets({ DBUS_SESSION_BUS_ADDRESS: 'unix:abstract=/tmp/dbus-x' }, root, 1001).bus).toBe('unix:abstract=/tmp/dbus-x');
+    expect(userManagerSockets({}, root, 1001)).toEqual({
+      runtimeDir: undefined,
+      bus: undefined,
+      privateSocket: undefined,
+    });
+    expect(userManagerSockets({ DBUS_SESSION_BUS_ADDRESS: 'unix:abstract=/tmp/dbus-x' }, root, 1001).bus).toBe(
+      'unix:abstract=/tmp/dbus-x',
+    );
   });
 });

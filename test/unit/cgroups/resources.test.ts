@@ -1,8 +1,18 @@
 import { describe, expect, it } from 'vitest';
-import { blkioToIoWeight, controllersNeeded, resourcesToWrites, sharesToWeight } from '../../../src/cgroups/resources.js';
+import {
+  blkioToIoWeight,
+  controllersNeeded,
+  resourcesToWrites,
+  sharesToWeight,
+} from '../../../src/cgroups/resources.js';
 
 const files = (res: Parameters<typeof resourcesToWrites>[0]): Record<string, string> =>
-  Object.fromEntries(resourcesToWrites(res).map((w) => [w.file + (w.file === 'io.max' || w.file === 'io.weight' ? ` ${w.value.split(' ')[0]}` : ''), w.value]));
+  Object.fromEntries(
+    resourcesToWrites(res).map((w) => [
+      w.file + (w.file === 'io.max' || w.file === 'io.weight' ? ` ${w.value.split(' ')[0]}` : ''),
+      w.value,
+    ]),
+  );
 
 describe('OCI resources to cgroup v2 files', () => {
   it('writes memory limits, swap counted apart from memory', () => {
@@ -18,7 +28,9 @@ describe('OCI resources to cgroup v2 files', () => {
   });
 
   it('writes cpu, cpuset and pids', () => {
-    expect(files({ cpu: { quota: 20000, period: 100000, shares: 1024, cpus: '0-1', mems: '0' }, pids: { limit: 16 } })).toEqual({
+    expect(
+      files({ cpu: { quota: 20000, period: 100000, shares: 1024, cpus: '0-1', mems: '0' }, pids: { limit: 16 } }),
+    ).toEqual({
       'cpu.weight': '100',
       'cpu.max': '20000 100000',
       'cpuset.cpus': '0-1',
@@ -41,15 +53,25 @@ describe('OCI resources to cgroup v2 files', () => {
       blockIO: {
         weight: 500,
         throttleReadBpsDevice: [{ major: 8, minor: 0, rate: 1048576 }],
-        throttleWriteIOPSDevice: [{ major: 8, minor: 0, rate: 100 }, { major: 8, minor: 16, rate: 5 }],
+        throttleWriteIOPSDevice: [
+          { major: 8, minor: 0, rate: 100 },
+          { major: 8, minor: 16, rate: 5 },
+        ],
       },
     });
-    expect(writes.map((w) => `${w.file}=${w.value}`)).toEqual(['io.weight=default 4950', 'io.max=8:0 rbps=1048576 wiops=100', 'io.max=8:16 wiops=5']);
+    expect(writes.map((w) => `${w.file}=${w.value}`)).toEqual([
+      'io.weight=default 4950',
+      'io.max=8:0 rbps=1048576 wiops=100',
+      'io.max=8:16 wiops=5',
+    ]);
   });
 
   it('passes unified keys through and lists the controllers needed', () => {
     const writes = resourcesToWrites({ unified: { 'memory.high': '1000000' }, pids: { limit: 3 }, cpu: { cpus: '0' } });
-    expect(writes.find((w) => w.file === 'memory.high')).toMatchObject({ controller: 'memory', setting: 'unified.memory.high' });
+    expect(writes.find((w) => w.file === 'memory.high')).toMatchObject({
+      controller: 'memory',
+      setting: 'unified.memory.high',
+    });
     expect(controllersNeeded(writes)).toEqual(['cpuset', 'memory', 'pids']);
     expect(resourcesToWrites({})).toEqual([]);
   });

@@ -1,15 +1,24 @@
 import { describe, expect, it } from 'vitest';
-import { formatDuration, humanSize, parseIoStat, parseStats, renderStatsTable, statsRow } from '../../../src/cgroups/stats.js';
+import {
+  formatDuration,
+  humanSize,
+  parseIoStat,
+  parseStats,
+  renderStatsTable,
+  statsRow,
+} from '../../../src/cgroups/stats.js';
 
 const FILES = {
   'memory.current': '10485760\n',
   'memory.max': '52428800\n',
   'memory.stat': 'anon 8000000\nfile 2000000\ninactive_file 485760\n',
   'memory.events': 'low 0\nhigh 0\nmax 12\noom 1\noom_kill 1\noom_group_kill 0\n',
-  'cpu.stat': 'usage_usec 2500000\nuser_usec 2000000\nsystem_usec 500000\nnr_periods 80\nnr_throttled 60\nthrottled_usec 900000\n',
+  'cpu.stat':
+    'usage_usec 2500000\nuser_usec 2000000\nsystem_usec 500000\nnr_periods 80\nnr_throttled 60\nthrottled_usec 900000\n',
   'pids.current': '3\n',
   'pids.max': 'max\n',
-  'io.stat': '8:0 rbytes=1000 wbytes=2000 rios=1 wios=2 dbytes=0 dios=0\n8:16 rbytes=500 wbytes=0 rios=3 wios=0 dbytes=0 dios=0\n',
+  'io.stat':
+    '8:0 rbytes=1000 wbytes=2000 rios=1 wios=2 dbytes=0 dios=0\n8:16 rbytes=500 wbytes=0 rios=3 wios=0 dbytes=0 dios=0\n',
   'cgroup.events': 'populated 1\nfrozen 0\n',
   'memory.peak': undefined,
 };
@@ -26,13 +35,32 @@ describe('cgroup stats', () => {
   });
 
   it('formats sizes and durations as podman does', () => {
-    expect([0, 999, 1049, 52428800, 2147483648].map(humanSize)).toEqual(['0B', '999B', '1.049kB', '52.43MB', '2.147GB']);
-    expect([500, 12300, 2500000, 125_250_000, 3_725_000_000].map(formatDuration)).toEqual(['500µs', '12.3ms', '2.5s', '2m5.25s', '1h2m5s']);
+    expect([0, 999, 1049, 52428800, 2147483648].map(humanSize)).toEqual([
+      '0B',
+      '999B',
+      '1.049kB',
+      '52.43MB',
+      '2.147GB',
+    ]);
+    expect([500, 12300, 2500000, 125_250_000, 3_725_000_000].map(formatDuration)).toEqual([
+      '500µs',
+      '12.3ms',
+      '2.5s',
+      '2m5.25s',
+      '1h2m5s',
+    ]);
   });
 
   it('renders podman stats columns, CPU % from two samples', () => {
     const stats = parseStats(FILES);
-    const previous = { id: 'f'.repeat(64), name: 'web', stats: { ...stats, cpu: { usageUsec: 2000000 } }, at: 9000, startedAt: 0, hostMemory: 1e9 };
+    const previous = {
+      id: 'f'.repeat(64),
+      name: 'web',
+      stats: { ...stats, cpu: { usageUsec: 2000000 } },
+      at: 9000,
+      startedAt: 0,
+      hostMemory: 1e9,
+    };
     const row = statsRow({ ...previous, stats, at: 10000 }, previous);
     expect(row).toEqual({
       id: 'ffffffffffff',

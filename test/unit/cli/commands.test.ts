@@ -13,7 +13,9 @@ async function classesIn(dir: string): Promise<Named[]> {
   const found: Named[] = [];
   for (const file of readdirSync(join(cliDir, dir)).filter((f) => f.endsWith('.ts') && f !== 'index.ts')) {
     const module = (await import(join(cliDir, dir, file))) as Record<string, unknown>;
-    for (const value of Object.values(module)) if (typeof value === 'function' && Array.isArray((value as { paths?: unknown }).paths)) found.push(value as Named);
+    for (const value of Object.values(module))
+      if (typeof value === 'function' && Array.isArray((value as { paths?: unknown }).paths))
+        found.push(value as Named);
   }
   return found;
 }

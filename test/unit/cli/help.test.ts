@@ -10,13 +10,15 @@ describe('help rendering', () => {
     expect(nameValues('-d,--detach')).toBe('-d,--detach');
   });
 
-  it('writes operands in docker\'s style', () => {
+  it("writes operands in docker's style", () => {
     expect(operandNames('<containers> ...')).toBe('CONTAINER...');
     expect(operandNames('<file> [name]')).toBe('FILE [NAME]');
     expect(operandNames('<id> ...')).toBe('ID...');
     expect(operandNames('...')).toBe('[ARG...]');
     expect(shortUsage('hutch ps', { paths: [['ps']] } as never, true)).toBe('hutch ps [OPTIONS]');
-    expect(shortUsage('hutch run <arg> ...', { paths: [['run']], operands: 'IMAGE' } as never, true)).toBe('hutch run [OPTIONS] IMAGE');
+    expect(shortUsage('hutch run <arg> ...', { paths: [['run']], operands: 'IMAGE' } as never, true)).toBe(
+      'hutch run [OPTIONS] IMAGE',
+    );
   });
 
   it('colours only a terminal without NO_COLOR', () => {

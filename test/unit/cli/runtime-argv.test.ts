@@ -5,7 +5,20 @@ import { parseSignal, parseSignalNumber } from '../../../src/engine/launch/signa
 
 describe('runc-style argv', () => {
   it('moves the global flags after the verb', () => {
-    expect(reorderRuntimeArgv(['--root', '/r', '--log=/l', '--log-format', 'json', '--systemd-cgroup', 'create', '--bundle', 'b', 'id'])).toEqual(['create', '--root=/r', '--log=/l', '--log-format=json', '--systemd-cgroup', '--bundle', 'b', 'id']);
+    expect(
+      reorderRuntimeArgv([
+        '--root',
+        '/r',
+        '--log=/l',
+        '--log-format',
+        'json',
+        '--systemd-cgroup',
+        'create',
+        '--bundle',
+        'b',
+        'id',
+      ]),
+    ).toEqual(['create', '--root=/r', '--log=/l', '--log-format=json', '--systemd-cgroup', '--bundle', 'b', 'id']);
     expect(reorderRuntimeArgv(['state', 'id'])).toEqual(['state', 'id']);
   });
 });
@@ -39,7 +52,9 @@ describe('earlyRuntimeAnswer', () => {
 
 describe('signals of runtime kill', () => {
   it('takes the real-time signals by number and name, as runc', () => {
-    expect(['64', 'RTMAX', 'SIGRTMIN', 'rtmin+2', 'RTMAX-1', 'KILL', '15'].map(parseSignalNumber)).toEqual([64, 64, 34, 36, 63, 9, 15]);
+    expect(['64', 'RTMAX', 'SIGRTMIN', 'rtmin+2', 'RTMAX-1', 'KILL', '15'].map(parseSignalNumber)).toEqual([
+      64, 64, 34, 36, 63, 9, 15,
+    ]);
     expect(() => parseSignalNumber('65')).toThrow('invalid signal 65');
     expect(() => parseSignalNumber('RTMAX+1')).toThrow('invalid signal');
   });

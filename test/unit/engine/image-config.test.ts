@@ -8,14 +8,23 @@ import type { ImageConfig } from '../../../src/image/manifest.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'hutch-unit-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-const base: { command: string[]; env: string[]; volumes: string[]; rootfs: string; workdir?: string; user?: string } = { command: [], env: [], volumes: [], rootfs: '' };
+const base: { command: string[]; env: string[]; volumes: string[]; rootfs: string; workdir?: string; user?: string } = {
+  command: [],
+  env: [],
+  volumes: [],
+  rootfs: '',
+};
 const config = (c: ImageConfig['config']): ImageConfig => ({ config: c, rootfs: { type: 'layers', diff_ids: [] } });
 
-describe('applyImageConfig (docker\'s rules)', () => {
+describe("applyImageConfig (docker's rules)", () => {
   it('runs Entrypoint with Cmd, or with the given arguments', () => {
     const image = config({ Entrypoint: ['/init'], Cmd: ['serve'] });
     expect(applyImageConfig(base, image, dir).command).toEqual(['/init', 'serve']);
-    expect(applyImageConfig({ ...base, command: ['debug', '-v'] }, image, dir).command).toEqual(['/init', 'debug', '-v']);
+    expect(applyImageConfig({ ...base, command: ['debug', '-v'] }, image, dir).command).toEqual([
+      '/init',
+      'debug',
+      '-v',
+    ]);
   });
 
   it('--entrypoint replaces Entrypoint and drops Cmd; "" clears it', () => {
@@ -29,7 +38,10 @@ describe('applyImageConfig (docker\'s rules)', () => {
     const r = applyImageConfig({ ...base, env: ['A=flag'] }, image, dir);
     expect(r.env).toEqual(['PATH=/bin', 'A=image', 'A=flag']);
     expect([r.workdir, r.user]).toEqual(['/srv', 'app']);
-    expect(applyImageConfig({ ...base, workdir: '/tmp', user: '0' }, image, dir)).toMatchObject({ workdir: '/tmp', user: '0' });
+    expect(applyImageConfig({ ...base, workdir: '/tmp', user: '0' }, image, dir)).toMatchObject({
+      workdir: '/tmp',
+      user: '0',
+    });
   });
 
   it('gives each declared Volume an empty directory of its own', () => {

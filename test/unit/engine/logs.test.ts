@@ -17,14 +17,24 @@ describe('the container log', () => {
     out.end();
     closeSync(fd);
     const { entries } = readLog(file);
-    expect(entries.map((e) => [e.stream, e.partial, e.text])).toEqual([['stdout', false, 'one'], ['stderr', false, 'oops'], ['stdout', false, 'two'], ['stdout', true, 'three']]);
+    expect(entries.map((e) => [e.stream, e.partial, e.text])).toEqual([
+      ['stdout', false, 'one'],
+      ['stderr', false, 'oops'],
+      ['stdout', false, 'two'],
+      ['stdout', true, 'three'],
+    ]);
     expect(tail(entries, 2).map((e) => e.text)).toEqual(['two', 'three']);
     expect(entries.map((e) => renderEntry(e, false)).join('')).toBe('one\noops\ntwo\nthree');
     rmSync(dir, { recursive: true });
   });
 
   it('parses a k8s-file line and refuses a torn one', () => {
-    expect(parseLogLine('2026-01-01T00:00:00.000000000Z stderr F a b ')).toEqual({ time: '2026-01-01T00:00:00.000000000Z', stream: 'stderr', partial: false, text: 'a b ' });
+    expect(parseLogLine('2026-01-01T00:00:00.000000000Z stderr F a b ')).toEqual({
+      time: '2026-01-01T00:00:00.000000000Z',
+      stream: 'stderr',
+      partial: false,
+      text: 'a b ',
+    });
     expect(parseLogLine('garbage')).toBeUndefined();
   });
 });

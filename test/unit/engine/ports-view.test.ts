@@ -13,8 +13,10 @@ describe('ports view', () => {
     expect(portsColumn([])).toBe('');
   });
 
-  it('gives podman\'s JSON fields', () => {
-    expect(portsJson([dns])).toEqual([{ host_ip: '127.0.0.1', container_port: 53, host_port: 5353, range: 1, protocol: 'udp' }]);
+  it("gives podman's JSON fields", () => {
+    expect(portsJson([dns])).toEqual([
+      { host_ip: '127.0.0.1', container_port: 53, host_port: 5353, range: 1, protocol: 'udp' },
+    ]);
   });
 
   it('reads what a launch recorded, and nothing when it recorded nothing', () => {

@@ -16,7 +16,8 @@ describe('stats from /proc', () => {
   });
 
   it('reads ppid, CPU ticks and rss from /proc/PID/stat, whatever the command name holds', () => {
-    const stat = '42 (a) b (c)) S 7 42 42 0 -1 4194560 100 0 0 0 25 15 0 0 20 0 1 0 123 4096000 300 18446744073709551615';
+    const stat =
+      '42 (a) b (c)) S 7 42 42 0 -1 4194560 100 0 0 0 25 15 0 0 20 0 1 0 123 4096000 300 18446744073709551615';
     expect(parseProcStat(stat)).toEqual({ ppid: 7, ticks: 40, rssPages: 300 });
     expect(parseProcStat('1 (x) S')).toBeUndefined();
   });
@@ -24,8 +25,15 @@ describe('stats from /proc', () => {
 
 describe('hutch update', () => {
   it('overrides earlier limits key by key', () => {
-    expect(mergeResources({ memory: { limit: 100, swap: 200 }, pids: { limit: 5 } }, { memory: { limit: 50 }, cpu: { quota: 1 } })).toEqual({
-      memory: { limit: 50, swap: 200 }, pids: { limit: 5 }, cpu: { quota: 1 },
+    expect(
+      mergeResources(
+        { memory: { limit: 100, swap: 200 }, pids: { limit: 5 } },
+        { memory: { limit: 50 }, cpu: { quota: 1 } },
+      ),
+    ).toEqual({
+      memory: { limit: 50, swap: 200 },
+      pids: { limit: 5 },
+      cpu: { quota: 1 },
     });
   });
 });

@@ -22,7 +22,10 @@ describe('storage driver', () => {
     } catch (e) {
       error = e;
     }
-    expect(error).toMatchObject({ code: 'FUSE_UNAVAILABLE', message: 'cannot use the union filesystem: /nonexistent/fuse is missing' });
+    expect(error).toMatchObject({
+      code: 'FUSE_UNAVAILABLE',
+      message: 'cannot use the union filesystem: /nonexistent/fuse is missing',
+    });
     expect((error as { hint: string }).hint).toContain('--storage-driver=vfs');
   });
 });

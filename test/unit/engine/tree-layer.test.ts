@@ -42,6 +42,16 @@ describe('existsInRoot', () => {
 describe('missingTargets', () => {
   it('names the destinations the tree lacks, not those inside an earlier mount', () => {
     const m = (destination: string) => ({ destination, type: 'bind', source: '/x' });
-    expect(missingTargets(root, [m('/proc'), m('/dev'), m('/dev/pts'), m('/etc/hosts'), m('/etc/hostname'), m('/data/'), m('/data/sub')])).toEqual(['/dev', '/etc/hostname', '/data']);
+    expect(
+      missingTargets(root, [
+        m('/proc'),
+        m('/dev'),
+        m('/dev/pts'),
+        m('/etc/hosts'),
+        m('/etc/hostname'),
+        m('/data/'),
+        m('/data/sub'),
+      ]),
+    ).toEqual(['/dev', '/etc/hostname', '/data']);
   });
 });

@@ -14,40 +14,68 @@ describe('hutch-fs command line', () => {
 
   it('pairs lower indexes with lower layers and keeps escaped separators', () => {
     expect(splitColons('a\\:b:c')).toEqual(['a:b', 'c']);
-    const o = parseFsArgs(['-f', '-o', 'lowerdir=/a\\,x:/b,lowerindex=/a.idx:,upperdir=/u,workdir=/w,overrideonly', '/m'], '/');
+    const o = parseFsArgs(
+      ['-f', '-o', 'lowerdir=/a\\,x:/b,lowerindex=/a.idx:,upperdir=/u,workdir=/w,overrideonly', '/m'],
+      '/',
+    );
     expect(o.lowers).toEqual([{ dir: '/a,x', indexFile: '/a.idx' }, { dir: '/b' }]);
     expect(o.overrideOnly).toBe(true);
     expect(o.foreground).toBe(true);
   });
 
   it('round-trips what mountUnion passes the daemon', () => {
-    const args = daemonArgs({ lowers: [{ dir: '/l:1', indexFile: '/i,1' }, { dir: '/l2', indexFile: '/i2' }], upper: '/u', work: '/w', mountpoint: '/m', uidMapped: true });
+    const args = daemonArgs({
+      lowers: [
+        { dir: '/l:1', indexFile: '/i,1' },
+        { dir: '/l2', indexFile: '/i2' },
+      ],
+      upper: '/u',
+      work: '/w',
+      mountpoint: '/m',
+      uidMapped: true,
+    });
     const o = parseFsArgs(args, '/');
-    expect(o.lowers).toEqual([{ dir: '/l:1', indexFile: '/i,1' }, { dir: '/l2', indexFile: '/i2' }]);
+    expect(o.lowers).toEqual([
+      { dir: '/l:1', indexFile: '/i,1' },
+      { dir: '/l2', indexFile: '/i2' },
+    ]);
     expect(o.overrideOnly).toBe(true);
   });
 
   it('refuses a missing upper directory or mount point', () => {
     expect(() => parseFsArgs(['-o', 'lowerdir=/a', '/m'], '/')).toThrow(/upperdir/);
     expect(() => parseFsArgs(['-o', 'lowerdir=/a,upperdir=/u,workdir=/w'], '/')).toThrow(/one mount point/);
-    expect(() => parseFsArgs(['-o', 'lowerdir=/a,upperdir=/u,workdir=/w', 's', 'm', 'x'], '/')).toThrow(/one mount point/);
+    expect(() => parseFsArgs(['-o', 'lowerdir=/a,upperdir=/u,workdir=/w', 's', 'm', 'x'], '/')).toThrow(
+      /one mount point/,
+    );
   });
 
-  it('takes mount(8)\'s source argument and its generic mount flags as mount.fuse3 passes them', () => {
+  it("takes mount(8)'s source argument and its generic mount flags as mount.fuse3 passes them", () => {
     const o = parseFsArgs(['overlay', '/m', '-o', 'rw,lowerdir=/l,upperdir=/u,workdir=/w,noexec,dev,suid'], '/');
-    expect([o.source, o.mountpoint, o.mountFlags, o.ignored]).toEqual(['overlay', '/m', ['rw', 'noexec', 'dev', 'suid'], []]);
-    expect(sessionOptions(o)).toBe('allow_other,default_permissions,fsname=overlay,subtype=hutch-fs,rw,noexec,dev,suid');
-    expect(sessionOptions({ source: 'a,b', mountFlags: [] })).toBe('allow_other,default_permissions,fsname=hutch-fs,subtype=hutch-fs');
+    expect([o.source, o.mountpoint, o.mountFlags, o.ignored]).toEqual([
+      'overlay',
+      '/m',
+      ['rw', 'noexec', 'dev', 'suid'],
+      [],
+    ]);
+    expect(sessionOptions(o)).toBe(
+      'allow_other,default_permissions,fsname=overlay,subtype=hutch-fs,rw,noexec,dev,suid',
+    );
+    expect(sessionOptions({ source: 'a,b', mountFlags: [] })).toBe(
+      'allow_other,default_permissions,fsname=hutch-fs,subtype=hutch-fs',
+    );
   });
 
-  it('keeps nosuid and nodev for hutch\'s own mounts', () => {
+  it("keeps nosuid and nodev for hutch's own mounts", () => {
     const o = parseFsArgs(daemonArgs({ lowers: [{ dir: '/l' }], upper: '/u', work: '/w', mountpoint: '/m' }), '/');
     expect(o.mountFlags).toEqual(['nosuid', 'nodev']);
   });
 
-  it('refuses podman\'s uidmapping= and gidmapping= with a named error', () => {
+  it("refuses podman's uidmapping= and gidmapping= with a named error", () => {
     for (const k of ['uidmapping', 'gidmapping']) {
-      expect(() => parseFsArgs(['-o', `lowerdir=/l,upperdir=/u,workdir=/w,${k}=0:1000:1`, '/m'], '/')).toThrow(expect.objectContaining({ code: 'FS_IDMAPPING_UNSUPPORTED' }));
+      expect(() => parseFsArgs(['-o', `lowerdir=/l,upperdir=/u,workdir=/w,${k}=0:1000:1`, '/m'], '/')).toThrow(
+        expect.objectContaining({ code: 'FS_IDMAPPING_UNSUPPORTED' }),
+      );
     }
   });
 });

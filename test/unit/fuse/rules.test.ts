@@ -7,7 +7,19 @@ import { InoMap, lowerAttr } from '../../../fuse/attr.js';
 import { EntryKind, OPAQUE, type IndexEntry } from '../../../fuse/layer-index.js';
 
 const e = (path: string, kind: EntryKind, over: Partial<IndexEntry> = {}): IndexEntry => ({
-  path, kind, flags: 0, mode: 0o755, uid: 0, gid: 0, rdev: 0, size: 0, mtimeSec: 0, mtimeNsec: 0, link: '', xattrs: new Map(), ...over,
+  path,
+  kind,
+  flags: 0,
+  mode: 0o755,
+  uid: 0,
+  gid: 0,
+  rdev: 0,
+  size: 0,
+  mtimeSec: 0,
+  mtimeNsec: 0,
+  link: '',
+  xattrs: new Map(),
+  ...over,
 });
 
 describe('whiteout and xattr rules', () => {
@@ -21,7 +33,9 @@ describe('whiteout and xattr rules', () => {
   });
 
   it('hides its own xattrs and round-trips override_stat', () => {
-    expect(['trusted.overlay.opaque', 'user.containers.override_stat', 'user.hutch.rdev'].every(isPrivateXattr)).toBe(true);
+    expect(['trusted.overlay.opaque', 'user.containers.override_stat', 'user.hutch.rdev'].every(isPrivateXattr)).toBe(
+      true,
+    );
     expect(isPrivateXattr('user.mime')).toBe(false);
     expect(isPrivateXattr('security.capability')).toBe(false);
     const v = formatOverrideStat({ uid: 1, gid: 2, mode: 0o100644 });
@@ -44,7 +58,22 @@ describe('wire packing', () => {
 
   it('puts node ids, timeouts and handle bits where libfuse reads them', () => {
     const entry = Buffer.alloc(ENTRY_SIZE);
-    packStat(entry, 16, { ino: 9, mode: 0o100644, nlink: 1, uid: 1, gid: 2, rdev: 0, size: 3, blocks: 0, atimeSec: 0, atimeNsec: 0, mtimeSec: 0, mtimeNsec: 0, ctimeSec: 0, ctimeNsec: 0 });
+    packStat(entry, 16, {
+      ino: 9,
+      mode: 0o100644,
+      nlink: 1,
+      uid: 1,
+      gid: 2,
+      rdev: 0,
+      size: 3,
+      blocks: 0,
+      atimeSec: 0,
+      atimeNsec: 0,
+      mtimeSec: 0,
+      mtimeNsec: 0,
+      ctimeSec: 0,
+      ctimeNsec: 0,
+    });
     packEntryHead(entry, 5, 2.5);
     expect(entry.readBigUInt64LE(0)).toBe(5n);
     expect(entry.readBigUInt64LE(16 + 8)).toBe(9n);
@@ -57,9 +86,24 @@ describe('wire packing', () => {
 
 describe('merged lower index', () => {
   it('applies whiteouts, opaque directories and hard links across layers', () => {
-    const bottom = [e('a', EntryKind.Dir), e('a/x', EntryKind.File), e('a/y', EntryKind.File), e('o/old', EntryKind.File), e('h', EntryKind.File, { mode: 0o600, uid: 5 }), e('h2', EntryKind.Hardlink, { link: 'h' })];
-    const top = [e('a/x', EntryKind.Whiteout), e('o', EntryKind.Dir, { flags: OPAQUE }), e('o/new', EntryKind.File), e('n/deep/f', EntryKind.File)];
-    const tree = buildIndexedTree([{ dir: '/top', entries: top }, { dir: '/bottom', entries: bottom }]);
+    const bottom = [
+      e('a', EntryKind.Dir),
+      e('a/x', EntryKind.File),
+      e('a/y', EntryKind.File),
+      e('o/old', EntryKind.File),
+      e('h', EntryKind.File, { mode: 0o600, uid: 5 }),
+      e('h2', EntryKind.Hardlink, { link: 'h' }),
+    ];
+    const top = [
+      e('a/x', EntryKind.Whiteout),
+      e('o', EntryKind.Dir, { flags: OPAQUE }),
+      e('o/new', EntryKind.File),
+      e('n/deep/f', EntryKind.File),
+    ];
+    const tree = buildIndexedTree([
+      { dir: '/top', entries: top },
+      { dir: '/bottom', entries: bottom },
+    ]);
     expect([...tree.dir('a')!.keys()]).toEqual(['y']);
     expect([...tree.dir('o')!.keys()]).toEqual(['new']);
     expect([...tree.dir('')!.keys()].sort()).toEqual(['a', 'h', 'h2', 'n', 'o']);
@@ -70,12 +114,17 @@ describe('merged lower index', () => {
   });
 
   it('gives indexed entries their attributes without touching the disk, hard links one st_ino', () => {
-    const layer = [e('h', EntryKind.File, { mode: 0o4711, uid: 7, size: 1000, mtimeSec: 5, mtimeNsec: 6 }), e('d/h2', EntryKind.Hardlink, { link: 'h' })];
+    const layer = [
+      e('h', EntryKind.File, { mode: 0o4711, uid: 7, size: 1000, mtimeSec: 5, mtimeNsec: 6 }),
+      e('d/h2', EntryKind.Hardlink, { link: 'h' }),
+    ];
     const tree = buildIndexedTree([{ dir: '/nonexistent-layer', entries: layer }]);
     const inos = new InoMap();
     const h = lowerAttr(tree.dir('')!.get('h')!, inos);
     const h2 = lowerAttr(tree.dir('d')!.get('h2')!, inos);
-    expect([h.mode, h.uid, h.size, h.blocks, h.nlink, h.mtimeSec, h.mtimeNsec]).toEqual([0o104711, 7, 1000, 2, 2, 5, 6]);
+    expect([h.mode, h.uid, h.size, h.blocks, h.nlink, h.mtimeSec, h.mtimeNsec]).toEqual([
+      0o104711, 7, 1000, 2, 2, 5, 6,
+    ]);
     expect(h2.ino).toBe(h.ino);
     expect(tree.linksOf!(tree.dir('d')!.get('h2')!)!.sort()).toEqual(['d/h2', 'h']);
   });

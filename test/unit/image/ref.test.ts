@@ -23,12 +23,17 @@ describe('parseReference', () => {
     expect(formatReference(parseReference('alpine', 'quay.io'))).toBe('quay.io/alpine:latest');
   });
 
-  test.each(['Alpine', 'alpine:', 'alpine@sha256:abc', '/alpine', 'a//b', 'alpine:bad tag', ''])('refuses %j', (text) => {
-    expect(() => parseReference(text)).toThrowError(expect.objectContaining({ code: 'IMAGE_REF_INVALID' }));
-  });
+  test.each(['Alpine', 'alpine:', 'alpine@sha256:abc', '/alpine', 'a//b', 'alpine:bad tag', ''])(
+    'refuses %j',
+    (text) => {
+      expect(() => parseReference(text)).toThrowError(expect.objectContaining({ code: 'IMAGE_REF_INVALID' }));
+    },
+  );
 
   test('the error names the reference and says how to write one', () => {
-    expect(() => parseReference('Alpine')).toThrowErrorMatchingInlineSnapshot(`[UsageError: invalid image reference "Alpine": repository names are lower-case letters, digits and separators (. _ __ -)]`);
+    expect(() => parseReference('Alpine')).toThrowErrorMatchingInlineSnapshot(
+      `[UsageError: invalid image reference "Alpine": repository names are lower-case letters, digits and separators (. _ __ -)]`,
+    );
   });
 });
 

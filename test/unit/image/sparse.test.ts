@@ -5,10 +5,26 @@ import { formatBytes } from '../../../src/image/progress.js';
 
 test('sparse descriptions from PAX records', () => {
   expect(sparseInfo({ path: 'x' })).toBeUndefined();
-  expect(sparseInfo({ 'GNU.sparse.name': 'f', 'GNU.sparse.size': '100', 'GNU.sparse.map': '0,10,90,10' })).toEqual({ name: 'f', realSize: 100, map: [[0, 10], [90, 10]] });
-  expect(sparseInfo({ 'GNU.sparse.major': '1', 'GNU.sparse.minor': '0', 'GNU.sparse.name': 'f', 'GNU.sparse.realsize': '4096' })).toEqual({ name: 'f', realSize: 4096, map: undefined });
+  expect(sparseInfo({ 'GNU.sparse.name': 'f', 'GNU.sparse.size': '100', 'GNU.sparse.map': '0,10,90,10' })).toEqual({
+    name: 'f',
+    realSize: 100,
+    map: [
+      [0, 10],
+      [90, 10],
+    ],
+  });
+  expect(
+    sparseInfo({
+      'GNU.sparse.major': '1',
+      'GNU.sparse.minor': '0',
+      'GNU.sparse.name': 'f',
+      'GNU.sparse.realsize': '4096',
+    }),
+  ).toEqual({ name: 'f', realSize: 4096, map: undefined });
   expect(() => sparseInfo({ 'GNU.sparse.major': '1' })).toThrow(/lacks GNU.sparse.name/);
-  expect(() => sparseInfo({ 'GNU.sparse.name': 'f', 'GNU.sparse.size': '1', 'GNU.sparse.map': '0,1,5' })).toThrow(/malformed/);
+  expect(() => sparseInfo({ 'GNU.sparse.name': 'f', 'GNU.sparse.size': '1', 'GNU.sparse.map': '0,1,5' })).toThrow(
+    /malformed/,
+  );
 });
 
 test('device numbers and byte counts', () => {

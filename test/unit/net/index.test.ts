@@ -23,6 +23,8 @@ describe('defaultNetworkMode', () => {
   });
 
   it('says which modes need a network namespace of their own', () => {
-    expect(['slirp4netns', 'pasta', 'none', 'host', 'container:x'].map((v) => needsOwnNetns(parseNetworkOption(v)))).toEqual([true, true, true, false, false]);
+    expect(
+      ['slirp4netns', 'pasta', 'none', 'host', 'container:x'].map((v) => needsOwnNetns(parseNetworkOption(v))),
+    ).toEqual([true, true, true, false, false]);
   });
 });

@@ -10,14 +10,21 @@ import { WIRE_RECORDS, type PayloadRule } from '../../../src/runtime/wire-table.
 const header = readFileSync(join(import.meta.dirname, '../../../native/wire.h'), 'utf8');
 const page = readFileSync(join(import.meta.dirname, '../../../docs/wire.md'), 'utf8');
 const enumOf = (prefix: string): Record<string, number> =>
-  Object.fromEntries([...header.matchAll(new RegExp(`^\\s*${prefix}_([A-Z_]+) = (\\d+),`, 'gm'))].map((m) => [m[1]!, Number(m[2])]));
+  Object.fromEntries(
+    [...header.matchAll(new RegExp(`^\\s*${prefix}_([A-Z_]+) = (\\d+),`, 'gm'))].map((m) => [m[1]!, Number(m[2])]),
+  );
 
 /** wire.h's wire_rules rows, as the table writes them. */
-const cRules = Object.fromEntries([...header.matchAll(/^\s*\[TAG_([A-Z_]+)\] = \{LEN_([A-Z]+), (\d+), (\d+)\},/gm)].map((m) => {
-  const [, name, kind, bytes, strings] = m;
-  const rule: PayloadRule = kind === 'STRINGS' ? { kind: 'strings', bytes: Number(bytes), strings: Number(strings) } : { kind: kind!.toLowerCase() as 'exact' | 'multiple' | 'counted', bytes: Number(bytes) };
-  return [name!, rule];
-}));
+const cRules = Object.fromEntries(
+  [...header.matchAll(/^\s*\[TAG_([A-Z_]+)\] = \{LEN_([A-Z]+), (\d+), (\d+)\},/gm)].map((m) => {
+    const [, name, kind, bytes, strings] = m;
+    const rule: PayloadRule =
+      kind === 'STRINGS'
+        ? { kind: 'strings', bytes: Number(bytes), strings: Number(strings) }
+        : { kind: kind!.toLowerCase() as 'exact' | 'multiple' | 'counted', bytes: Number(bytes) };
+    return [name!, rule];
+  }),
+);
 
 it('native/wire.h has every record of the table, with its number and its length rule', () => {
   const { MAX, ...tags } = enumOf('TAG');
@@ -34,7 +41,8 @@ it('docs/wire.md describes every record of the table under its number', () => {
 it('agrees with native/wire.h on sync messages, steps and constants', () => {
   expect(enumOf('SYNC')).toEqual(SYNC);
   const steps = enumOf('STEP');
-  for (const [name, n] of Object.entries(steps)) expect(STEPS[n]!.replace(/[ _]/g, '')).toBe(name.toLowerCase().replace(/_/g, ''));
+  for (const [name, n] of Object.entries(steps))
+    expect(STEPS[n]!.replace(/[ _]/g, '')).toBe(name.toLowerCase().replace(/_/g, ''));
   expect(Object.keys(steps).length).toBe(STEPS.length - 1);
   expect(header).toContain(`#define WIRE_MAGIC 0x${WIRE.magic.toString(16)}u`);
   expect(header).toContain(`#define PTY_MASTER_FD ${WIRE.ptyMasterFd}`);
@@ -42,16 +50,51 @@ it('agrees with native/wire.h on sync messages, steps and constants', () => {
 
 /** A plan that makes the encoder write every record of the table. */
 const everything: HelperPlan = {
-  cloneFlags: 0x20000, joins: [{ type: 0x10000000, path: '/proc/1/ns/user' }], propagation: 0x44000, rootfs: '/r',
+  cloneFlags: 0x20000,
+  joins: [{ type: 0x10000000, path: '/proc/1/ns/user' }],
+  propagation: 0x44000,
+  rootfs: '/r',
   fs: [
-    { kind: 'mount', source: 'proc', target: '/r/proc', fstype: 'proc', flags: 0, data: '', mkdir: true, noSymlinks: true, what: 'proc' },
-    { kind: 'symlink', target: '/proc/self/fd', linkpath: '/r/dev/fd' }, { kind: 'mask', path: '/r/proc/kcore' }, { kind: 'readonly', path: '/r/proc/sys' },
+    {
+      kind: 'mount',
+      source: 'proc',
+      target: '/r/proc',
+      fstype: 'proc',
+      flags: 0,
+      data: '',
+      mkdir: true,
+      noSymlinks: true,
+      what: 'proc',
+    },
+    { kind: 'symlink', target: '/proc/self/fd', linkpath: '/r/dev/fd' },
+    { kind: 'mask', path: '/r/proc/kcore' },
+    { kind: 'readonly', path: '/r/proc/sys' },
     { kind: 'sysctl', key: 'net.ipv4.ip_forward', path: 'proc/sys/net/ipv4/ip_forward', value: '1' },
   ],
-  rootPropagation: 0x100000, defaultHome: true,
-  readonlyRoot: true, hostname: 'h', loopback: true, rlimits: [{ resource: 7, soft: 1n, hard: 2n }], umask: 0o22, terminal: true, cwd: '/',
-  user: { uid: 1, gid: 2 }, groups: [3, 4], caps: { bounding: 1n, effective: 1n, permitted: 1n, inheritable: 0n, ambient: 0n }, noNewPrivileges: true,
-  seccomp: new Uint8Array(16), seccompFlags: 1, args: ['sh'], env: ['A=1'], init: true, parentDeathSignal: 9, detach: true, startFifo: '/f', consoleSocket: '/s', tap: 'tap0', preserveFds: 1,
+  rootPropagation: 0x100000,
+  defaultHome: true,
+  readonlyRoot: true,
+  hostname: 'h',
+  loopback: true,
+  rlimits: [{ resource: 7, soft: 1n, hard: 2n }],
+  umask: 0o22,
+  terminal: true,
+  cwd: '/',
+  user: { uid: 1, gid: 2 },
+  groups: [3, 4],
+  caps: { bounding: 1n, effective: 1n, permitted: 1n, inheritable: 0n, ambient: 0n },
+  noNewPrivileges: true,
+  seccomp: new Uint8Array(16),
+  seccompFlags: 1,
+  args: ['sh'],
+  env: ['A=1'],
+  init: true,
+  parentDeathSignal: 9,
+  detach: true,
+  startFifo: '/f',
+  consoleSocket: '/s',
+  tap: 'tap0',
+  preserveFds: 1,
 };
 
 function fits(rule: PayloadRule, payload: Buffer): boolean {
@@ -83,9 +126,22 @@ it('encodes every record of the table, each payload within its length rule', () 
 });
 
 it('encodes records as u16 tag, u32 length, payload; strings with their NUL', () => {
-  const { bytes, what } = encodePlan({ cloneFlags: 0x20000, fs: [], readonlyRoot: false, loopback: false, rlimits: [], terminal: false, noNewPrivileges: false, args: ['ls'], env: [], init: false });
+  const { bytes, what } = encodePlan({
+    cloneFlags: 0x20000,
+    fs: [],
+    readonlyRoot: false,
+    loopback: false,
+    rlimits: [],
+    terminal: false,
+    noNewPrivileges: false,
+    args: ['ls'],
+    env: [],
+    init: false,
+  });
   expect(bytes.readUInt32LE(0)).toBe(WIRE.magic);
   expect(bytes.readUInt32LE(4)).toBe(WIRE.version);
-  expect(bytes.subarray(8).toString('hex')).toBe('0100' + '04000000' + '00000200' + '1100' + '07000000' + '03000000' + Buffer.from('ls\0').toString('hex'));
+  expect(bytes.subarray(8).toString('hex')).toBe(
+    '0100' + '04000000' + '00000200' + '1100' + '07000000' + '03000000' + Buffer.from('ls\0').toString('hex'),
+  );
   expect(what).toEqual(['create the namespaces', 'run ls']);
 });

@@ -1,5 +1,17 @@
 import { describe, expect, it } from 'vitest';
-import { checkMaps, chooseMaps, keepIdMaps, mapArgs, mapText, needsHelper, parseMapFlag, parseMapText, requireMapped, rootMaps, toHost } from '../../../src/userns/idmap.js';
+import {
+  checkMaps,
+  chooseMaps,
+  keepIdMaps,
+  mapArgs,
+  mapText,
+  needsHelper,
+  parseMapFlag,
+  parseMapText,
+  requireMapped,
+  rootMaps,
+  toHost,
+} from '../../../src/userns/idmap.js';
 import { UserNsError } from '../../../src/errors.js';
 
 const range = [{ start: 100000, count: 65536 }];
@@ -7,7 +19,10 @@ const range = [{ start: 100000, count: 65536 }];
 describe('rootMaps', () => {
   it('maps the user to root and container id N>0 to range start + N - 1', () => {
     const maps = rootMaps(1001, range);
-    expect(maps).toEqual([{ containerID: 0, hostID: 1001, size: 1 }, { containerID: 1, hostID: 100000, size: 65536 }]);
+    expect(maps).toEqual([
+      { containerID: 0, hostID: 1001, size: 1 },
+      { containerID: 1, hostID: 100000, size: 65536 },
+    ]);
     expect(toHost(maps, 0)).toBe(1001);
     expect(toHost(maps, 1000)).toBe(100999);
     expect(toHost(maps, 65536)).toBe(165535);
@@ -17,8 +32,15 @@ describe('rootMaps', () => {
     expect(rootMaps(1001, [])).toEqual([{ containerID: 0, hostID: 1001, size: 1 }]);
   });
   it('puts several ranges one after another', () => {
-    expect(rootMaps(5, [{ start: 10, count: 2 }, { start: 50, count: 3 }])).toEqual([
-      { containerID: 0, hostID: 5, size: 1 }, { containerID: 1, hostID: 10, size: 2 }, { containerID: 3, hostID: 50, size: 3 },
+    expect(
+      rootMaps(5, [
+        { start: 10, count: 2 },
+        { start: 50, count: 3 },
+      ]),
+    ).toEqual([
+      { containerID: 0, hostID: 5, size: 1 },
+      { containerID: 1, hostID: 10, size: 2 },
+      { containerID: 3, hostID: 50, size: 3 },
     ]);
   });
 });
@@ -38,7 +60,10 @@ describe('keepIdMaps', () => {
     expect(chooseMaps('keep-id', 1002, [])).toEqual([{ containerID: 1002, hostID: 1002, size: 1 }]);
   });
   it('when the range is smaller than the uid, the user sits above it', () => {
-    expect(keepIdMaps(1001, [{ start: 100000, count: 10 }])).toEqual([{ containerID: 0, hostID: 100000, size: 10 }, { containerID: 1001, hostID: 1001, size: 1 }]);
+    expect(keepIdMaps(1001, [{ start: 100000, count: 10 }])).toEqual([
+      { containerID: 0, hostID: 100000, size: 10 },
+      { containerID: 1001, hostID: 1001, size: 1 },
+    ]);
   });
 });
 
@@ -58,7 +83,12 @@ describe('helpers', () => {
     expect(parseMapFlag('--uidmap', '0:100000:10')).toEqual({ containerID: 0, hostID: 100000, size: 10 });
     expect(() => parseMapFlag('--uidmap', '0:1')).toThrow('invalid --uidmap 0:1: expected CONTAINER:HOST:SIZE');
     expect(() => parseMapFlag('--uidmap', '0:1:0')).toThrow();
-    expect(() => checkMaps('uid', [{ containerID: 0, hostID: 1, size: 5 }, { containerID: 4, hostID: 100, size: 1 }])).toThrow('invalid uid map: 0:1:5 overlaps 4:100:1');
+    expect(() =>
+      checkMaps('uid', [
+        { containerID: 0, hostID: 1, size: 5 },
+        { containerID: 4, hostID: 100, size: 1 },
+      ]),
+    ).toThrow('invalid uid map: 0:1:5 overlaps 4:100:1');
   });
   it('says which file to fix when a user is not mapped', () => {
     expect(() => requireMapped('uid', rootMaps(1, []), 1000, [])).toThrow(UserNsError);
@@ -66,7 +96,9 @@ describe('helpers', () => {
       requireMapped('gid', rootMaps(1, [{ start: 10, count: 5 }]), 1000, [{ start: 10, count: 5 }]);
     } catch (error) {
       expect((error as UserNsError).code).toBe('SUBID_TOO_SMALL');
-      expect((error as UserNsError).message).toBe('cannot run as gid 1000: it is not mapped in the container (/etc/subgid gives 5 ids)');
+      expect((error as UserNsError).message).toBe(
+        'cannot run as gid 1000: it is not mapped in the container (/etc/subgid gives 5 ids)',
+      );
     }
   });
 });

@@ -4,14 +4,24 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { userInfo } from 'node:os';
-import { lookupSubid, mergeRanges, parseGetsubids, parseSubid, rangeSize, readSubid } from '../../../src/userns/subid.js';
+import {
+  lookupSubid,
+  mergeRanges,
+  parseGetsubids,
+  parseSubid,
+  rangeSize,
+  readSubid,
+} from '../../../src/userns/subid.js';
 
 const alice = { name: 'alice', id: 1000 };
 
 describe('parseSubid', () => {
   it('takes the lines naming the user or its id, in order, skipping malformed ones', () => {
     const text = 'bob:100000:65536\nalice:165536:65536\n# comment\nalice:x:10\n1000:300000:10\nalice:1:0\n';
-    expect(parseSubid(text, alice)).toEqual([{ start: 165536, count: 65536 }, { start: 300000, count: 10 }]);
+    expect(parseSubid(text, alice)).toEqual([
+      { start: 165536, count: 65536 },
+      { start: 300000, count: 10 },
+    ]);
     expect(rangeSize(parseSubid(text, alice))).toBe(65546);
   });
   it('gives nothing for a user without a line', () => {
@@ -36,10 +46,33 @@ describe('readSubid', () => {
 describe('mergeRanges', () => {
   it('merges overlapping and adjacent ranges, sorted by start, and keeps apart ones apart', () => {
     // useradd's automatic range, then an admin's overlapping `usermod --add-subuids 300000-365535`.
-    expect(mergeRanges([{ start: 300000, count: 65536 }, { start: 296608, count: 65536 }])).toEqual([{ start: 296608, count: 68928 }]);
-    expect(mergeRanges([{ start: 100000, count: 10 }, { start: 100010, count: 5 }])).toEqual([{ start: 100000, count: 15 }]);
-    expect(mergeRanges([{ start: 100000, count: 100 }, { start: 100010, count: 5 }])).toEqual([{ start: 100000, count: 100 }]);
-    expect(mergeRanges([{ start: 200000, count: 10 }, { start: 100000, count: 10 }])).toEqual([{ start: 100000, count: 10 }, { start: 200000, count: 10 }]);
+    expect(
+      mergeRanges([
+        { start: 300000, count: 65536 },
+        { start: 296608, count: 65536 },
+      ]),
+    ).toEqual([{ start: 296608, count: 68928 }]);
+    expect(
+      mergeRanges([
+        { start: 100000, count: 10 },
+        { start: 100010, count: 5 },
+      ]),
+    ).toEqual([{ start: 100000, count: 15 }]);
+    expect(
+      mergeRanges([
+        { start: 100000, count: 100 },
+        { start: 100010, count: 5 },
+      ]),
+    ).toEqual([{ start: 100000, count: 100 }]);
+    expect(
+      mergeRanges([
+        { start: 200000, count: 10 },
+        { start: 100000, count: 10 },
+      ]),
+    ).toEqual([
+      { start: 100000, count: 10 },
+      { start: 200000, count: 10 },
+    ]);
   });
 });
 
@@ -51,7 +84,10 @@ describe('lookupSubid', () => {
       writeFileSync(join(root, 'etc', 'subuid'), 'alice:296608:65536\nbob:100000:65536\nalice:300000:65536\n');
       expect(lookupSubid('uid', alice, { root })).toEqual({
         ranges: [{ start: 296608, count: 68928 }],
-        listed: [{ start: 296608, count: 65536 }, { start: 300000, count: 65536 }],
+        listed: [
+          { start: 296608, count: 65536 },
+          { start: 300000, count: 65536 },
+        ],
         source: 'file',
       });
       expect(readSubid('uid', alice, root)).toEqual([{ start: 296608, count: 68928 }]);
@@ -61,13 +97,20 @@ describe('lookupSubid', () => {
   });
 
   it('parses getsubids output', () => {
-    expect(parseGetsubids('0: alice 100000 65536\n1: alice 300000 10\nError fetching ranges\n')).toEqual([{ start: 100000, count: 65536 }, { start: 300000, count: 10 }]);
+    expect(parseGetsubids('0: alice 100000 65536\n1: alice 300000 10\nError fetching ranges\n')).toEqual([
+      { start: 100000, count: 65536 },
+      { start: 300000, count: 10 },
+    ]);
   });
 
   it('with no entry in the file, skips an absent getsubids quietly', () => {
     const root = mkdtempSync(join(tmpdir(), 'subid-'));
     try {
-      expect(lookupSubid('uid', alice, { root, getsubids: join(root, 'no-such-getsubids') })).toEqual({ ranges: [], listed: [], source: 'none' });
+      expect(lookupSubid('uid', alice, { root, getsubids: join(root, 'no-such-getsubids') })).toEqual({
+        ranges: [],
+        listed: [],
+        source: 'none',
+      });
       expect(lookupSubid('gid', alice, { root })).toEqual({ ranges: [], listed: [], source: 'none' });
     } finally {
       rmSync(root, { recursive: true });
