@@ -50,7 +50,7 @@ const runtimeEntries = (): string[] => (existsSync(join(box.dir, 'rt')) ? readdi
 
 describe('srun --container drives hutch-runtime (Slurm 22.05, one node on loopback)', () => {
   beforeAll(async () => {
-    requires('userns', 'busybox');
+    requires('userns', 'busybox', 'slurm');
     box = sandbox();
     slurm = await startSlurm(join(box.dir, 'slurm'));
     bundle = join(box.dir, 'bundle');
