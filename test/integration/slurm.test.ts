@@ -3,7 +3,7 @@
 // slurm.ts). What slurmstepd 22.05 calls: RunTimeRun as the task itself (its stdio, its exit
 // status); or RunTimeCreate, RunTimeQuery until "created", RunTimeStart, RunTimeQuery until not
 // "running", then RunTimeQuery/RunTimeKill/RunTimeDelete when the step ends or is cancelled.
-import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -85,6 +85,21 @@ describe('srun --container drives hutch-runtime (Slurm 22.05, one node on loopba
     const [step, map] = r.stdout.split('\n');
     expect(step).toMatch(/^step 0 of job \d+$/);
     expect(map!.trim().split(/\s+/)).toEqual(['0', String(userInfo().uid), '1']);
+  });
+
+  it("sbatch --container: the batch script runs in the bundle, its output in the job's file", async () => {
+    slurm.ociConf(ociConf('run'));
+    const out = join(box.dir, 'batch.out');
+    const script = 'echo "batch $SLURM_JOB_ID"; cat /proc/self/uid_map';
+    const r = await execa('sbatch', ['--wait', `--container=${bundle}`, '-o', out, '--wrap', script], {
+      env: slurm.env,
+      reject: false,
+      timeout: 40_000,
+    });
+    expect(r.exitCode, `${r.stderr}\n${slurm.log()}`).toBe(0);
+    const lines = readFileSync(out, 'utf8').split('\n');
+    expect(lines[0]).toMatch(/^batch \d+$/);
+    expect(lines[1]!.trim().split(/\s+/)).toEqual(['0', String(userInfo().uid), '1']);
   });
 
   it('scancel of a running step: Slurm kills and deletes the container, nothing is left', async () => {
