@@ -22,13 +22,13 @@ let before: LeakSnapshot;
  * NAME` takes hutch's own value), /tmp (Open MPI's session directory and PMIx sockets) and the
  * host's Open MPI libraries and help texts bound in, read-only.
  */
-function rankScript(app: string): string {
+function rankScript(app: string, multiarch: string): string {
   return `#!/bin/bash
 args=()
 for v in $(env | grep -oE '^(OMPI|PMIX|OPAL|HWLOC)[A-Za-z0-9_]*'); do args+=(-e "$v"); done
 exec ${process.execPath} ${HUTCH} run --rm --root ${box.root} --userns keep-id --network host --pid host --ipc host \\
   --hostname "$(hostname)" -v /tmp:/tmp -v ${box.dir}:${box.dir} \\
-  -v /usr/lib/x86_64-linux-gnu:/usr/lib/x86_64-linux-gnu:ro -v /usr/share/openmpi:/usr/share/openmpi:ro \\
+  -v /usr/lib/${multiarch}:/usr/lib/${multiarch}:ro -v /usr/share/openmpi:/usr/share/openmpi:ro \\
   "\${args[@]}" ${IMAGE} ${app}
 `;
 }
@@ -40,7 +40,8 @@ describe('mpirun -n 4 hutch run ... (Open MPI, one container per rank)', () => {
     await importDebian(box.root, IMAGE);
     const app = join(box.dir, 'allreduce');
     await execa('mpicc', ['-O2', '-o', app, join(REPO, 'test', 'fixtures', 'mpi', 'allreduce.c')]);
-    writeFileSync(join(box.dir, 'rank.sh'), rankScript(app));
+    const multiarch = (await execa('gcc', ['-print-multiarch'])).stdout.trim(); // x86_64-linux-gnu
+    writeFileSync(join(box.dir, 'rank.sh'), rankScript(app, multiarch));
     chmodSync(join(box.dir, 'rank.sh'), 0o755);
   }, 120_000);
   afterAll(() => box?.remove());
