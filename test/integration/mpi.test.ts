@@ -75,5 +75,5 @@ describe('mpirun -n 4 hutch run ... (Open MPI, one container per rank)', () => {
       pids.add(m![4]!);
     });
     expect(pids.size, 'ranks see host pids (--pid host), never each pid 1').toBe(4);
-  });
+  }, 120_000); // four containers started at once on a loaded 2-core machine
 });
