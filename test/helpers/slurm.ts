@@ -35,7 +35,10 @@ export async function startSlurm(dir: string): Promise<Slurm> {
     env,
     ociConf: (text) => writeFileSync(join(dir, 'oci.conf'), text),
     log: () => readIfThere(join(dir, 'log', 'slurmd.log')),
-    stop: () => stopDaemons(pidFiles),
+    stop: async () => {
+      await endJobs(env);
+      await stopDaemons(pidFiles);
+    },
   };
   try {
     writeFileSync(join(dir, 'munge', 'key'), randomBytes(1024), { mode: 0o400 });
@@ -109,6 +112,15 @@ async function untilIdle(env: NodeJS.ProcessEnv): Promise<void> {
     await sleep(200);
   }
   throw new Error(`node ${NODE} is "${state}", not idle`);
+}
+
+/** Cancels every job left (a test that failed midway) and waits until slurmd has ended its steps. */
+async function endJobs(env: NodeJS.ProcessEnv): Promise<void> {
+  const queue = async () =>
+    (await execa('squeue', ['-h', '-o', '%i'], { env, reject: false, timeout: 10_000 })).stdout.trim();
+  if ((await queue()) === '') return;
+  await execa('scancel', ['--user', userInfo().username], { env, reject: false, timeout: 10_000 });
+  for (let i = 0; i < 100 && (await queue()) !== ''; i++) await sleep(200);
 }
 
 /** SIGTERM to each daemon (slurmd first: it ends its steps), then waits until each has gone. */
