@@ -132,8 +132,10 @@ export async function blueprintFromFlags(
   const keepId = req.userns === 'keep-id' ? callingUser() : undefined;
   // keep-id: the user has a line in the container's passwd and group, as in podman.
   const etc = keepId ? { ...etcFiles, ...writeUserDb(dirs.run, keepId, made.userDb, made.req.rootfs) } : etcFiles;
+  // keep-id runs as the user unless -u says otherwise, whatever the image's User (podman's rule).
+  const user = keepId ? req.user : made.req.user;
   const blueprint = blueprintFromRequest(
-    { ...made.req, network: needsOwnNetns(made.setup.network) ? 'none' : 'host' },
+    { ...made.req, user, network: needsOwnNetns(made.setup.network) ? 'none' : 'host' },
     { id, ...maps, etcFiles: etc, userDb: made.userDb, keepId },
   );
   await chownVolumes(made.chown, blueprint.user, maps);
