@@ -59,7 +59,14 @@ export class RunCommand extends ContainerFlagsCommand {
   uts = Option.String('--uts', { description: "host: share the host's hostname (UTS namespace; default: its own)" });
   shmSize = Option.String('--shm-size', { description: 'size of /dev/shm (default 64m)' });
   device = Option.Array('--device', [], {
-    description: 'bind a host device HOST[:CONTAINER][:rwm] (openable: not nodev; access is the node mode on the host)',
+    description:
+      'bind a host device HOST[:CONTAINER][:rwm] (openable: not nodev; access is the node mode on the host), or a CDI device vendor.com/class=NAME|all',
+  });
+  cdiSpecDir = Option.Array('--cdi-spec-dir', [], {
+    description: 'read CDI specs here instead of /etc/cdi and /var/run/cdi',
+  });
+  gpus = Option.String('--gpus', {
+    description: "all: the NVIDIA GPUs (the nvidia.com/gpu CDI spec, else the driver's nodes, libraries and tools)",
   });
   envHost = Option.Boolean('--env-host', false, {
     description: 'pass your environment in, but a blocklist (PATH, HOME, LD_*, sockets, HUTCH_*: docs/hpc.md)',
@@ -163,6 +170,8 @@ export class RunCommand extends ContainerFlagsCommand {
         uts: this.uts,
         shmSize: this.shmSize,
         devices: this.device,
+        cdiSpecDirs: this.cdiSpecDir,
+        gpus: this.gpus,
         network: 'none',
         capAdd: this.capAdd,
         capDrop: this.capDrop,

@@ -8,11 +8,11 @@ import type { IdMapping, Mount, Rlimit, Seccomp } from '../../runtime/spec.js';
 import { parseSecurityOpts, seccompFor } from '../../security/options.js';
 import { requireMapped } from '../../userns/idmap.js';
 import type { SubidRange } from '../../userns/subid.js';
-import { deviceMount } from './devices.js';
+import { deviceEdits, type DeviceFlags } from './device-request.js';
 import { resolveUser, resolveUserIn, type ContainerUser } from './users.js';
 
 /** `hutch run`'s flags, parsed but not yet interpreted (src/cli/commands/run.ts fills it). */
-export interface RunRequest {
+export interface RunRequest extends DeviceFlags {
   rootfs: string;
   command: string[];
   env: string[];
@@ -30,8 +30,6 @@ export interface RunRequest {
   uts?: string;
   /** --shm-size: the size of /dev/shm (podman's units; default 64m). */
   shmSize?: string;
-  /** --device HOST[:CONTAINER][:PERMISSIONS] (src/engine/spec/devices.ts). */
-  devices?: string[];
   capAdd: string[];
   capDrop: string[];
   tty: boolean;
@@ -119,6 +117,7 @@ export type SharableNamespace = 'pid' | 'ipc' | 'uts';
 /** Interprets the request (a flag that cannot mean anything fails here), then runs the checks. */
 export function blueprintFromRequest(req: RunRequest, ctx: SpecContext): Blueprint {
   const rootfs = resolve(req.rootfs);
+  const devices = deviceEdits(req);
   const blueprint: Blueprint = {
     id: ctx.id,
     hostname: containerHostname(req, ctx.id),
@@ -126,7 +125,9 @@ export function blueprintFromRequest(req: RunRequest, ctx: SpecContext): Bluepri
     readOnly: req.readOnly,
     tty: req.tty,
     args: req.command,
-    env: [...(req.defaultEnv ?? []), ...req.envFiles.flatMap(readEnvFile), ...req.env].flatMap(lookUpEnv),
+    env: [...(req.defaultEnv ?? []), ...devices.env, ...req.envFiles.flatMap(readEnvFile), ...req.env].flatMap(
+      lookUpEnv,
+    ),
     cwd: req.workdir ?? '/',
     user: containerUser(req, ctx, rootfs),
     capabilities: adjustCapabilities(
@@ -135,7 +136,7 @@ export function blueprintFromRequest(req: RunRequest, ctx: SpecContext): Bluepri
       req.capDrop,
     ),
     rlimits: req.ulimits.map(parseUlimit),
-    mounts: [...req.tmpfs.map(tmpfsMount), ...req.volumes.map(volumeMount), ...(req.devices ?? []).map(deviceMount)],
+    mounts: [...req.tmpfs.map(tmpfsMount), ...req.volumes.map(volumeMount), ...devices.mounts],
     network: req.network,
     ...sharing(req),
     uidMappings: ctx.uidMappings,

@@ -16,3 +16,6 @@ export * from './image-config.js';
 export * from './users.js';
 export * from './host-env.js';
 export * from './devices.js';
+export * from './cdi.js';
+export * from './gpus.js';
+export * from './device-request.js';

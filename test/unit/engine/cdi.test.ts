@@ -1,0 +1,119 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, expect, it } from 'vitest';
+import { deviceEdits } from '../../../src/engine/spec/device-request.js';
+import { ldconfigLibraries } from '../../../src/engine/spec/gpus.js';
+
+const root = mkdtempSync(join(tmpdir(), 'hutch-cdi-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+let n = 0;
+/** A fresh spec folder holding the given specs, as vendor.json files. */
+function specDir(...specs: unknown[]): string {
+  const dir = join(root, `d${n++}`);
+  mkdirSync(dir);
+  specs.forEach((spec, i) =>
+    writeFileSync(join(dir, `v${i}.json`), typeof spec === 'string' ? spec : JSON.stringify(spec)),
+  );
+  return dir;
+}
+
+const fake = {
+  cdiVersion: '0.6.0',
+  kind: 'example.com/gpu',
+  containerEdits: {
+    env: ['FAKE_DRIVER=1'],
+    mounts: [{ hostPath: '/etc', containerPath: '/opt/etc', options: ['ro'] }],
+  },
+  devices: [
+    { name: '0', containerEdits: { deviceNodes: [{ path: '/dev/fakegpu0', hostPath: '/dev/zero' }], env: ['GPU=0'] } },
+    { name: '1', containerEdits: { deviceNodes: [{ path: '/dev/null', permissions: 'rw' }] } },
+  ],
+};
+
+const thrown = (f: () => unknown): { code?: string; message?: string } => {
+  try {
+    f();
+    return {};
+  } catch (error) {
+    return error as { code?: string; message?: string };
+  }
+};
+const codeOf = (f: () => unknown): string | undefined => thrown(f).code;
+const messageOf = (f: () => unknown): string | undefined => thrown(f).message;
+
+it('resolves a CDI device: its own edits and its spec edits, device nodes bound like --device', () => {
+  const edits = deviceEdits({ devices: ['example.com/gpu=0'], cdiSpecDirs: [specDir(fake)] });
+  expect(edits.env).toEqual(['FAKE_DRIVER=1', 'GPU=0']);
+  expect(edits.mounts).toEqual([
+    { destination: '/opt/etc', type: 'bind', source: '/etc', options: ['rbind', 'nosuid', 'ro'] },
+    { destination: '/dev/fakegpu0', type: 'bind', source: '/dev/zero', options: ['bind', 'nosuid', 'noexec'] },
+  ]);
+});
+
+it('=all takes every device of the kind; host paths and CDI names mix; the spec edits come once', () => {
+  const edits = deviceEdits({ devices: ['/dev/full', 'example.com/gpu=all'], cdiSpecDirs: [specDir(fake)] });
+  expect(edits.env).toEqual(['FAKE_DRIVER=1', 'GPU=0']);
+  expect(edits.mounts.map((m) => m.destination)).toEqual(['/dev/full', '/opt/etc', '/dev/fakegpu0', '/dev/null']);
+});
+
+it('a later folder overrides an earlier one; --device paths need no spec at all', () => {
+  const later = { ...fake, containerEdits: undefined, devices: [{ name: '0', containerEdits: { env: ['LATER=1'] } }] };
+  const edits = deviceEdits({ devices: ['example.com/gpu=0'], cdiSpecDirs: [specDir(fake), specDir(later)] });
+  expect(edits.env).toEqual(['LATER=1']);
+  expect(deviceEdits({ devices: ['/dev/zero'], cdiSpecDirs: [join(root, 'absent')] }).mounts).toHaveLength(1);
+});
+
+it('an unknown device names the known ones', () => {
+  const dir = specDir(fake);
+  expect(() => deviceEdits({ devices: ['example.com/gpu=7'], cdiSpecDirs: [dir] })).toThrow(
+    'no CDI spec names it (known: example.com/gpu=0, example.com/gpu=1)',
+  );
+  expect(codeOf(() => deviceEdits({ devices: ['other.com/x=all'], cdiSpecDirs: [dir] }))).toBe('CDI_DEVICE_UNKNOWN');
+});
+
+it('a bad spec is refused naming its file; hooks are refused when used', () => {
+  const cases: [unknown, string][] = [
+    ['{not json', 'not JSON'],
+    [{ ...fake, cdiVersion: '9.9.9' }, 'cdiVersion "9.9.9"'],
+    [{ ...fake, kind: 'nokind' }, 'kind "nokind"'],
+    [{ ...fake, devices: [] }, 'devices must be a non-empty list'],
+    [{ ...fake, devices: [{ name: '0', containerEdits: { intelRdt: {} } }] }, 'intelRdt: hutch does not apply'],
+    [
+      { ...fake, devices: [{ name: '0', containerEdits: { mounts: [{ hostPath: 'rel', containerPath: '/x' }] } }] },
+      'hostPath must be an absolute path',
+    ],
+    [{ ...fake, devices: [{ name: '0', containerEdits: { env: ['NOEQUALS'] } }] }, 'KEY=VALUE'],
+  ];
+  for (const [spec, why] of cases) {
+    const dir = specDir(spec);
+    const message = messageOf(() => deviceEdits({ devices: ['example.com/gpu=0'], cdiSpecDirs: [dir] }));
+    expect(message).toMatch(new RegExp(`^invalid CDI spec ${join(dir, 'v0.json')}: `));
+    expect(message).toContain(why);
+  }
+  const hooked = { ...fake, containerEdits: { hooks: [{ hookName: 'createContainer', path: '/bin/true' }] } };
+  expect(codeOf(() => deviceEdits({ devices: ['example.com/gpu=0'], cdiSpecDirs: [specDir(hooked)] }))).toBe(
+    'CDI_HOOKS_UNSUPPORTED',
+  );
+});
+
+it('--gpus all takes the nvidia.com/gpu spec when there is one; anything but all is refused', () => {
+  const nvidia = { ...fake, kind: 'nvidia.com/gpu' };
+  expect(deviceEdits({ gpus: 'all', cdiSpecDirs: [specDir(nvidia)] }).env).toEqual(['FAKE_DRIVER=1', 'GPU=0']);
+  expect(codeOf(() => deviceEdits({ gpus: '2', cdiSpecDirs: [specDir(nvidia)] }))).toBe('GPUS_INVALID');
+});
+
+it("finds the driver's libraries in ldconfig -p's listing", () => {
+  const listing = [
+    "1234 libs found in cache `/etc/ld.so.cache'",
+    '\tlibnvidia-ml.so.1 (libc6,x86-64) => /usr/lib/x86_64-linux-gnu/libnvidia-ml.so.1',
+    '\tlibcuda.so.1 (libc6,x86-64) => /usr/lib/x86_64-linux-gnu/libcuda.so.1',
+    '\tlibcuda.so (libc6,x86-64) => /usr/lib/x86_64-linux-gnu/libcuda.so.1',
+    '\tlibc.so.6 (libc6,x86-64, OS ABI: Linux 3.2.0) => /lib/x86_64-linux-gnu/libc.so.6',
+  ].join('\n');
+  expect(ldconfigLibraries(listing)).toEqual([
+    '/usr/lib/x86_64-linux-gnu/libnvidia-ml.so.1',
+    '/usr/lib/x86_64-linux-gnu/libcuda.so.1',
+  ]);
+});
