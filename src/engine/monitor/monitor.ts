@@ -6,6 +6,7 @@ import { describeCause, HutchError } from '../../errors.js';
 import { processStartTime } from '../../sys/proc.js';
 import { pipe } from '../../sys/pipe.js';
 import type { Cleanup } from '../../sys/cleanup.js';
+import { faultPoint } from '../../sys/fault.js';
 import {
   oomKilledNow,
   logWriter,
@@ -106,6 +107,7 @@ async function oneRun(
   let container: CreatedContainer;
   try {
     const launch = await launchFromRecord(store, config, cleanup, warn); // image storage, network, cgroup
+    faultPoint('prepared');
     container = await createContainer(launch.spec, { ...io.options, ...launch.options });
   } finally {
     io.afterCreate();
@@ -136,9 +138,11 @@ async function oneRun(
     throw error;
   }
   await updateState(store, id, (s) => ({ ...s, status: 'running', startedAt: new Date().toISOString() }));
+  faultPoint('running');
   started(container.pid);
   starter.started();
   const { exitCode } = await ended;
+  faultPoint('exited');
   await io.drained();
   // Read before the cgroup is removed with this run's cleanup.
   const oomKilled = oomKilledNow(store, id);
