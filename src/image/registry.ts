@@ -71,8 +71,8 @@ export class RegistryClient {
         }
         return;
       } catch (error) {
-        if (attempt >= 4 || error instanceof RegistryError)
-          throw transient(`cannot fetch ${what}: ${describeCause(error)}`);
+        if (error instanceof RegistryError) throw error; // a timeout, a refusal: not worth another try
+        if (attempt >= 4) throw transient(`cannot fetch ${what}: ${describeCause(error)}`);
       }
       await backoff(attempt, undefined);
       res = await this.request(`/v2/${this.options.repository}/blobs/${d.digest}`, { range: `bytes=${offset}-` }, what);
