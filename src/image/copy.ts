@@ -8,7 +8,7 @@ import { parseConfig, sha256, type Descriptor, type Platform } from './manifest.
 import type { Progress } from './progress.js';
 import type { ImageSource } from './source.js';
 import type { ImageRecord, Store } from './store.js';
-import { stageLayer } from './unpack.js';
+import { noSpace, stageLayer } from './unpack.js';
 
 export interface CopyOptions {
   names: string[];
@@ -175,7 +175,7 @@ async function download(
   } catch (error) {
     if (!closed) closeSync(fd);
     rmSync(dir, { recursive: true, force: true });
-    throw error;
+    throw noSpace(error, `cannot store blob ${where}: the disk is full`);
   }
 }
 

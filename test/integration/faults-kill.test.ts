@@ -91,8 +91,14 @@ describe('kill -9 of the monitor of hutch run -d', () => {
     await child; // the CLI gives up or returns, whichever came first
     expect((await survivors(tree)).map((p) => p.command)).toEqual([]);
     // The CLI removes a container whose monitor died before it reported; else rm does.
-    if (existsSync(join(box.root, 'data', 'containers', id)))
-      expect((await hutch(['rm', '-f', '--root', box.root, id])).stderr).toBe('');
+    if (existsSync(join(box.root, 'data', 'containers', id))) {
+      const found = await hutch(['system', 'check', '--root', box.root]);
+      expect(found.stdout).toContain(
+        `problem: container ${id.slice(0, 12)} is recorded as live but its monitor is gone`,
+      );
+      expect((await hutch(['system', 'check', '--repair', '--root', box.root])).exitCode).toBe(0);
+      expect((await hutch(['rm', '--root', box.root, id])).stderr).toBe('');
+    }
   });
 });
 
