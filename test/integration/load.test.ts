@@ -83,7 +83,7 @@ describe('load', () => {
         ]),
       ),
     );
-    expect(runs.map((r) => r.stdout)).toEqual(runs.map((_, i) => `run-${i}\n`));
+    expect(runs.map((r) => r.stdout)).toEqual(runs.map((_, i) => `run-${i}`));
     expect(runs.map((r) => r.exitCode)).toEqual(runs.map(() => 0));
     await expectNoLeaks(leaks, [join(box.root, 'run')]);
     expect(openFds()).toBe(fds);
