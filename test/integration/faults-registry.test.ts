@@ -40,11 +40,11 @@ beforeEach(() => {
   root = join(home, 'root');
 });
 
-/** Pulls `ref` (default: the image by tag) with a short registry timeout. */
-function pull(ref = `${registry.host}/hostile/img:1`, extra: string[] = []): ReturnType<typeof hutch> {
+/** Pulls `ref` (default: the image by tag); `timeout` is HUTCH_REGISTRY_TIMEOUT (short only where it is tested: a loaded machine is slow). */
+function pull(ref = `${registry.host}/hostile/img:1`, extra: string[] = [], timeout = '20'): ReturnType<typeof hutch> {
   return hutch(['pull', '-q', '--tls-verify=false', '--root', root, ...extra, ref], {
     home,
-    env: { HUTCH_REGISTRY_TIMEOUT: '2' },
+    env: { HUTCH_REGISTRY_TIMEOUT: timeout },
   });
 }
 
@@ -168,7 +168,7 @@ describe('a registry that redirects, stalls or floods', () => {
       res.write(honest.subarray(0, honest.length >> 1)); // and nothing more, ever
       return true;
     };
-    const r = await pull();
+    const r = await pull(undefined, [], '2');
     expect(r.exitCode).toBe(125);
     expect(r.stderr).toMatch(/took more than 2 s to send more/);
     expect(r.stderr).toContain('HUTCH_REGISTRY_TIMEOUT');
@@ -177,7 +177,7 @@ describe('a registry that redirects, stalls or floods', () => {
 
   test('a registry that never answers times out', async () => {
     registry.answer = (req) => req.url?.includes('/manifests/') === true; // no answer at all
-    const r = await pull();
+    const r = await pull(undefined, [], '2');
     expect(r.exitCode).toBe(125);
     expect(r.stderr).toMatch(/took more than 2 s to answer/);
     expectStoreUntouched();
