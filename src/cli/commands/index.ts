@@ -57,7 +57,7 @@ const filesByVerb: Record<string, string[]> = {
   start: ['start'],
   stats: ['stats'],
   stop: ['stop'],
-  system: ['system-info', 'system-reset'],
+  system: ['system-info', 'system-reset', 'system-check'],
   tag: ['tag'],
   top: ['top'],
   unpause: ['pause'],
