@@ -29,7 +29,7 @@ const containerFiles = [
   'diff',
   'export',
 ];
-const imageFiles = ['pull', 'images', 'rmi', 'image-prune', 'image-inspect', 'tag', 'import', 'load', 'save', 'push'];
+const imageFiles = ['pull', 'images', 'rmi', 'image-prune', 'image-inspect', 'tag', 'import', 'load', 'save', 'push', 'squash'];
 const filesByVerb: Record<string, string[]> = {
   attach: ['attach'],
   container: containerFiles,
@@ -69,6 +69,7 @@ const filesByVerb: Record<string, string[]> = {
   unshare: ['unshare'],
   diff: ['diff'],
   export: ['export'],
+  squash: ['squash'],
   volume: ['volume-create', 'volume-ls', 'volume-inspect', 'volume-rm', 'volume-prune'],
 };
 
