@@ -37,6 +37,15 @@ export function isSquashfsFile(file: string): boolean {
 export function readSquashFile(image: string, path: string): string | undefined {
   const r = spawnSync('unsquashfs', ['-cat', image, path], { encoding: 'utf8', maxBuffer: 16 << 20 });
   if (r.error) throw missingTool('unsquashfs', r.error);
+  // unsquashfs: 2 when the file is not in the image, 1 when the image itself cannot be read.
+  if (r.status === 1)
+    throw new StoreError(
+      'SQUASH_INVALID',
+      `cannot read the squashfs image ${image}: ${lastLine(r.stderr) || 'unsquashfs failed'}`,
+      {
+        hint: 'write it again with hutch squash (or mksquashfs); a file cut short by a copy is the usual cause',
+      },
+    );
   return r.status === 0 ? r.stdout : undefined;
 }
 
@@ -110,7 +119,7 @@ export async function writeSquashfs(tar: Pack, output: string, root: RootAttrs):
   if (code !== 0)
     throw new StoreError(
       'SQUASH_FAILED',
-      `cannot write ${output}: mksquashfs failed (${stderr.trim().split('\n').at(-1) || `status ${code}`})`,
+      `cannot write ${output}: mksquashfs failed (${lastLine(stderr) || `status ${code}`})`,
       { hint: 'check the free space and that the folder is writable; mksquashfs 4.5 or later is needed (-tar)' },
     );
 }
@@ -120,4 +129,14 @@ function missingTool(tool: string, cause: Error): StoreError {
     hint: 'install squashfs-tools (Debian: apt-get install squashfs-tools; 4.5 or later)',
     cause,
   });
+}
+
+function lastLine(text: string): string {
+  return (
+    text
+      .trim()
+      .split('\n')
+      .at(-1)
+      ?.replace(/^FATAL ERROR: ?/, '') ?? ''
+  );
 }

@@ -29,13 +29,13 @@ const containerFiles = [
   'diff',
   'export',
 ];
-const imageFiles = ['pull', 'images', 'rmi', 'image-prune', 'image-inspect', 'tag', 'import', 'load', 'save', 'push', 'squash'];
+const imageFiles = ['pull', 'images', 'rmi', 'image-prune', 'image-inspect', 'tag', 'import', 'load', 'save', 'push'];
 const filesByVerb: Record<string, string[]> = {
   attach: ['attach'],
   container: containerFiles,
   create: ['create'],
   exec: ['exec'],
-  image: imageFiles,
+  image: [...imageFiles, 'squash'],
   images: ['images'],
   import: ['import'],
   inspect: ['inspect'],
