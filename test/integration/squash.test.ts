@@ -127,6 +127,16 @@ describe('hutch run FILE.sqfs', () => {
     expect((await run([file, 'true'])).exitCode).toBe(0);
   });
 
+  it('run -d: exec reaches the container, rm -f ends it and squashfuse with it', async () => {
+    const h = (...args: string[]) => hutch([args[0]!, '--root', box.root, ...args.slice(1)]);
+    const started = await h('run', '-d', '--name', 'sq', '--network', 'none', file, 'sleep', '1000');
+    expect(started.stderr).toBe('');
+    expect((await h('exec', 'sq', 'cat', '/data/new')).stdout).toBe('layer2');
+    expect((await h('rm', '-f', 'sq')).exitCode).toBe(0);
+    for (let i = 0; i < 100 && (await squashfuses(file)).length > 0; i++) await sleep(50);
+    expect(await squashfuses(file)).toEqual([]);
+  });
+
   it('a file with the magic but no squashfs in it fails naming it and leaves nothing behind', async () => {
     const bad = join(box.dir, 'bad.sqfs');
     writeFileSync(bad, Buffer.concat([Buffer.from('hsqs'), Buffer.alloc(4096, 7)]));
