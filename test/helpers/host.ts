@@ -15,6 +15,8 @@ export type Requirement =
   | 'registry'
   | 'podman'
   | 'busybox'
+  | 'mpi'
+  | 'slurm'
   | 'squashfs';
 
 const checks: Record<Requirement, () => string | undefined> = {
@@ -31,6 +33,9 @@ const checks: Record<Requirement, () => string | undefined> = {
   registry: () => (canExec('/usr/bin/docker-registry') ? undefined : 'docker-registry is not installed'),
   podman: () => onPath('podman'),
   busybox: () => (canExec('/bin/busybox') ? undefined : 'busybox-static is not installed'),
+  mpi: () => onPath('mpirun') ?? onPath('mpicc'),
+  slurm: () =>
+    canExec('/usr/sbin/slurmd') && canExec('/usr/sbin/munged') ? undefined : 'slurmd or munge is not installed',
   squashfs: () => onPath('mksquashfs') ?? onPath('squashfuse'),
 };
 
