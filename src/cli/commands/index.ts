@@ -35,7 +35,7 @@ const filesByVerb: Record<string, string[]> = {
   container: containerFiles,
   create: ['create'],
   exec: ['exec'],
-  image: imageFiles,
+  image: [...imageFiles, 'squash'],
   images: ['images'],
   import: ['import'],
   inspect: ['inspect'],
@@ -69,6 +69,7 @@ const filesByVerb: Record<string, string[]> = {
   unshare: ['unshare'],
   diff: ['diff'],
   export: ['export'],
+  squash: ['squash'],
   volume: ['volume-create', 'volume-ls', 'volume-inspect', 'volume-rm', 'volume-prune'],
 };
 
