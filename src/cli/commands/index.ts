@@ -29,7 +29,19 @@ const containerFiles = [
   'diff',
   'export',
 ];
-const imageFiles = ['pull', 'images', 'rmi', 'image-prune', 'image-inspect', 'tag', 'import', 'load', 'save', 'push'];
+const imageFiles = [
+  'pull',
+  'images',
+  'rmi',
+  'image-prune',
+  'image-inspect',
+  'tag',
+  'import',
+  'load',
+  'save',
+  'push',
+  'build',
+];
 const filesByVerb: Record<string, string[]> = {
   attach: ['attach'],
   container: containerFiles,
@@ -69,6 +81,7 @@ const filesByVerb: Record<string, string[]> = {
   unshare: ['unshare'],
   diff: ['diff'],
   export: ['export'],
+  build: ['build'],
   volume: ['volume-create', 'volume-ls', 'volume-inspect', 'volume-rm', 'volume-prune'],
 };
 

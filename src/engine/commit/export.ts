@@ -86,7 +86,7 @@ async function copyUpper(
 }
 
 /** The merged lower tree: each path's topmost entry and its layer's directory. */
-function mergedLower(layers: { dir: string; index: string }[]): Map<string, { entry: IndexEntry; dir: string }> {
+export function mergedLower(layers: { dir: string; index: string }[]): Map<string, { entry: IndexEntry; dir: string }> {
   const merged = new Map<string, { entry: IndexEntry; dir: string }>();
   const dropBelow = (d: string): void => {
     for (const p of merged.keys()) if (p.startsWith(d + '/')) merged.delete(p);
