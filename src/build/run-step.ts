@@ -70,7 +70,7 @@ export async function runStep(store: Store, paths: HutchPaths, step: RunStep): P
   if (exitCode !== 0 || layer === undefined)
     throw new BuildError(
       'BUILD_RUN_FAILED',
-      `${step.step} at ${step.where} failed: the command exited with status ${exitCode}`,
+      `build ${step.step.replace(/^STEP /, 'step ')} at ${step.where} failed: the command exited with status ${exitCode}`,
       {
         hint: 'fix the command (its output is above); the steps before it are cached, so a rebuild starts here',
       },
