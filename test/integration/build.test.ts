@@ -99,7 +99,7 @@ describe('hutch build', () => {
     ]);
     const listing = await h('run', '--network', 'none', 'localhost/multi', 'ls', '/src');
     expect(listing.stdout).toBe('run.sh');
-    const config = JSON.parse((await h('image', 'inspect', 'localhost/multi')).stdout) as {
+    const config = JSON.parse((await h('inspect', 'localhost/multi')).stdout) as {
       Config: Record<string, unknown>;
     }[];
     expect(config[0]!.Config).toMatchObject({
