@@ -105,19 +105,7 @@ async function fromState(
 ): Promise<StageState> {
   const ref = expand(/^(\S+)/.exec(stage.from.args)![1]!, globals);
   const args = new Map<string, string>();
-  if (ref === 'scratch') {
-    const p = hostPlatform();
-    return {
-      args,
-      config: {
-        architecture: p.architecture,
-        os: 'linux',
-        config: {},
-        rootfs: { type: 'layers', diff_ids: [] },
-        history: [],
-      },
-    };
-  }
+  if (ref === 'scratch') return { args, config: scratchConfig() };
   const image = await stageOrImage(built, ref, stage.from, sc.root);
   if (image === undefined) throw new BuildError('BUG', `stage ${ref} has no image`);
   return { args, image, config: JSON.parse(sc.store.readBlob(image.config).toString()) as ImageConfig };
@@ -192,11 +180,15 @@ function parseBuildArgs(values: string[]): Map<string, string> {
 /** A stage FROM scratch with no step that wrote anything is an empty image. */
 async function emptyImage(store: Store): Promise<ImageRecord> {
   const { writeImage } = await import('../image/write-image.js');
-  const p = hostPlatform();
-  return writeImage(
-    store,
-    { architecture: p.architecture, os: 'linux', config: {}, rootfs: { type: 'layers', diff_ids: [] }, history: [] },
-    [],
-    [],
-  );
+  return writeImage(store, scratchConfig(), [], []);
+}
+
+function scratchConfig(): ImageConfig {
+  return {
+    architecture: hostPlatform().architecture,
+    os: 'linux',
+    config: {},
+    rootfs: { type: 'layers', diff_ids: [] },
+    history: [],
+  };
 }

@@ -1,5 +1,5 @@
 import { lstatSync, readdirSync, readFileSync, realpathSync, type Stats } from 'node:fs';
-import { join, relative, sep } from 'node:path';
+import { join, sep } from 'node:path';
 import { UsageError } from '../errors.js';
 import { cleanPath } from './image-tree.js';
 
@@ -154,9 +154,4 @@ export function walkContext(ctx: BuildContext, rel: string): ContextFile[] {
   };
   visit(rel);
   return out;
-}
-
-/** The context-relative form of a host path (for messages). */
-export function contextRelative(ctx: BuildContext, path: string): string {
-  return relative(ctx.dir, path) || '.';
 }

@@ -23,7 +23,7 @@ export interface CopyOptions {
  * The entries a COPY (or ADD of plain files) writes: a directory source's contents go into the
  * destination, a file goes to DEST, or into it when DEST ends in `/`, names a directory of the
  * image, or there are several sources. Owners are 0:0 unless --chown, modes the source's unless
- * --chmod. Returns the destination directory too (for ADD's archives).
+ * --chmod.
  */
 export function copyEntries(ins: Instruction, words: string[], from: CopySource, opts: CopyOptions): LayerEntry[] {
   if (words.length < 2) throw invalid(ins, `${ins.name} takes SOURCE... DEST`);
@@ -35,8 +35,7 @@ export function copyEntries(ins: Instruction, words: string[], from: CopySource,
   const out: LayerEntry[] = [];
   for (const src of sources) {
     for (const item of sourceItems(ins, src, from)) {
-      const top = item.rel === '' || item.isDir;
-      const base = top && item.isDir ? destPath : intoDir ? join(destPath, basename(item.rel)) : destPath;
+      const base = item.isDir || !intoDir ? destPath : join(destPath, basename(item.rel));
       for (const f of item.files) {
         const name = cleanPath(f.sub === '' ? base : join(base, f.sub));
         if (name === '') continue; // the root itself keeps its metadata

@@ -13,7 +13,6 @@ export type LayerEntry = Partial<tar.Header> & {
   type: NonNullable<tar.Header['type']>;
   /** A host file with the content of a 'file' entry. */
   source?: string;
-  /** A tar entry's stream, for ADD of an archive. */
 };
 
 export type StoredLayer = ImageRecord['layers'][number];

@@ -178,63 +178,72 @@ async function copyStep(
 ): Promise<StageState> {
   const { chown, chmod, from, ...rest } = ins.flags;
   if (Object.keys(rest).length > 0) throw invalid(ins, `${ins.name} has no option --${Object.keys(rest)[0]}`);
+  if (from !== undefined && ins.name === 'ADD') throw invalid(ins, 'ADD has no --from (use COPY --from)');
   const words = jsonArray(ins.args) ?? splitWords(expand(ins.args, vars));
+  const url = words.slice(0, -1).find((w) => /^https?:\/\//.test(w));
+  if (url !== undefined && ins.name === 'ADD')
+    throw new BuildError('BUILD_ADD_URL', `cannot add ${url} at ${ins.where}: hutch build adds local files only`, {
+      hint: 'download the file into the build context first, then ADD or COPY it',
+    });
   const tree = imageTree(sc.store, state.image?.layers ?? []);
   const owner = chown === undefined ? undefined : chownIds(tree, expand(chown, vars));
   const opts = { tree, workdir: state.config.config?.WorkingDir || '/', owner, chmod: parseChmod(ins, chmod) };
-  let source: CopySource = { kind: 'context', ctx: sc.ctx };
-  if (from !== undefined) {
-    if (ins.name === 'ADD') throw invalid(ins, 'ADD has no --from (use COPY --from)');
-    const image = await sc.fromImage(expand(from, vars), ins);
-    source = { kind: 'image', tree: imageTree(sc.store, image?.layers ?? []), id: image?.id ?? 'scratch' };
-  }
-  const archives = ins.name === 'ADD' ? addArchives(sc, ins, words) : [];
-  const plain = words.slice(0, -1).filter((w) => !archives.some((a) => a.word === w));
-  if (plain.some((w) => /^https?:\/\//.test(w)))
-    throw new BuildError(
-      'BUILD_ADD_URL',
-      `cannot add ${plain.find((w) => /^https?:\/\//.test(w))} at ${ins.where}: hutch build adds local files only`,
-      {
-        hint: 'download the file into the build context first, then ADD or COPY it',
-      },
-    );
+  const source: CopySource =
+    from === undefined ? { kind: 'context', ctx: sc.ctx } : await imageSource(sc, expand(from, vars), ins);
+  const archives = ins.name === 'ADD' ? addArchives(sc, ins, words, opts) : { files: [], dest: '', dirs: [] };
+  const plain = words.slice(0, -1).filter((w) => !archives.files.some((a) => a.word === w));
   const entries = plain.length > 0 ? copyEntries(ins, [...plain, words.at(-1)!], source, opts) : [];
-  const dest =
-    archives.length > 0
-      ? resolveInTree(tree, join(words.at(-1)!.startsWith('/') ? '' : opts.workdir, words.at(-1)!))
-      : '';
-  const destDir: LayerEntry[] =
-    archives.length > 0
-      ? [{ name: dest, type: 'directory', mode: 0o755, uid: owner?.uid ?? 0, gid: owner?.gid ?? 0, mtime: new Date() }]
-      : [];
-  const all = withParents(
-    [...destDir.filter((d) => !isTreeDir(tree, d.name)), ...entries],
-    tree,
-    owner ?? { uid: 0, gid: 0 },
-  );
+  const all = withParents([...archives.dirs, ...entries], tree, owner ?? { uid: 0, gid: 0 });
   const inputs = [
     await entriesDigest(all),
-    await entriesDigest(archives.map((a) => ({ name: a.word, type: 'file', source: a.path }))),
+    await entriesDigest(archives.files.map((a) => ({ name: a.word, type: 'file', source: a.path }))),
   ];
   return cachedStep(sc, state, ins, inputs, async () => {
     const layer =
-      archives.length === 0
+      archives.files.length === 0
         ? await storeEntries(sc.store, all, ins.where)
         : await storeStream(sc.store, ins.where, async (pack) => {
             for (const e of all) await addEntry(pack, e);
-            for (const a of archives) await packArchive(pack, a.path, dest, owner, ins.where);
+            for (const a of archives.files) await packArchive(pack, a.path, archives.dest, owner, ins.where);
           });
     return { config: state.config.config ?? {}, layer };
   });
 }
 
-/** ADD's sources that are local tar archives (unpacked into DEST). */
-function addArchives(sc: StepContext, ins: Instruction, words: string[]): { word: string; path: string }[] {
-  return words
+async function imageSource(sc: StepContext, ref: string, ins: Instruction): Promise<CopySource> {
+  const image = await sc.fromImage(ref, ins);
+  return { kind: 'image', tree: imageTree(sc.store, image?.layers ?? []), id: image?.id ?? 'scratch' };
+}
+
+/** ADD's sources that are local tar archives, the directory they unpack into, and that directory when the image lacks it. */
+function addArchives(
+  sc: StepContext,
+  ins: Instruction,
+  words: string[],
+  opts: { tree: ImageTree; workdir: string; owner?: { uid: number; gid: number } },
+): { files: { word: string; path: string }[]; dest: string; dirs: LayerEntry[] } {
+  const files = words
     .slice(0, -1)
-    .filter((w) => !/^https?:\/\//.test(w) && !/[*?[]/.test(w))
+    .filter((w) => !/[*?[]/.test(w))
     .map((word) => ({ word, path: join(sc.ctx.dir, contextSources(sc.ctx, word, ins.where)[0]!) }))
     .filter((a) => isArchive(a.path));
+  const last = words.at(-1)!;
+  const dest =
+    files.length === 0 ? '' : resolveInTree(opts.tree, last.startsWith('/') ? last : join(opts.workdir, last));
+  const dirs: LayerEntry[] =
+    files.length === 0 || isTreeDir(opts.tree, dest)
+      ? []
+      : [
+          {
+            name: dest,
+            type: 'directory',
+            mode: 0o755,
+            uid: opts.owner?.uid ?? 0,
+            gid: opts.owner?.gid ?? 0,
+            mtime: new Date(),
+          },
+        ];
+  return { files, dest, dirs };
 }
 
 /** --chown=USER[:GROUP], names from the image's /etc/passwd and /etc/group; a lone number is uid and gid. */
