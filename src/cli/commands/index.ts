@@ -29,7 +29,19 @@ const containerFiles = [
   'diff',
   'export',
 ];
-const imageFiles = ['pull', 'images', 'rmi', 'image-prune', 'image-inspect', 'tag', 'import', 'load', 'save', 'push'];
+const imageFiles = [
+  'pull',
+  'images',
+  'rmi',
+  'image-prune',
+  'image-inspect',
+  'tag',
+  'import',
+  'load',
+  'save',
+  'push',
+  'build',
+];
 const filesByVerb: Record<string, string[]> = {
   attach: ['attach'],
   container: containerFiles,
@@ -70,6 +82,7 @@ const filesByVerb: Record<string, string[]> = {
   diff: ['diff'],
   export: ['export'],
   squash: ['squash'],
+  build: ['build'],
   volume: ['volume-create', 'volume-ls', 'volume-inspect', 'volume-rm', 'volume-prune'],
 };
 

@@ -47,6 +47,18 @@ export interface RunCommandRequest extends RunRequest {
   hooks?: ContainerHook[];
   /** Image, storage, network and resource flags (src/engine/setup/setup.ts). */
   setup?: SetupFlags;
+  /**
+   * Called when the command exited 0, before the container's folders go: `hutch build` makes its
+   * writable layer (the union's upper directory) a layer of the image it builds.
+   */
+  onSuccess?: (layer: WritableLayer) => Promise<void>;
+}
+
+/** A finished container's writable layer, as engine/commit reads it. */
+export interface WritableLayer {
+  upper: string;
+  mountpoints: string[];
+  maps: { uidMappings: IdMapping[]; gidMappings: IdMapping[] };
 }
 
 export interface RunCommandIo {
@@ -104,6 +116,12 @@ export async function runCommand(req: RunCommandRequest, io: RunCommandIo): Prom
     faultPoint('exited');
     const failure = setup.failure();
     if (failure !== undefined) throw failure;
+    if (result.exitCode === 0 && req.onSuccess !== undefined)
+      await req.onSuccess({
+        upper: join(dirs.data, 'upper'),
+        mountpoints: (spec.mounts ?? []).map((m) => m.destination),
+        maps: { uidMappings: made.blueprint.uidMappings, gidMappings: made.blueprint.gidMappings },
+      });
     return result.exitCode;
   } finally {
     await cleanup.release();
