@@ -24,7 +24,9 @@ const engine = (...areas: string[]): string[] => areas.map((a) => `src/engine/${
 
 /** Which areas each area may import (besides itself). */
 export const LAYERS: Layers = {
-  'src/cli': ['src/engine', ...mechanisms],
+  'src/cli': ['src/engine', 'src/sandbox', ...mechanisms],
+  // hutch sandbox: the host's own root, launched as containers are (no store, monitor or setup).
+  'src/sandbox': [...engine('launch'), ...mechanisms],
   'src/engine/launch': mechanisms,
   'src/engine/spec': mechanisms,
   'src/engine/store': [...engine('spec'), ...mechanisms],

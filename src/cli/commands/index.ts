@@ -67,6 +67,7 @@ const filesByVerb: Record<string, string[]> = {
   commit: ['commit'],
   push: ['push'],
   unshare: ['unshare'],
+  sandbox: ['sandbox'],
   diff: ['diff'],
   export: ['export'],
   volume: ['volume-create', 'volume-ls', 'volume-inspect', 'volume-rm', 'volume-prune'],

@@ -1,0 +1,78 @@
+import { existsSync, lstatSync, mkdirSync, readlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { runContainer } from '../engine/launch/index.js';
+import { hutchPaths } from '../paths.js';
+import { defaultProfile, nativeArch, resolveProfile } from '../security/seccomp/index.js';
+import type { Seccomp } from '../runtime/spec.js';
+import { libcFunction } from '../sys/libc.js';
+import type { SandboxOptions } from './options.js';
+import { sandboxSpec, type SandboxHost } from './spec.js';
+
+const TIOCSTI = 0x5412;
+const TIOCLINUX = 0x541c;
+const EPERM = 1;
+
+/**
+ * Runs a command in a sandbox and returns its exit status (128+N when killed by signal N). A tiny
+ * init is PID 1 (it reaps orphans and passes signals on, as bubblewrap's own PID 1 does); the
+ * sandbox dies with hutch (the helper's parent-death signal), and with --die-with-parent hutch
+ * dies with its own parent.
+ */
+export async function runSandbox(options: SandboxOptions): Promise<number> {
+  if (options.dieWithParent) dieWithParent();
+  const root = join(hutchPaths().run, 'sandbox-root'); // only a mount point: a tmpfs covers it
+  mkdirSync(root, { recursive: true, mode: 0o700 });
+  const { spec, rootLinks } = sandboxSpec(options, root, nodeHost());
+  const { exitCode } = await runContainer(spec, { rootLinks, init: true, forwardSignals: true });
+  return exitCode;
+}
+
+function nodeHost(): SandboxHost {
+  return {
+    uid: process.getuid!(),
+    gid: process.getgid!(),
+    env: process.env,
+    cwd: process.cwd(),
+    kind: (path) => {
+      try {
+        const st = lstatSync(path);
+        return st.isSymbolicLink() ? 'link' : st.isDirectory() ? 'dir' : 'other';
+      } catch {
+        return undefined;
+      }
+    },
+    readlink: (path) => readlinkSync(path),
+    exists: existsSync,
+    seccomp: sandboxSeccomp(),
+  };
+}
+
+/**
+ * The default profile for a process without capabilities, and TIOCSTI and TIOCLINUX refused:
+ * pushing characters into the terminal's input would run them outside, after the sandbox exits
+ * (CVE-2017-5226; bubblewrap refuses them too). The low 32 bits only: the kernel reads an int.
+ */
+export function sandboxSeccomp(): Seccomp {
+  const profile = resolveProfile(defaultProfile(), { caps: [], arch: nativeArch() });
+  const refuse = (request: number): NonNullable<Seccomp['syscalls']>[number] => ({
+    names: ['ioctl'],
+    action: 'SCMP_ACT_ERRNO',
+    errnoRet: EPERM,
+    args: [{ index: 1, value: 0xffffffff, valueTwo: request, op: 'SCMP_CMP_MASKED_EQ' }],
+  });
+  return { ...profile, syscalls: [refuse(TIOCSTI), refuse(TIOCLINUX), ...(profile.syscalls ?? [])] };
+}
+
+const PR_SET_PDEATHSIG = 1;
+const SIGKILL = 9;
+
+/** --die-with-parent: hutch gets SIGKILL when its parent dies, and the sandbox with it. */
+function dieWithParent(): void {
+  const parent = process.ppid;
+  const prctl = libcFunction(
+    'int prctl(int option, unsigned long arg2, unsigned long arg3, unsigned long arg4, unsigned long arg5)',
+  );
+  prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+  // The parent may have died before the call: then we were re-parented already.
+  if (process.ppid !== parent) process.kill(process.pid, 'SIGKILL');
+}
