@@ -40,18 +40,18 @@ const blocked = (name: string): boolean => BLOCKED.has(name) || name.startsWith(
 
 /**
  * The sandbox's environment: the caller's minus the blocklist (nothing with --clearenv), then
- * what the asked-for sockets set, then --setenv, less --unsetenv. Pure.
+ * `own` (HOME, what the asked-for sockets set), then --setenv, less --unsetenv. Pure.
  */
 export function sandboxEnv(
   options: Pick<SandboxOptions, 'clearenv' | 'setenv' | 'unsetenv'>,
   hostEnv: NodeJS.ProcessEnv,
-  socketEnv: Record<string, string>,
+  own: Record<string, string>,
 ): string[] {
   const env = new Map<string, string>();
   if (!options.clearenv)
     for (const [name, value] of Object.entries(hostEnv))
       if (value !== undefined && !blocked(name)) env.set(name, value);
-  for (const [name, value] of Object.entries(socketEnv)) env.set(name, value);
+  for (const [name, value] of Object.entries(own)) env.set(name, value);
   for (const [name, value] of options.setenv) env.set(name, value);
   for (const name of options.unsetenv) env.delete(name);
   return [...env].map(([name, value]) => `${name}=${value}`);

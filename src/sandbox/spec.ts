@@ -59,7 +59,8 @@ export function sandboxSpec(options: SandboxOptions, root: string, host: Sandbox
     process: {
       user: { uid: host.uid, gid: host.gid },
       args: options.args,
-      env: sandboxEnv(options, host.env, sockets.env),
+      // HOME names the sandbox's home even with --clearenv (else the helper would take /etc/passwd's).
+      env: sandboxEnv(options, host.env, { ...(home === undefined ? {} : { HOME: home }), ...sockets.env }),
       cwd: options.chdir === undefined ? (home ?? '/') : absolute(options.chdir, '--chdir'),
       capabilities: NO_CAPS,
       noNewPrivileges: true,
