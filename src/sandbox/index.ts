@@ -5,7 +5,7 @@
  * through the same launch as containers (src/engine/launch -> src/runtime plan -> hutch-nsexec).
  * No daemon, no monitor, no store, no FUSE.
  *
- * Owns: runSandbox, sandboxSpec, sandboxEnv, socketMounts, SandboxOptions.
+ * Owns: runSandbox, sandboxSpec, sandboxEnv, socketMounts, deviceMounts, sandboxSeccomp (and its compiled cache), SandboxOptions.
  * May import: src/engine/launch, src/runtime, src/security, src/userns, src/sys, src/errors.ts, src/paths.ts.
  */
 export * from './options.js';
@@ -13,3 +13,4 @@ export * from './spec.js';
 export * from './env.js';
 export * from './sockets.js';
 export * from './run.js';
+export * from './seccomp.js';

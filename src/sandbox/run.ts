@@ -2,15 +2,11 @@ import { existsSync, lstatSync, mkdirSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { runContainer } from '../engine/launch/index.js';
 import { hutchPaths } from '../paths.js';
-import { defaultProfile, nativeArch, resolveProfile } from '../security/seccomp/index.js';
-import type { Seccomp } from '../runtime/spec.js';
 import { libcFunction } from '../sys/libc.js';
+import type { Seccomp } from '../runtime/spec.js';
 import type { SandboxOptions } from './options.js';
+import { compiledSandboxSeccomp, sandboxSeccomp } from './seccomp.js';
 import { sandboxSpec, type SandboxHost } from './spec.js';
-
-const TIOCSTI = 0x5412;
-const TIOCLINUX = 0x541c;
-const EPERM = 1;
 
 /**
  * Runs a command in a sandbox and returns its exit status (128+N when killed by signal N). A tiny
@@ -20,14 +16,23 @@ const EPERM = 1;
  */
 export async function runSandbox(options: SandboxOptions): Promise<number> {
   if (options.dieWithParent) dieWithParent();
-  const root = join(hutchPaths().run, 'sandbox-root'); // only a mount point: a tmpfs covers it
+  const run = hutchPaths().run;
+  const root = join(run, 'sandbox-root'); // only a mount point: a tmpfs covers it
   mkdirSync(root, { recursive: true, mode: 0o700 });
-  const { spec, rootLinks } = sandboxSpec(options, root, nodeHost());
-  const { exitCode } = await runContainer(spec, { rootLinks, init: true, forwardSignals: true });
+  const profile = sandboxSeccomp();
+  const { spec, rootLinks } = sandboxSpec(options, root, nodeHost(profile));
+  const filter = compiledSandboxSeccomp(profile, run);
+  const { exitCode } = await runContainer(spec, {
+    rootLinks,
+    init: true,
+    forwardSignals: true,
+    seccomp: filter.program,
+    seccompFlags: filter.flags,
+  });
   return exitCode;
 }
 
-function nodeHost(): SandboxHost {
+function nodeHost(seccomp: Seccomp): SandboxHost {
   return {
     uid: process.getuid!(),
     gid: process.getgid!(),
@@ -43,24 +48,8 @@ function nodeHost(): SandboxHost {
     },
     readlink: (path) => readlinkSync(path),
     exists: existsSync,
-    seccomp: sandboxSeccomp(),
+    seccomp,
   };
-}
-
-/**
- * The default profile for a process without capabilities, and TIOCSTI and TIOCLINUX refused:
- * pushing characters into the terminal's input would run them outside, after the sandbox exits
- * (CVE-2017-5226; bubblewrap refuses them too). The low 32 bits only: the kernel reads an int.
- */
-export function sandboxSeccomp(): Seccomp {
-  const profile = resolveProfile(defaultProfile(), { caps: [], arch: nativeArch() });
-  const refuse = (request: number): NonNullable<Seccomp['syscalls']>[number] => ({
-    names: ['ioctl'],
-    action: 'SCMP_ACT_ERRNO',
-    errnoRet: EPERM,
-    args: [{ index: 1, value: 0xffffffff, valueTwo: request, op: 'SCMP_CMP_MASKED_EQ' }],
-  });
-  return { ...profile, syscalls: [refuse(TIOCSTI), refuse(TIOCLINUX), ...(profile.syscalls ?? [])] };
 }
 
 const PR_SET_PDEATHSIG = 1;
