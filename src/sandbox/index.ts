@@ -5,9 +5,10 @@
  * through the same launch as containers (src/engine/launch -> src/runtime plan -> hutch-nsexec).
  * No daemon, no monitor, no store, no FUSE.
  *
- * Owns: runSandbox, sandboxSpec, sandboxEnv, socketMounts, deviceMounts, sandboxSeccomp (and its compiled cache), SandboxOptions.
+ * Owns: parseSandboxArgs and SANDBOX_FLAGS (the flags, bubblewrap's way), runSandbox, sandboxSpec, sandboxEnv, socketMounts, deviceMounts, sandboxSeccomp (and its compiled cache), SandboxOptions.
  * May import: src/engine/launch, src/runtime, src/security, src/userns, src/sys, src/errors.ts, src/paths.ts.
  */
+export * from './argv.js';
 export * from './options.js';
 export * from './spec.js';
 export * from './env.js';

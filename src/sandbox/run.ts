@@ -1,8 +1,7 @@
 import { existsSync, lstatSync, mkdirSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { runContainer } from '../engine/launch/index.js';
+import { runContainer } from '../engine/launch/launch.js'; // the file alone: the area's index loads koffi
 import { hutchPaths } from '../paths.js';
-import { libcFunction } from '../sys/libc.js';
 import type { Seccomp } from '../runtime/spec.js';
 import type { SandboxOptions } from './options.js';
 import { compiledSandboxSeccomp, sandboxSeccomp } from './seccomp.js';
@@ -15,7 +14,7 @@ import { sandboxSpec, type SandboxHost } from './spec.js';
  * dies with its own parent.
  */
 export async function runSandbox(options: SandboxOptions): Promise<number> {
-  if (options.dieWithParent) dieWithParent();
+  if (options.dieWithParent) await dieWithParent();
   const run = hutchPaths().run;
   const root = join(run, 'sandbox-root'); // only a mount point: a tmpfs covers it
   mkdirSync(root, { recursive: true, mode: 0o700 });
@@ -56,8 +55,9 @@ const PR_SET_PDEATHSIG = 1;
 const SIGKILL = 9;
 
 /** --die-with-parent: hutch gets SIGKILL when its parent dies, and the sandbox with it. */
-function dieWithParent(): void {
+async function dieWithParent(): Promise<void> {
   const parent = process.ppid;
+  const { libcFunction } = await import('../sys/libc.js'); // koffi: only when asked
   const prctl = libcFunction(
     'int prctl(int option, unsigned long arg2, unsigned long arg3, unsigned long arg4, unsigned long arg5)',
   );
