@@ -79,6 +79,7 @@ const filesByVerb: Record<string, string[]> = {
   commit: ['commit'],
   push: ['push'],
   unshare: ['unshare'],
+  sandbox: ['sandbox'],
   diff: ['diff'],
   export: ['export'],
   squash: ['squash'],

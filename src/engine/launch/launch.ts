@@ -5,10 +5,9 @@ import { spawnHelper, WIRE, type HelperProcess } from '../../runtime/nsexec.js';
 import { planFromSpec, type PlanOptions } from '../../runtime/plan.js';
 import { namespaceOf, type Spec } from '../../runtime/spec.js';
 import { compileSeccomp } from '../../security/seccomp/index.js';
-import { takeFd } from '../../sys/pidfd.js';
 import { parseMapText } from '../../userns/idmap.js';
 import { writeIdMaps, type MapWriter } from '../../userns/newidmap.js';
-import { attachTerminal, type TerminalIo } from './terminal.js';
+import type { TerminalIo } from './terminal.js';
 import { faultPoint } from '../../sys/fault.js';
 
 /**
@@ -90,10 +89,13 @@ export async function createContainer(spec: Spec, options: LaunchOptions = {}): 
     helper.mapped();
     await helper.ready();
     const ownsTerminal = plan.terminal && plan.consoleSocket === undefined; // else the helper sent it to the console socket
-    if (ownsTerminal && options.takeTerminal) options.takeTerminal(takeFd(pid, WIRE.ptyMasterFd));
+    // Loaded on use: pidfd.ts and the terminal load koffi (~25 ms of CPU), which a run without a
+    // terminal need not pay (`hutch sandbox` is measured against bubblewrap).
+    const { takeFd } = ownsTerminal ? await import('../../sys/pidfd.js') : { takeFd: undefined };
+    if (ownsTerminal && options.takeTerminal) options.takeTerminal(takeFd!(pid, WIRE.ptyMasterFd));
     else if (ownsTerminal)
-      detach = attachTerminal(
-        takeFd(pid, WIRE.ptyMasterFd),
+      detach = (await import('./terminal.js')).attachTerminal(
+        takeFd!(pid, WIRE.ptyMasterFd),
         options.terminal ?? { output: process.stdout },
         spec.process?.consoleSize,
       );
