@@ -42,3 +42,14 @@ exports.startBundle = function (name) {
     process.exitCode = 125;
   }
 };
+
+/**
+ * The bundle entry of a `hutch` command line: `hutch sandbox ...` has one of its own (no
+ * clipanion, no other command: its start is measured against bubblewrap's); its help, and every
+ * other command, the CLI's.
+ */
+exports.cliEntry = function (argv) {
+  var first = argv[3];
+  if (argv[2] !== 'sandbox' || first === undefined || first === '--help' || first === '-h') return 'cli';
+  return 'sandbox';
+};

@@ -320,6 +320,18 @@ static const char *target_path(const char *target, uint32_t ops, int *fd, char *
 
 #include "oci-steps.c"
 
+static int is_rootfs(const char *target) {
+  return rootfs_fd >= 0 && strncmp(target, rootfs_path, rootfs_len) == 0 && target[rootfs_len + strspn(target + rootfs_len, "/")] == '\0';
+}
+
+/* Invariant: rootfs_fd names the top mount at the rootfs: a mount on the rootfs itself (the tmpfs
+   root of `hutch sandbox`) covers the bound directory, and later targets resolve inside the new mount. */
+static void reopen_rootfs(uint32_t index) {
+  close(rootfs_fd);
+  rootfs_fd = open(rootfs_path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (rootfs_fd < 0) die(STEP_ROOTFS, errno, index);
+}
+
 /* Invariant: the target exists (created if asked, inside the rootfs) and carries the mount; ro binds are ro. */
 static void do_mount(const struct record *r) {
   uint32_t flags = get_u32(r->data), ops = get_u32(r->data + 4);
@@ -333,6 +345,7 @@ static void do_mount(const struct record *r) {
   if (mount(*source ? source : NULL, path, *fstype ? fstype : NULL, flags, *data ? data : NULL) < 0)
     die(STEP_MOUNT, errno, r->index);
   if (fd >= 0) close(fd);
+  if (is_rootfs(target)) reopen_rootfs(r->index);
   if (under >= 0) {
     path = target_path(target, 0, &fd, buf, sizeof buf, r->index);
     copy_up(under, path, r->index);

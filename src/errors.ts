@@ -63,6 +63,8 @@ export class BugError extends HutchError {
 
 /** The command inside the container could not be run (126) or was not found (127). */
 export class CommandError extends HutchError {}
+/** A `hutch build` step failed (its command, its sources). */
+export class BuildError extends HutchError {}
 /** A configuration file podman users share with hutch (registries.conf, containers.conf, storage.conf). */
 export class ConfigFileError extends HutchError {}
 

@@ -43,7 +43,8 @@ export function runBundle(name: string): void {
   // The CLI's cache is written at exit, with everything the command compiled; the monitor's once
   // loaded (it ends by a signal). The FUSE daemon's thread blocks in libfuse from its first tick,
   // so it never gets one: its bundle is small.
-  if (stale && name === 'cli') process.once('exit', () => writeCache(cacheFile, script));
+  const atExit = name === 'cli' || name === 'sandbox'; // a command line: its cache holds what the command ran
+  if (stale && atExit) process.once('exit', () => writeCache(cacheFile, script));
   const module = { exports: {}, filename: file, id: file };
   (script.runInThisContext() as (...args: unknown[]) => void).call(
     module.exports,
@@ -53,7 +54,7 @@ export function runBundle(name: string): void {
     file,
     join(file, '..'),
   );
-  if (stale && name !== 'cli') writeCache(cacheFile, script);
+  if (stale && !atExit) writeCache(cacheFile, script);
 }
 
 /**

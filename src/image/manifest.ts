@@ -60,6 +60,9 @@ export interface ImageConfig {
     Volumes?: Record<string, object>;
     Labels?: Record<string, string>;
     StopSignal?: string;
+    /** docker's: SHELL of a build, and HEALTHCHECK (hutch build stores both, as buildah's docker format). */
+    Shell?: string[];
+    Healthcheck?: { Test: string[]; Interval?: number; Timeout?: number; StartPeriod?: number; Retries?: number };
   };
   rootfs: { type: string; diff_ids: string[] };
   history?: unknown[];

@@ -4,7 +4,7 @@ import { existsSync, readlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Readable, Duplex } from 'node:stream';
 import { BugError, HelperError, RuntimeError, UsageError } from '../errors.js';
-import { errnoName } from '../sys/libc.js';
+import { errnoName } from '../sys/errno-name.js';
 import type { FsStep, HelperPlan } from './plan.js';
 import { TAG } from './wire-table.js';
 

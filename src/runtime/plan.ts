@@ -82,6 +82,8 @@ export interface PlanOptions extends Pick<
    * filesystem daemon's user and mount namespaces, another container's network); else the spec's paths.
    */
   joins?: { type: number; path: string }[];
+  /** Symlinks made in the root right after a mount at / (`hutch sandbox`'s tmpfs root: /bin -> usr/bin). */
+  rootLinks?: { target: string; path: string }[];
 }
 
 const SIGKILL = 9;
@@ -114,7 +116,7 @@ export function planFromSpec(spec: Spec, host: PlanHost, options: PlanOptions = 
     joins: options.joins ?? joinsOf(spec),
     ...propagationOf(spec, cloneFlags),
     rootfs,
-    fs: rootfs === undefined ? [] : filesystemSteps(spec, rootfs, host),
+    fs: rootfs === undefined ? [] : filesystemSteps(spec, rootfs, host, options.rootLinks ?? []),
     readonlyRoot: spec.root?.readonly === true,
     hostname: createsNamespace(spec, 'uts') ? spec.hostname : undefined,
     loopback: createsNamespace(spec, 'network'),
@@ -229,7 +231,12 @@ function capabilitySets(caps: NonNullable<NonNullable<Spec['process']>['capabili
 }
 
 /** Mounts in spec order (devices and /dev symlinks right after /dev), then masked and read-only paths. */
-function filesystemSteps(spec: Spec, rootfs: string, host: PlanHost): FsStep[] {
+function filesystemSteps(
+  spec: Spec,
+  rootfs: string,
+  host: PlanHost,
+  rootLinks: PlanOptions['rootLinks'] = [],
+): FsStep[] {
   const steps: FsStep[] = [];
   // A container path resolves inside the root: `..` above it stops there, as in runc (the helper
   // then resolves symlinks inside the root too).
@@ -250,6 +257,8 @@ function filesystemSteps(spec: Spec, rootfs: string, host: PlanHost): FsStep[] {
     if (step.kind === 'mount' && (m.type === 'proc' || m.type === 'sysfs')) step.noSymlinks = true;
     steps.push(step);
     if (m.destination === '/dev' && m.type === 'tmpfs') steps.push(...devSteps(spec, inside));
+    if (m.destination === '/')
+      steps.push(...rootLinks.map((l): FsStep => ({ kind: 'symlink', target: l.target, linkpath: inside(l.path) })));
   }
   if (!(spec.mounts ?? []).some((m) => m.destination === '/dev' && m.type === 'tmpfs'))
     steps.push(...bareDevSteps(spec, inside));

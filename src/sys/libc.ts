@@ -1,6 +1,6 @@
 import koffi from 'koffi';
-import { constants as osConstants } from 'node:os';
 import { SysError } from '../errors.js';
+import { errnoName } from './errno-name.js';
 
 /**
  * The one handle on libc. Files in src/sys/ (and fuse/libfuse.ts for libfuse) are the only
@@ -9,12 +9,7 @@ import { SysError } from '../errors.js';
  */
 export const libc = koffi.load('libc.so.6');
 
-const errnoNames = new Map<number, string>(Object.entries(osConstants.errno).map(([name, value]) => [value, name]));
-
-/** The symbolic name of an errno value (ENOENT for 2); koffi and Node report errno negated. */
-export function errnoName(errno: number): string {
-  return errnoNames.get(Math.abs(errno)) ?? `E${Math.abs(errno)}`;
-}
+export { errnoName };
 
 /** Declares a libc function from a C prototype, e.g. `int prctl(int, unsigned long, ...)`. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- koffi's functions take and return what the prototype says

@@ -16,7 +16,8 @@ export type Requirement =
   | 'podman'
   | 'busybox'
   | 'mpi'
-  | 'slurm';
+  | 'slurm'
+  | 'squashfs';
 
 const checks: Record<Requirement, () => string | undefined> = {
   fuse: () => (canOpen('/dev/fuse') ? undefined : '/dev/fuse is not usable by this user'),
@@ -35,6 +36,7 @@ const checks: Record<Requirement, () => string | undefined> = {
   mpi: () => onPath('mpirun') ?? onPath('mpicc'),
   slurm: () =>
     canExec('/usr/sbin/slurmd') && canExec('/usr/sbin/munged') ? undefined : 'slurmd or munge is not installed',
+  squashfs: () => onPath('mksquashfs') ?? onPath('squashfuse'),
 };
 
 /** Names the first missing requirement, or undefined when all are there. */

@@ -24,7 +24,11 @@ const engine = (...areas: string[]): string[] => areas.map((a) => `src/engine/${
 
 /** Which areas each area may import (besides itself). */
 export const LAYERS: Layers = {
-  'src/cli': ['src/engine', ...mechanisms],
+  'src/cli': ['src/engine', 'src/build', 'src/sandbox', ...mechanisms],
+  // hutch build: Containerfile steps as containers (engine/container) and layers (engine/commit).
+  'src/build': [...engine('container', 'commit', 'spec'), ...mechanisms],
+  // hutch sandbox: the host's own root, launched as containers are (no store, monitor or setup).
+  'src/sandbox': [...engine('launch'), ...mechanisms],
   'src/engine/launch': mechanisms,
   'src/engine/spec': mechanisms,
   'src/engine/store': [...engine('spec'), ...mechanisms],

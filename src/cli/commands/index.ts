@@ -29,13 +29,25 @@ const containerFiles = [
   'diff',
   'export',
 ];
-const imageFiles = ['pull', 'images', 'rmi', 'image-prune', 'image-inspect', 'tag', 'import', 'load', 'save', 'push'];
+const imageFiles = [
+  'pull',
+  'images',
+  'rmi',
+  'image-prune',
+  'image-inspect',
+  'tag',
+  'import',
+  'load',
+  'save',
+  'push',
+  'build',
+];
 const filesByVerb: Record<string, string[]> = {
   attach: ['attach'],
   container: containerFiles,
   create: ['create'],
   exec: ['exec'],
-  image: imageFiles,
+  image: [...imageFiles, 'squash'],
   images: ['images'],
   import: ['import'],
   inspect: ['inspect'],
@@ -57,7 +69,7 @@ const filesByVerb: Record<string, string[]> = {
   start: ['start'],
   stats: ['stats'],
   stop: ['stop'],
-  system: ['system-info', 'system-reset'],
+  system: ['system-info', 'system-reset', 'system-check'],
   tag: ['tag'],
   top: ['top'],
   unpause: ['pause'],
@@ -67,8 +79,11 @@ const filesByVerb: Record<string, string[]> = {
   commit: ['commit'],
   push: ['push'],
   unshare: ['unshare'],
+  sandbox: ['sandbox'],
   diff: ['diff'],
   export: ['export'],
+  squash: ['squash'],
+  build: ['build'],
   volume: ['volume-create', 'volume-ls', 'volume-inspect', 'volume-rm', 'volume-prune'],
 };
 

@@ -120,7 +120,7 @@ export async function readUpper(
 }
 
 /** A tar stream as a gzip blob plus its unpacked layer, staged until `commit`. */
-async function storeTar(
+export async function storeTar(
   store: Store,
   input: Readable,
   where: string,

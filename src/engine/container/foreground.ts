@@ -8,6 +8,7 @@ import { UsageError } from '../../errors.js';
 import type { HutchPaths } from '../../paths.js';
 import type { IdMapping } from '../../runtime/spec.js';
 import { Cleanup } from '../../sys/cleanup.js';
+import { faultPoint } from '../../sys/fault.js';
 import { getWindowSize, type WindowSize } from '../../sys/pty.js';
 import { readTextIfPresent } from '../../sys/text.js';
 import { tryLock } from '../../sys/trylock.js';
@@ -46,6 +47,18 @@ export interface RunCommandRequest extends RunRequest {
   hooks?: ContainerHook[];
   /** Image, storage, network and resource flags (src/engine/setup/setup.ts). */
   setup?: SetupFlags;
+  /**
+   * Called when the command exited 0, before the container's folders go: `hutch build` makes its
+   * writable layer (the union's upper directory) a layer of the image it builds.
+   */
+  onSuccess?: (layer: WritableLayer) => Promise<void>;
+}
+
+/** A finished container's writable layer, as engine/commit reads it. */
+export interface WritableLayer {
+  upper: string;
+  mountpoints: string[];
+  maps: { uidMappings: IdMapping[]; gidMappings: IdMapping[] };
 }
 
 export interface RunCommandIo {
@@ -76,6 +89,7 @@ export async function runCommand(req: RunCommandRequest, io: RunCommandIo): Prom
     const warn = (line: string): void => void io.stderr.write(line + '\n');
     cleanup.add('release the image', () => releaseSetup(dirs.data, id));
     const made = await blueprintFromFlags(req, io, id, dirs, etcFiles, warn);
+    faultPoint('blueprint');
     const setup = await prepareLaunch(made.setup, {
       id,
       blueprint: made.blueprint,
@@ -86,6 +100,7 @@ export async function runCommand(req: RunCommandRequest, io: RunCommandIo): Prom
       cleanup,
       warn,
     });
+    faultPoint('prepared');
     const spec = specFromBlueprint(made.blueprint, setup.placement);
     const restore = req.tty && req.interactive && io.stdin.isTTY ? rawMode(io.stdin) : () => undefined;
     cleanup.add('restore the terminal', restore);
@@ -98,8 +113,15 @@ export async function runCommand(req: RunCommandRequest, io: RunCommandIo): Prom
       preserveFds: req.preserveFds,
       forwardSignals: true,
     });
+    faultPoint('exited');
     const failure = setup.failure();
     if (failure !== undefined) throw failure;
+    if (result.exitCode === 0 && req.onSuccess !== undefined)
+      await req.onSuccess({
+        upper: join(dirs.data, 'upper'),
+        mountpoints: (spec.mounts ?? []).map((m) => m.destination),
+        maps: { uidMappings: made.blueprint.uidMappings, gidMappings: made.blueprint.gidMappings },
+      });
     return result.exitCode;
   } finally {
     await cleanup.release();

@@ -5,10 +5,10 @@ import { spawnHelper, WIRE, type HelperProcess } from '../../runtime/nsexec.js';
 import { planFromSpec, type PlanOptions } from '../../runtime/plan.js';
 import { namespaceOf, type Spec } from '../../runtime/spec.js';
 import { compileSeccomp } from '../../security/seccomp/index.js';
-import { takeFd } from '../../sys/pidfd.js';
 import { parseMapText } from '../../userns/idmap.js';
 import { writeIdMaps, type MapWriter } from '../../userns/newidmap.js';
-import { attachTerminal, type TerminalIo } from './terminal.js';
+import type { TerminalIo } from './terminal.js';
+import { faultPoint } from '../../sys/fault.js';
 
 /**
  * Called with the container process's host pid after the clone, once the id maps are written and
@@ -81,6 +81,7 @@ export async function createContainer(spec: Spec, options: LaunchOptions = {}): 
   let detach: (() => Promise<void>) | undefined;
   try {
     pid = await helper.cloned();
+    faultPoint('cloned');
     if (ownUserns) {
       const owner = options.owner ?? { uid: process.getuid!(), gid: process.getgid!() };
       await writeIdMaps(pid, spec.linux?.uidMappings ?? [], spec.linux?.gidMappings ?? [], owner);
@@ -88,14 +89,18 @@ export async function createContainer(spec: Spec, options: LaunchOptions = {}): 
     helper.mapped();
     await helper.ready();
     const ownsTerminal = plan.terminal && plan.consoleSocket === undefined; // else the helper sent it to the console socket
-    if (ownsTerminal && options.takeTerminal) options.takeTerminal(takeFd(pid, WIRE.ptyMasterFd));
+    // Loaded on use: pidfd.ts and the terminal load koffi (~25 ms of CPU), which a run without a
+    // terminal need not pay (`hutch sandbox` is measured against bubblewrap).
+    const { takeFd } = ownsTerminal ? await import('../../sys/pidfd.js') : { takeFd: undefined };
+    if (ownsTerminal && options.takeTerminal) options.takeTerminal(takeFd!(pid, WIRE.ptyMasterFd));
     else if (ownsTerminal)
-      detach = attachTerminal(
-        takeFd(pid, WIRE.ptyMasterFd),
+      detach = (await import('./terminal.js')).attachTerminal(
+        takeFd!(pid, WIRE.ptyMasterFd),
         options.terminal ?? { output: process.stdout },
         spec.process?.consoleSize,
       );
     for (const hook of options.hooks ?? []) await hook(pid);
+    faultPoint('created');
   } catch (error) {
     helper.kill('SIGKILL');
     await helper.exited();
@@ -125,6 +130,7 @@ export async function runContainer(spec: Spec, options: LaunchOptions = {}): Pro
   const stop = options.forwardSignals ? listen((signal) => container.kill(signal)) : () => undefined;
   try {
     await container.start();
+    faultPoint('started');
     return await container.wait();
   } finally {
     stop();

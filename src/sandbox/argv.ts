@@ -1,0 +1,86 @@
+import { UsageError } from '../errors.js';
+import { DEVICE_KINDS, SOCKET_KINDS, type SandboxBind, type SandboxOptions } from './options.js';
+
+/**
+ * `hutch sandbox`'s flags, bubblewrap's way: each takes a fixed number of words, may repeat, and
+ * the command starts after `--` (or at the first word that is not a flag). One table: the parser
+ * reads it and the help shows it (src/cli/commands/sandbox.ts), so the two cannot drift.
+ */
+export const SANDBOX_FLAGS = {
+  '--bind': { args: ['SRC', 'DST'], help: 'bind SRC (host) at DST (sandbox) read-write' },
+  '--bind-try': { args: ['SRC', 'DST'], help: 'as --bind, skipped when SRC is missing' },
+  '--ro-bind': { args: ['SRC', 'DST'], help: 'bind SRC at DST read-only' },
+  '--ro-bind-try': { args: ['SRC', 'DST'], help: 'as --ro-bind, skipped when SRC is missing' },
+  '--dev-bind': { args: ['SRC', 'DST'], help: 'bind SRC at DST read-write, its devices usable' },
+  '--dev-bind-try': { args: ['SRC', 'DST'], help: 'as --dev-bind, skipped when SRC is missing' },
+  '--home': { args: ['DIR'], help: 'bind DIR read-write at $HOME (default: an empty tmpfs)' },
+  '--share-net': { args: [], help: "share the host's network (default: none, only lo)" },
+  '--chdir': { args: ['DIR'], help: 'working directory inside (default: $HOME)' },
+  '--setenv': { args: ['VAR', 'VALUE'], help: 'set VAR to VALUE inside' },
+  '--unsetenv': { args: ['VAR'], help: 'remove VAR from the environment inside' },
+  '--clearenv': { args: [], help: 'pass none of your environment (HOME, --setenv and sockets only)' },
+  '--die-with-parent': { args: [], help: 'end the sandbox when the process that started hutch dies' },
+  '--socket': { args: ['KIND'], help: `pass a session socket through: ${SOCKET_KINDS.join(', ')}` },
+  '--device': { args: ['KIND'], help: `pass host devices through: ${DEVICE_KINDS.join(', ')} (/dev/dri)` },
+} as const satisfies Record<string, { args: readonly string[]; help: string }>;
+
+type Flag = keyof typeof SANDBOX_FLAGS;
+const BIND_KINDS: Record<string, SandboxBind['kind']> = { bind: 'bind', 'ro-bind': 'ro-bind', 'dev-bind': 'dev-bind' };
+
+/** Parses `hutch sandbox`'s words (after the verb) into options; throws UsageError on a bad one. */
+export function parseSandboxArgs(words: string[]): SandboxOptions {
+  const options: SandboxOptions = {
+    args: [],
+    binds: [],
+    shareNet: false,
+    setenv: [],
+    unsetenv: [],
+    clearenv: false,
+    dieWithParent: false,
+    sockets: [],
+    devices: [],
+  };
+  let i = 0;
+  while (i < words.length && words[i] !== '--' && words[i]!.startsWith('--')) {
+    const flag = words[i] as Flag;
+    const spec = SANDBOX_FLAGS[flag] as { args: readonly string[] } | undefined;
+    if (spec === undefined) throw usage(`unknown flag ${words[i]}`, 'see `hutch sandbox --help`');
+    const values = words.slice(i + 1, i + 1 + spec.args.length);
+    if (values.length < spec.args.length)
+      throw usage(`${flag} needs ${spec.args.join(' ')}`, `give ${flag} ${spec.args.join(' ')}`);
+    apply(options, flag, values);
+    i += 1 + spec.args.length;
+  }
+  options.args = words.slice(words[i] === '--' ? i + 1 : i);
+  if (options.args.length === 0) throw usage('no command given', 'give one after --, e.g. hutch sandbox -- sh');
+  return options;
+}
+
+function apply(options: SandboxOptions, flag: Flag, [a, b]: string[]): void {
+  const bind = /^--(bind|ro-bind|dev-bind)(-try)?$/.exec(flag);
+  if (bind !== null) {
+    options.binds.push({ kind: BIND_KINDS[bind[1]!]!, source: a!, destination: b!, optional: bind[2] !== undefined });
+    return;
+  }
+  if (flag === '--home') options.home = a;
+  else if (flag === '--share-net') options.shareNet = true;
+  else if (flag === '--chdir') options.chdir = a;
+  else if (flag === '--setenv') options.setenv.push([a!, b!]);
+  else if (flag === '--unsetenv') options.unsetenv.push(a!);
+  else if (flag === '--clearenv') options.clearenv = true;
+  else if (flag === '--die-with-parent') options.dieWithParent = true;
+  else if (flag === '--socket') options.sockets.push(oneOf(flag, a!, SOCKET_KINDS));
+  else if (flag === '--device') options.devices.push(oneOf(flag, a!, DEVICE_KINDS));
+}
+
+function oneOf<T extends string>(flag: string, value: string, allowed: readonly T[]): T {
+  if (!(allowed as readonly string[]).includes(value))
+    throw new UsageError('SANDBOX_FLAG_VALUE', `invalid ${flag} ${value}: not one of ${allowed.join(', ')}`, {
+      hint: `use ${flag} ${allowed.join(` or ${flag} `)}`,
+    });
+  return value as T;
+}
+
+function usage(what: string, hint: string): UsageError {
+  return new UsageError('SANDBOX_USAGE', `cannot run hutch sandbox: ${what}`, { hint });
+}

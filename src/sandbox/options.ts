@@ -1,0 +1,30 @@
+/** A bind as bubblewrap names them: --bind (rw), --ro-bind, --dev-bind (devices usable); -try: skip a missing source. */
+export interface SandboxBind {
+  kind: 'bind' | 'ro-bind' | 'dev-bind';
+  source: string;
+  destination: string;
+  /** The -try form: a missing source is skipped, not an error. */
+  optional: boolean;
+}
+
+export const SOCKET_KINDS = ['wayland', 'x11', 'pulseaudio', 'pipewire', 'dbus'] as const;
+export type SocketKind = (typeof SOCKET_KINDS)[number];
+export const DEVICE_KINDS = ['dri'] as const;
+export type DeviceKind = (typeof DEVICE_KINDS)[number];
+
+/** What `hutch sandbox` was asked for (src/cli/commands/sandbox.ts fills it from the flags). */
+export interface SandboxOptions {
+  args: string[];
+  binds: SandboxBind[];
+  /** A host directory bound read-write at $HOME; else $HOME is an empty tmpfs. */
+  home?: string;
+  shareNet: boolean;
+  /** The working directory inside; default $HOME (or / without one). */
+  chdir?: string;
+  setenv: [string, string][];
+  unsetenv: string[];
+  clearenv: boolean;
+  dieWithParent: boolean;
+  sockets: SocketKind[];
+  devices: DeviceKind[];
+}

@@ -1,0 +1,162 @@
+import { posix } from 'node:path';
+import { UsageError } from '../errors.js';
+import type { Mount, Seccomp, Spec } from '../runtime/spec.js';
+import { sandboxEnv } from './env.js';
+import type { SandboxBind, SandboxOptions } from './options.js';
+import { deviceMounts, socketMounts } from './sockets.js';
+
+/** What the sandbox reads of the host: given as answers so that the spec stays a pure function. */
+export interface SandboxHost {
+  uid: number;
+  gid: number;
+  env: NodeJS.ProcessEnv;
+  /** Where relative --bind sources and --home resolve. */
+  cwd: string;
+  /** A host path's kind (lstat: a symlink is 'link'); undefined when missing. */
+  kind(path: string): 'dir' | 'link' | 'other' | undefined;
+  readlink(path: string): string;
+  /** Whether a path exists (stat: a symlink counts when its target does). */
+  exists(path: string): boolean;
+  /** The default seccomp profile resolved for no capabilities (src/security). */
+  seccomp: Seccomp;
+}
+
+/** The spec, and the host's top-level symlinks (/bin -> usr/bin) to make in the tmpfs root. */
+export interface SandboxSpec {
+  spec: Spec;
+  rootLinks: { target: string; path: string }[];
+}
+
+/** Read-only from the host; /usr and /etc always, the rest as the host has them (dir, or symlink). */
+const SYSTEM_DIRS = ['/usr', '/etc', '/opt', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32'];
+const MASKED = ['/proc/acpi', '/proc/asound', '/proc/interrupts', '/proc/kcore', '/proc/keys', '/proc/latency_stats'];
+const MASKED_MORE = ['/proc/sched_debug', '/proc/scsi', '/proc/timer_list', '/proc/timer_stats'];
+const READONLY = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
+const NO_CAPS = { bounding: [], effective: [], permitted: [], inheritable: [], ambient: [] };
+
+/**
+ * The OCI spec of a sandbox: a tmpfs at / (the launch's root directory is only its mount point),
+ * then the host's system directories read-only, /proc, /dev, /tmp, the home, the binds, sockets
+ * and devices asked for. Every destination resolves inside the new root (the helper's
+ * RESOLVE_IN_ROOT); sources are the caller's own host paths.
+ */
+export function sandboxSpec(options: SandboxOptions, root: string, host: SandboxHost): SandboxSpec {
+  const rootLinks: SandboxSpec['rootLinks'] = [];
+  const system: Mount[] = [];
+  for (const dir of SYSTEM_DIRS) {
+    const kind = host.kind(dir);
+    if (kind === 'link') rootLinks.push({ target: host.readlink(dir), path: dir });
+    else if (kind === 'dir') system.push(bind(dir, dir, ['rbind', 'ro']));
+  }
+  const home = homeDir(host.env);
+  const sockets = socketMounts(options.sockets, host.env, host.uid, host.exists);
+  const ids = (id: number): { containerID: number; hostID: number; size: number }[] => [
+    { containerID: id, hostID: id, size: 1 },
+  ];
+  const spec: Spec = {
+    ociVersion: '1.2.0',
+    root: { path: root },
+    process: {
+      user: { uid: host.uid, gid: host.gid },
+      args: options.args,
+      // HOME names the sandbox's home even with --clearenv (else the helper would take /etc/passwd's).
+      env: sandboxEnv(options, host.env, { ...(home === undefined ? {} : { HOME: home }), ...sockets.env }),
+      cwd: options.chdir === undefined ? (home ?? '/') : absolute(options.chdir, '--chdir'),
+      capabilities: NO_CAPS,
+      noNewPrivileges: true,
+    },
+    mounts: [
+      { destination: '/', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'mode=0755'] },
+      ...system,
+      { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
+      {
+        destination: '/dev',
+        type: 'tmpfs',
+        source: 'tmpfs',
+        options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'],
+      },
+      { destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'mode=1777'] },
+      ...homeMount(home, options.home, host),
+      ...userBinds(options.binds, host),
+      ...sockets.mounts,
+      ...deviceMounts(options.devices, host.exists),
+    ],
+    linux: {
+      namespaces: [
+        { type: 'user' },
+        { type: 'mount' },
+        { type: 'pid' },
+        { type: 'ipc' },
+        { type: 'uts' },
+        ...(options.shareNet ? [] : [{ type: 'network' as const }]),
+      ],
+      uidMappings: ids(host.uid),
+      gidMappings: ids(host.gid),
+      maskedPaths: [...MASKED, ...MASKED_MORE],
+      readonlyPaths: READONLY,
+      seccomp: host.seccomp,
+    },
+  };
+  return { spec, rootLinks };
+}
+
+/** $HOME when it names a directory of its own (not / nor a system directory). */
+function homeDir(env: NodeJS.ProcessEnv): string | undefined {
+  const home = env.HOME;
+  if (home === undefined || !posix.isAbsolute(home)) return undefined;
+  const clean = posix.resolve(home);
+  return clean === '/' || SYSTEM_DIRS.some((d) => clean === d || clean.startsWith(`${d}/`)) ? undefined : clean;
+}
+
+function homeMount(home: string | undefined, dir: string | undefined, host: SandboxHost): Mount[] {
+  if (dir !== undefined) {
+    if (home === undefined)
+      throw new UsageError(
+        'SANDBOX_NO_HOME',
+        'cannot bind --home into the sandbox: $HOME is not set to a directory of its own',
+        {
+          hint: 'set HOME, or bind the directory with --bind DIR DEST instead',
+        },
+      );
+    return userBinds([{ kind: 'bind', source: dir, destination: home, optional: false }], host);
+  }
+  if (home === undefined) return [];
+  return [{ destination: home, type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'mode=0700'] }];
+}
+
+/**
+ * The binds of the flags, parents before children (by the depth of the destination, stable), so
+ * that a bind inside another lands on it whatever the order on the command line.
+ */
+function userBinds(binds: SandboxBind[], host: SandboxHost): Mount[] {
+  const mounts: { depth: number; mount: Mount }[] = [];
+  for (const b of binds) {
+    const source = posix.resolve(host.cwd, b.source);
+    const destination = absolute(b.destination, `--${b.kind} ${b.source}`);
+    if (!host.exists(source)) {
+      if (b.optional) continue;
+      throw new UsageError('BIND_SOURCE_MISSING', `cannot bind ${source} at ${destination}: ${source} does not exist`, {
+        hint: `create it first, fix the path, or use --${b.kind}-try to skip a missing source`,
+      });
+    }
+    const options = b.kind === 'ro-bind' ? ['rbind', 'ro'] : ['rbind'];
+    mounts.push({ depth: destination.split('/').filter(Boolean).length, mount: bind(source, destination, options) });
+  }
+  return mounts.sort((a, b) => a.depth - b.depth).map((m) => m.mount);
+}
+
+function bind(source: string, destination: string, options: string[]): Mount {
+  return { destination, type: 'bind', source, options };
+}
+
+function absolute(path: string, flag: string): string {
+  if (!posix.isAbsolute(path))
+    throw new UsageError(
+      'SANDBOX_PATH_RELATIVE',
+      `cannot use ${flag} ${path}: a path inside the sandbox must be absolute`,
+      {
+        hint: 'give it from the sandbox root, e.g. /work',
+      },
+    );
+  return posix.resolve(path);
+}

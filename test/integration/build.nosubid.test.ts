@@ -1,0 +1,46 @@
+// `hutch build` for a user without a /etc/subuid range (runs as `hutchnosub`), where rootless
+// podman needs subuids: RUN works as root on the union filesystem, COPY --chown writes owners the
+// namespace cannot map into the layer (a run shows them as the kernel's overflow id 65534).
+// A chown in RUN to an unmapped id is refused by the kernel (EINVAL) before the union sees it.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { readLayerIndex } from '../../fuse/layer-index.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { missing, requires } from '../helpers/host.js';
+import { hutch, sandbox, type Sandbox } from '../helpers/hutch-cli.js';
+import { busyboxRootfs } from '../helpers/rootfs.js';
+
+const noRangeUser = process.env.HUTCH_TEST_NOSUBID_USER;
+const skip = userInfo().username !== noRangeUser && missing('subuid') === undefined;
+let box: Sandbox;
+
+describe.skipIf(skip)('hutch build without a subuid range', () => {
+  beforeAll(async () => {
+    requires('fuse', 'userns', 'busybox');
+    box = sandbox();
+    const ctx = join(box.dir, 'ctx');
+    mkdirSync(ctx);
+    const rootfs = await busyboxRootfs(box.dir);
+    await execa('tar', ['--numeric-owner', '--owner=0', '--group=0', '-C', rootfs, '-cf', join(ctx, 'base.tar'), '.']);
+    writeFileSync(join(ctx, 'f'), 'copied\n');
+    writeFileSync(
+      join(ctx, 'Containerfile'),
+      'FROM scratch\nADD base.tar /\nRUN mkdir /d && echo x > /d/x && chmod 2750 /d\nCOPY --chown=1000:50 f /f\n',
+    );
+  }, 60_000);
+  afterAll(() => box?.remove());
+
+  it('keeps the owners RUN and COPY --chown set, with only the user mapped', async () => {
+    const h = (...args: string[]) =>
+      hutch([args[0]!, '--root', box.root, ...args.slice(1)], { cwd: join(box.dir, 'ctx') });
+    const built = await h('build', '-t', 'localhost/owned', '--network', 'none', '.');
+    expect(built.exitCode, built.stderr).toBe(0);
+    const run = await h('run', '--network', 'none', 'localhost/owned', 'stat', '-c', '%n %u:%g %a', '/d', '/d/x', '/f');
+    expect(run.stdout.split('\n')).toEqual(['/d 0:0 2750', '/d/x 0:0 644', '/f 65534:65534 644']);
+    const inspect = JSON.parse((await h('inspect', 'localhost/owned')).stdout) as { Layers: { Index: string }[] }[];
+    const copied = readLayerIndex(inspect[0]!.Layers.at(-1)!.Index).find((e) => e.path === 'f');
+    expect(copied).toMatchObject({ uid: 1000, gid: 50, mode: 0o644 });
+  });
+});

@@ -1,0 +1,73 @@
+// `hutch sandbox`'s pure parts: the bubblewrap-style flags, the spec made from them, the environment.
+import { describe, expect, it } from 'vitest';
+import { parseSandboxArgs } from '../../../src/sandbox/argv.js';
+import { sandboxEnv } from '../../../src/sandbox/env.js';
+import { sandboxSpec, type SandboxHost } from '../../../src/sandbox/spec.js';
+
+const host = (env: NodeJS.ProcessEnv = { HOME: '/home/me' }): SandboxHost => ({
+  uid: 1000,
+  gid: 1000,
+  env,
+  cwd: '/work',
+  kind: (p) => ({ '/usr': 'dir', '/etc': 'dir', '/bin': 'link', '/lib64': 'link' })[p] as 'dir' | 'link' | undefined,
+  readlink: (p) => `usr${p}`,
+  exists: (p) => !p.includes('missing'),
+  seccomp: { defaultAction: 'SCMP_ACT_ERRNO' },
+});
+
+describe('parseSandboxArgs', () => {
+  it('reads flags with their fixed number of words, then the command after --', () => {
+    const o = parseSandboxArgs(['--ro-bind-try', 'a', '/b', '--share-net', '--setenv', 'K', 'V', '--', 'ls', '--all']);
+    expect(o.binds).toEqual([{ kind: 'ro-bind', source: 'a', destination: '/b', optional: true }]);
+    expect(o.shareNet).toBe(true);
+    expect(o.setenv).toEqual([['K', 'V']]);
+    expect(o.args).toEqual(['ls', '--all']);
+  });
+
+  it('refuses an unknown flag, a flag short of its words, no command, and an unknown socket', () => {
+    expect(() => parseSandboxArgs(['--nope', '--', 'true'])).toThrow(/unknown flag --nope/);
+    expect(() => parseSandboxArgs(['--bind', 'a'])).toThrow(/--bind needs SRC DST/);
+    expect(() => parseSandboxArgs(['--share-net'])).toThrow(/no command given/);
+    expect(() => parseSandboxArgs(['--socket', 'fax', '--', 'true'])).toThrow(/invalid --socket fax/);
+  });
+});
+
+describe('sandboxSpec', () => {
+  it('puts a tmpfs at /, the host symlinks right after it, the binds parents first', () => {
+    const options = parseSandboxArgs(['--bind', 'out', '/src/out', '--ro-bind', '/code', '/src', '--', 'make']);
+    const { spec, rootLinks } = sandboxSpec(options, '/run/root', host());
+    expect(spec.mounts![0]).toMatchObject({ destination: '/', type: 'tmpfs' });
+    expect(rootLinks).toEqual([
+      { target: 'usr/bin', path: '/bin' },
+      { target: 'usr/lib64', path: '/lib64' },
+    ]);
+    const dests = spec.mounts!.map((m) => m.destination);
+    expect(dests).toEqual(['/', '/usr', '/etc', '/proc', '/dev', '/tmp', '/home/me', '/src', '/src/out']);
+    expect(spec.mounts!.at(-1)).toMatchObject({ source: '/work/out', options: ['rbind'] });
+    expect(spec.process!.cwd).toBe('/home/me');
+    expect(spec.linux!.uidMappings).toEqual([{ containerID: 1000, hostID: 1000, size: 1 }]);
+    expect(spec.linux!.namespaces!.map((n) => n.type)).toContain('network');
+  });
+
+  it('skips a missing -try source and refuses a missing plain one or a relative destination', () => {
+    const tried = sandboxSpec(parseSandboxArgs(['--bind-try', '/missing', '/m', '--', 'true']), '/r', host());
+    expect(tried.spec.mounts!.map((m) => m.destination)).not.toContain('/m');
+    expect(() => sandboxSpec(parseSandboxArgs(['--bind', '/missing', '/m', '--', 'true']), '/r', host())).toThrow(
+      /cannot bind \/missing at \/m: \/missing does not exist/,
+    );
+    expect(() => sandboxSpec(parseSandboxArgs(['--bind', '/x', 'm', '--', 'true']), '/r', host())).toThrow(
+      /must be absolute/,
+    );
+  });
+});
+
+describe('sandboxEnv', () => {
+  it('drops the blocklist and HUTCH_*, then applies own variables, --setenv and --unsetenv', () => {
+    const env = sandboxEnv(
+      { clearenv: false, setenv: [['A', '1']], unsetenv: ['B'] },
+      { B: 'b', C: 'c', SSH_AUTH_SOCK: 's', LD_PRELOAD: 'x', HUTCH_ROOT: 'r', DISPLAY: ':0' },
+      { HOME: '/home/me' },
+    );
+    expect(env.sort()).toEqual(['A=1', 'C=c', 'HOME=/home/me']);
+  });
+});
