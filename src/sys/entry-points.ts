@@ -13,6 +13,7 @@ export const ENTRY_POINTS = {
   fuseDaemon: 'fuse/daemon-main.js',
   forwarder: 'net/forwarder-child.js',
   upperReader: 'src/engine/commit/upper-main.js',
+  copier: 'src/engine/commit/copy-main.js',
 } as const;
 
 export type EntryPoint = keyof typeof ENTRY_POINTS;

@@ -28,6 +28,7 @@ const containerFiles = [
   'commit',
   'diff',
   'export',
+  'cp',
 ];
 const imageFiles = ['pull', 'images', 'rmi', 'image-prune', 'image-inspect', 'tag', 'import', 'load', 'save', 'push'];
 const filesByVerb: Record<string, string[]> = {
@@ -69,6 +70,7 @@ const filesByVerb: Record<string, string[]> = {
   unshare: ['unshare'],
   diff: ['diff'],
   export: ['export'],
+  cp: ['cp'],
   volume: ['volume-create', 'volume-ls', 'volume-inspect', 'volume-rm', 'volume-prune'],
 };
 
