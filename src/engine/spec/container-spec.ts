@@ -96,7 +96,8 @@ export function withoutUserNamespace(spec: Spec): Spec {
   return { ...spec, linux };
 }
 
-function systemMounts(): Mount[] {
+/** The kernel filesystems every container gets: /proc, /dev (tmpfs, pts, shm, mqueue), /sys read-only. */
+export function systemMounts(): Mount[] {
   return [
     { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
     {
