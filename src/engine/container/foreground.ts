@@ -24,8 +24,10 @@ import {
   type SetupFlags,
 } from '../setup/index.js';
 import { runContainer, type ContainerHook, type TerminalIo } from '../launch/index.js';
+import { callingUser, writeUserDb } from './keep-id.js';
 import {
   blueprintFromRequest,
+  containerHostname,
   specFromBlueprint,
   type Blueprint,
   type RunRequest,
@@ -69,7 +71,7 @@ export async function runCommand(req: RunCommandRequest, io: RunCommandIo): Prom
     };
     const dirs = { data: join(dataParent, id), run: makeRunDir(join(io.paths.run, 'ephemeral'), id, cleanup, stale) };
     cleanup.add(`remove the folders of container ${id}`, () => removeContainerDirs(dirs));
-    const hostname = req.hostname ?? id.slice(0, 12);
+    const hostname = containerHostname(req, id);
     const etcFiles = writeEtcFiles(dirs.run, hostname);
     const warn = (line: string): void => void io.stderr.write(line + '\n');
     cleanup.add('release the image', () => releaseSetup(dirs.data, id));
@@ -127,10 +129,14 @@ export async function blueprintFromFlags(
   const me = userInfo();
   const maps = idMaps(req, { name: me.username, uid: me.uid, gid: me.gid }, io);
   const made = await createSetup(req, req.setup ?? NO_SETUP, id, dirs, warn, maps.uidMappings);
-  const keepId = req.userns === 'keep-id' ? { uid: me.uid, gid: me.gid } : undefined;
+  const keepId = req.userns === 'keep-id' ? callingUser() : undefined;
+  // keep-id: the user has a line in the container's passwd and group, as in podman.
+  const etc = keepId ? { ...etcFiles, ...writeUserDb(dirs.run, keepId, made.userDb, made.req.rootfs) } : etcFiles;
+  // keep-id runs as the user unless -u says otherwise, whatever the image's User (podman's rule).
+  const user = keepId ? req.user : made.req.user;
   const blueprint = blueprintFromRequest(
-    { ...made.req, network: needsOwnNetns(made.setup.network) ? 'none' : 'host' },
-    { id, ...maps, etcFiles, userDb: made.userDb, keepId },
+    { ...made.req, user, network: needsOwnNetns(made.setup.network) ? 'none' : 'host' },
+    { id, ...maps, etcFiles: etc, userDb: made.userDb, keepId },
   );
   await chownVolumes(made.chown, blueprint.user, maps);
   return { blueprint, setup: made.setup };
