@@ -136,3 +136,19 @@ it('containers.conf [hutch] hpc = true makes --hpc the default; --no-hpc opts ou
   });
   expect([off.stderr, String(off.stdout)]).toEqual(['', '0']);
 });
+
+it('--device binds a host device where it can be opened (not nodev); permissions it cannot enforce are refused', async () => {
+  const r = await t.sh('head -c 4 /dev/z | wc -c; echo x > /dev/n && echo written', [
+    '--network',
+    'none',
+    '--device',
+    '/dev/zero:/dev/z',
+    '--device',
+    '/dev/null:/dev/n:rw',
+  ]);
+  expect([r.stderr, ...String(r.stdout).split('\n')]).toEqual(['', '4', 'written']);
+  const narrowed = await t.sh('true', ['--network', 'none', '--device', '/dev/zero:r']);
+  expect([narrowed.exitCode, narrowed.stderr]).toEqual([125, expect.stringContaining('cannot restrict --device')]);
+  const missing = await t.sh('true', ['--network', 'none', '--device', '/dev/nope']);
+  expect([missing.exitCode, missing.stderr]).toEqual([125, expect.stringContaining('cannot add --device /dev/nope')]);
+});

@@ -36,7 +36,7 @@ const filesByVerb: Record<string, string[]> = {
   container: containerFiles,
   create: ['create'],
   exec: ['exec'],
-  image: imageFiles,
+  image: [...imageFiles, 'squash'],
   images: ['images'],
   import: ['import'],
   inspect: ['inspect'],
@@ -58,7 +58,7 @@ const filesByVerb: Record<string, string[]> = {
   start: ['start'],
   stats: ['stats'],
   stop: ['stop'],
-  system: ['system-info', 'system-reset'],
+  system: ['system-info', 'system-reset', 'system-check'],
   tag: ['tag'],
   top: ['top'],
   unpause: ['pause'],
@@ -71,6 +71,7 @@ const filesByVerb: Record<string, string[]> = {
   diff: ['diff'],
   export: ['export'],
   cp: ['cp'],
+  squash: ['squash'],
   volume: ['volume-create', 'volume-ls', 'volume-inspect', 'volume-rm', 'volume-prune'],
 };
 

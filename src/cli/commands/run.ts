@@ -58,6 +58,9 @@ export class RunCommand extends ContainerFlagsCommand {
   ipc = Option.String('--ipc', { description: "host: share the host's IPC namespace and /dev/shm (default: its own)" });
   uts = Option.String('--uts', { description: "host: share the host's hostname (UTS namespace; default: its own)" });
   shmSize = Option.String('--shm-size', { description: 'size of /dev/shm (default 64m)' });
+  device = Option.Array('--device', [], {
+    description: 'bind a host device HOST[:CONTAINER][:rwm] (openable: not nodev; access is the node mode on the host)',
+  });
   envHost = Option.Boolean('--env-host', false, {
     description: 'pass your environment in, but a blocklist (PATH, HOME, LD_*, sockets, HUTCH_*: docs/hpc.md)',
   });
@@ -159,6 +162,7 @@ export class RunCommand extends ContainerFlagsCommand {
         ipc: this.ipc,
         uts: this.uts,
         shmSize: this.shmSize,
+        devices: this.device,
         network: 'none',
         capAdd: this.capAdd,
         capDrop: this.capDrop,

@@ -8,6 +8,7 @@ import { UsageError } from '../../errors.js';
 import type { HutchPaths } from '../../paths.js';
 import type { IdMapping } from '../../runtime/spec.js';
 import { Cleanup } from '../../sys/cleanup.js';
+import { faultPoint } from '../../sys/fault.js';
 import { getWindowSize, type WindowSize } from '../../sys/pty.js';
 import { readTextIfPresent } from '../../sys/text.js';
 import { tryLock } from '../../sys/trylock.js';
@@ -76,6 +77,7 @@ export async function runCommand(req: RunCommandRequest, io: RunCommandIo): Prom
     const warn = (line: string): void => void io.stderr.write(line + '\n');
     cleanup.add('release the image', () => releaseSetup(dirs.data, id));
     const made = await blueprintFromFlags(req, io, id, dirs, etcFiles, warn);
+    faultPoint('blueprint');
     const setup = await prepareLaunch(made.setup, {
       id,
       blueprint: made.blueprint,
@@ -86,6 +88,7 @@ export async function runCommand(req: RunCommandRequest, io: RunCommandIo): Prom
       cleanup,
       warn,
     });
+    faultPoint('prepared');
     const spec = specFromBlueprint(made.blueprint, setup.placement);
     const restore = req.tty && req.interactive && io.stdin.isTTY ? rawMode(io.stdin) : () => undefined;
     cleanup.add('restore the terminal', restore);
@@ -98,6 +101,7 @@ export async function runCommand(req: RunCommandRequest, io: RunCommandIo): Prom
       preserveFds: req.preserveFds,
       forwardSignals: true,
     });
+    faultPoint('exited');
     const failure = setup.failure();
     if (failure !== undefined) throw failure;
     return result.exitCode;

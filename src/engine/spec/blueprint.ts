@@ -8,6 +8,7 @@ import type { IdMapping, Mount, Rlimit, Seccomp } from '../../runtime/spec.js';
 import { parseSecurityOpts, seccompFor } from '../../security/options.js';
 import { requireMapped } from '../../userns/idmap.js';
 import type { SubidRange } from '../../userns/subid.js';
+import { deviceMount } from './devices.js';
 import { resolveUser, resolveUserIn, type ContainerUser } from './users.js';
 
 /** `hutch run`'s flags, parsed but not yet interpreted (src/cli/commands/run.ts fills it). */
@@ -29,6 +30,8 @@ export interface RunRequest {
   uts?: string;
   /** --shm-size: the size of /dev/shm (podman's units; default 64m). */
   shmSize?: string;
+  /** --device HOST[:CONTAINER][:PERMISSIONS] (src/engine/spec/devices.ts). */
+  devices?: string[];
   capAdd: string[];
   capDrop: string[];
   tty: boolean;
@@ -134,7 +137,7 @@ export function blueprintFromRequest(req: RunRequest, ctx: SpecContext): Bluepri
       req.capDrop,
     ),
     rlimits: req.ulimits.map(parseUlimit),
-    mounts: [...req.tmpfs.map(tmpfsMount), ...req.volumes.map(volumeMount)],
+    mounts: [...req.tmpfs.map(tmpfsMount), ...req.volumes.map(volumeMount), ...(req.devices ?? []).map(deviceMount)],
     network: req.network,
     ...sharing(req),
     uidMappings: ctx.uidMappings,

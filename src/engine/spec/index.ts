@@ -15,3 +15,4 @@ export * from './exec-spec.js';
 export * from './image-config.js';
 export * from './users.js';
 export * from './host-env.js';
+export * from './devices.js';

@@ -192,3 +192,18 @@ describe('--hpc', () => {
     expect(r.setup!.cgroups).toBeUndefined();
   });
 });
+
+describe('--device', () => {
+  it('binds the node without nodev; refuses permissions it cannot enforce and what is not a device', () => {
+    const mounts = buildRunSpec(req({ devices: ['/dev/null', '/dev/zero:/dev/z:rwm'] }), ctx).mounts!;
+    expect(mounts.slice(-2)).toEqual([
+      { destination: '/dev/null', type: 'bind', source: '/dev/null', options: ['bind', 'nosuid', 'noexec'] },
+      { destination: '/dev/z', type: 'bind', source: '/dev/zero', options: ['bind', 'nosuid', 'noexec'] },
+    ]);
+    expect(() => buildRunSpec(req({ devices: ['/dev/zero:r'] }), ctx)).toThrow(
+      'cannot restrict --device /dev/zero to r',
+    );
+    expect(() => buildRunSpec(req({ devices: ['dev/null'] }), ctx)).toThrow('invalid --device dev/null');
+    expect(() => buildRunSpec(req({ devices: ['/etc/hostname'] }), ctx)).toThrow('not a device node');
+  });
+});
