@@ -85,13 +85,13 @@ cpurun hutch-rootfs "$H run --rm --rootfs $rootfs true"
 cpurun podman-rootfs "$P --runtime runc run --rm --rootfs $rootfs true"
 
 # 3. Wall medians (hyperfine), runc alone on a bundle of the same tree as the floor of a runtime.
-mkdir -p "$work/bundle" && (cd "$work/bundle" && runc spec --rootless)
+mkdir -p "$work/bundle" && chown "$user:$user" "$work/bundle" && as_user bash -c "cd $work/bundle && runc spec --rootless"
 node -e '
 const f = process.argv[1], c = JSON.parse(require("fs").readFileSync(f, "utf8"));
 Object.assign(c.process, { args: ["true"], terminal: false }); Object.assign(c.root, { path: process.argv[2], readonly: true });
 require("fs").writeFileSync(f, JSON.stringify(c));' "$work/bundle/config.json" "$rootfs"
 chown -R "$user:$user" "$work/bundle"
-asu "hyperfine -N --style basic --warmup 1 --runs $runs --export-json $work/wall.json \
+asu "hyperfine -N -i --style basic --warmup 1 --runs $runs --export-json $work/wall.json \
   -n hutch-image '$H run --rm $image true' \
   -n podman-image '$P --runtime runc run --rm $image true' \
   -n hutch-rootfs '$H run --rm --rootfs $rootfs true' \

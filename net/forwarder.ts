@@ -67,9 +67,13 @@ function forwarderError(pid: number, error: unknown, stderr: string): NetworkErr
  */
 function socketFd(port: ReservedPort): number {
   const socket = port.socket as unknown as Record<string | symbol, unknown>;
-  const state = Object.getOwnPropertySymbols(socket).find((s) => s.description === 'state symbol');
-  const handle = (socket._handle ?? (state && (socket[state] as { handle?: unknown })?.handle)) as
-    { fd?: number } | undefined;
+  let handle: { fd?: number } | undefined;
+  if ('listen' in socket) handle = socket._handle as typeof handle;
+  else {
+    // dgram's `_handle` is a deprecated getter (DEP0112): read its state instead.
+    const state = Object.getOwnPropertySymbols(socket).find((s) => s.description === 'state symbol');
+    handle = state && (socket[state] as { handle?: { fd?: number } } | undefined)?.handle;
+  }
   if (typeof handle?.fd !== 'number' || handle.fd < 0)
     throw new Error(`no file descriptor for the socket of host port ${port.mapping.hostPort}`);
   return handle.fd;
