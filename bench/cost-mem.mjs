@@ -1,13 +1,13 @@
 // Resident memory of the runtime's processes a container leaves (bench/cost.bench.sh): every
-// process of UID in the host's pid namespace that is not in the BEFORE list (pids, one a line),
-// so the container's own processes (their own pid namespace) and processes that were there
-// before (podman's pause process) are left out. Prints one JSON line: pss and rss in KiB, summed,
-// and each process with its name (node processes named by their hutch entry).
-// Usage (as root): node cost-mem.mjs UID BEFORE_FILE
+// descendant of HOLDER (a `cost-reap -h` subreaper that ran the `run -d` commands, so that what
+// detaches is reparented to it) in the host's pid namespace: the container's own processes
+// (their own pid namespace), what was there before (podman's pause process) and other users of
+// the machine are left out. Prints one JSON line: pss and rss in KiB, summed, and each process
+// with its name (node processes named by their hutch entry).
+// Usage (as root): node cost-mem.mjs HOLDER_PID
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 
-const [uid, beforeFile] = process.argv.slice(2);
-const before = new Set(readFileSync(beforeFile, 'utf8').split(/\s+/).filter(Boolean));
+const holder = process.argv[2];
 const hostPidNs = readlinkSync('/proc/self/ns/pid');
 const entries = ['monitor', 'fuseDaemon', 'forwarder', 'cli', 'upperReader'];
 
@@ -32,11 +32,22 @@ function nameOf(pid) {
   return `node:${entry ?? argv.slice(1).join(' ').slice(0, 40)}`;
 }
 
+/** Every descendant of `root`, from each process's parent in /proc/PID/status. */
+function descendants(root) {
+  const children = new Map();
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    const parent = String(field(read(`/proc/${pid}/status`), 'PPid'));
+    children.set(parent, [...(children.get(parent) ?? []), pid]);
+  }
+  const found = [];
+  for (let todo = [root]; todo.length;)
+    for (const child of children.get(todo.pop()) ?? []) (found.push(child), todo.push(child));
+  return found;
+}
+
 const procs = [];
-for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
-  if (before.has(pid)) continue;
+for (const pid of descendants(holder)) {
   const status = read(`/proc/${pid}/status`);
-  if (status === undefined || !new RegExp(`^Uid:\\s+${uid}\\s`, 'm').test(status)) continue;
   try {
     if (readlinkSync(`/proc/${pid}/ns/pid`) !== hostPidNs) continue;
   } catch {

@@ -27,7 +27,7 @@ h="node $repo/bin/hutch"
 H="$h --root $work/state"
 P="podman --root $work/proot --runroot $work/prun --storage-driver overlay --storage-opt overlay.mount_program=/usr/bin/fuse-overlayfs"
 cleanup() {
-  as_user bash -c "cd /tmp && $H rm -f -a; $P rm -f -a -t 0; $P rmi -a -f" >/dev/null 2>&1 || true
+  as_user bash -c "cd /tmp && $H rm -f \$($H ps -aq); $P rm -f -a -t 0; $P rmi -a -f" >/dev/null 2>&1 || true
   as_user bash -c "cd /tmp && $P unshare rm -rf $work/proot $work/prun" >/dev/null 2>&1 || true
   rm -rf "$work"
 }
@@ -40,8 +40,16 @@ asu "$P run --rm --runtime runc $image true; $H run --rm $image true" >/dev/null
 
 median() { sort -g | awk '{a[NR]=$1} END{if (NR==0) {print "-"; exit} m=(NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2; printf "%.3f", m}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (a=="-" || b=="-" || b==0) print "-"; else printf "%.2f", a/b }'; }
-snapshot() { ps -u "$user" -o pid= > "$work/before"; }
-memory() { node "$repo/bench/cost-mem.mjs" "$(id -u "$user")" "$work/before"; }
+# hold COMMAND: runs it as the user under a subreaper that stays (bench/cost-reap.c -h), so that
+# every process the command leaves is the holder's descendant; returns the command's status.
+hold() {
+  rm -rf "$work/hold" && mkdir "$work/hold" && chown "$user" "$work/hold"
+  as_user "$work/reap" -h "$work/hold" bash -c "cd /tmp && $1" >/dev/null 2>"$work/err" &
+  until [ -e "$work/hold/status" ]; do sleep 0.01; done
+  return "$(cat "$work/hold/status")"
+}
+unhold() { kill "$(cat "$work/hold/pid")"; wait; }
+memory() { node "$repo/bench/cost-mem.mjs" "$(cat "$work/hold/pid")"; }
 port() { echo $((20000 + RANDOM % 30000)); }
 answer() { # port: waits for the first HTTP answer (at most ~20 s)
   local i=0
@@ -55,14 +63,15 @@ declare -A first firsts mem memlist cpu wall
 detached() { # name "run command prefix" "rm command"
   local name=$1 run=$2 rm=$3 p t0 list=()
   for _ in $(seq "$runs"); do
-    p=$(port); snapshot
+    p=$(port)
     t0=$(date +%s%N)
-    asu "$run -d --name cost1 -p 127.0.0.1:$p:80 $image httpd -f -p 80 -h /www" >/dev/null 2>"$work/err" || { echo "$name: $(head -1 "$work/err")" >&2; return 0; }
+    hold "$run -d --name cost1 -p 127.0.0.1:$p:80 $image httpd -f -p 80 -h /www" || { echo "$name: $(head -1 "$work/err")" >&2; unhold; return 0; }
     answer "$p" || echo "$name: no answer on port $p" >&2
     list+=($(( ($(date +%s%N) - t0) / 1000000 )))
     sleep 1 # let the daemons settle to their idle size
     mem[$name]=$(memory)
     asu "$rm cost1" >/dev/null 2>&1
+    unhold
   done
   first[$name]=$(printf '%s\n' "${list[@]}" | median)
   firsts[$name]=${list[*]}
@@ -106,18 +115,20 @@ for (const r of JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).
 
 # 4. COUNT detached containers at once, each with a published port.
 many() { # name "run command prefix" "rm command"
-  local name=$1 ports=() t0 t1 t2
-  snapshot; t0=$(date +%s%N)
+  local name=$1 ports=() t0 t1 t2 script=""
   for i in $(seq "$count"); do
     ports+=("$(port)")
-    asu "$2 -d --name cost-$i -p 127.0.0.1:${ports[-1]}:80 $image httpd -f -p 80 -h /www" >/dev/null 2>"$work/err" || echo "$name: container $i: $(head -1 "$work/err")" >&2
+    script+="$2 -d --name cost-$i -p 127.0.0.1:${ports[-1]}:80 $image httpd -f -p 80 -h /www >/dev/null || exit 1; "
   done
+  t0=$(date +%s%N)
+  hold "$script" || echo "$name: $(head -1 "$work/err")" >&2
   for p in "${ports[@]}"; do answer "$p" || echo "$name: no answer on port $p" >&2; done
   t1=$(date +%s%N)
   sleep 1
   memlist[$name]=$(memory)
   asu "$3 $(for i in $(seq "$count"); do printf 'cost-%s ' "$i"; done)" >/dev/null 2>&1
   t2=$(date +%s%N)
+  unhold
   wall[$name-start]=$(awk -v d=$((t1 - t0)) 'BEGIN{printf "%.3f", d / 1e9}')
   wall[$name-rm]=$(awk -v d=$((t2 - t1)) 'BEGIN{printf "%.3f", d / 1e9 - 1}')
 }
