@@ -40,8 +40,12 @@ function descendants(root) {
     children.set(parent, [...(children.get(parent) ?? []), pid]);
   }
   const found = [];
-  for (let todo = [root]; todo.length;)
-    for (const child of children.get(todo.pop()) ?? []) (found.push(child), todo.push(child));
+  const todo = [root];
+  while (todo.length > 0) {
+    const kids = children.get(todo.pop()) ?? [];
+    found.push(...kids);
+    todo.push(...kids);
+  }
   return found;
 }
 
