@@ -13,7 +13,13 @@ import type { Readable } from 'node:stream';
 const BINARY = join(import.meta.dirname, '..', '..', 'native', 'hutch-forwarder');
 const open: { close: () => unknown }[] = [];
 afterEach(() => {
-  for (const thing of open.splice(0)) thing.close();
+  for (const thing of open.splice(0)) {
+    try {
+      thing.close();
+    } catch {
+      // closed already (the host sockets, once the forwarder has them)
+    }
+  }
 });
 
 function fdOf(socket: Server | UdpSocket): number {
@@ -40,6 +46,8 @@ async function forwarder(hosts: [Server | UdpSocket, string, number][]): Promise
   const args = hosts.map(([, proto, port], i) => `${proto}:${4 + i}:${port}:127.0.0.1`);
   const child = spawn(BINARY, args, { stdio: ['ignore', 'ignore', 'pipe', 'pipe', ...hosts.map(([s]) => fdOf(s))] });
   open.push({ close: () => child.kill('SIGKILL') });
+  // As net/forwarder.ts does: the child has its copies; ours would take datagrams and connections.
+  for (const [socket] of hosts) socket.close();
   const line = await new Promise<string>((resolve) =>
     (child.stdio[3] as Readable).once('data', (d) => resolve(String(d))),
   );
