@@ -70,7 +70,9 @@ describe('npm install -g of an npm pack tarball', () => {
     ]) {
       expect(files).toContain(`package/${f}`);
     }
-    expect(files.filter((f) => /^package\/((src|test|fuse|net)\/|native\/hutch-(nsexec|forwarder)$)/.test(f))).toEqual([]);
+    expect(files.filter((f) => /^package\/((src|test|fuse|net)\/|native\/hutch-(nsexec|forwarder)$)/.test(f))).toEqual(
+      [],
+    );
   });
 
   it('puts hutch, hutch-runtime and hutch-fs on PATH, with the helper built at install', async () => {
