@@ -7,6 +7,7 @@ import { openLowerTree } from './lookup.js';
 import { mountSession } from './libfuse.js';
 import { unionHandlers } from './ops.js';
 import { parseFsArgs, type FsOptions } from './options.js';
+import { mountSquashLowers } from './squash-lower.js';
 import { Union } from './union.js';
 import { entryCommand } from '../src/sys/entry-points.js';
 import { readReadyLine } from '../src/sys/ready-line.js';
@@ -26,6 +27,11 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   if (!opts.foreground) return background(argv);
+  try {
+    await mountSquashLowers(opts.squashLowers);
+  } catch (e) {
+    return failed(opts, e);
+  }
   return serve(opts);
 }
 
@@ -63,11 +69,17 @@ export function serve(opts: FsOptions): number {
     session.serve();
     return 0;
   } catch (e) {
-    const msg = `hutch-fs: cannot mount ${opts.mountpoint}: ${describeCause(e)}\n`;
-    process.stderr.write(msg);
-    if (ready !== undefined) writeSync(ready, msg);
-    return 1;
+    return failed(opts, e);
   }
+}
+
+/** Says why the union is not mounted, on stderr and on the ready fd (hutch reads that). */
+function failed(opts: FsOptions, e: unknown): number {
+  const ready = process.env.HUTCH_FS_READY_FD === undefined ? undefined : Number(process.env.HUTCH_FS_READY_FD);
+  const msg = `hutch-fs: cannot mount ${opts.mountpoint}: ${describeCause(e)}\n`;
+  process.stderr.write(msg);
+  if (ready !== undefined) writeSync(ready, msg);
+  return 1;
 }
 
 /**

@@ -13,7 +13,7 @@ import { readReadyLine } from '../src/sys/ready-line.js';
  */
 export interface UnionSpec {
   /** Lower layers, TOP FIRST (as overlayfs's lowerdir=); indexFile: the layer's HLI1 index. */
-  lowers: ({ dir: string; indexFile: string } | { dir: string })[];
+  lowers: ({ dir: string; indexFile: string } | { dir: string; squashfs?: string })[];
   upper: string;
   work: string;
   mountpoint: string;
@@ -42,6 +42,8 @@ export function daemonArgs(spec: UnionSpec): string[] {
   ];
   if (spec.lowers.some((l) => 'indexFile' in l))
     o.push(`lowerindex=${spec.lowers.map((l) => ('indexFile' in l ? esc(l.indexFile) : '')).join(':')}`);
+  if (spec.lowers.some((l) => 'squashfs' in l && l.squashfs !== undefined))
+    o.push(`lowersquash=${spec.lowers.map((l) => ('squashfs' in l && l.squashfs ? esc(l.squashfs) : '')).join(':')}`);
   if (spec.uidMapped) o.push('overrideonly');
   if (spec.squashToRoot) o.push('squash_to_root');
   // hutch's own containers: no setuid programs or device nodes through the union (with no_new_privs).

@@ -7,13 +7,16 @@ import { UsageError } from '../src/errors.js';
  * SOURCE is what mount(8) and mount.fuse3 pass first (`mount -t fuse.hutch-fs SOURCE MNT`): it
  * names the mount (fsname), as fuse-overlayfs ignores it otherwise. lowerdir is top layer first
  * (as overlayfs takes it). hutch adds `lowerindex=I1:I2` (one HLI1 index per lower layer, same
- * order) and `overrideonly` (single-uid mode). The generic mount flags (suid, dev, exec, ro and
+ * order), `lowersquash=S1:S2` (a squashfs image squashfuse mounts at that lower dir first, or
+ * empty) and `overrideonly` (single-uid mode). The generic mount flags (suid, dev, exec, ro and
  * their opposites) go to the kernel as given; libfuse's defaults (nosuid, nodev) stand for those
  * not given. Options it does not know are ignored, as engines pass fuse-overlayfs-specific
  * tuning. Pure: no I/O.
  */
 export interface FsOptions {
   lowers: { dir: string; indexFile?: string }[];
+  /** `lowersquash=I1:I2` (hutch's): squashfs images squashfuse mounts at the lower dirs of the same place first. */
+  squashLowers: { image: string; dir: string }[];
   upper: string;
   work: string;
   mountpoint: string;
@@ -90,6 +93,7 @@ export function parseFsArgs(argv: string[], cwd: string): FsOptions {
     .filter((d) => d !== '')
     .map((d) => resolve(cwd, d));
   const indexes = kv.has('lowerindex') ? splitColons(kv.get('lowerindex')!) : [];
+  const squashes = kv.has('lowersquash') ? splitColons(kv.get('lowersquash')!) : [];
   const squash = kv.has('squash_to_root')
     ? { uid: 0, gid: 0 }
     : kv.has('squash_to_uid')
@@ -99,6 +103,7 @@ export function parseFsArgs(argv: string[], cwd: string): FsOptions {
   const known = new Set([
     'lowerdir',
     'lowerindex',
+    'lowersquash',
     'upperdir',
     'workdir',
     'overrideonly',
@@ -110,6 +115,7 @@ export function parseFsArgs(argv: string[], cwd: string): FsOptions {
   ]);
   return {
     lowers: dirs.map((dir, i) => (indexes[i] ? { dir, indexFile: resolve(cwd, indexes[i]!) } : { dir })),
+    squashLowers: dirs.flatMap((dir, i) => (squashes[i] ? [{ image: resolve(cwd, squashes[i]!), dir }] : [])),
     upper: need('upperdir'),
     work: need('workdir'),
     mountpoint: resolve(cwd, rest.at(-1)!),

@@ -24,6 +24,8 @@ nosubid_too=
 if [ $# -eq 0 ] || printf '%s\n' "$@" | grep -q nosubid; then nosubid_too=1; suites+=("vitest-$nosub"); fi
 overlap_too=
 if [ $# -eq 0 ] || printf '%s\n' "$@" | grep -q overlap; then overlap_too=1; suites+=("vitest-$overlap"); fi
+containerd_too=
+if [ $# -eq 0 ] || printf '%s\n' "$@" | grep -qx containerd; then containerd_too=1; suites+=(containerd); fi
 if [ $# -eq 0 ]; then
   suites+=(cgroups-host cgroups-guest quickstart)
   [ "${HUTCH_CGVM_QEMU:-}" = 1 ] && suites+=(cgroups-guest-qemu)
@@ -116,6 +118,11 @@ if [ $# -eq 0 ]; then
   # The root quickstart and the three commands it prints, offline (scripts/test-quickstart.sh).
   rc=0; bash "$repo/scripts/test-quickstart.sh" "$run/quickstart.tap" || rc=$?
   node "$repo/scripts/tally.mjs" add "$results" quickstart "$rc" "$run/quickstart.tap"
+fi
+if [ -n "$containerd_too" ]; then
+  # containerd as root, then rootless under rootlesskit, driving hutch-runtime (scripts/test-containerd.sh).
+  rc=0; bash "$repo/scripts/test-containerd.sh" "$run/containerd.tap" || rc=$?
+  node "$repo/scripts/tally.mjs" add "$results" containerd "$rc" "$run/containerd.tap"
 fi
 vitest_suite "$user" --exclude '**/*.nosubid.test.ts' --exclude '**/*.overlap.test.ts' "${extra[@]}" "$@"
 [ -n "$nosubid_too" ] && vitest_suite "$nosub" --passWithNoTests nosubid

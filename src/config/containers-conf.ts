@@ -27,6 +27,8 @@ export interface ContainersConf {
   volumes: string[];
   /** The default --userns mode ('' = hutch's own default). */
   userns: string;
+  /** hutch's own table, [hutch] hpc = true: `hutch run` and `create` take --hpc by default (--no-hpc opts out). */
+  hpc: boolean;
   /** storage.conf [storage.options] additionalimagestores: read-only image stores. */
   additionalImageStores: string[];
   /** The files read, in order (for `hutch info` and error messages). */
@@ -41,6 +43,7 @@ const empty = (): ContainersConf => ({
   defaultUlimits: [],
   volumes: [],
   userns: '',
+  hpc: false,
   additionalImageStores: [],
   files: [],
 });
@@ -74,6 +77,7 @@ export function loadContainersConf(env: NodeJS.ProcessEnv = process.env, root = 
     conf.files.push(file);
     const c = new TomlView(file, table).sub('containers');
     if (c !== undefined) applyContainers(conf, c);
+    conf.hpc = new TomlView(file, table).sub('hutch')?.bool('hpc') ?? conf.hpc;
   }
   const storage = (
     env.CONTAINERS_STORAGE_CONF

@@ -8,7 +8,7 @@ import { parseConfig, sha256, type Descriptor, type Platform } from './manifest.
 import type { Progress } from './progress.js';
 import type { ImageSource } from './source.js';
 import type { ImageRecord, Store } from './store.js';
-import { stageLayer } from './unpack.js';
+import { noSpace, stageLayer } from './unpack.js';
 
 export interface CopyOptions {
   names: string[];
@@ -85,9 +85,7 @@ async function readSmallBlob(source: ImageSource, d: Descriptor): Promise<Buffer
     const chunks: Buffer[] = [];
     const input = await source.blob(d);
     const check = verifier(d, source.where, (c) => chunks.push(c));
-    input.on('error', (e) =>
-      check.destroy(transient(`cannot fetch config ${d.digest} of ${source.where}: ${describeCause(e)}`)),
-    );
+    input.on('error', (e) => check.destroy(fetchError(e, `config ${d.digest} of ${source.where}`)));
     // eslint-disable-next-line require-yield -- a sink: it drains the stream
     await pipeline(input.pipe(check), async function* (s) {
       for await (const _ of s) void _;
@@ -152,7 +150,7 @@ async function download(
       progress?.advance(layer.digest, chunk.length);
     });
     const input = await source.blob(layer);
-    input.on('error', (e) => check.destroy(transient(`cannot fetch blob ${where}: ${describeCause(e)}`)));
+    input.on('error', (e) => check.destroy(fetchError(e, `blob ${where}`)));
     const verified = input.pipe(check);
     let unpacked: Staged | undefined;
     if (diffId === undefined)
@@ -177,7 +175,7 @@ async function download(
   } catch (error) {
     if (!closed) closeSync(fd);
     rmSync(dir, { recursive: true, force: true });
-    throw error;
+    throw noSpace(error, `cannot store blob ${where}: the disk is full`);
   }
 }
 
@@ -216,6 +214,11 @@ export function transient(message: string): RegistryError {
     new RegistryError('REGISTRY_UNAVAILABLE', message, { hint: 'check the network and the registry, then pull again' }),
     { retry: true },
   );
+}
+
+/** A source's stream failed: the registry's own error as it is (a timeout), anything else worth another try. */
+function fetchError(error: unknown, what: string): Error {
+  return error instanceof RegistryError ? error : transient(`cannot fetch ${what}: ${describeCause(error)}`);
 }
 
 function retryable(error: unknown): boolean {

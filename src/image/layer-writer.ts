@@ -73,8 +73,7 @@ export class LayerWriter {
     } else if (kind === EntryKind.Hardlink) {
       this.hardlink(entry, disk);
     } else {
-      if (entry.size > this.maxFileSize)
-        throw this.hostile(`entry ${path} declares ${entry.size} bytes, more than the ${this.maxFileSize} bytes free`);
+      if (entry.size > this.maxFileSize) throw this.tooBig(path, entry.size);
       const mode = kind === EntryKind.File ? (entry.mode & 0o777) | 0o600 : 0o600;
       // Opens run on libuv's pool: layers unpacking at once then create files in parallel.
       this.fd = await replacingAsync(disk, () =>
@@ -219,6 +218,15 @@ export class LayerWriter {
       mtimeNsec: Math.min(999_999_999, Math.max(0, Math.round((mtime - sec) * 1e9))) || 0,
       rdev: kind === EntryKind.Char || kind === EntryKind.Block ? makedev(h.devmajor ?? 0, h.devminor ?? 0) : 0,
     };
+  }
+
+  /** A file larger than the store's free space: a full disk, or a layer that lies about a size. */
+  private tooBig(path: string, size: number): StoreError {
+    return new StoreError(
+      'STORE_FULL',
+      `cannot unpack layer ${this.where}: entry ${path} declares ${size} bytes, and the store's filesystem has ${this.maxFileSize} bytes free`,
+      { hint: 'free space (hutch image prune) and pull again, unless the layer lies; nothing of it was stored' },
+    );
   }
 
   private hostile(why: string): StoreError {

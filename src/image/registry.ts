@@ -1,8 +1,8 @@
 import { Readable } from 'node:stream';
-import type { ReadableStream as WebReadable } from 'node:stream/web';
 import { RegistryError, describeCause } from '../errors.js';
 import type { Credentials } from './auth.js';
 import { transient } from './copy.js';
+import { bodyChunks, guardedFetch, readBody } from './http-guard.js';
 import { MANIFEST_ACCEPT, type Descriptor, type Platform } from './manifest.js';
 import { resolveManifest, type ImageSource, type SourceManifest } from './source.js';
 
@@ -41,12 +41,7 @@ export class RegistryClient {
       { accept: MANIFEST_ACCEPT },
       what,
     );
-    const length = Number(res.headers.get('content-length') ?? 0);
-    if (length > 4 << 20)
-      throw new RegistryError('MANIFEST_TOO_LARGE', `${what} declares ${length} bytes`, {
-        hint: 'the registry is misbehaving',
-      });
-    return { raw: Buffer.from(await res.arrayBuffer()), contentType: res.headers.get('content-type') ?? undefined };
+    return { raw: await readBody(res, 4 << 20, what), contentType: res.headers.get('content-type') ?? undefined };
   }
 
   /** A blob's bytes; a connection dropped half-way is resumed with a Range request. */
@@ -64,8 +59,7 @@ export class RegistryClient {
       let skip = offset > 0 && res.status !== 206 ? offset : 0;
       try {
         if (res.body === null) throw new Error('empty response');
-        for await (const part of res.body as unknown as WebReadable<Uint8Array>) {
-          let chunk = Buffer.from(part.buffer, part.byteOffset, part.byteLength);
+        for await (let chunk of bodyChunks(res, what)) {
           if (skip >= chunk.length) {
             skip -= chunk.length;
             continue;
@@ -77,8 +71,8 @@ export class RegistryClient {
         }
         return;
       } catch (error) {
-        if (attempt >= 4 || error instanceof RegistryError)
-          throw transient(`cannot fetch ${what}: ${describeCause(error)}`);
+        if (error instanceof RegistryError) throw error; // a timeout, a refusal: not worth another try
+        if (attempt >= 4) throw transient(`cannot fetch ${what}: ${describeCause(error)}`);
       }
       await backoff(attempt, undefined);
       res = await this.request(`/v2/${this.options.repository}/blobs/${d.digest}`, { range: `bytes=${offset}-` }, what);
@@ -172,12 +166,7 @@ export class RegistryClient {
     const all: Record<string, string> = { ...headers, 'user-agent': 'hutch/0.1' };
     if (this.authorization !== undefined) all.authorization = this.authorization;
     const url = /^https?:\/\//.test(path) ? path : `${this.base}${path}`;
-    return fetch(url, {
-      method,
-      headers: all,
-      body: body as unknown as BodyInit | undefined,
-      redirect: method === 'GET' || method === 'HEAD' ? 'follow' : 'manual',
-    });
+    return guardedFetch(url, { method, headers: all, body }, `${this.options.host}${new URL(url).pathname}`);
   }
 
   /** Answers a WWW-Authenticate challenge: Basic with the credentials, or a Bearer token. */
@@ -204,7 +193,12 @@ export class RegistryClient {
     const url = new URL(params.realm);
     if (params.service !== undefined) url.searchParams.set('service', params.service);
     url.searchParams.set('scope', params.scope ?? `repository:${this.options.repository}:${action}`);
-    const res = await fetch(url, { headers: basic === undefined ? {} : { authorization: basic } });
+    const tokenWhat = `a token from ${url.origin}`;
+    const res = await guardedFetch(
+      url.href,
+      { method: 'GET', headers: basic === undefined ? {} : { authorization: basic } },
+      tokenWhat,
+    );
     if (!res.ok) {
       await res.body?.cancel();
       throw authError(
@@ -215,7 +209,10 @@ export class RegistryClient {
         verb,
       );
     }
-    const body = (await res.json()) as { token?: string; access_token?: string };
+    const body = JSON.parse((await readBody(res, 1 << 20, tokenWhat)).toString('utf8')) as {
+      token?: string;
+      access_token?: string;
+    };
     const token = body.token ?? body.access_token;
     if (token === undefined)
       throw authError(what, this.options.host, creds !== undefined, 'the token service returned no token', verb);

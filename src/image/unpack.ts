@@ -200,15 +200,18 @@ function commit(temp: string, dest: string): void {
   }
 }
 
+/** ENOSPC and EDQUOT as STORE_FULL; anything else as it is. */
+export function noSpace(error: unknown, message: string): unknown {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code !== 'ENOSPC' && code !== 'EDQUOT') return error;
+  return new StoreError('STORE_FULL', message, { cause: error, hint: 'free space (hutch image prune) and pull again' });
+}
+
 function asUnpackError(error: unknown, where: string): HutchError {
   if (error instanceof HutchError) return error;
+  const full = noSpace(error, `cannot unpack layer ${where}: the disk is full`);
+  if (full instanceof HutchError) return full;
   const code = (error as NodeJS.ErrnoException).code;
-  if (code === 'ENOSPC' || code === 'EDQUOT') {
-    return new StoreError('STORE_FULL', `cannot unpack layer ${where}: the disk is full`, {
-      cause: error,
-      hint: 'free space (hutch image prune) and pull again',
-    });
-  }
   const why = code === 'Z_BUF_ERROR' ? 'the compressed stream is truncated' : describeCause(error);
   return new StoreError('LAYER_CORRUPT', `cannot unpack layer ${where}: ${why}`, {
     cause: error,

@@ -234,11 +234,18 @@ function filesystemSteps(spec: Spec, rootfs: string, host: PlanHost): FsStep[] {
   // A container path resolves inside the root: `..` above it stops there, as in runc (the helper
   // then resolves symlinks inside the root too).
   const inside = (p: string): string => posix.join(rootfs, posix.resolve('/', p));
-  const ownNetns = namespaceOf(spec, 'network') !== undefined;
-  const ownCgroupns = createsNamespace(spec, 'cgroup');
+  const own: OwnNamespaces = {
+    network: namespaceOf(spec, 'network') !== undefined,
+    cgroup: createsNamespace(spec, 'cgroup'),
+    pid: namespaceOf(spec, 'pid') !== undefined,
+    ipc: namespaceOf(spec, 'ipc') !== undefined,
+  };
   const gids = spec.linux?.gidMappings ?? host.gidMappings;
   for (const m of spec.mounts ?? []) {
-    const step = mountStep(adaptRootless(m, ownNetns, gids, ownCgroupns), inside(m.destination), host);
+    const adapted = adaptRootless(m, own, gids);
+    // The host's /dev/mqueue where the host has none: the container has none either.
+    if (adapted.type === 'bind' && adapted.source === '/dev/mqueue' && !host.isDirectory('/dev/mqueue')) continue;
+    const step = mountStep(adapted, inside(m.destination), host);
     // proc and sysfs must sit on an ordinary directory (runc): a symlink would carry the masks away.
     if (step.kind === 'mount' && (m.type === 'proc' || m.type === 'sysfs')) step.noSymlinks = true;
     steps.push(step);
@@ -252,28 +259,35 @@ function filesystemSteps(spec: Spec, rootfs: string, host: PlanHost): FsStep[] {
   return steps;
 }
 
+/** Which namespaces the container has of its own (created or joined), for what may be mounted fresh. */
+interface OwnNamespaces {
+  network: boolean;
+  cgroup: boolean;
+  pid: boolean;
+  ipc: boolean;
+}
+
+/** A host file system bound where the container cannot mount its own: rbind, as restrictive as the original. */
+const hostBind = (m: Mount, source: string, extra: string[] = []): Mount => ({
+  destination: m.destination,
+  type: 'bind',
+  source,
+  options: ['rbind', 'nosuid', 'noexec', 'nodev', ...extra],
+});
+
 /**
  * What a user namespace forbids, rewritten as runc does rootless: sysfs can be mounted only with a
- * network namespace of our own (else bind the host's read-only), and devpts' gid= must be mapped.
+ * network namespace of our own (else bind the host's read-only), proc only with a PID namespace
+ * of our own and mqueue only with an IPC namespace of our own (else bind the host's: --pid host,
+ * --ipc host), and devpts' gid= must be mapped.
  */
-function adaptRootless(m: Mount, ownNetns: boolean, gids: IdMapping[] | undefined, ownCgroupns = false): Mount {
+function adaptRootless(m: Mount, own: OwnNamespaces, gids: IdMapping[] | undefined): Mount {
+  if (m.type === 'proc' && !own.pid) return hostBind(m, '/proc');
+  if (m.type === 'mqueue' && !own.ipc) return hostBind(m, '/dev/mqueue');
   // `cgroup` means v2 on a unified host (as runc reads it); without a cgroup namespace of our own, bind the host's.
   if (m.type === 'cgroup')
-    return ownCgroupns
-      ? { ...m, type: 'cgroup2', source: 'cgroup2' }
-      : {
-          destination: m.destination,
-          type: 'bind',
-          source: '/sys/fs/cgroup',
-          options: ['rbind', 'nosuid', 'noexec', 'nodev', 'ro'],
-        };
-  if (m.type === 'sysfs' && !ownNetns)
-    return {
-      destination: m.destination,
-      type: 'bind',
-      source: '/sys',
-      options: ['rbind', 'nosuid', 'noexec', 'nodev', 'ro'],
-    };
+    return own.cgroup ? { ...m, type: 'cgroup2', source: 'cgroup2' } : hostBind(m, '/sys/fs/cgroup', ['ro']);
+  if (m.type === 'sysfs' && !own.network) return hostBind(m, '/sys', ['ro']);
   if (m.type === 'devpts' && gids !== undefined) {
     const options = (m.options ?? []).filter((o) => {
       const gid = /^gid=(\d+)$/.exec(o);

@@ -5,7 +5,19 @@ import { userInfo } from 'node:os';
 import { execFileSync } from 'node:child_process';
 
 export type Requirement =
-  'fuse' | 'subuid' | 'newuidmap' | 'userns' | 'slirp4netns' | 'pasta' | 'tun' | 'registry' | 'podman' | 'busybox';
+  | 'fuse'
+  | 'subuid'
+  | 'newuidmap'
+  | 'userns'
+  | 'slirp4netns'
+  | 'pasta'
+  | 'tun'
+  | 'registry'
+  | 'podman'
+  | 'busybox'
+  | 'mpi'
+  | 'slurm'
+  | 'squashfs';
 
 const checks: Record<Requirement, () => string | undefined> = {
   fuse: () => (canOpen('/dev/fuse') ? undefined : '/dev/fuse is not usable by this user'),
@@ -21,6 +33,10 @@ const checks: Record<Requirement, () => string | undefined> = {
   registry: () => (canExec('/usr/bin/docker-registry') ? undefined : 'docker-registry is not installed'),
   podman: () => onPath('podman'),
   busybox: () => (canExec('/bin/busybox') ? undefined : 'busybox-static is not installed'),
+  mpi: () => onPath('mpirun') ?? onPath('mpicc'),
+  slurm: () =>
+    canExec('/usr/sbin/slurmd') && canExec('/usr/sbin/munged') ? undefined : 'slurmd or munge is not installed',
+  squashfs: () => onPath('mksquashfs') ?? onPath('squashfuse'),
 };
 
 /** Names the first missing requirement, or undefined when all are there. */

@@ -27,7 +27,7 @@ describe('command line mistakes', () => {
       hint: did you mean 'hutch image prune'? see 'hutch --help' for the commands"
     `);
     expect((await hutch(['system'])).stderr).toMatchInlineSnapshot(`
-      "hutch: missing the subcommand of system: one of info, reset
+      "hutch: missing the subcommand of system: one of check, info, reset
       hint: see 'hutch --help' for the commands"
     `);
   });

@@ -251,7 +251,7 @@ describe('hostile input leaves the store unchanged', () => {
     ['a manifest naming a missing blob', missingBlobImage, 'BLOB_MISSING'],
     ['a truncated gzip stream', truncatedGzipImage, 'LAYER_CORRUPT'],
     ['a truncated zstd stream', truncatedZstdImage, 'LAYER_CORRUPT'],
-    ['a huge declared size', hugeSizeImage, 'LAYER_HOSTILE'],
+    ['a huge declared size', hugeSizeImage, 'STORE_FULL'],
   ];
   test.each(cases)('%s', async (_name, build, code) => {
     const root = await pulledStore();

@@ -2,7 +2,8 @@
 // and on a vfs copy, with its config applied, networking and the cgroups warning path.
 import { execa } from 'execa';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
+import { userInfo } from 'node:os';
 import { get } from 'node:http';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -49,6 +50,16 @@ describe.each(['fuse', 'vfs'])('hutch run IMAGE (--storage-driver=%s)', (driver)
     expect(r.stderr).toBe('');
     expect(r.stdout.split('\n')).toEqual(['cmd-ran', '1000', '/work', 'hello-from-image']);
     expect(r.exitCode).toBe(0);
+  });
+
+  it("--hpc runs as the caller (not the image's User) in their working directory, with their home and the host's PID namespace", async () => {
+    const script = 'id -u; echo $HOME; pwd; grep -c "^$(id -un):" /etc/passwd; readlink /proc/self/ns/pid';
+    const r = await hutch(['run', '--root', box.root, '--hpc', '--storage-driver', driver, IMAGE, 'sh', '-c', script], {
+      cwd: box.dir,
+    });
+    expect(r.stderr).toBe('');
+    const me = userInfo();
+    expect(r.stdout.split('\n')).toEqual([String(me.uid), me.homedir, box.dir, '1', readlinkSync('/proc/self/ns/pid')]);
   });
 
   it('writes to the container only; a file deleted in a layer stays deleted; files belong to the user on the host', async () => {

@@ -3,8 +3,9 @@
 // lower layer); a tree the user may only read, owned by root, runs too. Every file's content,
 // mode, owner and times are compared before and after.
 import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { execa } from 'execa';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { requires } from '../helpers/host.js';
 import { hutch } from '../helpers/hutch-cli.js';
@@ -112,6 +113,20 @@ describe('a --rootfs tree', () => {
       ).exitCode,
     ).toBe(0);
     expect(existsSync(join(t.rootfs, 'tmp', 'made'))).toBe(true);
+  });
+
+  it('complete but not writable by the user (an administrator share) runs on a layer: the container writes, the tree stays', async () => {
+    const dirs = (await execa('find', [t.rootfs, '-type', 'd'])).stdout.split('\n');
+    for (const d of dirs) chmodSync(d, 0o555);
+    try {
+      const before = snapshot(t.rootfs);
+      const r = await run(t.rootfs);
+      expect(r.stderr).toBe('');
+      expect(String(r.stdout).split('\n')).toEqual(['tree', 'proc', 'data', '0']);
+      expect(snapshot(t.rootfs)).toEqual(before);
+    } finally {
+      for (const d of dirs) chmodSync(d, 0o755);
+    }
   });
 
   it('run -d on the read-only tree: exec reaches it, rm leaves the tree as it was', async () => {

@@ -1,4 +1,5 @@
 // hutch run for a user without a /etc/subuid range (runs as `hutchnosub`): the user alone is mapped.
+import { readlinkSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { missing, requires } from '../helpers/host.js';
@@ -40,6 +41,17 @@ describe.skipIf(skip)('without a subuid range', () => {
         .split('\n')
         .map((l) => l.trim().split(/\s+/).join(' ')),
     ).toEqual([String(me.uid), `${me.uid} ${me.uid} 1`]);
+  });
+
+  it("--hpc: the user alone, as themselves, in the host's PID and IPC namespaces", async () => {
+    const r = await sh(['--hpc'], 'id -u; echo $HOME; readlink /proc/self/ns/pid; readlink /proc/self/ns/ipc');
+    expect(String(r.stderr).replace(/^hutch: warning: no \/etc\/subuid range .*\n?/, '')).toBe('');
+    expect(String(r.stdout).split('\n')).toEqual([
+      String(me.uid),
+      me.homedir,
+      readlinkSync('/proc/self/ns/pid'),
+      readlinkSync('/proc/self/ns/ipc'),
+    ]);
   });
 
   it('a user other than root cannot be mapped: a clear error', async () => {

@@ -35,7 +35,7 @@ const filesByVerb: Record<string, string[]> = {
   container: containerFiles,
   create: ['create'],
   exec: ['exec'],
-  image: imageFiles,
+  image: [...imageFiles, 'squash'],
   images: ['images'],
   import: ['import'],
   inspect: ['inspect'],
@@ -57,7 +57,7 @@ const filesByVerb: Record<string, string[]> = {
   start: ['start'],
   stats: ['stats'],
   stop: ['stop'],
-  system: ['system-info', 'system-reset'],
+  system: ['system-info', 'system-reset', 'system-check'],
   tag: ['tag'],
   top: ['top'],
   unpause: ['pause'],
@@ -69,6 +69,7 @@ const filesByVerb: Record<string, string[]> = {
   unshare: ['unshare'],
   diff: ['diff'],
   export: ['export'],
+  squash: ['squash'],
   volume: ['volume-create', 'volume-ls', 'volume-inspect', 'volume-rm', 'volume-prune'],
 };
 

@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { userInfo } from 'node:os';
 import { Option } from 'clipanion';
 import * as t from 'typanion';
 import type { RunCommandIo, RunCommandRequest } from '../../engine/container/foreground.js';
@@ -7,7 +9,8 @@ import { HutchCommand } from '../command.js';
 import { ContainerFlagsCommand } from '../options/container-flags.js';
 import { preserveFdsOption } from '../options/preserve-fds.js';
 import { applyConfigDefaults } from '../options/config-defaults.js';
-import { loadContainersConf } from '../../config/containers-conf.js';
+import { loadContainersConf, type ContainersConf } from '../../config/containers-conf.js';
+import { applyHpcProfile, withHostEnv } from '../options/hpc-profile.js';
 
 /** `hutch run`: flags into a request, then one engine call. */
 export class RunCommand extends ContainerFlagsCommand {
@@ -51,6 +54,23 @@ export class RunCommand extends ContainerFlagsCommand {
   readOnly = Option.Boolean('--read-only', false, { description: 'mount the root filesystem read-only' });
   tmpfs = Option.Array('--tmpfs', [], { description: 'mount a tmpfs at DST[:OPTIONS]' });
   hostname = Option.String('-h,--hostname', { description: "the container's hostname (default: its id)" });
+  pid = Option.String('--pid', { description: "host: share the host's PID namespace (default: the container's own)" });
+  ipc = Option.String('--ipc', { description: "host: share the host's IPC namespace and /dev/shm (default: its own)" });
+  uts = Option.String('--uts', { description: "host: share the host's hostname (UTS namespace; default: its own)" });
+  shmSize = Option.String('--shm-size', { description: 'size of /dev/shm (default 64m)' });
+  device = Option.Array('--device', [], {
+    description: 'bind a host device HOST[:CONTAINER][:rwm] (openable: not nodev; access is the node mode on the host)',
+  });
+  envHost = Option.Boolean('--env-host', false, {
+    description: 'pass your environment in, but a blocklist (PATH, HOME, LD_*, sockets, HUTCH_*: docs/hpc.md)',
+  });
+  hpc = Option.Boolean('--hpc', {
+    description:
+      "Apptainer's habits: your uid, home, cwd and /tmp, the host's network, PID and IPC, your environment (default: containers.conf [hutch] hpc)",
+  });
+  cleanenv = Option.Boolean('--cleanenv', false, {
+    description: "with --hpc: pass only the job's variables (SLURM_*, PMI_*, PMIX_*, OMPI_*, PRTE_*, HYDRA_*)",
+  });
   userns = Option.String('--userns', {
     validator: t.isEnum(['auto', '', 'keep-id'] as const),
     description: "keep-id: map your own uid/gid to themselves inside (default: containers.conf's userns, else auto)",
@@ -111,8 +131,19 @@ export class RunCommand extends ContainerFlagsCommand {
     return { stdin: process.stdin, stdout: process.stdout, stderr: this.context.stderr, paths: hutchPaths(this.root) };
   }
 
-  /** The flags over containers.conf's defaults (read here, once, at the edge). */
+  /** The flags over containers.conf's defaults (read here, once, at the edge), then --hpc or --env-host. */
   protected request(): RunCommandRequest {
+    const conf = loadContainersConf();
+    const req = this.flagRequest(conf);
+    if (this.hpc ?? conf.hpc) {
+      const caller = { cwd: process.cwd(), home: userInfo().homedir, env: process.env, exists: existsSync };
+      const explicitUserns = this.userns !== undefined || this.uidmap.length > 0 || this.gidmap.length > 0;
+      return applyHpcProfile(req, caller, { explicitUserns, cleanenv: this.cleanenv });
+    }
+    return this.envHost ? withHostEnv(req, process.env, 'all') : req;
+  }
+
+  private flagRequest(conf: ContainersConf): RunCommandRequest {
     const { setup, command } = this.setupFlags(this.root, this.rootfs, this.command);
     return applyConfigDefaults(
       {
@@ -127,6 +158,11 @@ export class RunCommand extends ContainerFlagsCommand {
         readOnly: this.readOnly,
         tmpfs: this.tmpfs,
         hostname: this.hostname,
+        pid: this.pid,
+        ipc: this.ipc,
+        uts: this.uts,
+        shmSize: this.shmSize,
+        devices: this.device,
         network: 'none',
         capAdd: this.capAdd,
         capDrop: this.capDrop,
@@ -141,7 +177,7 @@ export class RunCommand extends ContainerFlagsCommand {
         securityOpts: this.securityOpt,
         privileged: this.privileged,
       },
-      loadContainersConf(),
+      conf,
       this.userns,
     );
   }

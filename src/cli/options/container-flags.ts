@@ -1,3 +1,4 @@
+import { isSquashfsFile } from '../../image/squashfs.js';
 import { Option } from 'clipanion';
 import * as t from 'typanion';
 import { UsageError } from '../../errors.js';
@@ -62,6 +63,8 @@ export abstract class ContainerFlagsCommand extends HutchCommand {
     rootfs: string | undefined,
     positionals: string[],
   ): { setup: SetupFlags; command: string[] } {
+    // --rootfs FILE of a squashfs is a single-file image, as its path in place of IMAGE is.
+    if (rootfs !== undefined && isSquashfsFile(rootfs)) [rootfs, positionals] = [undefined, [rootfs, ...positionals]];
     const image = rootfs === undefined ? positionals[0] : undefined;
     const rest = rootfs === undefined ? positionals.slice(1) : positionals;
     if (rootfs === undefined && image === undefined)

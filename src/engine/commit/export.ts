@@ -85,8 +85,8 @@ async function copyUpper(
   });
 }
 
-/** The merged lower tree: each path's topmost entry and its layer's directory. */
-function mergedLower(layers: { dir: string; index: string }[]): Map<string, { entry: IndexEntry; dir: string }> {
+/** The merged lower tree: each path's topmost entry and its layer's directory (export, squash). */
+export function mergedLower(layers: { dir: string; index: string }[]): Map<string, { entry: IndexEntry; dir: string }> {
   const merged = new Map<string, { entry: IndexEntry; dir: string }>();
   const dropBelow = (d: string): void => {
     for (const p of merged.keys()) if (p.startsWith(d + '/')) merged.delete(p);
@@ -104,7 +104,8 @@ function mergedLower(layers: { dir: string; index: string }[]): Map<string, { en
   return merged;
 }
 
-async function emitLower(pack: tar.Pack, e: IndexEntry, dir: string, emitted: Set<string>): Promise<void> {
+/** Writes one entry of the merged lower tree to `pack`, its file's content read from its layer. */
+export async function emitLower(pack: tar.Pack, e: IndexEntry, dir: string, emitted: Set<string>): Promise<void> {
   const pax =
     e.xattrs.size === 0
       ? undefined

@@ -56,7 +56,7 @@ export async function createFromFlags(req: CreateRequest, io: RunCommandIo, star
       etcFiles,
       (line) => void io.stderr.write(line + '\n'),
     );
-    const image = req.setup?.image ?? resolve(req.rootfs);
+    const image = made.setup.squash?.file ?? req.setup?.image ?? resolve(req.rootfs);
     const rootfs: RootfsSource = made.setup.image
       ? { kind: 'image', image, imageId: made.setup.image.id }
       : { kind: 'dir', path: image };

@@ -8,6 +8,7 @@ import { UsageError } from '../../errors.js';
 import type { HutchPaths } from '../../paths.js';
 import type { IdMapping } from '../../runtime/spec.js';
 import { Cleanup } from '../../sys/cleanup.js';
+import { faultPoint } from '../../sys/fault.js';
 import { getWindowSize, type WindowSize } from '../../sys/pty.js';
 import { readTextIfPresent } from '../../sys/text.js';
 import { tryLock } from '../../sys/trylock.js';
@@ -24,8 +25,10 @@ import {
   type SetupFlags,
 } from '../setup/index.js';
 import { runContainer, type ContainerHook, type TerminalIo } from '../launch/index.js';
+import { callingUser, writeUserDb } from './keep-id.js';
 import {
   blueprintFromRequest,
+  containerHostname,
   specFromBlueprint,
   type Blueprint,
   type RunRequest,
@@ -69,11 +72,12 @@ export async function runCommand(req: RunCommandRequest, io: RunCommandIo): Prom
     };
     const dirs = { data: join(dataParent, id), run: makeRunDir(join(io.paths.run, 'ephemeral'), id, cleanup, stale) };
     cleanup.add(`remove the folders of container ${id}`, () => removeContainerDirs(dirs));
-    const hostname = req.hostname ?? id.slice(0, 12);
+    const hostname = containerHostname(req, id);
     const etcFiles = writeEtcFiles(dirs.run, hostname);
     const warn = (line: string): void => void io.stderr.write(line + '\n');
     cleanup.add('release the image', () => releaseSetup(dirs.data, id));
     const made = await blueprintFromFlags(req, io, id, dirs, etcFiles, warn);
+    faultPoint('blueprint');
     const setup = await prepareLaunch(made.setup, {
       id,
       blueprint: made.blueprint,
@@ -84,6 +88,7 @@ export async function runCommand(req: RunCommandRequest, io: RunCommandIo): Prom
       cleanup,
       warn,
     });
+    faultPoint('prepared');
     const spec = specFromBlueprint(made.blueprint, setup.placement);
     const restore = req.tty && req.interactive && io.stdin.isTTY ? rawMode(io.stdin) : () => undefined;
     cleanup.add('restore the terminal', restore);
@@ -96,6 +101,7 @@ export async function runCommand(req: RunCommandRequest, io: RunCommandIo): Prom
       preserveFds: req.preserveFds,
       forwardSignals: true,
     });
+    faultPoint('exited');
     const failure = setup.failure();
     if (failure !== undefined) throw failure;
     return result.exitCode;
@@ -127,10 +133,14 @@ export async function blueprintFromFlags(
   const me = userInfo();
   const maps = idMaps(req, { name: me.username, uid: me.uid, gid: me.gid }, io);
   const made = await createSetup(req, req.setup ?? NO_SETUP, id, dirs, warn, maps.uidMappings);
-  const keepId = req.userns === 'keep-id' ? { uid: me.uid, gid: me.gid } : undefined;
+  const keepId = req.userns === 'keep-id' ? callingUser() : undefined;
+  // keep-id: the user has a line in the container's passwd and group, as in podman.
+  const etc = keepId ? { ...etcFiles, ...writeUserDb(dirs.run, keepId, made.userDb, made.req.rootfs) } : etcFiles;
+  // keep-id runs as the user unless -u says otherwise, whatever the image's User (podman's rule).
+  const user = keepId ? req.user : made.req.user;
   const blueprint = blueprintFromRequest(
-    { ...made.req, network: needsOwnNetns(made.setup.network) ? 'none' : 'host' },
-    { id, ...maps, etcFiles, userDb: made.userDb, keepId },
+    { ...made.req, user, network: needsOwnNetns(made.setup.network) ? 'none' : 'host' },
+    { id, ...maps, etcFiles: etc, userDb: made.userDb, keepId },
   );
   await chownVolumes(made.chown, blueprint.user, maps);
   return { blueprint, setup: made.setup };

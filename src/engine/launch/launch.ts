@@ -9,6 +9,7 @@ import { takeFd } from '../../sys/pidfd.js';
 import { parseMapText } from '../../userns/idmap.js';
 import { writeIdMaps, type MapWriter } from '../../userns/newidmap.js';
 import { attachTerminal, type TerminalIo } from './terminal.js';
+import { faultPoint } from '../../sys/fault.js';
 
 /**
  * Called with the container process's host pid after the clone, once the id maps are written and
@@ -81,6 +82,7 @@ export async function createContainer(spec: Spec, options: LaunchOptions = {}): 
   let detach: (() => Promise<void>) | undefined;
   try {
     pid = await helper.cloned();
+    faultPoint('cloned');
     if (ownUserns) {
       const owner = options.owner ?? { uid: process.getuid!(), gid: process.getgid!() };
       await writeIdMaps(pid, spec.linux?.uidMappings ?? [], spec.linux?.gidMappings ?? [], owner);
@@ -96,6 +98,7 @@ export async function createContainer(spec: Spec, options: LaunchOptions = {}): 
         spec.process?.consoleSize,
       );
     for (const hook of options.hooks ?? []) await hook(pid);
+    faultPoint('created');
   } catch (error) {
     helper.kill('SIGKILL');
     await helper.exited();
@@ -125,6 +128,7 @@ export async function runContainer(spec: Spec, options: LaunchOptions = {}): Pro
   const stop = options.forwardSignals ? listen((signal) => container.kill(signal)) : () => undefined;
   try {
     await container.start();
+    faultPoint('started');
     return await container.wait();
   } finally {
     stop();

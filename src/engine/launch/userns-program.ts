@@ -1,3 +1,4 @@
+import { CAPABILITIES } from '../../runtime/linux.js';
 import type { IdMapping, Spec } from '../../runtime/spec.js';
 import { createContainer, type CreatedContainer, type LaunchOptions } from './launch.js';
 
@@ -27,7 +28,7 @@ export async function launchInUserNamespace(
   const spec: Spec = {
     ociVersion: '1.2.0',
     process: {
-      user: { uid: 0, gid: 0 },
+      ...programUser(program),
       args: program.args,
       env: program.env ?? envList(process.env),
       cwd: program.cwd ?? process.cwd(),
@@ -42,6 +43,24 @@ export async function launchInUserNamespace(
   const container = await createContainer(spec, options);
   await container.start();
   return container;
+}
+
+/**
+ * Root of the namespace; where root is not mapped (--userns keep-id without a subuid range: the
+ * user alone, as themselves), the user's own id with every capability kept across exec as ambient
+ * ones, since exec as anyone but root clears them.
+ */
+function programUser(program: UsernsProgram): Pick<NonNullable<Spec['process']>, 'user' | 'capabilities'> {
+  const mapped = (maps: IdMapping[]): number =>
+    maps.some((m) => m.containerID === 0) ? 0 : (maps[0]?.containerID ?? 0);
+  const uid = mapped(program.uidMappings);
+  const gid = mapped(program.gidMappings);
+  if (uid === 0) return { user: { uid, gid } };
+  const all = [...CAPABILITIES];
+  return {
+    user: { uid, gid },
+    capabilities: { bounding: all, effective: all, permitted: all, inheritable: all, ambient: all },
+  };
 }
 
 function envList(env: NodeJS.ProcessEnv): string[] {

@@ -6,6 +6,7 @@ import { describeCause, HutchError } from '../../errors.js';
 import { processStartTime } from '../../sys/proc.js';
 import { pipe } from '../../sys/pipe.js';
 import type { Cleanup } from '../../sys/cleanup.js';
+import { faultPoint } from '../../sys/fault.js';
 import {
   oomKilledNow,
   logWriter,
@@ -18,7 +19,7 @@ import {
   type ContainerStore,
 } from '../store/index.js';
 import { holdStdin } from './stdin-socket.js';
-import { launchFromRecord, withCleanup } from './record-launch.js';
+import { launchFromRecord, withCleanup, type RecordLaunch } from './record-launch.js';
 import { createContainer, type CreatedContainer, type LaunchOptions } from '../launch/index.js';
 import { removeRecord } from '../setup/index.js';
 
@@ -104,8 +105,10 @@ async function oneRun(
   const { store, id } = req;
   const io = await containerIo(req, config);
   let container: CreatedContainer;
+  let launch: RecordLaunch;
   try {
-    const launch = await launchFromRecord(store, config, cleanup, warn); // image storage, network, cgroup
+    launch = await launchFromRecord(store, config, cleanup, warn); // image storage, network, cgroup
+    faultPoint('prepared');
     container = await createContainer(launch.spec, { ...io.options, ...launch.options });
   } finally {
     io.afterCreate();
@@ -136,18 +139,23 @@ async function oneRun(
     throw error;
   }
   await updateState(store, id, (s) => ({ ...s, status: 'running', startedAt: new Date().toISOString() }));
+  faultPoint('running');
   started(container.pid);
   starter.started();
   const { exitCode } = await ended;
+  faultPoint('exited');
   await io.drained();
   // Read before the cgroup is removed with this run's cleanup.
   const oomKilled = oomKilledNow(store, id);
+  const failure = launch.failure?.();
+  if (failure !== undefined) warn(`hutch: ${failure.message}`);
   await updateState(store, id, (s) => ({
     ...s,
     status: 'stopped',
     exitCode,
     oomKilled,
     finishedAt: new Date().toISOString(),
+    ...(failure === undefined ? {} : { error: failure.message }),
   }));
   return exitCode;
 }

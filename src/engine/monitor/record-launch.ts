@@ -10,6 +10,8 @@ import { specFromBlueprint } from '../spec/index.js';
 export interface RecordLaunch {
   spec: Spec;
   options: Pick<LaunchOptions, 'hooks' | 'joins' | 'tap'>;
+  /** Why the container ended other than by its own exit (its union filesystem daemon died). */
+  failure?: () => Error | undefined;
 }
 
 /**
@@ -39,7 +41,7 @@ export async function launchFromRecord(
     cleanup,
     warn,
   });
-  return { spec: specFromBlueprint(blueprint, launch.placement), options: launch.options };
+  return { spec: specFromBlueprint(blueprint, launch.placement), options: launch.options, failure: launch.failure };
 }
 
 /** Runs `fn` with a Cleanup released when it settles: what one run of the container made. */

@@ -26,6 +26,9 @@ import type { ContainerHook, LaunchOptions } from '../launch/index.js';
 import { removeTree } from './remove-tree.js';
 import { parseStorageDriver, prepareRootfs, rootfsPath, type ContainerRootfs, type StorageDriver } from './storage.js';
 import { treeLayer } from './tree-layer.js';
+import { isSquashfsFile, openSquashImage } from '../../image/squashfs.js';
+import type { ImageConfig } from '../../image/manifest.js';
+import { squashRootfs } from './squash-image.js';
 
 /** The flags `run` and `create` share beyond the launch path's own: image, storage, network, resources. */
 export interface SetupFlags extends NetworkFlags, ResourceRequest {
@@ -46,6 +49,8 @@ export interface ContainerSetup {
   flags: SetupFlags;
   network: NetworkMode;
   image?: { id: string; layers: ResolvedImage['layers']; driver: StorageDriver; exposed: string[] };
+  /** A single-file image (squashfs): the union's only lower layer, mounted by squashfuse at each launch. */
+  squash?: { file: string; exposed: string[] };
   /** Named volumes the container mounts (marked as used until it is removed). */
   volumes?: string[];
 }
@@ -78,28 +83,53 @@ export async function createSetup<T extends ConfigurableRequest & { rootfs: stri
     const mounted = await withMounts(req, setup, id, dirs);
     return { req: mounted.req, setup, chown: mounted.chown };
   }
-  const driver = parseStorageDriver(flags.storageDriver);
-  // Loaded on use: the image code (registry, unpack, tar) is a third of what `run --rootfs` would load.
-  const { resolveImage } = await import('../../image/resolve.js');
-  const image = await resolveImage(flags.image, { root: flags.root, pull: flags.pull, platform: flags.platform });
-  markImageUsed(flags.root, image.id, id);
-  const setup: ContainerSetup = {
-    flags,
-    network,
-    image: { id: image.id, layers: image.layers, driver, exposed: exposedPorts(image.config) },
-  };
-  const mounted = await withMounts(req, setup, id, dirs, image);
+  const image = await openImage(flags.image, flags, network, id);
+  const mounted = await withMounts(req, image.setup, id, dirs, image.layers && { layers: image.layers });
   const configured = applyImageConfig(
     { ...mounted.req, entrypoint: flags.entrypoint },
     image.config,
     join(dirs.data, 'volumes'),
   );
   return {
-    req: { ...configured, rootfs: rootfsPath(driver, dirs) },
-    userDb: userDatabase(image),
-    setup,
+    req: { ...configured, rootfs: rootfsPath(image.driver, dirs) },
+    userDb: image.userDb,
+    setup: image.setup,
     chown: mounted.chown,
   };
+}
+
+/**
+ * The image a container is made from: a single-file image (a squashfs, by its path), or one of
+ * the store (resolved or pulled, then marked used by container `id`).
+ */
+async function openImage(
+  ref: string,
+  flags: SetupFlags,
+  network: NetworkMode,
+  id: string,
+): Promise<{
+  setup: ContainerSetup;
+  config: ImageConfig;
+  userDb: { passwd: string; group: string };
+  layers?: ResolvedImage['layers'];
+  driver: StorageDriver;
+}> {
+  if (isSquashfsFile(ref)) {
+    const image = openSquashImage(ref);
+    const squash = { file: image.file, exposed: exposedPorts(image.config) };
+    return { setup: { flags, network, squash }, config: image.config, userDb: image.userDb, driver: 'fuse' };
+  }
+  const driver = parseStorageDriver(flags.storageDriver);
+  // Loaded on use: the image code (registry, unpack, tar) is a third of what `run --rootfs` would load.
+  const { resolveImage } = await import('../../image/resolve.js');
+  const image = await resolveImage(ref, { root: flags.root, pull: flags.pull, platform: flags.platform });
+  markImageUsed(flags.root, image.id, id);
+  const setup = {
+    flags,
+    network,
+    image: { id: image.id, layers: image.layers, driver, exposed: exposedPorts(image.config) },
+  };
+  return { setup, config: image.config, userDb: userDatabase(image), layers: image.layers, driver };
 }
 
 /**
@@ -190,6 +220,8 @@ export async function prepareLaunch(setup: ContainerSetup, ctx: LaunchContext): 
   let rootfs: ContainerRootfs | undefined;
   if (setup.image)
     rootfs = await prepareRootfs(setup.image.driver, setup.image, ctx.dirs, ctx.maps, ctx.cleanup, target?.userns);
+  else if (setup.squash)
+    rootfs = await squashRootfs(setup.squash.file, ctx.dirs, ctx.maps, ctx.cleanup, target?.userns);
   else rootfs = await treeLayer(specFromBlueprint(ctx.blueprint), ctx.dirs, ctx.maps, ctx.cleanup, target?.userns);
   // Socket paths must fit sun_path (108 bytes): slirp4netns' API socket gets a short folder.
   const netDir = join(ctx.dirs.run, '..', '..', 'net', ctx.id.slice(0, 16));
@@ -198,7 +230,7 @@ export async function prepareLaunch(setup: ContainerSetup, ctx: LaunchContext): 
   const network = await prepareNetwork(
     setup.network,
     setup.flags,
-    setup.image?.exposed ?? [],
+    setup.image?.exposed ?? setup.squash?.exposed ?? [],
     netDir,
     ctx.cleanup,
     ctx.warn,
@@ -210,7 +242,7 @@ export async function prepareLaunch(setup: ContainerSetup, ctx: LaunchContext): 
     // A --rootfs tree on its writable layer: the layer's mountpoint is the root.
     placement: {
       ...(target ? placementForTarget(target, holder?.userns) : { userns: holder?.userns }),
-      ...(setup.image ? {} : { rootfs: rootfs?.path }),
+      ...(setup.image || setup.squash ? {} : { rootfs: rootfs?.path }),
     },
     options: {
       joins: target

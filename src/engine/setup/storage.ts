@@ -11,8 +11,11 @@ import { pipe } from '../../sys/pipe.js';
 import { readReadyLine } from '../../sys/ready-line.js';
 import { type CreatedContainer, launchInUserNamespace } from '../launch/index.js';
 
-/** A lower layer of the union: an image layer with its index, or a plain directory (a --rootfs tree). */
-export type LowerLayer = { dir: string; indexFile: string } | { dir: string };
+/**
+ * A lower layer of the union: an image layer with its index, a plain directory (a --rootfs tree),
+ * or a squashfs image the daemon mounts with squashfuse at `dir` first (a single-file image).
+ */
+export type LowerLayer = { dir: string; indexFile: string } | { dir: string; squashfs?: string };
 
 /** `--storage-driver`: the union filesystem (default) or a plain per-container copy. */
 export type StorageDriver = 'fuse' | 'vfs';

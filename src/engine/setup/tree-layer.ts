@@ -1,4 +1,4 @@
-import { statSync } from 'node:fs';
+import { accessSync, constants, statSync } from 'node:fs';
 import { posix } from 'node:path';
 import { FuseError } from '../../errors.js';
 import type { IdMapping, Mount, Spec } from '../../runtime/spec.js';
@@ -23,7 +23,10 @@ export async function treeLayer(
   const dir = spec.root?.path;
   if (dir === undefined) return undefined;
   const missing = missingTargets(dir, spec.mounts ?? []);
-  if (missing.length === 0) return undefined;
+  // A complete tree the user may write is bound as it is; one an administrator shares read-only
+  // gets the layer too, else the container could write nowhere (not even /tmp); without FUSE it
+  // is bound as it is, as before.
+  if (missing.length === 0 && (writable(dir) || !fuseUsable())) return undefined;
   try {
     checkFuse();
   } catch (error) {
@@ -39,6 +42,24 @@ export async function treeLayer(
   // A tree owned by someone the container does not map (root, an administrator) shows as owned
   // by root, as Apptainer shows it: else its root could not make even /etc/hosts in the layer.
   return startUnion([{ dir }], dirs, maps, cleanup, joinUserns, !isMapped(statSync(dir).uid, maps.uidMappings));
+}
+
+function fuseUsable(): boolean {
+  try {
+    checkFuse();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function writable(dir: string): boolean {
+  try {
+    accessSync(dir, constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function isMapped(hostId: number, maps: IdMapping[]): boolean {

@@ -1,11 +1,14 @@
 import { readFileSync, statSync } from 'node:fs';
+import { hostname as hostHostname } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
+import { parseSize } from '../../cgroups/flags.js';
 import { UsageError } from '../../errors.js';
 import { CAPABILITIES, capabilityName, DEFAULT_CAPABILITIES, RLIMITS } from '../../runtime/linux.js';
 import type { IdMapping, Mount, Rlimit, Seccomp } from '../../runtime/spec.js';
 import { parseSecurityOpts, seccompFor } from '../../security/options.js';
 import { requireMapped } from '../../userns/idmap.js';
 import type { SubidRange } from '../../userns/subid.js';
+import { deviceMount } from './devices.js';
 import { resolveUser, resolveUserIn, type ContainerUser } from './users.js';
 
 /** `hutch run`'s flags, parsed but not yet interpreted (src/cli/commands/run.ts fills it). */
@@ -21,6 +24,14 @@ export interface RunRequest {
   tmpfs: string[];
   hostname?: string;
   network: 'none' | 'host';
+  /** --pid, --ipc, --uts: 'host' shares the host's namespace; anything else (default) is the container's own. */
+  pid?: string;
+  ipc?: string;
+  uts?: string;
+  /** --shm-size: the size of /dev/shm (podman's units; default 64m). */
+  shmSize?: string;
+  /** --device HOST[:CONTAINER][:PERMISSIONS] (src/engine/spec/devices.ts). */
+  devices?: string[];
   capAdd: string[];
   capDrop: string[];
   tty: boolean;
@@ -45,15 +56,18 @@ export interface SpecContext {
   subgid: SubidRange[];
   /** Whether the gid map went through newgidmap; written directly, setgroups is denied. */
   setgroupsAllowed: boolean;
-  /** --userns=keep-id: run as the host user's own ids by default. */
-  keepId?: { uid: number; gid: number };
+  /** --userns=keep-id: run as the host user's own ids (and with their home) by default. */
+  keepId?: { uid: number; gid: number; name?: string; home?: string };
   /**
    * The container's /etc/passwd and /etc/group text, to resolve -u; default: read from the rootfs
    * (an image's rootfs is mounted where hutch cannot see it: the image code passes them).
    */
   userDb?: { passwd: string; group: string };
-  /** Generated /etc/hosts, /etc/hostname and /etc/resolv.conf on the host, bound in. */
-  etcFiles: { hosts: string; hostname: string; resolvConf: string };
+  /**
+   * Generated /etc/hosts, /etc/hostname and /etc/resolv.conf on the host, bound in; with
+   * --userns keep-id also /etc/passwd and /etc/group holding the user.
+   */
+  etcFiles: { hosts: string; hostname: string; resolvConf: string; passwd?: string; group?: string };
 }
 
 /**
@@ -79,6 +93,10 @@ export interface Blueprint {
   /** --tmpfs then -v, as mounts. */
   mounts: Mount[];
   network: 'none' | 'host';
+  /** The host's namespaces the container shares (--pid/--ipc/--uts host); absent: none. */
+  hostNamespaces?: SharableNamespace[];
+  /** /dev/shm's size in bytes; absent: 64 MiB. Unused with the host's IPC namespace (its /dev/shm is bound). */
+  shmSize?: number;
   uidMappings: IdMapping[];
   gidMappings: IdMapping[];
   setgroupsAllowed: boolean;
@@ -95,12 +113,15 @@ export interface BlueprintSecurity {
   unmask: string[];
 }
 
+/** The namespaces a container may share with the host instead of making its own (besides network). */
+export type SharableNamespace = 'pid' | 'ipc' | 'uts';
+
 /** Interprets the request (a flag that cannot mean anything fails here), then runs the checks. */
 export function blueprintFromRequest(req: RunRequest, ctx: SpecContext): Blueprint {
   const rootfs = resolve(req.rootfs);
   const blueprint: Blueprint = {
     id: ctx.id,
-    hostname: req.hostname ?? ctx.id.slice(0, 12),
+    hostname: containerHostname(req, ctx.id),
     rootfs,
     readOnly: req.readOnly,
     tty: req.tty,
@@ -114,8 +135,9 @@ export function blueprintFromRequest(req: RunRequest, ctx: SpecContext): Bluepri
       req.capDrop,
     ),
     rlimits: req.ulimits.map(parseUlimit),
-    mounts: [...req.tmpfs.map(tmpfsMount), ...req.volumes.map(volumeMount)],
+    mounts: [...req.tmpfs.map(tmpfsMount), ...req.volumes.map(volumeMount), ...(req.devices ?? []).map(deviceMount)],
     network: req.network,
+    ...sharing(req),
     uidMappings: ctx.uidMappings,
     gidMappings: ctx.gidMappings,
     setgroupsAllowed: ctx.setgroupsAllowed,
@@ -124,6 +146,47 @@ export function blueprintFromRequest(req: RunRequest, ctx: SpecContext): Bluepri
   blueprint.security = security(req, blueprint.capabilities);
   checkBlueprint(blueprint, ctx);
   return blueprint;
+}
+
+/**
+ * The container's hostname: --hostname, else the id's first 12 characters; the host's own with
+ * --uts host (where the container cannot set one).
+ */
+export function containerHostname(req: Pick<RunRequest, 'hostname' | 'uts'>, id: string): string {
+  if (namespaceFlag('--uts', req.uts) !== 'host') return req.hostname ?? id.slice(0, 12);
+  if (req.hostname !== undefined)
+    throw new UsageError(
+      'HOSTNAME_WITH_HOST_UTS',
+      'cannot set --hostname with --uts host: the host names the container',
+      {
+        hint: 'drop --hostname, or --uts host',
+      },
+    );
+  return hostHostname();
+}
+
+/** --pid/--ipc/--uts host and --shm-size, checked against each other. */
+function sharing(req: RunRequest): Pick<Blueprint, 'hostNamespaces' | 'shmSize'> {
+  const shared = (['pid', 'ipc', 'uts'] as const).filter((ns) => namespaceFlag(`--${ns}`, req[ns]) === 'host');
+  if (req.shmSize !== undefined && shared.includes('ipc'))
+    throw new UsageError('SHM_SIZE_WITH_HOST_IPC', "cannot set --shm-size with --ipc host: /dev/shm is the host's", {
+      hint: 'drop --shm-size, or --ipc host',
+    });
+  const shmSize = req.shmSize === undefined ? undefined : parseSize('--shm-size', req.shmSize);
+  if (shmSize === 0)
+    throw new UsageError('SHM_SIZE_INVALID', 'invalid --shm-size 0: /dev/shm needs a size', {
+      hint: 'e.g. --shm-size 1g',
+    });
+  return { ...(shared.length > 0 ? { hostNamespaces: shared } : {}), ...(shmSize === undefined ? {} : { shmSize }) };
+}
+
+/** podman's values of --pid, --ipc and --uts that hutch has: host, or private (also ''). */
+function namespaceFlag(flag: string, value: string | undefined): 'host' | 'private' {
+  if (value === undefined || value === '' || value === 'private') return 'private';
+  if (value === 'host') return 'host';
+  throw new UsageError('NAMESPACE_MODE_INVALID', `invalid ${flag} ${value}: hutch has host and private`, {
+    hint: `e.g. ${flag} host to share the host's, or leave it out for the container's own`,
+  });
 }
 
 /** One check of a whole blueprint against the host (runc's validator): throws what the user must hear. */
@@ -163,7 +226,10 @@ export function checkBlueprint(blueprint: Blueprint, ctx: SpecContext): void {
 }
 
 function containerUser(req: RunRequest, ctx: SpecContext, rootfs: string): ContainerUser {
-  if (ctx.keepId && req.user === undefined) return { uid: ctx.keepId.uid, gid: ctx.keepId.gid, additionalGids: [] };
+  if (ctx.keepId && req.user === undefined) {
+    const { uid, gid, name, home } = ctx.keepId;
+    return { uid, gid, additionalGids: [], name, home };
+  }
   return ctx.userDb
     ? resolveUser(req.user ?? '0', ctx.userDb.passwd, ctx.userDb.group)
     : resolveUserIn(rootfs, req.user ?? '0');

@@ -40,12 +40,11 @@ export function buildRunSpec(req: RunRequest, ctx: SpecContext): Spec {
 
 /** The OCI spec of a blueprint, with docker's defaults (mounts, devices, caps, masks). Pure. */
 export function specFromBlueprint(b: Blueprint, placement: Placement = {}): Spec {
+  const shared = b.hostNamespaces ?? [];
   const namespaces: Namespace[] = [
     { type: 'user', ...(placement.userns === undefined ? {} : { path: placement.userns }) },
     { type: 'mount' },
-    { type: 'pid' },
-    { type: 'uts' },
-    { type: 'ipc' },
+    ...(['pid', 'uts', 'ipc'] as const).filter((type) => !shared.includes(type)).map((type) => ({ type })),
     { type: 'cgroup' },
   ];
   if (b.network === 'none') namespaces.push({ type: 'network' });
@@ -70,7 +69,7 @@ export function specFromBlueprint(b: Blueprint, placement: Placement = {}): Spec
     },
     root: { path: placement.rootfs ?? b.rootfs, readonly: b.readOnly },
     hostname: b.hostname,
-    mounts: [...systemMounts(), ...etcMounts({ ...b.etcFiles, ...placement.etcFiles }), ...b.mounts],
+    mounts: [...systemMounts(b), ...etcMounts({ ...b.etcFiles, ...placement.etcFiles }), ...b.mounts],
     linux: {
       namespaces,
       uidMappings: b.uidMappings,
@@ -96,7 +95,14 @@ export function withoutUserNamespace(spec: Spec): Spec {
   return { ...spec, linux };
 }
 
-function systemMounts(): Mount[] {
+/**
+ * /proc, /dev, /sys and friends. With --ipc host, /dev/shm is the host's (MPI ranks in separate
+ * containers share memory there, as podman binds it); /proc and /dev/mqueue of the host's
+ * namespaces are the plan's business (runtime/plan.ts binds them when no namespace is made).
+ */
+function systemMounts(b: Blueprint): Mount[] {
+  const hostIpc = b.hostNamespaces?.includes('ipc') === true;
+  const shmSize = `size=${Math.ceil((b.shmSize ?? 65536 * 1024) / 1024)}k`;
   return [
     { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
     {
@@ -111,22 +117,32 @@ function systemMounts(): Mount[] {
       source: 'devpts',
       options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5'],
     },
-    {
-      destination: '/dev/shm',
-      type: 'tmpfs',
-      source: 'shm',
-      options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'],
-    },
+    hostIpc
+      ? { destination: '/dev/shm', type: 'bind', source: '/dev/shm', options: ['rbind', 'nosuid', 'nodev'] }
+      : {
+          destination: '/dev/shm',
+          type: 'tmpfs',
+          source: 'shm',
+          options: ['nosuid', 'noexec', 'nodev', 'mode=1777', shmSize],
+        },
     { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
     { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
   ];
 }
 
 function etcMounts(files: SpecContext['etcFiles']): Mount[] {
+  const bind = (destination: string, source: string): Mount => ({
+    destination,
+    type: 'bind',
+    source,
+    options: ['bind', 'nosuid', 'nodev'],
+  });
   return [
-    { destination: '/etc/hosts', type: 'bind', source: files.hosts, options: ['bind', 'nosuid', 'nodev'] },
-    { destination: '/etc/hostname', type: 'bind', source: files.hostname, options: ['bind', 'nosuid', 'nodev'] },
-    { destination: '/etc/resolv.conf', type: 'bind', source: files.resolvConf, options: ['bind', 'nosuid', 'nodev'] },
+    bind('/etc/hosts', files.hosts),
+    bind('/etc/hostname', files.hostname),
+    bind('/etc/resolv.conf', files.resolvConf),
+    ...(files.passwd === undefined ? [] : [bind('/etc/passwd', files.passwd)]),
+    ...(files.group === undefined ? [] : [bind('/etc/group', files.group)]),
   ];
 }
 

@@ -4,12 +4,15 @@
  * container's namespaces; users and groups resolve against passwd/group text; an image's config
  * (Entrypoint, Cmd, Env, WorkingDir, User, Volumes, ExposedPorts) fills what the flags left open.
  *
- * Owns: buildRunSpec, withoutUserNamespace, execSpec, resolveUser, applyImageConfig.
+ * Owns: buildRunSpec, withoutUserNamespace, execSpec, resolveUser, withHostUser (keep-id's passwd line),
+ * applyImageConfig, hostEnvironment (--env-host's blocklist).
  * May import: src/runtime (spec types, capabilities), src/security (--security-opt), src/userns, src/image (types), src/sys,
- * src/errors.ts. No other engine area.
+ * src/cgroups (sizes), src/errors.ts. No other engine area.
  */
 export * from './blueprint.js';
 export * from './container-spec.js';
 export * from './exec-spec.js';
 export * from './image-config.js';
 export * from './users.js';
+export * from './host-env.js';
+export * from './devices.js';

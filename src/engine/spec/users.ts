@@ -57,7 +57,13 @@ export function resolveUser(spec: string, passwd: string, group: string): Contai
 
 /** Reads ROOTFS/etc/passwd and ROOTFS/etc/group (missing files are empty) and resolves. */
 export function resolveUserIn(rootfs: string, spec: string): ContainerUser {
-  return resolveUser(spec, readOrEmpty(join(rootfs, 'etc', 'passwd')), readOrEmpty(join(rootfs, 'etc', 'group')));
+  const db = userDbIn(rootfs);
+  return resolveUser(spec, db.passwd, db.group);
+}
+
+/** ROOTFS/etc/passwd and ROOTFS/etc/group as text (missing files are empty). */
+export function userDbIn(rootfs: string): { passwd: string; group: string } {
+  return { passwd: readOrEmpty(join(rootfs, 'etc', 'passwd')), group: readOrEmpty(join(rootfs, 'etc', 'group')) };
 }
 
 function readOrEmpty(path: string): string {
@@ -77,4 +83,32 @@ function parseTable(text: string): string[][] {
 
 function isId(s: string): boolean {
   return /^\d+$/.test(s);
+}
+
+/** The calling user as --userns keep-id shows it inside (from the host's user database). */
+export interface HostUser {
+  name: string;
+  uid: number;
+  gid: number;
+  home: string;
+  /** The name of the user's primary group on the host; default: the user's name. */
+  group?: string;
+}
+
+/**
+ * The container's passwd and group text with the keep-id user added when its uid (its gid) has
+ * no line yet, as podman does: the host's name and home, /bin/sh (the host's shell may not exist
+ * inside). A name that would break the file's format is left out.
+ */
+export function withHostUser(db: { passwd: string; group: string }, user: HostUser): { passwd: string; group: string } {
+  const safe = (s: string): boolean => !/[:\n]/.test(s);
+  const append = (text: string, line: string): string =>
+    (text === '' || text.endsWith('\n') ? text : text + '\n') + line + '\n';
+  const groupName = user.group ?? user.name;
+  let { passwd, group } = db;
+  if (safe(user.name) && safe(user.home) && !parseTable(passwd).some((u) => u[2] === String(user.uid)))
+    passwd = append(passwd, `${user.name}:*:${user.uid}:${user.gid}:${user.name}:${user.home}:/bin/sh`);
+  if (safe(groupName) && safe(user.name) && !parseTable(group).some((g) => g[2] === String(user.gid)))
+    group = append(group, `${groupName}:x:${user.gid}:${user.name}`);
+  return { passwd, group };
 }

@@ -23,6 +23,20 @@ describe('hutch-fs command line', () => {
     expect(o.foreground).toBe(true);
   });
 
+  it('pairs squashfs images with the lower dirs squashfuse mounts them at (hutch run FILE.sqfs)', () => {
+    const args = daemonArgs({
+      lowers: [{ dir: '/run/lower:1', squashfs: '/img,1.sqfs' }, { dir: '/l2' }],
+      upper: '/u',
+      work: '/w',
+      mountpoint: '/m',
+    });
+    const o = parseFsArgs(args, '/');
+    expect(o.lowers).toEqual([{ dir: '/run/lower:1' }, { dir: '/l2' }]);
+    expect(o.squashLowers).toEqual([{ image: '/img,1.sqfs', dir: '/run/lower:1' }]);
+    expect(o.ignored).toEqual([]);
+    expect(parseFsArgs(['-o', 'lowerdir=/a,upperdir=/u,workdir=/w', '/m'], '/').squashLowers).toEqual([]);
+  });
+
   it('round-trips what mountUnion passes the daemon', () => {
     const args = daemonArgs({
       lowers: [

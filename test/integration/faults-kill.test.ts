@@ -1,0 +1,158 @@
+// kill -9 at each step of `run` (issue 14): hutch (a foreground run) or the monitor (run -d) stops
+// itself at a step (HUTCH_FAULT=STEP:stop, src/sys/fault.ts), the test notes every process below
+// it and kills it with SIGKILL. After each: none of those processes is left, no mount, the store
+// is consistent once `hutch system check --repair` has run (and says so on the next check), and a
+// container that ran alongside all the time still answers.
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { execa } from 'execa';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from 'vitest';
+import { requires } from '../helpers/host.js';
+import { hutch, REPO, sandbox, type HutchResultPromise, type Sandbox } from '../helpers/hutch-cli.js';
+import { expectNoLeaks, leakSnapshot, type LeakSnapshot } from '../helpers/leaks.js';
+import { processTree, survivors, waitStopped, type Proc } from '../helpers/process-tree.js';
+
+requires('fuse', 'subuid', 'newuidmap', 'busybox');
+
+const IMAGE = 'localhost/itest';
+let box: Sandbox;
+let bystander: string;
+let before: LeakSnapshot;
+
+beforeAll(async () => {
+  box = sandbox();
+  await execa('bash', [join(REPO, 'test/fixtures/image-archive.sh'), join(box.dir, 'fx')]);
+  expect((await hutch(['load', '--root', box.root, '-q', '-i', join(box.dir, 'fx', 'it.tar')])).stderr).toBe('');
+  const started = await hutch(['run', '-d', '--root', box.root, '--network', 'none', IMAGE, 'sleep', '1000']);
+  expect(started.stderr).toBe('');
+  bystander = started.stdout.trim();
+}, 120_000);
+
+afterAll(async () => {
+  await hutch(['rm', '-f', '--root', box.root, bystander]);
+  box.remove();
+});
+
+beforeEach(() => {
+  before = leakSnapshot();
+});
+
+afterEach(async () => {
+  await expectNoLeaks(before);
+  const check = await hutch(['system', 'check', '--repair', '--root', box.root]);
+  expect(check.exitCode, check.stdout).toBe(0);
+  const again = await hutch(['system', 'check', '--root', box.root]);
+  expect(again.stdout).toBe('ok: the storage is consistent');
+  for (const dir of ['data/ephemeral', 'run/ephemeral'])
+    expect(entries(join(box.root, dir)), `left in ${dir}`).toEqual([]);
+  const alive = await hutch(['exec', '--root', box.root, bystander, 'echo', 'alive']);
+  expect(alive.stdout).toBe('alive');
+});
+
+function entries(dir: string): string[] {
+  return existsSync(dir) ? readdirSync(dir).filter((n) => !n.startsWith('.')) : [];
+}
+
+/** Waits for `pid` to stop at its fault point, notes its process tree, kills it with SIGKILL. */
+async function killAtFault(pid: number, child: HutchResultPromise): Promise<Proc[]> {
+  const stopped = await waitStopped(pid);
+  if (!stopped) {
+    const r = await child;
+    throw new Error(`never reached its fault point: ${r.stderr}`);
+  }
+  const tree = processTree(pid);
+  process.kill(pid, 'SIGKILL');
+  return tree;
+}
+
+describe('kill -9 of a foreground hutch run', () => {
+  test.each(['blueprint', 'prepared', 'cloned', 'created', 'started', 'exited'])('at step %s', async (step) => {
+    const child = hutch(['run', '--root', box.root, '--network', 'none', IMAGE, 'sleep', '1'], {
+      env: { HUTCH_FAULT: `${step}:stop` },
+    });
+    const tree = await killAtFault(child.pid!, child);
+    const result = await child;
+    expect(result.signal).toBe('SIGKILL');
+    expect((await survivors(tree)).map((p) => p.command)).toEqual([]);
+    const found = await hutch(['system', 'check', '--root', box.root]);
+    expect(found.exitCode).toBe(1);
+    expect(found.stdout).toMatch(/^problem: the folders of foreground run [0-9a-f]{12} outlived it$/m);
+  });
+});
+
+describe('kill -9 of the monitor of hutch run -d', () => {
+  test.each(['prepared', 'cloned', 'created', 'running', 'exited'])('at step %s', async (step) => {
+    const child = hutch(['run', '-d', '--root', box.root, '--network', 'none', IMAGE, 'sleep', '1'], {
+      env: { HUTCH_FAULT: `${step}:stop` },
+    });
+    const { id, monitor } = await newMonitor();
+    const tree = await killAtFault(monitor, child);
+    await child; // the CLI gives up or returns, whichever came first
+    expect((await survivors(tree)).map((p) => p.command)).toEqual([]);
+    // The CLI removes a container whose monitor died before it reported; else rm does.
+    if (existsSync(join(box.root, 'data', 'containers', id))) {
+      const found = await hutch(['system', 'check', '--root', box.root]);
+      expect(found.stdout).toContain(
+        `problem: container ${id.slice(0, 12)} is recorded as live but its monitor is gone`,
+      );
+      expect((await hutch(['system', 'check', '--repair', '--root', box.root])).exitCode).toBe(0);
+      expect((await hutch(['rm', '--root', box.root, id])).stderr).toBe('');
+    }
+  });
+});
+
+/** The id and monitor pid of the container that is not the bystander, once its monitor recorded itself. */
+async function newMonitor(): Promise<{ id: string; monitor: number }> {
+  const dir = join(box.root, 'data', 'containers');
+  for (let i = 0; i < 1200; i++) {
+    for (const id of entries(dir).filter((n) => n !== bystander)) {
+      try {
+        const state = JSON.parse(readFileSync(join(dir, id, 'state.json'), 'utf8')) as { monitorPid?: number };
+        if (state.monitorPid !== undefined) return { id, monitor: state.monitorPid };
+      } catch {
+        // not written yet
+      }
+    }
+    await sleep(50);
+  }
+  throw new Error('no monitor recorded itself');
+}
+
+describe('a helper process of a run -d container killed with -9', () => {
+  /** Starts a container, kills the first process of its monitor's tree matching `which`, waits until it is recorded stopped or `stillRuns`. */
+  async function killHelper(which: RegExp, network: string): Promise<{ id: string; status: string }> {
+    const started = await hutch(['run', '-d', '--root', box.root, '--network', network, IMAGE, 'sleep', '1000']);
+    expect(started.stderr).toBe('');
+    const id = started.stdout.trim();
+    const state = (): { status: string; monitorPid: number } =>
+      JSON.parse(readFileSync(join(box.root, 'data', 'containers', id, 'state.json'), 'utf8'));
+    const victim = processTree(state().monitorPid).find((p) => which.test(p.command));
+    expect(victim, `no process like ${which} under the monitor`).toBeDefined();
+    expect(victim!.pid).toBeGreaterThan(1);
+    process.kill(victim!.pid, 'SIGKILL');
+    await sleep(1000);
+    return { id, status: state().status };
+  }
+
+  test('the FUSE daemon: the container ends, recorded as stopped with the reason; rm leaves nothing', async () => {
+    const { id } = await killHelper(/daemon-main\.js|fuseDaemon/, 'none');
+    for (let i = 0; i < 200; i++) {
+      const inspect = await hutch(['inspect', '--root', box.root, id]);
+      const st = JSON.parse(inspect.stdout)[0].State;
+      if (st.Status === 'exited' || st.Status === 'stopped') {
+        expect(st.Error).toContain('union filesystem daemon');
+        break;
+      }
+      await sleep(100);
+    }
+    expect((await hutch(['rm', '--root', box.root, id])).stderr).toBe('');
+  });
+
+  test('slirp4netns: the container goes on without a network; rm -f leaves nothing', async () => {
+    const { id, status } = await killHelper(/^slirp4netns /, 'slirp4netns');
+    expect(status).toBe('running');
+    expect((await hutch(['exec', '--root', box.root, id, 'echo', 'still here'])).stdout).toBe('still here');
+    expect((await hutch(['rm', '-f', '--root', box.root, id])).stderr).toBe('');
+  });
+});
