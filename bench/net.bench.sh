@@ -17,7 +17,7 @@ reps=${REPS:-3}
 [ -e "$here/../dist/net/index.js" ] || { echo "net.bench: run npm run build first" >&2; exit 1; }
 work=$(mktemp -d /tmp/hutch-net-bench.XXXXXX)
 trap 'rm -rf "$work"' EXIT
-tar -C "$here/.." --exclude=.git -cf - bench bin dist native/hutch-nsexec node_modules package.json | tar -C "$work" -xf -
+tar -C "$here/.." --exclude=.git -cf - bench bin dist native/hutch-nsexec native/hutch-forwarder node_modules package.json | tar -C "$work" -xf -
 chown -R "$user:" "$work"
 as_user() { runuser -u "$user" -- env -i HOME="$work" PATH=/usr/local/bin:/usr/bin:/bin XDG_RUNTIME_DIR="$work/run" "$@"; }
 as_user mkdir -p "$work/run"

@@ -161,7 +161,7 @@ export async function startNetwork(mode: NetworkMode, options: StartOptions, cle
 
 /** Stops a network's processes from another process than the one that started them. */
 export function stopNetwork(handle: NetworkHandle): void {
-  // The forwarder's command line names forwarder-child.js, or the bundle's `forwarder` entry.
+  // The forwarder's command line names native/hutch-forwarder.
   if (handle.forwarder) stopProcess(handle.forwarder.pid, 'forwarder');
   if (handle.slirp4netns) stopProcess(handle.slirp4netns.pid, handle.slirp4netns.apiSocket);
   if (handle.pasta) stopProcess(handle.pasta.pid, handle.pasta.pidFile);

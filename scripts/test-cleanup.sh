@@ -2,6 +2,17 @@
 # in the log and the machine is left as found. The tests clean up after themselves; this is the
 # net under them (a killed test, a crashed daemon, podman's rootless pause process).
 
+# note_fresh_runtime RUN USER...: the test users' /tmp/hutch-UID (hutch's runtime folder without
+# XDG_RUNTIME_DIR, made by tests such as cgroups.test.ts) that do not exist yet; end_of_run
+# removes those the run then made, and leaves any that were there before.
+note_fresh_runtime() {
+  local run=$1 name uid; shift
+  for name in "$@"; do
+    uid=$(id -u "$name" 2>/dev/null) || continue
+    [ -e "/tmp/hutch-$uid" ] || echo "/tmp/hutch-$uid" >> "$run/fresh-runtime"
+  done
+}
+
 # end_of_run RUN CGROUP: the processes in the run's cgroup, the mounts under its folders
 # (with scripts/testbed/cgroup.sh sourced).
 end_of_run() {
@@ -22,5 +33,6 @@ end_of_run() {
     echo "test: unmounting $mnt, left mounted by the suites"
     umount -l "$mnt" || true
   done
+  [ -f "$run/fresh-runtime" ] && xargs -r rm -rf < "$run/fresh-runtime"
   return 0
 }

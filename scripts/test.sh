@@ -38,6 +38,7 @@ chmod 0755 "$run"
 results=$run/results
 source "$repo/scripts/testbed/cgroup.sh"
 source "$repo/scripts/test-cleanup.sh"
+note_fresh_runtime "$run" "$user" "$nosub" "$overlap"
 cg=$(cgroup_hierarchy)/hutch-test-run-$$
 mkdir "$cg" 2>/dev/null || { echo "test: cannot make the run's cgroup $cg: processes the suites leave will not be ended" >&2; cg=; }
 # On every way out (a failed build included): end what is left, then the closing line and its status.

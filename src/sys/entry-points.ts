@@ -11,9 +11,9 @@ export const ENTRY_POINTS = {
   cli: 'src/cli/main.js',
   monitor: 'src/engine/monitor/main.js',
   fuseDaemon: 'fuse/daemon-main.js',
-  forwarder: 'net/forwarder-child.js',
   upperReader: 'src/engine/commit/upper-main.js',
   sandbox: 'src/cli/sandbox-main.js',
+  copier: 'src/engine/commit/copy-main.js',
 } as const;
 
 export type EntryPoint = keyof typeof ENTRY_POINTS;

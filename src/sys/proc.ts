@@ -37,6 +37,16 @@ export function processTable(procRoot = '/proc'): { pid: number; ppid: number }[
   return out;
 }
 
+/** `pid` and every process below it, with their parents (a container's processes, from its PID 1). */
+export function processTree(pid: number, table = processTable()): { pid: number; ppid: number }[] {
+  const inside = new Set([pid]);
+  for (let grew = true; grew;) {
+    grew = false;
+    for (const p of table) if (!inside.has(p.pid) && inside.has(p.ppid)) grew = inside.add(p.pid) !== undefined;
+  }
+  return table.filter((p) => inside.has(p.pid));
+}
+
 function readdirNumeric(dir: string): number[] {
   return readdirSync(dir)
     .filter((e) => /^\d+$/.test(e))

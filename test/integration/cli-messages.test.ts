@@ -93,8 +93,8 @@ describe('--help', () => {
       run.filter((l) => /^ {2}(-m,--memory|-v,--volume|-u,--user|--pull) /.test(l)).map((l) => l.split(/ {2,}/)[1]),
     ).toMatchInlineSnapshot(`
       [
-        "--pull POLICY",
         "-m,--memory BYTES",
+        "--pull POLICY",
         "-u,--user USER[:GROUP]",
         "-v,--volume SRC:DST[:ro]",
       ]

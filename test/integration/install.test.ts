@@ -31,6 +31,7 @@ function cloneOfCheckout(dir: string, withModules: boolean): void {
     './dist',
     './.git',
     './native/hutch-nsexec',
+    './native/hutch-forwarder',
     './test-results',
     './.vitest-results.json',
     './.vitest-summary',
@@ -64,15 +65,19 @@ describe('npm install -g of an npm pack tarball', () => {
       'dist/bundle/fuseDaemon.cjs',
       'dist/src/cli/bundle-loader.cjs',
       'native/nsexec.c',
+      'native/forwarder.c',
       'native/Makefile',
     ]) {
       expect(files).toContain(`package/${f}`);
     }
-    expect(files.filter((f) => /^package\/((src|test|fuse|net)\/|native\/hutch-nsexec$)/.test(f))).toEqual([]);
+    expect(files.filter((f) => /^package\/((src|test|fuse|net)\/|native\/hutch-(nsexec|forwarder)$)/.test(f))).toEqual(
+      [],
+    );
   });
 
   it('puts hutch, hutch-runtime and hutch-fs on PATH, with the helper built at install', async () => {
     expect(existsSync(join(prefix, 'lib', 'node_modules', 'hutch', 'native', 'hutch-nsexec'))).toBe(true);
+    expect(existsSync(join(prefix, 'lib', 'node_modules', 'hutch', 'native', 'hutch-forwarder'))).toBe(true);
     expect((await execa(bin('hutch'), ['--version'])).stdout).toBe('0.1.0');
     const features = await execa(bin('hutch-runtime'), ['features']);
     expect(JSON.parse(features.stdout)).toHaveProperty('ociVersionMin');

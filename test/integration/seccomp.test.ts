@@ -1,6 +1,6 @@
 // seccomp as podman has it (issue 13, finding 4): hutch's default profile in force in the
 // container, observed through the kernel's verdicts; unconfined, a profile file, and exec.
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { hutch, type Sandbox } from '../helpers/hutch-cli.js';
@@ -165,5 +165,22 @@ describe('the default seccomp profile', () => {
     expect(missing.stderr).toContain('cannot read the seccomp profile /nonexistent.json: ENOENT');
     const unknown = await h('run', '--rootfs', rootfs, '--security-opt', 'apparmor=foo', '--', 'true');
     expect(unknown.stderr).toContain('invalid --security-opt apparmor=foo: unknown option');
+  });
+  it('seccomp-old-record: a container recorded before hutch had seccomp restarts with the default filter', async () => {
+    const cmd = ['--', 'grep', '^Seccomp:', '/proc/self/status'];
+    expect((await h('create', '--name', 'old', '--network', 'none', '--rootfs', rootfs, ...cmd)).exitCode).toBe(0);
+    const [info] = JSON.parse((await h('inspect', 'old')).stdout) as { Id: string }[];
+    const file = join(box.root, 'data', 'containers', info!.Id, 'config.json');
+    const record = JSON.parse(readFileSync(file, 'utf8')) as {
+      blueprint: { security?: unknown };
+      spec: { linux: { seccomp?: unknown } };
+    };
+    delete record.blueprint.security; // as hutch wrote it before issue 13
+    delete record.spec.linux.seccomp;
+    writeFileSync(file, JSON.stringify(record));
+    expect((await h('start', 'old')).exitCode).toBe(0);
+    expect((await h('wait', 'old')).stdout).toBe('0');
+    expect((await h('logs', 'old')).stdout).toBe('Seccomp:\t2');
+    await h('rm', 'old');
   });
 });

@@ -1,7 +1,7 @@
 import { Option } from 'clipanion';
 import { hutchPaths } from '../../paths.js';
 import { HutchCommand } from '../command.js';
-import { rootOption } from './image-flags.js';
+import { podmanBoolean, rootOption } from './image-flags.js';
 
 export class CommitCommand extends HutchCommand {
   static paths = [['commit'], ['container', 'commit']];
@@ -23,6 +23,10 @@ export class CommitCommand extends HutchCommand {
   quiet = Option.Boolean('-q,--quiet', false, {
     description: 'accepted for podman compatibility (only the id is printed)',
   });
+  pause = Option.String('-p,--pause', {
+    tolerateBoolean: true,
+    description: 'freeze the container while its layer is read (default; --pause=false to leave it running)',
+  });
   container = Option.String();
   image = Option.String({ required: false });
 
@@ -34,6 +38,7 @@ export class CommitCommand extends HutchCommand {
       changes: this.change,
       message: this.message,
       author: this.author,
+      pause: podmanBoolean(this.pause, true),
     });
     this.context.stdout.write(image.id.slice(7) + '\n');
     return 0;

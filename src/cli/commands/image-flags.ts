@@ -36,5 +36,10 @@ export function tlsVerifyOption(): string | boolean | undefined {
   });
 }
 export function tlsVerify(value: string | boolean | undefined): boolean {
-  return value !== false && value !== 'false';
+  return podmanBoolean(value, true);
+}
+
+/** A podman boolean flag given as --flag, --flag=true or --flag=false (Option.String with tolerateBoolean). */
+export function podmanBoolean(value: string | boolean | undefined, fallback: boolean): boolean {
+  return value === undefined ? fallback : value !== false && value !== 'false';
 }

@@ -28,6 +28,7 @@ const containerFiles = [
   'commit',
   'diff',
   'export',
+  'cp',
 ];
 const imageFiles = [
   'pull',
@@ -82,6 +83,7 @@ const filesByVerb: Record<string, string[]> = {
   sandbox: ['sandbox'],
   diff: ['diff'],
   export: ['export'],
+  cp: ['cp'],
   squash: ['squash'],
   build: ['build'],
   volume: ['volume-create', 'volume-ls', 'volume-inspect', 'volume-rm', 'volume-prune'],

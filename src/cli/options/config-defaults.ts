@@ -6,7 +6,8 @@ import type { RunCommandRequest } from '../../engine/container/foreground.js';
  * under the image's Env and -e; --dns, --dns-search and --dns-option replace the configured
  * lists when given; --ulimit overrides a default_ulimits entry of the same name; volumes are
  * added before -v's; default_capabilities is the set --cap-add/--cap-drop change; userns is the
- * mode when --userns is not given. Pure.
+ * mode when --userns is not given; seccomp_profile is the profile unless --security-opt seccomp= or
+ * --privileged says otherwise. Pure.
  */
 export function applyConfigDefaults(
   req: RunCommandRequest,
@@ -30,6 +31,7 @@ export function applyConfigDefaults(
     setup,
     defaultEnv: conf.env,
     defaultCapabilities: conf.defaultCapabilities,
+    defaultSeccomp: conf.seccompProfile,
     ulimits: [...conf.defaultUlimits.filter((u) => !flagged.has(nameOf(u))), ...req.ulimits],
     volumes: [...conf.volumes, ...req.volumes],
     userns: mode === 'keep-id' ? 'keep-id' : 'auto',

@@ -4,13 +4,14 @@ import * as t from 'typanion';
 import { UsageError } from '../../errors.js';
 import type { SetupFlags } from '../../engine/setup/setup.js';
 import { HutchCommand } from '../command.js';
+import { withResourceFlags } from './resource-flags.js';
 
 /**
  * The flags `run` and `create` share for the image, its storage, the network and resources
  * (the launch path's own flags stay in commands/run.ts). Both commands extend this class, so
  * `run`, `run -d` and `create` parse the same flags into the same SetupFlags.
  */
-export abstract class ContainerFlagsCommand extends HutchCommand {
+export abstract class ContainerFlagsCommand extends withResourceFlags(HutchCommand) {
   pull = Option.String('--pull', 'missing', {
     validator: t.isEnum(['always', 'missing', 'never'] as const),
     description: 'pull the image always, when missing (default) or never',
@@ -31,23 +32,6 @@ export abstract class ContainerFlagsCommand extends HutchCommand {
   dnsSearch = Option.Array('--dns-search', [], { description: 'a DNS search domain' });
   dnsOption = Option.Array('--dns-option', [], { description: 'an options line entry of resolv.conf (e.g. ndots:2)' });
   addHost = Option.Array('--add-host', [], { description: 'add NAME:IP to /etc/hosts (IP may be host-gateway)' });
-  memory = Option.String('-m,--memory', { description: 'memory limit (e.g. 512m)' });
-  memorySwap = Option.String('--memory-swap', { description: 'memory plus swap limit (-1: unlimited)' });
-  memoryReservation = Option.String('--memory-reservation', { description: 'memory soft limit' });
-  cpus = Option.String('--cpus', { description: 'number of CPUs (e.g. 0.5)' });
-  cpuShares = Option.String('-c,--cpu-shares', { description: 'relative CPU weight (cgroup v1 shares)' });
-  cpuPeriod = Option.String('--cpu-period', { description: 'CPU CFS period in microseconds' });
-  cpuQuota = Option.String('--cpu-quota', { description: 'CPU CFS quota in microseconds' });
-  cpusetMems = Option.String('--cpuset-mems', { description: 'memory nodes to use (e.g. 0)' });
-  blkioWeightDevice = Option.Array('--blkio-weight-device', [], { description: 'DEVICE:WEIGHT' });
-  deviceReadIops = Option.Array('--device-read-iops', [], { description: 'read IO/s limit DEVICE:RATE' });
-  deviceWriteIops = Option.Array('--device-write-iops', [], { description: 'write IO/s limit DEVICE:RATE' });
-  cpuWeight = Option.String('--cpu-weight', { description: 'relative CPU weight 1-10000' });
-  cpusetCpus = Option.String('--cpuset-cpus', { description: 'CPUs to run on (e.g. 0-1)' });
-  pidsLimit = Option.String('--pids-limit', { description: 'maximum number of processes (-1: unlimited)' });
-  blkioWeight = Option.String('--blkio-weight', { description: 'relative block I/O weight 10-1000' });
-  deviceReadBps = Option.Array('--device-read-bps', [], { description: 'read rate limit DEVICE:RATE' });
-  deviceWriteBps = Option.Array('--device-write-bps', [], { description: 'write rate limit DEVICE:RATE' });
   cgroups = Option.String('--cgroups', {
     description: 'enabled (default), disabled, no-conmon or required (unenforceable limits fail)',
   });
@@ -85,23 +69,7 @@ export abstract class ContainerFlagsCommand extends HutchCommand {
       dnsSearch: this.dnsSearch,
       dnsOption: this.dnsOption,
       addHost: this.addHost,
-      memory: this.memory,
-      memorySwap: this.memorySwap,
-      memoryReservation: this.memoryReservation,
-      cpus: this.cpus,
-      cpuShares: this.cpuShares,
-      cpuWeight: this.cpuWeight,
-      cpuPeriod: this.cpuPeriod,
-      cpuQuota: this.cpuQuota,
-      cpusetMems: this.cpusetMems,
-      blkioWeightDevice: this.blkioWeightDevice,
-      deviceReadIops: this.deviceReadIops,
-      deviceWriteIops: this.deviceWriteIops,
-      cpusetCpus: this.cpusetCpus,
-      pidsLimit: this.pidsLimit,
-      blkioWeight: this.blkioWeight,
-      deviceReadBps: this.deviceReadBps,
-      deviceWriteBps: this.deviceWriteBps,
+      ...this.resourceFlags(),
       cgroups: this.cgroups,
       cgroupManager: this.cgroupManager,
       cgroupParent: this.cgroupParent,

@@ -6,9 +6,10 @@ import { read } from '../../engine/oci/lifecycle.js';
 import { ociUpdate } from '../../engine/oci/extras.js';
 import { UsageError } from '../../errors.js';
 import { RuntimeCommand } from './base.js';
+import { withResourceFlags } from '../options/resource-flags.js';
 
 /** `hutch runtime update`: runc's update (podman update passes -r FILE); the flags override the file. */
-export class RuntimeUpdateCommand extends RuntimeCommand {
+export class RuntimeUpdateCommand extends withResourceFlags(RuntimeCommand) {
   static paths = [['runtime', 'update']];
   static usage = RuntimeCommand.Usage({
     description: 'change the resource limits of a container',
@@ -18,32 +19,11 @@ export class RuntimeUpdateCommand extends RuntimeCommand {
     ],
   });
   resources = Option.String('-r,--resources', { description: 'linux.resources JSON ("-" reads stdin)' });
-  memory = Option.String('--memory', { description: 'memory limit in bytes (or 512m)' });
-  memorySwap = Option.String('--memory-swap', { description: 'memory plus swap limit' });
-  memoryReservation = Option.String('--memory-reservation', { description: 'memory soft limit' });
-  cpuShares = Option.String('--cpu-shares', { description: 'relative CPU weight (cgroup v1 shares)' });
-  cpuPeriod = Option.String('--cpu-period', { description: 'CPU CFS period in microseconds' });
-  cpuQuota = Option.String('--cpu-quota', { description: 'CPU CFS quota in microseconds' });
-  cpusetCpus = Option.String('--cpuset-cpus', { description: 'CPUs to run on' });
-  cpusetMems = Option.String('--cpuset-mems', { description: 'memory nodes to use' });
-  pidsLimit = Option.String('--pids-limit', { description: 'maximum number of processes' });
-  blkioWeight = Option.String('--blkio-weight', { description: 'relative block I/O weight 10-1000' });
   id = Option.String();
 
   async run(): Promise<number> {
     const record = read(this.root(), this.id);
-    const flags = resourcesFromFlags({
-      memory: this.memory,
-      memorySwap: this.memorySwap,
-      memoryReservation: this.memoryReservation,
-      cpuShares: this.cpuShares,
-      cpuPeriod: this.cpuPeriod,
-      cpuQuota: this.cpuQuota,
-      cpusetCpus: this.cpusetCpus,
-      cpusetMems: this.cpusetMems,
-      pidsLimit: this.pidsLimit,
-      blkioWeight: this.blkioWeight,
-    });
+    const flags = resourcesFromFlags(this.resourceFlags());
     const resources: LinuxResources = { ...this.fromFile(), ...flags };
     ociUpdate(
       record.id,

@@ -5,6 +5,7 @@ import type { ImageRecord } from '../../image/store.js';
 import { writeImage } from '../../image/write-image.js';
 import { applyChange } from './changes.js';
 import { containerLayer } from './container-layer.js';
+import { freezeForCommit } from './freeze.js';
 import { layerFromUpper } from './layer-stream.js';
 
 export interface CommitRequest {
@@ -14,6 +15,8 @@ export interface CommitRequest {
   changes: string[];
   message?: string;
   author?: string;
+  /** --pause (default true): the running container is frozen while its layer is read. */
+  pause?: boolean;
 }
 
 /**
@@ -31,7 +34,13 @@ export async function commitContainer(
   let run = config.config ?? {};
   for (const line of req.changes) run = applyChange(run, line);
   store.sweepTemp();
-  const layer = await layerFromUpper(store, upper, mountpoints, maps, what);
+  const thaw = req.pause === false ? async () => undefined : await freezeForCommit(paths, req.container);
+  let layer;
+  try {
+    layer = await layerFromUpper(store, upper, mountpoints, maps, what);
+  } finally {
+    await thaw();
+  }
   const created = new Date().toISOString();
   const history = {
     created,

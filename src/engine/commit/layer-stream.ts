@@ -1,16 +1,14 @@
-import { createHash } from 'node:crypto';
-import { closeSync, createWriteStream, rmSync } from 'node:fs';
+import { closeSync, rmSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { join } from 'node:path';
-import { PassThrough, Transform, type Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { createGzip } from 'node:zlib';
+import { PassThrough, type Readable } from 'node:stream';
 import { launchInUserNamespace } from '../launch/index.js';
 import { StoreError } from '../../errors.js';
 import type { IdMapping } from '../../runtime/spec.js';
 import { entryCommand } from '../../sys/entry-points.js';
 import { pipe } from '../../sys/pipe.js';
 import tar from 'tar-stream';
+import { compressToFile } from '../../image/compress.js';
 import { MediaType } from '../../image/manifest.js';
 import type { ImageRecord, Store } from '../../image/store.js';
 import { stageLayer } from '../../image/unpack.js';
@@ -127,25 +125,15 @@ export async function storeTar(
 ): Promise<{ layer: ImageRecord['layers'][number]; commit(): void; discard(): void }> {
   const temp = store.tempDir('commit');
   const blob = join(temp, 'blob');
-  const hash = createHash('sha256');
-  let size = 0;
-  const count = new Transform({
-    transform(chunk: Buffer, _e, done) {
-      hash.update(chunk);
-      size += chunk.length;
-      done(null, chunk);
-    },
-  });
   const toUnpack = new PassThrough();
   const toGzip = new PassThrough();
   input.pipe(toUnpack);
   input.pipe(toGzip);
   try {
-    const [staged] = await Promise.all([
+    const [staged, { digest, size }] = await Promise.all([
       stageLayer(store, toUnpack, undefined, where),
-      pipeline(toGzip, createGzip(), count, createWriteStream(blob)),
+      compressToFile(toGzip, [], 'gzip', blob),
     ]);
-    const digest = `sha256:${hash.digest('hex')}`;
     return {
       layer: { diffId: staged.diffId, digest, size, mediaType: MediaType.ociLayerGzip },
       commit: () => {

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { processTable } from '../../sys/proc.js';
+import { processTree } from '../../sys/proc.js';
 import { removeContainer } from './lifecycle.js';
 import { listIds, viewContainer, type ContainerStore, type ContainerView } from '../store/index.js';
 
@@ -47,14 +47,8 @@ export function ago(iso: string | undefined, now = Date.now()): string {
 
 /** The container's processes: its PID 1 and every descendant, with uid and command line. */
 export function containerProcesses(pid: number): { pid: number; ppid: number; uid: number; args: string }[] {
-  const table = processTable();
-  const inside = new Set([pid]);
-  for (let grew = true; grew;) {
-    grew = false;
-    for (const p of table) if (!inside.has(p.pid) && inside.has(p.ppid)) grew = inside.add(p.pid) !== undefined;
-  }
   const out: { pid: number; ppid: number; uid: number; args: string }[] = [];
-  for (const p of table.filter((p) => inside.has(p.pid))) {
+  for (const p of processTree(pid)) {
     try {
       const uid = Number(/\nUid:\t(\d+)/.exec(readFileSync(`/proc/${p.pid}/status`, 'utf8'))?.[1] ?? -1);
       out.push({

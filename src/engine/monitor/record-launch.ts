@@ -4,7 +4,7 @@ import type { Spec } from '../../runtime/spec.js';
 import { recordCgroup, containerFiles, type ContainerConfig, type ContainerStore } from '../store/index.js';
 import { prepareLaunch, readSetup } from '../setup/index.js';
 import type { LaunchOptions } from '../launch/index.js';
-import { specFromBlueprint } from '../spec/index.js';
+import { blueprintSecurity, specFromBlueprint } from '../spec/index.js';
 
 /** One launch of a recorded container, as the monitor makes it. */
 export interface RecordLaunch {
@@ -27,8 +27,13 @@ export async function launchFromRecord(
 ): Promise<RecordLaunch> {
   const files = containerFiles(store, config.id);
   const setup = readSetup(files.dir);
-  const blueprint = config.blueprint;
-  if (setup === undefined || blueprint === undefined) return { spec: config.spec, options: {} };
+  const recorded = config.blueprint;
+  if (setup === undefined) return { spec: config.spec, options: {} };
+  if (recorded === undefined) return { spec: withDefaultSeccomp(config.spec), options: {} };
+  const blueprint =
+    recorded.security === undefined
+      ? { ...recorded, security: blueprintSecurity({}, recorded.capabilities) }
+      : recorded;
   const launch = await prepareLaunch(setup, {
     id: config.id,
     blueprint,
@@ -42,6 +47,17 @@ export async function launchFromRecord(
     warn,
   });
   return { spec: specFromBlueprint(blueprint, launch.placement), options: launch.options, failure: launch.failure };
+}
+
+/**
+ * A user-face container recorded before hutch had seccomp (no blueprint, or one without its
+ * security part) restarts with the default filter, as a container made now does: never unconfined
+ * by the accident of its age.
+ */
+function withDefaultSeccomp(spec: Spec): Spec {
+  if (spec.linux?.seccomp !== undefined) return spec;
+  const seccomp = blueprintSecurity({}, spec.process?.capabilities?.bounding ?? []).seccomp;
+  return { ...spec, linux: { ...spec.linux, seccomp } };
 }
 
 /** Runs `fn` with a Cleanup released when it settles: what one run of the container made. */

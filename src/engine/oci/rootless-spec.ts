@@ -1,5 +1,5 @@
-import type { Spec } from '../../runtime/spec.js';
-import { DEFAULT_PATH, MASKED_PATHS, READONLY_PATHS } from '../spec/index.js';
+import type { Mount, Spec } from '../../runtime/spec.js';
+import { DEFAULT_PATH, MASKED_PATHS, READONLY_PATHS, systemMounts } from '../spec/index.js';
 
 /** The config.json `runc spec --rootless` writes: the user alone mapped to root, a shell on a terminal. */
 export function rootlessSpec(uid: number, gid: number): Spec {
@@ -18,29 +18,7 @@ export function rootlessSpec(uid: number, gid: number): Spec {
     },
     root: { path: 'rootfs', readonly: true },
     hostname: 'hutch',
-    mounts: [
-      { destination: '/proc', type: 'proc', source: 'proc' },
-      {
-        destination: '/dev',
-        type: 'tmpfs',
-        source: 'tmpfs',
-        options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'],
-      },
-      {
-        destination: '/dev/pts',
-        type: 'devpts',
-        source: 'devpts',
-        options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620'],
-      },
-      {
-        destination: '/dev/shm',
-        type: 'tmpfs',
-        source: 'shm',
-        options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'],
-      },
-      { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
-      { destination: '/sys', type: 'none', source: '/sys', options: ['rbind', 'nosuid', 'noexec', 'nodev', 'ro'] },
-    ],
+    mounts: rootlessMounts(),
     linux: {
       uidMappings: [{ containerID: 0, hostID: uid, size: 1 }],
       gidMappings: [{ containerID: 0, hostID: gid, size: 1 }],
@@ -56,4 +34,25 @@ export function rootlessSpec(uid: number, gid: number): Spec {
       readonlyPaths: READONLY_PATHS,
     },
   };
+}
+
+/**
+ * The user face's system mounts as runc's `spec --rootless` writes them: /sys bound from the host
+ * (sysfs needs a network namespace of the container's own, which the spec does not promise) and
+ * devpts without gid=5 (only the user is mapped).
+ */
+function rootlessMounts(): Mount[] {
+  const sys: Mount = {
+    destination: '/sys',
+    type: 'none',
+    source: '/sys',
+    options: ['rbind', 'nosuid', 'noexec', 'nodev', 'ro'],
+  };
+  return systemMounts().map((m) =>
+    m.destination === '/sys'
+      ? sys
+      : m.destination === '/dev/pts'
+        ? { ...m, options: m.options?.filter((o) => o !== 'gid=5') }
+        : m,
+  );
 }

@@ -40,6 +40,8 @@ export interface RunRequest extends DeviceFlags {
   privileged?: boolean;
   /** containers.conf's env: under the image's Env and the flags. */
   defaultEnv?: string[];
+  /** containers.conf's seccomp_profile (a file, or unconfined): the profile when --security-opt seccomp= is not given. */
+  defaultSeccomp?: string;
   /** containers.conf's default_capabilities: replaces docker's default set when given. */
   defaultCapabilities?: string[];
 }
@@ -144,7 +146,7 @@ export function blueprintFromRequest(req: RunRequest, ctx: SpecContext): Bluepri
     setgroupsAllowed: ctx.setgroupsAllowed,
     etcFiles: ctx.etcFiles,
   };
-  blueprint.security = security(req, blueprint.capabilities);
+  blueprint.security = blueprintSecurity(req, blueprint.capabilities);
   checkBlueprint(blueprint, ctx);
   return blueprint;
 }
@@ -209,8 +211,12 @@ const CHECKS: BlueprintCheck[] = [
 ];
 
 /** --privileged turns seccomp and the masks off; no_new_privs stays off unless asked for, as in podman. */
-function security(req: RunRequest, caps: string[]): BlueprintSecurity {
+export function blueprintSecurity(
+  req: Pick<RunRequest, 'defaultSeccomp' | 'privileged' | 'securityOpts'>,
+  caps: string[],
+): BlueprintSecurity {
   const options = parseSecurityOpts([
+    ...(req.defaultSeccomp === undefined ? [] : [`seccomp=${req.defaultSeccomp}`]),
     ...(req.privileged ? ['seccomp=unconfined', 'unmask=ALL'] : []),
     ...(req.securityOpts ?? []),
   ]);

@@ -96,11 +96,12 @@ export function withoutUserNamespace(spec: Spec): Spec {
 }
 
 /**
- * /proc, /dev, /sys and friends. With --ipc host, /dev/shm is the host's (MPI ranks in separate
+ * /proc, /dev, /sys and friends, every container's (and, with no blueprint, the OCI face's
+ * `spec --rootless`). With --ipc host, /dev/shm is the host's (MPI ranks in separate
  * containers share memory there, as podman binds it); /proc and /dev/mqueue of the host's
  * namespaces are the plan's business (runtime/plan.ts binds them when no namespace is made).
  */
-function systemMounts(b: Blueprint): Mount[] {
+export function systemMounts(b: Pick<Blueprint, 'hostNamespaces' | 'shmSize'> = {}): Mount[] {
   const hostIpc = b.hostNamespaces?.includes('ipc') === true;
   const shmSize = `size=${Math.ceil((b.shmSize ?? 65536 * 1024) / 1024)}k`;
   return [

@@ -1,15 +1,10 @@
-import { createHash } from 'node:crypto';
-import { closeSync, createReadStream, createWriteStream, openSync, readSync, statSync } from 'node:fs';
+import { closeSync, createReadStream, openSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { Transform, type Duplex } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { createGzip } from 'node:zlib';
 import { StoreError } from '../../errors.js';
+import { compressToFile, type Compression } from '../compress.js';
 import { MediaType } from '../manifest.js';
 import type { ImageRecord, Store } from '../store.js';
 import { decompressors } from '../unpack.js';
-
-export type Compression = 'gzip' | 'zstd';
 
 /** A blob as it will be pushed: a file, its digest, size and media type. */
 export interface PushBlob {
@@ -37,25 +32,9 @@ export async function layerBlob(
   if (sniff(file) === compression)
     return { file, digest: layer.digest, size: statSync(file).size, mediaType, reused: true };
   const out = join(tempDir, layer.digest.slice(7));
-  const hash = createHash('sha256');
-  let size = 0;
-  const count = new Transform({
-    transform(chunk: Buffer, _e, done) {
-      hash.update(chunk);
-      size += chunk.length;
-      done(null, chunk);
-    },
-  });
   const input = createReadStream(file);
-  const stages = [
-    input,
-    ...(await decompressors(input, layer.digest)),
-    compression === 'gzip' ? createGzip() : await zstdCompressor(),
-    count,
-    createWriteStream(out),
-  ];
-  await pipeline(stages as [NodeJS.ReadableStream, ...Duplex[], NodeJS.WritableStream]);
-  return { file: out, digest: `sha256:${hash.digest('hex')}`, size, mediaType, reused: false };
+  const blob = await compressToFile(input, await decompressors(input, layer.digest), compression, out);
+  return { file: out, ...blob, mediaType, reused: false };
 }
 
 /** The compression of a blob from its first bytes. */
@@ -78,11 +57,4 @@ function sniff(file: string): Compression | 'none' {
   if (head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
   if (head.readUInt32LE(0) === 0xfd2fb528) return 'zstd';
   return 'none';
-}
-
-/** Debian's zstd binary (Node 20's zlib has no zstd), level 3 as podman uses. */
-async function zstdCompressor(): Promise<Duplex> {
-  const { execa } = await import('execa');
-  const child = execa('zstd', ['-c', '-q', '-3'], { buffer: false, stdin: 'pipe', stdout: 'pipe', stderr: 'inherit' });
-  return child.duplex();
 }

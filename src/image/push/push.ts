@@ -7,7 +7,8 @@ import { endpointsFor, isBlocked, loadRegistriesConf } from '../registries-conf.
 import { RegistryClient } from '../registry.js';
 import { getImage } from '../resolve.js';
 import { Store, type ImageRecord } from '../store.js';
-import { layerBlob, type Compression, type PushBlob } from './blobs.js';
+import type { Compression } from '../compress.js';
+import { layerBlob, type PushBlob } from './blobs.js';
 import { putBlob } from './upload.js';
 
 export interface PushOptions {

@@ -1,0 +1,158 @@
+#!/usr/bin/env bash
+# What one container costs, hutch against rootless podman 4.3 (--runtime runc, its overlay driver
+# with fuse-overlayfs as mount_program, in a store of its own) in one run, as the test user, on
+# the same busybox tree (as an image in each store, and as --rootfs):
+#  - resident memory (PSS and RSS, from /proc) of every process one `run -d -p PORT:80 IMAGE httpd`
+#    leaves beside the container (hutch: monitor, FUSE daemon, forwarder, slirp4netns; podman:
+#    conmon, fuse-overlayfs, slirp4netns, rootlessport), and of COUNT such containers at once;
+#  - CPU seconds (user + system) of every process of `run --rm IMAGE true` and `run --rootfs DIR
+#    true`, counted by a subreaper (bench/cost-reap.c), daemons that detach included;
+#  - start-to-exit wall medians of the same (runc alone and `node -e 0` as floors);
+#  - the first HTTP answer through the published port after `run -d`;
+#  - podman run -d + rm with --runtime hutch-runtime against runc.
+# Run as root (npm run bench -- cost); RUNS (default 7) runs each, COUNT (default 20) containers.
+set -euo pipefail
+runs=${RUNS:-7}
+count=${COUNT:-20}
+. "$(dirname "$0")/lib.sh"
+bench_init cost
+image=localhost/hutch-bench-cost:latest
+rootfs=$work/rootfs
+busybox_rootfs "$rootfs" sh true sleep httpd
+mkdir -p "$rootfs/www" && echo hello > "$rootfs/www/index.html"
+tar -C "$rootfs" -cf "$work/rootfs.tar" .
+cc -O2 -o "$work/reap" "$repo/bench/cost-reap.c"
+chown -R "$user:$user" "$work"
+h="node $repo/bin/hutch"
+H="$h --root $work/state"
+P="podman --root $work/proot --runroot $work/prun --storage-driver overlay --storage-opt overlay.mount_program=/usr/bin/fuse-overlayfs"
+cleanup() {
+  as_user bash -c "cd /tmp && $H rm -f \$($H ps -aq); $P rm -f -a -t 0; $P rmi -a -f" >/dev/null 2>&1 || true
+  as_user bash -c "cd /tmp && $P unshare rm -rf $work/proot $work/prun" >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+asu() { as_user bash -c "cd /tmp && $*"; }
+asu "$H import $work/rootfs.tar $image" >/dev/null
+asu "$P import $work/rootfs.tar $image" >/dev/null 2>&1
+# First runs set up each store (and podman's pause process): keep them out of every figure.
+asu "$P run --rm --runtime runc $image true; $H run --rm $image true" >/dev/null 2>&1
+
+median() { sort -g | awk '{a[NR]=$1} END{if (NR==0) {print "-"; exit} m=(NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2; printf "%.3f", m}'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (a=="-" || b=="-" || b==0) print "-"; else printf "%.2f", a/b }'; }
+# hold COMMAND: runs it as the user under a subreaper that stays (bench/cost-reap.c -h), so that
+# every process the command leaves is the holder's descendant; returns the command's status.
+hold() {
+  rm -rf "$work/hold" && mkdir "$work/hold" && chown "$user" "$work/hold"
+  as_user "$work/reap" -h "$work/hold" bash -c "cd /tmp && $1" >/dev/null 2>"$work/err" &
+  until [ -e "$work/hold/status" ]; do sleep 0.01; done
+  return "$(cat "$work/hold/status")"
+}
+unhold() { kill "$(cat "$work/hold/pid")"; wait; }
+memory() { node "$repo/bench/cost-mem.mjs" "$(cat "$work/hold/pid")"; }
+port() { echo $((20000 + RANDOM % 30000)); }
+answer() { # port: waits for the first HTTP answer (at most ~20 s)
+  local i=0
+  until busybox wget -q -O /dev/null "http://127.0.0.1:$1/index.html" 2>/dev/null; do
+    i=$((i + 1)); [ "$i" -lt 2000 ] || return 1; sleep 0.01
+  done
+}
+declare -A first firsts mem memlist cpu wall
+
+# 1. One detached container with a published port: first answer (RUNS times), memory (the last).
+detached() { # name "run command prefix" "rm command"
+  local name=$1 run=$2 rm=$3 p t0 list=()
+  for _ in $(seq "$runs"); do
+    p=$(port)
+    t0=$(date +%s%N)
+    hold "$run -d --name cost1 -p 127.0.0.1:$p:80 $image httpd -f -p 80 -h /www" || { echo "$name: $(head -1 "$work/err")" >&2; unhold; return 0; }
+    answer "$p" || echo "$name: no answer on port $p" >&2
+    list+=($(( ($(date +%s%N) - t0) / 1000000 )))
+    sleep 1 # let the daemons settle to their idle size
+    mem[$name]=$(memory)
+    asu "$rm cost1" >/dev/null 2>&1
+    unhold
+  done
+  first[$name]=$(printf '%s\n' "${list[@]}" | median)
+  firsts[$name]=${list[*]}
+}
+detached hutch "$H run" "$H rm -f"
+detached podman "$P --runtime runc run" "$P rm -f -t 0"
+
+# 2. CPU seconds of every process of one run, through the subreaper.
+cpurun() { # name command
+  local list=() line
+  for _ in $(seq "$runs"); do
+    line=$(as_user bash -c "cd /tmp && $work/reap $2 3>&2 2>/dev/null >/dev/null" 2>&1 | tail -1)
+    list+=("$(awk '{printf "%.3f", $1 + $2}' <<<"$line")")
+  done
+  cpu[$1]=$(printf '%s\n' "${list[@]}" | median)
+}
+cpurun hutch-image "$H run --rm $image true"
+cpurun podman-image "$P --runtime runc run --rm $image true"
+cpurun hutch-rootfs "$H run --rm --rootfs $rootfs true"
+cpurun podman-rootfs "$P --runtime runc run --rm --rootfs $rootfs true"
+
+# 3. Wall medians (hyperfine), runc alone on a bundle of the same tree as the floor of a runtime.
+mkdir -p "$work/bundle" && chown "$user:$user" "$work/bundle" && as_user bash -c "cd $work/bundle && runc spec --rootless"
+node -e '
+const f = process.argv[1], c = JSON.parse(require("fs").readFileSync(f, "utf8"));
+Object.assign(c.process, { args: ["true"], terminal: false }); Object.assign(c.root, { path: process.argv[2], readonly: true });
+require("fs").writeFileSync(f, JSON.stringify(c));' "$work/bundle/config.json" "$rootfs"
+chown -R "$user:$user" "$work/bundle"
+asu "hyperfine -N -i --style basic --warmup 1 --runs $runs --export-json $work/wall.json \
+  -n hutch-image '$H run --rm $image true' \
+  -n podman-image '$P --runtime runc run --rm $image true' \
+  -n hutch-rootfs '$H run --rm --rootfs $rootfs true' \
+  -n podman-rootfs '$P --runtime runc run --rm --rootfs $rootfs true' \
+  -n runc 'runc --root $work/runc run -b $work/bundle cost-runc' \
+  -n node-startup 'node -e 0' \
+  -n podman-runc-d-rm 'sh -c \"$P rm -f -t 0 \\\$($P --runtime runc run -d --network none --rootfs $rootfs sleep 1000)\"' \
+  -n podman-hutch-runtime-d-rm 'sh -c \"$P rm -f -t 0 \\\$($P --runtime $repo/bin/hutch-runtime run -d --network none --rootfs $rootfs sleep 1000)\"'" >/dev/null 2>"$work/hyperfine.err" ||
+  { echo "hyperfine: $(tail -3 "$work/hyperfine.err")" >&2; }
+while read -r name value; do wall[$name]=$value; done < <(node -e '
+for (const r of JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).results) console.log(r.command, r.median.toFixed(3));' "$work/wall.json" 2>/dev/null)
+
+# 4. COUNT detached containers at once, each with a published port.
+many() { # name "run command prefix" "rm command"
+  local name=$1 ports=() t0 t1 t2 script=""
+  for i in $(seq "$count"); do
+    ports+=("$(port)")
+    script+="$2 -d --name cost-$i -p 127.0.0.1:${ports[-1]}:80 $image httpd -f -p 80 -h /www >/dev/null || exit 1; "
+  done
+  t0=$(date +%s%N)
+  hold "$script" || echo "$name: $(head -1 "$work/err")" >&2
+  for p in "${ports[@]}"; do answer "$p" || echo "$name: no answer on port $p" >&2; done
+  t1=$(date +%s%N)
+  sleep 1
+  memlist[$name]=$(memory)
+  asu "$3 $(for i in $(seq "$count"); do printf 'cost-%s ' "$i"; done)" >/dev/null 2>&1
+  t2=$(date +%s%N)
+  unhold
+  wall[$name-start]=$(awk -v d=$((t1 - t0)) 'BEGIN{printf "%.3f", d / 1e9}')
+  wall[$name-rm]=$(awk -v d=$((t2 - t1)) 'BEGIN{printf "%.3f", d / 1e9 - 1}')
+}
+many hutch "$H run" "$H rm -f"
+many podman "$P --runtime runc run" "$P rm -f -t 0"
+
+mib() { node -e 'const m = JSON.parse(process.argv[1] || "{}"); const k = process.argv[2]; console.log(m[k] === undefined ? "-" : (m[k] / 1024 / (Number(process.argv[3]) || 1)).toFixed(1))' "${1:-}" "$2" "${3:-1}"; }
+procs() { node -e 'const m = JSON.parse(process.argv[1] || "{\"procs\":[]}"); console.log(m.procs.map((p) => `${p.name} ${(p.pss / 1024).toFixed(1)}`).join(", "))' "${1:-}"; }
+row() { printf '%-44s %10s %10s %7s\n' "$1" "$2" "$3" "$(ratio "$2" "$3")"; }
+echo "cost per container: hutch vs rootless podman --runtime runc (overlay + fuse-overlayfs), $runs runs each, medians; load $(cut -d' ' -f1-3 /proc/loadavg)"
+printf '%-44s %10s %10s %7s\n' measure hutch podman ratio
+row "resident memory, one run -d -p, PSS MiB" "$(mib "${mem[hutch]:-}" pss)" "$(mib "${mem[podman]:-}" pss)"
+row "resident memory, one run -d -p, RSS MiB" "$(mib "${mem[hutch]:-}" rss)" "$(mib "${mem[podman]:-}" rss)"
+row "resident memory, $count x run -d -p, PSS MiB each" "$(mib "${memlist[hutch]:-}" pss "$count")" "$(mib "${memlist[podman]:-}" pss "$count")"
+row "resident memory, $count x run -d -p, RSS MiB each" "$(mib "${memlist[hutch]:-}" rss "$count")" "$(mib "${memlist[podman]:-}" rss "$count")"
+row "CPU s, run --rm IMAGE true" "${cpu[hutch-image]}" "${cpu[podman-image]}"
+row "CPU s, run --rm --rootfs DIR true" "${cpu[hutch-rootfs]}" "${cpu[podman-rootfs]}"
+row "wall s, run --rm IMAGE true" "${wall[hutch-image]:--}" "${wall[podman-image]:--}"
+row "wall s, run --rm --rootfs DIR true" "${wall[hutch-rootfs]:--}" "${wall[podman-rootfs]:--}"
+row "wall s, first answer after run -d -p" "$(awk -v m="${first[hutch]:--}" 'BEGIN{print (m=="-")?m:m/1000}')" "$(awk -v m="${first[podman]:--}" 'BEGIN{print (m=="-")?m:m/1000}')"
+row "wall s, $count x run -d -p until all answer" "${wall[hutch-start]:--}" "${wall[podman-start]:--}"
+row "wall s, rm -f of $count" "${wall[hutch-rm]:--}" "${wall[podman-rm]:--}"
+printf '%-44s %10s %10s %7s\n' "wall s, podman run -d + rm: hutch-runtime/runc" "${wall[podman-hutch-runtime-d-rm]:--}" "${wall[podman-runc-d-rm]:--}" "$(ratio "${wall[podman-hutch-runtime-d-rm]:--}" "${wall[podman-runc-d-rm]:--}")"
+echo "floors: runc run --rootless alone ${wall[runc]:--} s (hutch --rootfs / runc $(ratio "${wall[hutch-rootfs]:--}" "${wall[runc]:--}")x); node -e 0 ${wall[node-startup]:--} s"
+echo "first answers (ms): hutch ${firsts[hutch]:-}; podman ${firsts[podman]:-}"
+echo "processes of one hutch container (PSS MiB): $(procs "${mem[hutch]:-}")"
+echo "processes of one podman container (PSS MiB): $(procs "${mem[podman]:-}")"
