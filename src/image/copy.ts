@@ -144,6 +144,7 @@ async function download(
   const where = `${layer.digest} of ${source.where}`;
   progress?.start(layer.digest, layer.size); // a retry restarts the count
   let closed = false;
+  let streams: { destroy(): unknown }[] = [];
   try {
     const check = verifier(layer, source.where, (chunk) => {
       writeSync(fd, chunk);
@@ -152,6 +153,7 @@ async function download(
     const input = await source.blob(layer);
     input.on('error', (e) => check.destroy(fetchError(e, `blob ${where}`)));
     const verified = input.pipe(check);
+    streams = [input, check];
     let unpacked: Staged | undefined;
     if (diffId === undefined)
       // eslint-disable-next-line require-yield -- a sink: it drains the stream
@@ -173,6 +175,8 @@ async function download(
       },
     };
   } catch (error) {
+    // The download stops before the fd closes: no chunk may reach a closed (or reused) fd.
+    for (const stream of streams) stream.destroy();
     if (!closed) closeSync(fd);
     rmSync(dir, { recursive: true, force: true });
     throw noSpace(error, `cannot store blob ${where}: the disk is full`);
@@ -191,7 +195,11 @@ export function verifier(d: Descriptor, where: string, sink: (chunk: Buffer) => 
       bytes += chunk.length;
       if (bytes > d.size) return done(mismatch(d, where, `more than the ${d.size} bytes declared`));
       hash.update(chunk);
-      sink(chunk);
+      try {
+        sink(chunk); // a full disk throws here: an error of this stream, never an uncaught one
+      } catch (error) {
+        return done(error as Error);
+      }
       done(null, chunk);
     },
     flush(done) {
