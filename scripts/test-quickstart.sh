@@ -45,8 +45,10 @@ check "${next[1]:-(missing)}: the image is in $user's own store" bash -c 'offlin
 check "${next[2]:-(missing)}: runs offline" bash -c 'offline "$1" | grep -qx "hello from [0-9a-f]\{12\}"' - "$work/cmd2.sh"
 # Typed as a person would, once the shell is up; the line it prints ("in-a-42") is not in what was
 # typed, so the terminal's echo of the input cannot pass for it. On failure the screen is shown.
+# script(1) runs its command with $SHELL, which may be sh (as under CI): sh drops bash's exported
+# functions, so the command is spelled out here rather than calling offline().
 tty_check() {
-  { sleep 1; printf 'echo in-a-$((6*7)); exit 7\n'; sleep 2; } | script -qec "bash -c 'offline $1'" /dev/null >"$2" 2>&1 || true
+  { sleep 1; printf 'echo in-a-$((6*7)); exit 7\n'; sleep 2; } | SHELL=/bin/bash script -qec "unshare --net bash '$1'" /dev/null >"$2" 2>&1 || true
   grep -q "in-a-42" "$2" || { cat -v "$2"; return 1; }
 }
 export -f tty_check
