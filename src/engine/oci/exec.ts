@@ -6,7 +6,8 @@ import { atomicWriteFile } from '../../sys/fs.js';
 import { processStartTime } from '../../sys/proc.js';
 import { execSpec } from '../spec/index.js';
 import { runHooks } from './hooks.js';
-import { loadBundle, ociStatus, read, stateJson, type OciRecord } from './lifecycle.js';
+import { loadBundle } from './lifecycle.js';
+import { ociStatus, read, stateJson, type OciRecord } from './state.js';
 import { createContainer } from '../launch/index.js';
 import { applyOomScoreAdj, unappliedSettings } from './extras.js';
 
