@@ -48,7 +48,7 @@ const count = (names: string, key: string): OptionSyntax => ({
   initial: 0,
 });
 
-const GLOBAL = [
+export const GLOBAL_OPTIONS = [
   str('--root', 'rootDir'),
   str('--log', 'log'),
   str('--log-format', 'logFormat', 'text'),
@@ -104,7 +104,7 @@ export function parseRuntimeWords(words: string[]): ParsedVerb | undefined {
   const [verb, ...rest] = words;
   const syntax = verb === undefined || !Object.hasOwn(RUNTIME_SYNTAX, verb) ? undefined : RUNTIME_SYNTAX[verb];
   if (syntax === undefined) return undefined;
-  const options = [...GLOBAL, ...syntax.options];
+  const options = [...GLOBAL_OPTIONS, ...syntax.options];
   const args: Record<string, unknown> = Object.fromEntries(
     options.filter((o) => o.initial !== undefined).map((o) => [o.key, structuredClone(o.initial)]),
   );
