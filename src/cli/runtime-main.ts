@@ -4,7 +4,7 @@ import { entryCommand } from '../sys/entry-points.js';
 import { earlyRuntimeAnswer, HUTCH_VERSION, reorderRuntimeArgv } from './runtime/argv.js';
 import { finishVerb } from './runtime/outcome.js';
 import { parseRuntimeWords } from './runtime/syntax.js';
-import type { GlobalArgs } from './runtime/verb-args.js';
+import type { GlobalArgs, TextOut } from './runtime/verb-args.js';
 
 /**
  * `hutch runtime ...` and bin/hutch-runtime as bin/hutch starts them: a bundle entry of its own.
@@ -14,7 +14,10 @@ import type { GlobalArgs } from './runtime/verb-args.js';
  * podman-face command. Help, `spec`, `update` and any command line syntax.ts does not take go to
  * the full CLI, which answers them as before.
  */
-type Verb = (args: never, out: NodeJS.WritableStream) => Promise<number>;
+type Verb = (args: never, out: TextOut) => Promise<number>;
+
+/** process.stdout made on first use: creating a stdio stream is a fair part of a verb that prints nothing. */
+const stdout: TextOut = { write: (text) => process.stdout.write(text) };
 
 // Literal paths, so that the bundler (scripts/bundle.mjs) sees each file; each loads when called.
 const VERBS: Record<string, () => Promise<Verb>> = {
@@ -27,14 +30,14 @@ const VERBS: Record<string, () => Promise<Verb>> = {
   create: async () => (await import('./runtime/bundle-verbs.js')).createVerb,
   run: async () => (await import('./runtime/bundle-verbs.js')).runVerb,
   exec: async () => (await import('./runtime/bundle-verbs.js')).execVerb,
-  ps: async () => (await import('./runtime/bundle-verbs.js')).psVerb,
+  ps: async () => (await import('./runtime/light-verbs.js')).psVerb,
 };
 
 async function runtimeMain(argv: string[]): Promise<void> {
   const early = earlyRuntimeAnswer(argv, HUTCH_VERSION);
   if (early !== undefined) {
-    process.stdout.write(early.stdout);
-    process.stderr.write(early.stderr);
+    if (early.stdout !== '') process.stdout.write(early.stdout);
+    if (early.stderr !== '') process.stderr.write(early.stderr);
     process.exitCode = early.code;
     return;
   }
@@ -42,7 +45,7 @@ async function runtimeMain(argv: string[]): Promise<void> {
   const load = parsed === undefined ? undefined : VERBS[parsed.verb];
   if (parsed === undefined || load === undefined) return fullCli();
   const args = parsed.args as unknown as GlobalArgs;
-  await finishVerb(args, async () => (await load())(args as never, process.stdout));
+  await finishVerb(args, async () => (await load())(args as never, stdout));
 }
 
 /** The full CLI (src/cli/main.ts) on the same command line, bundled or compiled. */

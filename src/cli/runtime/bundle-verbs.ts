@@ -1,11 +1,10 @@
-import { containerProcesses } from '../../engine/container/list.js';
 import { ociExec, ociRunForeground } from '../../engine/oci/exec.js';
 import { ociCreate, type OciCreateOptions } from '../../engine/oci/lifecycle.js';
-import { ociStart, ociStatus, read } from '../../engine/oci/state.js';
+import { ociStart } from '../../engine/oci/state.js';
 import { runtimeRoot } from './outcome.js';
-import type { BundleArgs, ExecArgs, PsArgs, RunArgs } from './verb-args.js';
+import type { BundleArgs, ExecArgs, RunArgs } from './verb-args.js';
 
-/** The verbs that start processes in namespaces (create, run, exec) and ps: the launcher's code. */
+/** The verbs that start processes in namespaces (create, run, exec): the launcher's code. */
 export async function createVerb(args: BundleArgs): Promise<number> {
   await ociCreate(runtimeRoot(args), args.id, createOptions(args));
   return 0;
@@ -40,18 +39,6 @@ export async function execVerb(args: ExecArgs): Promise<number> {
     consoleSocket: args.consoleSocket,
     preserveFds: args.preserveFds,
   });
-}
-
-/** The container's processes (--format json: their pids). */
-export async function psVerb(args: PsArgs, out: NodeJS.WritableStream): Promise<number> {
-  const record = read(runtimeRoot(args), args.id);
-  const procs = ociStatus(record) === 'stopped' ? [] : containerProcesses(record.pid);
-  if (args.format === 'json') out.write(JSON.stringify(procs.map((p) => p.pid)) + '\n');
-  else
-    out.write(
-      ['PID\tPPID\tUID\tCMD', ...procs.map((p) => `${p.pid}\t${p.ppid}\t${p.uid}\t${p.args}`)].join('\n') + '\n',
-    );
-  return 0;
 }
 
 function createOptions(args: BundleArgs): OciCreateOptions {

@@ -1,7 +1,8 @@
 import { CAPABILITIES } from '../../runtime/linux.js';
+import type { TextOut } from './verb-args.js';
 
 /** What this runtime implements (runtime-spec features.md). */
-export async function featuresVerb(out: NodeJS.WritableStream): Promise<number> {
+export async function featuresVerb(out: TextOut): Promise<number> {
   out.write(
     JSON.stringify(
       {

@@ -19,14 +19,14 @@ export function runtimeRoot(args: GlobalArgs): string {
 export async function finishVerb(
   args: GlobalArgs,
   body: () => Promise<number>,
-  stderr: NodeJS.WritableStream = process.stderr,
+  stderr?: NodeJS.WritableStream,
 ): Promise<never> {
   let code: number;
   try {
     code = await body();
   } catch (error) {
     writeLog(args, error);
-    code = renderError(error, stderr);
+    code = renderError(error, stderr ?? process.stderr); // made on first use: a stdio stream costs a verb's start
   }
   // A created container keeps the helper's pipes open: end here, as runc's create does.
   process.exit(code);

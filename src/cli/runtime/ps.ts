@@ -1,5 +1,5 @@
 import { Option } from 'clipanion';
-import { psVerb } from './bundle-verbs.js';
+import { psVerb } from './light-verbs.js';
 import { RuntimeCommand } from './base.js';
 
 /** `hutch runtime ps`: the container's processes (--format json: their pids). */

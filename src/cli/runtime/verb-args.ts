@@ -63,3 +63,8 @@ export interface ExecArgs extends IdArgs {
   apparmor?: string;
   args: string[];
 }
+
+/** Where a verb prints: process.stdout, or clipanion's context.stdout. */
+export interface TextOut {
+  write(text: string): unknown;
+}

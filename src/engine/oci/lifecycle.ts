@@ -99,7 +99,7 @@ export async function ociCreate(root: string, id: string, options: OciCreateOpti
     const info = cgroup.info();
     if (info !== undefined) record.cgroup = info;
     writeRecord(root, record);
-    if (options.pidFile !== undefined) atomicWriteFile(resolve(options.pidFile), String(container.pid));
+    if (options.pidFile !== undefined) atomicWriteFile(resolve(options.pidFile), String(container.pid), 0o644, false);
     return record;
   } catch (error) {
     // The detached process has no parent-death signal: a failed create must end it itself.

@@ -160,8 +160,9 @@ export function listOci(root: string): OciRecord[] {
   return out;
 }
 
+/** Not synced to disk: the record lives in a runtime folder and dies with its process at a crash. */
 export function writeRecord(root: string, record: OciRecord): void {
-  atomicWriteFile(join(root, record.id, 'state.json'), JSON.stringify(record) + '\n', 0o600);
+  atomicWriteFile(join(root, record.id, 'state.json'), JSON.stringify(record) + '\n', 0o600, false);
 }
 
 export function checkId(id: string): void {
