@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { entryCommand } from '../sys/entry-points.js';
 import { earlyRuntimeAnswer, HUTCH_VERSION, reorderRuntimeArgv } from './runtime/argv.js';
+import { renderError } from './render-error.js';
 import { finishVerb } from './runtime/outcome.js';
 import { parseRuntimeWords } from './runtime/syntax.js';
 import type { GlobalArgs, TextOut } from './runtime/verb-args.js';
@@ -56,4 +57,6 @@ async function fullCli(): Promise<void> {
 }
 
 // No top-level await: the bundle is CommonJS (scripts/bundle.mjs). argv: node, script, runtime, ...
-void runtimeMain(process.argv.slice(3));
+void runtimeMain(process.argv.slice(3)).catch((error: unknown) => {
+  process.exitCode = renderError(error, process.stderr); // the full CLI's entry failed to load
+});
