@@ -118,7 +118,7 @@ export function requireUpperFs(cacheDir: string, dir: string): void {
     'UPPER_FS_NO_XATTRS',
     `cannot keep the container's writable layer in ${dir}: its filesystem (${fs.type}) stores no user xattrs, where the layer keeps the owners it cannot chown to`,
     {
-      hint: `run it in the foreground (hutch run without -d: its layer then goes to the runtime directory), or ${LOCAL_HINT}`,
+      hint: `run it in the foreground (hutch run without -d puts its layer in the runtime folder where that has user xattrs), or ${LOCAL_HINT}`,
     },
   );
 }
