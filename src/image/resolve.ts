@@ -1,3 +1,4 @@
+import { accessSync, constants } from 'node:fs';
 import { StoreError } from '../errors.js';
 import { parseConfig, type ImageConfig } from './manifest.js';
 import { formatReference, looksLikeId, parseReference } from './ref.js';
@@ -59,6 +60,7 @@ export function findInStores(root: string | undefined, text: string): StoredImag
 
 /** The ResolvedImage of a stored image. */
 export function describeImage(store: Store, image: ImageRecord): ResolvedImage {
+  if (store.readOnly) for (const l of image.layers) readable(store, l.diffId);
   return {
     id: image.id,
     names: image.names,
@@ -69,6 +71,19 @@ export function describeImage(store: Store, image: ImageRecord): ResolvedImage {
       indexFile: store.layerIndex(l.diffId),
     })),
   };
+}
+
+/** Another user's store: its owner must have let everyone read a layer (else the container would see EACCES). */
+function readable(store: Store, diffId: string): void {
+  try {
+    accessSync(store.layerRoot(diffId), constants.R_OK | constants.X_OK);
+    accessSync(store.layerIndex(diffId), constants.R_OK);
+  } catch (error) {
+    throw new StoreError('STORE_UNREADABLE', `cannot read layer ${diffId} of the read-only image store ${store.dir}`, {
+      cause: error,
+      hint: `its owner makes it readable: chmod -R a+rX ${store.dir}`,
+    });
+  }
 }
 
 /** Parses the stored config of an image. */

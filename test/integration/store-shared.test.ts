@@ -3,7 +3,7 @@
 // store on a real filesystem without user xattrs (ramfs, as NFSv3), where the layers keep their
 // owners in their index and a container's writable layer cannot live.
 // scripts/testbed/shared-store.sh (run by scripts/test.sh as root) makes both under HUTCH_TEST_SHARED.
-import { lstatSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { requires } from '../helpers/host.js';
@@ -81,6 +81,37 @@ describe('a read-only additional image store', () => {
     expect(inspect[0]!.Layers[0]!.Dir.startsWith(join(home, 'data', 'hutch'))).toBe(true);
     expect((await hutch(['rmi', IMAGE], { home })).exitCode).toBe(0);
     expect(snapshot(join(shared, 'store'))).toEqual(before);
+  });
+});
+
+describe('what a read-only store cannot do', () => {
+  test('a build on its image is refused (its layers are not in the user store), never taken for scratch', async () => {
+    const home = homeWithSharedStore();
+    const context = tempDir('hutch-ctx-');
+    writeFileSync(join(context, 'Containerfile'), `FROM ${IMAGE}\nRUN true\n`);
+    const r = await hutch(['build', '-t', 'localhost/on-shared:1', context], { home });
+    expect(r.exitCode).toBe(125);
+    expect(r.stderr).toContain(`cannot build on image ${IMAGE}`);
+    expect(r.stderr).toContain(`hint: pull it into your store first (hutch pull ${IMAGE})`);
+  });
+
+  test('a layer its owner left unreadable is STORE_UNREADABLE before anything starts', async () => {
+    // A store of the test user's own, named as an additional store, with one layer made unreadable.
+    const other = tempDir('hutch-other-');
+    expect((await hutch(['--root', other, 'pull', '-q', layout()])).exitCode).toBe(0);
+    const [layer] = readdirSync(join(other, 'data', 'layers', 'sha256'));
+    chmodSync(join(other, 'data', 'layers', 'sha256', layer!, 'root'), 0);
+    const home = tempDir('hutch-home-');
+    mkdirSync(join(home, 'config', 'containers'), { recursive: true });
+    writeFileSync(
+      join(home, 'config', 'containers', 'storage.conf'),
+      `[storage.options]\nadditionalimagestores = [${JSON.stringify(other)}]\n`,
+    );
+    const r = await hutch(['run', '--rm', IMAGE, 'true'], { home });
+    chmodSync(join(other, 'data', 'layers', 'sha256', layer!, 'root'), 0o755);
+    expect(r.exitCode).toBe(125);
+    expect(r.stderr).toContain(`cannot read layer sha256:${layer} of the read-only image store ${join(other, 'data')}`);
+    expect(r.stderr).toContain(`hint: its owner makes it readable: chmod -R a+rX ${join(other, 'data')}`);
   });
 });
 
