@@ -17,6 +17,8 @@ import { readSubid, type SubidRange } from '../../userns/subid.js';
 import {
   chownVolumes,
   createSetup,
+  ephemeralDataDir,
+  parseStorageDriver,
   prepareLaunch,
   releaseSetup,
   removeContainerDirs,
@@ -78,11 +80,15 @@ export async function runCommand(req: RunCommandRequest, io: RunCommandIo): Prom
     const id = randomBytes(32).toString('hex');
     // Not containers/: that is for containers with a lifecycle; these folders live as long as one run.
     const dataParent = join(io.paths.data, 'ephemeral');
+    const runParent = join(io.paths.run, 'ephemeral');
     const stale = (name: string): void => {
       releaseSetup(join(dataParent, name), name);
+      releaseSetup(join(runParent, name, 'data'), name); // see ephemeralDataDir
       rmSync(join(dataParent, name), { recursive: true, force: true });
     };
-    const dirs = { data: join(dataParent, id), run: makeRunDir(join(io.paths.run, 'ephemeral'), id, cleanup, stale) };
+    const runDir = makeRunDir(runParent, id, cleanup, stale);
+    const driver = parseStorageDriver(req.setup?.storageDriver);
+    const dirs = { data: ephemeralDataDir(io.paths, id, runDir, driver), run: runDir };
     cleanup.add(`remove the folders of container ${id}`, () => removeContainerDirs(dirs));
     const hostname = containerHostname(req, id);
     const etcFiles = writeEtcFiles(dirs.run, hostname);

@@ -1,8 +1,9 @@
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { NetworkMode } from '../../../net/index.js';
 import { FuseError } from '../../errors.js';
 import { markImageUsed, unmarkImageUsed } from '../../image/store.js';
+import { requireUpperFs } from '../../image/fs-probe.js';
 import type { ResolvedImage } from '../../image/resolve.js';
 import { CLONE } from '../../runtime/linux.js';
 import type { IdMapping } from '../../runtime/spec.js';
@@ -83,6 +84,8 @@ export async function createSetup<T extends ConfigurableRequest & { rootfs: stri
     const mounted = await withMounts(req, setup, id, dirs);
     return { req: mounted.req, setup, chown: mounted.chown };
   }
+  // Before a pull: a container's writable layer needs user xattrs where it lives (ephemeralDataDir).
+  if (parseStorageDriver(flags.storageDriver) === 'fuse') requireUpperFs(dirname(dirname(dirs.data)), dirs.data);
   const image = await openImage(flags.image, flags, network, id);
   const mounted = await withMounts(req, image.setup, id, dirs, image.layers && { layers: image.layers });
   const configured = applyImageConfig(
