@@ -24,7 +24,6 @@ export const ENOSYS = 38;
 export const ENOTEMPTY = 39;
 export const ENODATA = 61;
 export const EPERM = 1;
-export const EOVERFLOW = 75;
 export const EOPNOTSUPP = 95;
 
 /**

@@ -34,8 +34,9 @@ export function parseIdRanges(key: string, value: string): IdRange[] {
     new UsageError('FS_USAGE', `hutch-fs cannot use -o ${key}=${value}: ${why}`, {
       hint: `give ${key}=DISK:MOUNT:LEN[:DISK:MOUNT:LEN...] in decimal, ranges not overlapping (fuse-overlayfs's syntax)`,
     });
-  const parts = value.split(':');
-  if (value === '' || parts.length % 3 !== 0) throw bad('the list is not made of DISK:MOUNT:LEN triples');
+  // Empty fields are skipped, as fuse-overlayfs's strtok does: podman writes `uidmapping=:0:1:1024`.
+  const parts = value.split(':').filter((p) => p !== '');
+  if (parts.length === 0 || parts.length % 3 !== 0) throw bad('the list is not made of DISK:MOUNT:LEN triples');
   const nums = parts.map((p) => (/^\d{1,10}$/.test(p) ? Number(p) : NaN));
   if (nums.some((n) => !(n <= MAX_ID))) throw bad('an id or length is not a decimal number below 2^32');
   const out: IdRange[] = [];
@@ -67,15 +68,22 @@ export function toDisk(ranges: readonly IdRange[] | undefined, id: number): numb
   return undefined;
 }
 
-/**
- * The disk id for an id a chown or a creating process gives; `errno` when it is outside the
- * mapping (EINVAL for chown, as chown(2) to an id unmapped in a user namespace; EOVERFLOW for a
- * creator, as the kernel answers a creator whose id its file system cannot store).
- */
-export function diskId(ranges: readonly IdRange[] | undefined, id: number, errno = EINVAL): number {
+/** The disk id for an id a chown gives; EINVAL outside the mapping (as chown(2) to an id a user namespace lacks). */
+export function diskId(ranges: readonly IdRange[] | undefined, id: number): number {
   const d = toDisk(ranges, id);
-  if (d === undefined) throw new FsError(errno, `id ${id} is outside the mount's uidmapping/gidmapping`);
+  if (d === undefined) throw new FsError(EINVAL, `id ${id} is outside the mount's uidmapping/gidmapping`);
   return d;
+}
+
+/**
+ * The disk owner of what a process creates: its id shifted back, or the overflow id when it is
+ * outside the mapping, as fuse-overlayfs stores it (podman, root of its namespace and outside a
+ * --userns=auto mapping, creates /etc/mtab and mount points in the mount before the container starts).
+ */
+export function creatorId(shift: IdShift | undefined, id: number, kind: 'uid' | 'gid'): number {
+  if (shift === undefined) return id;
+  const d = toDisk(kind === 'uid' ? shift.uids : shift.gids, id);
+  return d ?? (kind === 'uid' ? shift.overflowUid : shift.overflowGid);
 }
 
 /** The kernel's overflow ids, as fuse-overlayfs reads them (65534 when unreadable). */

@@ -15,8 +15,8 @@ import { openPath } from '../src/sys/fdops.js';
 import type { Caller } from './libfuse.js';
 import { pathsMoved, type Node } from './node.js';
 import { B } from './attr.js';
-import { EEXIST, EINVAL, EISDIR, ENOENT, ENOTDIR, ENOTEMPTY, EOVERFLOW, EPERM, FsError } from './errno.js';
-import { diskId } from './idmap.js';
+import { EEXIST, EINVAL, EISDIR, ENOENT, ENOTDIR, ENOTEMPTY, EPERM, FsError } from './errno.js';
+import { creatorId } from './idmap.js';
 import { clearWhiteout, clearWhiteoutsIn, makeWhiteout, markOpaque, setOwnerMode, setRdev } from './upper.js';
 import { isReservedName } from './whiteout.js';
 import type { Union } from './union.js';
@@ -44,15 +44,15 @@ function prepare(u: Union, parent: Node, name: string): string {
 }
 
 /**
- * The owner of a new entry, in the layers' ids: the caller (shifted back from the mount's ids,
- * EOVERFLOW outside the mapping), with the group of a setgid parent (as the kernel does).
+ * The owner of a new entry, in the layers' ids: the caller (shifted back from the mount's ids),
+ * with the group of a setgid parent (as the kernel does).
  */
 function ownerOf(u: Union, parent: Node, caller: Caller, mode: number): [number, number, number] {
-  const uid = diskId(u.cfg.shift?.uids, caller.uid, EOVERFLOW);
+  const uid = creatorId(u.cfg.shift, caller.uid, 'uid');
   // The parent's setgid as last stat'ed: the kernel asks its attributes before each create anyway.
   if (parent.sgidGid === -2) u.attr(parent);
   const gid = parent.sgidGid;
-  if (gid < 0) return [uid, diskId(u.cfg.shift?.gids, caller.gid, EOVERFLOW), mode];
+  if (gid < 0) return [uid, creatorId(u.cfg.shift, caller.gid, 'gid'), mode];
   return [uid, gid, (mode & S_IFMT) === S_IFDIR ? mode | S_ISGID : mode];
 }
 
@@ -100,7 +100,6 @@ export function make(
   target?: Buffer,
 ): Node {
   const type = target !== undefined ? 0o120000 : mode & S_IFMT;
-  // The owner first: a caller outside the id mapping changes nothing.
   const [uid, gid, m] = ownerOf(u, parent, caller, type === 0o120000 ? 0o120777 : mode);
   const path = prepare(u, parent, name);
   if (type === S_IFDIR) mkdirSync(B(path), mode & 0o7777);

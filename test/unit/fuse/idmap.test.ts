@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { diskId, toDisk, toMount, type IdRange } from '../../../fuse/idmap.js';
+import { creatorId, diskId, toDisk, toMount, type IdRange } from '../../../fuse/idmap.js';
 
 // fuse-overlayfs's man page example: uid_map "0 1000 1" and "1 110000 65536" on one line.
 const RANGES: IdRange[] = [
@@ -25,10 +25,14 @@ describe('id shifting between the layers and the mount', () => {
     ]);
   });
 
-  it('maps one to one without a list, and refuses an unmapped id with the errno asked', () => {
+  it('maps one to one without a list; a chown to an unmapped id is EINVAL, a creator outside owns as the overflow id', () => {
     expect([toMount(undefined, 7, 65534), toDisk(undefined, 7)]).toEqual([7, 7]);
     expect(() => diskId(RANGES, 5)).toThrow(expect.objectContaining({ errno: 22 }));
-    expect(() => diskId(RANGES, 5, 75)).toThrow(expect.objectContaining({ errno: 75 }));
     expect(diskId(RANGES, 110001)).toBe(2);
+    const shift = { uids: RANGES, overflowUid: 65534, overflowGid: 65533 };
+    expect([creatorId(shift, 1000, 'uid'), creatorId(shift, 5, 'uid'), creatorId(shift, 5, 'gid')]).toEqual([
+      0, 65534, 5,
+    ]);
+    expect(creatorId({ ...shift, gids: [] }, 5, 'gid')).toBe(65533);
   });
 });

@@ -103,6 +103,11 @@ describe('hutch-fs command line', () => {
       gids: [{ disk: 0, mount: 5, len: 2 }],
     });
     expect(parseFsArgs(['-o', 'lowerdir=/l,upperdir=/u,workdir=/w', '/m'], '/').idRanges).toBeUndefined();
+    // podman (containers/storage) starts each list with a colon: empty fields are skipped, as by fuse-overlayfs.
+    expect(parseFsArgs(['-o', 'lowerdir=/l,upperdir=/u,workdir=/w,uidmapping=:0:1:1024', '/m'], '/').idRanges).toEqual({
+      uids: [{ disk: 0, mount: 1, len: 1024 }],
+      gids: undefined,
+    });
   });
 
   it('refuses malformed or overlapping id mappings, naming the option', () => {
