@@ -184,6 +184,22 @@ describe('podman --runtime hutch-runtime where runc already worked (issue 18)', 
     expect([hutchNomap.stdout, hutchNomap.exitCode], String(hutchNomap.stderr)).toEqual([runcNomap.stdout, 0]);
   });
 
+  it("--userns=auto: a range of podman's namespace of its own, as with runc", async () => {
+    const script =
+      'id -u; cat /proc/self/uid_map /proc/self/gid_map; stat -c %u:%g /bin/busybox; touch /new && stat -c %u:%g /new';
+    const args = ['run', '--rm', '--network', 'none', '--userns=auto', IMAGE, 'sh', '-c', script];
+    const [withHutch, withRunc] = [await podman(args), await podmanRunc(args)];
+    expect(withHutch.exitCode, String(withHutch.stderr)).toBe(0);
+    const words = String(withHutch.stdout).split(/\s+/).filter(Boolean);
+    // Root of the container is not root of podman's namespace: a shifted range.
+    expect(words[0]).toBe('0');
+    expect(words[1]).toBe('0');
+    expect(words[2]).not.toBe('0');
+    // The image's files keep their owners as the container sees them (podman chowns its vfs copy).
+    expect(words.at(-1)).toBe('0:0');
+    expect(withHutch.stdout, String(withRunc.stderr)).toBe(withRunc.stdout);
+  });
+
   it('process.terminal: /dev/console is the pty, bound as runc binds it; writes to it reach the terminal', async () => {
     const script =
       'stat -L -c %t:%T /dev/console /proc/self/fd/1; grep -c " /dev/console " /proc/self/mountinfo; echo via-console > /dev/console';
