@@ -7,6 +7,7 @@ import { SysError } from '../src/errors.js';
 import { EINVAL, EPERM } from './errno.js';
 import type { Node } from './node.js';
 import type { Union } from './union.js';
+import { diskId } from './idmap.js';
 
 /**
  * setattr: chmod, chown, truncate and utimes of a union entry, after its copy-up. Each asks
@@ -38,6 +39,9 @@ function chownOpen(u: Union, n: Node, fd: number | undefined, uid: number, gid: 
 
 export function setattr(u: Union, n: Node, raw: Buffer, toSet: number, fh: number | undefined): void {
   const want = unpackSetAttr(raw);
+  // The kernel gives the mount's ids: stored as the layers' (EINVAL outside the mapping, before any change).
+  if ((toSet & SET_UID) !== 0) want.uid = diskId(u.cfg.shift?.uids, want.uid);
+  if ((toSet & SET_GID) !== 0) want.gid = diskId(u.cfg.shift?.gids, want.gid);
   u.copyUp(n, !((toSet & SET_SIZE) !== 0 && want.size === 0));
   const path = u.upperPath(n);
   // A file still open by its create(): by its descriptor, no path walk (tar sets owner, mode and times so).

@@ -464,6 +464,25 @@ static int open_terminal(uint32_t index) {
   return slave;
 }
 
+/*
+ * Invariant: /dev/console is the pty's slave, bound over it (the runtime-spec's process.terminal,
+ * as runc does), for a container with a root of its own; made as an empty file when missing, and
+ * never through a symlink of the image.
+ */
+static void mount_console(uint32_t index) {
+  int n;
+  if (ioctl(PTY_MASTER_FD, TIOCGPTN, &n) < 0) die(STEP_TERMINAL, errno, index);
+  char pts[32];
+  snprintf(pts, sizeof pts, "/dev/pts/%d", n);
+  struct stat st;
+  if (lstat("/dev/console", &st) < 0) {
+    int fd = errno == ENOENT ? open("/dev/console", O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0) : -1;
+    if (fd < 0) die(STEP_TERMINAL, errno, index);
+    close(fd);
+  } else if (S_ISLNK(st.st_mode)) die(STEP_TERMINAL, ELOOP, index);
+  if (mount(pts, "/dev/console", NULL, MS_BIND, NULL) < 0) die(STEP_TERMINAL, errno, index);
+}
+
 /* Runs every record of one kind of filesystem step, in plan order. */
 static void filesystem_steps(void) {
   struct record r = {0};
@@ -477,13 +496,14 @@ static void filesystem_steps(void) {
   }
 }
 
-/* Invariant: the mount namespace holds the container's tree and "/" is its root. */
-static void setup_filesystem(void) {
+/* Invariant: the mount namespace holds the container's tree and "/" is its root. Returns the pty's
+   slave when the plan has a root and a terminal (else -1). */
+static int setup_filesystem(void) {
   struct record r;
   if (find(TAG_PROPAGATION, &r) && mount(NULL, "/", NULL, get_u32(r.data), NULL) < 0) die(STEP_PROPAGATION, errno, r.index);
   if (!find(TAG_ROOTFS, &r)) {
     filesystem_steps();
-    return;
+    return -1;
   }
   const char *rootfs = get_string(&r, 0, 0);
   uint32_t index = r.index;
@@ -498,7 +518,14 @@ static void setup_filesystem(void) {
   rootfs_fd = -1;
   do_pivot(rootfs, index);
   root_propagation();
+  /* The pty in the container's devpts, and /dev/console, before / may turn read-only. */
+  int slave = -1;
+  if (find(TAG_TERMINAL, &r)) {
+    slave = open_terminal(r.index);
+    mount_console(r.index);
+  }
   if (find(TAG_READONLY_ROOT, &r) && remount_ro("/") < 0) die(STEP_READONLY_ROOT, errno, r.index);
+  return slave;
 }
 
 /* Invariant: hostname, rlimits and umask are the container's. */
@@ -745,9 +772,9 @@ static void __attribute__((noreturn)) run_child(void) {
   become_root(); /* after the host paths are held: root here may not reach them */
   int console = console_fd;
   if (find(TAG_TAP, &r)) do_tap(&r); /* before the mounts: /dev/net/tun is the host's */
-  setup_filesystem();
+  int slave = setup_filesystem(); /* the pty's slave when the plan has a root and a terminal */
   setup_process();
-  int slave = find(TAG_TERMINAL, &r) ? open_terminal(r.index) : -1;
+  if (slave < 0 && find(TAG_TERMINAL, &r)) slave = open_terminal(r.index);
   if (console >= 0) send_console(console);
   if (find(TAG_CWD, &r) && chdir(get_string(&r, 0, 0)) < 0) die(STEP_CWD, errno, r.index);
   default_home();
