@@ -9,7 +9,14 @@ export const OPAQUE_XATTRS = ['trusted.overlay.opaque', 'user.overlay.opaque', '
 /** The device number of a device node kept as a placeholder file. */
 export const RDEV_XATTR = 'user.hutch.rdev';
 
-const PRIVATE_PREFIXES = ['trusted.', 'user.overlay.', 'user.fuseoverlayfs.', 'user.hutch.', 'user.containers.'];
+const PRIVATE_PREFIXES = [
+  'trusted.',
+  'user.overlay.',
+  'user.fuseoverlayfs.',
+  'user.hutch.',
+  'user.containers.',
+  'security.hutch.',
+];
 
 /** Names the container must neither see nor set. */
 export function isPrivateXattr(name: string): boolean {
