@@ -1,10 +1,10 @@
 import { unpackSetAttr } from './wire.js';
 import { truncate } from './mutate.js';
-import { setMode, setOwnerMode, setTimes } from './upper.js';
+import { setLinkOwner, setMode, setOwnerMode, setTimes } from './upper.js';
 import type { Time } from '../src/sys/fsx.js';
 import { fchown } from '../src/sys/fdops.js';
 import { SysError } from '../src/errors.js';
-import { EINVAL, EOPNOTSUPP, EPERM, FsError } from './errno.js';
+import { EINVAL, EPERM, FsError } from './errno.js';
 import type { Node } from './node.js';
 import type { Union } from './union.js';
 
@@ -78,11 +78,11 @@ const KEEP = 0xffffffff; // -1: that id stays
 export function recordOwner(u: Union, n: Node, value: Buffer): void {
   const m = /^(\d+):(\d+)$/.exec(value.toString('latin1'));
   if (m === null) throw new FsError(EINVAL);
-  if (n.type === 0o120000) throw new FsError(EOPNOTSUPP); // no override_stat on a symlink (docs/build.md)
   u.copyUp(n);
   const a = u.attr(n);
   const uid = Number(m[1]) === KEEP ? a.uid : Number(m[1]);
   const gid = Number(m[2]) === KEEP ? a.gid : Number(m[2]);
+  if (n.type === 0o120000) return setLinkOwner(u.upperPath(n), uid, gid);
   let mode = a.mode;
   if (n.type === 0o100000) mode &= (mode & 0o010) !== 0 ? ~0o6000 : ~0o4000;
   const path = u.upperPath(n);

@@ -1,8 +1,18 @@
+import { basename, dirname } from 'node:path';
 import { chmodSync, existsSync, lchownSync, lstatSync, readdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { lgetxattr, lremovexattr, lsetxattr } from '../src/sys/xattr.js';
 import { mknod, utimens, type Time } from '../src/sys/fsx.js';
 import { fchmod, fchown, futimens } from '../src/sys/fdops.js';
-import { formatOverrideStat, OPAQUE_XATTRS, OVERRIDE_STAT, parseOverrideStat, RDEV_XATTR } from './xattr.js';
+import {
+  formatLinkOwner,
+  formatOverrideStat,
+  LINK_OWNER_PREFIX,
+  OPAQUE_XATTRS,
+  OVERRIDE_STAT,
+  parseLinkOwner,
+  parseOverrideStat,
+  RDEV_XATTR,
+} from './xattr.js';
 import { isWhiteoutDevice, OPAQUE_MARKER, WH_PREFIX } from './whiteout.js';
 import { B } from './attr.js';
 
@@ -149,4 +159,16 @@ export function clearWhiteoutsIn(dir: string): void {
 /** Stores a device number beside a placeholder file (device nodes cannot be made here). */
 export function setRdev(path: string, rdev: number): void {
   lsetxattr(path, RDEV_XATTR, Buffer.from(String(rdev)));
+}
+
+/** Records an upper symlink's owner on its directory (the link itself cannot carry a user.* xattr). */
+export function setLinkOwner(path: string, uid: number, gid: number): void {
+  const st = lstatSync(B(path), { bigint: true });
+  lsetxattr(dirname(path), LINK_OWNER_PREFIX + basename(path), formatLinkOwner(uid, gid, st));
+}
+
+/** An upper symlink's recorded owner, if one was recorded for this very link. */
+export function linkOwner(path: string): { uid: number; gid: number } | undefined {
+  const value = lgetxattr(dirname(path), LINK_OWNER_PREFIX + basename(path));
+  return value === undefined ? undefined : parseLinkOwner(value, lstatSync(B(path), { bigint: true }));
 }

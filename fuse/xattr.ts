@@ -48,6 +48,29 @@ export function applyOverrideMode(realMode: number, o: OverrideStat): number {
   return type | (o.mode & 0o7777);
 }
 
+/**
+ * A symlink's recorded owner (user.* xattrs cannot sit on a symlink): on its directory, under
+ * this prefix + its name, "uid:gid:ino:ctimeNs" of the link it was set for, so that a link made
+ * later under the same name (another inode or ctime) does not inherit it.
+ */
+export const LINK_OWNER_PREFIX = 'user.hutch.linkowner.';
+
+export interface LinkStamp {
+  ino: bigint;
+  ctimeNs: bigint;
+}
+
+export function formatLinkOwner(uid: number, gid: number, link: LinkStamp): Buffer {
+  return Buffer.from(`${uid}:${gid}:${link.ino}:${link.ctimeNs}`);
+}
+
+/** The owner a LINK_OWNER value gives `link`, or undefined when malformed or set for another link. */
+export function parseLinkOwner(value: Buffer, link: LinkStamp): { uid: number; gid: number } | undefined {
+  const m = /^(\d+):(\d+):(\d+):(\d+)$/.exec(value.toString('latin1'));
+  if (m === null || BigInt(m[3]!) !== link.ino || BigInt(m[4]!) !== link.ctimeNs) return undefined;
+  return { uid: Number(m[1]), gid: Number(m[2]) };
+}
+
 /** Whether an opaque-marker xattr value means "opaque". */
 export function isOpaqueValue(v: Buffer | undefined): boolean {
   return v !== undefined && v.length > 0 && (v[0] === 0x79 /* y */ || v[0] === 0x31); /* 1 */

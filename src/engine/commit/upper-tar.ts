@@ -4,7 +4,7 @@ import type { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import tar from 'tar-stream';
 import { isWhiteoutDevice, OPAQUE_MARKER, WH_PREFIX } from '../../../fuse/whiteout.js';
-import { isOpaque } from '../../../fuse/upper.js';
+import { isOpaque, linkOwner } from '../../../fuse/upper.js';
 import { isPrivateXattr, OVERRIDE_STAT, parseOverrideStat, RDEV_XATTR } from '../../../fuse/xattr.js';
 import { lgetxattr, llistxattr } from '../../sys/xattr.js';
 import { XATTR_ENCODING } from '../../image/pax.js';
@@ -71,6 +71,7 @@ async function entry(
 ): Promise<void> {
   const full = join(upper, path);
   const override = parseOverrideStat(lgetxattr(full, OVERRIDE_STAT) ?? '');
+  const owner = (st.isSymbolicLink() ? linkOwner(full) : undefined) ?? override;
   const typeBits = override !== undefined && (override.mode & S_IFMT) !== 0 ? override.mode & S_IFMT : st.mode & S_IFMT;
   const type = TYPES[typeBits];
   if (type === undefined) return; // a socket
@@ -80,8 +81,8 @@ async function entry(
     size: 0,
     mtime: st.mtime,
     mode: (override?.mode ?? st.mode) & 0o7777,
-    uid: override?.uid ?? st.uid,
-    gid: override?.gid ?? st.gid,
+    uid: owner?.uid ?? st.uid,
+    gid: owner?.gid ?? st.gid,
     pax: xattrs(full),
   };
   if (type === 'character-device' || type === 'block-device') {
