@@ -1,4 +1,3 @@
-import { basename, dirname } from 'node:path';
 import { chmodSync, existsSync, lchownSync, lstatSync, readdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { lgetxattr, lremovexattr, lsetxattr } from '../src/sys/xattr.js';
 import { mknod, utimens, type Time } from '../src/sys/fsx.js';
@@ -163,12 +162,23 @@ export function setRdev(path: string, rdev: number): void {
 
 /** Records an upper symlink's owner on its directory (the link itself cannot carry a user.* xattr). */
 export function setLinkOwner(path: string, uid: number, gid: number): void {
-  const st = lstatSync(B(path), { bigint: true });
-  lsetxattr(dirname(path), LINK_OWNER_PREFIX + basename(path), formatLinkOwner(uid, gid, st));
+  const { dir, name } = linkRecord(B(path));
+  lsetxattr(dir, name, formatLinkOwner(uid, gid, lstatSync(B(path), { bigint: true })));
 }
 
-/** An upper symlink's recorded owner, if one was recorded for this very link. */
-export function linkOwner(path: string): { uid: number; gid: number } | undefined {
-  const value = lgetxattr(dirname(path), LINK_OWNER_PREFIX + basename(path));
-  return value === undefined ? undefined : parseLinkOwner(value, lstatSync(B(path), { bigint: true }));
+/** An upper symlink's recorded owner, if one was recorded for this very link; `path` as bytes. */
+export function linkOwner(path: Buffer): { uid: number; gid: number } | undefined {
+  const { dir, name } = linkRecord(path);
+  if (name.length > 255) return undefined; // XATTR_NAME_MAX: none could be set (chown -h failed ERANGE)
+  const value = lgetxattr(dir, name);
+  return value === undefined ? undefined : parseLinkOwner(value, lstatSync(path, { bigint: true }));
+}
+
+/** The directory and xattr name (latin1: one char per byte, as the xattr calls encode it) of a link's record. */
+function linkRecord(path: Buffer): { dir: Buffer; name: string } {
+  const cut = path.lastIndexOf(0x2f);
+  return {
+    dir: cut < 0 ? B('.') : path.subarray(0, cut),
+    name: LINK_OWNER_PREFIX + path.subarray(cut + 1).toString('latin1'),
+  };
 }

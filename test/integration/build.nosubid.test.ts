@@ -33,11 +33,12 @@ describe.skipIf(skip)('hutch build without a subuid range', () => {
     mkdirSync(join(ctx, 'chown'));
     // Paths that would leave the root (.. past it, an absolute symlink) must stay inside it.
     const run = [
-      'mkdir -p /etc /w/a && touch /etc/group /etc/passwd /f /mapped && ln -s /etc/passwd /abs && ln -s f /link',
+      'mkdir -p /etc /w/a && touch /etc/group /etc/passwd /f /mapped && ln -s /etc/passwd /abs && ln -s f /link && ln -s f /lïnk',
       'chown 33:33 /f && mkdir /d && chown 2:2 /d && chown 0:0 /mapped',
       'cd /w/a && chown 5:6 ../../../../etc/group && chown 7:8 /abs',
       'stat -c "%n %u:%g" /f /mapped',
       'if chown -h 1:1 /link 2>/dev/null; then echo "link chowned"; else echo "link refused"; fi',
+      'chown -h 3:4 /lïnk',
       // An entry owned by an unmapped id is beyond root here, as an image's would be (docs/build.md).
       'if chown 9:9 /f 2>/dev/null; then echo "again chowned"; else echo "again refused"; fi',
     ].join(' && ');
@@ -76,6 +77,7 @@ describe.skipIf(skip)('hutch build without a subuid range', () => {
       'etc/group': '5:6',
       'etc/passwd': '7:8',
       link: '1:1',
+      lïnk: '3:4',
     });
     expect(['/etc/passwd', '/etc/group'].map((p) => statSync(p))).toEqual(before);
   });

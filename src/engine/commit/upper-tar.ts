@@ -71,7 +71,7 @@ async function entry(
 ): Promise<void> {
   const full = join(upper, path);
   const override = parseOverrideStat(lgetxattr(full, OVERRIDE_STAT) ?? '');
-  const owner = (st.isSymbolicLink() ? linkOwner(full) : undefined) ?? override;
+  const owner = (st.isSymbolicLink() ? linkOwner(Buffer.from(full)) : undefined) ?? override;
   const typeBits = override !== undefined && (override.mode & S_IFMT) !== 0 ? override.mode & S_IFMT : st.mode & S_IFMT;
   const type = TYPES[typeBits];
   if (type === undefined) return; // a socket
