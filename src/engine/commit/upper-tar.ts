@@ -70,8 +70,9 @@ async function entry(
   walk: (rel: string) => Promise<void>,
 ): Promise<void> {
   const full = join(upper, path);
-  const override = parseOverrideStat(lgetxattr(full, OVERRIDE_STAT) ?? '');
-  const owner = (st.isSymbolicLink() ? linkOwner(Buffer.from(full)) : undefined) ?? override;
+  const bytes = Buffer.from(full); // the xattr calls take a string as latin1: a UTF-8 name must go as its bytes
+  const override = parseOverrideStat(lgetxattr(bytes, OVERRIDE_STAT) ?? '');
+  const owner = (st.isSymbolicLink() ? linkOwner(bytes) : undefined) ?? override;
   const typeBits = override !== undefined && (override.mode & S_IFMT) !== 0 ? override.mode & S_IFMT : st.mode & S_IFMT;
   const type = TYPES[typeBits];
   if (type === undefined) return; // a socket
@@ -83,10 +84,10 @@ async function entry(
     mode: (override?.mode ?? st.mode) & 0o7777,
     uid: owner?.uid ?? st.uid,
     gid: owner?.gid ?? st.gid,
-    pax: xattrs(full),
+    pax: xattrs(bytes),
   };
   if (type === 'character-device' || type === 'block-device') {
-    const rdev = Number(lgetxattr(full, RDEV_XATTR)?.toString() ?? st.rdev);
+    const rdev = Number(lgetxattr(bytes, RDEV_XATTR)?.toString() ?? st.rdev);
     Object.assign(header, { devmajor: (rdev >> 8) & 0xfff, devminor: (rdev & 0xff) | ((rdev >> 12) & 0xfff00) });
   }
   const key = `${st.dev}:${st.ino}`;
@@ -114,7 +115,7 @@ function isEmpty(path: string, st: Stats): boolean {
 }
 
 /** The file's own xattrs as PAX records (latin1 strings: pax.ts writes them back as bytes). */
-function xattrs(path: string): Record<string, string> | undefined {
+function xattrs(path: Buffer): Record<string, string> | undefined {
   const names = llistxattr(path).filter((n) => !isPrivateXattr(n));
   if (names.length === 0) return undefined;
   return Object.fromEntries(
