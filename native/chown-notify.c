@@ -61,16 +61,20 @@ static int chown_notify_receive(void) {
   return fd;
 }
 
-/* Whether `id` (a 32-bit uid or gid, -1 = unchanged) is inside `map` ("/proc/self/uid_map"). */
+/* The container's id maps (first column: its ids), read once: written before it could install the filter. */
+static char uid_map[4096], gid_map[4096];
+
+static void read_map(const char *path, char *buf, size_t size) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  ssize_t n = fd < 0 ? -1 : read(fd, buf, size - 1);
+  if (fd >= 0) close(fd);
+  buf[n > 0 ? n : 0] = '\0';
+}
+
+/* Whether `id` (a 32-bit uid or gid, -1 = unchanged) is inside `map` (the text of an id map). */
 static int id_mapped(const char *map, uint32_t id) {
   if (id == (uint32_t)-1) return 1;
-  char buf[4096];
-  int fd = open(map, O_RDONLY | O_CLOEXEC);
-  ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof buf - 1);
-  if (fd >= 0) close(fd);
-  if (n <= 0) return 0;
-  buf[n] = '\0';
-  for (char *line = buf; line && *line;) {
+  for (const char *line = map; line && *line;) {
     unsigned long inner, outer, count;
     if (sscanf(line, "%lu %lu %lu", &inner, &outer, &count) == 3 && id >= inner && id - inner < count) return 1;
     line = strchr(line, '\n');
@@ -155,7 +159,7 @@ static int open_proc(pid_t pid, const char *what, int n) {
 static int answer(int listener, const struct seccomp_notif *req) {
   struct chown_call c;
   if (decode(req, &c) != 0) return ENOSYS;
-  if (id_mapped("/proc/self/uid_map", c.uid) && id_mapped("/proc/self/gid_map", c.gid)) return -1;
+  if (id_mapped(uid_map, c.uid) && id_mapped(gid_map, c.gid)) return -1;
   static char path[4096];
   path[0] = '\0';
   int err = c.path ? read_string((pid_t)req->pid, c.path, path, sizeof path) : 0;
@@ -203,6 +207,11 @@ static void on_child(int sig) { (void)sig; }
 static int supervise(pid_t child) {
   int listener = chown_notify_receive();
   if (listener < 0) return wait_for(child);
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/uid_map", child);
+  read_map(path, uid_map, sizeof uid_map);
+  snprintf(path, sizeof path, "/proc/%d/gid_map", child);
+  read_map(path, gid_map, sizeof gid_map);
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = on_child;
