@@ -17,6 +17,7 @@
 #define OWNER_XATTR "security.hutch.chown"
 
 static int notify_sock[2] = {-1, -1}; /* [0] the helper's end, [1] the child's; made before clone */
+static int proc_fd = -1, self_fd = -1; /* the host's /proc and our /proc/self/fd, opened before any chroot */
 
 /* Invariant: with a CHOWN_NOTIFY record, the socket the listener travels on exists before the clone. */
 static void chown_notify_prepare(void) {
@@ -86,8 +87,8 @@ static int id_mapped(const char *map, uint32_t id) {
 /* Copies the NUL-terminated string at `addr` of process `pid` into buf; 0 or an errno. */
 static int read_string(pid_t pid, uint64_t addr, char *buf, size_t size) {
   char path[64];
-  snprintf(path, sizeof path, "/proc/%d/mem", pid);
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  snprintf(path, sizeof path, "%d/mem", pid);
+  int fd = openat(proc_fd, path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return errno;
   size_t got = 0;
   while (got < size) { /* a page at a time: the string may end just before an unmapped page */
@@ -130,32 +131,53 @@ static int decode(const struct seccomp_notif *req, struct chown_call *c) {
   return ENOSYS;
 }
 
-/* In a child: chroot into the caller's root, walk from base, set the owner record; exits with an errno. */
-static void __attribute__((noreturn)) record_owner(int root, int base, const char *path, int nofollow, const char *value) {
-  int self_fd = open("/proc/self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC); /* ours, before the chroot hides it */
-  if (self_fd < 0 || fchdir(root) < 0 || chroot(".") < 0 || fchdir(base) < 0) _exit(errno);
+static struct stat own_root;              /* the root the helper chrooted into (its first caller's); else st_ino 0 */
+#define GONE (-2)                         /* answer(): the call is no longer pending, nobody to answer */
+
+/* From a process chrooted into the caller's root: walks `path` from base, sets the owner record; 0 or an errno. */
+static int set_owner(int base, const char *path, int nofollow, const char *value) {
+  if (fchdir(base) < 0) return errno;
   int target = base;
   if (*path) {
     struct open_how how = {.flags = O_PATH | O_CLOEXEC | (nofollow ? O_NOFOLLOW : 0), .resolve = RESOLVE_NO_MAGICLINKS};
     target = (int)syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof how);
-    if (target < 0) _exit(errno);
+    if (target < 0) return errno;
   }
   char name[16];
   snprintf(name, sizeof name, "%d", target);
   /* Through our own /proc/self/fd/N: the entry the walk found, a symlink itself when not followed. */
-  if (fchdir(self_fd) < 0 || setxattr(name, OWNER_XATTR, value, strlen(value), 0) < 0) _exit(errno);
-  _exit(0);
+  int err = fchdir(self_fd) < 0 || setxattr(name, OWNER_XATTR, value, strlen(value), 0) < 0 ? errno : 0;
+  if (target != base) close(target);
+  return err;
 }
 
-/* Opens /proc/PID/<what> (O_PATH): the caller's root, cwd or fd N. */
+/* The record made by the helper itself when the caller's root is the container's (chrooted in once), else by a child chrooted into it. */
+static int record_owner(int root, int base, const char *path, int nofollow, const char *value) {
+  static int tried;
+  struct stat st;
+  /* Into the first caller's root, once (the child was not dumpable, so not openable, before its exec). */
+  if (!tried++ && (fchdir(root) < 0 || chroot(".") < 0 || stat("/", &own_root) < 0)) own_root.st_ino = 0;
+  if (own_root.st_ino != 0 && fstat(root, &st) == 0 && st.st_dev == own_root.st_dev && st.st_ino == own_root.st_ino)
+    return set_owner(base, path, nofollow, value);
+  pid_t pid = fork(); /* a process that chroot'ed (debootstrap) sees paths from its own root */
+  if (pid == 0) {
+    self_fd = openat(proc_fd, "self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC); /* this child's */
+    _exit(self_fd < 0 || fchdir(root) < 0 || chroot(".") < 0 ? errno : set_owner(base, path, nofollow, value));
+  }
+  int status = 0;
+  if (pid > 0) while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+  return pid < 0 ? errno : WIFEXITED(status) ? WEXITSTATUS(status) : EIO;
+}
+
+/* Opens /proc/PID/<what> (O_PATH) through the host's /proc: the caller's root, cwd or fd N. */
 static int open_proc(pid_t pid, const char *what, int n) {
   char path[64];
-  if (n >= 0) snprintf(path, sizeof path, "/proc/%d/fd/%d", pid, n);
-  else snprintf(path, sizeof path, "/proc/%d/%s", pid, what);
-  return open(path, O_PATH | O_CLOEXEC);
+  if (n >= 0) snprintf(path, sizeof path, "%d/fd/%d", pid, n);
+  else snprintf(path, sizeof path, "%d/%s", pid, what);
+  return openat(proc_fd, path, O_PATH | O_CLOEXEC);
 }
 
-/* Answers one chown: 0 recorded, -1 let the kernel do it, else an errno for the caller. */
+/* Answers one chown: 0 recorded, -1 let the kernel do it, GONE, else an errno for the caller. */
 static int answer(int listener, const struct seccomp_notif *req) {
   struct chown_call c;
   if (decode(req, &c) != 0) return ENOSYS;
@@ -169,15 +191,11 @@ static int answer(int listener, const struct seccomp_notif *req) {
   int base = c.dirfd == AT_FDCWD ? open_proc((pid_t)req->pid, "cwd", -1) : open_proc((pid_t)req->pid, "fd", c.dirfd);
   /* The id is still pending: the pid was the caller when we read its memory and opened its root. */
   uint64_t id = req->id;
-  if (ioctl(listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) < 0) err = ENOENT;
+  if (ioctl(listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) < 0) err = GONE;
   else if (root < 0 || base < 0) err = c.dirfd == AT_FDCWD ? ESRCH : EBADF;
   char value[32];
   snprintf(value, sizeof value, "%u:%u", c.uid, c.gid);
-  pid_t pid = err ? -1 : fork();
-  if (pid == 0) record_owner(root, base, path, c.nofollow, value);
-  int status = 0;
-  if (pid > 0) while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
-  if (!err) err = pid < 0 ? errno : (WIFEXITED(status) ? WEXITSTATUS(status) : EIO);
+  if (!err) err = record_owner(root, base, path, c.nofollow, value);
   if (root >= 0) close(root);
   if (base >= 0) close(base);
   return err;
@@ -194,7 +212,7 @@ static void handle_one(int listener) {
   resp.id = req.id;
   if (err < 0) resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
   else resp.error = -err;
-  if (err == ENOENT) return; /* no longer pending */
+  if (err == GONE) return;
   ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, &resp);
 }
 
@@ -212,6 +230,8 @@ static int supervise(pid_t child) {
   read_map(path, uid_map, sizeof uid_map);
   snprintf(path, sizeof path, "/proc/%d/gid_map", child);
   read_map(path, gid_map, sizeof gid_map);
+  proc_fd = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  self_fd = open("/proc/self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC);
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = on_child;
