@@ -606,6 +606,8 @@ static int child_needs_proc(void) {
   return 1;
 }
 
+static void chown_notify_send(int listener);
+
 /* Invariant: the plan's seccomp filter is installed, with seccomp(2)'s flags from SECCOMP_FLAGS. */
 static void install_seccomp(void) {
   struct record r, f;
@@ -615,7 +617,9 @@ static void install_seccomp(void) {
   if (r.len / sizeof *filter > BPF_MAXINSNS) die(STEP_SECCOMP, E2BIG, r.index);
   memcpy(filter, r.data, r.len);
   struct sock_fprog prog = {(unsigned short)(r.len / sizeof *filter), filter};
-  if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog) < 0) die(STEP_SECCOMP, errno, r.index);
+  long listener = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog);
+  if (listener < 0) die(STEP_SECCOMP, errno, r.index);
+  if (flags & SECCOMP_FILTER_FLAG_NEW_LISTENER) chown_notify_send((int)listener);
 }
 
 /* Invariant: the process runs as the plan's user with exactly the plan's capabilities. */
@@ -711,6 +715,8 @@ static int above_pty(int fd, uint32_t step) {
   close(fd);
   return high;
 }
+
+#include "chown-notify.c"
 
 /* Invariant: a host path the child needs after pivot_root is held open (O_PATH) by fd. */
 static int hold_path(uint16_t tag, uint32_t step) {
@@ -851,6 +857,7 @@ int main(int argc, char **argv) {
      so that cgroup, not ours, is the root the container sees. */
   int open_child = child_needs_proc();
   if (open_child && prctl(PR_SET_DUMPABLE, 1) < 0) die(STEP_SEAL, errno, 0); /* the child inherits it */
+  chown_notify_prepare();
   pid_t child = (pid_t)syscall(SYS_clone, (unsigned long)(flags & ~(uint32_t)CLONE_NEWCGROUP) | SIGCHLD, NULL, NULL, NULL, 0);
   if (child < 0) die(STEP_CLONE, errno, r.index);
   if (child == 0) run_child(); /* never returns */
@@ -865,5 +872,5 @@ int main(int argc, char **argv) {
   close(FAIL_FD); /* from here on only the child reports; EOF on fd 5 means it exec'd */
   if (find(TAG_DETACH, &r)) return 0; /* the caller's subreaper (conmon) adopts the child */
   install_forwarding(child);
-  return wait_for(child);
+  return notify_sock[0] >= 0 ? supervise(child) : wait_for(child);
 }

@@ -54,6 +54,11 @@ export interface RunCommandRequest extends RunRequest {
    * writable layer (the union's upper directory) a layer of the image it builds.
    */
   onSuccess?: (layer: WritableLayer) => Promise<void>;
+  /**
+   * With a single mapped uid, chown to other ids is recorded in the union instead of refused
+   * (`hutch build`'s RUN; the helper answers the chown family, docs/security.md).
+   */
+  chownNotify?: boolean;
 }
 
 /** A finished container's writable layer, as engine/commit reads it. */
@@ -117,6 +122,7 @@ export async function runCommand(req: RunCommandRequest, io: RunCommandIo): Prom
       ...setup.options,
       hooks: [...setup.options.hooks, ...(req.hooks ?? [])],
       preserveFds: req.preserveFds,
+      chownNotify: req.chownNotify === true && made.blueprint.uidMappings.reduce((n, m) => n + m.size, 0) === 1,
       forwardSignals: true,
     });
     faultPoint('exited');

@@ -4,7 +4,7 @@ import { CommandError, HelperError, UserNsError } from '../../errors.js';
 import { spawnHelper, WIRE, type HelperProcess } from '../../runtime/nsexec.js';
 import { planFromSpec, type PlanOptions } from '../../runtime/plan.js';
 import { namespaceOf, type Spec } from '../../runtime/spec.js';
-import { compileSeccomp } from '../../security/seccomp/index.js';
+import { CHOWN_FAMILY, compileSeccomp } from '../../security/seccomp/index.js';
 import { parseMapText } from '../../userns/idmap.js';
 import { writeIdMaps, type MapWriter } from '../../userns/newidmap.js';
 import type { TerminalIo } from './terminal.js';
@@ -64,10 +64,13 @@ export async function createContainer(spec: Spec, options: LaunchOptions = {}): 
   const ownUserns = userns !== undefined && userns.path === undefined; // a path joins one (exec)
   const gidMappings = ownUserns ? undefined : parseMapText(readFileSync('/proc/self/gid_map', 'utf8'));
   // linux.seccomp of either face goes through the one compiler; a given program overrides it.
+  // chownNotify: the chown family goes to the helper; without a profile, every other call is allowed.
+  const notify = options.chownNotify ? CHOWN_FAMILY : [];
+  const profile = spec.linux?.seccomp ?? (options.chownNotify ? { defaultAction: 'SCMP_ACT_ALLOW' } : undefined);
   const filter =
     options.seccomp !== undefined
       ? { program: options.seccomp, flags: options.seccompFlags ?? 0 }
-      : spec.linux?.seccomp && compileSeccomp(spec.linux.seccomp);
+      : profile && compileSeccomp(profile, undefined, notify);
   const plan = planFromSpec(
     spec,
     { isDirectory, gidMappings },
