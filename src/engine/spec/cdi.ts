@@ -1,15 +1,16 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { UsageError } from '../../errors.js';
-import type { Mount } from '../../runtime/spec.js';
+import type { Hook, Hooks, Mount } from '../../runtime/spec.js';
 import { deviceMount } from './devices.js';
 
 /**
- * CDI, the Container Device Interface (github.com/cncf-tags/container-device-interface): JSON
- * specs a vendor's tool writes to /etc/cdi or /var/run/cdi, naming devices `vendor.com/class=name`
- * and what a container using one gets (containerEdits). hutch reads *.json only (not *.yaml), and
- * applies env, deviceNodes (bound as --device is) and bind mounts; hooks and the other edits are
- * refused rather than skipped, as hutch's `run` has no place to run a vendor's hook.
+ * CDI, the Container Device Interface (github.com/cncf-tags/container-device-interface): JSON or
+ * YAML specs a vendor's tool writes to /etc/cdi or /var/run/cdi, naming devices
+ * `vendor.com/class=name` and what a container using one gets (containerEdits). hutch applies env,
+ * deviceNodes (bound as --device is), bind mounts and hooks (the OCI spec's, run as both faces run
+ * them: engine/launch/hooks.ts); other edits are refused rather than skipped. A spec is trusted as
+ * in podman: the admin wrote it, and its hooks are host programs run with the user's rights.
  */
 
 /** podman's defaults; a later folder's device of the same name wins. */
@@ -17,18 +18,24 @@ export const CDI_SPEC_DIRS = ['/etc/cdi', '/var/run/cdi'];
 
 const CDI_VERSIONS = ['0.3.0', '0.4.0', '0.5.0', '0.6.0', '0.7.0', '0.8.0', '1.0.0'];
 const EDIT_KEYS = ['env', 'deviceNodes', 'mounts', 'hooks'];
+const HOOK_NAMES = ['prestart', 'createRuntime', 'createContainer', 'startContainer', 'poststart', 'poststop'] as const;
 
-/** What devices add to a container: KEY=VALUE entries and mounts. */
+/** What devices add to a container: KEY=VALUE entries, mounts and OCI hooks (none when absent). */
 export interface DeviceEdits {
   env: string[];
   mounts: Mount[];
+  hooks?: Hooks;
+}
+
+interface CdiHook extends Hook {
+  hookName: (typeof HOOK_NAMES)[number];
 }
 
 interface ContainerEdits {
   env?: string[];
   deviceNodes?: { path: string; hostPath?: string; permissions?: string }[];
   mounts?: { hostPath: string; containerPath: string; type?: string; options?: string[] }[];
-  hooks?: unknown[];
+  hooks?: CdiHook[];
 }
 
 /** One spec file, checked. */
@@ -118,8 +125,25 @@ function checkEdits(file: string, where: string, raw: unknown): ContainerEdits {
     )
       throw invalidSpec(file, `${where}.mounts[${i}].options must be strings`);
   });
-  list('hooks');
+  list('hooks').forEach((h, i) => checkHook(file, `${where}.hooks[${i}]`, h));
   return edits as ContainerEdits;
+}
+
+/** A hook as the OCI spec has it, named by its kind: a host program (absolute), strings, a timeout. */
+function checkHook(file: string, where: string, hook: Record<string, unknown>): void {
+  if (!HOOK_NAMES.includes(hook.hookName as CdiHook['hookName']))
+    throw invalidSpec(
+      file,
+      `${where}.hookName ${JSON.stringify(hook.hookName)} is not one of ${HOOK_NAMES.join(', ')}`,
+    );
+  paths(file, where, hook, ['path'], []);
+  for (const key of ['args', 'env'])
+    if (hook[key] !== undefined && !array(file, `${where}.${key}`, hook[key]).every((v) => typeof v === 'string'))
+      throw invalidSpec(file, `${where}.${key} must be strings`);
+  if (hook.env !== undefined && !(hook.env as string[]).every((e) => e.indexOf('=') > 0))
+    throw invalidSpec(file, `${where}.env must be KEY=VALUE strings`);
+  if (hook.timeout !== undefined && (!Number.isInteger(hook.timeout) || (hook.timeout as number) <= 0))
+    throw invalidSpec(file, `${where}.timeout must be a positive number of seconds`);
 }
 
 function paths(
@@ -166,10 +190,19 @@ export function cdiEdits(names: string[], specs: CdiSpec[]): DeviceEdits {
   }
   const used = [...new Set([...chosen.values()].map((d) => d.spec))];
   const all = [...used.map((s) => ({ spec: s, edits: s.edits })), ...chosen.values()];
+  const hooks = all.flatMap((d) => d.edits.hooks ?? []);
   return {
     env: all.flatMap((d) => d.edits.env ?? []),
-    mounts: all.flatMap((d) => applyEdits(d.spec.file, d.edits)),
+    mounts: all.flatMap((d) => applyEdits(d.edits)),
+    ...(hooks.length === 0 ? {} : { hooks: ociHooks(hooks) }),
   };
+}
+
+/** CDI's list of named hooks as the OCI spec's hooks by kind, each kind in the specs' order. */
+function ociHooks(hooks: CdiHook[]): Hooks {
+  const out: Hooks = {};
+  for (const { hookName, ...hook } of hooks) (out[hookName] ??= []).push(hook);
+  return out;
 }
 
 function unknownDevice(name: string, known: string[]): UsageError {
@@ -182,15 +215,7 @@ function unknownDevice(name: string, known: string[]): UsageError {
   );
 }
 
-function applyEdits(file: string, edits: ContainerEdits): Mount[] {
-  if ((edits.hooks ?? []).length > 0)
-    throw new UsageError(
-      'CDI_HOOKS_UNSUPPORTED',
-      `cannot apply CDI spec ${file}: it has hooks, which hutch run does not run`,
-      {
-        hint: "generate the spec without hooks, or bind the device's files with --device and -v",
-      },
-    );
+function applyEdits(edits: ContainerEdits): Mount[] {
   const nodes = (edits.deviceNodes ?? []).map((n) =>
     deviceMount(`${n.hostPath ?? n.path}:${n.path}${n.permissions === undefined ? '' : `:${n.permissions}`}`),
   );

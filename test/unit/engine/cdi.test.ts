@@ -73,7 +73,7 @@ it('an unknown device names the known ones', () => {
   expect(codeOf(() => deviceEdits({ devices: ['other.com/x=all'], cdiSpecDirs: [dir] }))).toBe('CDI_DEVICE_UNKNOWN');
 });
 
-it('a bad spec is refused naming its file; hooks are refused when used', () => {
+it('a bad spec is refused naming its file, a bad hook too', () => {
   const cases: [unknown, string][] = [
     ['{not json', 'not JSON'],
     [{ ...fake, cdiVersion: '9.9.9' }, 'cdiVersion "9.9.9"'],
@@ -85,6 +85,10 @@ it('a bad spec is refused naming its file; hooks are refused when used', () => {
       'hostPath must be an absolute path',
     ],
     [{ ...fake, devices: [{ name: '0', containerEdits: { env: ['NOEQUALS'] } }] }, 'KEY=VALUE'],
+    [{ ...fake, containerEdits: { hooks: [{ hookName: 'later', path: '/bin/true' }] } }, 'hookName "later"'],
+    [{ ...fake, containerEdits: { hooks: [{ hookName: 'poststop', path: 'true' }] } }, 'path must be an absolute'],
+    [{ ...fake, containerEdits: { hooks: [{ hookName: 'poststop', path: '/x', args: [1] }] } }, 'args must be strings'],
+    [{ ...fake, containerEdits: { hooks: [{ hookName: 'poststop', path: '/x', timeout: 0 }] } }, 'timeout must be'],
   ];
   for (const [spec, why] of cases) {
     const dir = specDir(spec);
@@ -92,10 +96,25 @@ it('a bad spec is refused naming its file; hooks are refused when used', () => {
     expect(message).toMatch(new RegExp(`^invalid CDI spec ${join(dir, 'v0.json')}: `));
     expect(message).toContain(why);
   }
-  const hooked = { ...fake, containerEdits: { hooks: [{ hookName: 'createContainer', path: '/bin/true' }] } };
-  expect(codeOf(() => deviceEdits({ devices: ['example.com/gpu=0'], cdiSpecDirs: [specDir(hooked)] }))).toBe(
-    'CDI_HOOKS_UNSUPPORTED',
-  );
+});
+
+it("a spec's hooks become the OCI spec's, by kind, in order, once per spec", () => {
+  const hook = (hookName: string, path: string): object => ({ hookName, path, args: [path, hookName] });
+  const hooked = {
+    ...fake,
+    containerEdits: { hooks: [hook('createContainer', '/a'), hook('poststop', '/b')] },
+    devices: fake.devices.map((d) => ({ ...d, containerEdits: { hooks: [hook('createContainer', `/d${d.name}`)] } })),
+  };
+  const edits = deviceEdits({ devices: ['example.com/gpu=all'], cdiSpecDirs: [specDir(hooked)] });
+  expect(edits.hooks).toEqual({
+    createContainer: [
+      { path: '/a', args: ['/a', 'createContainer'] },
+      { path: '/d0', args: ['/d0', 'createContainer'] },
+      { path: '/d1', args: ['/d1', 'createContainer'] },
+    ],
+    poststop: [{ path: '/b', args: ['/b', 'poststop'] }],
+  });
+  expect(deviceEdits({ devices: ['example.com/gpu=0'], cdiSpecDirs: [specDir(fake)] }).hooks).toBeUndefined();
 });
 
 it('--gpus all takes the nvidia.com/gpu spec when there is one; anything but all is refused', () => {
