@@ -1,5 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { isAbsolute, join } from 'node:path';
+import type * as Yaml from 'yaml';
 import { UsageError } from '../../errors.js';
 import type { Hook, Hooks, Mount } from '../../runtime/spec.js';
 import { deviceMount } from './devices.js';
@@ -51,7 +53,7 @@ export function isCdiDevice(value: string): boolean {
   return /^[A-Za-z0-9][A-Za-z0-9.-]*\/[A-Za-z0-9][A-Za-z0-9_.-]*=[A-Za-z0-9_.:-]+$/.test(value);
 }
 
-/** Every *.json spec of the folders, in order; a missing folder has none. */
+/** Every *.json and *.yaml spec of the folders (CDI's two kinds), in order; a missing folder has none. */
 export function readCdiSpecs(dirs: string[]): CdiSpec[] {
   return dirs.flatMap((dir) => specFiles(dir).map((file) => parseCdiSpec(file, readSpecFile(file))));
 }
@@ -59,7 +61,7 @@ export function readCdiSpecs(dirs: string[]): CdiSpec[] {
 function specFiles(dir: string): string[] {
   try {
     return readdirSync(dir)
-      .filter((name) => name.endsWith('.json'))
+      .filter((name) => name.endsWith('.json') || name.endsWith('.yaml'))
       .sort()
       .map((name) => join(dir, name));
   } catch (error) {
@@ -69,10 +71,31 @@ function specFiles(dir: string): string[] {
 }
 
 function readSpecFile(file: string): unknown {
+  let text: string;
   try {
-    return JSON.parse(readFileSync(file, 'utf8')) as unknown;
+    text = readFileSync(file, 'utf8');
   } catch (error) {
-    throw invalidSpec(file, error instanceof SyntaxError ? `not JSON: ${error.message}` : String(error));
+    throw invalidSpec(file, `cannot read it: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+  }
+  if (file.endsWith('.yaml')) return parseYaml(file, text);
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (error) {
+    throw invalidSpec(file, `not JSON: ${(error as Error).message}`);
+  }
+}
+
+/**
+ * One YAML document (nvidia-ctk's default output), strictly: a repeated key, a second document
+ * or an alias bomb is an error. The parser (npm's yaml, outside the bundle: scripts/bundle.mjs) is
+ * loaded only here: it costs a run that reads no YAML spec several times smol-toml's load time.
+ */
+function parseYaml(file: string, text: string): unknown {
+  const { parse } = createRequire(import.meta.url)('yaml') as typeof Yaml;
+  try {
+    return parse(text, { strict: true, uniqueKeys: true, maxAliasCount: 100, prettyErrors: false }) as unknown;
+  } catch (error) {
+    throw invalidSpec(file, `not YAML: ${(error as Error).message.split('\n')[0]}`);
   }
 }
 

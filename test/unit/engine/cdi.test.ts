@@ -9,12 +9,16 @@ const root = mkdtempSync(join(tmpdir(), 'hutch-cdi-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 let n = 0;
-/** A fresh spec folder holding the given specs, as vendor.json files. */
+/** A fresh spec folder holding the given specs, as vendor.json files (or .yaml ones). */
 function specDir(...specs: unknown[]): string {
+  return specDirOf('json', specs);
+}
+
+function specDirOf(ext: 'json' | 'yaml', specs: unknown[]): string {
   const dir = join(root, `d${n++}`);
   mkdirSync(dir);
   specs.forEach((spec, i) =>
-    writeFileSync(join(dir, `v${i}.json`), typeof spec === 'string' ? spec : JSON.stringify(spec)),
+    writeFileSync(join(dir, `v${i}.${ext}`), typeof spec === 'string' ? spec : JSON.stringify(spec)),
   );
   return dir;
 }
@@ -115,6 +119,59 @@ it("a spec's hooks become the OCI spec's, by kind, in order, once per spec", () 
     poststop: [{ path: '/b', args: ['/b', 'poststop'] }],
   });
   expect(deviceEdits({ devices: ['example.com/gpu=0'], cdiSpecDirs: [specDir(fake)] }).hooks).toBeUndefined();
+});
+
+// As nvidia-ctk cdi generate writes it (its default format), abridged.
+const NVIDIA_YAML = `---
+cdiVersion: 0.5.0
+kind: nvidia.com/gpu
+devices:
+- name: "0"
+  containerEdits:
+    deviceNodes:
+    - path: /dev/nvidia0
+      hostPath: /dev/zero
+containerEdits:
+  env:
+  - NVIDIA_VISIBLE_DEVICES=void
+  hooks:
+  - hookName: createContainer
+    path: /usr/bin/nvidia-cdi-hook
+    args:
+    - nvidia-cdi-hook
+    - update-ldcache
+    - --folder
+    - /usr/lib/x86_64-linux-gnu
+  mounts:
+  - hostPath: /etc
+    containerPath: /opt/etc
+    options:
+    - ro
+    - nosuid
+    - nodev
+    - bind
+`;
+
+it('reads *.yaml specs as nvidia-ctk writes them, with the checks of JSON', () => {
+  const edits = deviceEdits({ devices: ['nvidia.com/gpu=0'], cdiSpecDirs: [specDirOf('yaml', [NVIDIA_YAML])] });
+  expect(edits.env).toEqual(['NVIDIA_VISIBLE_DEVICES=void']);
+  expect(edits.mounts.map((m) => [m.source, m.destination])).toEqual([
+    ['/etc', '/opt/etc'],
+    ['/dev/zero', '/dev/nvidia0'],
+  ]);
+  expect(edits.hooks?.createContainer?.[0]?.args?.[1]).toBe('update-ldcache');
+  const bad: [string, string][] = [
+    ['kind: a.com/b\nkind: c.com/d\n', 'not YAML: Map keys must be unique'],
+    ['cdiVersion: 0.5.0\n---\nkind: a.com/b\n', 'not YAML: Source contains multiple documents'],
+    ['devices: [\n', 'not YAML'],
+    [NVIDIA_YAML.replace('name: "0"', 'name: 0'), 'devices[0].name 0 is not a device name'],
+    [NVIDIA_YAML.replace('cdiVersion: 0.5.0', 'cdiVersion: 0.5'), 'cdiVersion 0.5 is not one hutch knows'],
+  ];
+  for (const [text, why] of bad) {
+    const dir = specDirOf('yaml', [text]);
+    const message = messageOf(() => deviceEdits({ devices: ['nvidia.com/gpu=0'], cdiSpecDirs: [dir] }));
+    expect(message).toContain(`invalid CDI spec ${join(dir, 'v0.yaml')}: ${why}`);
+  }
 });
 
 it('--gpus all takes the nvidia.com/gpu spec when there is one; anything but all is refused', () => {
