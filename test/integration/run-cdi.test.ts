@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { beforeAll, expect, it } from 'vitest';
 import { requires } from '../helpers/host.js';
 import { containerTest } from '../helpers/container-test.js';
+import { hutch } from '../helpers/hutch-cli.js';
 
 const t = containerTest();
 
@@ -42,10 +43,14 @@ it('--device vendor.com/class=name applies the CDI spec: device node, env and mo
   }
 });
 
-it('--gpus all takes the nvidia.com/gpu CDI spec', async () => {
+it('--gpus all, N and device=A take the nvidia.com/gpu CDI spec', async () => {
   const dir = specDir('nvidia', 'nvidia.com/gpu');
-  const r = await t.sh(SCRIPT, ['--network', 'none', '--cdi-spec-dir', dir, '--gpus', 'all']);
-  expect([r.stderr, ...String(r.stdout).split('\n')]).toEqual(['', '4', '1.0', 'fake 1.0', '0']);
+  for (const gpus of ['all', '1', 'device=0']) {
+    const r = await t.sh(SCRIPT, ['--network', 'none', '--cdi-spec-dir', dir, '--gpus', gpus]);
+    expect([r.stderr, ...String(r.stdout).split('\n')]).toEqual(['', '4', '1.0', 'fake 1.0', '0']);
+  }
+  const two = await t.sh('true', ['--network', 'none', '--cdi-spec-dir', dir, '--gpus', '2']);
+  expect([two.exitCode, two.stderr]).toEqual([125, expect.stringContaining('has 1 GPU by index (0)')]);
 });
 
 it('an unknown CDI device, a bad spec and no GPU are errors naming what is wrong', async () => {
@@ -125,4 +130,40 @@ it('a failing or missing CDI hook fails the run naming the hook and why, leaving
   const m = await t.sh('echo ran', cdiArgs(hookedSpecDir('missing', [{ hookName: 'createRuntime', path: absent }])));
   expect([m.exitCode, m.stdout]).toEqual([125, '']);
   expect(m.stderr).toContain(`createRuntime hook ${absent} failed: ENOENT`);
+});
+
+it('run -d and create take --cdi-spec-dir and --device (a YAML spec, a hook) through the same blueprint', async () => {
+  const dir = join(t.box.dir, 'yaml');
+  mkdirSync(dir);
+  const log = join(t.box.dir, 'hooks.log');
+  const hook = hookScript('createContainer', log, 'echo hooked > "$root/hooked"');
+  writeFileSync(
+    join(dir, 'fake.yaml'),
+    [
+      'cdiVersion: 0.5.0',
+      'kind: example.com/gpu',
+      'devices:',
+      '- name: "0"',
+      '  containerEdits:',
+      '    deviceNodes: [{ path: /dev/fakegpu0, hostPath: /dev/zero }]',
+      'containerEdits:',
+      '  env: [FAKE_DRIVER=yaml]',
+      `  hooks: [{ hookName: createContainer, path: ${hook} }]`,
+      '',
+    ].join('\n'),
+  );
+  const h = (...args: string[]) => hutch([args[0]!, '--root', t.box.root, ...args.slice(1)]);
+  const flags = ['--rootfs', t.rootfs, ...cdiArgs(dir).slice(0, -1), 'example.com/gpu=0'];
+  const script = 'head -c 4 /dev/fakegpu0 | wc -c; echo $FAKE_DRIVER; cat /hooked';
+  const detached = await h('run', '-d', '--name', 'd', ...flags, '--', 'sh', '-c', script);
+  expect([detached.exitCode, detached.stderr]).toEqual([0, '']);
+  const created = await h('create', '--name', 'c', ...flags, '--', 'sh', '-c', script);
+  expect([created.exitCode, created.stderr]).toEqual([0, '']);
+  expect((await h('start', 'c')).exitCode).toBe(0);
+  for (const name of ['d', 'c']) {
+    expect((await h('wait', name)).stdout).toBe('0');
+    expect((await h('logs', name)).stdout).toBe('4\nyaml\nhooked');
+    expect((await h('rm', name)).exitCode).toBe(0);
+  }
+  expect(readFileSync(log, 'utf8')).toBe('createContainer creating\n'.repeat(2));
 });

@@ -174,10 +174,27 @@ it('reads *.yaml specs as nvidia-ctk writes them, with the checks of JSON', () =
   }
 });
 
-it('--gpus all takes the nvidia.com/gpu spec when there is one; anything but all is refused', () => {
-  const nvidia = { ...fake, kind: 'nvidia.com/gpu' };
-  expect(deviceEdits({ gpus: 'all', cdiSpecDirs: [specDir(nvidia)] }).env).toEqual(['FAKE_DRIVER=1', 'GPU=0']);
-  expect(codeOf(() => deviceEdits({ gpus: '2', cdiSpecDirs: [specDir(nvidia)] }))).toBe('GPUS_INVALID');
+it('--gpus all, N and device=A,B take the nvidia.com/gpu spec; anything else is refused', () => {
+  const nvidia = {
+    ...fake,
+    kind: 'nvidia.com/gpu',
+    devices: ['0', '1', '10', '2', 'GPU-abc'].map((name) => ({ name, containerEdits: { env: [`GPU=${name}`] } })),
+  };
+  const dir = specDir(nvidia);
+  const gpus = (value: string): string[] => deviceEdits({ gpus: value, cdiSpecDirs: [dir] }).env.slice(1);
+  expect(gpus('all')).toEqual(['GPU=0', 'GPU=1', 'GPU=10', 'GPU=2', 'GPU=GPU-abc']);
+  expect(gpus('3')).toEqual(['GPU=0', 'GPU=1', 'GPU=2']);
+  expect(gpus('count=1')).toEqual(['GPU=0']);
+  expect(gpus('device=2,GPU-abc')).toEqual(['GPU=2', 'GPU=GPU-abc']);
+  expect(gpus('"device=1"')).toEqual(['GPU=1']);
+  expect(messageOf(() => gpus('5'))).toContain('the nvidia.com/gpu CDI spec has 4 GPUs by index (0, 1, 2, 10)');
+  expect(codeOf(() => gpus('device=7'))).toBe('CDI_DEVICE_UNKNOWN');
+  for (const bad of ['0', 'all,capabilities=utility', 'driver=nvidia', 'device=', 'some'])
+    expect([bad, codeOf(() => gpus(bad))]).toEqual([bad, 'GPUS_INVALID']);
+  const other = specDir(fake);
+  expect(messageOf(() => deviceEdits({ gpus: '2', cdiSpecDirs: [other] }))).toContain(
+    'cannot add --gpus 2: picking GPUs needs the nvidia.com/gpu CDI spec',
+  );
 });
 
 it("finds the driver's libraries in ldconfig -p's listing", () => {
