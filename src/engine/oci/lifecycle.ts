@@ -18,7 +18,7 @@ import { atomicWriteFile, withLock } from '../../sys/fs.js';
 import { mkfifo } from '../../sys/pipe.js';
 import { isSameProcess, processStartTime } from '../../sys/proc.js';
 import { createContainer, runHooks, runHooksInside, type OciStateJson } from '../launch/index.js';
-import { execSpec } from '../spec/index.js';
+import { execSpec, unstartedSpec } from '../spec/index.js';
 import { ociCgroup, removeOciCgroup } from './cgroup.js';
 import type { CgroupInfo } from '../../cgroups/cgroup.js';
 import { applyOomScoreAdj, unappliedSettings } from './extras.js';
@@ -153,7 +153,7 @@ export async function ociStart(root: string, id: string): Promise<void> {
     throw new UsageError('CONTAINER_STATE', `cannot start container ${id}: it is ${status}`, {
       hint: status === 'stopped' ? `delete it and create it again` : 'only a created container can be started',
     });
-  const joining = { spec: record.spec, joining: (p: Process) => execSpec(record.spec, record.pid, p) };
+  const joining = { spec: record.spec, joining: (p: Process) => execSpec(unstartedSpec(record.spec), record.pid, p) };
   await runHooksInside('startContainer', record.spec.hooks?.startContainer, joining, stateJson(record));
   const fifo = openSync(join(root, id, 'exec.fifo'), 'r'); // the process waits to open it for writing
   try {
