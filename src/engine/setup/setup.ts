@@ -244,7 +244,10 @@ export async function prepareLaunch(setup: ContainerSetup, ctx: LaunchContext): 
     ...(target ? placementForTarget(target, holder?.userns) : { userns: holder?.userns }),
     ...(setup.image || setup.squash ? {} : { rootfs: rootfs?.path }),
   };
-  const hooks = hookSteps(ctx.id, specFromBlueprint(ctx.blueprint, placement), join(ctx.dirs.run, 'bundle'), ctx);
+  const hooks =
+    ctx.blueprint.hooks === undefined
+      ? { hooks: [] }
+      : hookSteps(ctx.id, specFromBlueprint(ctx.blueprint, placement), join(ctx.dirs.run, 'bundle'), ctx);
   return {
     placement,
     options: {
