@@ -134,16 +134,15 @@ describe('hooks', () => {
     mkdirSync(out);
     const hook = (name: string) => ({ path: '/bin/sh', args: ['sh', '-c', `cat > ${out}/${name}`] });
     const inside = { path: '/bin/sh', args: ['sh', '-c', '{ cat; echo; hostname; } > /started'] }; // runs in the container
-    config(
-      ['sleep', '1000'],
-      (c) =>
-        (c.hooks = {
-          createRuntime: [hook('createRuntime')],
-          startContainer: [inside],
-          poststart: [hook('poststart')],
-          poststop: [hook('poststop')],
-        }),
-    );
+    config(['sleep', '1000'], (c) => {
+      c.linux.namespaces.push({ type: 'cgroup' }); // made at start: startContainer hooks do not join it
+      c.hooks = {
+        createRuntime: [hook('createRuntime')],
+        startContainer: [inside],
+        poststart: [hook('poststart')],
+        poststop: [hook('poststop')],
+      };
+    });
     await rtBg('create', '--bundle', bundle, 'h1');
     const created = JSON.parse(readFileSync(join(out, 'createRuntime'), 'utf8'));
     expect(created).toMatchObject({ id: 'h1', status: 'created', bundle });

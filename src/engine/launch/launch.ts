@@ -30,6 +30,10 @@ export interface LaunchOptions extends PlanOptions {
    */
   takeTerminal?: (master: number) => void;
   hooks?: ContainerHook[];
+  /** Called by `start()` before the process execs (startContainer hooks); a throw ends the container. */
+  starting?: ContainerHook;
+  /** Called by `start()` once the process exec'd (poststart hooks). */
+  started?: ContainerHook;
   /** Forward SIGINT, SIGTERM, SIGHUP, ... received by this process to the container. */
   forwardSignals?: boolean;
   /** The namespace owner writing the maps (default: this process's uid and gid). */
@@ -110,7 +114,7 @@ export async function createContainer(spec: Spec, options: LaunchOptions = {}): 
     await detach?.();
     throw refine(error, spec);
   }
-  return created(helper, pid, spec, detach);
+  return created(helper, pid, spec, detach, options);
 }
 
 /** Creates, starts and waits for a container; the launch path of `hutch run`. */
@@ -145,18 +149,25 @@ function created(
   pid: number,
   spec: Spec,
   detach: (() => Promise<void>) | undefined,
+  options: Pick<LaunchOptions, 'starting' | 'started'>,
 ): CreatedContainer {
   return {
     pid,
     helperPid: helper.helperPid,
     start: async () => {
       try {
+        if (options.starting !== undefined)
+          await options.starting(pid).catch((error: unknown) => {
+            helper.kill('SIGKILL');
+            throw error;
+          });
         await helper.go();
       } catch (error) {
         await helper.exited();
         await detach?.();
         throw refine(error, spec);
       }
+      await options.started?.(pid);
     },
     wait: async () => {
       const exitCode = await helper.exited();

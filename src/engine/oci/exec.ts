@@ -5,10 +5,9 @@ import type { Process, Spec } from '../../runtime/spec.js';
 import { atomicWriteFile } from '../../sys/fs.js';
 import { processStartTime } from '../../sys/proc.js';
 import { execSpec } from '../spec/index.js';
-import { runHooks } from './hooks.js';
 import { loadBundle } from './lifecycle.js';
 import { ociStatus, read, stateJson, writeRecord, type OciRecord } from './state.js';
-import { createContainer } from '../launch/index.js';
+import { createContainer, runHooks } from '../launch/index.js';
 import { applyOomScoreAdj, unappliedSettings } from './extras.js';
 
 /** `hutch runtime run` without --detach: create, start and wait in the foreground; returns the status. */

@@ -2,11 +2,11 @@ import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, r
 import { join } from 'node:path';
 import { UsageError } from '../../errors.js';
 import { privateTmpDir } from '../../paths.js';
-import type { Hook, Spec } from '../../runtime/spec.js';
+import type { Hook, Process, Spec } from '../../runtime/spec.js';
 import { atomicWriteFile } from '../../sys/atomic-write.js';
 import { isSameProcess } from '../../sys/proc.js';
 import type { CgroupInfo } from '../../cgroups/cgroup.js';
-import type { OciStateJson } from './hooks.js';
+import type { OciStateJson } from '../launch/index.js';
 
 /**
  * The OCI runtime face's record store and the verbs that touch only a record and its process
@@ -47,7 +47,7 @@ export async function ociStart(root: string, id: string): Promise<void> {
     });
   const inside = record.spec.hooks?.startContainer;
   if (hasHooks(inside))
-    await (await import('./hooks.js')).runHooksInside('startContainer', inside, record, stateJson(record));
+    await startContainerHooks(record, inside);
   const fifo = openSync(join(root, id, 'exec.fifo'), 'r'); // the process waits to open it for writing
   try {
     readSync(fifo, Buffer.alloc(1));
@@ -124,10 +124,20 @@ export async function ociDelete(root: string, id: string, force: boolean): Promi
 async function runOutsideHooks(kind: string, hooks: Hook[] | undefined, state: OciStateJson): Promise<void> {
   if (!hasHooks(hooks)) return;
   await (
-    await import('./hooks.js')
+    await import('../launch/index.js')
   )
     .runHooks(kind, hooks, state)
     .catch((error) => process.stderr.write(`hutch: warning: ${(error as Error).message}\n`));
+}
+
+/** startContainer hooks run inside the created container; the launcher loads only when there are some. */
+async function startContainerHooks(record: OciRecord, hooks: Hook[]): Promise<void> {
+  const [{ runHooksInside }, { execSpec, unstartedSpec }] = await Promise.all([
+    import('../launch/index.js'),
+    import('../spec/index.js'),
+  ]);
+  const joining = (p: Process): Spec => execSpec(unstartedSpec(record.spec), record.pid, p);
+  await runHooksInside('startContainer', hooks, { spec: record.spec, joining }, stateJson(record));
 }
 
 function hasHooks(hooks: Hook[] | undefined): hooks is Hook[] {
