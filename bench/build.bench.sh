@@ -37,10 +37,7 @@ as_user bash -c "cd $ctx && hyperfine -N --style basic --runs $runs --export-jso
   -n podman-cached '$p build --network none -q -t localhost/b .' \
   -n hutch-cached '$h build --root $work/hs --network none -q -t localhost/b .'" >/dev/null 2>&1
 
-node -e '
-const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).results;
-const med = Object.fromEntries(r.map((x) => [x.command, x.median]));
-console.log(`build, ${r[0].times.length} runs each, median seconds`);
-for (const x of r) console.log(`${x.command.padEnd(14)} ${x.median.toFixed(3)}s  (min ${x.min.toFixed(3)}, max ${x.max.toFixed(3)})`);
+node --input-type=module -e '
+const med = (await import(process.argv[1])).medians(process.argv[2], "build");
 for (const k of ["first", "cached"]) console.log(`hutch/podman ${k.padEnd(6)} = ${(med["hutch-" + k] / med["podman-" + k]).toFixed(2)}x`);
-' "$work/result.json"
+' "$repo/bench/report.mjs" "$work/result.json"

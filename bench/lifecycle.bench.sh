@@ -23,10 +23,7 @@ as_user bash -c "cd /tmp && hyperfine -N --style basic --warmup 1 --runs $runs -
   -n hutch-exec '$h exec --root $work/state box true' \
   -n hutch-ps '$h ps -a --root $work/state'" >/dev/null 2>&1
 
-node -e '
-const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).results;
-const med = Object.fromEntries(r.map((x) => [x.command, x.median]));
-console.log(`lifecycle, ${r[0].times.length} runs each, median seconds`);
-for (const x of r) console.log(`${x.command.padEnd(21)} ${x.median.toFixed(3)}s  (min ${x.min.toFixed(3)}, max ${x.max.toFixed(3)})`);
+node --input-type=module -e '
+const med = (await import(process.argv[1])).medians(process.argv[2], "lifecycle");
 console.log(`podman with hutch-runtime / with runc = ${(med["podman-hutch-runtime"] / med["podman-runc"]).toFixed(2)}x`);
-' "$work/result.json"
+' "$repo/bench/report.mjs" "$work/result.json"

@@ -32,13 +32,10 @@ as_user bash -c "cd /tmp && hyperfine -N --style basic --warmup 2 --runs $runs -
   -n hutch-image 'node $repo/bin/hutch run --rm --root $work/state $image true' \
   -n podman-image '$podman run --rm $image true'" >/dev/null 2>&1
 
-node -e '
-const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).results;
-const med = Object.fromEntries(r.map((x) => [x.command, x.median]));
-console.log(`hutch run vs bwrap vs podman (runc), ${r[0].times.length} runs each, median seconds`);
-for (const x of r) console.log(`${x.command.padEnd(12)} ${x.median.toFixed(3)}s  (min ${x.min.toFixed(3)}, max ${x.max.toFixed(3)})  ratio to hutch ${(x.median / med.hutch).toFixed(2)}`);
+node --input-type=module -e '
+const med = (await import(process.argv[1])).medians(process.argv[2], "hutch run vs bwrap vs podman (runc)", "hutch");
 console.log(`podman / hutch = ${(med.podman / med.hutch).toFixed(2)}x; hutch / bwrap = ${(med.hutch / med.bwrap).toFixed(2)}x`);
-console.log(`as images: podman / hutch = ${(med["podman-image"] / med["hutch-image"]).toFixed(2)}x (hutch: FUSE union filesystem; podman: ${process.argv[2]})`);
+console.log(`as images: podman / hutch = ${(med["podman-image"] / med["hutch-image"]).toFixed(2)}x (hutch: FUSE union filesystem; podman: ${process.argv[3]})`);
 console.log(`a --rootfs tree lacking etc/hosts, etc/hostname, etc/resolv.conf (on the writable layer): ${(med["hutch-layer"] / med.hutch).toFixed(2)}x hutch`);
 console.log(`(node-startup is a bare \`node -e 0\`: the floor of any Node CLI; hutch above it: ${((med.hutch - med["node-startup"]) * 1000).toFixed(0)} ms)`);
-' "$work/result.json" "$(as_user $podman info --format '{{.Store.GraphDriverName}}' 2>/dev/null)"
+' "$repo/bench/report.mjs" "$work/result.json" "$(as_user $podman info --format '{{.Store.GraphDriverName}}' 2>/dev/null)"
