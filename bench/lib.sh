@@ -28,7 +28,8 @@ as_user() { runuser -u "$user" -- env -i HOME="$home" PATH=/usr/local/bin:/usr/b
 # The podman every bench measures hutch against, the same in each: rootless as the test user, a
 # store of its own in $work/podman (overlay with fuse-overlayfs as its mount program, the rootless
 # setup hutch's union filesystem stands in for), runc, cgroupfs (no systemd user session is
-# assumed), events to a file, and no registry to search (nothing comes from the internet).
+# assumed), events to a file, its temporary files in the store's folder (the same whatever
+# XDG_RUNTIME_DIR a bench gives), and no registry to search (nothing comes from the internet).
 # `$podman` is the command (to run through as_user); its files are the user's. Rootless podman
 # takes its run root from XDG_RUNTIME_DIR, not storage.conf: --runroot keeps it in $work too
 # (short: podman refuses a runroot over 50 characters).
@@ -37,15 +38,17 @@ podman_init() {
   mkdir -p "$d"
   printf '[storage]\ndriver = "overlay"\nrootless_storage_path = "%s"\n[storage.options.overlay]\nmount_program = "/usr/bin/fuse-overlayfs"\n' \
     "$d/s" > "$d/storage.conf"
-  printf '[engine]\nruntime = "runc"\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\n' > "$d/containers.conf"
+  printf '[engine]\nruntime = "runc"\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\ntmp_dir = "%s"\n' "$d/t" > "$d/containers.conf"
   : > "$d/registries.conf"
   chown -R "$user:" "$d"
   podman="env CONTAINERS_STORAGE_CONF=$d/storage.conf CONTAINERS_CONF=$d/containers.conf CONTAINERS_REGISTRIES_CONF=$d/registries.conf podman --runroot $d/r"
 }
 
 # Removes podman's containers and images (its layers belong to subordinate ids: from inside its
-# user namespace). For the benches' EXIT traps; never fails.
+# user namespace), then ends the pause process rootless podman leaves holding that namespace (this
+# store's own: its pid file is in tmp_dir). For the benches' EXIT traps; never fails.
 podman_cleanup() {
   [ -n "${podman:-}" ] || return 0
   as_user bash -c "cd /tmp && $podman rm -f -a -t 0; $podman rmi -a -f; $podman unshare rm -rf $work/podman/s $work/podman/r" >/dev/null 2>&1 || true
+  [ ! -f "$work/podman/t/pause.pid" ] || kill "$(cat "$work/podman/t/pause.pid")" 2>/dev/null || true
 }
