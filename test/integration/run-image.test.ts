@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { requires } from '../helpers/host.js';
 import { hutch, untilOutput, type Sandbox } from '../helpers/hutch-cli.js';
-import { useImageSandbox } from '../helpers/frames.js';
+import { expectNoContainerFolders, useImageSandbox } from '../helpers/frames.js';
 
 requires('fuse', 'subuid', 'newuidmap', 'busybox');
 
@@ -21,15 +21,7 @@ const run = (args: string[], env: Record<string, string> = {}) => hutch(['run', 
 const sh = (script: string, flags: string[] = []) => run(['--network', 'none', ...flags, IMAGE, 'sh', '-c', script]);
 
 useImageSandbox((b) => (box = b));
-afterEach(() => {
-  for (const dir of ['data/containers', 'data/ephemeral', 'run/ephemeral']) {
-    const left = existsSync(join(box.root, dir)) ? readdirSync(join(box.root, dir)) : [];
-    expect(
-      left.filter((name) => !name.startsWith('.')),
-      `folders left in ${dir}`,
-    ).toEqual([]); // .lock is the store's
-  }
-});
+afterEach(() => expectNoContainerFolders(box.root));
 
 /** sha256 of every file of the unpacked layers: they must never change. */
 function layerDigest(): string {
