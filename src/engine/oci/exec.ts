@@ -6,7 +6,8 @@ import { atomicWriteFile } from '../../sys/fs.js';
 import { processStartTime } from '../../sys/proc.js';
 import { execSpec } from '../spec/index.js';
 import { runHooks } from './hooks.js';
-import { loadBundle, ociStatus, read, stateJson, type OciRecord } from './lifecycle.js';
+import { loadBundle } from './lifecycle.js';
+import { ociStatus, read, stateJson, writeRecord, type OciRecord } from './state.js';
 import { createContainer } from '../launch/index.js';
 import { applyOomScoreAdj, unappliedSettings } from './extras.js';
 
@@ -33,10 +34,10 @@ export async function ociRunForeground(
     Object.assign(record, { pid: c.pid, pidStart: processStartTime(c.pid), status: 'created' });
     await runHooks('prestart', spec.hooks?.prestart, stateJson(record));
     await runHooks('createRuntime', spec.hooks?.createRuntime, stateJson(record));
-    if (options.pidFile !== undefined) atomicWriteFile(resolve(options.pidFile), String(c.pid));
+    if (options.pidFile !== undefined) atomicWriteFile(resolve(options.pidFile), String(c.pid), 0o644, false);
     await c.start();
     record.status = 'running';
-    atomicWriteFile(join(root, id, 'state.json'), JSON.stringify(record) + '\n', 0o600);
+    writeRecord(root, record);
     await runHooks('poststart', spec.hooks?.poststart, stateJson(record)).catch(warn);
     return (await c.wait()).exitCode;
   } finally {
@@ -78,7 +79,7 @@ export async function ociExec(root: string, id: string, flags: OciExecFlags): Pr
     preserveFds: flags.preserveFds,
     forwardSignals: !flags.detach,
   });
-  if (flags.pidFile !== undefined) atomicWriteFile(resolve(flags.pidFile), String(c.pid));
+  if (flags.pidFile !== undefined) atomicWriteFile(resolve(flags.pidFile), String(c.pid), 0o644, false);
   await c.start();
   return flags.detach ? 0 : (await c.wait()).exitCode;
 }

@@ -8,6 +8,7 @@
  * May import: engine/launch, engine/spec; src/runtime, src/cgroups, src/sys, src/errors.ts, src/paths.ts.
  */
 export * from './lifecycle.js';
+export * from './state.js';
 export * from './exec.js';
 export * from './hooks.js';
 export * from './cgroup.js';
