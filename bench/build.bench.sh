@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# hutch build against podman build (rootless, --runtime runc, overlay through fuse-overlayfs), as
-# the unprivileged test user, on the same Containerfile and context: FROM scratch, ADD of a
-# busybox tar, a RUN that writes 200 files, a COPY of 300 context files, ENV/WORKDIR/CMD.
+# hutch build against podman build (bench/lib.sh's: rootless, runc, overlay through
+# fuse-overlayfs), as the unprivileged test user, on the same Containerfile and context: FROM
+# scratch, ADD of a busybox tar, a RUN that writes 200 files, a COPY of 300 context files,
+# ENV/WORKDIR/CMD.
 # "first": every step run (--no-cache); "cached": an unchanged rebuild, all cache hits.
 # Both without network (--network none). Run as root (npm run bench -- build); medians of RUNS runs.
 set -euo pipefail
@@ -23,23 +24,20 @@ WORKDIR /app
 CMD ["sh"]
 CF
 chown -R "$user:$user" "$work"
-p="podman --root $work/ps --runroot $work/pr --storage-driver overlay --storage-opt overlay.mount_program=/usr/bin/fuse-overlayfs"
+podman_init
+p=$podman
 h="node $repo/bin/hutch"
-cleanup() { as_user $p unshare rm -rf "$work/ps" >/dev/null 2>&1 || true; rm -rf "$work"; }
-trap cleanup EXIT
+trap 'podman_cleanup; rm -rf "$work"' EXIT
 # A first build of each, so that the cached runs have their cache (and podman its storage).
-as_user bash -c "cd $ctx && $p build --runtime runc --network none -q -t localhost/b . && $h build --root $work/hs --network none -q -t localhost/b ." >/dev/null
+as_user bash -c "cd $ctx && $p build --network none -q -t localhost/b . && $h build --root $work/hs --network none -q -t localhost/b ." >/dev/null
 
 as_user bash -c "cd $ctx && hyperfine -N --style basic --runs $runs --export-json $work/result.json \
-  -n podman-first '$p build --runtime runc --network none --no-cache -q -t localhost/b .' \
+  -n podman-first '$p build --network none --no-cache -q -t localhost/b .' \
   -n hutch-first '$h build --root $work/hs --network none --no-cache -q -t localhost/b .' \
-  -n podman-cached '$p build --runtime runc --network none -q -t localhost/b .' \
+  -n podman-cached '$p build --network none -q -t localhost/b .' \
   -n hutch-cached '$h build --root $work/hs --network none -q -t localhost/b .'" >/dev/null 2>&1
 
-node -e '
-const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).results;
-const med = Object.fromEntries(r.map((x) => [x.command, x.median]));
-console.log(`build, ${r[0].times.length} runs each, median seconds`);
-for (const x of r) console.log(`${x.command.padEnd(14)} ${x.median.toFixed(3)}s  (min ${x.min.toFixed(3)}, max ${x.max.toFixed(3)})`);
+node --input-type=module -e '
+const med = (await import(process.argv[1])).medians(process.argv[2], "build");
 for (const k of ["first", "cached"]) console.log(`hutch/podman ${k.padEnd(6)} = ${(med["hutch-" + k] / med["podman-" + k]).toFixed(2)}x`);
-' "$work/result.json"
+' "$repo/bench/report.mjs" "$work/result.json"

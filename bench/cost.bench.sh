@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# What one container costs, hutch against rootless podman 4.3 (--runtime runc, its overlay driver
-# with fuse-overlayfs as mount_program, in a store of its own) in one run, as the test user, on
+# What one container costs, hutch against rootless podman 4.3 (bench/lib.sh's: runc, its overlay
+# driver with fuse-overlayfs as mount_program, in a store of its own) in one run, as the test user, on
 # the same busybox tree (as an image in each store, and as --rootfs):
 #  - resident memory (PSS and RSS, from /proc) of every process one `run -d -p PORT:80 IMAGE httpd`
 #    leaves beside the container (hutch: monitor, FUSE daemon, forwarder, slirp4netns; podman:
@@ -25,10 +25,11 @@ cc -O2 -o "$work/reap" "$repo/bench/cost-reap.c"
 chown -R "$user:$user" "$work"
 h="node $repo/bin/hutch"
 H="$h --root $work/state"
-P="podman --root $work/proot --runroot $work/prun --storage-driver overlay --storage-opt overlay.mount_program=/usr/bin/fuse-overlayfs"
+podman_init
+P=$podman
 cleanup() {
-  as_user bash -c "cd /tmp && $H rm -f \$($H ps -aq); $P rm -f -a -t 0; $P rmi -a -f" >/dev/null 2>&1 || true
-  as_user bash -c "cd /tmp && $P unshare rm -rf $work/proot $work/prun" >/dev/null 2>&1 || true
+  as_user bash -c "cd /tmp && $H rm -f \$($H ps -aq)" >/dev/null 2>&1 || true
+  podman_cleanup
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -36,7 +37,7 @@ asu() { as_user bash -c "cd /tmp && $*"; }
 asu "$H import $work/rootfs.tar $image" >/dev/null
 asu "$P import $work/rootfs.tar $image" >/dev/null 2>&1
 # First runs set up each store (and podman's pause process): keep them out of every figure.
-asu "$P run --rm --runtime runc $image true; $H run --rm $image true" >/dev/null 2>&1
+asu "$P run --rm $image true; $H run --rm $image true" >/dev/null 2>&1
 
 median() { sort -g | awk '{a[NR]=$1} END{if (NR==0) {print "-"; exit} m=(NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2; printf "%.3f", m}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (a=="-" || b=="-" || b==0) print "-"; else printf "%.2f", a/b }'; }
@@ -77,7 +78,7 @@ detached() { # name "run command prefix" "rm command"
   firsts[$name]=${list[*]}
 }
 detached hutch "$H run" "$H rm -f"
-detached podman "$P --runtime runc run" "$P rm -f -t 0"
+detached podman "$P run" "$P rm -f -t 0"
 
 # 2. CPU seconds of every process of one run, through the subreaper.
 cpurun() { # name command
@@ -89,9 +90,9 @@ cpurun() { # name command
   cpu[$1]=$(printf '%s\n' "${list[@]}" | median)
 }
 cpurun hutch-image "$H run --rm $image true"
-cpurun podman-image "$P --runtime runc run --rm $image true"
+cpurun podman-image "$P run --rm $image true"
 cpurun hutch-rootfs "$H run --rm --rootfs $rootfs true"
-cpurun podman-rootfs "$P --runtime runc run --rm --rootfs $rootfs true"
+cpurun podman-rootfs "$P run --rm --rootfs $rootfs true"
 
 # 3. Wall medians (hyperfine), runc alone on a bundle of the same tree as the floor of a runtime.
 mkdir -p "$work/bundle" && chown "$user:$user" "$work/bundle" && as_user bash -c "cd $work/bundle && runc spec --rootless"
@@ -102,12 +103,12 @@ require("fs").writeFileSync(f, JSON.stringify(c));' "$work/bundle/config.json" "
 chown -R "$user:$user" "$work/bundle"
 asu "hyperfine -N -i --style basic --warmup 1 --runs $runs --export-json $work/wall.json \
   -n hutch-image '$H run --rm $image true' \
-  -n podman-image '$P --runtime runc run --rm $image true' \
+  -n podman-image '$P run --rm $image true' \
   -n hutch-rootfs '$H run --rm --rootfs $rootfs true' \
-  -n podman-rootfs '$P --runtime runc run --rm --rootfs $rootfs true' \
+  -n podman-rootfs '$P run --rm --rootfs $rootfs true' \
   -n runc 'runc --root $work/runc run -b $work/bundle cost-runc' \
   -n node-startup 'node -e 0' \
-  -n podman-runc-d-rm 'sh -c \"$P rm -f -t 0 \\\$($P --runtime runc run -d --network none --rootfs $rootfs sleep 1000)\"' \
+  -n podman-runc-d-rm 'sh -c \"$P rm -f -t 0 \\\$($P run -d --network none --rootfs $rootfs sleep 1000)\"' \
   -n podman-hutch-runtime-d-rm 'sh -c \"$P rm -f -t 0 \\\$($P --runtime $repo/bin/hutch-runtime run -d --network none --rootfs $rootfs sleep 1000)\"'" >/dev/null 2>"$work/hyperfine.err" ||
   { echo "hyperfine: $(tail -3 "$work/hyperfine.err")" >&2; }
 while read -r name value; do wall[$name]=$value; done < <(node -e '
@@ -133,7 +134,7 @@ many() { # name "run command prefix" "rm command"
   wall[$name-rm]=$(awk -v d=$((t2 - t1)) 'BEGIN{printf "%.3f", d / 1e9 - 1}')
 }
 many hutch "$H run" "$H rm -f"
-many podman "$P --runtime runc run" "$P rm -f -t 0"
+many podman "$P run" "$P rm -f -t 0"
 
 mib() { node -e 'const m = JSON.parse(process.argv[1] || "{}"); const k = process.argv[2]; console.log(m[k] === undefined ? "-" : (m[k] / 1024 / (Number(process.argv[3]) || 1)).toFixed(1))' "${1:-}" "$2" "${3:-1}"; }
 procs() { node -e 'const m = JSON.parse(process.argv[1] || "{\"procs\":[]}"); console.log(m.procs.map((p) => `${p.name} ${(p.pss / 1024).toFixed(1)}`).join(", "))' "${1:-}"; }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Network throughput and first-connection latency: hutch's net/ (slirp4netns with hutch's own
 # port forwarder, slirp4netns with its add_hostfwd, pasta) against rootless
-# `podman run --runtime runc --network slirp4netns|pasta` (podman's default rootlesskit port
+# `podman run --network slirp4netns|pasta` (bench/lib.sh's podman, runc; its default rootlesskit port
 # handler; Debian 12's podman 4.3 has no pasta mode, so that row stays empty). iperf3 (Debian) through a published port on 127.0.0.1: host->container (client on
 # the host sends) and container->host (-R: the server in the container sends), SECS seconds each,
 # REPS times; medians in Gbit/s and ratios hutch/podman. First connection: from start until an
@@ -9,18 +9,18 @@
 # httpd; hutch-run-*: the real `hutch run -d -p`; podman: `podman run -d` of httpd).
 # Run as root (drops to the test user); the tree must be built (npm run build).
 set -euo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
-user=${HUTCH_TEST_USER:-hutchtest}
 secs=${SECS:-2}
 reps=${REPS:-3}
-[ "$(id -u)" = 0 ] || { echo "net.bench: run as root (it drops to $user)" >&2; exit 1; }
-[ -e "$here/../dist/net/index.js" ] || { echo "net.bench: run npm run build first" >&2; exit 1; }
-work=$(mktemp -d /tmp/hutch-net-bench.XXXXXX)
-trap 'rm -rf "$work"' EXIT
-tar -C "$here/.." --exclude=.git -cf - bench bin dist native/hutch-nsexec native/hutch-forwarder node_modules package.json | tar -C "$work" -xf -
+. "$(dirname "$0")/lib.sh"
+bench_init net
+trap 'podman_cleanup; rm -rf "$work"' EXIT
+[ -e "$repo/dist/net/index.js" ] || { echo "net.bench: run npm run build first" >&2; exit 1; }
+tar -C "$repo" --exclude=.git -cf - bench bin dist native/hutch-nsexec native/hutch-forwarder node_modules package.json | tar -C "$work" -xf -
 chown -R "$user:" "$work"
+# Over lib.sh's: the user's home and runtime folder are in $work, beside the copy of the tree.
 as_user() { runuser -u "$user" -- env -i HOME="$work" PATH=/usr/local/bin:/usr/bin:/bin XDG_RUNTIME_DIR="$work/run" "$@"; }
 as_user mkdir -p "$work/run"
+podman_init
 
 # A rootfs for podman: iperf3, its libraries, busybox and a page to serve.
 rootfs=$work/rootfs
@@ -62,15 +62,15 @@ hutch_case() { # name network [uplink-port]
 podman_case() { # name network
   local name=$1 network=$2 iport=$((20000 + RANDOM % 20000)) hport=$((40000 + RANDOM % 20000)) t0
   t0=$(date +%s%N)
-  if ! as_user bash -c "cd $work && podman --runtime runc run -d --name hn-$name-h --network $network -p 127.0.0.1:$hport:8080 --rootfs $rootfs /bin/busybox httpd -f -p 8080 -h /www" >/dev/null 2>"$work/podman.err"; then
+  if ! as_user bash -c "cd $work && $podman run -d --name hn-$name-h --network $network -p 127.0.0.1:$hport:8080 --rootfs $rootfs /bin/busybox httpd -f -p 8080 -h /www" >/dev/null 2>"$work/podman.err"; then
     echo "podman --network $network: $(head -1 "$work/podman.err")" >&2; return 0
   fi
   until as_user busybox wget -q -O /dev/null "http://127.0.0.1:$hport/index.html" 2>/dev/null; do :; done
   first[$name]=$(( ($(date +%s%N) - t0) / 1000000 ))
-  as_user bash -c "cd $work && podman run -d --runtime runc --name hn-$name-i --network $network -p 127.0.0.1:$iport:5201 --rootfs $rootfs /bin/iperf3 -s" >/dev/null
+  as_user bash -c "cd $work && $podman run -d --name hn-$name-i --network $network -p 127.0.0.1:$iport:5201 --rootfs $rootfs /bin/iperf3 -s" >/dev/null
   sleep 0.5
   read -r up[$name] down[$name] < <(measure "$iport")
-  as_user bash -c "cd $work && podman rm -f -t 0 hn-$name-h hn-$name-i" >/dev/null 2>&1 || true
+  as_user bash -c "cd $work && $podman rm -f -t 0 hn-$name-h hn-$name-i" >/dev/null 2>&1 || true
 }
 
 # The real `hutch run -d -p` (the rootfs above; iperf3's libraries are in it): first HTTP answer

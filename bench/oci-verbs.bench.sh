@@ -11,7 +11,8 @@ runs=${RUNS:-15}
 bench_init oci-verbs
 rootfs=$work/bundle/rootfs
 busybox_rootfs "$rootfs" sh true sleep
-P="podman --root $work/proot --runroot $work/prun"
+podman_init
+P=$podman
 runtimes=(now "$repo/bin/hutch-runtime")
 [ -n "${BEFORE:-}" ] && runtimes+=(before "$BEFORE/bin/hutch-runtime")
 cleanup() {
@@ -19,7 +20,8 @@ cleanup() {
   for ((i = 0; i < ${#runtimes[@]}; i += 2)); do
     as_user "${runtimes[i + 1]}" --root "$work/${runtimes[i]}" delete -f c1 >/dev/null 2>&1 || true
   done
-  as_user bash -c "cd /tmp && $P rm -f -a -t 0; runc --root $work/runc delete -f r1; $P unshare rm -rf $work/proot $work/prun" >/dev/null 2>&1 || true
+  as_user runc --root "$work/runc" delete -f r1 >/dev/null 2>&1 || true
+  podman_cleanup
   rm -rf "$work"
 }
 trap cleanup EXIT

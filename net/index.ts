@@ -10,7 +10,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { NetworkError, UsageError, describeCause } from '../src/errors.js';
 import type { Cleanup } from '../src/sys/cleanup.js';
 import { startForwarder, nsenterArgs } from './forwarder.js';
-import type { NetworkMode } from './options.js';
+import { defaultSlirp, type NetworkMode } from './options.js';
 import { startPasta, pastaAddresses, type PastaProcess } from './pasta.js';
 import { releasePorts, type PortMapping, type ReservedPort } from './ports.js';
 import { findOnPath, stopProcess } from './process.js';
@@ -67,15 +67,7 @@ export interface StartOptions {
 export function defaultNetworkMode(
   notice: (line: string) => void = (line) => process.stderr.write(line + '\n'),
 ): NetworkMode {
-  if (findOnPath('slirp4netns') !== undefined)
-    return {
-      kind: 'slirp4netns',
-      portHandler: 'rootlesskit',
-      allowHostLoopback: false,
-      mtu: 65520,
-      cidr: '10.0.2.0/24',
-      enableIPv6: false,
-    };
+  if (findOnPath('slirp4netns') !== undefined) return { ...defaultSlirp };
   notice('hutch: slirp4netns is not installed: the container gets no network (--network none)');
   return { kind: 'none' };
 }

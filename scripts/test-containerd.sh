@@ -5,10 +5,8 @@
 # rootlesskit's user namespace, run by the test user. Every daemon, socket and state folder lives
 # in one folder of this run; the daemons are ended by pid and the folder goes at the end.
 set -euo pipefail
-repo=$(cd "$(dirname "$0")/.." && pwd)
-[ "$(id -u)" = 0 ] || { echo "test-containerd: must run as root" >&2; exit 1; }
-user=${HUTCH_TEST_USER:-hutchtest}
-tap=${1:-}   # where to write the counts for scripts/tally.mjs (TAP's closing comments)
+. "$(dirname "$0")/lib/checks.sh"
+checks_init test-containerd "$@"
 runtime=$repo/bin/hutch-runtime
 work=$(mktemp -d /tmp/hutch-containerd-test-XXXXXX)
 chmod 0755 "$work"
@@ -25,12 +23,6 @@ cleanup() {
   [ -z "$fresh_run" ] || rm -rf /run/containerd
 }
 trap cleanup EXIT
-passed=0 failed=0
-check() { # name, command...: one check; its output is shown when it fails
-  local name=$1 out; shift
-  if out=$("$@" 2>&1); then passed=$((passed + 1)); echo "  ok   $name"
-  else failed=$((failed + 1)); echo "  FAIL $name"; printf '%s\n' "$out" | sed 's/^/       /'; fi
-}
 
 # containerd's config: its own root, state and sockets in DIR, no CRI plugin.
 write_config() { # dir
@@ -102,6 +94,4 @@ rootless_run() { # root in the container is the user on the host; the exit statu
   echo "$out (exit $rc)"; [ "$(echo $out)" = "0 $(id -u "$user") 1" ] && [ $rc = 3 ]
 }
 check "ctr run --rm: root in the container is $user on the host" rootless_run
-echo "test-containerd: $passed passed, $failed failed"
-[ -z "$tap" ] || printf '# pass %d\n# fail %d\n' "$passed" "$failed" > "$tap"
-[ "$failed" = 0 ]
+checks_end

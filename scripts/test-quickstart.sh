@@ -3,10 +3,8 @@
 # localhost/quickstart in the test user's own store and print three commands that work as pasted,
 # with no network at all (a network namespace without interfaces: a missing image would be pulled).
 set -euo pipefail
-repo=$(cd "$(dirname "$0")/.." && pwd)
-[ "$(id -u)" = 0 ] || { echo "test-quickstart: must run as root" >&2; exit 1; }
-user=${HUTCH_TEST_USER:-hutchtest}
-tap=${1:-}   # where to write the counts for scripts/tally.mjs (TAP's closing comments)
+. "$(dirname "$0")/lib/checks.sh"
+checks_init test-quickstart "$@"
 home=$(getent passwd "$user" | cut -d: -f6)
 # Leave the machine as found: the user's store and the quickstart's copy go again if they are new.
 fresh_store=; [ -e "$home/.local/share/hutch" ] || fresh_store=1
@@ -23,12 +21,6 @@ cleanup() {
   [ -z "$fresh_src" ] || rm -rf /tmp/hutch-quickstart-src
 }
 trap cleanup EXIT
-passed=0 failed=0
-check() { # name, command...: one check; its output is shown when it fails
-  local name=$1 out; shift
-  if out=$("$@" 2>&1); then passed=$((passed + 1)); echo "  ok   $name"
-  else failed=$((failed + 1)); echo "  FAIL $name"; printf '%s\n' "$out" | sed 's/^/       /'; fi
-}
 
 bash "$repo/scripts/quickstart.sh" >"$work/out" 2>&1 || { cat "$work/out"; echo "test-quickstart: the quickstart failed" >&2; exit 1; }
 # What it prints after "Next, try": the line that defines `hutch`, then the three commands; each
@@ -53,6 +45,4 @@ tty_check() {
 }
 export -f tty_check
 check "${next[3]:-(missing)}: a shell on a terminal" bash -c 'tty_check "$1" "$2"' - "$work/cmd3.sh" "$work/tty.out"
-echo "test-quickstart: $passed passed, $failed failed"
-[ -z "$tap" ] || printf '# pass %d\n# fail %d\n' "$passed" "$failed" > "$tap"
-[ "$failed" = 0 ]
+checks_end

@@ -1,5 +1,6 @@
 import { layerFromUpper } from '../engine/commit/index.js';
 import { runCommand, type RunCommandRequest } from '../engine/container/index.js';
+import { defaultRunRequest } from '../engine/spec/index.js';
 import { BuildError } from '../errors.js';
 import type { HutchPaths } from '../paths.js';
 import type { Store } from '../image/store.js';
@@ -40,18 +41,7 @@ export async function runStep(store: Store, paths: HutchPaths, step: RunStep): P
       dnsSearch: [],
       addHost: [],
     },
-    rootfs: '',
-    command: step.command,
-    env: step.env,
-    envFiles: [],
-    volumes: [],
-    readOnly: false,
-    tmpfs: [],
-    network: 'none',
-    capAdd: [],
-    capDrop: [],
-    tty: false,
-    ulimits: [],
+    ...defaultRunRequest({ command: step.command, env: step.env }),
     userns: 'auto',
     uidmap: [],
     gidmap: [],

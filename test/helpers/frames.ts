@@ -57,7 +57,6 @@ export function useBundleSandbox(onEach: (box: Sandbox, bundle: string) => void)
  */
 export function useImageSandbox(onAll: (box: Sandbox) => void): void {
   let box: Sandbox;
-  let before: LeakSnapshot;
   beforeAll(async () => {
     box = sandbox();
     onAll(box);
@@ -66,10 +65,25 @@ export function useImageSandbox(onAll: (box: Sandbox) => void): void {
     expect(loaded.stderr).toBe('');
   }, 60_000);
   afterAll(() => box.remove());
+  useLeakCheck(() => box.root);
+}
+
+/**
+ * For a sandbox kept for the whole file (its --root given by `root`): after each test no process,
+ * mount or runtime file left.
+ */
+export function useLeakCheck(root: () => string): void {
+  let before: LeakSnapshot;
   beforeEach(() => {
     before = leakSnapshot();
   });
   afterEach(async () => {
-    await expectNoLeaks(before, [join(box.root, 'run')]);
+    await expectNoLeaks(before, [join(root(), 'run')]);
   });
+}
+
+/** No container's folder left in the store at `root` (the .lock files are the store's). */
+export function expectNoContainerFolders(root: string): void {
+  for (const dir of ['data/containers', 'data/ephemeral', 'run/ephemeral'])
+    expect(entries(join(root, dir)), `folders left in ${dir}`).toEqual([]);
 }

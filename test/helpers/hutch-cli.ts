@@ -44,3 +44,11 @@ export function hutch(args: string[], options: Options = {}): HutchResultPromise
     env: { HUTCH_DEBUG: '', ...options.env },
   }) as unknown as HutchResultPromise;
 }
+
+/** Resolves once the child's stdout has shown `text` (a container saying it is up). */
+export function untilOutput(child: { stdout: NodeJS.ReadableStream | null }, text: string): Promise<void> {
+  let seen = '';
+  return new Promise<void>((resolve) =>
+    child.stdout!.on('data', (d: Buffer) => (seen += d.toString()).includes(text) && resolve()),
+  );
+}

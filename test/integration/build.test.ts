@@ -6,17 +6,16 @@
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requires } from '../helpers/host.js';
 import { hutch, sandbox, type Sandbox } from '../helpers/hutch-cli.js';
-import { expectNoLeaks, leakSnapshot, type LeakSnapshot } from '../helpers/leaks.js';
+import { useLeakCheck } from '../helpers/frames.js';
 import { busyboxRootfs } from '../helpers/rootfs.js';
 
 requires('fuse', 'subuid', 'newuidmap', 'busybox');
 
 let box: Sandbox;
 let ctx: string;
-let before: LeakSnapshot;
 const h = (...args: string[]) => hutch([args[0]!, '--root', box.root, ...args.slice(1)], { cwd: ctx });
 
 const CONTAINERFILE = `# stage 1 makes files, stage 2 takes them
@@ -66,12 +65,7 @@ beforeAll(async () => {
   writeFileSync(join(ctx, 'Containerfile'), CONTAINERFILE);
 }, 60_000);
 afterAll(() => box.remove());
-beforeEach(() => {
-  before = leakSnapshot();
-});
-afterEach(async () => {
-  await expectNoLeaks(before, [join(box.root, 'run')]);
-});
+useLeakCheck(() => box.root);
 
 const steps = (out: string): string[] => out.split('\n').filter((l) => /STEP \d+\/\d+:/.test(l));
 const usingCache = (out: string): number => out.split('\n').filter((l) => l.startsWith('--> Using cache ')).length;

@@ -2,13 +2,13 @@
 // and `apt-get install` / `dpkg -i` (upgrade) / `dpkg -r` / `dpkg -P` of a local .deb as the
 // container's root on the default (FUSE) storage. dpkg renames over files, keeps hard links, runs
 // maintainer scripts that chown, chmod and useradd; the image's layers must not change.
-import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, beforeEach, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, afterEach, describe, expect, it } from 'vitest';
 import { buildDeb, importDebian, layersFingerprint, type DebSpec } from '../helpers/debian-image.js';
 import { requires } from '../helpers/host.js';
 import { hutch, sandbox, type Sandbox } from '../helpers/hutch-cli.js';
-import { expectNoLeaks, leakSnapshot, type LeakSnapshot } from '../helpers/leaks.js';
+import { expectNoContainerFolders, useLeakCheck } from '../helpers/frames.js';
 
 requires('fuse', 'subuid', 'newuidmap', 'userns');
 
@@ -16,7 +16,6 @@ const IMAGE = 'localhost/debian-test';
 const P = '/usr/share/hutch-probe';
 let box: Sandbox;
 let debs: string;
-let before: LeakSnapshot;
 
 // cap_net_raw+ep as setcap writes it (VFS_CAP_REVISION_2), as ping's postinst does.
 const CAP_NET_RAW = '0100000200200000000000000000000000000000';
@@ -127,19 +126,8 @@ beforeAll(async () => {
   await importDebian(box.root, IMAGE);
 }, 180_000);
 afterAll(() => box?.remove());
-beforeEach(() => {
-  before = leakSnapshot();
-});
-afterEach(async () => {
-  await expectNoLeaks(before, [join(box.root, 'run')]);
-  for (const dir of ['data/containers', 'data/ephemeral', 'run/ephemeral']) {
-    const left = existsSync(join(box.root, dir)) ? readdirSync(join(box.root, dir)) : [];
-    expect(
-      left.filter((name) => !name.startsWith('.')),
-      `folders left in ${dir}`,
-    ).toEqual([]);
-  }
-});
+useLeakCheck(() => box.root);
+afterEach(() => expectNoContainerFolders(box.root));
 
 describe('a debootstrapped Debian image on the union filesystem', () => {
   it('installs, upgrades, removes and purges a local .deb with apt-get and dpkg as root', async () => {

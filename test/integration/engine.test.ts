@@ -6,7 +6,7 @@ import { ReadStream } from 'node:tty';
 import { join } from 'node:path';
 import { beforeAll, expect, it } from 'vitest';
 import { createContainer, runContainer } from '../../src/engine/launch/launch.js';
-import { buildRunSpec, type RunRequest } from '../../src/engine/spec/index.js';
+import { buildRunSpec, defaultRunRequest, type RunRequest } from '../../src/engine/spec/index.js';
 import type { Spec } from '../../src/runtime/spec.js';
 import { rootMaps } from '../../src/userns/idmap.js';
 import { readSubid } from '../../src/userns/subid.js';
@@ -26,22 +26,7 @@ function spec(command: string[], over: Partial<RunRequest> = {}): Spec {
   for (const f of Object.values(etc)) writeFileSync(f, '');
   const subuid = readSubid('uid', { name: me.username, id: me.uid });
   const subgid = readSubid('gid', { name: me.username, id: me.uid });
-  const request: RunRequest = {
-    rootfs: t.rootfs,
-    command,
-    env: [],
-    envFiles: [],
-    volumes: [],
-    readOnly: false,
-    tmpfs: [],
-    network: 'none',
-    capAdd: [],
-    capDrop: [],
-    tty: false,
-    ulimits: [],
-    ...over,
-  };
-  return buildRunSpec(request, {
+  return buildRunSpec(defaultRunRequest({ rootfs: t.rootfs, command, ...over }), {
     id: 'enginetest0000',
     uidMappings: rootMaps(me.uid, subuid),
     gidMappings: rootMaps(me.gid, subgid),

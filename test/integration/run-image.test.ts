@@ -9,25 +9,19 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { requires } from '../helpers/host.js';
-import { hutch, type Sandbox } from '../helpers/hutch-cli.js';
-import { useImageSandbox } from '../helpers/frames.js';
+import { hutch, untilOutput, type Sandbox } from '../helpers/hutch-cli.js';
+import { expectNoContainerFolders, useImageSandbox } from '../helpers/frames.js';
 
 requires('fuse', 'subuid', 'newuidmap', 'busybox');
 
 let box: Sandbox;
 const IMAGE = 'localhost/itest';
 const run = (args: string[], env: Record<string, string> = {}) => hutch(['run', '--root', box.root, ...args], { env });
+/** `sh -c SCRIPT` in the image without a network, `flags` before the image. */
+const sh = (script: string, flags: string[] = []) => run(['--network', 'none', ...flags, IMAGE, 'sh', '-c', script]);
 
 useImageSandbox((b) => (box = b));
-afterEach(() => {
-  for (const dir of ['data/containers', 'data/ephemeral', 'run/ephemeral']) {
-    const left = existsSync(join(box.root, dir)) ? readdirSync(join(box.root, dir)) : [];
-    expect(
-      left.filter((name) => !name.startsWith('.')),
-      `folders left in ${dir}`,
-    ).toEqual([]); // .lock is the store's
-  }
-});
+afterEach(() => expectNoContainerFolders(box.root));
 
 /** sha256 of every file of the unpacked layers: they must never change. */
 function layerDigest(): string {
@@ -66,20 +60,10 @@ describe.each(['fuse', 'vfs'])('hutch run IMAGE (--storage-driver=%s)', (driver)
     const layers = layerDigest();
     const out = join(box.dir, `out-${driver}`);
     mkdirSync(out, { recursive: true });
-    const r = await run([
-      '--network',
-      'none',
-      '--storage-driver',
-      driver,
-      '-u',
-      '0',
-      '-v',
-      `${out}:/out`,
-      IMAGE,
-      'sh',
-      '-c',
+    const r = await sh(
       'ls /data; echo changed > /data/keep; rm /data/new; ls /data; cat /data/keep; echo hi > /out/f',
-    ]);
+      ['--storage-driver', driver, '-u', '0', '-v', `${out}:/out`],
+    );
     expect(r.stderr).toBe('');
     expect(r.stdout.split('\n')).toEqual(['keep', 'new', 'keep', 'changed']);
     expect(layerDigest()).toBe(layers);
@@ -89,18 +73,10 @@ describe.each(['fuse', 'vfs'])('hutch run IMAGE (--storage-driver=%s)', (driver)
 
 describe.each(['fuse', 'vfs'])('hutch run IMAGE (--storage-driver=%s) cleanup', (driver) => {
   it('removes files the container gave to its other users, in folders only they may enter (afterEach: no folder left)', async () => {
-    const r = await run([
-      '--network',
-      'none',
-      '--storage-driver',
-      driver,
-      '-u',
-      '0',
-      IMAGE,
-      'sh',
-      '-c',
+    const r = await sh(
       'mkdir -p /private/deep && echo x > /private/deep/f && chown -R 1000:1000 /private && chmod 0700 /private /private/deep && echo done',
-    ]);
+      ['--storage-driver', driver, '-u', '0'],
+    );
     expect(r.stderr).toBe('');
     expect(r.stdout).toBe('done');
   });
@@ -108,20 +84,8 @@ describe.each(['fuse', 'vfs'])('hutch run IMAGE (--storage-driver=%s) cleanup', 
 
 describe('the union filesystem', () => {
   it('keeps writes in the upper layer; rmi refuses the image while the container runs', async () => {
-    const child = run([
-      '--network',
-      'none',
-      '--init',
-      '-u',
-      '0',
-      IMAGE,
-      'sh',
-      '-c',
-      'echo up > /etc/marker; echo ready; exec sleep 60',
-    ]);
-    await new Promise<void>((resolve) =>
-      child.stdout!.on('data', (d: Buffer) => d.toString().includes('ready') && resolve()),
-    );
+    const child = sh('echo up > /etc/marker; echo ready; exec sleep 60', ['--init', '-u', '0']);
+    await untilOutput(child, 'ready');
     const [id] = readdirSync(join(box.root, 'data', 'ephemeral'));
     expect(readFileSync(join(box.root, 'data', 'ephemeral', id!, 'upper', 'etc', 'marker'), 'utf8')).toBe('up\n');
     const rmi = await hutch(['rmi', '--root', box.root, IMAGE]);
@@ -132,16 +96,10 @@ describe('the union filesystem', () => {
   });
 
   it('runs busybox tar, find and a dd+sync over the tree', async () => {
-    const r = await run([
-      '--network',
-      'none',
-      '-u',
-      '0',
-      IMAGE,
-      'sh',
-      '-c',
+    const r = await sh(
       'tar cf /tmp/all.tar /bin /etc /data 2>/dev/null && tar tf /tmp/all.tar | grep -c . && find / -xdev -name keep && dd if=/dev/zero of=/big bs=1M count=8 2>/dev/null && sync && wc -c < /big',
-    ]);
+      ['-u', '0'],
+    );
     expect(r.stderr).toBe('');
     const lines = r.stdout.split('\n');
     expect(Number(lines[0])).toBeGreaterThan(250);
@@ -149,19 +107,8 @@ describe('the union filesystem', () => {
   });
 
   it('ends the container and reports when the daemon is killed (kill -9)', async () => {
-    const child = run([
-      '--network',
-      'none',
-      '-u',
-      '0',
-      IMAGE,
-      'sh',
-      '-c',
-      'echo ready; while test -e /etc/passwd; do sleep 0.2; done',
-    ]);
-    await new Promise<void>((resolve) =>
-      child.stdout!.on('data', (d: Buffer) => d.toString().includes('ready') && resolve()),
-    );
+    const child = sh('echo ready; while test -e /etc/passwd; do sleep 0.2; done', ['-u', '0']);
+    await untilOutput(child, 'ready');
     // The bundled daemon (bin/hutch runs dist/bundle/) is `bundle-loader.cjs fuseDaemon ...`.
     const daemon = (
       await execa('pgrep', ['-f', `(daemon-main\\.js|fuseDaemon) .*${box.root}`], { reject: false })
@@ -200,13 +147,7 @@ describe('networking and resources through run', () => {
   it('publishes a port: busybox httpd answers a client on the host', async () => {
     requires('slirp4netns', 'tun');
     const child = run(['--init', '-u', '0', '-p', '127.0.0.1::80', IMAGE, 'httpd', '-f', '-p', '80', '-h', '/data']);
-    const port = await publishedPort();
-    let body = '';
-    for (let i = 0; i < 100 && body === ''; i++) {
-      body = await fetchText(`http://127.0.0.1:${port}/keep`).catch(() => '');
-      if (body === '') await sleep(100);
-    }
-    expect(body).toBe('keep\n');
+    expect(await served(await publishedPort(), '/keep')).toBe('keep\n');
     child.kill('SIGTERM');
     await child;
   });
@@ -216,13 +157,7 @@ describe('networking and resources through run', () => {
     const started = await run(['-d', '-u', '0', '-P', IMAGE, 'httpd', '-f', '-p', '80', '-h', '/data']);
     expect(started.stderr).toBe('');
     const id = started.stdout.trim();
-    const port = await publishedPort(true);
-    let body = '';
-    for (let i = 0; i < 100 && body === ''; i++) {
-      body = await fetchText(`http://127.0.0.1:${port}/new`).catch(() => '');
-      if (body === '') await sleep(100);
-    }
-    expect(body).toBe('layer2\n');
+    expect(await served(await publishedPort(true), '/new')).toBe('layer2\n');
     const mounts = await hutch(['exec', '--root', box.root, id, 'cat', '/proc/mounts']);
     expect(mounts.stdout).toMatch(/^hutch-fs \/ fuse\.hutch-fs /m);
     expect((await hutch(['rm', '-f', '--root', box.root, id])).exitCode).toBe(0);
@@ -234,7 +169,7 @@ describe('networking and resources through run', () => {
   });
 
   it('--network none has only loopback', async () => {
-    const r = await run(['--network', 'none', IMAGE, 'sh', '-c', 'ls /sys/class/net']);
+    const r = await sh('ls /sys/class/net');
     expect(r.stdout.trim()).toBe('lo');
   });
 
@@ -268,6 +203,16 @@ async function publishedPort(detached = false): Promise<number> {
     await sleep(50);
   }
   throw new Error('the container never published its port');
+}
+
+/** What busybox httpd serves at `path` once it answers (it starts after the port is published). */
+async function served(port: number, path: string): Promise<string> {
+  for (let i = 0; i < 100; i++) {
+    const body = await fetchText(`http://127.0.0.1:${port}${path}`).catch(() => '');
+    if (body !== '') return body;
+    await sleep(100);
+  }
+  return '';
 }
 
 function fetchText(url: string): Promise<string> {

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { requires } from '../helpers/host.js';
 import { containerTest } from '../helpers/container-test.js';
+import { untilOutput } from '../helpers/hutch-cli.js';
 import { parseSubid } from '../../src/userns/subid.js';
 
 const t = containerTest();
@@ -36,9 +37,7 @@ describe('identity', () => {
   ])('runs the process under the right host uid (%j), and SIGKILL from the host gives 137', async (args, hostUid) => {
     const tag = String(40000 + Math.floor(Math.random() * 20000));
     const child = run(args as string[], ['sh', '-c', `echo ready; exec sleep ${tag}`]);
-    await new Promise<void>((resolve) =>
-      child.stdout!.on('data', (d: Buffer) => d.toString().includes('ready') && resolve()),
-    );
+    await untilOutput(child, 'ready');
     const pid = await findProcess(`sleep ${tag}`);
     expect(statusField(pid, 'Uid').split('\t')[0]).toBe(String(hostUid()));
     process.kill(pid, 'SIGKILL');

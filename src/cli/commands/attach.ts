@@ -1,7 +1,7 @@
 import { Option } from 'clipanion';
 import { waitStopped } from '../../engine/container/lifecycle.js';
-import { isLive, viewContainer } from '../../engine/store/view.js';
-import { followLog, readLog, renderEntry, type LogEntry } from '../../engine/store/logs.js';
+import { isLiveNow, viewContainer } from '../../engine/store/view.js';
+import { entryPrinter, followLog, readLog } from '../../engine/store/logs.js';
 import { sendStdin } from '../../engine/monitor/stdin-socket.js';
 import { containerFiles, readConfig, resolveContainer } from '../../engine/store/records.js';
 import { ContainerCommand } from '../container-command.js';
@@ -23,15 +23,8 @@ export class AttachCommand extends ContainerCommand {
     const store = this.store();
     const id = resolveContainer(store, this.container);
     const file = containerFiles(store, id).log;
-    const print = (e: LogEntry): void =>
-      void (e.stream === 'stderr' ? this.context.stderr : this.context.stdout).write(renderEntry(e, false));
-    const live = (): boolean => {
-      try {
-        return isLive(viewContainer(store, id));
-      } catch {
-        return false;
-      }
-    };
+    const print = entryPrinter(this.context.stdout, this.context.stderr, false);
+    const live = (): boolean => isLiveNow(store, id);
     const offset = readLog(file).offset;
     const disconnect =
       readConfig(store, id).openStdin && !this.noStdin && live()

@@ -1,7 +1,7 @@
 import { Option } from 'clipanion';
 import * as t from 'typanion';
-import { isLive, viewContainer } from '../../engine/store/view.js';
-import { followLog, readLog, renderEntry, tail, type LogEntry } from '../../engine/store/logs.js';
+import { isLiveNow } from '../../engine/store/view.js';
+import { entryPrinter, followLog, readLog, tail } from '../../engine/store/logs.js';
 import { containerFiles, resolveContainer } from '../../engine/store/records.js';
 import { ContainerCommand } from '../container-command.js';
 
@@ -21,18 +21,11 @@ export class LogsCommand extends ContainerCommand {
     const store = this.store();
     const id = resolveContainer(store, this.container);
     const file = containerFiles(store, id).log;
-    const print = (e: LogEntry): void =>
-      void (e.stream === 'stderr' ? this.context.stderr : this.context.stdout).write(renderEntry(e, this.timestamps));
+    const print = entryPrinter(this.context.stdout, this.context.stderr, this.timestamps);
     const first = readLog(file);
     tail(first.entries, this.tailLines).forEach(print);
     if (!this.follow) return 0;
-    await followLog(file, first.offset, print, () => {
-      try {
-        return !isLive(viewContainer(store, id));
-      } catch {
-        return true; // removed
-      }
-    });
+    await followLog(file, first.offset, print, () => !isLiveNow(store, id));
     return 0;
   }
 }

@@ -5,7 +5,7 @@
  * (Entrypoint, Cmd, Env, WorkingDir, User, Volumes, ExposedPorts) fills what the flags left open.
  *
  * Owns: buildRunSpec, withoutUserNamespace, execSpec, resolveUser, withHostUser (keep-id's passwd line),
- * applyImageConfig, hostEnvironment (--env-host's blocklist).
+ * applyImageConfig, hostEnvironment (--env-host's blocklist), defaultRunRequest (a plain `run`'s request).
  * May import: src/runtime (spec types, capabilities), src/security (--security-opt), src/userns, src/image (types), src/sys,
  * src/cgroups (sizes), src/errors.ts. No other engine area.
  */
@@ -19,3 +19,4 @@ export * from './devices.js';
 export * from './cdi.js';
 export * from './gpus.js';
 export * from './device-request.js';
+export * from './run-request.js';

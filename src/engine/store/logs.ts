@@ -61,6 +61,15 @@ export function renderEntry(e: LogEntry, timestamps: boolean): string {
   return `${timestamps ? e.time + ' ' : ''}${e.text}${e.partial ? '' : '\n'}`;
 }
 
+/** Prints entries as `logs` and `attach` do: each to the stream it came from. */
+export function entryPrinter(
+  out: NodeJS.WritableStream,
+  err: NodeJS.WritableStream,
+  timestamps: boolean,
+): (e: LogEntry) => void {
+  return (e) => void (e.stream === 'stderr' ? err : out).write(renderEntry(e, timestamps));
+}
+
 /** The entries from `offset` to the end of the file; returns them and the offset after the last whole line. */
 export function readLog(file: string, offset = 0): { entries: LogEntry[]; offset: number } {
   if (!existsSync(file)) return { entries: [], offset };

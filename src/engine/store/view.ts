@@ -39,3 +39,12 @@ export function viewContainer(store: ContainerStore, id: string): ContainerView 
 export function isLive(view: ContainerView): boolean {
   return LIVE.has(view.state.status);
 }
+
+/** Whether the container is live now: false once it is gone (removed, e.g. on exit by --rm). */
+export function isLiveNow(store: ContainerStore, id: string): boolean {
+  try {
+    return isLive(viewContainer(store, id));
+  } catch {
+    return false;
+  }
+}

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   blueprintFromRequest,
   buildRunSpec,
+  defaultRunRequest,
   DEFAULT_PATH,
   specFromBlueprint,
   type RunRequest,
@@ -25,20 +26,17 @@ const ctx: SpecContext = {
     group: 'root:x:0:\nstaff:x:50:user\n',
   },
 };
-const req = (over: Partial<RunRequest> = {}): RunRequest => ({
-  rootfs: '/r',
-  command: ['sh'],
-  env: [],
-  envFiles: [],
-  volumes: [],
-  readOnly: false,
-  tmpfs: [],
-  network: 'none',
-  capAdd: [],
-  capDrop: [],
-  tty: false,
-  ulimits: [],
-  ...over,
+const req = (over: Partial<RunRequest> = {}): RunRequest =>
+  defaultRunRequest({ rootfs: '/r', command: ['sh'], ...over });
+
+describe('defaultRunRequest', () => {
+  it("is a plain run's request (the image's rootfs and command), the overrides on top, with arrays of its own", () => {
+    const a = defaultRunRequest();
+    expect(a).toMatchObject({ rootfs: '', command: [], network: 'none', readOnly: false, tty: false, env: [] });
+    expect(defaultRunRequest({ command: ['id'], tty: true })).toMatchObject({ command: ['id'], tty: true, capAdd: [] });
+    a.env.push('A=1');
+    expect(defaultRunRequest().env).toEqual([]);
+  });
 });
 
 describe('buildRunSpec', () => {

@@ -6,6 +6,7 @@ import { applyHpcProfile } from '../../../src/cli/options/hpc-profile.js';
 import type { RunCommandRequest } from '../../../src/engine/container/foreground.js';
 import {
   buildRunSpec,
+  defaultRunRequest,
   hostEnvironment,
   withHostUser,
   type RunRequest,
@@ -24,21 +25,8 @@ const ctx: SpecContext = {
   etcFiles: { hosts: '/run/h', hostname: '/run/n', resolvConf: '/run/r' },
   userDb: { passwd: 'root:x:0:0::/root:/bin/sh\n', group: 'root:x:0:\n' },
 };
-const req = (over: Partial<RunRequest> = {}): RunRequest => ({
-  rootfs: '/r',
-  command: ['sh'],
-  env: [],
-  envFiles: [],
-  volumes: [],
-  readOnly: false,
-  tmpfs: [],
-  network: 'none',
-  capAdd: [],
-  capDrop: [],
-  tty: false,
-  ulimits: [],
-  ...over,
-});
+const req = (over: Partial<RunRequest> = {}): RunRequest =>
+  defaultRunRequest({ rootfs: '/r', command: ['sh'], ...over });
 const host = (dirs: string[]) => ({ isDirectory: (p: string) => dirs.includes(p) });
 
 describe('the host namespaces, one flag each', () => {

@@ -2,7 +2,8 @@ import { closeSync, mkdtempSync, openSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { logWriter, parseLogLine, readLog, renderEntry, tail } from '../../../src/engine/store/logs.js';
+import { PassThrough } from 'node:stream';
+import { entryPrinter, logWriter, parseLogLine, readLog, renderEntry, tail } from '../../../src/engine/store/logs.js';
 
 describe('the container log', () => {
   it('writes whole lines as F, a line without newline as P, and reads them back with --tail', () => {
@@ -25,6 +26,10 @@ describe('the container log', () => {
     ]);
     expect(tail(entries, 2).map((e) => e.text)).toEqual(['two', 'three']);
     expect(entries.map((e) => renderEntry(e, false)).join('')).toBe('one\noops\ntwo\nthree');
+    // As logs and attach print them: each entry to the stream it came from, with its time on request.
+    const [stdout, stderr] = [new PassThrough(), new PassThrough()];
+    entries.forEach(entryPrinter(stdout, stderr, true));
+    expect([String(stdout.read()), String(stderr.read())]).toEqual(['T one\nT two\nT three', 'T oops\n']);
     rmSync(dir, { recursive: true });
   });
 
