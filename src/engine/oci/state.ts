@@ -46,8 +46,7 @@ export async function ociStart(root: string, id: string): Promise<void> {
       hint: status === 'stopped' ? `delete it and create it again` : 'only a created container can be started',
     });
   const inside = record.spec.hooks?.startContainer;
-  if (hasHooks(inside))
-    await startContainerHooks(record, inside);
+  if (hasHooks(inside)) await startContainerHooks(record, inside);
   const fifo = openSync(join(root, id, 'exec.fifo'), 'r'); // the process waits to open it for writing
   try {
     readSync(fifo, Buffer.alloc(1));
