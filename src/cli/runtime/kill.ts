@@ -15,7 +15,7 @@ export class RuntimeKillCommand extends RuntimeCommand {
   signal = Option.String({ required: false });
 
   async run(): Promise<number> {
-    ociKill(this.root(), this.id, parseSignalNumber(this.signal ?? 'TERM'));
+    await ociKill(this.root(), this.id, parseSignalNumber(this.signal ?? 'TERM'));
     return 0;
   }
 }

@@ -13,7 +13,7 @@ export class RuntimeListCommand extends RuntimeCommand {
   quiet = Option.Boolean('-q,--quiet', false, { description: 'ids only' });
 
   async run(): Promise<number> {
-    const rows = listOci(this.root()).map((r) => ({
+    const rows = (await listOci(this.root())).map((r) => ({
       ...stateJson(r),
       created: r.created,
       owner: String(process.getuid?.()),

@@ -14,7 +14,7 @@ export class RuntimePsCommand extends RuntimeCommand {
   id = Option.String();
 
   async run(): Promise<number> {
-    const record = read(this.root(), this.id);
+    const record = await read(this.root(), this.id);
     const procs = ociStatus(record) === 'stopped' ? [] : containerProcesses(record.pid);
     if (this.format === 'json') this.context.stdout.write(JSON.stringify(procs.map((p) => p.pid)) + '\n');
     else

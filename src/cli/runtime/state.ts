@@ -12,7 +12,7 @@ export class RuntimeStateCommand extends RuntimeCommand {
   id = Option.String();
 
   async run(): Promise<number> {
-    const record = read(this.root(), this.id);
+    const record = await read(this.root(), this.id);
     this.context.stdout.write(
       JSON.stringify({ ...stateJson(record), rootfs: record.spec.root?.path, created: record.created }, null, 2) + '\n',
     );

@@ -1,46 +1,35 @@
-import {
-  chmodSync,
-  closeSync,
-  existsSync,
-  mkdirSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  readSync,
-  rmSync,
-} from 'node:fs';
+import { chmodSync, closeSync, existsSync, openSync, readFileSync, readSync, rmSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { UsageError } from '../../errors.js';
 import { privateTmpDir } from '../../paths.js';
 import type { Spec } from '../../runtime/spec.js';
 import { parseSpec } from '../../runtime/validate.js';
-import { atomicWriteFile, withLock } from '../../sys/fs.js';
+import { atomicWriteFile } from '../../sys/fs.js';
 import { mkfifo } from '../../sys/pipe.js';
 import { isSameProcess, processStartTime } from '../../sys/proc.js';
 import { runHooks, runHooksInside, type OciStateJson } from './hooks.js';
 import { createContainer } from '../launch/index.js';
-import { ociCgroup, removeOciCgroup } from './cgroup.js';
-import type { CgroupInfo } from '../../cgroups/cgroup.js';
+import { ociCgroup } from './cgroup.js';
 import { applyOomScoreAdj, unappliedSettings } from './extras.js';
+import {
+  ociStatus,
+  read,
+  removeBareEntry,
+  removeEntry,
+  reserve,
+  stateJson,
+  thisProcess,
+  writeRecord as write,
+  type OciRecord,
+} from './records.js';
+
+export { listOci, ociStatus, read, stateJson, type OciRecord } from './records.js';
 
 /**
  * The OCI runtime face (`hutch runtime`), runc's model: no monitor. `create` leaves the container
  * process waiting on a fifo and exits; the caller (conmon, scrun, a shell) adopts the process as
  * its subreaper; `start` opens the fifo; state is read from ROOT/<id>/state.json and /proc.
  */
-export interface OciRecord {
-  id: string;
-  bundle: string;
-  spec: Spec;
-  pid: number;
-  pidStart?: number;
-  created: string;
-  /** What was last recorded; `stopped` is read from /proc. */
-  status: 'creating' | 'created' | 'running';
-  /** The container's cgroup, when the host gave one (removed by delete). */
-  cgroup?: CgroupInfo;
-}
-
 export interface OciCreateOptions {
   bundle: string;
   pidFile?: string;
@@ -80,20 +69,13 @@ export function loadBundle(bundle: string): Spec {
 
 /** `create`: namespaces, mounts and createRuntime hooks; the process waits for `start`. */
 export async function ociCreate(root: string, id: string, options: OciCreateOptions): Promise<OciRecord> {
-  checkId(id);
   const bundle = resolve(options.bundle);
   const spec = loadBundle(bundle);
   const cgroup = ociCgroup(id, spec, options.systemdCgroup ?? false); // checks cgroupsPath before anything exists
   for (const line of unappliedSettings(spec)) process.stderr.write(`hutch: warning: ${line}\n`);
   const dir = join(root, id);
-  await withLock(join(root, '.lock'), () => {
-    if (existsSync(join(dir, 'state.json')))
-      throw new UsageError('CONTAINER_EXISTS', `container ${id} already exists`, {
-        hint: `delete it first: hutch runtime delete ${id}`,
-      });
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    write(root, { id, bundle, spec, pid: 0, created: new Date().toISOString(), status: 'creating' });
-  });
+  const creating = { id, bundle, spec, pid: 0, created: new Date().toISOString(), status: 'creating' as const };
+  await reserve(root, { ...creating, owner: thisProcess() });
   let child = 0;
   try {
     mkfifo(join(dir, 'exec.fifo'));
@@ -128,7 +110,7 @@ export async function ociCreate(root: string, id: string, options: OciCreateOpti
       spec,
       pid: container.pid,
       pidStart: processStartTime(container.pid),
-      created: new Date().toISOString(),
+      created: creating.created,
       status: 'created',
     };
     const info = cgroup.info();
@@ -147,7 +129,7 @@ export async function ociCreate(root: string, id: string, options: OciCreateOpti
 
 /** `start`: lets the created process exec, then runs the poststart hooks. */
 export async function ociStart(root: string, id: string): Promise<void> {
-  const record = read(root, id);
+  const record = await read(root, id);
   const status = ociStatus(record);
   if (status !== 'created')
     throw new UsageError('CONTAINER_STATE', `cannot start container ${id}: it is ${status}`, {
@@ -168,27 +150,8 @@ export async function ociStart(root: string, id: string): Promise<void> {
   );
 }
 
-/** The state as the runtime spec's `state` operation prints it. */
-export function stateJson(record: OciRecord): OciStateJson {
-  const status = ociStatus(record);
-  // Never pid 0 (creating): a caller that signals it would signal its own process group.
-  return {
-    ociVersion: record.spec.ociVersion,
-    id: record.id,
-    status,
-    ...(status === 'stopped' || record.pid <= 0 ? {} : { pid: record.pid }),
-    bundle: record.bundle,
-    annotations: record.spec.annotations ?? {},
-  };
-}
-
-export function ociStatus(record: OciRecord): OciStateJson['status'] {
-  if (record.status === 'creating') return 'creating';
-  return isSameProcess(record.pid, record.pidStart) ? record.status : 'stopped';
-}
-
-export function ociKill(root: string, id: string, signal: number): void {
-  const record = read(root, id);
+export async function ociKill(root: string, id: string, signal: number): Promise<void> {
+  const record = await read(root, id);
   const status = ociStatus(record);
   if (status !== 'created' && status !== 'running')
     throw new UsageError('CONTAINER_NOT_RUNNING', `cannot signal container ${id}: it is ${status}`, {
@@ -197,73 +160,38 @@ export function ociKill(root: string, id: string, signal: number): void {
   process.kill(record.pid, signal);
 }
 
-/** `delete`: a running container only with --force (killed first); then the poststop hooks. */
+/**
+ * `delete`: a running container only with --force (killed first); then the poststop hooks. A
+ * container being created is ended, with --force, by killing the runtime that creates it (its
+ * process dies with it); a folder left without state.json is removed, as runc does.
+ */
 export async function ociDelete(root: string, id: string, force: boolean): Promise<void> {
   let record: OciRecord;
   try {
-    record = read(root, id);
+    record = await read(root, id);
   } catch (error) {
+    if ((error as UsageError).code === 'CONTAINER_NOT_FOUND') await removeBareEntry(root, id);
     if (force) return;
     throw error;
   }
   const status = ociStatus(record);
-  if (status === 'running' && !force)
-    throw new UsageError('CONTAINER_RUNNING', `cannot delete container ${id}: it is running`, {
-      hint: `stop it first (hutch runtime kill ${id} KILL), or use delete --force`,
-    });
-  if (status === 'running' || status === 'created') {
-    process.kill(record.pid, 'SIGKILL');
-    for (let i = 0; i < 200 && isSameProcess(record.pid, record.pidStart); i++)
-      await new Promise((r) => setTimeout(r, 25));
-  }
-  await removeOciCgroup(record.cgroup).catch((error) =>
-    process.stderr.write(`hutch: warning: cannot remove the cgroup of ${id}: ${(error as Error).message}\n`),
-  );
-  rmSync(join(root, id), { recursive: true, force: true });
-  await runHooks('poststop', record.spec.hooks?.poststop, { ...stateJson(record), status: 'stopped' }).catch((error) =>
-    process.stderr.write(`hutch: warning: ${(error as Error).message}\n`),
-  );
+  if ((status === 'running' || status === 'creating') && !force)
+    throw new UsageError(
+      'CONTAINER_RUNNING',
+      `cannot delete container ${id}: it is ${status === 'creating' ? 'being created' : status}`,
+      {
+        hint: `stop it first (hutch runtime kill ${id} KILL), or use delete --force`,
+      },
+    );
+  if (status === 'creating' && record.owner !== undefined) await killAndWait(record.owner);
+  if (status === 'running' || status === 'created') await killAndWait({ pid: record.pid, start: record.pidStart });
+  await removeEntry(root, record);
 }
 
-export function read(root: string, id: string): OciRecord {
-  checkId(id);
-  try {
-    return JSON.parse(readFileSync(join(root, id, 'state.json'), 'utf8')) as OciRecord;
-  } catch (error) {
-    throw new UsageError('CONTAINER_NOT_FOUND', `container ${id} does not exist`, {
-      hint: 'list containers with `hutch runtime list`',
-      cause: error,
-    });
-  }
-}
-
-/** Every container under the root. */
-export function listOci(root: string): OciRecord[] {
-  if (!existsSync(root)) return [];
-  const out: OciRecord[] = [];
-  for (const id of readdirIds(root)) {
-    try {
-      out.push(read(root, id));
-    } catch {
-      // being deleted
-    }
-  }
-  return out;
-}
-
-function readdirIds(root: string): string[] {
-  return readdirSync(root).filter((e) => !e.startsWith('.'));
-}
-
-function write(root: string, record: OciRecord): void {
-  atomicWriteFile(join(root, record.id, 'state.json'), JSON.stringify(record) + '\n', 0o600);
-}
-
-function checkId(id: string): void {
-  if (!/^[\w][\w.+-]*$/.test(id) || id.length > 1024)
-    throw new UsageError('CONTAINER_ID_INVALID', `invalid container id ${JSON.stringify(id)}`, {
-      hint: 'use letters, digits, _ . + and -',
-    });
+async function killAndWait(target: { pid: number; start?: number }): Promise<void> {
+  if (!isSameProcess(target.pid, target.start)) return;
+  process.kill(target.pid, 'SIGKILL');
+  for (let i = 0; i < 200 && isSameProcess(target.pid, target.start); i++) await new Promise((r) => setTimeout(r, 25));
 }
 
 function requireConsole(socket: string | undefined): string {
