@@ -45,10 +45,12 @@ exports.startBundle = function (name) {
 
 /**
  * The bundle entry of a `hutch` command line: `hutch sandbox ...` has one of its own (no
- * clipanion, no other command: its start is measured against bubblewrap's); its help, and every
- * other command, the CLI's.
+ * clipanion, no other command: its start is measured against bubblewrap's); so has `hutch
+ * runtime ...` (engines start one per step of a container; it hands help to the CLI itself); the
+ * sandbox's help, and every other command, the CLI's.
  */
 exports.cliEntry = function (argv) {
+  if (argv[2] === 'runtime') return 'runtime';
   var first = argv[3];
   if (argv[2] !== 'sandbox' || first === undefined || first === '--help' || first === '-h') return 'cli';
   return 'sandbox';

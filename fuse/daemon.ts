@@ -7,6 +7,7 @@ import { openLowerTree } from './lookup.js';
 import { mountSession } from './libfuse.js';
 import { unionHandlers } from './ops.js';
 import { parseFsArgs, type FsOptions } from './options.js';
+import { overflowIds, type IdShift } from './idmap.js';
 import { mountSquashLowers } from './squash-lower.js';
 import { Union } from './union.js';
 import { entryCommand } from '../src/sys/entry-points.js';
@@ -49,6 +50,7 @@ export function serve(opts: FsOptions): number {
       work: opts.work,
       style: { overrideOnly: opts.overrideOnly, whiteoutFiles },
       squash: opts.squash,
+      shift: idShift(opts),
     });
     const log = (e: unknown): void =>
       void process.stderr.write(
@@ -71,6 +73,13 @@ export function serve(opts: FsOptions): number {
   } catch (e) {
     return failed(opts, e);
   }
+}
+
+/** The mount's id shift with the kernel's overflow ids, when uidmapping=/gidmapping= were given. */
+function idShift(opts: FsOptions): IdShift | undefined {
+  if (opts.idRanges === undefined) return undefined;
+  const overflow = overflowIds();
+  return { ...opts.idRanges, overflowUid: overflow.uid, overflowGid: overflow.gid };
 }
 
 /** Says why the union is not mounted, on stderr and on the ready fd (hutch reads that). */

@@ -4,13 +4,28 @@ import { ENOENT, FsError } from './errno.js';
 import { lowerAttrShared } from './attr.js';
 import { noteSetgid, type Node } from './node.js';
 import type { Union } from './union.js';
+import { toMount } from './idmap.js';
 
 /**
- * A node's attributes packed as a struct stat into `out` (144 bytes of a reply buffer); returns
- * st_nlink. An upper file known to carry no override_stat (the common case: what a container
- * writes) is stat'ed straight into the reply, only st_ino replaced: no decoding, no object.
+ * A node's attributes packed as a struct stat into `out` (144 bytes of a reply buffer), owner
+ * shifted to the mount's ids (uidmapping=/gidmapping=; squash wins, as in fuse-overlayfs);
+ * returns st_nlink.
  */
 export function packAttr(u: Union, n: Node, out: Buffer): number {
+  const nlink = packDiskAttr(u, n, out);
+  const shift = u.cfg.shift;
+  if (shift !== undefined && u.cfg.squash === undefined) {
+    out.writeUInt32LE(toMount(shift.uids, out.readUInt32LE(28), shift.overflowUid), 28);
+    out.writeUInt32LE(toMount(shift.gids, out.readUInt32LE(32), shift.overflowGid), 32);
+  }
+  return nlink;
+}
+
+/**
+ * packAttr in the layers' own ids. An upper file known to carry no override_stat (the common case: what a container
+ * writes) is stat'ed straight into the reply, only st_ino replaced: no decoding, no object.
+ */
+function packDiskAttr(u: Union, n: Node, out: Buffer): number {
   if (!n.upper && !n.detached && u.cfg.squash === undefined) {
     // A lower entry: its attributes, computed once, packed without a copy.
     const a = lowerAttrShared(n.lower!, u.inos);

@@ -16,6 +16,7 @@ import type { Caller } from './libfuse.js';
 import { pathsMoved, type Node } from './node.js';
 import { B } from './attr.js';
 import { EEXIST, EINVAL, EISDIR, ENOENT, ENOTDIR, ENOTEMPTY, EPERM, FsError } from './errno.js';
+import { creatorId } from './idmap.js';
 import { clearWhiteout, clearWhiteoutsIn, makeWhiteout, markOpaque, setOwnerMode, setRdev } from './upper.js';
 import { isReservedName } from './whiteout.js';
 import type { Union } from './union.js';
@@ -42,13 +43,17 @@ function prepare(u: Union, parent: Node, name: string): string {
   return `${dir}/${name}`;
 }
 
-/** The owner of a new entry: the caller, with the group of a setgid parent (as the kernel does). */
+/**
+ * The owner of a new entry, in the layers' ids: the caller (shifted back from the mount's ids),
+ * with the group of a setgid parent (as the kernel does).
+ */
 function ownerOf(u: Union, parent: Node, caller: Caller, mode: number): [number, number, number] {
+  const uid = creatorId(u.cfg.shift, caller.uid, 'uid');
   // The parent's setgid as last stat'ed: the kernel asks its attributes before each create anyway.
   if (parent.sgidGid === -2) u.attr(parent);
   const gid = parent.sgidGid;
-  if (gid < 0) return [caller.uid, caller.gid, mode];
-  return [caller.uid, gid, (mode & S_IFMT) === S_IFDIR ? mode | S_ISGID : mode];
+  if (gid < 0) return [uid, creatorId(u.cfg.shift, caller.gid, 'gid'), mode];
+  return [uid, gid, (mode & S_IFMT) === S_IFDIR ? mode | S_ISGID : mode];
 }
 
 function added(u: Union, parent: Node, name: string, type: number): Node {
@@ -64,8 +69,8 @@ export function create(
   flags: number,
   caller: Caller,
 ): [Node, number] {
-  const path = prepare(u, parent, name);
   const [uid, gid, m] = ownerOf(u, parent, caller, mode);
+  const path = prepare(u, parent, name);
   const access = (flags & 3) === constants.O_RDONLY ? constants.O_RDWR : flags & 3;
   const open = (): number =>
     openPath(path, constants.O_CREAT | constants.O_EXCL | access | (flags & constants.O_APPEND), m & 0o7777);
@@ -94,15 +99,15 @@ export function make(
   caller: Caller,
   target?: Buffer,
 ): Node {
-  const path = prepare(u, parent, name);
   const type = target !== undefined ? 0o120000 : mode & S_IFMT;
+  const [uid, gid, m] = ownerOf(u, parent, caller, type === 0o120000 ? 0o120777 : mode);
+  const path = prepare(u, parent, name);
   if (type === S_IFDIR) mkdirSync(B(path), mode & 0o7777);
   else if (type === 0o120000) symlinkSync(target!, B(path));
   else if (type === 0o020000 || type === 0o060000) {
     writeFileSync(B(path), '');
     setRdev(path, rdev);
   } else mknod(path, type | (mode & 0o7777), 0);
-  const [uid, gid, m] = ownerOf(u, parent, caller, type === 0o120000 ? 0o120777 : mode);
   const plain = !setOwnerMode(u.cfg.style, path, uid, gid, m, { fresh: true, chmod: m !== mode && type !== 0o120000 });
   const node = added(u, parent, name, type);
   node.plain = plain;

@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { UsageError } from '../src/errors.js';
+import { parseIdRanges, type IdRange } from './idmap.js';
 
 /**
  * The command line of bin/hutch-fs, fuse-overlayfs's own:
@@ -8,7 +9,7 @@ import { UsageError } from '../src/errors.js';
  * names the mount (fsname), as fuse-overlayfs ignores it otherwise. lowerdir is top layer first
  * (as overlayfs takes it). hutch adds `lowerindex=I1:I2` (one HLI1 index per lower layer, same
  * order), `lowersquash=S1:S2` (a squashfs image squashfuse mounts at that lower dir first, or
- * empty) and `overrideonly` (single-uid mode). The generic mount flags (suid, dev, exec, ro and
+ * empty) and `overrideonly` (single-uid mode); `uidmapping=`/`gidmapping=` shift ids as fuse-overlayfs does. The generic mount flags (suid, dev, exec, ro and
  * their opposites) go to the kernel as given; libfuse's defaults (nosuid, nodev) stand for those
  * not given. Options it does not know are ignored, as engines pass fuse-overlayfs-specific
  * tuning. Pure: no I/O.
@@ -28,6 +29,8 @@ export interface FsOptions {
   debug: boolean;
   overrideOnly: boolean;
   squash?: { uid: number; gid: number };
+  /** `uidmapping=`/`gidmapping=`: ids shifted between the layers and the mount (idmap.ts). */
+  idRanges?: { uids?: IdRange[]; gids?: IdRange[] };
   timeout: number;
   ignored: string[];
 }
@@ -46,22 +49,11 @@ const USAGE = 'usage: hutch-fs -o lowerdir=A:B,upperdir=U,workdir=W [SOURCE] MOU
 /** The generic mount flags hutch-fs passes on to the kernel mount (through libfuse). */
 const MOUNT_FLAGS = new Set(['suid', 'nosuid', 'dev', 'nodev', 'exec', 'noexec', 'ro', 'rw']);
 
-/**
- * podman's uidmapping=/gidmapping= (ids shifted between the layers and the mount) are refused
- * rather than ignored: a mount that showed the layers' ids unshifted would give the container
- * files owned by the wrong users.
- */
-function refuseIdMappings(kv: Map<string, string>): void {
-  for (const key of ['uidmapping', 'gidmapping']) {
-    if (!kv.has(key)) continue;
-    throw new UsageError(
-      'FS_IDMAPPING_UNSUPPORTED',
-      `hutch-fs cannot mount with -o ${key}=${kv.get(key)}: id shifting between the layers and the mount is not implemented`,
-      {
-        hint: 'leave the layers owned as the container sees them (podman: no --userns=auto or per-container id maps with hutch-fs as mount_program), or use fuse-overlayfs for such containers',
-      },
-    );
-  }
+/** podman's uidmapping=/gidmapping= (fuse-overlayfs's DISK:MOUNT:LEN lists; see idmap.ts). */
+function idRanges(kv: Map<string, string>): FsOptions['idRanges'] {
+  const get = (key: string): IdRange[] | undefined => (kv.has(key) ? parseIdRanges(key, kv.get(key)!) : undefined);
+  const [uids, gids] = [get('uidmapping'), get('gidmapping')];
+  return uids === undefined && gids === undefined ? undefined : { uids, gids };
 }
 
 export function parseFsArgs(argv: string[], cwd: string): FsOptions {
@@ -99,7 +91,6 @@ export function parseFsArgs(argv: string[], cwd: string): FsOptions {
     : kv.has('squash_to_uid')
       ? { uid: Number(kv.get('squash_to_uid')), gid: Number(kv.get('squash_to_gid') ?? kv.get('squash_to_uid')) }
       : undefined;
-  refuseIdMappings(kv);
   const known = new Set([
     'lowerdir',
     'lowerindex',
@@ -111,6 +102,8 @@ export function parseFsArgs(argv: string[], cwd: string): FsOptions {
     'squash_to_uid',
     'squash_to_gid',
     'timeout',
+    'uidmapping',
+    'gidmapping',
     ...MOUNT_FLAGS,
   ]);
   return {
@@ -125,6 +118,7 @@ export function parseFsArgs(argv: string[], cwd: string): FsOptions {
     debug,
     overrideOnly: kv.has('overrideonly'),
     squash,
+    idRanges: idRanges(kv),
     timeout: kv.has('timeout') ? Number(kv.get('timeout')) : 86400,
     ignored: [...kv.keys()].filter((k) => !known.has(k)),
   };

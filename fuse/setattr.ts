@@ -1,12 +1,13 @@
 import { unpackSetAttr } from './wire.js';
 import { truncate } from './mutate.js';
-import { setMode, setOwnerMode, setTimes } from './upper.js';
+import { setLinkOwner, setMode, setOwnerMode, setTimes } from './upper.js';
 import type { Time } from '../src/sys/fsx.js';
 import { fchown } from '../src/sys/fdops.js';
 import { SysError } from '../src/errors.js';
-import { EINVAL, EPERM } from './errno.js';
+import { EINVAL, EPERM, FsError } from './errno.js';
 import type { Node } from './node.js';
 import type { Union } from './union.js';
+import { diskId } from './idmap.js';
 
 /**
  * setattr: chmod, chown, truncate and utimes of a union entry, after its copy-up. Each asks
@@ -38,6 +39,9 @@ function chownOpen(u: Union, n: Node, fd: number | undefined, uid: number, gid: 
 
 export function setattr(u: Union, n: Node, raw: Buffer, toSet: number, fh: number | undefined): void {
   const want = unpackSetAttr(raw);
+  // The kernel gives the mount's ids: stored as the layers' (EINVAL outside the mapping, before any change).
+  if ((toSet & SET_UID) !== 0) want.uid = diskId(u.cfg.shift?.uids, want.uid);
+  if ((toSet & SET_GID) !== 0) want.gid = diskId(u.cfg.shift?.gids, want.gid);
   u.copyUp(n, !((toSet & SET_SIZE) !== 0 && want.size === 0));
   const path = u.upperPath(n);
   // A file still open by its create(): by its descriptor, no path walk (tar sets owner, mode and times so).
@@ -64,4 +68,31 @@ export function setattr(u: Union, n: Node, raw: Buffer, toSet: number, fh: numbe
       fd,
     );
   }
+}
+
+/** The xattr hutch-nsexec sets to record a chown the kernel refused to pass (native/chown-notify.c). */
+export const OWNER_REQUEST = 'security.hutch.chown';
+const KEEP = 0xffffffff; // -1: that id stays
+
+/**
+ * A chown asked through OWNER_REQUEST ("uid:gid", -1 keeps one): recorded as the entry's owner
+ * as setattr would, setuid and group-executable setgid bits cleared as a chown clears them. Only
+ * a holder of CAP_SYS_ADMIN over the union's user namespace gets here (a security.* name).
+ */
+export function recordOwner(u: Union, n: Node, value: Buffer): void {
+  const m = /^(\d+):(\d+)$/.exec(value.toString('latin1'));
+  if (m === null) throw new FsError(EINVAL);
+  u.copyUp(n);
+  const a = u.attr(n);
+  const uid = Number(m[1]) === KEEP ? a.uid : Number(m[1]);
+  const gid = Number(m[2]) === KEEP ? a.gid : Number(m[2]);
+  if (n.type === 0o120000) return setLinkOwner(u.upperPath(n), uid, gid);
+  let mode = a.mode;
+  if (n.type === 0o100000) mode &= (mode & 0o010) !== 0 ? ~0o6000 : ~0o4000;
+  const path = u.upperPath(n);
+  n.plain = !setOwnerMode(u.cfg.style, path, uid, gid, mode, {
+    chmod: mode !== a.mode,
+    plain: n.plain,
+    fd: u.creatorFd(n),
+  });
 }

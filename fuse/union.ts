@@ -17,6 +17,7 @@ import { isWhiteoutDevice, whiteoutTarget, WH_PREFIX } from './whiteout.js';
 import { isOpaque, type UpperStyle } from './upper.js';
 import { copyUpEntry } from './copyup.js';
 import type { Attr } from './wire.js';
+import type { IdShift } from './idmap.js';
 import { lstatRaw } from '../src/sys/stat.js';
 import { closeFd, openPath } from '../src/sys/fdops.js';
 import { reachable } from '../src/sys/longpath.js';
@@ -39,6 +40,11 @@ export interface UnionConfig {
   style: UpperStyle;
   /** Present every entry as owned by this uid/gid (fuse-overlayfs's squash_to_root/uid). */
   squash?: { uid: number; gid: number };
+  /**
+   * uidmapping=/gidmapping=: everything in here stays in disk ids; replies shift them to the
+   * mount's (fastattr.ts), ids from the kernel are shifted back (setattr.ts, mutate.ts).
+   */
+  shift?: IdShift;
 }
 
 export interface Handle {

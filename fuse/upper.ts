@@ -2,7 +2,16 @@ import { chmodSync, existsSync, lchownSync, lstatSync, readdirSync, rmSync, unli
 import { lgetxattr, lremovexattr, lsetxattr } from '../src/sys/xattr.js';
 import { mknod, utimens, type Time } from '../src/sys/fsx.js';
 import { fchmod, fchown, futimens } from '../src/sys/fdops.js';
-import { formatOverrideStat, OPAQUE_XATTRS, OVERRIDE_STAT, parseOverrideStat, RDEV_XATTR } from './xattr.js';
+import {
+  formatLinkOwner,
+  formatOverrideStat,
+  LINK_OWNER_PREFIX,
+  OPAQUE_XATTRS,
+  OVERRIDE_STAT,
+  parseLinkOwner,
+  parseOverrideStat,
+  RDEV_XATTR,
+} from './xattr.js';
 import { isWhiteoutDevice, OPAQUE_MARKER, WH_PREFIX } from './whiteout.js';
 import { B } from './attr.js';
 
@@ -149,4 +158,27 @@ export function clearWhiteoutsIn(dir: string): void {
 /** Stores a device number beside a placeholder file (device nodes cannot be made here). */
 export function setRdev(path: string, rdev: number): void {
   lsetxattr(path, RDEV_XATTR, Buffer.from(String(rdev)));
+}
+
+/** Records an upper symlink's owner on its directory (the link itself cannot carry a user.* xattr). */
+export function setLinkOwner(path: string, uid: number, gid: number): void {
+  const { dir, name } = linkRecord(B(path));
+  lsetxattr(dir, name, formatLinkOwner(uid, gid, lstatSync(B(path), { bigint: true })));
+}
+
+/** An upper symlink's recorded owner, if one was recorded for this very link; `path` as bytes. */
+export function linkOwner(path: Buffer): { uid: number; gid: number } | undefined {
+  const { dir, name } = linkRecord(path);
+  if (name.length > 255) return undefined; // XATTR_NAME_MAX: none could be set (chown -h failed ERANGE)
+  const value = lgetxattr(dir, name);
+  return value === undefined ? undefined : parseLinkOwner(value, lstatSync(path, { bigint: true }));
+}
+
+/** The directory and xattr name (latin1: one char per byte, as the xattr calls encode it) of a link's record. */
+function linkRecord(path: Buffer): { dir: Buffer; name: string } {
+  const cut = path.lastIndexOf(0x2f);
+  return {
+    dir: cut < 0 ? B('.') : path.subarray(0, cut),
+    name: LINK_OWNER_PREFIX + path.subarray(cut + 1).toString('latin1'),
+  };
 }

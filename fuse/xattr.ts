@@ -9,7 +9,14 @@ export const OPAQUE_XATTRS = ['trusted.overlay.opaque', 'user.overlay.opaque', '
 /** The device number of a device node kept as a placeholder file. */
 export const RDEV_XATTR = 'user.hutch.rdev';
 
-const PRIVATE_PREFIXES = ['trusted.', 'user.overlay.', 'user.fuseoverlayfs.', 'user.hutch.', 'user.containers.'];
+const PRIVATE_PREFIXES = [
+  'trusted.',
+  'user.overlay.',
+  'user.fuseoverlayfs.',
+  'user.hutch.',
+  'user.containers.',
+  'security.hutch.',
+];
 
 /** Names the container must neither see nor set. */
 export function isPrivateXattr(name: string): boolean {
@@ -39,6 +46,29 @@ export function formatOverrideStat(s: OverrideStat): Buffer {
 export function applyOverrideMode(realMode: number, o: OverrideStat): number {
   const type = (o.mode & 0o170000) !== 0 ? o.mode & 0o170000 : realMode & 0o170000;
   return type | (o.mode & 0o7777);
+}
+
+/**
+ * A symlink's recorded owner (user.* xattrs cannot sit on a symlink): on its directory, under
+ * this prefix + its name, "uid:gid:ino:ctimeNs" of the link it was set for, so that a link made
+ * later under the same name (another inode or ctime) does not inherit it.
+ */
+export const LINK_OWNER_PREFIX = 'user.hutch.linkowner.';
+
+export interface LinkStamp {
+  ino: bigint;
+  ctimeNs: bigint;
+}
+
+export function formatLinkOwner(uid: number, gid: number, link: LinkStamp): Buffer {
+  return Buffer.from(`${uid}:${gid}:${link.ino}:${link.ctimeNs}`);
+}
+
+/** The owner a LINK_OWNER value gives `link`, or undefined when malformed or set for another link. */
+export function parseLinkOwner(value: Buffer, link: LinkStamp): { uid: number; gid: number } | undefined {
+  const m = /^(\d+):(\d+):(\d+):(\d+)$/.exec(value.toString('latin1'));
+  if (m === null || BigInt(m[3]!) !== link.ino || BigInt(m[4]!) !== link.ctimeNs) return undefined;
+  return { uid: Number(m[1]), gid: Number(m[2]) };
 }
 
 /** Whether an opaque-marker xattr value means "opaque". */

@@ -1,6 +1,7 @@
 import { lgetxattr, llistxattr, lremovexattr, lsetxattr } from '../src/sys/xattr.js';
 import { ENODATA, EPERM, FsError } from './errno.js';
 import { isPrivateXattr } from './xattr.js';
+import { OWNER_REQUEST, recordOwner } from './setattr.js';
 import { reachable } from '../src/sys/longpath.js';
 import type { Node } from './node.js';
 import type { Union } from './union.js';
@@ -30,6 +31,7 @@ export function listXattr(u: Union, n: Node): Buffer {
 }
 
 export function setXattr(u: Union, n: Node, name: string, value: Buffer, flags: number): void {
+  if (name === OWNER_REQUEST) return recordOwner(u, n, value);
   if (isPrivateXattr(name)) throw new FsError(EPERM);
   u.copyUp(n);
   n.fresh = false;

@@ -464,6 +464,25 @@ static int open_terminal(uint32_t index) {
   return slave;
 }
 
+/*
+ * Invariant: /dev/console is the pty's slave, bound over it (the runtime-spec's process.terminal,
+ * as runc does), for a container with a root of its own; made as an empty file when missing, and
+ * never through a symlink of the image.
+ */
+static void mount_console(uint32_t index) {
+  int n;
+  if (ioctl(PTY_MASTER_FD, TIOCGPTN, &n) < 0) die(STEP_TERMINAL, errno, index);
+  char pts[32];
+  snprintf(pts, sizeof pts, "/dev/pts/%d", n);
+  struct stat st;
+  if (lstat("/dev/console", &st) < 0) {
+    int fd = errno == ENOENT ? open("/dev/console", O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0) : -1;
+    if (fd < 0) die(STEP_TERMINAL, errno, index);
+    close(fd);
+  } else if (S_ISLNK(st.st_mode)) die(STEP_TERMINAL, ELOOP, index);
+  if (mount(pts, "/dev/console", NULL, MS_BIND, NULL) < 0) die(STEP_TERMINAL, errno, index);
+}
+
 /* Runs every record of one kind of filesystem step, in plan order. */
 static void filesystem_steps(void) {
   struct record r = {0};
@@ -477,13 +496,14 @@ static void filesystem_steps(void) {
   }
 }
 
-/* Invariant: the mount namespace holds the container's tree and "/" is its root. */
-static void setup_filesystem(void) {
+/* Invariant: the mount namespace holds the container's tree and "/" is its root. Returns the pty's
+   slave when the plan has a root and a terminal (else -1). */
+static int setup_filesystem(void) {
   struct record r;
   if (find(TAG_PROPAGATION, &r) && mount(NULL, "/", NULL, get_u32(r.data), NULL) < 0) die(STEP_PROPAGATION, errno, r.index);
   if (!find(TAG_ROOTFS, &r)) {
     filesystem_steps();
-    return;
+    return -1;
   }
   const char *rootfs = get_string(&r, 0, 0);
   uint32_t index = r.index;
@@ -498,7 +518,14 @@ static void setup_filesystem(void) {
   rootfs_fd = -1;
   do_pivot(rootfs, index);
   root_propagation();
+  /* The pty in the container's devpts, and /dev/console, before / may turn read-only. */
+  int slave = -1;
+  if (find(TAG_TERMINAL, &r)) {
+    slave = open_terminal(r.index);
+    mount_console(r.index);
+  }
   if (find(TAG_READONLY_ROOT, &r) && remount_ro("/") < 0) die(STEP_READONLY_ROOT, errno, r.index);
+  return slave;
 }
 
 /* Invariant: hostname, rlimits and umask are the container's. */
@@ -579,6 +606,8 @@ static int child_needs_proc(void) {
   return 1;
 }
 
+static void chown_notify_send(int listener);
+
 /* Invariant: the plan's seccomp filter is installed, with seccomp(2)'s flags from SECCOMP_FLAGS. */
 static void install_seccomp(void) {
   struct record r, f;
@@ -588,7 +617,9 @@ static void install_seccomp(void) {
   if (r.len / sizeof *filter > BPF_MAXINSNS) die(STEP_SECCOMP, E2BIG, r.index);
   memcpy(filter, r.data, r.len);
   struct sock_fprog prog = {(unsigned short)(r.len / sizeof *filter), filter};
-  if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog) < 0) die(STEP_SECCOMP, errno, r.index);
+  long listener = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog);
+  if (listener < 0) die(STEP_SECCOMP, errno, r.index);
+  if (flags & SECCOMP_FILTER_FLAG_NEW_LISTENER) chown_notify_send((int)listener);
 }
 
 /* Invariant: the process runs as the plan's user with exactly the plan's capabilities. */
@@ -685,6 +716,8 @@ static int above_pty(int fd, uint32_t step) {
   return high;
 }
 
+#include "chown-notify.c"
+
 /* Invariant: a host path the child needs after pivot_root is held open (O_PATH) by fd. */
 static int hold_path(uint16_t tag, uint32_t step) {
   struct record r;
@@ -745,9 +778,9 @@ static void __attribute__((noreturn)) run_child(void) {
   become_root(); /* after the host paths are held: root here may not reach them */
   int console = console_fd;
   if (find(TAG_TAP, &r)) do_tap(&r); /* before the mounts: /dev/net/tun is the host's */
-  setup_filesystem();
+  int slave = setup_filesystem(); /* the pty's slave when the plan has a root and a terminal */
   setup_process();
-  int slave = find(TAG_TERMINAL, &r) ? open_terminal(r.index) : -1;
+  if (slave < 0 && find(TAG_TERMINAL, &r)) slave = open_terminal(r.index);
   if (console >= 0) send_console(console);
   if (find(TAG_CWD, &r) && chdir(get_string(&r, 0, 0)) < 0) die(STEP_CWD, errno, r.index);
   default_home();
@@ -824,6 +857,7 @@ int main(int argc, char **argv) {
      so that cgroup, not ours, is the root the container sees. */
   int open_child = child_needs_proc();
   if (open_child && prctl(PR_SET_DUMPABLE, 1) < 0) die(STEP_SEAL, errno, 0); /* the child inherits it */
+  chown_notify_prepare();
   pid_t child = (pid_t)syscall(SYS_clone, (unsigned long)(flags & ~(uint32_t)CLONE_NEWCGROUP) | SIGCHLD, NULL, NULL, NULL, 0);
   if (child < 0) die(STEP_CLONE, errno, r.index);
   if (child == 0) run_child(); /* never returns */
@@ -838,5 +872,5 @@ int main(int argc, char **argv) {
   close(FAIL_FD); /* from here on only the child reports; EOF on fd 5 means it exec'd */
   if (find(TAG_DETACH, &r)) return 0; /* the caller's subreaper (conmon) adopts the child */
   install_forwarding(child);
-  return wait_for(child);
+  return notify_sock[0] >= 0 ? supervise(child) : wait_for(child);
 }

@@ -51,7 +51,8 @@ enum wire_tag {
   TAG_SYSCTL = 32,       /* string path under the root (proc/sys/...), string value: a filesystem step, written in order */
   TAG_HOME = 33,         /* empty: add HOME from the container's /etc/passwd for the user ("/" if none) */
   TAG_SECCOMP_FLAGS = 34,/* u32 SECCOMP_FILTER_FLAG_*: install the SECCOMP record with seccomp(2) and these flags */
-  TAG_MAX = 34,
+  TAG_CHOWN_NOTIFY = 35, /* empty: the filter's SCMP_ACT_NOTIFY calls are the chown family; the helper records their owners in the union (chown-notify.c) */
+  TAG_MAX = 35,
 };
 
 /*
@@ -98,6 +99,7 @@ static const struct wire_rule wire_rules[TAG_MAX + 1] = {
   [TAG_SYSCTL] = {LEN_STRINGS, 0, 2},
   [TAG_HOME] = {LEN_EXACT, 0, 0},
   [TAG_SECCOMP_FLAGS] = {LEN_EXACT, 4, 0},
+  [TAG_CHOWN_NOTIFY] = {LEN_EXACT, 0, 0},
 };
 
 /* TAG_MOUNT ops: what to do around mount(2). */

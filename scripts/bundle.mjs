@@ -18,8 +18,9 @@ await build({
   format: 'cjs', // vm.Script (the code cache) runs scripts, not modules
   platform: 'node',
   target: 'node20',
-  // koffi loads its native binary relative to itself; tar-stream is patched through require (src/image/pax.ts)
-  external: ['koffi', 'tar-stream'],
+  // koffi loads its native binary relative to itself; tar-stream is patched through require (src/image/pax.ts);
+  // yaml is required only when a CDI spec is YAML (src/engine/spec/cdi.ts)
+  external: ['koffi', 'tar-stream', 'yaml'],
   // The ES module code asks import.meta where it is: the bundle file, here.
   define: { 'import.meta.url': '__hutchBundleUrl', 'import.meta.dirname': '__dirname' },
   banner: { js: "const __hutchBundleUrl = require('node:url').pathToFileURL(__filename).href;" },

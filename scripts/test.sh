@@ -45,6 +45,7 @@ mkdir "$cg" 2>/dev/null || { echo "test: cannot make the run's cgroup $cg: proce
 finish() {
   local rc=0
   set +e
+  umount "$run/shared/noxattr" 2>/dev/null   # ours (scripts/testbed/shared-store.sh), not a leftover
   end_of_run "$run" "$cg"
   node "$repo/scripts/tally.mjs" line "$results" "${suites[@]}" || rc=$?
   [ -f "$run/scratch" ] && cut -d' ' -f2 "$run/scratch" | xargs -r rm -rf
@@ -61,6 +62,8 @@ bash "$repo/scripts/prepare-host.sh"
 (cd "$repo" && npm run -s build)
 # The debootstrap'ed Debian image debian-image.test.ts imports (built once per machine, cached).
 bash "$repo/scripts/debian-image.sh" >/dev/null || echo "test: no Debian image; debian-image.test.ts will fail" >&2
+# A read-only image store filled as root, and a ramfs (no user xattrs) for the test user: store-shared.test.ts.
+bash "$repo/scripts/testbed/shared-store.sh" "$run/shared" "$user" || echo "test: no shared store; store-shared.test.ts will fail" >&2
 
 # Each test user gets, in this run's folder, a copy of the tree it owns (CI clones as root, often
 # under /root); and, in a folder of its own with a short name (podman refuses a runroot path over
@@ -94,7 +97,7 @@ run_as() { # user, tree, vitest args... (in this run's cgroup, so nothing it sta
   scratch=$(scratch_of "$who")
   ( [ -z "$cg" ] || echo "$BASHPID" > "$cg/cgroup.procs"
     exec runuser -u "$who" -- env -i HOME="$(getent passwd "$who" | cut -d: -f6)" PATH=/usr/local/bin:/usr/bin:/bin \
-      LANG=C.UTF-8 npm_config_update_notifier=false CI="${CI:-}" HUTCH_TEST_NOSUBID_USER="$nosub" HUTCH_TEST_OVERLAP_USER="$overlap" HUTCH_SUITE="vitest-$who" \
+      LANG=C.UTF-8 npm_config_update_notifier=false CI="${CI:-}" HUTCH_TEST_NOSUBID_USER="$nosub" HUTCH_TEST_OVERLAP_USER="$overlap" HUTCH_SUITE="vitest-$who" HUTCH_TEST_SHARED="$run/shared" \
       TMPDIR="$scratch/t" XDG_RUNTIME_DIR="$scratch/x" XDG_CACHE_HOME="$HUTCH_TEST_CACHE/user-$who" \
       HUTCH_VITEST_CACHE="$HUTCH_TEST_CACHE/user-$who/vitest" bash -c 'cd "$0" && exec node scripts/run-suite.mjs "$@"' "$dir" "$@" )
 }

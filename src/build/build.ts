@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { BuildError, UsageError } from '../errors.js';
+import { BuildError, StoreError, UsageError } from '../errors.js';
 import { hostPlatform, type ImageConfig } from '../image/manifest.js';
 import { tagImage } from '../image/manage.js';
 import { formatReference, parseReference } from '../image/ref.js';
@@ -124,7 +124,15 @@ async function stageOrImage(
       hint: 'name a stage above this instruction (its number from 0, or its AS name)',
     });
   const resolved = await resolveImage(ref, { root });
-  return new Store(root).images().find((i) => i.id === resolved.id);
+  const own = new Store(root).images().find((i) => i.id === resolved.id);
+  // Found only in a read-only store (src/image/store.ts additionalStores): never taken for scratch.
+  if (own === undefined)
+    throw new StoreError(
+      'STORE_READ_ONLY',
+      `cannot build on image ${ref} at ${ins.where}: it is in a read-only image store, and a build needs its base in your store`,
+      { hint: `pull it into your store first (hutch pull ${ref})` },
+    );
+  return own;
 }
 
 /** Stages up to the target that it needs: itself and those it names in FROM or COPY --from. */

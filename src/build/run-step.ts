@@ -57,6 +57,7 @@ export async function runStep(store: Store, paths: HutchPaths, step: RunStep): P
     gidmap: [],
     interactive: false,
     init: false,
+    chownNotify: true,
     onSuccess: async (w) => {
       layer = await layerFromUpper(store, w.upper, w.mountpoints, w.maps, `${step.step} (${step.where})`);
     },

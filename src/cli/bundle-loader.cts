@@ -20,6 +20,9 @@ import { Script } from 'node:vm';
 /** Carries the cache folder to the processes hutch starts (see cachePath). */
 const CACHE_ENV = 'HUTCH_CODE_CACHE_DIR';
 
+/** runc's verbs, which name the runtime entry's caches (src/cli/runtime/syntax.ts parses them). */
+const RUNTIME_VERBS = /^(create|run|start|state|kill|delete|exec|ps|list|features|spec|update)$/;
+
 export function runBundle(name: string): void {
   const file = join(__dirname, '..', '..', 'bundle', `${name}.cjs`);
   let source: string;
@@ -43,7 +46,7 @@ export function runBundle(name: string): void {
   // The CLI's cache is written at exit, with everything the command compiled; the monitor's once
   // loaded (it ends by a signal). The FUSE daemon's thread blocks in libfuse from its first tick,
   // so it never gets one: its bundle is small.
-  const atExit = name === 'cli' || name === 'sandbox'; // a command line: its cache holds what the command ran
+  const atExit = name === 'cli' || name === 'sandbox' || name === 'runtime'; // a command line: its cache holds what the command ran
   if (stale && atExit) process.once('exit', () => writeCache(cacheFile, script));
   const module = { exports: {}, filename: file, id: file };
   (script.runInThisContext() as (...args: unknown[]) => void).call(
@@ -82,7 +85,12 @@ function cachePath(name: string, bundle: string): string | undefined {
     if (!privateTo(uid, dir)) return undefined;
     process.env[CACHE_ENV] = dir;
     const st = statSync(bundle);
-    const verb = name === 'cli' ? (process.argv.slice(2).find((a) => /^[a-z][a-z-]*$/.test(a)) ?? 'none') : undefined;
+    const verb =
+      name === 'cli'
+        ? (process.argv.slice(2).find((a) => /^[a-z][a-z-]*$/.test(a)) ?? 'none')
+        : name === 'runtime'
+          ? (process.argv.slice(3).find((a) => RUNTIME_VERBS.test(a)) ?? 'none') // not a value such as `--log-format json`
+          : undefined;
     return join(dir, `${name}${verb ? `-${verb}` : ''}-${st.size}-${Math.trunc(st.mtimeMs)}-${process.version}.v8`);
   } catch {
     return undefined;

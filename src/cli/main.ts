@@ -1,12 +1,12 @@
 import { Builtins, Cli } from 'clipanion';
 import { loadCommands, verbs } from './commands/index.js';
-import { earlyRuntimeAnswer, reorderRuntimeArgv } from './runtime/argv.js';
+import { earlyRuntimeAnswer, HUTCH_VERSION, reorderRuntimeArgv } from './runtime/argv.js';
 import { HutchCli } from './help.js';
 import { renderSyntaxProblem, syntaxProblem } from './syntax-error.js';
 
 /** The `hutch` entry point: builds the CLI from the command list and returns its exit status. */
 export async function main(argv: string[]): Promise<number> {
-  const early = argv[0] === 'runtime' ? earlyRuntimeAnswer(argv.slice(1), '0.1.0') : undefined;
+  const early = argv[0] === 'runtime' ? earlyRuntimeAnswer(argv.slice(1), HUTCH_VERSION) : undefined;
   if (early !== undefined) {
     process.stdout.write(early.stdout);
     process.stderr.write(early.stderr);

@@ -8,7 +8,7 @@ import { dropIns, readToml, TomlView } from './toml.js';
  * The keys of containers.conf(5) and containers-storage.conf(5) a podman user sets that hutch
  * has a meaning for, read once at the edge (the CLI) into this type. `hutch run`/`create` take
  * them as defaults under their flags (src/cli/options/config-defaults.ts).
- * Not yet used by hutch: additionalImageStores (read by the image store work, issue 15).
+ * additionalImageStores is read by the image store (src/image/store.ts additionalStores).
  */
 export interface ContainersConf {
   /** [containers] env: K=V entries every container gets (before the image's and -e's). */

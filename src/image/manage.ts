@@ -1,6 +1,7 @@
 import { StoreError } from '../errors.js';
 import { formatReference, parseReference } from './ref.js';
-import { getImage, namesFor, readConfig } from './resolve.js';
+import { refuseReadOnly } from './additional.js';
+import { findInStores, getImage, namesFor, readConfig } from './resolve.js';
 import { Store, type ImageRecord } from './store.js';
 
 export interface RemoveResult {
@@ -19,6 +20,7 @@ export async function removeImages(root: string | undefined, refs: string[], for
     const result: RemoveResult = { untagged: [], deleted: [] };
     const removed: ImageRecord[] = [];
     for (const ref of refs) {
+      refuseReadOnly(root, ref, 'remove');
       const image = getImage(store, ref, images);
       const wanted = namesFor(ref);
       const byName = image.names.find((n) => wanted.has(n));
@@ -61,6 +63,7 @@ export async function pruneImages(root: string | undefined, all: boolean): Promi
 export async function tagImage(root: string | undefined, source: string, targets: string[]): Promise<void> {
   const store = new Store(root);
   const names = targets.map((t) => formatReference(parseReference(t, 'localhost')));
+  refuseReadOnly(root, source, 'tag');
   await store.locked(() => {
     const images = store.images();
     const image = getImage(store, source, images);
@@ -72,8 +75,9 @@ export async function tagImage(root: string | undefined, source: string, targets
 
 /** What `hutch image inspect` prints for one image (podman's field names). */
 export function inspectImage(root: string | undefined, ref: string): Record<string, unknown> {
-  const store = new Store(root);
-  const image = getImage(store, ref);
+  const found = findInStores(root, ref);
+  const store = found?.store ?? new Store(root);
+  const image = found?.image ?? getImage(store, ref);
   const config = readConfig(store, image);
   return {
     Id: image.id.slice(7),

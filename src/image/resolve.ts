@@ -1,8 +1,9 @@
+import { accessSync, constants } from 'node:fs';
 import { StoreError } from '../errors.js';
 import { parseConfig, type ImageConfig } from './manifest.js';
 import { formatReference, looksLikeId, parseReference } from './ref.js';
 import { candidates } from './short-names.js';
-import { Store, hex, type ImageRecord } from './store.js';
+import { additionalStores, Store, hex, type ImageRecord } from './store.js';
 
 /** An image ready to run: what the engine and the union filesystem need. */
 export interface ResolvedImage {
@@ -25,28 +26,41 @@ export interface ResolveOptions {
 }
 
 /**
- * Finds `reference` in the store (by name, short name or id prefix), pulling it per `pull`, and
+ * Finds `reference` in the user's store, then the read-only ones (by name, short name or id prefix), pulling it per `pull`, and
  * returns its config and layers. The engine calls this for `hutch run IMAGE`.
  */
 export async function resolveImage(reference: string, options: ResolveOptions = {}): Promise<ResolvedImage> {
-  const store = new Store(options.root);
   const policy = options.pull ?? 'missing';
-  let image = policy === 'always' ? undefined : findImage(store, reference);
-  if (image === undefined) {
-    if (policy === 'never') {
-      throw new StoreError('IMAGE_NOT_IN_STORE', `image ${reference} is not in the store`, {
-        hint: `pull it first (hutch pull ${reference}) or drop --pull=never`,
-      });
-    }
-    // Loaded on use: the registry client and the layer unpacker (tar-stream, zlib) cost a run of a stored image ~20 ms.
-    const { pullImage } = await import('./pull.js');
-    image = await pullImage(reference, options);
+  const found = policy === 'always' ? undefined : findInStores(options.root, reference);
+  if (found !== undefined) return describeImage(found.store, found.image);
+  if (policy === 'never') {
+    throw new StoreError('IMAGE_NOT_IN_STORE', `image ${reference} is not in the store`, {
+      hint: `pull it first (hutch pull ${reference}) or drop --pull=never`,
+    });
   }
-  return describeImage(store, image);
+  // Loaded on use: the registry client and the layer unpacker (tar-stream, zlib) cost a run of a stored image ~20 ms.
+  const { pullImage } = await import('./pull.js');
+  return describeImage(new Store(options.root), await pullImage(reference, options));
+}
+
+/** An image and the store it lives in. */
+export interface StoredImage {
+  store: Store;
+  image: ImageRecord;
+}
+
+/** `text` in the user's store, else in the first read-only store that has it (store.ts additionalStores). */
+export function findInStores(root: string | undefined, text: string): StoredImage | undefined {
+  for (const store of [new Store(root), ...additionalStores()]) {
+    const image = findImage(store, text);
+    if (image !== undefined) return { store, image };
+  }
+  return undefined;
 }
 
 /** The ResolvedImage of a stored image. */
 export function describeImage(store: Store, image: ImageRecord): ResolvedImage {
+  if (store.readOnly) for (const l of image.layers) readable(store, l.diffId);
   return {
     id: image.id,
     names: image.names,
@@ -57,6 +71,19 @@ export function describeImage(store: Store, image: ImageRecord): ResolvedImage {
       indexFile: store.layerIndex(l.diffId),
     })),
   };
+}
+
+/** Another user's store: its owner must have let everyone read a layer (else the container would see EACCES). */
+function readable(store: Store, diffId: string): void {
+  try {
+    accessSync(store.layerRoot(diffId), constants.R_OK | constants.X_OK);
+    accessSync(store.layerIndex(diffId), constants.R_OK);
+  } catch (error) {
+    throw new StoreError('STORE_UNREADABLE', `cannot read layer ${diffId} of the read-only image store ${store.dir}`, {
+      cause: error,
+      hint: `its owner makes it readable: chmod -R a+rX ${store.dir}`,
+    });
+  }
 }
 
 /** Parses the stored config of an image. */

@@ -1,6 +1,8 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { loadContainersConf } from '../config/containers-conf.js';
 import { StoreError } from '../errors.js';
+import { requireLayerFs } from './fs-probe.js';
 import { hutchPaths } from '../paths.js';
 import { atomicWriteFile, withLock } from '../sys/fs.js';
 import { faultPoint } from '../sys/fault.js';
@@ -30,8 +32,19 @@ interface ImagesFile {
  */
 export class Store {
   readonly dir: string;
-  constructor(root?: string) {
-    this.dir = hutchPaths(root).data;
+  /** An additional image store (src/image/additional.ts): read, never written. */
+  readonly readOnly: boolean;
+  /** `readOnlyDir`: the data directory of an additional store (another user's: not checked as private). */
+  constructor(root?: string, readOnlyDir?: string) {
+    this.dir = readOnlyDir ?? hutchPaths(root).data;
+    this.readOnly = readOnlyDir !== undefined;
+  }
+  /** Every write goes through here first: a read-only store is never written. */
+  private writable(): void {
+    if (this.readOnly)
+      throw new StoreError('STORE_READ_ONLY', `cannot write to the read-only image store ${this.dir}`, {
+        hint: "pull the image into your own store, or ask the store's owner",
+      });
   }
 
   blobPath(digest: string): string {
@@ -48,8 +61,15 @@ export class Store {
   }
   /** A fresh temporary directory on the store's filesystem (so a rename puts it in place). */
   tempDir(kind: string): string {
+    this.writable();
     const dir = join(this.dir, 'tmp', `${kind}-${process.pid}-${Math.random().toString(36).slice(2)}`);
     mkdirSync(dir, { recursive: true, mode: 0o700 });
+    try {
+      requireLayerFs(this.dir, dir);
+    } catch (error) {
+      rmSync(dir, { recursive: true, force: true });
+      throw error;
+    }
     return dir;
   }
   /** Removes temporary directories of commands that died (a killed pull leaves them behind). */
@@ -85,6 +105,7 @@ export class Store {
   }
   /** Writes a small blob (manifest, config) whose digest the caller computed. */
   writeBlob(digest: string, data: Buffer): void {
+    this.writable();
     if (this.hasBlob(digest)) return;
     try {
       atomicWriteFile(this.blobPath(digest), data);
@@ -94,12 +115,14 @@ export class Store {
   }
   /** Moves a verified temporary file into place as a blob. */
   adoptBlob(digest: string, tempFile: string): void {
+    this.writable();
     mkdirSync(join(this.dir, 'blobs', 'sha256'), { recursive: true });
     renameSync(tempFile, this.blobPath(digest));
   }
 
   /** Runs `fn` holding the store's metadata lock. */
   locked<T>(fn: () => Promise<T> | T): Promise<T> {
+    this.writable();
     return withLock(join(this.dir, 'images.lock'), fn);
   }
   /** Every image, read fresh (another command may have written since). */
@@ -121,6 +144,7 @@ export class Store {
   }
   /** Replaces images.json atomically; call inside `locked`. */
   saveImages(images: ImageRecord[]): void {
+    this.writable();
     const file: ImagesFile = { version: 1, images };
     const path = join(this.dir, 'images.json');
     faultPoint('image-index');
@@ -164,6 +188,7 @@ export class Store {
    * removed image named is touched, so blobs of a pull still in flight are never collected.
    */
   collect(removed: ImageRecord[], kept: ImageRecord[]): void {
+    this.writable();
     this.dropUnused(
       removed.flatMap((i) => [i.manifest, i.config, ...i.layers.map((l) => l.digest)]),
       removed.flatMap((i) => i.layers.map((l) => l.diffId)),
@@ -191,6 +216,18 @@ export class Store {
       rmSync(doomed, { recursive: true, force: true });
     }
   }
+}
+
+/**
+ * Read-only image stores (storage.conf `additionalimagestores`): stores another user filled,
+ * e.g. a site's administrator under /opt/images, whose images `hutch images`, `run` and `image
+ * inspect` use in place, after the user's own store, without copying and without writing there.
+ * An entry is a store's data directory, or the --root it was filled with (its `data/` then).
+ */
+export function additionalStores(env: NodeJS.ProcessEnv = process.env): Store[] {
+  return loadContainersConf(env).additionalImageStores.map(
+    (dir) => new Store(undefined, existsSync(join(dir, 'images.json')) ? dir : join(dir, 'data')),
+  );
 }
 
 /**

@@ -175,7 +175,8 @@ async function sniff(input: Readable): Promise<Buffer> {
 
 function freeBytes(dir: string): number {
   const s = statfsSync(dir);
-  return s.bavail * s.bsize;
+  // A filesystem that counts no blocks at all (ramfs, some FUSE and network ones) says nothing of its room.
+  return s.blocks === 0 ? Number.MAX_SAFE_INTEGER : s.bavail * s.bsize;
 }
 
 function writeIndex(file: string, data: Buffer): void {

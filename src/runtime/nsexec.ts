@@ -178,6 +178,7 @@ function planRecords(plan: HelperPlan): WireRecord[] {
       `pass fds 3-${2 + plan.preserveFds} on`,
     );
   if (plan.seccompFlags) add(TAG.SECCOMP_FLAGS, u32(plan.seccompFlags), 'set the seccomp filter flags');
+  if (plan.chownNotify) add(TAG.CHOWN_NOTIFY, empty, 'answer chown to unmapped ids');
   return r;
 }
 

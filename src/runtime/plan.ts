@@ -40,6 +40,8 @@ export interface HelperPlan {
   seccomp?: Uint8Array;
   /** seccomp(2) SECCOMP_FILTER_FLAG_* for the filter (the spec's linux.seccomp.flags). */
   seccompFlags?: number;
+  /** The filter's notifications are the chown family: the helper records their owners in the union. */
+  chownNotify?: boolean;
   args: string[];
   env: string[];
   /** No HOME in env: the helper adds the user's home from the container's /etc/passwd, or "/" (runc). */
@@ -77,6 +79,11 @@ export interface PlanOptions extends Pick<
   seccomp?: Uint8Array;
   /** Its seccomp(2) SECCOMP_FILTER_FLAG_* bits. */
   seccompFlags?: number;
+  /**
+   * A single mapped uid on the union filesystem (`hutch build`'s RUN): chown to ids outside the
+   * map is answered by the helper, which records the owner in the union (docs/security.md).
+   */
+  chownNotify?: boolean;
   /**
    * The namespaces to enter before the clone when the launch placed the container (the union
    * filesystem daemon's user and mount namespaces, another container's network); else the spec's paths.
@@ -134,6 +141,7 @@ export function planFromSpec(spec: Spec, host: PlanHost, options: PlanOptions = 
     noNewPrivileges: proc.noNewPrivileges === true,
     seccomp: options.seccomp,
     seccompFlags: options.seccompFlags || undefined,
+    chownNotify: options.chownNotify || undefined,
     args: proc.args,
     env: proc.env ?? [],
     defaultHome: !(proc.env ?? []).some((e) => e.startsWith('HOME=')) || undefined,

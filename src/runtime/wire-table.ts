@@ -50,6 +50,7 @@ export const WIRE_RECORDS = {
   SYSCTL: { tag: 32, rule: strings(2) },
   HOME: { tag: 33, rule: exact(0) },
   SECCOMP_FLAGS: { tag: 34, rule: exact(4) },
+  CHOWN_NOTIFY: { tag: 35, rule: exact(0) },
 } as const satisfies Record<string, { tag: number; rule: PayloadRule }>;
 
 export type RecordName = keyof typeof WIRE_RECORDS;

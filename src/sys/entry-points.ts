@@ -14,6 +14,7 @@ export const ENTRY_POINTS = {
   upperReader: 'src/engine/commit/upper-main.js',
   sandbox: 'src/cli/sandbox-main.js',
   copier: 'src/engine/commit/copy-main.js',
+  runtime: 'src/cli/runtime-main.js',
 } as const;
 
 export type EntryPoint = keyof typeof ENTRY_POINTS;

@@ -40,7 +40,7 @@ export function tempDir(prefix = 'hutch-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }
 
-/** Every path under a store's data directory, sorted, without lock files and the empty tmp/. */
+/** Every path under a store's data directory, sorted, without lock files, the filesystem probe's cache and the empty tmp/. */
 export function storeListing(root: string): string[] {
   const data = join(root, 'data');
   const out: string[] = [];
@@ -53,7 +53,7 @@ export function storeListing(root: string): string[] {
     }
     for (const e of entries) {
       const path = join(dir, e.name);
-      if (e.name.endsWith('.lock')) continue;
+      if (e.name.endsWith('.lock') || e.name === '.fs-probe.json') continue;
       out.push(relative(data, path));
       if (e.isDirectory()) walk(path);
     }

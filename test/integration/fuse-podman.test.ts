@@ -97,4 +97,37 @@ describe('podman with hutch-fs as mount_program', () => {
     );
     expect(again.stdout).toBe('/data:\na\nb\ndir\n\n/data/dir/sub:\nf\n');
   });
+
+  it('runs a --userns=auto container (runc and hutch-runtime): the layers stay as they are, hutch-fs shifts their ids (uidmapping=)', () => {
+    const script =
+      'cat /proc/self/uid_map; stat -c %u:%g /data/a /bin/busybox; echo x > /data/new; chown 5:6 /data/b; stat -c %u:%g /data/new /data/b';
+    for (const runtime of ['runc', join(repo, 'bin/hutch-runtime')]) {
+      const r = podman(
+        '--runtime',
+        runtime,
+        'run',
+        '--name',
+        'auto',
+        '--network',
+        'none',
+        '--userns=auto',
+        'localhost/hutchbb:latest',
+        'sh',
+        '-c',
+        script,
+      );
+      expect(r.status, r.stderr).toBe(0);
+      const [map, ...owners] = r.stdout.trim().split('\n');
+      // A range of podman's own namespace other than its root: a real shift.
+      expect(map!.trim().split(/\s+/)[0]).toBe('0');
+      expect(map!.trim().split(/\s+/)[1]).not.toBe('0');
+      expect(owners).toEqual(['0:0', '0:0', '0:0', '5:6']);
+      // On disk, in podman's namespace, the container's changes carry the image's ids unshifted.
+      const upper = podman('inspect', '--format', '{{.GraphDriver.Data.UpperDir}}', 'auto').stdout.trim();
+      expect(podman('unshare', 'stat', '-c', '%u:%g', `${upper}/data/new`, `${upper}/data/b`).stdout).toBe(
+        '0:0\n5:6\n',
+      );
+      expect(podman('rm', 'auto').status).toBe(0);
+    }
+  });
 });

@@ -160,4 +160,16 @@ describe('terminal', () => {
     expect(r.exitCode).toBe(0);
     expect(String(r.stdout).replace(/\r/g, '')).toBe('on-a-tty');
   });
+
+  it('-t binds the terminal over /dev/console (as runc): the same pty, writes to it reach the terminal; none without -t', async () => {
+    const script =
+      'stat -L -c %t:%T /dev/console /proc/self/fd/1; grep -c " /dev/console " /proc/self/mountinfo; echo via-console > /dev/console';
+    const r = await hutch(runArgs(['-t'], script));
+    expect(r.exitCode, String(r.stderr)).toBe(0);
+    const [console, stdout, mounts, via] = String(r.stdout).replace(/\r/g, '').split('\n');
+    expect(console).toMatch(/^88:\d+$/); // a pts device (major 136)
+    expect([stdout, mounts, via]).toEqual([console, '1', 'via-console']);
+    const plain = await hutch(runArgs([], 'test -e /dev/console && echo console || echo none'));
+    expect(plain.stdout).toBe('none');
+  });
 });

@@ -184,6 +184,39 @@ describe('podman --runtime hutch-runtime where runc already worked (issue 18)', 
     expect([hutchNomap.stdout, hutchNomap.exitCode], String(hutchNomap.stderr)).toEqual([runcNomap.stdout, 0]);
   });
 
+  it("--userns=auto: a range of podman's namespace of its own, as with runc", async () => {
+    const script =
+      'id -u; cat /proc/self/uid_map /proc/self/gid_map; stat -c %u:%g /bin/busybox; touch /new && stat -c %u:%g /new';
+    const args = ['run', '--rm', '--network', 'none', '--userns=auto', IMAGE, 'sh', '-c', script];
+    const [withHutch, withRunc] = [await podman(args), await podmanRunc(args)];
+    expect(withHutch.exitCode, String(withHutch.stderr)).toBe(0);
+    const words = String(withHutch.stdout).split(/\s+/).filter(Boolean);
+    // Root of the container is not root of podman's namespace: a shifted range.
+    expect(words[0]).toBe('0');
+    expect(words[1]).toBe('0');
+    expect(words[2]).not.toBe('0');
+    // The image's files keep their owners as the container sees them (podman chowns its vfs copy).
+    expect(words.at(-1)).toBe('0:0');
+    expect(withHutch.stdout, String(withRunc.stderr)).toBe(withRunc.stdout);
+  });
+
+  it('process.terminal: /dev/console is the pty, bound as runc binds it; writes to it reach the terminal', async () => {
+    const script =
+      'stat -L -c %t:%T /dev/console /proc/self/fd/1; grep -c " /dev/console " /proc/self/mountinfo; echo via-console > /dev/console';
+    const args = ['run', '--rm', '-t', '--network', 'none', IMAGE, 'sh', '-c', script];
+    const shape = (out: unknown): string[] =>
+      String(out)
+        .replace(/\r/g, '')
+        .split('\n')
+        .map((l) => l.replace(/^88:\d+$/, 'pts'));
+    const [withHutch, withRunc] = [await podman(args), await podmanRunc(args)];
+    expect(withHutch.exitCode, String(withHutch.stderr)).toBe(0);
+    const [console, stdout] = String(withHutch.stdout).replace(/\r/g, '').split('\n');
+    expect(stdout).toBe(console);
+    expect(shape(withHutch.stdout)).toEqual(['pts', 'pts', '1', 'via-console']);
+    expect(shape(withHutch.stdout)).toEqual(shape(withRunc.stdout));
+  });
+
   it('a missing executable fails run with 127 and a message, as with runc; exec of a non-executable file exits 126', async () => {
     const missing = await podman(['run', '--rm', '--network', 'none', IMAGE, '/no/such']);
     expect(missing.exitCode).toBe((await podmanRunc(['run', '--rm', '--network', 'none', IMAGE, '/no/such'])).exitCode);

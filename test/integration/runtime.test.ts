@@ -1,6 +1,16 @@
 // hutch runtime (runc's command line) on hand-written bundles: the status machine, hooks,
 // exec, and clear errors for invalid config.json files.
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readlinkSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { createServer } from 'node:net';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -124,16 +134,15 @@ describe('hooks', () => {
     mkdirSync(out);
     const hook = (name: string) => ({ path: '/bin/sh', args: ['sh', '-c', `cat > ${out}/${name}`] });
     const inside = { path: '/bin/sh', args: ['sh', '-c', '{ cat; echo; hostname; } > /started'] }; // runs in the container
-    config(
-      ['sleep', '1000'],
-      (c) =>
-        (c.hooks = {
-          createRuntime: [hook('createRuntime')],
-          startContainer: [inside],
-          poststart: [hook('poststart')],
-          poststop: [hook('poststop')],
-        }),
-    );
+    config(['sleep', '1000'], (c) => {
+      c.linux.namespaces.push({ type: 'cgroup' }); // made at start: startContainer hooks do not join it
+      c.hooks = {
+        createRuntime: [hook('createRuntime')],
+        startContainer: [inside],
+        poststart: [hook('poststart')],
+        poststop: [hook('poststop')],
+      };
+    });
     await rtBg('create', '--bundle', bundle, 'h1');
     const created = JSON.parse(readFileSync(join(out, 'createRuntime'), 'utf8'));
     expect(created).toMatchObject({ id: 'h1', status: 'created', bundle });
@@ -224,3 +233,34 @@ async function until(check: () => boolean | Promise<boolean>): Promise<void> {
   }
   throw new Error('condition never became true');
 }
+
+describe('process.terminal', () => {
+  it("refuses to bind the terminal through an image's /dev/console symlink (no /dev tmpfs), leaving its target as it was", async () => {
+    config(['true'], (c) => {
+      c.process.terminal = true;
+      c.mounts = c.mounts.filter((m: { destination: string }) => m.destination !== '/dev');
+      c.mounts.push({
+        destination: '/dev/pts',
+        type: 'devpts',
+        source: 'devpts',
+        options: ['newinstance', 'ptmxmode=0666'],
+      });
+    });
+    const rootfs = join(bundle, 'rootfs');
+    mkdirSync(join(rootfs, 'dev'), { recursive: true });
+    writeFileSync(join(rootfs, 'target'), 'kept\n');
+    mkdirSync(join(rootfs, 'dev', 'pts'), { recursive: true });
+    symlinkSync('pts/ptmx', join(rootfs, 'dev', 'ptmx'));
+    symlinkSync('/target', join(rootfs, 'dev', 'console'));
+    // The helper fails before it sends the pty: a socket that only accepts is enough.
+    const sock = join(box.dir, 'console.sock');
+    const server = createServer((s) => s.on('error', () => undefined)).listen(sock);
+    await new Promise((resolve) => server.once('listening', resolve));
+    const r = await rt('run', '--bundle', bundle, '--console-socket', sock, 'cons');
+    server.close();
+    expect(r.exitCode).toBe(125);
+    expect(r.stderr).toMatch(/terminal.*(symbolic links|ELOOP)/i);
+    expect(readFileSync(join(rootfs, 'target'), 'utf8')).toBe('kept\n');
+    expect(readlinkSync(join(rootfs, 'dev', 'console'))).toBe('/target');
+  });
+});

@@ -2,7 +2,7 @@ import { Option } from 'clipanion';
 import { HutchCommand } from '../command.js';
 import { age, formatBytes, rootOption } from './image-flags.js';
 import { imageSize } from '../../image/manage.js';
-import { Store } from '../../image/store.js';
+import { allImages } from '../../image/additional.js';
 
 export class ImagesCommand extends HutchCommand {
   static paths = [['images'], ['image', 'ls'], ['image', 'list']];
@@ -20,15 +20,17 @@ export class ImagesCommand extends HutchCommand {
   format = Option.String('--format', { description: '"json" for machine-readable output' });
 
   async run(): Promise<number> {
-    const images = new Store(this.root).images();
+    const stored = allImages(this.root);
+    const images = stored.map((s) => s.image);
     const id = (full: string): string => (this.noTrunc ? full : full.slice(7, 19));
     if (this.format === 'json') {
-      const rows = images.map((i) => ({
+      const rows = stored.map(({ image: i, store }) => ({
         Id: i.id.slice(7),
         Names: i.names,
         Digest: i.manifest,
         Created: i.created,
         Size: imageSize(i),
+        ReadOnly: store.readOnly,
       }));
       this.context.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
       return 0;

@@ -66,7 +66,8 @@ export class RunCommand extends ContainerFlagsCommand {
     description: 'read CDI specs here instead of /etc/cdi and /var/run/cdi',
   });
   gpus = Option.String('--gpus', {
-    description: "all: the NVIDIA GPUs (the nvidia.com/gpu CDI spec, else the driver's nodes, libraries and tools)",
+    description:
+      "all (the nvidia.com/gpu CDI spec, else the driver's nodes, libraries and tools), N (the first N) or device=0,1 (through the CDI spec)",
   });
   envHost = Option.Boolean('--env-host', false, {
     description: 'pass your environment in, but a blocklist (PATH, HOME, LD_*, sockets, HUTCH_*: docs/hpc.md)',

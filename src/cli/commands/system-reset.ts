@@ -25,7 +25,7 @@ export class SystemResetCommand extends HutchCommand {
   force = Option.Boolean('-f,--force', false, { description: 'stop running containers first, and do not ask' });
 
   async run(): Promise<number> {
-    const { defaultOciRoot } = await import('../../engine/oci/lifecycle.js');
+    const { defaultOciRoot } = await import('../../engine/oci/state.js');
     const { planReset, removeEmptyRoot, reset } = await import('../../engine/system/reset.js');
     const root = this.root ?? (process.env.HUTCH_ROOT || undefined);
     const plan = await planReset(hutchPaths(root), root === undefined ? defaultOciRoot() : undefined);

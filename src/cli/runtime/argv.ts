@@ -2,6 +2,9 @@
 const GLOBALS_WITH_VALUE = ['--root', '--log', '--log-format', '--rootless', '--criu'];
 const GLOBAL_SWITCHES = ['--debug', '--systemd-cgroup'];
 
+/** hutch's version, as `--version` prints it. */
+export const HUTCH_VERSION = '0.1.0';
+
 /** The runtime-spec version hutch implements (what `--version` and `state` report). */
 export const SPEC_VERSION = '1.2.0';
 

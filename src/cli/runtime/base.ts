@@ -1,14 +1,11 @@
-import { appendFileSync } from 'node:fs';
 import { Option } from 'clipanion';
-import { BugError, HutchError } from '../../errors.js';
-import { defaultOciRoot, type OciCreateOptions } from '../../engine/oci/lifecycle.js';
-import { HutchCommand, renderError } from '../command.js';
+import { HutchCommand } from '../command.js';
 import { preserveFdsOption } from '../options/preserve-fds.js';
-import { privateDir } from '../../paths.js';
+import { finishVerb, runtimeRoot } from './outcome.js';
 
 /**
- * Base of `hutch runtime` verbs: runc's global flags, and errors also written to --log (as JSON
- * lines with --log-format json, which conmon reads back to tell podman why a create failed).
+ * Base of `hutch runtime` verbs: runc's global flags; the verbs' bodies are in light-verbs.ts and
+ * bundle-verbs.ts, which src/cli/runtime-main.ts calls without clipanion (outcome.ts: --log).
  */
 export abstract class RuntimeCommand extends HutchCommand {
   rootDir = Option.String('--root', {
@@ -23,38 +20,11 @@ export abstract class RuntimeCommand extends HutchCommand {
   rootless = Option.String('--rootless', { description: 'accepted for runc compatibility (hutch is always rootless)' });
 
   protected root(): string {
-    if (this.rootDir === undefined) return defaultOciRoot();
-    privateDir(this.rootDir, 'the runtime state directory (--root)');
-    return this.rootDir;
+    return runtimeRoot(this);
   }
 
   async execute(): Promise<number> {
-    let code: number;
-    try {
-      code = await this.run();
-    } catch (error) {
-      this.writeLog(error);
-      code = renderError(error, this.context.stderr);
-    }
-    // A created container keeps the helper's pipes open: end here, as runc's create does.
-    process.exit(code);
-  }
-
-  private writeLog(error: unknown): void {
-    if (this.log === undefined) return;
-    const msg =
-      error instanceof HutchError && !(error instanceof BugError)
-        ? error.message
-        : String(error instanceof Error ? error.stack : error);
-    const line =
-      this.logFormat === 'json'
-        ? JSON.stringify({ level: 'error', msg, time: new Date().toISOString() })
-        : `time="${new Date().toISOString()}" level=error msg="${msg}"`;
-    try {
-      appendFileSync(this.log, line + '\n');
-    } catch {
-      // the log is a courtesy; stderr has the error too
-    }
+    return finishVerb(this, () => this.run(), this.context.stderr);
   }
 }
 
@@ -73,14 +43,4 @@ export abstract class BundleCommand extends RuntimeCommand {
     description: 'accepted (hutch creates no session keyring)',
   });
   id = Option.String();
-
-  protected createOptions(): OciCreateOptions {
-    return {
-      bundle: this.bundle,
-      pidFile: this.pidFile,
-      consoleSocket: this.consoleSocket,
-      preserveFds: this.preserveFds,
-      systemdCgroup: this.systemdCgroup,
-    };
-  }
 }

@@ -1,4 +1,4 @@
-import { ociCreate } from '../../engine/oci/lifecycle.js';
+import { createVerb } from './bundle-verbs.js';
 import { BundleCommand, RuntimeCommand } from './base.js';
 
 /** `hutch runtime create`: runc's create. */
@@ -10,7 +10,6 @@ export class RuntimeCreateCommand extends BundleCommand {
   });
 
   async run(): Promise<number> {
-    await ociCreate(this.root(), this.id, this.createOptions());
-    return 0;
+    return createVerb(this);
   }
 }

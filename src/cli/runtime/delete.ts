@@ -1,5 +1,5 @@
 import { Option } from 'clipanion';
-import { ociDelete } from '../../engine/oci/lifecycle.js';
+import { deleteVerb } from './light-verbs.js';
 import { RuntimeCommand } from './base.js';
 
 /** `hutch runtime delete [--force]`: a running container only with --force. */
@@ -13,7 +13,6 @@ export class RuntimeDeleteCommand extends RuntimeCommand {
   id = Option.String();
 
   async run(): Promise<number> {
-    await ociDelete(this.root(), this.id, this.force);
-    return 0;
+    return deleteVerb(this);
   }
 }

@@ -1,5 +1,5 @@
 import { Option } from 'clipanion';
-import { ociExec } from '../../engine/oci/exec.js';
+import { execVerb } from './bundle-verbs.js';
 import { preserveFdsOption } from '../options/preserve-fds.js';
 import { RuntimeCommand } from './base.js';
 
@@ -31,19 +31,6 @@ export class RuntimeExecCommand extends RuntimeCommand {
   args = Option.Proxy();
 
   async run(): Promise<number> {
-    return ociExec(this.root(), this.id, {
-      processFile: this.processFile,
-      args: this.args,
-      env: this.env,
-      cwd: this.cwd,
-      user: this.user,
-      tty: this.tty,
-      caps: this.cap,
-      noNewPrivs: this.noNewPrivs,
-      detach: this.detach,
-      pidFile: this.pidFile,
-      consoleSocket: this.consoleSocket,
-      preserveFds: this.preserveFds,
-    });
+    return execVerb(this);
   }
 }

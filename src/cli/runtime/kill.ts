@@ -1,6 +1,5 @@
 import { Option } from 'clipanion';
-import { ociKill } from '../../engine/oci/lifecycle.js';
-import { parseSignalNumber } from '../../engine/launch/signals.js';
+import { killVerb } from './light-verbs.js';
 import { RuntimeCommand } from './base.js';
 
 /** `hutch runtime kill ID [SIGNAL]` (default SIGTERM, as runc). */
@@ -15,7 +14,6 @@ export class RuntimeKillCommand extends RuntimeCommand {
   signal = Option.String({ required: false });
 
   async run(): Promise<number> {
-    await ociKill(this.root(), this.id, parseSignalNumber(this.signal ?? 'TERM'));
-    return 0;
+    return killVerb(this);
   }
 }

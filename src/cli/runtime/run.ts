@@ -1,6 +1,5 @@
 import { Option } from 'clipanion';
-import { ociCreate, ociStart } from '../../engine/oci/lifecycle.js';
-import { ociRunForeground } from '../../engine/oci/exec.js';
+import { runVerb } from './bundle-verbs.js';
 import { BundleCommand, RuntimeCommand } from './base.js';
 
 /** `hutch runtime run`: create and start; without --detach, wait and exit with the status. */
@@ -13,14 +12,6 @@ export class RuntimeRunCommand extends BundleCommand {
   detach = Option.Boolean('-d,--detach', false, { description: 'return once started' });
 
   async run(): Promise<number> {
-    if (!this.detach)
-      return ociRunForeground(this.root(), this.id, this.bundle, {
-        pidFile: this.pidFile,
-        consoleSocket: this.consoleSocket,
-        preserveFds: this.preserveFds,
-      });
-    await ociCreate(this.root(), this.id, this.createOptions());
-    await ociStart(this.root(), this.id);
-    return 0;
+    return runVerb(this);
   }
 }

@@ -1,5 +1,5 @@
 import { Option } from 'clipanion';
-import { ociStart } from '../../engine/oci/lifecycle.js';
+import { startVerb } from './light-verbs.js';
 import { RuntimeCommand } from './base.js';
 
 /** `hutch runtime start`: the created process execs. */
@@ -12,7 +12,6 @@ export class RuntimeStartCommand extends RuntimeCommand {
   id = Option.String();
 
   async run(): Promise<number> {
-    await ociStart(this.root(), this.id);
-    return 0;
+    return startVerb(this);
   }
 }

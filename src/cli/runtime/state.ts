@@ -1,5 +1,5 @@
 import { Option } from 'clipanion';
-import { read, stateJson } from '../../engine/oci/lifecycle.js';
+import { stateVerb } from './light-verbs.js';
 import { RuntimeCommand } from './base.js';
 
 /** `hutch runtime state`: the runtime spec's state JSON. */
@@ -12,10 +12,6 @@ export class RuntimeStateCommand extends RuntimeCommand {
   id = Option.String();
 
   async run(): Promise<number> {
-    const record = await read(this.root(), this.id);
-    this.context.stdout.write(
-      JSON.stringify({ ...stateJson(record), rootfs: record.spec.root?.path, created: record.created }, null, 2) + '\n',
-    );
-    return 0;
+    return stateVerb(this, this.context.stdout);
   }
 }

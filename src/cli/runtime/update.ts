@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Option } from 'clipanion';
 import { resourcesFromFlags } from '../../cgroups/flags.js';
 import type { LinuxResources } from '../../cgroups/resources.js';
-import { read } from '../../engine/oci/lifecycle.js';
+import { read } from '../../engine/oci/state.js';
 import { ociUpdate } from '../../engine/oci/extras.js';
 import { UsageError } from '../../errors.js';
 import { RuntimeCommand } from './base.js';

@@ -4,7 +4,7 @@ import type { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import tar from 'tar-stream';
 import { isWhiteoutDevice, OPAQUE_MARKER, WH_PREFIX } from '../../../fuse/whiteout.js';
-import { isOpaque } from '../../../fuse/upper.js';
+import { isOpaque, linkOwner } from '../../../fuse/upper.js';
 import { isPrivateXattr, OVERRIDE_STAT, parseOverrideStat, RDEV_XATTR } from '../../../fuse/xattr.js';
 import { lgetxattr, llistxattr } from '../../sys/xattr.js';
 import { XATTR_ENCODING } from '../../image/pax.js';
@@ -70,7 +70,9 @@ async function entry(
   walk: (rel: string) => Promise<void>,
 ): Promise<void> {
   const full = join(upper, path);
-  const override = parseOverrideStat(lgetxattr(full, OVERRIDE_STAT) ?? '');
+  const bytes = Buffer.from(full); // the xattr calls take a string as latin1: a UTF-8 name must go as its bytes
+  const override = parseOverrideStat(lgetxattr(bytes, OVERRIDE_STAT) ?? '');
+  const owner = (st.isSymbolicLink() ? linkOwner(bytes) : undefined) ?? override;
   const typeBits = override !== undefined && (override.mode & S_IFMT) !== 0 ? override.mode & S_IFMT : st.mode & S_IFMT;
   const type = TYPES[typeBits];
   if (type === undefined) return; // a socket
@@ -80,12 +82,12 @@ async function entry(
     size: 0,
     mtime: st.mtime,
     mode: (override?.mode ?? st.mode) & 0o7777,
-    uid: override?.uid ?? st.uid,
-    gid: override?.gid ?? st.gid,
-    pax: xattrs(full),
+    uid: owner?.uid ?? st.uid,
+    gid: owner?.gid ?? st.gid,
+    pax: xattrs(bytes),
   };
   if (type === 'character-device' || type === 'block-device') {
-    const rdev = Number(lgetxattr(full, RDEV_XATTR)?.toString() ?? st.rdev);
+    const rdev = Number(lgetxattr(bytes, RDEV_XATTR)?.toString() ?? st.rdev);
     Object.assign(header, { devmajor: (rdev >> 8) & 0xfff, devminor: (rdev & 0xff) | ((rdev >> 12) & 0xfff00) });
   }
   const key = `${st.dev}:${st.ino}`;
@@ -113,7 +115,7 @@ function isEmpty(path: string, st: Stats): boolean {
 }
 
 /** The file's own xattrs as PAX records (latin1 strings: pax.ts writes them back as bytes). */
-function xattrs(path: string): Record<string, string> | undefined {
+function xattrs(path: Buffer): Record<string, string> | undefined {
   const names = llistxattr(path).filter((n) => !isPrivateXattr(n));
   if (names.length === 0) return undefined;
   return Object.fromEntries(

@@ -17,6 +17,8 @@ import { readSubid, type SubidRange } from '../../userns/subid.js';
 import {
   chownVolumes,
   createSetup,
+  ephemeralDataDir,
+  parseStorageDriver,
   prepareLaunch,
   releaseSetup,
   removeContainerDirs,
@@ -52,6 +54,11 @@ export interface RunCommandRequest extends RunRequest {
    * writable layer (the union's upper directory) a layer of the image it builds.
    */
   onSuccess?: (layer: WritableLayer) => Promise<void>;
+  /**
+   * With a single mapped uid, chown to other ids is recorded in the union instead of refused
+   * (`hutch build`'s RUN; the helper answers the chown family, docs/security.md).
+   */
+  chownNotify?: boolean;
 }
 
 /** A finished container's writable layer, as engine/commit reads it. */
@@ -78,11 +85,15 @@ export async function runCommand(req: RunCommandRequest, io: RunCommandIo): Prom
     const id = randomBytes(32).toString('hex');
     // Not containers/: that is for containers with a lifecycle; these folders live as long as one run.
     const dataParent = join(io.paths.data, 'ephemeral');
+    const runParent = join(io.paths.run, 'ephemeral');
     const stale = (name: string): void => {
       releaseSetup(join(dataParent, name), name);
+      releaseSetup(join(runParent, name, 'data'), name); // see ephemeralDataDir
       rmSync(join(dataParent, name), { recursive: true, force: true });
     };
-    const dirs = { data: join(dataParent, id), run: makeRunDir(join(io.paths.run, 'ephemeral'), id, cleanup, stale) };
+    const runDir = makeRunDir(runParent, id, cleanup, stale);
+    const driver = parseStorageDriver(req.setup?.storageDriver);
+    const dirs = { data: ephemeralDataDir(io.paths, id, runDir, driver), run: runDir };
     cleanup.add(`remove the folders of container ${id}`, () => removeContainerDirs(dirs));
     const hostname = containerHostname(req, id);
     const etcFiles = writeEtcFiles(dirs.run, hostname);
@@ -111,6 +122,7 @@ export async function runCommand(req: RunCommandRequest, io: RunCommandIo): Prom
       ...setup.options,
       hooks: [...setup.options.hooks, ...(req.hooks ?? [])],
       preserveFds: req.preserveFds,
+      chownNotify: req.chownNotify === true && made.blueprint.uidMappings.reduce((n, m) => n + m.size, 0) === 1,
       forwardSignals: true,
     });
     faultPoint('exited');

@@ -4,7 +4,7 @@ import { CommandError, HelperError, UserNsError } from '../../errors.js';
 import { spawnHelper, WIRE, type HelperProcess } from '../../runtime/nsexec.js';
 import { planFromSpec, type PlanOptions } from '../../runtime/plan.js';
 import { namespaceOf, type Spec } from '../../runtime/spec.js';
-import { compileSeccomp } from '../../security/seccomp/index.js';
+import { CHOWN_FAMILY, compileSeccomp } from '../../security/seccomp/index.js';
 import { parseMapText } from '../../userns/idmap.js';
 import { writeIdMaps, type MapWriter } from '../../userns/newidmap.js';
 import type { TerminalIo } from './terminal.js';
@@ -30,6 +30,10 @@ export interface LaunchOptions extends PlanOptions {
    */
   takeTerminal?: (master: number) => void;
   hooks?: ContainerHook[];
+  /** Called by `start()` before the process execs (startContainer hooks); a throw ends the container. */
+  starting?: ContainerHook;
+  /** Called by `start()` once the process exec'd (poststart hooks). */
+  started?: ContainerHook;
   /** Forward SIGINT, SIGTERM, SIGHUP, ... received by this process to the container. */
   forwardSignals?: boolean;
   /** The namespace owner writing the maps (default: this process's uid and gid). */
@@ -64,10 +68,13 @@ export async function createContainer(spec: Spec, options: LaunchOptions = {}): 
   const ownUserns = userns !== undefined && userns.path === undefined; // a path joins one (exec)
   const gidMappings = ownUserns ? undefined : parseMapText(readFileSync('/proc/self/gid_map', 'utf8'));
   // linux.seccomp of either face goes through the one compiler; a given program overrides it.
+  // chownNotify: the chown family goes to the helper; without a profile, every other call is allowed.
+  const notify = options.chownNotify ? CHOWN_FAMILY : [];
+  const profile = spec.linux?.seccomp ?? (options.chownNotify ? { defaultAction: 'SCMP_ACT_ALLOW' } : undefined);
   const filter =
     options.seccomp !== undefined
       ? { program: options.seccomp, flags: options.seccompFlags ?? 0 }
-      : spec.linux?.seccomp && compileSeccomp(spec.linux.seccomp);
+      : profile && compileSeccomp(profile, undefined, notify);
   const plan = planFromSpec(
     spec,
     { isDirectory, gidMappings },
@@ -107,7 +114,7 @@ export async function createContainer(spec: Spec, options: LaunchOptions = {}): 
     await detach?.();
     throw refine(error, spec);
   }
-  return created(helper, pid, spec, detach);
+  return created(helper, pid, spec, detach, options);
 }
 
 /** Creates, starts and waits for a container; the launch path of `hutch run`. */
@@ -142,18 +149,25 @@ function created(
   pid: number,
   spec: Spec,
   detach: (() => Promise<void>) | undefined,
+  options: Pick<LaunchOptions, 'starting' | 'started'>,
 ): CreatedContainer {
   return {
     pid,
     helperPid: helper.helperPid,
     start: async () => {
       try {
+        if (options.starting !== undefined)
+          await options.starting(pid).catch((error: unknown) => {
+            helper.kill('SIGKILL');
+            throw error;
+          });
         await helper.go();
       } catch (error) {
         await helper.exited();
         await detach?.();
         throw refine(error, spec);
       }
+      await options.started?.(pid);
     },
     wait: async () => {
       const exitCode = await helper.exited();

@@ -5,26 +5,17 @@ import type { Process, Spec } from '../../runtime/spec.js';
 import { atomicWriteFile } from '../../sys/fs.js';
 import { processStartTime } from '../../sys/proc.js';
 import { execSpec } from '../spec/index.js';
-import { runHooks } from './hooks.js';
 import { loadBundle } from './lifecycle.js';
-import {
-  ociStatus,
-  read,
-  removeEntry,
-  reserve,
-  stateJson,
-  thisProcess,
-  writeRecord,
-  type OciRecord,
-} from './records.js';
-import { createContainer } from '../launch/index.js';
+import { reserve } from './entries.js';
+import { ociStatus, read, removeEntry, stateJson, thisProcess, writeRecord, type OciRecord } from './state.js';
+import { createContainer, runHooks } from '../launch/index.js';
 import { applyOomScoreAdj, unappliedSettings } from './extras.js';
 
 /**
  * `hutch runtime run` without --detach: create, start and wait in the foreground; returns the
  * status. The entry is recorded first, with this process as its owner: when this process is
  * killed (slurmstepd's scancel), its container dies with it and the next command that looks at
- * the id removes the entry (records.ts isLeftover), as this process would have.
+ * the id removes the entry (state.ts isLeftover), as this process would have.
  */
 export async function ociRunForeground(
   root: string,
@@ -50,7 +41,7 @@ export async function ociRunForeground(
     writeRecord(root, record);
     await runHooks('prestart', spec.hooks?.prestart, stateJson(record));
     await runHooks('createRuntime', spec.hooks?.createRuntime, stateJson(record));
-    if (options.pidFile !== undefined) atomicWriteFile(resolve(options.pidFile), String(c.pid));
+    if (options.pidFile !== undefined) atomicWriteFile(resolve(options.pidFile), String(c.pid), 0o644, false);
     await c.start();
     record.status = 'running';
     writeRecord(root, record);
@@ -93,7 +84,7 @@ export async function ociExec(root: string, id: string, flags: OciExecFlags): Pr
     preserveFds: flags.preserveFds,
     forwardSignals: !flags.detach,
   });
-  if (flags.pidFile !== undefined) atomicWriteFile(resolve(flags.pidFile), String(c.pid));
+  if (flags.pidFile !== undefined) atomicWriteFile(resolve(flags.pidFile), String(c.pid), 0o644, false);
   await c.start();
   return flags.detach ? 0 : (await c.wait()).exitCode;
 }

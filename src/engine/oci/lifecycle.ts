@@ -1,35 +1,18 @@
-import { chmodSync, closeSync, existsSync, openSync, readFileSync, readSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, rmSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { UsageError } from '../../errors.js';
-import { privateTmpDir } from '../../paths.js';
 import type { Spec } from '../../runtime/spec.js';
 import { parseSpec } from '../../runtime/validate.js';
 import { atomicWriteFile } from '../../sys/fs.js';
 import { mkfifo } from '../../sys/pipe.js';
-import { isSameProcess, processStartTime } from '../../sys/proc.js';
-import { runHooks, runHooksInside, type OciStateJson } from './hooks.js';
-import { createContainer } from '../launch/index.js';
+import { processStartTime } from '../../sys/proc.js';
+import { createContainer, runHooks, type OciStateJson } from '../launch/index.js';
 import { ociCgroup } from './cgroup.js';
 import { applyOomScoreAdj, unappliedSettings } from './extras.js';
-import {
-  ociStatus,
-  read,
-  removeBareEntry,
-  removeEntry,
-  reserve,
-  stateJson,
-  thisProcess,
-  writeRecord as write,
-  type OciRecord,
-} from './records.js';
+import { reserve } from './entries.js';
+import { checkId, thisProcess, writeRecord, type OciRecord } from './state.js';
 
-export { listOci, ociStatus, read, stateJson, type OciRecord } from './records.js';
-
-/**
- * The OCI runtime face (`hutch runtime`), runc's model: no monitor. `create` leaves the container
- * process waiting on a fifo and exits; the caller (conmon, scrun, a shell) adopts the process as
- * its subreaper; `start` opens the fifo; state is read from ROOT/<id>/state.json and /proc.
- */
+/** `create` and loading a bundle (state.ts has the record store and the lighter verbs). */
 export interface OciCreateOptions {
   bundle: string;
   pidFile?: string;
@@ -37,13 +20,6 @@ export interface OciCreateOptions {
   preserveFds: number;
   /** --systemd-cgroup: linux.cgroupsPath is slice:prefix:name and the cgroup a systemd scope. */
   systemdCgroup?: boolean;
-}
-
-/** runc's default state root, made rootless: $XDG_RUNTIME_DIR/hutch-runtime. */
-export function defaultOciRoot(env: NodeJS.ProcessEnv = process.env): string {
-  return env.XDG_RUNTIME_DIR
-    ? join(env.XDG_RUNTIME_DIR, 'hutch-runtime')
-    : privateTmpDir(`/tmp/hutch-runtime-${process.getuid?.()}`);
 }
 
 /** Reads and validates BUNDLE/config.json; root.path is resolved against the bundle. */
@@ -69,13 +45,14 @@ export function loadBundle(bundle: string): Spec {
 
 /** `create`: namespaces, mounts and createRuntime hooks; the process waits for `start`. */
 export async function ociCreate(root: string, id: string, options: OciCreateOptions): Promise<OciRecord> {
+  checkId(id);
   const bundle = resolve(options.bundle);
   const spec = loadBundle(bundle);
   const cgroup = ociCgroup(id, spec, options.systemdCgroup ?? false); // checks cgroupsPath before anything exists
   for (const line of unappliedSettings(spec)) process.stderr.write(`hutch: warning: ${line}\n`);
   const dir = join(root, id);
-  const creating = { id, bundle, spec, pid: 0, created: new Date().toISOString(), status: 'creating' as const };
-  await reserve(root, { ...creating, owner: thisProcess() });
+  const created = new Date().toISOString();
+  await reserve(root, { id, bundle, spec, pid: 0, created, status: 'creating', owner: thisProcess() });
   let child = 0;
   try {
     mkfifo(join(dir, 'exec.fifo'));
@@ -110,13 +87,13 @@ export async function ociCreate(root: string, id: string, options: OciCreateOpti
       spec,
       pid: container.pid,
       pidStart: processStartTime(container.pid),
-      created: creating.created,
+      created,
       status: 'created',
     };
     const info = cgroup.info();
     if (info !== undefined) record.cgroup = info;
-    write(root, record);
-    if (options.pidFile !== undefined) atomicWriteFile(resolve(options.pidFile), String(container.pid));
+    writeRecord(root, record);
+    if (options.pidFile !== undefined) atomicWriteFile(resolve(options.pidFile), String(container.pid), 0o644, false);
     return record;
   } catch (error) {
     // The detached process has no parent-death signal: a failed create must end it itself.
@@ -125,73 +102,6 @@ export async function ociCreate(root: string, id: string, options: OciCreateOpti
     rmSync(dir, { recursive: true, force: true });
     throw error;
   }
-}
-
-/** `start`: lets the created process exec, then runs the poststart hooks. */
-export async function ociStart(root: string, id: string): Promise<void> {
-  const record = await read(root, id);
-  const status = ociStatus(record);
-  if (status !== 'created')
-    throw new UsageError('CONTAINER_STATE', `cannot start container ${id}: it is ${status}`, {
-      hint: status === 'stopped' ? `delete it and create it again` : 'only a created container can be started',
-    });
-  await runHooksInside('startContainer', record.spec.hooks?.startContainer, record, stateJson(record));
-  const fifo = openSync(join(root, id, 'exec.fifo'), 'r'); // the process waits to open it for writing
-  try {
-    readSync(fifo, Buffer.alloc(1));
-  } finally {
-    closeSync(fifo);
-  }
-  rmSync(join(root, id, 'exec.fifo'), { force: true });
-  const running: OciRecord = { ...record, status: 'running' };
-  write(root, running);
-  await runHooks('poststart', record.spec.hooks?.poststart, stateJson(running)).catch((error) =>
-    process.stderr.write(`hutch: warning: ${(error as Error).message}\n`),
-  );
-}
-
-export async function ociKill(root: string, id: string, signal: number): Promise<void> {
-  const record = await read(root, id);
-  const status = ociStatus(record);
-  if (status !== 'created' && status !== 'running')
-    throw new UsageError('CONTAINER_NOT_RUNNING', `cannot signal container ${id}: it is ${status}`, {
-      hint: 'the container has ended; delete it',
-    });
-  process.kill(record.pid, signal);
-}
-
-/**
- * `delete`: a running container only with --force (killed first); then the poststop hooks. A
- * container being created is ended, with --force, by killing the runtime that creates it (its
- * process dies with it); a folder left without state.json is removed, as runc does.
- */
-export async function ociDelete(root: string, id: string, force: boolean): Promise<void> {
-  let record: OciRecord;
-  try {
-    record = await read(root, id);
-  } catch (error) {
-    if ((error as UsageError).code === 'CONTAINER_NOT_FOUND') await removeBareEntry(root, id);
-    if (force) return;
-    throw error;
-  }
-  const status = ociStatus(record);
-  if ((status === 'running' || status === 'creating') && !force)
-    throw new UsageError(
-      'CONTAINER_RUNNING',
-      `cannot delete container ${id}: it is ${status === 'creating' ? 'being created' : status}`,
-      {
-        hint: `stop it first (hutch runtime kill ${id} KILL), or use delete --force`,
-      },
-    );
-  if (status === 'creating' && record.owner !== undefined) await killAndWait(record.owner);
-  if (status === 'running' || status === 'created') await killAndWait({ pid: record.pid, start: record.pidStart });
-  await removeEntry(root, record);
-}
-
-async function killAndWait(target: { pid: number; start?: number }): Promise<void> {
-  if (!isSameProcess(target.pid, target.start)) return;
-  process.kill(target.pid, 'SIGKILL');
-  for (let i = 0; i < 200 && isSameProcess(target.pid, target.start); i++) await new Promise((r) => setTimeout(r, 25));
 }
 
 function requireConsole(socket: string | undefined): string {

@@ -6,7 +6,8 @@
  * folders, which releases its image.
  *
  * Owns: createSetup, prepareLaunch, readSetup/releaseSetup, prepareRootfs, prepareNetwork,
- * prepareCgroups, removeRecord, removeTree, treeLayer (the writable layer over a --rootfs tree).
+ * prepareCgroups, removeRecord, removeTree, treeLayer (the writable layer over a --rootfs tree),
+ * hookSteps (a user-face container's OCI hooks, from CDI specs).
  * May import: engine/launch, engine/spec, engine/store, engine/volume; src/image, src/cgroups, net, fuse, src/runtime,
  * src/userns, src/sys, src/paths.ts, src/errors.ts.
  */
@@ -19,3 +20,4 @@ export * from './cgroups.js';
 export * from './ports-view.js';
 export * from './remove-tree.js';
 export * from './remove-record.js';
+export * from './oci-hooks.js';

@@ -1,8 +1,9 @@
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { NetworkMode } from '../../../net/index.js';
 import { FuseError } from '../../errors.js';
 import { markImageUsed, unmarkImageUsed } from '../../image/store.js';
+import { requireUpperFs } from '../../image/fs-probe.js';
 import type { ResolvedImage } from '../../image/resolve.js';
 import { CLONE } from '../../runtime/linux.js';
 import type { IdMapping } from '../../runtime/spec.js';
@@ -29,6 +30,7 @@ import { treeLayer } from './tree-layer.js';
 import { isSquashfsFile, openSquashImage } from '../../image/squashfs.js';
 import type { ImageConfig } from '../../image/manifest.js';
 import { squashRootfs } from './squash-image.js';
+import { hookSteps } from './oci-hooks.js';
 
 /** The flags `run` and `create` share beyond the launch path's own: image, storage, network, resources. */
 export interface SetupFlags extends NetworkFlags, ResourceRequest {
@@ -83,6 +85,8 @@ export async function createSetup<T extends ConfigurableRequest & { rootfs: stri
     const mounted = await withMounts(req, setup, id, dirs);
     return { req: mounted.req, setup, chown: mounted.chown };
   }
+  // Before a pull: a container's writable layer needs user xattrs where it lives (ephemeralDataDir).
+  if (parseStorageDriver(flags.storageDriver) === 'fuse') requireUpperFs(dirname(dirname(dirs.data)), dirs.data);
   const image = await openImage(flags.image, flags, network, id);
   const mounted = await withMounts(req, image.setup, id, dirs, image.layers && { layers: image.layers });
   const configured = applyImageConfig(
@@ -187,7 +191,7 @@ export function releaseSetup(dataDir: string, id: string): void {
 /** What one launch needs: where the container goes (spec stage), what the helper enters first (plan stage), steps. */
 export interface Launch {
   placement: Placement;
-  options: Pick<LaunchOptions, 'joins' | 'tap'> & { hooks: ContainerHook[] };
+  options: Pick<LaunchOptions, 'joins' | 'tap' | 'starting' | 'started'> & { hooks: ContainerHook[] };
   /** After the container ended: the error to report when its filesystem daemon died under it. */
   failure(): FuseError | undefined;
 }
@@ -238,12 +242,17 @@ export async function prepareLaunch(setup: ContainerSetup, ctx: LaunchContext): 
   const cgroups = prepareCgroups(setup.flags, ctx.id, ctx.monitorPid, ctx.cleanup, ctx.warn, ctx.onCgroup);
   const holder = rootfs?.holder;
   const watch = watchDaemon(rootfs, ctx.warn);
+  // A --rootfs tree on its writable layer: the layer's mountpoint is the root.
+  const placement: Placement = {
+    ...(target ? placementForTarget(target, holder?.userns) : { userns: holder?.userns }),
+    ...(setup.image || setup.squash ? {} : { rootfs: rootfs?.path }),
+  };
+  const hooks =
+    ctx.blueprint.hooks === undefined
+      ? { hooks: [] }
+      : hookSteps(ctx.id, specFromBlueprint(ctx.blueprint, placement), join(ctx.dirs.run, 'bundle'), ctx);
   return {
-    // A --rootfs tree on its writable layer: the layer's mountpoint is the root.
-    placement: {
-      ...(target ? placementForTarget(target, holder?.userns) : { userns: holder?.userns }),
-      ...(setup.image || setup.squash ? {} : { rootfs: rootfs?.path }),
-    },
+    placement,
     options: {
       joins: target
         ? networkJoins(target, holder)
@@ -256,7 +265,10 @@ export async function prepareLaunch(setup: ContainerSetup, ctx: LaunchContext): 
         watch.hook,
         cgroups.hook,
         network.hook({ ...ctx.etcFiles, hostname: ctx.hostname }, join(ctx.dirs.run, 'ports.json')),
+        ...hooks.hooks,
       ],
+      starting: hooks.starting,
+      started: hooks.started,
     },
     failure: watch.failure,
   };

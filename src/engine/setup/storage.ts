@@ -1,9 +1,11 @@
 import { closeSync, existsSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { daemonArgs } from '../../../fuse/mount.js';
 import { FuseError, UsageError } from '../../errors.js';
+import { requireUpperFs, storeFs } from '../../image/fs-probe.js';
 import { materializeRootfs } from '../../image/materialize.js';
 import type { ResolvedImage } from '../../image/resolve.js';
+import type { HutchPaths } from '../../paths.js';
 import type { IdMapping } from '../../runtime/spec.js';
 import type { Cleanup } from '../../sys/cleanup.js';
 import { entryCommand } from '../../sys/entry-points.js';
@@ -98,6 +100,9 @@ export async function startUnion(
   squashToRoot = false,
 ): Promise<ContainerRootfs> {
   checkFuse();
+  mkdirSync(dirs.data, { recursive: true, mode: 0o755 });
+  // DATA/containers/<id> and DATA/ephemeral/<id> probe (and cache in) DATA; RUN/ephemeral/<id>/data in RUN/ephemeral.
+  requireUpperFs(dirname(dirname(dirs.data)), dirs.data);
   const upper = join(dirs.data, 'upper');
   const work = join(dirs.data, 'work');
   const mountpoint = rootfsPath('fuse', dirs);
@@ -123,6 +128,18 @@ export async function startUnion(
     holder: { pid: holder.pid, userns: `/proc/${holder.pid}/ns/user`, mntns: `/proc/${holder.pid}/ns/mnt` },
     died,
   };
+}
+
+/**
+ * Where a foreground run keeps its persistent folder (the union's upper layer): DATA/ephemeral/<id>,
+ * unless DATA's filesystem stores no user xattrs (NFSv3, an older NFSv4), where the union keeps
+ * the owners it cannot chown to: then in its runtime folder, local and removed with the run anyway.
+ */
+export function ephemeralDataDir(paths: HutchPaths, id: string, runDir: string, driver: StorageDriver): string {
+  const inData = join(paths.data, 'ephemeral', id);
+  if (driver === 'vfs') return inData;
+  mkdirSync(paths.data, { recursive: true, mode: 0o700 });
+  return storeFs(paths.data, paths.data).userXattrs ? inData : join(runDir, 'data');
 }
 
 /** /dev/fuse must open read-write for the daemon to mount; say so before anything starts. */

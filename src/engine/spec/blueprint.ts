@@ -4,7 +4,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { parseSize } from '../../cgroups/flags.js';
 import { UsageError } from '../../errors.js';
 import { CAPABILITIES, capabilityName, DEFAULT_CAPABILITIES, RLIMITS } from '../../runtime/linux.js';
-import type { IdMapping, Mount, Rlimit, Seccomp } from '../../runtime/spec.js';
+import type { Hooks, IdMapping, Mount, Rlimit, Seccomp } from '../../runtime/spec.js';
 import { parseSecurityOpts, seccompFor } from '../../security/options.js';
 import { requireMapped } from '../../userns/idmap.js';
 import type { SubidRange } from '../../userns/subid.js';
@@ -103,6 +103,8 @@ export interface Blueprint {
   etcFiles: SpecContext['etcFiles'];
   /** --security-opt and --privileged, resolved: the seccomp profile for these capabilities (a file already read). */
   security?: BlueprintSecurity;
+  /** The OCI hooks of the CDI devices (setup/oci-hooks.ts runs them); absent: none. */
+  hooks?: Hooks;
 }
 
 export interface BlueprintSecurity {
@@ -145,6 +147,7 @@ export function blueprintFromRequest(req: RunRequest, ctx: SpecContext): Bluepri
     gidMappings: ctx.gidMappings,
     setgroupsAllowed: ctx.setgroupsAllowed,
     etcFiles: ctx.etcFiles,
+    ...(devices.hooks === undefined ? {} : { hooks: devices.hooks }),
   };
   blueprint.security = blueprintSecurity(req, blueprint.capabilities);
   checkBlueprint(blueprint, ctx);

@@ -1,15 +1,18 @@
 import { readdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { isAbsolute, join } from 'node:path';
+import type * as Yaml from 'yaml';
 import { UsageError } from '../../errors.js';
-import type { Mount } from '../../runtime/spec.js';
+import type { Hook, Hooks, Mount } from '../../runtime/spec.js';
 import { deviceMount } from './devices.js';
 
 /**
- * CDI, the Container Device Interface (github.com/cncf-tags/container-device-interface): JSON
- * specs a vendor's tool writes to /etc/cdi or /var/run/cdi, naming devices `vendor.com/class=name`
- * and what a container using one gets (containerEdits). hutch reads *.json only (not *.yaml), and
- * applies env, deviceNodes (bound as --device is) and bind mounts; hooks and the other edits are
- * refused rather than skipped, as hutch's `run` has no place to run a vendor's hook.
+ * CDI, the Container Device Interface (github.com/cncf-tags/container-device-interface): JSON or
+ * YAML specs a vendor's tool writes to /etc/cdi or /var/run/cdi, naming devices
+ * `vendor.com/class=name` and what a container using one gets (containerEdits). hutch applies env,
+ * deviceNodes (bound as --device is), bind mounts and hooks (the OCI spec's, run as both faces run
+ * them: engine/launch/hooks.ts); other edits are refused rather than skipped. A spec is trusted as
+ * in podman: the admin wrote it, and its hooks are host programs run with the user's rights.
  */
 
 /** podman's defaults; a later folder's device of the same name wins. */
@@ -17,18 +20,24 @@ export const CDI_SPEC_DIRS = ['/etc/cdi', '/var/run/cdi'];
 
 const CDI_VERSIONS = ['0.3.0', '0.4.0', '0.5.0', '0.6.0', '0.7.0', '0.8.0', '1.0.0'];
 const EDIT_KEYS = ['env', 'deviceNodes', 'mounts', 'hooks'];
+const HOOK_NAMES = ['prestart', 'createRuntime', 'createContainer', 'startContainer', 'poststart', 'poststop'] as const;
 
-/** What devices add to a container: KEY=VALUE entries and mounts. */
+/** What devices add to a container: KEY=VALUE entries, mounts and OCI hooks (none when absent). */
 export interface DeviceEdits {
   env: string[];
   mounts: Mount[];
+  hooks?: Hooks;
+}
+
+interface CdiHook extends Hook {
+  hookName: (typeof HOOK_NAMES)[number];
 }
 
 interface ContainerEdits {
   env?: string[];
   deviceNodes?: { path: string; hostPath?: string; permissions?: string }[];
   mounts?: { hostPath: string; containerPath: string; type?: string; options?: string[] }[];
-  hooks?: unknown[];
+  hooks?: CdiHook[];
 }
 
 /** One spec file, checked. */
@@ -44,7 +53,7 @@ export function isCdiDevice(value: string): boolean {
   return /^[A-Za-z0-9][A-Za-z0-9.-]*\/[A-Za-z0-9][A-Za-z0-9_.-]*=[A-Za-z0-9_.:-]+$/.test(value);
 }
 
-/** Every *.json spec of the folders, in order; a missing folder has none. */
+/** Every *.json and *.yaml spec of the folders (CDI's two kinds), in order; a missing folder has none. */
 export function readCdiSpecs(dirs: string[]): CdiSpec[] {
   return dirs.flatMap((dir) => specFiles(dir).map((file) => parseCdiSpec(file, readSpecFile(file))));
 }
@@ -52,7 +61,7 @@ export function readCdiSpecs(dirs: string[]): CdiSpec[] {
 function specFiles(dir: string): string[] {
   try {
     return readdirSync(dir)
-      .filter((name) => name.endsWith('.json'))
+      .filter((name) => name.endsWith('.json') || name.endsWith('.yaml'))
       .sort()
       .map((name) => join(dir, name));
   } catch (error) {
@@ -62,10 +71,31 @@ function specFiles(dir: string): string[] {
 }
 
 function readSpecFile(file: string): unknown {
+  let text: string;
   try {
-    return JSON.parse(readFileSync(file, 'utf8')) as unknown;
+    text = readFileSync(file, 'utf8');
   } catch (error) {
-    throw invalidSpec(file, error instanceof SyntaxError ? `not JSON: ${error.message}` : String(error));
+    throw invalidSpec(file, `cannot read it: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+  }
+  if (file.endsWith('.yaml')) return parseYaml(file, text);
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (error) {
+    throw invalidSpec(file, `not JSON: ${(error as Error).message}`);
+  }
+}
+
+/**
+ * One YAML document (nvidia-ctk's default output), strictly: a repeated key, a second document
+ * or an alias bomb is an error. The parser (npm's yaml, outside the bundle: scripts/bundle.mjs) is
+ * loaded only here: it costs a run that reads no YAML spec several times smol-toml's load time.
+ */
+function parseYaml(file: string, text: string): unknown {
+  const { parse } = createRequire(import.meta.url)('yaml') as typeof Yaml;
+  try {
+    return parse(text, { strict: true, uniqueKeys: true, maxAliasCount: 100, prettyErrors: false }) as unknown;
+  } catch (error) {
+    throw invalidSpec(file, `not YAML: ${(error as Error).message.split('\n')[0]}`);
   }
 }
 
@@ -118,8 +148,25 @@ function checkEdits(file: string, where: string, raw: unknown): ContainerEdits {
     )
       throw invalidSpec(file, `${where}.mounts[${i}].options must be strings`);
   });
-  list('hooks');
+  list('hooks').forEach((h, i) => checkHook(file, `${where}.hooks[${i}]`, h));
   return edits as ContainerEdits;
+}
+
+/** A hook as the OCI spec has it, named by its kind: a host program (absolute), strings, a timeout. */
+function checkHook(file: string, where: string, hook: Record<string, unknown>): void {
+  if (!HOOK_NAMES.includes(hook.hookName as CdiHook['hookName']))
+    throw invalidSpec(
+      file,
+      `${where}.hookName ${JSON.stringify(hook.hookName)} is not one of ${HOOK_NAMES.join(', ')}`,
+    );
+  paths(file, where, hook, ['path'], []);
+  for (const key of ['args', 'env'])
+    if (hook[key] !== undefined && !array(file, `${where}.${key}`, hook[key]).every((v) => typeof v === 'string'))
+      throw invalidSpec(file, `${where}.${key} must be strings`);
+  if (hook.env !== undefined && !(hook.env as string[]).every((e) => e.indexOf('=') > 0))
+    throw invalidSpec(file, `${where}.env must be KEY=VALUE strings`);
+  if (hook.timeout !== undefined && (!Number.isInteger(hook.timeout) || (hook.timeout as number) <= 0))
+    throw invalidSpec(file, `${where}.timeout must be a positive number of seconds`);
 }
 
 function paths(
@@ -166,10 +213,19 @@ export function cdiEdits(names: string[], specs: CdiSpec[]): DeviceEdits {
   }
   const used = [...new Set([...chosen.values()].map((d) => d.spec))];
   const all = [...used.map((s) => ({ spec: s, edits: s.edits })), ...chosen.values()];
+  const hooks = all.flatMap((d) => d.edits.hooks ?? []);
   return {
     env: all.flatMap((d) => d.edits.env ?? []),
-    mounts: all.flatMap((d) => applyEdits(d.spec.file, d.edits)),
+    mounts: all.flatMap((d) => applyEdits(d.edits)),
+    ...(hooks.length === 0 ? {} : { hooks: ociHooks(hooks) }),
   };
+}
+
+/** CDI's list of named hooks as the OCI spec's hooks by kind, each kind in the specs' order. */
+function ociHooks(hooks: CdiHook[]): Hooks {
+  const out: Hooks = {};
+  for (const { hookName, ...hook } of hooks) (out[hookName] ??= []).push(hook);
+  return out;
 }
 
 function unknownDevice(name: string, known: string[]): UsageError {
@@ -182,15 +238,7 @@ function unknownDevice(name: string, known: string[]): UsageError {
   );
 }
 
-function applyEdits(file: string, edits: ContainerEdits): Mount[] {
-  if ((edits.hooks ?? []).length > 0)
-    throw new UsageError(
-      'CDI_HOOKS_UNSUPPORTED',
-      `cannot apply CDI spec ${file}: it has hooks, which hutch run does not run`,
-      {
-        hint: "generate the spec without hooks, or bind the device's files with --device and -v",
-      },
-    );
+function applyEdits(edits: ContainerEdits): Mount[] {
   const nodes = (edits.deviceNodes ?? []).map((n) =>
     deviceMount(`${n.hostPath ?? n.path}:${n.path}${n.permissions === undefined ? '' : `:${n.permissions}`}`),
   );

@@ -81,6 +81,7 @@ export function specFromBlueprint(b: Blueprint, placement: Placement = {}): Spec
       ),
       ...(b.security?.seccomp === undefined ? {} : { seccomp: b.security.seccomp }),
     },
+    ...(b.hooks === undefined ? {} : { hooks: b.hooks }),
   };
 }
 

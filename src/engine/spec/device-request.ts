@@ -1,3 +1,4 @@
+import type { Hook, Hooks } from '../../runtime/spec.js';
 import { CDI_SPEC_DIRS, cdiEdits, isCdiDevice, readCdiSpecs, type DeviceEdits } from './cdi.js';
 import { deviceMount } from './devices.js';
 import { gpuEdits } from './gpus.js';
@@ -23,5 +24,18 @@ export function deviceEdits(flags: DeviceFlags): DeviceEdits {
   );
   const cdi = cdiEdits(names, specs);
   const gpus = flags.gpus === undefined ? { env: [], mounts: [] } : gpuEdits(flags.gpus, specs);
-  return { env: [...cdi.env, ...gpus.env], mounts: [...paths, ...cdi.mounts, ...gpus.mounts] };
+  const hooks = mergeHooks(cdi.hooks, gpus.hooks);
+  return {
+    env: [...cdi.env, ...gpus.env],
+    mounts: [...paths, ...cdi.mounts, ...gpus.mounts],
+    ...(hooks === undefined ? {} : { hooks }),
+  };
+}
+
+function mergeHooks(a: Hooks | undefined, b: Hooks | undefined): Hooks | undefined {
+  if (a === undefined || b === undefined) return a ?? b;
+  const out: Hooks = { ...a };
+  for (const [kind, hooks] of Object.entries(b) as [keyof Hooks, Hook[]][])
+    out[kind] = [...(out[kind] ?? []), ...hooks];
+  return out;
 }

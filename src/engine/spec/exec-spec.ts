@@ -24,3 +24,12 @@ export function execSpec(base: Spec, pid: number, process: Process): Spec {
     .map((ns) => ({ type: ns.type, path: ns.path ?? `/proc/${pid}/ns/${NS_FILE[ns.type]}` }));
   return { ociVersion: base.ociVersion, process, linux: { namespaces, seccomp: base.linux?.seccomp } };
 }
+
+/**
+ * The spec of a container that is created but not started, to join it (startContainer hooks): its
+ * cgroup namespace is made only once it starts (native/nsexec.c, after GO), so it is not joined.
+ */
+export function unstartedSpec(spec: Spec): Spec {
+  const namespaces = (spec.linux?.namespaces ?? []).filter((ns) => ns.type !== 'cgroup');
+  return { ...spec, linux: { ...spec.linux, namespaces } };
+}

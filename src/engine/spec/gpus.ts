@@ -10,22 +10,65 @@ const NVIDIA_KIND = 'nvidia.com/gpu';
 const NVIDIA_BINARIES = ['nvidia-smi', 'nvidia-debugdump', 'nvidia-persistenced'];
 
 /**
- * `--gpus all` (podman's flag): the nvidia.com/gpu CDI spec's devices when there is one, else
- * what nvidia-container-cli and Apptainer's --nv bind: the /dev/nvidia* nodes, the driver's
- * libraries from the host's ld cache (at their own paths, so a Debian-like image finds them) and
- * its tools. Only `all`: picking GPUs by index needs the CDI spec (`--device nvidia.com/gpu=0`).
+ * `--gpus` as docker reads it: `all`, a count N (the first N GPUs: the nvidia.com/gpu CDI spec's
+ * devices named by index), `device=A,B` (CDI names: indices or UUIDs; docker's quoted form too);
+ * `count=N` and `all` may also be written as docker's keys. `all` takes the CDI spec when there is
+ * one, else what nvidia-container-cli and Apptainer's --nv bind: the /dev/nvidia* nodes, the
+ * driver's libraries from the host's ld cache (at their own paths, so a Debian-like image finds
+ * them) and its tools; picking GPUs needs the CDI spec.
  */
 export function gpuEdits(value: string, specs: CdiSpec[], dev = '/dev'): DeviceEdits {
-  if (value !== 'all')
-    throw new UsageError('GPUS_INVALID', `invalid --gpus ${value}: hutch has --gpus all`, {
-      hint: `pick GPUs through CDI instead, e.g. --device ${NVIDIA_KIND}=0`,
-    });
-  if (specs.some((s) => s.kind === NVIDIA_KIND)) return cdiEdits([`${NVIDIA_KIND}=all`], specs);
+  const request = parseGpus(value);
+  const spec = specs.some((s) => s.kind === NVIDIA_KIND);
+  if (request === 'all' && spec) return cdiEdits([`${NVIDIA_KIND}=all`], specs);
+  if (request !== 'all' && !spec)
+    throw new UsageError(
+      'GPU_NOT_FOUND',
+      `cannot add --gpus ${value}: picking GPUs needs the ${NVIDIA_KIND} CDI spec`,
+      {
+        hint: 'generate it (nvidia-ctk cdi generate --output /etc/cdi/nvidia.yaml), or use --gpus all',
+      },
+    );
+  if (typeof request === 'number') return cdiEdits(firstGpus(value, request, specs), specs);
+  if (request !== 'all')
+    return cdiEdits(
+      request.map((name) => `${NVIDIA_KIND}=${name}`),
+      specs,
+    );
   if (!existsSync(join(dev, 'nvidiactl')))
     throw new UsageError('GPU_NOT_FOUND', `cannot add --gpus all: no ${NVIDIA_KIND} CDI spec and no ${dev}/nvidiactl`, {
       hint: 'install the NVIDIA driver (and nvidia-ctk cdi generate for a CDI spec), or run without --gpus',
     });
   return { env: [], mounts: [...nvidiaNodes(dev), ...driverFiles()] };
+}
+
+/** all, N or count=N, device=A[,B...] (in docker's quotes or not); anything else is refused. */
+export function parseGpus(value: string): 'all' | number | string[] {
+  const v = value.replace(/^"(.*)"$/, '$1');
+  if (v === 'all' || v === 'count=all') return 'all';
+  const count = /^(?:count=)?([1-9]\d{0,3})$/.exec(v);
+  if (count) return Number(count[1]);
+  const devices = /^device=([A-Za-z0-9_.:-]+(?:,[A-Za-z0-9_.:-]+)*)$/.exec(v);
+  if (devices) return devices[1]!.split(',');
+  throw new UsageError('GPUS_INVALID', `invalid --gpus ${value}: hutch reads all, a count N, or device=A,B`, {
+    hint: `e.g. --gpus all, --gpus 2 or --gpus device=0,1 (capabilities and drivers are the CDI spec's, not options)`,
+  });
+}
+
+/** The first `count` GPUs of the nvidia.com/gpu spec, by index (docker's --gpus N). */
+function firstGpus(value: string, count: number, specs: CdiSpec[]): string[] {
+  const indices = [
+    ...new Set(
+      specs.filter((s) => s.kind === NVIDIA_KIND).flatMap((s) => [...s.devices.keys()].filter((n) => /^\d+$/.test(n))),
+    ),
+  ].sort((a, b) => Number(a) - Number(b));
+  if (indices.length < count)
+    throw new UsageError(
+      'GPU_NOT_FOUND',
+      `cannot add --gpus ${value}: the ${NVIDIA_KIND} CDI spec has ${indices.length} GPU${indices.length === 1 ? '' : 's'} by index (${indices.join(', ') || 'none'})`,
+      { hint: `ask for at most ${indices.length}, or name them: --gpus device=0,1` },
+    );
+  return indices.slice(0, count).map((n) => `${NVIDIA_KIND}=${n}`);
 }
 
 function nvidiaNodes(dev: string): Mount[] {

@@ -90,6 +90,7 @@ async function killedRuns(paths: HutchPaths, repair: boolean): Promise<Finding[]
       const finding: Finding = { problem: `the folders of foreground run ${id.slice(0, 12)} outlived it` };
       if (repair) {
         releaseSetup(join(dataParent, id), id);
+        releaseSetup(join(runParent, id, 'data'), id); // a run whose store lacks user xattrs (ephemeralDataDir)
         await removeTree(join(dataParent, id));
         rmSync(join(runParent, id), { recursive: true, force: true });
         finding.repaired = 'removed them';
@@ -108,7 +109,8 @@ function staleMarks(paths: HutchPaths, repair: boolean): Finding[] {
   const out: Finding[] = [];
   for (const image of dirNames(marks)) {
     for (const id of dirNames(join(marks, image))) {
-      if (existsSync(join(paths.data, 'containers', id)) || existsSync(join(paths.data, 'ephemeral', id))) continue;
+      if (['containers', 'ephemeral'].some((d) => existsSync(join(paths.data, d, id)))) continue;
+      if (existsSync(join(paths.run, 'ephemeral', id, 'data'))) continue;
       if (repair) rmSync(join(marks, image, id), { force: true });
       out.push({
         problem: `image ${image.slice(0, 12)} is marked in use by container ${id.slice(0, 12)}, which is gone`,

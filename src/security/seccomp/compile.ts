@@ -2,6 +2,7 @@ import { UsageError } from '../../errors.js';
 import type { Seccomp } from '../../runtime/spec.js';
 import { archNamed, nativeArch, X32_SYSCALL_BIT, type Arch } from './arch.js';
 import { Assembler, DATA, encode, MAX_INSNS, OP } from './bpf.js';
+import { FLAG_NEW_LISTENER, withNotify } from './notify.js';
 
 /**
  * The seccomp compiler: an OCI `linux.seccomp` (libseccomp's semantics, as runc and crun apply
@@ -72,8 +73,12 @@ export function actionValue(action: string, errnoRet: number | undefined, where:
   );
 }
 
-/** Compiles `profile` for the native arch and every arch it lists that hutch has a table for. */
-export function compileSeccomp(profile: Seccomp, native: Arch = nativeArch()): SeccompProgram {
+/**
+ * Compiles `profile` for the native arch and every arch it lists that hutch has a table for.
+ * `notify`: native syscalls the profile allows that go to a listener instead (the chown family
+ * of a single-uid build step); the filter then asks seccomp(2) for the listener's fd.
+ */
+export function compileSeccomp(profile: Seccomp, native: Arch = nativeArch(), notify: string[] = []): SeccompProgram {
   const fallback = actionValue(profile.defaultAction, profile.defaultErrnoRet, 'defaultAction');
   const listed = (profile.architectures ?? []).map(archNamed).filter((a): a is Arch => a !== undefined);
   const arches = [
@@ -101,10 +106,15 @@ export function compileSeccomp(profile: Seccomp, native: Arch = nativeArch()): S
       if (x32 !== undefined) asm.goto(`x32-${audit}`);
       else asm.ret(RET.KILL_PROCESS);
     }
-    if (plain !== undefined) emitSection(asm, plain, rulesFor(profile, plain), fallback);
+    const rules = (arch: Arch): Map<number, Rule[]> => {
+      const byNr = rulesFor(profile, arch);
+      if (arch === native) withNotify(byNr, arch, notify, fallback);
+      return byNr;
+    };
+    if (plain !== undefined) emitSection(asm, plain, rules(plain), fallback);
     if (x32 !== undefined) {
       asm.label(`x32-${audit}`);
-      emitSection(asm, x32, rulesFor(profile, x32), fallback);
+      emitSection(asm, x32, rules(x32), fallback);
     }
   }
   if (asm.length > MAX_INSNS)
@@ -113,7 +123,8 @@ export function compileSeccomp(profile: Seccomp, native: Arch = nativeArch()): S
       `cannot compile the seccomp profile: the filter has ${asm.length} instructions, more than the kernel's ${MAX_INSNS}`,
       { hint: 'use fewer argument rules or fewer architectures' },
     );
-  return { program: encode(asm.assemble()), flags: seccompFlags(profile.flags ?? []) };
+  const listener = notify.length > 0 ? FLAG_NEW_LISTENER : 0;
+  return { program: encode(asm.assemble()), flags: seccompFlags(profile.flags ?? []) | listener };
 }
 
 function seccompFlags(names: string[]): number {

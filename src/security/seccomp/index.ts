@@ -3,4 +3,5 @@
 export { nativeArch, archNamed, type Arch } from './arch.js';
 export { compileSeccomp, actionValue, RET, type SeccompProgram } from './compile.js';
 export { defaultProfile } from './default-profile.js';
+export { CHOWN_FAMILY } from './notify.js';
 export { parseProfile, resolveProfile, type Profile, type ProfileRule, type ProfileContext } from './profile.js';

@@ -85,11 +85,45 @@ describe('hutch-fs command line', () => {
     expect(o.mountFlags).toEqual(['nosuid', 'nodev']);
   });
 
-  it("refuses podman's uidmapping= and gidmapping= with a named error", () => {
-    for (const k of ['uidmapping', 'gidmapping']) {
-      expect(() => parseFsArgs(['-o', `lowerdir=/l,upperdir=/u,workdir=/w,${k}=0:1000:1`, '/m'], '/')).toThrow(
-        expect.objectContaining({ code: 'FS_IDMAPPING_UNSUPPORTED' }),
+  it("takes podman's uidmapping= and gidmapping= (fuse-overlayfs's DISK:MOUNT:LEN lists), each alone or both", () => {
+    const o = parseFsArgs(
+      ['-o', 'lowerdir=/l,upperdir=/u,workdir=/w,uidmapping=0:1000:1:1:100000:65536,gidmapping=0:1000:1', '/m'],
+      '/',
+    );
+    expect(o.idRanges).toEqual({
+      uids: [
+        { disk: 0, mount: 1000, len: 1 },
+        { disk: 1, mount: 100000, len: 65536 },
+      ],
+      gids: [{ disk: 0, mount: 1000, len: 1 }],
+    });
+    expect(o.ignored).toEqual([]);
+    expect(parseFsArgs(['-o', 'lowerdir=/l,upperdir=/u,workdir=/w,gidmapping=0:5:2', '/m'], '/').idRanges).toEqual({
+      uids: undefined,
+      gids: [{ disk: 0, mount: 5, len: 2 }],
+    });
+    expect(parseFsArgs(['-o', 'lowerdir=/l,upperdir=/u,workdir=/w', '/m'], '/').idRanges).toBeUndefined();
+    // podman (containers/storage) starts each list with a colon: empty fields are skipped, as by fuse-overlayfs.
+    expect(parseFsArgs(['-o', 'lowerdir=/l,upperdir=/u,workdir=/w,uidmapping=:0:1:1024', '/m'], '/').idRanges).toEqual({
+      uids: [{ disk: 0, mount: 1, len: 1024 }],
+      gids: undefined,
+    });
+  });
+
+  it('refuses malformed or overlapping id mappings, naming the option', () => {
+    for (const bad of [
+      '',
+      '0:1000',
+      '0:1000:1:2',
+      'a:1:1',
+      '0:-1:1',
+      '0:1:0',
+      '0:4294967295:1',
+      '0:10:5:3:100:5',
+      '0:10:5:100:12:5',
+    ])
+      expect(() => parseFsArgs(['-o', `lowerdir=/l,upperdir=/u,workdir=/w,uidmapping=${bad}`, '/m'], '/')).toThrow(
+        expect.objectContaining({ code: 'FS_USAGE', message: expect.stringContaining(`uidmapping=${bad}:`) }),
       );
-    }
   });
 });

@@ -86,6 +86,7 @@ const everything: HelperPlan = {
   noNewPrivileges: true,
   seccomp: new Uint8Array(16),
   seccompFlags: 1,
+  chownNotify: true,
   args: ['sh'],
   env: ['A=1'],
   init: true,

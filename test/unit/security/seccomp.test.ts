@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { decode } from '../../../src/security/seccomp/bpf.js';
 import {
   archNamed,
+  CHOWN_FAMILY,
   compileSeccomp,
   defaultProfile,
   parseProfile,
@@ -222,6 +223,22 @@ describe('rule shapes', () => {
         X86_64,
       ).flags,
     ).toBe(6);
+  });
+  it('sends the chown family to a listener where the profile allows it, on the native arch only', () => {
+    const notif = 0x7fc00000;
+    const filter = compileSeccomp(resolveProfile(defaultProfile(), { caps: [], arch: X86_64 }), X86_64, CHOWN_FAMILY);
+    expect(filter.flags & 8).toBe(8); // SECCOMP_FILTER_FLAG_NEW_LISTENER
+    for (const name of CHOWN_FAMILY) expect(run(filter.program, { nr: nr(name) })).toBe(notif);
+    expect(run(filter.program, { nr: nr('chown32', X86), arch: X86.audit })).toBe(RET.ALLOW);
+    expect(run(filter.program, { nr: nr('read') })).toBe(RET.ALLOW);
+    const refusing = compileSeccomp(
+      { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['chown'], action: 'SCMP_ACT_ERRNO' }] },
+      X86_64,
+      CHOWN_FAMILY,
+    ).program;
+    expect(run(refusing, { nr: nr('chown') })).toBe(errno(1));
+    expect(run(refusing, { nr: nr('lchown') })).toBe(notif);
+    expect(compileSeccomp({ defaultAction: 'SCMP_ACT_ALLOW' }, X86_64).flags).toBe(0);
   });
   it.each([
     ['an unknown action', { defaultAction: 'SCMP_ACT_NOPE' }, 'SECCOMP_ACTION'],

@@ -3,8 +3,7 @@ import { closeSync, writeSync } from 'node:fs';
 import { RuntimeError } from '../../errors.js';
 import type { Hook, Process, Spec } from '../../runtime/spec.js';
 import { pipe } from '../../sys/pipe.js';
-import { runContainer } from '../launch/index.js';
-import { execSpec } from '../spec/index.js';
+import { runContainer } from './launch.js';
 
 /** The state the runtime spec gives hooks (and `hutch runtime state` prints). */
 export interface OciStateJson {
@@ -21,11 +20,16 @@ export interface OciStateJson {
  * config.md, "POSIX-platform Hooks"); `args[0]` is the program's argv[0]. A hook that fails or
  * outlasts its timeout is an error naming the hook kind and path.
  */
-export async function runHooks(kind: string, hooks: Hook[] | undefined, state: OciStateJson): Promise<void> {
-  for (const hook of hooks ?? []) await runHook(kind, hook, state);
+export async function runHooks(
+  kind: string,
+  hooks: Hook[] | undefined,
+  state: OciStateJson,
+  origin = 'config.json',
+): Promise<void> {
+  for (const hook of hooks ?? []) await runHook(kind, hook, state, origin);
 }
 
-function runHook(kind: string, hook: Hook, state: OciStateJson): Promise<void> {
+function runHook(kind: string, hook: Hook, state: OciStateJson, origin: string): Promise<void> {
   const [argv0, ...args] = hook.args ?? [hook.path];
   const env = Object.fromEntries(
     (hook.env ?? []).map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]),
@@ -44,7 +48,7 @@ function runHook(kind: string, hook: Hook, state: OciStateJson): Promise<void> {
     const fail = (why: string, cause?: unknown): void =>
       reject(
         new RuntimeError('HOOK_FAILED', `${kind} hook ${hook.path} failed: ${why}`, {
-          hint: 'check the hook program and its arguments in config.json',
+          hint: `check the hook program and its arguments in ${origin}`,
           cause,
         }),
       );
@@ -64,19 +68,22 @@ function runHook(kind: string, hook: Hook, state: OciStateJson): Promise<void> {
 /**
  * Runs hooks inside the container's namespaces (startContainer: after `start`, before the
  * process runs), as root there with the process's capabilities, the state on stdin. The helper
- * joins the namespaces; the path is resolved in the container's root.
+ * joins the namespaces; the path is resolved in the container's root. `joining` is the exec spec
+ * of a process joining the container (spec/exec-spec.ts execSpec over the container's spec and pid),
+ * or some of its namespaces (`pathsIn` then says where the path is resolved).
  */
 export async function runHooksInside(
   kind: string,
   hooks: Hook[] | undefined,
-  record: { spec: Spec; pid: number },
+  container: { spec: Spec; joining: (process: Process) => Spec; pathsIn?: string },
   state: OciStateJson,
+  origin = 'config.json',
 ): Promise<void> {
   for (const hook of hooks ?? []) {
     const input = pipe();
     writeSync(input.write, JSON.stringify(state)); // far below a pipe's buffer: never blocks
     closeSync(input.write);
-    const base = record.spec.process!;
+    const base = container.spec.process!;
     const process: Process = {
       ...base,
       terminal: false,
@@ -87,12 +94,11 @@ export async function runHooksInside(
     };
     let exitCode: number;
     try {
-      exitCode = (
-        await runContainer(execSpec(record.spec, record.pid, process), { stdio: [input.read, 'ignore', 'inherit'] })
-      ).exitCode;
+      exitCode = (await runContainer(container.joining(process), { stdio: [input.read, 'ignore', 'inherit'] }))
+        .exitCode;
     } catch (error) {
       throw new RuntimeError('HOOK_FAILED', `${kind} hook ${hook.path} failed: ${(error as Error).message}`, {
-        hint: 'the path must exist inside the container',
+        hint: `the path must exist in ${container.pathsIn ?? "the container's root"}`,
         cause: error,
       });
     } finally {
@@ -100,7 +106,7 @@ export async function runHooksInside(
     }
     if (exitCode !== 0)
       throw new RuntimeError('HOOK_FAILED', `${kind} hook ${hook.path} failed: exit status ${exitCode}`, {
-        hint: 'check the hook program and its arguments in config.json',
+        hint: `check the hook program and its arguments in ${origin} (its stderr is above)`,
       });
   }
 }

@@ -1,0 +1,57 @@
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { UsageError } from '../../errors.js';
+import { withLock } from '../../sys/fs.js';
+import { checkId, isLeftover, readRecord, removeEntry, writeRecord, type OciRecord } from './state.js';
+
+/**
+ * Making and clearing a container's folder under the root's lock (flock: foreign-call code, so
+ * kept out of state.ts, which the light verbs load): `create` and `run` reserve an id, `delete`
+ * clears a folder a killed runtime left without state.json.
+ */
+
+/**
+ * Makes ROOT/<id> with `record` (status creating) under the root's lock: a leftover of the id is
+ * removed first, a live one refused, and a folder without state.json (a runtime killed before it
+ * wrote one, runc's "aborted start") taken over.
+ */
+export async function reserve(root: string, record: OciRecord): Promise<void> {
+  checkId(record.id);
+  const dir = join(root, record.id);
+  let leftover: OciRecord | undefined;
+  await withLock(lockOf(root), () => {
+    if (existsSync(join(dir, 'state.json'))) {
+      const old = readRecord(root, record.id);
+      if (!isLeftover(old))
+        throw new UsageError('CONTAINER_EXISTS', `container ${record.id} already exists`, {
+          hint: `delete it first: hutch runtime delete ${record.id}`,
+        });
+      leftover = old;
+    }
+  });
+  if (leftover !== undefined) await removeEntry(root, leftover); // its cgroup and poststop hooks too
+  await withLock(lockOf(root), () => {
+    if (existsSync(join(dir, 'state.json')))
+      throw new UsageError('CONTAINER_EXISTS', `container ${record.id} already exists`, {
+        hint: `delete it first: hutch runtime delete ${record.id}`,
+      });
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    writeRecord(root, record);
+  });
+}
+
+/** Removes a folder left without state.json (runc's delete does the same); false when there is none. */
+export async function removeBareEntry(root: string, id: string): Promise<boolean> {
+  checkId(id);
+  const dir = join(root, id);
+  return withLock(lockOf(root), () => {
+    if (!existsSync(dir) || existsSync(join(dir, 'state.json'))) return false;
+    rmSync(dir, { recursive: true, force: true });
+    return true;
+  });
+}
+
+function lockOf(root: string): string {
+  return join(root, '.lock');
+}
