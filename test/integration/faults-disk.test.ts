@@ -72,8 +72,8 @@ async function onSmallDisk(size: string, script: string): Promise<string> {
   return r.stdout;
 }
 
-/** Shell that prints the store's files (locks aside) between markers, and the check's verdict. */
-const REPORT = `echo "--- files"; (cd "$R/data" && find . -type f ! -name '*lock' | sort)
+/** Shell that prints the store's files (locks and the filesystem probe's cache aside) between markers, and the check's verdict. */
+const REPORT = `echo "--- files"; (cd "$R/data" && find . -type f ! -name '*lock' ! -name .fs-probe.json | sort)
 echo "--- check"; $HUTCH system check --root "$R"; echo "check exit $?"`;
 
 describe('a full disk', () => {
@@ -98,14 +98,14 @@ ${REPORT}`,
     const out = await onSmallDisk(
       '20m',
       `$HUTCH load -q --root "$R" -i ${fx}/it.tar >/dev/null || echo "load failed"
-(cd "$R/data" && find . -type f ! -name '*lock' | sort) > "$R/../files.before"
+(cd "$R/data" && find . -type f ! -name '*lock' ! -name .fs-probe.json | sort) > "$R/../files.before"
 HUTCH_FAULT=image-index:stop $HUTCH pull -q --tls-verify=false --root "$R" ${registry.host}/big/img:1 2>"$R/../pull.err" &
 pid=$!
 for i in $(seq 300); do grep -q '^State:.*T' /proc/$pid/status 2>/dev/null && break; sleep 0.1; done
 dd if=/dev/zero of="$R/fill" bs=4k 2>/dev/null
 kill -CONT $pid; wait $pid; echo "pull exit $?"
 rm -f "$R/fill"
-(cd "$R/data" && find . -type f ! -name '*lock' | sort) > "$R/../files.after"
+(cd "$R/data" && find . -type f ! -name '*lock' ! -name .fs-probe.json | sort) > "$R/../files.after"
 echo "--- images"; $HUTCH images --root "$R" | tail -n +2 | cut -d' ' -f1
 echo "--- check"; $HUTCH system check --root "$R"; echo "check exit $?"`,
     );

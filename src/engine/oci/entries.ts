@@ -5,9 +5,8 @@ import { withLock } from '../../sys/fs.js';
 import { checkId, isLeftover, readRecord, removeEntry, writeRecord, type OciRecord } from './state.js';
 
 /**
- * Making and clearing a container's folder under the root's lock (flock: foreign-call code, so
- * kept out of state.ts, which the light verbs load): `create` and `run` reserve an id, `delete`
- * clears a folder a killed runtime left without state.json.
+ * Making a container's folder under the root's lock (flock: foreign-call code, so kept out of
+ * state.ts, which the light verbs load): `create` and `run` reserve an id here.
  */
 
 /**
@@ -38,17 +37,6 @@ export async function reserve(root: string, record: OciRecord): Promise<void> {
     rmSync(dir, { recursive: true, force: true });
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     writeRecord(root, record);
-  });
-}
-
-/** Removes a folder left without state.json (runc's delete does the same); false when there is none. */
-export async function removeBareEntry(root: string, id: string): Promise<boolean> {
-  checkId(id);
-  const dir = join(root, id);
-  return withLock(lockOf(root), () => {
-    if (!existsSync(dir) || existsSync(join(dir, 'state.json'))) return false;
-    rmSync(dir, { recursive: true, force: true });
-    return true;
   });
 }
 

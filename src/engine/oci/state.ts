@@ -123,8 +123,7 @@ export async function ociDelete(root: string, id: string, force: boolean): Promi
   try {
     record = await read(root, id);
   } catch (error) {
-    if ((error as UsageError).code === 'CONTAINER_NOT_FOUND')
-      await (await import('./entries.js')).removeBareEntry(root, id);
+    if ((error as UsageError).code === 'CONTAINER_NOT_FOUND') await removeBareEntry(root, id);
     if (force) return;
     throw error;
   }
@@ -230,6 +229,18 @@ export async function read(root: string, id: string): Promise<OciRecord> {
   if (!isLeftover(record)) return record;
   await removeEntry(root, record);
   throw notFound(id);
+}
+
+/** Removes a folder left without state.json (runc's delete does the same); false when there is none. */
+async function removeBareEntry(root: string, id: string): Promise<boolean> {
+  const dir = join(root, id);
+  const { withLock } = await import('../../sys/fs.js'); // flock: foreign-call code, loaded on this path only
+  // The lock is entries.ts reserve's: it makes a folder and its state.json together under it.
+  return withLock(join(root, '.lock'), () => {
+    if (!existsSync(dir) || existsSync(join(dir, 'state.json'))) return false;
+    rmSync(dir, { recursive: true, force: true });
+    return true;
+  });
 }
 
 function notFound(id: string, cause?: unknown): UsageError {
