@@ -4,11 +4,18 @@ import { join } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { RegistryError, StoreError, describeCause } from '../errors.js';
-import { parseConfig, sha256, type Descriptor, type Platform } from './manifest.js';
+import {
+  parseConfig,
+  sha256,
+  type Descriptor,
+  type ImageConfig,
+  type ImageManifest,
+  type Platform,
+} from './manifest.js';
 import type { Progress } from './progress.js';
 import type { ImageSource } from './source.js';
-import type { ImageRecord, Store } from './store.js';
-import { noSpace, stageLayer } from './unpack.js';
+import { noSpace, type ImageRecord, type Store } from './store.js';
+import { stageLayer } from './unpack.js';
 
 export interface CopyOptions {
   names: string[];
@@ -48,13 +55,45 @@ export async function copyImage(store: Store, source: ImageSource, options: Copy
     for (const s of staged) s.discard();
     throw failure.reason;
   }
-  // Every layer verified: now, and only now, they take their final names.
-  for (const s of staged) s.commit();
-  store.writeBlob(manifest.config.digest, configRaw);
-  store.writeBlob(digest, raw);
-  const record: ImageRecord = {
+  return commitImage(store, staged, { digest, raw, manifest, configRaw, config }, options.names);
+}
+
+interface Fetched {
+  digest: string;
+  raw: Buffer;
+  manifest: ImageManifest;
+  configRaw: Buffer;
+  config: ImageConfig;
+}
+
+/**
+ * Every layer verified: now, and only now, they take their final names, then the record. When
+ * the image cannot be recorded (a full disk at the index, a race), what this pull added goes
+ * again, unless an image recorded meanwhile uses it: the store is left as it was.
+ */
+async function commitImage(store: Store, staged: Staged[], f: Fetched, names: string[]): Promise<ImageRecord> {
+  const blobs = [...f.manifest.layers.map((l) => l.digest), f.manifest.config.digest, f.digest];
+  const added = {
+    blobs: blobs.filter((d) => !store.hasBlob(d)),
+    layers: f.config.rootfs.diff_ids.filter((d) => !store.hasLayer(d)),
+  };
+  try {
+    for (const s of staged) s.commit();
+    store.writeBlob(f.manifest.config.digest, f.configRaw);
+    store.writeBlob(f.digest, f.raw);
+    const record = imageRecord(names, f.digest, f.manifest, f.config);
+    await store.putImage(record);
+    return record;
+  } catch (error) {
+    await store.locked(() => store.dropUnused(added.blobs, added.layers, store.images())).catch(() => undefined);
+    throw error;
+  }
+}
+
+function imageRecord(names: string[], digest: string, manifest: ImageManifest, config: ImageConfig): ImageRecord {
+  return {
     id: manifest.config.digest,
-    names: options.names,
+    names,
     manifest: digest,
     config: manifest.config.digest,
     layers: manifest.layers.map((l, i) => ({
@@ -66,8 +105,6 @@ export async function copyImage(store: Store, source: ImageSource, options: Copy
     created: config.created ?? new Date(0).toISOString(),
     stored: new Date().toISOString(),
   };
-  await store.putImage(record);
-  return record;
 }
 
 interface Staged {

@@ -5,6 +5,7 @@ import { StoreError } from '../errors.js';
 import { requireLayerFs } from './fs-probe.js';
 import { hutchPaths } from '../paths.js';
 import { atomicWriteFile, withLock } from '../sys/fs.js';
+import { faultPoint } from '../sys/fault.js';
 
 /** One image in images.json. Its id is the digest of its config blob, as in podman and docker. */
 export interface ImageRecord {
@@ -105,7 +106,12 @@ export class Store {
   /** Writes a small blob (manifest, config) whose digest the caller computed. */
   writeBlob(digest: string, data: Buffer): void {
     this.writable();
-    if (!this.hasBlob(digest)) atomicWriteFile(this.blobPath(digest), data);
+    if (this.hasBlob(digest)) return;
+    try {
+      atomicWriteFile(this.blobPath(digest), data);
+    } catch (error) {
+      throw noSpace(error, `cannot store blob ${digest}: the disk is full`);
+    }
   }
   /** Moves a verified temporary file into place as a blob. */
   adoptBlob(digest: string, tempFile: string): void {
@@ -140,7 +146,13 @@ export class Store {
   saveImages(images: ImageRecord[]): void {
     this.writable();
     const file: ImagesFile = { version: 1, images };
-    atomicWriteFile(join(this.dir, 'images.json'), JSON.stringify(file, null, 1));
+    const path = join(this.dir, 'images.json');
+    faultPoint('image-index');
+    try {
+      atomicWriteFile(path, JSON.stringify(file, null, 1)); // a failed write leaves the old index whole
+    } catch (error) {
+      throw noSpace(error, `cannot write the image index ${path}: the disk is full`);
+    }
   }
   /** Adds or updates an image and moves `names` to it from any other image. */
   async putImage(record: ImageRecord): Promise<void> {
@@ -177,24 +189,31 @@ export class Store {
    */
   collect(removed: ImageRecord[], kept: ImageRecord[]): void {
     this.writable();
+    this.dropUnused(
+      removed.flatMap((i) => [i.manifest, i.config, ...i.layers.map((l) => l.digest)]),
+      removed.flatMap((i) => i.layers.map((l) => l.diffId)),
+      kept,
+    );
+  }
+  /** Removes those of `blobs` and `layers` (diff ids) that no image in `kept` references. */
+  dropUnused(blobs: string[], layers: string[], kept: ImageRecord[]): void {
     const keepBlobs = new Set(kept.flatMap((i) => [i.manifest, i.config, ...i.layers.map((l) => l.digest)]));
     const keepLayers = new Set(kept.flatMap((i) => i.layers.map((l) => l.diffId)));
-    for (const image of removed) {
-      for (const blob of [image.manifest, image.config, ...image.layers.map((l) => l.digest)]) {
-        if (!keepBlobs.has(blob)) rmSync(this.blobPath(blob), { force: true });
+    for (const blob of blobs) if (!keepBlobs.has(blob)) rmSync(this.blobPath(blob), { force: true });
+    for (const diffId of new Set(layers)) {
+      if (keepLayers.has(diffId)) continue;
+      // Rename first so a reader never sees a half-deleted layer under its real name.
+      const doomed = join(this.dir, 'tmp', `gone-${hex(diffId)}-${process.pid}`);
+      try {
+        mkdirSync(join(this.dir, 'tmp'), { recursive: true });
+        renameSync(this.layerDir(diffId), doomed);
+      } catch (error) {
+        // Gone already; or no room for tmp/ on a full disk: then it goes where it is.
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT')
+          rmSync(this.layerDir(diffId), { recursive: true, force: true });
+        continue;
       }
-      for (const layer of image.layers) {
-        if (keepLayers.has(layer.diffId)) continue;
-        // Rename first so a reader never sees a half-deleted layer under its real name.
-        const doomed = join(this.dir, 'tmp', `gone-${hex(layer.diffId)}-${process.pid}`);
-        try {
-          mkdirSync(join(this.dir, 'tmp'), { recursive: true });
-          renameSync(this.layerDir(layer.diffId), doomed);
-        } catch {
-          continue;
-        }
-        rmSync(doomed, { recursive: true, force: true });
-      }
+      rmSync(doomed, { recursive: true, force: true });
     }
   }
 }
@@ -237,4 +256,11 @@ function alive(pid: number): boolean {
 
 export function hex(digest: string): string {
   return digest.startsWith('sha256:') ? digest.slice(7) : digest;
+}
+
+/** A full disk (or quota) as STORE_FULL with `message`; any other error as it is. */
+export function noSpace(error: unknown, message: string): unknown {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code !== 'ENOSPC' && code !== 'EDQUOT') return error;
+  return new StoreError('STORE_FULL', message, { cause: error, hint: 'free space (hutch image prune) and pull again' });
 }

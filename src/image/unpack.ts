@@ -10,7 +10,7 @@ import tar from 'tar-stream';
 import { encodeLayerIndex } from '../../fuse/layer-index.js';
 import { HutchError, StoreError, describeCause } from '../errors.js';
 import { LayerWriter } from './layer-writer.js';
-import type { Store } from './store.js';
+import { noSpace, type Store } from './store.js';
 
 /**
  * Unpacks one layer (plain, gzip or zstd tar; detected from its first bytes) into the store as
@@ -199,13 +199,6 @@ function commit(temp: string, dest: string): void {
     if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw error;
     rmSync(temp, { recursive: true, force: true });
   }
-}
-
-/** ENOSPC and EDQUOT as STORE_FULL; anything else as it is. */
-export function noSpace(error: unknown, message: string): unknown {
-  const code = (error as NodeJS.ErrnoException).code;
-  if (code !== 'ENOSPC' && code !== 'EDQUOT') return error;
-  return new StoreError('STORE_FULL', message, { cause: error, hint: 'free space (hutch image prune) and pull again' });
 }
 
 function asUnpackError(error: unknown, where: string): HutchError {

@@ -72,8 +72,8 @@ async function onSmallDisk(size: string, script: string): Promise<string> {
   return r.stdout;
 }
 
-/** Shell that prints the store's files (locks aside) between markers, and the check's verdict. */
-const REPORT = `echo "--- files"; (cd "$R/data" && find . -type f ! -name '*lock' | sort)
+/** Shell that prints the store's files (locks and the filesystem probe's cache aside) between markers, and the check's verdict. */
+const REPORT = `echo "--- files"; (cd "$R/data" && find . -type f ! -name '*lock' ! -name .fs-probe.json | sort)
 echo "--- check"; $HUTCH system check --root "$R"; echo "check exit $?"`;
 
 describe('a full disk', () => {
@@ -87,6 +87,35 @@ ${REPORT}`,
     expect(out).toContain('pull exit 125');
     expect(err).toMatch(/^hutch: cannot (store blob|unpack layer) .*: the disk is full$/m);
     expect(out).toContain('--- files\n--- check\nok: the storage is consistent\ncheck exit 0');
+  });
+
+  // Issue 14: the blobs and layers fit, the index (images.json) does not. The pull stops itself
+  // just before it writes the index (HUTCH_FAULT image-index:stop), the script fills the disk,
+  // and the pull goes on into a real ENOSPC.
+  test('while the image index is written: the old index stays, the new blobs and layers go', async () => {
+    const fx = join(box.dir, 'fx');
+    await execa('bash', [join(REPO, 'test/fixtures/image-archive.sh'), fx]);
+    const out = await onSmallDisk(
+      '20m',
+      `$HUTCH load -q --root "$R" -i ${fx}/it.tar >/dev/null || echo "load failed"
+(cd "$R/data" && find . -type f ! -name '*lock' ! -name .fs-probe.json | sort) > "$R/../files.before"
+HUTCH_FAULT=image-index:stop $HUTCH pull -q --tls-verify=false --root "$R" ${registry.host}/big/img:1 2>"$R/../pull.err" &
+pid=$!
+for i in $(seq 300); do grep -q '^State:.*T' /proc/$pid/status 2>/dev/null && break; sleep 0.1; done
+dd if=/dev/zero of="$R/fill" bs=4k 2>/dev/null
+kill -CONT $pid; wait $pid; echo "pull exit $?"
+rm -f "$R/fill"
+(cd "$R/data" && find . -type f ! -name '*lock' ! -name .fs-probe.json | sort) > "$R/../files.after"
+echo "--- images"; $HUTCH images --root "$R" | tail -n +2 | cut -d' ' -f1
+echo "--- check"; $HUTCH system check --root "$R"; echo "check exit $?"`,
+    );
+    const err = readFileSync(join(box.dir, 'pull.err'), 'utf8');
+    expect(out).toContain('pull exit 125');
+    expect(err).toMatch(/^hutch: cannot write the image index .*images\.json: the disk is full$/m);
+    expect(readFileSync(join(box.dir, 'files.after'), 'utf8')).toBe(
+      readFileSync(join(box.dir, 'files.before'), 'utf8'),
+    );
+    expect(out).toContain('--- images\nlocalhost/itest\n--- check\nok: the storage is consistent\ncheck exit 0');
   });
 
   test('during copy-up: the container gets ENOSPC, the layers are unchanged, the store consistent', async () => {

@@ -9,7 +9,7 @@ import type { DeleteArgs, IdArgs, KillArgs, ListArgs, PsArgs, TextOut } from './
  * launcher, image or foreign-call code (src/cli/runtime-main.ts loads this file alone for them).
  */
 export async function stateVerb(args: IdArgs, out: TextOut): Promise<number> {
-  const record = read(runtimeRoot(args), args.id);
+  const record = await read(runtimeRoot(args), args.id);
   out.write(
     JSON.stringify({ ...stateJson(record), rootfs: record.spec.root?.path, created: record.created }, null, 2) + '\n',
   );
@@ -18,7 +18,7 @@ export async function stateVerb(args: IdArgs, out: TextOut): Promise<number> {
 
 /** runc's default signal is SIGTERM. */
 export async function killVerb(args: KillArgs): Promise<number> {
-  ociKill(runtimeRoot(args), args.id, parseSignalNumber(args.signal ?? 'TERM'));
+  await ociKill(runtimeRoot(args), args.id, parseSignalNumber(args.signal ?? 'TERM'));
   return 0;
 }
 
@@ -34,7 +34,7 @@ export async function startVerb(args: IdArgs): Promise<number> {
 
 /** runc's table, or --format json. */
 export async function listVerb(args: ListArgs, out: TextOut): Promise<number> {
-  const rows = listOci(runtimeRoot(args)).map((r) => ({
+  const rows = (await listOci(runtimeRoot(args))).map((r) => ({
     ...stateJson(r),
     created: r.created,
     owner: String(process.getuid?.()),
@@ -50,7 +50,7 @@ export async function listVerb(args: ListArgs, out: TextOut): Promise<number> {
 
 /** The container's processes (--format json: their pids). */
 export async function psVerb(args: PsArgs, out: TextOut): Promise<number> {
-  const record = read(runtimeRoot(args), args.id);
+  const record = await read(runtimeRoot(args), args.id);
   // The container engine's file, loaded for ps alone.
   const { containerProcesses } = await import('../../engine/container/list.js');
   const procs = ociStatus(record) === 'stopped' ? [] : containerProcesses(record.pid);

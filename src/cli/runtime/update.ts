@@ -22,7 +22,7 @@ export class RuntimeUpdateCommand extends withResourceFlags(RuntimeCommand) {
   id = Option.String();
 
   async run(): Promise<number> {
-    const record = read(this.root(), this.id);
+    const record = await read(this.root(), this.id);
     const flags = resourcesFromFlags(this.resourceFlags());
     const resources: LinuxResources = { ...this.fromFile(), ...flags };
     ociUpdate(

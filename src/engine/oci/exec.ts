@@ -1,16 +1,22 @@
-import { mkdirSync, readFileSync, rmSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { UsageError } from '../../errors.js';
 import type { Process, Spec } from '../../runtime/spec.js';
 import { atomicWriteFile } from '../../sys/fs.js';
 import { processStartTime } from '../../sys/proc.js';
 import { execSpec } from '../spec/index.js';
 import { loadBundle } from './lifecycle.js';
-import { ociStatus, read, stateJson, writeRecord, type OciRecord } from './state.js';
+import { reserve } from './entries.js';
+import { ociStatus, read, removeEntry, stateJson, thisProcess, writeRecord, type OciRecord } from './state.js';
 import { createContainer, runHooks } from '../launch/index.js';
 import { applyOomScoreAdj, unappliedSettings } from './extras.js';
 
-/** `hutch runtime run` without --detach: create, start and wait in the foreground; returns the status. */
+/**
+ * `hutch runtime run` without --detach: create, start and wait in the foreground; returns the
+ * status. The entry is recorded first, with this process as its owner: when this process is
+ * killed (slurmstepd's scancel), its container dies with it and the next command that looks at
+ * the id removes the entry (state.ts isLeftover), as this process would have.
+ */
 export async function ociRunForeground(
   root: string,
   id: string,
@@ -19,8 +25,9 @@ export async function ociRunForeground(
 ): Promise<number> {
   const bundle = resolve(bundleDir);
   const spec = loadBundle(bundle);
-  mkdirSync(join(root, id), { recursive: true, mode: 0o700 });
-  const record: OciRecord = { id, bundle, spec, pid: 0, created: new Date().toISOString(), status: 'creating' };
+  const created = new Date().toISOString();
+  const record: OciRecord = { id, bundle, spec, pid: 0, created, status: 'creating', owner: thisProcess() };
+  await reserve(root, record);
   for (const line of unappliedSettings(spec)) process.stderr.write(`hutch: warning: ${line}\n`);
   try {
     const c = await createContainer(spec, {
@@ -31,6 +38,7 @@ export async function ociRunForeground(
       hooks: [async (pid) => applyOomScoreAdj(pid, spec.process?.oomScoreAdj)],
     });
     Object.assign(record, { pid: c.pid, pidStart: processStartTime(c.pid), status: 'created' });
+    writeRecord(root, record);
     await runHooks('prestart', spec.hooks?.prestart, stateJson(record));
     await runHooks('createRuntime', spec.hooks?.createRuntime, stateJson(record));
     if (options.pidFile !== undefined) atomicWriteFile(resolve(options.pidFile), String(c.pid), 0o644, false);
@@ -40,9 +48,7 @@ export async function ociRunForeground(
     await runHooks('poststart', spec.hooks?.poststart, stateJson(record)).catch(warn);
     return (await c.wait()).exitCode;
   } finally {
-    rmSync(join(root, id), { recursive: true, force: true });
-    if (record.pid !== 0)
-      await runHooks('poststop', spec.hooks?.poststop, { ...stateJson(record), status: 'stopped' }).catch(warn);
+    await removeEntry(root, record); // unless a `delete` did it first
   }
 }
 
@@ -64,7 +70,7 @@ export interface OciExecFlags {
 
 /** `hutch runtime exec`: a process in the container's namespaces; detached, the caller adopts it. */
 export async function ociExec(root: string, id: string, flags: OciExecFlags): Promise<number> {
-  const record = read(root, id);
+  const record = await read(root, id);
   if (ociStatus(record) !== 'running' && ociStatus(record) !== 'created')
     throw new UsageError('CONTAINER_NOT_RUNNING', `cannot exec in container ${id}: it is ${ociStatus(record)}`, {
       hint: 'start it first',

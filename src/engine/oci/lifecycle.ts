@@ -1,15 +1,16 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, rmSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { UsageError } from '../../errors.js';
 import type { Spec } from '../../runtime/spec.js';
 import { parseSpec } from '../../runtime/validate.js';
-import { atomicWriteFile, withLock } from '../../sys/fs.js';
+import { atomicWriteFile } from '../../sys/fs.js';
 import { mkfifo } from '../../sys/pipe.js';
 import { processStartTime } from '../../sys/proc.js';
 import { createContainer, runHooks, type OciStateJson } from '../launch/index.js';
 import { ociCgroup } from './cgroup.js';
 import { applyOomScoreAdj, unappliedSettings } from './extras.js';
-import { checkId, writeRecord, type OciRecord } from './state.js';
+import { reserve } from './entries.js';
+import { checkId, thisProcess, writeRecord, type OciRecord } from './state.js';
 
 /** `create` and loading a bundle (state.ts has the record store and the lighter verbs). */
 export interface OciCreateOptions {
@@ -50,14 +51,8 @@ export async function ociCreate(root: string, id: string, options: OciCreateOpti
   const cgroup = ociCgroup(id, spec, options.systemdCgroup ?? false); // checks cgroupsPath before anything exists
   for (const line of unappliedSettings(spec)) process.stderr.write(`hutch: warning: ${line}\n`);
   const dir = join(root, id);
-  await withLock(join(root, '.lock'), () => {
-    if (existsSync(join(dir, 'state.json')))
-      throw new UsageError('CONTAINER_EXISTS', `container ${id} already exists`, {
-        hint: `delete it first: hutch runtime delete ${id}`,
-      });
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    writeRecord(root, { id, bundle, spec, pid: 0, created: new Date().toISOString(), status: 'creating' });
-  });
+  const created = new Date().toISOString();
+  await reserve(root, { id, bundle, spec, pid: 0, created, status: 'creating', owner: thisProcess() });
   let child = 0;
   try {
     mkfifo(join(dir, 'exec.fifo'));
@@ -92,7 +87,7 @@ export async function ociCreate(root: string, id: string, options: OciCreateOpti
       spec,
       pid: container.pid,
       pidStart: processStartTime(container.pid),
-      created: new Date().toISOString(),
+      created,
       status: 'created',
     };
     const info = cgroup.info();

@@ -1,10 +1,10 @@
-import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { UsageError } from '../../errors.js';
 import { privateTmpDir } from '../../paths.js';
 import type { Hook, Process, Spec } from '../../runtime/spec.js';
 import { atomicWriteFile } from '../../sys/atomic-write.js';
-import { isSameProcess } from '../../sys/proc.js';
+import { isSameProcess, processStartTime } from '../../sys/proc.js';
 import type { CgroupInfo } from '../../cgroups/cgroup.js';
 import type { OciStateJson } from '../launch/index.js';
 
@@ -28,6 +28,31 @@ export interface OciRecord {
   status: 'creating' | 'created' | 'running';
   /** The container's cgroup, when the host gave one (removed by delete). */
   cgroup?: CgroupInfo;
+  /**
+   * The hutch process that removes the entry itself: `create` while it creates, a foreground `run`
+   * until the container ends. Its container dies with it (parent-death signal), so once both are
+   * gone the entry is a leftover of a killed runtime, removed by whichever command sees it next.
+   */
+  owner?: ProcessId;
+}
+
+/** A process told from a later one that got its pid again. */
+export interface ProcessId {
+  pid: number;
+  start?: number;
+}
+
+export function thisProcess(): ProcessId {
+  return { pid: process.pid, start: processStartTime(process.pid) };
+}
+
+/** Left by a runtime that was killed: its owner and its container are both gone. */
+export function isLeftover(record: OciRecord): boolean {
+  return (
+    record.owner !== undefined &&
+    !isSameProcess(record.owner.pid, record.owner.start) &&
+    !isSameProcess(record.pid, record.pidStart)
+  );
 }
 
 /** runc's default state root, made rootless: $XDG_RUNTIME_DIR/hutch-runtime. */
@@ -39,7 +64,7 @@ export function defaultOciRoot(env: NodeJS.ProcessEnv = process.env): string {
 
 /** `start`: lets the created process exec, then runs the poststart hooks. */
 export async function ociStart(root: string, id: string): Promise<void> {
-  const record = read(root, id);
+  const record = await read(root, id);
   const status = ociStatus(record);
   if (status !== 'created')
     throw new UsageError('CONTAINER_STATE', `cannot start container ${id}: it is ${status}`, {
@@ -78,8 +103,8 @@ export function ociStatus(record: OciRecord): OciStateJson['status'] {
   return isSameProcess(record.pid, record.pidStart) ? record.status : 'stopped';
 }
 
-export function ociKill(root: string, id: string, signal: number): void {
-  const record = read(root, id);
+export async function ociKill(root: string, id: string, signal: number): Promise<void> {
+  const record = await read(root, id);
   const status = ociStatus(record);
   if (status !== 'created' && status !== 'running')
     throw new UsageError('CONTAINER_NOT_RUNNING', `cannot signal container ${id}: it is ${status}`, {
@@ -88,35 +113,80 @@ export function ociKill(root: string, id: string, signal: number): void {
   process.kill(record.pid, signal);
 }
 
-/** `delete`: a running container only with --force (killed first); then the poststop hooks. */
+/**
+ * `delete`: a running container only with --force (killed first); then the poststop hooks. A
+ * container being created is ended, with --force, by killing the runtime that creates it (its
+ * process dies with it); a folder left without state.json is removed, as runc does.
+ */
 export async function ociDelete(root: string, id: string, force: boolean): Promise<void> {
   let record: OciRecord;
   try {
-    record = read(root, id);
+    record = await read(root, id);
   } catch (error) {
+    if ((error as UsageError).code === 'CONTAINER_NOT_FOUND') await removeBareEntry(root, id);
     if (force) return;
     throw error;
   }
   const status = ociStatus(record);
-  if (status === 'running' && !force)
-    throw new UsageError('CONTAINER_RUNNING', `cannot delete container ${id}: it is running`, {
-      hint: `stop it first (hutch runtime kill ${id} KILL), or use delete --force`,
-    });
-  if (status === 'running' || status === 'created') {
-    process.kill(record.pid, 'SIGKILL');
-    for (let i = 0; i < 200 && isSameProcess(record.pid, record.pidStart); i++)
-      await new Promise((r) => setTimeout(r, 25));
-  }
+  if ((status === 'running' || status === 'creating') && !force)
+    throw new UsageError(
+      'CONTAINER_RUNNING',
+      `cannot delete container ${id}: it is ${status === 'creating' ? 'being created' : status}`,
+      { hint: `stop it first (hutch runtime kill ${id} KILL), or use delete --force` },
+    );
+  if (status === 'creating' && record.owner !== undefined) await killAndWait(record.owner);
+  if (status === 'running' || status === 'created') await killAndWait({ pid: record.pid, start: record.pidStart });
+  await removeEntry(root, record);
+}
+
+async function killAndWait(target: ProcessId): Promise<void> {
+  if (!isSameProcess(target.pid, target.start)) return;
+  process.kill(target.pid, 'SIGKILL');
+  for (let i = 0; i < 200 && isSameProcess(target.pid, target.start); i++) await new Promise((r) => setTimeout(r, 25));
+}
+
+/**
+ * Removes a container's entry, its cgroup, then runs its poststop hooks (once it had a process).
+ * The entry is claimed by renaming it away (atomic, no lock and so no foreign-call code on this
+ * path): of a runtime and a `delete` that end the same container only one does the rest. Returns
+ * false when the entry was already gone or replaced.
+ */
+export async function removeEntry(root: string, record: OciRecord): Promise<boolean> {
+  const path = claimEntry(root, record);
+  if (path === undefined) return false;
   if (record.cgroup !== undefined)
     await (
       await import('./cgroup.js')
     )
       .removeOciCgroup(record.cgroup)
-      .catch((error) =>
-        process.stderr.write(`hutch: warning: cannot remove the cgroup of ${id}: ${(error as Error).message}\n`),
-      );
-  rmSync(join(root, id), { recursive: true, force: true });
-  await runOutsideHooks('poststop', record.spec.hooks?.poststop, { ...stateJson(record), status: 'stopped' });
+      .catch((error) => warn(`cannot remove the cgroup of ${record.id}: ${(error as Error).message}`));
+  rmSync(path, { recursive: true, force: true });
+  if (record.pid > 0)
+    await runOutsideHooks('poststop', record.spec.hooks?.poststop, { ...stateJson(record), status: 'stopped' });
+  return true;
+}
+
+/** Renames ROOT/<id> out of the way when it still holds `record`; undefined when it does not. */
+export function claimEntry(root: string, record: OciRecord): string | undefined {
+  if (!sameEntry(join(root, record.id), record)) return undefined;
+  const path = join(root, `.gone-${record.id}-${process.pid}-${Date.now()}`);
+  try {
+    renameSync(join(root, record.id), path);
+  } catch {
+    return undefined; // another command claimed it first
+  }
+  if (sameEntry(path, record)) return path;
+  renameSync(path, join(root, record.id)); // a new container of that id came in between: not ours
+  return undefined;
+}
+
+function sameEntry(dir: string, record: OciRecord): boolean {
+  try {
+    const now = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as OciRecord;
+    return now.created === record.created && now.owner?.pid === record.owner?.pid;
+  } catch {
+    return false;
+  }
 }
 
 /** Hooks run after the fact (poststart, poststop): a failure is a warning, as runc's. */
@@ -143,27 +213,56 @@ function hasHooks(hooks: Hook[] | undefined): hooks is Hook[] {
   return hooks !== undefined && hooks.length > 0;
 }
 
-export function read(root: string, id: string): OciRecord {
+/** The record as stored, leftovers included. */
+export function readRecord(root: string, id: string): OciRecord {
   checkId(id);
   try {
     return JSON.parse(readFileSync(join(root, id, 'state.json'), 'utf8')) as OciRecord;
   } catch (error) {
-    throw new UsageError('CONTAINER_NOT_FOUND', `container ${id} does not exist`, {
-      hint: 'list containers with `hutch runtime list`',
-      cause: error,
-    });
+    throw notFound(id, error);
   }
 }
 
-/** Every container under the root. */
-export function listOci(root: string): OciRecord[] {
+/** A container's record; a leftover is removed on sight and does not exist, as after its `run`. */
+export async function read(root: string, id: string): Promise<OciRecord> {
+  const record = readRecord(root, id);
+  if (!isLeftover(record)) return record;
+  await removeEntry(root, record);
+  throw notFound(id);
+}
+
+/** Removes a folder left without state.json (runc's delete does the same); false when there is none. */
+async function removeBareEntry(root: string, id: string): Promise<boolean> {
+  const dir = join(root, id);
+  const { withLock } = await import('../../sys/fs.js'); // flock: foreign-call code, loaded on this path only
+  // The lock is entries.ts reserve's: it makes a folder and its state.json together under it.
+  return withLock(join(root, '.lock'), () => {
+    if (!existsSync(dir) || existsSync(join(dir, 'state.json'))) return false;
+    rmSync(dir, { recursive: true, force: true });
+    return true;
+  });
+}
+
+function notFound(id: string, cause?: unknown): UsageError {
+  return new UsageError('CONTAINER_NOT_FOUND', `container ${id} does not exist`, {
+    hint: 'list containers with `hutch runtime list`',
+    cause,
+  });
+}
+
+function warn(line: string): void {
+  process.stderr.write(`hutch: warning: ${line}\n`);
+}
+
+/** Every container under the root (leftovers removed). */
+export async function listOci(root: string): Promise<OciRecord[]> {
   if (!existsSync(root)) return [];
   const out: OciRecord[] = [];
   for (const id of readdirSync(root).filter((e) => !e.startsWith('.'))) {
     try {
-      out.push(read(root, id));
+      out.push(await read(root, id));
     } catch {
-      // being deleted
+      // being deleted, or a leftover just removed
     }
   }
   return out;

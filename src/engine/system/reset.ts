@@ -39,7 +39,7 @@ export async function planReset(paths: HutchPaths, ociRoot: string | undefined):
     .map((v) => `${v.config.name} (${v.config.id.slice(0, 12)})`);
   for (const id of foregroundRuns(paths)) running.push(`a foreground hutch run (${id.slice(0, 12)})`);
   if (ociRoot !== undefined) {
-    for (const r of listOci(ociRoot))
+    for (const r of await listOci(ociRoot))
       if (ociStatus(r) === 'running' || ociStatus(r) === 'created') running.push(`${r.id} (hutch runtime)`);
   }
   const dirs = [paths.data, paths.run, ...(ociRoot === undefined ? [] : [ociRoot])];
@@ -62,7 +62,8 @@ export async function reset(plan: ResetPlan, force: boolean): Promise<ResetResul
   const containers = await listContainers(store);
   // Through the lifecycle code: it kills the container's whole cgroup and waits for its monitor.
   for (const v of containers) await removeContainer(store, v.config.id, true);
-  if (plan.ociRoot !== undefined) for (const r of listOci(plan.ociRoot)) await ociDelete(plan.ociRoot, r.id, true);
+  if (plan.ociRoot !== undefined)
+    for (const r of await listOci(plan.ociRoot)) await ociDelete(plan.ociRoot, r.id, true);
   const removed: string[] = [];
   for (const dir of plan.dirs) if (await removeOwnFolder(dir)) removed.push(dir);
   return { containers: containers.length, removed };
