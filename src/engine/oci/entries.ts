@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { UsageError } from '../../errors.js';
 import { withLock } from '../../sys/fs.js';
-import { checkId, isLeftover, readRecord, removeEntry, writeRecord, type OciRecord } from './state.js';
+import { checkId, isLeftover, ociLockFile, readRecord, removeEntry, writeRecord, type OciRecord } from './state.js';
 
 /**
  * Making a container's folder under the root's lock (flock: foreign-call code, so kept out of
@@ -18,7 +18,7 @@ export async function reserve(root: string, record: OciRecord): Promise<void> {
   checkId(record.id);
   const dir = join(root, record.id);
   let leftover: OciRecord | undefined;
-  await withLock(lockOf(root), () => {
+  await withLock(ociLockFile(root), () => {
     if (existsSync(join(dir, 'state.json'))) {
       const old = readRecord(root, record.id);
       if (!isLeftover(old))
@@ -29,7 +29,7 @@ export async function reserve(root: string, record: OciRecord): Promise<void> {
     }
   });
   if (leftover !== undefined) await removeEntry(root, leftover); // its cgroup and poststop hooks too
-  await withLock(lockOf(root), () => {
+  await withLock(ociLockFile(root), () => {
     if (existsSync(join(dir, 'state.json')))
       throw new UsageError('CONTAINER_EXISTS', `container ${record.id} already exists`, {
         hint: `delete it first: hutch runtime delete ${record.id}`,
@@ -38,8 +38,4 @@ export async function reserve(root: string, record: OciRecord): Promise<void> {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     writeRecord(root, record);
   });
-}
-
-function lockOf(root: string): string {
-  return join(root, '.lock');
 }

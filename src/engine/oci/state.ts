@@ -167,7 +167,7 @@ export async function removeEntry(root: string, record: OciRecord): Promise<bool
 }
 
 /** Renames ROOT/<id> out of the way when it still holds `record`; undefined when it does not. */
-export function claimEntry(root: string, record: OciRecord): string | undefined {
+function claimEntry(root: string, record: OciRecord): string | undefined {
   if (!sameEntry(join(root, record.id), record)) return undefined;
   const path = join(root, `.gone-${record.id}-${process.pid}-${Date.now()}`);
   try {
@@ -235,12 +235,17 @@ export async function read(root: string, id: string): Promise<OciRecord> {
 async function removeBareEntry(root: string, id: string): Promise<boolean> {
   const dir = join(root, id);
   const { withLock } = await import('../../sys/fs.js'); // flock: foreign-call code, loaded on this path only
-  // The lock is entries.ts reserve's: it makes a folder and its state.json together under it.
-  return withLock(join(root, '.lock'), () => {
+  // reserve (entries.ts) makes a folder and its state.json together under this lock.
+  return withLock(ociLockFile(root), () => {
     if (!existsSync(dir) || existsSync(join(dir, 'state.json'))) return false;
     rmSync(dir, { recursive: true, force: true });
     return true;
   });
+}
+
+/** The root's lock: reserving an id and clearing a bare folder take it. */
+export function ociLockFile(root: string): string {
+  return join(root, '.lock');
 }
 
 function notFound(id: string, cause?: unknown): UsageError {
