@@ -32,6 +32,16 @@ export function cgroupOf(pid: number | 'self'): string {
   return line?.slice(3) ?? '';
 }
 
+/** The cgroup of a process, or undefined once it has exited (it may exit between any two reads). */
+export function cgroupIfAlive(pid: number): string | undefined {
+  try {
+    return cgroupOf(pid);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+}
+
 export function newId(): string {
   return randomBytes(6).toString('hex');
 }
