@@ -350,7 +350,9 @@ print(os.listdir(d)==[n+b"2"], open(d+b"/"+n+b"2").read(), os.path.exists(d+b"/"
       `sqlite3 ${db} 'PRAGMA journal_mode=WAL; CREATE TABLE t(x); WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM c WHERE i<5000) INSERT INTO t SELECT i FROM c;'`,
     );
     await ns.ok(
-      `(sqlite3 ${db} 'BEGIN; UPDATE t SET x=x+1; COMMIT;' & sqlite3 ${db} '.timeout 5000' 'SELECT count(*) FROM t;' >/dev/null; wait)`,
+      // Both wait for the other's lock (a writer without a timeout failed SQLITE_BUSY once, silently:
+      // a bare `wait` hid its status); the writer's status is the command's.
+      `(sqlite3 ${db} '.timeout 5000' 'BEGIN; UPDATE t SET x=x+1; COMMIT;' & w=$!; sqlite3 ${db} '.timeout 5000' 'SELECT count(*) FROM t;' >/dev/null; wait $w)`,
     );
     expect(await ns.ok(`sqlite3 ${db} 'PRAGMA integrity_check; SELECT sum(x) FROM t;'`)).toBe('ok\n12507500\n');
   });
