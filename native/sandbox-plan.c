@@ -156,11 +156,15 @@ static int depth(const char *path) {
   return n;
 }
 
-/* spec.ts userBinds: sources from the working directory, parents before children (stable). */
+/* spec.ts userBinds: sources from the working directory, tmpfs too, parents before children (stable). */
 static void user_binds(const struct bind *b, int n, const char *cwd, struct mounts *ms) {
   int first = ms->n;
   for (int i = 0; i < n; i++) {
     if (b[i].destination[0] != '/') fall_back("a relative destination");
+    if (b[i].kind == BIND_TMPFS) {
+      mounts_add(ms, (struct mount){path_resolve("/", b[i].destination), "tmpfs", "tmpfs", "mode=0755", MS_NOSUID_ | MS_NODEV_, 0, 0});
+      continue;
+    }
     char *source = path_resolve(cwd, b[i].source);
     if (!exists(source)) {
       if (b[i].optional) continue;

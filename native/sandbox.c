@@ -44,7 +44,7 @@ static const struct {
   int values;
 } FLAGS[] = {{"--bind", 2}, {"--bind-try", 2}, {"--ro-bind", 2}, {"--ro-bind-try", 2}, {"--dev-bind", 2},
              {"--dev-bind-try", 2}, {"--home", 1}, {"--share-net", 0}, {"--chdir", 1}, {"--setenv", 2},
-             {"--unsetenv", 1}, {"--clearenv", 0}, {"--die-with-parent", 0}, {"--socket", 1}, {"--device", 1}};
+             {"--unsetenv", 1}, {"--clearenv", 0}, {"--die-with-parent", 0}, {"--socket", 1}, {"--device", 1}, {"--tmpfs", 1}};
 
 static void add_socket(struct options *o, const char *name) {
   for (int k = 0; k < SOCKET_KINDS; k++) {
@@ -69,6 +69,7 @@ static void apply(struct options *o, int f, char **v) {
   else if (strcmp(flag, "--clearenv") == 0) o->clearenv = 1;
   else if (strcmp(flag, "--die-with-parent") == 0) o->die_with_parent = 1;
   else if (strcmp(flag, "--socket") == 0) add_socket(o, v[0]);
+  else if (strcmp(flag, "--tmpfs") == 0) o->binds[o->nbinds++] = (struct bind){BIND_TMPFS, NULL, v[0], 0};
   else if (strcmp(v[0], "dri") == 0) o->dri = 1;
   else fall_back("an unknown --device");
 }

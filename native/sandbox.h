@@ -27,7 +27,7 @@ char *str_cat(const char *a, const char *b, const char *c);
 /* Exec the TypeScript path with the same words (or, with HUTCH_SANDBOX_NO_NODE=1, say why and exit 99). */
 _Noreturn void fall_back(const char *why);
 
-enum bind_kind { BIND_RW, BIND_RO, BIND_DEV };
+enum bind_kind { BIND_RW, BIND_RO, BIND_DEV, BIND_TMPFS };
 struct bind {
   enum bind_kind kind;
   const char *source, *destination;

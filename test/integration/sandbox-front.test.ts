@@ -65,6 +65,7 @@ function rows(): Row[] {
         ...['--ro-bind', join(xdg, 'file'), '/etc/extra', '--bind', 'link-to-src', '/l', '--', 'true'],
       ],
     },
+    { name: '--tmpfs among binds', args: ['--bind', 'src', '/w/in', '--tmpfs', '/w/', '--tmpfs', '/dev/shm', 'true'] },
     { name: '--home and --chdir', args: ['--home', 'src', '--chdir', '/x/../tmp/', 'true'] },
     {
       name: '--share-net, --clearenv, --setenv (HOME too) and --unsetenv, --die-with-parent',

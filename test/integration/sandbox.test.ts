@@ -216,6 +216,17 @@ describe('hutch sandbox: binds', () => {
     expect(up.stdout).toBe('secret');
   });
 
+  it('--tmpfs mounts an empty tmpfs (0755), a bind inside it going on top whatever the order', async () => {
+    const rw = join(dir.dir, 'under-tmpfs');
+    mkdirSync(rw);
+    const r = await sandboxed(
+      ['--bind', rw, '/work/in', '--tmpfs', '/work'],
+      'echo a > /work/scratch && echo b > /work/in/kept && stat -c %a /work && ls /work',
+    );
+    expect(r.stdout).toBe('755\nin\nscratch');
+    expect(readFileSync(join(rw, 'kept'), 'utf8')).toBe('b\n');
+  });
+
   it('--home binds a directory read-write at $HOME', async () => {
     const other = join(dir.dir, 'other-home');
     mkdirSync(other);
