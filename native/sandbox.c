@@ -33,6 +33,7 @@ _Noreturn void fall_back(const char *why) {
   argv[0] = "node";
   argv[1] = str_cat(install, "/bin/hutch", "");
   memcpy(argv + 2, all_words + 1, sizeof(char *) * n);
+  signal(SIGPIPE, SIG_DFL); /* run_helper ignored it */
   execvp("node", argv);
   fprintf(stderr, "hutch: cannot start: node: %s\nhint: install Node.js 20 or newer and put it on PATH\n", strerror(errno));
   exit(125);
