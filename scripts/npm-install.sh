@@ -3,6 +3,8 @@
 # checkout, and for `npm ci` in a checkout: builds the helpers native/hutch-nsexec and hutch-forwarder (a tarball
 # carries its source only: it is a binary of the machine it runs on), and in a checkout, which
 # npm links rather than packs, the bundle in dist/ when it is missing (a tarball carries it).
+# make also builds native/hutch-sandbox, `hutch sandbox`'s C fast path; it is not required:
+# without it bin/hutch runs `hutch sandbox` through Node.js (docs/sandbox.md).
 set -e
 cd "$(dirname "$0")/.."
 fail() {

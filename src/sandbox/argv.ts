@@ -13,6 +13,7 @@ export const SANDBOX_FLAGS = {
   '--ro-bind-try': { args: ['SRC', 'DST'], help: 'as --ro-bind, skipped when SRC is missing' },
   '--dev-bind': { args: ['SRC', 'DST'], help: 'bind SRC at DST read-write, its devices usable' },
   '--dev-bind-try': { args: ['SRC', 'DST'], help: 'as --dev-bind, skipped when SRC is missing' },
+  '--tmpfs': { args: ['DST'], help: 'an empty tmpfs at DST (mode 0755)' },
   '--home': { args: ['DIR'], help: 'bind DIR read-write at $HOME (default: an empty tmpfs)' },
   '--share-net': { args: [], help: "share the host's network (default: none, only lo)" },
   '--chdir': { args: ['DIR'], help: 'working directory inside (default: $HOME)' },
@@ -62,7 +63,8 @@ function apply(options: SandboxOptions, flag: Flag, [a, b]: string[]): void {
     options.binds.push({ kind: BIND_KINDS[bind[1]!]!, source: a!, destination: b!, optional: bind[2] !== undefined });
     return;
   }
-  if (flag === '--home') options.home = a;
+  if (flag === '--tmpfs') options.binds.push({ kind: 'tmpfs', destination: a! });
+  else if (flag === '--home') options.home = a;
   else if (flag === '--share-net') options.shareNet = true;
   else if (flag === '--chdir') options.chdir = a;
   else if (flag === '--setenv') options.setenv.push([a!, b!]);

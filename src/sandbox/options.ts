@@ -7,6 +7,12 @@ export interface SandboxBind {
   optional: boolean;
 }
 
+/** --tmpfs DST: an empty tmpfs (mode 0755, as bubblewrap's), placed among the binds by depth. */
+export interface SandboxTmpfs {
+  kind: 'tmpfs';
+  destination: string;
+}
+
 export const SOCKET_KINDS = ['wayland', 'x11', 'pulseaudio', 'pipewire', 'dbus'] as const;
 export type SocketKind = (typeof SOCKET_KINDS)[number];
 export const DEVICE_KINDS = ['dri'] as const;
@@ -15,7 +21,8 @@ export type DeviceKind = (typeof DEVICE_KINDS)[number];
 /** What `hutch sandbox` was asked for (src/cli/commands/sandbox.ts fills it from the flags). */
 export interface SandboxOptions {
   args: string[];
-  binds: SandboxBind[];
+  /** The binds and tmpfs mounts of the flags, in command-line order. */
+  binds: (SandboxBind | SandboxTmpfs)[];
   /** A host directory bound read-write at $HOME; else $HOME is an empty tmpfs. */
   home?: string;
   shareNet: boolean;

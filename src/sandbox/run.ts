@@ -1,8 +1,10 @@
-import { existsSync, lstatSync, mkdirSync, readlinkSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readlinkSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { runContainer } from '../engine/launch/launch.js'; // the file alone: the area's index loads koffi
 import { hutchPaths } from '../paths.js';
-import type { Seccomp } from '../runtime/spec.js';
+import { encodePlan } from '../runtime/nsexec.js';
+import { planFromSpec, type PlanOptions } from '../runtime/plan.js';
+import type { Seccomp, Spec } from '../runtime/spec.js';
 import type { SandboxOptions } from './options.js';
 import { compiledSandboxSeccomp, sandboxSeccomp } from './seccomp.js';
 import { sandboxSpec, type SandboxHost } from './spec.js';
@@ -21,14 +23,27 @@ export async function runSandbox(options: SandboxOptions): Promise<number> {
   const profile = sandboxSeccomp();
   const { spec, rootLinks } = sandboxSpec(options, root, nodeHost(profile));
   const filter = compiledSandboxSeccomp(profile, run);
-  const { exitCode } = await runContainer(spec, {
-    rootLinks,
-    init: true,
-    forwardSignals: true,
-    seccomp: filter.program,
-    seccompFlags: filter.flags,
-  });
+  const plan = { rootLinks, init: true, seccomp: filter.program, seccompFlags: filter.flags };
+  if (process.env.HUTCH_SANDBOX_PRINT_PLAN === '1') return printPlan(spec, plan);
+  const { exitCode } = await runContainer(spec, { ...plan, forwardSignals: true });
   return exitCode;
+}
+
+/**
+ * HUTCH_SANDBOX_PRINT_PLAN=1: the helper's plan on stdout instead of a run, as launch.ts would
+ * make it from this spec (a user namespace of its own: no gid map read); native/hutch-sandbox
+ * prints its own, and test/integration/sandbox-front.test.ts compares the two byte for byte.
+ */
+function printPlan(spec: Spec, options: PlanOptions): number {
+  const isDirectory = (path: string): boolean => {
+    try {
+      return statSync(path).isDirectory();
+    } catch {
+      return false;
+    }
+  };
+  writeSync(1, encodePlan(planFromSpec(spec, { isDirectory }, options)).bytes);
+  return 0;
 }
 
 function nodeHost(seccomp: Seccomp): SandboxHost {

@@ -48,3 +48,12 @@ export function compiledSandboxSeccomp(profile: Seccomp, runDir: string): { prog
   }
   return compiled;
 }
+
+/**
+ * The filter native/hutch-sandbox sends (scripts/sandbox-seccomp.mjs writes it at build time into
+ * dist/bundle/ under this name): the same profile through the same compiler, for this machine's
+ * arch; its flags are 0, as compiledSandboxSeccomp's.
+ */
+export function sandboxSeccompFile(): { name: string; program: Uint8Array } {
+  return { name: `sandbox-seccomp-${process.arch}.bpf`, program: compileSeccomp(sandboxSeccomp()).program };
+}

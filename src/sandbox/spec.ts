@@ -2,7 +2,7 @@ import { posix } from 'node:path';
 import { UsageError } from '../errors.js';
 import type { Mount, Seccomp, Spec } from '../runtime/spec.js';
 import { sandboxEnv } from './env.js';
-import type { SandboxBind, SandboxOptions } from './options.js';
+import type { SandboxBind, SandboxOptions, SandboxTmpfs } from './options.js';
 import { deviceMounts, socketMounts } from './sockets.js';
 
 /** What the sandbox reads of the host: given as answers so that the spec stays a pure function. */
@@ -125,12 +125,20 @@ function homeMount(home: string | undefined, dir: string | undefined, host: Sand
 }
 
 /**
- * The binds of the flags, parents before children (by the depth of the destination, stable), so
- * that a bind inside another lands on it whatever the order on the command line.
+ * The binds and tmpfs mounts of the flags, parents before children (by the depth of the
+ * destination, stable), so that a bind inside another lands on it whatever the order on the
+ * command line.
  */
-function userBinds(binds: SandboxBind[], host: SandboxHost): Mount[] {
+function userBinds(binds: (SandboxBind | SandboxTmpfs)[], host: SandboxHost): Mount[] {
   const mounts: { depth: number; mount: Mount }[] = [];
+  const depth = (path: string): number => path.split('/').filter(Boolean).length;
   for (const b of binds) {
+    if (b.kind === 'tmpfs') {
+      const destination = absolute(b.destination, '--tmpfs');
+      const options = ['nosuid', 'nodev', 'mode=0755'];
+      mounts.push({ depth: depth(destination), mount: { destination, type: 'tmpfs', source: 'tmpfs', options } });
+      continue;
+    }
     const source = posix.resolve(host.cwd, b.source);
     const destination = absolute(b.destination, `--${b.kind} ${b.source}`);
     if (!host.exists(source)) {
@@ -140,7 +148,7 @@ function userBinds(binds: SandboxBind[], host: SandboxHost): Mount[] {
       });
     }
     const options = b.kind === 'ro-bind' ? ['rbind', 'ro'] : ['rbind'];
-    mounts.push({ depth: destination.split('/').filter(Boolean).length, mount: bind(source, destination, options) });
+    mounts.push({ depth: depth(destination), mount: bind(source, destination, options) });
   }
   return mounts.sort((a, b) => a.depth - b.depth).map((m) => m.mount);
 }

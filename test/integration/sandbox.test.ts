@@ -6,8 +6,9 @@ import { createServer, type Server } from 'node:net';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execa, type Options } from 'execa';
 import { requires } from '../helpers/host.js';
-import { fdStdio, hutch, sandbox as scratch, type Sandbox } from '../helpers/hutch-cli.js';
+import { fdStdio, HUTCH, sandbox as scratch, type HutchResultPromise, type Sandbox } from '../helpers/hutch-cli.js';
 
 requires('userns');
 
@@ -21,10 +22,29 @@ beforeAll(() => {
 });
 afterAll(() => dir.remove());
 
+/**
+ * `hutch ARGS` as a user runs it: bin/hutch through sh, which execs the C fast path
+ * native/hutch-sandbox for `hutch sandbox`. HUTCH_SANDBOX_NO_NODE=1 (the default here) makes a
+ * hand-over to the TypeScript path fail (exit 99) instead: what passes ran in C alone. The error
+ * cases clear it: the C front hands every error to the TypeScript path, which words it.
+ */
+function hutch(args: string[], options: Options = {}): HutchResultPromise {
+  const stdin = options.stdio === undefined ? { stdin: 'ignore' as const } : {};
+  return execa(HUTCH, args, {
+    reject: false,
+    ...stdin,
+    ...options,
+    env: { HUTCH_DEBUG: '', HUTCH_SANDBOX_NO_NODE: '1', ...options.env },
+  }) as unknown as HutchResultPromise;
+}
+
 /** `hutch sandbox FLAGS -- sh -c SCRIPT` with HOME at the scratch home; extra env on top. */
 function sandboxed(flags: string[], script: string, env: Record<string, string> = {}) {
   return hutch(['sandbox', ...flags, '--', 'sh', '-c', script], { env: { HOME: home, ...env } });
 }
+
+/** The same for a case the TypeScript path answers (an error). */
+const viaNode = { HUTCH_SANDBOX_NO_NODE: '' };
 
 describe('hutch sandbox: the confinement', () => {
   it('runs as the caller, without capabilities, with no_new_privs and seccomp on, and passes the exit status on', async () => {
@@ -181,7 +201,7 @@ describe('hutch sandbox: binds', () => {
     );
     expect(tried.stdout).toBe('0');
     for (const flag of ['--bind', '--ro-bind', '--dev-bind']) {
-      const r = await sandboxed([flag, gone, '/a'], 'echo ran');
+      const r = await sandboxed([flag, gone, '/a'], 'echo ran', viaNode);
       expect(r.exitCode).toBe(125);
       expect(r.stdout).toBe('');
       expect(r.stderr).toContain(`cannot bind ${gone} at /a: ${gone} does not exist`);
@@ -189,11 +209,22 @@ describe('hutch sandbox: binds', () => {
   });
 
   it('resolves destinations inside the new root: a relative one is refused, `..` stays inside', async () => {
-    const r = await sandboxed(['--bind', dir.dir, 'work'], 'true');
+    const r = await sandboxed(['--bind', dir.dir, 'work'], 'true', viaNode);
     expect(r.exitCode).toBe(125);
     expect(r.stderr).toContain('must be absolute');
     const up = await sandboxed(['--ro-bind', join(dir.dir, 'home'), '/../../up'], 'ls /up');
     expect(up.stdout).toBe('secret');
+  });
+
+  it('--tmpfs mounts an empty tmpfs (0755), a bind inside it going on top whatever the order', async () => {
+    const rw = join(dir.dir, 'under-tmpfs');
+    mkdirSync(rw);
+    const r = await sandboxed(
+      ['--bind', rw, '/work/in', '--tmpfs', '/work'],
+      'echo a > /work/scratch && echo b > /work/in/kept && stat -c %a /work && ls /work',
+    );
+    expect(r.stdout).toBe('755\nin\nscratch');
+    expect(readFileSync(join(rw, 'kept'), 'utf8')).toBe('b\n');
   });
 
   it('--home binds a directory read-write at $HOME', async () => {
@@ -264,10 +295,13 @@ describe('hutch sandbox: session sockets', () => {
   });
 
   it('a socket asked for that is not there is an error', async () => {
-    const r = await sandboxed(['--socket', 'pulseaudio'], 'true', { PULSE_SERVER: `unix:${runtimeDir}/none` });
+    const r = await sandboxed(['--socket', 'pulseaudio'], 'true', {
+      PULSE_SERVER: `unix:${runtimeDir}/none`,
+      ...viaNode,
+    });
     expect(r.exitCode).toBe(125);
     expect(r.stderr).toContain(`cannot pass the pulseaudio socket into the sandbox: ${runtimeDir}/none does not exist`);
-    const bad = await sandboxed(['--socket', 'telepathy'], 'true');
+    const bad = await sandboxed(['--socket', 'telepathy'], 'true', viaNode);
     expect(bad.exitCode).toBe(125);
     expect(bad.stderr).toContain('invalid --socket telepathy');
   });
@@ -275,18 +309,16 @@ describe('hutch sandbox: session sockets', () => {
 
 describe('hutch sandbox: --die-with-parent', () => {
   it('ends the sandbox when the process that started hutch dies', async () => {
-    const { execa } = await import('execa');
-    const { HUTCH } = await import('../helpers/hutch-cli.js');
     const marker = join(dir.dir, 'alive');
     // A parent shell that starts hutch and is then killed: hutch, and the sandbox, must follow.
     const parent = execa(
       'sh',
       [
         '-c',
-        `"${process.execPath}" ${HUTCH} sandbox --die-with-parent --bind ${dir.dir} ${dir.dir} -- sh -c 'while :; do date +%s%N > ${marker}; sleep 0.05; done' & wait`,
+        `${HUTCH} sandbox --die-with-parent --bind ${dir.dir} ${dir.dir} -- sh -c 'while :; do date +%s%N > ${marker}; sleep 0.05; done' & wait`,
       ],
       {
-        env: { HOME: home },
+        env: { HOME: home, HUTCH_SANDBOX_NO_NODE: '1' },
         reject: false,
       },
     );

@@ -49,6 +49,18 @@ describe('sandboxSpec', () => {
     expect(spec.linux!.namespaces!.map((n) => n.type)).toContain('network');
   });
 
+  it('--tmpfs: an empty tmpfs among the binds, by depth; a relative one refused', () => {
+    const options = parseSandboxArgs(['--bind', 'in', '/w/in', '--tmpfs', '/w/', '--', 'true']);
+    const mounts = sandboxSpec(options, '/run/root', host()).spec.mounts!;
+    expect(mounts.slice(-2)).toEqual([
+      { destination: '/w', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'mode=0755'] },
+      { destination: '/w/in', type: 'bind', source: '/work/in', options: ['rbind'] },
+    ]);
+    expect(() => sandboxSpec(parseSandboxArgs(['--tmpfs', 'w', '--', 'true']), '/r', host())).toThrow(
+      /cannot use --tmpfs w: a path inside the sandbox must be absolute/,
+    );
+  });
+
   it('skips a missing -try source and refuses a missing plain one or a relative destination', () => {
     const tried = sandboxSpec(parseSandboxArgs(['--bind-try', '/missing', '/m', '--', 'true']), '/r', host());
     expect(tried.spec.mounts!.map((m) => m.destination)).not.toContain('/m');

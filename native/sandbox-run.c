@@ -1,0 +1,151 @@
+/*
+ * hutch-sandbox runs hutch-nsexec as src/runtime/nsexec.ts spawnHelper and
+ * src/engine/launch/launch.ts runContainer do: the plan on fd 3, the sync on fd 4 (CLONED, the id
+ * maps written, MAPPED, READY, GO), failures on fd 5; signals forwarded once started, a signal
+ * during the start ends it with 128+N; the exit status is the command's. A failure the helper
+ * reports (the command missing, a mount refused) is the TypeScript path's to word: nothing of the
+ * command ran, so it runs again there and says what went wrong.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "sandbox.h"
+
+enum { SYNC_CLONED = 1, SYNC_MAPPED = 2, SYNC_READY = 3, SYNC_GO = 4 };
+static const int FORWARDED[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, 0};
+
+static volatile sig_atomic_t helper_pid, started, early;
+
+static void on_signal(int sig) {
+  if (started) kill((pid_t)helper_pid, sig);
+  else if (early == 0) early = sig;
+}
+
+static void catch_signals(void) {
+  struct sigaction sa = {.sa_handler = on_signal, .sa_flags = SA_RESTART};
+  sigemptyset(&sa.sa_mask);
+  for (const int *s = FORWARDED; *s; s++) sigaction(*s, &sa, NULL);
+  signal(SIGPIPE, SIG_IGN); /* a helper that dies early closes the plan's end: fd 5 says why */
+}
+
+/* The helper's side, as Node's spawn with detached: true: own session, default signals, fds 3-5. */
+static _Noreturn void exec_helper(const char *helper, int fds[3]) {
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, NULL);
+  for (int s = 1; s < NSIG; s++) signal(s, SIG_DFL);
+  setsid();
+  int high[3];
+  for (int i = 0; i < 3; i++) high[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 10);
+  for (int i = 0; i < 3; i++) dup2(high[i], 3 + i);
+  char *argv[] = {"hutch-init", NULL}, *envp[] = {NULL};
+  execve(helper, argv, envp);
+  _exit(127);
+}
+
+static int read_full(int fd, void *p, size_t n) {
+  size_t got = 0;
+  while (got < n) {
+    ssize_t r = read(fd, (char *)p + got, n - got);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return -1;
+    got += (size_t)r;
+  }
+  return 0;
+}
+
+static int write_full(int fd, const void *p, size_t n) {
+  while (n > 0) {
+    ssize_t w = write(fd, p, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return -1;
+    p = (const char *)p + w, n -= (size_t)w;
+  }
+  return 0;
+}
+
+static int has_cap(int cap) {
+  struct __user_cap_header_struct head = {_LINUX_CAPABILITY_VERSION_3, 0};
+  struct __user_cap_data_struct data[2] = {0};
+  if (syscall(SYS_capget, &head, data) != 0) return 0;
+  return (data[cap / 32].effective >> (cap % 32)) & 1;
+}
+
+static int write_proc(int pid, const char *file, const char *text) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/%d/%s", pid, file);
+  int fd = open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  int r = write_full(fd, text, strlen(text));
+  close(fd);
+  return r;
+}
+
+/* newidmap.ts writeIdMaps for the user alone: written directly, setgroups denied first. */
+static int write_maps(int pid, unsigned uid, unsigned gid) {
+  char map[64];
+  snprintf(map, sizeof map, "%u %u 1\n", uid, uid);
+  if (write_proc(pid, "uid_map", map) != 0) return -1;
+  if (!has_cap(CAP_SETGID) && write_proc(pid, "setgroups", "deny") != 0) return -1;
+  snprintf(map, sizeof map, "%u %u 1\n", gid, gid);
+  return write_proc(pid, "gid_map", map);
+}
+
+static int wait_status(pid_t pid) {
+  int status;
+  while (waitpid(pid, &status, 0) < 0)
+    if (errno != EINTR) return 125;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* Creation failed (fd 5 has the step) or the maps could not be written: the TypeScript path says why. */
+static _Noreturn void failed(pid_t pid, const char *why) {
+  kill(pid, SIGKILL);
+  wait_status(pid);
+  fall_back(why);
+}
+
+/* Clone, maps, READY; then a signal that came meanwhile ends it unstarted, as runContainer does. */
+static void create(pid_t pid, int sync, unsigned uid, unsigned gid) {
+  unsigned char msg[5];
+  if (read_full(sync, msg, 5) != 0 || msg[0] != SYNC_CLONED) failed(pid, "the helper failed before the clone");
+  int child = msg[1] | msg[2] << 8 | msg[3] << 16 | msg[4] << 24;
+  if (write_maps(child, uid, gid) != 0) failed(pid, "cannot write the id maps");
+  msg[0] = SYNC_MAPPED;
+  if (write_full(sync, msg, 1) != 0) failed(pid, "the helper failed after the clone");
+  if (read_full(sync, msg, 1) != 0 || msg[0] != SYNC_READY) failed(pid, "the helper failed before ready");
+  if (early) {
+    kill(pid, SIGKILL);
+    wait_status(pid);
+    _exit(128 + early);
+  }
+}
+
+int run_helper(const char *helper, const struct buf *plan, unsigned uid, unsigned gid) {
+  int pairs[3][2];
+  for (int i = 0; i < 3; i++)
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pairs[i]) != 0) fall_back("cannot make the helper's sockets");
+  catch_signals();
+  pid_t pid = fork();
+  if (pid < 0) fall_back("cannot fork");
+  if (pid == 0) exec_helper(helper, (int[3]){pairs[0][1], pairs[1][1], pairs[2][1]});
+  helper_pid = pid;
+  for (int i = 0; i < 3; i++) close(pairs[i][1]);
+  write_full(pairs[0][0], plan->p, plan->len);
+  close(pairs[0][0]);
+  create(pid, pairs[1][0], uid, gid);
+  started = 1;
+  if (early) kill(pid, early); /* came between the check and started: passed on, not lost */
+  unsigned char go = SYNC_GO, failure[12];
+  write_full(pairs[1][0], &go, 1);
+  if (read_full(pairs[2][0], failure, sizeof failure) == 0) failed(pid, "the helper failed to start the command");
+  return wait_status(pid);
+}

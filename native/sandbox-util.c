@@ -1,0 +1,125 @@
+/* hutch-sandbox's small pieces: the byte buffer of the wire, and Node's path.posix (sandbox.h). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sandbox.h"
+
+static void *grow(void *p, size_t n) {
+  p = realloc(p, n);
+  if (p == NULL) {
+    fputs("hutch: cannot run hutch sandbox: out of memory\n", stderr);
+    exit(125);
+  }
+  return p;
+}
+
+void buf_add(struct buf *b, const void *data, size_t n) {
+  if (b->len + n > b->cap) {
+    b->cap = (b->len + n) * 2 + 64;
+    b->p = grow(b->p, b->cap);
+  }
+  if (n > 0) memcpy(b->p + b->len, data, n);
+  b->len += n;
+}
+
+void buf_u32(struct buf *b, uint32_t v) {
+  unsigned char le[4];
+  for (int i = 0; i < 4; i++) le[i] = (unsigned char)(v >> (8 * i));
+  buf_add(b, le, 4);
+}
+
+void buf_u64(struct buf *b, uint64_t v) {
+  buf_u32(b, (uint32_t)v);
+  buf_u32(b, (uint32_t)(v >> 32));
+}
+
+/*
+ * Node reads argv, the environment and paths as UTF-8, a bad sequence becoming U+FFFD: the bytes
+ * it would send then differ from ours, so such a string is the TypeScript path's to handle.
+ */
+static int utf8_valid(const unsigned char *s) {
+  while (*s) {
+    int n = *s < 0x80 ? 0 : (*s >> 5) == 6 ? 1 : (*s >> 4) == 14 ? 2 : (*s >> 3) == 30 ? 3 : -1;
+    if (n < 0) return 0;
+    unsigned cp = n == 0 ? *s : *s & (0x3f >> n);
+    for (int i = 1; i <= n; i++) {
+      if ((s[i] & 0xc0) != 0x80) return 0;
+      cp = (cp << 6) | (s[i] & 0x3f);
+    }
+    static const unsigned least[] = {0, 0x80, 0x800, 0x10000};
+    if (cp < least[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
+    s += n + 1;
+  }
+  return 1;
+}
+
+void buf_str(struct buf *b, const char *s) {
+  if (!utf8_valid((const unsigned char *)s)) fall_back("a string is not UTF-8");
+  buf_u32(b, (uint32_t)strlen(s) + 1);
+  buf_add(b, s, strlen(s) + 1);
+}
+
+char *buf_cstr(struct buf *b) {
+  char *s = grow(NULL, b->len + 1);
+  memcpy(s, b->p, b->len);
+  s[b->len] = '\0';
+  return s;
+}
+
+char *str_cat(const char *a, const char *b, const char *c) {
+  struct buf out = {0};
+  buf_add(&out, a, strlen(a));
+  buf_add(&out, b, strlen(b));
+  buf_add(&out, c, strlen(c));
+  char *s = buf_cstr(&out);
+  free(out.p);
+  return s;
+}
+
+/* path.posix's normalizeString for an absolute path: no empty, "." or ".." segment left. */
+static char *segments(const char *p) {
+  struct buf out = {0};
+  for (const char *s = p; *s;) {
+    while (*s == '/') s++;
+    const char *end = strchrnul(s, '/');
+    size_t n = (size_t)(end - s);
+    if (n == 2 && s[0] == '.' && s[1] == '.') {
+      while (out.len > 0 && out.p[out.len - 1] != '/') out.len--;
+      if (out.len > 0) out.len--; /* its slash */
+    } else if (n > 0 && !(n == 1 && s[0] == '.')) {
+      buf_add(&out, "/", 1);
+      buf_add(&out, s, n);
+    }
+    s = end;
+  }
+  char *r = out.len == 0 ? str_cat("/", "", "") : buf_cstr(&out);
+  free(out.p);
+  return r;
+}
+
+char *path_normalize(const char *p) {
+  char *r = segments(p);
+  size_t n = strlen(p);
+  if (n > 0 && p[n - 1] == '/' && strcmp(r, "/") != 0) {
+    char *t = str_cat(r, "/", "");
+    free(r);
+    return t;
+  }
+  return r;
+}
+
+char *path_resolve(const char *base, const char *p) {
+  if (p[0] == '/') return segments(p);
+  char *joined = str_cat(base, "/", p);
+  char *r = segments(joined);
+  free(joined);
+  return r;
+}
+
+char *path_join(const char *a, const char *b) {
+  char *joined = str_cat(a, "/", b);
+  char *r = path_normalize(joined);
+  free(joined);
+  return r;
+}

@@ -1,0 +1,190 @@
+/*
+ * hutch-sandbox: `hutch sandbox FLAGS -- COMMAND` without a Node.js start (bin/hutch execs it for
+ * `hutch sandbox`). Its flags are src/sandbox/argv.ts's; what it does not handle (another flag,
+ * --help, any error) it hands to the TypeScript path with the same words (fall_back).
+ * HUTCH_SANDBOX_PRINT_PLAN=1 writes the plan to stdout instead of running it, as the TypeScript
+ * path does, for the test that compares the two.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "sandbox.h"
+
+static char **all_words; /* argv: hutch-sandbox sandbox WORDS... */
+static char *install;    /* the package's folder: native/.. */
+
+_Noreturn void fall_back(const char *why) {
+  const char *no_node = getenv("HUTCH_SANDBOX_NO_NODE");
+  if (no_node != NULL && strcmp(no_node, "1") == 0) {
+    fprintf(stderr, "hutch-sandbox: would hand over to node: %s\n", why);
+    exit(99);
+  }
+  size_t n = 0;
+  while (all_words[n] != NULL) n++;
+  char **argv = calloc(n + 2, sizeof(char *)); /* node, bin/hutch, then our words after argv[0] */
+  if (argv == NULL) exit(125);
+  argv[0] = "node";
+  argv[1] = str_cat(install, "/bin/hutch", "");
+  memcpy(argv + 2, all_words + 1, sizeof(char *) * n);
+  signal(SIGPIPE, SIG_DFL); /* run_helper ignored it */
+  execvp("node", argv);
+  fprintf(stderr, "hutch: cannot start: node: %s\nhint: install Node.js 20 or newer and put it on PATH\n", strerror(errno));
+  exit(125);
+}
+
+static const char *const SOCKET_NAMES[SOCKET_KINDS] = {"wayland", "x11", "pulseaudio", "pipewire", "dbus"};
+static const struct {
+  const char *flag;
+  int values;
+} FLAGS[] = {{"--bind", 2}, {"--bind-try", 2}, {"--ro-bind", 2}, {"--ro-bind-try", 2}, {"--dev-bind", 2},
+             {"--dev-bind-try", 2}, {"--home", 1}, {"--share-net", 0}, {"--chdir", 1}, {"--setenv", 2},
+             {"--unsetenv", 1}, {"--clearenv", 0}, {"--die-with-parent", 0}, {"--socket", 1}, {"--device", 1}, {"--tmpfs", 1}};
+
+static void add_socket(struct options *o, const char *name) {
+  for (int k = 0; k < SOCKET_KINDS; k++) {
+    if (strcmp(SOCKET_NAMES[k], name) != 0) continue;
+    for (int i = 0; i < o->nsockets; i++)
+      if (o->sockets[i] == k) return;
+    o->sockets[o->nsockets++] = k;
+    return;
+  }
+  fall_back("an unknown --socket");
+}
+
+/* One flag and its values (argv.ts apply). */
+static void apply(struct options *o, int f, char **v) {
+  const char *flag = FLAGS[f].flag;
+  if (f < 6) o->binds[o->nbinds++] = (struct bind){(enum bind_kind)(f / 2), v[0], v[1], f % 2};
+  else if (strcmp(flag, "--home") == 0) o->home = v[0];
+  else if (strcmp(flag, "--share-net") == 0) o->share_net = 1;
+  else if (strcmp(flag, "--chdir") == 0) o->chdir = v[0];
+  else if (strcmp(flag, "--setenv") == 0) o->setenv[2 * o->nsetenv] = v[0], o->setenv[2 * o->nsetenv++ + 1] = v[1];
+  else if (strcmp(flag, "--unsetenv") == 0) o->unsetenv[o->nunsetenv++] = v[0];
+  else if (strcmp(flag, "--clearenv") == 0) o->clearenv = 1;
+  else if (strcmp(flag, "--die-with-parent") == 0) o->die_with_parent = 1;
+  else if (strcmp(flag, "--socket") == 0) add_socket(o, v[0]);
+  else if (strcmp(flag, "--tmpfs") == 0) o->binds[o->nbinds++] = (struct bind){BIND_TMPFS, NULL, v[0], 0};
+  else if (strcmp(v[0], "dri") == 0) o->dri = 1;
+  else fall_back("an unknown --device");
+}
+
+/* argv.ts parseSandboxArgs: flags while a word starts with "--" (not "--" itself), then the command. */
+void parse_options(char **words, int n, struct options *o) {
+  o->binds = calloc((size_t)n + 1, sizeof(struct bind));
+  o->setenv = calloc(2 * (size_t)n + 1, sizeof(char *));
+  o->unsetenv = calloc((size_t)n + 1, sizeof(char *));
+  if (o->binds == NULL || o->setenv == NULL || o->unsetenv == NULL) fall_back("out of memory");
+  int i = 0;
+  while (i < n && strcmp(words[i], "--") != 0 && strncmp(words[i], "--", 2) == 0) {
+    int f = 0, count = (int)(sizeof FLAGS / sizeof FLAGS[0]);
+    while (f < count && strcmp(FLAGS[f].flag, words[i]) != 0) f++;
+    if (f == count) fall_back("a flag it does not know");
+    if (i + 1 + FLAGS[f].values > n) fall_back("a flag without its values");
+    apply(o, f, words + i + 1);
+    i += 1 + FLAGS[f].values;
+  }
+  if (i < n && strcmp(words[i], "--") == 0) i++;
+  if (i == n) fall_back("no command");
+  o->args = words + i;
+}
+
+/* paths.ts privateDir: a state folder that is missing, or a directory of our own no one else may write. */
+static int private_dir(const char *dir) {
+  struct stat st;
+  if (lstat(dir, &st) != 0) return 1;
+  return S_ISDIR(st.st_mode) && st.st_uid == getuid() && !(st.st_mode & 0002);
+}
+
+static int mkdir_p(const char *path, mode_t mode) {
+  char *p = str_cat(path, "", "");
+  for (char *c = p + 1; *c; c++) {
+    if (*c != '/') continue;
+    *c = '\0';
+    if (mkdir(p, mode) != 0 && errno != EEXIST) return -1;
+    *c = '/';
+  }
+  int r = mkdir(p, mode) != 0 && errno != EEXIST ? -1 : 0;
+  free(p);
+  return r;
+}
+
+/* paths.ts hutchPaths().run + /sandbox-root (made, 0700): the tmpfs root's mount point. */
+static char *sandbox_root(const struct env *host) {
+  const char *root = env_get(host, "HUTCH_ROOT"), *xdg = env_get(host, "XDG_RUNTIME_DIR");
+  char *run;
+  if (root != NULL && *root != '\0') {
+    if (root[0] != '/' || !private_dir(root)) fall_back("HUTCH_ROOT is relative or not private");
+    run = path_join(root, "run");
+  } else if (xdg != NULL && *xdg != '\0') {
+    if (xdg[0] != '/') fall_back("XDG_RUNTIME_DIR is relative");
+    run = path_join(xdg, "hutch");
+  } else {
+    char tmp[64];
+    snprintf(tmp, sizeof tmp, "/tmp/hutch-%u", (unsigned)getuid());
+    if ((mkdir(tmp, 0700) != 0 && errno != EEXIST) || !private_dir(tmp)) fall_back("the runtime folder in /tmp is not private");
+    run = str_cat(tmp, "", "");
+  }
+  char *dir = path_join(run, "sandbox-root");
+  if (mkdir_p(dir, 0700) != 0) fall_back("cannot make the sandbox root's folder");
+  return dir;
+}
+
+static void read_file(const char *path, struct buf *out) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) fall_back("no compiled seccomp filter for this machine (npm run build makes it)");
+  char chunk[8192];
+  ssize_t n;
+  while ((n = read(fd, chunk, sizeof chunk)) > 0) buf_add(out, chunk, (size_t)n);
+  close(fd);
+  if (n < 0 || out->len == 0 || out->len % 8 != 0 || out->len > 4096 * 8) fall_back("the compiled seccomp filter is damaged");
+}
+
+#if defined(__x86_64__)
+#define ARCH "x64"
+#elif defined(__aarch64__)
+#define ARCH "arm64"
+#else
+#define ARCH "none"
+#endif
+
+/* --die-with-parent (run.ts): SIGKILL when the parent dies, also if it died already. */
+static void die_with_parent(void) {
+  pid_t parent = getppid();
+  prctl(PR_SET_PDEATHSIG, 9 /* SIGKILL */, 0, 0, 0);
+  if (getppid() != parent) kill(getpid(), 9);
+}
+
+int main(int argc, char **argv) {
+  all_words = argv;
+  char exe[4096];
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (n <= 0 || argc < 2 || strcmp(argv[1], "sandbox") != 0) {
+    fputs("hutch-sandbox: run it as `hutch sandbox ...`\n", stderr);
+    return 125;
+  }
+  exe[n] = '\0';
+  *strrchr(exe, '/') = '\0';
+  install = path_join(exe, "..");
+  struct options o = {0};
+  parse_options(argv + 2, argc - 2, &o);
+  char cwd[4096];
+  if (getcwd(cwd, sizeof cwd) == NULL) fall_back("no working directory");
+  struct buf seccomp = {0}, plan = {0};
+  read_file(str_cat(install, "/dist/bundle/sandbox-seccomp-" ARCH, ".bpf"), &seccomp);
+  struct plan_input in = {.o = &o, .uid = getuid(), .gid = getgid(), .cwd = cwd, .seccomp = &seccomp};
+  env_from_host(&in.host);
+  if (o.die_with_parent) die_with_parent();
+  in.rootfs = sandbox_root(&in.host);
+  build_plan(&in, &plan);
+  const char *print = getenv("HUTCH_SANDBOX_PRINT_PLAN");
+  if (print != NULL && strcmp(print, "1") == 0) return write(1, plan.p, plan.len) == (ssize_t)plan.len ? 0 : 125;
+  const char *helper = getenv("HUTCH_NSEXEC");
+  return run_helper(helper != NULL && *helper ? helper : str_cat(exe, "/hutch-nsexec", ""), &plan, in.uid, in.gid);
+}
