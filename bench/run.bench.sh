@@ -38,4 +38,7 @@ console.log(`podman / hutch = ${(med.podman / med.hutch).toFixed(2)}x; hutch / b
 console.log(`as images: podman / hutch = ${(med["podman-image"] / med["hutch-image"]).toFixed(2)}x (hutch: FUSE union filesystem; podman: ${process.argv[3]})`);
 console.log(`a --rootfs tree lacking etc/hosts, etc/hostname, etc/resolv.conf (on the writable layer): ${(med["hutch-layer"] / med.hutch).toFixed(2)}x hutch`);
 console.log(`(node-startup is a bare \`node -e 0\`: the floor of any Node CLI; hutch above it: ${((med.hutch - med["node-startup"]) * 1000).toFixed(0)} ms)`);
+// Wall medians swing with the load, CPU seconds much less (bench cost also counts detached daemons).
+const cpu = JSON.parse((await import("node:fs")).readFileSync(process.argv[2], "utf8")).results.map((r) => `${r.command} ${(r.user + r.system).toFixed(3)}`);
+console.log(`CPU s (user + system, means; a command and the children it waits for): ${cpu.join(", ")}`);
 ' "$repo/bench/report.mjs" "$work/result.json" "$(as_user $podman info --format '{{.Store.GraphDriverName}}' 2>/dev/null)"

@@ -2,7 +2,7 @@
 // hutch runs (src/sys/entry-points.ts), started by src/cli/bundle-loader.cts with a V8 code
 // cache. Node loads ~90 ES modules for a `hutch run` otherwise, and compiles them every time:
 // that cost more than the container itself. Run by `npm run build`, after tsc.
-import { rmSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import { BUNDLE_DIR, ENTRY_POINTS } from '../dist/src/sys/entry-points.js';
@@ -26,3 +26,14 @@ await build({
   banner: { js: "const __hutchBundleUrl = require('node:url').pathToFileURL(__filename).href;" },
   logLevel: 'warning',
 });
+
+// esbuild escapes what is outside ASCII in code (charset 'ascii') but keeps comments as they are:
+// one '…' made V8 hold the whole 1.2 MB CLI bundle as a two-byte string (read through the slow
+// UTF-8 path, twice the heap in every process). Escaped in comments, it is one byte per char.
+for (const name of readdirSync(outdir)) {
+  const file = join(outdir, name);
+  const source = readFileSync(file, 'utf8');
+  // eslint-disable-next-line no-control-regex -- the range is the point: everything outside ASCII
+  const ascii = source.replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  if (ascii !== source) writeFileSync(file, ascii);
+}

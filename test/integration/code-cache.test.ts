@@ -4,7 +4,7 @@
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { hutch, sandbox, type Sandbox } from '../helpers/hutch-cli.js';
+import { hutch, REPO, sandbox, type Sandbox } from '../helpers/hutch-cli.js';
 
 let box: Sandbox;
 let runtime: string;
@@ -47,5 +47,18 @@ describe('the code cache', () => {
     expect(r.exitCode).toBe(0);
     expect(readdirSync(cacheDir())).toEqual([]);
     expect(existsSync(join(runtime, 'hutch'))).toBe(true);
+  });
+});
+
+describe('the bundles', () => {
+  // One character outside ASCII (in a comment) makes V8 hold a whole bundle as a two-byte string:
+  // read through the slow UTF-8 path, twice its size in every process (scripts/bundle.mjs).
+  it('are ASCII, so that V8 keeps their source one byte a character', () => {
+    const dir = join(REPO, 'dist', 'bundle');
+    const names = readdirSync(dir).filter((name) => name.endsWith('.cjs'));
+    expect(names).toContain('cli.cjs');
+    // eslint-disable-next-line no-control-regex -- the range is the point: everything outside ASCII
+    const outside = names.filter((name) => /[^\x00-\x7f]/.test(readFileSync(join(dir, name), 'latin1')));
+    expect(outside).toEqual([]);
   });
 });
