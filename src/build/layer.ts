@@ -3,8 +3,8 @@ import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import tar from 'tar-stream';
 import { EntryKind } from '../../fuse/layer-index.js';
-import { storeTar } from '../engine/commit/index.js';
-import type { ImageRecord, Store } from '../image/store.js';
+import { storeTar, type StagedTar } from '../engine/commit/index.js';
+import type { Store } from '../image/store.js';
 import type { ImageTree } from './image-tree.js';
 
 /** One entry of a layer a build step makes (COPY, ADD, WORKDIR): a tar header and where its data is. */
@@ -14,8 +14,6 @@ export type LayerEntry = Partial<tar.Header> & {
   /** A host file with the content of a 'file' entry. */
   source?: string;
 };
-
-export type StoredLayer = ImageRecord['layers'][number];
 
 /**
  * Adds the directories above the entries that the entries do not name: an existing directory
@@ -48,27 +46,26 @@ export function withParents(entries: LayerEntry[], tree: ImageTree, owner: { uid
   return [...byName.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
-/** Stores `entries` as a new layer (gzip blob and unpacked directory), all of it or nothing. */
-export async function storeEntries(store: Store, entries: LayerEntry[], where: string): Promise<StoredLayer> {
+/** Stages `entries` as a new layer (gzip blob and unpacked directory): it takes its name with the step's image. */
+export async function storeEntries(store: Store, entries: LayerEntry[], where: string): Promise<StagedTar> {
   return storeStream(store, where, async (pack) => {
     for (const e of entries) await addEntry(pack, e);
   });
 }
 
-/** Stores the tar `fill` writes on a pack as a layer. */
+/** Stages the tar `fill` writes on a pack as a layer. */
 export async function storeStream(
   store: Store,
   where: string,
   fill: (pack: tar.Pack) => Promise<void>,
-): Promise<StoredLayer> {
+): Promise<StagedTar> {
   const pack = tar.pack();
   const out = new PassThrough();
   const piped = pipeline(pack, out);
   const filled = fill(pack).then(() => pack.finalize());
   filled.catch((error: unknown) => pack.destroy(error as Error));
   const [stored] = await Promise.all([storeTar(store, out as Readable, where), filled, piped]);
-  stored.commit();
-  return stored.layer;
+  return stored;
 }
 
 export async function addEntry(pack: tar.Pack, e: LayerEntry): Promise<void> {

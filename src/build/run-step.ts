@@ -1,10 +1,9 @@
-import { layerFromUpper } from '../engine/commit/index.js';
+import { layerFromUpper, type StagedTar } from '../engine/commit/index.js';
 import { runCommand, type RunCommandRequest } from '../engine/container/index.js';
 import { defaultRunRequest } from '../engine/spec/index.js';
 import { BuildError } from '../errors.js';
 import type { HutchPaths } from '../paths.js';
 import type { Store } from '../image/store.js';
-import type { StoredLayer } from './layer.js';
 
 export interface RunStep {
   /** The image of the steps so far: its config gives Env, User and WorkingDir. */
@@ -22,11 +21,12 @@ export interface RunStep {
 /**
  * Runs one RUN instruction as `hutch run` runs a command (the container's root in the user's
  * namespace model, on the union filesystem, with the image's config), and makes its writable
- * layer a layer. A failing command stops the build naming the step and the exit status; the
- * container and its mounts are gone either way, and nothing of the step stays in the store.
+ * layer a staged layer (it takes its name with the step's image). A failing command stops the
+ * build naming the step and the exit status; the container and its mounts are gone either way,
+ * and nothing of the step stays in the store.
  */
-export async function runStep(store: Store, paths: HutchPaths, step: RunStep): Promise<StoredLayer> {
-  let layer: StoredLayer | undefined;
+export async function runStep(store: Store, paths: HutchPaths, step: RunStep): Promise<StagedTar> {
+  let layer: StagedTar | undefined;
   const req: RunCommandRequest = {
     setup: {
       image: step.imageId,
@@ -57,8 +57,12 @@ export async function runStep(store: Store, paths: HutchPaths, step: RunStep): P
     stdout: process.stdout,
     stderr: process.stderr,
     paths,
+  }).catch((error: unknown) => {
+    layer?.discard();
+    throw error;
   });
-  if (exitCode !== 0 || layer === undefined)
+  if (exitCode !== 0 || layer === undefined) {
+    layer?.discard();
     throw new BuildError(
       'BUILD_RUN_FAILED',
       `build ${step.step.replace(/^STEP /, 'step ')} at ${step.where} failed: the command exited with status ${exitCode}`,
@@ -66,5 +70,6 @@ export async function runStep(store: Store, paths: HutchPaths, step: RunStep): P
         hint: 'fix the command (its output is above); the steps before it are cached, so a rebuild starts here',
       },
     );
+  }
   return layer;
 }

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { resolveUser } from '../engine/spec/index.js';
 import { BuildError } from '../errors.js';
+import type { StagedTar } from '../engine/commit/index.js';
 import type { ImageConfig } from '../image/manifest.js';
 import type { ImageRecord, Store } from '../image/store.js';
 import { writeImage } from '../image/write-image.js';
@@ -11,7 +12,7 @@ import { BuildCache } from './cache.js';
 import { contextSources, type BuildContext } from './context.js';
 import { copyEntries, entriesDigest, parseChmod, type CopySource } from './copy.js';
 import { imageTree, isTreeDir, resolveInTree, type ImageTree } from './image-tree.js';
-import { addEntry, storeEntries, storeStream, withParents, type LayerEntry, type StoredLayer } from './layer.js';
+import { addEntry, storeEntries, storeStream, withParents, type LayerEntry } from './layer.js';
 import { applyMetadata, DEFAULT_SHELL, workdir, type RunConfig } from './metadata.js';
 import { invalid, type Instruction } from './parser.js';
 import { runStep } from './run-step.js';
@@ -58,7 +59,7 @@ async function cachedStep(
   state: StageState,
   ins: Instruction,
   inputs: unknown,
-  make: () => Promise<{ config: RunConfig; layer?: StoredLayer }>,
+  make: () => Promise<{ config: RunConfig; layer?: StagedTar }>,
 ): Promise<StageState> {
   const key = BuildCache.key(state.image?.id ?? 'scratch', ins.text, [[...state.args], inputs]);
   const hit = sc.cache.lookup(key);
@@ -72,7 +73,10 @@ async function cachedStep(
     ...state.config,
     created,
     config: made.config,
-    rootfs: { type: 'layers', diff_ids: [...state.config.rootfs.diff_ids, ...(made.layer ? [made.layer.diffId] : [])] },
+    rootfs: {
+      type: 'layers',
+      diff_ids: [...state.config.rootfs.diff_ids, ...(made.layer ? [made.layer.layer.diffId] : [])],
+    },
     history: [
       ...(state.config.history ?? []),
       { created, created_by: `/bin/sh -c #(nop) ${ins.text}`, ...(made.layer ? {} : { empty_layer: true }) },
@@ -81,8 +85,9 @@ async function cachedStep(
   const image = await writeImage(
     sc.store,
     config,
-    [...(state.image?.layers ?? []), ...(made.layer ? [made.layer] : [])],
+    [...(state.image?.layers ?? []), ...(made.layer ? [made.layer.layer] : [])],
     [],
+    made.layer ? [made.layer] : [],
   );
   sc.cache.save(key, image);
   return { ...state, image, config };

@@ -16,6 +16,7 @@ import type { Progress } from './progress.js';
 import type { ImageSource } from './source.js';
 import { noSpace, type ImageRecord, type Store } from './store.js';
 import { stageLayer } from './unpack.js';
+import { recordImage, type Staged } from './write-image.js';
 
 export interface CopyOptions {
   names: string[];
@@ -67,27 +68,17 @@ interface Fetched {
 }
 
 /**
- * Every layer verified: now, and only now, they take their final names, then the record. When
- * the image cannot be recorded (a full disk at the index, a race), what this pull added goes
- * again, unless an image recorded meanwhile uses it: the store is left as it was.
+ * Every layer verified: now, and only now, they take their final names, then the record; when the
+ * image cannot be recorded, what this pull added goes again (recordImage).
  */
 async function commitImage(store: Store, staged: Staged[], f: Fetched, names: string[]): Promise<ImageRecord> {
-  const blobs = [...f.manifest.layers.map((l) => l.digest), f.manifest.config.digest, f.digest];
-  const added = {
-    blobs: blobs.filter((d) => !store.hasBlob(d)),
-    layers: f.config.rootfs.diff_ids.filter((d) => !store.hasLayer(d)),
-  };
-  try {
-    for (const s of staged) s.commit();
-    store.writeBlob(f.manifest.config.digest, f.configRaw);
-    store.writeBlob(f.digest, f.raw);
-    const record = imageRecord(names, f.digest, f.manifest, f.config);
-    await store.putImage(record);
-    return record;
-  } catch (error) {
-    await store.locked(() => store.dropUnused(added.blobs, added.layers, store.images())).catch(() => undefined);
-    throw error;
-  }
+  return recordImage(store, imageRecord(names, f.digest, f.manifest, f.config), {
+    staged,
+    blobs: [
+      { digest: f.manifest.config.digest, data: f.configRaw },
+      { digest: f.digest, data: f.raw },
+    ],
+  });
 }
 
 function imageRecord(names: string[], digest: string, manifest: ImageManifest, config: ImageConfig): ImageRecord {
@@ -105,11 +96,6 @@ function imageRecord(names: string[], digest: string, manifest: ImageManifest, c
     created: config.created ?? new Date(0).toISOString(),
     stored: new Date().toISOString(),
   };
-}
-
-interface Staged {
-  commit(): void;
-  discard(): void;
 }
 
 /** Reads a config blob (small) and checks it. */

@@ -6,8 +6,8 @@ import { UsageError } from '../errors.js';
 import { hostPlatform, MediaType } from './manifest.js';
 import { formatReference, parseReference } from './ref.js';
 import { Store, type ImageRecord } from './store.js';
-import { unpackLayer } from './unpack.js';
-import { writeImage } from './write-image.js';
+import { stageLayer } from './unpack.js';
+import { writeImage, type Staged } from './write-image.js';
 
 /**
  * `hutch import FILE [NAME]` (podman import): a root filesystem tarball (plain, gzip or zstd)
@@ -41,11 +41,13 @@ export async function importRootfs(
     input.on('error', (e) =>
       tee.destroy(new UsageError('IMPORT_READ', `cannot read ${file}: ${e.message}`, { hint: 'check the file name' })),
     );
-    const diffId = await unpackLayer(store, input.pipe(tee), undefined, `import of ${file}`);
+    const layer = await stageLayer(store, input.pipe(tee), undefined, `import of ${file}`);
     closeSync(fd);
     const digest = `sha256:${hash.digest('hex')}`;
-    store.adoptBlob(digest, temp);
-    return await storeImported(store, names, { digest, size, diffId, mediaType: layerType(head), env });
+    // The blob and the layer take their names with the record, or neither does (recordImage).
+    const blob = { commit: () => store.adoptBlob(digest, temp), discard: () => undefined };
+    const l = { digest, size, diffId: layer.diffId, mediaType: layerType(head), env };
+    return await storeImported(store, names, l, [layer, blob]);
   } finally {
     try {
       closeSync(fd);
@@ -60,6 +62,7 @@ async function storeImported(
   store: Store,
   names: string[],
   l: { digest: string; size: number; diffId: string; mediaType: string; env: string[] },
+  staged: Staged[],
 ): Promise<ImageRecord> {
   const created = new Date().toISOString();
   const platform = hostPlatform();
@@ -76,6 +79,7 @@ async function storeImported(
     config,
     [{ diffId: l.diffId, digest: l.digest, mediaType: l.mediaType, size: l.size }],
     names,
+    staged,
   );
 }
 

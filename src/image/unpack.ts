@@ -12,24 +12,6 @@ import { HutchError, StoreError, describeCause } from '../errors.js';
 import { LayerWriter } from './layer-writer.js';
 import { noSpace, type Store } from './store.js';
 
-/**
- * Unpacks one layer (plain, gzip or zstd tar; detected from its first bytes) into the store as
- * `diffId` (or whatever it hashes to when undefined, for imports): files under
- * layers/sha256/<hex>/root, the metadata index beside them. Everything is written in a temporary
- * directory and renamed into place only after the uncompressed stream hashed to `diffId`, so a
- * failure or a kill at any moment leaves no layer under that name. Returns the diff id.
- */
-export async function unpackLayer(
-  store: Store,
-  input: Readable,
-  diffId: string | undefined,
-  where: string,
-): Promise<string> {
-  const staged = await stageLayer(store, input, diffId, where);
-  staged.commit();
-  return staged.diffId;
-}
-
 /** A layer unpacked in a temporary directory: `commit` renames it into place, `discard` removes it. */
 export interface StagedLayer {
   diffId: string;
@@ -37,7 +19,13 @@ export interface StagedLayer {
   discard(): void;
 }
 
-/** Unpacks like unpackLayer but leaves the layer staged, so a pull commits all its layers or none. */
+/**
+ * Unpacks one layer (plain, gzip or zstd tar; detected from its first bytes) as `diffId` (or
+ * whatever it hashes to when undefined, for imports and commits): files under root/, the
+ * metadata index beside them, in a temporary directory of the store. `commit` renames it into
+ * place as layers/sha256/<hex> (the caller does once the image can be recorded: all its layers
+ * or none), so a failure or a kill at any moment leaves no layer under that name.
+ */
 export async function stageLayer(
   store: Store,
   input: Readable,

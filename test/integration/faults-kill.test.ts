@@ -1,5 +1,5 @@
-// kill -9 at each step of `run` (issue 14): hutch (a foreground run) or the monitor (run -d) stops
-// itself at a step (HUTCH_FAULT=STEP:stop, src/sys/fault.ts), the test notes every process below
+// kill -9 at each step of `run` (issue 14): hutch (a foreground run, or the run -d command before
+// its monitor reported) or the monitor (run -d) stops itself at a step (HUTCH_FAULT=STEP:stop, src/sys/fault.ts), the test notes every process below
 // it and kills it with SIGKILL. After each: none of those processes is left, no mount, the store
 // is consistent once `hutch system check --repair` has run (and says so on the next check), and a
 // container that ran alongside all the time still answers.
@@ -99,6 +99,23 @@ describe('kill -9 of the monitor of hutch run -d', () => {
       expect((await hutch(['system', 'check', '--repair', '--root', box.root])).exitCode).toBe(0);
       expect((await hutch(['rm', '--root', box.root, id])).stderr).toBe('');
     }
+  });
+});
+
+describe('kill -9 of the hutch run -d command itself', () => {
+  // recorded: the container is recorded, its monitor not yet spawned; monitor-spawned: the monitor
+  // runs, the command has not read its report (the monitor goes on, with nobody to tell).
+  test.each(['recorded', 'monitor-spawned'])('at step %s: rm -f leaves nothing', async (step) => {
+    const child = hutch(['run', '-d', '--root', box.root, '--network', 'none', IMAGE, 'sleep', '1000'], {
+      env: { HUTCH_FAULT: `${step}:stop` },
+    });
+    const tree = await killAtFault(child.pid!, child);
+    expect((await child).signal).toBe('SIGKILL');
+    const ids = entries(join(box.root, 'data', 'containers')).filter((n) => n !== bystander);
+    expect(ids).toHaveLength(1);
+    const removed = await hutch(['rm', '-f', '--root', box.root, ids[0]!]);
+    expect(removed.exitCode, removed.stderr).toBe(0);
+    expect((await survivors(tree)).map((p) => p.command)).toEqual([]);
   });
 });
 

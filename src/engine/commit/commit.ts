@@ -35,9 +35,9 @@ export async function commitContainer(
   for (const line of req.changes) run = applyChange(run, line);
   store.sweepTemp();
   const thaw = req.pause === false ? async () => undefined : await freezeForCommit(paths, req.container);
-  let layer;
+  let staged;
   try {
-    layer = await layerFromUpper(store, upper, mountpoints, maps, what);
+    staged = await layerFromUpper(store, upper, mountpoints, maps, what);
   } finally {
     await thaw();
   }
@@ -55,10 +55,11 @@ export async function commitContainer(
       created,
       ...(req.author ? { author: req.author } : {}),
       config: run,
-      rootfs: { type: 'layers', diff_ids: [...config.rootfs.diff_ids, layer.diffId] },
+      rootfs: { type: 'layers', diff_ids: [...config.rootfs.diff_ids, staged.layer.diffId] },
       history: [...(config.history ?? []), history],
     },
-    [...base.layers, layer],
+    [...base.layers, staged.layer],
     names,
+    [staged],
   );
 }

@@ -11,4 +11,4 @@ export * from './changes.js';
 export * from './commit.js';
 export * from './diff.js';
 export * from './export.js';
-export { layerFromUpper, storeTar } from './layer-stream.js';
+export { layerFromUpper, storeTar, type StagedTar } from './layer-stream.js';

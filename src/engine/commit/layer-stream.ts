@@ -12,12 +12,13 @@ import { compressToFile } from '../../image/compress.js';
 import { MediaType } from '../../image/manifest.js';
 import type { ImageRecord, Store } from '../../image/store.js';
 import { stageLayer } from '../../image/unpack.js';
+import type { Staged } from '../../image/write-image.js';
 
 /**
  * Makes a new layer of the store from a container's upper directory: the tar is written by
  * upper-main.ts as root of a user namespace with the container's id maps, gzip-compressed into a
- * blob and unpacked in the same pass. The layer counts only when the reader exited 0; otherwise
- * nothing of it stays in the store.
+ * blob and unpacked in the same pass. The layer is staged only when the reader exited 0 (else
+ * nothing of it stays); it takes its name in the store with its image's record (writeImage).
  */
 export async function layerFromUpper(
   store: Store,
@@ -25,8 +26,8 @@ export async function layerFromUpper(
   mountpoints: string[],
   maps: UpperMaps,
   where: string,
-): Promise<ImageRecord['layers'][number]> {
-  let stored: Awaited<ReturnType<typeof storeTar>> | undefined;
+): Promise<StagedTar> {
+  let stored: StagedTar | undefined;
   try {
     await withUpperTar(upper, mountpoints, maps, where, async (input) => {
       stored = await storeTar(store, input, where);
@@ -35,9 +36,11 @@ export async function layerFromUpper(
     stored?.discard();
     throw error;
   }
-  stored!.commit();
-  return stored!.layer;
+  return stored!;
 }
+
+/** A new layer, blob and unpacked directory, staged until `commit`. */
+export type StagedTar = Staged & { layer: ImageRecord['layers'][number] };
 
 type UpperMaps = { uidMappings: IdMapping[]; gidMappings: IdMapping[] };
 
@@ -118,11 +121,7 @@ export async function readUpper(
 }
 
 /** A tar stream as a gzip blob plus its unpacked layer, staged until `commit`. */
-export async function storeTar(
-  store: Store,
-  input: Readable,
-  where: string,
-): Promise<{ layer: ImageRecord['layers'][number]; commit(): void; discard(): void }> {
+export async function storeTar(store: Store, input: Readable, where: string): Promise<StagedTar> {
   const temp = store.tempDir('commit');
   const blob = join(temp, 'blob');
   const toUnpack = new PassThrough();

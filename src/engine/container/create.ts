@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import { UsageError } from '../../errors.js';
+import { faultPoint } from '../../sys/fault.js';
 import { removeContainer, spawnMonitor } from './lifecycle.js';
 import { releaseSetup, removeContainerDirs, removeRecord } from '../setup/index.js';
 import {
@@ -78,6 +79,7 @@ export async function createFromFlags(req: CreateRequest, io: RunCommandIo, star
     await removeContainerDirs({ data: files.dir, run: files.runDir });
     throw error;
   }
+  faultPoint('recorded');
   try {
     writeEtcFiles(files.runDir, made.blueprint.hostname);
     const launched = await spawnMonitor(store, id, start ? 'start' : 'create');

@@ -4,6 +4,7 @@ import { connect } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { HutchError, RuntimeError, UsageError } from '../../errors.js';
 import { entryCommand } from '../../sys/entry-points.js';
+import { faultPoint } from '../../sys/fault.js';
 import { isSameProcess } from '../../sys/proc.js';
 import { readReadyLine } from '../../sys/ready-line.js';
 import {
@@ -40,6 +41,7 @@ export async function spawnMonitor(
     stdio: ['ignore', logFd, logFd, 'pipe', ...(passStdio ?? [])],
   });
   closeSync(logFd);
+  faultPoint('monitor-spawned');
   const reply = (await readReadyLine(child.stdio[3] as NodeJS.ReadableStream)).trim();
   child.unref();
   if (reply === '')

@@ -17,23 +17,15 @@ import { checkId, isLeftover, ociLockFile, readRecord, removeEntry, writeRecord,
 export async function reserve(root: string, record: OciRecord): Promise<void> {
   checkId(record.id);
   const dir = join(root, record.id);
-  let leftover: OciRecord | undefined;
-  await withLock(ociLockFile(root), () => {
+  await withLock(ociLockFile(root), async () => {
     if (existsSync(join(dir, 'state.json'))) {
       const old = readRecord(root, record.id);
       if (!isLeftover(old))
         throw new UsageError('CONTAINER_EXISTS', `container ${record.id} already exists`, {
           hint: `delete it first: hutch runtime delete ${record.id}`,
         });
-      leftover = old;
+      await removeEntry(root, old); // its cgroup and poststop hooks too
     }
-  });
-  if (leftover !== undefined) await removeEntry(root, leftover); // its cgroup and poststop hooks too
-  await withLock(ociLockFile(root), () => {
-    if (existsSync(join(dir, 'state.json')))
-      throw new UsageError('CONTAINER_EXISTS', `container ${record.id} already exists`, {
-        hint: `delete it first: hutch runtime delete ${record.id}`,
-      });
     rmSync(dir, { recursive: true, force: true });
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     writeRecord(root, record);

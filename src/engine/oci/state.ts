@@ -201,11 +201,11 @@ async function runOutsideHooks(kind: string, hooks: Hook[] | undefined, state: O
 
 /** startContainer hooks run inside the created container; the launcher loads only when there are some. */
 async function startContainerHooks(record: OciRecord, hooks: Hook[]): Promise<void> {
-  const [{ runHooksInside }, { execSpec, unstartedSpec }] = await Promise.all([
+  const [{ runHooksInside }, { joinCreatedSpec }] = await Promise.all([
     import('../launch/index.js'),
     import('../spec/index.js'),
   ]);
-  const joining = (p: Process): Spec => execSpec(unstartedSpec(record.spec), record.pid, p);
+  const joining = (p: Process): Spec => joinCreatedSpec(record.spec, record.pid, p);
   await runHooksInside('startContainer', hooks, { spec: record.spec, joining }, stateJson(record));
 }
 

@@ -5,7 +5,7 @@ import { atomicWriteFile } from '../../sys/fs.js';
 import { CAPABILITIES } from '../../runtime/linux.js';
 import type { Hook, Process, Spec } from '../../runtime/spec.js';
 import { runHooks, runHooksInside, type ContainerHook, type OciStateJson } from '../launch/index.js';
-import { execSpec, unstartedSpec } from '../spec/index.js';
+import { joinCreatedSpec } from '../spec/index.js';
 
 /** What a launch adds to run its spec's hooks: a launch step, and the calls around start. */
 export interface HookSteps {
@@ -66,7 +66,7 @@ export function hookSteps(
       },
     ],
     starting: async (pid) => {
-      const joining = { spec, joining: (process: Process) => execSpec(unstartedSpec(spec), pid, process) };
+      const joining = { spec, joining: (process: Process) => joinCreatedSpec(spec, pid, process) };
       await runHooksInside('startContainer', hooks.startContainer, joining, state(pid, 'created'), ORIGIN);
     },
     started: async (pid) => runHooks('poststart', hooks.poststart, state(pid, 'running'), ORIGIN).catch(warn),

@@ -26,10 +26,10 @@ export function execSpec(base: Spec, pid: number, process: Process): Spec {
 }
 
 /**
- * The spec of a container that is created but not started, to join it (startContainer hooks): its
- * cgroup namespace is made only once it starts (native/nsexec.c, after GO), so it is not joined.
+ * A process spec that joins a container that is created but not started (startContainer hooks):
+ * its cgroup namespace is made only once it starts (native/nsexec.c, after GO), so it is not joined.
  */
-export function unstartedSpec(spec: Spec): Spec {
+export function joinCreatedSpec(spec: Spec, pid: number, process: Process): Spec {
   const namespaces = (spec.linux?.namespaces ?? []).filter((ns) => ns.type !== 'cgroup');
-  return { ...spec, linux: { ...spec.linux, namespaces } };
+  return execSpec({ ...spec, linux: { ...spec.linux, namespaces } }, pid, process);
 }

@@ -4,7 +4,7 @@
  * container's namespaces; users and groups resolve against passwd/group text; an image's config
  * (Entrypoint, Cmd, Env, WorkingDir, User, Volumes, ExposedPorts) fills what the flags left open.
  *
- * Owns: buildRunSpec, withoutUserNamespace, execSpec, resolveUser, withHostUser (keep-id's passwd line),
+ * Owns: buildRunSpec, withoutUserNamespace, execSpec (joinCreatedSpec: a created container), resolveUser, withHostUser (keep-id's passwd line),
  * applyImageConfig, hostEnvironment (--env-host's blocklist), defaultRunRequest (a plain `run`'s request).
  * May import: src/runtime (spec types, capabilities), src/security (--security-opt), src/userns, src/image (types), src/sys,
  * src/cgroups (sizes), src/errors.ts. No other engine area.
