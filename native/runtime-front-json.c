@@ -302,7 +302,7 @@ int json_keys_plain(struct jv obj) {
   struct jv k, v, k2, v2;
   json_iter(&it, obj);
   for (int i = 0; json_next(&it, &k, &v); i++) {
-    if (strspn(k.p + 1, "0123456789") == k.n - 2) return 0;
+    if (k.n > 2 && strspn(k.p + 1, "0123456789") == k.n - 2) return 0; /* an index: JSON.parse moves it first */
     json_iter(&other, obj);
     for (int m = 0; m < i && json_next(&other, &k2, &v2); m++)
       if (k2.n == k.n && memcmp(k2.p, k.p, k.n) == 0) return 0;

@@ -98,10 +98,29 @@ static int str_member(struct jv obj, const char *key, char **out) {
   return 1;
 }
 
+/* OciRecord's fields (state.ts RECORD_FIELDS; test/unit/engine/oci-record-fields.test.ts holds
+ * both lists equal): a record with another one is of a newer format, for Node. */
+static const char *const RECORD_FIELDS[] = { "id", "bundle", "spec", "pid", "pidStart", "created", "status",
+                                              "cgroup", "owner", NULL };
+
+static int known_fields(struct jv obj) {
+  struct jiter it;
+  struct jv k, v;
+  json_iter(&it, obj);
+  while (json_next(&it, &k, &v)) {
+    int known = 0;
+    for (const char *const *f = RECORD_FIELDS; *f != NULL && !known; f++)
+      known = k.n == strlen(*f) + 2 && memcmp(k.p + 1, *f, k.n - 2) == 0;
+    if (!known) return 0;
+  }
+  return 1;
+}
+
 /* The fields the verbs use, of the types state.ts writes; -1 for any other shape. */
 static int fields(struct record *r) {
   struct jv owner, cgroup;
-  if (*r->root.p != '{' || !json_member(r->root, "spec", &r->spec) || *r->spec.p != '{') return -1;
+  if (*r->root.p != '{' || !known_fields(r->root)) return -1;
+  if (!json_member(r->root, "spec", &r->spec) || *r->spec.p != '{') return -1;
   if (str_member(r->root, "id", &r->id) != 1 || str_member(r->root, "status", &r->status) != 1) return -1;
   if (str_member(r->root, "created", &r->created) < 0 || int_member(r->root, "pid", &r->pid) < 0) return -1;
   json_member(r->root, "status", &r->status_raw);
