@@ -295,6 +295,38 @@ describe('start', () => {
   });
 });
 
+describe('records in forms state.ts does not write', () => {
+  it('are read as JSON.parse reads them, or handed to Node: the same answer either way', async () => {
+    const live = proc();
+    const head = `"id":"c1","bundle":"/b","pid":${live.pid},"pidStart":${processStartTime(live.pid!)},"created":"t"`;
+    const texts = [
+      `{${head},"status":"created","spec":{"annotations":{"a":"\\ud800"}}}`, // a lone surrogate
+      `{${head},"status":"running","status":"created","spec":{}}`, // a repeated key: the last counts
+      `{${head},"status":"created","spec":{"annotations":{"b":"1","2":"x"}}}`, // JSON.parse puts "2" first
+      `{${head},"status":"created","spec":{"ociVersion":"\\u0031\\/x","deep":${'['.repeat(999)}${']'.repeat(999)}}}`,
+      `{${head},"status":"created","spec":{"root":"not an object"}}`,
+      `{${head},"status":"created","spec":{},"pidfd":3}`, // a field of a newer format
+      `{${head},"status":"created","spec":{}`, // cut short
+    ];
+    const raw = Buffer.concat([
+      Buffer.from(`{${head},"status":"created","spec":{"ociVersion":"`),
+      Buffer.from([0xff, 0x41]),
+      Buffer.from('"}}'),
+    ]);
+    for (const text of [...texts, raw]) {
+      const { front } = await both(
+        (root) => {
+          mkdirSync(join(root, 'c1'));
+          writeFileSync(join(root, 'c1', 'state.json'), text);
+          return live.pid;
+        },
+        rt('state', 'c1'),
+      );
+      expect(front.exitCode === 0 || front.stderr === NOT_FOUND('c1')).toBe(true);
+    }
+  });
+});
+
 describe('what the front leaves to Node', () => {
   it('an invalid id, an unknown option, help', async () => {
     for (const args of [rt('state', 'a/b'), rt('state', '--nope', 'c1'), rt('delete', '--help')]) {
