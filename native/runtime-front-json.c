@@ -1,6 +1,6 @@
 /* The JSON of hutch-runtime-front: a strict checker of the record store's state.json (what
- * JSON.parse takes), lookups in the checked text, and strings written as JSON.stringify writes
- * them, so that what the front prints is byte for byte what the Node verbs print. */
+ * JSON.parse takes, and whether it is in JSON.stringify's own form) and lookups in the checked
+ * text, strings decoded to UTF-8 (runtime-front.c writes them back as JSON.stringify does). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -308,36 +308,4 @@ int json_keys_plain(struct jv obj) {
       if (k2.n == k.n && memcmp(k2.p, k.p, k.n) == 0) return 0;
   }
   return 1;
-}
-
-/* ---- output ---- */
-
-void out_add(struct out *o, const char *s, size_t n) {
-  if (o->len + n + 1 > o->cap) {
-    size_t cap = (o->len + n + 1) * 2;
-    char *b = realloc(o->buf, cap);
-    if (b == NULL) abort();
-    o->buf = b, o->cap = cap;
-  }
-  memcpy(o->buf + o->len, s, n);
-  o->len += n, o->buf[o->len] = 0;
-}
-
-void out_str(struct out *o, const char *s) {
-  out_add(o, s, strlen(s));
-}
-
-void out_json_str(struct out *o, const char *s, size_t n) {
-  static const char hex[] = "0123456789abcdef";
-  out_add(o, "\"", 1);
-  for (size_t i = 0; i < n; i++) {
-    unsigned char c = (unsigned char)s[i];
-    const char *esc = c == '"' ? "\\\"" : c == '\\' ? "\\\\" : c == '\b' ? "\\b" : c == '\f' ? "\\f" : c == '\n' ? "\\n"
-                    : c == '\r' ? "\\r" : c == '\t' ? "\\t" : NULL;
-    char u[7] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15], 0 };
-    if (esc != NULL) out_str(o, esc);
-    else if (c < 0x20) out_add(o, u, 6);
-    else out_add(o, (const char *)&c, 1);
-  }
-  out_add(o, "\"", 1);
 }

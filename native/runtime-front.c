@@ -18,6 +18,37 @@
 #include <unistd.h>
 #include "runtime-front.h"
 
+/* What the front prints, grown as needed; strings as JSON.stringify writes them. */
+void out_add(struct out *o, const char *s, size_t n) {
+  if (o->len + n + 1 > o->cap) {
+    size_t cap = (o->len + n + 1) * 2;
+    char *b = realloc(o->buf, cap);
+    if (b == NULL) abort();
+    o->buf = b, o->cap = cap;
+  }
+  memcpy(o->buf + o->len, s, n);
+  o->len += n, o->buf[o->len] = 0;
+}
+
+void out_str(struct out *o, const char *s) {
+  out_add(o, s, strlen(s));
+}
+
+void out_json_str(struct out *o, const char *s, size_t n) {
+  static const char hex[] = "0123456789abcdef";
+  out_add(o, "\"", 1);
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)s[i];
+    const char *esc = c == '"' ? "\\\"" : c == '\\' ? "\\\\" : c == '\b' ? "\\b" : c == '\f' ? "\\f" : c == '\n' ? "\\n"
+                    : c == '\r' ? "\\r" : c == '\t' ? "\\t" : NULL;
+    char u[7] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15], 0 };
+    if (esc != NULL) out_str(o, esc);
+    else if (c < 0x20) out_add(o, u, 6);
+    else out_add(o, (const char *)&c, 1);
+  }
+  out_add(o, "\"", 1);
+}
+
 /* `node PKG/bin/hutch runtime ARGS...`, PKG the folder above native/ (this binary's). */
 static void exec_node(char **argv) {
   char self[4096], script[4200];

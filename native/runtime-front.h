@@ -1,6 +1,7 @@
 /* hutch-runtime-front: bin/hutch-runtime's C front (runtime-front.c says what it does). Shared
- * between its files: the JSON reader and writer (runtime-front-json.c), the record store
- * (runtime-front-record.c), the command line (runtime-front-args.c) and the verbs (runtime-front.c). */
+ * between its files: the JSON reader (runtime-front-json.c), the record store (runtime-front-record.c),
+ * the command line (runtime-front-args.c), the verbs (runtime-front-verbs.c), and main, output and
+ * errors (runtime-front.c). */
 #ifndef HUTCH_RUNTIME_FRONT_H
 #define HUTCH_RUNTIME_FRONT_H
 
@@ -45,7 +46,9 @@ int json_int(struct jv v, long long *out);
 /* Whether an object's keys stay in their order through JSON.parse (no all-digit or repeated key). */
 int json_keys_plain(struct jv obj);
 
-/* Appends `s` as JSON.stringify writes a string. */
+/* ---- output (runtime-front.c) ---- */
+
+/* A growing buffer; out_json_str appends `s` as JSON.stringify writes a string. */
 struct out {
   char *buf;
   size_t len, cap;
