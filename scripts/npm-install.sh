@@ -18,6 +18,8 @@ if ! command -v make >/dev/null 2>&1 || ! command -v "${CC:-cc}" >/dev/null 2>&1
 else
   make -s -C native
 fi
+# native/hutch-runtime-front (bin/hutch-runtime's C front, built above with the helpers) is optional:
+# without it bin/hutch-runtime runs every command through Node.
 [ -f dist/bundle/cli.cjs ] && exit 0
 [ -x node_modules/.bin/tsc ] || fail "$PWD is a checkout without its npm dependencies, so dist/ cannot be built" \
   "run \`npm ci\` in $PWD first (it builds dist/), then install hutch again"

@@ -32,6 +32,7 @@ function cloneOfCheckout(dir: string, withModules: boolean): void {
     './.git',
     './native/hutch-nsexec',
     './native/hutch-forwarder',
+    './native/hutch-runtime-front',
     './test-results',
     './.vitest-results.json',
     './.vitest-summary',
@@ -70,17 +71,22 @@ describe('npm install -g of an npm pack tarball', () => {
     ]) {
       expect(files).toContain(`package/${f}`);
     }
-    expect(files.filter((f) => /^package\/((src|test|fuse|net)\/|native\/hutch-(nsexec|forwarder)$)/.test(f))).toEqual(
-      [],
-    );
+    expect(
+      files.filter((f) => /^package\/((src|test|fuse|net)\/|native\/hutch-(nsexec|forwarder|runtime-front)$)/.test(f)),
+    ).toEqual([]);
   });
 
   it('puts hutch, hutch-runtime and hutch-fs on PATH, with the helper built at install', async () => {
     expect(existsSync(join(prefix, 'lib', 'node_modules', 'hutch', 'native', 'hutch-nsexec'))).toBe(true);
     expect(existsSync(join(prefix, 'lib', 'node_modules', 'hutch', 'native', 'hutch-forwarder'))).toBe(true);
+    expect(existsSync(join(prefix, 'lib', 'node_modules', 'hutch', 'native', 'hutch-runtime-front'))).toBe(true);
     expect((await execa(bin('hutch'), ['--version'])).stdout).toBe('0.1.0');
     const features = await execa(bin('hutch-runtime'), ['features']);
     expect(JSON.parse(features.stdout)).toHaveProperty('ociVersionMin');
+    const state = await execa(bin('hutch-runtime'), ['--root', join(box.dir, 'oci'), 'state', 'none'], {
+      reject: false,
+    });
+    expect(state.stderr).toContain('container none does not exist'); // sh finds its C front through npm's symlink
     const usage = await execa(bin('hutch-fs'), [], { reject: false });
     expect(usage.exitCode).not.toBe(0);
     expect(usage.stderr.split('\n')[0]).toContain('hutch-fs: hutch-fs takes one mount point');

@@ -1,5 +1,6 @@
 // bin/hutch-runtime's own bundle entry (src/cli/runtime-main.ts): the verbs engines call on every
-// container beside create load no clipanion and no koffi, and still answer as runc's face does.
+// container beside create load no clipanion and no koffi, and still answer as runc's face does;
+// in front of it, the C front answers state, kill and delete without starting Node at all.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -41,11 +42,13 @@ process.on('exit', () => process.stderr.write('required: ' + [...seen].join(' ')
   return file;
 }
 
-const runtime = (...args: string[]) =>
+/** bin/hutch-runtime; `via` 'node' makes its C front hand every command to Node (runtime-main.ts). */
+const runtime = (...args: string[]) => runtimeVia('node', ...args);
+const runtimeVia = (via: string, ...args: string[]) =>
   execa(join(REPO, 'bin', 'hutch-runtime'), ['--root', join(box.dir, 'rt'), ...args], {
     reject: false,
     stdin: 'ignore',
-    env: { NODE_OPTIONS: `--require=${watcher()}`, HUTCH_DEBUG: '' },
+    env: { NODE_OPTIONS: `--require=${watcher()}`, HUTCH_DEBUG: '', HUTCH_RUNTIME_FRONT: via },
   });
 
 describe('the runtime entry', () => {
@@ -77,6 +80,19 @@ describe('the runtime entry', () => {
       expect(r.stderr).toMatch(/^required: /m);
       expect(r.stderr).not.toMatch(/koffi/);
     }
+  });
+
+  it('through the C front, answers state, kill and delete with no Node process at all', async () => {
+    record('c1');
+    const state = await runtimeVia('front', 'state', 'c1');
+    expect(JSON.parse(state.stdout)).toMatchObject({ id: 'c1', status: 'created', pid: sleeper.pid });
+    const kill = await runtimeVia('front', 'kill', 'c1', 'KILL');
+    const del = await runtimeVia('front', 'delete', '--force', 'c1');
+    for (const r of [state, kill, del]) {
+      expect(r.exitCode).toBe(0);
+      expect(r.stderr).not.toMatch(/^required: /m);
+    }
+    expect(existsSync(join(box.dir, 'rt', 'c1'))).toBe(false);
   });
 
   it('hands what it does not parse to the full CLI, as before', async () => {

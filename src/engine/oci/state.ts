@@ -16,6 +16,11 @@ import type { OciStateJson } from '../launch/index.js';
  * runc's model: no monitor. `create` leaves the container process waiting on a fifo and exits;
  * the caller (conmon, scrun, a shell) adopts the process as its subreaper; `start` opens the
  * fifo; state is read from ROOT/<id>/state.json and /proc.
+ *
+ * This file owns the store's format (docs/oci-records.md). native/hutch-runtime-front, what
+ * bin/hutch-runtime runs, reads and writes the same files for state, start, kill and delete: a
+ * change here (a field, a step) goes there too; test/integration/runtime-front.test.ts compares
+ * the two on the same records.
  */
 export interface OciRecord {
   id: string;
@@ -35,6 +40,15 @@ export interface OciRecord {
    */
   owner?: ProcessId;
 }
+
+/**
+ * Every field a record may have: the C front hands a record with any other field to Node, so a
+ * new field here goes into its list too (test/unit/engine/oci-record-fields.test.ts).
+ */
+export const RECORD_FIELDS: Record<keyof OciRecord, true> = {
+  ...{ id: true, bundle: true, spec: true, pid: true, pidStart: true, created: true, status: true },
+  ...{ cgroup: true, owner: true },
+};
 
 /** A process told from a later one that got its pid again. */
 export interface ProcessId {

@@ -1,0 +1,115 @@
+/* hutch-runtime-front: bin/hutch-runtime's C front (runtime-front.c says what it does). Shared
+ * between its files: the JSON reader (runtime-front-json.c), the record store (runtime-front-record.c),
+ * the command line (runtime-front-args.c), the verbs (runtime-front-verbs.c), and main, output and
+ * errors (runtime-front.c). */
+#ifndef HUTCH_RUNTIME_FRONT_H
+#define HUTCH_RUNTIME_FRONT_H
+
+#include <stddef.h>
+
+/* What a step answers: done, the container does not exist, or "let Node do this" (nothing was
+ * changed yet, so the Node verb does the whole command as if the front were not there). */
+enum outcome { DONE = 0, NOT_FOUND = 1, FALLBACK = 2 };
+
+/* ---- JSON (runtime-front-json.c) ---- */
+
+/* The text of one value of a checked document (first byte tells its type). */
+struct jv {
+  const char *p;
+  size_t n;
+};
+
+/* Checks a whole document as JSON.parse would take it, and whether it is exactly what
+ * JSON.stringify(JSON.parse(text)) + "\n" gives back (canonical): no white space, integers of at
+ * most 15 digits, the escapes JSON.stringify writes, no duplicate or all-digit keys. -1 for text
+ * JSON.parse refuses and for what it takes but this reader does not (lone surrogates, invalid
+ * UTF-8, deep nesting): the caller then hands the command to Node. */
+int json_check(const char *text, size_t len, struct jv *root, int *canonical);
+
+/* The value of `key` in object `obj` (the last one, as JSON.parse keeps); 0 when absent. */
+int json_member(struct jv obj, const char *key, struct jv *out);
+
+/* Walks an object's members or an array's items: json_next gives 0 at the end. */
+struct jiter {
+  const char *p;
+};
+void json_iter(struct jiter *it, struct jv container);
+int json_next(struct jiter *it, struct jv *key, struct jv *value);
+
+/* A string value decoded to UTF-8 (malloc'd, NUL-terminated; *len without it); -1 for a lone
+ * surrogate or a value that is not a string. */
+int json_str(struct jv v, char **out, size_t *len);
+
+/* An integer as JSON.stringify writes one (no fraction or exponent, <= 15 digits); 0 otherwise. */
+int json_int(struct jv v, long long *out);
+
+/* Whether an object's keys stay in their order through JSON.parse (no all-digit or repeated key). */
+int json_keys_plain(struct jv obj);
+
+/* ---- output (runtime-front.c) ---- */
+
+/* A growing buffer; out_json_str appends `s` as JSON.stringify writes a string. */
+struct out {
+  char *buf;
+  size_t len, cap;
+};
+void out_add(struct out *o, const char *s, size_t n);
+void out_str(struct out *o, const char *s);
+void out_json_str(struct out *o, const char *s, size_t n);
+
+/* ---- the record store (runtime-front-record.c) ---- */
+
+/* A record (src/engine/oci/state.ts, OciRecord) as the verbs need it. */
+struct record {
+  char *text;
+  size_t len;
+  int canonical;
+  struct jv root, spec, status_raw;
+  char *id, *status, *created; /* created NULL when absent */
+  long long pid, pid_start, owner_pid, owner_start;
+  int has_pid_start, has_owner, owner_has_start, has_cgroup;
+};
+
+int same_process(long long pid, int has_start, long long start);
+const char *oci_status(const struct record *r);
+/* Reads ROOT/ID/state.json; a leftover of a killed runtime is removed and is NOT_FOUND. */
+enum outcome read_record(const char *root, const char *id, struct record *r);
+/* Claims ROOT/ID by renaming it away and removes it (no cgroup or hooks: checked before). */
+void remove_entry(const char *root, const struct record *r);
+/* Whether removing the entry needs Node (a cgroup, poststop hooks). */
+int removal_needs_node(const struct record *r);
+/* 1 when spec.hooks.KIND has hooks or is anything but absent or []: the command goes to Node. */
+int hooks_need_node(const struct record *r, const char *kind);
+/* runc's delete of a folder without state.json, under the root's lock (state.ts ociLockFile). */
+void remove_bare_entry(const char *root, const char *id);
+/* Writes ROOT/ID/state.json as state.ts's writeRecord does (a temporary file, then rename). */
+int write_record_text(const char *root, const char *id, const char *text, size_t len);
+int valid_id(const char *id);
+void rm_tree(const char *path);
+
+/* ---- the command line (runtime-front-args.c) ---- */
+
+struct args {
+  const char *root, *log, *log_format, *verb, *id, *signal;
+  int force;
+};
+
+/* 0, or -1 for a line the front leaves to Node. */
+int parse_args(int argc, char **argv, struct args *a);
+/* A signal number, or -1 for a name the front leaves to Node (which takes it or refuses it). */
+int parse_signal(const char *value);
+
+/* ---- the verbs (runtime-front-verbs.c) and their errors (runtime-front.c) ---- */
+
+#define USAGE_ERROR 125 /* HutchError's exit status */
+
+/* Each returns the exit status, or -1 to hand the command to Node (nothing changed yet). */
+int verb_state(const struct args *a, const char *root);
+int verb_kill(const struct args *a, const char *root);
+int verb_delete(const struct args *a, const char *root);
+int verb_start(const struct args *a, const char *root);
+/* Prints `hutch: MSG` (fmt with the id and `what`) and `hint: HINT`, logs it (--log); 125. */
+int fail(const struct args *a, const char *hint, const char *fmt, const char *id, const char *what);
+int not_found(const struct args *a);
+
+#endif
