@@ -1,9 +1,9 @@
-import { constants, fstatSync, fsyncSync, openSync, closeSync } from 'node:fs';
+import { constants, fstatSync, fsyncSync, openSync, closeSync, readSync } from 'node:fs';
 import { callerOf, reply, type LowLevelHandlers } from './libfuse.js';
 import {
   ENTRY_SIZE,
   FILE_INFO_SIZE,
-  packDirent,
+  listingSlice,
   packEntryHead,
   packFdBufvec,
   packFileInfo,
@@ -129,10 +129,15 @@ function nameOps({ u, guard, entry, attrReply, ok, miss }: Ctx): Partial<LowLeve
   };
 }
 
+// Reads up to this size reply from memory (pread + writev: two system calls); larger ones splice
+// (vmsplice, splice in, splice out), which saves copying only where there is much to copy.
+const SMALL_READ = 16384;
+
 /** Open files: reads and writes go straight between the fd and libfuse's buffers. */
 function fileOps({ u, timeout, guard, ok, packNodeEntry }: Ctx): Partial<LowLevelHandlers> {
   const fi = Buffer.alloc(FILE_INFO_SIZE);
   const bufv = Buffer.alloc(64);
+  const small = Buffer.alloc(SMALL_READ);
   return {
     open: guard((req, ino, flags) => {
       const n = u.node(ino);
@@ -153,7 +158,12 @@ function fileOps({ u, timeout, guard, ok, packNodeEntry }: Ctx): Partial<LowLeve
         packFileInfo(fh, { keepCache: true }, fi),
       );
     }),
-    read: guard((req, _ino, size, off, fh) => void reply.data(req, packFdBufvec(u.fd(fh), size, off, bufv), 0)),
+    read: guard((req, _ino, size, off, fh) => {
+      const fd = u.fd(fh);
+      if (size > SMALL_READ) return void reply.data(req, packFdBufvec(fd, size, off, bufv), 0);
+      const n = readSync(fd, small, 0, size, off);
+      reply.buf(req, small, n);
+    }),
     write: guard((req, _ino, data, size, off, fh) => void reply.write(req, pwritePointer(u.fd(fh), data, size, off))),
     release: guard((req, _ino, fh) => (u.release(fh), ok(req))),
     fsync: guard((req, ino, datasync, fh) => {
@@ -180,16 +190,10 @@ function dirOps({ u, guard, ok }: Ctx): Partial<LowLevelHandlers> {
       reply.open(req, packFileInfo(fh, { keepCache: true, cacheReaddir: true }));
     }),
     readdir: guard((req, _ino, size, off, fh) => {
-      const entries = u.dirs.get(fh) ?? [];
-      const buf = Buffer.alloc(size);
-      let at = 0;
-      for (let i = off; i < entries.length; i++) {
-        const e = entries[i]!;
-        const next = packDirent(buf, at, B(e.name), e.ino, e.type, i + 1);
-        if (next < 0) break;
-        at = next;
-      }
-      reply.buf(req, buf, at);
+      const d = u.dirs.get(fh);
+      if (d === undefined) return void reply.buf(req, null, 0);
+      const [start, end] = listingSlice(d, off, size);
+      reply.buf(req, d.buf.subarray(start, end), end - start);
     }),
     releasedir: guard((req, _ino, fh) => (u.dirs.delete(fh), ok(req))),
   };
