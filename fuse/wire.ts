@@ -141,11 +141,11 @@ export interface PackedDir {
 }
 
 /**
- * Packs a listing for readdir (offset = entries already read): one buffer per open directory,
+ * Packs a listing for readdir (offset = `base` + entries already read): one buffer per listing,
  * each READDIR replied with a slice of it (no allocation per request; the kernel asks for
  * getdents' buffer size, 32 KiB for glibc's readdir).
  */
-export function packListing(entries: readonly { name: string; ino: number; type: number }[]): PackedDir {
+export function packListing(entries: readonly { name: string; ino: number; type: number }[], base = 0): PackedDir {
   const ends = new Uint32Array(entries.length);
   let total = 0;
   for (let i = 0; i < entries.length; i++) ends[i] = total += (24 + entries[i]!.name.length + 7) & ~7;
@@ -154,7 +154,7 @@ export function packListing(entries: readonly { name: string; ino: number; type:
   for (let i = 0; i < entries.length; i++) {
     const e = entries[i]!;
     put64(buf, e.ino, at);
-    put64(buf, i + 1, at + 8);
+    put64(buf, base + i + 1, at + 8);
     buf.writeUInt32LE(e.name.length, at + 16);
     buf.writeUInt32LE((e.type >>> 12) & 0xf, at + 20);
     buf.write(e.name, at + 24, 'latin1');
