@@ -129,7 +129,13 @@ function nameOps({ u, guard, entry, attrReply, ok, miss, changing }: Ctx): Parti
     symlink: guard((req, target, p, name) =>
       entry(req, make(u, changing(p), name, 0o120777, 0, callerOf(req), B(target))),
     ),
-    rename: guard((req, p, name, np, nn, flags) => (rename(u, changing(p), name, changing(np), nn, flags), ok(req))),
+    rename: guard((req, p, name, np, nn, flags) => {
+      const [from, to] = [changing(p), changing(np)];
+      // A moved (or exchanged) directory's listing names its old parent as '..'.
+      for (const n of [from.children.get(name), to.children.get(nn)]) if (n !== undefined) u.listings.changed(n);
+      rename(u, from, name, to, nn, flags);
+      ok(req);
+    }),
     link: guard((req, ino, np, nn) => entry(req, link(u, u.node(ino), changing(np), nn))),
     statfs: guard((req) => void reply.statfs(req, packStatvfs(u.statfs()))),
   };
