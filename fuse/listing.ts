@@ -1,5 +1,4 @@
 import { listingSlice, packListing, type PackedDir } from './wire.js';
-import type { DirEntry } from './union.js';
 import type { Node } from './node.js';
 
 /**
@@ -12,6 +11,9 @@ import type { Node } from './node.js';
  * entry once, as with a snapshot per open. Snapshots go with the node (a WeakMap); the last
  * KEPT of a directory are kept.
  */
+/** What a listing holds: names, inode numbers and types (Union.list's entries). */
+type Entries = Parameters<typeof packListing>[0];
+
 const GEN = 2 ** 32;
 const KEPT = 8;
 /** Generations wrap (offsets stay below 2^52): a reader would have to pause through a million. */
@@ -34,7 +36,7 @@ export class Listings {
   }
 
   /** The listing bytes of a READDIR at `off` of at most `size` bytes; `list` merges the directory. */
-  read(dir: Node, off: number, size: number, list: () => DirEntry[]): Buffer {
+  read(dir: Node, off: number, size: number, list: () => Entries): Buffer {
     const gen = Math.floor(off / GEN);
     let snap = off === 0 ? this.current(dir, list) : this.dirs.get(dir)?.byGen.get(gen);
     // Only after KEPT newer snapshots of a changed directory: list again, best effort.
@@ -43,7 +45,7 @@ export class Listings {
     return snap.buf.subarray(start, end);
   }
 
-  private current(dir: Node, list: () => DirEntry[]): PackedDir {
+  private current(dir: Node, list: () => Entries): PackedDir {
     let s = this.dirs.get(dir);
     const last = s?.byGen.get(s.gen);
     if (s !== undefined && !s.stale && last !== undefined) return last;
