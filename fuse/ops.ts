@@ -1,4 +1,4 @@
-import { constants, fstatSync, fsyncSync, openSync, closeSync, readSync } from 'node:fs';
+import { constants, fstatSync, fsyncSync, openSync, closeSync } from 'node:fs';
 import { callerOf, reply, type LowLevelHandlers } from './libfuse.js';
 import {
   ENTRY_SIZE,
@@ -141,15 +141,10 @@ function nameOps({ u, guard, entry, attrReply, ok, miss, changing }: Ctx): Parti
   };
 }
 
-// Reads up to this size reply from memory (pread + writev: two system calls); larger ones splice
-// (vmsplice, splice in, splice out), which saves copying only where there is much to copy.
-const SMALL_READ = 16384;
-
 /** Open files: reads and writes go straight between the fd and libfuse's buffers. */
 function fileOps({ u, timeout, guard, ok, packNodeEntry, changing }: Ctx): Partial<LowLevelHandlers> {
   const fi = Buffer.alloc(FILE_INFO_SIZE);
   const bufv = Buffer.alloc(64);
-  const small = Buffer.alloc(SMALL_READ);
   return {
     open: guard((req, ino, flags) => {
       const n = u.node(ino);
@@ -170,12 +165,7 @@ function fileOps({ u, timeout, guard, ok, packNodeEntry, changing }: Ctx): Parti
         packFileInfo(fh, { keepCache: true }, fi),
       );
     }),
-    read: guard((req, _ino, size, off, fh) => {
-      const fd = u.fd(fh);
-      if (size > SMALL_READ) return void reply.data(req, packFdBufvec(fd, size, off, bufv), 0);
-      const n = readSync(fd, small, 0, size, off);
-      reply.buf(req, small, n);
-    }),
+    read: guard((req, _ino, size, off, fh) => void reply.data(req, packFdBufvec(u.fd(fh), size, off, bufv), 0)),
     write: guard((req, _ino, data, size, off, fh) => void reply.write(req, pwritePointer(u.fd(fh), data, size, off))),
     release: guard((req, _ino, fh) => (u.release(fh), ok(req))),
     fsync: guard((req, ino, datasync, fh) => {
