@@ -42,7 +42,7 @@ interface Ctx {
   ok(req: bigint): void;
   /** Notes a lookup's miss for the next request. */
   miss(parent: Node, name: string): void;
-  /** The directory whose entries a request changes (its listing is taken again). */
+  /** A node a request changes the entries (or opacity, by xattr) of: its listing is taken again. */
   changing(id: number): Node;
 }
 
