@@ -57,6 +57,8 @@ mountfs() { # fs
   if [ -n "$pid" ]; then for _ in $(seq 100); do grep -q " $mnt " /proc/self/mountinfo && break; sleep 0.05; done; fi
 }
 cpu() { [ -n "$pid" ] && awk '{printf "%.2f", ($14 + $15) / 100}' "/proc/$pid/stat" || echo 0; }
+# The daemon's peak resident memory (MB) over the mount's life, read before unmounting.
+hwm() { [ -n "$pid" ] && awk '/^VmHWM/ {printf "%.0f", $2 / 1024}' "/proc/$pid/status" || echo 0; }
 umountfs() { umount "$mnt"; [ -z "$pid" ] || wait "$pid" || true; }
 work() { # name
   case $1 in
@@ -76,9 +78,9 @@ for fs in $fses; do
   for w in $works; do
     for r in $(seq "$runs"); do
       mountfs "$fs"
-      c0=$(cpu); s=$(date +%s.%N); work "$w"; e=$(date +%s.%N); c1=$(cpu)
+      c0=$(cpu); s=$(date +%s.%N); work "$w"; e=$(date +%s.%N); c1=$(cpu); m=$(hwm)
       umountfs
-      echo "$fs $w $(awk -v s="$s" -v e="$e" 'BEGIN {printf "%.3f", e - s}') $(awk -v a="$c0" -v b="$c1" 'BEGIN {printf "%.2f", b - a}')"
+      echo "$fs $w $(awk -v s="$s" -v e="$e" 'BEGIN {printf "%.3f", e - s}') $(awk -v a="$c0" -v b="$c1" 'BEGIN {printf "%.2f", b - a}') $m"
     done
   done
 done
@@ -90,7 +92,7 @@ INNER
 pin=(); [ -z "${CPUS:-}" ] || pin=(taskset -c "$CPUS")
 out=$(cd /tmp && "${pin[@]}" runuser -u "$user" -- unshare --user --map-root-user --mount bash "$inner" "$dir" "$repo" "$runs" "$fses" "$works")
 rm -f "$inner"
-# The raw rows (fs workload wall cpu), for a later look; BENCH_RAW names the file.
+# The raw rows (fs workload wall cpu peak-rss-MB), for a later look; BENCH_RAW names the file.
 [ -z "${BENCH_RAW:-}" ] || echo "$out" > "$BENCH_RAW"
 # A file system left out of the run (FS=...) has no rows: it shows as 0.
 median() { sort -n | awk '{a[NR]=$1} END {print NR == 0 ? 0 : (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
@@ -103,3 +105,4 @@ for w in $works; do
   printf '%-11s %7.3f [%5.2f] %7.3f [%5.2f] %9.3f [%5.2f] %9.3f %11s %11s %10s\n' "$w" "$h" "$(col hutch $w 4)" "$i" "$(col hutch-index $w 4)" "$f" "$(col fuse-overlayfs $w 4)" "$o" \
     "$(ratio "$h" "$f")" "$(ratio "$i" "$f")" "$(ratio "$h" "$o")"
 done
+echo "daemon peak RSS, MB (median): $(for f in hutch hutch-index fuse-overlayfs; do printf '%s' "$f"; for w in $works; do printf ' %s=%s' "$w" "$(col "$f" "$w" 5)"; done; printf '; '; done)"

@@ -3,7 +3,6 @@ import { callerOf, reply, type LowLevelHandlers } from './libfuse.js';
 import {
   ENTRY_SIZE,
   FILE_INFO_SIZE,
-  packDirent,
   packEntryHead,
   packFdBufvec,
   packFileInfo,
@@ -15,7 +14,7 @@ import { create, link, make, remove, rename } from './mutate.js';
 import { setXattr, getXattr, listXattr, removeXattr } from './xattrops.js';
 import { setattr } from './setattr.js';
 import { B } from './attr.js';
-import { ENODATA, ENOENT, ENOTDIR, toErrno } from './errno.js';
+import { ENODATA, ENOENT, ENOSYS, ENOTDIR, toErrno } from './errno.js';
 import { pwritePointer, fdatasync } from '../src/sys/fsx.js';
 import type { Node } from './node.js';
 import type { Union } from './union.js';
@@ -43,6 +42,8 @@ interface Ctx {
   ok(req: bigint): void;
   /** Notes a lookup's miss for the next request. */
   miss(parent: Node, name: string): void;
+  /** A node a request changes the entries (or opacity, by xattr) of: its listing is taken again. */
+  changing(id: number): Node;
 }
 
 function context(u: Union, timeout: number, log: (e: unknown) => void): Ctx {
@@ -91,11 +92,16 @@ function context(u: Union, timeout: number, log: (e: unknown) => void): Ctx {
     },
     ok: (req) => void reply.err(req, 0),
     miss: (parent, name) => void (missed = { parent, name }),
+    changing(id) {
+      const n = u.node(id);
+      u.listings.changed(n);
+      return n;
+    },
   };
 }
 
 /** Names: lookup, attributes and everything that adds, removes or renames an entry. */
-function nameOps({ u, guard, entry, attrReply, ok, miss }: Ctx): Partial<LowLevelHandlers> {
+function nameOps({ u, guard, entry, attrReply, ok, miss, changing }: Ctx): Partial<LowLevelHandlers> {
   return {
     lookup: guard((req, parent, name) => {
       // Negative lookups are frequent (every create): no exception on that path.
@@ -114,23 +120,29 @@ function nameOps({ u, guard, entry, attrReply, ok, miss }: Ctx): Partial<LowLeve
       attrReply(req, n);
     }),
     readlink: guard((req, ino) => void reply.readlink(req, Buffer.concat([u.readlink(u.node(ino)), Buffer.alloc(1)]))),
-    mknod: guard((req, p, name, mode, rdev) => entry(req, make(u, u.node(p), name, mode, rdev, callerOf(req)))),
+    mknod: guard((req, p, name, mode, rdev) => entry(req, make(u, changing(p), name, mode, rdev, callerOf(req)))),
     mkdir: guard((req, p, name, mode) =>
-      entry(req, make(u, u.node(p), name, 0o040000 | (mode & 0o7777), 0, callerOf(req))),
+      entry(req, make(u, changing(p), name, 0o040000 | (mode & 0o7777), 0, callerOf(req))),
     ),
-    unlink: guard((req, p, name) => (remove(u, u.node(p), name, false), ok(req))),
-    rmdir: guard((req, p, name) => (remove(u, u.node(p), name, true), ok(req))),
+    unlink: guard((req, p, name) => (remove(u, changing(p), name, false), ok(req))),
+    rmdir: guard((req, p, name) => (remove(u, changing(p), name, true), ok(req))),
     symlink: guard((req, target, p, name) =>
-      entry(req, make(u, u.node(p), name, 0o120777, 0, callerOf(req), B(target))),
+      entry(req, make(u, changing(p), name, 0o120777, 0, callerOf(req), B(target))),
     ),
-    rename: guard((req, p, name, np, nn, flags) => (rename(u, u.node(p), name, u.node(np), nn, flags), ok(req))),
-    link: guard((req, ino, np, nn) => entry(req, link(u, u.node(ino), u.node(np), nn))),
+    rename: guard((req, p, name, np, nn, flags) => {
+      const [from, to] = [changing(p), changing(np)];
+      // A moved (or exchanged) directory's listing names its old parent as '..'.
+      for (const n of [from.children.get(name), to.children.get(nn)]) if (n !== undefined) u.listings.changed(n);
+      rename(u, from, name, to, nn, flags);
+      ok(req);
+    }),
+    link: guard((req, ino, np, nn) => entry(req, link(u, u.node(ino), changing(np), nn))),
     statfs: guard((req) => void reply.statfs(req, packStatvfs(u.statfs()))),
   };
 }
 
 /** Open files: reads and writes go straight between the fd and libfuse's buffers. */
-function fileOps({ u, timeout, guard, ok, packNodeEntry }: Ctx): Partial<LowLevelHandlers> {
+function fileOps({ u, timeout, guard, ok, packNodeEntry, changing }: Ctx): Partial<LowLevelHandlers> {
   const fi = Buffer.alloc(FILE_INFO_SIZE);
   const bufv = Buffer.alloc(64);
   return {
@@ -145,7 +157,7 @@ function fileOps({ u, timeout, guard, ok, packNodeEntry }: Ctx): Partial<LowLeve
       reply.open(req, packFileInfo(fh, { keepCache }, fi));
     }),
     create: guard((req, p, name, mode, flags) => {
-      const [n, fh] = create(u, u.node(p), name, 0o100000 | (mode & 0o7777), flags, callerOf(req));
+      const [n, fh] = create(u, changing(p), name, 0o100000 | (mode & 0o7777), flags, callerOf(req));
       n.nlookup++;
       reply.create(
         req,
@@ -165,46 +177,37 @@ function fileOps({ u, timeout, guard, ok, packNodeEntry }: Ctx): Partial<LowLeve
   };
 }
 
-/** Directory listings: a snapshot per open handle, merged once, cached by the kernel. */
+/**
+ * Directory listings with no open handle (fuse/listing.ts): opendir answers ENOSYS once, and the
+ * kernel then sends neither OPENDIR nor RELEASEDIR and caches listings itself.
+ */
 function dirOps({ u, guard, ok }: Ctx): Partial<LowLevelHandlers> {
   return {
-    opendir: guard((req, ino) => {
+    opendir: guard((req) => void reply.err(req, ENOSYS)),
+    readdir: guard((req, ino, size, off) => {
       const n = u.node(ino);
       if (n.type !== 0o040000) return void reply.err(req, ENOTDIR);
-      const parentIno = n.parent === undefined ? n.ino : n.parent.ino || 1;
-      const fh = u.openDir([
+      const b = u.listings.read(n, off, size, () => [
         { name: '.', ino: n.ino || 1, type: 0o040000 },
-        { name: '..', ino: parentIno, type: 0o040000 },
+        { name: '..', ino: n.parent === undefined ? n.ino : n.parent.ino || 1, type: 0o040000 },
         ...u.list(n),
       ]);
-      reply.open(req, packFileInfo(fh, { keepCache: true, cacheReaddir: true }));
+      reply.buf(req, b, b.length);
     }),
-    readdir: guard((req, _ino, size, off, fh) => {
-      const entries = u.dirs.get(fh) ?? [];
-      const buf = Buffer.alloc(size);
-      let at = 0;
-      for (let i = off; i < entries.length; i++) {
-        const e = entries[i]!;
-        const next = packDirent(buf, at, B(e.name), e.ino, e.type, i + 1);
-        if (next < 0) break;
-        at = next;
-      }
-      reply.buf(req, buf, at);
-    }),
-    releasedir: guard((req, _ino, fh) => (u.dirs.delete(fh), ok(req))),
+    releasedir: guard((req) => ok(req)),
   };
 }
 
-function xattrOps({ u, guard, ok }: Ctx): Partial<LowLevelHandlers> {
+function xattrOps({ u, guard, ok, changing }: Ctx): Partial<LowLevelHandlers> {
   return {
-    setxattr: guard((req, ino, name, value, flags) => (setXattr(u, u.node(ino), name, value, flags), ok(req))),
+    setxattr: guard((req, ino, name, value, flags) => (setXattr(u, changing(ino), name, value, flags), ok(req))),
     getxattr: guard((req, ino, name, size) => {
       const v = getXattr(u, u.node(ino), name);
       if (v === undefined) reply.err(req, ENODATA);
       else sized(req, v, size);
     }),
     listxattr: guard((req, ino, size) => sized(req, listXattr(u, u.node(ino)), size)),
-    removexattr: guard((req, ino, name) => (removeXattr(u, u.node(ino), name), ok(req))),
+    removexattr: guard((req, ino, name) => (removeXattr(u, changing(ino), name), ok(req))),
   };
 }
 

@@ -16,6 +16,7 @@ import { EBADF, ENOENT, ENOTDIR, FsError } from './errno.js';
 import { isWhiteoutDevice, whiteoutTarget, WH_PREFIX } from './whiteout.js';
 import { isOpaque, type UpperStyle } from './upper.js';
 import { copyUpEntry } from './copyup.js';
+import { Listings } from './listing.js';
 import type { Attr } from './wire.js';
 import type { IdShift } from './idmap.js';
 import { lstatRaw } from '../src/sys/stat.js';
@@ -67,7 +68,7 @@ export class Union {
   readonly nodes: NodeTable;
   readonly inos = new InoMap();
   readonly handles = new Map<number, Handle>();
-  readonly dirs = new Map<number, DirEntry[]>();
+  readonly listings = new Listings();
   /** The fd create() opened on a node's new upper file, while open: attributes by fstat. */
   private readonly creatorFds = new Map<Node, number>();
   private nextFh = 1;
@@ -238,13 +239,6 @@ export class Union {
       h.gen = -1;
     }
     return h.fd;
-  }
-
-  /** Keeps a directory listing for readdir calls on one handle. */
-  openDir(entries: DirEntry[]): number {
-    const fh = this.nextFh++;
-    this.dirs.set(fh, entries);
-    return fh;
   }
 
   release(fh: number): void {

@@ -134,18 +134,39 @@ export function packFdBufvec(fd: number, size: number, pos: number, buf = Buffer
   return buf;
 }
 
+/** A directory listing packed once as struct fuse_dirents; entry i ends at byte ends[i]. */
+export interface PackedDir {
+  buf: Buffer;
+  ends: Uint32Array;
+}
+
 /**
- * Appends one struct fuse_dirent (ino, next offset, name length, type, name, 8-byte aligned),
- * as fuse_add_direntry would; returns the new length, or -1 when it does not fit.
+ * Packs a listing for readdir (offset = `base` + entries already read): one buffer per listing,
+ * each READDIR replied with a slice of it (no allocation per request; the kernel asks for
+ * getdents' buffer size, 32 KiB for glibc's readdir).
  */
-export function packDirent(buf: Buffer, at: number, name: Buffer, ino: number, mode: number, nextOff: number): number {
-  const len = (24 + name.length + 7) & ~7;
-  if (at + len > buf.length) return -1;
-  put64(buf, ino, at);
-  put64(buf, nextOff, at + 8);
-  buf.writeUInt32LE(name.length, at + 16);
-  buf.writeUInt32LE((mode >>> 12) & 0xf, at + 20);
-  name.copy(buf, at + 24);
-  buf.fill(0, at + 24 + name.length, at + len);
-  return at + len;
+export function packListing(entries: readonly { name: string; ino: number; type: number }[], base = 0): PackedDir {
+  const ends = new Uint32Array(entries.length);
+  let total = 0;
+  for (let i = 0; i < entries.length; i++) ends[i] = total += (24 + entries[i]!.name.length + 7) & ~7;
+  const buf = Buffer.alloc(total);
+  let at = 0;
+  for (let i = 0; i < entries.length; i++) {
+    const e = entries[i]!;
+    put64(buf, e.ino, at);
+    put64(buf, base + i + 1, at + 8);
+    buf.writeUInt32LE(e.name.length, at + 16);
+    buf.writeUInt32LE((e.type >>> 12) & 0xf, at + 20);
+    buf.write(e.name, at + 24, 'latin1');
+    at = ends[i]!;
+  }
+  return { buf, ends };
+}
+
+/** The bytes of a packed listing from entry `off` that fit in `size`: [start, end). */
+export function listingSlice(d: PackedDir, off: number, size: number): [number, number] {
+  const start = off === 0 ? 0 : (d.ends[off - 1] ?? d.buf.length);
+  let end = start;
+  for (let i = off; i < d.ends.length && d.ends[i]! - start <= size; i++) end = d.ends[i]!;
+  return [start, end];
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { isReservedName, isWhiteoutDevice, whiteoutTarget } from '../../../fuse/whiteout.js';
 import { applyOverrideMode, formatOverrideStat, isPrivateXattr, parseOverrideStat } from '../../../fuse/xattr.js';
-import { ENTRY_SIZE, packDirent, packEntryHead, packFileInfo, packStat } from '../../../fuse/wire.js';
+import { ENTRY_SIZE, listingSlice, packEntryHead, packFileInfo, packListing, packStat } from '../../../fuse/wire.js';
 import { buildIndexedTree } from '../../../fuse/lookup.js';
 import { InoMap, lowerAttr } from '../../../fuse/attr.js';
 import { EntryKind, OPAQUE, type IndexEntry } from '../../../fuse/layer-index.js';
@@ -48,12 +48,20 @@ describe('whiteout and xattr rules', () => {
 });
 
 describe('wire packing', () => {
-  it('packs dirents 8-byte aligned and stops when full', () => {
-    const buf = Buffer.alloc(64);
-    const at = packDirent(buf, 0, Buffer.from('abc'), 7, 0o040000, 1);
-    expect(at).toBe(32);
-    expect(buf.readUInt32LE(20)).toBe(4);
-    expect(packDirent(buf, at, Buffer.from('x'.repeat(20)), 8, 0o100000, 2)).toBe(-1);
+  it('packs dirents 8-byte aligned and slices whole entries that fit', () => {
+    const d = packListing([
+      { name: 'abc', ino: 7, type: 0o040000 },
+      { name: 'x'.repeat(20), ino: 8, type: 0o100000 },
+      { name: '\xe9', ino: 9, type: 0o100000 },
+    ]);
+    expect([...d.ends]).toEqual([32, 80, 112]);
+    expect(d.buf.readUInt32LE(20)).toBe(4);
+    expect(d.buf.readUInt32LE(32 + 8)).toBe(2);
+    expect(d.buf.subarray(80 + 24, 80 + 25)).toEqual(Buffer.from([0xe9]));
+    expect(listingSlice(d, 0, 64)).toEqual([0, 32]);
+    expect(listingSlice(d, 1, 4096)).toEqual([32, 112]);
+    expect(listingSlice(d, 3, 4096)).toEqual([112, 112]);
+    expect(listingSlice(d, 9, 4096)).toEqual([112, 112]);
   });
 
   it('puts node ids, timeouts and handle bits where libfuse reads them', () => {

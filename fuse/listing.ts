@@ -1,0 +1,60 @@
+import { listingSlice, packListing, type PackedDir } from './wire.js';
+import type { Node } from './node.js';
+
+/**
+ * Directory listings without OPENDIR/RELEASEDIR (the kernel stops sending both once opendir
+ * answers ENOSYS, and caches listings as if cache_readdir were set): two requests fewer a
+ * directory. Without an open handle to hold a snapshot, the snapshot belongs to the directory:
+ * a READDIR from offset 0 takes one (or reuses the last while nothing changed), and the offsets
+ * it hands out name it (generation * 2^32 + entry index), so a reader part-way through keeps
+ * its snapshot while entries are added or removed (busybox rm -r unlinks as it reads): every
+ * entry once, as with a snapshot per open. Snapshots go with the node (a WeakMap); the last
+ * KEPT of a directory are kept.
+ */
+/** What a listing holds: names, inode numbers and types (Union.list's entries). */
+type Entries = Parameters<typeof packListing>[0];
+
+const GEN = 2 ** 32;
+const KEPT = 8;
+/** Generations wrap (offsets stay below 2^52): a reader would have to pause through a million. */
+const GENS = 2 ** 20;
+
+interface Snapshots {
+  /** The newest generation, and whether the directory changed since it was taken. */
+  gen: number;
+  stale: boolean;
+  byGen: Map<number, PackedDir>;
+}
+
+export class Listings {
+  private readonly dirs = new WeakMap<Node, Snapshots>();
+
+  /** Notes that entries of `dir` were added, removed or replaced: the next read from 0 lists again. */
+  changed(dir: Node): void {
+    const s = this.dirs.get(dir);
+    if (s !== undefined) s.stale = true;
+  }
+
+  /** The listing bytes of a READDIR at `off` of at most `size` bytes; `list` merges the directory. */
+  read(dir: Node, off: number, size: number, list: () => Entries): Buffer {
+    const gen = Math.floor(off / GEN);
+    let snap = off === 0 ? this.current(dir, list) : this.dirs.get(dir)?.byGen.get(gen);
+    // Only after KEPT newer snapshots of a changed directory: list again, best effort.
+    snap ??= packListing(list(), gen * GEN);
+    const [start, end] = listingSlice(snap, off - gen * GEN, size);
+    return snap.buf.subarray(start, end);
+  }
+
+  private current(dir: Node, list: () => Entries): PackedDir {
+    let s = this.dirs.get(dir);
+    const last = s?.byGen.get(s.gen);
+    if (s !== undefined && !s.stale && last !== undefined) return last;
+    if (s === undefined) this.dirs.set(dir, (s = { gen: 0, stale: false, byGen: new Map() }));
+    else s.gen = (s.gen + 1) % GENS;
+    s.stale = false;
+    const snap = packListing(list(), s.gen * GEN);
+    s.byGen.set(s.gen, snap);
+    s.byGen.delete((s.gen - KEPT + GENS) % GENS);
+    return snap;
+  }
+}
