@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { pipe } from '../../sys/pipe.js';
 import { shortSocketPath } from '../store/index.js';
+import { serverFd } from './handover.js';
 
 /**
  * The stdin of a detached container started with `-i`: the monitor holds the writing end of the
@@ -23,6 +24,8 @@ export interface HeldStdin {
   input?: NodeJS.ReadableStream;
   afterCreate(): void;
   close(): void;
+  /** What the C waiter takes over (handover.ts): the socket's listening fd and the pipe's writing end. */
+  handover?: { listenFd: number; writeFd: number; path: string };
 }
 
 export async function holdStdin(runDir: string, terminal: boolean): Promise<HeldStdin> {
@@ -36,7 +39,13 @@ export async function holdStdin(runDir: string, terminal: boolean): Promise<Held
   writer.on('error', () => undefined); // EPIPE once the container closed its stdin: input is dropped
   writer.unref();
   const server = await serve(stdinSocketPath(runDir), (c) => void writer.write(c));
-  return { fd: ends.read, afterCreate: () => closeSync(ends.read), close: () => (server.close(), writer.destroy()) };
+  const listenFd = serverFd(server);
+  return {
+    fd: ends.read,
+    afterCreate: () => closeSync(ends.read),
+    close: () => (server.close(), writer.destroy()),
+    handover: listenFd === undefined ? undefined : { listenFd, writeFd: ends.write, path: stdinSocketPath(runDir) },
+  };
 }
 
 function serve(path: string, sink: (chunk: Buffer) => void): Promise<Server> {
