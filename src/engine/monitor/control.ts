@@ -1,5 +1,6 @@
 import { rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { shortSocketPath } from '../store/index.js';
 import type { SerializedError } from './monitor.js';
 
@@ -65,3 +66,11 @@ export function listen(path: string, starter: StartGate): Promise<Server> {
   }).finally(() => short.close());
 }
 
+/** Resolves once no request is open on `server` (its replies are out), or after ~2 s. */
+export async function settled(server: Server): Promise<void> {
+  for (let round = 0; round < 200; round++) {
+    const open = await new Promise<number>((resolve) => server.getConnections((e, n) => resolve(e ? 0 : n)));
+    if (open === 0) return;
+    await sleep(10);
+  }
+}

@@ -21,7 +21,7 @@ import { holdStdin } from './stdin-socket.js';
 import { launchFromRecord, withCleanup, type RecordLaunch } from './record-launch.js';
 import { createContainer, type CreatedContainer, type LaunchOptions } from '../launch/index.js';
 import { removeRecord } from '../setup/index.js';
-import { listen, StartGate } from './control.js';
+import { listen, settled, StartGate } from './control.js';
 import { handOver, holderOf, serverFd, waiterPath, type Handover } from './handover.js';
 import { finishHandedOver, type HandedOverEnd } from './finish.js';
 
@@ -70,7 +70,11 @@ export async function runMonitor(req: MonitorRequest): Promise<void> {
   const { store, id, resumed } = req;
   const config = readConfig(store, id);
   if (resumed === undefined)
-    await updateState(store, id, (s) => ({ ...s, monitorPid: process.pid, monitorStart: processStartTime(process.pid) }));
+    await updateState(store, id, (s) => ({
+      ...s,
+      monitorPid: process.pid,
+      monitorStart: processStartTime(process.pid),
+    }));
   const starter = new StartGate(req.autoStart || resumed !== undefined);
   const server = await listen(containerFiles(store, id).socket, starter);
   let notified = resumed !== undefined;
@@ -155,6 +159,7 @@ async function oneRun(ctx: RunContext, cleanup: Cleanup): Promise<number> {
   faultPoint('running');
   started(container.pid);
   starter.started();
+  await settled(ctx.server); // a `start` request's reply is out before this process execs
   if (!over && launch.failure?.() === undefined) tryHandOver(ctx, container, launch, io);
   const { exitCode } = await ended;
   faultPoint('exited');
