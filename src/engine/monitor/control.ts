@@ -2,12 +2,19 @@ import { rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { shortSocketPath } from '../store/index.js';
-import type { SerializedError } from './monitor.js';
+import type { ErrorCode } from '../../error-codes.js';
 
-/**
- * The monitor's control socket (runDir/monitor.sock): `start` of a created container, and the
- * gate that holds the container between create and start.
- */
+/** A HutchError as it crosses from the monitor to a CLI. */
+export interface SerializedError {
+  code: ErrorCode;
+  message: string;
+  hint?: string;
+  exitCode: number;
+}
+
+// The monitor's control socket (runDir's socket): `start` of a created container, and the gate
+// that holds the container between create and start.
+
 /** Holds the container between create and start until `start` arrives (or at once with autoStart). */
 export class StartGate {
   private release: (() => void) | undefined;

@@ -1,7 +1,6 @@
 import { closeSync, openSync, rmSync } from 'node:fs';
 import { Socket, type Server } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ErrorCode } from '../../error-codes.js';
 import { describeCause, HutchError } from '../../errors.js';
 import { processStartTime } from '../../sys/proc.js';
 import { pipe } from '../../sys/pipe.js';
@@ -21,7 +20,9 @@ import { holdStdin } from './stdin-socket.js';
 import { launchFromRecord, withCleanup, type RecordLaunch } from './record-launch.js';
 import { createContainer, type CreatedContainer, type LaunchOptions } from '../launch/index.js';
 import { removeRecord } from '../setup/index.js';
-import { listen, settled, StartGate } from './control.js';
+import { listen, settled, StartGate, type SerializedError } from './control.js';
+
+export type { SerializedError } from './control.js';
 import { handOver, holderOf, serverFd, waiterPath, type Handover } from './handover.js';
 import { finishHandedOver, type HandedOverEnd } from './finish.js';
 
@@ -57,14 +58,6 @@ interface RunContext {
 
 /** What the monitor tells the CLI that spawned it, as one JSON line on fd 3. */
 export type MonitorMessage = { ok: true; pid: number; warnings?: string[] } | { ok: false; error: SerializedError };
-
-/** A HutchError as it crosses from the monitor to a CLI. */
-export interface SerializedError {
-  code: ErrorCode;
-  message: string;
-  hint?: string;
-  exitCode: number;
-}
 
 export async function runMonitor(req: MonitorRequest): Promise<void> {
   const { store, id, resumed } = req;
