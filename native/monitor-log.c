@@ -51,7 +51,7 @@ void log_read(struct stream *s, int log_fd) {
   ssize_t n = read(s->fd, s->pending + s->len, READ_CHUNK);
   if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
   if (n <= 0) {
-    if (n < 0) log_error(s->name);
+    if (n < 0 && errno != EIO) log_error(s->name); /* EIO: a terminal whose other side closed */
     log_end(s, log_fd);
     return;
   }

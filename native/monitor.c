@@ -3,7 +3,7 @@
  * process. The container's helper, the union filesystem's holder, slirp4netns and the forwarder
  * stay its children, and every fd the Node monitor held stays open (slirp4netns' --exit-fd, the
  * forwarder's control pipe end with them). While the container runs it
- *  - copies the container's stdout and stderr pipes into the container log (monitor-log.c);
+ *  - copies the container's stdout and stderr pipes (or its terminal) into the log (monitor-log.c);
  *  - answers `start` on the control socket (the container already runs: ok);
  *  - passes what `hutch attach` sends to attach.sock on to the container's stdin (`-i`);
  *  - reaps: the helper's exit is the container's; the union daemon's end kills the container.
@@ -12,6 +12,7 @@
  * Usage (src/engine/monitor/handover.ts): hutch-monitor KEY=VALUE... -- NODE-COMMAND...
  * Single-threaded: one poll loop, SIGCHLD through a signalfd. Errors go to stderr (monitor.log). */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -181,6 +182,13 @@ int main(int argc, char **argv) {
   signal(SIGPIPE, SIG_IGN);
   int sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
   if (sigfd < 0) log_error("signalfd");
+  /* A terminal: its master is both the output and the input; its own fd for each, so the end
+   * of the output (EIO once the container's side is closed) does not close the input's. */
+  if (h.stdin_fd >= 0 && h.stdin_fd == out.fd && (h.stdin_fd = dup(out.fd)) < 0) log_error("dup the terminal");
+  int fds[3] = { out.fd, err.fd, h.stdin_fd };
+  for (int i = 0; i < 3; i++)
+    if (fds[i] >= 0 && fcntl(fds[i], F_SETFL, fcntl(fds[i], F_GETFL) | O_NONBLOCK) < 0)
+      log_error("make an fd non-blocking");
   reap(); /* what ended while Node handed over */
   serve(sigfd);
   if (exit_code < 0) { /* the loop failed: end the container rather than leave it unwatched */

@@ -68,7 +68,20 @@ describe('the C waiter', () => {
     await h('exec', id, 'touch', '/tmp/go');
     expect((await h('wait', id)).stdout).toBe('3');
     expect((await h('logs', id)).stdout).toBe('out\nlast'); // the unfinished line, as a P piece
+    const stamped = String((await h('logs', '-t', id)).stdout).split('\n');
+    for (const line of stamped) expect(line).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z (out|last)$/);
     expect((await h('inspect', id)).stdout).toContain('"ExitCode": 3');
+    expect((await h('rm', id)).exitCode).toBe(0);
+  });
+
+  test('takes a terminal over (-dit): what attach types runs in the shell, its output is logged', async () => {
+    const id = await runD('-it', '--network', 'none', IMAGE, 'sh');
+    await waitFor(() => waiting(id));
+    const attach = hutch(['attach', '--root', box.root, id], { stdin: 'pipe' });
+    attach.stdin!.write('echo $((6*7))x; exit 5\n');
+    expect((await h('wait', id)).stdout).toBe('5');
+    expect(String((await h('logs', id)).stdout)).toContain('42x');
+    expect((await attach).exitCode).toBe(5);
     expect((await h('rm', id)).exitCode).toBe(0);
   });
 

@@ -1,14 +1,12 @@
-import { closeSync, openSync, rmSync } from 'node:fs';
-import { Socket, type Server } from 'node:net';
+import { rmSync } from 'node:fs';
+import type { Server } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describeCause, HutchError } from '../../errors.js';
 import { processStartTime } from '../../sys/proc.js';
-import { pipe } from '../../sys/pipe.js';
 import type { Cleanup } from '../../sys/cleanup.js';
 import { faultPoint } from '../../sys/fault.js';
 import {
   oomKilledNow,
-  logWriter,
   containerFiles,
   readConfig,
   readState,
@@ -16,14 +14,14 @@ import {
   type ContainerConfig,
   type ContainerStore,
 } from '../store/index.js';
-import { holdStdin } from './stdin-socket.js';
+import { containerIo, type ContainerIo } from './io.js';
 import { launchFromRecord, withCleanup, type RecordLaunch } from './record-launch.js';
-import { createContainer, type CreatedContainer, type LaunchOptions } from '../launch/index.js';
+import { createContainer, type CreatedContainer } from '../launch/index.js';
 import { removeRecord } from '../setup/index.js';
 import { listen, settled, StartGate, type SerializedError } from './control.js';
 
 export type { SerializedError } from './control.js';
-import { handOver, holderOf, serverFd, waiterPath, type Handover } from './handover.js';
+import { handOver, holderOf, serverFd, waiterPath } from './handover.js';
 import { finishHandedOver, type HandedOverEnd } from './finish.js';
 
 /**
@@ -112,7 +110,7 @@ export async function runMonitor(req: MonitorRequest): Promise<void> {
 async function oneRun(ctx: RunContext, cleanup: Cleanup): Promise<number> {
   const { req, config, starter, started, warn } = ctx;
   const { store, id } = req;
-  const io = await containerIo(req, config);
+  const io = await containerIo(store, config, req.passStdio, waiterPath() !== undefined && !hasHooks(config));
   let container: CreatedContainer;
   let launch: RecordLaunch;
   try {
@@ -154,6 +152,7 @@ async function oneRun(ctx: RunContext, cleanup: Cleanup): Promise<number> {
   starter.started();
   await settled(ctx.server); // a `start` request's reply is out before this process execs
   if (!over && launch.failure?.() === undefined) tryHandOver(ctx, container, launch, io);
+  io.keep(); // not handed over: the run stays here
   const { exitCode } = await ended;
   faultPoint('exited');
   await io.drained();
@@ -186,77 +185,14 @@ async function shouldRestart(
   return again;
 }
 
-interface ContainerIo {
-  options: LaunchOptions;
-  /** Closes this process's copies of the container's ends. */
-  afterCreate(): void;
-  /** Resolves once everything the container wrote is in the log. */
-  drained(): Promise<void>;
-  /** Stops copying the output here and gives the fds for the C waiter (pipes only). */
-  handover?: () => Pick<Handover, 'logFd' | 'out' | 'err' | 'stdin'>;
-}
-
-/** The user face logs stdout and stderr apart; the OCI face passes its caller's stdio through. */
-async function containerIo(req: MonitorRequest, config: ContainerConfig): Promise<ContainerIo> {
-  const passed = req.passStdio;
-  if (passed !== undefined)
-    return {
-      options: { stdio: passed },
-      afterCreate: () => passed.forEach((fd) => closeSync(fd)),
-      drained: async () => undefined,
-    };
-  const terminal = config.spec.process?.terminal === true;
-  // `-i`: the container's stdin is a pipe the monitor holds open for `hutch attach` (monitor/stdin-socket.ts).
-  const stdin = config.openStdin ? await holdStdin(containerFiles(req.store, req.id).runDir, terminal) : undefined;
-  const logFd = openSync(containerFiles(req.store, req.id).log, 'a', 0o600);
-  if (terminal) {
-    const out = logWriter(logFd, 'stdout');
-    const sink = { write: (c: Buffer) => (out.write(c), true) } as unknown as NodeJS.WritableStream;
-    return {
-      options: { terminal: { output: sink, input: stdin?.input } },
-      afterCreate: () => undefined,
-      drained: async () => {
-        stdin?.close();
-        out.end();
-        closeSync(logFd);
-      },
-    };
-  }
-  const out = pipe();
-  const err = pipe();
-  const copies = [drain(out.read, logWriter(logFd, 'stdout')), drain(err.read, logWriter(logFd, 'stderr'))];
-  return {
-    options: { stdio: [stdin?.fd ?? 'ignore', out.write, err.write] },
-    afterCreate: () => {
-      [out.write, err.write].forEach((fd) => closeSync(fd));
-      stdin?.afterCreate();
-    },
-    drained: async () => {
-      await Promise.all(copies.map((c) => c.done));
-      stdin?.close();
-      closeSync(logFd);
-    },
-    handover:
-      stdin !== undefined && stdin.handover === undefined
-        ? undefined
-        : () => {
-            copies.forEach((c) => c.stop());
-            return { logFd, out: out.read, err: err.read, stdin: stdin?.handover };
-          },
-  };
-}
-
-/** Copies a pipe into the log; `stop` ends the copy here (the log gets the line begun as a P piece). */
-function drain(fd: number, writer: ReturnType<typeof logWriter>): { done: Promise<void>; stop(): void } {
-  const socket = new Socket({ fd, readable: true, writable: false });
-  socket.on('data', (c: Buffer) => writer.write(c));
-  const done = new Promise<void>((resolve) => socket.on('close', () => (writer.end(), resolve())));
-  return { done, stop: () => (socket.pause(), writer.end()) };
+/** Whether the container has OCI hooks (CDI devices): their poststop step keeps the run in Node. */
+function hasHooks(config: ContainerConfig): boolean {
+  return Object.values(config.blueprint?.hooks ?? {}).some((list: unknown[] | undefined) => (list ?? []).length > 0);
 }
 
 /**
  * Once the container runs, this process becomes the C waiter (handover.ts) where it can: output
- * in pipes (a terminal or the OCI face's passed stdio stay here), no OCI hooks (their poststop
+ * in pipes or a pty (the OCI face's passed stdio stays here), no OCI hooks (their poststop
  * closure lives here), the waiter built. Returns when it cannot.
  */
 function tryHandOver(ctx: RunContext, container: CreatedContainer, launch: RecordLaunch, io: ContainerIo): void {

@@ -24,15 +24,21 @@ export interface HeldStdin {
   input?: NodeJS.ReadableStream;
   afterCreate(): void;
   close(): void;
-  /** What the C waiter takes over (handover.ts): the socket's listening fd and the pipe's writing end. */
-  handover?: { listenFd: number; writeFd: number; path: string };
+  /** What the C waiter takes over (handover.ts): the socket's listening fd and the pipe's writing end (no terminal). */
+  handover?: { listenFd: number; path: string; writeFd?: number };
 }
 
 export async function holdStdin(runDir: string, terminal: boolean): Promise<HeldStdin> {
   if (terminal) {
     const input = new PassThrough();
     const server = await serve(stdinSocketPath(runDir), (c) => void input.write(c));
-    return { input, afterCreate: () => undefined, close: () => (server.close(), input.end()) };
+    const listenFd = serverFd(server);
+    return {
+      input,
+      afterCreate: () => undefined,
+      close: () => (server.close(), input.end()),
+      handover: listenFd === undefined ? undefined : { listenFd, path: stdinSocketPath(runDir) },
+    };
   }
   const ends = pipe();
   const writer = new Socket({ fd: ends.write, readable: false, writable: true });
