@@ -146,14 +146,15 @@ static void serve(int sigfd) {
     n = watch(p, n, h.attach, POLLIN);
     n = watch(p, n, input_len > 0 ? h.stdin_fd : -1, POLLOUT);
     for (int i = 0; i < MAX_CLIENTS; i++) n = watch(p, watch(p, n, controls[i], POLLIN), attaches[i], POLLIN);
-    if (poll(p, (nfds_t)n, -1) < 0) {
+    /* Without a signalfd (it failed: said in the log), children are looked for every 100 ms. */
+    if (poll(p, (nfds_t)n, sigfd < 0 ? 100 : -1) < 0) {
       if (errno == EINTR) continue;
       log_error("poll");
       return;
     }
-    if (ready(p, n, sigfd)) {
+    if (sigfd < 0 || ready(p, n, sigfd)) {
       struct signalfd_siginfo si;
-      while (read(sigfd, &si, sizeof si) > 0) {
+      while (sigfd >= 0 && read(sigfd, &si, sizeof si) > 0) {
       }
       reap();
     }
