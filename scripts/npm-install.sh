@@ -1,6 +1,6 @@
 #!/bin/sh
 # npm's install step (package.json "install"), for `npm install -g` of an npm pack tarball or of a
-# checkout, and for `npm ci` in a checkout: builds the helpers native/hutch-nsexec and hutch-forwarder (a tarball
+# checkout, and for `npm ci` in a checkout: builds the helpers native/hutch-nsexec and hutch-forwarder (and hutch-monitor) (a tarball
 # carries its source only: it is a binary of the machine it runs on), and in a checkout, which
 # npm links rather than packs, the bundle in dist/ when it is missing (a tarball carries it).
 # make also builds native/hutch-sandbox, `hutch sandbox`'s C fast path; it is not required:
@@ -13,7 +13,8 @@ fail() {
   exit 1
 }
 if ! command -v make >/dev/null 2>&1 || ! command -v "${CC:-cc}" >/dev/null 2>&1; then
-  [ -x native/hutch-nsexec ] && [ -x native/hutch-forwarder ] || fail "cannot build native/hutch-nsexec and hutch-forwarder: make or a C compiler (${CC:-cc}) is missing" \
+  [ -x native/hutch-nsexec ] && [ -x native/hutch-forwarder ] &&
+    [ -x native/hutch-monitor ] || fail "cannot build native/hutch-nsexec and hutch-forwarder: make or a C compiler (${CC:-cc}) is missing" \
     "install them (Debian: apt-get install make gcc libc6-dev), then install hutch again"
 else
   make -s -C native

@@ -3,6 +3,8 @@
  * the container from its record and setup, reaps it, keeps its log and exit status, restarts it by
  * policy, removes it with --rm, and answers `start` on its control socket; it holds `-i` stdin
  * for `hutch attach`. main.ts is its entry point (a process of its own, src/sys/entry-points.ts).
+ * Once the container runs it execs native/hutch-monitor (handover.ts), which execs main.ts again
+ * (`finish`, finish.ts) when the container ends.
  *
  * Owns: runMonitor, MonitorMessage (the line it sends the CLI), holdStdin/sendStdin.
  * May import: engine/launch, engine/spec, engine/setup, engine/store; src/sys, src/errors.ts.

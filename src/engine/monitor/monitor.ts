@@ -1,27 +1,28 @@
-import { closeSync, openSync, rmSync } from 'node:fs';
-import { createServer, Socket, type Server } from 'node:net';
+import { rmSync } from 'node:fs';
+import type { Server } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ErrorCode } from '../../error-codes.js';
 import { describeCause, HutchError } from '../../errors.js';
 import { processStartTime } from '../../sys/proc.js';
-import { pipe } from '../../sys/pipe.js';
 import type { Cleanup } from '../../sys/cleanup.js';
 import { faultPoint } from '../../sys/fault.js';
 import {
   oomKilledNow,
-  logWriter,
   containerFiles,
   readConfig,
-  shortSocketPath,
   readState,
   updateState,
   type ContainerConfig,
   type ContainerStore,
 } from '../store/index.js';
-import { holdStdin } from './stdin-socket.js';
+import { containerIo, type ContainerIo } from './io.js';
 import { launchFromRecord, withCleanup, type RecordLaunch } from './record-launch.js';
-import { createContainer, type CreatedContainer, type LaunchOptions } from '../launch/index.js';
+import { createContainer, type CreatedContainer } from '../launch/index.js';
 import { removeRecord } from '../setup/index.js';
+import { listen, settled, StartGate, type SerializedError } from './control.js';
+
+export type { SerializedError } from './control.js';
+import { handOver, holderOf, serverFd, waiterPath } from './handover.js';
+import { finishHandedOver, type HandedOverEnd } from './finish.js';
 
 /**
  * The per-container monitor (conmon's role): a detached process in its own session that launches
@@ -38,26 +39,36 @@ export interface MonitorRequest {
   passStdio?: [number, number, number];
   /** Reports the outcome of the first create (and start, with autoStart) to the CLI. */
   notify: (message: MonitorMessage) => void;
+  /** This process was the C waiter (handover.ts) of a run that ended: finish it, then go on. */
+  resumed?: HandedOverEnd;
+}
+
+/** What one run needs beside the request. */
+interface RunContext {
+  req: MonitorRequest;
+  config: ContainerConfig;
+  starter: StartGate;
+  server: Server;
+  attempt: number;
+  started: (pid: number) => void;
+  warn: (line: string) => void;
 }
 
 /** What the monitor tells the CLI that spawned it, as one JSON line on fd 3. */
 export type MonitorMessage = { ok: true; pid: number; warnings?: string[] } | { ok: false; error: SerializedError };
 
-/** A HutchError as it crosses from the monitor to a CLI. */
-export interface SerializedError {
-  code: ErrorCode;
-  message: string;
-  hint?: string;
-  exitCode: number;
-}
-
 export async function runMonitor(req: MonitorRequest): Promise<void> {
-  const { store, id } = req;
+  const { store, id, resumed } = req;
   const config = readConfig(store, id);
-  await updateState(store, id, (s) => ({ ...s, monitorPid: process.pid, monitorStart: processStartTime(process.pid) }));
-  const starter = new StartGate(req.autoStart);
+  if (resumed === undefined)
+    await updateState(store, id, (s) => ({
+      ...s,
+      monitorPid: process.pid,
+      monitorStart: processStartTime(process.pid),
+    }));
+  const starter = new StartGate(req.autoStart || resumed !== undefined);
   const server = await listen(containerFiles(store, id).socket, starter);
-  let notified = false;
+  let notified = resumed !== undefined;
   const notify = (m: MonitorMessage): void => {
     if (!notified) req.notify(m);
     notified = true;
@@ -68,15 +79,17 @@ export async function runMonitor(req: MonitorRequest): Promise<void> {
     process.stderr.write(line + '\n');
     if (!notified) early.push(line);
   };
+  const started = (pid: number): void => notify({ ok: true, pid, warnings: early });
+  const run = (attempt: number): Promise<number> =>
+    withCleanup((cleanup) => oneRun({ req, config, starter, server, attempt, started, warn }, cleanup));
   try {
-    for (let attempt = 0; ; attempt++) {
-      const exit = await withCleanup((cleanup) =>
-        oneRun(req, config, starter, (pid) => notify({ ok: true, pid, warnings: early }), warn, cleanup),
-      );
-      if (!(await shouldRestart(store, id, config, exit))) break;
+    let attempt = resumed?.attempt ?? 0;
+    let exit = resumed ? await finishHandedOver(store, config, resumed, warn) : await run(attempt);
+    while (await shouldRestart(store, id, config, exit)) {
       await sleep(Math.min(100 * 2 ** attempt, 5000));
       if (readState(store, id).stopRequested) break; // `stop` came during the pause
       starter.open();
+      exit = await run(++attempt);
     }
   } catch (error) {
     notify({ ok: false, error: serializeError(error) });
@@ -94,16 +107,10 @@ export async function runMonitor(req: MonitorRequest): Promise<void> {
 }
 
 /** Creates the container, waits for start, runs it to its end; returns its exit status. */
-async function oneRun(
-  req: MonitorRequest,
-  config: ContainerConfig,
-  starter: StartGate,
-  started: (pid: number) => void,
-  warn: (line: string) => void,
-  cleanup: Cleanup,
-): Promise<number> {
+async function oneRun(ctx: RunContext, cleanup: Cleanup): Promise<number> {
+  const { req, config, starter, started, warn } = ctx;
   const { store, id } = req;
-  const io = await containerIo(req, config);
+  const io = await containerIo(store, config, req.passStdio, waiterPath() !== undefined && !hasHooks(config));
   let container: CreatedContainer;
   let launch: RecordLaunch;
   try {
@@ -123,7 +130,8 @@ async function oneRun(
   }));
   if (!req.autoStart && !starter.isOpen) started(container.pid); // `create`: the CLI returns now
   // A created container killed before start (rm -f) ends the wait too.
-  const ended = container.wait();
+  let over = false;
+  const ended = container.wait().finally(() => (over = true));
   if ((await Promise.race([starter.wait().then(() => 'start'), ended.then(() => 'ended')])) === 'ended') {
     await io.drained();
     const { exitCode } = await ended;
@@ -142,6 +150,9 @@ async function oneRun(
   faultPoint('running');
   started(container.pid);
   starter.started();
+  await settled(ctx.server); // a `start` request's reply is out before this process execs
+  if (!over && launch.failure?.() === undefined) tryHandOver(ctx, container, launch, io);
+  io.keep(); // not handed over: the run stays here
   const { exitCode } = await ended;
   faultPoint('exited');
   await io.drained();
@@ -174,119 +185,31 @@ async function shouldRestart(
   return again;
 }
 
-interface ContainerIo {
-  options: LaunchOptions;
-  /** Closes this process's copies of the container's ends. */
-  afterCreate(): void;
-  /** Resolves once everything the container wrote is in the log. */
-  drained(): Promise<void>;
+/** Whether the container has OCI hooks (CDI devices): their poststop step keeps the run in Node. */
+function hasHooks(config: ContainerConfig): boolean {
+  return Object.values(config.blueprint?.hooks ?? {}).some((list: unknown[] | undefined) => (list ?? []).length > 0);
 }
 
-/** The user face logs stdout and stderr apart; the OCI face passes its caller's stdio through. */
-async function containerIo(req: MonitorRequest, config: ContainerConfig): Promise<ContainerIo> {
-  const passed = req.passStdio;
-  if (passed !== undefined)
-    return {
-      options: { stdio: passed },
-      afterCreate: () => passed.forEach((fd) => closeSync(fd)),
-      drained: async () => undefined,
-    };
-  const terminal = config.spec.process?.terminal === true;
-  // `-i`: the container's stdin is a pipe the monitor holds open for `hutch attach` (monitor/stdin-socket.ts).
-  const stdin = config.openStdin ? await holdStdin(containerFiles(req.store, req.id).runDir, terminal) : undefined;
-  const logFd = openSync(containerFiles(req.store, req.id).log, 'a', 0o600);
-  if (terminal) {
-    const out = logWriter(logFd, 'stdout');
-    const sink = { write: (c: Buffer) => (out.write(c), true) } as unknown as NodeJS.WritableStream;
-    return {
-      options: { terminal: { output: sink, input: stdin?.input } },
-      afterCreate: () => undefined,
-      drained: async () => {
-        stdin?.close();
-        out.end();
-        closeSync(logFd);
-      },
-    };
-  }
-  const out = pipe();
-  const err = pipe();
-  const done = [drain(out.read, logWriter(logFd, 'stdout')), drain(err.read, logWriter(logFd, 'stderr'))];
-  return {
-    options: { stdio: [stdin?.fd ?? 'ignore', out.write, err.write] },
-    afterCreate: () => {
-      [out.write, err.write].forEach((fd) => closeSync(fd));
-      stdin?.afterCreate();
-    },
-    drained: async () => {
-      await Promise.all(done);
-      stdin?.close();
-      closeSync(logFd);
-    },
-  };
-}
-
-function drain(fd: number, writer: ReturnType<typeof logWriter>): Promise<void> {
-  const socket = new Socket({ fd, readable: true, writable: false });
-  socket.on('data', (c: Buffer) => writer.write(c));
-  return new Promise((resolve) => socket.on('close', () => (writer.end(), resolve())));
-}
-
-/** Holds the container between create and start until `start` arrives (or at once with autoStart). */
-class StartGate {
-  private release: (() => void) | undefined;
-  private gate: Promise<void>;
-  private startWaiters: ((error?: SerializedError) => void)[] = [];
-  isOpen: boolean;
-  constructor(open: boolean) {
-    this.isOpen = open;
-    this.gate = open ? Promise.resolve() : new Promise((r) => (this.release = r));
-  }
-  wait(): Promise<void> {
-    return this.gate;
-  }
-  open(): void {
-    this.isOpen = true;
-    this.release?.();
-    this.gate = Promise.resolve();
-  }
-  /** A `start` request: resolves when the process runs. */
-  request(): Promise<SerializedError | undefined> {
-    return new Promise((resolve) => {
-      this.startWaiters.push(resolve);
-      this.open();
-    });
-  }
-  started(): void {
-    this.startWaiters.splice(0).forEach((w) => w());
-  }
-  failed(error: SerializedError): void {
-    this.startWaiters.splice(0).forEach((w) => w(error));
-  }
-}
-
-/** The control socket: one JSON line per request, one JSON line back. */
-function listen(path: string, starter: StartGate): Promise<Server> {
-  rmSync(path, { force: true });
-  const server = createServer((conn) => {
-    conn.on('error', () => undefined);
-    conn.once('data', async (data) => {
-      const op = data.toString().trim();
-      if (op !== 'start')
-        return void conn.end(
-          JSON.stringify({
-            ok: false,
-            error: { code: 'BUG', message: `unknown monitor request ${op}`, exitCode: 125 },
-          }) + '\n',
-        );
-      const error = await starter.request();
-      conn.end(JSON.stringify(error === undefined ? { ok: true } : { ok: false, error }) + '\n');
-    });
+/**
+ * Once the container runs, this process becomes the C waiter (handover.ts) where it can: output
+ * in pipes or a pty (the OCI face's passed stdio stays here), no OCI hooks (their poststop
+ * closure lives here), the waiter built. Returns when it cannot.
+ */
+function tryHandOver(ctx: RunContext, container: CreatedContainer, launch: RecordLaunch, io: ContainerIo): void {
+  const waiter = waiterPath();
+  const controlFd = serverFd(ctx.server);
+  const hooks = launch.options.starting !== undefined || launch.options.started !== undefined;
+  if (waiter === undefined || controlFd === undefined || io.handover === undefined || hooks) return;
+  handOver(waiter, {
+    ...io.handover(),
+    store: ctx.req.store,
+    id: ctx.req.id,
+    attempt: ctx.attempt,
+    controlFd,
+    helperPid: container.helperPid,
+    containerPid: container.pid,
+    holderPid: holderOf(launch.options.joins),
   });
-  const short = shortSocketPath(path);
-  return new Promise<Server>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(short.path, () => resolve(server));
-  }).finally(() => short.close());
 }
 
 export function serializeError(error: unknown): SerializedError {

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { pipe } from '../../sys/pipe.js';
 import { shortSocketPath } from '../store/index.js';
+import { serverFd } from './handover.js';
 
 /**
  * The stdin of a detached container started with `-i`: the monitor holds the writing end of the
@@ -23,20 +24,34 @@ export interface HeldStdin {
   input?: NodeJS.ReadableStream;
   afterCreate(): void;
   close(): void;
+  /** What the C waiter takes over (handover.ts): the socket's listening fd and the pipe's writing end (no terminal). */
+  handover?: { listenFd: number; path: string; writeFd?: number };
 }
 
 export async function holdStdin(runDir: string, terminal: boolean): Promise<HeldStdin> {
   if (terminal) {
     const input = new PassThrough();
     const server = await serve(stdinSocketPath(runDir), (c) => void input.write(c));
-    return { input, afterCreate: () => undefined, close: () => (server.close(), input.end()) };
+    const listenFd = serverFd(server);
+    return {
+      input,
+      afterCreate: () => undefined,
+      close: () => (server.close(), input.end()),
+      handover: listenFd === undefined ? undefined : { listenFd, path: stdinSocketPath(runDir) },
+    };
   }
   const ends = pipe();
   const writer = new Socket({ fd: ends.write, readable: false, writable: true });
   writer.on('error', () => undefined); // EPIPE once the container closed its stdin: input is dropped
   writer.unref();
   const server = await serve(stdinSocketPath(runDir), (c) => void writer.write(c));
-  return { fd: ends.read, afterCreate: () => closeSync(ends.read), close: () => (server.close(), writer.destroy()) };
+  const listenFd = serverFd(server);
+  return {
+    fd: ends.read,
+    afterCreate: () => closeSync(ends.read),
+    close: () => (server.close(), writer.destroy()),
+    handover: listenFd === undefined ? undefined : { listenFd, writeFd: ends.write, path: stdinSocketPath(runDir) },
+  };
 }
 
 function serve(path: string, sink: (chunk: Buffer) => void): Promise<Server> {

@@ -227,8 +227,7 @@ export async function prepareLaunch(setup: ContainerSetup, ctx: LaunchContext): 
   else if (setup.squash)
     rootfs = await squashRootfs(setup.squash.file, ctx.dirs, ctx.maps, ctx.cleanup, target?.userns);
   else rootfs = await treeLayer(specFromBlueprint(ctx.blueprint), ctx.dirs, ctx.maps, ctx.cleanup, target?.userns);
-  // Socket paths must fit sun_path (108 bytes): slirp4netns' API socket gets a short folder.
-  const netDir = join(ctx.dirs.run, '..', '..', 'net', ctx.id.slice(0, 16));
+  const netDir = networkDir(ctx.dirs.run, ctx.id);
   mkdirSync(netDir, { recursive: true, mode: 0o700 });
   ctx.cleanup.add(`remove ${netDir}`, () => rmSync(netDir, { recursive: true, force: true }));
   const network = await prepareNetwork(
@@ -272,6 +271,12 @@ export async function prepareLaunch(setup: ContainerSetup, ctx: LaunchContext): 
     },
     failure: watch.failure,
   };
+}
+
+/** A launch's folder for network sockets (removed with the launch's cleanup, or by the monitor's finish). */
+export function networkDir(runDir: string, id: string): string {
+  // Socket paths must fit sun_path (108 bytes): slirp4netns' API socket gets a short folder.
+  return join(runDir, '..', '..', 'net', id.slice(0, 16));
 }
 
 /**
