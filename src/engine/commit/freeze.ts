@@ -1,5 +1,7 @@
 import { cgroupOf, resolveContainer, userStore, viewContainer } from '../store/index.js';
 import type { HutchPaths } from '../../paths.js';
+import { readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { isSameProcess, processTree } from '../../sys/proc.js';
 
 /**
@@ -19,7 +21,32 @@ export async function freezeForCommit(paths: HutchPaths, ref: string): Promise<(
   }
   const pids = processTree(state.pid!).map((p) => p.pid);
   signalAll(pids, 'SIGSTOP');
+  await untilStopped(pids);
   return async () => signalAll(pids, 'SIGCONT');
+}
+
+/**
+ * kill() returns before a stop takes effect: the target stops when it next runs, which on a loaded
+ * machine can come after commit has begun reading the layer. Waits until each is stopped or gone
+ * (bounded: a process in uninterruptible sleep stops when it wakes).
+ */
+async function untilStopped(pids: number[], limitMs = 5000): Promise<void> {
+  const deadline = Date.now() + limitMs;
+  let running = pids;
+  while (running.length > 0 && Date.now() < deadline) {
+    running = running.filter((pid) => !stoppedOrGone(pid));
+    if (running.length > 0) await sleep(2);
+  }
+}
+
+function stoppedOrGone(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state === 'T' || state === 't' || state === 'Z' || state === 'X';
+  } catch {
+    return true;
+  }
 }
 
 function signalAll(pids: number[], signal: NodeJS.Signals): void {
