@@ -319,6 +319,7 @@ static const char *target_path(const char *target, uint32_t ops, int *fd, char *
 }
 
 #include "oci-steps.c"
+#include "root-steps.c"
 
 static int is_rootfs(const char *target) {
   return rootfs_fd >= 0 && strncmp(target, rootfs_path, rootfs_len) == 0 && target[rootfs_len + strspn(target + rootfs_len, "/")] == '\0';
@@ -493,6 +494,8 @@ static void filesystem_steps(void) {
     } else if (r.tag == TAG_MASK) do_mask(&r);
     else if (r.tag == TAG_READONLY) do_readonly(&r);
     else if (r.tag == TAG_SYSCTL) do_sysctl(&r);
+    else if (r.tag == TAG_DIR) do_dir(&r);
+    else if (r.tag == TAG_SYMLINK_IN_ROOT) do_symlink_in_root(&r);
   }
 }
 

@@ -90,8 +90,14 @@ static void mount_record(struct buf *plan, const struct mount *m, const char *ta
   free(p.p);
 }
 
+/* A --dir or --symlink among the mounts (spec.ts keeps them out of the spec: plan.ts rootPaths). */
+static int is_path(const struct mount *m) {
+  return strcmp(m->type, "dir") == 0 || strcmp(m->type, "symlink") == 0;
+}
+
 static int has_destination(const struct mounts *ms, const char *path, int trim) {
   for (int i = 0; i < ms->n; i++) {
+    if (is_path(&ms->m[i])) continue;
     size_t n = strlen(ms->m[i].destination);
     while (trim && n > 0 && ms->m[i].destination[n - 1] == '/') n--;
     if (n == strlen(path) && strncmp(ms->m[i].destination, path, n) == 0) return 1;
@@ -156,13 +162,18 @@ static int depth(const char *path) {
   return n;
 }
 
-/* spec.ts userBinds: sources from the working directory, tmpfs too, parents before children (stable). */
+/* spec.ts userBinds: sources from the working directory, tmpfs, --dir and --symlink too, parents before children (stable). */
 static void user_binds(const struct bind *b, int n, const char *cwd, struct mounts *ms) {
   int first = ms->n;
   for (int i = 0; i < n; i++) {
     if (b[i].destination[0] != '/') fall_back("a relative destination");
     if (b[i].kind == BIND_TMPFS) {
       mounts_add(ms, (struct mount){path_resolve("/", b[i].destination), "tmpfs", "tmpfs", "mode=0755", MS_NOSUID_ | MS_NODEV_, 0, 0});
+      continue;
+    }
+    if (b[i].kind == BIND_DIR || b[i].kind == BIND_SYMLINK) {
+      const char *type = b[i].kind == BIND_DIR ? "dir" : "symlink";
+      mounts_add(ms, (struct mount){path_resolve("/", b[i].destination), type, b[i].kind == BIND_DIR ? "" : b[i].source, "", 0, 0, 0});
       continue;
     }
     char *source = path_resolve(cwd, b[i].source);
@@ -202,6 +213,11 @@ static void spec_mounts(const struct plan_input *in, const char *home, struct mo
 static void fs_records(struct buf *plan, const struct mounts *ms, const struct mounts *links, const char *rootfs) {
   for (int i = 0; i < ms->n; i++) {
     const struct mount *m = &ms->m[i];
+    if (is_path(m)) {
+      if (strcmp(m->type, "dir") == 0) record_strs(plan, TAG_DIR, inside(rootfs, m->destination), NULL);
+      else record_strs(plan, TAG_SYMLINK_IN_ROOT, m->source, inside(rootfs, m->destination));
+      continue;
+    }
     if (m->bind && strcmp(m->source, "/dev/mqueue") == 0 && !is_dir("/dev/mqueue")) continue;
     mount_record(plan, m, inside(rootfs, m->destination));
     if (strcmp(m->destination, "/dev") == 0 && strcmp(m->type, "tmpfs") == 0) dev_steps(plan, ms, rootfs);

@@ -45,7 +45,8 @@ static const struct {
   int values;
 } FLAGS[] = {{"--bind", 2}, {"--bind-try", 2}, {"--ro-bind", 2}, {"--ro-bind-try", 2}, {"--dev-bind", 2},
              {"--dev-bind-try", 2}, {"--home", 1}, {"--share-net", 0}, {"--chdir", 1}, {"--setenv", 2},
-             {"--unsetenv", 1}, {"--clearenv", 0}, {"--die-with-parent", 0}, {"--socket", 1}, {"--device", 1}, {"--tmpfs", 1}};
+             {"--unsetenv", 1}, {"--clearenv", 0}, {"--die-with-parent", 0}, {"--socket", 1}, {"--device", 1}, {"--tmpfs", 1},
+             {"--dir", 1}, {"--symlink", 2}};
 
 static void add_socket(struct options *o, const char *name) {
   for (int k = 0; k < SOCKET_KINDS; k++) {
@@ -71,6 +72,8 @@ static void apply(struct options *o, int f, char **v) {
   else if (strcmp(flag, "--die-with-parent") == 0) o->die_with_parent = 1;
   else if (strcmp(flag, "--socket") == 0) add_socket(o, v[0]);
   else if (strcmp(flag, "--tmpfs") == 0) o->binds[o->nbinds++] = (struct bind){BIND_TMPFS, NULL, v[0], 0};
+  else if (strcmp(flag, "--dir") == 0) o->binds[o->nbinds++] = (struct bind){BIND_DIR, NULL, v[0], 0};
+  else if (strcmp(flag, "--symlink") == 0) o->binds[o->nbinds++] = (struct bind){BIND_SYMLINK, v[0], v[1], 0};
   else if (strcmp(v[0], "dri") == 0) o->dri = 1;
   else fall_back("an unknown --device");
 }

@@ -27,7 +27,8 @@ char *str_cat(const char *a, const char *b, const char *c);
 /* Exec the TypeScript path with the same words (or, with HUTCH_SANDBOX_NO_NODE=1, say why and exit 99). */
 _Noreturn void fall_back(const char *why);
 
-enum bind_kind { BIND_RW, BIND_RO, BIND_DEV, BIND_TMPFS };
+/* BIND_DIR: --dir DST; BIND_SYMLINK: --symlink SOURCE DST, SOURCE being the link's text. */
+enum bind_kind { BIND_RW, BIND_RO, BIND_DEV, BIND_TMPFS, BIND_DIR, BIND_SYMLINK };
 struct bind {
   enum bind_kind kind;
   const char *source, *destination;
@@ -67,7 +68,8 @@ char *path_normalize(const char *p);
 char *path_resolve(const char *base, const char *p);
 char *path_join(const char *a, const char *b);
 
-/* One OCI mount of the sandbox's spec, its options already turned into mount(2) flags and data. */
+/* One OCI mount of the sandbox's spec, its options already turned into mount(2) flags and data;
+   or (type "dir", "symlink" with the link's text as source) a --dir or --symlink among them. */
 struct mount {
   const char *destination, *type, *source, *data;
   uint32_t flags;

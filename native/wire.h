@@ -52,7 +52,9 @@ enum wire_tag {
   TAG_HOME = 33,         /* empty: add HOME from the container's /etc/passwd for the user ("/" if none) */
   TAG_SECCOMP_FLAGS = 34,/* u32 SECCOMP_FILTER_FLAG_*: install the SECCOMP record with seccomp(2) and these flags */
   TAG_CHOWN_NOTIFY = 35, /* empty: the filter's SCMP_ACT_NOTIFY calls are the chown family; the helper records their owners in the union (chown-notify.c) */
-  TAG_MAX = 35,
+  TAG_DIR = 36,          /* string path: mkdir -p inside the root (0755); an existing directory is fine */
+  TAG_SYMLINK_IN_ROOT = 37, /* string target, string linkpath: symlink made inside the root (parents made); an identical one is fine */
+  TAG_MAX = 37,
 };
 
 /*
@@ -100,6 +102,8 @@ static const struct wire_rule wire_rules[TAG_MAX + 1] = {
   [TAG_HOME] = {LEN_EXACT, 0, 0},
   [TAG_SECCOMP_FLAGS] = {LEN_EXACT, 4, 0},
   [TAG_CHOWN_NOTIFY] = {LEN_EXACT, 0, 0},
+  [TAG_DIR] = {LEN_STRINGS, 0, 1},
+  [TAG_SYMLINK_IN_ROOT] = {LEN_STRINGS, 0, 2},
 };
 
 /* TAG_MOUNT ops: what to do around mount(2). */
@@ -159,6 +163,7 @@ enum wire_step {
   STEP_HOME = 37,
   STEP_SEAL = 38,      /* re-executing from a sealed memfd copy of the helper */
   STEP_CLOSE_FDS = 39, /* closing the fds the helper was not given */
+  STEP_DIR = 40,       /* making a DIR record's directory */
 };
 
 #endif

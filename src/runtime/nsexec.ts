@@ -58,6 +58,7 @@ export const STEPS = [
   'home',
   'seal',
   'close fds',
+  'dir',
 ] as const;
 const MOUNT_OP = { MKDIR: 1, MKFILE: 2, REMOUNT_RO: 4, COPYUP: 8, NO_SYMLINKS: 16 } as const;
 
@@ -123,6 +124,14 @@ function fsRecord(step: FsStep): WireRecord {
     }
     case 'symlink':
       return { tag: TAG.SYMLINK, payload: str(step.target, step.linkpath), what: `symlink ${step.linkpath}` };
+    case 'dir':
+      return { tag: TAG.DIR, payload: str(step.path), what: `make the directory ${step.what}` };
+    case 'symlink-in-root':
+      return {
+        tag: TAG.SYMLINK_IN_ROOT,
+        payload: str(step.target, step.linkpath),
+        what: `make the symlink ${step.what}`,
+      };
     case 'mask':
       return { tag: TAG.MASK, payload: str(step.path), what: `mask ${step.path}` };
     case 'readonly':

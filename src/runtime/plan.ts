@@ -91,7 +91,15 @@ export interface PlanOptions extends Pick<
   joins?: { type: number; path: string }[];
   /** Symlinks made in the root right after a mount at / (`hutch sandbox`'s tmpfs root: /bin -> usr/bin). */
   rootLinks?: { target: string; path: string }[];
+  /**
+   * Directories and symlinks made inside the root (`hutch sandbox`'s --dir and --symlink), each
+   * before spec.mounts[at] (after every mount when `at` is their count): among the mounts, in order.
+   */
+  rootPaths?: RootPath[];
 }
+
+/** A directory, or a symlink with its text `target`, at a container path; placed before spec.mounts[at]. */
+export type RootPath = { at: number; path: string } & ({ kind: 'dir' } | { kind: 'symlink'; target: string });
 
 const SIGKILL = 9;
 const NAMESPACE_FLAGS = {
@@ -123,7 +131,7 @@ export function planFromSpec(spec: Spec, host: PlanHost, options: PlanOptions = 
     joins: options.joins ?? joinsOf(spec),
     ...propagationOf(spec, cloneFlags),
     rootfs,
-    fs: rootfs === undefined ? [] : filesystemSteps(spec, rootfs, host, options.rootLinks ?? []),
+    fs: rootfs === undefined ? [] : filesystemSteps(spec, rootfs, host, options),
     readonlyRoot: spec.root?.readonly === true,
     hostname: createsNamespace(spec, 'uts') ? spec.hostname : undefined,
     loopback: createsNamespace(spec, 'network'),
@@ -239,12 +247,8 @@ function capabilitySets(caps: NonNullable<NonNullable<Spec['process']>['capabili
 }
 
 /** Mounts in spec order (devices and /dev symlinks right after /dev), then masked and read-only paths. */
-function filesystemSteps(
-  spec: Spec,
-  rootfs: string,
-  host: PlanHost,
-  rootLinks: PlanOptions['rootLinks'] = [],
-): FsStep[] {
+function filesystemSteps(spec: Spec, rootfs: string, host: PlanHost, options: PlanOptions): FsStep[] {
+  const { rootLinks = [], rootPaths = [] } = options;
   const steps: FsStep[] = [];
   // A container path resolves inside the root: `..` above it stops there, as in runc (the helper
   // then resolves symlinks inside the root too).
@@ -256,7 +260,10 @@ function filesystemSteps(
     ipc: namespaceOf(spec, 'ipc') !== undefined,
   };
   const gids = spec.linux?.gidMappings ?? host.gidMappings;
-  for (const m of spec.mounts ?? []) {
+  const pathsAt = (at: number): FsStep[] => rootPaths.filter((p) => p.at === at).map((p) => rootPathStep(p, inside));
+  const mounts = spec.mounts ?? [];
+  for (const [i, m] of mounts.entries()) {
+    steps.push(...pathsAt(i));
     const adapted = adaptRootless(m, own, gids);
     // The host's /dev/mqueue where the host has none: the container has none either.
     if (adapted.type === 'bind' && adapted.source === '/dev/mqueue' && !host.isDirectory('/dev/mqueue')) continue;
@@ -268,12 +275,18 @@ function filesystemSteps(
     if (m.destination === '/')
       steps.push(...rootLinks.map((l): FsStep => ({ kind: 'symlink', target: l.target, linkpath: inside(l.path) })));
   }
-  if (!(spec.mounts ?? []).some((m) => m.destination === '/dev' && m.type === 'tmpfs'))
-    steps.push(...bareDevSteps(spec, inside));
+  steps.push(...pathsAt(mounts.length));
+  if (!mounts.some((m) => m.destination === '/dev' && m.type === 'tmpfs')) steps.push(...bareDevSteps(spec, inside));
   steps.push(...sysctlSteps(spec));
   for (const p of spec.linux?.maskedPaths ?? []) steps.push({ kind: 'mask', path: inside(p) });
   for (const p of spec.linux?.readonlyPaths ?? []) steps.push({ kind: 'readonly', path: inside(p) });
   return steps;
+}
+
+function rootPathStep(p: RootPath, inside: (path: string) => string): FsStep {
+  const path = posix.resolve('/', p.path);
+  if (p.kind === 'dir') return { kind: 'dir', path: inside(path), what: path };
+  return { kind: 'symlink-in-root', target: p.target, linkpath: inside(path), what: `${path} -> ${p.target}` };
 }
 
 /** Which namespaces the container has of its own (created or joined), for what may be mounted fresh. */

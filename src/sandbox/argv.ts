@@ -14,6 +14,8 @@ export const SANDBOX_FLAGS = {
   '--dev-bind': { args: ['SRC', 'DST'], help: 'bind SRC at DST read-write, its devices usable' },
   '--dev-bind-try': { args: ['SRC', 'DST'], help: 'as --dev-bind, skipped when SRC is missing' },
   '--tmpfs': { args: ['DST'], help: 'an empty tmpfs at DST (mode 0755)' },
+  '--dir': { args: ['DST'], help: 'make the directory DST (and its parents, mode 0755) inside' },
+  '--symlink': { args: ['TARGET', 'DST'], help: 'make a symlink at DST inside whose text is TARGET' },
   '--home': { args: ['DIR'], help: 'bind DIR read-write at $HOME (default: an empty tmpfs)' },
   '--share-net': { args: [], help: "share the host's network (default: none, only lo)" },
   '--chdir': { args: ['DIR'], help: 'working directory inside (default: $HOME)' },
@@ -64,6 +66,8 @@ function apply(options: SandboxOptions, flag: Flag, [a, b]: string[]): void {
     return;
   }
   if (flag === '--tmpfs') options.binds.push({ kind: 'tmpfs', destination: a! });
+  else if (flag === '--dir') options.binds.push({ kind: 'dir', destination: a! });
+  else if (flag === '--symlink') options.binds.push({ kind: 'symlink', target: a!, destination: b! });
   else if (flag === '--home') options.home = a;
   else if (flag === '--share-net') options.shareNet = true;
   else if (flag === '--chdir') options.chdir = a;

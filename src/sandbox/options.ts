@@ -13,6 +13,22 @@ export interface SandboxTmpfs {
   destination: string;
 }
 
+/** --dir DST: a directory (and its missing parents, mode 0755) made inside the sandbox's root. */
+export interface SandboxDir {
+  kind: 'dir';
+  destination: string;
+}
+
+/** --symlink TARGET DST: a symlink at DST inside the root whose text is TARGET (never followed). */
+export interface SandboxSymlink {
+  kind: 'symlink';
+  target: string;
+  destination: string;
+}
+
+/** A filesystem flag of the command line: binds, tmpfs mounts, directories and symlinks. */
+export type SandboxFsFlag = SandboxBind | SandboxTmpfs | SandboxDir | SandboxSymlink;
+
 export const SOCKET_KINDS = ['wayland', 'x11', 'pulseaudio', 'pipewire', 'dbus'] as const;
 export type SocketKind = (typeof SOCKET_KINDS)[number];
 export const DEVICE_KINDS = ['dri'] as const;
@@ -21,8 +37,8 @@ export type DeviceKind = (typeof DEVICE_KINDS)[number];
 /** What `hutch sandbox` was asked for (src/cli/commands/sandbox.ts fills it from the flags). */
 export interface SandboxOptions {
   args: string[];
-  /** The binds and tmpfs mounts of the flags, in command-line order. */
-  binds: (SandboxBind | SandboxTmpfs)[];
+  /** The binds, tmpfs mounts, directories and symlinks of the flags, in command-line order. */
+  binds: SandboxFsFlag[];
   /** A host directory bound read-write at $HOME; else $HOME is an empty tmpfs. */
   home?: string;
   shareNet: boolean;

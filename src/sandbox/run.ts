@@ -21,9 +21,9 @@ export async function runSandbox(options: SandboxOptions): Promise<number> {
   const root = join(run, 'sandbox-root'); // only a mount point: a tmpfs covers it
   mkdirSync(root, { recursive: true, mode: 0o700 });
   const profile = sandboxSeccomp();
-  const { spec, rootLinks } = sandboxSpec(options, root, nodeHost(profile));
+  const { spec, rootLinks, rootPaths } = sandboxSpec(options, root, nodeHost(profile));
   const filter = compiledSandboxSeccomp(profile, run);
-  const plan = { rootLinks, init: true, seccomp: filter.program, seccompFlags: filter.flags };
+  const plan = { rootLinks, rootPaths, init: true, seccomp: filter.program, seccompFlags: filter.flags };
   if (process.env.HUTCH_SANDBOX_PRINT_PLAN === '1') return printPlan(spec, plan);
   const { exitCode } = await runContainer(spec, { ...plan, forwardSignals: true });
   return exitCode;

@@ -1,8 +1,9 @@
 import { posix } from 'node:path';
 import { UsageError } from '../errors.js';
+import type { RootPath } from '../runtime/plan.js';
 import type { Mount, Seccomp, Spec } from '../runtime/spec.js';
 import { sandboxEnv } from './env.js';
-import type { SandboxBind, SandboxOptions, SandboxTmpfs } from './options.js';
+import type { SandboxFsFlag, SandboxOptions } from './options.js';
 import { deviceMounts, socketMounts } from './sockets.js';
 
 /** What the sandbox reads of the host: given as answers so that the spec stays a pure function. */
@@ -21,10 +22,14 @@ export interface SandboxHost {
   seccomp: Seccomp;
 }
 
-/** The spec, and the host's top-level symlinks (/bin -> usr/bin) to make in the tmpfs root. */
+/**
+ * The spec, the host's top-level symlinks (/bin -> usr/bin) to make in the tmpfs root, and the
+ * --dir and --symlink paths, each placed before the mount it precedes (the plan's rootPaths).
+ */
 export interface SandboxSpec {
   spec: Spec;
   rootLinks: { target: string; path: string }[];
+  rootPaths: RootPath[];
 }
 
 /** Read-only from the host; /usr and /etc always, the rest as the host has them (dir, or symlink). */
@@ -50,6 +55,24 @@ export function sandboxSpec(options: SandboxOptions, root: string, host: Sandbox
   }
   const home = homeDir(host.env);
   const sockets = socketMounts(options.sockets, host.env, host.uid, host.exists);
+  const mounts: Mount[] = [
+    { destination: '/', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'mode=0755'] },
+    ...system,
+    { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
+    {
+      destination: '/dev',
+      type: 'tmpfs',
+      source: 'tmpfs',
+      options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'],
+    },
+    { destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'mode=1777'] },
+    ...homeMount(home, options.home, host),
+  ];
+  const rootPaths: RootPath[] = [];
+  for (const entry of userBinds(options.binds, host))
+    if ('kind' in entry) rootPaths.push({ ...entry, at: mounts.length });
+    else mounts.push(entry);
+  mounts.push(...sockets.mounts, ...deviceMounts(options.devices, host.exists));
   const ids = (id: number): { containerID: number; hostID: number; size: number }[] => [
     { containerID: id, hostID: id, size: 1 },
   ];
@@ -65,22 +88,7 @@ export function sandboxSpec(options: SandboxOptions, root: string, host: Sandbox
       capabilities: NO_CAPS,
       noNewPrivileges: true,
     },
-    mounts: [
-      { destination: '/', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'mode=0755'] },
-      ...system,
-      { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
-      {
-        destination: '/dev',
-        type: 'tmpfs',
-        source: 'tmpfs',
-        options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'],
-      },
-      { destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'mode=1777'] },
-      ...homeMount(home, options.home, host),
-      ...userBinds(options.binds, host),
-      ...sockets.mounts,
-      ...deviceMounts(options.devices, host.exists),
-    ],
+    mounts,
     linux: {
       namespaces: [
         { type: 'user' },
@@ -97,7 +105,7 @@ export function sandboxSpec(options: SandboxOptions, root: string, host: Sandbox
       seccomp: host.seccomp,
     },
   };
-  return { spec, rootLinks };
+  return { spec, rootLinks, rootPaths };
 }
 
 /** $HOME when it names a directory of its own (not / nor a system directory). */
@@ -118,21 +126,31 @@ function homeMount(home: string | undefined, dir: string | undefined, host: Sand
           hint: 'set HOME, or bind the directory with --bind DIR DEST instead',
         },
       );
-    return userBinds([{ kind: 'bind', source: dir, destination: home, optional: false }], host);
+    return userBinds([{ kind: 'bind', source: dir, destination: home, optional: false }], host) as Mount[];
   }
   if (home === undefined) return [];
   return [{ destination: home, type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'mode=0700'] }];
 }
 
+/** A --dir or --symlink among the mounts; its place (`at`) is set once the mounts are in order. */
+type PathEntry = Omit<Extract<RootPath, { kind: 'dir' }>, 'at'> | Omit<Extract<RootPath, { kind: 'symlink' }>, 'at'>;
+
 /**
- * The binds and tmpfs mounts of the flags, parents before children (by the depth of the
- * destination, stable), so that a bind inside another lands on it whatever the order on the
- * command line.
+ * The binds, tmpfs mounts, directories and symlinks of the flags, parents before children (by the
+ * depth of the destination, stable: at one depth in command-line order), so that a bind inside
+ * another lands on it whatever the order on the command line, and a --dir or --symlink under a
+ * --tmpfs or a bind is made in it.
  */
-function userBinds(binds: (SandboxBind | SandboxTmpfs)[], host: SandboxHost): Mount[] {
-  const mounts: { depth: number; mount: Mount }[] = [];
+function userBinds(binds: SandboxFsFlag[], host: SandboxHost): (Mount | PathEntry)[] {
+  const mounts: { depth: number; mount: Mount | PathEntry }[] = [];
   const depth = (path: string): number => path.split('/').filter(Boolean).length;
   for (const b of binds) {
+    if (b.kind === 'dir' || b.kind === 'symlink') {
+      const path = absolute(b.destination, b.kind === 'dir' ? '--dir' : `--symlink ${b.target}`);
+      const entry: PathEntry = b.kind === 'dir' ? { kind: 'dir', path } : { kind: 'symlink', target: b.target, path };
+      mounts.push({ depth: depth(path), mount: entry });
+      continue;
+    }
     if (b.kind === 'tmpfs') {
       const destination = absolute(b.destination, '--tmpfs');
       const options = ['nosuid', 'nodev', 'mode=0755'];

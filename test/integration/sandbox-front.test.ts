@@ -66,6 +66,19 @@ function rows(): Row[] {
       ],
     },
     { name: '--tmpfs among binds', args: ['--bind', 'src', '/w/in', '--tmpfs', '/w/', '--tmpfs', '/dev/shm', 'true'] },
+    {
+      name: '--dir and --symlink among binds and --tmpfs: by depth, `..`, trailing slashes, a link through a link',
+      args: [
+        ...['--dir', '/run/user/1000/', '--symlink', 'usr/lib', '/lib64x', '--tmpfs', '/w', '--dir', '/w/d/../e'],
+        ...['--symlink', '/..', '/up', '--dir', '/up/x', '--bind', 'src', '/w/in', '--dir', '/../../x'],
+        ...['--symlink', 'a b/ü', '/w/in/l', '--dir', '/a/b/c/d', 'true'],
+      ],
+    },
+    {
+      name: '--dir and --symlink before sockets and devices',
+      args: ['--socket', 'wayland', '--dir', '/zzz', '--symlink', '/x', '/l', '--ro-bind', 'src', '/zzz/src', 'true'],
+      env: { ...base, WAYLAND_DISPLAY: 'wayland-9' },
+    },
     { name: '--home and --chdir', args: ['--home', 'src', '--chdir', '/x/../tmp/', 'true'] },
     {
       name: '--share-net, --clearenv, --setenv (HOME too) and --unsetenv, --die-with-parent',

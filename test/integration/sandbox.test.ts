@@ -1,7 +1,7 @@
 // `hutch sandbox`: a command confined on the host's own root filesystem (bubblewrap's job), run as
 // the unprivileged test user. Each flag, and what must stay out of reach: the host's /home and
 // /tmp, other users' files, the network, the caller's fds, session sockets not asked for.
-import { closeSync, mkdirSync, openSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
@@ -233,6 +233,111 @@ describe('hutch sandbox: binds', () => {
     const r = await sandboxed(['--home', other, '--chdir', '/tmp'], 'pwd; echo kept > "$HOME/note"');
     expect(r.stdout).toBe('/tmp');
     expect(readFileSync(join(other, 'note'), 'utf8')).toBe('kept\n');
+  });
+});
+
+describe('hutch sandbox: --dir and --symlink', () => {
+  it('makes directories (0755, with parents) and symlinks (their text as given) inside the root', async () => {
+    const r = await sandboxed(
+      [
+        '--dir',
+        '/run/user/1000',
+        '--dir',
+        '/var/',
+        '--symlink',
+        'usr/lib',
+        '/lib64x',
+        '--symlink',
+        '/no/where',
+        '/x/dangling',
+      ],
+      'stat -c "%F %a" /run /run/user/1000 /var; readlink /lib64x /x/dangling; test -d /lib64x && echo followed',
+    );
+    expect(r.stderr).toBe('');
+    expect(r.stdout.split('\n')).toEqual([
+      'directory 755',
+      'directory 755',
+      'directory 755',
+      'usr/lib',
+      '/no/where',
+      'followed',
+    ]);
+  });
+
+  it('an identical link is fine; anything else at DEST is an error naming it, and nothing runs', async () => {
+    const same = await sandboxed(['--symlink', 'a', '/l', '--symlink', 'a', '/l'], 'readlink /l');
+    expect(same.stdout).toBe('a');
+    for (const flags of [
+      ['--symlink', 'a', '/l', '--symlink', 'b', '/l'],
+      ['--symlink', 'a', '/tmp'],
+    ]) {
+      const r = await sandboxed(flags, 'echo ran', viaNode);
+      expect(r.exitCode).toBe(125);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toContain(`make the symlink ${flags.at(-1)} -> ${flags.at(-2)}: symlink failed: EEXIST`);
+    }
+    const file = await sandboxed(['--ro-bind', join(home, 'secret'), '/f', '--dir', '/f/sub'], 'echo ran', viaNode);
+    expect([file.exitCode, file.stdout]).toEqual([125, '']);
+    expect(file.stderr).toContain('make the directory /f/sub: dir failed: ENOTDIR');
+  });
+
+  it('a DEST on a read-only bind fails before the command runs, naming DEST and the cause', async () => {
+    for (const [flags, dest] of [
+      [['--ro-bind', home, '/ro', '--dir', '/ro/sub'], '/ro/sub'],
+      [['--dir', '/usr/hutch-made'], '/usr/hutch-made'],
+    ] as const) {
+      const r = await sandboxed([...flags], 'echo ran', viaNode);
+      expect(r.exitCode).toBe(125);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toContain(`make the directory ${dest}: dir failed: EROFS`);
+    }
+    const link = await sandboxed(['--symlink', 'x', '/usr/hutch-link'], 'echo ran', viaNode);
+    expect(link.stderr).toContain('make the symlink /usr/hutch-link -> x: symlink failed: EROFS');
+  });
+
+  it('applies them in order with --tmpfs and --bind: under a tmpfs in it, under a bind on the host', async () => {
+    const rw = join(dir.dir, 'dir-bind');
+    mkdirSync(rw);
+    const r = await sandboxed(
+      ['--dir', '/w/d', '--tmpfs', '/w', '--bind', rw, '/w/in', '--dir', '/w/in/sub', '--symlink', '../d', '/w/in/l'],
+      'stat -f -c %T /w; ls /w; readlink /w/in/l',
+    );
+    expect(r.stderr).toBe('');
+    expect(r.stdout.split('\n')).toEqual(['tmpfs', 'd', 'in', '../d']);
+    expect(readdirSync(rw).sort()).toEqual(['l', 'sub']);
+    expect(readlinkSync(join(rw, 'l'))).toBe('../d');
+  });
+
+  it('a hostile DEST stays inside the root: `..`, a link to /.., a link naming a host path', async () => {
+    const state = join(dir.dir, 'hostile-state'); // HUTCH_ROOT: the root is STATE/run/sandbox-root
+    const host = join(dir.dir, 'hostile-host');
+    const name = `hutch-sandboxfs-${process.pid}`; // made in the sandbox's /tmp, never in the host's
+    mkdirSync(state, { mode: 0o700 });
+    mkdirSync(host);
+    const r = await sandboxed(
+      [
+        ...['--dir', '/../../escaped-dir', '--symlink', '/..', '/up', '--dir', '/up/up-dir'],
+        ...['--symlink', '/../..', '/up2', '--symlink', 'text', '/up2/up-link'],
+        ...['--symlink', '/tmp', '/hostlink', '--dir', `/hostlink/${name}`, '--symlink', 'y', `/hostlink/${name}-l`],
+      ],
+      `ls -d /escaped-dir /up-dir /up-link /tmp/${name} /tmp/${name}-l`,
+      { HUTCH_ROOT: state },
+    );
+    expect(r.stderr).toBe('');
+    expect(r.stdout.split('\n')).toEqual(['/escaped-dir', `/tmp/${name}`, `/tmp/${name}-l`, '/up-dir', '/up-link']);
+    expect(readdirSync(state)).toEqual(['run']);
+    expect(readdirSync(join(state, 'run'))).not.toContain('up-dir');
+    expect(readdirSync('/tmp').filter((f) => f.startsWith(name))).toEqual([]);
+    // A link to a host path missing in the sandbox: nothing is made through it, inside or out.
+    for (const flags of [
+      ['--dir', '/hostlink/made'],
+      ['--symlink', 'y', '/hostlink/made/l'],
+    ]) {
+      const dangling = await sandboxed(['--symlink', host, '/hostlink', ...flags], 'echo ran', viaNode);
+      expect([dangling.exitCode, dangling.stdout]).toEqual([125, '']);
+      expect(dangling.stderr).toMatch(/make the (directory|symlink) \/hostlink\/made.*: (dir|symlink) failed: ENOENT/);
+    }
+    expect(readdirSync(host)).toEqual([]);
   });
 });
 

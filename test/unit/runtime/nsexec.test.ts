@@ -67,6 +67,8 @@ const everything: HelperPlan = {
       what: 'proc',
     },
     { kind: 'symlink', target: '/proc/self/fd', linkpath: '/r/dev/fd' },
+    { kind: 'dir', path: '/r/run/user/1', what: '/run/user/1' },
+    { kind: 'symlink-in-root', target: 'usr/lib', linkpath: '/r/lib64', what: '/lib64 -> usr/lib' },
     { kind: 'mask', path: '/r/proc/kcore' },
     { kind: 'readonly', path: '/r/proc/sys' },
     { kind: 'sysctl', key: 'net.ipv4.ip_forward', path: 'proc/sys/net/ipv4/ip_forward', value: '1' },

@@ -56,7 +56,11 @@ describe('planFromSpec', () => {
     spec.linux!.readonlyPaths = ['/proc/sys'];
     const fs = planFromSpec(spec, host).fs;
     const summary = fs.map((s: FsStep) =>
-      s.kind === 'mount' ? `mount ${s.target}` : s.kind === 'symlink' ? `link ${s.linkpath}` : `${s.kind} ${s.path}`,
+      s.kind === 'mount'
+        ? `mount ${s.target}`
+        : s.kind === 'symlink' || s.kind === 'symlink-in-root'
+          ? `link ${s.linkpath}`
+          : `${s.kind} ${s.path}`,
     );
     const devices = ['null', 'zero', 'full', 'random', 'urandom', 'tty', 'pts', 'shm'].map((d) => `mount /r/dev/${d}`);
     expect(summary).toEqual([
