@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { parseSandboxArgs } from '../../../src/sandbox/argv.js';
 import { sandboxEnv } from '../../../src/sandbox/env.js';
 import { sandboxSpec, type SandboxHost } from '../../../src/sandbox/spec.js';
+import { planFromSpec } from '../../../src/runtime/plan.js';
 
 const host = (env: NodeJS.ProcessEnv = { HOME: '/home/me' }): SandboxHost => ({
   uid: 1000,
@@ -58,6 +59,42 @@ describe('sandboxSpec', () => {
     ]);
     expect(() => sandboxSpec(parseSandboxArgs(['--tmpfs', 'w', '--', 'true']), '/r', host())).toThrow(
       /cannot use --tmpfs w: a path inside the sandbox must be absolute/,
+    );
+  });
+
+  it('--dir and --symlink: no mounts, placed among the binds by depth, in the plan before the mount they precede', () => {
+    const args = [
+      '--dir',
+      '/w/d/',
+      '--tmpfs',
+      '/w',
+      '--symlink',
+      'usr/lib',
+      '/l',
+      '--bind',
+      'in',
+      '/w/in',
+      '--',
+      'true',
+    ];
+    const { spec, rootPaths } = sandboxSpec(parseSandboxArgs(args), '/r', host());
+    expect(spec.mounts!.map((m) => m.destination).slice(-2)).toEqual(['/w', '/w/in']);
+    const at = spec.mounts!.length;
+    expect(rootPaths).toEqual([
+      { kind: 'symlink', target: 'usr/lib', path: '/l', at: at - 1 },
+      { kind: 'dir', path: '/w/d', at: at - 1 }, // at one depth in the order given: before the bind
+    ]);
+    const fs = planFromSpec(spec, { isDirectory: () => true }, { rootPaths }).fs;
+    const steps = fs.map((s) => (s.kind === 'mount' ? s.target : s.kind === 'dir' ? `dir ${s.path}` : s.kind));
+    expect(steps.slice(steps.indexOf('/r/w'), steps.indexOf('mask'))).toEqual([
+      '/r/w',
+      'symlink-in-root',
+      'dir /r/w/d',
+      '/r/w/in',
+    ]);
+    expect(fs).toContainEqual({ kind: 'symlink-in-root', target: 'usr/lib', linkpath: '/r/l', what: '/l -> usr/lib' });
+    expect(() => sandboxSpec(parseSandboxArgs(['--symlink', '/t', 'l', '--', 'true']), '/r', host())).toThrow(
+      /cannot use --symlink \/t l: a path inside the sandbox must be absolute/,
     );
   });
 
