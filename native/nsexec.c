@@ -489,13 +489,12 @@ static void filesystem_steps(void) {
   struct record r = {0};
   while (next_record(&r)) {
     if (r.tag == TAG_MOUNT) do_mount(&r);
-    else if (r.tag == TAG_SYMLINK) {
-      if (symlink(get_string(&r, 0, 0), get_string(&r, 0, 1)) < 0 && errno != EEXIST) die(STEP_SYMLINK, errno, r.index);
-    } else if (r.tag == TAG_MASK) do_mask(&r);
+    else if (r.tag == TAG_SYMLINK) do_symlink_in_root(&r, 0);
+    else if (r.tag == TAG_MASK) do_mask(&r);
     else if (r.tag == TAG_READONLY) do_readonly(&r);
     else if (r.tag == TAG_SYSCTL) do_sysctl(&r);
     else if (r.tag == TAG_DIR) do_dir(&r);
-    else if (r.tag == TAG_SYMLINK_IN_ROOT) do_symlink_in_root(&r);
+    else if (r.tag == TAG_SYMLINK_IN_ROOT) do_symlink_in_root(&r, 1);
   }
 }
 

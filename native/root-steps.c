@@ -41,12 +41,19 @@ static int same_link(int dir, const char *name, const char *target) {
 }
 
 /*
- * Invariant (SYMLINK_IN_ROOT): the path, inside the root, is a symlink whose text is the target
- * (never followed: it is only the link's text); its parents are made as DIR makes them. An
- * identical link already there is fine (bwrap's rule); anything else there is EEXIST.
+ * Invariant (SYMLINK_IN_ROOT, `strict`): the path, inside the root, is a symlink whose text is the
+ * target (never followed: it is only the link's text); its parents are made as DIR makes them. An
+ * identical link already there is fine (bwrap's rule); anything else there is EEXIST. Without
+ * `strict` (SYMLINK under the root: hutch's own links, /dev/fd, /bin -> usr/bin) anything there is
+ * fine, as before; the parent still resolves inside the root, so an image whose /dev is a symlink
+ * to a host path cannot have the links made there.
  */
-static void do_symlink_in_root(const struct record *r) {
+static void do_symlink_in_root(const struct record *r, int strict) {
   const char *target = get_string(r, 0, 0), *path = get_string(r, 0, 1), *rel = root_relative(path);
+  if (rel == NULL && !strict) {
+    if (symlink(target, path) < 0 && errno != EEXIST) die(STEP_SYMLINK, errno, r->index);
+    return;
+  }
   if (rel == NULL) die(STEP_SYMLINK, EXDEV, r->index); /* only a path under the root is resolved */
   char parent[4096];
   size_t len = strlen(rel);
@@ -60,7 +67,7 @@ static void do_symlink_in_root(const struct record *r) {
   if (slash) *slash = '\0';
   int dir = -1, err = dir_in_root(slash ? parent : "", &dir);
   if (!err && symlinkat(target, dir, name) < 0) err = errno;
-  if (err == EEXIST && same_link(dir, name, target)) err = 0;
+  if (err == EEXIST && (!strict || same_link(dir, name, target))) err = 0;
   if (dir >= 0) close(dir);
   if (err) die(STEP_SYMLINK, err, r->index);
 }

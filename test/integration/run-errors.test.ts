@@ -1,5 +1,5 @@
 // Bad input: a clear one-line error, the documented exit code, and nothing left behind.
-import { existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import type { Options } from 'execa';
 import { join } from 'node:path';
 import { beforeAll, expect, it } from 'vitest';
@@ -118,4 +118,16 @@ it('a relative symlink inside the rootfs is followed inside it', async () => {
   const r = await run(['--hostname', 'linked'], ['sh', '-c', 'grep -c linked /tmp/real-hosts']);
   expect(r.stderr).toBe('');
   expect(String(r.stdout)).toBe('1');
+});
+
+it("an image whose /dev is a symlink to a host path: /dev's links are made inside the rootfs, never on the host", async () => {
+  const victim = join(t.box.dir, 'victim-dev'); // a host directory the user may write
+  mkdirSync(victim);
+  mkdirSync(join(t.rootfs, victim), { recursive: true }); // the image holds the same path: the /dev tmpfs goes there
+  rmSync(join(t.rootfs, 'dev'), { recursive: true, force: true });
+  symlinkSync(victim, join(t.rootfs, 'dev'));
+  const r = await run([], ['sh', '-c', 'readlink /dev/fd']);
+  expect(readdirSync(victim)).toEqual([]); // the old helper's symlink(2) on the host path put fd, stdin, ... here
+  expect(r.stderr).toBe('');
+  expect(String(r.stdout)).toBe('/proc/self/fd');
 });
