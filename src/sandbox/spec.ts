@@ -46,33 +46,9 @@ const NO_CAPS = { bounding: [], effective: [], permitted: [], inheritable: [], a
  * RESOLVE_IN_ROOT); sources are the caller's own host paths.
  */
 export function sandboxSpec(options: SandboxOptions, root: string, host: SandboxHost): SandboxSpec {
-  const rootLinks: SandboxSpec['rootLinks'] = [];
-  const system: Mount[] = [];
-  for (const dir of SYSTEM_DIRS) {
-    const kind = host.kind(dir);
-    if (kind === 'link') rootLinks.push({ target: host.readlink(dir), path: dir });
-    else if (kind === 'dir') system.push(bind(dir, dir, ['rbind', 'ro']));
-  }
   const home = homeDir(host.env);
   const sockets = socketMounts(options.sockets, host.env, host.uid, host.exists);
-  const mounts: Mount[] = [
-    { destination: '/', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'mode=0755'] },
-    ...system,
-    { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
-    {
-      destination: '/dev',
-      type: 'tmpfs',
-      source: 'tmpfs',
-      options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'],
-    },
-    { destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'mode=1777'] },
-    ...homeMount(home, options.home, host),
-  ];
-  const rootPaths: RootPath[] = [];
-  for (const entry of userBinds(options.binds, host))
-    if ('kind' in entry) rootPaths.push({ ...entry, at: mounts.length });
-    else mounts.push(entry);
-  mounts.push(...sockets.mounts, ...deviceMounts(options.devices, host.exists));
+  const { mounts, rootLinks, rootPaths } = sandboxMounts(options, host, home, sockets.mounts);
   const ids = (id: number): { containerID: number; hostID: number; size: number }[] => [
     { containerID: id, hostID: id, size: 1 },
   ];
@@ -106,6 +82,45 @@ export function sandboxSpec(options: SandboxOptions, root: string, host: Sandbox
     },
   };
   return { spec, rootLinks, rootPaths };
+}
+
+/**
+ * The sandbox's mounts in order: the tmpfs root, the system directories (or their links, made in
+ * the root), /proc, /dev, /tmp, the home, the flags' binds (their --dir and --symlink paths placed
+ * among them), then the sockets and devices.
+ */
+function sandboxMounts(
+  options: SandboxOptions,
+  host: SandboxHost,
+  home: string | undefined,
+  sockets: Mount[],
+): Pick<SandboxSpec, 'rootLinks' | 'rootPaths'> & { mounts: Mount[] } {
+  const rootLinks: SandboxSpec['rootLinks'] = [];
+  const system: Mount[] = [];
+  for (const dir of SYSTEM_DIRS) {
+    const kind = host.kind(dir);
+    if (kind === 'link') rootLinks.push({ target: host.readlink(dir), path: dir });
+    else if (kind === 'dir') system.push(bind(dir, dir, ['rbind', 'ro']));
+  }
+  const mounts: Mount[] = [
+    { destination: '/', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'mode=0755'] },
+    ...system,
+    { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
+    {
+      destination: '/dev',
+      type: 'tmpfs',
+      source: 'tmpfs',
+      options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'],
+    },
+    { destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'mode=1777'] },
+    ...homeMount(home, options.home, host),
+  ];
+  const rootPaths: RootPath[] = [];
+  for (const entry of userBinds(options.binds, host))
+    if ('kind' in entry) rootPaths.push({ ...entry, at: mounts.length });
+    else mounts.push(entry);
+  mounts.push(...sockets, ...deviceMounts(options.devices, host.exists));
+  return { mounts, rootLinks, rootPaths };
 }
 
 /** $HOME when it names a directory of its own (not / nor a system directory). */
