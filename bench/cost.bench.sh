@@ -23,7 +23,8 @@ mkdir -p "$rootfs/www" && echo hello > "$rootfs/www/index.html"
 tar -C "$rootfs" -cf "$work/rootfs.tar" .
 cc -O2 -o "$work/reap" "$repo/bench/cost-reap.c"
 chown -R "$user:$user" "$work"
-h="node $repo/bin/hutch"
+# The FUSE daemon's page drop (docs/fuse.md, "Memory") passes through as_user's clean environment, for A/B.
+h="env ${HUTCH_FS_PAGES:+HUTCH_FS_PAGES=$HUTCH_FS_PAGES }${HUTCH_FS_IDLE_MS:+HUTCH_FS_IDLE_MS=$HUTCH_FS_IDLE_MS }node $repo/bin/hutch"
 H="$h --root $work/state"
 podman_init
 P=$podman
