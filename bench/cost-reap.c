@@ -5,7 +5,7 @@
  * itself exits (a process that never ends is then named and left). Usage: cost-reap CMD ARGS...
  * Hold mode, `cost-reap -h DIR CMD ARGS...`: writes its pid to DIR/pid, runs CMD, writes its exit
  * status to DIR/status, and stays (reaping) until SIGTERM: every process CMD leaves running is
- * then a descendant of this one, which is how bench/cost-mem.mjs finds a runtime's processes. */
+ * then a descendant of this one, which is how bench/cost-mem.sh finds a runtime's processes. */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>

@@ -23,7 +23,8 @@ mkdir -p "$rootfs/www" && echo hello > "$rootfs/www/index.html"
 tar -C "$rootfs" -cf "$work/rootfs.tar" .
 cc -O2 -o "$work/reap" "$repo/bench/cost-reap.c"
 chown -R "$user:$user" "$work"
-h="node $repo/bin/hutch"
+# The FUSE daemon's page drop (docs/fuse.md, "Memory") passes through as_user's clean environment, for A/B.
+h="env ${HUTCH_FS_PAGES:+HUTCH_FS_PAGES=$HUTCH_FS_PAGES }${HUTCH_FS_IDLE_MS:+HUTCH_FS_IDLE_MS=$HUTCH_FS_IDLE_MS }node $repo/bin/hutch"
 H="$h --root $work/state"
 podman_init
 P=$podman
@@ -50,7 +51,7 @@ hold() {
   return "$(cat "$work/hold/status")"
 }
 unhold() { kill "$(cat "$work/hold/pid")"; wait; }
-memory() { node "$repo/bench/cost-mem.mjs" "$(cat "$work/hold/pid")"; }
+memory() { busybox sh "$repo/bench/cost-mem.sh" "$(cat "$work/hold/pid")"; } # no node while it reads
 port() { echo $((20000 + RANDOM % 30000)); }
 answer() { # port: waits for the first HTTP answer (at most ~20 s)
   local i=0
@@ -137,7 +138,13 @@ many hutch "$H run" "$H rm -f"
 many podman "$P run" "$P rm -f -t 0"
 
 mib() { node -e 'const m = JSON.parse(process.argv[1] || "{}"); const k = process.argv[2]; console.log(m[k] === undefined ? "-" : (m[k] / 1024 / (Number(process.argv[3]) || 1)).toFixed(1))' "${1:-}" "$2" "${3:-1}"; }
-procs() { node -e 'const m = JSON.parse(process.argv[1] || "{\"procs\":[]}"); console.log(m.procs.map((p) => `${p.name} ${(p.pss / 1024).toFixed(1)}`).join(", "))' "${1:-}"; }
+# procs JSON: each process name with its PSS (and of it Pss_Anon, Pss_File), MiB; averaged over the
+# processes of that name when there are several (COUNT containers), their number in brackets.
+procs() { node -e '
+const m = JSON.parse(process.argv[1] || "{\"procs\":[]}"), by = new Map(), f = (k, n) => (k / 1024 / n).toFixed(1);
+for (const p of m.procs) by.set(p.name, [...(by.get(p.name) ?? []), p]);
+const sum = (l, k) => l.reduce((t, p) => t + p[k], 0);
+console.log([...by].map(([name, l]) => `${name}${l.length > 1 ? ` [${l.length}]` : ""} ${f(sum(l, "pss"), l.length)} (anon ${f(sum(l, "pssAnon"), l.length)} file ${f(sum(l, "pssFile"), l.length)})`).join(", "))' "${1:-}"; }
 row() { printf '%-44s %10s %10s %7s\n' "$1" "$2" "$3" "$(ratio "$2" "$3")"; }
 echo "cost per container: hutch vs rootless podman --runtime runc (overlay + fuse-overlayfs), $runs runs each, medians; load $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%-44s %10s %10s %7s\n' measure hutch podman ratio
@@ -155,5 +162,7 @@ row "wall s, rm -f of $count" "${wall[hutch-rm]:--}" "${wall[podman-rm]:--}"
 printf '%-44s %10s %10s %7s\n' "wall s, podman run -d + rm: hutch-runtime/runc" "${wall[podman-hutch-runtime-d-rm]:--}" "${wall[podman-runc-d-rm]:--}" "$(ratio "${wall[podman-hutch-runtime-d-rm]:--}" "${wall[podman-runc-d-rm]:--}")"
 echo "floors: runc run --rootless alone ${wall[runc]:--} s (hutch --rootfs / runc $(ratio "${wall[hutch-rootfs]:--}" "${wall[runc]:--}")x); node -e 0 ${wall[node-startup]:--} s"
 echo "first answers (ms): hutch ${firsts[hutch]:-}; podman ${firsts[podman]:-}"
-echo "processes of one hutch container (PSS MiB): $(procs "${mem[hutch]:-}")"
-echo "processes of one podman container (PSS MiB): $(procs "${mem[podman]:-}")"
+echo "processes of one hutch container (PSS MiB, of it Pss_Anon and Pss_File): $(procs "${mem[hutch]:-}")"
+echo "processes of one podman container (PSS MiB, of it Pss_Anon and Pss_File): $(procs "${mem[podman]:-}")"
+echo "processes of $count hutch containers (PSS MiB each): $(procs "${memlist[hutch]:-}")"
+echo "processes of $count podman containers (PSS MiB each): $(procs "${memlist[podman]:-}")"

@@ -19,6 +19,8 @@ const receiveBuf = lib.func('int fuse_session_receive_buf(void *se, void *buf)')
 const processBuf = lib.func('void fuse_session_process_buf(void *se, void *buf)');
 const reqCtx = lib.func('void *fuse_req_ctx(void *req)');
 const invalInode = lib.func('int fuse_lowlevel_notify_inval_inode(void *se, uint64_t ino, int64_t off, int64_t len)');
+const sessionFd = lib.func('int fuse_session_fd(void *se)');
+const poll = libc.func('int poll(void *fds, unsigned long nfds, int timeout)');
 
 /** The reply calls; `req` is the opaque request pointer a callback received. */
 export const reply = {
@@ -207,8 +209,11 @@ const SPLICE_WRITE = 1 << 7;
 
 /** A mounted FUSE session. */
 export interface Session {
-  /** Serves requests until the file system is unmounted; then releases the session. */
-  serve(): void;
+  /**
+   * Serves requests until the file system is unmounted; then releases the session. With `idle`,
+   * calls idle.run once no request came for idle.ms after one was served.
+   */
+  serve(idle?: { ms: number; run: () => void }): void;
   /**
    * Drops the kernel's cached attributes and pages of a node. Safe inside a handler: without
    * writeback caching the kernel never waits on us for it.
@@ -239,13 +244,22 @@ export function mountSession(
   }
   return {
     invalidate: (nodeId) => void invalInode(se, nodeId, 0, 0),
-    serve(): void {
+    serve(idle): void {
       const buf = Buffer.alloc(40);
+      const pollFd = Buffer.alloc(8); // struct pollfd { int fd; short events, revents; }, POLLIN
+      pollFd.writeInt32LE(sessionFd(se) as number, 0);
+      pollFd.writeInt16LE(1, 4);
+      let served = false;
       for (;;) {
+        if (served && idle !== undefined && poll(pollFd, 1, idle.ms) === 0) {
+          served = false;
+          idle.run();
+        }
         const got = receiveBuf(se, buf);
         if (got === -4 /* EINTR */ || got === -11 /* EAGAIN */) continue;
         if (got <= 0) break;
         processBuf(se, buf);
+        served = true;
       }
       sessionUnmount(se);
       sessionDestroy(se);
