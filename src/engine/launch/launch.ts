@@ -38,6 +38,11 @@ export interface LaunchOptions extends PlanOptions {
   forwardSignals?: boolean;
   /** The namespace owner writing the maps (default: this process's uid and gid). */
   owner?: MapWriter;
+  /**
+   * Settles when the root filesystem is mounted (the union daemon's start): the plan is made
+   * meanwhile, the helper spawned after. A rejection is the launch's error.
+   */
+  rootfsMounted?: Promise<void>;
 }
 
 /** A container whose namespaces and mounts exist and whose process waits to be started. */
@@ -80,6 +85,7 @@ export async function createContainer(spec: Spec, options: LaunchOptions = {}): 
     { isDirectory, gidMappings },
     { ...options, seccomp: filter?.program, seccompFlags: filter?.flags },
   );
+  await options.rootfsMounted;
   const helper = spawnHelper(
     plan,
     plan.terminal ? ['ignore', 'ignore', 'ignore'] : (options.stdio ?? ['inherit', 'inherit', 'inherit']),
