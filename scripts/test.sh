@@ -26,6 +26,9 @@ overlap_too=
 if [ $# -eq 0 ] || printf '%s\n' "$@" | grep -q overlap; then overlap_too=1; suites+=("vitest-$overlap"); fi
 containerd_too=
 if [ $# -eq 0 ] || printf '%s\n' "$@" | grep -qx containerd; then containerd_too=1; suites+=(containerd); fi
+# Part of the suite again under the newest Node.js line hutch supports (`test.sh node24` alone).
+node24_too=
+if [ $# -eq 0 ] || printf '%s\n' "$@" | grep -qx node24; then node24_too=1; suites+=("vitest-$user-node24"); fi
 if [ $# -eq 0 ]; then
   suites+=(cgroups-host cgroups-guest quickstart)
   [ "${HUTCH_CGVM_QEMU:-}" = 1 ] && suites+=(cgroups-guest-qemu)
@@ -93,20 +96,21 @@ scratch_of() { # user -> its scratch folder, made once per run and listed for th
 }
 
 run_as() { # user, tree, vitest args... (in this run's cgroup, so nothing it starts outlives the run)
+  # $suite names the run (default vitest-USER); $node_bin, a folder put first on PATH (another Node).
   local who=$1 dir=$2 scratch; shift 2
   scratch=$(scratch_of "$who")
   ( [ -z "$cg" ] || echo "$BASHPID" > "$cg/cgroup.procs"
-    exec runuser -u "$who" -- env -i HOME="$(getent passwd "$who" | cut -d: -f6)" PATH=/usr/local/bin:/usr/bin:/bin \
-      LANG=C.UTF-8 npm_config_update_notifier=false CI="${CI:-}" HUTCH_TEST_NOSUBID_USER="$nosub" HUTCH_TEST_OVERLAP_USER="$overlap" HUTCH_SUITE="vitest-$who" HUTCH_TEST_SHARED="$run/shared" \
+    exec runuser -u "$who" -- env -i HOME="$(getent passwd "$who" | cut -d: -f6)" PATH="${node_bin:+$node_bin:}/usr/local/bin:/usr/bin:/bin" \
+      LANG=C.UTF-8 npm_config_update_notifier=false CI="${CI:-}" HUTCH_TEST_NOSUBID_USER="$nosub" HUTCH_TEST_OVERLAP_USER="$overlap" HUTCH_SUITE="${suite:-vitest-$who}" HUTCH_TEST_SHARED="$run/shared" \
       TMPDIR="$scratch/t" XDG_RUNTIME_DIR="$scratch/x" XDG_CACHE_HOME="$HUTCH_TEST_CACHE/user-$who" \
       HUTCH_VITEST_CACHE="$HUTCH_TEST_CACHE/user-$who/vitest" bash -c 'cd "$0" && exec node scripts/run-suite.mjs "$@"' "$dir" "$@" )
 }
 
-vitest_suite() { # user, vitest args...: runs it and records it for the closing line
+vitest_suite() { # user, vitest args...: runs it and records it for the closing line (as $suite)
   local who=$1 src rc=0; shift
   src=$(prepare_user "$who")
   run_as "$who" "$src" "$@" || rc=$?
-  node "$repo/scripts/tally.mjs" add "$results" "vitest-$who" "$rc" "$src/.vitest-results.json"
+  node "$repo/scripts/tally.mjs" add "$results" "${suite:-vitest-$who}" "$rc" "$src/.vitest-results.json"
 }
 
 if [ $# -eq 0 ]; then
@@ -131,3 +135,13 @@ fi
 vitest_suite "$user" --exclude '**/*.nosubid.test.ts' --exclude '**/*.overlap.test.ts' "${extra[@]}" "$@"
 [ -n "$nosubid_too" ] && vitest_suite "$nosub" --passWithNoTests nosubid
 [ -n "$overlap_too" ] && vitest_suite "$overlap" --passWithNoTests overlap
+if [ -n "$node24_too" ]; then
+  # The files where a Node or V8 release shows first: the bundle and its code cache, koffi's
+  # callbacks (the union filesystem), the monitor's hand-over, the OCI face, the sandbox.
+  if node_bin=$(bash "$repo/scripts/testbed/node-release.sh" 24); then
+    suite="vitest-$user-node24" node_bin=$node_bin vitest_suite "$user" \
+      test/integration/{node-version,code-cache,run,run-image,fuse,lifecycle,monitor-waiter,net-run,runtime,sandbox}.test.ts
+  else
+    echo "test: cannot install Node.js 24 from the npm registry; the node24 suite did not run" >&2
+  fi
+fi

@@ -4,7 +4,7 @@
 import { createSocket } from 'node:dgram';
 import { createServer, type AddressInfo } from 'node:net';
 import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { requires } from '../helpers/host.js';
 import { hutch, type Sandbox } from '../helpers/hutch-cli.js';
@@ -142,10 +142,13 @@ describe('run -d -p, ps and --network container:ID', () => {
 
 describe('publish and host loopback through run', () => {
   it('publishes a UDP port (a Node echo server bound in from the host answers a Node client)', async () => {
-    // busybox has no UDP server: the host's node runs in the container from read-only binds.
+    // busybox has no UDP server: the host's node runs in the container from read-only binds (its
+    // own folder too, when it is not under /usr: another Node release of the test run's).
     const echo =
       "const s=require('dgram').createSocket('udp4');s.on('message',(m,r)=>s.send('echo:'+m,r.port,r.address));s.bind(5353)";
-    const binds = ['/usr', '/lib', '/lib64'].filter((d) => existsSync(d)).flatMap((d) => ['-v', `${d}:${d}:ro`]);
+    const nodeDir = dirname(process.execPath);
+    const dirs = ['/usr', '/lib', '/lib64', ...(nodeDir.startsWith('/usr/') ? [] : [nodeDir])];
+    const binds = dirs.filter((d) => existsSync(d)).flatMap((d) => ['-v', `${d}:${d}:ro`]);
     const started = await run([
       '-d',
       '-u',
