@@ -4,12 +4,28 @@ import type { ContainerHook } from '../launch/index.js';
 import { squashRootfs } from './squash-image.js';
 import { prepareRootfs, type ContainerRootfs } from './storage.js';
 import { treeLayer } from './tree-layer.js';
-import type { ContainerSetup, LaunchContext } from './setup.js';
+import type { Blueprint } from '../spec/index.js';
+import type { ResolvedImage } from '../../image/resolve.js';
+import type { IdMapping } from '../../runtime/spec.js';
+import type { Cleanup } from '../../sys/cleanup.js';
+import type { StorageDirs, StorageDriver } from './storage.js';
+
+/** What startRootfs reads of a container's setup (setup.ts's ContainerSetup) and launch context. */
+interface RootfsSetup {
+  image?: { driver: StorageDriver; layers: ResolvedImage['layers'] };
+  squash?: { file: string };
+}
+interface RootfsContext {
+  blueprint: Blueprint;
+  dirs: StorageDirs;
+  maps: { uidMappings: IdMapping[]; gidMappings: IdMapping[] };
+  cleanup: Cleanup;
+}
 
 /** The root filesystem of one launch: the image's, the single-file image's, or a --rootfs tree's layer (if any). */
 export function startRootfs(
-  setup: ContainerSetup,
-  ctx: LaunchContext,
+  setup: RootfsSetup,
+  ctx: RootfsContext,
   joinUserns: string | undefined,
 ): Promise<ContainerRootfs | undefined> {
   if (setup.image) return prepareRootfs(setup.image.driver, setup.image, ctx.dirs, ctx.maps, ctx.cleanup, joinUserns);
