@@ -2,6 +2,7 @@
 // (root mapped to the user, uids 1.. to its subuid range), over indexed layers built here.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EntryKind, OPAQUE } from '../../fuse/layer-index.js';
@@ -13,6 +14,8 @@ const repo = join(import.meta.dirname, '..', '..');
 let tmp: string;
 let ns: NsAgent;
 const M = (): string => join(tmp, 'mnt');
+// 3.2 MB of numbered lines: any byte read from a wrong offset shows.
+const BIG = Array.from({ length: 400_000 }, (_, i) => `${String(i).padStart(7, '0')}\n`).join('');
 const py = (code: string): string => `python3 -c '${code.replace(/'/g, `'"'"'`)}'`;
 
 function buildLayers(root: string): void {
@@ -48,6 +51,8 @@ function buildLayers(root: string): void {
     { path: 'opq/new', kind: EntryKind.File, content: 'new' },
     { path: 'etc/os-release', kind: EntryKind.File, content: 'top\n' },
     { path: 'etc/hostname', kind: EntryKind.File, content: 'box\n' },
+    { path: 'big', kind: EntryKind.File, content: BIG },
+    { path: 'big2', kind: EntryKind.File, content: BIG },
   ]);
 }
 
@@ -84,6 +89,8 @@ describe('union filesystem over indexed layers', () => {
       [
         '.',
         '..',
+        'big',
+        'big2',
         'data',
         'db',
         'dev',
@@ -300,6 +307,18 @@ print(r.stdout.strip())
     await ns.ok(`cp ${M()}/usr/bin/tool ${M()}/suid && chmod 6777 ${M()}/suid`);
     await ns.ok(`setpriv --reuid 1000 --regid 1000 --clear-groups sh -c 'echo x >> ${M()}/suid'`);
     expect(await ns.ok(`stat -c %a ${M()}/suid`)).toBe('777\n');
+  });
+
+  it('reads a lower file byte for byte in large and odd-sized reads, to its end', async () => {
+    const sha = createHash('sha256').update(BIG).digest('hex');
+    expect(await ns.ok(`dd if=${M()}/big bs=1M status=none | sha256sum`)).toBe(`${sha}  -\n`);
+    // Reads at offsets that are not page-aligned, and one past the end of the file.
+    expect(await ns.ok(`dd if=${M()}/big2 bs=4097 skip=700 count=2 status=none`)).toBe(
+      BIG.slice(4097 * 700, 4097 * 702),
+    );
+    expect(await ns.ok(`tail -c 16 ${M()}/big2; dd if=${M()}/big2 bs=1 skip=${BIG.length} status=none | wc -c`)).toBe(
+      `${BIG.slice(-16)}0\n`,
+    );
   });
 
   it('answers bad requests with an errno and keeps serving', async () => {
