@@ -7,7 +7,10 @@
 #    conmon, fuse-overlayfs, slirp4netns, rootlessport), and of COUNT such containers at once;
 #  - CPU seconds (user + system) of every process of `run --rm IMAGE true` and `run --rootfs DIR
 #    true`, counted by a subreaper (bench/cost-reap.c), daemons that detach included;
-#  - start-to-exit wall medians of the same (runc alone and `node -e 0` as floors);
+#  - start-to-exit wall medians of the same (runc alone and `node -e 0` as floors); --rootfs on the
+#    tree, which has every mount point hutch needs (bound as it is), and on a bare tree (bin/, etc/
+#    passwd: hutch puts its writable layer, a FUSE daemon, over it; podman and runc would create
+#    the mount points in it, so only hutch runs there);
 #  - the first HTTP answer through the published port after `run -d`;
 #  - podman run -d + rm with --runtime hutch-runtime against runc.
 # Run as root (npm run bench -- cost); RUNS (default 7) runs each, COUNT (default 20) containers.
@@ -20,6 +23,9 @@ image=localhost/hutch-bench-cost:latest
 rootfs=$work/rootfs
 busybox_rootfs "$rootfs" sh true sleep httpd
 mkdir -p "$rootfs/www" && echo hello > "$rootfs/www/index.html"
+bare=$work/bare
+mkdir -p "$bare/bin" "$bare/etc" && cp /bin/busybox "$bare/bin/" && ln -s busybox "$bare/bin/true"
+cp "$rootfs/etc/passwd" "$rootfs/etc/group" "$bare/etc/"
 tar -C "$rootfs" -cf "$work/rootfs.tar" .
 cc -O2 -o "$work/reap" "$repo/bench/cost-reap.c"
 chown -R "$user:$user" "$work"
@@ -94,6 +100,7 @@ cpurun hutch-image "$H run --rm $image true"
 cpurun podman-image "$P run --rm $image true"
 cpurun hutch-rootfs "$H run --rm --rootfs $rootfs true"
 cpurun podman-rootfs "$P run --rm --rootfs $rootfs true"
+cpurun hutch-rootfs-bare "$H run --rm --rootfs $bare true"
 
 # 3. Wall medians (hyperfine), runc alone on a bundle of the same tree as the floor of a runtime.
 mkdir -p "$work/bundle" && chown "$user:$user" "$work/bundle" && as_user bash -c "cd $work/bundle && runc spec --rootless"
@@ -106,6 +113,7 @@ asu "hyperfine -N -i --style basic --warmup 1 --runs $runs --export-json $work/w
   -n hutch-image '$H run --rm $image true' \
   -n podman-image '$P run --rm $image true' \
   -n hutch-rootfs '$H run --rm --rootfs $rootfs true' \
+  -n hutch-rootfs-bare '$H run --rm --rootfs $bare true' \
   -n podman-rootfs '$P run --rm --rootfs $rootfs true' \
   -n runc 'runc --root $work/runc run -b $work/bundle cost-runc' \
   -n node-startup 'node -e 0' \
@@ -154,13 +162,15 @@ row "resident memory, $count x run -d -p, PSS MiB each" "$(mib "${memlist[hutch]
 row "resident memory, $count x run -d -p, RSS MiB each" "$(mib "${memlist[hutch]:-}" rss "$count")" "$(mib "${memlist[podman]:-}" rss "$count")"
 row "CPU s, run --rm IMAGE true" "${cpu[hutch-image]}" "${cpu[podman-image]}"
 row "CPU s, run --rm --rootfs DIR true" "${cpu[hutch-rootfs]}" "${cpu[podman-rootfs]}"
+row "CPU s, run --rm --rootfs BARE true (layer)" "${cpu[hutch-rootfs-bare]}" "-"
 row "wall s, run --rm IMAGE true" "${wall[hutch-image]:--}" "${wall[podman-image]:--}"
 row "wall s, run --rm --rootfs DIR true" "${wall[hutch-rootfs]:--}" "${wall[podman-rootfs]:--}"
+row "wall s, run --rm --rootfs BARE true (layer)" "${wall[hutch-rootfs-bare]:--}" "-"
 row "wall s, first answer after run -d -p" "$(awk -v m="${first[hutch]:--}" 'BEGIN{print (m=="-")?m:m/1000}')" "$(awk -v m="${first[podman]:--}" 'BEGIN{print (m=="-")?m:m/1000}')"
 row "wall s, $count x run -d -p until all answer" "${wall[hutch-start]:--}" "${wall[podman-start]:--}"
 row "wall s, rm -f of $count" "${wall[hutch-rm]:--}" "${wall[podman-rm]:--}"
 printf '%-44s %10s %10s %7s\n' "wall s, podman run -d + rm: hutch-runtime/runc" "${wall[podman-hutch-runtime-d-rm]:--}" "${wall[podman-runc-d-rm]:--}" "$(ratio "${wall[podman-hutch-runtime-d-rm]:--}" "${wall[podman-runc-d-rm]:--}")"
-echo "floors: runc run --rootless alone ${wall[runc]:--} s (hutch --rootfs / runc $(ratio "${wall[hutch-rootfs]:--}" "${wall[runc]:--}")x); node -e 0 ${wall[node-startup]:--} s"
+echo "floors: runc run --rootless alone ${wall[runc]:--} s (hutch --rootfs / runc $(ratio "${wall[hutch-rootfs]:--}" "${wall[runc]:--}")x, on BARE $(ratio "${wall[hutch-rootfs-bare]:--}" "${wall[runc]:--}")x); node -e 0 ${wall[node-startup]:--} s"
 echo "first answers (ms): hutch ${firsts[hutch]:-}; podman ${firsts[podman]:-}"
 echo "processes of one hutch container (PSS MiB, of it Pss_Anon and Pss_File): $(procs "${mem[hutch]:-}")"
 echo "processes of one podman container (PSS MiB, of it Pss_Anon and Pss_File): $(procs "${mem[podman]:-}")"

@@ -287,7 +287,12 @@ function preservedStdio(count: number): StdioOptions0[] {
 }
 
 /** Spawns hutch-nsexec with `plan` on fd 3; stdio as for child_process.spawn (fds 0-2 only). */
-export function spawnHelper(plan: HelperPlan, stdio: [StdioOptions0, StdioOptions0, StdioOptions0]): HelperProcess {
+/** `after`: the plan is sent once it resolves (the helper starts and waits for it); never if it rejects. */
+export function spawnHelper(
+  plan: HelperPlan,
+  stdio: [StdioOptions0, StdioOptions0, StdioOptions0],
+  after?: Promise<unknown>,
+): HelperProcess {
   const { bytes, what } = encodePlan(plan);
   const passed = preservedStdio(plan.preserveFds ?? 0);
   // Its own session: a ^C at hutch's terminal reaches hutch alone, which forwards it once.
@@ -305,7 +310,12 @@ export function spawnHelper(plan: HelperPlan, stdio: [StdioOptions0, StdioOption
     sync = child.stdio[4] as Duplex,
     failures = (child.stdio as unknown as Readable[])[5] as Readable;
   planFd.on('error', () => undefined); // a helper that dies early closes its end; fd 5 says why
-  planFd.end(bytes);
+  if (after === undefined) planFd.end(bytes);
+  else
+    after.then(
+      () => planFd.end(bytes),
+      () => undefined, // the caller reports why and kills the helper
+    );
   const reader = new ByteReader(sync);
   const failure = readFailure(failures, what);
   const exit = new Promise<number>((resolve, reject) => {

@@ -103,8 +103,9 @@ describe('kill -9 of the monitor of hutch run -d', () => {
 });
 
 describe('kill -9 of the hutch run -d command itself', () => {
-  // recorded: the container is recorded, its monitor not yet spawned; monitor-spawned: the monitor
-  // runs, the command has not read its report (the monitor goes on, with nobody to tell).
+  // recorded: the container is recorded, its monitor started but not told to go (it ends with the
+  // command, untouched); monitor-spawned: the monitor runs, the command has not read its report
+  // (the monitor goes on, with nobody to tell).
   test.each(['recorded', 'monitor-spawned'])('at step %s: rm -f leaves nothing', async (step) => {
     const child = hutch(['run', '-d', '--root', box.root, '--network', 'none', IMAGE, 'sleep', '1000'], {
       env: { HUTCH_FAULT: `${step}:stop` },

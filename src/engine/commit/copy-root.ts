@@ -58,6 +58,7 @@ export async function openCopyRoot(paths: HutchPaths, ref: string): Promise<Copy
   try {
     const dirs = { data: files.dir, run: files.runDir };
     const rootfs = await prepareRootfs(setup.image.driver, setup.image, dirs, maps, cleanup);
+    await rootfs.mounted;
     const holder = rootfs.holder;
     if (holder === undefined) return { what, root: rootfs.path, maps, user, release };
     return { what, root: `/proc/${holder.pid}/root${rootfs.path}`, userns: holder.userns, maps, user, release };

@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { UsageError } from '../../errors.js';
 import { faultPoint } from '../../sys/fault.js';
-import { removeContainer, spawnMonitor } from './lifecycle.js';
+import { removeContainer, startMonitor } from './lifecycle.js';
 import { releaseSetup, removeContainerDirs, removeRecord } from '../setup/index.js';
 import {
   blueprintFromFlags,
@@ -46,6 +47,9 @@ export async function createFromFlags(req: CreateRequest, io: RunCommandIo, star
     hostname: join(files.runDir, 'hostname'),
     resolvConf: join(files.runDir, 'resolv.conf'),
   };
+  // The monitor's Node start overlaps the image and the record (lifecycle.ts): its log is in the folder.
+  mkdirSync(files.dir, { recursive: true, mode: 0o700 });
+  const monitor = startMonitor(store, id, start ? 'start' : 'create');
   let made: MadeContainer;
   try {
     // The same image, storage, network and cgroup setup as a foreground run (setup/setup.ts).
@@ -75,6 +79,7 @@ export async function createFromFlags(req: CreateRequest, io: RunCommandIo, star
       openStdin: req.interactive,
     });
   } catch (error) {
+    monitor.cancel();
     releaseSetup(files.dir, id);
     await removeContainerDirs({ data: files.dir, run: files.runDir });
     throw error;
@@ -82,11 +87,12 @@ export async function createFromFlags(req: CreateRequest, io: RunCommandIo, star
   faultPoint('recorded');
   try {
     writeEtcFiles(files.runDir, made.blueprint.hostname);
-    const launched = await spawnMonitor(store, id, start ? 'start' : 'create');
+    const launched = await monitor.go();
     // Once, on the CLI's stderr, as a foreground run says it (the monitor's log has them too).
     for (const line of launched.warnings) io.stderr.write(line + '\n');
   } catch (error) {
     // A container that could not be created or started leaves nothing behind.
+    monitor.cancel();
     await removeContainer(store, id, true).catch(() => removeRecord(store, id));
     throw error;
   }

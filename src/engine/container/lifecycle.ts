@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { openSync, closeSync } from 'node:fs';
+import type { Duplex } from 'node:stream';
 import { connect } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { HutchError, RuntimeError, UsageError } from '../../errors.js';
@@ -33,6 +34,28 @@ export async function spawnMonitor(
   mode: 'create' | 'start',
   passStdio?: [number, number, number],
 ): Promise<{ pid: number; warnings: string[] }> {
+  return startMonitor(store, id, mode, passStdio).go();
+}
+
+/** A monitor started ahead of its container's record, waiting for the word to read it. */
+export interface PendingMonitor {
+  /** Lets it read the record and launch; resolves as spawnMonitor does. */
+  go(): Promise<{ pid: number; warnings: string[] }>;
+  /** Ends it if go was not said (the record could not be made): it has touched nothing. */
+  cancel(): void;
+}
+
+/**
+ * Spawns the monitor of a container whose folder exists (its log goes there) but whose record
+ * may not yet: it starts Node and loads its code, then waits for go on fd 3 (main.ts), so that
+ * its start overlaps the CLI's own set-up (the image, the record) instead of following it.
+ */
+export function startMonitor(
+  store: ContainerStore,
+  id: string,
+  mode: 'create' | 'start',
+  passStdio?: [number, number, number],
+): PendingMonitor {
   const logFd = openSync(containerFiles(store, id).monitorLog, 'a', 0o600);
   const args = [...entryCommand('monitor'), store.data, store.run, id, mode, ...(passStdio ? ['passfds'] : [])];
   // A session of its own (setsid): the monitor outlives the CLI and the terminal it ran in.
@@ -41,18 +64,34 @@ export async function spawnMonitor(
     stdio: ['ignore', logFd, logFd, 'pipe', ...(passStdio ?? [])],
   });
   closeSync(logFd);
-  faultPoint('monitor-spawned');
-  const reply = (await readReadyLine(child.stdio[3] as NodeJS.ReadableStream)).trim();
-  child.unref();
-  if (reply === '')
-    throw new RuntimeError(
-      'MONITOR_DIED',
-      `cannot start the monitor of container ${id.slice(0, 12)}: it exited before reporting`,
-      { hint: `see ${containerFiles(store, id).monitorLog}` },
-    );
-  const message = JSON.parse(reply) as MonitorMessage;
-  if (!message.ok) throw rebuild(message.error);
-  return { pid: message.pid, warnings: message.warnings ?? [] };
+  // fd 3 is a socket pair: go goes one way, the monitor's report the other.
+  const channel = child.stdio[3] as Duplex;
+  channel.on('error', () => undefined); // a monitor that died early: readReadyLine reports it
+  let went = false;
+  return {
+    go: async () => {
+      went = true;
+      channel.write('go\n');
+      faultPoint('monitor-spawned');
+      const reply = (await readReadyLine(channel)).trim();
+      child.unref();
+      if (reply === '')
+        throw new RuntimeError(
+          'MONITOR_DIED',
+          `cannot start the monitor of container ${id.slice(0, 12)}: it exited before reporting`,
+          { hint: `see ${containerFiles(store, id).monitorLog}` },
+        );
+      const message = JSON.parse(reply) as MonitorMessage;
+      if (!message.ok) throw rebuild(message.error);
+      return { pid: message.pid, warnings: message.warnings ?? [] };
+    },
+    cancel: () => {
+      if (went) return; // it runs, or reported why not: its end is the container's
+      child.kill('SIGKILL');
+      channel.destroy();
+      child.unref();
+    },
+  };
 }
 
 /** Starts a created container (through its monitor) or a stopped one (with a new monitor). */

@@ -38,6 +38,11 @@ export interface LaunchOptions extends PlanOptions {
   forwardSignals?: boolean;
   /** The namespace owner writing the maps (default: this process's uid and gid). */
   owner?: MapWriter;
+  /**
+   * Settles when the root filesystem is mounted (the union daemon's start): the plan is made and
+   * the helper spawned meanwhile, the plan sent after. A rejection is the launch's error.
+   */
+  rootfsMounted?: Promise<void>;
 }
 
 /** A container whose namespaces and mounts exist and whose process waits to be started. */
@@ -83,10 +88,12 @@ export async function createContainer(spec: Spec, options: LaunchOptions = {}): 
   const helper = spawnHelper(
     plan,
     plan.terminal ? ['ignore', 'ignore', 'ignore'] : (options.stdio ?? ['inherit', 'inherit', 'inherit']),
+    options.rootfsMounted,
   );
   let pid: number;
   let detach: (() => Promise<void>) | undefined;
   try {
+    await options.rootfsMounted; // its error is the launch's (the helper then never gets its plan)
     pid = await helper.cloned();
     faultPoint('cloned');
     if (ownUserns) {

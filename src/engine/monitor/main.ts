@@ -1,10 +1,33 @@
 // The monitor's entry point, spawned detached by `hutch run -d`, `create`, `start` and
-// `hutch runtime create`: argv = DATA RUN ID create|start [passfds]. fd 3 carries one JSON line
-// (MonitorMessage) to the CLI; with `passfds`, fds 4-6 are the container's stdio (OCI face).
+// `hutch runtime create`: argv = DATA RUN ID create|start [passfds]. fd 3 carries go from the CLI
+// (awaitGo), then one JSON line (MonitorMessage) to it; with `passfds`, fds 4-6 are the container's stdio (OCI face).
 // The C waiter (handover.ts) execs it again when the run it watched ended:
 // argv = DATA RUN ID finish ATTEMPT EXITCODE FAILURE (FAILURE empty when none).
-import { closeSync, writeSync } from 'node:fs';
+import { closeSync, readSync, writeSync } from 'node:fs';
 import { runMonitor, serializeError, type MonitorMessage } from './monitor.js';
+
+/**
+ * The CLI spawns this process before the container's record exists, so that this Node start
+ * overlaps its set-up (container/lifecycle.ts), and says go on fd 3 once it does. An end of the
+ * pipe without go (the CLI failed, or was killed) ends this process having touched nothing.
+ */
+function awaitGo(): boolean {
+  const byte = Buffer.alloc(1);
+  let said = '';
+  for (;;) {
+    let n: number;
+    try {
+      n = readSync(3, byte, 0, 1, null);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EAGAIN') return false;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5); // a non-blocking fd: poll
+      continue;
+    }
+    if (n === 0) return false;
+    said += byte.toString('latin1');
+    if (said.endsWith('\n')) return said === 'go\n';
+  }
+}
 
 const [data, run, id, mode, ...rest] = process.argv.slice(2);
 const notify = (m: MonitorMessage): void => {
@@ -21,6 +44,7 @@ const resumed =
     ? { attempt: Number(rest[0]), exitCode: Number(rest[1]), failure: rest[2] === '' ? undefined : rest[2] }
     : undefined;
 // No top-level await: the bundle is CommonJS (scripts/bundle.mjs).
+if (mode !== 'finish' && !awaitGo()) process.exit(0);
 runMonitor({
   store: { data: data!, run: run! },
   id: id!,

@@ -9,7 +9,7 @@ import { blueprintSecurity, specFromBlueprint } from '../spec/index.js';
 /** One launch of a recorded container, as the monitor makes it. */
 export interface RecordLaunch {
   spec: Spec;
-  options: Pick<LaunchOptions, 'hooks' | 'joins' | 'tap' | 'starting' | 'started'>;
+  options: Pick<LaunchOptions, 'hooks' | 'joins' | 'tap' | 'starting' | 'started' | 'rootfsMounted'>;
   /** Why the container ended other than by its own exit (its union filesystem daemon died). */
   failure?: () => Error | undefined;
 }

@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { NetworkMode } from '../../../net/index.js';
-import { FuseError } from '../../errors.js';
+import { type FuseError } from '../../errors.js';
 import { markImageUsed, unmarkImageUsed } from '../../image/store.js';
 import { requireUpperFs } from '../../image/fs-probe.js';
 import type { ResolvedImage } from '../../image/resolve.js';
@@ -25,11 +25,10 @@ import { networkJoins, placementForTarget, resolveNetworkTarget } from './networ
 import { chooseNetworkMode, prepareNetwork, type NetworkFlags } from './network.js';
 import type { ContainerHook, LaunchOptions } from '../launch/index.js';
 import { removeTree } from './remove-tree.js';
-import { parseStorageDriver, prepareRootfs, rootfsPath, type ContainerRootfs, type StorageDriver } from './storage.js';
-import { treeLayer } from './tree-layer.js';
+import { parseStorageDriver, rootfsPath, type StorageDriver } from './storage.js';
+import { startRootfs, watchDaemon } from './launch-rootfs.js';
 import { isSquashfsFile, openSquashImage } from '../../image/squashfs.js';
 import type { ImageConfig } from '../../image/manifest.js';
-import { squashRootfs } from './squash-image.js';
 import { hookSteps } from './oci-hooks.js';
 
 /** The flags `run` and `create` share beyond the launch path's own: image, storage, network, resources. */
@@ -191,7 +190,7 @@ export function releaseSetup(dataDir: string, id: string): void {
 /** What one launch needs: where the container goes (spec stage), what the helper enters first (plan stage), steps. */
 export interface Launch {
   placement: Placement;
-  options: Pick<LaunchOptions, 'joins' | 'tap' | 'starting' | 'started'> & { hooks: ContainerHook[] };
+  options: Pick<LaunchOptions, 'joins' | 'tap' | 'starting' | 'started' | 'rootfsMounted'> & { hooks: ContainerHook[] };
   /** After the container ended: the error to report when its filesystem daemon died under it. */
   failure(): FuseError | undefined;
 }
@@ -221,23 +220,26 @@ export interface LaunchContext {
 export async function prepareLaunch(setup: ContainerSetup, ctx: LaunchContext): Promise<Launch> {
   const target =
     setup.network.kind === 'container' ? resolveNetworkTarget(setup.network.id, setup.flags.root) : undefined;
-  let rootfs: ContainerRootfs | undefined;
-  if (setup.image)
-    rootfs = await prepareRootfs(setup.image.driver, setup.image, ctx.dirs, ctx.maps, ctx.cleanup, target?.userns);
-  else if (setup.squash)
-    rootfs = await squashRootfs(setup.squash.file, ctx.dirs, ctx.maps, ctx.cleanup, target?.userns);
-  else rootfs = await treeLayer(specFromBlueprint(ctx.blueprint), ctx.dirs, ctx.maps, ctx.cleanup, target?.userns);
+  // The filesystem daemon's start (its helper, id maps, Node) and the network's ports at once.
+  const starting = startRootfs(setup, ctx, target?.userns);
+  starting.catch(() => undefined); // awaited below, whatever the network does
   const netDir = networkDir(ctx.dirs.run, ctx.id);
-  mkdirSync(netDir, { recursive: true, mode: 0o700 });
-  ctx.cleanup.add(`remove ${netDir}`, () => rmSync(netDir, { recursive: true, force: true }));
-  const network = await prepareNetwork(
-    setup.network,
-    setup.flags,
-    setup.image?.exposed ?? setup.squash?.exposed ?? [],
-    netDir,
-    ctx.cleanup,
-    ctx.warn,
-  );
+  const network = await (async () => {
+    mkdirSync(netDir, { recursive: true, mode: 0o700 });
+    ctx.cleanup.add(`remove ${netDir}`, () => rmSync(netDir, { recursive: true, force: true }));
+    return prepareNetwork(
+      setup.network,
+      setup.flags,
+      setup.image?.exposed ?? setup.squash?.exposed ?? [],
+      netDir,
+      ctx.cleanup,
+      ctx.warn,
+    );
+  })().catch(async (error: unknown) => {
+    await starting.catch(() => undefined); // its cleanup is registered before the caller releases
+    throw error;
+  });
+  const rootfs = await starting;
   const cgroups = prepareCgroups(setup.flags, ctx.id, ctx.monitorPid, ctx.cleanup, ctx.warn, ctx.onCgroup);
   const holder = rootfs?.holder;
   const watch = watchDaemon(rootfs, ctx.warn);
@@ -268,6 +270,7 @@ export async function prepareLaunch(setup: ContainerSetup, ctx: LaunchContext): 
       ],
       starting: hooks.starting,
       started: hooks.started,
+      rootfsMounted: rootfs?.mounted,
     },
     failure: watch.failure,
   };
@@ -277,34 +280,6 @@ export async function prepareLaunch(setup: ContainerSetup, ctx: LaunchContext): 
 export function networkDir(runDir: string, id: string): string {
   // Socket paths must fit sun_path (108 bytes): slirp4netns' API socket gets a short folder.
   return join(runDir, '..', '..', 'net', id.slice(0, 16));
-}
-
-/**
- * A container whose union filesystem daemon died has no root filesystem left (ENOTCONN, SIGBUS
- * on mapped binaries): it is ended at once and the run fails naming the cause.
- */
-function watchDaemon(
-  rootfs: ContainerRootfs | undefined,
-  warn: (line: string) => void,
-): { hook: ContainerHook; failure: () => FuseError | undefined } {
-  let pid: number | undefined;
-  let why: string | undefined;
-  void rootfs?.died.then((text) => {
-    why = text;
-    warn(`hutch: ${text}: the container's files fail with ENOTCONN; ending it`);
-    if (pid !== undefined) process.kill(pid, 'SIGKILL');
-  });
-  return {
-    hook: async (p) => {
-      pid = p;
-    },
-    failure: () =>
-      why === undefined
-        ? undefined
-        : new FuseError('FUSE_DAEMON_DIED', `container ended: ${why}`, {
-            hint: "see the daemon's message above (or monitor.log); the upper layer keeps everything that was synced",
-          }),
-  };
 }
 
 /** Removes a foreground container's folders (its upper layer, volumes and runtime files). */

@@ -31,8 +31,14 @@ export interface ContainerRootfs {
    * mount namespace as a copy of the holder's, where the union is mounted (docs/storage.md).
    */
   holder?: { pid: number; userns: string; mntns: string };
-  /** Resolves with a sentence when the filesystem daemon ends before `stop` was asked. */
+  /** Resolves with a sentence when the filesystem daemon ends, mounted, before `stop` was asked. */
   died: Promise<string>;
+  /**
+   * Resolves once the root filesystem is there to be used (the daemon said it mounted the union),
+   * rejects with FUSE_MOUNT if it cannot be: the daemon's Node start (~30-100 ms) overlaps
+   * whatever the caller prepares meanwhile (the network, the helper's plan).
+   */
+  mounted: Promise<void>;
 }
 
 export interface StorageDirs {
@@ -75,7 +81,7 @@ export async function prepareRootfs(
       materializeRootfs(image, path);
       writeFileSync(join(dirs.data, 'rootfs.done'), '');
     }
-    return { path, died: new Promise(() => undefined) };
+    return { path, died: new Promise(() => undefined), mounted: Promise.resolve() };
   }
   return startUnion(
     [...image.layers].reverse().map((l) => ({ dir: l.dir, indexFile: l.indexFile })),
@@ -114,19 +120,21 @@ export async function startUnion(
     ...daemonArgs({ lowers, upper, work, mountpoint, uidMapped: single, squashToRoot }),
   ];
   const stopping = { now: false };
-  const holder = await startHolder(args, maps, cleanup, stopping, joinUserns);
+  const { holder, mounted } = await startHolder(args, maps, cleanup, stopping, joinUserns);
   // Only an end nobody asked for is news (a kill -9, a crash); a never-settling promise otherwise.
-  const died = holder
-    .wait()
-    .then(({ exitCode }) =>
+  // A daemon that could not mount says so through `mounted`.
+  const died = Promise.all([holder.wait(), mounted]).then(
+    ([{ exitCode }]) =>
       stopping.now
         ? new Promise<string>(() => undefined)
         : `the union filesystem daemon (pid ${holder.pid}) ended with status ${exitCode}`,
-    );
+    () => new Promise<string>(() => undefined),
+  );
   return {
     path: mountpoint,
     holder: { pid: holder.pid, userns: `/proc/${holder.pid}/ns/user`, mntns: `/proc/${holder.pid}/ns/mnt` },
     died,
+    mounted,
   };
 }
 
@@ -159,14 +167,14 @@ export function checkFuse(device = '/dev/fuse'): void {
   }
 }
 
-/** Starts the daemon in its namespaces; resolves once it says the union is mounted. */
+/** Starts the daemon in its namespaces; `mounted` settles when it says whether the union is mounted. */
 async function startHolder(
   args: string[],
   maps: { uidMappings: IdMapping[]; gidMappings: IdMapping[] },
   cleanup: Cleanup,
   stopping: { now: boolean },
   joinUserns?: string,
-): Promise<CreatedContainer> {
+): Promise<{ holder: CreatedContainer; mounted: Promise<void> }> {
   const ready = pipe();
   const env = [
     ...Object.entries(process.env)
@@ -191,8 +199,8 @@ async function startHolder(
     stopping.now = true;
     return stopHolder(holder);
   });
-  const said = await readReadyLine(ready.read);
-  if (!said.startsWith('ok')) {
+  const mounted = readReadyLine(ready.read).then((said) => {
+    if (said.startsWith('ok')) return;
     throw new FuseError(
       'FUSE_MOUNT',
       `cannot mount the union filesystem: ${said.replace(/^hutch-fs: /, '').trim() || 'the daemon exited'}`,
@@ -200,8 +208,9 @@ async function startHolder(
         hint: 'check /dev/fuse (crw-rw-rw-) and `hutch system info`; --storage-driver=vfs avoids FUSE',
       },
     );
-  }
-  return holder;
+  });
+  mounted.catch(() => undefined); // handled where it is awaited, which may come later
+  return { holder, mounted };
 }
 
 /** Its mount namespace has no other process: ending the daemon takes the mount with it. */
