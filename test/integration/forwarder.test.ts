@@ -129,7 +129,8 @@ describe('hutch-forwarder', () => {
     const child = spawn(BINARY, ['sctp:4:80:127.0.0.1'], { stdio: ['ignore', 'ignore', 'pipe', 'pipe'] });
     let stderr = '';
     child.stderr!.on('data', (d: Buffer) => (stderr += String(d)));
-    const code = await new Promise((resolve) => child.once('exit', resolve));
+    // 'close', not 'exit': 'exit' may come before the last of stderr has been read.
+    const code = await new Promise((resolve) => child.once('close', resolve));
     expect(code).toBe(2);
     expect(stderr).toContain('bad argument sctp:4:80:127.0.0.1');
   });
