@@ -38,6 +38,10 @@ fi
 # $run/scratch); every process its suites start, in the cgroup $cg.
 run=$(mktemp -d /tmp/hutch-test-run.XXXXXX)
 chmod 0755 "$run"
+# hutch run as root by the test beds (shared-store.sh, test-containerd.sh) keeps its code cache
+# here, not in root's runtime folder (/tmp/hutch-0, which would outlive the run).
+mkdir -m 0700 "$run/root-code-cache"
+export HUTCH_CODE_CACHE_DIR=$run/root-code-cache
 results=$run/results
 source "$repo/scripts/testbed/cgroup.sh"
 source "$repo/scripts/test-cleanup.sh"
