@@ -12,7 +12,7 @@ import { mountSquashLowers } from './squash-lower.js';
 import { Union } from './union.js';
 import { entryCommand } from '../src/sys/entry-points.js';
 import { readReadyLine } from '../src/sys/ready-line.js';
-import { dropCleanFilePages } from '../src/sys/pages.js';
+import { pageDropSettings, startPageDrops } from './pages.js';
 
 /**
  * bin/hutch-fs: mounts a union and serves it. Without -f it starts itself in the foreground as
@@ -69,35 +69,13 @@ export function serve(opts: FsOptions): number {
       writeSync(ready, 'ok\n');
       closeSync(ready);
     }
-    const pages = pageDrop();
-    pages.now();
-    session.serve(pages.idle);
+    // The start-up pages go once mounted and when idle (fuse/pages.ts; docs/fuse.md, "Memory").
+    const warn = (line: string): void => void process.stderr.write(`hutch-fs: warning: ${line}\n`);
+    session.serve(startPageDrops(pageDropSettings(process.env, warn), warn));
     return 0;
   } catch (e) {
     return failed(opts, e);
   }
-}
-
-/**
- * Gives back the pages Node touched to start (the node binary's, mostly), which a daemon blocked
- * in read(/dev/fuse) does not touch again; those it does touch come back from the page cache
- * (docs/fuse.md, "Memory"). Once mounted; HUTCH_FS_IDLE_MS=N also after N ms without a request
- * (a container's start brings ~10 MiB back), at the price of a poll(2) per request (~2 us: off by
- * default). HUTCH_FS_PAGES=keep keeps them (to compare).
- */
-function pageDrop(): { now: () => void; idle?: { ms: number; run: () => void } } {
-  if (process.env.HUTCH_FS_PAGES === 'keep') return { now: () => undefined };
-  let failed = false;
-  const drop = (): void => {
-    try {
-      if (!failed) dropCleanFilePages();
-    } catch (e) {
-      failed = true; // said once; the daemon serves as before, with its pages resident
-      process.stderr.write(`hutch-fs: warning: cannot drop the start-up pages: ${describeCause(e)}\n`);
-    }
-  };
-  const ms = Number(process.env.HUTCH_FS_IDLE_MS ?? 0);
-  return { now: drop, idle: Number.isInteger(ms) && ms > 0 ? { ms, run: drop } : undefined };
 }
 
 /** The mount's id shift with the kernel's overflow ids, when uidmapping=/gidmapping= were given. */

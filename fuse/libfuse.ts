@@ -19,8 +19,18 @@ const receiveBuf = lib.func('int fuse_session_receive_buf(void *se, void *buf)')
 const processBuf = lib.func('void fuse_session_process_buf(void *se, void *buf)');
 const reqCtx = lib.func('void *fuse_req_ctx(void *req)');
 const invalInode = lib.func('int fuse_lowlevel_notify_inval_inode(void *se, uint64_t ino, int64_t off, int64_t len)');
-const sessionFd = lib.func('int fuse_session_fd(void *se)');
-const poll = libc.func('int poll(void *fds, unsigned long nfds, int timeout)');
+
+/** fuse_session_receive_buf's shape: the serve loop reads each request through one. */
+export type ReceiveBuf = (se: unknown, buf: Buffer) => number;
+
+/**
+ * A C library's functions by name, from their prototypes (`int name(...)`): fuse/pages.ts's
+ * native/hutch-fs-pages.so, whose counting receive calls this libfuse's (load it after this file).
+ */
+export function loadFunctions(path: string, prototypes: readonly string[]): Record<string, unknown> {
+  const loaded = koffi.load(path);
+  return Object.fromEntries(prototypes.map((p) => [/(\w+)\(/.exec(p)![1], loaded.func(p)]));
+}
 
 /** The reply calls; `req` is the opaque request pointer a callback received. */
 export const reply = {
@@ -210,10 +220,10 @@ const SPLICE_WRITE = 1 << 7;
 /** A mounted FUSE session. */
 export interface Session {
   /**
-   * Serves requests until the file system is unmounted; then releases the session. With `idle`,
-   * calls idle.run once no request came for idle.ms after one was served.
+   * Serves requests until the file system is unmounted; then releases the session. Each request is
+   * read with `receive` (libfuse's own by default; fuse/pages.ts's counts them).
    */
-  serve(idle?: { ms: number; run: () => void }): void;
+  serve(receive?: ReceiveBuf): void;
   /**
    * Drops the kernel's cached attributes and pages of a node. Safe inside a handler: without
    * writeback caching the kernel never waits on us for it.
@@ -244,22 +254,13 @@ export function mountSession(
   }
   return {
     invalidate: (nodeId) => void invalInode(se, nodeId, 0, 0),
-    serve(idle): void {
+    serve(receive = receiveBuf as ReceiveBuf): void {
       const buf = Buffer.alloc(40);
-      const pollFd = Buffer.alloc(8); // struct pollfd { int fd; short events, revents; }, POLLIN
-      pollFd.writeInt32LE(sessionFd(se) as number, 0);
-      pollFd.writeInt16LE(1, 4);
-      let served = false;
       for (;;) {
-        if (served && idle !== undefined && poll(pollFd, 1, idle.ms) === 0) {
-          served = false;
-          idle.run();
-        }
-        const got = receiveBuf(se, buf);
+        const got = receive(se, buf);
         if (got === -4 /* EINTR */ || got === -11 /* EAGAIN */) continue;
         if (got <= 0) break;
         processBuf(se, buf);
-        served = true;
       }
       sessionUnmount(se);
       sessionDestroy(se);

@@ -1,0 +1,122 @@
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { describeCause } from '../src/errors.js';
+import { errnoName } from '../src/sys/errno-name.js';
+import { loadFunctions, type ReceiveBuf } from './libfuse.js';
+
+/**
+ * The daemon's page drops (docs/fuse.md, "Memory"): Node touches ~30 MiB of the node binary to
+ * start, and serving a container's start brings ~10 MiB back, which a daemon blocked in
+ * read(/dev/fuse) does not touch again. native/hutch-fs-pages.so (fs-pages.c: the rule, the smaps
+ * parser and the madvise; fs-idle.c: the request counter and the idle watcher thread) gives them
+ * back: once mounted, then each time the daemon has been idle for HUTCH_FS_IDLE_MS (0: never
+ * again). HUTCH_FS_PAGES=keep keeps every page (to compare).
+ */
+export const DEFAULT_IDLE_MS = 1000;
+
+/** The library's calls (native/fs-pages.h). */
+interface PagesLibrary {
+  hutch_fs_pages_init: () => number;
+  hutch_fs_receive_buf: ReceiveBuf;
+  hutch_pages_drop: () => number;
+  hutch_fs_idle_watch: (ms: number) => number;
+  hutch_pages_droppable: (text: Buffer, len: number, out: Buffer, max: number) => number;
+}
+
+const PROTOTYPES = [
+  'int hutch_fs_pages_init(void)',
+  'int hutch_fs_receive_buf(void *se, void *buf)',
+  'long hutch_pages_drop(void)',
+  'int hutch_fs_idle_watch(unsigned int ms)',
+  'long hutch_pages_droppable(void *text, size_t len, void *out, size_t max)',
+];
+
+/** native/hutch-fs-pages.so above this file (the checkout's or the installed package's). */
+export function pagesLibraryPath(): string {
+  for (let dir = import.meta.dirname; dir !== dirname(dir); dir = dirname(dir)) {
+    const candidate = join(dir, 'native', 'hutch-fs-pages.so');
+    if (existsSync(candidate)) return candidate;
+  }
+  return 'native/hutch-fs-pages.so';
+}
+
+const loaded = new Map<string, PagesLibrary>();
+
+/** Loads the library once per path; throws with why it cannot. */
+function library(path: string): PagesLibrary {
+  let lib = loaded.get(path);
+  if (lib === undefined) {
+    lib = loadFunctions(path, PROTOTYPES) as unknown as PagesLibrary;
+    if (lib.hutch_fs_pages_init() !== 0) throw new Error(`it cannot find libfuse's fuse_session_receive_buf`);
+    loaded.set(path, lib);
+  }
+  return lib;
+}
+
+/** How the daemon drops its pages, from its environment. */
+export interface PageDropSettings {
+  keep: boolean;
+  idleMs: number;
+}
+
+/** HUTCH_FS_PAGES=keep, HUTCH_FS_IDLE_MS (a count of ms, 0: off; unset: DEFAULT_IDLE_MS). */
+export function pageDropSettings(env: NodeJS.ProcessEnv, warn: (line: string) => void): PageDropSettings {
+  const raw = env.HUTCH_FS_IDLE_MS ?? '';
+  let idleMs = raw === '' ? DEFAULT_IDLE_MS : Number(raw);
+  if (!/^\d+$/.test(raw.trim()) && raw !== '') idleMs = Number.NaN;
+  if (!Number.isInteger(idleMs) || idleMs > 2 ** 31) {
+    warn(`HUTCH_FS_IDLE_MS=${raw} is not a count of milliseconds: the idle page drop waits ${DEFAULT_IDLE_MS} ms`);
+    idleMs = DEFAULT_IDLE_MS;
+  }
+  return { keep: env.HUTCH_FS_PAGES === 'keep', idleMs };
+}
+
+/**
+ * Drops the pages now and starts the idle watcher; returns the receive function the serve loop
+ * must call for the watcher to see requests (libfuse's own when there is no watcher). A library
+ * that cannot be loaded or a drop that fails is said once (`warn`); the daemon then serves as it
+ * did before the drops, its pages resident.
+ */
+export function startPageDrops(
+  settings: PageDropSettings,
+  warn: (line: string) => void,
+  path = pagesLibraryPath(),
+): ReceiveBuf | undefined {
+  if (settings.keep) return undefined;
+  let lib: PagesLibrary;
+  try {
+    lib = library(path);
+  } catch (e) {
+    warn(`cannot load ${path}: ${describeCause(e)}: the daemon keeps its start-up pages resident`);
+    return undefined;
+  }
+  const dropped = lib.hutch_pages_drop();
+  if (dropped < 0) {
+    warn(`cannot drop the start-up pages: ${errnoName(-dropped)}: the daemon keeps them resident`);
+    return undefined;
+  }
+  if (settings.idleMs === 0) return undefined;
+  const err = lib.hutch_fs_idle_watch(settings.idleMs);
+  if (err !== 0) {
+    warn(`cannot start the idle page drop's thread: ${errnoName(err)}`);
+    return undefined;
+  }
+  return lib.hutch_fs_receive_buf;
+}
+
+/** The mappings the library would drop in an smaps text (its parser, for the tests). */
+export function droppableMappings(
+  smaps: string,
+  path = pagesLibraryPath(),
+): { start: bigint; end: bigint; rss: number }[] {
+  const text = Buffer.from(smaps, 'latin1');
+  const max = 1024;
+  const out = Buffer.alloc(max * 24);
+  const count = library(path).hutch_pages_droppable(text, text.length, out, max);
+  if (count < 0 || count > max) throw new Error(`hutch_pages_droppable returned ${count}`);
+  return Array.from({ length: count }, (_, i) => ({
+    start: out.readBigUInt64LE(i * 24),
+    end: out.readBigUInt64LE(i * 24 + 8),
+    rss: Number(out.readBigUInt64LE(i * 24 + 16)),
+  }));
+}
