@@ -13,10 +13,13 @@
 #    the mount points in it, so only hutch runs there);
 #  - the first HTTP answer through the published port after `run -d`;
 #  - podman run -d + rm with --runtime hutch-runtime against runc.
-# Run as root (npm run bench -- cost); RUNS (default 7) runs each, COUNT (default 20) containers.
+# Run as root (npm run bench -- cost); RUNS (default 7) runs each, COUNT (default 20) containers;
+# memory is read SETTLE (default 3) seconds after the first answers: an idle container, past the
+# union daemon's idle page drop (1-2 s after its last request; docs/fuse.md, "Memory").
 set -euo pipefail
 runs=${RUNS:-7}
 count=${COUNT:-20}
+settle=${SETTLE:-3}
 . "$(dirname "$0")/lib.sh"
 bench_init cost
 image=localhost/hutch-bench-cost:latest
@@ -76,7 +79,7 @@ detached() { # name "run command prefix" "rm command"
     hold "$run -d --name cost1 -p 127.0.0.1:$p:80 $image httpd -f -p 80 -h /www" || { echo "$name: $(head -1 "$work/err")" >&2; unhold; return 0; }
     answer "$p" || echo "$name: no answer on port $p" >&2
     list+=($(( ($(date +%s%N) - t0) / 1000000 )))
-    sleep 1 # let the daemons settle to their idle size
+    sleep "$settle" # let the daemons settle to their idle size
     mem[$name]=$(memory)
     asu "$rm cost1" >/dev/null 2>&1
     unhold
@@ -134,13 +137,13 @@ many() { # name "run command prefix" "rm command"
   hold "$script" || echo "$name: $(head -1 "$work/err")" >&2
   for p in "${ports[@]}"; do answer "$p" || echo "$name: no answer on port $p" >&2; done
   t1=$(date +%s%N)
-  sleep 1
+  sleep "$settle"
   memlist[$name]=$(memory)
   asu "$3 $(for i in $(seq "$count"); do printf 'cost-%s ' "$i"; done)" >/dev/null 2>&1
   t2=$(date +%s%N)
   unhold
   wall[$name-start]=$(awk -v d=$((t1 - t0)) 'BEGIN{printf "%.3f", d / 1e9}')
-  wall[$name-rm]=$(awk -v d=$((t2 - t1)) 'BEGIN{printf "%.3f", d / 1e9 - 1}')
+  wall[$name-rm]=$(awk -v d=$((t2 - t1)) -v s="$settle" 'BEGIN{printf "%.3f", d / 1e9 - s}')
 }
 many hutch "$H run" "$H rm -f"
 many podman "$P run" "$P rm -f -t 0"

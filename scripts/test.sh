@@ -144,7 +144,7 @@ if [ -n "$node24_too" ]; then
   # callbacks (the union filesystem), the monitor's hand-over, the OCI face, the sandbox.
   if node_bin=$(bash "$repo/scripts/testbed/node-release.sh" 24); then
     suite="vitest-$user-node24" node_bin=$node_bin vitest_suite "$user" \
-      test/integration/{node-version,code-cache,run,run-image,fuse,lifecycle,monitor-waiter,net-run,runtime,sandbox}.test.ts
+      test/integration/{node-version,code-cache,run,run-image,fuse,fuse-pages,lifecycle,monitor-waiter,net-run,runtime,sandbox}.test.ts
   else
     echo "test: cannot install Node.js 24 from the npm registry; the node24 suite did not run" >&2
   fi
