@@ -27,6 +27,7 @@ export function fromVitest(report) {
 }
 
 const MAX_NAMED = 10;
+// eslint-disable-next-line no-control-regex -- vitest colours its messages: the escapes go
 const firstLine = (text) =>
   String(text ?? '')
     .replace(/\x1b\[[0-9;]*m/g, '')
