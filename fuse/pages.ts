@@ -61,14 +61,12 @@ export interface PageDropSettings {
 
 /** HUTCH_FS_PAGES=keep, HUTCH_FS_IDLE_MS (a count of ms, 0: off; unset: DEFAULT_IDLE_MS). */
 export function pageDropSettings(env: NodeJS.ProcessEnv, warn: (line: string) => void): PageDropSettings {
+  const keep = env.HUTCH_FS_PAGES === 'keep';
   const raw = env.HUTCH_FS_IDLE_MS ?? '';
-  let idleMs = raw === '' ? DEFAULT_IDLE_MS : Number(raw);
-  if (!/^\d+$/.test(raw.trim()) && raw !== '') idleMs = Number.NaN;
-  if (!Number.isInteger(idleMs) || idleMs > 2 ** 31) {
-    warn(`HUTCH_FS_IDLE_MS=${raw} is not a count of milliseconds: the idle page drop waits ${DEFAULT_IDLE_MS} ms`);
-    idleMs = DEFAULT_IDLE_MS;
-  }
-  return { keep: env.HUTCH_FS_PAGES === 'keep', idleMs };
+  if (raw === '') return { keep, idleMs: DEFAULT_IDLE_MS };
+  if (/^\d{1,10}$/.test(raw) && Number(raw) <= 2 ** 31) return { keep, idleMs: Number(raw) };
+  warn(`HUTCH_FS_IDLE_MS=${raw} is not a count of milliseconds: the idle page drop waits ${DEFAULT_IDLE_MS} ms`);
+  return { keep, idleMs: DEFAULT_IDLE_MS };
 }
 
 /**
