@@ -3,6 +3,7 @@
  * (planFromSpec, devices.ts devSteps) and encoded as src/runtime/nsexec.ts encodePlan does. Same
  * order, same bytes; test/integration/sandbox-front.test.ts compares the two for a table of argv.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -57,6 +58,14 @@ static void record_strs(struct buf *plan, unsigned tag, const char *a, const cha
   free(p.p);
 }
 
+static void record_dir(struct buf *plan, uint32_t mode, const char *path) {
+  struct buf p = {0};
+  buf_u32(&p, mode);
+  buf_str(&p, path);
+  record(plan, TAG_DIR, &p);
+  free(p.p);
+}
+
 static int is_dir(const char *path) {
   struct stat st;
   return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
@@ -90,9 +99,23 @@ static void mount_record(struct buf *plan, const struct mount *m, const char *ta
   free(p.p);
 }
 
-/* A --dir or --symlink among the mounts (spec.ts keeps them out of the spec: plan.ts rootPaths). */
+/* A --dir, --symlink, --file or --bind-data among the mounts (spec.ts keeps them out of the spec: plan.ts rootPaths). */
 static int is_path(const struct mount *m) {
-  return strcmp(m->type, "dir") == 0 || strcmp(m->type, "symlink") == 0;
+  return strcmp(m->type, "dir") == 0 || strcmp(m->type, "symlink") == 0 || strcmp(m->type, "file") == 0 ||
+         strstr(m->type, "bind-data") != NULL;
+}
+
+/* A FILE record (nsexec.ts fsRecord 'file'): mode, ops (1 bind, 2 read-only), path, the bytes in a string's framing. */
+static void record_file(struct buf *plan, const struct mount *m, const char *path) {
+  struct buf p = {0};
+  buf_u32(&p, m->flags);
+  buf_u32(&p, strcmp(m->type, "file") == 0 ? 0 : strcmp(m->type, "bind-data") == 0 ? 1 : 3);
+  buf_str(&p, path);
+  buf_u32(&p, (uint32_t)m->bind + 1);
+  buf_add(&p, m->source, (size_t)m->bind);
+  buf_add(&p, "", 1);
+  record(plan, TAG_FILE, &p);
+  free(p.p);
 }
 
 static int has_destination(const struct mounts *ms, const char *path, int trim) {
@@ -167,13 +190,21 @@ static void user_binds(const struct bind *b, int n, const char *cwd, struct moun
   int first = ms->n;
   for (int i = 0; i < n; i++) {
     if (b[i].destination[0] != '/') fall_back("a relative destination");
+    unsigned mode = b[i].mode >= 0 ? (unsigned)b[i].mode : b[i].kind == BIND_FILE ? 0666 : b[i].kind > BIND_FILE ? 0600 : 0755;
+    if (b[i].kind >= BIND_FILE) { /* spec.ts dataEntry: the bytes read_data read */
+      const char *type = b[i].kind == BIND_FILE ? "file" : b[i].kind == BIND_DATA ? "bind-data" : "ro-bind-data";
+      mounts_add(ms, (struct mount){path_resolve("/", b[i].destination), type, b[i].bytes, NULL, mode, (int)b[i].nbytes, 0});
+      continue;
+    }
     if (b[i].kind == BIND_TMPFS) {
-      mounts_add(ms, (struct mount){path_resolve("/", b[i].destination), "tmpfs", "tmpfs", "mode=0755", MS_NOSUID_ | MS_NODEV_, 0, 0});
+      char data[24];
+      snprintf(data, sizeof data, "mode=%04o", mode); /* spec.ts modeOption */
+      mounts_add(ms, (struct mount){path_resolve("/", b[i].destination), "tmpfs", "tmpfs", strdup(data), MS_NOSUID_ | MS_NODEV_, 0, 0});
       continue;
     }
     if (b[i].kind == BIND_DIR || b[i].kind == BIND_SYMLINK) {
       const char *type = b[i].kind == BIND_DIR ? "dir" : "symlink";
-      mounts_add(ms, (struct mount){path_resolve("/", b[i].destination), type, b[i].kind == BIND_DIR ? "" : b[i].source, "", 0, 0, 0});
+      mounts_add(ms, (struct mount){path_resolve("/", b[i].destination), type, b[i].kind == BIND_DIR ? "" : b[i].source, "", mode, 0, 0});
       continue;
     }
     char *source = path_resolve(cwd, b[i].source);
@@ -201,7 +232,7 @@ static void spec_mounts(const struct plan_input *in, const char *home, struct mo
   mounts_add(ms, (struct mount){"/tmp", "tmpfs", "tmpfs", "mode=1777", MS_NOSUID_ | MS_NODEV_, 0, 0});
   if (o->home != NULL) {
     if (home == NULL) fall_back("--home without a HOME");
-    user_binds(&(struct bind){BIND_RW, o->home, home, 0}, 1, in->cwd, ms);
+    user_binds(&(struct bind){.kind = BIND_RW, .source = o->home, .destination = home, .mode = -1}, 1, in->cwd, ms);
   } else if (home != NULL) {
     mounts_add(ms, (struct mount){home, "tmpfs", "tmpfs", "mode=0700", MS_NOSUID_ | MS_NODEV_, 0, 0});
   }
@@ -214,8 +245,9 @@ static void fs_records(struct buf *plan, const struct mounts *ms, const struct m
   for (int i = 0; i < ms->n; i++) {
     const struct mount *m = &ms->m[i];
     if (is_path(m)) {
-      if (strcmp(m->type, "dir") == 0) record_strs(plan, TAG_DIR, inside(rootfs, m->destination), NULL);
-      else record_strs(plan, TAG_SYMLINK_IN_ROOT, m->source, inside(rootfs, m->destination));
+      if (strcmp(m->type, "dir") == 0) record_dir(plan, m->flags, inside(rootfs, m->destination));
+      else if (strcmp(m->type, "symlink") == 0) record_strs(plan, TAG_SYMLINK_IN_ROOT, m->source, inside(rootfs, m->destination));
+      else record_file(plan, m, inside(rootfs, m->destination));
       continue;
     }
     if (m->bind && strcmp(m->source, "/dev/mqueue") == 0 && !is_dir("/dev/mqueue")) continue;

@@ -13,6 +13,10 @@ const host = (env: NodeJS.ProcessEnv = { HOME: '/home/me' }): SandboxHost => ({
   kind: (p) => ({ '/usr': 'dir', '/etc': 'dir', '/bin': 'link', '/lib64': 'link' })[p] as 'dir' | 'link' | undefined,
   readlink: (p) => `usr${p}`,
   exists: (p) => !p.includes('missing'),
+  readFd: (fd, what, limit) => {
+    if (fd === 9) throw new Error(`cannot read ${what}: fd 9 is not open`);
+    return Buffer.alloc(Math.min(fd * 100, limit + 1), fd);
+  },
   seccomp: { defaultAction: 'SCMP_ACT_ERRNO' },
 });
 
@@ -82,7 +86,7 @@ describe('sandboxSpec', () => {
     const at = spec.mounts!.length;
     expect(rootPaths).toEqual([
       { kind: 'symlink', target: 'usr/lib', path: '/l', at: at - 1 },
-      { kind: 'dir', path: '/w/d', at: at - 1 }, // at one depth in the order given: before the bind
+      { kind: 'dir', path: '/w/d', mode: 0o755, at: at - 1 }, // at one depth in the order given: before the bind
     ]);
     const fs = planFromSpec(spec, { isDirectory: () => true }, { rootPaths }).fs;
     const steps = fs.map((s) => (s.kind === 'mount' ? s.target : s.kind === 'dir' ? `dir ${s.path}` : s.kind));
