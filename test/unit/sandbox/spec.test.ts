@@ -102,6 +102,45 @@ describe('sandboxSpec', () => {
     );
   });
 
+  it('--perms, --file, --bind-data, --ro-bind-data: bubblewrap`s modes, the fds read in order, by depth', () => {
+    const words = ['--perms', '0700', '--dir', '/d', '--perms', '1777', '--tmpfs', '/t', '--tmpfs', '/u'];
+    words.push(
+      '--file',
+      '3',
+      '/f',
+      '--perms',
+      '0640',
+      '--ro-bind-data',
+      '4',
+      '/etc/x',
+      '--bind-data',
+      '5',
+      '/b',
+      'true',
+    );
+    const { spec, rootPaths } = sandboxSpec(parseSandboxArgs(words), '/r', host());
+    const tmpfs = spec.mounts!.filter((m) => m.destination === '/t' || m.destination === '/u');
+    expect(tmpfs.map((m) => m.options!.at(-1))).toEqual(['mode=1777', 'mode=0755']);
+    const paths = rootPaths.map(({ at: _, ...p }) => ('data' in p ? { ...p, data: p.data.toString('hex') } : p));
+    expect(paths).toEqual([
+      { kind: 'dir', path: '/d', mode: 0o700 },
+      { kind: 'file', path: '/f', mode: 0o666, data: '03'.repeat(300) },
+      { kind: 'file', path: '/b', mode: 0o600, data: '05'.repeat(500), bind: 'rw' },
+      { kind: 'file', path: '/etc/x', mode: 0o640, data: '04'.repeat(400), bind: 'ro' },
+    ]);
+    expect(() => sandboxSpec(parseSandboxArgs(['--file', '9', '/x', 'true']), '/r', host())).toThrow(
+      /fd 9 is not open/,
+    );
+    for (const [bad, message] of [
+      [['--perms', '8', '--dir', '/d'], /invalid --perms 8/],
+      [['--perms', '0700', '--symlink', 'a', '/b'], /--perms 0700 is followed by --symlink/],
+      [['--tmpfs', '/t', '--perms', '0700'], /--perms 0700 is not followed/],
+      [['--file', '-1', '/x'], /invalid --file FD -1/],
+      [['--file', '3', '/x', '--bind-data', '3', '/y'], /an earlier flag reads that fd already/],
+    ] as const)
+      expect(() => parseSandboxArgs([...bad, 'true'])).toThrow(message);
+  });
+
   it('skips a missing -try source and refuses a missing plain one or a relative destination', () => {
     const tried = sandboxSpec(parseSandboxArgs(['--bind-try', '/missing', '/m', '--', 'true']), '/r', host());
     expect(tried.spec.mounts!.map((m) => m.destination)).not.toContain('/m');
