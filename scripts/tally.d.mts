@@ -3,6 +3,8 @@ export interface Counts {
   passed: number;
   failed: number;
   skipped: number;
+  /** Each failed test: "file > name: the error's first line" (vitest) or the "not ok" name (TAP). */
+  failures?: string[];
 }
 export interface SuiteRecord {
   status?: number;

@@ -7,6 +7,8 @@
 //        report (vitest's JSON, or node --test's TAP); no REPORT, or none there: it did not run
 //   node scripts/tally.mjs skip DIR NAME REASON           a suite left out on request (HUTCH_SKIP_VM=1)
 //   node scripts/tally.mjs line DIR NAME...               print each named suite and the closing line
+// Under a suite's line come the names of its failed tests, each with its error's first line: CI
+// keeps only the end of the output, so this is where a failure must be named.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -20,7 +22,35 @@ export function fromVitest(report) {
     passed: report.numPassedTests ?? 0,
     failed: (report.numFailedTests ?? 0) + unloaded,
     skipped: (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0),
+    failures: vitestFailures(report),
   };
+}
+
+const MAX_NAMED = 10;
+const COLOUR = new RegExp(String.fromCharCode(27) + '\\[[0-9;]*m', 'g'); // vitest colours its messages
+const firstLine = (text) =>
+  String(text ?? '')
+    .replace(COLOUR, '')
+    .trim()
+    .split('\n')[0]
+    .slice(0, 240);
+
+/** "file > test: first line of the error" for each failed test (and each file that did not load). */
+function vitestFailures(report) {
+  const named = [];
+  for (const file of report.testResults ?? []) {
+    const where = String(file.name ?? '').replace(/^.*?\/(test\/)/, '$1');
+    const failed = (file.assertionResults ?? []).filter((t) => t.status === 'failed');
+    if (file.status === 'failed' && failed.length === 0)
+      named.push(`${where}: did not load: ${firstLine(file.message)}`);
+    for (const t of failed) named.push(`${where} > ${t.fullName ?? t.title}: ${firstLine(t.failureMessages?.[0])}`);
+  }
+  return named;
+}
+
+/** The "not ok" lines of node --test's TAP, with the test's name (subtests indented). */
+function tapFailures(text) {
+  return [...text.matchAll(/^\s*not ok \d+ - (.*)$/gm)].map((m) => m[1].trim());
 }
 
 /** Counts of node --test's TAP (its closing "# pass N" comments); undefined when it has none. */
@@ -34,6 +64,7 @@ export function fromTap(text) {
     passed: last('pass'),
     failed: last('fail') + (last('cancelled') ?? 0),
     skipped: (last('skipped') ?? 0) + (last('todo') ?? 0),
+    failures: tapFailures(text),
   };
 }
 
@@ -67,6 +98,9 @@ export function judge(name, record) {
     failed = 1;
     line += ` but exited ${record.status} (counted as 1 failure)`;
   }
+  const named = counts.failures ?? [];
+  for (const failure of named.slice(0, MAX_NAMED)) line += `\n      failed: ${failure}`;
+  if (named.length > MAX_NAMED) line += `\n      and ${named.length - MAX_NAMED} more`;
   return { line, passed, failed, skipped };
 }
 

@@ -3,7 +3,8 @@ import { RegistryError } from '../errors.js';
 
 /**
  * What a registry's answers may not do to hutch: hold it forever (a server that stops sending is
- * given up after the idle timeout, for the headers and between body chunks), fill its memory (a
+ * given up after the idle timeout, for the headers and between body chunks; one that trickles a
+ * byte now and then, below the minimum rate over a window of the same length), fill its memory (a
  * body read whole has a size limit, counted while reading), or take its credentials elsewhere
  * (redirects are followed here, and the Authorization header only to the same origin).
  */
@@ -12,6 +13,21 @@ import { RegistryError } from '../errors.js';
 export function idleTimeoutMs(env: NodeJS.ProcessEnv = process.env): number {
   const s = Number(env.HUTCH_REGISTRY_TIMEOUT);
   return Number.isFinite(s) && s > 0 ? s * 1000 : 30_000;
+}
+
+/**
+ * Bytes a second a body must average over each idle-timeout window, as curl's --speed-limit:
+ * HUTCH_REGISTRY_MIN_RATE, 1024 by default, 0 for none. A slow link passes; a server that sends a
+ * byte every few seconds (never idle long enough to time out) does not hold a pull forever.
+ */
+export function minimumRate(env: NodeJS.ProcessEnv = process.env): number {
+  const rate = Number(env.HUTCH_REGISTRY_MIN_RATE);
+  return env.HUTCH_REGISTRY_MIN_RATE !== undefined &&
+    env.HUTCH_REGISTRY_MIN_RATE !== '' &&
+    Number.isFinite(rate) &&
+    rate >= 0
+    ? rate
+    : 1024;
 }
 
 const MAX_REDIRECTS = 5;
@@ -72,11 +88,15 @@ function withoutAuthorization(headers: Record<string, string>): Record<string, s
   return Object.fromEntries(Object.entries(headers).filter(([k]) => k.toLowerCase() !== 'authorization'));
 }
 
-/** The body's chunks; a pause longer than the idle timeout cancels the body and throws REGISTRY_TIMEOUT. */
+/**
+ * The body's chunks; a pause longer than the idle timeout, or less than the minimum rate over a
+ * window as long, cancels the body and throws REGISTRY_TIMEOUT.
+ */
 export async function* bodyChunks(res: Response, what: string): AsyncGenerator<Buffer> {
   if (res.body === null) return;
   const reader = (res.body as unknown as WebReadable<Uint8Array>).getReader();
   const ms = idleTimeoutMs();
+  const tooSlow = rateWatch(ms, minimumRate(), what);
   try {
     for (;;) {
       let timer: NodeJS.Timeout | undefined;
@@ -90,11 +110,32 @@ export async function* bodyChunks(res: Response, what: string): AsyncGenerator<B
         clearTimeout(timer);
       }
       if (next.done) return;
+      tooSlow(next.value.byteLength);
       yield Buffer.from(next.value.buffer, next.value.byteOffset, next.value.byteLength);
     }
   } finally {
     await reader.cancel().catch(() => undefined);
   }
+}
+
+/** Counts a body's bytes in windows of `ms`; throws when a window ends below `rate` bytes a second. */
+function rateWatch(ms: number, rate: number, what: string): (bytes: number) => void {
+  let windowStart = Date.now();
+  let inWindow = 0;
+  return (bytes) => {
+    inWindow += bytes;
+    const now = Date.now();
+    if (now - windowStart < ms) return;
+    const seconds = (now - windowStart) / 1000;
+    if (inWindow < rate * seconds)
+      throw new RegistryError(
+        'REGISTRY_TIMEOUT',
+        `cannot fetch ${what}: the registry sent ${inWindow} bytes in ${seconds.toFixed(1)} s, below ${rate} bytes/s`,
+        { hint: 'check the network and the registry, or lower HUTCH_REGISTRY_MIN_RATE (bytes/s; 0 for no minimum)' },
+      );
+    windowStart = now;
+    inWindow = 0;
+  };
 }
 
 /** The whole body, refused (MANIFEST_TOO_LARGE) as soon as it passes `limit` bytes: never read past it. */

@@ -40,9 +40,9 @@ function cli(
 
 describe('tally', () => {
   it('reads node --test TAP and vitest JSON counts', () => {
-    expect(fromTap(tap(5, 2, 1))).toEqual({ passed: 5, failed: 2, skipped: 1 });
+    expect(fromTap(tap(5, 2, 1))).toEqual({ passed: 5, failed: 2, skipped: 1, failures: [] });
     expect(fromTap('TAP version 13\nnot ok 1 - crashed\n')).toBeUndefined();
-    expect(fromVitest(JSON.parse(vitest(3, 1)))).toEqual({ passed: 3, failed: 1, skipped: 1 });
+    expect(fromVitest(JSON.parse(vitest(3, 1)))).toEqual({ passed: 3, failed: 1, skipped: 1, failures: [] });
   });
 
   it('counts a vitest file that failed to load as a failure', () => {
@@ -51,6 +51,44 @@ describe('tally', () => {
       { status: 'passed', assertionResults: [{ status: 'passed' }] },
     ];
     expect(fromVitest(JSON.parse(vitest(1, 0, files))).failed).toBe(1);
+  });
+
+  it('names each failed test with its error, under its suite, where the end of a CI log keeps it', () => {
+    const files = [
+      {
+        name: '/tmp/run/hutchtest/src/test/integration/a.test.ts',
+        status: 'failed',
+        assertionResults: [
+          { status: 'passed', fullName: 'a > works' },
+          {
+            status: 'failed',
+            fullName: 'a > breaks',
+            failureMessages: ['\x1b[31mAssertionError: expected 1 to be 2\x1b[39m\n  at x'],
+          },
+        ],
+      },
+      {
+        name: '/src/test/integration/b.test.ts',
+        status: 'failed',
+        message: 'SyntaxError: nope\nmore',
+        assertionResults: [],
+      },
+    ];
+    const r = cli(
+      (dir, add) => {
+        writeFileSync(join(dir, 'v.json'), vitest(1, 1, files));
+        writeFileSync(join(dir, 'host.tap'), tap(1, 1).replace('ok 1 - a', 'ok 1 - a\n    not ok 2 - kills the scope'));
+        add('add', 'vitest', '1', join(dir, 'v.json'));
+        add('add', 'cgroups-host', '1', join(dir, 'host.tap'));
+      },
+      ['vitest', 'cgroups-host'],
+    );
+    expect(r.out).toContain(
+      'vitest: 1 passed, 2 failed, 1 skipped\n      failed: test/integration/a.test.ts > a > breaks: AssertionError: expected 1 to be 2\n',
+    );
+    expect(r.out).toContain('      failed: test/integration/b.test.ts: did not load: SyntaxError: nope\n');
+    expect(r.out).toContain('cgroups-host: 1 passed, 1 failed, 0 skipped\n      failed: kills the scope\n');
+    expect(r.out.trim().split('\n').pop()).toBe('tests: 2 passed, 3 failed, 1 skipped (2 suites)');
   });
 
   it('sums every suite and exits 0 only when nothing failed', () => {

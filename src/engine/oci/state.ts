@@ -166,18 +166,31 @@ async function killAndWait(target: ProcessId): Promise<void> {
  * false when the entry was already gone or replaced.
  */
 export async function removeEntry(root: string, record: OciRecord): Promise<boolean> {
-  const path = claimEntry(root, record);
-  if (path === undefined) return false;
-  if (record.cgroup !== undefined)
-    await (
-      await import('./cgroup.js')
-    )
-      .removeOciCgroup(record.cgroup)
-      .catch((error) => warn(`cannot remove the cgroup of ${record.id}: ${(error as Error).message}`));
-  rmSync(path, { recursive: true, force: true });
-  if (record.pid > 0)
-    await runOutsideHooks('poststop', record.spec.hooks?.poststop, { ...stateJson(record), status: 'stopped' });
+  const rest = takeEntry(root, record);
+  if (rest === undefined) return false;
+  await rest();
   return true;
+}
+
+/**
+ * Claims a container's entry (renamed away: from here no command sees it) and returns the rest of
+ * its removal (cgroup, files, poststop hooks), which a caller holding the root's lock runs after
+ * releasing it: a hook may itself call the runtime on this root. Undefined when not ours to remove.
+ */
+export function takeEntry(root: string, record: OciRecord): (() => Promise<void>) | undefined {
+  const path = claimEntry(root, record);
+  if (path === undefined) return undefined;
+  return async () => {
+    if (record.cgroup !== undefined)
+      await (
+        await import('./cgroup.js')
+      )
+        .removeOciCgroup(record.cgroup)
+        .catch((error) => warn(`cannot remove the cgroup of ${record.id}: ${(error as Error).message}`));
+    rmSync(path, { recursive: true, force: true });
+    if (record.pid > 0)
+      await runOutsideHooks('poststop', record.spec.hooks?.poststop, { ...stateJson(record), status: 'stopped' });
+  };
 }
 
 /** Renames ROOT/<id> out of the way when it still holds `record`; undefined when it does not. */

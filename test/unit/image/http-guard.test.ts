@@ -2,12 +2,13 @@
 // size limit counted while reading, the idle timeout, redirects without credentials elsewhere.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { afterEach, describe, expect, test } from 'vitest';
-import { bodyChunks, guardedFetch, idleTimeoutMs, readBody } from '../../../src/image/http-guard.js';
+import { bodyChunks, guardedFetch, idleTimeoutMs, minimumRate, readBody } from '../../../src/image/http-guard.js';
 
 const servers: Server[] = [];
 afterEach(async () => {
   for (const s of servers.splice(0)) await new Promise<void>((r) => (s.closeAllConnections(), s.close(() => r())));
   delete process.env.HUTCH_REGISTRY_TIMEOUT;
+  delete process.env.HUTCH_REGISTRY_MIN_RATE;
 });
 
 async function serve(
@@ -53,6 +54,40 @@ describe('http-guard', () => {
       for await (const _ of bodyChunks(await get(quiet), 'the thing')) void _;
     };
     await expect(read()).rejects.toMatchObject({ code: 'REGISTRY_TIMEOUT' });
+  });
+
+  test('the minimum rate: HUTCH_REGISTRY_MIN_RATE bytes/s, 1024 by default, 0 for none', () => {
+    expect(minimumRate({})).toBe(1024);
+    expect(minimumRate({ HUTCH_REGISTRY_MIN_RATE: '0' })).toBe(0);
+    expect(minimumRate({ HUTCH_REGISTRY_MIN_RATE: '50000' })).toBe(50000);
+    expect(minimumRate({ HUTCH_REGISTRY_MIN_RATE: 'fast' })).toBe(1024);
+  });
+
+  test('a body that trickles (never idle for the timeout) ends with REGISTRY_TIMEOUT naming the rate', async () => {
+    process.env.HUTCH_REGISTRY_TIMEOUT = '0.5';
+    const trickle = await serve((_, res) => {
+      res.writeHead(200, { 'content-length': '100000' });
+      const drip = setInterval(() => (res.destroyed ? clearInterval(drip) : res.write('x')), 50);
+      res.on('close', () => clearInterval(drip));
+    });
+    const read = async (): Promise<number> => {
+      let got = 0;
+      for await (const chunk of bodyChunks(await get(trickle), 'the thing')) got += chunk.length;
+      return got;
+    };
+    await expect(read()).rejects.toMatchObject({
+      code: 'REGISTRY_TIMEOUT',
+      message: expect.stringMatching(/the registry sent \d+ bytes in 0\.\d s, below 1024 bytes\/s/),
+    });
+    process.env.HUTCH_REGISTRY_MIN_RATE = '0'; // none: the same server is read until it ends
+    const slowButWhole = await serve((_, res) => {
+      res.writeHead(200, { 'content-length': '12' });
+      let sent = 0;
+      const drip = setInterval(() => (++sent === 12 ? (clearInterval(drip), res.end('x')) : res.write('x')), 50);
+    });
+    let got = 0;
+    for await (const chunk of bodyChunks(await get(slowButWhole), 'the thing')) got += chunk.length;
+    expect(got).toBe(12);
   });
 
   test('a redirect to another origin drops the Authorization header; one to the same origin keeps it', async () => {
