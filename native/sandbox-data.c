@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "sandbox.h"
+#include "wire.h"
 
 enum { DATA_MAX = 8 << 20 }; /* data.ts SANDBOX_DATA_MAX: all the data flags together */
 
@@ -87,4 +88,17 @@ void restore_data(void) {
     if (fd != b->fd) close(fd); /* it may have got the very number: the fd closed after the read */
   }
   list_caller_fds();
+}
+
+/* A FILE record (nsexec.ts fsRecord 'file'): mode, ops (1 bind, 2 read-only), path, the bytes in a string's framing. */
+void record_file(struct buf *plan, const struct mount *m, const char *path) {
+  struct buf p = {0};
+  buf_u32(&p, m->flags);
+  buf_u32(&p, strcmp(m->type, "file") == 0 ? 0 : strcmp(m->type, "bind-data") == 0 ? 1 : 3);
+  buf_str(&p, path);
+  buf_u32(&p, (uint32_t)m->bind + 1);
+  buf_add(&p, m->source, (size_t)m->bind);
+  buf_add(&p, "", 1);
+  plan_record(plan, TAG_FILE, &p);
+  free(p.p);
 }

@@ -36,7 +36,7 @@ void mounts_add(struct mounts *ms, struct mount m) {
   ms->m[ms->n++] = m;
 }
 
-static void record(struct buf *plan, unsigned tag, const struct buf *payload) {
+void plan_record(struct buf *plan, unsigned tag, const struct buf *payload) {
   unsigned char head[2] = {(unsigned char)tag, (unsigned char)(tag >> 8)};
   buf_add(plan, head, 2);
   buf_u32(plan, (uint32_t)payload->len);
@@ -46,7 +46,7 @@ static void record(struct buf *plan, unsigned tag, const struct buf *payload) {
 static void record_u32(struct buf *plan, unsigned tag, uint32_t v) {
   struct buf p = {0};
   buf_u32(&p, v);
-  record(plan, tag, &p);
+  plan_record(plan, tag, &p);
   free(p.p);
 }
 
@@ -54,7 +54,7 @@ static void record_strs(struct buf *plan, unsigned tag, const char *a, const cha
   struct buf p = {0};
   buf_str(&p, a);
   if (b != NULL) buf_str(&p, b);
-  record(plan, tag, &p);
+  plan_record(plan, tag, &p);
   free(p.p);
 }
 
@@ -62,7 +62,7 @@ static void record_dir(struct buf *plan, uint32_t mode, const char *path) {
   struct buf p = {0};
   buf_u32(&p, mode);
   buf_str(&p, path);
-  record(plan, TAG_DIR, &p);
+  plan_record(plan, TAG_DIR, &p);
   free(p.p);
 }
 
@@ -95,7 +95,7 @@ static void mount_record(struct buf *plan, const struct mount *m, const char *ta
     buf_u32(&p, OP_MKDIR | (proc ? OP_NO_SYMLINKS : 0));
     buf_str(&p, m->source), buf_str(&p, target), buf_str(&p, m->type), buf_str(&p, m->data);
   }
-  record(plan, TAG_MOUNT, &p);
+  plan_record(plan, TAG_MOUNT, &p);
   free(p.p);
 }
 
@@ -103,19 +103,6 @@ static void mount_record(struct buf *plan, const struct mount *m, const char *ta
 static int is_path(const struct mount *m) {
   return strcmp(m->type, "dir") == 0 || strcmp(m->type, "symlink") == 0 || strcmp(m->type, "file") == 0 ||
          strstr(m->type, "bind-data") != NULL;
-}
-
-/* A FILE record (nsexec.ts fsRecord 'file'): mode, ops (1 bind, 2 read-only), path, the bytes in a string's framing. */
-static void record_file(struct buf *plan, const struct mount *m, const char *path) {
-  struct buf p = {0};
-  buf_u32(&p, m->flags);
-  buf_u32(&p, strcmp(m->type, "file") == 0 ? 0 : strcmp(m->type, "bind-data") == 0 ? 1 : 3);
-  buf_str(&p, path);
-  buf_u32(&p, (uint32_t)m->bind + 1);
-  buf_add(&p, m->source, (size_t)m->bind);
-  buf_add(&p, "", 1);
-  record(plan, TAG_FILE, &p);
-  free(p.p);
 }
 
 static int has_destination(const struct mounts *ms, const char *path, int trim) {
@@ -136,7 +123,7 @@ static void dev_steps(struct buf *plan, const struct mounts *ms, const char *roo
     struct buf p = {0};
     buf_u32(&p, m.flags), buf_u32(&p, OP_MKFILE);
     buf_str(&p, *d), buf_str(&p, inside(rootfs, *d)), buf_str(&p, ""), buf_str(&p, "");
-    record(plan, TAG_MOUNT, &p);
+    plan_record(plan, TAG_MOUNT, &p);
     free(p.p);
   }
   if (!has_destination(ms, "/dev/pts", 1))
@@ -278,13 +265,13 @@ static void process_records(struct buf *plan, const struct plan_input *in, const
   record_strs(plan, TAG_CWD, cwd, NULL);
   struct buf p = {0};
   buf_u32(&p, in->uid), buf_u32(&p, in->gid);
-  record(plan, TAG_USER, &p);
+  plan_record(plan, TAG_USER, &p);
   p.len = 0;
   for (int i = 0; i < 5; i++) buf_u64(&p, 0);
-  record(plan, TAG_CAPS, &p);
+  plan_record(plan, TAG_CAPS, &p);
   p.len = 0;
-  record(plan, TAG_NO_NEW_PRIVS, &p);
-  record(plan, TAG_SECCOMP, in->seccomp);
+  plan_record(plan, TAG_NO_NEW_PRIVS, &p);
+  plan_record(plan, TAG_SECCOMP, in->seccomp);
   for (char **a = in->o->args; *a != NULL; a++) record_strs(plan, TAG_ARG, *a, NULL);
   int has_home = 0;
   for (int i = 0; i < env->n; i++) {
@@ -293,8 +280,8 @@ static void process_records(struct buf *plan, const struct plan_input *in, const
     has_home |= strcmp(env->name[i], "HOME") == 0;
     free(entry);
   }
-  record(plan, TAG_INIT, &p);
-  if (!has_home) record(plan, TAG_HOME, &p);
+  plan_record(plan, TAG_INIT, &p);
+  if (!has_home) plan_record(plan, TAG_HOME, &p);
   free(p.p);
 }
 
@@ -316,6 +303,6 @@ void build_plan(const struct plan_input *in, struct buf *plan) {
   record_u32(plan, TAG_PROPAGATION, MS_REC_ | MS_SLAVE_);
   record_strs(plan, TAG_ROOTFS, in->rootfs, NULL);
   fs_records(plan, &ms, &links, in->rootfs);
-  if (!in->o->share_net) record(plan, TAG_LOOPBACK, &(struct buf){0});
+  if (!in->o->share_net) plan_record(plan, TAG_LOOPBACK, &(struct buf){0});
   process_records(plan, in, cwd, &env);
 }

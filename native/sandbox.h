@@ -104,6 +104,10 @@ struct plan_input {
   const struct buf *seccomp;
 };
 void build_plan(const struct plan_input *in, struct buf *plan);
+/* One record of the plan: u16 tag, u32 length, the payload. */
+void plan_record(struct buf *plan, unsigned tag, const struct buf *payload);
+/* A --file or --bind-data's FILE record (sandbox-data.c). */
+void record_file(struct buf *plan, const struct mount *m, const char *path);
 
 /* Runs hutch-nsexec with the plan (src/runtime/nsexec.ts spawnHelper + launch.ts runContainer). */
 int run_helper(const char *helper, const struct buf *plan, unsigned uid, unsigned gid);
