@@ -187,6 +187,16 @@ describe('hutch sandbox: the C front and the TypeScript path make the same plan'
 
 describe('hutch sandbox: what the C front does not handle goes to the TypeScript path', () => {
   const env = (): Record<string, string> => ({ PATH, HOME: home, XDG_RUNTIME_DIR: xdg });
+  /** Runs `script` in sh with bin/hutch as $0 (a byte a JavaScript string cannot hold: sh's printf makes it). */
+  const shRunning =
+    (script: string) =>
+    (extra: Record<string, string> = {}) =>
+      execa('sh', ['-c', script, HUTCH], {
+        env: { ...env(), ...extra },
+        extendEnv: false,
+        reject: false,
+        stdin: 'ignore',
+      });
   const run = (args: string[], extra: Record<string, string> = {}) =>
     execa(HUTCH, ['sandbox', ...args], {
       env: { ...env(), ...extra },
@@ -206,14 +216,7 @@ describe('hutch sandbox: what the C front does not handle goes to the TypeScript
 
   it('a case it does not port (a value that is not UTF-8) still runs, through the TypeScript path', async () => {
     // A JavaScript string cannot hold the byte: sh's printf makes it.
-    const script = 'exec "$0" sandbox --setenv X "$(printf "a\\377")" -- sh -c "echo ran; exit 3"';
-    const viaSh = (extra: Record<string, string> = {}) =>
-      execa('sh', ['-c', script, HUTCH], {
-        env: { ...env(), ...extra },
-        extendEnv: false,
-        reject: false,
-        stdin: 'ignore',
-      });
+    const viaSh = shRunning('exec "$0" sandbox --setenv X "$(printf "a\\377")" -- sh -c "echo ran; exit 3"');
     const c = await viaSh({ HUTCH_SANDBOX_NO_NODE: '1' });
     expect([c.exitCode, c.stderr]).toEqual([99, 'hutch-sandbox: would hand over to node: a string is not UTF-8']);
     const r = await viaSh();
@@ -221,14 +224,9 @@ describe('hutch sandbox: what the C front does not handle goes to the TypeScript
   });
 
   it('bytes the C front read reach the TypeScript path when it hands over after the read', async () => {
-    const script = 'exec "$0" sandbox --file 3 /x --setenv X "$(printf "a\\377")" -- cat /x 3<<EOF\nread once\nEOF';
-    const viaSh = (extra: Record<string, string> = {}) =>
-      execa('sh', ['-c', script, HUTCH], {
-        env: { ...env(), ...extra },
-        extendEnv: false,
-        reject: false,
-        stdin: 'ignore',
-      });
+    const viaSh = shRunning(
+      'exec "$0" sandbox --file 3 /x --setenv X "$(printf "a\\377")" -- cat /x 3<<EOF\nread once\nEOF',
+    );
     const c = await viaSh({ HUTCH_SANDBOX_NO_NODE: '1' });
     expect([c.exitCode, c.stderr]).toEqual([99, 'hutch-sandbox: would hand over to node: a string is not UTF-8']);
     const r = await viaSh();
