@@ -265,9 +265,10 @@ static int open_in_root(const char *rel, uint64_t flags, uint64_t resolve) {
 /*
  * Opens (O_PATH) the mount target `rel` inside the rootfs, creating what is missing: every component
  * resolves inside the root (openat2 RESOLVE_IN_ROOT), so a symlink in an image can neither point a
- * mount at the host nor make us create anything outside the rootfs. `last`: 1 dir, 2 file, 0 none.
+ * mount at the host nor make us create anything outside the rootfs. `last`: 1 dir, 2 file, 0 none;
+ * what is made gets dir_mode (the parents) or last_mode (under the umask).
  */
-static int open_target_in_root(const char *rel, int last, uint64_t resolve, int *out) {
+static int open_target_modes(const char *rel, int last, uint64_t resolve, mode_t dir_mode, mode_t last_mode, int *out) {
   char buf[4096];
   size_t len = strlen(rel);
   if (len >= sizeof buf) return ENAMETOOLONG;
@@ -281,7 +282,8 @@ static int open_target_in_root(const char *rel, int last, uint64_t resolve, int 
     int fd = open_in_root(buf, O_PATH, resolve);
     int want = is_last ? last : 1;
     if (fd < 0 && errno == ENOENT && want) {
-      int rc = want == 1 ? mkdirat(parent, comp, 0755) : openat(parent, comp, O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
+      mode_t mode = is_last ? last_mode : dir_mode;
+      int rc = want == 1 ? mkdirat(parent, comp, mode) : openat(parent, comp, O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, mode);
       if (rc < 0 && errno != EEXIST) { int err = errno; close(parent); return err; }
       if (want == 2 && rc >= 0) close(rc);
       fd = open_in_root(buf, O_PATH, resolve);
@@ -295,6 +297,11 @@ static int open_target_in_root(const char *rel, int last, uint64_t resolve, int 
   }
   *out = parent;
   return 0;
+}
+
+/* Mount targets: directories 0755, a file 0644 (under the umask). */
+static int open_target_in_root(const char *rel, int last, uint64_t resolve, int *out) {
+  return open_target_modes(rel, last, resolve, 0755, last == 2 ? 0644 : 0755, out);
 }
 
 /* The path mount(2) is given: the target itself, or /proc/self/fd/N for one resolved in the root. */
@@ -495,6 +502,7 @@ static void filesystem_steps(void) {
     else if (r.tag == TAG_SYSCTL) do_sysctl(&r);
     else if (r.tag == TAG_DIR) do_dir(&r);
     else if (r.tag == TAG_SYMLINK_IN_ROOT) do_symlink_in_root(&r, 1);
+    else if (r.tag == TAG_FILE) do_file(&r);
   }
 }
 

@@ -12,11 +12,20 @@ static const char *root_relative(const char *path) {
   return path + rootfs_len + strspn(path + rootfs_len, "/");
 }
 
-/* Opens (O_PATH) the directory `rel` inside the root, made with its missing parents (0755 whatever
-   the umask, as bwrap's); 0, or an errno (ENOTDIR when something else is there). */
-static int dir_in_root(const char *rel, int *fd) {
-  mode_t old = umask(022);
-  int err = open_target_in_root(*rel ? rel : ".", 1, 0, fd);
+/* bwrap's rule for the parents made for a path of mode `mode`: 0755, without group (other) r-x
+   when `mode` gives the group (others) nothing, so a 0700 path does not sit under 0755 parents. */
+static mode_t parent_mode(mode_t mode) {
+  mode_t out = 0755;
+  if (!(mode & 0070)) out &= ~(mode_t)0050;
+  if (!(mode & 0007)) out &= ~(mode_t)0005;
+  return out;
+}
+
+/* Opens (O_PATH) the directory `rel` inside the root, made with its missing parents: `mode` for it,
+   parent_mode(mode) for them, whatever the umask; 0, or an errno (ENOTDIR when something else is there). */
+static int dir_in_root(const char *rel, mode_t mode, int *fd) {
+  mode_t old = umask(0);
+  int err = open_target_modes(*rel ? rel : ".", 1, 0, parent_mode(mode), mode, fd);
   umask(old);
   struct stat st;
   if (!err && fstat(*fd, &st) < 0) err = errno;
@@ -25,12 +34,31 @@ static int dir_in_root(const char *rel, int *fd) {
   return err;
 }
 
-/* Invariant (DIR): a directory is at the path, inside the root; an existing one (or a link to one in the root) is fine. */
+/* Invariant (DIR): a directory is at the path, inside the root (made with the record's mode); an
+   existing one (or a link to one in the root) is fine and keeps its mode. A path not under the root
+   is EXDEV: nothing is ever made on the host. */
 static void do_dir(const struct record *r) {
-  const char *path = get_string(r, 0, 0), *rel = root_relative(path);
-  int fd = -1, err = rel != NULL ? dir_in_root(rel, &fd) : mkdir_parents(path, 1);
+  const char *path = get_string(r, 4, 0), *rel = root_relative(path);
+  if (rel == NULL) die(STEP_DIR, EXDEV, r->index);
+  int fd = -1, err = dir_in_root(rel, get_u32(r->data) & 07777, &fd);
   if (err) die(STEP_DIR, err, r->index);
-  if (fd >= 0) close(fd);
+  close(fd);
+}
+
+/* Splits `rel` (under the root) into its parent, copied to `parent`, and its last name; EEXIST for
+   the root itself, `.` or `..` (nothing new can be made there). */
+static int split_last(const char *rel, char parent[4096], const char **name) {
+  size_t len = strlen(rel);
+  while (len > 0 && rel[len - 1] == '/') len--;
+  if (len == 0 || len >= 4095) return len ? ENAMETOOLONG : EEXIST;
+  memcpy(parent + 1, rel, len); /* parent[0] stays free: the parent is "" when there is no slash */
+  parent[len + 1] = '\0';
+  char *slash = strrchr(parent + 1, '/');
+  *name = slash ? slash + 1 : parent + 1;
+  if (strcmp(*name, ".") == 0 || strcmp(*name, "..") == 0) return EEXIST;
+  if (slash) *slash = '\0', memmove(parent, parent + 1, (size_t)(slash - parent)), *name = slash + 1;
+  else parent[0] = '\0';
+  return 0;
 }
 
 /* Whether the entry `name` of `dir` is a symlink whose text is `target`. */
@@ -56,18 +84,13 @@ static void do_symlink_in_root(const struct record *r, int strict) {
   }
   if (rel == NULL) die(STEP_SYMLINK, EXDEV, r->index); /* only a path under the root is resolved */
   char parent[4096];
-  size_t len = strlen(rel);
-  while (len > 0 && rel[len - 1] == '/') len--;
-  if (len == 0 || len >= sizeof parent) die(STEP_SYMLINK, len ? ENAMETOOLONG : EEXIST, r->index);
-  memcpy(parent, rel, len);
-  parent[len] = '\0';
-  char *slash = strrchr(parent, '/');
-  const char *name = slash ? slash + 1 : parent;
-  if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0) die(STEP_SYMLINK, EEXIST, r->index);
-  if (slash) *slash = '\0';
-  int dir = -1, err = dir_in_root(slash ? parent : "", &dir);
+  const char *name;
+  int dir = -1, err = split_last(rel, parent, &name);
+  if (!err) err = dir_in_root(parent, 0755, &dir);
   if (!err && symlinkat(target, dir, name) < 0) err = errno;
   if (err == EEXIST && (!strict || same_link(dir, name, target))) err = 0;
   if (dir >= 0) close(dir);
   if (err) die(STEP_SYMLINK, err, r->index);
 }
+
+#include "root-data.c"

@@ -3,6 +3,7 @@
  * (planFromSpec, devices.ts devSteps) and encoded as src/runtime/nsexec.ts encodePlan does. Same
  * order, same bytes; test/integration/sandbox-front.test.ts compares the two for a table of argv.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -35,7 +36,7 @@ void mounts_add(struct mounts *ms, struct mount m) {
   ms->m[ms->n++] = m;
 }
 
-static void record(struct buf *plan, unsigned tag, const struct buf *payload) {
+void plan_record(struct buf *plan, unsigned tag, const struct buf *payload) {
   unsigned char head[2] = {(unsigned char)tag, (unsigned char)(tag >> 8)};
   buf_add(plan, head, 2);
   buf_u32(plan, (uint32_t)payload->len);
@@ -45,7 +46,7 @@ static void record(struct buf *plan, unsigned tag, const struct buf *payload) {
 static void record_u32(struct buf *plan, unsigned tag, uint32_t v) {
   struct buf p = {0};
   buf_u32(&p, v);
-  record(plan, tag, &p);
+  plan_record(plan, tag, &p);
   free(p.p);
 }
 
@@ -53,7 +54,15 @@ static void record_strs(struct buf *plan, unsigned tag, const char *a, const cha
   struct buf p = {0};
   buf_str(&p, a);
   if (b != NULL) buf_str(&p, b);
-  record(plan, tag, &p);
+  plan_record(plan, tag, &p);
+  free(p.p);
+}
+
+static void record_dir(struct buf *plan, uint32_t mode, const char *path) {
+  struct buf p = {0};
+  buf_u32(&p, mode);
+  buf_str(&p, path);
+  plan_record(plan, TAG_DIR, &p);
   free(p.p);
 }
 
@@ -86,13 +95,14 @@ static void mount_record(struct buf *plan, const struct mount *m, const char *ta
     buf_u32(&p, OP_MKDIR | (proc ? OP_NO_SYMLINKS : 0));
     buf_str(&p, m->source), buf_str(&p, target), buf_str(&p, m->type), buf_str(&p, m->data);
   }
-  record(plan, TAG_MOUNT, &p);
+  plan_record(plan, TAG_MOUNT, &p);
   free(p.p);
 }
 
-/* A --dir or --symlink among the mounts (spec.ts keeps them out of the spec: plan.ts rootPaths). */
+/* A --dir, --symlink, --file or --bind-data among the mounts (spec.ts keeps them out of the spec: plan.ts rootPaths). */
 static int is_path(const struct mount *m) {
-  return strcmp(m->type, "dir") == 0 || strcmp(m->type, "symlink") == 0;
+  return strcmp(m->type, "dir") == 0 || strcmp(m->type, "symlink") == 0 || strcmp(m->type, "file") == 0 ||
+         strstr(m->type, "bind-data") != NULL;
 }
 
 static int has_destination(const struct mounts *ms, const char *path, int trim) {
@@ -113,7 +123,7 @@ static void dev_steps(struct buf *plan, const struct mounts *ms, const char *roo
     struct buf p = {0};
     buf_u32(&p, m.flags), buf_u32(&p, OP_MKFILE);
     buf_str(&p, *d), buf_str(&p, inside(rootfs, *d)), buf_str(&p, ""), buf_str(&p, "");
-    record(plan, TAG_MOUNT, &p);
+    plan_record(plan, TAG_MOUNT, &p);
     free(p.p);
   }
   if (!has_destination(ms, "/dev/pts", 1))
@@ -167,13 +177,21 @@ static void user_binds(const struct bind *b, int n, const char *cwd, struct moun
   int first = ms->n;
   for (int i = 0; i < n; i++) {
     if (b[i].destination[0] != '/') fall_back("a relative destination");
+    unsigned mode = b[i].mode >= 0 ? (unsigned)b[i].mode : b[i].kind == BIND_FILE ? 0666 : b[i].kind > BIND_FILE ? 0600 : 0755;
+    if (b[i].kind >= BIND_FILE) { /* spec.ts dataEntry: the bytes read_data read */
+      const char *type = b[i].kind == BIND_FILE ? "file" : b[i].kind == BIND_DATA ? "bind-data" : "ro-bind-data";
+      mounts_add(ms, (struct mount){path_resolve("/", b[i].destination), type, b[i].bytes, NULL, mode, (int)b[i].nbytes, 0});
+      continue;
+    }
     if (b[i].kind == BIND_TMPFS) {
-      mounts_add(ms, (struct mount){path_resolve("/", b[i].destination), "tmpfs", "tmpfs", "mode=0755", MS_NOSUID_ | MS_NODEV_, 0, 0});
+      char data[24];
+      snprintf(data, sizeof data, "mode=%04o", mode); /* spec.ts modeOption */
+      mounts_add(ms, (struct mount){path_resolve("/", b[i].destination), "tmpfs", "tmpfs", strdup(data), MS_NOSUID_ | MS_NODEV_, 0, 0});
       continue;
     }
     if (b[i].kind == BIND_DIR || b[i].kind == BIND_SYMLINK) {
       const char *type = b[i].kind == BIND_DIR ? "dir" : "symlink";
-      mounts_add(ms, (struct mount){path_resolve("/", b[i].destination), type, b[i].kind == BIND_DIR ? "" : b[i].source, "", 0, 0, 0});
+      mounts_add(ms, (struct mount){path_resolve("/", b[i].destination), type, b[i].kind == BIND_DIR ? "" : b[i].source, "", mode, 0, 0});
       continue;
     }
     char *source = path_resolve(cwd, b[i].source);
@@ -201,7 +219,7 @@ static void spec_mounts(const struct plan_input *in, const char *home, struct mo
   mounts_add(ms, (struct mount){"/tmp", "tmpfs", "tmpfs", "mode=1777", MS_NOSUID_ | MS_NODEV_, 0, 0});
   if (o->home != NULL) {
     if (home == NULL) fall_back("--home without a HOME");
-    user_binds(&(struct bind){BIND_RW, o->home, home, 0}, 1, in->cwd, ms);
+    user_binds(&(struct bind){.kind = BIND_RW, .source = o->home, .destination = home, .mode = -1}, 1, in->cwd, ms);
   } else if (home != NULL) {
     mounts_add(ms, (struct mount){home, "tmpfs", "tmpfs", "mode=0700", MS_NOSUID_ | MS_NODEV_, 0, 0});
   }
@@ -214,8 +232,9 @@ static void fs_records(struct buf *plan, const struct mounts *ms, const struct m
   for (int i = 0; i < ms->n; i++) {
     const struct mount *m = &ms->m[i];
     if (is_path(m)) {
-      if (strcmp(m->type, "dir") == 0) record_strs(plan, TAG_DIR, inside(rootfs, m->destination), NULL);
-      else record_strs(plan, TAG_SYMLINK_IN_ROOT, m->source, inside(rootfs, m->destination));
+      if (strcmp(m->type, "dir") == 0) record_dir(plan, m->flags, inside(rootfs, m->destination));
+      else if (strcmp(m->type, "symlink") == 0) record_strs(plan, TAG_SYMLINK_IN_ROOT, m->source, inside(rootfs, m->destination));
+      else record_file(plan, m, inside(rootfs, m->destination));
       continue;
     }
     if (m->bind && strcmp(m->source, "/dev/mqueue") == 0 && !is_dir("/dev/mqueue")) continue;
@@ -246,13 +265,13 @@ static void process_records(struct buf *plan, const struct plan_input *in, const
   record_strs(plan, TAG_CWD, cwd, NULL);
   struct buf p = {0};
   buf_u32(&p, in->uid), buf_u32(&p, in->gid);
-  record(plan, TAG_USER, &p);
+  plan_record(plan, TAG_USER, &p);
   p.len = 0;
   for (int i = 0; i < 5; i++) buf_u64(&p, 0);
-  record(plan, TAG_CAPS, &p);
+  plan_record(plan, TAG_CAPS, &p);
   p.len = 0;
-  record(plan, TAG_NO_NEW_PRIVS, &p);
-  record(plan, TAG_SECCOMP, in->seccomp);
+  plan_record(plan, TAG_NO_NEW_PRIVS, &p);
+  plan_record(plan, TAG_SECCOMP, in->seccomp);
   for (char **a = in->o->args; *a != NULL; a++) record_strs(plan, TAG_ARG, *a, NULL);
   int has_home = 0;
   for (int i = 0; i < env->n; i++) {
@@ -261,8 +280,8 @@ static void process_records(struct buf *plan, const struct plan_input *in, const
     has_home |= strcmp(env->name[i], "HOME") == 0;
     free(entry);
   }
-  record(plan, TAG_INIT, &p);
-  if (!has_home) record(plan, TAG_HOME, &p);
+  plan_record(plan, TAG_INIT, &p);
+  if (!has_home) plan_record(plan, TAG_HOME, &p);
   free(p.p);
 }
 
@@ -284,6 +303,6 @@ void build_plan(const struct plan_input *in, struct buf *plan) {
   record_u32(plan, TAG_PROPAGATION, MS_REC_ | MS_SLAVE_);
   record_strs(plan, TAG_ROOTFS, in->rootfs, NULL);
   fs_records(plan, &ms, &links, in->rootfs);
-  if (!in->o->share_net) record(plan, TAG_LOOPBACK, &(struct buf){0});
+  if (!in->o->share_net) plan_record(plan, TAG_LOOPBACK, &(struct buf){0});
   process_records(plan, in, cwd, &env);
 }

@@ -26,6 +26,7 @@ _Noreturn void fall_back(const char *why) {
     fprintf(stderr, "hutch-sandbox: would hand over to node: %s\n", why);
     exit(99);
   }
+  restore_data();
   size_t n = 0;
   while (all_words[n] != NULL) n++;
   char **argv = calloc(n + 2, sizeof(char *)); /* node, bin/hutch, then our words after argv[0] */
@@ -46,7 +47,7 @@ static const struct {
 } FLAGS[] = {{"--bind", 2}, {"--bind-try", 2}, {"--ro-bind", 2}, {"--ro-bind-try", 2}, {"--dev-bind", 2},
              {"--dev-bind-try", 2}, {"--home", 1}, {"--share-net", 0}, {"--chdir", 1}, {"--setenv", 2},
              {"--unsetenv", 1}, {"--clearenv", 0}, {"--die-with-parent", 0}, {"--socket", 1}, {"--device", 1}, {"--tmpfs", 1},
-             {"--dir", 1}, {"--symlink", 2}};
+             {"--dir", 1}, {"--symlink", 2}, {"--perms", 1}, {"--file", 2}, {"--bind-data", 2}, {"--ro-bind-data", 2}};
 
 static void add_socket(struct options *o, const char *name) {
   for (int k = 0; k < SOCKET_KINDS; k++) {
@@ -59,10 +60,41 @@ static void add_socket(struct options *o, const char *name) {
   fall_back("an unknown --socket");
 }
 
-/* One flag and its values (argv.ts apply). */
-static void apply(struct options *o, int f, char **v) {
+/* --perms OCTAL (argv.ts octal): octal digits, at most 07777; anything else is Node's to word. */
+static int octal(const char *s) {
+  size_t n = strspn(s, "01234567");
+  if (n == 0 || n > 5 || s[n] != '\0') fall_back("an invalid --perms");
+  long mode = strtol(s, NULL, 8);
+  if (mode > 07777) fall_back("an invalid --perms");
+  return (int)mode;
+}
+
+/* The FD of a data flag (argv.ts fdNumber): digits, 3 or more, not taken by an earlier flag. */
+static int fd_number(const struct options *o, const char *s) {
+  size_t n = strspn(s, "0123456789");
+  if (n == 0 || n > 9 || s[n] != '\0') fall_back("an invalid data FD");
+  int fd = atoi(s);
+  for (int i = 0; i < o->nbinds; i++)
+    if (o->binds[i].kind >= BIND_FILE && o->binds[i].fd == fd) fall_back("a data FD given twice");
+  if (fd < 3) fall_back("a data FD of 0-2");
+  return fd;
+}
+
+/* One flag and its values (argv.ts apply); `perms` is a --perms right before it, or -1. */
+static void apply(struct options *o, int f, char **v, int perms) {
   const char *flag = FLAGS[f].flag;
-  if (f < 6) o->binds[o->nbinds++] = (struct bind){(enum bind_kind)(f / 2), v[0], v[1], f % 2};
+  struct bind *b = &o->binds[o->nbinds];
+  if (f < 6) *b = (struct bind){.kind = (enum bind_kind)(f / 2), .source = v[0], .destination = v[1], .optional = f % 2, .mode = -1};
+  else if (strcmp(flag, "--file") == 0) *b = (struct bind){.kind = BIND_FILE, .destination = v[1], .mode = perms, .fd = fd_number(o, v[0])};
+  else if (strcmp(flag, "--bind-data") == 0) *b = (struct bind){.kind = BIND_DATA, .destination = v[1], .mode = perms, .fd = fd_number(o, v[0])};
+  else if (strcmp(flag, "--ro-bind-data") == 0) *b = (struct bind){.kind = BIND_RO_DATA, .destination = v[1], .mode = perms, .fd = fd_number(o, v[0])};
+  else if (strcmp(flag, "--tmpfs") == 0) *b = (struct bind){.kind = BIND_TMPFS, .destination = v[0], .mode = perms};
+  else if (strcmp(flag, "--dir") == 0) *b = (struct bind){.kind = BIND_DIR, .destination = v[0], .mode = perms};
+  else if (strcmp(flag, "--symlink") == 0) *b = (struct bind){.kind = BIND_SYMLINK, .source = v[0], .destination = v[1], .mode = -1};
+  if (b->destination != NULL) {
+    o->nbinds++;
+    return;
+  }
   else if (strcmp(flag, "--home") == 0) o->home = v[0];
   else if (strcmp(flag, "--share-net") == 0) o->share_net = 1;
   else if (strcmp(flag, "--chdir") == 0) o->chdir = v[0];
@@ -71,9 +103,6 @@ static void apply(struct options *o, int f, char **v) {
   else if (strcmp(flag, "--clearenv") == 0) o->clearenv = 1;
   else if (strcmp(flag, "--die-with-parent") == 0) o->die_with_parent = 1;
   else if (strcmp(flag, "--socket") == 0) add_socket(o, v[0]);
-  else if (strcmp(flag, "--tmpfs") == 0) o->binds[o->nbinds++] = (struct bind){BIND_TMPFS, NULL, v[0], 0};
-  else if (strcmp(flag, "--dir") == 0) o->binds[o->nbinds++] = (struct bind){BIND_DIR, NULL, v[0], 0};
-  else if (strcmp(flag, "--symlink") == 0) o->binds[o->nbinds++] = (struct bind){BIND_SYMLINK, v[0], v[1], 0};
   else if (strcmp(v[0], "dri") == 0) o->dri = 1;
   else fall_back("an unknown --device");
 }
@@ -84,15 +113,20 @@ void parse_options(char **words, int n, struct options *o) {
   o->setenv = calloc(2 * (size_t)n + 1, sizeof(char *));
   o->unsetenv = calloc((size_t)n + 1, sizeof(char *));
   if (o->binds == NULL || o->setenv == NULL || o->unsetenv == NULL) fall_back("out of memory");
-  int i = 0;
+  int i = 0, perms = -1;
   while (i < n && strcmp(words[i], "--") != 0 && strncmp(words[i], "--", 2) == 0) {
     int f = 0, count = (int)(sizeof FLAGS / sizeof FLAGS[0]);
     while (f < count && strcmp(FLAGS[f].flag, words[i]) != 0) f++;
     if (f == count) fall_back("a flag it does not know");
     if (i + 1 + FLAGS[f].values > n) fall_back("a flag without its values");
-    apply(o, f, words + i + 1);
+    int takes = strcmp(words[i], "--dir") == 0 || strcmp(words[i], "--tmpfs") == 0 || strcmp(words[i], "--file") == 0 ||
+                strstr(words[i], "bind-data") != NULL;
+    if (perms >= 0 && !takes) fall_back("a --perms not before a flag it applies to");
+    if (strcmp(words[i], "--perms") == 0) perms = octal(words[i + 1]);
+    else apply(o, f, words + i + 1, perms), perms = -1;
     i += 1 + FLAGS[f].values;
   }
+  if (perms >= 0) fall_back("a --perms not before a flag it applies to");
   if (i < n && strcmp(words[i], "--") == 0) i++;
   if (i == n) fall_back("no command");
   o->args = words + i;
@@ -183,6 +217,7 @@ int main(int argc, char **argv) {
   read_file(str_cat(install, "/dist/bundle/sandbox-seccomp-" ARCH, ".bpf"), &seccomp);
   struct plan_input in = {.o = &o, .uid = getuid(), .gid = getgid(), .cwd = cwd, .seccomp = &seccomp};
   env_from_host(&in.host);
+  read_data(&o);
   if (o.die_with_parent) die_with_parent();
   in.rootfs = sandbox_root(&in.host);
   build_plan(&in, &plan);

@@ -27,12 +27,17 @@ char *str_cat(const char *a, const char *b, const char *c);
 /* Exec the TypeScript path with the same words (or, with HUTCH_SANDBOX_NO_NODE=1, say why and exit 99). */
 _Noreturn void fall_back(const char *why);
 
-/* BIND_DIR: --dir DST; BIND_SYMLINK: --symlink SOURCE DST, SOURCE being the link's text. */
-enum bind_kind { BIND_RW, BIND_RO, BIND_DEV, BIND_TMPFS, BIND_DIR, BIND_SYMLINK };
+/* BIND_DIR: --dir DST; BIND_SYMLINK: --symlink SOURCE DST, SOURCE being the link's text;
+   BIND_FILE, BIND_DATA, BIND_RO_DATA: --file, --bind-data, --ro-bind-data FD DST. */
+enum bind_kind { BIND_RW, BIND_RO, BIND_DEV, BIND_TMPFS, BIND_DIR, BIND_SYMLINK, BIND_FILE, BIND_DATA, BIND_RO_DATA };
 struct bind {
   enum bind_kind kind;
   const char *source, *destination;
   int optional;
+  int mode;     /* --perms right before it; -1 when none */
+  int fd;       /* the data flags' FD */
+  char *bytes;  /* what was read from it (read_data) */
+  size_t nbytes;
 };
 enum { SOCKET_KINDS = 5 };
 /* What the flags asked for: src/sandbox/options.ts. */
@@ -50,6 +55,11 @@ struct options {
   int nsockets;
 };
 void parse_options(char **words, int n, struct options *o);
+
+/* Reads the data flags' fds (data.ts readCallerFd), each closed after; a fd that is not open
+   falls back. restore_data puts what was read back at the same fds for the TypeScript path. */
+void read_data(struct options *o);
+void restore_data(void);
 
 /* Node's process.env as src/sandbox reads it: environ in order, first of a name wins (env.c). */
 struct env {
@@ -69,7 +79,9 @@ char *path_resolve(const char *base, const char *p);
 char *path_join(const char *a, const char *b);
 
 /* One OCI mount of the sandbox's spec, its options already turned into mount(2) flags and data;
-   or (type "dir", "symlink" with the link's text as source) a --dir or --symlink among them. */
+   or (type "dir" with its mode as flags, "symlink" with the link's text as source) a --dir or
+   --symlink among them; or (type "file", "bind-data", "ro-bind-data": source the bytes read, `bind`
+   their length, flags the mode) a --file or --bind-data. */
 struct mount {
   const char *destination, *type, *source, *data;
   uint32_t flags;
@@ -92,6 +104,10 @@ struct plan_input {
   const struct buf *seccomp;
 };
 void build_plan(const struct plan_input *in, struct buf *plan);
+/* One record of the plan: u16 tag, u32 length, the payload. */
+void plan_record(struct buf *plan, unsigned tag, const struct buf *payload);
+/* A --file or --bind-data's FILE record (sandbox-data.c). */
+void record_file(struct buf *plan, const struct mount *m, const char *path);
 
 /* Runs hutch-nsexec with the plan (src/runtime/nsexec.ts spawnHelper + launch.ts runContainer). */
 int run_helper(const char *helper, const struct buf *plan, unsigned uid, unsigned gid);

@@ -3,7 +3,7 @@
  * describes it in full; the numbers here and the length rules must agree with the one table,
  * src/runtime/wire-table.ts (a unit test reads this header and compares).
  *
- * fd 3, plan (TypeScript -> helper, read whole before clone, <= 1 MiB):
+ * fd 3, plan (TypeScript -> helper, read whole before clone, <= 16 MiB):
  *   u32 magic WIRE_MAGIC, u32 version WIRE_VERSION, then records: u16 tag | u32 len | bytes.
  *   Integers are little-endian. A string is u32 len (counting its trailing NUL) + bytes + NUL.
  * fd 4, sync (both ways): one-byte messages; SYNC_CLONED alone carries a u32 pid after it.
@@ -14,7 +14,7 @@
 
 #define WIRE_MAGIC 0x58534e48u /* "HNSX" */
 #define WIRE_VERSION 1u
-#define WIRE_MAX_PLAN (1u << 20)
+#define WIRE_MAX_PLAN (16u << 20) /* room for FILE records' bytes (hutch sandbox caps them at 8 MiB) */
 
 enum wire_tag {
   TAG_CLONE_FLAGS = 1,   /* u32 clone flags (CLONE_NEW*); CLONE_NEWCGROUP is unshared after GO */
@@ -52,9 +52,10 @@ enum wire_tag {
   TAG_HOME = 33,         /* empty: add HOME from the container's /etc/passwd for the user ("/" if none) */
   TAG_SECCOMP_FLAGS = 34,/* u32 SECCOMP_FILTER_FLAG_*: install the SECCOMP record with seccomp(2) and these flags */
   TAG_CHOWN_NOTIFY = 35, /* empty: the filter's SCMP_ACT_NOTIFY calls are the chown family; the helper records their owners in the union (chown-notify.c) */
-  TAG_DIR = 36,          /* string path: mkdir -p inside the root (0755); an existing directory is fine */
+  TAG_DIR = 36,          /* u32 mode, string path: mkdir -p inside the root (parents 0755 or less); an existing directory is fine */
   TAG_SYMLINK_IN_ROOT = 37, /* string target, string linkpath: symlink made inside the root (parents made); an identical one is fine */
-  TAG_MAX = 37,
+  TAG_FILE = 38,         /* u32 mode, u32 ops (1 bind, 2 read-only), string path, string bytes (NULs inside allowed): a file inside the root */
+  TAG_MAX = 38,
 };
 
 /*
@@ -102,8 +103,9 @@ static const struct wire_rule wire_rules[TAG_MAX + 1] = {
   [TAG_HOME] = {LEN_EXACT, 0, 0},
   [TAG_SECCOMP_FLAGS] = {LEN_EXACT, 4, 0},
   [TAG_CHOWN_NOTIFY] = {LEN_EXACT, 0, 0},
-  [TAG_DIR] = {LEN_STRINGS, 0, 1},
+  [TAG_DIR] = {LEN_STRINGS, 4, 1},
   [TAG_SYMLINK_IN_ROOT] = {LEN_STRINGS, 0, 2},
+  [TAG_FILE] = {LEN_STRINGS, 8, 2},
 };
 
 /* TAG_MOUNT ops: what to do around mount(2). */
@@ -164,6 +166,7 @@ enum wire_step {
   STEP_SEAL = 38,      /* re-executing from a sealed memfd copy of the helper */
   STEP_CLOSE_FDS = 39, /* closing the fds the helper was not given */
   STEP_DIR = 40,       /* making a DIR record's directory */
+  STEP_FILE = 41,      /* making a FILE record's file (or its bind) */
 };
 
 #endif

@@ -16,8 +16,10 @@ export type FsStep =
     }
   | { kind: 'sysctl'; key: string; path: string; value: string }
   | { kind: 'symlink'; target: string; linkpath: string }
-  /** A directory made (with its parents) inside the root; `what` names it for errors (the container path). */
-  | { kind: 'dir'; path: string; what: string }
+  /** A directory made (with its parents) inside the root with `mode`; `what` names it for errors (the container path). */
+  | { kind: 'dir'; path: string; mode: number; what: string }
+  /** A file inside the root holding `data` with `mode`: new, or bound on the path (read-only with `bind: 'ro'`). */
+  | { kind: 'file'; path: string; mode: number; data: Buffer; bind?: 'rw' | 'ro'; what: string }
   /** A symlink made inside the root (parents made; an identical one is fine); `target` is its text, never followed. */
   | { kind: 'symlink-in-root'; target: string; linkpath: string; what: string }
   | { kind: 'mask'; path: string }

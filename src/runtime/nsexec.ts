@@ -59,8 +59,10 @@ export const STEPS = [
   'seal',
   'close fds',
   'dir',
+  'file',
 ] as const;
 const MOUNT_OP = { MKDIR: 1, MKFILE: 2, REMOUNT_RO: 4, COPYUP: 8, NO_SYMLINKS: 16 } as const;
+const FILE_OP = { BIND: 1, READONLY: 2 } as const;
 
 /** A record of the plan: its tag, payload, and a description for error messages. */
 interface WireRecord {
@@ -95,6 +97,12 @@ function str(...values: string[]): Buffer {
     }),
   );
 }
+/** Bytes in a string's framing (u32 length with the NUL, the bytes, a NUL): NULs inside are data. */
+function bytes(data: Buffer): Buffer {
+  const len = Buffer.alloc(4);
+  len.writeUInt32LE(data.length + 1);
+  return Buffer.concat([len, data, Buffer.alloc(1)]);
+}
 function u32(...values: number[]): Buffer {
   const b = Buffer.alloc(4 * values.length);
   values.forEach((v, i) => b.writeUInt32LE(v >>> 0, 4 * i));
@@ -125,7 +133,19 @@ function fsRecord(step: FsStep): WireRecord {
     case 'symlink':
       return { tag: TAG.SYMLINK, payload: str(step.target, step.linkpath), what: `symlink ${step.linkpath}` };
     case 'dir':
-      return { tag: TAG.DIR, payload: str(step.path), what: `make the directory ${step.what}` };
+      return {
+        tag: TAG.DIR,
+        payload: Buffer.concat([u32(step.mode), str(step.path)]),
+        what: `make the directory ${step.what}`,
+      };
+    case 'file': {
+      const ops = step.bind === undefined ? 0 : FILE_OP.BIND | (step.bind === 'ro' ? FILE_OP.READONLY : 0);
+      return {
+        tag: TAG.FILE,
+        payload: Buffer.concat([u32(step.mode, ops), str(step.path), bytes(step.data)]),
+        what: `${step.bind === undefined ? 'make the file' : 'bind the data at'} ${step.what}`,
+      };
+    }
     case 'symlink-in-root':
       return {
         tag: TAG.SYMLINK_IN_ROOT,

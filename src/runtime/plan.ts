@@ -92,14 +92,22 @@ export interface PlanOptions extends Pick<
   /** Symlinks made in the root right after a mount at / (`hutch sandbox`'s tmpfs root: /bin -> usr/bin). */
   rootLinks?: { target: string; path: string }[];
   /**
-   * Directories and symlinks made inside the root (`hutch sandbox`'s --dir and --symlink), each
+   * Directories, symlinks and files made inside the root (`hutch sandbox`'s --dir, --symlink,
+   * --file and --bind-data), each
    * before spec.mounts[at] (after every mount when `at` is their count): among the mounts, in order.
    */
   rootPaths?: RootPath[];
 }
 
-/** A directory, or a symlink with its text `target`, at a container path; placed before spec.mounts[at]. */
-export type RootPath = { at: number; path: string } & ({ kind: 'dir' } | { kind: 'symlink'; target: string });
+/**
+ * A directory (with its mode), a symlink with its text `target`, or a file holding `data` (new, or
+ * bound: read-only with bind 'ro'), at a container path; placed before spec.mounts[at].
+ */
+export type RootPath = { at: number; path: string } & (
+  | { kind: 'dir'; mode: number }
+  | { kind: 'symlink'; target: string }
+  | { kind: 'file'; mode: number; data: Buffer; bind?: 'rw' | 'ro' }
+);
 
 const SIGKILL = 9;
 const NAMESPACE_FLAGS = {
@@ -285,7 +293,16 @@ function filesystemSteps(spec: Spec, rootfs: string, host: PlanHost, options: Pl
 
 function rootPathStep(p: RootPath, inside: (path: string) => string): FsStep {
   const path = posix.resolve('/', p.path);
-  if (p.kind === 'dir') return { kind: 'dir', path: inside(path), what: path };
+  if (p.kind === 'dir') return { kind: 'dir', path: inside(path), mode: p.mode, what: path };
+  if (p.kind === 'file')
+    return {
+      kind: 'file',
+      path: inside(path),
+      mode: p.mode,
+      data: p.data,
+      ...(p.bind && { bind: p.bind }),
+      what: path,
+    };
   return { kind: 'symlink-in-root', target: p.target, linkpath: inside(path), what: `${path} -> ${p.target}` };
 }
 

@@ -51,8 +51,9 @@ export const WIRE_RECORDS = {
   HOME: { tag: 33, rule: exact(0) },
   SECCOMP_FLAGS: { tag: 34, rule: exact(4) },
   CHOWN_NOTIFY: { tag: 35, rule: exact(0) },
-  DIR: { tag: 36, rule: strings(1) },
+  DIR: { tag: 36, rule: strings(1, 4) },
   SYMLINK_IN_ROOT: { tag: 37, rule: strings(2) },
+  FILE: { tag: 38, rule: strings(2, 8) },
 } as const satisfies Record<string, { tag: number; rule: PayloadRule }>;
 
 export type RecordName = keyof typeof WIRE_RECORDS;

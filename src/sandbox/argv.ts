@@ -16,6 +16,10 @@ export const SANDBOX_FLAGS = {
   '--tmpfs': { args: ['DST'], help: 'an empty tmpfs at DST (mode 0755)' },
   '--dir': { args: ['DST'], help: 'make the directory DST (and its parents, mode 0755) inside' },
   '--symlink': { args: ['TARGET', 'DST'], help: 'make a symlink at DST inside whose text is TARGET' },
+  '--file': { args: ['FD', 'DST'], help: 'copy what fd FD holds to a new file DST inside (mode 0666)' },
+  '--bind-data': { args: ['FD', 'DST'], help: 'what fd FD holds, in a file bound at DST (mode 0600)' },
+  '--ro-bind-data': { args: ['FD', 'DST'], help: 'as --bind-data, read-only' },
+  '--perms': { args: ['OCTAL'], help: 'the mode of the next --dir, --tmpfs, --file or --bind-data' },
   '--home': { args: ['DIR'], help: 'bind DIR read-write at $HOME (default: an empty tmpfs)' },
   '--share-net': { args: [], help: "share the host's network (default: none, only lo)" },
   '--chdir': { args: ['DIR'], help: 'working directory inside (default: $HOME)' },
@@ -29,6 +33,9 @@ export const SANDBOX_FLAGS = {
 
 type Flag = keyof typeof SANDBOX_FLAGS;
 const BIND_KINDS: Record<string, SandboxBind['kind']> = { bind: 'bind', 'ro-bind': 'ro-bind', 'dev-bind': 'dev-bind' };
+/** The flags --perms may precede (bubblewrap's). */
+const TAKES_PERMS: readonly string[] = ['--dir', '--tmpfs', '--file', '--bind-data', '--ro-bind-data'];
+const PERMS_HINT = `put --perms OCTAL right before one of ${TAKES_PERMS.join(', ')}`;
 
 /** Parses `hutch sandbox`'s words (after the verb) into options; throws UsageError on a bad one. */
 export function parseSandboxArgs(words: string[]): SandboxOptions {
@@ -44,6 +51,7 @@ export function parseSandboxArgs(words: string[]): SandboxOptions {
     devices: [],
   };
   let i = 0;
+  let perms: string | undefined; // a --perms not yet taken by the flag after it
   while (i < words.length && words[i] !== '--' && words[i]!.startsWith('--')) {
     const flag = words[i] as Flag;
     const spec = SANDBOX_FLAGS[flag] as { args: readonly string[] } | undefined;
@@ -51,22 +59,35 @@ export function parseSandboxArgs(words: string[]): SandboxOptions {
     const values = words.slice(i + 1, i + 1 + spec.args.length);
     if (values.length < spec.args.length)
       throw usage(`${flag} needs ${spec.args.join(' ')}`, `give ${flag} ${spec.args.join(' ')}`);
-    apply(options, flag, values);
+    if (perms !== undefined && !TAKES_PERMS.includes(flag))
+      throw usage(`--perms ${perms} is followed by ${flag}, which takes no mode`, PERMS_HINT);
+    if (flag === '--perms') {
+      octal(values[0]!); // checked here: before anything is read or run
+      perms = values[0]!;
+    } else {
+      apply(options, flag, values, perms === undefined ? undefined : octal(perms));
+      perms = undefined;
+    }
     i += 1 + spec.args.length;
   }
+  if (perms !== undefined) throw usage(`--perms ${perms} is not followed by a flag it applies to`, PERMS_HINT);
   options.args = words.slice(words[i] === '--' ? i + 1 : i);
   if (options.args.length === 0) throw usage('no command given', 'give one after --, e.g. hutch sandbox -- sh');
   return options;
 }
 
-function apply(options: SandboxOptions, flag: Flag, [a, b]: string[]): void {
+function apply(options: SandboxOptions, flag: Flag, [a, b]: string[], perms: number | undefined): void {
   const bind = /^--(bind|ro-bind|dev-bind)(-try)?$/.exec(flag);
   if (bind !== null) {
     options.binds.push({ kind: BIND_KINDS[bind[1]!]!, source: a!, destination: b!, optional: bind[2] !== undefined });
     return;
   }
-  if (flag === '--tmpfs') options.binds.push({ kind: 'tmpfs', destination: a! });
-  else if (flag === '--dir') options.binds.push({ kind: 'dir', destination: a! });
+  const mode = perms === undefined ? {} : { mode: perms };
+  const data = /^--(file|bind-data|ro-bind-data)$/.exec(flag);
+  if (data !== null)
+    options.binds.push({ kind: data[1] as 'file', fd: fdNumber(options, flag, a!), destination: b!, ...mode });
+  else if (flag === '--tmpfs') options.binds.push({ kind: 'tmpfs', destination: a!, ...mode });
+  else if (flag === '--dir') options.binds.push({ kind: 'dir', destination: a!, ...mode });
   else if (flag === '--symlink') options.binds.push({ kind: 'symlink', target: a!, destination: b! });
   else if (flag === '--home') options.home = a;
   else if (flag === '--share-net') options.shareNet = true;
@@ -77,6 +98,31 @@ function apply(options: SandboxOptions, flag: Flag, [a, b]: string[]): void {
   else if (flag === '--die-with-parent') options.dieWithParent = true;
   else if (flag === '--socket') options.sockets.push(oneOf(flag, a!, SOCKET_KINDS));
   else if (flag === '--device') options.devices.push(oneOf(flag, a!, DEVICE_KINDS));
+}
+
+/** --perms OCTAL: octal digits, at most 07777 (bubblewrap's rule). */
+function octal(value: string): number {
+  if (!/^[0-7]{1,5}$/.test(value) || parseInt(value, 8) > 0o7777)
+    throw new UsageError('SANDBOX_FLAG_VALUE', `invalid --perms ${value}: not an octal mode of at most 07777`, {
+      hint: 'give the mode in octal, e.g. --perms 0700',
+    });
+  return parseInt(value, 8);
+}
+
+/**
+ * The FD of --file, --bind-data or --ro-bind-data: a decimal number above 2 (0-2 are the command's
+ * own stdio) that no earlier flag took (the front reads each fd to its end once, then closes it).
+ */
+function fdNumber(options: SandboxOptions, flag: string, value: string): number {
+  const fd = /^[0-9]{1,9}$/.test(value) ? Number(value) : NaN;
+  const taken = options.binds.some((b) => 'fd' in b && b.fd === fd);
+  if (!Number.isInteger(fd) || fd < 3 || taken)
+    throw new UsageError(
+      'SANDBOX_FLAG_VALUE',
+      `invalid ${flag} FD ${value}: ${taken ? 'an earlier flag reads that fd already' : 'not a file descriptor number of 3 or more'}`,
+      { hint: `open a descriptor of its own for it, e.g. ${flag} 3 DST 3< FILE` },
+    );
+  return fd;
 }
 
 function oneOf<T extends string>(flag: string, value: string, allowed: readonly T[]): T {

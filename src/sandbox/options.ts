@@ -7,16 +7,30 @@ export interface SandboxBind {
   optional: boolean;
 }
 
-/** --tmpfs DST: an empty tmpfs (mode 0755, as bubblewrap's), placed among the binds by depth. */
+/** --tmpfs DST: an empty tmpfs (mode 0755, as bubblewrap's, or --perms), placed among the binds by depth. */
 export interface SandboxTmpfs {
   kind: 'tmpfs';
   destination: string;
+  /** --perms before it. */
+  mode?: number;
 }
 
-/** --dir DST: a directory (and its missing parents, mode 0755) made inside the sandbox's root. */
+/** --dir DST: a directory (and its missing parents, mode 0755 or --perms) made inside the sandbox's root. */
 export interface SandboxDir {
   kind: 'dir';
   destination: string;
+  mode?: number;
+}
+
+/**
+ * --file FD DST (a new file), --bind-data / --ro-bind-data FD DST (a file bound at DST): the bytes
+ * read from the caller's fd FD (mode 0666 for --file, 0600 for the binds, as bubblewrap's, or --perms).
+ */
+export interface SandboxData {
+  kind: 'file' | 'bind-data' | 'ro-bind-data';
+  fd: number;
+  destination: string;
+  mode?: number;
 }
 
 /** --symlink TARGET DST: a symlink at DST inside the root whose text is TARGET (never followed). */
@@ -27,7 +41,7 @@ export interface SandboxSymlink {
 }
 
 /** A filesystem flag of the command line: binds, tmpfs mounts, directories and symlinks. */
-export type SandboxFsFlag = SandboxBind | SandboxTmpfs | SandboxDir | SandboxSymlink;
+export type SandboxFsFlag = SandboxBind | SandboxTmpfs | SandboxDir | SandboxSymlink | SandboxData;
 
 export const SOCKET_KINDS = ['wayland', 'x11', 'pulseaudio', 'pipewire', 'dbus'] as const;
 export type SocketKind = (typeof SOCKET_KINDS)[number];
@@ -37,7 +51,7 @@ export type DeviceKind = (typeof DEVICE_KINDS)[number];
 /** What `hutch sandbox` was asked for (src/cli/commands/sandbox.ts fills it from the flags). */
 export interface SandboxOptions {
   args: string[];
-  /** The binds, tmpfs mounts, directories and symlinks of the flags, in command-line order. */
+  /** The binds, tmpfs mounts, directories, symlinks and data files of the flags, in command-line order. */
   binds: SandboxFsFlag[];
   /** A host directory bound read-write at $HOME; else $HOME is an empty tmpfs. */
   home?: string;

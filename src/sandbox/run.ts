@@ -5,6 +5,7 @@ import { hutchPaths } from '../paths.js';
 import { encodePlan } from '../runtime/nsexec.js';
 import { planFromSpec, type PlanOptions } from '../runtime/plan.js';
 import type { Seccomp, Spec } from '../runtime/spec.js';
+import { readCallerFd } from './data.js';
 import type { SandboxOptions } from './options.js';
 import { compiledSandboxSeccomp, sandboxSeccomp } from './seccomp.js';
 import { sandboxSpec, type SandboxHost } from './spec.js';
@@ -62,6 +63,7 @@ function nodeHost(seccomp: Seccomp): SandboxHost {
     },
     readlink: (path) => readlinkSync(path),
     exists: existsSync,
+    readFd: readCallerFd,
     seccomp,
   };
 }

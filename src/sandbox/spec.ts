@@ -3,7 +3,8 @@ import { UsageError } from '../errors.js';
 import type { RootPath } from '../runtime/plan.js';
 import type { Mount, Seccomp, Spec } from '../runtime/spec.js';
 import { sandboxEnv } from './env.js';
-import type { SandboxFsFlag, SandboxOptions } from './options.js';
+import { SANDBOX_DATA_MAX } from './data.js';
+import type { SandboxData, SandboxFsFlag, SandboxOptions } from './options.js';
 import { deviceMounts, socketMounts } from './sockets.js';
 
 /** What the sandbox reads of the host: given as answers so that the spec stays a pure function. */
@@ -18,6 +19,8 @@ export interface SandboxHost {
   readlink(path: string): string;
   /** Whether a path exists (stat: a symlink counts when its target does). */
   exists(path: string): boolean;
+  /** The bytes of the caller's fd (at most `limit`; `what` names the flag for errors); the fd is closed. */
+  readFd(fd: number, what: string, limit: number): Buffer;
   /** The default seccomp profile resolved for no capabilities (src/security). */
   seccomp: Seccomp;
 }
@@ -147,8 +150,24 @@ function homeMount(home: string | undefined, dir: string | undefined, host: Sand
   return [{ destination: home, type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'mode=0700'] }];
 }
 
-/** A --dir or --symlink among the mounts; its place (`at`) is set once the mounts are in order. */
-type PathEntry = Omit<Extract<RootPath, { kind: 'dir' }>, 'at'> | Omit<Extract<RootPath, { kind: 'symlink' }>, 'at'>;
+/** A --dir, --symlink, --file or --bind-data among the mounts; its place (`at`) is set once the mounts are in order. */
+type PathEntry = RootPath extends infer R ? (R extends RootPath ? Omit<R, 'at'> : never) : never;
+
+const DEFAULT_MODE = { file: 0o666, 'bind-data': 0o600, 'ro-bind-data': 0o600 } as const;
+
+/** --file or --bind-data: the caller's fd read now (within what `budget.left` allows), its path made absolute. */
+function dataEntry(b: SandboxData, host: SandboxHost, budget: { left: number }): PathEntry {
+  const path = absolute(b.destination, `--${b.kind} ${b.fd}`);
+  const data = host.readFd(b.fd, `--${b.kind} ${b.fd} ${path}`, budget.left);
+  budget.left -= data.length;
+  const bind = b.kind === 'file' ? {} : { bind: b.kind === 'ro-bind-data' ? ('ro' as const) : ('rw' as const) };
+  return { kind: 'file', path, mode: b.mode ?? DEFAULT_MODE[b.kind], data, ...bind };
+}
+
+/** A tmpfs mount option's mode: four octal digits (mode=0755), as the C front writes it too. */
+function modeOption(mode: number): string {
+  return `mode=${mode.toString(8).padStart(4, '0')}`;
+}
 
 /**
  * The binds, tmpfs mounts, directories and symlinks of the flags, parents before children (by the
@@ -159,16 +178,23 @@ type PathEntry = Omit<Extract<RootPath, { kind: 'dir' }>, 'at'> | Omit<Extract<R
 function userBinds(binds: SandboxFsFlag[], host: SandboxHost): (Mount | PathEntry)[] {
   const mounts: { depth: number; mount: Mount | PathEntry }[] = [];
   const depth = (path: string): number => path.split('/').filter(Boolean).length;
+  const budget = { left: SANDBOX_DATA_MAX };
   for (const b of binds) {
+    if ('fd' in b) {
+      const entry = dataEntry(b, host, budget);
+      mounts.push({ depth: depth(entry.path), mount: entry });
+      continue;
+    }
     if (b.kind === 'dir' || b.kind === 'symlink') {
       const path = absolute(b.destination, b.kind === 'dir' ? '--dir' : `--symlink ${b.target}`);
-      const entry: PathEntry = b.kind === 'dir' ? { kind: 'dir', path } : { kind: 'symlink', target: b.target, path };
+      const entry: PathEntry =
+        b.kind === 'dir' ? { kind: 'dir', path, mode: b.mode ?? 0o755 } : { kind: 'symlink', target: b.target, path };
       mounts.push({ depth: depth(path), mount: entry });
       continue;
     }
     if (b.kind === 'tmpfs') {
       const destination = absolute(b.destination, '--tmpfs');
-      const options = ['nosuid', 'nodev', 'mode=0755'];
+      const options = ['nosuid', 'nodev', modeOption(b.mode ?? 0o755)];
       mounts.push({ depth: depth(destination), mount: { destination, type: 'tmpfs', source: 'tmpfs', options } });
       continue;
     }

@@ -40,11 +40,16 @@ export async function expectNoLeaks(before: LeakSnapshot, runtimeDirs: string[] 
   }
 }
 
+/** Mounts in this namespace, but another `npm test` run's shared store (its test bed mounts one). */
 function mounts(): string[] {
+  const ours = process.env.HUTCH_TEST_SHARED;
   return readFileSync('/proc/self/mountinfo', 'utf8')
     .split('\n')
     .filter(Boolean)
-    .map((l) => l.split(' ').slice(3, 5).join(' '));
+    .map((l) => l.split(' ').slice(3, 5).join(' '))
+    .filter(
+      (m) => !/ \/tmp\/hutch-test-run\.[^/]+\/shared\//.test(m) || (ours !== undefined && m.includes(` ${ours}/`)),
+    );
 }
 
 /** Descendants of this test process, and any hutch-nsexec of this checkout run by this user. */

@@ -123,3 +123,19 @@ it('checks the strings of every record before it clones (a mount whose fourth st
   const r = await feed(Buffer.concat([bytes, head, payload]));
   expect(r).toMatchObject({ status: 125, step: 'parse plan', record: encodePlan(plan).what.length });
 });
+
+it('makes no DIR or FILE path outside the root: a path not under ROOTFS (here none) fails with EXDEV', async () => {
+  const path = `/tmp/hutch-exdev-${process.pid}`;
+  for (const step of [
+    { kind: 'dir', path, mode: 0o755, what: path },
+    { kind: 'file', path, mode: 0o644, data: Buffer.from('x'), what: path },
+    { kind: 'file', path, mode: 0o644, data: Buffer.from('x'), bind: 'ro', what: path },
+  ] as const) {
+    const helper = spawnHelper({ ...plan, fs: [step] }, ['ignore', 'ignore', 'ignore']);
+    await helper.cloned();
+    helper.mapped();
+    await expect(helper.ready()).rejects.toMatchObject({ step: step.kind, errno: 18 /* EXDEV */ });
+    await helper.exited();
+    expect(existsSync(path)).toBe(false);
+  }
+});

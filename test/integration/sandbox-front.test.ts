@@ -5,10 +5,10 @@
 // the seccomp program (compiled at build time for C, at run time for TypeScript). What the C
 // front does not handle goes to the TypeScript path, which still runs it.
 import { execa } from 'execa';
-import { existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HUTCH, sandbox as scratch, type Sandbox } from '../helpers/hutch-cli.js';
+import { fdStdio, HUTCH, sandbox as scratch, type Sandbox } from '../helpers/hutch-cli.js';
 
 let dir: Sandbox;
 let home: string;
@@ -26,28 +26,41 @@ afterAll(() => dir.remove());
 
 const PATH = '/usr/local/bin:/usr/bin:/bin';
 
+let files = 0;
+
 /**
  * Runs bin/hutch (sh: the C front) or `node bin/hutch` (the TypeScript path) with exactly `env`,
- * both from sh: bin/hutch's sh sets PWD when the caller gave none, as a shell does.
+ * both from sh: bin/hutch's sh sets PWD when the caller gave none, as a shell does. `fds`: the
+ * contents at fds 3, 4, ... (files opened for this run alone: the front reads each to its end).
  */
-function plan(via: 'c' | 'node', args: string[], env: Record<string, string>) {
+async function plan(via: 'c' | 'node', args: string[], env: Record<string, string>, fds: string[] = []) {
   const command = '/bin/sh';
   const words = ['-c', 'exec "$0" "$@"', ...(via === 'c' ? [HUTCH] : [process.execPath, HUTCH]), 'sandbox', ...args];
   const marks = { HUTCH_SANDBOX_PRINT_PLAN: '1', ...(via === 'c' ? { HUTCH_SANDBOX_NO_NODE: '1' } : {}) };
-  return execa(command, words, {
-    env: { ...env, ...marks },
-    extendEnv: false,
-    encoding: 'buffer',
-    reject: false,
-    cwd: dir.dir,
-    stdin: 'ignore',
+  const open = fds.map((content) => {
+    const file = join(dir.dir, `fd-${files++}`);
+    writeFileSync(file, content);
+    return openSync(file, 'r');
   });
+  try {
+    return await execa(command, words, {
+      env: { ...env, ...marks },
+      extendEnv: false,
+      encoding: 'buffer',
+      reject: false,
+      cwd: dir.dir,
+      stdio: ['ignore', 'pipe', 'pipe', ...open.map(fdStdio)],
+    });
+  } finally {
+    open.forEach((fd) => closeSync(fd));
+  }
 }
 
 interface Row {
   name: string;
   args: string[];
   env?: Record<string, string>;
+  fds?: string[];
 }
 
 /** Rows built once the scratch folders exist. */
@@ -78,6 +91,30 @@ function rows(): Row[] {
       name: '--dir and --symlink before sockets and devices',
       args: ['--socket', 'wayland', '--dir', '/zzz', '--symlink', '/x', '/l', '--ro-bind', 'src', '/zzz/src', 'true'],
       env: { ...base, WAYLAND_DISPLAY: 'wayland-9' },
+    },
+    {
+      name: '--perms, --file, --bind-data, --ro-bind-data: modes, NULs, an empty fd, by depth among binds and --dir',
+      args: [
+        ...['--perms', '0700', '--dir', '/p/q', '--perms', '1777', '--tmpfs', '/t', '--tmpfs', '/u'],
+        ...['--file', '3', '/w/x/../a', '--perms', '0640', '--ro-bind-data', '4', '/etc/hostname'],
+        ...[
+          '--tmpfs',
+          '/w',
+          '--bind-data',
+          '5',
+          '/w/in/b',
+          '--bind',
+          'src',
+          '/w/in',
+          '--perms',
+          '0',
+          '--file',
+          '6',
+          '/z',
+        ],
+        'true',
+      ],
+      fds: ['a\0b\n', 'host\n', '', 'é ✓'],
     },
     { name: '--home and --chdir', args: ['--home', 'src', '--chdir', '/x/../tmp/', 'true'] },
     {
@@ -136,7 +173,7 @@ describe('hutch sandbox: the C front and the TypeScript path make the same plan'
   it('for every row of the table', async () => {
     for (const row of rows()) {
       const env = row.env ?? { PATH, HOME: home, XDG_RUNTIME_DIR: xdg };
-      const [c, node] = await Promise.all([plan('c', row.args, env), plan('node', row.args, env)]);
+      const [c, node] = await Promise.all([plan('c', row.args, env, row.fds), plan('node', row.args, env, row.fds)]);
       expect({ row: row.name, status: c.exitCode, stderr: Buffer.from(c.stderr).toString() }).toEqual({
         row: row.name,
         status: 0,
@@ -150,6 +187,16 @@ describe('hutch sandbox: the C front and the TypeScript path make the same plan'
 
 describe('hutch sandbox: what the C front does not handle goes to the TypeScript path', () => {
   const env = (): Record<string, string> => ({ PATH, HOME: home, XDG_RUNTIME_DIR: xdg });
+  /** Runs `script` in sh with bin/hutch as $0 (a byte a JavaScript string cannot hold: sh's printf makes it). */
+  const shRunning =
+    (script: string) =>
+    (extra: Record<string, string> = {}) =>
+      execa('sh', ['-c', script, HUTCH], {
+        env: { ...env(), ...extra },
+        extendEnv: false,
+        reject: false,
+        stdin: 'ignore',
+      });
   const run = (args: string[], extra: Record<string, string> = {}) =>
     execa(HUTCH, ['sandbox', ...args], {
       env: { ...env(), ...extra },
@@ -169,18 +216,21 @@ describe('hutch sandbox: what the C front does not handle goes to the TypeScript
 
   it('a case it does not port (a value that is not UTF-8) still runs, through the TypeScript path', async () => {
     // A JavaScript string cannot hold the byte: sh's printf makes it.
-    const script = 'exec "$0" sandbox --setenv X "$(printf "a\\377")" -- sh -c "echo ran; exit 3"';
-    const viaSh = (extra: Record<string, string> = {}) =>
-      execa('sh', ['-c', script, HUTCH], {
-        env: { ...env(), ...extra },
-        extendEnv: false,
-        reject: false,
-        stdin: 'ignore',
-      });
+    const viaSh = shRunning('exec "$0" sandbox --setenv X "$(printf "a\\377")" -- sh -c "echo ran; exit 3"');
     const c = await viaSh({ HUTCH_SANDBOX_NO_NODE: '1' });
     expect([c.exitCode, c.stderr]).toEqual([99, 'hutch-sandbox: would hand over to node: a string is not UTF-8']);
     const r = await viaSh();
     expect([r.exitCode, r.stdout]).toEqual([3, 'ran']);
+  });
+
+  it('bytes the C front read reach the TypeScript path when it hands over after the read', async () => {
+    const viaSh = shRunning(
+      'exec "$0" sandbox --file 3 /x --setenv X "$(printf "a\\377")" -- cat /x 3<<EOF\nread once\nEOF',
+    );
+    const c = await viaSh({ HUTCH_SANDBOX_NO_NODE: '1' });
+    expect([c.exitCode, c.stderr]).toEqual([99, 'hutch-sandbox: would hand over to node: a string is not UTF-8']);
+    const r = await viaSh();
+    expect([r.exitCode, r.stderr, r.stdout]).toEqual([0, '', 'read once']);
   });
 
   it('--help is the CLI`s', async () => {

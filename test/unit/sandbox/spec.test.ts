@@ -13,6 +13,10 @@ const host = (env: NodeJS.ProcessEnv = { HOME: '/home/me' }): SandboxHost => ({
   kind: (p) => ({ '/usr': 'dir', '/etc': 'dir', '/bin': 'link', '/lib64': 'link' })[p] as 'dir' | 'link' | undefined,
   readlink: (p) => `usr${p}`,
   exists: (p) => !p.includes('missing'),
+  readFd: (fd, what, limit) => {
+    if (fd === 9) throw new Error(`cannot read ${what}: fd 9 is not open`);
+    return Buffer.alloc(Math.min(fd * 100, limit + 1), fd);
+  },
   seccomp: { defaultAction: 'SCMP_ACT_ERRNO' },
 });
 
@@ -82,7 +86,7 @@ describe('sandboxSpec', () => {
     const at = spec.mounts!.length;
     expect(rootPaths).toEqual([
       { kind: 'symlink', target: 'usr/lib', path: '/l', at: at - 1 },
-      { kind: 'dir', path: '/w/d', at: at - 1 }, // at one depth in the order given: before the bind
+      { kind: 'dir', path: '/w/d', mode: 0o755, at: at - 1 }, // at one depth in the order given: before the bind
     ]);
     const fs = planFromSpec(spec, { isDirectory: () => true }, { rootPaths }).fs;
     const steps = fs.map((s) => (s.kind === 'mount' ? s.target : s.kind === 'dir' ? `dir ${s.path}` : s.kind));
@@ -96,6 +100,45 @@ describe('sandboxSpec', () => {
     expect(() => sandboxSpec(parseSandboxArgs(['--symlink', '/t', 'l', '--', 'true']), '/r', host())).toThrow(
       /cannot use --symlink \/t l: a path inside the sandbox must be absolute/,
     );
+  });
+
+  it('--perms, --file, --bind-data, --ro-bind-data: bubblewrap`s modes, the fds read in order, by depth', () => {
+    const words = ['--perms', '0700', '--dir', '/d', '--perms', '1777', '--tmpfs', '/t', '--tmpfs', '/u'];
+    words.push(
+      '--file',
+      '3',
+      '/f',
+      '--perms',
+      '0640',
+      '--ro-bind-data',
+      '4',
+      '/etc/x',
+      '--bind-data',
+      '5',
+      '/b',
+      'true',
+    );
+    const { spec, rootPaths } = sandboxSpec(parseSandboxArgs(words), '/r', host());
+    const tmpfs = spec.mounts!.filter((m) => m.destination === '/t' || m.destination === '/u');
+    expect(tmpfs.map((m) => m.options!.at(-1))).toEqual(['mode=1777', 'mode=0755']);
+    const paths = rootPaths.map(({ at: _, ...p }) => ('data' in p ? { ...p, data: p.data.toString('hex') } : p));
+    expect(paths).toEqual([
+      { kind: 'dir', path: '/d', mode: 0o700 },
+      { kind: 'file', path: '/f', mode: 0o666, data: '03'.repeat(300) },
+      { kind: 'file', path: '/b', mode: 0o600, data: '05'.repeat(500), bind: 'rw' },
+      { kind: 'file', path: '/etc/x', mode: 0o640, data: '04'.repeat(400), bind: 'ro' },
+    ]);
+    expect(() => sandboxSpec(parseSandboxArgs(['--file', '9', '/x', 'true']), '/r', host())).toThrow(
+      /fd 9 is not open/,
+    );
+    for (const [bad, message] of [
+      [['--perms', '8', '--dir', '/d'], /invalid --perms 8/],
+      [['--perms', '0700', '--symlink', 'a', '/b'], /--perms 0700 is followed by --symlink/],
+      [['--tmpfs', '/t', '--perms', '0700'], /--perms 0700 is not followed/],
+      [['--file', '-1', '/x'], /invalid --file FD -1/],
+      [['--file', '3', '/x', '--bind-data', '3', '/y'], /an earlier flag reads that fd already/],
+    ] as const)
+      expect(() => parseSandboxArgs([...bad, 'true'])).toThrow(message);
   });
 
   it('skips a missing -try source and refuses a missing plain one or a relative destination', () => {
