@@ -1,7 +1,7 @@
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { isAbsolute } from 'node:path';
 import { describeCause } from '../src/errors.js';
 import { errnoName } from '../src/sys/errno-name.js';
+import { nativeFile } from '../src/sys/package-files.js';
 import { loadFunctions, type ReceiveBuf } from './libfuse.js';
 
 /**
@@ -31,13 +31,9 @@ const PROTOTYPES = [
   'long hutch_pages_droppable(void *text, size_t len, void *out, size_t max)',
 ];
 
-/** native/hutch-fs-pages.so above this file (the checkout's or the installed package's). */
+/** native/hutch-fs-pages.so of hutch's own folder (the checkout's or the installed package's). */
 export function pagesLibraryPath(): string {
-  for (let dir = import.meta.dirname; dir !== dirname(dir); dir = dirname(dir)) {
-    const candidate = join(dir, 'native', 'hutch-fs-pages.so');
-    if (existsSync(candidate)) return candidate;
-  }
-  return 'native/hutch-fs-pages.so';
+  return nativeFile('hutch-fs-pages.so') ?? 'native/hutch-fs-pages.so';
 }
 
 const loaded = new Map<string, PagesLibrary>();
@@ -46,6 +42,8 @@ const loaded = new Map<string, PagesLibrary>();
 function library(path: string): PagesLibrary {
   let lib = loaded.get(path);
   if (lib === undefined) {
+    // dlopen would look a relative path up from the working folder: never load one.
+    if (!isAbsolute(path)) throw new Error('it is not built (make -C native)');
     lib = loadFunctions(path, PROTOTYPES) as unknown as PagesLibrary;
     if (lib.hutch_fs_pages_init() !== 0) throw new Error(`it cannot find libfuse's fuse_session_receive_buf`);
     loaded.set(path, lib);

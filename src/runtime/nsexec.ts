@@ -1,10 +1,11 @@
 import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
-import { existsSync, readlinkSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { readlinkSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Readable, Duplex } from 'node:stream';
 import { BugError, HelperError, RuntimeError, UsageError } from '../errors.js';
 import { errnoName } from '../sys/errno-name.js';
+import { nativeFile, packageRoot } from '../sys/package-files.js';
 import type { FsStep, HelperPlan } from './plan.js';
 import { TAG } from './wire-table.js';
 
@@ -215,17 +216,15 @@ function planRecords(plan: HelperPlan): WireRecord[] {
 export const INIT_NAME = 'hutch-init';
 
 /**
- * Where the helper binary is: $HUTCH_NSEXEC, or native/hutch-nsexec above this file. An install
+ * Where the helper binary is: $HUTCH_NSEXEC, or native/hutch-nsexec of hutch's own folder. An install
  * whose install step did not run (npm --ignore-scripts) has its source only: say how to build it.
  */
 export function helperPath(): string {
   if (process.env.HUTCH_NSEXEC) return process.env.HUTCH_NSEXEC;
-  let source: string | undefined;
-  for (let dir = import.meta.dirname; dir !== dirname(dir); dir = dirname(dir)) {
-    const candidate = join(dir, 'native', 'hutch-nsexec');
-    if (existsSync(candidate)) return candidate;
-    if (source === undefined && existsSync(join(dir, 'native', 'Makefile'))) source = join(dir, 'native');
-  }
+  const built = nativeFile('hutch-nsexec');
+  if (built !== undefined) return built;
+  const root = packageRoot();
+  const source = root === undefined ? undefined : join(root, 'native');
   throw new RuntimeError(
     'NSEXEC_NOT_BUILT',
     `cannot start the helper ${source ?? 'native'}/hutch-nsexec: it is not built`,

@@ -1,6 +1,6 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { entryCommand } from '../../sys/entry-points.js';
+import { nativeFile } from '../../sys/package-files.js';
 import { execve, keepFdsAcrossExec } from '../../sys/exec.js';
 import type { ContainerStore } from '../store/index.js';
 
@@ -35,11 +35,7 @@ export interface Handover {
 /** HUTCH_MONITOR=node keeps the Node monitor for the whole run (to compare, or where exec fails). */
 export function waiterPath(): string | undefined {
   if (process.env.HUTCH_MONITOR === 'node') return undefined;
-  for (let dir = import.meta.dirname; dir !== dirname(dir); dir = dirname(dir)) {
-    const candidate = join(dir, 'native', 'hutch-monitor');
-    if (existsSync(candidate)) return candidate;
-  }
-  return undefined;
+  return nativeFile('hutch-monitor');
 }
 
 /** Execs the C waiter with what this process holds; returns only by throwing. */

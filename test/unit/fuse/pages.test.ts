@@ -115,5 +115,8 @@ describe('the page drop settings', () => {
     const warned: string[] = [];
     expect(startPageDrops({ keep: false, idleMs: 1000 }, (l) => warned.push(l), '/nonexistent/x.so')).toBeUndefined();
     expect(warned).toEqual([expect.stringMatching(/^cannot load \/nonexistent\/x\.so: .*keeps its start-up pages/)]);
+    warned.length = 0; // not built: never a dlopen of a path relative to the working folder
+    expect(startPageDrops({ keep: false, idleMs: 1000 }, (l) => warned.push(l), 'native/x.so')).toBeUndefined();
+    expect(warned).toEqual([expect.stringMatching(/^cannot load native\/x\.so: it is not built/)]);
   });
 });
