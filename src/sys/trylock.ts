@@ -18,6 +18,24 @@ export function tryLock(path: string): number | undefined {
 }
 
 /**
+ * tryLock of a lock file that exists already, never made: undefined when another process holds it
+ * or when it is gone (its folder removed meanwhile, by its owner or another sweeper). A sweep over
+ * folders others remove at the same time uses this: creating the file would race their removal.
+ */
+export function tryLockExisting(path: string): number | undefined {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+  if (flock(fd, LOCK_EX | LOCK_NB) === 0) return fd;
+  closeSync(fd);
+  return undefined;
+}
+
+/**
  * The pids holding a flock on `path`, from /proc/locks (pids of this pid namespace): who to ask
  * to finish when a lock means "in use" (a foreground `hutch run` holds its folder's lock).
  */

@@ -11,7 +11,7 @@ import { Cleanup } from '../../sys/cleanup.js';
 import { faultPoint } from '../../sys/fault.js';
 import { getWindowSize, type WindowSize } from '../../sys/pty.js';
 import { readTextIfPresent } from '../../sys/text.js';
-import { tryLock } from '../../sys/trylock.js';
+import { tryLock, tryLockExisting } from '../../sys/trylock.js';
 import { checkMaps, chooseMaps, needsHelper, parseMapFlag, type UsernsMode } from '../../userns/idmap.js';
 import { readSubid, type SubidRange } from '../../userns/subid.js';
 import {
@@ -193,7 +193,7 @@ function makeRunDir(
   mkdirSync(parent, { recursive: true, mode: 0o700 });
   for (const name of readdirSync(parent)) {
     if (name.startsWith('.')) continue;
-    const fd = tryLock(join(parent, name, 'lock'));
+    const fd = tryLockExisting(join(parent, name, 'lock')); // another run may be removing it now
     if (fd === undefined) continue;
     onStale(name);
     rmSync(join(parent, name), { recursive: true, force: true });
@@ -204,8 +204,9 @@ function makeRunDir(
   mkdirSync(temp, { mode: 0o700 });
   const lock = tryLock(join(temp, 'lock'));
   renameSync(temp, runDir);
-  cleanup.add(`remove ${runDir}`, () => rmSync(runDir, { recursive: true, force: true }));
+  // In reverse: removed while still locked, so that no sweep takes a folder its owner is removing.
   cleanup.add(`unlock ${runDir}`, () => lock !== undefined && closeSync(lock));
+  cleanup.add(`remove ${runDir}`, () => rmSync(runDir, { recursive: true, force: true }));
   return runDir;
 }
 
