@@ -67,7 +67,9 @@ static void stopped(long err) {
 static void *watch(void *arg) {
   unsigned ms = (unsigned)(uintptr_t)arg;
   struct timespec period = {ms / 1000, (long)(ms % 1000) * 1000000L};
-  unsigned long seen = atomic_load_explicit(&requests, memory_order_relaxed), dropped = seen;
+  /* Nothing dropped yet (there is no drop at mount with a watcher): the first quiet period drops,
+   * whether or not the container's start came before this thread ran. */
+  unsigned long seen = atomic_load_explicit(&requests, memory_order_relaxed), dropped = ~0UL;
   for (;;) {
     int slept;
     do slept = clock_nanosleep(CLOCK_MONOTONIC, 0, &period, NULL);
