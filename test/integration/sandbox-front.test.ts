@@ -117,7 +117,7 @@ function rows(): Row[] {
       fds: ['a\0b\n', 'host\n', '', 'é ✓'],
     },
     {
-      name: '--size before --tmpfs, with --perms either side, leading zeros, the largest size; --perms before --tmpfs',
+      name: '--size before --tmpfs, with --perms either side, leading zeros, the largest size; --perms before --tmpfs; --chmod last',
       args: [
         ...[
           '--size',
@@ -131,7 +131,8 @@ function rows(): Row[] {
           '--tmpfs',
           '/a/b',
         ],
-        ...['--size', '1', '--perms', '1777', '--tmpfs', '/a/c', '--tmpfs', '/a', '--bind', 'src', '/a/b/in', 'true'],
+        ...['--size', '1', '--perms', '1777', '--tmpfs', '/a/c', '--tmpfs', '/a', '--bind', 'src', '/a/b/in'],
+        ...['--chmod', '0700', '/q', '--dir', '/q/r/s/t', 'true'],
       ],
     },
     {
