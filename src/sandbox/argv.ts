@@ -71,9 +71,11 @@ export function parseSandboxArgs(words: string[]): SandboxOptions {
     if (values.length < spec.args.length)
       throw usage(`${flag} needs ${spec.args.join(' ')}`, `give ${flag} ${spec.args.join(' ')}`);
     checkPending(pending, flag);
-    if (flag in MODIFIERS) {
-      void (flag === '--size' ? size(values[0]!) : octal(flag, values[0]!)); // checked here: before anything is read or run
-      pending[flag as Modifier] = values[0]!;
+    if (flag === '--perms' || flag === '--size') {
+      // checked here: before anything is read or run
+      if (flag === '--size') size(values[0]!);
+      else octal(flag, values[0]!);
+      pending[flag] = values[0]!;
     } else {
       apply(options, flag, values, pending);
       pending = {};
