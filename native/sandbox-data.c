@@ -1,5 +1,5 @@
 /*
- * hutch-sandbox's --file, --bind-data and --ro-bind-data: the caller's fds read to their end before
+ * hutch-sandbox's --file, --bind-data and --ro-bind-data (and --args): the caller's fds read to their end before
  * anything runs (src/sandbox/data.ts readCallerFd), the bytes sent in the plan (FILE records), each
  * fd closed after. A hand-over to the TypeScript path after a read finds the same bytes at the same
  * fd (a memfd put there), and HUTCH_SANDBOX_FDS names the caller's fds: once Node runs, its own fds
@@ -20,7 +20,25 @@
 
 enum { DATA_MAX = 8 << 20 }; /* data.ts SANDBOX_DATA_MAX: all the data flags together */
 
-static struct options *read_from; /* the options whose data was read (restore_data) */
+/* The fds read so far (--args, the data flags) and their bytes: restore_data puts them back. */
+static struct got {
+  int fd;
+  const char *bytes;
+  size_t n;
+} *got;
+static int ngot;
+
+static void remember(int fd, const struct buf *data) {
+  got = realloc(got, sizeof *got * (size_t)(ngot + 1));
+  if (got == NULL) exit(125); /* nothing ran yet */
+  got[ngot++] = (struct got){fd, data->p ? data->p : "", data->len};
+}
+
+int fd_was_read(int fd) {
+  for (int i = 0; i < ngot; i++)
+    if (got[i].fd == fd) return 1;
+  return 0;
+}
 
 /* Reads `fd` to its end, at most `limit` + 1 bytes; 0, or an errno (EFBIG past the limit). */
 static int read_fd(int fd, size_t limit, struct buf *out) {
@@ -40,23 +58,28 @@ static int read_fd(int fd, size_t limit, struct buf *out) {
   }
 }
 
+/* Reads the caller's `fd` to its end (at most `limit` bytes), remembered for a hand-over, then closes it. */
+void read_caller_fd(int fd, size_t limit, const char *what, struct buf *data) {
+  if (fcntl(fd, F_GETFD) < 0) fall_back("an FD that is not open");
+  int err = read_fd(fd, limit, data);
+  if (err && data->len == 0) fall_back("an FD it cannot read"); /* nothing read: the fd is as it was */
+  remember(fd, data);
+  if (err == EFBIG) fall_back("data past the limit"); /* the TypeScript path reads as much and says so */
+  if (err) { /* part read, then an error: those bytes cannot be read again */
+    fprintf(stderr, "hutch: cannot read fd %d for %s: %s\n", fd, what, strerror(err));
+    exit(125);
+  }
+  close(fd);
+}
+
 void read_data(struct options *o) {
   size_t left = DATA_MAX;
-  read_from = o;
   for (int i = 0; i < o->nbinds; i++) {
     struct bind *b = &o->binds[i];
     if (b->kind < BIND_FILE) continue;
-    if (fcntl(b->fd, F_GETFD) < 0) fall_back("a data FD that is not open");
     struct buf data = {0};
-    int err = read_fd(b->fd, left, &data);
-    if (err && data.len == 0) fall_back("a data FD it cannot read"); /* nothing read: the fd is as it was */
+    read_caller_fd(b->fd, left, b->destination, &data);
     b->bytes = data.p ? data.p : "", b->nbytes = data.len;
-    if (err == EFBIG) fall_back("data past the limit"); /* the TypeScript path reads as much and says so */
-    if (err) { /* part read, then an error: those bytes cannot be read again */
-      fprintf(stderr, "hutch: cannot read fd %d for %s: %s\n", b->fd, b->destination, strerror(err));
-      exit(125);
-    }
-    close(b->fd);
     left -= data.len;
   }
 }
@@ -76,11 +99,10 @@ static void list_caller_fds(void) {
 }
 
 void restore_data(void) {
-  for (int i = 0; read_from != NULL && i < read_from->nbinds; i++) {
-    const struct bind *b = &read_from->binds[i];
-    if (b->kind < BIND_FILE || b->bytes == NULL) continue;
+  for (int i = 0; i < ngot; i++) {
+    const struct got *b = &got[i];
     int fd = memfd_create("hutch-sandbox-data", 0);
-    if (fd < 0 || write(fd, b->bytes, b->nbytes) != (ssize_t)b->nbytes || lseek(fd, 0, SEEK_SET) != 0 ||
+    if (fd < 0 || write(fd, b->bytes, b->n) != (ssize_t)b->n || lseek(fd, 0, SEEK_SET) != 0 ||
         (fd != b->fd && dup2(fd, b->fd) < 0)) {
       fprintf(stderr, "hutch: cannot hand fd %d over to node: %s\n", b->fd, strerror(errno));
       exit(125);

@@ -192,6 +192,10 @@ static void user_binds(const struct bind *b, int n, const char *cwd, struct moun
       mounts_add(ms, (struct mount){destination, "tmpfs", "tmpfs", strdup(data), MS_NOSUID_ | MS_NODEV_, 0, 0});
       continue;
     }
+    if (b[i].kind == BIND_MQUEUE) {
+      mounts_add(ms, (struct mount){path_resolve("/", b[i].destination), "mqueue", "mqueue", "", MS_NOSUID_ | MS_NODEV_ | MS_NOEXEC_, 0, 0});
+      continue;
+    }
     if (b[i].kind == BIND_DIR || b[i].kind == BIND_SYMLINK) {
       const char *type = b[i].kind == BIND_DIR ? "dir" : "symlink";
       mounts_add(ms, (struct mount){path_resolve("/", b[i].destination), type, b[i].kind == BIND_DIR ? "" : b[i].source, "", mode, 0, 0});
@@ -307,10 +311,12 @@ void build_plan(const struct plan_input *in, struct buf *plan) {
   buf_u32(plan, WIRE_MAGIC), buf_u32(plan, WIRE_VERSION);
   record_u32(plan, TAG_PDEATHSIG, 9 /* SIGKILL */);
   uint32_t clone = 0x10000000 | 0x00020000 | 0x20000000 | 0x08000000 | 0x04000000; /* user mount pid ipc uts */
-  record_u32(plan, TAG_CLONE_FLAGS, clone | (in->o->share_net ? 0 : 0x40000000 /* net */));
+  clone |= (in->o->share_net ? 0 : 0x40000000 /* net */) | (in->o->unshare_cgroup ? 0x02000000 /* cgroup */ : 0);
+  record_u32(plan, TAG_CLONE_FLAGS, clone);
   record_u32(plan, TAG_PROPAGATION, MS_REC_ | MS_SLAVE_);
   record_strs(plan, TAG_ROOTFS, in->rootfs, NULL);
   fs_records(plan, &ms, &links, in->rootfs);
+  if (in->o->hostname != NULL) record_strs(plan, TAG_HOSTNAME, in->o->hostname, NULL);
   if (!in->o->share_net) plan_record(plan, TAG_LOOPBACK, &(struct buf){0});
   process_records(plan, in, cwd, &env);
 }

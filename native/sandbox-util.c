@@ -38,7 +38,7 @@ void buf_u64(struct buf *b, uint64_t v) {
  * Node reads argv, the environment and paths as UTF-8, a bad sequence becoming U+FFFD: the bytes
  * it would send then differ from ours, so such a string is the TypeScript path's to handle.
  */
-static int utf8_valid(const unsigned char *s) {
+int utf8_valid(const unsigned char *s) {
   while (*s) {
     int n = *s < 0x80 ? 0 : (*s >> 5) == 6 ? 1 : (*s >> 4) == 14 ? 2 : (*s >> 3) == 30 ? 3 : -1;
     if (n < 0) return 0;

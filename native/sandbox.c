@@ -48,7 +48,10 @@ static const struct {
              {"--dev-bind-try", 2}, {"--home", 1}, {"--share-net", 0}, {"--chdir", 1}, {"--setenv", 2},
              {"--unsetenv", 1}, {"--clearenv", 0}, {"--die-with-parent", 0}, {"--socket", 1}, {"--device", 1}, {"--tmpfs", 1},
              {"--dir", 1}, {"--symlink", 2}, {"--perms", 1}, {"--file", 2}, {"--bind-data", 2}, {"--ro-bind-data", 2},
-             {"--size", 1}, {"--chmod", 2}};
+             {"--size", 1}, {"--chmod", 2}, {"--args", 1}, {"--unshare-all", 0}, {"--unshare-user", 0},
+             {"--unshare-user-try", 0}, {"--unshare-ipc", 0}, {"--unshare-pid", 0}, {"--unshare-uts", 0}, {"--unshare-net", 0},
+             {"--unshare-cgroup", 0}, {"--unshare-cgroup-try", 0}, {"--proc", 1}, {"--dev", 1}, {"--mqueue", 1},
+             {"--new-session", 0}, {"--hostname", 1}};
 
 static void add_socket(struct options *o, const char *name) {
   for (int k = 0; k < SOCKET_KINDS; k++) {
@@ -89,14 +92,17 @@ static int fd_number(const struct options *o, const char *s) {
   int fd = atoi(s);
   for (int i = 0; i < o->nbinds; i++)
     if (o->binds[i].kind >= BIND_FILE && o->binds[i].fd == fd) fall_back("a data FD given twice");
-  if (fd < 3) fall_back("a data FD of 0-2");
+  if (fd < 3 || fd_was_read(fd)) fall_back("a data FD of 0-2, or one --args read");
   return fd;
 }
 
 /* One flag and its values (argv.ts apply); `perms` and `size` a --perms and --size right before it, or -1 and NULL. */
+static void namespace_flag(struct options *o, const char *flag, const char *dst);
+
 static void apply(struct options *o, int f, char **v, int perms, const char *size) {
   const char *flag = FLAGS[f].flag;
   struct bind *b = &o->binds[o->nbinds];
+  *b = (struct bind){.mode = -1}; /* grow's realloc leaves the slot as it was */
   if (f < 6) *b = (struct bind){.kind = (enum bind_kind)(f / 2), .source = v[0], .destination = v[1], .optional = f % 2, .mode = -1};
   else if (strcmp(flag, "--file") == 0) *b = (struct bind){.kind = BIND_FILE, .destination = v[1], .mode = perms, .fd = fd_number(o, v[0])};
   else if (strcmp(flag, "--bind-data") == 0) *b = (struct bind){.kind = BIND_DATA, .destination = v[1], .mode = perms, .fd = fd_number(o, v[0])};
@@ -104,6 +110,7 @@ static void apply(struct options *o, int f, char **v, int perms, const char *siz
   else if (strcmp(flag, "--tmpfs") == 0) *b = (struct bind){.kind = BIND_TMPFS, .destination = v[0], .mode = perms, .size = size};
   else if (strcmp(flag, "--dir") == 0) *b = (struct bind){.kind = BIND_DIR, .destination = v[0], .mode = perms};
   else if (strcmp(flag, "--symlink") == 0) *b = (struct bind){.kind = BIND_SYMLINK, .source = v[0], .destination = v[1], .mode = -1};
+  else if (strcmp(flag, "--mqueue") == 0) *b = (struct bind){.kind = BIND_MQUEUE, .destination = v[0], .mode = -1};
   if (b->destination != NULL) {
     o->nbinds++;
     return;
@@ -117,24 +124,47 @@ static void apply(struct options *o, int f, char **v, int perms, const char *siz
   else if (strcmp(flag, "--die-with-parent") == 0) o->die_with_parent = 1;
   else if (strcmp(flag, "--chmod") == 0) o->chmods[o->nchmods++] = (struct chmod){octal(v[0]), v[1]};
   else if (strcmp(flag, "--socket") == 0) add_socket(o, v[0]);
+  else if (strcmp(flag, "--hostname") == 0) o->hostname = v[0];
+  else if (strcmp(flag, "--device") != 0) namespace_flag(o, flag, v[0]);
   else if (strcmp(v[0], "dri") == 0) o->dri = 1;
   else fall_back("an unknown --device");
 }
 
+/* argv.ts namespaceFlag: what hutch does always is accepted; a cgroup namespace when asked;
+   --proc and --dev elsewhere than /proc and /dev are the TypeScript path's to refuse. */
+static void namespace_flag(struct options *o, const char *flag, const char *dst) {
+  if (strcmp(flag, "--unshare-all") == 0 || strcmp(flag, "--unshare-net") == 0) o->share_net = 0;
+  if (strcmp(flag, "--unshare-all") == 0 || strncmp(flag, "--unshare-cgroup", 16) == 0) o->unshare_cgroup = 1;
+  const char *at = strcmp(flag, "--proc") == 0 ? "/proc" : strcmp(flag, "--dev") == 0 ? "/dev" : NULL;
+  if (at != NULL && (dst[0] != '/' || strcmp(path_resolve("/", dst), at) != 0)) fall_back("--proc or --dev elsewhere");
+}
+
+/* The option arrays hold one entry a word at most: `n` words now (an --args spliced more in). */
+static void grow(struct options *o, int n) {
+  o->binds = realloc(o->binds, sizeof(struct bind) * ((size_t)n + 1));
+  o->setenv = realloc(o->setenv, sizeof(char *) * (2 * (size_t)n + 1));
+  o->unsetenv = realloc(o->unsetenv, sizeof(char *) * ((size_t)n + 1));
+  o->chmods = realloc(o->chmods, sizeof(struct chmod) * ((size_t)n + 1));
+  if (o->binds == NULL || o->setenv == NULL || o->unsetenv == NULL || o->chmods == NULL) fall_back("out of memory");
+}
+
 /* argv.ts parseSandboxArgs: flags while a word starts with "--" (not "--" itself), then the command. */
 void parse_options(char **words, int n, struct options *o) {
-  o->binds = calloc((size_t)n + 1, sizeof(struct bind));
-  o->setenv = calloc(2 * (size_t)n + 1, sizeof(char *));
-  o->unsetenv = calloc((size_t)n + 1, sizeof(char *));
-  o->chmods = calloc((size_t)n + 1, sizeof(struct chmod));
-  if (o->binds == NULL || o->setenv == NULL || o->unsetenv == NULL || o->chmods == NULL) fall_back("out of memory");
-  int i = 0, perms = -1;
+  grow(o, n);
+  int i = 0, perms = -1, args_end = 0; /* words[..args_end) came from an --args FD */
   const char *size = NULL;
   while (i < n && strcmp(words[i], "--") != 0 && strncmp(words[i], "--", 2) == 0) {
     int f = 0, count = (int)(sizeof FLAGS / sizeof FLAGS[0]);
     while (f < count && strcmp(FLAGS[f].flag, words[i]) != 0) f++;
     if (f == count) fall_back("a flag it does not know");
     if (i + 1 + FLAGS[f].values > n) fall_back("a flag without its values");
+    if (i < args_end && (strcmp(words[i], "--args") == 0 || i + 1 + FLAGS[f].values > args_end))
+      fall_back("--args holds --args, or ends within a flag");
+    if (strcmp(words[i], "--args") == 0) {
+      words = splice_args(words, &n, i, &args_end);
+      grow(o, n);
+      continue;
+    }
     int is_perms = strcmp(words[i], "--perms") == 0, is_size = strcmp(words[i], "--size") == 0;
     int tmpfs = strcmp(words[i], "--tmpfs") == 0;
     int takes = strcmp(words[i], "--dir") == 0 || tmpfs || strcmp(words[i], "--file") == 0 || strstr(words[i], "bind-data") != NULL;
@@ -146,6 +176,7 @@ void parse_options(char **words, int n, struct options *o) {
     else apply(o, f, words + i + 1, perms, size), perms = -1, size = NULL;
     i += 1 + FLAGS[f].values;
   }
+  if (i < args_end) fall_back("a word of --args that is not a flag");
   if (perms >= 0 || size != NULL) fall_back("a --perms or --size not before a flag it applies to");
   if (i < n && strcmp(words[i], "--") == 0) i++;
   if (i == n) fall_back("no command");

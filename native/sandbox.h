@@ -29,7 +29,8 @@ _Noreturn void fall_back(const char *why);
 
 /* BIND_DIR: --dir DST; BIND_SYMLINK: --symlink SOURCE DST, SOURCE being the link's text;
    BIND_FILE, BIND_DATA, BIND_RO_DATA: --file, --bind-data, --ro-bind-data FD DST. */
-enum bind_kind { BIND_RW, BIND_RO, BIND_DEV, BIND_TMPFS, BIND_DIR, BIND_SYMLINK, BIND_FILE, BIND_DATA, BIND_RO_DATA };
+/* BIND_MQUEUE: --mqueue DST. The data kinds last (kind >= BIND_FILE). */
+enum bind_kind { BIND_RW, BIND_RO, BIND_DEV, BIND_TMPFS, BIND_DIR, BIND_SYMLINK, BIND_MQUEUE, BIND_FILE, BIND_DATA, BIND_RO_DATA };
 struct bind {
   enum bind_kind kind;
   const char *source, *destination;
@@ -47,7 +48,8 @@ struct options {
   struct bind *binds;
   int nbinds;
   const char *home, *chdir;
-  int share_net, clearenv, die_with_parent, dri;
+  int share_net, clearenv, die_with_parent, dri, unshare_cgroup;
+  const char *hostname;
   const char **setenv; /* name, value pairs */
   int nsetenv;
   const char **unsetenv;
@@ -66,6 +68,14 @@ void parse_options(char **words, int n, struct options *o);
    falls back. restore_data puts what was read back at the same fds for the TypeScript path. */
 void read_data(struct options *o);
 void restore_data(void);
+/* Reads the caller's fd to its end (at most `limit` bytes; `what` names it), closes it, and
+   remembers the bytes for restore_data; fd_was_read: whether an fd was read so. */
+void read_caller_fd(int fd, size_t limit, const char *what, struct buf *data);
+int fd_was_read(int fd);
+/* words[i] is --args FD: the words with the fd's in place of those two (*n updated; *end: the
+   index after the fd's words). sandbox-args.c */
+char **splice_args(char **words, int *n, int i, int *end);
+int utf8_valid(const unsigned char *s);
 
 /* Node's process.env as src/sandbox reads it: environ in order, first of a name wins (env.c). */
 struct env {

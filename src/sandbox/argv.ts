@@ -1,4 +1,6 @@
+import { posix } from 'node:path';
 import { UsageError } from '../errors.js';
+import { argsError, readArgsFd } from './args-fd.js';
 import { DEVICE_KINDS, SOCKET_KINDS, type SandboxBind, type SandboxOptions } from './options.js';
 
 /**
@@ -31,6 +33,21 @@ export const SANDBOX_FLAGS = {
   '--die-with-parent': { args: [], help: 'end the sandbox when the process that started hutch dies' },
   '--socket': { args: ['KIND'], help: `pass a session socket through: ${SOCKET_KINDS.join(', ')}` },
   '--device': { args: ['KIND'], help: `pass host devices through: ${DEVICE_KINDS.join(', ')} (/dev/dri)` },
+  '--args': { args: ['FD'], help: 'more flags from fd FD, each word ended by a NUL, read where --args stands' },
+  '--unshare-all': { args: [], help: 'the namespaces below, the network too (hutch unshares all but cgroup always)' },
+  '--unshare-user': { args: [], help: 'a user namespace (always)' },
+  '--unshare-user-try': { args: [], help: 'a user namespace (always)' },
+  '--unshare-ipc': { args: [], help: 'an IPC namespace (always)' },
+  '--unshare-pid': { args: [], help: 'a PID namespace (always)' },
+  '--unshare-uts': { args: [], help: 'a UTS namespace (always)' },
+  '--unshare-net': { args: [], help: 'a network namespace with lo only (the default; undoes an earlier --share-net)' },
+  '--unshare-cgroup': { args: [], help: 'a cgroup namespace' },
+  '--unshare-cgroup-try': { args: [], help: 'a cgroup namespace' },
+  '--proc': { args: ['DST'], help: "the sandbox's proc, at /proc only (always there)" },
+  '--dev': { args: ['DST'], help: 'the minimal /dev, at /dev only (always there)' },
+  '--mqueue': { args: ['DST'], help: 'a POSIX message queue filesystem at DST' },
+  '--new-session': { args: [], help: 'a session of its own (always: the command cannot reach your terminal)' },
+  '--hostname': { args: ['NAME'], help: 'the hostname inside (default: the host`s)' },
 } as const satisfies Record<string, { args: readonly string[]; help: string }>;
 
 type Flag = keyof typeof SANDBOX_FLAGS;
@@ -47,8 +64,11 @@ interface Pending {
   '--size'?: string;
 }
 
-/** Parses `hutch sandbox`'s words (after the verb) into options; throws UsageError on a bad one. */
-export function parseSandboxArgs(words: string[]): SandboxOptions {
+/**
+ * Parses `hutch sandbox`'s words (after the verb) into options; throws UsageError on a bad one.
+ * `readArgs` reads an --args FD (its words take the flag's place: flags only, no --args again).
+ */
+export function parseSandboxArgs(given: string[], readArgs = readArgsFd): SandboxOptions {
   const options: SandboxOptions = {
     args: [],
     binds: [],
@@ -60,16 +80,33 @@ export function parseSandboxArgs(words: string[]): SandboxOptions {
     sockets: [],
     devices: [],
     chmod: [],
+    unshareCgroup: false,
   };
+  const words = [...given];
+  const argsFds: number[] = []; // fds --args read: a data flag cannot read them again
+  let argsEnd = 0; // words[..argsEnd) came from --args FD up to here
   let i = 0;
   let pending: Pending = {}; // --perms and --size not yet taken by the flag after them
   while (i < words.length && words[i] !== '--' && words[i]!.startsWith('--')) {
     const flag = words[i] as Flag;
     const spec = SANDBOX_FLAGS[flag] as { args: readonly string[] } | undefined;
-    if (spec === undefined) throw usage(`unknown flag ${words[i]}`, 'see `hutch sandbox --help`');
+    if (spec === undefined)
+      throw usage(
+        `unknown flag ${words[i]}`,
+        "see `hutch sandbox --help`; docs/sandbox.md names bubblewrap's flags hutch does not take",
+      );
     const values = words.slice(i + 1, i + 1 + spec.args.length);
     if (values.length < spec.args.length)
       throw usage(`${flag} needs ${spec.args.join(' ')}`, `give ${flag} ${spec.args.join(' ')}`);
+    if (i < argsEnd) checkFromArgs(flag, i + 1 + spec.args.length > argsEnd);
+    if (flag === '--args') {
+      const fd = fdNumber(flag, values[0]!, argsFds);
+      const more = readArgs(fd);
+      argsFds.push(fd);
+      words.splice(i, 2, ...more);
+      argsEnd = i + more.length;
+      continue;
+    }
     checkPending(pending, flag);
     if (flag === '--perms' || flag === '--size') {
       // checked here: before anything is read or run
@@ -77,11 +114,16 @@ export function parseSandboxArgs(words: string[]): SandboxOptions {
       else octal(flag, values[0]!);
       pending[flag] = values[0]!;
     } else {
-      apply(options, flag, values, pending);
+      apply(options, flag, values, pending, argsFds);
       pending = {};
     }
     i += 1 + spec.args.length;
   }
+  if (i < argsEnd)
+    throw argsError(
+      `--args holds ${words[i]}, which is not a flag`,
+      'give the command (and --) on the command line, after the flags',
+    );
   checkPending(pending, undefined);
   options.args = words.slice(words[i] === '--' ? i + 1 : i);
   if (options.args.length === 0) throw usage('no command given', 'give one after --, e.g. hutch sandbox -- sh');
@@ -101,7 +143,13 @@ function checkPending(pending: Pending, next: Flag | undefined): void {
   }
 }
 
-function apply(options: SandboxOptions, flag: Flag, [a, b]: string[], pending: Pending): void {
+/** A flag read from --args FD: not --args again (bubblewrap's rule), its values from the same fd. */
+function checkFromArgs(flag: Flag, short: boolean): void {
+  if (flag === '--args') throw argsError('--args holds --args', 'give each --args on the command line');
+  if (short) throw argsError(`--args ends within ${flag}`, `put all the values of ${flag} in the same fd`);
+}
+
+function apply(options: SandboxOptions, flag: Flag, [a, b]: string[], pending: Pending, argsFds: number[]): void {
   const bind = /^--(bind|ro-bind|dev-bind)(-try)?$/.exec(flag);
   if (bind !== null) {
     options.binds.push({ kind: BIND_KINDS[bind[1]!]!, source: a!, destination: b!, optional: bind[2] !== undefined });
@@ -111,7 +159,7 @@ function apply(options: SandboxOptions, flag: Flag, [a, b]: string[], pending: P
   const mode = perms === undefined ? {} : { mode: octal('--perms', perms) };
   const data = /^--(file|bind-data|ro-bind-data)$/.exec(flag);
   if (data !== null)
-    options.binds.push({ kind: data[1] as 'file', fd: fdNumber(options, flag, a!), destination: b!, ...mode });
+    options.binds.push({ kind: data[1] as 'file', fd: fdNumber(flag, a!, dataFds(options, argsFds)), destination: b!, ...mode });
   else if (flag === '--tmpfs') {
     const bytes = pending['--size'];
     options.binds.push({
@@ -132,6 +180,25 @@ function apply(options: SandboxOptions, flag: Flag, [a, b]: string[], pending: P
   else if (flag === '--die-with-parent') options.dieWithParent = true;
   else if (flag === '--socket') options.sockets.push(oneOf(flag, a!, SOCKET_KINDS));
   else if (flag === '--device') options.devices.push(oneOf(flag, a!, DEVICE_KINDS));
+  else if (flag === '--mqueue') options.binds.push({ kind: 'mqueue', destination: a! });
+  else if (flag === '--hostname') options.hostname = a;
+  else namespaceFlag(options, flag, a);
+}
+
+/**
+ * bubblewrap's namespace flags. hutch's sandbox always has new user, mount, PID, IPC and UTS
+ * namespaces, its own /proc and /dev, and no network unless --share-net: the flags that ask for
+ * those are accepted as they are; what asks for a cgroup namespace gets one; a /proc or /dev at
+ * another place is refused (the absence of a flag never shares a namespace: never less isolation).
+ */
+function namespaceFlag(options: SandboxOptions, flag: Flag, dst: string | undefined): void {
+  if (flag === '--unshare-all' || flag === '--unshare-net') options.shareNet = false;
+  if (flag === '--unshare-all' || flag.startsWith('--unshare-cgroup')) options.unshareCgroup = true;
+  const at = { '--proc': '/proc', '--dev': '/dev' }[flag as string];
+  if (at !== undefined && (dst === undefined || !posix.isAbsolute(dst) || posix.resolve(dst) !== at))
+    throw new UsageError('SANDBOX_UNSUPPORTED', `cannot run hutch sandbox: ${flag} ${dst}: hutch's is at ${at} only`, {
+      hint: `use ${flag} ${at} (or leave it out: the sandbox always has its own ${at})`,
+    });
 }
 
 /** --perms OCTAL, --chmod OCTAL PATH: octal digits, at most 07777 (bubblewrap's rule). */
@@ -156,18 +223,23 @@ function size(value: string): string {
   return String(bytes);
 }
 
+/** The fds the data flags and --args read so far. */
+function dataFds(options: SandboxOptions, argsFds: number[]): number[] {
+  return [...argsFds, ...options.binds.flatMap((b) => ('fd' in b ? [b.fd] : []))];
+}
+
 /**
- * The FD of --file, --bind-data or --ro-bind-data: a decimal number above 2 (0-2 are the command's
- * own stdio) that no earlier flag took (the front reads each fd to its end once, then closes it).
+ * The FD of --args, --file, --bind-data or --ro-bind-data: a decimal number above 2 (0-2 are the
+ * command's own stdio) that no earlier flag took (the front reads each fd to its end once, then closes it).
  */
-function fdNumber(options: SandboxOptions, flag: string, value: string): number {
+function fdNumber(flag: string, value: string, read: number[]): number {
   const fd = /^[0-9]{1,9}$/.test(value) ? Number(value) : NaN;
-  const taken = options.binds.some((b) => 'fd' in b && b.fd === fd);
+  const taken = read.includes(fd);
   if (!Number.isInteger(fd) || fd < 3 || taken)
     throw new UsageError(
       'SANDBOX_FLAG_VALUE',
       `invalid ${flag} FD ${value}: ${taken ? 'an earlier flag reads that fd already' : 'not a file descriptor number of 3 or more'}`,
-      { hint: `open a descriptor of its own for it, e.g. ${flag} 3 DST 3< FILE` },
+      { hint: `open a descriptor of its own for it, e.g. ${flag} 3${flag === '--args' ? '' : ' DST'} 3< FILE` },
     );
   return fd;
 }

@@ -38,9 +38,9 @@ function pause(): void {
 
 /**
  * Reads the caller's fd `fd` to its end, at most `limit` bytes, then closes it (it never reaches the
- * helper or the command). `what` names the flag for errors (`--file 3 /etc/x`).
+ * helper or the command). `what` names the flag for errors (`--file 3 /etc/x`); `large` is the error past `limit`.
  */
-export function readCallerFd(fd: number, what: string, limit: number): Buffer {
+export function readCallerFd(fd: number, what: string, limit: number, large = tooLarge): Buffer {
   if (!callerFd(fd))
     throw new UsageError('SANDBOX_DATA_FD', `cannot read ${what}: fd ${fd} is not open`, {
       hint: `open it for hutch, e.g. ${fd}< FILE or ${fd}< <(COMMAND)`,
@@ -61,7 +61,7 @@ export function readCallerFd(fd: number, what: string, limit: number): Buffer {
       if (n === 0) return Buffer.concat(chunks, total);
       chunks.push(chunk.subarray(0, n));
       total += n;
-      if (total > limit) throw tooLarge(what);
+      if (total > limit) throw large(what);
     }
   } finally {
     closeSync(fd);

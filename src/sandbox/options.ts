@@ -42,8 +42,14 @@ export interface SandboxSymlink {
   destination: string;
 }
 
+/** --mqueue DST: a POSIX message queue filesystem (of the sandbox's own IPC namespace) at DST. */
+export interface SandboxMqueue {
+  kind: 'mqueue';
+  destination: string;
+}
+
 /** A filesystem flag of the command line: binds, tmpfs mounts, directories and symlinks. */
-export type SandboxFsFlag = SandboxBind | SandboxTmpfs | SandboxDir | SandboxSymlink | SandboxData;
+export type SandboxFsFlag = SandboxBind | SandboxTmpfs | SandboxDir | SandboxSymlink | SandboxData | SandboxMqueue;
 
 export const SOCKET_KINDS = ['wayland', 'x11', 'pulseaudio', 'pipewire', 'dbus'] as const;
 export type SocketKind = (typeof SOCKET_KINDS)[number];
@@ -68,4 +74,8 @@ export interface SandboxOptions {
   devices: DeviceKind[];
   /** --chmod OCTAL PATH, in command-line order: done after every other step, PATH resolved inside the root. */
   chmod: { mode: number; path: string }[];
+  /** --unshare-cgroup(-try), --unshare-all: a cgroup namespace too. */
+  unshareCgroup: boolean;
+  /** --hostname NAME: the UTS namespace's hostname. */
+  hostname?: string;
 }

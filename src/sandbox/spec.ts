@@ -58,6 +58,7 @@ export function sandboxSpec(options: SandboxOptions, root: string, host: Sandbox
   const spec: Spec = {
     ociVersion: '1.2.0',
     root: { path: root },
+    ...(options.hostname === undefined ? {} : { hostname: options.hostname }),
     process: {
       user: { uid: host.uid, gid: host.gid },
       args: options.args,
@@ -76,6 +77,7 @@ export function sandboxSpec(options: SandboxOptions, root: string, host: Sandbox
         { type: 'ipc' },
         { type: 'uts' },
         ...(options.shareNet ? [] : [{ type: 'network' as const }]),
+        ...(options.unshareCgroup ? [{ type: 'cgroup' as const }] : []),
       ],
       uidMappings: ids(host.uid),
       gidMappings: ids(host.gid),
@@ -198,6 +200,12 @@ function userBinds(binds: SandboxFsFlag[], host: SandboxHost): (Mount | PathEntr
       const entry: PathEntry =
         b.kind === 'dir' ? { kind: 'dir', path, mode: b.mode ?? 0o755 } : { kind: 'symlink', target: b.target, path };
       mounts.push({ depth: depth(path), mount: entry });
+      continue;
+    }
+    if (b.kind === 'mqueue') {
+      const destination = absolute(b.destination, '--mqueue');
+      const mqueue = { destination, type: 'mqueue', source: 'mqueue', options: ['nosuid', 'nodev', 'noexec'] };
+      mounts.push({ depth: depth(destination), mount: mqueue });
       continue;
     }
     if (b.kind === 'tmpfs') {
