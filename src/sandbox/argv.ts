@@ -159,7 +159,12 @@ function apply(options: SandboxOptions, flag: Flag, [a, b]: string[], pending: P
   const mode = perms === undefined ? {} : { mode: octal('--perms', perms) };
   const data = /^--(file|bind-data|ro-bind-data)$/.exec(flag);
   if (data !== null)
-    options.binds.push({ kind: data[1] as 'file', fd: fdNumber(flag, a!, dataFds(options, argsFds)), destination: b!, ...mode });
+    options.binds.push({
+      kind: data[1] as 'file',
+      fd: fdNumber(flag, a!, dataFds(options, argsFds)),
+      destination: b!,
+      ...mode,
+    });
   else if (flag === '--tmpfs') {
     const bytes = pending['--size'];
     options.binds.push({

@@ -28,6 +28,11 @@ const PATH = '/usr/local/bin:/usr/bin:/bin';
 
 let files = 0;
 
+/** Words for an --args fd: each ended by a NUL. */
+function nul(...words: string[]): string {
+  return words.map((w) => `${w}\0`).join('');
+}
+
 /**
  * Runs bin/hutch (sh: the C front) or `node bin/hutch` (the TypeScript path) with exactly `env`,
  * both from sh: bin/hutch's sh sets PWD when the caller gave none, as a shell does. `fds`: the
@@ -142,6 +147,26 @@ function rows(): Row[] {
         ...['--socket', 'wayland', '--chmod', '0', '/', '--chmod', '7777', '/w/d', '--symlink', 'd', '/w/l', 'true'],
       ],
       env: { ...base, WAYLAND_DISPLAY: 'wayland-9' },
+    },
+    {
+      name: '--args: flags spliced where it stands, a --perms before it, two fds, an empty one, after the data fds',
+      args: [
+        ...['--file', '3', '/f', '--perms', '0700', '--args', '4', '--setenv', 'B', '2', '--args', '5'],
+        ...['--args', '6', '--dir', '/after', 'true'],
+      ],
+      fds: ['data', nul('--dir', '/p/q', '--setenv', 'A', 'é ✓', '--tmpfs', '/t'), '', nul('--ro-bind', 'src', '/s')],
+    },
+    {
+      name: 'namespace flags: --unshare-all then --share-net, --proc /proc, --dev /dev/, --mqueue, --new-session, --hostname',
+      args: [
+        ...['--unshare-all', '--unshare-user', '--unshare-user-try', '--unshare-ipc', '--unshare-pid', '--unshare-uts'],
+        ...['--share-net', '--proc', '/proc', '--dev', '/dev/', '--mqueue', '/dev/mqueue', '--new-session'],
+        ...['--hostname', 'box', '--mqueue', '/x/mq', '--tmpfs', '/x', 'true'],
+      ],
+    },
+    {
+      name: 'namespace flags: --share-net then --unshare-net, --unshare-cgroup-try',
+      args: ['--share-net', '--unshare-net', '--unshare-cgroup-try', '--unshare-cgroup', 'true'],
     },
     { name: '--home and --chdir', args: ['--home', 'src', '--chdir', '/x/../tmp/', 'true'] },
     {

@@ -37,6 +37,44 @@ describe('parseSandboxArgs', () => {
   });
 });
 
+describe('parseSandboxArgs: bubblewrap`s --args and namespace flags', () => {
+  const fds: Record<number, string[]> = { 3: ['--perms', '0700'], 4: ['--dir', '/d', '--setenv', 'A', '1'], 5: ['sh'] };
+  const read = (fd: number): string[] => fds[fd] ?? [];
+
+  it('--args: the fd`s words spliced where it stands (a --perms in one applies to the flag after it)', () => {
+    const o = parseSandboxArgs(['--args', '3', '--dir', '/p', '--args', '4', '--args', '6', 'true'], read);
+    expect(o.binds).toEqual([
+      { kind: 'dir', destination: '/p', mode: 0o700 },
+      { kind: 'dir', destination: '/d' },
+    ]);
+    expect([o.setenv, o.args]).toEqual([[['A', '1']], ['true']]);
+  });
+
+  it('--args: no command, no --args again, the same fd once', () => {
+    expect(() => parseSandboxArgs(['--args', '5', 'true'], read)).toThrow(/--args holds sh, which is not a flag/);
+    expect(() => parseSandboxArgs(['--args', '3', '--args', '3', '--dir', '/x', 'true'], read)).toThrow(
+      /invalid --args FD 3: an earlier flag reads that fd already/,
+    );
+    expect(() => parseSandboxArgs(['--args', '7', '--file', '7', '/x', 'true'], read)).toThrow(/invalid --file FD 7/);
+    expect(() => parseSandboxArgs(['--args', '2', 'true'], read)).toThrow(/invalid --args FD 2/);
+  });
+
+  it('namespace flags: the last of --share-net and --unshare-net/-all wins; a cgroup namespace when asked', () => {
+    const spec = (...words: string[]) => sandboxSpec(parseSandboxArgs([...words, 'true']), '/r', host()).spec;
+    const types = (...words: string[]) => spec(...words).linux!.namespaces!.map((n) => n.type);
+    expect(types()).toEqual(['user', 'mount', 'pid', 'ipc', 'uts', 'network']);
+    expect(types('--unshare-all', '--share-net')).toEqual(['user', 'mount', 'pid', 'ipc', 'uts', 'cgroup']);
+    expect(types('--share-net', '--unshare-net', '--unshare-cgroup-try')).toEqual([
+      ...['user', 'mount', 'pid', 'ipc', 'uts', 'network', 'cgroup'],
+    ]);
+    expect(types('--unshare-pid', '--unshare-user', '--proc', '/proc', '--dev', '/dev/', '--new-session')).toEqual(
+      types(),
+    );
+    expect(spec('--hostname', 'box').hostname).toBe('box');
+    expect(() => parseSandboxArgs(['--proc', '/p', 'true'])).toThrow(/--proc \/p: hutch's is at \/proc only/);
+  });
+});
+
 describe('sandboxSpec', () => {
   it('puts a tmpfs at /, the host symlinks right after it, the binds parents first', () => {
     const options = parseSandboxArgs(['--bind', 'out', '/src/out', '--ro-bind', '/code', '/src', '--', 'make']);
