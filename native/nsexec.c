@@ -399,13 +399,15 @@ static void do_mask(const struct record *r) {
   if (fd >= 0) close(fd);
 }
 
+/* Invariant: the path (bound on itself) is read-only; a missing one is skipped (READONLY, as runc) or
+   an error (REMOUNT_RO: `hutch sandbox --remount-ro`, bubblewrap's). */
 static void do_readonly(const struct record *r) {
   char buf[64];
   int fd = -1;
   const char *path;
   int err = existing_path(get_string(r, 0, 0), &fd, buf, sizeof buf, &path);
   if (!err && mount(path, path, NULL, MS_BIND | MS_REC, NULL) < 0) err = errno;
-  if (err == ENOENT) return;
+  if (err == ENOENT && r->tag == TAG_READONLY) return;
   if (err) die(STEP_READONLY, err, r->index);
   if (fd >= 0) close(fd);
   fd = -1; /* the fd named the directory under the new mount: look it up again to reach the mount */
@@ -498,7 +500,7 @@ static void filesystem_steps(void) {
     if (r.tag == TAG_MOUNT) do_mount(&r);
     else if (r.tag == TAG_SYMLINK) do_symlink_in_root(&r, 0);
     else if (r.tag == TAG_MASK) do_mask(&r);
-    else if (r.tag == TAG_READONLY) do_readonly(&r);
+    else if (r.tag == TAG_READONLY || r.tag == TAG_REMOUNT_RO) do_readonly(&r);
     else if (r.tag == TAG_SYSCTL) do_sysctl(&r);
     else if (r.tag == TAG_DIR) do_dir(&r);
     else if (r.tag == TAG_SYMLINK_IN_ROOT) do_symlink_in_root(&r, 1);
@@ -715,7 +717,10 @@ static void __attribute__((noreturn)) exec_process(int slave) {
   sigprocmask(SIG_SETMASK, &none, NULL);
   for (int sig = 1; sig < NSIG; sig++) signal(sig, SIG_DFL); /* SIG_IGN would survive exec */
   environ = env_list;
-  execvp(argv_list[0], argv_list);
+  const char *file = argv_list[0];
+  struct record r;
+  if (find(TAG_ARGV_ZERO, &r)) argv_list[0] = (char *)get_string(&r, 0, 0); /* hutch sandbox --argv0 */
+  execvp(file, argv_list);
   die(STEP_EXEC, errno, 0);
 }
 

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "sandbox.h"
+#include "wire.h"
 
 extern char **environ;
 
@@ -169,4 +170,43 @@ void passthrough(const struct options *o, const struct env *host, unsigned uid, 
     if (!exists("/dev/dri")) fall_back("no /dev/dri");
     mounts_add(ms, (struct mount){"/dev/dri", "bind", "/dev/dri", "", 0x1000 | 0x4000 /* MS_BIND|MS_REC */, 1, 0});
   }
+}
+
+/* env.ts sandboxEnv: the caller's minus the blocklist, then HOME and the sockets', --setenv, --unsetenv. */
+struct env sandbox_env(const struct plan_input *in, const char *home, const struct env *own) {
+  struct env env = {0};
+  if (!in->o->clearenv)
+    for (int i = 0; i < in->host.n; i++)
+      if (!env_blocked(in->host.name[i])) env_set(&env, in->host.name[i], in->host.value[i]);
+  if (home != NULL) env_set(&env, "HOME", home);
+  for (int i = 0; i < own->n; i++) env_set(&env, own->name[i], own->value[i]);
+  for (int i = 0; i < in->o->nsetenv; i++) env_set(&env, in->o->setenv[2 * i], in->o->setenv[2 * i + 1]);
+  for (int i = 0; i < in->o->nunsetenv; i++) env_unset(&env, in->o->unsetenv[i]);
+  return env;
+}
+
+/* The process's records (nsexec.ts planRecords, from CWD on). */
+void process_records(struct buf *plan, const struct plan_input *in, const char *cwd, const struct env *env) {
+  record_strs(plan, TAG_CWD, cwd, NULL);
+  struct buf p = {0};
+  buf_u32(&p, in->uid), buf_u32(&p, in->gid);
+  plan_record(plan, TAG_USER, &p);
+  p.len = 0;
+  for (int i = 0; i < 5; i++) buf_u64(&p, 0);
+  plan_record(plan, TAG_CAPS, &p);
+  p.len = 0;
+  plan_record(plan, TAG_NO_NEW_PRIVS, &p);
+  plan_record(plan, TAG_SECCOMP, in->seccomp);
+  for (char **a = in->o->args; *a != NULL; a++) record_strs(plan, TAG_ARG, *a, NULL);
+  if (in->o->argv0 != NULL) record_strs(plan, TAG_ARGV_ZERO, in->o->argv0, NULL);
+  int has_home = 0;
+  for (int i = 0; i < env->n; i++) {
+    char *entry = str_cat(env->name[i], "=", env->value[i]);
+    record_strs(plan, TAG_ENV, entry, NULL);
+    has_home |= strcmp(env->name[i], "HOME") == 0;
+    free(entry);
+  }
+  plan_record(plan, TAG_INIT, &p);
+  if (!has_home) plan_record(plan, TAG_HOME, &p);
+  free(p.p);
 }

@@ -50,7 +50,7 @@ static void record_u32(struct buf *plan, unsigned tag, uint32_t v) {
   free(p.p);
 }
 
-static void record_strs(struct buf *plan, unsigned tag, const char *a, const char *b) {
+void record_strs(struct buf *plan, unsigned tag, const char *a, const char *b) {
   struct buf p = {0};
   buf_str(&p, a);
   if (b != NULL) buf_str(&p, b);
@@ -103,7 +103,7 @@ static void mount_record(struct buf *plan, const struct mount *m, const char *ta
 /* A --dir, --symlink, --file, --bind-data or --chmod among the mounts (spec.ts keeps them out of the spec: plan.ts rootPaths). */
 static int is_path(const struct mount *m) {
   return strcmp(m->type, "dir") == 0 || strcmp(m->type, "symlink") == 0 || strcmp(m->type, "file") == 0 ||
-         strstr(m->type, "bind-data") != NULL || strcmp(m->type, "chmod") == 0;
+         strstr(m->type, "bind-data") != NULL || strcmp(m->type, "chmod") == 0 || strcmp(m->type, "remount-ro") == 0;
 }
 
 static int has_destination(const struct mounts *ms, const char *path, int trim) {
@@ -236,6 +236,11 @@ static void spec_mounts(const struct plan_input *in, const char *home, struct mo
     if (o->chmods[i].path[0] != '/') fall_back("a relative --chmod");
     mounts_add(ms, (struct mount){path_resolve("/", o->chmods[i].path), "chmod", "", "", (uint32_t)o->chmods[i].mode, 0, 0});
   }
+  for (int i = 0; i < o->nremount_ro; i++) { /* --remount-ro last of all */
+    if (o->remount_ro[i][0] != '/') fall_back("a relative --remount-ro");
+    const char *path = path_resolve("/", o->remount_ro[i]);
+    if (strcmp(path, "/") != 0) mounts_add(ms, (struct mount){path, "remount-ro", "", "", 0, 0, 0}); /* /: READONLY_ROOT */
+  }
 }
 
 /* plan.ts filesystemSteps: the mounts in order, /dev's devices after /dev, the links after /. */
@@ -245,6 +250,7 @@ static void fs_records(struct buf *plan, const struct mounts *ms, const struct m
     if (is_path(m)) {
       if (strcmp(m->type, "dir") == 0) record_mode_path(plan, TAG_DIR, m->flags, inside(rootfs, m->destination));
       else if (strcmp(m->type, "chmod") == 0) record_mode_path(plan, TAG_CHMOD, m->flags, inside(rootfs, m->destination));
+      else if (strcmp(m->type, "remount-ro") == 0) record_strs(plan, TAG_REMOUNT_RO, inside(rootfs, m->destination), NULL);
       else if (strcmp(m->type, "symlink") == 0) record_strs(plan, TAG_SYMLINK_IN_ROOT, m->source, inside(rootfs, m->destination));
       else record_file(plan, m, inside(rootfs, m->destination));
       continue;
@@ -257,44 +263,6 @@ static void fs_records(struct buf *plan, const struct mounts *ms, const struct m
   }
   for (int i = 0; MASKED[i] != NULL; i++) record_strs(plan, TAG_MASK, inside(rootfs, MASKED[i]), NULL);
   for (int i = 0; READONLY[i] != NULL; i++) record_strs(plan, TAG_READONLY, inside(rootfs, READONLY[i]), NULL);
-}
-
-/* env.ts sandboxEnv: the caller's minus the blocklist, then HOME and the sockets', --setenv, --unsetenv. */
-static struct env sandbox_env(const struct plan_input *in, const char *home, const struct env *own) {
-  struct env env = {0};
-  if (!in->o->clearenv)
-    for (int i = 0; i < in->host.n; i++)
-      if (!env_blocked(in->host.name[i])) env_set(&env, in->host.name[i], in->host.value[i]);
-  if (home != NULL) env_set(&env, "HOME", home);
-  for (int i = 0; i < own->n; i++) env_set(&env, own->name[i], own->value[i]);
-  for (int i = 0; i < in->o->nsetenv; i++) env_set(&env, in->o->setenv[2 * i], in->o->setenv[2 * i + 1]);
-  for (int i = 0; i < in->o->nunsetenv; i++) env_unset(&env, in->o->unsetenv[i]);
-  return env;
-}
-
-/* The process's records (nsexec.ts planRecords, from CWD on). */
-static void process_records(struct buf *plan, const struct plan_input *in, const char *cwd, const struct env *env) {
-  record_strs(plan, TAG_CWD, cwd, NULL);
-  struct buf p = {0};
-  buf_u32(&p, in->uid), buf_u32(&p, in->gid);
-  plan_record(plan, TAG_USER, &p);
-  p.len = 0;
-  for (int i = 0; i < 5; i++) buf_u64(&p, 0);
-  plan_record(plan, TAG_CAPS, &p);
-  p.len = 0;
-  plan_record(plan, TAG_NO_NEW_PRIVS, &p);
-  plan_record(plan, TAG_SECCOMP, in->seccomp);
-  for (char **a = in->o->args; *a != NULL; a++) record_strs(plan, TAG_ARG, *a, NULL);
-  int has_home = 0;
-  for (int i = 0; i < env->n; i++) {
-    char *entry = str_cat(env->name[i], "=", env->value[i]);
-    record_strs(plan, TAG_ENV, entry, NULL);
-    has_home |= strcmp(env->name[i], "HOME") == 0;
-    free(entry);
-  }
-  plan_record(plan, TAG_INIT, &p);
-  if (!has_home) plan_record(plan, TAG_HOME, &p);
-  free(p.p);
 }
 
 void build_plan(const struct plan_input *in, struct buf *plan) {
@@ -316,6 +284,11 @@ void build_plan(const struct plan_input *in, struct buf *plan) {
   record_u32(plan, TAG_PROPAGATION, MS_REC_ | MS_SLAVE_);
   record_strs(plan, TAG_ROOTFS, in->rootfs, NULL);
   fs_records(plan, &ms, &links, in->rootfs);
+  for (int i = 0; i < in->o->nremount_ro; i++)
+    if (in->o->remount_ro[i][0] == '/' && strcmp(path_resolve("/", in->o->remount_ro[i]), "/") == 0) {
+      plan_record(plan, TAG_READONLY_ROOT, &(struct buf){0});
+      break;
+    }
   if (in->o->hostname != NULL) record_strs(plan, TAG_HOSTNAME, in->o->hostname, NULL);
   if (!in->o->share_net) plan_record(plan, TAG_LOOPBACK, &(struct buf){0});
   process_records(plan, in, cwd, &env);

@@ -51,7 +51,7 @@ static const struct {
              {"--size", 1}, {"--chmod", 2}, {"--args", 1}, {"--unshare-all", 0}, {"--unshare-user", 0},
              {"--unshare-user-try", 0}, {"--unshare-ipc", 0}, {"--unshare-pid", 0}, {"--unshare-uts", 0}, {"--unshare-net", 0},
              {"--unshare-cgroup", 0}, {"--unshare-cgroup-try", 0}, {"--proc", 1}, {"--dev", 1}, {"--mqueue", 1},
-             {"--new-session", 0}, {"--hostname", 1}};
+             {"--new-session", 0}, {"--hostname", 1}, {"--remount-ro", 1}, {"--argv0", 1}};
 
 static void add_socket(struct options *o, const char *name) {
   for (int k = 0; k < SOCKET_KINDS; k++) {
@@ -125,6 +125,8 @@ static void apply(struct options *o, int f, char **v, int perms, const char *siz
   else if (strcmp(flag, "--chmod") == 0) o->chmods[o->nchmods++] = (struct chmod){octal(v[0]), v[1]};
   else if (strcmp(flag, "--socket") == 0) add_socket(o, v[0]);
   else if (strcmp(flag, "--hostname") == 0) o->hostname = v[0];
+  else if (strcmp(flag, "--argv0") == 0) o->argv0 = v[0];
+  else if (strcmp(flag, "--remount-ro") == 0) o->remount_ro[o->nremount_ro++] = v[0];
   else if (strcmp(flag, "--device") != 0) namespace_flag(o, flag, v[0]);
   else if (strcmp(v[0], "dri") == 0) o->dri = 1;
   else fall_back("an unknown --device");
@@ -145,7 +147,8 @@ static void grow(struct options *o, int n) {
   o->setenv = realloc(o->setenv, sizeof(char *) * (2 * (size_t)n + 1));
   o->unsetenv = realloc(o->unsetenv, sizeof(char *) * ((size_t)n + 1));
   o->chmods = realloc(o->chmods, sizeof(struct chmod) * ((size_t)n + 1));
-  if (o->binds == NULL || o->setenv == NULL || o->unsetenv == NULL || o->chmods == NULL) fall_back("out of memory");
+  o->remount_ro = realloc(o->remount_ro, sizeof(char *) * ((size_t)n + 1));
+  if (!o->binds || !o->setenv || !o->unsetenv || !o->chmods || !o->remount_ro) fall_back("out of memory");
 }
 
 /* argv.ts parseSandboxArgs: flags while a word starts with "--" (not "--" itself), then the command. */

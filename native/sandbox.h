@@ -49,7 +49,9 @@ struct options {
   int nbinds;
   const char *home, *chdir;
   int share_net, clearenv, die_with_parent, dri, unshare_cgroup;
-  const char *hostname;
+  const char *hostname, *argv0;
+  const char **remount_ro; /* --remount-ro DST, in order: after every other step */
+  int nremount_ro;
   const char **setenv; /* name, value pairs */
   int nsetenv;
   const char **unsetenv;
@@ -120,8 +122,12 @@ struct plan_input {
   const struct buf *seccomp;
 };
 void build_plan(const struct plan_input *in, struct buf *plan);
-/* One record of the plan: u16 tag, u32 length, the payload. */
+/* One record of the plan: u16 tag, u32 length, the payload; record_strs: one or two strings (b may be NULL). */
 void plan_record(struct buf *plan, unsigned tag, const struct buf *payload);
+void record_strs(struct buf *plan, unsigned tag, const char *a, const char *b);
+/* The sandbox's environment (env.ts sandboxEnv) and the process's records, from CWD on (sandbox-env.c). */
+struct env sandbox_env(const struct plan_input *in, const char *home, const struct env *own);
+void process_records(struct buf *plan, const struct plan_input *in, const char *cwd, const struct env *env);
 /* A --file or --bind-data's FILE record (sandbox-data.c). */
 void record_file(struct buf *plan, const struct mount *m, const char *path);
 

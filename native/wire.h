@@ -56,7 +56,9 @@ enum wire_tag {
   TAG_SYMLINK_IN_ROOT = 37, /* string target, string linkpath: symlink made inside the root (parents made); an identical one is fine */
   TAG_FILE = 38,         /* u32 mode, u32 ops (1 bind, 2 read-only), string path, string bytes (NULs inside allowed): a file inside the root */
   TAG_CHMOD = 39,        /* u32 mode, string path: chmod the path, followed inside the root; it must exist */
-  TAG_MAX = 39,
+  TAG_REMOUNT_RO = 40,   /* string path: as READONLY, but the path must exist (ENOENT) */
+  TAG_ARGV_ZERO = 41,    /* string: the process's argv[0]; the program run is still the first ARG */
+  TAG_MAX = 41,
 };
 
 /*
@@ -108,6 +110,8 @@ static const struct wire_rule wire_rules[TAG_MAX + 1] = {
   [TAG_SYMLINK_IN_ROOT] = {LEN_STRINGS, 0, 2},
   [TAG_FILE] = {LEN_STRINGS, 8, 2},
   [TAG_CHMOD] = {LEN_STRINGS, 4, 1},
+  [TAG_REMOUNT_RO] = {LEN_STRINGS, 0, 1},
+  [TAG_ARGV_ZERO] = {LEN_STRINGS, 0, 1},
 };
 
 /* TAG_MOUNT ops: what to do around mount(2). */

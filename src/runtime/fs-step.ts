@@ -25,4 +25,6 @@ export type FsStep =
   /** chmod of what the path names inside the root (symlinks followed there); it must exist. */
   | { kind: 'chmod'; path: string; mode: number; what: string }
   | { kind: 'mask'; path: string }
-  | { kind: 'readonly'; path: string };
+  | { kind: 'readonly'; path: string }
+  /** As 'readonly', but a missing path is an error (`hutch sandbox --remount-ro`); `what` names it. */
+  | { kind: 'remount-ro'; path: string; what: string };

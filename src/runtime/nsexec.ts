@@ -164,6 +164,8 @@ function fsRecord(step: FsStep): WireRecord {
       return { tag: TAG.MASK, payload: str(step.path), what: `mask ${step.path}` };
     case 'readonly':
       return { tag: TAG.READONLY, payload: str(step.path), what: `make ${step.path} read-only` };
+    case 'remount-ro':
+      return { tag: TAG.REMOUNT_RO, payload: str(step.path), what: `remount ${step.what} read-only` };
     case 'sysctl':
       return { tag: TAG.SYSCTL, payload: str(step.path, step.value), what: `set the sysctl ${step.key}` };
   }
@@ -198,6 +200,7 @@ function planRecords(plan: HelperPlan): WireRecord[] {
   if (plan.noNewPrivileges) add(TAG.NO_NEW_PRIVS, empty, 'set no_new_privs');
   if (plan.seccomp !== undefined) add(TAG.SECCOMP, Buffer.from(plan.seccomp), 'install the seccomp filter');
   for (const a of plan.args) add(TAG.ARG, str(a), `run ${plan.args[0]}`);
+  if (plan.argv0 !== undefined) add(TAG.ARGV_ZERO, str(plan.argv0), `run ${plan.args[0]} as ${plan.argv0}`);
   for (const e of plan.env) add(TAG.ENV, str(e), 'set the environment');
   if (plan.init) add(TAG.INIT, empty, 'start the init');
   if (plan.detach) add(TAG.DETACH, empty, 'detach from the helper');

@@ -43,6 +43,8 @@ export interface HelperPlan {
   /** The filter's notifications are the chown family: the helper records their owners in the union. */
   chownNotify?: boolean;
   args: string[];
+  /** The process's argv[0] when it is not args[0] (the program run); `hutch sandbox --argv0`. */
+  argv0?: string;
   env: string[];
   /** No HOME in env: the helper adds the user's home from the container's /etc/passwd, or "/" (runc). */
   defaultHome?: boolean;
@@ -71,7 +73,7 @@ export interface PlanHost {
 /** What a launch adds to the spec: choices of the caller, not of the container. */
 export interface PlanOptions extends Pick<
   HelperPlan,
-  'detach' | 'startFifo' | 'consoleSocket' | 'tap' | 'preserveFds'
+  'detach' | 'startFifo' | 'consoleSocket' | 'tap' | 'preserveFds' | 'argv0'
 > {
   /** Run a tiny init as PID 1 that reaps zombies and forwards signals (--init). */
   init?: boolean;
@@ -108,6 +110,7 @@ export type RootPath = { at: number; path: string } & (
   | { kind: 'symlink'; target: string }
   | { kind: 'file'; mode: number; data: Buffer; bind?: 'rw' | 'ro' }
   | { kind: 'chmod'; mode: number }
+  | { kind: 'remount-ro' }
 );
 
 const SIGKILL = 9;
@@ -160,6 +163,7 @@ export function planFromSpec(spec: Spec, host: PlanHost, options: PlanOptions = 
     seccompFlags: options.seccompFlags || undefined,
     chownNotify: options.chownNotify || undefined,
     args: proc.args,
+    argv0: options.argv0,
     env: proc.env ?? [],
     defaultHome: !(proc.env ?? []).some((e) => e.startsWith('HOME=')) || undefined,
     init: options.init === true,
@@ -295,6 +299,7 @@ function filesystemSteps(spec: Spec, rootfs: string, host: PlanHost, options: Pl
 function rootPathStep(p: RootPath, inside: (path: string) => string): FsStep {
   const path = posix.resolve('/', p.path);
   if (p.kind === 'dir' || p.kind === 'chmod') return { kind: p.kind, path: inside(path), mode: p.mode, what: path };
+  if (p.kind === 'remount-ro') return { kind: 'remount-ro', path: inside(path), what: path };
   if (p.kind === 'file')
     return {
       kind: 'file',

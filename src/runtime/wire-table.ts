@@ -55,6 +55,8 @@ export const WIRE_RECORDS = {
   SYMLINK_IN_ROOT: { tag: 37, rule: strings(2) },
   FILE: { tag: 38, rule: strings(2, 8) },
   CHMOD: { tag: 39, rule: strings(1, 4) },
+  REMOUNT_RO: { tag: 40, rule: strings(1) },
+  ARGV_ZERO: { tag: 41, rule: strings(1) },
 } as const satisfies Record<string, { tag: number; rule: PayloadRule }>;
 
 export type RecordName = keyof typeof WIRE_RECORDS;

@@ -47,6 +47,8 @@ export const SANDBOX_FLAGS = {
   '--dev': { args: ['DST'], help: 'the minimal /dev, at /dev only (always there)' },
   '--mqueue': { args: ['DST'], help: 'a POSIX message queue filesystem at DST' },
   '--new-session': { args: [], help: 'a session of its own (always: the command cannot reach your terminal)' },
+  '--remount-ro': { args: ['DST'], help: 'make DST read-only (it must exist), after every other flag' },
+  '--argv0': { args: ['VALUE'], help: "the command's argv[0] (the program run is still the command)" },
   '--hostname': { args: ['NAME'], help: 'the hostname inside (default: the host`s)' },
 } as const satisfies Record<string, { args: readonly string[]; help: string }>;
 
@@ -81,6 +83,7 @@ export function parseSandboxArgs(given: string[], readArgs = readArgsFd): Sandbo
     devices: [],
     chmod: [],
     unshareCgroup: false,
+    remountRo: [],
   };
   const words = [...given];
   const argsFds: number[] = []; // fds --args read: a data flag cannot read them again
@@ -187,6 +190,8 @@ function apply(options: SandboxOptions, flag: Flag, [a, b]: string[], pending: P
   else if (flag === '--device') options.devices.push(oneOf(flag, a!, DEVICE_KINDS));
   else if (flag === '--mqueue') options.binds.push({ kind: 'mqueue', destination: a! });
   else if (flag === '--hostname') options.hostname = a;
+  else if (flag === '--argv0') options.argv0 = a;
+  else if (flag === '--remount-ro') options.remountRo.push(a!);
   else namespaceFlag(options, flag, a);
 }
 

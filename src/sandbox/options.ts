@@ -76,6 +76,10 @@ export interface SandboxOptions {
   chmod: { mode: number; path: string }[];
   /** --unshare-cgroup(-try), --unshare-all: a cgroup namespace too. */
   unshareCgroup: boolean;
+  /** --remount-ro DST, in order: after every other step (--chmod too), DST resolved inside the root. */
+  remountRo: string[];
+  /** --argv0 VALUE: the command's argv[0]. */
+  argv0?: string;
   /** --hostname NAME: the UTS namespace's hostname. */
   hostname?: string;
 }

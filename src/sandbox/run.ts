@@ -24,7 +24,14 @@ export async function runSandbox(options: SandboxOptions): Promise<number> {
   const profile = sandboxSeccomp();
   const { spec, rootLinks, rootPaths } = sandboxSpec(options, root, nodeHost(profile));
   const filter = compiledSandboxSeccomp(profile, run);
-  const plan = { rootLinks, rootPaths, init: true, seccomp: filter.program, seccompFlags: filter.flags };
+  const plan = {
+    rootLinks,
+    rootPaths,
+    init: true,
+    seccomp: filter.program,
+    seccompFlags: filter.flags,
+    argv0: options.argv0,
+  };
   if (process.env.HUTCH_SANDBOX_PRINT_PLAN === '1') return printPlan(spec, plan);
   const { exitCode } = await runContainer(spec, { ...plan, forwardSignals: true });
   return exitCode;

@@ -57,7 +57,8 @@ export function sandboxSpec(options: SandboxOptions, root: string, host: Sandbox
   ];
   const spec: Spec = {
     ociVersion: '1.2.0',
-    root: { path: root },
+    // --remount-ro /: the helper's read-only root (after pivot_root); a bind of the root on itself would not reach it.
+    root: { path: root, ...(rootReadonly(options) ? { readonly: true } : {}) },
     ...(options.hostname === undefined ? {} : { hostname: options.hostname }),
     process: {
       user: { uid: host.uid, gid: host.gid },
@@ -133,7 +134,17 @@ function sandboxMounts(
       mode: c.mode,
       at: mounts.length,
     });
+  // --remount-ro last of all (what is under DST is made first; bubblewrap's go in argument order).
+  for (const given of options.remountRo) {
+    const path = absolute(given, '--remount-ro');
+    if (path !== '/') rootPaths.push({ kind: 'remount-ro', path, at: mounts.length });
+  }
   return { mounts, rootLinks, rootPaths };
+}
+
+/** Whether a --remount-ro names the root itself. */
+function rootReadonly(options: SandboxOptions): boolean {
+  return options.remountRo.some((p) => posix.isAbsolute(p) && posix.resolve(p) === '/');
 }
 
 /** $HOME when it names a directory of its own (not / nor a system directory). */

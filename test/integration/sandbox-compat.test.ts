@@ -169,11 +169,40 @@ describe('hutch sandbox: bubblewrap`s namespace flags', () => {
   });
 });
 
-describe('hutch sandbox --new-session, --hostname', () => {
+describe('hutch sandbox --new-session, --hostname, --remount-ro, --argv0', () => {
   it('--new-session: the command leads a session of its own, as always', async () => {
     const r = await run(['--new-session'], 'cut -d" " -f6 /proc/$$/stat; echo $$');
     const [sid, pid] = r.stdout.split('\n');
     expect([r.exitCode, sid]).toEqual([0, pid]);
+  });
+
+  it('--remount-ro DST: read-only after every other flag (what is under it made first); / too', async () => {
+    const r = await run(
+      ['--remount-ro', '/w', '--tmpfs', '/w', '--dir', '/w/d', '--chmod', '0700', '/w/d', '--remount-ro', '/'],
+      'stat -c "%a %n" /w/d; touch /w/d/x /new 2>&1 | sed "s/.*: //"; grep -E " /w | / " /proc/self/mounts | cut -d" " -f2,4 | cut -d, -f1',
+    );
+    expect([r.exitCode, r.stderr]).toEqual([0, '']);
+    expect(r.stdout.split('\n')).toEqual([
+      '700 /w/d',
+      'Read-only file system',
+      'Read-only file system',
+      '/ ro',
+      '/w rw', // the tmpfs, under its read-only bind on itself
+      '/w ro',
+    ]);
+  });
+
+  it('--remount-ro of a missing path is an error naming it, and nothing runs', async () => {
+    const r = await run(['--remount-ro', '/nowhere'], 'echo ran', [], viaNode);
+    expect([r.exitCode, r.stdout]).toEqual([125, '']);
+    expect(r.stderr).toContain('remount /nowhere read-only');
+    expect(r.stderr).toContain('ENOENT');
+  });
+
+  it('--argv0 VALUE: the command`s argv[0]; the program run is still the command', async () => {
+    const r = await run(['--argv0', 'renamed'], 'echo "$0"; tr "\\0" " " < /proc/$$/cmdline');
+    expect([r.exitCode, r.stderr]).toEqual([0, '']);
+    expect(r.stdout.split('\n')).toEqual(['renamed', 'renamed -c echo "$0"; tr "\\0" " " < /proc/$$/cmdline ']);
   });
 
   it('--hostname NAME: the UTS namespace`s hostname', async () => {

@@ -165,6 +165,14 @@ function rows(): Row[] {
       ],
     },
     {
+      name: '--remount-ro after every other path, --chmod too, in order; --argv0',
+      args: [
+        ...['--remount-ro', '/w/', '--chmod', '0700', '/w/d', '--remount-ro', '/', '--dir', '/w/d', '--tmpfs', '/w'],
+        ...['--argv0', 'named', '--socket', 'wayland', 'true'],
+      ],
+      env: { ...base, WAYLAND_DISPLAY: 'wayland-9' },
+    },
+    {
       name: 'namespace flags: --share-net then --unshare-net, --unshare-cgroup-try',
       args: ['--share-net', '--unshare-net', '--unshare-cgroup-try', '--unshare-cgroup', 'true'],
     },
