@@ -23,6 +23,7 @@ enum { SYNC_CLONED = 1, SYNC_MAPPED = 2, SYNC_READY = 3, SYNC_GO = 4 };
 static const int FORWARDED[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, 0};
 
 static volatile sig_atomic_t helper_pid, started, early;
+static int child_pid; /* the sandbox's PID 1 (CLONED), for the status fds */
 
 static void on_signal(int sig) {
   if (started) kill((pid_t)helper_pid, sig);
@@ -118,6 +119,7 @@ static void create(pid_t pid, int sync, unsigned uid, unsigned gid) {
   unsigned char msg[5];
   if (read_full(sync, msg, 5) != 0 || msg[0] != SYNC_CLONED) failed(pid, "the helper failed before the clone");
   int child = msg[1] | msg[2] << 8 | msg[3] << 16 | msg[4] << 24;
+  child_pid = child;
   if (write_maps(child, uid, gid) != 0) failed(pid, "cannot write the id maps");
   msg[0] = SYNC_MAPPED;
   if (write_full(sync, msg, 1) != 0) failed(pid, "the helper failed after the clone");
@@ -129,7 +131,13 @@ static void create(pid_t pid, int sync, unsigned uid, unsigned gid) {
   }
 }
 
-int run_helper(const char *helper, const struct buf *plan, unsigned uid, unsigned gid) {
+/* status-fd.ts: a status line to --info-fd or --json-status-fd; a reader gone is a warning. */
+static void status(const char *flag, int fd, const char *text, int close_it) {
+  if (write_full(fd, text, strlen(text)) != 0) fprintf(stderr, "hutch: warning: cannot write %s %d: %s\n", flag, fd, strerror(errno));
+  if (close_it) close(fd);
+}
+
+int run_helper(const char *helper, const struct buf *plan, unsigned uid, unsigned gid, const struct options *o) {
   int pairs[3][2];
   for (int i = 0; i < 3; i++)
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pairs[i]) != 0) fall_back("cannot make the helper's sockets");
@@ -147,5 +155,10 @@ int run_helper(const char *helper, const struct buf *plan, unsigned uid, unsigne
   unsigned char go = SYNC_GO, failure[12];
   write_full(pairs[1][0], &go, 1);
   if (read_full(pairs[2][0], failure, sizeof failure) == 0) failed(pid, "the helper failed to start the command");
-  return wait_status(pid);
+  char line[64];
+  if (o->info_fd > 0) snprintf(line, sizeof line, "{\n    \"child-pid\": %d\n}\n", child_pid), status("--info-fd", o->info_fd, line, 1);
+  if (o->json_fd > 0) snprintf(line, sizeof line, "{ \"child-pid\": %d }\n", child_pid), status("--json-status-fd", o->json_fd, line, 0);
+  int code = wait_status(pid);
+  if (o->json_fd > 0) snprintf(line, sizeof line, "{ \"exit-code\": %d }\n", code), status("--json-status-fd", o->json_fd, line, 1);
+  return code;
 }

@@ -51,7 +51,7 @@ static const struct {
              {"--size", 1}, {"--chmod", 2}, {"--args", 1}, {"--unshare-all", 0}, {"--unshare-user", 0},
              {"--unshare-user-try", 0}, {"--unshare-ipc", 0}, {"--unshare-pid", 0}, {"--unshare-uts", 0}, {"--unshare-net", 0},
              {"--unshare-cgroup", 0}, {"--unshare-cgroup-try", 0}, {"--proc", 1}, {"--dev", 1}, {"--mqueue", 1},
-             {"--new-session", 0}, {"--hostname", 1}, {"--remount-ro", 1}, {"--argv0", 1}};
+             {"--new-session", 0}, {"--hostname", 1}, {"--remount-ro", 1}, {"--argv0", 1}, {"--info-fd", 1}, {"--json-status-fd", 1}};
 
 static void add_socket(struct options *o, const char *name) {
   for (int k = 0; k < SOCKET_KINDS; k++) {
@@ -92,6 +92,7 @@ static int fd_number(const struct options *o, const char *s) {
   int fd = atoi(s);
   for (int i = 0; i < o->nbinds; i++)
     if (o->binds[i].kind >= BIND_FILE && o->binds[i].fd == fd) fall_back("a data FD given twice");
+  if (fd == o->info_fd || fd == o->json_fd) fall_back("an FD given twice");
   if (fd < 3 || fd_was_read(fd)) fall_back("a data FD of 0-2, or one --args read");
   return fd;
 }
@@ -126,6 +127,8 @@ static void apply(struct options *o, int f, char **v, int perms, const char *siz
   else if (strcmp(flag, "--socket") == 0) add_socket(o, v[0]);
   else if (strcmp(flag, "--hostname") == 0) o->hostname = v[0];
   else if (strcmp(flag, "--argv0") == 0) o->argv0 = v[0];
+  else if (strcmp(flag, "--info-fd") == 0) o->info_fd = fd_number(o, v[0]);
+  else if (strcmp(flag, "--json-status-fd") == 0) o->json_fd = fd_number(o, v[0]);
   else if (strcmp(flag, "--remount-ro") == 0) o->remount_ro[o->nremount_ro++] = v[0];
   else if (strcmp(flag, "--device") != 0) namespace_flag(o, flag, v[0]);
   else if (strcmp(v[0], "dri") == 0) o->dri = 1;
@@ -278,5 +281,7 @@ int main(int argc, char **argv) {
   const char *print = getenv("HUTCH_SANDBOX_PRINT_PLAN");
   if (print != NULL && strcmp(print, "1") == 0) return write(1, plan.p, plan.len) == (ssize_t)plan.len ? 0 : 125;
   const char *helper = getenv("HUTCH_NSEXEC");
-  return run_helper(helper != NULL && *helper ? helper : str_cat(exe, "/hutch-nsexec", ""), &plan, in.uid, in.gid);
+  if ((o.info_fd > 0 && fcntl(o.info_fd, F_GETFD) < 0) || (o.json_fd > 0 && fcntl(o.json_fd, F_GETFD) < 0))
+    fall_back("a status FD that is not open"); /* status-fd.ts statusFds words it */
+  return run_helper(helper != NULL && *helper ? helper : str_cat(exe, "/hutch-nsexec", ""), &plan, in.uid, in.gid, &o);
 }

@@ -50,6 +50,7 @@ struct options {
   const char *home, *chdir;
   int share_net, clearenv, die_with_parent, dri, unshare_cgroup;
   const char *hostname, *argv0;
+  int info_fd, json_fd; /* --info-fd, --json-status-fd; 0 when not given (an FD is 3 or more) */
   const char **remount_ro; /* --remount-ro DST, in order: after every other step */
   int nremount_ro;
   const char **setenv; /* name, value pairs */
@@ -132,6 +133,6 @@ void process_records(struct buf *plan, const struct plan_input *in, const char *
 void record_file(struct buf *plan, const struct mount *m, const char *path);
 
 /* Runs hutch-nsexec with the plan (src/runtime/nsexec.ts spawnHelper + launch.ts runContainer). */
-int run_helper(const char *helper, const struct buf *plan, unsigned uid, unsigned gid);
+int run_helper(const char *helper, const struct buf *plan, unsigned uid, unsigned gid, const struct options *o);
 
 #endif

@@ -49,6 +49,8 @@ export const SANDBOX_FLAGS = {
   '--new-session': { args: [], help: 'a session of its own (always: the command cannot reach your terminal)' },
   '--remount-ro': { args: ['DST'], help: 'make DST read-only (it must exist), after every other flag' },
   '--argv0': { args: ['VALUE'], help: "the command's argv[0] (the program run is still the command)" },
+  '--info-fd': { args: ['FD'], help: 'write {"child-pid": N} to fd FD once the command runs, then close it' },
+  '--json-status-fd': { args: ['FD'], help: 'write {"child-pid": N} to fd FD, then {"exit-code": N} at the end' },
   '--hostname': { args: ['NAME'], help: 'the hostname inside (default: the host`s)' },
 } as const satisfies Record<string, { args: readonly string[]; help: string }>;
 
@@ -103,7 +105,7 @@ export function parseSandboxArgs(given: string[], readArgs = readArgsFd): Sandbo
       throw usage(`${flag} needs ${spec.args.join(' ')}`, `give ${flag} ${spec.args.join(' ')}`);
     if (i < argsEnd) checkFromArgs(flag, i + 1 + spec.args.length > argsEnd);
     if (flag === '--args') {
-      const fd = fdNumber(flag, values[0]!, argsFds);
+      const fd = fdNumber(flag, values[0]!, takenFds(options, argsFds));
       const more = readArgs(fd);
       argsFds.push(fd);
       words.splice(i, 2, ...more);
@@ -164,7 +166,7 @@ function apply(options: SandboxOptions, flag: Flag, [a, b]: string[], pending: P
   if (data !== null)
     options.binds.push({
       kind: data[1] as 'file',
-      fd: fdNumber(flag, a!, dataFds(options, argsFds)),
+      fd: fdNumber(flag, a!, takenFds(options, argsFds)),
       destination: b!,
       ...mode,
     });
@@ -191,6 +193,8 @@ function apply(options: SandboxOptions, flag: Flag, [a, b]: string[], pending: P
   else if (flag === '--mqueue') options.binds.push({ kind: 'mqueue', destination: a! });
   else if (flag === '--hostname') options.hostname = a;
   else if (flag === '--argv0') options.argv0 = a;
+  else if (flag === '--info-fd') options.infoFd = fdNumber(flag, a!, takenFds(options, argsFds));
+  else if (flag === '--json-status-fd') options.jsonStatusFd = fdNumber(flag, a!, takenFds(options, argsFds));
   else if (flag === '--remount-ro') options.remountRo.push(a!);
   else namespaceFlag(options, flag, a);
 }
@@ -233,9 +237,10 @@ function size(value: string): string {
   return String(bytes);
 }
 
-/** The fds the data flags and --args read so far. */
-function dataFds(options: SandboxOptions, argsFds: number[]): number[] {
-  return [...argsFds, ...options.binds.flatMap((b) => ('fd' in b ? [b.fd] : []))];
+/** The fds the data flags and --args read so far, and the status fds. */
+function takenFds(options: SandboxOptions, argsFds: number[]): number[] {
+  const status = [options.infoFd, options.jsonStatusFd].filter((fd) => fd !== undefined);
+  return [...argsFds, ...status, ...options.binds.flatMap((b) => ('fd' in b ? [b.fd] : []))];
 }
 
 /**
@@ -248,8 +253,8 @@ function fdNumber(flag: string, value: string, read: number[]): number {
   if (!Number.isInteger(fd) || fd < 3 || taken)
     throw new UsageError(
       'SANDBOX_FLAG_VALUE',
-      `invalid ${flag} FD ${value}: ${taken ? 'an earlier flag reads that fd already' : 'not a file descriptor number of 3 or more'}`,
-      { hint: `open a descriptor of its own for it, e.g. ${flag} 3${flag === '--args' ? '' : ' DST'} 3< FILE` },
+      `invalid ${flag} FD ${value}: ${taken ? 'an earlier flag takes that fd already' : 'not a file descriptor number of 3 or more'}`,
+      { hint: `open a descriptor of its own for it, e.g. ${flag} 3${/-(fd|args)$/.test(flag) ? '' : ' DST'} 3< FILE` },
     );
   return fd;
 }

@@ -16,7 +16,7 @@ const CHUNK = 1 << 16;
  * sandbox` starts) lists the caller's in HUTCH_SANDBOX_FDS when it hands over; without it (`node
  * bin/hutch sandbox`), Node's kinds are refused: an anonymous inode, or a pipe with both ends here.
  */
-function callerFd(fd: number): boolean {
+export function callerFd(fd: number): boolean {
   const listed = process.env.HUTCH_SANDBOX_FDS;
   if (listed !== undefined) return listed.split(',').includes(String(fd));
   const link = (n: number | string): string | undefined => {

@@ -78,6 +78,9 @@ export interface SandboxOptions {
   unshareCgroup: boolean;
   /** --remount-ro DST, in order: after every other step (--chmod too), DST resolved inside the root. */
   remountRo: string[];
+  /** --info-fd FD, --json-status-fd FD: the caller's fds the sandbox's status is written to. */
+  infoFd?: number;
+  jsonStatusFd?: number;
   /** --argv0 VALUE: the command's argv[0]. */
   argv0?: string;
   /** --hostname NAME: the UTS namespace's hostname. */

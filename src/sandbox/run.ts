@@ -9,6 +9,7 @@ import { readCallerFd } from './data.js';
 import type { SandboxOptions } from './options.js';
 import { compiledSandboxSeccomp, sandboxSeccomp } from './seccomp.js';
 import { sandboxSpec, type SandboxHost } from './spec.js';
+import { statusFds } from './status-fd.js';
 
 /**
  * Runs a command in a sandbox and returns its exit status (128+N when killed by signal N). A tiny
@@ -33,7 +34,13 @@ export async function runSandbox(options: SandboxOptions): Promise<number> {
     argv0: options.argv0,
   };
   if (process.env.HUTCH_SANDBOX_PRINT_PLAN === '1') return printPlan(spec, plan);
-  const { exitCode } = await runContainer(spec, { ...plan, forwardSignals: true });
+  const status = statusFds(options);
+  const { exitCode } = await runContainer(spec, {
+    ...plan,
+    forwardSignals: true,
+    started: async (pid) => status.started(pid),
+  });
+  status.ended(exitCode);
   return exitCode;
 }
 

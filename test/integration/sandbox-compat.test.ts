@@ -2,10 +2,10 @@
 // (--args FD, the namespace flags, --new-session, --hostname), run as the unprivileged test user
 // through bin/hutch: the C front with HUTCH_SANDBOX_NO_NODE=1, so that what passes ran in C alone;
 // the error cases let the TypeScript path word them (and check the C front hands them over).
-import { closeSync, mkdirSync, openSync, readlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execa } from 'execa';
+import { execa, type ResultPromise } from 'execa';
 import { requires } from '../helpers/host.js';
 import { fdStdio, HUTCH, sandbox as scratch, type HutchResultPromise, type Sandbox } from '../helpers/hutch-cli.js';
 
@@ -90,7 +90,7 @@ describe('hutch sandbox --args FD', () => {
       ['a flag cut short', ['--args', '3', 'X', '1'], [nul('--setenv')], /--args ends within --setenv/],
       ['the fd not open', ['--args', '7'], [], /cannot read --args 7: fd 7 is not open/],
       ['fd 0', ['--args', '0'], [], /invalid --args FD 0: not a file descriptor number of 3 or more/],
-      ['read twice', ['--args', '3', '--file', '3', '/x'], [''], /invalid --file FD 3: an earlier flag reads that fd/],
+      ['read twice', ['--args', '3', '--file', '3', '/x'], [''], /invalid --file FD 3: an earlier flag takes that fd/],
     ];
     for (const [name, flags, fds, message] of bad) {
       const r = await run(flags, 'echo ran', fds, viaNode);
@@ -208,5 +208,61 @@ describe('hutch sandbox --new-session, --hostname, --remount-ro, --argv0', () =>
   it('--hostname NAME: the UTS namespace`s hostname', async () => {
     const r = await run(['--hostname', 'box.example'], 'hostname; cat /proc/sys/kernel/hostname');
     expect([r.exitCode, r.stderr, r.stdout]).toEqual([0, '', 'box.example\nbox.example']);
+  });
+});
+
+describe('hutch sandbox --info-fd, --json-status-fd', () => {
+  /** The first line of a readable stream. */
+  const firstLine = (stream: NodeJS.ReadableStream): Promise<string> =>
+    new Promise((resolve) => {
+      let text = '';
+      const on = (chunk: Buffer): void => {
+        text += chunk.toString();
+        if (!text.includes('\n')) return;
+        stream.off('data', on);
+        resolve(text.slice(0, text.indexOf('\n')));
+      };
+      stream.on('data', on);
+    });
+  const rest = (stream: NodeJS.ReadableStream): Promise<string> =>
+    new Promise((resolve) => {
+      let text = '';
+      stream.on('data', (chunk: Buffer) => (text += chunk.toString()));
+      stream.on('end', () => resolve(text));
+    });
+
+  for (const via of ['c', 'node'] as const)
+    it(`the sandbox's PID 1 once the command runs, then the exit status (${via === 'c' ? 'the C front' : 'the TypeScript path'})`, async () => {
+      const words = ['sandbox', '--json-status-fd', '3', '--info-fd', '4', '--', 'sh', '-c', 'read x; exit 3'];
+      const child = execa(via === 'c' ? HUTCH : process.execPath, via === 'c' ? words : [HUTCH, ...words], {
+        reject: false,
+        stdio: ['pipe', 'pipe', 'pipe', 'pipe', 'pipe'],
+        env: { HUTCH_DEBUG: '', HUTCH_SANDBOX_NO_NODE: '1', HOME: home },
+      }) as unknown as ResultPromise<{ reject: false }>;
+      const json = child.stdio[3] as NodeJS.ReadableStream;
+      const info = rest(child.stdio[4] as NodeJS.ReadableStream);
+      const started = JSON.parse(await firstLine(json)) as { 'child-pid': number };
+      const pid = started['child-pid'];
+      // Its PID 1, seen from here: the init hutch runs in the sandbox (bubblewrap's child-pid is its own PID 1).
+      const nspid = /^NSpid:\s+(.*)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]!.split(/\s+/);
+      expect([nspid[0], nspid.at(-1)]).toEqual([String(pid), '1']);
+      expect(JSON.parse(await info)).toEqual({ 'child-pid': pid });
+      const ended = rest(json);
+      child.stdin!.end('go\n');
+      const r = await child;
+      expect([r.exitCode, r.stderr]).toEqual([3, '']);
+      expect((await ended).trim()).toBe('{ "exit-code": 3 }');
+    });
+
+  it('an fd that is not open, or taken by another flag, is an error before anything runs', async () => {
+    for (const [flags, message] of [
+      [['--info-fd', '9'], /cannot write --info-fd 9: fd 9 is not open/],
+      [['--json-status-fd', '2'], /invalid --json-status-fd FD 2: not a file descriptor number of 3 or more/],
+      [['--info-fd', '3', '--json-status-fd', '3'], /invalid --json-status-fd FD 3: an earlier flag takes that fd/],
+    ] as const) {
+      const r = await run([...flags], 'echo ran', (flags as readonly string[]).includes('3') ? [''] : [], viaNode);
+      expect([r.exitCode, r.stdout]).toEqual([125, '']);
+      expect(r.stderr).toMatch(message);
+    }
   });
 });

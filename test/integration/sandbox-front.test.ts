@@ -168,8 +168,9 @@ function rows(): Row[] {
       name: '--remount-ro after every other path, --chmod too, in order; --argv0',
       args: [
         ...['--remount-ro', '/w/', '--chmod', '0700', '/w/d', '--remount-ro', '/', '--dir', '/w/d', '--tmpfs', '/w'],
-        ...['--argv0', 'named', '--socket', 'wayland', 'true'],
+        ...['--argv0', 'named', '--socket', 'wayland', '--info-fd', '3', '--json-status-fd', '4', 'true'],
       ],
+      fds: ['', ''],
       env: { ...base, WAYLAND_DISPLAY: 'wayland-9' },
     },
     {

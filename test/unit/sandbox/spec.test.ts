@@ -53,7 +53,7 @@ describe('parseSandboxArgs: bubblewrap`s --args and namespace flags', () => {
   it('--args: no command, no --args again, the same fd once', () => {
     expect(() => parseSandboxArgs(['--args', '5', 'true'], read)).toThrow(/--args holds sh, which is not a flag/);
     expect(() => parseSandboxArgs(['--args', '3', '--args', '3', '--dir', '/x', 'true'], read)).toThrow(
-      /invalid --args FD 3: an earlier flag reads that fd already/,
+      /invalid --args FD 3: an earlier flag takes that fd already/,
     );
     expect(() => parseSandboxArgs(['--args', '7', '--file', '7', '/x', 'true'], read)).toThrow(/invalid --file FD 7/);
     expect(() => parseSandboxArgs(['--args', '2', 'true'], read)).toThrow(/invalid --args FD 2/);
@@ -175,7 +175,7 @@ describe('sandboxSpec', () => {
       [['--perms', '0700', '--symlink', 'a', '/b'], /--perms 0700 is followed by --symlink/],
       [['--tmpfs', '/t', '--perms', '0700'], /--perms 0700 is not followed/],
       [['--file', '-1', '/x'], /invalid --file FD -1/],
-      [['--file', '3', '/x', '--bind-data', '3', '/y'], /an earlier flag reads that fd already/],
+      [['--file', '3', '/x', '--bind-data', '3', '/y'], /an earlier flag takes that fd already/],
     ] as const)
       expect(() => parseSandboxArgs([...bad, 'true'])).toThrow(message);
   });
