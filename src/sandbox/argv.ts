@@ -55,6 +55,12 @@ export const SANDBOX_FLAGS = {
 } as const satisfies Record<string, { args: readonly string[]; help: string }>;
 
 type Flag = keyof typeof SANDBOX_FLAGS;
+/** bubblewrap 0.8's flags hutch does not take: named as such, not as unknown (docs/sandbox.md). */
+const NOT_TAKEN = [
+  ...['--userns', '--userns2', '--disable-userns', '--assert-userns-disabled', '--pidns', '--uid', '--gid'],
+  ...['--lock-file', '--sync-fd', '--bind-fd', '--ro-bind-fd', '--exec-label', '--file-label', '--seccomp'],
+  ...['--add-seccomp-fd', '--block-fd', '--userns-block-fd', '--as-pid-1', '--cap-add', '--cap-drop', '--version'],
+];
 const BIND_KINDS: Record<string, SandboxBind['kind']> = { bind: 'bind', 'ro-bind': 'ro-bind', 'dev-bind': 'dev-bind' };
 /** The flags that only set something of the next flag (bubblewrap's), what that is, and the flags they may precede. */
 const MODIFIERS = {
@@ -95,6 +101,14 @@ export function parseSandboxArgs(given: string[], readArgs = readArgsFd): Sandbo
   while (i < words.length && words[i] !== '--' && words[i]!.startsWith('--')) {
     const flag = words[i] as Flag;
     const spec = SANDBOX_FLAGS[flag] as { args: readonly string[] } | undefined;
+    if (spec === undefined && NOT_TAKEN.includes(words[i]!))
+      throw new UsageError(
+        'SANDBOX_UNSUPPORTED',
+        `cannot run hutch sandbox: bubblewrap's ${words[i]} is not supported`,
+        {
+          hint: 'leave it out; docs/sandbox.md ("What differs from bubblewrap") says what hutch does instead',
+        },
+      );
     if (spec === undefined)
       throw usage(
         `unknown flag ${words[i]}`,

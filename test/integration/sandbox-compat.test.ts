@@ -151,6 +151,13 @@ describe('hutch sandbox: bubblewrap`s namespace flags', () => {
     }
   });
 
+  it('a bubblewrap flag hutch does not take is named as such, with where to read what hutch does instead', async () => {
+    const r = await run(['--uid', '0'], 'echo ran', [], viaNode);
+    expect([r.exitCode, r.stdout]).toEqual([125, '']);
+    expect(r.stderr).toContain("cannot run hutch sandbox: bubblewrap's --uid is not supported");
+    expect(r.stderr).toContain('docs/sandbox.md');
+  });
+
   it('--proc and --dev elsewhere than /proc and /dev: an error naming the flag (SANDBOX_UNSUPPORTED)', async () => {
     for (const flags of [
       ['--proc', '/p'],
