@@ -134,7 +134,7 @@ describe('hutch sandbox: --file, --bind-data and --ro-bind-data', () => {
       [['--file', '7', '/x'], 'cannot read --file 7 /x: fd 7 is not open'],
       [['--bind-data', 'x3', '/x'], 'invalid --bind-data FD x3: not a file descriptor number of 3 or more'],
       [['--file', '1', '/x'], 'invalid --file FD 1: not a file descriptor number of 3 or more'],
-      [['--file', '3', '/x', '--ro-bind-data', '3', '/y'], 'invalid --ro-bind-data FD 3: an earlier flag reads'],
+      [['--file', '3', '/x', '--ro-bind-data', '3', '/y'], 'invalid --ro-bind-data FD 3: an earlier flag takes'],
     ] as const) {
       const r = await withFds(['data'], [...flags], 'echo ran', viaNode);
       expect([r.exitCode, r.stdout]).toEqual([125, '']);
