@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -137,6 +138,22 @@ static void status(const char *flag, int fd, const char *text, int close_it) {
   if (close_it) close(fd);
 }
 
+/* status-fd.ts: "child-pid" and the namespaces made (namespaceIds), between `open` and `close`. */
+static const char *started_line(const struct options *o, const char *open, const char *sep, const char *close) {
+  static char line[512];
+  int n = snprintf(line, sizeof line, "%s\"child-pid\": %d", open, child_pid);
+  static const char *const NAMES[] = {"cgroup", "ipc", "mnt", "net", "pid", "uts", NULL};
+  for (const char *const *name = NAMES; *name != NULL; name++) {
+    char path[64];
+    struct stat st;
+    if ((strcmp(*name, "cgroup") == 0 && !o->unshare_cgroup) || (strcmp(*name, "net") == 0 && o->share_net)) continue;
+    snprintf(path, sizeof path, "/proc/%d/ns/%s", child_pid, *name);
+    if (stat(path, &st) == 0) n += snprintf(line + n, sizeof line - (size_t)n, "%s\"%s-namespace\": %llu", sep, *name, (unsigned long long)st.st_ino);
+  }
+  snprintf(line + n, sizeof line - (size_t)n, "%s", close);
+  return line;
+}
+
 int run_helper(const char *helper, const struct buf *plan, unsigned uid, unsigned gid, const struct options *o) {
   int pairs[3][2];
   for (int i = 0; i < 3; i++)
@@ -155,9 +172,9 @@ int run_helper(const char *helper, const struct buf *plan, unsigned uid, unsigne
   unsigned char go = SYNC_GO, failure[12];
   write_full(pairs[1][0], &go, 1);
   if (read_full(pairs[2][0], failure, sizeof failure) == 0) failed(pid, "the helper failed to start the command");
+  if (o->info_fd > 0) status("--info-fd", o->info_fd, started_line(o, "{\n    ", ",\n    ", "\n}\n"), 1);
+  if (o->json_fd > 0) status("--json-status-fd", o->json_fd, started_line(o, "{ ", ", ", " }\n"), 0);
   char line[64];
-  if (o->info_fd > 0) snprintf(line, sizeof line, "{\n    \"child-pid\": %d\n}\n", child_pid), status("--info-fd", o->info_fd, line, 1);
-  if (o->json_fd > 0) snprintf(line, sizeof line, "{ \"child-pid\": %d }\n", child_pid), status("--json-status-fd", o->json_fd, line, 0);
   int code = wait_status(pid);
   if (o->json_fd > 0) snprintf(line, sizeof line, "{ \"exit-code\": %d }\n", code), status("--json-status-fd", o->json_fd, line, 1);
   return code;

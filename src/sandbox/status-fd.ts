@@ -1,4 +1,4 @@
-import { closeSync, writeSync } from 'node:fs';
+import { closeSync, statSync, writeSync } from 'node:fs';
 import { UsageError } from '../errors.js';
 import { callerFd } from './data.js';
 import type { SandboxOptions } from './options.js';
@@ -15,7 +15,9 @@ export interface StatusFds {
 }
 
 /** Checks the fds are the caller's and open (before anything runs); a no-op when none was asked for. */
-export function statusFds(options: Pick<SandboxOptions, 'infoFd' | 'jsonStatusFd'>): StatusFds {
+export function statusFds(
+  options: Pick<SandboxOptions, 'infoFd' | 'jsonStatusFd' | 'unshareCgroup' | 'shareNet'>,
+): StatusFds {
   const { infoFd: info, jsonStatusFd: json } = options;
   for (const [flag, fd] of [
     ['--info-fd', info],
@@ -27,13 +29,32 @@ export function statusFds(options: Pick<SandboxOptions, 'infoFd' | 'jsonStatusFd
       });
   return {
     started: (pid) => {
-      if (info !== undefined) write('--info-fd', info, `{\n    "child-pid": ${pid}\n}\n`, true);
-      if (json !== undefined) write('--json-status-fd', json, `{ "child-pid": ${pid} }\n`, false);
+      const members = [`"child-pid": ${pid}`, ...namespaceIds(pid, options)];
+      if (info !== undefined) write('--info-fd', info, `{\n    ${members.join(',\n    ')}\n}\n`, true);
+      if (json !== undefined) write('--json-status-fd', json, `{ ${members.join(', ')} }\n`, false);
     },
     ended: (exitCode) => {
       if (json !== undefined) write('--json-status-fd', json, `{ "exit-code": ${exitCode} }\n`, true);
     },
   };
+}
+
+/**
+ * bubblewrap's "mnt-namespace": N, ... members: the inode numbers of the namespaces made for the
+ * sandbox (the user namespace is not among bubblewrap's), read from /proc/PID/ns; one that cannot
+ * be read (the sandbox ended already) is left out.
+ */
+function namespaceIds(pid: number, options: Pick<SandboxOptions, 'unshareCgroup' | 'shareNet'>): string[] {
+  const names = ['cgroup', 'ipc', 'mnt', 'net', 'pid', 'uts'].filter(
+    (n) => (n !== 'cgroup' || options.unshareCgroup) && (n !== 'net' || !options.shareNet),
+  );
+  return names.flatMap((n) => {
+    try {
+      return [`"${n}-namespace": ${statSync(`/proc/${pid}/ns/${n}`).ino}`];
+    } catch {
+      return [];
+    }
+  });
 }
 
 /** Writes a status line; a reader gone (EPIPE) is a warning: the command runs or ran already. */

@@ -2,7 +2,7 @@
 // (--args FD, the namespace flags, --new-session, --hostname), run as the unprivileged test user
 // through bin/hutch: the C front with HUTCH_SANDBOX_NO_NODE=1, so that what passes ran in C alone;
 // the error cases let the TypeScript path word them (and check the C front hands them over).
-import { closeSync, mkdirSync, openSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa, type ResultPromise } from 'execa';
@@ -253,7 +253,12 @@ describe('hutch sandbox --info-fd, --json-status-fd', () => {
       // Its PID 1, seen from here: the init hutch runs in the sandbox (bubblewrap's child-pid is its own PID 1).
       const nspid = /^NSpid:\s+(.*)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]!.split(/\s+/);
       expect([nspid[0], nspid.at(-1)]).toEqual([String(pid), '1']);
-      expect(JSON.parse(await info)).toEqual({ 'child-pid': pid });
+      // and bubblewrap's members for the namespaces made (no cgroup one unless asked).
+      const ids = Object.fromEntries(
+        ['ipc', 'mnt', 'net', 'pid', 'uts'].map((n) => [`${n}-namespace`, statSync(`/proc/${pid}/ns/${n}`).ino]),
+      );
+      expect(started).toEqual({ 'child-pid': pid, ...ids });
+      expect(JSON.parse(await info)).toEqual({ 'child-pid': pid, ...ids });
       const ended = rest(json);
       child.stdin!.end('go\n');
       const r = await child;
