@@ -5,7 +5,7 @@
  * through the same launch as containers (src/engine/launch -> src/runtime plan -> hutch-nsexec).
  * No daemon, no monitor, no store, no FUSE.
  *
- * Owns: parseSandboxArgs and SANDBOX_FLAGS (the flags, bubblewrap's way), readCallerFd (--file's bytes), runSandbox, sandboxSpec, sandboxEnv, socketMounts, deviceMounts, sandboxSeccomp (and its compiled cache), SandboxOptions.
+ * Owns: parseSandboxArgs and SANDBOX_FLAGS (the flags, bubblewrap's way), readArgsFd (--args), readCallerFd (--file's bytes), statusFds (--info-fd, --json-status-fd), runSandbox, sandboxSpec, sandboxEnv, socketMounts, deviceMounts, sandboxSeccomp (and its compiled cache), SandboxOptions.
  * May import: src/engine/launch, src/runtime, src/security, src/userns, src/sys, src/errors.ts, src/paths.ts.
  */
 export * from './argv.js';
@@ -16,3 +16,5 @@ export * from './sockets.js';
 export * from './run.js';
 export * from './seccomp.js';
 export * from './data.js';
+export * from './args-fd.js';
+export * from './status-fd.js';

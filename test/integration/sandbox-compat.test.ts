@@ -275,6 +275,8 @@ describe('hutch sandbox --info-fd, --json-status-fd', () => {
       const r = await run([...flags], 'echo ran', (flags as readonly string[]).includes('3') ? [''] : [], viaNode);
       expect([r.exitCode, r.stdout]).toEqual([125, '']);
       expect(r.stderr).toMatch(message);
+      const c = await run([...flags], 'echo ran', (flags as readonly string[]).includes('3') ? [''] : []);
+      expect([c.exitCode, c.stdout]).toEqual([99, '']); // the C front hands each over
     }
   });
 });
