@@ -15,7 +15,7 @@ import {
   type ContainerStore,
 } from '../store/index.js';
 import { containerIo, type ContainerIo } from './io.js';
-import { beginLaunch, launchFromRecord, withCleanup, type BegunLaunch, type RecordLaunch } from './record-launch.js';
+import { launchFromRecord, withCleanup, type RecordLaunch } from './record-launch.js';
 import { createContainer, type CreatedContainer } from '../launch/index.js';
 import { removeRecord } from '../setup/index.js';
 import { listen, settled, StartGate, type SerializedError } from './control.js';
@@ -60,6 +60,14 @@ export type MonitorMessage = { ok: true; pid: number; warnings?: string[] } | { 
 export async function runMonitor(req: MonitorRequest): Promise<void> {
   const { store, id, resumed } = req;
   const config = readConfig(store, id);
+  if (resumed === undefined)
+    await updateState(store, id, (s) => ({
+      ...s,
+      monitorPid: process.pid,
+      monitorStart: processStartTime(process.pid),
+    }));
+  const starter = new StartGate(req.autoStart || resumed !== undefined);
+  const server = await listen(containerFiles(store, id).socket, starter);
   let notified = resumed !== undefined;
   const notify = (m: MonitorMessage): void => {
     if (!notified) req.notify(m);
@@ -71,34 +79,12 @@ export async function runMonitor(req: MonitorRequest): Promise<void> {
     process.stderr.write(line + '\n');
     if (!notified) early.push(line);
   };
-  // The first launch goes first, up to its union daemon's exec (its helper's fork, clone and id
-  // maps are this thread's work too): the daemon's Node start then overlaps the state, the
-  // control socket and the log pipes below instead of following them.
-  const first = resumed === undefined ? beginLaunch(store, config, warn) : undefined;
-  await first?.launch.catch(() => undefined); // its error is the run's, below
-  let server: Server;
-  const starter = new StartGate(req.autoStart || resumed !== undefined);
-  try {
-    if (resumed === undefined)
-      await updateState(store, id, (s) => ({
-        ...s,
-        monitorPid: process.pid,
-        monitorStart: processStartTime(process.pid),
-      }));
-    server = await listen(containerFiles(store, id).socket, starter);
-  } catch (error) {
-    await first?.abandon();
-    throw error;
-  }
   const started = (pid: number): void => notify({ ok: true, pid, warnings: early });
-  const run = (attempt: number, begun?: BegunLaunch): Promise<number> =>
-    withCleanup(
-      (cleanup) => oneRun({ req, config, starter, server, attempt, started, warn }, cleanup, begun?.launch),
-      begun?.cleanup,
-    );
+  const run = (attempt: number): Promise<number> =>
+    withCleanup((cleanup) => oneRun({ req, config, starter, server, attempt, started, warn }, cleanup));
   try {
     let attempt = resumed?.attempt ?? 0;
-    let exit = resumed ? await finishHandedOver(store, config, resumed, warn) : await run(attempt, first);
+    let exit = resumed ? await finishHandedOver(store, config, resumed, warn) : await run(attempt);
     while (await shouldRestart(store, id, config, exit)) {
       await sleep(Math.min(100 * 2 ** attempt, 5000));
       if (readState(store, id).stopRequested) break; // `stop` came during the pause
@@ -121,23 +107,14 @@ export async function runMonitor(req: MonitorRequest): Promise<void> {
 }
 
 /** Creates the container, waits for start, runs it to its end; returns its exit status. */
-async function oneRun(ctx: RunContext, cleanup: Cleanup, begun?: Promise<RecordLaunch>): Promise<number> {
+async function oneRun(ctx: RunContext, cleanup: Cleanup): Promise<number> {
   const { req, config, starter, started, warn } = ctx;
   const { store, id } = req;
-  // Image storage, network, cgroup: begun first, its daemon's start overlaps the pipes made here.
-  const launching = begun ?? launchFromRecord(store, config, cleanup, warn);
-  launching.catch(() => undefined); // awaited below
-  let io: ContainerIo;
-  try {
-    io = await containerIo(store, config, req.passStdio, waiterPath() !== undefined && !hasHooks(config));
-  } catch (error) {
-    await launching.catch(() => undefined); // what it started is in `cleanup` before that is released
-    throw error;
-  }
+  const io = await containerIo(store, config, req.passStdio, waiterPath() !== undefined && !hasHooks(config));
   let container: CreatedContainer;
   let launch: RecordLaunch;
   try {
-    launch = await launching;
+    launch = await launchFromRecord(store, config, cleanup, warn); // image storage, network, cgroup
     faultPoint('prepared');
     container = await createContainer(launch.spec, { ...io.options, ...launch.options });
   } finally {

@@ -60,30 +60,9 @@ function withDefaultSeccomp(spec: Spec): Spec {
   return { ...spec, linux: { ...spec.linux, seccomp } };
 }
 
-/** A launch begun ahead of its run (the first one, at the monitor's start), with what it made so far. */
-export interface BegunLaunch {
-  launch: Promise<RecordLaunch>;
-  cleanup: Cleanup;
-  /** Waits for it to settle and undoes what it made: the run it was begun for will not come. */
-  abandon(): Promise<void>;
-}
-
-export function beginLaunch(store: ContainerStore, config: ContainerConfig, warn: (line: string) => void): BegunLaunch {
-  const cleanup = new Cleanup();
-  const launch = launchFromRecord(store, config, cleanup, warn);
-  launch.catch(() => undefined); // its run awaits it, or abandon
-  return {
-    launch,
-    cleanup,
-    abandon: async () => {
-      await launch.catch(() => undefined);
-      await cleanup.release();
-    },
-  };
-}
-
 /** Runs `fn` with a Cleanup released when it settles: what one run of the container made. */
-export async function withCleanup<T>(fn: (cleanup: Cleanup) => Promise<T>, cleanup = new Cleanup()): Promise<T> {
+export async function withCleanup<T>(fn: (cleanup: Cleanup) => Promise<T>): Promise<T> {
+  const cleanup = new Cleanup();
   try {
     return await fn(cleanup);
   } finally {
