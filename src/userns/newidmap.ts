@@ -21,46 +21,13 @@ export async function writeIdMaps(
   gidMaps: IdMapping[],
   me: MapWriter,
 ): Promise<void> {
-  if (byTools(uidMaps, gidMaps, me) && (await bothTools(pid, uidMaps, gidMaps))) return;
   // The two maps are independent: write them at once (each tool is a process start of its own).
-  // After a failed bothTools, a map it wrote is not written again: the other's cause is reported.
   const results = await Promise.allSettled([
-    mapWritten(pid, 'uid') ? undefined : writeMap(pid, 'uid', uidMaps, me.uid),
-    mapWritten(pid, 'gid') ? undefined : writeMap(pid, 'gid', gidMaps, me.gid),
+    writeMap(pid, 'uid', uidMaps, me.uid),
+    writeMap(pid, 'gid', gidMaps, me.gid),
   ]);
   // Report the uid side first, whichever failed first: the same cause gives the same message.
   for (const r of results) if (r.status === 'rejected') throw r.reason;
-}
-
-/** Whether both maps go through newuidmap and newgidmap (no capability to write them, not our id alone). */
-function byTools(uidMaps: IdMapping[], gidMaps: IdMapping[], me: MapWriter): boolean {
-  if (!needsHelper(uidMaps, me.uid) || !needsHelper(gidMaps, me.gid)) return false;
-  const status = readFileSync('/proc/self/status', 'utf8');
-  return !hasCapability(CAP_SETUID, status) && !hasCapability(CAP_SETGID, status);
-}
-
-/**
- * newuidmap and newgidmap at once from one sh: one fork of this (Node, ~60 MB) process instead of
- * two, each ~4-8 ms of its CPU (docs/startup.md). The arguments are numbers, written into the
- * script. False when either failed: writeIdMaps then runs the failed one alone, for its message.
- */
-function bothTools(pid: number, uidMaps: IdMapping[], gidMaps: IdMapping[]): Promise<boolean> {
-  const uid = [String(pid), ...mapArgs(uidMaps)];
-  const gid = [String(pid), ...mapArgs(gidMaps)];
-  if (![...uid, ...gid].every((a) => /^[0-9]+$/.test(a))) return Promise.resolve(false);
-  const script = `newuidmap ${uid.join(' ')} & newgidmap ${gid.join(' ')}; g=$?; wait $!; [ $? = 0 ] && [ $g = 0 ]`;
-  return new Promise((resolve) => {
-    execFile('/bin/sh', ['-c', script], { encoding: 'utf8' }, (error) => resolve(error === null));
-  });
-}
-
-/** Whether the user namespace of `pid` has its `kind` map already (/proc/PID/uid_map is empty until written). */
-function mapWritten(pid: number, kind: 'uid' | 'gid'): boolean {
-  try {
-    return readFileSync(`/proc/${pid}/${kind}_map`, 'utf8').trim() !== '';
-  } catch {
-    return false; // writeMap says why
-  }
 }
 
 async function writeMap(pid: number, kind: 'uid' | 'gid', maps: IdMapping[], myId: number): Promise<void> {
