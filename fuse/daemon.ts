@@ -12,7 +12,7 @@ import { mountSquashLowers } from './squash-lower.js';
 import { Union } from './union.js';
 import { entryCommand } from '../src/sys/entry-points.js';
 import { readReadyLine } from '../src/sys/ready-line.js';
-import { pageDropSettings, startPageDrops } from './pages.js';
+import { pageDropSettings, pagesLibraryPath, startPageDrops } from './pages.js';
 
 /**
  * bin/hutch-fs: mounts a union and serves it. Without -f it starts itself in the foreground as
@@ -71,7 +71,7 @@ export function serve(opts: FsOptions): number {
     }
     // The start-up pages go once mounted and when idle (fuse/pages.ts; docs/fuse.md, "Memory").
     const warn = (line: string): void => void process.stderr.write(`hutch-fs: warning: ${line}\n`);
-    session.serve(startPageDrops(pageDropSettings(process.env, warn), warn));
+    session.serve(startPageDrops(pageDropSettings(process.env, warn), warn, pagesLibraryPath()));
     return 0;
   } catch (e) {
     return failed(opts, e);

@@ -31,9 +31,9 @@ const PROTOTYPES = [
   'long hutch_pages_droppable(void *text, size_t len, void *out, size_t max)',
 ];
 
-/** native/hutch-fs-pages.so of hutch's own folder (the checkout's or the installed package's). */
-export function pagesLibraryPath(): string {
-  return nativeFile('hutch-fs-pages.so') ?? 'native/hutch-fs-pages.so';
+/** native/hutch-fs-pages.so of hutch's own folder (the checkout's or the installed package's); undefined when not built. */
+export function pagesLibraryPath(): string | undefined {
+  return nativeFile('hutch-fs-pages.so');
 }
 
 const loaded = new Map<string, PagesLibrary>();
@@ -43,7 +43,7 @@ function library(path: string): PagesLibrary {
   let lib = loaded.get(path);
   if (lib === undefined) {
     // dlopen would look a relative path up from the working folder: never load one.
-    if (!isAbsolute(path)) throw new Error('it is not built (make -C native)');
+    if (!isAbsolute(path)) throw new Error('a library path that is not absolute is never loaded');
     lib = loadFunctions(path, PROTOTYPES) as unknown as PagesLibrary;
     if (lib.hutch_fs_pages_init() !== 0) throw new Error(`it cannot find libfuse's fuse_session_receive_buf`);
     loaded.set(path, lib);
@@ -76,14 +76,17 @@ export function pageDropSettings(env: NodeJS.ProcessEnv, warn: (line: string) =>
 export function startPageDrops(
   settings: PageDropSettings,
   warn: (line: string) => void,
-  path = pagesLibraryPath(),
+  path: string | undefined,
 ): ReceiveBuf | undefined {
   if (settings.keep) return undefined;
   let lib: PagesLibrary;
   try {
+    if (path === undefined) throw new Error('it is not built (make -C native)');
     lib = library(path);
   } catch (e) {
-    warn(`cannot load ${path}: ${describeCause(e)}: the daemon keeps its start-up pages resident`);
+    warn(
+      `cannot load ${path ?? 'native/hutch-fs-pages.so'}: ${describeCause(e)}: the daemon keeps its start-up pages resident`,
+    );
     return undefined;
   }
   if (settings.idleMs === 0) {
@@ -102,10 +105,7 @@ export function startPageDrops(
 }
 
 /** The mappings the library would drop in an smaps text (its parser, for the tests). */
-export function droppableMappings(
-  smaps: string,
-  path = pagesLibraryPath(),
-): { start: bigint; end: bigint; rss: number }[] {
+export function droppableMappings(smaps: string, path: string): { start: bigint; end: bigint; rss: number }[] {
   const text = Buffer.from(smaps, 'latin1');
   const max = 1024;
   const out = Buffer.alloc(max * 24);

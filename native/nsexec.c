@@ -503,6 +503,7 @@ static void filesystem_steps(void) {
     else if (r.tag == TAG_DIR) do_dir(&r);
     else if (r.tag == TAG_SYMLINK_IN_ROOT) do_symlink_in_root(&r, 1);
     else if (r.tag == TAG_FILE) do_file(&r);
+    else if (r.tag == TAG_CHMOD) do_chmod(&r);
   }
 }
 

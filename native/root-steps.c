@@ -1,7 +1,7 @@
 /*
- * Steps that make a directory or a symlink at a path of the new root (`hutch sandbox`'s --dir and
- * --symlink, bubblewrap's). Every component resolves inside the root (open_target_in_root:
- * openat2 RESOLVE_IN_ROOT), so `..` and a symlink made earlier (`--symlink /.. /up`, or one
+ * Steps that make a directory or a symlink at a path of the new root, or change a path's mode
+ * (`hutch sandbox`'s --dir, --symlink and --chmod, bubblewrap's). Every component resolves inside
+ * the root (open_target_in_root: openat2 RESOLVE_IN_ROOT), so `..` and a symlink made earlier (`--symlink /.. /up`, or one
  * naming a host path) stop at the root's "/"; nothing is created on the host. nsexec.c includes
  * this file after open_target_in_root.
  */
@@ -91,6 +91,21 @@ static void do_symlink_in_root(const struct record *r, int strict) {
   if (err == EEXIST && (!strict || same_link(dir, name, target))) err = 0;
   if (dir >= 0) close(dir);
   if (err) die(STEP_SYMLINK, err, r->index);
+}
+
+/* Invariant (CHMOD): what the path names inside the root (symlinks followed there: `..` and a link to a
+   host path stop at the root's "/") has the record's mode. It must exist (ENOENT); not under the root:
+   EXDEV. The O_PATH fd is chmod'ed through its /proc/self/fd link (fchmod refuses O_PATH fds). */
+static void do_chmod(const struct record *r) {
+  const char *path = get_string(r, 4, 0), *rel = root_relative(path);
+  if (rel == NULL) die(STEP_CHMOD, EXDEV, r->index);
+  int fd = open_in_root(*rel ? rel : ".", O_PATH, 0);
+  if (fd < 0) die(STEP_CHMOD, errno, r->index);
+  char proc[64];
+  snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+  int err = chmod(proc, get_u32(r->data) & 07777) < 0 ? errno : 0;
+  close(fd);
+  if (err) die(STEP_CHMOD, err, r->index);
 }
 
 #include "root-data.c"

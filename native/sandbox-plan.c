@@ -58,11 +58,12 @@ static void record_strs(struct buf *plan, unsigned tag, const char *a, const cha
   free(p.p);
 }
 
-static void record_dir(struct buf *plan, uint32_t mode, const char *path) {
+/* DIR and CHMOD: u32 mode, string path. */
+static void record_mode_path(struct buf *plan, unsigned tag, uint32_t mode, const char *path) {
   struct buf p = {0};
   buf_u32(&p, mode);
   buf_str(&p, path);
-  plan_record(plan, TAG_DIR, &p);
+  plan_record(plan, tag, &p);
   free(p.p);
 }
 
@@ -99,10 +100,10 @@ static void mount_record(struct buf *plan, const struct mount *m, const char *ta
   free(p.p);
 }
 
-/* A --dir, --symlink, --file or --bind-data among the mounts (spec.ts keeps them out of the spec: plan.ts rootPaths). */
+/* A --dir, --symlink, --file, --bind-data or --chmod among the mounts (spec.ts keeps them out of the spec: plan.ts rootPaths). */
 static int is_path(const struct mount *m) {
   return strcmp(m->type, "dir") == 0 || strcmp(m->type, "symlink") == 0 || strcmp(m->type, "file") == 0 ||
-         strstr(m->type, "bind-data") != NULL;
+         strstr(m->type, "bind-data") != NULL || strcmp(m->type, "chmod") == 0;
 }
 
 static int has_destination(const struct mounts *ms, const char *path, int trim) {
@@ -184,9 +185,11 @@ static void user_binds(const struct bind *b, int n, const char *cwd, struct moun
       continue;
     }
     if (b[i].kind == BIND_TMPFS) {
-      char data[24];
-      snprintf(data, sizeof data, "mode=%04o", mode); /* spec.ts modeOption */
-      mounts_add(ms, (struct mount){path_resolve("/", b[i].destination), "tmpfs", "tmpfs", strdup(data), MS_NOSUID_ | MS_NODEV_, 0, 0});
+      char data[64];
+      snprintf(data, sizeof data, "mode=%04o%s%s", mode, b[i].size ? ",size=" : "", b[i].size ? b[i].size : ""); /* spec.ts modeOption */
+      char *destination = path_resolve("/", b[i].destination);
+      if (b[i].mode >= 0) mounts_add(ms, (struct mount){destination, "dir", "", "", mode, 0, 0}); /* its parents as --dir's */
+      mounts_add(ms, (struct mount){destination, "tmpfs", "tmpfs", strdup(data), MS_NOSUID_ | MS_NODEV_, 0, 0});
       continue;
     }
     if (b[i].kind == BIND_DIR || b[i].kind == BIND_SYMLINK) {
@@ -225,6 +228,10 @@ static void spec_mounts(const struct plan_input *in, const char *home, struct mo
   }
   user_binds(o->binds, o->nbinds, in->cwd, ms);
   passthrough(o, &in->host, in->uid, ms, own);
+  for (int i = 0; i < o->nchmods; i++) { /* --chmod after every other step */
+    if (o->chmods[i].path[0] != '/') fall_back("a relative --chmod");
+    mounts_add(ms, (struct mount){path_resolve("/", o->chmods[i].path), "chmod", "", "", (uint32_t)o->chmods[i].mode, 0, 0});
+  }
 }
 
 /* plan.ts filesystemSteps: the mounts in order, /dev's devices after /dev, the links after /. */
@@ -232,7 +239,8 @@ static void fs_records(struct buf *plan, const struct mounts *ms, const struct m
   for (int i = 0; i < ms->n; i++) {
     const struct mount *m = &ms->m[i];
     if (is_path(m)) {
-      if (strcmp(m->type, "dir") == 0) record_dir(plan, m->flags, inside(rootfs, m->destination));
+      if (strcmp(m->type, "dir") == 0) record_mode_path(plan, TAG_DIR, m->flags, inside(rootfs, m->destination));
+      else if (strcmp(m->type, "chmod") == 0) record_mode_path(plan, TAG_CHMOD, m->flags, inside(rootfs, m->destination));
       else if (strcmp(m->type, "symlink") == 0) record_strs(plan, TAG_SYMLINK_IN_ROOT, m->source, inside(rootfs, m->destination));
       else record_file(plan, m, inside(rootfs, m->destination));
       continue;

@@ -47,7 +47,8 @@ static const struct {
 } FLAGS[] = {{"--bind", 2}, {"--bind-try", 2}, {"--ro-bind", 2}, {"--ro-bind-try", 2}, {"--dev-bind", 2},
              {"--dev-bind-try", 2}, {"--home", 1}, {"--share-net", 0}, {"--chdir", 1}, {"--setenv", 2},
              {"--unsetenv", 1}, {"--clearenv", 0}, {"--die-with-parent", 0}, {"--socket", 1}, {"--device", 1}, {"--tmpfs", 1},
-             {"--dir", 1}, {"--symlink", 2}, {"--perms", 1}, {"--file", 2}, {"--bind-data", 2}, {"--ro-bind-data", 2}};
+             {"--dir", 1}, {"--symlink", 2}, {"--perms", 1}, {"--file", 2}, {"--bind-data", 2}, {"--ro-bind-data", 2},
+             {"--size", 1}, {"--chmod", 2}};
 
 static void add_socket(struct options *o, const char *name) {
   for (int k = 0; k < SOCKET_KINDS; k++) {
@@ -60,13 +61,25 @@ static void add_socket(struct options *o, const char *name) {
   fall_back("an unknown --socket");
 }
 
-/* --perms OCTAL (argv.ts octal): octal digits, at most 07777; anything else is Node's to word. */
+/* --perms OCTAL, --chmod OCTAL PATH (argv.ts octal): octal digits, at most 07777; anything else is Node's to word. */
 static int octal(const char *s) {
   size_t n = strspn(s, "01234567");
-  if (n == 0 || n > 5 || s[n] != '\0') fall_back("an invalid --perms");
+  if (n == 0 || n > 5 || s[n] != '\0') fall_back("an invalid mode");
   long mode = strtol(s, NULL, 8);
-  if (mode > 07777) fall_back("an invalid --perms");
+  if (mode > 07777) fall_back("an invalid mode");
   return (int)mode;
+}
+
+/* --size BYTES (argv.ts size): decimal digits, 1 to 2^63-1; written back without leading zeros. */
+static const char *tmpfs_size(const char *s) {
+  size_t n = strspn(s, "0123456789");
+  if (n == 0 || n > 20 || s[n] != '\0') fall_back("an invalid --size");
+  errno = 0;
+  unsigned long long bytes = strtoull(s, NULL, 10);
+  if (errno != 0 || bytes == 0 || bytes > 0x7fffffffffffffffULL) fall_back("an invalid --size");
+  char out[24];
+  snprintf(out, sizeof out, "%llu", bytes);
+  return str_cat(out, "", "");
 }
 
 /* The FD of a data flag (argv.ts fdNumber): digits, 3 or more, not taken by an earlier flag. */
@@ -80,15 +93,15 @@ static int fd_number(const struct options *o, const char *s) {
   return fd;
 }
 
-/* One flag and its values (argv.ts apply); `perms` is a --perms right before it, or -1. */
-static void apply(struct options *o, int f, char **v, int perms) {
+/* One flag and its values (argv.ts apply); `perms` and `size` a --perms and --size right before it, or -1 and NULL. */
+static void apply(struct options *o, int f, char **v, int perms, const char *size) {
   const char *flag = FLAGS[f].flag;
   struct bind *b = &o->binds[o->nbinds];
   if (f < 6) *b = (struct bind){.kind = (enum bind_kind)(f / 2), .source = v[0], .destination = v[1], .optional = f % 2, .mode = -1};
   else if (strcmp(flag, "--file") == 0) *b = (struct bind){.kind = BIND_FILE, .destination = v[1], .mode = perms, .fd = fd_number(o, v[0])};
   else if (strcmp(flag, "--bind-data") == 0) *b = (struct bind){.kind = BIND_DATA, .destination = v[1], .mode = perms, .fd = fd_number(o, v[0])};
   else if (strcmp(flag, "--ro-bind-data") == 0) *b = (struct bind){.kind = BIND_RO_DATA, .destination = v[1], .mode = perms, .fd = fd_number(o, v[0])};
-  else if (strcmp(flag, "--tmpfs") == 0) *b = (struct bind){.kind = BIND_TMPFS, .destination = v[0], .mode = perms};
+  else if (strcmp(flag, "--tmpfs") == 0) *b = (struct bind){.kind = BIND_TMPFS, .destination = v[0], .mode = perms, .size = size};
   else if (strcmp(flag, "--dir") == 0) *b = (struct bind){.kind = BIND_DIR, .destination = v[0], .mode = perms};
   else if (strcmp(flag, "--symlink") == 0) *b = (struct bind){.kind = BIND_SYMLINK, .source = v[0], .destination = v[1], .mode = -1};
   if (b->destination != NULL) {
@@ -102,6 +115,7 @@ static void apply(struct options *o, int f, char **v, int perms) {
   else if (strcmp(flag, "--unsetenv") == 0) o->unsetenv[o->nunsetenv++] = v[0];
   else if (strcmp(flag, "--clearenv") == 0) o->clearenv = 1;
   else if (strcmp(flag, "--die-with-parent") == 0) o->die_with_parent = 1;
+  else if (strcmp(flag, "--chmod") == 0) o->chmods[o->nchmods++] = (struct chmod){octal(v[0]), v[1]};
   else if (strcmp(flag, "--socket") == 0) add_socket(o, v[0]);
   else if (strcmp(v[0], "dri") == 0) o->dri = 1;
   else fall_back("an unknown --device");
@@ -112,21 +126,27 @@ void parse_options(char **words, int n, struct options *o) {
   o->binds = calloc((size_t)n + 1, sizeof(struct bind));
   o->setenv = calloc(2 * (size_t)n + 1, sizeof(char *));
   o->unsetenv = calloc((size_t)n + 1, sizeof(char *));
-  if (o->binds == NULL || o->setenv == NULL || o->unsetenv == NULL) fall_back("out of memory");
+  o->chmods = calloc((size_t)n + 1, sizeof(struct chmod));
+  if (o->binds == NULL || o->setenv == NULL || o->unsetenv == NULL || o->chmods == NULL) fall_back("out of memory");
   int i = 0, perms = -1;
+  const char *size = NULL;
   while (i < n && strcmp(words[i], "--") != 0 && strncmp(words[i], "--", 2) == 0) {
     int f = 0, count = (int)(sizeof FLAGS / sizeof FLAGS[0]);
     while (f < count && strcmp(FLAGS[f].flag, words[i]) != 0) f++;
     if (f == count) fall_back("a flag it does not know");
     if (i + 1 + FLAGS[f].values > n) fall_back("a flag without its values");
-    int takes = strcmp(words[i], "--dir") == 0 || strcmp(words[i], "--tmpfs") == 0 || strcmp(words[i], "--file") == 0 ||
-                strstr(words[i], "bind-data") != NULL;
-    if (perms >= 0 && !takes) fall_back("a --perms not before a flag it applies to");
-    if (strcmp(words[i], "--perms") == 0) perms = octal(words[i + 1]);
-    else apply(o, f, words + i + 1, perms), perms = -1;
+    int is_perms = strcmp(words[i], "--perms") == 0, is_size = strcmp(words[i], "--size") == 0;
+    int tmpfs = strcmp(words[i], "--tmpfs") == 0;
+    int takes = strcmp(words[i], "--dir") == 0 || tmpfs || strcmp(words[i], "--file") == 0 || strstr(words[i], "bind-data") != NULL;
+    /* argv.ts checkPending: a modifier given twice, or before a flag it does not apply to */
+    if (perms >= 0 && (is_perms || (!is_size && !takes))) fall_back("a --perms not before a flag it applies to");
+    if (size != NULL && (is_size || (!is_perms && !tmpfs))) fall_back("a --size not before --tmpfs");
+    if (is_perms) perms = octal(words[i + 1]);
+    else if (is_size) size = tmpfs_size(words[i + 1]);
+    else apply(o, f, words + i + 1, perms, size), perms = -1, size = NULL;
     i += 1 + FLAGS[f].values;
   }
-  if (perms >= 0) fall_back("a --perms not before a flag it applies to");
+  if (perms >= 0 || size != NULL) fall_back("a --perms or --size not before a flag it applies to");
   if (i < n && strcmp(words[i], "--") == 0) i++;
   if (i == n) fall_back("no command");
   o->args = words + i;

@@ -35,6 +35,7 @@ struct bind {
   const char *source, *destination;
   int optional;
   int mode;     /* --perms right before it; -1 when none */
+  const char *size; /* --tmpfs: --size right before it, in decimal without leading zeros; NULL when none */
   int fd;       /* the data flags' FD */
   char *bytes;  /* what was read from it (read_data) */
   size_t nbytes;
@@ -53,6 +54,11 @@ struct options {
   int nunsetenv;
   int sockets[SOCKET_KINDS]; /* kinds (index into SOCKET_NAMES) in first-asked order */
   int nsockets;
+  struct chmod {
+    int mode;
+    const char *path;
+  } *chmods; /* --chmod OCTAL PATH, in order: after every other step */
+  int nchmods;
 };
 void parse_options(char **words, int n, struct options *o);
 
@@ -81,7 +87,7 @@ char *path_join(const char *a, const char *b);
 /* One OCI mount of the sandbox's spec, its options already turned into mount(2) flags and data;
    or (type "dir" with its mode as flags, "symlink" with the link's text as source) a --dir or
    --symlink among them; or (type "file", "bind-data", "ro-bind-data": source the bytes read, `bind`
-   their length, flags the mode) a --file or --bind-data. */
+   their length, flags the mode) a --file or --bind-data; or (type "chmod", flags the mode) a --chmod. */
 struct mount {
   const char *destination, *type, *source, *data;
   uint32_t flags;

@@ -55,7 +55,8 @@ enum wire_tag {
   TAG_DIR = 36,          /* u32 mode, string path: mkdir -p inside the root (parents 0755 or less); an existing directory is fine */
   TAG_SYMLINK_IN_ROOT = 37, /* string target, string linkpath: symlink made inside the root (parents made); an identical one is fine */
   TAG_FILE = 38,         /* u32 mode, u32 ops (1 bind, 2 read-only), string path, string bytes (NULs inside allowed): a file inside the root */
-  TAG_MAX = 38,
+  TAG_CHMOD = 39,        /* u32 mode, string path: chmod the path, followed inside the root; it must exist */
+  TAG_MAX = 39,
 };
 
 /*
@@ -106,6 +107,7 @@ static const struct wire_rule wire_rules[TAG_MAX + 1] = {
   [TAG_DIR] = {LEN_STRINGS, 4, 1},
   [TAG_SYMLINK_IN_ROOT] = {LEN_STRINGS, 0, 2},
   [TAG_FILE] = {LEN_STRINGS, 8, 2},
+  [TAG_CHMOD] = {LEN_STRINGS, 4, 1},
 };
 
 /* TAG_MOUNT ops: what to do around mount(2). */
@@ -167,6 +169,7 @@ enum wire_step {
   STEP_CLOSE_FDS = 39, /* closing the fds the helper was not given */
   STEP_DIR = 40,       /* making a DIR record's directory */
   STEP_FILE = 41,      /* making a FILE record's file (or its bind) */
+  STEP_CHMOD = 42,     /* a CHMOD record's chmod */
 };
 
 #endif

@@ -22,5 +22,7 @@ export type FsStep =
   | { kind: 'file'; path: string; mode: number; data: Buffer; bind?: 'rw' | 'ro'; what: string }
   /** A symlink made inside the root (parents made; an identical one is fine); `target` is its text, never followed. */
   | { kind: 'symlink-in-root'; target: string; linkpath: string; what: string }
+  /** chmod of what the path names inside the root (symlinks followed there); it must exist. */
+  | { kind: 'chmod'; path: string; mode: number; what: string }
   | { kind: 'mask'; path: string }
   | { kind: 'readonly'; path: string };

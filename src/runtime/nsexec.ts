@@ -61,6 +61,7 @@ export const STEPS = [
   'close fds',
   'dir',
   'file',
+  'chmod',
 ] as const;
 const MOUNT_OP = { MKDIR: 1, MKFILE: 2, REMOUNT_RO: 4, COPYUP: 8, NO_SYMLINKS: 16 } as const;
 const FILE_OP = { BIND: 1, READONLY: 2 } as const;
@@ -147,6 +148,12 @@ function fsRecord(step: FsStep): WireRecord {
         what: `${step.bind === undefined ? 'make the file' : 'bind the data at'} ${step.what}`,
       };
     }
+    case 'chmod':
+      return {
+        tag: TAG.CHMOD,
+        payload: Buffer.concat([u32(step.mode), str(step.path)]),
+        what: `change the mode of ${step.what} to ${step.mode.toString(8).padStart(4, '0')}`,
+      };
     case 'symlink-in-root':
       return {
         tag: TAG.SYMLINK_IN_ROOT,

@@ -93,7 +93,7 @@ export interface PlanOptions extends Pick<
   rootLinks?: { target: string; path: string }[];
   /**
    * Directories, symlinks and files made inside the root (`hutch sandbox`'s --dir, --symlink,
-   * --file and --bind-data), each
+   * --file, --bind-data and --chmod), each
    * before spec.mounts[at] (after every mount when `at` is their count): among the mounts, in order.
    */
   rootPaths?: RootPath[];
@@ -107,6 +107,7 @@ export type RootPath = { at: number; path: string } & (
   | { kind: 'dir'; mode: number }
   | { kind: 'symlink'; target: string }
   | { kind: 'file'; mode: number; data: Buffer; bind?: 'rw' | 'ro' }
+  | { kind: 'chmod'; mode: number }
 );
 
 const SIGKILL = 9;
@@ -293,7 +294,7 @@ function filesystemSteps(spec: Spec, rootfs: string, host: PlanHost, options: Pl
 
 function rootPathStep(p: RootPath, inside: (path: string) => string): FsStep {
   const path = posix.resolve('/', p.path);
-  if (p.kind === 'dir') return { kind: 'dir', path: inside(path), mode: p.mode, what: path };
+  if (p.kind === 'dir' || p.kind === 'chmod') return { kind: p.kind, path: inside(path), mode: p.mode, what: path };
   if (p.kind === 'file')
     return {
       kind: 'file',

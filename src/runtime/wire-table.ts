@@ -54,6 +54,7 @@ export const WIRE_RECORDS = {
   DIR: { tag: 36, rule: strings(1, 4) },
   SYMLINK_IN_ROOT: { tag: 37, rule: strings(2) },
   FILE: { tag: 38, rule: strings(2, 8) },
+  CHMOD: { tag: 39, rule: strings(1, 4) },
 } as const satisfies Record<string, { tag: number; rule: PayloadRule }>;
 
 export type RecordName = keyof typeof WIRE_RECORDS;

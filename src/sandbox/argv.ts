@@ -20,6 +20,8 @@ export const SANDBOX_FLAGS = {
   '--bind-data': { args: ['FD', 'DST'], help: 'what fd FD holds, in a file bound at DST (mode 0600)' },
   '--ro-bind-data': { args: ['FD', 'DST'], help: 'as --bind-data, read-only' },
   '--perms': { args: ['OCTAL'], help: 'the mode of the next --dir, --tmpfs, --file or --bind-data' },
+  '--size': { args: ['BYTES'], help: 'the size of the next --tmpfs, in bytes' },
+  '--chmod': { args: ['OCTAL', 'PATH'], help: 'set the mode of PATH inside, after every other flag' },
   '--home': { args: ['DIR'], help: 'bind DIR read-write at $HOME (default: an empty tmpfs)' },
   '--share-net': { args: [], help: "share the host's network (default: none, only lo)" },
   '--chdir': { args: ['DIR'], help: 'working directory inside (default: $HOME)' },
@@ -33,9 +35,17 @@ export const SANDBOX_FLAGS = {
 
 type Flag = keyof typeof SANDBOX_FLAGS;
 const BIND_KINDS: Record<string, SandboxBind['kind']> = { bind: 'bind', 'ro-bind': 'ro-bind', 'dev-bind': 'dev-bind' };
-/** The flags --perms may precede (bubblewrap's). */
-const TAKES_PERMS: readonly string[] = ['--dir', '--tmpfs', '--file', '--bind-data', '--ro-bind-data'];
-const PERMS_HINT = `put --perms OCTAL right before one of ${TAKES_PERMS.join(', ')}`;
+/** The flags that only set something of the next flag (bubblewrap's), what that is, and the flags they may precede. */
+const MODIFIERS = {
+  '--perms': { what: 'mode', before: ['--dir', '--tmpfs', '--file', '--bind-data', '--ro-bind-data'] },
+  '--size': { what: 'size', before: ['--tmpfs'] },
+} as const satisfies Partial<Record<Flag, { what: string; before: readonly Flag[] }>>;
+type Modifier = keyof typeof MODIFIERS;
+/** The modifiers given right before a flag: their values as given (checked). */
+interface Pending {
+  '--perms'?: string;
+  '--size'?: string;
+}
 
 /** Parses `hutch sandbox`'s words (after the verb) into options; throws UsageError on a bad one. */
 export function parseSandboxArgs(words: string[]): SandboxOptions {
@@ -49,9 +59,10 @@ export function parseSandboxArgs(words: string[]): SandboxOptions {
     dieWithParent: false,
     sockets: [],
     devices: [],
+    chmod: [],
   };
   let i = 0;
-  let perms: string | undefined; // a --perms not yet taken by the flag after it
+  let pending: Pending = {}; // --perms and --size not yet taken by the flag after them
   while (i < words.length && words[i] !== '--' && words[i]!.startsWith('--')) {
     const flag = words[i] as Flag;
     const spec = SANDBOX_FLAGS[flag] as { args: readonly string[] } | undefined;
@@ -59,34 +70,57 @@ export function parseSandboxArgs(words: string[]): SandboxOptions {
     const values = words.slice(i + 1, i + 1 + spec.args.length);
     if (values.length < spec.args.length)
       throw usage(`${flag} needs ${spec.args.join(' ')}`, `give ${flag} ${spec.args.join(' ')}`);
-    if (perms !== undefined && !TAKES_PERMS.includes(flag))
-      throw usage(`--perms ${perms} is followed by ${flag}, which takes no mode`, PERMS_HINT);
-    if (flag === '--perms') {
-      octal(values[0]!); // checked here: before anything is read or run
-      perms = values[0]!;
+    checkPending(pending, flag);
+    if (flag === '--perms' || flag === '--size') {
+      // checked here: before anything is read or run
+      if (flag === '--size') size(values[0]!);
+      else octal(flag, values[0]!);
+      pending[flag] = values[0]!;
     } else {
-      apply(options, flag, values, perms === undefined ? undefined : octal(perms));
-      perms = undefined;
+      apply(options, flag, values, pending);
+      pending = {};
     }
     i += 1 + spec.args.length;
   }
-  if (perms !== undefined) throw usage(`--perms ${perms} is not followed by a flag it applies to`, PERMS_HINT);
+  checkPending(pending, undefined);
   options.args = words.slice(words[i] === '--' ? i + 1 : i);
   if (options.args.length === 0) throw usage('no command given', 'give one after --, e.g. hutch sandbox -- sh');
   return options;
 }
 
-function apply(options: SandboxOptions, flag: Flag, [a, b]: string[], perms: number | undefined): void {
+/** A --perms or --size waiting must be followed by a flag it applies to (`next`; undefined: the flags ended). */
+function checkPending(pending: Pending, next: Flag | undefined): void {
+  for (const [modifier, { what, before }] of Object.entries(MODIFIERS)) {
+    const given = pending[modifier as Modifier];
+    if (given === undefined) continue;
+    const hint = `put ${modifier} right before ${before.length > 1 ? 'one of ' : ''}${before.join(', ')}`;
+    if (next === undefined) throw usage(`${modifier} ${given} is not followed by a flag it applies to`, hint);
+    if (next === modifier) throw usage(`${modifier} ${given} is followed by ${next}: one flag takes one ${what}`, hint);
+    if (!(next in MODIFIERS) && !(before as readonly string[]).includes(next))
+      throw usage(`${modifier} ${given} is followed by ${next}, which takes no ${what}`, hint);
+  }
+}
+
+function apply(options: SandboxOptions, flag: Flag, [a, b]: string[], pending: Pending): void {
   const bind = /^--(bind|ro-bind|dev-bind)(-try)?$/.exec(flag);
   if (bind !== null) {
     options.binds.push({ kind: BIND_KINDS[bind[1]!]!, source: a!, destination: b!, optional: bind[2] !== undefined });
     return;
   }
-  const mode = perms === undefined ? {} : { mode: perms };
+  const perms = pending['--perms'];
+  const mode = perms === undefined ? {} : { mode: octal('--perms', perms) };
   const data = /^--(file|bind-data|ro-bind-data)$/.exec(flag);
   if (data !== null)
     options.binds.push({ kind: data[1] as 'file', fd: fdNumber(options, flag, a!), destination: b!, ...mode });
-  else if (flag === '--tmpfs') options.binds.push({ kind: 'tmpfs', destination: a!, ...mode });
+  else if (flag === '--tmpfs') {
+    const bytes = pending['--size'];
+    options.binds.push({
+      kind: 'tmpfs',
+      destination: a!,
+      ...mode,
+      ...(bytes === undefined ? {} : { size: size(bytes) }),
+    });
+  } else if (flag === '--chmod') options.chmod.push({ mode: octal(flag, a!), path: b! });
   else if (flag === '--dir') options.binds.push({ kind: 'dir', destination: a!, ...mode });
   else if (flag === '--symlink') options.binds.push({ kind: 'symlink', target: a!, destination: b! });
   else if (flag === '--home') options.home = a;
@@ -100,13 +134,26 @@ function apply(options: SandboxOptions, flag: Flag, [a, b]: string[], perms: num
   else if (flag === '--device') options.devices.push(oneOf(flag, a!, DEVICE_KINDS));
 }
 
-/** --perms OCTAL: octal digits, at most 07777 (bubblewrap's rule). */
-function octal(value: string): number {
+/** --perms OCTAL, --chmod OCTAL PATH: octal digits, at most 07777 (bubblewrap's rule). */
+function octal(flag: string, value: string): number {
   if (!/^[0-7]{1,5}$/.test(value) || parseInt(value, 8) > 0o7777)
-    throw new UsageError('SANDBOX_FLAG_VALUE', `invalid --perms ${value}: not an octal mode of at most 07777`, {
-      hint: 'give the mode in octal, e.g. --perms 0700',
+    throw new UsageError('SANDBOX_FLAG_VALUE', `invalid ${flag} ${value}: not an octal mode of at most 07777`, {
+      hint: `give the mode in octal, e.g. ${flag} 0700`,
     });
   return parseInt(value, 8);
+}
+
+/** The largest --size: bubblewrap's (half the address space of 64 bits). */
+const SIZE_MAX = (1n << 63n) - 1n;
+
+/** --size BYTES: a decimal number of bytes, 1 to 2^63-1 (bubblewrap's limits), without its leading zeros. */
+function size(value: string): string {
+  const bytes = /^[0-9]{1,20}$/.test(value) ? BigInt(value) : 0n;
+  if (bytes === 0n || bytes > SIZE_MAX)
+    throw new UsageError('SANDBOX_FLAG_VALUE', `invalid --size ${value}: not a number of bytes from 1 to ${SIZE_MAX}`, {
+      hint: 'give the size in bytes, in decimal, e.g. --size 10485760 (10 MiB)',
+    });
+  return String(bytes);
 }
 
 /**

@@ -13,6 +13,8 @@ export interface SandboxTmpfs {
   destination: string;
   /** --perms before it. */
   mode?: number;
+  /** --size before it: bytes, in decimal without leading zeros (the mount's size=). */
+  size?: string;
 }
 
 /** --dir DST: a directory (and its missing parents, mode 0755 or --perms) made inside the sandbox's root. */
@@ -64,4 +66,6 @@ export interface SandboxOptions {
   dieWithParent: boolean;
   sockets: SocketKind[];
   devices: DeviceKind[];
+  /** --chmod OCTAL PATH, in command-line order: done after every other step, PATH resolved inside the root. */
+  chmod: { mode: number; path: string }[];
 }

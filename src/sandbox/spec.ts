@@ -4,7 +4,7 @@ import type { RootPath } from '../runtime/plan.js';
 import type { Mount, Seccomp, Spec } from '../runtime/spec.js';
 import { sandboxEnv } from './env.js';
 import { SANDBOX_DATA_MAX } from './data.js';
-import type { SandboxData, SandboxFsFlag, SandboxOptions } from './options.js';
+import type { SandboxData, SandboxFsFlag, SandboxOptions, SandboxTmpfs } from './options.js';
 import { deviceMounts, socketMounts } from './sockets.js';
 
 /** What the sandbox reads of the host: given as answers so that the spec stays a pure function. */
@@ -123,6 +123,14 @@ function sandboxMounts(
     if ('kind' in entry) rootPaths.push({ ...entry, at: mounts.length });
     else mounts.push(entry);
   mounts.push(...sockets, ...deviceMounts(options.devices, host.exists));
+  // --chmod after every other step (its PATH may be made by any of them); bubblewrap's go in argument order.
+  for (const c of options.chmod)
+    rootPaths.push({
+      kind: 'chmod',
+      path: absolute(c.path, `--chmod ${c.mode.toString(8).padStart(4, '0')}`),
+      mode: c.mode,
+      at: mounts.length,
+    });
   return { mounts, rootLinks, rootPaths };
 }
 
@@ -193,9 +201,8 @@ function userBinds(binds: SandboxFsFlag[], host: SandboxHost): (Mount | PathEntr
       continue;
     }
     if (b.kind === 'tmpfs') {
-      const destination = absolute(b.destination, '--tmpfs');
-      const options = ['nosuid', 'nodev', modeOption(b.mode ?? 0o755)];
-      mounts.push({ depth: depth(destination), mount: { destination, type: 'tmpfs', source: 'tmpfs', options } });
+      for (const entry of tmpfsEntries(b))
+        mounts.push({ depth: depth('kind' in entry ? entry.path : entry.destination), mount: entry });
       continue;
     }
     const source = posix.resolve(host.cwd, b.source);
@@ -210,6 +217,18 @@ function userBinds(binds: SandboxFsFlag[], host: SandboxHost): (Mount | PathEntr
     mounts.push({ depth: depth(destination), mount: bind(source, destination, options) });
   }
   return mounts.sort((a, b) => a.depth - b.depth).map((m) => m.mount);
+}
+
+/**
+ * --tmpfs DST: its mount (mode 0755 or --perms, size= with --size); with --perms, its mount point
+ * made first as --dir makes it, so that the parents made for it are narrowed as bubblewrap's.
+ */
+function tmpfsEntries(b: SandboxTmpfs): (Mount | PathEntry)[] {
+  const destination = absolute(b.destination, '--tmpfs');
+  const size = b.size === undefined ? [] : [`size=${b.size}`];
+  const options = ['nosuid', 'nodev', modeOption(b.mode ?? 0o755), ...size];
+  const mount: Mount = { destination, type: 'tmpfs', source: 'tmpfs', options };
+  return b.mode === undefined ? [mount] : [{ kind: 'dir', path: destination, mode: b.mode }, mount];
 }
 
 function bind(source: string, destination: string, options: string[]): Mount {

@@ -11,10 +11,7 @@ const LOCK_NB = 4;
  * drops the lock when its holder dies, so a held lock means a live owner.
  */
 export function tryLock(path: string): number | undefined {
-  const fd = openSync(path, 'a');
-  if (flock(fd, LOCK_EX | LOCK_NB) === 0) return fd;
-  closeSync(fd);
-  return undefined;
+  return lockOrClose(openSync(path, 'a'));
 }
 
 /**
@@ -30,6 +27,11 @@ export function tryLockExisting(path: string): number | undefined {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw error;
   }
+  return lockOrClose(fd);
+}
+
+/** The flock without waiting on an open fd: the fd when taken, else closed and undefined. */
+function lockOrClose(fd: number): number | undefined {
   if (flock(fd, LOCK_EX | LOCK_NB) === 0) return fd;
   closeSync(fd);
   return undefined;

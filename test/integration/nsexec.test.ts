@@ -1,6 +1,6 @@
 // hutch-nsexec refuses a bad plan before it clones anything, naming the step on fd 5.
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { chmodSync, existsSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
 import { expect, it } from 'vitest';
 import { encodePlan, helperPath, spawnHelper, STEPS, TAG } from '../../src/runtime/nsexec.js';
@@ -124,7 +124,7 @@ it('checks the strings of every record before it clones (a mount whose fourth st
   expect(r).toMatchObject({ status: 125, step: 'parse plan', record: encodePlan(plan).what.length });
 });
 
-it('makes no DIR or FILE path outside the root: a path not under ROOTFS (here none) fails with EXDEV', async () => {
+it('makes no DIR or FILE path outside the root, nor chmods one: a path not under ROOTFS (here none) fails with EXDEV', async () => {
   const path = `/tmp/hutch-exdev-${process.pid}`;
   for (const step of [
     { kind: 'dir', path, mode: 0o755, what: path },
@@ -137,5 +137,22 @@ it('makes no DIR or FILE path outside the root: a path not under ROOTFS (here no
     await expect(helper.ready()).rejects.toMatchObject({ step: step.kind, errno: 18 /* EXDEV */ });
     await helper.exited();
     expect(existsSync(path)).toBe(false);
+  }
+  // CHMOD changes nothing outside the root either: here a file that is there.
+  writeFileSync(path, '');
+  chmodSync(path, 0o600);
+  try {
+    const helper = spawnHelper({ ...plan, fs: [{ kind: 'chmod', path, mode: 0o777, what: path }] }, [
+      'ignore',
+      'ignore',
+      'ignore',
+    ]);
+    await helper.cloned();
+    helper.mapped();
+    await expect(helper.ready()).rejects.toMatchObject({ step: 'chmod', errno: 18 /* EXDEV */ });
+    await helper.exited();
+    expect(statSync(path).mode & 0o7777).toBe(0o600);
+  } finally {
+    rmSync(path);
   }
 });

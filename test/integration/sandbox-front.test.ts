@@ -116,6 +116,33 @@ function rows(): Row[] {
       ],
       fds: ['a\0b\n', 'host\n', '', 'é ✓'],
     },
+    {
+      name: '--size before --tmpfs, with --perms either side, leading zeros, the largest size; --perms before --tmpfs; --chmod last',
+      args: [
+        ...[
+          '--size',
+          '0100000',
+          '--tmpfs',
+          '/s',
+          '--perms',
+          '0700',
+          '--size',
+          '9223372036854775807',
+          '--tmpfs',
+          '/a/b',
+        ],
+        ...['--size', '1', '--perms', '1777', '--tmpfs', '/a/c', '--tmpfs', '/a', '--bind', 'src', '/a/b/in'],
+        ...['--chmod', '0700', '/q', '--dir', '/q/r/s/t', 'true'],
+      ],
+    },
+    {
+      name: '--chmod: in order, after every other path, bind, socket and device; `..`, the root, a trailing slash',
+      args: [
+        ...['--chmod', '0700', '/w/d', '--dir', '/w/d', '--tmpfs', '/w', '--chmod', '1777', '/../w/../w/'],
+        ...['--socket', 'wayland', '--chmod', '0', '/', '--chmod', '7777', '/w/d', '--symlink', 'd', '/w/l', 'true'],
+      ],
+      env: { ...base, WAYLAND_DISPLAY: 'wayland-9' },
+    },
     { name: '--home and --chdir', args: ['--home', 'src', '--chdir', '/x/../tmp/', 'true'] },
     {
       name: '--share-net, --clearenv, --setenv (HOME too) and --unsetenv, --die-with-parent',

@@ -117,6 +117,11 @@ describe('the page drop settings', () => {
     expect(warned).toEqual([expect.stringMatching(/^cannot load \/nonexistent\/x\.so: .*keeps its start-up pages/)]);
     warned.length = 0; // not built: never a dlopen of a path relative to the working folder
     expect(startPageDrops({ keep: false, idleMs: 1000 }, (l) => warned.push(l), 'native/x.so')).toBeUndefined();
-    expect(warned).toEqual([expect.stringMatching(/^cannot load native\/x\.so: it is not built/)]);
+    expect(warned).toEqual([
+      expect.stringMatching(/^cannot load native\/x\.so: a library path that is not absolute is never loaded/),
+    ]);
+    warned.length = 0; // not found in hutch's own folder
+    expect(startPageDrops({ keep: false, idleMs: 1000 }, (l) => warned.push(l), undefined)).toBeUndefined();
+    expect(warned).toEqual([expect.stringMatching(/^cannot load native\/hutch-fs-pages\.so: it is not built/)]);
   });
 });

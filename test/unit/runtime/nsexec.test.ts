@@ -70,6 +70,7 @@ const everything: HelperPlan = {
     { kind: 'dir', path: '/r/run/user/1', mode: 0o700, what: '/run/user/1' },
     { kind: 'file', path: '/r/etc/x', mode: 0o640, data: Buffer.from('a\0b'), bind: 'ro', what: '/etc/x' },
     { kind: 'symlink-in-root', target: 'usr/lib', linkpath: '/r/lib64', what: '/lib64 -> usr/lib' },
+    { kind: 'chmod', path: '/r/run/user/1', mode: 0o750, what: '/run/user/1' },
     { kind: 'mask', path: '/r/proc/kcore' },
     { kind: 'readonly', path: '/r/proc/sys' },
     { kind: 'sysctl', key: 'net.ipv4.ip_forward', path: 'proc/sys/net/ipv4/ip_forward', value: '1' },

@@ -124,6 +124,7 @@ describe('sandboxSpec', () => {
     const paths = rootPaths.map(({ at: _, ...p }) => ('data' in p ? { ...p, data: p.data.toString('hex') } : p));
     expect(paths).toEqual([
       { kind: 'dir', path: '/d', mode: 0o700 },
+      { kind: 'dir', path: '/t', mode: 0o1777 }, // --perms before --tmpfs: its parents made as --dir's
       { kind: 'file', path: '/f', mode: 0o666, data: '03'.repeat(300) },
       { kind: 'file', path: '/b', mode: 0o600, data: '05'.repeat(500), bind: 'rw' },
       { kind: 'file', path: '/etc/x', mode: 0o640, data: '04'.repeat(400), bind: 'ro' },
@@ -139,6 +140,60 @@ describe('sandboxSpec', () => {
       [['--file', '3', '/x', '--bind-data', '3', '/y'], /an earlier flag reads that fd already/],
     ] as const)
       expect(() => parseSandboxArgs([...bad, 'true'])).toThrow(message);
+  });
+
+  it('--size: size= on the next --tmpfs only, with or after --perms; bubblewrap`s limits; decimal only', () => {
+    const words = ['--size', '0100000', '--perms', '0700', '--tmpfs', '/s', '--tmpfs', '/u', '--perms', '0750'];
+    words.push('--size', '9223372036854775807', '--tmpfs', '/v', 'true');
+    const { spec } = sandboxSpec(parseSandboxArgs(words), '/r', host());
+    const tmpfs = spec.mounts!.filter((m) => ['/s', '/u', '/v'].includes(m.destination));
+    expect(tmpfs.map((m) => m.options!.slice(2))).toEqual([
+      ['mode=0700', 'size=100000'],
+      ['mode=0755'],
+      ['mode=0750', 'size=9223372036854775807'],
+    ]);
+    for (const [bad, message] of [
+      [['--size', '0', '--tmpfs', '/t'], /invalid --size 0: not a number of bytes from 1 to 9223372036854775807/],
+      [['--size', '9223372036854775808', '--tmpfs', '/t'], /invalid --size 9223372036854775808/],
+      [['--size', '1k', '--tmpfs', '/t'], /invalid --size 1k/],
+      [['--size', '0x10', '--tmpfs', '/t'], /invalid --size 0x10/],
+      [['--size', '10', '--dir', '/d'], /--size 10 is followed by --dir, which takes no size/],
+      [['--size', '10', '--perms', '0700', '--dir', '/d'], /--size 10 is followed by --dir/],
+      [['--size', '1', '--size', '2', '--tmpfs', '/t'], /--size 1 is followed by --size: one flag takes one size/],
+      [['--tmpfs', '/t', '--size', '10'], /--size 10 is not followed by a flag it applies to/],
+      [['--perms', '0700', '--size', '10', '--file', '3', '/f'], /--size 10 is followed by --file/],
+    ] as const)
+      expect(() => parseSandboxArgs([...bad, 'true'])).toThrow(message);
+  });
+
+  it('--chmod: after every other path and mount, in order; an octal of at most 07777, an absolute PATH', () => {
+    const words = ['--chmod', '0700', '/w/d', '--dir', '/w/d', '--tmpfs', '/w', '--chmod', '1777', '/../w/../w'];
+    const { spec, rootPaths } = sandboxSpec(parseSandboxArgs([...words, '--device', 'dri', 'true']), '/r', host());
+    const at = spec.mounts!.length;
+    expect(spec.mounts!.at(-1)!.destination).toBe('/dev/dri'); // after the devices too
+    expect(rootPaths.filter((p) => p.kind === 'chmod')).toEqual([
+      { kind: 'chmod', path: '/w/d', mode: 0o700, at },
+      { kind: 'chmod', path: '/w', mode: 0o1777, at },
+    ]);
+    const fs = planFromSpec(spec, { isDirectory: () => true }, { rootPaths }).fs;
+    const steps = fs.map((s) => (s.kind === 'mount' ? s.target : 'path' in s ? `${s.kind} ${s.path}` : s.kind));
+    expect(steps.slice(steps.indexOf('/r/dev/dri'), steps.indexOf('mask /r/proc/acpi'))).toEqual([
+      '/r/dev/dri',
+      'chmod /r/w/d',
+      'chmod /r/w',
+    ]);
+    expect(fs).toContainEqual({ kind: 'chmod', path: '/r/w', mode: 0o1777, what: '/w' });
+    for (const [bad, message] of [
+      [['--chmod', '0800', '/x'], /invalid --chmod 0800: not an octal mode of at most 07777/],
+      [['--chmod', '17777', '/x'], /invalid --chmod 17777/],
+      [['--perms', '0700', '--chmod', '0700', '/x'], /--perms 0700 is followed by --chmod, which takes no mode/],
+      [['--size', '10', '--chmod', '0700', '/x'], /--size 10 is followed by --chmod/],
+      [['--chmod', '0700'], /--chmod needs OCTAL PATH/],
+    ] as const)
+      expect(() => parseSandboxArgs(bad.length > 2 ? [...bad, 'true'] : [...bad])).toThrow(message);
+    expect(() => sandboxSpec(parseSandboxArgs(['--chmod', '0700', 'x', 'true']), '/r', host())).toThrow(
+      /cannot use --chmod 0700 x: a path inside the sandbox must be absolute/,
+    );
   });
 
   it('skips a missing -try source and refuses a missing plain one or a relative destination', () => {
