@@ -13,6 +13,7 @@ import { Union } from './union.js';
 import { entryCommand } from '../src/sys/entry-points.js';
 import { readReadyLine } from '../src/sys/ready-line.js';
 import { pageDropSettings, pagesLibraryPath, startPageDrops } from './pages.js';
+import { trace } from '../src/sys/trace.js';
 
 /**
  * bin/hutch-fs: mounts a union and serves it. Without -f it starts itself in the foreground as
@@ -20,6 +21,7 @@ import { pageDropSettings, pagesLibraryPath, startPageDrops } from './pages.js';
  * for the mount program to exit). The child reports "ok" or its error on fd 3.
  */
 export async function main(argv: string[]): Promise<number> {
+  trace('fs main');
   let opts: FsOptions;
   try {
     opts = parseFsArgs(argv, process.cwd());
@@ -65,6 +67,7 @@ export function serve(opts: FsOptions): number {
       opts.debug,
     );
     union.invalidate = (id) => session.invalidate(id);
+    trace('fs mounted');
     if (ready !== undefined) {
       writeSync(ready, 'ok\n');
       closeSync(ready);

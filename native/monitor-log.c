@@ -46,17 +46,19 @@ static void split(struct stream *s, int log_fd) {
   }
 }
 
-/* Reads what the stream has (its fd is non-blocking); at its end, logs the rest and closes it. */
-void log_read(struct stream *s, int log_fd) {
+/* Reads what the stream has (its fd is non-blocking); at its end, logs the rest and closes it.
+ * Returns whether it read anything. */
+int log_read(struct stream *s, int log_fd) {
   ssize_t n = read(s->fd, s->pending + s->len, READ_CHUNK);
-  if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+  if (n < 0 && (errno == EAGAIN || errno == EINTR)) return 0;
   if (n <= 0) {
     if (n < 0 && errno != EIO) log_error(s->name); /* EIO: a terminal whose other side closed */
     log_end(s, log_fd);
-    return;
+    return 0;
   }
   s->len += (size_t)n;
   split(s, log_fd);
+  return 1;
 }
 
 void log_end(struct stream *s, int log_fd) {

@@ -27,7 +27,7 @@
 #define MAX_CLIENTS 16
 #define MAX_INPUT (16 << 20)
 
-static struct handover h = { -1, -1, -1, -1, 0, 0, 0, 0, NULL, NULL };
+static struct handover h = { -1, -1, -1, -1, -1, 0, 0, 0, 0, NULL, NULL };
 static struct stream out = { .fd = -1, .name = "stdout" }, err = { .fd = -1, .name = "stderr" };
 static int controls[MAX_CLIENTS], attaches[MAX_CLIENTS];
 static char *input;
@@ -49,6 +49,7 @@ static int parse(int argc, char **argv) {
     else if (!strcmp(k, "control")) h.control = (int)n;
     else if (!strcmp(k, "attach")) h.attach = (int)n;
     else if (!strcmp(k, "stdin")) h.stdin_fd = (int)n;
+    else if (!strcmp(k, "slave")) h.slave = (int)n;
     else if (!strcmp(k, "helper")) h.helper = (pid_t)n;
     else if (!strcmp(k, "container")) h.container = (pid_t)n;
     else if (!strcmp(k, "holder")) h.holder = (pid_t)n;
@@ -122,6 +123,18 @@ static void give_input(void) {
   input_len -= (size_t)n;
 }
 
+/* The container is reaped: its terminal holds the rest of what it wrote, read here without
+ * waiting (conmon's rule). The slave held until now kept the master from reading EIO early, and
+ * a process that kept the terminal open (a child outside the container's PID namespace) is not
+ * waited for. */
+static void end_terminal(void) {
+  while (out.fd >= 0 && log_read(&out, h.log)) {
+  }
+  log_end(&out, h.log);
+  close(h.slave);
+  h.slave = -1;
+}
+
 static int watch(struct pollfd *p, int n, int fd, short events) {
   if (fd < 0) return n;
   p[n].fd = fd;
@@ -139,6 +152,10 @@ static short ready(const struct pollfd *p, int n, int fd) {
 static void serve(int sigfd) {
   struct pollfd p[6 + 2 * MAX_CLIENTS];
   while (exit_code < 0 || out.fd >= 0 || err.fd >= 0) {
+    if (exit_code >= 0 && h.slave >= 0) {
+      end_terminal();
+      continue; /* the loop may be over */
+    }
     int n = watch(p, 0, sigfd, POLLIN);
     n = watch(p, n, out.fd, POLLIN);
     n = watch(p, n, err.fd, POLLIN);
@@ -197,6 +214,7 @@ int main(int argc, char **argv) {
     if (waitpid(h.helper, NULL, 0) < 0) log_error("wait for the container");
     exit_code = 137;
   }
+  if (h.slave >= 0) end_terminal();
   log_end(&out, h.log);
   log_end(&err, h.log);
   if (h.attach_path != NULL) unlink(h.attach_path);

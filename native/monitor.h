@@ -21,13 +21,14 @@ struct stream {
 /* Everything the Node monitor handed over (argv), see src/engine/monitor/handover.ts. */
 struct handover {
   int log, control, attach, stdin_fd;
+  int slave; /* a terminal: a slave of its pty, held until the container is reaped */
   pid_t helper, container, holder_helper, holder;
   const char *attach_path;
   char **finish; /* the Node command that finishes the run; exit code and failure are appended */
 };
 
 void log_error(const char *step);
-void log_read(struct stream *s, int log_fd);
+int log_read(struct stream *s, int log_fd);
 void log_end(struct stream *s, int log_fd);
 void stop_children(pid_t last);
 void exec_finish(char **finish, int exit_code, const char *failure);

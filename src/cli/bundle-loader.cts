@@ -12,7 +12,17 @@
  * CommonJS (.cts) and standalone on purpose: it runs before anything else is loaded.
  * Usage: require('.../bundle-loader.cjs').runBundle('cli'), or `node bundle-loader.cjs NAME ARGS...`.
  */
-import { lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { createRequire, wrap } from 'node:module';
 import { join } from 'node:path';
 import { Script } from 'node:vm';
@@ -24,6 +34,7 @@ const CACHE_ENV = 'HUTCH_CODE_CACHE_DIR';
 const RUNTIME_VERBS = /^(create|run|start|state|kill|delete|exec|ps|list|features|spec|update)$/;
 
 export function runBundle(name: string): void {
+  trace(`load ${name}`);
   const file = join(__dirname, '..', '..', 'bundle', `${name}.cjs`);
   let source: string;
   try {
@@ -42,6 +53,7 @@ export function runBundle(name: string): void {
     // no cache yet
   }
   const script = new Script(wrap(source), { filename: file, cachedData: cached });
+  trace('compiled');
   const stale = cacheFile !== undefined && (cached === undefined || script.cachedDataRejected === true);
   // The CLI's cache is written at exit, with everything the command compiled; the monitor's once
   // loaded (it ends by a signal). The FUSE daemon's thread blocks in libfuse from its first tick,
@@ -57,7 +69,14 @@ export function runBundle(name: string): void {
     file,
     join(file, '..'),
   );
+  trace('evaluated');
   if (stale && !atExit) writeCache(cacheFile, script);
+}
+
+/** HUTCH_TRACE's lines of the loader (src/sys/trace.ts writes the rest; this file imports nothing of hutch). */
+function trace(step: string): void {
+  const file = process.env.HUTCH_TRACE;
+  if (file) appendFileSync(file, `${(performance.timeOrigin + performance.now()).toFixed(1)} ${process.pid} ${step}\n`);
 }
 
 /**

@@ -3,9 +3,11 @@ import { loadCommands, verbs } from './commands/index.js';
 import { earlyRuntimeAnswer, HUTCH_VERSION, reorderRuntimeArgv } from './runtime/argv.js';
 import { HutchCli } from './help.js';
 import { renderSyntaxProblem, syntaxProblem } from './syntax-error.js';
+import { trace } from '../sys/trace.js';
 
 /** The `hutch` entry point: builds the CLI from the command list and returns its exit status. */
 export async function main(argv: string[]): Promise<number> {
+  trace('cli main');
   const early = argv[0] === 'runtime' ? earlyRuntimeAnswer(argv.slice(1), HUTCH_VERSION) : undefined;
   if (early !== undefined) {
     process.stdout.write(early.stdout);
@@ -29,6 +31,7 @@ export async function main(argv: string[]): Promise<number> {
     // clipanion would print usage errors to stdout and exit 1; podman and docker exit 125.
     return renderSyntaxProblem(syntaxProblem(error, argv, cli, commands), process.stderr);
   }
+  trace('cli parsed');
   return cli.run(command, Cli.defaultContext);
 }
 

@@ -5,9 +5,13 @@
  * or lets it go on with SIGCONT). Unset (every real use), faultPoint does nothing.
  * The steps of `hutch run` are listed in docs/testing.md.
  */
+import { trace } from './trace.js';
+
 const faults = parse(process.env.HUTCH_FAULT);
 
+/** A named step of a run: a fault may be injected here, and it is a line of the trace (trace.ts). */
 export function faultPoint(step: string): void {
+  trace(step);
   const action = faults?.get(step);
   if (action === 'kill') process.kill(process.pid, 'SIGKILL');
   else if (action === 'stop') process.kill(process.pid, 'SIGSTOP');

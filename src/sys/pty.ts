@@ -1,6 +1,10 @@
+import { readSync } from 'node:fs';
 import { check, libcFunction } from './libc.js';
 
-/** Pseudo-terminal calls Node lacks: openpty, and the window size of a terminal (tty_ioctl(4)). */
+/**
+ * Pseudo-terminal calls Node lacks: openpty, the window size of a terminal (tty_ioctl(4)), the
+ * slave of a master, and a read of a master without waiting.
+ */
 export interface WindowSize {
   rows: number;
   cols: number;
@@ -10,6 +14,15 @@ const openptyFn = libcFunction('int openpty(_Out_ int *master, _Out_ int *slave,
 const ioctlBuf = libcFunction('int ioctl(int fd, unsigned long request, void *arg)');
 const TIOCGWINSZ = 0x5413;
 const TIOCSWINSZ = 0x5414;
+const ioctlInt = libcFunction('int ioctl(int fd, unsigned long request, int arg)');
+const fcntlInt = libcFunction('int fcntl(int fd, int cmd, int arg)');
+const TIOCGPTPEER = 0x5441;
+const O_RDWR = 0o2;
+const O_NOCTTY = 0o400;
+const O_NONBLOCK = 0o4000;
+const O_CLOEXEC = 0o2000000;
+const F_GETFL = 3;
+const F_SETFL = 4;
 
 /** Opens a new pty pair; both fds are the caller's to close. */
 export function openpty(size?: WindowSize): { master: number; slave: number } {
@@ -33,4 +46,36 @@ export function setWindowSize(fd: number, size: WindowSize): void {
   buf.writeUInt16LE(size.rows, 0);
   buf.writeUInt16LE(size.cols, 2);
   check('ioctl TIOCSWINSZ', ioctlBuf(fd, TIOCSWINSZ, buf));
+}
+
+/**
+ * Opens a slave of pty `master` (TIOCGPTPEER: through the master's own devpts, whichever mount
+ * namespace it lives in), close-on-exec and never the caller's controlling terminal. While one is
+ * open the master never reads EIO nor polls POLLHUP: its reader decides where the output ends.
+ */
+export function openPeer(master: number): number {
+  return check('ioctl TIOCGPTPEER', ioctlInt(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC));
+}
+
+/**
+ * Reads everything pty `master` holds now, without waiting (the fd turns non-blocking), passing
+ * each piece to `onChunk`; ends at EAGAIN (nothing more, the slave held) or EIO (no slave left).
+ * The kernel moves what the slave wrote into the master's buffer before it says EAGAIN.
+ */
+export function readPending(master: number, onChunk: (chunk: Buffer) => void): void {
+  const flags = check('fcntl F_GETFL', fcntlInt(master, F_GETFL, 0));
+  check('fcntl F_SETFL', fcntlInt(master, F_SETFL, flags | O_NONBLOCK));
+  const buf = Buffer.alloc(65536);
+  for (;;) {
+    let n: number;
+    try {
+      n = readSync(master, buf, 0, buf.length, null);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'EAGAIN' || code === 'EIO') return;
+      throw error;
+    }
+    if (n === 0) return;
+    onChunk(Buffer.from(buf.subarray(0, n)));
+  }
 }

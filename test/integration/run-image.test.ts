@@ -143,6 +143,31 @@ describe('the union filesystem', () => {
   });
 });
 
+it('HUTCH_TRACE: the CLI and the union daemon write their steps (docs/startup.md)', async () => {
+  const file = join(box.dir, 'trace');
+  const r = await run(['--network', 'none', IMAGE, 'true'], { HUTCH_TRACE: file });
+  expect(r.stderr).toBe('');
+  const steps = new Map<string, string[]>();
+  for (const [, pid, ...step] of readFileSync(file, 'utf8')
+    .trimEnd()
+    .split('\n')
+    .map((l) => l.split(' ')))
+    steps.set(pid!, [...(steps.get(pid!) ?? []), step.join(' ')]);
+  const cli = [...steps.values()].find((s) => s.includes('cli main'))!;
+  expect(
+    cli.filter((s) => ['cli main', 'cli parsed', 'blueprint', 'holder spawn', 'union mounted', 'exited'].includes(s)),
+  ).toEqual(['cli main', 'cli parsed', 'blueprint', 'holder spawn', 'union mounted', 'exited']);
+  expect(cli).toContain('load cli');
+  const daemon = [...steps.values()].find((s) => s.includes('fs main'))!;
+  expect(daemon.filter((s) => s !== 'start')).toEqual([
+    'load fuseDaemon',
+    'compiled',
+    'fs main',
+    'evaluated',
+    'fs mounted',
+  ]);
+});
+
 describe('networking and resources through run', () => {
   it('publishes a port: busybox httpd answers a client on the host', async () => {
     requires('slirp4netns', 'tun');

@@ -1,6 +1,6 @@
 // hutch run's I/O: stdin, a real pseudo-terminal with its window size, and signals reaching the command.
 import { execFileSync } from 'node:child_process';
-import { closeSync, openSync, readdirSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { ReadStream } from 'node:tty';
 import { execa } from 'execa';
@@ -8,6 +8,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { openpty, setWindowSize } from '../../src/sys/pty.js';
 import { requires } from '../helpers/host.js';
 import { fdStdio, HUTCH, hutch } from '../helpers/hutch-cli.js';
+import { until } from '../helpers/netns.js';
+import { alive, processTree } from '../helpers/process-tree.js';
 import { containerTest } from '../helpers/container-test.js';
 
 const t = containerTest();
@@ -159,6 +161,60 @@ describe('terminal', () => {
     const r = await hutch(runArgs(['-t'], 'test -t 1 && echo on-a-tty'));
     expect(r.exitCode).toBe(0);
     expect(String(r.stdout).replace(/\r/g, '')).toBe('on-a-tty');
+  });
+
+  it('-t relays a large output whole into a pipe before hutch exits (run ends with process.exit)', async () => {
+    const r = await hutch(runArgs(['-t'], "head -c 2000000 /dev/zero | tr '\\0' a"));
+    expect(r.exitCode, String(r.stderr)).toBe(0);
+    expect(String(r.stdout)).toBe('a'.repeat(2_000_000));
+  });
+
+  // The pty holds ~8 KiB its reader has not read; the container ends (its slave closed) while hutch
+  // is stopped. libuv ended the stream at the first short read (~4 KiB) after that hang-up.
+  it('-t passes on what the pty still held when the container ended while hutch was not reading', async () => {
+    const dir = join(t.box.dir, 'x');
+    mkdirSync(dir);
+    const script = 'touch /x/ready; until [ -e /x/go ]; do sleep 0.1; done; head -c 8000 /dev/zero | tr "\\0" a';
+    const child = hutch(runArgs(['-t', '-v', `${dir}:/x`], script));
+    await until(() => existsSync(join(dir, 'ready')));
+    const container = processTree(child.pid!).find((p) => p.command.startsWith('sh -c touch /x/ready'))!;
+    process.kill(child.pid!, 'SIGSTOP');
+    try {
+      writeFileSync(join(dir, 'go'), '');
+      await until(() => !alive(container)); // PID 1 ended last: the output is in the pty, its slave closed
+    } finally {
+      process.kill(child.pid!, 'SIGCONT');
+    }
+    const r = await child;
+    expect(r.exitCode, String(r.stderr)).toBe(0);
+    expect(String(r.stdout)).toBe('a'.repeat(8000));
+  });
+
+  it('-t passes on a last line without a newline; a child left holding the pty ends with PID 1 (as podman)', async () => {
+    const r = await hutch(runArgs(['-t'], 'echo one; trap "" HUP; sleep 1000 & printf two'));
+    expect(r.exitCode, String(r.stderr)).toBe(0);
+    expect(String(r.stdout)).toBe('one\r\ntwo');
+  });
+
+  it('exec -t ends with its process, not with a child it left holding the pty', async () => {
+    const h = (...args: string[]) => hutch([args[0]!, '--root', t.box.root, ...args.slice(1)]);
+    const id = String((await hutch(t.args(['-d'], ['sleep', '1000']))).stdout).trim();
+    try {
+      const r = await h('exec', '-t', id, 'sh', '-c', 'trap "" HUP; sleep 1000 & printf x');
+      expect(r.exitCode, String(r.stderr)).toBe(0);
+      expect(String(r.stdout)).toBe('x');
+    } finally {
+      await h('rm', '-f', id);
+    }
+  });
+
+  it('run -d -t logs a large output whole, its last line without a newline too', async () => {
+    const h = (...args: string[]) => hutch([args[0]!, '--root', t.box.root, ...args.slice(1)]);
+    const run = await hutch(runArgs(['-d', '-t'], "head -c 300000 /dev/zero | tr '\\0' a; echo; printf end"));
+    const id = String(run.stdout).trim();
+    expect((await h('wait', id)).stdout).toBe('0');
+    expect(String((await h('logs', id)).stdout)).toBe(`${'a'.repeat(300_000)}\nend`);
+    await h('rm', id);
   });
 
   it('-t binds the terminal over /dev/console (as runc): the same pty, writes to it reach the terminal; none without -t', async () => {

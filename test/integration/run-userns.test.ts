@@ -43,6 +43,17 @@ it('--uidmap/--gidmap give explicit maps', async () => {
   expect(bad.stderr).toContain('invalid --uidmap 0:1:2:3: expected CONTAINER:HOST:SIZE');
 });
 
+it('a map the host refuses names its side (newgidmap), not the other, which was written', async () => {
+  const start = readSubid('gid', { name: me.username, id: me.uid })[0]!.start;
+  const r = await sh(
+    ['--uidmap', `0:${me.uid}:1`, '--gidmap', `0:${me.gid}:1`, '--gidmap', `1:${start + 100_000_000}:10`],
+    'true',
+  );
+  expect(r.exitCode).toBe(125);
+  expect(r.stderr).toMatch(/^hutch: cannot map gids with newgidmap: .+/);
+  expect(r.stderr).not.toContain('newuidmap');
+});
+
 it('two stages: a Node program in a new user namespace launches a container into it', async () => {
   mkdirSync(join(t.rootfs, 'mnt'));
   const out = join(t.box.dir, 'monitor.out');

@@ -1,6 +1,6 @@
-import { writeSync } from 'node:fs';
+import { closeSync, writeSync } from 'node:fs';
 import { ReadStream } from 'node:tty';
-import { setWindowSize, type WindowSize } from '../../sys/pty.js';
+import { openPeer, readPending, setWindowSize, type WindowSize } from '../../sys/pty.js';
 
 /** Where a container's terminal reads and writes, as the caller sees it. */
 export interface TerminalIo {
@@ -14,8 +14,14 @@ export interface TerminalIo {
 }
 
 /**
- * Joins the pty master of a container to the caller's streams; returns the detach, which waits
- * until everything the container wrote has been passed on, then closes the master.
+ * Joins the pty master of a container to the caller's streams; returns the detach, to call once
+ * the container's process is reaped, which passes on everything it wrote, then closes the master.
+ *
+ * The end of the output is the process's end, never the master's: a slave stays open here until
+ * the detach (as conmon keeps one), so the master neither polls POLLHUP nor reads EIO meanwhile.
+ * Without it libuv ends the stream at the first short read after POLLHUP (a pty read gives at most
+ * ~4 KiB, its line discipline's buffer), and up to ~8 KiB the pty still held was lost; and a child
+ * left holding the slave (an exec'd shell's `sleep &`) would keep hutch waiting for it.
  */
 export function attachTerminal(
   master: number,
@@ -25,6 +31,7 @@ export function attachTerminal(
   const size =
     io.size ?? (consoleSize ? { rows: consoleSize.height, cols: consoleSize.width } : { rows: 24, cols: 80 });
   setWindowSize(master, size);
+  const slave = openPeer(master);
   const unwatch = io.watchSize?.((next) => {
     try {
       setWindowSize(master, next);
@@ -32,14 +39,10 @@ export function attachTerminal(
       // the container may be gone already; nothing to resize
     }
   });
-  // A pty master reads EIO once every slave is closed: that is the end of output, not an error.
   const reader = new ReadStream(master);
-  const drained = new Promise<void>((resolve) => {
-    reader.on('error', () => resolve());
-    reader.on('end', () => resolve());
-    reader.on('close', () => resolve());
-  });
-  reader.on('data', (chunk: Buffer) => io.output.write(chunk));
+  reader.on('error', () => undefined); // none while the slave is held; the detach ends the output
+  const pass = (chunk: Buffer): void => void io.output.write(chunk);
+  reader.on('data', pass);
   const onInput = (chunk: Buffer | string): void => {
     try {
       writeSync(master, typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
@@ -51,10 +54,13 @@ export function attachTerminal(
   let detached: Promise<void> | undefined;
   return () =>
     (detached ??= (async () => {
-      await drained;
       io.input?.off('data', onInput);
       io.input?.pause(); // a flowing stdin would keep hutch alive
       unwatch?.();
+      // In one turn, so that libuv reads nothing in between: what the stream holds, then the pty.
+      while (reader.readableLength > 0 && reader.read() !== null); // read() emits 'data'
+      readPending(master, pass);
       reader.destroy(); // closes the master
+      closeSync(slave);
     })());
 }

@@ -22,6 +22,8 @@ export interface Handover {
   /** The reading ends of the container's stdout and stderr pipes. */
   out: number;
   err: number;
+  /** A terminal: a slave of its pty, which the waiter holds until the container is reaped (terminal.ts). */
+  slave?: number;
   /** `-i`: the attach socket's listening fd and the writing end of the container's stdin. */
   stdin?: { listenFd: number; writeFd: number; path: string };
   /** The control socket's listening fd. */
@@ -48,6 +50,7 @@ export function handOver(waiter: string, h: Handover): never {
     `helper=${h.helperPid}`,
     `container=${h.containerPid}`,
   ];
+  if (h.slave !== undefined) args.push(`slave=${h.slave}`);
   if (h.stdin) args.push(`attach=${h.stdin.listenFd}`, `stdin=${h.stdin.writeFd}`, `attach-path=${h.stdin.path}`);
   if (h.holderPid !== undefined) args.push(`holder=${h.holderPid}`, `holder-helper=${parentOf(h.holderPid)}`);
   const finish = [

@@ -1,7 +1,7 @@
 import { closeSync, openSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { pipe } from '../../sys/pipe.js';
-import { setWindowSize } from '../../sys/pty.js';
+import { openPeer, setWindowSize } from '../../sys/pty.js';
 import { containerFiles, logWriter, type ContainerConfig, type ContainerStore } from '../store/index.js';
 import { attachTerminal, type LaunchOptions } from '../launch/index.js';
 import { holdStdin, type HeldStdin } from './stdin-socket.js';
@@ -15,7 +15,7 @@ export interface ContainerIo {
   /** Resolves once everything the container wrote is in the log. */
   drained(): Promise<void>;
   /** Stops copying the output here and gives the fds for the C waiter (handover.ts). */
-  handover?: () => Pick<Handover, 'logFd' | 'out' | 'err' | 'stdin'>;
+  handover?: () => Pick<Handover, 'logFd' | 'out' | 'err' | 'slave' | 'stdin'>;
   /** The run stays in this process: a terminal's output is copied here from now on. */
   keep(): void;
 }
@@ -74,6 +74,8 @@ export async function containerIo(
  * nothing before the hand-over (the container runs nothing before start; the pty buffers what it
  * writes meanwhile), so the C waiter reads it from the first byte; else, or if the run stays here
  * (keep), the master is joined to the log as a foreground run joins it to the caller's terminal.
+ * Either way a slave stays open until the container is reaped, then the master is read dry
+ * (launch/terminal.ts says why).
  */
 function terminalIo(
   config: ContainerConfig,
@@ -86,19 +88,21 @@ function terminalIo(
   const io = { output: sink, input: stdin?.input };
   const size = config.spec.process?.consoleSize;
   let master: number | undefined;
+  let slave: number | undefined; // held for the C waiter
   let detach: (() => Promise<void>) | undefined;
   return {
     options: handing
       ? {
           takeTerminal: (fd) => {
             master = fd;
+            slave = openPeer(fd);
             setWindowSize(fd, size ? { rows: size.height, cols: size.width } : { rows: 24, cols: 80 });
           },
         }
       : { terminal: io },
     afterCreate: () => undefined,
     drained: async () => {
-      if (master !== undefined && detach === undefined) closeSync(master); // never started
+      if (master !== undefined && detach === undefined) [master, slave!].forEach((fd) => closeSync(fd)); // never started
       await detach?.();
       stdin?.close();
       out.end();
@@ -107,9 +111,17 @@ function terminalIo(
     handover:
       (stdin !== undefined && stdin.handover === undefined) || !handing
         ? undefined
-        : () => ({ logFd, out: master!, err: -1, stdin: stdin?.handover && { ...stdin.handover, writeFd: master! } }),
+        : () => ({
+            logFd,
+            out: master!,
+            err: -1,
+            slave,
+            stdin: stdin?.handover && { ...stdin.handover, writeFd: master! },
+          }),
     keep: () => {
-      if (master !== undefined && detach === undefined) detach = attachTerminal(master, io, size);
+      if (master === undefined || detach !== undefined) return;
+      detach = attachTerminal(master, io, size); // holds a slave of its own
+      closeSync(slave!);
     },
   };
 }

@@ -5,6 +5,7 @@
 // argv = DATA RUN ID finish ATTEMPT EXITCODE FAILURE (FAILURE empty when none).
 import { closeSync, readSync, writeSync } from 'node:fs';
 import { runMonitor, serializeError, type MonitorMessage } from './monitor.js';
+import { trace } from '../../sys/trace.js';
 
 /**
  * The CLI spawns this process before the container's record exists, so that this Node start
@@ -44,6 +45,7 @@ const resumed =
     ? { attempt: Number(rest[0]), exitCode: Number(rest[1]), failure: rest[2] === '' ? undefined : rest[2] }
     : undefined;
 // No top-level await: the bundle is CommonJS (scripts/bundle.mjs).
+trace('monitor main');
 if (mode !== 'finish' && !awaitGo()) process.exit(0);
 runMonitor({
   store: { data: data!, run: run! },

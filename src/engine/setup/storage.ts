@@ -12,6 +12,7 @@ import { entryCommand } from '../../sys/entry-points.js';
 import { pipe } from '../../sys/pipe.js';
 import { readReadyLine } from '../../sys/ready-line.js';
 import { type CreatedContainer, launchInUserNamespace } from '../launch/index.js';
+import { trace } from '../../sys/trace.js';
 
 /**
  * A lower layer of the union: an image layer with its index, a plain directory (a --rootfs tree),
@@ -175,6 +176,7 @@ async function startHolder(
   stopping: { now: boolean },
   joinUserns?: string,
 ): Promise<{ holder: CreatedContainer; mounted: Promise<void> }> {
+  trace('holder spawn');
   const ready = pipe();
   const env = [
     ...Object.entries(process.env)
@@ -195,11 +197,13 @@ async function startHolder(
   } finally {
     closeSync(ready.write);
   }
+  trace('holder started');
   cleanup.add(`stop the union filesystem daemon ${holder.pid}`, () => {
     stopping.now = true;
     return stopHolder(holder);
   });
   const mounted = readReadyLine(ready.read).then((said) => {
+    trace('union mounted');
     if (said.startsWith('ok')) return;
     throw new FuseError(
       'FUSE_MOUNT',
