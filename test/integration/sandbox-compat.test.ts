@@ -2,18 +2,18 @@
 // (--args FD, the namespace flags, --new-session, --hostname), run as the unprivileged test user
 // through bin/hutch: the C front with HUTCH_SANDBOX_NO_NODE=1, so that what passes ran in C alone;
 // the error cases let the TypeScript path word them (and check the C front hands them over).
-import { closeSync, mkdirSync, openSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa, type ResultPromise } from 'execa';
 import { requires } from '../helpers/host.js';
-import { fdStdio, HUTCH, sandbox as scratch, type HutchResultPromise, type Sandbox } from '../helpers/hutch-cli.js';
+import { sandboxWithFds } from '../helpers/sandbox-fds.js';
+import { HUTCH, sandbox as scratch, type HutchResultPromise, type Sandbox } from '../helpers/hutch-cli.js';
 
 requires('userns');
 
 let dir: Sandbox;
 let home: string;
-let files = 0;
 beforeAll(() => {
   dir = scratch();
   home = join(dir.dir, 'home');
@@ -28,31 +28,13 @@ function nul(...words: string[]): string {
   return words.map((w) => `${w}\0`).join('');
 }
 
-/**
- * `hutch sandbox FLAGS -- sh -c SCRIPT` with `contents` at fds 3, 4, ... (files of the scratch
- * folder, opened for this run alone).
- */
-async function run(
+/** `hutch sandbox FLAGS -- sh -c SCRIPT` with `contents` at fds 3, 4, ... (test/helpers/sandbox-fds.ts). */
+const run = (
   flags: string[],
   script: string,
   contents: (string | Buffer)[] = [],
   env: Record<string, string> = {},
-): Promise<Awaited<HutchResultPromise>> {
-  const fds = contents.map((content) => {
-    const file = join(dir.dir, `args-${files++}`);
-    writeFileSync(file, content);
-    return openSync(file, 'r');
-  });
-  try {
-    return await (execa(HUTCH, ['sandbox', ...flags, '--', 'sh', '-c', script], {
-      reject: false,
-      stdio: ['ignore', 'pipe', 'pipe', ...fds.map(fdStdio)],
-      env: { HUTCH_DEBUG: '', HUTCH_SANDBOX_NO_NODE: '1', HOME: home, ...env },
-    }) as unknown as HutchResultPromise);
-  } finally {
-    fds.forEach((fd) => closeSync(fd));
-  }
-}
+): Promise<Awaited<HutchResultPromise>> => sandboxWithFds(dir.dir, home, flags, script, contents, env);
 
 describe('hutch sandbox --args FD', () => {
   it('splices the fd`s flags where it stands (a --perms before it applies inside), and the fd never reaches the command', async () => {
@@ -103,7 +85,7 @@ describe('hutch sandbox --args FD', () => {
 
   it('bytes the C front read from --args reach the TypeScript path when it hands over after the read', async () => {
     // A value that is not UTF-8 (sh's printf makes it) is the TypeScript path's: the C front read fd 3 first.
-    const file = join(dir.dir, `args-${files++}`);
+    const file = join(dir.dir, 'args-read-once');
     writeFileSync(file, nul('--setenv', 'X', 'read once'));
     const script = `exec "$0" sandbox --args 3 --setenv Y "$(printf "a\\377")" -- sh -c 'echo "$X"' 3<'${file}'`;
     const viaSh = (env: Record<string, string>) =>

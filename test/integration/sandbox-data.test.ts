@@ -2,18 +2,18 @@
 // unprivileged test user through bin/hutch: the C front, with HUTCH_SANDBOX_NO_NODE=1 so that what
 // passes ran in C alone; the error cases let the TypeScript path word them. The bytes of the
 // caller's fd land inside the root only, with the mode asked for; the fd never reaches the command.
-import { closeSync, mkdirSync, openSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
 import { requires } from '../helpers/host.js';
-import { fdStdio, HUTCH, sandbox as scratch, type HutchResultPromise, type Sandbox } from '../helpers/hutch-cli.js';
+import { sandboxWithFds } from '../helpers/sandbox-fds.js';
+import { HUTCH, sandbox as scratch, type HutchResultPromise, type Sandbox } from '../helpers/hutch-cli.js';
 
 requires('userns');
 
 let dir: Sandbox;
 let home: string;
-let files = 0;
 beforeAll(() => {
   dir = scratch();
   home = join(dir.dir, 'home');
@@ -23,31 +23,13 @@ afterAll(() => dir.remove());
 
 const viaNode = { HUTCH_SANDBOX_NO_NODE: '' };
 
-/**
- * `hutch sandbox FLAGS -- sh -c SCRIPT` with `contents` at fds 3, 4, ... (files of the scratch
- * folder, opened for this run alone: the front reads each to its end).
- */
-async function withFds(
+/** `hutch sandbox FLAGS -- sh -c SCRIPT` with `contents` at fds 3, 4, ... (test/helpers/sandbox-fds.ts). */
+const withFds = (
   contents: (string | Buffer)[],
   flags: string[],
   script: string,
   env: Record<string, string> = {},
-): Promise<Awaited<HutchResultPromise>> {
-  const fds = contents.map((content) => {
-    const file = join(dir.dir, `data-${files++}`);
-    writeFileSync(file, content);
-    return openSync(file, 'r');
-  });
-  try {
-    return await (execa(HUTCH, ['sandbox', ...flags, '--', 'sh', '-c', script], {
-      reject: false,
-      stdio: ['ignore', 'pipe', 'pipe', ...fds.map(fdStdio)],
-      env: { HUTCH_DEBUG: '', HUTCH_SANDBOX_NO_NODE: '1', HOME: home, ...env },
-    }) as unknown as HutchResultPromise);
-  } finally {
-    fds.forEach((fd) => closeSync(fd));
-  }
-}
+): Promise<Awaited<HutchResultPromise>> => sandboxWithFds(dir.dir, home, flags, script, contents, env);
 
 describe('hutch sandbox: --file, --bind-data and --ro-bind-data', () => {
   it('writes the bytes (NULs kept) with bubblewrap`s modes or --perms; the fds never reach the command', async () => {
