@@ -3,7 +3,7 @@ import { check, libcFunction } from './libc.js';
 
 /**
  * Pseudo-terminal calls Node lacks: openpty, the window size of a terminal (tty_ioctl(4)), the
- * slave of a master, and a read of a master without waiting.
+ * slave of a master, and a read or write of a master without waiting.
  */
 export interface WindowSize {
   rows: number;
@@ -63,8 +63,7 @@ export function openPeer(master: number): number {
  * The kernel moves what the slave wrote into the master's buffer before it says EAGAIN.
  */
 export function readPending(master: number, onChunk: (chunk: Buffer) => void): void {
-  const flags = check('fcntl F_GETFL', fcntlInt(master, F_GETFL, 0));
-  check('fcntl F_SETFL', fcntlInt(master, F_SETFL, flags | O_NONBLOCK));
+  setNonBlocking(master);
   const buf = Buffer.alloc(65536);
   for (;;) {
     let n: number;
@@ -78,4 +77,14 @@ export function readPending(master: number, onChunk: (chunk: Buffer) => void): v
     if (n === 0) return;
     onChunk(Buffer.from(buf.subarray(0, n)));
   }
+}
+
+/**
+ * Makes `fd` non-blocking (O_NONBLOCK, on its open file description: every copy of it). Node's
+ * tty streams leave a pty master opened read-write blocking (libuv writes to it blocking), so a
+ * write into a full pty would stop the whole process.
+ */
+export function setNonBlocking(fd: number): void {
+  const flags = check('fcntl F_GETFL', fcntlInt(fd, F_GETFL, 0));
+  if ((flags & O_NONBLOCK) === 0) check('fcntl F_SETFL', fcntlInt(fd, F_SETFL, flags | O_NONBLOCK));
 }

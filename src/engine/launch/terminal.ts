@@ -1,10 +1,11 @@
-import { closeSync, writeSync } from 'node:fs';
+import { closeSync } from 'node:fs';
 import { ReadStream } from 'node:tty';
-import { openPeer, readPending, setWindowSize, type WindowSize } from '../../sys/pty.js';
+import { openPeer, readPending, setNonBlocking, setWindowSize, type WindowSize } from '../../sys/pty.js';
+import { typeInto } from './terminal-input.js';
 
 /** Where a container's terminal reads and writes, as the caller sees it. */
 export interface TerminalIo {
-  /** Keystrokes for the container (`-i`); absent, nothing is typed. */
+  /** Keystrokes for the container (`-i`), never waited on (terminal-input.ts); its end sends nothing. */
   input?: NodeJS.ReadableStream;
   output: NodeJS.WritableStream;
   /** The initial window size (else spec.process.consoleSize, else 24x80). */
@@ -31,6 +32,7 @@ export function attachTerminal(
   const size =
     io.size ?? (consoleSize ? { rows: consoleSize.height, cols: consoleSize.width } : { rows: 24, cols: 80 });
   setWindowSize(master, size);
+  setNonBlocking(master); // for the input's writes; the reader takes EAGAIN as "nothing yet"
   const slave = openPeer(master);
   const unwatch = io.watchSize?.((next) => {
     try {
@@ -43,19 +45,11 @@ export function attachTerminal(
   reader.on('error', () => undefined); // none while the slave is held; the detach ends the output
   const pass = (chunk: Buffer): void => void io.output.write(chunk);
   reader.on('data', pass);
-  const onInput = (chunk: Buffer | string): void => {
-    try {
-      writeSync(master, typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
-    } catch {
-      // the container closed its terminal
-    }
-  };
-  io.input?.on('data', onInput);
+  const stopInput = io.input && typeInto(master, io.input);
   let detached: Promise<void> | undefined;
   return () =>
     (detached ??= (async () => {
-      io.input?.off('data', onInput);
-      io.input?.pause(); // a flowing stdin would keep hutch alive
+      stopInput?.(); // what the container did not take is dropped
       unwatch?.();
       // In one turn, so that libuv reads nothing in between: what the stream holds, then the pty.
       while (reader.readableLength > 0 && reader.read() !== null); // read() emits 'data'
