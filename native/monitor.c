@@ -5,7 +5,8 @@
  * forwarder's control pipe end with them). While the container runs it
  *  - copies the container's stdout and stderr pipes (or its terminal) into the log (monitor-log.c);
  *  - answers `start` on the control socket (the container already runs: ok);
- *  - passes what `hutch attach` sends to attach.sock on to the container's stdin (`-i`);
+ *  - passes what `hutch attach` sends to attach.sock on to the container's stdin (`-i`), never
+ *    waiting on it (a slow reader holds the senders back, not the loop);
  *  - reaps: the helper's exit is the container's; the union daemon's end kills the container.
  * Then it stops the set-up's processes and execs Node again (monitor-end.c).
  *
@@ -25,7 +26,9 @@
 #include "monitor.h"
 
 #define MAX_CLIENTS 16
-#define MAX_INPUT (16 << 20)
+/* What attach clients sent that the container's stdin has not taken yet: once it holds this
+ * much, the attach sockets are not read (their senders wait) until the container reads more. */
+#define MAX_INPUT (64 << 10)
 
 static struct handover h = { -1, -1, -1, -1, -1, 0, 0, 0, 0, NULL, NULL };
 static struct stream out = { .fd = -1, .name = "stdout" }, err = { .fd = -1, .name = "stderr" };
@@ -96,13 +99,14 @@ static void answer(int *slot) {
   *slot = -1;
 }
 
-/* What `hutch attach` typed, queued for the container's stdin (dropped once that is closed). */
+/* What `hutch attach` typed, queued for the container's stdin (dropped once that is closed); read
+ * only while the queue has room (serve), at most that much. */
 static void take_input(int *slot) {
-  char buf[65536];
-  ssize_t n = read(*slot, buf, sizeof buf);
+  char buf[MAX_INPUT];
+  ssize_t n = read(*slot, buf, MAX_INPUT - input_len);
   if (n < 0 && errno == EAGAIN) return;
   if (n <= 0) return (void)(close(*slot), *slot = -1);
-  if (h.stdin_fd < 0 || input_len + (size_t)n > MAX_INPUT) return;
+  if (h.stdin_fd < 0) return;
   char *more = realloc(input, input_len + (size_t)n);
   if (more == NULL) return log_error("queue input");
   memcpy(more + input_len, buf, (size_t)n);
@@ -162,7 +166,11 @@ static void serve(int sigfd) {
     n = watch(p, n, h.control, POLLIN);
     n = watch(p, n, h.attach, POLLIN);
     n = watch(p, n, input_len > 0 ? h.stdin_fd : -1, POLLOUT);
-    for (int i = 0; i < MAX_CLIENTS; i++) n = watch(p, watch(p, n, controls[i], POLLIN), attaches[i], POLLIN);
+    /* A full queue: the attach sockets wait (never the loop: the container's stdin is written
+     * non-blocking), so the log and the other clients go on. */
+    int room = input_len < MAX_INPUT;
+    for (int i = 0; i < MAX_CLIENTS; i++)
+      n = watch(p, watch(p, n, controls[i], POLLIN), room ? attaches[i] : -1, POLLIN);
     /* Without a signalfd (it failed: said in the log), children are looked for every 100 ms. */
     if (poll(p, (nfds_t)n, sigfd < 0 ? 100 : -1) < 0) {
       if (errno == EINTR) continue;
@@ -182,7 +190,7 @@ static void serve(int sigfd) {
     if (input_len > 0 && h.stdin_fd >= 0 && ready(p, n, h.stdin_fd)) give_input();
     for (int i = 0; i < MAX_CLIENTS; i++) {
       if (controls[i] >= 0 && ready(p, n, controls[i])) answer(&controls[i]);
-      if (attaches[i] >= 0 && ready(p, n, attaches[i])) take_input(&attaches[i]);
+      if (attaches[i] >= 0 && input_len < MAX_INPUT && ready(p, n, attaches[i])) take_input(&attaches[i]);
     }
   }
 }

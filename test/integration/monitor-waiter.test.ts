@@ -85,6 +85,20 @@ describe('the C waiter', () => {
     expect((await h('rm', id)).exitCode).toBe(0);
   });
 
+  // It queued up to 16 MiB of input and dropped the rest; now it reads attach.sock only while
+  // its queue (64 KiB) has room, the container's pty written without waiting.
+  test('passes 1 MB of attach input into the terminal of a -dit container that reads slowly, every byte', async () => {
+    const lines = ('a'.repeat(100) + '\n').repeat(10_000);
+    const script = 'stty -echo; echo ready; sleep 2; cat';
+    const id = await runD('-it', '--network', 'none', IMAGE, 'sh', '-c', script);
+    await waitFor(() => waiting(id));
+    await waitFor(async () => String((await h('logs', id)).stdout).includes('ready'));
+    const attach = await hutch(['attach', '--root', box.root, id], { input: `${lines}\x04` }); // ^D ends cat
+    expect(attach.exitCode, String(attach.stderr)).toBe(0);
+    expect(String((await h('logs', id)).stdout).replace(/\r/g, '')).toBe(`ready\n${lines}`.trimEnd());
+    expect((await h('rm', id)).exitCode).toBe(0);
+  });
+
   test('passes attach input on (-i), and --rm removes the container when it ends', async () => {
     const id = await runD('-i', '--rm', '--network', 'none', IMAGE, 'sh', '-c', 'read line; echo got $line');
     await waitFor(() => waiting(id));

@@ -30,6 +30,26 @@ function printed(stream: NodeJS.ReadableStream, text: string): Promise<void> {
   return new Promise((resolve) => stream.on('data', (d: Buffer) => (seen += d.toString()).includes(text) && resolve()));
 }
 
+/** 1 MB in lines of 100 (what `fold -w 100` makes of it). */
+const LINES = ('a'.repeat(100) + '\n').repeat(10_000);
+/**
+ * Echo off, then the terminal copied back; on a deadlock `timeout` ends cat after 20 s and the rest
+ * is read away: the test fails, not hangs.
+ */
+const COPY_BACK = 'stty -echo; echo ready; timeout 20 cat || cat >/dev/null';
+
+/**
+ * Once `child` (running COPY_BACK on a terminal) is ready, pipes it LINES and ^D (the end of a
+ * terminal's input, for cat: hutch types nothing at its stdin's end); its output, \r dropped.
+ */
+async function typedBack(child: ReturnType<typeof hutch>): Promise<string> {
+  await printed(child.stdout!, 'ready');
+  child.stdin!.end(`${LINES}\x04`);
+  const r = await child;
+  expect(r.exitCode, String(r.stderr)).toBe(0);
+  return String(r.stdout).replace(/\r/g, '');
+}
+
 describe('stdio', () => {
   it('passes stdin with -i, and gives /dev/null without it', async () => {
     const withI = await hutch(runArgs(['-i'], 'cat'), { input: 'through stdin' });
@@ -155,6 +175,24 @@ describe('terminal', () => {
     expect(output.replace(/\r/g, '')).toContain('got early');
     out.destroy();
     closeSync(slave);
+  });
+
+  // hutch wrote the input into the pty blocking: past the ~4 KiB it holds unread, hutch stopped
+  // reading the pty too, and cat, writing back, stopped on it: a deadlock (terminal-input.ts).
+  it('-it takes 1 MB piped in by a command that writes it back, every byte, without a deadlock', async () => {
+    const child = hutch(runArgs(['-it'], COPY_BACK), { stdin: 'pipe' });
+    expect(await typedBack(child)).toBe(`ready\n${LINES}`.trimEnd());
+  });
+
+  it('exec -it takes 1 MB the same way', async () => {
+    const h = (args: string[], options = {}) => hutch([args[0]!, '--root', t.box.root, ...args.slice(1)], options);
+    const id = String((await hutch(t.args(['-d'], ['sleep', '1000']))).stdout).trim();
+    try {
+      const child = h(['exec', '-it', id, 'sh', '-c', COPY_BACK], { stdin: 'pipe' });
+      expect(await typedBack(child)).toBe(`ready\n${LINES}`.trimEnd());
+    } finally {
+      await h(['rm', '-f', id]);
+    }
   });
 
   it("-t without -i writes the command's output through the terminal", async () => {

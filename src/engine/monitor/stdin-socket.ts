@@ -31,7 +31,8 @@ export interface HeldStdin {
 export async function holdStdin(runDir: string, terminal: boolean): Promise<HeldStdin> {
   if (terminal) {
     const input = new PassThrough();
-    const server = await serve(stdinSocketPath(runDir), (c) => void input.write(c));
+    input.on('error', () => undefined); // a client's write after the close: dropped
+    const server = await serve(stdinSocketPath(runDir), input);
     const listenFd = serverFd(server);
     return {
       input,
@@ -44,7 +45,7 @@ export async function holdStdin(runDir: string, terminal: boolean): Promise<Held
   const writer = new Socket({ fd: ends.write, readable: false, writable: true });
   writer.on('error', () => undefined); // EPIPE once the container closed its stdin: input is dropped
   writer.unref();
-  const server = await serve(stdinSocketPath(runDir), (c) => void writer.write(c));
+  const server = await serve(stdinSocketPath(runDir), writer);
   const listenFd = serverFd(server);
   return {
     fd: ends.read,
@@ -54,10 +55,14 @@ export async function holdStdin(runDir: string, terminal: boolean): Promise<Held
   };
 }
 
-function serve(path: string, sink: (chunk: Buffer) => void): Promise<Server> {
+/**
+ * Each client's bytes go to `sink`, a client read only while `sink` takes more (pipe's
+ * backpressure): a container that reads slowly holds its senders back, never the monitor's memory.
+ */
+function serve(path: string, sink: NodeJS.WritableStream): Promise<Server> {
   const server = createServer((conn) => {
     conn.on('error', () => undefined);
-    conn.on('data', sink);
+    conn.pipe(sink, { end: false }); // a client leaving leaves the container's stdin open
   });
   server.unref(); // never what keeps the monitor alive: a run that failed to create must not hang it
   const short = shortSocketPath(path);
