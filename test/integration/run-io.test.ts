@@ -33,8 +33,8 @@ function printed(stream: NodeJS.ReadableStream, text: string): Promise<void> {
 /** 1 MB in lines of 100 (what `fold -w 100` makes of it). */
 const LINES = ('a'.repeat(100) + '\n').repeat(10_000);
 /**
- * Echo off, then the terminal copied back; on a deadlock `timeout` ends cat after 20 s and the rest
- * is read away: the test fails, not hangs.
+ * Echo off, then the terminal copied back; `timeout` ends cat after 20 s, the rest read away (on
+ * main's blocking writes the run still outlived the test's 60 s: the test fails by its timeout).
  */
 const COPY_BACK = 'stty -echo; echo ready; timeout 20 cat || cat >/dev/null';
 
