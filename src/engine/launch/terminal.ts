@@ -28,12 +28,12 @@ export function attachTerminal(
   master: number,
   io: TerminalIo,
   consoleSize?: { height: number; width: number },
+  slave: number = openPeer(master), // a slave the caller holds already passes to the detach
 ): () => Promise<void> {
   const size =
     io.size ?? (consoleSize ? { rows: consoleSize.height, cols: consoleSize.width } : { rows: 24, cols: 80 });
   setWindowSize(master, size);
   setNonBlocking(master); // for the input's writes; the reader takes EAGAIN as "nothing yet"
-  const slave = openPeer(master);
   const unwatch = io.watchSize?.((next) => {
     try {
       setWindowSize(master, next);

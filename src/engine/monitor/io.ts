@@ -120,8 +120,7 @@ function terminalIo(
           }),
     keep: () => {
       if (master === undefined || detach !== undefined) return;
-      detach = attachTerminal(master, io, size); // holds a slave of its own
-      closeSync(slave!);
+      detach = attachTerminal(master, io, size, slave); // the slave held since takeTerminal, closed at the detach
     },
   };
 }
