@@ -1,6 +1,15 @@
 // hutch run's I/O: stdin, a real pseudo-terminal with its window size, and signals reaching the command.
 import { execFileSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { ReadStream } from 'node:tty';
 import { execa } from 'execa';
@@ -205,6 +214,49 @@ describe('terminal', () => {
     const r = await hutch(runArgs(['-t'], "head -c 2000000 /dev/zero | tr '\\0' a"));
     expect(r.exitCode, String(r.stderr)).toBe(0);
     expect(String(r.stdout)).toBe('a'.repeat(2_000_000));
+  });
+
+  // hutch passes the container's output on as its stdout takes it: while nobody reads, the
+  // container's writes block (the pty full), as they would on the pipe itself; hutch used to read
+  // all of it into its memory. 100 MB cannot fit in the pipe and pty buffers.
+  it('-t makes the container wait while its output is not read, then passes all of it', async () => {
+    const dir = join(t.box.dir, 'slow');
+    mkdirSync(dir);
+    const script = "touch /x/started; head -c 100000000 /dev/zero | tr '\\0' a; touch /x/done";
+    const child = hutch(runArgs(['-t', '-v', `${dir}:/x`], script), { buffer: false });
+    child.stdout!.pause();
+    await until(() => existsSync(join(dir, 'started')));
+    await new Promise((resolve) => setTimeout(resolve, 3000)); // not a timing bound: the old code finished in it
+    expect(existsSync(join(dir, 'done'))).toBe(false);
+    const rss = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))![1]) * 1024;
+    expect(rss).toBeLessThan(100_000_000); // it holds no large part of the output
+    let bytes = 0;
+    let other = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      bytes += d.length;
+      const odd = d.toString('latin1').replace(/a/g, '');
+      if (odd !== '' && other.length < 100) other += odd;
+    });
+    child.stdout!.resume();
+    const r = await child;
+    expect(r.exitCode).toBe(0);
+    expect(bytes).toBe(100_000_000);
+    expect(other).toBe('');
+    expect(existsSync(join(dir, 'done'))).toBe(true);
+  });
+
+  it('-t hangs the terminal up when its output is gone (`| head`): the container sees EIO, hutch ends with its status', async () => {
+    const dir = join(t.box.dir, 'hup');
+    mkdirSync(dir);
+    const child = hutch(runArgs(['-t', '-v', `${dir}:/x`], 'yes; echo $? > /x/status'), { buffer: false });
+    let stderr = '';
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    await new Promise((resolve) => child.stdout!.once('data', resolve));
+    child.stdout!.destroy(); // the reader gone: hutch's next write fails with EPIPE
+    const r = await child;
+    expect(stderr).toBe(''); // no stack trace of an unhandled EPIPE
+    expect(r.exitCode).toBe(0); // sh's, after yes ended
+    expect(readFileSync(join(dir, 'status'), 'utf8')).toBe('1\n'); // yes: a write error (EIO)
   });
 
   // The pty holds ~8 KiB its reader has not read; the container ends (its slave closed) while hutch

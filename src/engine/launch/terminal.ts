@@ -43,12 +43,32 @@ export function attachTerminal(
   });
   const reader = new ReadStream(master);
   reader.on('error', () => undefined); // none while the slave is held; the detach ends the output
-  const pass = (chunk: Buffer): void => void io.output.write(chunk);
+  let hungUp = false; // the caller's output failed (below)
+  let detached: Promise<void> | undefined;
+  // The container's output waits while the caller's does not take it (a full pipe, a slow
+  // reader): the reader pauses, the pty fills and the container's write blocks, as it would
+  // writing there itself; else hutch would buffer all of it in memory.
+  const pass = (chunk: Buffer): void => {
+    if (hungUp || io.output.write(chunk) || reader.isPaused()) return;
+    reader.pause();
+    io.output.once('drain', () => reader.resume());
+  };
   reader.on('data', pass);
   const stopInput = io.input && typeInto(master, io.input);
-  let detached: Promise<void> | undefined;
+  // The caller's output gone (EPIPE: `| head`) is the terminal closed: hutch hangs the pty up
+  // (the master and its slave closed), so the container gets SIGHUP and EIO as on a closed
+  // terminal, and the run ends with its status.
+  io.output.on('error', () => {
+    if (hungUp || detached !== undefined) return;
+    hungUp = true;
+    stopInput?.();
+    unwatch?.();
+    reader.destroy(); // closes the master
+    closeSync(slave);
+  });
   return () =>
     (detached ??= (async () => {
+      if (hungUp) return;
       stopInput?.(); // what the container did not take is dropped
       unwatch?.();
       // In one turn, so that libuv reads nothing in between: what the stream holds, then the pty.

@@ -6,7 +6,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { closeSync } from 'node:fs';
-import { PassThrough } from 'node:stream';
+import { PassThrough, Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { expect, it } from 'vitest';
 import { attachTerminal } from '../../../src/engine/launch/terminal.js';
@@ -19,7 +19,9 @@ function onPty(
 ): { child: ChildProcess; detach: () => Promise<void>; output: () => string } {
   const { master, slave } = openpty({ rows: 24, cols: 80 });
   let text = '';
-  const output = { write: (c: Buffer) => ((text += c.toString()), true) } as unknown as NodeJS.WritableStream;
+  const output = new Writable({
+    write: (c: Buffer, _encoding, done) => ((text += c.toString()), done()),
+  });
   const detach = attachTerminal(master, { output, input });
   const child = spawn('sh', ['-c', script], { stdio: [input ? slave : 'ignore', slave, 'ignore'] });
   closeSync(slave);
