@@ -56,7 +56,7 @@ export function attachTerminal(
   reader.on('data', pass);
   const stopInput = io.input && typeInto(master, io.input);
   // The caller's output gone (EPIPE: `| head`) is the terminal closed: hutch hangs the pty up
-  // (the master and its slave closed), so the container gets SIGHUP and EIO as on a closed
+  // (the master and its slave closed): the container's writes fail (EIO) as on a closed
   // terminal, and the run ends with its status.
   io.output.on('error', () => {
     if (hungUp || detached !== undefined) return;
