@@ -89,9 +89,11 @@ export function simplifyLazily(input: Machine): Machine {
     if (visited.has(node)) return;
     visited.add(node);
     const def = nodes[node]!;
-    for (const transitions of Object.values(def.statics)) for (const { to } of transitions) visit(to);
-    for (const [, { to }] of def.dynamics) visit(to);
-    for (const { to } of def.shortcuts) visit(to);
+    // Index loops: this runs cold, where V8 interprets each iterator and destructuring step.
+    for (const transitions of Object.values(def.statics))
+      for (let i = 0; i < transitions.length; i++) visit(transitions[i]!.to);
+    for (let i = 0; i < def.dynamics.length; i++) visit(def.dynamics[i]![1].to);
+    for (let i = 0; i < def.shortcuts.length; i++) visit(def.shortcuts[i]!.to);
     const queue = def.shortcuts.map(({ to }) => to);
     const queued = new Set(queue);
     const made: Copy[] = [];
@@ -142,7 +144,7 @@ function merged(own: Node, copies: Copy[], source: (from: number, simplified: bo
   }
   const dynamics: Dynamic[] = [...own.dynamics];
   const dynamicTargets = new Map<unknown, Set<number>>();
-  for (const [test, { to }] of dynamics) added(dynamicTargets, test, to);
+  for (let i = 0; i < dynamics.length; i++) added(dynamicTargets, dynamics[i]![0], dynamics[i]![1].to);
   for (const { from, simplified } of copies) {
     const def = source(from, simplified);
     for (const [segment, transitions] of Object.entries(def.statics)) {
@@ -158,8 +160,12 @@ function merged(own: Node, copies: Copy[], source: (from: number, simplified: bo
         }
       }
     }
-    for (const [test, transition] of def.dynamics)
+    for (let i = 0; i < def.dynamics.length; i++) {
+      const dynamic = def.dynamics[i]!;
+      const test = dynamic[0],
+        transition = dynamic[1];
       if (added(dynamicTargets, test, transition.to)) dynamics.push([test, transition]);
+    }
   }
   return { statics, dynamics, shortcuts: [] as Transition[] };
 }
