@@ -8,4 +8,7 @@ export default defineConfig({
     testTimeout: 60_000,
     server: { deps: { inline: ['clipanion'] } },
   },
+  // Bundled by vite, `clipanion` is its ESM build; src/cli/parser.ts imports lib/core.js (Node's
+  // resolution: the CommonJS build the Cli uses there), which must be the Cli's own core here too.
+  resolve: { alias: [{ find: /^clipanion\/lib\/(core|constants)\.js$/, replacement: 'clipanion/lib/$1.mjs' }] },
 });

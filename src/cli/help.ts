@@ -1,14 +1,17 @@
 import { Cli, type CommandClass } from 'clipanion';
+import { useLazyParser } from './parser.js';
 
 /**
  * hutch's clipanion Cli, with help as a newcomer reads it: value names instead of clipanion's
  * `#0` placeholders (`--memory BYTES`), operands in docker's style (`IMAGE [COMMAND [ARG...]]`),
  * `[OPTIONS]` in usage lines instead of every option inline, and no colour codes when stdout is
- * not a terminal or NO_COLOR is set (clipanion decides by $TERM alone).
+ * not a terminal or NO_COLOR is set (clipanion decides by $TERM alone); its parser's machine made
+ * only where a command line goes (parser.ts).
  */
 export class HutchCli extends Cli {
   constructor(options: { binaryLabel: string; binaryName: string; binaryVersion: string }) {
     super({ ...options, enableColors: wantsColor(process.stdout, process.env) });
+    useLazyParser(this);
   }
 
   /** The usage line of a command and its option list, with real value and operand names. */

@@ -22,7 +22,9 @@ export async function main(argv: string[]): Promise<number> {
   cli.register(Builtins.VersionCommand);
   // Only the commands the verb can mean (all of them for help or an unknown word): see index.ts.
   const verbAt = argv.findIndex((a) => verbs.has(a));
-  const commands = await loadCommands(argv[verbAt], argv[verbAt + 1]);
+  // `--version` alone is clipanion's VersionCommand: loading every command for it cost ~150 ms.
+  const version = argv.length === 1 && (argv[0] === '--version' || argv[0] === '-v');
+  const commands = version ? [] : await loadCommands(argv[verbAt], argv[verbAt + 1]);
   for (const command of commands) cli.register(command);
   let command;
   try {

@@ -23,7 +23,7 @@ export function readToml(file: string): Table | undefined {
     });
   }
   try {
-    return parse(text) as Table;
+    return parse(withoutCommentLines(text)) as Table;
   } catch (e) {
     const where = e instanceof TomlError ? ` at line ${e.line}, column ${e.column}` : '';
     const why = (e as Error).message.split('\n')[0];
@@ -32,6 +32,19 @@ export function readToml(file: string): Table | undefined {
       cause: e,
     });
   }
+}
+
+/**
+ * The text with each line that is only a comment left empty (the line numbers of errors stay).
+ * containers-common's containers.conf is 24 KB, nearly all comments, which smol-toml reads a
+ * character at a time: ~5 ms of every `hutch run`; a regular expression blanks them in well under
+ * one. Not where a multi-line string could hold a line starting with #, nor a comment with a
+ * control character (an error the parser must still see).
+ */
+export function withoutCommentLines(text: string): string {
+  if (text.includes('"""') || text.includes("'''")) return text;
+  // eslint-disable-next-line no-control-regex -- the control characters TOML refuses in a comment
+  return text.replace(/^[ \t]*#[^\x00-\x08\x0a-\x1f\x7f]*$/gm, '');
 }
 
 /** The `*.conf` files of a drop-in directory, in the alphanumeric order the man pages give. */

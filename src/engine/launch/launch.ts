@@ -4,7 +4,7 @@ import { CommandError, HelperError, UserNsError } from '../../errors.js';
 import { spawnHelper, WIRE, type HelperProcess } from '../../runtime/nsexec.js';
 import { planFromSpec, type PlanOptions } from '../../runtime/plan.js';
 import { namespaceOf, type Spec } from '../../runtime/spec.js';
-import { CHOWN_FAMILY, compileSeccomp } from '../../security/seccomp/index.js';
+import { CHOWN_FAMILY, seccompProgram } from '../../security/seccomp/index.js';
 import { parseMapText } from '../../userns/idmap.js';
 import { writeIdMaps, type MapWriter } from '../../userns/newidmap.js';
 import type { TerminalIo } from './terminal.js';
@@ -79,7 +79,7 @@ export async function createContainer(spec: Spec, options: LaunchOptions = {}): 
   const filter =
     options.seccomp !== undefined
       ? { program: options.seccomp, flags: options.seccompFlags ?? 0 }
-      : profile && compileSeccomp(profile, undefined, notify);
+      : profile && seccompProgram(profile, undefined, notify);
   const plan = planFromSpec(
     spec,
     { isDirectory, gidMappings },

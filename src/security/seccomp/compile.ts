@@ -127,7 +127,8 @@ export function compileSeccomp(profile: Seccomp, native: Arch = nativeArch(), no
   return { program: encode(asm.assemble()), flags: seccompFlags(profile.flags ?? []) | listener };
 }
 
-function seccompFlags(names: string[]): number {
+/** seccomp(2)'s SECCOMP_FILTER_FLAG_* bits of a profile's `flags`. */
+export function seccompFlags(names: string[]): number {
   let flags = 0;
   for (const name of names) {
     const bit = FLAGS[name];

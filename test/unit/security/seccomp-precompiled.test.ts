@@ -1,0 +1,62 @@
+// src/security/seccomp/precompiled.ts: a plain run's seccomp filter is read from a file the build
+// wrote, named by the profile's hash; the file's bytes are compileSeccomp's, and a profile that
+// differs in anything, or a file that is not a whole filter, is compiled.
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { adjustCapabilities, blueprintSecurity } from '../../../src/engine/spec/blueprint.js';
+import { capabilityName, DEFAULT_CAPABILITIES } from '../../../src/runtime/linux.js';
+import { compileSeccomp, nativeArch } from '../../../src/security/seccomp/index.js';
+import {
+  filterName,
+  precompiledProfiles,
+  seccompProgram,
+  writePrecompiled,
+} from '../../../src/security/seccomp/precompiled.js';
+
+let dir: string;
+beforeEach(() => void (dir = mkdtempSync(join(tmpdir(), 'hutch-seccomp-'))));
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+/** The linux.seccomp of a plain run with these default capabilities (blueprint.ts's path). */
+const plainRun = (defaults: readonly string[]) =>
+  blueprintSecurity({}, adjustCapabilities(defaults.map(capabilityName), [], [])).seccomp!;
+
+describe('the precompiled seccomp filters', () => {
+  it('are the bytes compileSeccomp makes of each profile', () => {
+    const names = writePrecompiled(dir);
+    expect(names.length).toBe(precompiledProfiles().length);
+    expect(readdirSync(dir).sort()).toEqual([...names].sort());
+    for (const profile of precompiledProfiles()) {
+      const file = readFileSync(join(dir, filterName(profile, nativeArch())));
+      expect(Buffer.compare(file, Buffer.from(compileSeccomp(profile).program))).toBe(0);
+      expect(seccompProgram(profile, nativeArch(), [], dir)).toEqual({ program: file, flags: 0 });
+    }
+  });
+
+  it("hold a plain run's profile, with docker's capabilities and with containers-common's", () => {
+    const names = writePrecompiled(dir);
+    expect(names).toContain(filterName(plainRun(DEFAULT_CAPABILITIES), nativeArch()));
+    const common = ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'FSETID', 'KILL', 'NET_BIND_SERVICE', 'SETFCAP', 'SETGID'];
+    expect(names).toContain(filterName(plainRun([...common, 'SETPCAP', 'SETUID', 'SYS_CHROOT']), nativeArch()));
+  });
+
+  it('are read from the file when the profile names one', () => {
+    const [profile] = precompiledProfiles();
+    const planted = Buffer.alloc(16, 7); // two instructions: proves the file is what is read
+    writeFileSync(join(dir, filterName(profile!, nativeArch())), planted);
+    expect(Buffer.compare(seccompProgram(profile!, nativeArch(), [], dir).program, planted)).toBe(0);
+  });
+
+  it('compile a profile that differs, a file that is not a whole filter, and a notifying filter', () => {
+    writePrecompiled(dir);
+    const [profile] = precompiledProfiles();
+    const admin = plainRun([...DEFAULT_CAPABILITIES, 'CAP_SYS_ADMIN']);
+    expect(seccompProgram(admin, nativeArch(), [], dir)).toEqual(compileSeccomp(admin));
+    writeFileSync(join(dir, filterName(profile!, nativeArch())), Buffer.alloc(13));
+    expect(seccompProgram(profile!, nativeArch(), [], dir)).toEqual(compileSeccomp(profile!));
+    const notify = ['chown'];
+    expect(seccompProgram(profile!, nativeArch(), notify, dir)).toEqual(compileSeccomp(profile!, nativeArch(), notify));
+  });
+});
