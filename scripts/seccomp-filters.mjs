@@ -3,6 +3,7 @@
 // (src/security/seccomp/precompiled.ts) finds it by the profile's hash instead of compiling it
 // at every container start. Run by `npm run build`, after the bundle (which empties dist/bundle/).
 import { join } from 'node:path';
+import { PLAIN_RUN_CAPABILITY_SETS } from '../dist/src/runtime/linux.js';
 import { writePrecompiled } from '../dist/src/security/seccomp/precompiled.js';
 
-writePrecompiled(join(import.meta.dirname, '..', 'dist', 'bundle'));
+writePrecompiled(join(import.meta.dirname, '..', 'dist', 'bundle'), PLAIN_RUN_CAPABILITY_SETS);

@@ -114,6 +114,20 @@ export const DEFAULT_CAPABILITIES = [
   'CAP_AUDIT_WRITE',
 ];
 
+/**
+ * containers-common's containers.conf default_capabilities (podman 4 and later install it in
+ * /usr/share/containers): docker's set without MKNOD, NET_RAW and AUDIT_WRITE.
+ */
+export const CONTAINERS_COMMON_CAPABILITIES = DEFAULT_CAPABILITIES.filter(
+  (c) => c !== 'CAP_MKNOD' && c !== 'CAP_NET_RAW' && c !== 'CAP_AUDIT_WRITE',
+);
+
+/** The default capability sets of a plain run, whose seccomp filters the build compiles. */
+export const PLAIN_RUN_CAPABILITY_SETS: readonly (readonly string[])[] = [
+  DEFAULT_CAPABILITIES,
+  CONTAINERS_COMMON_CAPABILITIES,
+];
+
 /** Normalizes "net_admin", "NET_ADMIN" or "CAP_NET_ADMIN" to "CAP_NET_ADMIN"; throws on unknown names. */
 export function capabilityName(name: string): string {
   const upper = name.toUpperCase();

@@ -3,7 +3,6 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Seccomp } from '../../runtime/spec.js';
-import { DEFAULT_CAPABILITIES } from '../../runtime/linux.js';
 import { nativeArch, type Arch } from './arch.js';
 import { compileSeccomp, seccompFlags, type SeccompProgram } from './compile.js';
 import { defaultProfile } from './default-profile.js';
@@ -35,27 +34,24 @@ export function seccompProgram(
 }
 
 /**
- * containers-common's containers.conf default_capabilities (podman 4 and later install it in
- * /usr/share/containers): docker's set without MKNOD, NET_RAW and AUDIT_WRITE. Where podman is
- * installed a plain run has these; the default profile allows audit sockets only with AUDIT_WRITE.
+ * The profiles the build compiles: the default profile for each default capability set of a plain
+ * run (src/runtime/linux.ts PLAIN_RUN_CAPABILITY_SETS: docker's and containers-common's), resolved
+ * on this kernel.
  */
-const CONTAINERS_COMMON_CAPABILITIES = DEFAULT_CAPABILITIES.filter(
-  (c) => c !== 'CAP_MKNOD' && c !== 'CAP_NET_RAW' && c !== 'CAP_AUDIT_WRITE',
-);
-
-/**
- * The profiles the build compiles: the default profile for docker's capabilities and for
- * containers-common's, resolved on this kernel.
- */
-export function precompiledProfiles(native: Arch = nativeArch()): Seccomp[] {
-  return [DEFAULT_CAPABILITIES, CONTAINERS_COMMON_CAPABILITIES].map((caps) =>
-    resolveProfile(defaultProfile(), { caps: [...caps], arch: native }),
-  );
+export function precompiledProfiles(
+  capabilitySets: readonly (readonly string[])[],
+  native: Arch = nativeArch(),
+): Seccomp[] {
+  return capabilitySets.map((caps) => resolveProfile(defaultProfile(), { caps: [...caps], arch: native }));
 }
 
 /** Writes the filters of precompiledProfiles into `dir` (the build's dist/bundle/); their names. */
-export function writePrecompiled(dir: string, native: Arch = nativeArch()): string[] {
-  return precompiledProfiles(native).map((profile) => {
+export function writePrecompiled(
+  dir: string,
+  capabilitySets: readonly (readonly string[])[],
+  native: Arch = nativeArch(),
+): string[] {
+  return precompiledProfiles(capabilitySets, native).map((profile) => {
     const name = filterName(profile, native);
     writeFileSync(join(dir, name), compileSeccomp(profile, native).program);
     return name;

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { adjustCapabilities, blueprintSecurity } from '../../../src/engine/spec/blueprint.js';
-import { capabilityName, DEFAULT_CAPABILITIES } from '../../../src/runtime/linux.js';
+import { capabilityName, DEFAULT_CAPABILITIES, PLAIN_RUN_CAPABILITY_SETS } from '../../../src/runtime/linux.js';
 import { compileSeccomp, nativeArch } from '../../../src/security/seccomp/index.js';
 import {
   filterName,
@@ -25,10 +25,10 @@ const plainRun = (defaults: readonly string[]) =>
 
 describe('the precompiled seccomp filters', () => {
   it('are the bytes compileSeccomp makes of each profile', () => {
-    const names = writePrecompiled(dir);
-    expect(names.length).toBe(precompiledProfiles().length);
+    const names = writePrecompiled(dir, PLAIN_RUN_CAPABILITY_SETS);
+    expect(names.length).toBe(precompiledProfiles(PLAIN_RUN_CAPABILITY_SETS).length);
     expect(readdirSync(dir).sort()).toEqual([...names].sort());
-    for (const profile of precompiledProfiles()) {
+    for (const profile of precompiledProfiles(PLAIN_RUN_CAPABILITY_SETS)) {
       const file = readFileSync(join(dir, filterName(profile, nativeArch())));
       expect(Buffer.compare(file, Buffer.from(compileSeccomp(profile).program))).toBe(0);
       expect(seccompProgram(profile, nativeArch(), [], dir)).toEqual({ program: file, flags: 0 });
@@ -36,22 +36,22 @@ describe('the precompiled seccomp filters', () => {
   });
 
   it("hold a plain run's profile, with docker's capabilities and with containers-common's", () => {
-    const names = writePrecompiled(dir);
+    const names = writePrecompiled(dir, PLAIN_RUN_CAPABILITY_SETS);
     expect(names).toContain(filterName(plainRun(DEFAULT_CAPABILITIES), nativeArch()));
     const common = ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'FSETID', 'KILL', 'NET_BIND_SERVICE', 'SETFCAP', 'SETGID'];
     expect(names).toContain(filterName(plainRun([...common, 'SETPCAP', 'SETUID', 'SYS_CHROOT']), nativeArch()));
   });
 
   it('are read from the file when the profile names one', () => {
-    const [profile] = precompiledProfiles();
+    const [profile] = precompiledProfiles(PLAIN_RUN_CAPABILITY_SETS);
     const planted = Buffer.alloc(16, 7); // two instructions: proves the file is what is read
     writeFileSync(join(dir, filterName(profile!, nativeArch())), planted);
     expect(Buffer.compare(seccompProgram(profile!, nativeArch(), [], dir).program, planted)).toBe(0);
   });
 
   it('compile a profile that differs, a file that is not a whole filter, and a notifying filter', () => {
-    writePrecompiled(dir);
-    const [profile] = precompiledProfiles();
+    writePrecompiled(dir, PLAIN_RUN_CAPABILITY_SETS);
+    const [profile] = precompiledProfiles(PLAIN_RUN_CAPABILITY_SETS);
     const admin = plainRun([...DEFAULT_CAPABILITIES, 'CAP_SYS_ADMIN']);
     expect(seccompProgram(admin, nativeArch(), [], dir)).toEqual(compileSeccomp(admin));
     writeFileSync(join(dir, filterName(profile!, nativeArch())), Buffer.alloc(13));
