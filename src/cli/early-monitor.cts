@@ -1,0 +1,134 @@
+/**
+ * `hutch run -d` and `hutch create` start their container's monitor as the CLI's first act, before
+ * the CLI's bundle is read, compiled and run (~150 ms): the monitor's own Node start and bundle then
+ * overlap all of the CLI's, and it is forked from a small heap. It waits for `go` (the container
+ * it is for) on fd 3; the command takes it (container/create.ts), or it is ended unused
+ * (engine/monitor/waiting.cts). The command line is guessed by a scan of argv without clipanion:
+ * a wrong guess costs one Node start of CPU, never behaviour.
+ *
+ * CommonJS (.cts) and standalone on purpose: the bundle loader calls it before anything is loaded.
+ */
+import { holdEarlyMonitor, spawnWaitingMonitor } from '../engine/monitor/waiting.cjs';
+
+/**
+ * The options of `run` and `create` that take a value (src/cli/commands/run.ts and the classes it
+ * extends: container-flags.ts, resource-flags.ts, preserve-fds.ts); every other option is a flag.
+ * test/unit/cli/early-monitor.test.ts holds this equal to the commands' declared options.
+ */
+export const RUN_VALUE_OPTIONS: ReadonlySet<string> = new Set([
+  // resource-flags.ts
+  '-m',
+  '--memory',
+  '--memory-swap',
+  '--memory-reservation',
+  '--cpus',
+  '-c',
+  '--cpu-shares',
+  '--cpu-weight',
+  '--cpu-period',
+  '--cpu-quota',
+  '--cpuset-cpus',
+  '--cpuset-mems',
+  '--pids-limit',
+  '--blkio-weight',
+  '--blkio-weight-device',
+  '--device-read-bps',
+  '--device-write-bps',
+  '--device-read-iops',
+  '--device-write-iops',
+  // container-flags.ts
+  '--pull',
+  '--platform',
+  '--storage-driver',
+  '--entrypoint',
+  '--network',
+  '--net',
+  '-p',
+  '--publish',
+  '--dns',
+  '--dns-search',
+  '--dns-option',
+  '--add-host',
+  '--cgroups',
+  '--cgroup-manager',
+  '--cgroup-parent',
+  '--mount',
+  // run.ts
+  '--root',
+  '--rootfs',
+  '-e',
+  '--env',
+  '--env-file',
+  '-w',
+  '--workdir',
+  '-u',
+  '--user',
+  '-v',
+  '--volume',
+  '--tmpfs',
+  '-h',
+  '--hostname',
+  '--pid',
+  '--ipc',
+  '--uts',
+  '--shm-size',
+  '--device',
+  '--cdi-spec-dir',
+  '--gpus',
+  '--userns',
+  '--uidmap',
+  '--gidmap',
+  '--cap-add',
+  '--cap-drop',
+  '--security-opt',
+  '--ulimit',
+  '--name',
+  '--restart',
+  '--preserve-fds',
+]);
+
+/**
+ * Whether `args` (argv after the script) is `run` with -d, or `create`, by its options up to the
+ * first positional (the image, or --rootfs's command: run's options end there) or `--`. The last
+ * of -d/--detach[=true|false]/--no-detach counts, as in clipanion; a short cluster (-dit) is all
+ * flags, as clipanion reads it. --help before the image is help, not a container.
+ */
+export function startsDetachedContainer(args: readonly string[]): boolean {
+  let rest: readonly string[];
+  let detach: boolean;
+  if (args[0] === 'run') [rest, detach] = [args.slice(1), false];
+  else if (args[0] === 'create') [rest, detach] = [args.slice(1), true];
+  else if (args[0] === 'container' && args[1] === 'create') [rest, detach] = [args.slice(2), true];
+  else return false;
+  const create = detach;
+  for (let i = 0; i < rest.length; i++) {
+    const arg = rest[i]!;
+    if (arg === '--' || !arg.startsWith('-') || arg === '-') break;
+    if (arg === '--help') return false;
+    if (create) {
+      if (RUN_VALUE_OPTIONS.has(arg)) i++;
+      continue;
+    }
+    if (arg === '-d' || arg === '--detach' || arg === '--detach=true') detach = true;
+    else if (arg === '--no-detach' || arg === '--detach=false') detach = false;
+    else if (/^-[a-zA-Z]{2,}$/.test(arg)) detach ||= arg.includes('d');
+    else if (RUN_VALUE_OPTIONS.has(arg)) i++; // its value, whatever it looks like
+  }
+  return detach;
+}
+
+/**
+ * Starts the monitor of the container this command line will make, if it makes one; `loader` is
+ * the bundle loader's file (it runs the monitor's bundle), `trace` its HUTCH_TRACE writer.
+ */
+export function startEarlyMonitor(args: readonly string[], loader: string, trace: (step: string) => void): void {
+  if (!startsDetachedContainer(args)) return;
+  try {
+    const monitor = spawnWaitingMonitor([loader, 'monitor']);
+    if (monitor.child.pid === undefined) return; // the command spawns its own, and says why it cannot
+    holdEarlyMonitor(monitor);
+    trace(`monitor early ${monitor.child.pid}`);
+  } catch {
+    // the command spawns its own (and reports why it cannot)
+  }
+}
