@@ -3,12 +3,12 @@
  * the CLI's bundle is read, compiled and run (~150 ms): the monitor's own Node start and bundle then
  * overlap all of the CLI's, and it is forked from a small heap. It waits for `go` (the container
  * it is for) on fd 3; the command takes it (container/create.ts), or it is ended unused
- * (engine/monitor/waiting.cts). The command line is guessed by a scan of argv without clipanion:
+ * (src/sys/waiting-child.cts). The command line is guessed by a scan of argv without clipanion:
  * a wrong guess costs one Node start of CPU, never behaviour.
  *
  * CommonJS (.cts) and standalone on purpose: the bundle loader calls it before anything is loaded.
  */
-import { holdEarlyMonitor, spawnWaitingMonitor } from '../engine/monitor/waiting.cjs';
+import { holdEarlyMonitor, spawnWaitingChild } from '../sys/waiting-child.cjs';
 
 /**
  * The options of `run` and `create` that take a value (src/cli/commands/run.ts and the classes it
@@ -124,7 +124,7 @@ export function startsDetachedContainer(args: readonly string[]): boolean {
 export function startEarlyMonitor(args: readonly string[], loader: string, trace: (step: string) => void): void {
   if (!startsDetachedContainer(args)) return;
   try {
-    const monitor = spawnWaitingMonitor([loader, 'monitor']);
+    const monitor = spawnWaitingChild([loader, 'monitor']);
     if (monitor.child.pid === undefined) return; // the command spawns its own, and says why it cannot
     holdEarlyMonitor(monitor);
     trace(`monitor early ${monitor.child.pid}`);

@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { UsageError } from '../../errors.js';
 import { faultPoint } from '../../sys/fault.js';
 import { removeContainer, startMonitor } from './lifecycle.js';
-import { takeEarlyMonitor } from '../monitor/waiting.cjs';
+import { takeEarlyMonitor } from '../../sys/waiting-child.cjs';
 import { releaseSetup, removeContainerDirs, removeRecord } from '../setup/index.js';
 import {
   blueprintFromFlags,

@@ -6,6 +6,7 @@ import { entryCommand } from '../../sys/entry-points.js';
 import { faultPoint } from '../../sys/fault.js';
 import { isSameProcess } from '../../sys/proc.js';
 import { readReadyLine } from '../../sys/ready-line.js';
+import { spawnWaitingChild, type WaitingChild } from '../../sys/waiting-child.cjs';
 import {
   killCgroup,
   setPaused,
@@ -19,8 +20,7 @@ import {
   viewContainer,
   type ContainerView,
 } from '../store/index.js';
-import type { MonitorMessage, SerializedError } from '../monitor/index.js';
-import { spawnWaitingMonitor, type WaitingMonitor } from '../monitor/waiting.cjs';
+import type { GoWord, MonitorMessage, SerializedError } from '../monitor/index.js';
 import { removeRecord } from '../setup/index.js';
 
 /**
@@ -46,7 +46,7 @@ export interface PendingMonitor {
 
 /**
  * The monitor of a container whose folder exists (its log goes there) but whose record may not
- * yet: `spawned` (run -d and create: the one started at the CLI's start, monitor/waiting.cts), or
+ * yet: `spawned` (run -d and create: the one started at the CLI's start, src/sys/waiting-child.cts), or
  * one spawned now. Node starts and loads its code, then waits for go on fd 3 (main.ts), so that its
  * start overlaps the CLI's own set-up (the image, the record) instead of following it.
  */
@@ -55,13 +55,14 @@ export function startMonitor(
   id: string,
   mode: 'create' | 'start',
   passStdio?: [number, number, number],
-  spawned?: WaitingMonitor,
+  spawned?: WaitingChild,
 ): PendingMonitor {
-  const monitor = spawned ?? spawnWaitingMonitor(entryCommand('monitor'), passStdio);
+  const monitor = spawned ?? spawnWaitingChild(entryCommand('monitor'), passStdio);
   const log = containerFiles(store, id).monitorLog;
   return {
     go: async () => {
-      monitor.go({ data: store.data, run: store.run, id, mode, log });
+      const word: GoWord = { data: store.data, run: store.run, id, mode, log };
+      monitor.go(word);
       faultPoint('monitor-spawned');
       const reply = (await readReadyLine(monitor.channel)).trim();
       monitor.child.unref();
@@ -75,7 +76,7 @@ export function startMonitor(
 }
 
 /** Why a monitor ended without a report: its exit, and what it said before it had its log. */
-async function diedBeforeReport(monitor: WaitingMonitor, id: string, log: string): Promise<RuntimeError> {
+async function diedBeforeReport(monitor: WaitingChild, id: string, log: string): Promise<RuntimeError> {
   const { child } = monitor;
   if (child.exitCode === null && child.signalCode === null && child.pid !== undefined)
     await Promise.race([once(child, 'exit'), sleep(2000, undefined, { ref: false })]);

@@ -1,4 +1,4 @@
-// The monitor's entry point. Spawned waiting (waiting.cts) by `hutch run -d` and `create` at the
+// The monitor's entry point. Spawned waiting (src/sys/waiting-child.cts) by `hutch run -d` and `create` at the
 // CLI's start, and by `start` and `hutch runtime create`: argv = await [passfds]. fd 3 carries go
 // from the CLI (awaitGo: the container, its store, mode and log), then one JSON line
 // (MonitorMessage) to it; with `passfds`, fds 4-6 are the container's stdio (OCI face).
@@ -6,7 +6,8 @@
 // argv = DATA RUN ID finish ATTEMPT EXITCODE FAILURE (FAILURE empty when none).
 import { closeSync, openSync, readSync, writeSync } from 'node:fs';
 import { runMonitor, serializeError, type MonitorMessage } from './monitor.js';
-import { AWAIT_WORD, type GoWord } from './waiting.cjs';
+import type { GoWord } from './go-word.js';
+import { AWAIT_WORD } from '../../sys/waiting-child.cjs';
 import { dupOnto } from '../../sys/fdops.js';
 import { trace } from '../../sys/trace.js';
 
