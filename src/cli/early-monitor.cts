@@ -89,32 +89,30 @@ export const RUN_VALUE_OPTIONS: ReadonlySet<string> = new Set([
 
 /**
  * Whether `args` (argv after the script) is `run` with -d, or `create`, by its options up to the
- * first positional (the image, or --rootfs's command: run's options end there) or `--`. The last
- * of -d/--detach[=true|false]/--no-detach counts, as in clipanion; a short cluster (-dit) is all
- * flags, as clipanion reads it. --help before the image is help, not a container.
+ * first positional after the verb (the image, or --rootfs's command: run's options end there) or
+ * `--`. Options may come before the verb too (`hutch --root DIR run -d IMAGE`: clipanion takes a
+ * command's options on either side of its path). The last of -d/--detach[=true|false]/--no-detach
+ * counts, as in clipanion; a short cluster (-dit) is all flags, as clipanion reads it. --help before
+ * the image is help, not a container.
  */
 export function startsDetachedContainer(args: readonly string[]): boolean {
-  let rest: readonly string[];
-  let detach: boolean;
-  if (args[0] === 'run') [rest, detach] = [args.slice(1), false];
-  else if (args[0] === 'create') [rest, detach] = [args.slice(1), true];
-  else if (args[0] === 'container' && args[1] === 'create') [rest, detach] = [args.slice(2), true];
-  else return false;
-  const create = detach;
-  for (let i = 0; i < rest.length; i++) {
-    const arg = rest[i]!;
-    if (arg === '--' || !arg.startsWith('-') || arg === '-') break;
-    if (arg === '--help') return false;
-    if (create) {
-      if (RUN_VALUE_OPTIONS.has(arg)) i++;
-      continue;
-    }
-    if (arg === '-d' || arg === '--detach' || arg === '--detach=true') detach = true;
+  let verb: 'run' | 'create' | undefined;
+  let detach = false;
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === '--') break;
+    if (!arg.startsWith('-') || arg === '-') {
+      if (verb !== undefined) break; // the image: the rest is its command's
+      if (arg === 'run' || arg === 'create') verb = arg;
+      else if (arg === 'container' && args[i + 1] === 'create') [verb, i] = ['create', i + 1];
+      else return false;
+    } else if (arg === '--help') return false;
+    else if (arg === '-d' || arg === '--detach' || arg === '--detach=true') detach = true;
     else if (arg === '--no-detach' || arg === '--detach=false') detach = false;
     else if (/^-[a-zA-Z]{2,}$/.test(arg)) detach ||= arg.includes('d');
     else if (RUN_VALUE_OPTIONS.has(arg)) i++; // its value, whatever it looks like
   }
-  return detach;
+  return verb === 'create' || (verb === 'run' && detach);
 }
 
 /**

@@ -6,10 +6,11 @@ import { Cli, type CommandClass } from 'clipanion';
 import { describe, expect, it } from 'vitest';
 import { RUN_VALUE_OPTIONS, startsDetachedContainer } from '../../../src/cli/early-monitor.cjs';
 import { CreateCommand } from '../../../src/cli/commands/create.js';
+import { loadCommands } from '../../../src/cli/commands/index.js';
 import { RunCommand } from '../../../src/cli/commands/run.js';
 
 const cli = new Cli({ binaryName: 'hutch' });
-for (const c of [RunCommand, CreateCommand] as CommandClass[]) cli.register(c);
+for (const c of (await loadCommands(undefined)) as CommandClass[]) cli.register(c);
 
 /** The names of a command's options, by whether they take a value (clipanion's "#0"). */
 function declared(path: string[]): { values: string[]; flags: string[] } {
@@ -70,6 +71,17 @@ const LINES = [
   ['exec', '-d', 'c1', 'sh'],
   ['run'],
   ['create'],
+  // options before the verb (bench/startpath.bench.sh's `hutch --root DIR run -d ...`)
+  ['--root', '/r', 'run', '-d', 'img'],
+  ['--root', '/r', 'run', 'img'],
+  ['-d', 'run', 'img'],
+  ['--rm', '--name', 'x', 'run', '-it', 'img'],
+  ['--root', '/r', 'create', 'img'],
+  ['--root', '/r', 'container', 'create', 'img'],
+  ['container', '--root', '/r', 'create', 'img'],
+  ['--root', '/r', 'ps'],
+  ['--root', 'run', 'start', 'c1'],
+  ['--root', '/r', 'start', 'c1'],
 ];
 
 describe('the argv scan of run -d and create', () => {
