@@ -8,7 +8,7 @@
  *
  * CommonJS (.cts) and standalone on purpose: the bundle loader calls it before anything is loaded.
  */
-import { holdEarlyMonitor, spawnWaitingChild } from '../sys/waiting-child.cjs';
+import type * as WaitingChild from '../sys/waiting-child.cjs';
 
 /**
  * The options of `run` and `create` that take a value (src/cli/commands/run.ts and the classes it
@@ -122,6 +122,8 @@ export function startsDetachedContainer(args: readonly string[]): boolean {
 export function startEarlyMonitor(args: readonly string[], loader: string, trace: (step: string) => void): void {
   if (!startsDetachedContainer(args)) return;
   try {
+    // Loaded here, not above: every other command line pays for the scan alone (child_process ~4 ms).
+    const { holdEarlyMonitor, spawnWaitingChild } = require('../sys/waiting-child.cjs') as typeof WaitingChild;
     const monitor = spawnWaitingChild([loader, 'monitor']);
     if (monitor.child.pid === undefined) return; // the command spawns its own, and says why it cannot
     holdEarlyMonitor(monitor);
