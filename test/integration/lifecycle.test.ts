@@ -263,6 +263,14 @@ describe("the monitor started at the CLI's start (src/cli/early-monitor.cts)", (
       expect(monitor, args.join(' ')).toBeDefined();
       await waitFor(async () => !isRunning(monitor!));
     }
+    // A monitor that dies after go, before its report: the CLI says how, and removes the container.
+    const died = await hutch(['run', '-d', '--root', box.root, '--rootfs', rootfs, '--', 'true'], {
+      env: { HUTCH_FAULT: 'prepared:kill' },
+    });
+    expect(died.exitCode).toBe(125);
+    expect(died.stderr).toMatch(
+      /^hutch: cannot start the monitor of container [0-9a-f]{12}: it was killed by SIGKILL before reporting$/m,
+    );
     // A run whose -d is its command's is not detached: no monitor.
     const { result, monitor } = await traced(['run', '--rootfs', rootfs, 'true', '-d']);
     expect(result.exitCode).toBe(0);

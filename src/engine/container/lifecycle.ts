@@ -65,8 +65,8 @@ export function startMonitor(
       monitor.go(word);
       faultPoint('monitor-spawned');
       const reply = (await readReadyLine(monitor.channel)).trim();
-      monitor.child.unref();
       if (reply === '') throw await diedBeforeReport(monitor, id, log);
+      monitor.child.unref();
       const message = JSON.parse(reply) as MonitorMessage;
       if (!message.ok) throw rebuild(message.error);
       return { pid: message.pid, warnings: message.warnings ?? [] };
@@ -78,8 +78,10 @@ export function startMonitor(
 /** Why a monitor ended without a report: its exit, and what it said before it had its log. */
 async function diedBeforeReport(monitor: WaitingChild, id: string, log: string): Promise<RuntimeError> {
   const { child } = monitor;
+  // Still ref'd (go): the CLI waits for its exit status, at most 2 s, then lets it be.
   if (child.exitCode === null && child.signalCode === null && child.pid !== undefined)
     await Promise.race([once(child, 'exit'), sleep(2000, undefined, { ref: false })]);
+  child.unref();
   const how =
     child.pid === undefined
       ? 'it could not be spawned'
