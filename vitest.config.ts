@@ -3,6 +3,8 @@ import { defineConfig } from 'vitest/config';
 // Integration tests start real namespaces, FUSE daemons and servers on a 2-core machine:
 // run files one at a time so they do not starve each other, and give them room.
 export default defineConfig({
+  // .cts too: the modules the bundle loader runs before the bundle (src/cli/early-monitor.cts) are CommonJS.
+  esbuild: { include: /\.(c|m)?tsx?$/ },
   // `npm test` keeps vitest's cache with its other caches ($HUTCH_TEST_CACHE), not in the tree copy.
   ...(process.env.HUTCH_VITEST_CACHE ? { cacheDir: process.env.HUTCH_VITEST_CACHE } : {}),
   test: {

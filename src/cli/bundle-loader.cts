@@ -9,7 +9,8 @@
  * its flags; the entry then compiles as usual and writes a fresh cache when it exits. A folder not
  * owned by the user alone is never read or written: a cache is code.
  *
- * CommonJS (.cts) and standalone on purpose: it runs before anything else is loaded.
+ * CommonJS (.cts) and standalone on purpose: it runs before anything else is loaded (but
+ * early-monitor.cts, for `run -d` and `create`, which is standalone too).
  * Usage: require('.../bundle-loader.cjs').runBundle('cli'), or `node bundle-loader.cjs NAME ARGS...`.
  */
 import {
@@ -26,6 +27,7 @@ import {
 import { createRequire, wrap } from 'node:module';
 import { join } from 'node:path';
 import { Script } from 'node:vm';
+import { startEarlyMonitor } from './early-monitor.cjs';
 
 /** Carries the cache folder to the processes hutch starts (see cachePath). */
 const CACHE_ENV = 'HUTCH_CODE_CACHE_DIR';
@@ -36,6 +38,9 @@ const RUNTIME_VERBS = /^(create|run|start|state|kill|delete|exec|ps|list|feature
 export function runBundle(name: string): void {
   trace(`load ${name}`);
   const file = join(__dirname, '..', '..', 'bundle', `${name}.cjs`);
+  // Before the bundle is read: the cache folder set in the environment the monitor inherits.
+  const cacheFile = cachePath(name, file);
+  if (name === 'cli') startEarlyMonitor(process.argv.slice(2), __filename, trace);
   let source: string;
   try {
     source = readFileSync(file, 'utf8');
@@ -45,7 +50,6 @@ export function runBundle(name: string): void {
     );
     process.exit(125);
   }
-  const cacheFile = cachePath(name, file);
   let cached: Buffer | undefined;
   try {
     if (cacheFile !== undefined) cached = readFileSync(cacheFile);

@@ -11,6 +11,7 @@ const closeC = libcFunction('int close(int fd)');
 const fchownC = libcFunction('int fchown(int fd, uint32_t uid, uint32_t gid)');
 const fchmodC = libcFunction('int fchmod(int fd, uint32_t mode)');
 const futimensC = libcFunction('int futimens(int fd, void *times)');
+const dup2C = libcFunction('int dup2(int oldfd, int newfd)');
 const O_CLOEXEC = 0o2000000;
 
 /** open(2) of a path (a latin1 byte string); returns the fd (close-on-exec). */
@@ -20,6 +21,11 @@ export function openPath(path: string, flags: number, mode: number): number {
 
 export function closeFd(fd: number): void {
   check('close', closeC(fd) as number, `fd ${fd}`);
+}
+
+/** dup2(2): `fd` also as `target` (closed first if open; not close-on-exec: an exec'd program has it). */
+export function dupOnto(fd: number, target: number): void {
+  check('dup2', dup2C(fd, target) as number, `fd ${fd} onto ${target}`);
 }
 
 export function fchown(fd: number, uid: number, gid: number): void {

@@ -65,6 +65,8 @@ describe('npm install -g of an npm pack tarball', () => {
       'dist/bundle/cli.cjs',
       'dist/bundle/fuseDaemon.cjs',
       'dist/src/cli/bundle-loader.cjs',
+      'dist/src/cli/early-monitor.cjs',
+      'dist/src/sys/waiting-child.cjs',
       'native/nsexec.c',
       'native/forwarder.c',
       'native/Makefile',

@@ -1,6 +1,7 @@
 // The user's container lifecycle: run -d under a monitor, ps, logs, exec, stop, rm, and the
 // monitor's death, as the unprivileged test user with real namespaces.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { hutch, type Sandbox } from '../helpers/hutch-cli.js';
 import { useContainerSandbox } from '../helpers/frames.js';
@@ -226,6 +227,54 @@ describe('the monitor', () => {
     for (const r of [r1, r2]) if (r.exitCode !== 0) expect(r.stderr).toContain('no such container');
     await Promise.all([h('stop', '-t', '0', 'two'), h('kill', 'two').catch(() => undefined)]);
     expect((await h('rm', 'two')).exitCode).toBe(0);
+  });
+});
+
+describe("the monitor started at the CLI's start (src/cli/early-monitor.cts)", () => {
+  /** Runs hutch traced; the pid of the monitor it started before its bundle, if it did. */
+  async function traced(args: string[]) {
+    const trace = join(box.dir, `trace-${Date.now()}`);
+    const verb = args[0] === 'container' ? 2 : 1;
+    const argv = [...args.slice(0, verb), '--root', box.root, ...args.slice(verb)];
+    const result = await hutch(argv, { env: { HUTCH_TRACE: trace } });
+    const early = /^\S+ \d+ monitor early (\d+)$/m.exec(existsSync(trace) ? readFileSync(trace, 'utf8') : '');
+    return { result, monitor: early ? Number(early[1]) : undefined };
+  }
+
+  it('is the monitor of the container run -d and create make', async () => {
+    const run = await traced(['run', '-d', '--name', 'early', '--rootfs', rootfs, '--', 'sleep', '1000']);
+    expect(run.result.stderr).toBe('');
+    expect(run.monitor).toBeDefined();
+    expect((await inspect('early')).State.MonitorPid).toBe(run.monitor);
+    const create = await traced(['container', 'create', '--name', 'made', '--rootfs', rootfs, '--', 'true']);
+    expect(create.result.stderr).toBe('');
+    expect((await inspect('made')).State.MonitorPid).toBe(create.monitor);
+    expect((await h('rm', '-f', 'early', 'made')).exitCode).toBe(0);
+  });
+
+  it('ends, having touched nothing, when the command makes no container: a usage error, a missing image, a bad name', async () => {
+    for (const args of [
+      ['run', '-d', '--bogus', '--rootfs', rootfs, '--', 'true'],
+      ['run', '-dit', '--pull', 'never', 'localhost/not-here'],
+      ['create', '--name', 'no good', '--rootfs', rootfs, '--', 'true'],
+    ]) {
+      const { result, monitor } = await traced(args);
+      expect(result.exitCode, args.join(' ')).toBe(125);
+      expect(monitor, args.join(' ')).toBeDefined();
+      await waitFor(async () => !isRunning(monitor!));
+    }
+    // A monitor that dies after go, before its report: the CLI says how, and removes the container.
+    const died = await hutch(['run', '-d', '--root', box.root, '--rootfs', rootfs, '--', 'true'], {
+      env: { HUTCH_FAULT: 'prepared:kill' },
+    });
+    expect(died.exitCode).toBe(125);
+    expect(died.stderr).toMatch(
+      /^hutch: cannot start the monitor of container [0-9a-f]{12}: it was killed by SIGKILL before reporting$/m,
+    );
+    // A run whose -d is its command's is not detached: no monitor.
+    const { result, monitor } = await traced(['run', '--rootfs', rootfs, 'true', '-d']);
+    expect(result.exitCode).toBe(0);
+    expect(monitor).toBeUndefined();
   });
 });
 

@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import { UsageError } from '../../errors.js';
 import { faultPoint } from '../../sys/fault.js';
 import { removeContainer, startMonitor } from './lifecycle.js';
+import { takeEarlyMonitor } from '../../sys/waiting-child.cjs';
 import { releaseSetup, removeContainerDirs, removeRecord } from '../setup/index.js';
 import {
   blueprintFromFlags,
@@ -47,9 +48,10 @@ export async function createFromFlags(req: CreateRequest, io: RunCommandIo, star
     hostname: join(files.runDir, 'hostname'),
     resolvConf: join(files.runDir, 'resolv.conf'),
   };
-  // The monitor's Node start overlaps the image and the record (lifecycle.ts): its log is in the folder.
+  // The monitor's Node start overlaps the image and the record (lifecycle.ts): its log is in the
+  // folder. bin/hutch started one at the CLI's start (src/cli/early-monitor.cts); else one starts now.
   mkdirSync(files.dir, { recursive: true, mode: 0o700 });
-  const monitor = startMonitor(store, id, start ? 'start' : 'create');
+  const monitor = startMonitor(store, id, start ? 'start' : 'create', undefined, takeEarlyMonitor());
   let made: MadeContainer;
   try {
     // The same image, storage, network and cgroup setup as a foreground run (setup/setup.ts).

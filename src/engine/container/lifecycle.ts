@@ -1,6 +1,4 @@
-import { spawn } from 'node:child_process';
-import { openSync, closeSync } from 'node:fs';
-import type { Duplex } from 'node:stream';
+import { once } from 'node:events';
 import { connect } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { HutchError, RuntimeError, UsageError } from '../../errors.js';
@@ -8,6 +6,7 @@ import { entryCommand } from '../../sys/entry-points.js';
 import { faultPoint } from '../../sys/fault.js';
 import { isSameProcess } from '../../sys/proc.js';
 import { readReadyLine } from '../../sys/ready-line.js';
+import { spawnWaitingChild, type WaitingChild } from '../../sys/waiting-child.cjs';
 import {
   killCgroup,
   setPaused,
@@ -21,7 +20,7 @@ import {
   viewContainer,
   type ContainerView,
 } from '../store/index.js';
-import type { MonitorMessage, SerializedError } from '../monitor/index.js';
+import type { GoWord, MonitorMessage, SerializedError } from '../monitor/index.js';
 import { removeRecord } from '../setup/index.js';
 
 /**
@@ -46,52 +45,55 @@ export interface PendingMonitor {
 }
 
 /**
- * Spawns the monitor of a container whose folder exists (its log goes there) but whose record
- * may not yet: it starts Node and loads its code, then waits for go on fd 3 (main.ts), so that
- * its start overlaps the CLI's own set-up (the image, the record) instead of following it.
+ * The monitor of a container whose folder exists (its log goes there) but whose record may not
+ * yet: `spawned` (run -d and create: the one started at the CLI's start, src/sys/waiting-child.cts), or
+ * one spawned now. Node starts and loads its code, then waits for go on fd 3 (main.ts), so that its
+ * start overlaps the CLI's own set-up (the image, the record) instead of following it.
  */
 export function startMonitor(
   store: ContainerStore,
   id: string,
   mode: 'create' | 'start',
   passStdio?: [number, number, number],
+  spawned?: WaitingChild,
 ): PendingMonitor {
-  const logFd = openSync(containerFiles(store, id).monitorLog, 'a', 0o600);
-  const args = [...entryCommand('monitor'), store.data, store.run, id, mode, ...(passStdio ? ['passfds'] : [])];
-  // A session of its own (setsid): the monitor outlives the CLI and the terminal it ran in.
-  const child = spawn(process.execPath, args, {
-    detached: true,
-    stdio: ['ignore', logFd, logFd, 'pipe', ...(passStdio ?? [])],
-  });
-  closeSync(logFd);
-  // fd 3 is a socket pair: go goes one way, the monitor's report the other.
-  const channel = child.stdio[3] as Duplex;
-  channel.on('error', () => undefined); // a monitor that died early: readReadyLine reports it
-  let went = false;
+  const monitor = spawned ?? spawnWaitingChild(entryCommand('monitor'), passStdio);
+  const log = containerFiles(store, id).monitorLog;
   return {
     go: async () => {
-      went = true;
-      channel.write('go\n');
+      const word: GoWord = { data: store.data, run: store.run, id, mode, log };
+      monitor.go(word);
       faultPoint('monitor-spawned');
-      const reply = (await readReadyLine(channel)).trim();
-      child.unref();
-      if (reply === '')
-        throw new RuntimeError(
-          'MONITOR_DIED',
-          `cannot start the monitor of container ${id.slice(0, 12)}: it exited before reporting`,
-          { hint: `see ${containerFiles(store, id).monitorLog}` },
-        );
+      const reply = (await readReadyLine(monitor.channel)).trim();
+      if (reply === '') throw await diedBeforeReport(monitor, id, log);
+      monitor.child.unref();
       const message = JSON.parse(reply) as MonitorMessage;
       if (!message.ok) throw rebuild(message.error);
       return { pid: message.pid, warnings: message.warnings ?? [] };
     },
-    cancel: () => {
-      if (went) return; // it runs, or reported why not: its end is the container's
-      child.kill('SIGKILL');
-      channel.destroy();
-      child.unref();
-    },
+    cancel: () => monitor.cancel(),
   };
+}
+
+/** Why a monitor ended without a report: its exit, and what it said before it had its log. */
+async function diedBeforeReport(monitor: WaitingChild, id: string, log: string): Promise<RuntimeError> {
+  const { child } = monitor;
+  // Still ref'd (go): the CLI waits for its exit status, at most 2 s, then lets it be.
+  if (child.exitCode === null && child.signalCode === null && child.pid !== undefined)
+    await Promise.race([once(child, 'exit'), sleep(2000, undefined, { ref: false })]);
+  child.unref();
+  const how =
+    child.pid === undefined
+      ? 'it could not be spawned'
+      : child.signalCode !== null
+        ? `it was killed by ${child.signalCode} before reporting`
+        : `it exited${child.exitCode === null ? '' : ` with status ${child.exitCode}`} before reporting`;
+  const said = monitor.stderr().trim();
+  return new RuntimeError(
+    'MONITOR_DIED',
+    `cannot start the monitor of container ${id.slice(0, 12)}: ${how}${said ? `: ${said}` : ''}`,
+    { hint: `see ${log}` },
+  );
 }
 
 /** Starts a created container (through its monitor) or a stopped one (with a new monitor). */

@@ -1,38 +1,64 @@
-// The monitor's entry point, spawned detached by `hutch run -d`, `create`, `start` and
-// `hutch runtime create`: argv = DATA RUN ID create|start [passfds]. fd 3 carries go from the CLI
-// (awaitGo), then one JSON line (MonitorMessage) to it; with `passfds`, fds 4-6 are the container's stdio (OCI face).
+// The monitor's entry point. Spawned waiting (src/sys/waiting-child.cts) by `hutch run -d` and `create` at the
+// CLI's start, and by `start` and `hutch runtime create`: argv = await [passfds]. fd 3 carries go
+// from the CLI (awaitGo: the container, its store, mode and log), then one JSON line
+// (MonitorMessage) to it; with `passfds`, fds 4-6 are the container's stdio (OCI face).
 // The C waiter (handover.ts) execs it again when the run it watched ended:
 // argv = DATA RUN ID finish ATTEMPT EXITCODE FAILURE (FAILURE empty when none).
-import { closeSync, readSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readSync, writeSync } from 'node:fs';
 import { runMonitor, serializeError, type MonitorMessage } from './monitor.js';
+import type { GoWord } from './go-word.js';
+import { AWAIT_WORD } from '../../sys/waiting-child.cjs';
+import { dupOnto } from '../../sys/fdops.js';
 import { trace } from '../../sys/trace.js';
 
 /**
- * The CLI spawns this process before the container's record exists, so that this Node start
- * overlaps its set-up (container/lifecycle.ts), and says go on fd 3 once it does. An end of the
- * pipe without go (the CLI failed, or was killed) ends this process having touched nothing.
+ * The CLI spawns this process before it knows the container (at its own start, for run -d and
+ * create), so that this Node start overlaps its parse and set-up, and says go on fd 3 once the
+ * record exists. An end of the pipe without go (the CLI failed, or was killed) ends this process
+ * having touched nothing.
  */
-function awaitGo(): boolean {
-  const byte = Buffer.alloc(1);
+function awaitGo(): GoWord | undefined {
+  const chunk = Buffer.alloc(4096);
   let said = '';
   for (;;) {
     let n: number;
     try {
-      n = readSync(3, byte, 0, 1, null);
+      n = readSync(3, chunk, 0, chunk.length, null); // the CLI says nothing more until the report
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EAGAIN') return false;
+      if ((error as NodeJS.ErrnoException).code !== 'EAGAIN') return undefined;
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5); // a non-blocking fd: poll
       continue;
     }
-    if (n === 0) return false;
-    said += byte.toString('latin1');
-    if (said.endsWith('\n')) return said === 'go\n';
+    if (n === 0) return undefined;
+    said += chunk.toString('utf8', 0, n);
+    if (said.includes('\n')) break;
   }
+  let word: Partial<GoWord> = {};
+  try {
+    if (said.startsWith('go ')) word = JSON.parse(said.slice(3)) as Partial<GoWord>;
+  } catch {
+    // not JSON: said below
+  }
+  const fields = [word.data, word.run, word.id, word.log];
+  if (fields.some((f) => typeof f !== 'string') || (word.mode !== 'create' && word.mode !== 'start')) {
+    process.stderr.write(`monitor: not a go line on fd 3: ${JSON.stringify(said.slice(0, 200))}\n`);
+    process.exit(1);
+  }
+  return word as GoWord;
 }
 
-const [data, run, id, mode, ...rest] = process.argv.slice(2);
+/** The container's log as fds 1 and 2, which the C waiter inherits (and the pipe to the CLI ends). */
+function takeLog(log: string): void {
+  const fd = openSync(log, 'a', 0o600);
+  dupOnto(fd, 1);
+  dupOnto(fd, 2);
+  closeSync(fd);
+}
+
+const args = process.argv.slice(2);
+const waiting = args[0] === AWAIT_WORD;
 const notify = (m: MonitorMessage): void => {
-  if (mode === 'finish') return; // the CLI heard at the start
+  if (!waiting) return; // finish: the CLI heard at the start
   try {
     writeSync(3, JSON.stringify(m) + '\n');
     closeSync(3);
@@ -40,22 +66,28 @@ const notify = (m: MonitorMessage): void => {
     // the CLI is gone: nobody to tell
   }
 };
-const resumed =
-  mode === 'finish'
-    ? { attempt: Number(rest[0]), exitCode: Number(rest[1]), failure: rest[2] === '' ? undefined : rest[2] }
-    : undefined;
 // No top-level await: the bundle is CommonJS (scripts/bundle.mjs).
 trace('monitor main');
-if (mode !== 'finish' && !awaitGo()) process.exit(0);
-runMonitor({
-  store: { data: data!, run: run! },
-  id: id!,
-  autoStart: mode === 'start',
-  passStdio: rest[0] === 'passfds' ? [4, 5, 6] : undefined,
-  notify,
-  resumed,
-}).catch((error: unknown) => {
-  notify({ ok: false, error: serializeError(error) });
-  process.stderr.write(`monitor: ${String(error instanceof Error ? error.stack : error)}\n`);
-  process.exitCode = 1;
-});
+const go = waiting ? awaitGo() : undefined;
+if (waiting && go === undefined) process.exit(0);
+if (go) trace('monitor go');
+const [data, run, id, , attempt, exitCode, failure] = args;
+// A log that cannot be opened is reported as any failure of the launch: on fd 3, to the CLI.
+new Promise<void>((resolve) => resolve(go && takeLog(go.log)))
+  .then(() =>
+    runMonitor({
+      store: go ? { data: go.data, run: go.run } : { data: data!, run: run! },
+      id: go ? go.id : id!,
+      autoStart: go?.mode === 'start',
+      passStdio: go && args[1] === 'passfds' ? [4, 5, 6] : undefined,
+      notify,
+      resumed: go
+        ? undefined
+        : { attempt: Number(attempt), exitCode: Number(exitCode), failure: failure === '' ? undefined : failure },
+    }),
+  )
+  .catch((error: unknown) => {
+    notify({ ok: false, error: serializeError(error) });
+    process.stderr.write(`monitor: ${String(error instanceof Error ? error.stack : error)}\n`);
+    process.exitCode = 1;
+  });
