@@ -56,6 +56,29 @@ function idRanges(kv: Map<string, string>): FsOptions['idRanges'] {
   return uids === undefined && gids === undefined ? undefined : { uids, gids };
 }
 
+/**
+ * A pre-started daemon (HUTCH_FS_ARGS_FD) reads its command line from a pipe: one line, the
+ * arguments as a JSON array of strings (daemonArgs's, parsed by parseFsArgs as given on argv).
+ */
+export function encodeArgsLine(argv: string[]): string {
+  return JSON.stringify(argv) + '\n';
+}
+
+/** The arguments of an encodeArgsLine line; a FS_USAGE error when it is not one. */
+export function decodeArgsLine(line: string): string[] {
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch {
+    value = undefined;
+  }
+  if (!Array.isArray(value) || !value.every((a) => typeof a === 'string'))
+    throw new UsageError('FS_USAGE', `hutch-fs: the arguments read from its pipe are not a JSON list of strings`, {
+      hint: 'the engine writes them (fuse/options.ts encodeArgsLine); run bin/hutch-fs with its arguments instead',
+    });
+  return value;
+}
+
 export function parseFsArgs(argv: string[], cwd: string): FsOptions {
   const opts: string[] = [];
   const rest: string[] = [];

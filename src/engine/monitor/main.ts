@@ -5,6 +5,7 @@
 // argv = DATA RUN ID finish ATTEMPT EXITCODE FAILURE (FAILURE empty when none).
 import { closeSync, readSync, writeSync } from 'node:fs';
 import { runMonitor, serializeError, type MonitorMessage } from './monitor.js';
+import { dropPreheld, preholdUnion } from '../setup/index.js';
 import { trace } from '../../sys/trace.js';
 
 /**
@@ -46,16 +47,21 @@ const resumed =
     : undefined;
 // No top-level await: the bundle is CommonJS (scripts/bundle.mjs).
 trace('monitor main');
-if (mode !== 'finish' && !awaitGo()) process.exit(0);
-runMonitor({
-  store: { data: data!, run: run! },
-  id: id!,
-  autoStart: mode === 'start',
-  passStdio: rest[0] === 'passfds' ? [4, 5, 6] : undefined,
-  notify,
-  resumed,
-}).catch((error: unknown) => {
-  notify({ ok: false, error: serializeError(error) });
-  process.stderr.write(`monitor: ${String(error instanceof Error ? error.stack : error)}\n`);
-  process.exitCode = 1;
+// The first launch's union holder starts before go (src/engine/setup/preheld-holder.ts), and is
+// waited for first: awaitGo holds the event loop its launch steps need. No go: it is ended.
+const holding = mode === 'finish' || rest[0] === 'passfds' ? Promise.resolve() : preholdUnion();
+void holding.then(() => {
+  if (mode !== 'finish' && !awaitGo()) return dropPreheld().finally(() => process.exit(0));
+  runMonitor({
+    store: { data: data!, run: run! },
+    id: id!,
+    autoStart: mode === 'start',
+    passStdio: rest[0] === 'passfds' ? [4, 5, 6] : undefined,
+    notify,
+    resumed,
+  }).catch((error: unknown) => {
+    notify({ ok: false, error: serializeError(error) });
+    process.stderr.write(`monitor: ${String(error instanceof Error ? error.stack : error)}\n`);
+    process.exitCode = 1;
+  });
 });
