@@ -79,7 +79,11 @@ export function preholdUnion(): Promise<void> {
     (holder) =>
       process.once('exit', () => {
         if (pending !== held) return;
-        process.kill(holder.pid, 'SIGKILL'); // the daemon first: the helper's end would end it a moment later
+        try {
+          process.kill(holder.pid, 'SIGKILL'); // the daemon first: the helper's end would end it a moment later
+        } catch {
+          // already gone
+        }
         holder.kill('SIGKILL');
       }),
     () => undefined,
