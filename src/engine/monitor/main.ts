@@ -59,9 +59,11 @@ void holding.then(() => {
     passStdio: rest[0] === 'passfds' ? [4, 5, 6] : undefined,
     notify,
     resumed,
-  }).catch((error: unknown) => {
-    notify({ ok: false, error: serializeError(error) });
-    process.stderr.write(`monitor: ${String(error instanceof Error ? error.stack : error)}\n`);
-    process.exitCode = 1;
-  });
+  })
+    .catch((error: unknown) => {
+      notify({ ok: false, error: serializeError(error) });
+      process.stderr.write(`monitor: ${String(error instanceof Error ? error.stack : error)}\n`);
+      process.exitCode = 1;
+    })
+    .finally(dropPreheld); // a monitor that failed before its launch (its record removed meanwhile) ends it
 });
