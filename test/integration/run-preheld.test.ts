@@ -90,6 +90,58 @@ describe('a run that does not take the pre-started holder ends it, then goes on 
   });
 });
 
+describe('the monitor of run -d starts the holder before go', () => {
+  it('takes it for its first launch', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'hutch-preheld-')), 'trace');
+    const r = await hutch(['run', '-d', '--rm', '--root', box.root, '--network', 'none', IMAGE, 'true'], {
+      env: { HUTCH_TRACE: file },
+    });
+    expect(r.stderr).toBe('');
+    await waitGone(r.stdout.trim());
+    const monitor = stepsOf(file, 'monitor main');
+    expect(monitor).toContain('preheld taken');
+    expect(monitor.indexOf('preheld spawn')).toBeLessThan(monitor.indexOf('prepared'));
+    expect(monitor).not.toContain('holder spawn');
+  });
+
+  it('a run -d whose image is missing: go never comes, the monitor ends and its holder with it', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'hutch-preheld-')), 'trace');
+    const r = await hutch(['run', '-d', '--root', box.root, '--network', 'none', 'localhost/not-there', 'true'], {
+      env: { HUTCH_TRACE: file },
+    });
+    expect(r.exitCode).toBe(125);
+    // The CLI kills the monitor it will not say go to (lifecycle.ts cancel): the holder's helper
+    // and daemon end by their parent-death signal; none may be left (the leak check after each test).
+    const monitor = readFileSync(file, 'utf8')
+      .split('\n')
+      .find((l) => l.endsWith(' monitor main'))
+      ?.split(' ')[1];
+    if (monitor === undefined) return; // killed before its bundle ran: it started nothing
+    expect(stepsOf(file, 'monitor main')).toContain('preheld spawn');
+    for (let i = 0; i < 200 && alive(Number(monitor)); i++) await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(alive(Number(monitor))).toBe(false);
+  });
+});
+
+function alive(pid: number): boolean {
+  try {
+    return !/^\S+ \(.*\) [ZX] /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+/** The steps of the process of `file` that traced `marker`, in order. */
+function stepsOf(file: string, marker: string): string[] {
+  const byPid = new Map<string, string[][]>();
+  for (const l of readFileSync(file, 'utf8').split('\n').filter(Boolean)) {
+    const [t, pid, ...step] = l.split(' ');
+    byPid.set(pid!, [...(byPid.get(pid!) ?? []), [t!, step.join(' ')]]);
+  }
+  const lines = [...byPid.values()].find((s) => s.some(([, step]) => step === marker)) ?? [];
+  return lines.sort((a, b) => Number(a[0]) - Number(b[0])).map(([, step]) => step!);
+}
+
 describe('runs that start no holder before the parse', () => {
   it.each([
     ['--uidmap', ['--uidmap', `0:${process.getuid!()}:1`, '--user', '0']],
