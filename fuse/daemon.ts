@@ -1,12 +1,13 @@
 import { spawn } from 'node:child_process';
-import { closeSync, mkdirSync, readdirSync, rmSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readdirSync, readSync, rmSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { dupOnto } from '../src/sys/fdops.js';
 import { mknod } from '../src/sys/fsx.js';
 import { describeCause, HutchError } from '../src/errors.js';
 import { openLowerTree } from './lookup.js';
 import { mountSession } from './libfuse.js';
 import { unionHandlers } from './ops.js';
-import { parseFsArgs, type FsOptions } from './options.js';
+import { decodeArgsLine, parseFsArgs, type FsOptions } from './options.js';
 import { overflowIds, type IdShift } from './idmap.js';
 import { mountSquashLowers } from './squash-lower.js';
 import { Union } from './union.js';
@@ -24,6 +25,16 @@ export async function main(argv: string[]): Promise<number> {
   trace('fs main');
   let opts: FsOptions;
   try {
+    if (process.env.HUTCH_FS_ARGS_FD !== undefined) {
+      const line = readArgsLine(Number(process.env.HUTCH_FS_ARGS_FD));
+      delete process.env.HUTCH_FS_ARGS_FD;
+      // The pipe ended without arguments: the run that started this daemon did not need it.
+      if (line === undefined) return 0;
+      trace('fs args');
+      const given = decodeArgsLine(line);
+      if (given.log !== undefined) stderrTo(given.log);
+      argv = given.args;
+    }
     opts = parseFsArgs(argv, process.cwd());
   } catch (e) {
     process.stderr.write(`hutch-fs: ${describeCause(e)}\n`);
@@ -37,6 +48,42 @@ export async function main(argv: string[]): Promise<number> {
     return failed(opts, e);
   }
   return serve(opts);
+}
+
+/**
+ * A pre-started daemon (src/engine/setup/preheld-holder.ts): its Node start and bundle are done,
+ * it is in its user and mount namespaces; it waits here, having touched nothing, for the line of
+ * arguments (encodeArgsLine). undefined when the pipe ends before a whole line.
+ */
+function readArgsLine(fd: number): string | undefined {
+  const chunk = Buffer.alloc(4096);
+  let said = Buffer.alloc(0); // bytes: a path's UTF-8 may be split between two reads
+  for (;;) {
+    let n: number;
+    try {
+      n = readSync(fd, chunk, 0, chunk.length, null);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'EINTR') continue;
+      if (code !== 'EAGAIN') return undefined;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5); // a non-blocking pipe: poll
+      continue;
+    }
+    if (n === 0) return undefined;
+    said = Buffer.concat([said, chunk.subarray(0, n)]);
+    const end = said.indexOf(0x0a);
+    if (end >= 0) {
+      closeSync(fd);
+      return said.toString('utf8', 0, end);
+    }
+  }
+}
+
+/** The file given as fd 2 (appended), before anything is mounted: what the daemon says goes there. */
+function stderrTo(log: string): void {
+  const fd = openSync(log, 'a', 0o600);
+  dupOnto(fd, 2);
+  closeSync(fd);
 }
 
 /** Runs the daemon in the foreground: mounts, says "ok" on fd 3 when that is a pipe, serves. */

@@ -56,6 +56,45 @@ function idRanges(kv: Map<string, string>): FsOptions['idRanges'] {
   return uids === undefined && gids === undefined ? undefined : { uids, gids };
 }
 
+/**
+ * A pre-started daemon (HUTCH_FS_ARGS_FD) reads its command line from a pipe: one line, a JSON
+ * object: `args`, the arguments (daemonArgs's, parsed by parseFsArgs as given on argv), and
+ * `log`, a file its stderr goes to from then on (appended), when the one it was started with is
+ * not its to keep (the monitor's, before go, a pipe to the CLI).
+ */
+export interface ArgsLine {
+  args: string[];
+  log?: string;
+}
+
+export function encodeArgsLine(line: ArgsLine): string {
+  return JSON.stringify(line) + '\n';
+}
+
+/** The arguments of an encodeArgsLine line; a FS_USAGE error when it is not one. */
+export function decodeArgsLine(text: string): ArgsLine {
+  let value: Partial<ArgsLine> | undefined;
+  try {
+    value = JSON.parse(text) as Partial<ArgsLine>;
+  } catch {
+    value = undefined;
+  }
+  const args = value?.args;
+  if (
+    !Array.isArray(args) ||
+    !args.every((a) => typeof a === 'string') ||
+    (value!.log !== undefined && typeof value!.log !== 'string')
+  )
+    throw new UsageError(
+      'FS_USAGE',
+      `hutch-fs: the arguments read from its pipe are not {"args": [strings], "log"?: string}`,
+      {
+        hint: 'the engine writes them (fuse/options.ts encodeArgsLine); run bin/hutch-fs with its arguments instead',
+      },
+    );
+  return value!.log === undefined ? { args } : { args, log: value!.log };
+}
+
 export function parseFsArgs(argv: string[], cwd: string): FsOptions {
   const opts: string[] = [];
   const rest: string[] = [];

@@ -2,6 +2,7 @@ import { Builtins, Cli } from 'clipanion';
 import { loadCommands, verbs } from './commands/index.js';
 import { earlyRuntimeAnswer, HUTCH_VERSION, reorderRuntimeArgv } from './runtime/argv.js';
 import { HutchCli } from './help.js';
+import { dropPreheldHolder, preholdFor } from './prehold.js';
 import { renderSyntaxProblem, syntaxProblem } from './syntax-error.js';
 import { trace } from '../sys/trace.js';
 
@@ -16,6 +17,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (argv[0] === 'runtime') argv = ['runtime', ...reorderRuntimeArgv(argv.slice(1))]; // runc's global flags come first
   if (argv[0] === 'help') argv = [...argv.slice(1), '--help']; // podman's `help [COMMAND]`
+  const holding = preholdFor(argv); // the union's holder, started before the flags are parsed (prehold.ts)
 
   const cli = new HutchCli({ binaryLabel: 'hutch', binaryName: 'hutch', binaryVersion: '0.1.0' });
   cli.register(Builtins.HelpCommand);
@@ -26,6 +28,7 @@ export async function main(argv: string[]): Promise<number> {
   const version = argv.length === 1 && (argv[0] === '--version' || argv[0] === '-v');
   const commands = version ? [] : await loadCommands(argv[verbAt], argv[verbAt + 1]);
   for (const command of commands) cli.register(command);
+  await holding;
   let command;
   try {
     command = cli.process(argv, Cli.defaultContext);
@@ -38,6 +41,7 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 // No top-level await: the bundle is CommonJS (scripts/bundle.mjs).
-void main(process.argv.slice(2)).then((code) => {
+void main(process.argv.slice(2)).then(async (code) => {
+  await dropPreheldHolder();
   process.exitCode = code;
 });

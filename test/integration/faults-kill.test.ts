@@ -81,6 +81,43 @@ describe('kill -9 of a foreground hutch run', () => {
   });
 });
 
+describe('kill -9 of a foreground hutch run while the holder it started before the parse starts', () => {
+  // The launch of src/engine/setup/preheld-holder.ts has fault points of its own: no run folder yet.
+  test.each(['preheld-cloned', 'preheld-created'])('at step %s', async (step) => {
+    const child = hutch(['run', '--root', box.root, '--network', 'none', IMAGE, 'sleep', '1'], {
+      env: { HUTCH_FAULT: `${step}:stop` },
+    });
+    const tree = await killAtFault(child.pid!, child);
+    expect(tree.map((p) => p.command).join('\n')).toContain('hutch-nsexec');
+    expect((await child).signal).toBe('SIGKILL');
+    expect((await survivors(tree)).map((p) => p.command)).toEqual([]);
+  });
+});
+
+describe('kill -9 of the monitor of hutch run -d while the holder it started before go starts', () => {
+  test.each(['preheld-cloned', 'preheld-created'])('at step %s', async (step) => {
+    const child = hutch(['run', '-d', '--root', box.root, '--network', 'none', IMAGE, 'sleep', '1'], {
+      env: { HUTCH_FAULT: `${step}:stop` },
+    });
+    const monitor = await stoppedMonitor(child.pid!);
+    const tree = await killAtFault(monitor, child);
+    await child; // the CLI gives up: its monitor died before it reported
+    expect((await survivors(tree)).map((p) => p.command)).toEqual([]);
+    for (const id of entries(join(box.root, 'data', 'containers')).filter((n) => n !== bystander))
+      expect((await hutch(['rm', '-f', '--root', box.root, id])).exitCode).toBe(0);
+  });
+});
+
+/** The monitor below `cli` (its state does not name it before go): the first that stops at its fault point. */
+async function stoppedMonitor(cli: number): Promise<number> {
+  for (let i = 0; i < 1200; i++) {
+    const monitor = processTree(cli).find((p) => / monitor /.test(p.command));
+    if (monitor !== undefined) return monitor.pid;
+    await sleep(20);
+  }
+  throw new Error('no monitor below the CLI');
+}
+
 describe('kill -9 of the monitor of hutch run -d', () => {
   test.each(['prepared', 'cloned', 'created', 'running', 'exited'])('at step %s', async (step) => {
     const child = hutch(['run', '-d', '--root', box.root, '--network', 'none', IMAGE, 'sleep', '1'], {

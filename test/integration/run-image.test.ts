@@ -1,6 +1,5 @@
 // `hutch run IMAGE`: an image loaded into a temporary store, run on the union filesystem (default)
 // and on a vfs copy, with its config applied, networking and the cgroups warning path.
-import { execa } from 'execa';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { userInfo } from 'node:os';
@@ -11,6 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { requires } from '../helpers/host.js';
 import { hutch, untilOutput, type Sandbox } from '../helpers/hutch-cli.js';
 import { expectNoContainerFolders, useImageSandbox } from '../helpers/frames.js';
+import { processTree } from '../helpers/process-tree.js';
 
 requires('fuse', 'subuid', 'newuidmap', 'busybox');
 
@@ -109,12 +109,11 @@ describe('the union filesystem', () => {
   it('ends the container and reports when the daemon is killed (kill -9)', async () => {
     const child = sh('echo ready; while test -e /etc/passwd; do sleep 0.2; done', ['-u', '0']);
     await untilOutput(child, 'ready');
-    // The bundled daemon (bin/hutch runs dist/bundle/) is `bundle-loader.cjs fuseDaemon ...`.
-    const daemon = (
-      await execa('pgrep', ['-f', `(daemon-main\\.js|fuseDaemon) .*${box.root}`], { reject: false })
-    ).stdout
-      .trim()
-      .split('\n');
+    // The bundled daemon (bin/hutch runs dist/bundle/) is `bundle-loader.cjs fuseDaemon`, below the
+    // run (its arguments came on a pipe: src/engine/setup/preheld-holder.ts).
+    const daemon = processTree(child.pid!)
+      .filter((p) => /daemon-main\.js|fuseDaemon/.test(p.command))
+      .map((p) => p.pid);
     expect(daemon).toHaveLength(1);
     expect(Number(daemon[0])).toBeGreaterThan(1); // never kill(0): that is our own process group
     process.kill(Number(daemon[0]), 'SIGKILL');
@@ -155,14 +154,17 @@ it('HUTCH_TRACE: the CLI and the union daemon write their steps (docs/startup.md
     steps.set(pid!, [...(steps.get(pid!) ?? []), step.join(' ')]);
   const cli = [...steps.values()].find((s) => s.includes('cli main'))!;
   expect(
-    cli.filter((s) => ['cli main', 'cli parsed', 'blueprint', 'holder spawn', 'union mounted', 'exited'].includes(s)),
-  ).toEqual(['cli main', 'cli parsed', 'blueprint', 'holder spawn', 'union mounted', 'exited']);
+    cli.filter((s) =>
+      ['cli main', 'preheld spawn', 'cli parsed', 'blueprint', 'preheld taken', 'union mounted', 'exited'].includes(s),
+    ),
+  ).toEqual(['cli main', 'preheld spawn', 'cli parsed', 'blueprint', 'preheld taken', 'union mounted', 'exited']);
   expect(cli).toContain('load cli');
   const daemon = [...steps.values()].find((s) => s.includes('fs main'))!;
   expect(daemon.filter((s) => s !== 'start')).toEqual([
     'load fuseDaemon',
     'compiled',
     'fs main',
+    'fs args', // the daemon started before the parse waits for its arguments here
     'evaluated',
     'fs mounted',
   ]);

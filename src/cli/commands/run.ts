@@ -6,6 +6,7 @@ import type { RunCommandIo, RunCommandRequest } from '../../engine/container/for
 import { hutchPaths } from '../../paths.js';
 import { UsageError } from '../../errors.js';
 import { HutchCommand } from '../command.js';
+import { dropPreheldHolder } from '../prehold.js';
 import { ContainerFlagsCommand } from '../options/container-flags.js';
 import { preserveFdsOption } from '../options/preserve-fds.js';
 import { applyConfigDefaults } from '../options/config-defaults.js';
@@ -117,7 +118,9 @@ export class RunCommand extends ContainerFlagsCommand {
    * time, docs/startup.md). The code cache is still written: it hangs on the 'exit' event.
    */
   async execute(): Promise<number> {
-    process.exit((await super.execute()) ?? 0);
+    const code = (await super.execute()) ?? 0;
+    await dropPreheldHolder(); // a union holder started before the parse and not taken (../prehold.ts)
+    process.exit(code);
   }
 
   async run(): Promise<number> {

@@ -43,6 +43,11 @@ export interface LaunchOptions extends PlanOptions {
    * the helper spawned meanwhile, the plan sent after. A rejection is the launch's error.
    */
   rootfsMounted?: Promise<void>;
+  /**
+   * Put before the names of this launch's fault points (`cloned`, `created`): a launch that is not
+   * the run's own steps (the pre-started holder, src/engine/setup/preheld-holder.ts) has its own.
+   */
+  faultSteps?: string;
 }
 
 /** A container whose namespaces and mounts exist and whose process waits to be started. */
@@ -95,7 +100,7 @@ export async function createContainer(spec: Spec, options: LaunchOptions = {}): 
   try {
     await options.rootfsMounted; // its error is the launch's (the helper then never gets its plan)
     pid = await helper.cloned();
-    faultPoint('cloned');
+    faultPoint(`${options.faultSteps ?? ''}cloned`);
     if (ownUserns) {
       const owner = options.owner ?? { uid: process.getuid!(), gid: process.getgid!() };
       await writeIdMaps(pid, spec.linux?.uidMappings ?? [], spec.linux?.gidMappings ?? [], owner);
@@ -114,7 +119,7 @@ export async function createContainer(spec: Spec, options: LaunchOptions = {}): 
         spec.process?.consoleSize,
       );
     for (const hook of options.hooks ?? []) await hook(pid);
-    faultPoint('created');
+    faultPoint(`${options.faultSteps ?? ''}created`);
   } catch (error) {
     helper.kill('SIGKILL');
     await helper.exited();

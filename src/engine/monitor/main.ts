@@ -7,6 +7,7 @@
 import { closeSync, openSync, readSync, writeSync } from 'node:fs';
 import { runMonitor, serializeError, type MonitorMessage } from './monitor.js';
 import type { GoWord } from './go-word.js';
+import { dropPreheld, preheldStderrTo, preholdUnion } from '../setup/index.js';
 import { AWAIT_WORD } from '../../sys/waiting-child.cjs';
 import { dupOnto } from '../../sys/fdops.js';
 import { trace } from '../../sys/trace.js';
@@ -49,6 +50,7 @@ function awaitGo(): GoWord | undefined {
 
 /** The container's log as fds 1 and 2, which the C waiter inherits (and the pipe to the CLI ends). */
 function takeLog(log: string): void {
+  preheldStderrTo(log); // the holder started before go writes there too, once taken
   const fd = openSync(log, 'a', 0o600);
   dupOnto(fd, 1);
   dupOnto(fd, 2);
@@ -68,26 +70,32 @@ const notify = (m: MonitorMessage): void => {
 };
 // No top-level await: the bundle is CommonJS (scripts/bundle.mjs).
 trace('monitor main');
-const go = waiting ? awaitGo() : undefined;
-if (waiting && go === undefined) process.exit(0);
-if (go) trace('monitor go');
-const [data, run, id, , attempt, exitCode, failure] = args;
-// A log that cannot be opened is reported as any failure of the launch: on fd 3, to the CLI.
-new Promise<void>((resolve) => resolve(go && takeLog(go.log)))
-  .then(() =>
-    runMonitor({
-      store: go ? { data: go.data, run: go.run } : { data: data!, run: run! },
-      id: go ? go.id : id!,
-      autoStart: go?.mode === 'start',
-      passStdio: go && args[1] === 'passfds' ? [4, 5, 6] : undefined,
-      notify,
-      resumed: go
-        ? undefined
-        : { attempt: Number(attempt), exitCode: Number(exitCode), failure: failure === '' ? undefined : failure },
-    }),
-  )
-  .catch((error: unknown) => {
-    notify({ ok: false, error: serializeError(error) });
-    process.stderr.write(`monitor: ${String(error instanceof Error ? error.stack : error)}\n`);
-    process.exitCode = 1;
-  });
+// The first launch's union holder starts before go (src/engine/setup/preheld-holder.ts), and is
+// waited for first: awaitGo holds the event loop its launch steps need. No go: it is ended.
+const holding = waiting && args[1] !== 'passfds' ? preholdUnion({ stderrLater: true }) : Promise.resolve();
+void holding.then(() => {
+  const go = waiting ? awaitGo() : undefined;
+  if (waiting && go === undefined) return dropPreheld().finally(() => process.exit(0));
+  if (go) trace('monitor go');
+  const [data, run, id, , attempt, exitCode, failure] = args;
+  // A log that cannot be opened is reported as any failure of the launch: on fd 3, to the CLI.
+  return new Promise<void>((resolve) => resolve(go && takeLog(go.log)))
+    .then(() =>
+      runMonitor({
+        store: go ? { data: go.data, run: go.run } : { data: data!, run: run! },
+        id: go ? go.id : id!,
+        autoStart: go?.mode === 'start',
+        passStdio: go && args[1] === 'passfds' ? [4, 5, 6] : undefined,
+        notify,
+        resumed: go
+          ? undefined
+          : { attempt: Number(attempt), exitCode: Number(exitCode), failure: failure === '' ? undefined : failure },
+      }),
+    )
+    .catch((error: unknown) => {
+      notify({ ok: false, error: serializeError(error) });
+      process.stderr.write(`monitor: ${String(error instanceof Error ? error.stack : error)}\n`);
+      process.exitCode = 1;
+    })
+    .finally(dropPreheld); // a monitor that failed before its launch (its record removed meanwhile) ends it
+});

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { Cleanup } from '../../sys/cleanup.js';
 import type { Spec } from '../../runtime/spec.js';
 import { recordCgroup, containerFiles, type ContainerConfig, type ContainerStore } from '../store/index.js';
-import { prepareLaunch, readSetup } from '../setup/index.js';
+import { dropPreheld, prepareLaunch, readSetup } from '../setup/index.js';
 import type { LaunchOptions } from '../launch/index.js';
 import { blueprintSecurity, specFromBlueprint } from '../spec/index.js';
 
@@ -20,6 +20,19 @@ export interface RecordLaunch {
  * from the setup saved at creation. Containers without one (the OCI face) launch unchanged.
  */
 export async function launchFromRecord(
+  store: ContainerStore,
+  config: ContainerConfig,
+  cleanup: Cleanup,
+  warn: (line: string) => void,
+): Promise<RecordLaunch> {
+  try {
+    return await recordLaunch(store, config, cleanup, warn);
+  } finally {
+    await dropPreheld(); // the holder started before go, unless this launch took it (setup/preheld-holder.ts)
+  }
+}
+
+async function recordLaunch(
   store: ContainerStore,
   config: ContainerConfig,
   cleanup: Cleanup,

@@ -6,13 +6,14 @@
  * folders, which releases its image.
  *
  * Owns: createSetup, prepareLaunch, readSetup/releaseSetup, prepareRootfs, prepareNetwork,
- * prepareCgroups, removeRecord, removeTree, treeLayer (the writable layer over a --rootfs tree),
+ * prepareCgroups, preholdUnion (the union's holder started before the run's flags are known), removeRecord, removeTree, treeLayer (the writable layer over a --rootfs tree),
  * hookSteps (a user-face container's OCI hooks, from CDI specs).
  * May import: engine/launch, engine/spec, engine/store, engine/volume; src/image, src/cgroups, net, fuse, src/runtime,
  * src/userns, src/sys, src/paths.ts, src/errors.ts.
  */
 export * from './setup.js';
 export * from './storage.js';
+export * from './preheld-holder.js';
 export * from './tree-layer.js';
 export * from './network.js';
 export * from './network-join.js';

@@ -13,6 +13,7 @@ import { pipe } from '../../sys/pipe.js';
 import { readReadyLine } from '../../sys/ready-line.js';
 import { type CreatedContainer, launchInUserNamespace } from '../launch/index.js';
 import { trace } from '../../sys/trace.js';
+import { dropPreheld, sendPreheldArgs, takePreheld, type PreheldHolder } from './preheld-holder.js';
 
 /**
  * A lower layer of the union: an image layer with its index, a plain directory (a --rootfs tree),
@@ -77,6 +78,7 @@ export async function prepareRootfs(
   joinUserns?: string,
 ): Promise<ContainerRootfs> {
   if (driver === 'vfs') {
+    await dropPreheld(); // no union: a holder started before the flags were parsed is not needed
     const path = rootfsPath(driver, dirs);
     if (!existsSync(join(dirs.data, 'rootfs.done'))) {
       materializeRootfs(image, path);
@@ -115,13 +117,19 @@ export async function startUnion(
   const mountpoint = rootfsPath('fuse', dirs);
   for (const d of [upper, work, mountpoint]) mkdirSync(d, { recursive: true, mode: 0o755 });
   const single = maps.uidMappings.reduce((n, m) => n + m.size, 0) === 1;
-  const args = [
-    process.execPath,
-    ...entryCommand('fuseDaemon'),
-    ...daemonArgs({ lowers, upper, work, mountpoint, uidMapped: single, squashToRoot }),
-  ];
+  const fsArgs = daemonArgs({ lowers, upper, work, mountpoint, uidMapped: single, squashToRoot });
   const stopping = { now: false };
-  const { holder, mounted } = await startHolder(args, maps, cleanup, stopping, joinUserns);
+  // The holder started before the flags were parsed, when it has these maps (preheld-holder.ts).
+  const held = await takePreheld(maps, joinUserns);
+  const { holder, mounted } =
+    (held && (await useHolder(held, fsArgs, cleanup, stopping))) ??
+    (await startHolder(
+      [process.execPath, ...entryCommand('fuseDaemon'), ...fsArgs],
+      maps,
+      cleanup,
+      stopping,
+      joinUserns,
+    ));
   // Only an end nobody asked for is news (a kill -9, a crash); a never-settling promise otherwise.
   // A daemon that could not mount says so through `mounted`.
   const died = Promise.all([holder.wait(), mounted]).then(
@@ -202,7 +210,38 @@ async function startHolder(
     stopping.now = true;
     return stopHolder(holder);
   });
-  const mounted = readReadyLine(ready.read).then((said) => {
+  return { holder, mounted: mountedSaid(ready.read) };
+}
+
+/**
+ * The pre-started holder, taken: stopped by `cleanup` from now on (also while its start is still
+ * under way), sent its arguments once started. undefined when its start failed (nothing to stop):
+ * the caller starts one as ever, which says why if it fails too.
+ */
+async function useHolder(
+  held: PreheldHolder,
+  fsArgs: string[],
+  cleanup: Cleanup,
+  stopping: { now: boolean },
+): Promise<{ holder: CreatedContainer; mounted: Promise<void> } | undefined> {
+  cleanup.add('stop the pre-started union filesystem daemon', async () => {
+    stopping.now = true;
+    const holder = await held.started.catch(() => undefined);
+    if (holder !== undefined) await stopHolder(holder);
+  });
+  const holder = await held.started.catch(() => undefined);
+  if (holder === undefined) {
+    closeSync(held.argsFd);
+    closeSync(held.readyFd);
+    return undefined;
+  }
+  sendPreheldArgs(held, fsArgs);
+  return { holder, mounted: mountedSaid(held.readyFd) };
+}
+
+/** Settles when the daemon says on its ready pipe whether the union is mounted. */
+function mountedSaid(readyFd: number): Promise<void> {
+  const mounted = readReadyLine(readyFd).then((said) => {
     trace('union mounted');
     if (said.startsWith('ok')) return;
     throw new FuseError(
@@ -214,7 +253,7 @@ async function startHolder(
     );
   });
   mounted.catch(() => undefined); // handled where it is awaited, which may come later
-  return { holder, mounted };
+  return mounted;
 }
 
 /** Its mount namespace has no other process: ending the daemon takes the mount with it. */

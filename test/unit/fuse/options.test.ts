@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseFsArgs, splitColons } from '../../../fuse/options.js';
+import { decodeArgsLine, encodeArgsLine, parseFsArgs, splitColons } from '../../../fuse/options.js';
 import { daemonArgs } from '../../../fuse/mount.js';
 import { sessionOptions } from '../../../fuse/daemon.js';
 
@@ -125,5 +125,23 @@ describe('hutch-fs command line', () => {
       expect(() => parseFsArgs(['-o', `lowerdir=/l,upperdir=/u,workdir=/w,uidmapping=${bad}`, '/m'], '/')).toThrow(
         expect.objectContaining({ code: 'FS_USAGE', message: expect.stringContaining(`uidmapping=${bad}:`) }),
       );
+  });
+});
+
+describe('the argument line of a pre-started daemon (HUTCH_FS_ARGS_FD)', () => {
+  it('carries daemonArgs-style lists as given, paths with commas, colons, spaces and UTF-8 included, and a log', () => {
+    const argv = ['-f', '-o', 'lowerdir=/a\\:b,upperdir=/u d,workdir=/wé', '/mnt/m,1'];
+    for (const given of [{ args: argv }, { args: argv, log: '/run/x/monitor.log' }]) {
+      const line = encodeArgsLine(given);
+      expect(line.endsWith('\n')).toBe(true);
+      expect(line.indexOf('\n')).toBe(line.length - 1);
+      expect(decodeArgsLine(line.slice(0, -1))).toEqual(given);
+      expect(parseFsArgs(decodeArgsLine(line.slice(0, -1)).args, '/').upper).toBe('/u d');
+    }
+  });
+
+  it('refuses a line that is not one, as a usage error', () => {
+    for (const bad of ['', 'lowerdir=/x', '{"a":1}', '[1,2]', '["-f"]', '{"args":["-f",null]}', '{"args":[],"log":1}'])
+      expect(() => decodeArgsLine(bad)).toThrow(/not \{"args"/);
   });
 });

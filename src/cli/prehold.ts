@@ -1,0 +1,48 @@
+/**
+ * The union's holder started before clipanion parses a `hutch run` (src/engine/setup/preheld-holder.ts):
+ * a cheap look at argv, no parser. A wrong guess costs the daemon's start, never behaviour: the
+ * run takes the holder only when its maps are the ones it was started with, and ends it otherwise.
+ */
+
+/** Flags after which the run surely wants no pre-started holder (or other maps than the default). */
+const NOT_DEFAULT = /^--(rootfs|detach|userns|uidmap|gidmap|hpc|storage-driver|help)(=|$)/;
+
+/**
+ * `run` or `container run` (after options such as `--root DIR`, as the benches and tests give it),
+ * in the foreground, from an image: the flags up to `--` looked at.
+ */
+export function wantsPreheldHolder(argv: string[]): boolean {
+  let at = 0;
+  while (argv[at]?.startsWith('-')) at += argv[at] === '--root' ? 2 : 1;
+  if (argv[at] === 'container') at++;
+  if (argv[at] !== 'run') return false;
+  for (const a of argv) {
+    if (a === '--') break;
+    if (NOT_DEFAULT.test(a) || a === '-h' || /^-[a-zA-Z]*d[a-zA-Z]*$/.test(a)) return false; // -d, -dit
+  }
+  return true;
+}
+
+let started = false;
+
+/**
+ * Starts the holder for a command line that wants one (the module is loaded only then); resolves
+ * once its daemon is exec'd, at most WAIT_MS later: the parse that follows holds the event loop
+ * its launch steps need, and the daemon's Node start then runs alongside the parse.
+ */
+export async function preholdFor(argv: string[]): Promise<void> {
+  if (!wantsPreheldHolder(argv)) return;
+  started = true;
+  const { preholdUnion } = await import('../engine/setup/preheld-holder.js');
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([preholdUnion(), new Promise((resolve) => (timer = setTimeout(resolve, WAIT_MS).unref()))]);
+  clearTimeout(timer);
+}
+
+/** The most the parse waits for the holder's start (~30-40 ms: a clone, newuidmap, newgidmap). */
+const WAIT_MS = 250;
+
+/** Ends the holder if the command did not take it (a usage error, --help, a failure before the union). */
+export async function dropPreheldHolder(): Promise<void> {
+  if (started) await (await import('../engine/setup/preheld-holder.js')).dropPreheld();
+}

@@ -1,0 +1,161 @@
+import { closeSync, openSync, writeSync } from 'node:fs';
+import { userInfo } from 'node:os';
+import { encodeArgsLine } from '../../../fuse/options.js';
+import type { IdMapping } from '../../runtime/spec.js';
+import { entryCommand } from '../../sys/entry-points.js';
+import { pipe } from '../../sys/pipe.js';
+import { trace } from '../../sys/trace.js';
+import { chooseMaps } from '../../userns/idmap.js';
+import { readSubid } from '../../userns/subid.js';
+import { type CreatedContainer, launchInUserNamespace } from '../launch/index.js';
+
+/**
+ * The union's holder started before the run knows it needs one (issue 17; docs/startup.md): the
+ * FUSE daemon in a new user namespace with the user's default id maps and a mount namespace of
+ * its own, its Node start and bundle done while the CLI parses its flags (or the monitor waits
+ * for go), waiting for its arguments on its stdin (HUTCH_FS_ARGS_FD, fuse/daemon.ts) before it
+ * mounts or touches anything. startUnion (storage.ts) takes it when the run's maps are exactly
+ * these and no user namespace is joined, and sends it daemonArgs's line; anything else ends it.
+ * At most one per process, taken at most once.
+ */
+export interface PreheldHolder {
+  maps: Maps;
+  /** The daemon exec'd and waiting; rejects when it could not be started (startUnion then starts one as ever). */
+  started: Promise<CreatedContainer>;
+  /** The daemon's stdin: one line of arguments, or its end (the daemon then exits 0). */
+  argsFd: number;
+  /** The daemon's stdout (HUTCH_FS_READY_FD=1): "ok" once mounted, or why not. */
+  readyFd: number;
+}
+
+type Maps = { uidMappings: IdMapping[]; gidMappings: IdMapping[] };
+
+let pending: PreheldHolder | undefined;
+
+/**
+ * Starts the holder with the maps a run with no --userns/--uidmap/--gidmap flags takes (the user's
+ * subordinate ranges after its own id: chooseMaps 'auto', as idMaps in engine/container does).
+ * Never throws: whatever goes wrong here, the run starts its holder itself and reports it there.
+ * Resolves once the daemon is exec'd (or could not be): its launch's steps (the clone, newuidmap
+ * and newgidmap, go) each need this process's event loop, which a synchronous parse would hold up.
+ */
+export function preholdUnion(options: { stderrLater?: boolean } = {}): Promise<void> {
+  if (pending !== undefined) return Promise.resolve();
+  let maps: Maps;
+  let args: { read: number; write: number };
+  let ready: { read: number; write: number };
+  try {
+    const me = userInfo();
+    const owner = { name: me.username, id: me.uid };
+    maps = {
+      uidMappings: chooseMaps('auto', me.uid, readSubid('uid', owner)),
+      gidMappings: chooseMaps('auto', me.gid, readSubid('gid', owner)),
+    };
+    args = pipe();
+    ready = pipe();
+  } catch {
+    return Promise.resolve(); // no maps to guess (an unreadable /etc/subuid): the run says why
+  }
+  trace('preheld spawn');
+  const env = [
+    ...Object.entries(process.env)
+      .filter(([, v]) => v !== undefined)
+      .map(([k, v]) => `${k}=${v}`),
+    'HUTCH_FS_READY_FD=1',
+    'HUTCH_FS_ARGS_FD=0',
+  ];
+  // stderrLater (the monitor, before go): its stderr is a pipe to the CLI, which ends with the
+  // CLI; the holder (its helper too) writes nowhere until the args line names its log.
+  const quiet = options.stderrLater ? openSync('/dev/null', 'w') : undefined;
+  const started = launchInUserNamespace(
+    { args: [process.execPath, ...entryCommand('fuseDaemon')], env, cwd: '/', ...maps },
+    { stdio: [args.read, ready.write, quiet ?? 'inherit'], faultSteps: 'preheld-' },
+  ).finally(() => {
+    closeSync(args.read);
+    closeSync(ready.write);
+    if (quiet !== undefined) closeSync(quiet);
+  });
+  pending = { maps, started, argsFd: args.write, readyFd: ready.read };
+  // An exit that did not take or end it (a process.exit elsewhere): its helper's pdeathsig would
+  // end it too, a moment later; ended here, it is gone when this process's exit status is seen.
+  const held = pending;
+  started.then(
+    (holder) =>
+      process.once('exit', () => {
+        if (pending !== held) return;
+        try {
+          process.kill(holder.pid, 'SIGKILL'); // the daemon first: the helper's end would end it a moment later
+        } catch {
+          // already gone
+        }
+        holder.kill('SIGKILL');
+      }),
+    () => undefined,
+  );
+  return started.then(
+    () => trace('preheld started'),
+    () => undefined, // startUnion starts one as ever, and says why if that fails too
+  );
+}
+
+/**
+ * The pre-started holder when the union about to be started wants exactly its maps in a user
+ * namespace of its own; undefined otherwise, having ended any (and waited for it).
+ */
+export async function takePreheld(maps: Maps, joinUserns: string | undefined): Promise<PreheldHolder | undefined> {
+  const held = pending;
+  pending = undefined;
+  if (held === undefined) return undefined;
+  if (joinUserns === undefined && sameMaps(held.maps, maps)) {
+    trace('preheld taken');
+    return held;
+  }
+  await endPreheld(held);
+  return undefined;
+}
+
+/** Ends the pre-started holder if nobody took it (a run without a union, or that failed before). */
+export async function dropPreheld(): Promise<void> {
+  const held = pending;
+  pending = undefined;
+  if (held !== undefined) await endPreheld(held);
+}
+
+let stderrLog: string | undefined;
+
+/** The file a pre-started daemon's stderr goes to once taken (the monitor's log, known at go). */
+export function preheldStderrTo(log: string): void {
+  stderrLog = log;
+}
+
+/** Sends the daemon its arguments (daemonArgs's list); a daemon already gone fails at `mounted`. */
+export function sendPreheldArgs(held: PreheldHolder, args: string[]): void {
+  try {
+    writeSync(held.argsFd, encodeArgsLine({ args, log: stderrLog }));
+  } catch {
+    // EPIPE: it died; its ready pipe ends without "ok" and startUnion reports that
+  } finally {
+    closeSync(held.argsFd);
+  }
+}
+
+/**
+ * The daemon has touched nothing: the end of its stdin lets it exit 0 (once its Node start is
+ * done), SIGTERM ends it at once (the helper forwards it). Waits for its helper's exit.
+ */
+export async function endPreheld(held: PreheldHolder): Promise<void> {
+  trace('preheld dropped');
+  closeSync(held.argsFd);
+  closeSync(held.readyFd);
+  const holder = await held.started.catch(() => undefined);
+  if (holder === undefined) return;
+  holder.kill('SIGTERM');
+  const timer = setTimeout(() => holder.kill('SIGKILL'), 5000);
+  await holder.wait();
+  clearTimeout(timer);
+}
+
+function sameMaps(a: Maps, b: Maps): boolean {
+  const key = (m: IdMapping[]): string => m.map((r) => `${r.containerID}:${r.hostID}:${r.size}`).join(',');
+  return key(a.uidMappings) === key(b.uidMappings) && key(a.gidMappings) === key(b.gidMappings);
+}

@@ -1,0 +1,32 @@
+// The argv look of src/cli/prehold.ts: which command lines start the union's holder before the parse.
+import { describe, expect, it } from 'vitest';
+import { wantsPreheldHolder } from '../../../src/cli/prehold.js';
+
+describe('wantsPreheldHolder', () => {
+  it.each([
+    ['run', 'IMAGE', 'true'],
+    ['run', '--rm', '-it', '--network', 'none', 'IMAGE', 'sh'],
+    ['--root', '/s', 'run', 'IMAGE'],
+    ['container', 'run', '-e', 'A=1', 'IMAGE'],
+    ['run', 'IMAGE', '--', 'ls', '-d'],
+  ])('a foreground run from an image: %j', (...argv) => expect(wantsPreheldHolder(argv)).toBe(true));
+
+  it.each([
+    ['ps'],
+    ['create', 'IMAGE'],
+    ['exec', 'c', 'run'],
+    ['--root', 'run', 'ps'],
+    ['run', '-d', 'IMAGE'],
+    ['run', '-dit', 'IMAGE', 'sh'],
+    ['run', '--detach=true', 'IMAGE'],
+    ['run', '--rootfs', '/r', 'true'],
+    ['run', '--rootfs=/r', 'true'],
+    ['run', '--userns=keep-id', 'IMAGE'],
+    ['run', '--uidmap', '0:1000:1', 'IMAGE'],
+    ['run', '--gidmap=0:1000:1', 'IMAGE'],
+    ['run', '--hpc', 'IMAGE'],
+    ['run', '--storage-driver', 'vfs', 'IMAGE'],
+    ['run', '--help'],
+    ['run', '-h'],
+  ])('not: %j', (...argv) => expect(wantsPreheldHolder(argv)).toBe(false));
+});
