@@ -85,13 +85,9 @@ export function decodeArgsLine(text: string): ArgsLine {
     !args.every((a) => typeof a === 'string') ||
     (value!.log !== undefined && typeof value!.log !== 'string')
   )
-    throw new UsageError(
-      'FS_USAGE',
-      `hutch-fs: the arguments read from its pipe are not {"args": [strings], "log"?: string}`,
-      {
-        hint: 'the engine writes them (fuse/options.ts encodeArgsLine); run bin/hutch-fs with its arguments instead',
-      },
-    );
+    throw new UsageError('FS_USAGE', 'the arguments read from its pipe are not {"args": [strings], "log"?: string}', {
+      hint: 'the engine writes them (fuse/options.ts encodeArgsLine); run bin/hutch-fs with its arguments instead',
+    });
   return value!.log === undefined ? { args } : { args, log: value!.log };
 }
 

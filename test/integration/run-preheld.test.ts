@@ -196,15 +196,26 @@ describe('hutch-fs waiting for its arguments on a pipe (HUTCH_FS_ARGS_FD)', () =
     const stderr = text(d.stderr);
     d.stdin.end('lowerdir=/x\n');
     expect(await d.exit).toBe(2);
-    expect(await stderr).toMatch(/^hutch-fs: hutch-fs: the arguments read from its pipe are not a JSON list/);
+    expect(await stderr).toMatch(/^hutch-fs: the arguments read from its pipe are not \{"args"/);
   });
 
   it('the arguments it reads are parsed as on its command line (a missing upperdir names itself)', async () => {
     const d = waitingDaemon();
     const stderr = text(d.stderr);
-    d.stdin.end(JSON.stringify(['-f', '-o', 'lowerdir=/a', '/mnt']) + '\n');
+    d.stdin.end(JSON.stringify({ args: ['-f', '-o', 'lowerdir=/a', '/mnt'] }) + '\n');
     expect(await d.exit).toBe(2);
     expect(await stderr).toContain('hutch-fs needs -o upperdir=');
+  });
+
+  // The monitor's holder, started before go, has no stderr of its own until it is taken.
+  it("the line's log takes what it says from then on", async () => {
+    const log = join(box.dir, 'daemon.log');
+    const d = waitingDaemon();
+    const stderr = text(d.stderr);
+    d.stdin.end(JSON.stringify({ args: ['-f', '-o', 'lowerdir=/a', '/mnt'], log }) + '\n');
+    expect(await d.exit).toBe(2);
+    expect(await stderr).toBe('');
+    expect(readFileSync(log, 'utf8')).toContain('hutch-fs needs -o upperdir=');
   });
 });
 
