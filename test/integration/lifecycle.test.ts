@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { hutch, type Sandbox } from '../helpers/hutch-cli.js';
 import { useContainerSandbox } from '../helpers/frames.js';
+import { processTree } from '../helpers/process-tree.js';
 
 let box: Sandbox;
 let rootfs: string;
@@ -250,6 +251,30 @@ describe("the monitor started at the CLI's start (src/cli/early-monitor.cts)", (
     expect(create.result.stderr).toBe('');
     expect((await inspect('made')).State.MonitorPid).toBe(create.monitor);
     expect((await h('rm', '-f', 'early', 'made')).exitCode).toBe(0);
+  });
+
+  // Node reads NODE_EXTRA_CA_CERTS's file as it starts (~45 ms where it names Debian's bundle);
+  // only the CLI speaks TLS (the registry client), so the processes it starts must not get it.
+  it('starts nothing of its own with NODE_EXTRA_CA_CERTS, which only the CLI uses', async () => {
+    const env = { NODE_EXTRA_CA_CERTS: '/etc/ssl/certs/ca-certificates.crt' };
+    const run = await hutch(
+      ['run', '--root', box.root, '-d', '--name', 'certs', '--rootfs', rootfs, '--', 'sleep', '1000'],
+      {
+        env,
+      },
+    );
+    expect(run.exitCode, String(run.stderr)).toBe(0);
+    const monitor: number = (await inspect('certs')).State.MonitorPid;
+    const environs = processTree(monitor).flatMap((p) => {
+      try {
+        return [{ command: p.command, env: readFileSync(`/proc/${p.pid}/environ`, 'latin1').split('\0') }];
+      } catch {
+        return []; // not readable (the container's own, when not dumpable)
+      }
+    });
+    expect(environs.length).toBeGreaterThan(0); // the monitor's at least
+    expect(environs.filter((e) => e.env.some((v) => v.startsWith('NODE_EXTRA_CA_CERTS=')))).toEqual([]);
+    expect((await h('rm', '-f', 'certs')).exitCode).toBe(0);
   });
 
   it('ends, having touched nothing, when the command makes no container: a usage error, a missing image, a bad name', async () => {
