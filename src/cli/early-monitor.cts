@@ -87,17 +87,26 @@ export const RUN_VALUE_OPTIONS: ReadonlySet<string> = new Set([
   '--preserve-fds',
 ]);
 
+/** What a look at a command line without clipanion says of the container it makes. */
+export interface ContainerLine {
+  verb: 'run' | 'create';
+  detach: boolean;
+  /** Every option word up to the image (values of RUN_VALUE_OPTIONS not included). */
+  options: string[];
+}
+
 /**
- * Whether `args` (argv after the script) is `run` with -d, or `create`, by its options up to the
- * first positional after the verb (the image, or --rootfs's command: run's options end there) or
- * `--`. Options may come before the verb too (`hutch --root DIR run -d IMAGE`: clipanion takes a
- * command's options on either side of its path). The last of -d/--detach[=true|false]/--no-detach
- * counts, as in clipanion; a short cluster (-dit) is all flags, as clipanion reads it. --help before
- * the image is help, not a container.
+ * `run` or `create` with their options up to the first positional after the verb (the image, or
+ * --rootfs's command: run's options end there) or `--`; undefined for any other command line, and
+ * for --help before the image (help, not a container). Options may come before the verb too
+ * (`hutch --root DIR run -d IMAGE`: clipanion takes a command's options on either side of its
+ * path). The last of -d/--detach[=true|false]/--no-detach counts, as in clipanion; a short cluster
+ * (-dit) is all flags, as clipanion reads it. A wrong guess costs a start, never behaviour.
  */
-export function startsDetachedContainer(args: readonly string[]): boolean {
+export function scanContainerLine(args: readonly string[]): ContainerLine | undefined {
   let verb: 'run' | 'create' | undefined;
   let detach = false;
+  const options: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
     if (arg === '--') break;
@@ -105,14 +114,23 @@ export function startsDetachedContainer(args: readonly string[]): boolean {
       if (verb !== undefined) break; // the image: the rest is its command's
       if (arg === 'run' || arg === 'create') verb = arg;
       else if (arg === 'container' && args[i + 1] === 'create') [verb, i] = ['create', i + 1];
-      else return false;
-    } else if (arg === '--help') return false;
-    else if (arg === '-d' || arg === '--detach' || arg === '--detach=true') detach = true;
+      else return undefined;
+      continue;
+    }
+    if (arg === '--help') return undefined;
+    options.push(arg);
+    if (arg === '-d' || arg === '--detach' || arg === '--detach=true') detach = true;
     else if (arg === '--no-detach' || arg === '--detach=false') detach = false;
     else if (/^-[a-zA-Z]{2,}$/.test(arg)) detach ||= arg.includes('d');
     else if (RUN_VALUE_OPTIONS.has(arg)) i++; // its value, whatever it looks like
   }
-  return verb === 'create' || (verb === 'run' && detach);
+  return verb === undefined ? undefined : { verb, detach, options };
+}
+
+/** Whether the command line makes a container for a monitor: `run` with -d, or `create`. */
+export function startsDetachedContainer(args: readonly string[]): boolean {
+  const line = scanContainerLine(args);
+  return line !== undefined && (line.verb === 'create' || line.detach);
 }
 
 /**

@@ -3,24 +3,18 @@
  * a cheap look at argv, no parser. A wrong guess costs the daemon's start, never behaviour: the
  * run takes the holder only when its maps are the ones it was started with, and ends it otherwise.
  */
+import { scanContainerLine } from './early-monitor.cjs';
 
-/** Flags after which the run surely wants no pre-started holder (or other maps than the default). */
-const NOT_DEFAULT = /^--(rootfs|detach|userns|uidmap|gidmap|hpc|storage-driver|help)(=|$)/;
+/** Options after which the run surely wants no pre-started holder (or other maps than the default). */
+const NOT_DEFAULT = /^--(rootfs|userns|uidmap|gidmap|hpc|storage-driver)(=|$)/;
 
 /**
- * `run` or `container run` (after options such as `--root DIR`, as the benches and tests give it),
- * in the foreground, from an image: the flags up to `--` looked at.
+ * A foreground `run` from an image with the default maps, by the same look at argv as the early
+ * monitor's (early-monitor.cts scanContainerLine: options up to the image, before the verb too).
  */
 export function wantsPreheldHolder(argv: string[]): boolean {
-  let at = 0;
-  while (argv[at]?.startsWith('-')) at += argv[at] === '--root' ? 2 : 1;
-  if (argv[at] === 'container') at++;
-  if (argv[at] !== 'run') return false;
-  for (const a of argv) {
-    if (a === '--') break;
-    if (NOT_DEFAULT.test(a) || a === '-h' || /^-[a-zA-Z]*d[a-zA-Z]*$/.test(a)) return false; // -d, -dit
-  }
-  return true;
+  const line = scanContainerLine(argv);
+  return line?.verb === 'run' && !line.detach && !line.options.some((o) => NOT_DEFAULT.test(o) || o === '-h');
 }
 
 let started = false;

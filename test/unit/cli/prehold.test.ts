@@ -7,12 +7,15 @@ describe('wantsPreheldHolder', () => {
     ['run', 'IMAGE', 'true'],
     ['run', '--rm', '-it', '--network', 'none', 'IMAGE', 'sh'],
     ['--root', '/s', 'run', 'IMAGE'],
-    ['container', 'run', '-e', 'A=1', 'IMAGE'],
+    ['run', '-e', 'A=1', '--name', 'x', 'IMAGE'],
     ['run', 'IMAGE', '--', 'ls', '-d'],
+    ['run', 'IMAGE', 'ls', '-d', '--rootfs'], // the command's words, not run's
+    ['run', '-e', '--rootfs', 'IMAGE'], // --rootfs is -e's value
   ])('a foreground run from an image: %j', (...argv) => expect(wantsPreheldHolder(argv)).toBe(true));
 
   it.each([
     ['ps'],
+    ['container', 'run', 'IMAGE'], // no such command
     ['create', 'IMAGE'],
     ['exec', 'c', 'run'],
     ['--root', 'run', 'ps'],
