@@ -3,7 +3,7 @@
 // it and kills it with SIGKILL. After each: none of those processes is left, no mount, the store
 // is consistent once `hutch system check --repair` has run (and says so on the next check), and a
 // container that ran alongside all the time still answers.
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
@@ -154,6 +154,47 @@ describe('kill -9 of the hutch run -d command itself', () => {
     const removed = await hutch(['rm', '-f', '--root', box.root, ids[0]!]);
     expect(removed.exitCode, removed.stderr).toBe(0);
     expect((await survivors(tree)).map((p) => p.command)).toEqual([]);
+  });
+});
+
+describe('rm -f of a run -d container its monitor is still creating', () => {
+  // The monitor recorded itself but not yet the container's pid: rm -f has nothing to kill. It
+  // asks for the end instead, and the monitor kills the container as it records the pid, before
+  // it is started (it used to start it, and rm -f waited 10 s and then killed the monitor).
+  test('ends it before it starts; nothing is left', async () => {
+    const mark = join(box.dir, `mark-${Date.now()}`);
+    mkdirSync(mark);
+    const child = hutch(
+      [
+        'run',
+        '-d',
+        '--root',
+        box.root,
+        '--network',
+        'none',
+        '-v',
+        `${mark}:/x`,
+        IMAGE,
+        'sh',
+        '-c',
+        'touch /x/ran; sleep 1000',
+      ],
+      { env: { HUTCH_FAULT: 'prepared:stop' } },
+    );
+    const { id, monitor } = await newMonitor();
+    expect(await waitStopped(monitor)).toBe(true);
+    const tree = processTree(monitor);
+    const removing = hutch(['rm', '-f', '--root', box.root, id]);
+    const statePath = join(box.root, 'data', 'containers', id, 'state.json');
+    for (let i = 0; i < 400 && !JSON.parse(readFileSync(statePath, 'utf8')).stopRequested; i++) await sleep(25);
+    expect(JSON.parse(readFileSync(statePath, 'utf8')).stopRequested).toBe(true);
+    process.kill(monitor, 'SIGCONT');
+    const removed = await removing;
+    expect(removed.exitCode, removed.stderr).toBe(0);
+    await child;
+    expect(existsSync(join(mark, 'ran'))).toBe(false);
+    expect((await survivors(tree)).map((p) => p.command)).toEqual([]);
+    expect(existsSync(join(box.root, 'data', 'containers', id))).toBe(false);
   });
 });
 

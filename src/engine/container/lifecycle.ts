@@ -204,7 +204,10 @@ export async function removeContainer(store: ContainerStore, id: string, force: 
 
 /** SIGKILL to every process of the container: its whole cgroup where it has one (no escape by double fork). */
 async function killAll(store: ContainerStore, id: string): Promise<void> {
-  await signalContainer(store, id, 'SIGKILL', true).catch(() => undefined);
+  // The end asked first: a monitor still creating the container (no pid recorded yet) kills it
+  // as it records the pid (monitor.ts oneRun); one that recorded it first is signalled below.
+  await updateState(store, id, (s) => ({ ...s, stopRequested: true })).catch(() => undefined);
+  await signalContainer(store, id, 'SIGKILL').catch(() => undefined);
   await killCgroup(readState(store, id)).catch(() => undefined);
 }
 

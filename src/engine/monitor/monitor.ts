@@ -120,7 +120,7 @@ async function oneRun(ctx: RunContext, cleanup: Cleanup): Promise<number> {
   } finally {
     io.afterCreate();
   }
-  await updateState(store, id, (s) => ({
+  const recorded = await updateState(store, id, (s) => ({
     ...s,
     status: 'created',
     pid: container.pid,
@@ -128,6 +128,9 @@ async function oneRun(ctx: RunContext, cleanup: Cleanup): Promise<number> {
     exitCode: undefined,
     error: undefined,
   }));
+  // `rm -f` while it was being created found no pid to kill: it asked for the end instead
+  // (lifecycle.ts killAll), and the run ends here as a killed created container does.
+  if (recorded.stopRequested) container.kill('SIGKILL');
   if (!req.autoStart && !starter.isOpen) started(container.pid); // `create`: the CLI returns now
   // A created container killed before start (rm -f) ends the wait too.
   let over = false;
