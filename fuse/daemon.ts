@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readdirSync, readSync, rmSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readdirSync, rmSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { dupOnto } from '../src/sys/fdops.js';
 import { mknod } from '../src/sys/fsx.js';
@@ -12,7 +12,7 @@ import { overflowIds, type IdShift } from './idmap.js';
 import { mountSquashLowers } from './squash-lower.js';
 import { Union } from './union.js';
 import { entryCommand } from '../src/sys/entry-points.js';
-import { readReadyLine } from '../src/sys/ready-line.js';
+import { readLineSync, readReadyLine } from '../src/sys/ready-line.js';
 import { pageDropSettings, pagesLibraryPath, startPageDrops } from './pages.js';
 import { trace } from '../src/sys/trace.js';
 
@@ -26,7 +26,11 @@ export async function main(argv: string[]): Promise<number> {
   let opts: FsOptions;
   try {
     if (process.env.HUTCH_FS_ARGS_FD !== undefined) {
-      const line = readArgsLine(Number(process.env.HUTCH_FS_ARGS_FD));
+      // A pre-started daemon (src/engine/setup/preheld-holder.ts): its Node start and bundle are
+      // done, it is in its namespaces; it waits here, having touched nothing, for its arguments.
+      const fd = Number(process.env.HUTCH_FS_ARGS_FD);
+      const line = readLineSync(fd);
+      closeSync(fd);
       delete process.env.HUTCH_FS_ARGS_FD;
       // The pipe ended without arguments: the run that started this daemon did not need it.
       if (line === undefined) return 0;
@@ -48,35 +52,6 @@ export async function main(argv: string[]): Promise<number> {
     return failed(opts, e);
   }
   return serve(opts);
-}
-
-/**
- * A pre-started daemon (src/engine/setup/preheld-holder.ts): its Node start and bundle are done,
- * it is in its user and mount namespaces; it waits here, having touched nothing, for the line of
- * arguments (encodeArgsLine). undefined when the pipe ends before a whole line.
- */
-function readArgsLine(fd: number): string | undefined {
-  const chunk = Buffer.alloc(4096);
-  let said = Buffer.alloc(0); // bytes: a path's UTF-8 may be split between two reads
-  for (;;) {
-    let n: number;
-    try {
-      n = readSync(fd, chunk, 0, chunk.length, null);
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      if (code === 'EINTR') continue;
-      if (code !== 'EAGAIN') return undefined;
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5); // a non-blocking pipe: poll
-      continue;
-    }
-    if (n === 0) return undefined;
-    said = Buffer.concat([said, chunk.subarray(0, n)]);
-    const end = said.indexOf(0x0a);
-    if (end >= 0) {
-      closeSync(fd);
-      return said.toString('utf8', 0, end);
-    }
-  }
 }
 
 /** The file given as fd 2 (appended), before anything is mounted: what the daemon says goes there. */

@@ -1,3 +1,4 @@
+import { readSync } from 'node:fs';
 import { Socket } from 'node:net';
 
 /**
@@ -24,4 +25,31 @@ export function readReadyLine(source: number | NodeJS.ReadableStream): Promise<s
     stream.on('close', done);
     stream.on('error', done);
   });
+}
+
+/**
+ * The same line read synchronously, for a process that has nothing else to do until it comes
+ * (the monitor's go word, a pre-started daemon's arguments): the line without its newline, or
+ * undefined when `fd` ends or fails first. Bytes are kept until the newline, so UTF-8 split
+ * between two reads decodes whole. `fd` stays open.
+ */
+export function readLineSync(fd: number): string | undefined {
+  const chunk = Buffer.alloc(4096);
+  let said = Buffer.alloc(0);
+  for (;;) {
+    let n: number;
+    try {
+      n = readSync(fd, chunk, 0, chunk.length, null);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'EINTR') continue;
+      if (code !== 'EAGAIN') return undefined;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5); // a non-blocking fd: poll
+      continue;
+    }
+    if (n === 0) return undefined;
+    said = Buffer.concat([said, chunk.subarray(0, n)]);
+    const end = said.indexOf(0x0a);
+    if (end >= 0) return said.toString('utf8', 0, end);
+  }
 }

@@ -4,12 +4,13 @@
 // (MonitorMessage) to it; with `passfds`, fds 4-6 are the container's stdio (OCI face).
 // The C waiter (handover.ts) execs it again when the run it watched ended:
 // argv = DATA RUN ID finish ATTEMPT EXITCODE FAILURE (FAILURE empty when none).
-import { closeSync, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, openSync, writeSync } from 'node:fs';
 import { runMonitor, serializeError, type MonitorMessage } from './monitor.js';
 import type { GoWord } from './go-word.js';
 import { dropPreheld, preheldStderrTo, preholdUnion } from '../setup/index.js';
 import { AWAIT_WORD } from '../../sys/waiting-child.cjs';
 import { dupOnto } from '../../sys/fdops.js';
+import { readLineSync } from '../../sys/ready-line.js';
 import { trace } from '../../sys/trace.js';
 
 /**
@@ -19,21 +20,8 @@ import { trace } from '../../sys/trace.js';
  * having touched nothing.
  */
 function awaitGo(): GoWord | undefined {
-  const chunk = Buffer.alloc(4096);
-  let said = '';
-  for (;;) {
-    let n: number;
-    try {
-      n = readSync(3, chunk, 0, chunk.length, null); // the CLI says nothing more until the report
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EAGAIN') return undefined;
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5); // a non-blocking fd: poll
-      continue;
-    }
-    if (n === 0) return undefined;
-    said += chunk.toString('utf8', 0, n);
-    if (said.includes('\n')) break;
-  }
+  const said = readLineSync(3); // the CLI says nothing more until the report
+  if (said === undefined) return undefined;
   let word: Partial<GoWord> = {};
   try {
     if (said.startsWith('go ')) word = JSON.parse(said.slice(3)) as Partial<GoWord>;
