@@ -6,7 +6,8 @@
  * plan out step by step: wait for the id maps, mounts, pivot_root, hostname, rlimits, pty, wait
  * for "go", credentials, capabilities, no_new_privs, seccomp, exec. Any failure is written to
  * fd 5 as {step, errno, record} and the process exits 125. The parent stays in the caller's
- * namespaces, forwards signals to the child and exits with the child's status.
+ * namespaces, runs the id map tools on the child (ID_MAP), forwards signals to the child and
+ * exits with the child's status.
  * No allocation after clone: the plan lives in a static buffer and is walked in place.
  */
 #include <errno.h>
@@ -76,6 +77,19 @@ static void __attribute__((noreturn)) die(uint32_t step, int err, uint32_t index
   (void)ignored;
   /* Then the status says it too, as a shell would: 127 not found, 126 not executable. */
   _exit(step == STEP_EXEC ? (err == ENOENT || err == ENOTDIR ? 127 : 126) : 125);
+}
+
+/* die() for a step that has words to add (ID_MAP: the tool's stderr), after the record on fd 5. */
+static void __attribute__((noreturn)) die_text(uint32_t step, int err, uint32_t index, const char *text, size_t len) {
+  unsigned char msg[12 + 4096];
+  int32_t head[3] = {(int32_t)step, err, (int32_t)index};
+  memcpy(msg, head, sizeof head);
+  if (len > sizeof msg - 12) len = sizeof msg - 12;
+  memcpy(msg + 12, text, len);
+  signal(SIGPIPE, SIG_IGN);
+  ssize_t ignored = write(fail_fd, msg, 12 + len);
+  (void)ignored;
+  _exit(125);
 }
 
 /* The kernel's own limit on supplementary groups (NGROUPS_MAX in linux/limits.h). */
@@ -152,6 +166,27 @@ static void check_length(const struct record *r) {
   if (!ok) die(STEP_PARSE_PLAN, EINVAL, r->index);
 }
 
+/* ID_MAP's tool's arguments after the pid, split in place of a copy (no allocation after clone). */
+#define MAX_MAP_WORDS 1024 /* 340 lines of 3 numbers: the kernel's limit on a map */
+static char map_words[2][16384];
+static char *map_argv[2][MAX_MAP_WORDS + 3];
+
+/* Invariant: at most one ID_MAP per kind, an absolute tool, and "C H N ..." of whole numbers in threes. */
+static void check_id_map(const struct record *r) {
+  static int seen[2];
+  uint32_t kind = get_u32(r->data);
+  const char *tool = get_string(r, 4, 0), *args = get_string(r, 4, 1);
+  if (kind > 1 || seen[kind]++ || tool[0] != '/' || strlen(args) >= sizeof map_words[0]) die(STEP_PARSE_PLAN, EINVAL, r->index);
+  size_t words = 0;
+  int in_word = 0;
+  for (const char *c = args; *c; c++) {
+    if (*c >= '0' && *c <= '9') words += !in_word, in_word = 1;
+    else if (*c == ' ' && in_word) in_word = 0;
+    else die(STEP_PARSE_PLAN, EINVAL, r->index);
+  }
+  if (!in_word || words % 3 != 0 || words > MAX_MAP_WORDS) die(STEP_PARSE_PLAN, EINVAL, r->index);
+}
+
 /* Invariant: every record has a known tag and a sane length; argv and envp are collected. */
 static void check_plan(void) {
   struct record r = {0};
@@ -166,6 +201,7 @@ static void check_plan(void) {
     /* The kernel refuses an empty filter and one over BPF_MAXINSNS: say so at the plan, before clone. */
     if (r.tag == TAG_SECCOMP && (r.len == 0 || r.len / 8 > BPF_MAXINSNS)) die(STEP_PARSE_PLAN, EINVAL, r.index);
     if (r.tag == TAG_PRESERVE_FDS) check_preserved(&r);
+    if (r.tag == TAG_ID_MAP) check_id_map(&r);
   }
   if (argc_plan == 0) die(STEP_PARSE_PLAN, ENOEXEC, 0);
 }
@@ -852,6 +888,89 @@ static void join_namespaces(void) {
     }
 }
 
+/* Starts ID_MAP record `r`'s tool on `child` (stdin and stdout /dev/null, stderr into *err); its pid or -errno. */
+static pid_t start_map_tool(const struct record *r, pid_t child, int *err) {
+  static char pid_text[16];
+  uint32_t kind = get_u32(r->data);
+  const char *tool = get_string(r, 4, 0);
+  snprintf(pid_text, sizeof pid_text, "%d", (int)child);
+  strcpy(map_words[kind], get_string(r, 4, 1)); /* its length was checked with the plan */
+  size_t n = 0;
+  map_argv[kind][n++] = (char *)tool;
+  map_argv[kind][n++] = pid_text;
+  for (char *c = map_words[kind]; *c;) {
+    map_argv[kind][n++] = c;
+    while (*c && *c != ' ') c++;
+    if (*c) *c++ = '\0';
+  }
+  map_argv[kind][n] = NULL;
+  int p[2];
+  if (pipe2(p, O_CLOEXEC) < 0) return -errno;
+  pid_t pid = fork();
+  if (pid < 0) return -errno;
+  if (pid == 0) {
+    int null = open("/dev/null", O_RDWR);
+    if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(p[1], 2) < 0) _exit(126);
+    syscall(SYS_close_range, 3, ~0u, 0);
+    char *no_env[] = {NULL};
+    execve(tool, map_argv[kind], no_env);
+    dprintf(2, "cannot execute %s: %s\n", tool, strerror(errno));
+    _exit(127);
+  }
+  close(p[1]);
+  *err = p[0];
+  return pid;
+}
+
+/*
+ * Invariant: the child's uid and gid maps are written by the plan's tools, or the child is gone
+ * and fd 5 says which tool failed and what it wrote. The setuid newuidmap and newgidmap run here,
+ * both at once, instead of in hutch: each was a fork of hutch's ~60-90 MB Node process (~8 ms
+ * apiece on the run's path), a fork of the helper is small. Maps hutch writes itself (a map of
+ * its own id alone, or root of its user namespace) come after CLONED, as before.
+ */
+static void map_ids(pid_t child) {
+  static char text[2][4096];
+  pid_t pids[2] = {0, 0};
+  int errs[2] = {-1, -1}, status[2] = {0, 0};
+  size_t len[2] = {0, 0};
+  uint32_t index[2] = {0, 0};
+  struct record r = {0};
+  while (next_record(&r)) {
+    if (r.tag != TAG_ID_MAP) continue;
+    uint32_t kind = get_u32(r.data);
+    index[kind] = r.index;
+    pids[kind] = start_map_tool(&r, child, &errs[kind]);
+    if (pids[kind] < 0) {
+      kill(child, SIGKILL);
+      die(STEP_ID_MAP, -pids[kind], r.index);
+    }
+  }
+  for (int k = 0; k < 2; k++) {
+    if (pids[k] == 0) continue;
+    for (;;) { /* to its end (a tool could write more than a pipe holds); the first 4 KiB kept */
+      char buf[4096];
+      ssize_t n = read(errs[k], buf, sizeof buf);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      size_t room = sizeof text[k] - len[k], take = (size_t)n < room ? (size_t)n : room;
+      memcpy(text[k] + len[k], buf, take);
+      len[k] += take;
+    }
+    close(errs[k]);
+    while (waitpid(pids[k], &status[k], 0) < 0)
+      if (errno != EINTR) die(STEP_ID_MAP, errno, index[k]);
+  }
+  for (int k = 0; k < 2; k++) { /* the uid side first, whichever failed first: the same cause, the same message */
+    if (pids[k] == 0 || (WIFEXITED(status[k]) && WEXITSTATUS(status[k]) == 0)) continue;
+    kill(child, SIGKILL);
+    if (len[k] == 0)
+      len[k] = (size_t)snprintf(text[k], sizeof text[k], WIFEXITED(status[k]) ? "exited with status %d" : "killed by signal %d",
+                                WIFEXITED(status[k]) ? WEXITSTATUS(status[k]) : WTERMSIG(status[k]));
+    die_text(STEP_ID_MAP, 0, index[k], text[k], len[k]);
+  }
+}
+
 int main(int argc, char **argv) {
   (void)argc;
   run_sealed(argv);
@@ -881,6 +1000,7 @@ int main(int argc, char **argv) {
   if (console_fd >= 0) close(console_fd);
   if (find(TAG_PRESERVE_FDS, &r)) /* the child has them; the helper need not hold them open */
     for (uint32_t i = 0; i < get_u32(r.data); i++) close((int)(get_u32(r.data + 4) + i));
+  map_ids(child); /* CLONED then means cloned and mapped by the tools: hutch writes the rest */
   unsigned char msg[5] = {SYNC_CLONED};
   memcpy(msg + 1, &child, 4);
   sync_write(msg, sizeof msg);

@@ -8,6 +8,7 @@
  *   Integers are little-endian. A string is u32 len (counting its trailing NUL) + bytes + NUL.
  * fd 4, sync (both ways): one-byte messages; SYNC_CLONED alone carries a u32 pid after it.
  * fd 5, failures (helper -> TypeScript): {u32 step, i32 errno, u32 record}; EOF = exec succeeded.
+ *   STEP_ID_MAP alone is followed by text: what the tool wrote to stderr (at most 4 KiB).
  */
 #ifndef HUTCH_WIRE_H
 #define HUTCH_WIRE_H
@@ -58,7 +59,8 @@ enum wire_tag {
   TAG_CHMOD = 39,        /* u32 mode, string path: chmod the path, followed inside the root; it must exist */
   TAG_REMOUNT_RO = 40,   /* string path: as READONLY, but the path must exist (ENOENT) */
   TAG_ARGV_ZERO = 41,    /* string: the process's argv[0]; the program run is still the first ARG */
-  TAG_MAX = 41,
+  TAG_ID_MAP = 42,       /* u32 0 uid / 1 gid, string tool (an absolute path), string "C H N C H N...": run after clone, at once with the other */
+  TAG_MAX = 42,
 };
 
 /*
@@ -112,6 +114,7 @@ static const struct wire_rule wire_rules[TAG_MAX + 1] = {
   [TAG_CHMOD] = {LEN_STRINGS, 4, 1},
   [TAG_REMOUNT_RO] = {LEN_STRINGS, 0, 1},
   [TAG_ARGV_ZERO] = {LEN_STRINGS, 0, 1},
+  [TAG_ID_MAP] = {LEN_STRINGS, 4, 2},
 };
 
 /* TAG_MOUNT ops: what to do around mount(2). */
@@ -174,6 +177,7 @@ enum wire_step {
   STEP_DIR = 40,       /* making a DIR record's directory */
   STEP_FILE = 41,      /* making a FILE record's file (or its bind) */
   STEP_CHMOD = 42,     /* a CHMOD record's chmod */
+  STEP_ID_MAP = 43,    /* an ID_MAP record's tool (newuidmap, newgidmap) failed; its stderr follows the record */
 };
 
 #endif

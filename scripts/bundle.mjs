@@ -21,6 +21,9 @@ await build({
   // koffi loads its native binary relative to itself; tar-stream is patched through require (src/image/pax.ts);
   // yaml is required only when a CDI spec is YAML (src/engine/spec/cdi.ts)
   external: ['koffi', 'tar-stream', 'yaml'],
+  // Without the indentation and comments: every process reads its bundle into a buffer and then a
+  // string, and V8 keeps it (1.28 -> 0.99 MB for the CLI). Names stay, so stacks still read.
+  minifyWhitespace: true,
   // The ES module code asks import.meta where it is: the bundle file, here.
   define: { 'import.meta.url': '__hutchBundleUrl', 'import.meta.dirname': '__dirname' },
   banner: { js: "const __hutchBundleUrl = require('node:url').pathToFileURL(__filename).href;" },

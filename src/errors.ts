@@ -34,10 +34,20 @@ export class RuntimeError extends HutchError {}
 export class HelperError extends HutchError {
   readonly step: string;
   readonly errno: number;
-  constructor(step: string, errno: number, message: string, options: { hint?: string; exitCode?: number } = {}) {
+  /** What the failed record did ("map gids with newgidmap") and the words the step sent with it (a tool's stderr). */
+  readonly what: string | undefined;
+  readonly detail: string | undefined;
+  constructor(
+    step: string,
+    errno: number,
+    message: string,
+    options: { hint?: string; exitCode?: number; what?: string; detail?: string } = {},
+  ) {
     super(`HELPER_${step.toUpperCase().replace(/[^A-Z0-9]+/g, '_')}`, message, options);
     this.step = step;
     this.errno = errno;
+    this.what = options.what;
+    this.detail = options.detail;
   }
 }
 

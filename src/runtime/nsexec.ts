@@ -1,12 +1,12 @@
 import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
 import { readlinkSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import type { Readable, Duplex } from 'node:stream';
 import { BugError, HelperError, RuntimeError, UsageError } from '../errors.js';
 import { errnoName } from '../sys/errno-name.js';
 import { nativeFile, packageRoot } from '../sys/package-files.js';
-import type { FsStep, HelperPlan } from './plan.js';
+import type { FsStep, HelperPlan, IdMapTool } from './plan.js';
 import { TAG } from './wire-table.js';
 
 const osSignals = constants.signals;
@@ -62,6 +62,7 @@ export const STEPS = [
   'dir',
   'file',
   'chmod',
+  'id map',
 ] as const;
 const MOUNT_OP = { MKDIR: 1, MKFILE: 2, REMOUNT_RO: 4, COPYUP: 8, NO_SYMLINKS: 16 } as const;
 const FILE_OP = { BIND: 1, READONLY: 2 } as const;
@@ -179,6 +180,8 @@ function planRecords(plan: HelperPlan): WireRecord[] {
   for (const j of plan.joins ?? [])
     add(TAG.SETNS, Buffer.concat([u32(j.type), str(j.path)]), `join the namespace ${j.path}`);
   add(TAG.CLONE_FLAGS, u32(plan.cloneFlags), 'create the namespaces');
+  for (const m of plan.idMaps ?? [])
+    add(TAG.ID_MAP, Buffer.concat([u32(m.kind === 'uid' ? 0 : 1), str(m.tool, m.args.join(' '))]), idMapWhat(m));
   if (plan.propagation !== undefined) add(TAG.PROPAGATION, u32(plan.propagation), 'set mount propagation');
   if (plan.rootfs !== undefined) add(TAG.ROOTFS, str(plan.rootfs), `use ${plan.rootfs} as the root`);
   r.push(...plan.fs.map(fsRecord));
@@ -222,6 +225,11 @@ function planRecords(plan: HelperPlan): WireRecord[] {
   return r;
 }
 
+/** What an ID_MAP record does, in a failure's words ("map gids with newgidmap"). */
+export function idMapWhat(m: IdMapTool): string {
+  return `map ${m.kind}s with ${basename(m.tool)}`;
+}
+
 /** PID 1's command line with --init, as podman shows /run/podman-init. */
 export const INIT_NAME = 'hutch-init';
 
@@ -249,18 +257,23 @@ export interface HelperFailure {
   step: string;
   errno: number;
   what: string;
+  /** Words the step sent after its record (ID_MAP: the tool's stderr). */
+  detail?: string;
 }
 
 /** Turns a fd-5 failure into the HelperError the engine refines (exec ENOENT -> 127, ...). */
 export function helperError(f: HelperFailure): HelperError {
-  return new HelperError(
-    f.step,
-    f.errno,
-    `cannot start the container: ${f.what}: ${f.step} failed: ${errnoName(f.errno)}`,
-    {
-      hint: 'check the path or setting named above; `hutch system info` checks what this host allows',
-    },
-  );
+  const why = f.detail === undefined ? errnoName(f.errno) : lastLine(f.detail);
+  return new HelperError(f.step, f.errno, `cannot start the container: ${f.what}: ${f.step} failed: ${why}`, {
+    hint: 'check the path or setting named above; `hutch system info` checks what this host allows',
+    what: f.what,
+    detail: f.detail,
+  });
+}
+
+/** The last non-empty line of a tool's stderr (newuidmap says why last). */
+export function lastLine(text: string): string {
+  return text.trim().split('\n').pop() ?? '';
 }
 
 /** A running helper: the sync protocol as promises and calls, in the order they happen. */
@@ -406,7 +419,8 @@ function readFailure(stream: Readable, what: string[]): Promise<HelperFailure | 
       const step = all.readUInt32LE(0),
         errno = all.readInt32LE(4),
         index = all.readUInt32LE(8);
-      resolve({ step: STEPS[step] ?? `step ${step}`, errno, what: what[index] ?? 'read the plan' });
+      const detail = all.length > 12 ? all.subarray(12).toString('utf8') : undefined;
+      resolve({ step: STEPS[step] ?? `step ${step}`, errno, what: what[index] ?? 'read the plan', detail });
     });
   });
 }

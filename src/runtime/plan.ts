@@ -58,8 +58,17 @@ export interface HelperPlan {
   consoleSocket?: string;
   /** A persistent tap device to create in the new network namespace, for slirp4netns to attach to. */
   tap?: string;
+  /** The setuid tools the helper runs on its child right after the clone, at once (the rest hutch writes). */
+  idMaps?: IdMapTool[];
   /** How many of hutch's fds from 3 on the process gets as its 3, 4, ... (--preserve-fds). */
   preserveFds?: number;
+}
+
+/** newuidmap or newgidmap (an absolute path) with its arguments after the pid: CONTAINER HOST SIZE... */
+export interface IdMapTool {
+  kind: 'uid' | 'gid';
+  tool: string;
+  args: string[];
 }
 
 /** What the plan needs to know of the host; a function, so unit tests give plain answers. */
@@ -73,7 +82,7 @@ export interface PlanHost {
 /** What a launch adds to the spec: choices of the caller, not of the container. */
 export interface PlanOptions extends Pick<
   HelperPlan,
-  'detach' | 'startFifo' | 'consoleSocket' | 'tap' | 'preserveFds' | 'argv0'
+  'detach' | 'startFifo' | 'consoleSocket' | 'tap' | 'preserveFds' | 'argv0' | 'idMaps'
 > {
   /** Run a tiny init as PID 1 that reaps zombies and forwards signals (--init). */
   init?: boolean;
@@ -173,6 +182,7 @@ export function planFromSpec(spec: Spec, host: PlanHost, options: PlanOptions = 
     consoleSocket: options.consoleSocket,
     tap: options.tap,
     preserveFds: options.preserveFds,
+    idMaps: options.idMaps,
   };
 }
 

@@ -57,6 +57,7 @@ export const WIRE_RECORDS = {
   CHMOD: { tag: 39, rule: strings(1, 4) },
   REMOUNT_RO: { tag: 40, rule: strings(1) },
   ARGV_ZERO: { tag: 41, rule: strings(1) },
+  ID_MAP: { tag: 42, rule: strings(2, 4) },
 } as const satisfies Record<string, { tag: number; rule: PayloadRule }>;
 
 export type RecordName = keyof typeof WIRE_RECORDS;

@@ -1,6 +1,7 @@
-import { readFileSync, writeFileSync } from 'node:fs';
-import { execFile, type ExecFileException } from 'node:child_process';
-import { UserNsError } from '../errors.js';
+import { accessSync, constants, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { basename, resolve } from 'node:path';
+import { BugError, UserNsError } from '../errors.js';
+import type { IdMapTool } from '../runtime/plan.js';
 import type { IdMapping } from './idmap.js';
 import { mapArgs, mapText, needsHelper } from './idmap.js';
 
@@ -11,33 +12,89 @@ export interface MapWriter {
 }
 
 /**
- * Writes the uid and gid maps of the user namespace of process `pid`. A map of the caller's own
- * id alone is written directly (the kernel allows it, after "deny" to setgroups); anything else
- * goes through the setuid newuidmap/newgidmap, which check /etc/subuid and /etc/subgid.
+ * The maps of a new user namespace that need the setuid newuidmap/newgidmap (which check
+ * /etc/subuid and /etc/subgid): the helper runs these on its child right after the clone, both
+ * at once (native/nsexec.c, ID_MAP), where each was a fork of hutch's own large process. The tool
+ * is found on PATH now, so a missing one fails before anything starts.
  */
-export async function writeIdMaps(
+export function idMapTools(
+  uidMaps: IdMapping[],
+  gidMaps: IdMapping[],
+  me: MapWriter,
+  status = readFileSync('/proc/self/status', 'utf8'),
+): IdMapTool[] {
+  const tools: IdMapTool[] = [];
+  for (const [kind, maps, myId] of [
+    ['uid', uidMaps, me.uid],
+    ['gid', gidMaps, me.gid],
+  ] as const) {
+    if (mapWay(kind, maps, myId, status) !== 'tool') continue;
+    const tool = kind === 'uid' ? 'newuidmap' : 'newgidmap';
+    tools.push({ kind, tool: onPath(tool), args: mapArgs(maps) });
+  }
+  return tools;
+}
+
+/**
+ * Writes the uid and gid maps of the user namespace of process `pid` that the helper's tools
+ * (`byHelper`, idMapTools) did not. A map of the caller's own id alone is written directly (the
+ * kernel allows it, after "deny" to setgroups); so is any map by root of our own user namespace.
+ */
+export function writeIdMaps(
   pid: number,
   uidMaps: IdMapping[],
   gidMaps: IdMapping[],
   me: MapWriter,
-): Promise<void> {
-  // The two maps are independent: write them at once (each tool is a process start of its own).
-  const results = await Promise.allSettled([
-    writeMap(pid, 'uid', uidMaps, me.uid),
-    writeMap(pid, 'gid', gidMaps, me.gid),
-  ]);
-  // Report the uid side first, whichever failed first: the same cause gives the same message.
-  for (const r of results) if (r.status === 'rejected') throw r.reason;
+  byHelper: IdMapTool[],
+): void {
+  for (const [kind, maps, myId] of [
+    ['uid', uidMaps, me.uid],
+    ['gid', gidMaps, me.gid],
+  ] as const) {
+    if (byHelper.some((t) => t.kind === kind)) continue;
+    const way = mapWay(kind, maps, myId);
+    if (way === 'tool')
+      throw new BugError(`the ${kind} map of process ${pid} needs its tool, which the helper was not given`);
+    // An unprivileged gid_map write needs setgroups denied first (user_namespaces(7)).
+    if (way === 'own' && kind === 'gid') writeProc(pid, 'setgroups', 'deny');
+    writeProc(pid, `${kind}_map`, mapText(maps));
+  }
 }
 
-async function writeMap(pid: number, kind: 'uid' | 'gid', maps: IdMapping[], myId: number): Promise<void> {
-  // Root of our own user namespace with CAP_SETUID/SETGID (rootless podman calls the runtime so):
-  // the kernel lets us write any map of ids mapped here, where newuidmap would check /etc/subuid.
-  if (hasCapability(kind === 'uid' ? CAP_SETUID : CAP_SETGID)) return writeProc(pid, `${kind}_map`, mapText(maps));
-  if (needsHelper(maps, myId)) return runTool(kind === 'uid' ? 'newuidmap' : 'newgidmap', pid, maps, kind);
-  // An unprivileged gid_map write needs setgroups denied first (user_namespaces(7)).
-  if (kind === 'gid') writeProc(pid, 'setgroups', 'deny');
-  writeProc(pid, `${kind}_map`, mapText(maps));
+/** How a map is written: by root of our own user namespace with CAP_SETUID/SETGID (rootless podman calls the runtime so: the kernel takes any map of ids mapped here), our own id alone, or the setuid tool. */
+function mapWay(
+  kind: 'uid' | 'gid',
+  maps: IdMapping[],
+  myId: number,
+  status = readFileSync('/proc/self/status', 'utf8'),
+): 'capable' | 'own' | 'tool' {
+  if (hasCapability(kind === 'uid' ? CAP_SETUID : CAP_SETGID, status)) return 'capable';
+  return needsHelper(maps, myId) ? 'tool' : 'own';
+}
+
+/** The tool the helper's ID_MAP failure names, as hutch says it (the tool's last line of stderr is why). */
+export function mapToolFailed(tool: IdMapTool, stderr: string): UserNsError {
+  const name = basename(tool.tool);
+  const why = stderr.trim().split('\n').pop() || 'it failed without a word';
+  return new UserNsError('IDMAP_FAILED', `cannot map ${tool.kind}s with ${name}: ${why}`, {
+    hint: `check your range in /etc/sub${tool.kind} and that ${name} is setuid root or has file capabilities (\`ls -l $(command -v ${name})\`)`,
+  });
+}
+
+/** `tool`'s absolute path on PATH, as execvp would find it. */
+function onPath(tool: 'newuidmap' | 'newgidmap'): string {
+  for (const dir of (process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin').split(':')) {
+    const path = resolve(dir || '.', tool);
+    try {
+      accessSync(path, constants.X_OK);
+      if (statSync(path).isFile()) return path;
+    } catch {
+      // not here
+    }
+  }
+  throw new UserNsError('NEWUIDMAP_MISSING', `cannot map ids: ${tool} is not installed`, {
+    hint: 'install the uidmap package (`apt install uidmap` or `dnf install shadow-utils`), or run with no /etc/subuid range',
+  });
 }
 
 const CAP_SETGID = 6;
@@ -47,33 +104,6 @@ const CAP_SETUID = 7;
 export function hasCapability(cap: number, status = readFileSync('/proc/self/status', 'utf8')): boolean {
   const hex = /^CapEff:\s*([0-9a-f]+)$/m.exec(status)?.[1];
   return hex !== undefined && ((BigInt(`0x${hex}`) >> BigInt(cap)) & 1n) === 1n;
-}
-
-// node:child_process rather than execa: execa costs ~70 ms to load, on every `hutch run`.
-async function runTool(
-  tool: 'newuidmap' | 'newgidmap',
-  pid: number,
-  maps: IdMapping[],
-  kind: 'uid' | 'gid',
-): Promise<void> {
-  const result = await new Promise<{ error: ExecFileException | null; stderr: string }>((resolve) => {
-    execFile(tool, [String(pid), ...mapArgs(maps)], { encoding: 'utf8' }, (error, _stdout, stderr) =>
-      resolve({ error, stderr }),
-    );
-  });
-  if (result.error === null) return;
-  if (result.error.code === 'ENOENT') throw toolMissing(tool, result.error);
-  const why = (result.stderr || result.error.message).trim().split('\n').pop();
-  throw new UserNsError('IDMAP_FAILED', `cannot map ${kind}s with ${tool}: ${why}`, {
-    hint: `check your range in /etc/sub${kind} and that ${tool} is setuid root or has file capabilities (\`ls -l $(command -v ${tool})\`)`,
-  });
-}
-
-function toolMissing(tool: string, cause: unknown): UserNsError {
-  return new UserNsError('NEWUIDMAP_MISSING', `cannot map ids: ${tool} is not installed`, {
-    hint: 'install the uidmap package (`apt install uidmap` or `dnf install shadow-utils`), or run with no /etc/subuid range',
-    cause,
-  });
 }
 
 function writeProc(pid: number, file: string, text: string): void {

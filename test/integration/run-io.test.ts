@@ -116,6 +116,21 @@ describe('signals', () => {
     expect(readdirSync(join(t.box.root, 'run', 'ephemeral'))).toEqual([]);
   });
 
+  it('a setup.json the host went down while writing (unsynced: it marked nothing) does not stop the sweep', async () => {
+    const child = hutch(runArgs([], 'echo ready; exec sleep 1000'));
+    await printed(child.stdout!, 'ready');
+    const [id] = readdirSync(join(t.box.root, 'run', 'ephemeral'));
+    child.kill('SIGKILL');
+    await child;
+    const files = [join(t.box.root, 'data', 'ephemeral'), join(t.box.root, 'run', 'ephemeral', id!)]
+      .map((dir) => join(dir, dir.endsWith('ephemeral') ? id! : 'data', 'setup.json'))
+      .filter((file) => existsSync(file));
+    expect(files).toHaveLength(1);
+    writeFileSync(files[0]!, '');
+    expect((await hutch(runArgs([], 'true'))).exitCode).toBe(0);
+    expect(readdirSync(join(t.box.root, 'run', 'ephemeral'))).toEqual([]);
+  });
+
   it('--init runs as PID 1 under a neutral name, forwards signals to the command and exits 128+N', async () => {
     const child = hutch(
       runArgs(['--init'], 'tr "\\0" " " < /proc/1/cmdline; echo; wc -c < /proc/1/environ; echo ready; exec sleep 1000'),

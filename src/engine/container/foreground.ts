@@ -87,8 +87,8 @@ export async function runCommand(req: RunCommandRequest, io: RunCommandIo): Prom
     const dataParent = join(io.paths.data, 'ephemeral');
     const runParent = join(io.paths.run, 'ephemeral');
     const stale = (name: string): void => {
-      releaseSetup(join(dataParent, name), name);
-      releaseSetup(join(runParent, name, 'data'), name); // see ephemeralDataDir
+      releaseStale(join(dataParent, name), name);
+      releaseStale(join(runParent, name, 'data'), name); // see ephemeralDataDir
       rmSync(join(dataParent, name), { recursive: true, force: true });
     };
     const runDir = makeRunDir(runParent, id, cleanup, stale);
@@ -99,7 +99,7 @@ export async function runCommand(req: RunCommandRequest, io: RunCommandIo): Prom
     const etcFiles = writeEtcFiles(dirs.run, hostname);
     const warn = (line: string): void => void io.stderr.write(line + '\n');
     cleanup.add('release the image', () => releaseSetup(dirs.data, id));
-    const made = await blueprintFromFlags(req, io, id, dirs, etcFiles, warn);
+    const made = await blueprintFromFlags(req, io, id, dirs, etcFiles, warn, true);
     faultPoint('blueprint');
     const setup = await prepareLaunch(made.setup, {
       id,
@@ -159,10 +159,11 @@ export async function blueprintFromFlags(
   dirs: ContainerDirs,
   etcFiles: SpecContext['etcFiles'],
   warn: (line: string) => void,
+  ephemeral = false,
 ): Promise<MadeContainer> {
   const me = userInfo();
   const maps = idMaps(req, { name: me.username, uid: me.uid, gid: me.gid }, io);
-  const made = await createSetup(req, req.setup ?? NO_SETUP, id, dirs, warn, maps.uidMappings);
+  const made = await createSetup(req, req.setup ?? NO_SETUP, id, dirs, warn, maps.uidMappings, ephemeral);
   const keepId = req.userns === 'keep-id' ? callingUser() : undefined;
   // keep-id: the user has a line in the container's passwd and group, as in podman.
   const etc = keepId ? { ...etcFiles, ...writeUserDb(dirs.run, keepId, made.userDb, made.req.rootfs) } : etcFiles;
@@ -174,6 +175,19 @@ export async function blueprintFromFlags(
   );
   await chownVolumes(made.chown, blueprint.user, maps);
   return { blueprint, setup: made.setup };
+}
+
+/**
+ * The marks a foreground run killed before its cleanup left (releaseSetup). A setup.json that is
+ * not JSON was half-written when the host went down: such a file is written without a sync only
+ * when it marks nothing (createSetup, `ephemeral`), so there is nothing to release.
+ */
+function releaseStale(dataDir: string, id: string): void {
+  try {
+    releaseSetup(dataDir, id);
+  } catch (error) {
+    if (!(error instanceof SyntaxError)) throw error;
+  }
 }
 
 /** --rootfs with none of the setup flags: no image, the default network, no limits. */

@@ -1,12 +1,12 @@
 import { readFileSync, statSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { CommandError, HelperError, UserNsError } from '../../errors.js';
-import { spawnHelper, WIRE, type HelperProcess } from '../../runtime/nsexec.js';
-import { planFromSpec, type PlanOptions } from '../../runtime/plan.js';
+import { idMapWhat, spawnHelper, WIRE, type HelperProcess } from '../../runtime/nsexec.js';
+import { planFromSpec, type IdMapTool, type PlanOptions } from '../../runtime/plan.js';
 import { namespaceOf, type Spec } from '../../runtime/spec.js';
 import { CHOWN_FAMILY, seccompProgram } from '../../security/seccomp/index.js';
 import { parseMapText } from '../../userns/idmap.js';
-import { writeIdMaps, type MapWriter } from '../../userns/newidmap.js';
+import { idMapTools, mapToolFailed, writeIdMaps, type MapWriter } from '../../userns/newidmap.js';
 import type { TerminalIo } from './terminal.js';
 import { faultPoint } from '../../sys/fault.js';
 
@@ -85,10 +85,15 @@ export async function createContainer(spec: Spec, options: LaunchOptions = {}): 
     options.seccomp !== undefined
       ? { program: options.seccomp, flags: options.seccompFlags ?? 0 }
       : profile && seccompProgram(profile, undefined, notify);
+  const owner = options.owner ?? { uid: process.getuid!(), gid: process.getgid!() };
+  const uidMaps = spec.linux?.uidMappings ?? [],
+    gidMaps = spec.linux?.gidMappings ?? [];
+  // newuidmap and newgidmap run in the helper, right after its clone (docs/wire.md, ID_MAP).
+  const tools = ownUserns ? idMapTools(uidMaps, gidMaps, owner) : [];
   const plan = planFromSpec(
     spec,
     { isDirectory, gidMappings },
-    { ...options, seccomp: filter?.program, seccompFlags: filter?.flags },
+    { ...options, seccomp: filter?.program, seccompFlags: filter?.flags, idMaps: tools },
   );
   const helper = spawnHelper(
     plan,
@@ -101,10 +106,7 @@ export async function createContainer(spec: Spec, options: LaunchOptions = {}): 
     await options.rootfsMounted; // its error is the launch's (the helper then never gets its plan)
     pid = await helper.cloned();
     faultPoint(`${options.faultSteps ?? ''}cloned`);
-    if (ownUserns) {
-      const owner = options.owner ?? { uid: process.getuid!(), gid: process.getgid!() };
-      await writeIdMaps(pid, spec.linux?.uidMappings ?? [], spec.linux?.gidMappings ?? [], owner);
-    }
+    if (ownUserns) writeIdMaps(pid, uidMaps, gidMaps, owner, tools);
     helper.mapped();
     await helper.ready();
     const ownsTerminal = plan.terminal && plan.consoleSocket === undefined; // else the helper sent it to the console socket
@@ -124,7 +126,7 @@ export async function createContainer(spec: Spec, options: LaunchOptions = {}): 
     helper.kill('SIGKILL');
     await helper.exited();
     await detach?.();
-    throw refine(error, spec);
+    throw refine(error, spec, tools);
   }
   return created(helper, pid, spec, detach, options);
 }
@@ -203,8 +205,10 @@ function listen(onSignal: (signal: NodeJS.Signals) => void): () => void {
 }
 
 /** Turns the helper's step failures into what the user must hear (docker's 126/127 included). */
-function refine(error: unknown, spec: Spec): unknown {
+function refine(error: unknown, spec: Spec, tools: IdMapTool[] = []): unknown {
   if (!(error instanceof HelperError)) return error;
+  const tool = error.step === 'id map' ? tools.find((t) => idMapWhat(t) === error.what) : undefined;
+  if (tool !== undefined) return mapToolFailed(tool, error.detail ?? '');
   const command = spec.process?.args[0] ?? '';
   if (error.step === 'exec' && (error.errno === 2 || error.errno === 20)) {
     return new CommandError('COMMAND_NOT_FOUND', `cannot run ${command}: no such file or directory in the container`, {

@@ -66,6 +66,8 @@ export interface ContainerDirs {
  * Creation, once per container (the CLI of `run`, `run -d` and `create`): resolve or pull the
  * image, mark it used, apply its config to the request, choose the network. Returns the request
  * with rootfs set and where users are looked up; the setup is saved for every later launch.
+ * `ephemeral` (a foreground run): the setup only serves to release its marks, so while it marks
+ * no image and no volume it is written without the two fsyncs (~8 ms of every --rootfs run here).
  */
 export async function createSetup<T extends ConfigurableRequest & { rootfs: string; tmpfs: string[] }>(
   req: T,
@@ -74,6 +76,7 @@ export async function createSetup<T extends ConfigurableRequest & { rootfs: stri
   dirs: ContainerDirs,
   warn: (line: string) => void,
   uidMappings: IdMapping[] = [],
+  ephemeral = false,
 ): Promise<{ req: T; userDb?: { passwd: string; group: string }; setup: ContainerSetup; chown: string[] }> {
   mkdirSync(dirs.data, { recursive: true, mode: 0o700 });
   mkdirSync(dirs.run, { recursive: true, mode: 0o700 });
@@ -81,7 +84,7 @@ export async function createSetup<T extends ConfigurableRequest & { rootfs: stri
   const network = chooseNetworkMode(flags.networkMode, warn, rootMapped);
   if (flags.image === undefined) {
     const setup: ContainerSetup = { flags, network };
-    const mounted = await withMounts(req, setup, id, dirs);
+    const mounted = await withMounts(req, setup, id, dirs, undefined, ephemeral);
     return { req: mounted.req, setup, chown: mounted.chown };
   }
   // Before a pull: a container's writable layer needs user xattrs where it lives (ephemeralDataDir).
@@ -145,8 +148,16 @@ async function withMounts<T extends { volumes: string[]; tmpfs: string[] }>(
   id: string,
   dirs: ContainerDirs,
   image?: Pick<ResolvedImage, 'layers'>,
+  ephemeral = false,
 ): Promise<{ req: T; chown: string[] }> {
-  const save = (): void => atomicWriteFile(join(dirs.data, 'setup.json'), JSON.stringify(setup) + '\n');
+  // Durable unless a crash makes it moot: an ephemeral setup that marks nothing (createSetup).
+  const save = (): void =>
+    atomicWriteFile(
+      join(dirs.data, 'setup.json'),
+      JSON.stringify(setup) + '\n',
+      0o644,
+      !ephemeral || setup.image !== undefined || (setup.volumes?.length ?? 0) > 0,
+    );
   save();
   const mountFlags = setup.flags.mounts ?? [];
   if (req.volumes.length === 0 && mountFlags.length === 0) return { req, chown: [] };

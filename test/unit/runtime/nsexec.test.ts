@@ -102,6 +102,7 @@ const everything: HelperPlan = {
   consoleSocket: '/s',
   tap: 'tap0',
   preserveFds: 1,
+  idMaps: [{ kind: 'gid', tool: '/usr/bin/newgidmap', args: ['0', '1000', '1', '1', '100000', '65536'] }],
 };
 
 function fits(rule: PayloadRule, payload: Buffer): boolean {
