@@ -6,7 +6,8 @@ import type { Readable, Duplex } from 'node:stream';
 import { BugError, HelperError, RuntimeError, UsageError } from '../errors.js';
 import { errnoName } from '../sys/errno-name.js';
 import { nativeFile, packageRoot } from '../sys/package-files.js';
-import type { FsStep, HelperPlan, IdMapTool } from './plan.js';
+import type { FsStep, HelperPlan } from './plan.js';
+import type { IdMapTool } from '../userns/newidmap.js';
 import { TAG } from './wire-table.js';
 
 const osSignals = constants.signals;

@@ -7,6 +7,7 @@ import { sysctlSteps } from './sysctl.js';
 
 export type { FsStep } from './fs-step.js';
 import type { FsStep } from './fs-step.js';
+import type { IdMapTool } from '../userns/newidmap.js';
 
 export interface CapabilitySets {
   bounding: bigint;
@@ -62,13 +63,6 @@ export interface HelperPlan {
   idMaps?: IdMapTool[];
   /** How many of hutch's fds from 3 on the process gets as its 3, 4, ... (--preserve-fds). */
   preserveFds?: number;
-}
-
-/** newuidmap or newgidmap (an absolute path) with its arguments after the pid: CONTAINER HOST SIZE... */
-export interface IdMapTool {
-  kind: 'uid' | 'gid';
-  tool: string;
-  args: string[];
 }
 
 /** What the plan needs to know of the host; a function, so unit tests give plain answers. */

@@ -1,9 +1,15 @@
 import { accessSync, constants, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { BugError, UserNsError } from '../errors.js';
-import type { IdMapTool } from '../runtime/plan.js';
 import type { IdMapping } from './idmap.js';
 import { mapArgs, mapText, needsHelper } from './idmap.js';
+
+/** newuidmap or newgidmap (an absolute path) with its arguments after the pid: CONTAINER HOST SIZE... */
+export interface IdMapTool {
+  kind: 'uid' | 'gid';
+  tool: string;
+  args: string[];
+}
 
 /** Who writes the maps: the ids of the user running hutch (the namespace's owner). */
 export interface MapWriter {
