@@ -242,10 +242,14 @@ export async function prepareLaunch(setup: ContainerSetup, ctx: LaunchContext): 
   const rootfs = await starting;
   const cgroups = prepareCgroups(setup.flags, ctx.id, ctx.monitorPid, ctx.cleanup, ctx.warn, ctx.onCgroup);
   const holder = rootfs?.holder;
+  // The container's network namespace made now, in the user namespace it will live in (the
+  // holder's): slirp4netns and the forwarder start while the union mounts, not after the clone.
+  const ahead = holder && !target ? network.ahead(holder.userns) : undefined;
   const watch = watchDaemon(rootfs, ctx.warn);
   // A --rootfs tree on its writable layer: the layer's mountpoint is the root.
   const placement: Placement = {
     ...(target ? placementForTarget(target, holder?.userns) : { userns: holder?.userns }),
+    ...(ahead ? { netns: ahead.netns } : {}),
     ...(setup.image || setup.squash ? {} : { rootfs: rootfs?.path }),
   };
   const hooks =
@@ -260,8 +264,9 @@ export async function prepareLaunch(setup: ContainerSetup, ctx: LaunchContext): 
         : holder && [
             { type: CLONE.NEWUSER, path: holder.userns },
             { type: CLONE.NEWNS, path: holder.mntns },
+            ...(ahead ? [{ type: CLONE.NEWNET, path: ahead.netns }] : []),
           ],
-      tap: network.tap,
+      tap: ahead ? undefined : network.tap, // made with the namespace
       hooks: [
         watch.hook,
         cgroups.hook,
@@ -270,7 +275,9 @@ export async function prepareLaunch(setup: ContainerSetup, ctx: LaunchContext): 
       ],
       starting: hooks.starting,
       started: hooks.started,
-      rootfsMounted: rootfs?.mounted,
+      // The helper joins the namespace by its holder's pid: not before the holder made it.
+      rootfsMounted:
+        ahead && rootfs ? Promise.all([rootfs.mounted, ahead.made]).then(() => undefined) : rootfs?.mounted,
     },
     failure: watch.failure,
   };
