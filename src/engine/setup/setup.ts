@@ -240,11 +240,14 @@ export async function prepareLaunch(setup: ContainerSetup, ctx: LaunchContext): 
     throw error;
   });
   const rootfs = await starting;
-  const cgroups = prepareCgroups(setup.flags, ctx.id, ctx.monitorPid, ctx.cleanup, ctx.warn, ctx.onCgroup);
   const holder = rootfs?.holder;
   // The container's network namespace made now, in the user namespace it will live in (the
   // holder's): slirp4netns and the forwarder start while the union mounts, not after the clone.
   const ahead = holder && !target ? network.ahead(holder.userns) : undefined;
+  // What the network runs on, started before the container's group exists, joins the monitor there.
+  const cgroups = prepareCgroups(setup.flags, ctx.id, ctx.monitorPid, ctx.cleanup, ctx.warn, ctx.onCgroup, () =>
+    ahead === undefined ? [] : ahead.pids(),
+  );
   const watch = watchDaemon(rootfs, ctx.warn);
   // A --rootfs tree on its writable layer: the layer's mountpoint is the root.
   const placement: Placement = {
@@ -269,7 +272,8 @@ export async function prepareLaunch(setup: ContainerSetup, ctx: LaunchContext): 
       tap: ahead ? undefined : network.tap, // made with the namespace
       hooks: [
         watch.hook,
-        cgroups.hook,
+        // After the network's processes are all spawned (its own failure is the network hook's to say).
+        ahead ? (pid) => ahead.started.then(noop, noop).then(() => cgroups.hook(pid)) : cgroups.hook,
         network.hook({ ...ctx.etcFiles, hostname: ctx.hostname }, join(ctx.dirs.run, 'ports.json')),
         ...hooks.hooks,
       ],
@@ -282,6 +286,8 @@ export async function prepareLaunch(setup: ContainerSetup, ctx: LaunchContext): 
     failure: watch.failure,
   };
 }
+
+function noop(): void {}
 
 /** A launch's folder for network sockets (removed with the launch's cleanup, or by the monitor's finish). */
 export function networkDir(runDir: string, id: string): string {
