@@ -6,7 +6,7 @@
  *   const info = await startNetwork(mode, { pid, ports, runDir }, cleanup);
  *   const { resolvConf, hosts } = networkEtcFiles(info, { hostname, ... });
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readlinkSync } from 'node:fs';
 import { NetworkError, UsageError, describeCause } from '../src/errors.js';
 import type { Cleanup } from '../src/sys/cleanup.js';
 import { spawnForwarder, startForwarder, nsenterArgs } from './forwarder.js';
@@ -157,6 +157,8 @@ export interface NetworkAhead {
   netns: string;
   /** Settles once the namespace exists: the container may join it from then on, not before. */
   made: Promise<void>;
+  /** Throws when the namespace's holder has gone since (killed): `netns` would name nothing. */
+  held(): void;
   /** Settles once slirp4netns is ready on it and the published ports are served. */
   started: Promise<NetworkInfo>;
   /** Says the container has joined: a holder that serves no port then ends. */
@@ -209,6 +211,16 @@ export function startNetworkAhead(
   return {
     netns: `/proc/${holder.pid}/ns/net`,
     made: holder.ready,
+    held: () => {
+      // A dead holder (a zombie too) has no namespace links left; its pid reused by ours names ours.
+      const link = readlinkIfPresent(`/proc/${holder.pid}/ns/net`);
+      if (link === undefined || link === readlinkIfPresent('/proc/self/ns/net'))
+        throw new NetworkError(
+          'NET_FORWARDER_FAILED',
+          `cannot start the container: the port forwarder (pid ${holder.pid}) holding its network namespace has exited`,
+          { hint: 'it was killed, or failed (its message is above); run the container again' },
+        );
+    },
     started,
     joined: () => {
       if (!ownForwarder || ports.length === 0) holder.release();
@@ -223,6 +235,14 @@ export function stopNetwork(handle: NetworkHandle): void {
   if (handle.forwarder) stopProcess(handle.forwarder.pid, 'forwarder');
   if (handle.slirp4netns) stopProcess(handle.slirp4netns.pid, handle.slirp4netns.apiSocket);
   if (handle.pasta) stopProcess(handle.pasta.pid, handle.pasta.pidFile);
+}
+
+function readlinkIfPresent(path: string): string | undefined {
+  try {
+    return readlinkSync(path);
+  } catch {
+    return undefined;
+  }
 }
 
 /** A new network namespace has lo down; --network none still gets a working loopback. */

@@ -279,9 +279,10 @@ export async function prepareLaunch(setup: ContainerSetup, ctx: LaunchContext): 
       ],
       starting: hooks.starting,
       started: hooks.started,
-      // The helper joins the namespace by its holder's pid: not before the holder made it.
+      // The helper joins the namespace by its holder's pid: not before the holder made it, nor
+      // once it is gone (the path would name nothing, or, reused, something else).
       rootfsMounted:
-        ahead && rootfs ? Promise.all([rootfs.mounted, ahead.made]).then(() => undefined) : rootfs?.mounted,
+        ahead && rootfs ? Promise.all([rootfs.mounted, ahead.made]).then(() => ahead.held()) : rootfs?.mounted,
     },
     failure: watch.failure,
   };
