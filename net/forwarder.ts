@@ -10,8 +10,8 @@ import { supervise } from './process.js';
 /**
  * hutch's own port forwarder (port_handler=rootlesskit, the default), in the manner of
  * rootlesskit's builtin driver: native/hutch-forwarder (C), in the container's network namespace
- * (entered through nsenter, or made by the forwarder itself before the container exists), inherits the host sockets reserved by reservePorts and serves them
- * there. Why not slirp4netns' add_hostfwd: the bytes then cross the kernel's loopback inside the
+ * (entered through nsenter, or made by the forwarder itself before the container exists),
+ * inherits the host sockets reserved by reservePorts and serves them there. Why not slirp4netns' add_hostfwd: the bytes then cross the kernel's loopback inside the
  * namespace instead of slirp's userspace TCP (several times faster), the port stays bound from
  * reservation on (no window for another program to take it), and it works the same under pasta.
  * Why C and not Node: it stays resident as long as the container, ~1 MB against a Node

@@ -33,8 +33,9 @@ export function slirpAddresses(mode: SlirpMode): { address: string; gateway: str
 
 /**
  * Starts slirp4netns on the network namespace of `pid` and resolves once it reports the tap
- * device configured (--ready-fd; no polling); `spawned` hears its pid at once. fd 3 is --exit-fd: slirp4netns exits when this
- * process dies, even by SIGKILL, since the kernel closes our end of that socket.
+ * device configured (--ready-fd; no polling); `spawned` hears its pid at once. fd 3 is
+ * --exit-fd: slirp4netns exits when this process dies, even by SIGKILL, since the kernel closes
+ * our end of that socket.
  */
 export async function startSlirp(
   mode: SlirpMode,
