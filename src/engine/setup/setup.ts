@@ -272,8 +272,11 @@ export async function prepareLaunch(setup: ContainerSetup, ctx: LaunchContext): 
       tap: ahead ? undefined : network.tap, // made with the namespace
       hooks: [
         watch.hook,
-        // After the network's processes are all spawned (its own failure is the network hook's to say).
-        ahead ? (pid) => ahead.started.then(noop, noop).then(() => cgroups.hook(pid)) : cgroups.hook,
+        // With a monitor to place, after the network's processes are all spawned (placed with it;
+        // the network's own failure is its hook's to say).
+        ahead && ctx.monitorPid !== undefined
+          ? (pid) => ahead.started.then(noop, noop).then(() => cgroups.hook(pid))
+          : cgroups.hook,
         network.hook({ ...ctx.etcFiles, hostname: ctx.hostname }, join(ctx.dirs.run, 'ports.json')),
         ...hooks.hooks,
       ],
