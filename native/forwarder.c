@@ -1,16 +1,28 @@
-/* hutch-forwarder: hutch's port forwarder (net/forwarder.ts), run through nsenter inside the
- * container's network namespace. It inherits the host sockets hutch bound in the host's namespace
- * (a socket keeps the namespace it was made in) and serves them: each host connection gets a
- * connection to TARGET:PORT made here, inside the namespace, and bytes are copied both ways; UDP
- * datagrams go through one connected socket per client (flow), closed after 60 s without traffic.
+/* hutch-forwarder: hutch's port forwarder (net/forwarder.ts), run inside the container's network
+ * namespace. It inherits the host sockets hutch bound in the host's namespace (a socket keeps the
+ * namespace it was made in) and serves them: each host connection gets a connection to TARGET:PORT
+ * made here, inside the namespace, and bytes are copied both ways; UDP datagrams go through one
+ * connected socket per client (flow), closed after 60 s without traffic.
  * A C process rather than Node: one per container with published ports, resident ~1 MB.
  *
- * Usage: hutch-forwarder tcp|udp:FD:PORT:TARGET...  (fd 3: the control pipe to hutch: "ready\n"
- * is written there once every socket is served; its end (hutch gone) ends the forwarder.)
+ * Usage: hutch-forwarder [--userns=PATH [--tap=NAME]] tcp|udp:FD:PORT:TARGET...
+ * Without --userns it is entered into an existing namespace (nsenter). With it, it makes the
+ * container's network namespace itself, before the container exists (issue 17: slirp4netns and
+ * the forwarder then start while the union filesystem mounts, and the container joins): it joins
+ * the user namespace at PATH (the union holder's, which the container lives in, so that the new
+ * namespace is owned by it), unshares a network namespace, brings lo up and makes the tap device
+ * NAME (persistent, for slirp4netns: docs/wire.md, TAP). Either way it then drops every
+ * capability (it only copies bytes). fd 3 is the control pipe to hutch: "ready\n" is written there
+ * once the namespace is made and every socket is served; its end (hutch gone) ends the forwarder.
+ * With no sockets it only holds the new namespace until hutch ends it.
  * Single-threaded, level-triggered epoll; each TCP direction has one buffer: read when it is
  * empty, write when it is not, and pass the end (FIN) on once it is drained. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <linux/if_tun.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
@@ -18,8 +30,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -197,6 +213,52 @@ static void udp_expire(void) {
   }
 }
 
+/* The interface `name` of this network namespace up (lo: 127.0.0.1 answers inside). */
+static void link_up(const char *name) {
+  struct ifreq ifr;
+  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  memset(&ifr, 0, sizeof ifr);
+  strncpy(ifr.ifr_name, name, IFNAMSIZ - 1);
+  if (fd < 0 || ioctl(fd, SIOCGIFFLAGS, &ifr) < 0) die("read the flags of lo");
+  ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+  if (ioctl(fd, SIOCSIFFLAGS, &ifr) < 0) die("bring lo up");
+  close(fd);
+}
+
+/* A persistent, unattached tap device: slirp4netns attaches to it, and its exit then need not wait
+ * for the kernel to unregister one it made (nsexec.c do_tap, the same for a namespace it makes). */
+static void make_tap(const char *name) {
+  struct ifreq ifr;
+  if (strlen(name) >= IFNAMSIZ) { errno = ENAMETOOLONG; die("the tap device's name"); }
+  int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+  if (fd < 0) die("open /dev/net/tun");
+  memset(&ifr, 0, sizeof ifr);
+  strcpy(ifr.ifr_name, name);
+  ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+  if (ioctl(fd, TUNSETIFF, &ifr) < 0 || ioctl(fd, TUNSETPERSIST, 1) < 0) die("make the tap device");
+  close(fd);
+}
+
+/* --userns: a new network namespace owned by the user namespace at `userns` (setns(2) gives every
+ * capability there to its owner, which hutch is), lo up, the tap made. */
+static void make_netns(const char *userns, const char *tap) {
+  int fd = open(userns, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) die("open the user namespace");
+  if (setns(fd, CLONE_NEWUSER) < 0) die("join the user namespace");
+  close(fd);
+  if (unshare(CLONE_NEWNET) < 0) die("make a network namespace");
+  link_up("lo");
+  if (tap != NULL) make_tap(tap);
+}
+
+/* No capability left (it copies bytes on sockets it holds), nor any to gain. */
+static void drop_capabilities(void) {
+  struct __user_cap_header_struct head = { _LINUX_CAPABILITY_VERSION_3, 0 };
+  struct __user_cap_data_struct none[2];
+  memset(none, 0, sizeof none);
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || syscall(SYS_capset, &head, none) < 0) die("drop capabilities");
+}
+
 /* tcp|udp:FD:PORT:TARGET -> a listener item. */
 static struct item *listener_from(const char *arg) {
   char proto[4], host[64];
@@ -214,10 +276,26 @@ static struct item *listener_from(const char *arg) {
 
 int main(int argc, char **argv) {
   static struct item control = { .kind = CONTROL, .fd = CONTROL_FD };
+  const char *userns = NULL, *tap = NULL;
+  int first = 1;
+  for (; first < argc && !strncmp(argv[first], "--", 2); first++) {
+    if (!strncmp(argv[first], "--userns=", 9)) userns = argv[first] + 9;
+    else if (!strncmp(argv[first], "--tap=", 6)) tap = argv[first] + 6;
+    else {
+      fprintf(stderr, "hutch-forwarder: unknown option %s (expected --userns=PATH, --tap=NAME)\n", argv[first]);
+      exit(2);
+    }
+  }
+  if (tap != NULL && userns == NULL) {
+    fprintf(stderr, "hutch-forwarder: --tap needs --userns (the tap is made in the namespace it makes)\n");
+    exit(2);
+  }
   signal(SIGPIPE, SIG_IGN);
+  if (userns != NULL) make_netns(userns, tap);
+  drop_capabilities();
   if ((ep = epoll_create1(EPOLL_CLOEXEC)) < 0) die("epoll_create1");
   watch(&control, EPOLLIN, EPOLL_CTL_ADD);
-  for (int i = 1; i < argc; i++) watch(listener_from(argv[i]), EPOLLIN, EPOLL_CTL_ADD);
+  for (int i = first; i < argc; i++) watch(listener_from(argv[i]), EPOLLIN, EPOLL_CTL_ADD);
   if (write(CONTROL_FD, "ready\n", 6) != 6) die("write to hutch");
   for (;;) {
     struct epoll_event events[64];

@@ -9,9 +9,9 @@ import { supervise } from './process.js';
 
 /**
  * hutch's own port forwarder (port_handler=rootlesskit, the default), in the manner of
- * rootlesskit's builtin driver: native/hutch-forwarder (C), entered into the container's network
- * namespace through nsenter, inherits the host sockets reserved by reservePorts and serves them
- * there. Why not slirp4netns' add_hostfwd: the bytes then cross the kernel's loopback inside the
+ * rootlesskit's builtin driver: native/hutch-forwarder (C), in the container's network namespace
+ * (entered through nsenter, or made by the forwarder itself before the container exists),
+ * inherits the host sockets reserved by reservePorts and serves them there. Why not slirp4netns' add_hostfwd: the bytes then cross the kernel's loopback inside the
  * namespace instead of slirp's userspace TCP (several times faster), the port stays bound from
  * reservation on (no window for another program to take it), and it works the same under pasta.
  * Why C and not Node: it stays resident as long as the container, ~1 MB against a Node
@@ -25,36 +25,71 @@ export interface Forwarder {
 /** The forwarder's first inherited socket; fd 3 is its control pipe ("ready", and EOF: stop). */
 const FIRST_SOCKET_FD = 4;
 
+/**
+ * Where the forwarder serves: entered into the network namespace of process `pid` (nsenter), or
+ * in a network namespace it makes itself in the user namespace `userns` (with the tap device
+ * `tap` in it, for slirp4netns), before the container exists: the container then joins it.
+ */
+export type ForwarderPlace = { pid: number } | { userns: string; tap?: string };
+
+/** A forwarder spawned: its pid at once, its namespace made and its sockets served once `ready`. */
+export interface SpawnedForwarder extends Forwarder {
+  ready: Promise<void>;
+  /** Ends it (its control pipe closed): for one that serves no port and only held its namespace. */
+  release(): void;
+}
+
 export async function startForwarder(pid: number, ports: ReservedPort[], cleanup: Cleanup): Promise<Forwarder> {
+  const forwarder = spawnForwarder({ pid }, ports, cleanup);
+  await forwarder.ready;
+  return { pid: forwarder.pid };
+}
+
+/**
+ * Spawns the forwarder (it takes the reserved sockets over: ours are closed) and joins it to
+ * `cleanup`. With `{ userns }` and no ports it is the namespace's holder alone. A failure to
+ * spawn throws; one to start rejects `ready`, naming the namespace and the forwarder's stderr.
+ */
+export function spawnForwarder(place: ForwarderPlace, ports: ReservedPort[], cleanup: Cleanup): SpawnedForwarder {
   const args = ports.map(
     (port, i) => `${port.mapping.protocol}:${FIRST_SOCKET_FD + i}:${port.mapping.containerPort}:127.0.0.1`,
   );
   let child;
   try {
     const binary = forwarderPath();
-    child = spawn('nsenter', [...nsenterArgs(pid), '--', binary, ...args], {
-      stdio: ['ignore', 'ignore', 'pipe', 'pipe', ...ports.map((port) => socketFd(port))],
-    });
+    const stdio = ['ignore', 'ignore', 'pipe', 'pipe', ...ports.map((port) => socketFd(port))] as const;
+    child =
+      'pid' in place
+        ? spawn('nsenter', [...nsenterArgs(place.pid), '--', binary, ...args], { stdio: [...stdio] })
+        : spawn(binary, [`--userns=${place.userns}`, ...(place.tap ? [`--tap=${place.tap}`] : []), ...args], {
+            stdio: [...stdio],
+          });
   } catch (error) {
-    throw forwarderError(pid, error, '');
+    throw forwarderError(place, error, '');
   }
   // The child holds its own copies now; connections wait in the backlog until it accepts them.
   for (const port of ports) port.socket.close();
   const { exited, stderrTail } = supervise(child, 'port forwarder', cleanup);
-  try {
-    await readyLine(child.stdio[3] as Readable, exited);
-  } catch (error) {
-    throw forwarderError(pid, error, stderrTail());
-  }
-  return { pid: child.pid! };
+  const control = child.stdio[3] as Readable;
+  const ready = readyLine(control, exited).catch((error: unknown) => {
+    throw forwarderError(place, error, stderrTail());
+  });
+  return { pid: child.pid!, ready, release: () => control.destroy() };
 }
 
-function forwarderError(pid: number, error: unknown, stderr: string): NetworkError {
+function forwarderError(place: ForwarderPlace, error: unknown, stderr: string): NetworkError {
+  const where =
+    'pid' in place
+      ? `the port forwarder in the network namespace of process ${place.pid}`
+      : `the container's network namespace (made by the port forwarder in the user namespace ${place.userns})`;
   return new NetworkError(
     'NET_FORWARDER_FAILED',
-    `cannot start the port forwarder in the network namespace of process ${pid}: ${describeCause(error)}${stderr ? `: ${stderr}` : ''}`,
+    `cannot start ${where}: ${describeCause(error)}${stderr ? `: ${stderr}` : ''}`,
     {
-      hint: 'check that the container is still running, that nsenter (util-linux) is installed and that native/hutch-forwarder is built (`make -C native`)',
+      hint:
+        'pid' in place
+          ? 'check that the container is still running, that nsenter (util-linux) is installed and that native/hutch-forwarder is built (`make -C native`)'
+          : "check that native/hutch-forwarder is built (`make -C native`) and that /dev/net/tun is usable (mode 0666); the union filesystem's holder must still run",
       cause: error,
     },
   );

@@ -6,15 +6,15 @@
  *   const info = await startNetwork(mode, { pid, ports, runDir }, cleanup);
  *   const { resolvConf, hosts } = networkEtcFiles(info, { hostname, ... });
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readlinkSync } from 'node:fs';
 import { NetworkError, UsageError, describeCause } from '../src/errors.js';
 import type { Cleanup } from '../src/sys/cleanup.js';
-import { startForwarder, nsenterArgs } from './forwarder.js';
-import { defaultSlirp, type NetworkMode } from './options.js';
+import { spawnForwarder, startForwarder, nsenterArgs } from './forwarder.js';
+import { defaultSlirp, type NetworkMode, type SlirpMode } from './options.js';
 import { startPasta, pastaAddresses, type PastaProcess } from './pasta.js';
 import { releasePorts, type PortMapping, type ReservedPort } from './ports.js';
 import { findOnPath, stopProcess } from './process.js';
-import { addHostForwards, slirpAddresses, startSlirp, type SlirpProcess } from './slirp.js';
+import { addHostForwards, slirpAddresses, startSlirp, SLIRP_TAP, type SlirpProcess } from './slirp.js';
 
 export { SLIRP_TAP } from './slirp.js';
 
@@ -151,12 +151,98 @@ export async function startNetwork(mode: NetworkMode, options: StartOptions, cle
   }
 }
 
+/** What startNetworkAhead gives at once: the namespace the container joins, then its network. */
+export interface NetworkAhead {
+  /** The network namespace's path for the container to join (its holder's, /proc/PID/ns/net). */
+  netns: string;
+  /** Settles once the namespace exists: the container may join it from then on, not before. */
+  made: Promise<void>;
+  /** Throws when the namespace's holder has gone since (killed): `netns` would name nothing. */
+  held(): void;
+  /** Settles once slirp4netns is ready on it and the published ports are served. */
+  started: Promise<NetworkInfo>;
+  /** Says the container has joined: a holder that serves no port then ends. */
+  joined(): void;
+  /** The processes running the network so far (the holder or forwarder, slirp4netns). */
+  pids(): number[];
+}
+
+/**
+ * slirp4netns' network started before the container exists (issue 17): the forwarder makes the
+ * network namespace in the user namespace `userns` (the one the container will live in, which
+ * must own it) with slirp4netns' tap, serves the published ports there, and slirp4netns starts on
+ * it; the container joins `netns` once `made` settled. With no port of its own to serve the
+ * forwarder only holds the namespace until `joined()`. Everything started joins `cleanup`, as
+ * startNetwork's does; the reserved ports are closed whatever happens.
+ */
+export function startNetworkAhead(
+  mode: SlirpMode,
+  options: Omit<StartOptions, 'pid'> & { userns: string },
+  cleanup: Cleanup,
+): NetworkAhead {
+  cleanup.add('published host ports', () => releasePorts(options.ports));
+  mkdirSync(options.runDir, { recursive: true, mode: 0o700 });
+  const ports = options.ports.map((p) => p.mapping);
+  const ownForwarder = mode.portHandler === 'rootlesskit';
+  const holder = spawnForwarder({ userns: options.userns, tap: SLIRP_TAP }, ownForwarder ? options.ports : [], cleanup);
+  const pids = [holder.pid];
+  const started = holder.ready.then(async () => {
+    const slirp = await startSlirp(mode, holder.pid, options.runDir, cleanup, (pid) => pids.push(pid));
+    const { address, gateway, resolver } = slirpAddresses(mode);
+    const info: NetworkInfo = {
+      mode: mode.kind,
+      address,
+      gateway,
+      resolver,
+      ports,
+      handle: { slirp4netns: slirp, ...(ownForwarder && ports.length > 0 ? { forwarder: { pid: holder.pid } } : {}) },
+      notices: [],
+    };
+    if (mode.allowHostLoopback) info.hostGateway = gateway;
+    if (!ownForwarder) {
+      releasePorts(options.ports); // slirp4netns binds them itself: closed just before
+      await addHostForwards(slirp, mode, ports);
+    }
+    return info;
+  });
+  // Awaited by the launch when it gets there; one that failed first must not leave these unhandled.
+  holder.ready.catch(() => undefined);
+  started.catch(() => undefined);
+  return {
+    netns: `/proc/${holder.pid}/ns/net`,
+    made: holder.ready,
+    held: () => {
+      // A dead holder (a zombie too) has no namespace links left; its pid reused by ours names ours.
+      const link = readlinkIfPresent(`/proc/${holder.pid}/ns/net`);
+      if (link === undefined || link === readlinkIfPresent('/proc/self/ns/net'))
+        throw new NetworkError(
+          'NET_FORWARDER_FAILED',
+          `cannot start the container: the port forwarder (pid ${holder.pid}) holding its network namespace has exited`,
+          { hint: 'it was killed, or failed (its message is above); run the container again' },
+        );
+    },
+    started,
+    joined: () => {
+      if (!ownForwarder || ports.length === 0) holder.release();
+    },
+    pids: () => [...pids],
+  };
+}
+
 /** Stops a network's processes from another process than the one that started them. */
 export function stopNetwork(handle: NetworkHandle): void {
   // The forwarder's command line names native/hutch-forwarder.
   if (handle.forwarder) stopProcess(handle.forwarder.pid, 'forwarder');
   if (handle.slirp4netns) stopProcess(handle.slirp4netns.pid, handle.slirp4netns.apiSocket);
   if (handle.pasta) stopProcess(handle.pasta.pid, handle.pasta.pidFile);
+}
+
+function readlinkIfPresent(path: string): string | undefined {
+  try {
+    return readlinkSync(path);
+  } catch {
+    return undefined;
+  }
 }
 
 /** A new network namespace has lo down; --network none still gets a working loopback. */

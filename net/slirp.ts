@@ -33,14 +33,16 @@ export function slirpAddresses(mode: SlirpMode): { address: string; gateway: str
 
 /**
  * Starts slirp4netns on the network namespace of `pid` and resolves once it reports the tap
- * device configured (--ready-fd; no polling). fd 3 is --exit-fd: slirp4netns exits when this
- * process dies, even by SIGKILL, since the kernel closes our end of that socket.
+ * device configured (--ready-fd; no polling); `spawned` hears its pid at once. fd 3 is
+ * --exit-fd: slirp4netns exits when this process dies, even by SIGKILL, since the kernel closes
+ * our end of that socket.
  */
 export async function startSlirp(
   mode: SlirpMode,
   pid: number,
   runDir: string,
   cleanup: Cleanup,
+  spawned?: (pid: number) => void,
 ): Promise<SlirpProcess> {
   checkPrerequisites();
   const apiSocket = join(runDir, 'slirp4netns.sock');
@@ -50,6 +52,7 @@ export async function startSlirp(
     stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'],
   });
   const { exited, stderrTail } = supervise(child, 'slirp4netns', cleanup, () => rmSync(apiSocket, { force: true }));
+  if (child.pid !== undefined) spawned?.(child.pid);
   const ready = await waitReady(child.stdio[4] as Readable, exited);
   if (!ready) {
     throw new NetworkError(

@@ -28,6 +28,11 @@ export interface ContainerCgroupOptions {
   pid: number;
   /** The monitor/supervisor, placed in <group>/supervisor (not with --cgroups=no-conmon). */
   monitorPid?: number;
+  /**
+   * What the monitor started for the container before this group existed (slirp4netns and the
+   * forwarder, started while the union mounts): placed with it, as if started after its move.
+   */
+  monitorChildren?: number[];
   resources?: LinuxResources;
   mode?: CgroupsMode;
   /** Default: systemd when the user manager answers, else a delegated subtree. */
@@ -91,7 +96,10 @@ export async function createContainerCgroup(
     return undefined;
   }
   const required = mode === 'required';
-  const monitor = options.monitorPid !== undefined && mode !== 'no-conmon' ? [options.monitorPid] : [];
+  const monitor =
+    options.monitorPid !== undefined && mode !== 'no-conmon'
+      ? [options.monitorPid, ...(options.monitorChildren ?? []).filter((p) => existsSync(`/proc/${p}`))]
+      : [];
   const placed = await placeGroup({
     id: options.id,
     ...(options.name !== undefined ? { name: options.name } : {}),

@@ -13,7 +13,7 @@ import { hutch, REPO, sandbox, type HutchResultPromise, type Sandbox } from '../
 import { expectNoLeaks, leakSnapshot, type LeakSnapshot } from '../helpers/leaks.js';
 import { processTree, survivors, waitStopped, type Proc } from '../helpers/process-tree.js';
 
-requires('fuse', 'subuid', 'newuidmap', 'busybox');
+requires('fuse', 'subuid', 'newuidmap', 'busybox', 'slirp4netns', 'tun');
 
 const IMAGE = 'localhost/itest';
 let box: Sandbox;
@@ -136,6 +136,47 @@ describe('kill -9 of the monitor of hutch run -d', () => {
       expect((await hutch(['system', 'check', '--repair', '--root', box.root])).exitCode).toBe(0);
       expect((await hutch(['rm', '--root', box.root, id])).stderr).toBe('');
     }
+  });
+});
+
+describe('kill -9 around the network started ahead of the container (run -d -p, slirp4netns)', () => {
+  // The forwarder makes the container's network namespace and slirp4netns starts on it while the
+  // union mounts (src/engine/setup/setup.ts, network ahead): at `prepared` and `cloned` the
+  // forwarder runs, slirp4netns too by `cloned` unless its --help is still being read (once per store).
+  test.each(['prepared', 'cloned'])('the monitor at step %s: nothing is left', async (step) => {
+    const child = hutch(['run', '-d', '--root', box.root, '-p', '127.0.0.1::80', IMAGE, 'sleep', '1'], {
+      env: { HUTCH_FAULT: `${step}:stop` },
+    });
+    const { id, monitor } = await newMonitor();
+    const tree = await killAtFault(monitor, child);
+    const commands = tree.map((p) => p.command).join('\n');
+    expect(commands).toContain('hutch-forwarder --userns=');
+    await child;
+    expect((await survivors(tree)).map((p) => p.command)).toEqual([]);
+    if (existsSync(join(box.root, 'data', 'containers', id))) {
+      expect((await hutch(['system', 'check', '--repair', '--root', box.root])).exitCode).toBe(0);
+      expect((await hutch(['rm', '--root', box.root, id])).stderr).toBe('');
+    }
+  });
+
+  test('the forwarder holding the namespace, before the container joined: the run fails; nothing is left', async () => {
+    const child = hutch(['run', '-d', '--root', box.root, '-p', '127.0.0.1::80', IMAGE, 'sleep', '1000'], {
+      env: { HUTCH_FAULT: 'prepared:stop' },
+    });
+    const { id, monitor } = await newMonitor();
+    expect(await waitStopped(monitor)).toBe(true);
+    const tree = processTree(monitor);
+    const forwarder = tree.find((p) => /hutch-forwarder --userns=/.test(p.command));
+    expect(forwarder, tree.map((p) => p.command).join('\n')).toBeDefined();
+    process.kill(forwarder!.pid, 'SIGKILL');
+    process.kill(monitor, 'SIGCONT');
+    const result = await child;
+    expect(result.exitCode).toBe(125);
+    expect(result.stderr).toMatch(
+      /^hutch: cannot start the container: the port forwarder \(pid \d+\) holding its network namespace has exited\nhint: /m,
+    );
+    expect((await survivors(tree)).map((p) => p.command)).toEqual([]);
+    expect(existsSync(join(box.root, 'data', 'containers', id))).toBe(false);
   });
 });
 

@@ -9,6 +9,11 @@ import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
+import { readFileSync, readlinkSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { requires } from '../helpers/host.js';
+
+requires('userns', 'tun');
 
 const BINARY = join(import.meta.dirname, '..', '..', 'native', 'hutch-forwarder');
 const open: { close: () => unknown }[] = [];
@@ -42,9 +47,11 @@ async function bound(socket: UdpSocket): Promise<number> {
 }
 
 /** Starts the forwarder on `hosts` (sockets with their inner ports); resolves once it is ready. */
-async function forwarder(hosts: [Server | UdpSocket, string, number][]): Promise<ChildProcess> {
+async function forwarder(hosts: [Server | UdpSocket, string, number][], options: string[] = []): Promise<ChildProcess> {
   const args = hosts.map(([, proto, port], i) => `${proto}:${4 + i}:${port}:127.0.0.1`);
-  const child = spawn(BINARY, args, { stdio: ['ignore', 'ignore', 'pipe', 'pipe', ...hosts.map(([s]) => fdOf(s))] });
+  const child = spawn(BINARY, [...options, ...args], {
+    stdio: ['ignore', 'ignore', 'pipe', 'pipe', ...hosts.map(([s]) => fdOf(s))],
+  });
   open.push({ close: () => child.kill('SIGKILL') });
   // As net/forwarder.ts does: the child has its copies; ours would take datagrams and connections.
   for (const [socket] of hosts) socket.close();
@@ -133,5 +140,81 @@ describe('hutch-forwarder', () => {
     const code = await new Promise((resolve) => child.once('close', resolve));
     expect(code).toBe(2);
     expect(stderr).toContain('bad argument sctp:4:80:127.0.0.1');
+  });
+
+  it('refuses --tap without --userns, and an unknown option', async () => {
+    for (const [args, text] of [
+      [['--tap=tap0', 'tcp:4:80:127.0.0.1'], '--tap needs --userns'],
+      [['--bogus'], 'unknown option --bogus'],
+    ] as const) {
+      const child = spawn(BINARY, args, { stdio: ['ignore', 'ignore', 'pipe', 'pipe'] });
+      let stderr = '';
+      child.stderr!.on('data', (d: Buffer) => (stderr += String(d)));
+      expect(await new Promise((resolve) => child.once('close', resolve))).toBe(2);
+      expect(stderr).toContain(text);
+    }
+  });
+});
+
+// --userns (issue 17): the forwarder makes the container's network namespace itself, in a user
+// namespace hutch owns (the union holder's; here one of `unshare`'s), before the container exists.
+describe('hutch-forwarder --userns', () => {
+  /** A process in a new user namespace of this user (root mapped to it), ended after the test. */
+  function userns(): string {
+    const holder = spawn('unshare', ['--user', '--map-root-user', 'sleep', '1000'], { stdio: 'ignore' });
+    open.push({ close: () => holder.kill('SIGKILL') });
+    const path = `/proc/${holder.pid}/ns/user`;
+    for (let i = 0; i < 500 && readlinkSync(path) === readlinkSync('/proc/self/ns/user'); i++)
+      execFileSync('sleep', ['0.01']);
+    return path;
+  }
+
+  /** Runs `args` inside the forwarder's namespaces (as hutch's helper and slirp4netns enter them). */
+  function inside(pid: number, args: string[]): string {
+    return execFileSync('nsenter', ['--target', String(pid), '--user', '--net', '--preserve-credentials', ...args], {
+      encoding: 'utf8',
+    });
+  }
+
+  it('makes a network namespace owned by that user namespace, with lo up and the tap, and no capability left', async () => {
+    const ns = userns();
+    const child = await forwarder([], [`--userns=${ns}`, '--tap=tap0']);
+    const pid = child.pid!;
+    expect(readlinkSync(`/proc/${pid}/ns/net`)).not.toBe(readlinkSync('/proc/self/ns/net'));
+    expect(readlinkSync(`/proc/${pid}/ns/user`)).toBe(readlinkSync(ns));
+    const links = inside(pid, ['ip', '-o', 'link']);
+    expect(links).toMatch(/^1: lo: <LOOPBACK,UP,LOWER_UP>/m);
+    expect(links).toMatch(/^2: tap0: /m);
+    expect(readFileSync(`/proc/${pid}/status`, 'utf8')).toMatch(/^CapEff:\s+0+$/m);
+    expect(readFileSync(`/proc/${pid}/status`, 'utf8')).toMatch(/^NoNewPrivs:\s+1$/m);
+  });
+
+  it('serves a host port to a server inside the namespace it made', async () => {
+    const host = createServer();
+    const hostPort = await listening(host);
+    const child = await forwarder([[host, 'tcp', 8080]], [`--userns=${userns()}`]);
+    const server = spawn(
+      'nsenter',
+      [
+        ...['--target', String(child.pid), '--user', '--net', '--preserve-credentials'],
+        ...[
+          process.execPath,
+          '-e',
+          "require('net').createServer((s) => s.end('inside\\n')).listen(8080, '127.0.0.1', () => console.log('up'))",
+        ],
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    open.push({ close: () => server.kill('SIGKILL') });
+    await new Promise((resolve) => server.stdout!.once('data', resolve));
+    expect((await exchange(hostPort, Buffer.from('x'))).toString()).toBe('inside\n');
+  });
+
+  it('fails naming the step when the user namespace cannot be joined', async () => {
+    const child = spawn(BINARY, ['--userns=/nonexistent/ns/user'], { stdio: ['ignore', 'ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr!.on('data', (d: Buffer) => (stderr += String(d)));
+    expect(await new Promise((resolve) => child.once('close', resolve))).toBe(1);
+    expect(stderr).toBe('hutch-forwarder: open the user namespace: No such file or directory\n');
   });
 });

@@ -124,6 +124,20 @@ describe('run -d -p, ps and --network container:ID', () => {
     expect(r.stderr).toMatch(/^hutch: cannot join the network of container nosuch: no such container\nhint: /);
   });
 
+  it('network ahead: the forwarder made the namespace the container is in; with port_handler=slirp4netns it ends once the container joined', async () => {
+    const a = await detachedHttpd();
+    const netns = readlinkSync(`/proc/${a.row.Pid}/ns/net`);
+    expect(netns).not.toBe(readlinkSync('/proc/self/ns/net'));
+    expect(networkProcesses(netns).join('\n')).toMatch(/hutch-forwarder --userns=/);
+    const b = await detachedHttpd(['--network', 'slirp4netns:port_handler=slirp4netns']);
+    expect(await fetchText(`http://127.0.0.1:${b.port}/keep`)).toBe('200 keep\n');
+    const bNetns = readlinkSync(`/proc/${b.row.Pid}/ns/net`);
+    // The forwarder only held b's namespace: it ends once b joined (slirp4netns serves the port).
+    await until(() => networkProcesses(bNetns).every((p) => !p.includes('forwarder')));
+    await cli('rm', ['-f', a.id, b.id]);
+    await until(() => networkProcesses(netns).length === 0 && networkProcesses(bNetns).length === 0);
+  });
+
   it('kill -9 of the monitor leaves no slirp4netns or forwarder', async () => {
     const a = await detachedHttpd();
     const netns = readlinkSync(`/proc/${a.row.Pid}/ns/net`);

@@ -10,7 +10,9 @@ import {
   releasePorts,
   reservePorts,
   startNetwork,
+  startNetworkAhead,
   SLIRP_TAP,
+  type NetworkAhead,
   type NetworkInfo,
   type NetworkMode,
   type PortMapping,
@@ -18,6 +20,7 @@ import {
 } from '../../../net/index.js';
 import type { Cleanup } from '../../sys/cleanup.js';
 import { readTextIfPresent } from '../../sys/text.js';
+import { trace } from '../../sys/trace.js';
 import { recordedPorts } from './ports-view.js';
 import type { ContainerHook } from '../launch/index.js';
 
@@ -39,7 +42,17 @@ export interface PreparedNetwork {
   ownNetns: boolean;
   /** The tap device the helper makes in that namespace before the network starts (slirp4netns). */
   tap?: string;
-  /** Starts slirp4netns/pasta and the port forwarding on the container, then writes its etc files. */
+  /**
+   * slirp4netns only (else undefined, and nothing started): makes the container's network
+   * namespace now, in the user namespace `userns` the container will live in, and starts the
+   * network on it (net/index.ts startNetworkAhead). The container must then join `netns` once
+   * `made` settled, with no tap of its own; the hook waits for the rest. At most once.
+   */
+  ahead(userns: string): NetworkAhead | undefined;
+  /**
+   * Starts slirp4netns/pasta and the port forwarding on the container (or waits for what `ahead`
+   * started), then writes its etc files.
+   */
   hook(etc: { hosts: string; resolvConf: string; hostname: string }, portsFile: string): ContainerHook;
 }
 
@@ -61,16 +74,34 @@ export async function prepareNetwork(
   ];
   const ports: ReservedPort[] = await reservePorts(mappings);
   cleanup.add('published host ports', () => releasePorts(ports));
+  let early: NetworkAhead | undefined;
   return {
     mode,
     ownNetns: needsOwnNetns(mode),
     tap: mode.kind === 'slirp4netns' ? SLIRP_TAP : undefined,
+    ahead: (userns) => {
+      if (mode.kind !== 'slirp4netns' || early !== undefined) return undefined;
+      trace('network ahead');
+      early = startNetworkAhead(mode, { userns, ports, runDir }, cleanup);
+      early.made.then(
+        () => trace('netns made'),
+        () => undefined,
+      );
+      early.started.then(
+        () => trace('network ready'),
+        () => undefined,
+      );
+      return early;
+    },
     hook: (etc, portsFile) => async (pid) => {
       // none: the helper brought lo up itself (as root of the namespace, which the user may not be).
-      const info: NetworkInfo =
-        mode.kind === 'none' && ports.length === 0
-          ? { mode: 'none', ports: [], handle: {}, notices: [] }
-          : await startNetwork(mode, { pid, ports, runDir }, cleanup);
+      let info: NetworkInfo;
+      if (early !== undefined) {
+        info = await early.started;
+        early.joined(); // the container is in the namespace: its holder (with no port to serve) can go
+      } else if (mode.kind === 'none' && ports.length === 0)
+        info = { mode: 'none', ports: [], handle: {}, notices: [] };
+      else info = await startNetwork(mode, { pid, ports, runDir }, cleanup);
       info.notices.forEach((n) => notice(`hutch: ${n}`));
       const files = networkEtcFiles(info, {
         hostname: etc.hostname,

@@ -251,12 +251,19 @@ export async function prepareLaunch(setup: ContainerSetup, ctx: LaunchContext): 
     throw error;
   });
   const rootfs = await starting;
-  const cgroups = prepareCgroups(setup.flags, ctx.id, ctx.monitorPid, ctx.cleanup, ctx.warn, ctx.onCgroup);
   const holder = rootfs?.holder;
+  // The container's network namespace made now, in the user namespace it will live in (the
+  // holder's): slirp4netns and the forwarder start while the union mounts, not after the clone.
+  const ahead = holder && !target ? network.ahead(holder.userns) : undefined;
+  // What the network runs on, started before the container's group exists, joins the monitor there.
+  const cgroups = prepareCgroups(setup.flags, ctx.id, ctx.monitorPid, ctx.cleanup, ctx.warn, ctx.onCgroup, () =>
+    ahead === undefined ? [] : ahead.pids(),
+  );
   const watch = watchDaemon(rootfs, ctx.warn);
   // A --rootfs tree on its writable layer: the layer's mountpoint is the root.
   const placement: Placement = {
     ...(target ? placementForTarget(target, holder?.userns) : { userns: holder?.userns }),
+    ...(ahead ? { netns: ahead.netns } : {}),
     ...(setup.image || setup.squash ? {} : { rootfs: rootfs?.path }),
   };
   const hooks =
@@ -271,21 +278,31 @@ export async function prepareLaunch(setup: ContainerSetup, ctx: LaunchContext): 
         : holder && [
             { type: CLONE.NEWUSER, path: holder.userns },
             { type: CLONE.NEWNS, path: holder.mntns },
+            ...(ahead ? [{ type: CLONE.NEWNET, path: ahead.netns }] : []),
           ],
-      tap: network.tap,
+      tap: ahead ? undefined : network.tap, // made with the namespace
       hooks: [
         watch.hook,
-        cgroups.hook,
+        // With a monitor to place, after the network's processes are all spawned (placed with it;
+        // the network's own failure is its hook's to say).
+        ahead && ctx.monitorPid !== undefined
+          ? (pid) => ahead.started.then(noop, noop).then(() => cgroups.hook(pid))
+          : cgroups.hook,
         network.hook({ ...ctx.etcFiles, hostname: ctx.hostname }, join(ctx.dirs.run, 'ports.json')),
         ...hooks.hooks,
       ],
       starting: hooks.starting,
       started: hooks.started,
-      rootfsMounted: rootfs?.mounted,
+      // The helper joins the namespace by its holder's pid: not before the holder made it, nor
+      // once it is gone (the path would name nothing, or, reused, something else).
+      rootfsMounted:
+        ahead && rootfs ? Promise.all([rootfs.mounted, ahead.made]).then(() => ahead.held()) : rootfs?.mounted,
     },
     failure: watch.failure,
   };
 }
+
+function noop(): void {}
 
 /** A launch's folder for network sockets (removed with the launch's cleanup, or by the monitor's finish). */
 export function networkDir(runDir: string, id: string): string {

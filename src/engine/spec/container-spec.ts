@@ -28,6 +28,8 @@ const DEVICES = ['null', 'zero', 'full', 'random', 'urandom', 'tty'];
  */
 export interface Placement {
   userns?: string;
+  /** A network namespace made for it before its launch (setup/network.ts ahead), joined instead of made. */
+  netns?: string;
   etcFiles?: { hosts: string; resolvConf: string };
   /** The root when not the blueprint's: a --rootfs tree's writable layer (setup/tree-layer.ts). */
   rootfs?: string;
@@ -47,7 +49,8 @@ export function specFromBlueprint(b: Blueprint, placement: Placement = {}): Spec
     ...(['pid', 'uts', 'ipc'] as const).filter((type) => !shared.includes(type)).map((type) => ({ type })),
     { type: 'cgroup' },
   ];
-  if (b.network === 'none') namespaces.push({ type: 'network' });
+  if (b.network === 'none')
+    namespaces.push({ type: 'network', ...(placement.netns === undefined ? {} : { path: placement.netns }) });
   const caps = b.capabilities;
   return {
     ociVersion: '1.2.0',

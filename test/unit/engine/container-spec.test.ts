@@ -161,6 +161,23 @@ describe('the pipeline: flags -> blueprint -> spec -> plan', () => {
     expect(JSON.stringify(blueprint)).toBe(before);
   });
 
+  it('joins a network namespace made before its launch instead of making one (no clone flag, no loopback step)', () => {
+    const blueprint = blueprintFromRequest(req(), ctx);
+    const own = specFromBlueprint(blueprint, { userns: '/proc/7/ns/user' });
+    expect(own.linux!.namespaces).toContainEqual({ type: 'network' });
+    const spec = specFromBlueprint(blueprint, { userns: '/proc/7/ns/user', netns: '/proc/9/ns/net' });
+    expect(spec.linux!.namespaces).toContainEqual({ type: 'network', path: '/proc/9/ns/net' });
+    const joins = [
+      { type: 0x10000000, path: '/proc/7/ns/user' },
+      { type: 0x00020000, path: '/proc/7/ns/mnt' },
+      { type: 0x40000000, path: '/proc/9/ns/net' },
+    ];
+    const plan = planFromSpec(spec, { isDirectory: () => false }, { joins });
+    expect(plan.cloneFlags & 0x40000000).toBe(0);
+    expect(plan.loopback).toBe(false);
+    expect(planFromSpec(own, { isDirectory: () => false }).cloneFlags & 0x40000000).toBe(0x40000000);
+  });
+
   it('checks the whole blueprint before anything runs: unmapped users, missing bind sources', () => {
     expect(() => blueprintFromRequest(req({ user: '70000' }), ctx)).toThrow('cannot run as uid 70000');
     expect(() => blueprintFromRequest(req({ volumes: ['/nonexistent-hutch-source:/x'] }), ctx)).toThrow(
