@@ -8,6 +8,8 @@ import { trace } from '../../sys/trace.js';
 import { chooseMaps } from '../../userns/idmap.js';
 import { readSubid } from '../../userns/subid.js';
 import { type CreatedContainer, launchInUserNamespace } from '../launch/index.js';
+import { hutchPaths } from '../../paths.js';
+import { connectShared, holderPath, sharedPlace, type SharedPlace } from './shared-union.js';
 
 /**
  * The union's holder started before the run knows it needs one (issue 17; docs/startup.md): the
@@ -33,14 +35,26 @@ type Maps = { uidMappings: IdMapping[]; gidMappings: IdMapping[] };
 let pending: PreheldHolder | undefined;
 
 /**
+ * With the shared daemon (shared-union.ts) what is worth starting early is the daemon itself,
+ * when none runs yet (its Node start), and the connection to it: the run's holder is a small C
+ * program started in a few ms. The connection, taken by startUnion when its place is this one.
+ */
+let pendingShared: { place: SharedPlace; conn: Promise<number | undefined> } | undefined;
+
+/**
  * Starts the holder with the maps a run with no --userns/--uidmap/--gidmap flags takes (the user's
  * subordinate ranges after its own id: chooseMaps 'auto', as idMaps in engine/container does).
  * Never throws: whatever goes wrong here, the run starts its holder itself and reports it there.
  * Resolves once the daemon is exec'd (or could not be): its launch's steps (the clone, newuidmap
  * and newgidmap, go) each need this process's event loop, which a synchronous parse would hold up.
  */
-export function preholdUnion(options: { stderrLater?: boolean } = {}): Promise<void> {
-  if (pending !== undefined) return Promise.resolve();
+export function preholdUnion(
+  options: { stderrLater?: boolean; root?: string; sharedOnly?: boolean } = {},
+): Promise<void> {
+  if (pending !== undefined || pendingShared !== undefined) return Promise.resolve();
+  // The monitor before go does not know its store, where the shared daemon's socket is: the CLI
+  // that started it connected (and started the daemon) already, for the monitor to find it running.
+  if (options.stderrLater && holderPath() !== undefined) return Promise.resolve();
   let maps: Maps;
   let args: { read: number; write: number };
   let ready: { read: number; write: number };
@@ -51,6 +65,15 @@ export function preholdUnion(options: { stderrLater?: boolean } = {}): Promise<v
       uidMappings: chooseMaps('auto', me.uid, readSubid('uid', owner)),
       gidMappings: chooseMaps('auto', me.gid, readSubid('gid', owner)),
     };
+    const place = holderPath() && sharedPlace(hutchPaths(options.root).run, maps);
+    if (options.sharedOnly && !place) return Promise.resolve();
+    if (place) {
+      trace('preheld shared');
+      // A failure here is said by the run's own connect, which tries again.
+      const conn = connectShared(place, maps).catch(() => undefined);
+      pendingShared = { place, conn };
+      return conn.then(() => undefined);
+    }
     args = pipe();
     ready = pipe();
   } catch {
@@ -103,6 +126,7 @@ export function preholdUnion(options: { stderrLater?: boolean } = {}): Promise<v
  * namespace of its own; undefined otherwise, having ended any (and waited for it).
  */
 export async function takePreheld(maps: Maps, joinUserns: string | undefined): Promise<PreheldHolder | undefined> {
+  await dropPreheldShared();
   const held = pending;
   pending = undefined;
   if (held === undefined) return undefined;
@@ -114,8 +138,35 @@ export async function takePreheld(maps: Maps, joinUserns: string | undefined): P
   return undefined;
 }
 
+/**
+ * The connection to the shared daemon made before the flags were parsed, when the run's union
+ * goes to the daemon at `place` (the same user folder and maps); undefined otherwise (any such
+ * connection closed: the daemon forgets it) or when it could not be made. The place names the
+ * maps (sharedPlace's hash).
+ */
+export async function takePreheldShared(place: SharedPlace): Promise<number | undefined> {
+  const held = pendingShared;
+  pendingShared = undefined;
+  const old = pending; // a daemon of its own: not needed
+  pending = undefined;
+  if (old !== undefined) await endPreheld(old);
+  if (held === undefined) return undefined;
+  const conn = await held.conn;
+  if (conn === undefined || held.place.socket === place.socket) return conn;
+  closeSync(conn);
+  return undefined;
+}
+
+async function dropPreheldShared(): Promise<void> {
+  const held = pendingShared;
+  pendingShared = undefined;
+  const conn = await held?.conn;
+  if (conn !== undefined) closeSync(conn);
+}
+
 /** Ends the pre-started holder if nobody took it (a run without a union, or that failed before). */
 export async function dropPreheld(): Promise<void> {
+  await dropPreheldShared();
   const held = pending;
   pending = undefined;
   if (held !== undefined) await endPreheld(held);

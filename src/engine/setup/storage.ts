@@ -13,7 +13,8 @@ import { pipe } from '../../sys/pipe.js';
 import { readReadyLine } from '../../sys/ready-line.js';
 import { type CreatedContainer, launchInUserNamespace } from '../launch/index.js';
 import { trace } from '../../sys/trace.js';
-import { dropPreheld, sendPreheldArgs, takePreheld, type PreheldHolder } from './preheld-holder.js';
+import { dropPreheld, sendPreheldArgs, takePreheld, takePreheldShared, type PreheldHolder } from './preheld-holder.js';
+import { connectShared, holderPath, sharedPlace, startSharedHolder } from './shared-union.js';
 
 /**
  * A lower layer of the union: an image layer with its index, a plain directory (a --rootfs tree),
@@ -119,6 +120,26 @@ export async function startUnion(
   const single = maps.uidMappings.reduce((n, m) => n + m.size, 0) === 1;
   const fsArgs = daemonArgs({ lowers, upper, work, mountpoint, uidMapped: single, squashToRoot });
   const stopping = { now: false };
+  // The shared daemon (shared-union.ts) for the default case: no joined user namespace, no
+  // squashfs lower for the daemon to mount in its own namespace first.
+  const place =
+    joinUserns === undefined && !lowers.some((l) => 'squashfs' in l && l.squashfs !== undefined) && holderPath()
+      ? sharedPlace(dirname(dirname(dirs.run)), maps)
+      : undefined;
+  if (place !== undefined) {
+    const conn = (await takePreheldShared(place)) ?? (await connectShared(place, maps));
+    const { holder, readyFd } = await startSharedHolder(conn, fsArgs, maps);
+    cleanup.add(`stop the union filesystem's holder ${holder.pid}`, () => {
+      stopping.now = true;
+      return stopHolder(holder);
+    });
+    return rootfsOf(mountpoint, holder, mountedSaid(readyFd), stopping, (pid, status) =>
+      // The holder exits 1 when the shared daemon's connection ends (docs/storage.md).
+      status === 1
+        ? `the union filesystem daemon ended (the container's holder, pid ${pid}, saw it go)`
+        : `the union filesystem daemon's holder (pid ${pid}) ended with status ${status}`,
+    );
+  }
   // The holder started before the flags were parsed, when it has these maps (preheld-holder.ts).
   const held = await takePreheld(maps, joinUserns);
   const { holder, mounted } =
@@ -130,13 +151,27 @@ export async function startUnion(
       stopping,
       joinUserns,
     ));
+  return rootfsOf(
+    mountpoint,
+    holder,
+    mounted,
+    stopping,
+    (pid, status) => `the union filesystem daemon (pid ${pid}) ended with status ${status}`,
+  );
+}
+
+/** The mounted union's description; `ended` is the sentence of the holder's end. */
+function rootfsOf(
+  mountpoint: string,
+  holder: CreatedContainer,
+  mounted: Promise<void>,
+  stopping: { now: boolean },
+  ended: (pid: number, status: number) => string,
+): ContainerRootfs {
   // Only an end nobody asked for is news (a kill -9, a crash); a never-settling promise otherwise.
   // A daemon that could not mount says so through `mounted`.
   const died = Promise.all([holder.wait(), mounted]).then(
-    ([{ exitCode }]) =>
-      stopping.now
-        ? new Promise<string>(() => undefined)
-        : `the union filesystem daemon (pid ${holder.pid}) ended with status ${exitCode}`,
+    ([{ exitCode }]) => (stopping.now ? new Promise<string>(() => undefined) : ended(holder.pid, exitCode)),
     () => new Promise<string>(() => undefined),
   );
   return {
