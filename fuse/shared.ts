@@ -110,7 +110,7 @@ class SharedLoop {
         return 1;
       }
       const what = this.table[at]!;
-      if (typeof what !== 'number') this.request(what);
+      if (typeof what !== 'number') this.guarded(what);
       else if (what === this.listener) this.accept();
       else this.receive(what);
       if (this.live.size === 0 && this.pending.size === 0 && this.leave()) return 0;
@@ -126,6 +126,19 @@ class SharedLoop {
       this.sessions.writeBigUInt64LE(typeof t === 'number' ? 0n : t.session.address, i * 8);
     });
     this.dirty = false;
+  }
+
+  /**
+   * A session's request; what its handlers throw already replies EIO (libfuse.ts), so what comes
+   * here is the session's own trouble (its upper directory gone: the chdir): that session ends,
+   * the daemon and the other sessions go on.
+   */
+  private guarded(s: Live): void {
+    try {
+      this.request(s);
+    } catch (e) {
+      this.end(s, `cannot serve it: ${describeCause(e)}`);
+    }
   }
 
   private request(s: Live): void {
@@ -237,7 +250,14 @@ class SharedLoop {
    * released, so the next client starts a new daemon.
    */
   private leave(): boolean {
-    const lock = openSync(this.lockPath, 'a');
+    let lock: number;
+    try {
+      lock = openSync(this.lockPath, 'a');
+    } catch {
+      // The runtime folder is gone (hutch system reset): nobody can connect any more.
+      closeSync(this.listener);
+      return true;
+    }
     try {
       flock(lock, LOCK_EX);
       this.accept();
