@@ -70,9 +70,15 @@ export function preholdUnion(
     if (place) {
       trace('preheld shared');
       // A failure here is said by the run's own connect, which tries again.
-      const conn = connectShared(place, maps).catch(() => undefined);
+      // Resolves once the daemon is exec'd (or was running): the parse that follows need not wait
+      // for its Node start, only the launch steps need this process's event loop.
+      let launched!: () => void;
+      const exec = new Promise<void>((resolve) => (launched = resolve));
+      const conn = connectShared(place, maps, launched)
+        .catch(() => undefined)
+        .finally(launched);
       pendingShared = { place, conn };
-      return conn.then(() => undefined);
+      return exec;
     }
     args = pipe();
     ready = pipe();

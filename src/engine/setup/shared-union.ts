@@ -53,11 +53,12 @@ export function holderPath(): string | undefined {
 }
 
 /**
- * A connection to the daemon of `place`, started first when none listens. Under the place's
+ * A connection to the daemon of `place`, started first when none listens (`onLaunched`: called
+ * once that one is exec'd, before its Node start is done). Under the place's
  * lock: two first runs start one daemon, and a daemon leaving (it takes the lock to unlink its
  * socket) is never connected to.
  */
-export async function connectShared(place: SharedPlace, maps: Maps): Promise<number> {
+export async function connectShared(place: SharedPlace, maps: Maps, onLaunched?: () => void): Promise<number> {
   mkdirSync(join(place.socket, '..'), { recursive: true, mode: 0o700 });
   const deadline = Date.now() + LOCK_WAIT_MS;
   let lock: number | undefined;
@@ -73,7 +74,7 @@ export async function connectShared(place: SharedPlace, maps: Maps): Promise<num
   try {
     let conn = connectSeqpacket(place.socket);
     if (conn === undefined) {
-      await startDaemon(place, maps);
+      await startDaemon(place, maps, onLaunched);
       conn = connectSeqpacket(place.socket);
     }
     if (conn === undefined)
@@ -98,9 +99,10 @@ const LOCK_WAIT_MS = 10_000;
  * Starts the daemon detached from this process (its helper exits once it is started: no
  * parent-death signal, a session of its own), as root of a new user namespace with `maps` (its
  * chown and mknod in the upper layers need the mapped ids) in a mount namespace of its own, no
- * container's. Resolves once it listens.
+ * container's. Resolves once it listens; `onLaunched` is called once it is exec'd (its Node start
+ * then runs on its own: a caller may go on with its own work meanwhile).
  */
-async function startDaemon(place: SharedPlace, maps: Maps): Promise<void> {
+async function startDaemon(place: SharedPlace, maps: Maps, onLaunched?: () => void): Promise<void> {
   trace('shared spawn');
   const ready = pipe();
   const log = openSync(place.log, 'a', 0o600);
@@ -128,6 +130,7 @@ async function startDaemon(place: SharedPlace, maps: Maps): Promise<void> {
     closeSync(ready.write);
     closeSync(log);
   }
+  onLaunched?.();
   const said = await readReadyLine(ready.read);
   await daemon.wait(); // its helper, gone once the daemon runs
   if (!said.startsWith('ok'))
