@@ -12,7 +12,13 @@
  *
  * Usage: hutch-fs-holder MOUNTPOINT FSNAME FLAGS   (FLAGS: a comma list of nosuid, nodev,
  * noexec, ro, suid, dev, exec, rw; "-" for none). The caller already sent the daemon the
- * session's argument line on the connection (a SOCK_SEQPACKET socket: one message each). */
+ * session's argument line on the connection (a SOCK_SEQPACKET socket: one message each).
+ *
+ * Or started before its union is known (src/engine/setup/preheld-holder.ts): hutch-fs-holder -
+ * reads one line on fd 0, SOCKET MOUNTPOINT FSNAME FLAGS ARGS separated by tabs (ARGS: the
+ * session's argument line), connects to the daemon at SOCKET itself and sends ARGS; the one who
+ * sends the line holds a connection of its own meanwhile, so the daemon cannot leave before this
+ * one connects. The end of fd 0 without a line: exit 0, having touched nothing. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -23,10 +29,13 @@
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
-#define CONN 0
 #define READY 1
+
+/* The connection to the daemon: fd 0, or the one made from the line read on fd 0. */
+static int CONN = 0;
 
 static volatile sig_atomic_t stop;
 static sigset_t open_mask;
@@ -105,7 +114,59 @@ static pid_t peer_pid(int conn) {
   return getsockopt(conn, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 ? cred.pid : 0;
 }
 
+/* The waiting mode's line: read to its newline (at most 64 KiB), split at tabs into 5 fields. */
+static int read_line(char **fields) {
+  static char line[65536];
+  size_t have = 0;
+  for (;;) {
+    ssize_t got = read(0, line + have, sizeof line - 1 - have);
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) return got < 0 ? -errno : 0;
+    have += (size_t)got;
+    line[have] = '\0';
+    char *nl = memchr(line, '\n', have);
+    if (nl == NULL && have == sizeof line - 1) return -E2BIG;
+    if (nl == NULL) continue;
+    *nl = '\0';
+    char *p = line;
+    for (int i = 0; i < 5; i++) {
+      fields[i] = p;
+      char *tab = i < 4 ? strchr(p, '\t') : NULL;
+      if (i < 4 && tab == NULL) return -EINVAL;
+      if (tab != NULL) *tab = '\0', p = tab + 1;
+    }
+    return 1;
+  }
+}
+
+static int connect_to(const char *path) {
+  struct sockaddr_un addr = {.sun_family = AF_UNIX};
+  if (strlen(path) >= sizeof addr.sun_path) return errno = ENAMETOOLONG, -1;
+  strcpy(addr.sun_path, path);
+  int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  if (connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
+    int err = errno;
+    close(fd);
+    return errno = err, -1;
+  }
+  return fd;
+}
+
 int main(int argc, char **argv) {
+  char *fields[5];
+  if (argc == 2 && strcmp(argv[1], "-") == 0) {
+    int r = read_line(fields);
+    if (r == 0) return 0; /* not needed: nothing touched */
+    if (r < 0) fail("the union", "reading its arguments on fd 0", -r);
+    close(0);
+    CONN = connect_to(fields[0]);
+    if (CONN < 0) fail(fields[1], "connecting to the union daemon", errno);
+    size_t len = strlen(fields[4]);
+    if (send(CONN, fields[4], len, MSG_NOSIGNAL) != (ssize_t)len) fail(fields[1], "sending the union's arguments", errno);
+    argv = fields; /* argv[1..3]: MOUNTPOINT FSNAME FLAGS */
+    argc = 4;
+  }
   if (argc != 4) {
     fprintf(stderr, "usage: hutch-fs-holder MOUNTPOINT FSNAME FLAGS (connection on fd 0, ready fd 1)\n");
     return 2;

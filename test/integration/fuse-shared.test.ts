@@ -146,7 +146,7 @@ describe('two containers of the same user and maps', () => {
     for (const id of ids) expect((await hutch(['rm', '-f', '--root', box.root, id])).stderr).toBe('');
   });
 
-  it('a foreground run starts the daemon before its flags are parsed, and it leaves with the run', async () => {
+  it('a foreground run starts the daemon and its holder before its flags are parsed; the daemon leaves with the run', async () => {
     const file = join(mkdtempSync(join(tmpdir(), 'hutch-shared-')), 'trace');
     const r = await hutch(['run', '--root', box.root, '--network', 'none', IMAGE, 'cat', '/data/keep'], {
       env: { HUTCH_TRACE: file },
@@ -157,7 +157,10 @@ describe('two containers of the same user and maps', () => {
       .split('\n')
       .map((l) => l.split(' ').slice(2).join(' '));
     expect(steps.indexOf('shared spawn')).toBeLessThan(steps.indexOf('cli parsed'));
-    expect(steps).not.toContain('preheld spawn'); // no per-container daemon
+    // Its C holder was started before the parse too, and taken.
+    expect(steps.indexOf('preheld spawn')).toBeLessThan(steps.indexOf('cli parsed'));
+    expect(steps).toContain('preheld taken');
+    expect(steps).not.toContain('holder spawn');
   });
 
   it('HUTCH_FS_SHARED=0: a daemon per container, as before', async () => {

@@ -152,7 +152,16 @@ it('HUTCH_TRACE: the CLI and the union daemon write their steps (docs/startup.md
     .map((l) => l.split(' ')))
     steps.set(pid!, [...(steps.get(pid!) ?? []), step.join(' ')]);
   const cli = [...steps.values()].find((s) => s.includes('cli main'))!;
-  const order = ['cli main', 'preheld shared', 'cli parsed', 'blueprint', 'holder spawn', 'union mounted', 'exited'];
+  const order = [
+    'cli main',
+    'preheld shared', // the shared daemon (started unless it runs), then its C holder: before the parse
+    'preheld spawn',
+    'cli parsed',
+    'blueprint',
+    'preheld taken',
+    'union mounted',
+    'exited',
+  ];
   expect(cli.filter((s) => order.includes(s))).toEqual(order);
   expect(cli).toContain('load cli');
   // The shared daemon traces into the file of the run that started it: this one, unless the

@@ -21,6 +21,8 @@ import { connectShared, holderPath, sharedPlace, type SharedPlace } from './shar
  * At most one per process, taken at most once.
  */
 export interface PreheldHolder {
+  /** daemon: the Node daemon of one container; holder: native/fs-holder.c, for the shared daemon. */
+  kind: 'daemon' | 'holder';
   maps: Maps;
   /** The daemon exec'd and waiting; rejects when it could not be started (startUnion then starts one as ever). */
   started: Promise<CreatedContainer>;
@@ -52,12 +54,15 @@ export function preholdUnion(
   options: { stderrLater?: boolean; root?: string; sharedOnly?: boolean } = {},
 ): Promise<void> {
   if (pending !== undefined || pendingShared !== undefined) return Promise.resolve();
-  // The monitor before go does not know its store, where the shared daemon's socket is: the CLI
-  // that started it connected (and started the daemon) already, for the monitor to find it running.
-  if (options.stderrLater && holderPath() !== undefined) return Promise.resolve();
+  // With the shared daemon (shared-union.ts) the holder is a small C program (its start: a
+  // launch, no Node) and the daemon runs on its own: the CLI connects to it (starting it if none
+  // runs); the monitor before go does not know its store, where the daemon's socket is, and
+  // finds the daemon its CLI started.
+  const shared = holderPath() !== undefined;
   let maps: Maps;
   let args: { read: number; write: number };
   let ready: { read: number; write: number };
+  let daemonLaunched = Promise.resolve();
   try {
     const me = userInfo();
     const owner = { name: me.username, id: me.uid };
@@ -65,46 +70,47 @@ export function preholdUnion(
       uidMappings: chooseMaps('auto', me.uid, readSubid('uid', owner)),
       gidMappings: chooseMaps('auto', me.gid, readSubid('gid', owner)),
     };
-    const place = holderPath() && sharedPlace(hutchPaths(options.root).run, maps);
-    if (options.sharedOnly && !place) return Promise.resolve();
-    if (place) {
+    const place = shared && !options.stderrLater ? sharedPlace(hutchPaths(options.root).run, maps) : undefined;
+    if (place !== undefined) {
       trace('preheld shared');
-      // A failure here is said by the run's own connect, which tries again.
-      // Resolves once the daemon is exec'd (or was running): the parse that follows need not wait
-      // for its Node start, only the launch steps need this process's event loop.
+      // A failure here is said by the run's own connect, which tries again. Resolves once the
+      // daemon is exec'd (or was running): the parse need not wait for its Node start.
       let launched!: () => void;
-      const exec = new Promise<void>((resolve) => (launched = resolve));
+      daemonLaunched = new Promise<void>((resolve) => (launched = resolve));
       const conn = connectShared(place, maps, launched)
         .catch(() => undefined)
         .finally(launched);
       pendingShared = { place, conn };
-      return exec;
     }
+    if (options.sharedOnly) return daemonLaunched;
     args = pipe();
     ready = pipe();
   } catch {
-    return Promise.resolve(); // no maps to guess (an unreadable /etc/subuid): the run says why
+    return daemonLaunched; // no maps to guess (an unreadable /etc/subuid): the run says why
   }
   trace('preheld spawn');
-  const env = [
-    ...Object.entries(process.env)
-      .filter(([, v]) => v !== undefined)
-      .map(([k, v]) => `${k}=${v}`),
-    'HUTCH_FS_READY_FD=1',
-    'HUTCH_FS_ARGS_FD=0',
-  ];
+  const env = shared
+    ? []
+    : [
+        ...Object.entries(process.env)
+          .filter(([, v]) => v !== undefined)
+          .map(([k, v]) => `${k}=${v}`),
+        'HUTCH_FS_READY_FD=1',
+        'HUTCH_FS_ARGS_FD=0',
+      ];
+  const program = shared ? [holderPath()!, '-'] : [process.execPath, ...entryCommand('fuseDaemon')];
   // stderrLater (the monitor, before go): its stderr is a pipe to the CLI, which ends with the
   // CLI; the holder (its helper too) writes nowhere until the args line names its log.
   const quiet = options.stderrLater ? openSync('/dev/null', 'w') : undefined;
   const started = launchInUserNamespace(
-    { args: [process.execPath, ...entryCommand('fuseDaemon')], env, cwd: '/', ...maps },
+    { args: program, env, cwd: '/', ...maps },
     { stdio: [args.read, ready.write, quiet ?? 'inherit'], faultSteps: 'preheld-' },
   ).finally(() => {
     closeSync(args.read);
     closeSync(ready.write);
     if (quiet !== undefined) closeSync(quiet);
   });
-  pending = { maps, started, argsFd: args.write, readyFd: ready.read };
+  pending = { kind: shared ? 'holder' : 'daemon', maps, started, argsFd: args.write, readyFd: ready.read };
   // An exit that did not take or end it (a process.exit elsewhere): its helper's pdeathsig would
   // end it too, a moment later; ended here, it is gone when this process's exit status is seen.
   const held = pending;
@@ -121,22 +127,27 @@ export function preholdUnion(
       }),
     () => undefined,
   );
-  return started.then(
+  const holderLaunched = started.then(
     () => trace('preheld started'),
     () => undefined, // startUnion starts one as ever, and says why if that fails too
   );
+  return Promise.all([holderLaunched, daemonLaunched]).then(() => undefined);
 }
 
 /**
  * The pre-started holder when the union about to be started wants exactly its maps in a user
  * namespace of its own; undefined otherwise, having ended any (and waited for it).
  */
-export async function takePreheld(maps: Maps, joinUserns: string | undefined): Promise<PreheldHolder | undefined> {
-  await dropPreheldShared();
+export async function takePreheld(
+  maps: Maps,
+  joinUserns: string | undefined,
+  kind: PreheldHolder['kind'] = 'daemon',
+): Promise<PreheldHolder | undefined> {
+  if (kind === 'daemon') await dropPreheldShared();
   const held = pending;
   pending = undefined;
   if (held === undefined) return undefined;
-  if (joinUserns === undefined && sameMaps(held.maps, maps)) {
+  if (joinUserns === undefined && held.kind === kind && sameMaps(held.maps, maps)) {
     trace('preheld taken');
     return held;
   }
@@ -153,9 +164,6 @@ export async function takePreheld(maps: Maps, joinUserns: string | undefined): P
 export async function takePreheldShared(place: SharedPlace): Promise<number | undefined> {
   const held = pendingShared;
   pendingShared = undefined;
-  const old = pending; // a daemon of its own: not needed
-  pending = undefined;
-  if (old !== undefined) await endPreheld(old);
   if (held === undefined) return undefined;
   const conn = await held.conn;
   if (conn === undefined || held.place.socket === place.socket) return conn;
@@ -189,6 +197,20 @@ export function preheldStderrTo(log: string): void {
 export function sendPreheldArgs(held: PreheldHolder, args: string[]): void {
   try {
     writeSync(held.argsFd, encodeArgsLine({ args, log: stderrLog }));
+  } catch {
+    // EPIPE: it died; its ready pipe ends without "ok" and startUnion reports that
+  } finally {
+    closeSync(held.argsFd);
+  }
+}
+
+/**
+ * Sends the C holder its line (native/fs-holder.c's waiting mode): the daemon's socket, the
+ * holder's arguments and the session's argument line; one that is gone fails at `mounted`.
+ */
+export function sendHolderLine(held: PreheldHolder, socket: string, holderArgs: string[], fsArgs: string[]): void {
+  try {
+    writeSync(held.argsFd, [socket, ...holderArgs, encodeArgsLine({ args: fsArgs }).trimEnd()].join('\t') + '\n');
   } catch {
     // EPIPE: it died; its ready pipe ends without "ok" and startUnion reports that
   } finally {

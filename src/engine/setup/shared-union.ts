@@ -142,6 +142,13 @@ async function startDaemon(place: SharedPlace, maps: Maps, onLaunched?: () => vo
   trace('shared started');
 }
 
+/** The holder's MOUNTPOINT FSNAME FLAGS for a session's arguments (daemonArgs's list). */
+export function holderArgs(fsArgs: string[]): string[] {
+  const opts = parseFsArgs(fsArgs, '/');
+  const fsname = opts.source !== undefined && /^[^,\\\t]+$/.test(opts.source) ? opts.source : 'hutch-fs';
+  return [opts.mountpoint, fsname, opts.mountFlags.join(',') || '-'];
+}
+
 /**
  * Starts a container's holder over a connection to the daemon: sends the session's arguments
  * (daemonArgs's list), then the holder mounts and hands over the fd. The connection is the
@@ -155,13 +162,12 @@ export async function startSharedHolder(
 ): Promise<{ holder: CreatedContainer; readyFd: number }> {
   const ready = pipe();
   try {
-    const opts = parseFsArgs(fsArgs, '/');
-    const fsname = opts.source !== undefined && /^[^,\\]+$/.test(opts.source) ? opts.source : 'hutch-fs';
+    const args = holderArgs(fsArgs);
     sendMessage(conn, Buffer.from(encodeArgsLine({ args: fsArgs })));
     trace('holder spawn');
     const holder = await launchInUserNamespace(
       {
-        args: [holderPath()!, opts.mountpoint, fsname, opts.mountFlags.join(',') || '-'],
+        args: [holderPath()!, ...args],
         env: [],
         cwd: '/',
         ...maps,

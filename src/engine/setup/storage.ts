@@ -13,8 +13,15 @@ import { pipe } from '../../sys/pipe.js';
 import { readReadyLine } from '../../sys/ready-line.js';
 import { type CreatedContainer, launchInUserNamespace } from '../launch/index.js';
 import { trace } from '../../sys/trace.js';
-import { dropPreheld, sendPreheldArgs, takePreheld, takePreheldShared, type PreheldHolder } from './preheld-holder.js';
-import { connectShared, holderPath, sharedPlace, startSharedHolder } from './shared-union.js';
+import {
+  dropPreheld,
+  sendHolderLine,
+  sendPreheldArgs,
+  takePreheld,
+  takePreheldShared,
+  type PreheldHolder,
+} from './preheld-holder.js';
+import { connectShared, holderArgs, holderPath, sharedPlace, startSharedHolder } from './shared-union.js';
 
 /**
  * A lower layer of the union: an image layer with its index, a plain directory (a --rootfs tree),
@@ -128,12 +135,12 @@ export async function startUnion(
       : undefined;
   if (place !== undefined) {
     const conn = (await takePreheldShared(place)) ?? (await connectShared(place, maps));
-    const { holder, readyFd } = await startSharedHolder(conn, fsArgs, maps);
-    cleanup.add(`stop the union filesystem's holder ${holder.pid}`, () => {
-      stopping.now = true;
-      return stopHolder(holder);
-    });
-    return rootfsOf(mountpoint, holder, mountedSaid(readyFd), stopping, (pid, status) =>
+    // The C holder started before the flags were parsed (or before go), when it has these maps.
+    const held = await takePreheld(maps, joinUserns, 'holder');
+    const { holder, mounted } =
+      (held && (await useSharedHolder(held, conn, place.socket, fsArgs, cleanup, stopping))) ??
+      (await startShared(conn, fsArgs, maps, cleanup, stopping));
+    return rootfsOf(mountpoint, holder, mounted, stopping, (pid, status) =>
       // The holder exits 1 when the shared daemon's connection ends (docs/storage.md).
       status === 1
         ? `the union filesystem daemon ended (the container's holder, pid ${pid}, saw it go)`
@@ -272,6 +279,55 @@ async function useHolder(
   }
   sendPreheldArgs(held, fsArgs);
   return { holder, mounted: mountedSaid(held.readyFd) };
+}
+
+/** A holder of the shared daemon over `conn`, started now; stopped by `cleanup`. */
+async function startShared(
+  conn: number,
+  fsArgs: string[],
+  maps: { uidMappings: IdMapping[]; gidMappings: IdMapping[] },
+  cleanup: Cleanup,
+  stopping: { now: boolean },
+): Promise<{ holder: CreatedContainer; mounted: Promise<void> }> {
+  const { holder, readyFd } = await startSharedHolder(conn, fsArgs, maps);
+  cleanup.add(`stop the union filesystem's holder ${holder.pid}`, () => {
+    stopping.now = true;
+    return stopHolder(holder);
+  });
+  return { holder, mounted: mountedSaid(readyFd) };
+}
+
+/**
+ * The pre-started C holder, taken: sent its line (it connects to the daemon itself); `conn`, our
+ * connection, is held until the holder says whether it mounted, so the daemon cannot leave before
+ * the holder's connection comes. undefined when its start failed (conn is then still ours).
+ */
+async function useSharedHolder(
+  held: PreheldHolder,
+  conn: number,
+  socket: string,
+  fsArgs: string[],
+  cleanup: Cleanup,
+  stopping: { now: boolean },
+): Promise<{ holder: CreatedContainer; mounted: Promise<void> } | undefined> {
+  cleanup.add("stop the pre-started union filesystem's holder", async () => {
+    stopping.now = true;
+    const holder = await held.started.catch(() => undefined);
+    if (holder !== undefined) await stopHolder(holder);
+  });
+  const holder = await held.started.catch(() => undefined);
+  const args = holderArgs(fsArgs);
+  // Its line is tab-separated: a path with a tab or newline goes the other way (startShared).
+  if (holder === undefined || [socket, ...args].some((a) => /[\t\n]/.test(a))) {
+    closeSync(held.argsFd);
+    closeSync(held.readyFd);
+    if (holder !== undefined) await stopHolder(holder);
+    return undefined;
+  }
+  sendHolderLine(held, socket, args, fsArgs);
+  const mounted = mountedSaid(held.readyFd);
+  void mounted.catch(() => undefined).finally(() => closeSync(conn));
+  return { holder, mounted };
 }
 
 /** Settles when the daemon says on its ready pipe whether the union is mounted. */
