@@ -15,8 +15,8 @@
  * session's argument line on the connection (a SOCK_SEQPACKET socket: one message each).
  *
  * Or started before its union is known (src/engine/setup/preheld-holder.ts): hutch-fs-holder -
- * reads one line on fd 0, SOCKET MOUNTPOINT FSNAME FLAGS ARGS separated by tabs (ARGS: the
- * session's argument line), connects to the daemon at SOCKET itself and sends ARGS; the one who
+ * reads one line on fd 0, SOCKET MOUNTPOINT FSNAME FLAGS LOG ARGS separated by tabs (LOG: a
+ * file its stderr goes to from then on, appended, or empty; ARGS: the session's argument line), connects to the daemon at SOCKET itself and sends ARGS; the one who
  * sends the line holds a connection of its own meanwhile, so the daemon cannot leave before this
  * one connects. The end of fd 0 without a line: exit 0, having touched nothing. */
 #include <errno.h>
@@ -114,7 +114,8 @@ static pid_t peer_pid(int conn) {
   return getsockopt(conn, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 ? cred.pid : 0;
 }
 
-/* The waiting mode's line: read to its newline (at most 64 KiB), split at tabs into 5 fields. */
+/* The waiting mode's line: read to its newline (at most 64 KiB), split at tabs into FIELDS. */
+#define FIELDS 6
 static int read_line(char **fields) {
   static char line[65536];
   size_t have = 0;
@@ -129,10 +130,10 @@ static int read_line(char **fields) {
     if (nl == NULL) continue;
     *nl = '\0';
     char *p = line;
-    for (int i = 0; i < 5; i++) {
+    for (int i = 0; i < FIELDS; i++) {
       fields[i] = p;
-      char *tab = i < 4 ? strchr(p, '\t') : NULL;
-      if (i < 4 && tab == NULL) return -EINVAL;
+      char *tab = i < FIELDS - 1 ? strchr(p, '\t') : NULL;
+      if (i < FIELDS - 1 && tab == NULL) return -EINVAL;
       if (tab != NULL) *tab = '\0', p = tab + 1;
     }
     return 1;
@@ -154,16 +155,22 @@ static int connect_to(const char *path) {
 }
 
 int main(int argc, char **argv) {
-  char *fields[5];
+  char *fields[FIELDS];
   if (argc == 2 && strcmp(argv[1], "-") == 0) {
     int r = read_line(fields);
     if (r == 0) return 0; /* not needed: nothing touched */
     if (r < 0) fail("the union", "reading its arguments on fd 0", -r);
     close(0);
+    if (fields[4][0] != '\0') { /* the monitor's log: its stderr before go was a pipe to the CLI */
+      int log = open(fields[4], O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+      if (log < 0) fail(fields[1], "opening its log", errno);
+      dup2(log, 2);
+      close(log);
+    }
     CONN = connect_to(fields[0]);
     if (CONN < 0) fail(fields[1], "connecting to the union daemon", errno);
-    size_t len = strlen(fields[4]);
-    if (send(CONN, fields[4], len, MSG_NOSIGNAL) != (ssize_t)len) fail(fields[1], "sending the union's arguments", errno);
+    size_t len = strlen(fields[5]);
+    if (send(CONN, fields[5], len, MSG_NOSIGNAL) != (ssize_t)len) fail(fields[1], "sending the union's arguments", errno);
     argv = fields; /* argv[1..3]: MOUNTPOINT FSNAME FLAGS */
     argc = 4;
   }

@@ -125,6 +125,9 @@ describe('two containers of the same user and maps', () => {
       }
       expect(st.Status).not.toBe('running');
       expect(st.Error).toContain('union filesystem daemon');
+      // The holder, started by the monitor before go, says which daemon went, in the monitor's log.
+      const log = readFileSync(join(box.root, 'data', 'containers', id, 'monitor.log'), 'utf8');
+      expect(log).toContain(`hutch-fs: the union filesystem daemon (pid ${daemon}) serving `);
       expect((await hutch(['rm', '--root', box.root, id])).stderr).toBe('');
     }
     // A socket left by the killed daemon: the next run starts a new one over it.

@@ -206,16 +206,22 @@ export function sendPreheldArgs(held: PreheldHolder, args: string[]): void {
 
 /**
  * Sends the C holder its line (native/fs-holder.c's waiting mode): the daemon's socket, the
- * holder's arguments and the session's argument line; one that is gone fails at `mounted`.
+ * holder's arguments, the log its stderr goes to (the monitor's) and the session's argument
+ * line; one that is gone fails at `mounted`. false (nothing sent, the holder ends) when a field
+ * cannot go on the line.
  */
-export function sendHolderLine(held: PreheldHolder, socket: string, holderArgs: string[], fsArgs: string[]): void {
+export function sendHolderLine(held: PreheldHolder, socket: string, holderArgs: string[], fsArgs: string[]): boolean {
+  const line = [socket, ...holderArgs, stderrLog ?? '', encodeArgsLine({ args: fsArgs }).trimEnd()];
   try {
-    writeSync(held.argsFd, [socket, ...holderArgs, encodeArgsLine({ args: fsArgs }).trimEnd()].join('\t') + '\n');
+    // The line is tab-separated: a path with a tab or newline goes the other way (its end: exit 0).
+    if (line.some((f) => /[\t\n]/.test(f))) return false;
+    writeSync(held.argsFd, line.join('\t') + '\n');
   } catch {
     // EPIPE: it died; its ready pipe ends without "ok" and startUnion reports that
   } finally {
     closeSync(held.argsFd);
   }
+  return true;
 }
 
 /**

@@ -316,15 +316,16 @@ async function useSharedHolder(
     if (holder !== undefined) await stopHolder(holder);
   });
   const holder = await held.started.catch(() => undefined);
-  const args = holderArgs(fsArgs);
-  // Its line is tab-separated: a path with a tab or newline goes the other way (startShared).
-  if (holder === undefined || [socket, ...args].some((a) => /[\t\n]/.test(a))) {
+  if (holder === undefined) {
     closeSync(held.argsFd);
     closeSync(held.readyFd);
-    if (holder !== undefined) await stopHolder(holder);
     return undefined;
   }
-  sendHolderLine(held, socket, args, fsArgs);
+  if (!sendHolderLine(held, socket, holderArgs(fsArgs), fsArgs)) {
+    closeSync(held.readyFd);
+    await stopHolder(holder);
+    return undefined;
+  }
   const mounted = mountedSaid(held.readyFd);
   void mounted.catch(() => undefined).finally(() => closeSync(conn));
   return { holder, mounted };
