@@ -104,7 +104,7 @@ export function serve(opts: FsOptions): number {
 }
 
 /** The mount's id shift with the kernel's overflow ids, when uidmapping=/gidmapping= were given. */
-function idShift(opts: FsOptions): IdShift | undefined {
+export function idShift(opts: FsOptions): IdShift | undefined {
   if (opts.idRanges === undefined) return undefined;
   const overflow = overflowIds();
   return { ...opts.idRanges, overflowUid: overflow.uid, overflowGid: overflow.gid };
@@ -129,7 +129,7 @@ export function sessionOptions(opts: Pick<FsOptions, 'source' | 'mountFlags'>): 
 }
 
 /** Empties the work directory of a previous run and probes whether 0/0 whiteouts can be made. */
-function prepareWork(work: string): boolean {
+export function prepareWork(work: string): boolean {
   mkdirSync(work, { recursive: true });
   for (const name of readdirSync(work)) rmSync(join(work, name), { recursive: true, force: true });
   const probe = join(work, 'whiteout-probe');

@@ -15,6 +15,7 @@ const sessionNew = lib.func('void *fuse_session_new(hutch_fuse_args *args, void 
 const sessionMount = lib.func('int fuse_session_mount(void *se, const char *mountpoint)');
 const sessionUnmount = lib.func('void fuse_session_unmount(void *se)');
 const sessionDestroy = lib.func('void fuse_session_destroy(void *se)');
+const sessionFd = lib.func('int fuse_session_fd(void *se)');
 const receiveBuf = lib.func('int fuse_session_receive_buf(void *se, void *buf)');
 const processBuf = lib.func('void fuse_session_process_buf(void *se, void *buf)');
 const reqCtx = lib.func('void *fuse_req_ctx(void *req)');
@@ -242,7 +243,7 @@ export function mountSession(
   onError: (e: unknown) => void,
   debug = false,
 ): Session {
-  const { ops, registered } = registerOps(handlers, onError);
+  const { ops, registered } = registerOps({ handlers, onError });
   const argv = ['hutch-fs', '-o', options, ...(debug ? ['-d'] : [])];
   const se = sessionNew({ argc: argv.length, argv, allocated: 0 }, ops, ops.length, null);
   if (!se) throw new Error(`fuse_session_new refused the options ${options}`);
@@ -269,8 +270,69 @@ export function mountSession(
   };
 }
 
+/**
+ * One session of the shared daemon (fuse/shared.ts): its mount was made by another process
+ * (native/fs-holder.c), which handed over the /dev/fuse fd. Requests are read by the daemon's
+ * loop (hutch-fs-pages.so's hutch_fs_next) and handed to `process`.
+ */
+export interface AttachedSession {
+  /** libfuse's struct fuse_session *, as an address for the loop's table. */
+  readonly address: bigint;
+  /** The /dev/fuse fd the loop waits on. */
+  readonly fd: number;
+  /** Processes the request the loop read into `buf` with this session's handlers. */
+  process(buf: Buffer): void;
+  invalidate(nodeId: number): void;
+  /** Frees the session and closes its fd (the kernel then ends the mount's connection). */
+  destroy(): void;
+}
+
+/** The shared daemon's callbacks, registered once: they call the handlers of the session being served. */
+let routed: { ops: Buffer; route: Route } | undefined;
+
+/**
+ * A session over an already mounted /dev/fuse fd (libfuse >= 3.3 takes "/dev/fd/N" as the
+ * mountpoint for that); `options` as mountSession's (libfuse parses them; the mount is made).
+ */
+export function attachSession(
+  fuseFd: number,
+  options: string,
+  handlers: LowLevelHandlers,
+  onError: (e: unknown) => void,
+): AttachedSession {
+  routed ??= (() => {
+    const route: Route = { handlers, onError };
+    return { ops: registerOps(route).ops, route };
+  })();
+  const { ops, route } = routed;
+  const argv = ['hutch-fs', '-o', options];
+  const se = sessionNew({ argc: argv.length, argv, allocated: 0 }, ops, ops.length, null);
+  if (!se) throw new Error(`fuse_session_new refused the options ${options}`);
+  if (sessionMount(se, `/dev/fd/${fuseFd}`) !== 0) {
+    sessionDestroy(se);
+    throw new Error(`libfuse did not take the mounted /dev/fuse fd ${fuseFd}`);
+  }
+  return {
+    address: koffi.address(se) as bigint,
+    fd: sessionFd(se) as number,
+    process(buf: Buffer): void {
+      route.handlers = handlers;
+      route.onError = onError;
+      processBuf(se, buf);
+    },
+    invalidate: (nodeId) => void invalInode(se, nodeId, 0, 0),
+    destroy: () => void sessionDestroy(se),
+  };
+}
+
+/** Whose handlers the registered callbacks call. */
+interface Route {
+  handlers: LowLevelHandlers;
+  onError: (e: unknown) => void;
+}
+
 /** Fills a struct fuse_lowlevel_ops with registered callbacks; every one replies, even on a throw. */
-function registerOps(handlers: LowLevelHandlers, onError: (e: unknown) => void): { ops: Buffer; registered: bigint[] } {
+function registerOps(route: Route): { ops: Buffer; registered: bigint[] } {
   const registered: bigint[] = [];
   const ops = Buffer.alloc(352);
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -283,9 +345,9 @@ function registerOps(handlers: LowLevelHandlers, onError: (e: unknown) => void):
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
     put(offset, proto, (...a: any[]): void => {
       try {
-        adapter(handlers, a);
+        adapter(route.handlers, a);
       } catch (e) {
-        onError(e);
+        route.onError(e);
         if (typeof a[0] === 'bigint') reply.err(a[0], 5);
       }
     });
@@ -297,13 +359,13 @@ function registerOps(handlers: LowLevelHandlers, onError: (e: unknown) => void):
     c[6] = (c[6]! & ~KILLPRIV) | (c[5]! & (CACHE_SYMLINKS | SPLICE_WRITE));
   });
   put(24, 'void forget(void *r, uint64_t i, uint64_t nl)', (r: bigint, i: number, nl: number) => {
-    handlers.forget(n(i), n(nl));
+    route.handlers.forget(n(i), n(nl));
     reply.none(r);
   });
   put(304, 'void forget_multi(void *r, size_t count, void *forgets)', (r: bigint, count: number, f: bigint) => {
     const b = Buffer.from(koffi.view(f, n(count) * 16));
     for (let i = 0; i < n(count); i++)
-      handlers.forget(Number(b.readBigUInt64LE(i * 16)), Number(b.readBigUInt64LE(i * 16 + 8)));
+      route.handlers.forget(Number(b.readBigUInt64LE(i * 16)), Number(b.readBigUInt64LE(i * 16 + 8)));
     reply.none(r);
   });
   return { ops, registered };

@@ -21,6 +21,11 @@ interface PagesLibrary {
   hutch_pages_drop: () => number;
   hutch_fs_idle_watch: (ms: number) => number;
   hutch_pages_droppable: (text: Buffer, len: number, out: Buffer, max: number) => number;
+  hutch_fs_listen: (path: string) => number;
+  hutch_fs_accept: (listener: number) => number;
+  hutch_fs_recv: (conn: number, buf: Buffer, len: number, fdOut: Buffer) => number;
+  hutch_fs_send: (conn: number, buf: Buffer, len: number) => number;
+  hutch_fs_next: (fds: Buffer, sessions: Buffer, n: number, buf: Buffer, got: Buffer) => number;
 }
 
 const PROTOTYPES = [
@@ -29,7 +34,24 @@ const PROTOTYPES = [
   'long hutch_pages_drop(void)',
   'int hutch_fs_idle_watch(unsigned int ms)',
   'long hutch_pages_droppable(void *text, size_t len, void *out, size_t max)',
+  'int hutch_fs_listen(const char *path)',
+  'int hutch_fs_accept(int listener)',
+  'long hutch_fs_recv(int conn, void *buf, size_t len, void *fd_out)',
+  'long hutch_fs_send(int conn, void *buf, size_t len)',
+  'int hutch_fs_next(void *fds, void *sessions, int n, void *buf, void *got)',
 ];
+
+/** The shared daemon's socket and loop calls (native/fs-serve.c; fuse/shared.ts). */
+export type ServeCalls = Pick<
+  PagesLibrary,
+  'hutch_fs_listen' | 'hutch_fs_accept' | 'hutch_fs_recv' | 'hutch_fs_send' | 'hutch_fs_next'
+>;
+
+/** The library's serve calls; throws with why it cannot be loaded (the shared daemon cannot run without). */
+export function serveCalls(path: string | undefined): ServeCalls {
+  if (path === undefined) throw new Error('native/hutch-fs-pages.so is not built (make -C native)');
+  return library(path);
+}
 
 /** native/hutch-fs-pages.so of hutch's own folder (the checkout's or the installed package's); undefined when not built. */
 export function pagesLibraryPath(): string | undefined {

@@ -47,6 +47,15 @@ EXPORT int hutch_fs_pages_init(void) {
   return receive == NULL ? -1 : 0;
 }
 
+/* The shared daemon's loop (fs-serve.c) waits in poll(2) rather than in receive: it counts its
+ * waits the same way (odd while waiting), and reads a request with libfuse's receive alone. */
+void hutch_fs_waiting(int waiting) {
+  (void)waiting;
+  atomic_fetch_add_explicit(&requests, 1, memory_order_relaxed);
+}
+
+int hutch_fs_receive_plain(void *se, void *buf) { return receive(se, buf); }
+
 EXPORT int hutch_fs_receive_buf(void *se, void *buf) {
   atomic_fetch_add_explicit(&requests, 1, memory_order_relaxed);
   int got = receive(se, buf);

@@ -23,4 +23,17 @@ EXPORT int hutch_fs_pages_init(void);
 /* Starts the idle watcher: every ms, drops the pages again once no request came since its last
  * wake but some since its last drop. 0, or an errno of pthread_create. */
 EXPORT int hutch_fs_idle_watch(unsigned ms);
+/* The shared daemon's socket calls (fs-serve.c): each returns what the syscall does, or -errno. */
+EXPORT int hutch_fs_listen(const char *path);
+EXPORT int hutch_fs_accept(int listener);
+/* One message into buf; *fd_out: the fd it carried (close-on-exec), or -1. */
+EXPORT long hutch_fs_recv(int conn, void *buf, size_t len, int *fd_out);
+EXPORT long hutch_fs_send(int conn, const void *buf, size_t len);
+/* Waits until one of the n fds has something; returns its index. When sessions[i] is a session,
+ * its request is read into buf and *got is fuse_session_receive_buf's result; else *got is 0. */
+EXPORT int hutch_fs_next(const int *fds, void *const *sessions, int n, void *buf, int *got);
+
+/* Internal to the library: the wait counter (fs-idle.c) and libfuse's receive. */
+void hutch_fs_waiting(int waiting);
+int hutch_fs_receive_plain(void *se, void *buf);
 #endif

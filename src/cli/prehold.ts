@@ -17,6 +17,31 @@ export function wantsPreheldHolder(argv: string[]): boolean {
   return line?.verb === 'run' && !line.detach && !line.options.some((o) => NOT_DEFAULT.test(o) || o === '-h');
 }
 
+/**
+ * A `run -d` with the default maps, with the shared union daemon: the CLI starts the daemon (if
+ * none runs) and holds a connection to it until it exits, by when its monitor has connected too
+ * (the monitor, before go, does not know the store the daemon's socket is in).
+ */
+function wantsSharedDaemon(argv: string[]): boolean {
+  const line = scanContainerLine(argv);
+  return (
+    process.env.HUTCH_FS_SHARED !== '0' &&
+    line?.verb === 'run' &&
+    line.detach &&
+    !line.options.some((o) => NOT_DEFAULT.test(o) || o === '-h')
+  );
+}
+
+/** --root's value on the command line (clipanion's two spellings), if given. */
+export function rootOption(argv: string[]): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--') return undefined;
+    if (argv[i] === '--root') return argv[i + 1];
+    if (argv[i]!.startsWith('--root=')) return argv[i]!.slice('--root='.length);
+  }
+  return undefined;
+}
+
 let started = false;
 
 /**
@@ -25,11 +50,13 @@ let started = false;
  * its launch steps need, and the daemon's Node start then runs alongside the parse.
  */
 export async function preholdFor(argv: string[]): Promise<void> {
-  if (!wantsPreheldHolder(argv)) return;
+  const sharedOnly = wantsSharedDaemon(argv);
+  if (!sharedOnly && !wantsPreheldHolder(argv)) return;
   started = true;
   const { preholdUnion } = await import('../engine/setup/preheld-holder.js');
   let timer: NodeJS.Timeout | undefined;
-  await Promise.race([preholdUnion(), new Promise((resolve) => (timer = setTimeout(resolve, WAIT_MS).unref()))]);
+  const holding = preholdUnion({ root: rootOption(argv), sharedOnly });
+  await Promise.race([holding, new Promise((resolve) => (timer = setTimeout(resolve, WAIT_MS).unref()))]);
   clearTimeout(timer);
 }
 

@@ -83,9 +83,10 @@ describe('kill -9 of a foreground hutch run', () => {
 
 describe('kill -9 of a foreground hutch run while the holder it started before the parse starts', () => {
   // The launch of src/engine/setup/preheld-holder.ts has fault points of its own: no run folder yet.
+  // A union daemon per container (HUTCH_FS_SHARED=0): the shared one runs already (the bystander's).
   test.each(['preheld-cloned', 'preheld-created'])('at step %s', async (step) => {
     const child = hutch(['run', '--root', box.root, '--network', 'none', IMAGE, 'sleep', '1'], {
-      env: { HUTCH_FAULT: `${step}:stop` },
+      env: { HUTCH_FAULT: `${step}:stop`, HUTCH_FS_SHARED: '0' },
     });
     const tree = await killAtFault(child.pid!, child);
     expect(tree.map((p) => p.command).join('\n')).toContain('hutch-nsexec');
@@ -97,7 +98,7 @@ describe('kill -9 of a foreground hutch run while the holder it started before t
 describe('kill -9 of the monitor of hutch run -d while the holder it started before go starts', () => {
   test.each(['preheld-cloned', 'preheld-created'])('at step %s', async (step) => {
     const child = hutch(['run', '-d', '--root', box.root, '--network', 'none', IMAGE, 'sleep', '1'], {
-      env: { HUTCH_FAULT: `${step}:stop` },
+      env: { HUTCH_FAULT: `${step}:stop`, HUTCH_FS_SHARED: '0' },
     });
     const monitor = await stoppedMonitor(child.pid!);
     const tree = await killAtFault(monitor, child);
@@ -121,7 +122,7 @@ async function stoppedMonitor(cli: number): Promise<number> {
 describe('kill -9 of the monitor of hutch run -d', () => {
   test.each(['prepared', 'cloned', 'created', 'running', 'exited'])('at step %s', async (step) => {
     const child = hutch(['run', '-d', '--root', box.root, '--network', 'none', IMAGE, 'sleep', '1'], {
-      env: { HUTCH_FAULT: `${step}:stop` },
+      env: { HUTCH_FAULT: `${step}:stop`, HUTCH_FS_SHARED: '0' },
     });
     const { id, monitor } = await newMonitor();
     const tree = await killAtFault(monitor, child);
@@ -272,8 +273,9 @@ describe('a helper process of a run -d container killed with -9', () => {
     return { id, status: state().status };
   }
 
-  test('the FUSE daemon: the container ends, recorded as stopped with the reason; rm leaves nothing', async () => {
-    const { id } = await killHelper(/daemon-main\.js|fuseDaemon/, 'none');
+  // The shared union daemon serves the bystander too: its kill -9 is fuse-shared.test.ts's.
+  test("the union's holder: the container ends, recorded as stopped with the reason; rm leaves nothing", async () => {
+    const { id } = await killHelper(/hutch-fs-holder/, 'none');
     for (let i = 0; i < 200; i++) {
       const inspect = await hutch(['inspect', '--root', box.root, id]);
       const st = JSON.parse(inspect.stdout)[0].State;

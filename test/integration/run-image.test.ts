@@ -10,7 +10,6 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { requires } from '../helpers/host.js';
 import { hutch, untilOutput, type Sandbox } from '../helpers/hutch-cli.js';
 import { expectNoContainerFolders, useImageSandbox } from '../helpers/frames.js';
-import { processTree } from '../helpers/process-tree.js';
 
 requires('fuse', 'subuid', 'newuidmap', 'busybox');
 
@@ -109,11 +108,11 @@ describe('the union filesystem', () => {
   it('ends the container and reports when the daemon is killed (kill -9)', async () => {
     const child = sh('echo ready; while test -e /etc/passwd; do sleep 0.2; done', ['-u', '0']);
     await untilOutput(child, 'ready');
-    // The bundled daemon (bin/hutch runs dist/bundle/) is `bundle-loader.cjs fuseDaemon`, below the
-    // run (its arguments came on a pipe: src/engine/setup/preheld-holder.ts).
-    const daemon = processTree(child.pid!)
-      .filter((p) => /daemon-main\.js|fuseDaemon/.test(p.command))
-      .map((p) => p.pid);
+    // The shared union daemon (fuse/shared.ts) of this store's runtime folder: its pid file.
+    const dir = join(box.root, 'run', 'fsd');
+    const daemon = readdirSync(dir)
+      .filter((n) => n.endsWith('.pid'))
+      .map((n) => readFileSync(join(dir, n), 'utf8').trim());
     expect(daemon).toHaveLength(1);
     expect(Number(daemon[0])).toBeGreaterThan(1); // never kill(0): that is our own process group
     process.kill(Number(daemon[0]), 'SIGKILL');
@@ -153,21 +152,28 @@ it('HUTCH_TRACE: the CLI and the union daemon write their steps (docs/startup.md
     .map((l) => l.split(' ')))
     steps.set(pid!, [...(steps.get(pid!) ?? []), step.join(' ')]);
   const cli = [...steps.values()].find((s) => s.includes('cli main'))!;
-  expect(
-    cli.filter((s) =>
-      ['cli main', 'preheld spawn', 'cli parsed', 'blueprint', 'preheld taken', 'union mounted', 'exited'].includes(s),
-    ),
-  ).toEqual(['cli main', 'preheld spawn', 'cli parsed', 'blueprint', 'preheld taken', 'union mounted', 'exited']);
+  const order = [
+    'cli main',
+    'preheld shared', // the shared daemon (started unless it runs), then its C holder: before the parse
+    'preheld spawn',
+    'cli parsed',
+    'blueprint',
+    'preheld taken',
+    'union mounted',
+    'exited',
+  ];
+  expect(cli.filter((s) => order.includes(s))).toEqual(order);
   expect(cli).toContain('load cli');
-  const daemon = [...steps.values()].find((s) => s.includes('fs main'))!;
-  expect(daemon.filter((s) => s !== 'start')).toEqual([
-    'load fuseDaemon',
-    'compiled',
-    'fs main',
-    'fs args', // the daemon started before the parse waits for its arguments here
-    'evaluated',
-    'fs mounted',
-  ]);
+  // The shared daemon traces into the file of the run that started it: this one, unless the
+  // daemon of an earlier test had not left yet.
+  const daemon = [...steps.values()].find((s) => s.includes('fs shared listening'));
+  if (cli.includes('shared started'))
+    expect(daemon?.filter((s) => s !== 'start').slice(0, 4)).toEqual([
+      'load fuseDaemon',
+      'compiled',
+      'fs shared listening',
+      'fs shared session', // then 'fs shared exit', once the run's container is gone
+    ]);
 });
 
 describe('networking and resources through run', () => {

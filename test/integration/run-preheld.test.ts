@@ -1,4 +1,6 @@
-// The union's holder started before `hutch run`'s flags are parsed (src/engine/setup/preheld-holder.ts):
+// The union's holder started before `hutch run`'s flags are parsed (src/engine/setup/preheld-holder.ts),
+// with a union daemon per container (HUTCH_FS_SHARED=0; the shared daemon's early start is in
+// fuse-shared.test.ts):
 // taken when the run's id maps are the default ones, ended (and waited for) otherwise, started by
 // no run that surely needs none; its daemon, waiting for its arguments, touches nothing until they
 // come. What happened is read in the run's HUTCH_TRACE steps (docs/startup.md); the leak check
@@ -16,6 +18,7 @@ import { expectNoContainerFolders, useImageSandbox } from '../helpers/frames.js'
 requires('fuse', 'subuid', 'newuidmap', 'busybox');
 
 let box: Sandbox;
+const PER_CONTAINER = { HUTCH_FS_SHARED: '0' };
 const IMAGE = 'localhost/itest';
 useImageSandbox((b) => (box = b));
 afterEach(() => expectNoContainerFolders(box.root));
@@ -26,7 +29,7 @@ async function tracedRun(
   env: Record<string, string> = {},
 ): Promise<{ exitCode?: number; stdout: string; stderr: string; steps: string[] }> {
   const file = join(mkdtempSync(join(tmpdir(), 'hutch-preheld-')), 'trace');
-  const child = hutch(['run', '--root', box.root, ...args], { env: { ...env, HUTCH_TRACE: file } });
+  const child = hutch(['run', '--root', box.root, ...args], { env: { ...PER_CONTAINER, ...env, HUTCH_TRACE: file } });
   const r = await child;
   const lines = readFileSync(file, 'utf8')
     .split('\n')
@@ -94,7 +97,7 @@ describe('the monitor of run -d starts the holder before go', () => {
   it('takes it for its first launch', async () => {
     const file = join(mkdtempSync(join(tmpdir(), 'hutch-preheld-')), 'trace');
     const r = await hutch(['run', '-d', '--rm', '--root', box.root, '--network', 'none', IMAGE, 'true'], {
-      env: { HUTCH_TRACE: file },
+      env: { ...PER_CONTAINER, HUTCH_TRACE: file },
     });
     expect(r.stderr).toBe('');
     await waitGone(r.stdout.trim());
@@ -107,7 +110,7 @@ describe('the monitor of run -d starts the holder before go', () => {
   it('a run -d whose image is missing: go never comes, the monitor ends and its holder with it', async () => {
     const file = join(mkdtempSync(join(tmpdir(), 'hutch-preheld-')), 'trace');
     const r = await hutch(['run', '-d', '--root', box.root, '--network', 'none', 'localhost/not-there', 'true'], {
-      env: { HUTCH_TRACE: file },
+      env: { ...PER_CONTAINER, HUTCH_TRACE: file },
     });
     expect(r.exitCode).toBe(125);
     // The CLI kills the monitor it will not say go to (lifecycle.ts cancel): the holder's helper

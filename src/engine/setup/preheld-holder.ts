@@ -8,6 +8,8 @@ import { trace } from '../../sys/trace.js';
 import { chooseMaps } from '../../userns/idmap.js';
 import { readSubid } from '../../userns/subid.js';
 import { type CreatedContainer, launchInUserNamespace } from '../launch/index.js';
+import { hutchPaths } from '../../paths.js';
+import { connectShared, holderPath, sharedPlace, type SharedPlace } from './shared-union.js';
 
 /**
  * The union's holder started before the run knows it needs one (issue 17; docs/startup.md): the
@@ -19,6 +21,8 @@ import { type CreatedContainer, launchInUserNamespace } from '../launch/index.js
  * At most one per process, taken at most once.
  */
 export interface PreheldHolder {
+  /** daemon: the Node daemon of one container; holder: native/fs-holder.c, for the shared daemon. */
+  kind: 'daemon' | 'holder';
   maps: Maps;
   /** The daemon exec'd and waiting; rejects when it could not be started (startUnion then starts one as ever). */
   started: Promise<CreatedContainer>;
@@ -33,17 +37,32 @@ type Maps = { uidMappings: IdMapping[]; gidMappings: IdMapping[] };
 let pending: PreheldHolder | undefined;
 
 /**
+ * With the shared daemon (shared-union.ts) what is worth starting early is the daemon itself,
+ * when none runs yet (its Node start), and the connection to it: the run's holder is a small C
+ * program started in a few ms. The connection, taken by startUnion when its place is this one.
+ */
+let pendingShared: { place: SharedPlace; conn: Promise<number | undefined> } | undefined;
+
+/**
  * Starts the holder with the maps a run with no --userns/--uidmap/--gidmap flags takes (the user's
  * subordinate ranges after its own id: chooseMaps 'auto', as idMaps in engine/container does).
  * Never throws: whatever goes wrong here, the run starts its holder itself and reports it there.
  * Resolves once the daemon is exec'd (or could not be): its launch's steps (the clone, newuidmap
  * and newgidmap, go) each need this process's event loop, which a synchronous parse would hold up.
  */
-export function preholdUnion(options: { stderrLater?: boolean } = {}): Promise<void> {
-  if (pending !== undefined) return Promise.resolve();
+export function preholdUnion(
+  options: { stderrLater?: boolean; root?: string; sharedOnly?: boolean } = {},
+): Promise<void> {
+  if (pending !== undefined || pendingShared !== undefined) return Promise.resolve();
+  // With the shared daemon (shared-union.ts) the holder is a small C program (its start: a
+  // launch, no Node) and the daemon runs on its own: the CLI connects to it (starting it if none
+  // runs); the monitor before go does not know its store, where the daemon's socket is, and
+  // finds the daemon its CLI started.
+  const shared = holderPath() !== undefined;
   let maps: Maps;
   let args: { read: number; write: number };
   let ready: { read: number; write: number };
+  let daemonLaunched = Promise.resolve();
   try {
     const me = userInfo();
     const owner = { name: me.username, id: me.uid };
@@ -51,31 +70,47 @@ export function preholdUnion(options: { stderrLater?: boolean } = {}): Promise<v
       uidMappings: chooseMaps('auto', me.uid, readSubid('uid', owner)),
       gidMappings: chooseMaps('auto', me.gid, readSubid('gid', owner)),
     };
+    const place = shared && !options.stderrLater ? sharedPlace(hutchPaths(options.root).run, maps) : undefined;
+    if (place !== undefined) {
+      trace('preheld shared');
+      // A failure here is said by the run's own connect, which tries again. Resolves once the
+      // daemon is exec'd (or was running): the parse need not wait for its Node start.
+      let launched!: () => void;
+      daemonLaunched = new Promise<void>((resolve) => (launched = resolve));
+      const conn = connectShared(place, maps, launched)
+        .catch(() => undefined)
+        .finally(launched);
+      pendingShared = { place, conn };
+    }
+    if (options.sharedOnly) return daemonLaunched;
     args = pipe();
     ready = pipe();
   } catch {
-    return Promise.resolve(); // no maps to guess (an unreadable /etc/subuid): the run says why
+    return daemonLaunched; // no maps to guess (an unreadable /etc/subuid): the run says why
   }
   trace('preheld spawn');
-  const env = [
-    ...Object.entries(process.env)
-      .filter(([, v]) => v !== undefined)
-      .map(([k, v]) => `${k}=${v}`),
-    'HUTCH_FS_READY_FD=1',
-    'HUTCH_FS_ARGS_FD=0',
-  ];
+  const env = shared
+    ? []
+    : [
+        ...Object.entries(process.env)
+          .filter(([, v]) => v !== undefined)
+          .map(([k, v]) => `${k}=${v}`),
+        'HUTCH_FS_READY_FD=1',
+        'HUTCH_FS_ARGS_FD=0',
+      ];
+  const program = shared ? [holderPath()!, '-'] : [process.execPath, ...entryCommand('fuseDaemon')];
   // stderrLater (the monitor, before go): its stderr is a pipe to the CLI, which ends with the
   // CLI; the holder (its helper too) writes nowhere until the args line names its log.
   const quiet = options.stderrLater ? openSync('/dev/null', 'w') : undefined;
   const started = launchInUserNamespace(
-    { args: [process.execPath, ...entryCommand('fuseDaemon')], env, cwd: '/', ...maps },
+    { args: program, env, cwd: '/', ...maps },
     { stdio: [args.read, ready.write, quiet ?? 'inherit'], faultSteps: 'preheld-' },
   ).finally(() => {
     closeSync(args.read);
     closeSync(ready.write);
     if (quiet !== undefined) closeSync(quiet);
   });
-  pending = { maps, started, argsFd: args.write, readyFd: ready.read };
+  pending = { kind: shared ? 'holder' : 'daemon', maps, started, argsFd: args.write, readyFd: ready.read };
   // An exit that did not take or end it (a process.exit elsewhere): its helper's pdeathsig would
   // end it too, a moment later; ended here, it is gone when this process's exit status is seen.
   const held = pending;
@@ -92,21 +127,27 @@ export function preholdUnion(options: { stderrLater?: boolean } = {}): Promise<v
       }),
     () => undefined,
   );
-  return started.then(
+  const holderLaunched = started.then(
     () => trace('preheld started'),
     () => undefined, // startUnion starts one as ever, and says why if that fails too
   );
+  return Promise.all([holderLaunched, daemonLaunched]).then(() => undefined);
 }
 
 /**
  * The pre-started holder when the union about to be started wants exactly its maps in a user
  * namespace of its own; undefined otherwise, having ended any (and waited for it).
  */
-export async function takePreheld(maps: Maps, joinUserns: string | undefined): Promise<PreheldHolder | undefined> {
+export async function takePreheld(
+  maps: Maps,
+  joinUserns: string | undefined,
+  kind: PreheldHolder['kind'] = 'daemon',
+): Promise<PreheldHolder | undefined> {
+  if (kind === 'daemon') await dropPreheldShared();
   const held = pending;
   pending = undefined;
   if (held === undefined) return undefined;
-  if (joinUserns === undefined && sameMaps(held.maps, maps)) {
+  if (joinUserns === undefined && held.kind === kind && sameMaps(held.maps, maps)) {
     trace('preheld taken');
     return held;
   }
@@ -114,8 +155,32 @@ export async function takePreheld(maps: Maps, joinUserns: string | undefined): P
   return undefined;
 }
 
+/**
+ * The connection to the shared daemon made before the flags were parsed, when the run's union
+ * goes to the daemon at `place` (the same user folder and maps); undefined otherwise (any such
+ * connection closed: the daemon forgets it) or when it could not be made. The place names the
+ * maps (sharedPlace's hash).
+ */
+export async function takePreheldShared(place: SharedPlace): Promise<number | undefined> {
+  const held = pendingShared;
+  pendingShared = undefined;
+  if (held === undefined) return undefined;
+  const conn = await held.conn;
+  if (conn === undefined || held.place.socket === place.socket) return conn;
+  closeSync(conn);
+  return undefined;
+}
+
+async function dropPreheldShared(): Promise<void> {
+  const held = pendingShared;
+  pendingShared = undefined;
+  const conn = await held?.conn;
+  if (conn !== undefined) closeSync(conn);
+}
+
 /** Ends the pre-started holder if nobody took it (a run without a union, or that failed before). */
 export async function dropPreheld(): Promise<void> {
+  await dropPreheldShared();
   const held = pending;
   pending = undefined;
   if (held !== undefined) await endPreheld(held);
@@ -137,6 +202,26 @@ export function sendPreheldArgs(held: PreheldHolder, args: string[]): void {
   } finally {
     closeSync(held.argsFd);
   }
+}
+
+/**
+ * Sends the C holder its line (native/fs-holder.c's waiting mode): the daemon's socket, the
+ * holder's arguments, the log its stderr goes to (the monitor's) and the session's argument
+ * line; one that is gone fails at `mounted`. false (nothing sent, the holder ends) when a field
+ * cannot go on the line.
+ */
+export function sendHolderLine(held: PreheldHolder, socket: string, holderArgs: string[], fsArgs: string[]): boolean {
+  const line = [socket, ...holderArgs, stderrLog ?? '', encodeArgsLine({ args: fsArgs }).trimEnd()];
+  try {
+    // The line is tab-separated: a path with a tab or newline goes the other way (its end: exit 0).
+    if (line.some((f) => /[\t\n]/.test(f))) return false;
+    writeSync(held.argsFd, line.join('\t') + '\n');
+  } catch {
+    // EPIPE: it died; its ready pipe ends without "ok" and startUnion reports that
+  } finally {
+    closeSync(held.argsFd);
+  }
+  return true;
 }
 
 /**

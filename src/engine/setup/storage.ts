@@ -13,7 +13,15 @@ import { pipe } from '../../sys/pipe.js';
 import { readReadyLine } from '../../sys/ready-line.js';
 import { type CreatedContainer, launchInUserNamespace } from '../launch/index.js';
 import { trace } from '../../sys/trace.js';
-import { dropPreheld, sendPreheldArgs, takePreheld, type PreheldHolder } from './preheld-holder.js';
+import {
+  dropPreheld,
+  sendHolderLine,
+  sendPreheldArgs,
+  takePreheld,
+  takePreheldShared,
+  type PreheldHolder,
+} from './preheld-holder.js';
+import { connectShared, holderArgs, holderPath, sharedPlace, startSharedHolder } from './shared-union.js';
 
 /**
  * A lower layer of the union: an image layer with its index, a plain directory (a --rootfs tree),
@@ -119,6 +127,26 @@ export async function startUnion(
   const single = maps.uidMappings.reduce((n, m) => n + m.size, 0) === 1;
   const fsArgs = daemonArgs({ lowers, upper, work, mountpoint, uidMapped: single, squashToRoot });
   const stopping = { now: false };
+  // The shared daemon (shared-union.ts) for the default case: no joined user namespace, no
+  // squashfs lower for the daemon to mount in its own namespace first.
+  const place =
+    joinUserns === undefined && !lowers.some((l) => 'squashfs' in l && l.squashfs !== undefined) && holderPath()
+      ? sharedPlace(dirname(dirname(dirs.run)), maps)
+      : undefined;
+  if (place !== undefined) {
+    const conn = (await takePreheldShared(place)) ?? (await connectShared(place, maps));
+    // The C holder started before the flags were parsed (or before go), when it has these maps.
+    const held = await takePreheld(maps, joinUserns, 'holder');
+    const { holder, mounted } =
+      (held && (await useSharedHolder(held, conn, place.socket, fsArgs, cleanup, stopping))) ??
+      (await startShared(conn, fsArgs, maps, cleanup, stopping));
+    return rootfsOf(mountpoint, holder, mounted, stopping, (pid, status) =>
+      // The holder exits 1 when the shared daemon's connection ends (docs/storage.md).
+      status === 1
+        ? `the union filesystem daemon ended (the container's holder, pid ${pid}, saw it go)`
+        : `the union filesystem daemon's holder (pid ${pid}) ended with status ${status}`,
+    );
+  }
   // The holder started before the flags were parsed, when it has these maps (preheld-holder.ts).
   const held = await takePreheld(maps, joinUserns);
   const { holder, mounted } =
@@ -130,13 +158,27 @@ export async function startUnion(
       stopping,
       joinUserns,
     ));
+  return rootfsOf(
+    mountpoint,
+    holder,
+    mounted,
+    stopping,
+    (pid, status) => `the union filesystem daemon (pid ${pid}) ended with status ${status}`,
+  );
+}
+
+/** The mounted union's description; `ended` is the sentence of the holder's end. */
+function rootfsOf(
+  mountpoint: string,
+  holder: CreatedContainer,
+  mounted: Promise<void>,
+  stopping: { now: boolean },
+  ended: (pid: number, status: number) => string,
+): ContainerRootfs {
   // Only an end nobody asked for is news (a kill -9, a crash); a never-settling promise otherwise.
   // A daemon that could not mount says so through `mounted`.
   const died = Promise.all([holder.wait(), mounted]).then(
-    ([{ exitCode }]) =>
-      stopping.now
-        ? new Promise<string>(() => undefined)
-        : `the union filesystem daemon (pid ${holder.pid}) ended with status ${exitCode}`,
+    ([{ exitCode }]) => (stopping.now ? new Promise<string>(() => undefined) : ended(holder.pid, exitCode)),
     () => new Promise<string>(() => undefined),
   );
   return {
@@ -237,6 +279,56 @@ async function useHolder(
   }
   sendPreheldArgs(held, fsArgs);
   return { holder, mounted: mountedSaid(held.readyFd) };
+}
+
+/** A holder of the shared daemon over `conn`, started now; stopped by `cleanup`. */
+async function startShared(
+  conn: number,
+  fsArgs: string[],
+  maps: { uidMappings: IdMapping[]; gidMappings: IdMapping[] },
+  cleanup: Cleanup,
+  stopping: { now: boolean },
+): Promise<{ holder: CreatedContainer; mounted: Promise<void> }> {
+  const { holder, readyFd } = await startSharedHolder(conn, fsArgs, maps);
+  cleanup.add(`stop the union filesystem's holder ${holder.pid}`, () => {
+    stopping.now = true;
+    return stopHolder(holder);
+  });
+  return { holder, mounted: mountedSaid(readyFd) };
+}
+
+/**
+ * The pre-started C holder, taken: sent its line (it connects to the daemon itself); `conn`, our
+ * connection, is held until the holder says whether it mounted, so the daemon cannot leave before
+ * the holder's connection comes. undefined when its start failed (conn is then still ours).
+ */
+async function useSharedHolder(
+  held: PreheldHolder,
+  conn: number,
+  socket: string,
+  fsArgs: string[],
+  cleanup: Cleanup,
+  stopping: { now: boolean },
+): Promise<{ holder: CreatedContainer; mounted: Promise<void> } | undefined> {
+  cleanup.add("stop the pre-started union filesystem's holder", async () => {
+    stopping.now = true;
+    const holder = await held.started.catch(() => undefined);
+    if (holder !== undefined) await stopHolder(holder);
+  });
+  const holder = await held.started.catch(() => undefined);
+  if (holder === undefined) {
+    closeSync(held.argsFd);
+    closeSync(held.readyFd);
+    return undefined;
+  }
+  if (!sendHolderLine(held, socket, holderArgs(fsArgs), fsArgs)) {
+    closeSync(held.readyFd);
+    await stopHolder(holder);
+    return undefined;
+  }
+  const mounted = mountedSaid(held.readyFd);
+  void mounted.catch(() => undefined).finally(() => closeSync(conn));
+  return { holder, mounted };
 }
 
 /** Settles when the daemon says on its ready pipe whether the union is mounted. */

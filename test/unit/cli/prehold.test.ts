@@ -1,6 +1,6 @@
 // The argv look of src/cli/prehold.ts: which command lines start the union's holder before the parse.
 import { describe, expect, it } from 'vitest';
-import { wantsPreheldHolder } from '../../../src/cli/prehold.js';
+import { rootOption, wantsPreheldHolder } from '../../../src/cli/prehold.js';
 
 describe('wantsPreheldHolder', () => {
   it.each([
@@ -32,4 +32,13 @@ describe('wantsPreheldHolder', () => {
     ['run', '--help'],
     ['run', '-h'],
   ])('not: %j', (...argv) => expect(wantsPreheldHolder(argv)).toBe(false));
+});
+
+describe('rootOption', () => {
+  it.each([
+    [['run', '--root', '/s', 'IMG'], '/s'],
+    [['--root=/s', 'run', '-d', 'IMG'], '/s'],
+    [['run', 'IMG'], undefined],
+    [['run', '--', '--root', '/s'], undefined],
+  ])('%j: %s', (argv, root) => expect(rootOption(argv)).toBe(root));
 });

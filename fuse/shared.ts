@@ -1,0 +1,278 @@
+import { closeSync, openSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { describeCause } from '../src/errors.js';
+import { libcFunction } from '../src/sys/libc.js';
+import { trace } from '../src/sys/trace.js';
+import { attachSession, type AttachedSession } from './libfuse.js';
+import { openLowerTree, type LowerTree } from './lookup.js';
+import { unionHandlers } from './ops.js';
+import { decodeArgsLine, parseFsArgs, type FsOptions } from './options.js';
+import { pageDropSettings, pagesLibraryPath, serveCalls, startPageDrops, type ServeCalls } from './pages.js';
+import { Union } from './union.js';
+import { idShift, prepareWork, sessionOptions } from './daemon.js';
+
+/**
+ * The shared union daemon (issue 17; docs/fuse.md, "One daemon for several containers"): one
+ * Node process serving the unions of every container of a user with the same id maps, instead
+ * of one Node process (~8.6 MiB anonymous memory, Node's floor) per container. It listens on a
+ * SOCK_SEQPACKET socket; a container's holder (native/fs-holder.c) mounts the union in the
+ * container's namespaces and hands over the /dev/fuse fd. Per connection, two messages: the
+ * session's argument line (encodeArgsLine, sent by hutch before it starts the holder), then one
+ * byte carrying the fd. The daemon answers "ok" or why not, and keeps the connection open while
+ * it serves the session: its end tells the holder the daemon is gone.
+ *
+ * One thread, one loop: hutch_fs_next (native/fs-serve.c) polls the listener, the connections
+ * and the sessions' fds and reads the next request. A session whose fd reports ENODEV (its mount
+ * is gone: the container's mount namespaces ended) is destroyed. When the last session and
+ * connection are gone the daemon unlinks its socket and exits, under the lock clients take to
+ * connect or start one (src/engine/setup/shared-union.ts), so none connects to a daemon leaving.
+ */
+const flock = libcFunction('int flock(int fd, int operation)');
+const LOCK_EX = 2;
+const ENODEV = 19;
+const EINTR = 4;
+const EAGAIN = 11;
+
+/** A connection that has not handed over its fd yet. */
+interface Pending {
+  conn: number;
+  opts?: FsOptions;
+}
+
+/** A served union. */
+interface Live {
+  conn: number;
+  session: AttachedSession;
+  upper: string;
+  lowerKey: string;
+  mountpoint: string;
+}
+
+/** Lower trees shared by the sessions over the same layers (read-only: one copy for all). */
+const lowers = new Map<string, { tree: LowerTree; users: number }>();
+
+export function serveShared(socketPath: string, lockPath: string): number {
+  const ready = Number(process.env.HUTCH_FS_READY_FD ?? '1');
+  const warn = (line: string): void => void process.stderr.write(`hutch-fs: warning: ${line}\n`);
+  let calls: ServeCalls;
+  let listener: number;
+  try {
+    process.umask(0);
+    calls = serveCalls(pagesLibraryPath());
+    // The idle page drops count the loop's waits themselves (fs-idle.c); its receive is not used.
+    startPageDrops(pageDropSettings(process.env, warn), warn, pagesLibraryPath());
+    try {
+      unlinkSync(socketPath); // a socket left by a daemon killed -9 (the client saw it refuse)
+    } catch {
+      // none
+    }
+    listener = calls.hutch_fs_listen(socketPath);
+    if (listener < 0) throw new Error(`cannot listen on ${socketPath}: errno ${-listener}`);
+    // Who serves the containers of this socket (hutch's tests, an operator): removed as it leaves.
+    writeFileSync(`${socketPath}.pid`, `${process.pid}\n`, { mode: 0o600 });
+  } catch (e) {
+    const msg = `hutch-fs: the shared union daemon cannot start: ${describeCause(e)}\n`;
+    process.stderr.write(msg);
+    writeSync(ready, msg);
+    return 1;
+  }
+  writeSync(ready, 'ok\n');
+  closeSync(ready);
+  trace('fs shared listening');
+  return new SharedLoop(calls, listener, socketPath, lockPath).run();
+}
+
+class SharedLoop {
+  private readonly pending = new Map<number, Pending>();
+  private readonly live = new Map<number, Live>(); // by session fd
+  private fds = Buffer.alloc(0);
+  private sessions = Buffer.alloc(0);
+  private table: (number | Live)[] = []; // what each polled fd is: the listener, a connection's fd, a session
+  private dirty = true;
+  private served: Live | undefined;
+  private readonly buf = Buffer.alloc(40); // struct fuse_buf, one for all sessions (one thread)
+  private readonly got = Buffer.alloc(4);
+  private readonly message = Buffer.alloc(64 * 1024);
+  private readonly fdOut = Buffer.alloc(4);
+
+  constructor(
+    private readonly calls: ServeCalls,
+    private readonly listener: number,
+    private readonly socketPath: string,
+    private readonly lockPath: string,
+  ) {}
+
+  run(): number {
+    for (;;) {
+      if (this.dirty) this.rebuild();
+      const at = this.calls.hutch_fs_next(this.fds, this.sessions, this.table.length, this.buf, this.got);
+      if (at < 0) {
+        process.stderr.write(`hutch-fs: the shared union daemon's poll failed: errno ${-at}\n`);
+        return 1;
+      }
+      const what = this.table[at]!;
+      if (typeof what !== 'number') this.guarded(what);
+      else if (what === this.listener) this.accept();
+      else this.receive(what);
+      if (this.live.size === 0 && this.pending.size === 0 && this.leave()) return 0;
+    }
+  }
+
+  private rebuild(): void {
+    this.table = [this.listener, ...this.pending.keys(), ...this.live.values()];
+    this.fds = Buffer.alloc(this.table.length * 4);
+    this.sessions = Buffer.alloc(this.table.length * 8);
+    this.table.forEach((t, i) => {
+      this.fds.writeInt32LE(typeof t === 'number' ? t : t.session.fd, i * 4);
+      this.sessions.writeBigUInt64LE(typeof t === 'number' ? 0n : t.session.address, i * 8);
+    });
+    this.dirty = false;
+  }
+
+  /**
+   * A session's request; what its handlers throw already replies EIO (libfuse.ts), so what comes
+   * here is the session's own trouble (its upper directory gone: the chdir): that session ends,
+   * the daemon and the other sessions go on.
+   */
+  private guarded(s: Live): void {
+    try {
+      this.request(s);
+    } catch (e) {
+      this.end(s, `cannot serve it: ${describeCause(e)}`);
+    }
+  }
+
+  private request(s: Live): void {
+    const got = this.got.readInt32LE(0);
+    if (got === -EINTR || got === -EAGAIN) return;
+    if (got <= 0) {
+      // 0: libfuse saw ENODEV (the mount is gone); <0: the device failed, said by libfuse.
+      this.end(s, got === 0 || got === -ENODEV ? undefined : `reading /dev/fuse failed: errno ${-got}`);
+      return;
+    }
+    // Upper paths are relative to the session's upper directory (UnionConfig.upper).
+    if (this.served !== s) {
+      process.chdir(s.upper);
+      this.served = s;
+    }
+    s.session.process(this.buf);
+  }
+
+  private accept(): void {
+    for (;;) {
+      const conn = this.calls.hutch_fs_accept(this.listener);
+      if (conn < 0) return;
+      this.pending.set(conn, { conn });
+      this.dirty = true;
+    }
+  }
+
+  private receive(conn: number): void {
+    const p = this.pending.get(conn)!;
+    const n = this.calls.hutch_fs_recv(conn, this.message, this.message.length, this.fdOut);
+    if (n === -EAGAIN || n === -EINTR) return;
+    const fd = this.fdOut.readInt32LE(0);
+    if (n <= 0) return this.drop(p); // the client went away before its holder handed over the mount
+    try {
+      if (p.opts === undefined) {
+        if (fd >= 0) throw new Error('the fd came before the arguments');
+        const line = decodeArgsLine(this.message.toString('utf8', 0, n));
+        p.opts = parseFsArgs(line.args, '/');
+      } else {
+        if (fd < 0) throw new Error('the holder sent no /dev/fuse fd');
+        this.start(p, p.opts, fd);
+      }
+    } catch (e) {
+      if (fd >= 0) closeSync(fd);
+      const mountpoint = p.opts?.mountpoint ?? 'the union';
+      this.say(conn, `hutch-fs: cannot mount ${mountpoint}: ${describeCause(e)}\n`);
+      this.drop(p);
+    }
+  }
+
+  /** A new session over the mount its holder made: the same union as a daemon of its own serves. */
+  private start(p: Pending, opts: FsOptions, fuseFd: number): void {
+    const whiteoutFiles = prepareWork(opts.work);
+    process.chdir(opts.upper);
+    this.served = undefined;
+    const lowerKey = JSON.stringify(opts.lowers);
+    const shared = lowers.get(lowerKey) ?? { tree: openLowerTree(opts.lowers), users: 0 };
+    const union = new Union({
+      lower: shared.tree,
+      upper: opts.upper,
+      work: opts.work,
+      style: { overrideOnly: opts.overrideOnly, whiteoutFiles },
+      squash: opts.squash,
+      shift: idShift(opts),
+    });
+    const mountpoint = opts.mountpoint;
+    const log = (e: unknown): void =>
+      void process.stderr.write(
+        `hutch-fs: ${mountpoint}: unexpected error (replied EIO): ${e instanceof Error ? e.stack : String(e)}\n`,
+      );
+    const session = attachSession(fuseFd, sessionOptions(opts), unionHandlers(union, opts.timeout, log), log);
+    shared.users++;
+    lowers.set(lowerKey, shared);
+    union.invalidate = (id) => session.invalidate(id);
+    const s: Live = { conn: p.conn, session, upper: opts.upper, lowerKey, mountpoint };
+    this.pending.delete(p.conn);
+    this.live.set(session.fd, s);
+    this.dirty = true;
+    this.say(p.conn, 'ok\n');
+    trace('fs shared session');
+  }
+
+  /** A session whose mount is gone: freed, its holder told by the end of its connection. */
+  private end(s: Live, why: string | undefined): void {
+    if (why !== undefined) process.stderr.write(`hutch-fs: ${s.mountpoint}: ${why}: the session ends\n`);
+    this.live.delete(s.session.fd);
+    s.session.destroy();
+    closeSync(s.conn);
+    const shared = lowers.get(s.lowerKey);
+    if (shared !== undefined && --shared.users === 0) lowers.delete(s.lowerKey);
+    if (this.served === s) this.served = undefined;
+    this.dirty = true;
+  }
+
+  private drop(p: Pending): void {
+    this.pending.delete(p.conn);
+    closeSync(p.conn);
+    this.dirty = true;
+  }
+
+  private say(conn: number, text: string): void {
+    const b = Buffer.from(text);
+    this.calls.hutch_fs_send(conn, b, b.length); // a holder gone meanwhile: its connection ends next
+  }
+
+  /**
+   * Whether the daemon may end now: under the clients' lock, a connection already queued keeps
+   * it (a client connected before the lock was taken); else the socket goes before the lock is
+   * released, so the next client starts a new daemon.
+   */
+  private leave(): boolean {
+    let lock: number;
+    try {
+      lock = openSync(this.lockPath, 'a');
+    } catch {
+      // The runtime folder is gone (hutch system reset): nobody can connect any more.
+      closeSync(this.listener);
+      return true;
+    }
+    try {
+      flock(lock, LOCK_EX);
+      this.accept();
+      if (this.pending.size > 0) return false;
+      for (const file of [this.socketPath, `${this.socketPath}.pid`])
+        try {
+          unlinkSync(file);
+        } catch {
+          // already gone (hutch system reset): nobody can connect
+        }
+      closeSync(this.listener);
+      trace('fs shared exit');
+      return true;
+    } finally {
+      closeSync(lock); // releases the lock
+    }
+  }
+}

@@ -1,0 +1,186 @@
+import { createHash } from 'node:crypto';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { encodeArgsLine, parseFsArgs } from '../../../fuse/options.js';
+import { FuseError } from '../../errors.js';
+import type { IdMapping } from '../../runtime/spec.js';
+import { entryCommand } from '../../sys/entry-points.js';
+import { nativeFile } from '../../sys/package-files.js';
+import { pipe } from '../../sys/pipe.js';
+import { readReadyLine } from '../../sys/ready-line.js';
+import { connectSeqpacket, sendMessage, SUN_PATH_MAX } from '../../sys/seqpacket.js';
+import { trace } from '../../sys/trace.js';
+import { tryLock } from '../../sys/trylock.js';
+import { type CreatedContainer, launchInUserNamespace } from '../launch/index.js';
+
+/**
+ * The union through the shared daemon (issue 17; docs/storage.md, "The union's daemon"): one
+ * Node daemon (fuse/shared.ts) per user, hutch build and id maps serves every container's union;
+ * each container gets a small C holder (native/fs-holder.c) in its own new user and mount
+ * namespaces, which mounts the union there and hands the /dev/fuse fd to the daemon. The holder
+ * is what the container's helper joins and what the monitor watches, as the per-container
+ * daemon was: the daemon's death closes every holder's connection, each holder exits 1, each
+ * container ends. HUTCH_FS_SHARED=0 keeps a daemon per container.
+ */
+export type Maps = { uidMappings: IdMapping[]; gidMappings: IdMapping[] };
+
+/** Where the daemon for some maps listens, the lock its clients and its exit take, its log. */
+export interface SharedPlace {
+  socket: string;
+  lock: string;
+  log: string;
+}
+
+/** The shared daemon's place under RUN (the user's runtime folder), or undefined when the socket's path would be too long. */
+export function sharedPlace(run: string, maps: Maps): SharedPlace | undefined {
+  const key = (m: IdMapping[]): string => m.map((r) => `${r.containerID}:${r.hostID}:${r.size}`).join(',');
+  // The build counts too: a daemon of an older hutch (upgraded meanwhile) is not joined.
+  const name = createHash('sha256')
+    .update([key(maps.uidMappings), key(maps.gidMappings), process.execPath, ...entryCommand('fuseDaemon')].join('\n'))
+    .digest('hex')
+    .slice(0, 16);
+  const dir = join(run, 'fsd');
+  const socket = join(dir, name);
+  if (Buffer.byteLength(socket) >= SUN_PATH_MAX) return undefined;
+  return { socket, lock: `${socket}.lock`, log: `${socket}.log` };
+}
+
+/** The holder program, when built (without it, and without the daemon's library, a daemon per container). */
+export function holderPath(): string | undefined {
+  if (process.env.HUTCH_FS_SHARED === '0') return undefined;
+  return nativeFile('hutch-fs-pages.so') && nativeFile('hutch-fs-holder');
+}
+
+/**
+ * A connection to the daemon of `place`, started first when none listens (`onLaunched`: called
+ * once that one is exec'd, before its Node start is done). Under the place's
+ * lock: two first runs start one daemon, and a daemon leaving (it takes the lock to unlink its
+ * socket) is never connected to.
+ */
+export async function connectShared(place: SharedPlace, maps: Maps, onLaunched?: () => void): Promise<number> {
+  mkdirSync(join(place.socket, '..'), { recursive: true, mode: 0o700 });
+  const deadline = Date.now() + LOCK_WAIT_MS;
+  let lock: number | undefined;
+  while ((lock = tryLock(place.lock)) === undefined) {
+    if (Date.now() > deadline)
+      throw new FuseError(
+        'FUSE_MOUNT',
+        `cannot reach the shared union filesystem daemon: its lock ${place.lock} was held for ${LOCK_WAIT_MS / 1000} s`,
+        { hint: 'another hutch is starting it; if none is, `hutch system reset` clears the runtime folder' },
+      );
+    await sleep(5);
+  }
+  try {
+    let conn = connectSeqpacket(place.socket);
+    if (conn === undefined) {
+      await startDaemon(place, maps, onLaunched);
+      conn = connectSeqpacket(place.socket);
+    }
+    if (conn === undefined)
+      throw new FuseError(
+        'FUSE_MOUNT',
+        `the shared union filesystem daemon said it listens on ${place.socket} but refuses`,
+        {
+          hint: `see its log ${place.log}`,
+        },
+      );
+    trace('shared connected');
+    return conn;
+  } finally {
+    closeSync(lock);
+  }
+}
+
+/** How long a run waits for another to start the daemon (its Node start: well under a second). */
+const LOCK_WAIT_MS = 10_000;
+
+/**
+ * Starts the daemon detached from this process (its helper exits once it is started: no
+ * parent-death signal, a session of its own), as root of a new user namespace with `maps` (its
+ * chown and mknod in the upper layers need the mapped ids) in a mount namespace of its own, no
+ * container's. Resolves once it listens; `onLaunched` is called once it is exec'd (its Node start
+ * then runs on its own: a caller may go on with its own work meanwhile).
+ */
+async function startDaemon(place: SharedPlace, maps: Maps, onLaunched?: () => void): Promise<void> {
+  trace('shared spawn');
+  const ready = pipe();
+  const log = openSync(place.log, 'a', 0o600);
+  const env = [
+    ...Object.entries(process.env)
+      .filter(([k, v]) => v !== undefined && !k.startsWith('HUTCH_FS_') && k !== 'HUTCH_FAULT')
+      .map(([k, v]) => `${k}=${v}`),
+    ...['HUTCH_FS_IDLE_MS', 'HUTCH_FS_PAGES'].flatMap((k) =>
+      process.env[k] === undefined ? [] : [`${k}=${process.env[k]}`],
+    ),
+    'HUTCH_FS_READY_FD=1',
+    `HUTCH_FS_SHARED_SOCKET=${place.socket}`,
+    `HUTCH_FS_SHARED_LOCK=${place.lock}`,
+  ];
+  let daemon: CreatedContainer;
+  try {
+    daemon = await launchInUserNamespace(
+      { args: [process.execPath, ...entryCommand('fuseDaemon')], env, cwd: '/', ...maps },
+      { stdio: ['ignore', ready.write, log], detach: true, faultSteps: 'shared-' },
+    );
+  } catch (error) {
+    closeSync(ready.read);
+    throw error;
+  } finally {
+    closeSync(ready.write);
+    closeSync(log);
+  }
+  onLaunched?.();
+  const said = await readReadyLine(ready.read);
+  await daemon.wait(); // its helper, gone once the daemon runs
+  if (!said.startsWith('ok'))
+    throw new FuseError(
+      'FUSE_MOUNT',
+      `cannot start the shared union filesystem daemon: ${said.replace(/^hutch-fs: /, '').trim() || 'it exited'}`,
+      { hint: `see its log ${place.log}; HUTCH_FS_SHARED=0 runs a daemon per container` },
+    );
+  trace('shared started');
+}
+
+/** The holder's MOUNTPOINT FSNAME FLAGS for a session's arguments (daemonArgs's list). */
+export function holderArgs(fsArgs: string[]): string[] {
+  const opts = parseFsArgs(fsArgs, '/');
+  const fsname = opts.source !== undefined && /^[^,\\\t]+$/.test(opts.source) ? opts.source : 'hutch-fs';
+  return [opts.mountpoint, fsname, opts.mountFlags.join(',') || '-'];
+}
+
+/**
+ * Starts a container's holder over a connection to the daemon: sends the session's arguments
+ * (daemonArgs's list), then the holder mounts and hands over the fd. The connection is the
+ * holder's from here on (closed here whatever happens). Returns the holder and its ready fd
+ * ("ok" once the daemon serves the mount, or why not).
+ */
+export async function startSharedHolder(
+  conn: number,
+  fsArgs: string[],
+  maps: Maps,
+): Promise<{ holder: CreatedContainer; readyFd: number }> {
+  const ready = pipe();
+  try {
+    const args = holderArgs(fsArgs);
+    sendMessage(conn, Buffer.from(encodeArgsLine({ args: fsArgs })));
+    trace('holder spawn');
+    const holder = await launchInUserNamespace(
+      {
+        args: [holderPath()!, ...args],
+        env: [],
+        cwd: '/',
+        ...maps,
+      },
+      { stdio: [conn, ready.write, 'inherit'], faultSteps: 'holder-' },
+    );
+    trace('holder started');
+    return { holder, readyFd: ready.read };
+  } catch (error) {
+    closeSync(ready.read);
+    throw error;
+  } finally {
+    closeSync(ready.write);
+    closeSync(conn);
+  }
+}

@@ -1,0 +1,174 @@
+// One union daemon serving several containers (issue 17; fuse/shared.ts, native/fs-holder.c,
+// src/engine/setup/shared-union.ts): one daemon process for the containers of one user and id
+// mapping, each container's mount and upper layer its own; its kill -9 ends every container it
+// served; it leaves when the last container is removed; two first runs at once start one.
+// The leak check after each test says no process, mount or runtime file is left.
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterEach, describe, expect, it } from 'vitest';
+import { requires } from '../helpers/host.js';
+import { hutch, type Sandbox } from '../helpers/hutch-cli.js';
+import { expectNoContainerFolders, useImageSandbox } from '../helpers/frames.js';
+import { processTree } from '../helpers/process-tree.js';
+
+requires('fuse', 'subuid', 'newuidmap', 'busybox');
+
+let box: Sandbox;
+const IMAGE = 'localhost/itest';
+useImageSandbox((b) => (box = b));
+afterEach(async () => {
+  expect(await daemonGone(), 'the shared daemon outlived its last container').toBe(true);
+  expectNoContainerFolders(box.root);
+});
+
+const fsd = (): string => join(box.root, 'run', 'fsd');
+
+/** The pids of the shared daemons of the sandbox's store (their pid files). */
+function daemons(): number[] {
+  return existsSync(fsd())
+    ? readdirSync(fsd())
+        .filter((n) => n.endsWith('.pid'))
+        .map((n) => Number(readFileSync(join(fsd(), n), 'utf8').trim()))
+    : [];
+}
+
+function alive(pid: number): boolean {
+  try {
+    return !/^\S+ \(.*\) [ZX] /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+/** Waits (at most ~10 s) until no daemon is left: no pid file, no socket, no process. */
+async function daemonGone(pids: number[] = daemons()): Promise<boolean> {
+  for (let i = 0; i < 200; i++) {
+    const files = existsSync(fsd())
+      ? readdirSync(fsd()).filter((n) => !n.endsWith('.lock') && !n.endsWith('.log'))
+      : [];
+    if (files.length === 0 && !pids.some(alive)) return true;
+    await sleep(50);
+  }
+  return false;
+}
+
+async function runDetached(script: string, env: Record<string, string> = {}): Promise<string> {
+  const r = await hutch(['run', '-d', '--root', box.root, '--network', 'none', '-u', '0', IMAGE, 'sh', '-c', script], {
+    env,
+  });
+  expect(r.stderr).toBe('');
+  return r.stdout.trim();
+}
+
+async function exec(id: string, script: string): Promise<string> {
+  const r = await hutch(['exec', '--root', box.root, id, 'sh', '-c', script]);
+  expect(r.stderr).toBe('');
+  return r.stdout;
+}
+
+/** The container's holder (native/fs-holder.c), below its monitor. */
+function holderOf(id: string): number {
+  const state = JSON.parse(readFileSync(join(box.root, 'data', 'containers', id, 'state.json'), 'utf8')) as {
+    monitorPid: number;
+  };
+  const holders = processTree(state.monitorPid).filter((p) => /hutch-fs-holder/.test(p.command));
+  expect(holders).toHaveLength(1);
+  return holders[0]!.pid;
+}
+
+async function stateOf(id: string): Promise<{ Status: string; Error?: string }> {
+  const r = await hutch(['inspect', '--root', box.root, id]);
+  return (JSON.parse(r.stdout) as { State: { Status: string; Error?: string } }[])[0]!.State;
+}
+
+describe('two containers of the same user and maps', () => {
+  it('are served by one daemon, each its own mount and upper layer', async () => {
+    const a = await runDetached('echo a > /tmp/mine; sleep 1000');
+    const b = await runDetached('echo b > /tmp/mine; touch /only-b; sleep 1000');
+    expect(daemons()).toHaveLength(1);
+    const daemon = daemons()[0]!;
+    expect(alive(daemon)).toBe(true);
+    // Neither holder is a Node process, and the daemon is no container's process.
+    for (const id of [a, b]) {
+      const holder = holderOf(id);
+      expect(readFileSync(`/proc/${holder}/mountinfo`, 'utf8')).toMatch(/ fuse\.hutch-fs /);
+      expect(processTree(holder).map((p) => p.pid)).not.toContain(daemon);
+    }
+    for (let i = 0; i < 100 && (await exec(b, 'cat /tmp/mine 2>/dev/null')) !== 'b'; i++) await sleep(50);
+    expect(await exec(a, 'cat /tmp/mine; ls /only-b 2>&1 || true')).toMatch(/^a\n.*No such file/);
+    expect(await exec(b, 'cat /tmp/mine; ls /only-b')).toBe('b\n/only-b');
+    expect(readFileSync(join(box.root, 'data', 'containers', a, 'upper', 'tmp', 'mine'), 'utf8')).toBe('a\n');
+    expect(readFileSync(join(box.root, 'data', 'containers', b, 'upper', 'tmp', 'mine'), 'utf8')).toBe('b\n');
+
+    // The daemon leaves with the last container, not before.
+    expect((await hutch(['rm', '-f', '--root', box.root, a])).stderr).toBe('');
+    await sleep(300);
+    expect(alive(daemon)).toBe(true);
+    expect(await exec(b, 'cat /tmp/mine')).toBe('b');
+    expect((await hutch(['rm', '-f', '--root', box.root, b])).stderr).toBe('');
+    expect(await daemonGone([daemon])).toBe(true);
+  });
+
+  it('kill -9 of the daemon ends both, each recorded stopped with the reason; rm leaves nothing', async () => {
+    const ids = [await runDetached('sleep 1000'), await runDetached('sleep 1000')];
+    expect(daemons()).toHaveLength(1);
+    const daemon = daemons()[0]!;
+    expect(daemon).toBeGreaterThan(1); // never kill(0)
+    process.kill(daemon, 'SIGKILL');
+    for (const id of ids) {
+      let st = await stateOf(id);
+      for (let i = 0; i < 200 && st.Status === 'running'; i++) {
+        await sleep(50);
+        st = await stateOf(id);
+      }
+      expect(st.Status).not.toBe('running');
+      expect(st.Error).toContain('union filesystem daemon');
+      // The holder, started by the monitor before go, says which daemon went, in the monitor's log.
+      const log = readFileSync(join(box.root, 'data', 'containers', id, 'monitor.log'), 'utf8');
+      expect(log).toContain(`hutch-fs: the union filesystem daemon (pid ${daemon}) serving `);
+      expect((await hutch(['rm', '--root', box.root, id])).stderr).toBe('');
+    }
+    // A socket left by the killed daemon: the next run starts a new one over it.
+    const next = await runDetached('sleep 1000');
+    expect(daemons()).toHaveLength(1);
+    expect(daemons()[0]).not.toBe(daemon);
+    expect((await hutch(['rm', '-f', '--root', box.root, next])).stderr).toBe('');
+  });
+
+  it('two first runs at the same time start one daemon', async () => {
+    expect(daemons()).toEqual([]);
+    const file = join(mkdtempSync(join(tmpdir(), 'hutch-shared-')), 'trace');
+    const env = { HUTCH_TRACE: file };
+    const ids = await Promise.all([runDetached('sleep 1000', env), runDetached('sleep 1000', env)]);
+    const steps = readFileSync(file, 'utf8').split('\n');
+    expect(steps.filter((l) => l.endsWith(' shared spawn'))).toHaveLength(1);
+    expect(steps.filter((l) => l.endsWith(' fs shared session'))).toHaveLength(2);
+    expect(daemons()).toHaveLength(1);
+    for (const id of ids) expect((await hutch(['rm', '-f', '--root', box.root, id])).stderr).toBe('');
+  });
+
+  it('a foreground run starts the daemon and its holder before its flags are parsed; the daemon leaves with the run', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'hutch-shared-')), 'trace');
+    const r = await hutch(['run', '--root', box.root, '--network', 'none', IMAGE, 'cat', '/data/keep'], {
+      env: { HUTCH_TRACE: file },
+    });
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('keep');
+    const steps = readFileSync(file, 'utf8')
+      .split('\n')
+      .map((l) => l.split(' ').slice(2).join(' '));
+    expect(steps.indexOf('shared spawn')).toBeLessThan(steps.indexOf('cli parsed'));
+    // Its C holder was started before the parse too, and taken.
+    expect(steps.indexOf('preheld spawn')).toBeLessThan(steps.indexOf('cli parsed'));
+    expect(steps).toContain('preheld taken');
+    expect(steps).not.toContain('holder spawn');
+  });
+
+  it('HUTCH_FS_SHARED=0: a daemon per container, as before', async () => {
+    const id = await runDetached('sleep 1000', { HUTCH_FS_SHARED: '0' });
+    expect(daemons()).toEqual([]);
+    expect((await hutch(['rm', '-f', '--root', box.root, id])).stderr).toBe('');
+  });
+});
