@@ -69,7 +69,8 @@ static void reap(void) {
     int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     if (pid == h.helper) exit_code = code;
     if (pid != h.holder_helper || failure[0] != '\0') continue;
-    snprintf(failure, sizeof failure, "the union filesystem daemon (pid %d) ended with status %d", (int)h.holder, code);
+    snprintf(failure, sizeof failure, "the union filesystem daemon or its holder (pid %d) ended with status %d", (int)h.holder,
+             code);
     if (exit_code >= 0) continue;
     fprintf(stderr, "hutch: %s: the container's files fail with ENOTCONN; ending it\n", failure);
     kill(h.container, SIGKILL);

@@ -45,9 +45,7 @@ function alive(pid: number): boolean {
 /** Waits (at most ~10 s) until no daemon is left: no pid file, no socket, no process. */
 async function daemonGone(pids: number[] = daemons()): Promise<boolean> {
   for (let i = 0; i < 200; i++) {
-    const files = existsSync(fsd())
-      ? readdirSync(fsd()).filter((n) => !n.endsWith('.lock') && !n.endsWith('.log'))
-      : [];
+    const files = existsSync(fsd()) ? readdirSync(fsd()).filter((n) => !/\.(lock|log|log\.old)$/.test(n)) : [];
     if (files.length === 0 && !pids.some(alive)) return true;
     await sleep(50);
   }

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { encodeArgsLine, parseFsArgs } from '../../../fuse/options.js';
@@ -105,6 +105,12 @@ const LOCK_WAIT_MS = 10_000;
 async function startDaemon(place: SharedPlace, maps: Maps, onLaunched?: () => void): Promise<void> {
   trace('shared spawn');
   const ready = pipe();
+  // One log per daemon: the last one's is kept beside it (what ended it, if it crashed).
+  try {
+    renameSync(place.log, `${place.log}.old`);
+  } catch {
+    // no earlier daemon's log
+  }
   const log = openSync(place.log, 'a', 0o600);
   const env = [
     ...Object.entries(process.env)
