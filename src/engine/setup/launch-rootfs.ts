@@ -46,17 +46,27 @@ export function watchDaemon(
   void rootfs?.died.then((text) => {
     why = text;
     warn(`hutch: ${text}: the container's files fail with ENOTCONN; ending it`);
-    if (pid !== undefined) process.kill(pid, 'SIGKILL');
+    try {
+      if (pid !== undefined) process.kill(pid, 'SIGKILL');
+    } catch (error) {
+      // ESRCH: the container ended first (its files were gone): nothing left to end.
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== 'ESRCH') warn(`hutch: cannot end the container (pid ${pid}): ${code ?? String(error)}`);
+    }
   });
   return {
     hook: async (p) => {
       pid = p;
     },
-    failure: () =>
-      why === undefined
+    failure: () => {
+      // The container often ends first, its files gone, before the holder's end is read.
+      if (why === undefined && rootfs?.served?.() === false)
+        why = 'the union filesystem daemon ended while the container ran';
+      return why === undefined
         ? undefined
         : new FuseError('FUSE_DAEMON_DIED', `container ended: ${why}`, {
             hint: "see the daemon's message above (or monitor.log); the upper layer keeps everything that was synced",
-          }),
+          });
+    },
   };
 }

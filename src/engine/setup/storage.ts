@@ -1,4 +1,4 @@
-import { closeSync, existsSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { daemonArgs } from '../../../fuse/mount.js';
 import { FuseError, UsageError } from '../../errors.js';
@@ -10,6 +10,7 @@ import type { IdMapping } from '../../runtime/spec.js';
 import type { Cleanup } from '../../sys/cleanup.js';
 import { entryCommand } from '../../sys/entry-points.js';
 import { pipe } from '../../sys/pipe.js';
+import { isSameProcess, processStartTime } from '../../sys/proc.js';
 import { readReadyLine } from '../../sys/ready-line.js';
 import { type CreatedContainer, launchInUserNamespace } from '../launch/index.js';
 import { trace } from '../../sys/trace.js';
@@ -43,6 +44,11 @@ export interface ContainerRootfs {
   holder?: { pid: number; userns: string; mntns: string };
   /** Resolves with a sentence when the filesystem daemon ends, mounted, before `stop` was asked. */
   died: Promise<string>;
+  /**
+   * Whether the process serving the union still runs, read at once (/proc): at the container's
+   * exit, which races `died` (a container whose files went away often ends first).
+   */
+  served?: () => boolean;
   /**
    * Resolves once the root filesystem is there to be used (the daemon said it mounted the union),
    * rejects with FUSE_MOUNT if it cannot be: the daemon's Node start (~30-100 ms) overlaps
@@ -140,7 +146,9 @@ export async function startUnion(
     const { holder, mounted } =
       (held && (await useSharedHolder(held, conn, place.socket, fsArgs, cleanup, stopping))) ??
       (await startShared(conn, fsArgs, maps, cleanup, stopping));
-    return rootfsOf(mountpoint, holder, mounted, stopping, (pid, status) =>
+    // The daemon's pid file, written before it listens: what `served` watches.
+    const daemon = daemonPid(place.socket);
+    return rootfsOf(mountpoint, holder, mounted, stopping, daemon, (pid, status) =>
       // The holder exits 1 when the shared daemon's connection ends (docs/storage.md).
       status === 1
         ? `the union filesystem daemon ended (the container's holder, pid ${pid}, saw it go)`
@@ -163,6 +171,7 @@ export async function startUnion(
     holder,
     mounted,
     stopping,
+    holder.pid,
     (pid, status) => `the union filesystem daemon (pid ${pid}) ended with status ${status}`,
   );
 }
@@ -173,8 +182,10 @@ function rootfsOf(
   holder: CreatedContainer,
   mounted: Promise<void>,
   stopping: { now: boolean },
+  server: number | undefined,
   ended: (pid: number, status: number) => string,
 ): ContainerRootfs {
+  const start = server === undefined ? undefined : processStartTime(server);
   // Only an end nobody asked for is news (a kill -9, a crash); a never-settling promise otherwise.
   // A daemon that could not mount says so through `mounted`.
   const died = Promise.all([holder.wait(), mounted]).then(
@@ -186,7 +197,18 @@ function rootfsOf(
     holder: { pid: holder.pid, userns: `/proc/${holder.pid}/ns/user`, mntns: `/proc/${holder.pid}/ns/mnt` },
     died,
     mounted,
+    served: () => start === undefined || isSameProcess(server, start),
   };
+}
+
+/** The shared daemon's pid, from the file it writes before it listens (undefined if unreadable). */
+function daemonPid(socket: string): number | undefined {
+  try {
+    const pid = Number(readFileSync(`${socket}.pid`, 'utf8').trim());
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
