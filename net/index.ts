@@ -115,22 +115,7 @@ export async function startNetwork(mode: NetworkMode, options: StartOptions, cle
         startSlirp(mode, options.pid, options.runDir, cleanup),
         ownForwarder ? startForwarder(options.pid, options.ports, cleanup) : undefined,
       ]);
-      const { address, gateway, resolver } = slirpAddresses(mode);
-      const info: NetworkInfo = {
-        mode: mode.kind,
-        address,
-        gateway,
-        resolver,
-        ports,
-        handle: { slirp4netns: slirp, forwarder },
-        notices: [],
-      };
-      if (mode.allowHostLoopback) info.hostGateway = gateway;
-      if (mode.portHandler === 'slirp4netns') {
-        releasePorts(options.ports); // slirp4netns binds them itself: closed just before
-        await addHostForwards(slirp, mode, ports);
-      }
-      return info;
+      return slirpNetwork(mode, slirp, forwarder, options.ports);
     }
     case 'pasta': {
       const [pasta, forwarder] = await Promise.all([
@@ -188,22 +173,8 @@ export function startNetworkAhead(
   const pids = [holder.pid];
   const started = holder.ready.then(async () => {
     const slirp = await startSlirp(mode, holder.pid, options.runDir, cleanup, (pid) => pids.push(pid));
-    const { address, gateway, resolver } = slirpAddresses(mode);
-    const info: NetworkInfo = {
-      mode: mode.kind,
-      address,
-      gateway,
-      resolver,
-      ports,
-      handle: { slirp4netns: slirp, ...(ownForwarder && ports.length > 0 ? { forwarder: { pid: holder.pid } } : {}) },
-      notices: [],
-    };
-    if (mode.allowHostLoopback) info.hostGateway = gateway;
-    if (!ownForwarder) {
-      releasePorts(options.ports); // slirp4netns binds them itself: closed just before
-      await addHostForwards(slirp, mode, ports);
-    }
-    return info;
+    const forwarder = ownForwarder && ports.length > 0 ? { pid: holder.pid } : undefined;
+    return slirpNetwork(mode, slirp, forwarder, options.ports);
   });
   // Awaited by the launch when it gets there; one that failed first must not leave these unhandled.
   holder.ready.catch(() => undefined);
@@ -230,6 +201,35 @@ export function startNetworkAhead(
 }
 
 /** Stops a network's processes from another process than the one that started them. */
+/**
+ * slirp4netns's network, started: its addresses and handles; with port_handler=slirp4netns the
+ * ports are handed to slirp4netns itself (hutch's reservations closed just before).
+ */
+async function slirpNetwork(
+  mode: SlirpMode,
+  slirp: SlirpProcess,
+  forwarder: { pid: number } | undefined,
+  reserved: ReservedPort[],
+): Promise<NetworkInfo> {
+  const ports = reserved.map((p) => p.mapping);
+  const { address, gateway, resolver } = slirpAddresses(mode);
+  const info: NetworkInfo = {
+    mode: mode.kind,
+    address,
+    gateway,
+    resolver,
+    ports,
+    handle: { slirp4netns: slirp, ...(forwarder ? { forwarder } : {}) },
+    notices: [],
+  };
+  if (mode.allowHostLoopback) info.hostGateway = gateway;
+  if (mode.portHandler === 'slirp4netns') {
+    releasePorts(reserved); // slirp4netns binds them itself: closed just before
+    await addHostForwards(slirp, mode, ports);
+  }
+  return info;
+}
+
 export function stopNetwork(handle: NetworkHandle): void {
   // The forwarder's command line names native/hutch-forwarder.
   if (handle.forwarder) stopProcess(handle.forwarder.pid, 'forwarder');

@@ -288,7 +288,23 @@ async function useHolder(
   cleanup: Cleanup,
   stopping: { now: boolean },
 ): Promise<{ holder: CreatedContainer; mounted: Promise<void> } | undefined> {
-  cleanup.add('stop the pre-started union filesystem daemon', async () => {
+  const holder = await takeStarted(held, 'stop the pre-started union filesystem daemon', cleanup, stopping);
+  if (holder === undefined) return undefined;
+  sendPreheldArgs(held, fsArgs);
+  return { holder, mounted: mountedSaid(held.readyFd) };
+}
+
+/**
+ * A pre-started holder's start awaited, stopped by `cleanup` from now on (also while its start is
+ * still under way); undefined, its pipes closed, when that start failed (nothing to stop).
+ */
+async function takeStarted(
+  held: PreheldHolder,
+  what: string,
+  cleanup: Cleanup,
+  stopping: { now: boolean },
+): Promise<CreatedContainer | undefined> {
+  cleanup.add(what, async () => {
     stopping.now = true;
     const holder = await held.started.catch(() => undefined);
     if (holder !== undefined) await stopHolder(holder);
@@ -297,10 +313,8 @@ async function useHolder(
   if (holder === undefined) {
     closeSync(held.argsFd);
     closeSync(held.readyFd);
-    return undefined;
   }
-  sendPreheldArgs(held, fsArgs);
-  return { holder, mounted: mountedSaid(held.readyFd) };
+  return holder;
 }
 
 /** A holder of the shared daemon over `conn`, started now; stopped by `cleanup`. */
@@ -332,17 +346,8 @@ async function useSharedHolder(
   cleanup: Cleanup,
   stopping: { now: boolean },
 ): Promise<{ holder: CreatedContainer; mounted: Promise<void> } | undefined> {
-  cleanup.add("stop the pre-started union filesystem's holder", async () => {
-    stopping.now = true;
-    const holder = await held.started.catch(() => undefined);
-    if (holder !== undefined) await stopHolder(holder);
-  });
-  const holder = await held.started.catch(() => undefined);
-  if (holder === undefined) {
-    closeSync(held.argsFd);
-    closeSync(held.readyFd);
-    return undefined;
-  }
+  const holder = await takeStarted(held, "stop the pre-started union filesystem's holder", cleanup, stopping);
+  if (holder === undefined) return undefined;
   if (!sendHolderLine(held, socket, holderArgs(fsArgs), fsArgs)) {
     closeSync(held.readyFd);
     await stopHolder(holder);
