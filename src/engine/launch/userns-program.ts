@@ -63,7 +63,8 @@ function programUser(program: UsernsProgram): Pick<NonNullable<Spec['process']>,
   };
 }
 
-function envList(env: NodeJS.ProcessEnv): string[] {
+/** `env` as execve's KEY=VALUE list, unset entries left out. */
+export function envList(env: NodeJS.ProcessEnv): string[] {
   return Object.entries(env)
     .filter(([, v]) => v !== undefined)
     .map(([k, v]) => `${k}=${v}`);

@@ -7,7 +7,7 @@ import { pipe } from '../../sys/pipe.js';
 import { trace } from '../../sys/trace.js';
 import { chooseMaps } from '../../userns/idmap.js';
 import { readSubid } from '../../userns/subid.js';
-import { type CreatedContainer, launchInUserNamespace } from '../launch/index.js';
+import { type CreatedContainer, envList, launchInUserNamespace } from '../launch/index.js';
 import { hutchPaths } from '../../paths.js';
 import { connectShared, holderPath, sharedPlace, type SharedPlace } from './shared-union.js';
 
@@ -89,15 +89,7 @@ export function preholdUnion(
     return daemonLaunched; // no maps to guess (an unreadable /etc/subuid): the run says why
   }
   trace('preheld spawn');
-  const env = shared
-    ? []
-    : [
-        ...Object.entries(process.env)
-          .filter(([, v]) => v !== undefined)
-          .map(([k, v]) => `${k}=${v}`),
-        'HUTCH_FS_READY_FD=1',
-        'HUTCH_FS_ARGS_FD=0',
-      ];
+  const env = shared ? [] : [...envList(process.env), 'HUTCH_FS_READY_FD=1', 'HUTCH_FS_ARGS_FD=0'];
   const program = shared ? [holderPath()!, '-'] : [process.execPath, ...entryCommand('fuseDaemon')];
   // stderrLater (the monitor, before go): its stderr is a pipe to the CLI, which ends with the
   // CLI; the holder (its helper too) writes nowhere until the args line names its log.

@@ -12,7 +12,7 @@ import { readReadyLine } from '../../sys/ready-line.js';
 import { connectSeqpacket, sendMessage, SUN_PATH_MAX } from '../../sys/seqpacket.js';
 import { trace } from '../../sys/trace.js';
 import { tryLock } from '../../sys/trylock.js';
-import { type CreatedContainer, launchInUserNamespace } from '../launch/index.js';
+import { type CreatedContainer, envList, launchInUserNamespace } from '../launch/index.js';
 
 /**
  * The union through the shared daemon (issue 17; docs/storage.md, "The union's daemon"): one
@@ -112,13 +112,13 @@ async function startDaemon(place: SharedPlace, maps: Maps, onLaunched?: () => vo
     // no earlier daemon's log
   }
   const log = openSync(place.log, 'a', 0o600);
+  // Not the run's own HUTCH_FS_* settings nor its fault point: only the page drop's pass on.
+  const kept = new Set(['HUTCH_FS_IDLE_MS', 'HUTCH_FS_PAGES']);
+  const inherited = Object.fromEntries(
+    Object.entries(process.env).filter(([k]) => kept.has(k) || (!k.startsWith('HUTCH_FS_') && k !== 'HUTCH_FAULT')),
+  );
   const env = [
-    ...Object.entries(process.env)
-      .filter(([k, v]) => v !== undefined && !k.startsWith('HUTCH_FS_') && k !== 'HUTCH_FAULT')
-      .map(([k, v]) => `${k}=${v}`),
-    ...['HUTCH_FS_IDLE_MS', 'HUTCH_FS_PAGES'].flatMap((k) =>
-      process.env[k] === undefined ? [] : [`${k}=${process.env[k]}`],
-    ),
+    ...envList(inherited),
     'HUTCH_FS_READY_FD=1',
     `HUTCH_FS_SHARED_SOCKET=${place.socket}`,
     `HUTCH_FS_SHARED_LOCK=${place.lock}`,

@@ -12,7 +12,7 @@ import { entryCommand } from '../../sys/entry-points.js';
 import { pipe } from '../../sys/pipe.js';
 import { isSameProcess, processStartTime } from '../../sys/proc.js';
 import { readReadyLine } from '../../sys/ready-line.js';
-import { type CreatedContainer, launchInUserNamespace } from '../launch/index.js';
+import { type CreatedContainer, envList, launchInUserNamespace } from '../launch/index.js';
 import { trace } from '../../sys/trace.js';
 import {
   dropPreheld,
@@ -250,12 +250,7 @@ async function startHolder(
 ): Promise<{ holder: CreatedContainer; mounted: Promise<void> }> {
   trace('holder spawn');
   const ready = pipe();
-  const env = [
-    ...Object.entries(process.env)
-      .filter(([, v]) => v !== undefined)
-      .map(([k, v]) => `${k}=${v}`),
-    'HUTCH_FS_READY_FD=1',
-  ];
+  const env = [...envList(process.env), 'HUTCH_FS_READY_FD=1'];
   let holder: CreatedContainer;
   try {
     holder = await launchInUserNamespace(
