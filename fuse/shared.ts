@@ -1,6 +1,6 @@
-import { closeSync, openSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { describeCause } from '../src/errors.js';
-import { libcFunction } from '../src/sys/libc.js';
+import { lockWaiting } from '../src/sys/trylock.js';
 import { trace } from '../src/sys/trace.js';
 import { attachSession, type AttachedSession } from './libfuse.js';
 import { openLowerTree, type LowerTree } from './lookup.js';
@@ -26,8 +26,6 @@ import { idShift, prepareWork, sessionOptions } from './daemon.js';
  * connection are gone the daemon unlinks its socket and exits, under the lock clients take to
  * connect or start one (src/engine/setup/shared-union.ts), so none connects to a daemon leaving.
  */
-const flock = libcFunction('int flock(int fd, int operation)');
-const LOCK_EX = 2;
 const ENODEV = 19;
 const EINTR = 4;
 const EAGAIN = 11;
@@ -250,18 +248,17 @@ class SharedLoop {
    * released, so the next client starts a new daemon.
    */
   private leave(): boolean {
-    let lock: number;
+    let lock: number | undefined;
     try {
-      lock = openSync(this.lockPath, 'a');
+      lock = lockWaiting(this.lockPath);
     } catch {
       // The runtime folder is gone (hutch system reset): nobody can connect any more.
-      closeSync(this.listener);
-      return true;
     }
     try {
-      flock(lock, LOCK_EX);
-      this.accept();
-      if (this.pending.size > 0) return false;
+      if (lock !== undefined) {
+        this.accept();
+        if (this.pending.size > 0) return false;
+      }
       for (const file of [this.socketPath, `${this.socketPath}.pid`])
         try {
           unlinkSync(file);
@@ -272,7 +269,7 @@ class SharedLoop {
       trace('fs shared exit');
       return true;
     } finally {
-      closeSync(lock); // releases the lock
+      if (lock !== undefined) closeSync(lock); // releases the lock
     }
   }
 }

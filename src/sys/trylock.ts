@@ -1,5 +1,5 @@
 import { closeSync, openSync, readFileSync, statSync } from 'node:fs';
-import { libcFunction } from './libc.js';
+import { check, libcFunction } from './libc.js';
 
 const flock = libcFunction('int flock(int fd, int operation)');
 const LOCK_EX = 2;
@@ -12,6 +12,25 @@ const LOCK_NB = 4;
  */
 export function tryLock(path: string): number | undefined {
   return lockOrClose(openSync(path, 'a'));
+}
+
+/**
+ * Takes an exclusive flock on `path` (created if missing), waiting as long as it is held: for a
+ * process with no event loop to keep responsive (the shared union daemon as it leaves). Returns
+ * the fd that holds it; throws when the file cannot be opened or locked.
+ */
+export function lockWaiting(path: string): number {
+  const fd = openSync(path, 'a');
+  for (;;) {
+    if (flock(fd, LOCK_EX) === 0) return fd;
+    try {
+      check('flock', -1, path);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EINTR') continue;
+      closeSync(fd);
+      throw error;
+    }
+  }
 }
 
 /**
