@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { closeSync, mkdirSync, openSync, renameSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { encodeArgsLine, parseFsArgs } from '../../../fuse/options.js';
@@ -32,18 +32,34 @@ export interface SharedPlace {
   log: string;
 }
 
-/** The shared daemon's place under RUN (the user's runtime folder), or undefined when the socket's path would be too long. */
-export function sharedPlace(run: string, maps: Maps): SharedPlace | undefined {
+/**
+ * The shared daemon's place under RUN (the user's runtime folder), or undefined when the socket's
+ * path would be too long. `cgroups` is the starting process's /proc/self/cgroup: the daemon stays
+ * in the cgroups of the run that starts it, so runs in other cgroups get a daemon of their own.
+ * Otherwise the end of one Slurm job (its cgroup killed whole) or of one login session would
+ * take the daemon, and with it the containers of another job or session.
+ */
+export function sharedPlace(run: string, maps: Maps, cgroups = ownCgroups()): SharedPlace | undefined {
   const key = (m: IdMapping[]): string => m.map((r) => `${r.containerID}:${r.hostID}:${r.size}`).join(',');
   // The build counts too: a daemon of an older hutch (upgraded meanwhile) is not joined.
+  const build = [process.execPath, ...entryCommand('fuseDaemon')];
   const name = createHash('sha256')
-    .update([key(maps.uidMappings), key(maps.gidMappings), process.execPath, ...entryCommand('fuseDaemon')].join('\n'))
+    .update([key(maps.uidMappings), key(maps.gidMappings), ...build, cgroups].join('\n'))
     .digest('hex')
     .slice(0, 16);
   const dir = join(run, 'fsd');
   const socket = join(dir, name);
   if (Buffer.byteLength(socket) >= SUN_PATH_MAX) return undefined;
   return { socket, lock: `${socket}.lock`, log: `${socket}.log` };
+}
+
+/** This process's cgroups, one line per hierarchy ('' where /proc says nothing). */
+function ownCgroups(): string {
+  try {
+    return readFileSync('/proc/self/cgroup', 'utf8');
+  } catch {
+    return '';
+  }
 }
 
 /** The holder program, when built (without it, and without the daemon's library, a daemon per container). */
