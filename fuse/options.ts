@@ -71,6 +71,12 @@ export function encodeArgsLine(line: ArgsLine): string {
   return JSON.stringify(line) + '\n';
 }
 
+/**
+ * The shared daemon's other first message (fuse/shared.ts; never an args line, which is JSON):
+ * leave as soon as no session is served, without lingering (hutch system reset).
+ */
+export const LEAVE_MESSAGE = 'leave\n';
+
 /** The arguments of an encodeArgsLine line; a FS_USAGE error when it is not one. */
 export function decodeArgsLine(text: string): ArgsLine {
   let value: Partial<ArgsLine> | undefined;
