@@ -40,11 +40,13 @@ chown -R "$user:$user" "$work"
 h="env ${HUTCH_FS_PAGES:+HUTCH_FS_PAGES=$HUTCH_FS_PAGES }${HUTCH_FS_IDLE_MS:+HUTCH_FS_IDLE_MS=$HUTCH_FS_IDLE_MS }"
 H="${h}HUTCH_FS_LINGER=0 node $repo/bin/hutch --root $work/state"
 HW="${h}HUTCH_FS_LINGER=600 node $repo/bin/hutch --root $work/state"
+# A process that runs (a zombie waits for a slow init to reap it: it is gone).
+live() { grep -q '^State:[[:space:]]*[^Z]' "/proc/$1/status" 2>/dev/null; }
 # The union daemon of the store, if one runs (its pid file; one user and id mapping here).
 daemon_pid() {
   local f pid
   for f in "$work"/state/run/fsd/*.pid; do
-    pid=$(cat "$f" 2>/dev/null) && [ "$pid" -gt 1 ] 2>/dev/null && [ -d "/proc/$pid" ] && { echo "$pid"; return; }
+    pid=$(cat "$f" 2>/dev/null) && [ "$pid" -gt 1 ] 2>/dev/null && live "$pid" && { echo "$pid"; return; }
   done
 }
 # Ends a warm daemon before cold rows (a cold run would be served by it: one socket for both).
@@ -53,7 +55,7 @@ end_daemon() {
   pid=$(daemon_pid) || true
   [ -n "$pid" ] || return 0
   kill -TERM "$pid" 2>/dev/null || true
-  while [ -d "/proc/$pid" ] && [ $i -lt 200 ]; do sleep 0.01; i=$((i + 1)); done
+  while live "$pid" && [ $i -lt 200 ]; do sleep 0.01; i=$((i + 1)); done
 }
 podman_init
 P=$podman

@@ -21,7 +21,7 @@ cleanup() {
     # Only the user's union daemon: a pid file left by a killed one may name a reused pid.
     pid=$(cat "$pidfile" 2>/dev/null) && [ "$pid" -gt 1 ] 2>/dev/null \
       && [ "$(stat -c %u "/proc/$pid" 2>/dev/null)" = "$(id -u "$user")" ] \
-      && tr '\0' ' ' < "/proc/$pid/cmdline" | grep -q 'daemon-main\|fuseDaemon\|fuse' \
+      && tr '\0' ' ' < "/proc/$pid/cmdline" | grep -q fuseDaemon \
       && kill -TERM "$pid" 2>/dev/null || true
   done
   [ -z "$fresh_store" ] || runuser -u "$user" -- env -i HOME="$home" PATH=/usr/local/bin:/usr/bin:/bin node "$code/bin/hutch" system reset -f >/dev/null 2>&1 || true
