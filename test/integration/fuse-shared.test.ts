@@ -173,7 +173,8 @@ describe('two containers of the same user and maps', () => {
 });
 
 describe('the linger after the last container (HUTCH_FS_LINGER)', () => {
-  const LINGER = { HUTCH_FS_LINGER: '2' };
+  // Long enough for the next run's CLI to connect on a loaded machine, short enough for daemonGone's ~10 s.
+  const LINGER = { HUTCH_FS_LINGER: '4' };
 
   /** What the daemon has open or sits in under `root`'s store: nothing while it lingers. */
   function heldUnder(pid: number, root: string): string[] {
@@ -189,7 +190,8 @@ describe('the linger after the last container (HUTCH_FS_LINGER)', () => {
 
   it('stays after its last container holding nothing of it, serves the next run, then leaves with its files', async () => {
     // A container killed with a file open (its layer's file, its upper directory the daemon's cwd).
-    const id = await runDetached('exec 3</data/keep; echo up > /tmp/up; sleep 1000', LINGER);
+    const trace = join(mkdtempSync(join(tmpdir(), 'hutch-shared-')), 'trace');
+    const id = await runDetached('exec 3</data/keep; echo up > /tmp/up; sleep 1000', { ...LINGER, HUTCH_TRACE: trace });
     for (let i = 0; i < 100 && (await exec(id, 'cat /tmp/up 2>/dev/null')) !== 'up'; i++) await sleep(50);
     const [daemon] = daemons();
     expect(daemon).toBeGreaterThan(1);
@@ -216,19 +218,25 @@ describe('the linger after the last container (HUTCH_FS_LINGER)', () => {
     expect(daemons()).toEqual([daemon]);
     // Then it leaves on its own, its socket and pid file gone (daemonGone: bounded, ~10 s).
     expect(await daemonGone([daemon!])).toBe(true);
+    // It waited twice (after each last container), then left (its steps, in the first run's trace).
+    const steps = readFileSync(trace, 'utf8')
+      .split('\n')
+      .map((l) => l.split(' ').slice(2).join(' '))
+      .filter((l) => l.startsWith('fs shared'));
+    expect(steps.filter((l) => l === 'fs shared linger')).toHaveLength(2);
+    expect(steps.at(-1)).toBe('fs shared exit');
   });
 
-  it('HUTCH_FS_LINGER=0: the daemon leaves with its last container', async () => {
-    const id = await runDetached('sleep 1000', { HUTCH_FS_LINGER: '0' });
+  it('HUTCH_FS_LINGER=0: the daemon leaves with its last container, never lingering', async () => {
+    // The daemon traces into the file of the run that started it: no linger step before its exit.
+    const file = join(mkdtempSync(join(tmpdir(), 'hutch-shared-')), 'trace');
+    const id = await runDetached('sleep 1000', { HUTCH_FS_LINGER: '0', HUTCH_TRACE: file });
     const [daemon] = daemons();
     expect((await hutch(['rm', '-f', '--root', box.root, id])).stderr).toBe('');
-    // Gone well before a linger's end: the wait is shorter than the 2 s the test above lingers.
-    let gone = false;
-    for (let i = 0; i < 30 && !gone; i++) {
-      await sleep(50);
-      gone = !alive(daemon!) && daemons().length === 0;
-    }
-    expect(gone).toBe(true);
+    expect(await daemonGone([daemon!])).toBe(true);
+    const steps = readFileSync(file, 'utf8');
+    expect(steps).toMatch(/ fs shared exit$/m);
+    expect(steps).not.toMatch(/ fs shared linger$/m);
   });
 
   it('rmi while it lingers removes the image; system reset ends it before the store goes', async () => {
