@@ -6,7 +6,7 @@ import { trace } from '../src/sys/trace.js';
 import { attachSession, type AttachedSession } from './libfuse.js';
 import { openLowerTree, type LowerTree } from './lookup.js';
 import { unionHandlers } from './ops.js';
-import { decodeArgsLine, LEAVE_MESSAGE, parseFsArgs, type FsOptions } from './options.js';
+import { decodeArgsLine, LEAVE_MESSAGE, lingerSetting, parseFsArgs, type FsOptions } from './options.js';
 import { pageDropSettings, pagesLibraryPath, serveCalls, startPageDrops, type ServeCalls } from './pages.js';
 import { Union } from './union.js';
 import { idShift, prepareWork, sessionOptions } from './daemon.js';
@@ -33,24 +33,6 @@ import { idShift, prepareWork, sessionOptions } from './daemon.js';
 const ENODEV = 19;
 const EINTR = 4;
 const EAGAIN = 11;
-
-/**
- * How long the daemon stays after its last session by default: a run after it (the next command
- * typed, a script's next `run`) finds it warm and skips its Node start (~150 ms of wall time and
- * ~0.2 s of CPU per run, docs/startup.md); idle, it costs only its resident memory, its start-up
- * pages given back by the idle drop (docs/fuse.md, "Memory"). A minute covers the gap between
- * commands typed by hand and every loop of runs; rootless podman keeps its pause process for ever.
- */
-export const DEFAULT_LINGER_S = 60;
-
-/** HUTCH_FS_LINGER: whole seconds (0: leave with the last session); unset or empty: DEFAULT_LINGER_S. */
-export function lingerSetting(env: NodeJS.ProcessEnv, warn: (line: string) => void): number {
-  const raw = env.HUTCH_FS_LINGER ?? '';
-  if (raw === '') return DEFAULT_LINGER_S;
-  if (/^\d{1,7}$/.test(raw)) return Number(raw);
-  warn(`HUTCH_FS_LINGER=${raw} is not a count of seconds: the daemon lingers ${DEFAULT_LINGER_S} s`);
-  return DEFAULT_LINGER_S;
-}
 
 /** A connection that has not handed over its fd yet. */
 interface Pending {

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { encodeArgsLine, LEAVE_MESSAGE, parseFsArgs } from '../../../fuse/options.js';
+import { encodeArgsLine, LEAVE_MESSAGE, lingerSetting, parseFsArgs } from '../../../fuse/options.js';
 import { FuseError } from '../../errors.js';
 import type { IdMapping } from '../../runtime/spec.js';
 import { entryCommand } from '../../sys/entry-points.js';
@@ -114,8 +114,9 @@ async function startDaemon(place: SharedPlace, maps: Maps, onLaunched?: () => vo
     // no earlier daemon's log
   }
   const log = openSync(place.log, 'a', 0o600);
-  // Not the run's own HUTCH_FS_* settings nor its fault point: only the page drop's and the linger pass on.
-  const kept = new Set(['HUTCH_FS_IDLE_MS', 'HUTCH_FS_PAGES', 'HUTCH_FS_LINGER']);
+  // Not the run's own HUTCH_FS_* settings nor its fault point: only the page drop's pass on.
+  const kept = new Set(['HUTCH_FS_IDLE_MS', 'HUTCH_FS_PAGES']);
+  const linger = lingerSetting(process.env, (line) => void process.stderr.write(`hutch: warning: ${line}\n`));
   const inherited = Object.fromEntries(
     Object.entries(process.env).filter(([k]) => kept.has(k) || (!k.startsWith('HUTCH_FS_') && k !== 'HUTCH_FAULT')),
   );
@@ -124,6 +125,7 @@ async function startDaemon(place: SharedPlace, maps: Maps, onLaunched?: () => vo
     'HUTCH_FS_READY_FD=1',
     `HUTCH_FS_SHARED_SOCKET=${place.socket}`,
     `HUTCH_FS_SHARED_LOCK=${place.lock}`,
+    `HUTCH_FS_LINGER=${linger}`,
   ];
   let daemon: CreatedContainer;
   try {
