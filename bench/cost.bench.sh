@@ -13,6 +13,10 @@
 #    the mount points in it, so only hutch runs there);
 #  - the first HTTP answer through the published port after `run -d`;
 #  - podman run -d + rm with --runtime hutch-runtime against runc.
+# hutch's union daemon lingers after its last container (HUTCH_FS_LINGER, docs/fuse.md): every row
+# runs it cold (HUTCH_FS_LINGER=0: each run starts it, as after a pause), and the image run and
+# first answer also warm (a daemon already running: the run after another, as podman's rows are
+# with its pause process kept), the daemon's own CPU for the run added to the warm CPU row.
 # Run as root (npm run bench -- cost); RUNS (default 7) runs each, COUNT (default 20) containers;
 # memory is read SETTLE (default 3) seconds after the first answers: an idle container, past the
 # union daemon's idle page drop (1-2 s after its last request; docs/fuse.md, "Memory").
@@ -33,12 +37,31 @@ tar -C "$rootfs" -cf "$work/rootfs.tar" .
 cc -O2 -o "$work/reap" "$repo/bench/cost-reap.c"
 chown -R "$user:$user" "$work"
 # The FUSE daemon's page drop (docs/fuse.md, "Memory") passes through as_user's clean environment, for A/B.
-h="env ${HUTCH_FS_PAGES:+HUTCH_FS_PAGES=$HUTCH_FS_PAGES }${HUTCH_FS_IDLE_MS:+HUTCH_FS_IDLE_MS=$HUTCH_FS_IDLE_MS }node $repo/bin/hutch"
-H="$h --root $work/state"
+h="env ${HUTCH_FS_PAGES:+HUTCH_FS_PAGES=$HUTCH_FS_PAGES }${HUTCH_FS_IDLE_MS:+HUTCH_FS_IDLE_MS=$HUTCH_FS_IDLE_MS }"
+H="${h}HUTCH_FS_LINGER=0 node $repo/bin/hutch --root $work/state"
+HW="${h}HUTCH_FS_LINGER=600 node $repo/bin/hutch --root $work/state"
+# A process that runs (a zombie waits for a slow init to reap it: it is gone).
+live() { grep -q '^State:[[:space:]]*[^Z]' "/proc/$1/status" 2>/dev/null; }
+# The union daemon of the store, if one runs (its pid file; one user and id mapping here).
+daemon_pid() {
+  local f pid
+  for f in "$work"/state/run/fsd/*.pid; do
+    pid=$(cat "$f" 2>/dev/null) && [ "$pid" -gt 1 ] 2>/dev/null && live "$pid" && { echo "$pid"; return; }
+  done
+}
+# Ends a warm daemon before cold rows (a cold run would be served by it: one socket for both).
+end_daemon() {
+  local pid i=0
+  pid=$(daemon_pid) || true
+  [ -n "$pid" ] || return 0
+  kill -TERM "$pid" 2>/dev/null || true
+  while live "$pid" && [ $i -lt 200 ]; do sleep 0.01; i=$((i + 1)); done
+}
 podman_init
 P=$podman
 cleanup() {
   as_user bash -c "cd /tmp && $H rm -f \$($H ps -aq)" >/dev/null 2>&1 || true
+  end_daemon
   podman_cleanup
   rm -rf "$work"
 }
@@ -71,16 +94,19 @@ answer() { # port: waits for the first HTTP answer (at most ~20 s)
 declare -A first firsts mem memlist cpu wall
 
 # 1. One detached container with a published port: first answer (RUNS times), memory (the last).
-detached() { # name "run command prefix" "rm command"
-  local name=$1 run=$2 rm=$3 p t0 list=()
+detached() { # name "run command prefix" "rm command" [warm: a run first, no memory read]
+  local name=$1 run=$2 rm=$3 warm=${4:-} p t0 list=()
   for _ in $(seq "$runs"); do
+    [ -z "$warm" ] || asu "$run --rm --network none $image true" >/dev/null 2>&1
     p=$(port)
     t0=$(date +%s%N)
     hold "$run -d --name cost1 -p 127.0.0.1:$p:80 $image httpd -f -p 80 -h /www" || { echo "$name: $(head -1 "$work/err")" >&2; unhold; return 0; }
     answer "$p" || echo "$name: no answer on port $p" >&2
     list+=($(( ($(date +%s%N) - t0) / 1000000 )))
-    sleep "$settle" # let the daemons settle to their idle size
-    mem[$name]=$(memory)
+    if [ -z "$warm" ]; then
+      sleep "$settle" # let the daemons settle to their idle size
+      mem[$name]=$(memory)
+    fi
     asu "$rm cost1" >/dev/null 2>&1
     unhold
   done
@@ -88,6 +114,8 @@ detached() { # name "run command prefix" "rm command"
   firsts[$name]=${list[*]}
 }
 detached hutch "$H run" "$H rm -f"
+detached hutch-warm "$HW run" "$HW rm -f" warm
+end_daemon
 detached podman "$P run" "$P rm -f -t 0"
 
 # 2. CPU seconds of every process of one run, through the subreaper.
@@ -100,6 +128,24 @@ cpurun() { # name command
   cpu[$1]=$(printf '%s\n' "${list[@]}" | median)
 }
 cpurun hutch-image "$H run --rm $image true"
+# Warm: the daemon is not the subreaper's; its CPU ticks over the run are added.
+ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
+cpuwarm() { # name command
+  local list=() line d before after hz
+  hz=$(getconf CLK_TCK)
+  for _ in $(seq "$runs"); do
+    asu "$HW run --rm --network none $image true" >/dev/null 2>&1
+    d=$(daemon_pid) || true
+    [ -n "$d" ] || { echo "$1: no daemon lingers" >&2; return 0; }
+    before=$(ticks "$d")
+    line=$(as_user bash -c "cd /tmp && $work/reap $2 3>&2 2>/dev/null >/dev/null" 2>&1 | tail -1)
+    after=$(ticks "$d")
+    list+=("$(awk -v t=$((after - before)) -v hz="$hz" '{printf "%.3f", $1 + $2 + t / hz}' <<<"$line")")
+  done
+  cpu[$1]=$(printf '%s\n' "${list[@]}" | median)
+}
+cpuwarm hutch-image-warm "$HW run --rm $image true"
+end_daemon
 cpurun podman-image "$P run --rm $image true"
 cpurun hutch-rootfs "$H run --rm --rootfs $rootfs true"
 cpurun podman-rootfs "$P run --rm --rootfs $rootfs true"
@@ -121,8 +167,10 @@ asu "hyperfine -N -i --style basic --warmup 1 --runs $runs --export-json $work/w
   -n runc 'runc --root $work/runc run -b $work/bundle cost-runc' \
   -n node-startup 'node -e 0' \
   -n podman-runc-d-rm 'sh -c \"$P rm -f -t 0 \\\$($P run -d --network none --rootfs $rootfs sleep 1000)\"' \
-  -n podman-hutch-runtime-d-rm 'sh -c \"$P rm -f -t 0 \\\$($P --runtime $repo/bin/hutch-runtime run -d --network none --rootfs $rootfs sleep 1000)\"'" >/dev/null 2>"$work/hyperfine.err" ||
+  -n podman-hutch-runtime-d-rm 'sh -c \"$P rm -f -t 0 \\\$($P --runtime $repo/bin/hutch-runtime run -d --network none --rootfs $rootfs sleep 1000)\"' \
+  -n hutch-image-warm '$HW run --rm $image true'" >/dev/null 2>"$work/hyperfine.err" ||
   { echo "hyperfine: $(tail -3 "$work/hyperfine.err")" >&2; }
+end_daemon # the warm rows' daemon (hyperfine runs them last)
 while read -r name value; do wall[$name]=$value; done < <(node -e '
 for (const r of JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).results) console.log(r.command, r.median.toFixed(3));' "$work/wall.json" 2>/dev/null)
 
@@ -163,18 +211,21 @@ row "resident memory, one run -d -p, PSS MiB" "$(mib "${mem[hutch]:-}" pss)" "$(
 row "resident memory, one run -d -p, RSS MiB" "$(mib "${mem[hutch]:-}" rss)" "$(mib "${mem[podman]:-}" rss)"
 row "resident memory, $count x run -d -p, PSS MiB each" "$(mib "${memlist[hutch]:-}" pss "$count")" "$(mib "${memlist[podman]:-}" pss "$count")"
 row "resident memory, $count x run -d -p, RSS MiB each" "$(mib "${memlist[hutch]:-}" rss "$count")" "$(mib "${memlist[podman]:-}" rss "$count")"
-row "CPU s, run --rm IMAGE true" "${cpu[hutch-image]}" "${cpu[podman-image]}"
+row "CPU s, run --rm IMAGE true (daemon cold)" "${cpu[hutch-image]}" "${cpu[podman-image]}"
+row "CPU s, run --rm IMAGE true (daemon warm)" "${cpu[hutch-image-warm]:--}" "${cpu[podman-image]}"
 row "CPU s, run --rm --rootfs DIR true" "${cpu[hutch-rootfs]}" "${cpu[podman-rootfs]}"
 row "CPU s, run --rm --rootfs BARE true (layer)" "${cpu[hutch-rootfs-bare]}" "-"
-row "wall s, run --rm IMAGE true" "${wall[hutch-image]:--}" "${wall[podman-image]:--}"
+row "wall s, run --rm IMAGE true (daemon cold)" "${wall[hutch-image]:--}" "${wall[podman-image]:--}"
+row "wall s, run --rm IMAGE true (daemon warm)" "${wall[hutch-image-warm]:--}" "${wall[podman-image]:--}"
 row "wall s, run --rm --rootfs DIR true" "${wall[hutch-rootfs]:--}" "${wall[podman-rootfs]:--}"
 row "wall s, run --rm --rootfs BARE true (layer)" "${wall[hutch-rootfs-bare]:--}" "-"
-row "wall s, first answer after run -d -p" "$(awk -v m="${first[hutch]:--}" 'BEGIN{print (m=="-")?m:m/1000}')" "$(awk -v m="${first[podman]:--}" 'BEGIN{print (m=="-")?m:m/1000}')"
+row "wall s, first answer after run -d -p (cold)" "$(awk -v m="${first[hutch]:--}" 'BEGIN{print (m=="-")?m:m/1000}')" "$(awk -v m="${first[podman]:--}" 'BEGIN{print (m=="-")?m:m/1000}')"
+row "wall s, first answer after run -d -p (warm)" "$(awk -v m="${first[hutch-warm]:--}" 'BEGIN{print (m=="-")?m:m/1000}')" "$(awk -v m="${first[podman]:--}" 'BEGIN{print (m=="-")?m:m/1000}')"
 row "wall s, $count x run -d -p until all answer" "${wall[hutch-start]:--}" "${wall[podman-start]:--}"
 row "wall s, rm -f of $count" "${wall[hutch-rm]:--}" "${wall[podman-rm]:--}"
 printf '%-44s %10s %10s %7s\n' "wall s, podman run -d + rm: hutch-runtime/runc" "${wall[podman-hutch-runtime-d-rm]:--}" "${wall[podman-runc-d-rm]:--}" "$(ratio "${wall[podman-hutch-runtime-d-rm]:--}" "${wall[podman-runc-d-rm]:--}")"
 echo "floors: runc run --rootless alone ${wall[runc]:--} s (hutch --rootfs / runc $(ratio "${wall[hutch-rootfs]:--}" "${wall[runc]:--}")x, on BARE $(ratio "${wall[hutch-rootfs-bare]:--}" "${wall[runc]:--}")x); node -e 0 ${wall[node-startup]:--} s"
-echo "first answers (ms): hutch ${firsts[hutch]:-}; podman ${firsts[podman]:-}"
+echo "first answers (ms): hutch cold ${firsts[hutch]:-}; hutch warm ${firsts[hutch-warm]:-}; podman ${firsts[podman]:-}"
 echo "processes of one hutch container (PSS MiB, of it Pss_Anon and Pss_File): $(procs "${mem[hutch]:-}")"
 echo "processes of one podman container (PSS MiB, of it Pss_Anon and Pss_File): $(procs "${mem[podman]:-}")"
 echo "processes of $count hutch containers (PSS MiB each): $(procs "${memlist[hutch]:-}")"

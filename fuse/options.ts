@@ -71,6 +71,12 @@ export function encodeArgsLine(line: ArgsLine): string {
   return JSON.stringify(line) + '\n';
 }
 
+/**
+ * The shared daemon's other first message (fuse/shared.ts; never an args line, which is JSON):
+ * leave as soon as no session is served, without lingering (hutch system reset).
+ */
+export const LEAVE_MESSAGE = 'leave\n';
+
 /** The arguments of an encodeArgsLine line; a FS_USAGE error when it is not one. */
 export function decodeArgsLine(text: string): ArgsLine {
   let value: Partial<ArgsLine> | undefined;
@@ -157,4 +163,26 @@ export function parseFsArgs(argv: string[], cwd: string): FsOptions {
     timeout: kv.has('timeout') ? Number(kv.get('timeout')) : 86400,
     ignored: [...kv.keys()].filter((k) => !known.has(k)),
   };
+}
+
+/**
+ * How long the shared daemon (fuse/shared.ts) stays after its last session by default: a run
+ * after it (the next command typed, a script's next `run`) finds it warm and skips its Node start
+ * (~0.14 s of wall time and ~0.15-0.2 s of CPU per run, docs/cost.md); idle, it costs only its resident memory, its start-up
+ * pages given back by the idle drop (docs/fuse.md, "Memory"). A minute covers the gap between
+ * commands typed by hand and every loop of runs; rootless podman keeps its pause process for ever.
+ */
+export const DEFAULT_LINGER_S = 60;
+
+/**
+ * HUTCH_FS_LINGER: whole seconds (0: leave with the last session); unset or empty:
+ * DEFAULT_LINGER_S. Read by the run that starts the daemon (its warning on that run's stderr),
+ * which passes the value on.
+ */
+export function lingerSetting(env: NodeJS.ProcessEnv, warn: (line: string) => void): number {
+  const raw = env.HUTCH_FS_LINGER ?? '';
+  if (raw === '') return DEFAULT_LINGER_S;
+  if (/^\d{1,7}$/.test(raw)) return Number(raw);
+  warn(`HUTCH_FS_LINGER=${raw} is not a count of seconds: the daemon lingers ${DEFAULT_LINGER_S} s`);
+  return DEFAULT_LINGER_S;
 }

@@ -1,11 +1,12 @@
 import { closeSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { describeCause } from '../src/errors.js';
 import { lockWaiting } from '../src/sys/trylock.js';
+import { oneShotTimer, type OneShotTimer } from '../src/sys/timerfd.js';
 import { trace } from '../src/sys/trace.js';
 import { attachSession, type AttachedSession } from './libfuse.js';
 import { openLowerTree, type LowerTree } from './lookup.js';
 import { unionHandlers } from './ops.js';
-import { decodeArgsLine, parseFsArgs, type FsOptions } from './options.js';
+import { decodeArgsLine, LEAVE_MESSAGE, lingerSetting, parseFsArgs, type FsOptions } from './options.js';
 import { pageDropSettings, pagesLibraryPath, serveCalls, startPageDrops, type ServeCalls } from './pages.js';
 import { Union } from './union.js';
 import { idShift, prepareWork, sessionOptions } from './daemon.js';
@@ -23,8 +24,11 @@ import { idShift, prepareWork, sessionOptions } from './daemon.js';
  * One thread, one loop: hutch_fs_next (native/fs-serve.c) polls the listener, the connections
  * and the sessions' fds and reads the next request. A session whose fd reports ENODEV (its mount
  * is gone: the container's mount namespaces ended) is destroyed. When the last session and
- * connection are gone the daemon unlinks its socket and exits, under the lock clients take to
- * connect or start one (src/engine/setup/shared-union.ts), so none connects to a daemon leaving.
+ * connection are gone the daemon lingers (HUTCH_FS_LINGER seconds, a timerfd in the poll set;
+ * a new connection cancels it), holding nothing of a container, then unlinks its socket and
+ * exits, under the lock clients take to connect or start one (src/engine/setup/shared-union.ts),
+ * so none connects to a daemon leaving. A connection whose first message is LEAVE (hutch system
+ * reset, endSharedDaemons) makes it leave as soon as it serves no session, without lingering.
  */
 const ENODEV = 19;
 const EINTR = 4;
@@ -40,6 +44,7 @@ interface Pending {
 interface Live {
   conn: number;
   session: AttachedSession;
+  union: Union;
   upper: string;
   lowerKey: string;
   mountpoint: string;
@@ -53,6 +58,8 @@ export function serveShared(socketPath: string, lockPath: string): number {
   const warn = (line: string): void => void process.stderr.write(`hutch-fs: warning: ${line}\n`);
   let calls: ServeCalls;
   let listener: number;
+  let timer: OneShotTimer | undefined;
+  const linger = lingerSetting(process.env, warn);
   try {
     process.umask(0);
     calls = serveCalls(pagesLibraryPath());
@@ -65,6 +72,7 @@ export function serveShared(socketPath: string, lockPath: string): number {
     }
     listener = calls.hutch_fs_listen(socketPath);
     if (listener < 0) throw new Error(`cannot listen on ${socketPath}: errno ${-listener}`);
+    if (linger > 0) timer = oneShotTimer();
     // Who serves the containers of this socket (hutch's tests, an operator): removed as it leaves.
     writeFileSync(`${socketPath}.pid`, `${process.pid}\n`, { mode: 0o600 });
   } catch (e) {
@@ -76,7 +84,7 @@ export function serveShared(socketPath: string, lockPath: string): number {
   writeSync(ready, 'ok\n');
   closeSync(ready);
   trace('fs shared listening');
-  return new SharedLoop(calls, listener, socketPath, lockPath).run();
+  return new SharedLoop(calls, listener, socketPath, lockPath, linger, timer).run();
 }
 
 class SharedLoop {
@@ -91,12 +99,19 @@ class SharedLoop {
   private readonly got = Buffer.alloc(4);
   private readonly message = Buffer.alloc(64 * 1024);
   private readonly fdOut = Buffer.alloc(4);
+  /** Whether the linger timer runs (the daemon serves nobody and waits for its end or a client). */
+  private lingering = false;
+  private lingerOver = false;
+  /** LEAVE asked: no linger any more; these connections end with the process (their client waits for that). */
+  private readonly leavers: number[] = [];
 
   constructor(
     private readonly calls: ServeCalls,
     private readonly listener: number,
     private readonly socketPath: string,
     private readonly lockPath: string,
+    private readonly linger: number,
+    private readonly timer: OneShotTimer | undefined,
   ) {}
 
   run(): number {
@@ -110,13 +125,39 @@ class SharedLoop {
       const what = this.table[at]!;
       if (typeof what !== 'number') this.guarded(what);
       else if (what === this.listener) this.accept();
+      else if (what === this.timer?.fd) this.lingerOver = true;
       else this.receive(what);
-      if (this.live.size === 0 && this.pending.size === 0 && this.leave()) return 0;
+      if (this.live.size > 0 || this.pending.size > 0) this.stayed();
+      else if (this.timer === undefined || this.leavers.length > 0 || this.lingerOver) {
+        if (this.leave()) return 0;
+        this.stayed(); // a client connected meanwhile
+      } else if (!this.lingering) this.idle();
     }
   }
 
+  /**
+   * The last session ended: the timer starts, and nothing of a container is held meanwhile (its
+   * sessions, upper fds and lower trees went with end(); the cwd was its upper directory). Its
+   * start-up pages go by the idle drop (fs-idle.c), which sees this loop wait.
+   */
+  private idle(): void {
+    process.chdir('/');
+    this.served = undefined;
+    this.timer!.arm(this.linger * 1000);
+    this.lingering = true;
+    trace('fs shared linger');
+  }
+
+  /** A client came (or the linger could not end): the timer stops until the daemon is idle again. */
+  private stayed(): void {
+    if (this.lingering) this.timer!.arm(0);
+    this.lingering = false;
+    this.lingerOver = false;
+  }
+
   private rebuild(): void {
-    this.table = [this.listener, ...this.pending.keys(), ...this.live.values()];
+    const timer = this.timer === undefined ? [] : [this.timer.fd];
+    this.table = [this.listener, ...timer, ...this.pending.keys(), ...this.live.values()];
     this.fds = Buffer.alloc(this.table.length * 4);
     this.sessions = Buffer.alloc(this.table.length * 8);
     this.table.forEach((t, i) => {
@@ -173,6 +214,7 @@ class SharedLoop {
     try {
       if (p.opts === undefined) {
         if (fd >= 0) throw new Error('the fd came before the arguments');
+        if (this.message.toString('utf8', 0, n) === LEAVE_MESSAGE) return this.leaveAsked(p);
         const line = decodeArgsLine(this.message.toString('utf8', 0, n));
         p.opts = parseFsArgs(line.args, '/');
       } else {
@@ -185,6 +227,19 @@ class SharedLoop {
       this.say(conn, `hutch-fs: cannot mount ${mountpoint}: ${describeCause(e)}\n`);
       this.drop(p);
     }
+  }
+
+  /**
+   * LEAVE: no linger from now on; the answer says how many sessions are still served (the
+   * daemon leaves after the last). The connection stays open until the process ends: its end
+   * tells the client the daemon is gone.
+   */
+  private leaveAsked(p: Pending): void {
+    this.pending.delete(p.conn);
+    this.dirty = true;
+    this.leavers.push(p.conn);
+    this.say(p.conn, this.live.size === 0 ? 'ok\n' : `serving ${this.live.size}\n`);
+    trace('fs shared leave asked');
   }
 
   /** A new session over the mount its holder made: the same union as a daemon of its own serves. */
@@ -211,7 +266,7 @@ class SharedLoop {
     shared.users++;
     lowers.set(lowerKey, shared);
     union.invalidate = (id) => session.invalidate(id);
-    const s: Live = { conn: p.conn, session, upper: opts.upper, lowerKey, mountpoint };
+    const s: Live = { conn: p.conn, session, union, upper: opts.upper, lowerKey, mountpoint };
     this.pending.delete(p.conn);
     this.live.set(session.fd, s);
     this.dirty = true;
@@ -219,11 +274,18 @@ class SharedLoop {
     trace('fs shared session');
   }
 
-  /** A session whose mount is gone: freed, its holder told by the end of its connection. */
+  /**
+   * A session whose mount is gone: freed, its holder told by the end of its connection. Files
+   * still open in it are closed here: a container killed has its files released before its
+   * mount goes, but a session ended otherwise (its upper directory gone, a device error) gets
+   * no RELEASE, and their fds would keep its files (a deleted one's space too) as long as the
+   * daemon lives, which now outlives its last container.
+   */
   private end(s: Live, why: string | undefined): void {
     if (why !== undefined) process.stderr.write(`hutch-fs: ${s.mountpoint}: ${why}: the session ends\n`);
     this.live.delete(s.session.fd);
     s.session.destroy();
+    for (const fh of [...s.union.handles.keys()]) s.union.release(fh);
     closeSync(s.conn);
     const shared = lowers.get(s.lowerKey);
     if (shared !== undefined && --shared.users === 0) lowers.delete(s.lowerKey);
@@ -266,6 +328,7 @@ class SharedLoop {
           // already gone (hutch system reset): nobody can connect
         }
       closeSync(this.listener);
+      this.timer?.close();
       trace('fs shared exit');
       return true;
     } finally {

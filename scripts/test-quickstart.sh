@@ -14,6 +14,16 @@ work=$(mktemp -d /tmp/hutch-quickstart-test-XXXXXX)
 cleanup() {
   rm -rf "$work"
   local code=$repo; [ -d /tmp/hutch-quickstart-src ] && code=/tmp/hutch-quickstart-src
+  # The union daemon the quickstart's runs started lingers a while after them (docs/fuse.md):
+  # ended here, by the pid it wrote, so that the machine is left as found.
+  local pidfile pid
+  for pidfile in "/tmp/hutch-$(id -u "$user")"/fsd/*.pid; do
+    # Only the user's union daemon: a pid file left by a killed one may name a reused pid.
+    pid=$(cat "$pidfile" 2>/dev/null) && [ "$pid" -gt 1 ] 2>/dev/null \
+      && [ "$(stat -c %u "/proc/$pid" 2>/dev/null)" = "$(id -u "$user")" ] \
+      && tr '\0' ' ' < "/proc/$pid/cmdline" | grep -q fuseDaemon \
+      && kill -TERM "$pid" 2>/dev/null || true
+  done
   [ -z "$fresh_store" ] || runuser -u "$user" -- env -i HOME="$home" PATH=/usr/local/bin:/usr/bin:/bin node "$code/bin/hutch" system reset -f >/dev/null 2>&1 || true
   # The printed commands run without XDG_RUNTIME_DIR: hutch's runtime folder is /tmp/hutch-UID,
   # where even the reset above leaves its code cache.

@@ -10,6 +10,9 @@ const socketC = libcFunction('int socket(int domain, int type, int protocol)');
 const connectC = libcFunction('int connect(int fd, void *addr, uint32_t len)');
 const sendC = libcFunction('long send(int fd, void *buf, size_t len, int flags)');
 const closeC = libcFunction('int close(int fd)');
+const pollC = libcFunction('int poll(void *fds, unsigned long nfds, int timeout)');
+const recvC = libcFunction('long recv(int fd, void *buf, size_t len, int flags)');
+const POLLIN = 1;
 const AF_UNIX = 1;
 const SOCK_SEQPACKET = 5;
 const SOCK_CLOEXEC = 0o2000000;
@@ -43,4 +46,32 @@ export function connectSeqpacket(path: string): number | undefined {
 export function sendMessage(fd: number, message: Buffer): void {
   const sent = Number(check('send', sendC(fd, message, message.length, MSG_NOSIGNAL) as bigint | number));
   if (sent !== message.length) throw new SysError('send', 90, 'EMSGSIZE', `fd ${fd}`);
+}
+
+/**
+ * The next message on `fd`, waiting at most `ms`: its bytes, an empty buffer at the end of the
+ * connection (the peer closed it or exited), or undefined when nothing came in time.
+ */
+export function receiveMessage(fd: number, ms: number): Buffer | undefined {
+  const deadline = Date.now() + ms;
+  const pfd = Buffer.alloc(8); // struct pollfd { int fd; short events; short revents; }
+  pfd.writeInt32LE(fd, 0);
+  pfd.writeInt16LE(POLLIN, 4);
+  for (;;) {
+    const left = deadline - Date.now();
+    if (left < 0) return undefined;
+    const ready = pollC(pfd, 1, left) as number;
+    if (ready === 0) return undefined;
+    if (ready < 0) {
+      try {
+        check('poll', -1, `fd ${fd}`);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'EINTR') continue;
+        throw error;
+      }
+    }
+    const buf = Buffer.alloc(4096);
+    const got = Number(check('recv', recvC(fd, buf, buf.length, 0) as bigint | number));
+    return buf.subarray(0, got);
+  }
 }

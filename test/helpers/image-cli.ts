@@ -29,6 +29,8 @@ export async function hutch(
       XDG_RUNTIME_DIR: join(home, 'run'),
       XDG_CONFIG_HOME: join(home, 'config'),
       XDG_DATA_HOME: join(home, 'data'),
+      // The suite's: a union daemon leaves with its last container (test/helpers/global-setup.ts).
+      HUTCH_FS_LINGER: process.env.HUTCH_FS_LINGER ?? '0',
       ...options.env,
     },
   });

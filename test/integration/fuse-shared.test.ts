@@ -1,15 +1,16 @@
 // One union daemon serving several containers (issue 17; fuse/shared.ts, native/fs-holder.c,
 // src/engine/setup/shared-union.ts): one daemon process for the containers of one user and id
 // mapping, each container's mount and upper layer its own; its kill -9 ends every container it
-// served; it leaves when the last container is removed; two first runs at once start one.
+// served; it leaves when the last container is removed (the suite's HUTCH_FS_LINGER=0,
+// test/helpers/global-setup.ts) or a linger after it; two first runs at once start one.
 // The leak check after each test says no process, mount or runtime file is left.
-import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { requires } from '../helpers/host.js';
-import { hutch, type Sandbox } from '../helpers/hutch-cli.js';
+import { hutch, sandbox, type Sandbox } from '../helpers/hutch-cli.js';
 import { expectNoContainerFolders, useImageSandbox } from '../helpers/frames.js';
 import { processTree } from '../helpers/process-tree.js';
 
@@ -23,14 +24,14 @@ afterEach(async () => {
   expectNoContainerFolders(box.root);
 });
 
-const fsd = (): string => join(box.root, 'run', 'fsd');
+const fsd = (root = box.root): string => join(root, 'run', 'fsd');
 
 /** The pids of the shared daemons of the sandbox's store (their pid files). */
-function daemons(): number[] {
-  return existsSync(fsd())
-    ? readdirSync(fsd())
+function daemons(root = box.root): number[] {
+  return existsSync(fsd(root))
+    ? readdirSync(fsd(root))
         .filter((n) => n.endsWith('.pid'))
-        .map((n) => Number(readFileSync(join(fsd(), n), 'utf8').trim()))
+        .map((n) => Number(readFileSync(join(fsd(root), n), 'utf8').trim()))
     : [];
 }
 
@@ -43,9 +44,9 @@ function alive(pid: number): boolean {
 }
 
 /** Waits (at most ~10 s) until no daemon is left: no pid file, no socket, no process. */
-async function daemonGone(pids: number[] = daemons()): Promise<boolean> {
+async function daemonGone(pids: number[] = daemons(), root = box.root): Promise<boolean> {
   for (let i = 0; i < 200; i++) {
-    const files = existsSync(fsd()) ? readdirSync(fsd()).filter((n) => !/\.(lock|log|log\.old)$/.test(n)) : [];
+    const files = existsSync(fsd(root)) ? readdirSync(fsd(root)).filter((n) => !/\.(lock|log|log\.old)$/.test(n)) : [];
     if (files.length === 0 && !pids.some(alive)) return true;
     await sleep(50);
   }
@@ -168,5 +169,98 @@ describe('two containers of the same user and maps', () => {
     const id = await runDetached('sleep 1000', { HUTCH_FS_SHARED: '0' });
     expect(daemons()).toEqual([]);
     expect((await hutch(['rm', '-f', '--root', box.root, id])).stderr).toBe('');
+  });
+});
+
+describe('the linger after the last container (HUTCH_FS_LINGER)', () => {
+  // Long enough for the next run's CLI to connect on a loaded machine, short enough for daemonGone's ~10 s.
+  const LINGER = { HUTCH_FS_LINGER: '4' };
+
+  /** What the daemon has open or sits in under `root`'s store: nothing while it lingers. */
+  function heldUnder(pid: number, root: string): string[] {
+    const fds = readdirSync(`/proc/${pid}/fd`).map((fd) => {
+      try {
+        return readlinkSync(`/proc/${pid}/fd/${fd}`);
+      } catch {
+        return ''; // closed meanwhile
+      }
+    });
+    return [readlinkSync(`/proc/${pid}/cwd`), ...fds].filter((p) => p.startsWith(join(root, 'data')));
+  }
+
+  it('stays after its last container holding nothing of it, serves the next run, then leaves with its files', async () => {
+    // A container killed with a file open (its layer's file, its upper directory the daemon's cwd).
+    const trace = join(mkdtempSync(join(tmpdir(), 'hutch-shared-')), 'trace');
+    const id = await runDetached('exec 3</data/keep; echo up > /tmp/up; sleep 1000', { ...LINGER, HUTCH_TRACE: trace });
+    for (let i = 0; i < 100 && (await exec(id, 'cat /tmp/up 2>/dev/null')) !== 'up'; i++) await sleep(50);
+    const [daemon] = daemons();
+    expect(daemon).toBeGreaterThan(1);
+    expect(heldUnder(daemon!, box.root).length).toBeGreaterThan(0); // its cwd and the open file
+    expect((await hutch(['rm', '-f', '--root', box.root, id])).stderr).toBe('');
+    // Lingering: the same process, nothing of the container held (bounded wait for its ENODEV).
+    let held = heldUnder(daemon!, box.root);
+    for (let i = 0; i < 100 && held.length > 0; i++) {
+      await sleep(50);
+      held = heldUnder(daemon!, box.root);
+    }
+    expect(held).toEqual([]);
+    expect(alive(daemon!)).toBe(true);
+    expect(daemons()).toEqual([daemon]);
+
+    // The next run is served by it: no daemon started.
+    const file = join(mkdtempSync(join(tmpdir(), 'hutch-shared-')), 'trace');
+    const r = await hutch(['run', '--rm', '--root', box.root, '--network', 'none', IMAGE, 'cat', '/data/keep'], {
+      env: { ...LINGER, HUTCH_TRACE: file },
+    });
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('keep');
+    expect(readFileSync(file, 'utf8')).not.toMatch(/ shared spawn$/m);
+    expect(daemons()).toEqual([daemon]);
+    // Then it leaves on its own, its socket and pid file gone (daemonGone: bounded, ~10 s).
+    expect(await daemonGone([daemon!])).toBe(true);
+    // It waited twice (after each last container), then left (its steps, in the first run's trace).
+    const steps = readFileSync(trace, 'utf8')
+      .split('\n')
+      .map((l) => l.split(' ').slice(2).join(' '))
+      .filter((l) => l.startsWith('fs shared'));
+    expect(steps.filter((l) => l === 'fs shared linger')).toHaveLength(2);
+    expect(steps.at(-1)).toBe('fs shared exit');
+  });
+
+  it('HUTCH_FS_LINGER=0: the daemon leaves with its last container, never lingering', async () => {
+    // The daemon traces into the file of the run that started it: no linger step before its exit.
+    const file = join(mkdtempSync(join(tmpdir(), 'hutch-shared-')), 'trace');
+    const id = await runDetached('sleep 1000', { HUTCH_FS_LINGER: '0', HUTCH_TRACE: file });
+    const [daemon] = daemons();
+    expect((await hutch(['rm', '-f', '--root', box.root, id])).stderr).toBe('');
+    expect(await daemonGone([daemon!])).toBe(true);
+    const steps = readFileSync(file, 'utf8');
+    expect(steps).toMatch(/ fs shared exit$/m);
+    expect(steps).not.toMatch(/ fs shared linger$/m);
+  });
+
+  it('rmi while it lingers removes the image; system reset ends it before the store goes', async () => {
+    // A store of its own: the reset takes the image this file's other tests use.
+    const other = sandbox();
+    try {
+      const loaded = await hutch(['load', '--root', other.root, '-q', '-i', join(box.dir, 'fx', 'it.tar')]);
+      expect(loaded.stderr).toBe('');
+      const r = await hutch(['run', '--rm', '--root', other.root, '--network', 'none', IMAGE, 'true'], {
+        env: { HUTCH_FS_LINGER: '600' },
+      });
+      expect(r.stderr).toBe('');
+      const [daemon] = daemons(other.root);
+      expect(alive(daemon!)).toBe(true);
+      const rmi = await hutch(['rmi', '--root', other.root, IMAGE]);
+      expect(rmi.stderr).toBe('');
+      expect(alive(daemon!)).toBe(true);
+      const reset = await hutch(['system', 'reset', '-f', '--root', other.root]);
+      expect(reset.stderr).toBe('');
+      // Ended, not left to its 600 s: the reset waited for its connection's end (its exit's fd close).
+      for (let i = 0; i < 40 && alive(daemon!); i++) await sleep(50);
+      expect(alive(daemon!)).toBe(false);
+    } finally {
+      other.remove();
+    }
   });
 });

@@ -35,6 +35,7 @@ export class SystemResetCommand extends HutchCommand {
     }
     const result = await reset(plan, this.force);
     if (root !== undefined) removeEmptyRoot(root);
+    for (const w of result.warnings) this.context.stderr.write(`hutch: warning: ${w}\n`);
     const out = [`removed ${result.containers} container(s)`, ...result.removed.map((dir) => `removed ${dir}`)];
     this.context.stdout.write(out.join('\n') + '\n');
     return 0;

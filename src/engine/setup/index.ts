@@ -7,7 +7,8 @@
  *
  * Owns: createSetup, prepareLaunch, readSetup/releaseSetup, prepareRootfs, prepareNetwork,
  * prepareCgroups, preholdUnion (the union's holder started before the run's flags are known), removeRecord, removeTree, treeLayer (the writable layer over a --rootfs tree),
- * hookSteps (a user-face container's OCI hooks, from CDI specs).
+ * hookSteps (a user-face container's OCI hooks, from CDI specs), endSharedDaemons (the shared union
+ * daemons of a runtime folder ended: system reset).
  * May import: engine/launch, engine/spec, engine/store, engine/volume; src/image, src/cgroups, net, fuse, src/runtime,
  * src/userns, src/sys, src/paths.ts, src/errors.ts.
  */
@@ -22,3 +23,4 @@ export * from './ports-view.js';
 export * from './remove-tree.js';
 export * from './remove-record.js';
 export * from './oci-hooks.js';
+export { endSharedDaemons } from './shared-union.js';

@@ -1,15 +1,15 @@
 import { createHash } from 'node:crypto';
-import { closeSync, mkdirSync, openSync, readFileSync, renameSync } from 'node:fs';
+import { closeSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { encodeArgsLine, parseFsArgs } from '../../../fuse/options.js';
+import { encodeArgsLine, LEAVE_MESSAGE, lingerSetting, parseFsArgs } from '../../../fuse/options.js';
 import { FuseError } from '../../errors.js';
 import type { IdMapping } from '../../runtime/spec.js';
 import { entryCommand } from '../../sys/entry-points.js';
 import { nativeFile } from '../../sys/package-files.js';
 import { pipe } from '../../sys/pipe.js';
 import { readReadyLine } from '../../sys/ready-line.js';
-import { connectSeqpacket, sendMessage, SUN_PATH_MAX } from '../../sys/seqpacket.js';
+import { connectSeqpacket, receiveMessage, sendMessage, SUN_PATH_MAX } from '../../sys/seqpacket.js';
 import { trace } from '../../sys/trace.js';
 import { tryLock } from '../../sys/trylock.js';
 import { type CreatedContainer, envList, launchInUserNamespace } from '../launch/index.js';
@@ -21,7 +21,9 @@ import { type CreatedContainer, envList, launchInUserNamespace } from '../launch
  * namespaces, which mounts the union there and hands the /dev/fuse fd to the daemon. The holder
  * is what the container's helper joins and what the monitor watches, as the per-container
  * daemon was: the daemon's death closes every holder's connection, each holder exits 1, each
- * container ends. HUTCH_FS_SHARED=0 keeps a daemon per container.
+ * container ends. HUTCH_FS_SHARED=0 keeps a daemon per container. After its last container the
+ * daemon lingers HUTCH_FS_LINGER seconds (fuse/shared.ts DEFAULT_LINGER_S; the run that starts
+ * it sets it): the next run finds it warm.
  */
 export type Maps = { uidMappings: IdMapping[]; gidMappings: IdMapping[] };
 
@@ -130,6 +132,7 @@ async function startDaemon(place: SharedPlace, maps: Maps, onLaunched?: () => vo
   const log = openSync(place.log, 'a', 0o600);
   // Not the run's own HUTCH_FS_* settings nor its fault point: only the page drop's pass on.
   const kept = new Set(['HUTCH_FS_IDLE_MS', 'HUTCH_FS_PAGES']);
+  const linger = lingerSetting(process.env, (line) => void process.stderr.write(`hutch: warning: ${line}\n`));
   const inherited = Object.fromEntries(
     Object.entries(process.env).filter(([k]) => kept.has(k) || (!k.startsWith('HUTCH_FS_') && k !== 'HUTCH_FAULT')),
   );
@@ -138,6 +141,7 @@ async function startDaemon(place: SharedPlace, maps: Maps, onLaunched?: () => vo
     'HUTCH_FS_READY_FD=1',
     `HUTCH_FS_SHARED_SOCKET=${place.socket}`,
     `HUTCH_FS_SHARED_LOCK=${place.lock}`,
+    `HUTCH_FS_LINGER=${linger}`,
   ];
   let daemon: CreatedContainer;
   try {
@@ -204,5 +208,64 @@ export async function startSharedHolder(
   } finally {
     closeSync(ready.write);
     closeSync(conn);
+  }
+}
+
+/** How long endSharedDaemons waits for each daemon to go (its sessions end within ms of their containers). */
+const LEAVE_WAIT_MS = 10_000;
+
+/**
+ * Ends the shared daemons of the runtime folder RUN (hutch system reset, before it removes the
+ * store): each is asked to leave once it serves no session, without lingering, and waited for.
+ * Returns a warning for each that still serves containers after LEAVE_WAIT_MS (it stays; the
+ * store goes under it) or cannot be asked.
+ */
+export function endSharedDaemons(run: string): string[] {
+  const dir = join(run, 'fsd');
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return []; // no daemon ever started there
+  }
+  const warnings: string[] = [];
+  for (const name of names) {
+    const socket = join(dir, name);
+    if (!lstatSync(socket, { throwIfNoEntry: false })?.isSocket()) continue;
+    const who = `the shared union filesystem daemon at ${socket}${pidNote(socket)}`;
+    try {
+      const conn = connectSeqpacket(socket);
+      if (conn === undefined) continue; // left meanwhile, or killed: its socket goes with the folder
+      try {
+        sendMessage(conn, Buffer.from(LEAVE_MESSAGE));
+        const deadline = Date.now() + LEAVE_WAIT_MS;
+        let said = '';
+        for (;;) {
+          const got = receiveMessage(conn, Math.max(0, deadline - Date.now()));
+          if (got === undefined) {
+            warnings.push(
+              `${who} did not leave within ${LEAVE_WAIT_MS / 1000} s (it said: ${said.trim() || 'nothing'})`,
+            );
+            break;
+          }
+          if (got.length === 0) break; // gone
+          said = got.toString();
+        }
+      } finally {
+        closeSync(conn);
+      }
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ECONNRESET') continue; // gone
+      warnings.push(`cannot ask ${who} to leave: ${(error as Error).message}`);
+    }
+  }
+  return warnings;
+}
+
+function pidNote(socket: string): string {
+  try {
+    return ` (pid ${readFileSync(`${socket}.pid`, 'utf8').trim()})`;
+  } catch {
+    return '';
   }
 }

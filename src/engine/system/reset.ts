@@ -7,7 +7,7 @@ import { isSameProcess, processStartTime } from '../../sys/proc.js';
 import { lockHolders, tryLock } from '../../sys/trylock.js';
 import { listContainers, removeContainer } from '../container/index.js';
 import { listOci, ociDelete, ociStatus } from '../oci/index.js';
-import { removeTree } from '../setup/index.js';
+import { endSharedDaemons, removeTree } from '../setup/index.js';
 import { isLive, userStore } from '../store/index.js';
 
 /**
@@ -15,7 +15,8 @@ import { isLive, userStore } from '../store/index.js';
  * containers (records, writable layers, volumes, logs), images, layers and blobs in the data
  * directory; sockets, generated files and the code cache in the runtime directory; the OCI face's
  * state. Containers that still run are refused unless forced, and then ended first, so that no
- * process or mount is left using what goes.
+ * process or mount is left using what goes; then the shared union daemons (one may linger after
+ * its last container) are asked to leave.
  */
 export interface ResetPlan {
   paths: HutchPaths;
@@ -30,6 +31,8 @@ export interface ResetPlan {
 export interface ResetResult {
   containers: number;
   removed: string[];
+  /** What could not be ended before the removal (a shared union daemon that would not leave). */
+  warnings: string[];
 }
 
 /** What a reset of `paths` (and of the OCI face's `ociRoot`) would take. */
@@ -64,9 +67,11 @@ export async function reset(plan: ResetPlan, force: boolean): Promise<ResetResul
   for (const v of containers) await removeContainer(store, v.config.id, true);
   if (plan.ociRoot !== undefined)
     for (const r of await listOci(plan.ociRoot)) await ociDelete(plan.ociRoot, r.id, true);
+  // Their containers are gone: a daemon lingers or ends its last sessions; it goes before its store.
+  const warnings = endSharedDaemons(plan.paths.run);
   const removed: string[] = [];
   for (const dir of plan.dirs) if (await removeOwnFolder(dir)) removed.push(dir);
-  return { containers: containers.length, removed };
+  return { containers: containers.length, removed, warnings };
 }
 
 /** Ids of the foreground `hutch run`s in progress: their runtime folder's lock is held. */

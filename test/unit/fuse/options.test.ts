@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { decodeArgsLine, encodeArgsLine, parseFsArgs, splitColons } from '../../../fuse/options.js';
+import {
+  decodeArgsLine,
+  DEFAULT_LINGER_S,
+  encodeArgsLine,
+  lingerSetting,
+  parseFsArgs,
+  splitColons,
+} from '../../../fuse/options.js';
 import { daemonArgs } from '../../../fuse/mount.js';
 import { sessionOptions } from '../../../fuse/daemon.js';
 
@@ -143,5 +150,20 @@ describe('the argument line of a pre-started daemon (HUTCH_FS_ARGS_FD)', () => {
   it('refuses a line that is not one, as a usage error', () => {
     for (const bad of ['', 'lowerdir=/x', '{"a":1}', '[1,2]', '["-f"]', '{"args":["-f",null]}', '{"args":[],"log":1}'])
       expect(() => decodeArgsLine(bad)).toThrow(/not \{"args"/);
+  });
+});
+
+describe('HUTCH_FS_LINGER (the shared daemon after its last session)', () => {
+  it('takes whole seconds, 0 included; unset or empty is the default; anything else is warned of', () => {
+    const warned: string[] = [];
+    const warn = (line: string): void => void warned.push(line);
+    expect(lingerSetting({}, warn)).toBe(DEFAULT_LINGER_S);
+    expect(lingerSetting({ HUTCH_FS_LINGER: '' }, warn)).toBe(DEFAULT_LINGER_S);
+    expect(lingerSetting({ HUTCH_FS_LINGER: '0' }, warn)).toBe(0);
+    expect(lingerSetting({ HUTCH_FS_LINGER: '90' }, warn)).toBe(90);
+    expect(warned).toEqual([]);
+    for (const bad of ['1.5', '-1', '30s', '99999999']) expect(lingerSetting({ HUTCH_FS_LINGER: bad }, warn)).toBe(60);
+    expect(warned).toHaveLength(4);
+    expect(warned[0]).toBe('HUTCH_FS_LINGER=1.5 is not a count of seconds: the daemon lingers 60 s');
   });
 });
