@@ -75,7 +75,8 @@ const F_GETFD = 1;
 const FD_CLOEXEC = 1;
 
 /** A program started by spawnLight: the parts of a ChildProcess hutch's callers use. */
-export class LightChild extends EventEmitter<{ exit: [code: number | null, signal: NodeJS.Signals | null] }> {
+/** Emits 'exit' (code, signal) once, as a ChildProcess; never 'error': a spawn that fails throws. */
+export class LightChild extends EventEmitter {
   /** The parent's ends of the 'pipe' entries of stdio, by child fd (null for the others). */
   readonly stdio: (Duplex | null)[];
   exitCode: number | null = null;
