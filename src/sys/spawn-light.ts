@@ -239,7 +239,7 @@ function optionalFunction(prototype: string): ((...args: any[]) => any) | undefi
 }
 
 /** This process's fds from `from` up that an exec'd program would hold (not close-on-exec). */
-function inheritableFds(from: number): number[] {
+export function inheritableFds(from: number): number[] {
   return readdirSync('/proc/self/fd')
     .map(Number)
     .filter((fd) => fd >= from && ((fcntlC(fd, F_GETFD, 'int', 0) as number) & FD_CLOEXEC) === 0);

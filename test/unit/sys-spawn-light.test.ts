@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { dupOnto } from '../../src/sys/fdops.js';
-import { spawnLight } from '../../src/sys/spawn-light.js';
+import { inheritableFds, spawnLight } from '../../src/sys/spawn-light.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'spawn-light-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -59,6 +59,9 @@ describe('spawnLight (posix_spawn through koffi)', () => {
       const [out, end] = await Promise.all([text(child.stdout), child.exited]);
       expect(end.code).toBe(0);
       expect(out.split('\n').filter(Boolean).sort()).toEqual(['0', '1', '2', '3']);
+      // What a libc without posix_spawn_file_actions_addclosefrom_np closes one by one instead.
+      expect(inheritableFds(3)).toContain(leaky);
+      expect(inheritableFds(3)).not.toContain(file); // Node's own: close-on-exec
     } finally {
       closeSync(leaky);
       closeSync(file);
