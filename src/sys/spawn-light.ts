@@ -74,8 +74,10 @@ const ADDCLOSE = 'posix_spawn_file_actions_addclose';
 const F_GETFD = 1;
 const FD_CLOEXEC = 1;
 
-/** A program started by spawnLight: the parts of a ChildProcess hutch's callers use. */
-/** Emits 'exit' (code, signal) once, as a ChildProcess; never 'error': a spawn that fails throws. */
+/**
+ * A program started by spawnLight: the parts of a ChildProcess hutch's callers use. Emits 'exit'
+ * (code, signal) once, as a ChildProcess; never 'error': a spawn that fails throws.
+ */
 export class LightChild extends EventEmitter {
   /** The parent's ends of the 'pipe' entries of stdio, by child fd (null for the others). */
   readonly stdio: (Duplex | null)[];
