@@ -1,9 +1,9 @@
-import { spawn } from 'node:child_process';
 import { existsSync, readlinkSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { dirname, join } from 'node:path';
 import { NetworkError, describeCause } from '../src/errors.js';
 import type { Cleanup } from '../src/sys/cleanup.js';
+import { spawnLight, type LightStdio } from '../src/sys/spawn-light.js';
 import type { ReservedPort } from './ports.js';
 import { supervise } from './process.js';
 
@@ -57,12 +57,13 @@ export function spawnForwarder(place: ForwarderPlace, ports: ReservedPort[], cle
   let child;
   try {
     const binary = forwarderPath();
-    const stdio = ['ignore', 'ignore', 'pipe', 'pipe', ...ports.map((port) => socketFd(port))] as const;
+    const stdio: LightStdio[] = ['ignore', 'ignore', 'pipe', 'pipe', ...ports.map((port) => socketFd(port))];
+    // posix_spawn, not node:child_process: no fork of this Node process (src/sys/spawn-light.ts).
     child =
       'pid' in place
-        ? spawn('nsenter', [...nsenterArgs(place.pid), '--', binary, ...args], { stdio: [...stdio] })
-        : spawn(binary, [`--userns=${place.userns}`, ...(place.tap ? [`--tap=${place.tap}`] : []), ...args], {
-            stdio: [...stdio],
+        ? spawnLight('nsenter', [...nsenterArgs(place.pid), '--', binary, ...args], { stdio })
+        : spawnLight(binary, [`--userns=${place.userns}`, ...(place.tap ? [`--tap=${place.tap}`] : []), ...args], {
+            stdio,
           });
   } catch (error) {
     throw forwarderError(place, error, '');
@@ -70,11 +71,11 @@ export function spawnForwarder(place: ForwarderPlace, ports: ReservedPort[], cle
   // The child holds its own copies now; connections wait in the backlog until it accepts them.
   for (const port of ports) port.socket.close();
   const { exited, stderrTail } = supervise(child, 'port forwarder', cleanup);
-  const control = child.stdio[3] as Readable;
+  const control = child.stdio[3]!;
   const ready = readyLine(control, exited).catch((error: unknown) => {
     throw forwarderError(place, error, stderrTail());
   });
-  return { pid: child.pid!, ready, release: () => control.destroy() };
+  return { pid: child.pid, ready, release: () => control.destroy() };
 }
 
 function forwarderError(place: ForwarderPlace, error: unknown, stderr: string): NetworkError {

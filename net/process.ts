@@ -1,10 +1,14 @@
 import type { ChildProcess } from 'node:child_process';
+import type { LightChild } from '../src/sys/spawn-light.js';
 import type { Cleanup } from '../src/sys/cleanup.js';
 import { accessSync, constants, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
+/** A helper hutch started: through child_process or posix_spawn (src/sys/spawn-light.ts). */
+export type HelperChild = ChildProcess | LightChild;
+
 /** Resolves with the exit status (or null when killed by a signal) once `child` has exited. */
-export function waitForExit(child: ChildProcess): Promise<number | null> {
+export function waitForExit(child: HelperChild): Promise<number | null> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
   return new Promise((resolve) => {
     child.once('exit', (code) => resolve(code));
@@ -56,7 +60,7 @@ export interface Supervised {
  * Joins a just-spawned helper to `cleanup` (SIGTERM, wait, then `after`) and keeps the tail of
  * its stderr, so that a failure to start can say why.
  */
-export function supervise(child: ChildProcess, what: string, cleanup: Cleanup, after?: () => void): Supervised {
+export function supervise(child: HelperChild, what: string, cleanup: Cleanup, after?: () => void): Supervised {
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-2000)));
   const exited = waitForExit(child);

@@ -1,10 +1,10 @@
-import { spawn } from 'node:child_process';
 import { accessSync, constants, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { NetworkError, describeCause } from '../src/errors.js';
 import type { Cleanup } from '../src/sys/cleanup.js';
+import { spawnLight, type LightChild } from '../src/sys/spawn-light.js';
 import { addressInCidr, type SlirpMode } from './options.js';
 import type { PortMapping } from './ports.js';
 import { findOnPath, supervise } from './process.js';
@@ -47,12 +47,20 @@ export async function startSlirp(
   checkPrerequisites();
   const apiSocket = join(runDir, 'slirp4netns.sock');
   rmSync(apiSocket, { force: true });
-  // node:child_process, not execa: loading execa would cost every container start ~50-70 ms.
-  const child = spawn('slirp4netns', [...(await slirpArgs(mode, apiSocket)), String(pid), SLIRP_TAP], {
-    stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'],
-  });
+  // posix_spawn, not node:child_process: no fork of this Node process (src/sys/spawn-light.ts).
+  let child: LightChild;
+  try {
+    child = spawnLight('slirp4netns', [...(await slirpArgs(mode, apiSocket)), String(pid), SLIRP_TAP], {
+      stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'],
+    });
+  } catch (error) {
+    throw new NetworkError('NET_SLIRP_FAILED', `cannot start slirp4netns for process ${pid}: ${describeCause(error)}`, {
+      hint: 'check that slirp4netns on PATH is executable; run with --network none to do without a network',
+      cause: error,
+    });
+  }
   const { exited, stderrTail } = supervise(child, 'slirp4netns', cleanup, () => rmSync(apiSocket, { force: true }));
-  if (child.pid !== undefined) spawned?.(child.pid);
+  spawned?.(child.pid);
   const ready = await waitReady(child.stdio[4] as Readable, exited);
   if (!ready) {
     throw new NetworkError(
@@ -65,7 +73,7 @@ export async function startSlirp(
       },
     );
   }
-  return { pid: child.pid!, apiSocket };
+  return { pid: child.pid, apiSocket };
 }
 
 /** Publishes ports through slirp4netns itself (port_handler=slirp4netns): its API's add_hostfwd. */

@@ -5,6 +5,7 @@ import { basename, join } from 'node:path';
 import type { Readable, Duplex } from 'node:stream';
 import { BugError, HelperError, RuntimeError, UsageError } from '../errors.js';
 import { errnoName } from '../sys/errno-name.js';
+import { koffiLoaded } from '../sys/koffi-loaded.js';
 import { nativeFile, packageRoot } from '../sys/package-files.js';
 import type { FsStep, HelperPlan } from './plan.js';
 import type { IdMapTool } from '../userns/newidmap.js';
@@ -331,27 +332,18 @@ function preservedStdio(count: number): StdioOptions0[] {
 
 /** Spawns hutch-nsexec with `plan` on fd 3; stdio as for child_process.spawn (fds 0-2 only). */
 /** `after`: the plan is sent once it resolves (the helper starts and waits for it); never if it rejects. */
-export function spawnHelper(
+export async function spawnHelper(
   plan: HelperPlan,
   stdio: [StdioOptions0, StdioOptions0, StdioOptions0],
   after?: Promise<unknown>,
-): HelperProcess {
+): Promise<HelperProcess> {
+  after?.catch(() => undefined); // a spawn that fails leaves it to no one: its caller says why
   const { bytes, what } = encodePlan(plan);
   const passed = preservedStdio(plan.preserveFds ?? 0);
-  // Its own session: a ^C at hutch's terminal reaches hutch alone, which forwards it once.
-  // With --init the helper stays as the container's PID 1: its argv and environment show there
-  // (/proc/1/cmdline, /proc/1/environ), so a neutral name rather than the host path, and an
-  // environment of its own: the caller's (tokens, HOME, XDG_RUNTIME_DIR) must not show in a helper
-  // a container can see (its PID 1 under --init, `hutch exec`); the command's comes in the plan.
-  const child = spawn(helperPath(), [], {
-    stdio: [...stdio, 'pipe', 'pipe', 'pipe', ...passed],
-    detached: true,
-    argv0: plan.init ? INIT_NAME : undefined,
-    env: {},
-  });
-  const planFd = child.stdio[3] as Duplex,
-    sync = child.stdio[4] as Duplex,
-    failures = (child.stdio as unknown as Readable[])[5] as Readable;
+  const child = await startHelper(plan, [...stdio, 'pipe', 'pipe', 'pipe', ...passed]);
+  const planFd = child.stdio[3]!,
+    sync = child.stdio[4]!,
+    failures = child.stdio[5]!;
   planFd.on('error', () => undefined); // a helper that dies early closes its end; fd 5 says why
   if (after === undefined) planFd.end(bytes);
   else
@@ -361,10 +353,7 @@ export function spawnHelper(
     );
   const reader = new ByteReader(sync);
   const failure = readFailure(failures, what);
-  const exit = new Promise<number>((resolve, reject) => {
-    child.on('error', (error) => reject(new BugError(`cannot spawn ${helperPath()}`, error)));
-    child.on('exit', (code, signal) => resolve(code ?? 128 + (signal ? signalNumber(signal) : 0)));
-  });
+  const exit = child.exit;
   const failed = failure.then((f) =>
     f === undefined ? new Promise<never>(() => undefined) : Promise.reject(helperError(f)),
   );
@@ -379,7 +368,7 @@ export function spawnHelper(
   };
   const write = (byte: number): void => void (sync.writable && sync.write(Buffer.from([byte])));
   return {
-    helperPid: child.pid ?? -1,
+    helperPid: child.pid,
     cloned: () =>
       step(
         reader.expect(SYNC.CLONED, 4).then((b) => b?.readInt32LE(0)),
@@ -398,6 +387,56 @@ export function spawnHelper(
     },
     exited: () => exit,
     failed: () => failed,
+    kill: (signal) => child.kill(signal),
+  };
+}
+
+/** A helper started: its pid, its stdio pipes by fd, its exit status (128+N for signal N). */
+interface HelperChild {
+  pid: number;
+  stdio: (Duplex | null)[];
+  exit: Promise<number>;
+  kill(signal: NodeJS.Signals): void;
+}
+
+/**
+ * Starts the helper through posix_spawn (sys/spawn-light.ts: no fork of Node's page tables, a few
+ * ms a run) when koffi is loaded already, else through child_process (`hutch sandbox`, which
+ * does without koffi). Its own session: a ^C at hutch's terminal reaches hutch alone, which
+ * forwards it once. With --init the helper stays as the container's PID 1: its argv and
+ * environment show there (/proc/1/cmdline, /proc/1/environ), so a neutral name rather than the
+ * host path, and an environment of its own: the caller's (tokens, HOME, XDG_RUNTIME_DIR) must not
+ * show in a helper a container can see (its PID 1 under --init, `hutch exec`); the command's
+ * comes in the plan.
+ */
+async function startHelper(plan: HelperPlan, stdio: StdioOptions0[]): Promise<HelperChild> {
+  const options = { detached: true, argv0: plan.init ? INIT_NAME : undefined, env: {} };
+  const status = (code: number | null, signal: NodeJS.Signals | null): number =>
+    code ?? 128 + (signal ? signalNumber(signal) : 0);
+  if (koffiLoaded()) {
+    const { spawnLight } = await import('../sys/spawn-light.js');
+    let child;
+    try {
+      child = spawnLight(helperPath(), [], { ...options, stdio });
+    } catch (error) {
+      throw new BugError(`cannot spawn ${helperPath()}`, error);
+    }
+    return {
+      pid: child.pid,
+      stdio: child.stdio,
+      exit: child.exited.then(({ code, signal }) => status(code, signal)),
+      kill: (signal) => void child.kill(signal),
+    };
+  }
+  const child = spawn(helperPath(), [], { ...options, stdio });
+  const exit = new Promise<number>((resolve, reject) => {
+    child.on('error', (error) => reject(new BugError(`cannot spawn ${helperPath()}`, error)));
+    child.on('exit', (code, signal) => resolve(status(code, signal)));
+  });
+  return {
+    pid: child.pid ?? -1,
+    stdio: child.stdio as unknown as (Duplex | null)[],
+    exit,
     kill: (signal) => void child.kill(signal),
   };
 }

@@ -62,7 +62,7 @@ it('refuses a wrong magic number and a string without its NUL', async () => {
 });
 
 it("runs a well-formed plan without namespaces and exits with the command's status", async () => {
-  const helper = spawnHelper({ ...plan, args: ['/bin/sh', '-c', 'exit 9'] }, ['ignore', 'ignore', 'ignore']);
+  const helper = await spawnHelper({ ...plan, args: ['/bin/sh', '-c', 'exit 9'] }, ['ignore', 'ignore', 'ignore']);
   expect(await helper.cloned()).toBeGreaterThan(0);
   helper.mapped();
   await helper.ready();
@@ -93,7 +93,7 @@ it('installs a seccomp filter after no_new_privs (x86_64: mkdir and mkdirat fail
     insn(RET_K, RET_ALLOW),
   ]);
   const dir = `/tmp/hutch-seccomp-${process.pid}`;
-  const helper = spawnHelper(
+  const helper = await spawnHelper(
     { ...plan, noNewPrivileges: true, seccomp: filter, args: ['/bin/busybox', 'mkdir', dir] },
     ['ignore', 'ignore', 'ignore'],
   );
@@ -131,7 +131,7 @@ it('makes no DIR or FILE path outside the root, nor chmods one: a path not under
     { kind: 'file', path, mode: 0o644, data: Buffer.from('x'), what: path },
     { kind: 'file', path, mode: 0o644, data: Buffer.from('x'), bind: 'ro', what: path },
   ] as const) {
-    const helper = spawnHelper({ ...plan, fs: [step] }, ['ignore', 'ignore', 'ignore']);
+    const helper = await spawnHelper({ ...plan, fs: [step] }, ['ignore', 'ignore', 'ignore']);
     await helper.cloned();
     helper.mapped();
     await expect(helper.ready()).rejects.toMatchObject({ step: step.kind, errno: 18 /* EXDEV */ });
@@ -142,7 +142,7 @@ it('makes no DIR or FILE path outside the root, nor chmods one: a path not under
   writeFileSync(path, '');
   chmodSync(path, 0o600);
   try {
-    const helper = spawnHelper({ ...plan, fs: [{ kind: 'chmod', path, mode: 0o777, what: path }] }, [
+    const helper = await spawnHelper({ ...plan, fs: [{ kind: 'chmod', path, mode: 0o777, what: path }] }, [
       'ignore',
       'ignore',
       'ignore',

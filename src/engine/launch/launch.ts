@@ -96,7 +96,7 @@ export async function createContainer(spec: Spec, options: LaunchOptions = {}): 
     { isDirectory, gidMappings },
     { ...options, seccomp: filter?.program, seccompFlags: filter?.flags, idMaps: tools },
   );
-  const helper = spawnHelper(
+  const helper = await spawnHelper(
     plan,
     plan.terminal ? ['ignore', 'ignore', 'ignore'] : (options.stdio ?? ['inherit', 'inherit', 'inherit']),
     options.rootfsMounted,
