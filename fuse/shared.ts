@@ -165,12 +165,13 @@ class SharedLoop {
   private refusal(): string | undefined {
     // A connection is a union once its arguments came (a client holds others meanwhile: preheld-holder.ts).
     const unions = this.live.size + [...this.pending.values()].filter((p) => p.opts && !p.refused).length;
+    const served = `serves ${unions} union${unions === 1 ? '' : 's'}`;
     const what = 'run fewer containers at once, or set HUTCH_FS_SHARED=0 for a union daemon per container';
     if (unions >= this.max)
-      return `the shared union daemon (pid ${process.pid}) already serves ${unions} unions, its limit (HUTCH_FS_SHARED_MAX=${this.max}): ${what}`;
+      return `the shared union daemon (pid ${process.pid}) already ${served}, its limit (HUTCH_FS_SHARED_MAX=${this.max}): ${what}`;
     const left = this.calls.hutch_fs_fds_left();
     if (left >= 0 && left < FD_RESERVE + FDS_PER_UNION)
-      return `the shared union daemon (pid ${process.pid}) serves ${unions} unions and has ${left} file descriptors left under its RLIMIT_NOFILE: raise the open files limit (ulimit -n, its hard limit) where hutch starts, ${what}`;
+      return `the shared union daemon (pid ${process.pid}) ${served} and has ${left} file descriptors left under its RLIMIT_NOFILE: raise the open files limit (ulimit -n, its hard limit) where hutch starts, ${what}`;
     return undefined;
   }
 
