@@ -21,8 +21,8 @@ import { idShift, prepareWork, sessionOptions } from './daemon.js';
  * it serves the session: its end tells the holder the daemon is gone.
  *
  * One thread, one loop: hutch_fs_next (native/fs-serve.c) waits (epoll) on the listener, the
- * connections and the sessions' fds, each registered once, and reads the next request. A session whose fd reports ENODEV (its mount
- * is gone: the container's mount namespaces ended) is destroyed. When the last session and
+ * connections and the sessions' fds, each registered once, and reads the next request. A session
+ * whose fd reports ENODEV (its mount is gone: the container's mount namespaces ended) is destroyed. When the last session and
  * connection are gone the daemon unlinks its socket and exits, under the lock clients take to
  * connect or start one (src/engine/setup/shared-union.ts), so none connects to a daemon leaving.
  */
@@ -107,7 +107,8 @@ export function serveShared(socketPath: string, lockPath: string): number {
 class SharedLoop {
   private readonly pending = new Map<number, Pending>();
   private readonly live = new Map<number, Live>(); // by session fd
-  private readonly slots: (number | Live | undefined)[] = []; // what each watched slot is: the listener, a connection's fd, a session
+  // What each watched slot (fs-serve.c) is: the listener, a connection's fd, a session.
+  private readonly slots: (number | Live | undefined)[] = [];
   private readonly address = Buffer.alloc(8);
   // Taken back to accept and refuse a client when the daemon is out of fds (EMFILE), else the
   // listener would stay ready and the loop spin.
@@ -294,9 +295,12 @@ class SharedLoop {
     try {
       slot = this.watch(session.fd, session.address);
     } catch (e) {
+      // Said here, not thrown: the session owns the fd now (its destroy closes it).
       session.destroy();
       if (--shared.users === 0) lowers.delete(lowerKey);
-      throw e;
+      this.say(p.conn, `hutch-fs: cannot mount ${mountpoint}: ${describeCause(e)}\n`);
+      this.drop(p);
+      return;
     }
     this.unwatch(p.slot); // the connection's end is seen by its holder, not waited on here
     const s: Live = { conn: p.conn, slot, session, upper: opts.upper, lowerKey, mountpoint };

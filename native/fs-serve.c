@@ -1,7 +1,7 @@
 /* The shared union daemon's socket and loop calls in hutch-fs-pages.so (fuse/shared.ts; docs/fuse.md,
- * "One daemon for several containers"). Node has no SOCK_SEQPACKET, no SCM_RIGHTS and no poll(2)
- * of arbitrary fds (epoll); these are those, each one koffi call. hutch_fs_next waits for the next thing
- * to do and, when it is a session's request, reads it too: one crossing per request for the
+ * "One daemon for several containers"). Node has no SOCK_SEQPACKET, no SCM_RIGHTS and no wait on
+ * arbitrary fds (epoll here); these are those, each one koffi call. hutch_fs_next waits for the
+ * next thing to do and, when it is a session's request, reads it too: one crossing per request for the
  * wait and the read together, as fuse_session_receive_buf alone was for one session. */
 #include <errno.h>
 #include <fcntl.h>
