@@ -12,6 +12,9 @@ user=${HUTCH_TEST_USER:-hutchtest}
 dir=${BENCH_DIR:-/var/tmp/hutch-bench-fs}
 runs=${RUNS:-3}
 # FS and WORK narrow a run (e.g. FS="hutch-index fuse-overlayfs" WORK=untar10k); the table shows what ran.
+# hutch-shared: the indexed mount served as `hutch run` serves it by default, by the shared union
+# daemon (fuse/shared.ts) through a holder (native/fs-holder.c); hutch-shared-N: with N idle other
+# sessions (small mounts) in the same daemon, whose fds its loop waits on too.
 fses=${FS:-hutch hutch-index fuse-overlayfs overlay}
 works=${WORK:-find tar read1g untar10k rmtree renametree copyup512m compile}
 
@@ -45,10 +48,38 @@ mount -t tmpfs -o size=4g tmpfs "$t"
 mnt=$t/mnt
 # FUSE daemons run in the foreground (-f) so that their CPU time can be read before unmounting.
 pid=
+# The shared daemon: started as shared-union.ts starts it (minus the launcher: the bench already
+# is root of a user namespace), HUTCH_FS_READY_FD its "ok"; each mount a holder in its waiting
+# mode (the line SOCKET MOUNTPOINT FSNAME FLAGS LOG ARGS on fd 0), "ok" on its fd 1.
+sock=$t/fsd
+others=()
+waitok() { # file what
+  for _ in $(seq 200); do grep -q ok "$1" 2>/dev/null && return 0; sleep 0.05; done
+  echo "bench: $2 did not start: $(cat "$1" 2>/dev/null)" >&2; return 1
+}
+hold() { # mountpoint options
+  printf '%s\t%s\thutch-fs\t-\t\t{"args":["-o","%s","%s"]}\n' "$sock" "$1" "$2" "$1" |
+    "$repo/native/hutch-fs-holder" - >"$1.ready" 2>/dev/null &
+  waitok "$1.ready" "the holder of $1"
+}
+shared() { # idle-sessions
+  rm -f "$sock" "$sock".*
+  HUTCH_FS_SHARED_SOCKET=$sock HUTCH_FS_SHARED_LOCK=$sock.lock HUTCH_FS_READY_FD=3 \
+    node "$repo/dist/fuse/daemon-main.js" 3>"$sock.ready" 2>>"$t/fsd.log" & pid=$!
+  waitok "$sock.ready" "the shared union daemon"
+  others=()
+  for i in $(seq "$1"); do
+    o=$t/o$i; rm -rf "$o"; mkdir -p "$o/lo/d" "$o/up" "$o/wk" "$o/mnt"; echo x > "$o/lo/d/f"
+    hold "$o/mnt" "lowerdir=$o/lo,upperdir=$o/up,workdir=$o/wk"; others+=("$o/mnt")
+  done
+  hold "$mnt" "lowerdir=$dir/lower,lowerindex=$dir/lower.hli,upperdir=$t/up,workdir=$t/wk"
+}
 mountfs() { # fs
   rm -rf "$t/up" "$t/wk"; mkdir -p "$t/up" "$t/wk" "$mnt"
   pid=
   case $1 in
+    hutch-shared) shared 0 ;;
+    hutch-shared-*) shared "${1#hutch-shared-}" ;;
     hutch) "$repo/bin/hutch-fs" -f -o "lowerdir=$dir/lower,upperdir=$t/up,workdir=$t/wk" "$mnt" & pid=$! ;;
     hutch-index) "$repo/bin/hutch-fs" -f -o "lowerdir=$dir/lower,lowerindex=$dir/lower.hli,upperdir=$t/up,workdir=$t/wk" "$mnt" & pid=$! ;;
     fuse-overlayfs) fuse-overlayfs -f -o "lowerdir=$dir/lower,upperdir=$t/up,workdir=$t/wk" "$mnt" 2>/dev/null & pid=$! ;;
@@ -59,7 +90,8 @@ mountfs() { # fs
 cpu() { [ -n "$pid" ] && awk '{printf "%.2f", ($14 + $15) / 100}' "/proc/$pid/stat" || echo 0; }
 # The daemon's peak resident memory (MB) over the mount's life, read before unmounting.
 hwm() { [ -n "$pid" ] && awk '/^VmHWM/ {printf "%.0f", $2 / 1024}' "/proc/$pid/status" || echo 0; }
-umountfs() { umount "$mnt"; [ -z "$pid" ] || wait "$pid" || true; }
+# The shared daemon leaves once its last session is gone (each holder then exits 1: not waited).
+umountfs() { umount "$mnt"; for o in "${others[@]}"; do umount "$o"; done; others=(); [ -z "$pid" ] || wait "$pid" || true; }
 work() { # name
   case $1 in
     find) find "$mnt/usr" -type f | wc -l >/dev/null ;;
@@ -99,10 +131,14 @@ median() { sort -n | awk '{a[NR]=$1} END {print NR == 0 ? 0 : (NR%2) ? a[(NR+1)/
 col() { echo "$out" | awk -v f="$1" -v w="$2" -v c="$3" '$1==f && $2==w {print $c}' | median; }
 echo "wall seconds (median of $runs, fresh mount each${CPUS:+, on CPUs $CPUS}); daemon CPU seconds in brackets; load: $(cut -d' ' -f1-3 /proc/loadavg)"
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0) printf "%.2f", a / b; else printf "-"}'; }
-printf '%-11s %15s %15s %17s %9s %11s %11s %10s\n' workload hutch hutch+index fuse-overlayfs overlay hutch/fovl index/fovl hutch/ovl
+# One column per file system that ran, then each FUSE one against fuse-overlayfs and overlayfs.
+fuses=(); for f in $fses; do case $f in fuse-overlayfs | overlay) ;; *) fuses+=("$f") ;; esac; done
+printf '%-11s' workload; for f in $fses; do printf ' %17s' "$f"; done
+for f in "${fuses[@]}"; do printf ' %14s' "$f/fovl"; done; for f in "${fuses[@]}"; do printf ' %14s' "$f/ovl"; done; echo
 for w in $works; do
-  h=$(col hutch $w 3); i=$(col hutch-index $w 3); f=$(col fuse-overlayfs $w 3); o=$(col overlay $w 3)
-  printf '%-11s %7.3f [%5.2f] %7.3f [%5.2f] %9.3f [%5.2f] %9.3f %11s %11s %10s\n' "$w" "$h" "$(col hutch $w 4)" "$i" "$(col hutch-index $w 4)" "$f" "$(col fuse-overlayfs $w 4)" "$o" \
-    "$(ratio "$h" "$f")" "$(ratio "$i" "$f")" "$(ratio "$h" "$o")"
+  printf '%-11s' "$w"; for f in $fses; do printf ' %9.3f [%5.2f]' "$(col "$f" "$w" 3)" "$(col "$f" "$w" 4)"; done
+  for f in "${fuses[@]}"; do printf ' %14s' "$(ratio "$(col "$f" "$w" 3)" "$(col fuse-overlayfs "$w" 3)")"; done
+  for f in "${fuses[@]}"; do printf ' %14s' "$(ratio "$(col "$f" "$w" 3)" "$(col overlay "$w" 3)")"; done
+  echo
 done
-echo "daemon peak RSS, MB (median): $(for f in hutch hutch-index fuse-overlayfs; do printf '%s' "$f"; for w in $works; do printf ' %s=%s' "$w" "$(col "$f" "$w" 5)"; done; printf '; '; done)"
+echo "daemon peak RSS, MB (median): $(for f in "${fuses[@]}" fuse-overlayfs; do printf '%s' "$f"; for w in $works; do printf ' %s=%s' "$w" "$(col "$f" "$w" 5)"; done; printf '; '; done)"

@@ -25,7 +25,10 @@ interface PagesLibrary {
   hutch_fs_accept: (listener: number) => number;
   hutch_fs_recv: (conn: number, buf: Buffer, len: number, fdOut: Buffer) => number;
   hutch_fs_send: (conn: number, buf: Buffer, len: number) => number;
-  hutch_fs_next: (fds: Buffer, sessions: Buffer, n: number, buf: Buffer, got: Buffer) => number;
+  hutch_fs_watch: (fd: number, session: Buffer | null) => number;
+  hutch_fs_unwatch: (slot: number) => number;
+  hutch_fs_next: (buf: Buffer, got: Buffer) => number;
+  hutch_fs_fds_left: () => number;
 }
 
 const PROTOTYPES = [
@@ -38,13 +41,23 @@ const PROTOTYPES = [
   'int hutch_fs_accept(int listener)',
   'long hutch_fs_recv(int conn, void *buf, size_t len, void *fd_out)',
   'long hutch_fs_send(int conn, void *buf, size_t len)',
-  'int hutch_fs_next(void *fds, void *sessions, int n, void *buf, void *got)',
+  'int hutch_fs_watch(int fd, void *session)',
+  'int hutch_fs_unwatch(int slot)',
+  'int hutch_fs_next(void *buf, void *got)',
+  'long hutch_fs_fds_left(void)',
 ];
 
 /** The shared daemon's socket and loop calls (native/fs-serve.c; fuse/shared.ts). */
 export type ServeCalls = Pick<
   PagesLibrary,
-  'hutch_fs_listen' | 'hutch_fs_accept' | 'hutch_fs_recv' | 'hutch_fs_send' | 'hutch_fs_next'
+  | 'hutch_fs_listen'
+  | 'hutch_fs_accept'
+  | 'hutch_fs_recv'
+  | 'hutch_fs_send'
+  | 'hutch_fs_watch'
+  | 'hutch_fs_unwatch'
+  | 'hutch_fs_next'
+  | 'hutch_fs_fds_left'
 >;
 
 /** The library's serve calls; throws with why it cannot be loaded (the shared daemon cannot run without). */

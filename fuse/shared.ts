@@ -1,4 +1,4 @@
-import { closeSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, openSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { describeCause } from '../src/errors.js';
 import { lockWaiting } from '../src/sys/trylock.js';
 import { oneShotTimer, type OneShotTimer } from '../src/sys/timerfd.js';
@@ -21,28 +21,39 @@ import { idShift, prepareWork, sessionOptions } from './daemon.js';
  * byte carrying the fd. The daemon answers "ok" or why not, and keeps the connection open while
  * it serves the session: its end tells the holder the daemon is gone.
  *
- * One thread, one loop: hutch_fs_next (native/fs-serve.c) polls the listener, the connections
- * and the sessions' fds and reads the next request. A session whose fd reports ENODEV (its mount
- * is gone: the container's mount namespaces ended) is destroyed. When the last session and
- * connection are gone the daemon lingers (HUTCH_FS_LINGER seconds, a timerfd in the poll set;
- * a new connection cancels it), holding nothing of a container, then unlinks its socket and
- * exits, under the lock clients take to connect or start one (src/engine/setup/shared-union.ts),
- * so none connects to a daemon leaving. A connection whose first message is LEAVE (hutch system
- * reset, endSharedDaemons) makes it leave as soon as it serves no session, without lingering.
+ * One thread, one loop: hutch_fs_next (native/fs-serve.c) waits (epoll) on the listener, the
+ * connections and the sessions' fds, each registered once, and reads the next request. A session
+ * whose fd reports ENODEV (its mount is gone: the container's mount namespaces ended) is
+ * destroyed. When the last session and connection are gone the daemon lingers (HUTCH_FS_LINGER
+ * seconds, a timerfd in the wait; a new connection cancels it), holding nothing of a container,
+ * then unlinks its socket and exits, under the lock clients take to connect or start one
+ * (src/engine/setup/shared-union.ts), so none connects to a daemon leaving. A connection whose
+ * first message is LEAVE (hutch system reset, endSharedDaemons) makes it leave as soon as it
+ * serves no session, without lingering.
  */
 const ENODEV = 19;
 const EINTR = 4;
 const EAGAIN = 11;
+const EMFILE = 24;
+const ENFILE = 23;
+/** Fds kept free for serving (open files of the containers, copy-ups, listings) when taking a union. */
+const FD_RESERVE = 64;
+/** What one more union costs in fds: its connection, its /dev/fuse fd, libfuse's splice pipe. */
+const FDS_PER_UNION = 4;
 
 /** A connection that has not handed over its fd yet. */
 interface Pending {
   conn: number;
+  slot: number;
   opts?: FsOptions;
+  /** Why this union is refused (a limit): said when its fd comes, so its holder reads it. */
+  refused?: string | undefined;
 }
 
 /** A served union. */
 interface Live {
   conn: number;
+  slot: number;
   session: AttachedSession;
   union: Union;
   upper: string;
@@ -53,6 +64,19 @@ interface Live {
 /** Lower trees shared by the sessions over the same layers (read-only: one copy for all). */
 const lowers = new Map<string, { tree: LowerTree; users: number }>();
 
+/**
+ * How many unions the daemon takes at most: HUTCH_FS_SHARED_MAX (read only by the daemon; tests
+ * set it low), else no count (the fds left under RLIMIT_NOFILE still limit).
+ */
+function sharedMax(env: NodeJS.ProcessEnv): number {
+  const v = env.HUTCH_FS_SHARED_MAX;
+  if (v === undefined || v === '') return Infinity;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1)
+    throw new Error(`HUTCH_FS_SHARED_MAX=${v} is not a count of unions (an integer >= 1)`);
+  return n;
+}
+
 export function serveShared(socketPath: string, lockPath: string): number {
   const ready = Number(process.env.HUTCH_FS_READY_FD ?? '1');
   const warn = (line: string): void => void process.stderr.write(`hutch-fs: warning: ${line}\n`);
@@ -60,7 +84,9 @@ export function serveShared(socketPath: string, lockPath: string): number {
   let listener: number;
   let timer: OneShotTimer | undefined;
   const linger = lingerSetting(process.env, warn);
+  let max: number;
   try {
+    max = sharedMax(process.env);
     process.umask(0);
     calls = serveCalls(pagesLibraryPath());
     // The idle page drops count the loop's waits themselves (fs-idle.c); its receive is not used.
@@ -84,16 +110,18 @@ export function serveShared(socketPath: string, lockPath: string): number {
   writeSync(ready, 'ok\n');
   closeSync(ready);
   trace('fs shared listening');
-  return new SharedLoop(calls, listener, socketPath, lockPath, linger, timer).run();
+  return new SharedLoop(calls, listener, socketPath, lockPath, max, linger, timer).run();
 }
 
 class SharedLoop {
   private readonly pending = new Map<number, Pending>();
   private readonly live = new Map<number, Live>(); // by session fd
-  private fds = Buffer.alloc(0);
-  private sessions = Buffer.alloc(0);
-  private table: (number | Live)[] = []; // what each polled fd is: the listener, a connection's fd, a session
-  private dirty = true;
+  // What each watched slot (fs-serve.c) is: the listener, a connection's fd, a session.
+  private readonly slots: (number | Live | undefined)[] = [];
+  private readonly address = Buffer.alloc(8);
+  // Taken back to accept and refuse a client when the daemon is out of fds (EMFILE), else the
+  // listener would stay ready and the loop spin.
+  private spare: number | undefined = openSync('/dev/null', 'r');
   private served: Live | undefined;
   private readonly buf = Buffer.alloc(40); // struct fuse_buf, one for all sessions (one thread)
   private readonly got = Buffer.alloc(4);
@@ -110,19 +138,27 @@ class SharedLoop {
     private readonly listener: number,
     private readonly socketPath: string,
     private readonly lockPath: string,
+    private readonly max: number,
     private readonly linger: number,
     private readonly timer: OneShotTimer | undefined,
   ) {}
 
   run(): number {
+    try {
+      this.slots[this.watch(this.listener, undefined)] = this.listener;
+      if (this.timer !== undefined) this.slots[this.watch(this.timer.fd, undefined)] = this.timer.fd;
+    } catch (e) {
+      process.stderr.write(`hutch-fs: the shared union daemon cannot wait on its socket: ${describeCause(e)}\n`);
+      return 1;
+    }
     for (;;) {
-      if (this.dirty) this.rebuild();
-      const at = this.calls.hutch_fs_next(this.fds, this.sessions, this.table.length, this.buf, this.got);
+      const at = this.calls.hutch_fs_next(this.buf, this.got);
       if (at < 0) {
-        process.stderr.write(`hutch-fs: the shared union daemon's poll failed: errno ${-at}\n`);
+        process.stderr.write(`hutch-fs: the shared union daemon's wait (epoll_wait) failed: errno ${-at}\n`);
         return 1;
       }
-      const what = this.table[at]!;
+      const what = this.slots[at];
+      if (what === undefined) continue; // none: fs-serve.c drops the ready events of a slot unwatched
       if (typeof what !== 'number') this.guarded(what);
       else if (what === this.listener) this.accept();
       else if (what === this.timer?.fd) this.lingerOver = true;
@@ -155,16 +191,31 @@ class SharedLoop {
     this.lingerOver = false;
   }
 
-  private rebuild(): void {
-    const timer = this.timer === undefined ? [] : [this.timer.fd];
-    this.table = [this.listener, ...timer, ...this.pending.keys(), ...this.live.values()];
-    this.fds = Buffer.alloc(this.table.length * 4);
-    this.sessions = Buffer.alloc(this.table.length * 8);
-    this.table.forEach((t, i) => {
-      this.fds.writeInt32LE(typeof t === 'number' ? t : t.session.fd, i * 4);
-      this.sessions.writeBigUInt64LE(typeof t === 'number' ? 0n : t.session.address, i * 8);
-    });
-    this.dirty = false;
+  /** Registers an fd with the loop's wait (a session's: its requests are read there); its slot. */
+  private watch(fd: number, session: bigint | undefined): number {
+    if (session !== undefined) this.address.writeBigUInt64LE(session);
+    const slot = this.calls.hutch_fs_watch(fd, session === undefined ? null : this.address);
+    if (slot < 0) throw new Error(`cannot wait on fd ${fd} (epoll_ctl): errno ${-slot}`);
+    return slot;
+  }
+
+  private unwatch(slot: number): void {
+    this.calls.hutch_fs_unwatch(slot); // only fails for a slot not watched
+    this.slots[slot] = undefined;
+  }
+
+  /** Why one more union is refused now, or undefined: the count asked, or the fds left. */
+  private refusal(): string | undefined {
+    // A connection is a union once its arguments came (a client holds others meanwhile: preheld-holder.ts).
+    const unions = this.live.size + [...this.pending.values()].filter((p) => p.opts && !p.refused).length;
+    const served = `serves ${unions} union${unions === 1 ? '' : 's'}`;
+    const what = 'run fewer containers at once, or set HUTCH_FS_SHARED=0 for a union daemon per container';
+    if (unions >= this.max)
+      return `the shared union daemon (pid ${process.pid}) already ${served}, its limit (HUTCH_FS_SHARED_MAX=${this.max}): ${what}`;
+    const left = this.calls.hutch_fs_fds_left();
+    if (left >= 0 && left < FD_RESERVE + FDS_PER_UNION)
+      return `the shared union daemon (pid ${process.pid}) ${served} and has ${left} file descriptors left under its RLIMIT_NOFILE: raise the open files limit (ulimit -n, its hard limit) where hutch starts, ${what}`;
+    return undefined;
   }
 
   /**
@@ -198,10 +249,35 @@ class SharedLoop {
 
   private accept(): void {
     for (;;) {
-      const conn = this.calls.hutch_fs_accept(this.listener);
-      if (conn < 0) return;
-      this.pending.set(conn, { conn });
-      this.dirty = true;
+      let conn = this.calls.hutch_fs_accept(this.listener);
+      if ((conn === -EMFILE || conn === -ENFILE) && this.spare !== undefined) {
+        closeSync(this.spare);
+        this.spare = undefined;
+        conn = this.calls.hutch_fs_accept(this.listener);
+      }
+      if (conn < 0) {
+        this.spare ??= openSync('/dev/null', 'r');
+        return;
+      }
+      if (this.spare === undefined) {
+        // No fd to take its /dev/fuse with: said at once (its holder, still mounting, may read it
+        // as a failed hand-over instead), and the spare taken back.
+        const why = this.refusal() ?? `the shared union daemon (pid ${process.pid}) is out of file descriptors`;
+        this.say(conn, `hutch-fs: cannot mount the union: ${why}\n`);
+        closeSync(conn);
+        this.spare = openSync('/dev/null', 'r');
+        continue;
+      }
+      let slot: number;
+      try {
+        slot = this.watch(conn, undefined);
+      } catch (e) {
+        this.say(conn, `hutch-fs: cannot mount the union: ${describeCause(e)}\n`);
+        closeSync(conn);
+        continue;
+      }
+      this.slots[slot] = conn;
+      this.pending.set(conn, { conn, slot });
     }
   }
 
@@ -216,9 +292,14 @@ class SharedLoop {
         if (fd >= 0) throw new Error('the fd came before the arguments');
         if (this.message.toString('utf8', 0, n) === LEAVE_MESSAGE) return this.leaveAsked(p);
         const line = decodeArgsLine(this.message.toString('utf8', 0, n));
-        p.opts = parseFsArgs(line.args, '/');
+        const opts = parseFsArgs(line.args, '/');
+        // Counted and refused when its arguments come; said when its fd comes (its holder waits
+        // for the answer only once it handed the fd over).
+        p.refused = this.refusal();
+        p.opts = opts;
       } else {
         if (fd < 0) throw new Error('the holder sent no /dev/fuse fd');
+        if (p.refused !== undefined) throw new Error(p.refused);
         this.start(p, p.opts, fd);
       }
     } catch (e) {
@@ -236,7 +317,7 @@ class SharedLoop {
    */
   private leaveAsked(p: Pending): void {
     this.pending.delete(p.conn);
-    this.dirty = true;
+    this.unwatch(p.slot); // held open, not waited on: its end is the client's signal
     this.leavers.push(p.conn);
     this.say(p.conn, this.live.size === 0 ? 'ok\n' : `serving ${this.live.size}\n`);
     trace('fs shared leave asked');
@@ -266,10 +347,22 @@ class SharedLoop {
     shared.users++;
     lowers.set(lowerKey, shared);
     union.invalidate = (id) => session.invalidate(id);
-    const s: Live = { conn: p.conn, session, union, upper: opts.upper, lowerKey, mountpoint };
+    let slot: number;
+    try {
+      slot = this.watch(session.fd, session.address);
+    } catch (e) {
+      // Said here, not thrown: the session owns the fd now (its destroy closes it).
+      session.destroy();
+      if (--shared.users === 0) lowers.delete(lowerKey);
+      this.say(p.conn, `hutch-fs: cannot mount ${mountpoint}: ${describeCause(e)}\n`);
+      this.drop(p);
+      return;
+    }
+    this.unwatch(p.slot); // the connection's end is seen by its holder, not waited on here
+    const s: Live = { conn: p.conn, slot, session, union, upper: opts.upper, lowerKey, mountpoint };
+    this.slots[slot] = s;
     this.pending.delete(p.conn);
     this.live.set(session.fd, s);
-    this.dirty = true;
     this.say(p.conn, 'ok\n');
     trace('fs shared session');
   }
@@ -284,19 +377,19 @@ class SharedLoop {
   private end(s: Live, why: string | undefined): void {
     if (why !== undefined) process.stderr.write(`hutch-fs: ${s.mountpoint}: ${why}: the session ends\n`);
     this.live.delete(s.session.fd);
+    this.unwatch(s.slot);
     s.session.destroy();
     for (const fh of [...s.union.handles.keys()]) s.union.release(fh);
     closeSync(s.conn);
     const shared = lowers.get(s.lowerKey);
     if (shared !== undefined && --shared.users === 0) lowers.delete(s.lowerKey);
     if (this.served === s) this.served = undefined;
-    this.dirty = true;
   }
 
   private drop(p: Pending): void {
     this.pending.delete(p.conn);
+    this.unwatch(p.slot);
     closeSync(p.conn);
-    this.dirty = true;
   }
 
   private say(conn: number, text: string): void {

@@ -29,9 +29,16 @@ EXPORT int hutch_fs_accept(int listener);
 /* One message into buf; *fd_out: the fd it carried (close-on-exec), or -1. */
 EXPORT long hutch_fs_recv(int conn, void *buf, size_t len, int *fd_out);
 EXPORT long hutch_fs_send(int conn, const void *buf, size_t len);
-/* Waits until one of the n fds has something; returns its index. When sessions[i] is a session,
- * its request is read into buf and *got is fuse_session_receive_buf's result; else *got is 0. */
-EXPORT int hutch_fs_next(const int *fds, void *const *sessions, int n, void *buf, int *got);
+/* Registers fd with the loop's wait (made non-blocking); *session: a libfuse session whose
+ * requests hutch_fs_next reads, or NULL (session may be NULL too). Returns its slot, or -errno. */
+EXPORT int hutch_fs_watch(int fd, void *const *session);
+/* Unregisters a slot (before its fd is closed); 0, or -errno. */
+EXPORT int hutch_fs_unwatch(int slot);
+/* Waits until a registered fd has something; returns its slot. For a session, its request is
+ * read into buf and *got is fuse_session_receive_buf's result; else *got is 0. */
+EXPORT int hutch_fs_next(void *buf, int *got);
+/* The fds this process may still open: RLIMIT_NOFILE's soft limit less those open; or -errno. */
+EXPORT long hutch_fs_fds_left(void);
 
 /* Internal to the library: the wait counter (fs-idle.c) and libfuse's receive. */
 void hutch_fs_waiting(int waiting);

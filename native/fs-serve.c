@@ -1,14 +1,15 @@
 /* The shared union daemon's socket and loop calls in hutch-fs-pages.so (fuse/shared.ts; docs/fuse.md,
- * "One daemon for several containers"). Node has no SOCK_SEQPACKET, no SCM_RIGHTS and no poll(2)
- * of arbitrary fds; these are those, each one koffi call. hutch_fs_next waits for the next thing
- * to do and, when it is a session's request, reads it too: one crossing per request for the
+ * "One daemon for several containers"). Node has no SOCK_SEQPACKET, no SCM_RIGHTS and no wait on
+ * arbitrary fds (epoll here); these are those, each one koffi call. hutch_fs_next waits for the
+ * next thing to do and, when it is a session's request, reads it too: one crossing per request for the
  * wait and the read together, as fuse_session_receive_buf alone was for one session. */
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
-#include <stdatomic.h>
+#include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -60,30 +61,87 @@ EXPORT long hutch_fs_send(int conn, const void *buf, size_t len) {
   return sent < 0 ? -errno : sent;
 }
 
-#define MAX_WAIT 1024
-static struct pollfd polled[MAX_WAIT];
-static int last;
+/* The loop's wait: one epoll instance, each fd registered once (hutch_fs_watch) under a slot, so
+ * a request costs the same however many sessions the daemon serves (a poll(2) of every fd per
+ * request cost the kernel one wait-queue entry added and removed per fd: measured in docs/fuse.md,
+ * "(issue 17, twelfth session)"). Up to BATCH ready fds are taken per epoll_wait and served one per
+ * call, in turn: a busy session gets one request per turn, the others theirs (round robin; epoll
+ * itself puts a level-triggered fd still ready back at the end of its ready list). */
+#define BATCH 64
+static int ep = -1;
+static struct epoll_event ready[BATCH];
+static int have, next_at;
+struct slot {
+  int fd; /* -1: free */
+  void *session;
+};
+static struct slot *slots;
+static int nslots;
 
-EXPORT int hutch_fs_next(const int *fds, void *const *sessions, int n, void *buf, int *got) {
-  if (n <= 0 || n > MAX_WAIT) return -EINVAL;
+EXPORT int hutch_fs_watch(int fd, void *const *session) {
+  if (ep < 0 && (ep = epoll_create1(EPOLL_CLOEXEC)) < 0) return -errno;
+  int at = 0;
+  while (at < nslots && slots[at].fd >= 0) at++;
+  if (at == nslots) {
+    int grown = nslots == 0 ? 16 : nslots * 2;
+    struct slot *more = realloc(slots, sizeof *slots * (size_t)grown);
+    if (more == NULL) return -ENOMEM;
+    for (int i = nslots; i < grown; i++) more[i] = (struct slot){-1, NULL};
+    slots = more;
+    nslots = grown;
+  }
+  /* Non-blocking: a request withdrawn between the wait and the read (its caller killed before it
+   * was sent) reads EAGAIN instead of blocking every other session's loop. */
+  int flags = fcntl(fd, F_GETFL);
+  if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0) return -errno;
+  struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (uint32_t)at};
+  if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) != 0) return -errno;
+  slots[at] = (struct slot){fd, session != NULL ? *session : NULL};
+  return at;
+}
+
+EXPORT int hutch_fs_unwatch(int at) {
+  if (at < 0 || at >= nslots || slots[at].fd < 0) return -EINVAL;
+  int r = epoll_ctl(ep, EPOLL_CTL_DEL, slots[at].fd, NULL) == 0 ? 0 : -errno;
+  slots[at] = (struct slot){-1, NULL};
+  /* Not served from this batch any more (the slot may be reused before the batch is done). */
+  for (int i = next_at; i < have; i++)
+    if (ready[i].data.u32 == (uint32_t)at) ready[i].data.u32 = UINT32_MAX;
+  return r;
+}
+
+EXPORT long hutch_fs_fds_left(void) {
+  struct rlimit lim;
+  if (getrlimit(RLIMIT_NOFILE, &lim) != 0) return -errno;
+  DIR *d = opendir("/proc/self/fd");
+  if (d == NULL) return -errno;
+  long open = -1; /* not the one readdir reads */
+  while (readdir(d) != NULL) open++;
+  closedir(d);
+  open -= 2; /* . and .. */
+  return (long)lim.rlim_cur - open;
+}
+
+EXPORT int hutch_fs_next(void *buf, int *got) {
   hutch_fs_waiting(1);
-  for (int i = 0; i < n; i++) polled[i] = (struct pollfd){fds[i], POLLIN, 0};
-  int ready;
-  do ready = poll(polled, (nfds_t)n, -1);
-  while (ready < 0 && errno == EINTR);
-  if (ready < 0) {
-    int err = errno;
-    hutch_fs_waiting(0);
-    return -err;
-  }
-  /* Round robin from after the last one served: a busy container does not starve the others. */
   int at = -1;
-  for (int k = 1; k <= n && at < 0; k++) {
-    int i = (last + k) % n;
-    if (polled[i].revents != 0) at = i;
+  while (at < 0) {
+    if (next_at == have) {
+      int n;
+      do n = epoll_wait(ep, ready, BATCH, -1);
+      while (n < 0 && errno == EINTR);
+      if (n < 0) {
+        int err = errno;
+        hutch_fs_waiting(0);
+        return -err;
+      }
+      have = n;
+      next_at = 0;
+    }
+    uint32_t u = ready[next_at++].data.u32;
+    if (u != UINT32_MAX) at = (int)u;
   }
-  last = at;
-  *got = sessions[at] != NULL ? hutch_fs_receive_plain(sessions[at], buf) : 0;
+  *got = slots[at].session != NULL ? hutch_fs_receive_plain(slots[at].session, buf) : 0;
   hutch_fs_waiting(0);
   return at;
 }

@@ -262,5 +262,50 @@ describe('the linger after the last container (HUTCH_FS_LINGER)', () => {
     } finally {
       other.remove();
     }
+
+describe('the shared daemon at its limit', () => {
+  it('refuses the union past HUTCH_FS_SHARED_MAX to that one run, naming the limit and what to do; the others keep working', async () => {
+    const env = { HUTCH_FS_SHARED_MAX: '2' };
+    const a = await runDetached('echo a > /tmp/mine; sleep 1000', env);
+    const b = await runDetached('echo b > /tmp/mine; sleep 1000', env);
+    expect(daemons()).toHaveLength(1);
+    const daemon = daemons()[0]!;
+    const r = await hutch(['run', '-d', '--root', box.root, '--network', 'none', IMAGE, 'sleep', '1000'], { env });
+    expect(r.exitCode).not.toBe(0);
+    expect(r.stderr).toContain(`the shared union daemon (pid ${daemon}) already serves 2 unions`);
+    expect(r.stderr).toContain('HUTCH_FS_SHARED_MAX=2');
+    expect(r.stderr).toContain('HUTCH_FS_SHARED=0');
+    expect(alive(daemon)).toBe(true);
+    for (let i = 0; i < 100 && (await exec(b, 'cat /tmp/mine 2>/dev/null')) !== 'b'; i++) await sleep(50);
+    expect(await exec(a, 'cat /tmp/mine')).toBe('a');
+    expect(await exec(b, 'cat /tmp/mine; echo more >> /tmp/mine; cat /tmp/mine')).toBe('b\nb\nmore');
+    // Once one is gone, the next run is taken again: once the daemon saw its mount go (ENODEV,
+    // after rm returned), so a run refused meanwhile is tried again.
+    expect((await hutch(['rm', '-f', '--root', box.root, a])).stderr).toBe('');
+    const args = [
+      'run',
+      '-d',
+      '--root',
+      box.root,
+      '--network',
+      'none',
+      '-u',
+      '0',
+      IMAGE,
+      'sh',
+      '-c',
+      'echo c > /tmp/mine; sleep 1000',
+    ];
+    let again = await hutch(args, { env });
+    for (let i = 0; i < 50 && again.stderr.includes('already serves 2 unions'); i++) {
+      await sleep(100);
+      again = await hutch(args, { env });
+    }
+    expect(again.stderr).toBe('');
+    const c = again.stdout.trim();
+    for (let i = 0; i < 100 && (await exec(c, 'cat /tmp/mine 2>/dev/null')) !== 'c'; i++) await sleep(50);
+    expect(await exec(c, 'cat /tmp/mine')).toBe('c');
+    expect(daemons()).toEqual([daemon]);
+    for (const id of [b, c]) expect((await hutch(['rm', '-f', '--root', box.root, id])).stderr).toBe('');
   });
 });
