@@ -262,6 +262,8 @@ describe('the linger after the last container (HUTCH_FS_LINGER)', () => {
     } finally {
       other.remove();
     }
+  });
+});
 
 describe('the shared daemon at its limit', () => {
   it('refuses the union past HUTCH_FS_SHARED_MAX to that one run, naming the limit and what to do; the others keep working', async () => {
