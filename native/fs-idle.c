@@ -71,18 +71,41 @@ static void stopped(long err) {
   if (n > 0) (void)!write(2, msg, (size_t)n < sizeof msg ? (size_t)n : sizeof msg - 1);
 }
 
+/* The watcher, and how it is stopped: the library's destructor (dlclose by koffi when Node frees
+ * its environment at exit, or exit's own) wakes it and joins it. A watcher still sleeping when the
+ * library is unmapped would wake into code that is gone (SIGSEGV at the daemon's exit). */
+static pthread_t watcher;
+static int watching;
+static int stopping;
+static pthread_mutex_t stop_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t stop_wake;
+
+/* Sleeps one period, or until told to stop (then 1). */
+static int rest(unsigned ms) {
+  struct timespec until;
+  clock_gettime(CLOCK_MONOTONIC, &until);
+  until.tv_sec += ms / 1000;
+  until.tv_nsec += (long)(ms % 1000) * 1000000L;
+  if (until.tv_nsec >= 1000000000L) {
+    until.tv_sec++;
+    until.tv_nsec -= 1000000000L;
+  }
+  pthread_mutex_lock(&stop_lock);
+  while (!stopping && pthread_cond_timedwait(&stop_wake, &stop_lock, &until) != ETIMEDOUT) {
+  }
+  int stop = stopping;
+  pthread_mutex_unlock(&stop_lock);
+  return stop;
+}
+
 /* Drops when the counter did not move during the last period, is odd (the loop waits in
  * receive, not serving a long request) and moved since the last drop (nothing touched since). */
 static void *watch(void *arg) {
   unsigned ms = (unsigned)(uintptr_t)arg;
-  struct timespec period = {ms / 1000, (long)(ms % 1000) * 1000000L};
   /* Nothing dropped yet (there is no drop at mount with a watcher): the first quiet period drops,
    * whether or not the container's start came before this thread ran. */
   unsigned long seen = atomic_load_explicit(&requests, memory_order_relaxed), dropped = ~0UL;
-  for (;;) {
-    int slept;
-    do slept = clock_nanosleep(CLOCK_MONOTONIC, 0, &period, NULL);
-    while (slept == EINTR);
+  while (!rest(ms)) {
     unsigned long now = atomic_load_explicit(&requests, memory_order_relaxed);
     if (now == seen && now != dropped && (now & 1)) {
       long r = hutch_pages_drop();
@@ -94,21 +117,36 @@ static void *watch(void *arg) {
     }
     seen = now;
   }
+  return NULL;
 }
 
 EXPORT int hutch_fs_idle_watch(unsigned ms) {
   pthread_attr_t attr;
-  pthread_t thread;
+  pthread_condattr_t clock;
   sigset_t all, old;
-  if (ms == 0) return 0;
+  if (ms == 0 || watching) return 0;
+  pthread_condattr_init(&clock);
+  pthread_condattr_setclock(&clock, CLOCK_MONOTONIC);
+  pthread_cond_init(&stop_wake, &clock);
+  pthread_condattr_destroy(&clock);
   pthread_attr_init(&attr);
   pthread_attr_setstacksize(&attr, WATCH_STACK);
-  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
   /* Signals stay the JS thread's (libuv's handlers, EINTR of its read): the thread blocks all. */
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &old);
-  int err = pthread_create(&thread, &attr, watch, (void *)(uintptr_t)ms);
+  int err = pthread_create(&watcher, &attr, watch, (void *)(uintptr_t)ms);
   pthread_sigmask(SIG_SETMASK, &old, NULL);
   pthread_attr_destroy(&attr);
+  watching = err == 0;
   return err;
+}
+
+__attribute__((destructor)) static void stop_watch(void) {
+  if (!watching) return;
+  pthread_mutex_lock(&stop_lock);
+  stopping = 1;
+  pthread_cond_signal(&stop_wake);
+  pthread_mutex_unlock(&stop_lock);
+  pthread_join(watcher, NULL); /* at most one drop in progress (a few ms) */
+  watching = 0;
 }

@@ -89,6 +89,21 @@ describe('the union daemon dropping its start-up pages', () => {
     expect(await ns.ok('cat drop/up/a/new')).toBe('written\n');
   });
 
+  it('exits 0 once unmounted while its watcher wakes every 1 ms (the watcher is joined before its library goes)', async () => {
+    ns = startAgent('single', tmp);
+    await ns.ok('mkdir -p lower/d && echo x > lower/d/f');
+    // Node frees its environment at exit and koffi dlcloses the library: a watcher left sleeping
+    // woke into unmapped code (SIGSEGV, every exit at this period).
+    for (let i = 0; i < 4; i++) {
+      await mount('fast', { HUTCH_FS_PAGES: '', HUTCH_FS_IDLE_MS: '1' });
+      expect(await ns.ok('cat fast/mnt/d/f && sleep 0.05')).toBe('x\n');
+      const end = await ns.js<{ code: number | null; signal: string | null }>(
+        'await globalThis.mounts.fast.unmount(); const e = await globalThis.mounts.fast.exited; delete globalThis.mounts.fast; return e;',
+      );
+      expect(end).toEqual({ code: 0, signal: null });
+    }
+  });
+
   it('dies of kill -9 while its watcher drops, leaving ENOTCONN and an unmountable mount', async () => {
     ns = startAgent('single', tmp);
     await ns.ok('mkdir -p lower/d && echo x > lower/d/f');
