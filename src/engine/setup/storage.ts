@@ -358,12 +358,12 @@ function mountedSaid(readyFd: number): Promise<void> {
   const mounted = readReadyLine(readyFd).then((said) => {
     trace('union mounted');
     if (said.startsWith('ok')) return;
+    // The shared daemon's refusal at its limit (fuse/shared.ts) says what to do itself: no hint about /dev/fuse.
+    const refused = /the shared union daemon \(pid \d+\)/.test(said);
     throw new FuseError(
       'FUSE_MOUNT',
       `cannot mount the union filesystem: ${said.replace(/^hutch-fs: /, '').trim() || 'the daemon exited'}`,
-      {
-        hint: 'check /dev/fuse (crw-rw-rw-) and `hutch system info`; --storage-driver=vfs avoids FUSE',
-      },
+      refused ? {} : { hint: 'check /dev/fuse (crw-rw-rw-) and `hutch system info`; --storage-driver=vfs avoids FUSE' },
     );
   });
   mounted.catch(() => undefined); // handled where it is awaited, which may come later
