@@ -197,23 +197,25 @@ export function sendPreheldArgs(held: PreheldHolder, args: string[]): void {
 }
 
 /**
- * Sends the C holder its line (native/fs-holder.c's waiting mode): the daemon's socket, the
- * holder's arguments, the log its stderr goes to (the monitor's) and the session's argument
- * line; one that is gone fails at `mounted`. false (nothing sent, the holder ends) when a field
- * cannot go on the line.
+ * The line a pre-started C holder waits for (native/fs-holder.c's waiting mode): the daemon's
+ * socket, the holder's arguments, the log its stderr goes to (the monitor's) and the session's
+ * argument line, tab-separated. undefined when a field holds a tab or a newline: such a run
+ * starts a holder with its arguments instead.
  */
-export function sendHolderLine(held: PreheldHolder, socket: string, holderArgs: string[], fsArgs: string[]): boolean {
+export function holderLineFor(socket: string, holderArgs: string[], fsArgs: string[]): string | undefined {
   const line = [socket, ...holderArgs, stderrLog ?? '', encodeArgsLine({ args: fsArgs }).trimEnd()];
+  return line.some((f) => /[\t\n]/.test(f)) ? undefined : line.join('\t') + '\n';
+}
+
+/** Sends a pre-started C holder its line (holderLineFor); one that is gone fails at `mounted`. */
+export function sendHolderLine(held: PreheldHolder, line: string): void {
   try {
-    // The line is tab-separated: a path with a tab or newline goes the other way (its end: exit 0).
-    if (line.some((f) => /[\t\n]/.test(f))) return false;
-    writeSync(held.argsFd, line.join('\t') + '\n');
+    writeSync(held.argsFd, line);
   } catch {
     // EPIPE: it died; its ready pipe ends without "ok" and startUnion reports that
   } finally {
     closeSync(held.argsFd);
   }
-  return true;
 }
 
 /**

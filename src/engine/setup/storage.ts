@@ -16,6 +16,7 @@ import { type CreatedContainer, envList, launchInUserNamespace } from '../launch
 import { trace } from '../../sys/trace.js';
 import {
   dropPreheld,
+  holderLineFor,
   sendHolderLine,
   sendPreheldArgs,
   takePreheld,
@@ -140,14 +141,20 @@ export async function startUnion(
       ? sharedPlace(dirname(dirname(dirs.run)), maps)
       : undefined;
   if (place !== undefined) {
-    const conn = (await takePreheldShared(place)) ?? (await connectShared(place, maps));
+    // Only the mount waits for the daemon: a first run's daemon is still starting (its Node start)
+    // while the pre-started holder is taken, the network made and the container's plan and helper
+    // prepared; the holder gets its line once the daemon listens.
+    const connecting = takePreheldShared(place).then((conn) => conn ?? connectShared(place, maps));
+    connecting.catch(() => undefined); // said by `mounted`, or awaited below
     // The C holder started before the flags were parsed (or before go), when it has these maps.
     const held = await takePreheld(maps, joinUserns, 'holder');
-    const { holder, mounted } =
-      (held && (await useSharedHolder(held, conn, place.socket, fsArgs, cleanup, stopping))) ??
-      (await startShared(conn, fsArgs, maps, cleanup, stopping));
+    const early = held && (await useSharedHolder(held, place.socket, fsArgs, connecting, cleanup, stopping));
+    const { holder, mounted } = early || (await startShared(await connecting, fsArgs, maps, cleanup, stopping));
     // The daemon's pid file, written before it listens: what `served` watches.
-    const daemon = daemonPid(place.socket);
+    const daemon = connecting.then(
+      () => daemonPid(place.socket),
+      () => undefined,
+    );
     return rootfsOf(mountpoint, holder, mounted, stopping, daemon, (pid, status) =>
       // The holder exits 1 when the shared daemon's connection ends (docs/storage.md).
       status === 1
@@ -176,16 +183,23 @@ export async function startUnion(
   );
 }
 
-/** The mounted union's description; `ended` is the sentence of the holder's end. */
+/**
+ * The mounted union's description; `ended` is the sentence of the holder's end. `server` is the
+ * process serving the union (for the shared daemon, known once it listens).
+ */
 function rootfsOf(
   mountpoint: string,
   holder: CreatedContainer,
   mounted: Promise<void>,
   stopping: { now: boolean },
-  server: number | undefined,
+  server: number | undefined | Promise<number | undefined>,
   ended: (pid: number, status: number) => string,
 ): ContainerRootfs {
-  const start = server === undefined ? undefined : processStartTime(server);
+  // Taken with its start time as soon as it is known: a pid reused later is not the same process.
+  let serving: { pid: number; start: number | undefined } | undefined;
+  void Promise.resolve(server).then((pid) => {
+    if (pid !== undefined) serving = { pid, start: processStartTime(pid) };
+  });
   // Only an end nobody asked for is news (a kill -9, a crash); a never-settling promise otherwise.
   // A daemon that could not mount says so through `mounted`.
   const died = Promise.all([holder.wait(), mounted]).then(
@@ -197,7 +211,7 @@ function rootfsOf(
     holder: { pid: holder.pid, userns: `/proc/${holder.pid}/ns/user`, mntns: `/proc/${holder.pid}/ns/mnt` },
     died,
     mounted,
-    served: () => start === undefined || isSameProcess(server, start),
+    served: () => serving?.start === undefined || isSameProcess(serving.pid, serving.start),
   };
 }
 
@@ -329,27 +343,43 @@ async function startShared(
 }
 
 /**
- * The pre-started C holder, taken: sent its line (it connects to the daemon itself); `conn`, our
- * connection, is held until the holder says whether it mounted, so the daemon cannot leave before
- * the holder's connection comes. undefined when its start failed (conn is then still ours).
+ * The pre-started C holder, taken: sent its line (it connects to the daemon itself) once
+ * `connecting` gave our connection, which is held until the holder says whether it mounted, so
+ * the daemon cannot leave before the holder's connection comes. A daemon that could not be
+ * reached fails `mounted` (the holder, its stdin closed, ends). undefined when its start failed
+ * or its line cannot be sent (the holder ended then): the caller starts one.
  */
 async function useSharedHolder(
   held: PreheldHolder,
-  conn: number,
   socket: string,
   fsArgs: string[],
+  connecting: Promise<number>,
   cleanup: Cleanup,
   stopping: { now: boolean },
 ): Promise<{ holder: CreatedContainer; mounted: Promise<void> } | undefined> {
   const holder = await takeStarted(held, "stop the pre-started union filesystem's holder", cleanup, stopping);
   if (holder === undefined) return undefined;
-  if (!sendHolderLine(held, socket, holderArgs(fsArgs), fsArgs)) {
+  const line = holderLineFor(socket, holderArgs(fsArgs), fsArgs);
+  if (line === undefined) {
+    closeSync(held.argsFd);
     closeSync(held.readyFd);
     await stopHolder(holder);
     return undefined;
   }
-  const mounted = mountedSaid(held.readyFd);
-  void mounted.catch(() => undefined).finally(() => closeSync(conn));
+  const mounted = connecting.then(
+    (conn) => {
+      sendHolderLine(held, line);
+      const said = mountedSaid(held.readyFd);
+      void said.catch(() => undefined).finally(() => closeSync(conn));
+      return said;
+    },
+    (error: unknown) => {
+      closeSync(held.argsFd);
+      closeSync(held.readyFd);
+      throw error;
+    },
+  );
+  mounted.catch(() => undefined); // handled where it is awaited, which may come later
   return { holder, mounted };
 }
 
