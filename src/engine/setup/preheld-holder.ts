@@ -88,20 +88,26 @@ export function preholdUnion(
   } catch {
     return daemonLaunched; // no maps to guess (an unreadable /etc/subuid): the run says why
   }
-  trace('preheld spawn');
   const env = shared ? [] : [...envList(process.env), 'HUTCH_FS_READY_FD=1', 'HUTCH_FS_ARGS_FD=0'];
   const program = shared ? [holderPath()!, '-'] : [process.execPath, ...entryCommand('fuseDaemon')];
   // stderrLater (the monitor, before go): its stderr is a pipe to the CLI, which ends with the
   // CLI; the holder (its helper too) writes nowhere until the args line names its log.
   const quiet = options.stderrLater ? openSync('/dev/null', 'w') : undefined;
-  const started = launchInUserNamespace(
-    { args: program, env, cwd: '/', ...maps },
-    { stdio: [args.read, ready.write, quiet ?? 'inherit'], faultSteps: 'preheld-' },
-  ).finally(() => {
-    closeSync(args.read);
-    closeSync(ready.write);
-    if (quiet !== undefined) closeSync(quiet);
-  });
+  // After a first daemon's launch (it is exec'd): the C holder is needed only once the daemon
+  // listens, and on two cores its launch would take CPU from the daemon's, which is on the path.
+  const started = daemonLaunched
+    .then(() => {
+      trace('preheld spawn');
+      return launchInUserNamespace(
+        { args: program, env, cwd: '/', ...maps },
+        { stdio: [args.read, ready.write, quiet ?? 'inherit'], faultSteps: 'preheld-' },
+      );
+    })
+    .finally(() => {
+      closeSync(args.read);
+      closeSync(ready.write);
+      if (quiet !== undefined) closeSync(quiet);
+    });
   pending = { kind: shared ? 'holder' : 'daemon', maps, started, argsFd: args.write, readyFd: ready.read };
   // An exit that did not take or end it (a process.exit elsewhere): its helper's pdeathsig would
   // end it too, a moment later; ended here, it is gone when this process's exit status is seen.
