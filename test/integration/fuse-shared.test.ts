@@ -4,6 +4,7 @@
 // served; it leaves when the last container is removed (the suite's HUTCH_FS_LINGER=0,
 // test/helpers/global-setup.ts) or a linger after it; two first runs at once start one.
 // The leak check after each test says no process, mount or runtime file is left.
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -266,6 +267,31 @@ describe('the linger after the last container (HUTCH_FS_LINGER)', () => {
 });
 
 describe('the shared daemon at its limit', () => {
+  it('refuses a union when too few fds are left under its RLIMIT_NOFILE, naming it and what to do; raised again, it takes the next', async () => {
+    const a = await runDetached('echo a > /tmp/mine; sleep 1000');
+    const [daemon] = daemons();
+    // The daemon's soft limit set to what it holds now and 67 more (it keeps 64 + 4 a union free).
+    const limits = readFileSync(`/proc/${daemon}/limits`, 'utf8');
+    const soft = /^Max open files\s+(\d+)/m.exec(limits)![1]!;
+    const held = readdirSync(`/proc/${daemon}/fd`).length;
+    execFileSync('prlimit', ['--pid', String(daemon), `--nofile=${held + 67}:`]);
+    try {
+      const r = await hutch(['run', '-d', '--root', box.root, '--network', 'none', IMAGE, 'sleep', '1000']);
+      expect(r.exitCode).not.toBe(0);
+      expect(r.stderr).toContain(`the shared union daemon (pid ${daemon}) serves 1 union and has`);
+      expect(r.stderr).toContain('file descriptors left under its RLIMIT_NOFILE: raise the open files limit');
+      expect(r.stderr).toContain('HUTCH_FS_SHARED=0');
+      expect(alive(daemon!)).toBe(true);
+      expect(await exec(a, 'cat /tmp/mine')).toBe('a');
+    } finally {
+      execFileSync('prlimit', ['--pid', String(daemon), `--nofile=${soft}:`]);
+    }
+    const b = await runDetached('echo b > /tmp/mine; sleep 1000');
+    expect(await exec(b, 'cat /tmp/mine')).toBe('b');
+    expect(daemons()).toEqual([daemon]);
+    for (const id of [a, b]) expect((await hutch(['rm', '-f', '--root', box.root, id])).stderr).toBe('');
+  });
+
   it('refuses the union past HUTCH_FS_SHARED_MAX to that one run, naming the limit and what to do; the others keep working', async () => {
     const env = { HUTCH_FS_SHARED_MAX: '2' };
     const a = await runDetached('echo a > /tmp/mine; sleep 1000', env);
