@@ -1,3 +1,4 @@
+import { constants } from 'node:os';
 import { closeSync, openSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { describeCause } from '../src/errors.js';
 import { lockWaiting } from '../src/sys/trylock.js';
@@ -31,11 +32,7 @@ import { idShift, prepareWork, sessionOptions } from './daemon.js';
  * first message is LEAVE (hutch system reset, endSharedDaemons) makes it leave as soon as it
  * serves no session, without lingering.
  */
-const ENODEV = 19;
-const EINTR = 4;
-const EAGAIN = 11;
-const EMFILE = 24;
-const ENFILE = 23;
+const { ENODEV, EINTR, EAGAIN, EMFILE, ENFILE } = constants.errno;
 /** Fds kept free for serving (open files of the containers, copy-ups, listings) when taking a union. */
 const FD_RESERVE = 64;
 /** What one more union costs in fds: its connection, its /dev/fuse fd, libfuse's splice pipe. */

@@ -62,8 +62,7 @@ const AF_UNIX = 1;
 const SOCK_STREAM = 1;
 const SOCK_CLOEXEC = 0o2000000;
 const WNOHANG = 1;
-const ECHILD = 10;
-const EINTR = 4;
+const { ECHILD, EINTR } = osConstants.errno;
 // Opaque glibc objects, sized with room: posix_spawn_file_actions_t is 80 bytes, posix_spawnattr_t
 // 336, sigset_t 128 on x86_64 and aarch64.
 const ACTIONS_SIZE = 256;
@@ -254,7 +253,7 @@ function spawnCheck(result: number, step: string): void {
 
 /** The Error child_process gives for a program it cannot start ('spawn X ENOENT'). */
 function spawnError(command: string, args: readonly string[], errno: number): Error {
-  const code = errnoCode(errno);
+  const code = errnoName(errno);
   return Object.assign(new Error(`spawn ${command} ${code}`), {
     errno: -errno,
     code,
@@ -262,11 +261,6 @@ function spawnError(command: string, args: readonly string[], errno: number): Er
     path: command,
     spawnargs: [...args],
   });
-}
-
-function errnoCode(errno: number): string {
-  const found = Object.entries(osConstants.errno).find(([, n]) => n === errno);
-  return found?.[0] ?? `errno ${errno}`;
 }
 
 function signalName(signo: number): NodeJS.Signals | null {
