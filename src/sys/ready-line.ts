@@ -1,5 +1,9 @@
 import { readSync } from 'node:fs';
-import { Socket } from 'node:net';
+import { createRequire } from 'node:module';
+import type * as Net from 'node:net';
+
+// Loaded on use: node:net is ~2 ms of the start of the shared union daemon, which reads no ready line.
+const builtin = createRequire(import.meta.url);
 
 /**
  * The one reader of a child's ready line: the first line a child writes on a pipe to say that it
@@ -9,7 +13,10 @@ import { Socket } from 'node:net';
  * writes more after its line is not heard.
  */
 export function readReadyLine(source: number | NodeJS.ReadableStream): Promise<string> {
-  const stream = typeof source === 'number' ? new Socket({ fd: source, readable: true, writable: false }) : source;
+  const stream =
+    typeof source === 'number'
+      ? new (builtin('node:net') as typeof Net).Socket({ fd: source, readable: true, writable: false })
+      : source;
   return new Promise((resolve) => {
     let said = '';
     const done = (): void => {
