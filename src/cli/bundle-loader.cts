@@ -61,8 +61,8 @@ export function runBundle(name: string): void {
   trace('compiled');
   const stale = cacheFile !== undefined && (cached === undefined || script.cachedDataRejected === true);
   // The CLI's cache is written at exit, with everything the command compiled; the monitor's once
-  // loaded (it ends by a signal). The FUSE daemon's thread blocks in libfuse from its first tick,
-  // so it never gets one: its bundle is small.
+  // loaded (it ends by a signal). The union daemon's loop runs inside its bundle's evaluation, so
+  // its cache is written when it leaves, with what it served (one killed writes none).
   const atExit = name === 'cli' || name === 'sandbox' || name === 'runtime'; // a command line: its cache holds what the command ran
   if (stale && atExit) process.once('exit', () => writeCache(cacheFile, script));
   const module = { exports: {}, filename: file, id: file };
