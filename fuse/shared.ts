@@ -33,6 +33,10 @@ import { idShift, prepareWork, sessionOptions } from './daemon.js';
  * serves no session, without lingering.
  */
 const { ENODEV, EINTR, EAGAIN, EMFILE, ENFILE } = constants.errno;
+
+/** What to do about a union refused at the daemon's limits (said to that run only). */
+const FEWER = 'run fewer containers at once, or set HUTCH_FS_SHARED=0 for a union daemon per container';
+const MORE_FDS = `raise the open files limit (ulimit -n, its hard limit) where hutch starts, ${FEWER}`;
 /** Fds kept free for serving (open files of the containers, copy-ups, listings) when taking a union. */
 const FD_RESERVE = 64;
 /** What one more union costs in fds: its connection, its /dev/fuse fd, libfuse's splice pipe. */
@@ -206,12 +210,11 @@ class SharedLoop {
     // A connection is a union once its arguments came (a client holds others meanwhile: preheld-holder.ts).
     const unions = this.live.size + [...this.pending.values()].filter((p) => p.opts && !p.refused).length;
     const served = `serves ${unions} union${unions === 1 ? '' : 's'}`;
-    const what = 'run fewer containers at once, or set HUTCH_FS_SHARED=0 for a union daemon per container';
     if (unions >= this.max)
-      return `the shared union daemon (pid ${process.pid}) already ${served}, its limit (HUTCH_FS_SHARED_MAX=${this.max}): ${what}`;
+      return `the shared union daemon (pid ${process.pid}) already ${served}, its limit (HUTCH_FS_SHARED_MAX=${this.max}): ${FEWER}`;
     const left = this.calls.hutch_fs_fds_left();
     if (left >= 0 && left < FD_RESERVE + FDS_PER_UNION)
-      return `the shared union daemon (pid ${process.pid}) ${served} and has ${left} file descriptors left under its RLIMIT_NOFILE: raise the open files limit (ulimit -n, its hard limit) where hutch starts, ${what}`;
+      return `the shared union daemon (pid ${process.pid}) ${served} and has ${left} file descriptors left under its RLIMIT_NOFILE: ${MORE_FDS}`;
     return undefined;
   }
 
@@ -259,7 +262,9 @@ class SharedLoop {
       if (this.spare === undefined) {
         // No fd to take its /dev/fuse with: said at once (its holder, still mounting, may read it
         // as a failed hand-over instead), and the spare taken back.
-        const why = this.refusal() ?? `the shared union daemon (pid ${process.pid}) is out of file descriptors`;
+        const why =
+          this.refusal() ??
+          `the shared union daemon (pid ${process.pid}) is out of file descriptors under its RLIMIT_NOFILE: ${MORE_FDS}`;
         this.say(conn, `hutch-fs: cannot mount the union: ${why}\n`);
         closeSync(conn);
         this.spare = openSync('/dev/null', 'r');

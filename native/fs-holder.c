@@ -68,6 +68,31 @@ static void __attribute__((noreturn)) fail(const char *mountpoint, const char *s
   _exit(1);
 }
 
+/* A message from the daemon. One that closed the connection with our message unread (a refusal
+ * at its accept) made the kernel say ECONNRESET first, once: its last words come after. */
+static ssize_t recv_said(char *buf, size_t n, int flags) {
+  ssize_t got = recv(CONN, buf, n, flags);
+  if (got < 0 && errno == ECONNRESET) {
+    ssize_t again = recv(CONN, buf, n, flags | MSG_DONTWAIT);
+    if (again > 0) return again;
+    errno = ECONNRESET;
+  }
+  return got;
+}
+
+/* A send to the daemon failed: a daemon that refused the session at once (out of fds at its
+ * accept, fuse/shared.ts) said why before it closed the connection, and that is what to say. */
+static void __attribute__((noreturn)) fail_send(const char *mountpoint, const char *step, int err) {
+  char said[600];
+  ssize_t got = recv_said(said, sizeof said - 1, MSG_DONTWAIT);
+  if (got > 10 && strncmp(said, "hutch-fs: ", 10) == 0) {
+    (void)!write(2, said, (size_t)got);
+    (void)!write(READY, said, (size_t)got);
+    _exit(1);
+  }
+  fail(mountpoint, step, err);
+}
+
 /* The generic mount flags as libfuse maps them (lib/mount.c's mount_flags). */
 static int parse_flags(char *list, unsigned long *flags) {
   *flags = MS_NOSUID | MS_NODEV; /* libfuse's defaults for the flags not given */
@@ -170,7 +195,7 @@ int main(int argc, char **argv) {
     CONN = connect_to(fields[0]);
     if (CONN < 0) fail(fields[1], "connecting to the union daemon", errno);
     size_t len = strlen(fields[5]);
-    if (send(CONN, fields[5], len, MSG_NOSIGNAL) != (ssize_t)len) fail(fields[1], "sending the union's arguments", errno);
+    if (send(CONN, fields[5], len, MSG_NOSIGNAL) != (ssize_t)len) fail_send(fields[1], "sending the union's arguments", errno);
     argv = fields; /* argv[1..3]: MOUNTPOINT FSNAME FLAGS */
     argc = 4;
   }
@@ -205,13 +230,13 @@ int main(int argc, char **argv) {
   snprintf(data, sizeof data, "fd=%d,rootmode=%o,user_id=%u,group_id=%u,allow_other,default_permissions", fuse,
            (unsigned)(st.st_mode & S_IFMT), (unsigned)getuid(), (unsigned)getgid());
   if (mount(fsname, mountpoint, "fuse.hutch-fs", flags, data) != 0) fail(mountpoint, "mount(2) of fuse.hutch-fs", errno);
-  if (send_fd(CONN, fuse) != 0) fail(mountpoint, "handing /dev/fuse to the union daemon", errno);
+  if (send_fd(CONN, fuse) != 0) fail_send(mountpoint, "handing /dev/fuse to the union daemon", errno);
   close(fuse); /* the daemon has it now; the mount keeps the connection */
 
   /* The daemon's answer: "ok", or why the session could not start. */
   char said[600];
   if (!wait_conn()) return 0;
-  ssize_t got = recv(CONN, said, sizeof said - 1, 0);
+  ssize_t got = recv_said(said, sizeof said - 1, 0);
   if (got <= 0) fail(mountpoint, "the union daemon ended before it took the session", got < 0 ? errno : EPIPE);
   said[got] = '\0';
   if (strncmp(said, "ok", 2) != 0) {

@@ -267,7 +267,7 @@ describe('the linger after the last container (HUTCH_FS_LINGER)', () => {
 });
 
 describe('the shared daemon at its limit', () => {
-  it('refuses a union when too few fds are left under its RLIMIT_NOFILE, naming it and what to do; raised again, it takes the next', async () => {
+  it('refuses a union when too few fds are left under its RLIMIT_NOFILE, naming it and what to do; out of fds at its accept, it refuses in words; raised again, it takes the next', async () => {
     const a = await runDetached('echo a > /tmp/mine; sleep 1000');
     const [daemon] = daemons();
     // The daemon's soft limit set to what it holds now and 67 more (it keeps 64 + 4 a union free).
@@ -281,6 +281,22 @@ describe('the shared daemon at its limit', () => {
       expect(r.stderr).toContain(`the shared union daemon (pid ${daemon}) serves 1 union and has`);
       expect(r.stderr).toContain('file descriptors left under its RLIMIT_NOFILE: raise the open files limit');
       expect(r.stderr).toContain('HUTCH_FS_SHARED=0');
+      expect(alive(daemon!)).toBe(true);
+      expect(await exec(a, 'cat /tmp/mine')).toBe('a');
+    } finally {
+      execFileSync('prlimit', ['--pid', String(daemon), `--nofile=${soft}:`]);
+    }
+    // No fd at all left: its accept fails EMFILE, and the spare fd it keeps takes the client to
+    // refuse it in words, not a closed socket; the loop goes on (it does not spin on the backlog).
+    execFileSync('prlimit', ['--pid', String(daemon), `--nofile=${readdirSync(`/proc/${daemon}/fd`).length}:`]);
+    try {
+      const r = await hutch(['run', '-d', '--root', box.root, '--network', 'none', IMAGE, 'sleep', '1000']);
+      expect(r.exitCode).not.toBe(0);
+      // (Its count of what it has left needs an fd too: the words without the count.)
+      expect(r.stderr).toContain(`the shared union daemon (pid ${daemon})`);
+      expect(r.stderr).toContain('file descriptors under its RLIMIT_NOFILE: raise the open files limit');
+      expect(r.stderr).toContain('HUTCH_FS_SHARED=0');
+      expect(r.stderr).not.toContain('/dev/fuse');
       expect(alive(daemon!)).toBe(true);
       expect(await exec(a, 'cat /tmp/mine')).toBe('a');
     } finally {

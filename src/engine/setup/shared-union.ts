@@ -189,7 +189,14 @@ export async function startSharedHolder(
   const ready = pipe();
   try {
     const args = holderArgs(fsArgs);
-    sendMessage(conn, Buffer.from(encodeArgsLine({ args: fsArgs })));
+    try {
+      sendMessage(conn, Buffer.from(encodeArgsLine({ args: fsArgs })));
+    } catch (error) {
+      // A daemon out of fds at its accept refuses at once, in words, and closes (fuse/shared.ts).
+      const said = lastWords(conn);
+      if (said.startsWith('hutch-fs: ')) throw unionNotMounted(said);
+      throw error;
+    }
     trace('holder spawn');
     const holder = await launchInUserNamespace(
       {
@@ -209,6 +216,34 @@ export async function startSharedHolder(
     closeSync(ready.write);
     closeSync(conn);
   }
+}
+
+/**
+ * What the daemon said before it closed the connection, if anything. With our message unread
+ * there, the kernel says ECONNRESET first, once: its words come after.
+ */
+function lastWords(conn: number): string {
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      return receiveMessage(conn, 0)?.toString() ?? '';
+    } catch {
+      // the reset, said once
+    }
+  }
+  return '';
+}
+
+/**
+ * The union not mounted, as its daemon or holder said why. A refusal of the shared daemon at its
+ * limits (fuse/shared.ts) says what to do itself: no hint about /dev/fuse then.
+ */
+export function unionNotMounted(said: string): FuseError {
+  const refused = /the shared union daemon \(pid \d+\)/.test(said);
+  return new FuseError(
+    'FUSE_MOUNT',
+    `cannot mount the union filesystem: ${said.replace(/^hutch-fs: /, '').trim() || 'the daemon exited'}`,
+    refused ? {} : { hint: 'check /dev/fuse (crw-rw-rw-) and `hutch system info`; --storage-driver=vfs avoids FUSE' },
+  );
 }
 
 /** How long endSharedDaemons waits for each daemon to go (its sessions end within ms of their containers). */

@@ -23,7 +23,14 @@ import {
   takePreheldShared,
   type PreheldHolder,
 } from './preheld-holder.js';
-import { connectShared, holderArgs, holderPath, sharedPlace, startSharedHolder } from './shared-union.js';
+import {
+  connectShared,
+  holderArgs,
+  holderPath,
+  sharedPlace,
+  startSharedHolder,
+  unionNotMounted,
+} from './shared-union.js';
 
 /**
  * A lower layer of the union: an image layer with its index, a plain directory (a --rootfs tree),
@@ -387,14 +394,7 @@ async function useSharedHolder(
 function mountedSaid(readyFd: number): Promise<void> {
   const mounted = readReadyLine(readyFd).then((said) => {
     trace('union mounted');
-    if (said.startsWith('ok')) return;
-    // The shared daemon's refusal at its limit (fuse/shared.ts) says what to do itself: no hint about /dev/fuse.
-    const refused = /the shared union daemon \(pid \d+\)/.test(said);
-    throw new FuseError(
-      'FUSE_MOUNT',
-      `cannot mount the union filesystem: ${said.replace(/^hutch-fs: /, '').trim() || 'the daemon exited'}`,
-      refused ? {} : { hint: 'check /dev/fuse (crw-rw-rw-) and `hutch system info`; --storage-driver=vfs avoids FUSE' },
-    );
+    if (!said.startsWith('ok')) throw unionNotMounted(said);
   });
   mounted.catch(() => undefined); // handled where it is awaited, which may come later
   return mounted;
