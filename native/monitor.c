@@ -30,7 +30,7 @@
  * much, the attach sockets are not read (their senders wait) until the container reads more. */
 #define MAX_INPUT (64 << 10)
 
-static struct handover h = { -1, -1, -1, -1, -1, 0, 0, 0, 0, NULL, NULL };
+static struct handover h = { -1, -1, -1, -1, -1, 0, 0, 0, 0, NULL, NULL, NULL };
 static struct stream out = { .fd = -1, .name = "stdout" }, err = { .fd = -1, .name = "stderr" };
 static int controls[MAX_CLIENTS], attaches[MAX_CLIENTS];
 static char *input;
@@ -58,6 +58,7 @@ static int parse(int argc, char **argv) {
     else if (!strcmp(k, "holder")) h.holder = (pid_t)n;
     else if (!strcmp(k, "holder-helper")) h.holder_helper = (pid_t)n;
     else if (!strcmp(k, "attach-path")) h.attach_path = v;
+    else if (!strcmp(k, "removing")) h.removing = v;
     else return 0;
   }
   return 0;
@@ -229,6 +230,9 @@ int main(int argc, char **argv) {
   if (h.attach_path != NULL) unlink(h.attach_path);
   free(input);
   stop_children(h.holder_helper);
+  /* `rm -f` removes the record: an exit recorded there would be read by no one, and the finish is
+   * a Node start on the path of every `rm -f` (~100 ms). */
+  if (h.removing != NULL && access(h.removing, F_OK) == 0) return 0;
   exec_finish(h.finish, exit_code, failure);
   return 1;
 }

@@ -24,6 +24,7 @@ struct handover {
   int slave; /* a terminal: a slave of its pty, held until the container is reaped */
   pid_t helper, container, holder_helper, holder;
   const char *attach_path;
+  const char *removing; /* made by `rm -f`: the record goes, no finish (lifecycle.ts markRemoving) */
   char **finish; /* the Node command that finishes the run; exit code and failure are appended */
 };
 

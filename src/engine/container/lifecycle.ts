@@ -1,4 +1,5 @@
 import { once } from 'node:events';
+import { writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { HutchError, RuntimeError, UsageError } from '../../errors.js';
@@ -8,6 +9,7 @@ import { isSameProcess } from '../../sys/proc.js';
 import { readReadyLine } from '../../sys/ready-line.js';
 import { spawnWaitingChild, type WaitingChild } from '../../sys/waiting-child.cjs';
 import {
+  cgroupOf,
   killCgroup,
   setPaused,
   containerFiles,
@@ -197,9 +199,31 @@ export async function removeContainer(store: ContainerStore, id: string, force: 
       { hint: 'stop it first with `hutch stop`, or use `hutch rm -f`' },
     );
   }
-  if (isLive(view)) await killAll(store, id);
+  const live = isLive(view);
+  if (live) {
+    markRemoving(store, id);
+    await killAll(store, id);
+  }
   await reapLeftovers(store, id);
+  // What the monitor's finish removes besides the record (the network folder goes with the run folder).
+  if (live)
+    await cgroupOf(readState(store, id))
+      ?.remove()
+      .catch(() => undefined);
   await removeRecord(store, id);
+}
+
+/**
+ * Tells the C waiter (native/monitor.c) that the record goes: it then ends with the container
+ * instead of exec'ing the Node monitor's finish, a Node start on the path of every `rm -f` to
+ * record an exit no one would read. A waiter past that point already is waited for as before.
+ */
+function markRemoving(store: ContainerStore, id: string): void {
+  try {
+    writeFileSync(containerFiles(store, id).removing, '', { mode: 0o600 });
+  } catch {
+    // no run folder: no waiter either
+  }
 }
 
 /** SIGKILL to every process of the container: its whole cgroup where it has one (no escape by double fork). */

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { entryCommand } from '../../sys/entry-points.js';
 import { nativeFile } from '../../sys/package-files.js';
 import { execve, keepFdsAcrossExec } from '../../sys/exec.js';
-import type { ContainerStore } from '../store/index.js';
+import { containerFiles, type ContainerStore } from '../store/index.js';
 
 /**
  * The hand-over to native/hutch-monitor (C, docs/cost.md): once the container runs, this process
@@ -10,7 +10,8 @@ import type { ContainerStore } from '../store/index.js';
  * slirp4netns and the forwarder stay its children; every fd stays open), which copies the output
  * into the log, answers the control and attach sockets and reaps; when the container ends it
  * stops the set-up's processes and execs this monitor again as `finish` (main.ts), which records
- * the exit and applies the restart policy and --rm. An idle container then costs ~1 MB here
+ * the exit and applies the restart policy and --rm (not when `rm -f` removes the record: it
+ * ends then, see lifecycle.ts markRemoving). An idle container then costs ~1 MB here
  * instead of a Node process (~15 MiB PSS, ~55 MiB RSS).
  */
 export interface Handover {
@@ -53,6 +54,7 @@ export function handOver(waiter: string, h: Handover): never {
   if (h.slave !== undefined) args.push(`slave=${h.slave}`);
   if (h.stdin) args.push(`attach=${h.stdin.listenFd}`, `stdin=${h.stdin.writeFd}`, `attach-path=${h.stdin.path}`);
   if (h.holderPid !== undefined) args.push(`holder=${h.holderPid}`, `holder-helper=${parentOf(h.holderPid)}`);
+  args.push(`removing=${containerFiles(h.store, h.id).removing}`);
   const finish = [
     process.execPath,
     ...process.execArgv,

@@ -86,6 +86,8 @@ export function containerFiles(
   runDir: string;
   socket: string;
   monitorLog: string;
+  /** Made by `rm -f`: the C waiter then ends without its finish (lifecycle.ts markRemoving). */
+  removing: string;
 } {
   const dir = join(store.data, id);
   const runDir = join(store.run, id);
@@ -98,6 +100,7 @@ export function containerFiles(
     runDir,
     socket: join(runDir, 'ctl.sock'),
     monitorLog: join(dir, 'monitor.log'),
+    removing: join(runDir, 'removing'),
   };
 }
 
