@@ -176,7 +176,7 @@ for (const r of JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).
 
 # 4. COUNT detached containers at once, each with a published port.
 many() { # name "run command prefix" "rm command"
-  local name=$1 ports=() t0 t1 t2 script=""
+  local name=$1 ports=() t0 t0a t1 t2 script=""
   for i in $(seq "$count"); do
     ports+=("$(port)")
     script+="$2 -d --name cost-$i -p 127.0.0.1:${ports[-1]}:80 $image httpd -f -p 80 -h /www >/dev/null || exit 1; "
@@ -184,14 +184,15 @@ many() { # name "run command prefix" "rm command"
   t0=$(date +%s%N)
   hold "$script" || echo "$name: $(head -1 "$work/err")" >&2
   for p in "${ports[@]}"; do answer "$p" || echo "$name: no answer on port $p" >&2; done
-  t1=$(date +%s%N)
+  t0a=$(date +%s%N)
   sleep "$settle"
   memlist[$name]=$(memory)
+  t1=$(date +%s%N) # the rm alone, not the memory's read
   asu "$3 $(for i in $(seq "$count"); do printf 'cost-%s ' "$i"; done)" >/dev/null 2>&1
   t2=$(date +%s%N)
   unhold
-  wall[$name-start]=$(awk -v d=$((t1 - t0)) 'BEGIN{printf "%.3f", d / 1e9}')
-  wall[$name-rm]=$(awk -v d=$((t2 - t1)) -v s="$settle" 'BEGIN{printf "%.3f", d / 1e9 - s}')
+  wall[$name-start]=$(awk -v d=$((t0a - t0)) 'BEGIN{printf "%.3f", d / 1e9}')
+  wall[$name-rm]=$(awk -v d=$((t2 - t1)) 'BEGIN{printf "%.3f", d / 1e9}')
 }
 many hutch "$H run" "$H rm -f"
 many podman "$P run" "$P rm -f -t 0"

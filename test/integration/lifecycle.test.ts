@@ -167,6 +167,16 @@ describe('create, start, --rm and --restart', () => {
     expect((await h('rm', '-f', 'limited', 'limited2')).exitCode).toBe(0);
   });
 
+  it('rm -f of several removes them at once; one that does not exist is named and the others still go', async () => {
+    for (const name of ['many1', 'many2']) expect((await runD(['--name', name], ['sleep', '1000'])).exitCode).toBe(0);
+    const removed = await h('rm', '-f', 'many1', 'nosuch', 'many2');
+    expect(removed.exitCode).not.toBe(0);
+    expect(removed.stdout).toBe('many1\nmany2');
+    expect(String(removed.stderr)).toContain('no such container: nosuch');
+    const left = await h('ps', '-a');
+    expect(String(left.stdout)).not.toMatch(/many[12]/);
+  });
+
   it('--rm removes the container when it ends, and --restart=on-failure:2 runs it three times', async () => {
     await runD(['--rm', '--name', 'gone'], ['true']);
     await runD(['--restart', 'on-failure:2', '--name', 'flaky'], ['sh', '-c', 'echo try; exit 1']);

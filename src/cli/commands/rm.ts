@@ -14,10 +14,16 @@ export class RmCommand extends ContainerCommand {
   containers = Option.Rest({ required: 1 });
 
   async run(): Promise<number> {
-    for (const ref of this.containers) {
-      await removeContainer(this.store(), resolveContainer(this.store(), ref), this.force);
-      this.context.stdout.write(ref + '\n');
-    }
+    // At once, as podman does: each removal mostly waits for its container's monitor to end.
+    const removals = await Promise.allSettled(
+      this.containers.map(async (ref) =>
+        removeContainer(this.store(), resolveContainer(this.store(), ref), this.force),
+      ),
+    );
+    for (const [i, removal] of removals.entries())
+      if (removal.status === 'fulfilled') this.context.stdout.write(this.containers[i] + '\n');
+    const failed = removals.find((removal) => removal.status === 'rejected');
+    if (failed !== undefined) throw failed.reason;
     return 0;
   }
 }
