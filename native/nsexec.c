@@ -214,6 +214,21 @@ static const struct record *find(uint16_t tag, struct record *out) {
   return NULL;
 }
 
+/*
+ * Invariant: a plan ON_ITS_OWN has both maps written by its ID_MAP tools (a map hutch writes
+ * itself comes after CLONED, which the child would not wait for), and nothing that needs hutch
+ * between READY and exec (a pty master to take, a start fifo, a detached child).
+ */
+static void check_on_its_own(void) {
+  struct record r = {0}, own;
+  int maps = 0, waits = 0;
+  while (next_record(&r)) {
+    maps += r.tag == TAG_ID_MAP; /* at most one per kind (check_id_map) */
+    waits += r.tag == TAG_TERMINAL || r.tag == TAG_START_FIFO || r.tag == TAG_DETACH;
+  }
+  if (find(TAG_ON_ITS_OWN, &own) && (maps != 2 || waits)) die(STEP_PARSE_PLAN, EINVAL, own.index);
+}
+
 static void sync_read(uint8_t want) {
   uint8_t got;
   ssize_t n;
@@ -820,12 +835,31 @@ static void wait_start(int fifo_path_fd) {
   close(fifo_path_fd);
 }
 
+/*
+ * ON_ITS_OWN: the pipe on which the helper's parent lets its child go on, once its tools have
+ * written both maps and CLONED is sent. Never the sync socket: a byte put there early could be
+ * read before the maps are written, and the child must not become root before.
+ */
+static int own_go[2] = {-1, -1};
+
+/* Invariant (ON_ITS_OWN): both maps are written and CLONED is on the sync socket; else the child ends. */
+static void own_wait(void) {
+  uint8_t got;
+  ssize_t n;
+  close(own_go[1]);
+  do n = read(own_go[0], &got, 1); while (n < 0 && errno == EINTR);
+  if (n != 1) die(STEP_SYNC, n == 0 ? EPIPE : errno, 0); /* the parent died (its pdeathsig ends us too) */
+  close(own_go[0]);
+}
+
 /* The child: in the new namespaces, carries out the plan and execs (or stays as init). */
 static void __attribute__((noreturn)) run_child(void) {
   struct record r;
   if (!find(TAG_DETACH, &r) && prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) die(STEP_PDEATHSIG, errno, 0);
+  int own = own_go[0] >= 0;
   /* Waiting also orders the messages: CLONED from the parent comes before our READY. */
-  sync_read(SYNC_MAPPED);
+  if (own) own_wait();
+  else sync_read(SYNC_MAPPED);
   int fifo = hold_path(TAG_START_FIFO, STEP_START_FIFO);
   become_root(); /* after the host paths are held: root here may not reach them */
   int console = console_fd;
@@ -842,6 +876,8 @@ static void __attribute__((noreturn)) run_child(void) {
   if (fifo >= 0) {
     close(SYNC_FD);
     wait_start(fifo);
+  } else if (own) {
+    close(SYNC_FD); /* no GO: hutch hears READY, then fd 5's EOF at exec */
   } else {
     sync_read(SYNC_GO);
     close(SYNC_FD);
@@ -982,6 +1018,7 @@ int main(int argc, char **argv) {
   }
   read_plan();
   check_plan();
+  check_on_its_own();
   close_unexpected_fds();
   struct record r;
   if (find(TAG_PDEATHSIG, &r) && prctl(PR_SET_PDEATHSIG, get_u32(r.data)) < 0) die(STEP_PDEATHSIG, errno, r.index);
@@ -993,9 +1030,12 @@ int main(int argc, char **argv) {
   int open_child = child_needs_proc();
   if (open_child && prctl(PR_SET_DUMPABLE, 1) < 0) die(STEP_SEAL, errno, 0); /* the child inherits it */
   chown_notify_prepare();
+  struct record own;
+  if (find(TAG_ON_ITS_OWN, &own) && pipe2(own_go, O_CLOEXEC) < 0) die(STEP_SYNC, errno, own.index);
   pid_t child = (pid_t)syscall(SYS_clone, (unsigned long)(flags & ~(uint32_t)CLONE_NEWCGROUP) | SIGCHLD, NULL, NULL, NULL, 0);
   if (child < 0) die(STEP_CLONE, errno, r.index);
   if (child == 0) run_child(); /* never returns */
+  if (own_go[0] >= 0) close(own_go[0]);
   if (open_child && prctl(PR_SET_DUMPABLE, 0) < 0) die(STEP_SEAL, errno, 0);
   if (console_fd >= 0) close(console_fd);
   if (find(TAG_PRESERVE_FDS, &r)) /* the child has them; the helper need not hold them open */
@@ -1005,6 +1045,11 @@ int main(int argc, char **argv) {
   memcpy(msg + 1, &child, 4);
   sync_write(msg, sizeof msg);
   close(SYNC_FD);
+  if (own_go[1] >= 0) { /* ON_ITS_OWN: the maps are written and CLONED sent; the child goes on */
+    uint8_t go = SYNC_MAPPED;
+    if (write(own_go[1], &go, 1) != 1) die(STEP_SYNC, errno, 0);
+    close(own_go[1]);
+  }
   close(FAIL_FD); /* from here on only the child reports; EOF on fd 5 means it exec'd */
   if (find(TAG_DETACH, &r)) return 0; /* the caller's subreaper (conmon) adopts the child */
   install_forwarding(child);

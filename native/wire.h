@@ -60,7 +60,8 @@ enum wire_tag {
   TAG_REMOUNT_RO = 40,   /* string path: as READONLY, but the path must exist (ENOENT) */
   TAG_ARGV_ZERO = 41,    /* string: the process's argv[0]; the program run is still the first ARG */
   TAG_ID_MAP = 42,       /* u32 0 uid / 1 gid, string tool (an absolute path), string "C H N C H N...": run after clone, at once with the other */
-  TAG_MAX = 42,
+  TAG_ON_ITS_OWN = 43,   /* empty: the helper lets its child go on once the ID_MAP tools wrote both maps, and it execs after READY without GO (docs/wire.md) */
+  TAG_MAX = 43,
 };
 
 /*
@@ -115,6 +116,7 @@ static const struct wire_rule wire_rules[TAG_MAX + 1] = {
   [TAG_REMOUNT_RO] = {LEN_STRINGS, 0, 1},
   [TAG_ARGV_ZERO] = {LEN_STRINGS, 0, 1},
   [TAG_ID_MAP] = {LEN_STRINGS, 4, 2},
+  [TAG_ON_ITS_OWN] = {LEN_EXACT, 0, 0},
 };
 
 /* TAG_MOUNT ops: what to do around mount(2). */
@@ -126,9 +128,9 @@ static const struct wire_rule wire_rules[TAG_MAX + 1] = {
 
 enum wire_sync {
   SYNC_CLONED = 1, /* helper -> ts, followed by u32 pid of the child (host pid namespace) */
-  SYNC_MAPPED = 2, /* ts -> child: the id maps are written (or there are none); always sent after CLONED */
+  SYNC_MAPPED = 2, /* ts -> child: the id maps are written (or there are none); always sent after CLONED (not with TAG_ON_ITS_OWN) */
   SYNC_READY = 3,  /* child -> ts: namespaces and mounts done (created), waiting to start */
-  SYNC_GO = 4,     /* ts -> child: exec the process (start) */
+  SYNC_GO = 4,     /* ts -> child: exec the process (start); not with TAG_ON_ITS_OWN */
 };
 
 /* The pty master waits at this fd in the child between SYNC_READY and SYNC_GO (pidfd_getfd). */

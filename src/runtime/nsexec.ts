@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
-import { readlinkSync } from 'node:fs';
+import { closeSync, readlinkSync, writeSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import type { Readable, Duplex } from 'node:stream';
 import { BugError, HelperError, RuntimeError, UsageError } from '../errors.js';
@@ -224,6 +224,7 @@ function planRecords(plan: HelperPlan): WireRecord[] {
     );
   if (plan.seccompFlags) add(TAG.SECCOMP_FLAGS, u32(plan.seccompFlags), 'set the seccomp filter flags');
   if (plan.chownNotify) add(TAG.CHOWN_NOTIFY, empty, 'answer chown to unmapped ids');
+  if (plan.onItsOwn) add(TAG.ON_ITS_OWN, empty, 'start without hutch once the maps are written');
   return r;
 }
 
@@ -284,11 +285,11 @@ export interface HelperProcess {
   readonly helperPid: number;
   /** Resolves with the container process's pid (host pid namespace) once cloned. */
   cloned(): Promise<number>;
-  /** Tells the child its id maps are written (always called, maps or not: it orders the sync). */
+  /** Tells the child its id maps are written (always called, maps or not: it orders the sync); on its own, nothing. */
   mapped(): void;
   /** Resolves when namespaces and mounts are done and the child waits for go (created). */
   ready(): Promise<void>;
-  /** Lets the child exec its process (start); resolves once exec succeeded, rejects with HelperError. */
+  /** Lets the child exec its process (start; on its own it does so itself); resolves once exec succeeded, rejects with HelperError. */
   go(): Promise<void>;
   /** Resolves with the helper's exit status (the container's: 128+N when killed by signal N). */
   exited(): Promise<number>;
@@ -340,13 +341,25 @@ export async function spawnHelper(
   after?.catch(() => undefined); // a spawn that fails leaves it to no one: its caller says why
   const { bytes, what } = encodePlan(plan);
   const passed = preservedStdio(plan.preserveFds ?? 0);
-  const child = await startHelper(plan, [...stdio, 'pipe', 'pipe', 'pipe', ...passed]);
-  const planFd = child.stdio[3]!,
-    sync = child.stdio[4]!,
+  // On its own, the plan goes down a pipe written and closed before this returns: a socket's end
+  // (its EOF) would wait for this process's event loop, which a synchronous parse may hold.
+  const ownPlan = plan.onItsOwn ? (await import('../sys/pipe.js')).pipe() : undefined;
+  let child: HelperChild;
+  try {
+    child = await startHelper(plan, [...stdio, ownPlan?.read ?? 'pipe', 'pipe', 'pipe', ...passed]);
+  } catch (error) {
+    if (ownPlan !== undefined) closeSync(ownPlan.write);
+    throw error;
+  } finally {
+    if (ownPlan !== undefined) closeSync(ownPlan.read);
+  }
+  if (ownPlan !== undefined) writePlan(ownPlan.write, bytes);
+  const sync = child.stdio[4]!,
     failures = child.stdio[5]!;
-  planFd.on('error', () => undefined); // a helper that dies early closes its end; fd 5 says why
-  if (after === undefined) planFd.end(bytes);
-  else
+  const planFd = child.stdio[3];
+  planFd?.on('error', () => undefined); // a helper that dies early closes its end; fd 5 says why
+  if (planFd && after === undefined) planFd.end(bytes);
+  else if (planFd && after !== undefined)
     after.then(
       () => planFd.end(bytes),
       () => undefined, // the caller reports why and kills the helper
@@ -366,7 +379,8 @@ export async function spawnHelper(
     if (f !== undefined) throw helperError(f);
     throw new BugError(`hutch-nsexec ended before ${name} (exit status ${await exit})`);
   };
-  const write = (byte: number): void => void (sync.writable && sync.write(Buffer.from([byte])));
+  // On its own, the helper lets its child go on: MAPPED and GO are not sent (nor read).
+  const write = (byte: number): void => void (!plan.onItsOwn && sync.writable && sync.write(Buffer.from([byte])));
   return {
     helperPid: child.pid,
     cloned: () =>
@@ -389,6 +403,20 @@ export async function spawnHelper(
     failed: () => failed,
     kill: (signal) => child.kill(signal),
   };
+}
+
+/**
+ * Writes the whole plan on the pipe to the helper (blocking: the helper reads it at once) and
+ * closes it. A helper gone already (EPIPE) says why on fd 5.
+ */
+function writePlan(fd: number, bytes: Buffer): void {
+  try {
+    for (let done = 0; done < bytes.length;) done += writeSync(fd, bytes, done);
+  } catch {
+    // EPIPE: the helper ended; its failure record or exit status tells
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** A helper started: its pid, its stdio pipes by fd, its exit status (128+N for signal N). */

@@ -63,6 +63,11 @@ export interface HelperPlan {
   idMaps?: IdMapTool[];
   /** How many of hutch's fds from 3 on the process gets as its 3, 4, ... (--preserve-fds). */
   preserveFds?: number;
+  /**
+   * The launch goes on without hutch once the plan is sent (ON_ITS_OWN, docs/wire.md): the helper
+   * lets its child go on once its idMaps tools wrote both maps, and the child execs after READY.
+   */
+  onItsOwn?: boolean;
 }
 
 /** What the plan needs to know of the host; a function, so unit tests give plain answers. */
@@ -76,7 +81,7 @@ export interface PlanHost {
 /** What a launch adds to the spec: choices of the caller, not of the container. */
 export interface PlanOptions extends Pick<
   HelperPlan,
-  'detach' | 'startFifo' | 'consoleSocket' | 'tap' | 'preserveFds' | 'argv0' | 'idMaps'
+  'detach' | 'startFifo' | 'consoleSocket' | 'tap' | 'preserveFds' | 'argv0' | 'idMaps' | 'onItsOwn'
 > {
   /** Run a tiny init as PID 1 that reaps zombies and forwards signals (--init). */
   init?: boolean;
@@ -177,6 +182,7 @@ export function planFromSpec(spec: Spec, host: PlanHost, options: PlanOptions = 
     tap: options.tap,
     preserveFds: options.preserveFds,
     idMaps: options.idMaps,
+    onItsOwn: options.onItsOwn,
   };
 }
 

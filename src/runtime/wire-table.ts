@@ -58,6 +58,7 @@ export const WIRE_RECORDS = {
   REMOUNT_RO: { tag: 40, rule: strings(1) },
   ARGV_ZERO: { tag: 41, rule: strings(1) },
   ID_MAP: { tag: 42, rule: strings(2, 4) },
+  ON_ITS_OWN: { tag: 43, rule: exact(0) },
 } as const satisfies Record<string, { tag: number; rule: PayloadRule }>;
 
 export type RecordName = keyof typeof WIRE_RECORDS;

@@ -103,6 +103,7 @@ const everything: HelperPlan = {
   tap: 'tap0',
   preserveFds: 1,
   idMaps: [{ kind: 'gid', tool: '/usr/bin/newgidmap', args: ['0', '1000', '1', '1', '100000', '65536'] }],
+  onItsOwn: true,
 };
 
 function fits(rule: PayloadRule, payload: Buffer): boolean {
