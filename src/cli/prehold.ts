@@ -46,8 +46,9 @@ let started = false;
 
 /**
  * Starts the holder for a command line that wants one (the module is loaded only then); resolves
- * once its daemon is exec'd, at most WAIT_MS later: the parse that follows holds the event loop
- * its launch steps need, and the daemon's Node start then runs alongside the parse.
+ * once its helper runs with its plan (and the shared daemon is exec'd, when one is started), at
+ * most WAIT_MS later: from there the holder's launch goes on on its own (ON_ITS_OWN, docs/wire.md)
+ * while the parse that follows holds the event loop.
  */
 export async function preholdFor(argv: string[]): Promise<void> {
   const sharedOnly = wantsSharedDaemon(argv);
@@ -60,7 +61,7 @@ export async function preholdFor(argv: string[]): Promise<void> {
   clearTimeout(timer);
 }
 
-/** The most the parse waits for the holder's start (~30-40 ms: a clone, newuidmap, newgidmap). */
+/** The most the parse waits for the holder's spawn (a few ms; a first shared daemon's exec too). */
 const WAIT_MS = 250;
 
 /** Ends the holder if the command did not take it (a usage error, --help, a failure before the union). */

@@ -6,7 +6,7 @@
 // come. What happened is read in the run's HUTCH_TRACE steps (docs/startup.md); the leak check
 // after each test says no process or mount is left.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
@@ -56,6 +56,25 @@ describe('hutch run IMAGE with the default id maps', () => {
     expect(r.steps).not.toContain('holder spawn');
     expect(r.steps.indexOf('preheld spawn')).toBeLessThan(r.steps.indexOf('cli parsed'));
     expect(r.steps.indexOf('union mounted')).toBeGreaterThan(r.steps.indexOf('preheld taken'));
+  });
+});
+
+describe('a pre-started holder whose map tool fails (its launch on its own)', () => {
+  it("fails the run with the tool's words, as a holder started by the run would, and leaves nothing", async () => {
+    const bin = join(box.dir, 'fake-bin');
+    mkdirSync(bin, { recursive: true });
+    writeFileSync(
+      join(bin, 'newuidmap'),
+      '#!/bin/sh\necho "newuidmap: write to uid_map failed: Operation not permitted (fake)" >&2\nexit 1\n',
+    );
+    chmodSync(join(bin, 'newuidmap'), 0o755);
+    const r = await tracedRun(['--network', 'none', IMAGE, 'true'], { PATH: `${bin}:${process.env.PATH}` });
+    expect(r.exitCode).toBe(125);
+    expect(r.stderr.split('\n')[0]).toBe(
+      'hutch: cannot map uids with newuidmap: newuidmap: write to uid_map failed: Operation not permitted (fake)',
+    );
+    expect(r.steps).toContain('preheld spawned');
+    expect(r.steps).not.toContain('preheld started');
   });
 });
 

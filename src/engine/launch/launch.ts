@@ -1,6 +1,6 @@
 import { readFileSync, statSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
-import { CommandError, HelperError, UserNsError } from '../../errors.js';
+import { BugError, CommandError, HelperError, UserNsError } from '../../errors.js';
 import { idMapWhat, spawnHelper, WIRE, type HelperProcess } from '../../runtime/nsexec.js';
 import { planFromSpec, type PlanOptions } from '../../runtime/plan.js';
 import type { IdMapTool } from '../../userns/newidmap.js';
@@ -49,6 +49,15 @@ export interface LaunchOptions extends PlanOptions {
    * the run's own steps (the pre-started holder, src/engine/setup/preheld-holder.ts) has its own.
    */
   faultSteps?: string;
+  /**
+   * The launch goes on without this process once the helper has its plan (ON_ITS_OWN,
+   * docs/wire.md), when the helper's tools write both id maps; otherwise (a map hutch writes
+   * itself) the sync protocol as ever. Nothing may run between created and started then: no
+   * hooks, no terminal, no `starting`.
+   */
+  onItsOwn?: boolean;
+  /** Called once the helper runs with its whole plan (on its own, it needs nothing more of us until exec). */
+  spawned?: () => void;
 }
 
 /** A container whose namespaces and mounts exist and whose process waits to be started. */
@@ -91,16 +100,28 @@ export async function createContainer(spec: Spec, options: LaunchOptions = {}): 
     gidMaps = spec.linux?.gidMappings ?? [];
   // newuidmap and newgidmap run in the helper, right after its clone (docs/wire.md, ID_MAP).
   const tools = ownUserns ? idMapTools(uidMaps, gidMaps, owner) : [];
+  const between = options.hooks?.length || options.starting || options.rootfsMounted || options.detach;
+  if (options.onItsOwn && (between || spec.process?.terminal))
+    throw new BugError(
+      'a launch on its own has nothing between created and started: no hooks, terminal, rootfs or detach',
+    );
   const plan = planFromSpec(
     spec,
     { isDirectory, gidMappings },
-    { ...options, seccomp: filter?.program, seccompFlags: filter?.flags, idMaps: tools },
+    {
+      ...options,
+      seccomp: filter?.program,
+      seccompFlags: filter?.flags,
+      idMaps: tools,
+      onItsOwn: options.onItsOwn && tools.length === 2,
+    },
   );
   const helper = await spawnHelper(
     plan,
     plan.terminal ? ['ignore', 'ignore', 'ignore'] : (options.stdio ?? ['inherit', 'inherit', 'inherit']),
     options.rootfsMounted,
   );
+  options.spawned?.();
   let pid: number;
   let detach: (() => Promise<void>) | undefined;
   try {

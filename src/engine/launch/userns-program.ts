@@ -20,7 +20,7 @@ export interface UsernsProgram {
  */
 export async function launchInUserNamespace(
   program: UsernsProgram,
-  options: Pick<LaunchOptions, 'stdio' | 'hooks' | 'faultSteps' | 'detach'> = {},
+  options: Pick<LaunchOptions, 'stdio' | 'hooks' | 'faultSteps' | 'detach' | 'onItsOwn' | 'spawned'> = {},
   joinUserns?: string,
 ): Promise<CreatedContainer> {
   // joinUserns: an existing user namespace (--network container:ID), its id maps already written.

@@ -47,8 +47,9 @@ let pendingShared: { place: SharedPlace; conn: Promise<number | undefined> } | u
  * Starts the holder with the maps a run with no --userns/--uidmap/--gidmap flags takes (the user's
  * subordinate ranges after its own id: chooseMaps 'auto', as idMaps in engine/container does).
  * Never throws: whatever goes wrong here, the run starts its holder itself and reports it there.
- * Resolves once the daemon is exec'd (or could not be): its launch's steps (the clone, newuidmap
- * and newgidmap, go) each need this process's event loop, which a synchronous parse would hold up.
+ * Resolves once the holder's helper runs with its plan (or could not be started): its launch goes
+ * on on its own from there (the clone, newuidmap and newgidmap, the exec), while this process
+ * parses; with the shared daemon, also once that daemon is exec'd (or was running).
  */
 export function preholdUnion(
   options: { stderrLater?: boolean; root?: string; sharedOnly?: boolean } = {},
@@ -95,12 +96,17 @@ export function preholdUnion(
   const quiet = options.stderrLater ? openSync('/dev/null', 'w') : undefined;
   // After a first daemon's launch (it is exec'd): the C holder is needed only once the daemon
   // listens, and on two cores its launch would take CPU from the daemon's, which is on the path.
+  // On its own (ON_ITS_OWN, docs/wire.md): once spawned, the helper clones, maps (newuidmap and
+  // newgidmap) and execs the daemon without this process, whose parse may hold its event loop;
+  // the messages are read when the holder is taken (its maps are the tools': chooseMaps 'auto').
+  let spawned!: () => void;
+  const launched = new Promise<void>((resolve) => (spawned = resolve));
   const started = daemonLaunched
     .then(() => {
       trace('preheld spawn');
       return launchInUserNamespace(
         { args: program, env, cwd: '/', ...maps },
-        { stdio: [args.read, ready.write, quiet ?? 'inherit'], faultSteps: 'preheld-' },
+        { stdio: [args.read, ready.write, quiet ?? 'inherit'], faultSteps: 'preheld-', onItsOwn: true, spawned },
       );
     })
     .finally(() => {
@@ -125,10 +131,11 @@ export function preholdUnion(
       }),
     () => undefined,
   );
-  const holderLaunched = started.then(
+  started.then(
     () => trace('preheld started'),
     () => undefined, // startUnion starts one as ever, and says why if that fails too
   );
+  const holderLaunched = Promise.race([launched.then(() => trace('preheld spawned')), started.catch(() => undefined)]);
   return Promise.all([holderLaunched, daemonLaunched]).then(() => undefined);
 }
 
