@@ -144,3 +144,12 @@ it('launchInUserNamespace on its own: a failing tool is the run-userns words (ma
   }
   expect(spawned).toBe(true);
 });
+
+it('a launch on its own with something between created and started is a bug, said before anything starts', async () => {
+  await expect(
+    launchInUserNamespace(
+      { args: ['/bin/true'], uidMappings, gidMappings, cwd: '/' },
+      { stdio: ['ignore', 'ignore', 'ignore'], onItsOwn: true, hooks: [async () => undefined] },
+    ),
+  ).rejects.toThrow(/a launch on its own has nothing between created and started/);
+});
