@@ -141,7 +141,7 @@ export function preholdUnion(
     () => undefined, // startUnion starts one as ever, and says why if that fails too
   );
   // A first daemon's Node start is the run's path then, not the parse: waiting idle for the
-  // holder's exec leaves the daemon a core (cold runs were ~15 ms slower without the wait).
+  // holder's exec leaves the daemon a core (cold runs were 8 ms slower without the wait).
   const holderLaunched = daemonLaunched.then(() =>
     daemonStarting
       ? started.then(
