@@ -1,4 +1,4 @@
-import koffi from 'koffi';
+import { loadKoffi } from '../src/sys/koffi.js';
 
 /**
  * libfuse 3's low-level API through koffi (Debian's libfuse3-3, no compile step). The JS thread
@@ -6,6 +6,7 @@ import koffi from 'koffi';
  * it: one request at a time, replied before the next is read. This suits a daemon process of its
  * own (bin/hutch-fs); see docs/fuse.md for the decisions behind it.
  */
+const koffi = loadKoffi();
 const lib = koffi.load('libfuse3.so.3');
 const libc = koffi.load('libc.so.6');
 const strlen = libc.func('size_t strlen(void *s)');

@@ -5,7 +5,7 @@ import { basename, join } from 'node:path';
 import type { Readable, Duplex } from 'node:stream';
 import { BugError, HelperError, RuntimeError, UsageError } from '../errors.js';
 import { errnoName } from '../sys/errno-name.js';
-import { koffiLoaded } from '../sys/koffi-loaded.js';
+import { koffiLoaded } from '../sys/koffi.js';
 import { nativeFile, packageRoot } from '../sys/package-files.js';
 import type { FsStep, HelperPlan } from './plan.js';
 import type { IdMapTool } from '../userns/newidmap.js';

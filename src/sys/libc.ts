@@ -1,11 +1,13 @@
-import koffi from 'koffi';
 import { SysError } from '../errors.js';
 import { errnoName } from './errno-name.js';
+import { loadKoffi } from './koffi.js';
+
+const koffi = loadKoffi();
 
 /**
- * The one handle on libc. Files in src/sys/ (and fuse/libfuse.ts for libfuse) are the only
- * ones that import koffi; they declare functions through `libcFunction` and call them through
- * `check`, which turns a -1 return into a SysError carrying the errno read right after the call.
+ * The one handle on libc. Files in src/sys/ (and fuse/libfuse.ts for libfuse) are the only ones
+ * that use koffi (loaded by koffi.ts); they declare functions through `libcFunction` and call them
+ * through `check`, which turns a -1 return into a SysError carrying the errno read right after the call.
  */
 export const libc = koffi.load('libc.so.6');
 
