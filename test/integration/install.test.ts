@@ -4,7 +4,7 @@
 // fuse.hutch-fs runs) starts the installed hutch-fs from PATH. And the checkout itself, which npm
 // links: its install step builds the helper, or says to run `npm ci` first.
 import { execa, execaSync, type Options } from 'execa';
-import { existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -109,6 +109,26 @@ describe('npm install -g of an npm pack tarball', () => {
     expect(inside).toBe('0');
     expect(map!.trim().split(/\s+/)).toEqual(['0', String(userInfo().uid), '1']);
     await expectNoLeaks(before, [join(root, 'run')]);
+  });
+
+  it("loads koffi's platform binary from the installed tree directly, not through koffi's loader (src/sys/koffi.ts)", async () => {
+    const rootfs = await busyboxRootfs(box.dir);
+    const seen = join(box.dir, 'required.txt');
+    const watcher = join(box.dir, 'watch-requires.cjs');
+    writeFileSync(
+      watcher,
+      `const fs = require('fs'), M = require('module'), load = M._load;
+M._load = function (r, ...a) { fs.appendFileSync(${JSON.stringify(seen)}, r + '\\n'); return load.call(this, r, ...a); };`,
+    );
+    const r = await execa(bin('hutch'), ['run', '--rm', '--root', join(box.dir, 'state'), '--rootfs', rootfs, 'true'], {
+      reject: false,
+      env: { NODE_OPTIONS: `--require=${watcher}` },
+    });
+    expect(r.exitCode).toBe(0);
+    const required = readFileSync(seen, 'utf8').split('\n');
+    const installed = join(prefix, 'lib', 'node_modules', 'hutch', 'node_modules', '@koromix');
+    expect(required).toContain(join(installed, `koffi-linux-${process.arch}`, `linux_${process.arch}`, 'koffi.node'));
+    expect(required).not.toContain('koffi');
   });
 
   it('hutch-fs mounts as mount.fuse3 starts it (mount -t fuse.hutch-fs), found on PATH', async () => {
