@@ -3,7 +3,7 @@
 // be held (the union's pre-started holder while the CLI parses, src/engine/setup/preheld-holder.ts).
 // The child never goes on before both maps are written; a map tool that fails ends it with the
 // tool's words, as in the sync protocol.
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, expect, it } from 'vitest';
@@ -13,6 +13,7 @@ import type { HelperPlan } from '../../src/runtime/plan.js';
 import { rootMaps } from '../../src/userns/idmap.js';
 import { idMapTools, type IdMapTool } from '../../src/userns/newidmap.js';
 import { readSubid } from '../../src/userns/subid.js';
+import { fakeTool, firstOnPath } from '../helpers/fake-tool.js';
 import { requires } from '../helpers/host.js';
 
 beforeAll(() => requires('userns', 'subuid', 'newuidmap'));
@@ -96,10 +97,12 @@ it('maps and execs while the event loop is held; CLONED and READY are read after
 });
 
 it('a map tool that fails ends the child before it runs anything, with the tool words', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'hutch-own-'));
+  const dir = fakeTool(
+    mkdtempSync(join(tmpdir(), 'hutch-own-')),
+    'newuidmap',
+    '#!/bin/sh\necho "newuidmap: uid range [0-1) -> [$3-$4) not allowed (fake)" >&2\nexit 1\n',
+  );
   const fake = join(dir, 'newuidmap');
-  writeFileSync(fake, '#!/bin/sh\necho "newuidmap: uid range [0-1) -> [$3-$4) not allowed (fake)" >&2\nexit 1\n');
-  chmodSync(fake, 0o755);
   const [, gid] = idMapTools(uidMappings, gidMappings, { uid: me.uid, gid: me.gid });
   const tools: IdMapTool[] = [{ kind: 'uid', tool: fake, args: ['0', String(me.uid), '1'] }, gid!];
   const ran = join(dir, 'ran');
@@ -125,12 +128,13 @@ it('the helper refuses ON_ITS_OWN without both map tools, before it clones (a ma
 });
 
 it('launchInUserNamespace on its own: a failing tool is the run-userns words (mapToolFailed), nothing left', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'hutch-own-'));
-  const fake = join(dir, 'newgidmap');
-  writeFileSync(fake, '#!/bin/sh\necho "newgidmap: gid range not allowed (fake)" >&2\nexit 1\n');
-  chmodSync(fake, 0o755);
+  const dir = fakeTool(
+    mkdtempSync(join(tmpdir(), 'hutch-own-')),
+    'newgidmap',
+    '#!/bin/sh\necho "newgidmap: gid range not allowed (fake)" >&2\nexit 1\n',
+  );
   const path = process.env.PATH;
-  process.env.PATH = `${dir}:${path}`; // idMapTools looks the tools up on PATH
+  process.env.PATH = firstOnPath(dir); // idMapTools looks the tools up on PATH
   let spawned = false;
   try {
     await expect(
