@@ -1,8 +1,8 @@
 // A launch on its own (ON_ITS_OWN, docs/wire.md): once the helper has its plan, it clones, has
 // newuidmap and newgidmap write the maps and execs without this process, whose event loop may
 // be held (the union's pre-started holder while the CLI parses, src/engine/setup/preheld-holder.ts).
-// The child never goes on before both maps are written; a map tool that fails ends it with the
-// tool's words, as in the sync protocol.
+// The child never goes on before both maps are written; a map tool that fails (or exits 0 having
+// written no map) ends it with the tool's words, as in the sync protocol.
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
@@ -147,6 +147,29 @@ it('launchInUserNamespace on its own: a failing tool is the run-userns words (ma
     process.env.PATH = path;
   }
   expect(spawned).toBe(true);
+});
+
+// A stand-in that says yes having done nothing would let the child go on unmapped, to fail at its
+// setuid with EINVAL naming neither: the helper reads the map after the tool, in either protocol.
+it.each([
+  ['on its own', true],
+  ['in the sync protocol', false],
+])('a map tool that exits 0 having written no map fails the launch, naming it and the map (%s)', async (_, own) => {
+  const dir = fakeTool(mkdtempSync(join(tmpdir(), 'hutch-own-')), 'newuidmap', '#!/bin/sh\nexit 0\n');
+  const ran = join(dir, 'ran');
+  const path = process.env.PATH;
+  process.env.PATH = firstOnPath(dir); // idMapTools looks the tools up on PATH
+  try {
+    await expect(
+      launchInUserNamespace(
+        { args: ['/bin/sh', '-c', `touch ${ran}; sleep 600`], uidMappings, gidMappings, cwd: '/' },
+        { stdio: ['ignore', 'ignore', 'ignore'], onItsOwn: own },
+      ),
+    ).rejects.toThrow(/^cannot map uids with newuidmap: it exited 0 but wrote no map: \/proc\/\d+\/uid_map is empty$/);
+  } finally {
+    process.env.PATH = path;
+  }
+  expect(existsSync(ran)).toBe(false);
 });
 
 it('a launch on its own with something between created and started is a bug, said before anything starts', async () => {
