@@ -959,6 +959,23 @@ static pid_t start_map_tool(const struct record *r, pid_t child, int *err) {
 }
 
 /*
+ * Whether `child`'s uid (kind 0) or gid map has anything in it. A tool that exits 0 having written
+ * nothing (a broken stand-in on PATH) would otherwise let the child go on unmapped, to fail at its
+ * setuid with EINVAL, naming neither the tool nor the map. Unreadable: yes (the child is gone, or
+ * /proc is not ours; the child's own steps say so then).
+ */
+static int map_written(pid_t child, int kind) {
+  char path[48], c;
+  snprintf(path, sizeof path, "/proc/%d/%s_map", (int)child, kind == 0 ? "uid" : "gid");
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 1;
+  ssize_t n;
+  do n = read(fd, &c, 1); while (n < 0 && errno == EINTR);
+  close(fd);
+  return n != 0;
+}
+
+/*
  * Invariant: the child's uid and gid maps are written by the plan's tools, or the child is gone
  * and fd 5 says which tool failed and what it wrote. The setuid newuidmap and newgidmap run here,
  * both at once, instead of in hutch: each was a fork of hutch's ~60-90 MB Node process (~8 ms
@@ -998,11 +1015,16 @@ static void map_ids(pid_t child) {
       if (errno != EINTR) die(STEP_ID_MAP, errno, index[k]);
   }
   for (int k = 0; k < 2; k++) { /* the uid side first, whichever failed first: the same cause, the same message */
-    if (pids[k] == 0 || (WIFEXITED(status[k]) && WEXITSTATUS(status[k]) == 0)) continue;
-    kill(child, SIGKILL);
-    if (len[k] == 0)
+    if (pids[k] == 0) continue;
+    if (WIFEXITED(status[k]) && WEXITSTATUS(status[k]) == 0) {
+      if (map_written(child, k)) continue;
+      len[k] = (size_t)snprintf(text[k], sizeof text[k], "it exited 0 but wrote no map: /proc/%d/%s_map is empty",
+                                (int)child, k == 0 ? "uid" : "gid");
+    } else if (len[k] == 0) {
       len[k] = (size_t)snprintf(text[k], sizeof text[k], WIFEXITED(status[k]) ? "exited with status %d" : "killed by signal %d",
                                 WIFEXITED(status[k]) ? WEXITSTATUS(status[k]) : WTERMSIG(status[k]));
+    }
+    kill(child, SIGKILL);
     die_text(STEP_ID_MAP, 0, index[k], text[k], len[k]);
   }
 }

@@ -6,10 +6,13 @@
 // The leak check after each test says no process, mount or runtime file is left.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
+import { rootMaps } from '../../src/userns/idmap.js';
+import { readSubid } from '../../src/userns/subid.js';
+import { fakeTool, firstOnPath } from '../helpers/fake-tool.js';
 import { requires } from '../helpers/host.js';
 import { hutch, sandbox, type Sandbox } from '../helpers/hutch-cli.js';
 import { expectNoContainerFolders, useImageSandbox } from '../helpers/frames.js';
@@ -263,6 +266,92 @@ describe('the linger after the last container (HUTCH_FS_LINGER)', () => {
     } finally {
       other.remove();
     }
+  });
+});
+
+describe('a run served by a daemon already running: its user namespace and maps are its own', () => {
+  const me = userInfo();
+  const owner = { name: me.username, id: me.uid };
+  /** The run's default maps (no --userns/--uidmap/--gidmap), as /proc shows them: uid_map's lines, then gid_map's. */
+  const runMaps = [...rootMaps(me.uid, readSubid('uid', owner)), ...rootMaps(me.gid, readSubid('gid', owner))].map(
+    (m) => `${m.containerID} ${m.hostID} ${m.size}`,
+  );
+  const steps = (file: string): string[] =>
+    readFileSync(file, 'utf8')
+      .split('\n')
+      .map((l) => l.split(' ').slice(2).join(' '));
+
+  // The daemon's namespace is joined by no container: each run's holder is a new user namespace
+  // the run maps itself (newuidmap and newgidmap in its helper), and its container joins that one.
+  it("the container is in its holder's namespace, neither the daemon's nor another container's, with the run's maps", async () => {
+    const other = await runDetached('sleep 1000'); // the daemon stays up while it runs
+    const [daemon] = daemons();
+    const file = join(mkdtempSync(join(tmpdir(), 'hutch-shared-')), 'trace');
+    const r = await hutch(
+      [
+        'run',
+        '--rm',
+        '--root',
+        box.root,
+        '--network',
+        'none',
+        IMAGE,
+        'sh',
+        '-c',
+        'readlink /proc/self/ns/user; cat /proc/self/uid_map /proc/self/gid_map',
+      ],
+      { env: { HUTCH_TRACE: file } },
+    );
+    expect(r.stderr).toBe('');
+    expect(steps(file)).toContain('shared connected');
+    expect(steps(file)).not.toContain('shared spawn'); // served by the running daemon
+    const [ns, ...maps] = r.stdout.split('\n').map((l) => l.trim().split(/\s+/).join(' '));
+    expect(ns).toMatch(/^user:\[\d+\]$/);
+    expect(ns).not.toBe(readlinkSync(`/proc/${daemon}/ns/user`));
+    expect(ns).not.toBe(readlinkSync(`/proc/${holderOf(other)}/ns/user`));
+    expect(maps).toEqual(runMaps);
+    expect(daemons()).toEqual([daemon]);
+    expect((await hutch(['rm', '-f', '--root', box.root, other])).stderr).toBe('');
+  });
+
+  it("a map tool that fails fails the run with the tool's words, as with no daemon running; the daemon serves on", async () => {
+    const LINGER = { HUTCH_FS_LINGER: '4' }; // warm as after `run --rm IMAGE true` by hand (default linger 60 s)
+    const bin = fakeTool(
+      join(box.dir, 'fake-bin'),
+      'newuidmap',
+      '#!/bin/sh\necho "newuidmap: write to uid_map failed: Operation not permitted (fake)" >&2\nexit 1\n',
+    );
+    const words =
+      'hutch: cannot map uids with newuidmap: newuidmap: write to uid_map failed: Operation not permitted (fake)';
+    const run = (env: Record<string, string>) =>
+      hutch(['run', '--rm', '--root', box.root, '--network', 'none', IMAGE, 'true'], { env });
+    expect((await run(LINGER)).stderr).toBe('');
+    const [daemon] = daemons();
+    expect(alive(daemon!)).toBe(true);
+
+    const file = join(mkdtempSync(join(tmpdir(), 'hutch-shared-')), 'trace');
+    const warm = await run({ ...LINGER, HUTCH_TRACE: file, PATH: firstOnPath(bin) });
+    expect([warm.exitCode, warm.stderr.split('\n')[0]]).toEqual([125, words]);
+    // Connected to the running daemon; the holder started before the parse failed at its map and
+    // was taken so; the one the run then starts fails the same way; no union was mounted.
+    const seen = steps(file);
+    expect(seen).toContain('shared connected');
+    expect(seen).not.toContain('shared spawn');
+    expect(seen).not.toContain('preheld started');
+    expect(seen.indexOf('holder spawn')).toBeGreaterThan(seen.indexOf('preheld taken'));
+    expect(seen).not.toContain('holder started');
+    expect(seen).not.toContain('union mounted');
+    expect(daemons()).toEqual([daemon]);
+    expect((await run(LINGER)).stderr).toBe(''); // the daemon still serves the next run
+    expect(daemons()).toEqual([daemon]);
+
+    // With no daemon running the daemon's own start maps first, and fails in the same words.
+    expect(await daemonGone([daemon!])).toBe(true);
+    const cold = join(mkdtempSync(join(tmpdir(), 'hutch-shared-')), 'trace');
+    const first = await run({ HUTCH_TRACE: cold, PATH: firstOnPath(bin) });
+    expect([first.exitCode, first.stderr.split('\n')[0]]).toEqual([125, words]);
+    expect(steps(cold)).toContain('shared spawn');
+    expect(steps(cold)).not.toContain('shared started');
   });
 });
 

@@ -1,9 +1,9 @@
 // A launch on its own (ON_ITS_OWN, docs/wire.md): once the helper has its plan, it clones, has
 // newuidmap and newgidmap write the maps and execs without this process, whose event loop may
 // be held (the union's pre-started holder while the CLI parses, src/engine/setup/preheld-holder.ts).
-// The child never goes on before both maps are written; a map tool that fails ends it with the
-// tool's words, as in the sync protocol.
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+// The child never goes on before both maps are written; a map tool that fails (or exits 0 having
+// written no map) ends it with the tool's words, as in the sync protocol.
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, expect, it } from 'vitest';
@@ -13,6 +13,7 @@ import type { HelperPlan } from '../../src/runtime/plan.js';
 import { rootMaps } from '../../src/userns/idmap.js';
 import { idMapTools, type IdMapTool } from '../../src/userns/newidmap.js';
 import { readSubid } from '../../src/userns/subid.js';
+import { fakeTool, firstOnPath } from '../helpers/fake-tool.js';
 import { requires } from '../helpers/host.js';
 
 beforeAll(() => requires('userns', 'subuid', 'newuidmap'));
@@ -96,10 +97,12 @@ it('maps and execs while the event loop is held; CLONED and READY are read after
 });
 
 it('a map tool that fails ends the child before it runs anything, with the tool words', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'hutch-own-'));
+  const dir = fakeTool(
+    mkdtempSync(join(tmpdir(), 'hutch-own-')),
+    'newuidmap',
+    '#!/bin/sh\necho "newuidmap: uid range [0-1) -> [$3-$4) not allowed (fake)" >&2\nexit 1\n',
+  );
   const fake = join(dir, 'newuidmap');
-  writeFileSync(fake, '#!/bin/sh\necho "newuidmap: uid range [0-1) -> [$3-$4) not allowed (fake)" >&2\nexit 1\n');
-  chmodSync(fake, 0o755);
   const [, gid] = idMapTools(uidMappings, gidMappings, { uid: me.uid, gid: me.gid });
   const tools: IdMapTool[] = [{ kind: 'uid', tool: fake, args: ['0', String(me.uid), '1'] }, gid!];
   const ran = join(dir, 'ran');
@@ -125,12 +128,13 @@ it('the helper refuses ON_ITS_OWN without both map tools, before it clones (a ma
 });
 
 it('launchInUserNamespace on its own: a failing tool is the run-userns words (mapToolFailed), nothing left', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'hutch-own-'));
-  const fake = join(dir, 'newgidmap');
-  writeFileSync(fake, '#!/bin/sh\necho "newgidmap: gid range not allowed (fake)" >&2\nexit 1\n');
-  chmodSync(fake, 0o755);
+  const dir = fakeTool(
+    mkdtempSync(join(tmpdir(), 'hutch-own-')),
+    'newgidmap',
+    '#!/bin/sh\necho "newgidmap: gid range not allowed (fake)" >&2\nexit 1\n',
+  );
   const path = process.env.PATH;
-  process.env.PATH = `${dir}:${path}`; // idMapTools looks the tools up on PATH
+  process.env.PATH = firstOnPath(dir); // idMapTools looks the tools up on PATH
   let spawned = false;
   try {
     await expect(
@@ -143,6 +147,29 @@ it('launchInUserNamespace on its own: a failing tool is the run-userns words (ma
     process.env.PATH = path;
   }
   expect(spawned).toBe(true);
+});
+
+// A stand-in that says yes having done nothing would let the child go on unmapped, to fail at its
+// setuid with EINVAL naming neither: the helper reads the map after the tool, in either protocol.
+it.each([
+  ['on its own', true],
+  ['in the sync protocol', false],
+])('a map tool that exits 0 having written no map fails the launch, naming it and the map (%s)', async (_, own) => {
+  const dir = fakeTool(mkdtempSync(join(tmpdir(), 'hutch-own-')), 'newuidmap', '#!/bin/sh\nexit 0\n');
+  const ran = join(dir, 'ran');
+  const path = process.env.PATH;
+  process.env.PATH = firstOnPath(dir); // idMapTools looks the tools up on PATH
+  try {
+    await expect(
+      launchInUserNamespace(
+        { args: ['/bin/sh', '-c', `touch ${ran}; sleep 600`], uidMappings, gidMappings, cwd: '/' },
+        { stdio: ['ignore', 'ignore', 'ignore'], onItsOwn: own },
+      ),
+    ).rejects.toThrow(/^cannot map uids with newuidmap: it exited 0 but wrote no map: \/proc\/\d+\/uid_map is empty$/);
+  } finally {
+    process.env.PATH = path;
+  }
+  expect(existsSync(ran)).toBe(false);
 });
 
 it('a launch on its own with something between created and started is a bug, said before anything starts', async () => {

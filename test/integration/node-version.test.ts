@@ -2,10 +2,11 @@
 // get it, and exit 125 under an older Node. The older Node is this one with its version reported
 // as 18 (a `node` first on PATH that preloads the override), which is what the check reads.
 import { execa } from 'execa';
-import { chmodSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { transformSync } from 'esbuild';
 import { afterAll, describe, expect, it } from 'vitest';
+import { fakeTool, firstOnPath } from '../helpers/fake-tool.js';
 import { REPO, sandbox } from '../helpers/hutch-cli.js';
 
 const box = sandbox();
@@ -20,16 +21,15 @@ function fakeNode(version: string): string {
     preload,
     `Object.defineProperty(process.versions, 'node', { value: '${version}' });\nObject.defineProperty(process, 'version', { value: 'v${version}' });\n`,
   );
-  writeFileSync(
-    join(dir, 'node'),
+  return fakeTool(
+    dir,
+    'node',
     `#!/bin/sh\n[ "$1" = --version ] && { echo v${version}; exit 0; }\nexec ${process.execPath} --require ${preload} "$@"\n`,
   );
-  chmodSync(join(dir, 'node'), 0o755);
-  return dir;
 }
 
 function withNode(dir: string): Record<string, string> {
-  return { PATH: `${dir}:/usr/local/bin:/usr/bin:/bin`, HOME: box.dir };
+  return { PATH: firstOnPath(dir, '/usr/local/bin:/usr/bin:/bin'), HOME: box.dir };
 }
 
 describe('under Node.js 18', () => {

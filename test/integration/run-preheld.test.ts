@@ -6,11 +6,12 @@
 // come. What happened is read in the run's HUTCH_TRACE steps (docs/startup.md); the leak check
 // after each test says no process or mount is left.
 import { spawn } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
+import { fakeTool, firstOnPath } from '../helpers/fake-tool.js';
 import { requires } from '../helpers/host.js';
 import { hutch, REPO, type Sandbox } from '../helpers/hutch-cli.js';
 import { expectNoContainerFolders, useImageSandbox } from '../helpers/frames.js';
@@ -61,14 +62,12 @@ describe('hutch run IMAGE with the default id maps', () => {
 
 describe('a pre-started holder whose map tool fails (its launch on its own)', () => {
   it("fails the run with the tool's words, as a holder started by the run would, and leaves nothing", async () => {
-    const bin = join(box.dir, 'fake-bin');
-    mkdirSync(bin, { recursive: true });
-    writeFileSync(
-      join(bin, 'newuidmap'),
+    const bin = fakeTool(
+      join(box.dir, 'fake-bin'),
+      'newuidmap',
       '#!/bin/sh\necho "newuidmap: write to uid_map failed: Operation not permitted (fake)" >&2\nexit 1\n',
     );
-    chmodSync(join(bin, 'newuidmap'), 0o755);
-    const r = await tracedRun(['--network', 'none', IMAGE, 'true'], { PATH: `${bin}:${process.env.PATH}` });
+    const r = await tracedRun(['--network', 'none', IMAGE, 'true'], { PATH: firstOnPath(bin) });
     expect(r.exitCode).toBe(125);
     expect(r.stderr.split('\n')[0]).toBe(
       'hutch: cannot map uids with newuidmap: newuidmap: write to uid_map failed: Operation not permitted (fake)',

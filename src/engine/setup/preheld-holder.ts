@@ -144,10 +144,7 @@ export function preholdUnion(
   // holder's exec leaves the daemon a core (cold runs were 8 ms slower without the wait).
   const holderLaunched = daemonLaunched.then(() =>
     daemonStarting
-      ? started.then(
-          () => undefined,
-          () => undefined,
-        )
+      ? started.catch(() => undefined)
       : Promise.race([launched.then(() => trace('preheld spawned')), started.catch(() => undefined)]),
   );
   return Promise.all([holderLaunched, daemonLaunched]).then(() => undefined);
