@@ -1,4 +1,5 @@
-import { createHash } from 'node:crypto';
+import type * as Crypto from 'node:crypto';
+import { createRequire } from 'node:module';
 import { RegistryError } from '../errors.js';
 
 /** Media types of the OCI image spec and Docker's schema 2. */
@@ -69,6 +70,9 @@ export interface ImageConfig {
 }
 
 export function sha256(data: Uint8Array | string): string {
+  // node:crypto on first use: a run of a stored image (this module's types and parsers) hashes
+  // nothing, and loading node:crypto costs a start ~3 ms.
+  const { createHash } = createRequire(import.meta.url)('node:crypto') as typeof Crypto;
   return `sha256:${createHash('sha256').update(data).digest('hex')}`;
 }
 
