@@ -1,6 +1,5 @@
-import type * as Crypto from 'node:crypto';
-import { createRequire } from 'node:module';
 import { RegistryError } from '../errors.js';
+import { crypto } from '../sys/on-use.js';
 
 /** Media types of the OCI image spec and Docker's schema 2. */
 export const MediaType = {
@@ -70,10 +69,8 @@ export interface ImageConfig {
 }
 
 export function sha256(data: Uint8Array | string): string {
-  // node:crypto on first use: a run of a stored image (this module's types and parsers) hashes
-  // nothing, and loading node:crypto costs a start ~3 ms.
-  const { createHash } = createRequire(import.meta.url)('node:crypto') as typeof Crypto;
-  return `sha256:${createHash('sha256').update(data).digest('hex')}`;
+  // A run of a stored image uses this module's types and parsers and hashes nothing.
+  return `sha256:${crypto().createHash('sha256').update(data).digest('hex')}`;
 }
 
 /** Parses a manifest or index fetched from `where`; throws a RegistryError on anything else. */
