@@ -1,6 +1,7 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { FuseError } from '../src/errors.js';
 import { entryCommand } from '../src/sys/entry-points.js';
+import { childProcess } from '../src/sys/on-use.js';
 import { umount2, MNT_DETACH } from '../src/sys/fsx.js';
 import { readReadyLine } from '../src/sys/ready-line.js';
 
@@ -52,7 +53,7 @@ export function daemonArgs(spec: UnionSpec): string[] {
 }
 
 export async function mountUnion(spec: UnionSpec): Promise<UnionMount> {
-  const child = spawn(process.execPath, [...entryCommand('fuseDaemon'), ...daemonArgs(spec)], {
+  const child = childProcess().spawn(process.execPath, [...entryCommand('fuseDaemon'), ...daemonArgs(spec)], {
     stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
     env: { ...process.env, HUTCH_FS_READY_FD: '3' },
   });

@@ -1,9 +1,9 @@
-import { spawn } from 'node:child_process';
 import { readFileSync, rmSync, watch } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { NetworkError } from '../src/errors.js';
 import type { Cleanup } from '../src/sys/cleanup.js';
+import { childProcess } from '../src/sys/on-use.js';
 import type { PastaMode } from './options.js';
 import { findOnPath, supervise } from './process.js';
 
@@ -52,7 +52,7 @@ export async function startPasta(
     'none',
   ];
   // node:child_process, not execa: loading execa would cost every container start ~50-70 ms.
-  const child = spawn('setpriv', [...args, '--pid', pidFile, ...mode.args, String(pid)], {
+  const child = childProcess().spawn('setpriv', [...args, '--pid', pidFile, ...mode.args, String(pid)], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   const { exited, stderrTail } = supervise(child, 'pasta', cleanup, () => rmSync(pidFile, { force: true }));

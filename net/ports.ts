@@ -1,6 +1,7 @@
 import { createServer, isIP, type Server } from 'node:net';
-import { createSocket, type Socket as UdpSocket } from 'node:dgram';
+import type { Socket as UdpSocket } from 'node:dgram';
 import { NetworkError, UsageError } from '../src/errors.js';
+import { dgram } from '../src/sys/on-use.js';
 
 /** One `-p` entry: `range` consecutive ports from hostPort (0: any free port) to containerPort. */
 export interface PortMapping {
@@ -109,7 +110,7 @@ async function bindOne(mapping: PortMapping & { range: 1 }, address: string): Pr
   const socket =
     mapping.protocol === 'tcp'
       ? createServer((early) => early.destroy())
-      : createSocket({ type: isIP(address) === 6 ? 'udp6' : 'udp4' });
+      : dgram().createSocket({ type: isIP(address) === 6 ? 'udp6' : 'udp4' });
   await new Promise<void>((resolve, reject) => {
     socket.once('error', (error: NodeJS.ErrnoException) => reject(portError(mapping, error)));
     const bound = (): void => resolve();

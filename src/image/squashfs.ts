@@ -1,9 +1,9 @@
-import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Pack } from 'tar-stream';
 import { StoreError } from '../errors.js';
+import { childProcess } from '../sys/on-use.js';
 import type { ImageConfig } from './manifest.js';
 
 /**
@@ -35,7 +35,7 @@ export function isSquashfsFile(file: string): boolean {
  * image, never on the host); undefined when the image has no such file.
  */
 export function readSquashFile(image: string, path: string): string | undefined {
-  const r = spawnSync('unsquashfs', ['-cat', image, path], { encoding: 'utf8', maxBuffer: 16 << 20 });
+  const r = childProcess().spawnSync('unsquashfs', ['-cat', image, path], { encoding: 'utf8', maxBuffer: 16 << 20 });
   if (r.error) throw missingTool('unsquashfs', r.error);
   // unsquashfs: 2 when the file is not in the image, 1 when the image itself cannot be read.
   if (r.status === 1)
@@ -105,7 +105,7 @@ export async function writeSquashfs(tar: Pack, output: string, root: RootAttrs):
     '-root-gid',
     String(root.gid),
   ];
-  const child = spawn('mksquashfs', args, { stdio: ['pipe', 'ignore', 'pipe'] });
+  const child = childProcess().spawn('mksquashfs', args, { stdio: ['pipe', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => void (stderr = (stderr + d.toString()).slice(-4000)));
   const done = new Promise<number | null>((ok, fail) => {

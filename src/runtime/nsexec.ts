@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
 import { closeSync, readlinkSync, writeSync } from 'node:fs';
 import { basename, join } from 'node:path';
@@ -6,6 +5,7 @@ import type { Readable, Duplex } from 'node:stream';
 import { BugError, HelperError, RuntimeError, UsageError } from '../errors.js';
 import { errnoName } from '../sys/errno-name.js';
 import { koffiLoaded } from '../sys/koffi.js';
+import { childProcess } from '../sys/on-use.js';
 import { nativeFile, packageRoot } from '../sys/package-files.js';
 import type { FsStep, HelperPlan } from './plan.js';
 import type { IdMapTool } from '../userns/newidmap.js';
@@ -456,7 +456,7 @@ async function startHelper(plan: HelperPlan, stdio: StdioOptions0[]): Promise<He
       kill: (signal) => void child.kill(signal),
     };
   }
-  const child = spawn(helperPath(), [], { ...options, stdio });
+  const child = childProcess().spawn(helperPath(), [], { ...options, stdio });
   const exit = new Promise<number>((resolve, reject) => {
     child.on('error', (error) => reject(new BugError(`cannot spawn ${helperPath()}`, error)));
     child.on('exit', (code, signal) => resolve(status(code, signal)));

@@ -1,7 +1,7 @@
-import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserNsError } from '../errors.js';
+import { childProcess } from '../sys/on-use.js';
 
 /** A subordinate id range of /etc/subuid or /etc/subgid: `count` ids from `start`. */
 export interface SubidRange {
@@ -113,7 +113,7 @@ function readSubidFile(file: string): string {
  */
 function askGetsubids(command: string, kind: 'uid' | 'gid', name: string): SubidRange[] {
   const args = kind === 'gid' ? ['-g', name] : [name];
-  const result = spawnSync(command, args, {
+  const result = childProcess().spawnSync(command, args, {
     encoding: 'utf8',
     timeout: 5000,
     stdio: ['ignore', 'pipe', 'ignore'],

@@ -1,8 +1,8 @@
-import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { UsageError } from '../../errors.js';
 import { faultPoint } from '../../sys/fault.js';
+import { randomHex } from '../../sys/random.js';
 import { removeContainer, startMonitor } from './lifecycle.js';
 import { takeEarlyMonitor } from '../../sys/waiting-child.cjs';
 import { releaseSetup, removeContainerDirs, removeRecord } from '../setup/index.js';
@@ -31,7 +31,7 @@ export interface CreateRequest extends RunCommandRequest {
 export async function createFromFlags(req: CreateRequest, io: RunCommandIo, start: boolean): Promise<string> {
   if (req.setup?.image === undefined) checkRootfs(req.rootfs);
   const store = userStore(io.paths);
-  const id = randomBytes(32).toString('hex');
+  const id = randomHex(32);
   const name = req.name ?? `hutch_${id.slice(0, 8)}`;
   if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(name))
     throw new UsageError('CONTAINER_NAME_INVALID', `invalid container name ${name}`, {

@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -10,6 +9,7 @@ import type { IdMapping } from '../../runtime/spec.js';
 import { Cleanup } from '../../sys/cleanup.js';
 import { faultPoint } from '../../sys/fault.js';
 import { getWindowSize, type WindowSize } from '../../sys/pty.js';
+import { randomHex } from '../../sys/random.js';
 import { readTextIfPresent } from '../../sys/text.js';
 import { tryLock, tryLockExisting } from '../../sys/trylock.js';
 import { checkMaps, chooseMaps, needsHelper, parseMapFlag, type UsernsMode } from '../../userns/idmap.js';
@@ -82,7 +82,7 @@ export async function runCommand(req: RunCommandRequest, io: RunCommandIo): Prom
   if (req.setup?.image === undefined) checkRootfs(req.rootfs);
   const cleanup = new Cleanup();
   try {
-    const id = randomBytes(32).toString('hex');
+    const id = randomHex(32);
     // Not containers/: that is for containers with a lifecycle; these folders live as long as one run.
     const dataParent = join(io.paths.data, 'ephemeral');
     const runParent = join(io.paths.run, 'ephemeral');

@@ -1,8 +1,8 @@
-import { spawn } from 'node:child_process';
 import { closeSync, writeSync } from 'node:fs';
 import { RuntimeError } from '../../errors.js';
 import type { Hook, Process, Spec } from '../../runtime/spec.js';
 import { pipe } from '../../sys/pipe.js';
+import { childProcess } from '../../sys/on-use.js';
 import { runContainer } from './launch.js';
 
 /** The state the runtime spec gives hooks (and `hutch runtime state` prints). */
@@ -35,7 +35,7 @@ function runHook(kind: string, hook: Hook, state: OciStateJson, origin: string):
     (hook.env ?? []).map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)]),
   );
   return new Promise((resolve, reject) => {
-    const child = spawn(hook.path, args, {
+    const child = childProcess().spawn(hook.path, args, {
       argv0,
       env,
       stdio: ['pipe', 'ignore', 'pipe'],

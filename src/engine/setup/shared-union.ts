@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { closeSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -9,6 +8,7 @@ import { entryCommand } from '../../sys/entry-points.js';
 import { nativeFile } from '../../sys/package-files.js';
 import { pipe } from '../../sys/pipe.js';
 import { readReadyLine } from '../../sys/ready-line.js';
+import { sha256Hex } from '../../sys/sha256.js';
 import { connectSeqpacket, receiveMessage, sendMessage, SUN_PATH_MAX } from '../../sys/seqpacket.js';
 import { trace } from '../../sys/trace.js';
 import { tryLock } from '../../sys/trylock.js';
@@ -45,10 +45,7 @@ export function sharedPlace(run: string, maps: Maps, cgroups = ownCgroups()): Sh
   const key = (m: IdMapping[]): string => m.map((r) => `${r.containerID}:${r.hostID}:${r.size}`).join(',');
   // The build counts too: a daemon of an older hutch (upgraded meanwhile) is not joined.
   const build = [process.execPath, ...entryCommand('fuseDaemon')];
-  const name = createHash('sha256')
-    .update([key(maps.uidMappings), key(maps.gidMappings), ...build, cgroups].join('\n'))
-    .digest('hex')
-    .slice(0, 16);
+  const name = sha256Hex([key(maps.uidMappings), key(maps.gidMappings), ...build, cgroups].join('\n')).slice(0, 16);
   const dir = join(run, 'fsd');
   const socket = join(dir, name);
   if (Buffer.byteLength(socket) >= SUN_PATH_MAX) return undefined;

@@ -1,8 +1,8 @@
-import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { UsageError } from '../../errors.js';
 import type { Mount } from '../../runtime/spec.js';
+import { childProcess } from '../../sys/on-use.js';
 import { cdiEdits, type CdiSpec, type DeviceEdits } from './cdi.js';
 import { deviceMount } from './devices.js';
 
@@ -101,7 +101,7 @@ export function ldconfigLibraries(listing: string): string[] {
 function ldconfigOutput(): string {
   for (const ldconfig of ['/sbin/ldconfig', '/usr/sbin/ldconfig', 'ldconfig'])
     try {
-      return execFileSync(ldconfig, ['-p'], { encoding: 'utf8' });
+      return childProcess().execFileSync(ldconfig, ['-p'], { encoding: 'utf8' });
     } catch {
       // the next candidate
     }

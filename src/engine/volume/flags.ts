@@ -1,6 +1,6 @@
-import { randomBytes } from 'node:crypto';
 import { isAbsolute, posix, resolve } from 'node:path';
 import { UsageError } from '../../errors.js';
+import { randomHex } from '../../sys/random.js';
 
 /** One `-v` or `--mount`, parsed but not yet resolved against the volume store. */
 export type MountFlag =
@@ -118,5 +118,5 @@ function checkDestination(destination: string, bad: (why: string) => UsageError)
 
 /** podman names an anonymous volume by 64 hex digits. */
 function anonymousName(): string {
-  return randomBytes(32).toString('hex');
+  return randomHex(32);
 }

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,9 +10,12 @@ import { resolveProfile } from './profile.js';
 /**
  * The filter of a plain `run` compiled at build time (scripts/seccomp-filters.mjs, into
  * dist/bundle/): compiling the default profile is ~10 ms of every container's start, always the
- * same bytes. A filter file is named by the hash of the profile it was compiled from and the arch:
- * a profile that differs in anything (capabilities added, another kernel's rules, a profile of
- * one's own) names no file and is compiled. The file is the build's, as the bundle's code is.
+ * same bytes. The build's index (INDEX) lists each filter file with the arch and the profile (as
+ * JSON) it was compiled from: a profile that differs in anything (capabilities added, another
+ * kernel's rules, a profile of one's own) is in no entry and is compiled. The index holds the whole
+ * profile rather than a digest of it: comparing the text needs no node:crypto on a run's path
+ * (~3 ms to load), and no digest can then name a file of another profile. The files are the
+ * build's, as the bundle's code is.
  */
 export function seccompProgram(
   profile: Seccomp,
@@ -21,16 +23,41 @@ export function seccompProgram(
   notify: string[] = [],
   dir: string = bundleDir(),
 ): SeccompProgram {
-  if (notify.length === 0) {
+  const file = notify.length === 0 ? precompiledFile(profile, native, dir) : undefined;
+  if (file !== undefined) {
     try {
-      const program = readFileSync(join(dir, filterName(profile, native)));
+      const program = readFileSync(join(dir, file));
       // A whole filter is struct sock_filter[] (8 bytes each); anything else is compiled anew.
       if (program.length > 0 && program.length % 8 === 0) return { program, flags: seccompFlags(profile.flags ?? []) };
     } catch {
-      // not compiled at build time
+      // listed but gone: compiled below
     }
   }
   return compileSeccomp(profile, native, notify);
+}
+
+/** dist/bundle/'s list of the filters the build compiled (writePrecompiled). */
+const INDEX = 'seccomp-filters.json';
+
+/** One compiled filter: its file in dist/bundle/, the arch and the profile's JSON.stringify. */
+interface IndexEntry {
+  file: string;
+  arch: string;
+  profile: string;
+}
+
+/** The name of the file in `dir` that holds the filter of exactly this profile, if the build made one. */
+export function precompiledFile(profile: Seccomp, native: Arch, dir: string): string | undefined {
+  let index: unknown;
+  try {
+    index = JSON.parse(readFileSync(join(dir, INDEX), 'utf8'));
+  } catch {
+    return undefined; // not built with filters (or unreadable): every profile is compiled
+  }
+  if (!Array.isArray(index)) return undefined;
+  const text = JSON.stringify(profile);
+  const entry = (index as Partial<IndexEntry>[]).find((e) => e.arch === native.name && e.profile === text);
+  return typeof entry?.file === 'string' && basename(entry.file) === entry.file ? entry.file : undefined;
 }
 
 /**
@@ -45,22 +72,20 @@ export function precompiledProfiles(
   return capabilitySets.map((caps) => resolveProfile(defaultProfile(), { caps: [...caps], arch: native }));
 }
 
-/** Writes the filters of precompiledProfiles into `dir` (the build's dist/bundle/); their names. */
+/** Writes the filters of precompiledProfiles and their index into `dir` (the build's dist/bundle/); the filters' names. */
 export function writePrecompiled(
   dir: string,
   capabilitySets: readonly (readonly string[])[],
   native: Arch = nativeArch(),
 ): string[] {
-  return precompiledProfiles(capabilitySets, native).map((profile) => {
-    const name = filterName(profile, native);
-    writeFileSync(join(dir, name), compileSeccomp(profile, native).program);
-    return name;
+  const arch = native.name.replace(/^SCMP_ARCH_/, '').toLowerCase();
+  const entries: IndexEntry[] = precompiledProfiles(capabilitySets, native).map((profile, i) => {
+    const file = `seccomp-${arch}-${i}.bpf`;
+    writeFileSync(join(dir, file), compileSeccomp(profile, native).program);
+    return { file, arch: native.name, profile: JSON.stringify(profile) };
   });
-}
-
-export function filterName(profile: Seccomp, native: Arch): string {
-  const hash = createHash('sha256').update(JSON.stringify(profile)).digest('hex').slice(0, 32);
-  return `seccomp-${native.name.replace(/^SCMP_ARCH_/, '').toLowerCase()}-${hash}.bpf`;
+  writeFileSync(join(dir, INDEX), JSON.stringify(entries));
+  return entries.map((e) => e.file);
 }
 
 /**

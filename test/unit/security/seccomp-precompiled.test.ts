@@ -1,6 +1,6 @@
 // src/security/seccomp/precompiled.ts: a plain run's seccomp filter is read from a file the build
-// wrote, named by the profile's hash; the file's bytes are compileSeccomp's, and a profile that
-// differs in anything, or a file that is not a whole filter, is compiled.
+// wrote, listed in its index with the whole profile; the file's bytes are compileSeccomp's, and a
+// profile that differs in anything, or a file that is not a whole filter, is compiled.
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,7 +9,7 @@ import { adjustCapabilities, blueprintSecurity } from '../../../src/engine/spec/
 import { capabilityName, DEFAULT_CAPABILITIES, PLAIN_RUN_CAPABILITY_SETS } from '../../../src/runtime/linux.js';
 import { compileSeccomp, nativeArch } from '../../../src/security/seccomp/index.js';
 import {
-  filterName,
+  precompiledFile,
   precompiledProfiles,
   seccompProgram,
   writePrecompiled,
@@ -27,9 +27,9 @@ describe('the precompiled seccomp filters', () => {
   it('are the bytes compileSeccomp makes of each profile', () => {
     const names = writePrecompiled(dir, PLAIN_RUN_CAPABILITY_SETS);
     expect(names.length).toBe(precompiledProfiles(PLAIN_RUN_CAPABILITY_SETS).length);
-    expect(readdirSync(dir).sort()).toEqual([...names].sort());
+    expect(readdirSync(dir).sort()).toEqual([...names, 'seccomp-filters.json'].sort());
     for (const profile of precompiledProfiles(PLAIN_RUN_CAPABILITY_SETS)) {
-      const file = readFileSync(join(dir, filterName(profile, nativeArch())));
+      const file = readFileSync(join(dir, precompiledFile(profile, nativeArch(), dir)!));
       expect(Buffer.compare(file, Buffer.from(compileSeccomp(profile).program))).toBe(0);
       expect(seccompProgram(profile, nativeArch(), [], dir)).toEqual({ program: file, flags: 0 });
     }
@@ -37,15 +37,18 @@ describe('the precompiled seccomp filters', () => {
 
   it("hold a plain run's profile, with docker's capabilities and with containers-common's", () => {
     const names = writePrecompiled(dir, PLAIN_RUN_CAPABILITY_SETS);
-    expect(names).toContain(filterName(plainRun(DEFAULT_CAPABILITIES), nativeArch()));
+    expect(names).toContain(precompiledFile(plainRun(DEFAULT_CAPABILITIES), nativeArch(), dir));
     const common = ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'FSETID', 'KILL', 'NET_BIND_SERVICE', 'SETFCAP', 'SETGID'];
-    expect(names).toContain(filterName(plainRun([...common, 'SETPCAP', 'SETUID', 'SYS_CHROOT']), nativeArch()));
+    expect(names).toContain(
+      precompiledFile(plainRun([...common, 'SETPCAP', 'SETUID', 'SYS_CHROOT']), nativeArch(), dir),
+    );
   });
 
-  it('are read from the file when the profile names one', () => {
+  it('are read from the file the index names for the profile', () => {
+    writePrecompiled(dir, PLAIN_RUN_CAPABILITY_SETS);
     const [profile] = precompiledProfiles(PLAIN_RUN_CAPABILITY_SETS);
     const planted = Buffer.alloc(16, 7); // two instructions: proves the file is what is read
-    writeFileSync(join(dir, filterName(profile!, nativeArch())), planted);
+    writeFileSync(join(dir, precompiledFile(profile!, nativeArch(), dir)!), planted);
     expect(Buffer.compare(seccompProgram(profile!, nativeArch(), [], dir).program, planted)).toBe(0);
   });
 
@@ -53,10 +56,24 @@ describe('the precompiled seccomp filters', () => {
     writePrecompiled(dir, PLAIN_RUN_CAPABILITY_SETS);
     const [profile] = precompiledProfiles(PLAIN_RUN_CAPABILITY_SETS);
     const admin = plainRun([...DEFAULT_CAPABILITIES, 'CAP_SYS_ADMIN']);
+    expect(precompiledFile(admin, nativeArch(), dir)).toBeUndefined();
     expect(seccompProgram(admin, nativeArch(), [], dir)).toEqual(compileSeccomp(admin));
-    writeFileSync(join(dir, filterName(profile!, nativeArch())), Buffer.alloc(13));
+    writeFileSync(join(dir, precompiledFile(profile!, nativeArch(), dir)!), Buffer.alloc(13));
     expect(seccompProgram(profile!, nativeArch(), [], dir)).toEqual(compileSeccomp(profile!));
     const notify = ['chown'];
     expect(seccompProgram(profile!, nativeArch(), notify, dir)).toEqual(compileSeccomp(profile!, nativeArch(), notify));
+  });
+
+  it('are found by the whole profile, for this arch only, and not at all without an index', () => {
+    const [profile] = precompiledProfiles(PLAIN_RUN_CAPABILITY_SETS);
+    expect(precompiledFile(profile!, nativeArch(), dir)).toBeUndefined(); // nothing built yet
+    writePrecompiled(dir, PLAIN_RUN_CAPABILITY_SETS);
+    expect(precompiledFile(profile!, { ...nativeArch(), name: 'SCMP_ARCH_OTHER' }, dir)).toBeUndefined();
+    // One rule's action changed: another profile, whatever a digest of it would say.
+    const changed = {
+      ...profile!,
+      syscalls: profile!.syscalls!.map((r, i) => (i === 0 ? { ...r, action: 'SCMP_ACT_LOG' } : r)),
+    };
+    expect(precompiledFile(changed, nativeArch(), dir)).toBeUndefined();
   });
 });

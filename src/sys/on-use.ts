@@ -1,0 +1,17 @@
+import type * as ChildProcess from 'node:child_process';
+import type * as Crypto from 'node:crypto';
+import type * as Dgram from 'node:dgram';
+import { createRequire } from 'node:module';
+
+/**
+ * Node built-in modules loaded where they are used rather than when a module importing them is
+ * (the bundle evaluates a module's imports as it loads it), for modules on a run's path that need
+ * them only off it: node:crypto costs a start ~3 ms, node:child_process ~1 ms, node:dgram
+ * ~0.7 ms (docs/startup.md, "Node's built-in modules on a run's path"). Node keeps a built-in
+ * once loaded: later calls are a lookup.
+ */
+const load = createRequire(import.meta.url);
+
+export const crypto = (): typeof Crypto => load('node:crypto') as typeof Crypto;
+export const childProcess = (): typeof ChildProcess => load('node:child_process') as typeof ChildProcess;
+export const dgram = (): typeof Dgram => load('node:dgram') as typeof Dgram;
