@@ -1,9 +1,8 @@
-import type * as ChildProcess from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readdirSync, rmSync, unlinkSync, writeSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { dupOnto } from '../src/sys/fdops.js';
 import { mknod } from '../src/sys/fsx.js';
+import { childProcess } from '../src/sys/on-use.js';
 import { describeCause, HutchError } from '../src/errors.js';
 import { openLowerTree } from './lookup.js';
 import { mountSession } from './libfuse.js';
@@ -143,11 +142,9 @@ export function prepareWork(work: string): boolean {
   }
 }
 
-// Loaded on use: child_process (and node:net under it) is ~3 ms of every shared daemon's start, which never spawns.
-const builtin = createRequire(import.meta.url);
-
 function background(argv: string[]): Promise<number> {
-  const { spawn } = builtin('node:child_process') as typeof ChildProcess;
+  // Loaded on use: child_process (and node:net under it) is ~3 ms of every shared daemon's start, which never spawns.
+  const { spawn } = childProcess();
   const child = spawn(process.execPath, [...entryCommand('fuseDaemon'), '-f', ...argv], {
     // The caller (podman) waits for our output pipes to close: the daemon must not hold them.
     detached: true,

@@ -1,7 +1,6 @@
-import type * as ChildProcess from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { FuseError } from '../src/errors.js';
+import { childProcess } from '../src/sys/on-use.js';
 
 /** A lower layer that is a squashfs image, mounted by squashfuse at `dir` before the union. */
 export interface SquashLower {
@@ -24,9 +23,8 @@ export async function mountSquashLowers(lowers: SquashLower[]): Promise<void> {
 }
 
 async function mountOne({ image, dir }: SquashLower): Promise<void> {
-  // Loaded on use (a require: the bundle runs in a vm.Script, which has no import()): the shared
-  // daemon's start (~3 ms of its path) never needs it.
-  const { spawn } = createRequire(import.meta.url)('node:child_process') as typeof ChildProcess;
+  // Loaded on use: the shared daemon's start (~3 ms of its path) never needs it.
+  const { spawn } = childProcess();
   const child = spawn('setpriv', ['--pdeathsig', 'KILL', '--', 'squashfuse', '-f', '-o', 'ro', image, dir], {
     // Its stderr is the daemon's (hutch's): squashfuse's own words on a bad image come first.
     stdio: ['ignore', 'ignore', 'inherit'],

@@ -14,13 +14,13 @@ export function randomHex(bytes: number, urandom = '/dev/urandom'): string {
     fd = openSync(urandom, 'r');
     for (let got = 0; got < bytes;) {
       const n = readSync(fd, buffer, got, bytes - got, null);
-      if (n === 0) return crypto().randomBytes(bytes).toString('hex'); // not a device that streams
+      if (n === 0) throw new Error(`${urandom} ended after ${got} bytes`); // not a device that streams
       got += n;
     }
+    return buffer.toString('hex');
   } catch {
     return crypto().randomBytes(bytes).toString('hex');
   } finally {
     if (fd !== undefined) closeSync(fd);
   }
-  return buffer.toString('hex');
 }

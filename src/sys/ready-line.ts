@@ -1,9 +1,5 @@
 import { readSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import type * as Net from 'node:net';
-
-// Loaded on use: node:net is ~2 ms of the start of the shared union daemon, which reads no ready line.
-const builtin = createRequire(import.meta.url);
+import { net } from './on-use.js';
 
 /**
  * The one reader of a child's ready line: the first line a child writes on a pipe to say that it
@@ -13,10 +9,9 @@ const builtin = createRequire(import.meta.url);
  * writes more after its line is not heard.
  */
 export function readReadyLine(source: number | NodeJS.ReadableStream): Promise<string> {
+  // node:net on use: ~2 ms of the start of the shared union daemon, which reads no ready line.
   const stream =
-    typeof source === 'number'
-      ? new (builtin('node:net') as typeof Net).Socket({ fd: source, readable: true, writable: false })
-      : source;
+    typeof source === 'number' ? new (net().Socket)({ fd: source, readable: true, writable: false }) : source;
   return new Promise((resolve) => {
     let said = '';
     const done = (): void => {
