@@ -1,9 +1,9 @@
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { createInterface } from 'node:readline/promises';
 import { stringify } from 'smol-toml';
 import { RegistryError } from '../errors.js';
 import { readToml } from '../config/toml.js';
+import { readlinePromises } from '../sys/on-use.js';
 import { parseReference, splitReference, type ImageRef } from './ref.js';
 import { aliasesFile, loadRegistriesConf, type RegistriesConf } from './registries-conf.js';
 
@@ -105,7 +105,7 @@ export function recordAlias(env: NodeJS.ProcessEnv, name: string, target: string
 function terminalChooser(): Chooser | undefined {
   if (!process.stdin.isTTY || !process.stdout.isTTY) return undefined;
   return async (name, registries) => {
-    const rl = createInterface({ input: process.stdin, output: process.stderr });
+    const rl = readlinePromises().createInterface({ input: process.stdin, output: process.stderr });
     try {
       process.stderr.write(
         `? Please select an image for ${name}:\n${registries.map((r, i) => `  ${i + 1}. ${r}/${name}`).join('\n')}\n`,

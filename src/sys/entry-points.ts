@@ -22,6 +22,11 @@ export type EntryPoint = keyof typeof ENTRY_POINTS;
 /** The folder bundled entries land in, inside dist/. */
 export const BUNDLE_DIR = 'bundle';
 
+/** Whether code loaded from folder `here` runs from the bundle (dist/bundle) rather than the compiled tree. */
+export function inBundle(here: string): boolean {
+  return basename(here) === BUNDLE_DIR;
+}
+
 /** The loader of bundled entries, compiled from src/cli/bundle-loader.cts. */
 export const BUNDLE_LOADER = 'src/cli/bundle-loader.cjs';
 
@@ -32,7 +37,7 @@ export const BUNDLE_LOADER = 'src/cli/bundle-loader.cjs';
  */
 export function entryCommand(name: EntryPoint): string[] {
   const here = dirname(fileURLToPath(import.meta.url));
-  if (basename(here) === BUNDLE_DIR) return [join(here, '..', BUNDLE_LOADER), name];
+  if (inBundle(here)) return [join(here, '..', BUNDLE_LOADER), name];
   const top = join(here, '..', '..');
   return [join(basename(top) === 'dist' ? top : join(top, 'dist'), ENTRY_POINTS[name])];
 }

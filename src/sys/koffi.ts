@@ -1,16 +1,16 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { basename, dirname, join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type KoffiModule from 'koffi';
-import { BUNDLE_DIR } from './entry-points.js';
+import { inBundle } from './entry-points.js';
 
 /** koffi's API: what `import koffi from 'koffi'` gives. */
 export type Koffi = typeof KoffiModule;
 
 const require = createRequire(import.meta.url);
 const here = dirname(fileURLToPath(import.meta.url));
-const bundled = basename(here) === BUNDLE_DIR;
+const bundled = inBundle(here);
 
 let loaded: Koffi | undefined;
 

@@ -1,7 +1,8 @@
 // A run's path loads none of Node's built-in modules that it does not use (docs/startup.md, "Node's
 // built-in modules on a run's path"): node:crypto (~3 ms of a start: ids come from /dev/urandom,
 // the seccomp filter is found by its whole profile, the shared daemon is named by a JS SHA-256),
-// node:child_process and node:dgram (loaded where a spawn or a UDP port needs them). Read from
+// node:child_process and node:dgram (loaded where a spawn or a UDP port needs them), node:readline
+// (a short name's prompt). Read from
 // each Node process's own list of what it loaded, written at its exit by a --require'd script.
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -53,8 +54,9 @@ describe("a run's CLI process", () => {
   it.each([
     ['a stored image', () => ['localhost/itest', 'true']],
     ['--rootfs DIR', () => ['--rootfs', rootfs, 'true']],
-  ])('loads neither node:crypto, node:child_process nor node:dgram: %s', async (_, args) => {
-    expect(unused(await loadedBy(args()), ['crypto', 'child_process', 'dgram'])).toEqual([]);
+  ])('loads neither node:crypto, node:child_process, node:dgram nor node:readline: %s', async (_, args) => {
+    const names = ['crypto', 'child_process', 'dgram', 'readline', 'readline/promises'];
+    expect(unused(await loadedBy(args()), names)).toEqual([]);
     expectNoContainerFolders(box.root);
   });
 });
