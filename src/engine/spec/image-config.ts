@@ -1,6 +1,7 @@
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { UsageError } from '../../errors.js';
+import { readFileInRoot } from '../../sys/in-root.js';
 import type { ImageConfig } from '../../image/manifest.js';
 import type { ResolvedImage } from '../../image/resolve.js';
 
@@ -63,9 +64,13 @@ export function exposedPorts(config: ImageConfig): string[] {
  * namespaces (the union filesystem).
  */
 export function userDatabase(image: Pick<ResolvedImage, 'layers'>): { passwd: string; group: string } {
+  // Each layer read as a tree of its own (a link is resolved inside that layer): never the host's file.
   const read = (name: string): string => {
-    const layer = [...image.layers].reverse().find((l) => existsSync(join(l.dir, 'etc', name)));
-    return layer ? readFileSync(join(layer.dir, 'etc', name), 'utf8') : '';
+    for (const layer of [...image.layers].reverse()) {
+      const text = readFileInRoot(layer.dir, `/etc/${name}`);
+      if (text !== undefined) return text;
+    }
+    return '';
   };
   return { passwd: read('passwd'), group: read('group') };
 }

@@ -1,6 +1,5 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { UsageError } from '../../errors.js';
+import { readFileInRoot } from '../../sys/in-root.js';
 
 /** A user as the container's /etc/passwd and /etc/group define it. */
 export interface ContainerUser {
@@ -61,17 +60,15 @@ export function resolveUserIn(rootfs: string, spec: string): ContainerUser {
   return resolveUser(spec, db.passwd, db.group);
 }
 
-/** ROOTFS/etc/passwd and ROOTFS/etc/group as text (missing files are empty). */
+/**
+ * ROOTFS/etc/passwd and ROOTFS/etc/group as text (missing files are empty), resolved inside the
+ * tree: a hostile tree's links never make hutch read the host's files.
+ */
 export function userDbIn(rootfs: string): { passwd: string; group: string } {
-  return { passwd: readOrEmpty(join(rootfs, 'etc', 'passwd')), group: readOrEmpty(join(rootfs, 'etc', 'group')) };
-}
-
-function readOrEmpty(path: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch {
-    return '';
-  }
+  return {
+    passwd: readFileInRoot(rootfs, '/etc/passwd') ?? '',
+    group: readFileInRoot(rootfs, '/etc/group') ?? '',
+  };
 }
 
 function parseTable(text: string): string[][] {
