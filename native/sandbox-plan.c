@@ -36,28 +36,6 @@ void mounts_add(struct mounts *ms, struct mount m) {
   ms->m[ms->n++] = m;
 }
 
-void plan_record(struct buf *plan, unsigned tag, const struct buf *payload) {
-  unsigned char head[2] = {(unsigned char)tag, (unsigned char)(tag >> 8)};
-  buf_add(plan, head, 2);
-  buf_u32(plan, (uint32_t)payload->len);
-  buf_add(plan, payload->p, payload->len);
-}
-
-static void record_u32(struct buf *plan, unsigned tag, uint32_t v) {
-  struct buf p = {0};
-  buf_u32(&p, v);
-  plan_record(plan, tag, &p);
-  free(p.p);
-}
-
-void record_strs(struct buf *plan, unsigned tag, const char *a, const char *b) {
-  struct buf p = {0};
-  buf_str(&p, a);
-  if (b != NULL) buf_str(&p, b);
-  plan_record(plan, tag, &p);
-  free(p.p);
-}
-
 /* DIR and CHMOD: u32 mode, string path. */
 static void record_mode_path(struct buf *plan, unsigned tag, uint32_t mode, const char *path) {
   struct buf p = {0};

@@ -1,14 +1,14 @@
-/* hutch-sandbox's small pieces: the byte buffer of the wire, and Node's path.posix (sandbox.h). */
+/* The fronts' small pieces: the byte buffer of the wire, Node's path.posix, the plan's records (front.h). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "sandbox.h"
+#include "front.h"
 
 static void *grow(void *p, size_t n) {
   p = realloc(p, n);
   if (p == NULL) {
-    fputs("hutch: cannot run hutch sandbox: out of memory\n", stderr);
+    fputs("hutch: out of memory\n", stderr);
     exit(125);
   }
   return p;
@@ -122,4 +122,26 @@ char *path_join(const char *a, const char *b) {
   char *r = path_normalize(joined);
   free(joined);
   return r;
+}
+
+void plan_record(struct buf *plan, unsigned tag, const struct buf *payload) {
+  unsigned char head[2] = {(unsigned char)tag, (unsigned char)(tag >> 8)};
+  buf_add(plan, head, 2);
+  buf_u32(plan, (uint32_t)payload->len);
+  buf_add(plan, payload->p, payload->len);
+}
+
+void record_u32(struct buf *plan, unsigned tag, uint32_t v) {
+  struct buf p = {0};
+  buf_u32(&p, v);
+  plan_record(plan, tag, &p);
+  free(p.p);
+}
+
+void record_strs(struct buf *plan, unsigned tag, const char *a, const char *b) {
+  struct buf p = {0};
+  buf_str(&p, a);
+  if (b != NULL) buf_str(&p, b);
+  plan_record(plan, tag, &p);
+  free(p.p);
 }
