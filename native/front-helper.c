@@ -30,8 +30,9 @@ static void catch_signals(void) {
   signal(SIGPIPE, SIG_IGN); /* a helper that dies early closes the plan's end: fd 5 says why */
 }
 
-/* The helper's side, as Node's spawn with detached: true: own session, default signals, fds 3-5. */
-static _Noreturn void exec_helper(const char *helper, int fds[3], int null_stdin) {
+/* The helper's side, as Node's spawn with detached: true: own session, default signals, fds 3-5, no
+   environment; argv0 "hutch-init" with --init (it shows as the container's PID 1), else its path. */
+static _Noreturn void exec_helper(const char *helper, const char *argv0, int fds[3], int null_stdin) {
   if (null_stdin) { /* stdio 'ignore' */
     int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (null < 0 || dup2(null, 0) < 0) _exit(127);
@@ -44,7 +45,7 @@ static _Noreturn void exec_helper(const char *helper, int fds[3], int null_stdin
   int high[3];
   for (int i = 0; i < 3; i++) high[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 10);
   for (int i = 0; i < 3; i++) dup2(high[i], 3 + i);
-  char *argv[] = {"hutch-init", NULL}, *envp[] = {NULL};
+  char *argv[] = {(char *)argv0, NULL}, *envp[] = {NULL};
   execve(helper, argv, envp);
   _exit(127);
 }
@@ -77,14 +78,14 @@ int wait_status(pid_t pid) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-pid_t helper_spawn(const char *helper, const struct buf *plan, int null_stdin, int *sync, int *fail) {
+pid_t helper_spawn(const char *helper, const char *argv0, const struct buf *plan, int null_stdin, int *sync, int *fail) {
   int pairs[3][2];
   for (int i = 0; i < 3; i++)
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pairs[i]) != 0) fall_back("cannot make the helper's sockets");
   catch_signals();
   pid_t pid = fork();
   if (pid < 0) fall_back("cannot fork");
-  if (pid == 0) exec_helper(helper, (int[3]){pairs[0][1], pairs[1][1], pairs[2][1]}, null_stdin);
+  if (pid == 0) exec_helper(helper, argv0, (int[3]){pairs[0][1], pairs[1][1], pairs[2][1]}, null_stdin);
   helper_pid = pid;
   for (int i = 0; i < 3; i++) close(pairs[i][1]);
   write_full(pairs[0][0], plan->p, plan->len);

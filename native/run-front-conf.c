@@ -85,6 +85,8 @@ static char *toml_string(struct toml *t) {
   if (*t->s != '"') fall_back("containers.conf: a value it does not read");
   const char *end = strpbrk(t->s + 1, "\"\\\n");
   if (end == NULL || *end != '"') fall_back("containers.conf: a string with escapes or a line break");
+  for (const char *c = t->s + 1; c < end; c++)
+    if ((unsigned char)*c < 0x20 && *c != '\t') fall_back("containers.conf: a control character in a string");
   char *v = strndup(t->s + 1, (size_t)(end - t->s - 1));
   t->s = end + 1;
   return v;

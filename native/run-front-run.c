@@ -162,18 +162,21 @@ static const char *json_plain(const char *s) {
 }
 
 /* setup.ts withMounts' save for a --rootfs run (not synced: it marks nothing): write and rename. */
-static void write_setup(const char *dir, const char *root, int host_network) {
-  char *flags = str_cat(root != NULL ? "{\"root\":\"" : "{", root != NULL ? json_plain(root) : "", root != NULL ? "\"," : "");
+static int write_setup(const char *dir, const char *root, int host_network) {
   const char *network = host_network ? "host" : "none";
-  char *text = str_cat(flags, "\"pull\":\"missing\",\"networkMode\":\"", str_cat(network, "\",\"publish\":[],\"publishAll\":false,\"dns\":[],"
-    "\"dnsSearch\":[],\"dnsOption\":[],\"addHost\":[],\"blkioWeightDevice\":[],\"deviceReadBps\":[],\"deviceWriteBps\":[],"
-    "\"deviceReadIops\":[],\"deviceWriteIops\":[],\"mounts\":[]},\"network\":{\"kind\":\"", str_cat(network, "\"}}\n", "")));
+  struct buf json = {0};
+  const char *parts[] = {"{\"flags\":{", root != NULL ? "\"root\":\"" : "", root != NULL ? json_plain(root) : "", root != NULL ? "\"," : "",
+      "\"pull\":\"missing\",\"networkMode\":\"", network, "\",\"publish\":[],\"publishAll\":false,\"dns\":[],\"dnsSearch\":[],"
+      "\"dnsOption\":[],\"addHost\":[],\"blkioWeightDevice\":[],\"deviceReadBps\":[],\"deviceWriteBps\":[],\"deviceReadIops\":[],"
+      "\"deviceWriteIops\":[],\"mounts\":[]},\"network\":{\"kind\":\"", network, "\"}}\n", NULL};
+  for (const char *const *p = parts; *p != NULL; p++) buf_add(&json, *p, strlen(*p));
+  char *text = buf_cstr(&json);
   char tmp[64];
   snprintf(tmp, sizeof tmp, "/.setup.json.tmp-%d", (int)getpid());
   char *temp = str_cat(dir, tmp, ""), *file = str_cat(dir, "/setup.json", "");
   int ok = 1;
   write_file(temp, text, &ok);
-  if (!ok || rename(temp, file) != 0) fall_back("cannot write setup.json");
+  return ok && rename(temp, file) == 0 ? 0 : -1;
 }
 
 static void remove_tree(const char *dir) {
@@ -210,8 +213,24 @@ static _Noreturn void undo_and_fall_back(struct made *m, const char *why) {
   fall_back(why);
 }
 
+/* tree-layer.ts treeLayer: the tree is bound as it is when it has every mount target hutch needs
+   (in-root.ts existsInRoot; a symlink on the way is the TypeScript path's to resolve) and the user
+   may write it; else the container runs on a writable layer over it, the union's (Node.js). */
+static void check_tree(const struct run *r) {
+  static const char *const TARGETS[] = {"/proc", "/dev", "/sys", "/etc", "/etc/hosts", "/etc/hostname", "/etc/resolv.conf", NULL};
+  for (const char *const *t = TARGETS; *t != NULL; t++) {
+    struct stat st;
+    char *path = str_cat(r->rootfs, *t, "");
+    if (lstat(path, &st) != 0) fall_back("the tree lacks a mount target (its writable layer is the union's)");
+    if (S_ISLNK(st.st_mode)) fall_back("a mount target in the tree is a symlink");
+    free(path);
+  }
+  if (access(r->rootfs, W_OK) != 0) fall_back("a tree the user may not write (its writable layer is the union's)");
+}
+
 int run_container(struct run *r, const char *helper, int print_plan) {
   if (strcmp(r->rootfs, "/") == 0) fall_back("the host's root as --rootfs");
+  check_tree(r);
   check_no_cgroup();
   char *parent = str_cat(r->run, "/ephemeral", "");
   if (mkdir_p(parent) != 0) fall_back("cannot make the runtime folder");
@@ -219,6 +238,14 @@ int run_container(struct run *r, const char *helper, int print_plan) {
   struct made m = {.lock = -1};
   char *run_dir = str_cat(parent, "/", r->id);
   char *data = data_dir(r, run_dir);
+  char hostname[13];
+  snprintf(hostname, sizeof hostname, "%.12s", r->id);
+  char *resolv, *hosts, *first_resolv = resolv_conf(host_text("/etc/resolv.conf"));
+  network_files(r, hostname, &resolv, &hosts);
+  if (r->root_flag != NULL) json_plain(r->root_flag); /* its hand-over, before anything is made */
+  r->etc_dir = run_dir;
+  struct buf plan = {0}; /* made first: a string that is not UTF-8 is handed over before anything is made */
+  build_run_plan(r, &plan);
   /* Made by rename, its lock inside, so that a sweep never takes a folder being made. */
   char *temp = str_cat(parent, "/.new-", r->id);
   if (mkdir(temp, 0700) != 0) fall_back("cannot make the run's folder");
@@ -229,32 +256,25 @@ int run_container(struct run *r, const char *helper, int print_plan) {
     fall_back("cannot lock the run's folder");
   }
   m.run_dir = run_dir;
-  r->etc_dir = run_dir;
-  char hostname[13];
-  snprintf(hostname, sizeof hostname, "%.12s", r->id);
-  char *resolv, *hosts;
-  network_files(r, hostname, &resolv, &hosts);
   int ok = 1; /* writeEtcFiles: the hosts file as without a network; the hook writes the network's */
   write_file(str_cat(run_dir, "/hosts", ""), str_cat("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t", hostname, "\n"), &ok);
   write_file(str_cat(run_dir, "/hostname", ""), str_cat(hostname, "\n", ""), &ok);
-  write_file(str_cat(run_dir, "/resolv.conf", ""), resolv_conf(host_text("/etc/resolv.conf")), &ok);
+  write_file(str_cat(run_dir, "/resolv.conf", ""), first_resolv, &ok);
   if (!ok) undo_and_fall_back(&m, "cannot write the /etc files");
   if (mkdir_p(data) != 0) undo_and_fall_back(&m, "cannot make the data folder");
   m.data_dir = data;
-  write_setup(data, r->root_flag, r->host_network);
+  if (write_setup(data, r->root_flag, r->host_network) != 0) undo_and_fall_back(&m, "cannot write setup.json");
   char id16[17];
   snprintf(id16, sizeof id16, "%.16s", r->id);
   m.net_dir = str_cat(r->run, "/net/", id16);
   if (mkdir_p(m.net_dir) != 0) undo_and_fall_back(&m, "cannot make the network's folder");
-  struct buf plan = {0};
-  build_run_plan(r, &plan);
   if (print_plan) {
     int wrote = write_full(1, plan.p, plan.len);
     clean_up(&m);
     return wrote == 0 ? 0 : 125;
   }
   int sync, fail;
-  pid_t pid = helper_spawn(helper, &plan, 1, &sync, &fail);
+  pid_t pid = helper_spawn(helper, helper, &plan, 1, &sync, &fail);
   unsigned char msg[5];
   if (read_full(sync, msg, 5) != 0 || msg[0] != SYNC_CLONED) goto failed; /* the tools wrote both maps */
   msg[0] = SYNC_MAPPED;

@@ -45,8 +45,12 @@ _Noreturn void fall_back(const char *why) {
 static const char *const OWN_VARIABLES[] = {"HUTCH_ROOT", "HUTCH_NSEXEC", "HUTCH_RUN_PRINT_PLAN", "HUTCH_RUN_NO_NODE",
                                             "HUTCH_CODE_CACHE_DIR", NULL};
 
-static void check_environment(void) {
+static void check_environment(char **words) {
+  /* Node reads argv and the environment as UTF-8 (a bad sequence becomes U+FFFD): other paths, other words. */
+  for (char **w = words; *w != NULL; w++)
+    if (!utf8_valid((const unsigned char *)*w)) fall_back("a word that is not UTF-8");
   for (char **e = environ; *e != NULL; e++) {
+    if (!utf8_valid((const unsigned char *)*e)) fall_back("a variable that is not UTF-8");
     if (strncmp(*e, "CONTAINERS_", 11) == 0) fall_back("a CONTAINERS_ variable (containers.conf or storage.conf elsewhere)");
     if (strncmp(*e, "HUTCH_", 6) != 0) continue;
     size_t n = strcspn(*e, "=");
@@ -103,7 +107,8 @@ static const char *value_of(char **words, int n, int *i, const char *name) {
   return words[*i - 1];
 }
 
-/* [--root DIR] run --rm --network none|host --rootfs DIR CMD [ARGS...], the flags in any order. */
+/* [--root DIR] run [--rm] --network none|host --rootfs DIR [--] CMD [ARGS...], the flags in any order
+   (--root after run too). A foreground run removes its container with or without --rm (run.ts). */
 static void parse(struct run *r, char **words, int n, const char **root, const char *cwd) {
   int i = 0;
   while (i < n && strcmp(words[i], "run") != 0) {
@@ -118,16 +123,19 @@ static void parse(struct run *r, char **words, int n, const char **root, const c
   while (i < n && words[i][0] == '-' && strcmp(words[i], "--") != 0) {
     const char *v;
     if (strcmp(words[i], "--rm") == 0 && !rm) rm = 1, i++;
+    else if ((v = value_of(words, n, &i, "--root")) != NULL && *root == NULL) {
+      if (*v == '\0') fall_back("an empty --root");
+      *root = v;
+    }
     else if ((v = value_of(words, n, &i, "--network")) != NULL && !network) {
       if (strcmp(v, "none") != 0 && strcmp(v, "host") != 0) fall_back("a network other than none or host");
       network = 1, r->host_network = strcmp(v, "host") == 0;
     } else if ((v = value_of(words, n, &i, "--rootfs")) != NULL && r->rootfs == NULL) {
       if (*v == '\0') fall_back("an empty --rootfs");
-      r->rootfs = path_resolve(cwd, v);
+      r->rootfs = path_resolve(cwd, v), r->rootfs_flag = v;
     } else fall_back("a flag it does not handle (or one given twice)");
   }
   if (i < n && strcmp(words[i], "--") == 0) i++; /* the command's words after it, flags or not */
-  if (!rm) fall_back("a run without --rm");
   if (!network) fall_back("the default network (slirp4netns when installed)");
   if (r->rootfs == NULL) fall_back("an image instead of --rootfs");
   if (i == n) fall_back("no command");
@@ -154,14 +162,14 @@ int main(int argc, char **argv) {
   exe[n] = '\0';
   *strrchr(exe, '/') = '\0';
   install = path_join(exe, "..");
-  check_environment();
+  check_environment(argv);
   char cwd[4096];
-  if (getcwd(cwd, sizeof cwd) == NULL) fall_back("no working directory");
+  if (getcwd(cwd, sizeof cwd) == NULL || !utf8_valid((unsigned char *)cwd)) fall_back("no working directory (or not UTF-8)");
   struct run r = {.uid = getuid(), .gid = getgid()};
   const char *root = NULL;
   parse(&r, argv + 1, argc - 1, &root, cwd);
-  struct stat st;
-  if (stat(r.rootfs, &st) != 0 || !S_ISDIR(st.st_mode)) fall_back("--rootfs is not a directory");
+  struct stat st; /* foreground.ts checkRootfs: the path as given (a missing `x` of `x/..` fails) */
+  if (stat(r.rootfs_flag, &st) != 0 || !S_ISDIR(st.st_mode)) fall_back("--rootfs is not a directory");
   struct passwd *pw = getpwuid(r.uid);
   if (pw == NULL) fall_back("the user has no name");
   r.user_name = strdup(pw->pw_name);

@@ -18,6 +18,7 @@
 /* The command line and what the host gives it (run-front.c). */
 struct run {
   const char *rootfs;  /* resolved against the working directory, as path.resolve */
+  const char *rootfs_flag; /* as given */
   int host_network;    /* --network host; else none */
   char **args;         /* the command */
   const char *root_flag;  /* --root as given (setup.json keeps it), or NULL */

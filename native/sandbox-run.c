@@ -98,7 +98,7 @@ static const char *started_line(const struct options *o, const char *open, const
 
 int run_helper(const char *helper, const struct buf *plan, unsigned uid, unsigned gid, const struct options *o) {
   int sync, fail;
-  pid_t pid = helper_spawn(helper, plan, 0, &sync, &fail);
+  pid_t pid = helper_spawn(helper, "hutch-init", plan, 0, &sync, &fail);
   create(pid, sync, uid, gid);
   helper_go(pid, sync);
   unsigned char failure[12];
