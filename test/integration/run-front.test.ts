@@ -6,7 +6,7 @@
 // (HUTCH_RUN_NO_NODE=1 makes it say so and exit 99 instead), which then gives its own output and
 // status. Real runs: the user inside and out, the exit status, stdin, a signal relayed, and
 // nothing left behind.
-import { execa, type ResultPromise } from 'execa';
+import { execa } from 'execa';
 import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -70,12 +70,7 @@ function conf(text: string): Record<string, string> {
 type Via = 'c' | 'node';
 
 /** bin/hutch through sh (the C front) or `node bin/hutch` (the TypeScript path), with exactly `env`. */
-function hutchVia(
-  via: Via,
-  args: string[],
-  env: Record<string, string>,
-  extra: Record<string, string> = {},
-): ResultPromise {
+function hutchVia(via: Via, args: string[], env: Record<string, string>, extra: Record<string, string> = {}) {
   const words = via === 'c' ? [HUTCH, ...args] : [process.execPath, HUTCH, ...args];
   return execa(words[0]!, words.slice(1), {
     env: { PATH, HOME: home, ...env, ...extra },
