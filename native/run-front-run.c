@@ -44,7 +44,8 @@ static void check_no_stale(const char *parent) {
     if (e->d_name[0] == '.') continue;
     char *lock = str_cat(parent, "/", str_cat(e->d_name, "/lock", ""));
     int fd = open(lock, O_WRONLY | O_APPEND | O_CLOEXEC);
-    if (fd < 0) continue; /* being made or removed by its owner */
+    if (fd < 0 && errno == ENOENT) continue; /* being made or removed by its owner */
+    if (fd < 0) fall_back("a run's lock that cannot be opened"); /* trylock.ts throws: its words */
     int free_lock = flock(fd, LOCK_EX | LOCK_NB) == 0;
     close(fd);
     if (free_lock) fall_back("a killed run's folders to sweep");
