@@ -79,9 +79,40 @@ static void filesystem(const struct run *r, struct buf *plan) {
   for (int i = 0; READONLY[i] != NULL; i++) record_strs(plan, TAG_READONLY, in(r, READONLY[i]), NULL);
 }
 
+/* container-spec.ts environment: PATH, HOSTNAME and HOME first, then -e's (blueprint.ts lookUpEnv:
+   K=V as given, a bare K the caller's value or nothing, "=V" nothing); a name set again keeps its
+   place (a Map) with the last value. */
+static void environment(const struct run *r, const char *hostname, struct buf *plan) {
+  int n = 3;
+  const char **names = calloc((size_t)r->nenv + 3, sizeof(char *)), **values = calloc((size_t)r->nenv + 3, sizeof(char *));
+  if (names == NULL || values == NULL) fall_back("out of memory");
+  names[0] = "PATH", values[0] = DEFAULT_PATH + 5;
+  names[1] = "HOSTNAME", values[1] = hostname;
+  names[2] = "HOME", values[2] = *r->home ? r->home : "/root";
+  for (int i = 0; i < r->nenv; i++) {
+    const char *e = r->env[i], *eq = strchr(e, '=');
+    char *name, *value;
+    if (eq == e) continue;
+    if (eq == NULL) {
+      for (const char *c = e; *c; c++) /* process.env[K]: a plain name, looked up as getenv does */
+        if (!((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') || *c == '_' || (c > e && *c >= '0' && *c <= '9')))
+          fall_back("-e with a name it does not look up");
+      const char *host = getenv(e);
+      if (host == NULL) continue;
+      name = strdup(e), value = strdup(host);
+    } else {
+      name = strndup(e, (size_t)(eq - e)), value = strdup(eq + 1);
+    }
+    int at = 0;
+    while (at < n && strcmp(names[at], name) != 0) at++;
+    if (at == n) n++;
+    names[at] = name, values[at] = value;
+  }
+  for (int i = 0; i < n; i++) record_strs(plan, TAG_ENV, str_cat(names[i], "=", values[i]), NULL);
+}
+
 void build_run_plan(const struct run *r, struct buf *plan) {
-  char hostname[13];
-  snprintf(hostname, sizeof hostname, "%.12s", r->id);
+  const char *hostname = r->hostname;
   buf_u32(plan, WIRE_MAGIC), buf_u32(plan, WIRE_VERSION);
   record_u32(plan, TAG_PDEATHSIG, 9 /* SIGKILL */);
   uint32_t clone = CLONE_NEWUSER_ | CLONE_NEWNS_ | CLONE_NEWPID_ | CLONE_NEWUTS_ | CLONE_NEWIPC_ | CLONE_NEWCGROUP_;
@@ -93,7 +124,7 @@ void build_run_plan(const struct run *r, struct buf *plan) {
   filesystem(r, plan);
   record_strs(plan, TAG_HOSTNAME, hostname, NULL);
   if (!r->host_network) plan_record(plan, TAG_LOOPBACK, &(struct buf){0});
-  record_strs(plan, TAG_CWD, "/", NULL);
+  record_strs(plan, TAG_CWD, r->workdir != NULL ? r->workdir : "/", NULL);
   struct buf p = {0};
   buf_u32(&p, (uint32_t)r->user_uid), buf_u32(&p, (uint32_t)r->user_gid);
   plan_record(plan, TAG_USER, &p);
@@ -110,8 +141,6 @@ void build_run_plan(const struct run *r, struct buf *plan) {
   plan_record(plan, TAG_CAPS, &p);
   plan_record(plan, TAG_SECCOMP, &r->seccomp);
   for (char **a = r->args; *a != NULL; a++) record_strs(plan, TAG_ARG, *a, NULL);
-  record_strs(plan, TAG_ENV, DEFAULT_PATH, NULL);
-  record_strs(plan, TAG_ENV, str_cat("HOSTNAME=", hostname, ""), NULL);
-  record_strs(plan, TAG_ENV, str_cat("HOME=", *r->home ? r->home : "/root", ""), NULL);
+  environment(r, hostname, plan);
   free(p.p);
 }

@@ -239,8 +239,7 @@ int run_container(struct run *r, const char *helper, int print_plan) {
   struct made m = {.lock = -1};
   char *run_dir = str_cat(parent, "/", r->id);
   char *data = data_dir(r, run_dir);
-  char hostname[13];
-  snprintf(hostname, sizeof hostname, "%.12s", r->id);
+  const char *hostname = r->hostname;
   char *resolv, *hosts, *first_resolv = resolv_conf(host_text("/etc/resolv.conf"));
   network_files(r, hostname, &resolv, &hosts);
   if (r->root_flag != NULL) json_plain(r->root_flag); /* its hand-over, before anything is made */

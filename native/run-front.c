@@ -100,15 +100,18 @@ static void state_paths(struct run *r, const char *root) {
 static const char *value_of(char **words, int n, int *i, const char *name) {
   size_t len = strlen(name);
   if (strncmp(words[*i], name, len) != 0) return NULL;
+  if (words[*i][len] == '=' && len == 2) fall_back("a short flag with `=`"); /* -e=V: the parser's to read */
   if (words[*i][len] == '=') return words[(*i)++] + len + 1;
   if (words[*i][len] != '\0') return NULL;
   if (*i + 1 >= n) fall_back("a flag without its value");
+  if (words[*i + 1][0] == '-') fall_back("a flag's value that starts with -"); /* a flag to the parser? its call */
   *i += 2;
   return words[*i - 1];
 }
 
-/* [--root DIR] run [--rm] --network none|host --rootfs DIR [--] CMD [ARGS...], the flags in any order
-   (--root after run too). A foreground run removes its container with or without --rm (run.ts). */
+/* [--root DIR] run [--rm] --network none|host --rootfs DIR [-e K[=V]]... [-w DIR] [--hostname NAME]
+   [--] CMD [ARGS...], the flags in any order (--root after run too). A foreground run removes its
+   container with or without --rm (run.ts). */
 static void parse(struct run *r, char **words, int n, const char **root, const char *cwd) {
   int i = 0;
   while (i < n && strcmp(words[i], "run") != 0) {
@@ -120,6 +123,8 @@ static void parse(struct run *r, char **words, int n, const char **root, const c
   if (i == n) fall_back("no run");
   i++;
   int rm = 0, network = 0;
+  r->env = calloc((size_t)n, sizeof(char *));
+  if (r->env == NULL) fall_back("out of memory");
   while (i < n && words[i][0] == '-' && strcmp(words[i], "--") != 0) {
     const char *v;
     if (strcmp(words[i], "--rm") == 0 && !rm) rm = 1, i++;
@@ -133,6 +138,19 @@ static void parse(struct run *r, char **words, int n, const char **root, const c
     } else if ((v = value_of(words, n, &i, "--rootfs")) != NULL && r->rootfs == NULL) {
       if (*v == '\0') fall_back("an empty --rootfs");
       r->rootfs = path_resolve(cwd, v), r->rootfs_flag = v;
+    } else if ((v = value_of(words, n, &i, "-e")) != NULL || (v = value_of(words, n, &i, "--env")) != NULL) {
+      r->env[r->nenv++] = v;
+    } else if (((v = value_of(words, n, &i, "-w")) != NULL || (v = value_of(words, n, &i, "--workdir")) != NULL) &&
+               r->workdir == NULL) {
+      if (v[0] != '/') fall_back("a relative --workdir (the TypeScript path refuses it)");
+      r->workdir = v;
+    } else if ((v = value_of(words, n, &i, "--hostname")) != NULL && r->hostname_flag == NULL) {
+      /* blueprint.ts: 1-64 characters without (JavaScript's) white space; printable ASCII here */
+      size_t len = strlen(v);
+      for (const char *c = v; *c; c++)
+        if (*c <= ' ' || *c > '~') fall_back("a --hostname that is not printable ASCII");
+      if (len == 0 || len > 64) fall_back("a --hostname of no or more than 64 characters");
+      r->hostname_flag = v;
     } else fall_back("a flag it does not handle (or one given twice)");
   }
   if (i < n && strcmp(words[i], "--") == 0) i++; /* the command's words after it, flags or not */
@@ -180,6 +198,8 @@ int main(int argc, char **argv) {
   read_id_maps(&r, cwd);
   read_user(&r);
   random_id(r.id);
+  snprintf(r.hostname, sizeof r.hostname, "%.64s", r.hostname_flag != NULL ? r.hostname_flag : r.id); /* 12 digits of the id */
+  if (r.hostname_flag == NULL) r.hostname[12] = '\0';
   const char *print = getenv("HUTCH_RUN_PRINT_PLAN"), *helper = getenv("HUTCH_NSEXEC");
   return run_container(&r, helper != NULL && *helper ? helper : str_cat(exe, "/hutch-nsexec", ""),
                        print != NULL && strcmp(print, "1") == 0);

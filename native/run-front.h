@@ -21,6 +21,11 @@ struct run {
   const char *rootfs_flag; /* as given */
   int host_network;    /* --network host; else none */
   char **args;         /* the command */
+  const char **env;    /* -e/--env values, in order */
+  int nenv;
+  const char *workdir; /* -w/--workdir (absolute), or NULL: / */
+  const char *hostname_flag; /* --hostname, or NULL: the id's first 12 digits */
+  char hostname[65];
   const char *root_flag;  /* --root as given (setup.json keeps it), or NULL */
   const char *data, *run; /* hutchPaths(): DATA and RUN */
   unsigned uid, gid;

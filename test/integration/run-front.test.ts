@@ -131,6 +131,31 @@ function rows(): Row[] {
       env: { XDG_DATA_HOME: join(dir.dir, 'xdg-data'), XDG_RUNTIME_DIR: join(dir.dir, 'xdg-run') },
     },
     {
+      name: '-e and --env: K=V, K from the caller, an unset K, =V, PATH, HOSTNAME and HOME set, a name set twice',
+      args: run(
+        ...['--network', 'none', '--rootfs', trees.plain!, '-e', 'A=1', '--env', 'FROM_HOST', '-e', 'UNSET_ONE'],
+        ...['-e', '=x', '--env=B=2=3', '-e', 'HOSTNAME=h', '-e', 'A=again', '-e', 'HOME=', '-e', 'É=é ✓'],
+        ...['-e', 'PATH=/bin', 'true'],
+      ),
+      env: { FROM_HOST: 'host value' },
+    },
+    {
+      name: '-w, --workdir= (as given), --hostname',
+      args: run('-w', '/tmp', '--hostname', 'box.example', '--network', 'host', '--rootfs', trees.plain!, 'true'),
+    },
+    {
+      name: '--workdir= with `..`, a hostname of 64 characters',
+      args: run(
+        '--workdir=/etc/../tmp/',
+        `--hostname=${'h'.repeat(64)}`,
+        '--network',
+        'none',
+        '--rootfs',
+        trees.plain!,
+        'true',
+      ),
+    },
+    {
       name: 'root with a home, supplementary groups',
       args: run('--network', 'none', '--rootfs', trees.groups!, 'true'),
     },
@@ -185,7 +210,15 @@ describe('hutch run --rootfs: what the C front hands over', () => {
     const run = (...rest: string[]): string[] => ['--root', root, 'run', ...rest];
     const none = (...rest: string[]): string[] => run('--network', 'none', '--rootfs', trees.plain!, ...rest);
     return [
-      { name: '-e', args: run('-e', 'A=1', '--network', 'none', '--rootfs', trees.plain!, 'sh', '-c', script) },
+      {
+        name: '--env-file',
+        args: run('--env-file', '/dev/null', '--network', 'none', '--rootfs', trees.plain!, 'sh', '-c', script),
+      },
+      { name: 'a relative -w', args: none('-w', 'tmp', 'true') },
+      { name: 'a --hostname with a space', args: none('--hostname', 'a b', 'true') },
+      { name: 'a --hostname of 65 characters', args: none('--hostname', 'h'.repeat(65), 'true') },
+      { name: 'a -w that is not in the tree (the helper fails)', args: none('-w', '/no/such/dir', 'true') },
+      { name: '-e=V', args: none('-e=A=1', 'sh', '-c', script) },
       { name: '-i', args: run('-i', '--network', 'none', '--rootfs', trees.plain!, 'sh', '-c', script) },
       { name: 'the default network', args: run('--rootfs', trees.plain!, 'sh', '-c', script) },
       {
@@ -286,9 +319,27 @@ describe('hutch run --rootfs through the C front, for real', () => {
     const script =
       'id; cat /proc/self/uid_map /proc/self/gid_map; echo "$HOME $HOSTNAME" | sed "s/[0-9a-f]\\{12\\}/H/"; ' +
       'grep CapEff /proc/self/status; sed "s/[0-9a-f]\\{12\\}/H/" /etc/hosts /etc/hostname; cat /etc/resolv.conf; cat; exit 7';
-    for (const rootfs of [trees.plain!, trees.groups!]) {
-      const c = await hutchVia('c', run(rootfs, ['sh', '-c', script]), {}, { HUTCH_RUN_NO_NODE: '1' });
-      const node = await hutchVia('node', run(rootfs, ['sh', '-c', script]), {});
+    const flags = [
+      '-e',
+      'A=1',
+      '-e',
+      'FROM_HOST',
+      '-w',
+      '/tmp',
+      '--hostname',
+      'box',
+      'sh',
+      '-c',
+      `env | sort; pwd; ${script}`,
+    ];
+    for (const [rootfs, ...rest] of [
+      [trees.plain!, 'sh', '-c', script],
+      [trees.groups!, 'sh', '-c', script],
+      [trees.plain!, ...flags],
+    ]) {
+      const env = { FROM_HOST: 'host value' };
+      const c = await hutchVia('c', run(rootfs!, rest), env, { HUTCH_RUN_NO_NODE: '1' });
+      const node = await hutchVia('node', run(rootfs!, rest), env);
       expect(c.exitCode).toBe(7);
       expect(Buffer.from(c.stderr).toString()).toBe('');
       expect(Buffer.from(c.stdout).toString()).toBe(Buffer.from(node.stdout).toString());
