@@ -215,9 +215,9 @@ const m = JSON.parse(process.argv[1] || "{\"procs\":[]}"), by = new Map(), f = (
 for (const p of m.procs) by.set(p.name, [...(by.get(p.name) ?? []), p]);
 const sum = (l, k) => l.reduce((t, p) => t + p[k], 0);
 console.log([...by].map(([name, l]) => `${name}${l.length > 1 ? ` [${l.length}]` : ""} ${f(sum(l, "pss"), l.length)} (anon ${f(sum(l, "pssAnon"), l.length)} file ${f(sum(l, "pssFile"), l.length)})`).join(", "))' "${1:-}"; }
-row() { printf '%-44s %10s %10s %7s\n' "$1" "$2" "$3" "$(ratio "$2" "$3")"; }
+row() { printf '%-50s %10s %10s %7s\n' "$1" "$2" "$3" "$(ratio "$2" "$3")"; }
 echo "cost per container: hutch vs rootless podman --runtime runc (overlay + fuse-overlayfs), $runs runs each, medians; load $(cut -d' ' -f1-3 /proc/loadavg)"
-printf '%-44s %10s %10s %7s\n' measure hutch podman ratio
+printf '%-50s %10s %10s %7s\n' measure hutch podman ratio
 row "resident memory, one run -d -p, PSS MiB" "$(mib "${mem[hutch]:-}" pss)" "$(mib "${mem[podman]:-}" pss)"
 row "resident memory, one run -d -p, RSS MiB" "$(mib "${mem[hutch]:-}" rss)" "$(mib "${mem[podman]:-}" rss)"
 row "resident memory, $count x run -d -p, PSS MiB each" "$(mib "${memlist[hutch]:-}" pss "$count")" "$(mib "${memlist[podman]:-}" pss "$count")"
@@ -236,7 +236,7 @@ row "wall s, first answer after run -d -p (cold)" "$(awk -v m="${first[hutch]:--
 row "wall s, first answer after run -d -p (warm)" "$(awk -v m="${first[hutch-warm]:--}" 'BEGIN{print (m=="-")?m:m/1000}')" "$(awk -v m="${first[podman]:--}" 'BEGIN{print (m=="-")?m:m/1000}')"
 row "wall s, $count x run -d -p until all answer" "${wall[hutch-start]:--}" "${wall[podman-start]:--}"
 row "wall s, rm -f of $count" "${wall[hutch-rm]:--}" "${wall[podman-rm]:--}"
-printf '%-44s %10s %10s %7s\n' "wall s, podman run -d + rm: hutch-runtime/runc" "${wall[podman-hutch-runtime-d-rm]:--}" "${wall[podman-runc-d-rm]:--}" "$(ratio "${wall[podman-hutch-runtime-d-rm]:--}" "${wall[podman-runc-d-rm]:--}")"
+printf '%-50s %10s %10s %7s\n' "wall s, podman run -d + rm: hutch-runtime/runc" "${wall[podman-hutch-runtime-d-rm]:--}" "${wall[podman-runc-d-rm]:--}" "$(ratio "${wall[podman-hutch-runtime-d-rm]:--}" "${wall[podman-runc-d-rm]:--}")"
 echo "floors: runc run --rootless alone ${wall[runc]:--} s (hutch --rootfs / runc $(ratio "${wall[hutch-rootfs]:--}" "${wall[runc]:--}")x, on BARE $(ratio "${wall[hutch-rootfs-bare]:--}" "${wall[runc]:--}")x); node -e 0 ${wall[node-startup]:--} s"
 echo "--network none --rootfs: the C front ${wall[hutch-rootfs-none]:--} s (/ runc $(ratio "${wall[hutch-rootfs-none]:--}" "${wall[runc]:--}")x), CPU ${cpu[hutch-rootfs-none]:--} s; the TypeScript path (node bin/hutch) ${wall[hutch-rootfs-none-node]:--} s, CPU ${cpu[hutch-rootfs-none-node]:--} s"
 echo "first answers (ms): hutch cold ${firsts[hutch]:-}; hutch warm ${firsts[hutch-warm]:-}; podman ${firsts[podman]:-}"
