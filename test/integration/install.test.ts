@@ -75,7 +75,9 @@ describe('npm install -g of an npm pack tarball', () => {
       expect(files).toContain(`package/${f}`);
     }
     expect(
-      files.filter((f) => /^package\/((src|test|fuse|net)\/|native\/hutch-(nsexec|forwarder|runtime-front|run-front)$)/.test(f)),
+      files.filter((f) =>
+        /^package\/((src|test|fuse|net)\/|native\/hutch-(nsexec|forwarder|runtime-front|run-front)$)/.test(f),
+      ),
     ).toEqual([]);
   });
 
