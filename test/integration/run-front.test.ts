@@ -7,7 +7,16 @@
 // status. Real runs: the user inside and out, the exit status, stdin, a signal relayed, and
 // nothing left behind.
 import { execa } from 'execa';
-import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requires } from '../helpers/host.js';
@@ -55,6 +64,14 @@ beforeAll(async () => {
     symlinkSync('/etc/passwd', join(r, 'etc/passwd')); // the host's: read through a link out of the root
   });
   trees.noHosts = await tree('no-hosts', (r) => unlinkSync(join(r, 'etc/hosts'))); // runs on the union
+  trees.procLink = await tree('proc-link', (r) => {
+    rmSync(join(r, 'proc'), { recursive: true });
+    symlinkSync('/etc', join(r, 'proc')); // proc must be mounted on a plain directory
+  });
+  trees.hostsLink = await tree('hosts-link', (r) => {
+    unlinkSync(join(r, 'etc/hosts'));
+    symlinkSync('/etc/shadow', join(r, 'etc/hosts')); // resolved in the root: missing there
+  });
 });
 afterAll(() => dir.remove());
 
@@ -234,6 +251,17 @@ describe('hutch run --rootfs: what the C front hands over', () => {
       {
         name: "a symlinked /etc/passwd (the host's)",
         args: run('--network', 'none', '--rootfs', trees.hostileLink!, 'id'),
+      },
+      {
+        name: 'a hostile tree: /proc a symlink',
+        args: run('--network', 'none', '--rootfs', trees.procLink!, 'id'),
+        why: 'a mount target in the tree is a symlink',
+      },
+      {
+        name: "a hostile tree: /etc/hosts a symlink to the host's /etc/shadow",
+        args: run('--network', 'none', '--rootfs', trees.hostsLink!, 'id'),
+        why: 'a mount target in the tree is a symlink',
+        proofOnly: true,
       },
       {
         name: 'a tree lacking /etc/hosts (the union: run-rootfs-tree.test.ts runs it)',
