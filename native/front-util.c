@@ -1,7 +1,11 @@
 /* The fronts' small pieces: the byte buffer of the wire, Node's path.posix, the plan's records (front.h). */
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "front.h"
 
@@ -144,4 +148,47 @@ void record_strs(struct buf *plan, unsigned tag, const char *a, const char *b) {
   if (b != NULL) buf_str(&p, b);
   plan_record(plan, tag, &p);
   free(p.p);
+}
+
+const char *const DEVICES[] = {"/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty", NULL};
+const char *const DEV_LINKS[][2] = {{"/proc/self/fd", "/dev/fd"}, {"/proc/self/fd/0", "/dev/stdin"},
+    {"/proc/self/fd/1", "/dev/stdout"}, {"/proc/self/fd/2", "/dev/stderr"}, {"pts/ptmx", "/dev/ptmx"},
+    {"/proc/kcore", "/dev/core"}, {NULL, NULL}};
+
+int private_dir(const char *dir) {
+  struct stat st;
+  if (lstat(dir, &st) != 0) return 1;
+  return S_ISDIR(st.st_mode) && st.st_uid == getuid() && !(st.st_mode & 0002);
+}
+
+int mkdir_p(const char *path, unsigned mode) {
+  char *p = str_cat(path, "", "");
+  for (char *c = p + 1; *c; c++) {
+    if (*c != '/') continue;
+    *c = '\0';
+    if (mkdir(p, mode) != 0 && errno != EEXIST) return -1;
+    *c = '/';
+  }
+  int r = mkdir(p, mode) != 0 && errno != EEXIST ? -1 : 0;
+  free(p);
+  return r;
+}
+
+int no_node(const char *variable) {
+  const char *v = getenv(variable);
+  return v != NULL && strcmp(v, "1") == 0;
+}
+
+_Noreturn void exec_node(const char *install, char **words) {
+  size_t n = 0;
+  while (words[n] != NULL) n++;
+  char **argv = calloc(n + 2, sizeof(char *)); /* node, bin/hutch, then the words after words[0] */
+  if (argv == NULL) exit(125);
+  argv[0] = "node";
+  argv[1] = str_cat(install, "/bin/hutch", "");
+  memcpy(argv + 2, words + 1, sizeof(char *) * n);
+  signal(SIGPIPE, SIG_DFL); /* the helper's start ignored it */
+  execvp("node", argv);
+  fprintf(stderr, "hutch: cannot start: node: %s\nhint: install Node.js 20 or newer and put it on PATH\n", strerror(errno));
+  exit(125);
 }

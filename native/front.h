@@ -24,6 +24,9 @@ char *str_cat(const char *a, const char *b, const char *c);
 
 /* Exec the TypeScript path with the same words (or, with the front's NO_NODE switch, say why and exit 99). */
 _Noreturn void fall_back(const char *why);
+/* Whether the variable (the front's NO_NODE switch) is "1"; `node INSTALL/bin/hutch` with words[1..]. */
+int no_node(const char *variable);
+_Noreturn void exec_node(const char *install, char **words);
 
 int utf8_valid(const unsigned char *s);
 
@@ -31,6 +34,21 @@ int utf8_valid(const unsigned char *s);
 char *path_normalize(const char *p);
 char *path_resolve(const char *base, const char *p);
 char *path_join(const char *a, const char *b);
+
+/* mount(2) flags and the MOUNT record's ops (docs/wire.md), as plan.ts writes them. */
+enum {
+  MS_RDONLY_ = 0x1, MS_NOSUID_ = 0x2, MS_NODEV_ = 0x4, MS_NOEXEC_ = 0x8, MS_BIND_ = 0x1000,
+  MS_REC_ = 0x4000, MS_SLAVE_ = 0x80000, MS_STRICTATIME_ = 0x1000000,
+};
+enum { OP_MKDIR = 1, OP_MKFILE = 2, OP_REMOUNT_RO = 4, OP_NO_SYMLINKS = 16 };
+/* devices.ts devSteps for a spec without linux.devices: the host's devices bound, /dev's links (NULL-ended). */
+extern const char *const DEVICES[];
+extern const char *const DEV_LINKS[][2];
+
+/* paths.ts privateDir: a state folder that is missing (or cannot be looked at), or a directory of
+   our own no one else may write; mkdir -p with `mode` for each folder made. */
+int private_dir(const char *dir);
+int mkdir_p(const char *path, unsigned mode);
 
 /* One record of the plan: u16 tag, u32 length, the payload; record_strs: one or two strings (b may be NULL). */
 void plan_record(struct buf *plan, unsigned tag, const struct buf *payload);

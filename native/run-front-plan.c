@@ -11,19 +11,10 @@
 #include "wire.h"
 
 enum {
-  MS_RDONLY_ = 0x1, MS_NOSUID_ = 0x2, MS_NODEV_ = 0x4, MS_NOEXEC_ = 0x8, MS_BIND_ = 0x1000, MS_REC_ = 0x4000,
-  MS_SLAVE_ = 0x80000, MS_STRICTATIME_ = 0x1000000,
-};
-enum { OP_MKDIR = 1, OP_MKFILE = 2, OP_REMOUNT_RO = 4, OP_NO_SYMLINKS = 16 };
-enum {
   CLONE_NEWNS_ = 0x20000, CLONE_NEWCGROUP_ = 0x2000000, CLONE_NEWUTS_ = 0x4000000, CLONE_NEWIPC_ = 0x8000000,
   CLONE_NEWUSER_ = 0x10000000, CLONE_NEWPID_ = 0x20000000, CLONE_NEWNET_ = 0x40000000,
 };
 
-static const char *const DEVICES[] = {"null", "zero", "full", "random", "urandom", "tty", NULL};
-static const char *const DEV_LINKS[][2] = {{"/proc/self/fd", "/dev/fd"}, {"/proc/self/fd/0", "/dev/stdin"},
-    {"/proc/self/fd/1", "/dev/stdout"}, {"/proc/self/fd/2", "/dev/stderr"}, {"pts/ptmx", "/dev/ptmx"},
-    {"/proc/kcore", "/dev/core"}, {NULL, NULL}};
 /* container-spec.ts MASKED_PATHS and READONLY_PATHS. */
 static const char *const MASKED[] = {"/proc/acpi", "/proc/asound", "/proc/interrupts", "/proc/kcore", "/proc/keys",
     "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware",
@@ -58,10 +49,8 @@ static char *in(const struct run *r, const char *path) {
 static void filesystem(const struct run *r, struct buf *plan) {
   mount_rec(plan, MS_NOSUID_ | MS_NOEXEC_ | MS_NODEV_, OP_MKDIR | OP_NO_SYMLINKS, "proc", in(r, "/proc"), "proc", "");
   mount_rec(plan, MS_NOSUID_ | MS_STRICTATIME_, OP_MKDIR, "tmpfs", in(r, "/dev"), "tmpfs", "mode=755,size=65536k");
-  for (const char *const *d = DEVICES; *d != NULL; d++) { /* devices.ts devSteps: the host's, bound */
-    char *dev = str_cat("/dev/", *d, "");
-    mount_rec(plan, MS_BIND_, OP_MKFILE, dev, in(r, dev), "", "");
-  }
+  for (const char *const *d = DEVICES; *d != NULL; d++) /* devices.ts devSteps: the host's, bound */
+    mount_rec(plan, MS_BIND_, OP_MKFILE, *d, in(r, *d), "", "");
   for (int i = 0; DEV_LINKS[i][0] != NULL; i++) record_strs(plan, TAG_SYMLINK, DEV_LINKS[i][0], in(r, DEV_LINKS[i][1]));
   /* plan.ts adaptRootless: devpts' gid=5 only when gid 5 is mapped (0, or 1..count). */
   const char *devpts = r->sub_gid_count >= 5 ? "newinstance,ptmxmode=0666,mode=0620,gid=5" : "newinstance,ptmxmode=0666,mode=0620";

@@ -22,19 +22,6 @@
 #include "run-front.h"
 #include "wire.h"
 
-static int mkdir_p(const char *path) {
-  char *p = str_cat(path, "", "");
-  for (char *c = p + 1; *c; c++) {
-    if (*c != '/') continue;
-    *c = '\0';
-    if (mkdir(p, 0700) != 0 && errno != EEXIST) return -1;
-    *c = '/';
-  }
-  int r = mkdir(p, 0700) != 0 && errno != EEXIST ? -1 : 0;
-  free(p);
-  return r;
-}
-
 /* foreground.ts makeRunDir's sweep: a folder whose lock is free belongs to a run that was killed;
    its setup may mark an image or volumes, which only the TypeScript path releases. */
 static void check_no_stale(const char *parent) {
@@ -56,7 +43,7 @@ static void check_no_stale(const char *parent) {
 /* storage.ts ephemeralDataDir: DATA/ephemeral/ID where the store takes user xattrs (fs-probe.ts's
    cache, keyed "DEV:FSTYPE"); else RUN/ephemeral/ID/data. A store not probed yet: the TypeScript path probes. */
 static char *data_dir(const struct run *r, const char *run_dir) {
-  if (mkdir_p(r->data) != 0) fall_back("cannot make the data folder");
+  if (mkdir_p(r->data, 0700) != 0) fall_back("cannot make the data folder");
   struct stat st;
   struct statfs fs;
   if (stat(r->data, &st) != 0 || statfs(r->data, &fs) != 0) fall_back("cannot stat the data folder");
@@ -234,7 +221,7 @@ int run_container(struct run *r, const char *helper, int print_plan) {
   check_tree(r);
   check_no_cgroup();
   char *parent = str_cat(r->run, "/ephemeral", "");
-  if (mkdir_p(parent) != 0) fall_back("cannot make the runtime folder");
+  if (mkdir_p(parent, 0700) != 0) fall_back("cannot make the runtime folder");
   check_no_stale(parent);
   struct made m = {.lock = -1};
   char *run_dir = str_cat(parent, "/", r->id);
@@ -261,13 +248,13 @@ int run_container(struct run *r, const char *helper, int print_plan) {
   write_file(str_cat(run_dir, "/hostname", ""), str_cat(hostname, "\n", ""), &ok);
   write_file(str_cat(run_dir, "/resolv.conf", ""), first_resolv, &ok);
   if (!ok) undo_and_fall_back(&m, "cannot write the /etc files");
-  if (mkdir_p(data) != 0) undo_and_fall_back(&m, "cannot make the data folder");
+  if (mkdir_p(data, 0700) != 0) undo_and_fall_back(&m, "cannot make the data folder");
   m.data_dir = data;
   if (write_setup(data, r->root_flag, r->host_network) != 0) undo_and_fall_back(&m, "cannot write setup.json");
   char id16[17];
   snprintf(id16, sizeof id16, "%.16s", r->id);
   m.net_dir = str_cat(r->run, "/net/", id16);
-  if (mkdir_p(m.net_dir) != 0) undo_and_fall_back(&m, "cannot make the network's folder");
+  if (mkdir_p(m.net_dir, 0700) != 0) undo_and_fall_back(&m, "cannot make the network's folder");
   if (print_plan) {
     int wrote = write_full(1, plan.p, plan.len);
     clean_up(&m);

@@ -22,22 +22,11 @@ static char **all_words; /* argv: hutch-run-front WORDS... (the words bin/hutch 
 static char *install;    /* the package's folder: native/.. */
 
 _Noreturn void fall_back(const char *why) {
-  const char *no_node = getenv("HUTCH_RUN_NO_NODE");
-  if (no_node != NULL && strcmp(no_node, "1") == 0) {
+  if (no_node("HUTCH_RUN_NO_NODE")) {
     fprintf(stderr, "hutch-run-front: would hand over to node: %s\n", why);
     exit(99);
   }
-  size_t n = 0;
-  while (all_words[n] != NULL) n++;
-  char **argv = calloc(n + 2, sizeof(char *)); /* node, bin/hutch, then our words after argv[0] */
-  if (argv == NULL) exit(125);
-  argv[0] = "node";
-  argv[1] = str_cat(install, "/bin/hutch", "");
-  memcpy(argv + 2, all_words + 1, sizeof(char *) * n);
-  signal(SIGPIPE, SIG_DFL);
-  execvp("node", argv);
-  fprintf(stderr, "hutch: cannot start: node: %s\nhint: install Node.js 20 or newer and put it on PATH\n", strerror(errno));
-  exit(125);
+  exec_node(install, all_words);
 }
 
 /* The variables that change what the TypeScript path does for this command line, beyond those
@@ -66,13 +55,6 @@ static const char *absolute_env(const char *name) {
   if (v == NULL || *v == '\0') return NULL;
   if (v[0] != '/') fall_back("a relative path in the environment");
   return v;
-}
-
-/* paths.ts privateDir: missing, or a directory of our own no one else may write. */
-static int private_dir(const char *dir) {
-  struct stat st;
-  if (lstat(dir, &st) != 0) return errno == ENOENT;
-  return S_ISDIR(st.st_mode) && st.st_uid == getuid() && !(st.st_mode & 0002);
 }
 
 /* paths.ts hutchPaths: --root (or HUTCH_ROOT), else the XDG folders. */
