@@ -349,44 +349,73 @@ static unsigned long number(const char *s) {
   return strtoul(s, NULL, 10);
 }
 
-void read_user(struct run *r) {
-  char *passwd = etc_file(r, "passwd"), *group = etc_file(r, "group"), *save = NULL;
-  char *entry[8] = {0};
-  int nentry = 0, by_name = 0;
-  /* users.find(u => u[0] === '0') ?? users.find(u => u[2] === '0'): a user named "0" first. */
-  for (char *line = strtok_r(passwd, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
+/* A table's lines (users.ts parseTable: no empty line, none starting with #), split at ':'. */
+struct table {
+  char *(*f)[8];
+  int *n, count;
+};
+
+static void parse_table(char *text, struct table *t) {
+  size_t lines = 1;
+  for (const char *c = text; *c; c++) lines += *c == '\n';
+  t->f = calloc(lines, sizeof *t->f), t->n = calloc(lines, sizeof *t->n), t->count = 0;
+  if (t->f == NULL || t->n == NULL) fall_back("out of memory");
+  char *save = NULL;
+  for (char *line = strtok_r(text, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
     if (line[0] == '#') continue;
-    char *f[8];
-    int n = fields(line, f);
-    if (strcmp(f[0], "0") == 0 && !by_name) memcpy(entry, f, sizeof f), nentry = n, by_name = 1;
-    else if (n > 2 && strcmp(f[2], "0") == 0 && nentry == 0) memcpy(entry, f, sizeof f), nentry = n;
+    t->n[t->count] = fields(line, t->f[t->count]);
+    t->count++;
   }
-  r->home = "";
-  r->user_uid = 0, r->user_gid = 0;
-  if (nentry > 0) {
-    if (nentry < 4 || entry[0][0] == '\0') fall_back("a passwd line it does not read");
-    r->user_uid = number(entry[2]), r->user_gid = number(entry[3]);
-    r->home = nentry > 5 ? entry[5] : "";
-    r->groups = calloc(64, sizeof *r->groups);
-    save = NULL;
-    for (char *line = strtok_r(group, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
-      if (line[0] == '#') continue;
-      char *g[8];
-      int n = fields(line, g);
-      if (n < 4) continue;
-      int member = 0;
-      for (char *m = g[3], *end; !member; m = end + 1) {
-        end = strchrnul(m, ',');
-        member = (size_t)(end - m) == strlen(entry[0]) && strncmp(m, entry[0], (size_t)(end - m)) == 0;
-        if (*end == '\0') break;
-      }
-      if (!member) continue;
-      if (n < 3) fall_back("a group line it does not read");
-      unsigned long gid = number(g[2]);
-      if (gid == r->user_gid) continue;
-      if (r->ngroups == 64) fall_back("too many groups");
-      r->groups[r->ngroups++] = gid;
+}
+
+/* The first line whose field `col` is `value` (a line without it matches nothing), or -1. */
+static int find_row(const struct table *t, int col, const char *value) {
+  for (int i = 0; i < t->count; i++)
+    if (t->n[i] > col && col < 8 && strcmp(t->f[i][col], value) == 0) return i;
+  return -1;
+}
+
+static int is_id(const char *s) {
+  return *s != '\0' && strspn(s, "0123456789") == strlen(s);
+}
+
+/* users.ts resolveUser(-u or '0', passwd, group): a name first, then a uid; a group by name, then gid. */
+void read_user(struct run *r) {
+  const char *spec = r->user_spec != NULL ? r->user_spec : "0", *colon = strchr(spec, ':');
+  if (colon != NULL && strchr(colon + 1, ':') != NULL) fall_back("-u with more than one ':'");
+  char *user = colon != NULL ? strndup(spec, (size_t)(colon - spec)) : strdup(spec);
+  const char *group_part = colon != NULL ? colon + 1 : "";
+  if (user == NULL || *user == '\0') fall_back("-u without a user");
+  struct table users, groups;
+  parse_table(etc_file(r, "passwd"), &users);
+  parse_table(etc_file(r, "group"), &groups);
+  int e = find_row(&users, 0, user);
+  if (e < 0 && is_id(user)) e = find_row(&users, 2, user);
+  if (e < 0 && !is_id(user)) fall_back("-u names a user the tree's /etc/passwd lacks");
+  char **entry = e >= 0 ? users.f[e] : NULL;
+  if (entry != NULL && (users.n[e] < 4 || entry[0][0] == '\0')) fall_back("a passwd line it does not read");
+  r->user_uid = entry != NULL ? number(entry[2]) : number(user);
+  r->user_gid = entry != NULL ? number(entry[3]) : 0;
+  r->home = entry != NULL && users.n[e] > 5 ? entry[5] : "";
+  if (*group_part != '\0') {
+    int g = find_row(&groups, 0, group_part);
+    if (g < 0 && is_id(group_part)) g = find_row(&groups, 2, group_part);
+    if (g < 0 && !is_id(group_part)) fall_back("-u names a group the tree's /etc/group lacks");
+    if (g >= 0 && groups.n[g] < 3) fall_back("a group line it does not read");
+    r->user_gid = g >= 0 ? number(groups.f[g][2]) : number(group_part);
+  }
+  r->groups = calloc((size_t)groups.count + 1, sizeof *r->groups);
+  for (int i = 0; entry != NULL && i < groups.count; i++) { /* every group listing the user by name */
+    if (groups.n[i] < 4) continue;
+    int member = 0;
+    for (char *m = groups.f[i][3], *end; !member; m = end + 1) {
+      end = strchrnul(m, ',');
+      member = (size_t)(end - m) == strlen(entry[0]) && strncmp(m, entry[0], (size_t)(end - m)) == 0;
+      if (*end == '\0') break;
     }
+    if (!member) continue;
+    unsigned long gid = number(groups.f[i][2]);
+    if (gid != r->user_gid) r->groups[r->ngroups++] = gid;
   }
   /* blueprint.ts requireMapped: the user must be mapped; else the TypeScript path says so. */
   if (r->user_uid > r->sub_uid_count || r->user_gid > r->sub_gid_count) fall_back("the container's user is not mapped");

@@ -92,7 +92,7 @@ static const char *value_of(char **words, int n, int *i, const char *name) {
 }
 
 /* [--root DIR] run [--rm] --network none|host --rootfs DIR [-e K[=V]]... [-w DIR] [--hostname NAME]
-   [--] CMD [ARGS...], the flags in any order (--root after run too). A foreground run removes its
+   [-u USER[:GROUP]] [--] CMD [ARGS...], the flags in any order (--root after run too). A foreground run removes its
    container with or without --rm (run.ts). */
 static void parse(struct run *r, char **words, int n, const char **root, const char *cwd) {
   int i = 0;
@@ -126,6 +126,9 @@ static void parse(struct run *r, char **words, int n, const char **root, const c
                r->workdir == NULL) {
       if (v[0] != '/') fall_back("a relative --workdir (the TypeScript path refuses it)");
       r->workdir = v;
+    } else if (((v = value_of(words, n, &i, "-u")) != NULL || (v = value_of(words, n, &i, "--user")) != NULL) &&
+               r->user_spec == NULL) {
+      r->user_spec = v;
     } else if ((v = value_of(words, n, &i, "--hostname")) != NULL && r->hostname_flag == NULL) {
       /* blueprint.ts: 1-64 characters without (JavaScript's) white space; printable ASCII here */
       size_t len = strlen(v);

@@ -25,6 +25,7 @@ struct run {
   int nenv;
   const char *workdir; /* -w/--workdir (absolute), or NULL: / */
   const char *hostname_flag; /* --hostname, or NULL: the id's first 12 digits */
+  const char *user_spec;     /* -u/--user USER[:GROUP], or NULL: 0 */
   char hostname[65];
   const char *root_flag;  /* --root as given (setup.json keeps it), or NULL */
   const char *data, *run; /* hutchPaths(): DATA and RUN */
@@ -34,7 +35,7 @@ struct run {
   /* The id maps: the user's own id to 0, one subordinate range from 1 (run-front-conf.c). */
   unsigned long sub_uid, sub_uid_count, sub_gid, sub_gid_count;
   const char *newuidmap, *newgidmap;
-  /* The container's user, from the rootfs' /etc/passwd and /etc/group (resolveUser '0'). */
+  /* The container's user, from the rootfs' /etc/passwd and /etc/group (resolveUser -u or '0'). */
   unsigned long user_uid, user_gid;
   const char *home;    /* "" when the passwd entry has none */
   unsigned long *groups;

@@ -172,6 +172,13 @@ function rows(): Row[] {
         'true',
       ),
     },
+    ...['user', '1000', '--user=user:staff', 'user:0', '0:5', '4242', '4242:50', 'root:wheel'].map((u) => ({
+      name: `-u ${u} (names and ids, a uid without a line, a group by name and by id)`,
+      args: run(
+        ...(u.startsWith('--') ? [u] : ['-u', u]),
+        ...['--network', 'none', '--rootfs', u.startsWith('root') ? trees.groups! : trees.plain!, 'true'],
+      ),
+    })),
     {
       name: 'root with a home, supplementary groups',
       args: run('--network', 'none', '--rootfs', trees.groups!, 'true'),
@@ -232,6 +239,10 @@ describe('hutch run --rootfs: what the C front hands over', () => {
         args: run('--env-file', '/dev/null', '--network', 'none', '--rootfs', trees.plain!, 'sh', '-c', script),
       },
       { name: 'a relative -w', args: none('-w', 'tmp', 'true') },
+      { name: '-u of a user the tree lacks', args: none('-u', 'nosuch', 'true'), why: 'lacks' },
+      { name: '-u of a group the tree lacks', args: none('-u', 'user:nosuch', 'true'), why: 'lacks' },
+      { name: '-u of an unmapped uid', args: none('-u', '70000', 'true'), why: 'not mapped' },
+      { name: '-u with two colons', args: none('-u', '1:2:3', 'true'), why: "more than one ':'" },
       { name: 'a --hostname with a space', args: none('--hostname', 'a b', 'true') },
       { name: 'a --hostname of 65 characters', args: none('--hostname', 'h'.repeat(65), 'true') },
       { name: 'a -w that is not in the tree (the helper fails)', args: none('-w', '/no/such/dir', 'true') },
@@ -347,6 +358,7 @@ describe('hutch run --rootfs through the C front, for real', () => {
     const script =
       'id; cat /proc/self/uid_map /proc/self/gid_map; echo "$HOME $HOSTNAME" | sed "s/[0-9a-f]\\{12\\}/H/"; ' +
       'grep CapEff /proc/self/status; sed "s/[0-9a-f]\\{12\\}/H/" /etc/hosts /etc/hostname; cat /etc/resolv.conf; cat; exit 7';
+    const asUser = ['-u', 'user', 'sh', '-c', `id; echo $HOME; ${script}`];
     const flags = [
       '-e',
       'A=1',
@@ -363,6 +375,7 @@ describe('hutch run --rootfs through the C front, for real', () => {
     for (const [rootfs, ...rest] of [
       [trees.plain!, 'sh', '-c', script],
       [trees.groups!, 'sh', '-c', script],
+      [trees.plain!, ...asUser],
       [trees.plain!, ...flags],
     ]) {
       const env = { FROM_HOST: 'host value' };
