@@ -104,39 +104,43 @@ static void parse(struct run *r, char **words, int n, const char **root, const c
   }
   if (i == n) fall_back("no run");
   i++;
-  int rm = 0, network = 0;
+  int rm = 0, network = 0; /* how many times given */
   r->env = calloc((size_t)n, sizeof(char *));
   if (r->env == NULL) fall_back("out of memory");
   while (i < n && words[i][0] == '-' && strcmp(words[i], "--") != 0) {
     const char *v;
-    if (strcmp(words[i], "--rm") == 0 && !rm) rm = 1, i++;
-    else if ((v = value_of(words, n, &i, "--root")) != NULL && *root == NULL) {
-      if (*v == '\0') fall_back("an empty --root");
+    /* Each flag once (-e aside): which of two the parser keeps is its business. */
+    if (strcmp(words[i], "--rm") == 0) {
+      if (rm++) fall_back("--rm given twice");
+      i++;
+    } else if ((v = value_of(words, n, &i, "--root")) != NULL) {
+      if (*root != NULL || *v == '\0') fall_back("--root given twice, or empty");
       *root = v;
-    }
-    else if ((v = value_of(words, n, &i, "--network")) != NULL && !network) {
+    } else if ((v = value_of(words, n, &i, "--network")) != NULL) {
+      if (network++) fall_back("--network given twice");
       if (strcmp(v, "none") != 0 && strcmp(v, "host") != 0) fall_back("a network other than none or host");
-      network = 1, r->host_network = strcmp(v, "host") == 0;
-    } else if ((v = value_of(words, n, &i, "--rootfs")) != NULL && r->rootfs == NULL) {
-      if (*v == '\0') fall_back("an empty --rootfs");
+      r->host_network = strcmp(v, "host") == 0;
+    } else if ((v = value_of(words, n, &i, "--rootfs")) != NULL) {
+      if (r->rootfs != NULL || *v == '\0') fall_back("--rootfs given twice, or empty");
       r->rootfs = path_resolve(cwd, v), r->rootfs_flag = v;
     } else if ((v = value_of(words, n, &i, "-e")) != NULL || (v = value_of(words, n, &i, "--env")) != NULL) {
       r->env[r->nenv++] = v;
-    } else if (((v = value_of(words, n, &i, "-w")) != NULL || (v = value_of(words, n, &i, "--workdir")) != NULL) &&
-               r->workdir == NULL) {
+    } else if ((v = value_of(words, n, &i, "-w")) != NULL || (v = value_of(words, n, &i, "--workdir")) != NULL) {
+      if (r->workdir != NULL) fall_back("--workdir given twice");
       if (v[0] != '/') fall_back("a relative --workdir (the TypeScript path refuses it)");
       r->workdir = v;
-    } else if (((v = value_of(words, n, &i, "-u")) != NULL || (v = value_of(words, n, &i, "--user")) != NULL) &&
-               r->user_spec == NULL) {
+    } else if ((v = value_of(words, n, &i, "-u")) != NULL || (v = value_of(words, n, &i, "--user")) != NULL) {
+      if (r->user_spec != NULL) fall_back("--user given twice");
       r->user_spec = v;
-    } else if ((v = value_of(words, n, &i, "--hostname")) != NULL && r->hostname_flag == NULL) {
+    } else if ((v = value_of(words, n, &i, "--hostname")) != NULL) {
+      if (r->hostname_flag != NULL) fall_back("--hostname given twice");
       /* blueprint.ts: 1-64 characters without (JavaScript's) white space; printable ASCII here */
       size_t len = strlen(v);
       for (const char *c = v; *c; c++)
         if (*c <= ' ' || *c > '~') fall_back("a --hostname that is not printable ASCII");
       if (len == 0 || len > 64) fall_back("a --hostname of no or more than 64 characters");
       r->hostname_flag = v;
-    } else fall_back("a flag it does not handle (or one given twice)");
+    } else fall_back("a flag it does not handle");
   }
   if (i < n && strcmp(words[i], "--") == 0) i++; /* the command's words after it, flags or not */
   if (!network) fall_back("the default network (slirp4netns when installed)");

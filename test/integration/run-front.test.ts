@@ -239,6 +239,12 @@ describe('hutch run --rootfs: what the C front hands over', () => {
         args: run('--env-file', '/dev/null', '--network', 'none', '--rootfs', trees.plain!, 'sh', '-c', script),
       },
       { name: 'a relative -w', args: none('-w', 'tmp', 'true') },
+      {
+        name: '--network given twice',
+        args: run('--network', 'none', '--network', 'host', '--rootfs', trees.plain!, 'true'),
+        why: 'given twice',
+      },
+      { name: '-w given twice', args: none('-w', '/', '-w', '/tmp', 'pwd'), why: 'given twice' },
       { name: '-u of a user the tree lacks', args: none('-u', 'nosuch', 'true'), why: 'lacks' },
       { name: '-u of a group the tree lacks', args: none('-u', 'user:nosuch', 'true'), why: 'lacks' },
       { name: '-u of an unmapped uid', args: none('-u', '70000', 'true'), why: 'not mapped' },
