@@ -60,20 +60,28 @@ static char *data_dir(const struct run *r, const char *run_dir) {
   fall_back("the store's probe cannot be read");
 }
 
-/* detect.ts detectHost: on a cgroup v2 host alone (unified) the container gets a cgroup of its own. */
+/* detect.ts V1_CONTROLLERS: a v1 mount counts when its options name one (name=systemd alone does not). */
+static const char *const V1_CONTROLLERS[] = {"cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "net_cls", "blkio",
+                                             "perf_event", "net_prio", "hugetlb", "pids", "rdma", "misc", NULL};
+
+/* detect.ts detectHost: on a cgroup v2 host alone (unified: a cgroup2 mount and no v1 controller
+   mounted, cgroup2 over /sys/fs/cgroup hiding those before it) the container gets a cgroup of its own. */
 static void check_no_cgroup(void) {
   FILE *f = fopen("/proc/self/mounts", "re");
   if (f == NULL) fall_back("cannot read /proc/self/mounts");
-  char line[4096], target[1024], type[64];
+  char line[4096], target[1024], type[64], options[2048];
   int v2 = 0, v1 = 0;
   while (fgets(line, sizeof line, f) != NULL) {
-    if (sscanf(line, "%*s %1023s %63s", target, type) != 2) continue;
+    if (sscanf(line, "%*s %1023s %63s %2047s", target, type, options) != 3) continue;
     if (strcmp(type, "cgroup2") == 0) v2 = 1;
-    if (strcmp(type, "cgroup2") == 0 && strcmp(target, "/sys/fs/cgroup") == 0) v1 = -1000; /* hides the v1 mounts */
-    if (strcmp(type, "cgroup") == 0) v1++;
+    if (strcmp(type, "cgroup2") == 0 && strcmp(target, "/sys/fs/cgroup") == 0) v1 = 0;
+    if (strcmp(type, "cgroup") != 0) continue;
+    for (char *o = strtok(options, ","); o != NULL; o = strtok(NULL, ","))
+      for (const char *const *c = V1_CONTROLLERS; *c != NULL; c++)
+        if (strcmp(o, *c) == 0) v1++;
   }
   fclose(f);
-  if (v2 && v1 <= 0) fall_back("a cgroup v2 host (the container's cgroup is the TypeScript path's)");
+  if (v2 && v1 == 0) fall_back("a cgroup v2 host (the container's cgroup is the TypeScript path's)");
 }
 
 /* net/resolv.ts resolvConf without a network resolver: the host's non-loopback servers, search, options. */
