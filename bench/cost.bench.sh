@@ -7,7 +7,8 @@
 #    conmon, fuse-overlayfs, slirp4netns, rootlessport), and of COUNT such containers at once;
 #  - CPU seconds (user + system) of every process of `run --rm IMAGE true` and `run --rootfs DIR
 #    true`, counted by a subreaper (bench/cost-reap.c), daemons that detach included;
-#  - start-to-exit wall medians of the same (runc alone and `node -e 0` as floors); --rootfs on the
+#  - start-to-exit wall medians of the same (runc alone and `node -e 0` as floors), and of
+#    `run --network none --rootfs` through bin/hutch's C front and through Node.js; --rootfs on the
 #    tree, which has every mount point hutch needs (bound as it is), and on a bare tree (bin/, etc/
 #    passwd: hutch puts its writable layer, a FUSE daemon, over it; podman and runc would create
 #    the mount points in it, so only hutch runs there);
@@ -40,6 +41,9 @@ chown -R "$user:$user" "$work"
 h="env ${HUTCH_FS_PAGES:+HUTCH_FS_PAGES=$HUTCH_FS_PAGES }${HUTCH_FS_IDLE_MS:+HUTCH_FS_IDLE_MS=$HUTCH_FS_IDLE_MS }"
 H="${h}HUTCH_FS_LINGER=0 node $repo/bin/hutch --root $work/state"
 HW="${h}HUTCH_FS_LINGER=600 node $repo/bin/hutch --root $work/state"
+# bin/hutch through sh, as users run it: `run --network none --rootfs` is then native/hutch-run-front's
+# (C, no Node.js start; docs/startup.md), which hands anything else to Node.js (a HUTCH_ variable too).
+HC="$repo/bin/hutch --root $work/state"
 # A process that runs (a zombie waits for a slow init to reap it: it is gone).
 live() { grep -q '^State:[[:space:]]*[^Z]' "/proc/$1/status" 2>/dev/null; }
 # The union daemon of the store, if one runs (its pid file; one user and id mapping here).
@@ -150,6 +154,9 @@ cpurun podman-image "$P run --rm $image true"
 cpurun hutch-rootfs "$H run --rm --rootfs $rootfs true"
 cpurun podman-rootfs "$P run --rm --rootfs $rootfs true"
 cpurun hutch-rootfs-bare "$H run --rm --rootfs $bare true"
+cpurun hutch-rootfs-none "$HC run --rm --network none --rootfs $rootfs true"
+cpurun hutch-rootfs-none-node "$H run --rm --network none --rootfs $rootfs true"
+cpurun podman-rootfs-none "$P run --rm --network none --rootfs $rootfs true"
 
 # 3. Wall medians (hyperfine), runc alone on a bundle of the same tree as the floor of a runtime.
 mkdir -p "$work/bundle" && chown "$user:$user" "$work/bundle" && as_user bash -c "cd $work/bundle && runc spec --rootless"
@@ -164,6 +171,9 @@ asu "hyperfine -N -i --style basic --warmup 1 --runs $runs --export-json $work/w
   -n hutch-rootfs '$H run --rm --rootfs $rootfs true' \
   -n hutch-rootfs-bare '$H run --rm --rootfs $bare true' \
   -n podman-rootfs '$P run --rm --rootfs $rootfs true' \
+  -n hutch-rootfs-none '$HC run --rm --network none --rootfs $rootfs true' \
+  -n hutch-rootfs-none-node '$H run --rm --network none --rootfs $rootfs true' \
+  -n podman-rootfs-none '$P run --rm --network none --rootfs $rootfs true' \
   -n runc 'runc --root $work/runc run -b $work/bundle cost-runc' \
   -n node-startup 'node -e 0' \
   -n podman-runc-d-rm 'sh -c \"$P rm -f -t 0 \\\$($P run -d --network none --rootfs $rootfs sleep 1000)\"' \
@@ -205,9 +215,9 @@ const m = JSON.parse(process.argv[1] || "{\"procs\":[]}"), by = new Map(), f = (
 for (const p of m.procs) by.set(p.name, [...(by.get(p.name) ?? []), p]);
 const sum = (l, k) => l.reduce((t, p) => t + p[k], 0);
 console.log([...by].map(([name, l]) => `${name}${l.length > 1 ? ` [${l.length}]` : ""} ${f(sum(l, "pss"), l.length)} (anon ${f(sum(l, "pssAnon"), l.length)} file ${f(sum(l, "pssFile"), l.length)})`).join(", "))' "${1:-}"; }
-row() { printf '%-44s %10s %10s %7s\n' "$1" "$2" "$3" "$(ratio "$2" "$3")"; }
+row() { printf '%-50s %10s %10s %7s\n' "$1" "$2" "$3" "$(ratio "$2" "$3")"; }
 echo "cost per container: hutch vs rootless podman --runtime runc (overlay + fuse-overlayfs), $runs runs each, medians; load $(cut -d' ' -f1-3 /proc/loadavg)"
-printf '%-44s %10s %10s %7s\n' measure hutch podman ratio
+printf '%-50s %10s %10s %7s\n' measure hutch podman ratio
 row "resident memory, one run -d -p, PSS MiB" "$(mib "${mem[hutch]:-}" pss)" "$(mib "${mem[podman]:-}" pss)"
 row "resident memory, one run -d -p, RSS MiB" "$(mib "${mem[hutch]:-}" rss)" "$(mib "${mem[podman]:-}" rss)"
 row "resident memory, $count x run -d -p, PSS MiB each" "$(mib "${memlist[hutch]:-}" pss "$count")" "$(mib "${memlist[podman]:-}" pss "$count")"
@@ -220,12 +230,15 @@ row "wall s, run --rm IMAGE true (daemon cold)" "${wall[hutch-image]:--}" "${wal
 row "wall s, run --rm IMAGE true (daemon warm)" "${wall[hutch-image-warm]:--}" "${wall[podman-image]:--}"
 row "wall s, run --rm --rootfs DIR true" "${wall[hutch-rootfs]:--}" "${wall[podman-rootfs]:--}"
 row "wall s, run --rm --rootfs BARE true (layer)" "${wall[hutch-rootfs-bare]:--}" "-"
+row "CPU s, run --rm --network none --rootfs DIR true" "${cpu[hutch-rootfs-none]}" "${cpu[podman-rootfs-none]}"
+row "wall s, run --rm --network none --rootfs DIR true" "${wall[hutch-rootfs-none]:--}" "${wall[podman-rootfs-none]:--}"
 row "wall s, first answer after run -d -p (cold)" "$(awk -v m="${first[hutch]:--}" 'BEGIN{print (m=="-")?m:m/1000}')" "$(awk -v m="${first[podman]:--}" 'BEGIN{print (m=="-")?m:m/1000}')"
 row "wall s, first answer after run -d -p (warm)" "$(awk -v m="${first[hutch-warm]:--}" 'BEGIN{print (m=="-")?m:m/1000}')" "$(awk -v m="${first[podman]:--}" 'BEGIN{print (m=="-")?m:m/1000}')"
 row "wall s, $count x run -d -p until all answer" "${wall[hutch-start]:--}" "${wall[podman-start]:--}"
 row "wall s, rm -f of $count" "${wall[hutch-rm]:--}" "${wall[podman-rm]:--}"
-printf '%-44s %10s %10s %7s\n' "wall s, podman run -d + rm: hutch-runtime/runc" "${wall[podman-hutch-runtime-d-rm]:--}" "${wall[podman-runc-d-rm]:--}" "$(ratio "${wall[podman-hutch-runtime-d-rm]:--}" "${wall[podman-runc-d-rm]:--}")"
+printf '%-50s %10s %10s %7s\n' "wall s, podman run -d + rm: hutch-runtime/runc" "${wall[podman-hutch-runtime-d-rm]:--}" "${wall[podman-runc-d-rm]:--}" "$(ratio "${wall[podman-hutch-runtime-d-rm]:--}" "${wall[podman-runc-d-rm]:--}")"
 echo "floors: runc run --rootless alone ${wall[runc]:--} s (hutch --rootfs / runc $(ratio "${wall[hutch-rootfs]:--}" "${wall[runc]:--}")x, on BARE $(ratio "${wall[hutch-rootfs-bare]:--}" "${wall[runc]:--}")x); node -e 0 ${wall[node-startup]:--} s"
+echo "--network none --rootfs: the C front ${wall[hutch-rootfs-none]:--} s (/ runc $(ratio "${wall[hutch-rootfs-none]:--}" "${wall[runc]:--}")x), CPU ${cpu[hutch-rootfs-none]:--} s; the TypeScript path (node bin/hutch) ${wall[hutch-rootfs-none-node]:--} s, CPU ${cpu[hutch-rootfs-none-node]:--} s"
 echo "first answers (ms): hutch cold ${firsts[hutch]:-}; hutch warm ${firsts[hutch-warm]:-}; podman ${firsts[podman]:-}"
 echo "processes of one hutch container (PSS MiB, of it Pss_Anon and Pss_File): $(procs "${mem[hutch]:-}")"
 echo "processes of one podman container (PSS MiB, of it Pss_Anon and Pss_File): $(procs "${mem[podman]:-}")"

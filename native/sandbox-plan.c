@@ -12,20 +12,10 @@
 #include "sandbox.h"
 #include "wire.h"
 
-enum {
-  MS_RDONLY_ = 0x1, MS_NOSUID_ = 0x2, MS_NODEV_ = 0x4, MS_NOEXEC_ = 0x8, MS_BIND_ = 0x1000,
-  MS_REC_ = 0x4000, MS_SLAVE_ = 0x80000, MS_STRICTATIME_ = 0x1000000,
-};
-enum { OP_MKDIR = 1, OP_MKFILE = 2, OP_REMOUNT_RO = 4, OP_NO_SYMLINKS = 16 };
-
 static const char *const SYSTEM_DIRS[] = {"/usr", "/etc", "/opt", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", NULL};
 static const char *const MASKED[] = {"/proc/acpi", "/proc/asound", "/proc/interrupts", "/proc/kcore", "/proc/keys",
     "/proc/latency_stats", "/proc/sched_debug", "/proc/scsi", "/proc/timer_list", "/proc/timer_stats", NULL};
 static const char *const READONLY[] = {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger", NULL};
-static const char *const DEVICES[] = {"/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty", NULL};
-static const char *const DEV_LINKS[][2] = {{"/proc/self/fd", "/dev/fd"}, {"/proc/self/fd/0", "/dev/stdin"},
-    {"/proc/self/fd/1", "/dev/stdout"}, {"/proc/self/fd/2", "/dev/stderr"}, {"pts/ptmx", "/dev/ptmx"},
-    {"/proc/kcore", "/dev/core"}, {NULL, NULL}};
 
 void mounts_add(struct mounts *ms, struct mount m) {
   if (ms->n == ms->cap) {
@@ -34,28 +24,6 @@ void mounts_add(struct mounts *ms, struct mount m) {
     if (ms->m == NULL) fall_back("out of memory");
   }
   ms->m[ms->n++] = m;
-}
-
-void plan_record(struct buf *plan, unsigned tag, const struct buf *payload) {
-  unsigned char head[2] = {(unsigned char)tag, (unsigned char)(tag >> 8)};
-  buf_add(plan, head, 2);
-  buf_u32(plan, (uint32_t)payload->len);
-  buf_add(plan, payload->p, payload->len);
-}
-
-static void record_u32(struct buf *plan, unsigned tag, uint32_t v) {
-  struct buf p = {0};
-  buf_u32(&p, v);
-  plan_record(plan, tag, &p);
-  free(p.p);
-}
-
-void record_strs(struct buf *plan, unsigned tag, const char *a, const char *b) {
-  struct buf p = {0};
-  buf_str(&p, a);
-  if (b != NULL) buf_str(&p, b);
-  plan_record(plan, tag, &p);
-  free(p.p);
 }
 
 /* DIR and CHMOD: u32 mode, string path. */

@@ -19,60 +19,9 @@
 #include <unistd.h>
 
 #include "sandbox.h"
+#include "wire.h"
 
-enum { SYNC_CLONED = 1, SYNC_MAPPED = 2, SYNC_READY = 3, SYNC_GO = 4 };
-static const int FORWARDED[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, 0};
-
-static volatile sig_atomic_t helper_pid, started, early;
 static int child_pid; /* the sandbox's PID 1 (CLONED), for the status fds */
-
-static void on_signal(int sig) {
-  if (started) kill((pid_t)helper_pid, sig);
-  else if (early == 0) early = sig;
-}
-
-static void catch_signals(void) {
-  struct sigaction sa = {.sa_handler = on_signal, .sa_flags = SA_RESTART};
-  sigemptyset(&sa.sa_mask);
-  for (const int *s = FORWARDED; *s; s++) sigaction(*s, &sa, NULL);
-  signal(SIGPIPE, SIG_IGN); /* a helper that dies early closes the plan's end: fd 5 says why */
-}
-
-/* The helper's side, as Node's spawn with detached: true: own session, default signals, fds 3-5. */
-static _Noreturn void exec_helper(const char *helper, int fds[3]) {
-  sigset_t none;
-  sigemptyset(&none);
-  sigprocmask(SIG_SETMASK, &none, NULL);
-  for (int s = 1; s < NSIG; s++) signal(s, SIG_DFL);
-  setsid();
-  int high[3];
-  for (int i = 0; i < 3; i++) high[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 10);
-  for (int i = 0; i < 3; i++) dup2(high[i], 3 + i);
-  char *argv[] = {"hutch-init", NULL}, *envp[] = {NULL};
-  execve(helper, argv, envp);
-  _exit(127);
-}
-
-static int read_full(int fd, void *p, size_t n) {
-  size_t got = 0;
-  while (got < n) {
-    ssize_t r = read(fd, (char *)p + got, n - got);
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) return -1;
-    got += (size_t)r;
-  }
-  return 0;
-}
-
-static int write_full(int fd, const void *p, size_t n) {
-  while (n > 0) {
-    ssize_t w = write(fd, p, n);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return -1;
-    p = (const char *)p + w, n -= (size_t)w;
-  }
-  return 0;
-}
 
 static int has_cap(int cap) {
   struct __user_cap_header_struct head = {_LINUX_CAPABILITY_VERSION_3, 0};
@@ -101,13 +50,6 @@ static int write_maps(int pid, unsigned uid, unsigned gid) {
   return write_proc(pid, "gid_map", map);
 }
 
-static int wait_status(pid_t pid) {
-  int status;
-  while (waitpid(pid, &status, 0) < 0)
-    if (errno != EINTR) return 125;
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
 /* Creation failed (fd 5 has the step) or the maps could not be written: the TypeScript path says why. */
 static _Noreturn void failed(pid_t pid, const char *why) {
   kill(pid, SIGKILL);
@@ -125,10 +67,10 @@ static void create(pid_t pid, int sync, unsigned uid, unsigned gid) {
   msg[0] = SYNC_MAPPED;
   if (write_full(sync, msg, 1) != 0) failed(pid, "the helper failed after the clone");
   if (read_full(sync, msg, 1) != 0 || msg[0] != SYNC_READY) failed(pid, "the helper failed before ready");
-  if (early) {
+  if (helper_early()) {
     kill(pid, SIGKILL);
     wait_status(pid);
-    _exit(128 + early);
+    _exit(128 + helper_early());
   }
 }
 
@@ -155,23 +97,12 @@ static const char *started_line(const struct options *o, const char *open, const
 }
 
 int run_helper(const char *helper, const struct buf *plan, unsigned uid, unsigned gid, const struct options *o) {
-  int pairs[3][2];
-  for (int i = 0; i < 3; i++)
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pairs[i]) != 0) fall_back("cannot make the helper's sockets");
-  catch_signals();
-  pid_t pid = fork();
-  if (pid < 0) fall_back("cannot fork");
-  if (pid == 0) exec_helper(helper, (int[3]){pairs[0][1], pairs[1][1], pairs[2][1]});
-  helper_pid = pid;
-  for (int i = 0; i < 3; i++) close(pairs[i][1]);
-  write_full(pairs[0][0], plan->p, plan->len);
-  close(pairs[0][0]);
-  create(pid, pairs[1][0], uid, gid);
-  started = 1;
-  if (early) kill(pid, early); /* came between the check and started: passed on, not lost */
-  unsigned char go = SYNC_GO, failure[12];
-  write_full(pairs[1][0], &go, 1);
-  if (read_full(pairs[2][0], failure, sizeof failure) == 0) failed(pid, "the helper failed to start the command");
+  int sync, fail;
+  pid_t pid = helper_spawn(helper, "hutch-init", plan, 0, &sync, &fail);
+  create(pid, sync, uid, gid);
+  helper_go(pid, sync);
+  unsigned char failure[12];
+  if (read_full(fail, failure, sizeof failure) == 0) failed(pid, "the helper failed to start the command");
   if (o->info_fd > 0) status("--info-fd", o->info_fd, started_line(o, "{\n    ", ",\n    ", "\n}\n"), 1);
   if (o->json_fd > 0) status("--json-status-fd", o->json_fd, started_line(o, "{ ", ", ", " }\n"), 0);
   char line[64];

@@ -21,23 +21,12 @@ static char **all_words; /* argv: hutch-sandbox sandbox WORDS... */
 static char *install;    /* the package's folder: native/.. */
 
 _Noreturn void fall_back(const char *why) {
-  const char *no_node = getenv("HUTCH_SANDBOX_NO_NODE");
-  if (no_node != NULL && strcmp(no_node, "1") == 0) {
+  if (no_node("HUTCH_SANDBOX_NO_NODE")) {
     fprintf(stderr, "hutch-sandbox: would hand over to node: %s\n", why);
     exit(99);
   }
   restore_data();
-  size_t n = 0;
-  while (all_words[n] != NULL) n++;
-  char **argv = calloc(n + 2, sizeof(char *)); /* node, bin/hutch, then our words after argv[0] */
-  if (argv == NULL) exit(125);
-  argv[0] = "node";
-  argv[1] = str_cat(install, "/bin/hutch", "");
-  memcpy(argv + 2, all_words + 1, sizeof(char *) * n);
-  signal(SIGPIPE, SIG_DFL); /* run_helper ignored it */
-  execvp("node", argv);
-  fprintf(stderr, "hutch: cannot start: node: %s\nhint: install Node.js 20 or newer and put it on PATH\n", strerror(errno));
-  exit(125);
+  exec_node(install, all_words);
 }
 
 static const char *const SOCKET_NAMES[SOCKET_KINDS] = {"wayland", "x11", "pulseaudio", "pipewire", "dbus"};
@@ -187,26 +176,6 @@ void parse_options(char **words, int n, struct options *o) {
   if (i < n && strcmp(words[i], "--") == 0) i++;
   if (i == n) fall_back("no command");
   o->args = words + i;
-}
-
-/* paths.ts privateDir: a state folder that is missing, or a directory of our own no one else may write. */
-static int private_dir(const char *dir) {
-  struct stat st;
-  if (lstat(dir, &st) != 0) return 1;
-  return S_ISDIR(st.st_mode) && st.st_uid == getuid() && !(st.st_mode & 0002);
-}
-
-static int mkdir_p(const char *path, mode_t mode) {
-  char *p = str_cat(path, "", "");
-  for (char *c = p + 1; *c; c++) {
-    if (*c != '/') continue;
-    *c = '\0';
-    if (mkdir(p, mode) != 0 && errno != EEXIST) return -1;
-    *c = '/';
-  }
-  int r = mkdir(p, mode) != 0 && errno != EEXIST ? -1 : 0;
-  free(p);
-  return r;
 }
 
 /* paths.ts hutchPaths().run + /sandbox-root (made, 0700): the tmpfs root's mount point. */

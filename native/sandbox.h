@@ -11,21 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* A growable byte buffer; a failed allocation ends the process (nothing has run yet then). */
-struct buf {
-  char *p;
-  size_t len, cap;
-};
-void buf_add(struct buf *b, const void *data, size_t n);
-void buf_u32(struct buf *b, uint32_t v);
-void buf_u64(struct buf *b, uint64_t v);
-/* A wire string (u32 length with the NUL, bytes, NUL); a string that is not UTF-8 falls back. */
-void buf_str(struct buf *b, const char *s);
-char *buf_cstr(struct buf *b); /* NUL-terminated copy of b's bytes */
-char *str_cat(const char *a, const char *b, const char *c);
-
-/* Exec the TypeScript path with the same words (or, with HUTCH_SANDBOX_NO_NODE=1, say why and exit 99). */
-_Noreturn void fall_back(const char *why);
+#include "front.h"
 
 /* BIND_DIR: --dir DST; BIND_SYMLINK: --symlink SOURCE DST, SOURCE being the link's text;
    BIND_FILE, BIND_DATA, BIND_RO_DATA: --file, --bind-data, --ro-bind-data FD DST. */
@@ -78,7 +64,6 @@ int fd_was_read(int fd);
 /* words[i] is --args FD: the words with the fd's in place of those two (*n updated; *end: the
    index after the fd's words). sandbox-args.c */
 char **splice_args(char **words, int *n, int i, int *end);
-int utf8_valid(const unsigned char *s);
 
 /* Node's process.env as src/sandbox reads it: environ in order, first of a name wins (env.c). */
 struct env {
@@ -92,10 +77,6 @@ void env_set(struct env *e, const char *name, const char *value);
 void env_unset(struct env *e, const char *name);
 int env_blocked(const char *name);
 
-/* Node's path.posix for absolute paths (normalize keeps a trailing slash, resolve does not). */
-char *path_normalize(const char *p);
-char *path_resolve(const char *base, const char *p);
-char *path_join(const char *a, const char *b);
 
 /* One OCI mount of the sandbox's spec, its options already turned into mount(2) flags and data;
    or (type "dir" with its mode as flags, "symlink" with the link's text as source) a --dir or
@@ -123,9 +104,6 @@ struct plan_input {
   const struct buf *seccomp;
 };
 void build_plan(const struct plan_input *in, struct buf *plan);
-/* One record of the plan: u16 tag, u32 length, the payload; record_strs: one or two strings (b may be NULL). */
-void plan_record(struct buf *plan, unsigned tag, const struct buf *payload);
-void record_strs(struct buf *plan, unsigned tag, const char *a, const char *b);
 /* The sandbox's environment (env.ts sandboxEnv) and the process's records, from CWD on (sandbox-env.c). */
 struct env sandbox_env(const struct plan_input *in, const char *home, const struct env *own);
 void process_records(struct buf *plan, const struct plan_input *in, const char *cwd, const struct env *env);

@@ -3,8 +3,9 @@
 # checkout, and for `npm ci` in a checkout: builds the helpers native/hutch-nsexec and hutch-forwarder (and hutch-monitor) (a tarball
 # carries its source only: it is a binary of the machine it runs on), and in a checkout, which
 # npm links rather than packs, the bundle in dist/ when it is missing (a tarball carries it).
-# make also builds native/hutch-sandbox, `hutch sandbox`'s C fast path; it is not required:
-# without it bin/hutch runs `hutch sandbox` through Node.js (docs/sandbox.md). Nor is
+# make also builds native/hutch-sandbox, `hutch sandbox`'s C fast path, and native/hutch-run-front,
+# `hutch run --network none|host --rootfs`'s; neither is required: without them bin/hutch runs
+# those commands through Node.js (docs/sandbox.md, docs/startup.md). Nor is
 # native/hutch-fs-pages.so: without it the union daemon warns and keeps its start-up pages.
 set -e
 cd "$(dirname "$0")/.."

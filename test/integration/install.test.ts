@@ -33,6 +33,7 @@ function cloneOfCheckout(dir: string, withModules: boolean): void {
     './native/hutch-nsexec',
     './native/hutch-forwarder',
     './native/hutch-runtime-front',
+    './native/hutch-run-front',
     './test-results',
     './.vitest-results.json',
     './.vitest-summary',
@@ -74,7 +75,9 @@ describe('npm install -g of an npm pack tarball', () => {
       expect(files).toContain(`package/${f}`);
     }
     expect(
-      files.filter((f) => /^package\/((src|test|fuse|net)\/|native\/hutch-(nsexec|forwarder|runtime-front)$)/.test(f)),
+      files.filter((f) =>
+        /^package\/((src|test|fuse|net)\/|native\/hutch-(nsexec|forwarder|runtime-front|run-front)$)/.test(f),
+      ),
     ).toEqual([]);
   });
 

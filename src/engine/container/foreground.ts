@@ -1,4 +1,14 @@
-import { closeSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import { needsOwnNetns } from '../../../net/index.js';
@@ -26,7 +36,9 @@ import {
   type ContainerSetup,
   type SetupFlags,
 } from '../setup/index.js';
-import { runContainer, type ContainerHook, type TerminalIo } from '../launch/index.js';
+import { launchPlan, runContainer, type ContainerHook, type LaunchOptions, type TerminalIo } from '../launch/index.js';
+import { encodePlan } from '../../runtime/nsexec.js';
+import type { Spec } from '../../runtime/spec.js';
 import { callingUser, writeUserDb } from './keep-id.js';
 import {
   blueprintFromRequest,
@@ -113,9 +125,7 @@ export async function runCommand(req: RunCommandRequest, io: RunCommandIo): Prom
     });
     faultPoint('prepared');
     const spec = specFromBlueprint(made.blueprint, setup.placement);
-    const restore = req.tty && req.interactive && io.stdin.isTTY ? rawMode(io.stdin) : () => undefined;
-    cleanup.add('restore the terminal', restore);
-    const result = await runContainer(spec, {
+    const launch: LaunchOptions = {
       stdio: [req.interactive ? 'inherit' : 'ignore', 'inherit', 'inherit'],
       terminal: req.tty ? terminalIo(req, io) : undefined,
       init: req.init,
@@ -124,7 +134,12 @@ export async function runCommand(req: RunCommandRequest, io: RunCommandIo): Prom
       preserveFds: req.preserveFds,
       chownNotify: req.chownNotify === true && made.blueprint.uidMappings.reduce((n, m) => n + m.size, 0) === 1,
       forwardSignals: true,
-    });
+    };
+    // The C front (native/run-front.c) prints its own: test/integration/run-front.test.ts compares them.
+    if (process.env.HUTCH_RUN_PRINT_PLAN === '1') return printPlan(spec, launch);
+    const restore = req.tty && req.interactive && io.stdin.isTTY ? rawMode(io.stdin) : () => undefined;
+    cleanup.add('restore the terminal', restore);
+    const result = await runContainer(spec, launch);
     faultPoint('exited');
     const failure = setup.failure();
     if (failure !== undefined) throw failure;
@@ -329,4 +344,13 @@ export function rawMode(stdin: NodeJS.ReadStream): () => void {
     stdin.setRawMode(false);
     stdin.pause();
   };
+}
+
+/**
+ * HUTCH_RUN_PRINT_PLAN=1: the helper's plan on stdout instead of a run (the folders made and
+ * removed as ever); native/hutch-run-front prints its own for the same command line.
+ */
+function printPlan(spec: Spec, options: LaunchOptions): number {
+  writeSync(1, encodePlan(launchPlan(spec, options).plan).bytes);
+  return 0;
 }

@@ -2,7 +2,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { BugError, CommandError, HelperError, UserNsError } from '../../errors.js';
 import { idMapWhat, spawnHelper, WIRE, type HelperProcess } from '../../runtime/nsexec.js';
-import { planFromSpec, type PlanOptions } from '../../runtime/plan.js';
+import { planFromSpec, type HelperPlan, type PlanOptions } from '../../runtime/plan.js';
 import type { IdMapTool } from '../../userns/newidmap.js';
 import { namespaceOf, type Spec } from '../../runtime/spec.js';
 import { CHOWN_FAMILY, seccompProgram } from '../../security/seccomp/index.js';
@@ -77,12 +77,11 @@ export interface ContainerResult {
   exitCode: number;
 }
 
-/**
- * Creates a container from an OCI spec: clone into its namespaces, write the id maps (when the spec
- * has a user namespace; without one the container joins the caller's, as a monitor inside the user
- * namespace does), mount, run the hooks. The process is exec'd by `start()`.
- */
-export async function createContainer(spec: Spec, options: LaunchOptions = {}): Promise<CreatedContainer> {
+/** The helper plan a launch sends (createContainer's), and the id map tools it names. */
+export function launchPlan(
+  spec: Spec,
+  options: LaunchOptions = {},
+): { plan: HelperPlan; tools: IdMapTool[]; ownUserns: boolean; owner: MapWriter } {
   // Without a user namespace of its own, the container lives in ours: its gids are our map's.
   const userns = namespaceOf(spec, 'user');
   const ownUserns = userns !== undefined && userns.path === undefined; // a path joins one (exec)
@@ -116,6 +115,18 @@ export async function createContainer(spec: Spec, options: LaunchOptions = {}): 
       onItsOwn: options.onItsOwn && tools.length === 2,
     },
   );
+  return { plan, tools, ownUserns, owner };
+}
+
+/**
+ * Creates a container from an OCI spec: clone into its namespaces, write the id maps (when the spec
+ * has a user namespace; without one the container joins the caller's, as a monitor inside the user
+ * namespace does), mount, run the hooks. The process is exec'd by `start()`.
+ */
+export async function createContainer(spec: Spec, options: LaunchOptions = {}): Promise<CreatedContainer> {
+  const { plan, tools, ownUserns, owner } = launchPlan(spec, options);
+  const uidMaps = spec.linux?.uidMappings ?? [],
+    gidMaps = spec.linux?.gidMappings ?? [];
   const helper = await spawnHelper(
     plan,
     plan.terminal ? ['ignore', 'ignore', 'ignore'] : (options.stdio ?? ['inherit', 'inherit', 'inherit']),

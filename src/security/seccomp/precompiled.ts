@@ -1,4 +1,5 @@
 import { readFileSync, writeFileSync } from 'node:fs';
+import { release } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Seccomp } from '../../runtime/spec.js';
@@ -38,6 +39,8 @@ export function seccompProgram(
 
 /** dist/bundle/'s list of the filters the build compiled (writePrecompiled). */
 const INDEX = 'seccomp-filters.json';
+/** writePrecompiled's list as lines of `ARCH KERNEL FILE CAP,CAP,...`, for the C front of `run`. */
+const TEXT_INDEX = 'seccomp-filters.txt';
 
 /** One compiled filter: its file in dist/bundle/, the arch and the profile's JSON.stringify. */
 interface IndexEntry {
@@ -85,6 +88,10 @@ export function writePrecompiled(
     return { file, arch: native.name, profile: JSON.stringify(profile) };
   });
   writeFileSync(join(dir, INDEX), JSON.stringify(entries));
+  // The same list for native/hutch-run-front, which cannot make the profile: the kernel it was
+  // resolved on and the capability set stand for it (the default profile is the build's own).
+  const lines = entries.map((e, i) => `${e.arch} ${release()} ${e.file} ${capabilitySets[i]!.join(',')}\n`);
+  writeFileSync(join(dir, TEXT_INDEX), lines.join(''));
   return entries.map((e) => e.file);
 }
 

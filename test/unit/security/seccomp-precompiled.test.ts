@@ -2,7 +2,7 @@
 // wrote, listed in its index with the whole profile; the file's bytes are compileSeccomp's, and a
 // profile that differs in anything, or a file that is not a whole filter, is compiled.
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { adjustCapabilities, blueprintSecurity } from '../../../src/engine/spec/blueprint.js';
@@ -27,7 +27,13 @@ describe('the precompiled seccomp filters', () => {
   it('are the bytes compileSeccomp makes of each profile', () => {
     const names = writePrecompiled(dir, PLAIN_RUN_CAPABILITY_SETS);
     expect(names.length).toBe(precompiledProfiles(PLAIN_RUN_CAPABILITY_SETS).length);
-    expect(readdirSync(dir).sort()).toEqual([...names, 'seccomp-filters.json'].sort());
+    expect(readdirSync(dir).sort()).toEqual([...names, 'seccomp-filters.json', 'seccomp-filters.txt'].sort());
+    // The C front's list (native/run-front-conf.c): arch, the kernel the profile was resolved on, file, capability set.
+    expect(readFileSync(join(dir, 'seccomp-filters.txt'), 'utf8')).toBe(
+      names
+        .map((n, i) => `${nativeArch().name} ${release()} ${n} ${PLAIN_RUN_CAPABILITY_SETS[i]!.join(',')}\n`)
+        .join(''),
+    );
     for (const profile of precompiledProfiles(PLAIN_RUN_CAPABILITY_SETS)) {
       const file = readFileSync(join(dir, precompiledFile(profile, nativeArch(), dir)!));
       expect(Buffer.compare(file, Buffer.from(compileSeccomp(profile).program))).toBe(0);

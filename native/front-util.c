@@ -1,14 +1,18 @@
-/* hutch-sandbox's small pieces: the byte buffer of the wire, and Node's path.posix (sandbox.h). */
+/* The fronts' small pieces: the byte buffer of the wire, Node's path.posix, the plan's records (front.h). */
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
-#include "sandbox.h"
+#include "front.h"
 
 static void *grow(void *p, size_t n) {
   p = realloc(p, n);
   if (p == NULL) {
-    fputs("hutch: cannot run hutch sandbox: out of memory\n", stderr);
+    fputs("hutch: out of memory\n", stderr);
     exit(125);
   }
   return p;
@@ -122,4 +126,69 @@ char *path_join(const char *a, const char *b) {
   char *r = path_normalize(joined);
   free(joined);
   return r;
+}
+
+void plan_record(struct buf *plan, unsigned tag, const struct buf *payload) {
+  unsigned char head[2] = {(unsigned char)tag, (unsigned char)(tag >> 8)};
+  buf_add(plan, head, 2);
+  buf_u32(plan, (uint32_t)payload->len);
+  buf_add(plan, payload->p, payload->len);
+}
+
+void record_u32(struct buf *plan, unsigned tag, uint32_t v) {
+  struct buf p = {0};
+  buf_u32(&p, v);
+  plan_record(plan, tag, &p);
+  free(p.p);
+}
+
+void record_strs(struct buf *plan, unsigned tag, const char *a, const char *b) {
+  struct buf p = {0};
+  buf_str(&p, a);
+  if (b != NULL) buf_str(&p, b);
+  plan_record(plan, tag, &p);
+  free(p.p);
+}
+
+const char *const DEVICES[] = {"/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty", NULL};
+const char *const DEV_LINKS[][2] = {{"/proc/self/fd", "/dev/fd"}, {"/proc/self/fd/0", "/dev/stdin"},
+    {"/proc/self/fd/1", "/dev/stdout"}, {"/proc/self/fd/2", "/dev/stderr"}, {"pts/ptmx", "/dev/ptmx"},
+    {"/proc/kcore", "/dev/core"}, {NULL, NULL}};
+
+int private_dir(const char *dir) {
+  struct stat st;
+  if (lstat(dir, &st) != 0) return 1;
+  return S_ISDIR(st.st_mode) && st.st_uid == getuid() && !(st.st_mode & 0002);
+}
+
+int mkdir_p(const char *path, unsigned mode) {
+  char *p = str_cat(path, "", "");
+  for (char *c = p + 1; *c; c++) {
+    if (*c != '/') continue;
+    *c = '\0';
+    if (mkdir(p, mode) != 0 && errno != EEXIST) return -1;
+    *c = '/';
+  }
+  int r = mkdir(p, mode) != 0 && errno != EEXIST ? -1 : 0;
+  free(p);
+  return r;
+}
+
+int no_node(const char *variable) {
+  const char *v = getenv(variable);
+  return v != NULL && strcmp(v, "1") == 0;
+}
+
+_Noreturn void exec_node(const char *install, char **words) {
+  size_t n = 0;
+  while (words[n] != NULL) n++;
+  char **argv = calloc(n + 2, sizeof(char *)); /* node, bin/hutch, then the words after words[0] */
+  if (argv == NULL) exit(125);
+  argv[0] = "node";
+  argv[1] = str_cat(install, "/bin/hutch", "");
+  memcpy(argv + 2, words + 1, sizeof(char *) * n);
+  signal(SIGPIPE, SIG_DFL); /* the helper's start ignored it */
+  execvp("node", argv);
+  fprintf(stderr, "hutch: cannot start: node: %s\nhint: install Node.js 20 or newer and put it on PATH\n", strerror(errno));
+  exit(125);
 }

@@ -1,0 +1,106 @@
+/*
+ * The fronts run hutch-nsexec as src/runtime/nsexec.ts spawnHelper and
+ * src/engine/launch/launch.ts runContainer do (front.h): the plan on fd 3, the sync on fd 4,
+ * failures on fd 5; signals forwarded once started, a signal during the start ends it with 128+N.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "front.h"
+#include "wire.h"
+
+static const int FORWARDED[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, 0};
+
+static volatile sig_atomic_t helper_pid, started, early;
+
+static void on_signal(int sig) {
+  if (started) kill((pid_t)helper_pid, sig);
+  else if (early == 0) early = sig;
+}
+
+static void catch_signals(void) {
+  struct sigaction sa = {.sa_handler = on_signal, .sa_flags = SA_RESTART};
+  sigemptyset(&sa.sa_mask);
+  for (const int *s = FORWARDED; *s; s++) sigaction(*s, &sa, NULL);
+  signal(SIGPIPE, SIG_IGN); /* a helper that dies early closes the plan's end: fd 5 says why */
+}
+
+/* The helper's side, as Node's spawn with detached: true: own session, default signals, fds 3-5, no
+   environment; argv0 "hutch-init" with --init (it shows as the container's PID 1), else its path. */
+static _Noreturn void exec_helper(const char *helper, const char *argv0, int fds[3], int null_stdin) {
+  if (null_stdin) { /* stdio 'ignore' */
+    int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (null < 0 || dup2(null, 0) < 0) _exit(127);
+  }
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, NULL);
+  for (int s = 1; s < NSIG; s++) signal(s, SIG_DFL);
+  setsid();
+  int high[3];
+  for (int i = 0; i < 3; i++) high[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 10);
+  for (int i = 0; i < 3; i++) dup2(high[i], 3 + i);
+  char *argv[] = {(char *)argv0, NULL}, *envp[] = {NULL};
+  execve(helper, argv, envp);
+  _exit(127);
+}
+
+int read_full(int fd, void *p, size_t n) {
+  size_t got = 0;
+  while (got < n) {
+    ssize_t r = read(fd, (char *)p + got, n - got);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return -1;
+    got += (size_t)r;
+  }
+  return 0;
+}
+
+int write_full(int fd, const void *p, size_t n) {
+  while (n > 0) {
+    ssize_t w = write(fd, p, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return -1;
+    p = (const char *)p + w, n -= (size_t)w;
+  }
+  return 0;
+}
+
+int wait_status(pid_t pid) {
+  int status;
+  while (waitpid(pid, &status, 0) < 0)
+    if (errno != EINTR) return 125;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+pid_t helper_spawn(const char *helper, const char *argv0, const struct buf *plan, int null_stdin, int *sync, int *fail) {
+  int pairs[3][2];
+  for (int i = 0; i < 3; i++)
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pairs[i]) != 0) fall_back("cannot make the helper's sockets");
+  catch_signals();
+  pid_t pid = fork();
+  if (pid < 0) fall_back("cannot fork");
+  if (pid == 0) exec_helper(helper, argv0, (int[3]){pairs[0][1], pairs[1][1], pairs[2][1]}, null_stdin);
+  helper_pid = pid;
+  for (int i = 0; i < 3; i++) close(pairs[i][1]);
+  write_full(pairs[0][0], plan->p, plan->len);
+  close(pairs[0][0]);
+  *sync = pairs[1][0], *fail = pairs[2][0];
+  return pid;
+}
+
+int helper_early(void) {
+  return early;
+}
+
+void helper_go(pid_t pid, int sync) {
+  started = 1;
+  if (early) kill(pid, early); /* came between the check and started: passed on, not lost */
+  unsigned char go = SYNC_GO;
+  write_full(sync, &go, 1);
+}

@@ -1,0 +1,70 @@
+/*
+ * What the C fronts (hutch-sandbox: sandbox*.c; hutch-run-front: run-front*.c) share: the byte
+ * buffer of the wire, Node's path.posix, and the plan's records as src/runtime/nsexec.ts encodes
+ * them (front-util.c). Each front defines fall_back: hand the command line to the TypeScript path.
+ */
+#ifndef HUTCH_FRONT_H
+#define HUTCH_FRONT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* A growable byte buffer; a failed allocation ends the process (nothing has run yet then). */
+struct buf {
+  char *p;
+  size_t len, cap;
+};
+void buf_add(struct buf *b, const void *data, size_t n);
+void buf_u32(struct buf *b, uint32_t v);
+void buf_u64(struct buf *b, uint64_t v);
+/* A wire string (u32 length with the NUL, bytes, NUL); a string that is not UTF-8 falls back. */
+void buf_str(struct buf *b, const char *s);
+char *buf_cstr(struct buf *b); /* NUL-terminated copy of b's bytes */
+char *str_cat(const char *a, const char *b, const char *c);
+
+/* Exec the TypeScript path with the same words (or, with the front's NO_NODE switch, say why and exit 99). */
+_Noreturn void fall_back(const char *why);
+/* Whether the variable (the front's NO_NODE switch) is "1"; `node INSTALL/bin/hutch` with words[1..]. */
+int no_node(const char *variable);
+_Noreturn void exec_node(const char *install, char **words);
+
+int utf8_valid(const unsigned char *s);
+
+/* Node's path.posix for absolute paths (normalize keeps a trailing slash, resolve does not). */
+char *path_normalize(const char *p);
+char *path_resolve(const char *base, const char *p);
+char *path_join(const char *a, const char *b);
+
+/* mount(2) flags and the MOUNT record's ops (docs/wire.md), as plan.ts writes them. */
+enum {
+  MS_RDONLY_ = 0x1, MS_NOSUID_ = 0x2, MS_NODEV_ = 0x4, MS_NOEXEC_ = 0x8, MS_BIND_ = 0x1000,
+  MS_REC_ = 0x4000, MS_SLAVE_ = 0x80000, MS_STRICTATIME_ = 0x1000000,
+};
+enum { OP_MKDIR = 1, OP_MKFILE = 2, OP_REMOUNT_RO = 4, OP_NO_SYMLINKS = 16 };
+/* devices.ts devSteps for a spec without linux.devices: the host's devices bound, /dev's links (NULL-ended). */
+extern const char *const DEVICES[];
+extern const char *const DEV_LINKS[][2];
+
+/* paths.ts privateDir: a state folder that is missing (or cannot be looked at), or a directory of
+   our own no one else may write; mkdir -p with `mode` for each folder made. */
+int private_dir(const char *dir);
+int mkdir_p(const char *path, unsigned mode);
+
+/* One record of the plan: u16 tag, u32 length, the payload; record_strs: one or two strings (b may be NULL). */
+void plan_record(struct buf *plan, unsigned tag, const struct buf *payload);
+void record_u32(struct buf *plan, unsigned tag, uint32_t v);
+void record_strs(struct buf *plan, unsigned tag, const char *a, const char *b);
+
+
+/* Running hutch-nsexec (front-helper.c; wire.h has the sync messages): the helper started with the plan sent
+   (fd 4 `sync`, fd 5 `fail` returned; its stdin /dev/null when `null_stdin`), signals caught from then on and forwarded once GO is sent
+   (helper_early: the first signal that came before, 0 if none). */
+#include <sys/types.h>
+pid_t helper_spawn(const char *helper, const char *argv0, const struct buf *plan, int null_stdin, int *sync, int *fail);
+int helper_early(void);
+void helper_go(pid_t pid, int sync);
+int read_full(int fd, void *p, size_t n);
+int write_full(int fd, const void *p, size_t n);
+int wait_status(pid_t pid);
+
+#endif

@@ -1,0 +1,422 @@
+/*
+ * What hutch-run-front reads before it makes anything (run-front.h): containers.conf, of which it
+ * knows the subset Debian's podman ships (default_capabilities; keys hutch does not read are
+ * ignored, as src/config/containers-conf.ts ignores them); the user's one subordinate range of
+ * each kind; newuidmap and newgidmap on PATH; the container's user in the rootfs; the build's
+ * compiled seccomp filter for the capability set. Anything beyond that is the TypeScript path's.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include "run-front.h"
+
+int read_text(const char *path, struct buf *out) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) return errno == ENOENT ? -1 : -2;
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    close(fd);
+    return -2;
+  }
+  char chunk[8192];
+  ssize_t n;
+  while ((n = read(fd, chunk, sizeof chunk)) > 0) buf_add(out, chunk, (size_t)n);
+  close(fd);
+  return n < 0 ? -2 : 0;
+}
+
+/* Node reads these files as UTF-8 text: NUL bytes or bad sequences would read otherwise. */
+static char *text_of(struct buf *b) {
+  if (memchr(b->p, '\0', b->len) != NULL) fall_back("a file holds a NUL byte");
+  char *s = buf_cstr(b);
+  if (!utf8_valid((const unsigned char *)s)) fall_back("a file is not UTF-8");
+  return s;
+}
+
+/* The capabilities by number (linux.ts CAPABILITIES), names without CAP_. */
+static const char *const CAP_NAMES[] = {"CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "KILL", "SETGID",
+    "SETUID", "SETPCAP", "LINUX_IMMUTABLE", "NET_BIND_SERVICE", "NET_BROADCAST", "NET_ADMIN", "NET_RAW", "IPC_LOCK",
+    "IPC_OWNER", "SYS_MODULE", "SYS_RAWIO", "SYS_CHROOT", "SYS_PTRACE", "SYS_PACCT", "SYS_ADMIN", "SYS_BOOT", "SYS_NICE",
+    "SYS_RESOURCE", "SYS_TIME", "SYS_TTY_CONFIG", "MKNOD", "LEASE", "AUDIT_WRITE", "AUDIT_CONTROL", "SETFCAP",
+    "MAC_OVERRIDE", "MAC_ADMIN", "SYSLOG", "WAKE_ALARM", "BLOCK_SUSPEND", "AUDIT_READ", "PERFMON", "BPF",
+    "CHECKPOINT_RESTORE", NULL};
+/* linux.ts DEFAULT_CAPABILITIES (docker's set). */
+static const char *const DEFAULT_CAPS = "CHOWN DAC_OVERRIDE FSETID FOWNER MKNOD NET_RAW SETGID SETUID SETFCAP SETPCAP "
+                                        "NET_BIND_SERVICE SYS_CHROOT KILL AUDIT_WRITE";
+
+/* capabilityName: "net_admin", "NET_ADMIN" or "CAP_NET_ADMIN"; an unknown one is the TypeScript path's error. */
+static int cap_number(const char *name, size_t len) {
+  char upper[64];
+  if (len >= sizeof upper) fall_back("an unknown capability");
+  for (size_t i = 0; i < len; i++) upper[i] = (char)(name[i] >= 'a' && name[i] <= 'z' ? name[i] - 32 : name[i]);
+  upper[len] = '\0';
+  const char *bare = strncmp(upper, "CAP_", 4) == 0 ? upper + 4 : upper;
+  for (int c = 0; CAP_NAMES[c] != NULL; c++)
+    if (strcmp(CAP_NAMES[c], bare) == 0) return c;
+  fall_back("an unknown capability");
+}
+
+/* --- containers.conf: a strict subset of TOML; anything else goes to the TypeScript path --- */
+
+struct toml {
+  const char *s; /* the rest of the file */
+  char table[128];
+  char keys[64][160]; /* "table.key" seen, to refuse what TOML refuses (a key given twice) */
+  int nkeys;
+};
+
+static void skip_blank(struct toml *t, int lines) {
+  for (;;) {
+    while (*t->s == ' ' || *t->s == '\t' || (lines && (*t->s == '\n' || *t->s == '\r'))) t->s++;
+    if (*t->s != '#') return;
+    while (*t->s != '\0' && *t->s != '\n') t->s++;
+  }
+}
+
+/* A basic string without escapes; returns it (the caller frees). */
+static char *toml_string(struct toml *t) {
+  if (*t->s != '"') fall_back("containers.conf: a value it does not read");
+  const char *end = strpbrk(t->s + 1, "\"\\\n");
+  if (end == NULL || *end != '"') fall_back("containers.conf: a string with escapes or a line break");
+  for (const char *c = t->s + 1; c < end; c++)
+    if ((unsigned char)*c < 0x20 && *c != '\t') fall_back("containers.conf: a control character in a string");
+  char *v = strndup(t->s + 1, (size_t)(end - t->s - 1));
+  t->s = end + 1;
+  return v;
+}
+
+/* A value: a string, an array of strings (its items joined by '\n' in *items), true/false or digits. */
+static void toml_value(struct toml *t, struct buf *items) {
+  if (*t->s == '"') {
+    char *v = toml_string(t);
+    buf_add(items, v, strlen(v) + 1);
+    free(v);
+  } else if (*t->s == '[') {
+    t->s++;
+    for (;;) {
+      skip_blank(t, 1);
+      if (*t->s == ']') break;
+      char *v = toml_string(t);
+      buf_add(items, v, strlen(v) + 1);
+      free(v);
+      skip_blank(t, 1);
+      if (*t->s == ',') t->s++;
+      else if (*t->s != ']') fall_back("containers.conf: an array it does not read");
+    }
+    t->s++;
+  } else {
+    size_t n = strspn(t->s, "0123456789");
+    if (strncmp(t->s, "true", 4) == 0) n = 4;
+    else if (strncmp(t->s, "false", 5) == 0) n = 5;
+    if (n == 0) fall_back("containers.conf: a value it does not read");
+    t->s += n;
+  }
+  skip_blank(t, 0);
+  if (*t->s != '\n' && *t->s != '\r' && *t->s != '\0') fall_back("containers.conf: more after a value");
+}
+
+static int word_char(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.';
+}
+
+/* containers-conf.ts applyContainers: the keys hutch reads; default_capabilities alone is handled here. */
+static const char *const READ_KEYS[] = {"env", "dns_servers", "dns_searches", "dns_options", "default_ulimits",
+                                        "seccomp_profile", "volumes", "userns", NULL};
+
+static void read_conf_file(const char *path, struct run *r, int *caps_given) {
+  struct buf raw = {0};
+  int got = read_text(path, &raw);
+  if (got == -1) return;
+  if (got != 0) fall_back("containers.conf cannot be read");
+  char *text = text_of(&raw);
+  struct toml t = {.s = text};
+  for (;;) {
+    skip_blank(&t, 1);
+    if (*t.s == '\0') break;
+    if (*t.s == '[') {
+      const char *end = strchr(t.s, ']');
+      size_t n = end == NULL ? 0 : (size_t)(end - t.s - 1);
+      if (n == 0 || n >= sizeof t.table || t.s[1] == '[') fall_back("containers.conf: a table it does not read");
+      for (size_t i = 0; i < n; i++)
+        if (!word_char(t.s[1 + i])) fall_back("containers.conf: a table name it does not read");
+      snprintf(t.table, sizeof t.table, "%.*s", (int)n, t.s + 1);
+      if (strcmp(t.table, "hutch") == 0 || strncmp(t.table, "hutch.", 6) == 0) fall_back("containers.conf: a [hutch] table");
+      for (int k = 0; k < t.nkeys; k++)
+        if (strcmp(t.keys[k], t.table) == 0) fall_back("containers.conf: a table given twice");
+      if (t.nkeys == 64) fall_back("containers.conf: too many keys");
+      snprintf(t.keys[t.nkeys++], sizeof t.keys[0], "%s", t.table);
+      t.s = end + 1;
+      skip_blank(&t, 0);
+      if (*t.s != '\n' && *t.s != '\r' && *t.s != '\0') fall_back("containers.conf: more after a table");
+      continue;
+    }
+    size_t n = 0;
+    while (word_char(t.s[n]) && t.s[n] != '.') n++;
+    if (n == 0) fall_back("containers.conf: a line it does not read");
+    char key[160];
+    snprintf(key, sizeof key, "%s.%.*s", t.table, (int)n, t.s);
+    for (int k = 0; k < t.nkeys; k++)
+      if (strcmp(t.keys[k], key) == 0) fall_back("containers.conf: a key given twice");
+    if (t.nkeys == 64) fall_back("containers.conf: too many keys");
+    snprintf(t.keys[t.nkeys++], sizeof t.keys[0], "%s", key);
+    const char *name = t.s;
+    t.s += n;
+    skip_blank(&t, 0);
+    if (*t.s != '=') fall_back("containers.conf: a line it does not read");
+    t.s++;
+    skip_blank(&t, 0);
+    struct buf items = {0};
+    const char *value = t.s;
+    toml_value(&t, &items);
+    if (strcmp(t.table, "containers") != 0) continue;
+    for (const char *const *k = READ_KEYS; *k != NULL; k++)
+      if (strlen(*k) == n && strncmp(*k, name, n) == 0) fall_back("containers.conf: a key of [containers] it does not handle");
+    if (n != 20 || strncmp(name, "default_capabilities", 20) != 0) continue;
+    if (*value != '[') fall_back("containers.conf: default_capabilities is not a list");
+    r->caps = 0, *caps_given = 1;
+    for (size_t at = 0; at < items.len; at += strlen(items.p + at) + 1) r->caps |= 1ULL << cap_number(items.p + at, strlen(items.p + at));
+    free(items.p);
+  }
+  free(text);
+  free(raw.p);
+}
+
+static int exists(const char *path) {
+  struct stat st;
+  return lstat(path, &st) == 0 || errno != ENOENT;
+}
+
+/* seccomp-filters.txt (precompiled.ts writePrecompiled): `ARCH KERNEL FILE CAP,...` for each filter. */
+#if defined(__x86_64__)
+#define SCMP_ARCH "SCMP_ARCH_X86_64"
+#elif defined(__aarch64__)
+#define SCMP_ARCH "SCMP_ARCH_AARCH64"
+#else
+#define SCMP_ARCH "none"
+#endif
+
+static void find_filter(struct run *r, const char *install) {
+  char *dir = str_cat(install, "/dist/bundle", "");
+  struct buf index = {0};
+  if (read_text(str_cat(dir, "/seccomp-filters.txt", ""), &index) != 0) fall_back("no list of compiled seccomp filters (npm run build)");
+  char *text = buf_cstr(&index);
+  struct utsname u;
+  if (uname(&u) != 0) fall_back("uname failed");
+  for (char *line = strtok(text, "\n"); line != NULL; line = strtok(NULL, "\n")) {
+    char arch[64], kernel[256], file[128], caps[1024];
+    if (sscanf(line, "%63s %255s %127s %1023s", arch, kernel, file, caps) != 4) continue;
+    if (strcmp(arch, SCMP_ARCH) != 0 || strcmp(kernel, u.release) != 0 || strchr(file, '/') != NULL) continue;
+    uint64_t set = 0;
+    for (char *c = caps, *end; *c; c = *end ? end + 1 : end) {
+      end = strchrnul(c, ',');
+      set |= 1ULL << cap_number(c, (size_t)(end - c));
+    }
+    if (set != r->caps) continue;
+    if (read_text(str_cat(dir, "/", file), &r->seccomp) != 0 || r->seccomp.len == 0 || r->seccomp.len % 8 != 0)
+      fall_back("a compiled seccomp filter is missing or damaged");
+    return;
+  }
+  fall_back("no compiled seccomp filter for this capability set and kernel");
+}
+
+void read_conf(struct run *r, const char *home, const char *config_home, const char *install) {
+  if (config_home == NULL && home == NULL) fall_back("no HOME");
+  char *user = path_join(config_home != NULL ? config_home : path_join(home, ".config"), "containers");
+  const char *const dropins[] = {"/etc/containers/containers.conf.d", "/etc/containers/containers.rootless.conf.d",
+                                 str_cat(user, "/containers.conf.d", ""), str_cat(user, "/storage.conf", ""),
+                                 "/etc/containers/storage.conf", "/usr/share/containers/storage.conf", NULL};
+  for (const char *const *d = dropins; *d != NULL; d++)
+    if (exists(*d)) fall_back("a containers.conf drop-in folder or a storage.conf");
+  const char *const files[] = {"/usr/share/containers/containers.conf", "/etc/containers/containers.conf",
+                               "/etc/containers/containers.rootless.conf", str_cat(user, "/containers.conf", ""), NULL};
+  int given = 0;
+  for (const char *const *f = files; *f != NULL; f++) read_conf_file(*f, r, &given);
+  if (!given) {
+    r->caps = 0;
+    for (const char *c = DEFAULT_CAPS, *end; *c; c = *end ? end + 1 : end) {
+      end = strchrnul(c, ' ');
+      r->caps |= 1ULL << cap_number(c, (size_t)(end - c));
+    }
+  }
+  find_filter(r, install);
+}
+
+/* --- the id maps: subid.ts, idmap.ts rootMaps, newidmap.ts idMapTools --- */
+
+static int digits(const char *s, size_t n) {
+  return n > 0 && n <= 15 && strspn(s, "0123456789") >= n;
+}
+
+/* The user's one range in /etc/subuid or /etc/subgid; none, several or an odd line: the TypeScript path's. */
+static void one_range(const struct run *r, const char *file, unsigned long *start, unsigned long *count) {
+  struct buf raw = {0};
+  if (read_text(file, &raw) != 0) fall_back("no subordinate id file");
+  char *text = text_of(&raw), *save = NULL;
+  char uid[16];
+  snprintf(uid, sizeof uid, "%u", r->uid);
+  int found = 0;
+  for (char *line = strtok_r(text, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
+    char *colon = strchr(line, ':');
+    if (colon == NULL) continue;
+    size_t n = (size_t)(colon - line);
+    int mine = (n == strlen(r->user_name) && strncmp(line, r->user_name, n) == 0) || (n == strlen(uid) && strncmp(line, uid, n) == 0);
+    if (!mine) continue;
+    char *second = strchr(colon + 1, ':');
+    if (second == NULL || strchr(second + 1, ':') != NULL) fall_back("a subordinate id line it does not read");
+    size_t a = (size_t)(second - colon - 1), b = strlen(second + 1);
+    if (!digits(colon + 1, a) || !digits(second + 1, b)) fall_back("a subordinate id line it does not read");
+    if (found++) fall_back("more than one subordinate range");
+    *start = strtoul(colon + 1, NULL, 10), *count = strtoul(second + 1, NULL, 10);
+    if (*count == 0) fall_back("an empty subordinate range");
+  }
+  if (!found) fall_back("no subordinate range (getsubids, or the user alone)");
+}
+
+/* newidmap.ts onPath: the tool on PATH, as execvp finds it. */
+static const char *on_path(const char *tool, const char *cwd) {
+  const char *path = getenv("PATH");
+  char *dirs = strdup(path != NULL ? path : "/usr/local/bin:/usr/bin:/bin");
+  for (char *d = dirs, *end;; d = end + 1) {
+    end = strchrnul(d, ':');
+    int last = *end == '\0';
+    *end = '\0';
+    char *file = path_resolve(cwd, path_join(*d ? d : ".", tool));
+    struct stat st;
+    if (access(file, X_OK) == 0 && stat(file, &st) == 0 && S_ISREG(st.st_mode)) return file;
+    if (last) break;
+  }
+  fall_back("newuidmap or newgidmap is not on PATH");
+}
+
+/* newidmap.ts mapWay: with CAP_SETUID or CAP_SETGID (root of a user namespace) the maps are written otherwise. */
+static void check_not_capable(void) {
+  struct buf status = {0};
+  if (read_text("/proc/self/status", &status) != 0) fall_back("cannot read /proc/self/status");
+  char *s = buf_cstr(&status), *eff = strstr(s, "\nCapEff:");
+  if (eff == NULL) fall_back("no CapEff");
+  unsigned long long caps = strtoull(eff + 8, NULL, 16);
+  if (caps & ((1ULL << 6) | (1ULL << 7))) fall_back("CAP_SETUID or CAP_SETGID held");
+}
+
+void read_id_maps(struct run *r, const char *cwd) {
+  one_range(r, "/etc/subuid", &r->sub_uid, &r->sub_uid_count);
+  one_range(r, "/etc/subgid", &r->sub_gid, &r->sub_gid_count);
+  /* idmap.ts checkMaps: the user's own id inside its range is an overlap the TypeScript path refuses. */
+  if ((r->uid >= r->sub_uid && r->uid - r->sub_uid < r->sub_uid_count) || (r->gid >= r->sub_gid && r->gid - r->sub_gid < r->sub_gid_count))
+    fall_back("the subordinate range holds the user's own id");
+  check_not_capable();
+  r->newuidmap = on_path("newuidmap", cwd);
+  r->newgidmap = on_path("newgidmap", cwd);
+}
+
+/* --- the container's user: users.ts resolveUserIn(rootfs, '0') --- */
+
+/* ROOTFS/etc/NAME as the TypeScript path reads it (missing or unreadable: empty); a symlink on the way
+   would be followed on the host: the TypeScript path's to decide. */
+static char *etc_file(const struct run *r, const char *name) {
+  struct stat st;
+  char *etc = str_cat(r->rootfs, "/etc", ""), *path = str_cat(etc, "/", name);
+  if ((lstat(etc, &st) == 0 && S_ISLNK(st.st_mode)) || (lstat(path, &st) == 0 && S_ISLNK(st.st_mode)))
+    fall_back("the rootfs' /etc, /etc/passwd or /etc/group is a symlink");
+  struct buf raw = {0};
+  int got = read_text(path, &raw);
+  if (got == -2 && lstat(path, &st) == 0 && !S_ISDIR(st.st_mode)) fall_back("/etc/passwd or /etc/group is no plain file");
+  return got == 0 && raw.len > 0 ? text_of(&raw) : str_cat("", "", "");
+}
+
+/* The fields of a line split at ':' (users.ts parseTable), the first 8 kept; their count. */
+static int fields(char *line, char *f[8]) {
+  int n = 0;
+  for (char *c = line;;) {
+    char *end = strchrnul(c, ':');
+    if (n < 8) f[n] = c;
+    n++;
+    if (*end == '\0') return n;
+    *end = '\0';
+    c = end + 1;
+  }
+}
+
+static unsigned long number(const char *s) {
+  if (!digits(s, strlen(s))) fall_back("a passwd or group line it does not read");
+  return strtoul(s, NULL, 10);
+}
+
+/* A table's lines (users.ts parseTable: no empty line, none starting with #), split at ':'. */
+struct table {
+  char *(*f)[8];
+  int *n, count;
+};
+
+static void parse_table(char *text, struct table *t) {
+  size_t lines = 1;
+  for (const char *c = text; *c; c++) lines += *c == '\n';
+  t->f = calloc(lines, sizeof *t->f), t->n = calloc(lines, sizeof *t->n), t->count = 0;
+  if (t->f == NULL || t->n == NULL) fall_back("out of memory");
+  char *save = NULL;
+  for (char *line = strtok_r(text, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
+    if (line[0] == '#') continue;
+    t->n[t->count] = fields(line, t->f[t->count]);
+    t->count++;
+  }
+}
+
+/* The first line whose field `col` is `value` (a line without it matches nothing), or -1. */
+static int find_row(const struct table *t, int col, const char *value) {
+  for (int i = 0; i < t->count; i++)
+    if (t->n[i] > col && col < 8 && strcmp(t->f[i][col], value) == 0) return i;
+  return -1;
+}
+
+static int is_id(const char *s) {
+  return *s != '\0' && strspn(s, "0123456789") == strlen(s);
+}
+
+/* users.ts resolveUser(-u or '0', passwd, group): a name first, then a uid; a group by name, then gid. */
+void read_user(struct run *r) {
+  const char *spec = r->user_spec != NULL ? r->user_spec : "0", *colon = strchr(spec, ':');
+  if (colon != NULL && strchr(colon + 1, ':') != NULL) fall_back("-u with more than one ':'");
+  char *user = colon != NULL ? strndup(spec, (size_t)(colon - spec)) : strdup(spec);
+  const char *group_part = colon != NULL ? colon + 1 : "";
+  if (user == NULL || *user == '\0') fall_back("-u without a user");
+  struct table users, groups;
+  parse_table(etc_file(r, "passwd"), &users);
+  parse_table(etc_file(r, "group"), &groups);
+  int e = find_row(&users, 0, user);
+  if (e < 0 && is_id(user)) e = find_row(&users, 2, user);
+  if (e < 0 && !is_id(user)) fall_back("-u names a user the tree's /etc/passwd lacks");
+  char **entry = e >= 0 ? users.f[e] : NULL;
+  if (entry != NULL && (users.n[e] < 4 || entry[0][0] == '\0')) fall_back("a passwd line it does not read");
+  r->user_uid = entry != NULL ? number(entry[2]) : number(user);
+  r->user_gid = entry != NULL ? number(entry[3]) : 0;
+  r->home = entry != NULL && users.n[e] > 5 ? entry[5] : "";
+  if (*group_part != '\0') {
+    int g = find_row(&groups, 0, group_part);
+    if (g < 0 && is_id(group_part)) g = find_row(&groups, 2, group_part);
+    if (g < 0 && !is_id(group_part)) fall_back("-u names a group the tree's /etc/group lacks");
+    if (g >= 0 && groups.n[g] < 3) fall_back("a group line it does not read");
+    r->user_gid = g >= 0 ? number(groups.f[g][2]) : number(group_part);
+  }
+  r->groups = calloc((size_t)groups.count + 1, sizeof *r->groups);
+  for (int i = 0; entry != NULL && i < groups.count; i++) { /* every group listing the user by name */
+    if (groups.n[i] < 4) continue;
+    int member = 0;
+    for (char *m = groups.f[i][3], *end; !member; m = end + 1) {
+      end = strchrnul(m, ',');
+      member = (size_t)(end - m) == strlen(entry[0]) && strncmp(m, entry[0], (size_t)(end - m)) == 0;
+      if (*end == '\0') break;
+    }
+    if (!member) continue;
+    unsigned long gid = number(groups.f[i][2]);
+    if (gid != r->user_gid) r->groups[r->ngroups++] = gid;
+  }
+  /* blueprint.ts requireMapped: the user must be mapped; else the TypeScript path says so. */
+  if (r->user_uid > r->sub_uid_count || r->user_gid > r->sub_gid_count) fall_back("the container's user is not mapped");
+}

@@ -1,0 +1,135 @@
+/*
+ * hutch-run-front's plan: the spec of src/engine/spec/container-spec.ts specFromBlueprint for a
+ * --rootfs tree bound as it is, carried through src/runtime/plan.ts planFromSpec and encoded as
+ * src/runtime/nsexec.ts encodePlan does. Same order, same bytes (test/integration/run-front.test.ts).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "run-front.h"
+#include "wire.h"
+
+enum {
+  CLONE_NEWNS_ = 0x20000, CLONE_NEWCGROUP_ = 0x2000000, CLONE_NEWUTS_ = 0x4000000, CLONE_NEWIPC_ = 0x8000000,
+  CLONE_NEWUSER_ = 0x10000000, CLONE_NEWPID_ = 0x20000000, CLONE_NEWNET_ = 0x40000000,
+};
+
+/* container-spec.ts MASKED_PATHS and READONLY_PATHS. */
+static const char *const MASKED[] = {"/proc/acpi", "/proc/asound", "/proc/interrupts", "/proc/kcore", "/proc/keys",
+    "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware",
+    "/sys/devices/virtual/powercap", NULL};
+static const char *const READONLY[] = {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger", NULL};
+static const char *const DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/* plan.ts mountStep: u32 flags, u32 ops, source, target, fstype, data. */
+static void mount_rec(struct buf *plan, uint32_t flags, uint32_t ops, const char *source, const char *target,
+                      const char *fstype, const char *data) {
+  struct buf p = {0};
+  buf_u32(&p, flags), buf_u32(&p, ops);
+  buf_str(&p, source), buf_str(&p, target), buf_str(&p, fstype), buf_str(&p, data);
+  plan_record(plan, TAG_MOUNT, &p);
+  free(p.p);
+}
+
+static void id_map(struct buf *plan, uint32_t kind, const char *tool, unsigned own, unsigned long start, unsigned long count) {
+  char args[96];
+  snprintf(args, sizeof args, "0 %u 1 1 %lu %lu", own, start, count); /* idmap.ts rootMaps, mapArgs */
+  struct buf p = {0};
+  buf_u32(&p, kind);
+  buf_str(&p, tool), buf_str(&p, args);
+  plan_record(plan, TAG_ID_MAP, &p);
+  free(p.p);
+}
+
+static char *in(const struct run *r, const char *path) {
+  return str_cat(r->rootfs, path, "");
+}
+
+static void filesystem(const struct run *r, struct buf *plan) {
+  mount_rec(plan, MS_NOSUID_ | MS_NOEXEC_ | MS_NODEV_, OP_MKDIR | OP_NO_SYMLINKS, "proc", in(r, "/proc"), "proc", "");
+  mount_rec(plan, MS_NOSUID_ | MS_STRICTATIME_, OP_MKDIR, "tmpfs", in(r, "/dev"), "tmpfs", "mode=755,size=65536k");
+  for (const char *const *d = DEVICES; *d != NULL; d++) /* devices.ts devSteps: the host's, bound */
+    mount_rec(plan, MS_BIND_, OP_MKFILE, *d, in(r, *d), "", "");
+  for (int i = 0; DEV_LINKS[i][0] != NULL; i++) record_strs(plan, TAG_SYMLINK, DEV_LINKS[i][0], in(r, DEV_LINKS[i][1]));
+  /* plan.ts adaptRootless: devpts' gid=5 only when gid 5 is mapped (0, or 1..count). */
+  const char *devpts = r->sub_gid_count >= 5 ? "newinstance,ptmxmode=0666,mode=0620,gid=5" : "newinstance,ptmxmode=0666,mode=0620";
+  mount_rec(plan, MS_NOSUID_ | MS_NOEXEC_, OP_MKDIR, "devpts", in(r, "/dev/pts"), "devpts", devpts);
+  mount_rec(plan, MS_NOSUID_ | MS_NOEXEC_ | MS_NODEV_, OP_MKDIR, "shm", in(r, "/dev/shm"), "tmpfs", "mode=1777,size=65536k");
+  mount_rec(plan, MS_NOSUID_ | MS_NOEXEC_ | MS_NODEV_, OP_MKDIR, "mqueue", in(r, "/dev/mqueue"), "mqueue", "");
+  if (r->host_network) /* no network namespace of its own: the host's /sys, bound read-only */
+    mount_rec(plan, MS_BIND_ | MS_REC_ | MS_NOSUID_ | MS_NOEXEC_ | MS_NODEV_, OP_MKDIR | OP_REMOUNT_RO | OP_NO_SYMLINKS, "/sys",
+              in(r, "/sys"), "", "");
+  else mount_rec(plan, MS_RDONLY_ | MS_NOSUID_ | MS_NOEXEC_ | MS_NODEV_, OP_MKDIR | OP_NO_SYMLINKS, "sysfs", in(r, "/sys"), "sysfs", "");
+  static const char *const ETC[] = {"hosts", "hostname", "resolv.conf", NULL};
+  for (const char *const *f = ETC; *f != NULL; f++)
+    mount_rec(plan, MS_BIND_ | MS_NOSUID_ | MS_NODEV_, OP_MKFILE, str_cat(r->etc_dir, "/", *f), in(r, str_cat("/etc/", *f, "")), "", "");
+  for (int i = 0; MASKED[i] != NULL; i++) record_strs(plan, TAG_MASK, in(r, MASKED[i]), NULL);
+  for (int i = 0; READONLY[i] != NULL; i++) record_strs(plan, TAG_READONLY, in(r, READONLY[i]), NULL);
+}
+
+/* container-spec.ts environment: PATH, HOSTNAME and HOME first, then -e's (blueprint.ts lookUpEnv:
+   K=V as given, a bare K the caller's value or nothing, "=V" nothing); a name set again keeps its
+   place (a Map) with the last value. */
+static void environment(const struct run *r, const char *hostname, struct buf *plan) {
+  int n = 3;
+  const char **names = calloc((size_t)r->nenv + 3, sizeof(char *)), **values = calloc((size_t)r->nenv + 3, sizeof(char *));
+  if (names == NULL || values == NULL) fall_back("out of memory");
+  names[0] = "PATH", values[0] = DEFAULT_PATH + 5;
+  names[1] = "HOSTNAME", values[1] = hostname;
+  names[2] = "HOME", values[2] = *r->home ? r->home : "/root";
+  for (int i = 0; i < r->nenv; i++) {
+    const char *e = r->env[i], *eq = strchr(e, '=');
+    char *name, *value;
+    if (eq == e) continue;
+    if (eq == NULL) {
+      for (const char *c = e; *c; c++) /* process.env[K]: a plain name, looked up as getenv does */
+        if (!((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') || *c == '_' || (c > e && *c >= '0' && *c <= '9')))
+          fall_back("-e with a name it does not look up");
+      const char *host = getenv(e);
+      if (host == NULL) continue;
+      name = strdup(e), value = strdup(host);
+    } else {
+      name = strndup(e, (size_t)(eq - e)), value = strdup(eq + 1);
+    }
+    int at = 0;
+    while (at < n && strcmp(names[at], name) != 0) at++;
+    if (at == n) n++;
+    names[at] = name, values[at] = value;
+  }
+  for (int i = 0; i < n; i++) record_strs(plan, TAG_ENV, str_cat(names[i], "=", values[i]), NULL);
+}
+
+void build_run_plan(const struct run *r, struct buf *plan) {
+  const char *hostname = r->hostname;
+  buf_u32(plan, WIRE_MAGIC), buf_u32(plan, WIRE_VERSION);
+  record_u32(plan, TAG_PDEATHSIG, 9 /* SIGKILL */);
+  uint32_t clone = CLONE_NEWUSER_ | CLONE_NEWNS_ | CLONE_NEWPID_ | CLONE_NEWUTS_ | CLONE_NEWIPC_ | CLONE_NEWCGROUP_;
+  record_u32(plan, TAG_CLONE_FLAGS, clone | (r->host_network ? 0 : CLONE_NEWNET_));
+  id_map(plan, 0, r->newuidmap, r->uid, r->sub_uid, r->sub_uid_count);
+  id_map(plan, 1, r->newgidmap, r->gid, r->sub_gid, r->sub_gid_count);
+  record_u32(plan, TAG_PROPAGATION, MS_REC_ | MS_SLAVE_);
+  record_strs(plan, TAG_ROOTFS, r->rootfs, NULL);
+  filesystem(r, plan);
+  record_strs(plan, TAG_HOSTNAME, hostname, NULL);
+  if (!r->host_network) plan_record(plan, TAG_LOOPBACK, &(struct buf){0});
+  record_strs(plan, TAG_CWD, r->workdir != NULL ? r->workdir : "/", NULL);
+  struct buf p = {0};
+  buf_u32(&p, (uint32_t)r->user_uid), buf_u32(&p, (uint32_t)r->user_gid);
+  plan_record(plan, TAG_USER, &p);
+  p.len = 0;
+  uint32_t mapped = 0; /* container-spec.ts: the groups the gid map holds (0, or 1..count) */
+  for (int i = 0; i < r->ngroups; i++) mapped += r->groups[i] <= r->sub_gid_count;
+  buf_u32(&p, mapped);
+  for (int i = 0; i < r->ngroups; i++)
+    if (r->groups[i] <= r->sub_gid_count) buf_u32(&p, (uint32_t)r->groups[i]);
+  plan_record(plan, TAG_GROUPS, &p);
+  p.len = 0;
+  for (int i = 0; i < 3; i++) buf_u64(&p, r->caps); /* bounding, effective, permitted */
+  buf_u64(&p, 0), buf_u64(&p, 0);                      /* inheritable, ambient */
+  plan_record(plan, TAG_CAPS, &p);
+  plan_record(plan, TAG_SECCOMP, &r->seccomp);
+  for (char **a = r->args; *a != NULL; a++) record_strs(plan, TAG_ARG, *a, NULL);
+  environment(r, hostname, plan);
+  free(p.p);
+}

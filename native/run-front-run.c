@@ -1,0 +1,298 @@
+/*
+ * hutch-run-front's run (run-front.h), in the TypeScript path's order (foreground.ts runCommand):
+ * RUN/ephemeral/ID made by rename with its lock held, DATA/ephemeral/ID (or RUN/ephemeral/ID/data
+ * where the store has no user xattrs) with setup.json, the /etc files, RUN/net/ID16, the helper
+ * (the network's files written again between READY and GO, as its hook does), then every folder
+ * removed. What it cannot do as the TypeScript path does, it finds out before it makes anything:
+ * a stale run's folders to sweep (they may hold an image's marks), a store not probed yet, a host
+ * where the container would get a cgroup of its own (cgroup v2 alone).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+
+#include "run-front.h"
+#include "wire.h"
+
+/* foreground.ts makeRunDir's sweep: a folder whose lock is free belongs to a run that was killed;
+   its setup may mark an image or volumes, which only the TypeScript path releases. */
+static void check_no_stale(const char *parent) {
+  DIR *d = opendir(parent);
+  if (d == NULL) fall_back("cannot read the runtime folder");
+  for (struct dirent *e; (e = readdir(d)) != NULL;) {
+    if (e->d_name[0] == '.') continue;
+    char *lock = str_cat(parent, "/", str_cat(e->d_name, "/lock", ""));
+    int fd = open(lock, O_WRONLY | O_APPEND | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT) continue; /* being made or removed by its owner */
+    if (fd < 0) fall_back("a run's lock that cannot be opened"); /* trylock.ts throws: its words */
+    int free_lock = flock(fd, LOCK_EX | LOCK_NB) == 0;
+    close(fd);
+    if (free_lock) fall_back("a killed run's folders to sweep");
+  }
+  closedir(d);
+}
+
+/* storage.ts ephemeralDataDir: DATA/ephemeral/ID where the store takes user xattrs (fs-probe.ts's
+   cache, keyed "DEV:FSTYPE"); else RUN/ephemeral/ID/data. A store not probed yet: the TypeScript path probes. */
+static char *data_dir(const struct run *r, const char *run_dir) {
+  if (mkdir_p(r->data, 0700) != 0) fall_back("cannot make the data folder");
+  struct stat st;
+  struct statfs fs;
+  if (stat(r->data, &st) != 0 || statfs(r->data, &fs) != 0) fall_back("cannot stat the data folder");
+  char key[96];
+  snprintf(key, sizeof key, "\"%lu:%lu\":{", (unsigned long)st.st_dev, (unsigned long)fs.f_type);
+  struct buf cache = {0};
+  if (read_text(str_cat(r->data, "/.fs-probe.json", ""), &cache) != 0) fall_back("the store is not probed yet");
+  char *text = buf_cstr(&cache), *at = strstr(text, key);
+  if (at == NULL) fall_back("the store is not probed yet");
+  char *end = strchr(at, '}');
+  if (end != NULL) *end = '\0';
+  if (strstr(at, "\"userXattrs\":true") != NULL) return str_cat(r->data, "/ephemeral/", r->id);
+  if (strstr(at, "\"userXattrs\":false") != NULL) return str_cat(run_dir, "/data", "");
+  fall_back("the store's probe cannot be read");
+}
+
+/* detect.ts V1_CONTROLLERS: a v1 mount counts when its options name one (name=systemd alone does not). */
+static const char *const V1_CONTROLLERS[] = {"cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "net_cls", "blkio",
+                                             "perf_event", "net_prio", "hugetlb", "pids", "rdma", "misc", NULL};
+
+/* detect.ts detectHost: on a cgroup v2 host alone (unified: a cgroup2 mount and no v1 controller
+   mounted, cgroup2 over /sys/fs/cgroup hiding those before it) the container gets a cgroup of its own. */
+static void check_no_cgroup(void) {
+  FILE *f = fopen("/proc/self/mounts", "re");
+  if (f == NULL) fall_back("cannot read /proc/self/mounts");
+  char line[4096], target[1024], type[64], options[2048];
+  int v2 = 0, v1 = 0;
+  while (fgets(line, sizeof line, f) != NULL) {
+    if (sscanf(line, "%*s %1023s %63s %2047s", target, type, options) != 3) continue;
+    if (strcmp(type, "cgroup2") == 0) v2 = 1;
+    if (strcmp(type, "cgroup2") == 0 && strcmp(target, "/sys/fs/cgroup") == 0) v1 = 0;
+    if (strcmp(type, "cgroup") != 0) continue;
+    for (char *o = strtok(options, ","); o != NULL; o = strtok(NULL, ","))
+      for (const char *const *c = V1_CONTROLLERS; *c != NULL; c++)
+        if (strcmp(o, *c) == 0) v1++;
+  }
+  fclose(f);
+  if (v2 && v1 == 0) fall_back("a cgroup v2 host (the container's cgroup is the TypeScript path's)");
+}
+
+/* net/resolv.ts resolvConf without a network resolver: the host's non-loopback servers, search, options. */
+static char *resolv_conf(const char *host) {
+  struct buf servers = {0}, search = {0}, options = {0};
+  char *text = str_cat(host, "", ""), *save = NULL;
+  for (const char *c = text; *c; c++)
+    if ((unsigned char)*c >= 0x80) fall_back("a non-ASCII resolv.conf (JavaScript's white space)");
+  for (char *line = strtok_r(text, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
+    line[strcspn(line, "#;")] = '\0';
+    char *words[64];
+    int n = 0;
+    for (char *w = strtok(line, " \t\r\f\v"); w != NULL && n < 64; w = strtok(NULL, " \t\r\f\v")) words[n++] = w;
+    if (n == 64) fall_back("resolv.conf: a line too long");
+    if (n >= 2 && strcmp(words[0], "nameserver") == 0) {
+      if (strncmp(words[1], "127.", 4) == 0 || strcmp(words[1], "::1") == 0) continue;
+      buf_add(&servers, "nameserver ", 11), buf_add(&servers, words[1], strlen(words[1])), buf_add(&servers, "\n", 1);
+    } else if (n >= 2 && (strcmp(words[0], "search") == 0 || strcmp(words[0], "domain") == 0)) {
+      search.len = 0;
+      buf_add(&search, "search", 6);
+      for (int i = 1; i < n; i++) buf_add(&search, " ", 1), buf_add(&search, words[i], strlen(words[i]));
+      buf_add(&search, "\n", 1);
+    } else if (n >= 1 && strcmp(words[0], "options") == 0) {
+      for (int i = 1; i < n; i++) buf_add(&options, " ", 1), buf_add(&options, words[i], strlen(words[i]));
+    }
+  }
+  struct buf out = {0};
+  buf_add(&out, search.p, search.len);
+  buf_add(&out, servers.p, servers.len);
+  if (options.len > 0) buf_add(&out, "options", 7), buf_add(&out, options.p, options.len), buf_add(&out, "\n", 1);
+  if (out.len == 0) buf_add(&out, "\n", 1);
+  return buf_cstr(&out);
+}
+
+static void write_file(const char *path, const char *text, int *ok) {
+  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+  if (fd < 0 || write_full(fd, text, strlen(text)) != 0) *ok = 0;
+  if (fd >= 0) close(fd);
+}
+
+/* The host's file as Node reads it (missing: empty); one it cannot read as text is the TypeScript path's. */
+static char *host_text(const char *path) {
+  struct buf b = {0};
+  int got = read_text(path, &b);
+  if (got == -1) return str_cat("", "", "");
+  if (got != 0 || memchr(b.p, '\0', b.len) != NULL) fall_back("a host file it cannot read as text");
+  char *s = buf_cstr(&b);
+  if (!utf8_valid((unsigned char *)s)) fall_back("a host file is not UTF-8");
+  return s;
+}
+
+/* net/etc.ts networkEtcFiles for none and host, with no DNS or host flags: what the network's hook writes. */
+static void network_files(const struct run *r, const char *hostname, char **resolv, char **hosts) {
+  char *host_resolv = host_text("/etc/resolv.conf");
+  if (r->host_network) {
+    *resolv = host_resolv;
+    char *h = host_text("/etc/hosts");
+    size_t n = strlen(h);
+    while (n > 0 && strchr(" \t\n\r\f\v", h[n - 1]) != NULL) n--; /* trimEnd (ASCII white space; other is the TypeScript path's) */
+    if (n > 0 && (unsigned char)h[n - 1] >= 0x80) fall_back("/etc/hosts ends in non-ASCII (white space trimEnd would take)");
+    h[n] = '\0';
+    *hosts = str_cat(h, "\n", "");
+  } else {
+    *resolv = resolv_conf(host_resolv);
+    *hosts = str_cat("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t", hostname, "\n");
+  }
+}
+
+/* A string of setup.json: a path with nothing JSON escapes, else the TypeScript path's. */
+static const char *json_plain(const char *s) {
+  for (const unsigned char *c = (const unsigned char *)s; *c; c++)
+    if (*c < 0x20 || *c == '"' || *c == '\\' || *c == 0x7f) fall_back("a --root that JSON would escape");
+  return s;
+}
+
+/* setup.ts withMounts' save for a --rootfs run (not synced: it marks nothing): write and rename. */
+static int write_setup(const char *dir, const char *root, int host_network) {
+  const char *network = host_network ? "host" : "none";
+  struct buf json = {0};
+  const char *parts[] = {"{\"flags\":{", root != NULL ? "\"root\":\"" : "", root != NULL ? json_plain(root) : "", root != NULL ? "\"," : "",
+      "\"pull\":\"missing\",\"networkMode\":\"", network, "\",\"publish\":[],\"publishAll\":false,\"dns\":[],\"dnsSearch\":[],"
+      "\"dnsOption\":[],\"addHost\":[],\"blkioWeightDevice\":[],\"deviceReadBps\":[],\"deviceWriteBps\":[],\"deviceReadIops\":[],"
+      "\"deviceWriteIops\":[],\"mounts\":[]},\"network\":{\"kind\":\"", network, "\"}}\n", NULL};
+  for (const char *const *p = parts; *p != NULL; p++) buf_add(&json, *p, strlen(*p));
+  char *text = buf_cstr(&json);
+  char tmp[64];
+  snprintf(tmp, sizeof tmp, "/.setup.json.tmp-%d", (int)getpid());
+  char *temp = str_cat(dir, tmp, ""), *file = str_cat(dir, "/setup.json", "");
+  int ok = 1;
+  write_file(temp, text, &ok);
+  return ok && rename(temp, file) == 0 ? 0 : -1;
+}
+
+static void remove_tree(const char *dir) {
+  DIR *d = opendir(dir);
+  if (d != NULL) {
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+      if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+      char *path = str_cat(dir, "/", e->d_name);
+      if (e->d_type == DT_DIR) remove_tree(path);
+      else unlink(path);
+      free(path);
+    }
+    closedir(d);
+  }
+  rmdir(dir);
+}
+
+struct made {
+  char *run_dir, *data_dir, *net_dir;
+  int lock;
+};
+
+/* The clean-up, in the TypeScript path's order: the network's folder, the folders, the lock last. */
+static void clean_up(struct made *m) {
+  if (m->net_dir) remove_tree(m->net_dir);
+  if (m->run_dir) remove_tree(m->run_dir);
+  if (m->data_dir) remove_tree(m->data_dir);
+  if (m->lock >= 0) close(m->lock);
+}
+
+/* What the TypeScript path would have said (or done) instead: it runs again there, from scratch. */
+static _Noreturn void undo_and_fall_back(struct made *m, const char *why) {
+  clean_up(m);
+  fall_back(why);
+}
+
+/* tree-layer.ts treeLayer: the tree is bound as it is when it has every mount target hutch needs
+   (in-root.ts existsInRoot; a symlink on the way is the TypeScript path's to resolve) and the user
+   may write it; else the container runs on a writable layer over it, the union's (Node.js). */
+static void check_tree(const struct run *r) {
+  static const char *const TARGETS[] = {"/proc", "/dev", "/sys", "/etc", "/etc/hosts", "/etc/hostname", "/etc/resolv.conf", NULL};
+  for (const char *const *t = TARGETS; *t != NULL; t++) {
+    struct stat st;
+    char *path = str_cat(r->rootfs, *t, "");
+    if (lstat(path, &st) != 0) fall_back("the tree lacks a mount target (its writable layer is the union's)");
+    if (S_ISLNK(st.st_mode)) fall_back("a mount target in the tree is a symlink");
+    free(path);
+  }
+  if (access(r->rootfs, W_OK) != 0) fall_back("a tree the user may not write (its writable layer is the union's)");
+}
+
+int run_container(struct run *r, const char *helper, int print_plan) {
+  if (strcmp(r->rootfs, "/") == 0) fall_back("the host's root as --rootfs");
+  check_tree(r);
+  check_no_cgroup();
+  char *parent = str_cat(r->run, "/ephemeral", "");
+  if (mkdir_p(parent, 0700) != 0) fall_back("cannot make the runtime folder");
+  check_no_stale(parent);
+  struct made m = {.lock = -1};
+  char *run_dir = str_cat(parent, "/", r->id);
+  char *data = data_dir(r, run_dir);
+  const char *hostname = r->hostname;
+  char *resolv, *hosts, *first_resolv = resolv_conf(host_text("/etc/resolv.conf"));
+  network_files(r, hostname, &resolv, &hosts);
+  if (r->root_flag != NULL) json_plain(r->root_flag); /* its hand-over, before anything is made */
+  r->etc_dir = run_dir;
+  struct buf plan = {0}; /* made first: a string that is not UTF-8 is handed over before anything is made */
+  build_run_plan(r, &plan);
+  /* Made by rename, its lock inside, so that a sweep never takes a folder being made. */
+  char *temp = str_cat(parent, "/.new-", r->id);
+  if (mkdir(temp, 0700) != 0) fall_back("cannot make the run's folder");
+  m.lock = open(str_cat(temp, "/lock", ""), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0666);
+  if (m.lock < 0 || flock(m.lock, LOCK_EX | LOCK_NB) != 0 || rename(temp, run_dir) != 0) {
+    if (m.lock >= 0) close(m.lock);
+    remove_tree(temp);
+    fall_back("cannot lock the run's folder");
+  }
+  m.run_dir = run_dir;
+  int ok = 1; /* writeEtcFiles: the hosts file as without a network; the hook writes the network's */
+  write_file(str_cat(run_dir, "/hosts", ""), str_cat("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t", hostname, "\n"), &ok);
+  write_file(str_cat(run_dir, "/hostname", ""), str_cat(hostname, "\n", ""), &ok);
+  write_file(str_cat(run_dir, "/resolv.conf", ""), first_resolv, &ok);
+  if (!ok) undo_and_fall_back(&m, "cannot write the /etc files");
+  if (mkdir_p(data, 0700) != 0) undo_and_fall_back(&m, "cannot make the data folder");
+  m.data_dir = data;
+  if (write_setup(data, r->root_flag, r->host_network) != 0) undo_and_fall_back(&m, "cannot write setup.json");
+  char id16[17];
+  snprintf(id16, sizeof id16, "%.16s", r->id);
+  m.net_dir = str_cat(r->run, "/net/", id16);
+  if (mkdir_p(m.net_dir, 0700) != 0) undo_and_fall_back(&m, "cannot make the network's folder");
+  if (print_plan) {
+    int wrote = write_full(1, plan.p, plan.len);
+    clean_up(&m);
+    return wrote == 0 ? 0 : 125;
+  }
+  int sync, fail;
+  pid_t pid = helper_spawn(helper, helper, &plan, 1, &sync, &fail);
+  unsigned char msg[5];
+  if (read_full(sync, msg, 5) != 0 || msg[0] != SYNC_CLONED) goto failed; /* the tools wrote both maps */
+  msg[0] = SYNC_MAPPED;
+  if (write_full(sync, msg, 1) != 0 || read_full(sync, msg, 1) != 0 || msg[0] != SYNC_READY) goto failed;
+  /* network.ts hook: the files again, rewritten in place (the container has them bound), and the ports. */
+  write_file(str_cat(run_dir, "/resolv.conf", ""), resolv, &ok);
+  write_file(str_cat(run_dir, "/hosts", ""), hosts, &ok);
+  write_file(str_cat(run_dir, "/ports.json", ""), "[]\n", &ok);
+  if (!ok) goto failed;
+  if (helper_early()) { /* launch.ts runContainer: removed unstarted, 128+N */
+    kill(pid, SIGKILL);
+    wait_status(pid);
+    clean_up(&m);
+    return 128 + helper_early();
+  }
+  helper_go(pid, sync);
+  unsigned char failure[12];
+  if (read_full(fail, failure, sizeof failure) == 0) goto failed;
+  int code = wait_status(pid);
+  clean_up(&m);
+  return code;
+failed:
+  kill(pid, SIGKILL);
+  wait_status(pid);
+  undo_and_fall_back(&m, "the helper failed before the command ran");
+}

@@ -1,0 +1,195 @@
+/*
+ * hutch-run-front (run-front.h): bin/hutch execs it for `hutch [--root DIR] run ...` when it is
+ * built. The command line it handles, the host it accepts; for anything else it execs `node
+ * bin/hutch` with the same words (fall_back), before it made anything.
+ * HUTCH_RUN_PRINT_PLAN=1 writes the plan to stdout instead of running it, as the TypeScript path
+ * does; HUTCH_RUN_NO_NODE=1 makes a hand-over exit 99 with its reason (the tests' proof that a
+ * case ran in C).
+ */
+#include <errno.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "run-front.h"
+
+extern char **environ;
+static char **all_words; /* argv: hutch-run-front WORDS... (the words bin/hutch was given) */
+static char *install;    /* the package's folder: native/.. */
+
+_Noreturn void fall_back(const char *why) {
+  if (no_node("HUTCH_RUN_NO_NODE")) {
+    fprintf(stderr, "hutch-run-front: would hand over to node: %s\n", why);
+    exit(99);
+  }
+  exec_node(install, all_words);
+}
+
+/* The variables that change what the TypeScript path does for this command line, beyond those
+   read below: any other HUTCH_ one (a trace, a fault point, a test switch) is its to honour. */
+static const char *const OWN_VARIABLES[] = {"HUTCH_ROOT", "HUTCH_NSEXEC", "HUTCH_RUN_PRINT_PLAN", "HUTCH_RUN_NO_NODE",
+                                            "HUTCH_CODE_CACHE_DIR", NULL};
+
+static void check_environment(char **words) {
+  /* Node reads argv and the environment as UTF-8 (a bad sequence becomes U+FFFD): other paths, other words. */
+  for (char **w = words; *w != NULL; w++)
+    if (!utf8_valid((const unsigned char *)*w)) fall_back("a word that is not UTF-8");
+  for (char **e = environ; *e != NULL; e++) {
+    if (!utf8_valid((const unsigned char *)*e)) fall_back("a variable that is not UTF-8");
+    if (strncmp(*e, "CONTAINERS_", 11) == 0) fall_back("a CONTAINERS_ variable (containers.conf or storage.conf elsewhere)");
+    if (strncmp(*e, "HUTCH_", 6) != 0) continue;
+    size_t n = strcspn(*e, "=");
+    int own = 0;
+    for (const char *const *v = OWN_VARIABLES; *v != NULL; v++) own |= strlen(*v) == n && strncmp(*v, *e, n) == 0;
+    if (!own) fall_back("a HUTCH_ variable it does not know");
+  }
+}
+
+/* A non-empty absolute path from the environment, or NULL when unset or empty; relative: Node's. */
+static const char *absolute_env(const char *name) {
+  const char *v = getenv(name);
+  if (v == NULL || *v == '\0') return NULL;
+  if (v[0] != '/') fall_back("a relative path in the environment");
+  return v;
+}
+
+/* paths.ts hutchPaths: --root (or HUTCH_ROOT), else the XDG folders. */
+static void state_paths(struct run *r, const char *root) {
+  if (root == NULL) root = absolute_env("HUTCH_ROOT");
+  if (root != NULL) {
+    if (root[0] != '/' || !private_dir(root)) fall_back("a relative or unsafe --root");
+    r->data = path_join(root, "data"), r->run = path_join(root, "run");
+    return;
+  }
+  const char *home = absolute_env("HOME"), *data_home = absolute_env("XDG_DATA_HOME"), *xdg = absolute_env("XDG_RUNTIME_DIR");
+  if (data_home == NULL && home == NULL) fall_back("no HOME");
+  r->data = path_join(data_home != NULL ? data_home : path_join(home, ".local/share"), "hutch");
+  if (xdg != NULL) {
+    r->run = path_join(xdg, "hutch");
+    return;
+  }
+  char tmp[64];
+  snprintf(tmp, sizeof tmp, "/tmp/hutch-%u", r->uid);
+  if ((mkdir(tmp, 0700) != 0 && errno != EEXIST) || !private_dir(tmp)) fall_back("the runtime folder in /tmp is not private");
+  r->run = str_cat(tmp, "", "");
+}
+
+/* `--name VALUE` or `--name=VALUE` at words[*i]: the value (and *i past it), or NULL. */
+static const char *value_of(char **words, int n, int *i, const char *name) {
+  size_t len = strlen(name);
+  if (strncmp(words[*i], name, len) != 0) return NULL;
+  if (words[*i][len] == '=' && len == 2) fall_back("a short flag with `=`"); /* -e=V: the parser's to read */
+  if (words[*i][len] == '=') return words[(*i)++] + len + 1;
+  if (words[*i][len] != '\0') return NULL;
+  if (*i + 1 >= n) fall_back("a flag without its value");
+  if (words[*i + 1][0] == '-') fall_back("a flag's value that starts with -"); /* a flag to the parser? its call */
+  *i += 2;
+  return words[*i - 1];
+}
+
+/* [--root DIR] run [--rm] --network none|host --rootfs DIR [-e K[=V]]... [-w DIR] [--hostname NAME]
+   [-u USER[:GROUP]] [--] CMD [ARGS...], the flags in any order (--root after run too). A foreground run removes its
+   container with or without --rm (run.ts). */
+static void parse(struct run *r, char **words, int n, const char **root, const char *cwd) {
+  int i = 0;
+  while (i < n && strcmp(words[i], "run") != 0) {
+    const char *v = value_of(words, n, &i, "--root");
+    if (v == NULL || *root != NULL) fall_back("a word before run it does not know");
+    if (*v == '\0') fall_back("an empty --root");
+    *root = v;
+  }
+  if (i == n) fall_back("no run");
+  i++;
+  int rm = 0, network = 0; /* how many times given */
+  r->env = calloc((size_t)n, sizeof(char *));
+  if (r->env == NULL) fall_back("out of memory");
+  while (i < n && words[i][0] == '-' && strcmp(words[i], "--") != 0) {
+    const char *v;
+    /* Each flag once (-e aside): which of two the parser keeps is its business. */
+    if (strcmp(words[i], "--rm") == 0) {
+      if (rm++) fall_back("--rm given twice");
+      i++;
+    } else if ((v = value_of(words, n, &i, "--root")) != NULL) {
+      if (*root != NULL || *v == '\0') fall_back("--root given twice, or empty");
+      *root = v;
+    } else if ((v = value_of(words, n, &i, "--network")) != NULL) {
+      if (network++) fall_back("--network given twice");
+      if (strcmp(v, "none") != 0 && strcmp(v, "host") != 0) fall_back("a network other than none or host");
+      r->host_network = strcmp(v, "host") == 0;
+    } else if ((v = value_of(words, n, &i, "--rootfs")) != NULL) {
+      if (r->rootfs != NULL || *v == '\0') fall_back("--rootfs given twice, or empty");
+      r->rootfs = path_resolve(cwd, v), r->rootfs_flag = v;
+    } else if ((v = value_of(words, n, &i, "-e")) != NULL || (v = value_of(words, n, &i, "--env")) != NULL) {
+      r->env[r->nenv++] = v;
+    } else if ((v = value_of(words, n, &i, "-w")) != NULL || (v = value_of(words, n, &i, "--workdir")) != NULL) {
+      if (r->workdir != NULL) fall_back("--workdir given twice");
+      if (v[0] != '/') fall_back("a relative --workdir (the TypeScript path refuses it)");
+      r->workdir = v;
+    } else if ((v = value_of(words, n, &i, "-u")) != NULL || (v = value_of(words, n, &i, "--user")) != NULL) {
+      if (r->user_spec != NULL) fall_back("--user given twice");
+      r->user_spec = v;
+    } else if ((v = value_of(words, n, &i, "--hostname")) != NULL) {
+      if (r->hostname_flag != NULL) fall_back("--hostname given twice");
+      /* blueprint.ts: 1-64 characters without (JavaScript's) white space; printable ASCII here */
+      size_t len = strlen(v);
+      for (const char *c = v; *c; c++)
+        if (*c <= ' ' || *c > '~') fall_back("a --hostname that is not printable ASCII");
+      if (len == 0 || len > 64) fall_back("a --hostname of no or more than 64 characters");
+      r->hostname_flag = v;
+    } else fall_back("a flag it does not handle");
+  }
+  if (i < n && strcmp(words[i], "--") == 0) i++; /* the command's words after it, flags or not */
+  if (!network) fall_back("the default network (slirp4netns when installed)");
+  if (r->rootfs == NULL) fall_back("an image instead of --rootfs");
+  if (i == n) fall_back("no command");
+  r->args = words + i;
+}
+
+/* 64 hex digits from /dev/urandom (sys/random.ts randomHex(32)). */
+static void random_id(char id[65]) {
+  unsigned char bytes[32];
+  FILE *f = fopen("/dev/urandom", "re");
+  if (f == NULL || fread(bytes, 1, sizeof bytes, f) != sizeof bytes) fall_back("/dev/urandom cannot be read");
+  fclose(f);
+  for (int i = 0; i < 32; i++) snprintf(id + 2 * i, 3, "%02x", bytes[i]);
+}
+
+int main(int argc, char **argv) {
+  all_words = argv;
+  char exe[4096];
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (n <= 0) {
+    fputs("hutch-run-front: cannot find its own folder\n", stderr);
+    return 125;
+  }
+  exe[n] = '\0';
+  *strrchr(exe, '/') = '\0';
+  install = path_join(exe, "..");
+  check_environment(argv);
+  char cwd[4096];
+  if (getcwd(cwd, sizeof cwd) == NULL || !utf8_valid((unsigned char *)cwd)) fall_back("no working directory (or not UTF-8)");
+  struct run r = {.uid = getuid(), .gid = getgid()};
+  const char *root = NULL;
+  parse(&r, argv + 1, argc - 1, &root, cwd);
+  struct stat st; /* foreground.ts checkRootfs: the path as given (a missing `x` of `x/..` fails) */
+  if (stat(r.rootfs_flag, &st) != 0 || !S_ISDIR(st.st_mode)) fall_back("--rootfs is not a directory");
+  struct passwd *pw = getpwuid(r.uid);
+  if (pw == NULL) fall_back("the user has no name");
+  r.user_name = strdup(pw->pw_name);
+  r.root_flag = root;
+  state_paths(&r, root);
+  const char *home = absolute_env("HOME");
+  read_conf(&r, home, absolute_env("XDG_CONFIG_HOME"), install);
+  read_id_maps(&r, cwd);
+  read_user(&r);
+  random_id(r.id);
+  snprintf(r.hostname, sizeof r.hostname, "%.64s", r.hostname_flag != NULL ? r.hostname_flag : r.id); /* 12 digits of the id */
+  if (r.hostname_flag == NULL) r.hostname[12] = '\0';
+  const char *print = getenv("HUTCH_RUN_PRINT_PLAN"), *helper = getenv("HUTCH_NSEXEC");
+  return run_container(&r, helper != NULL && *helper ? helper : str_cat(exe, "/hutch-nsexec", ""),
+                       print != NULL && strcmp(print, "1") == 0);
+}

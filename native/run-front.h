@@ -1,0 +1,62 @@
+/*
+ * hutch-run-front: `hutch [--root DIR] run --rm --network none|host --rootfs DIR CMD [ARGS...]`
+ * without a Node.js start (docs/startup.md, "run --rootfs without Node.js"). It does what the
+ * TypeScript path does for that command line (src/engine/container/foreground.ts runCommand):
+ * the ephemeral folders and their lock, setup.json, the /etc files, the same helper plan byte for
+ * byte (test/integration/run-front.test.ts compares them: HUTCH_RUN_PRINT_PLAN=1 on both paths),
+ * the helper run, the clean-up. Anything else, every error included, it hands to the TypeScript
+ * path with the same words before it made anything (fall_back, front.h).
+ */
+#ifndef HUTCH_RUN_FRONT_H
+#define HUTCH_RUN_FRONT_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "front.h"
+
+/* The command line and what the host gives it (run-front.c). */
+struct run {
+  const char *rootfs;  /* resolved against the working directory, as path.resolve */
+  const char *rootfs_flag; /* as given */
+  int host_network;    /* --network host; else none */
+  char **args;         /* the command */
+  const char **env;    /* -e/--env values, in order */
+  int nenv;
+  const char *workdir; /* -w/--workdir (absolute), or NULL: / */
+  const char *hostname_flag; /* --hostname, or NULL: the id's first 12 digits */
+  const char *user_spec;     /* -u/--user USER[:GROUP], or NULL: 0 */
+  char hostname[65];
+  const char *root_flag;  /* --root as given (setup.json keeps it), or NULL */
+  const char *data, *run; /* hutchPaths(): DATA and RUN */
+  unsigned uid, gid;
+  const char *user_name;
+  char id[65];
+  /* The id maps: the user's own id to 0, one subordinate range from 1 (run-front-conf.c). */
+  unsigned long sub_uid, sub_uid_count, sub_gid, sub_gid_count;
+  const char *newuidmap, *newgidmap;
+  /* The container's user, from the rootfs' /etc/passwd and /etc/group (resolveUser -u or '0'). */
+  unsigned long user_uid, user_gid;
+  const char *home;    /* "" when the passwd entry has none */
+  unsigned long *groups;
+  int ngroups;
+  uint64_t caps;       /* the capability set: containers.conf's default_capabilities or docker's */
+  struct buf seccomp;  /* the build's compiled filter for that set */
+  const char *etc_dir; /* RUN/ephemeral/ID: hosts, hostname, resolv.conf */
+};
+
+/* containers.conf (its subset), the subordinate ids, the tools, the user, the filter (run-front-conf.c). */
+void read_conf(struct run *r, const char *home, const char *config_home, const char *install);
+void read_id_maps(struct run *r, const char *cwd);
+void read_user(struct run *r);
+
+/* The plan (run-front-plan.c), as src/runtime/nsexec.ts encodePlan writes it for the same run. */
+void build_run_plan(const struct run *r, struct buf *plan);
+
+/* The run itself (run-front-run.c): folders, files, the helper, the clean-up; the exit status. */
+int run_container(struct run *r, const char *helper, int print_plan);
+
+/* Reads a whole small file; -1 when it does not exist, -2 when it is not a plain file or cannot be read. */
+int read_text(const char *path, struct buf *out);
+
+#endif

@@ -1,0 +1,446 @@
+// `hutch run --network none|host --rootfs DIR CMD` has two paths: the C front
+// native/hutch-run-front (bin/hutch execs it for `run`) and the TypeScript one, which stays the
+// reference. Each row of a table of command lines, environments, containers.conf contents and
+// trees runs through both with HUTCH_RUN_PRINT_PLAN=1 and the plans must be the same bytes (the
+// run's random id aside). What the front does not handle it hands to the TypeScript path
+// (HUTCH_RUN_NO_NODE=1 makes it say so and exit 99 instead), which then gives its own output and
+// status. Real runs: the user inside and out, the exit status, stdin, a signal relayed, and
+// nothing left behind.
+import { execa } from 'execa';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { requires } from '../helpers/host.js';
+import { HUTCH, sandbox as scratch, type Sandbox } from '../helpers/hutch-cli.js';
+import { expectNoLeaks, leakSnapshot } from '../helpers/leaks.js';
+import { busyboxRootfs } from '../helpers/rootfs.js';
+
+const PATH = '/usr/local/bin:/usr/bin:/bin';
+let dir: Sandbox;
+let home: string;
+/** Trees: the busybox one, and variants of its /etc/passwd and /etc/group. */
+const trees: Record<string, string> = {};
+
+/** A copy of the busybox tree at DIR/NAME/rootfs, changed by `edit`. */
+async function tree(name: string, edit: (rootfs: string) => void = () => undefined): Promise<string> {
+  const rootfs = await busyboxRootfs(join(dir.dir, name));
+  edit(rootfs);
+  return rootfs;
+}
+
+beforeAll(async () => {
+  requires('userns', 'subuid', 'newuidmap', 'busybox');
+  dir = scratch();
+  home = join(dir.dir, 'home');
+  mkdirSync(home);
+  trees.plain = await tree('plain');
+  trees.groups = await tree('groups', (r) => {
+    writeFileSync(
+      join(r, 'etc/passwd'),
+      '# users\nuser:x:1000:1000::/home/user:/bin/sh\nroot:x:0:0:root:/home/r:/bin/sh\n',
+    );
+    // wheel and audio hold root; 70000 is not mapped; root's own gid is not a supplementary one.
+    writeFileSync(
+      join(r, 'etc/group'),
+      'root:x:0:root\nwheel:x:10:user,root\n#x:x:11:root\nbig:x:70000:root\naudio:x:29:root\n',
+    );
+  });
+  trees.noRoot = await tree('no-root', (r) =>
+    writeFileSync(join(r, 'etc/passwd'), 'user:x:1000:1000::/home/user:/bin/sh\n'),
+  );
+  trees.noFiles = await tree('no-files', (r) => ['passwd', 'group'].forEach((f) => unlinkSync(join(r, 'etc', f))));
+  trees.emptyHome = await tree('empty-home', (r) => writeFileSync(join(r, 'etc/passwd'), 'root:x:0:0:root::/bin/sh\n'));
+  trees.hostileLink = await tree('hostile', (r) => {
+    unlinkSync(join(r, 'etc/passwd'));
+    symlinkSync('/etc/passwd', join(r, 'etc/passwd')); // the host's: read through a link out of the root
+  });
+  trees.noHosts = await tree('no-hosts', (r) => unlinkSync(join(r, 'etc/hosts'))); // runs on the union
+  trees.procLink = await tree('proc-link', (r) => {
+    rmSync(join(r, 'proc'), { recursive: true });
+    symlinkSync('/etc', join(r, 'proc')); // proc must be mounted on a plain directory
+  });
+  trees.hostsLink = await tree('hosts-link', (r) => {
+    unlinkSync(join(r, 'etc/hosts'));
+    symlinkSync('/etc/shadow', join(r, 'etc/hosts')); // resolved in the root: missing there
+  });
+});
+afterAll(() => dir.remove());
+
+/** A containers.conf of the user's (XDG_CONFIG_HOME=DIR/conf-N), for a row's environment. */
+let confs = 0;
+function conf(text: string): Record<string, string> {
+  const config = join(dir.dir, `conf-${confs++}`);
+  mkdirSync(join(config, 'containers'), { recursive: true });
+  writeFileSync(join(config, 'containers', 'containers.conf'), text);
+  return { XDG_CONFIG_HOME: config };
+}
+
+type Via = 'c' | 'node';
+
+/** bin/hutch through sh (the C front) or `node bin/hutch` (the TypeScript path), with exactly `env`. */
+function hutchVia(via: Via, args: string[], env: Record<string, string>, extra: Record<string, string> = {}) {
+  const words = via === 'c' ? [HUTCH, ...args] : [process.execPath, HUTCH, ...args];
+  return execa(words[0]!, words.slice(1), {
+    env: { PATH, HOME: home, ...env, ...extra },
+    extendEnv: false,
+    encoding: 'buffer',
+    reject: false,
+    cwd: dir.dir,
+    stdin: 'ignore',
+  });
+}
+
+/** The plan with the run's id (and the hostname, its first 12 digits) made the same on both paths. */
+function normalized(plan: Uint8Array): string {
+  const text = Buffer.from(plan).toString('latin1');
+  const id = /ephemeral\/([0-9a-f]{64})/.exec(text)?.[1];
+  if (id === undefined) return text;
+  return text.replaceAll(id, 'I'.repeat(64)).replaceAll(id.slice(0, 12), 'H'.repeat(12));
+}
+
+interface Row {
+  name: string;
+  args: string[];
+  env?: Record<string, string>;
+  /** The environment of the HUTCH_RUN_NO_NODE=1 proof when not `env` (which may hold a HUTCH_ variable). */
+  proofEnv?: Record<string, string>;
+  /** What the front says it hands over. */
+  why?: string;
+  /** The proof alone: the TypeScript path's run of it is another test's. */
+  proofOnly?: boolean;
+}
+
+function rows(): Row[] {
+  const root = dir.root;
+  const run = (...rest: string[]): string[] => ['--root', root, 'run', ...rest];
+  const docker = 'cap_chown DAC_OVERRIDE CAP_FSETID FOWNER mknod NET_RAW SETGID SETUID SETFCAP SETPCAP';
+  return [
+    { name: '--network none', args: run('--rm', '--network', 'none', '--rootfs', trees.plain!, 'true') },
+    {
+      name: '--network host, arguments with spaces and non-ASCII',
+      args: run('--network', 'host', '--rootfs', trees.plain!, '--rm', 'sh', '-c', 'echo "$0"', 'x y é ✓'),
+    },
+    {
+      name: '--root=, --network=, --rootfs=, --, no --rm',
+      args: [`--root=${root}`, 'run', '--network=none', `--rootfs=${trees.plain}`, '--', 'id', '-u'],
+    },
+    {
+      name: '--root after run, a relative --rootfs with `..`',
+      args: ['run', '--root', root, '--network', 'none', '--rootfs', 'plain/rootfs/bin/../', 'true'],
+    },
+    {
+      name: 'HUTCH_ROOT',
+      args: ['run', '--network', 'none', '--rootfs', trees.plain!, 'true'],
+      env: { HUTCH_ROOT: root },
+    },
+    {
+      name: 'XDG_DATA_HOME and XDG_RUNTIME_DIR',
+      args: ['run', '--network', 'none', '--rootfs', trees.plain!, 'true'],
+      env: { XDG_DATA_HOME: join(dir.dir, 'xdg-data'), XDG_RUNTIME_DIR: join(dir.dir, 'xdg-run') },
+    },
+    {
+      name: '-e and --env: K=V, K from the caller, an unset K, =V, PATH, HOSTNAME and HOME set, a name set twice',
+      args: run(
+        ...['--network', 'none', '--rootfs', trees.plain!, '-e', 'A=1', '--env', 'FROM_HOST', '-e', 'UNSET_ONE'],
+        ...['-e', '=x', '--env=B=2=3', '-e', 'HOSTNAME=h', '-e', 'A=again', '-e', 'HOME=', '-e', 'É=é ✓'],
+        ...['-e', 'PATH=/bin', 'true'],
+      ),
+      env: { FROM_HOST: 'host value' },
+    },
+    {
+      name: '-w, --workdir= (as given), --hostname',
+      args: run('-w', '/tmp', '--hostname', 'box.example', '--network', 'host', '--rootfs', trees.plain!, 'true'),
+    },
+    {
+      name: '--workdir= with `..`, a hostname of 64 characters',
+      args: run(
+        '--workdir=/etc/../tmp/',
+        `--hostname=${'h'.repeat(64)}`,
+        '--network',
+        'none',
+        '--rootfs',
+        trees.plain!,
+        'true',
+      ),
+    },
+    ...['user', '1000', '--user=user:staff', 'user:0', '0:5', '4242', '4242:50', 'root:wheel'].map((u) => ({
+      name: `-u ${u} (names and ids, a uid without a line, a group by name and by id)`,
+      args: run(
+        ...(u.startsWith('--') ? [u] : ['-u', u]),
+        ...['--network', 'none', '--rootfs', u.startsWith('root') ? trees.groups! : trees.plain!, 'true'],
+      ),
+    })),
+    {
+      name: 'root with a home, supplementary groups',
+      args: run('--network', 'none', '--rootfs', trees.groups!, 'true'),
+    },
+    { name: 'no root in /etc/passwd', args: run('--network', 'none', '--rootfs', trees.noRoot!, 'true') },
+    { name: 'no /etc/passwd nor /etc/group', args: run('--network', 'none', '--rootfs', trees.noFiles!, 'true') },
+    { name: 'an empty home', args: run('--network', 'none', '--rootfs', trees.emptyHome!, 'true') },
+    {
+      name: "containers.conf: docker's set in any order and spelling, comments, keys hutch does not read",
+      args: run('--network', 'none', '--rootfs', trees.plain!, 'true'),
+      env: conf(
+        `# mine\n[containers]  # the table\ndefault_capabilities = [\n  ${docker
+          .split(' ')
+          .map((c) => `"${c}"`)
+          .join(',\n  ')},\n  "NET_BIND_SERVICE", "SYS_CHROOT", "KILL", "AUDIT_WRITE", # last\n]\n` +
+          'default_sysctls = ["net.ipv4.ping_group_range=0 0"]\ninit = false\npids_limit = 2048\n\n[engine]\nevents_logger = "file"\n[engine.runtimes]\n',
+      ),
+    },
+    {
+      name: 'containers.conf: an empty [containers]',
+      args: run('--network', 'host', '--rootfs', trees.plain!, 'true'),
+      env: conf('[containers]\n[network]\n'),
+    },
+  ];
+}
+
+describe('hutch run --rootfs: the C front and the TypeScript path make the same plan', () => {
+  it('for every row of the table', async () => {
+    for (const row of rows()) {
+      const env = { HUTCH_RUN_PRINT_PLAN: '1', ...row.env };
+      // The TypeScript path first: it probes the store (the C front hands a store not probed yet over).
+      const node = await hutchVia('node', row.args, env);
+      const c = await hutchVia('c', row.args, env, { HUTCH_RUN_NO_NODE: '1' });
+      expect({ row: row.name, status: node.exitCode, stderr: Buffer.from(node.stderr).toString() }).toEqual({
+        row: row.name,
+        status: 0,
+        stderr: '',
+      });
+      expect({ row: row.name, status: c.exitCode, stderr: Buffer.from(c.stderr).toString() }).toEqual({
+        row: row.name,
+        status: 0,
+        stderr: '',
+      });
+      expect(normalized(c.stdout), row.name).toBe(normalized(node.stdout));
+    }
+  });
+});
+
+describe('hutch run --rootfs: what the C front hands over', () => {
+  const script = 'echo "A=$A"; grep CapEff /proc/self/status; id';
+  const handed = (): Row[] => {
+    const root = dir.root;
+    const run = (...rest: string[]): string[] => ['--root', root, 'run', ...rest];
+    const none = (...rest: string[]): string[] => run('--network', 'none', '--rootfs', trees.plain!, ...rest);
+    return [
+      {
+        name: '--env-file',
+        args: run('--env-file', '/dev/null', '--network', 'none', '--rootfs', trees.plain!, 'sh', '-c', script),
+      },
+      { name: 'a relative -w', args: none('-w', 'tmp', 'true') },
+      {
+        name: '--network given twice',
+        args: run('--network', 'none', '--network', 'host', '--rootfs', trees.plain!, 'true'),
+        why: 'given twice',
+      },
+      { name: '-w given twice', args: none('-w', '/', '-w', '/tmp', 'pwd'), why: 'given twice' },
+      { name: '-u of a user the tree lacks', args: none('-u', 'nosuch', 'true'), why: 'lacks' },
+      { name: '-u of a group the tree lacks', args: none('-u', 'user:nosuch', 'true'), why: 'lacks' },
+      { name: '-u of an unmapped uid', args: none('-u', '70000', 'true'), why: 'not mapped' },
+      { name: '-u with two colons', args: none('-u', '1:2:3', 'true'), why: "more than one ':'" },
+      { name: 'a --hostname with a space', args: none('--hostname', 'a b', 'true') },
+      { name: 'a --hostname of 65 characters', args: none('--hostname', 'h'.repeat(65), 'true') },
+      { name: 'a -w that is not in the tree (the helper fails)', args: none('-w', '/no/such/dir', 'true') },
+      { name: '-e=V', args: none('-e=A=1', 'sh', '-c', script) },
+      { name: '-i', args: run('-i', '--network', 'none', '--rootfs', trees.plain!, 'sh', '-c', script) },
+      { name: 'the default network', args: run('--rootfs', trees.plain!, 'sh', '-c', script) },
+      {
+        name: 'an image',
+        args: run('--network', 'none', 'localhost/no-such-image', 'true'),
+        env: { HUTCH_FS_LINGER: '0' }, // a union daemon started ahead ends with the run
+        proofEnv: {},
+      },
+      {
+        name: 'a --rootfs that is no directory',
+        args: run('--network', 'none', '--rootfs', join(dir.dir, 'nope'), 'true'),
+      },
+      {
+        name: "a symlinked /etc/passwd (the host's)",
+        args: run('--network', 'none', '--rootfs', trees.hostileLink!, 'id'),
+      },
+      {
+        name: 'a hostile tree: /proc a symlink',
+        args: run('--network', 'none', '--rootfs', trees.procLink!, 'id'),
+        why: 'a mount target in the tree is a symlink',
+      },
+      {
+        name: "a hostile tree: /etc/hosts a symlink to the host's /etc/shadow",
+        args: run('--network', 'none', '--rootfs', trees.hostsLink!, 'id'),
+        why: 'a mount target in the tree is a symlink',
+        proofOnly: true,
+      },
+      {
+        name: 'a tree lacking /etc/hosts (the union: run-rootfs-tree.test.ts runs it)',
+        args: run('--network', 'none', '--rootfs', trees.noHosts!, 'id'),
+        why: 'the tree lacks a mount target',
+        proofOnly: true,
+      },
+      { name: 'a HUTCH_ variable', args: none('sh', '-c', script), env: { HUTCH_DEBUG: '1' } },
+      { name: 'containers.conf env', args: none('sh', '-c', script), env: conf('[containers]\nenv = ["A=2"]\n') },
+      {
+        name: 'containers.conf: a capability set the build compiled no filter for',
+        args: none('sh', '-c', script),
+        env: conf('[containers]\ndefault_capabilities = ["CHOWN", "SETUID", "SETGID"]\n'),
+      },
+      { name: 'containers.conf that is not TOML', args: none('true'), env: conf('[containers\n') },
+      { name: 'a [hutch] table', args: none('sh', '-c', script), env: conf('[hutch]\nhpc = false\n') },
+      {
+        name: 'the command missing (the helper fails: the run starts again there)',
+        args: none('no-such-command'),
+        why: 'the helper failed before the command ran',
+      },
+    ];
+  };
+
+  it('says why with HUTCH_RUN_NO_NODE=1, and gives the TypeScript path output and status otherwise', async () => {
+    for (const row of handed()) {
+      const proof = await hutchVia('c', row.args, row.proofEnv ?? row.env ?? {}, { HUTCH_RUN_NO_NODE: '1' });
+      expect({ row: row.name, status: proof.exitCode }).toEqual({ row: row.name, status: 99 });
+      expect(Buffer.from(proof.stderr).toString()).toMatch(/^hutch-run-front: would hand over to node: /);
+      if (row.why !== undefined) expect(Buffer.from(proof.stderr).toString()).toContain(row.why);
+      if (row.proofOnly) continue;
+      const [c, node] = [await hutchVia('c', row.args, row.env ?? {}), await hutchVia('node', row.args, row.env ?? {})];
+      const text = (b: Uint8Array): string =>
+        Buffer.from(b)
+          .toString()
+          .replace(/[0-9a-f]{12,64}/g, 'ID');
+      expect({ row: row.name, status: c.exitCode, out: text(c.stdout), err: text(c.stderr) }).toEqual({
+        row: row.name,
+        status: node.exitCode,
+        out: text(node.stdout),
+        err: text(node.stderr),
+      });
+    }
+  });
+
+  it("sweeps a killed run's folders through the TypeScript path", async () => {
+    const stale = join(dir.root, 'run', 'ephemeral', 'f'.repeat(64));
+    mkdirSync(stale, { recursive: true });
+    writeFileSync(join(stale, 'lock'), '');
+    const args = ['--root', dir.root, 'run', '--network', 'none', '--rootfs', trees.plain!, 'true'];
+    const proof = await hutchVia('c', args, {}, { HUTCH_RUN_NO_NODE: '1' });
+    expect(Buffer.from(proof.stderr).toString()).toContain("a killed run's folders to sweep");
+    expect((await hutchVia('c', args, {})).exitCode).toBe(0);
+    expect(existsSync(stale)).toBe(false);
+  });
+});
+
+describe('hutch run --rootfs through the C front, for real', () => {
+  let before: ReturnType<typeof leakSnapshot>;
+  beforeAll(() => {
+    before = leakSnapshot();
+  });
+  const run = (rootfs: string, cmd: string[]): string[] => [
+    '--root',
+    dir.root,
+    'run',
+    '--network',
+    'none',
+    '--rootfs',
+    rootfs,
+    ...cmd,
+  ];
+  const left = (): string[] =>
+    ['run/ephemeral', 'data/ephemeral', 'run/net'].flatMap((d) =>
+      existsSync(join(dir.root, d))
+        ? readdirSync(join(dir.root, d))
+            .filter((n) => /^[0-9a-f]{16,64}$/.test(n)) // a run's folders (not slirp4netns-help, say)
+            .map((n) => `${d}/${n}`)
+        : [],
+    );
+
+  it('runs as the TypeScript path does: the user inside and out, the /etc files, the exit status, stdin', async () => {
+    const script =
+      'id; cat /proc/self/uid_map /proc/self/gid_map; echo "$HOME $HOSTNAME" | sed "s/[0-9a-f]\\{12\\}/H/"; ' +
+      'grep CapEff /proc/self/status; sed "s/[0-9a-f]\\{12\\}/H/" /etc/hosts /etc/hostname; cat /etc/resolv.conf; cat; exit 7';
+    const asUser = ['-u', 'user', 'sh', '-c', `id; echo $HOME; ${script}`];
+    const flags = [
+      '-e',
+      'A=1',
+      '-e',
+      'FROM_HOST',
+      '-w',
+      '/tmp',
+      '--hostname',
+      'box',
+      'sh',
+      '-c',
+      `env | sort; pwd; ${script}`,
+    ];
+    for (const [rootfs, ...rest] of [
+      [trees.plain!, 'sh', '-c', script],
+      [trees.groups!, 'sh', '-c', script],
+      [trees.plain!, ...asUser],
+      [trees.plain!, ...flags],
+    ]) {
+      const env = { FROM_HOST: 'host value' };
+      const c = await hutchVia('c', run(rootfs!, rest), env, { HUTCH_RUN_NO_NODE: '1' });
+      const node = await hutchVia('node', run(rootfs!, rest), env);
+      expect(c.exitCode).toBe(7);
+      expect(Buffer.from(c.stderr).toString()).toBe('');
+      expect(Buffer.from(c.stdout).toString()).toBe(Buffer.from(node.stdout).toString());
+    }
+    expect(left()).toEqual([]);
+  });
+
+  it('relays a signal to the container and removes its folders', async () => {
+    const child = execa(
+      HUTCH,
+      run(trees.plain!, ['sh', '-c', 'trap "exit 3" TERM; echo up; while :; do sleep 0.1; done']),
+      {
+        env: { PATH, HOME: home, HUTCH_RUN_NO_NODE: '1' },
+        extendEnv: false,
+        reject: false,
+        stdin: 'ignore',
+      },
+    );
+    await new Promise<void>((resolve) =>
+      child.stdout!.on('data', (d: Buffer) => d.toString().includes('up') && resolve()),
+    );
+    child.kill('SIGTERM');
+    const result = await child;
+    expect(result.exitCode).toBe(3);
+    expect(left()).toEqual([]);
+    await expectNoLeaks(before, [join(dir.root, 'run')]);
+  });
+
+  it("setup.json and the /etc files are the TypeScript path's while the container runs", async () => {
+    const seen: Record<Via, string[]> = { c: [], node: [] };
+    for (const via of ['c', 'node'] as const) {
+      const child = execa(
+        via === 'c' ? HUTCH : process.execPath,
+        [...(via === 'c' ? [] : [HUTCH]), ...run(trees.plain!, ['sh', '-c', 'echo up; sleep 1'])],
+        {
+          env: { PATH, HOME: home },
+          extendEnv: false,
+          reject: false,
+          stdin: 'ignore',
+        },
+      );
+      await new Promise<void>((resolve) =>
+        child.stdout!.on('data', (d: Buffer) => d.toString().includes('up') && resolve()),
+      );
+      const [id] = readdirSync(join(dir.root, 'run', 'ephemeral')).filter((n) => !n.startsWith('.'));
+      const runDir = join(dir.root, 'run', 'ephemeral', id!);
+      const files = ['hosts', 'hostname', 'resolv.conf', 'ports.json', 'lock'].map(
+        (f) => `${f}: ${readFileSync(join(runDir, f), 'utf8').replaceAll(id!.slice(0, 12), 'H')}`,
+      );
+      const data = join(dir.root, 'data', 'ephemeral', id!);
+      seen[via] = [...files, `setup.json: ${readFileSync(join(data, 'setup.json'), 'utf8')}`, ...readdirSync(data)];
+      expect((await child).exitCode).toBe(0);
+    }
+    expect(seen.c).toEqual(seen.node);
+    expect(left()).toEqual([]);
+  });
+});
