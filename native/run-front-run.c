@@ -181,7 +181,9 @@ static void remove_tree(const char *dir) {
     for (struct dirent *e; (e = readdir(d)) != NULL;) {
       if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
       char *path = str_cat(dir, "/", e->d_name);
-      if (e->d_type == DT_DIR) remove_tree(path);
+      struct stat st; /* d_type is DT_UNKNOWN on some filesystems (NFS, XFS without ftype) */
+      int dir = e->d_type == DT_DIR || (e->d_type == DT_UNKNOWN && lstat(path, &st) == 0 && S_ISDIR(st.st_mode));
+      if (dir) remove_tree(path);
       else unlink(path);
       free(path);
     }
