@@ -318,8 +318,8 @@ void read_id_maps(struct run *r, const char *cwd) {
 
 /* --- the container's user: users.ts resolveUserIn(rootfs, '0') --- */
 
-/* ROOTFS/etc/NAME as the TypeScript path reads it (missing or unreadable: empty); a symlink on the way
-   would be followed on the host: the TypeScript path's to decide. */
+/* ROOTFS/etc/NAME as the TypeScript path reads it (missing: empty); a symlink on the way is handed
+   over: the TypeScript path resolves it inside the tree (in-root.ts readFileInRoot), this front does not. */
 static char *etc_file(const struct run *r, const char *name) {
   struct stat st;
   char *etc = str_cat(r->rootfs, "/etc", ""), *path = str_cat(etc, "/", name);
