@@ -1,5 +1,5 @@
 /*
- * hutch-run-front: `hutch [--root DIR] run --rm --network none|host --rootfs DIR CMD [ARGS...]`
+ * hutch-run-front: `hutch [--root DIR] run --rm [--network none|host|slirp4netns] --rootfs DIR CMD [ARGS...]`
  * without a Node.js start (docs/startup.md, "run --rootfs without Node.js"). It does what the
  * TypeScript path does for that command line (src/engine/container/foreground.ts runCommand):
  * the ephemeral folders and their lock, setup.json, the /etc files, the same helper plan byte for
