@@ -54,7 +54,8 @@ static char *cached_help(const char *net_parent, const char *binary) {
   char expect[32], *end;
   snprintf(expect, sizeof expect, "%lld", (long long)st.st_size);
   double ms = strtod(mtime, &end), node = (double)st.st_mtim.tv_sec * 1e3 + (double)st.st_mtim.tv_nsec / 1e6;
-  if (strcmp(s, binary) != 0 || strcmp(size, expect) != 0 || *end != '\0' || ms != node)
+  /* JavaScript writes such a number as digits and one point at most (no exponent below 1e21). */
+  if (strcmp(s, binary) != 0 || strcmp(size, expect) != 0 || *end != '\0' || ms != node || mtime[strspn(mtime, "0123456789.")] != '\0')
     fall_back("the cached slirp4netns --help is not its binary's (the TypeScript path asks it again)");
   return nl + 1;
 }
