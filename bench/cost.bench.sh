@@ -8,7 +8,7 @@
 #  - CPU seconds (user + system) of every process of `run --rm IMAGE true` and `run --rootfs DIR
 #    true`, counted by a subreaper (bench/cost-reap.c), daemons that detach included;
 #  - start-to-exit wall medians of the same (runc alone and `node -e 0` as floors), and of
-#    `run --network none --rootfs` through bin/hutch's C front and through Node.js; --rootfs on the
+#    `run [--network none] --rootfs` through bin/hutch's C front and through Node.js; --rootfs on the
 #    tree, which has every mount point hutch needs (bound as it is), and on a bare tree (bin/, etc/
 #    passwd: hutch puts its writable layer, a FUSE daemon, over it; podman and runc would create
 #    the mount points in it, so only hutch runs there);
@@ -41,7 +41,7 @@ chown -R "$user:$user" "$work"
 h="env ${HUTCH_FS_PAGES:+HUTCH_FS_PAGES=$HUTCH_FS_PAGES }${HUTCH_FS_IDLE_MS:+HUTCH_FS_IDLE_MS=$HUTCH_FS_IDLE_MS }"
 H="${h}HUTCH_FS_LINGER=0 node $repo/bin/hutch --root $work/state"
 HW="${h}HUTCH_FS_LINGER=600 node $repo/bin/hutch --root $work/state"
-# bin/hutch through sh, as users run it: `run --network none --rootfs` is then native/hutch-run-front's
+# bin/hutch through sh, as users run it: `run [--network none] --rootfs` is then native/hutch-run-front's
 # (C, no Node.js start; docs/startup.md), which hands anything else to Node.js (a HUTCH_ variable too).
 HC="$repo/bin/hutch --root $work/state"
 # A process that runs (a zombie waits for a slow init to reap it: it is gone).
@@ -151,7 +151,8 @@ cpuwarm() { # name command
 cpuwarm hutch-image-warm "$HW run --rm $image true"
 end_daemon
 cpurun podman-image "$P run --rm $image true"
-cpurun hutch-rootfs "$H run --rm --rootfs $rootfs true"
+cpurun hutch-rootfs "$HC run --rm --rootfs $rootfs true"
+cpurun hutch-rootfs-node "$H run --rm --rootfs $rootfs true"
 cpurun podman-rootfs "$P run --rm --rootfs $rootfs true"
 cpurun hutch-rootfs-bare "$H run --rm --rootfs $bare true"
 cpurun hutch-rootfs-none "$HC run --rm --network none --rootfs $rootfs true"
@@ -168,7 +169,8 @@ chown -R "$user:$user" "$work/bundle"
 asu "hyperfine -N -i --style basic --warmup 1 --runs $runs --export-json $work/wall.json \
   -n hutch-image '$H run --rm $image true' \
   -n podman-image '$P run --rm $image true' \
-  -n hutch-rootfs '$H run --rm --rootfs $rootfs true' \
+  -n hutch-rootfs '$HC run --rm --rootfs $rootfs true' \
+  -n hutch-rootfs-node '$H run --rm --rootfs $rootfs true' \
   -n hutch-rootfs-bare '$H run --rm --rootfs $bare true' \
   -n podman-rootfs '$P run --rm --rootfs $rootfs true' \
   -n hutch-rootfs-none '$HC run --rm --network none --rootfs $rootfs true' \
@@ -238,6 +240,7 @@ row "wall s, $count x run -d -p until all answer" "${wall[hutch-start]:--}" "${w
 row "wall s, rm -f of $count" "${wall[hutch-rm]:--}" "${wall[podman-rm]:--}"
 printf '%-50s %10s %10s %7s\n' "wall s, podman run -d + rm: hutch-runtime/runc" "${wall[podman-hutch-runtime-d-rm]:--}" "${wall[podman-runc-d-rm]:--}" "$(ratio "${wall[podman-hutch-runtime-d-rm]:--}" "${wall[podman-runc-d-rm]:--}")"
 echo "floors: runc run --rootless alone ${wall[runc]:--} s (hutch --rootfs / runc $(ratio "${wall[hutch-rootfs]:--}" "${wall[runc]:--}")x, on BARE $(ratio "${wall[hutch-rootfs-bare]:--}" "${wall[runc]:--}")x); node -e 0 ${wall[node-startup]:--} s"
+echo "--rootfs (the default network, slirp4netns): the C front ${wall[hutch-rootfs]:--} s, CPU ${cpu[hutch-rootfs]:--} s; the TypeScript path (node bin/hutch) ${wall[hutch-rootfs-node]:--} s, CPU ${cpu[hutch-rootfs-node]:--} s"
 echo "--network none --rootfs: the C front ${wall[hutch-rootfs-none]:--} s (/ runc $(ratio "${wall[hutch-rootfs-none]:--}" "${wall[runc]:--}")x), CPU ${cpu[hutch-rootfs-none]:--} s; the TypeScript path (node bin/hutch) ${wall[hutch-rootfs-none-node]:--} s, CPU ${cpu[hutch-rootfs-none-node]:--} s"
 echo "first answers (ms): hutch cold ${firsts[hutch]:-}; hutch warm ${firsts[hutch-warm]:-}; podman ${firsts[podman]:-}"
 echo "processes of one hutch container (PSS MiB, of it Pss_Anon and Pss_File): $(procs "${mem[hutch]:-}")"

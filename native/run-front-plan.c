@@ -131,5 +131,6 @@ void build_run_plan(const struct run *r, struct buf *plan) {
   plan_record(plan, TAG_SECCOMP, &r->seccomp);
   for (char **a = r->args; *a != NULL; a++) record_strs(plan, TAG_ARG, *a, NULL);
   environment(r, hostname, plan);
+  if (r->slirp) record_strs(plan, TAG_TAP, "tap0", NULL); /* net/slirp.ts SLIRP_TAP, made before slirp4netns starts */
   free(p.p);
 }

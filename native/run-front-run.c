@@ -84,9 +84,11 @@ static void check_no_cgroup(void) {
   if (v2 && v1 == 0) fall_back("a cgroup v2 host (the container's cgroup is the TypeScript path's)");
 }
 
-/* net/resolv.ts resolvConf without a network resolver: the host's non-loopback servers, search, options. */
-static char *resolv_conf(const char *host) {
+/* net/resolv.ts resolvConf: the host's non-loopback servers, search, options; the network's
+   resolver (slirp4netns' 10.0.2.3, or NULL) first when the host had a loopback server or none kept. */
+static char *resolv_conf(const char *host, const char *resolver) {
   struct buf servers = {0}, search = {0}, options = {0};
+  int loopback = 0;
   char *text = str_cat(host, "", ""), *save = NULL;
   for (const char *c = text; *c; c++)
     if ((unsigned char)*c >= 0x80) fall_back("a non-ASCII resolv.conf (JavaScript's white space)");
@@ -97,7 +99,10 @@ static char *resolv_conf(const char *host) {
     for (char *w = strtok(line, " \t\r\f\v"); w != NULL && n < 64; w = strtok(NULL, " \t\r\f\v")) words[n++] = w;
     if (n == 64) fall_back("resolv.conf: a line too long");
     if (n >= 2 && strcmp(words[0], "nameserver") == 0) {
-      if (strncmp(words[1], "127.", 4) == 0 || strcmp(words[1], "::1") == 0) continue;
+      if (strncmp(words[1], "127.", 4) == 0 || strcmp(words[1], "::1") == 0) {
+        loopback = 1;
+        continue;
+      }
       buf_add(&servers, "nameserver ", 11), buf_add(&servers, words[1], strlen(words[1])), buf_add(&servers, "\n", 1);
     } else if (n >= 2 && (strcmp(words[0], "search") == 0 || strcmp(words[0], "domain") == 0)) {
       search.len = 0;
@@ -110,6 +115,8 @@ static char *resolv_conf(const char *host) {
   }
   struct buf out = {0};
   buf_add(&out, search.p, search.len);
+  if (resolver != NULL && (servers.len == 0 || loopback))
+    buf_add(&out, "nameserver ", 11), buf_add(&out, resolver, strlen(resolver)), buf_add(&out, "\n", 1);
   buf_add(&out, servers.p, servers.len);
   if (options.len > 0) buf_add(&out, "options", 7), buf_add(&out, options.p, options.len), buf_add(&out, "\n", 1);
   if (out.len == 0) buf_add(&out, "\n", 1);
@@ -133,7 +140,8 @@ static char *host_text(const char *path) {
   return s;
 }
 
-/* net/etc.ts networkEtcFiles for none and host, with no DNS or host flags: what the network's hook writes. */
+/* net/etc.ts networkEtcFiles for none, host and slirp4netns (its resolver 10.0.2.3, the container's
+   10.0.2.100, no host.containers.internal without allow_host_loopback), with no DNS or host flags. */
 static void network_files(const struct run *r, const char *hostname, char **resolv, char **hosts) {
   char *host_resolv = host_text("/etc/resolv.conf");
   if (r->host_network) {
@@ -145,8 +153,9 @@ static void network_files(const struct run *r, const char *hostname, char **reso
     h[n] = '\0';
     *hosts = str_cat(h, "\n", "");
   } else {
-    *resolv = resolv_conf(host_resolv);
-    *hosts = str_cat("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t", hostname, "\n");
+    *resolv = resolv_conf(host_resolv, r->slirp ? "10.0.2.3" : NULL);
+    *hosts = str_cat("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n", r->slirp ? "10.0.2.100\t" : "127.0.1.1\t",
+                     str_cat(hostname, "\n", ""));
   }
 }
 
@@ -158,13 +167,15 @@ static const char *json_plain(const char *s) {
 }
 
 /* setup.ts withMounts' save for a --rootfs run (not synced: it marks nothing): write and rename. */
-static int write_setup(const char *dir, const char *root, int host_network) {
-  const char *network = host_network ? "host" : "none";
+static int write_setup(const char *dir, const struct run *r) {
+  const char *root = r->root_flag, *flag = r->network_flag; /* none, host, slirp4netns or NULL: the default */
+  const char *network = r->host_network ? "host\"" : r->slirp ? "slirp4netns\",\"portHandler\":\"rootlesskit\",\"allowHostLoopback\":false,"
+      "\"mtu\":65520,\"cidr\":\"10.0.2.0/24\",\"enableIPv6\":false" : "none\"";
   struct buf json = {0};
   const char *parts[] = {"{\"flags\":{", root != NULL ? "\"root\":\"" : "", root != NULL ? json_plain(root) : "", root != NULL ? "\"," : "",
-      "\"pull\":\"missing\",\"networkMode\":\"", network, "\",\"publish\":[],\"publishAll\":false,\"dns\":[],\"dnsSearch\":[],"
+      "\"pull\":\"missing\",", flag != NULL ? "\"networkMode\":\"" : "", flag != NULL ? flag : "", flag != NULL ? "\"," : "", "\"publish\":[],\"publishAll\":false,\"dns\":[],\"dnsSearch\":[],"
       "\"dnsOption\":[],\"addHost\":[],\"blkioWeightDevice\":[],\"deviceReadBps\":[],\"deviceWriteBps\":[],\"deviceReadIops\":[],"
-      "\"deviceWriteIops\":[],\"mounts\":[]},\"network\":{\"kind\":\"", network, "\"}}\n", NULL};
+      "\"deviceWriteIops\":[],\"mounts\":[]},\"network\":{\"kind\":\"", network, "}}\n", NULL};
   for (const char *const *p = parts; *p != NULL; p++) buf_add(&json, *p, strlen(*p));
   char *text = buf_cstr(&json);
   char tmp[64];
@@ -237,7 +248,7 @@ int run_container(struct run *r, const char *helper, int print_plan) {
   char *run_dir = str_cat(parent, "/", r->id);
   char *data = data_dir(r, run_dir);
   const char *hostname = r->hostname;
-  char *resolv, *hosts, *first_resolv = resolv_conf(host_text("/etc/resolv.conf"));
+  char *resolv, *hosts, *first_resolv = resolv_conf(host_text("/etc/resolv.conf"), NULL);
   network_files(r, hostname, &resolv, &hosts);
   if (r->root_flag != NULL) json_plain(r->root_flag); /* its hand-over, before anything is made */
   r->etc_dir = run_dir;
@@ -260,7 +271,7 @@ int run_container(struct run *r, const char *helper, int print_plan) {
   if (!ok) undo_and_fall_back(&m, "cannot write the /etc files");
   if (mkdir_p(data, 0700) != 0) undo_and_fall_back(&m, "cannot make the data folder");
   m.data_dir = data;
-  if (write_setup(data, r->root_flag, r->host_network) != 0) undo_and_fall_back(&m, "cannot write setup.json");
+  if (write_setup(data, r) != 0) undo_and_fall_back(&m, "cannot write setup.json");
   char id16[17];
   snprintf(id16, sizeof id16, "%.16s", r->id);
   m.net_dir = str_cat(r->run, "/net/", id16);
@@ -271,12 +282,17 @@ int run_container(struct run *r, const char *helper, int print_plan) {
     return wrote == 0 ? 0 : 125;
   }
   int sync, fail;
+  struct slirp slirp = {.pid = -1, .exit_fd = -1};
   pid_t pid = helper_spawn(helper, helper, &plan, 1, &sync, &fail);
   unsigned char msg[5];
   if (read_full(sync, msg, 5) != 0 || msg[0] != SYNC_CLONED) goto failed; /* the tools wrote both maps */
+  pid_t container; /* the container's process (host pid namespace), as launch.ts's helper.cloned() */
+  memcpy(&container, msg + 1, 4);
   msg[0] = SYNC_MAPPED;
   if (write_full(sync, msg, 1) != 0 || read_full(sync, msg, 1) != 0 || msg[0] != SYNC_READY) goto failed;
-  /* network.ts hook: the files again, rewritten in place (the container has them bound), and the ports. */
+  /* network.ts hook: slirp4netns on the container's tap0 (the helper made it), ready; then the
+     files again, rewritten in place (the container has them bound), and the ports. */
+  if (r->slirp && start_slirp(r, m.net_dir, container, &slirp) != 0) goto failed;
   write_file(str_cat(run_dir, "/resolv.conf", ""), resolv, &ok);
   write_file(str_cat(run_dir, "/hosts", ""), hosts, &ok);
   write_file(str_cat(run_dir, "/ports.json", ""), "[]\n", &ok);
@@ -284,6 +300,7 @@ int run_container(struct run *r, const char *helper, int print_plan) {
   if (helper_early()) { /* launch.ts runContainer: removed unstarted, 128+N */
     kill(pid, SIGKILL);
     wait_status(pid);
+    stop_slirp(&slirp);
     clean_up(&m);
     return 128 + helper_early();
   }
@@ -291,10 +308,12 @@ int run_container(struct run *r, const char *helper, int print_plan) {
   unsigned char failure[12];
   if (read_full(fail, failure, sizeof failure) == 0) goto failed;
   int code = wait_status(pid);
+  stop_slirp(&slirp);
   clean_up(&m);
   return code;
 failed:
   kill(pid, SIGKILL);
   wait_status(pid);
+  stop_slirp(&slirp);
   undo_and_fall_back(&m, "the helper failed before the command ran");
 }

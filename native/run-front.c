@@ -91,7 +91,7 @@ static const char *value_of(char **words, int n, int *i, const char *name) {
   return words[*i - 1];
 }
 
-/* [--root DIR] run [--rm] --network none|host --rootfs DIR [-e K[=V]]... [-w DIR] [--hostname NAME]
+/* [--root DIR] run [--rm] [--network none|host|slirp4netns] --rootfs DIR [-e K[=V]]... [-w DIR] [--hostname NAME]
    [-u USER[:GROUP]] [--] CMD [ARGS...], the flags in any order (--root after run too). A foreground run removes its
    container with or without --rm (run.ts). */
 static void parse(struct run *r, char **words, int n, const char **root, const char *cwd) {
@@ -118,8 +118,9 @@ static void parse(struct run *r, char **words, int n, const char **root, const c
       *root = v;
     } else if ((v = value_of(words, n, &i, "--network")) != NULL) {
       if (network++) fall_back("--network given twice");
-      if (strcmp(v, "none") != 0 && strcmp(v, "host") != 0) fall_back("a network other than none or host");
-      r->host_network = strcmp(v, "host") == 0;
+      if (strcmp(v, "none") != 0 && strcmp(v, "host") != 0 && strcmp(v, "slirp4netns") != 0)
+        fall_back("a network other than none, host or slirp4netns (without options)");
+      r->host_network = strcmp(v, "host") == 0, r->slirp = strcmp(v, "slirp4netns") == 0, r->network_flag = v;
     } else if ((v = value_of(words, n, &i, "--rootfs")) != NULL) {
       if (r->rootfs != NULL || *v == '\0') fall_back("--rootfs given twice, or empty");
       r->rootfs = path_resolve(cwd, v), r->rootfs_flag = v;
@@ -143,7 +144,7 @@ static void parse(struct run *r, char **words, int n, const char **root, const c
     } else fall_back("a flag it does not handle");
   }
   if (i < n && strcmp(words[i], "--") == 0) i++; /* the command's words after it, flags or not */
-  if (!network) fall_back("the default network (slirp4netns when installed)");
+  if (!network) r->slirp = 1; /* the default: slirp4netns when installed (check_slirp) */
   if (r->rootfs == NULL) fall_back("an image instead of --rootfs");
   if (i == n) fall_back("no command");
   r->args = words + i;
@@ -182,6 +183,7 @@ int main(int argc, char **argv) {
   r.user_name = strdup(pw->pw_name);
   r.root_flag = root;
   state_paths(&r, root);
+  if (r.slirp) check_slirp(&r);
   const char *home = absolute_env("HOME");
   read_conf(&r, home, absolute_env("XDG_CONFIG_HOME"), install);
   read_id_maps(&r, cwd);

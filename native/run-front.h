@@ -1,5 +1,5 @@
 /*
- * hutch-run-front: `hutch [--root DIR] run --rm --network none|host --rootfs DIR CMD [ARGS...]`
+ * hutch-run-front: `hutch [--root DIR] run --rm [--network none|host|slirp4netns] --rootfs DIR CMD [ARGS...]`
  * without a Node.js start (docs/startup.md, "run --rootfs without Node.js"). It does what the
  * TypeScript path does for that command line (src/engine/container/foreground.ts runCommand):
  * the ephemeral folders and their lock, setup.json, the /etc files, the same helper plan byte for
@@ -19,7 +19,11 @@
 struct run {
   const char *rootfs;  /* resolved against the working directory, as path.resolve */
   const char *rootfs_flag; /* as given */
-  int host_network;    /* --network host; else none */
+  int host_network;    /* --network host */
+  int slirp;           /* --network slirp4netns, or none given (the default: slirp4netns when installed) */
+  const char *network_flag; /* --network as given, or NULL (setup.json's networkMode) */
+  char *slirp_binary;  /* findOnPath('slirp4netns') */
+  int slirp_sandbox, slirp_seccomp; /* its --help (cached by the TypeScript path) names the flag */
   char **args;         /* the command */
   const char **env;    /* -e/--env values, in order */
   int nenv;
@@ -55,6 +59,17 @@ void build_run_plan(const struct run *r, struct buf *plan);
 
 /* The run itself (run-front-run.c): folders, files, the helper, the clean-up; the exit status. */
 int run_container(struct run *r, const char *helper, int print_plan);
+
+/* slirp4netns (run-front-net.c): on PATH with its cached --help (else handed over), started, stopped. */
+struct slirp {
+  pid_t pid;
+  int exit_fd; /* --exit-fd's other end: closed (by exit or SIGKILL), slirp4netns ends */
+  char *api;
+};
+char *find_on_path(const char *tool);
+void check_slirp(struct run *r);
+int start_slirp(struct run *r, const char *net_dir, pid_t pid, struct slirp *s);
+void stop_slirp(struct slirp *s);
 
 /* Reads a whole small file; -1 when it does not exist, -2 when it is not a plain file or cannot be read. */
 int read_text(const char *path, struct buf *out);
