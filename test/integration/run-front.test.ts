@@ -212,6 +212,20 @@ function rows(): Row[] {
 }
 
 /** A real run of the TypeScript path with slirp4netns: it caches slirp4netns' --help, which the front reads. */
+/** bin/hutch on `args`, in C (a hand-over would exit 99), once its container has printed "up" (in an object: awaiting the child itself would wait for its end). */
+async function startedInC(args: string[]) {
+  const child = execa(HUTCH, args, {
+    env: { PATH, HOME: home, HUTCH_RUN_NO_NODE: '1' },
+    extendEnv: false,
+    reject: false,
+    stdin: 'ignore',
+  });
+  await new Promise<void>((resolve) =>
+    child.stdout.on('data', (d: Buffer) => d.toString().includes('up') && resolve()),
+  );
+  return { child };
+}
+
 async function cacheSlirpHelp(): Promise<void> {
   const made = await hutchVia('node', ['--root', dir.root, 'run', '--rootfs', trees.plain!, 'true'], {});
   expect(made.exitCode).toBe(0);
@@ -425,18 +439,8 @@ describe('hutch run --rootfs through the C front, for real', () => {
   });
 
   it('relays a signal to the container and removes its folders', async () => {
-    const child = execa(
-      HUTCH,
+    const { child } = await startedInC(
       run(trees.plain!, ['sh', '-c', 'trap "exit 3" TERM; echo up; while :; do sleep 0.1; done']),
-      {
-        env: { PATH, HOME: home, HUTCH_RUN_NO_NODE: '1' },
-        extendEnv: false,
-        reject: false,
-        stdin: 'ignore',
-      },
-    );
-    await new Promise<void>((resolve) =>
-      child.stdout!.on('data', (d: Buffer) => d.toString().includes('up') && resolve()),
     );
     child.kill('SIGTERM');
     const result = await child;
@@ -534,15 +538,16 @@ describe('hutch run --rootfs through the C front, for real', () => {
 
   it('the front killed with SIGKILL leaves no slirp4netns behind', async () => {
     await cacheSlirpHelp();
-    const child = execa(HUTCH, ['--root', dir.root, 'run', '--rootfs', trees.plain!, 'sh', '-c', 'echo up; sleep 30'], {
-      env: { PATH, HOME: home, HUTCH_RUN_NO_NODE: '1' },
-      extendEnv: false,
-      reject: false,
-      stdin: 'ignore',
-    });
-    await new Promise<void>((resolve) =>
-      child.stdout!.on('data', (d: Buffer) => d.toString().includes('up') && resolve()),
-    );
+    const { child } = await startedInC([
+      '--root',
+      dir.root,
+      'run',
+      '--rootfs',
+      trees.plain!,
+      'sh',
+      '-c',
+      'echo up; sleep 30',
+    ]);
     expect(slirps().length).toBe(1);
     child.kill('SIGKILL');
     await child;
