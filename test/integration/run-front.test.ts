@@ -370,13 +370,16 @@ describe('hutch run --rootfs: what the C front hands over', () => {
 
   it("sweeps a killed run's folders through the TypeScript path", async () => {
     const stale = join(dir.root, 'run', 'ephemeral', 'f'.repeat(64));
+    const staleNet = join(dir.root, 'run', 'net', 'f'.repeat(16)); // its network's folder, swept with it
     mkdirSync(stale, { recursive: true });
+    mkdirSync(staleNet, { recursive: true });
     writeFileSync(join(stale, 'lock'), '');
     const args = ['--root', dir.root, 'run', '--network', 'none', '--rootfs', trees.plain!, 'true'];
     const proof = await hutchVia('c', args, {}, { HUTCH_RUN_NO_NODE: '1' });
     expect(Buffer.from(proof.stderr).toString()).toContain("a killed run's folders to sweep");
     expect((await hutchVia('c', args, {})).exitCode).toBe(0);
     expect(existsSync(stale)).toBe(false);
+    expect(existsSync(staleNet)).toBe(false);
   });
 });
 

@@ -108,12 +108,16 @@ describe('signals', () => {
   it('SIGKILL of hutch takes the container with it; the next run sweeps its files', async () => {
     const child = hutch(runArgs([], 'echo ready; exec sleep 1000'));
     await printed(child.stdout!, 'ready');
-    expect(readdirSync(join(t.box.root, 'run', 'ephemeral'))).toHaveLength(1);
+    const ids = readdirSync(join(t.box.root, 'run', 'ephemeral'));
+    expect(ids).toHaveLength(1);
+    const netDir = join(t.box.root, 'run', 'net', ids[0]!.slice(0, 16)); // its network's folder
+    expect(existsSync(netDir)).toBe(true);
     child.kill('SIGKILL');
     await child;
-    // No process is left (afterEach checks); the folder is, until the next run sweeps it.
+    // No process is left (afterEach checks); the folders are, until the next run sweeps them.
     expect((await hutch(runArgs([], 'true'))).exitCode).toBe(0);
     expect(readdirSync(join(t.box.root, 'run', 'ephemeral'))).toEqual([]);
+    expect(existsSync(netDir)).toBe(false);
   });
 
   it('a setup.json the host went down while writing (unsynced: it marked nothing) does not stop the sweep', async () => {

@@ -28,6 +28,7 @@ import {
   chownVolumes,
   createSetup,
   ephemeralDataDir,
+  networkDir,
   parseStorageDriver,
   prepareLaunch,
   releaseSetup,
@@ -102,6 +103,8 @@ export async function runCommand(req: RunCommandRequest, io: RunCommandIo): Prom
       releaseStale(join(dataParent, name), name);
       releaseStale(join(runParent, name, 'data'), name); // see ephemeralDataDir
       rmSync(join(dataParent, name), { recursive: true, force: true });
+      // Its network's folder (the slirp4netns socket), which a killed run leaves too.
+      rmSync(networkDir(join(runParent, name), name), { recursive: true, force: true });
     };
     const runDir = makeRunDir(runParent, id, cleanup, stale);
     const driver = parseStorageDriver(req.setup?.storageDriver);
