@@ -1,5 +1,6 @@
 /* The fronts' small pieces: the byte buffer of the wire, Node's path.posix, the plan's records (front.h). */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -191,4 +192,26 @@ _Noreturn void exec_node(const char *install, char **words) {
   execvp("node", argv);
   fprintf(stderr, "hutch: cannot start: node: %s\nhint: install Node.js 20 or newer and put it on PATH\n", strerror(errno));
   exit(125);
+}
+
+int read_text(const char *path, struct buf *out) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) return errno == ENOENT ? -1 : -2;
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    close(fd);
+    return -2;
+  }
+  char chunk[8192];
+  ssize_t n;
+  while ((n = read(fd, chunk, sizeof chunk)) > 0) buf_add(out, chunk, (size_t)n);
+  close(fd);
+  return n < 0 ? -2 : 0;
+}
+
+char *tmp_runtime_dir(void) {
+  char tmp[64];
+  snprintf(tmp, sizeof tmp, "/tmp/hutch-%u", (unsigned)getuid());
+  if ((mkdir(tmp, 0700) != 0 && errno != EEXIST) || !private_dir(tmp)) fall_back("the runtime folder in /tmp is not private");
+  return str_cat(tmp, "", "");
 }

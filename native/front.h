@@ -49,6 +49,10 @@ extern const char *const DEV_LINKS[][2];
    our own no one else may write; mkdir -p with `mode` for each folder made. */
 int private_dir(const char *dir);
 int mkdir_p(const char *path, unsigned mode);
+/* paths.ts's runtime folder without XDG_RUNTIME_DIR: /tmp/hutch-UID, made 0700, private or handed over. */
+char *tmp_runtime_dir(void);
+/* A regular file's bytes appended to `out`: 0; -1 when it is missing; -2 when it cannot be read or is no regular file. */
+int read_text(const char *path, struct buf *out);
 
 /* One record of the plan: u16 tag, u32 length, the payload; record_strs: one or two strings (b may be NULL). */
 void plan_record(struct buf *plan, unsigned tag, const struct buf *payload);

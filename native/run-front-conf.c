@@ -17,21 +17,6 @@
 
 #include "run-front.h"
 
-int read_text(const char *path, struct buf *out) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0) return errno == ENOENT ? -1 : -2;
-  struct stat st;
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    close(fd);
-    return -2;
-  }
-  char chunk[8192];
-  ssize_t n;
-  while ((n = read(fd, chunk, sizeof chunk)) > 0) buf_add(out, chunk, (size_t)n);
-  close(fd);
-  return n < 0 ? -2 : 0;
-}
-
 /* Node reads these files as UTF-8 text: NUL bytes or bad sequences would read otherwise. */
 static char *text_of(struct buf *b) {
   if (memchr(b->p, '\0', b->len) != NULL) fall_back("a file holds a NUL byte");

@@ -72,10 +72,7 @@ static void state_paths(struct run *r, const char *root) {
     r->run = path_join(xdg, "hutch");
     return;
   }
-  char tmp[64];
-  snprintf(tmp, sizeof tmp, "/tmp/hutch-%u", r->uid);
-  if ((mkdir(tmp, 0700) != 0 && errno != EEXIST) || !private_dir(tmp)) fall_back("the runtime folder in /tmp is not private");
-  r->run = str_cat(tmp, "", "");
+  r->run = tmp_runtime_dir();
 }
 
 /* `--name VALUE` or `--name=VALUE` at words[*i]: the value (and *i past it), or NULL. */

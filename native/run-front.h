@@ -71,7 +71,4 @@ void check_slirp(struct run *r);
 int start_slirp(struct run *r, const char *net_dir, pid_t pid, struct slirp *s);
 void stop_slirp(struct slirp *s);
 
-/* Reads a whole small file; -1 when it does not exist, -2 when it is not a plain file or cannot be read. */
-int read_text(const char *path, struct buf *out);
-
 #endif

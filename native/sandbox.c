@@ -189,24 +189,17 @@ static char *sandbox_root(const struct env *host) {
     if (xdg[0] != '/') fall_back("XDG_RUNTIME_DIR is relative");
     run = path_join(xdg, "hutch");
   } else {
-    char tmp[64];
-    snprintf(tmp, sizeof tmp, "/tmp/hutch-%u", (unsigned)getuid());
-    if ((mkdir(tmp, 0700) != 0 && errno != EEXIST) || !private_dir(tmp)) fall_back("the runtime folder in /tmp is not private");
-    run = str_cat(tmp, "", "");
+    run = tmp_runtime_dir();
   }
   char *dir = path_join(run, "sandbox-root");
   if (mkdir_p(dir, 0700) != 0) fall_back("cannot make the sandbox root's folder");
   return dir;
 }
 
-static void read_file(const char *path, struct buf *out) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) fall_back("no compiled seccomp filter for this machine (npm run build makes it)");
-  char chunk[8192];
-  ssize_t n;
-  while ((n = read(fd, chunk, sizeof chunk)) > 0) buf_add(out, chunk, (size_t)n);
-  close(fd);
-  if (n < 0 || out->len == 0 || out->len % 8 != 0 || out->len > 4096 * 8) fall_back("the compiled seccomp filter is damaged");
+static void read_filter(const char *path, struct buf *out) {
+  int got = read_text(path, out);
+  if (got == -1) fall_back("no compiled seccomp filter for this machine (npm run build makes it)");
+  if (got != 0 || out->len == 0 || out->len % 8 != 0 || out->len > 4096 * 8) fall_back("the compiled seccomp filter is damaged");
 }
 
 #if defined(__x86_64__)
@@ -240,7 +233,7 @@ int main(int argc, char **argv) {
   char cwd[4096];
   if (getcwd(cwd, sizeof cwd) == NULL) fall_back("no working directory");
   struct buf seccomp = {0}, plan = {0};
-  read_file(str_cat(install, "/dist/bundle/sandbox-seccomp-" ARCH, ".bpf"), &seccomp);
+  read_filter(str_cat(install, "/dist/bundle/sandbox-seccomp-" ARCH, ".bpf"), &seccomp);
   struct plan_input in = {.o = &o, .uid = getuid(), .gid = getgid(), .cwd = cwd, .seccomp = &seccomp};
   env_from_host(&in.host);
   read_data(&o);
