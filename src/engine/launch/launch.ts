@@ -4,7 +4,7 @@ import { BugError, CommandError, HelperError, UserNsError } from '../../errors.j
 import { idMapWhat, spawnHelper, WIRE, type HelperProcess } from '../../runtime/nsexec.js';
 import { planFromSpec, type HelperPlan, type PlanOptions } from '../../runtime/plan.js';
 import type { IdMapTool } from '../../userns/newidmap.js';
-import { namespaceOf, type Spec } from '../../runtime/spec.js';
+import { namespaceOf, type IdMapping, type Spec } from '../../runtime/spec.js';
 import { CHOWN_FAMILY, seccompProgram } from '../../security/seccomp/index.js';
 import { parseMapText } from '../../userns/idmap.js';
 import { idMapTools, mapToolFailed, writeIdMaps, type MapWriter } from '../../userns/newidmap.js';
@@ -77,11 +77,18 @@ export interface ContainerResult {
   exitCode: number;
 }
 
-/** The helper plan a launch sends (createContainer's), and the id map tools it names. */
+/** The helper plan a launch sends (createContainer's), the id map tools it names and the maps they write. */
 export function launchPlan(
   spec: Spec,
   options: LaunchOptions = {},
-): { plan: HelperPlan; tools: IdMapTool[]; ownUserns: boolean; owner: MapWriter } {
+): {
+  plan: HelperPlan;
+  tools: IdMapTool[];
+  ownUserns: boolean;
+  owner: MapWriter;
+  uidMaps: IdMapping[];
+  gidMaps: IdMapping[];
+} {
   // Without a user namespace of its own, the container lives in ours: its gids are our map's.
   const userns = namespaceOf(spec, 'user');
   const ownUserns = userns !== undefined && userns.path === undefined; // a path joins one (exec)
@@ -115,7 +122,7 @@ export function launchPlan(
       onItsOwn: options.onItsOwn && tools.length === 2,
     },
   );
-  return { plan, tools, ownUserns, owner };
+  return { plan, tools, ownUserns, owner, uidMaps, gidMaps };
 }
 
 /**
@@ -124,9 +131,7 @@ export function launchPlan(
  * namespace does), mount, run the hooks. The process is exec'd by `start()`.
  */
 export async function createContainer(spec: Spec, options: LaunchOptions = {}): Promise<CreatedContainer> {
-  const { plan, tools, ownUserns, owner } = launchPlan(spec, options);
-  const uidMaps = spec.linux?.uidMappings ?? [],
-    gidMaps = spec.linux?.gidMappings ?? [];
+  const { plan, tools, ownUserns, owner, uidMaps, gidMaps } = launchPlan(spec, options);
   const helper = await spawnHelper(
     plan,
     plan.terminal ? ['ignore', 'ignore', 'ignore'] : (options.stdio ?? ['inherit', 'inherit', 'inherit']),
