@@ -5,7 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "front.h"
@@ -214,4 +216,11 @@ char *tmp_runtime_dir(void) {
   snprintf(tmp, sizeof tmp, "/tmp/hutch-%u", (unsigned)getuid());
   if ((mkdir(tmp, 0700) != 0 && errno != EEXIST) || !private_dir(tmp)) fall_back("the runtime folder in /tmp is not private");
   return str_cat(tmp, "", "");
+}
+
+void close_from(int first) {
+  if (syscall(SYS_close_range, (unsigned)first, ~0u, 0) == 0) return;
+  struct rlimit limit;
+  int last = getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < 1 << 20 ? (int)limit.rlim_cur : 1 << 20;
+  for (int fd = first; fd < last; fd++) close(fd);
 }

@@ -53,6 +53,8 @@ int mkdir_p(const char *path, unsigned mode);
 char *tmp_runtime_dir(void);
 /* A regular file's bytes appended to `out`: 0; -1 when it is missing; -2 when it cannot be read or is no regular file. */
 int read_text(const char *path, struct buf *out);
+/* Closes every fd from `first` up (close_range, or one by one to the fd limit on a kernel before 5.9). */
+void close_from(int first);
 
 /* One record of the plan: u16 tag, u32 length, the payload; record_strs: one or two strings (b may be NULL). */
 void plan_record(struct buf *plan, unsigned tag, const struct buf *payload);

@@ -104,6 +104,9 @@ int start_slirp(struct run *r, const char *net_dir, pid_t pid, struct slirp *s) 
     if (null < 0 || high_exit < 0 || high_ready < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0 ||
         dup2(high_exit, 3) < 0 || dup2(high_ready, 4) < 0)
       _exit(127);
+    /* Node marks what it inherited close-on-exec, so on the TypeScript path slirp4netns gets fds 0-4
+       alone: the caller's other fds (a shell's, a batch system's) must not reach it here either. */
+    close_from(5);
     execve(r->slirp_binary, argv, environ);
     _exit(127);
   }
