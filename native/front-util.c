@@ -224,3 +224,17 @@ void close_from(int first) {
   int last = getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < 1 << 20 ? (int)limit.rlim_cur : 1 << 20;
   for (int fd = first; fd < last; fd++) close(fd);
 }
+
+char *find_on_path(const char *tool, const char *cwd) {
+  const char *path = getenv("PATH");
+  char *dirs = str_cat(path != NULL ? path : "/usr/local/bin:/usr/bin:/bin", "", "");
+  for (char *d = dirs, *end;; d = end + 1) {
+    end = strchrnul(d, ':');
+    int last = *end == '\0';
+    *end = '\0';
+    char *file = path_resolve(cwd, path_join(*d ? d : ".", tool));
+    struct stat st;
+    if (access(file, X_OK) == 0 && stat(file, &st) == 0 && S_ISREG(st.st_mode)) return file;
+    if (last) return NULL;
+  }
+}

@@ -53,6 +53,9 @@ int mkdir_p(const char *path, unsigned mode);
 char *tmp_runtime_dir(void);
 /* A regular file's bytes appended to `out`: 0; -1 when it is missing; -2 when it cannot be read or is no regular file. */
 int read_text(const char *path, struct buf *out);
+/* src/sys/on-path.ts findOnPath: `tool`'s absolute path, the first PATH entry (default
+   /usr/local/bin:/usr/bin:/bin; an empty one is `cwd`) where it is an executable regular file; NULL if none. */
+char *find_on_path(const char *tool, const char *cwd);
 /* Closes every fd from `first` up (close_range, or one by one to the fd limit on a kernel before 5.9). */
 void close_from(int first);
 

@@ -266,18 +266,9 @@ static void one_range(const struct run *r, const char *file, unsigned long *star
 
 /* newidmap.ts onPath: the tool on PATH, as execvp finds it. */
 static const char *on_path(const char *tool, const char *cwd) {
-  const char *path = getenv("PATH");
-  char *dirs = strdup(path != NULL ? path : "/usr/local/bin:/usr/bin:/bin");
-  for (char *d = dirs, *end;; d = end + 1) {
-    end = strchrnul(d, ':');
-    int last = *end == '\0';
-    *end = '\0';
-    char *file = path_resolve(cwd, path_join(*d ? d : ".", tool));
-    struct stat st;
-    if (access(file, X_OK) == 0 && stat(file, &st) == 0 && S_ISREG(st.st_mode)) return file;
-    if (last) break;
-  }
-  fall_back("newuidmap or newgidmap is not on PATH");
+  char *file = find_on_path(tool, cwd);
+  if (file == NULL) fall_back("newuidmap or newgidmap is not on PATH");
+  return file;
 }
 
 /* newidmap.ts mapWay: with CAP_SETUID or CAP_SETGID (root of a user namespace) the maps are written otherwise. */

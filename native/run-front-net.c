@@ -21,22 +21,6 @@
 
 extern char **environ;
 
-/* net/process.ts findOnPath: the first PATH entry (default /usr/bin:/bin) where the tool is executable.
-   A relative or empty entry names a path relative to the working directory: the TypeScript path's. */
-char *find_on_path(const char *tool) {
-  const char *path = getenv("PATH");
-  char *dirs = str_cat(path != NULL ? path : "/usr/bin:/bin", "", ""), *save = NULL;
-  if (*dirs == '\0' || dirs[strlen(dirs) - 1] == ':' || strstr(dirs, "::") != NULL || *dirs == ':')
-    fall_back("an empty PATH entry");
-  for (char *d = strtok_r(dirs, ":", &save); d != NULL; d = strtok_r(NULL, ":", &save)) {
-    if (d[0] != '/') fall_back("a relative PATH entry");
-    char *file = path_join(d, tool);
-    if (access(file, X_OK) == 0) return file;
-    free(file);
-  }
-  return NULL;
-}
-
 /* net/slirp.ts cachedHelp: "BINARY SIZE MTIMEMS" then the --help text. The key's mtimeMs is a
    JavaScript number; read back with strtod it is the same double as Node's sec * 1e3 + nsec / 1e6. */
 static char *cached_help(const char *net_parent, const char *binary) {
@@ -60,8 +44,8 @@ static char *cached_help(const char *net_parent, const char *binary) {
   return nl + 1;
 }
 
-void check_slirp(struct run *r) {
-  r->slirp_binary = find_on_path("slirp4netns");
+void check_slirp(struct run *r, const char *cwd) {
+  r->slirp_binary = find_on_path("slirp4netns", cwd);
   if (r->slirp_binary == NULL) fall_back("slirp4netns is not installed (the default is then none, with a notice)");
   if (access("/dev/net/tun", R_OK | W_OK) != 0) fall_back("/dev/net/tun is not usable");
   char *net_parent = path_join(r->run, "net");

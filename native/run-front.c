@@ -180,7 +180,7 @@ int main(int argc, char **argv) {
   r.user_name = strdup(pw->pw_name);
   r.root_flag = root;
   state_paths(&r, root);
-  if (r.slirp) check_slirp(&r);
+  if (r.slirp) check_slirp(&r, cwd);
   const char *home = absolute_env("HOME");
   read_conf(&r, home, absolute_env("XDG_CONFIG_HOME"), install);
   read_id_maps(&r, cwd);

@@ -66,8 +66,7 @@ struct slirp {
   int exit_fd; /* --exit-fd's other end: closed (by exit or SIGKILL), slirp4netns ends */
   char *api;
 };
-char *find_on_path(const char *tool);
-void check_slirp(struct run *r);
+void check_slirp(struct run *r, const char *cwd);
 int start_slirp(struct run *r, const char *net_dir, pid_t pid, struct slirp *s);
 void stop_slirp(struct slirp *s);
 

@@ -13,7 +13,8 @@ import { spawnForwarder, startForwarder, nsenterArgs } from './forwarder.js';
 import { defaultSlirp, type NetworkMode, type SlirpMode } from './options.js';
 import { startPasta, pastaAddresses, type PastaProcess } from './pasta.js';
 import { releasePorts, type PortMapping, type ReservedPort } from './ports.js';
-import { findOnPath, stopProcess } from './process.js';
+import { findOnPath } from '../src/sys/on-path.js';
+import { stopProcess } from './process.js';
 import { addHostForwards, slirpAddresses, startSlirp, SLIRP_TAP, type SlirpProcess } from './slirp.js';
 
 export { SLIRP_TAP } from './slirp.js';

@@ -5,7 +5,8 @@ import { NetworkError } from '../src/errors.js';
 import type { Cleanup } from '../src/sys/cleanup.js';
 import { childProcess } from '../src/sys/on-use.js';
 import type { PastaMode } from './options.js';
-import { findOnPath, supervise } from './process.js';
+import { findOnPath } from '../src/sys/on-path.js';
+import { supervise } from './process.js';
 
 /** A running pasta: what a detached monitor records to stop it later. */
 export interface PastaProcess {

@@ -1,8 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 import type { LightChild } from '../src/sys/spawn-light.js';
 import type { Cleanup } from '../src/sys/cleanup.js';
-import { accessSync, constants, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 
 /** A helper hutch started: through child_process or posix_spawn (src/sys/spawn-light.ts). */
 export type HelperChild = ChildProcess | LightChild;
@@ -34,19 +33,6 @@ export function stopProcess(pid: number, marker: string): boolean {
   } catch {
     return false;
   }
-}
-
-/** The full path of `tool` on $PATH, or undefined when it is not installed. */
-export function findOnPath(tool: string): string | undefined {
-  for (const dir of (process.env.PATH ?? '/usr/bin:/bin').split(':')) {
-    try {
-      accessSync(join(dir, tool), constants.X_OK);
-      return join(dir, tool);
-    } catch {
-      // not in this directory
-    }
-  }
-  return undefined;
 }
 
 /** A helper process hutch started: its exit, and the tail of its stderr for error messages. */

@@ -7,7 +7,8 @@ import type { Cleanup } from '../src/sys/cleanup.js';
 import { spawnLight, type LightChild } from '../src/sys/spawn-light.js';
 import { addressInCidr, type SlirpMode } from './options.js';
 import type { PortMapping } from './ports.js';
-import { findOnPath, supervise } from './process.js';
+import { findOnPath } from '../src/sys/on-path.js';
+import { supervise } from './process.js';
 
 /** A running slirp4netns: what a detached monitor records to stop it later. */
 export interface SlirpProcess {

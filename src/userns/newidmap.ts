@@ -1,6 +1,7 @@
-import { accessSync, constants, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { basename, resolve } from 'node:path';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { basename } from 'node:path';
 import { BugError, UserNsError } from '../errors.js';
+import { findOnPath } from '../sys/on-path.js';
 import type { IdMapping } from './idmap.js';
 import { mapArgs, mapText, needsHelper } from './idmap.js';
 
@@ -87,17 +88,9 @@ export function mapToolFailed(tool: IdMapTool, stderr: string): UserNsError {
   });
 }
 
-/** `tool`'s absolute path on PATH, as execvp would find it. */
 function onPath(tool: 'newuidmap' | 'newgidmap'): string {
-  for (const dir of (process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin').split(':')) {
-    const path = resolve(dir || '.', tool);
-    try {
-      accessSync(path, constants.X_OK);
-      if (statSync(path).isFile()) return path;
-    } catch {
-      // not here
-    }
-  }
+  const found = findOnPath(tool);
+  if (found !== undefined) return found;
   throw new UserNsError('NEWUIDMAP_MISSING', `cannot map ids: ${tool} is not installed`, {
     hint: 'install the uidmap package (`apt install uidmap` or `dnf install shadow-utils`), or run with no /etc/subuid range',
   });

@@ -121,6 +121,14 @@ interface Row {
   proofOnly?: boolean;
 }
 
+/** A folder holding directories named slirp4netns, newuidmap and newgidmap (executable, not files). */
+function toolDirs(): string {
+  const d = join(dir.dir, 'tool-dirs');
+  for (const tool of ['slirp4netns', 'newuidmap', 'newgidmap'])
+    mkdirSync(join(d, tool), { recursive: true, mode: 0o755 });
+  return d;
+}
+
 function rows(): Row[] {
   const root = dir.root;
   const run = (...rest: string[]): string[] => ['--root', root, 'run', ...rest];
@@ -203,6 +211,13 @@ function rows(): Row[] {
           .join(',\n  ')},\n  "NET_BIND_SERVICE", "SYS_CHROOT", "KILL", "AUDIT_WRITE", # last\n]\n` +
           'default_sysctls = ["net.ipv4.ping_group_range=0 0"]\ninit = false\npids_limit = 2048\n\n[engine]\nevents_logger = "file"\n[engine.runtimes]\n',
       ),
+    },
+    {
+      // src/sys/on-path.ts and its C twin: an empty entry is the working directory, a relative one
+      // is under it, and a directory named like the tool is passed over (slirp4netns, newuidmap).
+      name: 'PATH with an empty and a relative entry, and directories named slirp4netns and newuidmap first',
+      args: run('--rm', '--rootfs', trees.plain!, 'true'),
+      env: { PATH: `:fakebin:${toolDirs()}:${PATH}` },
     },
     {
       name: 'containers.conf: an empty [containers]',

@@ -8,7 +8,7 @@ import { rootMaps } from '../../userns/idmap.js';
 import { lookupSubid, rangeSize, type SubidLookup, type SubidRange } from '../../userns/subid.js';
 import { createContainer } from '../launch/index.js';
 import { readTextIfPresent } from '../../sys/text.js';
-import { findOnPath } from '../../../net/process.js';
+import { findOnPath } from '../../sys/on-path.js';
 
 /** One thing a rootless user needs from the host, and the fix when it is missing. */
 export interface HostCheck {
