@@ -285,9 +285,10 @@ int run_container(struct run *r, const char *helper, int print_plan) {
   struct slirp slirp = {.pid = -1, .exit_fd = -1};
   pid_t pid = helper_spawn(helper, helper, &plan, 1, &sync, &fail);
   unsigned char msg[5];
-  if (read_full(sync, msg, 5) != 0 || msg[0] != SYNC_CLONED) goto failed; /* the tools wrote both maps */
+  if (read_full(sync, msg, 5) != 0 || msg[0] != SYNC_CLONED) goto failed; /* the tools wrote their maps */
   pid_t container; /* the container's process (host pid namespace), as launch.ts's helper.cloned() */
   memcpy(&container, msg + 1, 4);
+  if (write_own_maps(r, container) != 0) goto failed; /* launch.ts writeIdMaps: the user alone's */
   msg[0] = SYNC_MAPPED;
   if (write_full(sync, msg, 1) != 0 || read_full(sync, msg, 1) != 0 || msg[0] != SYNC_READY) goto failed;
   /* network.ts hook: slirp4netns on the container's tap0 (the helper made it), ready; then the
