@@ -4,7 +4,8 @@
  * ignored, as src/config/containers-conf.ts ignores them); the user's subordinate ranges of each
  * kind (merged; none: the user alone, its maps written here after the clone); newuidmap and
  * newgidmap on PATH; the container's user in the rootfs; the build's compiled seccomp filter for
- * the capability set. Anything beyond that is the TypeScript path's.
+ * the capability set; the store's filesystem (fs-probe.ts: its cache, or probed and cached as the
+ * TypeScript path does). Anything beyond that is the TypeScript path's.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -14,7 +15,10 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/utsname.h>
+#include <sys/xattr.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "run-front.h"
@@ -504,3 +508,122 @@ void read_user(struct run *r) {
   if (r->user_uid > r->subuid.total || r->user_gid > r->subgid.total) fall_back("the container's user is not mapped");
 }
 
+/* --- the store's filesystem: fs-probe.ts storeFs(DATA, DATA), cached in DATA/.fs-probe.json --- */
+
+/* fs-probe.ts NAMES: statfs' f_type as the cache names it (else 0x and its hex). */
+static const struct {
+  unsigned long magic;
+  const char *name;
+} FS_NAMES[] = {{0x6969, "nfs"}, {0x858458f6, "ramfs"}, {0x01021994, "tmpfs"}, {0xef53, "ext4"}, {0x58465342, "xfs"},
+                {0x9123683e, "btrfs"}, {0x65735546, "fuse"}, {0x0bd00bd0, "lustre"}, {0x794c7630, "overlay"},
+                {0xff534d42, "cifs"}, {0xfe534d42, "smb2"}, {0x47504653, "gpfs"}, {0x19830326, "beegfs"},
+                {0x2011bab0, "exfat"}, {0x4d44, "vfat"}, {0, NULL}};
+
+/* The cache as JSON.stringify writes it, {"DEV:TYPE":{"type":"NAME","userXattrs":B,"hardLinks":B,"symlinks":B},...},
+   each key once (JSON.parse would keep the last): 1, with *found `key`'s userXattrs (or -1 when absent).
+   Anything else (which JSON.parse may still read) is the TypeScript path's: 0. */
+static int cache_entries(const char *text, const char *key, int *found) {
+  static const char *const FIELDS[] = {",\"userXattrs\":", ",\"hardLinks\":", ",\"symlinks\":"};
+  const char *c = text, *keys[256];
+  size_t lens[256];
+  int n = 0;
+  *found = -1;
+  if (*c++ != '{') return 0;
+  if (*c == '}') return c[1] == '\0';
+  for (;;) {
+    if (*c++ != '"') return 0;
+    const char *k = c;
+    c += strspn(c, "0123456789");
+    if (c == k || *c++ != ':' || strspn(c, "0123456789") == 0) return 0;
+    c += strspn(c, "0123456789");
+    size_t len = (size_t)(c - k);
+    if (strncmp(c, "\":{\"type\":\"", 11) != 0) return 0;
+    c += 11;
+    size_t type = strspn(c, "abcdefghijklmnopqrstuvwxyz0123456789");
+    if (type == 0 || c[type] != '"') return 0;
+    c += type + 1;
+    int value[3];
+    for (int i = 0; i < 3; i++) {
+      if (strncmp(c, FIELDS[i], strlen(FIELDS[i])) != 0) return 0;
+      c += strlen(FIELDS[i]);
+      if (strncmp(c, "true", 4) == 0) value[i] = 1, c += 4;
+      else if (strncmp(c, "false", 5) == 0) value[i] = 0, c += 5;
+      else return 0;
+    }
+    if (*c++ != '}' || n == 256) return 0;
+    for (int i = 0; i < n; i++)
+      if (lens[i] == len && memcmp(keys[i], k, len) == 0) return 0;
+    keys[n] = k, lens[n++] = len;
+    if (len == strlen(key) && memcmp(k, key, len) == 0) *found = value[0];
+    if (*c == '}') return c[1] == '\0';
+    if (*c++ != ',') return 0;
+  }
+}
+
+/* fs-probe.ts probe: what a scratch folder under DATA takes (a user xattr, a hard link, a symlink),
+   as its JSON ("type":... without the braces); the folder removed. One it cannot make or write in
+   is the TypeScript path's (its error). */
+static char *probe_store(const char *data, int *user_xattrs) {
+  struct statfs fs;
+  if (statfs(data, &fs) != 0) fall_back("cannot statfs the data folder");
+  char *scratch = path_join(data, ".probe-XXXXXX"); /* mkdtempSync: 0700 */
+  if (mkdtemp(scratch) == NULL) fall_back("cannot make the store's probe folder");
+  char *f = path_join(scratch, "f"), *l = path_join(scratch, "l"), *s = path_join(scratch, "s");
+  int fd = open(f, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+  if (fd >= 0) close(fd);
+  int xattrs = fd >= 0 && lsetxattr(f, "user.hutch.probe", "1", 1, 0) == 0;
+  int links = fd >= 0 && link(f, l) == 0, symlinks = fd >= 0 && symlink("f", s) == 0;
+  unlink(s), unlink(l), unlink(f), rmdir(scratch);
+  if (fd < 0) fall_back("cannot write in the store's probe folder");
+  char type[32];
+  const char *name = NULL;
+  for (int i = 0; FS_NAMES[i].name != NULL && name == NULL; i++)
+    if (FS_NAMES[i].magic == (unsigned long)fs.f_type) name = FS_NAMES[i].name;
+  if (name == NULL) snprintf(type, sizeof type, "0x%lx", (unsigned long)fs.f_type), name = type;
+  char json[160];
+  snprintf(json, sizeof json, "\"type\":\"%s\",\"userXattrs\":%s,\"hardLinks\":%s,\"symlinks\":%s", name,
+           xattrs ? "true" : "false", links ? "true" : "false", symlinks ? "true" : "false");
+  *user_xattrs = xattrs;
+  return str_cat(json, "", "");
+}
+
+/* atomic-write.ts atomicWriteFile (durable): a temporary file beside it, fsync, rename over, fsync
+   the folder. A cache that cannot be written only costs the next run another probe (storeFs). */
+static void write_cache(const char *data, const char *file, const char *text) {
+  struct timespec now;
+  clock_gettime(CLOCK_REALTIME, &now);
+  char name[96];
+  snprintf(name, sizeof name, ".fs-probe.json.tmp-%d-%lx", (int)getpid(), (unsigned long)now.tv_nsec);
+  char *temp = path_join(data, name);
+  int fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  int ok = fd >= 0 && write_full(fd, text, strlen(text)) == 0 && fsync(fd) == 0;
+  if (fd >= 0) close(fd);
+  if (!ok || rename(temp, file) != 0) {
+    unlink(temp);
+    return;
+  }
+  int dir = open(data, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir >= 0) fsync(dir), close(dir);
+}
+
+int store_user_xattrs(const char *data) {
+  struct stat st;
+  struct statfs fs;
+  if (stat(data, &st) != 0 || statfs(data, &fs) != 0) fall_back("cannot stat the data folder");
+  char key[64];
+  snprintf(key, sizeof key, "%lu:%lu", (unsigned long)st.st_dev, (unsigned long)fs.f_type);
+  char *file = path_join(data, ".fs-probe.json");
+  struct buf raw = {0};
+  int got = read_text(file, &raw), found = -1;
+  if (got == -2) fall_back("the store's probe cache cannot be read");
+  char *text = got == 0 ? buf_cstr(&raw) : str_cat("{}", "", ""); /* missing: readCache's {} */
+  if ((got == 0 && raw.len > 0 && memchr(raw.p, '\0', raw.len) != NULL) || !cache_entries(text, key, &found))
+    fall_back("a store probe cache it does not read");
+  if (found >= 0) return found;
+  /* storeFs: probed, then the cache written again with this key last ({...cache, [key]: found}). */
+  int user_xattrs;
+  char *entry = probe_store(data, &user_xattrs);
+  text[strlen(text) - 1] = '\0'; /* the closing brace */
+  write_cache(data, file, str_cat(text, strlen(text) > 1 ? ",\"" : "\"", str_cat(key, "\":{", str_cat(entry, "}}", ""))));
+  return user_xattrs;
+}

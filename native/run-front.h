@@ -65,6 +65,8 @@ void read_id_maps(struct run *r, const char *cwd);
 /* newidmap.ts writeIdMaps: the maps of the user alone (no range), written on the cloned container
    `pid` (setgroups denied before its gid_map); 0, or -1 when one cannot be written. */
 int write_own_maps(const struct run *r, pid_t pid);
+/* fs-probe.ts storeFs(DATA, DATA).userXattrs: from DATA/.fs-probe.json, or probed and cached there. */
+int store_user_xattrs(const char *data);
 void read_user(struct run *r);
 
 /* The plan (run-front-plan.c), as src/runtime/nsexec.ts encodePlan writes it for the same run. */
