@@ -13,6 +13,7 @@ import {
   readdirSync,
   readFileSync,
   rmSync,
+  statSync,
   symlinkSync,
   unlinkSync,
   writeFileSync,
@@ -237,7 +238,7 @@ describe('hutch run --rootfs: the C front and the TypeScript path make the same 
     await cacheSlirpHelp();
     for (const row of rows()) {
       const env = { HUTCH_RUN_PRINT_PLAN: '1', ...row.env };
-      // The TypeScript path first: it probes the store (the C front hands a store not probed yet over).
+      // The TypeScript path first (the store probed in C is another test's).
       const node = await hutchVia('node', row.args, env);
       const c = await hutchVia('c', row.args, env, { HUTCH_RUN_NO_NODE: '1' });
       expect({ row: row.name, status: node.exitCode, stderr: Buffer.from(node.stderr).toString() }).toEqual({
@@ -380,6 +381,80 @@ describe('hutch run --rootfs: what the C front hands over', () => {
     expect((await hutchVia('c', args, {})).exitCode).toBe(0);
     expect(existsSync(stale)).toBe(false);
     expect(existsSync(staleNet)).toBe(false);
+  });
+});
+
+describe('hutch run --rootfs: a store not probed yet, probed in C', () => {
+  const args = (root: string): string[] => [
+    '--root',
+    root,
+    'run',
+    '--network',
+    'none',
+    '--rootfs',
+    trees.plain!,
+    'true',
+  ];
+  const cache = (root: string): string => join(root, 'data', '.fs-probe.json');
+  /** DATA's dot files: the cache alone (no probe folder, no temporary file left). */
+  const dotFiles = (root: string): string[] => readdirSync(join(root, 'data')).filter((n) => n.startsWith('.'));
+  /** The cache the TypeScript path writes for a fresh store on the same filesystem (`seed`: a cache there before). */
+  async function byNode(name: string, seed?: string): Promise<string> {
+    const root = join(dir.dir, name);
+    if (seed !== undefined) {
+      mkdirSync(join(root, 'data'), { recursive: true });
+      writeFileSync(cache(root), seed);
+    }
+    expect((await hutchVia('node', args(root), {})).exitCode).toBe(0);
+    return readFileSync(cache(root), 'utf8');
+  }
+
+  it('leaves the cache the TypeScript path leaves, which the TypeScript path then reads', async () => {
+    const root = join(dir.dir, 'probe-c');
+    const c = await hutchVia('c', args(root), {}, { HUTCH_RUN_NO_NODE: '1' });
+    expect({ status: c.exitCode, err: Buffer.from(c.stderr).toString() }).toEqual({ status: 0, err: '' });
+    const written = readFileSync(cache(root), 'utf8');
+    expect(written).toBe(await byNode('probe-node'));
+    expect(statSync(cache(root)).mode & 0o777).toBe(statSync(cache(join(dir.dir, 'probe-node'))).mode & 0o777);
+    expect(dotFiles(root)).toEqual(['.fs-probe.json']);
+    // Read, not probed again: a write would rename a new file over it (another inode).
+    const ino = statSync(cache(root)).ino;
+    expect((await hutchVia('node', args(root), {})).exitCode).toBe(0);
+    expect((await hutchVia('c', args(root), {}, { HUTCH_RUN_NO_NODE: '1' })).exitCode).toBe(0);
+    expect(statSync(cache(root)).ino).toBe(ino);
+    expect(readFileSync(cache(root), 'utf8')).toBe(written);
+  });
+
+  it("adds this filesystem's entry last to a cache of others, as the TypeScript path adds it", async () => {
+    const seed = '{"1:2":{"type":"nfs","userXattrs":false,"hardLinks":true,"symlinks":true}}';
+    const root = join(dir.dir, 'probe-c-seeded');
+    mkdirSync(join(root, 'data'), { recursive: true });
+    writeFileSync(cache(root), seed);
+    expect((await hutchVia('c', args(root), {}, { HUTCH_RUN_NO_NODE: '1' })).exitCode).toBe(0);
+    const expected = await byNode('probe-node-seeded', seed);
+    expect(expected.startsWith(seed.slice(0, -1) + ',"')).toBe(true);
+    expect(readFileSync(cache(root), 'utf8')).toBe(expected);
+  });
+
+  it('concurrent first runs leave one whole cache', async () => {
+    const root = join(dir.dir, 'probe-concurrent');
+    const runs = await Promise.all(
+      Array.from({ length: 6 }, () => hutchVia('c', args(root), {}, { HUTCH_RUN_NO_NODE: '1' })),
+    );
+    expect(runs.map((r) => [r.exitCode, Buffer.from(r.stderr).toString()])).toEqual(runs.map(() => [0, '']));
+    expect(readFileSync(cache(root), 'utf8')).toBe(await byNode('probe-concurrent-node'));
+    expect(dotFiles(root)).toEqual(['.fs-probe.json']);
+  });
+
+  it('hands a cache it does not read (not as JSON.stringify writes it) over', async () => {
+    const root = join(dir.dir, 'probe-odd');
+    mkdirSync(join(root, 'data'), { recursive: true });
+    writeFileSync(cache(root), '{ }\n');
+    const proof = await hutchVia('c', args(root), {}, { HUTCH_RUN_NO_NODE: '1' });
+    expect(proof.exitCode).toBe(99);
+    expect(Buffer.from(proof.stderr).toString()).toContain('a store probe cache it does not read');
+    expect((await hutchVia('c', args(root), {})).exitCode).toBe(0); // the TypeScript path probes and writes it
+    expect(readFileSync(cache(root), 'utf8')).toBe(await byNode('probe-odd-node'));
   });
 });
 
