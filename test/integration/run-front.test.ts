@@ -384,6 +384,114 @@ describe('hutch run --rootfs: what the C front hands over', () => {
   });
 });
 
+describe('hutch run --rootfs: /etc/subuid and /etc/subgid read as subid.ts reads them', () => {
+  // Files no test user has, bound over the host's in a user and mount namespace of the test's own,
+  // where it is root (getpwuid: "root") with no capability left (securebits noroot: newidmap.ts
+  // mapWay takes the tools' way, as outside); the plans alone: newuidmap runs in no such namespace.
+  interface Files {
+    subuid: string;
+    subgid: string;
+    nsswitch?: string;
+  }
+  let n = 0;
+  async function inNamespace(via: Via, files: Files, args: string[]) {
+    const at = join(dir.dir, `subids-${n++}`);
+    mkdirSync(at);
+    const binds = Object.entries(files).map(([name, text]) => {
+      writeFileSync(join(at, name), text);
+      return `mount --bind ${join(at, name)} /etc/${name.replace('nsswitch', 'nsswitch.conf')}`;
+    });
+    const hutch = via === 'c' ? HUTCH : `${process.execPath} ${HUTCH}`;
+    // The same length of --root on both paths: the plan holds it in strings with their length.
+    const run = `${hutch} --root ${join(at, 'root')} run --network none --rootfs ${trees.plain} ${args.join(' ')}`;
+    const drop =
+      'setpriv --securebits +noroot,+noroot_locked,+no_setuid_fixup,+no_setuid_fixup_locked --bounding-set -all --inh-caps -all';
+    return execa(
+      'unshare',
+      ['--map-root-user', '--mount', 'sh', '-c', `${binds.join(' && ')} && exec ${drop} ${run}`],
+      {
+        env: { PATH, HOME: home, HUTCH_RUN_PRINT_PLAN: '1', ...(via === 'c' ? { HUTCH_RUN_NO_NODE: '1' } : {}) },
+        extendEnv: false,
+        encoding: 'buffer',
+        reject: false,
+        cwd: dir.dir,
+        stdin: 'ignore',
+      },
+    );
+  }
+  const plan = (b: Uint8Array): string => normalized(b).replace(/subids-\d+/g, 'subids-N');
+  /** The id map tools' arguments in a plan. */
+  const maps = (b: Uint8Array): string[] =>
+    Buffer.from(b)
+      .toString('latin1')
+      .match(/0 0 1[ 0-9]*/g) ?? [];
+
+  beforeAll(() => requires('userns', 'newuidmap'));
+
+  it('in C, the same plan: several ranges merged and laid out, lines skipped as parseSubid skips them', async () => {
+    const rows: [string, Files, string[], string[]][] = [
+      [
+        'disjoint ranges, one inside another, a count of 0, a comment, a line of four fields, white space, the uid',
+        {
+          subuid:
+            'root:100000:10\n# root:1:1\nroot:300000:0\nroot:1:2:3\n\t 0:200000:20 \r\nroot:100005:3\nother:5:5\n',
+          subgid: 'root:500000:7\nroot:500007:3\n',
+        },
+        ['-u', '30:10', 'true'],
+        ['0 0 1 1 100000 10 11 200000 20', '0 0 1 1 500000 10'],
+      ],
+      [
+        'no subuid range (the user alone for uids, and its warning), a subgid range',
+        { subuid: 'other:100000:65536\n', subgid: 'root:500000:65536\n' },
+        ['true'],
+        ['0 0 1 1 500000 65536'],
+      ],
+      ['the user alone: empty files', { subuid: '', subgid: '' }, ['true'], []],
+      [
+        'no subid line in nsswitch.conf: getsubids reads the same files',
+        { subuid: '', subgid: '', nsswitch: 'passwd: files\nsubid: files\n' },
+        ['true'],
+        [],
+      ],
+    ];
+    for (const [name, files, args, expected] of rows) {
+      const node = await inNamespace('node', files, args);
+      const c = await inNamespace('c', files, args);
+      expect({ name, status: c.exitCode, err: Buffer.from(c.stderr).toString() }).toEqual({
+        name,
+        status: node.exitCode,
+        err: Buffer.from(node.stderr).toString(),
+      });
+      expect(node.exitCode, name).toBe(0);
+      expect(plan(c.stdout), name).toBe(plan(node.stdout));
+      expect(maps(c.stdout), name).toEqual(expected);
+    }
+  });
+
+  it('hands over what it does not read as subid.ts does, and a subid source getsubids asks', async () => {
+    const rows: [string, Files, string][] = [
+      ['a number Number() reads otherwise', { subuid: 'root:1e5:10\n', subgid: 'root:500000:7\n' }, 'does not read'],
+      ['a line ending in non-ASCII', { subuid: 'root:100000:10\u00a0\n', subgid: '' }, 'non-ASCII'],
+      [
+        'no range, a line naming the user (getsubids reads it its own way)',
+        { subuid: 'root:100000\n', subgid: '' },
+        'naming the user gave no range',
+      ],
+      [
+        'no range, and nsswitch.conf names a subid source',
+        { subuid: '', subgid: '', nsswitch: 'passwd: files\nsubid: sss\n' },
+        'names a subid source',
+      ],
+      ['the user’s own uid in a range', { subuid: 'root:0:10\n', subgid: '' }, "holds the user's own id"],
+    ];
+    for (const [name, files, why] of rows) {
+      const proof = await inNamespace('c', files, ['true']);
+      expect({ name, status: proof.exitCode }).toEqual({ name, status: 99 });
+      expect(Buffer.from(proof.stderr).toString(), name).toContain(why);
+    }
+  });
+});
+
 describe('hutch run --rootfs: a store not probed yet, probed in C', () => {
   const args = (root: string): string[] => [
     '--root',
