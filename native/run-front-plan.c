@@ -32,14 +32,26 @@ static void mount_rec(struct buf *plan, uint32_t flags, uint32_t ops, const char
   free(p.p);
 }
 
-static void id_map(struct buf *plan, uint32_t kind, const char *tool, unsigned own, unsigned long start, unsigned long count) {
-  char args[96];
-  snprintf(args, sizeof args, "0 %u 1 1 %lu %lu", own, start, count); /* idmap.ts rootMaps, mapArgs */
+/* idmap.ts rootMaps and mapArgs: the user's own id to 0, each range from container id 1 on; a kind
+   without a range (the user alone) has no tool to run: this front writes that map (write_own_maps). */
+static void id_map(struct buf *plan, uint32_t kind, const struct subids *s, unsigned own) {
+  if (s->n == 0) return;
+  struct buf args = {0};
+  char part[64];
+  snprintf(part, sizeof part, "0 %u 1", own);
+  buf_add(&args, part, strlen(part));
+  unsigned long next = 1;
+  for (int i = 0; i < s->n; i++) {
+    snprintf(part, sizeof part, " %lu %lu %lu", next, s->start[i], s->count[i]);
+    buf_add(&args, part, strlen(part));
+    next += s->count[i];
+  }
   struct buf p = {0};
   buf_u32(&p, kind);
-  buf_str(&p, tool), buf_str(&p, args);
+  buf_str(&p, s->tool), buf_str(&p, buf_cstr(&args));
   plan_record(plan, TAG_ID_MAP, &p);
   free(p.p);
+  free(args.p);
 }
 
 static char *in(const struct run *r, const char *path) {
@@ -52,8 +64,8 @@ static void filesystem(const struct run *r, struct buf *plan) {
   for (const char *const *d = DEVICES; *d != NULL; d++) /* devices.ts devSteps: the host's, bound */
     mount_rec(plan, MS_BIND_, OP_MKFILE, *d, in(r, *d), "", "");
   for (int i = 0; DEV_LINKS[i][0] != NULL; i++) record_strs(plan, TAG_SYMLINK, DEV_LINKS[i][0], in(r, DEV_LINKS[i][1]));
-  /* plan.ts adaptRootless: devpts' gid=5 only when gid 5 is mapped (0, or 1..count). */
-  const char *devpts = r->sub_gid_count >= 5 ? "newinstance,ptmxmode=0666,mode=0620,gid=5" : "newinstance,ptmxmode=0666,mode=0620";
+  /* plan.ts adaptRootless: devpts' gid=5 only when gid 5 is mapped (0, or 1..total). */
+  const char *devpts = r->subgid.total >= 5 ? "newinstance,ptmxmode=0666,mode=0620,gid=5" : "newinstance,ptmxmode=0666,mode=0620";
   mount_rec(plan, MS_NOSUID_ | MS_NOEXEC_, OP_MKDIR, "devpts", in(r, "/dev/pts"), "devpts", devpts);
   mount_rec(plan, MS_NOSUID_ | MS_NOEXEC_ | MS_NODEV_, OP_MKDIR, "shm", in(r, "/dev/shm"), "tmpfs", "mode=1777,size=65536k");
   mount_rec(plan, MS_NOSUID_ | MS_NOEXEC_ | MS_NODEV_, OP_MKDIR, "mqueue", in(r, "/dev/mqueue"), "mqueue", "");
@@ -106,8 +118,8 @@ void build_run_plan(const struct run *r, struct buf *plan) {
   record_u32(plan, TAG_PDEATHSIG, 9 /* SIGKILL */);
   uint32_t clone = CLONE_NEWUSER_ | CLONE_NEWNS_ | CLONE_NEWPID_ | CLONE_NEWUTS_ | CLONE_NEWIPC_ | CLONE_NEWCGROUP_;
   record_u32(plan, TAG_CLONE_FLAGS, clone | (r->host_network ? 0 : CLONE_NEWNET_));
-  id_map(plan, 0, r->newuidmap, r->uid, r->sub_uid, r->sub_uid_count);
-  id_map(plan, 1, r->newgidmap, r->gid, r->sub_gid, r->sub_gid_count);
+  id_map(plan, 0, &r->subuid, r->uid);
+  id_map(plan, 1, &r->subgid, r->gid);
   record_u32(plan, TAG_PROPAGATION, MS_REC_ | MS_SLAVE_);
   record_strs(plan, TAG_ROOTFS, r->rootfs, NULL);
   filesystem(r, plan);
@@ -118,12 +130,14 @@ void build_run_plan(const struct run *r, struct buf *plan) {
   buf_u32(&p, (uint32_t)r->user_uid), buf_u32(&p, (uint32_t)r->user_gid);
   plan_record(plan, TAG_USER, &p);
   p.len = 0;
-  uint32_t mapped = 0; /* container-spec.ts: the groups the gid map holds (0, or 1..count) */
-  for (int i = 0; i < r->ngroups; i++) mapped += r->groups[i] <= r->sub_gid_count;
+  /* container-spec.ts: the groups the gid map holds (0, or 1..total); none at all (no setgroups)
+     where the gid map is the user's own gid alone, which denies setgroups (foreground.ts idMaps). */
+  uint32_t mapped = 0;
+  for (int i = 0; i < r->ngroups; i++) mapped += r->groups[i] <= r->subgid.total;
   buf_u32(&p, mapped);
   for (int i = 0; i < r->ngroups; i++)
-    if (r->groups[i] <= r->sub_gid_count) buf_u32(&p, (uint32_t)r->groups[i]);
-  plan_record(plan, TAG_GROUPS, &p);
+    if (r->groups[i] <= r->subgid.total) buf_u32(&p, (uint32_t)r->groups[i]);
+  if (r->subgid.n > 0) plan_record(plan, TAG_GROUPS, &p);
   p.len = 0;
   for (int i = 0; i < 3; i++) buf_u64(&p, r->caps); /* bounding, effective, permitted */
   buf_u64(&p, 0), buf_u64(&p, 0);                      /* inheritable, ambient */

@@ -4,7 +4,7 @@
  * where the store has no user xattrs) with setup.json, the /etc files, RUN/net/ID16, the helper
  * (the network's files written again between READY and GO, as its hook does), then every folder
  * removed. What it cannot do as the TypeScript path does, it finds out before it makes anything:
- * a stale run's folders to sweep (they may hold an image's marks), a store not probed yet, a host
+ * a stale run's folders to sweep (they may hold an image's marks), a host
  * where the container would get a cgroup of its own (cgroup v2 alone).
  */
 #include <dirent.h>
@@ -40,24 +40,11 @@ static void check_no_stale(const char *parent) {
   closedir(d);
 }
 
-/* storage.ts ephemeralDataDir: DATA/ephemeral/ID where the store takes user xattrs (fs-probe.ts's
-   cache, keyed "DEV:FSTYPE"); else RUN/ephemeral/ID/data. A store not probed yet: the TypeScript path probes. */
+/* storage.ts ephemeralDataDir: DATA/ephemeral/ID where the store takes user xattrs (fs-probe.ts,
+   run-front-conf.c store_user_xattrs: its cache, or probed and cached), else RUN/ephemeral/ID/data. */
 static char *data_dir(const struct run *r, const char *run_dir) {
   if (mkdir_p(r->data, 0700) != 0) fall_back("cannot make the data folder");
-  struct stat st;
-  struct statfs fs;
-  if (stat(r->data, &st) != 0 || statfs(r->data, &fs) != 0) fall_back("cannot stat the data folder");
-  char key[96];
-  snprintf(key, sizeof key, "\"%lu:%lu\":{", (unsigned long)st.st_dev, (unsigned long)fs.f_type);
-  struct buf cache = {0};
-  if (read_text(str_cat(r->data, "/.fs-probe.json", ""), &cache) != 0) fall_back("the store is not probed yet");
-  char *text = buf_cstr(&cache), *at = strstr(text, key);
-  if (at == NULL) fall_back("the store is not probed yet");
-  char *end = strchr(at, '}');
-  if (end != NULL) *end = '\0';
-  if (strstr(at, "\"userXattrs\":true") != NULL) return str_cat(r->data, "/ephemeral/", r->id);
-  if (strstr(at, "\"userXattrs\":false") != NULL) return str_cat(run_dir, "/data", "");
-  fall_back("the store's probe cannot be read");
+  return store_user_xattrs(r->data) ? str_cat(r->data, "/ephemeral/", r->id) : str_cat(run_dir, "/data", "");
 }
 
 /* detect.ts V1_CONTROLLERS: a v1 mount counts when its options name one (name=systemd alone does not). */
@@ -285,9 +272,10 @@ int run_container(struct run *r, const char *helper, int print_plan) {
   struct slirp slirp = {.pid = -1, .exit_fd = -1};
   pid_t pid = helper_spawn(helper, helper, &plan, 1, &sync, &fail);
   unsigned char msg[5];
-  if (read_full(sync, msg, 5) != 0 || msg[0] != SYNC_CLONED) goto failed; /* the tools wrote both maps */
+  if (read_full(sync, msg, 5) != 0 || msg[0] != SYNC_CLONED) goto failed; /* the tools wrote their maps */
   pid_t container; /* the container's process (host pid namespace), as launch.ts's helper.cloned() */
   memcpy(&container, msg + 1, 4);
+  if (write_own_maps(r, container) != 0) goto failed; /* launch.ts writeIdMaps: the user alone's */
   msg[0] = SYNC_MAPPED;
   if (write_full(sync, msg, 1) != 0 || read_full(sync, msg, 1) != 0 || msg[0] != SYNC_READY) goto failed;
   /* network.ts hook: slirp4netns on the container's tap0 (the helper made it), ready; then the

@@ -15,6 +15,17 @@
 
 #include "front.h"
 
+/* The user's subordinate ranges of one kind as idmap.ts rootMaps lays them out (subid.ts
+   mergeRanges: sorted, overlapping and adjacent ones merged): container ids 1..total. None (n 0):
+   the user alone, its own id the whole map, which this front writes itself after the clone. */
+enum { MAX_RANGES = 64 };
+struct subids {
+  unsigned long start[MAX_RANGES], count[MAX_RANGES];
+  int n;
+  unsigned long total; /* the sum of the counts: container ids 1..total are mapped */
+  const char *tool;    /* newuidmap or newgidmap on PATH when n > 0 (the helper runs it: ID_MAP) */
+};
+
 /* The command line and what the host gives it (run-front.c). */
 struct run {
   const char *rootfs;  /* resolved against the working directory, as path.resolve */
@@ -36,9 +47,8 @@ struct run {
   unsigned uid, gid;
   const char *user_name;
   char id[65];
-  /* The id maps: the user's own id to 0, one subordinate range from 1 (run-front-conf.c). */
-  unsigned long sub_uid, sub_uid_count, sub_gid, sub_gid_count;
-  const char *newuidmap, *newgidmap;
+  /* The id maps (run-front-conf.c): the user's own id to 0, its subordinate ranges from 1. */
+  struct subids subuid, subgid;
   /* The container's user, from the rootfs' /etc/passwd and /etc/group (resolveUser -u or '0'). */
   unsigned long user_uid, user_gid;
   const char *home;    /* "" when the passwd entry has none */
@@ -52,6 +62,11 @@ struct run {
 /* containers.conf (its subset), the subordinate ids, the tools, the user, the filter (run-front-conf.c). */
 void read_conf(struct run *r, const char *home, const char *config_home, const char *install);
 void read_id_maps(struct run *r, const char *cwd);
+/* newidmap.ts writeIdMaps: the maps of the user alone (no range), written on the cloned container
+   `pid` (setgroups denied before its gid_map); 0, or -1 when one cannot be written. */
+int write_own_maps(const struct run *r, pid_t pid);
+/* fs-probe.ts storeFs(DATA, DATA).userXattrs: from DATA/.fs-probe.json, or probed and cached there. */
+int store_user_xattrs(const char *data);
 void read_user(struct run *r);
 
 /* The plan (run-front-plan.c), as src/runtime/nsexec.ts encodePlan writes it for the same run. */

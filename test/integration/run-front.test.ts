@@ -14,6 +14,7 @@ import {
   readlinkSync,
   readFileSync,
   rmSync,
+  statSync,
   symlinkSync,
   unlinkSync,
   writeFileSync,
@@ -254,7 +255,7 @@ describe('hutch run --rootfs: the C front and the TypeScript path make the same 
     await cacheSlirpHelp();
     for (const row of rows()) {
       const env = { HUTCH_RUN_PRINT_PLAN: '1', ...row.env };
-      // The TypeScript path first: it probes the store (the C front hands a store not probed yet over).
+      // The TypeScript path first (the store probed in C is another test's).
       const node = await hutchVia('node', row.args, env);
       const c = await hutchVia('c', row.args, env, { HUTCH_RUN_NO_NODE: '1' });
       expect({ row: row.name, status: node.exitCode, stderr: Buffer.from(node.stderr).toString() }).toEqual({
@@ -397,6 +398,188 @@ describe('hutch run --rootfs: what the C front hands over', () => {
     expect((await hutchVia('c', args, {})).exitCode).toBe(0);
     expect(existsSync(stale)).toBe(false);
     expect(existsSync(staleNet)).toBe(false);
+  });
+});
+
+describe('hutch run --rootfs: /etc/subuid and /etc/subgid read as subid.ts reads them', () => {
+  // Files no test user has, bound over the host's in a user and mount namespace of the test's own,
+  // where it is root (getpwuid: "root") with no capability left (securebits noroot: newidmap.ts
+  // mapWay takes the tools' way, as outside); the plans alone: newuidmap runs in no such namespace.
+  interface Files {
+    subuid: string;
+    subgid: string;
+    nsswitch?: string;
+  }
+  let n = 0;
+  async function inNamespace(via: Via, files: Files, args: string[]) {
+    const at = join(dir.dir, `subids-${n++}`);
+    mkdirSync(at);
+    const binds = Object.entries(files).map(([name, text]) => {
+      writeFileSync(join(at, name), text);
+      return `mount --bind ${join(at, name)} /etc/${name.replace('nsswitch', 'nsswitch.conf')}`;
+    });
+    const hutch = via === 'c' ? HUTCH : `${process.execPath} ${HUTCH}`;
+    // The same length of --root on both paths: the plan holds it in strings with their length.
+    const run = `${hutch} --root ${join(at, 'root')} run --network none --rootfs ${trees.plain} ${args.join(' ')}`;
+    const drop =
+      'setpriv --securebits +noroot,+noroot_locked,+no_setuid_fixup,+no_setuid_fixup_locked --bounding-set -all --inh-caps -all';
+    return execa(
+      'unshare',
+      ['--map-root-user', '--mount', 'sh', '-c', `${binds.join(' && ')} && exec ${drop} ${run}`],
+      {
+        env: { PATH, HOME: home, HUTCH_RUN_PRINT_PLAN: '1', ...(via === 'c' ? { HUTCH_RUN_NO_NODE: '1' } : {}) },
+        extendEnv: false,
+        encoding: 'buffer',
+        reject: false,
+        cwd: dir.dir,
+        stdin: 'ignore',
+      },
+    );
+  }
+  const plan = (b: Uint8Array): string => normalized(b).replace(/subids-\d+/g, 'subids-N');
+  /** The id map tools' arguments in a plan. */
+  const maps = (b: Uint8Array): string[] =>
+    Buffer.from(b)
+      .toString('latin1')
+      .match(/0 0 1[ 0-9]*/g) ?? [];
+
+  beforeAll(() => requires('userns', 'newuidmap'));
+
+  it('in C, the same plan: several ranges merged and laid out, lines skipped as parseSubid skips them', async () => {
+    const rows: [string, Files, string[], string[]][] = [
+      [
+        'disjoint ranges, one inside another, a count of 0, a comment, a line of four fields, white space, the uid',
+        {
+          subuid:
+            'root:100000:10\n# root:1:1\nroot:300000:0\nroot:1:2:3\n\t 0:200000:20 \r\nroot:100005:3\nother:5:5\n',
+          subgid: 'root:500000:7\nroot:500007:3\n',
+        },
+        ['-u', '30:10', 'true'],
+        ['0 0 1 1 100000 10 11 200000 20', '0 0 1 1 500000 10'],
+      ],
+      [
+        'no subuid range (the user alone for uids, and its warning), a subgid range',
+        { subuid: 'other:100000:65536\n', subgid: 'root:500000:65536\n' },
+        ['true'],
+        ['0 0 1 1 500000 65536'],
+      ],
+      ['the user alone: empty files', { subuid: '', subgid: '' }, ['true'], []],
+      [
+        'no subid line in nsswitch.conf: getsubids reads the same files',
+        { subuid: '', subgid: '', nsswitch: 'passwd: files\nsubid: files\n' },
+        ['true'],
+        [],
+      ],
+    ];
+    for (const [name, files, args, expected] of rows) {
+      const node = await inNamespace('node', files, args);
+      const c = await inNamespace('c', files, args);
+      expect({ name, status: c.exitCode, err: Buffer.from(c.stderr).toString() }).toEqual({
+        name,
+        status: node.exitCode,
+        err: Buffer.from(node.stderr).toString(),
+      });
+      expect(node.exitCode, name).toBe(0);
+      expect(plan(c.stdout), name).toBe(plan(node.stdout));
+      expect(maps(c.stdout), name).toEqual(expected);
+    }
+  });
+
+  it('hands over what it does not read as subid.ts does, and a subid source getsubids asks', async () => {
+    const rows: [string, Files, string][] = [
+      ['a number Number() reads otherwise', { subuid: 'root:1e5:10\n', subgid: 'root:500000:7\n' }, 'does not read'],
+      ['a line ending in non-ASCII', { subuid: 'root:100000:10\u00a0\n', subgid: '' }, 'non-ASCII'],
+      [
+        'no range, a line naming the user (getsubids reads it its own way)',
+        { subuid: 'root:100000\n', subgid: '' },
+        'naming the user gave no range',
+      ],
+      [
+        'no range, and nsswitch.conf names a subid source',
+        { subuid: '', subgid: '', nsswitch: 'passwd: files\nsubid: sss\n' },
+        'names a subid source',
+      ],
+      ['the user’s own uid in a range', { subuid: 'root:0:10\n', subgid: '' }, "holds the user's own id"],
+    ];
+    for (const [name, files, why] of rows) {
+      const proof = await inNamespace('c', files, ['true']);
+      expect({ name, status: proof.exitCode }).toEqual({ name, status: 99 });
+      expect(Buffer.from(proof.stderr).toString(), name).toContain(why);
+    }
+  });
+});
+
+describe('hutch run --rootfs: a store not probed yet, probed in C', () => {
+  const args = (root: string): string[] => [
+    '--root',
+    root,
+    'run',
+    '--network',
+    'none',
+    '--rootfs',
+    trees.plain!,
+    'true',
+  ];
+  const cache = (root: string): string => join(root, 'data', '.fs-probe.json');
+  /** DATA's dot files: the cache alone (no probe folder, no temporary file left). */
+  const dotFiles = (root: string): string[] => readdirSync(join(root, 'data')).filter((n) => n.startsWith('.'));
+  /** The cache the TypeScript path writes for a fresh store on the same filesystem (`seed`: a cache there before). */
+  async function byNode(name: string, seed?: string): Promise<string> {
+    const root = join(dir.dir, name);
+    if (seed !== undefined) {
+      mkdirSync(join(root, 'data'), { recursive: true });
+      writeFileSync(cache(root), seed);
+    }
+    expect((await hutchVia('node', args(root), {})).exitCode).toBe(0);
+    return readFileSync(cache(root), 'utf8');
+  }
+
+  it('leaves the cache the TypeScript path leaves, which the TypeScript path then reads', async () => {
+    const root = join(dir.dir, 'probe-c');
+    const c = await hutchVia('c', args(root), {}, { HUTCH_RUN_NO_NODE: '1' });
+    expect({ status: c.exitCode, err: Buffer.from(c.stderr).toString() }).toEqual({ status: 0, err: '' });
+    const written = readFileSync(cache(root), 'utf8');
+    expect(written).toBe(await byNode('probe-node'));
+    expect(statSync(cache(root)).mode & 0o777).toBe(statSync(cache(join(dir.dir, 'probe-node'))).mode & 0o777);
+    expect(dotFiles(root)).toEqual(['.fs-probe.json']);
+    // Read, not probed again: a write would rename a new file over it (another inode).
+    const ino = statSync(cache(root)).ino;
+    expect((await hutchVia('node', args(root), {})).exitCode).toBe(0);
+    expect((await hutchVia('c', args(root), {}, { HUTCH_RUN_NO_NODE: '1' })).exitCode).toBe(0);
+    expect(statSync(cache(root)).ino).toBe(ino);
+    expect(readFileSync(cache(root), 'utf8')).toBe(written);
+  });
+
+  it("adds this filesystem's entry last to a cache of others, as the TypeScript path adds it", async () => {
+    const seed = '{"1:2":{"type":"nfs","userXattrs":false,"hardLinks":true,"symlinks":true}}';
+    const root = join(dir.dir, 'probe-c-seeded');
+    mkdirSync(join(root, 'data'), { recursive: true });
+    writeFileSync(cache(root), seed);
+    expect((await hutchVia('c', args(root), {}, { HUTCH_RUN_NO_NODE: '1' })).exitCode).toBe(0);
+    const expected = await byNode('probe-node-seeded', seed);
+    expect(expected.startsWith(seed.slice(0, -1) + ',"')).toBe(true);
+    expect(readFileSync(cache(root), 'utf8')).toBe(expected);
+  });
+
+  it('concurrent first runs leave one whole cache', async () => {
+    const root = join(dir.dir, 'probe-concurrent');
+    const runs = await Promise.all(
+      Array.from({ length: 6 }, () => hutchVia('c', args(root), {}, { HUTCH_RUN_NO_NODE: '1' })),
+    );
+    expect(runs.map((r) => [r.exitCode, Buffer.from(r.stderr).toString()])).toEqual(runs.map(() => [0, '']));
+    expect(readFileSync(cache(root), 'utf8')).toBe(await byNode('probe-concurrent-node'));
+    expect(dotFiles(root)).toEqual(['.fs-probe.json']);
+  });
+
+  it('hands a cache it does not read (not as JSON.stringify writes it) over', async () => {
+    const root = join(dir.dir, 'probe-odd');
+    mkdirSync(join(root, 'data'), { recursive: true });
+    writeFileSync(cache(root), '{ }\n');
+    const proof = await hutchVia('c', args(root), {}, { HUTCH_RUN_NO_NODE: '1' });
+    expect(proof.exitCode).toBe(99);
+    expect(Buffer.from(proof.stderr).toString()).toContain('a store probe cache it does not read');
+    expect((await hutchVia('c', args(root), {})).exitCode).toBe(0); // the TypeScript path probes and writes it
+    expect(readFileSync(cache(root), 'utf8')).toBe(await byNode('probe-odd-node'));
   });
 });
 
