@@ -443,8 +443,8 @@ static void stop_scope(struct cgroup *cg) {
   sd_bus *bus = connect_manager(cg, NULL);
   if (bus == NULL) return;
   sd_bus_message *m = method(bus, MANAGER_PATH, MANAGER, "StopUnit"), *reply;
-  if (m != NULL && sd.append(m, "ss", cg->unit, "fail") >= 0 && bus_send(bus, m, CALL_USEC, &reply, NULL) == 0) sd.message_unref(reply);
-  else if (m != NULL) sd.message_unref(m);
+  if (m != NULL && sd.append(m, "ss", cg->unit, "fail") < 0) sd.message_unref(m);
+  else if (m != NULL && bus_send(bus, m, CALL_USEC, &reply, NULL) == 0) sd.message_unref(reply); /* bus_send unrefs m either way */
   sd.flush_close_unref(bus);
 }
 
