@@ -21,7 +21,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { tmpdir } from 'node:os';
+import { constants as osConstants, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -268,7 +268,9 @@ async function foreground(argv: string[], env: NodeJS.ProcessEnv, tree: string):
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const exited = new Promise<number | null>((resolve) =>
+    child.on('exit', (code, signal) => resolve(code ?? (signal === null ? null : 128 + osConstants.signals[signal]))),
+  );
   let seen: { scopeDir: string; unit: string; id: string; cgroup: string; scope: string; subtree: string; cli: string };
   try {
     await until('the container to start', () => stdout.includes('up') || child.exitCode !== null, 120_000);
@@ -302,7 +304,8 @@ async function foreground(argv: string[], env: NodeJS.ProcessEnv, tree: string):
   assert.notEqual(state.stdout.trim(), 'active', `${unit} is stopped`);
   for (const folder of ['data/ephemeral', 'run/ephemeral', 'run/net']) {
     const path = join(dir, 'fg-root', folder);
-    assert.deepEqual(existsSync(path) ? readdirSync(path) : [], [], `nothing left in ${folder}`);
+    const left = existsSync(path) ? readdirSync(path, { recursive: true }) : [];
+    assert.deepEqual(left, [], `nothing left in ${folder} (status ${status}: ${stderr})`);
   }
   const anon = (s: string): string => s.replaceAll(id, 'ID');
   return {
@@ -365,4 +368,17 @@ test('run --rm --rootfs through the C front: the container in hutch-ID.scope/con
   assert.equal(front.cli, cgroupOf('self'), 'the foreground CLI stays where it was');
   assert.match(front.scope, /^Description=hutch container ID$/m);
   assert.match(front.scope, /^Delegate=yes$/m);
+  // No user manager to ask (no bus, no private socket): the TypeScript path's case (it runs without
+  // a cgroup of its own, or stays in a delegated subtree), handed over before anything is made.
+  const runtime = join(dir, 'no-manager');
+  mkdirSync(runtime, { mode: 0o700 });
+  const noBus = Object.fromEntries(Object.entries(env).filter(([k]) => k !== 'DBUS_SESSION_BUS_ADDRESS'));
+  const handed = spawnSync(
+    join(install, 'bin', 'hutch'),
+    ['--root', join(dir, 'fg-root'), 'run', '--rm', '--network', 'none', '--rootfs', tree, 'sh', '-c', 'exit 0'],
+    { env: { ...noBus, XDG_RUNTIME_DIR: runtime, HUTCH_RUN_NO_NODE: '1' }, encoding: 'utf8' },
+  );
+  assert.equal(handed.status, 99, handed.stderr);
+  assert.match(handed.stderr, /the user manager does not answer/);
+  assert.deepEqual(readdirSync(join(dir, 'fg-root', 'run', 'ephemeral')), [], 'nothing made');
 });
