@@ -381,4 +381,43 @@ test('run --rm --rootfs through the C front: the container in hutch-ID.scope/con
   assert.equal(handed.status, 99, handed.stderr);
   assert.match(handed.stderr, /the user manager does not answer/);
   assert.deepEqual(readdirSync(join(dir, 'fg-root', 'run', 'ephemeral')), [], 'nothing made');
+
+  // A scope that fails once the container's process exists (a prefix drop-in's condition keeps
+  // every hutch-*.scope from starting): the front undoes what it made and hands over; the
+  // TypeScript path then runs it without a cgroup of its own, no limit asked, no warning.
+  const dropIn = join(process.env.HOME!, '.config', 'systemd', 'user', 'hutch-.scope.d');
+  mkdirSync(dropIn, { recursive: true });
+  writeFileSync(join(dropIn, 'fail.conf'), '[Unit]\nConditionPathExists=/nonexistent-hutch-test\n');
+  execFileSync('systemctl', ['--user', 'daemon-reload']);
+  try {
+    const words = [
+      '--root',
+      join(dir, 'fg-root'),
+      'run',
+      '--rm',
+      '--network',
+      'none',
+      '--rootfs',
+      tree,
+      'sh',
+      '-c',
+      'echo ran',
+    ];
+    const undone = spawnSync(join(install, 'bin', 'hutch'), words, {
+      env: { ...env, HUTCH_RUN_NO_NODE: '1' },
+      encoding: 'utf8',
+    });
+    assert.equal(undone.status, 99, undone.stderr);
+    assert.match(undone.stderr, /systemd scope failed/);
+    assert.equal(undone.stdout, '', 'the command never ran');
+    for (const folder of ['data/ephemeral', 'run/ephemeral', 'run/net'])
+      assert.deepEqual(readdirSync(join(dir, 'fg-root', folder)), [], `nothing left in ${folder}`);
+    const handedOver = spawnSync(join(install, 'bin', 'hutch'), words, { env, encoding: 'utf8' });
+    const typescript = spawnSync('node', [join(install, 'bin', 'hutch'), ...words], { env, encoding: 'utf8' });
+    assert.deepEqual([handedOver.status, handedOver.stdout, handedOver.stderr], [0, 'ran\n', '']);
+    assert.deepEqual([typescript.status, typescript.stdout, typescript.stderr], [0, 'ran\n', '']);
+  } finally {
+    rmSync(dropIn, { recursive: true, force: true });
+    execFileSync('systemctl', ['--user', 'daemon-reload']);
+  }
 });
