@@ -4,8 +4,8 @@
  * where the store has no user xattrs) with setup.json, the /etc files, RUN/net/ID16, the helper
  * (the network's files written again between READY and GO, as its hook does), then every folder
  * removed. What it cannot do as the TypeScript path does, it finds out before it makes anything:
- * a stale run's folders to sweep (they may hold an image's marks), a host
- * where the container would get a cgroup of its own (cgroup v2 alone).
+ * a stale run's folders to sweep (they may hold an image's marks), a cgroup v2 host where the
+ * TypeScript path would not ask the user's systemd for a scope (run-front-cgroup.c).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -45,30 +45,6 @@ static void check_no_stale(const char *parent) {
 static char *data_dir(const struct run *r, const char *run_dir) {
   if (mkdir_p(r->data, 0700) != 0) fall_back("cannot make the data folder");
   return store_user_xattrs(r->data) ? str_cat(r->data, "/ephemeral/", r->id) : str_cat(run_dir, "/data", "");
-}
-
-/* detect.ts V1_CONTROLLERS: a v1 mount counts when its options name one (name=systemd alone does not). */
-static const char *const V1_CONTROLLERS[] = {"cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "net_cls", "blkio",
-                                             "perf_event", "net_prio", "hugetlb", "pids", "rdma", "misc", NULL};
-
-/* detect.ts detectHost: on a cgroup v2 host alone (unified: a cgroup2 mount and no v1 controller
-   mounted, cgroup2 over /sys/fs/cgroup hiding those before it) the container gets a cgroup of its own. */
-static void check_no_cgroup(void) {
-  FILE *f = fopen("/proc/self/mounts", "re");
-  if (f == NULL) fall_back("cannot read /proc/self/mounts");
-  char line[4096], target[1024], type[64], options[2048];
-  int v2 = 0, v1 = 0;
-  while (fgets(line, sizeof line, f) != NULL) {
-    if (sscanf(line, "%*s %1023s %63s %2047s", target, type, options) != 3) continue;
-    if (strcmp(type, "cgroup2") == 0) v2 = 1;
-    if (strcmp(type, "cgroup2") == 0 && strcmp(target, "/sys/fs/cgroup") == 0) v1 = 0;
-    if (strcmp(type, "cgroup") != 0) continue;
-    for (char *o = strtok(options, ","); o != NULL; o = strtok(NULL, ","))
-      for (const char *const *c = V1_CONTROLLERS; *c != NULL; c++)
-        if (strcmp(o, *c) == 0) v1++;
-  }
-  fclose(f);
-  if (v2 && v1 == 0) fall_back("a cgroup v2 host (the container's cgroup is the TypeScript path's)");
 }
 
 /* net/resolv.ts resolvConf: the host's non-loopback servers, search, options; the network's
@@ -227,7 +203,6 @@ static void check_tree(const struct run *r) {
 int run_container(struct run *r, const char *helper, int print_plan) {
   if (strcmp(r->rootfs, "/") == 0) fall_back("the host's root as --rootfs");
   check_tree(r);
-  check_no_cgroup();
   char *parent = str_cat(r->run, "/ephemeral", "");
   if (mkdir_p(parent, 0700) != 0) fall_back("cannot make the runtime folder");
   check_no_stale(parent);
@@ -241,6 +216,10 @@ int run_container(struct run *r, const char *helper, int print_plan) {
   r->etc_dir = run_dir;
   struct buf plan = {0}; /* made first: a string that is not UTF-8 is handed over before anything is made */
   build_run_plan(r, &plan);
+  /* The scope's manager asked last of what can be known before anything is made (none for a plan:
+     the TypeScript path prints it before its hooks). */
+  struct cgroup cg = {0};
+  if (!print_plan) cgroup_check(&cg, r->id);
   /* Made by rename, its lock inside, so that a sweep never takes a folder being made. */
   char *temp = str_cat(parent, "/.new-", r->id);
   if (mkdir(temp, 0700) != 0) fall_back("cannot make the run's folder");
@@ -270,6 +249,7 @@ int run_container(struct run *r, const char *helper, int print_plan) {
   }
   int sync, fail;
   struct slirp slirp = {.pid = -1, .exit_fd = -1};
+  const char *why = "the helper failed before the command ran";
   pid_t pid = helper_spawn(helper, helper, &plan, 1, &sync, &fail);
   unsigned char msg[5];
   if (read_full(sync, msg, 5) != 0 || msg[0] != SYNC_CLONED) goto failed; /* the tools wrote their maps */
@@ -278,6 +258,11 @@ int run_container(struct run *r, const char *helper, int print_plan) {
   if (write_own_maps(r, container) != 0) goto failed; /* launch.ts writeIdMaps: the user alone's */
   msg[0] = SYNC_MAPPED;
   if (write_full(sync, msg, 1) != 0 || read_full(sync, msg, 1) != 0 || msg[0] != SYNC_READY) goto failed;
+  /* cgroups.ts hook (before the network's): the container's process in hutch-ID.scope/container. */
+  if (cg.wanted && cgroup_place(&cg, container) != 0) {
+    why = "the container's systemd scope failed (the TypeScript path's to say or degrade)";
+    goto failed;
+  }
   /* network.ts hook: slirp4netns on the container's tap0 (the helper made it), ready; then the
      files again, rewritten in place (the container has them bound), and the ports. */
   if (r->slirp && start_slirp(r, m.net_dir, container, &slirp) != 0) goto failed;
@@ -289,6 +274,7 @@ int run_container(struct run *r, const char *helper, int print_plan) {
     kill(pid, SIGKILL);
     wait_status(pid);
     stop_slirp(&slirp);
+    cgroup_remove(&cg);
     clean_up(&m);
     return 128 + helper_early();
   }
@@ -296,12 +282,15 @@ int run_container(struct run *r, const char *helper, int print_plan) {
   unsigned char failure[12];
   if (read_full(fail, failure, sizeof failure) == 0) goto failed;
   int code = wait_status(pid);
+  /* The clean-up's order: what the hooks added last goes first (the network's, then the cgroup's). */
   stop_slirp(&slirp);
+  cgroup_remove(&cg);
   clean_up(&m);
   return code;
 failed:
   kill(pid, SIGKILL);
   wait_status(pid);
   stop_slirp(&slirp);
-  undo_and_fall_back(&m, "the helper failed before the command ran");
+  cgroup_undo(&cg);
+  undo_and_fall_back(&m, why);
 }

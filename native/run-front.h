@@ -75,6 +75,25 @@ void build_run_plan(const struct run *r, struct buf *plan);
 /* The run itself (run-front-run.c): folders, files, the helper, the clean-up; the exit status. */
 int run_container(struct run *r, const char *helper, int print_plan);
 
+/* The container's cgroup on a cgroup v2 host (run-front-cgroup.c): a transient scope of the user's
+   systemd, as src/cgroups gives a foreground run with no resource flag. cgroup_check, before anything
+   is made: on a host where the TypeScript path would do otherwise, hands over; else `wanted` (a
+   unified host) with the manager's connection open, or not (no cgroup of its own, no warning).
+   cgroup_place, once the container's process exists (its hook's place): -1 on any failure, for
+   cgroup_undo then the hand-over. cgroup_remove, after the run: removeGroup's clean-up. */
+struct sd_bus;
+struct cgroup {
+  int wanted, started; /* started: StartTransientUnit answered */
+  char *addresses[2];  /* the user manager's: its bus, systemd's private socket */
+  int bus_clients[2], naddresses;
+  struct sd_bus *bus;
+  char *unit, *description, *dir; /* hutch-ID.scope, its Description, its folder once known */
+};
+void cgroup_check(struct cgroup *cg, const char *id);
+int cgroup_place(struct cgroup *cg, pid_t pid);
+void cgroup_remove(struct cgroup *cg);
+void cgroup_undo(struct cgroup *cg);
+
 /* slirp4netns (run-front-net.c): on PATH with its cached --help (else handed over), started, stopped. */
 struct slirp {
   pid_t pid;

@@ -1,7 +1,9 @@
 // The user's cgroup commands, enforced: `hutch run -d --rootfs` (no image) in the test guest
 // as its unprivileged user, with --memory, --pids-limit, pause/unpause, update, stats and rm -f
-// of a double-forked container. Run by scripts/test-cgroups-vm.sh, which puts the host's static
-// busybox next to this file (the guest has none).
+// of a double-forked container; and a foreground `run --rm --rootfs` through the C front
+// (native/hutch-run-front) in its systemd scope, as the TypeScript path puts it. Run by
+// scripts/test-cgroups-vm.sh, which puts the host's static busybox next to this file (the guest
+// has none).
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
@@ -12,17 +14,21 @@ import {
   mkdirSync,
   mkdtempSync,
   openSync,
+  readdirSync,
   readFileSync,
   rmSync,
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
-import { execFileSync, spawnSync } from 'node:child_process';
-import { tmpdir } from 'node:os';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { constants as osConstants, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ContainerState } from '../../src/engine/store/records.js';
+import { PLAIN_RUN_CAPABILITY_SETS } from '../../src/runtime/linux.js';
+import { writePrecompiled } from '../../src/security/seccomp/precompiled.js';
+import { cgroupIfAlive, cgroupOf } from './held.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const bin = join(here, '..', '..', '..', 'bin', 'hutch');
@@ -184,4 +190,234 @@ test('runtime --systemd-cgroup create: linux.resources and cgroupsPath give a sc
   const del = spawnSync(bin, ['runtime', '--root', rtRoot, 'delete', '--force', 'c1'], { encoding: 'utf8' });
   assert.equal(del.status, 0, del.stderr);
   assert.equal(existsSync(path), false);
+});
+
+/**
+ * A copy of the built tree whose seccomp filters are compiled for this kernel: the C front runs
+ * only the filter the build compiled for the kernel it runs on (the host's), else hands over.
+ */
+function frontInstall(): string {
+  const repo = join(here, '..', '..', '..');
+  const install = join(dir, 'install');
+  mkdirSync(install);
+  for (const part of ['bin', 'native', 'dist', 'package.json']) execFileSync('cp', ['-a', join(repo, part), install]);
+  symlinkSync(join(repo, 'node_modules'), join(install, 'node_modules'));
+  writePrecompiled(join(install, 'dist', 'bundle'), PLAIN_RUN_CAPABILITY_SETS);
+  return install;
+}
+
+/** How many pid namespaces a process is in (its NSpid: the container's are one deeper); 0 once gone. */
+function nsDepth(pid: number | 'self'): number {
+  try {
+    const line = readFileSync(`/proc/${pid}/status`, 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('NSpid:'));
+    return (line ?? '').split(/\s+/).length - 1;
+  } catch {
+    return 0;
+  }
+}
+
+/** The processes below `pid` (its children, theirs, ...), from /proc/PID/stat. */
+function descendants(pid: number): { pid: number; comm: string }[] {
+  const all: { pid: number; ppid: number; comm: string }[] = [];
+  for (const name of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+    } catch {
+      continue; // gone
+    }
+    const close = stat.lastIndexOf(')');
+    all.push({
+      pid: Number(name),
+      comm: stat.slice(stat.indexOf('(') + 1, close),
+      ppid: Number(stat.slice(close + 2).split(' ')[1]),
+    });
+  }
+  const found: { pid: number; comm: string }[] = [];
+  for (let parents = new Set([pid]); parents.size > 0;) {
+    const children = all.filter((p) => parents.has(p.ppid));
+    found.push(...children);
+    parents = new Set(children.map((p) => p.pid));
+  }
+  return found;
+}
+
+interface ForegroundRun {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+  /** The container's cgroup while it ran (the scope's id as ID), and the CLI's. */
+  cgroup: string;
+  cli: string;
+  /** The scope's properties and its cgroup.subtree_control while the container ran. */
+  scope: string;
+  subtree: string;
+}
+
+/**
+ * `hutch run --rm --network none --rootfs TREE` of a command that says `up`, then waits for /go:
+ * while it waits, where its processes are and what the scope is; then its end and the scope gone.
+ */
+async function foreground(argv: string[], env: NodeJS.ProcessEnv, tree: string): Promise<ForegroundRun> {
+  const script = 'echo up; until [ -e /go ]; do sleep 0.1; done; cat /proc/self/cgroup; exit 7';
+  const words = [...argv, '--root', join(dir, 'fg-root'), 'run', '--rm', '--network', 'none', '--rootfs', tree];
+  const child = spawn(words[0]!, [...words.slice(1), 'sh', '-c', script], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<number | null>((resolve) =>
+    child.on('exit', (code, signal) => resolve(code ?? (signal === null ? null : 128 + osConstants.signals[signal]))),
+  );
+  let seen: { scopeDir: string; unit: string; id: string; cgroup: string; scope: string; subtree: string; cli: string };
+  try {
+    await until('the container to start', () => stdout.includes('up') || child.exitCode !== null, 120_000);
+    assert.equal(child.exitCode, null, `the run ended early: ${stderr}`);
+    const inside = descendants(child.pid!).filter((p) => nsDepth(p.pid) > nsDepth('self'));
+    assert.ok(inside.length > 0, 'the container has processes');
+    const cgroups = [...new Set(inside.map((p) => cgroupIfAlive(p.pid)).filter((c) => c !== undefined))];
+    assert.equal(cgroups.length, 1, `the container's processes are in one cgroup: ${cgroups.join(' ')}`);
+    const match = /^(.*\/(hutch-([0-9a-f]{64})\.scope))\/container$/.exec(cgroups[0]!);
+    assert.ok(match, `the container is in hutch-ID.scope/container: ${cgroups[0]}`);
+    const [, scopeDir, unit, id] = match as unknown as string[];
+    const properties = ['Description', 'Delegate', 'CollectMode', 'Slice', 'ActiveState'].map((p) => `-p${p}`);
+    seen = {
+      scopeDir: scopeDir!,
+      unit: unit!,
+      id: id!,
+      cgroup: cgroups[0]!,
+      scope: execFileSync('systemctl', ['--user', 'show', ...properties, unit!], { encoding: 'utf8' }),
+      subtree: readFileSync(join('/sys/fs/cgroup', scopeDir!, 'cgroup.subtree_control'), 'utf8'),
+      cli: cgroupOf(child.pid!),
+    };
+  } finally {
+    // Whatever failed above, the container ends on its own (a killed CLI would leave it waiting).
+    writeFileSync(join(tree, 'go'), '');
+  }
+  const status = await exited;
+  rmSync(join(tree, 'go'));
+  const { scopeDir, unit, id } = seen;
+  await until('the scope to go', () => !existsSync(join('/sys/fs/cgroup', scopeDir)), 30_000);
+  const state = spawnSync('systemctl', ['--user', 'show', '-pActiveState', '--value', unit], { encoding: 'utf8' });
+  assert.notEqual(state.stdout.trim(), 'active', `${unit} is stopped`);
+  for (const folder of ['data/ephemeral', 'run/ephemeral', 'run/net']) {
+    const path = join(dir, 'fg-root', folder);
+    const left = existsSync(path) ? readdirSync(path, { recursive: true }) : [];
+    assert.deepEqual(left, [], `nothing left in ${folder} (status ${status}: ${stderr})`);
+  }
+  const anon = (s: string): string => s.replaceAll(id, 'ID');
+  return {
+    status,
+    stdout,
+    stderr,
+    cgroup: anon(seen.cgroup),
+    cli: seen.cli,
+    scope: anon(seen.scope),
+    subtree: seen.subtree,
+  };
+}
+
+test('run --rm --rootfs through the C front: the container in hutch-ID.scope/container as on the TypeScript path; the scope gone after', async () => {
+  const install = frontInstall();
+  const tree = join(dir, 'fg-rootfs');
+  mkdirSync(join(tree, 'bin'), { recursive: true });
+  for (const d of ['proc', 'dev', 'sys', 'tmp', 'etc']) mkdirSync(join(tree, d));
+  copyFileSync(join(here, 'busybox'), join(tree, 'bin', 'busybox'));
+  chmodSync(join(tree, 'bin', 'busybox'), 0o755);
+  for (const applet of ['sh', 'sleep', 'cat', '[']) symlinkSync('busybox', join(tree, 'bin', applet));
+  for (const [file, text] of Object.entries({
+    hosts: '',
+    hostname: '',
+    'resolv.conf': '',
+    passwd: 'root:x:0:0:root:/root:/bin/sh\n',
+    group: 'root:x:0:\n',
+  }))
+    writeFileSync(join(tree, 'etc', file), text);
+  // Nothing of this run's own: a HUTCH_ variable the front does not know would hand it over.
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(HUTCH|CONTAINERS)_/.test(k)));
+  // A first run on the TypeScript path: it probes the store (the front reads the probe, never makes
+  // it) and says any once-only notice, so that the two runs compared are alike.
+  const first = spawnSync(
+    'node',
+    [
+      join(install, 'bin', 'hutch'),
+      '--root',
+      join(dir, 'fg-root'),
+      'run',
+      '--rm',
+      '--network',
+      'none',
+      '--rootfs',
+      tree,
+      'sh',
+      '-c',
+      'exit 0',
+    ],
+    { env, encoding: 'utf8' },
+  );
+  assert.equal(first.status, 0, first.stderr);
+  const typescript = await foreground(['node', join(install, 'bin', 'hutch')], env, tree);
+  const front = await foreground([join(install, 'bin', 'hutch')], { ...env, HUTCH_RUN_NO_NODE: '1' }, tree);
+  console.log(JSON.stringify({ typescript, front }));
+  assert.equal(front.status, 7, `the C front ran it (99: it would hand over): ${front.stderr}`);
+  assert.deepEqual(front, typescript);
+  assert.equal(front.stdout, 'up\n0::/\n', "the container's own cgroup namespace, rooted at its cgroup");
+  assert.equal(front.stderr, '');
+  assert.equal(front.cli, cgroupOf('self'), 'the foreground CLI stays where it was');
+  assert.match(front.scope, /^Description=hutch container ID$/m);
+  assert.match(front.scope, /^Delegate=yes$/m);
+  // No user manager to ask (no bus, no private socket): the TypeScript path's case (it runs without
+  // a cgroup of its own, or stays in a delegated subtree), handed over before anything is made.
+  const runtime = join(dir, 'no-manager');
+  mkdirSync(runtime, { mode: 0o700 });
+  const noBus = Object.fromEntries(Object.entries(env).filter(([k]) => k !== 'DBUS_SESSION_BUS_ADDRESS'));
+  const handed = spawnSync(
+    join(install, 'bin', 'hutch'),
+    ['--root', join(dir, 'fg-root'), 'run', '--rm', '--network', 'none', '--rootfs', tree, 'sh', '-c', 'exit 0'],
+    { env: { ...noBus, XDG_RUNTIME_DIR: runtime, HUTCH_RUN_NO_NODE: '1' }, encoding: 'utf8' },
+  );
+  assert.equal(handed.status, 99, handed.stderr);
+  assert.match(handed.stderr, /the user manager does not answer/);
+  assert.deepEqual(readdirSync(join(dir, 'fg-root', 'run', 'ephemeral')), [], 'nothing made');
+
+  // A scope that fails once the container's process exists (a prefix drop-in's condition keeps
+  // every hutch-*.scope from starting): the front undoes what it made and hands over; the
+  // TypeScript path then runs it without a cgroup of its own, no limit asked, no warning.
+  const dropIn = join(process.env.HOME!, '.config', 'systemd', 'user', 'hutch-.scope.d');
+  mkdirSync(dropIn, { recursive: true });
+  writeFileSync(join(dropIn, 'fail.conf'), '[Unit]\nConditionPathExists=/nonexistent-hutch-test\n');
+  execFileSync('systemctl', ['--user', 'daemon-reload']);
+  try {
+    const words = [
+      '--root',
+      join(dir, 'fg-root'),
+      'run',
+      '--rm',
+      '--network',
+      'none',
+      '--rootfs',
+      tree,
+      'sh',
+      '-c',
+      'echo ran',
+    ];
+    const undone = spawnSync(join(install, 'bin', 'hutch'), words, {
+      env: { ...env, HUTCH_RUN_NO_NODE: '1' },
+      encoding: 'utf8',
+    });
+    assert.equal(undone.status, 99, undone.stderr);
+    assert.match(undone.stderr, /systemd scope failed/);
+    assert.equal(undone.stdout, '', 'the command never ran');
+    for (const folder of ['data/ephemeral', 'run/ephemeral', 'run/net'])
+      assert.deepEqual(readdirSync(join(dir, 'fg-root', folder)), [], `nothing left in ${folder}`);
+    const handedOver = spawnSync(join(install, 'bin', 'hutch'), words, { env, encoding: 'utf8' });
+    const typescript = spawnSync('node', [join(install, 'bin', 'hutch'), ...words], { env, encoding: 'utf8' });
+    assert.deepEqual([handedOver.status, handedOver.stdout, handedOver.stderr], [0, 'ran\n', '']);
+    assert.deepEqual([typescript.status, typescript.stdout, typescript.stderr], [0, 'ran\n', '']);
+  } finally {
+    rmSync(dropIn, { recursive: true, force: true });
+    execFileSync('systemctl', ['--user', 'daemon-reload']);
+  }
 });
