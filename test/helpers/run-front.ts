@@ -1,6 +1,6 @@
 // The two paths of `hutch run --rootfs` side by side (native/hutch-run-front, which bin/hutch
 // execs, and `node bin/hutch`, the reference), for the files that compare them as a user with
-// no subordinate range or with several: run-front.nosubid.test.ts, run-front.overlap.test.ts.
+// no subordinate range or with several: run-front.test.ts, run-front.nosubid.test.ts, run-front.overlap.test.ts.
 import { execa } from 'execa';
 import { readFileSync } from 'node:fs';
 import { HUTCH } from './hutch-cli.js';
@@ -26,6 +26,11 @@ export function hutchVia(
     cwd: at.cwd,
     stdin: 'ignore',
   });
+}
+
+/** `hutch --root ROOT run --network none --rootfs ROOTFS ...rest`. */
+export function noNetworkRun(root: string, rootfs: string, ...rest: string[]): string[] {
+  return ['--root', root, 'run', '--network', 'none', '--rootfs', rootfs, ...rest];
 }
 
 /** The C front's proof switch: a hand-over exits 99 with its reason. */

@@ -11,7 +11,7 @@ import { missing, requires } from '../helpers/host.js';
 import { sandbox as scratch, type Sandbox } from '../helpers/hutch-cli.js';
 import { expectNoLeaks, leakSnapshot } from '../helpers/leaks.js';
 import { busyboxRootfs } from '../helpers/rootfs.js';
-import { containerOutside, hutchVia, IN_C, normalized, text } from '../helpers/run-front.js';
+import { containerOutside, hutchVia, IN_C, noNetworkRun, normalized, text } from '../helpers/run-front.js';
 
 const me = userInfo();
 const WARNING = `hutch: warning: no /etc/subuid range for ${me.username}: only your own uid is mapped (to root) in containers; images with other users may fail`; // (execa strips the line break)
@@ -34,16 +34,7 @@ describe.skipIf(me.username !== process.env.HUTCH_TEST_NOSUBID_USER)('the C fron
     writeFileSync(join(groups, 'etc/group'), 'root:x:0:root\nwheel:x:10:root\naudio:x:29:root\n');
   });
   afterAll(() => dir.remove());
-  const none = (root: string, ...rest: string[]): string[] => [
-    '--root',
-    root,
-    'run',
-    '--network',
-    'none',
-    '--rootfs',
-    plain,
-    ...rest,
-  ];
+  const none = (root: string, ...rest: string[]): string[] => noNetworkRun(root, plain, ...rest);
 
   it('warns once a boot, in the same words, whichever path runs first', async () => {
     const cFirst = join(dir.dir, 'warn-c');

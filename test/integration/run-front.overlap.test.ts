@@ -12,7 +12,7 @@ import { requires } from '../helpers/host.js';
 import { sandbox as scratch, type Sandbox } from '../helpers/hutch-cli.js';
 import { expectNoLeaks, leakSnapshot } from '../helpers/leaks.js';
 import { busyboxRootfs } from '../helpers/rootfs.js';
-import { containerOutside, hutchVia, IN_C, normalized, text } from '../helpers/run-front.js';
+import { containerOutside, hutchVia, IN_C, noNetworkRun, normalized, text } from '../helpers/run-front.js';
 
 const me = userInfo();
 const listed = (kind: 'uid' | 'gid'): SubidRange[] =>
@@ -45,16 +45,7 @@ describe.skipIf(me.username !== process.env.HUTCH_TEST_OVERLAP_USER)('the C fron
     plain = await busyboxRootfs(join(dir.dir, 'plain'));
   });
   afterAll(() => dir.remove());
-  const none = (...rest: string[]): string[] => [
-    '--root',
-    dir.root,
-    'run',
-    '--network',
-    'none',
-    '--rootfs',
-    plain,
-    ...rest,
-  ];
+  const none = (...rest: string[]): string[] => noNetworkRun(dir.root, plain, ...rest);
 
   it('makes the plan the TypeScript path makes: the merged range after the user', async () => {
     const last = String(uids.count); // the last container id: past the end of either listed range alone

@@ -23,11 +23,11 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requires } from '../helpers/host.js';
 import { HUTCH, sandbox as scratch, type Sandbox } from '../helpers/hutch-cli.js';
+import { hutchVia as hutchAt, normalized, noNetworkRun, PATH, type Via } from '../helpers/run-front.js';
 import { expectNoLeaks, leakSnapshot } from '../helpers/leaks.js';
 import { hostHttpServer } from '../helpers/netns.js';
 import { busyboxRootfs } from '../helpers/rootfs.js';
 
-const PATH = '/usr/local/bin:/usr/bin:/bin';
 let dir: Sandbox;
 let home: string;
 /** Trees: the busybox one, and variants of its /etc/passwd and /etc/group. */
@@ -87,27 +87,9 @@ function conf(text: string): Record<string, string> {
   return { XDG_CONFIG_HOME: config };
 }
 
-type Via = 'c' | 'node';
-
 /** bin/hutch through sh (the C front) or `node bin/hutch` (the TypeScript path), with exactly `env`. */
 function hutchVia(via: Via, args: string[], env: Record<string, string>, extra: Record<string, string> = {}) {
-  const words = via === 'c' ? [HUTCH, ...args] : [process.execPath, HUTCH, ...args];
-  return execa(words[0]!, words.slice(1), {
-    env: { PATH, HOME: home, ...env, ...extra },
-    extendEnv: false,
-    encoding: 'buffer',
-    reject: false,
-    cwd: dir.dir,
-    stdin: 'ignore',
-  });
-}
-
-/** The plan with the run's id (and the hostname, its first 12 digits) made the same on both paths. */
-function normalized(plan: Uint8Array): string {
-  const text = Buffer.from(plan).toString('latin1');
-  const id = /ephemeral\/([0-9a-f]{64})/.exec(text)?.[1];
-  if (id === undefined) return text;
-  return text.replaceAll(id, 'I'.repeat(64)).replaceAll(id.slice(0, 12), 'H'.repeat(12));
+  return hutchAt(via, args, { cwd: dir.dir, home }, { ...env, ...extra });
 }
 
 interface Row {
@@ -510,16 +492,7 @@ describe('hutch run --rootfs: /etc/subuid and /etc/subgid read as subid.ts reads
 });
 
 describe('hutch run --rootfs: a store not probed yet, probed in C', () => {
-  const args = (root: string): string[] => [
-    '--root',
-    root,
-    'run',
-    '--network',
-    'none',
-    '--rootfs',
-    trees.plain!,
-    'true',
-  ];
+  const args = (root: string): string[] => noNetworkRun(root, trees.plain!, 'true');
   const cache = (root: string): string => join(root, 'data', '.fs-probe.json');
   /** DATA's dot files: the cache alone (no probe folder, no temporary file left). */
   const dotFiles = (root: string): string[] => readdirSync(join(root, 'data')).filter((n) => n.startsWith('.'));
@@ -588,16 +561,7 @@ describe('hutch run --rootfs through the C front, for real', () => {
   beforeAll(() => {
     before = leakSnapshot();
   });
-  const run = (rootfs: string, cmd: string[]): string[] => [
-    '--root',
-    dir.root,
-    'run',
-    '--network',
-    'none',
-    '--rootfs',
-    rootfs,
-    ...cmd,
-  ];
+  const run = (rootfs: string, cmd: string[]): string[] => noNetworkRun(dir.root, rootfs, ...cmd);
   const left = (): string[] =>
     ['run/ephemeral', 'data/ephemeral', 'run/net'].flatMap((d) =>
       existsSync(join(dir.root, d))

@@ -256,14 +256,19 @@ interface ForegroundRun {
   subtree: string;
 }
 
+/** `--root DIR/fg-root run --rm --network none --rootfs TREE sh -c SCRIPT`. */
+function foregroundWords(tree: string, script: string): string[] {
+  return ['--root', join(dir, 'fg-root'), 'run', '--rm', '--network', 'none', '--rootfs', tree, 'sh', '-c', script];
+}
+
 /**
  * `hutch run --rm --network none --rootfs TREE` of a command that says `up`, then waits for /go:
  * while it waits, where its processes are and what the scope is; then its end and the scope gone.
  */
 async function foreground(argv: string[], env: NodeJS.ProcessEnv, tree: string): Promise<ForegroundRun> {
   const script = 'echo up; until [ -e /go ]; do sleep 0.1; done; cat /proc/self/cgroup; exit 7';
-  const words = [...argv, '--root', join(dir, 'fg-root'), 'run', '--rm', '--network', 'none', '--rootfs', tree];
-  const child = spawn(words[0]!, [...words.slice(1), 'sh', '-c', script], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const words = [...argv, ...foregroundWords(tree, script)];
+  const child = spawn(words[0]!, words.slice(1), { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -339,24 +344,10 @@ test('run --rm --rootfs through the C front: the container in hutch-ID.scope/con
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(HUTCH|CONTAINERS)_/.test(k)));
   // A first run on the TypeScript path: it probes the store (the front reads the probe, never makes
   // it) and says any once-only notice, so that the two runs compared are alike.
-  const first = spawnSync(
-    'node',
-    [
-      join(install, 'bin', 'hutch'),
-      '--root',
-      join(dir, 'fg-root'),
-      'run',
-      '--rm',
-      '--network',
-      'none',
-      '--rootfs',
-      tree,
-      'sh',
-      '-c',
-      'exit 0',
-    ],
-    { env, encoding: 'utf8' },
-  );
+  const first = spawnSync('node', [join(install, 'bin', 'hutch'), ...foregroundWords(tree, 'exit 0')], {
+    env,
+    encoding: 'utf8',
+  });
   assert.equal(first.status, 0, first.stderr);
   const typescript = await foreground(['node', join(install, 'bin', 'hutch')], env, tree);
   const front = await foreground([join(install, 'bin', 'hutch')], { ...env, HUTCH_RUN_NO_NODE: '1' }, tree);
@@ -373,11 +364,10 @@ test('run --rm --rootfs through the C front: the container in hutch-ID.scope/con
   const runtime = join(dir, 'no-manager');
   mkdirSync(runtime, { mode: 0o700 });
   const noBus = Object.fromEntries(Object.entries(env).filter(([k]) => k !== 'DBUS_SESSION_BUS_ADDRESS'));
-  const handed = spawnSync(
-    join(install, 'bin', 'hutch'),
-    ['--root', join(dir, 'fg-root'), 'run', '--rm', '--network', 'none', '--rootfs', tree, 'sh', '-c', 'exit 0'],
-    { env: { ...noBus, XDG_RUNTIME_DIR: runtime, HUTCH_RUN_NO_NODE: '1' }, encoding: 'utf8' },
-  );
+  const handed = spawnSync(join(install, 'bin', 'hutch'), foregroundWords(tree, 'exit 0'), {
+    env: { ...noBus, XDG_RUNTIME_DIR: runtime, HUTCH_RUN_NO_NODE: '1' },
+    encoding: 'utf8',
+  });
   assert.equal(handed.status, 99, handed.stderr);
   assert.match(handed.stderr, /the user manager does not answer/);
   assert.deepEqual(readdirSync(join(dir, 'fg-root', 'run', 'ephemeral')), [], 'nothing made');
@@ -390,19 +380,7 @@ test('run --rm --rootfs through the C front: the container in hutch-ID.scope/con
   writeFileSync(join(dropIn, 'fail.conf'), '[Unit]\nConditionPathExists=/nonexistent-hutch-test\n');
   execFileSync('systemctl', ['--user', 'daemon-reload']);
   try {
-    const words = [
-      '--root',
-      join(dir, 'fg-root'),
-      'run',
-      '--rm',
-      '--network',
-      'none',
-      '--rootfs',
-      tree,
-      'sh',
-      '-c',
-      'echo ran',
-    ];
+    const words = foregroundWords(tree, 'echo ran');
     const undone = spawnSync(join(install, 'bin', 'hutch'), words, {
       env: { ...env, HUTCH_RUN_NO_NODE: '1' },
       encoding: 'utf8',
