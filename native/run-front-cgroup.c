@@ -3,11 +3,12 @@
  * `run` with no resource or cgroup flag (cgroup.ts createContainerCgroup, place.ts placeGroup,
  * systemd.ts): a transient scope hutch-ID.scope of the user's systemd manager, asked over D-Bus
  * through libsystemd's sd-bus (loaded with dlopen, as src/sys/sdbus.ts loads it with koffi: no
- * build-time dependency, and a host without it hands over), the container's process moved to
+ * build-time dependency), the container's process moved to
  * <scope>/container, the scope's controllers enabled for it; at the end that cgroup killed and
- * removed and the scope stopped. The TypeScript path's other outcomes (a delegated subtree it would
- * stay in, no user manager, a scope that fails) are its own: handed over before anything is made
- * where that can be known, else after the undo (run-front-run.c).
+ * removed and the scope stopped. No user manager to ask (or no libsystemd) and no subtree delegated
+ * to the user: no cgroup of its own and no warning, as there. The TypeScript path's other outcomes
+ * (a delegated subtree it would stay in, a scope that fails) are its own: handed over before
+ * anything is made where that can be known, else after the undo (run-front-run.c).
  */
 #include <dirent.h>
 #include <dlfcn.h>
@@ -243,11 +244,18 @@ void cgroup_check(struct cgroup *cg, const char *id) {
   /* removeGroup's kill: cgroup.kill (Linux 5.14); before it, the freezer's loop is the TypeScript path's */
   char *kill_file = own != NULL ? str_cat(path_join(CGROUP_MOUNT, own), "/cgroup.kill", "") : NULL;
   if (own == NULL || strcmp(own, "/") == 0 || !exists(kill_file)) fall_back("a cgroup v2 host without cgroup.kill, or in its root cgroup");
-  if (bind_sd_bus() != 0) fall_back("a cgroup v2 host without libsystemd.so.0 (the TypeScript path's degradation)");
-  manager_sockets(cg);
   char *control_group = NULL;
-  cg->bus = connect_manager(cg, &control_group);
-  if (cg->bus == NULL) fall_back("a cgroup v2 host where the user manager does not answer (the TypeScript path's degradation)");
+  if (bind_sd_bus() == 0) { /* without libsystemd, sdbus.ts cannot open a bus: no manager either */
+    manager_sockets(cg);
+    cg->bus = connect_manager(cg, &control_group);
+  }
+  if (cg->bus == NULL) {
+    /* place.ts: no manager to ask; in a subtree delegated to the user the TypeScript path stays in it */
+    if (writable_subtree(own)) fall_back("a delegated cgroup and no user manager (the TypeScript path stays in it)");
+    /* else no cgroup of its own, and with no limit asked createContainerCgroup says nothing */
+    free(own), free(kill_file), free(v2_mount);
+    return;
+  }
   /* place.ts: in a subtree delegated by someone else (a Slurm job), the TypeScript path stays in it */
   if (writable_subtree(own) && !is_within(own, control_group)) fall_back("a delegated cgroup outside the user manager's (the TypeScript path stays in it)");
   cg->unit = str_cat("hutch-", id, ".scope");

@@ -264,8 +264,9 @@ function foregroundWords(tree: string, script: string): string[] {
 /**
  * `hutch run --rm --network none --rootfs TREE` of a command that says `up`, then waits for /go:
  * while it waits, where its processes are and what the scope is; then its end and the scope gone.
+ * Not `scoped`: the container is in the CLI's own cgroup, and there is no scope.
  */
-async function foreground(argv: string[], env: NodeJS.ProcessEnv, tree: string): Promise<ForegroundRun> {
+async function foreground(argv: string[], env: NodeJS.ProcessEnv, tree: string, scoped = true): Promise<ForegroundRun> {
   const script = 'echo up; until [ -e /go ]; do sleep 0.1; done; cat /proc/self/cgroup; exit 7';
   const words = [...argv, ...foregroundWords(tree, script)];
   const child = spawn(words[0]!, words.slice(1), { env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -284,19 +285,25 @@ async function foreground(argv: string[], env: NodeJS.ProcessEnv, tree: string):
     assert.ok(inside.length > 0, 'the container has processes');
     const cgroups = [...new Set(inside.map((p) => cgroupIfAlive(p.pid)).filter((c) => c !== undefined))];
     assert.equal(cgroups.length, 1, `the container's processes are in one cgroup: ${cgroups.join(' ')}`);
-    const match = /^(.*\/(hutch-([0-9a-f]{64})\.scope))\/container$/.exec(cgroups[0]!);
-    assert.ok(match, `the container is in hutch-ID.scope/container: ${cgroups[0]}`);
-    const [, scopeDir, unit, id] = match as unknown as string[];
-    const properties = ['Description', 'Delegate', 'CollectMode', 'Slice', 'ActiveState'].map((p) => `-p${p}`);
-    seen = {
-      scopeDir: scopeDir!,
-      unit: unit!,
-      id: id!,
-      cgroup: cgroups[0]!,
-      scope: execFileSync('systemctl', ['--user', 'show', ...properties, unit!], { encoding: 'utf8' }),
-      subtree: readFileSync(join('/sys/fs/cgroup', scopeDir!, 'cgroup.subtree_control'), 'utf8'),
-      cli: cgroupOf(child.pid!),
-    };
+    const cli = cgroupOf(child.pid!);
+    if (scoped) {
+      const match = /^(.*\/(hutch-([0-9a-f]{64})\.scope))\/container$/.exec(cgroups[0]!);
+      assert.ok(match, `the container is in hutch-ID.scope/container: ${cgroups[0]}`);
+      const [, scopeDir, unit, id] = match as unknown as string[];
+      const properties = ['Description', 'Delegate', 'CollectMode', 'Slice', 'ActiveState'].map((p) => `-p${p}`);
+      seen = {
+        scopeDir: scopeDir!,
+        unit: unit!,
+        id: id!,
+        cgroup: cgroups[0]!,
+        scope: execFileSync('systemctl', ['--user', 'show', ...properties, unit!], { encoding: 'utf8' }),
+        subtree: readFileSync(join('/sys/fs/cgroup', scopeDir!, 'cgroup.subtree_control'), 'utf8'),
+        cli,
+      };
+    } else {
+      assert.equal(cgroups[0], cli, "no cgroup of its own: the container is in the CLI's");
+      seen = { scopeDir: '', unit: '', id: '', cgroup: cgroups[0]!, scope: '', subtree: '', cli };
+    }
   } finally {
     // Whatever failed above, the container ends on its own (a killed CLI would leave it waiting).
     writeFileSync(join(tree, 'go'), '');
@@ -304,15 +311,17 @@ async function foreground(argv: string[], env: NodeJS.ProcessEnv, tree: string):
   const status = await exited;
   rmSync(join(tree, 'go'));
   const { scopeDir, unit, id } = seen;
-  await until('the scope to go', () => !existsSync(join('/sys/fs/cgroup', scopeDir)), 30_000);
-  const state = spawnSync('systemctl', ['--user', 'show', '-pActiveState', '--value', unit], { encoding: 'utf8' });
-  assert.notEqual(state.stdout.trim(), 'active', `${unit} is stopped`);
+  if (scoped) {
+    await until('the scope to go', () => !existsSync(join('/sys/fs/cgroup', scopeDir)), 30_000);
+    const state = spawnSync('systemctl', ['--user', 'show', '-pActiveState', '--value', unit], { encoding: 'utf8' });
+    assert.notEqual(state.stdout.trim(), 'active', `${unit} is stopped`);
+  }
   for (const folder of ['data/ephemeral', 'run/ephemeral', 'run/net']) {
     const path = join(dir, 'fg-root', folder);
     const left = existsSync(path) ? readdirSync(path, { recursive: true }) : [];
     assert.deepEqual(left, [], `nothing left in ${folder} (status ${status}: ${stderr})`);
   }
-  const anon = (s: string): string => s.replaceAll(id, 'ID');
+  const anon = (s: string): string => (id === '' ? s : s.replaceAll(id, 'ID'));
   return {
     status,
     stdout,
@@ -359,18 +368,21 @@ test('run --rm --rootfs through the C front: the container in hutch-ID.scope/con
   assert.equal(front.cli, cgroupOf('self'), 'the foreground CLI stays where it was');
   assert.match(front.scope, /^Description=hutch container ID$/m);
   assert.match(front.scope, /^Delegate=yes$/m);
-  // No user manager to ask (no bus, no private socket): the TypeScript path's case (it runs without
-  // a cgroup of its own, or stays in a delegated subtree), handed over before anything is made.
+  // No user manager to ask (no bus, no private socket) and no cgroup delegated to the user (a
+  // batch job, an ssh session without lingering): no cgroup of its own and no warning, in C as on
+  // the TypeScript path.
   const runtime = join(dir, 'no-manager');
   mkdirSync(runtime, { mode: 0o700 });
-  const noBus = Object.fromEntries(Object.entries(env).filter(([k]) => k !== 'DBUS_SESSION_BUS_ADDRESS'));
-  const handed = spawnSync(join(install, 'bin', 'hutch'), foregroundWords(tree, 'exit 0'), {
-    env: { ...noBus, XDG_RUNTIME_DIR: runtime, HUTCH_RUN_NO_NODE: '1' },
-    encoding: 'utf8',
-  });
-  assert.equal(handed.status, 99, handed.stderr);
-  assert.match(handed.stderr, /the user manager does not answer/);
-  assert.deepEqual(readdirSync(join(dir, 'fg-root', 'run', 'ephemeral')), [], 'nothing made');
+  const noBus = {
+    ...Object.fromEntries(Object.entries(env).filter(([k]) => k !== 'DBUS_SESSION_BUS_ADDRESS')),
+    XDG_RUNTIME_DIR: runtime,
+  };
+  const bare = await foreground([join(install, 'bin', 'hutch')], { ...noBus, HUTCH_RUN_NO_NODE: '1' }, tree, false);
+  const bareTypescript = await foreground(['node', join(install, 'bin', 'hutch')], noBus, tree, false);
+  console.log(JSON.stringify({ bare, bareTypescript }));
+  assert.equal(bare.status, 7, `the C front ran it (99: it would hand over): ${bare.stderr}`);
+  assert.deepEqual(bare, bareTypescript);
+  assert.equal(bare.stderr, '', 'no warning: no limit was asked');
 
   // A scope that fails once the container's process exists (a prefix drop-in's condition keeps
   // every hutch-*.scope from starting): the front undoes what it made and hands over; the
