@@ -4,11 +4,11 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, beforeAll, describe, expect, onTestFinished, test } from 'vitest';
 import { requires } from '../helpers/host.js';
 import { hutch, tempDir } from '../helpers/image-cli.js';
 import { REPO } from '../helpers/hutch-cli.js';
-import { isolatedEnv, startRegistry, type Registry } from '../helpers/registry.js';
+import { endPodmanPause, isolatedEnv, startRegistry, type Registry } from '../helpers/registry.js';
 
 let registry: Registry;
 let home: string;
@@ -77,6 +77,7 @@ describe('hutch push', () => {
     ]);
     expect(info.Env).toContain('GREETING=hello-from-image');
     const penv = isolatedEnv(join(home, 'podman'));
+    onTestFinished(() => endPodmanPause(join(home, 'podman'))); // rootless podman's pause process
     writeFileSync(penv.REGISTRY_AUTH_FILE!, '{"auths":{}}\n'); // podman reads both even with --creds
     writeFileSync(penv.CONTAINERS_REGISTRIES_CONF!, '');
     const podman = [
