@@ -7,6 +7,7 @@
  * the capability set; the store's filesystem (fs-probe.ts: its cache, or probed and cached as the
  * TypeScript path does). Anything beyond that is the TypeScript path's.
  */
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -184,7 +185,8 @@ static int exists(const char *path) {
   return lstat(path, &st) == 0 || errno != ENOENT;
 }
 
-/* seccomp-filters.txt (precompiled.ts writePrecompiled): `ARCH KERNEL FILE CAP,...` for each filter. */
+/* seccomp-filters.txt (precompiled.ts writePrecompiled): `ARCH FROM-BELOW FILE CAP,...` for each filter,
+   FROM-BELOW the kernels that resolve the default profile alike (kernelSpan; no BELOW: no bound). */
 #if defined(__x86_64__)
 #define SCMP_ARCH "SCMP_ARCH_X86_64"
 #elif defined(__aarch64__)
@@ -193,6 +195,33 @@ static int exists(const char *path) {
 #define SCMP_ARCH "none"
 #endif
 
+/* `A.B` at the head of s, digits only, as A * 1000000 + B (profile.ts compares major.minor alone);
+   *rest points past it. */
+static int major_minor(const char *s, unsigned long *version, const char **rest) {
+  unsigned long part[2];
+  for (int i = 0; i < 2; i++) {
+    if (!isdigit((unsigned char)*s)) return -1;
+    char *end;
+    errno = 0;
+    part[i] = strtoul(s, &end, 10);
+    if (errno != 0 || part[i] > 999999) return -1;
+    s = end;
+    if (i == 0 && *s++ != '.') return -1;
+  }
+  *version = part[0] * 1000000 + part[1];
+  *rest = s;
+  return 0;
+}
+
+static int in_span(const char *span, unsigned long running) {
+  unsigned long from, below;
+  const char *rest;
+  if (major_minor(span, &from, &rest) != 0 || *rest != '-') return 0;
+  if (rest[1] == '\0') return running >= from;
+  if (major_minor(rest + 1, &below, &rest) != 0 || *rest != '\0') return 0;
+  return running >= from && running < below;
+}
+
 static void find_filter(struct run *r, const char *install) {
   char *dir = str_cat(install, "/dist/bundle", "");
   struct buf index = {0};
@@ -200,10 +229,14 @@ static void find_filter(struct run *r, const char *install) {
   char *text = buf_cstr(&index);
   struct utsname u;
   if (uname(&u) != 0) fall_back("uname failed");
+  unsigned long running;
+  const char *rest;
+  if (major_minor(u.release, &running, &rest) != 0 || (*rest != '\0' && *rest != '.' && *rest != '-'))
+    fall_back("a kernel release whose major.minor it cannot read");
   for (char *line = strtok(text, "\n"); line != NULL; line = strtok(NULL, "\n")) {
     char arch[64], kernel[256], file[128], caps[1024];
     if (sscanf(line, "%63s %255s %127s %1023s", arch, kernel, file, caps) != 4) continue;
-    if (strcmp(arch, SCMP_ARCH) != 0 || strcmp(kernel, u.release) != 0 || strchr(file, '/') != NULL) continue;
+    if (strcmp(arch, SCMP_ARCH) != 0 || !in_span(kernel, running) || strchr(file, '/') != NULL) continue;
     uint64_t set = 0;
     for (char *c = caps, *end; *c; c = *end ? end + 1 : end) {
       end = strchrnul(c, ',');

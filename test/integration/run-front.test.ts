@@ -19,6 +19,7 @@ import {
   unlinkSync,
   writeFileSync,
 } from 'node:fs';
+import { release } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requires } from '../helpers/host.js';
@@ -383,42 +384,51 @@ describe('hutch run --rootfs: what the C front hands over', () => {
   });
 });
 
+let bound = 0;
+/**
+ * bin/hutch's plan (HUTCH_RUN_PRINT_PLAN=1; in C with HUTCH_RUN_NO_NODE=1) in a user and mount
+ * namespace of the test's own with `files` (host path -> text) bound over the host's, where it is
+ * root (getpwuid: "root") with no capability left (securebits noroot: newidmap.ts mapWay takes the
+ * tools' way, as outside). The plans alone: newuidmap runs in no such namespace.
+ */
+async function withFilesBound(via: Via, files: Record<string, string>, args: string[]) {
+  const at = join(dir.dir, `bound-${bound++}`);
+  mkdirSync(at);
+  const binds = Object.entries(files).map(([target, text], i) => {
+    writeFileSync(join(at, `${i}`), text);
+    return `mount --bind ${join(at, `${i}`)} ${target}`;
+  });
+  const hutch = via === 'c' ? HUTCH : `${process.execPath} ${HUTCH}`;
+  // The same length of --root on both paths: the plan holds it in strings with their length.
+  const run = `${hutch} --root ${join(at, 'root')} run --network none --rootfs ${trees.plain} ${args.join(' ')}`;
+  const drop =
+    'setpriv --securebits +noroot,+noroot_locked,+no_setuid_fixup,+no_setuid_fixup_locked --bounding-set -all --inh-caps -all';
+  return execa('unshare', ['--map-root-user', '--mount', 'sh', '-c', `${binds.join(' && ')} && exec ${drop} ${run}`], {
+    env: { PATH, HOME: home, HUTCH_RUN_PRINT_PLAN: '1', ...(via === 'c' ? { HUTCH_RUN_NO_NODE: '1' } : {}) },
+    extendEnv: false,
+    encoding: 'buffer',
+    reject: false,
+    cwd: dir.dir,
+    stdin: 'ignore',
+  });
+}
+
 describe('hutch run --rootfs: /etc/subuid and /etc/subgid read as subid.ts reads them', () => {
-  // Files no test user has, bound over the host's in a user and mount namespace of the test's own,
-  // where it is root (getpwuid: "root") with no capability left (securebits noroot: newidmap.ts
-  // mapWay takes the tools' way, as outside); the plans alone: newuidmap runs in no such namespace.
+  // Files no test user has, bound over the host's (withFilesBound).
   interface Files {
     subuid: string;
     subgid: string;
     nsswitch?: string;
   }
-  let n = 0;
-  async function inNamespace(via: Via, files: Files, args: string[]) {
-    const at = join(dir.dir, `subids-${n++}`);
-    mkdirSync(at);
-    const binds = Object.entries(files).map(([name, text]) => {
-      writeFileSync(join(at, name), text);
-      return `mount --bind ${join(at, name)} /etc/${name.replace('nsswitch', 'nsswitch.conf')}`;
-    });
-    const hutch = via === 'c' ? HUTCH : `${process.execPath} ${HUTCH}`;
-    // The same length of --root on both paths: the plan holds it in strings with their length.
-    const run = `${hutch} --root ${join(at, 'root')} run --network none --rootfs ${trees.plain} ${args.join(' ')}`;
-    const drop =
-      'setpriv --securebits +noroot,+noroot_locked,+no_setuid_fixup,+no_setuid_fixup_locked --bounding-set -all --inh-caps -all';
-    return execa(
-      'unshare',
-      ['--map-root-user', '--mount', 'sh', '-c', `${binds.join(' && ')} && exec ${drop} ${run}`],
-      {
-        env: { PATH, HOME: home, HUTCH_RUN_PRINT_PLAN: '1', ...(via === 'c' ? { HUTCH_RUN_NO_NODE: '1' } : {}) },
-        extendEnv: false,
-        encoding: 'buffer',
-        reject: false,
-        cwd: dir.dir,
-        stdin: 'ignore',
-      },
+  const inNamespace = (via: Via, files: Files, args: string[]) =>
+    withFilesBound(
+      via,
+      Object.fromEntries(
+        Object.entries(files).map(([name, text]) => [`/etc/${name.replace('nsswitch', 'nsswitch.conf')}`, text]),
+      ),
+      args,
     );
-  }
-  const plan = (b: Uint8Array): string => normalized(b).replace(/subids-\d+/g, 'subids-N');
+  const plan = (b: Uint8Array): string => normalized(b).replace(/bound-\d+/g, 'bound-N');
   /** The id map tools' arguments in a plan. */
   const maps = (b: Uint8Array): string[] =>
     Buffer.from(b)
@@ -754,5 +764,36 @@ describe('hutch run --rootfs through the C front, for real', () => {
         .exitCode,
     ).toBe(0);
     expect(left()).toEqual([]); // RUN/net/ID16 included
+  });
+});
+
+describe("hutch run --rootfs in C: the build's seccomp filters by kernel span", () => {
+  // precompiled.ts lists each filter with the kernels that resolve the default profile alike
+  // (kernelSpan): the front uses it on any kernel of the span, so a kernel upgrade within it still
+  // runs in C; outside it, or with a span it cannot read, it hands over (the TypeScript path compiles).
+  const index = join(HUTCH, '..', '..', 'dist', 'bundle', 'seccomp-filters.txt');
+  const [major, minor] = release().split(/[.-]/).map(Number) as [number, number];
+  const spans: [string, 0 | 99][] = [
+    ['0.0-', 0],
+    [`${major}.${minor}-${major}.${minor + 1}`, 0],
+    [`${major - 1}.0-${major + 1}.0`, 0],
+    [`0.0-${major}.${minor}`, 99],
+    [`${major}.${minor + 1}-`, 99],
+    [release(), 99], // the old form: the build's kernel release
+    ['5-', 99],
+  ];
+
+  beforeAll(() => requires('userns'));
+
+  it("is the build's on any kernel of its span, handed over elsewhere", async () => {
+    const built = readFileSync(index, 'utf8');
+    expect(built).toMatch(/^\S+ 0\.0- seccomp-\S+\.bpf \S+$/m); // the default profile has no minKernel rule
+    for (const [span, status] of spans) {
+      const list = built.replace(/^(\S+) \S+ /gm, `$1 ${span} `);
+      const c = await withFilesBound('c', { [index]: list }, ['true']);
+      const why = Buffer.from(c.stderr).toString();
+      expect({ span, status: c.exitCode }).toEqual({ span, status });
+      if (status === 99) expect(why).toContain('no compiled seccomp filter for this capability set and kernel');
+    }
   });
 });

@@ -1,12 +1,11 @@
 import { readFileSync, writeFileSync } from 'node:fs';
-import { release } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Seccomp } from '../../runtime/spec.js';
 import { nativeArch, type Arch } from './arch.js';
 import { compileSeccomp, seccompFlags, type SeccompProgram } from './compile.js';
 import { defaultProfile } from './default-profile.js';
-import { resolveProfile } from './profile.js';
+import { kernelSpan, resolveProfile } from './profile.js';
 
 /**
  * The filter of a plain `run` compiled at build time (scripts/seccomp-filters.mjs, into
@@ -39,7 +38,7 @@ export function seccompProgram(
 
 /** dist/bundle/'s list of the filters the build compiled (writePrecompiled). */
 const INDEX = 'seccomp-filters.json';
-/** writePrecompiled's list as lines of `ARCH KERNEL FILE CAP,CAP,...`, for the C front of `run`. */
+/** writePrecompiled's list as lines of `ARCH FROM-BELOW FILE CAP,CAP,...`, for the C front of `run`. */
 const TEXT_INDEX = 'seccomp-filters.txt';
 
 /** One compiled filter: its file in dist/bundle/, the arch and the profile's JSON.stringify. */
@@ -88,9 +87,11 @@ export function writePrecompiled(
     return { file, arch: native.name, profile: JSON.stringify(profile) };
   });
   writeFileSync(join(dir, INDEX), JSON.stringify(entries));
-  // The same list for native/hutch-run-front, which cannot make the profile: the kernel it was
-  // resolved on and the capability set stand for it (the default profile is the build's own).
-  const lines = entries.map((e, i) => `${e.arch} ${release()} ${e.file} ${capabilitySets[i]!.join(',')}\n`);
+  // The same list for native/hutch-run-front, which cannot make the profile: the span of kernels
+  // that resolve it as this one does (kernelSpan; BELOW empty: no bound) and the capability set
+  // stand for it (the default profile is the build's own).
+  const { from, below = '' } = kernelSpan(defaultProfile());
+  const lines = entries.map((e, i) => `${e.arch} ${from}-${below} ${e.file} ${capabilitySets[i]!.join(',')}\n`);
   writeFileSync(join(dir, TEXT_INDEX), lines.join(''));
   return entries.map((e) => e.file);
 }

@@ -69,6 +69,26 @@ function applies(rule: ProfileRule, ctx: ProfileContext): boolean {
   return true;
 }
 
+/**
+ * The kernels that resolve `profile` as `kernel` does: from the highest minKernel at or below it
+ * ("0.0" when none) up to, not including, the lowest above it (none: no bound). Only major.minor
+ * counts, as in atLeast. The C front of `run` (native/run-front-conf.c) uses a filter the build
+ * compiled on any kernel of its span: a kernel upgrade within it changes nothing of the profile.
+ */
+export function kernelSpan(profile: Profile, kernel: string = release()): { from: string; below?: string } {
+  const mins = [...new Set((profile.syscalls ?? []).flatMap((r) => r.includes?.minKernel ?? []))].map(majorMinor);
+  const key = ([a, b]: [number, number]) => a * 1e6 + b;
+  const reached = mins.filter(([a, b]) => atLeast(kernel, `${a}.${b}`)).sort((x, y) => key(y) - key(x));
+  const ahead = mins.filter(([a, b]) => !atLeast(kernel, `${a}.${b}`)).sort((x, y) => key(x) - key(y));
+  const from = reached[0] ?? [0, 0];
+  return { from: from.join('.'), ...(ahead[0] === undefined ? {} : { below: ahead[0].join('.') }) };
+}
+
+function majorMinor(version: string): [number, number] {
+  const [a = 0, b = 0] = version.split('.').map(Number);
+  return [a, b];
+}
+
 function atLeast(kernel: string, min: string): boolean {
   const [a = 0, b = 0] = kernel.split(/[.-]/).map(Number);
   const [c = 0, d = 0] = min.split('.').map(Number);

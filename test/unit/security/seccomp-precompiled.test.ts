@@ -8,6 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { adjustCapabilities, blueprintSecurity } from '../../../src/engine/spec/blueprint.js';
 import { capabilityName, DEFAULT_CAPABILITIES, PLAIN_RUN_CAPABILITY_SETS } from '../../../src/runtime/linux.js';
 import { compileSeccomp, nativeArch } from '../../../src/security/seccomp/index.js';
+import { kernelSpan, resolveProfile, type Profile, type ProfileRule } from '../../../src/security/seccomp/profile.js';
 import {
   precompiledFile,
   precompiledProfiles,
@@ -28,11 +29,10 @@ describe('the precompiled seccomp filters', () => {
     const names = writePrecompiled(dir, PLAIN_RUN_CAPABILITY_SETS);
     expect(names.length).toBe(precompiledProfiles(PLAIN_RUN_CAPABILITY_SETS).length);
     expect(readdirSync(dir).sort()).toEqual([...names, 'seccomp-filters.json', 'seccomp-filters.txt'].sort());
-    // The C front's list (native/run-front-conf.c): arch, the kernel the profile was resolved on, file, capability set.
+    // The C front's list (native/run-front-conf.c): arch, the kernels that resolve the default
+    // profile alike (it has no minKernel rule: all), file, capability set.
     expect(readFileSync(join(dir, 'seccomp-filters.txt'), 'utf8')).toBe(
-      names
-        .map((n, i) => `${nativeArch().name} ${release()} ${n} ${PLAIN_RUN_CAPABILITY_SETS[i]!.join(',')}\n`)
-        .join(''),
+      names.map((n, i) => `${nativeArch().name} 0.0- ${n} ${PLAIN_RUN_CAPABILITY_SETS[i]!.join(',')}\n`).join(''),
     );
     for (const profile of precompiledProfiles(PLAIN_RUN_CAPABILITY_SETS)) {
       const file = readFileSync(join(dir, precompiledFile(profile, nativeArch(), dir)!));
@@ -81,5 +81,35 @@ describe('the precompiled seccomp filters', () => {
       syscalls: profile!.syscalls!.map((r, i) => (i === 0 ? { ...r, action: 'SCMP_ACT_LOG' } : r)),
     };
     expect(precompiledFile(changed, nativeArch(), dir)).toBeUndefined();
+  });
+});
+
+describe('the kernels that resolve a profile alike (kernelSpan)', () => {
+  const rule = (minKernel?: string): ProfileRule => ({
+    names: ['x'],
+    action: 'SCMP_ACT_ALLOW',
+    ...(minKernel === undefined ? {} : { includes: { minKernel } }),
+  });
+  const profile: Profile = {
+    defaultAction: 'SCMP_ACT_ERRNO',
+    syscalls: [rule('5.8'), rule(), rule('4.14'), rule('5.8'), rule('6.3')],
+  };
+
+  it('run from the highest minKernel reached to the next one, by major.minor alone', () => {
+    expect(kernelSpan(profile, '4.9.0-1-amd64')).toEqual({ from: '0.0', below: '4.14' });
+    expect(kernelSpan(profile, '4.14.0')).toEqual({ from: '4.14', below: '5.8' });
+    expect(kernelSpan(profile, '5.10.0-30-amd64')).toEqual({ from: '5.8', below: '6.3' });
+    expect(kernelSpan(profile, '6.18.44-fc')).toEqual({ from: '6.3' });
+    expect(kernelSpan({ defaultAction: 'SCMP_ACT_ERRNO' }, release())).toEqual({ from: '0.0' });
+  });
+
+  it('hold kernels that resolve the profile as the given one does, and no other', () => {
+    const caps: string[] = [];
+    const at = (kernel: string) => JSON.stringify(resolveProfile(profile, { caps, arch: nativeArch(), kernel }));
+    for (const kernel of ['4.9.0', '4.14.1', '5.7.9', '5.8.0', '6.2.16', '6.3.0', '6.18.44-fc']) {
+      const { from, below } = kernelSpan(profile, kernel);
+      expect(at(`${from}.0`)).toBe(at(kernel));
+      if (below !== undefined) expect(at(`${below}.0`)).not.toBe(at(kernel));
+    }
   });
 });
