@@ -4,15 +4,22 @@
 // every other -v (a named volume, ./path, U, O, a missing source, a destination the tree lacks)
 // is handed over, and real runs see the host's files, write through rw as the user outside,
 // cannot write through ro, and leave nothing mounted or behind.
-import { execa } from 'execa';
 import { mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requires } from '../helpers/host.js';
-import { HUTCH, sandbox as scratch, type Sandbox } from '../helpers/hutch-cli.js';
+import { sandbox as scratch, type Sandbox } from '../helpers/hutch-cli.js';
 import { expectNoLeaks, leakSnapshot } from '../helpers/leaks.js';
 import { busyboxRootfs } from '../helpers/rootfs.js';
-import { hutchVia as hutchAt, IN_C, noNetworkRun, normalized, PATH, text, type Via } from '../helpers/run-front.js';
+import {
+  hutchVia as hutchAt,
+  IN_C,
+  noNetworkRun,
+  normalized,
+  startedVia,
+  text,
+  type Via,
+} from '../helpers/run-front.js';
 
 let dir: Sandbox;
 let at: { cwd: string; home: string };
@@ -219,15 +226,7 @@ describe('hutch run --rootfs -v through the C front, for real', () => {
     const args = run('-v', `${host.data}:/data:ro`, 'sh', '-c', 'echo up; sleep 1');
     const seen: Record<Via, string> = { c: '', node: '' };
     for (const via of ['c', 'node'] as const) {
-      const child = execa(via === 'c' ? HUTCH : process.execPath, [...(via === 'c' ? [] : [HUTCH]), ...args], {
-        env: { PATH, HOME: at.home, ...(via === 'c' ? IN_C : {}) },
-        extendEnv: false,
-        reject: false,
-        stdin: 'ignore',
-      });
-      await new Promise<void>((resolve) =>
-        child.stdout!.on('data', (d: Buffer) => d.toString().includes('up') && resolve()),
-      );
+      const { child } = await startedVia(via, args, at, via === 'c' ? IN_C : {});
       const [id] = readdirSync(join(dir.root, 'data', 'ephemeral')).filter((n) => !n.startsWith('.'));
       const data = join(dir.root, 'data', 'ephemeral', id!);
       seen[via] = `${readdirSync(data).join(' ')}: ${readFileSync(join(data, 'setup.json'), 'utf8')}`;
