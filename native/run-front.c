@@ -161,16 +161,17 @@ static int exists_in_root(const char *root, const char *path) {
     if (*c == '\0') break;
     char *end = strchrnul(c, '/');
     size_t n = (size_t)(end - c);
-    char *name = strndup(c, n);
+    const char *name = c;
     c = end;
-    if (strcmp(name, ".") == 0) continue;
-    if (strcmp(name, "..") == 0) {
+    if (n == 1 && name[0] == '.') continue;
+    if (n == 2 && name[0] == '.' && name[1] == '.') {
       while (done.len > 0 && done.p[done.len - 1] != '/') done.len--;
       if (done.len > 0) done.len--;
       continue;
     }
     buf_add(&done, "/", 1), buf_add(&done, name, n);
-    char *here = str_cat(root, buf_cstr(&done), "");
+    char *resolved = buf_cstr(&done), *here = str_cat(root, resolved, "");
+    free(resolved);
     struct stat st;
     char target[4096];
     ssize_t len;
@@ -185,7 +186,7 @@ static int exists_in_root(const char *root, const char *path) {
         todo = str_cat(target, "/", c), c = todo;
       }
     }
-    free(here), free(name);
+    free(here);
   }
   free(done.p);
   return found;

@@ -55,6 +55,8 @@ beforeAll(async () => {
   symlinkSync('../../../../../../../../srv', join(tree, 'escape'));
   // A link to a host folder the tree lacks: the destination is missing in the tree (the union's).
   symlinkSync(host.data, join(tree, 'gone'));
+  symlinkSync('./srv/../data', join(tree, 'rel')); // `..` inside a link's text, after what precedes it
+  symlinkSync('loop', join(tree, 'loop')); // ELOOP: absent
 });
 afterAll(() => dir.remove());
 
@@ -94,7 +96,7 @@ describe('hutch run --rootfs -v: the C front makes the TypeScript path plan', ()
       ],
       [
         'destinations through links in the tree (absolute, climbing out): resolved inside it',
-        run('-v', `${host.data}:/out`, '-v', `${host.data}:/escape`, 'true'),
+        run('-v', `${host.data}:/out`, '-v', `${host.data}:/escape`, '-v', `${host.other}:/rel`, 'true'),
       ],
       [
         'the same destination twice, and over a system one (/etc/hosts)',
@@ -151,6 +153,12 @@ describe('hutch run --rootfs -v: the C front makes the TypeScript path plan', ()
         name: 'a destination through a link to a host folder the tree lacks',
         args: run('-v', `${host.other}:/gone`, 'sh', '-c', 'ls /gone; ls /data'),
         why: 'the tree lacks a -v destination',
+      },
+      {
+        name: 'a destination through a link loop',
+        args: run('-v', `${host.other}:/loop`, 'true'),
+        why: 'the tree lacks a -v destination',
+        proofOnly: true, // the union's run of it: the TypeScript path's test
       },
       {
         name: 'more -v than it keeps',
