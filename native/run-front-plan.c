@@ -1,6 +1,6 @@
 /*
  * hutch-run-front's plan: the spec of src/engine/spec/container-spec.ts specFromBlueprint for a
- * --rootfs tree bound as it is, carried through src/runtime/plan.ts planFromSpec and encoded as
+ * --rootfs tree bound as it is (with its -v binds), carried through src/runtime/plan.ts planFromSpec and encoded as
  * src/runtime/nsexec.ts encodePlan does. Same order, same bytes (test/integration/run-front.test.ts).
  */
 #include <stdio.h>
@@ -76,6 +76,11 @@ static void filesystem(const struct run *r, struct buf *plan) {
   static const char *const ETC[] = {"hosts", "hostname", "resolv.conf", NULL};
   for (const char *const *f = ETC; *f != NULL; f++)
     mount_rec(plan, MS_BIND_ | MS_NOSUID_ | MS_NODEV_, OP_MKFILE, str_cat(r->etc_dir, "/", *f), in(r, str_cat("/etc/", *f, "")), "", "");
+  for (int i = 0; i < r->nvolumes; i++) { /* blueprint.ts volumeMount: rbind,nosuid,nodev; ro takes a remount */
+    const struct volume *v = &r->volumes[i];
+    mount_rec(plan, MS_BIND_ | MS_REC_ | MS_NOSUID_ | MS_NODEV_, (v->dir ? OP_MKDIR : OP_MKFILE) | (v->readonly ? OP_REMOUNT_RO : 0),
+              v->source, v->target, "", "");
+  }
   for (int i = 0; MASKED[i] != NULL; i++) record_strs(plan, TAG_MASK, in(r, MASKED[i]), NULL);
   for (int i = 0; READONLY[i] != NULL; i++) record_strs(plan, TAG_READONLY, in(r, READONLY[i]), NULL);
 }

@@ -138,7 +138,8 @@ static int write_setup(const char *dir, const struct run *r) {
   const char *parts[] = {"{\"flags\":{", root != NULL ? "\"root\":\"" : "", root != NULL ? json_plain(root) : "", root != NULL ? "\"," : "",
       "\"pull\":\"missing\",", flag != NULL ? "\"networkMode\":\"" : "", flag != NULL ? flag : "", flag != NULL ? "\"," : "", "\"publish\":[],\"publishAll\":false,\"dns\":[],\"dnsSearch\":[],"
       "\"dnsOption\":[],\"addHost\":[],\"blkioWeightDevice\":[],\"deviceReadBps\":[],\"deviceWriteBps\":[],\"deviceReadIops\":[],"
-      "\"deviceWriteIops\":[],\"mounts\":[]},\"network\":{\"kind\":\"", network, "}}\n", NULL};
+      "\"deviceWriteIops\":[],\"mounts\":[]},\"network\":{\"kind\":\"", network, "}",
+      r->nvolumes > 0 ? ",\"volumes\":[]" : "", "}\n", NULL}; /* -v: resolveMounts' names, none for a host path */
   for (const char *const *p = parts; *p != NULL; p++) buf_add(&json, *p, strlen(*p));
   char *text = buf_cstr(&json);
   char tmp[64];

@@ -88,8 +88,8 @@ static const char *value_of(char **words, int n, int *i, const char *name) {
   return words[*i - 1];
 }
 
-/* [--root DIR] run [--rm] [--network none|host|slirp4netns] --rootfs DIR [-e K[=V]]... [-w DIR] [--hostname NAME]
-   [-u USER[:GROUP]] [--] CMD [ARGS...], the flags in any order (--root after run too). A foreground run removes its
+/* [--root DIR] run [--rm] [--network none|host|slirp4netns] --rootfs DIR [-e K[=V]]... [-v HOST:CTR[:ro|rw]]...
+   [-w DIR] [--hostname NAME] [-u USER[:GROUP]] [--] CMD [ARGS...], the flags in any order (--root after run too). A foreground run removes its
    container with or without --rm (run.ts). */
 static void parse(struct run *r, char **words, int n, const char **root, const char *cwd) {
   int i = 0;
@@ -102,8 +102,8 @@ static void parse(struct run *r, char **words, int n, const char **root, const c
   if (i == n) fall_back("no run");
   i++;
   int rm = 0, network = 0; /* how many times given */
-  r->env = calloc((size_t)n, sizeof(char *));
-  if (r->env == NULL) fall_back("out of memory");
+  r->env = calloc((size_t)n, sizeof(char *)), r->volume_flags = calloc((size_t)n, sizeof(char *));
+  if (r->env == NULL || r->volume_flags == NULL) fall_back("out of memory");
   while (i < n && words[i][0] == '-' && strcmp(words[i], "--") != 0) {
     const char *v;
     /* Each flag once (-e aside): which of two the parser keeps is its business. */
@@ -123,6 +123,9 @@ static void parse(struct run *r, char **words, int n, const char **root, const c
       r->rootfs = path_resolve(cwd, v), r->rootfs_flag = v;
     } else if ((v = value_of(words, n, &i, "-e")) != NULL || (v = value_of(words, n, &i, "--env")) != NULL) {
       r->env[r->nenv++] = v;
+    } else if ((v = value_of(words, n, &i, "-v")) != NULL || (v = value_of(words, n, &i, "--volume")) != NULL) {
+      if (r->nvolumes == MAX_VOLUMES) fall_back("more -v than it keeps");
+      r->volume_flags[r->nvolumes++] = v;
     } else if ((v = value_of(words, n, &i, "-w")) != NULL || (v = value_of(words, n, &i, "--workdir")) != NULL) {
       if (r->workdir != NULL) fall_back("--workdir given twice");
       if (v[0] != '/') fall_back("a relative --workdir (the TypeScript path refuses it)");
@@ -145,6 +148,89 @@ static void parse(struct run *r, char **words, int n, const char **root, const c
   if (r->rootfs == NULL) fall_back("an image instead of --rootfs");
   if (i == n) fall_back("no command");
   r->args = words + i;
+}
+
+/* in-root.ts existsInRoot: every component of `path`, symlinks included, resolves inside the tree at
+   `root` ("/.." stays at the root, an absolute link starts again from it); a loop or any error: absent. */
+static int exists_in_root(const char *root, const char *path) {
+  struct buf done = {0}; /* the resolved part: "/a/b", no symlink in it */
+  char *todo = str_cat(path, "", "");
+  int links = 0, found = 1;
+  for (char *c = todo; found;) {
+    while (*c == '/') c++;
+    if (*c == '\0') break;
+    char *end = strchrnul(c, '/');
+    size_t n = (size_t)(end - c);
+    const char *name = c;
+    c = end;
+    if (n == 1 && name[0] == '.') continue;
+    if (n == 2 && name[0] == '.' && name[1] == '.') {
+      while (done.len > 0 && done.p[done.len - 1] != '/') done.len--;
+      if (done.len > 0) done.len--;
+      continue;
+    }
+    buf_add(&done, "/", 1), buf_add(&done, name, n);
+    char *resolved = buf_cstr(&done), *here = str_cat(root, resolved, "");
+    free(resolved);
+    struct stat st;
+    char target[4096];
+    ssize_t len;
+    if (lstat(here, &st) != 0) found = 0;
+    else if (S_ISLNK(st.st_mode)) {
+      done.len -= n + 1;
+      len = readlink(here, target, sizeof target - 1);
+      if (++links > 40 || len <= 0) found = 0; /* ELOOP, as the kernel counts */
+      else {
+        target[len] = '\0';
+        if (target[0] == '/') done.len = 0;
+        todo = str_cat(target, "/", c), c = todo;
+      }
+    }
+    free(here);
+  }
+  free(done.p);
+  return found;
+}
+
+/* The mounts before the -v binds (container-spec.ts systemMounts, etcMounts), for tree-layer.ts missingTargets. */
+static const char *const SYSTEM_TARGETS[] = {"/proc", "/dev", "/dev/pts", "/dev/shm", "/dev/mqueue", "/sys", "/etc/hosts",
+                                             "/etc/hostname", "/etc/resolv.conf", NULL};
+
+static int beneath(const char *path, const char *mount) {
+  size_t n = strlen(mount);
+  return strncmp(path, mount, n) == 0 && path[n] == '/';
+}
+
+/* flags.ts parseVolumeFlag, setup.ts resolveOne and blueprint.ts volumeMount for a host path bound as
+   it is: SRC:DST[:ro|rw], both absolute, SRC an existing directory or file (requireSource words a missing
+   one). tree-layer.ts: a DST the tree lacks (not beneath an earlier mount) runs on the union. */
+static void check_volumes(struct run *r) {
+  r->volumes = calloc((size_t)r->nvolumes + 1, sizeof *r->volumes);
+  if (r->volumes == NULL) fall_back("out of memory");
+  for (int i = 0; i < r->nvolumes; i++) {
+    char *flag = str_cat(r->volume_flags[i], "", ""), *destination = strchr(flag, ':'), *options = NULL;
+    if (destination == NULL) fall_back("a -v without a host path (an anonymous volume)");
+    *destination++ = '\0';
+    if ((options = strchr(destination, ':')) != NULL) *options++ = '\0';
+    if (options != NULL && strcmp(options, "ro") != 0 && strcmp(options, "rw") != 0)
+      fall_back("a -v option other than ro or rw"); /* U, O, nocopy, z, several, a third ':' */
+    if (flag[0] != '/') fall_back("a -v source that is not an absolute path (a named volume, ./path)");
+    if (destination[0] != '/') fall_back("a -v destination that is not an absolute path");
+    struct volume *v = &r->volumes[i];
+    v->source = path_resolve("/", flag), v->readonly = options != NULL && strcmp(options, "ro") == 0;
+    struct stat st;
+    if (stat(v->source, &st) != 0) fall_back("a -v source that does not exist");
+    if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode)) fall_back("a -v source that is no directory or regular file");
+    v->dir = S_ISDIR(st.st_mode);
+    char *inside = path_resolve("/", destination);
+    if (strcmp(inside, "/") == 0) fall_back("a -v over the container's root");
+    v->target = str_cat(r->rootfs, inside, "");
+    int in_earlier = 0;
+    for (const char *const *t = SYSTEM_TARGETS; *t != NULL; t++) in_earlier |= beneath(inside, *t);
+    for (int j = 0; j < i; j++) in_earlier |= beneath(v->target, r->volumes[j].target);
+    if (!in_earlier && !exists_in_root(r->rootfs, inside))
+      fall_back("the tree lacks a -v destination (its writable layer is the union's)");
+  }
 }
 
 /* 64 hex digits from /dev/urandom (sys/random.ts randomHex(32)). */
@@ -179,6 +265,7 @@ int main(int argc, char **argv) {
   if (pw == NULL) fall_back("the user has no name");
   r.user_name = strdup(pw->pw_name);
   r.root_flag = root;
+  check_volumes(&r);
   state_paths(&r, root);
   if (r.slirp) check_slirp(&r, cwd);
   const char *home = absolute_env("HOME");

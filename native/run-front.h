@@ -26,6 +26,14 @@ struct subids {
   const char *tool;    /* newuidmap or newgidmap on PATH when n > 0 (the helper runs it: ID_MAP) */
 };
 
+/* -v/--volume HOST:CTR[:ro|rw] (run-front.c check_volumes): blueprint.ts volumeMount's bind. */
+enum { MAX_VOLUMES = 64 };
+struct volume {
+  const char *source; /* the host path, resolved as path.resolve */
+  const char *target; /* the rootfs joined with CTR resolved at / (plan.ts inside) */
+  int readonly, dir;  /* dir: the source is a directory (MKDIR), else a file (MKFILE) */
+};
+
 /* The command line and what the host gives it (run-front.c). */
 struct run {
   const char *rootfs;  /* resolved against the working directory, as path.resolve */
@@ -41,6 +49,9 @@ struct run {
   const char *workdir; /* -w/--workdir (absolute), or NULL: / */
   const char *hostname_flag; /* --hostname, or NULL: the id's first 12 digits */
   const char *user_spec;     /* -u/--user USER[:GROUP], or NULL: 0 */
+  const char **volume_flags; /* -v/--volume values, in order */
+  struct volume *volumes;    /* the same, checked (check_volumes) */
+  int nvolumes;
   char hostname[65];
   const char *root_flag;  /* --root as given (setup.json keeps it), or NULL */
   const char *data, *run; /* hutchPaths(): DATA and RUN */

@@ -48,15 +48,26 @@ export function normalized(plan: Uint8Array): string {
   return bytes.replaceAll(id, 'I'.repeat(64)).replaceAll(id.slice(0, 12), 'H'.repeat(12));
 }
 
+/** hutchVia once the container's command printed "up" (in an object: awaiting the child itself would wait for its end). */
+export async function startedVia(
+  via: Via,
+  args: string[],
+  at: { cwd: string; home: string },
+  env: Record<string, string> = {},
+) {
+  const child = hutchVia(via, args, at, env);
+  await new Promise<void>((resolve) =>
+    child.stdout.on('data', (d: Buffer) => d.toString().includes('up') && resolve()),
+  );
+  return { child };
+}
+
 /**
  * bin/hutch on `args` in C (a hand-over would exit 99), once its container printed "up", with the
  * container's process (the helper's child, in the host's pid namespace) and its host ids.
  */
 export async function containerOutside(args: string[], at: { cwd: string; home: string }) {
-  const child = hutchVia('c', args, at, IN_C);
-  await new Promise<void>((resolve) =>
-    child.stdout.on('data', (d: Buffer) => d.toString().includes('up') && resolve()),
-  );
+  const { child } = await startedVia('c', args, at, IN_C);
   const [, helper, container] = processTree(child.pid!);
   if (container === undefined) throw new Error(`no container process under ${helper?.command ?? child.pid}`);
   const status = readFileSync(`/proc/${container.pid}/status`, 'utf8');

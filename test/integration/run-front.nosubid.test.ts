@@ -76,6 +76,7 @@ describe.skipIf(me.username !== process.env.HUTCH_TEST_NOSUBID_USER)('the C fron
         ],
       ],
       ['-u 0:0', none(root, '-u', '0:0', 'true')],
+      ['-v rw and ro', none(root, '-v', `${at.home}:/root`, '-v', `${at.home}:/tmp:ro`, 'true')],
       [
         'root in supplementary groups (none set)',
         ['--root', root, 'run', '--network', 'none', '--rootfs', groups, 'id'],

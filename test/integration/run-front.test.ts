@@ -24,7 +24,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requires } from '../helpers/host.js';
 import { HUTCH, sandbox as scratch, type Sandbox } from '../helpers/hutch-cli.js';
-import { hutchVia as hutchAt, normalized, noNetworkRun, PATH, type Via } from '../helpers/run-front.js';
+import { hutchVia as hutchAt, normalized, noNetworkRun, PATH, startedVia, type Via } from '../helpers/run-front.js';
 import { expectNoLeaks, leakSnapshot } from '../helpers/leaks.js';
 import { hostHttpServer } from '../helpers/netns.js';
 import { busyboxRootfs } from '../helpers/rootfs.js';
@@ -690,15 +690,7 @@ describe('hutch run --rootfs through the C front, for real', () => {
       await cacheSlirpHelp();
       const seen: Record<Via, string[]> = { c: [], node: [] };
       for (const via of ['c', 'node'] as const) {
-        const child = execa(via === 'c' ? HUTCH : process.execPath, [...(via === 'c' ? [] : [HUTCH]), ...args], {
-          env: { PATH, HOME: home },
-          extendEnv: false,
-          reject: false,
-          stdin: 'ignore',
-        });
-        await new Promise<void>((resolve) =>
-          child.stdout!.on('data', (d: Buffer) => d.toString().includes('up') && resolve()),
-        );
+        const { child } = await startedVia(via, args, { cwd: dir.dir, home });
         const [id] = readdirSync(join(dir.root, 'run', 'ephemeral')).filter((n) => !n.startsWith('.'));
         const runDir = join(dir.root, 'run', 'ephemeral', id!);
         const files = ['hosts', 'hostname', 'resolv.conf', 'ports.json', 'lock'].map(
