@@ -251,7 +251,7 @@ int run_container(struct run *r, const char *helper, int print_plan) {
   int sync, fail;
   struct slirp slirp = {.pid = -1, .exit_fd = -1};
   const char *why = "the helper failed before the command ran";
-  pid_t pid = helper_spawn(helper, helper, &plan, 1, &sync, &fail);
+  pid_t pid = helper_spawn(helper, helper, &plan, !r->interactive, &sync, &fail); /* foreground.ts: stdin 'inherit' with -i, else 'ignore' */
   unsigned char msg[5];
   if (read_full(sync, msg, 5) != 0 || msg[0] != SYNC_CLONED) goto failed; /* the tools wrote their maps */
   pid_t container; /* the container's process (host pid namespace), as launch.ts's helper.cloned() */

@@ -88,7 +88,7 @@ static const char *value_of(char **words, int n, int *i, const char *name) {
   return words[*i - 1];
 }
 
-/* [--root DIR] run [--rm] [--network none|host|slirp4netns] --rootfs DIR [-e K[=V]]... [-v HOST:CTR[:ro|rw]]...
+/* [--root DIR] run [--rm] [-i] [--network none|host|slirp4netns] --rootfs DIR [-e K[=V]]... [-v HOST:CTR[:ro|rw]]...
    [-w DIR] [--hostname NAME] [-u USER[:GROUP]] [--] CMD [ARGS...], the flags in any order (--root after run too). A foreground run removes its
    container with or without --rm (run.ts). */
 static void parse(struct run *r, char **words, int n, const char **root, const char *cwd) {
@@ -109,6 +109,9 @@ static void parse(struct run *r, char **words, int n, const char **root, const c
     /* Each flag once (-e aside): which of two the parser keeps is its business. */
     if (strcmp(words[i], "--rm") == 0) {
       if (rm++) fall_back("--rm given twice");
+      i++;
+    } else if (strcmp(words[i], "-i") == 0 || strcmp(words[i], "--interactive") == 0) {
+      if (r->interactive++) fall_back("-i given twice"); /* -it, -t: a flag it does not handle */
       i++;
     } else if ((v = value_of(words, n, &i, "--root")) != NULL) {
       if (*root != NULL || *v == '\0') fall_back("--root given twice, or empty");

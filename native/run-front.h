@@ -49,6 +49,7 @@ struct run {
   const char *workdir; /* -w/--workdir (absolute), or NULL: / */
   const char *hostname_flag; /* --hostname, or NULL: the id's first 12 digits */
   const char *user_spec;     /* -u/--user USER[:GROUP], or NULL: 0 */
+  int interactive;           /* -i/--interactive: the helper (and the container) get the caller's stdin */
   const char **volume_flags; /* -v/--volume values, in order */
   struct volume *volumes;    /* the same, checked (check_volumes) */
   int nvolumes;

@@ -119,6 +119,8 @@ function rows(): Row[] {
   const docker = 'cap_chown DAC_OVERRIDE CAP_FSETID FOWNER mknod NET_RAW SETGID SETUID SETFCAP SETPCAP';
   return [
     { name: '--network none', args: run('--rm', '--network', 'none', '--rootfs', trees.plain!, 'true') },
+    { name: '-i', args: run('-i', '--rm', '--network', 'none', '--rootfs', trees.plain!, 'cat') },
+    { name: '--interactive', args: run('--network', 'none', '--interactive', '--rootfs', trees.plain!, 'cat') },
     { name: 'the default network (slirp4netns): its tap', args: run('--rm', '--rootfs', trees.plain!, 'true') },
     {
       name: '--network slirp4netns, -u, --hostname',
@@ -282,7 +284,9 @@ describe('hutch run --rootfs: what the C front hands over', () => {
       { name: 'a --hostname of 65 characters', args: none('--hostname', 'h'.repeat(65), 'true') },
       { name: 'a -w that is not in the tree (the helper fails)', args: none('-w', '/no/such/dir', 'true') },
       { name: '-e=V', args: none('-e=A=1', 'sh', '-c', script) },
-      { name: '-i', args: run('-i', '--network', 'none', '--rootfs', trees.plain!, 'sh', '-c', script) },
+      { name: '-it', args: run('-it', '--network', 'none', '--rootfs', trees.plain!, 'sh', '-c', script) },
+      { name: '-t', args: run('-t', '--network', 'none', '--rootfs', trees.plain!, 'sh', '-c', script) },
+      { name: '-i given twice', args: none('-i', '--interactive', 'true'), why: 'given twice' },
       {
         name: 'slirp4netns with options',
         args: run('--network', 'slirp4netns:mtu=1500', '--rootfs', trees.plain!, 'sh', '-c', script),
@@ -611,6 +615,36 @@ describe('hutch run --rootfs through the C front, for real', () => {
       expect(c.exitCode).toBe(7);
       expect(Buffer.from(c.stderr).toString()).toBe('');
       expect(Buffer.from(c.stdout).toString()).toBe(Buffer.from(node.stdout).toString());
+    }
+    expect(left()).toEqual([]);
+  });
+
+  it("-i gives the container the caller's stdin, as the TypeScript path does; without it, nothing", async () => {
+    const cat = ['sh', '-c', 'cat; echo end'];
+    for (const [flags, out] of [
+      [['-i'], 'typed\nend\n'],
+      [['--interactive'], 'typed\nend\n'],
+      [[], 'end\n'],
+    ] as const) {
+      const args = ['--root', dir.root, 'run', ...flags, '--network', 'none', '--rootfs', trees.plain!, ...cat];
+      const typed = (via: Via) =>
+        execa(via === 'c' ? HUTCH : process.execPath, via === 'c' ? args : [HUTCH, ...args], {
+          env: { PATH, HOME: home, ...(via === 'c' ? { HUTCH_RUN_NO_NODE: '1' } : {}) },
+          extendEnv: false,
+          reject: false,
+          cwd: dir.dir,
+          input: 'typed\n',
+        });
+      for (const via of ['c', 'node'] as const) {
+        const r = await typed(via);
+        expect({ via, flags, status: r.exitCode, out: r.stdout + '\n', err: r.stderr }).toEqual({
+          via,
+          flags,
+          status: 0,
+          out,
+          err: '',
+        });
+      }
     }
     expect(left()).toEqual([]);
   });
