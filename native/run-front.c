@@ -207,7 +207,7 @@ static int beneath(const char *path, const char *mount) {
 /* flags.ts parseVolumeFlag, setup.ts resolveOne and blueprint.ts volumeMount for a host path bound as
    it is: SRC:DST[:ro|rw], both absolute, SRC an existing directory or file (requireSource words a missing
    one). tree-layer.ts: a DST the tree lacks (not beneath an earlier mount) runs on the union. */
-static void check_volumes(struct run *r) {
+static void check_volumes(struct run *r, const char *cwd) {
   r->volumes = calloc((size_t)r->nvolumes + 1, sizeof *r->volumes);
   if (r->volumes == NULL) fall_back("out of memory");
   for (int i = 0; i < r->nvolumes; i++) {
@@ -217,10 +217,13 @@ static void check_volumes(struct run *r) {
     if ((options = strchr(destination, ':')) != NULL) *options++ = '\0';
     if (options != NULL && strcmp(options, "ro") != 0 && strcmp(options, "rw") != 0)
       fall_back("a -v option other than ro or rw"); /* U, O, nocopy, z, several, a third ':' */
-    if (flag[0] != '/') fall_back("a -v source that is not an absolute path (a named volume, ./path)");
+    /* flags.ts isHostPath: absolute, `.`, `..`, `./...` or `../...` (resolved against the working
+       directory); any other is a volume's name */
+    int relative = strcmp(flag, ".") == 0 || strcmp(flag, "..") == 0 || strncmp(flag, "./", 2) == 0 || strncmp(flag, "../", 3) == 0;
+    if (flag[0] != '/' && !relative) fall_back("a -v source that is a volume's name");
     if (destination[0] != '/') fall_back("a -v destination that is not an absolute path");
     struct volume *v = &r->volumes[i];
-    v->source = path_resolve("/", flag), v->readonly = options != NULL && strcmp(options, "ro") == 0;
+    v->source = path_resolve(cwd, flag), v->readonly = options != NULL && strcmp(options, "ro") == 0;
     struct stat st;
     if (stat(v->source, &st) != 0) fall_back("a -v source that does not exist");
     if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode)) fall_back("a -v source that is no directory or regular file");
@@ -268,7 +271,7 @@ int main(int argc, char **argv) {
   if (pw == NULL) fall_back("the user has no name");
   r.user_name = strdup(pw->pw_name);
   r.root_flag = root;
-  check_volumes(&r);
+  check_volumes(&r, cwd);
   state_paths(&r, root);
   if (r.slirp) check_slirp(&r, cwd);
   const char *home = absolute_env("HOME");

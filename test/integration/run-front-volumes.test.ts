@@ -1,7 +1,7 @@
 // `hutch run --rootfs DIR -v HOST:CTR[:ro|rw]` through the C front (native/hutch-run-front) and
 // the TypeScript path: the plans are the same bytes (the binds after the /etc files, their flags,
 // MKDIR or MKFILE, the read-only remount, the target resolved inside the tree by the helper),
-// every other -v (a named volume, ./path, U, O, a missing source, a destination the tree lacks)
+// every other -v (a named volume, U, O, a missing source, a destination the tree lacks)
 // is handed over, and real runs see the host's files, write through rw as the user outside,
 // cannot write through ro, and leave nothing mounted or behind.
 import { mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -99,6 +99,13 @@ describe('hutch run --rootfs -v: the C front makes the TypeScript path plan', ()
         run('-v', `${host.data}:/out`, '-v', `${host.data}:/escape`, '-v', `${host.other}:/rel`, 'true'),
       ],
       [
+        'sources relative to the working directory: ./, ../, . and .. (flags.ts isHostPath)',
+        run(
+          ...['-v', './host/data:/data', '-v', '../' + dir.dir.split('/').pop()! + '/host/file.txt:/file.txt:ro'],
+          ...['-v', '.:/srv', '-v', '..:/ro', 'true'],
+        ),
+      ],
+      [
         'the same destination twice, and over a system one (/etc/hosts)',
         run('-v', `${host.data}:/data`, '-v', `${host.other}:/data`, '-v', `${host.file}:/etc/hosts`, 'true'),
       ],
@@ -116,8 +123,12 @@ describe('hutch run --rootfs -v: the C front makes the TypeScript path plan', ()
   it('hands over every other -v, with its reason, and the TypeScript path then gives its own output', async () => {
     const script = 'ls /data /cache 2>&1; echo done';
     const rows: { name: string; args: string[]; why: string; proofOnly?: boolean }[] = [
-      { name: 'a named volume', args: run('-v', 'cache:/cache', 'sh', '-c', script), why: 'not an absolute path' },
-      { name: 'a relative source', args: run('-v', './host/data:/data', 'sh', '-c', script), why: 'not an absolute' },
+      { name: 'a named volume', args: run('-v', 'cache:/cache', 'sh', '-c', script), why: "a volume's name" },
+      {
+        name: 'a named volume with a dot',
+        args: run('-v', '.cache:/cache', 'sh', '-c', script),
+        why: "a volume's name",
+      },
       { name: 'an anonymous volume', args: run('-v', '/cache', 'sh', '-c', script), why: 'anonymous' },
       ...['U', 'O', 'z', 'ro,rw', 'nocopy', 'ro:x'].map((o) => ({
         name: `option ${o}`,
