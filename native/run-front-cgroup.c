@@ -149,11 +149,6 @@ static sd_bus *connect_manager(const struct cgroup *cg, char **control_group) {
   return NULL;
 }
 
-static int exists(const char *path) {
-  struct stat st;
-  return stat(path, &st) == 0;
-}
-
 /* detect.ts V1_CONTROLLERS: a v1 mount counts when its options name one (name=systemd alone does not). */
 static const char *const V1_CONTROLLERS[] = {"cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "net_cls", "blkio",
                                              "perf_event", "net_prio", "hugetlb", "pids", "rdma", "misc", NULL};
@@ -236,14 +231,19 @@ static void manager_sockets(struct cgroup *cg) {
   free(bus_path), free(private_socket);
 }
 
+/* removeGroup's kill, for a group to be made under `cgroup` (not the root, which has no cgroup.kill):
+   cgroup.kill (Linux 5.14); before it, the freezer's loop is the TypeScript path's. */
+static void need_cgroup_kill(const char *cgroup) {
+  char *dir = path_join(CGROUP_MOUNT, cgroup), *kill_file = str_cat(dir, "/cgroup.kill", "");
+  if (strcmp(cgroup, "/") != 0 && !exists(kill_file)) fall_back("a cgroup v2 host without cgroup.kill (before Linux 5.14)");
+  free(dir), free(kill_file);
+}
+
 void cgroup_check(struct cgroup *cg, const char *id) {
   char *v2_mount;
   if (!unified_host(&v2_mount)) return; /* hybrid, legacy or none: no cgroup of its own and, with no limit asked, no warning */
   if (strcmp(v2_mount, CGROUP_MOUNT) != 0) fall_back("cgroup2 mounted elsewhere than /sys/fs/cgroup");
   char *own = own_cgroup();
-  /* removeGroup's kill: cgroup.kill (Linux 5.14); before it, the freezer's loop is the TypeScript path's */
-  char *kill_file = own != NULL ? str_cat(path_join(CGROUP_MOUNT, own), "/cgroup.kill", "") : NULL;
-  if (own == NULL || strcmp(own, "/") == 0 || !exists(kill_file)) fall_back("a cgroup v2 host without cgroup.kill, or in its root cgroup");
   char *control_group = NULL;
   if (bind_sd_bus() == 0) { /* without libsystemd, sdbus.ts cannot open a bus: no manager either */
     manager_sockets(cg);
@@ -253,15 +253,16 @@ void cgroup_check(struct cgroup *cg, const char *id) {
     /* place.ts: no manager to ask; in a subtree delegated to the user the TypeScript path stays in it */
     if (writable_subtree(own)) fall_back("a delegated cgroup and no user manager (the TypeScript path stays in it)");
     /* else no cgroup of its own, and with no limit asked createContainerCgroup says nothing */
-    free(own), free(kill_file), free(v2_mount);
+    free(own), free(v2_mount);
     return;
   }
   /* place.ts: in a subtree delegated by someone else (a Slurm job), the TypeScript path stays in it */
   if (writable_subtree(own) && !is_within(own, control_group)) fall_back("a delegated cgroup outside the user manager's (the TypeScript path stays in it)");
+  need_cgroup_kill(control_group); /* the scope is made below the manager's cgroup */
   cg->unit = str_cat("hutch-", id, ".scope");
   cg->description = str_cat("hutch container ", id, "");
   cg->wanted = 1;
-  free(control_group), free(own), free(kill_file), free(v2_mount);
+  free(control_group), free(own), free(v2_mount);
 }
 
 /* systemd.ts startScope: StartTransientUnit(unit, "fail", properties, no aux units), its job. */
@@ -324,11 +325,9 @@ static int wait_for_job(struct cgroup *cg, const char *job) {
 
 static int write_cgroup_file(const char *dir, const char *file, const char *value) {
   char *path = str_cat(dir, "/", file);
-  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+  int r = write_text(path, value, 0);
   free(path);
-  if (fd < 0) return -1;
-  int r = write_full(fd, value, strlen(value));
-  return close(fd) != 0 ? -1 : r;
+  return r;
 }
 
 /* fs2.ts procs: the pids of cgroup.procs (none when it cannot be read). */

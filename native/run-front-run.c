@@ -86,12 +86,6 @@ static char *resolv_conf(const char *host, const char *resolver) {
   return buf_cstr(&out);
 }
 
-static void write_file(const char *path, const char *text, int *ok) {
-  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-  if (fd < 0 || write_full(fd, text, strlen(text)) != 0) *ok = 0;
-  if (fd >= 0) close(fd);
-}
-
 /* The host's file as Node reads it (missing: empty); one it cannot read as text is the TypeScript path's. */
 static char *host_text(const char *path) {
   struct buf b = {0};
@@ -144,9 +138,7 @@ static int write_setup(const char *dir, const struct run *r) {
   char tmp[64];
   snprintf(tmp, sizeof tmp, "/.setup.json.tmp-%d", (int)getpid());
   char *temp = str_cat(dir, tmp, ""), *file = str_cat(dir, "/setup.json", "");
-  int ok = 1;
-  write_file(temp, text, &ok);
-  return ok && rename(temp, file) == 0 ? 0 : -1;
+  return write_text(temp, text, O_CREAT | O_TRUNC) == 0 && rename(temp, file) == 0 ? 0 : -1;
 }
 
 static void remove_tree(const char *dir) {
@@ -231,9 +223,9 @@ int run_container(struct run *r, const char *helper, int print_plan) {
   }
   m.run_dir = run_dir;
   int ok = 1; /* writeEtcFiles: the hosts file as without a network; the hook writes the network's */
-  write_file(str_cat(run_dir, "/hosts", ""), str_cat("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t", hostname, "\n"), &ok);
-  write_file(str_cat(run_dir, "/hostname", ""), str_cat(hostname, "\n", ""), &ok);
-  write_file(str_cat(run_dir, "/resolv.conf", ""), first_resolv, &ok);
+  ok &= write_text(str_cat(run_dir, "/hosts", ""), str_cat("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t", hostname, "\n"), O_CREAT | O_TRUNC) == 0;
+  ok &= write_text(str_cat(run_dir, "/hostname", ""), str_cat(hostname, "\n", ""), O_CREAT | O_TRUNC) == 0;
+  ok &= write_text(str_cat(run_dir, "/resolv.conf", ""), first_resolv, O_CREAT | O_TRUNC) == 0;
   if (!ok) undo_and_fall_back(&m, "cannot write the /etc files");
   if (mkdir_p(data, 0700) != 0) undo_and_fall_back(&m, "cannot make the data folder");
   m.data_dir = data;
@@ -266,9 +258,9 @@ int run_container(struct run *r, const char *helper, int print_plan) {
   /* network.ts hook: slirp4netns on the container's tap0 (the helper made it), ready; then the
      files again, rewritten in place (the container has them bound), and the ports. */
   if (r->slirp && start_slirp(r, m.net_dir, container, &slirp) != 0) goto failed;
-  write_file(str_cat(run_dir, "/resolv.conf", ""), resolv, &ok);
-  write_file(str_cat(run_dir, "/hosts", ""), hosts, &ok);
-  write_file(str_cat(run_dir, "/ports.json", ""), "[]\n", &ok);
+  ok &= write_text(str_cat(run_dir, "/resolv.conf", ""), resolv, O_CREAT | O_TRUNC) == 0;
+  ok &= write_text(str_cat(run_dir, "/hosts", ""), hosts, O_CREAT | O_TRUNC) == 0;
+  ok &= write_text(str_cat(run_dir, "/ports.json", ""), "[]\n", O_CREAT | O_TRUNC) == 0;
   if (!ok) goto failed;
   if (helper_early()) { /* launch.ts runContainer: removed unstarted, 128+N */
     kill(pid, SIGKILL);
