@@ -5,7 +5,7 @@
  * (the network's files written again between READY and GO, as its hook does), then every folder
  * removed. What it cannot do as the TypeScript path does, it finds out before it makes anything:
  * a stale run's folders to sweep (they may hold an image's marks), a cgroup v2 host where the
- * TypeScript path would not ask the user's systemd for a scope (run-front-cgroup.c).
+ * TypeScript path would place the container otherwise than run-front-cgroup.c does.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -250,9 +250,11 @@ int run_container(struct run *r, const char *helper, int print_plan) {
   if (write_own_maps(r, container) != 0) goto failed; /* launch.ts writeIdMaps: the user alone's */
   msg[0] = SYNC_MAPPED;
   if (write_full(sync, msg, 1) != 0 || read_full(sync, msg, 1) != 0 || msg[0] != SYNC_READY) goto failed;
-  /* cgroups.ts hook (before the network's): the container's process in hutch-ID.scope/container. */
+  /* cgroups.ts hook (before the network's): the container's process in hutch-ID.scope/container,
+     or SUBTREE/hutch-ID/container. */
   if (cg.wanted && cgroup_place(&cg, container) != 0) {
-    why = "the container's systemd scope failed (the TypeScript path's to say or degrade)";
+    why = cg.delegated ? "the container's cgroup in the delegated subtree failed (the TypeScript path's to say)"
+                       : "the container's systemd scope failed (the TypeScript path's to say or degrade)";
     goto failed;
   }
   /* network.ts hook: slirp4netns on the container's tap0 (the helper made it), ready; then the
