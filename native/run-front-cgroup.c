@@ -177,19 +177,22 @@ static int unified_host(char **v2_mount) {
   return *v2_mount != NULL && v1 == 0;
 }
 
-/* detect.ts parseProcCgroup: this process's cgroup v2 path ("0::/..."), or NULL. */
-static char *own_cgroup(void) {
+/* detect.ts parseProcCgroup: *own, this process's cgroup v2 path ("0::/..."), or NULL; -1 when
+   /proc/self/cgroup cannot be read. */
+static int own_cgroup(char **own) {
   struct buf text = {0};
-  if (read_text("/proc/self/cgroup", &text) != 0) fall_back("cannot read /proc/self/cgroup");
+  *own = NULL;
+  if (read_text("/proc/self/cgroup", &text) != 0) return -1;
   char *s = buf_cstr(&text), *save = NULL;
   free(text.p);
-  for (char *line = strtok_r(s, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
+  for (char *line = strtok_r(s, "\n", &save); line != NULL && *own == NULL; line = strtok_r(NULL, "\n", &save)) {
     if (strncmp(line, "0::", 3) != 0) continue;
     size_t n = strlen(line + 3), deleted = strlen(" (deleted)");
     if (n >= deleted && strcmp(line + 3 + n - deleted, " (deleted)") == 0) line[3 + n - deleted] = '\0';
-    return str_cat(line + 3, "", "");
+    *own = str_cat(line + 3, "", "");
   }
-  return NULL;
+  free(s);
+  return 0;
 }
 
 /* detect.ts writableSubtree: a cgroup (not the root) whose folder, cgroup.procs and cgroup.subtree_control the user may write. */
@@ -245,8 +248,8 @@ void cgroup_check(struct cgroup *cg, const char *id) {
   char *v2_mount;
   if (!unified_host(&v2_mount)) return; /* hybrid, legacy or none: no cgroup of its own and, with no limit asked, no warning */
   if (strcmp(v2_mount, CGROUP_MOUNT) != 0) fall_back("cgroup2 mounted elsewhere than /sys/fs/cgroup");
-  char *own = own_cgroup();
-  char *control_group = NULL;
+  char *own, *control_group = NULL;
+  if (own_cgroup(&own) != 0) fall_back("cannot read /proc/self/cgroup");
   if (bind_sd_bus() == 0) { /* without libsystemd, sdbus.ts cannot open a bus: no manager either */
     manager_sockets(cg);
     cg->bus = connect_manager(cg, &control_group);
@@ -414,8 +417,8 @@ static int arrange(const char *group, pid_t pid) {
    rule), and stay there; then the wanted are enabled, and hutch-ID made (there already is fine) with
    the container's process in it. cg->started once hutch-ID is there: the undo removes it. */
 static int delegated_group(struct cgroup *cg, pid_t pid) {
-  char *own = own_cgroup();
-  if (!writable_subtree(own)) { /* moved out meanwhile: the TypeScript path's to place from there */
+  char *own;
+  if (own_cgroup(&own) != 0 || !writable_subtree(own)) { /* moved out meanwhile: the TypeScript path's to place from there */
     free(own);
     return -1;
   }
