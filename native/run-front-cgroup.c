@@ -205,6 +205,20 @@ static int writable_subtree(const char *cgroup) {
   return ok;
 }
 
+/* place.ts ownSubtree: a CLI in a delegated subtree's leaf hutch-init (an earlier run's move) places
+   from that subtree. Takes `own`; NULL stays NULL. */
+static char *own_subtree(char *own) {
+  size_t n = own != NULL ? strlen(own) : 0, leaf = strlen("/hutch-init");
+  if (n <= leaf || strcmp(own + n - leaf, "/hutch-init") != 0) return own;
+  char *parent = strndup(own, n - leaf);
+  if (parent == NULL || !writable_subtree(parent)) {
+    free(parent);
+    return own;
+  }
+  free(own);
+  return parent;
+}
+
 /* place.ts isWithin. */
 static int is_within(const char *cgroup, const char *ancestor) {
   size_t n = strlen(ancestor);
@@ -254,7 +268,9 @@ void cgroup_check(struct cgroup *cg, const char *id) {
     manager_sockets(cg);
     cg->bus = connect_manager(cg, &control_group);
   }
-  int delegated = writable_subtree(own);
+  char *base = own_subtree(own != NULL ? str_cat(own, "", "") : NULL);
+  int delegated = writable_subtree(base);
+  free(base);
   /* place.ts: no manager to ask and no subtree delegated to the user: no cgroup of its own, and
      with no limit asked createContainerCgroup says nothing */
   if (cg->bus == NULL && !delegated) {
@@ -418,7 +434,7 @@ static int arrange(const char *group, pid_t pid) {
    the container's process in it. cg->started once hutch-ID is there: the undo removes it. */
 static int delegated_group(struct cgroup *cg, pid_t pid) {
   char *own;
-  if (own_cgroup(&own) != 0 || !writable_subtree(own)) { /* moved out meanwhile: the TypeScript path's to place from there */
+  if (own_cgroup(&own) != 0 || !writable_subtree(own = own_subtree(own))) { /* moved out meanwhile: the TypeScript path's to place from there */
     free(own);
     return -1;
   }

@@ -474,9 +474,10 @@ test('run --rm --rootfs through the C front: the container in hutch-ID.scope/con
  * (its folder, cgroup.procs, cgroup.subtree_control, cgroup.threads), as Slurm gives a job its
  * cgroup: the guest's hutch-guest-run moves the process there on request. `resident`: a job
  * process (sleep) there too; `plain`: the words run in its child plain/, which offers no controller
- * (the job enabled none); `locked`: the job has a hutch-init whose cgroup.procs the user cannot write.
+ * (the job enabled none); `locked`: the job has a hutch-init whose cgroup.procs the user cannot write;
+ * `again`: as an earlier run left it, the job's shell in its hutch-init and its controllers enabled.
  */
-function inJob(name: string, kind: 'alone' | 'resident' | 'plain' | 'locked', words: string[]): string[] {
+function inJob(name: string, kind: 'alone' | 'resident' | 'plain' | 'locked' | 'again', words: string[]): string[] {
   const script = [
     'job=/sys/fs/cgroup/hutch-job-$1 i=0',
     'echo "$$ $1" > /run/hutch-job/requests',
@@ -485,6 +486,8 @@ function inJob(name: string, kind: 'alone' | 'resident' | 'plain' | 'locked', wo
     '  resident) sleep 600 & ;;',
     '  plain) mkdir "$job/plain" && echo $$ > "$job/plain/cgroup.procs" || exit 98 ;;',
     '  locked) mkdir "$job/hutch-init" && chmod 0444 "$job/hutch-init/cgroup.procs" || exit 98 ;;',
+    '  again) mkdir "$job/hutch-init" && echo $$ > "$job/hutch-init/cgroup.procs" || exit 98',
+    '    for c in $(cat "$job/cgroup.controllers"); do echo "+$c" > "$job/cgroup.subtree_control" || exit 98; done ;;',
     'esac',
     'shift 2',
     'exec "$@"',
@@ -517,6 +520,7 @@ test('run --rm --rootfs in a job cgroup delegated by root (Slurm): the C front m
     { name: 'manager-alone', kind: 'alone', env },
     { name: 'nomanager-resident', kind: 'resident', env: noBus },
     { name: 'nomanager-plain', kind: 'plain', env: noBus },
+    { name: 'manager-again', kind: 'again', env },
   ] as const;
   for (const c of cases) {
     const runs: ForegroundRun[] = [];
@@ -545,6 +549,8 @@ test('run --rm --rootfs in a job cgroup delegated by root (Slurm): the C front m
       assert.equal(byFront!.cli, 'JOB/hutch-init');
       assert.match(byFront!.after, /^\.: .*memory.*\nhutch-init: $/);
       assert.match(byFront!.subtree, /memory pids/, 'hutch-ID hands its controllers to container/');
+      // A later run of the job's script places from the job, not from hutch-init: no nesting.
+      if (c.kind === 'again') assert.match(cgroupTree(`/hutch-job-${c.name}-front`), /^\.: .*memory.*\nhutch-init: $/);
     }
   }
 
