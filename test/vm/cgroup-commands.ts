@@ -475,9 +475,14 @@ test('run --rm --rootfs through the C front: the container in hutch-ID.scope/con
  * cgroup: the guest's hutch-guest-run moves the process there on request. `resident`: a job
  * process (sleep) there too; `plain`: the words run in its child plain/, which offers no controller
  * (the job enabled none); `locked`: the job has a hutch-init whose cgroup.procs the user cannot write;
- * `again`: as an earlier run left it, the job's shell in its hutch-init and its controllers enabled.
+ * `again`: as an earlier run left it, the job's shell in its hutch-init and its controllers enabled;
+ * `full`: the words run in its child sub/, which offers the controllers and may hold one cgroup below.
  */
-function inJob(name: string, kind: 'alone' | 'resident' | 'plain' | 'locked' | 'again', words: string[]): string[] {
+function inJob(
+  name: string,
+  kind: 'alone' | 'resident' | 'plain' | 'locked' | 'again' | 'full',
+  words: string[],
+): string[] {
   const script = [
     'job=/sys/fs/cgroup/hutch-job-$1 i=0',
     'echo "$$ $1" > /run/hutch-job/requests',
@@ -487,6 +492,8 @@ function inJob(name: string, kind: 'alone' | 'resident' | 'plain' | 'locked' | '
     '  plain) mkdir "$job/plain" && echo $$ > "$job/plain/cgroup.procs" || exit 98 ;;',
     '  locked) mkdir "$job/hutch-init" && chmod 0444 "$job/hutch-init/cgroup.procs" || exit 98 ;;',
     '  again) mkdir "$job/hutch-init" && echo $$ > "$job/hutch-init/cgroup.procs" || exit 98',
+    '    for c in $(cat "$job/cgroup.controllers"); do echo "+$c" > "$job/cgroup.subtree_control" || exit 98; done ;;',
+    '  full) mkdir "$job/sub" && echo $$ > "$job/sub/cgroup.procs" && echo 1 > "$job/sub/cgroup.max.descendants" || exit 98',
     '    for c in $(cat "$job/cgroup.controllers"); do echo "+$c" > "$job/cgroup.subtree_control" || exit 98; done ;;',
     'esac',
     'shift 2',
@@ -554,29 +561,36 @@ test('run --rm --rootfs in a job cgroup delegated by root (Slurm): the C front m
     }
   }
 
-  // A job whose hutch-init the user cannot write: the move fails once the container's process exists;
-  // the front undoes (no hutch-ID, nothing in the run's folders) and hands over, and the TypeScript
-  // path says why, as it says it alone.
-  const locked = (name: string, argv: string[], extra: NodeJS.ProcessEnv) => {
-    const r = spawnSync(inJob(name, 'locked', argv)[0]!, inJob(name, 'locked', argv).slice(1), {
-      env: { ...env, ...extra },
-      encoding: 'utf8',
-    });
+  // A placing that fails once the container's process exists: a job whose hutch-init the user cannot
+  // write (the first move refused), and one whose subtree may hold one cgroup only (hutch-init made,
+  // the processes moved, the controllers enabled, hutch-ID refused). The front undoes (no hutch-ID,
+  // nothing in the run's folders) and hands over; the TypeScript path, started in hutch-init or not,
+  // says why as it says it alone.
+  const failing = (kind: 'locked' | 'full', name: string, argv: string[], extra: NodeJS.ProcessEnv) => {
+    const words = inJob(name, kind, [...argv, ...foregroundWords(tree, 'echo ran')]);
+    const r = spawnSync(words[0]!, words.slice(1), { env: { ...env, ...extra }, encoding: 'utf8' });
     const job = join('/sys/fs/cgroup', `hutch-job-${name}`);
-    const left = readdirSync(job).filter((f) => f.startsWith('hutch-') && f !== 'hutch-init');
+    const left = readdirSync(job, { recursive: true, encoding: 'utf8' }).filter((f) =>
+      /(^|\/)hutch-[0-9a-f]{64}$/.test(f),
+    );
     for (const folder of ['data/ephemeral', 'run/ephemeral', 'run/net'])
       assert.deepEqual(readdirSync(join(dir, 'fg-root', folder)), [], `${name}: nothing left in ${folder}`);
-    return { status: r.status, stdout: r.stdout, stderr: r.stderr.replace(/\d+/g, 'N').replaceAll(name, 'NAME'), left };
+    const stderr = r.stderr
+      .replace(/[0-9a-f]{64}/g, 'ID')
+      .replace(/\d+/g, 'N')
+      .replaceAll(name, 'NAME');
+    return { status: r.status, stdout: r.stdout, stderr, left };
   };
-  const words = foregroundWords(tree, 'echo ran');
-  const undone = locked('locked-front', [...front, ...words], { HUTCH_RUN_NO_NODE: '1' });
-  assert.equal(undone.status, 99, undone.stderr);
-  assert.match(undone.stderr, /cgroup in the delegated subtree failed/);
-  assert.deepEqual([undone.stdout, undone.left], ['', []]);
-  const handedOver = locked('locked-handover', [...front, ...words], {});
-  const alone = locked('locked-ts', [...typescript, ...words], {});
-  console.log(JSON.stringify({ handedOver, alone }));
-  assert.deepEqual(handedOver, alone);
-  assert.notEqual(alone.status, 0);
-  assert.equal(alone.stdout, '', 'the command never ran');
+  for (const kind of ['locked', 'full'] as const) {
+    const undone = failing(kind, `${kind}-front`, front, { HUTCH_RUN_NO_NODE: '1' });
+    assert.equal(undone.status, 99, undone.stderr);
+    assert.match(undone.stderr, /cgroup in the delegated subtree failed/);
+    assert.deepEqual([undone.stdout, undone.left], ['', []]);
+    const handedOver = failing(kind, `${kind}-handover`, front, {});
+    const alone = failing(kind, `${kind}-ts`, typescript, {});
+    console.log(JSON.stringify({ kind, handedOver, alone }));
+    assert.deepEqual(handedOver, alone);
+    assert.notEqual(alone.status, 0);
+    assert.equal(alone.stdout, '', 'the command never ran');
+  }
 });
