@@ -196,6 +196,23 @@ _Noreturn void exec_node(const char *install, char **words) {
   exit(125);
 }
 
+int exists(const char *path) {
+  struct stat st;
+  return stat(path, &st) == 0;
+}
+
+int write_text(const char *path, const char *text, int flags) {
+  int fd = open(path, O_WRONLY | O_CLOEXEC | flags, 0666);
+  if (fd < 0) return -1;
+  size_t n = strlen(text);
+  ssize_t w;
+  while ((w = write(fd, text, n)) < 0 && errno == EINTR) {}
+  int saved = w < 0 ? errno : EIO, closed = close(fd);
+  if (w == (ssize_t)n) return closed;
+  errno = saved;
+  return -1;
+}
+
 int read_text(const char *path, struct buf *out) {
   int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) return errno == ENOENT ? -1 : -2;

@@ -51,6 +51,11 @@ int private_dir(const char *dir);
 int mkdir_p(const char *path, unsigned mode);
 /* paths.ts's runtime folder without XDG_RUNTIME_DIR: /tmp/hutch-UID, made 0700, private or handed over. */
 char *tmp_runtime_dir(void);
+/* Whether `path` names something (symlinks followed), as Node's existsSync. */
+int exists(const char *path);
+/* `text` written to `path` in one write(2) (a /proc map or a cgroup file takes a value whole; a short
+   write fails), opened O_WRONLY|O_CLOEXEC|`flags` (O_CREAT: mode 0666 less the umask): 0, or -1 with errno. */
+int write_text(const char *path, const char *text, int flags);
 /* A regular file's bytes appended to `out`: 0; -1 when it is missing; -2 when it cannot be read or is no regular file. */
 int read_text(const char *path, struct buf *out);
 /* src/sys/on-path.ts findOnPath: `tool`'s absolute path, the first PATH entry (default

@@ -3,12 +3,14 @@
  * `run` with no resource or cgroup flag (cgroup.ts createContainerCgroup, place.ts placeGroup,
  * systemd.ts): a transient scope hutch-ID.scope of the user's systemd manager, asked over D-Bus
  * through libsystemd's sd-bus (loaded with dlopen, as src/sys/sdbus.ts loads it with koffi: no
- * build-time dependency), the container's process moved to
- * <scope>/container, the scope's controllers enabled for it; at the end that cgroup killed and
- * removed and the scope stopped. No user manager to ask (or no libsystemd) and no subtree delegated
- * to the user: no cgroup of its own and no warning, as there. The TypeScript path's other outcomes
- * (a delegated subtree it would stay in, a scope that fails) are its own: handed over before
- * anything is made where that can be known, else after the undo (run-front-run.c).
+ * build-time dependency); or, in a subtree delegated to the user with no manager to ask, or
+ * delegated by someone else than the manager (a Slurm job), a child hutch-ID of that subtree
+ * (place.ts delegatedGroup: its processes first to its leaf hutch-init when controllers are to be
+ * enabled). The container's process then goes to <group>/container, the group's controllers
+ * enabled for it; at the end that cgroup is killed and removed, and the scope stopped or hutch-ID
+ * removed. No manager to ask (or no libsystemd) and no delegated subtree: no cgroup of its own and
+ * no warning, as there. A failure once the container's process exists is undone and handed over
+ * (run-front-run.c): the TypeScript path's to say or degrade.
  */
 #include <dirent.h>
 #include <dlfcn.h>
@@ -149,11 +151,6 @@ static sd_bus *connect_manager(const struct cgroup *cg, char **control_group) {
   return NULL;
 }
 
-static int exists(const char *path) {
-  struct stat st;
-  return stat(path, &st) == 0;
-}
-
 /* detect.ts V1_CONTROLLERS: a v1 mount counts when its options name one (name=systemd alone does not). */
 static const char *const V1_CONTROLLERS[] = {"cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "net_cls", "blkio",
                                              "perf_event", "net_prio", "hugetlb", "pids", "rdma", "misc", NULL};
@@ -180,19 +177,22 @@ static int unified_host(char **v2_mount) {
   return *v2_mount != NULL && v1 == 0;
 }
 
-/* detect.ts parseProcCgroup: this process's cgroup v2 path ("0::/..."), or NULL. */
-static char *own_cgroup(void) {
+/* detect.ts parseProcCgroup: *own, this process's cgroup v2 path ("0::/..."), or NULL; -1 when
+   /proc/self/cgroup cannot be read. */
+static int own_cgroup(char **own) {
   struct buf text = {0};
-  if (read_text("/proc/self/cgroup", &text) != 0) fall_back("cannot read /proc/self/cgroup");
+  *own = NULL;
+  if (read_text("/proc/self/cgroup", &text) != 0) return -1;
   char *s = buf_cstr(&text), *save = NULL;
   free(text.p);
-  for (char *line = strtok_r(s, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
+  for (char *line = strtok_r(s, "\n", &save); line != NULL && *own == NULL; line = strtok_r(NULL, "\n", &save)) {
     if (strncmp(line, "0::", 3) != 0) continue;
     size_t n = strlen(line + 3), deleted = strlen(" (deleted)");
     if (n >= deleted && strcmp(line + 3 + n - deleted, " (deleted)") == 0) line[3 + n - deleted] = '\0';
-    return str_cat(line + 3, "", "");
+    *own = str_cat(line + 3, "", "");
   }
-  return NULL;
+  free(s);
+  return 0;
 }
 
 /* detect.ts writableSubtree: a cgroup (not the root) whose folder, cgroup.procs and cgroup.subtree_control the user may write. */
@@ -203,6 +203,20 @@ static int writable_subtree(const char *cgroup) {
            access(str_cat(dir, "/cgroup.subtree_control", ""), W_OK) == 0;
   free(dir);
   return ok;
+}
+
+/* place.ts ownSubtree: a CLI in a delegated subtree's leaf hutch-init (an earlier run's move) places
+   from that subtree. Takes `own`; NULL stays NULL. */
+static char *own_subtree(char *own) {
+  size_t n = own != NULL ? strlen(own) : 0, leaf = strlen("/hutch-init");
+  if (n <= leaf || strcmp(own + n - leaf, "/hutch-init") != 0) return own;
+  char *parent = strndup(own, n - leaf);
+  if (parent == NULL || !writable_subtree(parent)) {
+    free(parent);
+    return own;
+  }
+  free(own);
+  return parent;
 }
 
 /* place.ts isWithin. */
@@ -236,32 +250,47 @@ static void manager_sockets(struct cgroup *cg) {
   free(bus_path), free(private_socket);
 }
 
+/* removeGroup's kill, for a group to be made under `cgroup` (not the root, which has no cgroup.kill):
+   cgroup.kill (Linux 5.14); before it, the freezer's loop is the TypeScript path's. */
+static void need_cgroup_kill(const char *cgroup) {
+  char *dir = path_join(CGROUP_MOUNT, cgroup), *kill_file = str_cat(dir, "/cgroup.kill", "");
+  if (strcmp(cgroup, "/") != 0 && !exists(kill_file)) fall_back("a cgroup v2 host without cgroup.kill (before Linux 5.14)");
+  free(dir), free(kill_file);
+}
+
 void cgroup_check(struct cgroup *cg, const char *id) {
   char *v2_mount;
   if (!unified_host(&v2_mount)) return; /* hybrid, legacy or none: no cgroup of its own and, with no limit asked, no warning */
   if (strcmp(v2_mount, CGROUP_MOUNT) != 0) fall_back("cgroup2 mounted elsewhere than /sys/fs/cgroup");
-  char *own = own_cgroup();
-  /* removeGroup's kill: cgroup.kill (Linux 5.14); before it, the freezer's loop is the TypeScript path's */
-  char *kill_file = own != NULL ? str_cat(path_join(CGROUP_MOUNT, own), "/cgroup.kill", "") : NULL;
-  if (own == NULL || strcmp(own, "/") == 0 || !exists(kill_file)) fall_back("a cgroup v2 host without cgroup.kill, or in its root cgroup");
-  char *control_group = NULL;
+  char *own, *control_group = NULL;
+  if (own_cgroup(&own) != 0) fall_back("cannot read /proc/self/cgroup");
   if (bind_sd_bus() == 0) { /* without libsystemd, sdbus.ts cannot open a bus: no manager either */
     manager_sockets(cg);
     cg->bus = connect_manager(cg, &control_group);
   }
-  if (cg->bus == NULL) {
-    /* place.ts: no manager to ask; in a subtree delegated to the user the TypeScript path stays in it */
-    if (writable_subtree(own)) fall_back("a delegated cgroup and no user manager (the TypeScript path stays in it)");
-    /* else no cgroup of its own, and with no limit asked createContainerCgroup says nothing */
-    free(own), free(kill_file), free(v2_mount);
+  char *base = own_subtree(own != NULL ? str_cat(own, "", "") : NULL);
+  int delegated = writable_subtree(base);
+  free(base);
+  /* place.ts: no manager to ask and no subtree delegated to the user: no cgroup of its own, and
+     with no limit asked createContainerCgroup says nothing */
+  if (cg->bus == NULL && !delegated) {
+    free(own), free(v2_mount);
     return;
   }
-  /* place.ts: in a subtree delegated by someone else (a Slurm job), the TypeScript path stays in it */
-  if (writable_subtree(own) && !is_within(own, control_group)) fall_back("a delegated cgroup outside the user manager's (the TypeScript path stays in it)");
-  cg->unit = str_cat("hutch-", id, ".scope");
-  cg->description = str_cat("hutch container ", id, "");
+  /* place.ts stay(): a delegated subtree and no manager, or one delegated by someone else (a Slurm
+     job: a scope would escape its limits and accounting); the manager's connection is closed. */
+  if (cg->bus == NULL || (delegated && !is_within(own, control_group))) {
+    if (cg->bus != NULL) sd.flush_close_unref(cg->bus), cg->bus = NULL;
+    need_cgroup_kill(own);
+    cg->delegated = 1;
+    cg->name = str_cat("hutch-", id, "");
+  } else {
+    need_cgroup_kill(control_group); /* the scope is made below the manager's cgroup */
+    cg->unit = str_cat("hutch-", id, ".scope");
+    cg->description = str_cat("hutch container ", id, "");
+  }
   cg->wanted = 1;
-  free(control_group), free(own), free(kill_file), free(v2_mount);
+  free(control_group), free(own), free(v2_mount);
 }
 
 /* systemd.ts startScope: StartTransientUnit(unit, "fail", properties, no aux units), its job. */
@@ -324,57 +353,108 @@ static int wait_for_job(struct cgroup *cg, const char *job) {
 
 static int write_cgroup_file(const char *dir, const char *file, const char *value) {
   char *path = str_cat(dir, "/", file);
-  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+  int r = write_text(path, value, 0);
   free(path);
-  if (fd < 0) return -1;
-  int r = write_full(fd, value, strlen(value));
-  return close(fd) != 0 ? -1 : r;
+  return r;
 }
 
-/* fs2.ts procs: the pids of cgroup.procs (none when it cannot be read). */
+/* fs2.ts procs: the pids of cgroup.procs (none when it cannot be read), at most `max` (more: -1). */
 static int procs(const char *dir, pid_t *pids, int max) {
   struct buf text = {0};
   char *path = str_cat(dir, "/cgroup.procs", "");
   int n = 0;
   if (read_text(path, &text) == 0) {
     char *s = buf_cstr(&text), *save = NULL;
-    for (char *line = strtok_r(s, "\n", &save); line != NULL && n < max; line = strtok_r(NULL, "\n", &save)) pids[n++] = (pid_t)atoi(line);
+    for (char *line = strtok_r(s, "\n", &save); line != NULL && n >= 0; line = strtok_r(NULL, "\n", &save))
+      n = n < max ? (pids[n] = (pid_t)atoi(line), n + 1) : -1;
     free(s);
   }
   free(text.p), free(path);
   return n;
 }
 
-/* cgroup.ts arrange: the container's process to container/, any other of the group to supervisor/
-   (none here: the scope was made with the container's process alone), then each controller the
-   group offers enabled for its children, one at a time (a refusal hides none of the others). */
-static int arrange(const char *group, pid_t pid) {
-  char *container = str_cat(group, "/container", ""), *supervisor = str_cat(group, "/supervisor", "");
+/* fs2.ts makeCgroup: made, or there already. */
+static int make_cgroup(const char *dir) {
+  return mkdir(dir, 0777) == 0 || errno == EEXIST ? 0 : -1;
+}
+
+/* fs2.ts moveProcess. */
+static int move_process(const char *dir, pid_t pid) {
   char value[32];
   snprintf(value, sizeof value, "%d", (int)pid);
-  int ok = (mkdir(container, 0777) == 0 || errno == EEXIST) && write_cgroup_file(container, "cgroup.procs", value) == 0;
+  return write_cgroup_file(dir, "cgroup.procs", value);
+}
+
+/* detect.ts KNOWN_CONTROLLERS: the controllers hutch uses, in the order it enables them. */
+static const char *const KNOWN_CONTROLLERS[] = {"cpu", "cpuset", "io", "memory", "pids", "hugetlb", NULL};
+
+/* Whether the word list `file` of `dir` (cgroup.controllers, cgroup.subtree_control) names `word`. */
+static int lists(const char *dir, const char *file, const char *word) {
+  struct buf text = {0};
+  char *path = str_cat(dir, "/", file);
+  read_text(path, &text);
+  char *words = buf_cstr(&text), *save = NULL;
+  int found = 0;
+  for (char *w = strtok_r(words, " \t\n", &save); w != NULL && !found; w = strtok_r(NULL, " \t\n", &save)) found = strcmp(w, word) == 0;
+  free(words), free(text.p), free(path);
+  return found;
+}
+
+/* fs2.ts enableControllers: each of `wanted` that `dir` offers, one at a time (a refusal hides none of the others). */
+static void enable_controllers(const char *dir, const char *const *wanted) {
+  for (const char *const *c = wanted; *c != NULL; c++) {
+    if (!lists(dir, "cgroup.controllers", *c)) continue;
+    char *value = str_cat("+", *c, "");
+    write_cgroup_file(dir, "cgroup.subtree_control", value);
+    free(value);
+  }
+}
+
+/* cgroup.ts arrange: the container's process to container/, any other of the group to supervisor/
+   (none here: the group was made with the container's process alone), then the known controllers
+   the group offers enabled for its children. */
+static int arrange(const char *group, pid_t pid) {
+  char *container = str_cat(group, "/container", ""), *supervisor = str_cat(group, "/supervisor", "");
+  int ok = make_cgroup(container) == 0 && move_process(container, pid) == 0;
   pid_t others[256];
   int n = ok ? procs(group, others, 256) : 0;
-  for (int i = 0; ok && i < n; i++) {
-    if (others[i] == pid) continue;
-    snprintf(value, sizeof value, "%d", (int)others[i]);
-    ok = (mkdir(supervisor, 0777) == 0 || errno == EEXIST) && write_cgroup_file(supervisor, "cgroup.procs", value) == 0;
-  }
+  if (n < 0) ok = 0;
+  for (int i = 0; ok && i < n; i++)
+    if (others[i] != pid) ok = make_cgroup(supervisor) == 0 && move_process(supervisor, others[i]) == 0;
   free(container), free(supervisor);
   if (!ok) return -1;
-  static const char *const KNOWN_CONTROLLERS[] = {"cpu", "cpuset", "io", "memory", "pids", "hugetlb", NULL};
-  struct buf offered = {0};
-  char *file = str_cat(group, "/cgroup.controllers", "");
-  read_text(file, &offered);
-  char *words = buf_cstr(&offered), *save = NULL;
-  const char *list[16];
-  int count = 0;
-  for (char *w = strtok_r(words, " \t\n", &save); w != NULL && count < 16; w = strtok_r(NULL, " \t\n", &save)) list[count++] = w;
-  for (const char *const *c = KNOWN_CONTROLLERS; *c != NULL; c++)
-    for (int i = 0; i < count; i++)
-      if (strcmp(list[i], *c) == 0) write_cgroup_file(group, "cgroup.subtree_control", str_cat("+", *c, ""));
-  free(words), free(offered.p), free(file);
+  enable_controllers(group, KNOWN_CONTROLLERS);
   return 0;
+}
+
+/* place.ts delegatedGroup, in the subtree the CLI is in (read again now, as detectHost does at the
+   placing): the known controllers it offers and has not enabled are wanted; if any is and it has
+   processes (the CLI's own, the job's), those go to its leaf hutch-init first (the no-internal-process
+   rule), and stay there; then the wanted are enabled, and hutch-ID made (there already is fine) with
+   the container's process in it. cg->started once hutch-ID is there: the undo removes it. */
+static int delegated_group(struct cgroup *cg, pid_t pid) {
+  char *own;
+  if (own_cgroup(&own) != 0 || !writable_subtree(own = own_subtree(own))) { /* moved out meanwhile: the TypeScript path's to place from there */
+    free(own);
+    return -1;
+  }
+  char *base = path_join(CGROUP_MOUNT, own), *leaf = str_cat(base, "/hutch-init", "");
+  const char *wanted[sizeof KNOWN_CONTROLLERS / sizeof *KNOWN_CONTROLLERS];
+  int nwanted = 0, ok = 1;
+  for (const char *const *c = KNOWN_CONTROLLERS; *c != NULL; c++)
+    if (lists(base, "cgroup.controllers", *c) && !lists(base, "cgroup.subtree_control", *c)) wanted[nwanted++] = *c;
+  wanted[nwanted] = NULL;
+  pid_t residents[1024];
+  int n = nwanted > 0 ? procs(base, residents, 1024) : 0;
+  if (n < 0) ok = 0; /* more than it holds: the TypeScript path's to move */
+  if (ok && n > 0) ok = make_cgroup(leaf) == 0;
+  for (int i = 0; ok && i < n; i++) ok = move_process(leaf, residents[i]) == 0;
+  if (ok) enable_controllers(base, wanted);
+  cg->dir = ok ? path_join(base, cg->name) : NULL;
+  cg->started = ok = ok && make_cgroup(cg->dir) == 0;
+  ok = ok && move_process(cg->dir, pid) == 0;
+  free(own), free(base), free(leaf);
+  return ok ? 0 : -1;
 }
 
 /* Signals wait while the manager is asked (sd_bus_call's poll is not restarted after one): they
@@ -385,9 +465,8 @@ static void hold_signals(sigset_t *old) {
   sigprocmask(SIG_BLOCK, &all, old);
 }
 
-int cgroup_place(struct cgroup *cg, pid_t pid) {
-  sigset_t old;
-  hold_signals(&old);
+/* place.ts systemdGroup: the scope started with the container's process, its folder asked. */
+static int scope_group(struct cgroup *cg, pid_t pid) {
   char *job = start_scope(cg, pid);
   int r = job != NULL ? wait_for_job(cg, job) : -1;
   char *path = r == 0 ? unit_property(cg->bus, cg->unit, "Scope", "ControlGroup") : NULL;
@@ -396,9 +475,16 @@ int cgroup_place(struct cgroup *cg, pid_t pid) {
   if (path != NULL && path[0] == '/' && strcmp(path, "/") != 0 && strstr(path, "/..") == NULL) cg->dir = path_join(CGROUP_MOUNT, path);
   else r = -1;
   free(path);
-  if (r == 0) r = arrange(cg->dir, pid);
   sd.flush_close_unref(cg->bus); /* place.ts closes it; the stop opens its own */
   cg->bus = NULL;
+  return r;
+}
+
+int cgroup_place(struct cgroup *cg, pid_t pid) {
+  sigset_t old;
+  hold_signals(&old);
+  int r = cg->delegated ? delegated_group(cg, pid) : scope_group(cg, pid);
+  if (r == 0) r = arrange(cg->dir, pid);
   sigprocmask(SIG_SETMASK, &old, NULL);
   return r;
 }
@@ -462,7 +548,11 @@ static void remove_group(struct cgroup *cg) {
   pid_t pids[1];
   int ok = !exists(container) || (kill_all(container) == 0 && remove_cgroup(container) == 0);
   if (ok && exists(supervisor) && procs(supervisor, pids, 1) == 0) ok = remove_cgroup(supervisor) == 0;
-  if (ok && exists(cg->dir) && procs(cg->dir, pids, 1) == 0 && !exists(supervisor)) stop_scope(cg);
+  /* An empty group: a scope is told to stop (it would by itself), a delegated subtree's child removed. */
+  if (ok && exists(cg->dir) && procs(cg->dir, pids, 1) == 0 && !exists(supervisor)) {
+    if (cg->delegated) remove_cgroup(cg->dir);
+    else stop_scope(cg);
+  }
   free(container), free(supervisor);
 }
 
@@ -482,6 +572,8 @@ void cgroup_undo(struct cgroup *cg) {
   if (!started) return;
   sigset_t old;
   hold_signals(&old);
-  stop_scope(cg); /* whatever is left in it (a scope whose folder was never known, a move that failed) */
+  /* whatever is left in it: a scope whose folder was never known, a process moved before a step failed */
+  if (!cg->delegated) stop_scope(cg);
+  else if (exists(cg->dir) && kill_all(cg->dir) == 0) remove_cgroup(cg->dir);
   sigprocmask(SIG_SETMASK, &old, NULL);
 }

@@ -180,11 +180,6 @@ static void read_conf_file(const char *path, struct run *r, int *caps_given) {
   free(raw.p);
 }
 
-static int exists(const char *path) {
-  struct stat st;
-  return lstat(path, &st) == 0 || errno != ENOENT;
-}
-
 /* seccomp-filters.txt (precompiled.ts writePrecompiled): `ARCH FROM-BELOW FILE CAP,...` for each filter,
    FROM-BELOW the kernels that resolve the default profile alike (kernelSpan; no BELOW: no bound). */
 #if defined(__x86_64__)
@@ -257,7 +252,7 @@ void read_conf(struct run *r, const char *home, const char *config_home, const c
                                  str_cat(user, "/containers.conf.d", ""), str_cat(user, "/storage.conf", ""),
                                  "/etc/containers/storage.conf", "/usr/share/containers/storage.conf", NULL};
   for (const char *const *d = dropins; *d != NULL; d++)
-    if (exists(*d)) fall_back("a containers.conf drop-in folder or a storage.conf");
+    if (exists(*d) || errno != ENOENT) fall_back("a containers.conf drop-in folder or a storage.conf");
   const char *const files[] = {"/usr/share/containers/containers.conf", "/etc/containers/containers.conf",
                                "/etc/containers/containers.rootless.conf", str_cat(user, "/containers.conf", ""), NULL};
   int given = 0;
@@ -407,11 +402,7 @@ void read_id_maps(struct run *r, const char *cwd) {
 static int write_proc(pid_t pid, const char *file, const char *text) {
   char path[64];
   snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, file);
-  int fd = open(path, O_WRONLY | O_CLOEXEC);
-  if (fd < 0) return -1;
-  ssize_t n = write(fd, text, strlen(text)); /* one write: the kernel takes a map whole */
-  close(fd);
-  return n == (ssize_t)strlen(text) ? 0 : -1;
+  return write_text(path, text, 0);
 }
 
 int write_own_maps(const struct run *r, pid_t pid) {

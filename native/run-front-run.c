@@ -5,7 +5,7 @@
  * (the network's files written again between READY and GO, as its hook does), then every folder
  * removed. What it cannot do as the TypeScript path does, it finds out before it makes anything:
  * a stale run's folders to sweep (they may hold an image's marks), a cgroup v2 host where the
- * TypeScript path would not ask the user's systemd for a scope (run-front-cgroup.c).
+ * TypeScript path would place the container otherwise than run-front-cgroup.c does.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -86,12 +86,6 @@ static char *resolv_conf(const char *host, const char *resolver) {
   return buf_cstr(&out);
 }
 
-static void write_file(const char *path, const char *text, int *ok) {
-  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-  if (fd < 0 || write_full(fd, text, strlen(text)) != 0) *ok = 0;
-  if (fd >= 0) close(fd);
-}
-
 /* The host's file as Node reads it (missing: empty); one it cannot read as text is the TypeScript path's. */
 static char *host_text(const char *path) {
   struct buf b = {0};
@@ -145,9 +139,7 @@ static int write_setup(const char *dir, const struct run *r) {
   char tmp[64];
   snprintf(tmp, sizeof tmp, "/.setup.json.tmp-%d", (int)getpid());
   char *temp = str_cat(dir, tmp, ""), *file = str_cat(dir, "/setup.json", "");
-  int ok = 1;
-  write_file(temp, text, &ok);
-  return ok && rename(temp, file) == 0 ? 0 : -1;
+  return write_text(temp, text, O_CREAT | O_TRUNC) == 0 && rename(temp, file) == 0 ? 0 : -1;
 }
 
 static void remove_tree(const char *dir) {
@@ -232,9 +224,9 @@ int run_container(struct run *r, const char *helper, int print_plan) {
   }
   m.run_dir = run_dir;
   int ok = 1; /* writeEtcFiles: the hosts file as without a network; the hook writes the network's */
-  write_file(str_cat(run_dir, "/hosts", ""), str_cat("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t", hostname, "\n"), &ok);
-  write_file(str_cat(run_dir, "/hostname", ""), str_cat(hostname, "\n", ""), &ok);
-  write_file(str_cat(run_dir, "/resolv.conf", ""), first_resolv, &ok);
+  ok &= write_text(str_cat(run_dir, "/hosts", ""), str_cat("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t", hostname, "\n"), O_CREAT | O_TRUNC) == 0;
+  ok &= write_text(str_cat(run_dir, "/hostname", ""), str_cat(hostname, "\n", ""), O_CREAT | O_TRUNC) == 0;
+  ok &= write_text(str_cat(run_dir, "/resolv.conf", ""), first_resolv, O_CREAT | O_TRUNC) == 0;
   if (!ok) undo_and_fall_back(&m, "cannot write the /etc files");
   if (mkdir_p(data, 0700) != 0) undo_and_fall_back(&m, "cannot make the data folder");
   m.data_dir = data;
@@ -259,17 +251,19 @@ int run_container(struct run *r, const char *helper, int print_plan) {
   if (write_own_maps(r, container) != 0) goto failed; /* launch.ts writeIdMaps: the user alone's */
   msg[0] = SYNC_MAPPED;
   if (write_full(sync, msg, 1) != 0 || read_full(sync, msg, 1) != 0 || msg[0] != SYNC_READY) goto failed;
-  /* cgroups.ts hook (before the network's): the container's process in hutch-ID.scope/container. */
+  /* cgroups.ts hook (before the network's): the container's process in hutch-ID.scope/container,
+     or SUBTREE/hutch-ID/container. */
   if (cg.wanted && cgroup_place(&cg, container) != 0) {
-    why = "the container's systemd scope failed (the TypeScript path's to say or degrade)";
+    why = cg.delegated ? "the container's cgroup in the delegated subtree failed (the TypeScript path's to say)"
+                       : "the container's systemd scope failed (the TypeScript path's to say or degrade)";
     goto failed;
   }
   /* network.ts hook: slirp4netns on the container's tap0 (the helper made it), ready; then the
      files again, rewritten in place (the container has them bound), and the ports. */
   if (r->slirp && start_slirp(r, m.net_dir, container, &slirp) != 0) goto failed;
-  write_file(str_cat(run_dir, "/resolv.conf", ""), resolv, &ok);
-  write_file(str_cat(run_dir, "/hosts", ""), hosts, &ok);
-  write_file(str_cat(run_dir, "/ports.json", ""), "[]\n", &ok);
+  ok &= write_text(str_cat(run_dir, "/resolv.conf", ""), resolv, O_CREAT | O_TRUNC) == 0;
+  ok &= write_text(str_cat(run_dir, "/hosts", ""), hosts, O_CREAT | O_TRUNC) == 0;
+  ok &= write_text(str_cat(run_dir, "/ports.json", ""), "[]\n", O_CREAT | O_TRUNC) == 0;
   if (!ok) goto failed;
   if (helper_early()) { /* launch.ts runContainer: removed unstarted, 128+N */
     kill(pid, SIGKILL);

@@ -88,14 +88,17 @@ void build_run_plan(const struct run *r, struct buf *plan);
 int run_container(struct run *r, const char *helper, int print_plan);
 
 /* The container's cgroup on a cgroup v2 host (run-front-cgroup.c): a transient scope of the user's
-   systemd, as src/cgroups gives a foreground run with no resource flag. cgroup_check, before anything
-   is made: on a host where the TypeScript path would do otherwise, hands over; else `wanted` (a
-   unified host) with the manager's connection open, or not (no cgroup of its own, no warning).
+   systemd or a child of the delegated subtree the CLI is in, as src/cgroups gives a foreground run
+   with no resource flag. cgroup_check, before anything is made: on a host where the TypeScript path
+   would do otherwise, hands over; else `wanted` (a scope, with the manager's connection open, or
+   `delegated`), or not (no cgroup of its own, no warning).
    cgroup_place, once the container's process exists (its hook's place): -1 on any failure, for
    cgroup_undo then the hand-over. cgroup_remove, after the run: removeGroup's clean-up. */
 struct sd_bus;
 struct cgroup {
-  int wanted, started; /* started: StartTransientUnit answered */
+  int wanted, started; /* started: StartTransientUnit answered, or the subtree's hutch-ID made */
+  int delegated;       /* place.ts stay(): the group is `name` in the CLI's delegated subtree */
+  char *name;          /* hutch-ID */
   char *addresses[2];  /* the user manager's: its bus, systemd's private socket */
   int bus_clients[2], naddresses;
   struct sd_bus *bus;

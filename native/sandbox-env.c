@@ -85,11 +85,6 @@ static const char *or_else(const struct env *e, const char *name, const char *fa
   return v != NULL && *v != '\0' ? v : fallback;
 }
 
-static int exists(const char *path) {
-  struct stat st;
-  return stat(path, &st) == 0;
-}
-
 static void add_ro_bind(struct mounts *ms, const char *path) {
   mounts_add(ms, (struct mount){path, "bind", path, "", 0x1000 /* MS_BIND */, 1, 1});
 }

@@ -40,11 +40,6 @@ static int is_dir(const char *path) {
   return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-static int exists(const char *path) {
-  struct stat st;
-  return stat(path, &st) == 0;
-}
-
 /* plan.ts's inside(): a container path resolved under the root. */
 static char *inside(const char *rootfs, const char *p) {
   return path_join(rootfs, path_resolve("/", p));

@@ -33,11 +33,7 @@ static int has_cap(int cap) {
 static int write_proc(int pid, const char *file, const char *text) {
   char path[64];
   snprintf(path, sizeof path, "/proc/%d/%s", pid, file);
-  int fd = open(path, O_WRONLY | O_CLOEXEC);
-  if (fd < 0) return -1;
-  int r = write_full(fd, text, strlen(text));
-  close(fd);
-  return r;
+  return write_text(path, text, 0);
 }
 
 /* newidmap.ts writeIdMaps for the user alone: written directly, setgroups denied first. */

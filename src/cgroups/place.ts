@@ -1,4 +1,4 @@
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { describeCause } from '../errors.js';
 import type { DegradeReason } from './degrade.js';
 import { detectHost, userManagerSockets, writableSubtree, KNOWN_CONTROLLERS, type CgroupHost } from './detect.js';
@@ -35,7 +35,7 @@ export async function placeGroup(request: PlaceRequest): Promise<PlacedGroup | D
   const host = detectHost(request.root);
   if (host.layout !== 'unified' || host.v2Mount === undefined) return { kind: 'layout', layout: host.layout };
   const parent = request.parent;
-  const base = parent === undefined ? host.ownCgroup : parent.startsWith('/') ? parent : undefined;
+  const base = parent === undefined ? ownSubtree(request.root, host) : parent.startsWith('/') ? parent : undefined;
   const delegated = base !== undefined && writableSubtree(request.root, host, base) !== undefined;
   const notDelegated = `cgroup ${base ?? '(none)'} is not delegated to you`;
   const stay = (): PlacedGroup => delegatedGroup(request, join(request.root, host.v2Mount!, base!));
@@ -61,6 +61,14 @@ export async function placeGroup(request: PlaceRequest): Promise<PlacedGroup | D
   }
 }
 
+// A CLI an earlier run moved to a subtree's leaf hutch-init (delegatedGroup) places from that
+// subtree: from hutch-init itself, each run of a job's script would nest one level deeper.
+function ownSubtree(root: string, host: CgroupHost): string | undefined {
+  const own = host.ownCgroup;
+  if (own === undefined || !own.endsWith(`/${RESIDENTS_LEAF}`)) return own;
+  return writableSubtree(root, host, dirname(own)) !== undefined ? dirname(own) : own;
+}
+
 function isWithin(cgroup: string | undefined, ancestor: string): boolean {
   return (
     cgroup !== undefined &&
@@ -80,6 +88,9 @@ async function systemdGroup(request: PlaceRequest, host: CgroupHost, manager: Us
   return { dir: join(request.root, host.v2Mount!, cgroup), manager: 'systemd', unit };
 }
 
+/** The leaf a delegated subtree's processes move to, so that it can enable controllers. */
+const RESIDENTS_LEAF = 'hutch-init';
+
 // A delegated subtree holding processes (ours, say, in a Slurm job) cannot enable controllers
 // for its children (the no-internal-process rule): its processes move to a leaf first.
 function delegatedGroup(request: PlaceRequest, base: string): PlacedGroup {
@@ -88,7 +99,7 @@ function delegatedGroup(request: PlaceRequest, base: string): PlacedGroup {
   const wanted = KNOWN_CONTROLLERS.filter((c) => offered.includes(c) && !enabled.includes(c));
   const residents = procs(base);
   if (wanted.length > 0 && residents.length > 0) {
-    const leaf = join(base, 'hutch-init');
+    const leaf = join(base, RESIDENTS_LEAF);
     makeCgroup(leaf);
     for (const pid of residents) moveProcess(leaf, pid);
   }

@@ -1,7 +1,8 @@
 // The user's cgroup commands, enforced: `hutch run -d --rootfs` (no image) in the test guest
 // as its unprivileged user, with --memory, --pids-limit, pause/unpause, update, stats and rm -f
 // of a double-forked container; and a foreground `run --rm --rootfs` through the C front
-// (native/hutch-run-front) in its systemd scope, as the TypeScript path puts it. Run by
+// (native/hutch-run-front) in its systemd scope, and in a job's cgroup delegated by root (Slurm),
+// as the TypeScript path puts it. Run by
 // scripts/test-cgroups-vm.sh, which puts the host's static busybox next to this file (the guest
 // has none).
 import { test, after } from 'node:test';
@@ -248,12 +249,33 @@ interface ForegroundRun {
   status: number | null;
   stdout: string;
   stderr: string;
-  /** The container's cgroup while it ran (the scope's id as ID), and the CLI's. */
+  /** The container's cgroup while it ran (the scope's id as ID, a job's cgroup as JOB), and the CLI's. */
   cgroup: string;
   cli: string;
-  /** The scope's properties and its cgroup.subtree_control while the container ran. */
+  /** The scope's properties, or the job's cgroups (each with its cgroup.subtree_control) while the container ran. */
   scope: string;
+  /** The group's cgroup.subtree_control while the container ran. */
   subtree: string;
+  /** The job's cgroups once the run ended (delegated). */
+  after: string;
+}
+
+/**
+ * Where the container is while it runs: `scope` in hutch-ID.scope/container; `none` in the CLI's
+ * own cgroup (no cgroup of its own); `delegated` in SUBTREE/hutch-ID/container, SUBTREE the
+ * delegated cgroup the CLI was started in (a job's, see inJob).
+ */
+type Placement = 'scope' | 'none' | 'delegated';
+
+/** A cgroup's subtree below /sys/fs/cgroup/`cgroup`: each folder (relative) with its cgroup.subtree_control. */
+function cgroupTree(cgroup: string): string {
+  const top = join('/sys/fs/cgroup', cgroup);
+  const folders = ['.', ...readdirSync(top, { recursive: true, encoding: 'utf8' }).filter((f) => !f.includes('.'))];
+  return folders
+    .filter((f) => f === '.' || existsSync(join(top, f, 'cgroup.procs')))
+    .sort()
+    .map((f) => `${f}: ${readFileSync(join(top, f, 'cgroup.subtree_control'), 'utf8').trim()}`)
+    .join('\n');
 }
 
 /** `--root DIR/fg-root run --rm --network none --rootfs TREE sh -c SCRIPT`. */
@@ -264,9 +286,13 @@ function foregroundWords(tree: string, script: string): string[] {
 /**
  * `hutch run --rm --network none --rootfs TREE` of a command that says `up`, then waits for /go:
  * while it waits, where its processes are and what the scope is; then its end and the scope gone.
- * Not `scoped`: the container is in the CLI's own cgroup, and there is no scope.
  */
-async function foreground(argv: string[], env: NodeJS.ProcessEnv, tree: string, scoped = true): Promise<ForegroundRun> {
+async function foreground(
+  argv: string[],
+  env: NodeJS.ProcessEnv,
+  tree: string,
+  placement: Placement = 'scope',
+): Promise<ForegroundRun> {
   const script = 'echo up; until [ -e /go ]; do sleep 0.1; done; cat /proc/self/cgroup; exit 7';
   const words = [...argv, ...foregroundWords(tree, script)];
   const child = spawn(words[0]!, words.slice(1), { env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -277,7 +303,16 @@ async function foreground(argv: string[], env: NodeJS.ProcessEnv, tree: string, 
   const exited = new Promise<number | null>((resolve) =>
     child.on('exit', (code, signal) => resolve(code ?? (signal === null ? null : 128 + osConstants.signals[signal]))),
   );
-  let seen: { scopeDir: string; unit: string; id: string; cgroup: string; scope: string; subtree: string; cli: string };
+  let seen: {
+    scopeDir: string;
+    unit: string;
+    id: string;
+    job: string;
+    cgroup: string;
+    scope: string;
+    subtree: string;
+    cli: string;
+  };
   try {
     await until('the container to start', () => stdout.includes('up') || child.exitCode !== null, 120_000);
     assert.equal(child.exitCode, null, `the run ended early: ${stderr}`);
@@ -286,7 +321,7 @@ async function foreground(argv: string[], env: NodeJS.ProcessEnv, tree: string, 
     const cgroups = [...new Set(inside.map((p) => cgroupIfAlive(p.pid)).filter((c) => c !== undefined))];
     assert.equal(cgroups.length, 1, `the container's processes are in one cgroup: ${cgroups.join(' ')}`);
     const cli = cgroupOf(child.pid!);
-    if (scoped) {
+    if (placement === 'scope') {
       const match = /^(.*\/(hutch-([0-9a-f]{64})\.scope))\/container$/.exec(cgroups[0]!);
       assert.ok(match, `the container is in hutch-ID.scope/container: ${cgroups[0]}`);
       const [, scopeDir, unit, id] = match as unknown as string[];
@@ -295,14 +330,29 @@ async function foreground(argv: string[], env: NodeJS.ProcessEnv, tree: string, 
         scopeDir: scopeDir!,
         unit: unit!,
         id: id!,
+        job: '',
         cgroup: cgroups[0]!,
         scope: execFileSync('systemctl', ['--user', 'show', ...properties, unit!], { encoding: 'utf8' }),
         subtree: readFileSync(join('/sys/fs/cgroup', scopeDir!, 'cgroup.subtree_control'), 'utf8'),
         cli,
       };
+    } else if (placement === 'delegated') {
+      const match = /^(.*)\/hutch-([0-9a-f]{64})\/container$/.exec(cgroups[0]!);
+      assert.ok(match, `the container is in SUBTREE/hutch-ID/container: ${cgroups[0]}`);
+      const [, job, id] = match as unknown as string[];
+      seen = {
+        scopeDir: `${job}/hutch-${id}`,
+        unit: '',
+        id: id!,
+        job: job!,
+        cgroup: cgroups[0]!,
+        scope: cgroupTree(job!),
+        subtree: readFileSync(join('/sys/fs/cgroup', job!, `hutch-${id}`, 'cgroup.subtree_control'), 'utf8'),
+        cli,
+      };
     } else {
       assert.equal(cgroups[0], cli, "no cgroup of its own: the container is in the CLI's");
-      seen = { scopeDir: '', unit: '', id: '', cgroup: cgroups[0]!, scope: '', subtree: '', cli };
+      seen = { scopeDir: '', unit: '', id: '', job: '', cgroup: cgroups[0]!, scope: '', subtree: '', cli };
     }
   } finally {
     // Whatever failed above, the container ends on its own (a killed CLI would leave it waiting).
@@ -310,8 +360,11 @@ async function foreground(argv: string[], env: NodeJS.ProcessEnv, tree: string, 
   }
   const status = await exited;
   rmSync(join(tree, 'go'));
-  const { scopeDir, unit, id } = seen;
-  if (scoped) {
+  const { scopeDir, unit, id, job } = seen;
+  // The CLI removes hutch-ID itself; a scope the manager stops is gone a moment later.
+  if (placement === 'delegated')
+    assert.equal(existsSync(join('/sys/fs/cgroup', scopeDir)), false, `${scopeDir} is gone`);
+  if (placement === 'scope') {
     await until('the scope to go', () => !existsSync(join('/sys/fs/cgroup', scopeDir)), 30_000);
     const state = spawnSync('systemctl', ['--user', 'show', '-pActiveState', '--value', unit], { encoding: 'utf8' });
     assert.notEqual(state.stdout.trim(), 'active', `${unit} is stopped`);
@@ -321,15 +374,19 @@ async function foreground(argv: string[], env: NodeJS.ProcessEnv, tree: string, 
     const left = existsSync(path) ? readdirSync(path, { recursive: true }) : [];
     assert.deepEqual(left, [], `nothing left in ${folder} (status ${status}: ${stderr})`);
   }
-  const anon = (s: string): string => (id === '' ? s : s.replaceAll(id, 'ID'));
+  const anon = (s: string): string => {
+    const named = id === '' ? s : s.replaceAll(id, 'ID');
+    return job === '' ? named : named.replaceAll(job, 'JOB');
+  };
   return {
     status,
     stdout,
     stderr,
     cgroup: anon(seen.cgroup),
-    cli: seen.cli,
+    cli: anon(seen.cli),
     scope: anon(seen.scope),
     subtree: seen.subtree,
+    after: job === '' ? '' : anon(cgroupTree(job)),
   };
 }
 
@@ -377,8 +434,8 @@ test('run --rm --rootfs through the C front: the container in hutch-ID.scope/con
     ...Object.fromEntries(Object.entries(env).filter(([k]) => k !== 'DBUS_SESSION_BUS_ADDRESS')),
     XDG_RUNTIME_DIR: runtime,
   };
-  const bare = await foreground([join(install, 'bin', 'hutch')], { ...noBus, HUTCH_RUN_NO_NODE: '1' }, tree, false);
-  const bareTypescript = await foreground(['node', join(install, 'bin', 'hutch')], noBus, tree, false);
+  const bare = await foreground([join(install, 'bin', 'hutch')], { ...noBus, HUTCH_RUN_NO_NODE: '1' }, tree, 'none');
+  const bareTypescript = await foreground(['node', join(install, 'bin', 'hutch')], noBus, tree, 'none');
   console.log(JSON.stringify({ bare, bareTypescript }));
   assert.equal(bare.status, 7, `the C front ran it (99: it would hand over): ${bare.stderr}`);
   assert.deepEqual(bare, bareTypescript);
@@ -409,5 +466,131 @@ test('run --rm --rootfs through the C front: the container in hutch-ID.scope/con
   } finally {
     rmSync(dropIn, { recursive: true, force: true });
     execFileSync('systemctl', ['--user', 'daemon-reload']);
+  }
+});
+
+/**
+ * The words that run `words` in a fresh cgroup /hutch-job-NAME which root made and gave to the user
+ * (its folder, cgroup.procs, cgroup.subtree_control, cgroup.threads), as Slurm gives a job its
+ * cgroup: the guest's hutch-guest-run moves the process there on request. `resident`: a job
+ * process (sleep) there too; `plain`: the words run in its child plain/, which offers no controller
+ * (the job enabled none); `locked`: the job has a hutch-init whose cgroup.procs the user cannot write;
+ * `again`: as an earlier run left it, the job's shell in its hutch-init and its controllers enabled;
+ * `full`: the words run in its child sub/, which offers the controllers and may hold one cgroup below.
+ */
+function inJob(
+  name: string,
+  kind: 'alone' | 'resident' | 'plain' | 'locked' | 'again' | 'full',
+  words: string[],
+): string[] {
+  const script = [
+    'job=/sys/fs/cgroup/hutch-job-$1 i=0',
+    'echo "$$ $1" > /run/hutch-job/requests',
+    'until grep -qx "0::/hutch-job-$1" /proc/self/cgroup; do i=$((i+1)); [ $i -lt 1000 ] || exit 98; sleep 0.01; done',
+    'case $2 in',
+    '  resident) sleep 600 & ;;',
+    '  plain) mkdir "$job/plain" && echo $$ > "$job/plain/cgroup.procs" || exit 98 ;;',
+    '  locked) mkdir "$job/hutch-init" && chmod 0444 "$job/hutch-init/cgroup.procs" || exit 98 ;;',
+    '  again) mkdir "$job/hutch-init" && echo $$ > "$job/hutch-init/cgroup.procs" || exit 98',
+    '    for c in $(cat "$job/cgroup.controllers"); do echo "+$c" > "$job/cgroup.subtree_control" || exit 98; done ;;',
+    '  full) mkdir "$job/sub" && echo $$ > "$job/sub/cgroup.procs" && echo 1 > "$job/sub/cgroup.max.descendants" || exit 98',
+    '    for c in $(cat "$job/cgroup.controllers"); do echo "+$c" > "$job/cgroup.subtree_control" || exit 98; done ;;',
+    'esac',
+    'shift 2',
+    'exec "$@"',
+  ].join('\n');
+  return ['sh', '-c', script, 'job', name, kind, ...words];
+}
+
+/** Ends what a job left (its resident sleep, in hutch-init now) in the cgroups the user made there. */
+function endJob(name: string): void {
+  const job = join('/sys/fs/cgroup', `hutch-job-${name}`);
+  for (const leaf of ['hutch-init', 'plain'])
+    if (existsSync(join(job, leaf))) writeFileSync(join(job, leaf, 'cgroup.kill'), '1');
+}
+
+test('run --rm --rootfs in a job cgroup delegated by root (Slurm): the C front makes SUBTREE/hutch-ID/container as the TypeScript path, with and without a user manager, and hands over when it cannot', async () => {
+  const install = join(dir, 'install');
+  const tree = join(dir, 'fg-rootfs'); // both made by the scope test above
+  assert.ok(existsSync(install) && existsSync(tree), 'the scope test ran first');
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(HUTCH|CONTAINERS)_/.test(k)));
+  const runtime = join(dir, 'no-manager-job');
+  mkdirSync(runtime, { mode: 0o700 });
+  const noBus = {
+    ...Object.fromEntries(Object.entries(env).filter(([k]) => k !== 'DBUS_SESSION_BUS_ADDRESS')),
+    XDG_RUNTIME_DIR: runtime,
+  };
+  const front = [join(install, 'bin', 'hutch')];
+  const typescript = ['node', join(install, 'bin', 'hutch')];
+  const cases = [
+    { name: 'manager-resident', kind: 'resident', env },
+    { name: 'manager-alone', kind: 'alone', env },
+    { name: 'nomanager-resident', kind: 'resident', env: noBus },
+    { name: 'nomanager-plain', kind: 'plain', env: noBus },
+    { name: 'manager-again', kind: 'again', env },
+  ] as const;
+  for (const c of cases) {
+    const runs: ForegroundRun[] = [];
+    for (const [path, argv, extra] of [
+      ['front', front, { HUTCH_RUN_NO_NODE: '1' }],
+      ['ts', typescript, {}],
+    ] as const) {
+      const name = `${c.name}-${path}`;
+      try {
+        runs.push(await foreground(inJob(name, c.kind, argv), { ...c.env, ...extra }, tree, 'delegated'));
+      } finally {
+        endJob(name);
+      }
+    }
+    const [byFront, byTypescript] = runs;
+    console.log(JSON.stringify({ case: c.name, front: byFront, typescript: byTypescript }));
+    assert.equal(byFront!.status, 7, `${c.name}: the C front ran it (99: it would hand over): ${byFront!.stderr}`);
+    assert.deepEqual(byFront, byTypescript, c.name);
+    assert.equal(byFront!.stderr, '', 'no warning');
+    if (c.kind === 'plain') {
+      // Nothing to enable (the job offers no controller to plain/): no process moved, no hutch-init.
+      assert.equal(byFront!.cli, 'JOB');
+      assert.equal(byFront!.after, '.: ');
+    } else {
+      // The job's processes (the CLI's own) to its leaf hutch-init, the controllers then enabled for its children.
+      assert.equal(byFront!.cli, 'JOB/hutch-init');
+      assert.match(byFront!.after, /^\.: .*memory.*\nhutch-init: $/);
+      assert.match(byFront!.subtree, /memory pids/, 'hutch-ID hands its controllers to container/');
+      // A later run of the job's script places from the job, not from hutch-init: no nesting.
+      if (c.kind === 'again') assert.match(cgroupTree(`/hutch-job-${c.name}-front`), /^\.: .*memory.*\nhutch-init: $/);
+    }
+  }
+
+  // A placing that fails once the container's process exists: a job whose hutch-init the user cannot
+  // write (the first move refused), and one whose subtree may hold one cgroup only (hutch-init made,
+  // the processes moved, the controllers enabled, hutch-ID refused). The front undoes (no hutch-ID,
+  // nothing in the run's folders) and hands over; the TypeScript path, started in hutch-init or not,
+  // says why as it says it alone.
+  const failing = (kind: 'locked' | 'full', name: string, argv: string[], extra: NodeJS.ProcessEnv) => {
+    const words = inJob(name, kind, [...argv, ...foregroundWords(tree, 'echo ran')]);
+    const r = spawnSync(words[0]!, words.slice(1), { env: { ...env, ...extra }, encoding: 'utf8' });
+    const job = join('/sys/fs/cgroup', `hutch-job-${name}`);
+    const left = readdirSync(job, { recursive: true, encoding: 'utf8' }).filter((f) =>
+      /(^|\/)hutch-[0-9a-f]{64}$/.test(f),
+    );
+    for (const folder of ['data/ephemeral', 'run/ephemeral', 'run/net'])
+      assert.deepEqual(readdirSync(join(dir, 'fg-root', folder)), [], `${name}: nothing left in ${folder}`);
+    const stderr = r.stderr
+      .replace(/[0-9a-f]{64}/g, 'ID')
+      .replace(/\d+/g, 'N')
+      .replaceAll(name, 'NAME');
+    return { status: r.status, stdout: r.stdout, stderr, left };
+  };
+  for (const kind of ['locked', 'full'] as const) {
+    const undone = failing(kind, `${kind}-front`, front, { HUTCH_RUN_NO_NODE: '1' });
+    assert.equal(undone.status, 99, undone.stderr);
+    assert.match(undone.stderr, /cgroup in the delegated subtree failed/);
+    assert.deepEqual([undone.stdout, undone.left], ['', []]);
+    const handedOver = failing(kind, `${kind}-handover`, front, {});
+    const alone = failing(kind, `${kind}-ts`, typescript, {});
+    console.log(JSON.stringify({ kind, handedOver, alone }));
+    assert.deepEqual(handedOver, alone);
+    assert.notEqual(alone.status, 0);
+    assert.equal(alone.stdout, '', 'the command never ran');
   }
 });
