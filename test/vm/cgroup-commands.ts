@@ -27,8 +27,6 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ContainerState } from '../../src/engine/store/records.js';
-import { PLAIN_RUN_CAPABILITY_SETS } from '../../src/runtime/linux.js';
-import { writePrecompiled } from '../../src/security/seccomp/precompiled.js';
 import { cgroupIfAlive, cgroupOf } from './held.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -192,20 +190,6 @@ test('runtime --systemd-cgroup create: linux.resources and cgroupsPath give a sc
   assert.equal(del.status, 0, del.stderr);
   assert.equal(existsSync(path), false);
 });
-
-/**
- * A copy of the built tree whose seccomp filters are compiled for this kernel: the C front runs
- * only the filter the build compiled for the kernel it runs on (the host's), else hands over.
- */
-function frontInstall(): string {
-  const repo = join(here, '..', '..', '..');
-  const install = join(dir, 'install');
-  mkdirSync(install);
-  for (const part of ['bin', 'native', 'dist', 'package.json']) execFileSync('cp', ['-a', join(repo, part), install]);
-  symlinkSync(join(repo, 'node_modules'), join(install, 'node_modules'));
-  writePrecompiled(join(install, 'dist', 'bundle'), PLAIN_RUN_CAPABILITY_SETS);
-  return install;
-}
 
 /** How many pid namespaces a process is in (its NSpid: the container's are one deeper); 0 once gone. */
 function nsDepth(pid: number | 'self'): number {
@@ -391,7 +375,6 @@ async function foreground(
 }
 
 test('run --rm --rootfs through the C front: the container in hutch-ID.scope/container as on the TypeScript path; the scope gone after', async () => {
-  const install = frontInstall();
   const tree = join(dir, 'fg-rootfs');
   mkdirSync(join(tree, 'bin'), { recursive: true });
   for (const d of ['proc', 'dev', 'sys', 'tmp', 'etc']) mkdirSync(join(tree, d));
@@ -410,13 +393,13 @@ test('run --rm --rootfs through the C front: the container in hutch-ID.scope/con
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(HUTCH|CONTAINERS)_/.test(k)));
   // A first run on the TypeScript path: it probes the store (the front reads the probe, never makes
   // it) and says any once-only notice, so that the two runs compared are alike.
-  const first = spawnSync('node', [join(install, 'bin', 'hutch'), ...foregroundWords(tree, 'exit 0')], {
+  const first = spawnSync('node', [bin, ...foregroundWords(tree, 'exit 0')], {
     env,
     encoding: 'utf8',
   });
   assert.equal(first.status, 0, first.stderr);
-  const typescript = await foreground(['node', join(install, 'bin', 'hutch')], env, tree);
-  const front = await foreground([join(install, 'bin', 'hutch')], { ...env, HUTCH_RUN_NO_NODE: '1' }, tree);
+  const typescript = await foreground(['node', bin], env, tree);
+  const front = await foreground([bin], { ...env, HUTCH_RUN_NO_NODE: '1' }, tree);
   console.log(JSON.stringify({ typescript, front }));
   assert.equal(front.status, 7, `the C front ran it (99: it would hand over): ${front.stderr}`);
   assert.deepEqual(front, typescript);
@@ -434,8 +417,8 @@ test('run --rm --rootfs through the C front: the container in hutch-ID.scope/con
     ...Object.fromEntries(Object.entries(env).filter(([k]) => k !== 'DBUS_SESSION_BUS_ADDRESS')),
     XDG_RUNTIME_DIR: runtime,
   };
-  const bare = await foreground([join(install, 'bin', 'hutch')], { ...noBus, HUTCH_RUN_NO_NODE: '1' }, tree, 'none');
-  const bareTypescript = await foreground(['node', join(install, 'bin', 'hutch')], noBus, tree, 'none');
+  const bare = await foreground([bin], { ...noBus, HUTCH_RUN_NO_NODE: '1' }, tree, 'none');
+  const bareTypescript = await foreground(['node', bin], noBus, tree, 'none');
   console.log(JSON.stringify({ bare, bareTypescript }));
   assert.equal(bare.status, 7, `the C front ran it (99: it would hand over): ${bare.stderr}`);
   assert.deepEqual(bare, bareTypescript);
@@ -450,7 +433,7 @@ test('run --rm --rootfs through the C front: the container in hutch-ID.scope/con
   execFileSync('systemctl', ['--user', 'daemon-reload']);
   try {
     const words = foregroundWords(tree, 'echo ran');
-    const undone = spawnSync(join(install, 'bin', 'hutch'), words, {
+    const undone = spawnSync(bin, words, {
       env: { ...env, HUTCH_RUN_NO_NODE: '1' },
       encoding: 'utf8',
     });
@@ -459,8 +442,8 @@ test('run --rm --rootfs through the C front: the container in hutch-ID.scope/con
     assert.equal(undone.stdout, '', 'the command never ran');
     for (const folder of ['data/ephemeral', 'run/ephemeral', 'run/net'])
       assert.deepEqual(readdirSync(join(dir, 'fg-root', folder)), [], `nothing left in ${folder}`);
-    const handedOver = spawnSync(join(install, 'bin', 'hutch'), words, { env, encoding: 'utf8' });
-    const typescript = spawnSync('node', [join(install, 'bin', 'hutch'), ...words], { env, encoding: 'utf8' });
+    const handedOver = spawnSync(bin, words, { env, encoding: 'utf8' });
+    const typescript = spawnSync('node', [bin, ...words], { env, encoding: 'utf8' });
     assert.deepEqual([handedOver.status, handedOver.stdout, handedOver.stderr], [0, 'ran\n', '']);
     assert.deepEqual([typescript.status, typescript.stdout, typescript.stderr], [0, 'ran\n', '']);
   } finally {
@@ -510,9 +493,8 @@ function endJob(name: string): void {
 }
 
 test('run --rm --rootfs in a job cgroup delegated by root (Slurm): the C front makes SUBTREE/hutch-ID/container as the TypeScript path, with and without a user manager, and hands over when it cannot', async () => {
-  const install = join(dir, 'install');
-  const tree = join(dir, 'fg-rootfs'); // both made by the scope test above
-  assert.ok(existsSync(install) && existsSync(tree), 'the scope test ran first');
+  const tree = join(dir, 'fg-rootfs'); // made by the scope test above
+  assert.ok(existsSync(tree), 'the scope test ran first');
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(HUTCH|CONTAINERS)_/.test(k)));
   const runtime = join(dir, 'no-manager-job');
   mkdirSync(runtime, { mode: 0o700 });
@@ -520,8 +502,8 @@ test('run --rm --rootfs in a job cgroup delegated by root (Slurm): the C front m
     ...Object.fromEntries(Object.entries(env).filter(([k]) => k !== 'DBUS_SESSION_BUS_ADDRESS')),
     XDG_RUNTIME_DIR: runtime,
   };
-  const front = [join(install, 'bin', 'hutch')];
-  const typescript = ['node', join(install, 'bin', 'hutch')];
+  const front = [bin];
+  const typescript = ['node', bin];
   const cases = [
     { name: 'manager-resident', kind: 'resident', env },
     { name: 'manager-alone', kind: 'alone', env },
