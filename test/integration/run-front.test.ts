@@ -121,6 +121,16 @@ function rows(): Row[] {
     { name: '--network none', args: run('--rm', '--network', 'none', '--rootfs', trees.plain!, 'true') },
     { name: '-i', args: run('-i', '--rm', '--network', 'none', '--rootfs', trees.plain!, 'cat') },
     { name: '--interactive', args: run('--network', 'none', '--interactive', '--rootfs', trees.plain!, 'cat') },
+    {
+      name: '-t (TERM=xterm, the terminal)',
+      args: run('-t', '--rm', '--network', 'none', '--rootfs', trees.plain!, 'true'),
+    },
+    { name: '-it', args: run('-it', '--network', 'none', '--rootfs', trees.plain!, 'cat') },
+    {
+      name: '--tty, -i apart, -e TERM (its place kept)',
+      args: run('--tty', '--network', 'none', '-i', '-e', 'TERM=dumb', '-e', 'A=1', '--rootfs', trees.plain!, 'cat'),
+    },
+    { name: '-ti', args: run('-ti', '--network', 'host', '--rootfs', trees.plain!, 'cat') },
     { name: 'the default network (slirp4netns): its tap', args: run('--rm', '--rootfs', trees.plain!, 'true') },
     {
       name: '--network slirp4netns, -u, --hostname',
@@ -284,8 +294,14 @@ describe('hutch run --rootfs: what the C front hands over', () => {
       { name: 'a --hostname of 65 characters', args: none('--hostname', 'h'.repeat(65), 'true') },
       { name: 'a -w that is not in the tree (the helper fails)', args: none('-w', '/no/such/dir', 'true') },
       { name: '-e=V', args: none('-e=A=1', 'sh', '-c', script) },
-      { name: '-it', args: run('-it', '--network', 'none', '--rootfs', trees.plain!, 'sh', '-c', script) },
-      { name: '-t', args: run('-t', '--network', 'none', '--rootfs', trees.plain!, 'sh', '-c', script) },
+      {
+        name: '-itd (a batch with another flag)',
+        args: none('-itd', 'true'),
+        why: 'a flag it does not handle',
+        proofOnly: true,
+      },
+      { name: '-t given twice', args: none('-t', '--tty', 'true'), why: 'given twice' },
+      { name: '-tt', args: none('-tt', 'true'), why: 'given twice' },
       { name: '-i given twice', args: none('-i', '--interactive', 'true'), why: 'given twice' },
       {
         name: 'slirp4netns with options',
