@@ -33,7 +33,7 @@
 enum { RETRY_FIRST_MS = 1, RETRY_LAST_MS = 50 };
 
 void tty_raw(struct tty *t, const struct run *r) {
-  t->master = t->slave = t->winch = -1;
+  t->master = t->slave = t->winch = t->size_from = -1, t->raw = 0;
   if (!r->tty || !r->interactive || !isatty(0) || tcgetattr(0, &t->saved) != 0) return;
   struct termios raw = t->saved;
   raw.c_iflag &= ~(tcflag_t)(BRKINT | ICRNL | INPCK | ISTRIP | IXON);
@@ -54,6 +54,14 @@ static int size_of(int fd, struct winsize *ws) {
   return fd >= 0 && ioctl(fd, TIOCGWINSZ, ws) == 0 && ws->ws_row > 0 && ws->ws_col > 0;
 }
 
+/* SIGWINCH blocked for its signalfd, or as the front found it (a mask survives exec: node's, at a hand-over). */
+static void hold_winch(int how) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGWINCH);
+  sigprocmask(how, &set, NULL);
+}
+
 int tty_take(struct tty *t, pid_t container) {
   int pidfd = (int)syscall(SYS_pidfd_open, container, 0);
   if (pidfd < 0) return -1;
@@ -63,8 +71,8 @@ int tty_take(struct tty *t, pid_t container) {
   t->slave = ioctl(t->master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
   if (t->slave < 0) return -1;
   t->size_from = isatty(1) ? 1 : isatty(0) ? 0 : -1;
-  struct winsize ws = {.ws_row = 24, .ws_col = 80};
-  if (!size_of(t->size_from, &ws)) ws = (struct winsize){.ws_row = 24, .ws_col = 80};
+  struct winsize ws;
+  if (!size_of(t->size_from, &ws)) ws = (struct winsize){.ws_row = 24, .ws_col = 80}; /* no consoleSize for a run */
   if (ioctl(t->master, TIOCSWINSZ, &ws) != 0) return -1;
   int flags = fcntl(t->master, F_GETFL);
   if (flags < 0 || fcntl(t->master, F_SETFL, flags | O_NONBLOCK) != 0) return -1;
@@ -72,8 +80,9 @@ int tty_take(struct tty *t, pid_t container) {
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGWINCH);
-    sigprocmask(SIG_BLOCK, &set, NULL);
+    hold_winch(SIG_BLOCK);
     t->winch = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (t->winch < 0) hold_winch(SIG_UNBLOCK);
   }
   return 0;
 }
@@ -81,7 +90,7 @@ int tty_take(struct tty *t, pid_t container) {
 void tty_close(struct tty *t) {
   if (t->master >= 0) close(t->master);
   if (t->slave >= 0) close(t->slave);
-  if (t->winch >= 0) close(t->winch);
+  if (t->winch >= 0) close(t->winch), hold_winch(SIG_UNBLOCK);
   t->master = t->slave = t->winch = -1;
 }
 
