@@ -7,9 +7,7 @@
 // status. Real runs: the user inside and out, the exit status, stdin, a signal relayed, the
 // default network (slirp4netns) and nothing left behind.
 import { execa } from 'execa';
-import { execFileSync } from 'node:child_process';
 import {
-  closeSync,
   existsSync,
   mkdirSync,
   readdirSync,
@@ -23,9 +21,8 @@ import {
 } from 'node:fs';
 import { release } from 'node:os';
 import { join } from 'node:path';
-import { ReadStream } from 'node:tty';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openpty } from '../../src/sys/pty.js';
+import { callerTerminal } from '../helpers/caller-terminal.js';
 import { requires } from '../helpers/host.js';
 import { HUTCH, sandbox as scratch, type Sandbox } from '../helpers/hutch-cli.js';
 import { hutchVia as hutchAt, normalized, noNetworkRun, PATH, startedVia, type Via } from '../helpers/run-front.js';
@@ -672,24 +669,18 @@ describe('hutch run --rootfs through the C front, for real', () => {
   it("-it whose command is missing hands over with the caller's terminal as it was: the TypeScript path's words and status", async () => {
     const args = ['--root', dir.root, 'run', '-it', '--network', 'none', '--rootfs', trees.plain!, 'no-such-command'];
     const onTerminal = async (via: Via, env: Record<string, string> = {}) => {
-      const { master, slave } = openpty({ rows: 24, cols: 80 });
-      const modes = execFileSync('stty', ['-g'], { stdio: [slave, 'pipe', 'pipe'] }).toString();
-      const out = new ReadStream(master);
-      let output = '';
-      out.on('data', (d: Buffer) => (output += d.toString()));
-      out.on('error', () => undefined);
+      const term = callerTerminal();
+      const modes = term.modes();
       const r = await execa(via === 'c' ? HUTCH : process.execPath, via === 'c' ? args : [HUTCH, ...args], {
         env: { PATH, HOME: home, ...env },
         extendEnv: false,
         reject: false,
         cwd: dir.dir,
-        stdio: [slave, slave, slave],
+        stdio: term.stdio,
       });
-      const after = execFileSync('stty', ['-g'], { stdio: [slave, 'pipe', 'pipe'] }).toString();
-      await new Promise((resolve) => setTimeout(resolve, 100)); // what the pty still holds
-      out.destroy();
-      closeSync(slave);
-      return { status: r.exitCode, restored: after === modes, output: output.replace(/[0-9a-f]{12,64}/g, 'ID') };
+      const restored = term.modes() === modes;
+      term.close();
+      return { status: r.exitCode, restored, output: term.output().replace(/[0-9a-f]{12,64}/g, 'ID') };
     };
     const proof = await onTerminal('c', { HUTCH_RUN_NO_NODE: '1' });
     expect(proof.status).toBe(99);

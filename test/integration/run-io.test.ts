@@ -1,5 +1,4 @@
 // hutch run's I/O: stdin, a real pseudo-terminal with its window size, and signals reaching the command.
-import { execFileSync } from 'node:child_process';
 import {
   closeSync,
   existsSync,
@@ -11,10 +10,10 @@ import {
   writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import { ReadStream } from 'node:tty';
 import { execa, type Options } from 'execa';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { openpty, setWindowSize } from '../../src/sys/pty.js';
+import { setWindowSize } from '../../src/sys/pty.js';
+import { callerTerminal } from '../helpers/caller-terminal.js';
 import { requires } from '../helpers/host.js';
 import { fdStdio, HUTCH, hutch, type HutchResultPromise } from '../helpers/hutch-cli.js';
 import { IN_C, type Via } from '../helpers/run-front.js';
@@ -190,41 +189,31 @@ describe.each(['node', 'c'] as const)('terminal (%s)', (via) => {
   };
 
   it("-it gives the command a tty with the caller's window size, follows resizes, restores the terminal", async () => {
-    const { master, slave } = openpty({ rows: 30, cols: 100 });
-    const modes = execFileSync('stty', ['-g'], { stdio: [slave, 'pipe', 'pipe'] }).toString();
-    const out = new ReadStream(master);
-    let output = '';
-    out.on('data', (d: Buffer) => (output += d.toString()));
-    out.on('error', () => undefined);
+    const term = callerTerminal({ rows: 30, cols: 100 });
+    const modes = term.modes();
     const child = run(
       ['-it'],
       'tty; stty size; test -t 0 && echo stdin-is-tty; trap "stty size; exit 7" WINCH; echo ready; while :; do sleep 0.1; done',
-      { stdio: [fdStdio(slave), fdStdio(slave), fdStdio(slave)] },
+      { stdio: term.stdio },
     );
-    await new Promise<void>((resolve) => out.on('data', () => output.includes('ready') && resolve()));
-    setWindowSize(master, { rows: 40, cols: 120 });
+    await term.printed('ready');
+    setWindowSize(term.master, { rows: 40, cols: 120 });
     child.kill('SIGWINCH'); // what the kernel sends hutch when its terminal is resized
     const r = await child;
     expect(r.exitCode).toBe(7);
-    const lines = output.replace(/\r/g, '').split('\n');
+    expect(term.modes()).toBe(modes);
+    term.close();
+    const lines = term.output().replace(/\r/g, '').split('\n');
     expect(lines.slice(0, 5)).toEqual(['/dev/pts/0', '30 100', 'stdin-is-tty', 'ready', '40 120']);
-    expect(execFileSync('stty', ['-g'], { stdio: [slave, 'pipe', 'pipe'] }).toString()).toBe(modes);
-    out.destroy();
-    closeSync(slave);
   });
 
   it('-it keeps what is typed before the container is ready', async () => {
-    const { master, slave } = openpty({ rows: 24, cols: 80 });
-    const out = new ReadStream(master);
-    let output = '';
-    out.on('data', (d: Buffer) => (output += d.toString()));
-    out.on('error', () => undefined);
-    const child = run(['-it'], 'read x; echo "got $x"', { stdio: [fdStdio(slave), fdStdio(slave), fdStdio(slave)] });
-    writeSync(master, 'early\r'); // typed at once: hutch is still starting
+    const term = callerTerminal();
+    const child = run(['-it'], 'read x; echo "got $x"', { stdio: term.stdio });
+    writeSync(term.master, 'early\r'); // typed at once: hutch is still starting
     expect((await child).exitCode).toBe(0);
-    expect(output.replace(/\r/g, '')).toContain('got early');
-    out.destroy();
-    closeSync(slave);
+    term.close();
+    expect(term.output().replace(/\r/g, '')).toContain('got early');
   });
 
   // hutch wrote the input into the pty blocking: past the ~4 KiB it holds unread, hutch stopped
