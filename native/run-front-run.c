@@ -262,7 +262,7 @@ int run_container(struct run *r, const char *helper, int print_plan) {
   if (write_own_maps(r, container) != 0) goto failed; /* launch.ts writeIdMaps: the user alone's */
   msg[0] = SYNC_MAPPED;
   if (write_full(sync, msg, 1) != 0 || read_full(sync, msg, 1) != 0 || msg[0] != SYNC_READY) goto failed;
-  if (r->tty && tty_take(&tty, container) != 0) goto failed; /* launch.ts: before the hooks */
+  if (r->tty && tty_take(&tty, container, pid) != 0) goto failed; /* launch.ts: before the hooks */
   /* cgroups.ts hook (before the network's): the container's process in hutch-ID.scope/container. */
   if (cg.wanted && cgroup_place(&cg, container) != 0) {
     why = "the container's systemd scope failed (the TypeScript path's to say or degrade)";

@@ -33,7 +33,7 @@
 enum { RETRY_FIRST_MS = 1, RETRY_LAST_MS = 50 };
 
 void tty_raw(struct tty *t, const struct run *r) {
-  t->master = t->slave = t->winch = t->size_from = -1, t->raw = 0;
+  t->master = t->slave = t->winch = t->helper_exit = t->size_from = -1, t->raw = 0;
   if (!r->tty || !r->interactive || !isatty(0) || tcgetattr(0, &t->saved) != 0) return;
   struct termios raw = t->saved;
   raw.c_iflag &= ~(tcflag_t)(BRKINT | ICRNL | INPCK | ISTRIP | IXON);
@@ -62,9 +62,10 @@ static void hold_winch(int how) {
   sigprocmask(how, &set, NULL);
 }
 
-int tty_take(struct tty *t, pid_t container) {
+int tty_take(struct tty *t, pid_t container, pid_t helper) {
+  t->helper_exit = (int)syscall(SYS_pidfd_open, helper, 0); /* the end of the relay */
   int pidfd = (int)syscall(SYS_pidfd_open, container, 0);
-  if (pidfd < 0) return -1;
+  if (t->helper_exit < 0 || pidfd < 0) return -1;
   t->master = (int)syscall(SYS_pidfd_getfd, pidfd, PTY_MASTER_FD, 0);
   close(pidfd);
   if (t->master < 0) return -1;
@@ -87,11 +88,18 @@ int tty_take(struct tty *t, pid_t container) {
   return 0;
 }
 
-void tty_close(struct tty *t) {
+/* The pty closed (the container's writes fail with EIO from then on), its size no longer followed. */
+static void hang_up(struct tty *t) {
   if (t->master >= 0) close(t->master);
   if (t->slave >= 0) close(t->slave);
   if (t->winch >= 0) close(t->winch), hold_winch(SIG_UNBLOCK);
   t->master = t->slave = t->winch = -1;
+}
+
+void tty_close(struct tty *t) {
+  hang_up(t);
+  if (t->helper_exit >= 0) close(t->helper_exit);
+  t->helper_exit = -1;
 }
 
 /* What is held for one side: bytes [at, len) of data. */
@@ -116,13 +124,12 @@ static int write_all(const char *p, size_t n) {
 }
 
 /* The detach (attachTerminal's): what the pty still holds passed on (the slave held: EAGAIN is
-   "nothing more"; the kernel moves what the slave wrote to the master before it says so), then closed. */
+   "nothing more"; the kernel moves what the slave wrote to the master before it says so). */
 static void drain(struct tty *t, struct held *out) {
   int ok = write_all(out->data + out->at, out->len - out->at) == 0;
   static char chunk[65536];
   for (ssize_t n; ok && ((n = read(t->master, chunk, sizeof chunk)) > 0 || (n < 0 && errno == EINTR));)
     if (n > 0) ok = write_all(chunk, (size_t)n) == 0;
-  tty_close(t);
 }
 
 /* typeInto's writeHeld: as much as the master takes now; 1 if anything went in. What it refuses
@@ -144,10 +151,10 @@ static int type_held(struct tty *t, struct held *in) {
 }
 
 int tty_relay(struct tty *t, const struct run *r, pid_t helper) {
-  int exited = (int)syscall(SYS_pidfd_open, helper, 0), winch = t->winch;
+  int exited = t->helper_exit, winch = t->winch;
   static struct held out, in;
   int input = r->interactive, hung_up = 0, master_open = 1, delay = RETRY_FIRST_MS;
-  while (exited >= 0) {
+  for (;;) {
     enum { MASTER, OUT, IN, WINCH, EXITED };
     struct pollfd p[] = {
         [MASTER] = {.fd = !hung_up && master_open && out.len == 0 ? t->master : -1, .events = POLLIN},
@@ -171,7 +178,7 @@ int tty_relay(struct tty *t, const struct run *r, pid_t helper) {
       if (w < 0 && errno != EAGAIN && errno != EINTR) { /* EPIPE: the terminal closed; the run goes on */
         hung_up = 1;
         out.at = out.len = in.at = in.len = 0;
-        tty_close(t);
+        hang_up(t);
       }
     }
     if (p[IN].revents) {
@@ -181,16 +188,16 @@ int tty_relay(struct tty *t, const struct run *r, pid_t helper) {
     }
     if (!hung_up && in.len > 0) /* typed at once, or tried again once the delay has passed */
       delay = type_held(t, &in) ? RETRY_FIRST_MS : (delay * 2 < RETRY_LAST_MS ? delay * 2 : RETRY_LAST_MS);
-    if (p[WINCH].revents) {
+    if (p[WINCH].revents && !hung_up) {
       struct signalfd_siginfo info;
       while (read(winch, &info, sizeof info) > 0) {}
       struct winsize ws;
       if (size_of(t->size_from, &ws)) ioctl(t->master, TIOCSWINSZ, &ws); /* the container may be gone: no matter */
     }
   }
-  if (exited >= 0) close(exited);
   int code = wait_status(helper);
   if (!hung_up) drain(t, &out); /* what the container did not take of the input is dropped */
+  tty_close(t);
   tty_restore(t);
   return code;
 }

@@ -34,19 +34,21 @@ function writeTemp(name: string, text: string): number {
 }
 
 /**
- * `hutch ARGS` as hutch() runs it (reject: false, stdin ignored unless given), through the
- * TypeScript path (`node bin/hutch`) or the C front (bin/hutch, a hand-over exits 99), with only
- * PATH and HOME of the environment (the front hands a HUTCH_ variable it does not know over).
+ * `hutch ARGS` through the TypeScript path (hutch(): `node bin/hutch`, the caller's environment) or
+ * the C front (bin/hutch, a hand-over exits 99) with only PATH and HOME of the environment (it
+ * hands a HUTCH_ variable it does not know over), reject: false, stdin ignored unless given. The
+ * TypeScript path keeps the caller's environment: with PATH and HOME alone it lost up to ~36 KB of
+ * the slow reader's 100 MB below, 2 runs in 5 (session 18; the cause is not known yet).
  */
 function hutchVia(via: Via, args: string[], options: Options = {}): HutchResultPromise {
+  if (via === 'node') return hutch(args, options);
   const stdin = options.input === undefined && options.stdio === undefined ? { stdin: 'ignore' as const } : {};
-  const [file, words] = via === 'c' ? [HUTCH, args] : [process.execPath, [HUTCH, ...args]];
-  return execa(file, words, {
+  return execa(HUTCH, args, {
     reject: false,
     ...stdin,
     ...options,
     extendEnv: false,
-    env: { PATH: process.env.PATH!, HOME: process.env.HOME!, ...(via === 'c' ? IN_C : {}) },
+    env: { PATH: process.env.PATH!, HOME: process.env.HOME!, ...IN_C },
   }) as unknown as HutchResultPromise;
 }
 
