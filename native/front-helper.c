@@ -32,10 +32,10 @@ static void catch_signals(void) {
 
 /* The helper's side, as Node's spawn with detached: true: own session, default signals, fds 3-5, no
    environment; argv0 "hutch-init" with --init (it shows as the container's PID 1), else its path. */
-static _Noreturn void exec_helper(const char *helper, const char *argv0, int fds[3], int null_stdin) {
-  if (null_stdin) { /* stdio 'ignore' */
-    int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (null < 0 || dup2(null, 0) < 0) _exit(127);
+static _Noreturn void exec_helper(const char *helper, const char *argv0, int fds[3], int ignored) {
+  for (int fd = 0; fd < ignored; fd++) { /* stdio 'ignore' */
+    int null = open("/dev/null", (fd == 0 ? O_RDONLY : O_WRONLY) | O_CLOEXEC);
+    if (null < 0 || dup2(null, fd) < 0) _exit(127);
   }
   sigset_t none;
   sigemptyset(&none);
@@ -78,14 +78,14 @@ int wait_status(pid_t pid) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-pid_t helper_spawn(const char *helper, const char *argv0, const struct buf *plan, int null_stdin, int *sync, int *fail) {
+pid_t helper_spawn(const char *helper, const char *argv0, const struct buf *plan, int ignored, int *sync, int *fail) {
   int pairs[3][2];
   for (int i = 0; i < 3; i++)
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pairs[i]) != 0) fall_back("cannot make the helper's sockets");
   catch_signals();
   pid_t pid = fork();
   if (pid < 0) fall_back("cannot fork");
-  if (pid == 0) exec_helper(helper, argv0, (int[3]){pairs[0][1], pairs[1][1], pairs[2][1]}, null_stdin);
+  if (pid == 0) exec_helper(helper, argv0, (int[3]){pairs[0][1], pairs[1][1], pairs[2][1]}, ignored);
   helper_pid = pid;
   for (int i = 0; i < 3; i++) close(pairs[i][1]);
   write_full(pairs[0][0], plan->p, plan->len);

@@ -71,10 +71,10 @@ void record_strs(struct buf *plan, unsigned tag, const char *a, const char *b);
 
 
 /* Running hutch-nsexec (front-helper.c; wire.h has the sync messages): the helper started with the plan sent
-   (fd 4 `sync`, fd 5 `fail` returned; its stdin /dev/null when `null_stdin`), signals caught from then on and forwarded once GO is sent
+   (fd 4 `sync`, fd 5 `fail` returned; its fds 0 to `ignored`-1 /dev/null: stdio 'ignore'), signals caught from then on and forwarded once GO is sent
    (helper_early: the first signal that came before, 0 if none). */
 #include <sys/types.h>
-pid_t helper_spawn(const char *helper, const char *argv0, const struct buf *plan, int null_stdin, int *sync, int *fail);
+pid_t helper_spawn(const char *helper, const char *argv0, const struct buf *plan, int ignored, int *sync, int *fail);
 int helper_early(void);
 void helper_go(pid_t pid, int sync);
 int read_full(int fd, void *p, size_t n);

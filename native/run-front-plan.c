@@ -85,16 +85,17 @@ static void filesystem(const struct run *r, struct buf *plan) {
   for (int i = 0; READONLY[i] != NULL; i++) record_strs(plan, TAG_READONLY, in(r, READONLY[i]), NULL);
 }
 
-/* container-spec.ts environment: PATH, HOSTNAME and HOME first, then -e's (blueprint.ts lookUpEnv:
+/* container-spec.ts environment: PATH, HOSTNAME and HOME first (TERM=xterm after them with -t), then -e's (blueprint.ts lookUpEnv:
    K=V as given, a bare K the caller's value or nothing, "=V" nothing); a name set again keeps its
    place (a Map) with the last value. */
 static void environment(const struct run *r, const char *hostname, struct buf *plan) {
   int n = 3;
-  const char **names = calloc((size_t)r->nenv + 3, sizeof(char *)), **values = calloc((size_t)r->nenv + 3, sizeof(char *));
+  const char **names = calloc((size_t)r->nenv + 4, sizeof(char *)), **values = calloc((size_t)r->nenv + 4, sizeof(char *));
   if (names == NULL || values == NULL) fall_back("out of memory");
   names[0] = "PATH", values[0] = DEFAULT_PATH + 5;
   names[1] = "HOSTNAME", values[1] = hostname;
   names[2] = "HOME", values[2] = *r->home ? r->home : "/root";
+  if (r->tty) names[n] = "TERM", values[n++] = "xterm";
   for (int i = 0; i < r->nenv; i++) {
     const char *e = r->env[i], *eq = strchr(e, '=');
     char *name, *value;
@@ -130,6 +131,7 @@ void build_run_plan(const struct run *r, struct buf *plan) {
   filesystem(r, plan);
   record_strs(plan, TAG_HOSTNAME, hostname, NULL);
   if (!r->host_network) plan_record(plan, TAG_LOOPBACK, &(struct buf){0});
+  if (r->tty) plan_record(plan, TAG_TERMINAL, &(struct buf){0}); /* nsexec.ts: after the umask (none here), before the cwd */
   record_strs(plan, TAG_CWD, r->workdir != NULL ? r->workdir : "/", NULL);
   struct buf p = {0};
   buf_u32(&p, (uint32_t)r->user_uid), buf_u32(&p, (uint32_t)r->user_gid);

@@ -243,7 +243,10 @@ int run_container(struct run *r, const char *helper, int print_plan) {
   int sync, fail;
   struct slirp slirp = {.pid = -1, .exit_fd = -1};
   const char *why = "the helper failed before the command ran";
-  pid_t pid = helper_spawn(helper, helper, &plan, !r->interactive, &sync, &fail); /* foreground.ts: stdin 'inherit' with -i, else 'ignore' */
+  /* launch.ts: stdio all 'ignore' with a terminal; else foreground.ts's stdin, 'inherit' with -i */
+  pid_t pid = helper_spawn(helper, helper, &plan, r->tty ? 3 : !r->interactive, &sync, &fail);
+  struct tty tty;
+  tty_raw(&tty, r);
   unsigned char msg[5];
   if (read_full(sync, msg, 5) != 0 || msg[0] != SYNC_CLONED) goto failed; /* the tools wrote their maps */
   pid_t container; /* the container's process (host pid namespace), as launch.ts's helper.cloned() */
@@ -251,6 +254,7 @@ int run_container(struct run *r, const char *helper, int print_plan) {
   if (write_own_maps(r, container) != 0) goto failed; /* launch.ts writeIdMaps: the user alone's */
   msg[0] = SYNC_MAPPED;
   if (write_full(sync, msg, 1) != 0 || read_full(sync, msg, 1) != 0 || msg[0] != SYNC_READY) goto failed;
+  if (r->tty && tty_take(&tty, container, pid) != 0) goto failed; /* launch.ts: before the hooks */
   /* cgroups.ts hook (before the network's): the container's process in hutch-ID.scope/container,
      or SUBTREE/hutch-ID/container. */
   if (cg.wanted && cgroup_place(&cg, container) != 0) {
@@ -268,6 +272,7 @@ int run_container(struct run *r, const char *helper, int print_plan) {
   if (helper_early()) { /* launch.ts runContainer: removed unstarted, 128+N */
     kill(pid, SIGKILL);
     wait_status(pid);
+    tty_close(&tty), tty_restore(&tty);
     stop_slirp(&slirp);
     cgroup_remove(&cg);
     clean_up(&m);
@@ -276,7 +281,7 @@ int run_container(struct run *r, const char *helper, int print_plan) {
   helper_go(pid, sync);
   unsigned char failure[12];
   if (read_full(fail, failure, sizeof failure) == 0) goto failed;
-  int code = wait_status(pid);
+  int code = r->tty ? tty_relay(&tty, r, pid) : wait_status(pid);
   /* The clean-up's order: what the hooks added last goes first (the network's, then the cgroup's). */
   stop_slirp(&slirp);
   cgroup_remove(&cg);
@@ -285,6 +290,7 @@ int run_container(struct run *r, const char *helper, int print_plan) {
 failed:
   kill(pid, SIGKILL);
   wait_status(pid);
+  tty_close(&tty), tty_restore(&tty);
   stop_slirp(&slirp);
   cgroup_undo(&cg);
   undo_and_fall_back(&m, why);

@@ -88,7 +88,7 @@ static const char *value_of(char **words, int n, int *i, const char *name) {
   return words[*i - 1];
 }
 
-/* [--root DIR] run [--rm] [-i] [--network none|host|slirp4netns] --rootfs DIR [-e K[=V]]... [-v HOST:CTR[:ro|rw]]...
+/* [--root DIR] run [--rm] [-i] [-t] [--network none|host|slirp4netns] --rootfs DIR [-e K[=V]]... [-v HOST:CTR[:ro|rw]]...
    [-w DIR] [--hostname NAME] [-u USER[:GROUP]] [--] CMD [ARGS...], the flags in any order (--root after run too). A foreground run removes its
    container with or without --rm (run.ts). */
 static void parse(struct run *r, char **words, int n, const char **root, const char *cwd) {
@@ -110,8 +110,16 @@ static void parse(struct run *r, char **words, int n, const char **root, const c
     if (strcmp(words[i], "--rm") == 0) {
       if (rm++) fall_back("--rm given twice");
       i++;
-    } else if (strcmp(words[i], "-i") == 0 || strcmp(words[i], "--interactive") == 0) {
-      if (r->interactive++) fall_back("-i given twice"); /* -it, -t: a flag it does not handle */
+    } else if (strcmp(words[i], "--interactive") == 0) {
+      if (r->interactive++) fall_back("-i given twice");
+      i++;
+    } else if (strcmp(words[i], "--tty") == 0) {
+      if (r->tty++) fall_back("-t given twice");
+      i++;
+    } else if (words[i][1] != '-' && strspn(words[i] + 1, "it") == strlen(words[i] + 1) && words[i][1] != '\0') {
+      /* -i, -t and their batches (-it, -ti), as clipanion reads short booleans */
+      for (const char *c = words[i] + 1; *c; c++)
+        if (*c == 'i' ? r->interactive++ : r->tty++) fall_back(*c == 'i' ? "-i given twice" : "-t given twice");
       i++;
     } else if ((v = value_of(words, n, &i, "--root")) != NULL) {
       if (*root != NULL || *v == '\0') fall_back("--root given twice, or empty");

@@ -12,6 +12,7 @@
 
 #include <stdint.h>
 #include <sys/types.h>
+#include <termios.h>
 
 #include "front.h"
 
@@ -49,7 +50,8 @@ struct run {
   const char *workdir; /* -w/--workdir (absolute), or NULL: / */
   const char *hostname_flag; /* --hostname, or NULL: the id's first 12 digits */
   const char *user_spec;     /* -u/--user USER[:GROUP], or NULL: 0 */
-  int interactive;           /* -i/--interactive: the helper (and the container) get the caller's stdin */
+  int interactive;           /* -i/--interactive: the container gets the caller's stdin (typed into its terminal with -t) */
+  int tty;                   /* -t/--tty: the container's stdio is a pty, relayed to the caller's (run-front-tty.c) */
   const char **volume_flags; /* -v/--volume values, in order */
   struct volume *volumes;    /* the same, checked (check_volumes) */
   int nvolumes;
@@ -108,6 +110,24 @@ void cgroup_check(struct cgroup *cg, const char *id);
 int cgroup_place(struct cgroup *cg, pid_t pid);
 void cgroup_remove(struct cgroup *cg);
 void cgroup_undo(struct cgroup *cg);
+
+/* -t (run-front-tty.c): the container's pty relayed to the caller's stdio. tty_raw, once the helper
+   runs: the caller's terminal raw with -i (tty_restore undoes it, at every way out); tty_take, once
+   the container is ready: its master, sized, and the helper's pidfd; tty_relay, once it runs: the relay until the helper
+   ends, then what the pty holds passed on, all closed; the helper's status. tty_close: closed unread. */
+struct tty {
+  int master, slave;  /* the slave held so that the output ends with the helper, not the pty */
+  int size_from;      /* the caller's terminal whose size the container follows (stdout, else stdin), or -1 */
+  int winch;          /* a signalfd of SIGWINCH when size_from is one, else -1 */
+  int helper_exit;    /* a pidfd of the helper: readable once it ended */
+  int raw;            /* the caller's terminal is in raw mode; `saved` is how it was */
+  struct termios saved;
+};
+void tty_raw(struct tty *t, const struct run *r);
+int tty_take(struct tty *t, pid_t container, pid_t helper);
+int tty_relay(struct tty *t, const struct run *r, pid_t helper);
+void tty_close(struct tty *t);
+void tty_restore(struct tty *t);
 
 /* slirp4netns (run-front-net.c): on PATH with its cached --help (else handed over), started, stopped. */
 struct slirp {

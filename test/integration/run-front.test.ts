@@ -22,6 +22,7 @@ import {
 import { release } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { callerTerminal } from '../helpers/caller-terminal.js';
 import { requires } from '../helpers/host.js';
 import { HUTCH, sandbox as scratch, type Sandbox } from '../helpers/hutch-cli.js';
 import { hutchVia as hutchAt, normalized, noNetworkRun, PATH, startedVia, type Via } from '../helpers/run-front.js';
@@ -121,6 +122,16 @@ function rows(): Row[] {
     { name: '--network none', args: run('--rm', '--network', 'none', '--rootfs', trees.plain!, 'true') },
     { name: '-i', args: run('-i', '--rm', '--network', 'none', '--rootfs', trees.plain!, 'cat') },
     { name: '--interactive', args: run('--network', 'none', '--interactive', '--rootfs', trees.plain!, 'cat') },
+    {
+      name: '-t (TERM=xterm, the terminal)',
+      args: run('-t', '--rm', '--network', 'none', '--rootfs', trees.plain!, 'true'),
+    },
+    { name: '-it', args: run('-it', '--network', 'none', '--rootfs', trees.plain!, 'cat') },
+    {
+      name: '--tty, -i apart, -e TERM (its place kept)',
+      args: run('--tty', '--network', 'none', '-i', '-e', 'TERM=dumb', '-e', 'A=1', '--rootfs', trees.plain!, 'cat'),
+    },
+    { name: '-ti', args: run('-ti', '--network', 'host', '--rootfs', trees.plain!, 'cat') },
     { name: 'the default network (slirp4netns): its tap', args: run('--rm', '--rootfs', trees.plain!, 'true') },
     {
       name: '--network slirp4netns, -u, --hostname',
@@ -284,8 +295,14 @@ describe('hutch run --rootfs: what the C front hands over', () => {
       { name: 'a --hostname of 65 characters', args: none('--hostname', 'h'.repeat(65), 'true') },
       { name: 'a -w that is not in the tree (the helper fails)', args: none('-w', '/no/such/dir', 'true') },
       { name: '-e=V', args: none('-e=A=1', 'sh', '-c', script) },
-      { name: '-it', args: run('-it', '--network', 'none', '--rootfs', trees.plain!, 'sh', '-c', script) },
-      { name: '-t', args: run('-t', '--network', 'none', '--rootfs', trees.plain!, 'sh', '-c', script) },
+      {
+        name: '-itd (a batch with another flag)',
+        args: none('-itd', 'true'),
+        why: 'a flag it does not handle',
+        proofOnly: true,
+      },
+      { name: '-t given twice', args: none('-t', '--tty', 'true'), why: 'given twice' },
+      { name: '-tt', args: none('-tt', 'true'), why: 'given twice' },
       { name: '-i given twice', args: none('-i', '--interactive', 'true'), why: 'given twice' },
       {
         name: 'slirp4netns with options',
@@ -646,6 +663,32 @@ describe('hutch run --rootfs through the C front, for real', () => {
         });
       }
     }
+    expect(left()).toEqual([]);
+  });
+
+  it("-it whose command is missing hands over with the caller's terminal as it was: the TypeScript path's words and status", async () => {
+    const args = ['--root', dir.root, 'run', '-it', '--network', 'none', '--rootfs', trees.plain!, 'no-such-command'];
+    const onTerminal = async (via: Via, env: Record<string, string> = {}) => {
+      const term = callerTerminal();
+      const modes = term.modes();
+      const r = await execa(via === 'c' ? HUTCH : process.execPath, via === 'c' ? args : [HUTCH, ...args], {
+        env: { PATH, HOME: home, ...env },
+        extendEnv: false,
+        reject: false,
+        cwd: dir.dir,
+        stdio: term.stdio,
+      });
+      const restored = term.modes() === modes;
+      term.close();
+      return { status: r.exitCode, restored, output: term.output().replace(/[0-9a-f]{12,64}/g, 'ID') };
+    };
+    const proof = await onTerminal('c', { HUTCH_RUN_NO_NODE: '1' });
+    expect(proof.status).toBe(99);
+    expect(proof.restored).toBe(true);
+    expect(proof.output).toContain('the helper failed before the command ran');
+    const [c, node] = [await onTerminal('c'), await onTerminal('node')];
+    expect(c).toEqual(node);
+    expect(c.restored).toBe(true);
     expect(left()).toEqual([]);
   });
 
