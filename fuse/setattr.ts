@@ -37,7 +37,7 @@ function chownOpen(u: Union, n: Node, fd: number | undefined, uid: number, gid: 
   }
 }
 
-export function setattr(u: Union, n: Node, raw: Buffer, toSet: number, fh: number | undefined): void {
+export function setattr(u: Union, n: Node, raw: Buffer, toSet: number): void {
   const want = unpackSetAttr(raw);
   // The kernel gives the mount's ids: stored as the layers' (EINVAL outside the mapping, before any change).
   if ((toSet & SET_UID) !== 0) want.uid = diskId(u.cfg.shift?.uids, want.uid);
@@ -57,7 +57,7 @@ export function setattr(u: Union, n: Node, raw: Buffer, toSet: number, fh: numbe
     const gid = (toSet & SET_GID) !== 0 ? want.gid : a.gid;
     n.plain = !setOwnerMode(u.cfg.style, path, uid, gid, mode, { chmod: (toSet & SET_MODE) !== 0, plain: n.plain, fd });
   }
-  if ((toSet & SET_SIZE) !== 0) truncate(u, n, want.size, fh);
+  if ((toSet & SET_SIZE) !== 0) truncate(u, n, want.size);
   if ((toSet & (SET_ATIME | SET_MTIME | ATIME_NOW | MTIME_NOW)) !== 0) {
     const pick = (set: number, isNow: number, t: [number, number]): Time =>
       (toSet & isNow) !== 0 ? 'now' : (toSet & set) !== 0 ? t : undefined;

@@ -381,7 +381,7 @@ class SharedLoop {
     this.live.delete(s.session.fd);
     this.unwatch(s.slot);
     s.session.destroy();
-    for (const fh of [...s.union.handles.keys()]) s.union.release(fh);
+    s.union.fileFds.closeAll();
     closeSync(s.conn);
     const shared = lowers.get(s.lowerKey);
     if (shared !== undefined && --shared.users === 0) lowers.delete(s.lowerKey);
