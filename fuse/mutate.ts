@@ -78,7 +78,7 @@ export function create(u: Union, parent: Node, name: string, mode: number, calle
   // A file we just made: attr() need not look for an override_stat, getxattr for a capability.
   node.plain = plain;
   node.fresh = true;
-  u.fileFds.adopt(node, fd, true, true);
+  u.fileFds.adopt(node, fd, constants.O_RDWR, true);
   return node;
 }
 

@@ -1,4 +1,4 @@
-import { linkSync, lstatSync, readdirSync, readlinkSync, statfsSync, type Stats } from 'node:fs';
+import { constants, linkSync, lstatSync, readdirSync, readlinkSync, statfsSync, type Stats } from 'node:fs';
 import type { LowerEntry, LowerTree } from './lookup.js';
 import { NodeTable, joinPath, noteSetgid, pathOf, type Node } from './node.js';
 import { B, InoMap, fdAttr, lowerAttr, lowerIno, upperAttr } from './attr.js';
@@ -46,15 +46,13 @@ export interface DirEntry {
 }
 
 const S_IFDIR = 0o040000;
-/** Files kept open for reads and writes at most (besides those unlinked while open). */
-const FILE_FDS = 256;
 
 export class Union {
   readonly nodes: NodeTable;
   readonly inos = new InoMap();
   readonly listings = new Listings();
   /** The fds files are read and written through (no OPEN: see nodefd.ts). */
-  readonly fileFds = new NodeFds(FILE_FDS);
+  readonly fileFds = new NodeFds();
   /**
    * The name the request just before the current one looked up and found absent (the kernel's
    * lookup before a create): nothing ran in between, so creating it need not look again.
@@ -202,7 +200,7 @@ export class Union {
     if (n.upper) throw new FsError(EBADF, `${n.name}: unlinked, and its data was not kept open`);
     if (!write) return this.fileFds.open(n, reachable(n.lower!.real), false, false);
     const copy = privateCopy(this.cfg.work, reachable(n.lower!.real));
-    this.fileFds.adopt(n, copy, true, true);
+    this.fileFds.adopt(n, copy, constants.O_RDWR, true);
     this.fileFds.pin(n);
     return copy;
   }
