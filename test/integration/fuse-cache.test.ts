@@ -121,6 +121,14 @@ describe('kernel caches over the union', () => {
     );
   });
 
+  it('shows a later write through one name of a hard link in the other, its pages cached since', async () => {
+    // Both names are upper now, each its own kernel inode whose pages are kept (no OPEN to drop them).
+    const look = `open("${M()}/d/hl2").read()`;
+    expect(await ns.ok(lookTwice(look, `printf LINKED > ${M()}/d/hl1 && echo more >> ${M()}/d/hl1`))).toBe(
+      'linked\nmore\n LINKEDmore\n\n',
+    );
+  });
+
   it('lists a large directory whole, and every entry once while each is removed as it is read', async () => {
     const count = `python3 -c 'import os; n = os.listdir("${M()}/many"); print(len(n), len(set(n)))'`;
     expect(await ns.ok(count)).toBe('1500 1500\n');
