@@ -107,13 +107,6 @@ export function keptFileFds(): number {
   return unpinned;
 }
 
-/** Closes every kept file fd that may be closed (the process is out of fds); returns how many. */
-export function closeKeptFileFds(): number {
-  const n = unpinned;
-  evict(n);
-  return n;
-}
-
 function fits(access: Access, write: boolean): boolean {
   return write ? access !== constants.O_RDONLY : access !== constants.O_WRONLY;
 }

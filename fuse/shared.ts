@@ -10,7 +10,7 @@ import { unionHandlers } from './ops.js';
 import { decodeArgsLine, LEAVE_MESSAGE, lingerSetting, parseFsArgs, type FsOptions } from './options.js';
 import { pageDropSettings, pagesLibraryPath, serveCalls, startPageDrops, type ServeCalls } from './pages.js';
 import { Union } from './union.js';
-import { closeKeptFileFds, keptFileFds } from './nodefd.js';
+import { keptFileFds } from './nodefd.js';
 import { idShift, prepareWork, sessionOptions } from './daemon.js';
 
 /**
@@ -253,8 +253,6 @@ class SharedLoop {
   private accept(): void {
     for (;;) {
       let conn = this.calls.hutch_fs_accept(this.listener);
-      if ((conn === -EMFILE || conn === -ENFILE) && closeKeptFileFds() > 0)
-        conn = this.calls.hutch_fs_accept(this.listener);
       if ((conn === -EMFILE || conn === -ENFILE) && this.spare !== undefined) {
         closeSync(this.spare);
         this.spare = undefined;
