@@ -3,15 +3,15 @@
 // O_TRUNC, data of a file unlinked or replaced while open, several opens of one file, more files
 // open than the daemon keeps fds for. Indexed lower layers, as the store's.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EntryKind } from '../../fuse/layer-index.js';
 import { requires } from '../helpers/host.js';
 import { writeLayer } from '../helpers/layers.js';
 import { startAgent, type NsAgent } from '../helpers/userns.js';
+import { endUnionAgent, mountIndexedUnion } from '../helpers/union-agent.js';
 
-const repo = join(import.meta.dirname, '..', '..');
 let tmp: string;
 let ns: NsAgent;
 let daemon: number;
@@ -30,25 +30,10 @@ beforeAll(async () => {
     ...Array.from({ length: 600 }, (_, i) => ({ path: `many/f${i}`, kind: EntryKind.File, content: `file ${i}\n` })),
   ]);
   ns = startAgent('range', tmp);
-  await ns.ok(`mkdir -p mnt upper work`);
-  daemon = Number(
-    await ns.js(`
-    const { mountUnion } = await imp(${JSON.stringify(join(repo, 'dist/fuse/mount.js'))});
-    const d = ${JSON.stringify(tmp)};
-    globalThis.m = await mountUnion({ lowers: [{ dir: d + '/l1', indexFile: d + '/l1.idx' }],
-      upper: d + '/upper', work: d + '/work', mountpoint: d + '/mnt' });
-    return globalThis.m.pid;`),
-  );
+  daemon = await mountIndexedUnion(ns, tmp);
 });
 
-afterAll(async () => {
-  if (ns !== undefined) {
-    await ns.js(`await globalThis.m?.unmount();`).catch(() => undefined);
-    await ns.ok(`rm -rf ${tmp}/upper ${tmp}/work`);
-    await ns.close();
-  }
-  if (tmp !== undefined) rmSync(tmp, { recursive: true, force: true });
-});
+afterAll(() => endUnionAgent(ns, tmp));
 
 /** What the daemon's open fds name under the test's directory (its layers, upper and work). */
 function daemonFiles(): string[] {

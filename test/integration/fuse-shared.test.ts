@@ -372,10 +372,10 @@ describe('the shared daemon at its limit', () => {
     const a = await runDetached('echo a > /tmp/mine; sleep 1000');
     const [daemon] = daemons();
     // The daemon's soft limit set to what it holds now and 67 more (it keeps 64 + 4 a union free), the
+    // files it keeps open to read and write them (fuse/nodefd.ts) not counted: it closes those when short.
     const limits = readFileSync(`/proc/${daemon}/limits`, 'utf8');
     const soft = /^Max open files\s+(\d+)/m.exec(limits)![1]!;
     const held = readdirSync(`/proc/${daemon}/fd`).length;
-    // files it keeps open to read and write them (fuse/nodefd.ts) not counted: it closes those when short.
     const kept = keptFiles(daemon!);
     execFileSync('prlimit', ['--pid', String(daemon), `--nofile=${held - kept + 67}:`]);
     try {
