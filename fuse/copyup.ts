@@ -9,6 +9,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { mknod } from '../src/sys/fsx.js';
+import { openPath } from '../src/sys/fdops.js';
 import { lgetxattr, llistxattr, lsetxattr } from '../src/sys/xattr.js';
 import type { LowerEntry } from './lookup.js';
 import type { Attr } from './wire.js';
@@ -98,5 +99,19 @@ function safeList(path: string): string[] {
     return llistxattr(reachable(path));
   } catch {
     return [];
+  }
+}
+
+/**
+ * A copy of a lower file that no name reaches (made in the work directory, opened read-write,
+ * unlinked): the data of a lower file unlinked while open, for the writes that still come to it.
+ */
+export function privateCopy(work: string, lower: string): number {
+  const tmp = `${work}/uo-${process.pid}-${serial++}`;
+  try {
+    copyFileSync(B(lower), B(tmp), constants.COPYFILE_FICLONE);
+    return openPath(tmp, constants.O_RDWR, 0);
+  } finally {
+    rmSync(B(tmp), { force: true });
   }
 }

@@ -216,6 +216,7 @@ const OPS: [number, string, Adapter][] = [
 ];
 
 const KILLPRIV = 1 << 20;
+const ATOMIC_O_TRUNC = 1 << 3;
 const CACHE_SYMLINKS = 1 << 23;
 const SPLICE_WRITE = 1 << 7;
 
@@ -357,7 +358,8 @@ function registerOps(route: Route): { ops: Buffer; registered: bigint[] } {
     // The kernel then clears setuid/setgid on write itself (by a setattr), as on any file system.
     const c = new Uint32Array(koffi.view(conn, 32));
     // SPLICE_WRITE: fd-backed replies (reads) go file -> pipe -> /dev/fuse, never through memory.
-    c[6] = (c[6]! & ~KILLPRIV) | (c[5]! & (CACHE_SYMLINKS | SPLICE_WRITE));
+    // No ATOMIC_O_TRUNC: with no OPEN sent (ops.ts fileOps) an open's O_TRUNC must come as a SETATTR.
+    c[6] = (c[6]! & ~(KILLPRIV | ATOMIC_O_TRUNC)) | (c[5]! & (CACHE_SYMLINKS | SPLICE_WRITE));
   });
   put(24, 'void forget(void *r, uint64_t i, uint64_t nl)', (r: bigint, i: number, nl: number) => {
     route.handlers.forget(n(i), n(nl));

@@ -6,7 +6,6 @@ import {
   renameSync,
   rmdirSync,
   symlinkSync,
-  truncateSync,
   unlinkSync,
   writeFileSync,
 } from 'node:fs';
@@ -60,20 +59,13 @@ function added(u: Union, parent: Node, name: string, type: number): Node {
   return u.nodes.make(parent, name, type, true, u.lowerAt(parent, name));
 }
 
-/** Creates and opens a regular file; returns the node and the handle. */
-export function create(
-  u: Union,
-  parent: Node,
-  name: string,
-  mode: number,
-  flags: number,
-  caller: Caller,
-): [Node, number] {
+/** Creates and opens a regular file; its fd becomes the node's (union.ts fileFd). */
+export function create(u: Union, parent: Node, name: string, mode: number, caller: Caller): Node {
   const [uid, gid, m] = ownerOf(u, parent, caller, mode);
   const path = prepare(u, parent, name);
-  const access = (flags & 3) === constants.O_RDONLY ? constants.O_RDWR : flags & 3;
-  const open = (): number =>
-    openPath(path, constants.O_CREAT | constants.O_EXCL | access | (flags & constants.O_APPEND), m & 0o7777);
+  // Read-write whatever the caller asked: the fd serves every later read and write of the file
+  // (the kernel checked the caller's access), and the kernel gives each write's offset (no O_APPEND).
+  const open = (): number => openPath(path, constants.O_CREAT | constants.O_EXCL | constants.O_RDWR, m & 0o7777);
   let fd: number;
   try {
     fd = open();
@@ -86,7 +78,8 @@ export function create(
   // A file we just made: attr() need not look for an override_stat, getxattr for a capability.
   node.plain = plain;
   node.fresh = true;
-  return [node, u.adoptHandle(node, fd, access | (flags & constants.O_APPEND))];
+  u.fileFds.adopt(node, fd, constants.O_RDWR, true);
+  return node;
 }
 
 /** mkdir, mknod and symlink. */
@@ -140,7 +133,10 @@ export function remove(u: Union, parent: Node, name: string, dir: boolean): void
     if (dir) {
       clearWhiteoutsIn(path);
       rmdirSync(B(path));
-    } else unlinkSync(B(path));
+    } else {
+      u.keepReachable(node);
+      unlinkSync(B(path));
+    }
   }
   const isPrimary = node.parent === parent && node.name === name;
   // Another hard-link name may stand over a lower entry of its own: that one needs a whiteout too.
@@ -183,6 +179,7 @@ export function rename(u: Union, parent: Node, name: string, newParent: Node, ne
   const to = `${u.upperPath(newParent)}/${newName}`;
   if (dst?.upper && dst.type === S_IFDIR) clearWhiteoutsIn(to);
   clearWhiteout(u.upperPath(newParent), newName);
+  if (dst !== undefined) u.keepReachable(dst);
   renameSync(B(u.upperPath(src)), B(to));
   const lowerThere = u.lowerAt(newParent, newName);
   if (src.lower !== undefined) makeWhiteout(u.cfg.style, u.upperPath(parent), name);
@@ -209,6 +206,7 @@ function renameAlias(
   if (dst?.type === S_IFDIR) throw new FsError(EISDIR);
   u.copyUp(newParent);
   clearWhiteout(u.upperPath(newParent), newName);
+  if (dst !== undefined) u.keepReachable(dst);
   renameSync(B(`${u.upperPath(parent)}/${name}`), B(`${u.upperPath(newParent)}/${newName}`));
   if (u.lowerAt(parent, name) !== undefined) makeWhiteout(u.cfg.style, u.upperPath(parent), name);
   const replaced = dst?.parent === newParent && dst.name === newName ? dst : undefined;
@@ -253,9 +251,7 @@ function exchange(u: Union, a: Node, b: Node | undefined): void {
   }
 }
 
-/** Truncates a node, through an open handle when the kernel gives one. */
-export function truncate(u: Union, n: Node, size: number, fh: number | undefined): void {
-  u.copyUp(n);
-  if (fh !== undefined && u.handles.has(fh)) ftruncateSync(u.fd(fh), size);
-  else truncateSync(B(u.upperPath(n)), size);
+/** Truncates a file through its fd (kept for the writes that usually follow; an unlinked file has only that). */
+export function truncate(u: Union, n: Node, size: number): void {
+  ftruncateSync(u.fileFd(n, true), size);
 }

@@ -21,9 +21,7 @@ export interface Node {
   lower: LowerEntry | undefined;
   /** For directories: the lower listing of this path is merged in (not opaque, not moved). */
   lowerDir: boolean;
-  /** Bumped at copy-up: handles opened on the lower file reopen the upper one. */
-  gen: number;
-  /** Unlinked or replaced: only its open handles still reach it. */
+  /** Unlinked or replaced: only an fd kept for it still reaches its upper data (union.ts keepReachable). */
   detached: boolean;
   /** The st_ino reported, stable for the life of the mount (0 until first computed). */
   ino: number;
@@ -56,6 +54,8 @@ export class NodeTable {
   private readonly byId = new Map<number, Node>();
   private nextId = 2;
   readonly root: Node;
+  /** Called when a node leaves the table (the kernel forgot it and it has no name left to keep it). */
+  dropped: (n: Node) => void = () => undefined;
 
   constructor(rootLower: LowerEntry | undefined) {
     this.root = this.make(undefined, '', S_IFDIR, true, rootLower);
@@ -82,7 +82,6 @@ export class NodeTable {
       upper,
       lower,
       lowerDir: type === S_IFDIR && lower?.type === S_IFDIR,
-      gen: 0,
       detached: false,
       ino: 0,
       aliases: [],
@@ -148,7 +147,9 @@ export class NodeTable {
   }
 
   private drop(node: Node): void {
-    if (node.children.size === 0 && node.nlookup === 0) this.byId.delete(node.id);
+    if (node.children.size !== 0 || node.nlookup !== 0) return;
+    this.byId.delete(node.id);
+    this.dropped(node);
   }
 
   /**

@@ -1,4 +1,4 @@
-import { constants, fstatSync, fsyncSync, openSync, closeSync } from 'node:fs';
+import { constants, fsyncSync, openSync, closeSync } from 'node:fs';
 import { callerOf, reply, type LowLevelHandlers } from './libfuse.js';
 import {
   ENTRY_SIZE,
@@ -114,9 +114,9 @@ function nameOps({ u, guard, entry, attrReply, ok, miss, changing }: Ctx): Parti
     }),
     forget: (ino, n) => u.nodes.forget(ino, n),
     getattr: guard((req, ino) => attrReply(req, u.node(ino))),
-    setattr: guard((req, ino, raw, toSet, fh) => {
+    setattr: guard((req, ino, raw, toSet) => {
       const n = u.node(ino);
-      setattr(u, n, raw, toSet, fh);
+      setattr(u, n, raw, toSet);
       attrReply(req, n);
     }),
     readlink: guard((req, ino) => void reply.readlink(req, Buffer.concat([u.readlink(u.node(ino)), Buffer.alloc(1)]))),
@@ -141,37 +141,38 @@ function nameOps({ u, guard, entry, attrReply, ok, miss, changing }: Ctx): Parti
   };
 }
 
-/** Open files: reads and writes go straight between the fd and libfuse's buffers. */
+/**
+ * Files with no open handle (fuse/nodefd.ts): open answers ENOSYS once, and the kernel then sends
+ * neither OPEN nor RELEASE (keeping cached pages at every open); reads and writes go straight
+ * between the node's fd and libfuse's buffers. CREATE is still sent: its fd becomes the node's.
+ */
 function fileOps({ u, timeout, guard, ok, packNodeEntry, changing }: Ctx): Partial<LowLevelHandlers> {
   const fi = Buffer.alloc(FILE_INFO_SIZE);
   const bufv = Buffer.alloc(64);
   return {
-    open: guard((req, ino, flags) => {
-      const n = u.node(ino);
-      const trunc = (flags & constants.O_TRUNC) !== 0;
-      if ((flags & 3) /* O_ACCMODE */ !== constants.O_RDONLY || trunc) u.copyUp(n, !trunc);
-      const fh = u.openHandle(n, flags);
-      // An upper file with other names may have been written through another kernel inode (a
-      // node per path): its cached pages are then dropped at open. Lower files never change.
-      const keepCache = !n.upper || fstatSync(u.fd(fh)).nlink <= 1;
-      reply.open(req, packFileInfo(fh, { keepCache }, fi));
-    }),
-    create: guard((req, p, name, mode, flags) => {
-      const [n, fh] = create(u, changing(p), name, 0o100000 | (mode & 0o7777), flags, callerOf(req));
+    open: guard((req) => void reply.err(req, ENOSYS)),
+    create: guard((req, p, name, mode) => {
+      const n = create(u, changing(p), name, 0o100000 | (mode & 0o7777), callerOf(req));
       n.nlookup++;
       reply.create(
         req,
         packNodeEntry(n, () => timeout),
-        packFileInfo(fh, { keepCache: true }, fi),
+        packFileInfo(0, { keepCache: true }, fi),
       );
     }),
-    read: guard((req, _ino, size, off, fh) => void reply.data(req, packFdBufvec(u.fd(fh), size, off, bufv), 0)),
-    write: guard((req, _ino, data, size, off, fh) => void reply.write(req, pwritePointer(u.fd(fh), data, size, off))),
-    release: guard((req, _ino, fh) => (u.release(fh), ok(req))),
+    read: guard(
+      (req, ino, size, off) => void reply.data(req, packFdBufvec(u.fileFd(u.node(ino), false), size, off, bufv), 0),
+    ),
+    write: guard(
+      (req, ino, data, size, off) => void reply.write(req, pwritePointer(u.fileFd(u.node(ino), true), data, size, off)),
+    ),
+    // Files made by CREATE before the kernel learnt that open is not implemented are released.
+    release: guard((req) => ok(req)),
     fsync: guard((req, ino, datasync, fh) => {
-      if (fh === -1) syncDir(u, u.node(ino));
-      else if (datasync) fdatasync(u.fd(fh));
-      else fsyncSync(u.fd(fh));
+      if (fh === -1) return void (syncDir(u, u.node(ino)), ok(req));
+      const fd = u.fileFd(u.node(ino), false);
+      if (datasync) fdatasync(fd);
+      else fsyncSync(fd);
       ok(req);
     }),
   };

@@ -2,7 +2,8 @@ import { unpackSetAttr } from './wire.js';
 import { truncate } from './mutate.js';
 import { setLinkOwner, setMode, setOwnerMode, setTimes } from './upper.js';
 import type { Time } from '../src/sys/fsx.js';
-import { fchown } from '../src/sys/fdops.js';
+import { fchmod, fchown, futimens } from '../src/sys/fdops.js';
+import { fstatSync, ftruncateSync } from 'node:fs';
 import { SysError } from '../src/errors.js';
 import { EINVAL, EPERM, FsError } from './errno.js';
 import type { Node } from './node.js';
@@ -37,11 +38,12 @@ function chownOpen(u: Union, n: Node, fd: number | undefined, uid: number, gid: 
   }
 }
 
-export function setattr(u: Union, n: Node, raw: Buffer, toSet: number, fh: number | undefined): void {
+export function setattr(u: Union, n: Node, raw: Buffer, toSet: number): void {
   const want = unpackSetAttr(raw);
   // The kernel gives the mount's ids: stored as the layers' (EINVAL outside the mapping, before any change).
   if ((toSet & SET_UID) !== 0) want.uid = diskId(u.cfg.shift?.uids, want.uid);
   if ((toSet & SET_GID) !== 0) want.gid = diskId(u.cfg.shift?.gids, want.gid);
+  if (n.detached) return setUnlinked(u.fileFd(n, true), want, toSet);
   u.copyUp(n, !((toSet & SET_SIZE) !== 0 && want.size === 0));
   const path = u.upperPath(n);
   // A file still open by its create(): by its descriptor, no path walk (tar sets owner, mode and times so).
@@ -57,17 +59,33 @@ export function setattr(u: Union, n: Node, raw: Buffer, toSet: number, fh: numbe
     const gid = (toSet & SET_GID) !== 0 ? want.gid : a.gid;
     n.plain = !setOwnerMode(u.cfg.style, path, uid, gid, mode, { chmod: (toSet & SET_MODE) !== 0, plain: n.plain, fd });
   }
-  if ((toSet & SET_SIZE) !== 0) truncate(u, n, want.size, fh);
-  if ((toSet & (SET_ATIME | SET_MTIME | ATIME_NOW | MTIME_NOW)) !== 0) {
-    const pick = (set: number, isNow: number, t: [number, number]): Time =>
-      (toSet & isNow) !== 0 ? 'now' : (toSet & set) !== 0 ? t : undefined;
-    setTimes(
-      path,
-      pick(SET_ATIME, ATIME_NOW, [want.atimeSec, want.atimeNsec]),
-      pick(SET_MTIME, MTIME_NOW, [want.mtimeSec, want.mtimeNsec]),
-      fd,
-    );
+  if ((toSet & SET_SIZE) !== 0) truncate(u, n, want.size);
+  if ((toSet & (SET_ATIME | SET_MTIME | ATIME_NOW | MTIME_NOW)) !== 0) setTimes(path, ...times(want, toSet), fd);
+}
+
+/** The access and modification times a setattr asks (undefined: kept). */
+function times(want: ReturnType<typeof unpackSetAttr>, toSet: number): [Time, Time] {
+  const pick = (set: number, isNow: number, t: [number, number]): Time =>
+    (toSet & isNow) !== 0 ? 'now' : (toSet & set) !== 0 ? t : undefined;
+  return [
+    pick(SET_ATIME, ATIME_NOW, [want.atimeSec, want.atimeNsec]),
+    pick(SET_MTIME, MTIME_NOW, [want.mtimeSec, want.mtimeNsec]),
+  ];
+}
+
+/**
+ * setattr of a file unlinked while open (ftruncate, fchmod, futimens on it): through the fd that
+ * keeps its data (union.ts keepReachable; a private copy for a lower file), since its path is gone
+ * or names another file now. Its owner and mode are set for real only (no override_stat: no path).
+ */
+function setUnlinked(fd: number, want: ReturnType<typeof unpackSetAttr>, toSet: number): void {
+  if ((toSet & (SET_UID | SET_GID)) !== 0) {
+    const st = fstatSync(fd);
+    fchown(fd, (toSet & SET_UID) !== 0 ? want.uid : st.uid, (toSet & SET_GID) !== 0 ? want.gid : st.gid);
   }
+  if ((toSet & SET_MODE) !== 0) fchmod(fd, want.mode & 0o7777);
+  if ((toSet & SET_SIZE) !== 0) ftruncateSync(fd, want.size);
+  if ((toSet & (SET_ATIME | SET_MTIME | ATIME_NOW | MTIME_NOW)) !== 0) futimens(fd, ...times(want, toSet));
 }
 
 /** The xattr hutch-nsexec sets to record a chown the kernel refused to pass (native/chown-notify.c). */

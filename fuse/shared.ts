@@ -10,6 +10,7 @@ import { unionHandlers } from './ops.js';
 import { decodeArgsLine, LEAVE_MESSAGE, lingerSetting, parseFsArgs, type FsOptions } from './options.js';
 import { pageDropSettings, pagesLibraryPath, serveCalls, startPageDrops, type ServeCalls } from './pages.js';
 import { Union } from './union.js';
+import { keptFileFds } from './nodefd.js';
 import { idShift, prepareWork, sessionOptions } from './daemon.js';
 
 /**
@@ -37,7 +38,7 @@ const { ENODEV, EINTR, EAGAIN, EMFILE, ENFILE } = constants.errno;
 /** What to do about a union refused at the daemon's limits (said to that run only). */
 const FEWER = 'run fewer containers at once, or set HUTCH_FS_SHARED=0 for a union daemon per container';
 const MORE_FDS = `raise the open files limit (ulimit -n, its hard limit) where hutch starts, ${FEWER}`;
-/** Fds kept free for serving (open files of the containers, copy-ups, listings) when taking a union. */
+/** Fds kept free for serving (files unlinked while open, copy-ups, listings) when taking a union. */
 const FD_RESERVE = 64;
 /** What one more union costs in fds: its connection, its /dev/fuse fd, libfuse's splice pipe. */
 const FDS_PER_UNION = 4;
@@ -212,7 +213,9 @@ class SharedLoop {
     const served = `serves ${unions} union${unions === 1 ? '' : 's'}`;
     if (unions >= this.max)
       return `the shared union daemon (pid ${process.pid}) already ${served}, its limit (HUTCH_FS_SHARED_MAX=${this.max}): ${FEWER}`;
-    const left = this.calls.hutch_fs_fds_left();
+    // The fds files are read through are given back when short (fuse/nodefd.ts): they count as left.
+    const free = this.calls.hutch_fs_fds_left();
+    const left = free < 0 ? free : free + keptFileFds();
     if (left >= 0 && left < FD_RESERVE + FDS_PER_UNION)
       return `the shared union daemon (pid ${process.pid}) ${served} and has ${left} file descriptors left under its RLIMIT_NOFILE: ${MORE_FDS}`;
     return undefined;
@@ -381,7 +384,7 @@ class SharedLoop {
     this.live.delete(s.session.fd);
     this.unwatch(s.slot);
     s.session.destroy();
-    for (const fh of [...s.union.handles.keys()]) s.union.release(fh);
+    s.union.fileFds.closeAll();
     closeSync(s.conn);
     const shared = lowers.get(s.lowerKey);
     if (shared !== undefined && --shared.users === 0) lowers.delete(s.lowerKey);

@@ -1,14 +1,4 @@
-import {
-  closeSync,
-  linkSync,
-  lstatSync,
-  openSync,
-  readdirSync,
-  readlinkSync,
-  statfsSync,
-  constants,
-  type Stats,
-} from 'node:fs';
+import { constants, linkSync, lstatSync, readdirSync, readlinkSync, statfsSync, type Stats } from 'node:fs';
 import type { LowerEntry, LowerTree } from './lookup.js';
 import { NodeTable, joinPath, noteSetgid, pathOf, type Node } from './node.js';
 import { B, InoMap, fdAttr, lowerAttr, lowerIno, upperAttr } from './attr.js';
@@ -20,7 +10,8 @@ import { Listings } from './listing.js';
 import type { Attr } from './wire.js';
 import type { IdShift } from './idmap.js';
 import { lstatRaw } from '../src/sys/stat.js';
-import { closeFd, openPath } from '../src/sys/fdops.js';
+import { privateCopy } from './copyup.js';
+import { NodeFds } from './nodefd.js';
 import { reachable } from '../src/sys/longpath.js';
 
 /**
@@ -48,14 +39,6 @@ export interface UnionConfig {
   shift?: IdShift;
 }
 
-export interface Handle {
-  node: Node;
-  fd: number;
-  flags: number;
-  /** The node's copy-up generation the fd was opened at (-1: an upper fd, never stale). */
-  gen: number;
-}
-
 export interface DirEntry {
   name: string;
   ino: number;
@@ -67,11 +50,9 @@ const S_IFDIR = 0o040000;
 export class Union {
   readonly nodes: NodeTable;
   readonly inos = new InoMap();
-  readonly handles = new Map<number, Handle>();
   readonly listings = new Listings();
-  /** The fd create() opened on a node's new upper file, while open: attributes by fstat. */
-  private readonly creatorFds = new Map<Node, number>();
-  private nextFh = 1;
+  /** The fds files are read and written through (no OPEN: see nodefd.ts). */
+  readonly fileFds = new NodeFds();
   /**
    * The name the request just before the current one looked up and found absent (the kernel's
    * lookup before a create): nothing ran in between, so creating it need not look again.
@@ -84,6 +65,7 @@ export class Union {
     this.nodes = new NodeTable(undefined);
     this.nodes.root.lowerDir = !isOpaque('.');
     this.nodes.root.ino = 1;
+    this.nodes.dropped = (n) => this.fileFds.forget(n);
   }
 
   node(id: number): Node {
@@ -145,12 +127,11 @@ export class Union {
 
   attr(n: Node): Attr {
     let a: Attr;
-    if (n.detached) {
-      const h = [...this.handles.values()].find((x) => x.node === n);
-      if (h === undefined) throw new FsError(ENOENT);
-      a = fdAttr(h.fd, this.inos);
-    } else if (n.upper) {
-      const got = upperAttr(this.upperPath(n), this.inos, n.plain, this.creatorFds.get(n));
+    const kept = n.detached ? this.fileFds.any(n) : undefined;
+    if (kept !== undefined) a = fdAttr(kept, this.inos);
+    else if (n.detached && n.upper) throw new FsError(ENOENT);
+    else if (n.upper) {
+      const got = upperAttr(this.upperPath(n), this.inos, n.plain, this.creatorFd(n));
       a = got.attr;
       n.plain = got.plain;
     } else a = lowerAttr(n.lower!, this.inos);
@@ -202,51 +183,47 @@ export class Union {
     return readlinkSync(B(reachable(n.lower!.real)), { encoding: 'buffer' });
   }
 
-  /** Opens a node's current file; writers copy it up first (mutate.ts). */
-  openHandle(n: Node, flags: number): number {
-    const clean = flags & ~(constants.O_CREAT | constants.O_EXCL | constants.O_NOCTTY);
-    const fd = openPath(
-      n.upper ? this.upperPath(n) : reachable(n.lower!.real),
-      n.upper ? clean : clean & ~constants.O_TRUNC,
-      0,
-    );
-    const fh = this.nextFh++;
-    this.handles.set(fh, { node: n, fd, flags: clean, gen: n.upper ? -1 : n.gen });
-    return fh;
+  /**
+   * The fd a file's data is read (or written) through, opened at first use (nodefd.ts). A write
+   * copies a lower file up first; a lower file unlinked while open is written in a private copy
+   * of it in the work directory, as overlayfs's copy-up at open would have left it.
+   */
+  fileFd(n: Node, write: boolean): number {
+    const fd = this.fileFds.cached(n, write);
+    if (fd !== undefined) return fd;
+    if (n.detached) return this.detachedFd(n, write);
+    if (write) this.copyUp(n);
+    return this.fileFds.open(n, n.upper ? this.upperPath(n) : reachable(n.lower!.real), write, n.upper);
   }
 
-  /** The fd create() opened on a node's upper file, while it is open. */
+  private detachedFd(n: Node, write: boolean): number {
+    if (n.upper) throw new FsError(EBADF, `${n.name}: unlinked, and its data was not kept open`);
+    if (!write) return this.fileFds.open(n, reachable(n.lower!.real), false, false);
+    const copy = privateCopy(this.cfg.work, reachable(n.lower!.real));
+    this.fileFds.adopt(n, copy, constants.O_RDWR, true);
+    this.fileFds.pin(n);
+    return copy;
+  }
+
+  /** An fd open on a node's upper file, if one is at hand (saves a path walk). */
   creatorFd(n: Node): number | undefined {
-    return this.creatorFds.get(n);
+    return n.upper ? this.fileFds.cached(n, false) : undefined;
   }
 
-  /** Registers an fd opened on a node's upper file (create). */
-  adoptHandle(n: Node, fd: number, flags: number): number {
-    this.creatorFds.set(n, fd);
-    const fh = this.nextFh++;
-    this.handles.set(fh, { node: n, fd, flags, gen: -1 });
-    return fh;
-  }
-
-  /** A handle's fd; one opened on a lower file that was copied up since is reopened on the copy. */
-  fd(fh: number): number {
-    const h = this.handles.get(fh);
-    if (h === undefined) throw new FsError(EBADF);
-    if (h.gen !== -1 && h.node.upper && !h.node.detached) {
-      const fd = openSync(B(this.upperPath(h.node)), h.flags & ~constants.O_TRUNC);
-      closeSync(h.fd);
-      h.fd = fd;
-      h.gen = -1;
+  /**
+   * Before a file loses a name while the kernel knows it (it may be open in some process): its
+   * upper data stays reachable through an fd kept until FORGET. A lower file stays where it is.
+   */
+  keepReachable(n: Node): void {
+    if (n.type !== 0o100000 || n.nlookup === 0 || !n.upper) return;
+    if (!this.fileFds.has(n)) {
+      try {
+        this.fileFds.open(n, this.upperPath(n), true, true);
+      } catch {
+        this.fileFds.open(n, this.upperPath(n), false, true);
+      }
     }
-    return h.fd;
-  }
-
-  release(fh: number): void {
-    const h = this.handles.get(fh);
-    if (h === undefined) return;
-    this.handles.delete(fh);
-    if (this.creatorFds.get(h.node) === h.fd) this.creatorFds.delete(h.node);
-    closeFd(h.fd);
+    this.fileFds.pin(n);
   }
 
   /** Makes a lower entry's node exist in the upper layer (its parents first); without its data before a truncation to 0. */
@@ -258,7 +235,6 @@ export class Union {
     copyUpEntry(this.cfg.style, this.cfg.work, n.lower!, attr, dest, withData);
     this.inos.alias(-1, lstatSync(B(dest)).ino, n.ino);
     n.upper = true;
-    n.gen++;
     if (n.type === 0o100000) this.copyUpLinks(n, dest);
   }
 
@@ -277,7 +253,6 @@ export class Union {
       this.copyUp(other.parent!);
       linkSync(B(dest), B(this.upperPath(other)));
       other.upper = true;
-      other.gen++;
       other.ino = n.ino;
       if (other.nlookup > 0) this.invalidate(other.id);
     }

@@ -2,15 +2,15 @@
 // listings cached): every change made through the mount must show at once, to the process that
 // made it and to another one that had the old entry cached. Indexed lower layers, as the store's.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EntryKind } from '../../fuse/layer-index.js';
 import { requires } from '../helpers/host.js';
 import { writeLayer } from '../helpers/layers.js';
 import { startAgent, type NsAgent } from '../helpers/userns.js';
+import { endUnionAgent, mountIndexedUnion } from '../helpers/union-agent.js';
 
-const repo = join(import.meta.dirname, '..', '..');
 let tmp: string;
 let ns: NsAgent;
 const M = (): string => join(tmp, 'mnt');
@@ -47,24 +47,12 @@ beforeAll(async () => {
     })),
   ]);
   ns = startAgent('range', tmp);
-  await ns.ok(`mkdir -p mnt upper work`);
-  await ns.js(`
-    const { mountUnion } = await imp(${JSON.stringify(join(repo, 'dist/fuse/mount.js'))});
-    const d = ${JSON.stringify(tmp)};
-    globalThis.m = await mountUnion({ lowers: [{ dir: d + '/l1', indexFile: d + '/l1.idx' }],
-      upper: d + '/upper', work: d + '/work', mountpoint: d + '/mnt' });`);
+  await mountIndexedUnion(ns, tmp);
   // Everything below is looked up, stat'ed, read and listed once: the kernel now caches it.
   await ns.ok(`ls -laR ${M()} >/dev/null && find ${M()} -type f -exec cat {} + >/dev/null`);
 });
 
-afterAll(async () => {
-  if (ns !== undefined) {
-    await ns.js(`await globalThis.m?.unmount();`).catch(() => undefined);
-    await ns.ok(`rm -rf ${tmp}/upper ${tmp}/work`);
-    await ns.close();
-  }
-  if (tmp !== undefined) rmSync(tmp, { recursive: true, force: true });
-});
+afterAll(() => endUnionAgent(ns, tmp));
 
 describe('kernel caches over the union', () => {
   it('shows a chmod of a cached lower file to the process that had it cached', async () => {
@@ -118,6 +106,14 @@ describe('kernel caches over the union', () => {
     const look = `(open("${M()}/d/hl2").read(), os.stat("${M()}/d/hl2").st_size)`;
     expect(await ns.ok(lookTwice(look, `echo more >> ${M()}/d/hl1`))).toBe(
       "('linked\\n', 7) ('linked\\nmore\\n', 12)\n",
+    );
+  });
+
+  it('shows a later write through one name of a hard link in the other, its pages cached since', async () => {
+    // Both names are upper now, each its own kernel inode whose pages are kept (no OPEN to drop them).
+    const look = `open("${M()}/d/hl2").read()`;
+    expect(await ns.ok(lookTwice(look, `printf LINKED > ${M()}/d/hl1 && echo more >> ${M()}/d/hl1`))).toBe(
+      'linked\nmore\n LINKEDmore\n\n',
     );
   });
 
