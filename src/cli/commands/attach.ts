@@ -1,7 +1,7 @@
 import { Option } from 'clipanion';
 import { waitStopped } from '../../engine/container/lifecycle.js';
 import { isLiveNow, viewContainer } from '../../engine/store/view.js';
-import { entryPrinter, followLog, readLog } from '../../engine/store/logs.js';
+import { entryPrinter, followLog, openLog, readLogAt } from '../../engine/store/logs.js';
 import { sendStdin } from '../../engine/monitor/stdin-socket.js';
 import { containerFiles, readConfig, resolveContainer } from '../../engine/store/records.js';
 import { ContainerCommand } from '../container-command.js';
@@ -25,13 +25,16 @@ export class AttachCommand extends ContainerCommand {
     const file = containerFiles(store, id).log;
     const print = entryPrinter(this.context.stdout, this.context.stderr, false);
     const live = (): boolean => isLiveNow(store, id);
-    const offset = readLog(file).offset;
+    // Opened before stdin goes in: a --rm container may answer, end and be removed, its log with
+    // it, before the first read; the fd still reads what it wrote.
+    const log = openLog(file);
+    const offset = log === undefined ? 0 : readLogAt(log).offset;
     const disconnect =
       readConfig(store, id).openStdin && !this.noStdin && live()
         ? await sendStdin(containerFiles(store, id).runDir, process.stdin).catch(() => undefined)
         : undefined;
     try {
-      await followLog(file, offset, print, () => !live());
+      await followLog(file, offset, print, () => !live(), log);
       await waitStopped(store, id);
     } finally {
       disconnect?.();

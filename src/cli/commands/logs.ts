@@ -1,7 +1,8 @@
+import { closeSync } from 'node:fs';
 import { Option } from 'clipanion';
 import * as t from 'typanion';
 import { isLiveNow } from '../../engine/store/view.js';
-import { entryPrinter, followLog, readLog, tail } from '../../engine/store/logs.js';
+import { entryPrinter, followLog, openLog, readLogAt, tail } from '../../engine/store/logs.js';
 import { containerFiles, resolveContainer } from '../../engine/store/records.js';
 import { ContainerCommand } from '../container-command.js';
 
@@ -22,10 +23,14 @@ export class LogsCommand extends ContainerCommand {
     const id = resolveContainer(store, this.container);
     const file = containerFiles(store, id).log;
     const print = entryPrinter(this.context.stdout, this.context.stderr, this.timestamps);
-    const first = readLog(file);
+    const log = openLog(file); // one fd throughout: a --rm container's log goes with it (logs.ts openLog)
+    const first = log === undefined ? { entries: [], offset: 0 } : readLogAt(log);
     tail(first.entries, this.tailLines).forEach(print);
-    if (!this.follow) return 0;
-    await followLog(file, first.offset, print, () => !isLiveNow(store, id));
+    if (!this.follow) {
+      if (log !== undefined) closeSync(log);
+      return 0;
+    }
+    await followLog(file, first.offset, print, () => !isLiveNow(store, id), log);
     return 0;
   }
 }

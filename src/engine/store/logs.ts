@@ -1,4 +1,4 @@
-import { closeSync, existsSync, openSync, readSync, statSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /**
@@ -70,18 +70,37 @@ export function entryPrinter(
   return (e) => void (e.stream === 'stderr' ? err : out).write(renderEntry(e, timestamps));
 }
 
+/**
+ * The log's fd, or undefined while there is no log. A follower reads through one fd opened before
+ * anything it waits for happens: a `--rm` container's log is removed with it as it ends, and
+ * what it wrote last stays readable through the fd.
+ */
+export function openLog(file: string): number | undefined {
+  try {
+    return openSync(file, 'r');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+}
+
 /** The entries from `offset` to the end of the file; returns them and the offset after the last whole line. */
 export function readLog(file: string, offset = 0): { entries: LogEntry[]; offset: number } {
-  if (!existsSync(file)) return { entries: [], offset };
-  const size = statSync(file).size;
-  if (size <= offset) return { entries: [], offset };
-  const buf = Buffer.alloc(size - offset);
-  const fd = openSync(file, 'r');
+  const fd = openLog(file);
+  if (fd === undefined) return { entries: [], offset };
   try {
-    readSync(fd, buf, 0, buf.length, offset);
+    return readLogAt(fd, offset);
   } finally {
     closeSync(fd);
   }
+}
+
+/** readLog through an open fd (openLog). */
+export function readLogAt(fd: number, offset = 0): { entries: LogEntry[]; offset: number } {
+  const size = fstatSync(fd).size;
+  if (size <= offset) return { entries: [], offset };
+  const buf = Buffer.alloc(size - offset);
+  readSync(fd, buf, 0, buf.length, offset);
   const text = buf.toString('utf8');
   const end = text.lastIndexOf('\n') + 1; // a line still being written waits for the next read
   const entries = text
@@ -104,19 +123,31 @@ export function tail(entries: LogEntry[], n: number | undefined): LogEntry[] {
   return entries;
 }
 
-/** Follows the log: calls `emit` for new entries until `done()` is true and the file is read to its end. */
+/**
+ * Follows the log: calls `emit` for new entries until `done()` is true and the file is read to its
+ * end, through `fd` (openLog's, taken before what is followed began; closed here) or, while there
+ * is none, the file as soon as it exists.
+ */
 export async function followLog(
   file: string,
   offset: number,
   emit: (e: LogEntry) => void,
   done: () => boolean,
+  fd: number | undefined = openLog(file),
 ): Promise<void> {
-  for (;;) {
-    const finished = done(); // checked before reading, so nothing written before the end is missed
-    const next = readLog(file, offset);
-    next.entries.forEach(emit);
-    offset = next.offset;
-    if (finished) return;
-    await sleep(100);
+  try {
+    for (;;) {
+      const finished = done(); // checked before reading, so nothing written before the end is missed
+      fd ??= openLog(file);
+      if (fd !== undefined) {
+        const next = readLogAt(fd, offset);
+        next.entries.forEach(emit);
+        offset = next.offset;
+      }
+      if (finished) return;
+      await sleep(100);
+    }
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
 }
