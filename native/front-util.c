@@ -8,6 +8,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "front.h"
@@ -211,6 +212,29 @@ int write_text(const char *path, const char *text, int flags) {
   if (w == (ssize_t)n) return closed;
   errno = saved;
   return -1;
+}
+
+int atomic_write(const char *path, const char *text, int durable) {
+  const char *slash = strrchr(path, '/');
+  char *dir = strndup(path, (size_t)(slash - path));
+  if (dir == NULL || mkdir_p(*dir ? dir : "/", 0777) != 0) return free(dir), -1;
+  struct timespec now;
+  clock_gettime(CLOCK_REALTIME, &now);
+  char name[64];
+  snprintf(name, sizeof name, ".tmp-%d-%lx", (int)getpid(), (unsigned long)now.tv_nsec);
+  char *temp = str_cat(dir, "/.", str_cat(slash + 1, name, ""));
+  int fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  int ok = fd >= 0 && write_full(fd, text, strlen(text)) == 0 && (!durable || fsync(fd) == 0);
+  if (fd >= 0) close(fd);
+  if (!ok || rename(temp, path) != 0) {
+    unlink(temp);
+    free(temp), free(dir);
+    return -1;
+  }
+  int d = durable ? open(*dir ? dir : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+  if (d >= 0) fsync(d), close(d);
+  free(temp), free(dir);
+  return 0;
 }
 
 int read_text(const char *path, struct buf *out) {

@@ -56,6 +56,9 @@ int exists(const char *path);
 /* `text` written to `path` in one write(2) (a /proc map or a cgroup file takes a value whole; a short
    write fails), opened O_WRONLY|O_CLOEXEC|`flags` (O_CREAT: mode 0666 less the umask): 0, or -1 with errno. */
 int write_text(const char *path, const char *text, int flags);
+/* atomic-write.ts atomicWriteFile: `text` in a temporary file beside `path` (its folder made as
+   mkdirSync's recursive does), renamed over it; `durable`: the file and the folder fsynced. 0 or -1. */
+int atomic_write(const char *path, const char *text, int durable);
 /* A regular file's bytes appended to `out`: 0; -1 when it is missing; -2 when it cannot be read or is no regular file. */
 int read_text(const char *path, struct buf *out);
 /* src/sys/on-path.ts findOnPath: `tool`'s absolute path, the first PATH entry (default

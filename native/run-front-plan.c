@@ -122,10 +122,25 @@ void build_run_plan(const struct run *r, struct buf *plan) {
   const char *hostname = r->hostname;
   buf_u32(plan, WIRE_MAGIC), buf_u32(plan, WIRE_VERSION);
   record_u32(plan, TAG_PDEATHSIG, 9 /* SIGKILL */);
-  uint32_t clone = CLONE_NEWUSER_ | CLONE_NEWNS_ | CLONE_NEWPID_ | CLONE_NEWUTS_ | CLONE_NEWIPC_ | CLONE_NEWCGROUP_;
+  /* setup.ts prepareLaunch: an image's container joins its union holder's user namespace (mapped
+     by the holder's start) and a copy of its mount namespace, where the union is mounted. */
+  if (r->image.ref != NULL) {
+    char ns[64];
+    static const struct { uint32_t type; const char *name; } JOINS[] = {{CLONE_NEWUSER_, "user"}, {CLONE_NEWNS_, "mnt"}};
+    for (int i = 0; i < 2; i++) {
+      struct buf p = {0};
+      snprintf(ns, sizeof ns, "/proc/%d/ns/%s", (int)r->holder, JOINS[i].name);
+      buf_u32(&p, JOINS[i].type), buf_str(&p, ns);
+      plan_record(plan, TAG_SETNS, &p);
+      free(p.p);
+    }
+  }
+  uint32_t clone = (r->image.ref != NULL ? 0 : CLONE_NEWUSER_) | CLONE_NEWNS_ | CLONE_NEWPID_ | CLONE_NEWUTS_ | CLONE_NEWIPC_ | CLONE_NEWCGROUP_;
   record_u32(plan, TAG_CLONE_FLAGS, clone | (r->host_network ? 0 : CLONE_NEWNET_));
-  id_map(plan, 0, &r->subuid, r->uid);
-  id_map(plan, 1, &r->subgid, r->gid);
+  if (r->image.ref == NULL) {
+    id_map(plan, 0, &r->subuid, r->uid);
+    id_map(plan, 1, &r->subgid, r->gid);
+  }
   record_u32(plan, TAG_PROPAGATION, MS_REC_ | MS_SLAVE_);
   record_strs(plan, TAG_ROOTFS, r->rootfs, NULL);
   filesystem(r, plan);

@@ -156,8 +156,11 @@ static void parse(struct run *r, char **words, int n, const char **root, const c
   }
   if (i < n && strcmp(words[i], "--") == 0) i++; /* the command's words after it, flags or not */
   if (!network) r->slirp = 1; /* the default: slirp4netns when installed (check_slirp) */
-  if (r->rootfs == NULL) fall_back("an image instead of --rootfs");
-  if (i == n) fall_back("no command");
+  if (r->rootfs == NULL) { /* container-flags.ts setupFlags: the first positional is the image, the rest its command */
+    if (i == n) fall_back("no image");
+    r->image.ref = words[i++];
+    if (i < n && strcmp(words[i], "--") == 0) fall_back("a -- after the image");
+  } else if (i == n) fall_back("no command");
   r->args = words + i;
 }
 
@@ -247,6 +250,14 @@ static void check_volumes(struct run *r, const char *cwd) {
   }
 }
 
+/* An image run's own hand-overs, on the command line alone: what the TypeScript path does otherwise. */
+static void check_image_run(const struct run *r) {
+  struct stat st;
+  if (stat(r->image.ref, &st) == 0) fall_back("an image named like a file (a squashfs image is its path)");
+  if (r->nvolumes > 0) fall_back("-v with an image");
+  if (r->slirp) fall_back("slirp4netns with an image (started ahead in the union holder's namespace by the TypeScript path)");
+}
+
 /* 64 hex digits from /dev/urandom (sys/random.ts randomHex(32)). */
 static void random_id(char id[65]) {
   unsigned char bytes[32];
@@ -274,7 +285,8 @@ int main(int argc, char **argv) {
   const char *root = NULL;
   parse(&r, argv + 1, argc - 1, &root, cwd);
   struct stat st; /* foreground.ts checkRootfs: the path as given (a missing `x` of `x/..` fails) */
-  if (stat(r.rootfs_flag, &st) != 0 || !S_ISDIR(st.st_mode)) fall_back("--rootfs is not a directory");
+  if (r.image.ref == NULL && (stat(r.rootfs_flag, &st) != 0 || !S_ISDIR(st.st_mode))) fall_back("--rootfs is not a directory");
+  if (r.image.ref != NULL) check_image_run(&r);
   struct passwd *pw = getpwuid(r.uid);
   if (pw == NULL) fall_back("the user has no name");
   r.user_name = strdup(pw->pw_name);
@@ -285,8 +297,10 @@ int main(int argc, char **argv) {
   const char *home = absolute_env("HOME");
   read_conf(&r, home, absolute_env("XDG_CONFIG_HOME"), install);
   read_id_maps(&r, cwd);
+  if (r.image.ref != NULL) find_image(&r);
   read_user(&r);
   random_id(r.id);
+  if (r.image.ref != NULL) r.rootfs = str_cat(r.run, "/ephemeral/", str_cat(r.id, "/merged", "")); /* storage.ts rootfsPath */
   snprintf(r.hostname, sizeof r.hostname, "%.64s", r.hostname_flag != NULL ? r.hostname_flag : r.id); /* 12 digits of the id */
   if (r.hostname_flag == NULL) r.hostname[12] = '\0';
   const char *print = getenv("HUTCH_RUN_PRINT_PLAN"), *helper = getenv("HUTCH_NSEXEC");

@@ -35,9 +35,23 @@ struct volume {
   int readonly, dir;  /* dir: the source is a directory (MKDIR), else a file (MKFILE) */
 };
 
+/* `run IMAGE` (run-front-image.c): the image of the user's own store, as resolve.ts describeImage
+   gives it (its layers bottom-first), and its ExposedPorts (setup.json's `exposed`). */
+struct image_layer {
+  char *diff_id, *dir, *index; /* store.ts layerRoot and layerIndex */
+};
+struct image {
+  const char *ref; /* IMAGE as given, or NULL: --rootfs */
+  char *id;        /* sha256:HEX */
+  struct image_layer *layers;
+  int nlayers;
+  char **exposed;
+  int nexposed;
+};
+
 /* The command line and what the host gives it (run-front.c). */
 struct run {
-  const char *rootfs;  /* resolved against the working directory, as path.resolve */
+  const char *rootfs;  /* resolved against the working directory, as path.resolve; an image's: the union's mountpoint */
   const char *rootfs_flag; /* as given */
   int host_network;    /* --network host */
   int slirp;           /* --network slirp4netns, or none given (the default: slirp4netns when installed) */
@@ -71,6 +85,8 @@ struct run {
   uint64_t caps;       /* the capability set: containers.conf's default_capabilities or docker's */
   struct buf seccomp;  /* the build's compiled filter for that set */
   const char *etc_dir; /* RUN/ephemeral/ID: hosts, hostname, resolv.conf */
+  struct image image;  /* run IMAGE */
+  pid_t holder;        /* an image's: the union's holder, whose user and mount namespaces the container joins */
 };
 
 /* containers.conf (its subset), the subordinate ids, the tools, the user, the filter (run-front-conf.c). */
@@ -82,6 +98,17 @@ int write_own_maps(const struct run *r, pid_t pid);
 /* fs-probe.ts storeFs(DATA, DATA).userXattrs: from DATA/.fs-probe.json, or probed and cached there. */
 int store_user_xattrs(const char *data);
 void read_user(struct run *r);
+
+/* run-front-image.c. find_image, before anything is made: IMAGE found by its stored name in
+   DATA/images.json (else handed over: a short name, an id, a digest, one to pull or in another
+   store), its config read and applied to the command line (image-config.ts applyImageConfig: the
+   command, Env before -e, WorkingDir, User; declared Volumes are handed over). image_etc_text:
+   userDatabase's /etc/passwd or /etc/group of the image. mark_image and unmark_image: store.ts
+   markImageUsed (durable; 0 or -1) and unmarkImageUsed for the run's id. */
+void find_image(struct run *r);
+char *image_etc_text(const struct image *im, const char *name);
+int mark_image(const struct run *r);
+void unmark_image(const struct run *r);
 
 /* The plan (run-front-plan.c), as src/runtime/nsexec.ts encodePlan writes it for the same run. */
 void build_run_plan(const struct run *r, struct buf *plan);
