@@ -166,4 +166,51 @@ void check_slirp(struct run *r, const char *cwd);
 int start_slirp(struct run *r, const char *net_dir, pid_t pid, struct slirp *s);
 void stop_slirp(struct slirp *s);
 
+/* The union of an image run through the shared daemon (run-front-union.c), as src/engine/setup/
+   storage.ts startUnion and shared-union.ts do it: one Node daemon per user, hutch build, id maps
+   and cgroups (its socket RUN/fsd/NAME, NAME sharedPlace's: a run in C and one in Node share it),
+   and for each container a C holder (native/fs-holder.c) as root of a new user namespace with the
+   run's maps, which mounts the union in a mount namespace of its own and holds both for the
+   container's helper to join (/proc/HOLDER/ns/user, /proc/HOLDER/ns/mnt).
+   union_check, before anything is made: hands over (fall_back) where the TypeScript path would not
+   take the shared daemon or would say something (HUTCH_FS_SHARED=0, the holder or the daemon's
+   library not built, /dev/fuse unusable, the socket's path too long, node not on PATH); fills the
+   place. The caller (an image run with no joined user namespace, no squashfs lower) reads the
+   maps first (read_id_maps). Variables it honours, for the caller's OWN_VARIABLES: HUTCH_FS_SHARED,
+   HUTCH_FS_LINGER (the daemon this run starts lingers that long; one that is not a count of seconds
+   warns as lingerSetting does), HUTCH_FS_IDLE_MS, HUTCH_FS_PAGES, HUTCH_FS_SHARED_MAX (passed on).
+   union_begin, as early as can be: the place's lock, a connection to a listening daemon, or the
+   daemon started detached (its Node start, ~50-60 ms, runs meanwhile; the lock is held until it
+   listens). union_mount: the union of `lowers` (top first: the image's last layer first, each
+   with its index) over upper and work at mountpoint (folders that exist): waits for the daemon
+   started, sends daemonArgs's line, starts the holder, waits for its "ok"; u->holder is then what
+   the container joins. Either returns -1 with u->error said (the daemon's log named where it is
+   the daemon's): the caller calls union_stop, undoes the rest and hands over (or says u->error).
+   union_stop, at the run's end (or after a -1; more than once is fine): the holder ended as
+   storage.ts stopHolder does (SIGTERM, SIGKILL after 5 s; the mount goes with its namespace, the
+   daemon drops the session and lingers), every fd closed. */
+struct union_layer {
+  const char *dir;   /* the layer's tree */
+  const char *index; /* its index file (layer-index.ts) */
+};
+struct union_mount {
+  const struct run *r;
+  const char *helper;        /* hutch-nsexec */
+  char *socket, *lock, *log; /* the place: RUN/fsd/NAME, NAME.lock, NAME.log */
+  char *holder_path;         /* INSTALL/native/hutch-fs-holder */
+  char *daemon_args[4];      /* process.execPath, entryCommand('fuseDaemon'), NULL */
+  int lock_fd;               /* the place's lock while this run starts its daemon, else -1 */
+  int conn;                  /* a connection to the listening daemon, else -1 */
+  int daemon_ready;          /* the started daemon's ready pipe (read end), else -1 */
+  pid_t holder_helper;       /* the holder's hutch-nsexec (signals go to it), else 0 */
+  pid_t holder;              /* the holder (host pid), once union_mount succeeded, else 0 */
+  int holder_ready;          /* the holder's ready pipe (read end), else -1 */
+  char error[1024];
+};
+void union_check(struct run *r, struct union_mount *u, const char *install, const char *helper);
+int union_begin(struct union_mount *u);
+int union_mount(struct union_mount *u, const struct union_layer *lowers, int nlowers, const char *upper, const char *work,
+                const char *mountpoint);
+void union_stop(struct union_mount *u);
+
 #endif
