@@ -303,7 +303,9 @@ int main(int argc, char **argv) {
   if (r.image.ref != NULL) r.rootfs = str_cat(r.run, "/ephemeral/", str_cat(r.id, "/merged", "")); /* storage.ts rootfsPath */
   snprintf(r.hostname, sizeof r.hostname, "%.64s", r.hostname_flag != NULL ? r.hostname_flag : r.id); /* 12 digits of the id */
   if (r.hostname_flag == NULL) r.hostname[12] = '\0';
-  const char *print = getenv("HUTCH_RUN_PRINT_PLAN"), *helper = getenv("HUTCH_NSEXEC");
-  return run_container(&r, helper != NULL && *helper ? helper : str_cat(exe, "/hutch-nsexec", ""),
-                       print != NULL && strcmp(print, "1") == 0);
+  const char *print = getenv("HUTCH_RUN_PRINT_PLAN"), *helper_env = getenv("HUTCH_NSEXEC");
+  const char *helper = helper_env != NULL && *helper_env ? helper_env : str_cat(exe, "/hutch-nsexec", "");
+  struct union_mount u;
+  if (r.image.ref != NULL) union_check(&r, &u, install, helper); /* storage.ts startUnion's shared daemon, or the TypeScript path */
+  return run_container(&r, r.image.ref != NULL ? &u : NULL, helper, print != NULL && strcmp(print, "1") == 0);
 }

@@ -114,7 +114,8 @@ void unmark_image(const struct run *r);
 void build_run_plan(const struct run *r, struct buf *plan);
 
 /* The run itself (run-front-run.c): folders, files, the helper, the clean-up; the exit status. */
-int run_container(struct run *r, const char *helper, int print_plan);
+struct union_mount;
+int run_container(struct run *r, struct union_mount *u, const char *helper, int print_plan);
 
 /* The container's cgroup on a cgroup v2 host (run-front-cgroup.c): a transient scope of the user's
    systemd or a child of the delegated subtree the CLI is in, as src/cgroups gives a foreground run
