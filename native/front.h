@@ -78,6 +78,10 @@ void record_strs(struct buf *plan, unsigned tag, const char *a, const char *b);
    (helper_early: the first signal that came before, 0 if none). */
 #include <sys/types.h>
 pid_t helper_spawn(const char *helper, const char *argv0, const struct buf *plan, int ignored, int *sync, int *fail);
+/* Another helper of the run (the union's daemon, its holder), no signal caught: its fd i is stdio[i],
+   STDIO_NULL or STDIO_INHERIT; -1 when it cannot be started. */
+enum { STDIO_INHERIT = -1, STDIO_NULL = -2 };
+pid_t helper_start(const char *helper, const struct buf *plan, const int stdio[3], int *sync, int *fail);
 int helper_early(void);
 void helper_go(pid_t pid, int sync);
 int read_full(int fd, void *p, size_t n);

@@ -32,9 +32,7 @@ static void mount_rec(struct buf *plan, uint32_t flags, uint32_t ops, const char
   free(p.p);
 }
 
-/* idmap.ts rootMaps and mapArgs: the user's own id to 0, each range from container id 1 on; a kind
-   without a range (the user alone) has no tool to run: this front writes that map (write_own_maps). */
-static void id_map(struct buf *plan, uint32_t kind, const struct subids *s, unsigned own) {
+void id_map(struct buf *plan, uint32_t kind, const struct subids *s, unsigned own) {
   if (s->n == 0) return;
   struct buf args = {0};
   char part[64];

@@ -112,6 +112,10 @@ void unmark_image(const struct run *r);
 
 /* The plan (run-front-plan.c), as src/runtime/nsexec.ts encodePlan writes it for the same run. */
 void build_run_plan(const struct run *r, struct buf *plan);
+/* Its ID_MAP record of one kind (0 uid, 1 gid), as idmap.ts rootMaps and mapArgs: the user's own id
+   to 0, each range from container id 1 on; a kind without a range (the user alone) has no tool to
+   run and no record: the front writes that map (write_own_maps). */
+void id_map(struct buf *plan, uint32_t kind, const struct subids *s, unsigned own);
 
 /* The run itself (run-front-run.c): folders, files, the helper, the clean-up; the exit status. */
 struct union_mount;
