@@ -124,17 +124,20 @@ void build_run_plan(const struct run *r, struct buf *plan) {
      by the holder's start) and a copy of its mount namespace, where the union is mounted. */
   if (r->image.ref != NULL) {
     char ns[64];
-    static const struct { uint32_t type; const char *name; } JOINS[] = {{CLONE_NEWUSER_, "user"}, {CLONE_NEWNS_, "mnt"}};
-    for (int i = 0; i < 2; i++) {
+    /* with slirp4netns, the network namespace made ahead by the forwarder too */
+    static const struct { uint32_t type; const char *name; } JOINS[] = {
+        {CLONE_NEWUSER_, "user"}, {CLONE_NEWNS_, "mnt"}, {CLONE_NEWNET_, "net"}};
+    for (int i = 0; i < (r->netns_holder > 0 ? 3 : 2); i++) {
       struct buf p = {0};
-      snprintf(ns, sizeof ns, "/proc/%d/ns/%s", (int)r->holder, JOINS[i].name);
+      snprintf(ns, sizeof ns, "/proc/%d/ns/%s", (int)(i == 2 ? r->netns_holder : r->holder), JOINS[i].name);
       buf_u32(&p, JOINS[i].type), buf_str(&p, ns);
       plan_record(plan, TAG_SETNS, &p);
       free(p.p);
     }
   }
   uint32_t clone = (r->image.ref != NULL ? 0 : CLONE_NEWUSER_) | CLONE_NEWNS_ | CLONE_NEWPID_ | CLONE_NEWUTS_ | CLONE_NEWIPC_ | CLONE_NEWCGROUP_;
-  record_u32(plan, TAG_CLONE_FLAGS, clone | (r->host_network ? 0 : CLONE_NEWNET_));
+  int own_netns = !r->host_network && r->netns_holder <= 0;
+  record_u32(plan, TAG_CLONE_FLAGS, clone | (own_netns ? CLONE_NEWNET_ : 0));
   if (r->image.ref == NULL) {
     id_map(plan, 0, &r->subuid, r->uid);
     id_map(plan, 1, &r->subgid, r->gid);
@@ -143,7 +146,7 @@ void build_run_plan(const struct run *r, struct buf *plan) {
   record_strs(plan, TAG_ROOTFS, r->rootfs, NULL);
   filesystem(r, plan);
   record_strs(plan, TAG_HOSTNAME, hostname, NULL);
-  if (!r->host_network) plan_record(plan, TAG_LOOPBACK, &(struct buf){0});
+  if (own_netns) plan_record(plan, TAG_LOOPBACK, &(struct buf){0});
   if (r->tty) plan_record(plan, TAG_TERMINAL, &(struct buf){0}); /* nsexec.ts: after the umask (none here), before the cwd */
   record_strs(plan, TAG_CWD, r->workdir != NULL ? r->workdir : "/", NULL);
   struct buf p = {0};
@@ -165,6 +168,6 @@ void build_run_plan(const struct run *r, struct buf *plan) {
   plan_record(plan, TAG_SECCOMP, &r->seccomp);
   for (char **a = r->args; *a != NULL; a++) record_strs(plan, TAG_ARG, *a, NULL);
   environment(r, hostname, plan);
-  if (r->slirp) record_strs(plan, TAG_TAP, "tap0", NULL); /* net/slirp.ts SLIRP_TAP, made before slirp4netns starts */
+  if (r->slirp && own_netns) record_strs(plan, TAG_TAP, "tap0", NULL); /* net/slirp.ts SLIRP_TAP, made before slirp4netns starts */
   free(p.p);
 }

@@ -183,12 +183,14 @@ struct made {
   char *run_dir, *data_dir, *net_dir;
   int lock;
   struct union_mount *u; /* an image's union, once begun */
+  struct forwarder *forwarder; /* an image's network namespace made ahead (slirp4netns) */
   const struct run *marked; /* the image marked used by this run */
 };
 
 /* The clean-up, in the TypeScript path's order: the union's holder, the network's folder, the
    image's mark (releaseSetup), the folders, the lock last. */
 static void clean_up(struct made *m) {
+  if (m->forwarder) stop_forwarder(m->forwarder);
   if (m->u) union_stop(m->u);
   if (m->net_dir) remove_tree(m->net_dir);
   if (m->marked) unmark_image(m->marked);
@@ -258,6 +260,8 @@ int run_container(struct run *r, struct union_mount *u, const char *helper, int 
      the TypeScript path prints it before its hooks). */
   struct cgroup cg = {0};
   if (!print_plan) cgroup_check(&cg, r->id);
+  /* cgroups.ts: the network started ahead (forwarder, slirp4netns) joins the container's group too */
+  if (cg.wanted && image && r->slirp) fall_back("an image's network started ahead in a cgroup of its own");
   /* Made by rename, its lock inside, so that a sweep never takes a folder being made. */
   char *temp = str_cat(parent, "/.new-", r->id);
   if (mkdir(temp, 0700) != 0) fall_back("cannot make the run's folder");
@@ -288,8 +292,13 @@ int run_container(struct run *r, struct union_mount *u, const char *helper, int 
   snprintf(id16, sizeof id16, "%.16s", r->id);
   m.net_dir = str_cat(r->run, "/net/", id16);
   if (mkdir_p(m.net_dir, 0700) != 0) undo_and_fall_back(&m, "cannot make the network's folder");
-  if (image) { /* the plan again, now that it knows the holder it joins */
+  struct forwarder forwarder = {.pid = -1, .control = -1};
+  if (image) { /* the plan again, now that it knows the holder (and the network's namespace) it joins */
     if (mount_union(r, &m) != 0) undo_and_fall_back(&m, u->error);
+    m.forwarder = r->slirp ? &forwarder : NULL;
+    if (r->slirp && start_forwarder(r->native, r->holder, &forwarder) != 0)
+      undo_and_fall_back(&m, "the network's namespace made ahead failed (the TypeScript path's to say)");
+    if (r->slirp) r->netns_holder = forwarder.pid;
     plan.len = 0;
     build_run_plan(r, &plan);
   }
@@ -305,6 +314,9 @@ int run_container(struct run *r, struct union_mount *u, const char *helper, int 
   pid_t pid = helper_spawn(helper, helper, &plan, r->tty ? 3 : !r->interactive, &sync, &fail);
   struct tty tty;
   tty_raw(&tty, r);
+  /* network.ts ahead: slirp4netns on the namespace made ahead, while the helper starts the container */
+  int ahead = image && r->slirp;
+  if (ahead && start_slirp(r, m.net_dir, forwarder.pid, &slirp) != 0) goto failed;
   unsigned char msg[5];
   if (read_full(sync, msg, 5) != 0 || msg[0] != SYNC_CLONED) goto failed; /* the tools wrote their maps */
   pid_t container; /* the container's process (host pid namespace), as launch.ts's helper.cloned() */
@@ -322,7 +334,8 @@ int run_container(struct run *r, struct union_mount *u, const char *helper, int 
   }
   /* network.ts hook: slirp4netns on the container's tap0 (the helper made it), ready; then the
      files again, rewritten in place (the container has them bound), and the ports. */
-  if (r->slirp && start_slirp(r, m.net_dir, container, &slirp) != 0) goto failed;
+  if (r->slirp && !ahead && start_slirp(r, m.net_dir, container, &slirp) != 0) goto failed;
+  if (ahead) release_forwarder(&forwarder); /* joined: the container holds its namespace now */
   ok &= write_text(str_cat(run_dir, "/resolv.conf", ""), resolv, O_CREAT | O_TRUNC) == 0;
   ok &= write_text(str_cat(run_dir, "/hosts", ""), hosts, O_CREAT | O_TRUNC) == 0;
   ok &= write_text(str_cat(run_dir, "/ports.json", ""), "[]\n", O_CREAT | O_TRUNC) == 0;

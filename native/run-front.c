@@ -257,7 +257,6 @@ static void check_image_run(const struct run *r) {
   struct stat st;
   if (stat(r->image.ref, &st) == 0) fall_back("an image named like a file (a squashfs image is its path)");
   if (r->nvolumes > 0) fall_back("-v with an image");
-  if (r->slirp) fall_back("slirp4netns with an image (started ahead in the union holder's namespace by the TypeScript path)");
 }
 
 /* 64 hex digits from /dev/urandom (sys/random.ts randomHex(32)). */
@@ -283,7 +282,7 @@ int main(int argc, char **argv) {
   check_environment(argv);
   char cwd[4096];
   if (getcwd(cwd, sizeof cwd) == NULL || !utf8_valid((unsigned char *)cwd)) fall_back("no working directory (or not UTF-8)");
-  struct run r = {.uid = getuid(), .gid = getgid()};
+  struct run r = {.uid = getuid(), .gid = getgid(), .native = exe};
   const char *root = NULL;
   parse(&r, argv + 1, argc - 1, &root, cwd);
   struct stat st; /* foreground.ts checkRootfs: the path as given (a missing `x` of `x/..` fails) */

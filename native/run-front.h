@@ -87,6 +87,8 @@ struct run {
   const char *etc_dir; /* RUN/ephemeral/ID: hosts, hostname, resolv.conf */
   struct image image;  /* run IMAGE */
   pid_t holder;        /* an image's: the union's holder, whose user and mount namespaces the container joins */
+  pid_t netns_holder;  /* an image's with slirp4netns: the forwarder holding the network namespace the container joins */
+  const char *native;  /* the front's folder (native/): hutch-forwarder */
 };
 
 /* containers.conf (its subset), the subordinate ids, the tools, the user, the filter (run-front-conf.c). */
@@ -168,6 +170,17 @@ struct slirp {
   char *api;
 };
 void check_slirp(struct run *r, const char *cwd);
+/* The network started ahead (net/index.ts startNetworkAhead) for an image with slirp4netns: the
+   forwarder (native/hutch-forwarder, no port) makes the container's network namespace with tap0 in
+   the union holder's user namespace; slirp4netns starts on the forwarder's pid; the container
+   joins /proc/FORWARDER/ns/net, after which the forwarder is released (it ends). */
+struct forwarder {
+  pid_t pid;
+  int control; /* fd 3's other end: its close ends the forwarder */
+};
+int start_forwarder(const char *native, pid_t holder, struct forwarder *f);
+void release_forwarder(struct forwarder *f);
+void stop_forwarder(struct forwarder *f);
 int start_slirp(struct run *r, const char *net_dir, pid_t pid, struct slirp *s);
 void stop_slirp(struct slirp *s);
 
