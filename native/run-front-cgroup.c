@@ -388,23 +388,30 @@ static int move_process(const char *dir, pid_t pid) {
 /* detect.ts KNOWN_CONTROLLERS: the controllers hutch uses, in the order it enables them. */
 static const char *const KNOWN_CONTROLLERS[] = {"cpu", "cpuset", "io", "memory", "pids", "hugetlb", NULL};
 
-/* Whether the word list `file` of `dir` (cgroup.controllers, cgroup.subtree_control) names `word`. */
-static int lists(const char *dir, const char *file, const char *word) {
+/* Which of KNOWN_CONTROLLERS (bit i for the i-th) the word list `file` of `dir` names
+   (cgroup.controllers, cgroup.subtree_control): the file read once, whatever is asked of it. */
+static unsigned listed(const char *dir, const char *file) {
   struct buf text = {0};
   char *path = str_cat(dir, "/", file);
   read_text(path, &text);
   char *words = buf_cstr(&text), *save = NULL;
-  int found = 0;
-  for (char *w = strtok_r(words, " \t\n", &save); w != NULL && !found; w = strtok_r(NULL, " \t\n", &save)) found = strcmp(w, word) == 0;
+  unsigned found = 0;
+  for (char *w = strtok_r(words, " \t\n", &save); w != NULL; w = strtok_r(NULL, " \t\n", &save))
+    for (int i = 0; KNOWN_CONTROLLERS[i] != NULL; i++)
+      if (strcmp(w, KNOWN_CONTROLLERS[i]) == 0) found |= 1u << i;
   free(words), free(text.p), free(path);
   return found;
 }
 
-/* fs2.ts enableControllers: each of `wanted` that `dir` offers, one at a time (a refusal hides none of the others). */
-static void enable_controllers(const char *dir, const char *const *wanted) {
-  for (const char *const *c = wanted; *c != NULL; c++) {
-    if (!lists(dir, "cgroup.controllers", *c)) continue;
-    char *value = str_cat("+", *c, "");
+static const unsigned ALL_KNOWN = (1u << (sizeof KNOWN_CONTROLLERS / sizeof *KNOWN_CONTROLLERS - 1)) - 1;
+
+/* fs2.ts enableControllers: each of `wanted` that `dir` offers, one at a time, in KNOWN_CONTROLLERS'
+   order (a refusal hides none of the others). */
+static void enable_controllers(const char *dir, unsigned wanted) {
+  unsigned offered = listed(dir, "cgroup.controllers");
+  for (int i = 0; KNOWN_CONTROLLERS[i] != NULL; i++) {
+    if (!(wanted & offered & (1u << i))) continue;
+    char *value = str_cat("+", KNOWN_CONTROLLERS[i], "");
     write_cgroup_file(dir, "cgroup.subtree_control", value);
     free(value);
   }
@@ -423,7 +430,7 @@ static int arrange(const char *group, pid_t pid) {
     if (others[i] != pid) ok = make_cgroup(supervisor) == 0 && move_process(supervisor, others[i]) == 0;
   free(container), free(supervisor);
   if (!ok) return -1;
-  enable_controllers(group, KNOWN_CONTROLLERS);
+  enable_controllers(group, ALL_KNOWN);
   return 0;
 }
 
@@ -439,13 +446,10 @@ static int delegated_group(struct cgroup *cg, pid_t pid) {
     return -1;
   }
   char *base = path_join(CGROUP_MOUNT, own), *leaf = str_cat(base, "/hutch-init", "");
-  const char *wanted[sizeof KNOWN_CONTROLLERS / sizeof *KNOWN_CONTROLLERS];
-  int nwanted = 0, ok = 1;
-  for (const char *const *c = KNOWN_CONTROLLERS; *c != NULL; c++)
-    if (lists(base, "cgroup.controllers", *c) && !lists(base, "cgroup.subtree_control", *c)) wanted[nwanted++] = *c;
-  wanted[nwanted] = NULL;
+  unsigned wanted = listed(base, "cgroup.controllers") & ~listed(base, "cgroup.subtree_control");
+  int ok = 1;
   pid_t residents[1024];
-  int n = nwanted > 0 ? procs(base, residents, 1024) : 0;
+  int n = wanted != 0 ? procs(base, residents, 1024) : 0;
   if (n < 0) ok = 0; /* more than it holds: the TypeScript path's to move */
   if (ok && n > 0) ok = make_cgroup(leaf) == 0;
   for (int i = 0; ok && i < n; i++) ok = move_process(leaf, residents[i]) == 0;

@@ -90,6 +90,11 @@ static const char *value_of(char **words, int n, int *i, const char *name) {
   return words[*i - 1];
 }
 
+/* -i or -t ('i' or 't': the short letter, or --interactive's and --tty's first), each once. */
+static void count_switch(struct run *r, char letter) {
+  if (letter == 'i' ? r->interactive++ : r->tty++) fall_back(letter == 'i' ? "-i given twice" : "-t given twice");
+}
+
 /* [--root DIR] run [--rm] [-i] [-t] [--network none|host|slirp4netns] --rootfs DIR [-e K[=V]]... [-v HOST:CTR[:ro|rw]]...
    [-w DIR] [--hostname NAME] [-u USER[:GROUP]] [--] CMD [ARGS...], the flags in any order (--root after run too). A foreground run removes its
    container with or without --rm (run.ts). */
@@ -112,16 +117,12 @@ static void parse(struct run *r, char **words, int n, const char **root, const c
     if (strcmp(words[i], "--rm") == 0) {
       if (rm++) fall_back("--rm given twice");
       i++;
-    } else if (strcmp(words[i], "--interactive") == 0) {
-      if (r->interactive++) fall_back("-i given twice");
-      i++;
-    } else if (strcmp(words[i], "--tty") == 0) {
-      if (r->tty++) fall_back("-t given twice");
+    } else if (strcmp(words[i], "--interactive") == 0 || strcmp(words[i], "--tty") == 0) {
+      count_switch(r, words[i][2]);
       i++;
     } else if (words[i][1] != '-' && strspn(words[i] + 1, "it") == strlen(words[i] + 1) && words[i][1] != '\0') {
       /* -i, -t and their batches (-it, -ti), as clipanion reads short booleans */
-      for (const char *c = words[i] + 1; *c; c++)
-        if (*c == 'i' ? r->interactive++ : r->tty++) fall_back(*c == 'i' ? "-i given twice" : "-t given twice");
+      for (const char *c = words[i] + 1; *c; c++) count_switch(r, *c);
       i++;
     } else if ((v = value_of(words, n, &i, "--root")) != NULL) {
       if (*root != NULL || *v == '\0') fall_back("--root given twice, or empty");
@@ -199,12 +200,14 @@ static int exists_in_root(const char *root, const char *path) {
       else {
         target[len] = '\0';
         if (target[0] == '/') done.len = 0;
-        todo = str_cat(target, "/", c), c = todo;
+        char *rest = str_cat(target, "/", c);
+        free(todo);
+        todo = rest, c = todo;
       }
     }
     free(here);
   }
-  free(done.p);
+  free(done.p), free(todo);
   return found;
 }
 
