@@ -502,7 +502,7 @@ static void json_string(struct buf *out, const char *s) {
 
 /* daemonArgs for image layers ({dir, indexFile} each) without squashfs, as encodeArgsLine sends them:
    {"args":["-f","-o","lowerdir=...,upperdir=...,workdir=...,lowerindex=...[,overrideonly],nosuid,nodev",MOUNTPOINT]}\n */
-static char *args_line(const struct run *r, const struct union_layer *lowers, int nlowers, const char *upper, const char *work,
+char *union_args_line(const struct run *r, const struct union_layer *lowers, int nlowers, const char *upper, const char *work,
                        const char *mountpoint) {
   struct buf o = {0}, line = {0};
   buf_add(&o, "lowerdir=", 9);
@@ -587,7 +587,7 @@ static int mount_early(struct union_mount *u, char *const *holder_args, const ch
 int union_mount(struct union_mount *u, const struct union_layer *lowers, int nlowers, const char *upper, const char *work,
                 const char *mountpoint) {
   if (u->conn < 0 && connect_shared(u) != 0) return -1;
-  char *line = args_line(u->r, lowers, nlowers, upper, work, mountpoint);
+  char *line = union_args_line(u->r, lowers, nlowers, upper, work, mountpoint);
   /* holderArgs: MOUNTPOINT as parseFsArgs resolves it, no SOURCE (fsname hutch-fs), daemonArgs's flags. */
   char *holder_args[] = {u->holder_path, path_resolve("/", mountpoint), "hutch-fs", "nosuid,nodev", NULL}, *no_env[] = {NULL};
   int early = u->holder_args >= 0 ? mount_early(u, holder_args, line) : 1;

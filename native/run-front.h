@@ -197,5 +197,8 @@ int union_begin(struct union_mount *u);
 int union_mount(struct union_mount *u, const struct union_layer *lowers, int nlowers, const char *upper, const char *work,
                 const char *mountpoint);
 void union_stop(struct union_mount *u);
+/* daemonArgs's list as encodeArgsLine sends it to the daemon, newline included (union_mount's). */
+char *union_args_line(const struct run *r, const struct union_layer *lowers, int nlowers, const char *upper, const char *work,
+                      const char *mountpoint);
 
 #endif

@@ -10,6 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { daemonArgs } from '../../fuse/mount.js';
+import { encodeArgsLine } from '../../fuse/options.js';
 import { fakeTool, firstOnPath } from '../helpers/fake-tool.js';
 import { requires } from '../helpers/host.js';
 import { hutch, REPO, type Sandbox } from '../helpers/hutch-cli.js';
@@ -98,7 +100,7 @@ function layers(): string[] {
 
 /** union-front ARGS with the test's environment and PATH (`env` over it). */
 function unionFront(args: string[], env: Record<string, string> = {}) {
-  return execa(program, [REPO, run(), ...args], { reject: false, env, stdin: 'pipe' });
+  return execa(program, [REPO, run(), ...args], { reject: false, env, stdin: 'pipe', stripFinalNewline: false });
 }
 
 /** A mount held by union-front until `stop()`: its holder and begin-to-mounted time. */
@@ -148,6 +150,22 @@ describe('the place', () => {
     await m.stop();
     expect(alive(daemon!)).toBe(true); // the container still has it
     expect((await hutch(['rm', '-f', '--root', box.root, started.stdout.trim()])).stderr).toBe('');
+  });
+});
+
+describe('the daemon’s line', () => {
+  it('is the TypeScript path’s, byte for byte (daemonArgs, encodeArgsLine), odd paths escaped', async () => {
+    const dir = join(box.dir, 'odd "dir"\\ with: commas, and \u00e9');
+    const layers = [join(box.dir, 'l:1'), join(box.dir, 'l,1.idx'), join(box.dir, 'l\\2'), join(box.dir, 'l2\n.idx')];
+    const r = await unionFront(['line', dir, ...layers]);
+    expect(r.stderr).toBe('');
+    const lowers = [
+      { dir: layers[0]!, indexFile: layers[1]! },
+      { dir: layers[2]!, indexFile: layers[3]! },
+    ];
+    const spec = { lowers, upper: join(dir, 'upper'), work: join(dir, 'work'), mountpoint: join(dir, 'merged') };
+    // The test user has subordinate ranges: more than one uid mapped, no overrideonly.
+    expect(r.stdout).toBe(encodeArgsLine({ args: daemonArgs({ ...spec, uidMapped: false, squashToRoot: false }) }));
   });
 });
 
