@@ -153,6 +153,29 @@ describe('the place', () => {
   });
 });
 
+describe('the daemon', () => {
+  it('has the environment a TypeScript run gives it (startDaemon, lingerSetting)', async () => {
+    const env = { HUTCH_DEBUG: '', HUTCH_FS_LINGER: '00', HUTCH_FS_IDLE_MS: '1234', HUTCH_FS_OTHER: 'x' };
+    const started = await hutch(['run', '-d', '--root', box.root, '--network', 'none', IMAGE, 'sleep', '1000'], {
+      env,
+    });
+    expect(started.stderr).toBe('');
+    const environ = (pid: number): string[] => readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').sort();
+    const [inNode] = daemons();
+    const fromNode = environ(inNode!);
+    expect((await hutch(['rm', '-f', '--root', box.root, started.stdout.trim()])).stderr).toBe('');
+    expect(await daemonGone([inNode!])).toBe(true);
+    const m = await mounted('c', env);
+    const [inC] = daemons();
+    expect(inC).not.toBe(inNode);
+    expect(environ(inC!)).toEqual(fromNode);
+    expect(fromNode).toContain('HUTCH_FS_LINGER=0');
+    expect(fromNode).toContain('HUTCH_FS_IDLE_MS=1234');
+    expect(fromNode.some((e) => e.startsWith('HUTCH_FS_OTHER='))).toBe(false);
+    await m.stop();
+  });
+});
+
 describe('the daemon’s line', () => {
   it('is the TypeScript path’s, byte for byte (daemonArgs, encodeArgsLine), odd paths escaped', async () => {
     const dir = join(box.dir, 'odd "dir"\\ with: commas, and \u00e9');
