@@ -242,6 +242,20 @@ describe('a mount', () => {
     await Promise.all([a.stop(), b.stop()]);
   });
 
+  it('a daemon at its limit says so in its own words, and the holder ends', async () => {
+    const a = await mounted('a', { HUTCH_FS_SHARED_MAX: '1' });
+    const dir = join(box.dir, 'b');
+    mkdirSync(dir, { recursive: true });
+    const r = await unionFront(['mount', dir, ...layers()]);
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toMatch(
+      /failed: cannot mount the union filesystem: cannot mount .*: the shared union daemon \(pid \d+\) already /,
+    );
+    expect(r.stderr).toContain('HUTCH_FS_SHARED_MAX=1');
+    expect(r.stderr).not.toContain('hint: check /dev/fuse');
+    await a.stop();
+  });
+
   it('a daemon that cannot start names its log', async () => {
     const bin = fakeTool(join(box.dir, 'bad-node'), 'node', '#!/bin/sh\necho "no node here" >&2\nexit 3\n');
     const dir = join(box.dir, 'bad');
