@@ -317,6 +317,10 @@ static char **daemon_env(const struct union_mount *u) {
   return env;
 }
 
+void union_daemon_plan(const struct union_mount *u, struct buf *plan) {
+  userns_plan(u->r, u->daemon_args, daemon_env(u), 1, 0, plan);
+}
+
 /* Starts the daemon detached (the place's lock held): its ready pipe in u->daemon_ready. */
 static int start_daemon(struct union_mount *u) {
   char *old = str_cat(u->log, ".old", ""); /* one log per daemon: the last one's kept beside it */
@@ -329,7 +333,7 @@ static int start_daemon(struct union_mount *u) {
     return -1;
   }
   struct buf plan = {0};
-  userns_plan(u->r, u->daemon_args, daemon_env(u), 1, 0, &plan);
+  union_daemon_plan(u, &plan);
   pid_t helper;
   pid_t daemon = launch(u, &plan, (int[3]){STDIO_NULL, ready[1], log}, "the shared union filesystem daemon", &helper);
   free(plan.p);
@@ -364,6 +368,14 @@ static int begin_daemon(struct union_mount *u) {
   return 0;
 }
 
+void union_holder_plan(const struct union_mount *u, const char *mountpoint, struct buf *plan) {
+  /* holderArgs: MOUNTPOINT as parseFsArgs resolves it, no SOURCE (fsname hutch-fs), daemonArgs's flags. */
+  char *waiting[] = {u->holder_path, "-", NULL}, *no_env[] = {NULL};
+  char *given[] = {u->holder_path, mountpoint != NULL ? path_resolve("/", mountpoint) : NULL, "hutch-fs", "nosuid,nodev", NULL};
+  int on_its_own = mountpoint == NULL && u->r->subuid.n > 0 && u->r->subgid.n > 0;
+  userns_plan(u->r, mountpoint == NULL ? waiting : given, no_env, 0, on_its_own, plan);
+}
+
 /* preheld-holder.ts preholdUnion's C holder, once the daemon is exec'd: `hutch-fs-holder -`, waiting
    for its line on its stdin. Without it (its start failed) union_mount starts one as ever, which
    says why if that fails too. */
@@ -374,10 +386,9 @@ static void hold_early(struct union_mount *u) {
     close(args[0]), close(args[1]);
     return;
   }
-  char *argv[] = {u->holder_path, "-", NULL}, *no_env[] = {NULL};
   int on_its_own = u->r->subuid.n > 0 && u->r->subgid.n > 0; /* the tools write both maps */
   struct buf plan = {0};
-  userns_plan(u->r, argv, no_env, 0, on_its_own, &plan);
+  union_holder_plan(u, NULL, &plan);
   const char *what = "the union filesystem's holder";
   int started = launch_start(u, &plan, (int[3]){args[0], ready[1], STDIO_INHERIT}, on_its_own, what, &u->early) == 0;
   free(plan.p);
@@ -588,8 +599,7 @@ int union_mount(struct union_mount *u, const struct union_layer *lowers, int nlo
                 const char *mountpoint) {
   if (u->conn < 0 && connect_shared(u) != 0) return -1;
   char *line = union_args_line(u->r, lowers, nlowers, upper, work, mountpoint);
-  /* holderArgs: MOUNTPOINT as parseFsArgs resolves it, no SOURCE (fsname hutch-fs), daemonArgs's flags. */
-  char *holder_args[] = {u->holder_path, path_resolve("/", mountpoint), "hutch-fs", "nosuid,nodev", NULL}, *no_env[] = {NULL};
+  char *holder_args[] = {u->holder_path, path_resolve("/", mountpoint), "hutch-fs", "nosuid,nodev", NULL};
   int early = u->holder_args >= 0 ? mount_early(u, holder_args, line) : 1;
   if (early <= 0) {
     free(line);
@@ -606,7 +616,7 @@ int union_mount(struct union_mount *u, const struct union_layer *lowers, int nlo
     return -1;
   }
   struct buf plan = {0};
-  userns_plan(u->r, holder_args, no_env, 0, 0, &plan);
+  union_holder_plan(u, mountpoint, &plan);
   int ready[2];
   if (pipe2(ready, O_CLOEXEC) != 0) {
     say(u, "cannot start the union filesystem's holder: %s", strerror(errno));

@@ -197,6 +197,13 @@ int union_begin(struct union_mount *u);
 int union_mount(struct union_mount *u, const struct union_layer *lowers, int nlowers, const char *upper, const char *work,
                 const char *mountpoint);
 void union_stop(struct union_mount *u);
+/* The holder's helper plan, as launchInUserNamespace makes it: given the mountpoint (startSharedHolder's
+   holder, on the connection), or NULL (preheld-holder.ts's, waiting for its line; on its own where
+   the tools write both maps). */
+void union_holder_plan(const struct union_mount *u, const char *mountpoint, struct buf *plan);
+/* The daemon's helper plan, as startDaemon's launchInUserNamespace makes it (detached; its warning
+   on a HUTCH_FS_LINGER that is no count of seconds said on stderr). */
+void union_daemon_plan(const struct union_mount *u, struct buf *plan);
 /* daemonArgs's list as encodeArgsLine sends it to the daemon, newline included (union_mount's). */
 char *union_args_line(const struct run *r, const struct union_layer *lowers, int nlowers, const char *upper, const char *work,
                       const char *mountpoint);

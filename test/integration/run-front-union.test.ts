@@ -5,13 +5,18 @@
 // The leak check after each test says no process, mount or runtime file is left.
 import { execa } from 'execa';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync } from 'node:fs';
+import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { daemonArgs } from '../../fuse/mount.js';
 import { encodeArgsLine } from '../../fuse/options.js';
+import { launchPlan } from '../../src/engine/launch/launch.js';
+import { usernsProgramSpec } from '../../src/engine/launch/userns-program.js';
+import { encodePlan } from '../../src/runtime/nsexec.js';
+import { rootMaps } from '../../src/userns/idmap.js';
+import { readSubid } from '../../src/userns/subid.js';
 import { fakeTool, firstOnPath } from '../helpers/fake-tool.js';
 import { requires } from '../helpers/host.js';
 import { hutch, REPO, type Sandbox } from '../helpers/hutch-cli.js';
@@ -173,6 +178,59 @@ describe('the daemon', () => {
     expect(fromNode).toContain('HUTCH_FS_IDLE_MS=1234');
     expect(fromNode.some((e) => e.startsWith('HUTCH_FS_OTHER='))).toBe(false);
     await m.stop();
+  });
+});
+
+/** The plan launchInUserNamespace makes for `program` with the test user's default maps (idMaps 'auto'). */
+function plan(program: { args: string[]; env: string[] }, options: { onItsOwn?: boolean; detach?: boolean }): Buffer {
+  const me = userInfo();
+  const owner = { name: me.username, id: me.uid };
+  const maps = {
+    uidMappings: rootMaps(me.uid, readSubid('uid', owner)),
+    gidMappings: rootMaps(me.gid, readSubid('gid', owner)),
+  };
+  return encodePlan(launchPlan(usernsProgramSpec({ ...program, cwd: '/', ...maps }), options).plan).bytes;
+}
+
+describe('the daemon’s plan', () => {
+  it('is the TypeScript path’s, byte for byte (startDaemon), its environment included', async () => {
+    const cache = mkdtempSync(join(tmpdir(), 'hutch-cc-'));
+    const env = {
+      PATH: process.env.PATH!,
+      HOME: '/nowhere',
+      HUTCH_FAULT: 'x',
+      HUTCH_FS_PAGES: '0',
+      HUTCH_CODE_CACHE_DIR: cache,
+    };
+    const r = await execa(program, [REPO, run(), 'daemon-plan'], { encoding: 'buffer', env, extendEnv: false });
+    const socket = (await unionFront(['place'])).stdout.trim();
+    const args = [realpathSync(process.execPath), join(REPO, 'dist', 'src', 'cli', 'bundle-loader.cjs'), 'fuseDaemon'];
+    const daemonEnv = [`PATH=${env.PATH}`, 'HOME=/nowhere', 'HUTCH_FS_PAGES=0', `HUTCH_CODE_CACHE_DIR=${cache}`];
+    const own = [
+      'HUTCH_FS_READY_FD=1',
+      `HUTCH_FS_SHARED_SOCKET=${socket}`,
+      `HUTCH_FS_SHARED_LOCK=${socket}.lock`,
+      'HUTCH_FS_LINGER=60',
+    ];
+    expect(Buffer.from(r.stdout)).toEqual(plan({ args, env: [...daemonEnv, ...own] }, { detach: true }));
+    rmSync(cache, { recursive: true });
+  });
+});
+
+describe('the holder’s plans', () => {
+  it('are the TypeScript path’s, byte for byte (launchInUserNamespace), waiting for its line and given it', async () => {
+    const holder = join(REPO, 'native', 'hutch-fs-holder');
+    const inNode = (args: string[], onItsOwn: boolean): Buffer => plan({ args, env: [] }, { onItsOwn });
+    const inC = async (arg: string): Promise<Buffer> =>
+      Buffer.from(
+        (await execa(program, [REPO, run(), 'holder-plan', arg], { encoding: 'buffer', stripFinalNewline: false }))
+          .stdout,
+      );
+    // preheld-holder.ts's (on its own: the test user's tools write both maps), and startSharedHolder's.
+    expect(await inC('-')).toEqual(inNode([holder, '-'], true));
+    expect(await inC(join(box.dir, 'x', '..', 'm'))).toEqual(
+      inNode([holder, join(box.dir, 'm'), 'hutch-fs', 'nosuid,nodev'], false),
+    );
   });
 });
 
