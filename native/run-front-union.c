@@ -117,7 +117,8 @@ static const char *linger_setting(int warn) {
 }
 
 void union_check(struct run *r, struct union_mount *u, const char *install, const char *helper) {
-  *u = (struct union_mount){.r = r, .helper = helper, .lock_fd = -1, .conn = -1, .daemon_ready = -1, .holder_ready = -1};
+  *u = (struct union_mount){.r = r, .helper = helper, .lock_fd = -1, .conn = -1, .daemon_ready = -1, .holder_ready = -1,
+                            .holder_args = -1, .early = {.sync = -1, .fail = -1}};
   const char *shared = getenv("HUTCH_FS_SHARED");
   if (shared != NULL && strcmp(shared, "0") == 0) fall_back("HUTCH_FS_SHARED=0: a union daemon per container");
   /* shared-union.ts holderPath: the holder and the daemon's library built, else a daemon per container. */
@@ -158,8 +159,9 @@ enum { CLONE_NEWNS_ = 0x20000, CLONE_NEWUSER_ = 0x10000000 };
 
 /* Its plan as launch.ts launchPlan and nsexec.ts encodePlan make it: root of a new user namespace with
    the run's maps, a mount namespace of its own (rslave), no root of its own, cwd /; `detach`: the
-   daemon's (its helper exits once it is cloned, no parent-death signal). */
-static void userns_plan(const struct run *r, char *const *args, char *const *env, int detach, struct buf *plan) {
+   daemon's (its helper exits once it is cloned, no parent-death signal); `on_its_own`: the helper
+   goes on to the exec without us once its tools wrote both maps (docs/wire.md, ON_ITS_OWN). */
+static void userns_plan(const struct run *r, char *const *args, char *const *env, int detach, int on_its_own, struct buf *plan) {
   buf_u32(plan, WIRE_MAGIC), buf_u32(plan, WIRE_VERSION);
   record_u32(plan, TAG_PDEATHSIG, 9 /* SIGKILL */);
   record_u32(plan, TAG_CLONE_FLAGS, CLONE_NEWUSER_ | CLONE_NEWNS_);
@@ -176,6 +178,7 @@ static void userns_plan(const struct run *r, char *const *args, char *const *env
   for (char *const *e = env; *e != NULL; e++) record_strs(plan, TAG_ENV, *e, NULL), home |= strncmp(*e, "HOME=", 5) == 0;
   if (detach) plan_record(plan, TAG_DETACH, &(struct buf){0});
   if (!home) plan_record(plan, TAG_HOME, &(struct buf){0}); /* plan.ts defaultHome */
+  if (on_its_own) plan_record(plan, TAG_ON_ITS_OWN, &(struct buf){0});
 }
 
 /* What the helper said on fd 5 (a step's failure, the id map tool's words after it), in `u->error`. */
@@ -196,42 +199,54 @@ static void helper_failed(struct union_mount *u, const char *what, int fail) {
   say(u, "cannot start %s: the helper's step %u failed: %s%s%s", what, (unsigned)step, strerror(err), *text ? ": " : "", text);
 }
 
-/* createContainer then start(): the helper run with `plan`, the maps written (the user alone's by us),
-   the process exec'd. The process's pid (host pid namespace), its helper's in *helper; -1 with u->error. */
-static pid_t launch(struct union_mount *u, const struct buf *plan, const int stdio[3], const char *what, pid_t *helper) {
-  int sync, fail;
-  *helper = helper_start(u->helper, plan, stdio, &sync, &fail);
-  if (*helper < 0) {
-    say(u, "cannot start %s: cannot start its helper %s: %s", what, u->helper, strerror(errno));
-    return -1;
-  }
+static int launch_start(struct union_mount *u, const struct buf *plan, const int stdio[3], int on_its_own, const char *what,
+                        struct union_launch *l) {
+  *l = (struct union_launch){.on_its_own = on_its_own, .sync = -1, .fail = -1};
+  l->helper = helper_start(u->helper, plan, stdio, &l->sync, &l->fail);
+  if (l->helper < 0) say(u, "cannot start %s: cannot start its helper %s: %s", what, u->helper, strerror(errno));
+  return l->helper < 0 ? -1 : 0;
+}
+
+/* createContainer then start(): the maps written (the user alone's by us), the process exec'd (GO
+   sent, unless on its own). The process's pid (host pid namespace); -1 with u->error, all ended. */
+static pid_t launch_finish(struct union_mount *u, struct union_launch *l, const char *what) {
   unsigned char msg[5];
   pid_t child = 0;
-  if (read_full(sync, msg, 5) != 0 || msg[0] != SYNC_CLONED) goto failed;
+  if (read_full(l->sync, msg, 5) != 0 || msg[0] != SYNC_CLONED) goto failed;
   memcpy(&child, msg + 1, 4);
-  if (write_own_maps(u->r, child) != 0) {
+  if (!l->on_its_own && write_own_maps(u->r, child) != 0) {
     say(u, "cannot start %s: cannot write its id maps: %s", what, strerror(errno));
     goto killed;
   }
   msg[0] = SYNC_MAPPED;
-  if (write_full(sync, msg, 1) != 0 || read_full(sync, msg, 1) != 0 || msg[0] != SYNC_READY) goto failed;
+  if ((!l->on_its_own && write_full(l->sync, msg, 1) != 0) || read_full(l->sync, msg, 1) != 0 || msg[0] != SYNC_READY) goto failed;
   msg[0] = SYNC_GO;
-  if (write_full(sync, msg, 1) != 0) goto failed;
+  if (!l->on_its_own && write_full(l->sync, msg, 1) != 0) goto failed;
   unsigned char first;
   ssize_t said;
-  while ((said = recv(fail, &first, 1, MSG_PEEK)) < 0 && errno == EINTR) {}
+  while ((said = recv(l->fail, &first, 1, MSG_PEEK)) < 0 && errno == EINTR) {}
   if (said != 0) goto failed; /* EOF: it exec'd */
-  close(sync), close(fail);
-  return child;
+  close(l->sync), close(l->fail);
+  l->sync = l->fail = -1;
+  return l->child = child;
 failed:
-  helper_failed(u, what, fail);
+  helper_failed(u, what, l->fail);
 killed:
   if (child > 0) kill(child, SIGKILL); /* a detached one's helper is gone already */
-  kill(*helper, SIGKILL);
-  wait_status(*helper);
-  *helper = 0;
-  close(sync), close(fail);
+  kill(l->helper, SIGKILL);
+  wait_status(l->helper);
+  l->helper = 0;
+  close(l->sync), close(l->fail);
+  l->sync = l->fail = -1;
   return -1;
+}
+
+static pid_t launch(struct union_mount *u, const struct buf *plan, const int stdio[3], const char *what, pid_t *helper) {
+  struct union_launch l;
+  if (launch_start(u, plan, stdio, 0, what, &l) != 0) return -1;
+  pid_t child = launch_finish(u, &l, what);
+  *helper = l.helper;
+  return child;
 }
 
 /* --- the daemon: shared-union.ts connectShared and startDaemon --- */
@@ -302,6 +317,10 @@ static char **daemon_env(const struct union_mount *u) {
   return env;
 }
 
+void union_daemon_plan(const struct union_mount *u, struct buf *plan) {
+  userns_plan(u->r, u->daemon_args, daemon_env(u), 1, 0, plan);
+}
+
 /* Starts the daemon detached (the place's lock held): its ready pipe in u->daemon_ready. */
 static int start_daemon(struct union_mount *u) {
   char *old = str_cat(u->log, ".old", ""); /* one log per daemon: the last one's kept beside it */
@@ -314,7 +333,7 @@ static int start_daemon(struct union_mount *u) {
     return -1;
   }
   struct buf plan = {0};
-  userns_plan(u->r, u->daemon_args, daemon_env(u), 1, &plan);
+  union_daemon_plan(u, &plan);
   pid_t helper;
   pid_t daemon = launch(u, &plan, (int[3]){STDIO_NULL, ready[1], log}, "the shared union filesystem daemon", &helper);
   free(plan.p);
@@ -328,15 +347,8 @@ static int start_daemon(struct union_mount *u) {
   return 0;
 }
 
-int union_begin(struct union_mount *u) {
-  signal(SIGPIPE, SIG_IGN); /* a daemon that closed the connection: send's EPIPE says it */
-  char *dir = str_cat(u->r->run, "/fsd", "");
-  int made = mkdir_p(dir, 0700);
-  free(dir);
-  if (made != 0) {
-    say(u, "cannot make the shared union filesystem daemon's folder %s/fsd: %s", u->r->run, strerror(errno));
-    return -1;
-  }
+/* The daemon's part of union_begin: connected, started, or left to union_mount (another run starts it). */
+static int begin_daemon(struct union_mount *u) {
   u->lock_fd = try_lock(u->lock);
   if (u->lock_fd < 0) return 0; /* another run starts the daemon, or it leaves: union_mount waits */
   u->conn = connect_to(u->socket);
@@ -353,6 +365,53 @@ int union_begin(struct union_mount *u) {
     unlock(u);
     return -1;
   }
+  return 0;
+}
+
+void union_holder_plan(const struct union_mount *u, const char *mountpoint, struct buf *plan) {
+  /* holderArgs: MOUNTPOINT as parseFsArgs resolves it, no SOURCE (fsname hutch-fs), daemonArgs's flags. */
+  char *waiting[] = {u->holder_path, "-", NULL}, *no_env[] = {NULL};
+  char *given[] = {u->holder_path, mountpoint != NULL ? path_resolve("/", mountpoint) : NULL, "hutch-fs", "nosuid,nodev", NULL};
+  int on_its_own = mountpoint == NULL && u->r->subuid.n > 0 && u->r->subgid.n > 0;
+  userns_plan(u->r, mountpoint == NULL ? waiting : given, no_env, 0, on_its_own, plan);
+}
+
+/* preheld-holder.ts preholdUnion's C holder, once the daemon is exec'd: `hutch-fs-holder -`, waiting
+   for its line on its stdin. Without it (its start failed) union_mount starts one as ever, which
+   says why if that fails too. */
+static void hold_early(struct union_mount *u) {
+  int args[2], ready[2];
+  if (pipe2(args, O_CLOEXEC) != 0) return;
+  if (pipe2(ready, O_CLOEXEC) != 0) {
+    close(args[0]), close(args[1]);
+    return;
+  }
+  int on_its_own = u->r->subuid.n > 0 && u->r->subgid.n > 0; /* the tools write both maps */
+  struct buf plan = {0};
+  union_holder_plan(u, NULL, &plan);
+  const char *what = "the union filesystem's holder";
+  int started = launch_start(u, &plan, (int[3]){args[0], ready[1], STDIO_INHERIT}, on_its_own, what, &u->early) == 0;
+  free(plan.p);
+  close(args[0]), close(ready[1]);
+  if (started && (on_its_own || launch_finish(u, &u->early, what) > 0)) {
+    u->holder_args = args[1], u->holder_ready = ready[0], u->holder_helper = u->early.helper;
+    return;
+  }
+  u->error[0] = '\0';
+  close(args[1]), close(ready[0]);
+}
+
+int union_begin(struct union_mount *u) {
+  signal(SIGPIPE, SIG_IGN); /* a daemon that closed the connection: send's EPIPE says it */
+  char *dir = str_cat(u->r->run, "/fsd", "");
+  int made = mkdir_p(dir, 0700);
+  free(dir);
+  if (made != 0) {
+    say(u, "cannot make the shared union filesystem daemon's folder %s/fsd: %s", u->r->run, strerror(errno));
+    return -1;
+  }
+  if (begin_daemon(u) != 0) return -1;
+  hold_early(u);
   return 0;
 }
 
@@ -454,7 +513,7 @@ static void json_string(struct buf *out, const char *s) {
 
 /* daemonArgs for image layers ({dir, indexFile} each) without squashfs, as encodeArgsLine sends them:
    {"args":["-f","-o","lowerdir=...,upperdir=...,workdir=...,lowerindex=...[,overrideonly],nosuid,nodev",MOUNTPOINT]}\n */
-static char *args_line(const struct run *r, const struct union_layer *lowers, int nlowers, const char *upper, const char *work,
+char *union_args_line(const struct run *r, const struct union_layer *lowers, int nlowers, const char *upper, const char *work,
                        const char *mountpoint) {
   struct buf o = {0}, line = {0};
   buf_add(&o, "lowerdir=", 9);
@@ -486,10 +545,66 @@ static char *last_words(int conn) {
   return strdup("");
 }
 
+/* The holder's ready line: "ok", or u->error said from its words. */
+static int holder_said(struct union_mount *u) {
+  char *said = ready_line(u->holder_ready);
+  close(u->holder_ready);
+  u->holder_ready = -1;
+  int ok = strncmp(said, "ok", 2) == 0;
+  if (!ok) {
+    const char *why = words_of(said);
+    int refused = strstr(why, "the shared union daemon (pid ") != NULL; /* at its limits: it says what to do */
+    say(u, "cannot mount the union filesystem: %s%s", *why ? why : "the daemon exited",
+        refused ? "" : "\nhint: check /dev/fuse (crw-rw-rw-) and `hutch system info`; --storage-driver=vfs avoids FUSE");
+  }
+  free(said);
+  return ok ? 0 : -1;
+}
+
+/* The early holder's end before it had a line: its stdin's end lets it exit 0 having touched nothing. */
+static void stop_holder(struct union_mount *u);
+
+/* storage.ts useSharedHolder: the early holder sent its line (holderLineFor: SOCKET MOUNTPOINT FSNAME
+   FLAGS LOG ARGS, tab-separated; it connects itself) while our connection is held, so that the
+   daemon cannot leave before the holder's comes; 1 when it is not to be used (its launch failed,
+   a field holds a tab or a newline): ended, union_mount starts one as ever. */
+static int mount_early(struct union_mount *u, char *const *holder_args, const char *line) {
+  if (u->early.child == 0 && launch_finish(u, &u->early, "the union filesystem's holder") < 0)
+    u->error[0] = '\0', u->holder_helper = 0; /* ended and waited for */
+  struct buf held = {0};
+  const char *fields[] = {u->socket, holder_args[1], holder_args[2], holder_args[3], "", line};
+  int plain = u->early.child > 0;
+  for (int i = 0; i < 6; i++) {
+    size_t n = strlen(fields[i]) - (i == 5); /* the args line without its newline (trimEnd) */
+    plain &= memchr(fields[i], '\t', n) == NULL && memchr(fields[i], '\n', n) == NULL;
+    buf_add(&held, fields[i], n), buf_add(&held, i < 5 ? "\t" : "\n", 1);
+  }
+  if (!plain) {
+    free(held.p);
+    stop_holder(u);
+    return 1;
+  }
+  write_full(u->holder_args, held.p, held.len); /* EPIPE: it died; its ready pipe says so */
+  free(held.p);
+  close(u->holder_args);
+  u->holder_args = -1;
+  int said = holder_said(u);
+  close(u->conn);
+  u->conn = -1;
+  if (said == 0) u->holder = u->early.child;
+  return said;
+}
+
 int union_mount(struct union_mount *u, const struct union_layer *lowers, int nlowers, const char *upper, const char *work,
                 const char *mountpoint) {
   if (u->conn < 0 && connect_shared(u) != 0) return -1;
-  char *line = args_line(u->r, lowers, nlowers, upper, work, mountpoint);
+  char *line = union_args_line(u->r, lowers, nlowers, upper, work, mountpoint);
+  char *holder_args[] = {u->holder_path, path_resolve("/", mountpoint), "hutch-fs", "nosuid,nodev", NULL};
+  int early = u->holder_args >= 0 ? mount_early(u, holder_args, line) : 1;
+  if (early <= 0) {
+    free(line);
+    return early;
+  }
   ssize_t sent = send(u->conn, line, strlen(line), MSG_NOSIGNAL);
   int err = errno;
   free(line);
@@ -500,10 +615,8 @@ int union_mount(struct union_mount *u, const struct union_layer *lowers, int nlo
     free(said);
     return -1;
   }
-  /* holderArgs: MOUNTPOINT as parseFsArgs resolves it, no SOURCE (fsname hutch-fs), daemonArgs's flags. */
-  char *holder_args[] = {u->holder_path, path_resolve("/", mountpoint), "hutch-fs", "nosuid,nodev", NULL}, *no_env[] = {NULL};
   struct buf plan = {0};
-  userns_plan(u->r, holder_args, no_env, 0, &plan);
+  union_holder_plan(u, mountpoint, &plan);
   int ready[2];
   if (pipe2(ready, O_CLOEXEC) != 0) {
     say(u, "cannot start the union filesystem's holder: %s", strerror(errno));
@@ -520,22 +633,15 @@ int union_mount(struct union_mount *u, const struct union_layer *lowers, int nlo
     return -1;
   }
   u->holder_ready = ready[0];
-  char *said = ready_line(u->holder_ready);
-  close(u->holder_ready);
-  u->holder_ready = -1;
-  int ok = strncmp(said, "ok", 2) == 0;
-  if (ok) u->holder = holder;
-  else {
-    const char *why = words_of(said);
-    int refused = strstr(why, "the shared union daemon (pid ") != NULL; /* at its limits: it says what to do */
-    say(u, "cannot mount the union filesystem: %s%s", *why ? why : "the daemon exited",
-        refused ? "" : "\nhint: check /dev/fuse (crw-rw-rw-) and `hutch system info`; --storage-driver=vfs avoids FUSE");
-  }
-  free(said);
-  return ok ? 0 : -1;
+  if (holder_said(u) != 0) return -1;
+  u->holder = holder;
+  return 0;
 }
 
-void union_stop(struct union_mount *u) {
+static void stop_holder(struct union_mount *u) {
+  if (u->holder_args >= 0) close(u->holder_args); /* a holder still waiting for its line exits 0 */
+  if (u->early.sync >= 0) close(u->early.sync), close(u->early.fail);
+  u->holder_args = u->early.sync = u->early.fail = -1;
   if (u->holder_helper > 0) { /* stopHolder: SIGTERM, SIGKILL after 5 s */
     int pidfd = (int)syscall(SYS_pidfd_open, u->holder_helper, 0);
     kill(u->holder_helper, SIGTERM);
@@ -543,11 +649,16 @@ void union_stop(struct union_mount *u) {
     if (pidfd >= 0 && poll(&exited, 1, 5000) == 0) kill(u->holder_helper, SIGKILL);
     if (pidfd >= 0) close(pidfd);
     wait_status(u->holder_helper);
-    u->holder_helper = 0, u->holder = 0;
   }
+  if (u->holder_ready >= 0) close(u->holder_ready);
+  u->holder_ready = -1;
+  u->holder_helper = u->holder = u->early.helper = u->early.child = 0;
+}
+
+void union_stop(struct union_mount *u) {
+  stop_holder(u);
   if (u->conn >= 0) close(u->conn);
   if (u->daemon_ready >= 0) close(u->daemon_ready);
-  if (u->holder_ready >= 0) close(u->holder_ready);
-  u->conn = u->daemon_ready = u->holder_ready = -1;
+  u->conn = u->daemon_ready = -1;
   unlock(u);
 }

@@ -199,7 +199,8 @@ void stop_slirp(struct slirp *s);
    warns as lingerSetting does), HUTCH_FS_IDLE_MS, HUTCH_FS_PAGES, HUTCH_FS_SHARED_MAX (passed on).
    union_begin, as early as can be: the place's lock, a connection to a listening daemon, or the
    daemon started detached (its Node start, ~50-60 ms, runs meanwhile; the lock is held until it
-   listens). union_mount: the union of `lowers` (top first: the image's last layer first, each
+   listens); then the holder started, waiting for its line (its launch goes on on its own where
+   newuidmap and newgidmap write both maps). union_mount: the union of `lowers` (top first: the image's last layer first, each
    with its index) over upper and work at mountpoint (folders that exist): waits for the daemon
    started, sends daemonArgs's line, starts the holder, waits for its "ok"; u->holder is then what
    the container joins. Either returns -1 with u->error said (the daemon's log named where it is
@@ -220,6 +221,13 @@ struct union_mount {
   int lock_fd;               /* the place's lock while this run starts its daemon, else -1 */
   int conn;                  /* a connection to the listening daemon, else -1 */
   int daemon_ready;          /* the started daemon's ready pipe (read end), else -1 */
+  /* The holder's launch (its hutch-nsexec, the sync and failure sockets while under way, on its own
+     when the tools write both maps), started by union_begin in fs-holder.c's waiting mode. */
+  struct union_launch {
+    pid_t helper, child;
+    int sync, fail, on_its_own;
+  } early;
+  int holder_args;           /* the early holder's stdin (its line), else -1 */
   pid_t holder_helper;       /* the holder's hutch-nsexec (signals go to it), else 0 */
   pid_t holder;              /* the holder (host pid), once union_mount succeeded, else 0 */
   int holder_ready;          /* the holder's ready pipe (read end), else -1 */
@@ -230,5 +238,15 @@ int union_begin(struct union_mount *u);
 int union_mount(struct union_mount *u, const struct union_layer *lowers, int nlowers, const char *upper, const char *work,
                 const char *mountpoint);
 void union_stop(struct union_mount *u);
+/* The holder's helper plan, as launchInUserNamespace makes it: given the mountpoint (startSharedHolder's
+   holder, on the connection), or NULL (preheld-holder.ts's, waiting for its line; on its own where
+   the tools write both maps). */
+void union_holder_plan(const struct union_mount *u, const char *mountpoint, struct buf *plan);
+/* The daemon's helper plan, as startDaemon's launchInUserNamespace makes it (detached; its warning
+   on a HUTCH_FS_LINGER that is no count of seconds said on stderr). */
+void union_daemon_plan(const struct union_mount *u, struct buf *plan);
+/* daemonArgs's list as encodeArgsLine sends it to the daemon, newline included (union_mount's). */
+char *union_args_line(const struct run *r, const struct union_layer *lowers, int nlowers, const char *upper, const char *work,
+                      const char *mountpoint);
 
 #endif
