@@ -32,7 +32,15 @@ let program: string;
 beforeAll(() => {
   program = join(mkdtempSync(join(tmpdir(), 'hutch-union-front-')), 'union-front');
   const native = (f: string): string => join(REPO, 'native', f);
-  const files = ['run-front-union.c', 'run-front-conf.c', 'run-front-plan.c', 'front-util.c', 'front-helper.c'];
+  const files = [
+    'run-front-union.c',
+    'run-front-conf.c',
+    'run-front-image.c',
+    'run-front-plan.c',
+    'front-util.c',
+    'front-json.c',
+    'front-helper.c',
+  ];
   execFileSync('cc', [
     ...['-O2', '-Wall', '-Wextra', '-Werror', '-std=gnu11', '-D_GNU_SOURCE', '-I', join(REPO, 'native')],
     ...['-o', program, join(REPO, 'test', 'fixtures', 'union-front.c'), ...files.map(native), '-ldl'],
