@@ -95,9 +95,9 @@ static void count_switch(struct run *r, char letter) {
   if (letter == 'i' ? r->interactive++ : r->tty++) fall_back(letter == 'i' ? "-i given twice" : "-t given twice");
 }
 
-/* [--root DIR] run [--rm] [-i] [-t] [--network none|host|slirp4netns] --rootfs DIR [-e K[=V]]... [-v HOST:CTR[:ro|rw]]...
-   [-w DIR] [--hostname NAME] [-u USER[:GROUP]] [--] CMD [ARGS...], the flags in any order (--root after run too). A foreground run removes its
-   container with or without --rm (run.ts). */
+/* [--root DIR] run [--rm] [-i] [-t] [--network none|host|slirp4netns] [-e K[=V]]... [-v HOST:CTR[:ro|rw]]...
+   [-w DIR] [--hostname NAME] [-u USER[:GROUP]] (--rootfs DIR [--] CMD | IMAGE [CMD]) [ARGS...], the flags in any order
+   (--root after run too). A foreground run removes its container with or without --rm (run.ts). */
 static void parse(struct run *r, char **words, int n, const char **root, const char *cwd) {
   int i = 0;
   while (i < n && strcmp(words[i], "run") != 0) {

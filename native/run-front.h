@@ -1,6 +1,7 @@
 /*
- * hutch-run-front: `hutch [--root DIR] run --rm [--network none|host|slirp4netns] --rootfs DIR CMD [ARGS...]`
- * without a Node.js start (docs/startup.md, "run --rootfs without Node.js"). It does what the
+ * hutch-run-front: `hutch [--root DIR] run --rm [--network none|host|slirp4netns] (--rootfs DIR CMD | IMAGE [CMD])
+ * [ARGS...]` without a Node.js start (docs/startup.md, "run --rootfs without Node.js", "run --rm IMAGE
+ * without Node.js": an image of the user's store on the shared union daemon). It does what the
  * TypeScript path does for that command line (src/engine/container/foreground.ts runCommand):
  * the ephemeral folders and their lock, setup.json, the /etc files, the same helper plan byte for
  * byte (test/integration/run-front.test.ts compares them: HUTCH_RUN_PRINT_PLAN=1 on both paths),
