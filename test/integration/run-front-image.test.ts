@@ -25,6 +25,8 @@ const HOSTILE = 'localhost/hostile:latest';
 const LINKED_WORKDIR = 'localhost/linked-workdir:latest';
 const VOLUMES = 'localhost/volumes:latest';
 const NO_COMMAND = 'localhost/no-command:latest';
+/** docker.io's stored name (library/ in it). */
+const HUB = 'docker.io/library/hub:latest';
 
 /** The daemon a run starts ends with its last container (each cold run waits for the last one's end first). */
 const COLD = { HUTCH_FS_LINGER: '0' };
@@ -74,6 +76,7 @@ beforeAll(async () => {
   );
   await store(VOLUMES, layers, { Volumes: { '/data': {} } });
   await store(NO_COMMAND, layers, { Cmd: null });
+  await store(HUB, layers);
 });
 afterAll(() => dir.remove());
 
@@ -140,6 +143,7 @@ describe('hutch run IMAGE: the C front and the TypeScript path make the same pla
     { name: '-it, --hostname', args: run('-it', '--rm', '--network', 'none', '--hostname', 'box', PLAIN, 'sh') },
     { name: 'a WorkingDir through a link', args: run('--rm', '--network', 'none', LINKED_WORKDIR) },
     { name: '-u user (the image /etc/passwd)', args: run('--rm', '--network', 'none', '-u', 'user', PLAIN, 'id') },
+    { name: "docker.io's stored name, --root=", args: [`--root=${dir.root}`, 'run', '--network=none', HUB, 'true'] },
   ];
   it('for every row', async () => {
     // The TypeScript path caches slirp4netns --help, which the front reads (else it hands over).
@@ -162,6 +166,9 @@ describe('hutch run IMAGE: what the C front hands over, before it made anything'
   const rows = (): { args: string[]; why: string; env?: Record<string, string> }[] => [
     { args: run('--rm', '--network', 'none', 'plain:1', 'true'), why: 'a stored name' }, // a short name: registries.conf's
     { args: run('--rm', '--network', 'none', 'localhost/absent:1', 'true'), why: 'the store lacks' },
+    { args: run('--rm', '--network', 'none', 'docker.io/hub', 'true'), why: 'a stored name' }, // library/ added
+    { args: run('--rm', '--network', 'none', 'hub', 'true'), why: 'a stored name' },
+    { args: run('--rm', '--network', 'none', 'Localhost/Plain:1', 'true'), why: 'a stored name' },
     { args: run('--rm', '--network', 'none', 'localhost/plain', 'true'), why: 'the store lacks' }, // :latest
     { args: run('--rm', '--network', 'none', HOSTILE, 'true'), why: 'is a symlink' },
     { args: run('--rm', '--network', 'none', VOLUMES, 'true'), why: 'declares Volumes' },
