@@ -18,7 +18,8 @@ import type { GlobalArgs, TextOut } from './runtime/verb-args.js';
 type Verb = (args: never, out: TextOut) => Promise<number>;
 
 /** process.stdout made on first use: creating a stdio stream is a fair part of a verb that prints nothing. */
-const stdout: TextOut = { write: (text) => process.stdout.write(text) };
+let printedTo: NodeJS.WriteStream | undefined;
+const stdout: TextOut = { write: (text) => (printedTo ??= process.stdout).write(text) };
 
 // Literal paths, so that the bundler (scripts/bundle.mjs) sees each file; each loads when called.
 const VERBS: Record<string, () => Promise<Verb>> = {
@@ -46,7 +47,11 @@ async function runtimeMain(argv: string[]): Promise<void> {
   const load = parsed === undefined ? undefined : VERBS[parsed.verb];
   if (parsed === undefined || load === undefined) return fullCli();
   const args = parsed.args as unknown as GlobalArgs;
-  await finishVerb(args, async () => (await load())(args as never, stdout));
+  await finishVerb(
+    args,
+    async () => (await load())(args as never, stdout),
+    () => (printedTo === undefined ? [] : [printedTo]),
+  );
 }
 
 /** The full CLI (src/cli/main.ts) on the same command line, bundled or compiled. */

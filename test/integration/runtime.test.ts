@@ -14,6 +14,7 @@ import { createServer } from 'node:net';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { endedOrWaiting, fullPipe } from '../helpers/full-pipe.js';
 import { fdStdio, hutch, type Sandbox } from '../helpers/hutch-cli.js';
 import { writeBundleConfig } from '../helpers/bundle-config.js';
 import { useBundleSandbox } from '../helpers/frames.js';
@@ -223,6 +224,18 @@ describe('invalid bundles', () => {
     const features = JSON.parse(String((await rt('features')).stdout));
     expect(features.hooks).toContain('createRuntime');
     expect(features.linux.namespaces).toContain('user');
+  });
+
+  // A verb's answer waits in hutch while its stdout is full; a verb ends with process.exit
+  // (outcome.ts finishVerb), which dropped it.
+  it('features passes its whole answer on to a reader that reads only after hutch ended', async () => {
+    const out = fullPipe();
+    const child = hutch(['runtime', 'features'], { stdout: fdStdio(out.write) });
+    out.spawned();
+    await endedOrWaiting(new Promise((resolve) => child.once('exit', resolve)));
+    const [output, result] = await Promise.all([out.readAll(), child]);
+    expect(result.exitCode, String(result.stderr)).toBe(0);
+    expect(JSON.parse(output.toString()).hooks).toContain('createRuntime');
   });
 });
 

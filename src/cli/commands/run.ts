@@ -7,6 +7,7 @@ import { hutchPaths } from '../../paths.js';
 import { UsageError } from '../../errors.js';
 import { HutchCommand } from '../command.js';
 import { dropPreheldHolder } from '../prehold.js';
+import { exitWhenWritten } from '../exit-when-written.js';
 import { ContainerFlagsCommand } from '../options/container-flags.js';
 import { preserveFdsOption } from '../options/preserve-fds.js';
 import { applyConfigDefaults } from '../options/config-defaults.js';
@@ -112,15 +113,15 @@ export class RunCommand extends ContainerFlagsCommand {
   command = Option.Proxy({ required: 1 });
 
   /**
-   * Ends the process as soon as the command is done (run, create): its cleanup has run and
-   * stdout and stderr are synchronous on Linux, so nothing is left to wait for, while a natural
-   * exit first tears down V8's heap and the platform's threads (~15-20 ms of every run's wall
-   * time, docs/startup.md). The code cache is still written: it hangs on the 'exit' event.
+   * Ends the process as soon as the command is done (run, create) and its output written: its
+   * cleanup has run, while a natural exit first tears down V8's heap and the platform's threads
+   * (~15-20 ms of every run's wall time, docs/startup.md). The code cache is still written: it
+   * hangs on the 'exit' event.
    */
   async execute(): Promise<number> {
     const code = (await super.execute()) ?? 0;
     await dropPreheldHolder(); // a union holder started before the parse and not taken (../prehold.ts)
-    process.exit(code);
+    return exitWhenWritten(code, [this.context.stdout, this.context.stderr]);
   }
 
   async run(): Promise<number> {

@@ -24,7 +24,12 @@ export abstract class RuntimeCommand extends HutchCommand {
   }
 
   async execute(): Promise<number> {
-    return finishVerb(this, () => this.run(), this.context.stderr);
+    return finishVerb(
+      this,
+      () => this.run(),
+      () => [this.context.stdout, this.context.stderr],
+      this.context.stderr,
+    );
   }
 }
 
