@@ -581,6 +581,10 @@ static int mount_early(struct union_mount *u, char *const *holder_args, const ch
   }
   if (!plain) {
     free(held.p);
+    if (u->early.child > 0 && u->early_taken) { /* its namespaces are the caller's already: no other holder */
+      say(u, "cannot give the union's holder its line: a path holds a tab or a newline");
+      return -1;
+    }
     stop_holder(u);
     return 1;
   }
@@ -593,6 +597,17 @@ static int mount_early(struct union_mount *u, char *const *holder_args, const ch
   u->conn = -1;
   if (said == 0) u->holder = u->early.child;
   return said;
+}
+
+pid_t union_holder_early(struct union_mount *u) {
+  if (u->holder_args < 0) return 0;
+  if (u->early.child == 0 && launch_finish(u, &u->early, "the union filesystem's holder") < 0) {
+    u->error[0] = '\0', u->holder_helper = 0; /* ended and waited for: union_mount starts one as ever */
+    stop_holder(u);
+    return 0;
+  }
+  u->early_taken = 1;
+  return u->early.child;
 }
 
 int union_mount(struct union_mount *u, const struct union_layer *lowers, int nlowers, const char *upper, const char *work,

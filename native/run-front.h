@@ -187,6 +187,7 @@ struct union_mount {
     int sync, fail, on_its_own;
   } early;
   int holder_args;           /* the early holder's stdin (its line), else -1 */
+  int early_taken;           /* union_holder_early gave its pid: union_mount uses that holder or fails */
   pid_t holder_helper;       /* the holder's hutch-nsexec (signals go to it), else 0 */
   pid_t holder;              /* the holder (host pid), once union_mount succeeded, else 0 */
   int holder_ready;          /* the holder's ready pipe (read end), else -1 */
@@ -197,6 +198,11 @@ int union_begin(struct union_mount *u);
 int union_mount(struct union_mount *u, const struct union_layer *lowers, int nlowers, const char *upper, const char *work,
                 const char *mountpoint);
 void union_stop(struct union_mount *u);
+/* After union_begin, before union_mount: the holder union_begin started, once its launch is done (its
+   user and mount namespaces exist, maps written; the union not mounted yet), for what may join its
+   user namespace ahead of the mount (the network's namespace); 0 when there is none (union_mount
+   then starts one: u->holder after it). A pid given here is the one union_mount mounts in, or it fails. */
+pid_t union_holder_early(struct union_mount *u);
 /* The holder's helper plan, as launchInUserNamespace makes it: given the mountpoint (startSharedHolder's
    holder, on the connection), or NULL (preheld-holder.ts's, waiting for its line; on its own where
    the tools write both maps). */

@@ -109,20 +109,21 @@ function unionFront(args: string[], env: Record<string, string> = {}) {
 }
 
 /** A mount held by union-front until `stop()`: its holder and begin-to-mounted time. */
-async function mounted(name: string, env: Record<string, string> = {}) {
+async function mounted(name: string, env: Record<string, string> = {}, how = 'mount') {
   const dir = join(box.dir, name);
   mkdirSync(dir, { recursive: true });
-  const child = unionFront(['mount', dir, ...layers()], env);
+  const child = unionFront([how, dir, ...layers()], env);
   const line = await new Promise<string>((resolve, reject) => {
     let out = '';
     child.stdout!.on('data', (d: Buffer) => (out += d.toString()).includes('\n') && resolve(out));
     void child.then((r) => reject(new Error(`union-front ended: ${r.stderr}`)));
   });
-  const [, holder, ms] = /^mounted (\d+) ([\d.]+)/.exec(line) ?? [];
+  const [, holder, ms, early] = /^mounted (\d+) ([\d.]+) (\d+)/.exec(line) ?? [];
   expect(holder, line).toBeDefined();
   return {
     dir,
     holder: Number(holder),
+    early: Number(early),
     ms: Number(ms),
     stop: async () => {
       child.stdin!.end('\n');
@@ -291,6 +292,19 @@ describe('a mount', () => {
     expect(daemons()).toEqual([daemon]);
     await b.stop();
     expect(await daemonGone([daemon!])).toBe(true);
+  });
+
+  it('mounts in the holder union_holder_early gave, which exists before the mount', async () => {
+    const a = await mounted('a', {}, 'mount-early');
+    expect(a.early).toBe(a.holder);
+    expect(inHolder(a.holder, `ls ${a.dir}/merged/bin/busybox`)).toContain('busybox');
+    await a.stop();
+    // Its namespaces given, no other holder may take its place: a line it cannot take fails.
+    const dir = join(box.dir, 'b\tb');
+    mkdirSync(dir, { recursive: true });
+    const r = await unionFront(['mount-early', dir, ...layers()]);
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toContain("cannot give the union's holder its line: a path holds a tab or a newline");
   });
 
   it('two cold at once start one daemon (the lock)', async () => {
