@@ -149,7 +149,11 @@ void union_check(struct run *r, struct union_mount *u, const char *install, cons
   u->socket = str_cat(r->run, "/fsd/", name);
   if (strlen(u->socket) >= sizeof((struct sockaddr_un *)0)->sun_path) fall_back("the shared daemon's socket path is too long");
   u->lock = str_cat(u->socket, ".lock", ""), u->log = str_cat(u->socket, ".log", "");
-  linger_setting(0);
+  /* The plans' strings must be UTF-8 (buf_str hands over otherwise): found out before anything is made. */
+  const char *strings[] = {u->socket, u->holder_path, u->daemon_args[0], u->daemon_args[1], NULL};
+  for (const char *const *p = strings; *p != NULL; p++)
+    if (!utf8_valid((const unsigned char *)*p)) fall_back("a path of the union's daemon is not UTF-8");
+  signal(SIGPIPE, SIG_IGN); /* a daemon or holder gone: EPIPE says it (exec_node restores it) */
   free(key.p), free(cgroups.p);
 }
 
@@ -282,6 +286,13 @@ static int connect_to(const char *path) {
    given (XDG_RUNTIME_DIR/hutch or /tmp/hutch-UID, then code-cache, both the user's and private). */
 static char *code_cache_dir(void) {
   const char *xdg = getenv("XDG_RUNTIME_DIR");
+  if (xdg == NULL || *xdg == '\0') { /* /tmp/hutch-UID names another user's folder inside a user namespace */
+    struct buf map = {0};
+    char words[4][16] = {{0}};
+    int n = read_text("/proc/self/uid_map", &map) == 0 ? sscanf(buf_cstr(&map), "%15s %15s %15s %15s", words[0], words[1], words[2], words[3]) : 0;
+    free(map.p);
+    if (n != 3 || strcmp(words[0], "0") != 0 || strcmp(words[1], "0") != 0 || strcmp(words[2], "4294967295") != 0) return NULL;
+  }
   char tmp[64];
   snprintf(tmp, sizeof tmp, "/tmp/hutch-%u", (unsigned)getuid());
   char *runtime = xdg != NULL && *xdg ? path_join(xdg, "hutch") : str_cat(tmp, "", ""), *dir = path_join(runtime, "code-cache");
@@ -402,7 +413,6 @@ static void hold_early(struct union_mount *u) {
 }
 
 int union_begin(struct union_mount *u) {
-  signal(SIGPIPE, SIG_IGN); /* a daemon that closed the connection: send's EPIPE says it */
   char *dir = str_cat(u->r->run, "/fsd", "");
   int made = mkdir_p(dir, 0700);
   free(dir);

@@ -160,7 +160,7 @@ void stop_slirp(struct slirp *s);
    daemon started detached (its Node start, ~50-60 ms, runs meanwhile; the lock is held until it
    listens); then the holder started, waiting for its line (its launch goes on on its own where
    newuidmap and newgidmap write both maps). union_mount: the union of `lowers` (top first: the image's last layer first, each
-   with its index) over upper and work at mountpoint (folders that exist): waits for the daemon
+   with its index) over upper and work at mountpoint (folders that exist, UTF-8 paths): waits for the daemon
    started, sends daemonArgs's line, starts the holder, waits for its "ok"; u->holder is then what
    the container joins. Either returns -1 with u->error said (the daemon's log named where it is
    the daemon's): the caller calls union_stop, undoes the rest and hands over (or says u->error).
