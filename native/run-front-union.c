@@ -496,6 +496,34 @@ static int connect_shared(struct union_mount *u) {
   return u->conn >= 0 ? 0 : -1;
 }
 
+/* proc.ts processStartTime: the start time of a process that runs (not a zombie), or 0. */
+static unsigned long long start_time(pid_t pid) {
+  char path[64], stat[1024];
+  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  ssize_t n = fd >= 0 ? read(fd, stat, sizeof stat - 1) : -1;
+  if (fd >= 0) close(fd);
+  if (n <= 0) return 0;
+  stat[n] = '\0';
+  char *p = strrchr(stat, ')'), state;
+  unsigned long long start = 0;
+  if (p == NULL || sscanf(p + 2, "%c %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %llu", &state, &start) != 2)
+    return 0;
+  return state == 'Z' || state == 'X' ? 0 : start;
+}
+
+/* storage.ts daemonPid: the shared daemon's pid from the file it writes before it listens, with its start. */
+static void note_daemon(struct union_mount *u) {
+  struct buf text = {0};
+  char *file = str_cat(u->socket, ".pid", "");
+  if (read_text(file, &text) == 0) {
+    long pid = strtol(buf_cstr(&text), NULL, 10);
+    u->daemon_pid = pid > 0 && pid < INT_MAX ? (pid_t)pid : 0;
+    u->daemon_start = u->daemon_pid > 0 ? start_time(u->daemon_pid) : 0;
+  }
+  free(text.p), free(file);
+}
+
 /* --- the holder: shared-union.ts startSharedHolder, storage.ts stopHolder --- */
 
 /* mount.ts daemonArgs's escape: a backslash before each ':', ',' and '\' of a path. */
@@ -605,7 +633,7 @@ static int mount_early(struct union_mount *u, char *const *holder_args, const ch
   int said = holder_said(u);
   close(u->conn);
   u->conn = -1;
-  if (said == 0) u->holder = u->early.child;
+  if (said == 0) u->holder = u->early.child, note_daemon(u);
   return said;
 }
 
@@ -660,7 +688,28 @@ int union_mount(struct union_mount *u, const struct union_layer *lowers, int nlo
   u->holder_ready = ready[0];
   if (holder_said(u) != 0) return -1;
   u->holder = holder;
+  note_daemon(u);
   return 0;
+}
+
+int union_watch_fd(const struct union_mount *u) {
+  return u->holder_helper > 0 ? (int)syscall(SYS_pidfd_open, u->holder_helper, 0) : -1;
+}
+
+const char *union_died(struct union_mount *u) {
+  static char why[200];
+  int status;
+  if (u->holder > 0 && u->holder_helper > 0 && waitpid(u->holder_helper, &status, WNOHANG) == u->holder_helper) {
+    int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    /* The holder exits 1 when the shared daemon's connection ends (docs/storage.md). */
+    if (code == 1) snprintf(why, sizeof why, "the union filesystem daemon ended (the container's holder, pid %d, saw it go)", (int)u->holder);
+    else snprintf(why, sizeof why, "the union filesystem daemon's holder (pid %d) ended with status %d", (int)u->holder, code);
+    u->holder_helper = 0; /* waited for: nothing to stop */
+    return why;
+  }
+  if (u->daemon_start != 0 && start_time(u->daemon_pid) != u->daemon_start) /* served(): the container often ends first */
+    return "the union filesystem daemon ended while the container ran";
+  return NULL;
 }
 
 static void stop_holder(struct union_mount *u) {

@@ -191,6 +191,8 @@ struct union_mount {
   pid_t holder_helper;       /* the holder's hutch-nsexec (signals go to it), else 0 */
   pid_t holder;              /* the holder (host pid), once union_mount succeeded, else 0 */
   int holder_ready;          /* the holder's ready pipe (read end), else -1 */
+  pid_t daemon_pid;          /* the daemon serving the mount (its pid file), with its start time (0: unknown) */
+  unsigned long long daemon_start;
   char error[1024];
 };
 void union_check(struct run *r, struct union_mount *u, const char *install, const char *helper);
@@ -203,6 +205,15 @@ void union_stop(struct union_mount *u);
    user namespace ahead of the mount (the network's namespace); 0 when there is none (union_mount
    then starts one: u->holder after it). A pid given here is the one union_mount mounts in, or it fails. */
 pid_t union_holder_early(struct union_mount *u);
+/* Once mounted, the union watched as storage.ts rootfsOf's `died` and `served` and launch-rootfs.ts
+   watchDaemon use them (a container whose daemon died has no files left: the TypeScript path ends it
+   at once, warns "hutch: WHY: the container's files fail with ENOTCONN; ending it", and fails the run
+   with FUSE_DAEMON_DIED "container ended: WHY"). union_watch_fd: a pidfd of the holder's helper,
+   readable once the holder ended (the caller polls it with the container's; closes it), or -1.
+   union_died: NULL while the holder runs and the daemon it was served by still runs, else WHY (the
+   holder's end waited for: union_stop then has no holder to stop). */
+int union_watch_fd(const struct union_mount *u);
+const char *union_died(struct union_mount *u);
 /* The holder's helper plan, as launchInUserNamespace makes it: given the mountpoint (startSharedHolder's
    holder, on the connection), or NULL (preheld-holder.ts's, waiting for its line; on its own where
    the tools write both maps). */

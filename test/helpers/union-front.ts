@@ -22,7 +22,10 @@ export interface HeldMount {
   holder: number;
   early: number;
   ms: number;
-  stop(): Promise<void>;
+  /** union_died's words, or "serving". */
+  died(): Promise<string>;
+  /** union_stop; what union-front said on stderr (the holder's words included) matches `stderr` (default: nothing). */
+  stop(stderr?: RegExp): Promise<void>;
 }
 
 /**
@@ -96,8 +99,9 @@ export function useUnionFront(box: () => Sandbox, image: string) {
     const dir = join(box().dir, name);
     mkdirSync(dir, { recursive: true });
     const child = unionFront([how, dir, ...layers()], env);
+    let out = '';
+    const lines = (): string[] => out.split('\n').slice(0, -1);
     const line = await new Promise<string>((resolve, reject) => {
-      let out = '';
       child.stdout!.on('data', (d: Buffer) => (out += d.toString()).includes('\n') && resolve(out));
       void child.then((r) => reject(new Error(`union-front ended: ${r.stderr}`)));
     });
@@ -108,10 +112,16 @@ export function useUnionFront(box: () => Sandbox, image: string) {
       holder: Number(holder),
       early: Number(early),
       ms: Number(ms),
-      stop: async () => {
+      died: async () => {
+        const before = lines().length;
+        child.stdin!.write('died?\n');
+        while (lines().length === before) await sleep(10);
+        return lines().at(-1)!;
+      },
+      stop: async (stderr = /^$/) => {
         child.stdin!.end('\n');
         const r = await child;
-        expect(r.stderr).toBe('');
+        expect(r.stderr).toMatch(stderr);
         expect(r.stdout).toContain('stopped');
       },
     };

@@ -190,6 +190,33 @@ describe('a mount', () => {
     expect(r.stderr).toContain("cannot give the union's holder its line: a path holds a tab or a newline");
   });
 
+  it('says the daemon’s death as the TypeScript path does (its holder saw it go), then stops nothing', async () => {
+    const a = await mounted('a');
+    expect(await a.died()).toBe('serving');
+    const [daemon] = daemons();
+    expect(daemon).toBeGreaterThan(1); // never kill(0)
+    process.kill(daemon!, 'SIGKILL');
+    let said = await a.died();
+    for (let i = 0; i < 200 && said === 'serving'; i++) said = await a.died();
+    // Either word of rootfsOf's: the holder's end read, or the daemon seen gone first (served()).
+    expect([
+      `the union filesystem daemon ended (the container's holder, pid ${a.holder}, saw it go)`,
+      'the union filesystem daemon ended while the container ran',
+    ]).toContain(said);
+    for (let i = 0; i < 200 && alive(a.holder); i++) await sleep(10);
+    expect(await a.died()).toBe(
+      `the union filesystem daemon ended (the container's holder, pid ${a.holder}, saw it go)`,
+    );
+    await a.stop(
+      new RegExp(`^hutch-fs: the union filesystem daemon \\(pid ${daemon}\\) serving ${a.dir}/merged ended`),
+    );
+    // The killed daemon's socket and pid file are left: the next mount starts a new one over them.
+    const b = await mounted('b');
+    expect(daemons()).toHaveLength(1);
+    expect(daemons()[0]).not.toBe(daemon);
+    await b.stop();
+  });
+
   it('two cold at once start one daemon (the lock)', async () => {
     const [a, b] = await Promise.all([mounted('a'), mounted('b')]);
     expect(daemonsServing(fsd())).toEqual(daemons());
