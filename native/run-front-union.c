@@ -149,7 +149,11 @@ void union_check(struct run *r, struct union_mount *u, const char *install, cons
   u->socket = str_cat(r->run, "/fsd/", name);
   if (strlen(u->socket) >= sizeof((struct sockaddr_un *)0)->sun_path) fall_back("the shared daemon's socket path is too long");
   u->lock = str_cat(u->socket, ".lock", ""), u->log = str_cat(u->socket, ".log", "");
-  linger_setting(0);
+  /* The plans' strings must be UTF-8 (buf_str hands over otherwise): found out before anything is made. */
+  const char *strings[] = {u->socket, u->holder_path, u->daemon_args[0], u->daemon_args[1], NULL};
+  for (const char *const *p = strings; *p != NULL; p++)
+    if (!utf8_valid((const unsigned char *)*p)) fall_back("a path of the union's daemon is not UTF-8");
+  signal(SIGPIPE, SIG_IGN); /* a daemon or holder gone: EPIPE says it (exec_node restores it) */
   free(key.p), free(cgroups.p);
 }
 
@@ -282,6 +286,13 @@ static int connect_to(const char *path) {
    given (XDG_RUNTIME_DIR/hutch or /tmp/hutch-UID, then code-cache, both the user's and private). */
 static char *code_cache_dir(void) {
   const char *xdg = getenv("XDG_RUNTIME_DIR");
+  if (xdg == NULL || *xdg == '\0') { /* /tmp/hutch-UID names another user's folder inside a user namespace */
+    struct buf map = {0};
+    char words[4][16] = {{0}};
+    int n = read_text("/proc/self/uid_map", &map) == 0 ? sscanf(buf_cstr(&map), "%15s %15s %15s %15s", words[0], words[1], words[2], words[3]) : 0;
+    free(map.p);
+    if (n != 3 || strcmp(words[0], "0") != 0 || strcmp(words[1], "0") != 0 || strcmp(words[2], "4294967295") != 0) return NULL;
+  }
   char tmp[64];
   snprintf(tmp, sizeof tmp, "/tmp/hutch-%u", (unsigned)getuid());
   char *runtime = xdg != NULL && *xdg ? path_join(xdg, "hutch") : str_cat(tmp, "", ""), *dir = path_join(runtime, "code-cache");
@@ -402,7 +413,6 @@ static void hold_early(struct union_mount *u) {
 }
 
 int union_begin(struct union_mount *u) {
-  signal(SIGPIPE, SIG_IGN); /* a daemon that closed the connection: send's EPIPE says it */
   char *dir = str_cat(u->r->run, "/fsd", "");
   int made = mkdir_p(dir, 0700);
   free(dir);
@@ -484,6 +494,34 @@ static int connect_shared(struct union_mount *u) {
   free(said);
   unlock(u);
   return u->conn >= 0 ? 0 : -1;
+}
+
+/* proc.ts processStartTime: the start time of a process that runs (not a zombie), or 0. */
+static unsigned long long start_time(pid_t pid) {
+  char path[64], stat[1024];
+  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  ssize_t n = fd >= 0 ? read(fd, stat, sizeof stat - 1) : -1;
+  if (fd >= 0) close(fd);
+  if (n <= 0) return 0;
+  stat[n] = '\0';
+  char *p = strrchr(stat, ')'), state;
+  unsigned long long start = 0;
+  if (p == NULL || sscanf(p + 2, "%c %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %llu", &state, &start) != 2)
+    return 0;
+  return state == 'Z' || state == 'X' ? 0 : start;
+}
+
+/* storage.ts daemonPid: the shared daemon's pid from the file it writes before it listens, with its start. */
+static void note_daemon(struct union_mount *u) {
+  struct buf text = {0};
+  char *file = str_cat(u->socket, ".pid", "");
+  if (read_text(file, &text) == 0) {
+    long pid = strtol(buf_cstr(&text), NULL, 10);
+    u->daemon_pid = pid > 0 && pid < INT_MAX ? (pid_t)pid : 0;
+    u->daemon_start = u->daemon_pid > 0 ? start_time(u->daemon_pid) : 0;
+  }
+  free(text.p), free(file);
 }
 
 /* --- the holder: shared-union.ts startSharedHolder, storage.ts stopHolder --- */
@@ -581,6 +619,10 @@ static int mount_early(struct union_mount *u, char *const *holder_args, const ch
   }
   if (!plain) {
     free(held.p);
+    if (u->early.child > 0 && u->early_taken) { /* its namespaces are the caller's already: no other holder */
+      say(u, "cannot give the union's holder its line: a path holds a tab or a newline");
+      return -1;
+    }
     stop_holder(u);
     return 1;
   }
@@ -591,8 +633,19 @@ static int mount_early(struct union_mount *u, char *const *holder_args, const ch
   int said = holder_said(u);
   close(u->conn);
   u->conn = -1;
-  if (said == 0) u->holder = u->early.child;
+  if (said == 0) u->holder = u->early.child, note_daemon(u);
   return said;
+}
+
+pid_t union_holder_early(struct union_mount *u) {
+  if (u->holder_args < 0) return 0;
+  if (u->early.child == 0 && launch_finish(u, &u->early, "the union filesystem's holder") < 0) {
+    u->error[0] = '\0', u->holder_helper = 0; /* ended and waited for: union_mount starts one as ever */
+    stop_holder(u);
+    return 0;
+  }
+  u->early_taken = 1;
+  return u->early.child;
 }
 
 int union_mount(struct union_mount *u, const struct union_layer *lowers, int nlowers, const char *upper, const char *work,
@@ -635,7 +688,28 @@ int union_mount(struct union_mount *u, const struct union_layer *lowers, int nlo
   u->holder_ready = ready[0];
   if (holder_said(u) != 0) return -1;
   u->holder = holder;
+  note_daemon(u);
   return 0;
+}
+
+int union_watch_fd(const struct union_mount *u) {
+  return u->holder_helper > 0 ? (int)syscall(SYS_pidfd_open, u->holder_helper, 0) : -1;
+}
+
+const char *union_died(struct union_mount *u) {
+  static char why[200];
+  int status;
+  if (u->holder > 0 && u->holder_helper > 0 && waitpid(u->holder_helper, &status, WNOHANG) == u->holder_helper) {
+    int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    /* The holder exits 1 when the shared daemon's connection ends (docs/storage.md). */
+    if (code == 1) snprintf(why, sizeof why, "the union filesystem daemon ended (the container's holder, pid %d, saw it go)", (int)u->holder);
+    else snprintf(why, sizeof why, "the union filesystem daemon's holder (pid %d) ended with status %d", (int)u->holder, code);
+    u->holder_helper = 0; /* waited for: nothing to stop */
+    return why;
+  }
+  if (u->daemon_start != 0 && start_time(u->daemon_pid) != u->daemon_start) /* served(): the container often ends first */
+    return "the union filesystem daemon ended while the container ran";
+  return NULL;
 }
 
 static void stop_holder(struct union_mount *u) {

@@ -202,7 +202,7 @@ void stop_slirp(struct slirp *s);
    daemon started detached (its Node start, ~50-60 ms, runs meanwhile; the lock is held until it
    listens); then the holder started, waiting for its line (its launch goes on on its own where
    newuidmap and newgidmap write both maps). union_mount: the union of `lowers` (top first: the image's last layer first, each
-   with its index) over upper and work at mountpoint (folders that exist): waits for the daemon
+   with its index) over upper and work at mountpoint (folders that exist, UTF-8 paths): waits for the daemon
    started, sends daemonArgs's line, starts the holder, waits for its "ok"; u->holder is then what
    the container joins. Either returns -1 with u->error said (the daemon's log named where it is
    the daemon's): the caller calls union_stop, undoes the rest and hands over (or says u->error).
@@ -229,9 +229,12 @@ struct union_mount {
     int sync, fail, on_its_own;
   } early;
   int holder_args;           /* the early holder's stdin (its line), else -1 */
+  int early_taken;           /* union_holder_early gave its pid: union_mount uses that holder or fails */
   pid_t holder_helper;       /* the holder's hutch-nsexec (signals go to it), else 0 */
   pid_t holder;              /* the holder (host pid), once union_mount succeeded, else 0 */
   int holder_ready;          /* the holder's ready pipe (read end), else -1 */
+  pid_t daemon_pid;          /* the daemon serving the mount (its pid file), with its start time (0: unknown) */
+  unsigned long long daemon_start;
   char error[1024];
 };
 void union_check(struct run *r, struct union_mount *u, const char *install, const char *helper);
@@ -239,6 +242,20 @@ int union_begin(struct union_mount *u);
 int union_mount(struct union_mount *u, const struct union_layer *lowers, int nlowers, const char *upper, const char *work,
                 const char *mountpoint);
 void union_stop(struct union_mount *u);
+/* After union_begin, before union_mount: the holder union_begin started, once its launch is done (its
+   user and mount namespaces exist, maps written; the union not mounted yet), for what may join its
+   user namespace ahead of the mount (the network's namespace); 0 when there is none (union_mount
+   then starts one: u->holder after it). A pid given here is the one union_mount mounts in, or it fails. */
+pid_t union_holder_early(struct union_mount *u);
+/* Once mounted, the union watched as storage.ts rootfsOf's `died` and `served` and launch-rootfs.ts
+   watchDaemon use them (a container whose daemon died has no files left: the TypeScript path ends it
+   at once, warns "hutch: WHY: the container's files fail with ENOTCONN; ending it", and fails the run
+   with FUSE_DAEMON_DIED "container ended: WHY"). union_watch_fd: a pidfd of the holder's helper,
+   readable once the holder ended (the caller polls it with the container's; closes it), or -1.
+   union_died: NULL while the holder runs and the daemon it was served by still runs, else WHY (the
+   holder's end waited for: union_stop then has no holder to stop). */
+int union_watch_fd(const struct union_mount *u);
+const char *union_died(struct union_mount *u);
 /* The holder's helper plan, as launchInUserNamespace makes it: given the mountpoint (startSharedHolder's
    holder, on the connection), or NULL (preheld-holder.ts's, waiting for its line; on its own where
    the tools write both maps). */

@@ -1,26 +1,21 @@
 // The union of an image run through the shared daemon in C (native/run-front-union.c, which the C
-// front's image runs call), driven alone by test/fixtures/union-front.c: the place a TypeScript
-// run takes, a cold daemon started and a warm one joined, the union a process joining the holder
-// sees, the holder's end, the lock of two first runs, a daemon that cannot start.
+// front's image runs call), driven alone by test/fixtures/union-front.c (helpers/union-front.ts):
+// the place a TypeScript run takes, the helpers' plans and the daemon's line and environment, a
+// cold daemon started and a warm one joined, the union a process joining the holder sees, the
+// holder's end, the lock of two first runs, a daemon at its limit or that cannot start.
 // The leak check after each test says no process, mount or runtime file is left.
-import { execa } from 'execa';
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync } from 'node:fs';
-import { tmpdir, userInfo } from 'node:os';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { daemonArgs } from '../../fuse/mount.js';
 import { encodeArgsLine } from '../../fuse/options.js';
-import { launchPlan } from '../../src/engine/launch/launch.js';
-import { usernsProgramSpec } from '../../src/engine/launch/userns-program.js';
-import { encodePlan } from '../../src/runtime/nsexec.js';
-import { rootMaps } from '../../src/userns/idmap.js';
-import { readSubid } from '../../src/userns/subid.js';
 import { fakeTool, firstOnPath } from '../helpers/fake-tool.js';
+import { useImageSandbox } from '../helpers/frames.js';
 import { requires } from '../helpers/host.js';
 import { hutch, REPO, type Sandbox } from '../helpers/hutch-cli.js';
-import { expectNoContainerFolders, useImageSandbox } from '../helpers/frames.js';
+import { alive, inHolder, useUnionFront, usernsPlan } from '../helpers/union-front.js';
 
 requires('fuse', 'subuid', 'newuidmap', 'busybox');
 
@@ -28,49 +23,7 @@ let box: Sandbox;
 const IMAGE = 'localhost/itest';
 useImageSandbox((b) => (box = b));
 
-let program: string;
-beforeAll(() => {
-  program = join(mkdtempSync(join(tmpdir(), 'hutch-union-front-')), 'union-front');
-  const native = (f: string): string => join(REPO, 'native', f);
-  const files = [
-    'run-front-union.c',
-    'run-front-conf.c',
-    'run-front-image.c',
-    'run-front-plan.c',
-    'front-util.c',
-    'front-json.c',
-    'front-helper.c',
-  ];
-  execFileSync('cc', [
-    ...['-O2', '-Wall', '-Wextra', '-Werror', '-std=gnu11', '-D_GNU_SOURCE', '-I', join(REPO, 'native')],
-    ...['-o', program, join(REPO, 'test', 'fixtures', 'union-front.c'), ...files.map(native), '-ldl'],
-  ]);
-});
-
-afterEach(async () => {
-  expect(await daemonGone(), 'the shared daemon outlived its last mount').toBe(true);
-  expectNoContainerFolders(box.root);
-});
-
-const run = (): string => join(box.root, 'run');
-const fsd = (): string => join(run(), 'fsd');
-
-/** The pids of the shared daemons of the sandbox's store (their pid files). */
-function daemons(): number[] {
-  return existsSync(fsd())
-    ? readdirSync(fsd())
-        .filter((n) => n.endsWith('.pid'))
-        .map((n) => Number(readFileSync(join(fsd(), n), 'utf8').trim()))
-    : [];
-}
-
-function alive(pid: number): boolean {
-  try {
-    return !/^\S+ \(.*\) [ZX] /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return false;
-  }
-}
+const { fsd, daemons, daemonGone, layers, unionFront, planInC, mounted } = useUnionFront(() => box, IMAGE);
 
 /** The processes started as a shared daemon of a place in `dir` (their environment names it). */
 function daemonsServing(dir: string): number[] {
@@ -84,68 +37,6 @@ function daemonsServing(dir: string): number[] {
       }
     })
     .map(Number);
-}
-
-/** Waits (at most ~10 s) until no daemon is left: no pid file, no socket, no process. */
-async function daemonGone(pids: number[] = daemons()): Promise<boolean> {
-  for (let i = 0; i < 200; i++) {
-    const files = existsSync(fsd()) ? readdirSync(fsd()).filter((n) => !/\.(lock|log|log\.old)$/.test(n)) : [];
-    if (files.length === 0 && !pids.some(alive)) return true;
-    await sleep(50);
-  }
-  return false;
-}
-
-/** The image's layers, top first, each with its index (the store's layout). */
-function layers(): string[] {
-  const inspect = JSON.parse(
-    execFileSync(process.execPath, [join(REPO, 'bin', 'hutch'), 'image', 'inspect', '--root', box.root, IMAGE], {
-      encoding: 'utf8',
-    }),
-  ) as {
-    RootFS: { Layers: string[] };
-  }[];
-  return [...inspect[0]!.RootFS.Layers].reverse().flatMap((diffId) => {
-    const dir = join(box.root, 'data', 'layers', 'sha256', diffId.replace('sha256:', ''));
-    return [join(dir, 'root'), join(dir, 'index.hli')];
-  });
-}
-
-/** union-front ARGS with the test's environment and PATH (`env` over it). */
-function unionFront(args: string[], env: Record<string, string> = {}) {
-  return execa(program, [REPO, run(), ...args], { reject: false, env, stdin: 'pipe', stripFinalNewline: false });
-}
-
-/** A mount held by union-front until `stop()`: its holder and begin-to-mounted time. */
-async function mounted(name: string, env: Record<string, string> = {}) {
-  const dir = join(box.dir, name);
-  mkdirSync(dir, { recursive: true });
-  const child = unionFront(['mount', dir, ...layers()], env);
-  const line = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (d: Buffer) => (out += d.toString()).includes('\n') && resolve(out));
-    void child.then((r) => reject(new Error(`union-front ended: ${r.stderr}`)));
-  });
-  const [, holder, ms] = /^mounted (\d+) ([\d.]+)/.exec(line) ?? [];
-  expect(holder, line).toBeDefined();
-  return {
-    dir,
-    holder: Number(holder),
-    ms: Number(ms),
-    stop: async () => {
-      child.stdin!.end('\n');
-      const r = await child;
-      expect(r.stderr).toBe('');
-      expect(r.stdout).toContain('stopped');
-    },
-  };
-}
-
-/** `script` run by sh in the holder's user and mount namespaces (as the container's helper joins them). */
-function inHolder(holder: number, script: string): string {
-  return execFileSync('nsenter', ['-t', String(holder), '-U', '-m', '--preserve-credentials', 'sh', '-c', script], {
-    encoding: 'utf8',
-  });
 }
 
 describe('the place', () => {
@@ -189,17 +80,6 @@ describe('the daemon', () => {
   });
 });
 
-/** The plan launchInUserNamespace makes for `program` with the test user's default maps (idMaps 'auto'). */
-function plan(program: { args: string[]; env: string[] }, options: { onItsOwn?: boolean; detach?: boolean }): Buffer {
-  const me = userInfo();
-  const owner = { name: me.username, id: me.uid };
-  const maps = {
-    uidMappings: rootMaps(me.uid, readSubid('uid', owner)),
-    gidMappings: rootMaps(me.gid, readSubid('gid', owner)),
-  };
-  return encodePlan(launchPlan(usernsProgramSpec({ ...program, cwd: '/', ...maps }), options).plan).bytes;
-}
-
 describe('the daemon’s plan', () => {
   it('is the TypeScript path’s, byte for byte (startDaemon), its environment included', async () => {
     const cache = mkdtempSync(join(tmpdir(), 'hutch-cc-'));
@@ -210,7 +90,7 @@ describe('the daemon’s plan', () => {
       HUTCH_FS_PAGES: '0',
       HUTCH_CODE_CACHE_DIR: cache,
     };
-    const r = await execa(program, [REPO, run(), 'daemon-plan'], { encoding: 'buffer', env, extendEnv: false });
+    const inC = await planInC(['daemon-plan'], env);
     const socket = (await unionFront(['place'])).stdout.trim();
     const args = [realpathSync(process.execPath), join(REPO, 'dist', 'src', 'cli', 'bundle-loader.cjs'), 'fuseDaemon'];
     const daemonEnv = [`PATH=${env.PATH}`, 'HOME=/nowhere', 'HUTCH_FS_PAGES=0', `HUTCH_CODE_CACHE_DIR=${cache}`];
@@ -220,7 +100,7 @@ describe('the daemon’s plan', () => {
       `HUTCH_FS_SHARED_LOCK=${socket}.lock`,
       'HUTCH_FS_LINGER=60',
     ];
-    expect(Buffer.from(r.stdout)).toEqual(plan({ args, env: [...daemonEnv, ...own] }, { detach: true }));
+    expect(inC).toEqual(usernsPlan({ args, env: [...daemonEnv, ...own] }, { detach: true }));
     rmSync(cache, { recursive: true });
   });
 });
@@ -228,12 +108,8 @@ describe('the daemon’s plan', () => {
 describe('the holder’s plans', () => {
   it('are the TypeScript path’s, byte for byte (launchInUserNamespace), waiting for its line and given it', async () => {
     const holder = join(REPO, 'native', 'hutch-fs-holder');
-    const inNode = (args: string[], onItsOwn: boolean): Buffer => plan({ args, env: [] }, { onItsOwn });
-    const inC = async (arg: string): Promise<Buffer> =>
-      Buffer.from(
-        (await execa(program, [REPO, run(), 'holder-plan', arg], { encoding: 'buffer', stripFinalNewline: false }))
-          .stdout,
-      );
+    const inNode = (args: string[], onItsOwn: boolean): Buffer => usernsPlan({ args, env: [] }, { onItsOwn });
+    const inC = (arg: string): Promise<Buffer> => planInC(['holder-plan', arg]);
     // preheld-holder.ts's (on its own: the test user's tools write both maps), and startSharedHolder's.
     expect(await inC('-')).toEqual(inNode([holder, '-'], true));
     expect(await inC(join(box.dir, 'x', '..', 'm'))).toEqual(
@@ -299,6 +175,46 @@ describe('a mount', () => {
     expect(daemons()).toEqual([daemon]);
     await b.stop();
     expect(await daemonGone([daemon!])).toBe(true);
+  });
+
+  it('mounts in the holder union_holder_early gave, which exists before the mount', async () => {
+    const a = await mounted('a', {}, 'mount-early');
+    expect(a.early).toBe(a.holder);
+    expect(inHolder(a.holder, `ls ${a.dir}/merged/bin/busybox`)).toContain('busybox');
+    await a.stop();
+    // Its namespaces given, no other holder may take its place: a line it cannot take fails.
+    const dir = join(box.dir, 'b\tb');
+    mkdirSync(dir, { recursive: true });
+    const r = await unionFront(['mount-early', dir, ...layers()]);
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toContain("cannot give the union's holder its line: a path holds a tab or a newline");
+  });
+
+  it('says the daemon’s death as the TypeScript path does (its holder saw it go), then stops nothing', async () => {
+    const a = await mounted('a');
+    expect(await a.died()).toBe('serving');
+    const [daemon] = daemons();
+    expect(daemon).toBeGreaterThan(1); // never kill(0)
+    process.kill(daemon!, 'SIGKILL');
+    let said = await a.died();
+    for (let i = 0; i < 200 && said === 'serving'; i++) said = await a.died();
+    // Either word of rootfsOf's: the holder's end read, or the daemon seen gone first (served()).
+    expect([
+      `the union filesystem daemon ended (the container's holder, pid ${a.holder}, saw it go)`,
+      'the union filesystem daemon ended while the container ran',
+    ]).toContain(said);
+    for (let i = 0; i < 200 && alive(a.holder); i++) await sleep(10);
+    expect(await a.died()).toBe(
+      `the union filesystem daemon ended (the container's holder, pid ${a.holder}, saw it go)`,
+    );
+    await a.stop(
+      new RegExp(`^hutch-fs: the union filesystem daemon \\(pid ${daemon}\\) serving ${a.dir}/merged ended`),
+    );
+    // The killed daemon's socket and pid file are left: the next mount starts a new one over them.
+    const b = await mounted('b');
+    expect(daemons()).toHaveLength(1);
+    expect(daemons()[0]).not.toBe(daemon);
+    await b.stop();
   });
 
   it('two cold at once start one daemon (the lock)', async () => {
