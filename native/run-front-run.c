@@ -14,9 +14,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "run-front.h"
@@ -239,6 +241,31 @@ static int mount_union(struct run *r, struct made *m) {
   return mounted;
 }
 
+/* launch-rootfs.ts watchDaemon's hook: the helper waited for, and the union's holder watched meanwhile; a
+   union gone first (the container's files fail with ENOTCONN) ends the container at once, said as the
+   TypeScript path warns it (*why: its words, for the run's failure). Without a union (or a watch), wait_status. */
+static int wait_watching(pid_t helper, pid_t container, struct union_mount *u, const char **why) {
+  int watch = u != NULL ? union_watch_fd(u) : -1, exited = watch >= 0 ? (int)syscall(SYS_pidfd_open, helper, 0) : -1;
+  while (exited >= 0) {
+    struct pollfd fds[2] = {{.fd = exited, .events = POLLIN}, {.fd = watch, .events = POLLIN}};
+    if (poll(fds, 2, -1) < 0) {
+      if (errno == EINTR) continue; /* a signal relayed to the container */
+      break;
+    }
+    if (fds[0].revents != 0) break;
+    *why = fds[1].revents != 0 ? union_died(u) : NULL;
+    if (*why != NULL) {
+      fprintf(stderr, "hutch: %s: the container's files fail with ENOTCONN; ending it\n", *why);
+      if (kill(container, SIGKILL) != 0 && errno != ESRCH)
+        fprintf(stderr, "hutch: cannot end the container (pid %d): %s\n", (int)container, strerrorname_np(errno));
+      break;
+    }
+  }
+  if (watch >= 0) close(watch);
+  if (exited >= 0) close(exited);
+  return wait_status(helper);
+}
+
 int run_container(struct run *r, struct union_mount *u, const char *helper, int print_plan) {
   int image = r->image.ref != NULL;
   if (!image && strcmp(r->rootfs, "/") == 0) fall_back("the host's root as --rootfs");
@@ -352,7 +379,15 @@ int run_container(struct run *r, struct union_mount *u, const char *helper, int 
   helper_go(pid, sync);
   unsigned char failure[12];
   if (read_full(fail, failure, sizeof failure) == 0) goto failed;
-  int code = r->tty ? tty_relay(&tty, r, pid) : wait_status(pid);
+  const char *died = NULL;
+  int code = r->tty ? tty_relay(&tty, r, pid) : wait_watching(pid, container, image ? u : NULL, &died);
+  /* watchDaemon's failure(): the run fails naming the union's end (the container often ends first) */
+  if (died == NULL && image) died = union_died(u);
+  if (died != NULL) {
+    fprintf(stderr, "hutch: container ended: %s\nhint: see the daemon's message above (or monitor.log); the upper layer keeps "
+                    "everything that was synced\n", died);
+    code = 125;
+  }
   /* The clean-up's order: what the hooks added last goes first (the network's, then the cgroup's). */
   stop_slirp(&slirp);
   cgroup_remove(&cg);

@@ -302,6 +302,29 @@ describe('hutch run IMAGE through the C front, for real', () => {
     expect([text(rmi.stderr), rmi.exitCode]).toEqual(['', 0]);
   });
 
+  it('a daemon killed under the container ends it and fails the run, as on the TypeScript path', async () => {
+    const seen: Record<Via, { stderr: string; status: number | undefined }> = {} as never;
+    for (const via of ['c', 'node'] as const) {
+      await noDaemon(true);
+      const args = run('--rm', '--network', 'none', PLAIN, 'sh', '-c', 'echo up; sleep 30 & wait');
+      const { child } = await startedVia(via, args, { cwd: dir.dir, home }, { ...WARM, ...(via === 'c' ? IN_C : {}) });
+      const [daemon] = daemons();
+      process.kill(daemon!, 'SIGKILL');
+      const done = await child;
+      seen[via] = {
+        stderr: text(done.stderr)
+          .replace(/pid \d+/g, 'pid N')
+          .replace(/[0-9a-f]{64}/g, 'ID'),
+        status: done.exitCode,
+      };
+    }
+    expect(seen.c).toEqual(seen.node);
+    expect(seen.c.status).toBe(125);
+    expect(seen.c.stderr).toContain('hutch: container ended: ');
+    expect(runFolders()).toEqual([]);
+    expect(marks()).toEqual([]);
+  });
+
   it('leaves no process, mount or folder', async () => {
     await expectNoLeaks(before, [join(dir.root, 'run')]);
   });
