@@ -250,7 +250,7 @@ static void check_volumes(struct run *r, const char *cwd) {
     int in_earlier = 0;
     for (const char *const *t = SYSTEM_TARGETS; *t != NULL; t++) in_earlier |= beneath(inside, *t);
     for (int j = 0; j < i; j++) in_earlier |= beneath(v->target, r->volumes[j].target);
-    if (!in_earlier && !exists_in_root(r->rootfs, inside))
+    if (!in_earlier && r->image.ref == NULL && !exists_in_root(r->rootfs, inside)) /* an image's: the union */
       fall_back("the tree lacks a -v destination (its writable layer is the union's)");
   }
 }
@@ -259,7 +259,6 @@ static void check_volumes(struct run *r, const char *cwd) {
 static void check_image_run(const struct run *r) {
   struct stat st;
   if (stat(r->image.ref, &st) == 0) fall_back("an image named like a file (a squashfs image is its path)");
-  if (r->nvolumes > 0) fall_back("-v with an image");
 }
 
 /* 64 hex digits from /dev/urandom (sys/random.ts randomHex(32)). */
@@ -295,7 +294,7 @@ int main(int argc, char **argv) {
   if (pw == NULL) fall_back("the user has no name");
   r.user_name = strdup(pw->pw_name);
   r.root_flag = root;
-  check_volumes(&r, cwd);
+  if (r.image.ref == NULL) check_volumes(&r, cwd); /* an image's once its root is known (below) */
   state_paths(&r, root);
   if (r.slirp) check_slirp(&r, cwd);
   const char *home = absolute_env("HOME");
@@ -304,7 +303,10 @@ int main(int argc, char **argv) {
   if (r.image.ref != NULL) find_image(&r);
   read_user(&r);
   random_id(r.id);
-  if (r.image.ref != NULL) r.rootfs = str_cat(r.run, "/ephemeral/", str_cat(r.id, "/merged", "")); /* storage.ts rootfsPath */
+  if (r.image.ref != NULL) {
+    r.rootfs = str_cat(r.run, "/ephemeral/", str_cat(r.id, "/merged", "")); /* storage.ts rootfsPath */
+    check_volumes(&r, cwd);
+  }
   snprintf(r.hostname, sizeof r.hostname, "%.64s", r.hostname_flag != NULL ? r.hostname_flag : r.id); /* 12 digits of the id */
   if (r.hostname_flag == NULL) r.hostname[12] = '\0';
   const char *print = getenv("HUTCH_RUN_PRINT_PLAN"), *helper_env = getenv("HUTCH_NSEXEC");

@@ -142,6 +142,10 @@ describe('hutch run IMAGE: the C front and the TypeScript path make the same pla
     },
     { name: '-it, --hostname', args: run('-it', '--rm', '--network', 'none', '--hostname', 'box', PLAIN, 'sh') },
     { name: 'a WorkingDir through a link', args: run('--rm', '--network', 'none', LINKED_WORKDIR) },
+    {
+      name: '-v read-only, a file, a destination the image lacks (made in the union)',
+      args: run('--rm', '--network', 'none', '-v', `${home}:/data:ro`, '-v', `${home}:/new/dir`, PLAIN, 'true'),
+    },
     { name: '-u user (the image /etc/passwd)', args: run('--rm', '--network', 'none', '-u', 'user', PLAIN, 'id') },
     { name: "docker.io's stored name, --root=", args: [`--root=${dir.root}`, 'run', '--network=none', HUB, 'true'] },
   ];
@@ -173,7 +177,6 @@ describe('hutch run IMAGE: what the C front hands over, before it made anything'
     { args: run('--rm', '--network', 'none', HOSTILE, 'true'), why: 'is a symlink' },
     { args: run('--rm', '--network', 'none', VOLUMES, 'true'), why: 'declares Volumes' },
     { args: run('--rm', '--network', 'none', NO_COMMAND), why: 'no Entrypoint or Cmd' },
-    { args: run('--rm', '--network', 'none', '-v', '/tmp:/x', PLAIN, 'true'), why: '-v with an image' },
     { args: run('--rm', '--network', 'none', '--pull=always', PLAIN, 'true'), why: 'a flag it does not handle' },
     { args: run('--rm', '--network', 'none', PLAIN, '--', 'true'), why: 'a -- after the image' },
     { args: run('--rm', '--network', 'none', PLAIN, 'true'), why: 'HUTCH_FS_SHARED=0', env: { HUTCH_FS_SHARED: '0' } },
@@ -245,13 +248,15 @@ describe('hutch run IMAGE through the C front, for real', () => {
     expect(marks()).toEqual([]);
   });
 
-  it('keeps the setup.json and mark the TypeScript path keeps while it runs; the user outside is mapped', async () => {
+  it('keeps the setup.json (-v: its volumes) and mark the TypeScript path keeps while it runs; the user outside is mapped', async () => {
     const seen: Record<Via, { setup: string; marks: string[]; uid: string }> = {} as never;
     for (const via of ['c', 'node'] as const) {
       const args = run(
         '--rm',
         '--network',
         'none',
+        '-v',
+        `${home}:/host:ro`,
         '-u',
         'user',
         PLAIN,
