@@ -56,6 +56,10 @@ int exists(const char *path);
 /* `text` written to `path` in one write(2) (a /proc map or a cgroup file takes a value whole; a short
    write fails), opened O_WRONLY|O_CLOEXEC|`flags` (O_CREAT: mode 0666 less the umask): 0, or -1 with errno. */
 int write_text(const char *path, const char *text, int flags);
+/* in-root.ts resolveInRoot: the host path `path` of the tree at `root` resolves to, every component,
+   symlinks included, resolved inside it ("/.." stays at the root, an absolute link starts again
+   from it), malloc'd; NULL for a loop (over 40 links) or any error (absent). */
+char *resolve_in_root(const char *root, const char *path);
 /* atomic-write.ts atomicWriteFile: `text` in a temporary file beside `path` (its folder made as
    mkdirSync's recursive does), renamed over it; `durable`: the file and the folder fsynced. 0 or -1. */
 int atomic_write(const char *path, const char *text, int durable);

@@ -248,23 +248,30 @@ void find_image(struct run *r) {
   apply_config(r, config);
 }
 
-/* image-config.ts userDatabase: /etc/NAME of the topmost layer that has it as a regular file, each
-   layer a tree of its own; a symlink on the way is handed over (in-root.ts resolves it inside the
-   layer, this front does not). Missing everywhere: empty. */
+/* image-config.ts userDatabase: /etc/NAME of the topmost layer that has it, each layer a tree of its
+   own read as in-root.ts readFileInRoot reads it (links resolved inside the layer, the last
+   component opened without following one, a regular file only; else the layer below). Missing
+   everywhere: empty. */
 char *image_etc_text(const struct image *im, const char *name) {
+  char *path = str_cat("/etc/", name, "");
   for (int i = im->nlayers - 1; i >= 0; i--) {
+    char *found = resolve_in_root(im->layers[i].dir, path);
+    int fd = found != NULL ? open(found, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC) : -1;
+    free(found);
     struct stat st;
-    char *etc = path_join(im->layers[i].dir, "etc"), *path = path_join(etc, name);
-    if ((lstat(etc, &st) == 0 && S_ISLNK(st.st_mode)) || (lstat(path, &st) == 0 && S_ISLNK(st.st_mode)))
-      fall_back("an image layer's /etc, /etc/passwd or /etc/group is a symlink");
-    struct buf raw = {0};
-    int got = lstat(path, &st) == 0 && S_ISREG(st.st_mode) ? read_text(path, &raw) : -1;
-    if (got == -2) fall_back("an image's /etc/passwd or /etc/group it cannot read");
-    if (got == 0) {
-      char *text = buf_cstr(&raw);
-      if (strlen(text) != raw.len || !utf8_valid((unsigned char *)text)) fall_back("an /etc/passwd or /etc/group that is not text");
-      return text;
+    if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+      if (fd >= 0) close(fd);
+      continue;
     }
+    struct buf raw = {0};
+    char chunk[8192];
+    ssize_t n;
+    while ((n = read(fd, chunk, sizeof chunk)) > 0) buf_add(&raw, chunk, (size_t)n);
+    close(fd);
+    if (n < 0) continue; /* readFileSync's error: undefined, the layer below */
+    char *text = buf_cstr(&raw);
+    if (strlen(text) != raw.len || !utf8_valid((unsigned char *)text)) fall_back("an /etc/passwd or /etc/group that is not text");
+    return text;
   }
   return str_cat("", "", "");
 }

@@ -63,10 +63,17 @@ beforeAll(async () => {
     User: 'user',
     ExposedPorts: { '80/tcp': {}, '53/udp': {} },
   });
-  // The top layer's /etc/passwd is a link out of the tree: the TypeScript path reads it inside the layer.
+  // The top layer's /etc/passwd and /etc/group are links out of the tree: read inside the layer (a
+  // loop there: the layer below's), never the host's.
   await store(HOSTILE, [
     ...layers,
-    { entries: [{ name: 'etc/passwd', type: 'symlink', linkname: '/etc/passwd' }], compression: 'none' },
+    {
+      entries: [
+        { name: 'etc/passwd', type: 'symlink', linkname: '/etc/passwd' },
+        { name: 'etc/group', type: 'symlink', linkname: '../../../../etc/group' },
+      ],
+      compression: 'none',
+    },
   ]);
   // The working directory through a link that climbs out: the kernel resolves it inside the root.
   await store(
@@ -147,6 +154,10 @@ describe('hutch run IMAGE: the C front and the TypeScript path make the same pla
       args: run('--rm', '--network', 'none', '-v', `${home}:/data:ro`, '-v', `${home}:/new/dir`, PLAIN, 'true'),
     },
     { name: '-u user (the image /etc/passwd)', args: run('--rm', '--network', 'none', '-u', 'user', PLAIN, 'id') },
+    {
+      name: "-u user of a hostile image (its /etc/passwd and /etc/group link out: the layer below's)",
+      args: run('--rm', '--network', 'none', '-u', 'user', HOSTILE, 'id'),
+    },
     { name: "docker.io's stored name, --root=", args: [`--root=${dir.root}`, 'run', '--network=none', HUB, 'true'] },
   ];
   it('for every row', async () => {
@@ -174,7 +185,6 @@ describe('hutch run IMAGE: what the C front hands over, before it made anything'
     { args: run('--rm', '--network', 'none', 'hub', 'true'), why: 'a stored name' },
     { args: run('--rm', '--network', 'none', 'Localhost/Plain:1', 'true'), why: 'a stored name' },
     { args: run('--rm', '--network', 'none', 'localhost/plain', 'true'), why: 'the store lacks' }, // :latest
-    { args: run('--rm', '--network', 'none', HOSTILE, 'true'), why: 'is a symlink' },
     { args: run('--rm', '--network', 'none', VOLUMES, 'true'), why: 'declares Volumes' },
     { args: run('--rm', '--network', 'none', NO_COMMAND), why: 'no Entrypoint or Cmd' },
     { args: run('--rm', '--network', 'none', '--pull=always', PLAIN, 'true'), why: 'a flag it does not handle' },
@@ -218,6 +228,7 @@ describe('hutch run IMAGE through the C front, for real', () => {
       run('--rm', '--network', 'none', CONFIGURED),
       run('--rm', '--network', 'host', PLAIN, 'sh', '-c', 'cat /etc/hostname; id; exit 7'),
       run('--rm', '--network', 'none', LINKED_WORKDIR),
+      run('--rm', '--network', 'none', '-u', 'user', HOSTILE, 'id'),
       run('--rm', '--network', 'none', PLAIN, 'cat', '/opt/keep/b.txt', '/opt/gone.txt'), // a whiteout: 1
       run(
         '--rm',
