@@ -186,12 +186,14 @@ struct made {
   int lock;
   struct union_mount *u; /* an image's union, once begun */
   struct forwarder *forwarder; /* an image's network namespace made ahead (slirp4netns) */
+  struct slirp *slirp;         /* slirp4netns on it */
   const struct run *marked; /* the image marked used by this run */
 };
 
 /* The clean-up, in the TypeScript path's order: the union's holder, the network's folder, the
    image's mark (releaseSetup), the folders, the lock last. */
 static void clean_up(struct made *m) {
+  if (m->slirp) stop_slirp(m->slirp);
   if (m->forwarder) stop_forwarder(m->forwarder);
   if (m->u) union_stop(m->u);
   if (m->net_dir) remove_tree(m->net_dir);
@@ -220,6 +222,12 @@ static void check_tree(const struct run *r) {
     free(path);
   }
   if (access(r->rootfs, W_OK) != 0) fall_back("a tree the user may not write (its writable layer is the union's)");
+}
+
+/* net/index.ts startNetworkAhead: the forwarder's namespace in `holder`'s user namespace, slirp4netns ready on it. */
+static int network_ahead(struct run *r, struct made *m, pid_t holder) {
+  if (start_forwarder(r->native, holder, m->forwarder) != 0) return -1;
+  return start_slirp(r, m->net_dir, m->forwarder->pid, m->slirp);
 }
 
 /* storage.ts startUnion's folders (0755: the union's owner inside reads them) and its lowers, top first. */
@@ -320,12 +328,19 @@ int run_container(struct run *r, struct union_mount *u, const char *helper, int 
   m.net_dir = str_cat(r->run, "/net/", id16);
   if (mkdir_p(m.net_dir, 0700) != 0) undo_and_fall_back(&m, "cannot make the network's folder");
   struct forwarder forwarder = {.pid = -1, .control = -1};
-  if (image) { /* the plan again, now that it knows the holder (and the network's namespace) it joins */
+  struct slirp slirp = {.pid = -1, .exit_fd = -1};
+  if (image) {
+    /* network.ts ahead: the container's network namespace made in the holder's user namespace as soon
+       as that exists (union_holder_early), slirp4netns ready on it, while the daemon starts and mounts;
+       else once the union is mounted */
+    if (r->slirp) m.forwarder = &forwarder, m.slirp = &slirp;
+    const char *ahead_failed = "the network's namespace made ahead failed (the TypeScript path's to say)";
+    pid_t early = r->slirp ? union_holder_early(u) : 0;
+    if (early > 0 && network_ahead(r, &m, early) != 0) undo_and_fall_back(&m, ahead_failed);
     if (mount_union(r, &m) != 0) undo_and_fall_back(&m, u->error);
-    m.forwarder = r->slirp ? &forwarder : NULL;
-    if (r->slirp && start_forwarder(r->native, r->holder, &forwarder) != 0)
-      undo_and_fall_back(&m, "the network's namespace made ahead failed (the TypeScript path's to say)");
+    if (r->slirp && early <= 0 && network_ahead(r, &m, r->holder) != 0) undo_and_fall_back(&m, ahead_failed);
     if (r->slirp) r->netns_holder = forwarder.pid;
+    /* the plan again, now that it knows the holder (and the network's namespace) it joins */
     plan.len = 0;
     build_run_plan(r, &plan);
   }
@@ -335,15 +350,12 @@ int run_container(struct run *r, struct union_mount *u, const char *helper, int 
     return wrote == 0 ? 0 : 125;
   }
   int sync, fail;
-  struct slirp slirp = {.pid = -1, .exit_fd = -1};
   const char *why = "the helper failed before the command ran";
   /* launch.ts: stdio all 'ignore' with a terminal; else foreground.ts's stdin, 'inherit' with -i */
   pid_t pid = helper_spawn(helper, helper, &plan, r->tty ? 3 : !r->interactive, &sync, &fail);
   struct tty tty;
   tty_raw(&tty, r);
-  /* network.ts ahead: slirp4netns on the namespace made ahead, while the helper starts the container */
-  int ahead = image && r->slirp;
-  if (ahead && start_slirp(r, m.net_dir, forwarder.pid, &slirp) != 0) goto failed;
+  int ahead = image && r->slirp; /* the network made ahead: started already */
   unsigned char msg[5];
   if (read_full(sync, msg, 5) != 0 || msg[0] != SYNC_CLONED) goto failed; /* the tools wrote their maps */
   pid_t container; /* the container's process (host pid namespace), as launch.ts's helper.cloned() */
