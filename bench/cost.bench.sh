@@ -8,7 +8,7 @@
 #  - CPU seconds (user + system) of every process of `run --rm IMAGE true` and `run --rootfs DIR
 #    true`, counted by a subreaper (bench/cost-reap.c), daemons that detach included;
 #  - start-to-exit wall medians of the same (runc alone and `node -e 0` as floors), and of
-#    `run [--network none] --rootfs` through bin/hutch's C front and through Node.js; --rootfs on the
+#    `run IMAGE` and `run [--network none] --rootfs` through bin/hutch's C front and through Node.js; --rootfs on the
 #    tree, which has every mount point hutch needs (bound as it is), and on a bare tree (bin/, etc/
 #    passwd: hutch puts its writable layer, a FUSE daemon, over it; podman and runc would create
 #    the mount points in it, so only hutch runs there);
@@ -44,6 +44,9 @@ HW="${h}HUTCH_FS_LINGER=600 node $repo/bin/hutch --root $work/state"
 # bin/hutch through sh, as users run it: `run [--network none] --rootfs` is then native/hutch-run-front's
 # (C, no Node.js start; docs/startup.md), which hands anything else to Node.js (a HUTCH_ variable too).
 HC="$repo/bin/hutch --root $work/state"
+# `run --rm IMAGE` through bin/hutch too: the C front (native/run-front-image.c) and its shared union daemon.
+HIC="${h}HUTCH_FS_LINGER=0 $repo/bin/hutch --root $work/state"
+HWC="${h}HUTCH_FS_LINGER=600 $repo/bin/hutch --root $work/state"
 # A process that runs (a zombie waits for a slow init to reap it: it is gone).
 live() { grep -q '^State:[[:space:]]*[^Z]' "/proc/$1/status" 2>/dev/null; }
 # The union daemon of the store, if one runs (its pid file; one user and id mapping here).
@@ -131,7 +134,8 @@ cpurun() { # name command
   done
   cpu[$1]=$(printf '%s\n' "${list[@]}" | median)
 }
-cpurun hutch-image "$H run --rm $image true"
+cpurun hutch-image "$HIC run --rm $image true"
+cpurun hutch-image-node "$H run --rm $image true"
 # Warm: the daemon is not the subreaper's; its CPU ticks over the run are added.
 ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
 cpuwarm() { # name command
@@ -148,7 +152,8 @@ cpuwarm() { # name command
   done
   cpu[$1]=$(printf '%s\n' "${list[@]}" | median)
 }
-cpuwarm hutch-image-warm "$HW run --rm $image true"
+cpuwarm hutch-image-warm "$HWC run --rm $image true"
+cpuwarm hutch-image-warm-node "$HW run --rm $image true"
 end_daemon
 cpurun podman-image "$P run --rm $image true"
 cpurun hutch-rootfs "$HC run --rm --rootfs $rootfs true"
@@ -167,7 +172,8 @@ Object.assign(c.process, { args: ["true"], terminal: false }); Object.assign(c.r
 require("fs").writeFileSync(f, JSON.stringify(c));' "$work/bundle/config.json" "$rootfs"
 chown -R "$user:$user" "$work/bundle"
 asu "hyperfine -N -i --style basic --warmup 1 --runs $runs --export-json $work/wall.json \
-  -n hutch-image '$H run --rm $image true' \
+  -n hutch-image '$HIC run --rm $image true' \
+  -n hutch-image-node '$H run --rm $image true' \
   -n podman-image '$P run --rm $image true' \
   -n hutch-rootfs '$HC run --rm --rootfs $rootfs true' \
   -n hutch-rootfs-node '$H run --rm --rootfs $rootfs true' \
@@ -180,7 +186,8 @@ asu "hyperfine -N -i --style basic --warmup 1 --runs $runs --export-json $work/w
   -n node-startup 'node -e 0' \
   -n podman-runc-d-rm 'sh -c \"$P rm -f -t 0 \\\$($P run -d --network none --rootfs $rootfs sleep 1000)\"' \
   -n podman-hutch-runtime-d-rm 'sh -c \"$P rm -f -t 0 \\\$($P --runtime $repo/bin/hutch-runtime run -d --network none --rootfs $rootfs sleep 1000)\"' \
-  -n hutch-image-warm '$HW run --rm $image true'" >/dev/null 2>"$work/hyperfine.err" ||
+  -n hutch-image-warm '$HWC run --rm $image true' \
+  -n hutch-image-warm-node '$HW run --rm $image true'" >/dev/null 2>"$work/hyperfine.err" ||
   { echo "hyperfine: $(tail -3 "$work/hyperfine.err")" >&2; }
 end_daemon # the warm rows' daemon (hyperfine runs them last)
 while read -r name value; do wall[$name]=$value; done < <(node -e '
@@ -242,6 +249,7 @@ printf '%-50s %10s %10s %7s\n' "wall s, podman run -d + rm: hutch-runtime/runc" 
 echo "floors: runc run --rootless alone ${wall[runc]:--} s (hutch --rootfs / runc $(ratio "${wall[hutch-rootfs]:--}" "${wall[runc]:--}")x, on BARE $(ratio "${wall[hutch-rootfs-bare]:--}" "${wall[runc]:--}")x); node -e 0 ${wall[node-startup]:--} s"
 echo "--rootfs (the default network, slirp4netns): the C front ${wall[hutch-rootfs]:--} s, CPU ${cpu[hutch-rootfs]:--} s; the TypeScript path (node bin/hutch) ${wall[hutch-rootfs-node]:--} s, CPU ${cpu[hutch-rootfs-node]:--} s"
 echo "--network none --rootfs: the C front ${wall[hutch-rootfs-none]:--} s (/ runc $(ratio "${wall[hutch-rootfs-none]:--}" "${wall[runc]:--}")x), CPU ${cpu[hutch-rootfs-none]:--} s; the TypeScript path (node bin/hutch) ${wall[hutch-rootfs-none-node]:--} s, CPU ${cpu[hutch-rootfs-none-node]:--} s"
+echo "IMAGE (the default network): the C front cold ${wall[hutch-image]:--} s, CPU ${cpu[hutch-image]:--} s, warm ${wall[hutch-image-warm]:--} s, CPU ${cpu[hutch-image-warm]:--} s; the TypeScript path (node bin/hutch) cold ${wall[hutch-image-node]:--} s, CPU ${cpu[hutch-image-node]:--} s, warm ${wall[hutch-image-warm-node]:--} s, CPU ${cpu[hutch-image-warm-node]:--} s"
 echo "first answers (ms): hutch cold ${firsts[hutch]:-}; hutch warm ${firsts[hutch-warm]:-}; podman ${firsts[podman]:-}"
 echo "processes of one hutch container (PSS MiB, of it Pss_Anon and Pss_File): $(procs "${mem[hutch]:-}")"
 echo "processes of one podman container (PSS MiB, of it Pss_Anon and Pss_File): $(procs "${mem[podman]:-}")"

@@ -31,19 +31,21 @@ static void catch_signals(void) {
 }
 
 /* The helper's side, as Node's spawn with detached: true: own session, default signals, fds 3-5, no
-   environment; argv0 "hutch-init" with --init (it shows as the container's PID 1), else its path. */
-static _Noreturn void exec_helper(const char *helper, const char *argv0, int fds[3], int ignored) {
-  for (int fd = 0; fd < ignored; fd++) { /* stdio 'ignore' */
-    int null = open("/dev/null", (fd == 0 ? O_RDONLY : O_WRONLY) | O_CLOEXEC);
-    if (null < 0 || dup2(null, fd) < 0) _exit(127);
+   environment; argv0 "hutch-init" with --init (it shows as the container's PID 1), else its path.
+   stdio[i]: the fd that becomes fd i, STDIO_NULL (/dev/null) or STDIO_INHERIT (ours). */
+static _Noreturn void exec_helper(const char *helper, const char *argv0, int fds[3], const int stdio[3]) {
+  int high[3];
+  for (int i = 0; i < 3; i++) high[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 10);
+  for (int fd = 0; fd < 3; fd++) {
+    int from = stdio[fd] == STDIO_NULL ? open("/dev/null", (fd == 0 ? O_RDONLY : O_WRONLY) | O_CLOEXEC) : stdio[fd];
+    if (from == STDIO_INHERIT) continue;
+    if (from < 0 || (from == fd ? fcntl(fd, F_SETFD, 0) : dup2(from, fd)) < 0) _exit(127);
   }
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, NULL);
   for (int s = 1; s < NSIG; s++) signal(s, SIG_DFL);
   setsid();
-  int high[3];
-  for (int i = 0; i < 3; i++) high[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 10);
   for (int i = 0; i < 3; i++) dup2(high[i], 3 + i);
   char *argv[] = {(char *)argv0, NULL}, *envp[] = {NULL};
   execve(helper, argv, envp);
@@ -78,20 +80,39 @@ int wait_status(pid_t pid) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-pid_t helper_spawn(const char *helper, const char *argv0, const struct buf *plan, int ignored, int *sync, int *fail) {
+/* The helper forked with the plan sent; -1 when its sockets or the fork fail. */
+static pid_t start_helper(const char *helper, const char *argv0, const struct buf *plan, const int stdio[3], int *sync, int *fail) {
   int pairs[3][2];
   for (int i = 0; i < 3; i++)
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pairs[i]) != 0) fall_back("cannot make the helper's sockets");
-  catch_signals();
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pairs[i]) != 0) {
+      while (i-- > 0) close(pairs[i][0]), close(pairs[i][1]);
+      return -1;
+    }
   pid_t pid = fork();
-  if (pid < 0) fall_back("cannot fork");
-  if (pid == 0) exec_helper(helper, argv0, (int[3]){pairs[0][1], pairs[1][1], pairs[2][1]}, ignored);
-  helper_pid = pid;
+  if (pid == 0) exec_helper(helper, argv0, (int[3]){pairs[0][1], pairs[1][1], pairs[2][1]}, stdio);
   for (int i = 0; i < 3; i++) close(pairs[i][1]);
+  if (pid < 0) {
+    for (int i = 0; i < 3; i++) close(pairs[i][0]);
+    return -1;
+  }
   write_full(pairs[0][0], plan->p, plan->len);
   close(pairs[0][0]);
   *sync = pairs[1][0], *fail = pairs[2][0];
   return pid;
+}
+
+pid_t helper_spawn(const char *helper, const char *argv0, const struct buf *plan, int ignored, int *sync, int *fail) {
+  catch_signals();
+  int stdio[3];
+  for (int fd = 0; fd < 3; fd++) stdio[fd] = fd < ignored ? STDIO_NULL : STDIO_INHERIT;
+  pid_t pid = start_helper(helper, argv0, plan, stdio, sync, fail);
+  if (pid < 0) fall_back("cannot start the helper");
+  helper_pid = pid;
+  return pid;
+}
+
+pid_t helper_start(const char *helper, const struct buf *plan, const int stdio[3], int *sync, int *fail) {
+  return start_helper(helper, helper, plan, stdio, sync, fail);
 }
 
 int helper_early(void) {

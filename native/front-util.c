@@ -8,6 +8,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "front.h"
@@ -211,6 +212,72 @@ int write_text(const char *path, const char *text, int flags) {
   if (w == (ssize_t)n) return closed;
   errno = saved;
   return -1;
+}
+
+char *resolve_in_root(const char *root, const char *path) {
+  struct buf done = {0}; /* the resolved part: "/a/b", no symlink in it */
+  char *todo = str_cat(path, "", "");
+  int links = 0, found = 1;
+  for (char *c = todo; found;) {
+    while (*c == '/') c++;
+    if (*c == '\0') break;
+    char *end = strchrnul(c, '/');
+    size_t n = (size_t)(end - c);
+    const char *name = c;
+    c = end;
+    if (n == 1 && name[0] == '.') continue;
+    if (n == 2 && name[0] == '.' && name[1] == '.') {
+      while (done.len > 0 && done.p[done.len - 1] != '/') done.len--;
+      if (done.len > 0) done.len--;
+      continue;
+    }
+    buf_add(&done, "/", 1), buf_add(&done, name, n);
+    char *resolved = buf_cstr(&done), *here = str_cat(root, resolved, "");
+    free(resolved);
+    struct stat st;
+    char target[4096];
+    ssize_t len;
+    if (lstat(here, &st) != 0) found = 0;
+    else if (S_ISLNK(st.st_mode)) {
+      done.len -= n + 1;
+      len = readlink(here, target, sizeof target - 1);
+      if (++links > 40 || len <= 0) found = 0; /* ELOOP, as the kernel counts */
+      else {
+        target[len] = '\0';
+        if (target[0] == '/') done.len = 0;
+        char *rest = str_cat(target, "/", c);
+        free(todo);
+        todo = rest, c = todo;
+      }
+    }
+    free(here);
+  }
+  char *resolved = found ? buf_cstr(&done) : NULL, *host = found ? str_cat(root, resolved, "") : NULL;
+  free(resolved), free(done.p), free(todo);
+  return host;
+}
+
+int atomic_write(const char *path, const char *text, int durable) {
+  const char *slash = strrchr(path, '/');
+  char *dir = strndup(path, (size_t)(slash - path));
+  if (dir == NULL || mkdir_p(*dir ? dir : "/", 0777) != 0) return free(dir), -1;
+  struct timespec now;
+  clock_gettime(CLOCK_REALTIME, &now);
+  char name[64];
+  snprintf(name, sizeof name, ".tmp-%d-%lx", (int)getpid(), (unsigned long)now.tv_nsec);
+  char *temp = str_cat(dir, "/.", str_cat(slash + 1, name, ""));
+  int fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  int ok = fd >= 0 && write_full(fd, text, strlen(text)) == 0 && (!durable || fsync(fd) == 0);
+  if (fd >= 0) close(fd);
+  if (!ok || rename(temp, path) != 0) {
+    unlink(temp);
+    free(temp), free(dir);
+    return -1;
+  }
+  int d = durable ? open(*dir ? dir : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+  if (d >= 0) fsync(d), close(d);
+  free(temp), free(dir);
+  return 0;
 }
 
 int read_text(const char *path, struct buf *out) {

@@ -56,6 +56,13 @@ int exists(const char *path);
 /* `text` written to `path` in one write(2) (a /proc map or a cgroup file takes a value whole; a short
    write fails), opened O_WRONLY|O_CLOEXEC|`flags` (O_CREAT: mode 0666 less the umask): 0, or -1 with errno. */
 int write_text(const char *path, const char *text, int flags);
+/* in-root.ts resolveInRoot: the host path `path` of the tree at `root` resolves to, every component,
+   symlinks included, resolved inside it ("/.." stays at the root, an absolute link starts again
+   from it), malloc'd; NULL for a loop (over 40 links) or any error (absent). */
+char *resolve_in_root(const char *root, const char *path);
+/* atomic-write.ts atomicWriteFile: `text` in a temporary file beside `path` (its folder made as
+   mkdirSync's recursive does), renamed over it; `durable`: the file and the folder fsynced. 0 or -1. */
+int atomic_write(const char *path, const char *text, int durable);
 /* A regular file's bytes appended to `out`: 0; -1 when it is missing; -2 when it cannot be read or is no regular file. */
 int read_text(const char *path, struct buf *out);
 /* src/sys/on-path.ts findOnPath: `tool`'s absolute path, the first PATH entry (default
@@ -75,6 +82,10 @@ void record_strs(struct buf *plan, unsigned tag, const char *a, const char *b);
    (helper_early: the first signal that came before, 0 if none). */
 #include <sys/types.h>
 pid_t helper_spawn(const char *helper, const char *argv0, const struct buf *plan, int ignored, int *sync, int *fail);
+/* Another helper of the run (the union's daemon, its holder), no signal caught: its fd i is stdio[i],
+   STDIO_NULL or STDIO_INHERIT; -1 when it cannot be started. */
+enum { STDIO_INHERIT = -1, STDIO_NULL = -2 };
+pid_t helper_start(const char *helper, const struct buf *plan, const int stdio[3], int *sync, int *fail);
 int helper_early(void);
 void helper_go(pid_t pid, int sync);
 int read_full(int fd, void *p, size_t n);

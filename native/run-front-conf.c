@@ -423,6 +423,7 @@ int write_own_maps(const struct run *r, pid_t pid) {
 /* ROOTFS/etc/NAME as the TypeScript path reads it (missing: empty); a symlink on the way is handed
    over: the TypeScript path resolves it inside the tree (in-root.ts readFileInRoot), this front does not. */
 static char *etc_file(const struct run *r, const char *name) {
+  if (r->image.ref != NULL) return image_etc_text(&r->image, name); /* blueprint.ts containerUser: the image's userDb */
   struct stat st;
   char *etc = str_cat(r->rootfs, "/etc", ""), *path = str_cat(etc, "/", name);
   if ((lstat(etc, &st) == 0 && S_ISLNK(st.st_mode)) || (lstat(path, &st) == 0 && S_ISLNK(st.st_mode)))
@@ -602,25 +603,6 @@ static char *probe_store(const char *data, int *user_xattrs) {
   return str_cat(json, "", "");
 }
 
-/* atomic-write.ts atomicWriteFile (durable): a temporary file beside it, fsync, rename over, fsync
-   the folder. A cache that cannot be written only costs the next run another probe (storeFs). */
-static void write_cache(const char *data, const char *file, const char *text) {
-  struct timespec now;
-  clock_gettime(CLOCK_REALTIME, &now);
-  char name[96];
-  snprintf(name, sizeof name, ".fs-probe.json.tmp-%d-%lx", (int)getpid(), (unsigned long)now.tv_nsec);
-  char *temp = path_join(data, name);
-  int fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  int ok = fd >= 0 && write_full(fd, text, strlen(text)) == 0 && fsync(fd) == 0;
-  if (fd >= 0) close(fd);
-  if (!ok || rename(temp, file) != 0) {
-    unlink(temp);
-    return;
-  }
-  int dir = open(data, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir >= 0) fsync(dir), close(dir);
-}
-
 int store_user_xattrs(const char *data) {
   struct stat st;
   struct statfs fs;
@@ -639,6 +621,7 @@ int store_user_xattrs(const char *data) {
   int user_xattrs;
   char *entry = probe_store(data, &user_xattrs);
   text[strlen(text) - 1] = '\0'; /* the closing brace */
-  write_cache(data, file, str_cat(text, strlen(text) > 1 ? ",\"" : "\"", str_cat(key, "\":{", str_cat(entry, "}}", ""))));
+  /* A cache that cannot be written only costs the next run another probe (storeFs). */
+  atomic_write(file, str_cat(text, strlen(text) > 1 ? ",\"" : "\"", str_cat(key, "\":{", str_cat(entry, "}}", ""))), 1);
   return user_xattrs;
 }

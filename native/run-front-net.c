@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -116,4 +117,51 @@ void stop_slirp(struct slirp *s) {
   }
   if (s->exit_fd >= 0) close(s->exit_fd), s->exit_fd = -1;
   if (s->api != NULL) unlink(s->api);
+}
+
+/* net/forwarder.ts spawnForwarder({userns, tap}) with no port: stdin and stdout /dev/null, the
+   control socket at fd 3 ("ready\n" once the namespace and tap0 are made), nothing else. Its
+   stderr is /dev/null: a forwarder that fails makes the run start again on the TypeScript path,
+   which says why. */
+int start_forwarder(const char *native, pid_t holder, struct forwarder *f) {
+  f->pid = -1, f->control = -1;
+  char userns[64];
+  snprintf(userns, sizeof userns, "--userns=/proc/%d/ns/user", (int)holder);
+  char *binary = path_join(native, "hutch-forwarder"), *argv[] = {binary, userns, "--tap=tap0", NULL};
+  int pair[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) return -1;
+  pid_t child = fork();
+  if (child == 0) {
+    int null = open("/dev/null", O_RDWR | O_CLOEXEC), high = fcntl(pair[1], F_DUPFD_CLOEXEC, 10);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    for (int sig = 1; sig < NSIG; sig++) signal(sig, SIG_DFL);
+    if (null < 0 || high < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0 || dup2(high, 3) < 0) _exit(127);
+    close_from(4);
+    execve(binary, argv, environ);
+    _exit(127);
+  }
+  close(pair[1]);
+  if (child < 0) {
+    close(pair[0]);
+    return -1;
+  }
+  f->pid = child, f->control = pair[0];
+  char line[6];
+  return read_full(f->control, line, sizeof line) == 0 && memcmp(line, "ready\n", 6) == 0 ? 0 : -1;
+}
+
+/* NetworkAhead.joined: the container holds the namespace now; the forwarder, serving no port, ends. */
+void release_forwarder(struct forwarder *f) {
+  if (f->control >= 0) close(f->control), f->control = -1;
+}
+
+void stop_forwarder(struct forwarder *f) {
+  release_forwarder(f);
+  if (f->pid > 0) {
+    kill(f->pid, SIGTERM);
+    wait_status(f->pid);
+    f->pid = -1;
+  }
 }

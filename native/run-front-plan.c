@@ -32,9 +32,7 @@ static void mount_rec(struct buf *plan, uint32_t flags, uint32_t ops, const char
   free(p.p);
 }
 
-/* idmap.ts rootMaps and mapArgs: the user's own id to 0, each range from container id 1 on; a kind
-   without a range (the user alone) has no tool to run: this front writes that map (write_own_maps). */
-static void id_map(struct buf *plan, uint32_t kind, const struct subids *s, unsigned own) {
+void id_map(struct buf *plan, uint32_t kind, const struct subids *s, unsigned own) {
   if (s->n == 0) return;
   struct buf args = {0};
   char part[64];
@@ -122,15 +120,33 @@ void build_run_plan(const struct run *r, struct buf *plan) {
   const char *hostname = r->hostname;
   buf_u32(plan, WIRE_MAGIC), buf_u32(plan, WIRE_VERSION);
   record_u32(plan, TAG_PDEATHSIG, 9 /* SIGKILL */);
-  uint32_t clone = CLONE_NEWUSER_ | CLONE_NEWNS_ | CLONE_NEWPID_ | CLONE_NEWUTS_ | CLONE_NEWIPC_ | CLONE_NEWCGROUP_;
-  record_u32(plan, TAG_CLONE_FLAGS, clone | (r->host_network ? 0 : CLONE_NEWNET_));
-  id_map(plan, 0, &r->subuid, r->uid);
-  id_map(plan, 1, &r->subgid, r->gid);
+  /* setup.ts prepareLaunch: an image's container joins its union holder's user namespace (mapped
+     by the holder's start) and a copy of its mount namespace, where the union is mounted. */
+  if (r->image.ref != NULL) {
+    char ns[64];
+    /* with slirp4netns, the network namespace made ahead by the forwarder too */
+    static const struct { uint32_t type; const char *name; } JOINS[] = {
+        {CLONE_NEWUSER_, "user"}, {CLONE_NEWNS_, "mnt"}, {CLONE_NEWNET_, "net"}};
+    for (int i = 0; i < (r->netns_holder > 0 ? 3 : 2); i++) {
+      struct buf p = {0};
+      snprintf(ns, sizeof ns, "/proc/%d/ns/%s", (int)(i == 2 ? r->netns_holder : r->holder), JOINS[i].name);
+      buf_u32(&p, JOINS[i].type), buf_str(&p, ns);
+      plan_record(plan, TAG_SETNS, &p);
+      free(p.p);
+    }
+  }
+  uint32_t clone = (r->image.ref != NULL ? 0 : CLONE_NEWUSER_) | CLONE_NEWNS_ | CLONE_NEWPID_ | CLONE_NEWUTS_ | CLONE_NEWIPC_ | CLONE_NEWCGROUP_;
+  int own_netns = !r->host_network && r->netns_holder <= 0;
+  record_u32(plan, TAG_CLONE_FLAGS, clone | (own_netns ? CLONE_NEWNET_ : 0));
+  if (r->image.ref == NULL) {
+    id_map(plan, 0, &r->subuid, r->uid);
+    id_map(plan, 1, &r->subgid, r->gid);
+  }
   record_u32(plan, TAG_PROPAGATION, MS_REC_ | MS_SLAVE_);
   record_strs(plan, TAG_ROOTFS, r->rootfs, NULL);
   filesystem(r, plan);
   record_strs(plan, TAG_HOSTNAME, hostname, NULL);
-  if (!r->host_network) plan_record(plan, TAG_LOOPBACK, &(struct buf){0});
+  if (own_netns) plan_record(plan, TAG_LOOPBACK, &(struct buf){0});
   if (r->tty) plan_record(plan, TAG_TERMINAL, &(struct buf){0}); /* nsexec.ts: after the umask (none here), before the cwd */
   record_strs(plan, TAG_CWD, r->workdir != NULL ? r->workdir : "/", NULL);
   struct buf p = {0};
@@ -152,6 +168,6 @@ void build_run_plan(const struct run *r, struct buf *plan) {
   plan_record(plan, TAG_SECCOMP, &r->seccomp);
   for (char **a = r->args; *a != NULL; a++) record_strs(plan, TAG_ARG, *a, NULL);
   environment(r, hostname, plan);
-  if (r->slirp) record_strs(plan, TAG_TAP, "tap0", NULL); /* net/slirp.ts SLIRP_TAP, made before slirp4netns starts */
+  if (r->slirp && own_netns) record_strs(plan, TAG_TAP, "tap0", NULL); /* net/slirp.ts SLIRP_TAP, made before slirp4netns starts */
   free(p.p);
 }

@@ -14,9 +14,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "run-front.h"
@@ -44,7 +46,10 @@ static void check_no_stale(const char *parent) {
    run-front-conf.c store_user_xattrs: its cache, or probed and cached), else RUN/ephemeral/ID/data. */
 static char *data_dir(const struct run *r, const char *run_dir) {
   if (mkdir_p(r->data, 0700) != 0) fall_back("cannot make the data folder");
-  return store_user_xattrs(r->data) ? str_cat(r->data, "/ephemeral/", r->id) : str_cat(run_dir, "/data", "");
+  if (store_user_xattrs(r->data)) return str_cat(r->data, "/ephemeral/", r->id);
+  /* setup.ts createSetup: an image's writable layer needs them (requireUpperFs words it) */
+  if (r->image.ref != NULL) fall_back("an image run on a store without user xattrs");
+  return str_cat(run_dir, "/data", "");
 }
 
 /* net/resolv.ts resolvConf: the host's non-loopback servers, search, options; the network's
@@ -116,30 +121,47 @@ static void network_files(const struct run *r, const char *hostname, char **reso
   }
 }
 
-/* A string of setup.json: a path with nothing JSON escapes, else the TypeScript path's. */
+/* A string of setup.json: one with nothing JSON escapes, else the TypeScript path's. */
 static const char *json_plain(const char *s) {
   for (const unsigned char *c = (const unsigned char *)s; *c; c++)
-    if (*c < 0x20 || *c == '"' || *c == '\\' || *c == 0x7f) fall_back("a --root that JSON would escape");
+    if (*c < 0x20 || *c == '"' || *c == '\\' || *c == 0x7f) fall_back("a --root, image or port name that JSON would escape");
   return s;
 }
 
-/* setup.ts withMounts' save for a --rootfs run (not synced: it marks nothing): write and rename. */
-static int write_setup(const char *dir, const struct run *r) {
-  const char *root = r->root_flag, *flag = r->network_flag; /* none, host, slirp4netns or NULL: the default */
+static void add(struct buf *b, const char *s) {
+  buf_add(b, s, strlen(s));
+}
+
+/* setup.ts ContainerSetup's image: its id, its layers (resolve.ts describeImage), the driver, exposedPorts. */
+static void image_json(const struct image *im, struct buf *json) {
+  add(json, ",\"image\":{\"id\":\""), add(json, im->id), add(json, "\",\"layers\":[");
+  for (int i = 0; i < im->nlayers; i++) {
+    add(json, i > 0 ? ",{\"diffId\":\"" : "{\"diffId\":\""), add(json, im->layers[i].diff_id);
+    add(json, "\",\"dir\":\""), add(json, json_plain(im->layers[i].dir));
+    add(json, "\",\"indexFile\":\""), add(json, im->layers[i].index), add(json, "\"}");
+  }
+  add(json, "],\"driver\":\"fuse\",\"exposed\":[");
+  for (int i = 0; i < im->nexposed; i++) add(json, i > 0 ? ",\"" : "\""), add(json, json_plain(im->exposed[i])), add(json, "\"");
+  add(json, "]}");
+}
+
+/* setup.ts withMounts' save (JSON.stringify of the setup), made before anything is made: a string
+   JSON would escape is handed over then. */
+static char *setup_text(const struct run *r) {
+  const char *root = r->root_flag, *flag = r->network_flag, *image = r->image.ref; /* flag: none, host, slirp4netns or NULL: the default */
   const char *network = r->host_network ? "host\"" : r->slirp ? "slirp4netns\",\"portHandler\":\"rootlesskit\",\"allowHostLoopback\":false,"
       "\"mtu\":65520,\"cidr\":\"10.0.2.0/24\",\"enableIPv6\":false" : "none\"";
   struct buf json = {0};
-  const char *parts[] = {"{\"flags\":{", root != NULL ? "\"root\":\"" : "", root != NULL ? json_plain(root) : "", root != NULL ? "\"," : "",
+  const char *parts[] = {"{\"flags\":{", image != NULL ? "\"image\":\"" : "", image != NULL ? json_plain(image) : "", image != NULL ? "\"," : "",
+      root != NULL ? "\"root\":\"" : "", root != NULL ? json_plain(root) : "", root != NULL ? "\"," : "",
       "\"pull\":\"missing\",", flag != NULL ? "\"networkMode\":\"" : "", flag != NULL ? flag : "", flag != NULL ? "\"," : "", "\"publish\":[],\"publishAll\":false,\"dns\":[],\"dnsSearch\":[],"
       "\"dnsOption\":[],\"addHost\":[],\"blkioWeightDevice\":[],\"deviceReadBps\":[],\"deviceWriteBps\":[],\"deviceReadIops\":[],"
-      "\"deviceWriteIops\":[],\"mounts\":[]},\"network\":{\"kind\":\"", network, "}",
-      r->nvolumes > 0 ? ",\"volumes\":[]" : "", "}\n", NULL}; /* -v: resolveMounts' names, none for a host path */
-  for (const char *const *p = parts; *p != NULL; p++) buf_add(&json, *p, strlen(*p));
-  char *text = buf_cstr(&json);
-  char tmp[64];
-  snprintf(tmp, sizeof tmp, "/.setup.json.tmp-%d", (int)getpid());
-  char *temp = str_cat(dir, tmp, ""), *file = str_cat(dir, "/setup.json", "");
-  return write_text(temp, text, O_CREAT | O_TRUNC) == 0 && rename(temp, file) == 0 ? 0 : -1;
+      "\"deviceWriteIops\":[],\"mounts\":[]},\"network\":{\"kind\":\"", network, "}", NULL};
+  for (const char *const *p = parts; *p != NULL; p++) add(&json, *p);
+  if (image != NULL) image_json(&r->image, &json);
+  if (r->nvolumes > 0) add(&json, ",\"volumes\":[]"); /* -v: resolveMounts' names, none for a host path */
+  add(&json, "}\n");
+  return buf_cstr(&json);
 }
 
 static void remove_tree(const char *dir) {
@@ -162,11 +184,20 @@ static void remove_tree(const char *dir) {
 struct made {
   char *run_dir, *data_dir, *net_dir;
   int lock;
+  struct union_mount *u; /* an image's union, once begun */
+  struct forwarder *forwarder; /* an image's network namespace made ahead (slirp4netns) */
+  struct slirp *slirp;         /* slirp4netns on it */
+  const struct run *marked; /* the image marked used by this run */
 };
 
-/* The clean-up, in the TypeScript path's order: the network's folder, the folders, the lock last. */
+/* The clean-up, in the TypeScript path's order: the union's holder, the network's folder, the
+   image's mark (releaseSetup), the folders, the lock last. */
 static void clean_up(struct made *m) {
+  if (m->slirp) stop_slirp(m->slirp);
+  if (m->forwarder) stop_forwarder(m->forwarder);
+  if (m->u) union_stop(m->u);
   if (m->net_dir) remove_tree(m->net_dir);
+  if (m->marked) unmark_image(m->marked);
   if (m->run_dir) remove_tree(m->run_dir);
   if (m->data_dir) remove_tree(m->data_dir);
   if (m->lock >= 0) close(m->lock);
@@ -193,9 +224,60 @@ static void check_tree(const struct run *r) {
   if (access(r->rootfs, W_OK) != 0) fall_back("a tree the user may not write (its writable layer is the union's)");
 }
 
-int run_container(struct run *r, const char *helper, int print_plan) {
-  if (strcmp(r->rootfs, "/") == 0) fall_back("the host's root as --rootfs");
-  check_tree(r);
+/* net/index.ts startNetworkAhead: the forwarder's namespace in `holder`'s user namespace, slirp4netns ready on it. */
+static int network_ahead(struct run *r, struct made *m, pid_t holder) {
+  if (start_forwarder(r->native, holder, m->forwarder) != 0) return -1;
+  return start_slirp(r, m->net_dir, m->forwarder->pid, m->slirp);
+}
+
+/* storage.ts startUnion's folders (0755: the union's owner inside reads them) and its lowers, top first. */
+static int mount_union(struct run *r, struct made *m) {
+  char *upper = str_cat(m->data_dir, "/upper", ""), *work = str_cat(m->data_dir, "/work", "");
+  if (mkdir_p(upper, 0755) != 0 || mkdir_p(work, 0755) != 0 || mkdir_p(r->rootfs, 0755) != 0) {
+    snprintf(m->u->error, sizeof m->u->error, "cannot make the union's folders: %s", strerror(errno));
+    return -1;
+  }
+  struct union_layer *lowers = calloc((size_t)r->image.nlayers + 1, sizeof *lowers);
+  if (lowers == NULL) return -1;
+  for (int i = 0; i < r->image.nlayers; i++) {
+    const struct image_layer *l = &r->image.layers[r->image.nlayers - 1 - i];
+    lowers[i] = (struct union_layer){l->dir, l->index};
+  }
+  int mounted = union_mount(m->u, lowers, r->image.nlayers, upper, work, r->rootfs);
+  free(lowers);
+  if (mounted == 0) r->holder = m->u->holder;
+  return mounted;
+}
+
+/* launch-rootfs.ts watchDaemon's hook: the helper waited for, and the union's holder watched meanwhile; a
+   union gone first (the container's files fail with ENOTCONN) ends the container at once, said as the
+   TypeScript path warns it (*why: its words, for the run's failure). Without a union (or a watch), wait_status. */
+static int wait_watching(pid_t helper, pid_t container, struct union_mount *u, const char **why) {
+  int watch = u != NULL ? union_watch_fd(u) : -1, exited = watch >= 0 ? (int)syscall(SYS_pidfd_open, helper, 0) : -1;
+  while (exited >= 0) {
+    struct pollfd fds[2] = {{.fd = exited, .events = POLLIN}, {.fd = watch, .events = POLLIN}};
+    if (poll(fds, 2, -1) < 0) {
+      if (errno == EINTR) continue; /* a signal relayed to the container */
+      break;
+    }
+    if (fds[0].revents != 0) break;
+    *why = fds[1].revents != 0 ? union_died(u) : NULL;
+    if (*why != NULL) {
+      fprintf(stderr, "hutch: %s: the container's files fail with ENOTCONN; ending it\n", *why);
+      if (kill(container, SIGKILL) != 0 && errno != ESRCH)
+        fprintf(stderr, "hutch: cannot end the container (pid %d): %s\n", (int)container, strerrorname_np(errno));
+      break;
+    }
+  }
+  if (watch >= 0) close(watch);
+  if (exited >= 0) close(exited);
+  return wait_status(helper);
+}
+
+int run_container(struct run *r, struct union_mount *u, const char *helper, int print_plan) {
+  int image = r->image.ref != NULL;
+  if (!image && strcmp(r->rootfs, "/") == 0) fall_back("the host's root as --rootfs");
+  if (!image) check_tree(r);
   char *parent = str_cat(r->run, "/ephemeral", "");
   if (mkdir_p(parent, 0700) != 0) fall_back("cannot make the runtime folder");
   check_no_stale(parent);
@@ -205,7 +287,7 @@ int run_container(struct run *r, const char *helper, int print_plan) {
   const char *hostname = r->hostname;
   char *resolv, *hosts, *first_resolv = resolv_conf(host_text("/etc/resolv.conf"), NULL);
   network_files(r, hostname, &resolv, &hosts);
-  if (r->root_flag != NULL) json_plain(r->root_flag); /* its hand-over, before anything is made */
+  char *setup = setup_text(r);
   r->etc_dir = run_dir;
   struct buf plan = {0}; /* made first: a string that is not UTF-8 is handed over before anything is made */
   build_run_plan(r, &plan);
@@ -213,6 +295,8 @@ int run_container(struct run *r, const char *helper, int print_plan) {
      the TypeScript path prints it before its hooks). */
   struct cgroup cg = {0};
   if (!print_plan) cgroup_check(&cg, r->id);
+  /* cgroups.ts: the network started ahead (forwarder, slirp4netns) joins the container's group too */
+  if (cg.wanted && image && r->slirp) fall_back("an image's network started ahead in a cgroup of its own");
   /* Made by rename, its lock inside, so that a sweep never takes a folder being made. */
   char *temp = str_cat(parent, "/.new-", r->id);
   if (mkdir(temp, 0700) != 0) fall_back("cannot make the run's folder");
@@ -223,6 +307,11 @@ int run_container(struct run *r, const char *helper, int print_plan) {
     fall_back("cannot lock the run's folder");
   }
   m.run_dir = run_dir;
+  /* The union's daemon started (or reached) now: its Node start runs while the rest is made. */
+  if (image) {
+    m.u = u;
+    if (union_begin(u) != 0) undo_and_fall_back(&m, u->error);
+  }
   int ok = 1; /* writeEtcFiles: the hosts file as without a network; the hook writes the network's */
   ok &= write_text(str_cat(run_dir, "/hosts", ""), str_cat("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t", hostname, "\n"), O_CREAT | O_TRUNC) == 0;
   ok &= write_text(str_cat(run_dir, "/hostname", ""), str_cat(hostname, "\n", ""), O_CREAT | O_TRUNC) == 0;
@@ -230,28 +319,48 @@ int run_container(struct run *r, const char *helper, int print_plan) {
   if (!ok) undo_and_fall_back(&m, "cannot write the /etc files");
   if (mkdir_p(data, 0700) != 0) undo_and_fall_back(&m, "cannot make the data folder");
   m.data_dir = data;
-  if (write_setup(data, r) != 0) undo_and_fall_back(&m, "cannot write setup.json");
+  if (image && mark_image(r) != 0) undo_and_fall_back(&m, "cannot mark the image used"); /* setup.ts openImage */
+  if (image) m.marked = r;
+  /* synced where it marks an image, not for a --rootfs run (it marks nothing) */
+  if (atomic_write(str_cat(data, "/setup.json", ""), setup, image) != 0) undo_and_fall_back(&m, "cannot write setup.json");
   char id16[17];
   snprintf(id16, sizeof id16, "%.16s", r->id);
   m.net_dir = str_cat(r->run, "/net/", id16);
   if (mkdir_p(m.net_dir, 0700) != 0) undo_and_fall_back(&m, "cannot make the network's folder");
+  struct forwarder forwarder = {.pid = -1, .control = -1};
+  struct slirp slirp = {.pid = -1, .exit_fd = -1};
+  if (image) {
+    /* network.ts ahead: the container's network namespace made in the holder's user namespace as soon
+       as that exists (union_holder_early), slirp4netns ready on it, while the daemon starts and mounts;
+       else once the union is mounted */
+    if (r->slirp) m.forwarder = &forwarder, m.slirp = &slirp;
+    const char *ahead_failed = "the network's namespace made ahead failed (the TypeScript path's to say)";
+    pid_t early = r->slirp ? union_holder_early(u) : 0;
+    if (early > 0 && network_ahead(r, &m, early) != 0) undo_and_fall_back(&m, ahead_failed);
+    if (mount_union(r, &m) != 0) undo_and_fall_back(&m, u->error);
+    if (r->slirp && early <= 0 && network_ahead(r, &m, r->holder) != 0) undo_and_fall_back(&m, ahead_failed);
+    if (r->slirp) r->netns_holder = forwarder.pid;
+    /* the plan again, now that it knows the holder (and the network's namespace) it joins */
+    plan.len = 0;
+    build_run_plan(r, &plan);
+  }
   if (print_plan) {
     int wrote = write_full(1, plan.p, plan.len);
     clean_up(&m);
     return wrote == 0 ? 0 : 125;
   }
   int sync, fail;
-  struct slirp slirp = {.pid = -1, .exit_fd = -1};
   const char *why = "the helper failed before the command ran";
   /* launch.ts: stdio all 'ignore' with a terminal; else foreground.ts's stdin, 'inherit' with -i */
   pid_t pid = helper_spawn(helper, helper, &plan, r->tty ? 3 : !r->interactive, &sync, &fail);
   struct tty tty;
   tty_raw(&tty, r);
+  int ahead = image && r->slirp; /* the network made ahead: started already */
   unsigned char msg[5];
   if (read_full(sync, msg, 5) != 0 || msg[0] != SYNC_CLONED) goto failed; /* the tools wrote their maps */
   pid_t container; /* the container's process (host pid namespace), as launch.ts's helper.cloned() */
   memcpy(&container, msg + 1, 4);
-  if (write_own_maps(r, container) != 0) goto failed; /* launch.ts writeIdMaps: the user alone's */
+  if (!image && write_own_maps(r, container) != 0) goto failed; /* launch.ts writeIdMaps: the user alone's */
   msg[0] = SYNC_MAPPED;
   if (write_full(sync, msg, 1) != 0 || read_full(sync, msg, 1) != 0 || msg[0] != SYNC_READY) goto failed;
   if (r->tty && tty_take(&tty, container, pid) != 0) goto failed; /* launch.ts: before the hooks */
@@ -264,7 +373,8 @@ int run_container(struct run *r, const char *helper, int print_plan) {
   }
   /* network.ts hook: slirp4netns on the container's tap0 (the helper made it), ready; then the
      files again, rewritten in place (the container has them bound), and the ports. */
-  if (r->slirp && start_slirp(r, m.net_dir, container, &slirp) != 0) goto failed;
+  if (r->slirp && !ahead && start_slirp(r, m.net_dir, container, &slirp) != 0) goto failed;
+  if (ahead) release_forwarder(&forwarder); /* joined: the container holds its namespace now */
   ok &= write_text(str_cat(run_dir, "/resolv.conf", ""), resolv, O_CREAT | O_TRUNC) == 0;
   ok &= write_text(str_cat(run_dir, "/hosts", ""), hosts, O_CREAT | O_TRUNC) == 0;
   ok &= write_text(str_cat(run_dir, "/ports.json", ""), "[]\n", O_CREAT | O_TRUNC) == 0;
@@ -281,7 +391,15 @@ int run_container(struct run *r, const char *helper, int print_plan) {
   helper_go(pid, sync);
   unsigned char failure[12];
   if (read_full(fail, failure, sizeof failure) == 0) goto failed;
-  int code = r->tty ? tty_relay(&tty, r, pid) : wait_status(pid);
+  const char *died = NULL;
+  int code = r->tty ? tty_relay(&tty, r, pid) : wait_watching(pid, container, image ? u : NULL, &died);
+  /* watchDaemon's failure(): the run fails naming the union's end (the container often ends first) */
+  if (died == NULL && image) died = union_died(u);
+  if (died != NULL) {
+    fprintf(stderr, "hutch: container ended: %s\nhint: see the daemon's message above (or monitor.log); the upper layer keeps "
+                    "everything that was synced\n", died);
+    code = 125;
+  }
   /* The clean-up's order: what the hooks added last goes first (the network's, then the cgroup's). */
   stop_slirp(&slirp);
   cgroup_remove(&cg);

@@ -32,7 +32,9 @@ _Noreturn void fall_back(const char *why) {
 /* The variables that change what the TypeScript path does for this command line, beyond those
    read below: any other HUTCH_ one (a trace, a fault point, a test switch) is its to honour. */
 static const char *const OWN_VARIABLES[] = {"HUTCH_ROOT", "HUTCH_NSEXEC", "HUTCH_RUN_PRINT_PLAN", "HUTCH_RUN_NO_NODE",
-                                            "HUTCH_CODE_CACHE_DIR", NULL};
+                                            "HUTCH_CODE_CACHE_DIR", /* the union's (run-front-union.c honours them) */
+                                            "HUTCH_FS_SHARED", "HUTCH_FS_LINGER", "HUTCH_FS_IDLE_MS", "HUTCH_FS_PAGES",
+                                            "HUTCH_FS_SHARED_MAX", NULL};
 
 static void check_environment(char **words) {
   /* Node reads argv and the environment as UTF-8 (a bad sequence becomes U+FFFD): other paths, other words. */
@@ -93,9 +95,9 @@ static void count_switch(struct run *r, char letter) {
   if (letter == 'i' ? r->interactive++ : r->tty++) fall_back(letter == 'i' ? "-i given twice" : "-t given twice");
 }
 
-/* [--root DIR] run [--rm] [-i] [-t] [--network none|host|slirp4netns] --rootfs DIR [-e K[=V]]... [-v HOST:CTR[:ro|rw]]...
-   [-w DIR] [--hostname NAME] [-u USER[:GROUP]] [--] CMD [ARGS...], the flags in any order (--root after run too). A foreground run removes its
-   container with or without --rm (run.ts). */
+/* [--root DIR] run [--rm] [-i] [-t] [--network none|host|slirp4netns] [-e K[=V]]... [-v HOST:CTR[:ro|rw]]...
+   [-w DIR] [--hostname NAME] [-u USER[:GROUP]] (--rootfs DIR [--] CMD | IMAGE [CMD]) [ARGS...], the flags in any order
+   (--root after run too). A foreground run removes its container with or without --rm (run.ts). */
 static void parse(struct run *r, char **words, int n, const char **root, const char *cwd) {
   int i = 0;
   while (i < n && strcmp(words[i], "run") != 0) {
@@ -157,53 +159,19 @@ static void parse(struct run *r, char **words, int n, const char **root, const c
   }
   if (i < n && strcmp(words[i], "--") == 0) i++; /* the command's words after it, flags or not */
   if (!network) r->slirp = 1; /* the default: slirp4netns when installed (check_slirp) */
-  if (r->rootfs == NULL) fall_back("an image instead of --rootfs");
-  if (i == n) fall_back("no command");
+  if (r->rootfs == NULL) { /* container-flags.ts setupFlags: the first positional is the image, the rest its command */
+    if (i == n) fall_back("no image");
+    r->image.ref = words[i++];
+    if (i < n && strcmp(words[i], "--") == 0) fall_back("a -- after the image");
+  } else if (i == n) fall_back("no command");
   r->args = words + i;
 }
 
-/* in-root.ts existsInRoot: every component of `path`, symlinks included, resolves inside the tree at
-   `root` ("/.." stays at the root, an absolute link starts again from it); a loop or any error: absent. */
+/* in-root.ts existsInRoot (front-util.c resolve_in_root). */
 static int exists_in_root(const char *root, const char *path) {
-  struct buf done = {0}; /* the resolved part: "/a/b", no symlink in it */
-  char *todo = str_cat(path, "", "");
-  int links = 0, found = 1;
-  for (char *c = todo; found;) {
-    while (*c == '/') c++;
-    if (*c == '\0') break;
-    char *end = strchrnul(c, '/');
-    size_t n = (size_t)(end - c);
-    const char *name = c;
-    c = end;
-    if (n == 1 && name[0] == '.') continue;
-    if (n == 2 && name[0] == '.' && name[1] == '.') {
-      while (done.len > 0 && done.p[done.len - 1] != '/') done.len--;
-      if (done.len > 0) done.len--;
-      continue;
-    }
-    buf_add(&done, "/", 1), buf_add(&done, name, n);
-    char *resolved = buf_cstr(&done), *here = str_cat(root, resolved, "");
-    free(resolved);
-    struct stat st;
-    char target[4096];
-    ssize_t len;
-    if (lstat(here, &st) != 0) found = 0;
-    else if (S_ISLNK(st.st_mode)) {
-      done.len -= n + 1;
-      len = readlink(here, target, sizeof target - 1);
-      if (++links > 40 || len <= 0) found = 0; /* ELOOP, as the kernel counts */
-      else {
-        target[len] = '\0';
-        if (target[0] == '/') done.len = 0;
-        char *rest = str_cat(target, "/", c);
-        free(todo);
-        todo = rest, c = todo;
-      }
-    }
-    free(here);
-  }
-  free(done.p), free(todo);
-  return found;
+  char *found = resolve_in_root(root, path);
+  free(found);
+  return found != NULL;
 }
 
 /* The mounts before the -v binds (container-spec.ts systemMounts, etcMounts), for tree-layer.ts missingTargets. */
@@ -245,9 +213,15 @@ static void check_volumes(struct run *r, const char *cwd) {
     int in_earlier = 0;
     for (const char *const *t = SYSTEM_TARGETS; *t != NULL; t++) in_earlier |= beneath(inside, *t);
     for (int j = 0; j < i; j++) in_earlier |= beneath(v->target, r->volumes[j].target);
-    if (!in_earlier && !exists_in_root(r->rootfs, inside))
+    if (!in_earlier && r->image.ref == NULL && !exists_in_root(r->rootfs, inside)) /* an image's: the union */
       fall_back("the tree lacks a -v destination (its writable layer is the union's)");
   }
+}
+
+/* An image run's own hand-overs, on the command line alone: what the TypeScript path does otherwise. */
+static void check_image_run(const struct run *r) {
+  struct stat st;
+  if (stat(r->image.ref, &st) == 0) fall_back("an image named like a file (a squashfs image is its path)");
 }
 
 /* 64 hex digits from /dev/urandom (sys/random.ts randomHex(32)). */
@@ -273,26 +247,34 @@ int main(int argc, char **argv) {
   check_environment(argv);
   char cwd[4096];
   if (getcwd(cwd, sizeof cwd) == NULL || !utf8_valid((unsigned char *)cwd)) fall_back("no working directory (or not UTF-8)");
-  struct run r = {.uid = getuid(), .gid = getgid()};
+  struct run r = {.uid = getuid(), .gid = getgid(), .native = exe};
   const char *root = NULL;
   parse(&r, argv + 1, argc - 1, &root, cwd);
   struct stat st; /* foreground.ts checkRootfs: the path as given (a missing `x` of `x/..` fails) */
-  if (stat(r.rootfs_flag, &st) != 0 || !S_ISDIR(st.st_mode)) fall_back("--rootfs is not a directory");
+  if (r.image.ref == NULL && (stat(r.rootfs_flag, &st) != 0 || !S_ISDIR(st.st_mode))) fall_back("--rootfs is not a directory");
+  if (r.image.ref != NULL) check_image_run(&r);
   struct passwd *pw = getpwuid(r.uid);
   if (pw == NULL) fall_back("the user has no name");
   r.user_name = strdup(pw->pw_name);
   r.root_flag = root;
-  check_volumes(&r, cwd);
+  if (r.image.ref == NULL) check_volumes(&r, cwd); /* an image's once its root is known (below) */
   state_paths(&r, root);
   if (r.slirp) check_slirp(&r, cwd);
   const char *home = absolute_env("HOME");
   read_conf(&r, home, absolute_env("XDG_CONFIG_HOME"), install);
   read_id_maps(&r, cwd);
+  if (r.image.ref != NULL) find_image(&r);
   read_user(&r);
   random_id(r.id);
+  if (r.image.ref != NULL) {
+    r.rootfs = str_cat(r.run, "/ephemeral/", str_cat(r.id, "/merged", "")); /* storage.ts rootfsPath */
+    check_volumes(&r, cwd);
+  }
   snprintf(r.hostname, sizeof r.hostname, "%.64s", r.hostname_flag != NULL ? r.hostname_flag : r.id); /* 12 digits of the id */
   if (r.hostname_flag == NULL) r.hostname[12] = '\0';
-  const char *print = getenv("HUTCH_RUN_PRINT_PLAN"), *helper = getenv("HUTCH_NSEXEC");
-  return run_container(&r, helper != NULL && *helper ? helper : str_cat(exe, "/hutch-nsexec", ""),
-                       print != NULL && strcmp(print, "1") == 0);
+  const char *print = getenv("HUTCH_RUN_PRINT_PLAN"), *helper_env = getenv("HUTCH_NSEXEC");
+  const char *helper = helper_env != NULL && *helper_env ? helper_env : str_cat(exe, "/hutch-nsexec", "");
+  struct union_mount u;
+  if (r.image.ref != NULL) union_check(&r, &u, install, helper); /* storage.ts startUnion's shared daemon, or the TypeScript path */
+  return run_container(&r, r.image.ref != NULL ? &u : NULL, helper, print != NULL && strcmp(print, "1") == 0);
 }

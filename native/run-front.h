@@ -1,6 +1,7 @@
 /*
- * hutch-run-front: `hutch [--root DIR] run --rm [--network none|host|slirp4netns] --rootfs DIR CMD [ARGS...]`
- * without a Node.js start (docs/startup.md, "run --rootfs without Node.js"). It does what the
+ * hutch-run-front: `hutch [--root DIR] run --rm [--network none|host|slirp4netns] (--rootfs DIR CMD | IMAGE [CMD])
+ * [ARGS...]` without a Node.js start (docs/startup.md, "run --rootfs without Node.js", "run --rm IMAGE
+ * without Node.js": an image of the user's store on the shared union daemon). It does what the
  * TypeScript path does for that command line (src/engine/container/foreground.ts runCommand):
  * the ephemeral folders and their lock, setup.json, the /etc files, the same helper plan byte for
  * byte (test/integration/run-front.test.ts compares them: HUTCH_RUN_PRINT_PLAN=1 on both paths),
@@ -35,9 +36,23 @@ struct volume {
   int readonly, dir;  /* dir: the source is a directory (MKDIR), else a file (MKFILE) */
 };
 
+/* `run IMAGE` (run-front-image.c): the image of the user's own store, as resolve.ts describeImage
+   gives it (its layers bottom-first), and its ExposedPorts (setup.json's `exposed`). */
+struct image_layer {
+  char *diff_id, *dir, *index; /* store.ts layerRoot and layerIndex */
+};
+struct image {
+  const char *ref; /* IMAGE as given, or NULL: --rootfs */
+  char *id;        /* sha256:HEX */
+  struct image_layer *layers;
+  int nlayers;
+  char **exposed;
+  int nexposed;
+};
+
 /* The command line and what the host gives it (run-front.c). */
 struct run {
-  const char *rootfs;  /* resolved against the working directory, as path.resolve */
+  const char *rootfs;  /* resolved against the working directory, as path.resolve; an image's: the union's mountpoint */
   const char *rootfs_flag; /* as given */
   int host_network;    /* --network host */
   int slirp;           /* --network slirp4netns, or none given (the default: slirp4netns when installed) */
@@ -71,6 +86,10 @@ struct run {
   uint64_t caps;       /* the capability set: containers.conf's default_capabilities or docker's */
   struct buf seccomp;  /* the build's compiled filter for that set */
   const char *etc_dir; /* RUN/ephemeral/ID: hosts, hostname, resolv.conf */
+  struct image image;  /* run IMAGE */
+  pid_t holder;        /* an image's: the union's holder, whose user and mount namespaces the container joins */
+  pid_t netns_holder;  /* an image's with slirp4netns: the forwarder holding the network namespace the container joins */
+  const char *native;  /* the front's folder (native/): hutch-forwarder */
 };
 
 /* containers.conf (its subset), the subordinate ids, the tools, the user, the filter (run-front-conf.c). */
@@ -83,11 +102,27 @@ int write_own_maps(const struct run *r, pid_t pid);
 int store_user_xattrs(const char *data);
 void read_user(struct run *r);
 
+/* run-front-image.c. find_image, before anything is made: IMAGE found by its stored name in
+   DATA/images.json (else handed over: a short name, an id, a digest, one to pull or in another
+   store), its config read and applied to the command line (image-config.ts applyImageConfig: the
+   command, Env before -e, WorkingDir, User; declared Volumes are handed over). image_etc_text:
+   userDatabase's /etc/passwd or /etc/group of the image. mark_image and unmark_image: store.ts
+   markImageUsed (durable; 0 or -1) and unmarkImageUsed for the run's id. */
+void find_image(struct run *r);
+char *image_etc_text(const struct image *im, const char *name);
+int mark_image(const struct run *r);
+void unmark_image(const struct run *r);
+
 /* The plan (run-front-plan.c), as src/runtime/nsexec.ts encodePlan writes it for the same run. */
 void build_run_plan(const struct run *r, struct buf *plan);
+/* Its ID_MAP record of one kind (0 uid, 1 gid), as idmap.ts rootMaps and mapArgs: the user's own id
+   to 0, each range from container id 1 on; a kind without a range (the user alone) has no tool to
+   run and no record: the front writes that map (write_own_maps). */
+void id_map(struct buf *plan, uint32_t kind, const struct subids *s, unsigned own);
 
 /* The run itself (run-front-run.c): folders, files, the helper, the clean-up; the exit status. */
-int run_container(struct run *r, const char *helper, int print_plan);
+struct union_mount;
+int run_container(struct run *r, struct union_mount *u, const char *helper, int print_plan);
 
 /* The container's cgroup on a cgroup v2 host (run-front-cgroup.c): a transient scope of the user's
    systemd or a child of the delegated subtree the CLI is in, as src/cgroups gives a foreground run
@@ -136,7 +171,100 @@ struct slirp {
   char *api;
 };
 void check_slirp(struct run *r, const char *cwd);
+/* The network started ahead (net/index.ts startNetworkAhead) for an image with slirp4netns: the
+   forwarder (native/hutch-forwarder, no port) makes the container's network namespace with tap0 in
+   the union holder's user namespace; slirp4netns starts on the forwarder's pid; the container
+   joins /proc/FORWARDER/ns/net, after which the forwarder is released (it ends). */
+struct forwarder {
+  pid_t pid;
+  int control; /* fd 3's other end: its close ends the forwarder */
+};
+int start_forwarder(const char *native, pid_t holder, struct forwarder *f);
+void release_forwarder(struct forwarder *f);
+void stop_forwarder(struct forwarder *f);
 int start_slirp(struct run *r, const char *net_dir, pid_t pid, struct slirp *s);
 void stop_slirp(struct slirp *s);
+
+/* The union of an image run through the shared daemon (run-front-union.c), as src/engine/setup/
+   storage.ts startUnion and shared-union.ts do it: one Node daemon per user, hutch build, id maps
+   and cgroups (its socket RUN/fsd/NAME, NAME sharedPlace's: a run in C and one in Node share it),
+   and for each container a C holder (native/fs-holder.c) as root of a new user namespace with the
+   run's maps, which mounts the union in a mount namespace of its own and holds both for the
+   container's helper to join (/proc/HOLDER/ns/user, /proc/HOLDER/ns/mnt).
+   union_check, before anything is made: hands over (fall_back) where the TypeScript path would not
+   take the shared daemon or would say something (HUTCH_FS_SHARED=0, the holder or the daemon's
+   library not built, /dev/fuse unusable, the socket's path too long, node not on PATH); fills the
+   place. The caller (an image run with no joined user namespace, no squashfs lower) reads the
+   maps first (read_id_maps). Variables it honours, for the caller's OWN_VARIABLES: HUTCH_FS_SHARED,
+   HUTCH_FS_LINGER (the daemon this run starts lingers that long; one that is not a count of seconds
+   warns as lingerSetting does), HUTCH_FS_IDLE_MS, HUTCH_FS_PAGES, HUTCH_FS_SHARED_MAX (passed on).
+   union_begin, as early as can be: the place's lock, a connection to a listening daemon, or the
+   daemon started detached (its Node start, ~50-60 ms, runs meanwhile; the lock is held until it
+   listens); then the holder started, waiting for its line (its launch goes on on its own where
+   newuidmap and newgidmap write both maps). union_mount: the union of `lowers` (top first: the image's last layer first, each
+   with its index) over upper and work at mountpoint (folders that exist, UTF-8 paths): waits for the daemon
+   started, sends daemonArgs's line, starts the holder, waits for its "ok"; u->holder is then what
+   the container joins. Either returns -1 with u->error said (the daemon's log named where it is
+   the daemon's): the caller calls union_stop, undoes the rest and hands over (or says u->error).
+   union_stop, at the run's end (or after a -1; more than once is fine): the holder ended as
+   storage.ts stopHolder does (SIGTERM, SIGKILL after 5 s; the mount goes with its namespace, the
+   daemon drops the session and lingers), every fd closed. */
+struct union_layer {
+  const char *dir;   /* the layer's tree */
+  const char *index; /* its index file (layer-index.ts) */
+};
+struct union_mount {
+  const struct run *r;
+  const char *helper;        /* hutch-nsexec */
+  char *socket, *lock, *log; /* the place: RUN/fsd/NAME, NAME.lock, NAME.log */
+  char *holder_path;         /* INSTALL/native/hutch-fs-holder */
+  char *daemon_args[4];      /* process.execPath, entryCommand('fuseDaemon'), NULL */
+  int lock_fd;               /* the place's lock while this run starts its daemon, else -1 */
+  int conn;                  /* a connection to the listening daemon, else -1 */
+  int daemon_ready;          /* the started daemon's ready pipe (read end), else -1 */
+  /* The holder's launch (its hutch-nsexec, the sync and failure sockets while under way, on its own
+     when the tools write both maps), started by union_begin in fs-holder.c's waiting mode. */
+  struct union_launch {
+    pid_t helper, child;
+    int sync, fail, on_its_own;
+  } early;
+  int holder_args;           /* the early holder's stdin (its line), else -1 */
+  int early_taken;           /* union_holder_early gave its pid: union_mount uses that holder or fails */
+  pid_t holder_helper;       /* the holder's hutch-nsexec (signals go to it), else 0 */
+  pid_t holder;              /* the holder (host pid), once union_mount succeeded, else 0 */
+  int holder_ready;          /* the holder's ready pipe (read end), else -1 */
+  pid_t daemon_pid;          /* the daemon serving the mount (its pid file), with its start time (0: unknown) */
+  unsigned long long daemon_start;
+  char error[1024];
+};
+void union_check(struct run *r, struct union_mount *u, const char *install, const char *helper);
+int union_begin(struct union_mount *u);
+int union_mount(struct union_mount *u, const struct union_layer *lowers, int nlowers, const char *upper, const char *work,
+                const char *mountpoint);
+void union_stop(struct union_mount *u);
+/* After union_begin, before union_mount: the holder union_begin started, once its launch is done (its
+   user and mount namespaces exist, maps written; the union not mounted yet), for what may join its
+   user namespace ahead of the mount (the network's namespace); 0 when there is none (union_mount
+   then starts one: u->holder after it). A pid given here is the one union_mount mounts in, or it fails. */
+pid_t union_holder_early(struct union_mount *u);
+/* Once mounted, the union watched as storage.ts rootfsOf's `died` and `served` and launch-rootfs.ts
+   watchDaemon use them (a container whose daemon died has no files left: the TypeScript path ends it
+   at once, warns "hutch: WHY: the container's files fail with ENOTCONN; ending it", and fails the run
+   with FUSE_DAEMON_DIED "container ended: WHY"). union_watch_fd: a pidfd of the holder's helper,
+   readable once the holder ended (the caller polls it with the container's; closes it), or -1.
+   union_died: NULL while the holder runs and the daemon it was served by still runs, else WHY (the
+   holder's end waited for: union_stop then has no holder to stop). */
+int union_watch_fd(const struct union_mount *u);
+const char *union_died(struct union_mount *u);
+/* The holder's helper plan, as launchInUserNamespace makes it: given the mountpoint (startSharedHolder's
+   holder, on the connection), or NULL (preheld-holder.ts's, waiting for its line; on its own where
+   the tools write both maps). */
+void union_holder_plan(const struct union_mount *u, const char *mountpoint, struct buf *plan);
+/* The daemon's helper plan, as startDaemon's launchInUserNamespace makes it (detached; its warning
+   on a HUTCH_FS_LINGER that is no count of seconds said on stderr). */
+void union_daemon_plan(const struct union_mount *u, struct buf *plan);
+/* daemonArgs's list as encodeArgsLine sends it to the daemon, newline included (union_mount's). */
+char *union_args_line(const struct run *r, const struct union_layer *lowers, int nlowers, const char *upper, const char *work,
+                      const char *mountpoint);
 
 #endif

@@ -1,5 +1,5 @@
 /* hutch-runtime-front: bin/hutch-runtime's C front (runtime-front.c says what it does). Shared
- * between its files: the JSON reader (runtime-front-json.c), the record store (runtime-front-record.c),
+ * between its files: the record store (runtime-front-record.c),
  * the command line (runtime-front-args.c), the verbs (runtime-front-verbs.c), and main, output and
  * errors (runtime-front.c). */
 #ifndef HUTCH_RUNTIME_FRONT_H
@@ -7,44 +7,11 @@
 
 #include <stddef.h>
 
+#include "json.h"
+
 /* What a step answers: done, the container does not exist, or "let Node do this" (nothing was
  * changed yet, so the Node verb does the whole command as if the front were not there). */
 enum outcome { DONE = 0, NOT_FOUND = 1, FALLBACK = 2 };
-
-/* ---- JSON (runtime-front-json.c) ---- */
-
-/* The text of one value of a checked document (first byte tells its type). */
-struct jv {
-  const char *p;
-  size_t n;
-};
-
-/* Checks a whole document as JSON.parse would take it, and whether it is exactly what
- * JSON.stringify(JSON.parse(text)) + "\n" gives back (canonical): no white space, integers of at
- * most 15 digits, the escapes JSON.stringify writes, no duplicate or all-digit keys. -1 for text
- * JSON.parse refuses and for what it takes but this reader does not (lone surrogates, invalid
- * UTF-8, deep nesting): the caller then hands the command to Node. */
-int json_check(const char *text, size_t len, struct jv *root, int *canonical);
-
-/* The value of `key` in object `obj` (the last one, as JSON.parse keeps); 0 when absent. */
-int json_member(struct jv obj, const char *key, struct jv *out);
-
-/* Walks an object's members or an array's items: json_next gives 0 at the end. */
-struct jiter {
-  const char *p;
-};
-void json_iter(struct jiter *it, struct jv container);
-int json_next(struct jiter *it, struct jv *key, struct jv *value);
-
-/* A string value decoded to UTF-8 (malloc'd, NUL-terminated; *len without it); -1 for a lone
- * surrogate or a value that is not a string. */
-int json_str(struct jv v, char **out, size_t *len);
-
-/* An integer as JSON.stringify writes one (no fraction or exponent, <= 15 digits); 0 otherwise. */
-int json_int(struct jv v, long long *out);
-
-/* Whether an object's keys stay in their order through JSON.parse (no all-digit or repeated key). */
-int json_keys_plain(struct jv obj);
 
 /* ---- output (runtime-front.c) ---- */
 

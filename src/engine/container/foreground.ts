@@ -139,7 +139,11 @@ export async function runCommand(req: RunCommandRequest, io: RunCommandIo): Prom
       forwardSignals: true,
     };
     // The C front (native/run-front.c) prints its own: test/integration/run-front.test.ts compares them.
-    if (process.env.HUTCH_RUN_PRINT_PLAN === '1') return printPlan(spec, launch);
+    if (process.env.HUTCH_RUN_PRINT_PLAN === '1') {
+      // Nothing launches: a network made ahead is ended by the cleanup before the union may say it mounted.
+      launch.rootfsMounted?.catch(() => undefined);
+      return printPlan(spec, launch);
+    }
     const restore = req.tty && req.interactive && io.stdin.isTTY ? rawMode(io.stdin) : () => undefined;
     cleanup.add('restore the terminal', restore);
     const result = await runContainer(spec, launch);

@@ -23,9 +23,19 @@ export async function launchInUserNamespace(
   options: Pick<LaunchOptions, 'stdio' | 'hooks' | 'faultSteps' | 'detach' | 'onItsOwn' | 'spawned'> = {},
   joinUserns?: string,
 ): Promise<CreatedContainer> {
-  // joinUserns: an existing user namespace (--network container:ID), its id maps already written.
+  const container = await createContainer(usernsProgramSpec(program, joinUserns), options);
+  await container.start();
+  return container;
+}
+
+/**
+ * The spec launchInUserNamespace launches (the C front's union, native/run-front-union.c, makes the
+ * same plans: test/integration/run-front-union.test.ts compares them). joinUserns: an existing user
+ * namespace (--network container:ID), its id maps already written.
+ */
+export function usernsProgramSpec(program: UsernsProgram, joinUserns?: string): Spec {
   const user = joinUserns === undefined ? { type: 'user' as const } : { type: 'user' as const, path: joinUserns };
-  const spec: Spec = {
+  return {
     ociVersion: '1.2.0',
     process: {
       ...programUser(program),
@@ -40,9 +50,6 @@ export async function launchInUserNamespace(
       rootfsPropagation: 'rslave',
     },
   };
-  const container = await createContainer(spec, options);
-  await container.start();
-  return container;
 }
 
 /**

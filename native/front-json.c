@@ -1,10 +1,10 @@
-/* The JSON of hutch-runtime-front: a strict checker of the record store's state.json (what
- * JSON.parse takes, and whether it is in JSON.stringify's own form) and lookups in the checked
- * text, strings decoded to UTF-8 (runtime-front.c writes them back as JSON.stringify does). */
+/* The JSON of the C fronts (json.h): a strict checker of a document (what JSON.parse takes, and
+ * whether it is in JSON.stringify's own form: hutch-runtime-front's state.json) and lookups in the
+ * checked text, strings decoded to UTF-8. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include "runtime-front.h"
+#include "json.h"
 
 #define MAX_DEPTH 256
 

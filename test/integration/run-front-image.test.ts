@@ -1,0 +1,347 @@
+// `hutch run --rm IMAGE ...` through the C front (native/run-front-image.c, with the shared union
+// daemon of run-front-union.c) against the TypeScript path: the same plan byte for byte
+// (HUTCH_RUN_PRINT_PLAN=1; the run's id and the union holder's pid made the same), the same
+// setup.json and image mark while it runs, hand-overs before anything is made, and real runs with
+// the daemon cold and warm: output, status, the user inside and out, the mark released, nothing
+// left but the lingering daemon.
+import { execa } from 'execa';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { requires } from '../helpers/host.js';
+import { HUTCH, sandbox as scratch, type Sandbox } from '../helpers/hutch-cli.js';
+import { fixtureLayers, writeImageLayout, type LayerSpec } from '../helpers/image-fixtures.js';
+import { expectNoLeaks, leakSnapshot } from '../helpers/leaks.js';
+import { hutchVia as hutchAt, IN_C, normalized, startedVia, text, type Via } from '../helpers/run-front.js';
+import { processTree } from '../helpers/process-tree.js';
+
+let dir: Sandbox;
+let home: string;
+/** Stored names of the images below. */
+const PLAIN = 'localhost/plain:1';
+const CONFIGURED = 'localhost/configured:latest';
+const HOSTILE = 'localhost/hostile:latest';
+const LINKED_WORKDIR = 'localhost/linked-workdir:latest';
+const VOLUMES = 'localhost/volumes:latest';
+const NO_COMMAND = 'localhost/no-command:latest';
+/** docker.io's stored name (library/ in it). */
+const HUB = 'docker.io/library/hub:latest';
+
+/** The daemon a run starts ends with its last container (each cold run waits for the last one's end first). */
+const COLD = { HUTCH_FS_LINGER: '0' };
+/** The daemon stays between runs (ended by the test). */
+const WARM = { HUTCH_FS_LINGER: '60' };
+
+async function store(name: string, layers: LayerSpec[], config: object = {}): Promise<void> {
+  const layout = join(dir.dir, 'layouts', name.replace(/[/:]/g, '-'));
+  await writeImageLayout(layout, name, layers, config);
+  const pulled = await execa(process.execPath, [HUTCH, '--root', dir.root, 'pull', '-q', `oci:${layout}:${name}`], {
+    reject: false,
+    env: { HOME: home },
+  });
+  expect(pulled.stderr).toBe('');
+}
+
+beforeAll(async () => {
+  requires('userns', 'subuid', 'newuidmap', 'busybox', 'fuse', 'slirp4netns', 'tun');
+  dir = scratch();
+  home = join(dir.dir, 'home');
+  mkdirSync(home);
+  const applets = ['sleep', 'pwd', 'id', 'true', 'ip', 'grep'].map((a) => ({
+    name: `bin/${a}`,
+    type: 'symlink' as const,
+    linkname: 'busybox',
+  }));
+  const layers = [...fixtureLayers(), { entries: applets, compression: 'none' as const }];
+  await store(PLAIN, layers);
+  await store(CONFIGURED, layers, {
+    Entrypoint: ['/bin/sh', '-c'],
+    Cmd: ['echo "$FIXTURE $FROM_HOST"; id -u; pwd'],
+    Env: ['PATH=/bin', 'FIXTURE=configured', 'FROM_HOST', '=ignored'],
+    WorkingDir: '/opt',
+    User: 'user',
+    ExposedPorts: { '80/tcp': {}, '53/udp': {} },
+  });
+  // The top layer's /etc/passwd and /etc/group are links out of the tree: read inside the layer (a
+  // loop there: the layer below's), never the host's.
+  await store(HOSTILE, [
+    ...layers,
+    {
+      entries: [
+        { name: 'etc/passwd', type: 'symlink', linkname: '/etc/passwd' },
+        { name: 'etc/group', type: 'symlink', linkname: '../../../../etc/group' },
+      ],
+      compression: 'none',
+    },
+  ]);
+  // The working directory through a link that climbs out: the kernel resolves it inside the root.
+  await store(
+    LINKED_WORKDIR,
+    [...layers, { entries: [{ name: 'up', type: 'symlink', linkname: '../../../../opt' }], compression: 'none' }],
+    { WorkingDir: '/up/keep', Cmd: ['/bin/pwd'] },
+  );
+  await store(VOLUMES, layers, { Volumes: { '/data': {} } });
+  await store(NO_COMMAND, layers, { Cmd: null });
+  await store(HUB, layers);
+});
+afterAll(() => dir.remove());
+
+function hutchVia(via: Via, args: string[], env: Record<string, string> = {}) {
+  return hutchAt(via, args, { cwd: dir.dir, home }, env);
+}
+
+const run = (...rest: string[]): string[] => ['--root', dir.root, 'run', ...rest];
+
+/** The plan with the run's id and the holder's pid (the SETNS records: length, type, path) made the same. */
+function plan(bytes: Uint8Array): string {
+  return normalized(bytes).replace(
+    // eslint-disable-next-line no-control-regex
+    /\x19\x00[\s\S]{4}([\s\S]{4})[\s\S]{4}\/proc\/\d+\/ns\/(user|mnt|net)\x00/g,
+    (_, type: string, ns: string) => `SETNS ${type} /proc/${ns === 'net' ? 'FORWARDER' : 'HOLDER'}/ns/${ns};`,
+  );
+}
+
+/** The image marks of the store, by image. */
+function marks(): string[] {
+  const users = join(dir.root, 'data', 'image-users');
+  return existsSync(users) ? readdirSync(users).flatMap((image) => readdirSync(join(users, image))) : [];
+}
+
+function runFolders(): string[] {
+  return ['data', 'run'].flatMap((d) => {
+    const ephemeral = join(dir.root, d, 'ephemeral');
+    return existsSync(ephemeral) ? readdirSync(ephemeral) : [];
+  });
+}
+
+/** The shared daemons' pids of this store (their pid files). */
+function daemons(): number[] {
+  const fsd = join(dir.root, 'run', 'fsd');
+  if (!existsSync(fsd)) return [];
+  return readdirSync(fsd)
+    .filter((n) => n.endsWith('.pid'))
+    .map((n) => Number(readFileSync(join(fsd, n), 'utf8').trim()))
+    .filter((pid) => existsSync(`/proc/${pid}`) && !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8')));
+}
+
+/** Waits for the store's daemons to leave (HUTCH_FS_LINGER=0), or ends them (a warm one). */
+async function noDaemon(end = false): Promise<void> {
+  if (end) daemons().forEach((pid) => process.kill(pid, 'SIGTERM'));
+  for (let i = 0; i < 100 && daemons().length > 0; i++) await sleep(50);
+  expect(daemons()).toEqual([]);
+}
+
+describe('hutch run IMAGE: the C front and the TypeScript path make the same plan', () => {
+  const rows = (): { name: string; args: string[]; env?: Record<string, string> }[] => [
+    { name: '--network none', args: run('--rm', '--network', 'none', PLAIN, 'true') },
+    { name: 'the default network: its namespace made ahead, joined', args: run('--rm', PLAIN, 'true') },
+    { name: '--network slirp4netns, -t', args: run('--network', 'slirp4netns', '-t', PLAIN, 'id') },
+    { name: '--network host, the image Cmd', args: run('--rm', '--network', 'host', PLAIN) },
+    {
+      name: "the image's Entrypoint, Cmd, Env (a bare name from the caller), WorkingDir and User",
+      args: run('--rm', '--network', 'none', CONFIGURED),
+      env: { FROM_HOST: 'host value' },
+    },
+    {
+      name: 'a command replaces Cmd, not the Entrypoint; -e after the image Env; -w and -u over the image',
+      args: run('--network=none', '-e', 'FIXTURE=flag', '-e', 'A=1', '-w', '/tmp', '-u', '0:0', CONFIGURED, 'id'),
+    },
+    { name: '-it, --hostname', args: run('-it', '--rm', '--network', 'none', '--hostname', 'box', PLAIN, 'sh') },
+    { name: 'a WorkingDir through a link', args: run('--rm', '--network', 'none', LINKED_WORKDIR) },
+    {
+      name: '-v read-only, a file, a destination the image lacks (made in the union)',
+      args: run('--rm', '--network', 'none', '-v', `${home}:/data:ro`, '-v', `${home}:/new/dir`, PLAIN, 'true'),
+    },
+    { name: '-u user (the image /etc/passwd)', args: run('--rm', '--network', 'none', '-u', 'user', PLAIN, 'id') },
+    {
+      name: "-u user of a hostile image (its /etc/passwd and /etc/group link out: the layer below's)",
+      args: run('--rm', '--network', 'none', '-u', 'user', HOSTILE, 'id'),
+    },
+    { name: "docker.io's stored name, --root=", args: [`--root=${dir.root}`, 'run', '--network=none', HUB, 'true'] },
+  ];
+  it('for every row', async () => {
+    // The TypeScript path caches slirp4netns --help, which the front reads (else it hands over).
+    expect((await hutchVia('node', run('--rm', PLAIN, 'true'), WARM)).exitCode).toBe(0);
+    for (const row of rows()) {
+      const env = { HUTCH_RUN_PRINT_PLAN: '1', ...WARM, ...row.env };
+      const [c, node] = [await hutchVia('c', row.args, { ...env, ...IN_C }), await hutchVia('node', row.args, env)];
+      expect([row.name, text(c.stderr), c.exitCode]).toEqual([row.name, '', 0]);
+      expect([row.name, text(node.stderr), node.exitCode]).toEqual([row.name, '', 0]);
+      expect(plan(c.stdout), row.name).toBe(plan(node.stdout));
+      expect(plan(c.stdout)).toContain('/proc/HOLDER/ns/user');
+    }
+    expect(marks()).toEqual([]);
+    expect(runFolders()).toEqual([]);
+    await noDaemon(true);
+  });
+});
+
+describe('hutch run IMAGE: what the C front hands over, before it made anything', () => {
+  const rows = (): { args: string[]; why: string; env?: Record<string, string> }[] => [
+    { args: run('--rm', '--network', 'none', 'plain:1', 'true'), why: 'a stored name' }, // a short name: registries.conf's
+    { args: run('--rm', '--network', 'none', 'localhost/absent:1', 'true'), why: 'the store lacks' },
+    { args: run('--rm', '--network', 'none', 'docker.io/hub', 'true'), why: 'a stored name' }, // library/ added
+    { args: run('--rm', '--network', 'none', 'hub', 'true'), why: 'a stored name' },
+    { args: run('--rm', '--network', 'none', 'Localhost/Plain:1', 'true'), why: 'a stored name' },
+    { args: run('--rm', '--network', 'none', 'localhost/plain', 'true'), why: 'the store lacks' }, // :latest
+    { args: run('--rm', '--network', 'none', VOLUMES, 'true'), why: 'declares Volumes' },
+    { args: run('--rm', '--network', 'none', NO_COMMAND), why: 'no Entrypoint or Cmd' },
+    { args: run('--rm', '--network', 'none', '--pull=always', PLAIN, 'true'), why: 'a flag it does not handle' },
+    { args: run('--rm', '--network', 'none', PLAIN, '--', 'true'), why: 'a -- after the image' },
+    { args: run('--rm', '--network', 'none', PLAIN, 'true'), why: 'HUTCH_FS_SHARED=0', env: { HUTCH_FS_SHARED: '0' } },
+  ];
+  it('says why with HUTCH_RUN_NO_NODE=1, leaving no folder, mark or daemon', async () => {
+    for (const row of rows()) {
+      const c = await hutchVia('c', row.args, { ...COLD, ...row.env, ...IN_C });
+      expect([row.why, c.exitCode]).toEqual([row.why, 99]);
+      expect(text(c.stderr)).toContain(row.why);
+      expect(runFolders()).toEqual([]);
+      expect(marks()).toEqual([]);
+      expect(daemons()).toEqual([]);
+    }
+  });
+  it("gives the TypeScript path's output and status otherwise", async () => {
+    for (const args of [
+      run('--rm', '--network', 'none', NO_COMMAND),
+      run('--rm', '--network', 'none', HOSTILE, 'id'),
+    ]) {
+      const [c, node] = [await hutchVia('c', args, WARM), await hutchVia('node', args, WARM)];
+      expect([text(c.stdout), text(c.stderr), c.exitCode]).toEqual([
+        text(node.stdout),
+        text(node.stderr),
+        node.exitCode,
+      ]);
+    }
+    await noDaemon(true);
+  });
+});
+
+describe('hutch run IMAGE through the C front, for real', () => {
+  let before: ReturnType<typeof leakSnapshot>;
+  beforeAll(() => {
+    before = leakSnapshot();
+  });
+
+  it("runs as the TypeScript path does: output, status, the image's config and user", async () => {
+    for (const args of [
+      run('--rm', '--network', 'none', CONFIGURED),
+      run('--rm', '--network', 'host', PLAIN, 'sh', '-c', 'cat /etc/hostname; id; exit 7'),
+      run('--rm', '--network', 'none', LINKED_WORKDIR),
+      run('--rm', '--network', 'none', '-u', 'user', HOSTILE, 'id'),
+      run('--rm', '--network', 'none', PLAIN, 'cat', '/opt/keep/b.txt', '/opt/gone.txt'), // a whiteout: 1
+      run(
+        '--rm',
+        PLAIN,
+        'sh',
+        '-c',
+        'cat /etc/hosts /etc/resolv.conf; ip -4 -o addr show tap0 | grep -o "inet [0-9./]*"',
+      ),
+    ]) {
+      const env = { ...COLD, FROM_HOST: 'host value' };
+      await noDaemon();
+      const c = await hutchVia('c', args, { ...env, ...IN_C });
+      await noDaemon();
+      const node = await hutchVia('node', args, env);
+      const same = (s: string): string => s.replace(/\b[0-9a-f]{12}$/gm, 'HOSTNAME');
+      expect([same(text(c.stdout)), text(c.stderr), c.exitCode]).toEqual([
+        same(text(node.stdout)),
+        text(node.stderr),
+        node.exitCode,
+      ]);
+    }
+    await noDaemon();
+    expect(text((await hutchVia('c', run('--rm', '--network', 'none', CONFIGURED), { ...COLD, ...IN_C })).stdout)).toBe(
+      'configured \n1000\n/opt',
+    );
+    await noDaemon();
+    expect(runFolders()).toEqual([]);
+    expect(marks()).toEqual([]);
+  });
+
+  it('keeps the setup.json (-v: its volumes) and mark the TypeScript path keeps while it runs; the user outside is mapped', async () => {
+    const seen: Record<Via, { setup: string; marks: string[]; uid: string }> = {} as never;
+    for (const via of ['c', 'node'] as const) {
+      const args = run(
+        '--rm',
+        '--network',
+        'none',
+        '-v',
+        `${home}:/host:ro`,
+        '-u',
+        'user',
+        PLAIN,
+        'sh',
+        '-c',
+        'trap "exit 0" TERM; echo up; sleep 30 & wait',
+      );
+      await noDaemon();
+      const { child } = await startedVia(via, args, { cwd: dir.dir, home }, { ...COLD, ...(via === 'c' ? IN_C : {}) });
+      const [id] = readdirSync(join(dir.root, 'data', 'ephemeral'));
+      const setup = readFileSync(join(dir.root, 'data', 'ephemeral', id!, 'setup.json'), 'utf8');
+      let container = processTree(child.pid!).find((p) => p.command === 'sleep 30');
+      for (let i = 0; i < 100 && container === undefined; i++) {
+        await sleep(20); // `up` is said before sleep starts
+        container = processTree(child.pid!).find((p) => p.command === 'sleep 30');
+      }
+      const uid = /^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${container!.pid}/status`, 'utf8'))![1]!;
+      seen[via] = { setup, marks: marks().map((m) => (m === id ? 'ID' : m)), uid };
+      child.kill('SIGTERM');
+      await child;
+    }
+    expect(seen.c).toEqual(seen.node);
+    expect(seen.c.marks).toEqual(['ID']);
+    expect(Number(seen.c.uid)).not.toBe(process.getuid!()); // the user's subordinate id for 1000
+    await noDaemon();
+    expect(marks()).toEqual([]);
+  });
+
+  it('warm: a lingering daemon serves C runs and Node runs alike; the image can be removed after', async () => {
+    const warm = WARM;
+    await noDaemon();
+    const first = await hutchVia('c', run('--rm', '--network', 'none', PLAIN, 'true'), { ...warm, ...IN_C });
+    expect([text(first.stderr), first.exitCode]).toEqual(['', 0]);
+    const [daemon] = daemons();
+    expect(daemon).toBeDefined();
+    for (const via of ['c', 'node', 'c'] as const) {
+      const r = await hutchVia(via, run('--rm', '--network', 'none', PLAIN, 'cat', '/opt/keep/b.txt'), {
+        ...warm,
+        ...(via === 'c' ? IN_C : {}),
+      });
+      expect([text(r.stdout), text(r.stderr), r.exitCode]).toEqual(['b', '', 0]);
+      expect(daemons()).toEqual([daemon]);
+    }
+    process.kill(daemon!, 'SIGTERM');
+    await noDaemon();
+    expect(runFolders()).toEqual([]);
+    const rmi = await hutchVia('node', ['--root', dir.root, 'rmi', LINKED_WORKDIR]);
+    expect([text(rmi.stderr), rmi.exitCode]).toEqual(['', 0]);
+  });
+
+  it('a daemon killed under the container ends it and fails the run, as on the TypeScript path', async () => {
+    const seen: Record<Via, { stderr: string; status: number | undefined }> = {} as never;
+    for (const via of ['c', 'node'] as const) {
+      await noDaemon(true);
+      const args = run('--rm', '--network', 'none', PLAIN, 'sh', '-c', 'echo up; sleep 30 & wait');
+      const { child } = await startedVia(via, args, { cwd: dir.dir, home }, { ...WARM, ...(via === 'c' ? IN_C : {}) });
+      const [daemon] = daemons();
+      process.kill(daemon!, 'SIGKILL');
+      const done = await child;
+      seen[via] = {
+        stderr: text(done.stderr)
+          .replace(/pid \d+/g, 'pid N')
+          .replace(/[0-9a-f]{64}/g, 'ID'),
+        status: done.exitCode,
+      };
+    }
+    expect(seen.c).toEqual(seen.node);
+    expect(seen.c.status).toBe(125);
+    expect(seen.c.stderr).toContain('hutch: container ended: ');
+    expect(runFolders()).toEqual([]);
+    expect(marks()).toEqual([]);
+  });
+
+  it('leaves no process, mount or folder', async () => {
+    await expectNoLeaks(before, [join(dir.root, 'run')]);
+  });
+});
