@@ -13,7 +13,7 @@
 #    passwd: hutch puts its writable layer, a FUSE daemon, over it; podman and runc would create
 #    the mount points in it, so only hutch runs there);
 #  - the first HTTP answer through the published port after `run -d`;
-#  - podman run -d + rm with --runtime hutch-runtime against runc.
+#  - podman run -d + rm with --runtime hutch-runtime against runc, the two in turn.
 # hutch's union daemon lingers after its last container (HUTCH_FS_LINGER, docs/fuse.md): every row
 # runs it cold (HUTCH_FS_LINGER=0: each run starts it, as after a pause), and the image run and
 # first answer also warm (a daemon already running: the run after another, as podman's rows are
@@ -184,14 +184,32 @@ asu "hyperfine -N -i --style basic --warmup 1 --runs $runs --export-json $work/w
   -n podman-rootfs-none '$P run --rm --network none --rootfs $rootfs true' \
   -n runc 'runc --root $work/runc run -b $work/bundle cost-runc' \
   -n node-startup 'node -e 0' \
-  -n podman-runc-d-rm 'sh -c \"$P rm -f -t 0 \\\$($P run -d --network none --rootfs $rootfs sleep 1000)\"' \
-  -n podman-hutch-runtime-d-rm 'sh -c \"$P rm -f -t 0 \\\$($P --runtime $repo/bin/hutch-runtime run -d --network none --rootfs $rootfs sleep 1000)\"' \
   -n hutch-image-warm '$HWC run --rm $image true' \
   -n hutch-image-warm-node '$HW run --rm $image true'" >/dev/null 2>"$work/hyperfine.err" ||
   { echo "hyperfine: $(tail -3 "$work/hyperfine.err")" >&2; }
 end_daemon # the warm rows' daemon (hyperfine runs them last)
 while read -r name value; do wall[$name]=$value; done < <(node -e '
 for (const r of JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).results) console.log(r.command, r.median.toFixed(3));' "$work/wall.json" 2>/dev/null)
+
+# podman run -d + rm with runc and with hutch-runtime in turn, one round of each unmeasured, then
+# RUNS: a hyperfine row runs one command's runs together, and the load of other processes drifts
+# between two rows by more than the runtimes differ (docs/cost.md, nineteenth session).
+cat > "$work/d-rm.sh" <<EOF
+for ((i = 0; i <= $runs; i++)); do
+  for rt in runc hutch-runtime; do
+    flag=; [ \$rt = runc ] || flag="--runtime $repo/bin/hutch-runtime"
+    t0=\$EPOCHREALTIME
+    $P rm -f -t 0 "\$($P \$flag run -d --network none --rootfs $rootfs sleep 1000)" >/dev/null 2>&1
+    t1=\$EPOCHREALTIME
+    [ \$i = 0 ] || echo "\$rt \$t0 \$t1"
+  done
+done
+EOF
+chown "$user:$user" "$work/d-rm.sh"
+asu "bash $work/d-rm.sh" >"$work/d-rm.txt" 2>/dev/null || true
+for rt in runc hutch-runtime; do
+  wall[podman-$rt-d-rm]=$(awk -v rt="$rt" '$1 == rt {print $3 - $2}' "$work/d-rm.txt" | median)
+done
 
 # 4. COUNT detached containers at once, each with a published port.
 many() { # name "run command prefix" "rm command"

@@ -1,10 +1,11 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Seccomp } from '../../runtime/spec.js';
 import { nativeArch, type Arch } from './arch.js';
 import { compileSeccomp, seccompFlags, type SeccompProgram } from './compile.js';
 import { defaultProfile } from './default-profile.js';
+import { filterCacheDir, readCachedFilter, writeCachedFilter } from './filter-cache.js';
 import { kernelSpan, resolveProfile } from './profile.js';
 
 /**
@@ -22,18 +23,40 @@ export function seccompProgram(
   native: Arch = nativeArch(),
   notify: string[] = [],
   dir: string = bundleDir(),
+  cacheDir: string | undefined = filterCacheDir(),
 ): SeccompProgram {
-  const file = notify.length === 0 ? precompiledFile(profile, native, dir) : undefined;
+  if (notify.length > 0) return compileSeccomp(profile, native, notify);
+  const flags = seccompFlags(profile.flags ?? []);
+  const text = JSON.stringify(profile);
+  const file = precompiledFile(profile, native, dir, text);
   if (file !== undefined) {
     try {
       const program = readFileSync(join(dir, file));
       // A whole filter is struct sock_filter[] (8 bytes each); anything else is compiled anew.
-      if (program.length > 0 && program.length % 8 === 0) return { program, flags: seccompFlags(profile.flags ?? []) };
+      if (program.length > 0 && program.length % 8 === 0) return { program, flags };
     } catch {
       // listed but gone: compiled below
     }
   }
-  return compileSeccomp(profile, native, notify);
+  // Any other profile (an engine's): compiled once per build, then read from the user's cache.
+  const build = cacheDir === undefined ? undefined : buildName(dir);
+  if (build === undefined) return compileSeccomp(profile, native);
+  const key = `${native.name} ${native.audit} ${native.bits} ${native.nrBase}\n${text}`;
+  const kept = readCachedFilter(cacheDir!, build, key);
+  if (kept !== undefined) return { program: kept, flags };
+  const compiled = compileSeccomp(profile, native);
+  writeCachedFilter(cacheDir!, build, key, compiled.program);
+  return compiled;
+}
+
+/** The build's name for filter-cache.ts: its index's size and time (each build writes it), undefined with none. */
+function buildName(dir: string): string | undefined {
+  try {
+    const st = statSync(join(dir, INDEX));
+    return `${st.size}.${Math.trunc(st.mtimeMs)}`;
+  } catch {
+    return undefined;
+  }
 }
 
 /** dist/bundle/'s list of the filters the build compiled (writePrecompiled). */
@@ -49,7 +72,12 @@ interface IndexEntry {
 }
 
 /** The name of the file in `dir` that holds the filter of exactly this profile, if the build made one. */
-export function precompiledFile(profile: Seccomp, native: Arch, dir: string): string | undefined {
+export function precompiledFile(
+  profile: Seccomp,
+  native: Arch,
+  dir: string,
+  text: string = JSON.stringify(profile),
+): string | undefined {
   let index: unknown;
   try {
     index = JSON.parse(readFileSync(join(dir, INDEX), 'utf8'));
@@ -57,7 +85,6 @@ export function precompiledFile(profile: Seccomp, native: Arch, dir: string): st
     return undefined; // not built with filters (or unreadable): every profile is compiled
   }
   if (!Array.isArray(index)) return undefined;
-  const text = JSON.stringify(profile);
   const entry = (index as Partial<IndexEntry>[]).find((e) => e.arch === native.name && e.profile === text);
   return typeof entry?.file === 'string' && basename(entry.file) === entry.file ? entry.file : undefined;
 }

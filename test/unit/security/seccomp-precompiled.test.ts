@@ -1,13 +1,24 @@
 // src/security/seccomp/precompiled.ts: a plain run's seccomp filter is read from a file the build
 // wrote, listed in its index with the whole profile; the file's bytes are compileSeccomp's, and a
-// profile that differs in anything, or a file that is not a whole filter, is compiled.
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+// profile that differs in anything, or a file that is not a whole filter, is compiled; any other
+// profile is compiled once per build and kept in the user's private cache folder (filter-cache.ts).
+import {
+  chmodSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { adjustCapabilities, blueprintSecurity } from '../../../src/engine/spec/blueprint.js';
 import { capabilityName, DEFAULT_CAPABILITIES, PLAIN_RUN_CAPABILITY_SETS } from '../../../src/runtime/linux.js';
 import { compileSeccomp, nativeArch } from '../../../src/security/seccomp/index.js';
+import { filterCacheDir } from '../../../src/security/seccomp/filter-cache.js';
 import { kernelSpan, resolveProfile, type Profile, type ProfileRule } from '../../../src/security/seccomp/profile.js';
 import {
   precompiledFile,
@@ -81,6 +92,75 @@ describe('the precompiled seccomp filters', () => {
       syscalls: profile!.syscalls!.map((r, i) => (i === 0 ? { ...r, action: 'SCMP_ACT_LOG' } : r)),
     };
     expect(precompiledFile(changed, nativeArch(), dir)).toBeUndefined();
+  });
+});
+
+describe('the cache of filters compiled at run time (filter-cache.ts)', () => {
+  const admin = () => plainRun([...DEFAULT_CAPABILITIES, 'CAP_SYS_ADMIN']); // in no build index
+  const cacheOf = () => join(dir, 'cache');
+  const kept = () => readdirSync(cacheOf()).filter((f) => f.startsWith('seccomp-'));
+  beforeEach(() => {
+    writePrecompiled(dir, PLAIN_RUN_CAPABILITY_SETS);
+    mkdirSync(cacheOf(), { mode: 0o700 });
+  });
+
+  it('keeps the compiled bytes of a profile no build lists, and reads them back for the same profile', () => {
+    const first = seccompProgram(admin(), nativeArch(), [], dir, cacheOf());
+    expect(first).toEqual(compileSeccomp(admin()));
+    expect(kept()).toHaveLength(1);
+    const file = join(cacheOf(), kept()[0]!);
+    const bytes = readFileSync(file);
+    const planted = Buffer.concat([bytes.subarray(0, bytes.length - first.program.length), Buffer.alloc(16, 7)]);
+    writeFileSync(file, planted); // proves the file is what is read
+    expect(Buffer.compare(seccompProgram(admin(), nativeArch(), [], dir, cacheOf()).program, Buffer.alloc(16, 7))).toBe(
+      0,
+    );
+  });
+
+  it('serves no other profile, no other arch, no notifying filter and no file that is not a whole filter', () => {
+    seccompProgram(admin(), nativeArch(), [], dir, cacheOf());
+    const file = join(cacheOf(), kept()[0]!);
+    const bytes = readFileSync(file);
+    // The same name with another key inside (as a hash collision would be): compiled, not served.
+    writeFileSync(file, Buffer.concat([bytes.subarray(0, 5), Buffer.from('x'), bytes.subarray(6)]));
+    expect(seccompProgram(admin(), nativeArch(), [], dir, cacheOf())).toEqual(compileSeccomp(admin()));
+    writeFileSync(file, bytes.subarray(0, bytes.length - 3));
+    expect(seccompProgram(admin(), nativeArch(), [], dir, cacheOf())).toEqual(compileSeccomp(admin()));
+    const other = { ...nativeArch(), audit: nativeArch().audit + 1 };
+    expect(seccompProgram(admin(), other, [], dir, cacheOf())).toEqual(compileSeccomp(admin(), other));
+    const notify = ['chown'];
+    expect(seccompProgram(admin(), nativeArch(), notify, dir, cacheOf())).toEqual(
+      compileSeccomp(admin(), nativeArch(), notify),
+    );
+  });
+
+  it("drops another build's files, and is not used without a build index", () => {
+    writeFileSync(join(cacheOf(), 'seccomp-1.2-00000000.bpf'), Buffer.alloc(8));
+    seccompProgram(admin(), nativeArch(), [], dir, cacheOf());
+    expect(kept()).toHaveLength(1);
+    expect(kept()[0]).not.toBe('seccomp-1.2-00000000.bpf');
+    rmSync(join(cacheOf(), kept()[0]!));
+    rmSync(join(dir, 'seccomp-filters.json'));
+    expect(seccompProgram(admin(), nativeArch(), [], dir, cacheOf())).toEqual(compileSeccomp(admin()));
+    expect(kept()).toHaveLength(0);
+  });
+
+  it("is the code cache's folder, when it is a directory of this user that others cannot write to", () => {
+    const saved = process.env.HUTCH_CODE_CACHE_DIR;
+    try {
+      process.env.HUTCH_CODE_CACHE_DIR = cacheOf();
+      expect(filterCacheDir()).toBe(cacheOf());
+      chmodSync(cacheOf(), 0o777);
+      expect(filterCacheDir()).toBeUndefined();
+      symlinkSync(dir, join(dir, 'link'));
+      process.env.HUTCH_CODE_CACHE_DIR = join(dir, 'link');
+      expect(filterCacheDir()).toBeUndefined();
+      delete process.env.HUTCH_CODE_CACHE_DIR;
+      expect(filterCacheDir()).toBeUndefined();
+    } finally {
+      if (saved === undefined) delete process.env.HUTCH_CODE_CACHE_DIR;
+      else process.env.HUTCH_CODE_CACHE_DIR = saved;
+    }
   });
 });
 
