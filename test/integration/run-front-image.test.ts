@@ -50,6 +50,12 @@ const CONF_TEXTS: Record<string, Record<string, string>> = {
   literal: { 'registries.conf': "unqualified-search-registries = ['example.org']\n" },
 };
 const conf = (name: string): Record<string, string> => ({ XDG_CONFIG_HOME: confs[name]! });
+/** XDG_CACHE_HOME folders with a recorded containers/short-name-aliases.conf (podman's, hutch's). */
+const CACHE_TEXTS: Record<string, string> = {
+  recorded: '# Written by hutch\n[aliases]\nbox = "example.org/tools/box"\n',
+  otherKey: 'unqualified-search-registries = ["example.org"]\n',
+};
+const cache = (name: string): Record<string, string> => ({ XDG_CACHE_HOME: join(dir.dir, 'cache', name) });
 
 /** The daemon a run starts ends with its last container (each cold run waits for the last one's end first). */
 const COLD = { HUTCH_FS_LINGER: '0' };
@@ -115,6 +121,11 @@ beforeAll(async () => {
       mkdirSync(join(path, '..'), { recursive: true });
       writeFileSync(path, content);
     }
+  }
+  for (const [name, content] of Object.entries(CACHE_TEXTS)) {
+    const file = join(dir.dir, 'cache', name, 'containers', 'short-name-aliases.conf');
+    mkdirSync(join(file, '..'), { recursive: true });
+    writeFileSync(file, content);
   }
   const userMain = join(dir.dir, 'conf', 'search-home', '.config', 'containers', 'registries.conf');
   mkdirSync(join(userMain, '..'), { recursive: true });
@@ -208,6 +219,7 @@ describe('hutch run IMAGE: the C front and the TypeScript path make the same pla
       env: conf('dropIn'),
     },
     { name: 'an alias', args: run('--rm', '--network', 'none', 'box:2', 'true'), env: conf('alias') },
+    { name: 'a recorded alias', args: run('--rm', '--network', 'none', 'box:2', 'true'), env: cache('recorded') },
     {
       name: "the user's main file under HOME (not /etc's)",
       args: run('--rm', '--network', 'none', 'tools/box:2', 'true'),
@@ -243,6 +255,7 @@ describe('hutch run IMAGE: what the C front hands over, before it made anything'
     { args: run('--rm', '--network', 'none', 'hub', 'true'), why: 'an alias whose', env: conf('dockerAlias') },
     { args: run('--rm', '--network', 'none', 'hub', 'true'), why: 'a table other than', env: conf('registry') },
     { args: run('--rm', '--network', 'none', 'hub', 'true'), why: 'a value other than', env: conf('literal') },
+    { args: run('--rm', '--network', 'none', 'hub', 'true'), why: 'a key it does not read', env: cache('otherKey') },
     { args: run('--rm', '--network', 'none', 'localhost/plain', 'true'), why: 'the store lacks' }, // :latest
     { args: run('--rm', '--network', 'none', VOLUMES, 'true'), why: 'declares Volumes' },
     { args: run('--rm', '--network', 'none', NO_COMMAND), why: 'no Entrypoint or Cmd' },
