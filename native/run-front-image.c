@@ -2,10 +2,11 @@
  * hutch-run-front's image (run-front.h): what src/image/resolve.ts findInStores, describeImage and
  * readConfig, src/engine/spec/image-config.ts applyImageConfig and userDatabase, and
  * src/image/store.ts markImageUsed do for `run IMAGE` with the image in the user's own store.
- * The reference is taken only where its stored name is its own text (a registry host, no digest,
- * no normalisation): a short name is registries.conf's, an id prefix or a digest the TypeScript
- * path's; one the store lacks may be pulled, or found in another store. Everything here is read
- * before anything is made, so each of those hands over with nothing to undo.
+ * The reference is taken where its stored name is its own text (a registry host, no digest, no
+ * normalisation), or where it is a short name whose registries.conf the front reads
+ * (run-front-registries.c); an id prefix or a digest is the TypeScript path's; one the store lacks
+ * may be pulled, or found in another store. Everything here is read before anything is made, so
+ * each of those hands over with nothing to undo.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -45,6 +46,16 @@ static int tag_valid(const char *t) {
          strspn(t, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") == n;
 }
 
+/* ref.ts splitReference's path check: each `/`-separated component of s[0, n) a COMPONENT. */
+static int path_valid(const char *s, size_t n) {
+  for (const char *c = s;;) {
+    const char *next = memchr(c, '/', (size_t)(s + n - c));
+    if (!component(c, next != NULL ? (size_t)(next - c) : (size_t)(s + n - c))) return 0;
+    if (next == NULL) return 1;
+    c = next + 1;
+  }
+}
+
 /* A host of lower-case labels with an optional port (the subset of ref.ts HOST whose name
    formatReference writes as it is given; docker.io's own normalisation excluded). */
 static int host_plain(const char *h, size_t n) {
@@ -75,15 +86,44 @@ static char *stored_name(const char *text) {
   const char *path = slash + 1;
   if (host == 9 && strncmp(text, "docker.io", 9) == 0 && memchr(path, '/', (size_t)(text + end - path)) == NULL)
     return NULL; /* docker.io's library/ */
-  for (const char *c = path;;) {
-    const char *next = memchr(c, '/', (size_t)(text + end - c));
-    size_t n = next != NULL ? (size_t)(next - c) : (size_t)(text + end - c);
-    if (!component(c, n)) return NULL;
-    if (next == NULL) break;
-    c = next + 1;
-  }
-  if (tag != NULL && !tag_valid(tag)) return NULL;
+  if (!path_valid(path, (size_t)(text + end - path)) || (tag != NULL && !tag_valid(tag))) return NULL;
   return tag != NULL ? str_cat(text, "", "") : str_cat(text, ":latest", "");
+}
+
+/* resolve.ts namesFor for a short name (ref.ts splitReference finds no registry host in it):
+   short-names.ts candidates (its alias, then each search registry's, docker.io's when none is
+   set) and localhost's, each as formatReference writes it; NULL-ended. NULL when `text` names a
+   registry. */
+static char **short_names(const char *text) {
+  if (strchr(text, '@') != NULL || strncmp(text, "docker://", 9) == 0) return NULL;
+  const char *slash = strchr(text, '/'), *last_slash = strrchr(text, '/'), *colon = strrchr(text, ':');
+  const char *tag = colon != NULL && (last_slash == NULL || colon > last_slash) ? colon + 1 : NULL;
+  size_t end = tag != NULL ? (size_t)(colon - text) : strlen(text);
+  if (slash != NULL) {
+    size_t host = (size_t)(slash - text);
+    if (memchr(text, '.', host) != NULL || memchr(text, ':', host) != NULL || (host == 9 && strncmp(text, "localhost", 9) == 0))
+      return NULL;
+  }
+  if (!path_valid(text, end) || (tag != NULL && !tag_valid(tag)))
+    fall_back("an invalid image reference (the TypeScript path says why)");
+  char *path = strndup(text, end);
+  const char *alias, *tag_text = tag != NULL ? tag : "latest";
+  char **search = search_registries(path, &alias);
+  int nsearch = 0;
+  while (search[nsearch] != NULL) nsearch++;
+  char **names = calloc((size_t)nsearch + 4, sizeof *names), **out = names;
+  if (path == NULL || names == NULL) fall_back("out of memory");
+  /* short-names.ts aliasOf: the target with the name's own tag */
+  if (alias != NULL && (*out++ = stored_name(tag != NULL ? str_cat(alias, ":", tag) : alias)) == NULL)
+    fall_back("an alias whose stored name it does not write (the TypeScript path's)");
+  const char *docker_io[] = {"docker.io", NULL};
+  for (char **r = nsearch > 0 ? search : (char **)docker_io; *r != NULL; r++) { /* ref.ts parseReference(text, registry) */
+    if (strcmp(*r, "index.docker.io") == 0) fall_back("index.docker.io as a search registry");
+    const char *library = strcmp(*r, "docker.io") == 0 && strchr(path, '/') == NULL ? "library/" : "";
+    *out++ = str_cat(str_cat(*r, "/", library), path, str_cat(":", tag_text, ""));
+  }
+  *out = str_cat("localhost/", path, str_cat(":", tag_text, ""));
+  return names;
 }
 
 /* sha256:<64 lower-case hex> (manifest.ts checkDigest's form): what a folder is named after. */
@@ -132,8 +172,8 @@ static struct jv document(const char *path, const char *what) {
   return root;
 }
 
-/* store.ts images() and resolve.ts findImage: the first image one of whose names is `name`. */
-static struct jv find_record(const char *data, const char *name) {
+/* store.ts images() and resolve.ts findImage: the first image one of whose names is in `wanted`. */
+static struct jv find_record(const char *data, char **wanted) {
   struct jv root = document(path_join(data, "images.json"), "an image store without the image, or one it does not read");
   struct jv images, image, key, names, item;
   if (!json_member(root, "images", &images) || images.n == 0 || *images.p != '[') fall_back("an images.json it does not read");
@@ -146,7 +186,8 @@ static struct jv find_record(const char *data, const char *name) {
     while (json_next(&in, &key, &item)) {
       char *n = string_of(item);
       if (n == NULL) fall_back("an images.json record it does not read");
-      int same = strcmp(n, name) == 0;
+      int same = 0;
+      for (char **w = wanted; *w != NULL && !same; w++) same = strcmp(n, *w) == 0;
       free(n);
       if (same) return image;
     }
@@ -213,9 +254,9 @@ static void apply_config(struct run *r, struct jv config) {
 
 void find_image(struct run *r) {
   struct image *im = &r->image;
-  char *name = stored_name(im->ref);
-  if (name == NULL) fall_back("an image reference other than a stored name (registry/path[:tag])");
-  struct jv record = find_record(r->data, name), layers, layer, key;
+  char *name = stored_name(im->ref), *one[] = {name, NULL}, **names = name != NULL ? one : short_names(im->ref);
+  if (names == NULL) fall_back("an image reference other than a stored name (registry/path[:tag]) or a short name");
+  struct jv record = find_record(r->data, names), layers, layer, key;
   im->id = digest_member(record, "id");
   char *config_digest = digest_member(record, "config");
   if (!json_member(record, "layers", &layers) || layers.n == 0 || *layers.p != '[') fall_back("an image record it does not read");

@@ -102,9 +102,9 @@ int write_own_maps(const struct run *r, pid_t pid);
 int store_user_xattrs(const char *data);
 void read_user(struct run *r);
 
-/* run-front-image.c. find_image, before anything is made: IMAGE found by its stored name in
-   DATA/images.json (else handed over: a short name, an id, a digest, one to pull or in another
-   store), its config read and applied to the command line (image-config.ts applyImageConfig: the
+/* run-front-image.c. find_image, before anything is made: IMAGE found by its stored name, or a
+   short name's (resolve.ts namesFor: the alias, the search registries', localhost's), in
+   DATA/images.json (else handed over: an id, a digest, one to pull or in another store), its config read and applied to the command line (image-config.ts applyImageConfig: the
    command, Env before -e, WorkingDir, User; declared Volumes are handed over). image_etc_text:
    userDatabase's /etc/passwd or /etc/group of the image. mark_image and unmark_image: store.ts
    markImageUsed (durable; 0 or -1) and unmarkImageUsed for the run's id. */
@@ -112,6 +112,12 @@ void find_image(struct run *r);
 char *image_etc_text(const struct image *im, const char *name);
 int mark_image(const struct run *r);
 void unmark_image(const struct run *r);
+
+/* run-front-registries.c, for short-names.ts candidates: the unqualified-search-registries
+   (NULL-ended, empty when none is set) and in *alias the alias of the short name `name` (or
+   NULL), read from registries.conf as registries-conf.ts loadRegistriesConf reads it; anything
+   beyond its TOML subset is handed over. */
+char **search_registries(const char *name, const char **alias);
 
 /* The plan (run-front-plan.c), as src/runtime/nsexec.ts encodePlan writes it for the same run. */
 void build_run_plan(const struct run *r, struct buf *plan);

@@ -41,6 +41,7 @@ export function useUnionFront(box: () => Sandbox, image: string) {
       'run-front-union.c',
       'run-front-conf.c',
       'run-front-image.c',
+      'run-front-registries.c',
       'run-front-plan.c',
       'front-util.c',
       'front-json.c',

@@ -5,7 +5,7 @@
 // the daemon cold and warm: output, status, the user inside and out, the mark released, nothing
 // left but the lingering daemon.
 import { execa } from 'execa';
-import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -27,6 +27,35 @@ const VOLUMES = 'localhost/volumes:latest';
 const NO_COMMAND = 'localhost/no-command:latest';
 /** docker.io's stored name (library/ in it). */
 const HUB = 'docker.io/library/hub:latest';
+/** Found by its short name through a search registry or an alias of registries.conf. */
+const SEARCHED = 'example.org/tools/box:2';
+
+/** XDG_CONFIG_HOME folders, each with a containers/registries.conf (and its drop-ins), by name. */
+const confs: Record<string, string> = {};
+const CONF_TEXTS: Record<string, Record<string, string>> = {
+  search: {
+    'registries.conf':
+      '# search registries\nunqualified-search-registries = [\n  "example.org",\n  "docker.io", # comment\n]\nshort-name-mode = "enforcing"\n',
+  },
+  dropIn: {
+    'registries.conf': 'unqualified-search-registries = ["quay.io"]\n',
+    'registries.conf.d/20-last.conf': '"unqualified-search-registries" = ["example.org"]\n',
+    'registries.conf.d/10-first.conf': 'unqualified-search-registries = ["docker.io"]\n',
+  },
+  alias: {
+    'registries.conf': 'unqualified-search-registries = []\n[aliases]\n  "box" = "example.org/tools/box"\n  hub = ""\n',
+  },
+  dockerAlias: { 'registries.conf': '[aliases]\nhub = "docker.io/hub"\n' },
+  registry: { 'registries.conf': '[[registry]]\nlocation = "example.org"\n' },
+  literal: { 'registries.conf': "unqualified-search-registries = ['example.org']\n" },
+};
+const conf = (name: string): Record<string, string> => ({ XDG_CONFIG_HOME: confs[name]! });
+/** XDG_CACHE_HOME folders with a recorded containers/short-name-aliases.conf (podman's, hutch's). */
+const CACHE_TEXTS: Record<string, string> = {
+  recorded: '# Written by hutch\n[aliases]\nbox = "example.org/tools/box"\n',
+  otherKey: 'unqualified-search-registries = ["example.org"]\n',
+};
+const cache = (name: string): Record<string, string> => ({ XDG_CACHE_HOME: join(dir.dir, 'cache', name) });
 
 /** The daemon a run starts ends with its last container (each cold run waits for the last one's end first). */
 const COLD = { HUTCH_FS_LINGER: '0' };
@@ -84,6 +113,23 @@ beforeAll(async () => {
   await store(VOLUMES, layers, { Volumes: { '/data': {} } });
   await store(NO_COMMAND, layers, { Cmd: null });
   await store(HUB, layers);
+  await store(SEARCHED, layers);
+  for (const [name, files] of Object.entries(CONF_TEXTS)) {
+    confs[name] = join(dir.dir, 'conf', name);
+    for (const [file, content] of Object.entries(files)) {
+      const path = join(confs[name], 'containers', file);
+      mkdirSync(join(path, '..'), { recursive: true });
+      writeFileSync(path, content);
+    }
+  }
+  for (const [name, content] of Object.entries(CACHE_TEXTS)) {
+    const file = join(dir.dir, 'cache', name, 'containers', 'short-name-aliases.conf');
+    mkdirSync(join(file, '..'), { recursive: true });
+    writeFileSync(file, content);
+  }
+  const userMain = join(dir.dir, 'conf', 'search-home', '.config', 'containers', 'registries.conf');
+  mkdirSync(join(userMain, '..'), { recursive: true });
+  writeFileSync(userMain, CONF_TEXTS.search!['registries.conf']!);
 });
 afterAll(() => dir.remove());
 
@@ -159,6 +205,26 @@ describe('hutch run IMAGE: the C front and the TypeScript path make the same pla
       args: run('--rm', '--network', 'none', '-u', 'user', HOSTILE, 'id'),
     },
     { name: "docker.io's stored name, --root=", args: [`--root=${dir.root}`, 'run', '--network=none', HUB, 'true'] },
+    { name: "a short name: docker.io's", args: run('--rm', '--network', 'none', 'hub', 'true') },
+    { name: "a short name with docker.io's library/", args: run('--rm', '--network', 'none', 'library/hub:latest') },
+    { name: "a short name with a tag: localhost's", args: run('--rm', '--network', 'none', 'plain:1', 'true') },
+    {
+      name: "the user's search registries",
+      args: run('--rm', '--network', 'none', 'tools/box:2', 'true'),
+      env: conf('search'),
+    },
+    {
+      name: 'the last drop-in sets the search registries',
+      args: run('--rm', '--network', 'none', 'tools/box:2', 'true'),
+      env: conf('dropIn'),
+    },
+    { name: 'an alias', args: run('--rm', '--network', 'none', 'box:2', 'true'), env: conf('alias') },
+    { name: 'a recorded alias', args: run('--rm', '--network', 'none', 'box:2', 'true'), env: cache('recorded') },
+    {
+      name: "the user's main file under HOME (not /etc's)",
+      args: run('--rm', '--network', 'none', 'tools/box:2', 'true'),
+      env: { HOME: join(dir.dir, 'conf', 'search-home') },
+    },
   ];
   it('for every row', async () => {
     // The TypeScript path caches slirp4netns --help, which the front reads (else it hands over).
@@ -179,11 +245,17 @@ describe('hutch run IMAGE: the C front and the TypeScript path make the same pla
 
 describe('hutch run IMAGE: what the C front hands over, before it made anything', () => {
   const rows = (): { args: string[]; why: string; env?: Record<string, string> }[] => [
-    { args: run('--rm', '--network', 'none', 'plain:1', 'true'), why: 'a stored name' }, // a short name: registries.conf's
     { args: run('--rm', '--network', 'none', 'localhost/absent:1', 'true'), why: 'the store lacks' },
     { args: run('--rm', '--network', 'none', 'docker.io/hub', 'true'), why: 'a stored name' }, // library/ added
-    { args: run('--rm', '--network', 'none', 'hub', 'true'), why: 'a stored name' },
-    { args: run('--rm', '--network', 'none', 'Localhost/Plain:1', 'true'), why: 'a stored name' },
+    { args: run('--rm', '--network', 'none', 'Localhost/Plain:1', 'true'), why: 'an invalid image reference' },
+    { args: run('--rm', '--network', 'none', 'absent', 'true'), why: 'the store lacks' }, // pulled
+    { args: run('--rm', '--network', 'none', 'cafe', 'true'), why: 'the store lacks' }, // an id prefix, maybe
+    { args: run('--rm', '--network', 'none', 'tools/box:2', 'true'), why: 'the store lacks' }, // docker.io's
+    { args: run('--rm', '--network', 'none', `hub@sha256:${'0'.repeat(64)}`), why: 'or a short name' },
+    { args: run('--rm', '--network', 'none', 'hub', 'true'), why: 'an alias whose', env: conf('dockerAlias') },
+    { args: run('--rm', '--network', 'none', 'hub', 'true'), why: 'a table other than', env: conf('registry') },
+    { args: run('--rm', '--network', 'none', 'hub', 'true'), why: 'a value other than', env: conf('literal') },
+    { args: run('--rm', '--network', 'none', 'hub', 'true'), why: 'a key it does not read', env: cache('otherKey') },
     { args: run('--rm', '--network', 'none', 'localhost/plain', 'true'), why: 'the store lacks' }, // :latest
     { args: run('--rm', '--network', 'none', VOLUMES, 'true'), why: 'declares Volumes' },
     { args: run('--rm', '--network', 'none', NO_COMMAND), why: 'no Entrypoint or Cmd' },
@@ -230,6 +302,7 @@ describe('hutch run IMAGE through the C front, for real', () => {
       run('--rm', '--network', 'none', LINKED_WORKDIR),
       run('--rm', '--network', 'none', '-u', 'user', HOSTILE, 'id'),
       run('--rm', '--network', 'none', PLAIN, 'cat', '/opt/keep/b.txt', '/opt/gone.txt'), // a whiteout: 1
+      run('--rm', '--network', 'none', 'hub', 'cat', '/opt/keep/b.txt'), // a short name
       run(
         '--rm',
         PLAIN,
