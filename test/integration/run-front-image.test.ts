@@ -401,15 +401,22 @@ describe('hutch run IMAGE through the C front, for real', () => {
       process.kill(daemon!, 'SIGKILL');
       const done = await child;
       seen[via] = {
+        // Either of rootfsOf's words, on either path: the holder's end read first, or the daemon
+        // seen gone first (which comes first is the kernel's order of the two ends).
         stderr: text(done.stderr)
           .replace(/pid \d+/g, 'pid N')
-          .replace(/[0-9a-f]{64}/g, 'ID'),
+          .replace(/[0-9a-f]{64}/g, 'ID')
+          .replace(
+            /the union filesystem daemon ended (\(the container's holder, pid N, saw it go\)|while the container ran)/g,
+            'the union filesystem daemon ended (GONE)',
+          ),
         status: done.exitCode,
       };
     }
     expect(seen.c).toEqual(seen.node);
     expect(seen.c.status).toBe(125);
     expect(seen.c.stderr).toContain('hutch: container ended: ');
+    expect(seen.c.stderr).toContain('the union filesystem daemon ended (GONE)');
     expect(runFolders()).toEqual([]);
     expect(marks()).toEqual([]);
   });
