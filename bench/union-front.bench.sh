@@ -13,7 +13,7 @@ bench_init union-front
 image=localhost/hutch-bench-union:latest
 busybox_rootfs "$work/rootfs" sh true
 tar -C "$work/rootfs" -cf "$work/rootfs.tar" .
-files=(run-front-union.c run-front-conf.c run-front-plan.c front-util.c front-helper.c)
+files=(run-front-union.c run-front-conf.c run-front-image.c run-front-registries.c run-front-plan.c front-util.c front-json.c front-helper.c proc-start.c)
 cc -O2 -std=gnu11 -D_GNU_SOURCE -I "$repo/native" -o "$work/union-front" "$repo/test/fixtures/union-front.c" \
   "${files[@]/#/$repo/native/}" -ldl
 chown -R "$user:$user" "$work"

@@ -322,3 +322,9 @@ char *find_on_path(const char *tool, const char *cwd) {
     if (last) return NULL;
   }
 }
+
+uint64_t now_ms(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
+}

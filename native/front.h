@@ -68,6 +68,8 @@ int read_text(const char *path, struct buf *out);
 /* src/sys/on-path.ts findOnPath: `tool`'s absolute path, the first PATH entry (default
    /usr/local/bin:/usr/bin:/bin; an empty one is `cwd`) where it is an executable regular file; NULL if none. */
 char *find_on_path(const char *tool, const char *cwd);
+/* CLOCK_MONOTONIC in milliseconds, for deadlines. */
+uint64_t now_ms(void);
 /* Closes every fd from `first` up (close_range, or one by one to the fd limit on a kernel before 5.9). */
 void close_from(int first);
 

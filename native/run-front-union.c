@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "proc-start.h"
 #include "run-front.h"
 #include "wire.h"
 
@@ -118,7 +119,7 @@ static const char *linger_setting(int warn) {
 
 void union_check(struct run *r, struct union_mount *u, const char *install, const char *helper) {
   *u = (struct union_mount){.r = r, .helper = helper, .lock_fd = -1, .conn = -1, .daemon_ready = -1, .holder_ready = -1,
-                            .holder_args = -1, .early = {.sync = -1, .fail = -1}};
+                            .holder_args = -1, .daemon_start = -1, .early = {.sync = -1, .fail = -1}};
   const char *shared = getenv("HUTCH_FS_SHARED");
   if (shared != NULL && strcmp(shared, "0") == 0) fall_back("HUTCH_FS_SHARED=0: a union daemon per container");
   /* shared-union.ts holderPath: the holder and the daemon's library built, else a daemon per container. */
@@ -425,12 +426,6 @@ int union_begin(struct union_mount *u) {
   return 0;
 }
 
-static long now_ms(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
-
 /* ready-line.ts readReadyLine: up to the newline, or what came before the end. */
 static char *ready_line(int fd) {
   struct buf said = {0};
@@ -460,7 +455,7 @@ static const char *words_of(char *said) {
    waited for (another run starts it) and the daemon connected to or started; u->conn, the lock freed. */
 static int connect_shared(struct union_mount *u) {
   if (u->daemon_ready < 0) {
-    long deadline = now_ms() + LOCK_WAIT_MS;
+    uint64_t deadline = now_ms() + LOCK_WAIT_MS;
     while ((u->lock_fd = try_lock(u->lock)) < 0) {
       if (now_ms() > deadline) {
         say(u,
@@ -496,22 +491,6 @@ static int connect_shared(struct union_mount *u) {
   return u->conn >= 0 ? 0 : -1;
 }
 
-/* proc.ts processStartTime: the start time of a process that runs (not a zombie), or 0. */
-static unsigned long long start_time(pid_t pid) {
-  char path[64], stat[1024];
-  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  ssize_t n = fd >= 0 ? read(fd, stat, sizeof stat - 1) : -1;
-  if (fd >= 0) close(fd);
-  if (n <= 0) return 0;
-  stat[n] = '\0';
-  char *p = strrchr(stat, ')'), state;
-  unsigned long long start = 0;
-  if (p == NULL || sscanf(p + 2, "%c %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %*s %llu", &state, &start) != 2)
-    return 0;
-  return state == 'Z' || state == 'X' ? 0 : start;
-}
-
 /* storage.ts daemonPid: the shared daemon's pid from the file it writes before it listens, with its start. */
 static void note_daemon(struct union_mount *u) {
   struct buf text = {0};
@@ -519,7 +498,7 @@ static void note_daemon(struct union_mount *u) {
   if (read_text(file, &text) == 0) {
     long pid = strtol(buf_cstr(&text), NULL, 10);
     u->daemon_pid = pid > 0 && pid < INT_MAX ? (pid_t)pid : 0;
-    u->daemon_start = u->daemon_pid > 0 ? start_time(u->daemon_pid) : 0;
+    u->daemon_start = u->daemon_pid > 0 ? process_start(u->daemon_pid) : -1;
   }
   free(text.p), free(file);
 }
@@ -707,7 +686,7 @@ const char *union_died(struct union_mount *u) {
     u->holder_helper = 0; /* waited for: nothing to stop */
     return why;
   }
-  if (u->daemon_start != 0 && start_time(u->daemon_pid) != u->daemon_start) /* served(): the container often ends first */
+  if (u->daemon_start >= 0 && process_start(u->daemon_pid) != u->daemon_start) /* served(): the container often ends first */
     return "the union filesystem daemon ended while the container ran";
   return NULL;
 }

@@ -239,8 +239,8 @@ struct union_mount {
   pid_t holder_helper;       /* the holder's hutch-nsexec (signals go to it), else 0 */
   pid_t holder;              /* the holder (host pid), once union_mount succeeded, else 0 */
   int holder_ready;          /* the holder's ready pipe (read end), else -1 */
-  pid_t daemon_pid;          /* the daemon serving the mount (its pid file), with its start time (0: unknown) */
-  unsigned long long daemon_start;
+  pid_t daemon_pid;          /* the daemon serving the mount (its pid file), with its start time (-1: unknown) */
+  long long daemon_start;
   char error[1024];
 };
 void union_check(struct run *r, struct union_mount *u, const char *install, const char *helper);

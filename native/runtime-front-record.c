@@ -14,32 +14,12 @@
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
+#include "proc-start.h"
 #include "runtime-front.h"
-
-/* Field 22 of /proc/PID/stat (start time in clock ticks); -1 for no process or a zombie. */
-static long long start_time(long long pid) {
-  char path[64], buf[1024];
-  snprintf(path, sizeof path, "/proc/%lld/stat", pid);
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return -1;
-  ssize_t n = read(fd, buf, sizeof buf - 1);
-  close(fd);
-  if (n <= 0) return -1;
-  buf[n] = 0;
-  char *p = strrchr(buf, ')');
-  if (p == NULL || p[1] != ' ' || p[2] == 'Z' || p[2] == 'X') return -1;
-  p += 2;
-  for (int field = 0; field < 19; field++) {
-    p = strchr(p, ' ');
-    if (p == NULL) return -1;
-    p++;
-  }
-  return strtoll(p, NULL, 10);
-}
 
 int same_process(long long pid, int has_start, long long start) {
   if (pid <= 0) return 0;
-  long long now = start_time(pid);
+  long long now = process_start(pid);
   return now >= 0 && (!has_start || now == start);
 }
 

@@ -46,6 +46,7 @@ export function useUnionFront(box: () => Sandbox, image: string) {
       'front-util.c',
       'front-json.c',
       'front-helper.c',
+      'proc-start.c',
     ];
     execFileSync('cc', [
       ...['-O2', '-Wall', '-Wextra', '-Werror', '-std=gnu11', '-D_GNU_SOURCE', '-I', join(REPO, 'native')],
