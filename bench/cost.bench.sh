@@ -120,8 +120,10 @@ detached() { # name "run command prefix" "rm command" [warm: a run first, no mem
   first[$name]=$(printf '%s\n' "${list[@]}" | median)
   firsts[$name]=${list[*]}
 }
-detached hutch "$H run" "$H rm -f"
-detached hutch-warm "$HW run" "$HW rm -f" warm
+# Through bin/hutch, as users run it: native/hutch-run-front starts the union's daemon and hands
+# `run -d` to Node.js (docs/startup.md, "run -d: the union's daemon started ahead").
+detached hutch "$HIC run" "$HIC rm -f"
+detached hutch-warm "$HWC run" "$HWC rm -f" warm
 end_daemon
 detached podman "$P run" "$P rm -f -t 0"
 
@@ -231,7 +233,7 @@ many() { # name "run command prefix" "rm command"
   wall[$name-start]=$(awk -v d=$((t0a - t0)) 'BEGIN{printf "%.3f", d / 1e9}')
   wall[$name-rm]=$(awk -v d=$((t2 - t1)) 'BEGIN{printf "%.3f", d / 1e9}')
 }
-many hutch "$H run" "$H rm -f"
+many hutch "$HIC run" "$HIC rm -f"
 many podman "$P run" "$P rm -f -t 0"
 
 mib() { node -e 'const m = JSON.parse(process.argv[1] || "{}"); const k = process.argv[2]; console.log(m[k] === undefined ? "-" : (m[k] / 1024 / (Number(process.argv[3]) || 1)).toFixed(1))' "${1:-}" "$2" "${3:-1}"; }

@@ -31,9 +31,12 @@ import { idShift, prepareWork, sessionOptions } from './daemon.js';
  * then unlinks its socket and exits, under the lock clients take to connect or start one
  * (src/engine/setup/shared-union.ts), so none connects to a daemon leaving. A connection whose
  * first message is LEAVE (hutch system reset, endSharedDaemons) makes it leave as soon as it
- * serves no session, without lingering.
+ * serves no session, without lingering. One that no client ever reaches leaves too (awaitFirst).
  */
 const { ENODEV, EINTR, EAGAIN, EMFILE, ENFILE } = constants.errno;
+
+/** How long a daemon waits for its first client (src/engine/setup/shared-union.ts LOCK_WAIT_MS, and more). */
+const FIRST_CLIENT_WAIT_S = 15;
 
 /** What to do about a union refused at the daemon's limits (said to that run only). */
 const FEWER = 'run fewer containers at once, or set HUTCH_FS_SHARED=0 for a union daemon per container';
@@ -84,7 +87,7 @@ export function serveShared(socketPath: string, lockPath: string): number {
   const warn = (line: string): void => void process.stderr.write(`hutch-fs: warning: ${line}\n`);
   let calls: ServeCalls;
   let listener: number;
-  let timer: OneShotTimer | undefined;
+  let timer: OneShotTimer;
   const linger = lingerSetting(process.env, warn);
   let max: number;
   try {
@@ -100,7 +103,7 @@ export function serveShared(socketPath: string, lockPath: string): number {
     }
     listener = calls.hutch_fs_listen(socketPath);
     if (listener < 0) throw new Error(`cannot listen on ${socketPath}: errno ${-listener}`);
-    if (linger > 0) timer = oneShotTimer();
+    timer = oneShotTimer();
     // Who serves the containers of this socket (hutch's tests, an operator): removed as it leaves.
     writeFileSync(`${socketPath}.pid`, `${process.pid}\n`, { mode: 0o600 });
   } catch (e) {
@@ -129,6 +132,8 @@ class SharedLoop {
   private readonly got = Buffer.alloc(4);
   private readonly message = Buffer.alloc(64 * 1024);
   private readonly fdOut = Buffer.alloc(4);
+  /** Whether a union was ever mounted: before that, the daemon waits for its first (awaitFirst). */
+  private mounted = false;
   /** Whether the linger timer runs (the daemon serves nobody and waits for its end or a client). */
   private lingering = false;
   private lingerOver = false;
@@ -142,17 +147,18 @@ class SharedLoop {
     private readonly lockPath: string,
     private readonly max: number,
     private readonly linger: number,
-    private readonly timer: OneShotTimer | undefined,
+    private readonly timer: OneShotTimer,
   ) {}
 
   run(): number {
     try {
       this.slots[this.watch(this.listener, undefined)] = this.listener;
-      if (this.timer !== undefined) this.slots[this.watch(this.timer.fd, undefined)] = this.timer.fd;
+      this.slots[this.watch(this.timer.fd, undefined)] = this.timer.fd;
     } catch (e) {
       process.stderr.write(`hutch-fs: the shared union daemon cannot wait on its socket: ${describeCause(e)}\n`);
       return 1;
     }
+    this.awaitFirst();
     for (;;) {
       const at = this.calls.hutch_fs_next(this.buf, this.got);
       if (at < 0) {
@@ -163,14 +169,28 @@ class SharedLoop {
       if (what === undefined) continue; // none: fs-serve.c drops the ready events of a slot unwatched
       if (typeof what !== 'number') this.guarded(what);
       else if (what === this.listener) this.accept();
-      else if (what === this.timer?.fd) this.lingerOver = true;
+      else if (what === this.timer.fd) this.lingerOver = true;
       else this.receive(what);
       if (this.live.size > 0 || this.pending.size > 0) this.stayed();
-      else if (this.timer === undefined || this.leavers.length > 0 || this.lingerOver) {
+      else if ((this.linger === 0 && this.mounted) || this.leavers.length > 0 || this.lingerOver) {
         if (this.leave()) return 0;
         this.stayed(); // a client connected meanwhile
-      } else if (!this.lingering) this.idle();
+      } else if (!this.lingering) {
+        if (this.mounted) this.idle();
+        else this.awaitFirst(); // a client that mounted nothing (one that looked whether it listens) is no first
+      }
     }
+  }
+
+  /**
+   * Until its first client: the run that started it may have handed its start on to another
+   * process (hutch-run-front starts it ahead of a `run -d` that Node runs), which connects within
+   * a run's lock wait; one that never comes (killed, or failed before it connected) must not
+   * leave a daemon serving nobody for ever. It waits the longer of its linger and that wait.
+   */
+  private awaitFirst(): void {
+    this.timer.arm(Math.max(this.linger, FIRST_CLIENT_WAIT_S) * 1000);
+    this.lingering = true;
   }
 
   /**
@@ -181,14 +201,14 @@ class SharedLoop {
   private idle(): void {
     process.chdir('/');
     this.served = undefined;
-    this.timer!.arm(this.linger * 1000);
+    this.timer.arm(this.linger * 1000);
     this.lingering = true;
     trace('fs shared linger');
   }
 
   /** A client came (or the linger could not end): the timer stops until the daemon is idle again. */
   private stayed(): void {
-    if (this.lingering) this.timer!.arm(0);
+    if (this.lingering) this.timer.arm(0);
     this.lingering = false;
     this.lingerOver = false;
   }
@@ -368,6 +388,7 @@ class SharedLoop {
     this.slots[slot] = s;
     this.pending.delete(p.conn);
     this.live.set(session.fd, s);
+    this.mounted = true;
     this.say(p.conn, 'ok\n');
     trace('fs shared session');
   }
@@ -426,7 +447,7 @@ class SharedLoop {
           // already gone (hutch system reset): nobody can connect
         }
       closeSync(this.listener);
-      this.timer?.close();
+      this.timer.close();
       trace('fs shared exit');
       return true;
     } finally {

@@ -413,18 +413,21 @@ static void hold_early(struct union_mount *u) {
   close(args[1]), close(ready[0]);
 }
 
-int union_begin(struct union_mount *u) {
+/* The daemons' folder RUN/fsd, made when missing. */
+static int place_folder(struct union_mount *u) {
   char *dir = str_cat(u->r->run, "/fsd", "");
   int made = mkdir_p(dir, 0700);
   free(dir);
-  if (made != 0) {
-    say(u, "cannot make the shared union filesystem daemon's folder %s/fsd: %s", u->r->run, strerror(errno));
-    return -1;
-  }
-  if (begin_daemon(u) != 0) return -1;
+  if (made != 0) say(u, "cannot make the shared union filesystem daemon's folder %s/fsd: %s", u->r->run, strerror(errno));
+  return made;
+}
+
+int union_begin(struct union_mount *u) {
+  if (place_folder(u) != 0 || begin_daemon(u) != 0) return -1;
   hold_early(u);
   return 0;
 }
+
 
 /* ready-line.ts readReadyLine: up to the newline, or what came before the end. */
 static char *ready_line(int fd) {
@@ -440,6 +443,27 @@ static char *ready_line(int fd) {
   char *s = buf_cstr(&said);
   free(said.p);
   return s;
+}
+
+void union_start_ahead(struct union_mount *u) {
+  if (place_folder(u) == 0 && begin_daemon(u) == 0 && u->daemon_ready >= 0) {
+    pid_t waiter = fork();
+    if (waiter == 0) {
+      if (fork() > 0) _exit(0); /* its own child waits, reparented: nobody need reap it (unless that fork failed) */
+      int null = open("/dev/null", O_RDWR); /* not the caller's terminal or pipe: a reader of it waits for no one */
+      if (null >= 0) dup2(null, 0), dup2(null, 1), dup2(null, 2);
+      struct pollfd ready = {.fd = u->daemon_ready, .events = POLLIN};
+      if (poll(&ready, 1, LOCK_WAIT_MS) > 0) free(ready_line(u->daemon_ready)); /* its line, or its end */
+      _exit(0); /* the lock goes with this process's last fd of it */
+    }
+    if (waiter < 0) free(ready_line(u->daemon_ready)); /* no waiter: this process waits, then hands over */
+    else wait_status(waiter);
+    close(u->daemon_ready);
+    u->daemon_ready = -1;
+  }
+  if (u->conn >= 0) close(u->conn), u->conn = -1; /* one listens: the Node run connects itself */
+  unlock(u);
+  u->error[0] = '\0';
 }
 
 /* The daemon's or the holder's words without "hutch-fs: " and the white space around them. */

@@ -90,9 +90,13 @@ static const char *value_of(char **words, int n, int *i, const char *name) {
   return words[*i - 1];
 }
 
-/* -i or -t ('i' or 't': the short letter, or --interactive's and --tty's first), each once. */
-static void count_switch(struct run *r, char letter) {
-  if (letter == 'i' ? r->interactive++ : r->tty++) fall_back(letter == 'i' ? "-i given twice" : "-t given twice");
+/* -i, -t or -d ('i', 't' or 'd': the short letter, or --interactive's, --tty's and --detach's first), each once. */
+static void count_switch(struct run *r, char letter, int *detach) {
+  if (letter == 'd') {
+    if ((*detach)++) fall_back("-d given twice");
+    r->ahead = "-d (a detached run: its monitor is Node's)";
+  } else if (letter == 'i' ? r->interactive++ : r->tty++)
+    fall_back(letter == 'i' ? "-i given twice" : "-t given twice");
 }
 
 /* [--root DIR] run [--rm] [-i] [-t] [--network none|host|slirp4netns] [-e K[=V]]... [-v HOST:CTR[:ro|rw]]...
@@ -108,7 +112,7 @@ static void parse(struct run *r, char **words, int n, const char **root, const c
   }
   if (i == n) fall_back("no run");
   i++;
-  int rm = 0, network = 0; /* how many times given */
+  int rm = 0, network = 0, detach = 0; /* how many times given */
   r->env = calloc((size_t)n, sizeof(char *)), r->volume_flags = calloc((size_t)n, sizeof(char *));
   if (r->env == NULL || r->volume_flags == NULL) fall_back("out of memory");
   while (i < n && words[i][0] == '-' && strcmp(words[i], "--") != 0) {
@@ -117,13 +121,17 @@ static void parse(struct run *r, char **words, int n, const char **root, const c
     if (strcmp(words[i], "--rm") == 0) {
       if (rm++) fall_back("--rm given twice");
       i++;
-    } else if (strcmp(words[i], "--interactive") == 0 || strcmp(words[i], "--tty") == 0) {
-      count_switch(r, words[i][2]);
+    } else if (strcmp(words[i], "--interactive") == 0 || strcmp(words[i], "--tty") == 0 || strcmp(words[i], "--detach") == 0) {
+      count_switch(r, words[i][2], &detach);
       i++;
-    } else if (words[i][1] != '-' && strspn(words[i] + 1, "it") == strlen(words[i] + 1) && words[i][1] != '\0') {
-      /* -i, -t and their batches (-it, -ti), as clipanion reads short booleans */
-      for (const char *c = words[i] + 1; *c; c++) count_switch(r, *c);
+    } else if (words[i][1] != '-' && strspn(words[i] + 1, "itd") == strlen(words[i] + 1) && words[i][1] != '\0') {
+      /* -i, -t, -d and their batches (-it, -dit), as clipanion reads short booleans */
+      for (const char *c = words[i] + 1; *c; c++) count_switch(r, *c, &detach);
       i++;
+    } else if ((v = value_of(words, n, &i, "-p")) != NULL || (v = value_of(words, n, &i, "--publish")) != NULL) {
+      r->ahead = "-p (its ports are bound by Node)"; /* the value is Node's to read */
+    } else if ((v = value_of(words, n, &i, "--name")) != NULL) {
+      r->ahead = "--name (the container is recorded by Node)";
     } else if ((v = value_of(words, n, &i, "--root")) != NULL) {
       if (*root != NULL || *v == '\0') fall_back("--root given twice, or empty");
       *root = v;
@@ -250,6 +258,7 @@ int main(int argc, char **argv) {
   struct run r = {.uid = getuid(), .gid = getgid(), .native = exe};
   const char *root = NULL;
   parse(&r, argv + 1, argc - 1, &root, cwd);
+  if (r.ahead != NULL && r.image.ref == NULL) fall_back(r.ahead); /* no union to start */
   struct stat st; /* foreground.ts checkRootfs: the path as given (a missing `x` of `x/..` fails) */
   if (r.image.ref == NULL && (stat(r.rootfs_flag, &st) != 0 || !S_ISDIR(st.st_mode))) fall_back("--rootfs is not a directory");
   if (r.image.ref != NULL) check_image_run(&r);
@@ -276,5 +285,9 @@ int main(int argc, char **argv) {
   const char *helper = helper_env != NULL && *helper_env ? helper_env : str_cat(exe, "/hutch-nsexec", "");
   struct union_mount u;
   if (r.image.ref != NULL) union_check(&r, &u, install, helper); /* storage.ts startUnion's shared daemon, or the TypeScript path */
+  if (r.ahead != NULL) { /* Node's run, with the daemon's start begun (a printed plan starts nothing) */
+    if (print == NULL || strcmp(print, "1") != 0) union_start_ahead(&u);
+    fall_back(r.ahead);
+  }
   return run_container(&r, r.image.ref != NULL ? &u : NULL, helper, print != NULL && strcmp(print, "1") == 0);
 }

@@ -90,6 +90,7 @@ struct run {
   pid_t holder;        /* an image's: the union's holder, whose user and mount namespaces the container joins */
   pid_t netns_holder;  /* an image's with slirp4netns: the forwarder holding the network namespace the container joins */
   const char *native;  /* the front's folder (native/): hutch-forwarder */
+  const char *ahead;   /* why Node runs it after all (-d, -p, --name), once the union's daemon is started ahead */
 };
 
 /* containers.conf (its subset), the subordinate ids, the tools, the user, the filter (run-front-conf.c). */
@@ -253,6 +254,12 @@ void union_stop(struct union_mount *u);
    user namespace ahead of the mount (the network's namespace); 0 when there is none (union_mount
    then starts one: u->holder after it). A pid given here is the one union_mount mounts in, or it fails. */
 pid_t union_holder_early(struct union_mount *u);
+/* After union_check, for a run handed to Node (struct run's ahead): the shared daemon started now
+   when none listens, so that its Node start overlaps the CLI's and the monitor's. A waiter of its
+   own holds the place's lock until the daemon says it listens, as union_begin's caller would: the
+   Node run waits on that lock and connects (connectShared). Nothing else is made; a failure here
+   is left to the Node run, which starts the daemon itself and says why. */
+void union_start_ahead(struct union_mount *u);
 /* Once mounted, the union watched as storage.ts rootfsOf's `died` and `served` and launch-rootfs.ts
    watchDaemon use them (a container whose daemon died has no files left: the TypeScript path ends it
    at once, warns "hutch: WHY: the container's files fail with ENOTCONN; ending it", and fails the run

@@ -289,6 +289,97 @@ describe('hutch run IMAGE: what the C front hands over, before it made anything'
   });
 });
 
+describe('hutch run -d IMAGE: handed to Node with the union daemon started ahead', () => {
+  it('starts the daemon before the hand-over (not for a printed plan nor --rootfs), once, and makes nothing else', async () => {
+    // The TypeScript path caches slirp4netns --help, which the front reads (else it hands over at once).
+    expect((await hutchVia('node', run('--rm', PLAIN, 'true'), COLD)).exitCode).toBe(0);
+    await noDaemon();
+    const detached = run('-d', '--network', 'none', PLAIN, 'sleep', '1000');
+    const printed = await hutchVia('c', detached, { ...COLD, ...IN_C, HUTCH_RUN_PRINT_PLAN: '1' });
+    expect([text(printed.stderr), printed.exitCode]).toEqual([
+      "hutch-run-front: would hand over to node: -d (a detached run: its monitor is Node's)",
+      99,
+    ]);
+    const rootfs = await hutchVia('c', ['--root', dir.root, 'run', '-d', '--rootfs', home, 'true'], {
+      ...COLD,
+      ...IN_C,
+    });
+    expect(rootfs.exitCode).toBe(99);
+    expect(daemons()).toEqual([]);
+    const rows: [string[], string][] = [
+      [detached, '-d (a detached run'],
+      [run('-dit', '--name', 'ahead', PLAIN, 'sh'), '--name (the container is recorded by Node)'],
+      [run('--detach', '-p', '127.0.0.1::80', PLAIN, 'sleep', '1000'), '-p (its ports are bound by Node)'],
+      [run('--publish=8080:80', '--rm', PLAIN, 'true'), '-p (its ports'],
+    ];
+    let daemon: number | undefined;
+    for (const [args, why] of rows) {
+      const c = await hutchVia('c', args, { ...COLD, ...IN_C });
+      expect([text(c.stderr), c.exitCode]).toEqual([expect.stringContaining(`would hand over to node: ${why}`), 99]);
+      for (let i = 0; i < 100 && daemons().length === 0; i++) await sleep(20); // its pid file comes before it listens
+      daemon ??= daemons()[0];
+      expect(daemons()).toEqual([daemon]); // one, started by the first row, found listening by the others
+      expect(runFolders()).toEqual([]);
+      expect(marks()).toEqual([]);
+    }
+    // Nobody connected: it leaves after its wait for a first client, though it lingers 0 s after a last one.
+    for (let i = 0; i < 200 && daemons().length > 0; i++) await sleep(100);
+    expect(daemons()).toEqual([]);
+  });
+
+  it('runs detached with a published port through the daemon the front started, one daemon, gone with the container', async () => {
+    await noDaemon(true);
+    const www = join(dir.dir, 'www');
+    mkdirSync(www, { recursive: true });
+    writeFileSync(join(www, 'index.html'), 'ahead\n');
+    const started = await hutchVia(
+      'c',
+      run(
+        '-d',
+        '--name',
+        'ahead',
+        '-p',
+        '127.0.0.1::80',
+        '-v',
+        `${www}:/www:ro`,
+        PLAIN,
+        'busybox',
+        'httpd',
+        '-f',
+        '-p',
+        '80',
+        '-h',
+        '/www',
+      ),
+      COLD,
+    );
+    expect([text(started.stderr), started.exitCode]).toEqual(['', 0]);
+    expect(daemons().length).toBe(1);
+    let port = 0;
+    for (let i = 0; i < 100 && port === 0; i++) {
+      const ps = await hutchVia('node', ['--root', dir.root, 'ps', '--format', 'json']);
+      const rows = JSON.parse(text(ps.stdout)) as { Id: string; Ports: { host_port: number }[] }[];
+      port = rows.find((r) => r.Id === text(started.stdout).trim())?.Ports[0]?.host_port ?? 0;
+      if (port === 0) await sleep(50);
+    }
+    let body = '';
+    for (let i = 0; i < 100 && body === ''; i++) {
+      body = await fetch(`http://127.0.0.1:${port}/index.html`).then(
+        (r) => r.text(),
+        () => '',
+      );
+      if (body === '') await sleep(50);
+    }
+    expect(body).toBe('ahead\n');
+    expect(daemons().length).toBe(1);
+    const removed = await hutchVia('node', ['--root', dir.root, 'rm', '-f', 'ahead']);
+    expect([text(removed.stderr), removed.exitCode]).toEqual(['', 0]);
+    await noDaemon(); // HUTCH_FS_LINGER=0: it leaves with its last container
+    expect(runFolders()).toEqual([]);
+    expect(marks()).toEqual([]);
+  });
+});
+
 describe('hutch run IMAGE through the C front, for real', () => {
   let before: ReturnType<typeof leakSnapshot>;
   beforeAll(() => {
