@@ -132,8 +132,6 @@ class SharedLoop {
   private readonly got = Buffer.alloc(4);
   private readonly message = Buffer.alloc(64 * 1024);
   private readonly fdOut = Buffer.alloc(4);
-  /** Whether a union was ever mounted: before that, the daemon waits for its first (awaitFirst). */
-  private mounted = false;
   /** Whether the linger timer runs (the daemon serves nobody and waits for its end or a client). */
   private lingering = false;
   private lingerOver = false;
@@ -172,13 +170,10 @@ class SharedLoop {
       else if (what === this.timer.fd) this.lingerOver = true;
       else this.receive(what);
       if (this.live.size > 0 || this.pending.size > 0) this.stayed();
-      else if ((this.linger === 0 && this.mounted) || this.leavers.length > 0 || this.lingerOver) {
+      else if (this.linger === 0 || this.leavers.length > 0 || this.lingerOver) {
         if (this.leave()) return 0;
         this.stayed(); // a client connected meanwhile
-      } else if (!this.lingering) {
-        if (this.mounted) this.idle();
-        else this.awaitFirst(); // a client that mounted nothing (one that looked whether it listens) is no first
-      }
+      } else if (!this.lingering) this.idle();
     }
   }
 
@@ -388,7 +383,6 @@ class SharedLoop {
     this.slots[slot] = s;
     this.pending.delete(p.conn);
     this.live.set(session.fd, s);
-    this.mounted = true;
     this.say(p.conn, 'ok\n');
     trace('fs shared session');
   }

@@ -428,7 +428,6 @@ int union_begin(struct union_mount *u) {
   return 0;
 }
 
-
 /* ready-line.ts readReadyLine: up to the newline, or what came before the end. */
 static char *ready_line(int fd) {
   struct buf said = {0};
@@ -443,27 +442,6 @@ static char *ready_line(int fd) {
   char *s = buf_cstr(&said);
   free(said.p);
   return s;
-}
-
-void union_start_ahead(struct union_mount *u) {
-  if (place_folder(u) == 0 && begin_daemon(u) == 0 && u->daemon_ready >= 0) {
-    pid_t waiter = fork();
-    if (waiter == 0) {
-      if (fork() > 0) _exit(0); /* its own child waits, reparented: nobody need reap it (unless that fork failed) */
-      int null = open("/dev/null", O_RDWR); /* not the caller's terminal or pipe: a reader of it waits for no one */
-      if (null >= 0) dup2(null, 0), dup2(null, 1), dup2(null, 2);
-      struct pollfd ready = {.fd = u->daemon_ready, .events = POLLIN};
-      if (poll(&ready, 1, LOCK_WAIT_MS) > 0) free(ready_line(u->daemon_ready)); /* its line, or its end */
-      _exit(0); /* the lock goes with this process's last fd of it */
-    }
-    if (waiter < 0) free(ready_line(u->daemon_ready)); /* no waiter: this process waits, then hands over */
-    else wait_status(waiter);
-    close(u->daemon_ready);
-    u->daemon_ready = -1;
-  }
-  if (u->conn >= 0) close(u->conn), u->conn = -1; /* one listens: the Node run connects itself */
-  unlock(u);
-  u->error[0] = '\0';
 }
 
 /* The daemon's or the holder's words without "hutch-fs: " and the white space around them. */
@@ -525,6 +503,34 @@ static void note_daemon(struct union_mount *u) {
     u->daemon_start = u->daemon_pid > 0 ? process_start(u->daemon_pid) : -1;
   }
   free(text.p), free(file);
+}
+
+void union_start_ahead(struct union_mount *u) {
+  if (place_folder(u) == 0 && (u->lock_fd = try_lock(u->lock)) >= 0) { /* else another run starts it, or it leaves */
+    /* Its pid file is written once it listens and removed as it leaves, under this lock: a live pid
+       there is a daemon listening. Not a connection to see: a daemon lingering 0 s would take a
+       client that mounts nothing for its last and leave. */
+    note_daemon(u);
+    int listening = u->daemon_pid > 0 && kill(u->daemon_pid, 0) == 0;
+    u->daemon_pid = 0, u->daemon_start = -1;
+    if (!listening && start_daemon(u) == 0) {
+      pid_t waiter = fork();
+      if (waiter == 0) {
+        if (fork() > 0) _exit(0); /* its own child waits, reparented: nobody need reap it (unless that fork failed) */
+        int null = open("/dev/null", O_RDWR); /* not the caller's terminal or pipe: a reader of it waits for no one */
+        if (null >= 0) dup2(null, 0), dup2(null, 1), dup2(null, 2);
+        struct pollfd ready = {.fd = u->daemon_ready, .events = POLLIN};
+        if (poll(&ready, 1, LOCK_WAIT_MS) > 0) free(ready_line(u->daemon_ready)); /* its line, or its end */
+        _exit(0); /* the lock goes with this process's last fd of it */
+      }
+      if (waiter < 0) free(ready_line(u->daemon_ready)); /* no waiter: this process waits, then hands over */
+      else wait_status(waiter);
+      close(u->daemon_ready);
+      u->daemon_ready = -1;
+    }
+    unlock(u);
+  }
+  u->error[0] = '\0';
 }
 
 /* --- the holder: shared-union.ts startSharedHolder, storage.ts stopHolder --- */
