@@ -513,21 +513,21 @@ void union_start_ahead(struct union_mount *u) {
     note_daemon(u);
     int listening = u->daemon_pid > 0 && kill(u->daemon_pid, 0) == 0;
     u->daemon_pid = 0, u->daemon_start = -1;
-    if (!listening && start_daemon(u) == 0) {
-      pid_t waiter = fork();
-      if (waiter == 0) {
-        if (fork() > 0) _exit(0); /* its own child waits, reparented: nobody need reap it (unless that fork failed) */
-        int null = open("/dev/null", O_RDWR); /* not the caller's terminal or pipe: a reader of it waits for no one */
-        if (null >= 0) dup2(null, 0), dup2(null, 1), dup2(null, 2);
+    /* The start (its helper, the id maps) and the wait for its line are a process's of their own,
+       holding the lock meanwhile: Node's start is not kept waiting for them. Forked twice, so that
+       nobody need reap it; its stdio /dev/null, so that a reader of the caller's pipe waits for no one. */
+    pid_t child = listening ? -1 : fork();
+    if (child == 0) {
+      if (fork() != 0) _exit(0); /* a failed fork: the lock goes, the Node run starts the daemon */
+      int null = open("/dev/null", O_RDWR);
+      if (null >= 0) dup2(null, 0), dup2(null, 1), dup2(null, 2);
+      if (start_daemon(u) == 0) {
         struct pollfd ready = {.fd = u->daemon_ready, .events = POLLIN};
         if (poll(&ready, 1, LOCK_WAIT_MS) > 0) free(ready_line(u->daemon_ready)); /* its line, or its end */
-        _exit(0); /* the lock goes with this process's last fd of it */
       }
-      if (waiter < 0) free(ready_line(u->daemon_ready)); /* no waiter: this process waits, then hands over */
-      else wait_status(waiter);
-      close(u->daemon_ready);
-      u->daemon_ready = -1;
+      _exit(0); /* the lock goes with this process's last fd of it */
     }
+    if (child > 0) wait_status(child);
     unlock(u);
   }
   u->error[0] = '\0';

@@ -76,7 +76,7 @@ export function preholdUnion(
     if (place !== undefined) {
       trace('preheld shared');
       // A failure here is said by the run's own connect, which tries again. Resolves once the
-      // daemon is exec'd (or was running): the parse need not wait for its Node start.
+      // daemon is exec'd (or was running, or another process starts it): the parse need not wait for its Node start.
       let launched!: () => void;
       daemonLaunched = new Promise<void>((resolve) => (launched = resolve));
       const onDaemonExec = (): void => {

@@ -69,15 +69,17 @@ export function holderPath(): string | undefined {
 
 /**
  * A connection to the daemon of `place`, started first when none listens (`onLaunched`: called
- * once that one is exec'd, before its Node start is done). Under the place's
- * lock: two first runs start one daemon, and a daemon leaving (it takes the lock to unlink its
- * socket) is never connected to.
+ * once that one is exec'd, before its Node start is done; or at once when another process holds
+ * the lock: hutch-run-front starting one ahead of this run, another run, or one leaving). Under
+ * the place's lock: two first runs start one daemon, and a daemon leaving (it takes the lock to
+ * unlink its socket) is never connected to.
  */
 export async function connectShared(place: SharedPlace, maps: Maps, onLaunched?: () => void): Promise<number> {
   mkdirSync(join(place.socket, '..'), { recursive: true, mode: 0o700 });
   const deadline = Date.now() + LOCK_WAIT_MS;
-  let lock: number | undefined;
-  while ((lock = tryLock(place.lock)) === undefined) {
+  let lock = tryLock(place.lock);
+  if (lock === undefined) onLaunched?.();
+  while (lock === undefined) {
     if (Date.now() > deadline)
       throw new FuseError(
         'FUSE_MOUNT',
@@ -85,6 +87,7 @@ export async function connectShared(place: SharedPlace, maps: Maps, onLaunched?:
         { hint: 'another hutch is starting it; if none is, `hutch system reset` clears the runtime folder' },
       );
     await sleep(5);
+    lock = tryLock(place.lock);
   }
   try {
     let conn = connectSeqpacket(place.socket);
