@@ -56,6 +56,12 @@ daemon_pid() {
     pid=$(cat "$f" 2>/dev/null) && [ "$pid" -gt 1 ] 2>/dev/null && live "$pid" && { echo "$pid"; return; }
   done
 }
+# Waits (at most 5 s) until no union daemon of the store runs: one leaving after its last container
+# holds the place's lock, and a cold run would wait for it.
+gone_daemon() {
+  local i=0
+  while [ -n "$(daemon_pid)" ] && [ $i -lt 500 ]; do sleep 0.01; i=$((i + 1)); done
+}
 # Ends a warm daemon before cold rows (a cold run would be served by it: one socket for both).
 end_daemon() {
   local pid i=0
@@ -105,6 +111,7 @@ detached() { # name "run command prefix" "rm command" [warm: a run first, no mem
   local name=$1 run=$2 rm=$3 warm=${4:-} p t0 list=()
   for _ in $(seq "$runs"); do
     [ -z "$warm" ] || asu "$run --rm --network none $image true" >/dev/null 2>&1
+    [ -n "$warm" ] || gone_daemon # cold: the last run's daemon has left (not leaving, with the lock)
     p=$(port)
     t0=$(date +%s%N)
     hold "$run -d --name cost1 -p 127.0.0.1:$p:80 $image httpd -f -p 80 -h /www" || { echo "$name: $(head -1 "$work/err")" >&2; unhold; return 0; }
