@@ -70,6 +70,10 @@ int read_text(const char *path, struct buf *out);
 char *find_on_path(const char *tool, const char *cwd);
 /* CLOCK_MONOTONIC in milliseconds, for deadlines. */
 uint64_t now_ms(void);
+/* environ as Node's process.env lists it (Object.entries, so startDaemon's envList and a spawn's
+   default env): a name once, with its first value (getenv's), where it first came; no entry without
+   '=', of an empty name or of an array index's ("10"). NULL-ended; the strings are environ's. */
+char **node_environ(void);
 /* Closes every fd from `first` up (close_range, or one by one to the fd limit on a kernel before 5.9). */
 void close_from(int first);
 
