@@ -125,6 +125,11 @@ char *path_resolve(const char *base, const char *p) {
   return r;
 }
 
+int path_beneath(const char *path, const char *dir) {
+  size_t n = strlen(dir);
+  return strncmp(path, dir, n) == 0 && path[n] == '/';
+}
+
 char *path_join(const char *a, const char *b) {
   char *joined = str_cat(a, "/", b);
   char *r = path_normalize(joined);

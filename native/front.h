@@ -34,6 +34,8 @@ int utf8_valid(const unsigned char *s);
 char *path_normalize(const char *p);
 char *path_resolve(const char *base, const char *p);
 char *path_join(const char *a, const char *b);
+/* Whether `path` is beneath `dir` (both normalized, `dir` without a trailing slash), not `dir` itself. */
+int path_beneath(const char *path, const char *dir);
 
 /* mount(2) flags and the MOUNT record's ops (docs/wire.md), as plan.ts writes them. */
 enum {

@@ -210,15 +210,21 @@ static _Noreturn void undo_and_fall_back(struct made *m, const char *why) {
 }
 
 /* tree-layer.ts treeLayer: the tree is bound as it is when it has every mount target hutch needs
-   (in-root.ts existsInRoot; a symlink on the way is the TypeScript path's to resolve) and the user
-   may write it; else the container runs on a writable layer over it, the union's (Node.js). */
+   (missingTargets: the system mounts' not beneath another, in-root.ts existsInRoot; a symlink on
+   the way, /etc included, is the TypeScript path's to resolve) and the user may write it; else the
+   container runs on a writable layer over it, the union's (Node.js). */
 static void check_tree(const struct run *r) {
-  static const char *const TARGETS[] = {"/proc", "/dev", "/sys", "/etc", "/etc/hosts", "/etc/hostname", "/etc/resolv.conf", NULL};
-  for (const char *const *t = TARGETS; *t != NULL; t++) {
-    struct stat st;
-    char *path = str_cat(r->rootfs, *t, "");
-    if (lstat(path, &st) != 0) fall_back("the tree lacks a mount target (its writable layer is the union's)");
-    if (S_ISLNK(st.st_mode)) fall_back("a mount target in the tree is a symlink");
+  for (const struct system_mount *m = SYSTEM_MOUNTS; m->target != NULL; m++) {
+    if (in_system_mount(m->target)) continue; /* /dev/pts: made in /dev's tmpfs */
+    char *path = str_cat(r->rootfs, m->target, ""), *component = path + strlen(r->rootfs);
+    do { /* each component: /etc, then /etc/hosts */
+      component = strchr(component + 1, '/');
+      if (component != NULL) *component = '\0';
+      struct stat st;
+      if (lstat(path, &st) != 0) fall_back("the tree lacks a mount target (its writable layer is the union's)");
+      if (S_ISLNK(st.st_mode)) fall_back("a mount target in the tree is a symlink");
+      if (component != NULL) *component = '/';
+    } while (component != NULL);
     free(path);
   }
   if (access(r->rootfs, W_OK) != 0) fall_back("a tree the user may not write (its writable layer is the union's)");

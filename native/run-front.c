@@ -174,15 +174,6 @@ static int exists_in_root(const char *root, const char *path) {
   return found != NULL;
 }
 
-/* The mounts before the -v binds (container-spec.ts systemMounts, etcMounts), for tree-layer.ts missingTargets. */
-static const char *const SYSTEM_TARGETS[] = {"/proc", "/dev", "/dev/pts", "/dev/shm", "/dev/mqueue", "/sys", "/etc/hosts",
-                                             "/etc/hostname", "/etc/resolv.conf", NULL};
-
-static int beneath(const char *path, const char *mount) {
-  size_t n = strlen(mount);
-  return strncmp(path, mount, n) == 0 && path[n] == '/';
-}
-
 /* flags.ts parseVolumeFlag, setup.ts resolveOne and blueprint.ts volumeMount for a host path bound as
    it is: SRC:DST[:ro|rw], both absolute, SRC an existing directory or file (requireSource words a missing
    one). tree-layer.ts: a DST the tree lacks (not beneath an earlier mount) runs on the union. */
@@ -210,9 +201,8 @@ static void check_volumes(struct run *r, const char *cwd) {
     char *inside = path_resolve("/", destination);
     if (strcmp(inside, "/") == 0) fall_back("a -v over the container's root");
     v->target = str_cat(r->rootfs, inside, "");
-    int in_earlier = 0;
-    for (const char *const *t = SYSTEM_TARGETS; *t != NULL; t++) in_earlier |= beneath(inside, *t);
-    for (int j = 0; j < i; j++) in_earlier |= beneath(v->target, r->volumes[j].target);
+    int in_earlier = in_system_mount(inside);
+    for (int j = 0; j < i; j++) in_earlier |= path_beneath(v->target, r->volumes[j].target);
     if (!in_earlier && r->image.ref == NULL && !exists_in_root(r->rootfs, inside)) /* an image's: the union */
       fall_back("the tree lacks a -v destination (its writable layer is the union's)");
   }

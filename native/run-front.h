@@ -119,6 +119,21 @@ void unmark_image(const struct run *r);
    beyond its TOML subset is handed over. */
 char **search_registries(const char *name, const char **alias);
 
+/* The mounts every container gets before its -v binds (run-front-plan.c, the one list: the plan
+   makes them, check_tree needs their targets in a --rootfs tree, check_volumes' binds beneath them
+   need none), NULL-ended. `kind` says what the plan does beyond the record: SYSTEM_DEV binds the
+   host's devices and makes /dev's links after it, SYSTEM_DEVPTS adds gid=5 where gid 5 is mapped,
+   SYSTEM_SYS is the host's /sys bound with --network host, SYSTEM_ETC_FILE's source is the run's file. */
+enum system_kind { SYSTEM_PLAIN, SYSTEM_DEV, SYSTEM_DEVPTS, SYSTEM_SYS, SYSTEM_ETC_FILE };
+struct system_mount {
+  const char *target, *source, *fstype, *data;
+  uint32_t flags, ops;
+  enum system_kind kind;
+};
+extern const struct system_mount SYSTEM_MOUNTS[];
+/* Whether the absolute, normalized `path` is beneath one of them (made in that mount, not in the tree). */
+int in_system_mount(const char *path);
+
 /* The plan (run-front-plan.c), as src/runtime/nsexec.ts encodePlan writes it for the same run. */
 void build_run_plan(const struct run *r, struct buf *plan);
 /* Its ID_MAP record of one kind (0 uid, 1 gid), as idmap.ts rootMaps and mapArgs: the user's own id
