@@ -255,27 +255,34 @@ static int mount_union(struct run *r, struct made *m) {
   return mounted;
 }
 
-/* launch-rootfs.ts watchDaemon's hook: the helper waited for, and the union's holder watched meanwhile; a
-   union gone first (the container's files fail with ENOTCONN) ends the container at once, said as the
-   TypeScript path warns it (*why: its words, for the run's failure). Without a union (or a watch), wait_status. */
-static int wait_watching(pid_t helper, pid_t container, struct union_mount *u, const char **why) {
-  int watch = u != NULL ? union_watch_fd(u) : -1, exited = watch >= 0 ? (int)syscall(SYS_pidfd_open, helper, 0) : -1;
+/* launch-rootfs.ts watchDaemon's hook, fired when the union's holder ended: a union gone under the
+   container (its files fail with ENOTCONN) ends it at once, said as the TypeScript path warns it
+   (w->why: union_died's words, for the run's failure); 1 when it did. */
+struct union_watch {
+  struct union_mount *u;
+  pid_t container;
+  const char *why;
+};
+static int union_gone(void *ctx) {
+  struct union_watch *w = ctx;
+  if ((w->why = union_died(w->u)) == NULL) return 0;
+  fprintf(stderr, "hutch: %s: the container's files fail with ENOTCONN; ending it\n", w->why);
+  if (kill(w->container, SIGKILL) != 0 && errno != ESRCH)
+    fprintf(stderr, "hutch: cannot end the container (pid %d): %s\n", (int)w->container, strerrorname_np(errno));
+  return 1;
+}
+
+/* The helper waited for, `w` watched meanwhile (without -t; tty_relay watches it with -t). */
+static int wait_watching(pid_t helper, struct watch *w) {
+  int exited = w->fd >= 0 ? (int)syscall(SYS_pidfd_open, helper, 0) : -1;
   while (exited >= 0) {
-    struct pollfd fds[2] = {{.fd = exited, .events = POLLIN}, {.fd = watch, .events = POLLIN}};
+    struct pollfd fds[2] = {{.fd = exited, .events = POLLIN}, {.fd = w->fd, .events = POLLIN}};
     if (poll(fds, 2, -1) < 0) {
       if (errno == EINTR) continue; /* a signal relayed to the container */
       break;
     }
-    if (fds[0].revents != 0) break;
-    *why = fds[1].revents != 0 ? union_died(u) : NULL;
-    if (*why != NULL) {
-      fprintf(stderr, "hutch: %s: the container's files fail with ENOTCONN; ending it\n", *why);
-      if (kill(container, SIGKILL) != 0 && errno != ESRCH)
-        fprintf(stderr, "hutch: cannot end the container (pid %d): %s\n", (int)container, strerrorname_np(errno));
-      break;
-    }
+    if (fds[0].revents != 0 || (fds[1].revents != 0 && w->fired(w->ctx))) break;
   }
-  if (watch >= 0) close(watch);
   if (exited >= 0) close(exited);
   return wait_status(helper);
 }
@@ -397,10 +404,12 @@ int run_container(struct run *r, struct union_mount *u, const char *helper, int 
   helper_go(pid, sync);
   unsigned char failure[12];
   if (read_full(fail, failure, sizeof failure) == 0) goto failed;
-  const char *died = NULL;
-  int code = r->tty ? tty_relay(&tty, r, pid) : wait_watching(pid, container, image ? u : NULL, &died);
+  struct union_watch gone = {.u = u, .container = container};
+  struct watch watch = {.fd = image ? union_watch_fd(u) : -1, .fired = union_gone, .ctx = &gone};
+  int code = r->tty ? tty_relay(&tty, r, pid, &watch) : wait_watching(pid, &watch);
+  if (watch.fd >= 0) close(watch.fd);
   /* watchDaemon's failure(): the run fails naming the union's end (the container often ends first) */
-  if (died == NULL && image) died = union_died(u);
+  const char *died = gone.why != NULL || !image ? gone.why : union_died(u);
   if (died != NULL) {
     fprintf(stderr, "hutch: container ended: %s\nhint: see the daemon's message above (or monitor.log); the upper layer keeps "
                     "everything that was synced\n", died);

@@ -170,7 +170,7 @@ void cgroup_undo(struct cgroup *cg);
 /* -t (run-front-tty.c): the container's pty relayed to the caller's stdio. tty_raw, once the helper
    runs: the caller's terminal raw with -i (tty_restore undoes it, at every way out); tty_take, once
    the container is ready: its master, sized, and the helper's pidfd; tty_relay, once it runs: the relay until the helper
-   ends, then what the pty holds passed on, all closed; the helper's status. tty_close: closed unread. */
+   ends (`w` watched meanwhile), then what the pty holds passed on, all closed; the helper's status. tty_close: closed unread. */
 struct tty {
   int master, slave;  /* the slave held so that the output ends with the helper, not the pty */
   int size_from;      /* the caller's terminal whose size the container follows (stdout, else stdin), or -1 */
@@ -179,9 +179,17 @@ struct tty {
   int raw;            /* the caller's terminal is in raw mode; `saved` is how it was */
   struct termios saved;
 };
+/* What the wait on the container watches beside it (launch-rootfs.ts watchDaemon: the union's end):
+   once `fd` is readable, `fired(ctx)` says 1 when it ended the container (no longer watched), or 0
+   to keep watching; fd -1: nothing. */
+struct watch {
+  int fd;
+  int (*fired)(void *ctx);
+  void *ctx;
+};
 void tty_raw(struct tty *t, const struct run *r);
 int tty_take(struct tty *t, pid_t container, pid_t helper);
-int tty_relay(struct tty *t, const struct run *r, pid_t helper);
+int tty_relay(struct tty *t, const struct run *r, pid_t helper, struct watch *w);
 void tty_close(struct tty *t);
 void tty_restore(struct tty *t);
 

@@ -9,11 +9,12 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { callerTerminal } from '../helpers/caller-terminal.js';
 import { requires } from '../helpers/host.js';
 import { HUTCH, sandbox as scratch, type Sandbox } from '../helpers/hutch-cli.js';
 import { fixtureLayers, writeImageLayout, type LayerSpec } from '../helpers/image-fixtures.js';
 import { expectNoLeaks, leakSnapshot } from '../helpers/leaks.js';
-import { hutchVia as hutchAt, IN_C, normalized, startedVia, text, type Via } from '../helpers/run-front.js';
+import { hutchVia as hutchAt, IN_C, normalized, PATH, startedVia, text, type Via } from '../helpers/run-front.js';
 import { processTree } from '../helpers/process-tree.js';
 
 let dir: Sandbox;
@@ -391,6 +392,24 @@ describe('hutch run IMAGE through the C front, for real', () => {
     expect([text(rmi.stderr), rmi.exitCode]).toEqual(['', 0]);
   });
 
+  /** What a run whose daemon was killed said, made the same on either path (pids, ids, the race's words). */
+  function killedDaemonWords(said: string): string {
+    return (
+      said
+        .replace(/pid \d+/g, 'pid N')
+        .replace(/[0-9a-f]{64}/g, 'ID')
+        // Either of rootfsOf's words, on either path: the holder's end read first, or the daemon
+        // seen gone first (which comes first is the kernel's order of the two ends).
+        .replace(
+          /the union filesystem daemon ended (\(the container's holder, pid N, saw it go\)|while the container ran)/g,
+          'the union filesystem daemon ended (GONE)',
+        )
+        // The watcher's warning comes only where it saw the end while the container still ran
+        // (watchDaemon on either path): whether it did is the same race.
+        .replace(/^hutch: the union filesystem daemon ended \(GONE\): [^\n]*; ending it\r?\n/m, '')
+    );
+  }
+
   it('a daemon killed under the container ends it and fails the run, as on the TypeScript path', async () => {
     const seen: Record<Via, { stderr: string; status: number | undefined }> = {} as never;
     for (const via of ['c', 'node'] as const) {
@@ -400,26 +419,43 @@ describe('hutch run IMAGE through the C front, for real', () => {
       const [daemon] = daemons();
       process.kill(daemon!, 'SIGKILL');
       const done = await child;
-      seen[via] = {
-        // Either of rootfsOf's words, on either path: the holder's end read first, or the daemon
-        // seen gone first (which comes first is the kernel's order of the two ends).
-        stderr: text(done.stderr)
-          .replace(/pid \d+/g, 'pid N')
-          .replace(/[0-9a-f]{64}/g, 'ID')
-          .replace(
-            /the union filesystem daemon ended (\(the container's holder, pid N, saw it go\)|while the container ran)/g,
-            'the union filesystem daemon ended (GONE)',
-          )
-          // The watcher's warning comes only where it saw the end while the container still ran
-          // (watchDaemon on either path): whether it did is the same race.
-          .replace(/^hutch: the union filesystem daemon ended \(GONE\): [^\n]*; ending it\n/m, ''),
-        status: done.exitCode,
-      };
+      seen[via] = { stderr: killedDaemonWords(text(done.stderr)), status: done.exitCode };
     }
     expect(seen.c).toEqual(seen.node);
     expect(seen.c.status).toBe(125);
     expect(seen.c.stderr).toContain('hutch: container ended: ');
     expect(seen.c.stderr).toContain('the union filesystem daemon ended (GONE)');
+    expect(runFolders()).toEqual([]);
+    expect(marks()).toEqual([]);
+  });
+
+  it('with -t too: the relay watches the union, so a killed daemon ends the container at once', async () => {
+    const seen: Record<Via, { output: string; status: number | undefined }> = {} as never;
+    for (const via of ['c', 'node'] as const) {
+      await noDaemon(true);
+      const term = callerTerminal();
+      // A container that outlives the test unless the union's end, watched during the relay, ends it
+      // (with `sleep 1000 & wait` alone busybox's sh ended by itself once the daemon was gone).
+      const script = 'echo up; sleep 1000 & wait; echo "wait ended $?"; sleep 1; echo after';
+      const args = run('--rm', '-t', '--network', 'none', PLAIN, 'sh', '-c', script);
+      const child = execa(via === 'c' ? HUTCH : process.execPath, via === 'c' ? args : [HUTCH, ...args], {
+        env: { PATH, HOME: home, ...WARM, ...(via === 'c' ? IN_C : {}) },
+        extendEnv: false,
+        reject: false,
+        cwd: dir.dir,
+        stdio: term.stdio,
+      });
+      await term.printed('up');
+      const [daemon] = daemons();
+      process.kill(daemon!, 'SIGKILL');
+      const done = await child;
+      term.close();
+      seen[via] = { output: killedDaemonWords(term.output()), status: done.exitCode };
+    }
+    expect(seen.c).toEqual(seen.node);
+    expect(seen.c.status).toBe(125);
+    expect(seen.c.output).toMatch(/^up\r+\n/); // the container's pty and the caller's each add a \r
+    expect(seen.c.output).toContain('hutch: container ended: the union filesystem daemon ended (GONE)');
     expect(runFolders()).toEqual([]);
     expect(marks()).toEqual([]);
   });
