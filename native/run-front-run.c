@@ -124,7 +124,7 @@ static void network_files(const struct run *r, const char *hostname, char **reso
 /* A string of setup.json: one with nothing JSON escapes, else the TypeScript path's. */
 static const char *json_plain(const char *s) {
   for (const unsigned char *c = (const unsigned char *)s; *c; c++)
-    if (*c < 0x20 || *c == '"' || *c == '\\' || *c == 0x7f) fall_back("a --root, image or port name that JSON would escape");
+    if (*c < 0x20 || *c == '"' || *c == '\\' || *c == 0x7f) fall_back("a --root, image, --entrypoint or port name that JSON would escape");
   return s;
 }
 
@@ -149,12 +149,14 @@ static void image_json(const struct image *im, struct buf *json) {
    JSON would escape is handed over then. */
 static char *setup_text(const struct run *r) {
   const char *root = r->root_flag, *flag = r->network_flag, *image = r->image.ref; /* flag: none, host, slirp4netns or NULL: the default */
+  const char *entry = r->entrypoint;
   const char *network = r->host_network ? "host\"" : r->slirp ? "slirp4netns\",\"portHandler\":\"rootlesskit\",\"allowHostLoopback\":false,"
       "\"mtu\":65520,\"cidr\":\"10.0.2.0/24\",\"enableIPv6\":false" : "none\"";
   struct buf json = {0};
   const char *parts[] = {"{\"flags\":{", image != NULL ? "\"image\":\"" : "", image != NULL ? json_plain(image) : "", image != NULL ? "\"," : "",
       root != NULL ? "\"root\":\"" : "", root != NULL ? json_plain(root) : "", root != NULL ? "\"," : "",
-      "\"pull\":\"missing\",", flag != NULL ? "\"networkMode\":\"" : "", flag != NULL ? flag : "", flag != NULL ? "\"," : "", "\"publish\":[],\"publishAll\":false,\"dns\":[],\"dnsSearch\":[],"
+      "\"pull\":\"missing\",", entry != NULL ? "\"entrypoint\":\"" : "", entry != NULL ? json_plain(entry) : "", entry != NULL ? "\"," : "",
+      flag != NULL ? "\"networkMode\":\"" : "", flag != NULL ? flag : "", flag != NULL ? "\"," : "", "\"publish\":[],\"publishAll\":false,\"dns\":[],\"dnsSearch\":[],"
       "\"dnsOption\":[],\"addHost\":[],\"blkioWeightDevice\":[],\"deviceReadBps\":[],\"deviceWriteBps\":[],\"deviceReadIops\":[],"
       "\"deviceWriteIops\":[],\"mounts\":[]},\"network\":{\"kind\":\"", network, "}", NULL};
   for (const char *const *p = parts; *p != NULL; p++) add(&json, *p);

@@ -96,7 +96,7 @@ static void count_switch(struct run *r, char letter) {
 }
 
 /* [--root DIR] run [--rm] [-i] [-t] [--network none|host|slirp4netns] [-e K[=V]]... [-v HOST:CTR[:ro|rw]]...
-   [-w DIR] [--hostname NAME] [-u USER[:GROUP]] (--rootfs DIR [--] CMD | IMAGE [CMD]) [ARGS...], the flags in any order
+   [-w DIR] [--hostname NAME] [-u USER[:GROUP]] (--rootfs DIR [--] CMD | [--entrypoint WORD] IMAGE [CMD]) [ARGS...], the flags in any order
    (--root after run too). A foreground run removes its container with or without --rm (run.ts). */
 static void parse(struct run *r, char **words, int n, const char **root, const char *cwd) {
   int i = 0;
@@ -147,6 +147,9 @@ static void parse(struct run *r, char **words, int n, const char **root, const c
     } else if ((v = value_of(words, n, &i, "-u")) != NULL || (v = value_of(words, n, &i, "--user")) != NULL) {
       if (r->user_spec != NULL) fall_back("--user given twice");
       r->user_spec = v;
+    } else if ((v = value_of(words, n, &i, "--entrypoint")) != NULL) {
+      if (r->entrypoint != NULL) fall_back("--entrypoint given twice");
+      r->entrypoint = v;
     } else if ((v = value_of(words, n, &i, "--hostname")) != NULL) {
       if (r->hostname_flag != NULL) fall_back("--hostname given twice");
       /* blueprint.ts: 1-64 characters without (JavaScript's) white space; printable ASCII here */
@@ -164,6 +167,7 @@ static void parse(struct run *r, char **words, int n, const char **root, const c
     r->image.ref = words[i++];
     if (i < n && strcmp(words[i], "--") == 0) fall_back("a -- after the image");
   } else if (i == n) fall_back("no command");
+  else if (r->entrypoint != NULL) fall_back("--entrypoint with --rootfs");
   r->args = words + i;
 }
 

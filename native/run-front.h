@@ -65,6 +65,7 @@ struct run {
   const char *workdir; /* -w/--workdir (absolute), or NULL: / */
   const char *hostname_flag; /* --hostname, or NULL: the id's first 12 digits */
   const char *user_spec;     /* -u/--user USER[:GROUP], or NULL: 0 */
+  const char *entrypoint;    /* --entrypoint (an image's: one word, "" none), or NULL: the image's Entrypoint and Cmd */
   int interactive;           /* -i/--interactive: the container gets the caller's stdin (typed into its terminal with -t) */
   int tty;                   /* -t/--tty: the container's stdio is a pty, relayed to the caller's (run-front-tty.c) */
   const char **volume_flags; /* -v/--volume values, in order */

@@ -205,6 +205,26 @@ describe('hutch run IMAGE: the C front and the TypeScript path make the same pla
       name: "-u user of a hostile image (its /etc/passwd and /etc/group link out: the layer below's)",
       args: run('--rm', '--network', 'none', '-u', 'user', HOSTILE, 'id'),
     },
+    {
+      name: "--entrypoint: its word in the Entrypoint's place, the given command after it",
+      args: run('--rm', '--network', 'none', '--entrypoint', '/bin/echo', CONFIGURED, 'a', 'b c'),
+    },
+    {
+      name: "--entrypoint= without a command: the image's Cmd dropped",
+      args: run('--rm', '--network=none', '--entrypoint=/bin/true', CONFIGURED),
+    },
+    {
+      name: "--entrypoint '' clears it: the command alone",
+      args: run('--rm', '--network', 'none', '--entrypoint', '', CONFIGURED, 'id', '-u'),
+    },
+    {
+      name: '--entrypoint= (empty) on an image without one',
+      args: run('--network', 'none', '--entrypoint=', PLAIN, 'id'),
+    },
+    {
+      name: '--entrypoint of one word with spaces: one word, never split',
+      args: run('--rm', '--network', 'none', '--entrypoint', 'sh -c', PLAIN, '["x"]'),
+    },
     { name: "docker.io's stored name, --root=", args: [`--root=${dir.root}`, 'run', '--network=none', HUB, 'true'] },
     { name: "a short name: docker.io's", args: run('--rm', '--network', 'none', 'hub', 'true') },
     { name: "a short name with docker.io's library/", args: run('--rm', '--network', 'none', 'library/hub:latest') },
@@ -260,6 +280,10 @@ describe('hutch run IMAGE: what the C front hands over, before it made anything'
     { args: run('--rm', '--network', 'none', 'localhost/plain', 'true'), why: 'the store lacks' }, // :latest
     { args: run('--rm', '--network', 'none', VOLUMES, 'true'), why: 'declares Volumes' },
     { args: run('--rm', '--network', 'none', NO_COMMAND), why: 'no Entrypoint or Cmd' },
+    { args: run('--rm', '--network', 'none', '--entrypoint', '', CONFIGURED), why: 'no Entrypoint or Cmd' },
+    { args: run('--entrypoint', 'a', '--entrypoint', 'b', PLAIN), why: '--entrypoint given twice' },
+    { args: run('--entrypoint', '-x', PLAIN), why: "a flag's value that starts with -" },
+    { args: run('--network', 'none', '--entrypoint', '["/bin/id"]', PLAIN), why: 'JSON would escape' }, // one word, quotes
     { args: run('--rm', '--network', 'none', '--pull=always', PLAIN, 'true'), why: 'a flag it does not handle' },
     { args: run('--rm', '--network', 'none', PLAIN, '--', 'true'), why: 'a -- after the image' },
     { args: run('--rm', '--network', 'none', PLAIN, 'true'), why: 'HUTCH_FS_SHARED=0', env: { HUTCH_FS_SHARED: '0' } },
@@ -278,6 +302,7 @@ describe('hutch run IMAGE: what the C front hands over, before it made anything'
     for (const args of [
       run('--rm', '--network', 'none', NO_COMMAND),
       run('--rm', '--network', 'none', HOSTILE, 'id'),
+      run('--rm', '--network', 'none', '--entrypoint', '', CONFIGURED),
     ]) {
       const [c, node] = [await hutchVia('c', args, WARM), await hutchVia('node', args, WARM)];
       expect([text(c.stdout), text(c.stderr), c.exitCode]).toEqual([
@@ -304,6 +329,8 @@ describe('hutch run IMAGE through the C front, for real', () => {
       run('--rm', '--network', 'none', '-u', 'user', HOSTILE, 'id'),
       run('--rm', '--network', 'none', PLAIN, 'cat', '/opt/keep/b.txt', '/opt/gone.txt'), // a whiteout: 1
       run('--rm', '--network', 'none', 'hub', 'cat', '/opt/keep/b.txt'), // a short name
+      run('--rm', '--network', 'none', '--entrypoint', '/bin/id', CONFIGURED, '-u'), // its Cmd dropped
+      run('--rm', '--network', 'none', '--entrypoint', '', CONFIGURED, 'pwd'),
       run(
         '--rm',
         PLAIN,
@@ -333,7 +360,7 @@ describe('hutch run IMAGE through the C front, for real', () => {
     expect(marks()).toEqual([]);
   });
 
-  it('keeps the setup.json (-v: its volumes) and mark the TypeScript path keeps while it runs; the user outside is mapped', async () => {
+  it('keeps the setup.json (-v: its volumes, --entrypoint) and mark the TypeScript path keeps while it runs; the user outside is mapped', async () => {
     const seen: Record<Via, { setup: string; marks: string[]; uid: string }> = {} as never;
     for (const via of ['c', 'node'] as const) {
       const args = run(
@@ -344,8 +371,9 @@ describe('hutch run IMAGE through the C front, for real', () => {
         `${home}:/host:ro`,
         '-u',
         'user',
+        '--entrypoint',
+        '/bin/sh', // setup.json's flags keep it
         PLAIN,
-        'sh',
         '-c',
         'trap "exit 0" TERM; echo up; sleep 30 & wait',
       );

@@ -346,6 +346,11 @@ describe('hutch run --rootfs: what the C front hands over', () => {
         why: 'a mount target in the tree is a symlink',
       },
       {
+        name: "--entrypoint with --rootfs (an image run's flag)",
+        args: run('--network', 'none', '--entrypoint', '/bin/echo', '--rootfs', trees.plain!, 'id'),
+        why: '--entrypoint with --rootfs',
+      },
+      {
         name: 'a tree whose /etc is a symlink (read_user finds it before check_tree, which checks each component)',
         args: run('--network', 'none', '--rootfs', trees.etcLink!, 'id'),
         why: 'is a symlink',
