@@ -125,6 +125,11 @@ char *path_resolve(const char *base, const char *p) {
   return r;
 }
 
+int path_beneath(const char *path, const char *dir) {
+  size_t n = strlen(dir);
+  return strncmp(path, dir, n) == 0 && path[n] == '/';
+}
+
 char *path_join(const char *a, const char *b) {
   char *joined = str_cat(a, "/", b);
   char *r = path_normalize(joined);
@@ -300,6 +305,34 @@ char *tmp_runtime_dir(void) {
   snprintf(tmp, sizeof tmp, "/tmp/hutch-%u", (unsigned)getuid());
   if ((mkdir(tmp, 0700) != 0 && errno != EEXIST) || !private_dir(tmp)) fall_back("the runtime folder in /tmp is not private");
   return str_cat(tmp, "", "");
+}
+
+/* V8's array index (the canonical decimal of 0 to 2^32-2): a name process.env holds but never lists. */
+static int array_index(const char *name, size_t n) {
+  if (n == 0 || n > 10 || (name[0] == '0' && n > 1)) return 0;
+  unsigned long long v = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (name[i] < '0' || name[i] > '9') return 0;
+    v = v * 10 + (unsigned long long)(name[i] - '0');
+  }
+  return v <= 4294967294ULL;
+}
+
+char **node_environ(void) {
+  size_t n = 0;
+  while (environ[n] != NULL) n++;
+  char **env = calloc(n + 1, sizeof(char *));
+  if (env == NULL) fall_back("out of memory");
+  size_t k = 0;
+  for (char **e = environ; *e != NULL; e++) {
+    const char *eq = strchr(*e, '=');
+    if (eq == NULL || eq == *e || array_index(*e, (size_t)(eq - *e))) continue;
+    size_t name = (size_t)(eq - *e) + 1; /* with its '=' */
+    int seen = 0;
+    for (size_t j = 0; j < k && !seen; j++) seen = strncmp(env[j], *e, name) == 0;
+    if (!seen) env[k++] = *e;
+  }
+  return env;
 }
 
 void close_from(int first) {

@@ -34,6 +34,8 @@ int utf8_valid(const unsigned char *s);
 char *path_normalize(const char *p);
 char *path_resolve(const char *base, const char *p);
 char *path_join(const char *a, const char *b);
+/* Whether `path` is beneath `dir` (both normalized, `dir` without a trailing slash), not `dir` itself. */
+int path_beneath(const char *path, const char *dir);
 
 /* mount(2) flags and the MOUNT record's ops (docs/wire.md), as plan.ts writes them. */
 enum {
@@ -70,6 +72,10 @@ int read_text(const char *path, struct buf *out);
 char *find_on_path(const char *tool, const char *cwd);
 /* CLOCK_MONOTONIC in milliseconds, for deadlines. */
 uint64_t now_ms(void);
+/* environ as Node's process.env lists it (Object.entries, so startDaemon's envList and a spawn's
+   default env): a name once, with its first value (getenv's), where it first came; no entry without
+   '=', of an empty name or of an array index's ("10"). NULL-ended; the strings are environ's. */
+char **node_environ(void);
 /* Closes every fd from `first` up (close_range, or one by one to the fd limit on a kernel before 5.9). */
 void close_from(int first);
 

@@ -202,8 +202,9 @@ static char *digest_member(struct jv obj, const char *key) {
   return d;
 }
 
-/* image-config.ts applyImageConfig for a run without --entrypoint: the entrypoint with the given
-   command, else with Cmd; the image's Env before -e; WorkingDir and User where no flag gave them. */
+/* image-config.ts applyImageConfig: the entrypoint with the given command, else with Cmd
+   (--entrypoint: its one word, none for "", in the Entrypoint's place, and no Cmd: docker's rule);
+   the image's Env before -e; WorkingDir and User where no flag gave them. */
 static void apply_config(struct run *r, struct jv config) {
   struct jv c, v;
   if (nullish(config, "config", &c)) c = (struct jv){"{}", 2};
@@ -213,6 +214,11 @@ static void apply_config(struct run *r, struct jv config) {
   char **cmd = nullish(c, "Cmd", &v) ? calloc(1, sizeof(char *)) : strings_of(v, &ncmd, "a Cmd it does not read");
   char **env = nullish(c, "Env", &v) ? calloc(1, sizeof(char *)) : strings_of(v, &nenv, "an Env it does not read");
   if (entry == NULL || cmd == NULL || env == NULL) fall_back("out of memory");
+  static char *flag_entry[2];
+  if (r->entrypoint != NULL) { /* its word in the Entrypoint's place, none for "", and no Cmd */
+    flag_entry[0] = (char *)r->entrypoint;
+    entry = flag_entry, nentry = *r->entrypoint != '\0', ncmd = 0;
+  }
   while (r->args[nargs] != NULL) nargs++;
   char **given = nargs > 0 ? r->args : cmd;
   int ngiven = nargs > 0 ? nargs : ncmd;

@@ -20,7 +20,6 @@
 
 #include "run-front.h"
 
-extern char **environ;
 
 /* net/slirp.ts cachedHelp: "BINARY SIZE MTIMEMS" then the --help text. The key's mtimeMs is a
    JavaScript number; read back with strtod it is the same double as Node's sec * 1e3 + nsec / 1e6. */
@@ -77,8 +76,9 @@ int start_slirp(struct run *r, const char *net_dir, pid_t pid, struct slirp *s) 
     close(exit_pipe[0]), close(exit_pipe[1]);
     return -1;
   }
+  char **env = node_environ();
   pid_t child = fork();
-  if (child == 0) { /* as posix_spawnp from Node: stdin and stdout /dev/null, the caller's environment */
+  if (child == 0) { /* as posix_spawnp from Node: stdin and stdout /dev/null, the caller's environment as process.env lists it */
     int null = open("/dev/null", O_RDWR | O_CLOEXEC);
     sigset_t none;
     sigemptyset(&none);
@@ -92,9 +92,10 @@ int start_slirp(struct run *r, const char *net_dir, pid_t pid, struct slirp *s) 
     /* Node marks what it inherited close-on-exec, so on the TypeScript path slirp4netns gets fds 0-4
        alone: the caller's other fds (a shell's, a batch system's) must not reach it here either. */
     close_from(5);
-    execve(r->slirp_binary, argv, environ);
+    execve(r->slirp_binary, argv, env);
     _exit(127);
   }
+  free(env);
   close(exit_pipe[0]), close(ready_pipe[1]);
   if (child < 0) {
     close(exit_pipe[1]), close(ready_pipe[0]);
@@ -130,6 +131,7 @@ int start_forwarder(const char *native, pid_t holder, struct forwarder *f) {
   char *binary = path_join(native, "hutch-forwarder"), *argv[] = {binary, userns, "--tap=tap0", NULL};
   int pair[2];
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) return -1;
+  char **env = node_environ();
   pid_t child = fork();
   if (child == 0) {
     int null = open("/dev/null", O_RDWR | O_CLOEXEC), high = fcntl(pair[1], F_DUPFD_CLOEXEC, 10);
@@ -139,9 +141,10 @@ int start_forwarder(const char *native, pid_t holder, struct forwarder *f) {
     for (int sig = 1; sig < NSIG; sig++) signal(sig, SIG_DFL);
     if (null < 0 || high < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0 || dup2(high, 3) < 0) _exit(127);
     close_from(4);
-    execve(binary, argv, environ);
+    execve(binary, argv, env);
     _exit(127);
   }
+  free(env);
   close(pair[1]);
   if (child < 0) {
     close(pair[0]);

@@ -56,24 +56,43 @@ static char *in(const struct run *r, const char *path) {
   return str_cat(r->rootfs, path, "");
 }
 
+/* container-spec.ts systemMounts then etcMounts for a foreground run (no --ipc host, the default
+   /dev/shm size), as plan.ts mountStep makes them: the mounts before the -v binds, in order. */
+const struct system_mount SYSTEM_MOUNTS[] = {
+    {"/proc", "proc", "proc", "", MS_NOSUID_ | MS_NOEXEC_ | MS_NODEV_, OP_MKDIR | OP_NO_SYMLINKS, SYSTEM_PLAIN},
+    {"/dev", "tmpfs", "tmpfs", "mode=755,size=65536k", MS_NOSUID_ | MS_STRICTATIME_, OP_MKDIR, SYSTEM_DEV},
+    {"/dev/pts", "devpts", "devpts", "newinstance,ptmxmode=0666,mode=0620", MS_NOSUID_ | MS_NOEXEC_, OP_MKDIR, SYSTEM_DEVPTS},
+    {"/dev/shm", "shm", "tmpfs", "mode=1777,size=65536k", MS_NOSUID_ | MS_NOEXEC_ | MS_NODEV_, OP_MKDIR, SYSTEM_PLAIN},
+    {"/dev/mqueue", "mqueue", "mqueue", "", MS_NOSUID_ | MS_NOEXEC_ | MS_NODEV_, OP_MKDIR, SYSTEM_PLAIN},
+    {"/sys", "sysfs", "sysfs", "", MS_RDONLY_ | MS_NOSUID_ | MS_NOEXEC_ | MS_NODEV_, OP_MKDIR | OP_NO_SYMLINKS, SYSTEM_SYS},
+    {"/etc/hosts", "hosts", "", "", MS_BIND_ | MS_NOSUID_ | MS_NODEV_, OP_MKFILE, SYSTEM_ETC_FILE},
+    {"/etc/hostname", "hostname", "", "", MS_BIND_ | MS_NOSUID_ | MS_NODEV_, OP_MKFILE, SYSTEM_ETC_FILE},
+    {"/etc/resolv.conf", "resolv.conf", "", "", MS_BIND_ | MS_NOSUID_ | MS_NODEV_, OP_MKFILE, SYSTEM_ETC_FILE},
+    {NULL, NULL, NULL, NULL, 0, 0, SYSTEM_PLAIN},
+};
+
+int in_system_mount(const char *path) {
+  for (const struct system_mount *m = SYSTEM_MOUNTS; m->target != NULL; m++)
+    if (path_beneath(path, m->target)) return 1;
+  return 0;
+}
+
 static void filesystem(const struct run *r, struct buf *plan) {
-  mount_rec(plan, MS_NOSUID_ | MS_NOEXEC_ | MS_NODEV_, OP_MKDIR | OP_NO_SYMLINKS, "proc", in(r, "/proc"), "proc", "");
-  mount_rec(plan, MS_NOSUID_ | MS_STRICTATIME_, OP_MKDIR, "tmpfs", in(r, "/dev"), "tmpfs", "mode=755,size=65536k");
-  for (const char *const *d = DEVICES; *d != NULL; d++) /* devices.ts devSteps: the host's, bound */
-    mount_rec(plan, MS_BIND_, OP_MKFILE, *d, in(r, *d), "", "");
-  for (int i = 0; DEV_LINKS[i][0] != NULL; i++) record_strs(plan, TAG_SYMLINK, DEV_LINKS[i][0], in(r, DEV_LINKS[i][1]));
-  /* plan.ts adaptRootless: devpts' gid=5 only when gid 5 is mapped (0, or 1..total). */
-  const char *devpts = r->subgid.total >= 5 ? "newinstance,ptmxmode=0666,mode=0620,gid=5" : "newinstance,ptmxmode=0666,mode=0620";
-  mount_rec(plan, MS_NOSUID_ | MS_NOEXEC_, OP_MKDIR, "devpts", in(r, "/dev/pts"), "devpts", devpts);
-  mount_rec(plan, MS_NOSUID_ | MS_NOEXEC_ | MS_NODEV_, OP_MKDIR, "shm", in(r, "/dev/shm"), "tmpfs", "mode=1777,size=65536k");
-  mount_rec(plan, MS_NOSUID_ | MS_NOEXEC_ | MS_NODEV_, OP_MKDIR, "mqueue", in(r, "/dev/mqueue"), "mqueue", "");
-  if (r->host_network) /* no network namespace of its own: the host's /sys, bound read-only */
-    mount_rec(plan, MS_BIND_ | MS_REC_ | MS_NOSUID_ | MS_NOEXEC_ | MS_NODEV_, OP_MKDIR | OP_REMOUNT_RO | OP_NO_SYMLINKS, "/sys",
-              in(r, "/sys"), "", "");
-  else mount_rec(plan, MS_RDONLY_ | MS_NOSUID_ | MS_NOEXEC_ | MS_NODEV_, OP_MKDIR | OP_NO_SYMLINKS, "sysfs", in(r, "/sys"), "sysfs", "");
-  static const char *const ETC[] = {"hosts", "hostname", "resolv.conf", NULL};
-  for (const char *const *f = ETC; *f != NULL; f++)
-    mount_rec(plan, MS_BIND_ | MS_NOSUID_ | MS_NODEV_, OP_MKFILE, str_cat(r->etc_dir, "/", *f), in(r, str_cat("/etc/", *f, "")), "", "");
+  for (const struct system_mount *m = SYSTEM_MOUNTS; m->target != NULL; m++) {
+    if (m->kind == SYSTEM_SYS && r->host_network) { /* no network namespace of its own: the host's /sys, bound read-only */
+      mount_rec(plan, MS_BIND_ | MS_REC_ | MS_NOSUID_ | MS_NOEXEC_ | MS_NODEV_, OP_MKDIR | OP_REMOUNT_RO | OP_NO_SYMLINKS, "/sys",
+                in(r, "/sys"), "", "");
+      continue;
+    }
+    const char *source = m->kind == SYSTEM_ETC_FILE ? str_cat(r->etc_dir, "/", m->source) : m->source;
+    /* plan.ts adaptRootless: devpts' gid=5 only when gid 5 is mapped (0, or 1..total). */
+    const char *data = m->kind == SYSTEM_DEVPTS && r->subgid.total >= 5 ? str_cat(m->data, ",gid=5", "") : m->data;
+    mount_rec(plan, m->flags, m->ops, source, in(r, m->target), m->fstype, data);
+    if (m->kind != SYSTEM_DEV) continue;
+    for (const char *const *d = DEVICES; *d != NULL; d++) /* devices.ts devSteps: the host's, bound */
+      mount_rec(plan, MS_BIND_, OP_MKFILE, *d, in(r, *d), "", "");
+    for (int i = 0; DEV_LINKS[i][0] != NULL; i++) record_strs(plan, TAG_SYMLINK, DEV_LINKS[i][0], in(r, DEV_LINKS[i][1]));
+  }
   for (int i = 0; i < r->nvolumes; i++) { /* blueprint.ts volumeMount: rbind,nosuid,nodev; ro takes a remount */
     const struct volume *v = &r->volumes[i];
     mount_rec(plan, MS_BIND_ | MS_REC_ | MS_NOSUID_ | MS_NODEV_, (v->dir ? OP_MKDIR : OP_MKFILE) | (v->readonly ? OP_REMOUNT_RO : 0),

@@ -124,7 +124,7 @@ static void network_files(const struct run *r, const char *hostname, char **reso
 /* A string of setup.json: one with nothing JSON escapes, else the TypeScript path's. */
 static const char *json_plain(const char *s) {
   for (const unsigned char *c = (const unsigned char *)s; *c; c++)
-    if (*c < 0x20 || *c == '"' || *c == '\\' || *c == 0x7f) fall_back("a --root, image or port name that JSON would escape");
+    if (*c < 0x20 || *c == '"' || *c == '\\' || *c == 0x7f) fall_back("a --root, image, --entrypoint or port name that JSON would escape");
   return s;
 }
 
@@ -149,12 +149,14 @@ static void image_json(const struct image *im, struct buf *json) {
    JSON would escape is handed over then. */
 static char *setup_text(const struct run *r) {
   const char *root = r->root_flag, *flag = r->network_flag, *image = r->image.ref; /* flag: none, host, slirp4netns or NULL: the default */
+  const char *entry = r->entrypoint;
   const char *network = r->host_network ? "host\"" : r->slirp ? "slirp4netns\",\"portHandler\":\"rootlesskit\",\"allowHostLoopback\":false,"
       "\"mtu\":65520,\"cidr\":\"10.0.2.0/24\",\"enableIPv6\":false" : "none\"";
   struct buf json = {0};
   const char *parts[] = {"{\"flags\":{", image != NULL ? "\"image\":\"" : "", image != NULL ? json_plain(image) : "", image != NULL ? "\"," : "",
       root != NULL ? "\"root\":\"" : "", root != NULL ? json_plain(root) : "", root != NULL ? "\"," : "",
-      "\"pull\":\"missing\",", flag != NULL ? "\"networkMode\":\"" : "", flag != NULL ? flag : "", flag != NULL ? "\"," : "", "\"publish\":[],\"publishAll\":false,\"dns\":[],\"dnsSearch\":[],"
+      "\"pull\":\"missing\",", entry != NULL ? "\"entrypoint\":\"" : "", entry != NULL ? json_plain(entry) : "", entry != NULL ? "\"," : "",
+      flag != NULL ? "\"networkMode\":\"" : "", flag != NULL ? flag : "", flag != NULL ? "\"," : "", "\"publish\":[],\"publishAll\":false,\"dns\":[],\"dnsSearch\":[],"
       "\"dnsOption\":[],\"addHost\":[],\"blkioWeightDevice\":[],\"deviceReadBps\":[],\"deviceWriteBps\":[],\"deviceReadIops\":[],"
       "\"deviceWriteIops\":[],\"mounts\":[]},\"network\":{\"kind\":\"", network, "}", NULL};
   for (const char *const *p = parts; *p != NULL; p++) add(&json, *p);
@@ -210,15 +212,21 @@ static _Noreturn void undo_and_fall_back(struct made *m, const char *why) {
 }
 
 /* tree-layer.ts treeLayer: the tree is bound as it is when it has every mount target hutch needs
-   (in-root.ts existsInRoot; a symlink on the way is the TypeScript path's to resolve) and the user
-   may write it; else the container runs on a writable layer over it, the union's (Node.js). */
+   (missingTargets: the system mounts' not beneath another, in-root.ts existsInRoot; a symlink on
+   the way, /etc included, is the TypeScript path's to resolve) and the user may write it; else the
+   container runs on a writable layer over it, the union's (Node.js). */
 static void check_tree(const struct run *r) {
-  static const char *const TARGETS[] = {"/proc", "/dev", "/sys", "/etc", "/etc/hosts", "/etc/hostname", "/etc/resolv.conf", NULL};
-  for (const char *const *t = TARGETS; *t != NULL; t++) {
-    struct stat st;
-    char *path = str_cat(r->rootfs, *t, "");
-    if (lstat(path, &st) != 0) fall_back("the tree lacks a mount target (its writable layer is the union's)");
-    if (S_ISLNK(st.st_mode)) fall_back("a mount target in the tree is a symlink");
+  for (const struct system_mount *m = SYSTEM_MOUNTS; m->target != NULL; m++) {
+    if (in_system_mount(m->target)) continue; /* /dev/pts: made in /dev's tmpfs */
+    char *path = str_cat(r->rootfs, m->target, ""), *component = path + strlen(r->rootfs);
+    do { /* each component: /etc, then /etc/hosts */
+      component = strchr(component + 1, '/');
+      if (component != NULL) *component = '\0';
+      struct stat st;
+      if (lstat(path, &st) != 0) fall_back("the tree lacks a mount target (its writable layer is the union's)");
+      if (S_ISLNK(st.st_mode)) fall_back("a mount target in the tree is a symlink");
+      if (component != NULL) *component = '/';
+    } while (component != NULL);
     free(path);
   }
   if (access(r->rootfs, W_OK) != 0) fall_back("a tree the user may not write (its writable layer is the union's)");
@@ -249,27 +257,34 @@ static int mount_union(struct run *r, struct made *m) {
   return mounted;
 }
 
-/* launch-rootfs.ts watchDaemon's hook: the helper waited for, and the union's holder watched meanwhile; a
-   union gone first (the container's files fail with ENOTCONN) ends the container at once, said as the
-   TypeScript path warns it (*why: its words, for the run's failure). Without a union (or a watch), wait_status. */
-static int wait_watching(pid_t helper, pid_t container, struct union_mount *u, const char **why) {
-  int watch = u != NULL ? union_watch_fd(u) : -1, exited = watch >= 0 ? (int)syscall(SYS_pidfd_open, helper, 0) : -1;
+/* launch-rootfs.ts watchDaemon's hook, fired when the union's holder ended: a union gone under the
+   container (its files fail with ENOTCONN) ends it at once, said as the TypeScript path warns it
+   (w->why: union_died's words, for the run's failure); 1 when it did. */
+struct union_watch {
+  struct union_mount *u;
+  pid_t container;
+  const char *why;
+};
+static int union_gone(void *ctx) {
+  struct union_watch *w = ctx;
+  if ((w->why = union_died(w->u)) == NULL) return 0;
+  fprintf(stderr, "hutch: %s: the container's files fail with ENOTCONN; ending it\n", w->why);
+  if (kill(w->container, SIGKILL) != 0 && errno != ESRCH)
+    fprintf(stderr, "hutch: cannot end the container (pid %d): %s\n", (int)w->container, strerrorname_np(errno));
+  return 1;
+}
+
+/* The helper waited for, `w` watched meanwhile (without -t; tty_relay watches it with -t). */
+static int wait_watching(pid_t helper, struct watch *w) {
+  int exited = w->fd >= 0 ? (int)syscall(SYS_pidfd_open, helper, 0) : -1;
   while (exited >= 0) {
-    struct pollfd fds[2] = {{.fd = exited, .events = POLLIN}, {.fd = watch, .events = POLLIN}};
+    struct pollfd fds[2] = {{.fd = exited, .events = POLLIN}, {.fd = w->fd, .events = POLLIN}};
     if (poll(fds, 2, -1) < 0) {
       if (errno == EINTR) continue; /* a signal relayed to the container */
       break;
     }
-    if (fds[0].revents != 0) break;
-    *why = fds[1].revents != 0 ? union_died(u) : NULL;
-    if (*why != NULL) {
-      fprintf(stderr, "hutch: %s: the container's files fail with ENOTCONN; ending it\n", *why);
-      if (kill(container, SIGKILL) != 0 && errno != ESRCH)
-        fprintf(stderr, "hutch: cannot end the container (pid %d): %s\n", (int)container, strerrorname_np(errno));
-      break;
-    }
+    if (fds[0].revents != 0 || (fds[1].revents != 0 && w->fired(w->ctx))) break;
   }
-  if (watch >= 0) close(watch);
   if (exited >= 0) close(exited);
   return wait_status(helper);
 }
@@ -391,10 +406,12 @@ int run_container(struct run *r, struct union_mount *u, const char *helper, int 
   helper_go(pid, sync);
   unsigned char failure[12];
   if (read_full(fail, failure, sizeof failure) == 0) goto failed;
-  const char *died = NULL;
-  int code = r->tty ? tty_relay(&tty, r, pid) : wait_watching(pid, container, image ? u : NULL, &died);
+  struct union_watch gone = {.u = u, .container = container};
+  struct watch watch = {.fd = image ? union_watch_fd(u) : -1, .fired = union_gone, .ctx = &gone};
+  int code = r->tty ? tty_relay(&tty, r, pid, &watch) : wait_watching(pid, &watch);
+  if (watch.fd >= 0) close(watch.fd);
   /* watchDaemon's failure(): the run fails naming the union's end (the container often ends first) */
-  if (died == NULL && image) died = union_died(u);
+  const char *died = gone.why != NULL || !image ? gone.why : union_died(u);
   if (died != NULL) {
     fprintf(stderr, "hutch: container ended: %s\nhint: see the daemon's message above (or monitor.log); the upper layer keeps "
                     "everything that was synced\n", died);

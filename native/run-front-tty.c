@@ -150,23 +150,25 @@ static int type_held(struct tty *t, struct held *in) {
   return progress;
 }
 
-int tty_relay(struct tty *t, const struct run *r, pid_t helper) {
-  int exited = t->helper_exit, winch = t->winch;
+int tty_relay(struct tty *t, const struct run *r, pid_t helper, struct watch *w) {
+  int exited = t->helper_exit, winch = t->winch, watched = w->fd;
   static struct held out, in;
   int input = r->interactive, hung_up = 0, master_open = 1, delay = RETRY_FIRST_MS;
   for (;;) {
-    enum { MASTER, OUT, IN, WINCH, EXITED };
+    enum { MASTER, OUT, IN, WINCH, EXITED, WATCHED };
     struct pollfd p[] = {
         [MASTER] = {.fd = !hung_up && master_open && out.len == 0 ? t->master : -1, .events = POLLIN},
         [OUT] = {.fd = !hung_up && out.len > 0 ? 1 : -1, .events = POLLOUT},
         [IN] = {.fd = !hung_up && input && in.len == 0 ? 0 : -1, .events = POLLIN},
         [WINCH] = {.fd = hung_up ? -1 : winch, .events = POLLIN},
         [EXITED] = {.fd = exited, .events = POLLIN},
+        [WATCHED] = {.fd = watched, .events = POLLIN}, /* the union's end: the container ended at once, as without -t */
     };
-    int n = poll(p, 5, !hung_up && in.len > 0 ? delay : -1);
+    int n = poll(p, 6, !hung_up && in.len > 0 ? delay : -1);
     if (n < 0 && errno != EINTR) break;
     if (n < 0) continue;
     if (p[EXITED].revents) break;
+    if (p[WATCHED].revents && w->fired(w->ctx)) watched = -1; /* the helper's end follows */
     if (p[MASTER].revents) {
       ssize_t got = read(t->master, out.data, sizeof out.data);
       if (got > 0) out.at = 0, out.len = (size_t)got;

@@ -27,7 +27,6 @@
 #include "run-front.h"
 #include "wire.h"
 
-extern char **environ;
 
 /* --- SHA-256 (FIPS 180-4), for the place's name: a few hundred bytes, once a run --- */
 
@@ -304,22 +303,25 @@ static char *code_cache_dir(void) {
   return mine ? dir : NULL;
 }
 
-/* startDaemon's environment: the CLI's (bundle-loader.cts: without NODE_EXTRA_CA_CERTS, with its
-   code cache's folder) without the run's HUTCH_FS_* settings (but the page drop's and the limit's)
-   nor HUTCH_FAULT, then the daemon's own. */
+/* startDaemon's environment: the CLI's as process.env lists it (node_environ: a name given twice
+   once; bundle-loader.cts: without NODE_EXTRA_CA_CERTS, with its code cache's folder) without the
+   run's HUTCH_FS_* settings (but the page drop's and the limit's) nor HUTCH_FAULT, then the
+   daemon's own. */
 static char **daemon_env(const struct union_mount *u) {
+  char **cli = node_environ();
   size_t n = 0;
-  while (environ[n] != NULL) n++;
+  while (cli[n] != NULL) n++;
   char **env = calloc(n + 6, sizeof(char *));
   if (env == NULL) fall_back("out of memory");
   static const char *const KEPT[] = {"HUTCH_FS_IDLE_MS=", "HUTCH_FS_PAGES=", "HUTCH_FS_SHARED_MAX=", NULL};
   size_t k = 0;
-  for (char **e = environ; *e != NULL; e++) {
-    if (strchr(*e, '=') == NULL || strncmp(*e, "NODE_EXTRA_CA_CERTS=", 20) == 0 || strncmp(*e, "HUTCH_FAULT=", 12) == 0) continue;
+  for (char **e = cli; *e != NULL; e++) {
+    if (strncmp(*e, "NODE_EXTRA_CA_CERTS=", 20) == 0 || strncmp(*e, "HUTCH_FAULT=", 12) == 0) continue;
     int kept = strncmp(*e, "HUTCH_FS_", 9) != 0;
     for (const char *const *v = KEPT; *v != NULL; v++) kept |= strncmp(*e, *v, strlen(*v)) == 0;
     if (kept) env[k++] = *e;
   }
+  free(cli);
   char *cache = getenv("HUTCH_CODE_CACHE_DIR") == NULL ? code_cache_dir() : NULL;
   if (cache != NULL) env[k++] = str_cat("HUTCH_CODE_CACHE_DIR=", cache, "");
   env[k++] = "HUTCH_FS_READY_FD=1";

@@ -100,7 +100,7 @@ static void count_switch(struct run *r, char letter, int *detach) {
 }
 
 /* [--root DIR] run [--rm] [-i] [-t] [--network none|host|slirp4netns] [-e K[=V]]... [-v HOST:CTR[:ro|rw]]...
-   [-w DIR] [--hostname NAME] [-u USER[:GROUP]] (--rootfs DIR [--] CMD | IMAGE [CMD]) [ARGS...], the flags in any order
+   [-w DIR] [--hostname NAME] [-u USER[:GROUP]] (--rootfs DIR [--] CMD | [--entrypoint WORD] IMAGE [CMD]) [ARGS...], the flags in any order
    (--root after run too). A foreground run removes its container with or without --rm (run.ts). */
 static void parse(struct run *r, char **words, int n, const char **root, const char *cwd) {
   int i = 0;
@@ -155,6 +155,9 @@ static void parse(struct run *r, char **words, int n, const char **root, const c
     } else if ((v = value_of(words, n, &i, "-u")) != NULL || (v = value_of(words, n, &i, "--user")) != NULL) {
       if (r->user_spec != NULL) fall_back("--user given twice");
       r->user_spec = v;
+    } else if ((v = value_of(words, n, &i, "--entrypoint")) != NULL) {
+      if (r->entrypoint != NULL) fall_back("--entrypoint given twice");
+      r->entrypoint = v;
     } else if ((v = value_of(words, n, &i, "--hostname")) != NULL) {
       if (r->hostname_flag != NULL) fall_back("--hostname given twice");
       /* blueprint.ts: 1-64 characters without (JavaScript's) white space; printable ASCII here */
@@ -172,6 +175,7 @@ static void parse(struct run *r, char **words, int n, const char **root, const c
     r->image.ref = words[i++];
     if (i < n && strcmp(words[i], "--") == 0) fall_back("a -- after the image");
   } else if (i == n) fall_back("no command");
+  else if (r->entrypoint != NULL) fall_back("--entrypoint with --rootfs");
   r->args = words + i;
 }
 
@@ -180,15 +184,6 @@ static int exists_in_root(const char *root, const char *path) {
   char *found = resolve_in_root(root, path);
   free(found);
   return found != NULL;
-}
-
-/* The mounts before the -v binds (container-spec.ts systemMounts, etcMounts), for tree-layer.ts missingTargets. */
-static const char *const SYSTEM_TARGETS[] = {"/proc", "/dev", "/dev/pts", "/dev/shm", "/dev/mqueue", "/sys", "/etc/hosts",
-                                             "/etc/hostname", "/etc/resolv.conf", NULL};
-
-static int beneath(const char *path, const char *mount) {
-  size_t n = strlen(mount);
-  return strncmp(path, mount, n) == 0 && path[n] == '/';
 }
 
 /* flags.ts parseVolumeFlag, setup.ts resolveOne and blueprint.ts volumeMount for a host path bound as
@@ -218,9 +213,8 @@ static void check_volumes(struct run *r, const char *cwd) {
     char *inside = path_resolve("/", destination);
     if (strcmp(inside, "/") == 0) fall_back("a -v over the container's root");
     v->target = str_cat(r->rootfs, inside, "");
-    int in_earlier = 0;
-    for (const char *const *t = SYSTEM_TARGETS; *t != NULL; t++) in_earlier |= beneath(inside, *t);
-    for (int j = 0; j < i; j++) in_earlier |= beneath(v->target, r->volumes[j].target);
+    int in_earlier = in_system_mount(inside);
+    for (int j = 0; j < i; j++) in_earlier |= path_beneath(v->target, r->volumes[j].target);
     if (!in_earlier && r->image.ref == NULL && !exists_in_root(r->rootfs, inside)) /* an image's: the union */
       fall_back("the tree lacks a -v destination (its writable layer is the union's)");
   }

@@ -65,6 +65,7 @@ struct run {
   const char *workdir; /* -w/--workdir (absolute), or NULL: / */
   const char *hostname_flag; /* --hostname, or NULL: the id's first 12 digits */
   const char *user_spec;     /* -u/--user USER[:GROUP], or NULL: 0 */
+  const char *entrypoint;    /* --entrypoint (an image's: one word, "" none), or NULL: the image's Entrypoint and Cmd */
   int interactive;           /* -i/--interactive: the container gets the caller's stdin (typed into its terminal with -t) */
   int tty;                   /* -t/--tty: the container's stdio is a pty, relayed to the caller's (run-front-tty.c) */
   const char **volume_flags; /* -v/--volume values, in order */
@@ -120,6 +121,21 @@ void unmark_image(const struct run *r);
    beyond its TOML subset is handed over. */
 char **search_registries(const char *name, const char **alias);
 
+/* The mounts every container gets before its -v binds (run-front-plan.c, the one list: the plan
+   makes them, check_tree needs their targets in a --rootfs tree, check_volumes' binds beneath them
+   need none), NULL-ended. `kind` says what the plan does beyond the record: SYSTEM_DEV binds the
+   host's devices and makes /dev's links after it, SYSTEM_DEVPTS adds gid=5 where gid 5 is mapped,
+   SYSTEM_SYS is the host's /sys bound with --network host, SYSTEM_ETC_FILE's source is the run's file. */
+enum system_kind { SYSTEM_PLAIN, SYSTEM_DEV, SYSTEM_DEVPTS, SYSTEM_SYS, SYSTEM_ETC_FILE };
+struct system_mount {
+  const char *target, *source, *fstype, *data;
+  uint32_t flags, ops;
+  enum system_kind kind;
+};
+extern const struct system_mount SYSTEM_MOUNTS[];
+/* Whether the absolute, normalized `path` is beneath one of them (made in that mount, not in the tree). */
+int in_system_mount(const char *path);
+
 /* The plan (run-front-plan.c), as src/runtime/nsexec.ts encodePlan writes it for the same run. */
 void build_run_plan(const struct run *r, struct buf *plan);
 /* Its ID_MAP record of one kind (0 uid, 1 gid), as idmap.ts rootMaps and mapArgs: the user's own id
@@ -156,7 +172,7 @@ void cgroup_undo(struct cgroup *cg);
 /* -t (run-front-tty.c): the container's pty relayed to the caller's stdio. tty_raw, once the helper
    runs: the caller's terminal raw with -i (tty_restore undoes it, at every way out); tty_take, once
    the container is ready: its master, sized, and the helper's pidfd; tty_relay, once it runs: the relay until the helper
-   ends, then what the pty holds passed on, all closed; the helper's status. tty_close: closed unread. */
+   ends (`w` watched meanwhile), then what the pty holds passed on, all closed; the helper's status. tty_close: closed unread. */
 struct tty {
   int master, slave;  /* the slave held so that the output ends with the helper, not the pty */
   int size_from;      /* the caller's terminal whose size the container follows (stdout, else stdin), or -1 */
@@ -165,9 +181,17 @@ struct tty {
   int raw;            /* the caller's terminal is in raw mode; `saved` is how it was */
   struct termios saved;
 };
+/* What the wait on the container watches beside it (launch-rootfs.ts watchDaemon: the union's end):
+   once `fd` is readable, `fired(ctx)` says 1 when it ended the container (no longer watched), or 0
+   to keep watching; fd -1: nothing. */
+struct watch {
+  int fd;
+  int (*fired)(void *ctx);
+  void *ctx;
+};
 void tty_raw(struct tty *t, const struct run *r);
 int tty_take(struct tty *t, pid_t container, pid_t helper);
-int tty_relay(struct tty *t, const struct run *r, pid_t helper);
+int tty_relay(struct tty *t, const struct run *r, pid_t helper, struct watch *w);
 void tty_close(struct tty *t);
 void tty_restore(struct tty *t);
 

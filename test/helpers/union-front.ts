@@ -16,6 +16,9 @@ import { readSubid } from '../../src/userns/subid.js';
 import { expectNoContainerFolders } from './frames.js';
 import { REPO, type Sandbox } from './hutch-cli.js';
 
+/** Variables over the test's environment, or the whole environment as environ's strings (a name may repeat). */
+export type Environment = Record<string, string> | string[];
+
 /** A mount union-front holds until `stop()`: its holder, the one union_holder_early gave (or 0), begin to mounted. */
 export interface HeldMount {
   dir: string;
@@ -34,8 +37,19 @@ export interface HeldMount {
  */
 export function useUnionFront(box: () => Sandbox, image: string) {
   let program = '';
+  let withEnviron = '';
   beforeAll(() => {
-    program = join(mkdtempSync(join(tmpdir(), 'hutch-union-front-')), 'union-front');
+    const built = mkdtempSync(join(tmpdir(), 'hutch-union-front-'));
+    program = join(built, 'union-front');
+    withEnviron = join(built, 'with-environ');
+    execFileSync('cc', [
+      '-O2',
+      '-Wall',
+      '-Werror',
+      '-o',
+      withEnviron,
+      join(REPO, 'test', 'fixtures', 'with-environ.c'),
+    ]);
     const native = (f: string): string => join(REPO, 'native', f);
     const files = [
       'run-front-union.c',
@@ -93,19 +107,31 @@ export function useUnionFront(box: () => Sandbox, image: string) {
     });
   }
 
-  /** union-front ARGS with the test's environment and PATH (`env` over it). */
-  function unionFront(args: string[], env: Record<string, string> = {}) {
-    return execa(program, [REPO, run(), ...args], { reject: false, env, stdin: 'pipe', stripFinalNewline: false });
+  /**
+   * `command` ARGS with the test's environment (`env` over it), or with exactly `env` given as a list
+   * (environ's strings, a name given twice included: with-environ execs it).
+   */
+  function withEnv(command: string, args: string[], env: Environment) {
+    return Array.isArray(env)
+      ? ([withEnviron, [...env, '--', command, ...args], { env: {}, extendEnv: false }] as const)
+      : ([command, args, { env }] as const);
+  }
+
+  /** union-front ARGS with the test's environment and PATH (`env` over it), or exactly `env`'s list. */
+  function unionFront(args: string[], env: Environment = {}) {
+    const [command, words, options] = withEnv(program, [REPO, run(), ...args], env);
+    return execa(command, words, { reject: false, stdin: 'pipe', stripFinalNewline: false, ...options });
   }
 
   /** union-front's plan of `what` (daemon-plan, holder-plan ARG) in exactly `env`. */
-  async function planInC(args: string[], env: Record<string, string> = process.env as Record<string, string>) {
-    const r = await execa(program, [REPO, run(), ...args], { encoding: 'buffer', env, extendEnv: false });
+  async function planInC(args: string[], env: Environment = process.env as Record<string, string>) {
+    const [command, words, options] = withEnv(program, [REPO, run(), ...args], env);
+    const r = await execa(command, words, { encoding: 'buffer', extendEnv: false, ...options });
     return Buffer.from(r.stdout);
   }
 
   /** The image's union mounted at box/NAME/merged (`how`: mount or mount-early) and held. */
-  async function mounted(name: string, env: Record<string, string> = {}, how = 'mount'): Promise<HeldMount> {
+  async function mounted(name: string, env: Environment = {}, how = 'mount'): Promise<HeldMount> {
     const dir = join(box().dir, name);
     mkdirSync(dir, { recursive: true });
     const child = unionFront([how, dir, ...layers()], env);
@@ -137,7 +163,7 @@ export function useUnionFront(box: () => Sandbox, image: string) {
     };
   }
 
-  return { run, fsd, daemons, daemonGone, layers, unionFront, planInC, mounted };
+  return { run, fsd, daemons, daemonGone, layers, unionFront, planInC, mounted, withEnv };
 }
 
 export function alive(pid: number): boolean {

@@ -9,11 +9,12 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { callerTerminal } from '../helpers/caller-terminal.js';
 import { requires } from '../helpers/host.js';
 import { HUTCH, sandbox as scratch, type Sandbox } from '../helpers/hutch-cli.js';
 import { fixtureLayers, writeImageLayout, type LayerSpec } from '../helpers/image-fixtures.js';
 import { expectNoLeaks, leakSnapshot } from '../helpers/leaks.js';
-import { hutchVia as hutchAt, IN_C, normalized, startedVia, text, type Via } from '../helpers/run-front.js';
+import { hutchVia as hutchAt, IN_C, normalized, PATH, startedVia, text, type Via } from '../helpers/run-front.js';
 import { processTree } from '../helpers/process-tree.js';
 
 let dir: Sandbox;
@@ -204,6 +205,26 @@ describe('hutch run IMAGE: the C front and the TypeScript path make the same pla
       name: "-u user of a hostile image (its /etc/passwd and /etc/group link out: the layer below's)",
       args: run('--rm', '--network', 'none', '-u', 'user', HOSTILE, 'id'),
     },
+    {
+      name: "--entrypoint: its word in the Entrypoint's place, the given command after it",
+      args: run('--rm', '--network', 'none', '--entrypoint', '/bin/echo', CONFIGURED, 'a', 'b c'),
+    },
+    {
+      name: "--entrypoint= without a command: the image's Cmd dropped",
+      args: run('--rm', '--network=none', '--entrypoint=/bin/true', CONFIGURED),
+    },
+    {
+      name: "--entrypoint '' clears it: the command alone",
+      args: run('--rm', '--network', 'none', '--entrypoint', '', CONFIGURED, 'id', '-u'),
+    },
+    {
+      name: '--entrypoint= (empty) on an image without one',
+      args: run('--network', 'none', '--entrypoint=', PLAIN, 'id'),
+    },
+    {
+      name: '--entrypoint of one word with spaces: one word, never split',
+      args: run('--rm', '--network', 'none', '--entrypoint', 'sh -c', PLAIN, '["x"]'),
+    },
     { name: "docker.io's stored name, --root=", args: [`--root=${dir.root}`, 'run', '--network=none', HUB, 'true'] },
     { name: "a short name: docker.io's", args: run('--rm', '--network', 'none', 'hub', 'true') },
     { name: "a short name with docker.io's library/", args: run('--rm', '--network', 'none', 'library/hub:latest') },
@@ -259,6 +280,10 @@ describe('hutch run IMAGE: what the C front hands over, before it made anything'
     { args: run('--rm', '--network', 'none', 'localhost/plain', 'true'), why: 'the store lacks' }, // :latest
     { args: run('--rm', '--network', 'none', VOLUMES, 'true'), why: 'declares Volumes' },
     { args: run('--rm', '--network', 'none', NO_COMMAND), why: 'no Entrypoint or Cmd' },
+    { args: run('--rm', '--network', 'none', '--entrypoint', '', CONFIGURED), why: 'no Entrypoint or Cmd' },
+    { args: run('--entrypoint', 'a', '--entrypoint', 'b', PLAIN), why: '--entrypoint given twice' },
+    { args: run('--entrypoint', '-x', PLAIN), why: "a flag's value that starts with -" },
+    { args: run('--network', 'none', '--entrypoint', '["/bin/id"]', PLAIN), why: 'JSON would escape' }, // one word, quotes
     { args: run('--rm', '--network', 'none', '--pull=always', PLAIN, 'true'), why: 'a flag it does not handle' },
     { args: run('--rm', '--network', 'none', PLAIN, '--', 'true'), why: 'a -- after the image' },
     { args: run('--rm', '--network', 'none', PLAIN, 'true'), why: 'HUTCH_FS_SHARED=0', env: { HUTCH_FS_SHARED: '0' } },
@@ -277,6 +302,7 @@ describe('hutch run IMAGE: what the C front hands over, before it made anything'
     for (const args of [
       run('--rm', '--network', 'none', NO_COMMAND),
       run('--rm', '--network', 'none', HOSTILE, 'id'),
+      run('--rm', '--network', 'none', '--entrypoint', '', CONFIGURED),
     ]) {
       const [c, node] = [await hutchVia('c', args, WARM), await hutchVia('node', args, WARM)];
       expect([text(c.stdout), text(c.stderr), c.exitCode]).toEqual([
@@ -394,6 +420,8 @@ describe('hutch run IMAGE through the C front, for real', () => {
       run('--rm', '--network', 'none', '-u', 'user', HOSTILE, 'id'),
       run('--rm', '--network', 'none', PLAIN, 'cat', '/opt/keep/b.txt', '/opt/gone.txt'), // a whiteout: 1
       run('--rm', '--network', 'none', 'hub', 'cat', '/opt/keep/b.txt'), // a short name
+      run('--rm', '--network', 'none', '--entrypoint', '/bin/id', CONFIGURED, '-u'), // its Cmd dropped
+      run('--rm', '--network', 'none', '--entrypoint', '', CONFIGURED, 'pwd'),
       run(
         '--rm',
         PLAIN,
@@ -423,7 +451,7 @@ describe('hutch run IMAGE through the C front, for real', () => {
     expect(marks()).toEqual([]);
   });
 
-  it('keeps the setup.json (-v: its volumes) and mark the TypeScript path keeps while it runs; the user outside is mapped', async () => {
+  it('keeps the setup.json (-v: its volumes, --entrypoint) and mark the TypeScript path keeps while it runs; the user outside is mapped', async () => {
     const seen: Record<Via, { setup: string; marks: string[]; uid: string }> = {} as never;
     for (const via of ['c', 'node'] as const) {
       const args = run(
@@ -434,8 +462,9 @@ describe('hutch run IMAGE through the C front, for real', () => {
         `${home}:/host:ro`,
         '-u',
         'user',
+        '--entrypoint',
+        '/bin/sh', // setup.json's flags keep it
         PLAIN,
-        'sh',
         '-c',
         'trap "exit 0" TERM; echo up; sleep 30 & wait',
       );
@@ -482,6 +511,24 @@ describe('hutch run IMAGE through the C front, for real', () => {
     expect([text(rmi.stderr), rmi.exitCode]).toEqual(['', 0]);
   });
 
+  /** What a run whose daemon was killed said, made the same on either path (pids, ids, the race's words). */
+  function killedDaemonWords(said: string): string {
+    return (
+      said
+        .replace(/pid \d+/g, 'pid N')
+        .replace(/[0-9a-f]{64}/g, 'ID')
+        // Either of rootfsOf's words, on either path: the holder's end read first, or the daemon
+        // seen gone first (which comes first is the kernel's order of the two ends).
+        .replace(
+          /the union filesystem daemon ended (\(the container's holder, pid N, saw it go\)|while the container ran)/g,
+          'the union filesystem daemon ended (GONE)',
+        )
+        // The watcher's warning comes only where it saw the end while the container still ran
+        // (watchDaemon on either path): whether it did is the same race.
+        .replace(/^hutch: the union filesystem daemon ended \(GONE\): [^\n]*; ending it\r?\n/m, '')
+    );
+  }
+
   it('a daemon killed under the container ends it and fails the run, as on the TypeScript path', async () => {
     const seen: Record<Via, { stderr: string; status: number | undefined }> = {} as never;
     for (const via of ['c', 'node'] as const) {
@@ -491,26 +538,43 @@ describe('hutch run IMAGE through the C front, for real', () => {
       const [daemon] = daemons();
       process.kill(daemon!, 'SIGKILL');
       const done = await child;
-      seen[via] = {
-        // Either of rootfsOf's words, on either path: the holder's end read first, or the daemon
-        // seen gone first (which comes first is the kernel's order of the two ends).
-        stderr: text(done.stderr)
-          .replace(/pid \d+/g, 'pid N')
-          .replace(/[0-9a-f]{64}/g, 'ID')
-          .replace(
-            /the union filesystem daemon ended (\(the container's holder, pid N, saw it go\)|while the container ran)/g,
-            'the union filesystem daemon ended (GONE)',
-          )
-          // The watcher's warning comes only where it saw the end while the container still ran
-          // (watchDaemon on either path): whether it did is the same race.
-          .replace(/^hutch: the union filesystem daemon ended \(GONE\): [^\n]*; ending it\n/m, ''),
-        status: done.exitCode,
-      };
+      seen[via] = { stderr: killedDaemonWords(text(done.stderr)), status: done.exitCode };
     }
     expect(seen.c).toEqual(seen.node);
     expect(seen.c.status).toBe(125);
     expect(seen.c.stderr).toContain('hutch: container ended: ');
     expect(seen.c.stderr).toContain('the union filesystem daemon ended (GONE)');
+    expect(runFolders()).toEqual([]);
+    expect(marks()).toEqual([]);
+  });
+
+  it('with -t too: the relay watches the union, so a killed daemon ends the container at once', async () => {
+    const seen: Record<Via, { output: string; status: number | undefined }> = {} as never;
+    for (const via of ['c', 'node'] as const) {
+      await noDaemon(true);
+      const term = callerTerminal();
+      // A container that outlives the test unless the union's end, watched during the relay, ends it
+      // (with `sleep 1000 & wait` alone busybox's sh ended by itself once the daemon was gone).
+      const script = 'echo up; sleep 1000 & wait; echo "wait ended $?"; sleep 1; echo after';
+      const args = run('--rm', '-t', '--network', 'none', PLAIN, 'sh', '-c', script);
+      const child = execa(via === 'c' ? HUTCH : process.execPath, via === 'c' ? args : [HUTCH, ...args], {
+        env: { PATH, HOME: home, ...WARM, ...(via === 'c' ? IN_C : {}) },
+        extendEnv: false,
+        reject: false,
+        cwd: dir.dir,
+        stdio: term.stdio,
+      });
+      await term.printed('up');
+      const [daemon] = daemons();
+      process.kill(daemon!, 'SIGKILL');
+      const done = await child;
+      term.close();
+      seen[via] = { output: killedDaemonWords(term.output()), status: done.exitCode };
+    }
+    expect(seen.c).toEqual(seen.node);
+    expect(seen.c.status).toBe(125);
+    expect(seen.c.output).toMatch(/^up\r+\n/); // the container's pty and the caller's each add a \r
+    expect(seen.c.output).toContain('hutch: container ended: the union filesystem daemon ended (GONE)');
     expect(runFolders()).toEqual([]);
     expect(marks()).toEqual([]);
   });

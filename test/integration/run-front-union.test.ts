@@ -4,6 +4,7 @@
 // cold daemon started and a warm one joined, the union a process joining the holder sees, the
 // holder's end, the lock of two first runs, a daemon at its limit or that cannot start.
 // The leak check after each test says no process, mount or runtime file is left.
+import { execa } from 'execa';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,7 +15,7 @@ import { encodeArgsLine } from '../../fuse/options.js';
 import { fakeTool, firstOnPath } from '../helpers/fake-tool.js';
 import { useImageSandbox } from '../helpers/frames.js';
 import { requires } from '../helpers/host.js';
-import { hutch, REPO, type Sandbox } from '../helpers/hutch-cli.js';
+import { hutch, HUTCH, REPO, type Sandbox } from '../helpers/hutch-cli.js';
 import { alive, inHolder, useUnionFront, usernsPlan } from '../helpers/union-front.js';
 
 requires('fuse', 'subuid', 'newuidmap', 'busybox');
@@ -23,7 +24,7 @@ let box: Sandbox;
 const IMAGE = 'localhost/itest';
 useImageSandbox((b) => (box = b));
 
-const { fsd, daemons, daemonGone, layers, unionFront, planInC, mounted } = useUnionFront(() => box, IMAGE);
+const { fsd, daemons, daemonGone, layers, unionFront, planInC, mounted, withEnv } = useUnionFront(() => box, IMAGE);
 
 /** The processes started as a shared daemon of a place in `dir` (their environment names it). */
 function daemonsServing(dir: string): number[] {
@@ -58,10 +59,18 @@ describe('the place', () => {
 });
 
 describe('the daemon', () => {
-  it('has the environment a TypeScript run gives it (startDaemon, lingerSetting)', async () => {
-    const env = { HUTCH_DEBUG: '', HUTCH_FS_LINGER: '00', HUTCH_FS_IDLE_MS: '1234', HUTCH_FS_OTHER: 'x' };
-    const started = await hutch(['run', '-d', '--root', box.root, '--network', 'none', IMAGE, 'sleep', '1000'], {
-      env,
+  it('has the environment a TypeScript run gives it (startDaemon, lingerSetting), a name given twice once', async () => {
+    // Node's process.env lists a name given twice once, with its first value, and no array index's
+    // ("10"): exactly these strings, as a batch system or a parent of its own may give them.
+    const own = ['HUTCH_DEBUG=', 'HUTCH_FS_LINGER=00', 'HUTCH_FS_IDLE_MS=1234', 'HUTCH_FS_OTHER=x', 'TWICE=first'];
+    const again = ['10=an index', 'TWICE=second', 'HUTCH_FS_IDLE_MS=99', 'HUTCH_FS_LINGER=5'];
+    const names = new Set([...own, ...again].map((e) => e.split('=')[0]));
+    const inherited = Object.entries(process.env).filter(([k]) => !names.has(k));
+    const env = [...inherited.map(([k, v]) => `${k}=${v}`), ...own, ...again];
+    const [node, args, options] = withEnv(process.execPath, [HUTCH, 'run', '-d', '--root', box.root], env);
+    const started = await execa(node, [...args, '--network', 'none', IMAGE, 'sleep', '1000'], {
+      ...options,
+      reject: false,
     });
     expect(started.stderr).toBe('');
     const environ = (pid: number): string[] => readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').sort();
@@ -75,7 +84,8 @@ describe('the daemon', () => {
     expect(environ(inC!)).toEqual(fromNode);
     expect(fromNode).toContain('HUTCH_FS_LINGER=0');
     expect(fromNode).toContain('HUTCH_FS_IDLE_MS=1234');
-    expect(fromNode.some((e) => e.startsWith('HUTCH_FS_OTHER='))).toBe(false);
+    expect(fromNode.filter((e) => e.startsWith('TWICE='))).toEqual(['TWICE=first']);
+    expect(fromNode.some((e) => e.startsWith('HUTCH_FS_OTHER=') || e.startsWith('10='))).toBe(false);
     await m.stop();
   });
 });
@@ -90,7 +100,17 @@ describe('the daemon’s plan', () => {
       HUTCH_FS_PAGES: '0',
       HUTCH_CODE_CACHE_DIR: cache,
     };
-    const inC = await planInC(['daemon-plan'], env);
+    // environ's strings: a name given twice (in its first place, with its first value), an index's, none
+    const environ = [
+      ...Object.entries(env).map(([k, v]) => `${k}=${v}`),
+      'HOME=/again',
+      '0=an index',
+      'NOTHING',
+      '=empty',
+      'HUTCH_FS_PAGES=1',
+      'PATH=/again',
+    ];
+    const inC = await planInC(['daemon-plan'], environ);
     const socket = (await unionFront(['place'])).stdout.trim();
     const args = [realpathSync(process.execPath), join(REPO, 'dist', 'src', 'cli', 'bundle-loader.cjs'), 'fuseDaemon'];
     const daemonEnv = [`PATH=${env.PATH}`, 'HOME=/nowhere', 'HUTCH_FS_PAGES=0', `HUTCH_CODE_CACHE_DIR=${cache}`];

@@ -13,6 +13,7 @@ import {
   readdirSync,
   readlinkSync,
   readFileSync,
+  renameSync,
   rmSync,
   statSync,
   symlinkSync,
@@ -72,6 +73,10 @@ beforeAll(async () => {
   trees.procLink = await tree('proc-link', (r) => {
     rmSync(join(r, 'proc'), { recursive: true });
     symlinkSync('/etc', join(r, 'proc')); // proc must be mounted on a plain directory
+  });
+  trees.etcLink = await tree('etc-link', (r) => {
+    renameSync(join(r, 'etc'), join(r, 'real-etc'));
+    symlinkSync('real-etc', join(r, 'etc')); // a mount target's folder a link: the TypeScript path's to resolve
   });
   trees.hostsLink = await tree('hosts-link', (r) => {
     unlinkSync(join(r, 'etc/hosts'));
@@ -339,6 +344,16 @@ describe('hutch run --rootfs: what the C front hands over', () => {
         name: 'a hostile tree: /proc a symlink',
         args: run('--network', 'none', '--rootfs', trees.procLink!, 'id'),
         why: 'a mount target in the tree is a symlink',
+      },
+      {
+        name: "--entrypoint with --rootfs (an image run's flag)",
+        args: run('--network', 'none', '--entrypoint', '/bin/echo', '--rootfs', trees.plain!, 'id'),
+        why: '--entrypoint with --rootfs',
+      },
+      {
+        name: 'a tree whose /etc is a symlink (read_user finds it before check_tree, which checks each component)',
+        args: run('--network', 'none', '--rootfs', trees.etcLink!, 'id'),
+        why: 'is a symlink',
       },
       {
         name: "a hostile tree: /etc/hosts a symlink to the host's /etc/shadow",
