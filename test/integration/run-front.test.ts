@@ -301,9 +301,9 @@ describe('hutch run --rootfs: what the C front hands over', () => {
       { name: 'a -w that is not in the tree (the helper fails)', args: none('-w', '/no/such/dir', 'true') },
       { name: '-e=V', args: none('-e=A=1', 'sh', '-c', script) },
       {
-        name: '-itd (a batch with another flag)',
+        name: "-itd (a batch with -d: a detached run is Node's)",
         args: none('-itd', 'true'),
-        why: 'a flag it does not handle',
+        why: '-d (a detached run',
         proofOnly: true,
       },
       { name: '-t given twice', args: none('-t', '--tty', 'true'), why: 'given twice' },
