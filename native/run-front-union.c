@@ -518,6 +518,7 @@ void union_start_ahead(struct union_mount *u) {
     /* The start (its helper, the id maps) and the wait for its line are a process's of their own,
        holding the lock meanwhile: Node's start is not kept waiting for them. Forked twice, so that
        nobody need reap it; its stdio /dev/null, so that a reader of the caller's pipe waits for no one. */
+    if (!listening) linger_setting(1); /* its warning said here: the daemon's start below writes nowhere */
     pid_t child = listening ? -1 : fork();
     if (child == 0) {
       if (fork() != 0) _exit(0); /* a failed fork: the lock goes, the Node run starts the daemon */

@@ -351,6 +351,13 @@ describe('hutch run -d IMAGE: handed to Node with the union daemon started ahead
     // Nobody connected: it leaves after its wait for a first client, though it lingers 0 s after a last one.
     for (let i = 0; i < 200 && daemons().length > 0; i++) await sleep(100);
     expect(daemons()).toEqual([]);
+    // The linger's warning is the caller's, as when Node starts the daemon.
+    const warned = await hutchVia('c', detached, { HUTCH_FS_LINGER: '1m', ...IN_C });
+    expect(text(warned.stderr)).toContain(
+      'hutch: warning: HUTCH_FS_LINGER=1m is not a count of seconds: the daemon lingers 60 s\n',
+    );
+    for (let i = 0; i < 100 && daemons().length === 0; i++) await sleep(20);
+    await noDaemon(true);
   });
 
   it('runs detached with a published port through the daemon the front started, one daemon, gone with the container', async () => {
