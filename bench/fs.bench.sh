@@ -16,7 +16,7 @@ runs=${RUNS:-3}
 # daemon (fuse/shared.ts) through a holder (native/fs-holder.c); hutch-shared-N: with N idle other
 # sessions (small mounts) in the same daemon, whose fds its loop waits on too.
 fses=${FS:-hutch hutch-index fuse-overlayfs overlay}
-works=${WORK:-find tar read1g untar10k rmtree renametree copyup512m compile}
+works=${WORK:-find tar cat4 read1g untar10k rmtree renametree copyup512m compile}
 
 if [ ! -e "$dir/.ready" ]; then
   rm -rf "$dir"
@@ -96,6 +96,8 @@ work() { # name
   case $1 in
     find) find "$mnt/usr" -type f | wc -l >/dev/null ;;
     tar) tar -C "$mnt/usr" -cf - . | wc -c >/dev/null ;;
+    # Every file read by four readers at once (the kernel then sends READs in parallel).
+    cat4) find "$mnt/usr" -type f -print0 | xargs -0 -P4 cat >/dev/null ;;
     read1g) cat "$mnt/big/1g" >/dev/null ;;
     untar10k) mkdir "$mnt/untar" && tar -C "$mnt/untar" -xf "$dir/small/10k.tar" ;;
     rmtree) rm -rf "$mnt/usr/share/doc" ;;

@@ -1,0 +1,139 @@
+// Many readers at once through the shared union daemon (fuse/shared.ts): the kernel then sends READs
+// in parallel, and the daemon must give every byte right across two sessions of one daemon while it
+// closes node fds under them (more files than it keeps fds for, an fd limit that makes open(2) fail
+// EMFILE, a copy-up that replaces a node's fd meanwhile); and end cleanly once its mounts are gone.
+// (A thread replying READs was tried against these, twentieth session: docs/fuse.md, "READs on a
+// second thread".)
+import { createHash } from 'node:crypto';
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EntryKind } from '../../fuse/layer-index.js';
+import { requires } from '../helpers/host.js';
+import { writeLayer } from '../helpers/layers.js';
+import { startAgent, type NsAgent } from '../helpers/userns.js';
+
+const repo = join(import.meta.dirname, '..', '..');
+const FILES = 900;
+/** The daemon's open files limit: below the 256 fds it keeps for files, so open(2) fails EMFILE and it closes half. */
+const NOFILE = 200;
+
+let tmp: string;
+let ns: NsAgent;
+let daemon: number;
+
+/** File i's content: sizes from empty to 300 KiB (libfuse's small-read copy and its splice, several READs a file). */
+function content(i: number): string {
+  const size = i % 7 === 0 ? 150_000 + i * 170 : (i * 997) % 20_000;
+  let s = '';
+  for (let k = 0; s.length < size; k++) s += createHash('sha256').update(`${i}:${k}`).digest('base64');
+  return s.slice(0, size);
+}
+const BIG = 'B'.repeat(4 << 20);
+
+/** sha256sum lines (`HASH  ./PATH`), sorted by path. */
+const sums = (text: string): string[] => text.trim().split('\n').sort();
+
+/** Mounts a union of l1 at dir/NAME through the shared daemon (a holder, as the bench does); its upper is dir/NAME.up. */
+async function hold(name: string): Promise<void> {
+  const m = join(tmp, name);
+  await ns.ok(`mkdir -p ${m} ${m}.up ${m}.wk`);
+  const opts = `lowerdir=${tmp}/l1,lowerindex=${tmp}/l1.idx,upperdir=${m}.up,workdir=${m}.wk`;
+  await ns.ok(
+    `printf '%s\\t%s\\thutch-fs\\t-\\t\\t{"args":["-o","%s","%s"]}\\n' ${tmp}/fsd ${m} ${opts} ${m} |
+      ${repo}/native/hutch-fs-holder - >${m}.ready 2>>${tmp}/holder.log &
+     for i in $(seq 200); do grep -q ok ${m}.ready && exit 0; sleep 0.05; done; cat ${m}.ready ${tmp}/holder.log; exit 1`,
+  );
+}
+
+beforeAll(async () => {
+  requires('fuse', 'subuid', 'newuidmap');
+  tmp = mkdtempSync(join(tmpdir(), 'hutch-fuse-reads-'));
+  chmodSync(tmp, 0o755);
+  writeLayer(join(tmp, 'l1'), join(tmp, 'l1.idx'), [
+    ...Array.from({ length: FILES }, (_, i) => ({
+      path: `many/d${i % 30}/f${i}`,
+      kind: EntryKind.File,
+      content: content(i),
+    })),
+    { path: 'big', kind: EntryKind.File, content: BIG },
+  ]);
+  ns = startAgent('range', tmp);
+  // The daemon as shared-union.ts starts it (minus the launcher: the agent is root of its namespace),
+  // its exit status written by the shell that waits for it.
+  daemon = Number(
+    await ns.ok(
+      `ulimit -n ${NOFILE}
+       (HUTCH_FS_LINGER=0 HUTCH_FS_SHARED_SOCKET=${tmp}/fsd HUTCH_FS_SHARED_LOCK=${tmp}/fsd.lock HUTCH_FS_READY_FD=3 \\
+         node ${repo}/dist/fuse/daemon-main.js 3>${tmp}/fsd.ready 2>>${tmp}/fsd.log >/dev/null
+        echo "exit $?" >>${tmp}/fsd.log) >/dev/null 2>&1 &
+       for i in $(seq 200); do pid=$(cat ${tmp}/fsd.pid 2>/dev/null) && [ -n "$pid" ] && grep -q ok ${tmp}/fsd.ready && { echo $pid; exit 0; }; sleep 0.05; done
+       cat ${tmp}/fsd.ready ${tmp}/fsd.log; exit 1`,
+    ),
+  );
+  await hold('a');
+  await hold('b');
+});
+
+afterAll(async () => {
+  if (ns !== undefined) {
+    await ns.sh(`umount ${tmp}/a ${tmp}/b; rm -rf ${tmp}/*.up ${tmp}/*.wk`);
+    await ns.close();
+  }
+  if (tmp !== undefined) rmSync(tmp, { recursive: true, force: true });
+});
+
+describe('many readers at once through the shared daemon', () => {
+  it('gives every byte right to eight readers at once, in two sessions of one daemon, under fd evictions', async () => {
+    const want = sums(await ns.ok(`cd ${tmp}/l1/many && find . -type f -print0 | xargs -0 sha256sum`));
+    expect(want).toHaveLength(FILES);
+    for (const m of ['a', 'b']) {
+      const got = sums(await ns.ok(`cd ${tmp}/${m}/many && find . -type f -print0 | xargs -0 -n 20 -P 8 sha256sum`));
+      expect(got).toEqual(want);
+    }
+    expect(readFileSync(`/proc/${daemon}/limits`, 'utf8')).toMatch(new RegExp(`Max open files +${NOFILE} `));
+  });
+
+  it('gives readers of a lower file its bytes while a writer copies it up (its fd replaced under READs in flight)', async () => {
+    // Each reader drops the file's cached pages before each read, so every read is READs again.
+    const out = await ns.ok(
+      `python3 - <<'PY'
+import os, threading
+path = "${tmp}/a/big"
+size = ${BIG.length}
+bad = []
+def reader():
+    for _ in range(12):
+        fd = os.open(path, os.O_RDONLY)
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        data = b""
+        while len(data) < size:
+            chunk = os.pread(fd, 1 << 20, len(data))
+            if not chunk: break
+            data += chunk
+        os.close(fd)
+        if data[:size] != b"B" * size: bad.append(len(data))
+ts = [threading.Thread(target=reader) for _ in range(4)]
+for t in ts: t.start()
+for k in range(20):
+    with open(path, "ab") as f: f.write(b"tail%d" % k)
+for t in ts: t.join()
+print(len(bad), os.path.getsize(path) - size)
+PY`,
+    );
+    expect(out).toBe(`0 ${'tail0'.length * 10 + 'tail10'.length * 10}\n`);
+    expect(readFileSync(join(tmp, 'a.up', 'big'), 'latin1').slice(BIG.length)).toBe(
+      Array.from({ length: 20 }, (_, k) => `tail${k}`).join(''),
+    );
+  });
+
+  it('ends the daemon cleanly once its mounts are gone', async () => {
+    await ns.ok(`umount ${tmp}/a`);
+    await ns.ok(`umount ${tmp}/b`);
+    await ns.ok(`for i in $(seq 200); do grep -q '^exit' ${tmp}/fsd.log && exit 0; sleep 0.05; done; exit 1`);
+    const log = readFileSync(join(tmp, 'fsd.log'), 'utf8');
+    expect(log).not.toMatch(/unexpected error|warning/);
+    expect(log.trim().split('\n').at(-1)).toBe('exit 0');
+  });
+});
