@@ -155,7 +155,7 @@ static char *setup_text(const struct run *r) {
   struct buf json = {0};
   const char *parts[] = {"{\"flags\":{", image != NULL ? "\"image\":\"" : "", image != NULL ? json_plain(image) : "", image != NULL ? "\"," : "",
       root != NULL ? "\"root\":\"" : "", root != NULL ? json_plain(root) : "", root != NULL ? "\"," : "",
-      "\"pull\":\"missing\",", entry != NULL ? "\"entrypoint\":\"" : "", entry != NULL ? json_plain(entry) : "", entry != NULL ? "\"," : "",
+      "\"pull\":\"", r->pull != NULL ? r->pull : "missing", "\",", entry != NULL ? "\"entrypoint\":\"" : "", entry != NULL ? json_plain(entry) : "", entry != NULL ? "\"," : "",
       flag != NULL ? "\"networkMode\":\"" : "", flag != NULL ? flag : "", flag != NULL ? "\"," : "", "\"publish\":[],\"publishAll\":false,\"dns\":[],\"dnsSearch\":[],"
       "\"dnsOption\":[],\"addHost\":[],\"blkioWeightDevice\":[],\"deviceReadBps\":[],\"deviceWriteBps\":[],\"deviceReadIops\":[],"
       "\"deviceWriteIops\":[],\"mounts\":[]},\"network\":{\"kind\":\"", network, "}", NULL};

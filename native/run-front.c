@@ -100,7 +100,8 @@ static void count_switch(struct run *r, char letter, int *detach) {
 }
 
 /* [--root DIR] run [--rm] [-i] [-t] [--network none|host|slirp4netns] [-e K[=V]]... [-v HOST:CTR[:ro|rw]]...
-   [-w DIR] [--hostname NAME] [-u USER[:GROUP]] (--rootfs DIR [--] CMD | [--entrypoint WORD] IMAGE [CMD]) [ARGS...], the flags in any order
+   [-w DIR] [--hostname NAME] [-u USER[:GROUP]] (--rootfs DIR [--] CMD | [--entrypoint WORD] [--pull missing|never] IMAGE [CMD])
+   [ARGS...], the flags in any order
    (--root after run too). A foreground run removes its container with or without --rm (run.ts). */
 static void parse(struct run *r, char **words, int n, const char **root, const char *cwd) {
   int i = 0;
@@ -155,6 +156,11 @@ static void parse(struct run *r, char **words, int n, const char **root, const c
     } else if ((v = value_of(words, n, &i, "-u")) != NULL || (v = value_of(words, n, &i, "--user")) != NULL) {
       if (r->user_spec != NULL) fall_back("--user given twice");
       r->user_spec = v;
+    } else if ((v = value_of(words, n, &i, "--pull")) != NULL) {
+      if (r->pull != NULL) fall_back("--pull given twice");
+      /* resolve.ts: missing and never both run an image the user's store has; always pulls */
+      if (strcmp(v, "missing") != 0 && strcmp(v, "never") != 0) fall_back("a --pull other than missing or never");
+      r->pull = v;
     } else if ((v = value_of(words, n, &i, "--entrypoint")) != NULL) {
       if (r->entrypoint != NULL) fall_back("--entrypoint given twice");
       r->entrypoint = v;
@@ -175,7 +181,7 @@ static void parse(struct run *r, char **words, int n, const char **root, const c
     r->image.ref = words[i++];
     if (i < n && strcmp(words[i], "--") == 0) fall_back("a -- after the image");
   } else if (i == n) fall_back("no command");
-  else if (r->entrypoint != NULL) fall_back("--entrypoint with --rootfs");
+  else if (r->entrypoint != NULL || r->pull != NULL) fall_back("--entrypoint or --pull with --rootfs");
   r->args = words + i;
 }
 

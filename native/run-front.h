@@ -91,6 +91,7 @@ struct run {
   pid_t holder;        /* an image's: the union's holder, whose user and mount namespaces the container joins */
   pid_t netns_holder;  /* an image's with slirp4netns: the forwarder holding the network namespace the container joins */
   const char *native;  /* the front's folder (native/): hutch-forwarder */
+  const char *pull;    /* --pull missing or never (the same for an image in the user's store), or NULL: missing */
   const char *ahead;   /* why Node runs it after all (-d, -p, --name), once the union's daemon is started ahead */
 };
 

@@ -221,6 +221,8 @@ describe('hutch run IMAGE: the C front and the TypeScript path make the same pla
       name: '--entrypoint= (empty) on an image without one',
       args: run('--network', 'none', '--entrypoint=', PLAIN, 'id'),
     },
+    { name: '--pull=never', args: run('--rm', '--network', 'none', '--pull=never', PLAIN, 'true') },
+    { name: '--pull missing (the default)', args: run('--network', 'none', '--pull', 'missing', 'hub', 'true') },
     {
       name: '--entrypoint of one word with spaces: one word, never split',
       args: run('--rm', '--network', 'none', '--entrypoint', 'sh -c', PLAIN, '["x"]'),
@@ -284,7 +286,12 @@ describe('hutch run IMAGE: what the C front hands over, before it made anything'
     { args: run('--entrypoint', 'a', '--entrypoint', 'b', PLAIN), why: '--entrypoint given twice' },
     { args: run('--entrypoint', '-x', PLAIN), why: "a flag's value that starts with -" },
     { args: run('--network', 'none', '--entrypoint', '["/bin/id"]', PLAIN), why: 'JSON would escape' }, // one word, quotes
-    { args: run('--rm', '--network', 'none', '--pull=always', PLAIN, 'true'), why: 'a flag it does not handle' },
+    {
+      args: run('--rm', '--network', 'none', '--pull=always', PLAIN, 'true'),
+      why: 'a --pull other than missing or never',
+    },
+    { args: run('--pull', 'never', '--pull', 'never', PLAIN, 'true'), why: '--pull given twice' },
+    { args: run('--pull', 'never', '--rootfs', home, 'true'), why: '--entrypoint or --pull with --rootfs' },
     { args: run('--rm', '--network', 'none', PLAIN, '--', 'true'), why: 'a -- after the image' },
     { args: run('--rm', '--network', 'none', PLAIN, 'true'), why: 'HUTCH_FS_SHARED=0', env: { HUTCH_FS_SHARED: '0' } },
   ];
@@ -458,7 +465,7 @@ describe('hutch run IMAGE through the C front, for real', () => {
     expect(marks()).toEqual([]);
   });
 
-  it('keeps the setup.json (-v: its volumes, --entrypoint) and mark the TypeScript path keeps while it runs; the user outside is mapped', async () => {
+  it('keeps the setup.json (-v: its volumes, --entrypoint, --pull) and mark the TypeScript path keeps while it runs; the user outside is mapped', async () => {
     const seen: Record<Via, { setup: string; marks: string[]; uid: string }> = {} as never;
     for (const via of ['c', 'node'] as const) {
       const args = run(
@@ -470,7 +477,8 @@ describe('hutch run IMAGE through the C front, for real', () => {
         '-u',
         'user',
         '--entrypoint',
-        '/bin/sh', // setup.json's flags keep it
+        '/bin/sh', // setup.json's flags keep it, and --pull's
+        '--pull=never',
         PLAIN,
         '-c',
         'trap "exit 0" TERM; echo up; sleep 30 & wait',
