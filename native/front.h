@@ -41,6 +41,7 @@ int path_beneath(const char *path, const char *dir);
 enum {
   MS_RDONLY_ = 0x1, MS_NOSUID_ = 0x2, MS_NODEV_ = 0x4, MS_NOEXEC_ = 0x8, MS_BIND_ = 0x1000,
   MS_REC_ = 0x4000, MS_SLAVE_ = 0x80000, MS_STRICTATIME_ = 0x1000000,
+  MS_SYNCHRONOUS_ = 0x10, MS_DIRSYNC_ = 0x80, MS_NOATIME_ = 0x400, MS_NODIRATIME_ = 0x800, MS_RELATIME_ = 0x200000,
 };
 enum { OP_MKDIR = 1, OP_MKFILE = 2, OP_REMOUNT_RO = 4, OP_NO_SYMLINKS = 16 };
 /* devices.ts devSteps for a spec without linux.devices: the host's devices bound, /dev's links (NULL-ended). */

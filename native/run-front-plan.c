@@ -93,6 +93,8 @@ static void filesystem(const struct run *r, struct buf *plan) {
       mount_rec(plan, MS_BIND_, OP_MKFILE, *d, in(r, *d), "", "");
     for (int i = 0; DEV_LINKS[i][0] != NULL; i++) record_strs(plan, TAG_SYMLINK, DEV_LINKS[i][0], in(r, DEV_LINKS[i][1]));
   }
+  for (int i = 0; i < r->ntmpfs; i++) /* blueprint.ts: the --tmpfs mounts before the -v binds */
+    mount_rec(plan, r->tmpfs[i].flags, OP_MKDIR, "tmpfs", r->tmpfs[i].target, "tmpfs", r->tmpfs[i].data);
   for (int i = 0; i < r->nvolumes; i++) { /* blueprint.ts volumeMount: rbind,nosuid,nodev; ro takes a remount */
     const struct volume *v = &r->volumes[i];
     mount_rec(plan, MS_BIND_ | MS_REC_ | MS_NOSUID_ | MS_NODEV_, (v->dir ? OP_MKDIR : OP_MKFILE) | (v->readonly ? OP_REMOUNT_RO : 0),

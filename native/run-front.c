@@ -99,7 +99,7 @@ static void count_switch(struct run *r, char letter, int *detach) {
     fall_back(letter == 'i' ? "-i given twice" : "-t given twice");
 }
 
-/* [--root DIR] run [--rm] [-i] [-t] [--network none|host|slirp4netns] [-e K[=V]]... [-v HOST:CTR[:ro|rw]]...
+/* [--root DIR] run [--rm] [-i] [-t] [--network none|host|slirp4netns] [-e K[=V]]... [-v HOST:CTR[:ro|rw]]... [--tmpfs DST[:OPTS]]...
    [-w DIR] [--hostname NAME] [-u USER[:GROUP]] (--rootfs DIR [--] CMD | [--entrypoint WORD] [--pull missing|never] IMAGE [CMD])
    [ARGS...], the flags in any order
    (--root after run too). A foreground run removes its container with or without --rm (run.ts). */
@@ -115,7 +115,8 @@ static void parse(struct run *r, char **words, int n, const char **root, const c
   i++;
   int rm = 0, network = 0, detach = 0; /* how many times given */
   r->env = calloc((size_t)n, sizeof(char *)), r->volume_flags = calloc((size_t)n, sizeof(char *));
-  if (r->env == NULL || r->volume_flags == NULL) fall_back("out of memory");
+  r->tmpfs_flags = calloc((size_t)n, sizeof(char *));
+  if (r->env == NULL || r->volume_flags == NULL || r->tmpfs_flags == NULL) fall_back("out of memory");
   while (i < n && words[i][0] == '-' && strcmp(words[i], "--") != 0) {
     const char *v;
     /* Each flag once (-e aside): which of two the parser keeps is its business. */
@@ -149,6 +150,8 @@ static void parse(struct run *r, char **words, int n, const char **root, const c
     } else if ((v = value_of(words, n, &i, "-v")) != NULL || (v = value_of(words, n, &i, "--volume")) != NULL) {
       if (r->nvolumes == MAX_VOLUMES) fall_back("more -v than it keeps");
       r->volume_flags[r->nvolumes++] = v;
+    } else if ((v = value_of(words, n, &i, "--tmpfs")) != NULL) {
+      r->tmpfs_flags[r->ntmpfs++] = v;
     } else if ((v = value_of(words, n, &i, "-w")) != NULL || (v = value_of(words, n, &i, "--workdir")) != NULL) {
       if (r->workdir != NULL) fall_back("--workdir given twice");
       if (v[0] != '/') fall_back("a relative --workdir (the TypeScript path refuses it)");
@@ -192,6 +195,63 @@ static int exists_in_root(const char *root, const char *path) {
   return found != NULL;
 }
 
+/* linux.ts FLAG_OPTIONS: a mount option that is a flag, set or cleared (the propagation words set nothing). */
+static const struct {
+  const char *word;
+  uint32_t set, clear;
+} FLAG_OPTIONS[] = {
+    {"ro", MS_RDONLY_, 0}, {"rw", 0, MS_RDONLY_}, {"nosuid", MS_NOSUID_, 0}, {"suid", 0, MS_NOSUID_},
+    {"nodev", MS_NODEV_, 0}, {"dev", 0, MS_NODEV_}, {"noexec", MS_NOEXEC_, 0}, {"exec", 0, MS_NOEXEC_},
+    {"sync", MS_SYNCHRONOUS_, 0}, {"dirsync", MS_DIRSYNC_, 0}, {"noatime", MS_NOATIME_, 0}, {"nodiratime", MS_NODIRATIME_, 0},
+    {"relatime", MS_RELATIME_, 0}, {"strictatime", MS_STRICTATIME_, 0}, {"private", 0, 0}, {"rprivate", 0, 0},
+    {"slave", 0, 0}, {"rslave", 0, 0}, {"shared", 0, 0}, {"rshared", 0, 0}, {"unbindable", 0, 0}, {"runbindable", 0, 0},
+    {NULL, 0, 0},
+};
+
+/* blueprint.ts tmpfsMount (DST[:OPTIONS], nosuid,nodev then OPTIONS or mode=1777) through plan.ts mountStep and
+   linux.ts mountOptions: the flags, the rest the data in order. A tree's target must be there (tree-layer.ts
+   missingTargets: else its writable layer is the union's); an image's is made in its union. */
+static void check_tmpfs(struct run *r) {
+  r->tmpfs = calloc((size_t)r->ntmpfs + 1, sizeof *r->tmpfs);
+  if (r->tmpfs == NULL) fall_back("out of memory");
+  for (int i = 0; i < r->ntmpfs; i++) {
+    char *value = str_cat(r->tmpfs_flags[i], "", ""), *options = strchr(value, ':');
+    if (options != NULL) *options++ = '\0';
+    if (options != NULL && strchr(options, ':') != NULL) fall_back("a --tmpfs with a second ':'");
+    if (value[0] != '/') fall_back("a --tmpfs destination that is not an absolute path (the TypeScript path refuses it)");
+    struct tmpfs *t = &r->tmpfs[i];
+    t->inside = path_resolve("/", value);
+    if (strcmp(t->inside, "/") == 0 || in_system_mount(t->inside)) fall_back("a --tmpfs over the root or a system mount");
+    for (const struct system_mount *m = SYSTEM_MOUNTS; m->target != NULL; m++)
+      if (strcmp(t->inside, m->target) == 0 || path_beneath(m->target, t->inside)) fall_back("a --tmpfs over a system mount");
+    t->target = str_cat(r->rootfs, t->inside, "");
+    t->flags = MS_NOSUID_ | MS_NODEV_;
+    struct buf data = {0};
+    char *list = options != NULL && *options ? options : "mode=1777", *word, *rest = list;
+    int words = 0;
+    do { /* split(','): an empty word is data too */
+      word = rest;
+      rest = strchr(word, ',');
+      if (rest != NULL) *rest++ = '\0';
+      if (strcmp(word, "tmpcopyup") == 0 || strcmp(word, "bind") == 0 || strcmp(word, "rbind") == 0)
+        fall_back("a --tmpfs option it does not handle (tmpcopyup, bind)");
+      if (strcmp(word, "notmpcopyup") == 0) continue;
+      int known = 0;
+      for (int f = 0; FLAG_OPTIONS[f].word != NULL && !known; f++)
+        if (strcmp(word, FLAG_OPTIONS[f].word) == 0) known = 1, t->flags = (t->flags | FLAG_OPTIONS[f].set) & ~FLAG_OPTIONS[f].clear;
+      if (known) continue;
+      if (words++) buf_add(&data, ",", 1);
+      buf_add(&data, word, strlen(word));
+    } while (rest != NULL);
+    t->data = buf_cstr(&data);
+    free(data.p);
+    int in_earlier = 0;
+    for (int j = 0; j < i; j++) in_earlier |= path_beneath(t->target, r->tmpfs[j].target);
+    if (!in_earlier && r->image.ref == NULL && !exists_in_root(r->rootfs, t->inside))
+      fall_back("the tree lacks a --tmpfs destination (its writable layer is the union's)");
+  }
+}
+
 /* flags.ts parseVolumeFlag, setup.ts resolveOne and blueprint.ts volumeMount for a host path bound as
    it is: SRC:DST[:ro|rw], both absolute, SRC an existing directory or file (requireSource words a missing
    one). tree-layer.ts: a DST the tree lacks (not beneath an earlier mount) runs on the union. */
@@ -220,6 +280,7 @@ static void check_volumes(struct run *r, const char *cwd) {
     if (strcmp(inside, "/") == 0) fall_back("a -v over the container's root");
     v->target = str_cat(r->rootfs, inside, "");
     int in_earlier = in_system_mount(inside);
+    for (int j = 0; j < r->ntmpfs; j++) in_earlier |= path_beneath(v->target, r->tmpfs[j].target); /* mounted before the binds */
     for (int j = 0; j < i; j++) in_earlier |= path_beneath(v->target, r->volumes[j].target);
     if (!in_earlier && r->image.ref == NULL && !exists_in_root(r->rootfs, inside)) /* an image's: the union */
       fall_back("the tree lacks a -v destination (its writable layer is the union's)");
@@ -266,7 +327,7 @@ int main(int argc, char **argv) {
   if (pw == NULL) fall_back("the user has no name");
   r.user_name = strdup(pw->pw_name);
   r.root_flag = root;
-  if (r.image.ref == NULL) check_volumes(&r, cwd); /* an image's once its root is known (below) */
+  if (r.image.ref == NULL) check_tmpfs(&r), check_volumes(&r, cwd); /* an image's once its root is known (below) */
   state_paths(&r, root);
   if (r.slirp) check_slirp(&r, cwd);
   const char *home = absolute_env("HOME");
@@ -277,7 +338,7 @@ int main(int argc, char **argv) {
   random_id(r.id);
   if (r.image.ref != NULL) {
     r.rootfs = str_cat(r.run, "/ephemeral/", str_cat(r.id, "/merged", "")); /* storage.ts rootfsPath */
-    check_volumes(&r, cwd);
+    check_tmpfs(&r), check_volumes(&r, cwd);
   }
   snprintf(r.hostname, sizeof r.hostname, "%.64s", r.hostname_flag != NULL ? r.hostname_flag : r.id); /* 12 digits of the id */
   if (r.hostname_flag == NULL) r.hostname[12] = '\0';

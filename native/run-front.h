@@ -36,6 +36,14 @@ struct volume {
   int readonly, dir;  /* dir: the source is a directory (MKDIR), else a file (MKFILE) */
 };
 
+/* --tmpfs DST[:OPTIONS] (blueprint.ts tmpfsMount, linux.ts mountOptions): a tmpfs at target, mkdir'd. */
+struct tmpfs {
+  const char *target; /* the rootfs joined with DST resolved at / */
+  const char *inside; /* DST resolved at / */
+  uint32_t flags;     /* nosuid,nodev then the options' flags */
+  const char *data;   /* the other options, joined by ',' (mode=1777 when none were given) */
+};
+
 /* `run IMAGE` (run-front-image.c): the image of the user's own store, as resolve.ts describeImage
    gives it (its layers bottom-first), and its ExposedPorts (setup.json's `exposed`). */
 struct image_layer {
@@ -68,6 +76,9 @@ struct run {
   const char *entrypoint;    /* --entrypoint (an image's: one word, "" none), or NULL: the image's Entrypoint and Cmd */
   int interactive;           /* -i/--interactive: the container gets the caller's stdin (typed into its terminal with -t) */
   int tty;                   /* -t/--tty: the container's stdio is a pty, relayed to the caller's (run-front-tty.c) */
+  const char **tmpfs_flags;  /* --tmpfs values, in order */
+  struct tmpfs *tmpfs;       /* the same, checked (check_tmpfs) */
+  int ntmpfs;
   const char **volume_flags; /* -v/--volume values, in order */
   struct volume *volumes;    /* the same, checked (check_volumes) */
   int nvolumes;

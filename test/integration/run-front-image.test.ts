@@ -221,6 +221,20 @@ describe('hutch run IMAGE: the C front and the TypeScript path make the same pla
       name: '--entrypoint= (empty) on an image without one',
       args: run('--network', 'none', '--entrypoint=', PLAIN, 'id'),
     },
+    {
+      name: '--tmpfs: one the image lacks (made in the union), options, a -v beneath it',
+      args: run(
+        '--rm',
+        '--network',
+        'none',
+        '--tmpfs',
+        '/new/scratch:size=2m,uid=0',
+        '-v',
+        `${home}:/new/scratch/h:ro`,
+        PLAIN,
+        'true',
+      ),
+    },
     { name: '--pull=never', args: run('--rm', '--network', 'none', '--pull=never', PLAIN, 'true') },
     { name: '--pull missing (the default)', args: run('--network', 'none', '--pull', 'missing', 'hub', 'true') },
     {
@@ -433,6 +447,17 @@ describe('hutch run IMAGE through the C front, for real', () => {
       run('--rm', '--network', 'none', LINKED_WORKDIR),
       run('--rm', '--network', 'none', '-u', 'user', HOSTILE, 'id'),
       run('--rm', '--network', 'none', PLAIN, 'cat', '/opt/keep/b.txt', '/opt/gone.txt'), // a whiteout: 1
+      run(
+        '--rm',
+        '--network',
+        'none',
+        '--tmpfs',
+        '/opt/keep:size=1m',
+        PLAIN,
+        'sh',
+        '-c',
+        'ls /opt/keep; grep " /opt/keep " /proc/mounts; echo x > /opt/keep/y && cat /opt/keep/y',
+      ),
       run('--rm', '--network', 'none', 'hub', 'cat', '/opt/keep/b.txt'), // a short name
       run('--rm', '--network', 'none', '--entrypoint', '/bin/id', CONFIGURED, '-u'), // its Cmd dropped
       run('--rm', '--network', 'none', '--entrypoint', '', CONFIGURED, 'pwd'),

@@ -222,6 +222,24 @@ function rows(): Row[] {
       env: { PATH: `:fakebin:${toolDirs()}:${PATH}` },
     },
     {
+      name: '--tmpfs /tmp (mode=1777)',
+      args: run('--network', 'none', '--tmpfs', '/tmp', '--rootfs', trees.plain!, 'true'),
+    },
+    {
+      name: '--tmpfs with flags and data, a -v beneath it (made in the tmpfs), another beneath the first',
+      args: run(
+        '--network=none',
+        '--tmpfs=/tmp:size=1m,noexec,mode=0700,,ro,rw,private,notmpcopyup',
+        '--tmpfs',
+        '/tmp/in/side:',
+        '-v',
+        `${home}:/tmp/bound`,
+        '--rootfs',
+        trees.plain!,
+        'true',
+      ),
+    },
+    {
       name: 'containers.conf: an empty [containers]',
       args: run('--network', 'host', '--rootfs', trees.plain!, 'true'),
       env: conf('[containers]\n[network]\n'),
@@ -286,6 +304,12 @@ describe('hutch run --rootfs: what the C front hands over', () => {
         args: run('--env-file', '/dev/null', '--network', 'none', '--rootfs', trees.plain!, 'sh', '-c', script),
       },
       { name: 'a relative -w', args: none('-w', 'tmp', 'true') },
+      { name: 'a relative --tmpfs', args: none('--tmpfs', 'tmp', 'true'), why: 'not an absolute path' },
+      { name: '--tmpfs with two colons', args: none('--tmpfs', '/tmp:mode=1777:x', 'true'), why: "a second ':'" },
+      { name: '--tmpfs over a system mount', args: none('--tmpfs', '/dev/shm', 'true'), why: 'system mount' },
+      { name: '--tmpfs over /etc', args: none('--tmpfs', '/etc', 'true'), why: 'system mount' },
+      { name: '--tmpfs tmpcopyup', args: none('--tmpfs', '/tmp:tmpcopyup', 'true'), why: 'tmpcopyup' },
+      { name: '--tmpfs the tree lacks', args: none('--tmpfs', '/no/such', 'true'), why: 'lacks a --tmpfs' },
       {
         name: '--network given twice',
         args: run('--network', 'none', '--network', 'host', '--rootfs', trees.plain!, 'true'),
@@ -348,7 +372,7 @@ describe('hutch run --rootfs: what the C front hands over', () => {
       {
         name: "--entrypoint with --rootfs (an image run's flag)",
         args: run('--network', 'none', '--entrypoint', '/bin/echo', '--rootfs', trees.plain!, 'id'),
-        why: '--entrypoint with --rootfs',
+        why: '--entrypoint or --pull with --rootfs',
       },
       {
         name: 'a tree whose /etc is a symlink (read_user finds it before check_tree, which checks each component)',
