@@ -154,7 +154,11 @@ describe('hutch run --rootfs -v: the C front makes the TypeScript path plan', ()
         args: run('--mount', `type=bind,src=${host.data},dst=/data`, 'sh', '-c', script),
         why: 'a flag it does not handle',
       },
-      { name: '--tmpfs', args: run('--tmpfs', '/cache', 'sh', '-c', script), why: 'a flag it does not handle' },
+      {
+        name: '--tmpfs at a destination the tree lacks (the union runs it)',
+        args: run('--tmpfs', '/cache', 'sh', '-c', script),
+        why: 'the tree lacks a --tmpfs destination',
+      },
       {
         name: 'a destination the tree lacks (the union runs it)',
         args: run('-v', `${host.data}:/cache`, 'sh', '-c', script),
