@@ -510,10 +510,11 @@ static void note_daemon(struct union_mount *u) {
 void union_start_ahead(struct union_mount *u) {
   if (place_folder(u) == 0 && (u->lock_fd = try_lock(u->lock)) >= 0) { /* else another run starts it, or it leaves */
     /* Its pid file is written once it listens and removed as it leaves, under this lock: a live pid
-       there is a daemon listening. Not a connection to see: a daemon lingering 0 s would take a
-       client that mounts nothing for its last and leave. */
+       there (note_daemon found its start: not gone, not a zombie) is a daemon listening. Not a
+       connection to see: a daemon lingering 0 s would take a client that mounts nothing for its
+       last and leave. */
     note_daemon(u);
-    int listening = u->daemon_pid > 0 && kill(u->daemon_pid, 0) == 0;
+    int listening = u->daemon_start >= 0;
     u->daemon_pid = 0, u->daemon_start = -1;
     /* The start (its helper, the id maps) and the wait for its line are a process's of their own,
        holding the lock meanwhile: Node's start is not kept waiting for them. Forked twice, so that

@@ -221,9 +221,10 @@ static void check_tmpfs(struct run *r) {
     if (value[0] != '/') fall_back("a --tmpfs destination that is not an absolute path (the TypeScript path refuses it)");
     struct tmpfs *t = &r->tmpfs[i];
     t->inside = path_resolve("/", value);
-    if (strcmp(t->inside, "/") == 0 || in_system_mount(t->inside)) fall_back("a --tmpfs over the root or a system mount");
-    for (const struct system_mount *m = SYSTEM_MOUNTS; m->target != NULL; m++)
-      if (strcmp(t->inside, m->target) == 0 || path_beneath(m->target, t->inside)) fall_back("a --tmpfs over a system mount");
+    if (strcmp(t->inside, "/") == 0) fall_back("a --tmpfs over the root or a system mount");
+    for (const struct system_mount *m = SYSTEM_MOUNTS; m->target != NULL; m++) /* on, beneath or above one */
+      if (strcmp(t->inside, m->target) == 0 || path_beneath(t->inside, m->target) || path_beneath(m->target, t->inside))
+        fall_back("a --tmpfs over the root or a system mount");
     t->target = str_cat(r->rootfs, t->inside, "");
     t->flags = MS_NOSUID_ | MS_NODEV_;
     struct buf data = {0};
