@@ -6,7 +6,10 @@
 #  - run --rm IMAGE true;
 #  - run --rm --rootfs DIR true on a tree that has every mount point hutch needs (bound as it is)
 #    and on a bare one (bin/, etc/passwd: hutch puts its writable layer, a FUSE daemon, over it);
-#  - the first HTTP answer through a published port after run -d -p (until wget answers);
+#  - the first HTTP answer through a published port after run -d -p (until wget answers); also
+#    through bin/hutch as users run it (hutch-run-front, which starts the union daemon ahead of
+#    Node), with the daemon cold (none runs: the last one ended, then HUTCH_FS_LINGER=0, so it
+#    leaves with the container) and warm (it lingers);
 #  - floors: runc run --rootless on a bundle of the tree, node -e 0.
 # Usage (as root): BASE=/path/to/other/tree RUNS=10 npm run bench -- startpath; without BASE, this
 # tree alone. The other tree must be built (npm run build). NICE=-15 runs the bench ahead of the
@@ -50,20 +53,34 @@ answer() { local s=\$1 p=\$((20000 + RANDOM % 30000)) t=\$EPOCHREALTIME i=0
   until busybox wget -q -O /dev/null "http://127.0.0.1:\$p/index.html" 2>/dev/null; do
     i=\$((i + 1)); [ \$i -lt 2000 ] || break; sleep 0.005; done
   ms \$s answer \$t; h \$s rm -f ab >/dev/null; }
+# Through bin/hutch (sh, then hutch-run-front): KEY LINGER; cold (LINGER 0) ends a lingering daemon first.
+daemons() { cat $work/\$1/state/run/fsd/*.pid 2>/dev/null; }
+ended() { local s=\$1 pid i; for pid in \$(daemons \$s); do kill \$pid 2>/dev/null || true; done
+  for i in \$(seq 500); do for pid in \$(daemons \$s); do kill -0 \$pid 2>/dev/null && { sleep 0.01; continue 2; }; done; return; done; }
+answer_front() { local s=\$1 p=\$((20000 + RANDOM % 30000)) t i=0
+  [ \$3 != 0 ] || ended \$s
+  t=\$EPOCHREALTIME
+  HUTCH_FS_LINGER=\$3 HUTCH_CODE_CACHE_DIR=$work/\$s/cc "\$(tree \$s)/bin/hutch" --root $work/\$s/state run -d --name ab -p 127.0.0.1:\$p:80 $image httpd -f -p 80 -h /www >/dev/null || return
+  until busybox wget -q -O /dev/null "http://127.0.0.1:\$p/index.html" 2>/dev/null; do
+    i=\$((i + 1)); [ \$i -lt 2000 ] || break; sleep 0.005; done
+  ms \$s \$2 \$t; h \$s rm -f ab >/dev/null; }
 for s in ${sides[*]}; do # the image in each store; first runs fill each code cache
   h \$s import $work/rootfs.tar $image >/dev/null
   for _ in 1 2; do h \$s run --rm $image true; h \$s run --rm --rootfs $rootfs true; h \$s run --rm --rootfs $bare true; answer \$s >/dev/null; done
 done
 for _ in \$(seq $runs); do
   for s in ${sides[*]}; do
+    answer_front \$s cold 0
     t=\$EPOCHREALTIME; h \$s run --rm $image true; ms \$s image \$t
     t=\$EPOCHREALTIME; h \$s run --rm --rootfs $rootfs true; ms \$s rootfs \$t
     t=\$EPOCHREALTIME; h \$s run --rm --rootfs $bare true; ms \$s bare \$t
     answer \$s
+    answer_front \$s warm 600
   done
   t=\$EPOCHREALTIME; runc --root $work/runc run -b $work/bundle ab-runc; ms - runc \$t
   t=\$EPOCHREALTIME; node -e 0; ms - node \$t
 done
+for s in ${sides[*]}; do ended \$s; done # the warm rows' daemons
 EOF
 as_user bash "$work/loop.sh" > "$work/times" 2>"$work/err" || true
 [ -s "$work/err" ] && head -5 "$work/err" >&2
@@ -82,4 +99,6 @@ row "run --rm IMAGE true" image
 row "run --rm --rootfs DIR true, DIR with its mount points" rootfs
 row "run --rm --rootfs DIR true, bare DIR (writable layer)" bare
 row "first answer after run -d -p IMAGE httpd" answer
+row "the same through bin/hutch, union daemon cold" cold
+row "the same through bin/hutch, union daemon warm" warm
 echo "floors: runc run --rootless alone $runc_ms ms; node -e 0 $(median - node) ms; this: $repo${base:+; base: $base}"
