@@ -168,13 +168,21 @@ describe('create, start, --rm and --restart', () => {
   });
 
   it('rm -f of several removes them at once; one that does not exist is named and the others still go', async () => {
-    for (const name of ['many1', 'many2']) expect((await runD(['--name', name], ['sleep', '1000'])).exitCode).toBe(0);
+    const ids: string[] = [];
+    for (const name of ['many1', 'many2']) {
+      const run = await runD(['--name', name], ['sleep', '1000']);
+      expect(run.exitCode).toBe(0);
+      ids.push(String(run.stdout).trim());
+    }
+    const netDirs = ids.map((id) => join(box.root, 'run', 'net', id.slice(0, 16)));
+    expect(netDirs.map((d) => existsSync(d))).toEqual([true, true]); // slirp4netns' socket folder
     const removed = await h('rm', '-f', 'many1', 'nosuch', 'many2');
     expect(removed.exitCode).not.toBe(0);
     expect(removed.stdout).toBe('many1\nmany2');
     expect(String(removed.stderr)).toContain('no such container: nosuch');
     const left = await h('ps', '-a');
     expect(String(left.stdout)).not.toMatch(/many[12]/);
+    expect(netDirs.map((d) => existsSync(d))).toEqual([false, false]); // rm -f skips the finish: removeRecord takes it
   });
 
   it('--rm removes the container when it ends, and --restart=on-failure:2 runs it three times', async () => {

@@ -205,7 +205,7 @@ export async function removeContainer(store: ContainerStore, id: string, force: 
     await killAll(store, id);
   }
   await reapLeftovers(store, id);
-  // What the monitor's finish removes besides the record (the network folder goes with the run folder).
+  // What the monitor's finish removes besides the record (removeRecord takes the network folder).
   if (live)
     await cgroupOf(readState(store, id))
       ?.remove()
