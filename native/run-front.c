@@ -94,7 +94,8 @@ static const char *value_of(char **words, int n, int *i, const char *name) {
 static void count_switch(struct run *r, char letter, int *detach) {
   if (letter == 'd') {
     if ((*detach)++) fall_back("-d given twice");
-    r->ahead = "-d (a detached run: its monitor is Node's)";
+    r->ahead = "-d (a detached run: Node records it and is its monitor)";
+    r->detach = 1;
   } else if (letter == 'i' ? r->interactive++ : r->tty++)
     fall_back(letter == 'i' ? "-i given twice" : "-t given twice");
 }
@@ -348,7 +349,10 @@ int main(int argc, char **argv) {
   struct union_mount u;
   if (r.image.ref != NULL) union_check(&r, &u, install, helper); /* storage.ts startUnion's shared daemon, or the TypeScript path */
   if (r.ahead != NULL) { /* Node's run, with the daemon's start begun (a printed plan starts nothing) */
-    if (print == NULL || strcmp(print, "1") != 0) union_start_ahead(&u);
+    if (print != NULL && strcmp(print, "1") == 0) fall_back(r.ahead);
+    union_start_ahead(&u);
+    /* -i and -t: the monitor holds the caller's stdin and terminal; Node's spawned monitor does that */
+    if (r.detach && !r.interactive && !r.tty && !no_node("HUTCH_RUN_NO_NODE")) detached_run(install, all_words);
     fall_back(r.ahead);
   }
   return run_container(&r, r.image.ref != NULL ? &u : NULL, helper, print != NULL && strcmp(print, "1") == 0);

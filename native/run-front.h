@@ -104,6 +104,7 @@ struct run {
   const char *native;  /* the front's folder (native/): hutch-forwarder */
   const char *pull;    /* --pull missing or never (the same for an image in the user's store), or NULL: missing */
   const char *ahead;   /* why Node runs it after all (-d, -p, --name), once the union's daemon is started ahead */
+  int detach;          /* -d: Node records it and becomes its monitor (detached_run) */
 };
 
 /* containers.conf (its subset), the subordinate ids, the tools, the user, the filter (run-front-conf.c). */
@@ -296,6 +297,11 @@ pid_t union_holder_early(struct union_mount *u);
    Node run waits on that lock and connects (connectShared). Nothing else is made; a failure here
    is left to the Node run, which starts the daemon itself and says why. */
 void union_start_ahead(struct union_mount *u);
+
+/* `run -d` (without -i or -t) once every check passed and the daemon started ahead
+   (run-front-detach.c): Node, forked in a session of its own, records the container and becomes its
+   monitor; this process waits in the caller's place for its report and exits as it says. */
+_Noreturn void detached_run(const char *install, char **words);
 /* Once mounted, the union watched as storage.ts rootfsOf's `died` and `served` and launch-rootfs.ts
    watchDaemon use them (a container whose daemon died has no files left: the TypeScript path ends it
    at once, warns "hutch: WHY: the container's files fail with ENOTCONN; ending it", and fails the run

@@ -32,6 +32,10 @@ import { startEarlyMonitor } from './early-monitor.cjs';
 /** Carries the cache folder to the processes hutch starts (see cachePath). */
 const CACHE_ENV = 'HUTCH_CODE_CACHE_DIR';
 
+/** What sys/exec.ts execve runs first (the bundle has its own copy of modules: globalThis). */
+const BEFORE_EXEC = Symbol.for('hutch.beforeExec');
+type BeforeExec = { [BEFORE_EXEC]?: () => void };
+
 /** runc's verbs, which name the runtime entry's caches (src/cli/runtime/syntax.ts parses them). */
 const RUNTIME_VERBS = /^(create|run|start|state|kill|delete|exec|ps|list|features|spec|update)$/;
 
@@ -64,7 +68,16 @@ export function runBundle(name: string): void {
   // loaded (it ends by a signal). The union daemon's loop runs inside its bundle's evaluation, so
   // its cache is written when it leaves, with what it served (one killed writes none).
   const atExit = name === 'cli' || name === 'sandbox' || name === 'runtime'; // a command line: its cache holds what the command ran
-  if (stale && atExit) process.once('exit', () => writeCache(cacheFile, script));
+  if (stale && atExit) {
+    let written = false;
+    const write = (): void => {
+      if (!written) writeCache(cacheFile, script);
+      written = true;
+    };
+    process.once('exit', write);
+    // A `run -d` that becomes its container's monitor ends by an exec, which runs no exit handler.
+    (globalThis as BeforeExec)[BEFORE_EXEC] = write;
+  }
   const module = { exports: {}, filename: file, id: file };
   (script.runInThisContext() as (...args: unknown[]) => void).call(
     module.exports,

@@ -9,6 +9,7 @@
  * CommonJS (.cts) and standalone on purpose: the bundle loader calls it before anything is loaded.
  */
 import type * as WaitingChild from '../sys/waiting-child.cjs';
+import { holdDetachedReport } from '../sys/detached-report.cjs';
 
 /**
  * The options of `run` and `create` that take a value (src/cli/commands/run.ts and the classes it
@@ -138,6 +139,7 @@ export function startsDetachedContainer(args: readonly string[]): boolean {
  * the bundle loader's file (it runs the monitor's bundle), `trace` its HUTCH_TRACE writer.
  */
 export function startEarlyMonitor(args: readonly string[], loader: string, trace: (step: string) => void): void {
+  if (holdDetachedReport()) return; // forked by the run front: this process becomes the monitor itself
   if (!startsDetachedContainer(args)) return;
   try {
     // Loaded here, not above: every other command line pays for the scan alone (child_process ~4 ms).

@@ -4,6 +4,7 @@
  * run takes the holder only when its maps are the ones it was started with, and ends it otherwise.
  */
 import { scanContainerLine } from './early-monitor.cjs';
+import { holdsDetachedReport } from '../sys/detached-report.cjs';
 
 /** Options after which the run surely wants no pre-started holder (or other maps than the default). */
 const NOT_DEFAULT = /^--(rootfs|userns|uidmap|gidmap|hpc|storage-driver)(=|$)/;
@@ -51,12 +52,15 @@ let started = false;
  * while the parse that follows holds the event loop.
  */
 export async function preholdFor(argv: string[]): Promise<void> {
-  const sharedOnly = wantsSharedDaemon(argv);
-  if (!sharedOnly && !wantsPreheldHolder(argv)) return;
+  const detached = wantsSharedDaemon(argv);
+  if (!detached && !wantsPreheldHolder(argv)) return;
   started = true;
+  // A `run -d` forked by the run front is its own monitor (src/sys/detached-report.cts): its
+  // holder too is started now, writing nowhere until it has the container's log, as a monitor's.
+  const monitorHere = detached && holdsDetachedReport();
   const { preholdUnion } = await import('../engine/setup/preheld-holder.js');
   let timer: NodeJS.Timeout | undefined;
-  const holding = preholdUnion({ root: rootOption(argv), sharedOnly });
+  const holding = preholdUnion({ root: rootOption(argv), sharedOnly: detached && !monitorHere, stderrLater: monitorHere });
   await Promise.race([holding, new Promise((resolve) => (timer = setTimeout(resolve, WAIT_MS).unref()))]);
   clearTimeout(timer);
 }

@@ -6,6 +6,7 @@ const fcntlFn = libcFunction('int fcntl(int fd, int cmd, ...)');
 const F_GETFD = 1;
 const F_SETFD = 2;
 const FD_CLOEXEC = 1;
+const BEFORE_EXEC = Symbol.for('hutch.beforeExec');
 
 /**
  * Clears close-on-exec on every fd above 2, so that the program this process execs next holds
@@ -26,6 +27,8 @@ export function keepFdsAcrossExec(): void {
  * close-on-exec. Returns only by throwing SysError. Node 20 has no process.execve.
  */
 export function execve(path: string, argv: string[], env: NodeJS.ProcessEnv): never {
+  // The bundle loader's code cache, written at exit otherwise (src/cli/bundle-loader.cts).
+  (globalThis as { [BEFORE_EXEC]?: () => void })[BEFORE_EXEC]?.();
   const envp = Object.entries(env)
     .filter(([, v]) => v !== undefined)
     .map(([k, v]) => `${k}=${v}`);

@@ -12,7 +12,9 @@ const fchownC = libcFunction('int fchown(int fd, uint32_t uid, uint32_t gid)');
 const fchmodC = libcFunction('int fchmod(int fd, uint32_t mode)');
 const futimensC = libcFunction('int futimens(int fd, void *times)');
 const dup2C = libcFunction('int dup2(int oldfd, int newfd)');
+const fcntlIntC = libcFunction('int fcntl(int fd, int cmd, int arg)');
 const O_CLOEXEC = 0o2000000;
+const F_DUPFD_CLOEXEC = 1030;
 
 /** open(2) of a path (a latin1 byte string); returns the fd (close-on-exec). */
 export function openPath(path: string, flags: number, mode: number): number {
@@ -26,6 +28,11 @@ export function closeFd(fd: number): void {
 /** dup2(2): `fd` also as `target` (closed first if open; not close-on-exec: an exec'd program has it). */
 export function dupOnto(fd: number, target: number): void {
   check('dup2', dup2C(fd, target) as number, `fd ${fd} onto ${target}`);
+}
+
+/** A close-on-exec copy of `fd` above stdio (the same open file: its offset, its O_APPEND). */
+export function dupAbove(fd: number): number {
+  return check('fcntl F_DUPFD_CLOEXEC', fcntlIntC(fd, F_DUPFD_CLOEXEC, 3) as number, `fd ${fd}`);
 }
 
 export function fchown(fd: number, uid: number, gid: number): void {

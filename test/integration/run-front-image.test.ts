@@ -344,7 +344,7 @@ describe('hutch run -d IMAGE: handed to Node with the union daemon started ahead
     const detached = run('-d', '--network', 'none', PLAIN, 'sleep', '1000');
     const printed = await hutchVia('c', detached, { ...COLD, ...IN_C, HUTCH_RUN_PRINT_PLAN: '1' });
     expect([text(printed.stderr), printed.exitCode]).toEqual([
-      "hutch-run-front: would hand over to node: -d (a detached run: its monitor is Node's)",
+      'hutch-run-front: would hand over to node: -d (a detached run: Node records it and is its monitor)',
       99,
     ]);
     const rootfs = await hutchVia('c', ['--root', dir.root, 'run', '-d', '--rootfs', home, 'true'], {
@@ -431,6 +431,73 @@ describe('hutch run -d IMAGE: handed to Node with the union daemon started ahead
     await noDaemon(); // HUTCH_FS_LINGER=0: it leaves with its last container
     expect(runFolders()).toEqual([]);
     expect(marks()).toEqual([]);
+  });
+});
+
+describe("hutch run -d IMAGE: the CLI it forks is the container's monitor", () => {
+  const ps = async (): Promise<string[]> =>
+    (
+      JSON.parse(text((await hutchVia('node', ['--root', dir.root, 'ps', '-a', '--format', 'json'])).stdout)) as {
+        Id: string;
+      }[]
+    ).map((c) => c.Id);
+  const inspect = async (name: string) =>
+    JSON.parse(text((await hutchVia('node', ['--root', dir.root, 'inspect', name])).stdout))[0];
+
+  it("prints the id and returns while the container runs under it, as the user, with nothing of the caller's", async () => {
+    const started = await hutchVia(
+      'c',
+      run('-d', '--name', 'own', PLAIN, 'sh', '-c', 'echo up; exec sleep 1000'),
+      WARM,
+    );
+    // Awaited to its end: neither the monitor nor anything it started holds the caller's stdout or stderr.
+    expect([text(started.stderr), started.exitCode]).toEqual(['', 0]);
+    const id = text(started.stdout).trim();
+    expect(id).toMatch(/^[0-9a-f]{64}$/);
+    const state = (await inspect('own')).State;
+    expect(state).toMatchObject({ Status: 'running', Running: true });
+    const monitor = state.MonitorPid as number;
+    expect(readFileSync(`/proc/${monitor}/cmdline`, 'latin1').split('\0')[0]).toBe('hutch-monitor');
+    const stat = readFileSync(`/proc/${monitor}/stat`, 'utf8');
+    expect(Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[3])).toBe(monitor); // a session of its own
+    const environ = readFileSync(`/proc/${monitor}/environ`, 'latin1');
+    expect(environ).not.toContain('HUTCH_DETACHED_REPORT_FD');
+    // The container's root is the user outside.
+    expect(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${state.Pid}/status`, 'utf8'))?.[1]).toBe(
+      String(process.getuid!()),
+    );
+    expect(text((await hutchVia('node', ['--root', dir.root, 'logs', 'own'])).stdout)).toBe('up');
+    const removed = await hutchVia('c', ['--root', dir.root, 'rm', '-f', 'own']);
+    expect([text(removed.stderr), removed.exitCode]).toEqual(['', 0]);
+    expect(
+      existsSync(`/proc/${monitor}/cmdline`) && !/^State:\s+Z/m.test(readFileSync(`/proc/${monitor}/status`, 'utf8')),
+    ).toBe(false);
+    expect(await ps()).toEqual([]);
+  });
+
+  it('fails as the TypeScript path does, leaving nothing: a name in use, a command the image lacks', async () => {
+    const first = await hutchVia('c', run('-d', '--name', 'taken', PLAIN, 'sleep', '1000'), WARM);
+    expect([text(first.stderr), first.exitCode]).toEqual(['', 0]);
+    for (const args of [run('-d', '--name', 'taken', PLAIN, 'true'), run('-d', PLAIN, 'no-such-command')]) {
+      const [c, node] = [await hutchVia('c', args, WARM), await hutchVia('node', args, WARM)];
+      expect(c.exitCode).not.toBe(0);
+      expect([text(c.stdout), text(c.stderr), c.exitCode]).toEqual([
+        text(node.stdout),
+        text(node.stderr),
+        node.exitCode,
+      ]);
+      expect(await ps()).toEqual([text(first.stdout).trim()]);
+    }
+    expect((await hutchVia('node', ['--root', dir.root, 'rm', '-f', 'taken'])).exitCode).toBe(0);
+    expect(runFolders()).toEqual([]);
+  });
+
+  it('--rm: the record goes when its command ends', async () => {
+    const started = await hutchVia('c', run('-d', '--rm', PLAIN, 'true'), WARM);
+    expect([text(started.stderr), started.exitCode]).toEqual(['', 0]);
+    for (let i = 0; i < 100 && (await ps()).length > 0; i++) await sleep(50);
+    expect(await ps()).toEqual([]);
+    await noDaemon(true);
   });
 });
 

@@ -5,6 +5,8 @@ import { faultPoint } from '../../sys/fault.js';
 import { randomHex } from '../../sys/random.js';
 import { removeContainer, startMonitor } from './lifecycle.js';
 import { takeEarlyMonitor } from '../../sys/waiting-child.cjs';
+import { takeDetachedReport } from '../../sys/detached-report.cjs';
+import { becomeMonitor } from '../monitor/index.js';
 import { releaseSetup, removeContainerDirs, removeRecord } from '../setup/index.js';
 import {
   blueprintFromFlags,
@@ -51,7 +53,10 @@ export async function createFromFlags(req: CreateRequest, io: RunCommandIo, star
   // The monitor's Node start overlaps the image and the record (lifecycle.ts): its log is in the
   // folder. bin/hutch started one at the CLI's start (src/cli/early-monitor.cts); else one starts now.
   mkdirSync(files.dir, { recursive: true, mode: 0o700 });
-  const monitor = startMonitor(store, id, start ? 'start' : 'create', undefined, takeEarlyMonitor());
+  // A `run -d` the run front forked is its own monitor (monitor/here.ts): no second Node start.
+  const report = start ? takeDetachedReport() : undefined;
+  const monitor =
+    report === undefined ? startMonitor(store, id, start ? 'start' : 'create', undefined, takeEarlyMonitor()) : undefined;
   let made: MadeContainer;
   try {
     // The same image, storage, network and cgroup setup as a foreground run (setup/setup.ts).
@@ -81,7 +86,7 @@ export async function createFromFlags(req: CreateRequest, io: RunCommandIo, star
       openStdin: req.interactive,
     });
   } catch (error) {
-    monitor.cancel();
+    monitor?.cancel();
     releaseSetup(files.dir, id);
     await removeContainerDirs({ data: files.dir, run: files.runDir });
     throw error;
@@ -89,12 +94,13 @@ export async function createFromFlags(req: CreateRequest, io: RunCommandIo, star
   faultPoint('recorded');
   try {
     writeEtcFiles(files.runDir, made.blueprint.hostname);
-    const launched = await monitor.go();
+    if (report !== undefined) await becomeMonitor(store, id, files.monitorLog, report); // returns only by throwing
+    const launched = await monitor!.go();
     // Once, on the CLI's stderr, as a foreground run says it (the monitor's log has them too).
     for (const line of launched.warnings) io.stderr.write(line + '\n');
   } catch (error) {
     // A container that could not be created or started leaves nothing behind.
-    monitor.cancel();
+    monitor?.cancel();
     await removeContainer(store, id, true).catch(() => removeRecord(store, id));
     throw error;
   }

@@ -22,7 +22,7 @@ import {
   viewContainer,
   type ContainerView,
 } from '../store/index.js';
-import type { GoWord, MonitorMessage, SerializedError } from '../monitor/index.js';
+import { errorFromReport, type GoWord, type MonitorMessage, type SerializedError } from '../monitor/index.js';
 import { removeRecord } from '../setup/index.js';
 
 /**
@@ -70,7 +70,7 @@ export function startMonitor(
       if (reply === '') throw await diedBeforeReport(monitor, id, log);
       monitor.child.unref();
       const message = JSON.parse(reply) as MonitorMessage;
-      if (!message.ok) throw rebuild(message.error);
+      if (!message.ok) throw errorFromReport(message.error);
       return { pid: message.pid, warnings: message.warnings ?? [] };
     },
     cancel: () => monitor.cancel(),
@@ -105,7 +105,7 @@ export async function startContainer(store: ContainerStore, id: string): Promise
   if (view.state.status === 'created') {
     const reply = await request(containerFiles(store, id).socket, 'start');
     const message = JSON.parse(reply) as { ok: boolean; error?: SerializedError };
-    if (!message.ok) throw rebuild(message.error!);
+    if (!message.ok) throw errorFromReport(message.error!);
     return;
   }
   if (view.state.status !== 'stopped')
@@ -257,10 +257,6 @@ async function reapLeftovers(store: ContainerStore, id: string): Promise<void> {
       }
     }
   }
-}
-
-function rebuild(e: SerializedError): HutchError {
-  return new HutchError(e.code, e.message, { hint: e.hint, exitCode: e.exitCode });
 }
 
 function request(socket: string, op: string): Promise<string> {

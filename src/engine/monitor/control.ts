@@ -3,6 +3,7 @@ import { createServer, type Server } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { shortSocketPath } from '../store/index.js';
 import type { ErrorCode } from '../../error-codes.js';
+import { HutchError } from '../../errors.js';
 
 /** A HutchError as it crosses from the monitor to a CLI. */
 export interface SerializedError {
@@ -10,6 +11,11 @@ export interface SerializedError {
   message: string;
   hint?: string;
   exitCode: number;
+}
+
+/** The error a monitor reported, as the CLI throws it. */
+export function errorFromReport(e: SerializedError): HutchError {
+  return new HutchError(e.code, e.message, { hint: e.hint, exitCode: e.exitCode });
 }
 
 // The monitor's control socket (runDir's socket): `start` of a created container, and the gate

@@ -6,11 +6,12 @@
  * Once the container runs it execs native/hutch-monitor (handover.ts), which execs main.ts again
  * (`finish`, finish.ts) when the container ends.
  *
- * Owns: runMonitor, MonitorMessage (the line it sends the CLI), GoWord (the line it hears first),
+ * Owns: runMonitor, becomeMonitor (a `run -d` that is its own monitor), MonitorMessage (the line it sends the CLI), GoWord (the line it hears first),
  * holdStdin/sendStdin.
  * May import: engine/launch, engine/spec, engine/setup, engine/store; src/sys, src/errors.ts.
  */
 export * from './monitor.js';
+export { becomeMonitor } from './here.js';
 export * from './record-launch.js';
 export * from './stdin-socket.js';
 export type { GoWord } from './go-word.js';

@@ -4,12 +4,12 @@
 // (MonitorMessage) to it; with `passfds`, fds 4-6 are the container's stdio (OCI face).
 // The C waiter (handover.ts) execs it again when the run it watched ended:
 // argv = DATA RUN ID finish ATTEMPT EXITCODE FAILURE (FAILURE empty when none).
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { closeSync, writeSync } from 'node:fs';
 import { runMonitor, serializeError, type MonitorMessage } from './monitor.js';
 import type { GoWord } from './go-word.js';
-import { dropPreheld, preheldStderrTo, preholdUnion } from '../setup/index.js';
+import { dropPreheld, preholdUnion } from '../setup/index.js';
+import { takeLog } from './here.js';
 import { AWAIT_WORD } from '../../sys/waiting-child.cjs';
-import { dupOnto } from '../../sys/fdops.js';
 import { readLineSync } from '../../sys/ready-line.js';
 import { trace } from '../../sys/trace.js';
 
@@ -36,15 +36,6 @@ function awaitGo(): GoWord | undefined {
   return word as GoWord;
 }
 
-/** The container's log as fds 1 and 2, which the C waiter inherits (and the pipe to the CLI ends). */
-function takeLog(log: string): void {
-  preheldStderrTo(log); // the holder started before go writes there too, once taken
-  const fd = openSync(log, 'a', 0o600);
-  dupOnto(fd, 1);
-  dupOnto(fd, 2);
-  closeSync(fd);
-}
-
 const args = process.argv.slice(2);
 const waiting = args[0] === AWAIT_WORD;
 const notify = (m: MonitorMessage): void => {
@@ -60,7 +51,7 @@ const notify = (m: MonitorMessage): void => {
 trace('monitor main');
 // The first launch's union holder starts before go (src/engine/setup/preheld-holder.ts), and is
 // waited for first: awaitGo holds the event loop its launch steps need. No go: it is ended.
-const holding = waiting && args[1] !== 'passfds' ? preholdUnion({ stderrLater: true }) : Promise.resolve();
+const holding = waiting && args[1] !== 'passfds' ? preholdUnion({ stderrLater: true, storeUnknown: true }) : Promise.resolve();
 void holding.then(() => {
   const go = waiting ? awaitGo() : undefined;
   if (waiting && go === undefined) return dropPreheld().finally(() => process.exit(0));

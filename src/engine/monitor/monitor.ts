@@ -20,7 +20,7 @@ import { createContainer, type CreatedContainer } from '../launch/index.js';
 import { removeRecord } from '../setup/index.js';
 import { listen, settled, StartGate, type SerializedError } from './control.js';
 
-export type { SerializedError } from './control.js';
+export { errorFromReport, type SerializedError } from './control.js';
 import { handOver, holderOf, serverFd, waiterPath } from './handover.js';
 import { finishHandedOver, type HandedOverEnd } from './finish.js';
 

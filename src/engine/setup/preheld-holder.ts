@@ -36,6 +36,18 @@ type Maps = { uidMappings: IdMapping[]; gidMappings: IdMapping[] };
 
 let pending: PreheldHolder | undefined;
 
+/** Who starts the holder early, and what it knows then. */
+export interface PreholdOptions {
+  /** The holder's stderr is /dev/null until its args line names the container's log (a monitor's). */
+  stderrLater?: boolean;
+  /** --root as given (the store the shared daemon's socket is in). */
+  root?: string;
+  /** Only the shared daemon and the connection to it: the holder is a monitor's to start. */
+  sharedOnly?: boolean;
+  /** The monitor before go: no store known, so no shared daemon to connect to. */
+  storeUnknown?: boolean;
+}
+
 /**
  * With the shared daemon (shared-union.ts) what is worth starting early is the daemon itself,
  * when none runs yet (its Node start), and the connection to it: the run's holder is a small C
@@ -51,9 +63,7 @@ let pendingShared: { place: SharedPlace; conn: Promise<number | undefined> } | u
  * on on its own from there (the clone, newuidmap and newgidmap, the exec), while this process
  * parses; with the shared daemon, also once that daemon is exec'd (or was running).
  */
-export function preholdUnion(
-  options: { stderrLater?: boolean; root?: string; sharedOnly?: boolean } = {},
-): Promise<void> {
+export function preholdUnion(options: PreholdOptions = {}): Promise<void> {
   if (pending !== undefined || pendingShared !== undefined) return Promise.resolve();
   // With the shared daemon (shared-union.ts) the holder is a small C program (its start: a
   // launch, no Node) and the daemon runs on its own: the CLI connects to it (starting it if none
@@ -72,7 +82,7 @@ export function preholdUnion(
       uidMappings: chooseMaps('auto', me.uid, readSubid('uid', owner)),
       gidMappings: chooseMaps('auto', me.gid, readSubid('gid', owner)),
     };
-    const place = shared && !options.stderrLater ? sharedPlace(hutchPaths(options.root).run, maps) : undefined;
+    const place = shared && !options.storeUnknown ? sharedPlace(hutchPaths(options.root).run, maps) : undefined;
     if (place !== undefined) {
       trace('preheld shared');
       // A failure here is said by the run's own connect, which tries again. Resolves once the
