@@ -60,7 +60,11 @@ export async function preholdFor(argv: string[]): Promise<void> {
   const monitorHere = detached && holdsDetachedReport();
   const { preholdUnion } = await import('../engine/setup/preheld-holder.js');
   let timer: NodeJS.Timeout | undefined;
-  const holding = preholdUnion({ root: rootOption(argv), sharedOnly: detached && !monitorHere, stderrLater: monitorHere });
+  const holding = preholdUnion({
+    root: rootOption(argv),
+    sharedOnly: detached && !monitorHere,
+    stderrLater: monitorHere,
+  });
   await Promise.race([holding, new Promise((resolve) => (timer = setTimeout(resolve, WAIT_MS).unref()))]);
   clearTimeout(timer);
 }

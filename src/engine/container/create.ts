@@ -56,7 +56,9 @@ export async function createFromFlags(req: CreateRequest, io: RunCommandIo, star
   // A `run -d` the run front forked is its own monitor (monitor/here.ts): no second Node start.
   const report = start ? takeDetachedReport() : undefined;
   const monitor =
-    report === undefined ? startMonitor(store, id, start ? 'start' : 'create', undefined, takeEarlyMonitor()) : undefined;
+    report === undefined
+      ? startMonitor(store, id, start ? 'start' : 'create', undefined, takeEarlyMonitor())
+      : undefined;
   let made: MadeContainer;
   try {
     // The same image, storage, network and cgroup setup as a foreground run (setup/setup.ts).

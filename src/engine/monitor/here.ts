@@ -53,7 +53,7 @@ export async function becomeMonitor(store: ContainerStore, id: string, log: stri
     await dropPreheld();
   }
   const outcome = said as MonitorMessage | undefined;
-  // It ran here to its end (a run the C waiter did not take: OCI hooks, HUTCH_MONITOR=node).
+  // It ran here to its end (a run the C waiter did not take: OCI hooks).
   if (outcome?.ok) process.exit(failed ? 1 : 0);
   dupOnto(caller.out, 1);
   dupOnto(caller.err, 2);
@@ -71,10 +71,21 @@ export async function becomeMonitor(store: ContainerStore, id: string, log: stri
 
 /** A whole write to a pipe or the caller's terminal; a reader gone is not this run's failure. */
 function say(fd: number, text: string): void {
-  try {
-    const bytes = Buffer.from(text);
-    for (let at = 0; at < bytes.length; ) at += writeSync(fd, bytes, at);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EPIPE') process.stderr.write(`monitor: ${describeCause(error)}\n`);
+  const bytes = Buffer.from(text);
+  for (let at = 0, waited = 0; at < bytes.length;) {
+    try {
+      at += writeSync(fd, bytes, at);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      // A caller's pipe left non-blocking and full: its reader is slow, not gone (at most 10 s).
+      if (code === 'EAGAIN' && waited++ < 10_000) {
+        Atomics.wait(PAUSE, 0, 0, 1);
+        continue;
+      }
+      if (code !== 'EPIPE') process.stderr.write(`monitor: ${describeCause(error)}\n`);
+      return;
+    }
   }
 }
+
+const PAUSE = new Int32Array(new SharedArrayBuffer(4));

@@ -51,7 +51,8 @@ const notify = (m: MonitorMessage): void => {
 trace('monitor main');
 // The first launch's union holder starts before go (src/engine/setup/preheld-holder.ts), and is
 // waited for first: awaitGo holds the event loop its launch steps need. No go: it is ended.
-const holding = waiting && args[1] !== 'passfds' ? preholdUnion({ stderrLater: true, storeUnknown: true }) : Promise.resolve();
+const holding =
+  waiting && args[1] !== 'passfds' ? preholdUnion({ stderrLater: true, storeUnknown: true }) : Promise.resolve();
 void holding.then(() => {
   const go = waiting ? awaitGo() : undefined;
   if (waiting && go === undefined) return dropPreheld().finally(() => process.exit(0));
