@@ -351,8 +351,7 @@ int main(int argc, char **argv) {
   if (r.ahead != NULL) { /* Node's run, with the daemon's start begun (a printed plan starts nothing) */
     if (print != NULL && strcmp(print, "1") == 0) fall_back(r.ahead);
     union_start_ahead(&u);
-    /* -i and -t: the monitor holds the caller's stdin and terminal; Node's spawned monitor does that */
-    if (r.detach && !r.interactive && !r.tty && !no_node("HUTCH_RUN_NO_NODE")) detached_run(install, all_words);
+    if (r.detach && !no_node("HUTCH_RUN_NO_NODE")) detached_run(install, all_words); /* -i, -t: the monitor's pty and attach socket */
     fall_back(r.ahead);
   }
   return run_container(&r, r.image.ref != NULL ? &u : NULL, helper, print != NULL && strcmp(print, "1") == 0);

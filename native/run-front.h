@@ -298,7 +298,7 @@ pid_t union_holder_early(struct union_mount *u);
    is left to the Node run, which starts the daemon itself and says why. */
 void union_start_ahead(struct union_mount *u);
 
-/* `run -d` (without -i or -t) once every check passed and the daemon started ahead
+/* `run -d` once every check passed and the daemon started ahead
    (run-front-detach.c): Node, forked in a session of its own, records the container and becomes its
    monitor; this process waits in the caller's place for its report and exits as it says. */
 _Noreturn void detached_run(const char *install, char **words);

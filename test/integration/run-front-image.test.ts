@@ -492,6 +492,24 @@ describe("hutch run -d IMAGE: the CLI it forks is the container's monitor", () =
     expect(runFolders()).toEqual([]);
   });
 
+  it('-dit: the monitor it became holds the terminal and the attach socket, a shell runs a typed line', async () => {
+    const started = await hutchVia('c', run('-dit', '--name', 'term', PLAIN, 'sh'), WARM);
+    expect([text(started.stderr), started.exitCode]).toEqual(['', 0]);
+    const attach = execa(process.execPath, [HUTCH, 'attach', '--root', dir.root, 'term'], {
+      stdin: 'pipe',
+      reject: false,
+      env: { HOME: home },
+    });
+    let seen = '';
+    attach.stdout.on('data', (chunk: Buffer) => (seen += String(chunk)));
+    attach.stdin.write('echo $((6*7))x\n');
+    for (let i = 0; i < 200 && !seen.includes('42x'); i++) await sleep(25);
+    expect(seen).toContain('42x'); // the shell's answer, not the echo
+    expect((await hutchVia('node', ['--root', dir.root, 'stop', '-t', '0', 'term'])).exitCode).toBe(0);
+    expect((await attach).exitCode).toBe(137);
+    expect((await hutchVia('node', ['--root', dir.root, 'rm', 'term'])).exitCode).toBe(0);
+  });
+
   it('--rm: the record goes when its command ends', async () => {
     const started = await hutchVia('c', run('-d', '--rm', PLAIN, 'true'), WARM);
     expect([text(started.stderr), started.exitCode]).toEqual(['', 0]);
