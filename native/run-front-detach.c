@@ -1,7 +1,7 @@
 /*
- * `run -d` once the front's checks passed (run-front.h detached_run; docs/startup.md, "run -d: the
- * CLI is its own monitor"). Node records the container and launches it; before, the CLI's Node
- * then handed it to a second Node process, the monitor, which had to start too. Here a child in a
+ * The hand-over of a `run -d` (run-front.h detached_run; docs/startup.md, "run -d: the CLI is its
+ * own monitor"). Node records the container and launches it; before, the CLI's Node then handed
+ * it to a second Node process, the monitor, which had to start too. Here a child in a
  * session of its own (a monitor outlives the caller's terminal) execs the CLI with a report pipe
  * (src/sys/detached-report.cts), and the CLI becomes the monitor itself once the record is made.
  * This process stays in the caller's place: it passes the caller's signals on until the child says

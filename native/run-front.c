@@ -21,11 +21,57 @@ extern char **environ;
 static char **all_words; /* argv: hutch-run-front WORDS... (the words bin/hutch was given) */
 static char *install;    /* the package's folder: native/.. */
 
+/* early-monitor.cts RUN_VALUE_OPTIONS: the options of `run` that take a value (their value is
+   skipped by the scan below, whatever it looks like). run-front.test.ts holds the two equal. */
+static const char *const RUN_VALUE_OPTIONS[] = {"-m", "--memory", "--memory-swap", "--memory-reservation", "--cpus",
+    "-c", "--cpu-shares", "--cpu-weight", "--cpu-period", "--cpu-quota", "--cpuset-cpus", "--cpuset-mems",
+    "--pids-limit", "--blkio-weight", "--blkio-weight-device", "--device-read-bps", "--device-write-bps",
+    "--device-read-iops", "--device-write-iops", "--pull", "--platform", "--storage-driver", "--entrypoint",
+    "--network", "--net", "-p", "--publish", "--dns", "--dns-search", "--dns-option", "--add-host", "--cgroups",
+    "--cgroup-manager", "--cgroup-parent", "--mount", "--root", "--rootfs", "-e", "--env", "--env-file", "-w",
+    "--workdir", "-u", "--user", "-v", "--volume", "--tmpfs", "-h", "--hostname", "--pid", "--ipc", "--uts",
+    "--shm-size", "--device", "--cdi-spec-dir", "--gpus", "--userns", "--uidmap", "--gidmap", "--cap-add",
+    "--cap-drop", "--security-opt", "--ulimit", "--name", "--restart", "--preserve-fds", NULL};
+
+/* Whether the words are a `run` that clipanion reads as detached: early-monitor.cts
+   scanContainerLine, for run alone (its options before the verb too, up to the image or `--`; the
+   last of -d, --detach[=true|false], --no-detach and the short batches counts). A spelling
+   clipanion refuses is a usage error, which the forked CLI prints as the caller's. */
+static int detached_line(char **words) {
+  int verb = 0, detach = 0;
+  for (int i = 0; words[i] != NULL; i++) {
+    const char *w = words[i];
+    if (strcmp(w, "--") == 0) break;
+    if (w[0] != '-' || w[1] == '\0') {
+      if (verb || strcmp(w, "run") != 0) break; /* the image, or another verb */
+      verb = 1;
+      continue;
+    }
+    if (strcmp(w, "--help") == 0) return 0;
+    if (strcmp(w, "-d") == 0 || strcmp(w, "--detach") == 0 || strcmp(w, "--detach=true") == 0) detach = 1;
+    else if (strcmp(w, "--no-detach") == 0 || strcmp(w, "--detach=false") == 0) detach = 0;
+    else if (w[1] != '-' && strlen(w) > 2 && strspn(w + 1, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") == strlen(w + 1))
+      detach |= strchr(w, 'd') != NULL; /* a batch of short flags (-dit), as clipanion reads it */
+    else
+      for (const char *const *o = RUN_VALUE_OPTIONS; *o != NULL; o++)
+        if (strcmp(w, *o) == 0) {
+          if (words[i + 1] != NULL) i++; /* its value, whatever it looks like */
+          break;
+        }
+  }
+  return verb && detach;
+}
+
+static int forking; /* detached_run began: a failure there hands over as ever */
+
 _Noreturn void fall_back(const char *why) {
+  /* A detached run the front does not run itself: Node's, but one Node start (detached_run). */
+  int own = !forking && detached_line(all_words + 1);
   if (no_node("HUTCH_RUN_NO_NODE")) {
-    fprintf(stderr, "hutch-run-front: would hand over to node: %s\n", why);
+    fprintf(stderr, "hutch-run-front: would hand over to node: %s%s\n", why, own ? " (as its own monitor)" : "");
     exit(99);
   }
+  if (own) forking = 1, detached_run(install, all_words);
   exec_node(install, all_words);
 }
 
@@ -95,7 +141,6 @@ static void count_switch(struct run *r, char letter, int *detach) {
   if (letter == 'd') {
     if ((*detach)++) fall_back("-d given twice");
     r->ahead = "-d (a detached run: Node records it and is its monitor)";
-    r->detach = 1;
   } else if (letter == 'i' ? r->interactive++ : r->tty++)
     fall_back(letter == 'i' ? "-i given twice" : "-t given twice");
 }
@@ -349,10 +394,8 @@ int main(int argc, char **argv) {
   struct union_mount u;
   if (r.image.ref != NULL) union_check(&r, &u, install, helper); /* storage.ts startUnion's shared daemon, or the TypeScript path */
   if (r.ahead != NULL) { /* Node's run, with the daemon's start begun (a printed plan starts nothing) */
-    if (print != NULL && strcmp(print, "1") == 0) fall_back(r.ahead);
-    union_start_ahead(&u);
-    if (r.detach && !no_node("HUTCH_RUN_NO_NODE")) detached_run(install, all_words); /* -i, -t: the monitor's pty and attach socket */
-    fall_back(r.ahead);
+    if (print == NULL || strcmp(print, "1") != 0) union_start_ahead(&u);
+    fall_back(r.ahead); /* -d: as its own monitor (detached_line) */
   }
   return run_container(&r, r.image.ref != NULL ? &u : NULL, helper, print != NULL && strcmp(print, "1") == 0);
 }

@@ -104,7 +104,6 @@ struct run {
   const char *native;  /* the front's folder (native/): hutch-forwarder */
   const char *pull;    /* --pull missing or never (the same for an image in the user's store), or NULL: missing */
   const char *ahead;   /* why Node runs it after all (-d, -p, --name), once the union's daemon is started ahead */
-  int detach;          /* -d: Node records it and becomes its monitor (detached_run) */
 };
 
 /* containers.conf (its subset), the subordinate ids, the tools, the user, the filter (run-front-conf.c). */
@@ -298,9 +297,10 @@ pid_t union_holder_early(struct union_mount *u);
    is left to the Node run, which starts the daemon itself and says why. */
 void union_start_ahead(struct union_mount *u);
 
-/* `run -d` once every check passed and the daemon started ahead
-   (run-front-detach.c): Node, forked in a session of its own, records the container and becomes its
-   monitor; this process waits in the caller's place for its report and exits as it says. */
+/* The hand-over of a `run` that clipanion reads as detached (run-front.c fall_back; for an image
+   the front checked, once the daemon started ahead): Node, forked in a session of its own
+   (run-front-detach.c), records the container and becomes its monitor; this process waits in the
+   caller's place for its report and exits as it says. */
 _Noreturn void detached_run(const char *install, char **words);
 /* Once mounted, the union watched as storage.ts rootfsOf's `died` and `served` and launch-rootfs.ts
    watchDaemon use them (a container whose daemon died has no files left: the TypeScript path ends it

@@ -344,7 +344,7 @@ describe('hutch run -d IMAGE: handed to Node with the union daemon started ahead
     const detached = run('-d', '--network', 'none', PLAIN, 'sleep', '1000');
     const printed = await hutchVia('c', detached, { ...COLD, ...IN_C, HUTCH_RUN_PRINT_PLAN: '1' });
     expect([text(printed.stderr), printed.exitCode]).toEqual([
-      'hutch-run-front: would hand over to node: -d (a detached run: Node records it and is its monitor)',
+      'hutch-run-front: would hand over to node: -d (a detached run: Node records it and is its monitor) (as its own monitor)',
       99,
     ]);
     const rootfs = await hutchVia('c', ['--root', dir.root, 'run', '-d', '--rootfs', home, 'true'], {

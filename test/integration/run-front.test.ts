@@ -24,6 +24,8 @@ import { release } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { callerTerminal } from '../helpers/caller-terminal.js';
+import { startsDetachedContainer } from '../../src/cli/early-monitor.cjs';
+import { CONTAINER_LINES } from '../helpers/container-lines.js';
 import { requires } from '../helpers/host.js';
 import { HUTCH, sandbox as scratch, type Sandbox } from '../helpers/hutch-cli.js';
 import { hutchVia as hutchAt, normalized, noNetworkRun, PATH, startedVia, type Via } from '../helpers/run-front.js';
@@ -472,6 +474,62 @@ async function withFilesBound(via: Via, files: Record<string, string>, args: str
     stdin: 'ignore',
   });
 }
+
+describe('hutch run -d handed over: the CLI it forks is its own monitor', () => {
+  // The front's scan (native/run-front.c detached_line) against the bundle loader's
+  // (early-monitor.cts, which test/unit/cli/early-monitor.test.ts holds to clipanion's parse): a
+  // line it wrongly read as detached would run in the foreground without the caller's stdin.
+  // The lines bin/hutch hands to the front (`run` first, or after --root's value), and spellings of its own.
+  const LINES = [
+    ...CONTAINER_LINES.filter((l) => l[0] === 'run' || (l[0] === '--root' && l[2] === 'run')),
+    ['run', '--security-opt', 'seccomp=unconfined', '-d', 'img'],
+    ['run', '--detach=true', 'img'],
+    ['run', '-d', '--detach=false', 'img'],
+    ['--root=/nowhere', 'run', '-d', 'img'],
+  ];
+  it('reads a line as detached exactly where the bundle loader does', async () => {
+    for (const line of LINES) {
+      const proof = await hutchVia('c', line, {}, { HUTCH_RUN_NO_NODE: '1' });
+      const said = Buffer.from(proof.stderr).toString();
+      expect([line, proof.exitCode]).toEqual([line, 99]);
+      expect([line, said.endsWith(' (as its own monitor)\n') || said.endsWith(' (as its own monitor)')]).toEqual([
+        line,
+        startsDetachedContainer(line),
+      ]);
+    }
+  });
+
+  it('runs a --rootfs container detached, as Node runs it, with one Node start on its way', async () => {
+    const args = [
+      '--root',
+      dir.root,
+      'run',
+      '-d',
+      '--name',
+      'handed',
+      '--network',
+      'none',
+      '--rootfs',
+      trees.plain!,
+      'sh',
+      '-c',
+      'id -u; exec sleep 1000',
+    ];
+    const started = await hutchVia('c', args, {});
+    expect([Buffer.from(started.stderr).toString(), started.exitCode]).toEqual(['', 0]);
+    const id = Buffer.from(started.stdout).toString().trim();
+    expect(id).toMatch(/^[0-9a-f]{64}$/);
+    const inspect = await hutchVia('node', ['--root', dir.root, 'inspect', 'handed'], {});
+    const state = JSON.parse(Buffer.from(inspect.stdout).toString())[0].State;
+    expect(state).toMatchObject({ Status: 'running', Running: true });
+    expect(readFileSync(`/proc/${state.MonitorPid}/cmdline`, 'latin1').split('\0')[0]).toBe('hutch-monitor');
+    expect(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${state.Pid}/status`, 'utf8'))?.[1]).toBe(
+      String(process.getuid!()),
+    );
+    const removed = await hutchVia('c', ['--root', dir.root, 'rm', '-f', 'handed'], {});
+    expect([Buffer.from(removed.stderr).toString(), removed.exitCode]).toEqual(['', 0]);
+  });
+});
 
 describe('hutch run --rootfs: /etc/subuid and /etc/subgid read as subid.ts reads them', () => {
   // Files no test user has, bound over the host's (withFilesBound).

@@ -3,11 +3,14 @@
 // that take a value is the one the commands declare, and it says "a container under a monitor"
 // exactly for the lines clipanion reads as run -d or create.
 import { Cli, type CommandClass } from 'clipanion';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { RUN_VALUE_OPTIONS, startsDetachedContainer } from '../../../src/cli/early-monitor.cjs';
 import { CreateCommand } from '../../../src/cli/commands/create.js';
 import { loadCommands } from '../../../src/cli/commands/index.js';
 import { RunCommand } from '../../../src/cli/commands/run.js';
+import { CONTAINER_LINES as LINES } from '../../helpers/container-lines.js';
 
 const cli = new Cli({ binaryName: 'hutch' });
 for (const c of (await loadCommands(undefined)) as CommandClass[]) cli.register(c);
@@ -34,56 +37,6 @@ function clipanion(argv: string[]): boolean | undefined {
   }
 }
 
-const LINES = [
-  ['run', '-d', 'img'],
-  ['run', 'img'],
-  ['run', '-dit', 'img', 'sh'],
-  ['run', '-it', 'img', 'sh'],
-  ['run', '-itd', 'img'],
-  ['run', '--detach', 'img'],
-  ['run', '--detach', '--no-detach', 'img'],
-  ['run', '--no-detach', '-d', 'img'],
-  ['run', '-p', '8080:80', '-d', 'img', 'httpd'],
-  ['run', '-p', '-d', 'img'], // -d is -p's value
-  ['run', '-e', '-d', 'img'],
-  ['run', '--env=-d', 'img'],
-  ['run', '-h', 'host', '-d', 'img'],
-  ['run', '-m', '1g', '--rm', '-d', 'img'],
-  ['run', '-P', '-d', 'img'],
-  ['run', '-dp', '80', 'img'], // a cluster is all flags: 80 is the image
-  ['run', 'img', '-d'], // the image's command
-  ['run', 'img', 'sh', '-c', 'x', '-d'],
-  ['run', '--', 'img', '-d'],
-  ['run', '-d', '--', 'img'],
-  ['run', '--rootfs', './root', '-d', 'sh'],
-  ['run', '--rootfs', './root', 'sh', '-d'],
-  ['run', '--name', '-d', 'img'],
-  ['run', '--network', 'none', '--restart', 'always', '-d', 'img'],
-  ['run', '--help'],
-  ['run', '-d', '--help', 'img'],
-  ['run', '-d', 'img', '--help'],
-  ['create', 'img'],
-  ['create', '--name', 'web', 'img', 'httpd'],
-  ['create', '--help'],
-  ['container', 'create', 'img'],
-  ['container', 'create', '-d', 'img'],
-  ['start', '-d', 'img'],
-  ['exec', '-d', 'c1', 'sh'],
-  ['run'],
-  ['create'],
-  // options before the verb (bench/startpath.bench.sh's `hutch --root DIR run -d ...`)
-  ['--root', '/r', 'run', '-d', 'img'],
-  ['--root', '/r', 'run', 'img'],
-  ['-d', 'run', 'img'],
-  ['--rm', '--name', 'x', 'run', '-it', 'img'],
-  ['--root', '/r', 'create', 'img'],
-  ['--root', '/r', 'container', 'create', 'img'],
-  ['container', '--root', '/r', 'create', 'img'],
-  ['--root', '/r', 'ps'],
-  ['--root', 'run', 'start', 'c1'],
-  ['--root', '/r', 'start', 'c1'],
-];
-
 describe('the argv scan of run -d and create', () => {
   it('holds the value-taking options run and create declare', () => {
     for (const path of [['run'], ['create']]) {
@@ -91,6 +44,13 @@ describe('the argv scan of run -d and create', () => {
       expect(values).toEqual([...RUN_VALUE_OPTIONS].sort());
       expect(flags.filter((f) => RUN_VALUE_OPTIONS.has(f))).toEqual([]);
     }
+  });
+
+  it('is the table native/run-front.c scans a run by (detached_line: its own monitor)', () => {
+    const source = readFileSync(join(import.meta.dirname, '..', '..', '..', 'native', 'run-front.c'), 'utf8');
+    const table = /RUN_VALUE_OPTIONS\[\] = \{([^}]*)\}/.exec(source)![1]!;
+    const names = [...table.matchAll(/"([^"]+)"/g)].map((m) => m[1]!);
+    expect(names.sort()).toEqual([...RUN_VALUE_OPTIONS].sort());
   });
 
   it.each(LINES)('says what clipanion parses: %j', (...argv) => {

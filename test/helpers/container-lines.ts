@@ -1,0 +1,52 @@
+// Command lines around `run -d` and `create` that the argv scans must read as clipanion does:
+// src/cli/early-monitor.cts (test/unit/cli/early-monitor.test.ts, against clipanion's parse) and
+// native/run-front.c detached_line (test/integration/run-front.test.ts, against the first).
+export const CONTAINER_LINES: string[][] = [
+  ['run', '-d', 'img'],
+  ['run', 'img'],
+  ['run', '-dit', 'img', 'sh'],
+  ['run', '-it', 'img', 'sh'],
+  ['run', '-itd', 'img'],
+  ['run', '--detach', 'img'],
+  ['run', '--detach', '--no-detach', 'img'],
+  ['run', '--no-detach', '-d', 'img'],
+  ['run', '-p', '8080:80', '-d', 'img', 'httpd'],
+  ['run', '-p', '-d', 'img'], // -d is -p's value
+  ['run', '-e', '-d', 'img'],
+  ['run', '--env=-d', 'img'],
+  ['run', '-h', 'host', '-d', 'img'],
+  ['run', '-m', '1g', '--rm', '-d', 'img'],
+  ['run', '-P', '-d', 'img'],
+  ['run', '-dp', '80', 'img'], // a cluster is all flags: 80 is the image
+  ['run', 'img', '-d'], // the image's command
+  ['run', 'img', 'sh', '-c', 'x', '-d'],
+  ['run', '--', 'img', '-d'],
+  ['run', '-d', '--', 'img'],
+  ['run', '--rootfs', './root', '-d', 'sh'],
+  ['run', '--rootfs', './root', 'sh', '-d'],
+  ['run', '--name', '-d', 'img'],
+  ['run', '--network', 'none', '--restart', 'always', '-d', 'img'],
+  ['run', '--help'],
+  ['run', '-d', '--help', 'img'],
+  ['run', '-d', 'img', '--help'],
+  ['create', 'img'],
+  ['create', '--name', 'web', 'img', 'httpd'],
+  ['create', '--help'],
+  ['container', 'create', 'img'],
+  ['container', 'create', '-d', 'img'],
+  ['start', '-d', 'img'],
+  ['exec', '-d', 'c1', 'sh'],
+  ['run'],
+  ['create'],
+  // options before the verb (bench/startpath.bench.sh's `hutch --root DIR run -d ...`)
+  ['--root', '/r', 'run', '-d', 'img'],
+  ['--root', '/r', 'run', 'img'],
+  ['-d', 'run', 'img'],
+  ['--rm', '--name', 'x', 'run', '-it', 'img'],
+  ['--root', '/r', 'create', 'img'],
+  ['--root', '/r', 'container', 'create', 'img'],
+  ['container', '--root', '/r', 'create', 'img'],
+  ['--root', '/r', 'ps'],
+  ['--root', 'run', 'start', 'c1'],
+  ['--root', '/r', 'start', 'c1'],
+];
