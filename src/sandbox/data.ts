@@ -1,5 +1,6 @@
 import { closeSync, readdirSync, readlinkSync, readSync } from 'node:fs';
 import { UsageError } from '../errors.js';
+import { pauseSync } from '../sys/pause.js';
 
 /**
  * All the bytes of one sandbox's --file, --bind-data and --ro-bind-data together: the front reads
@@ -31,11 +32,6 @@ export function callerFd(fd: number): boolean {
   return !target.startsWith('pipe:') || readdirSync('/proc/self/fd').filter((n) => link(n) === target).length < 2;
 }
 
-/** A short sleep without the event loop (the read is synchronous): a non-blocking fd with nothing yet. */
-function pause(): void {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
-}
-
 /**
  * Reads the caller's fd `fd` to its end, at most `limit` bytes, then closes it (it never reaches the
  * helper or the command). `what` names the flag for errors (`--file 3 /etc/x`); `large` is the error past `limit`.
@@ -54,7 +50,7 @@ export function readCallerFd(fd: number, what: string, limit: number, large = to
       try {
         n = readSync(fd, chunk, 0, chunk.length, null);
       } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === 'EAGAIN') pause();
+        if ((e as NodeJS.ErrnoException).code === 'EAGAIN') pauseSync(5);
         else throw new UsageError('SANDBOX_DATA_FD', `cannot read ${what}: ${(e as Error).message}`, { cause: e });
         continue;
       }

@@ -1,5 +1,6 @@
 import { readSync } from 'node:fs';
 import { net } from './on-use.js';
+import { pauseSync } from './pause.js';
 
 /**
  * The one reader of a child's ready line: the first line a child writes on a pipe to say that it
@@ -46,7 +47,7 @@ export function readLineSync(fd: number): string | undefined {
       const code = (error as NodeJS.ErrnoException).code;
       if (code === 'EINTR') continue;
       if (code !== 'EAGAIN') return undefined;
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5); // a non-blocking fd: poll
+      pauseSync(5); // a non-blocking fd: poll
       continue;
     }
     if (n === 0) return undefined;

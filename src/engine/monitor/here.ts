@@ -2,6 +2,7 @@ import { closeSync, openSync, writeSync } from 'node:fs';
 import { describeCause, RuntimeError } from '../../errors.js';
 import { dupAbove, dupOnto } from '../../sys/fdops.js';
 import { faultPoint } from '../../sys/fault.js';
+import { pauseSync } from '../../sys/pause.js';
 import { trace } from '../../sys/trace.js';
 import { dropPreheld, preheldStderrTo } from '../setup/index.js';
 import { updateState, type ContainerStore } from '../store/index.js';
@@ -79,7 +80,7 @@ function say(fd: number, text: string): void {
       const code = (error as NodeJS.ErrnoException).code;
       // A caller's pipe left non-blocking and full: its reader is slow, not gone (at most 10 s).
       if (code === 'EAGAIN' && waited++ < 10_000) {
-        Atomics.wait(PAUSE, 0, 0, 1);
+        pauseSync(1);
         continue;
       }
       if (code !== 'EPIPE') process.stderr.write(`monitor: ${describeCause(error)}\n`);
@@ -87,5 +88,3 @@ function say(fd: number, text: string): void {
     }
   }
 }
-
-const PAUSE = new Int32Array(new SharedArrayBuffer(4));
