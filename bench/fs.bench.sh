@@ -64,7 +64,7 @@ hold() { # mountpoint options
 }
 shared() { # idle-sessions
   rm -f "$sock" "$sock".*
-  HUTCH_FS_SHARED_SOCKET=$sock HUTCH_FS_SHARED_LOCK=$sock.lock HUTCH_FS_READY_FD=3 \
+  HUTCH_FS_LINGER=0 HUTCH_FS_SHARED_SOCKET=$sock HUTCH_FS_SHARED_LOCK=$sock.lock HUTCH_FS_READY_FD=3 \
     node "$repo/dist/fuse/daemon-main.js" 3>"$sock.ready" 2>>"$t/fsd.log" & pid=$!
   waitok "$sock.ready" "the shared union daemon"
   others=()

@@ -6,14 +6,14 @@ import { childProcess } from '../src/sys/on-use.js';
 import { describeCause, HutchError } from '../src/errors.js';
 import { openLowerTree } from './lookup.js';
 import { mountSession } from './libfuse.js';
-import { unionHandlers } from './ops.js';
+import { unionHandlers, type FastAnswers } from './ops.js';
 import { decodeArgsLine, parseFsArgs, type FsOptions } from './options.js';
 import { overflowIds, type IdShift } from './idmap.js';
 import { mountSquashLowers } from './squash-lower.js';
 import { Union } from './union.js';
 import { entryCommand } from '../src/sys/entry-points.js';
 import { readLineSync, readReadyLine } from '../src/sys/ready-line.js';
-import { pageDropSettings, pagesLibraryPath, startPageDrops } from './pages.js';
+import { pageDropSettings, pagesLibraryPath, publishCall, startPageDrops } from './pages.js';
 import { trace } from '../src/sys/trace.js';
 
 /**
@@ -81,10 +81,11 @@ export function serve(opts: FsOptions): number {
       void process.stderr.write(
         `hutch-fs: unexpected error (replied EIO): ${e instanceof Error ? e.stack : String(e)}\n`,
       );
+    const fast: FastAnswers = {};
     const session = mountSession(
       opts.mountpoint,
       sessionOptions(opts),
-      unionHandlers(union, opts.timeout, log),
+      unionHandlers(union, opts.timeout, log, fast),
       log,
       opts.debug,
     );
@@ -96,7 +97,10 @@ export function serve(opts: FsOptions): number {
     }
     // The start-up pages go once mounted and when idle (fuse/pages.ts; docs/fuse.md, "Memory").
     const warn = (line: string): void => void process.stderr.write(`hutch-fs: warning: ${line}\n`);
-    session.serve(startPageDrops(pageDropSettings(process.env, warn), warn, pagesLibraryPath()));
+    const receive = startPageDrops(pageDropSettings(process.env, warn), warn, pagesLibraryPath());
+    // The library's loop answers lower files' GETATTR and READ in C; -d shows every request to JS.
+    if (receive !== undefined && !opts.debug) fast.publish = publishCall(pagesLibraryPath());
+    session.serve(receive);
     return 0;
   } catch (e) {
     return failed(opts, e);

@@ -17,6 +17,7 @@ import { B } from './attr.js';
 import { ENODATA, ENOENT, ENOSYS, ENOTDIR, toErrno } from './errno.js';
 import { pwritePointer, fdatasync } from '../src/sys/fsx.js';
 import type { Node } from './node.js';
+import type { PublishAnswer } from './pages.js';
 import type { Union } from './union.js';
 
 /**
@@ -24,10 +25,26 @@ import type { Union } from './union.js';
  * exactly once; what it throws becomes `-errno` (EIO for the unexpected, which is logged).
  * Ops never throw to libfuse.
  */
-export function unionHandlers(u: Union, timeout: number, log: (e: unknown) => void): LowLevelHandlers {
-  const c = context(u, timeout, log);
+export function unionHandlers(
+  u: Union,
+  timeout: number,
+  log: (e: unknown) => void,
+  fast: FastAnswers = {},
+): LowLevelHandlers {
+  const c = context(u, timeout, log, fast);
   return { ...nameOps(c), ...fileOps(c), ...dirOps(c), ...xattrOps(c) } as LowLevelHandlers;
 }
+
+/**
+ * Where the daemon's loop answers GETATTR and READ of lower files in C (native/fs-fast.c): set
+ * once the loop is the library's (it may be set after the handlers are made).
+ */
+export interface FastAnswers {
+  publish?: PublishAnswer;
+}
+
+// Printable ASCII: koffi passes a string as UTF-8, and a latin1 byte above 127 would change.
+const ASCII = /^[ -~]*$/;
 
 type Guard = <A extends unknown[]>(fn: (req: bigint, ...a: A) => void) => (req: bigint, ...a: A) => void;
 
@@ -46,7 +63,7 @@ interface Ctx {
   changing(id: number): Node;
 }
 
-function context(u: Union, timeout: number, log: (e: unknown) => void): Ctx {
+function context(u: Union, timeout: number, log: (e: unknown) => void, fast: FastAnswers): Ctx {
   // An upper file with several names may be several kernel inodes (a node per path): the kernel
   // must not keep the attributes (size, mtime) of one while another is written.
   const ttl = (n: Node, nlink: number): number => (n.upper && nlink > 1 && n.type !== 0o040000 ? 0 : timeout);
@@ -68,6 +85,16 @@ function context(u: Union, timeout: number, log: (e: unknown) => void): Ctx {
       }
       u.justMissed = undefined;
     };
+  /**
+   * A file only in a lower layer, as just replied: its attributes and bytes cannot change until a
+   * request that may change something comes, and fs-fast.c answers its GETATTR and READ until then
+   * (a path it could not open as given, not ASCII or too long, stays with JS).
+   */
+  const publish = (n: Node, stat: Buffer, ttl: number): void => {
+    if (fast.publish === undefined || n.type !== 0o100000 || n.upper || n.detached || n.lower === undefined) return;
+    const path = n.lower.real;
+    if (path.length < 4000 && ASCII.test(path)) fast.publish(n.id, stat, ttl, path);
+  };
   /** A struct fuse_entry_param of a node in entryBuf (the attributes stat'ed straight into it). */
   const packNodeEntry = (n: Node, ttlOf: (nlink: number) => number): Buffer => {
     const nlink = packAttr(u, n, entryStat);
@@ -81,14 +108,17 @@ function context(u: Union, timeout: number, log: (e: unknown) => void): Ctx {
     packNodeEntry,
     entry(req, n) {
       n.nlookup++;
+      let t = timeout;
       reply.entry(
         req,
-        packNodeEntry(n, (nlink) => ttl(n, nlink)),
+        packNodeEntry(n, (nlink) => (t = ttl(n, nlink))),
       );
+      publish(n, entryStat, t);
     },
     attrReply(req, n) {
-      const nlink = packAttr(u, n, statBuf);
-      reply.attr(req, statBuf, ttl(n, nlink));
+      const t = ttl(n, packAttr(u, n, statBuf));
+      reply.attr(req, statBuf, t);
+      publish(n, statBuf, t);
     },
     ok: (req) => void reply.err(req, 0),
     miss: (parent, name) => void (missed = { parent, name }),

@@ -29,7 +29,16 @@ interface PagesLibrary {
   hutch_fs_unwatch: (slot: number) => number;
   hutch_fs_next: (buf: Buffer, got: Buffer) => number;
   hutch_fs_fds_left: () => number;
+  hutch_fs_publish: PublishAnswer;
+  hutch_fs_fast_count: () => number;
 }
+
+/**
+ * Publishes a lower file's attributes (the struct stat replied) and path for the session being
+ * served: the loop then answers its GETATTR and READ in C (native/fs-fast.c) until something may
+ * change it. Returns 0, or -ENOMEM (nothing published: JS keeps answering).
+ */
+export type PublishAnswer = (nodeId: number, stat: Buffer, ttl: number, path: string) => number;
 
 const PROTOTYPES = [
   'int hutch_fs_pages_init(void)',
@@ -45,6 +54,8 @@ const PROTOTYPES = [
   'int hutch_fs_unwatch(int slot)',
   'int hutch_fs_next(void *buf, void *got)',
   'long hutch_fs_fds_left(void)',
+  'int hutch_fs_publish(uint64_t nodeid, void *st, double ttl, const char *path)',
+  'unsigned long hutch_fs_fast_count(void)',
 ];
 
 /** The shared daemon's socket and loop calls (native/fs-serve.c; fuse/shared.ts). */
@@ -58,6 +69,8 @@ export type ServeCalls = Pick<
   | 'hutch_fs_unwatch'
   | 'hutch_fs_next'
   | 'hutch_fs_fds_left'
+  | 'hutch_fs_publish'
+  | 'hutch_fs_fast_count'
 >;
 
 /** The library's serve calls; throws with why it cannot be loaded (the shared daemon cannot run without). */
@@ -151,4 +164,12 @@ export function droppableMappings(smaps: string, path: string): { start: bigint;
     end: out.readBigUInt64LE(i * 24 + 8),
     rss: Number(out.readBigUInt64LE(i * 24 + 16)),
   }));
+}
+
+/**
+ * The library's hutch_fs_publish once it is loaded (startPageDrops or serveCalls loaded it): the
+ * loop that answers what it publishes is the library's (hutch_fs_receive_buf, hutch_fs_next).
+ */
+export function publishCall(path: string | undefined): PublishAnswer | undefined {
+  return path === undefined ? undefined : loaded.get(path)?.hutch_fs_publish;
 }

@@ -6,7 +6,7 @@ import { oneShotTimer, type OneShotTimer } from '../src/sys/timerfd.js';
 import { trace } from '../src/sys/trace.js';
 import { attachSession, type AttachedSession } from './libfuse.js';
 import { openLowerTree, type LowerTree } from './lookup.js';
-import { unionHandlers } from './ops.js';
+import { unionHandlers, type FastAnswers } from './ops.js';
 import { decodeArgsLine, LEAVE_MESSAGE, lingerSetting, parseFsArgs, type FsOptions } from './options.js';
 import { pageDropSettings, pagesLibraryPath, serveCalls, startPageDrops, type ServeCalls } from './pages.js';
 import { Union } from './union.js';
@@ -128,6 +128,7 @@ class SharedLoop {
   // listener would stay ready and the loop spin.
   private spare: number | undefined = openSync('/dev/null', 'r');
   private served: Live | undefined;
+  private readonly fast: FastAnswers;
   private readonly buf = Buffer.alloc(40); // struct fuse_buf, one for all sessions (one thread)
   private readonly got = Buffer.alloc(4);
   private readonly message = Buffer.alloc(64 * 1024);
@@ -146,7 +147,10 @@ class SharedLoop {
     private readonly max: number,
     private readonly linger: number,
     private readonly timer: OneShotTimer,
-  ) {}
+  ) {
+    // hutch_fs_next answers lower files' GETATTR and READ in C from what the handlers publish.
+    this.fast = { publish: calls.hutch_fs_publish };
+  }
 
   run(): number {
     try {
@@ -363,7 +367,12 @@ class SharedLoop {
       void process.stderr.write(
         `hutch-fs: ${mountpoint}: unexpected error (replied EIO): ${e instanceof Error ? e.stack : String(e)}\n`,
       );
-    const session = attachSession(fuseFd, sessionOptions(opts), unionHandlers(union, opts.timeout, log), log);
+    const session = attachSession(
+      fuseFd,
+      sessionOptions(opts),
+      unionHandlers(union, opts.timeout, log, this.fast),
+      log,
+    );
     shared.users++;
     lowers.set(lowerKey, shared);
     union.invalidate = (id) => session.invalidate(id);
@@ -404,6 +413,7 @@ class SharedLoop {
     const shared = lowers.get(s.lowerKey);
     if (shared !== undefined && --shared.users === 0) lowers.delete(s.lowerKey);
     if (this.served === s) this.served = undefined;
+    trace(`fs shared session end, ${this.calls.hutch_fs_fast_count()} answered in C so far`);
   }
 
   private drop(p: Pending): void {

@@ -18,11 +18,14 @@
  * anonymous memory (inode 0, never a candidate). */
 #include <dlfcn.h>
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -34,6 +37,7 @@
 
 typedef int (*receive_fn)(void *se, void *buf);
 static receive_fn receive;
+static int (*session_fd)(void *se);
 
 /* Bumped as the loop enters receive (odd: waiting for a request) and as it leaves (even:
  * serving one). Relaxed: the watcher needs only to see it move, not what it orders. */
@@ -44,6 +48,7 @@ EXPORT int hutch_fs_pages_init(void) {
   void *lib = dlopen("libfuse3.so.3", RTLD_NOW | RTLD_NOLOAD);
   if (lib == NULL) lib = dlopen("libfuse3.so.3", RTLD_NOW);
   if (lib != NULL) receive = (receive_fn)dlsym(lib, "fuse_session_receive_buf");
+  if (lib != NULL) session_fd = (int (*)(void *))dlsym(lib, "fuse_session_fd");
   return receive == NULL ? -1 : 0;
 }
 
@@ -56,11 +61,51 @@ void hutch_fs_waiting(int waiting) {
 
 int hutch_fs_receive_plain(void *se, void *buf) { return receive(se, buf); }
 
+long hutch_fs_now_ns(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return t.tv_sec * 1000000000L + t.tv_nsec;
+}
+
+long hutch_fs_spin_ns(void) {
+  static long spin = -1;
+  if (spin < 0) {
+    const char *v = getenv("HUTCH_FS_SPIN_US");
+    long us = v != NULL && *v != '\0' ? strtol(v, NULL, 10) : DEFAULT_SPIN_US;
+    spin = us > 0 && us <= 100000 ? us * 1000L : 0;
+  }
+  return spin;
+}
+
+/* Whether the last sleep was short: requests come close together (a reader at work). */
+static int close_together = 1;
+
+int hutch_fs_spin_now(void) { return close_together && hutch_fs_spin_ns() > 0; }
+
+void hutch_fs_spin_after(long slept_ns) { close_together = slept_ns < 4 * hutch_fs_spin_ns(); }
+
+/* fs-serve.c's spin_wait for a session read by libfuse's blocking receive: poll(2) with no wait. */
+static void spin_poll(int fd) {
+  if (!hutch_fs_spin_now() || fd < 0) return;
+  long until = hutch_fs_now_ns() + hutch_fs_spin_ns();
+  struct pollfd p = {.fd = fd, .events = POLLIN};
+  do {
+    if (poll(&p, 1, 0) != 0) return;
+    sched_yield();
+  } while (hutch_fs_now_ns() < until);
+}
+
 EXPORT int hutch_fs_receive_buf(void *se, void *buf) {
-  atomic_fetch_add_explicit(&requests, 1, memory_order_relaxed);
-  int got = receive(se, buf);
-  atomic_fetch_add_explicit(&requests, 1, memory_order_relaxed);
-  return got;
+  for (;;) {
+    atomic_fetch_add_explicit(&requests, 1, memory_order_relaxed);
+    if (session_fd != NULL) spin_poll(session_fd(se));
+    long slept = hutch_fs_now_ns();
+    int got = receive(se, buf);
+    hutch_fs_spin_after(hutch_fs_now_ns() - slept);
+    atomic_fetch_add_explicit(&requests, 1, memory_order_relaxed);
+    /* A GETATTR or READ answered in C (fs-fast.c); the next request is read. */
+    if (got <= 0 || session_fd == NULL || !hutch_fs_fast(se, session_fd(se), buf, got)) return got;
+  }
 }
 
 /* Says once, on the daemon's stderr, why the idle drops stopped. */

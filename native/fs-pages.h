@@ -3,6 +3,7 @@
 #define HUTCH_FS_PAGES_H
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 #define EXPORT __attribute__((visibility("default")))
 
@@ -40,7 +41,29 @@ EXPORT int hutch_fs_next(void *buf, int *got);
 /* The fds this process may still open: RLIMIT_NOFILE's soft limit less those open; or -errno. */
 EXPORT long hutch_fs_fds_left(void);
 
+/* The union's answers in C (fs-fast.c). Publishes a lower file's attributes (as the reply's
+ * struct stat, attr_valid ttl seconds) and path for the session whose request is being served:
+ * its GETATTR and READ are then answered by the loop until something may change it. 0, or -ENOMEM. */
+EXPORT int hutch_fs_publish(uint64_t nodeid, const struct stat *st, double ttl, const char *path);
+/* How many requests were answered in C so far (the daemon traces it as a session ends). */
+EXPORT unsigned long hutch_fs_fast_count(void);
+/* Drops every answer of a session (it is ending). */
+EXPORT void hutch_fs_fast_end(void *se);
+
 /* Internal to the library: the wait counter (fs-idle.c) and libfuse's receive. */
 void hutch_fs_waiting(int waiting);
 int hutch_fs_receive_plain(void *se, void *buf);
+/* Answers a request just read (got bytes in the struct fuse_buf) in C if it can: 1, or 0 for JS to
+ * serve (noting se as the session JS serves); fd is the session's /dev/fuse fd. */
+int hutch_fs_fast(void *se, int fd, const void *fuse_buf, int got);
+void hutch_fs_fast_session(void *se, int fd);
+/* How long the loop looks for the next request before it sleeps: HUTCH_FS_SPIN_US (0: it does not;
+ * unset: DEFAULT_SPIN_US), in ns; and CLOCK_MONOTONIC in ns. */
+#define DEFAULT_SPIN_US 50
+long hutch_fs_spin_ns(void);
+long hutch_fs_now_ns(void);
+/* Whether to look before this sleep, and how long the last sleep was: only while requests come
+ * within a few looks' time of each other does the loop look again. */
+int hutch_fs_spin_now(void);
+void hutch_fs_spin_after(long slept_ns);
 #endif

@@ -65,7 +65,7 @@ beforeAll(async () => {
   daemon = Number(
     await ns.ok(
       `ulimit -n ${NOFILE}
-       (HUTCH_FS_LINGER=0 HUTCH_FS_SHARED_SOCKET=${tmp}/fsd HUTCH_FS_SHARED_LOCK=${tmp}/fsd.lock HUTCH_FS_READY_FD=3 \\
+       (HUTCH_TRACE=${tmp}/fsd.trace HUTCH_FS_LINGER=0 HUTCH_FS_SHARED_SOCKET=${tmp}/fsd HUTCH_FS_SHARED_LOCK=${tmp}/fsd.lock HUTCH_FS_READY_FD=3 \\
          node ${repo}/dist/fuse/daemon-main.js 3>${tmp}/fsd.ready 2>>${tmp}/fsd.log >/dev/null
         echo "exit $?" >>${tmp}/fsd.log) >/dev/null 2>&1 &
        for i in $(seq 200); do pid=$(cat ${tmp}/fsd.pid 2>/dev/null) && [ -n "$pid" ] && grep -q ok ${tmp}/fsd.ready && { echo $pid; exit 0; }; sleep 0.05; done
@@ -128,6 +128,46 @@ PY`,
     );
   });
 
+  it('answers from C only while a lower file is as published: a chmod, an append and a truncate are seen at once', async () => {
+    // Each step reads the file with its cached pages dropped (READs), then fstats it: a read marks
+    // the kernel's atime stale, so the fstat is a GETATTR. b's copy (another session) stays as it was.
+    const script = (m: string): string => `python3 - <<'PY'
+import os
+def look(path):
+    fd = os.open(path, os.O_RDONLY)
+    os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    data = b""
+    while True:
+        chunk = os.read(fd, 1 << 16)
+        if not chunk: break
+        data += chunk
+    st = os.fstat(fd)
+    os.close(fd)
+    return "%o %d %d %s" % (st.st_mode & 0o7777, st.st_size, len(data), data[-6:].decode())
+p = "${tmp}/${m}/many/d3/f3"
+print(look(p))
+${
+  m === 'a'
+    ? `os.chmod(p, 0o600)
+print(look(p))
+with open(p, "ab") as f: f.write(b"-more-")
+print(look(p))
+os.truncate(p, 6)
+print(look(p))`
+    : ''
+}
+PY`;
+    const size = content(3).length;
+    const tail = content(3).slice(-6);
+    expect((await ns.ok(script('a'))).trim().split('\n')).toEqual([
+      `644 ${size} ${size} ${tail}`,
+      `600 ${size} ${size} ${tail}`,
+      `600 ${size + 6} ${size + 6} -more-`,
+      `600 6 6 ${content(3).slice(0, 6)}`,
+    ]);
+    expect((await ns.ok(script('b'))).trim()).toBe(`644 ${size} ${size} ${tail}`);
+  });
+
   it('ends the daemon cleanly once its mounts are gone', async () => {
     await ns.ok(`umount ${tmp}/a`);
     await ns.ok(`umount ${tmp}/b`);
@@ -135,5 +175,8 @@ PY`,
     const log = readFileSync(join(tmp, 'fsd.log'), 'utf8');
     expect(log).not.toMatch(/unexpected error|warning/);
     expect(log.trim().split('\n').at(-1)).toBe('exit 0');
+    // The lower files' GETATTRs and READs were answered in C (native/fs-fast.c).
+    const ends = [...readFileSync(join(tmp, 'fsd.trace'), 'utf8').matchAll(/, (\d+) answered in C so far/g)];
+    expect(Number(ends.at(-1)?.[1])).toBeGreaterThan(FILES);
   });
 });

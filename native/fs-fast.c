@@ -1,0 +1,326 @@
+/* The union's answers in C (docs/fuse.md, "GETATTR and READ of lower files in C"): a tar of a
+ * tree asks three things a file (LOOKUP, READ, GETATTR), and two of them, for a file that is only
+ * in a lower layer, have answers that cannot change until something writes: its attributes and
+ * its bytes. The daemon's JS publishes those (hutch_fs_publish: the attributes it replied, the
+ * lower file's path) as it replies a LOOKUP or GETATTR; the loop (fs-serve.c's hutch_fs_next,
+ * fs-idle.c's hutch_fs_receive_buf) then answers the next GETATTR and READ of that node here,
+ * without the koffi crossing, libfuse's dispatch and V8 around each, and hands every other
+ * request to JS as before.
+ *
+ * What keeps an answer true:
+ * - any request that may change a file system (everything but the requests below that only read)
+ *   makes every answer of its session stale (a generation bump), before JS serves it: a write,
+ *   chmod or copy-up of a node, and an unlink, rename or link that changes another's nlink;
+ * - FORGET and BATCH_FORGET drop their nodes' answers (the node id may be given to another file);
+ * - a session's end drops all of its answers (hutch_fs_fast_end);
+ * - a node is published again only by JS, from its own state, while it serves a request of that
+ *   session (the loop notes which session it read the request from).
+ * Anything that fails here (the open, the read) is handed to JS, which answers as it always did. */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/fuse.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "fs-pages.h"
+
+/* Lower files C keeps open for READ: few, as a reader reads a file to its end before the next. */
+#define FAST_FDS 64
+
+struct answer {
+  struct answer *next; /* in its bucket */
+  void *se;
+  uint64_t nodeid;
+  uint64_t gen;
+  struct fuse_attr_out attr;
+  char *path;
+  int fd;      /* -1: not open */
+  int ring_at; /* its place in the ring of open fds while fd >= 0 */
+};
+
+struct fast_session {
+  void *se;
+  int fd; /* the /dev/fuse fd replies are written to */
+  uint64_t gen;
+};
+
+static struct answer **buckets;
+static size_t nbuckets, nanswers;
+static struct fast_session *sessions;
+static size_t nsessions;
+static struct fast_session *current; /* the session of the request JS is serving */
+static struct answer *ring[FAST_FDS];
+static int ring_next;
+static char *data;
+static size_t data_size;
+static unsigned long answered; /* requests answered here, for the trace (HUTCH_TRACE) */
+static int off_switch = -1; /* HUTCH_FS_FAST=0: nothing is published (to compare) */
+
+static size_t bucket_of(void *se, uint64_t nodeid) {
+  uint64_t h = (nodeid ^ ((uint64_t)(uintptr_t)se >> 4)) * 0x9E3779B97F4A7C15ull;
+  return (size_t)(h >> 20) & (nbuckets - 1);
+}
+
+static struct fast_session *session_of(void *se) {
+  for (size_t i = 0; i < nsessions; i++)
+    if (sessions[i].se == se) return &sessions[i];
+  return NULL;
+}
+
+static void close_fd(struct answer *a) {
+  if (a->fd < 0) return;
+  close(a->fd);
+  ring[a->ring_at] = NULL;
+  a->fd = -1;
+}
+
+static void free_answer(struct answer *a) {
+  close_fd(a);
+  free(a->path);
+  free(a);
+  nanswers--;
+}
+
+static struct answer **find_link(void *se, uint64_t nodeid) {
+  if (nbuckets == 0) return NULL;
+  struct answer **link = &buckets[bucket_of(se, nodeid)];
+  while (*link != NULL && ((*link)->se != se || (*link)->nodeid != nodeid)) link = &(*link)->next;
+  return link;
+}
+
+static void drop(void *se, uint64_t nodeid) {
+  struct answer **link = find_link(se, nodeid);
+  if (link == NULL || *link == NULL) return;
+  struct answer *a = *link;
+  *link = a->next;
+  free_answer(a);
+}
+
+static int grow(void) {
+  size_t more = nbuckets == 0 ? 1024 : nbuckets * 2;
+  struct answer **b = calloc(more, sizeof *b);
+  if (b == NULL) return -1;
+  size_t old = nbuckets;
+  struct answer **was = buckets;
+  buckets = b;
+  nbuckets = more;
+  for (size_t i = 0; i < old; i++)
+    for (struct answer *a = was[i], *next; a != NULL; a = next) {
+      next = a->next;
+      size_t at = bucket_of(a->se, a->nodeid);
+      a->next = buckets[at];
+      buckets[at] = a;
+    }
+  free(was);
+  return 0;
+}
+
+/* Notes the session a request was read from: what JS publishes while serving it is that session's. */
+void hutch_fs_fast_session(void *se, int fd) {
+  current = session_of(se);
+  if (current != NULL || se == NULL) return;
+  struct fast_session *more = realloc(sessions, sizeof *sessions * (nsessions + 1));
+  if (more == NULL) return;
+  sessions = more;
+  sessions[nsessions] = (struct fast_session){se, fd, 1};
+  current = &sessions[nsessions++];
+}
+
+EXPORT void hutch_fs_fast_end(void *se) {
+  for (size_t i = 0; i < nbuckets; i++)
+    for (struct answer **link = &buckets[i]; *link != NULL;) {
+      struct answer *a = *link;
+      if (a->se != se) {
+        link = &a->next;
+        continue;
+      }
+      *link = a->next;
+      free_answer(a);
+    }
+  for (size_t i = 0; i < nsessions; i++)
+    if (sessions[i].se == se) {
+      sessions[i] = sessions[--nsessions];
+      break;
+    }
+  current = NULL;
+}
+
+static uint64_t timeout_sec(double t) { return t <= 0 ? 0 : t >= 1e18 ? (uint64_t)1e18 : (uint64_t)t; }
+
+static uint32_t timeout_nsec(double t) {
+  if (t <= 0 || t >= 1e18) return 0;
+  double f = (t - (double)timeout_sec(t)) * 1e9;
+  return f >= 999999999.0 ? 999999999u : (uint32_t)f;
+}
+
+EXPORT unsigned long hutch_fs_fast_count(void) { return answered; }
+
+EXPORT int hutch_fs_publish(uint64_t nodeid, const struct stat *st, double ttl, const char *path) {
+  if (off_switch < 0) {
+    const char *v = getenv("HUTCH_FS_FAST");
+    off_switch = v != NULL && strcmp(v, "0") == 0;
+  }
+  if (off_switch || current == NULL) return 0;
+  if (nanswers >= nbuckets && grow() != 0) return -ENOMEM;
+  struct answer **link = find_link(current->se, nodeid);
+  struct answer *a = *link;
+  if (a == NULL) {
+    a = calloc(1, sizeof *a);
+    char *p = strdup(path);
+    if (a == NULL || p == NULL) {
+      free(a);
+      free(p);
+      return -ENOMEM;
+    }
+    *a = (struct answer){.se = current->se, .nodeid = nodeid, .path = p, .fd = -1};
+    a->next = buckets[bucket_of(current->se, nodeid)];
+    buckets[bucket_of(current->se, nodeid)] = a;
+    nanswers++;
+  } else if (strcmp(a->path, path) != 0) {
+    char *p = strdup(path);
+    if (p == NULL) return -ENOMEM;
+    close_fd(a);
+    free(a->path);
+    a->path = p;
+  }
+  a->gen = current->gen;
+  struct fuse_attr *out = &a->attr.attr;
+  a->attr.attr_valid = timeout_sec(ttl);
+  a->attr.attr_valid_nsec = timeout_nsec(ttl);
+  *out = (struct fuse_attr){
+      .ino = st->st_ino,
+      .size = (uint64_t)st->st_size,
+      .blocks = (uint64_t)st->st_blocks,
+      .atime = (uint64_t)st->st_atim.tv_sec,
+      .mtime = (uint64_t)st->st_mtim.tv_sec,
+      .ctime = (uint64_t)st->st_ctim.tv_sec,
+      .atimensec = (uint32_t)st->st_atim.tv_nsec,
+      .mtimensec = (uint32_t)st->st_mtim.tv_nsec,
+      .ctimensec = (uint32_t)st->st_ctim.tv_nsec,
+      .mode = st->st_mode,
+      .nlink = (uint32_t)st->st_nlink,
+      .uid = st->st_uid,
+      .gid = st->st_gid,
+      .rdev = (uint32_t)st->st_rdev,
+      .blksize = (uint32_t)st->st_blksize,
+  };
+  return 0;
+}
+
+/* The published answer for this request's node, if still true. */
+static struct answer *answer_for(struct fast_session *s, uint64_t nodeid) {
+  struct answer **link = find_link(s->se, nodeid);
+  if (link == NULL || *link == NULL || (*link)->gen != s->gen) return NULL;
+  return *link;
+}
+
+static int open_fd(struct answer *a) {
+  if (a->fd >= 0) return a->fd;
+  int fd = open(a->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+  if (fd < 0) return -1;
+  struct answer *old = ring[ring_next];
+  if (old != NULL) close_fd(old);
+  ring[ring_next] = a;
+  a->fd = fd;
+  a->ring_at = ring_next;
+  ring_next = (ring_next + 1) % FAST_FDS;
+  return fd;
+}
+
+static void reply(struct fast_session *s, uint64_t unique, const void *body, size_t len) {
+  struct fuse_out_header out = {.len = (uint32_t)(sizeof out + len), .error = 0, .unique = unique};
+  struct iovec iov[2] = {{&out, sizeof out}, {(void *)body, len}};
+  /* ENOENT: the request was interrupted meanwhile; nothing else to do, as in libfuse. */
+  (void)!writev(s->fd, iov, len > 0 ? 2 : 1);
+}
+
+static int serve_read(struct fast_session *s, const struct fuse_in_header *in, const struct fuse_read_in *r) {
+  struct answer *a = answer_for(s, in->nodeid);
+  if (a == NULL || r->size > 64u << 20) return 0;
+  int fd = open_fd(a);
+  if (fd < 0) return 0;
+  if (data_size < r->size) {
+    char *more = realloc(data, r->size);
+    if (more == NULL) return 0;
+    data = more;
+    data_size = r->size;
+  }
+  ssize_t got;
+  do got = pread(fd, data, r->size, (off_t)r->offset);
+  while (got < 0 && errno == EINTR);
+  if (got < 0) return 0;
+  reply(s, in->unique, data, (size_t)got);
+  answered++;
+  return 1;
+}
+
+/* Whether a request leaves every node as it was (the rest may change one: a generation bump). */
+static int only_reads(uint32_t opcode) {
+  switch (opcode) {
+    case FUSE_LOOKUP:
+    case FUSE_FORGET:
+    case FUSE_GETATTR:
+    case FUSE_READLINK:
+    case FUSE_READ:
+    case FUSE_STATFS:
+    case FUSE_RELEASE:
+    case FUSE_FSYNC:
+    case FUSE_GETXATTR:
+    case FUSE_LISTXATTR:
+    case FUSE_FLUSH:
+    case FUSE_OPENDIR:
+    case FUSE_READDIR:
+    case FUSE_RELEASEDIR:
+    case FUSE_FSYNCDIR:
+    case FUSE_ACCESS:
+    case FUSE_INTERRUPT:
+    case FUSE_BATCH_FORGET:
+    case FUSE_READDIRPLUS:
+    case FUSE_LSEEK:
+    case FUSE_POLL:
+      return 1;
+    default:
+      return 0;
+  }
+}
+
+int hutch_fs_fast(void *se, int fd, const void *fuse_buf, int got) {
+  const struct {
+    size_t size;
+    int flags;
+    void *mem;
+  } *buf = fuse_buf;
+  hutch_fs_fast_session(se, fd);
+  struct fast_session *s = current;
+  if (s == NULL || got < (int)sizeof(struct fuse_in_header) || buf->flags != 0 || buf->mem == NULL) return 0;
+  const struct fuse_in_header *in = buf->mem;
+  const char *body = (const char *)buf->mem + sizeof *in;
+  size_t left = (size_t)got - sizeof *in;
+  switch (in->opcode) {
+    case FUSE_GETATTR: {
+      struct answer *a = answer_for(s, in->nodeid);
+      if (a == NULL) return 0;
+      reply(s, in->unique, &a->attr, sizeof a->attr);
+      answered++;
+      return 1;
+    }
+    case FUSE_READ:
+      return left >= sizeof(struct fuse_read_in) && serve_read(s, in, (const struct fuse_read_in *)body);
+    case FUSE_FORGET:
+      drop(se, in->nodeid);
+      return 0;
+    case FUSE_BATCH_FORGET: {
+      const struct fuse_batch_forget_in *b = (const void *)body;
+      if (left < sizeof *b) return 0;
+      const struct fuse_forget_one *one = (const void *)(b + 1);
+      for (uint32_t i = 0; i < b->count && (i + 1) * sizeof *one <= left - sizeof *b; i++) drop(se, one[i].nodeid);
+      return 0;
+    }
+    default:
+      if (!only_reads(in->opcode)) s->gen++;
+      return 0;
+  }
+}
