@@ -305,7 +305,7 @@ static char *code_cache_dir(void) {
 
 /* startDaemon's environment: the CLI's as process.env lists it (node_environ: a name given twice
    once; bundle-loader.cts: without NODE_EXTRA_CA_CERTS, with its code cache's folder) without the
-   run's HUTCH_FS_* settings (but the page drop's and the limit's) nor HUTCH_FAULT, then the
+   run's HUTCH_FS_* settings (but the page drop's, the limit's and the loop's) nor HUTCH_FAULT, then the
    daemon's own. */
 static char **daemon_env(const struct union_mount *u) {
   char **cli = node_environ();
@@ -313,7 +313,8 @@ static char **daemon_env(const struct union_mount *u) {
   while (cli[n] != NULL) n++;
   char **env = calloc(n + 6, sizeof(char *));
   if (env == NULL) fall_back("out of memory");
-  static const char *const KEPT[] = {"HUTCH_FS_IDLE_MS=", "HUTCH_FS_PAGES=", "HUTCH_FS_SHARED_MAX=", NULL};
+  static const char *const KEPT[] = {"HUTCH_FS_IDLE_MS=", "HUTCH_FS_PAGES=", "HUTCH_FS_SHARED_MAX=",
+                                      "HUTCH_FS_FAST=",    "HUTCH_FS_SPIN_US=", NULL};
   size_t k = 0;
   for (char **e = cli; *e != NULL; e++) {
     if (strncmp(*e, "NODE_EXTRA_CA_CERTS=", 20) == 0 || strncmp(*e, "HUTCH_FAULT=", 12) == 0) continue;

@@ -62,7 +62,14 @@ describe('the daemon', () => {
   it('has the environment a TypeScript run gives it (startDaemon, lingerSetting), a name given twice once', async () => {
     // Node's process.env lists a name given twice once, with its first value, and no array index's
     // ("10"): exactly these strings, as a batch system or a parent of its own may give them.
-    const own = ['HUTCH_DEBUG=', 'HUTCH_FS_LINGER=00', 'HUTCH_FS_IDLE_MS=1234', 'HUTCH_FS_OTHER=x', 'TWICE=first'];
+    const own = [
+      'HUTCH_DEBUG=',
+      'HUTCH_FS_LINGER=00',
+      'HUTCH_FS_IDLE_MS=1234',
+      'HUTCH_FS_SPIN_US=20',
+      'HUTCH_FS_OTHER=x',
+      'TWICE=first',
+    ];
     const again = ['10=an index', 'TWICE=second', 'HUTCH_FS_IDLE_MS=99', 'HUTCH_FS_LINGER=5'];
     const names = new Set([...own, ...again].map((e) => e.split('=')[0]));
     const inherited = Object.entries(process.env).filter(([k]) => !names.has(k));
@@ -84,6 +91,7 @@ describe('the daemon', () => {
     expect(environ(inC!)).toEqual(fromNode);
     expect(fromNode).toContain('HUTCH_FS_LINGER=0');
     expect(fromNode).toContain('HUTCH_FS_IDLE_MS=1234');
+    expect(fromNode).toContain('HUTCH_FS_SPIN_US=20');
     expect(fromNode.filter((e) => e.startsWith('TWICE='))).toEqual(['TWICE=first']);
     expect(fromNode.some((e) => e.startsWith('HUTCH_FS_OTHER=') || e.startsWith('10='))).toBe(false);
     await m.stop();

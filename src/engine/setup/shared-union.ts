@@ -130,8 +130,15 @@ async function startDaemon(place: SharedPlace, maps: Maps, onLaunched?: () => vo
     // no earlier daemon's log
   }
   const log = openSync(place.log, 'a', 0o600);
-  // Not the run's own HUTCH_FS_* settings nor its fault point: only the page drop's and the limit's pass on.
-  const kept = new Set(['HUTCH_FS_IDLE_MS', 'HUTCH_FS_PAGES', 'HUTCH_FS_SHARED_MAX']);
+  // Not the run's own HUTCH_FS_* settings nor its fault point: only the page drop's, the limit's
+  // and the loop's (fs-fast.c, fs-serve.c) pass on.
+  const kept = new Set([
+    'HUTCH_FS_IDLE_MS',
+    'HUTCH_FS_PAGES',
+    'HUTCH_FS_SHARED_MAX',
+    'HUTCH_FS_FAST',
+    'HUTCH_FS_SPIN_US',
+  ]);
   const linger = lingerSetting(process.env, (line) => void process.stderr.write(`hutch: warning: ${line}\n`));
   const inherited = Object.fromEntries(
     Object.entries(process.env).filter(([k]) => kept.has(k) || (!k.startsWith('HUTCH_FS_') && k !== 'HUTCH_FAULT')),
