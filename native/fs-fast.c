@@ -349,6 +349,9 @@ int hutch_fs_fast(void *se, int fd, const void *fuse_buf, int got) {
   const struct fuse_in_header *in = buf->mem;
   const char *body = (const char *)buf->mem + sizeof *in;
   size_t left = (size_t)got - sizeof *in;
+  /* A large READ is a stream's (readahead, sent without the reader waiting on it): no look then. */
+  hutch_fs_spin_hint(!(in->opcode == FUSE_READ && left >= sizeof(struct fuse_read_in) &&
+                       ((const struct fuse_read_in *)body)->size >= SPLICE_FROM));
   switch (in->opcode) {
     case FUSE_GETATTR: {
       struct answer *a = answer_for(s, in->nodeid);

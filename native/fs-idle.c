@@ -80,7 +80,12 @@ long hutch_fs_spin_ns(void) {
 /* Whether the last sleep was short: requests come close together (a reader at work). */
 static int close_together = 1;
 
-int hutch_fs_spin_now(void) { return close_together && hutch_fs_spin_ns() > 0; }
+/* Whether the last request was one a reader waits on (not a large READ). */
+static int awaited = 1;
+
+void hutch_fs_spin_hint(int waited_on) { awaited = waited_on; }
+
+int hutch_fs_spin_now(void) { return close_together && awaited && hutch_fs_spin_ns() > 0; }
 
 void hutch_fs_spin_after(long slept_ns) { close_together = slept_ns < 4 * hutch_fs_spin_ns(); }
 

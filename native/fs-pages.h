@@ -66,4 +66,8 @@ long hutch_fs_now_ns(void);
  * within a few looks' time of each other does the loop look again. */
 int hutch_fs_spin_now(void);
 void hutch_fs_spin_after(long slept_ns);
+/* What the last request was: one a reader waits on (1), or a large READ of a stream (0: the
+ * loop sleeps at once after it: a stream's READs come while the reader copies, and a look would
+ * hold the CPU the reader may be woken on). */
+void hutch_fs_spin_hint(int waited_on);
 #endif
