@@ -37,8 +37,10 @@ cp "$rootfs/etc/passwd" "$rootfs/etc/group" "$bare/etc/"
 tar -C "$rootfs" -cf "$work/rootfs.tar" .
 cc -O2 -o "$work/reap" "$repo/bench/cost-reap.c"
 chown -R "$user:$user" "$work"
-# The FUSE daemon's page drop (docs/fuse.md, "Memory") passes through as_user's clean environment, for A/B.
+# The FUSE daemon's page drop (docs/fuse.md, "Memory"), its look before the sleep and its answers in
+# C pass through as_user's clean environment, for A/B.
 h="env ${HUTCH_FS_PAGES:+HUTCH_FS_PAGES=$HUTCH_FS_PAGES }${HUTCH_FS_IDLE_MS:+HUTCH_FS_IDLE_MS=$HUTCH_FS_IDLE_MS }"
+h+="${HUTCH_FS_SPIN_US:+HUTCH_FS_SPIN_US=$HUTCH_FS_SPIN_US }${HUTCH_FS_FAST:+HUTCH_FS_FAST=$HUTCH_FS_FAST }"
 H="${h}HUTCH_FS_LINGER=0 node $repo/bin/hutch --root $work/state"
 HW="${h}HUTCH_FS_LINGER=600 node $repo/bin/hutch --root $work/state"
 # bin/hutch through sh, as users run it: `run [--network none] --rootfs` is then native/hutch-run-front's
