@@ -11,7 +11,6 @@
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <sched.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -124,7 +123,7 @@ EXPORT long hutch_fs_fds_left(void) {
   return (long)lim.rlim_cur - open;
 }
 
-/* Before it sleeps, the loop looks for the next request a while (hutch_fs_spin_ns): a reader
+/* Before it sleeps, the loop may look for the next request a while (hutch_fs_spin_ns, opt-in): a reader
  * reading file after file (tar) sends it within tens of microseconds, and a sleep in epoll_wait and
  * its wake-up cost more than that on a virtual machine (docs/fuse.md, "The look before the sleep").
  * Only while requests come close together (hutch_fs_spin_after): one after a long quiet costs none. */
@@ -135,7 +134,7 @@ static int spin_wait(void) {
   do {
     n = epoll_wait(ep, ready, BATCH, 0);
     if (n != 0) return n;
-    sched_yield(); /* a reader runnable on this CPU runs first */
+    if (hutch_fs_spin_yield()) return 0; /* a busy task wanted this CPU: sleep */
   } while (hutch_fs_now_ns() < until);
   return 0;
 }
