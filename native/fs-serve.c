@@ -132,8 +132,9 @@ static int spin_wait(void) {
   long until = hutch_fs_now_ns() + hutch_fs_spin_ns();
   int n;
   do {
+    /* An error (EINTR: a signal) ends the look; the sleeping wait below retries or reports it. */
     n = epoll_wait(ep, ready, BATCH, 0);
-    if (n != 0) return n;
+    if (n != 0) return n > 0 ? n : 0;
     if (hutch_fs_spin_yield()) return 0; /* a busy task wanted this CPU: sleep */
   } while (hutch_fs_now_ns() < until);
   return 0;
