@@ -82,6 +82,11 @@ export function callerOf(req: bigint): Caller {
   return { uid: u32(0), gid: u32(4), pid: u32(8), umask: u32(12) };
 }
 
+/** The pid (thread group, in the mount's pid namespace) of the process a request is for. */
+export function pidOf(req: bigint): number {
+  return koffi.decode(reqCtx(req), 8, 'uint32_t') as number;
+}
+
 /** The operations a file system implements; names are byte strings (latin1), fh our handle. */
 export interface LowLevelHandlers {
   lookup(req: bigint, parent: number, name: string): void;
@@ -103,6 +108,7 @@ export interface LowLevelHandlers {
   fsync(req: bigint, ino: number, datasync: number, fh: number): void;
   opendir(req: bigint, ino: number): void;
   readdir(req: bigint, ino: number, size: number, off: number, fh: number): void;
+  readdirplus(req: bigint, ino: number, size: number, off: number, fh: number): void;
   releasedir(req: bigint, ino: number, fh: number): void;
   statfs(req: bigint, ino: number): void;
   setxattr(req: bigint, ino: number, name: string, value: Buffer, flags: number): void;
@@ -213,10 +219,16 @@ const OPS: [number, string, Adapter][] = [
     'void create(void *r, uint64_t p, void *name, uint32_t mode, void *fi)',
     (h, a) => h.create(a[0], n(a[1]), bytes(a[2]), a[3], fiFlags(a[4])),
   ],
+  [
+    328,
+    'void readdirplus(void *r, uint64_t i, size_t size, int64_t off, void *fi)',
+    (h, a) => h.readdirplus(a[0], n(a[1]), n(a[2]), n(a[3]), FI(a[4])),
+  ],
 ];
 
 const KILLPRIV = 1 << 20;
 const ATOMIC_O_TRUNC = 1 << 3;
+const READDIRPLUS_AUTO = 1 << 14;
 const CACHE_SYMLINKS = 1 << 23;
 const SPLICE_WRITE = 1 << 7;
 
@@ -359,7 +371,9 @@ function registerOps(route: Route): { ops: Buffer; registered: bigint[] } {
     const c = new Uint32Array(koffi.view(conn, 32));
     // SPLICE_WRITE: fd-backed replies (reads) go file -> pipe -> /dev/fuse, never through memory.
     // No ATOMIC_O_TRUNC: with no OPEN sent (ops.ts fileOps) an open's O_TRUNC must come as a SETATTR.
-    c[6] = (c[6]! & ~(KILLPRIV | ATOMIC_O_TRUNC)) | (c[5]! & (CACHE_SYMLINKS | SPLICE_WRITE));
+    // No READDIRPLUS_AUTO: every READDIR of a listing is a READDIRPLUS (its later parts too), and
+    // ops.ts readdirplus decides which entries are worth their attributes.
+    c[6] = (c[6]! & ~(KILLPRIV | ATOMIC_O_TRUNC | READDIRPLUS_AUTO)) | (c[5]! & (CACHE_SYMLINKS | SPLICE_WRITE));
   });
   put(24, 'void forget(void *r, uint64_t i, uint64_t nl)', (r: bigint, i: number, nl: number) => {
     route.handlers.forget(n(i), n(nl));

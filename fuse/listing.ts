@@ -1,4 +1,4 @@
-import { listingSlice, packListing, type PackedDir } from './wire.js';
+import { ENTRY_OUT_SIZE, listingSlice, packListing, type PackedDir } from './wire.js';
 import type { Node } from './node.js';
 
 /**
@@ -15,6 +15,8 @@ import type { Node } from './node.js';
 type Entries = Parameters<typeof packListing>[0];
 
 const GEN = 2 ** 32;
+/** A directory's type in a struct fuse_dirent (S_IFDIR >> 12). */
+const DT_DIR = 4;
 const KEPT = 8;
 /** Generations wrap (offsets stay below 2^52): a reader would have to pause through a million. */
 const GENS = 2 ** 20;
@@ -28,6 +30,10 @@ interface Snapshots {
 
 export class Listings {
   private readonly dirs = new WeakMap<Node, Snapshots>();
+  /** How many entries went out with their attributes (a READDIRPLUS's), for the daemon's trace. */
+  given = 0;
+  /** READDIRPLUS replies are packed here: libfuse copies a reply before returning. */
+  private plus = Buffer.alloc(0);
 
   /** Notes that entries of `dir` were added, removed or replaced: the next read from 0 lists again. */
   changed(dir: Node): void {
@@ -37,12 +43,53 @@ export class Listings {
 
   /** The listing bytes of a READDIR at `off` of at most `size` bytes; `list` merges the directory. */
   read(dir: Node, off: number, size: number, list: () => Entries): Buffer {
+    const [snap, index] = this.snapshot(dir, off, list);
+    const [start, end] = listingSlice(snap, index, size);
+    return snap.buf.subarray(start, end);
+  }
+
+  /**
+   * The bytes of a READDIRPLUS at `off`: the entries READDIR would give, each headed by the
+   * struct fuse_entry_out `entryOf` packs at the given place (a lookup the kernel counts) or by
+   * zeros where it packs none ('.', '..', a name gone since the snapshot, anything but a
+   * directory unless `filesToo`): the kernel then keeps the name alone and looks it up when
+   * asked. `entryOf` is called only for entries that fit.
+   */
+  readPlus(
+    dir: Node,
+    off: number,
+    size: number,
+    list: () => Entries,
+    filesToo: boolean,
+    entryOf: (name: string, out: Buffer, at: number) => boolean,
+  ): Buffer {
+    const [snap, index] = this.snapshot(dir, off, list);
+    if (this.plus.length < size) this.plus = Buffer.alloc(size);
+    const out = this.plus;
+    let at = 0;
+    for (let i = index; i < snap.ends.length; i++) {
+      const start = i === 0 ? 0 : snap.ends[i - 1]!;
+      const end = snap.ends[i]!;
+      if (at + ENTRY_OUT_SIZE + end - start > size) break;
+      const wanted = filesToo || snap.buf.readUInt32LE(start + 20) === DT_DIR;
+      const name = wanted
+        ? snap.buf.toString('latin1', start + 24, start + 24 + snap.buf.readUInt32LE(start + 16))
+        : '';
+      if (!wanted || name === '.' || name === '..' || !entryOf(name, out, at)) out.fill(0, at, at + ENTRY_OUT_SIZE);
+      else this.given++;
+      snap.buf.copy(out, at + ENTRY_OUT_SIZE, start, end);
+      at += ENTRY_OUT_SIZE + end - start;
+    }
+    return out.subarray(0, at);
+  }
+
+  /** The snapshot an offset names (a new one from 0), and the index of its entry there. */
+  private snapshot(dir: Node, off: number, list: () => Entries): [PackedDir, number] {
     const gen = Math.floor(off / GEN);
     let snap = off === 0 ? this.current(dir, list) : this.dirs.get(dir)?.byGen.get(gen);
     // Only after KEPT newer snapshots of a changed directory: list again, best effort.
     snap ??= packListing(list(), gen * GEN);
-    const [start, end] = listingSlice(snap, off - gen * GEN, size);
-    return snap.buf.subarray(start, end);
+    return [snap, off - gen * GEN];
   }
 
   private current(dir: Node, list: () => Entries): PackedDir {

@@ -1,9 +1,10 @@
 import { constants, fsyncSync, openSync, closeSync } from 'node:fs';
-import { callerOf, reply, type LowLevelHandlers } from './libfuse.js';
+import { callerOf, pidOf, reply, type LowLevelHandlers } from './libfuse.js';
 import {
   ENTRY_SIZE,
   FILE_INFO_SIZE,
   packEntryHead,
+  packEntryOut,
   packFdBufvec,
   packFileInfo,
   packStatvfs,
@@ -14,7 +15,7 @@ import { create, link, make, remove, rename } from './mutate.js';
 import { setXattr, getXattr, listXattr, removeXattr } from './xattrops.js';
 import { setattr } from './setattr.js';
 import { B } from './attr.js';
-import { ENODATA, ENOENT, ENOSYS, ENOTDIR, toErrno } from './errno.js';
+import { ENODATA, ENOENT, ENOSYS, ENOTDIR, FsError, toErrno } from './errno.js';
 import { pwritePointer, fdatasync } from '../src/sys/fsx.js';
 import type { Node } from './node.js';
 import type { PublishAnswer } from './pages.js';
@@ -46,6 +47,27 @@ export interface FastAnswers {
 // Printable ASCII: koffi passes a string as UTF-8, and a latin1 byte above 127 would change.
 const ASCII = /^[ -~]*$/;
 
+/**
+ * The processes that looked up a file (not a directory) lately: their listings carry the files'
+ * entries too (READDIRPLUS), so that tar, du or cp -r cost no LOOKUP a file. A walk that never
+ * looks at files (find -type f) gets the directories' alone: an entry packed costs the daemon more
+ * than a LOOKUP it spares costs the walk, for a name the walk never opens. The last KEPT are kept.
+ */
+class FileReaders {
+  private static readonly KEPT = 64;
+  private readonly pids = new Set<number>();
+
+  note(pid: number): void {
+    if (this.pids.has(pid)) return;
+    if (this.pids.size >= FileReaders.KEPT) this.pids.delete(this.pids.values().next().value!);
+    this.pids.add(pid);
+  }
+
+  has(pid: number): boolean {
+    return this.pids.has(pid);
+  }
+}
+
 type Guard = <A extends unknown[]>(fn: (req: bigint, ...a: A) => void) => (req: bigint, ...a: A) => void;
 
 interface Ctx {
@@ -53,10 +75,13 @@ interface Ctx {
   timeout: number;
   guard: Guard;
   entry(req: bigint, n: Node): void;
+  /** A node's struct fuse_entry_out at `at` in `out`, for a READDIRPLUS: a lookup, as entry's. */
+  entryOut(n: Node, out: Buffer, at: number): void;
   attrReply(req: bigint, n: Node): void;
   /** A node's entry (for create's reply), in the one reused buffer. */
   packNodeEntry(n: Node, ttlOf: (nlink: number) => number): Buffer;
   ok(req: bigint): void;
+  fileReaders: FileReaders;
   /** Notes a lookup's miss for the next request. */
   miss(parent: Node, name: string): void;
   /** A node a request changes the entries (or opacity, by xattr) of: its listing is taken again. */
@@ -115,11 +140,22 @@ function context(u: Union, timeout: number, log: (e: unknown) => void, fast: Fas
       );
       publish(n, entryStat, t);
     },
+    entryOut(n, out, at) {
+      let t = timeout;
+      packEntryOut(
+        packNodeEntry(n, (nlink) => (t = ttl(n, nlink))),
+        out,
+        at,
+      );
+      n.nlookup++;
+      publish(n, entryStat, t);
+    },
     attrReply(req, n) {
       const t = ttl(n, packAttr(u, n, statBuf));
       reply.attr(req, statBuf, t);
       publish(n, statBuf, t);
     },
+    fileReaders: new FileReaders(),
     ok: (req) => void reply.err(req, 0),
     miss: (parent, name) => void (missed = { parent, name }),
     changing(id) {
@@ -131,7 +167,7 @@ function context(u: Union, timeout: number, log: (e: unknown) => void, fast: Fas
 }
 
 /** Names: lookup, attributes and everything that adds, removes or renames an entry. */
-function nameOps({ u, guard, entry, attrReply, ok, miss, changing }: Ctx): Partial<LowLevelHandlers> {
+function nameOps({ u, guard, entry, attrReply, ok, miss, changing, fileReaders }: Ctx): Partial<LowLevelHandlers> {
   return {
     lookup: guard((req, parent, name) => {
       // Negative lookups are frequent (every create): no exception on that path.
@@ -140,7 +176,10 @@ function nameOps({ u, guard, entry, attrReply, ok, miss, changing }: Ctx): Parti
       if (n === undefined) {
         miss(p, name);
         reply.err(req, ENOENT);
-      } else entry(req, n);
+      } else {
+        if (n.type !== 0o040000) fileReaders.note(pidOf(req));
+        entry(req, n);
+      }
     }),
     forget: (ino, n) => u.nodes.forget(ino, n),
     getattr: guard((req, ino) => attrReply(req, u.node(ino))),
@@ -212,17 +251,38 @@ function fileOps({ u, timeout, guard, ok, packNodeEntry, changing }: Ctx): Parti
  * Directory listings with no open handle (fuse/listing.ts): opendir answers ENOSYS once, and the
  * kernel then sends neither OPENDIR nor RELEASEDIR and caches listings itself.
  */
-function dirOps({ u, guard, ok }: Ctx): Partial<LowLevelHandlers> {
+function dirOps({ u, guard, ok, entryOut, fileReaders }: Ctx): Partial<LowLevelHandlers> {
+  const dir = (ino: number): Node => {
+    const n = u.node(ino);
+    if (n.type !== 0o040000) throw new FsError(ENOTDIR);
+    return n;
+  };
+  const entries = (n: Node) => () => [
+    { name: '.', ino: n.ino || 1, type: 0o040000 },
+    { name: '..', ino: n.parent === undefined ? n.ino : n.parent.ino || 1, type: 0o040000 },
+    ...u.list(n),
+  ];
   return {
     opendir: guard((req) => void reply.err(req, ENOSYS)),
     readdir: guard((req, ino, size, off) => {
-      const n = u.node(ino);
-      if (n.type !== 0o040000) return void reply.err(req, ENOTDIR);
-      const b = u.listings.read(n, off, size, () => [
-        { name: '.', ino: n.ino || 1, type: 0o040000 },
-        { name: '..', ino: n.parent === undefined ? n.ino : n.parent.ino || 1, type: 0o040000 },
-        ...u.list(n),
-      ]);
+      const n = dir(ino);
+      const b = u.listings.read(n, off, size, entries(n));
+      reply.buf(req, b, b.length);
+    }),
+    // Each entry comes with what a LOOKUP would answer: a walk (find) costs no LOOKUP per
+    // directory, and reading every file of a tree (tar) none per file (FileReaders says for whom).
+    readdirplus: guard((req, ino, size, off) => {
+      const n = dir(ino);
+      const b = u.listings.readPlus(n, off, size, entries(n), fileReaders.has(pidOf(req)), (name, out, at) => {
+        let child: Node | undefined;
+        try {
+          child = u.find(n, name);
+          if (child !== undefined) entryOut(child, out, at);
+        } catch {
+          return false; // its LOOKUP, when it comes, says why
+        }
+        return child !== undefined;
+      });
       reply.buf(req, b, b.length);
     }),
     releasedir: guard((req) => ok(req)),

@@ -413,7 +413,9 @@ class SharedLoop {
     const shared = lowers.get(s.lowerKey);
     if (shared !== undefined && --shared.users === 0) lowers.delete(s.lowerKey);
     if (this.served === s) this.served = undefined;
-    trace(`fs shared session end, ${this.calls.hutch_fs_fast_count()} answered in C so far`);
+    trace(
+      `fs shared session end, ${s.union.listings.given} entries given with listings, ${this.calls.hutch_fs_fast_count()} answered in C so far`,
+    );
   }
 
   private drop(p: Pending): void {

@@ -4,7 +4,7 @@ import { NodeTable, joinPath, noteSetgid, pathOf, type Node } from './node.js';
 import { B, InoMap, fdAttr, lowerAttr, lowerIno, upperAttr } from './attr.js';
 import { EBADF, ENOENT, ENOTDIR, FsError } from './errno.js';
 import { isWhiteoutDevice, whiteoutTarget, WH_PREFIX } from './whiteout.js';
-import { isOpaque, type UpperStyle } from './upper.js';
+import { isOpaque, setTimes, type UpperStyle } from './upper.js';
 import { copyUpEntry } from './copyup.js';
 import { Listings } from './listing.js';
 import type { Attr } from './wire.js';
@@ -232,7 +232,12 @@ export class Union {
     if (n.parent !== undefined) this.copyUp(n.parent);
     const attr = this.attr(n);
     const dest = this.upperPath(n);
+    // A copy-up is not a change of its directory: its times are put back, as overlayfs does (a
+    // listing's attributes and a lookup's then agree with what the kernel cached before it).
+    const dir = n.parent === undefined ? undefined : this.upperPath(n.parent);
+    const before = dir === undefined ? undefined : lstatRaw(dir);
     copyUpEntry(this.cfg.style, this.cfg.work, n.lower!, attr, dest, withData);
+    if (before !== undefined) setTimes(dir!, [before.atimeSec, before.atimeNsec], [before.mtimeSec, before.mtimeNsec]);
     this.inos.alias(-1, lstatSync(B(dest)).ino, n.ino);
     n.upper = true;
     if (n.type === 0o100000) this.copyUpLinks(n, dest);

@@ -47,6 +47,24 @@ async function hold(name: string): Promise<void> {
   );
 }
 
+/** Directories of files, symlinks and hard links with modes and owners of their own (the listing tests). */
+function attrsTree(): Parameters<typeof writeLayer>[2] {
+  const out: Parameters<typeof writeLayer>[2] = [];
+  for (let d = 0; d < 6; d++) {
+    out.push({ path: `attrs/d${d}`, kind: EntryKind.Dir, mode: d === 4 ? 0o700 : 0o755, uid: d % 2 });
+    for (let i = 0; i < 40; i++) {
+      const path = `attrs/d${d}/f${i}`;
+      if (i % 10 === 9) out.push({ path, kind: EntryKind.Symlink, link: `f${i - 1}` });
+      else if (i % 10 === 8) out.push({ path, kind: EntryKind.Hardlink, link: `attrs/d${d}/f${i - 1}` });
+      else {
+        const mode = [0o644, 0o600, 0o755, 0o4755, 0o444][i % 5]!;
+        out.push({ path, kind: EntryKind.File, mode, uid: i % 3, gid: (i + d) % 3, content: 'x'.repeat(i * 37 + d) });
+      }
+    }
+  }
+  return out;
+}
+
 beforeAll(async () => {
   requires('fuse', 'subuid', 'newuidmap');
   tmp = mkdtempSync(join(tmpdir(), 'hutch-fuse-reads-'));
@@ -58,6 +76,7 @@ beforeAll(async () => {
       content: content(i),
     })),
     { path: 'big', kind: EntryKind.File, content: BIG },
+    ...attrsTree(),
   ]);
   ns = startAgent('range', tmp);
   // The daemon as shared-union.ts starts it (minus the launcher: the agent is root of its namespace),
@@ -168,6 +187,36 @@ PY`;
     expect((await ns.ok(script('b'))).trim()).toBe(`644 ${size} ${size} ${tail}`);
   });
 
+  it('gives with a listing what a LOOKUP gives (READDIRPLUS): a walk that stats every name sees each as a path lookup does', async () => {
+    // The same changes in both sessions: an upper file (hard linked: nlink 2), a symlink, a
+    // directory, a removed lower file (a whiteout), a chmod (a copy-up).
+    const change = (m: string): string =>
+      `cd ${tmp}/${m}/attrs && echo new >d2/new && ln d2/new d2/new2 && ln -s f1 d2/newlink && mkdir d3/sub &&
+       rm d3/f1 && chmod 640 d5/f2 && touch -h -d @1700000000 d2/new d2/newlink d3/sub d5/f2 d2 d3`;
+    await ns.ok(`${change('a')} && ${change('b')}`);
+    // a: one process lists each directory, then lstats every name of it (its first file's LOOKUP
+    // tells the daemon this process looks at files: the next listings carry the files' entries).
+    const walk = await ns.ok(`cd ${tmp}/a && python3 - <<'PY'
+import os
+for root, dirs, files in os.walk("attrs"):
+    for e in sorted(os.scandir(root), key=lambda e: e.name):
+        st = os.lstat(e.path)
+        print(e.path, oct(st.st_mode), st.st_uid, st.st_gid, st.st_size, st.st_nlink, st.st_mtime_ns, e.inode() == st.st_ino)
+PY`);
+    const lines = walk.trim().split('\n').sort();
+    expect(lines).toHaveLength(6 + 6 * 40 + 3 + 1 - 1); // d0-d5, their names, new ones, sub, less f1
+    expect(lines.every((l) => l.endsWith(' True'))).toBe(true);
+    // b: the same names, each lstat'ed by its path with no listing before (a LOOKUP for each).
+    const paths = lines.map((l) => l.split(' ')[0]!);
+    const looked = await ns.ok(`cd ${tmp}/b && python3 - <<'PY'
+import os
+for p in """${paths.join(' ')}""".split():
+    st = os.lstat(p)
+    print(p, oct(st.st_mode), st.st_uid, st.st_gid, st.st_size, st.st_nlink, st.st_mtime_ns)
+PY`);
+    expect(looked.trim().split('\n')).toEqual(lines.map((l) => l.replace(/ True$/, '')));
+  });
+
   it('ends the daemon cleanly once its mounts are gone', async () => {
     await ns.ok(`umount ${tmp}/a`);
     await ns.ok(`umount ${tmp}/b`);
@@ -178,5 +227,8 @@ PY`;
     // The lower files' GETATTRs and READs were answered in C (native/fs-fast.c).
     const ends = [...readFileSync(join(tmp, 'fsd.trace'), 'utf8').matchAll(/, (\d+) answered in C so far/g)];
     expect(Number(ends.at(-1)?.[1])).toBeGreaterThan(FILES);
+    // a's listings of attrs/ carried the entries of all but the first directory's files.
+    const given = [...readFileSync(join(tmp, 'fsd.trace'), 'utf8').matchAll(/, (\d+) entries given with listings/g)];
+    expect(Math.max(...given.map((g) => Number(g[1])))).toBeGreaterThan(4 * 40);
   });
 });
