@@ -82,7 +82,7 @@ export function callerOf(req: bigint): Caller {
   return { uid: u32(0), gid: u32(4), pid: u32(8), umask: u32(12) };
 }
 
-/** The pid (thread group, in the mount's pid namespace) of the process a request is for. */
+/** The id of the thread a request is for (its pid in the mount's pid namespace; a thread's own id). */
 export function pidOf(req: bigint): number {
   return koffi.decode(reqCtx(req), 8, 'uint32_t') as number;
 }
