@@ -61,7 +61,7 @@ void hutch_fs_waiting(int waiting) {
 
 int hutch_fs_receive_plain(void *se, void *buf) { return receive(se, buf); }
 
-long hutch_fs_now_ns(void) {
+static long now_ns(void) {
   struct timespec t;
   clock_gettime(CLOCK_MONOTONIC, &t);
   return t.tv_sec * 1000000000L + t.tv_nsec;
@@ -88,45 +88,56 @@ void hutch_fs_spin_hint(int waited_on) { awaited = waited_on; }
 /* Until when the loop does not look (CLOCK_MONOTONIC ns): a busy task wanted the CPU. */
 static long crowded_until;
 
-int hutch_fs_spin_now(void) {
-  return close_together && awaited && hutch_fs_spin_ns() > 0 && hutch_fs_now_ns() >= crowded_until;
-}
-
 /* Gives the CPU to a runnable task on it, if any; 1 when a busy one ran. A looking loop is a
  * runnable task: on a busy CPU a request then waits its turn behind the others, where a sleeping
  * one would be woken ahead of them (a tar under six busy loops on two CPUs: 377 s looking, 60 s
  * not). So when a busy task ran meanwhile, the loop sleeps, and does not look for CROWDED_NS. */
-int hutch_fs_spin_yield(void) {
-  long before = hutch_fs_now_ns();
+static int yielded_to_busy(void) {
+  long before = now_ns();
   sched_yield();
-  long after = hutch_fs_now_ns();
+  long after = now_ns();
   if (after - before < YIELD_ALONE_NS) return 0;
   crowded_until = after + CROWDED_NS;
   return 1;
 }
 
-void hutch_fs_spin_after(long slept_ns) { close_together = slept_ns < 4 * hutch_fs_spin_ns(); }
-
-/* fs-serve.c's spin_wait for a session read by libfuse's blocking receive: poll(2) with no wait. */
-static void spin_poll(int fd) {
-  if (!hutch_fs_spin_now() || fd < 0) return;
-  long until = hutch_fs_now_ns() + hutch_fs_spin_ns();
-  struct pollfd p = {.fd = fd, .events = POLLIN};
+int hutch_fs_look(int (*probe)(void *arg), void *arg) {
+  long spin = hutch_fs_spin_ns();
+  if (spin == 0 || !close_together || !awaited) return 0;
+  long until = now_ns();
+  if (until < crowded_until) return 0;
+  until += spin;
   do {
-    if (poll(&p, 1, 0) != 0 || hutch_fs_spin_yield()) return;
-  } while (hutch_fs_now_ns() < until);
+    int n = probe(arg);
+    if (n != 0) return n > 0 ? n : 0;
+    if (yielded_to_busy()) return 0;
+  } while (now_ns() < until);
+  return 0;
+}
+
+long hutch_fs_sleep_starts(void) { return hutch_fs_spin_ns() > 0 ? now_ns() : 0; }
+
+void hutch_fs_slept(long stamp) {
+  if (hutch_fs_spin_ns() > 0) close_together = now_ns() - stamp < 4 * hutch_fs_spin_ns();
+}
+
+/* The standalone daemon's probe: its /dev/fuse fd, read by libfuse's blocking receive. */
+static int poll_now(void *fd) {
+  struct pollfd p = {.fd = *(int *)fd, .events = POLLIN};
+  return poll(&p, 1, 0);
 }
 
 EXPORT int hutch_fs_receive_buf(void *se, void *buf) {
+  int fd = session_fd != NULL ? session_fd(se) : -1;
   for (;;) {
     atomic_fetch_add_explicit(&requests, 1, memory_order_relaxed);
-    if (session_fd != NULL) spin_poll(session_fd(se));
-    long slept = hutch_fs_now_ns();
+    if (fd >= 0) hutch_fs_look(poll_now, &fd);
+    long stamp = hutch_fs_sleep_starts();
     int got = receive(se, buf);
-    hutch_fs_spin_after(hutch_fs_now_ns() - slept);
+    hutch_fs_slept(stamp);
     atomic_fetch_add_explicit(&requests, 1, memory_order_relaxed);
     /* A GETATTR or READ answered in C (fs-fast.c); the next request is read. */
-    if (got <= 0 || session_fd == NULL || !hutch_fs_fast(se, session_fd(se), buf, got)) return got;
+    if (got <= 0 || fd < 0 || !hutch_fs_fast(se, fd, buf, got)) return got;
   }
 }
 

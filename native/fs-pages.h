@@ -58,24 +58,28 @@ int hutch_fs_receive_plain(void *se, void *buf);
 int hutch_fs_fast(void *se, int fd, const void *fuse_buf, int got);
 void hutch_fs_fast_session(void *se, int fd);
 /* How long the loop looks for the next request before it sleeps: HUTCH_FS_SPIN_US (0: it does not;
- * unset: DEFAULT_SPIN_US), in ns; and CLOCK_MONOTONIC in ns. Off unless asked: on a quiet machine
- * a tar takes half the time with 50, but under load it took up to twice as long (docs/fuse.md). */
+ * unset: DEFAULT_SPIN_US), in ns. Off unless asked: on a quiet machine a tar takes half the time
+ * with 50, but under load it took up to twice as long (docs/fuse.md). */
 #define DEFAULT_SPIN_US 0
 long hutch_fs_spin_ns(void);
-long hutch_fs_now_ns(void);
-/* Whether to look before this sleep, and how long the last sleep was: only while requests come
- * within a few looks' time of each other does the loop look again. */
-int hutch_fs_spin_now(void);
-void hutch_fs_spin_after(long slept_ns);
+/* The look before a sleep, for both loops: probe(arg) asks with no wait whether a request came
+ * (> 0: yes, 0: no, < 0: an error, which ends the look: the sleeping wait after it retries or
+ * reports it). Returns probe's positive answer, or 0 for the loop to sleep. It looks only while
+ * requests come within a few looks' time of each other (hutch_fs_slept), and not after a large
+ * READ (hutch_fs_spin_hint). */
+int hutch_fs_look(int (*probe)(void *arg), void *arg);
+/* Around each sleep: a stamp before, and how long it slept noted after (for the rule above). No
+ * clock is read when the look is off. */
+long hutch_fs_sleep_starts(void);
+void hutch_fs_slept(long stamp);
 /* What the last request was: one a reader waits on (1), or a large READ of a stream (0: the
  * loop sleeps at once after it: a stream's READs come while the reader copies, and a look would
  * hold the CPU the reader may be woken on). */
 void hutch_fs_spin_hint(int waited_on);
-/* sched_yield between looks; 1 when a busy task ran meanwhile (the loop then sleeps, and does not
- * look again for CROWDED_NS). A reader woken on this CPU runs for tens of microseconds before it
- * asks again (the look goes on); a task that runs until preempted takes a slice, a millisecond
- * or more. */
+/* Between looks the loop calls sched_yield; when a busy task ran meanwhile (longer than
+ * YIELD_ALONE_NS) it sleeps, and does not look again for CROWDED_NS. A reader woken on this CPU
+ * runs for tens of microseconds before it asks again (the look goes on); a task that runs until
+ * preempted takes a slice, a millisecond or more. */
 #define YIELD_ALONE_NS 500000L
 #define CROWDED_NS 100000000L
-int hutch_fs_spin_yield(void);
 #endif

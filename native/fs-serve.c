@@ -123,33 +123,25 @@ EXPORT long hutch_fs_fds_left(void) {
   return (long)lim.rlim_cur - open;
 }
 
-/* Before it sleeps, the loop may look for the next request a while (hutch_fs_spin_ns, opt-in): a reader
- * reading file after file (tar) sends it within tens of microseconds, and a sleep in epoll_wait and
- * its wake-up cost more than that on a virtual machine (docs/fuse.md, "The look before the sleep").
- * Only while requests come close together (hutch_fs_spin_after): one after a long quiet costs none. */
-static int spin_wait(void) {
-  if (!hutch_fs_spin_now()) return 0;
-  long until = hutch_fs_now_ns() + hutch_fs_spin_ns();
-  int n;
-  do {
-    /* An error (EINTR: a signal) ends the look; the sleeping wait below retries or reports it. */
-    n = epoll_wait(ep, ready, BATCH, 0);
-    if (n != 0) return n > 0 ? n : 0;
-    if (hutch_fs_spin_yield()) return 0; /* a busy task wanted this CPU: sleep */
-  } while (hutch_fs_now_ns() < until);
-  return 0;
+/* Before it sleeps, the loop may look for the next request a while (hutch_fs_look, opt-in): a
+ * reader reading file after file (tar) sends it within tens of microseconds, and a sleep in
+ * epoll_wait and its wake-up cost more than that on a virtual machine (docs/fuse.md, "The look
+ * before the sleep"). */
+static int epoll_now(void *unused) {
+  (void)unused;
+  return epoll_wait(ep, ready, BATCH, 0);
 }
 
 EXPORT int hutch_fs_next(void *buf, int *got) {
   hutch_fs_waiting(1);
   for (;;) {
     if (next_at == have) {
-      int n = spin_wait();
+      int n = hutch_fs_look(epoll_now, NULL);
       if (n == 0) {
-        long slept = hutch_fs_now_ns();
+        long stamp = hutch_fs_sleep_starts();
         do n = epoll_wait(ep, ready, BATCH, -1);
         while (n < 0 && errno == EINTR);
-        hutch_fs_spin_after(hutch_fs_now_ns() - slept);
+        hutch_fs_slept(stamp);
       }
       if (n < 0) {
         int err = errno;
