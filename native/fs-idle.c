@@ -18,6 +18,7 @@
  * anonymous memory (inode 0, never a candidate). */
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
@@ -101,11 +102,37 @@ static int yielded_to_busy(void) {
   return 1;
 }
 
+/* Whether a CPU is free: no more runnable tasks on the machine than CPUs this process may run on
+ * (the fourth field of /proc/loadavg, which counts this loop and the reader it just answered),
+ * read at most every FREE_CPU_NS. When every CPU is taken, a look takes one from a task waiting
+ * for it. Not known (no /proc): no look. */
+static int cpu_free(long now) {
+  static long checked_at = -FREE_CPU_NS;
+  static int verdict, fd = -2, cpus;
+  if (now - checked_at < FREE_CPU_NS) return verdict;
+  checked_at = now;
+  if (fd == -2) {
+    fd = open("/proc/loadavg", O_RDONLY | O_CLOEXEC);
+    cpu_set_t set;
+    cpus = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 1;
+  }
+  char buf[128];
+  ssize_t n = fd >= 0 ? pread(fd, buf, sizeof buf - 1, 0) : -1;
+  if (n <= 0) return verdict = 0;
+  buf[n] = '\0';
+  const char *p = buf; /* "0.42 1.14 1.66 2/345 6789": runnable/all */
+  for (int field = 0; field < 3 && p != NULL; field++) {
+    p = strchr(p, ' ');
+    if (p != NULL) p++;
+  }
+  return verdict = p != NULL && strtol(p, NULL, 10) <= cpus;
+}
+
 int hutch_fs_look(int (*probe)(void *arg), void *arg) {
   long spin = hutch_fs_spin_ns();
   if (spin == 0 || !close_together || !awaited) return 0;
   long until = now_ns();
-  if (until < crowded_until) return 0;
+  if (until < crowded_until || !cpu_free(until)) return 0;
   until += spin;
   do {
     int n = probe(arg);

@@ -82,4 +82,6 @@ void hutch_fs_spin_hint(int waited_on);
  * preempted takes a slice, a millisecond or more. */
 #define YIELD_ALONE_NS 500000L
 #define CROWDED_NS 100000000L
+/* And it looks only while a CPU is free (no more runnable tasks than CPUs), checked this often. */
+#define FREE_CPU_NS 5000000L
 #endif
