@@ -274,14 +274,14 @@ function dirOps({ u, guard, ok, entryOut, fileReaders }: Ctx): Partial<LowLevelH
     readdirplus: guard((req, ino, size, off) => {
       const n = dir(ino);
       const b = u.listings.readPlus(n, off, size, entries(n), fileReaders.has(pidOf(req)), (name, out, at) => {
-        let child: Node | undefined;
         try {
-          child = u.find(n, name);
-          if (child !== undefined) entryOut(child, out, at);
+          const child = u.find(n, name);
+          if (child === undefined) return false;
+          entryOut(child, out, at);
+          return true;
         } catch {
           return false; // its LOOKUP, when it comes, says why
         }
-        return child !== undefined;
       });
       reply.buf(req, b, b.length);
     }),

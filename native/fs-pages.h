@@ -58,8 +58,8 @@ int hutch_fs_receive_plain(void *se, void *buf);
 int hutch_fs_fast(void *se, int fd, const void *fuse_buf, int got);
 void hutch_fs_fast_session(void *se, int fd);
 /* How long the loop looks for the next request before it sleeps: HUTCH_FS_SPIN_US (0: it does not;
- * unset: DEFAULT_SPIN_US), in ns. Off unless asked: on a quiet machine a tar takes half the time
- * with 50, but under load it took up to twice as long (docs/fuse.md). */
+ * unset: DEFAULT_SPIN_US), in ns. Off unless asked: on a quiet machine a tar takes about two
+ * thirds of the time with 50, but under load it took up to twice as long (docs/fuse.md). */
 #define DEFAULT_SPIN_US 0
 long hutch_fs_spin_ns(void);
 /* The look before a sleep, for both loops: probe(arg) asks with no wait whether a request came
