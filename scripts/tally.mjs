@@ -7,8 +7,9 @@
 //        report (vitest's JSON, or node --test's TAP); no REPORT, or none there: it did not run
 //   node scripts/tally.mjs skip DIR NAME REASON           a suite left out on request (HUTCH_SKIP_VM=1)
 //   node scripts/tally.mjs line DIR NAME...               print each named suite and the closing line
-// Under a suite's line come the names of its failed tests, each with its error's first line: CI
-// keeps only the end of the output, so this is where a failure must be named.
+// Under a suite's line come the names of its failed tests, each with its error's first line (and a
+// deep-equal's differing lines): CI keeps only the end of the output, so this is where a failure
+// must be named and told.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -43,14 +44,55 @@ function vitestFailures(report) {
     const failed = (file.assertionResults ?? []).filter((t) => t.status === 'failed');
     if (file.status === 'failed' && failed.length === 0)
       named.push(`${where}: did not load: ${firstLine(file.message)}`);
-    for (const t of failed) named.push(`${where} > ${t.fullName ?? t.title}: ${firstLine(t.failureMessages?.[0])}`);
+    for (const t of failed)
+      named.push(`${where} > ${t.fullName ?? t.title}: ${errorSummary(t.failureMessages?.[0] ?? '')}`);
   }
   return named;
 }
 
-/** The "not ok" lines of node --test's TAP, with the test's name (subtests indented). */
+/** The "not ok" lines of node --test's TAP, with the test's name (subtests indented), each with
+ *  its error (the YAML block's `error:`) when it has one. */
 function tapFailures(text) {
-  return [...text.matchAll(/^\s*not ok \d+ - (.*)$/gm)].map((m) => m[1].trim());
+  const lines = text.split('\n');
+  const named = [];
+  lines.forEach((line, i) => {
+    const m = /^(\s*)not ok \d+ - (.*)$/.exec(line);
+    if (!m) return;
+    const error = tapError(lines, i + 1, m[1].length);
+    named.push(error ? `${m[2].trim()}: ${error}` : m[2].trim());
+  });
+  return named;
+}
+
+/** The `error:` of the YAML block that starts at lines[at] (under a "not ok" indented by `indent`),
+ *  told in short; '' when there is none. */
+function tapError(lines, at, indent) {
+  if ((lines[at] ?? '').trim() !== '---') return '';
+  for (let i = at + 1; i < lines.length && lines[i].trim() !== '...'; i++) {
+    const m = /^(\s*)error: (.*)$/.exec(lines[i]);
+    if (!m || m[1].length !== indent + 2) continue;
+    if (m[2] !== '|-' && m[2] !== '|') return errorSummary(m[2].replace(/^'(.*)'$/, '$1').replaceAll("''", "'"));
+    const body = [];
+    for (
+      let j = i + 1;
+      j < lines.length && (lines[j].trim() === '' || /^\s*/.exec(lines[j])[0].length > m[1].length);
+      j++
+    )
+      body.push(lines[j].slice(m[1].length + 2));
+    return errorSummary(body.join('\n'));
+  }
+  return '';
+}
+
+/** An error's first line; for a deep-equal, its differing lines too (what the first line does not say). */
+function errorSummary(text) {
+  const lines = String(text).replace(COLOUR, '').split('\n');
+  const first = lines.find((l) => l.trim() !== '') ?? '';
+  const legend = lines.findIndex((l) => l.trim() === '+ actual - expected');
+  const differing = legend < 0 ? [] : lines.slice(legend + 1).filter((l) => /^[+-] /.test(l.trim()));
+  return [first.trim(), ...differing.slice(0, 8).map((l) => l.trim().replace(/^([+-])\s+/, '$1 '))]
+    .join(' | ')
+    .slice(0, 1200);
 }
 
 /** Counts of node --test's TAP (its closing "# pass N" comments); undefined when it has none. */

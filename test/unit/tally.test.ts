@@ -91,6 +91,46 @@ describe('tally', () => {
     expect(r.out.trim().split('\n').pop()).toBe('tests: 2 passed, 3 failed, 1 skipped (2 suites)');
   });
 
+  it("tells a node --test failure's error: its first line, and a deep-equal's differing lines", () => {
+    const failing = [
+      'not ok 1 - the C front ran it',
+      '  ---',
+      "  failureType: 'testCodeFailure'",
+      '  error: |-',
+      '    the C front ran it (99: it would hand over): hutch: no scope',
+      '    ',
+      '    99 !== 7',
+      '    ',
+      "  code: 'ERR_ASSERTION'",
+      '  ...',
+      '# Subtest: as the TypeScript path',
+      '    not ok 1 - as the TypeScript path',
+      '      ---',
+      '      error: |-',
+      '        Expected values to be strictly deep-equal:',
+      '        + actual - expected',
+      '        ',
+      '          {',
+      '            status: 7,',
+      "        +   stderr: 'hutch: warning'",
+      "        -   stderr: ''",
+      '          }',
+      "      code: 'ERR_ASSERTION'",
+      '      ...',
+      'not ok 2 - throws',
+      '  ---',
+      "  error: 'it''s gone'",
+      '  ...',
+      'not ok 3 - no block',
+    ].join('\n');
+    expect(fromTap(`${failing}\n${tap(0, 4)}`)?.failures).toEqual([
+      'the C front ran it: the C front ran it (99: it would hand over): hutch: no scope',
+      "as the TypeScript path: Expected values to be strictly deep-equal: | + stderr: 'hutch: warning' | - stderr: ''",
+      "throws: it's gone",
+      'no block',
+    ]);
+  });
+
   it('sums every suite and exits 0 only when nothing failed', () => {
     const ok = cli(
       (dir, add) => {
