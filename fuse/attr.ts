@@ -1,4 +1,3 @@
-import { lstatSync, fstatSync, type Stats } from 'node:fs';
 import type { Attr } from './wire.js';
 import type { LowerEntry } from './lookup.js';
 import type { IndexEntry } from './layer-index.js';
@@ -59,34 +58,6 @@ export class InoMap {
 
 export const B = (s: string): Buffer => Buffer.from(s, 'latin1');
 
-const ms = (t: number): [number, number] => {
-  const sec = Math.floor(t / 1000);
-  return [sec, Math.round((t - sec * 1000) * 1e6)];
-};
-
-/** An Attr from a Stats, with the given st_ino. */
-export function attrOfStats(st: Stats, ino: number): Attr {
-  const [as, an] = ms(st.atimeMs);
-  const [mS, mn] = ms(st.mtimeMs);
-  const [cs, cn] = ms(st.ctimeMs);
-  return {
-    ino,
-    mode: st.mode,
-    nlink: st.nlink,
-    uid: st.uid,
-    gid: st.gid,
-    rdev: st.rdev,
-    size: st.size,
-    blocks: st.blocks,
-    atimeSec: as,
-    atimeNsec: an,
-    mtimeSec: mS,
-    mtimeNsec: mn,
-    ctimeSec: cs,
-    ctimeNsec: cn,
-  };
-}
-
 function override(a: Attr, value: Buffer | undefined, rdev: () => Buffer | undefined): Attr {
   const o = value === undefined ? undefined : parseOverrideStat(value);
   if (o === undefined) return a;
@@ -117,8 +88,8 @@ export function upperAttr(path: string, inos: InoMap, plain = false, fd?: number
 
 /** Attributes of an open upper-layer file (an unlinked one, say). */
 export function fdAttr(fd: number, inos: InoMap): Attr {
-  const st = fstatSync(fd);
-  const a = attrOfStats(st, inos.of(-1, st.ino));
+  const a = fstatRaw(fd);
+  a.ino = inos.of(-1, a.ino);
   return override(
     a,
     quiet(() => fgetxattr(fd, OVERRIDE_STAT)),
@@ -141,9 +112,11 @@ function lowerStat(e: LowerEntry, inos: InoMap): Attr {
     stats.set(e, a);
     return a;
   }
-  const st: Stats | undefined = lstatSync(B(reachable(e.real)), { throwIfNoEntry: false });
-  if (st !== undefined) a = attrOfStats(st, inos.of(e.layer, st.ino));
-  else a = { ...attrOfStats(lstatSync('/'), inos.fresh()), size: 0, blocks: 0, nlink: 1 };
+  // lstat(2) itself, not fs.lstatSync: its times in milliseconds as doubles lose nanoseconds, and
+  // a copy-up would then give the upper copy other times than the lower's.
+  const st = lstatRaw(reachable(e.real));
+  if (st !== undefined) a = { ...st, ino: inos.of(e.layer, st.ino) };
+  else a = { ...lstatRaw('/')!, ino: inos.fresh(), size: 0, blocks: 0, nlink: 1 };
   stats.set(e, a);
   return a;
 }

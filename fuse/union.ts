@@ -232,12 +232,8 @@ export class Union {
     if (n.parent !== undefined) this.copyUp(n.parent);
     const attr = this.attr(n);
     const dest = this.upperPath(n);
-    // A copy-up is not a change of its directory: its times are put back, as overlayfs does (a
-    // listing's attributes and a lookup's then agree with what the kernel cached before it).
     const dir = n.parent === undefined ? undefined : this.upperPath(n.parent);
-    const before = dir === undefined ? undefined : lstatRaw(dir);
-    copyUpEntry(this.cfg.style, this.cfg.work, n.lower!, attr, dest, withData);
-    if (before !== undefined) setTimes(dir!, [before.atimeSec, before.atimeNsec], [before.mtimeSec, before.mtimeNsec]);
+    keepingTimes(dir, () => copyUpEntry(this.cfg.style, this.cfg.work, n.lower!, attr, dest, withData));
     this.inos.alias(-1, lstatSync(B(dest)).ino, n.ino);
     n.upper = true;
     if (n.type === 0o100000) this.copyUpLinks(n, dest);
@@ -256,7 +252,7 @@ export class Union {
       const other = this.resolve(p);
       if (other === undefined || other.upper || other.lower?.meta !== n.lower!.meta) continue;
       this.copyUp(other.parent!);
-      linkSync(B(dest), B(this.upperPath(other)));
+      keepingTimes(this.upperPath(other.parent!), () => linkSync(B(dest), B(this.upperPath(other))));
       other.upper = true;
       other.ino = n.ino;
       if (other.nlookup > 0) this.invalidate(other.id);
@@ -280,6 +276,17 @@ export class Union {
   joinChild(parent: Node, name: string): string {
     return joinPath(this.upperPath(parent), name);
   }
+}
+
+/**
+ * Runs `change` in the upper directory `dir` (none: the root's own copy-up) and puts the
+ * directory's times back. A copy-up is not a change of its directory, as in overlayfs: a listing's
+ * attributes and a lookup's then agree with what the kernel cached before it.
+ */
+function keepingTimes(dir: string | undefined, change: () => void): void {
+  const before = dir === undefined ? undefined : lstatRaw(dir);
+  change();
+  if (before !== undefined) setTimes(dir!, [before.atimeSec, before.atimeNsec], [before.mtimeSec, before.mtimeNsec]);
 }
 
 function lstatQuiet(path: string): Stats | undefined {

@@ -5,7 +5,7 @@
 // (A thread replying READs was tried against these, twentieth session: docs/fuse.md, "READs on a
 // second thread".)
 import { createHash } from 'node:crypto';
-import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -77,6 +77,10 @@ beforeAll(async () => {
     })),
     { path: 'big', kind: EntryKind.File, content: BIG },
     ...attrsTree(),
+    // One file under three names in three directories (the copy-up test).
+    { path: 'links/a/f', kind: EntryKind.File, content: 'linked' },
+    { path: 'links/b/g', kind: EntryKind.Hardlink, link: 'links/a/f' },
+    { path: 'links/c/h', kind: EntryKind.Hardlink, link: 'links/a/f' },
   ]);
   ns = startAgent('range', tmp);
   // The daemon as shared-union.ts starts it (minus the launcher: the agent is root of its namespace),
@@ -215,6 +219,34 @@ for p in """${paths.join(' ')}""".split():
     print(p, oct(st.st_mode), st.st_uid, st.st_gid, st.st_size, st.st_nlink, st.st_mtime_ns)
 PY`);
     expect(looked.trim().split('\n')).toEqual(lines.map((l) => l.replace(/ True$/, '')));
+  });
+
+  it("leaves each directory's times as they were when a copy-up puts a file there, its other names' directories too", async () => {
+    // A chmod copies links/a/f up; with the index, its other names g and h are linked to the copy in
+    // links/b and links/c (each copied up first). None of the three directories changed: their
+    // times stay the lower's, in the upper layer and through the mount (b and c looked up afresh).
+    const out = await ns.ok(`cd ${tmp}/a/links && chmod 640 a/f && python3 - <<'PY'
+import os
+for p in ["a", "b", "c", "b/g", "c/h"]:
+    st = os.lstat(p)
+    print(p, st.st_mtime_ns, oct(st.st_mode), st.st_nlink, st.st_ino == os.lstat("a/f").st_ino)
+PY`);
+    const times = (d: string): string => String(statSync(d, { bigint: true }).mtimeNs);
+    const seen = Object.fromEntries(
+      out
+        .trim()
+        .split('\n')
+        .map((l) => [l.split(' ')[0], l.split(' ').slice(1).join(' ')]),
+    );
+    for (const d of ['a', 'b', 'c']) {
+      const lower = times(join(tmp, 'l1', 'links', d));
+      expect(times(join(tmp, 'a.up', 'links', d)), `upper links/${d}`).toBe(lower);
+      expect(seen[d]!.split(' ')[0], `links/${d} through the mount`).toBe(lower);
+    }
+    expect([seen['b/g'], seen['c/h']].map((s) => s!.split(' ').slice(1).join(' '))).toEqual([
+      '0o100640 3 True',
+      '0o100640 3 True',
+    ]);
   });
 
   it('ends the daemon cleanly once its mounts are gone', async () => {
