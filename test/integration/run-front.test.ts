@@ -28,7 +28,16 @@ import { startsDetachedContainer } from '../../src/cli/early-monitor.cjs';
 import { CONTAINER_LINES } from '../helpers/container-lines.js';
 import { requires } from '../helpers/host.js';
 import { HUTCH, sandbox as scratch, type Sandbox } from '../helpers/hutch-cli.js';
-import { hutchVia as hutchAt, normalized, noNetworkRun, PATH, startedVia, type Via } from '../helpers/run-front.js';
+import {
+  hutchVia as hutchAt,
+  IN_C,
+  normalized,
+  noNetworkRun,
+  PATH,
+  startedVia,
+  text,
+  type Via,
+} from '../helpers/run-front.js';
 import { expectNoLeaks, leakSnapshot } from '../helpers/leaks.js';
 import { hostHttpServer } from '../helpers/netns.js';
 import { busyboxRootfs } from '../helpers/rootfs.js';
@@ -418,15 +427,15 @@ describe('hutch run --rootfs: what the C front hands over', () => {
       if (row.why !== undefined) expect(Buffer.from(proof.stderr).toString()).toContain(row.why);
       if (row.proofOnly) continue;
       const [c, node] = [await hutchVia('c', row.args, row.env ?? {}), await hutchVia('node', row.args, row.env ?? {})];
-      const text = (b: Uint8Array): string =>
+      const shown = (b: Uint8Array): string =>
         Buffer.from(b)
           .toString()
           .replace(/[0-9a-f]{12,64}/g, 'ID');
-      expect({ row: row.name, status: c.exitCode, out: text(c.stdout), err: text(c.stderr) }).toEqual({
+      expect({ row: row.name, status: c.exitCode, out: shown(c.stdout), err: shown(c.stderr) }).toEqual({
         row: row.name,
         status: node.exitCode,
-        out: text(node.stdout),
-        err: text(node.stderr),
+        out: shown(node.stdout),
+        err: shown(node.stderr),
       });
     }
   });
@@ -797,6 +806,35 @@ describe('hutch run --rootfs through the C front, for real', () => {
     const result = await child;
     expect(result.exitCode).toBe(3);
     expect(left()).toEqual([]);
+    await expectNoLeaks(before, [join(dir.root, 'run')]);
+  });
+
+  it('a signal during the start (newuidmap running) ends the run unstarted with 128+N, on both paths, and leaves nothing', async () => {
+    // A newuidmap first on PATH that sends SIGTERM to the run that started it (its nearest ancestor
+    // whose command line names this file's root: the helper has no arguments), then maps as the
+    // real one: the signal comes while the container's process exists and before it is let go.
+    const tools = join(dir.dir, 'signalling-tools');
+    mkdirSync(tools, { recursive: true });
+    writeFileSync(
+      join(tools, 'newuidmap'),
+      [
+        '#!/bin/sh',
+        'p=$PPID',
+        'while [ "$p" -gt 1 ]; do',
+        `  if tr '\\0' ' ' </proc/$p/cmdline | grep -qF -- '${dir.root} run'; then kill -TERM "$p"; break; fi`,
+        "  p=$(sed 's/.*) //' /proc/$p/stat | cut -d' ' -f2)",
+        'done',
+        'exec /usr/bin/newuidmap "$@"',
+        '',
+      ].join('\n'),
+      { mode: 0o755 },
+    );
+    const args = run(trees.plain!, ['sh', '-c', 'echo ran']);
+    for (const via of ['c', 'node'] as const) {
+      const r = await hutchVia(via, args, { PATH: `${tools}:${PATH}` }, via === 'c' ? IN_C : {});
+      expect({ via, status: r.exitCode, out: text(r.stdout) }, text(r.stderr)).toEqual({ via, status: 143, out: '' });
+      expect(left()).toEqual([]);
+    }
     await expectNoLeaks(before, [join(dir.root, 'run')]);
   });
 
