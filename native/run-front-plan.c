@@ -166,6 +166,7 @@ void build_run_plan(const struct run *r, struct buf *plan) {
   record_u32(plan, TAG_PROPAGATION, MS_REC_ | MS_SLAVE_);
   record_strs(plan, TAG_ROOTFS, r->rootfs, NULL);
   filesystem(r, plan);
+  if (r->read_only) plan_record(plan, TAG_READONLY_ROOT, &(struct buf){0}); /* nsexec.ts: after the mounts */
   record_strs(plan, TAG_HOSTNAME, hostname, NULL);
   if (own_netns) plan_record(plan, TAG_LOOPBACK, &(struct buf){0});
   if (r->tty) plan_record(plan, TAG_TERMINAL, &(struct buf){0}); /* nsexec.ts: after the umask (none here), before the cwd */

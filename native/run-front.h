@@ -63,6 +63,7 @@ struct run {
   const char *rootfs;  /* resolved against the working directory, as path.resolve; an image's: the union's mountpoint */
   const char *rootfs_flag; /* as given */
   int host_network;    /* --network host */
+  int read_only;       /* --read-only: the root remounted read-only once the mounts are made */
   int slirp;           /* --network slirp4netns, or none given (the default: slirp4netns when installed) */
   const char *network_flag; /* --network as given, or NULL (setup.json's networkMode) */
   char *slirp_binary;  /* findOnPath('slirp4netns') */

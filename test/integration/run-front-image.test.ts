@@ -200,6 +200,10 @@ describe('hutch run IMAGE: the C front and the TypeScript path make the same pla
       name: '-v read-only, a file, a destination the image lacks (made in the union)',
       args: run('--rm', '--network', 'none', '-v', `${home}:/data:ro`, '-v', `${home}:/new/dir`, PLAIN, 'true'),
     },
+    {
+      name: '--read-only (the union remounted read-only)',
+      args: run('--rm', '--read-only', '--network', 'none', PLAIN, 'true'),
+    },
     { name: '-u user (the image /etc/passwd)', args: run('--rm', '--network', 'none', '-u', 'user', PLAIN, 'id') },
     {
       name: "-u user of a hostile image (its /etc/passwd and /etc/group link out: the layer below's)",
@@ -544,6 +548,19 @@ describe('hutch run IMAGE through the C front, for real', () => {
         'ls /opt/keep; grep " /opt/keep " /proc/mounts; echo x > /opt/keep/y && cat /opt/keep/y',
       ),
       run('--rm', '--network', 'none', 'hub', 'cat', '/opt/keep/b.txt'), // a short name
+      // --read-only: the union refuses writes, a --tmpfs on it takes them
+      run(
+        '--rm',
+        '--read-only',
+        '--network',
+        'none',
+        '--tmpfs',
+        '/tmp',
+        PLAIN,
+        'sh',
+        '-c',
+        'touch /opt/z; touch /tmp/z && echo ok',
+      ),
       run('--rm', '--network', 'none', '--entrypoint', '/bin/id', CONFIGURED, '-u'), // its Cmd dropped
       run('--rm', '--network', 'none', '--entrypoint', '', CONFIGURED, 'pwd'),
       run(

@@ -185,6 +185,10 @@ function rows(): Row[] {
       env: { FROM_HOST: 'host value' },
     },
     {
+      name: '--read-only (the root remounted read-only once the mounts are made), with a --tmpfs',
+      args: run('--read-only', '--network', 'none', '--tmpfs', '/tmp', '--rootfs', trees.plain!, 'true'),
+    },
+    {
       name: '-w, --workdir= (as given), --hostname',
       args: run('-w', '/tmp', '--hostname', 'box.example', '--network', 'host', '--rootfs', trees.plain!, 'true'),
     },
@@ -327,6 +331,9 @@ describe('hutch run --rootfs: what the C front hands over', () => {
         why: 'given twice',
       },
       { name: '-w given twice', args: none('-w', '/', '-w', '/tmp', 'pwd'), why: 'given twice' },
+      { name: '--read-only given twice', args: none('--read-only', '--read-only', 'true'), why: 'given twice' },
+      { name: '--no-read-only', args: none('--no-read-only', 'true'), why: 'a flag it does not handle' },
+      { name: '--read-only=true', args: none('--read-only=true', 'true'), why: 'a flag it does not handle' },
       { name: '-u of a user the tree lacks', args: none('-u', 'nosuch', 'true'), why: 'lacks' },
       { name: '-u of a group the tree lacks', args: none('-u', 'user:nosuch', 'true'), why: 'lacks' },
       { name: '-u of an unmapped uid', args: none('-u', '70000', 'true'), why: 'not mapped' },
@@ -807,6 +814,32 @@ describe('hutch run --rootfs through the C front, for real', () => {
     expect(result.exitCode).toBe(3);
     expect(left()).toEqual([]);
     await expectNoLeaks(before, [join(dir.root, 'run')]);
+  });
+
+  it('--read-only: the root refuses writes, a --tmpfs on it takes them, as on the TypeScript path', async () => {
+    const script =
+      'touch /x 2>&1; echo "/: $?"; touch /tmp/y && echo "/tmp: $?"; echo gone >/etc/hostname 2>&1; echo "/etc/hostname: $?"';
+    const args = [
+      '--root',
+      dir.root,
+      'run',
+      '--read-only',
+      '--network',
+      'none',
+      '--tmpfs',
+      '/tmp',
+      '--rootfs',
+      trees.plain!,
+    ];
+    const c = await hutchVia('c', [...args, 'sh', '-c', script], {}, IN_C);
+    const node = await hutchVia('node', [...args, 'sh', '-c', script], {});
+    expect({ status: c.exitCode, out: text(c.stdout), err: text(c.stderr) }).toEqual({
+      status: 0,
+      out: 'touch: /x: Read-only file system\n/: 1\n/tmp: 0\n/etc/hostname: 0',
+      err: '',
+    });
+    expect([node.exitCode, text(node.stdout), text(node.stderr)]).toEqual([c.exitCode, text(c.stdout), text(c.stderr)]);
+    expect(left()).toEqual([]);
   });
 
   it('a signal during the start (newuidmap running) ends the run unstarted with 128+N, on both paths, and leaves nothing', async () => {
