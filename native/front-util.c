@@ -191,11 +191,13 @@ int no_node(const char *variable) {
 _Noreturn void exec_node(const char *install, char **words) {
   size_t n = 0;
   while (words[n] != NULL) n++;
-  char **argv = calloc(n + 2, sizeof(char *)); /* node, bin/hutch, then the words after words[0] */
+  /* node, --, bin/hutch, then the words after words[0]: without `--` Node reads a --env-file among
+     the words as its own option (and exits 9 when the file is missing) */
+  char **argv = calloc(n + 3, sizeof(char *));
   if (argv == NULL) exit(125);
-  argv[0] = "node";
-  argv[1] = str_cat(install, "/bin/hutch", "");
-  memcpy(argv + 2, words + 1, sizeof(char *) * n);
+  argv[0] = "node", argv[1] = "--";
+  argv[2] = str_cat(install, "/bin/hutch", "");
+  memcpy(argv + 3, words + 1, sizeof(char *) * n);
   signal(SIGPIPE, SIG_DFL); /* the helper's start ignored it */
   execvp("node", argv);
   fprintf(stderr, "hutch: cannot start: node: %s\nhint: install Node.js 20 or newer and put it on PATH\n", strerror(errno));

@@ -145,7 +145,7 @@ static void count_switch(struct run *r, char letter, int *detach) {
     fall_back(letter == 'i' ? "-i given twice" : "-t given twice");
 }
 
-/* [--root DIR] run [--rm] [--read-only] [-i] [-t] [--network none|host|slirp4netns] [-e K[=V]]... [-v HOST:CTR[:ro|rw]]... [--tmpfs DST[:OPTS]]...
+/* [--root DIR] run [--rm] [--read-only] [-i] [-t] [--network none|host|slirp4netns] [--env-file FILE]... [-e K[=V]]... [-v HOST:CTR[:ro|rw]]... [--tmpfs DST[:OPTS]]...
    [-w DIR] [--hostname NAME] [-u USER[:GROUP]] (--rootfs DIR [--] CMD | [--entrypoint WORD] [--pull missing|never] IMAGE [CMD])
    [ARGS...], the flags in any order
    (--root after run too). A foreground run removes its container with or without --rm (run.ts). */
@@ -161,8 +161,8 @@ static void parse(struct run *r, char **words, int n, const char **root, const c
   i++;
   int rm = 0, network = 0, detach = 0; /* how many times given */
   r->env = calloc((size_t)n, sizeof(char *)), r->volume_flags = calloc((size_t)n, sizeof(char *));
-  r->tmpfs_flags = calloc((size_t)n, sizeof(char *));
-  if (r->env == NULL || r->volume_flags == NULL || r->tmpfs_flags == NULL) fall_back("out of memory");
+  r->tmpfs_flags = calloc((size_t)n, sizeof(char *)), r->env_files = calloc((size_t)n, sizeof(char *));
+  if (r->env == NULL || r->volume_flags == NULL || r->tmpfs_flags == NULL || r->env_files == NULL) fall_back("out of memory");
   while (i < n && words[i][0] == '-' && strcmp(words[i], "--") != 0) {
     const char *v;
     /* Each flag once (-e aside): which of two the parser keeps is its business. */
@@ -196,6 +196,8 @@ static void parse(struct run *r, char **words, int n, const char **root, const c
       r->rootfs = path_resolve(cwd, v), r->rootfs_flag = v;
     } else if ((v = value_of(words, n, &i, "-e")) != NULL || (v = value_of(words, n, &i, "--env")) != NULL) {
       r->env[r->nenv++] = v;
+    } else if ((v = value_of(words, n, &i, "--env-file")) != NULL) {
+      r->env_files[r->nenv_files++] = v;
     } else if ((v = value_of(words, n, &i, "-v")) != NULL || (v = value_of(words, n, &i, "--volume")) != NULL) {
       if (r->nvolumes == MAX_VOLUMES) fall_back("more -v than it keeps");
       r->volume_flags[r->nvolumes++] = v;
@@ -260,6 +262,46 @@ static const struct {
 /* blueprint.ts tmpfsMount (DST[:OPTIONS], nosuid,nodev then OPTIONS or mode=1777) through plan.ts mountStep and
    linux.ts mountOptions: the flags, the rest the data in order. A tree's target must be there (tree-layer.ts
    missingTargets: else its writable layer is the union's); an image's is made in its union. */
+static int js_space(unsigned char c) { /* String.prototype.trim's, the ASCII ones */
+  return c == ' ' || (c >= '\t' && c <= '\r');
+}
+
+/* blueprint.ts readEnvFile: each --env-file's lines, trimmed, neither empty nor a comment, go
+   before the -e values (each then read as a -e value is). Read as Node reads it: a file that is not
+   a regular one, not UTF-8, holds a NUL, or has a line whose edge is not ASCII (trim() takes
+   Unicode spaces and a byte order mark too) is the TypeScript path's, as is one it cannot read
+   (ENV_FILE_UNREADABLE). */
+static void read_env_files(struct run *r) {
+  if (r->nenv_files == 0) return;
+  size_t cap = (size_t)r->nenv, n = 0;
+  struct buf *texts = calloc((size_t)r->nenv_files, sizeof *texts);
+  if (texts == NULL) fall_back("out of memory");
+  for (int f = 0; f < r->nenv_files; f++) {
+    if (read_text(r->env_files[f], &texts[f]) != 0) fall_back("an --env-file it does not read (not a regular file, or unreadable)");
+    buf_add(&texts[f], "", 1);
+    if (strlen(texts[f].p) != texts[f].len - 1) fall_back("an --env-file holding a NUL byte");
+    if (!utf8_valid((unsigned char *)texts[f].p)) fall_back("an --env-file that is not UTF-8");
+    for (const char *c = texts[f].p; *c; c++) cap += *c == '\n';
+    cap++;
+  }
+  const char **env = calloc(cap + 1, sizeof(char *));
+  if (env == NULL) fall_back("out of memory");
+  for (int f = 0; f < r->nenv_files; f++)
+    for (char *line = texts[f].p, *next; line != NULL; line = next) {
+      char *end = strchr(line, '\n');
+      next = end != NULL ? end + 1 : NULL;
+      if (end == NULL) end = line + strlen(line);
+      while (line < end && js_space((unsigned char)*line)) line++;
+      while (end > line && js_space((unsigned char)end[-1])) end--;
+      if (line == end || *line == '#') continue;
+      if ((unsigned char)*line >= 0x80 || (unsigned char)end[-1] >= 0x80) fall_back("an --env-file line with a non-ASCII edge");
+      *end = '\0';
+      env[n++] = line;
+    }
+  for (int i = 0; i < r->nenv; i++) env[n++] = r->env[i];
+  r->env = env, r->nenv = (int)n;
+}
+
 static void check_tmpfs(struct run *r) {
   r->tmpfs = calloc((size_t)r->ntmpfs + 1, sizeof *r->tmpfs);
   if (r->tmpfs == NULL) fall_back("out of memory");
@@ -369,6 +411,7 @@ int main(int argc, char **argv) {
   struct run r = {.uid = getuid(), .gid = getgid(), .native = exe};
   const char *root = NULL;
   parse(&r, argv + 1, argc - 1, &root, cwd);
+  read_env_files(&r);
   if (r.ahead != NULL && r.image.ref == NULL) fall_back(r.ahead); /* no union to start */
   struct stat st; /* foreground.ts checkRootfs: the path as given (a missing `x` of `x/..` fails) */
   if (r.image.ref == NULL && (stat(r.rootfs_flag, &st) != 0 || !S_ISDIR(st.st_mode))) fall_back("--rootfs is not a directory");

@@ -69,7 +69,9 @@ struct run {
   char *slirp_binary;  /* findOnPath('slirp4netns') */
   int slirp_sandbox, slirp_seccomp; /* its --help (cached by the TypeScript path) names the flag */
   char **args;         /* the command */
-  const char **env;    /* -e/--env values, in order */
+  const char **env;    /* --env-file lines, then -e/--env values, in order (read_env_files) */
+  const char **env_files; /* --env-file values, in order */
+  int nenv_files;
   int nenv;
   const char *workdir; /* -w/--workdir (absolute), or NULL: / */
   const char *hostname_flag; /* --hostname, or NULL: the id's first 12 digits */

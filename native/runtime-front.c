@@ -63,10 +63,10 @@ static void exec_node(char **argv) {
   snprintf(script, sizeof script, "%s/bin/hutch", self[0] == 0 ? "/" : self);
   int argc = 0;
   while (argv[argc] != NULL) argc++;
-  char **args = calloc((size_t)argc + 3, sizeof *args);
+  char **args = calloc((size_t)argc + 4, sizeof *args);
   if (args == NULL) abort();
-  args[0] = "node", args[1] = script, args[2] = "runtime";
-  memcpy(args + 3, argv + 1, sizeof *args * (size_t)argc);
+  args[0] = "node", args[1] = "--", args[2] = script, args[3] = "runtime"; /* `--`: as front-util.c exec_node */
+  memcpy(args + 4, argv + 1, sizeof *args * (size_t)argc);
   execvp("node", args);
   fprintf(stderr, "hutch: cannot start: cannot run node: %s\nhint: install Node.js 20 or newer and put it on PATH\n",
           strerror(errno));

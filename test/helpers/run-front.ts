@@ -17,7 +17,7 @@ export function hutchVia(
   at: { cwd: string; home: string },
   env: Record<string, string> = {},
 ) {
-  const words = via === 'c' ? [HUTCH, ...args] : [process.execPath, HUTCH, ...args];
+  const words = via === 'c' ? [HUTCH, ...args] : [process.execPath, '--', HUTCH, ...args]; // `--`: as bin/hutch execs it
   return execa(words[0]!, words.slice(1), {
     env: { PATH, HOME: at.home, ...env },
     extendEnv: false,

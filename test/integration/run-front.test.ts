@@ -122,6 +122,13 @@ interface Row {
   proofOnly?: boolean;
 }
 
+/** A file DIR/NAME holding `content` (an --env-file), its path. */
+function envFile(name: string, content: string | Buffer): string {
+  const path = join(dir.dir, name);
+  writeFileSync(path, content);
+  return path;
+}
+
 /** A folder holding directories named slirp4netns, newuidmap and newgidmap (executable, not files). */
 function toolDirs(): string {
   const d = join(dir.dir, 'tool-dirs');
@@ -181,6 +188,19 @@ function rows(): Row[] {
         ...['--network', 'none', '--rootfs', trees.plain!, '-e', 'A=1', '--env', 'FROM_HOST', '-e', 'UNSET_ONE'],
         ...['-e', '=x', '--env=B=2=3', '-e', 'HOSTNAME=h', '-e', 'A=again', '-e', 'HOME=', '-e', 'É=é ✓'],
         ...['-e', 'PATH=/bin', 'true'],
+      ),
+      env: { FROM_HOST: 'host value' },
+    },
+    {
+      name: '--env-file twice, then -e: comments, blank lines, CRLF, spaces at the edges, K from the caller, an unset K, =V, UTF-8 inside a line',
+      args: run(
+        ...['--network', 'none', '--env-file', envFile('env-a', '# a comment\n\n  A=from file  \r\nB=1\nFROM_HOST\n')],
+        ...[
+          `--env-file=${envFile('env-b', 'UNSET_ONE\n=x\nC=é inside\n\t# indented comment\nA=second')}`,
+          '-e',
+          'B=flag',
+        ],
+        ...['--rootfs', trees.plain!, 'true'],
       ),
       env: { FROM_HOST: 'host value' },
     },
@@ -315,8 +335,40 @@ describe('hutch run --rootfs: what the C front hands over', () => {
     const none = (...rest: string[]): string[] => run('--network', 'none', '--rootfs', trees.plain!, ...rest);
     return [
       {
-        name: '--env-file',
+        name: '--env-file of a file that is not a regular one',
         args: run('--env-file', '/dev/null', '--network', 'none', '--rootfs', trees.plain!, 'sh', '-c', script),
+        why: 'an --env-file it does not read',
+      },
+      {
+        name: 'a missing --env-file',
+        args: none('--env-file', join(dir.dir, 'no-such-env'), 'true'),
+        why: 'does not read',
+      },
+      {
+        name: 'an --env-file with a byte order mark',
+        args: none('--env-file', envFile('env-bom', '\ufeffA=1\n'), 'sh', '-c', script),
+        why: 'non-ASCII edge',
+      },
+      {
+        name: 'an --env-file line ending in a non-ASCII letter',
+        args: none('--env-file', envFile('env-end', 'A=é\n'), 'sh', '-c', script),
+        why: 'non-ASCII edge',
+      },
+      {
+        name: 'an --env-file holding a NUL',
+        args: none('--env-file', envFile('env-nul', 'A=1\0\nB=2\n'), 'sh', '-c', script),
+        why: 'NUL',
+      },
+      {
+        name: 'an --env-file that is not UTF-8',
+        args: none(
+          '--env-file',
+          envFile('env-latin1', Buffer.from([0x41, 0x3d, 0xe9, 0x78, 0x0a])),
+          'sh',
+          '-c',
+          script,
+        ),
+        why: 'not UTF-8',
       },
       { name: 'a relative -w', args: none('-w', 'tmp', 'true') },
       { name: 'a relative --tmpfs', args: none('--tmpfs', 'tmp', 'true'), why: 'not an absolute path' },
@@ -443,6 +495,20 @@ describe('hutch run --rootfs: what the C front hands over', () => {
         status: node.exitCode,
         out: shown(node.stdout),
         err: shown(node.stderr),
+      });
+    }
+  });
+
+  it("a missing --env-file is hutch's error through bin/hutch, not Node's own --env-file (which exits 9)", async () => {
+    const missing = join(dir.dir, 'no-such-env');
+    for (const args of [
+      ['--root', dir.root, 'run', '--network', 'none', '--env-file', missing, '--rootfs', trees.plain!, 'true'], // front, handed over
+      ['--root', dir.root, 'create', '--network', 'none', '--env-file', missing, '--rootfs', trees.plain!, 'true'], // sh, Node
+    ]) {
+      const r = await hutchVia('c', args, {});
+      expect({ status: r.exitCode, err: text(r.stderr) }).toEqual({
+        status: 125,
+        err: expect.stringContaining(`cannot read --env-file ${missing}: ENOENT`),
       });
     }
   });
