@@ -190,6 +190,7 @@ void build_run_plan(const struct run *r, struct buf *plan) {
   plan_record(plan, TAG_SECCOMP, &r->seccomp);
   for (char **a = r->args; *a != NULL; a++) record_strs(plan, TAG_ARG, *a, NULL);
   environment(r, hostname, plan);
+  if (r->init) plan_record(plan, TAG_INIT, &(struct buf){0}); /* nsexec.ts: after the environment */
   if (r->slirp && own_netns) record_strs(plan, TAG_TAP, "tap0", NULL); /* net/slirp.ts SLIRP_TAP, made before slirp4netns starts */
   free(p.p);
 }

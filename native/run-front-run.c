@@ -367,7 +367,8 @@ int run_container(struct run *r, struct union_mount *u, const char *helper, int 
   int sync, fail;
   const char *why = "the helper failed before the command ran";
   /* launch.ts: stdio all 'ignore' with a terminal; else foreground.ts's stdin, 'inherit' with -i */
-  pid_t pid = helper_spawn(helper, helper, &plan, r->tty ? 3 : !r->interactive, &sync, &fail);
+  /* nsexec.ts startHelper: with --init the helper is the container's PID 1, named hutch-init */
+  pid_t pid = helper_spawn(helper, r->init ? "hutch-init" : helper, &plan, r->tty ? 3 : !r->interactive, &sync, &fail);
   struct tty tty;
   tty_raw(&tty, r);
   int ahead = image && r->slirp; /* the network made ahead: started already */

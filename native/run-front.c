@@ -145,7 +145,7 @@ static void count_switch(struct run *r, char letter, int *detach) {
     fall_back(letter == 'i' ? "-i given twice" : "-t given twice");
 }
 
-/* [--root DIR] run [--rm] [--read-only] [-i] [-t] [--network none|host|slirp4netns] [--env-file FILE]... [-e K[=V]]... [-v HOST:CTR[:ro|rw]]... [--tmpfs DST[:OPTS]]...
+/* [--root DIR] run [--rm] [--read-only] [--init] [-i] [-t] [--network none|host|slirp4netns] [--env-file FILE]... [-e K[=V]]... [-v HOST:CTR[:ro|rw]]... [--tmpfs DST[:OPTS]]...
    [-w DIR] [--hostname NAME] [-u USER[:GROUP]] (--rootfs DIR [--] CMD | [--entrypoint WORD] [--pull missing|never] IMAGE [CMD])
    [ARGS...], the flags in any order
    (--root after run too). A foreground run removes its container with or without --rm (run.ts). */
@@ -171,6 +171,9 @@ static void parse(struct run *r, char **words, int n, const char **root, const c
       i++;
     } else if (strcmp(words[i], "--read-only") == 0) { /* --no-read-only, --read-only=V: the parser's to read */
       if (r->read_only++) fall_back("--read-only given twice");
+      i++;
+    } else if (strcmp(words[i], "--init") == 0) {
+      if (r->init++) fall_back("--init given twice");
       i++;
     } else if (strcmp(words[i], "--interactive") == 0 || strcmp(words[i], "--tty") == 0 || strcmp(words[i], "--detach") == 0) {
       count_switch(r, words[i][2], &detach);

@@ -64,6 +64,7 @@ struct run {
   const char *rootfs_flag; /* as given */
   int host_network;    /* --network host */
   int read_only;       /* --read-only: the root remounted read-only once the mounts are made */
+  int init;            /* --init: the helper stays as the container's PID 1 (hutch-init), reaping and forwarding */
   int slirp;           /* --network slirp4netns, or none given (the default: slirp4netns when installed) */
   const char *network_flag; /* --network as given, or NULL (setup.json's networkMode) */
   char *slirp_binary;  /* findOnPath('slirp4netns') */

@@ -200,6 +200,7 @@ describe('hutch run IMAGE: the C front and the TypeScript path make the same pla
       name: '-v read-only, a file, a destination the image lacks (made in the union)',
       args: run('--rm', '--network', 'none', '-v', `${home}:/data:ro`, '-v', `${home}:/new/dir`, PLAIN, 'true'),
     },
+    { name: '--init', args: run('--rm', '--init', '--network', 'none', PLAIN, 'true') },
     {
       name: '--read-only (the union remounted read-only)',
       args: run('--rm', '--read-only', '--network', 'none', PLAIN, 'true'),

@@ -204,6 +204,7 @@ function rows(): Row[] {
       ),
       env: { FROM_HOST: 'host value' },
     },
+    { name: '--init', args: run('--init', '--rm', '--network', 'none', '--rootfs', trees.plain!, 'true') },
     {
       name: '--read-only (the root remounted read-only once the mounts are made), with a --tmpfs',
       args: run('--read-only', '--network', 'none', '--tmpfs', '/tmp', '--rootfs', trees.plain!, 'true'),
@@ -383,6 +384,7 @@ describe('hutch run --rootfs: what the C front hands over', () => {
         why: 'given twice',
       },
       { name: '-w given twice', args: none('-w', '/', '-w', '/tmp', 'pwd'), why: 'given twice' },
+      { name: '--init given twice', args: none('--init', '--init', 'true'), why: 'given twice' },
       { name: '--read-only given twice', args: none('--read-only', '--read-only', 'true'), why: 'given twice' },
       { name: '--no-read-only', args: none('--no-read-only', 'true'), why: 'a flag it does not handle' },
       { name: '--read-only=true', args: none('--read-only=true', 'true'), why: 'a flag it does not handle' },
@@ -905,6 +907,37 @@ describe('hutch run --rootfs through the C front, for real', () => {
       err: '',
     });
     expect([node.exitCode, text(node.stdout), text(node.stderr)]).toEqual([c.exitCode, text(c.stdout), text(c.stderr)]);
+    expect(left()).toEqual([]);
+  });
+
+  it("--init: hutch-init is the container's PID 1, the command its child; a signal reaches the command through it", async () => {
+    const script =
+      'tr "\\0" " " </proc/1/cmdline; echo; echo "pid $$"; trap "echo term; exit 5" TERM; echo up; while :; do sleep 0.1; done';
+    const args = [
+      '--root',
+      dir.root,
+      'run',
+      '--init',
+      '--network',
+      'none',
+      '--rootfs',
+      trees.plain!,
+      'sh',
+      '-c',
+      script,
+    ];
+    const outputs: unknown[] = [];
+    for (const [via, env] of [
+      ['c', IN_C],
+      ['node', {}],
+    ] as const) {
+      const { child } = await startedVia(via, args, { cwd: dir.dir, home }, env);
+      child.kill('SIGTERM');
+      const r = await child;
+      outputs.push({ status: r.exitCode, out: text(r.stdout), err: text(r.stderr) });
+    }
+    expect(outputs[0]).toEqual({ status: 5, out: 'hutch-init \npid 2\nup\nterm', err: '' });
+    expect(outputs[1]).toEqual(outputs[0]);
     expect(left()).toEqual([]);
   });
 
