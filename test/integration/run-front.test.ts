@@ -887,20 +887,9 @@ describe('hutch run --rootfs through the C front, for real', () => {
   it('--read-only: the root refuses writes, a --tmpfs on it takes them, as on the TypeScript path', async () => {
     const script =
       'touch /x 2>&1; echo "/: $?"; touch /tmp/y && echo "/tmp: $?"; echo gone >/etc/hostname 2>&1; echo "/etc/hostname: $?"';
-    const args = [
-      '--root',
-      dir.root,
-      'run',
-      '--read-only',
-      '--network',
-      'none',
-      '--tmpfs',
-      '/tmp',
-      '--rootfs',
-      trees.plain!,
-    ];
-    const c = await hutchVia('c', [...args, 'sh', '-c', script], {}, IN_C);
-    const node = await hutchVia('node', [...args, 'sh', '-c', script], {});
+    const args = run(trees.plain!, ['--read-only', '--tmpfs', '/tmp', 'sh', '-c', script]);
+    const c = await hutchVia('c', args, {}, IN_C);
+    const node = await hutchVia('node', args, {});
     expect({ status: c.exitCode, out: text(c.stdout), err: text(c.stderr) }).toEqual({
       status: 0,
       out: 'touch: /x: Read-only file system\n/: 1\n/tmp: 0\n/etc/hostname: 0',
@@ -913,19 +902,7 @@ describe('hutch run --rootfs through the C front, for real', () => {
   it("--init: hutch-init is the container's PID 1, the command its child; a signal reaches the command through it", async () => {
     const script =
       'tr "\\0" " " </proc/1/cmdline; echo; echo "pid $$"; trap "echo term; exit 5" TERM; echo up; while :; do sleep 0.1; done';
-    const args = [
-      '--root',
-      dir.root,
-      'run',
-      '--init',
-      '--network',
-      'none',
-      '--rootfs',
-      trees.plain!,
-      'sh',
-      '-c',
-      script,
-    ];
+    const args = run(trees.plain!, ['--init', 'sh', '-c', script]);
     const outputs: unknown[] = [];
     for (const [via, env] of [
       ['c', IN_C],
