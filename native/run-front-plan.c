@@ -169,6 +169,12 @@ void build_run_plan(const struct run *r, struct buf *plan) {
   if (r->read_only) plan_record(plan, TAG_READONLY_ROOT, &(struct buf){0}); /* nsexec.ts: after the mounts */
   record_strs(plan, TAG_HOSTNAME, hostname, NULL);
   if (own_netns) plan_record(plan, TAG_LOOPBACK, &(struct buf){0});
+  for (int i = 0; i < r->nulimits; i++) { /* nsexec.ts: after the loopback, before the terminal */
+    struct buf l = {0};
+    buf_u32(&l, r->ulimits[i].resource), buf_u64(&l, r->ulimits[i].soft), buf_u64(&l, r->ulimits[i].hard);
+    plan_record(plan, TAG_RLIMIT, &l);
+    free(l.p);
+  }
   if (r->tty) plan_record(plan, TAG_TERMINAL, &(struct buf){0}); /* nsexec.ts: after the umask (none here), before the cwd */
   record_strs(plan, TAG_CWD, r->workdir != NULL ? r->workdir : "/", NULL);
   struct buf p = {0};

@@ -145,7 +145,7 @@ static void count_switch(struct run *r, char letter, int *detach) {
     fall_back(letter == 'i' ? "-i given twice" : "-t given twice");
 }
 
-/* [--root DIR] run [--rm] [--read-only] [--init] [-i] [-t] [--network none|host|slirp4netns] [--env-file FILE]... [-e K[=V]]... [-v HOST:CTR[:ro|rw]]... [--tmpfs DST[:OPTS]]...
+/* [--root DIR] run [--rm] [--read-only] [--init] [-i] [-t] [--network none|host|slirp4netns] [--env-file FILE]... [--ulimit NAME=SOFT[:HARD]]... [-e K[=V]]... [-v HOST:CTR[:ro|rw]]... [--tmpfs DST[:OPTS]]...
    [-w DIR] [--hostname NAME] [-u USER[:GROUP]] (--rootfs DIR [--] CMD | [--entrypoint WORD] [--pull missing|never] IMAGE [CMD])
    [ARGS...], the flags in any order
    (--root after run too). A foreground run removes its container with or without --rm (run.ts). */
@@ -162,7 +162,9 @@ static void parse(struct run *r, char **words, int n, const char **root, const c
   int rm = 0, network = 0, detach = 0; /* how many times given */
   r->env = calloc((size_t)n, sizeof(char *)), r->volume_flags = calloc((size_t)n, sizeof(char *));
   r->tmpfs_flags = calloc((size_t)n, sizeof(char *)), r->env_files = calloc((size_t)n, sizeof(char *));
-  if (r->env == NULL || r->volume_flags == NULL || r->tmpfs_flags == NULL || r->env_files == NULL) fall_back("out of memory");
+  r->ulimit_flags = calloc((size_t)n, sizeof(char *));
+  if (r->env == NULL || r->volume_flags == NULL || r->tmpfs_flags == NULL || r->env_files == NULL || r->ulimit_flags == NULL)
+    fall_back("out of memory");
   while (i < n && words[i][0] == '-' && strcmp(words[i], "--") != 0) {
     const char *v;
     /* Each flag once (-e aside): which of two the parser keeps is its business. */
@@ -204,6 +206,8 @@ static void parse(struct run *r, char **words, int n, const char **root, const c
     } else if ((v = value_of(words, n, &i, "-v")) != NULL || (v = value_of(words, n, &i, "--volume")) != NULL) {
       if (r->nvolumes == MAX_VOLUMES) fall_back("more -v than it keeps");
       r->volume_flags[r->nvolumes++] = v;
+    } else if ((v = value_of(words, n, &i, "--ulimit")) != NULL) {
+      r->ulimit_flags[r->nulimits++] = v;
     } else if ((v = value_of(words, n, &i, "--tmpfs")) != NULL) {
       r->tmpfs_flags[r->ntmpfs++] = v;
     } else if ((v = value_of(words, n, &i, "-w")) != NULL || (v = value_of(words, n, &i, "--workdir")) != NULL) {
@@ -303,6 +307,43 @@ static void read_env_files(struct run *r) {
     }
   for (int i = 0; i < r->nenv; i++) env[n++] = r->env[i];
   r->env = env, r->nenv = (int)n;
+}
+
+/* A --ulimit number as blueprint.ts parseUlimit reads it (-?\d+; negative: unlimited); -1 when it
+   is not one, or has more digits than a double holds exactly (Number() would round it). */
+static int ulimit_number(const char *s, const char *end, uint64_t *out) {
+  int negative = *s == '-';
+  const char *digits = s + negative;
+  if (digits == end || end - digits > 15) return -1;
+  uint64_t v = 0;
+  for (const char *c = digits; c < end; c++) {
+    if (*c < '0' || *c > '9') return -1;
+    v = v * 10 + (uint64_t)(*c - '0');
+  }
+  *out = negative && v != 0 ? UINT64_MAX : v; /* -0 is 0 (Number('-0') < 0 is false) */
+  return 0;
+}
+
+/* blueprint.ts parseUlimit: NAME=SOFT[:HARD], NAME one of linux.ts RLIMITS' lowercased; HARD
+   defaults to SOFT. Anything else is the TypeScript path's to refuse (ULIMIT_INVALID). */
+static void check_ulimits(struct run *r) {
+  static const char *const NAMES[] = {"cpu",    "fsize", "data",       "stack",    "core", "rss",    "nproc",  "nofile",
+                                      "memlock", "as",   "locks",      "sigpending", "msgqueue", "nice", "rtprio", "rttime", NULL};
+  r->ulimits = calloc((size_t)r->nulimits + 1, sizeof *r->ulimits);
+  if (r->ulimits == NULL) fall_back("out of memory");
+  for (int i = 0; i < r->nulimits; i++) {
+    const char *v = r->ulimit_flags[i], *eq = strchr(v, '='), *colon = eq == NULL ? NULL : strchr(eq, ':');
+    struct rlimit_flag *l = &r->ulimits[i];
+    int known = -1;
+    for (int k = 0; eq != NULL && NAMES[k] != NULL; k++)
+      if (strlen(NAMES[k]) == (size_t)(eq - v) && strncmp(v, NAMES[k], (size_t)(eq - v)) == 0) known = k;
+    const char *soft_end = colon != NULL ? colon : v + strlen(v);
+    if (known < 0 || ulimit_number(eq + 1, soft_end, &l->soft) != 0 ||
+        (colon != NULL && ulimit_number(colon + 1, v + strlen(v), &l->hard) != 0))
+      fall_back("a --ulimit it does not read");
+    if (colon == NULL) l->hard = l->soft;
+    l->resource = (uint32_t)known;
+  }
 }
 
 static void check_tmpfs(struct run *r) {
@@ -415,6 +456,7 @@ int main(int argc, char **argv) {
   const char *root = NULL;
   parse(&r, argv + 1, argc - 1, &root, cwd);
   read_env_files(&r);
+  check_ulimits(&r);
   if (r.ahead != NULL && r.image.ref == NULL) fall_back(r.ahead); /* no union to start */
   struct stat st; /* foreground.ts checkRootfs: the path as given (a missing `x` of `x/..` fails) */
   if (r.image.ref == NULL && (stat(r.rootfs_flag, &st) != 0 || !S_ISDIR(st.st_mode))) fall_back("--rootfs is not a directory");

@@ -81,6 +81,12 @@ struct run {
   int interactive;           /* -i/--interactive: the container gets the caller's stdin (typed into its terminal with -t) */
   int tty;                   /* -t/--tty: the container's stdio is a pty, relayed to the caller's (run-front-tty.c) */
   const char **tmpfs_flags;  /* --tmpfs values, in order */
+  const char **ulimit_flags; /* --ulimit values, in order */
+  struct rlimit_flag {       /* the same, checked (check_ulimits) */
+    uint32_t resource;
+    uint64_t soft, hard;
+  } *ulimits;
+  int nulimits;
   struct tmpfs *tmpfs;       /* the same, checked (check_tmpfs) */
   int ntmpfs;
   const char **volume_flags; /* -v/--volume values, in order */

@@ -206,6 +206,13 @@ function rows(): Row[] {
     },
     { name: '--init', args: run('--init', '--rm', '--network', 'none', '--rootfs', trees.plain!, 'true') },
     {
+      name: '--ulimit: soft and hard, soft alone, -1 (unlimited), -0, leading zeros, a name twice',
+      args: run(
+        ...['--ulimit', 'nofile=1024:2048', '--ulimit=core=-1', '--ulimit', 'cpu=007:-5', '--ulimit', 'nproc=-0'],
+        ...['--ulimit', 'nofile=512', '--network', 'none', '--rootfs', trees.plain!, 'true'],
+      ),
+    },
+    {
       name: '--read-only (the root remounted read-only once the mounts are made), with a --tmpfs',
       args: run('--read-only', '--network', 'none', '--tmpfs', '/tmp', '--rootfs', trees.plain!, 'true'),
     },
@@ -384,6 +391,20 @@ describe('hutch run --rootfs: what the C front hands over', () => {
         why: 'given twice',
       },
       { name: '-w given twice', args: none('-w', '/', '-w', '/tmp', 'pwd'), why: 'given twice' },
+      {
+        name: 'a --ulimit of a name linux.ts does not know',
+        args: none('--ulimit', 'bogus=1', 'true'),
+        why: 'a --ulimit',
+      },
+      { name: 'a --ulimit with a unit', args: none('--ulimit', 'nofile=1k', 'true'), why: 'a --ulimit' },
+      { name: 'a --ulimit with two colons', args: none('--ulimit', 'nofile=1:2:3', 'true'), why: 'a --ulimit' },
+      { name: 'a --ulimit in capitals', args: none('--ulimit', 'NOFILE=1', 'true'), why: 'a --ulimit' },
+      {
+        name: 'a --ulimit past what a double holds exactly',
+        args: none('--ulimit', 'fsize=12345678901234567', 'true'),
+        why: 'a --ulimit',
+        proofOnly: true,
+      },
       { name: '--init given twice', args: none('--init', '--init', 'true'), why: 'given twice' },
       { name: '--read-only given twice', args: none('--read-only', '--read-only', 'true'), why: 'given twice' },
       { name: '--no-read-only', args: none('--no-read-only', 'true'), why: 'a flag it does not handle' },
@@ -884,19 +905,29 @@ describe('hutch run --rootfs through the C front, for real', () => {
     await expectNoLeaks(before, [join(dir.root, 'run')]);
   });
 
+  /** A run through the C front (proved not handed over) and the TypeScript path: the same status, output and errors, given back. */
+  async function onBothPaths(args: string[]): Promise<{ status: number | undefined; out: string; err: string }> {
+    const [c, node] = [await hutchVia('c', args, {}, IN_C), await hutchVia('node', args, {})];
+    const seen = (r: typeof c) => ({ status: r.exitCode, out: text(r.stdout), err: text(r.stderr) });
+    expect(seen(node)).toEqual(seen(c));
+    return seen(c);
+  }
+
   it('--read-only: the root refuses writes, a --tmpfs on it takes them, as on the TypeScript path', async () => {
     const script =
       'touch /x 2>&1; echo "/: $?"; touch /tmp/y && echo "/tmp: $?"; echo gone >/etc/hostname 2>&1; echo "/etc/hostname: $?"';
-    const args = run(trees.plain!, ['--read-only', '--tmpfs', '/tmp', 'sh', '-c', script]);
-    const c = await hutchVia('c', args, {}, IN_C);
-    const node = await hutchVia('node', args, {});
-    expect({ status: c.exitCode, out: text(c.stdout), err: text(c.stderr) }).toEqual({
+    expect(await onBothPaths(run(trees.plain!, ['--read-only', '--tmpfs', '/tmp', 'sh', '-c', script]))).toEqual({
       status: 0,
       out: 'touch: /x: Read-only file system\n/: 1\n/tmp: 0\n/etc/hostname: 0',
       err: '',
     });
-    expect([node.exitCode, text(node.stdout), text(node.stderr)]).toEqual([c.exitCode, text(c.stdout), text(c.stderr)]);
     expect(left()).toEqual([]);
+  });
+
+  it('--ulimit: the limits inside, as on the TypeScript path', async () => {
+    const limits = ['--ulimit', 'nofile=256:512', '--ulimit', 'core=0'];
+    const args = run(trees.plain!, [...limits, 'sh', '-c', 'ulimit -n; ulimit -Hn; ulimit -c']);
+    expect(await onBothPaths(args)).toEqual({ status: 0, out: '256\n512\n0', err: '' });
   });
 
   it("--init: hutch-init is the container's PID 1, the command its child; a signal reaches the command through it", async () => {
