@@ -193,6 +193,7 @@ void build_run_plan(const struct run *r, struct buf *plan) {
   for (int i = 0; i < 3; i++) buf_u64(&p, r->caps); /* bounding, effective, permitted */
   buf_u64(&p, 0), buf_u64(&p, 0);                      /* inheritable, ambient */
   plan_record(plan, TAG_CAPS, &p);
+  if (r->no_new_privileges) plan_record(plan, TAG_NO_NEW_PRIVS, &(struct buf){0}); /* nsexec.ts: before the filter */
   plan_record(plan, TAG_SECCOMP, &r->seccomp);
   for (char **a = r->args; *a != NULL; a++) record_strs(plan, TAG_ARG, *a, NULL);
   environment(r, hostname, plan);

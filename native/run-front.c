@@ -145,7 +145,18 @@ static void count_switch(struct run *r, char letter, int *detach) {
     fall_back(letter == 'i' ? "-i given twice" : "-t given twice");
 }
 
-/* [--root DIR] run [--rm] [--read-only] [--init] [-i] [-t] [--network none|host|slirp4netns] [--env-file FILE]... [--ulimit NAME=SOFT[:HARD]]... [-e K[=V]]... [-v HOST:CTR[:ro|rw]]... [--tmpfs DST[:OPTS]]...
+/* security/options.ts parseSecurityOpts, for no-new-privileges (KEY=VALUE or the older KEY:VALUE;
+   the last given counts); seccomp, mask, unmask and anything it refuses are the TypeScript path's. */
+static void security_opt(struct run *r, const char *v) {
+  size_t key = strcspn(v, "=:");
+  const char *arg = v[key] != '\0' ? v + key + 1 : NULL;
+  if (key != strlen("no-new-privileges") || strncmp(v, "no-new-privileges", key) != 0 ||
+      (arg != NULL && strcmp(arg, "true") != 0 && strcmp(arg, "false") != 0))
+    fall_back("a --security-opt other than no-new-privileges[=true|false]");
+  r->no_new_privileges = arg == NULL || strcmp(arg, "true") == 0;
+}
+
+/* [--root DIR] run [--rm] [--read-only] [--init] [-i] [-t] [--network none|host|slirp4netns] [--env-file FILE]... [--ulimit NAME=SOFT[:HARD]]... [--security-opt no-new-privileges[=true|false]]... [-e K[=V]]... [-v HOST:CTR[:ro|rw]]... [--tmpfs DST[:OPTS]]...
    [-w DIR] [--hostname NAME] [-u USER[:GROUP]] (--rootfs DIR [--] CMD | [--entrypoint WORD] [--pull missing|never] IMAGE [CMD])
    [ARGS...], the flags in any order
    (--root after run too). A foreground run removes its container with or without --rm (run.ts). */
@@ -206,6 +217,8 @@ static void parse(struct run *r, char **words, int n, const char **root, const c
     } else if ((v = value_of(words, n, &i, "-v")) != NULL || (v = value_of(words, n, &i, "--volume")) != NULL) {
       if (r->nvolumes == MAX_VOLUMES) fall_back("more -v than it keeps");
       r->volume_flags[r->nvolumes++] = v;
+    } else if ((v = value_of(words, n, &i, "--security-opt")) != NULL) {
+      security_opt(r, v);
     } else if ((v = value_of(words, n, &i, "--ulimit")) != NULL) {
       r->ulimit_flags[r->nulimits++] = v;
     } else if ((v = value_of(words, n, &i, "--tmpfs")) != NULL) {

@@ -65,6 +65,7 @@ struct run {
   int host_network;    /* --network host */
   int read_only;       /* --read-only: the root remounted read-only once the mounts are made */
   int init;            /* --init: the helper stays as the container's PID 1 (hutch-init), reaping and forwarding */
+  int no_new_privileges; /* --security-opt no-new-privileges[=true|false]: the last one's */
   int slirp;           /* --network slirp4netns, or none given (the default: slirp4netns when installed) */
   const char *network_flag; /* --network as given, or NULL (setup.json's networkMode) */
   char *slirp_binary;  /* findOnPath('slirp4netns') */

@@ -206,6 +206,24 @@ function rows(): Row[] {
     },
     { name: '--init', args: run('--init', '--rm', '--network', 'none', '--rootfs', trees.plain!, 'true') },
     {
+      name: '--security-opt no-new-privileges',
+      args: run('--security-opt', 'no-new-privileges', '--network', 'none', '--rootfs', trees.plain!, 'true'),
+    },
+    {
+      name: '--security-opt no-new-privileges:true, then =false (the last counts)',
+      args: run(
+        ...['--security-opt=no-new-privileges:true', '--security-opt', 'no-new-privileges=false'],
+        ...['--network', 'none', '--rootfs', trees.plain!, 'true'],
+      ),
+    },
+    {
+      name: '--security-opt no-new-privileges=false, then no-new-privileges',
+      args: run(
+        ...['--security-opt', 'no-new-privileges=false', '--security-opt', 'no-new-privileges'],
+        ...['--network', 'none', '--rootfs', trees.plain!, 'true'],
+      ),
+    },
+    {
       name: '--ulimit: soft and hard, soft alone, -1 (unlimited), -0, leading zeros, a name twice',
       args: run(
         ...['--ulimit', 'nofile=1024:2048', '--ulimit=core=-1', '--ulimit', 'cpu=007:-5', '--ulimit', 'nproc=-0'],
@@ -404,6 +422,22 @@ describe('hutch run --rootfs: what the C front hands over', () => {
         args: none('--ulimit', 'fsize=12345678901234567', 'true'),
         why: 'a --ulimit',
         proofOnly: true,
+      },
+      {
+        name: '--security-opt seccomp=unconfined',
+        args: none('--security-opt', 'seccomp=unconfined', 'true'),
+        why: 'a --security-opt',
+      },
+      { name: '--security-opt mask', args: none('--security-opt', 'mask=/etc', 'true'), why: 'a --security-opt' },
+      {
+        name: '--security-opt no-new-privileges=yes',
+        args: none('--security-opt', 'no-new-privileges=yes', 'true'),
+        why: 'a --security-opt',
+      },
+      {
+        name: '--security-opt label=disable',
+        args: none('--security-opt', 'label=disable', 'true'),
+        why: 'a --security-opt',
       },
       { name: '--init given twice', args: none('--init', '--init', 'true'), why: 'given twice' },
       { name: '--read-only given twice', args: none('--read-only', '--read-only', 'true'), why: 'given twice' },
@@ -928,6 +962,16 @@ describe('hutch run --rootfs through the C front, for real', () => {
     const limits = ['--ulimit', 'nofile=256:512', '--ulimit', 'core=0'];
     const args = run(trees.plain!, [...limits, 'sh', '-c', 'ulimit -n; ulimit -Hn; ulimit -c']);
     expect(await onBothPaths(args)).toEqual({ status: 0, out: '256\n512\n0', err: '' });
+  });
+
+  it('--security-opt no-new-privileges: set in the container, as on the TypeScript path; not without it', async () => {
+    const nnp = ['sh', '-c', 'grep NoNewPrivs /proc/self/status'];
+    expect(await onBothPaths(run(trees.plain!, ['--security-opt', 'no-new-privileges', ...nnp]))).toEqual({
+      status: 0,
+      out: 'NoNewPrivs:\t1',
+      err: '',
+    });
+    expect(await onBothPaths(run(trees.plain!, nnp))).toEqual({ status: 0, out: 'NoNewPrivs:\t0', err: '' });
   });
 
   it("--init: hutch-init is the container's PID 1, the command its child; a signal reaches the command through it", async () => {
