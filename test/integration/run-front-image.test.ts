@@ -180,6 +180,12 @@ async function noDaemon(end = false): Promise<void> {
 }
 
 describe('hutch run IMAGE: the C front and the TypeScript path make the same plan', () => {
+  /** An --env-file that sets one of the image's variables, and one -e sets too. */
+  const envFile = (): string => {
+    const path = join(dir.dir, 'image-env');
+    writeFileSync(path, 'FIXTURE=from the file\nB=file\n');
+    return path;
+  };
   const rows = (): { name: string; args: string[]; env?: Record<string, string> }[] => [
     { name: '--network none', args: run('--rm', '--network', 'none', PLAIN, 'true') },
     { name: 'the default network: its namespace made ahead, joined', args: run('--rm', PLAIN, 'true') },
@@ -201,6 +207,10 @@ describe('hutch run IMAGE: the C front and the TypeScript path make the same pla
       args: run('--rm', '--network', 'none', '-v', `${home}:/data:ro`, '-v', `${home}:/new/dir`, PLAIN, 'true'),
     },
     { name: '--init', args: run('--rm', '--init', '--network', 'none', PLAIN, 'true') },
+    {
+      name: "--env-file: over the image's Env, under -e",
+      args: run('--rm', '--network', 'none', '--env-file', envFile(), '-e', 'B=flag', CONFIGURED, 'true'),
+    },
     {
       name: '--read-only (the union remounted read-only)',
       args: run('--rm', '--read-only', '--network', 'none', PLAIN, 'true'),

@@ -1,4 +1,4 @@
-import { readFileSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { hostname as hostHostname } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import { parseSize } from '../../cgroups/flags.js';
@@ -9,6 +9,7 @@ import { parseSecurityOpts, seccompFor } from '../../security/options.js';
 import { requireMapped } from '../../userns/idmap.js';
 import type { SubidRange } from '../../userns/subid.js';
 import { deviceEdits, type DeviceFlags } from './device-request.js';
+import { readEnvFile } from './env-file.js';
 import { resolveUser, resolveUserIn, type ContainerUser } from './users.js';
 
 /** `hutch run`'s flags, parsed but not yet interpreted (src/cli/commands/run.ts fills it). */
@@ -261,23 +262,6 @@ function lookUpEnv(entry: string): string[] {
   if (eq > 0) return [entry];
   if (eq < 0 && process.env[entry] !== undefined) return [`${entry}=${process.env[entry]}`];
   return [];
-}
-
-function readEnvFile(file: string): string[] {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (error) {
-    throw new UsageError(
-      'ENV_FILE_UNREADABLE',
-      `cannot read --env-file ${file}: ${(error as NodeJS.ErrnoException).code}`,
-      { hint: 'give a readable file of KEY=VALUE lines', cause: error },
-    );
-  }
-  return text
-    .split('\n')
-    .map((l) => l.trim())
-    .filter((l) => l !== '' && !l.startsWith('#'));
 }
 
 function parseUlimit(value: string): Rlimit {

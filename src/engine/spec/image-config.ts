@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { UsageError } from '../../errors.js';
 import { readFileInRoot } from '../../sys/in-root.js';
+import { readEnvFile } from './env-file.js';
 import type { ImageConfig } from '../../image/manifest.js';
 import type { ResolvedImage } from '../../image/resolve.js';
 
@@ -10,6 +11,8 @@ export interface ConfigurableRequest {
   command: string[];
   entrypoint?: string;
   env: string[];
+  /** --env-file paths: their entries go after the image's Env, before -e's (docker's order). */
+  envFiles?: string[];
   /** containers.conf's env, under the image's. */
   defaultEnv?: string[];
   workdir?: string;
@@ -20,7 +23,7 @@ export interface ConfigurableRequest {
 /**
  * Applies the image config to a request, as docker does: the entrypoint (or --entrypoint) runs
  * with the given arguments, else with the image's Cmd; containers.conf's env, then the image's
- * Env come first (flags win);
+ * Env come first (--env-file's entries and then -e win);
  * WorkingDir and User are defaults. Each declared Volume gets an empty directory of its own under
  * `volumeDir` (an anonymous volume). Pure but for those directories.
  */
@@ -45,8 +48,9 @@ export function applyImageConfig<T extends ConfigurableRequest>(req: T, config: 
   return {
     ...req,
     command,
-    env: [...(req.defaultEnv ?? []), ...(c.Env ?? []), ...req.env],
+    env: [...(req.defaultEnv ?? []), ...(c.Env ?? []), ...(req.envFiles ?? []).flatMap(readEnvFile), ...req.env],
     defaultEnv: [],
+    envFiles: [],
     workdir: req.workdir ?? (c.WorkingDir || undefined),
     user: req.user ?? (c.User || undefined),
     volumes: [...volumes, ...req.volumes],

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -42,6 +42,15 @@ describe("applyImageConfig (docker's rules)", () => {
       workdir: '/tmp',
       user: '0',
     });
+  });
+
+  it("puts --env-file's entries over the image Env and under -e (docker's order), read once", () => {
+    const file = join(dir, 'env');
+    writeFileSync(file, '# comment\nA=file\nB=file\n');
+    const image = config({ Cmd: ['sh'], Env: ['A=image', 'C=image'] });
+    const r = applyImageConfig({ ...base, env: ['B=flag'], envFiles: [file] }, image, dir);
+    expect(r.env).toEqual(['A=image', 'C=image', 'A=file', 'B=file', 'B=flag']);
+    expect(r.envFiles).toEqual([]); // the blueprint does not read them again
   });
 
   it('gives each declared Volume an empty directory of its own', () => {
