@@ -107,16 +107,46 @@ static void filesystem(const struct run *r, struct buf *plan) {
 /* container-spec.ts environment: PATH, HOSTNAME and HOME first (TERM=xterm after them with -t), then -e's (blueprint.ts lookUpEnv:
    K=V as given, a bare K the caller's value or nothing, "=V" nothing); a name set again keeps its
    place (a Map) with the last value. */
+/* host-env.ts HOST_ENV_BLOCKED and HOST_ENV_BLOCKED_PREFIXES: what --env-host never passes. */
+static const char *const HOST_ENV_BLOCKED[] = {"PATH",        "HOME",        "HOSTNAME",       "PWD",          "OLDPWD",
+                                               "SHLVL",       "_",           "LD_PRELOAD",     "LD_LIBRARY_PATH", "LD_AUDIT",
+                                               "XDG_RUNTIME_DIR", "DBUS_SESSION_BUS_ADDRESS", "SSH_AUTH_SOCK", "NOTIFY_SOCKET",
+                                               "LISTEN_FDS",  "LISTEN_PID",  "LISTEN_FDNAMES", "REGISTRY_AUTH_FILE", NULL};
+static const char *const HOST_ENV_BLOCKED_PREFIXES[] = {"HUTCH_", "CONTAINERS_", "BASH_FUNC_", NULL};
+
+/* host-env.ts hostEnvironment(process.env, 'all'): the caller's K=V entries, as process.env lists
+   them (node_environ), but the blocked names; NULL-terminated. */
+static char **host_environment(void) {
+  char **all = node_environ();
+  size_t k = 0;
+  for (char **e = all; *e != NULL; e++) {
+    size_t n = strcspn(*e, "=");
+    int blocked = 0;
+    for (const char *const *b = HOST_ENV_BLOCKED; *b != NULL && !blocked; b++) blocked = strlen(*b) == n && strncmp(*b, *e, n) == 0;
+    for (const char *const *p = HOST_ENV_BLOCKED_PREFIXES; *p != NULL && !blocked; p++) blocked = strncmp(*p, *e, strlen(*p)) == 0;
+    if (!blocked) all[k++] = *e;
+  }
+  all[k] = NULL;
+  return all;
+}
+
 static void environment(const struct run *r, const char *hostname, struct buf *plan) {
-  int n = 3;
-  const char **names = calloc((size_t)r->nenv + 4, sizeof(char *)), **values = calloc((size_t)r->nenv + 4, sizeof(char *));
-  if (names == NULL || values == NULL) fall_back("out of memory");
+  int n = 3, nhost = 0;
+  /* --env-host: the caller's first (blueprint.ts defaultEnv; image-config.ts, before the image's Env) */
+  char **host = r->env_host ? host_environment() : NULL;
+  while (host != NULL && host[nhost] != NULL) nhost++;
+  const char **entries = calloc((size_t)(nhost + r->nenv) + 1, sizeof(char *));
+  size_t size = (size_t)(nhost + r->nenv) + 4;
+  const char **names = calloc(size, sizeof(char *)), **values = calloc(size, sizeof(char *));
+  if (entries == NULL || names == NULL || values == NULL) fall_back("out of memory");
+  for (int i = 0; i < nhost; i++) entries[i] = host[i];
+  for (int i = 0; i < r->nenv; i++) entries[nhost + i] = r->env[i];
   names[0] = "PATH", values[0] = DEFAULT_PATH + 5;
   names[1] = "HOSTNAME", values[1] = hostname;
   names[2] = "HOME", values[2] = *r->home ? r->home : "/root";
   if (r->tty) names[n] = "TERM", values[n++] = "xterm";
-  for (int i = 0; i < r->nenv; i++) {
-    const char *e = r->env[i], *eq = strchr(e, '=');
+  for (int i = 0; i < nhost + r->nenv; i++) {
+    const char *e = entries[i], *eq = strchr(e, '=');
     char *name, *value;
     if (eq == e) continue;
     if (eq == NULL) {

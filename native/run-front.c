@@ -156,7 +156,7 @@ static void security_opt(struct run *r, const char *v) {
   r->no_new_privileges = arg == NULL || strcmp(arg, "true") == 0;
 }
 
-/* [--root DIR] run [--rm] [--read-only] [--init] [-i] [-t] [--network none|host|slirp4netns] [--env-file FILE]... [--ulimit NAME=SOFT[:HARD]]... [--security-opt no-new-privileges[=true|false]]... [-e K[=V]]... [-v HOST:CTR[:ro|rw]]... [--tmpfs DST[:OPTS]]...
+/* [--root DIR] run [--rm] [--read-only] [--init] [--env-host] [-i] [-t] [--network none|host|slirp4netns] [--env-file FILE]... [--ulimit NAME=SOFT[:HARD]]... [--security-opt no-new-privileges[=true|false]]... [-e K[=V]]... [-v HOST:CTR[:ro|rw]]... [--tmpfs DST[:OPTS]]...
    [-w DIR] [--hostname NAME] [-u USER[:GROUP]] (--rootfs DIR [--] CMD | [--entrypoint WORD] [--pull missing|never] IMAGE [CMD])
    [ARGS...], the flags in any order
    (--root after run too). A foreground run removes its container with or without --rm (run.ts). */
@@ -184,6 +184,9 @@ static void parse(struct run *r, char **words, int n, const char **root, const c
       i++;
     } else if (strcmp(words[i], "--read-only") == 0) { /* --no-read-only, --read-only=V: the parser's to read */
       if (r->read_only++) fall_back("--read-only given twice");
+      i++;
+    } else if (strcmp(words[i], "--env-host") == 0) {
+      if (r->env_host++) fall_back("--env-host given twice");
       i++;
     } else if (strcmp(words[i], "--init") == 0) {
       if (r->init++) fall_back("--init given twice");

@@ -66,6 +66,7 @@ struct run {
   int read_only;       /* --read-only: the root remounted read-only once the mounts are made */
   int init;            /* --init: the helper stays as the container's PID 1 (hutch-init), reaping and forwarding */
   int no_new_privileges; /* --security-opt no-new-privileges[=true|false]: the last one's */
+  int env_host;        /* --env-host: the caller's variables (but host-env.ts' blocklist) under the rest */
   int slirp;           /* --network slirp4netns, or none given (the default: slirp4netns when installed) */
   const char *network_flag; /* --network as given, or NULL (setup.json's networkMode) */
   char *slirp_binary;  /* findOnPath('slirp4netns') */

@@ -17,7 +17,10 @@ export function hutchVia(
   at: { cwd: string; home: string },
   env: Record<string, string> = {},
 ) {
-  const words = via === 'c' ? [HUTCH, ...args] : [process.execPath, '--', HUTCH, ...args]; // `--`: as bin/hutch execs it
+  // Node through sh as bin/hutch starts it (`exec node -- ...`): sh passes the environment on in
+  // an order of its own, which the front gets too and process.env lists (--env-host keeps it).
+  const words =
+    via === 'c' ? [HUTCH, ...args] : ['/bin/sh', '-c', 'exec "$0" -- "$@"', process.execPath, HUTCH, ...args];
   return execa(words[0]!, words.slice(1), {
     env: { PATH, HOME: at.home, ...env },
     extendEnv: false,

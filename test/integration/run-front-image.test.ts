@@ -208,6 +208,11 @@ describe('hutch run IMAGE: the C front and the TypeScript path make the same pla
     },
     { name: '--init', args: run('--rm', '--init', '--network', 'none', PLAIN, 'true') },
     {
+      name: "--env-host: the caller's variables under the image's Env",
+      args: run('--rm', '--env-host', '--network', 'none', CONFIGURED, 'true'),
+      env: { FIXTURE: 'from the caller', FROM_CALLER: '1' },
+    },
+    {
       name: "--env-file: over the image's Env, under -e",
       args: run('--rm', '--network', 'none', '--env-file', envFile(), '-e', 'B=flag', CONFIGURED, 'true'),
     },
