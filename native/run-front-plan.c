@@ -104,9 +104,6 @@ static void filesystem(const struct run *r, struct buf *plan) {
   for (int i = 0; READONLY[i] != NULL; i++) record_strs(plan, TAG_READONLY, in(r, READONLY[i]), NULL);
 }
 
-/* container-spec.ts environment: PATH, HOSTNAME and HOME first (TERM=xterm after them with -t), then -e's (blueprint.ts lookUpEnv:
-   K=V as given, a bare K the caller's value or nothing, "=V" nothing); a name set again keeps its
-   place (a Map) with the last value. */
 /* host-env.ts HOST_ENV_BLOCKED and HOST_ENV_BLOCKED_PREFIXES: what --env-host never passes. */
 static const char *const HOST_ENV_BLOCKED[] = {"PATH",        "HOME",        "HOSTNAME",       "PWD",          "OLDPWD",
                                                "SHLVL",       "_",           "LD_PRELOAD",     "LD_LIBRARY_PATH", "LD_AUDIT",
@@ -130,6 +127,10 @@ static char **host_environment(void) {
   return all;
 }
 
+/* container-spec.ts environment: PATH, HOSTNAME and HOME first (TERM=xterm after them with -t), then
+   --env-host's, the image's Env, --env-file's and -e's (blueprint.ts lookUpEnv: K=V as given, a bare
+   K the caller's value or nothing, "=V" nothing); a name set again keeps its place (a Map) with the
+   last value. */
 static void environment(const struct run *r, const char *hostname, struct buf *plan) {
   int n = 3, nhost = 0;
   /* --env-host: the caller's first (blueprint.ts defaultEnv; image-config.ts, before the image's Env) */

@@ -282,9 +282,6 @@ static const struct {
     {NULL, 0, 0},
 };
 
-/* blueprint.ts tmpfsMount (DST[:OPTIONS], nosuid,nodev then OPTIONS or mode=1777) through plan.ts mountStep and
-   linux.ts mountOptions: the flags, the rest the data in order. A tree's target must be there (tree-layer.ts
-   missingTargets: else its writable layer is the union's); an image's is made in its union. */
 static int js_space(unsigned char c) { /* String.prototype.trim's, the ASCII ones */
   return c == ' ' || (c >= '\t' && c <= '\r');
 }
@@ -362,6 +359,9 @@ static void check_ulimits(struct run *r) {
   }
 }
 
+/* blueprint.ts tmpfsMount (DST[:OPTIONS], nosuid,nodev then OPTIONS or mode=1777) through plan.ts mountStep and
+   linux.ts mountOptions: the flags, the rest the data in order. A tree's target must be there (tree-layer.ts
+   missingTargets: else its writable layer is the union's); an image's is made in its union. */
 static void check_tmpfs(struct run *r) {
   r->tmpfs = calloc((size_t)r->ntmpfs + 1, sizeof *r->tmpfs);
   if (r->tmpfs == NULL) fall_back("out of memory");

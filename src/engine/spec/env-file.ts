@@ -3,8 +3,8 @@ import { UsageError } from '../../errors.js';
 
 /**
  * An --env-file's entries: its lines, trimmed, neither empty nor a `#` comment, each then read as
- * a -e value is (blueprint.ts lookUpEnv). They rank as -e does, above the image's Env and below
- * -e itself (docker's order): blueprint.ts puts them before -e, image-config.ts after the image's Env.
+ * a -e value is (blueprint.ts lookUpEnv). They rank above the image's Env and below -e (docker's
+ * order): blueprint.ts puts them before -e's, image-config.ts after the image's Env.
  */
 export function readEnvFile(file: string): string[] {
   let text: string;
