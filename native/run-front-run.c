@@ -52,9 +52,18 @@ static char *data_dir(const struct run *r, const char *run_dir) {
   return str_cat(run_dir, "/data", "");
 }
 
+/* A flag's values joined by spaces after `key` (`search a b`), a line. */
+static void flag_line(struct buf *out, const char *key, const struct etc_flag *f) {
+  buf_add(out, key, strlen(key));
+  for (int i = 0; i < f->n; i++) buf_add(out, " ", 1), buf_add(out, f->v[i], strlen(f->v[i]));
+  buf_add(out, "\n", 1);
+}
+
 /* net/resolv.ts resolvConf: the host's non-loopback servers, search, options; the network's
-   resolver (slirp4netns' 10.0.2.3, or NULL) first when the host had a loopback server or none kept. */
-static char *resolv_conf(const char *host, const char *resolver) {
+   resolver (slirp4netns' 10.0.2.3, or NULL) first when the host had a loopback server or none kept.
+   `r`: --dns, --dns-search and --dns-option, each replacing what the host says when given (no
+   resolver then before --dns's servers); NULL: none (writeEtcFiles' first file). */
+static char *resolv_conf(const char *host, const char *resolver, const struct run *r) {
   struct buf servers = {0}, search = {0}, options = {0};
   int loopback = 0;
   char *text = str_cat(host, "", ""), *save = NULL;
@@ -82,11 +91,17 @@ static char *resolv_conf(const char *host, const char *resolver) {
     }
   }
   struct buf out = {0};
-  buf_add(&out, search.p, search.len);
-  if (resolver != NULL && (servers.len == 0 || loopback))
-    buf_add(&out, "nameserver ", 11), buf_add(&out, resolver, strlen(resolver)), buf_add(&out, "\n", 1);
-  buf_add(&out, servers.p, servers.len);
-  if (options.len > 0) buf_add(&out, "options", 7), buf_add(&out, options.p, options.len), buf_add(&out, "\n", 1);
+  if (r != NULL && r->dns_search.n > 0) flag_line(&out, "search", &r->dns_search);
+  else buf_add(&out, search.p, search.len);
+  if (r != NULL && r->dns.n > 0) {
+    for (int i = 0; i < r->dns.n; i++) buf_add(&out, "nameserver ", 11), buf_add(&out, r->dns.v[i], strlen(r->dns.v[i])), buf_add(&out, "\n", 1);
+  } else {
+    if (resolver != NULL && (servers.len == 0 || loopback))
+      buf_add(&out, "nameserver ", 11), buf_add(&out, resolver, strlen(resolver)), buf_add(&out, "\n", 1);
+    buf_add(&out, servers.p, servers.len);
+  }
+  if (r != NULL && r->dns_option.n > 0) flag_line(&out, "options", &r->dns_option);
+  else if (options.len > 0) buf_add(&out, "options", 7), buf_add(&out, options.p, options.len), buf_add(&out, "\n", 1);
   if (out.len == 0) buf_add(&out, "\n", 1);
   return buf_cstr(&out);
 }
@@ -103,28 +118,36 @@ static char *host_text(const char *path) {
 }
 
 /* net/etc.ts networkEtcFiles for none, host and slirp4netns (its resolver 10.0.2.3, the container's
-   10.0.2.100, no host.containers.internal without allow_host_loopback), with no DNS or host flags. */
+   10.0.2.100, no host.containers.internal without allow_host_loopback): --dns, --dns-search and
+   --dns-option in resolv.conf (the host's own file under --network host when none is given), each
+   --add-host a line `IP\tNAME` of hosts, after the host's lines or the two localhost ones. */
 static void network_files(const struct run *r, const char *hostname, char **resolv, char **hosts) {
   char *host_resolv = host_text("/etc/resolv.conf");
+  struct buf extra = {0};
+  for (int i = 0; i < r->add_host.n; i++) {
+    const char *v = r->add_host.v[i], *colon = strchr(v, ':');
+    buf_add(&extra, colon + 1, strlen(colon + 1)), buf_add(&extra, "\t", 1), buf_add(&extra, v, (size_t)(colon - v)), buf_add(&extra, "\n", 1);
+  }
+  char *lines = buf_cstr(&extra);
   if (r->host_network) {
-    *resolv = host_resolv;
+    *resolv = r->dns.n + r->dns_search.n + r->dns_option.n == 0 ? host_resolv : resolv_conf(host_resolv, NULL, r);
     char *h = host_text("/etc/hosts");
     size_t n = strlen(h);
     while (n > 0 && strchr(" \t\n\r\f\v", h[n - 1]) != NULL) n--; /* trimEnd (ASCII white space; other is the TypeScript path's) */
     if (n > 0 && (unsigned char)h[n - 1] >= 0x80) fall_back("/etc/hosts ends in non-ASCII (white space trimEnd would take)");
     h[n] = '\0';
-    *hosts = str_cat(h, "\n", "");
+    *hosts = str_cat(h, "\n", lines);
   } else {
-    *resolv = resolv_conf(host_resolv, r->slirp ? "10.0.2.3" : NULL);
-    *hosts = str_cat("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n", r->slirp ? "10.0.2.100\t" : "127.0.1.1\t",
-                     str_cat(hostname, "\n", ""));
+    *resolv = resolv_conf(host_resolv, r->slirp ? "10.0.2.3" : NULL, r);
+    *hosts = str_cat(str_cat("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n", lines, ""),
+                     r->slirp ? "10.0.2.100\t" : "127.0.1.1\t", str_cat(hostname, "\n", ""));
   }
 }
 
 /* A string of setup.json: one with nothing JSON escapes, else the TypeScript path's. */
 static const char *json_plain(const char *s) {
   for (const unsigned char *c = (const unsigned char *)s; *c; c++)
-    if (*c < 0x20 || *c == '"' || *c == '\\' || *c == 0x7f) fall_back("a --root, image, --entrypoint or port name that JSON would escape");
+    if (*c < 0x20 || *c == '"' || *c == '\\' || *c == 0x7f) fall_back("a --root, image, --entrypoint, DNS or host flag, or port name that JSON would escape");
   return s;
 }
 
@@ -156,10 +179,18 @@ static char *setup_text(const struct run *r) {
   const char *parts[] = {"{\"flags\":{", image != NULL ? "\"image\":\"" : "", image != NULL ? json_plain(image) : "", image != NULL ? "\"," : "",
       root != NULL ? "\"root\":\"" : "", root != NULL ? json_plain(root) : "", root != NULL ? "\"," : "",
       "\"pull\":\"", r->pull != NULL ? r->pull : "missing", "\",", entry != NULL ? "\"entrypoint\":\"" : "", entry != NULL ? json_plain(entry) : "", entry != NULL ? "\"," : "",
-      flag != NULL ? "\"networkMode\":\"" : "", flag != NULL ? flag : "", flag != NULL ? "\"," : "", "\"publish\":[],\"publishAll\":false,\"dns\":[],\"dnsSearch\":[],"
-      "\"dnsOption\":[],\"addHost\":[],\"blkioWeightDevice\":[],\"deviceReadBps\":[],\"deviceWriteBps\":[],\"deviceReadIops\":[],"
-      "\"deviceWriteIops\":[],\"mounts\":[]},\"network\":{\"kind\":\"", network, "}", NULL};
+      flag != NULL ? "\"networkMode\":\"" : "", flag != NULL ? flag : "", flag != NULL ? "\"," : "", "\"publish\":[],\"publishAll\":false", NULL};
   for (const char *const *p = parts; *p != NULL; p++) add(&json, *p);
+  const struct { const char *key; const struct etc_flag *f; } etc[] = {
+      {",\"dns\":[", &r->dns}, {",\"dnsSearch\":[", &r->dns_search}, {",\"dnsOption\":[", &r->dns_option}, {",\"addHost\":[", &r->add_host}};
+  for (int e = 0; e < 4; e++) { /* each flag's values as JSON strings, in order */
+    add(&json, etc[e].key);
+    for (int i = 0; i < etc[e].f->n; i++) add(&json, i > 0 ? ",\"" : "\""), add(&json, json_plain(etc[e].f->v[i])), add(&json, "\"");
+    add(&json, "]");
+  }
+  add(&json, ",\"blkioWeightDevice\":[],\"deviceReadBps\":[],\"deviceWriteBps\":[],\"deviceReadIops\":[],"
+             "\"deviceWriteIops\":[],\"mounts\":[]},\"network\":{\"kind\":\"");
+  add(&json, network), add(&json, "}");
   if (image != NULL) image_json(&r->image, &json);
   if (r->nvolumes > 0) add(&json, ",\"volumes\":[]"); /* -v: resolveMounts' names, none for a host path */
   add(&json, "}\n");
@@ -300,7 +331,7 @@ int run_container(struct run *r, struct union_mount *u, const char *helper, int 
   char *run_dir = str_cat(parent, "/", r->id);
   char *data = data_dir(r, run_dir);
   const char *hostname = r->hostname;
-  char *resolv, *hosts, *first_resolv = resolv_conf(host_text("/etc/resolv.conf"), NULL);
+  char *resolv, *hosts, *first_resolv = resolv_conf(host_text("/etc/resolv.conf"), NULL, NULL);
   network_files(r, hostname, &resolv, &hosts);
   char *setup = setup_text(r);
   r->etc_dir = run_dir;

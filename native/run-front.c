@@ -6,6 +6,7 @@
  * does; HUTCH_RUN_NO_NODE=1 makes a hand-over exit 99 with its reason (the tests' proof that a
  * case ran in C).
  */
+#include <ctype.h>
 #include <errno.h>
 #include <pwd.h>
 #include <signal.h>
@@ -156,7 +157,7 @@ static void security_opt(struct run *r, const char *v) {
   r->no_new_privileges = arg == NULL || strcmp(arg, "true") == 0;
 }
 
-/* [--root DIR] run [--rm] [--read-only] [--init] [--env-host] [-i] [-t] [--network none|host|slirp4netns] [--env-file FILE]... [--ulimit NAME=SOFT[:HARD]]... [--security-opt no-new-privileges[=true|false]]... [-e K[=V]]... [-v HOST:CTR[:ro|rw]]... [--tmpfs DST[:OPTS]]...
+/* [--root DIR] run [--rm] [--read-only] [--init] [--env-host] [-i] [-t] [--network none|host|slirp4netns] [--env-file FILE]... [--ulimit NAME=SOFT[:HARD]]... [--security-opt no-new-privileges[=true|false]]... [--dns IP]... [--dns-search D]... [--dns-option O]... [--add-host NAME:IPv4]... [-e K[=V]]... [-v HOST:CTR[:ro|rw]]... [--tmpfs DST[:OPTS]]...
    [-w DIR] [--hostname NAME] [-u USER[:GROUP]] (--rootfs DIR [--] CMD | [--entrypoint WORD] [--pull missing|never] IMAGE [CMD])
    [ARGS...], the flags in any order
    (--root after run too). A foreground run removes its container with or without --rm (run.ts). */
@@ -174,6 +175,9 @@ static void parse(struct run *r, char **words, int n, const char **root, const c
   r->env = calloc((size_t)n, sizeof(char *)), r->volume_flags = calloc((size_t)n, sizeof(char *));
   r->tmpfs_flags = calloc((size_t)n, sizeof(char *)), r->env_files = calloc((size_t)n, sizeof(char *));
   r->ulimit_flags = calloc((size_t)n, sizeof(char *));
+  struct etc_flag *etc[] = {&r->dns, &r->dns_search, &r->dns_option, &r->add_host};
+  for (int e = 0; e < 4; e++)
+    if ((etc[e]->v = calloc((size_t)n, sizeof(char *))) == NULL) fall_back("out of memory");
   if (r->env == NULL || r->volume_flags == NULL || r->tmpfs_flags == NULL || r->env_files == NULL || r->ulimit_flags == NULL)
     fall_back("out of memory");
   while (i < n && words[i][0] == '-' && strcmp(words[i], "--") != 0) {
@@ -222,6 +226,14 @@ static void parse(struct run *r, char **words, int n, const char **root, const c
       r->volume_flags[r->nvolumes++] = v;
     } else if ((v = value_of(words, n, &i, "--security-opt")) != NULL) {
       security_opt(r, v);
+    } else if ((v = value_of(words, n, &i, "--dns")) != NULL) {
+      r->dns.v[r->dns.n++] = v;
+    } else if ((v = value_of(words, n, &i, "--dns-search")) != NULL) {
+      r->dns_search.v[r->dns_search.n++] = v;
+    } else if ((v = value_of(words, n, &i, "--dns-option")) != NULL) {
+      r->dns_option.v[r->dns_option.n++] = v;
+    } else if ((v = value_of(words, n, &i, "--add-host")) != NULL) {
+      r->add_host.v[r->add_host.n++] = v;
     } else if ((v = value_of(words, n, &i, "--ulimit")) != NULL) {
       r->ulimit_flags[r->nulimits++] = v;
     } else if ((v = value_of(words, n, &i, "--tmpfs")) != NULL) {
@@ -359,6 +371,35 @@ static void check_ulimits(struct run *r) {
   }
 }
 
+/* net.isIPv4: four decimal parts of 0-255, none with a leading zero. */
+static int ipv4(const char *s) {
+  for (int part = 0; part < 4; part++) {
+    const char *start = s;
+    unsigned v = 0;
+    while (*s >= '0' && *s <= '9' && s - start < 3) v = v * 10 + (unsigned)(*s++ - '0');
+    if (s == start || v > 255 || (*start == '0' && s - start > 1)) return 0;
+    if (part < 3 && *s++ != '.') return 0;
+  }
+  return *s == '\0';
+}
+
+/* net/etc.ts networkEtcFiles' checks of the flags, before anything is made: a line break (NUL cannot
+   come in argv) is NET_ETC_LINE_BREAK; --add-host NAME:IP parseAddHost's, here with an IPv4
+   address only (IPv6, host-gateway, and what it refuses are the TypeScript path's). */
+static void check_etc_flags(const struct run *r) {
+  const struct etc_flag *all[] = {&r->dns, &r->dns_search, &r->dns_option, &r->add_host};
+  for (int e = 0; e < 4; e++)
+    for (int i = 0; i < all[e]->n; i++)
+      if (strpbrk(all[e]->v[i], "\r\n") != NULL) fall_back("a --dns, --dns-search, --dns-option or --add-host with a line break");
+  for (int i = 0; i < r->add_host.n; i++) {
+    const char *v = r->add_host.v[i], *colon = strchr(v, ':');
+    size_t n = colon == NULL ? 0 : (size_t)(colon - v);
+    int name_ok = n > 0 && isalnum((unsigned char)v[0]) && isalnum((unsigned char)v[n - 1]);
+    for (size_t k = 0; name_ok && k < n; k++) name_ok = isalnum((unsigned char)v[k]) || v[k] == '.' || v[k] == '-';
+    if (!name_ok || !ipv4(colon + 1)) fall_back("an --add-host other than NAME:IPv4");
+  }
+}
+
 /* blueprint.ts tmpfsMount (DST[:OPTIONS], nosuid,nodev then OPTIONS or mode=1777) through plan.ts mountStep and
    linux.ts mountOptions: the flags, the rest the data in order. A tree's target must be there (tree-layer.ts
    missingTargets: else its writable layer is the union's); an image's is made in its union. */
@@ -473,6 +514,7 @@ int main(int argc, char **argv) {
   parse(&r, argv + 1, argc - 1, &root, cwd);
   read_env_files(&r);
   check_ulimits(&r);
+  check_etc_flags(&r);
   if (r.ahead != NULL && r.image.ref == NULL) fall_back(r.ahead); /* no union to start */
   struct stat st; /* foreground.ts checkRootfs: the path as given (a missing `x` of `x/..` fails) */
   if (r.image.ref == NULL && (stat(r.rootfs_flag, &st) != 0 || !S_ISDIR(st.st_mode))) fall_back("--rootfs is not a directory");

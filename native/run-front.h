@@ -83,6 +83,10 @@ struct run {
   int interactive;           /* -i/--interactive: the container gets the caller's stdin (typed into its terminal with -t) */
   int tty;                   /* -t/--tty: the container's stdio is a pty, relayed to the caller's (run-front-tty.c) */
   const char **tmpfs_flags;  /* --tmpfs values, in order */
+  struct etc_flag { /* --dns, --dns-search, --dns-option, --add-host: values in order (net/etc.ts EtcOptions) */
+    const char **v;
+    int n;
+  } dns, dns_search, dns_option, add_host;
   const char **ulimit_flags; /* --ulimit values, in order */
   struct rlimit_flag {       /* the same, checked (check_ulimits) */
     uint32_t resource;

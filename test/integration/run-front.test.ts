@@ -434,14 +434,12 @@ describe('hutch run --rootfs: what the C front hands over', () => {
         why: 'given twice',
       },
       { name: '-w given twice', args: none('-w', '/', '-w', '/tmp', 'pwd'), why: 'given twice' },
-      {
-        name: 'a --ulimit of a name linux.ts does not know',
-        args: none('--ulimit', 'bogus=1', 'true'),
+      // a name linux.ts does not know, a unit, two colons, capitals
+      ...['bogus=1', 'nofile=1k', 'nofile=1:2:3', 'NOFILE=1'].map((value) => ({
+        name: `--ulimit ${value}`,
+        args: none('--ulimit', value, 'true'),
         why: 'a --ulimit',
-      },
-      { name: 'a --ulimit with a unit', args: none('--ulimit', 'nofile=1k', 'true'), why: 'a --ulimit' },
-      { name: 'a --ulimit with two colons', args: none('--ulimit', 'nofile=1:2:3', 'true'), why: 'a --ulimit' },
-      { name: 'a --ulimit in capitals', args: none('--ulimit', 'NOFILE=1', 'true'), why: 'a --ulimit' },
+      })),
       {
         name: 'a --ulimit past what a double holds exactly',
         args: none('--ulimit', 'fsize=12345678901234567', 'true'),
@@ -466,6 +464,18 @@ describe('hutch run --rootfs: what the C front hands over', () => {
       },
       { name: '--env-host given twice', args: none('--env-host', '--env-host', 'true'), why: 'given twice' },
       { name: '--no-env-host', args: none('--no-env-host', 'true'), why: 'a flag it does not handle' },
+      // IPv6, host-gateway, brackets, a leading zero, a name parseAddHost refuses, no name
+      ...['v6:::1', 'h:host-gateway', 'h:[10.0.0.1]', 'h:10.0.0.01', 'h-:10.0.0.1', ':10.0.0.1'].map((value) => ({
+        name: `--add-host ${value}`,
+        args: none('--add-host', value, 'true'),
+        why: 'NAME:IPv4',
+      })),
+      {
+        name: '--dns with a line break',
+        args: none('--dns', '10.0.0.1\nnameserver 6.6.6.6', 'true'),
+        why: 'line break',
+      },
+      { name: '--dns-option JSON escapes', args: none('--dns-option', 'a"b', 'true'), why: 'JSON would escape' },
       { name: '--init given twice', args: none('--init', '--init', 'true'), why: 'given twice' },
       { name: '--read-only given twice', args: none('--read-only', '--read-only', 'true'), why: 'given twice' },
       { name: '--no-read-only', args: none('--no-read-only', 'true'), why: 'a flag it does not handle' },
@@ -1102,31 +1112,38 @@ describe('hutch run --rootfs through the C front, for real', () => {
     expect(left()).toEqual([]);
   });
 
-  it.each(['--network none', 'the default network'])(
-    "setup.json and the /etc files are the TypeScript path's while the container runs: %s",
-    async (network) => {
-      const sh = ['sh', '-c', 'echo up; sleep 1'];
-      const args =
-        network === '--network none'
-          ? run(trees.plain!, sh)
-          : ['--root', dir.root, 'run', '--rootfs', trees.plain!, ...sh];
-      await cacheSlirpHelp();
-      const seen: Record<Via, string[]> = { c: [], node: [] };
-      for (const via of ['c', 'node'] as const) {
-        const { child } = await startedVia(via, args, { cwd: dir.dir, home });
-        const [id] = readdirSync(join(dir.root, 'run', 'ephemeral')).filter((n) => !n.startsWith('.'));
-        const runDir = join(dir.root, 'run', 'ephemeral', id!);
-        const files = ['hosts', 'hostname', 'resolv.conf', 'ports.json', 'lock'].map(
-          (f) => `${f}: ${readFileSync(join(runDir, f), 'utf8').replaceAll(id!.slice(0, 12), 'H')}`,
-        );
-        const data = join(dir.root, 'data', 'ephemeral', id!);
-        seen[via] = [...files, `setup.json: ${readFileSync(join(data, 'setup.json'), 'utf8')}`, ...readdirSync(data)];
-        expect((await child).exitCode).toBe(0);
-      }
-      expect(seen.c).toEqual(seen.node);
-      expect(left()).toEqual([]);
-    },
-  );
+  const etcFlags = [
+    ...['--dns', '192.0.2.53', '--dns=192.0.2.54', '--dns-search', 'example.org', '--dns-search', 'lab.example'],
+    ...['--dns-option', 'ndots:2', '--add-host', 'db.local:10.0.2.2', '--add-host=a-1.b:0.0.0.0'],
+  ];
+  it.each([
+    ['--network none', ['--network', 'none']],
+    ['the default network', []],
+    ['the default network, --dns, --dns-search, --dns-option, --add-host', etcFlags],
+    ['--network none, --dns-search alone', ['--network', 'none', '--dns-search', 'example.org']],
+    [
+      '--network host, --add-host alone (the host resolv.conf kept)',
+      ['--network', 'host', '--add-host', 'db:10.0.0.1'],
+    ],
+    ['--network host, --dns and --add-host', ['--network', 'host', ...etcFlags]],
+  ])("setup.json and the /etc files are the TypeScript path's while the container runs: %s", async (_, flags) => {
+    const args = ['--root', dir.root, 'run', ...flags, '--rootfs', trees.plain!, 'sh', '-c', 'echo up; sleep 1'];
+    await cacheSlirpHelp();
+    const seen: Record<Via, string[]> = { c: [], node: [] };
+    for (const via of ['c', 'node'] as const) {
+      const { child } = await startedVia(via, args, { cwd: dir.dir, home });
+      const [id] = readdirSync(join(dir.root, 'run', 'ephemeral')).filter((n) => !n.startsWith('.'));
+      const runDir = join(dir.root, 'run', 'ephemeral', id!);
+      const files = ['hosts', 'hostname', 'resolv.conf', 'ports.json', 'lock'].map(
+        (f) => `${f}: ${readFileSync(join(runDir, f), 'utf8').replaceAll(id!.slice(0, 12), 'H')}`,
+      );
+      const data = join(dir.root, 'data', 'ephemeral', id!);
+      seen[via] = [...files, `setup.json: ${readFileSync(join(data, 'setup.json'), 'utf8')}`, ...readdirSync(data)];
+      expect((await child).exitCode).toBe(0);
+    }
+    expect(seen.c).toEqual(seen.node);
+    expect(left()).toEqual([]);
+  });
 
   it("the caller's fds without close-on-exec do not reach slirp4netns (as on the TypeScript path, where Node marks them)", async () => {
     await cacheSlirpHelp();
