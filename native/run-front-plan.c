@@ -56,8 +56,9 @@ static char *in(const struct run *r, const char *path) {
   return str_cat(r->rootfs, path, "");
 }
 
-/* container-spec.ts systemMounts then etcMounts for a foreground run (no --ipc host, the default
-   /dev/shm size), as plan.ts mountStep makes them: the mounts before the -v binds, in order. */
+/* container-spec.ts systemMounts then etcMounts for a foreground run (no --ipc host; /dev/shm's
+   size the default unless --shm-size), as plan.ts mountStep makes them: the mounts before the -v
+   binds, in order. */
 const struct system_mount SYSTEM_MOUNTS[] = {
     {"/proc", "proc", "proc", "", MS_NOSUID_ | MS_NOEXEC_ | MS_NODEV_, OP_MKDIR | OP_NO_SYMLINKS, SYSTEM_PLAIN},
     {"/dev", "tmpfs", "tmpfs", "mode=755,size=65536k", MS_NOSUID_ | MS_STRICTATIME_, OP_MKDIR, SYSTEM_DEV},
@@ -87,6 +88,9 @@ static void filesystem(const struct run *r, struct buf *plan) {
     const char *source = m->kind == SYSTEM_ETC_FILE ? str_cat(r->etc_dir, "/", m->source) : m->source;
     /* plan.ts adaptRootless: devpts' gid=5 only when gid 5 is mapped (0, or 1..total). */
     const char *data = m->kind == SYSTEM_DEVPTS && r->subgid.total >= 5 ? str_cat(m->data, ",gid=5", "") : m->data;
+    char shm[64];
+    if (r->shm_kib > 0 && strcmp(m->target, "/dev/shm") == 0) /* --shm-size */
+      snprintf(shm, sizeof shm, "mode=1777,size=%lluk", r->shm_kib), data = shm;
     mount_rec(plan, m->flags, m->ops, source, in(r, m->target), m->fstype, data);
     if (m->kind != SYSTEM_DEV) continue;
     for (const char *const *d = DEVICES; *d != NULL; d++) /* devices.ts devSteps: the host's, bound */

@@ -157,7 +157,7 @@ static void security_opt(struct run *r, const char *v) {
   r->no_new_privileges = arg == NULL || strcmp(arg, "true") == 0;
 }
 
-/* [--root DIR] run [--rm] [--read-only] [--init] [--env-host] [-i] [-t] [--network none|host|slirp4netns] [--env-file FILE]... [--ulimit NAME=SOFT[:HARD]]... [--security-opt no-new-privileges[=true|false]]... [--dns IP]... [--dns-search D]... [--dns-option O]... [--add-host NAME:IPv4]... [-e K[=V]]... [-v HOST:CTR[:ro|rw]]... [--tmpfs DST[:OPTS]]...
+/* [--root DIR] run [--rm] [--read-only] [--init] [--env-host] [-i] [-t] [--network none|host|slirp4netns] [--env-file FILE]... [--ulimit NAME=SOFT[:HARD]]... [--security-opt no-new-privileges[=true|false]]... [--dns IP]... [--dns-search D]... [--dns-option O]... [--add-host NAME:IPv4]... [--shm-size N[bkmgtp][i][b]] [-e K[=V]]... [-v HOST:CTR[:ro|rw]]... [--tmpfs DST[:OPTS]]...
    [-w DIR] [--hostname NAME] [-u USER[:GROUP]] (--rootfs DIR [--] CMD | [--entrypoint WORD] [--pull missing|never] IMAGE [CMD])
    [ARGS...], the flags in any order
    (--root after run too). A foreground run removes its container with or without --rm (run.ts). */
@@ -234,6 +234,9 @@ static void parse(struct run *r, char **words, int n, const char **root, const c
       r->dns_option.v[r->dns_option.n++] = v;
     } else if ((v = value_of(words, n, &i, "--add-host")) != NULL) {
       r->add_host.v[r->add_host.n++] = v;
+    } else if ((v = value_of(words, n, &i, "--shm-size")) != NULL) {
+      if (r->shm_size != NULL) fall_back("--shm-size given twice");
+      r->shm_size = v;
     } else if ((v = value_of(words, n, &i, "--ulimit")) != NULL) {
       r->ulimit_flags[r->nulimits++] = v;
     } else if ((v = value_of(words, n, &i, "--tmpfs")) != NULL) {
@@ -400,6 +403,29 @@ static void check_etc_flags(const struct run *r) {
   }
 }
 
+/* cgroups/flags.ts parseSize for --shm-size (blueprint.ts sharing): a whole number, a unit of b, k,
+   m, g, t or p (any case), an optional i and b; in KiB rounded up (container-spec.ts systemMounts).
+   A fraction, white space, 0 (SHM_SIZE_INVALID), what the pattern refuses, and a size past what a
+   double holds exactly are the TypeScript path's. */
+static void check_shm_size(struct run *r) {
+  if (r->shm_size == NULL) return;
+  const char *s = r->shm_size, *c = s;
+  unsigned long long n = 0;
+  while (*c >= '0' && *c <= '9' && c - s < 16) n = n * 10 + (unsigned long long)(*c++ - '0');
+  int power = 0;
+  const char *units = "bkmgtp", *unit = *c != '\0' ? strchr(units, tolower((unsigned char)*c)) : NULL;
+  if (unit != NULL) power = (int)(unit - units), c++;
+  if (*c == 'i' || *c == 'I') c++;
+  if (*c == 'b' || *c == 'B') c++;
+  unsigned long long limit = 1ULL << 53;
+  for (int p = 0; p < power; p++) limit /= 1024;
+  if (c == s || !(*s >= '0' && *s <= '9') || *c != '\0' || n == 0 || n > limit)
+    fall_back("a --shm-size it does not read (a fraction, white space, 0, or past 2^53 bytes)");
+  unsigned long long bytes = n;
+  for (int p = 0; p < power; p++) bytes *= 1024;
+  r->shm_kib = (bytes + 1023) / 1024;
+}
+
 /* blueprint.ts tmpfsMount (DST[:OPTIONS], nosuid,nodev then OPTIONS or mode=1777) through plan.ts mountStep and
    linux.ts mountOptions: the flags, the rest the data in order. A tree's target must be there (tree-layer.ts
    missingTargets: else its writable layer is the union's); an image's is made in its union. */
@@ -515,6 +541,7 @@ int main(int argc, char **argv) {
   read_env_files(&r);
   check_ulimits(&r);
   check_etc_flags(&r);
+  check_shm_size(&r);
   if (r.ahead != NULL && r.image.ref == NULL) fall_back(r.ahead); /* no union to start */
   struct stat st; /* foreground.ts checkRootfs: the path as given (a missing `x` of `x/..` fails) */
   if (r.image.ref == NULL && (stat(r.rootfs_flag, &st) != 0 || !S_ISDIR(st.st_mode))) fall_back("--rootfs is not a directory");

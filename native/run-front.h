@@ -67,6 +67,8 @@ struct run {
   int init;            /* --init: the helper stays as the container's PID 1 (hutch-init), reaping and forwarding */
   int no_new_privileges; /* --security-opt no-new-privileges[=true|false]: the last one's */
   int env_host;        /* --env-host: the caller's variables (but host-env.ts' blocklist) under the rest */
+  const char *shm_size; /* --shm-size as given, or NULL: 64m */
+  unsigned long long shm_kib; /* the same in KiB, rounded up (check_shm_size); 0: the default */
   int slirp;           /* --network slirp4netns, or none given (the default: slirp4netns when installed) */
   const char *network_flag; /* --network as given, or NULL (setup.json's networkMode) */
   char *slirp_binary;  /* findOnPath('slirp4netns') */

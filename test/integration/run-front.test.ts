@@ -205,6 +205,10 @@ function rows(): Row[] {
       env: { FROM_HOST: 'host value' },
     },
     { name: '--init', args: run('--init', '--rm', '--network', 'none', '--rootfs', trees.plain!, 'true') },
+    ...['1g', '512M', '100', '1536kib', '2GB', '3Pb'].map((size) => ({
+      name: `--shm-size ${size}`,
+      args: run(`--shm-size=${size}`, '--network', 'none', '--rootfs', trees.plain!, 'true'),
+    })),
     {
       name: "--env-host: the caller's variables but the blocked ones, under --env-file's and -e's; TERM over -t's",
       args: run(
@@ -476,6 +480,17 @@ describe('hutch run --rootfs: what the C front hands over', () => {
         why: 'line break',
       },
       { name: '--dns-option JSON escapes', args: none('--dns-option', 'a"b', 'true'), why: 'JSON would escape' },
+      // a fraction, 0, white space, an unknown unit, more digits than a double holds
+      ...['1.5g', '0', '1 g', '1x', '12345678901234567'].map((size) => ({
+        name: `--shm-size ${size}`,
+        args: none('--shm-size', size, 'true'),
+        why: 'a --shm-size it does not read',
+      })),
+      {
+        name: '--shm-size given twice',
+        args: none('--shm-size', '1g', '--shm-size', '2g', 'true'),
+        why: 'given twice',
+      },
       { name: '--init given twice', args: none('--init', '--init', 'true'), why: 'given twice' },
       { name: '--read-only given twice', args: none('--read-only', '--read-only', 'true'), why: 'given twice' },
       { name: '--no-read-only', args: none('--no-read-only', 'true'), why: 'a flag it does not handle' },
@@ -993,6 +1008,15 @@ describe('hutch run --rootfs through the C front, for real', () => {
       err: '',
     });
     expect(left()).toEqual([]);
+  });
+
+  it('--shm-size: the size of /dev/shm, as on the TypeScript path', async () => {
+    const args = run(trees.plain!, ['--shm-size', '1g', 'sh', '-c', 'grep " /dev/shm " /proc/mounts']);
+    expect(await onBothPaths(args)).toEqual({
+      status: 0,
+      out: expect.stringContaining('size=1048576k') as string,
+      err: '',
+    });
   });
 
   it('--ulimit: the limits inside, as on the TypeScript path', async () => {
