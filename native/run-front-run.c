@@ -117,6 +117,9 @@ static char *host_text(const char *path) {
   return s;
 }
 
+/* net/resolv.ts hostsFile: the lines every generated hosts file starts with. */
+static const char LOCALHOST_LINES[] = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n";
+
 /* net/etc.ts networkEtcFiles for none, host and slirp4netns (its resolver 10.0.2.3, the container's
    10.0.2.100, no host.containers.internal without allow_host_loopback): --dns, --dns-search and
    --dns-option in resolv.conf (the host's own file under --network host when none is given), each
@@ -139,7 +142,7 @@ static void network_files(const struct run *r, const char *hostname, char **reso
     *hosts = str_cat(h, "\n", lines);
   } else {
     *resolv = resolv_conf(host_resolv, r->slirp ? "10.0.2.3" : NULL, r);
-    *hosts = str_cat(str_cat("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n", lines, ""),
+    *hosts = str_cat(str_cat(LOCALHOST_LINES, lines, ""),
                      r->slirp ? "10.0.2.100\t" : "127.0.1.1\t", str_cat(hostname, "\n", ""));
   }
 }
@@ -359,7 +362,7 @@ int run_container(struct run *r, struct union_mount *u, const char *helper, int 
     if (union_begin(u) != 0) undo_and_fall_back(&m, u->error);
   }
   int ok = 1; /* writeEtcFiles: the hosts file as without a network; the hook writes the network's */
-  ok &= write_text(str_cat(run_dir, "/hosts", ""), str_cat("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t", hostname, "\n"), O_CREAT | O_TRUNC) == 0;
+  ok &= write_text(str_cat(run_dir, "/hosts", ""), str_cat(LOCALHOST_LINES, "127.0.1.1\t", str_cat(hostname, "\n", "")), O_CREAT | O_TRUNC) == 0;
   ok &= write_text(str_cat(run_dir, "/hostname", ""), str_cat(hostname, "\n", ""), O_CREAT | O_TRUNC) == 0;
   ok &= write_text(str_cat(run_dir, "/resolv.conf", ""), first_resolv, O_CREAT | O_TRUNC) == 0;
   if (!ok) undo_and_fall_back(&m, "cannot write the /etc files");

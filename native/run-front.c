@@ -6,6 +6,7 @@
  * does; HUTCH_RUN_NO_NODE=1 makes a hand-over exit 99 with its reason (the tests' proof that a
  * case ran in C).
  */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <pwd.h>
@@ -374,18 +375,6 @@ static void check_ulimits(struct run *r) {
   }
 }
 
-/* net.isIPv4: four decimal parts of 0-255, none with a leading zero. */
-static int ipv4(const char *s) {
-  for (int part = 0; part < 4; part++) {
-    const char *start = s;
-    unsigned v = 0;
-    while (*s >= '0' && *s <= '9' && s - start < 3) v = v * 10 + (unsigned)(*s++ - '0');
-    if (s == start || v > 255 || (*start == '0' && s - start > 1)) return 0;
-    if (part < 3 && *s++ != '.') return 0;
-  }
-  return *s == '\0';
-}
-
 /* net/etc.ts networkEtcFiles' checks of the flags, before anything is made: a line break (NUL cannot
    come in argv) is NET_ETC_LINE_BREAK; --add-host NAME:IP parseAddHost's, here with an IPv4
    address only (IPv6, host-gateway, and what it refuses are the TypeScript path's). */
@@ -399,7 +388,8 @@ static void check_etc_flags(const struct run *r) {
     size_t n = colon == NULL ? 0 : (size_t)(colon - v);
     int name_ok = n > 0 && isalnum((unsigned char)v[0]) && isalnum((unsigned char)v[n - 1]);
     for (size_t k = 0; name_ok && k < n; k++) name_ok = isalnum((unsigned char)v[k]) || v[k] == '.' || v[k] == '-';
-    if (!name_ok || !ipv4(colon + 1)) fall_back("an --add-host other than NAME:IPv4");
+    struct in_addr address; /* glibc's inet_pton takes net.isIPv4's form: four parts of 0-255, no leading zero */
+    if (!name_ok || inet_pton(AF_INET, colon + 1, &address) != 1) fall_back("an --add-host other than NAME:IPv4");
   }
 }
 
