@@ -31,6 +31,7 @@ interface PagesLibrary {
   hutch_fs_fds_left: () => number;
   hutch_fs_publish: PublishAnswer;
   hutch_fs_fast_count: () => number;
+  hutch_fs_second_count: () => number;
 }
 
 /**
@@ -56,6 +57,7 @@ const PROTOTYPES = [
   'long hutch_fs_fds_left(void)',
   'int hutch_fs_publish(uint64_t nodeid, void *st, double ttl, const char *path)',
   'unsigned long hutch_fs_fast_count(void)',
+  'unsigned long hutch_fs_second_count(void)',
 ];
 
 /** The shared daemon's socket and loop calls (native/fs-serve.c; fuse/shared.ts). */
@@ -71,6 +73,7 @@ export type ServeCalls = Pick<
   | 'hutch_fs_fds_left'
   | 'hutch_fs_publish'
   | 'hutch_fs_fast_count'
+  | 'hutch_fs_second_count'
 >;
 
 /** The library's serve calls; throws with why it cannot be loaded (the shared daemon cannot run without). */

@@ -43,8 +43,11 @@ const FEWER = 'run fewer containers at once, or set HUTCH_FS_SHARED=0 for a unio
 const MORE_FDS = `raise the open files limit (ulimit -n, its hard limit) where hutch starts, ${FEWER}`;
 /** Fds kept free for serving (files unlinked while open, copy-ups, listings) when taking a union. */
 const FD_RESERVE = 64;
-/** What one more union costs in fds: its connection, its /dev/fuse fd, libfuse's splice pipe. */
-const FDS_PER_UNION = 4;
+/**
+ * What one more union costs in fds: its connection, its /dev/fuse fd and the clone a second
+ * channel reads where HUTCH_FS_CHANNELS=2 asks for one (native/fs-channel.c), libfuse's splice pipe.
+ */
+const FDS_PER_UNION = 5;
 
 /** A connection that has not handed over its fd yet. */
 interface Pending {
@@ -414,7 +417,7 @@ class SharedLoop {
     if (shared !== undefined && --shared.users === 0) lowers.delete(s.lowerKey);
     if (this.served === s) this.served = undefined;
     trace(
-      `fs shared session end, ${s.union.listings.given} entries given with listings, ${this.calls.hutch_fs_fast_count()} answered in C so far`,
+      `fs shared session end, ${s.union.listings.given} entries given with listings, ${this.calls.hutch_fs_fast_count()} answered in C so far, ${this.calls.hutch_fs_second_count()} of them on the second channel`,
     );
   }
 

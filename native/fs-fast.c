@@ -15,10 +15,16 @@
  * - a session's end drops all of its answers (hutch_fs_fast_end);
  * - a node is published again only by JS, from its own state, while it serves a request of that
  *   session (the loop notes which session it read the request from).
- * Anything that fails here (the open, the read) is handed to JS, which answers as it always did. */
+ * Anything that fails here (the open, the read) is handed to JS, which answers as it always did.
+ *
+ * Two threads answer here: the JS thread's loop, and the second channel's (fs-channel.c), which
+ * reads the same mounts' requests from a clone of each /dev/fuse fd. One lock keeps the table,
+ * the ring of fds and each session's generation whole; an answer is sent under it, so no fd is
+ * closed while the other thread reads it. Each thread has its own pipe and read buffer. */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fuse.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -54,9 +60,11 @@ static size_t nsessions;
 static struct fast_session *current; /* the session of the request JS is serving */
 static struct answer *ring[FAST_FDS];
 static int ring_next;
-static char *data;
-static size_t data_size;
+static __thread char *data;
+static __thread size_t data_size;
 static unsigned long answered; /* requests answered here, for the trace (HUTCH_TRACE) */
+static unsigned long answered_second; /* of those, by the second channel's thread */
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static int off_switch = -1; /* HUTCH_FS_FAST=0: nothing is published (to compare) */
 
 static size_t bucket_of(void *se, uint64_t nodeid) {
@@ -119,7 +127,7 @@ static int grow(void) {
 }
 
 /* Notes the session a request was read from: what JS publishes while serving it is that session's. */
-void hutch_fs_fast_session(void *se, int fd) {
+static void note_session(void *se, int fd) {
   current = session_of(se);
   if (current != NULL || se == NULL) return;
   struct fast_session *more = realloc(sessions, sizeof *sessions * (nsessions + 1));
@@ -129,7 +137,14 @@ void hutch_fs_fast_session(void *se, int fd) {
   current = &sessions[nsessions++];
 }
 
+void hutch_fs_fast_session(void *se, int fd) {
+  pthread_mutex_lock(&lock);
+  note_session(se, fd);
+  pthread_mutex_unlock(&lock);
+}
+
 EXPORT void hutch_fs_fast_end(void *se) {
+  pthread_mutex_lock(&lock);
   for (size_t i = 0; i < nbuckets; i++)
     for (struct answer **link = &buckets[i]; *link != NULL;) {
       struct answer *a = *link;
@@ -146,6 +161,14 @@ EXPORT void hutch_fs_fast_end(void *se) {
       break;
     }
   current = NULL;
+  pthread_mutex_unlock(&lock);
+}
+
+void hutch_fs_fast_changed(void *se) {
+  pthread_mutex_lock(&lock);
+  struct fast_session *s = session_of(se);
+  if (s != NULL) s->gen++;
+  pthread_mutex_unlock(&lock);
 }
 
 static uint64_t timeout_sec(double t) { return t <= 0 ? 0 : t >= 1e18 ? (uint64_t)1e18 : (uint64_t)t; }
@@ -156,14 +179,35 @@ static uint32_t timeout_nsec(double t) {
   return f >= 999999999.0 ? 999999999u : (uint32_t)f;
 }
 
-EXPORT unsigned long hutch_fs_fast_count(void) { return answered; }
+EXPORT unsigned long hutch_fs_fast_count(void) {
+  pthread_mutex_lock(&lock);
+  unsigned long n = answered;
+  pthread_mutex_unlock(&lock);
+  return n;
+}
+
+EXPORT unsigned long hutch_fs_second_count(void) {
+  pthread_mutex_lock(&lock);
+  unsigned long n = answered_second;
+  pthread_mutex_unlock(&lock);
+  return n;
+}
+
+static int publish(uint64_t nodeid, const struct stat *st, double ttl, const char *path);
 
 EXPORT int hutch_fs_publish(uint64_t nodeid, const struct stat *st, double ttl, const char *path) {
   if (off_switch < 0) {
     const char *v = getenv("HUTCH_FS_FAST");
     off_switch = v != NULL && strcmp(v, "0") == 0;
   }
-  if (off_switch || current == NULL) return 0;
+  if (off_switch) return 0;
+  pthread_mutex_lock(&lock);
+  int r = current == NULL ? 0 : publish(nodeid, st, ttl, path);
+  pthread_mutex_unlock(&lock);
+  return r;
+}
+
+static int publish(uint64_t nodeid, const struct stat *st, double ttl, const char *path) {
   if (nanswers >= nbuckets && grow() != 0) return -ENOMEM;
   struct answer **link = find_link(current->se, nodeid);
   struct answer *a = *link;
@@ -230,17 +274,17 @@ static int open_fd(struct answer *a) {
   return fd;
 }
 
-static void reply(struct fast_session *s, uint64_t unique, const void *body, size_t len) {
+static void reply(int fd, uint64_t unique, const void *body, size_t len) {
   struct fuse_out_header out = {.len = (uint32_t)(sizeof out + len), .error = 0, .unique = unique};
   struct iovec iov[2] = {{&out, sizeof out}, {(void *)body, len}};
   /* ENOENT: the request was interrupted meanwhile; nothing else to do, as in libfuse. */
-  (void)!writev(s->fd, iov, len > 0 ? 2 : 1);
+  (void)!writev(fd, iov, len > 0 ? 2 : 1);
 }
 
 /* A pipe for spliced replies: file -> pipe -> /dev/fuse, the data never copied through memory
  * (as libfuse's fuse_reply_data does). 0 when it is ready for len bytes, else -1 (then pread). */
-static int splice_pipe[2] = {-1, -1};
-static size_t pipe_size;
+static __thread int splice_pipe[2] = {-1, -1};
+static __thread size_t pipe_size;
 
 static int pipe_for(size_t len) {
   if (splice_pipe[0] < 0 && pipe2(splice_pipe, O_CLOEXEC | O_NONBLOCK) != 0) return -1;
@@ -260,7 +304,7 @@ static void drain_pipe(void) {
 
 /* The spliced reply of n bytes at off (n known from the published size: a lower file does not
  * change); 1 if sent, 0 if nothing was sent (the caller preads instead). */
-static int splice_reply(struct fast_session *s, uint64_t unique, int fd, size_t n, off_t off) {
+static int splice_reply(int to, uint64_t unique, int fd, size_t n, off_t off) {
   struct fuse_out_header out = {.len = (uint32_t)(sizeof out + n), .error = 0, .unique = unique};
   if (pipe_for(sizeof out + n) != 0) return 0;
   struct iovec head = {&out, sizeof out};
@@ -274,24 +318,21 @@ static int splice_reply(struct fast_session *s, uint64_t unique, int fd, size_t 
     return 0;
   }
   /* As libfuse: an error here (ENOENT: the request was interrupted) leaves nothing to do. */
-  if (splice(splice_pipe[0], NULL, s->fd, NULL, sizeof out + n, 0) != (ssize_t)(sizeof out + n)) drain_pipe();
+  if (splice(splice_pipe[0], NULL, to, NULL, sizeof out + n, 0) != (ssize_t)(sizeof out + n)) drain_pipe();
   return 1;
 }
 
 /* Below this a READ is pread and written with its header: two system calls against splice's three. */
 #define SPLICE_FROM (32 * 1024)
 
-static int serve_read(struct fast_session *s, const struct fuse_in_header *in, const struct fuse_read_in *r) {
+static int serve_read(struct fast_session *s, int to, const struct fuse_in_header *in, const struct fuse_read_in *r) {
   struct answer *a = answer_for(s, in->nodeid);
   if (a == NULL || r->size > 64u << 20) return 0;
   int fd = open_fd(a);
   if (fd < 0) return 0;
   uint64_t size = a->attr.attr.size;
   size_t n = r->offset >= size ? 0 : size - r->offset < r->size ? (size_t)(size - r->offset) : r->size;
-  if (n >= SPLICE_FROM && splice_reply(s, in->unique, fd, n, (off_t)r->offset)) {
-    answered++;
-    return 1;
-  }
+  if (n >= SPLICE_FROM && splice_reply(to, in->unique, fd, n, (off_t)r->offset)) return 1;
   if (data_size < r->size) {
     char *more = realloc(data, r->size);
     if (more == NULL) return 0;
@@ -302,13 +343,12 @@ static int serve_read(struct fast_session *s, const struct fuse_in_header *in, c
   do got = pread(fd, data, r->size, (off_t)r->offset);
   while (got < 0 && errno == EINTR);
   if (got < 0) return 0;
-  reply(s, in->unique, data, (size_t)got);
-  answered++;
+  reply(to, in->unique, data, (size_t)got);
   return 1;
 }
 
 /* Whether a request leaves every node as it was (the rest may change one: a generation bump). */
-static int only_reads(uint32_t opcode) {
+int hutch_fs_only_reads(uint32_t opcode) {
   switch (opcode) {
     case FUSE_LOOKUP:
     case FUSE_FORGET:
@@ -337,31 +377,21 @@ static int only_reads(uint32_t opcode) {
   }
 }
 
-int hutch_fs_fast(void *se, int fd, const void *fuse_buf, int got) {
-  const struct {
-    size_t size;
-    int flags;
-    void *mem;
-  } *buf = fuse_buf;
-  hutch_fs_fast_session(se, fd);
-  struct fast_session *s = current;
-  if (s == NULL || got < (int)sizeof(struct fuse_in_header) || buf->flags != 0 || buf->mem == NULL) return 0;
-  const struct fuse_in_header *in = buf->mem;
-  const char *body = (const char *)buf->mem + sizeof *in;
+/* Answers the request in mem (got bytes, read from session s) on fd, if it can: 1, else 0. */
+static int answer(struct fast_session *s, void *se, int to, const void *mem, int got) {
+  if (got < (int)sizeof(struct fuse_in_header)) return 0;
+  const struct fuse_in_header *in = mem;
+  const char *body = (const char *)mem + sizeof *in;
   size_t left = (size_t)got - sizeof *in;
-  /* A large READ is a stream's (readahead, sent without the reader waiting on it): no look then. */
-  hutch_fs_spin_hint(!(in->opcode == FUSE_READ && left >= sizeof(struct fuse_read_in) &&
-                       ((const struct fuse_read_in *)body)->size >= SPLICE_FROM));
   switch (in->opcode) {
     case FUSE_GETATTR: {
       struct answer *a = answer_for(s, in->nodeid);
       if (a == NULL) return 0;
-      reply(s, in->unique, &a->attr, sizeof a->attr);
-      answered++;
+      reply(to, in->unique, &a->attr, sizeof a->attr);
       return 1;
     }
     case FUSE_READ:
-      return left >= sizeof(struct fuse_read_in) && serve_read(s, in, (const struct fuse_read_in *)body);
+      return left >= sizeof(struct fuse_read_in) && serve_read(s, to, in, (const struct fuse_read_in *)body);
     case FUSE_FORGET:
       drop(se, in->nodeid);
       return 0;
@@ -373,7 +403,38 @@ int hutch_fs_fast(void *se, int fd, const void *fuse_buf, int got) {
       return 0;
     }
     default:
-      if (!only_reads(in->opcode)) s->gen++;
+      if (!hutch_fs_only_reads(in->opcode)) s->gen++;
       return 0;
   }
+}
+
+int hutch_fs_fast(void *se, int fd, const void *fuse_buf, int got) {
+  const struct {
+    size_t size;
+    int flags;
+    void *mem;
+  } *buf = fuse_buf;
+  if (got >= (int)sizeof(struct fuse_in_header) && buf->flags == 0 && buf->mem != NULL) {
+    const struct fuse_in_header *in = buf->mem;
+    const struct fuse_read_in *r = (const void *)(in + 1);
+    /* A large READ is a stream's (readahead, sent without the reader waiting on it): no look then. */
+    hutch_fs_spin_hint(!(in->opcode == FUSE_READ && (size_t)got >= sizeof *in + sizeof *r && r->size >= SPLICE_FROM));
+  }
+  pthread_mutex_lock(&lock);
+  note_session(se, fd);
+  int r = current != NULL && buf->flags == 0 && buf->mem != NULL && answer(current, se, fd, buf->mem, got);
+  answered += (unsigned long)r;
+  pthread_mutex_unlock(&lock);
+  return r;
+}
+
+int hutch_fs_fast_second(void *se, int to, const void *mem, int got) {
+  pthread_mutex_lock(&lock);
+  struct fast_session *s = session_of(se);
+  /* No session noted yet: JS has published nothing of it, so there is nothing to answer or stale. */
+  int r = s != NULL && answer(s, se, to, mem, got);
+  answered += (unsigned long)r;
+  answered_second += (unsigned long)r;
+  pthread_mutex_unlock(&lock);
+  return r;
 }

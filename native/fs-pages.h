@@ -57,6 +57,27 @@ int hutch_fs_receive_plain(void *se, void *buf);
  * serve (noting se as the session JS serves); fd is the session's /dev/fuse fd. */
 int hutch_fs_fast(void *se, int fd, const void *fuse_buf, int got);
 void hutch_fs_fast_session(void *se, int fd);
+/* The second channel's thread (fs-channel.c): answers its request in mem on fd if it can (1). */
+int hutch_fs_fast_second(void *se, int fd, const void *mem, int got);
+/* Makes every answer of se stale (a request that changes a file is about to be replied). */
+void hutch_fs_fast_changed(void *se);
+/* Whether a request leaves every node as it was (fs-fast.c's list). */
+int hutch_fs_only_reads(uint32_t opcode);
+/* How many requests the second channel's thread answered (for the trace). */
+EXPORT unsigned long hutch_fs_second_count(void);
+
+/* The second channel (fs-channel.c), driven by fs-serve.c's loop: a clone of a watched session's
+ * fd read by a thread of ours, where HUTCH_FS_CHANNELS=2 asks for it (1: opened; 0: not asked,
+ * or -errno: the loop then serves that mount alone); closed as its slot is unwatched. The eventfd that wakes the loop when a request is handed over; how many wait;
+ * the next one read into the loop's fuse_buf (1, with its slot; 0: none). */
+int hutch_fs_channel_open(int at, int main_fd, void *se);
+void hutch_fs_channel_close(int at);
+int hutch_fs_channel_handed_fd(void);
+int hutch_fs_channel_waiting(void);
+int hutch_fs_channel_take(void *fuse_buf, int *got, int *at);
+/* What the JS thread serves next: its session, the fd it came from (-1: its own), and whether it
+ * may change a file (then the session's answers go stale just before its reply). */
+void hutch_fs_channel_serving(void *se, int main_fd, int clone_fd, int changes);
 /* How long the loop looks for the next request before it sleeps: HUTCH_FS_SPIN_US (0: it does not;
  * unset: DEFAULT_SPIN_US), in ns. Off unless asked: on a quiet machine a tar takes about two
  * thirds of the time with 50, but under load it took up to twice as long (docs/fuse.md). */

@@ -77,6 +77,8 @@ struct slot {
 };
 static struct slot *slots;
 static int nslots;
+#define HANDED (UINT32_MAX - 1)
+static int handed_watched;
 
 EXPORT int hutch_fs_watch(int fd, void *const *session) {
   if (ep < 0 && (ep = epoll_create1(EPOLL_CLOEXEC)) < 0) return -errno;
@@ -94,15 +96,26 @@ EXPORT int hutch_fs_watch(int fd, void *const *session) {
    * was sent) reads EAGAIN instead of blocking every other session's loop. */
   int flags = fcntl(fd, F_GETFL);
   if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0) return -errno;
-  struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (uint32_t)at};
+  void *se = session != NULL ? *session : NULL;
+  /* EPOLLEXCLUSIVE: a request wakes this loop if it sleeps, else the second channel's thread. */
+  struct epoll_event ev = {.events = EPOLLIN | (se != NULL ? EPOLLEXCLUSIVE : 0), .data.u32 = (uint32_t)at};
   if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) != 0) return -errno;
-  slots[at] = (struct slot){fd, session != NULL ? *session : NULL};
+  slots[at] = (struct slot){fd, se};
+  /* The second channel, where asked (fs-channel.c); its handed requests wake this loop through an
+   * eventfd, registered once. Without it (not asked, an old libfuse, no fds left) this loop serves
+   * the mount alone, as before. */
+  if (se != NULL && hutch_fs_channel_open(at, fd, se) > 0 && !handed_watched) {
+    struct epoll_event h = {.events = EPOLLIN, .data.u32 = HANDED};
+    if (epoll_ctl(ep, EPOLL_CTL_ADD, hutch_fs_channel_handed_fd(), &h) == 0) handed_watched = 1;
+    else hutch_fs_channel_close(at);
+  }
   return at;
 }
 
 EXPORT int hutch_fs_unwatch(int at) {
   if (at < 0 || at >= nslots || slots[at].fd < 0) return -EINVAL;
   int r = epoll_ctl(ep, EPOLL_CTL_DEL, slots[at].fd, NULL) == 0 ? 0 : -errno;
+  hutch_fs_channel_close(at);
   if (slots[at].session != NULL) hutch_fs_fast_end(slots[at].session);
   slots[at] = (struct slot){-1, NULL};
   /* Not served from this batch any more (the slot may be reused before the batch is done). */
@@ -135,6 +148,12 @@ static int epoll_now(void *unused) {
 EXPORT int hutch_fs_next(void *buf, int *got) {
   hutch_fs_waiting(1);
   for (;;) {
+    /* Requests the second channel handed over first: one that changes a file waits there already. */
+    int handed_at;
+    if (hutch_fs_channel_waiting() > 0 && hutch_fs_channel_take(buf, got, &handed_at)) {
+      hutch_fs_waiting(0);
+      return handed_at;
+    }
     if (next_at == have) {
       int n = hutch_fs_look(epoll_now, NULL);
       if (n == 0) {
@@ -153,6 +172,11 @@ EXPORT int hutch_fs_next(void *buf, int *got) {
     }
     uint32_t u = ready[next_at++].data.u32;
     if (u == UINT32_MAX) continue;
+    if (u == HANDED) {
+      uint64_t n;
+      (void)!read(hutch_fs_channel_handed_fd(), &n, sizeof n);
+      continue;
+    }
     int at = (int)u;
     void *se = slots[at].session;
     *got = se != NULL ? hutch_fs_receive_plain(se, buf) : 0;
@@ -162,7 +186,18 @@ EXPORT int hutch_fs_next(void *buf, int *got) {
       hutch_fs_waiting(1);
       continue;
     }
-    if (se == NULL) hutch_fs_fast_session(NULL, -1);
+    if (se == NULL) {
+      hutch_fs_fast_session(NULL, -1);
+      hutch_fs_channel_serving(NULL, -1, -1, 0);
+    } else {
+      const struct {
+        size_t size;
+        int flags;
+        void *mem;
+      } *b = buf;
+      const uint32_t *in = b->mem; /* struct fuse_in_header: len, opcode, ... */
+      hutch_fs_channel_serving(se, slots[at].fd, -1, *got >= 8 && b->flags == 0 && in != NULL && !hutch_fs_only_reads(in[1]));
+    }
     hutch_fs_waiting(0);
     return at;
   }

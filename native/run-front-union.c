@@ -314,7 +314,7 @@ static char **daemon_env(const struct union_mount *u) {
   char **env = calloc(n + 6, sizeof(char *));
   if (env == NULL) fall_back("out of memory");
   static const char *const KEPT[] = {"HUTCH_FS_IDLE_MS=", "HUTCH_FS_PAGES=", "HUTCH_FS_SHARED_MAX=",
-                                      "HUTCH_FS_FAST=",    "HUTCH_FS_SPIN_US=", NULL};
+                                      "HUTCH_FS_FAST=",    "HUTCH_FS_SPIN_US=", "HUTCH_FS_CHANNELS=", NULL};
   size_t k = 0;
   for (char **e = cli; *e != NULL; e++) {
     if (strncmp(*e, "NODE_EXTRA_CA_CERTS=", 20) == 0 || strncmp(*e, "HUTCH_FAULT=", 12) == 0) continue;

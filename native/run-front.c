@@ -82,7 +82,8 @@ _Noreturn void fall_back(const char *why) {
 static const char *const OWN_VARIABLES[] = {"HUTCH_ROOT", "HUTCH_NSEXEC", "HUTCH_RUN_PRINT_PLAN", "HUTCH_RUN_NO_NODE",
                                             "HUTCH_CODE_CACHE_DIR", /* the union's (run-front-union.c honours them) */
                                             "HUTCH_FS_SHARED", "HUTCH_FS_LINGER", "HUTCH_FS_IDLE_MS", "HUTCH_FS_PAGES",
-                                            "HUTCH_FS_SHARED_MAX", "HUTCH_FS_FAST", "HUTCH_FS_SPIN_US", NULL};
+                                            "HUTCH_FS_SHARED_MAX", "HUTCH_FS_FAST", "HUTCH_FS_SPIN_US",
+                                            "HUTCH_FS_CHANNELS", NULL};
 
 static void check_environment(char **words) {
   /* Node reads argv and the environment as UTF-8 (a bad sequence becomes U+FFFD): other paths, other words. */

@@ -2,10 +2,10 @@
 // in parallel, and the daemon must give every byte right across two sessions of one daemon while it
 // closes node fds under them (more files than it keeps fds for, an fd limit that makes open(2) fail
 // EMFILE, a copy-up that replaces a node's fd meanwhile); and end cleanly once its mounts are gone.
-// (A thread replying READs was tried against these, twentieth session: docs/fuse.md, "READs on a
-// second thread".)
+// The daemon runs with its second channel (HUTCH_FS_CHANNELS=2, native/fs-channel.c): a thread
+// that reads the same mounts' requests from a clone of each /dev/fuse fd.
 import { createHash } from 'node:crypto';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -31,6 +31,22 @@ function content(i: number): string {
   return s.slice(0, size);
 }
 const BIG = 'B'.repeat(4 << 20);
+
+/**
+ * Python's look at a file: its cached pages dropped (so the read is READs), read whole, then
+ * fstat'ed (the read made the kernel's atime stale: a GETATTR). Gives (mode bits, size, bytes).
+ */
+const LOOK = `def look(path):
+    fd = os.open(path, os.O_RDONLY)
+    os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    data = b""
+    while True:
+        chunk = os.read(fd, 1 << 16)
+        if not chunk: break
+        data += chunk
+    st = os.fstat(fd)
+    os.close(fd)
+    return st.st_mode & 0o7777, st.st_size, data`;
 
 /** sha256sum lines (`HASH  ./PATH`), sorted by path. */
 const sums = (text: string): string[] => text.trim().split('\n').sort();
@@ -88,7 +104,7 @@ beforeAll(async () => {
   daemon = Number(
     await ns.ok(
       `ulimit -n ${NOFILE}
-       (HUTCH_TRACE=${tmp}/fsd.trace HUTCH_FS_LINGER=0 HUTCH_FS_SHARED_SOCKET=${tmp}/fsd HUTCH_FS_SHARED_LOCK=${tmp}/fsd.lock HUTCH_FS_READY_FD=3 \\
+       (HUTCH_TRACE=${tmp}/fsd.trace HUTCH_FS_CHANNELS=2 HUTCH_FS_LINGER=0 HUTCH_FS_SHARED_SOCKET=${tmp}/fsd HUTCH_FS_SHARED_LOCK=${tmp}/fsd.lock HUTCH_FS_READY_FD=3 \\
          node ${repo}/dist/fuse/daemon-main.js 3>${tmp}/fsd.ready 2>>${tmp}/fsd.log >/dev/null
         echo "exit $?" >>${tmp}/fsd.log) >/dev/null 2>&1 &
        for i in $(seq 200); do pid=$(cat ${tmp}/fsd.pid 2>/dev/null) && [ -n "$pid" ] && grep -q ok ${tmp}/fsd.ready && { echo $pid; exit 0; }; sleep 0.05; done
@@ -116,6 +132,10 @@ describe('many readers at once through the shared daemon', () => {
       expect(got).toEqual(want);
     }
     expect(readFileSync(`/proc/${daemon}/limits`, 'utf8')).toMatch(new RegExp(`Max open files +${NOFILE} `));
+    const threads = readdirSync(`/proc/${daemon}/task`).map((t) =>
+      readFileSync(`/proc/${daemon}/task/${t}/comm`, 'utf8'),
+    );
+    expect(threads).toContain('hutch-fs-second\n');
   });
 
   it('gives readers of a lower file its bytes while a writer copies it up (its fd replaced under READs in flight)', async () => {
@@ -151,32 +171,65 @@ PY`,
     );
   });
 
+  it('keeps answers true on both channels: each change a caller made is seen by its next read and fstat while four readers keep the daemon busy', async () => {
+    // Four readers read and fstat the same lower files without a pause, so requests come while the
+    // JS thread serves (the second channel's thread reads them: native/fs-channel.c) and the JS
+    // thread publishes their attributes again and again. The main thread changes each file in turn
+    // (a chmod, or an append: a copy-up either way), then reads it (its cached pages dropped: READs)
+    // and fstats it (a GETATTR): both must give the new file, never an answer published before.
+    const out = await ns.ok(
+      `python3 - <<'PY'
+import os, signal
+files = ["${tmp}/b/many/d%d/f%d" % (i % 30, i) for i in range(100, 160)]
+${LOOK}
+readers = []
+for k in range(4):
+    pid = os.fork()
+    if pid == 0:
+        while True:
+            for p in files[k::4]: look(p)
+    readers.append(pid)
+bad = []
+try:
+    for i, p in enumerate(files):
+        mode, size, data = look(p)
+        if i % 2 == 0:
+            os.chmod(p, 0o600)
+            want = (0o600, size, data)
+        else:
+            with open(p, "ab") as f: f.write(b"-more-")
+            want = (mode, size + 6, data + b"-more-")
+        got = look(p)
+        if got != want: bad.append((p, got[:2], want[:2], got[2][-6:]))
+finally:
+    for pid in readers:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+print(len(bad), bad[:3])
+PY`,
+    );
+    expect(out.trim()).toBe('0 []');
+  });
+
   it('answers from C only while a lower file is as published: a chmod, an append and a truncate are seen at once', async () => {
     // Each step reads the file with its cached pages dropped (READs), then fstats it: a read marks
     // the kernel's atime stale, so the fstat is a GETATTR. b's copy (another session) stays as it was.
     const script = (m: string): string => `python3 - <<'PY'
 import os
-def look(path):
-    fd = os.open(path, os.O_RDONLY)
-    os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-    data = b""
-    while True:
-        chunk = os.read(fd, 1 << 16)
-        if not chunk: break
-        data += chunk
-    st = os.fstat(fd)
-    os.close(fd)
-    return "%o %d %d %s" % (st.st_mode & 0o7777, st.st_size, len(data), data[-6:].decode())
+${LOOK}
+def show(path):
+    mode, size, data = look(path)
+    return "%o %d %d %s" % (mode, size, len(data), data[-6:].decode())
 p = "${tmp}/${m}/many/d3/f3"
-print(look(p))
+print(show(p))
 ${
   m === 'a'
     ? `os.chmod(p, 0o600)
-print(look(p))
+print(show(p))
 with open(p, "ab") as f: f.write(b"-more-")
-print(look(p))
+print(show(p))
 os.truncate(p, 6)
-print(look(p))`
+print(show(p))`
     : ''
 }
 PY`;
@@ -257,8 +310,14 @@ PY`);
     expect(log).not.toMatch(/unexpected error|warning/);
     expect(log.trim().split('\n').at(-1)).toBe('exit 0');
     // The lower files' GETATTRs and READs were answered in C (native/fs-fast.c).
-    const ends = [...readFileSync(join(tmp, 'fsd.trace'), 'utf8').matchAll(/, (\d+) answered in C so far/g)];
+    const ends = [
+      ...readFileSync(join(tmp, 'fsd.trace'), 'utf8').matchAll(
+        /, (\d+) answered in C so far, (\d+) of them on the second/g,
+      ),
+    ];
     expect(Number(ends.at(-1)?.[1])).toBeGreaterThan(FILES);
+    // Some of them on the second channel (HUTCH_FS_CHANNELS=2: native/fs-channel.c), by its thread.
+    expect(Number(ends.at(-1)?.[2])).toBeGreaterThan(0);
     // a's listings of attrs/ carried the entries of all but the first directory's files.
     const given = [...readFileSync(join(tmp, 'fsd.trace'), 'utf8').matchAll(/, (\d+) entries given with listings/g)];
     expect(Math.max(...given.map((g) => Number(g[1])))).toBeGreaterThan(4 * 40);

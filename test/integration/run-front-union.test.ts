@@ -67,6 +67,7 @@ describe('the daemon', () => {
       'HUTCH_FS_LINGER=00',
       'HUTCH_FS_IDLE_MS=1234',
       'HUTCH_FS_SPIN_US=20',
+      'HUTCH_FS_CHANNELS=2',
       'HUTCH_FS_OTHER=x',
       'TWICE=first',
     ];
@@ -92,6 +93,7 @@ describe('the daemon', () => {
     expect(fromNode).toContain('HUTCH_FS_LINGER=0');
     expect(fromNode).toContain('HUTCH_FS_IDLE_MS=1234');
     expect(fromNode).toContain('HUTCH_FS_SPIN_US=20');
+    expect(fromNode).toContain('HUTCH_FS_CHANNELS=2');
     expect(fromNode.filter((e) => e.startsWith('TWICE='))).toEqual(['TWICE=first']);
     expect(fromNode.some((e) => e.startsWith('HUTCH_FS_OTHER=') || e.startsWith('10='))).toBe(false);
     await m.stop();

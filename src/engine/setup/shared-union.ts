@@ -138,6 +138,7 @@ async function startDaemon(place: SharedPlace, maps: Maps, onLaunched?: () => vo
     'HUTCH_FS_SHARED_MAX',
     'HUTCH_FS_FAST',
     'HUTCH_FS_SPIN_US',
+    'HUTCH_FS_CHANNELS',
   ]);
   const linger = lingerSetting(process.env, (line) => void process.stderr.write(`hutch: warning: ${line}\n`));
   const inherited = Object.fromEntries(
