@@ -9,12 +9,18 @@ import type { Node } from './node.js';
  * sends neither OPEN nor RELEASE for files and READ, WRITE and FSYNC come with no handle of ours
  * (two requests fewer a file read: tar's LOOKUP, OPEN, READ, GETATTR, RELEASE become three).
  * An fd is opened at a node's first read or write and kept; past `FILE_FDS` open in the process
- * (all unions of a shared daemon together), or when open(2) runs out of fds, the least recently
- * used go; the kernel's FORGET of a node closes its fd. A node unlinked or replaced while the
- * kernel knows it may still be open in some process: its fd is then pinned (never evicted) until
- * FORGET, so that its data stays reachable as an open file's does.
+ * (all unions of a shared daemon together), or when open(2) runs out of fds (then half of them,
+ * and from then on `SPARE_FDS` fewer are kept), the least recently used go; the kernel's FORGET
+ * of a node closes its fd. A node unlinked or replaced while the kernel knows it may still be
+ * open in some process: its fd is then pinned (never evicted) until FORGET, so that its data
+ * stays reachable as an open file's does.
  */
 const FILE_FDS = 256;
+/**
+ * Once open(2) ran out of fds, the kept ones stay this many under the count that ran out: the
+ * opens that do not give kept fds back (a copy-up's, a new file's, a listing's) then find fds.
+ */
+const SPARE_FDS = 32;
 const { EMFILE, ENFILE, EACCES } = os.errno;
 
 type Access = typeof constants.O_RDONLY | typeof constants.O_WRONLY | typeof constants.O_RDWR;
@@ -32,6 +38,8 @@ interface NodeFd {
 // re-inserting on use keeps it so). Nodes are objects of one union each, so they never collide.
 const open = new Map<Node, NodeFd>();
 let unpinned = 0;
+/** How many are kept at most: FILE_FDS, lowered once the process ran out of fds. */
+let keptMax = FILE_FDS;
 
 /** The fds of one union's files (a view of the process's list). */
 export class NodeFds {
@@ -70,7 +78,7 @@ export class NodeFds {
     const pinned = old?.pinned ?? false;
     if (old !== undefined) close(n, old);
     open.set(n, { fd, access, upper, pinned, owner: this });
-    if (!pinned && ++unpinned > FILE_FDS) evict(1);
+    if (!pinned && ++unpinned > keptMax) evict(unpinned - keptMax);
   }
 
   /** Keeps the node's fd open until forget(): it is about to lose its name. */
@@ -117,6 +125,7 @@ function openSpare(path: string, access: Access): number {
     return openPath(path, access, 0);
   } catch (e) {
     if (!(e instanceof SysError) || (e.errno !== EMFILE && e.errno !== ENFILE) || unpinned === 0) throw e;
+    keptMax = Math.max(1, Math.min(keptMax, unpinned - SPARE_FDS));
     evict(Math.ceil(unpinned / 2));
     return openPath(path, access, 0);
   }

@@ -302,6 +302,39 @@ PY`);
     ]);
   });
 
+  it('ends a session unmounted under four readers on both channels, and serves the others on', async () => {
+    // c's requests are read by both threads (and some handed over) when its mount goes: each fd
+    // then reads ENODEV, the loop ends the session (closing the clone, dropping what was handed)
+    // and goes on serving a.
+    await hold('c');
+    const out = await ns.ok(`cd ${tmp} && python3 - <<'PY'
+import os, time
+files = ["c/many/d%d/f%d" % (i % 30, i) for i in range(300, 400)]
+readers = []
+for k in range(4):
+    pid = os.fork()
+    if pid == 0:
+        try:
+            while True:
+                for p in files[k::4]:
+                    with open(p, "rb") as f: f.read()
+        except OSError:
+            os._exit(0)
+    readers.append(pid)
+time.sleep(0.5)
+os.system("umount -l c")
+print(sorted(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) for pid in readers))
+PY`);
+    expect(out.trim()).toBe('[0, 0, 0, 0]');
+    // Its session ended (a and b are still mounted: the only end so far is c's).
+    await ns.ok(
+      `for i in $(seq 200); do grep -q 'fs shared session end' ${tmp}/fsd.trace && exit 0; sleep 0.05; done; exit 1`,
+    );
+    const want = await ns.ok(`sha256sum <${tmp}/l1/many/d7/f7`);
+    expect(await ns.ok(`sha256sum <${tmp}/a/many/d7/f7`)).toBe(want);
+    expect(readFileSync(join(tmp, 'fsd.log'), 'utf8')).not.toMatch(/unexpected error|^exit/m);
+  });
+
   it('ends the daemon cleanly once its mounts are gone', async () => {
     await ns.ok(`umount ${tmp}/a`);
     await ns.ok(`umount ${tmp}/b`);
