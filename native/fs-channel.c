@@ -166,12 +166,11 @@ static void serve_one(int at, uint32_t seq) {
     give_lock();
     return;
   }
-  hutch_fs_waiting(1);
+  /* Not counted for the idle watcher (fs-idle.c): its count's parity is the JS loop's wait. */
   const struct fuse_in_header *in = (const void *)request;
   if ((size_t)got >= sizeof *in && !hutch_fs_fast_second(c->se, c->fd, request, (int)got) &&
       hand_over(at, request, (uint32_t)got) != 0)
     answer_eio(c->fd, in);
-  hutch_fs_waiting(0);
   give_lock();
 }
 
@@ -188,14 +187,20 @@ static void *serve(void *unused) {
   }
 }
 
+/* Starts the thread once; what a failed start made is kept for the next try. */
 static int start(void) {
   if (running) return 0;
-  request = malloc(REQUEST_BUF);
-  tep = epoll_create1(EPOLL_CLOEXEC);
-  stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (request == NULL) request = malloc(REQUEST_BUF);
+  if (tep < 0) tep = epoll_create1(EPOLL_CLOEXEC);
+  if (stop_fd < 0) {
+    stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = UINT64_MAX};
+    if (stop_fd >= 0 && tep >= 0 && epoll_ctl(tep, EPOLL_CTL_ADD, stop_fd, &ev) != 0) {
+      close(stop_fd);
+      stop_fd = -1;
+    }
+  }
   if (request == NULL || tep < 0 || stop_fd < 0) return -1;
-  struct epoll_event ev = {.events = EPOLLIN, .data.u64 = UINT64_MAX};
-  if (epoll_ctl(tep, EPOLL_CTL_ADD, stop_fd, &ev) != 0) return -1;
   pthread_attr_t attr;
   sigset_t all, old;
   pthread_attr_init(&attr);
@@ -206,7 +211,10 @@ static int start(void) {
   int err = pthread_create(&thread, &attr, serve, NULL);
   pthread_sigmask(SIG_SETMASK, &old, NULL);
   pthread_attr_destroy(&attr);
-  if (err != 0) return -1;
+  if (err != 0) {
+    errno = err;
+    return -1;
+  }
   pthread_setname_np(thread, "hutch-fs-second");
   running = 1;
   return 0;
