@@ -20,7 +20,6 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/fuse.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -295,11 +294,7 @@ void hutch_fs_channel_close(int at) {
 int hutch_fs_channel_waiting(void) { return atomic_load_explicit(&q_waiting, memory_order_acquire); }
 
 int hutch_fs_channel_take(void *fuse_buf, int *got, int *at_out) {
-  struct {
-    size_t size;
-    int flags;
-    void *mem;
-  } *buf = fuse_buf;
+  struct fuse_buf_head *buf = fuse_buf;
   take_lock();
   for (;;) {
     if (q_len == 0) {

@@ -23,7 +23,6 @@
  * closed while the other thread reads it. Each thread has its own pipe and read buffer. */
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/fuse.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -409,20 +408,15 @@ static int answer(struct fast_session *s, void *se, int to, const void *mem, int
 }
 
 int hutch_fs_fast(void *se, int fd, const void *fuse_buf, int got) {
-  const struct {
-    size_t size;
-    int flags;
-    void *mem;
-  } *buf = fuse_buf;
-  if (got >= (int)sizeof(struct fuse_in_header) && buf->flags == 0 && buf->mem != NULL) {
-    const struct fuse_in_header *in = buf->mem;
+  const struct fuse_in_header *in = request_in(fuse_buf, got);
+  if (in != NULL) {
     const struct fuse_read_in *r = (const void *)(in + 1);
     /* A large READ is a stream's (readahead, sent without the reader waiting on it): no look then. */
     hutch_fs_spin_hint(!(in->opcode == FUSE_READ && (size_t)got >= sizeof *in + sizeof *r && r->size >= SPLICE_FROM));
   }
   pthread_mutex_lock(&lock);
   note_session(se, fd);
-  int r = current != NULL && buf->flags == 0 && buf->mem != NULL && answer(current, se, fd, buf->mem, got);
+  int r = current != NULL && in != NULL && answer(current, se, fd, in, got);
   answered += (unsigned long)r;
   pthread_mutex_unlock(&lock);
   return r;

@@ -1,6 +1,7 @@
 /* hutch-fs-pages.so (fs-pages.c, fs-idle.c): what fuse/pages.ts calls through koffi. */
 #ifndef HUTCH_FS_PAGES_H
 #define HUTCH_FS_PAGES_H
+#include <linux/fuse.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/stat.h>
@@ -49,6 +50,20 @@ EXPORT int hutch_fs_publish(uint64_t nodeid, const struct stat *st, double ttl, 
 EXPORT unsigned long hutch_fs_fast_count(void);
 /* Drops every answer of a session (it is ending). */
 EXPORT void hutch_fs_fast_end(void *se);
+
+/* The head of libfuse's struct fuse_buf (fuse_common.h), which the loop reads each request into. */
+struct fuse_buf_head {
+  size_t size;
+  int flags; /* 0: the request is in mem */
+  void *mem;
+};
+
+/* The request a fuse_buf holds after a read of got bytes, or NULL (short, or not in memory). */
+static inline const struct fuse_in_header *request_in(const void *fuse_buf, int got) {
+  const struct fuse_buf_head *buf = fuse_buf;
+  if (got < (int)sizeof(struct fuse_in_header) || buf->flags != 0) return NULL;
+  return buf->mem;
+}
 
 /* Internal to the library: the wait counter (fs-idle.c) and libfuse's receive. */
 void hutch_fs_waiting(int waiting);

@@ -190,13 +190,8 @@ EXPORT int hutch_fs_next(void *buf, int *got) {
       hutch_fs_fast_session(NULL, -1);
       hutch_fs_channel_serving(NULL, -1, -1, 0);
     } else {
-      const struct {
-        size_t size;
-        int flags;
-        void *mem;
-      } *b = buf;
-      const uint32_t *in = b->mem; /* struct fuse_in_header: len, opcode, ... */
-      hutch_fs_channel_serving(se, slots[at].fd, -1, *got >= 8 && b->flags == 0 && in != NULL && !hutch_fs_only_reads(in[1]));
+      const struct fuse_in_header *in = request_in(buf, *got);
+      hutch_fs_channel_serving(se, slots[at].fd, -1, in != NULL && !hutch_fs_only_reads(in->opcode));
     }
     hutch_fs_waiting(0);
     return at;
