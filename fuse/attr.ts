@@ -16,6 +16,15 @@ import { reachable } from '../src/sys/longpath.js';
 export class InoMap {
   private readonly map = new Map<number | string, number>();
   private next = 2;
+  /**
+   * The lower entries' attributes, computed once (lower layers never change): kept with the table
+   * whose numbers they carry. The shared daemon's mounts of one image share its lower tree, each
+   * with a table of its own; attributes kept with the entries would give a mount another's numbers,
+   * which its own new files then get too.
+   */
+  readonly lowerAttrs = new WeakMap<LowerEntry, Attr>();
+  /** Attributes from lstat alone (a readdir's d_ino), until lowerAttrs has the entry. */
+  readonly lowerStats = new WeakMap<LowerEntry, Attr>();
 
   /** The reported inode number of a file: `layer` -1 for the upper layer, else the lower's. */
   of(layer: number, ino: number): number {
@@ -97,14 +106,12 @@ export function fdAttr(fd: number, inos: InoMap): Attr {
   );
 }
 
-const cache = new WeakMap<LowerEntry, Attr>();
-const stats = new WeakMap<LowerEntry, Attr>();
-
 /**
  * A lower entry's attributes from lstat alone (enough for readdir's d_ino), computed once. An
  * indexed entry needs no system call at all: its index says everything.
  */
 function lowerStat(e: LowerEntry, inos: InoMap): Attr {
+  const stats = inos.lowerStats;
   let a = stats.get(e);
   if (a !== undefined) return a;
   if (e.meta !== undefined) {
@@ -121,9 +128,13 @@ function lowerStat(e: LowerEntry, inos: InoMap): Attr {
   return a;
 }
 
-/** The st_ino of a lower entry, without reading its xattrs (readdir of entries never looked up). */
+/**
+ * The st_ino of a lower entry, without reading its xattrs (readdir of entries never looked up); an
+ * indexed one's is its index entry's number (a listing's entries need no attributes made).
+ */
 export function lowerIno(e: LowerEntry, inos: InoMap): number {
-  return (cache.get(e) ?? lowerStat(e, inos)).ino;
+  if (e.meta !== undefined) return inos.ofEntry(e.meta);
+  return (inos.lowerAttrs.get(e) ?? lowerStat(e, inos)).ino;
 }
 
 /** Attributes from an index entry: hard links share the entry, hence the st_ino. */
@@ -150,15 +161,15 @@ function indexedStat(e: LowerEntry, m: IndexEntry, inos: InoMap): Attr {
 
 /** The cached attributes of a lower entry, shared: read them, never change them. */
 export function lowerAttrShared(e: LowerEntry, inos: InoMap): Readonly<Attr> {
-  return cache.get(e) ?? (lowerAttr(e, inos), cache.get(e)!);
+  return inos.lowerAttrs.get(e) ?? (lowerAttr(e, inos), inos.lowerAttrs.get(e)!);
 }
 
 /** Attributes of a lower entry, computed once: lower layers never change. */
 export function lowerAttr(e: LowerEntry, inos: InoMap): Attr {
-  const hit = cache.get(e);
+  const hit = inos.lowerAttrs.get(e);
   if (hit !== undefined) return { ...hit };
   let a: Attr = { ...lowerStat(e, inos) };
-  stats.delete(e);
+  inos.lowerStats.delete(e);
   const m = e.meta;
   if (m !== undefined) {
     a.mode = e.type | (m.mode & 0o7777);
@@ -174,7 +185,7 @@ export function lowerAttr(e: LowerEntry, inos: InoMap): Attr {
       quiet(() => lgetxattr(reachable(e.real), OVERRIDE_STAT)),
       () => quiet(() => lgetxattr(reachable(e.real), RDEV_XATTR)),
     );
-  cache.set(e, a);
+  inos.lowerAttrs.set(e, a);
   return { ...a };
 }
 

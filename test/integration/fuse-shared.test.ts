@@ -169,6 +169,29 @@ describe('two containers of the same user and maps', () => {
     expect(steps).not.toContain('holder spawn');
   });
 
+  it("each mount's inode numbers are its own: a lower file numbered first in another container shares no st_ino with a new file", async () => {
+    // a looks up (and so numbers) every file of the image; b then makes new files first, and each
+    // file of b must have an st_ino no other file of b has (hard links aside: same file).
+    const a = await runDetached('ls -liR / >/dev/null 2>&1; sleep 1000');
+    for (let i = 0; i < 100 && (await exec(a, 'echo up')) !== 'up\n'; i++) await sleep(50);
+    await exec(a, 'ls -liR /bin /etc /data >/dev/null');
+    const b = await runDetached('sleep 1000');
+    const listed = await exec(
+      b,
+      'for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do echo $i > /tmp/new$i; done; ' +
+        'find / -xdev ! -type d -exec stat -c "%i %h %n" {} +',
+    );
+    const byIno = new Map<string, string[]>();
+    for (const line of listed.trim().split('\n')) {
+      const [ino, links, name] = line.split(' ');
+      if (links !== '1') continue; // hard links share their number
+      byIno.set(ino!, [...(byIno.get(ino!) ?? []), name!]);
+    }
+    expect(listed).toContain('/tmp/new20');
+    expect([...byIno.values()].filter((names) => names.length > 1)).toEqual([]);
+    for (const id of [a, b]) expect((await hutch(['rm', '-f', '--root', box.root, id])).stderr).toBe('');
+  });
+
   it('HUTCH_FS_SHARED=0: a daemon per container, as before', async () => {
     const id = await runDetached('sleep 1000', { HUTCH_FS_SHARED: '0' });
     expect(daemons()).toEqual([]);
