@@ -15,7 +15,7 @@ import { reachable } from '../src/sys/longpath.js';
  */
 export class InoMap {
   private readonly map = new Map<number | string, number>();
-  private next = 2;
+  private next: number;
   /**
    * The lower entries' attributes, computed once (lower layers never change): kept with the table
    * whose numbers they carry. The shared daemon's mounts of one image share its lower tree, each
@@ -25,6 +25,11 @@ export class InoMap {
   readonly lowerAttrs = new WeakMap<LowerEntry, Attr>();
   /** Attributes from lstat alone (a readdir's d_ino), until lowerAttrs has the entry. */
   readonly lowerStats = new WeakMap<LowerEntry, Attr>();
+
+  /** `reserved`: the lower tree's numbered entries (LowerTree.numbered) take 2 .. 2 + reserved - 1. */
+  constructor(reserved: number) {
+    this.next = 2 + reserved;
+  }
 
   /** The reported inode number of a file: `layer` -1 for the upper layer, else the lower's. */
   of(layer: number, ino: number): number {
@@ -42,16 +47,9 @@ export class InoMap {
     return this.next++;
   }
 
-  private readonly entries = new WeakMap<object, number>();
-
-  /** The number of an indexed file (hard links share their index entry). */
-  ofEntry(entry: object): number {
-    let out = this.entries.get(entry);
-    if (out === undefined) {
-      out = this.next++;
-      this.entries.set(entry, out);
-    }
-    return out;
+  /** The number of an indexed lower entry, from its number in the tree (LowerEntry.number). */
+  ofIndexed(number: number): number {
+    return 2 + number;
   }
 
   /** Makes a file report `ino` (the upper copy of a lower file keeps its number). */
@@ -114,8 +112,8 @@ function lowerStat(e: LowerEntry, inos: InoMap): Attr {
   const stats = inos.lowerStats;
   let a = stats.get(e);
   if (a !== undefined) return a;
-  if (e.meta !== undefined) {
-    a = indexedStat(e, e.meta, inos);
+  if (e.meta !== undefined && e.number !== undefined) {
+    a = indexedStat(e, e.meta, inos.ofIndexed(e.number));
     stats.set(e, a);
     return a;
   }
@@ -133,16 +131,16 @@ function lowerStat(e: LowerEntry, inos: InoMap): Attr {
  * indexed one's is its index entry's number (a listing's entries need no attributes made).
  */
 export function lowerIno(e: LowerEntry, inos: InoMap): number {
-  if (e.meta !== undefined) return inos.ofEntry(e.meta);
+  if (e.number !== undefined) return inos.ofIndexed(e.number);
   return (inos.lowerAttrs.get(e) ?? lowerStat(e, inos)).ino;
 }
 
-/** Attributes from an index entry: hard links share the entry, hence the st_ino. */
-function indexedStat(e: LowerEntry, m: IndexEntry, inos: InoMap): Attr {
+/** Attributes from an index entry; `ino` its number (hard links share the entry, hence the st_ino). */
+function indexedStat(e: LowerEntry, m: IndexEntry, ino: number): Attr {
   const size =
     e.type === 0o100000 ? m.size : e.type === 0o120000 ? Buffer.byteLength(m.link) : e.type === 0o040000 ? 4096 : 0;
   return {
-    ino: inos.ofEntry(m),
+    ino,
     mode: e.type | (m.mode & 0o7777),
     nlink: e.type === 0o040000 ? 2 : (e.nlink ?? 1),
     uid: m.uid,

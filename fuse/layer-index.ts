@@ -38,10 +38,12 @@ export interface IndexEntry {
   link: string;
   /** OPAQUE for a directory that hides everything below it in lower layers. */
   flags: number;
-  xattrs: Map<string, Buffer>;
+  xattrs: ReadonlyMap<string, Buffer>;
 }
 
 const MAGIC = Buffer.from('HLI1');
+/** The xattrs of every decoded entry that has none: one map, not one each (an index holds ~10^5). */
+const NO_XATTRS: ReadonlyMap<string, Buffer> = new Map();
 const FIXED = 1 + 1 + 2 + 2 + 2 + 4 * 4 + 4 + 8 + 8 + 4;
 
 /** Serialises entries into the HLI1 format. */
@@ -103,14 +105,18 @@ export function decodeLayerIndex(buf: Buffer): IndexEntry[] {
     o += pathLen;
     const link = buf.toString('utf8', o, o + linkLen);
     o += linkLen;
-    const xattrs = new Map<string, Buffer>();
-    for (let x = 0; x < xattrCount; x++) {
-      const nameLen = buf.readUInt16LE(o);
-      const name = buf.toString('utf8', o + 2, o + 2 + nameLen);
-      o += 2 + nameLen;
-      const valueLen = buf.readUInt32LE(o);
-      xattrs.set(name, Buffer.from(buf.subarray(o + 4, o + 4 + valueLen)));
-      o += 4 + valueLen;
+    let xattrs = NO_XATTRS;
+    if (xattrCount > 0) {
+      const read = new Map<string, Buffer>();
+      for (let x = 0; x < xattrCount; x++) {
+        const nameLen = buf.readUInt16LE(o);
+        const name = buf.toString('utf8', o + 2, o + 2 + nameLen);
+        o += 2 + nameLen;
+        const valueLen = buf.readUInt32LE(o);
+        read.set(name, Buffer.from(buf.subarray(o + 4, o + 4 + valueLen)));
+        o += 4 + valueLen;
+      }
+      xattrs = read;
     }
     if (o > buf.length) throw new Error(`layer index truncated at entry ${i}`);
     entries[i] = { path, kind, flags, mode, uid, gid, rdev, size, mtimeSec, mtimeNsec, link, xattrs };

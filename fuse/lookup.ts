@@ -24,6 +24,11 @@ export interface LowerEntry {
   dirLayers?: number[];
   /** For indexed files: how many names the merged tree gives this file (its st_nlink). */
   nlink?: number;
+  /**
+   * For indexed entries: the index entry's number in the tree, below LowerTree.numbered (hard
+   * links share it). Every mount of the tree derives the same st_ino from it, with no table.
+   */
+  number?: number;
 }
 
 export interface LowerTree {
@@ -31,6 +36,8 @@ export interface LowerTree {
   dir(path: string): Map<string, LowerEntry> | undefined;
   /** Every union path of a hard-linked lower file (indexed layers; undefined when alone). */
   linksOf?(e: LowerEntry): string[] | undefined;
+  /** How many numbers the indexed entries take (each entry's `number` is below it); 0 for none. */
+  numbered: number;
 }
 
 export type LowerSpec = { dir: string; indexFile?: string };
@@ -52,8 +59,15 @@ const TYPE_OF: Record<number, number> = {
   [EntryKind.Fifo]: 0o010000,
   [EntryKind.Socket]: 0o140000,
 };
-const bytesOf = (utf8: string): string =>
-  Buffer.from(utf8.replace(/^\.?\/+/, '').replace(/\/+$/, ''), 'utf8').toString('latin1');
+const NOT_ASCII = /[\u0080-\uffff]/;
+/** An index path as the tree keys it: relative, no trailing slash, its UTF-8 bytes as latin1. */
+const bytesOf = (utf8: string): string => {
+  const p =
+    utf8.startsWith('/') || utf8.startsWith('./') || utf8.endsWith('/')
+      ? utf8.replace(/^\.?\/+/, '').replace(/\/+$/, '')
+      : utf8;
+  return !NOT_ASCII.test(p) ? p : Buffer.from(p, 'utf8').toString('latin1');
+};
 const split = (p: string): [string, string] => {
   const i = p.lastIndexOf('/');
   return i < 0 ? ['', p] : [p.slice(0, i), p.slice(i + 1)];
@@ -64,24 +78,37 @@ type Listing = Map<string, LowerEntry>;
 /** Merges indexed layers (top first) into one map of directories, bottom layer first. */
 export function buildIndexedTree(layers: { dir: string; entries: IndexEntry[] }[]): LowerTree {
   const dirs = new Map<string, Listing>([['', new Map()]]);
+  // Each layer's entries are numbered from the count of the layers above it: entry i of layer L is
+  // number offsets[L] + i.
+  const offsets: number[] = [];
+  let numbered = 0;
+  for (const l of layers) {
+    offsets.push(numbered);
+    numbered += l.entries.length;
+  }
+  // The index entries hard links name: only these can have several names in the merged tree.
+  const linked = new Set<IndexEntry>();
   for (let layer = layers.length - 1; layer >= 0; layer--)
-    applyLayer(dirs, layer, layers[layer]!.dir, layers[layer]!.entries);
-  const groups = linkGroups(dirs);
-  for (const listing of dirs.values())
-    for (const e of listing.values())
-      if (e.meta !== undefined && e.type !== 0o040000) e.nlink = groups.get(e.meta)?.length ?? 1;
+    applyLayer(dirs, layer, layers[layer]!.dir, layers[layer]!.entries, offsets[layer]!, linked);
+  const groups = linkGroups(dirs, linked);
+  if (groups.size > 0)
+    for (const listing of dirs.values())
+      for (const e of listing.values())
+        if (e.meta !== undefined && e.type !== 0o040000 && groups.has(e.meta)) e.nlink = groups.get(e.meta)!.length;
   return {
     dir: (path) => dirs.get(path),
     linksOf: (e) => (e.meta === undefined ? undefined : groups.get(e.meta)),
+    numbered,
   };
 }
 
 /** The names of each file that has several in the merged tree (one index entry, many paths). */
-function linkGroups(dirs: Map<string, Listing>): Map<IndexEntry, string[]> {
+function linkGroups(dirs: Map<string, Listing>, linked: Set<IndexEntry>): Map<IndexEntry, string[]> {
   const all = new Map<IndexEntry, string[]>();
+  if (linked.size === 0) return all;
   for (const [dir, listing] of dirs) {
     for (const [name, e] of listing) {
-      if (e.type !== 0o100000 || e.meta === undefined) continue;
+      if (e.type !== 0o100000 || e.meta === undefined || !linked.has(e.meta)) continue;
       const paths = all.get(e.meta) ?? [];
       paths.push(dir === '' ? name : `${dir}/${name}`);
       all.set(e.meta, paths);
@@ -115,34 +142,48 @@ function ensureDir(dirs: Map<string, Listing>, path: string, layer: number, real
   return listing;
 }
 
-/** Lays one layer over the merged tree: its whiteouts and opaque directories first, then its entries. */
-function applyLayer(dirs: Map<string, Listing>, layer: number, dir: string, entries: IndexEntry[]): void {
+/**
+ * Lays one layer over the merged tree: its whiteouts and opaque directories first, then its
+ * entries, each numbered `first` + its place in `entries`; the entries its hard links name go to `linked`.
+ */
+function applyLayer(
+  dirs: Map<string, Listing>,
+  layer: number,
+  dir: string,
+  entries: IndexEntry[],
+  first: number,
+  linked: Set<IndexEntry>,
+): void {
   const real = Buffer.from(dir).toString('latin1');
-  const byPath = new Map(entries.map((e) => [bytesOf(e.path), e]));
-  for (const [path, e] of byPath) {
+  const byPath = new Map(entries.map((e, i) => [bytesOf(e.path), i]));
+  for (const [path, i] of byPath) {
+    const e = entries[i]!;
     if (e.kind === EntryKind.Whiteout) {
       const [parent, name] = split(path);
       dirs.get(parent)?.delete(name);
       dropTree(dirs, path);
     } else if (e.kind === EntryKind.Dir && (e.flags & OPAQUE) !== 0) dropTree(dirs, path);
   }
-  for (const [path, e] of byPath) {
+  for (const [path, i] of byPath) {
+    const e = entries[i]!;
     if (e.kind === EntryKind.Whiteout) continue;
     if (path === '') {
-      dirs.get('')!.set('', { layer, real, type: 0o040000, meta: e });
+      dirs.get('')!.set('', { layer, real, type: 0o040000, meta: e, number: first + i });
       continue;
     }
     const [parent, name] = split(path);
-    const target = e.kind === EntryKind.Hardlink ? byPath.get(bytesOf(e.link)) : e;
-    if (target === undefined) continue;
+    const at = e.kind === EntryKind.Hardlink ? byPath.get(bytesOf(e.link)) : i;
+    if (at === undefined) continue;
+    const target = entries[at]!;
+    if (at !== i) linked.add(target);
     const type = TYPE_OF[target.kind] ?? 0o100000;
     const listing = ensureDir(dirs, parent, layer, real);
     const old = listing.get(name);
     if (type !== 0o040000 || (old !== undefined && old.type !== 0o040000)) dropTree(dirs, path);
-    const at = e.kind === EntryKind.Hardlink ? `${real}/${bytesOf(e.link)}` : `${real}/${path}`;
+    const file = e.kind === EntryKind.Hardlink ? `${real}/${bytesOf(e.link)}` : `${real}/${path}`;
     const dirLayers =
       type === 0o040000 ? (old?.type === 0o040000 ? [layer, ...(old.dirLayers ?? [])] : [layer]) : undefined;
-    listing.set(name, { layer, real: at, type, meta: target, dirLayers });
+    listing.set(name, { layer, real: file, type, meta: target, dirLayers, number: first + at });
     if (type === 0o040000 && !dirs.has(path)) dirs.set(path, new Map());
   }
 }
@@ -151,6 +192,7 @@ const typeOfStats = (s: Stats): number => s.mode & 0o170000;
 
 /** Plain directories as fuse-overlayfs takes them: each directory merged on first use. */
 export class ScannedTree implements LowerTree {
+  readonly numbered = 0;
   private readonly dirs = new Map<string, Map<string, LowerEntry> | undefined>();
   private readonly roots: string[];
 

@@ -49,7 +49,7 @@ const S_IFDIR = 0o040000;
 
 export class Union {
   readonly nodes: NodeTable;
-  readonly inos = new InoMap();
+  readonly inos: InoMap;
   readonly listings = new Listings();
   /** The fds files are read and written through (no OPEN: see nodefd.ts). */
   readonly fileFds = new NodeFds();
@@ -62,6 +62,7 @@ export class Union {
   invalidate: (nodeId: number) => void = () => undefined;
 
   constructor(readonly cfg: UnionConfig) {
+    this.inos = new InoMap(cfg.lower.numbered);
     this.nodes = new NodeTable(undefined);
     this.nodes.root.lowerDir = !isOpaque('.');
     this.nodes.root.ino = 1;

@@ -121,19 +121,38 @@ describe('merged lower index', () => {
     expect(tree.dir('gone')).toBeUndefined();
   });
 
-  it('gives indexed entries their attributes without touching the disk, hard links one st_ino', () => {
+  it('keys index paths as the tree does: relative, no trailing slash, UTF-8 bytes as latin1', () => {
+    const tree = buildIndexedTree([
+      {
+        dir: '/l',
+        entries: [e('./d/', EntryKind.Dir), e('/d/caf\u00e9', EntryKind.File), e('d/plain', EntryKind.File)],
+      },
+    ]);
+    const latin1 = Buffer.from('caf\u00e9', 'utf8').toString('latin1');
+    expect([...tree.dir('d')!.keys()].sort()).toEqual([latin1, 'plain'].sort());
+    expect(tree.dir('d')!.get(latin1)!.real).toBe(`/l/d/${latin1}`);
+    expect(tree.dir('')!.get('d')!.type).toBe(0o040000);
+  });
+
+  it('gives indexed entries their attributes without touching the disk, hard links one st_ino, numbers of their own', () => {
     const layer = [
       e('h', EntryKind.File, { mode: 0o4711, uid: 7, size: 1000, mtimeSec: 5, mtimeNsec: 6 }),
       e('d/h2', EntryKind.Hardlink, { link: 'h' }),
     ];
     const tree = buildIndexedTree([{ dir: '/nonexistent-layer', entries: layer }]);
-    const inos = new InoMap();
+    const inos = new InoMap(tree.numbered);
     const h = lowerAttr(tree.dir('')!.get('h')!, inos);
     const h2 = lowerAttr(tree.dir('d')!.get('h2')!, inos);
     expect([h.mode, h.uid, h.size, h.blocks, h.nlink, h.mtimeSec, h.mtimeNsec]).toEqual([
       0o104711, 7, 1000, 2, 2, 5, 6,
     ]);
     expect(h2.ino).toBe(h.ino);
+    // Indexed entries take 2 .. 2 + numbered - 1 in every mount of the tree; the mount's own files the rest.
+    expect(tree.numbered).toBe(2);
+    expect(h.ino).toBeGreaterThanOrEqual(2);
+    expect(h.ino).toBeLessThan(2 + tree.numbered);
+    expect(new InoMap(tree.numbered).of(-1, 99)).toBe(2 + tree.numbered);
+    expect(lowerAttr(tree.dir('')!.get('h')!, new InoMap(tree.numbered)).ino).toBe(h.ino);
     expect(tree.linksOf!(tree.dir('d')!.get('h2')!)!.sort()).toEqual(['d/h2', 'h']);
   });
 });
