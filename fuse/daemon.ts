@@ -13,7 +13,7 @@ import { mountSquashLowers } from './squash-lower.js';
 import { Union } from './union.js';
 import { entryCommand } from '../src/sys/entry-points.js';
 import { readLineSync, readReadyLine } from '../src/sys/ready-line.js';
-import { pageDropSettings, pagesLibraryPath, publishCall, startPageDrops } from './pages.js';
+import { pageDropSettings, pagesLibraryPath, publishCalls, startPageDrops } from './pages.js';
 import { trace } from '../src/sys/trace.js';
 
 /**
@@ -98,8 +98,8 @@ export function serve(opts: FsOptions): number {
     // The start-up pages go once mounted and when idle (fuse/pages.ts; docs/fuse.md, "Memory").
     const warn = (line: string): void => void process.stderr.write(`hutch-fs: warning: ${line}\n`);
     const receive = startPageDrops(pageDropSettings(process.env, warn), warn, pagesLibraryPath());
-    // The library's loop answers lower files' GETATTR and READ in C; -d shows every request to JS.
-    if (receive !== undefined && !opts.debug) fast.publish = publishCall(pagesLibraryPath());
+    // The library's loop answers lower files' GETATTR and READ, and listings' ends, in C; -d shows every request to JS.
+    if (receive !== undefined && !opts.debug) Object.assign(fast, publishCalls(pagesLibraryPath()));
     session.serve(receive);
     return 0;
   } catch (e) {

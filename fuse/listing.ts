@@ -41,10 +41,15 @@ export class Listings {
     if (s !== undefined) s.stale = true;
   }
 
-  /** The listing bytes of a READDIR at `off` of at most `size` bytes; `list` merges the directory. */
-  read(dir: Node, off: number, size: number, list: () => Entries): Buffer {
+  /**
+   * The listing bytes of a READDIR at `off` of at most `size` bytes; `list` merges the directory.
+   * `ended` gets the listing's end offset when these bytes hold its last entry: the kernel's next
+   * READDIR of it asks from there, and its answer (nothing) can be given without JS.
+   */
+  read(dir: Node, off: number, size: number, list: () => Entries, ended?: (end: number) => void): Buffer {
     const [snap, index] = this.snapshot(dir, off, list);
     const [start, end] = listingSlice(snap, index, size);
+    if (end === snap.buf.length && end > start) ended?.(snap.end);
     return snap.buf.subarray(start, end);
   }
 
@@ -53,7 +58,7 @@ export class Listings {
    * struct fuse_entry_out `entryOf` packs at the given place (a lookup the kernel counts) or by
    * zeros where it packs none ('.', '..', a name gone since the snapshot, anything but a
    * directory unless `filesToo`): the kernel then keeps the name alone and looks it up when
-   * asked. `entryOf` is called only for entries that fit.
+   * asked. `entryOf` is called only for entries that fit; `ended` as read's.
    */
   readPlus(
     dir: Node,
@@ -62,12 +67,14 @@ export class Listings {
     list: () => Entries,
     filesToo: boolean,
     entryOf: (name: string, out: Buffer, at: number) => boolean,
+    ended?: (end: number) => void,
   ): Buffer {
     const [snap, index] = this.snapshot(dir, off, list);
     if (this.plus.length < size) this.plus = Buffer.alloc(size);
     const out = this.plus;
     let at = 0;
-    for (let i = index; i < snap.ends.length; i++) {
+    let i = index;
+    for (; i < snap.ends.length; i++) {
       const start = i === 0 ? 0 : snap.ends[i - 1]!;
       const end = snap.ends[i]!;
       if (at + ENTRY_OUT_SIZE + end - start > size) break;
@@ -80,6 +87,7 @@ export class Listings {
       snap.buf.copy(out, at + ENTRY_OUT_SIZE, start, end);
       at += ENTRY_OUT_SIZE + end - start;
     }
+    if (i === snap.ends.length && i > index) ended?.(snap.end);
     return out.subarray(0, at);
   }
 

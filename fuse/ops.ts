@@ -18,7 +18,7 @@ import { B } from './attr.js';
 import { ENODATA, ENOENT, ENOSYS, ENOTDIR, FsError, toErrno } from './errno.js';
 import { pwritePointer, fdatasync } from '../src/sys/fsx.js';
 import type { Node } from './node.js';
-import type { PublishAnswer } from './pages.js';
+import type { PublishAnswer, PublishListingEnd } from './pages.js';
 import type { Union } from './union.js';
 
 /**
@@ -37,11 +37,13 @@ export function unionHandlers(
 }
 
 /**
- * Where the daemon's loop answers GETATTR and READ of lower files in C (native/fs-fast.c): set
- * once the loop is the library's (it may be set after the handlers are made).
+ * Where the daemon's loop answers GETATTR and READ of lower files, and the READDIR(PLUS) at a
+ * listing's end, in C (native/fs-fast.c): set once the loop is the library's (it may be set after
+ * the handlers are made).
  */
 export interface FastAnswers {
   publish?: PublishAnswer;
+  publishEnd?: PublishListingEnd;
 }
 
 // Printable ASCII: koffi passes a string as UTF-8, and a latin1 byte above 127 would change.
@@ -86,6 +88,8 @@ interface Ctx {
   miss(parent: Node, name: string): void;
   /** A node a request changes the entries (or opacity, by xattr) of: its listing is taken again. */
   changing(id: number): Node;
+  /** Where a directory's listing ends, for the C answer to the kernel's last READDIR(PLUS) of it. */
+  listingEnded(dir: Node, end: number): void;
 }
 
 function context(u: Union, timeout: number, log: (e: unknown) => void, fast: FastAnswers): Ctx {
@@ -163,6 +167,7 @@ function context(u: Union, timeout: number, log: (e: unknown) => void, fast: Fas
       u.listings.changed(n);
       return n;
     },
+    listingEnded: (dir, end) => void fast.publishEnd?.(dir.id, end),
   };
 }
 
@@ -251,7 +256,7 @@ function fileOps({ u, timeout, guard, ok, packNodeEntry, changing }: Ctx): Parti
  * Directory listings with no open handle (fuse/listing.ts): opendir answers ENOSYS once, and the
  * kernel then sends neither OPENDIR nor RELEASEDIR and caches listings itself.
  */
-function dirOps({ u, guard, ok, entryOut, fileReaders }: Ctx): Partial<LowLevelHandlers> {
+function dirOps({ u, guard, ok, entryOut, fileReaders, listingEnded }: Ctx): Partial<LowLevelHandlers> {
   const dir = (ino: number): Node => {
     const n = u.node(ino);
     if (n.type !== 0o040000) throw new FsError(ENOTDIR);
@@ -266,23 +271,31 @@ function dirOps({ u, guard, ok, entryOut, fileReaders }: Ctx): Partial<LowLevelH
     opendir: guard((req) => void reply.err(req, ENOSYS)),
     readdir: guard((req, ino, size, off) => {
       const n = dir(ino);
-      const b = u.listings.read(n, off, size, entries(n));
+      const b = u.listings.read(n, off, size, entries(n), (end) => listingEnded(n, end));
       reply.buf(req, b, b.length);
     }),
     // Each entry comes with what a LOOKUP would answer: a walk (find) costs no LOOKUP per
     // directory, and reading every file of a tree (tar) none per file (FileReaders says for whom).
     readdirplus: guard((req, ino, size, off) => {
       const n = dir(ino);
-      const b = u.listings.readPlus(n, off, size, entries(n), fileReaders.has(pidOf(req)), (name, out, at) => {
-        try {
-          const child = u.find(n, name);
-          if (child === undefined) return false;
-          entryOut(child, out, at);
-          return true;
-        } catch {
-          return false; // its LOOKUP, when it comes, says why
-        }
-      });
+      const b = u.listings.readPlus(
+        n,
+        off,
+        size,
+        entries(n),
+        fileReaders.has(pidOf(req)),
+        (name, out, at) => {
+          try {
+            const child = u.find(n, name);
+            if (child === undefined) return false;
+            entryOut(child, out, at);
+            return true;
+          } catch {
+            return false; // its LOOKUP, when it comes, says why
+          }
+        },
+        (end) => listingEnded(n, end),
+      );
       reply.buf(req, b, b.length);
     }),
     releasedir: guard((req) => ok(req)),

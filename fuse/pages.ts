@@ -30,7 +30,9 @@ interface PagesLibrary {
   hutch_fs_next: (buf: Buffer, got: Buffer) => number;
   hutch_fs_fds_left: () => number;
   hutch_fs_publish: PublishAnswer;
+  hutch_fs_publish_end: PublishListingEnd;
   hutch_fs_fast_count: () => number;
+  hutch_fs_ends_count: () => number;
   hutch_fs_second_count: () => number;
 }
 
@@ -40,6 +42,12 @@ interface PagesLibrary {
  * change it. Returns 0, or -ENOMEM (nothing published: JS keeps answering).
  */
 export type PublishAnswer = (nodeId: number, stat: Buffer, ttl: number, path: string) => number;
+
+/**
+ * Publishes where a directory's listing ends (the offset after its last entry): the loop then
+ * gives the READDIR(PLUS) from there, getdents' last, its empty reply in C. 0, or -ENOMEM.
+ */
+export type PublishListingEnd = (nodeId: number, end: number) => number;
 
 const PROTOTYPES = [
   'int hutch_fs_pages_init(void)',
@@ -56,7 +64,9 @@ const PROTOTYPES = [
   'int hutch_fs_next(void *buf, void *got)',
   'long hutch_fs_fds_left(void)',
   'int hutch_fs_publish(uint64_t nodeid, void *st, double ttl, const char *path)',
+  'int hutch_fs_publish_end(uint64_t nodeid, uint64_t end)',
   'unsigned long hutch_fs_fast_count(void)',
+  'unsigned long hutch_fs_ends_count(void)',
   'unsigned long hutch_fs_second_count(void)',
 ];
 
@@ -72,7 +82,9 @@ export type ServeCalls = Pick<
   | 'hutch_fs_next'
   | 'hutch_fs_fds_left'
   | 'hutch_fs_publish'
+  | 'hutch_fs_publish_end'
   | 'hutch_fs_fast_count'
+  | 'hutch_fs_ends_count'
   | 'hutch_fs_second_count'
 >;
 
@@ -170,9 +182,10 @@ export function droppableMappings(smaps: string, path: string): { start: bigint;
 }
 
 /**
- * The library's hutch_fs_publish once it is loaded (startPageDrops or serveCalls loaded it): the
- * loop that answers what it publishes is the library's (hutch_fs_receive_buf, hutch_fs_next).
+ * The library's publish calls once it is loaded (startPageDrops or serveCalls loaded it): the
+ * loop that answers what they publish is the library's (hutch_fs_receive_buf, hutch_fs_next).
  */
-export function publishCall(path: string | undefined): PublishAnswer | undefined {
-  return path === undefined ? undefined : loaded.get(path)?.hutch_fs_publish;
+export function publishCalls(path: string | undefined): { publish?: PublishAnswer; publishEnd?: PublishListingEnd } {
+  const lib = path === undefined ? undefined : loaded.get(path);
+  return { publish: lib?.hutch_fs_publish, publishEnd: lib?.hutch_fs_publish_end };
 }

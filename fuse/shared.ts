@@ -151,8 +151,8 @@ class SharedLoop {
     private readonly linger: number,
     private readonly timer: OneShotTimer,
   ) {
-    // hutch_fs_next answers lower files' GETATTR and READ in C from what the handlers publish.
-    this.fast = { publish: calls.hutch_fs_publish };
+    // hutch_fs_next answers lower files' GETATTR and READ, and listings' ends, in C from what the handlers publish.
+    this.fast = { publish: calls.hutch_fs_publish, publishEnd: calls.hutch_fs_publish_end };
   }
 
   run(): number {
@@ -417,7 +417,7 @@ class SharedLoop {
     if (shared !== undefined && --shared.users === 0) lowers.delete(s.lowerKey);
     if (this.served === s) this.served = undefined;
     trace(
-      `fs shared session end, ${s.union.listings.given} entries given with listings, ${this.calls.hutch_fs_fast_count()} answered in C so far, ${this.calls.hutch_fs_second_count()} of them on the second channel`,
+      `fs shared session end, ${s.union.listings.given} entries given with listings, ${this.calls.hutch_fs_fast_count()} answered in C so far, ${this.calls.hutch_fs_second_count()} of them on the second channel, ${this.calls.hutch_fs_ends_count()} listings' ends`,
     );
   }
 

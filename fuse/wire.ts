@@ -177,6 +177,8 @@ export function packFdBufvec(fd: number, size: number, pos: number, buf = Buffer
 export interface PackedDir {
   buf: Buffer;
   ends: Uint32Array;
+  /** The offset its last entry hands out: a reader past it asks from there once more, for the end. */
+  end: number;
 }
 
 /**
@@ -199,7 +201,7 @@ export function packListing(entries: readonly { name: string; ino: number; type:
     buf.write(e.name, at + 24, 'latin1');
     at = ends[i]!;
   }
-  return { buf, ends };
+  return { buf, ends, end: base + entries.length };
 }
 
 /** The bytes of a packed listing from entry `off` that fit in `size`: [start, end). */

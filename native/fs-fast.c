@@ -41,7 +41,8 @@ struct answer {
   uint64_t nodeid;
   uint64_t gen;
   struct fuse_attr_out attr;
-  char *path;
+  char *path;  /* NULL: a directory's, only its listing's end (listing_end) */
+  uint64_t listing_end; /* a directory's: the offset after its last listing's last entry (0: none) */
   int fd;      /* -1: not open */
   int ring_at; /* its place in the ring of open fds while fd >= 0 */
 };
@@ -63,6 +64,7 @@ static __thread char *data;
 static __thread size_t data_size;
 static unsigned long answered; /* requests answered here, for the trace (HUTCH_TRACE) */
 static unsigned long answered_second; /* of those, by the second channel's thread */
+static unsigned long listings_ended;  /* of those, listings' ends (serve_listing_end) */
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static int off_switch = -1; /* HUTCH_FS_FAST=0: nothing is published (to compare) */
 
@@ -185,6 +187,13 @@ EXPORT unsigned long hutch_fs_fast_count(void) {
   return n;
 }
 
+EXPORT unsigned long hutch_fs_ends_count(void) {
+  pthread_mutex_lock(&lock);
+  unsigned long n = listings_ended;
+  pthread_mutex_unlock(&lock);
+  return n;
+}
+
 EXPORT unsigned long hutch_fs_second_count(void) {
   pthread_mutex_lock(&lock);
   unsigned long n = answered_second;
@@ -194,12 +203,16 @@ EXPORT unsigned long hutch_fs_second_count(void) {
 
 static int publish(uint64_t nodeid, const struct stat *st, double ttl, const char *path);
 
-EXPORT int hutch_fs_publish(uint64_t nodeid, const struct stat *st, double ttl, const char *path) {
+static int switched_off(void) {
   if (off_switch < 0) {
     const char *v = getenv("HUTCH_FS_FAST");
     off_switch = v != NULL && strcmp(v, "0") == 0;
   }
-  if (off_switch) return 0;
+  return off_switch;
+}
+
+EXPORT int hutch_fs_publish(uint64_t nodeid, const struct stat *st, double ttl, const char *path) {
+  if (switched_off()) return 0;
   pthread_mutex_lock(&lock);
   int r = current == NULL ? 0 : publish(nodeid, st, ttl, path);
   pthread_mutex_unlock(&lock);
@@ -222,7 +235,7 @@ static int publish(uint64_t nodeid, const struct stat *st, double ttl, const cha
     a->next = buckets[bucket_of(current->se, nodeid)];
     buckets[bucket_of(current->se, nodeid)] = a;
     nanswers++;
-  } else if (strcmp(a->path, path) != 0) {
+  } else if (a->path == NULL || strcmp(a->path, path) != 0) {
     char *p = strdup(path);
     if (p == NULL) return -ENOMEM;
     close_fd(a);
@@ -253,12 +266,39 @@ static int publish(uint64_t nodeid, const struct stat *st, double ttl, const cha
   return 0;
 }
 
-/* The published answer for this request's node, if still true. */
+/* The published answer for this request's node (a lower file's), if still true. */
 static struct answer *answer_for(struct fast_session *s, uint64_t nodeid) {
   struct answer **link = find_link(s->se, nodeid);
-  if (link == NULL || *link == NULL || (*link)->gen != s->gen) return NULL;
+  if (link == NULL || *link == NULL || (*link)->path == NULL || (*link)->gen != s->gen) return NULL;
   return *link;
 }
+
+/* A directory's listing end: after a READDIR(PLUS) reply that gave a listing's last entry, the
+ * kernel asks once more from that entry's offset to learn that nothing follows (getdents' last
+ * call), one request a directory. fuse/listing.ts hands out offsets that name their snapshot
+ * (generation * 2^32 + index): the offset after a snapshot's last entry is its end whatever
+ * changed since, so this answer needs no generation; a newer listing publishes its own end.
+ * Dropped with the node (FORGET) and the session, as a file's. */
+EXPORT int hutch_fs_publish_end(uint64_t nodeid, uint64_t end) {
+  if (switched_off() || end == 0) return 0;
+  pthread_mutex_lock(&lock);
+  int r = 0;
+  if (current != NULL && (nanswers < nbuckets || grow() == 0)) {
+    struct answer **link = find_link(current->se, nodeid);
+    struct answer *a = *link;
+    if (a == NULL && (a = calloc(1, sizeof *a)) != NULL) {
+      *a = (struct answer){.se = current->se, .nodeid = nodeid, .fd = -1};
+      a->next = buckets[bucket_of(current->se, nodeid)];
+      buckets[bucket_of(current->se, nodeid)] = a;
+      nanswers++;
+    }
+    if (a != NULL) a->listing_end = end;
+    else r = -ENOMEM;
+  } else if (current != NULL) r = -ENOMEM;
+  pthread_mutex_unlock(&lock);
+  return r;
+}
+
 
 static int open_fd(struct answer *a) {
   if (a->fd >= 0) return a->fd;
@@ -318,6 +358,15 @@ static int splice_reply(int to, uint64_t unique, int fd, size_t n, off_t off) {
   }
   /* As libfuse: an error here (ENOENT: the request was interrupted) leaves nothing to do. */
   if (splice(splice_pipe[0], NULL, to, NULL, sizeof out + n, 0) != (ssize_t)(sizeof out + n)) drain_pipe();
+  return 1;
+}
+
+/* A READDIR or READDIRPLUS from a published end: the empty reply that ends getdents. */
+static int serve_listing_end(struct fast_session *s, int to, const struct fuse_in_header *in, const struct fuse_read_in *r) {
+  struct answer **link = find_link(s->se, in->nodeid);
+  if (link == NULL || *link == NULL || (*link)->listing_end == 0 || (*link)->listing_end != r->offset) return 0;
+  reply(to, in->unique, NULL, 0);
+  listings_ended++;
   return 1;
 }
 
@@ -391,6 +440,9 @@ static int answer(struct fast_session *s, void *se, int to, const void *mem, int
     }
     case FUSE_READ:
       return left >= sizeof(struct fuse_read_in) && serve_read(s, to, in, (const struct fuse_read_in *)body);
+    case FUSE_READDIR:
+    case FUSE_READDIRPLUS:
+      return left >= sizeof(struct fuse_read_in) && serve_listing_end(s, to, in, (const struct fuse_read_in *)body);
     case FUSE_FORGET:
       drop(se, in->nodeid);
       return 0;

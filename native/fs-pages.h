@@ -46,8 +46,13 @@ EXPORT long hutch_fs_fds_left(void);
  * struct stat, attr_valid ttl seconds) and path for the session whose request is being served:
  * its GETATTR and READ are then answered by the loop until something may change it. 0, or -ENOMEM. */
 EXPORT int hutch_fs_publish(uint64_t nodeid, const struct stat *st, double ttl, const char *path);
-/* How many requests were answered in C so far (the daemon traces it as a session ends). */
+/* Publishes the end of a directory's listing (the offset after its last entry), for the session being
+ * served: a READDIR(PLUS) from there gets its empty reply in C. 0, or -ENOMEM. */
+EXPORT int hutch_fs_publish_end(uint64_t nodeid, uint64_t end);
+/* How many requests were answered in C so far (the daemon traces it as a session ends), and of
+ * them how many were a listing's end. */
 EXPORT unsigned long hutch_fs_fast_count(void);
+EXPORT unsigned long hutch_fs_ends_count(void);
 /* Drops every answer of a session (it is ending). */
 EXPORT void hutch_fs_fast_end(void *se);
 

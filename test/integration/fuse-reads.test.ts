@@ -336,6 +336,13 @@ PY`);
   });
 
   it('ends the daemon cleanly once its mounts are gone', async () => {
+    // Twenty-one new directories, each listed once: the READDIR(PLUS) at each listing's end is
+    // answered in C (fs-fast.c serve_listing_end), and every name is listed.
+    const names = await ns.ok(
+      `cd ${tmp}/a && mkdir -p $(seq -f fresh/d%g 20) && touch fresh/d7/f && find fresh | sort | tr '\\n' ' '`,
+    );
+    expect(names.trim().split(' ')).toHaveLength(22);
+    expect(names).toContain('fresh/d7/f');
     await ns.ok(`umount ${tmp}/a`);
     await ns.ok(`umount ${tmp}/b`);
     await ns.ok(`for i in $(seq 200); do grep -q '^exit' ${tmp}/fsd.log && exit 0; sleep 0.05; done; exit 1`);
@@ -345,9 +352,11 @@ PY`);
     // The lower files' GETATTRs and READs were answered in C (native/fs-fast.c).
     const ends = [
       ...readFileSync(join(tmp, 'fsd.trace'), 'utf8').matchAll(
-        /, (\d+) answered in C so far, (\d+) of them on the second/g,
+        /, (\d+) answered in C so far, (\d+) of them on the second channel, (\d+) listings' ends/g,
       ),
     ];
+    // The listings of a/fresh ended in C: between c's session end and the last (a's, then b's).
+    expect(Number(ends.at(-1)?.[3]) - Number(ends.at(-3)?.[3])).toBeGreaterThanOrEqual(21);
     expect(Number(ends.at(-1)?.[1])).toBeGreaterThan(FILES);
     // Some of them on the second channel (HUTCH_FS_CHANNELS=2: native/fs-channel.c), by its thread.
     expect(Number(ends.at(-1)?.[2])).toBeGreaterThan(0);
