@@ -5,7 +5,7 @@ import { lockWaiting } from '../src/sys/trylock.js';
 import { oneShotTimer, type OneShotTimer } from '../src/sys/timerfd.js';
 import { trace } from '../src/sys/trace.js';
 import { attachSession, type AttachedSession } from './libfuse.js';
-import { openLowerTree, type LowerTree } from './lookup.js';
+import { holdLowerTree, releaseLowerTree, takeLowerTree } from './lower-trees.js';
 import { unionHandlers, type FastAnswers } from './ops.js';
 import { decodeArgsLine, LEAVE_MESSAGE, lingerSetting, parseFsArgs, type FsOptions } from './options.js';
 import { pageDropSettings, pagesLibraryPath, serveCalls, startPageDrops, type ServeCalls } from './pages.js';
@@ -27,7 +27,8 @@ import { idShift, prepareWork, sessionOptions } from './daemon.js';
  * connections and the sessions' fds, each registered once, and reads the next request. A session
  * whose fd reports ENODEV (its mount is gone: the container's mount namespaces ended) is
  * destroyed. When the last session and connection are gone the daemon lingers (HUTCH_FS_LINGER
- * seconds, a timerfd in the wait; a new connection cancels it), holding nothing of a container,
+ * seconds, a timerfd in the wait; a new connection cancels it), holding nothing of a container
+ * (the last image's lower tree, read-only, is kept for the next run: lower-trees.ts),
  * then unlinks its socket and exits, under the lock clients take to connect or start one
  * (src/engine/setup/shared-union.ts), so none connects to a daemon leaving. A connection whose
  * first message is LEAVE (hutch system reset, endSharedDaemons) makes it leave as soon as it
@@ -68,9 +69,6 @@ interface Live {
   lowerKey: string;
   mountpoint: string;
 }
-
-/** Lower trees shared by the sessions over the same layers (read-only: one copy for all). */
-const lowers = new Map<string, { tree: LowerTree; users: number }>();
 
 /**
  * How many unions the daemon takes at most: HUTCH_FS_SHARED_MAX (read only by the daemon; tests
@@ -197,8 +195,9 @@ class SharedLoop {
 
   /**
    * The last session ended: the timer starts, and nothing of a container is held meanwhile (its
-   * sessions, upper fds and lower trees went with end(); the cwd was its upper directory). Its
-   * start-up pages go by the idle drop (fs-idle.c), which sees this loop wait.
+   * sessions and upper fds went with end(); the cwd was its upper directory). The image's indexed
+   * lower tree is kept for the next run (lower-trees.ts). Its start-up pages go by the idle drop
+   * (fs-idle.c), which sees this loop wait.
    */
   private idle(): void {
     process.chdir('/');
@@ -355,10 +354,9 @@ class SharedLoop {
     const whiteoutFiles = prepareWork(opts.work);
     process.chdir(opts.upper);
     this.served = undefined;
-    const lowerKey = JSON.stringify(opts.lowers);
-    const shared = lowers.get(lowerKey) ?? { tree: openLowerTree(opts.lowers), users: 0 };
+    const lower = takeLowerTree(opts.lowers);
     const union = new Union({
-      lower: shared.tree,
+      lower: lower.tree,
       upper: opts.upper,
       work: opts.work,
       style: { overrideOnly: opts.overrideOnly, whiteoutFiles },
@@ -376,8 +374,7 @@ class SharedLoop {
       unionHandlers(union, opts.timeout, log, this.fast),
       log,
     );
-    shared.users++;
-    lowers.set(lowerKey, shared);
+    holdLowerTree(lower);
     union.invalidate = (id) => session.invalidate(id);
     let slot: number;
     try {
@@ -385,13 +382,13 @@ class SharedLoop {
     } catch (e) {
       // Said here, not thrown: the session owns the fd now (its destroy closes it).
       session.destroy();
-      if (--shared.users === 0) lowers.delete(lowerKey);
+      releaseLowerTree(lower.key);
       this.say(p.conn, `hutch-fs: cannot mount ${mountpoint}: ${describeCause(e)}\n`);
       this.drop(p);
       return;
     }
     this.unwatch(p.slot); // the connection's end is seen by its holder, not waited on here
-    const s: Live = { conn: p.conn, slot, session, union, upper: opts.upper, lowerKey, mountpoint };
+    const s: Live = { conn: p.conn, slot, session, union, upper: opts.upper, lowerKey: lower.key, mountpoint };
     this.slots[slot] = s;
     this.pending.delete(p.conn);
     this.live.set(session.fd, s);
@@ -413,8 +410,7 @@ class SharedLoop {
     s.session.destroy();
     s.union.fileFds.closeAll();
     closeSync(s.conn);
-    const shared = lowers.get(s.lowerKey);
-    if (shared !== undefined && --shared.users === 0) lowers.delete(s.lowerKey);
+    releaseLowerTree(s.lowerKey);
     if (this.served === s) this.served = undefined;
     trace(
       `fs shared session end, ${s.union.listings.given} entries given with listings, ${this.calls.hutch_fs_fast_count()} answered in C so far, ${this.calls.hutch_fs_second_count()} of them on the second channel, ${this.calls.hutch_fs_ends_count()} listings' ends`,

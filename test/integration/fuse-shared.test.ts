@@ -5,7 +5,7 @@
 // test/helpers/global-setup.ts) or a linger after it; two first runs at once start one.
 // The leak check after each test says no process, mount or runtime file is left.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, statSync, utimesSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -215,7 +215,7 @@ describe('the linger after the last container (HUTCH_FS_LINGER)', () => {
     return [readlinkSync(`/proc/${pid}/cwd`), ...fds].filter((p) => p.startsWith(join(root, 'data')));
   }
 
-  it('stays after its last container holding nothing of it, serves the next run, then leaves with its files', async () => {
+  it("stays after its last container holding nothing of it but the image's lower tree, serves the next runs, then leaves with its files", async () => {
     // A container killed with a file open (its layer's file, its upper directory the daemon's cwd).
     const trace = join(mkdtempSync(join(tmpdir(), 'hutch-shared-')), 'trace');
     const id = await runDetached('exec 3</data/keep; echo up > /tmp/up; sleep 1000', { ...LINGER, HUTCH_TRACE: trace });
@@ -243,14 +243,27 @@ describe('the linger after the last container (HUTCH_FS_LINGER)', () => {
     expect(r.stdout).toBe('keep');
     expect(readFileSync(file, 'utf8')).not.toMatch(/ shared spawn$/m);
     expect(daemons()).toEqual([daemon]);
+    // It took the image's lower tree it kept (fuse/lower-trees.ts). Once an index file is not the
+    // one the tree was read from (here: its mtime), the next run's tree is read again.
+    const kept = (): number => readFileSync(trace, 'utf8').split('fs shared lower tree kept, taken').length - 1;
+    expect(kept()).toBe(1);
+    const layers = join(box.root, 'data', 'layers', 'sha256');
+    for (const layer of readdirSync(layers))
+      utimesSync(join(layers, layer, 'index.hli'), new Date(), new Date(2000, 1, 1));
+    const again = await hutch(['run', '--rm', '--root', box.root, '--network', 'none', IMAGE, 'cat', '/data/keep'], {
+      env: LINGER,
+    });
+    expect([again.stderr, again.stdout]).toEqual(['', 'keep']);
+    expect(daemons()).toEqual([daemon]);
+    expect(kept()).toBe(1);
     // Then it leaves on its own, its socket and pid file gone (daemonGone: bounded, ~10 s).
     expect(await daemonGone([daemon!])).toBe(true);
-    // It waited twice (after each last container), then left (its steps, in the first run's trace).
+    // It waited three times (after each last container), then left (its steps, in the first run's trace).
     const steps = readFileSync(trace, 'utf8')
       .split('\n')
       .map((l) => l.split(' ').slice(2).join(' '))
       .filter((l) => l.startsWith('fs shared'));
-    expect(steps.filter((l) => l === 'fs shared linger')).toHaveLength(2);
+    expect(steps.filter((l) => l === 'fs shared linger')).toHaveLength(3);
     expect(steps.at(-1)).toBe('fs shared exit');
   });
 
