@@ -1,41 +1,29 @@
-import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { encodeLayerIndex, EntryKind, type IndexEntry } from '../../../fuse/layer-index.js';
-import { holdLowerTree, releaseLowerTree, takeLowerTree } from '../../../fuse/lower-trees.js';
+import { EntryKind } from '../../../fuse/layer-index.js';
+import { holdLowerTree, releaseLowerTree, takeLowerTree, type TakenTree } from '../../../fuse/lower-trees.js';
 import type { LowerSpec } from '../../../fuse/lookup.js';
+import { writeLayer } from '../../helpers/layers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'hutch-lower-trees-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const file = (path: string): IndexEntry => ({
-  path,
-  kind: EntryKind.File,
-  flags: 0,
-  mode: 0o644,
-  uid: 0,
-  gid: 0,
-  rdev: 0,
-  size: 0,
-  mtimeSec: 0,
-  mtimeNsec: 0,
-  link: '',
-  xattrs: new Map(),
-});
-
 /** A layer of its own, with an index (or plain: no index file) naming `names`. */
 function layer(name: string, names: string[], indexed = true): LowerSpec {
   const root = join(dir, name);
-  mkdirSync(root);
-  if (!indexed) return { dir: root };
   const indexFile = join(dir, `${name}.hli`);
-  writeFileSync(indexFile, encodeLayerIndex(names.map(file)));
-  return { dir: root, indexFile };
+  writeLayer(
+    root,
+    indexFile,
+    names.map((path) => ({ path, kind: EntryKind.File })),
+  );
+  return indexed ? { dir: root, indexFile } : { dir: root };
 }
 
 /** One session over the layers: taken, held, and released once `run` is done. */
-function session<T>(specs: LowerSpec[], run: (t: ReturnType<typeof takeLowerTree>) => T): T {
+function session<T>(specs: LowerSpec[], run: (t: TakenTree) => T): T {
   const t = takeLowerTree(specs);
   holdLowerTree(t);
   try {
