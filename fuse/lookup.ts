@@ -93,8 +93,10 @@ export function buildIndexedTree(layers: { dir: string; entries: IndexEntry[] }[
   const groups = linkGroups(dirs, linked);
   if (groups.size > 0)
     for (const listing of dirs.values())
-      for (const e of listing.values())
-        if (e.meta !== undefined && e.type !== 0o040000 && groups.has(e.meta)) e.nlink = groups.get(e.meta)!.length;
+      for (const e of listing.values()) {
+        const names = e.meta !== undefined && e.type !== 0o040000 ? groups.get(e.meta) : undefined;
+        if (names !== undefined) e.nlink = names.length;
+      }
   return {
     dir: (path) => dirs.get(path),
     linksOf: (e) => (e.meta === undefined ? undefined : groups.get(e.meta)),

@@ -46,11 +46,12 @@ export interface TakenTree {
 /** The tree of these layers: the one in use or kept, else read now (not counted until held). */
 export function takeLowerTree(specs: LowerSpec[]): TakenTree {
   const key = JSON.stringify(specs);
-  const stamp = indexStamp(specs);
   const use = uses.get(key);
-  if (use !== undefined && (use.users > 0 || (stamp !== undefined && use.stamp === stamp))) {
-    if (use.users === 0) trace('fs shared lower tree kept, taken');
-    return { key, tree: use.tree, stamp: use.stamp };
+  if (use !== undefined && use.users > 0) return { key, tree: use.tree, stamp: use.stamp }; // no stat: in use
+  const stamp = indexStamp(specs);
+  if (use !== undefined && stamp !== undefined && use.stamp === stamp) {
+    trace('fs shared lower tree kept, taken');
+    return { key, tree: use.tree, stamp };
   }
   return { key, tree: openLowerTree(specs), stamp };
 }

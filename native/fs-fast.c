@@ -219,23 +219,25 @@ EXPORT int hutch_fs_publish(uint64_t nodeid, const struct stat *st, double ttl, 
   return r;
 }
 
-static int publish(uint64_t nodeid, const struct stat *st, double ttl, const char *path) {
-  if (nanswers >= nbuckets && grow() != 0) return -ENOMEM;
+/* The answer of the current session's node, found or made (empty: no path, no listing's end); NULL
+ * when memory ran out. */
+static struct answer *current_answer(uint64_t nodeid) {
+  if (nanswers >= nbuckets && grow() != 0) return NULL;
   struct answer **link = find_link(current->se, nodeid);
-  struct answer *a = *link;
-  if (a == NULL) {
-    a = calloc(1, sizeof *a);
-    char *p = strdup(path);
-    if (a == NULL || p == NULL) {
-      free(a);
-      free(p);
-      return -ENOMEM;
-    }
-    *a = (struct answer){.se = current->se, .nodeid = nodeid, .path = p, .fd = -1};
-    a->next = buckets[bucket_of(current->se, nodeid)];
-    buckets[bucket_of(current->se, nodeid)] = a;
-    nanswers++;
-  } else if (a->path == NULL || strcmp(a->path, path) != 0) {
+  if (*link != NULL) return *link;
+  struct answer *a = calloc(1, sizeof *a);
+  if (a == NULL) return NULL;
+  *a = (struct answer){.se = current->se, .nodeid = nodeid, .fd = -1};
+  a->next = buckets[bucket_of(current->se, nodeid)];
+  buckets[bucket_of(current->se, nodeid)] = a;
+  nanswers++;
+  return a;
+}
+
+static int publish(uint64_t nodeid, const struct stat *st, double ttl, const char *path) {
+  struct answer *a = current_answer(nodeid);
+  if (a == NULL) return -ENOMEM;
+  if (a->path == NULL || strcmp(a->path, path) != 0) {
     char *p = strdup(path);
     if (p == NULL) return -ENOMEM;
     close_fd(a);
@@ -283,22 +285,14 @@ EXPORT int hutch_fs_publish_end(uint64_t nodeid, uint64_t end) {
   if (switched_off() || end == 0) return 0;
   pthread_mutex_lock(&lock);
   int r = 0;
-  if (current != NULL && (nanswers < nbuckets || grow() == 0)) {
-    struct answer **link = find_link(current->se, nodeid);
-    struct answer *a = *link;
-    if (a == NULL && (a = calloc(1, sizeof *a)) != NULL) {
-      *a = (struct answer){.se = current->se, .nodeid = nodeid, .fd = -1};
-      a->next = buckets[bucket_of(current->se, nodeid)];
-      buckets[bucket_of(current->se, nodeid)] = a;
-      nanswers++;
-    }
+  if (current != NULL) {
+    struct answer *a = current_answer(nodeid);
     if (a != NULL) a->listing_end = end;
     else r = -ENOMEM;
-  } else if (current != NULL) r = -ENOMEM;
+  }
   pthread_mutex_unlock(&lock);
   return r;
 }
-
 
 static int open_fd(struct answer *a) {
   if (a->fd >= 0) return a->fd;
