@@ -54,6 +54,9 @@ int private_dir(const char *dir);
 int mkdir_p(const char *path, unsigned mode);
 /* paths.ts's runtime folder without XDG_RUNTIME_DIR: /tmp/hutch-UID, made 0700, private or handed over. */
 char *tmp_runtime_dir(void);
+/* bundle-loader.cts cachePath's folder without HUTCH_CODE_CACHE_DIR: $XDG_RUNTIME_DIR/hutch/code-cache
+   (or /tmp/hutch-UID/code-cache outside a user namespace), made 0700; NULL when it is not private. */
+char *code_cache_dir(void);
 /* Whether `path` names something (symlinks followed), as Node's existsSync. */
 int exists(const char *path);
 /* `text` written to `path` in one write(2) (a /proc map or a cgroup file takes a value whole; a short

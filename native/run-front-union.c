@@ -282,27 +282,6 @@ static int connect_to(const char *path) {
   return fd;
 }
 
-/* bundle-loader.cts cachePath: the code cache's folder the CLI sets in its environment when none is
-   given (XDG_RUNTIME_DIR/hutch or /tmp/hutch-UID, then code-cache, both the user's and private). */
-static char *code_cache_dir(void) {
-  const char *xdg = getenv("XDG_RUNTIME_DIR");
-  if (xdg == NULL || *xdg == '\0') { /* /tmp/hutch-UID names another user's folder inside a user namespace */
-    struct buf map = {0};
-    char words[4][16] = {{0}};
-    int n = read_text("/proc/self/uid_map", &map) == 0 ? sscanf(buf_cstr(&map), "%15s %15s %15s %15s", words[0], words[1], words[2], words[3]) : 0;
-    free(map.p);
-    if (n != 3 || strcmp(words[0], "0") != 0 || strcmp(words[1], "0") != 0 || strcmp(words[2], "4294967295") != 0) return NULL;
-  }
-  char tmp[64];
-  snprintf(tmp, sizeof tmp, "/tmp/hutch-%u", (unsigned)getuid());
-  char *runtime = xdg != NULL && *xdg ? path_join(xdg, "hutch") : str_cat(tmp, "", ""), *dir = path_join(runtime, "code-cache");
-  if (mkdir_p(dir, 0700) != 0) return NULL;
-  struct stat a, b;
-  int mine = lstat(runtime, &a) == 0 && lstat(dir, &b) == 0 && S_ISDIR(a.st_mode) && S_ISDIR(b.st_mode) && a.st_uid == getuid() &&
-             b.st_uid == getuid() && !(a.st_mode & 022) && !(b.st_mode & 022);
-  return mine ? dir : NULL;
-}
-
 /* startDaemon's environment: the CLI's as process.env lists it (node_environ: a name given twice
    once; bundle-loader.cts: without NODE_EXTRA_CA_CERTS, with its code cache's folder) without the
    run's HUTCH_FS_* settings (but the page drop's, the limit's and the loop's) nor HUTCH_FAULT, then the

@@ -11,7 +11,8 @@ static const char *const VALUED[] = { "--root", "--log", "--log-format", "--root
 static const char *const SWITCHES[] = { "--debug", "--systemd-cgroup", NULL };
 static const char *const ALL[] = { "-a", "--all", NULL };
 static const char *const FORCE[] = { "-f", "--force", NULL };
-static const char *const VERBS[] = { "state", "start", "kill", "delete", NULL };
+static const char *const VERBS[] = { "state", "start", "kill", "delete", "create", NULL };
+static const char *const CREATE_VALUED[] = { "-b", "--bundle", "--pid-file", NULL };
 
 static int listed(const char *const *list, const char *word, size_t n) {
   for (; *list != NULL; list++)
@@ -33,6 +34,7 @@ static int globals(int argc, char **argv, struct args *a) {
     size_t n = eq == NULL ? strlen(argv[i]) : (size_t)(eq - argv[i]);
     if (listed(SWITCHES, argv[i], n)) {
       if (eq != NULL) return -1; /* a switch with a value: the full CLI's case */
+      a->systemd_cgroup |= n == 16; /* --systemd-cgroup */
     } else if (listed(VALUED, argv[i], n)) {
       const char *value = eq != NULL ? eq + 1 : i + 1 < argc ? argv[++i] : NULL;
       if (value == NULL || *value == 0) return -1;
@@ -50,15 +52,19 @@ static int option(int i, int argc, char **argv, struct args *a) {
   size_t n = eq == NULL ? strlen(word) : (size_t)(eq - word);
   int all = strcmp(a->verb, "kill") == 0 && listed(ALL, word, n);
   int force = strcmp(a->verb, "delete") == 0 && listed(FORCE, word, n);
+  int create = strcmp(a->verb, "create") == 0 && listed(CREATE_VALUED, word, n);
   if (listed(SWITCHES, word, n) || all || force) {
     if (eq != NULL) return -1;
     a->force |= force;
+    a->systemd_cgroup |= n == 16; /* --systemd-cgroup */
     return 1;
   }
-  if (!listed(VALUED, word, n)) return -1;
+  if (!listed(VALUED, word, n) && !create) return -1;
   const char *value = eq != NULL ? eq + 1 : i + 1 < argc ? argv[i + 1] : NULL;
   if (value == NULL || *value == 0 || (eq == NULL && value[0] == '-')) return -1;
-  set_global(a, word, value);
+  if (!create) set_global(a, word, value);
+  else if (word[1] == 'b' || word[2] == 'b') a->bundle = value;
+  else a->pid_file = value;
   return eq != NULL ? 1 : 2;
 }
 

@@ -54,11 +54,26 @@ int write_record_text(const char *root, const char *id, const char *text, size_t
 int valid_id(const char *id);
 void rm_tree(const char *path);
 
+/* ---- create's config.json and plan (runtime-front-spec.c) ---- */
+
+struct spec;
+struct buf;
+/* What the plan takes besides the spec: root.path resolved, the start fifo, the compiled filter (or NULL). */
+struct create_plan {
+  const char *rootfs, *fifo;
+  const struct buf *seccomp;
+};
+/* The checked document's spec in the shapes the front creates; -1 for anything else (Node's). */
+int spec_read(struct jv doc, struct spec **out);
+/* The helper's plan for it, as nsexec.ts encodePlan writes it; -1 for what Node refuses or words. */
+int spec_plan(const struct spec *s, const struct create_plan *in, struct buf *plan);
+
 /* ---- the command line (runtime-front-args.c) ---- */
 
 struct args {
   const char *root, *log, *log_format, *verb, *id, *signal;
-  int force;
+  const char *bundle, *pid_file; /* create's */
+  int force, systemd_cgroup;
 };
 
 /* 0, or -1 for a line the front leaves to Node. */
@@ -75,8 +90,11 @@ int verb_state(const struct args *a, const char *root);
 int verb_kill(const struct args *a, const char *root);
 int verb_delete(const struct args *a, const char *root);
 int verb_start(const struct args *a, const char *root);
+int verb_create(const struct args *a, const char *root);
 /* Prints `hutch: MSG` (fmt with the id and `what`) and `hint: HINT`, logs it (--log); 125. */
 int fail(const struct args *a, const char *hint, const char *fmt, const char *id, const char *what);
 int not_found(const struct args *a);
+/* new Date().toISOString() */
+void iso_now(char *buf, size_t size);
 
 #endif
