@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "front.h"
+#include "wire.h"
 
 static void *grow(void *p, size_t n) {
   p = realloc(p, n);
@@ -148,6 +149,15 @@ void record_u32(struct buf *plan, unsigned tag, uint32_t v) {
   struct buf p = {0};
   buf_u32(&p, v);
   plan_record(plan, tag, &p);
+  free(p.p);
+}
+
+void record_mount(struct buf *plan, uint32_t flags, uint32_t ops, const char *source, const char *target, const char *fstype,
+                  const char *data) {
+  struct buf p = {0};
+  buf_u32(&p, flags), buf_u32(&p, ops);
+  buf_str(&p, source), buf_str(&p, target), buf_str(&p, fstype), buf_str(&p, data);
+  plan_record(plan, TAG_MOUNT, &p);
   free(p.p);
 }
 

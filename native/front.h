@@ -87,6 +87,9 @@ void close_from(int first);
 void plan_record(struct buf *plan, unsigned tag, const struct buf *payload);
 void record_u32(struct buf *plan, unsigned tag, uint32_t v);
 void record_strs(struct buf *plan, unsigned tag, const char *a, const char *b);
+/* plan.ts mountStep's record: u32 flags, u32 ops, source, target, fstype, data. */
+void record_mount(struct buf *plan, uint32_t flags, uint32_t ops, const char *source, const char *target, const char *fstype,
+                  const char *data);
 
 
 /* Running hutch-nsexec (front-helper.c; wire.h has the sync messages): the helper started with the plan sent

@@ -22,16 +22,6 @@ static const char *const MASKED[] = {"/proc/acpi", "/proc/asound", "/proc/interr
 static const char *const READONLY[] = {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger", NULL};
 static const char *const DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
-/* plan.ts mountStep: u32 flags, u32 ops, source, target, fstype, data. */
-static void mount_rec(struct buf *plan, uint32_t flags, uint32_t ops, const char *source, const char *target,
-                      const char *fstype, const char *data) {
-  struct buf p = {0};
-  buf_u32(&p, flags), buf_u32(&p, ops);
-  buf_str(&p, source), buf_str(&p, target), buf_str(&p, fstype), buf_str(&p, data);
-  plan_record(plan, TAG_MOUNT, &p);
-  free(p.p);
-}
-
 void id_map(struct buf *plan, uint32_t kind, const struct subids *s, unsigned own) {
   if (s->n == 0) return;
   struct buf args = {0};
@@ -81,7 +71,7 @@ int in_system_mount(const char *path) {
 static void filesystem(const struct run *r, struct buf *plan) {
   for (const struct system_mount *m = SYSTEM_MOUNTS; m->target != NULL; m++) {
     if (m->kind == SYSTEM_SYS && r->host_network) { /* no network namespace of its own: the host's /sys, bound read-only */
-      mount_rec(plan, MS_BIND_ | MS_REC_ | MS_NOSUID_ | MS_NOEXEC_ | MS_NODEV_, OP_MKDIR | OP_REMOUNT_RO | OP_NO_SYMLINKS, "/sys",
+      record_mount(plan, MS_BIND_ | MS_REC_ | MS_NOSUID_ | MS_NOEXEC_ | MS_NODEV_, OP_MKDIR | OP_REMOUNT_RO | OP_NO_SYMLINKS, "/sys",
                 in(r, "/sys"), "", "");
       continue;
     }
@@ -91,17 +81,17 @@ static void filesystem(const struct run *r, struct buf *plan) {
     char shm[64];
     if (r->shm_kib > 0 && strcmp(m->target, "/dev/shm") == 0) /* --shm-size */
       snprintf(shm, sizeof shm, "mode=1777,size=%lluk", r->shm_kib), data = shm;
-    mount_rec(plan, m->flags, m->ops, source, in(r, m->target), m->fstype, data);
+    record_mount(plan, m->flags, m->ops, source, in(r, m->target), m->fstype, data);
     if (m->kind != SYSTEM_DEV) continue;
     for (const char *const *d = DEVICES; *d != NULL; d++) /* devices.ts devSteps: the host's, bound */
-      mount_rec(plan, MS_BIND_, OP_MKFILE, *d, in(r, *d), "", "");
+      record_mount(plan, MS_BIND_, OP_MKFILE, *d, in(r, *d), "", "");
     for (int i = 0; DEV_LINKS[i][0] != NULL; i++) record_strs(plan, TAG_SYMLINK, DEV_LINKS[i][0], in(r, DEV_LINKS[i][1]));
   }
   for (int i = 0; i < r->ntmpfs; i++) /* blueprint.ts: the --tmpfs mounts before the -v binds */
-    mount_rec(plan, r->tmpfs[i].flags, OP_MKDIR, "tmpfs", r->tmpfs[i].target, "tmpfs", r->tmpfs[i].data);
+    record_mount(plan, r->tmpfs[i].flags, OP_MKDIR, "tmpfs", r->tmpfs[i].target, "tmpfs", r->tmpfs[i].data);
   for (int i = 0; i < r->nvolumes; i++) { /* blueprint.ts volumeMount: rbind,nosuid,nodev; ro takes a remount */
     const struct volume *v = &r->volumes[i];
-    mount_rec(plan, MS_BIND_ | MS_REC_ | MS_NOSUID_ | MS_NODEV_, (v->dir ? OP_MKDIR : OP_MKFILE) | (v->readonly ? OP_REMOUNT_RO : 0),
+    record_mount(plan, MS_BIND_ | MS_REC_ | MS_NOSUID_ | MS_NODEV_, (v->dir ? OP_MKDIR : OP_MKFILE) | (v->readonly ? OP_REMOUNT_RO : 0),
               v->source, v->target, "", "");
   }
   for (int i = 0; MASKED[i] != NULL; i++) record_strs(plan, TAG_MASK, in(r, MASKED[i]), NULL);

@@ -310,15 +310,6 @@ int spec_read(struct jv doc, struct spec **out) {
 
 /* ---- the plan (plan.ts planFromSpec, nsexec.ts planRecords) ---- */
 
-static void mount_record(struct buf *plan, uint32_t flags, uint32_t ops, const char *source, const char *target,
-                         const char *fstype, const char *data) {
-  struct buf p = {0};
-  buf_u32(&p, flags), buf_u32(&p, ops);
-  buf_str(&p, source), buf_str(&p, target), buf_str(&p, fstype), buf_str(&p, data);
-  plan_record(plan, TAG_MOUNT, &p);
-  free(p.p);
-}
-
 /* plan.ts's inside: a container path resolved inside the root (`..` stops there). */
 static char *inside(const char *rootfs, const char *path) {
   char *resolved = path_resolve("/", path), *joined = path_join(rootfs, resolved);
@@ -363,11 +354,11 @@ static void mount_step(struct buf *plan, const char *type, const char *source, c
   const char *from = source != NULL ? source : type != NULL ? type : "";
   char *text = buf_cstr(&data);
   if (!(flags & MS_BIND_)) {
-    mount_record(plan, flags, OP_MKDIR | (copy_up ? MOUNT_OP_COPYUP : 0) | extra_ops, from, target, type != NULL ? type : "",
+    record_mount(plan, flags, OP_MKDIR | (copy_up ? MOUNT_OP_COPYUP : 0) | extra_ops, from, target, type != NULL ? type : "",
                  text);
   } else {
     int dir = is_directory(from); /* a bind's read-only flag takes a remount */
-    mount_record(plan, flags & ~(uint32_t)MS_RDONLY_,
+    record_mount(plan, flags & ~(uint32_t)MS_RDONLY_,
                  (dir ? OP_MKDIR : OP_MKFILE) | (flags & MS_RDONLY_ ? OP_REMOUNT_RO : 0) | extra_ops, from, target, "", "");
   }
   free(text), free(data.p);
@@ -439,13 +430,13 @@ static int mounted(const struct spec *s, const char *path, int exact) {
 /* devices.ts devSteps (no linux.devices) after a /dev tmpfs; bareDevSteps (the devices alone) without one. */
 static void dev_steps(struct buf *plan, const struct spec *s, const char *rootfs, int bare) {
   for (const char *const *d = DEVICES; *d != NULL; d++)
-    if (bare || !mounted(s, *d, 1)) mount_record(plan, MS_BIND_, OP_MKFILE, *d, inside(rootfs, *d), "", "");
+    if (bare || !mounted(s, *d, 1)) record_mount(plan, MS_BIND_, OP_MKFILE, *d, inside(rootfs, *d), "", "");
   if (bare) return;
   if (!mounted(s, "/dev/pts", 0))
-    mount_record(plan, MS_NOSUID_ | MS_NOEXEC_, OP_MKDIR, "devpts", inside(rootfs, "/dev/pts"), "devpts",
+    record_mount(plan, MS_NOSUID_ | MS_NOEXEC_, OP_MKDIR, "devpts", inside(rootfs, "/dev/pts"), "devpts",
                  "newinstance,ptmxmode=0666,mode=0620");
   if (!mounted(s, "/dev/shm", 0))
-    mount_record(plan, MS_NOSUID_ | MS_NOEXEC_ | MS_NODEV_, OP_MKDIR, "shm", inside(rootfs, "/dev/shm"), "tmpfs",
+    record_mount(plan, MS_NOSUID_ | MS_NOEXEC_ | MS_NODEV_, OP_MKDIR, "shm", inside(rootfs, "/dev/shm"), "tmpfs",
                  "mode=1777,size=65536k");
   for (int i = 0; DEV_LINKS[i][0] != NULL; i++) record_strs(plan, TAG_SYMLINK, DEV_LINKS[i][0], inside(rootfs, DEV_LINKS[i][1]));
 }

@@ -3,7 +3,8 @@
  * of CPU where runc's verbs cost ~20: so `state`, `start`, `kill` and `delete` of a record that
  * needs no Node (no cgroup, no hooks) are answered here, from the record store that
  * src/engine/oci/state.ts owns (docs/oci-records.md), with the same output, messages and exit
- * statuses as the Node verbs (src/cli/runtime/light-verbs.ts). Everything else (create, run, exec,
+ * statuses as the Node verbs (src/cli/runtime/light-verbs.ts), and `create` of the bundles a
+ * rootless engine writes (runtime-front-create.c). Everything else (another create, run, exec,
  * list, ps, features, help, a flag or record it does not know, HUTCH_DEBUG set) is exec'd as
  * `node PKG/bin/hutch runtime ARGS...`, before anything was changed; HUTCH_RUNTIME_FRONT=node
  * sends every command there (test/integration/runtime-front.test.ts compares both). */
