@@ -12,7 +12,7 @@ static const char *const SWITCHES[] = { "--debug", "--systemd-cgroup", NULL };
 static const char *const ALL[] = { "-a", "--all", NULL };
 static const char *const FORCE[] = { "-f", "--force", NULL };
 static const char *const VERBS[] = { "state", "start", "kill", "delete", "create", NULL };
-static const char *const CREATE_VALUED[] = { "-b", "--bundle", "--pid-file", NULL };
+static const char *const CREATE_VALUED[] = { "-b", "--bundle", "--pid-file", "--console-socket", NULL };
 
 static int listed(const char *const *list, const char *word, size_t n) {
   for (; *list != NULL; list++)
@@ -64,6 +64,7 @@ static int option(int i, int argc, char **argv, struct args *a) {
   if (value == NULL || *value == 0 || (eq == NULL && value[0] == '-')) return -1;
   if (!create) set_global(a, word, value);
   else if (word[1] == 'b' || word[2] == 'b') a->bundle = value;
+  else if (word[2] == 'c') a->console_socket = value;
   else a->pid_file = value;
   return eq != NULL ? 1 : 2;
 }

@@ -193,7 +193,9 @@ int verb_create(const struct args *a, const char *root) {
   struct jv doc, root_obj, path, seccomp, cgroups;
   struct spec *spec;
   int canonical;
-  if (json_check(text.p, text.len, &doc, &canonical) != 0 || !canonical || spec_read(doc, &spec) != 0) return -1;
+  if (json_check(text.p, text.len, &doc, &canonical) != 0 || !canonical ||
+      spec_read(doc, a->console_socket != NULL, &spec) != 0)
+    return -1;
   struct jv linux_obj = {0};
   if (json_member(doc, "linux", &linux_obj) && json_member(linux_obj, "cgroupsPath", &cgroups)) return -1;
   if (unified_host()) return -1;
@@ -207,7 +209,10 @@ int verb_create(const struct args *a, const char *root) {
   int has_filter = linux_obj.n > 0 && json_member(linux_obj, "seccomp", &seccomp);
   if (has_filter && seccomp_filter(install, seccomp, &filter) != 0) return -1;
   char *dir = str_cat(root, "/", a->id), *fifo = str_cat(dir, "/exec.fifo", "");
-  struct create_plan in = {rootfs, fifo, has_filter ? &filter : NULL};
+  /* lifecycle.ts requireConsole: a relative socket resolved, an absolute one as given */
+  const char *console = a->console_socket == NULL || a->console_socket[0] == '/' ? a->console_socket
+                                                                                : path_resolve(cwd, a->console_socket);
+  struct create_plan in = {rootfs, fifo, console, has_filter ? &filter : NULL};
   struct buf plan = {0};
   if (spec_plan(spec, &in, &plan) != 0) return -1;
   const char *nsexec_env = getenv("HUTCH_NSEXEC");
@@ -229,7 +234,8 @@ int verb_create(const struct args *a, const char *root) {
   int sync = -1, fail = -1;
   pid_t helper_pid = -1, child = -1;
   if (mkfifo(fifo, 0600) != 0 || chmod(fifo, 0622) != 0) goto undo; /* writable by the container's root, as runc's */
-  helper_pid = helper_start(helper, &plan, (const int[3]){STDIO_INHERIT, STDIO_INHERIT, STDIO_INHERIT}, &sync, &fail);
+  int stdio = spec_terminal(spec) ? STDIO_NULL : STDIO_INHERIT; /* the pty is the process's stdio */
+  helper_pid = helper_start(helper, &plan, (const int[3]){stdio, stdio, stdio}, &sync, &fail);
   if (helper_pid < 0 || (child = helper_steps(sync)) < 0) goto undo;
   char *record = record_text(a->id, bundle, spec_text.buf, spec_text.len, child, process_start(child), created, "created", 0, -1);
   if (write_record_text(root, a->id, record, strlen(record)) != 0) goto undo;

@@ -4,7 +4,8 @@
  * parseSpec checks them and carried through src/runtime/plan.ts planFromSpec into the plan
  * src/runtime/nsexec.ts encodePlan writes: the same records in the same order, byte for byte
  * (test/integration/runtime-front.test.ts compares them). Anything else in the spec (a user
- * namespace and its maps, a namespace path, hooks, devices, resources, a terminal, oomScoreAdj,
+ * namespace and its maps, a namespace path, hooks, devices, resources, a terminal without a console
+ * socket, oomScoreAdj,
  * labels, a field this file does not name) is FALLBACK: the Node verb creates the container.
  */
 #include <stdint.h>
@@ -99,7 +100,7 @@ struct spec {
   int nargs, nenv, nmounts;
   char *cwd, *hostname, *propagation;
   uint32_t uid, gid, umask, *gids;
-  int has_umask, ngids, has_gids, no_new_privs, readonly_root, has_caps;
+  int has_umask, ngids, has_gids, no_new_privs, readonly_root, has_caps, terminal;
   uint64_t caps[5]; /* bounding, effective, permitted, inheritable, ambient */
   struct { uint32_t resource; uint64_t soft, hard; } rlimits[16];
   int nrlimits;
@@ -168,15 +169,16 @@ static int rlimits_of(struct jv list, struct spec *s) {
   return 1;
 }
 
-static int process_of(struct jv proc, struct spec *s) {
+static int process_of(struct jv proc, struct spec *s, int console) {
   static const char *const KEYS[] = {"user", "args", "env", "cwd", "capabilities", "rlimits", "noNewPrivileges",
-                                     "terminal", NULL};
+                                     "terminal", "consoleSize", NULL};
   static const char *const USER[] = {"uid", "gid", "umask", "additionalGids", NULL};
   static const char *const CAPS[] = {"bounding", "effective", "permitted", "inheritable", "ambient", NULL};
   struct jv v, user, uid, gid;
-  int terminal = 0;
   if (!keys_within(proc, KEYS)) return 0;
-  if (json_member(proc, "terminal", &v) && (!boolean(v, &terminal) || terminal)) return 0; /* a pty: Node */
+  /* a pty goes to the console socket (the helper sends it); without one, Node says so */
+  if (json_member(proc, "terminal", &v) && !boolean(v, &s->terminal)) return 0;
+  if (s->terminal && !console) return 0;
   if (!json_member(proc, "args", &v) || (s->args = strings_of(v, &s->nargs)) == NULL || s->nargs == 0) return 0;
   if (!json_member(proc, "cwd", &v) || (s->cwd = text_of(v)) == NULL || s->cwd[0] != '/') return 0;
   if (json_member(proc, "env", &v) ? (s->env = strings_of(v, &s->nenv)) == NULL : (s->env = calloc(1, sizeof(char *))) == NULL)
@@ -287,7 +289,7 @@ static int version_ok(const char *v) {
   return *p == 0;
 }
 
-int spec_read(struct jv doc, struct spec **out) {
+int spec_read(struct jv doc, int console, struct spec **out) {
   static const char *const KEYS[] = {"ociVersion", "process", "root", "hostname", "mounts", "annotations", "linux", NULL};
   static const char *const ROOT[] = {"path", "readonly", NULL};
   struct spec *s = calloc(1, sizeof *s);
@@ -295,7 +297,7 @@ int spec_read(struct jv doc, struct spec **out) {
   char *version;
   if (s == NULL || !keys_within(doc, KEYS)) return -1;
   if (!json_member(doc, "ociVersion", &v) || (version = text_of(v)) == NULL || !version_ok(version)) return -1;
-  if (!json_member(doc, "process", &v) || !process_of(v, s)) return -1;
+  if (!json_member(doc, "process", &v) || !process_of(v, s, console)) return -1;
   if (!json_member(doc, "root", &root) || !keys_within(root, ROOT) || !json_member(root, "path", &v) || text_of(v) == NULL)
     return -1;
   if (json_member(root, "readonly", &v) && !boolean(v, &s->readonly_root)) return -1;
@@ -306,6 +308,10 @@ int spec_read(struct jv doc, struct spec **out) {
   if (!(s->namespaces & NEWNS)) return -1; /* a container without its own mount namespace: Node */
   *out = s;
   return 0;
+}
+
+int spec_terminal(const struct spec *s) {
+  return s->terminal;
 }
 
 /* ---- the plan (plan.ts planFromSpec, nsexec.ts planRecords) ---- */
@@ -520,6 +526,7 @@ int spec_plan(const struct spec *s, const struct create_plan *in, struct buf *pl
     plan_record(plan, TAG_RLIMIT, &p);
   }
   if (s->has_umask) record_u32(plan, TAG_UMASK, s->umask);
+  if (s->terminal) plan_record(plan, TAG_TERMINAL, &(struct buf){0});
   record_strs(plan, TAG_CWD, s->cwd, NULL);
   p.len = 0;
   buf_u32(&p, s->uid), buf_u32(&p, s->gid);
@@ -545,6 +552,7 @@ int spec_plan(const struct spec *s, const struct create_plan *in, struct buf *pl
   }
   plan_record(plan, TAG_DETACH, &(struct buf){0});
   record_strs(plan, TAG_START_FIFO, in->fifo, NULL);
+  if (s->terminal) record_strs(plan, TAG_CONSOLE_SOCKET, in->console, NULL);
   if (has_wanted) record_u32(plan, TAG_ROOT_PROPAGATION, wanted);
   if (!home) plan_record(plan, TAG_HOME, &(struct buf){0});
   free(p.p);

@@ -60,11 +60,14 @@ struct spec;
 struct buf;
 /* What the plan takes besides the spec: root.path resolved, the start fifo, the compiled filter (or NULL). */
 struct create_plan {
-  const char *rootfs, *fifo;
+  const char *rootfs, *fifo, *console; /* console: --console-socket, or NULL */
   const struct buf *seccomp;
 };
-/* The checked document's spec in the shapes the front creates; -1 for anything else (Node's). */
-int spec_read(struct jv doc, struct spec **out);
+/* The checked document's spec in the shapes the front creates (a terminal only with `console`, a
+   --console-socket given); -1 for anything else (Node's). */
+int spec_read(struct jv doc, int console, struct spec **out);
+/* Whether the spec asks for a terminal (its helper then has /dev/null for stdio, as Node's). */
+int spec_terminal(const struct spec *s);
 /* The helper's plan for it, as nsexec.ts encodePlan writes it; -1 for what Node refuses or words. */
 int spec_plan(const struct spec *s, const struct create_plan *in, struct buf *plan);
 
@@ -72,7 +75,7 @@ int spec_plan(const struct spec *s, const struct create_plan *in, struct buf *pl
 
 struct args {
   const char *root, *log, *log_format, *verb, *id, *signal;
-  const char *bundle, *pid_file; /* create's */
+  const char *bundle, *pid_file, *console_socket; /* create's */
   int force, systemd_cgroup;
 };
 

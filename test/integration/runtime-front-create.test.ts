@@ -107,12 +107,16 @@ interface Created {
   node: boolean;
 }
 
-/** `create` as podman runs it (root of a user namespace of the test user), on ROOT (made), through the front; stdout to `stdout`. */
+/**
+ * `create` as podman runs it (root of a user namespace of the test user), on ROOT (made), through
+ * the front; stdout to `stdout`, `options` (--console-socket) before the id.
+ */
 async function create(
   root: string,
   id: string,
   env: Record<string, string> = {},
   stdout = join(box.dir, `${id}.out`),
+  options: string[] = [],
 ): Promise<Created> {
   mkdirSync(root, { recursive: true, mode: 0o700 });
   created.push({ root, id });
@@ -131,6 +135,7 @@ async function create(
       box.dir,
       '--pid-file',
       join(root, `${id}.pid`),
+      ...options,
       id,
     ],
     {
@@ -167,10 +172,14 @@ function takePlans(): Buffer[] {
   });
 }
 
-async function capture(change?: (c: Record<string, any>) => void): Promise<{ plans: Buffer[]; node: boolean }> {
+async function capture(
+  change?: (c: Record<string, any>) => void,
+  options: string[] = [],
+): Promise<{ plans: Buffer[]; node: boolean }> {
   podmanConfig(['sleep', '1000'], change);
   const root = join(box.dir, 'state');
-  const r = await create(root, `p${created.length}`, { HUTCH_NSEXEC: join(box.dir, 'capture.sh') });
+  const id = `p${created.length}`;
+  const r = await create(root, id, { HUTCH_NSEXEC: join(box.dir, 'capture.sh') }, join(box.dir, `${id}.out`), options);
   expect(r.exitCode).not.toBe(0); // the stand-in never clones
   const kept = takePlans();
   expect(readdirSync(root).filter((e) => !e.startsWith('.') && !e.endsWith('.pid'))).toEqual([]); // undone
@@ -178,7 +187,7 @@ async function capture(change?: (c: Record<string, any>) => void): Promise<{ pla
 }
 
 describe('hutch-runtime create in C: the plan Node would send', () => {
-  const shapes: [string, (c: Record<string, any>) => void][] = [
+  const shapes: [string, (c: Record<string, any>) => void, string[]?][] = [
     ["podman's", () => undefined],
     [
       'a read-only root, its propagation, groups, ambient capabilities, a tmpcopyup and IPC sysctls',
@@ -211,12 +220,20 @@ describe('hutch-runtime create in C: the plan Node would send', () => {
         delete c.process.rlimits;
       },
     ],
+    [
+      "a terminal (podman's -t: the helper sends the pty to the console socket, a relative path resolved)",
+      (c) => {
+        c.process.terminal = true;
+        c.process.consoleSize = { height: 24, width: 80 };
+      },
+      ['--console-socket', 'console.sock'],
+    ],
   ];
 
-  it.each(shapes)('%s', async (_, change) => {
+  it.each(shapes)('%s', async (_, change, options) => {
     // The first create compiles the profile in Node and keeps it; the front reads it from then on.
-    const cold = await capture(change);
-    const warm = await capture(change);
+    const cold = await capture(change, options);
+    const warm = await capture(change, options);
     expect(warm.plans.length, 'the front sent a plan, then Node').toBe(2);
     expect(warm.plans[0]!.equals(warm.plans[1]!), 'the same bytes').toBe(true);
     if (readFileSync(join(box.dir, 'config.json'), 'utf8').includes('seccomp'))
@@ -277,7 +294,7 @@ describe('hutch-runtime create in C: a container', () => {
       },
     ],
     ['hooks', (c) => (c.hooks = { createRuntime: [{ path: '/bin/true' }] })],
-    ['a terminal', (c) => (c.process.terminal = true)],
+    ['a terminal without a console socket', (c) => (c.process.terminal = true)],
     ['a memory limit', (c) => (c.linux.resources = { memory: { limit: 100000000 } })],
     ['a namespace path', (c) => c.linux.namespaces.push({ type: 'cgroup', path: '/proc/self/ns/cgroup' })],
     ['a field it does not know', (c) => (c.process.oomScoreAdj = 100)],
