@@ -1,5 +1,5 @@
 /*
- * `create --bundle B [--pid-file F] ID` in the C front: what src/engine/oci/lifecycle.ts ociCreate
+ * `create --bundle B [--pid-file F] [--console-socket S] ID` in the C front: what src/engine/oci/lifecycle.ts ociCreate
  * does for a bundle runtime-front-spec.c reads whole, on a host where the container gets no cgroup
  * of its own (no cgroupsPath, no --systemd-cgroup, a host without cgroup v2 alone) and with the
  * seccomp filter the Node verb compiled once already (its filter cache: src/security/seccomp/
@@ -168,12 +168,59 @@ out:
   return rc;
 }
 
-/* The helper's messages of a create: CLONED with the child's pid, MAPPED sent (no maps to write:
-   the container makes no user namespace), READY. The child's pid, or -1 when the helper failed. */
-static pid_t helper_steps(int sync) {
+/* Whether this process has capability `bit` in its effective set (newidmap.ts hasCapability). */
+static int capable(int bit) {
+  struct buf status = {0};
+  unsigned long long eff = 0;
+  if (read_text("/proc/self/status", &status) != 0) return 0;
+  char *text = buf_cstr(&status), *line = strstr(text, "\nCapEff:");
+  if (line != NULL) eff = strtoull(line + 8, NULL, 16);
+  free(text), free(status.p);
+  return (eff >> bit) & 1;
+}
+
+/* The container's own user namespace's maps (newidmap.ts writeIdMaps): written by this process,
+   root of a user namespace with CAP_SETUID/CAP_SETGID (podman's --userns keep-id, --uidmap), or of
+   the caller's id alone (gid: setgroups denied first). */
+struct id_maps {
+  char *text[2]; /* uid, gid; NULL without a user namespace */
+  int deny_setgroups;
+};
+
+/* 0, or -1 when a map needs newuidmap/newgidmap (Node's: the helper runs them there). */
+static int id_maps_of(const struct spec *spec, struct id_maps *m) {
+  int own_alone[2] = {0, 0};
+  memset(m, 0, sizeof *m);
+  for (int kind = 0; kind < 2; kind++) {
+    if (!spec_id_map(spec, kind, kind ? getgid() : getuid(), &m->text[kind], &own_alone[kind])) return 0;
+    int way_capable = capable(kind ? 6 /* CAP_SETGID */ : 7 /* CAP_SETUID */);
+    if (!way_capable && !own_alone[kind]) return -1;
+    if (kind == 1) m->deny_setgroups = !way_capable;
+  }
+  return 0;
+}
+
+static int write_id_maps(pid_t pid, const struct id_maps *m) {
+  char path[64];
+  for (int kind = 0; kind < 2 && m->text[kind] != NULL; kind++) {
+    if (kind == 1 && m->deny_setgroups) {
+      snprintf(path, sizeof path, "/proc/%d/setgroups", (int)pid);
+      if (write_text(path, "deny", 0) != 0) return -1;
+    }
+    snprintf(path, sizeof path, "/proc/%d/%s_map", (int)pid, kind ? "gid" : "uid");
+    if (write_text(path, m->text[kind], 0) != 0) return -1;
+  }
+  return 0;
+}
+
+/* The helper's messages of a create: CLONED with the child's pid, the maps written, MAPPED sent,
+   READY. The child's pid (in *child as soon as known), or -1 when the helper or a map failed. */
+static pid_t helper_steps(int sync, const struct id_maps *maps, pid_t *child) {
   unsigned char msg;
   int32_t pid;
   if (read_full(sync, &msg, 1) != 0 || msg != SYNC_CLONED || read_full(sync, &pid, 4) != 0 || pid <= 0) return -1;
+  *child = (pid_t)pid;
+  if (write_id_maps((pid_t)pid, maps) != 0) return -1;
   msg = SYNC_MAPPED;
   if (write_full(sync, &msg, 1) != 0) return -1;
   if (read_full(sync, &msg, 1) != 0 || msg != SYNC_READY) return -1;
@@ -215,6 +262,8 @@ int verb_create(const struct args *a, const char *root) {
   struct create_plan in = {rootfs, fifo, console, has_filter ? &filter : NULL};
   struct buf plan = {0};
   if (spec_plan(spec, &in, &plan) != 0) return -1;
+  struct id_maps maps;
+  if (id_maps_of(spec, &maps) != 0) return -1;
   const char *nsexec_env = getenv("HUTCH_NSEXEC");
   char *helper = nsexec_env != NULL && *nsexec_env ? str_cat(nsexec_env, "", "") : str_cat(install, "/native/hutch-nsexec", "");
   if (access(helper, X_OK) != 0) return -1;
@@ -236,7 +285,7 @@ int verb_create(const struct args *a, const char *root) {
   if (mkfifo(fifo, 0600) != 0 || chmod(fifo, 0622) != 0) goto undo; /* writable by the container's root, as runc's */
   int stdio = spec_terminal(spec) ? STDIO_NULL : STDIO_INHERIT; /* the pty is the process's stdio */
   helper_pid = helper_start(helper, &plan, (const int[3]){stdio, stdio, stdio}, &sync, &fail);
-  if (helper_pid < 0 || (child = helper_steps(sync)) < 0) goto undo;
+  if (helper_pid < 0 || helper_steps(sync, &maps, &child) < 0) goto undo;
   char *record = record_text(a->id, bundle, spec_text.buf, spec_text.len, child, process_start(child), created, "created", 0, -1);
   if (write_record_text(root, a->id, record, strlen(record)) != 0) goto undo;
   if (pid_file != NULL) {

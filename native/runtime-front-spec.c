@@ -3,8 +3,8 @@
  * (podman's, `runc spec --rootless` less its user namespace), checked as src/runtime/validate.ts
  * parseSpec checks them and carried through src/runtime/plan.ts planFromSpec into the plan
  * src/runtime/nsexec.ts encodePlan writes: the same records in the same order, byte for byte
- * (test/integration/runtime-front.test.ts compares them). Anything else in the spec (a user
- * namespace and its maps, a namespace path, hooks, devices, resources, a terminal without a console
+ * (test/integration/runtime-front-create.test.ts compares them). Anything else in the spec (a
+ * namespace path, hooks, devices, resources, a terminal without a console
  * socket, oomScoreAdj,
  * labels, a field this file does not name) is FALLBACK: the Node verb creates the container.
  */
@@ -19,7 +19,7 @@
 #include "wire.h"
 
 enum {
-  NEWNS = 0x20000, NEWCGROUP = 0x2000000, NEWUTS = 0x4000000, NEWIPC = 0x8000000, NEWPID = 0x20000000, NEWNET = 0x40000000,
+  NEWNS = 0x20000, NEWCGROUP = 0x2000000, NEWUSER = 0x10000000, NEWUTS = 0x4000000, NEWIPC = 0x8000000, NEWPID = 0x20000000, NEWNET = 0x40000000,
   MS_UNBINDABLE_ = 0x20000, MS_PRIVATE_ = 0x40000, MS_SHARED_ = 0x100000,
 };
 
@@ -106,6 +106,8 @@ struct spec {
   int nrlimits;
   struct mount *mounts;
   uint32_t namespaces; /* CLONE_NEW* of linux.namespaces (none has a path) */
+  struct id_map { uint32_t inside, host, size; } *maps[2]; /* linux.uidMappings, gidMappings */
+  int nmaps[2];
   struct jv sysctl;    /* the object, or n == 0 */
 };
 
@@ -232,8 +234,8 @@ static int mounts_of(struct jv list, struct spec *s) {
 
 static int namespaces_of(struct jv list, struct spec *s) {
   static const struct { const char *name; uint32_t flag; } TYPES[] = {
-      {"\"mount\"", NEWNS}, {"\"pid\"", NEWPID}, {"\"uts\"", NEWUTS}, {"\"ipc\"", NEWIPC},
-      {"\"network\"", NEWNET}, {"\"cgroup\"", NEWCGROUP}, {NULL, 0}}; /* user, time: Node */
+      {"\"user\"", NEWUSER}, {"\"mount\"", NEWNS}, {"\"pid\"", NEWPID}, {"\"uts\"", NEWUTS}, {"\"ipc\"", NEWIPC},
+      {"\"network\"", NEWNET}, {"\"cgroup\"", NEWCGROUP}, {NULL, 0}}; /* time: Node */
   static const char *const KEYS[] = {"type", NULL};
   struct jiter it;
   struct jv k, ns, type;
@@ -249,15 +251,36 @@ static int namespaces_of(struct jv list, struct spec *s) {
   return 1;
 }
 
+/* validate.ts: containerID, hostID and size ids, size at least 1. */
+static int id_maps_of(struct jv list, struct id_map **out, int *n) {
+  static const char *const KEYS[] = {"containerID", "hostID", "size", NULL};
+  struct jiter it;
+  struct jv k, m, c, h, z;
+  if (!is_array(list) || (*out = calloc(list.n, sizeof **out)) == NULL) return 0;
+  json_iter(&it, list);
+  while (json_next(&it, &k, &m)) {
+    struct id_map *map = &(*out)[(*n)++];
+    if (!keys_within(m, KEYS) || !json_member(m, "containerID", &c) || !json_member(m, "hostID", &h) ||
+        !json_member(m, "size", &z) || !uint32_of(c, &map->inside) || !uint32_of(h, &map->host) || !uint32_of(z, &map->size) ||
+        map->size == 0)
+      return 0;
+  }
+  return 1;
+}
+
 static int linux_of(struct jv linux_obj, struct spec *s) {
   static const char *const KEYS[] = {"sysctl", "resources", "namespaces", "seccomp", "maskedPaths", "readonlyPaths",
-                                     "rootfsPropagation", NULL};
+                                     "rootfsPropagation", "uidMappings", "gidMappings", NULL};
   static const char *const SECCOMP[] = {"defaultAction", "defaultErrnoRet", "architectures", "syscalls", NULL};
   struct jv v;
   if (!keys_within(linux_obj, KEYS)) return 0;
   /* resources: none asked (a limit needs the cgroup code: Node) */
   if (json_member(linux_obj, "resources", &v) && !(v.n == 2 && memcmp(v.p, "{}", 2) == 0)) return 0;
   if (json_member(linux_obj, "namespaces", &v) && !namespaces_of(v, s)) return 0;
+  if (json_member(linux_obj, "uidMappings", &v) && !id_maps_of(v, &s->maps[0], &s->nmaps[0])) return 0;
+  if (json_member(linux_obj, "gidMappings", &v) && !id_maps_of(v, &s->maps[1], &s->nmaps[1])) return 0;
+  /* maps without a user namespace (Node refuses them), or a user namespace without both: Node */
+  if ((s->namespaces & NEWUSER) ? s->nmaps[0] == 0 || s->nmaps[1] == 0 : s->nmaps[0] + s->nmaps[1] > 0) return 0;
   if (json_member(linux_obj, "seccomp", &v) && !keys_within(v, SECCOMP)) return 0; /* flags, listenerPath: Node */
   if (json_member(linux_obj, "maskedPaths", &v) && (s->masked = strings_of(v, NULL)) == NULL) return 0;
   if (json_member(linux_obj, "readonlyPaths", &v) && (s->readonly = strings_of(v, NULL)) == NULL) return 0;
@@ -312,6 +335,21 @@ int spec_read(struct jv doc, int console, struct spec **out) {
 
 int spec_terminal(const struct spec *s) {
   return s->terminal;
+}
+
+int spec_id_map(const struct spec *s, int kind, uint32_t own, char **text, int *own_alone) {
+  if (!(s->namespaces & NEWUSER)) return 0;
+  struct buf b = {0};
+  char line[48];
+  for (int i = 0; i < s->nmaps[kind]; i++) { /* idmap.ts mapText */
+    snprintf(line, sizeof line, "%u %u %u\n", s->maps[kind][i].inside, s->maps[kind][i].host, s->maps[kind][i].size);
+    buf_add(&b, line, strlen(line));
+  }
+  *text = buf_cstr(&b);
+  free(b.p);
+  /* idmap.ts needsHelper: the caller's own id alone needs no tool */
+  *own_alone = s->nmaps[kind] == 1 && s->maps[kind][0].host == own && s->maps[kind][0].size == 1;
+  return 1;
 }
 
 /* ---- the plan (plan.ts planFromSpec, nsexec.ts planRecords) ---- */
@@ -370,8 +408,13 @@ static void mount_step(struct buf *plan, const char *type, const char *source, c
   free(text), free(data.p);
 }
 
-/* Gids mapped where the container runs (it makes no user namespace): /proc/self/gid_map. */
-static int gid_mapped(uint32_t gid) {
+/* Gids mapped where the container runs: its own user namespace's gidMappings, else /proc/self/gid_map. */
+static int gid_mapped(const struct spec *s, uint32_t gid) {
+  if (s->namespaces & NEWUSER) {
+    for (int i = 0; i < s->nmaps[1]; i++)
+      if (gid >= s->maps[1][i].inside && (uint64_t)gid < (uint64_t)s->maps[1][i].inside + s->maps[1][i].size) return 1;
+    return 0;
+  }
   struct buf map = {0};
   int mapped = 0;
   if (read_text("/proc/self/gid_map", &map) != 0) return 0;
@@ -411,7 +454,7 @@ static void spec_mount(struct buf *plan, const struct spec *s, const struct moun
       const char *o = options[i];
       size_t digits = strncmp(o, "gid=", 4) == 0 ? strspn(o + 4, "0123456789") : 0;
       int gid_option = digits > 0 && o[4 + digits] == 0;
-      if (!gid_option || (digits <= 10 && strtoull(o + 4, NULL, 10) <= 0xffffffffu && gid_mapped((uint32_t)strtoul(o + 4, NULL, 10))))
+      if (!gid_option || (digits <= 10 && strtoull(o + 4, NULL, 10) <= 0xffffffffu && gid_mapped(s, (uint32_t)strtoul(o + 4, NULL, 10))))
         kept[n++] = options[i];
     }
     options = kept, noptions = n;

@@ -6,6 +6,7 @@
 #define HUTCH_RUNTIME_FRONT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "json.h"
 
@@ -68,6 +69,9 @@ struct create_plan {
 int spec_read(struct jv doc, int console, struct spec **out);
 /* Whether the spec asks for a terminal (its helper then has /dev/null for stdio, as Node's). */
 int spec_terminal(const struct spec *s);
+/* The spec's own user namespace's map of `kind` (0 uid, 1 gid) as /proc/PID/KIND_map takes it, and
+   whether it is the caller's id `own` alone; 0 when the container makes no user namespace. */
+int spec_id_map(const struct spec *s, int kind, uint32_t own, char **text, int *own_alone);
 /* The helper's plan for it, as nsexec.ts encodePlan writes it; -1 for what Node refuses or words. */
 int spec_plan(const struct spec *s, const struct create_plan *in, struct buf *plan);
 

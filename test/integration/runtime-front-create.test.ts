@@ -221,6 +221,14 @@ describe('hutch-runtime create in C: the plan Node would send', () => {
       },
     ],
     [
+      "a user namespace of its own, mapping root (podman's --userns keep-id shape; devpts' gid=5 unmapped)",
+      (c) => {
+        c.linux.namespaces.push({ type: 'user' });
+        c.linux.uidMappings = [{ containerID: 0, hostID: 0, size: 1 }];
+        c.linux.gidMappings = [{ containerID: 0, hostID: 0, size: 1 }];
+      },
+    ],
+    [
       "a terminal (podman's -t: the helper sends the pty to the console socket, a relative path resolved)",
       (c) => {
         c.process.terminal = true;
@@ -273,6 +281,24 @@ describe('hutch-runtime create in C: a container', () => {
     expect(readFileSync(`/proc/${pid}/status`, 'utf8')).toMatch(/^Seccomp:\s+2$/m);
   });
 
+  it('with a user namespace of its own, its maps written as Node writes them', async () => {
+    podmanConfig(['sh', '-c', 'echo "$(id -u) $(cat /proc/self/uid_map)"; exec sleep 1000'], (c) => {
+      c.linux.namespaces.push({ type: 'user' });
+      c.linux.uidMappings = [{ containerID: 0, hostID: 0, size: 1 }];
+      c.linux.gidMappings = [{ containerID: 0, hostID: 0, size: 1 }];
+    });
+    await create(join(box.dir, 'warm'), 'w', { HUTCH_NSEXEC: join(box.dir, 'capture.sh') }); // keeps the filter
+    const front = await create(join(box.dir, 'front'), 'u1');
+    expect(front.stderr).toBe('');
+    expect(front.node, 'no Node process').toBe(false);
+    expect((await execa(RUNTIME, ['--root', join(box.dir, 'front'), 'start', 'u1'])).exitCode).toBe(0);
+    const pid = Number(readFileSync(join(box.dir, 'front', 'u1.pid'), 'utf8'));
+    for (let i = 0; i < 100 && !readFileSync(join(box.dir, 'u1.out'), 'utf8').includes('\n'); i++)
+      await new Promise((r) => setTimeout(r, 20));
+    expect(readFileSync(join(box.dir, 'u1.out'), 'utf8').split(/\s+/).join(' ')).toBe('0 0 0 1 ');
+    expect(readFileSync(`/proc/${pid}/uid_map`, 'utf8').split(/\s+/).join(' ')).toBe(` 0 ${process.getuid!()} 1 `);
+  });
+
   it('a failure once the entry is made is undone, and Node words it', async () => {
     podmanConfig(['/no/such/command']);
     await create(join(box.dir, 'warm'), 'w', { HUTCH_NSEXEC: join(box.dir, 'capture.sh') }); // keeps the filter
@@ -285,14 +311,7 @@ describe('hutch-runtime create in C: a container', () => {
   });
 
   const toNode: [string, (c: Record<string, any>) => void][] = [
-    [
-      'a user namespace with its maps',
-      (c) => {
-        c.linux.namespaces.push({ type: 'user' });
-        c.linux.uidMappings = [{ containerID: 0, hostID: 0, size: 1 }];
-        c.linux.gidMappings = [{ containerID: 0, hostID: 0, size: 1 }];
-      },
-    ],
+    ['a user namespace without its maps', (c) => c.linux.namespaces.push({ type: 'user' })],
     ['hooks', (c) => (c.hooks = { createRuntime: [{ path: '/bin/true' }] })],
     ['a terminal without a console socket', (c) => (c.process.terminal = true)],
     ['a memory limit', (c) => (c.linux.resources = { memory: { limit: 100000000 } })],
