@@ -392,3 +392,78 @@ char *code_cache_dir(void) {
              b.st_uid == getuid() && !(a.st_mode & 022) && !(b.st_mode & 022);
   return mine ? dir : NULL;
 }
+
+/* detect.ts V1_CONTROLLERS: a v1 mount counts when its options name one (name=systemd alone does not). */
+static const char *const V1_CONTROLLERS[] = {"cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "net_cls", "blkio",
+                                             "perf_event", "net_prio", "hugetlb", "pids", "rdma", "misc", NULL};
+
+/* detect.ts detectHost: unified (a cgroup2 mount and no v1 controller mounted; cgroup2 over
+   /sys/fs/cgroup hides those before it) or not; *v2_mount: where cgroup2 is (the first, or /sys/fs/cgroup). */
+int unified_host(char **v2_mount) {
+  FILE *f = fopen("/proc/self/mounts", "re");
+  if (f == NULL) fall_back("cannot read /proc/self/mounts");
+  char line[4096], target[1024], type[64], options[2048];
+  int v1 = 0;
+  *v2_mount = NULL;
+  while (fgets(line, sizeof line, f) != NULL) {
+    if (sscanf(line, "%*s %1023s %63s %2047s", target, type, options) != 3) continue;
+    if (strcmp(type, "cgroup2") == 0 && (*v2_mount == NULL || strcmp(target, CGROUP_MOUNT) == 0))
+      free(*v2_mount), *v2_mount = str_cat(target, "", "");
+    if (strcmp(type, "cgroup2") == 0 && strcmp(target, CGROUP_MOUNT) == 0) v1 = 0;
+    if (strcmp(type, "cgroup") != 0) continue;
+    for (char *o = strtok(options, ","); o != NULL; o = strtok(NULL, ","))
+      for (const char *const *c = V1_CONTROLLERS; *c != NULL; c++)
+        if (strcmp(o, *c) == 0) v1++;
+  }
+  fclose(f);
+  return *v2_mount != NULL && v1 == 0;
+}
+
+int effective_caps(unsigned long long *caps) {
+  struct buf status = {0};
+  if (read_text("/proc/self/status", &status) != 0) return -1;
+  char *s = buf_cstr(&status), *eff = strstr(s, "\nCapEff:");
+  if (eff != NULL) *caps = strtoull(eff + 8, NULL, 16);
+  free(s), free(status.p);
+  return eff == NULL ? -1 : 0;
+}
+
+char *own_folder(void) {
+  char exe[4096];
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (n <= 0) return NULL;
+  exe[n] = '\0';
+  char *slash = strrchr(exe, '/');
+  if (slash == NULL) return NULL;
+  *slash = '\0';
+  return str_cat(exe, "", "");
+}
+
+/* The capabilities by number (linux.ts CAPABILITIES), names without CAP_. */
+static const char *const CAP_NAMES[] = {"CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "KILL", "SETGID",
+    "SETUID", "SETPCAP", "LINUX_IMMUTABLE", "NET_BIND_SERVICE", "NET_BROADCAST", "NET_ADMIN", "NET_RAW", "IPC_LOCK",
+    "IPC_OWNER", "SYS_MODULE", "SYS_RAWIO", "SYS_CHROOT", "SYS_PTRACE", "SYS_PACCT", "SYS_ADMIN", "SYS_BOOT", "SYS_NICE",
+    "SYS_RESOURCE", "SYS_TIME", "SYS_TTY_CONFIG", "MKNOD", "LEASE", "AUDIT_WRITE", "AUDIT_CONTROL", "SETFCAP",
+    "MAC_OVERRIDE", "MAC_ADMIN", "SYSLOG", "WAKE_ALARM", "BLOCK_SUSPEND", "AUDIT_READ", "PERFMON", "BPF",
+    "CHECKPOINT_RESTORE", NULL};
+int capability_number(const char *name, size_t len) {
+  char upper[64];
+  if (len >= sizeof upper) return -1;
+  for (size_t i = 0; i < len; i++) upper[i] = (char)(name[i] >= 'a' && name[i] <= 'z' ? name[i] - 32 : name[i]);
+  upper[len] = '\0';
+  const char *bare = strncmp(upper, "CAP_", 4) == 0 ? upper + 4 : upper;
+  for (int c = 0; CAP_NAMES[c] != NULL; c++)
+    if (strcmp(CAP_NAMES[c], bare) == 0) return c;
+  return -1;
+}
+
+char *inside_root(const char *rootfs, const char *path) {
+  char *resolved = path_resolve("/", path), *joined = path_join(rootfs, resolved);
+  free(resolved);
+  return joined;
+}
+
+int is_directory(const char *path) {
+  struct stat st;
+  return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}

@@ -57,6 +57,22 @@ char *tmp_runtime_dir(void);
 /* bundle-loader.cts cachePath's folder without HUTCH_CODE_CACHE_DIR: $XDG_RUNTIME_DIR/hutch/code-cache
    (or /tmp/hutch-UID/code-cache outside a user namespace), made 0700; NULL when it is not private. */
 char *code_cache_dir(void);
+/* linux.ts capabilityName: the bit of "net_admin", "NET_ADMIN" or "CAP_NET_ADMIN" (`len` bytes), or -1. */
+int capability_number(const char *name, size_t len);
+/* plan.ts's inside: a container path resolved under the root (`..` stops there), malloc'd. */
+char *inside_root(const char *rootfs, const char *path);
+/* Whether `path` is a directory, symlinks followed (plan.ts isDirectory). */
+int is_directory(const char *path);
+/* cgroup2's usual mount point, where hutch's cgroup code looks. */
+#define CGROUP_MOUNT "/sys/fs/cgroup"
+/* cgroups/detect.ts detectHost: whether the host is 'unified' (a cgroup2 mount and no v1 controller
+   mounted; cgroup2 over /sys/fs/cgroup hides those before it); *v2_mount: where cgroup2 is (the
+   first, or /sys/fs/cgroup). Falls back when /proc/self/mounts cannot be read. */
+int unified_host(char **v2_mount);
+/* CapEff of /proc/self/status in *caps: 0, or -1 when it cannot be read. */
+int effective_caps(unsigned long long *caps);
+/* The folder of this binary (native/), malloc'd; NULL when /proc/self/exe cannot be read. */
+char *own_folder(void);
 /* Whether `path` names something (symlinks followed), as Node's existsSync. */
 int exists(const char *path);
 /* `text` written to `path` in one write(2) (a /proc map or a cgroup file takes a value whole; a short

@@ -76,7 +76,6 @@ static int bind_sd_bus(void) {
 #define SYSTEMD "org.freedesktop.systemd1"
 #define MANAGER_PATH "/org/freedesktop/systemd1"
 #define MANAGER SYSTEMD ".Manager"
-#define CGROUP_MOUNT "/sys/fs/cgroup"
 /* sdbus.ts: method calls wait 25 s, property reads 5 s. */
 static const uint64_t CALL_USEC = 25000000, GET_USEC = 5000000;
 
@@ -149,32 +148,6 @@ static sd_bus *connect_manager(const struct cgroup *cg, char **control_group) {
     sd.flush_close_unref(bus);
   }
   return NULL;
-}
-
-/* detect.ts V1_CONTROLLERS: a v1 mount counts when its options name one (name=systemd alone does not). */
-static const char *const V1_CONTROLLERS[] = {"cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "net_cls", "blkio",
-                                             "perf_event", "net_prio", "hugetlb", "pids", "rdma", "misc", NULL};
-
-/* detect.ts detectHost: unified (a cgroup2 mount and no v1 controller mounted; cgroup2 over
-   /sys/fs/cgroup hides those before it) or not; *v2_mount: where cgroup2 is (the first, or /sys/fs/cgroup). */
-static int unified_host(char **v2_mount) {
-  FILE *f = fopen("/proc/self/mounts", "re");
-  if (f == NULL) fall_back("cannot read /proc/self/mounts");
-  char line[4096], target[1024], type[64], options[2048];
-  int v1 = 0;
-  *v2_mount = NULL;
-  while (fgets(line, sizeof line, f) != NULL) {
-    if (sscanf(line, "%*s %1023s %63s %2047s", target, type, options) != 3) continue;
-    if (strcmp(type, "cgroup2") == 0 && (*v2_mount == NULL || strcmp(target, CGROUP_MOUNT) == 0))
-      free(*v2_mount), *v2_mount = str_cat(target, "", "");
-    if (strcmp(type, "cgroup2") == 0 && strcmp(target, CGROUP_MOUNT) == 0) v1 = 0;
-    if (strcmp(type, "cgroup") != 0) continue;
-    for (char *o = strtok(options, ","); o != NULL; o = strtok(NULL, ","))
-      for (const char *const *c = V1_CONTROLLERS; *c != NULL; c++)
-        if (strcmp(o, *c) == 0) v1++;
-  }
-  fclose(f);
-  return *v2_mount != NULL && v1 == 0;
 }
 
 /* detect.ts parseProcCgroup: *own, this process's cgroup v2 path ("0::/..."), or NULL; -1 when

@@ -32,27 +32,15 @@ static char *text_of(struct buf *b) {
   return s;
 }
 
-/* The capabilities by number (linux.ts CAPABILITIES), names without CAP_. */
-static const char *const CAP_NAMES[] = {"CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "KILL", "SETGID",
-    "SETUID", "SETPCAP", "LINUX_IMMUTABLE", "NET_BIND_SERVICE", "NET_BROADCAST", "NET_ADMIN", "NET_RAW", "IPC_LOCK",
-    "IPC_OWNER", "SYS_MODULE", "SYS_RAWIO", "SYS_CHROOT", "SYS_PTRACE", "SYS_PACCT", "SYS_ADMIN", "SYS_BOOT", "SYS_NICE",
-    "SYS_RESOURCE", "SYS_TIME", "SYS_TTY_CONFIG", "MKNOD", "LEASE", "AUDIT_WRITE", "AUDIT_CONTROL", "SETFCAP",
-    "MAC_OVERRIDE", "MAC_ADMIN", "SYSLOG", "WAKE_ALARM", "BLOCK_SUSPEND", "AUDIT_READ", "PERFMON", "BPF",
-    "CHECKPOINT_RESTORE", NULL};
 /* linux.ts DEFAULT_CAPABILITIES (docker's set). */
 static const char *const DEFAULT_CAPS = "CHOWN DAC_OVERRIDE FSETID FOWNER MKNOD NET_RAW SETGID SETUID SETFCAP SETPCAP "
                                         "NET_BIND_SERVICE SYS_CHROOT KILL AUDIT_WRITE";
 
-/* capabilityName: "net_admin", "NET_ADMIN" or "CAP_NET_ADMIN"; an unknown one is the TypeScript path's error. */
+/* capabilityName; an unknown one is the TypeScript path's error. */
 static int cap_number(const char *name, size_t len) {
-  char upper[64];
-  if (len >= sizeof upper) fall_back("an unknown capability");
-  for (size_t i = 0; i < len; i++) upper[i] = (char)(name[i] >= 'a' && name[i] <= 'z' ? name[i] - 32 : name[i]);
-  upper[len] = '\0';
-  const char *bare = strncmp(upper, "CAP_", 4) == 0 ? upper + 4 : upper;
-  for (int c = 0; CAP_NAMES[c] != NULL; c++)
-    if (strcmp(CAP_NAMES[c], bare) == 0) return c;
-  fall_back("an unknown capability");
+  int c = capability_number(name, len);
+  if (c < 0) fall_back("an unknown capability");
+  return c;
 }
 
 /* --- containers.conf: a strict subset of TOML; anything else goes to the TypeScript path --- */
@@ -359,11 +347,8 @@ static const char *on_path(const char *tool, const char *cwd) {
 
 /* newidmap.ts mapWay: with CAP_SETUID or CAP_SETGID (root of a user namespace) the maps are written otherwise. */
 static void check_not_capable(void) {
-  struct buf status = {0};
-  if (read_text("/proc/self/status", &status) != 0) fall_back("cannot read /proc/self/status");
-  char *s = buf_cstr(&status), *eff = strstr(s, "\nCapEff:");
-  if (eff == NULL) fall_back("no CapEff");
-  unsigned long long caps = strtoull(eff + 8, NULL, 16);
+  unsigned long long caps;
+  if (effective_caps(&caps) != 0) fall_back("cannot read CapEff in /proc/self/status");
   if (caps & ((1ULL << 6) | (1ULL << 7))) fall_back("CAP_SETUID or CAP_SETGID held");
 }
 

@@ -514,14 +514,11 @@ static void random_id(char id[65]) {
 
 int main(int argc, char **argv) {
   all_words = argv;
-  char exe[4096];
-  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-  if (n <= 0) {
+  char *exe = own_folder();
+  if (exe == NULL) {
     fputs("hutch-run-front: cannot find its own folder\n", stderr);
     return 125;
   }
-  exe[n] = '\0';
-  *strrchr(exe, '/') = '\0';
   install = path_join(exe, "..");
   check_environment(argv);
   char cwd[4096];

@@ -27,40 +27,6 @@
 #include "runtime-front.h"
 #include "wire.h"
 
-/* The folder above native/ (this binary's): PKG. */
-static char *install_dir(void) {
-  char self[4096];
-  ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-  if (n <= 0) return NULL;
-  self[n] = 0;
-  for (int up = 0; up < 2; up++) {
-    char *slash = strrchr(self, '/');
-    if (slash == NULL) return NULL;
-    *slash = 0;
-  }
-  return str_cat(self[0] == 0 ? "/" : self, "", "");
-}
-
-/* cgroups/detect.ts: the host is 'unified' when cgroup2 is mounted and no v1 hierarchy is (or
-   cgroup2 covers /sys/fs/cgroup). There placeGroup may give the container a cgroup: Node's. */
-static int unified_host(void) {
-  struct buf info = {0};
-  int v1 = 0, v2 = 0, v2_over = 0;
-  if (read_text("/proc/self/mountinfo", &info) != 0) return 1; /* cannot tell: Node */
-  char *text = buf_cstr(&info);
-  for (char *line = text, *end; *line; line = *end ? end + 1 : end) {
-    end = strchrnul(line, '\n');
-    char *dash = strstr(line, " - ");
-    if (dash == NULL || dash > end) continue;
-    char at[4096] = "", type[64] = "";
-    if (sscanf(line, "%*s %*s %*s %*s %4095s", at) != 1 || sscanf(dash + 3, "%63s", type) != 1) continue;
-    if (strcmp(type, "cgroup2") == 0) v2 = 1, v2_over |= strcmp(at, "/sys/fs/cgroup") == 0;
-    else if (strcmp(type, "cgroup") == 0) v1 = 1;
-  }
-  free(text), free(info.p);
-  return v2 && (!v1 || v2_over);
-}
-
 /* 32-bit FNV-1a of an ASCII text (filter-cache.ts fnv1a hashes UTF-16 code units: the same for ASCII). */
 static uint32_t fnv1a(const char *text, size_t n) {
   uint32_t hash = 0x811c9dc5u;
@@ -168,17 +134,6 @@ out:
   return rc;
 }
 
-/* Whether this process has capability `bit` in its effective set (newidmap.ts hasCapability). */
-static int capable(int bit) {
-  struct buf status = {0};
-  unsigned long long eff = 0;
-  if (read_text("/proc/self/status", &status) != 0) return 0;
-  char *text = buf_cstr(&status), *line = strstr(text, "\nCapEff:");
-  if (line != NULL) eff = strtoull(line + 8, NULL, 16);
-  free(text), free(status.p);
-  return (eff >> bit) & 1;
-}
-
 /* The container's own user namespace's maps (newidmap.ts writeIdMaps): written by this process,
    root of a user namespace with CAP_SETUID/CAP_SETGID (podman's --userns keep-id, --uidmap), or of
    the caller's id alone (gid: setgroups denied first). */
@@ -190,10 +145,12 @@ struct id_maps {
 /* 0, or -1 when a map needs newuidmap/newgidmap (Node's: the helper runs them there). */
 static int id_maps_of(const struct spec *spec, struct id_maps *m) {
   int own_alone[2] = {0, 0};
+  unsigned long long caps = 0; /* newidmap.ts hasCapability: CAP_SETUID (7), CAP_SETGID (6) effective */
   memset(m, 0, sizeof *m);
   for (int kind = 0; kind < 2; kind++) {
     if (!spec_id_map(spec, kind, kind ? getgid() : getuid(), &m->text[kind], &own_alone[kind])) return 0;
-    int way_capable = capable(kind ? 6 /* CAP_SETGID */ : 7 /* CAP_SETUID */);
+    if (kind == 0 && effective_caps(&caps) != 0) caps = 0;
+    int way_capable = (caps >> (kind ? 6 : 7)) & 1;
     if (!way_capable && !own_alone[kind]) return -1;
     if (kind == 1) m->deny_setgroups = !way_capable;
   }
@@ -213,9 +170,9 @@ static int write_id_maps(pid_t pid, const struct id_maps *m) {
   return 0;
 }
 
-/* The helper's messages of a create: CLONED with the child's pid, the maps written, MAPPED sent,
-   READY. The child's pid (in *child as soon as known), or -1 when the helper or a map failed. */
-static pid_t helper_steps(int sync, const struct id_maps *maps, pid_t *child) {
+/* The helper's messages of a create: CLONED with the child's pid (in *child as soon as known), the
+   maps written, MAPPED sent, READY. 0, or -1 when the helper or a map failed. */
+static int helper_steps(int sync, const struct id_maps *maps, pid_t *child) {
   unsigned char msg;
   int32_t pid;
   if (read_full(sync, &msg, 1) != 0 || msg != SYNC_CLONED || read_full(sync, &pid, 4) != 0 || pid <= 0) return -1;
@@ -223,8 +180,7 @@ static pid_t helper_steps(int sync, const struct id_maps *maps, pid_t *child) {
   if (write_id_maps((pid_t)pid, maps) != 0) return -1;
   msg = SYNC_MAPPED;
   if (write_full(sync, &msg, 1) != 0) return -1;
-  if (read_full(sync, &msg, 1) != 0 || msg != SYNC_READY) return -1;
-  return (pid_t)pid;
+  return read_full(sync, &msg, 1) == 0 && msg == SYNC_READY ? 0 : -1;
 }
 
 int verb_create(const struct args *a, const char *root) {
@@ -237,15 +193,16 @@ int verb_create(const struct args *a, const char *root) {
   if (read_text(config, &text) != 0) return -1;
   buf_add(&text, "\n", 2); /* json_check's canonical form is writeRecord's: the text and a newline (and a NUL) */
   text.len--;
-  struct jv doc, root_obj, path, seccomp, cgroups;
+  struct jv doc, root_obj, path, seccomp;
   struct spec *spec;
   int canonical;
   if (json_check(text.p, text.len, &doc, &canonical) != 0 || !canonical ||
       spec_read(doc, a->console_socket != NULL, &spec) != 0)
     return -1;
-  struct jv linux_obj = {0};
-  if (json_member(doc, "linux", &linux_obj) && json_member(linux_obj, "cgroupsPath", &cgroups)) return -1;
-  if (unified_host()) return -1;
+  struct jv linux_obj = {0}; /* spec_read took no cgroupsPath: a cgroup is made only where the host is v2 alone */
+  char *v2_mount;
+  json_member(doc, "linux", &linux_obj);
+  if (unified_host(&v2_mount)) return -1;
   json_member(doc, "root", &root_obj), json_member(root_obj, "path", &path);
   char *root_path = NULL;
   size_t n;

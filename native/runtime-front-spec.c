@@ -111,33 +111,14 @@ struct spec {
   struct jv sysctl;    /* the object, or n == 0 */
 };
 
-/* linux.ts CAPABILITIES, in bit order. */
-static const char *const CAPABILITIES[] = {
-  "CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID", "SETPCAP",
-  "LINUX_IMMUTABLE", "NET_BIND_SERVICE", "NET_BROADCAST", "NET_ADMIN", "NET_RAW", "IPC_LOCK", "IPC_OWNER",
-  "SYS_MODULE", "SYS_RAWIO", "SYS_CHROOT", "SYS_PTRACE", "SYS_PACCT", "SYS_ADMIN", "SYS_BOOT", "SYS_NICE",
-  "SYS_RESOURCE", "SYS_TIME", "SYS_TTY_CONFIG", "MKNOD", "LEASE", "AUDIT_WRITE", "AUDIT_CONTROL", "SETFCAP",
-  "MAC_OVERRIDE", "MAC_ADMIN", "SYSLOG", "WAKE_ALARM", "BLOCK_SUSPEND", "AUDIT_READ", "PERFMON", "BPF",
-  "CHECKPOINT_RESTORE", NULL};
-
 /* linux.ts capabilityMask: "net_admin", "NET_ADMIN" or "CAP_NET_ADMIN"; 0 for a name it would refuse. */
 static int capability_mask(struct jv list, uint64_t *mask) {
   int n;
   char **names = strings_of(list, &n);
   if (names == NULL) return 0;
   for (int i = 0; i < n; i++) {
-    char upper[64];
-    size_t len = strlen(names[i]);
-    if (len >= sizeof upper) return 0;
-    for (size_t c = 0; c <= len; c++) {
-      unsigned char ch = (unsigned char)names[i][c];
-      if (ch >= 0x80) return 0; /* toUpperCase beyond ASCII: Node's case */
-      upper[c] = (char)(ch >= 'a' && ch <= 'z' ? ch - 32 : ch);
-    }
-    const char *bare = strncmp(upper, "CAP_", 4) == 0 ? upper + 4 : upper;
-    int bit = 0;
-    while (CAPABILITIES[bit] != NULL && strcmp(CAPABILITIES[bit], bare) != 0) bit++;
-    if (CAPABILITIES[bit] == NULL) return 0;
+    int bit = capability_number(names[i], strlen(names[i])); /* beyond ASCII: none, Node's case */
+    if (bit < 0) return 0;
     *mask |= 1ull << bit;
   }
   return 1;
@@ -354,18 +335,6 @@ int spec_id_map(const struct spec *s, int kind, uint32_t own, char **text, int *
 
 /* ---- the plan (plan.ts planFromSpec, nsexec.ts planRecords) ---- */
 
-/* plan.ts's inside: a container path resolved inside the root (`..` stops there). */
-static char *inside(const char *rootfs, const char *path) {
-  char *resolved = path_resolve("/", path), *joined = path_join(rootfs, resolved);
-  free(resolved);
-  return joined;
-}
-
-static int is_directory(const char *path) {
-  struct stat st;
-  return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
 /* linux.ts FLAG_OPTIONS: what an option sets and clears; NULL name ends. */
 static const struct { const char *name; uint32_t set, clear; } FLAG_OPTIONS[] = {
     {"ro", MS_RDONLY_, 0}, {"rw", 0, MS_RDONLY_}, {"nosuid", MS_NOSUID_, 0}, {"suid", 0, MS_NOSUID_},
@@ -479,15 +448,15 @@ static int mounted(const struct spec *s, const char *path, int exact) {
 /* devices.ts devSteps (no linux.devices) after a /dev tmpfs; bareDevSteps (the devices alone) without one. */
 static void dev_steps(struct buf *plan, const struct spec *s, const char *rootfs, int bare) {
   for (const char *const *d = DEVICES; *d != NULL; d++)
-    if (bare || !mounted(s, *d, 1)) record_mount(plan, MS_BIND_, OP_MKFILE, *d, inside(rootfs, *d), "", "");
+    if (bare || !mounted(s, *d, 1)) record_mount(plan, MS_BIND_, OP_MKFILE, *d, inside_root(rootfs, *d), "", "");
   if (bare) return;
   if (!mounted(s, "/dev/pts", 0))
-    record_mount(plan, MS_NOSUID_ | MS_NOEXEC_, OP_MKDIR, "devpts", inside(rootfs, "/dev/pts"), "devpts",
+    record_mount(plan, MS_NOSUID_ | MS_NOEXEC_, OP_MKDIR, "devpts", inside_root(rootfs, "/dev/pts"), "devpts",
                  "newinstance,ptmxmode=0666,mode=0620");
   if (!mounted(s, "/dev/shm", 0))
-    record_mount(plan, MS_NOSUID_ | MS_NOEXEC_ | MS_NODEV_, OP_MKDIR, "shm", inside(rootfs, "/dev/shm"), "tmpfs",
+    record_mount(plan, MS_NOSUID_ | MS_NOEXEC_ | MS_NODEV_, OP_MKDIR, "shm", inside_root(rootfs, "/dev/shm"), "tmpfs",
                  "mode=1777,size=65536k");
-  for (int i = 0; DEV_LINKS[i][0] != NULL; i++) record_strs(plan, TAG_SYMLINK, DEV_LINKS[i][0], inside(rootfs, DEV_LINKS[i][1]));
+  for (int i = 0; DEV_LINKS[i][0] != NULL; i++) record_strs(plan, TAG_SYMLINK, DEV_LINKS[i][0], inside_root(rootfs, DEV_LINKS[i][1]));
 }
 
 /* sysctl.ts sysctlSteps; 0 for a key it refuses (Node says why). */
@@ -549,7 +518,7 @@ int spec_plan(const struct spec *s, const struct create_plan *in, struct buf *pl
   int dev_tmpfs = 0;
   for (int i = 0; i < s->nmounts; i++) {
     const struct mount *m = &s->mounts[i];
-    char *target = inside(in->rootfs, m->destination);
+    char *target = inside_root(in->rootfs, m->destination);
     spec_mount(plan, s, m, target);
     free(target);
     if (strcmp(m->destination, "/dev") == 0 && m->type != NULL && strcmp(m->type, "tmpfs") == 0)
@@ -557,8 +526,8 @@ int spec_plan(const struct spec *s, const struct create_plan *in, struct buf *pl
   }
   if (!dev_tmpfs) dev_steps(plan, s, in->rootfs, 1);
   if (!sysctl_steps(plan, s)) return -1;
-  for (char **p = s->masked; p != NULL && *p != NULL; p++) record_strs(plan, TAG_MASK, inside(in->rootfs, *p), NULL);
-  for (char **p = s->readonly; p != NULL && *p != NULL; p++) record_strs(plan, TAG_READONLY, inside(in->rootfs, *p), NULL);
+  for (char **p = s->masked; p != NULL && *p != NULL; p++) record_strs(plan, TAG_MASK, inside_root(in->rootfs, *p), NULL);
+  for (char **p = s->readonly; p != NULL && *p != NULL; p++) record_strs(plan, TAG_READONLY, inside_root(in->rootfs, *p), NULL);
   if (s->readonly_root) plan_record(plan, TAG_READONLY_ROOT, &(struct buf){0});
   if ((s->namespaces & NEWUTS) && s->hostname != NULL) record_strs(plan, TAG_HOSTNAME, s->hostname, NULL);
   if (s->namespaces & NEWNET) plan_record(plan, TAG_LOOPBACK, &(struct buf){0});

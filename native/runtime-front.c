@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include "front.h"
 #include "runtime-front.h"
 
 /* What the front prints, grown as needed; strings as JSON.stringify writes them. */
@@ -50,18 +51,16 @@ void out_json_str(struct out *o, const char *s, size_t n) {
   out_add(o, "\"", 1);
 }
 
+char *install_dir(void) {
+  char *native = own_folder(), *install = native == NULL ? NULL : path_join(native, "..");
+  free(native);
+  return install;
+}
+
 /* `node PKG/bin/hutch runtime ARGS...`, PKG the folder above native/ (this binary's). */
-static void exec_node(char **argv) {
-  char self[4096], script[4200];
-  ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-  if (n > 0) self[n] = 0;
-  else snprintf(self, sizeof self, "%s", argv[0]);
-  for (int up = 0; up < 2; up++) {
-    char *slash = strrchr(self, '/');
-    if (slash == NULL) snprintf(self, sizeof self, ".");
-    else *slash = 0;
-  }
-  snprintf(script, sizeof script, "%s/bin/hutch", self[0] == 0 ? "/" : self);
+static void node_verb(char **argv) {
+  char *install = install_dir(), script[4200];
+  snprintf(script, sizeof script, "%s/bin/hutch", install != NULL ? install : ".");
   int argc = 0;
   while (argv[argc] != NULL) argc++;
   char **args = calloc((size_t)argc + 4, sizeof *args);
@@ -77,10 +76,9 @@ static void exec_node(char **argv) {
 static char **front_argv;
 
 /* front-util.c's hand-over (front.h): only before anything changed, as every step here. */
-_Noreturn void fall_back(const char *why);
 void fall_back(const char *why) {
   (void)why;
-  exec_node(front_argv);
+  node_verb(front_argv);
   abort();
 }
 
@@ -146,14 +144,14 @@ int main(int argc, char **argv) {
   char root[4096];
   const char *front = getenv("HUTCH_RUNTIME_FRONT"), *debug = getenv("HUTCH_DEBUG");
   front_argv = argv;
-  if ((front != NULL && strcmp(front, "node") == 0) || (debug != NULL && *debug != 0)) exec_node(argv);
-  if (parse_args(argc, argv, &a) < 0 || state_root(&a, root, sizeof root) < 0) exec_node(argv);
+  if ((front != NULL && strcmp(front, "node") == 0) || (debug != NULL && *debug != 0)) node_verb(argv);
+  if (parse_args(argc, argv, &a) < 0 || state_root(&a, root, sizeof root) < 0) node_verb(argv);
   int code = -1;
   if (strcmp(a.verb, "state") == 0) code = verb_state(&a, root);
   else if (strcmp(a.verb, "kill") == 0) code = verb_kill(&a, root);
   else if (strcmp(a.verb, "delete") == 0) code = verb_delete(&a, root);
   else if (strcmp(a.verb, "start") == 0) code = verb_start(&a, root);
   else if (strcmp(a.verb, "create") == 0) code = verb_create(&a, root);
-  if (code < 0) exec_node(argv);
+  if (code < 0) node_verb(argv);
   return code;
 }

@@ -101,6 +101,8 @@ int verb_create(const struct args *a, const char *root);
 /* Prints `hutch: MSG` (fmt with the id and `what`) and `hint: HINT`, logs it (--log); 125. */
 int fail(const struct args *a, const char *hint, const char *fmt, const char *id, const char *what);
 int not_found(const struct args *a);
+/* The package's folder (native/..), malloc'd; NULL when /proc/self/exe cannot be read. */
+char *install_dir(void);
 /* new Date().toISOString() */
 void iso_now(char *buf, size_t size);
 

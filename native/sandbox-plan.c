@@ -35,21 +35,11 @@ static void record_mode_path(struct buf *plan, unsigned tag, uint32_t mode, cons
   free(p.p);
 }
 
-static int is_dir(const char *path) {
-  struct stat st;
-  return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-/* plan.ts's inside(): a container path resolved under the root. */
-static char *inside(const char *rootfs, const char *p) {
-  return path_join(rootfs, path_resolve("/", p));
-}
-
 /* plan.ts mountStep: a bind's read-only flag becomes a remount; its mount point a dir or a file. */
 static void mount_record(struct buf *plan, const struct mount *m, const char *target) {
   struct buf p = {0};
   if (m->bind) {
-    int dir = is_dir(m->source);
+    int dir = is_directory(m->source);
     buf_u32(&p, m->flags & ~(uint32_t)MS_RDONLY_);
     buf_u32(&p, (dir ? OP_MKDIR : OP_MKFILE) | (m->readonly ? OP_REMOUNT_RO : 0));
     buf_str(&p, m->source), buf_str(&p, target), buf_str(&p, ""), buf_str(&p, "");
@@ -86,17 +76,17 @@ static void dev_steps(struct buf *plan, const struct mounts *ms, const char *roo
     struct mount m = {*d, "bind", *d, "", MS_BIND_, 1, 0};
     struct buf p = {0};
     buf_u32(&p, m.flags), buf_u32(&p, OP_MKFILE);
-    buf_str(&p, *d), buf_str(&p, inside(rootfs, *d)), buf_str(&p, ""), buf_str(&p, "");
+    buf_str(&p, *d), buf_str(&p, inside_root(rootfs, *d)), buf_str(&p, ""), buf_str(&p, "");
     plan_record(plan, TAG_MOUNT, &p);
     free(p.p);
   }
   if (!has_destination(ms, "/dev/pts", 1))
     mount_record(plan, &(struct mount){"/dev/pts", "devpts", "devpts", "newinstance,ptmxmode=0666,mode=0620", MS_NOSUID_ | MS_NOEXEC_, 0, 0},
-                 inside(rootfs, "/dev/pts"));
+                 inside_root(rootfs, "/dev/pts"));
   if (!has_destination(ms, "/dev/shm", 1))
     mount_record(plan, &(struct mount){"/dev/shm", "tmpfs", "shm", "mode=1777,size=65536k", MS_NOSUID_ | MS_NOEXEC_ | MS_NODEV_, 0, 0},
-                 inside(rootfs, "/dev/shm"));
-  for (int i = 0; DEV_LINKS[i][0] != NULL; i++) record_strs(plan, TAG_SYMLINK, DEV_LINKS[i][0], inside(rootfs, DEV_LINKS[i][1]));
+                 inside_root(rootfs, "/dev/shm"));
+  for (int i = 0; DEV_LINKS[i][0] != NULL; i++) record_strs(plan, TAG_SYMLINK, DEV_LINKS[i][0], inside_root(rootfs, DEV_LINKS[i][1]));
 }
 
 /* The host's top-level directories: read-only binds, or symlinks made in the root (rootLinks). */
@@ -211,21 +201,21 @@ static void fs_records(struct buf *plan, const struct mounts *ms, const struct m
   for (int i = 0; i < ms->n; i++) {
     const struct mount *m = &ms->m[i];
     if (is_path(m)) {
-      if (strcmp(m->type, "dir") == 0) record_mode_path(plan, TAG_DIR, m->flags, inside(rootfs, m->destination));
-      else if (strcmp(m->type, "chmod") == 0) record_mode_path(plan, TAG_CHMOD, m->flags, inside(rootfs, m->destination));
-      else if (strcmp(m->type, "remount-ro") == 0) record_strs(plan, TAG_REMOUNT_RO, inside(rootfs, m->destination), NULL);
-      else if (strcmp(m->type, "symlink") == 0) record_strs(plan, TAG_SYMLINK_IN_ROOT, m->source, inside(rootfs, m->destination));
-      else record_file(plan, m, inside(rootfs, m->destination));
+      if (strcmp(m->type, "dir") == 0) record_mode_path(plan, TAG_DIR, m->flags, inside_root(rootfs, m->destination));
+      else if (strcmp(m->type, "chmod") == 0) record_mode_path(plan, TAG_CHMOD, m->flags, inside_root(rootfs, m->destination));
+      else if (strcmp(m->type, "remount-ro") == 0) record_strs(plan, TAG_REMOUNT_RO, inside_root(rootfs, m->destination), NULL);
+      else if (strcmp(m->type, "symlink") == 0) record_strs(plan, TAG_SYMLINK_IN_ROOT, m->source, inside_root(rootfs, m->destination));
+      else record_file(plan, m, inside_root(rootfs, m->destination));
       continue;
     }
-    if (m->bind && strcmp(m->source, "/dev/mqueue") == 0 && !is_dir("/dev/mqueue")) continue;
-    mount_record(plan, m, inside(rootfs, m->destination));
+    if (m->bind && strcmp(m->source, "/dev/mqueue") == 0 && !is_directory("/dev/mqueue")) continue;
+    mount_record(plan, m, inside_root(rootfs, m->destination));
     if (strcmp(m->destination, "/dev") == 0 && strcmp(m->type, "tmpfs") == 0) dev_steps(plan, ms, rootfs);
     if (strcmp(m->destination, "/") == 0)
-      for (int j = 0; j < links->n; j++) record_strs(plan, TAG_SYMLINK, links->m[j].source, inside(rootfs, links->m[j].destination));
+      for (int j = 0; j < links->n; j++) record_strs(plan, TAG_SYMLINK, links->m[j].source, inside_root(rootfs, links->m[j].destination));
   }
-  for (int i = 0; MASKED[i] != NULL; i++) record_strs(plan, TAG_MASK, inside(rootfs, MASKED[i]), NULL);
-  for (int i = 0; READONLY[i] != NULL; i++) record_strs(plan, TAG_READONLY, inside(rootfs, READONLY[i]), NULL);
+  for (int i = 0; MASKED[i] != NULL; i++) record_strs(plan, TAG_MASK, inside_root(rootfs, MASKED[i]), NULL);
+  for (int i = 0; READONLY[i] != NULL; i++) record_strs(plan, TAG_READONLY, inside_root(rootfs, READONLY[i]), NULL);
 }
 
 void build_plan(const struct plan_input *in, struct buf *plan) {

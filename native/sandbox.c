@@ -219,14 +219,11 @@ static void die_with_parent(void) {
 
 int main(int argc, char **argv) {
   all_words = argv;
-  char exe[4096];
-  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-  if (n <= 0 || argc < 2 || strcmp(argv[1], "sandbox") != 0) {
+  char *exe = own_folder();
+  if (exe == NULL || argc < 2 || strcmp(argv[1], "sandbox") != 0) {
     fputs("hutch-sandbox: run it as `hutch sandbox ...`\n", stderr);
     return 125;
   }
-  exe[n] = '\0';
-  *strrchr(exe, '/') = '\0';
   install = path_join(exe, "..");
   struct options o = {0};
   parse_options(argv + 2, argc - 2, &o);
